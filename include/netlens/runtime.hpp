@@ -1,0 +1,216 @@
+// netlens runtime: shape inference registry, the Backend interface, the execution plan, the
+// ActivationStore and the Session that ties them together.
+//
+// Life of a model: Graph (onnx/) → Session::prepare(input infos): binds dynamic dims, infers every
+// tensor's dtype+shape, folds constant subgraphs on the host backend, assigns each node to the
+// first backend that supports it, lays out one activation arena per backend (every tensor kept)
+// and checks the budget → Session::run(inputs) → activations() holds every tensor of the run.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "netlens/core.hpp"
+#include "netlens/graph.hpp"
+
+namespace netlens {
+
+struct TensorInfo {
+  DType dtype = DType::Undefined;
+  Shape shape;
+  size_t nbytes() const { return static_cast<size_t>(numel(shape)) * dtype_size(dtype); }
+  bool operator==(const TensorInfo&) const = default;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Shape inference. One function per op type; it sees the node, the opset, every input's info
+// (nullptr for an omitted optional input) and, where an input is a constant (initializer or
+// folded), its value on the host. It returns one TensorInfo per node output ("" outputs included,
+// their info is ignored). It throws Error{Model} (naming the node) for inconsistent shapes and
+// Error{Unsupported} for attribute values the engine does not implement.
+struct InferContext {
+  const Node& node;
+  int64_t opset;
+  std::vector<const TensorInfo*> inputs;
+  std::vector<const Tensor*> const_inputs;
+
+  size_t num_inputs() const { return inputs.size(); }
+  bool has(size_t i) const { return i < inputs.size() && inputs[i] != nullptr; }
+  const TensorInfo& in(size_t i) const;              // throws Error{Model} when missing
+  const Tensor* constant(size_t i) const { return i < const_inputs.size() ? const_inputs[i] : nullptr; }
+  const Tensor& require_constant(size_t i) const;    // throws Error{Unsupported} when not constant
+  [[noreturn]] void fail(const std::string& msg) const;  // Error{Model} "<node describe>: msg"
+};
+
+using InferFn = std::function<std::vector<TensorInfo>(const InferContext&)>;
+
+class OpRegistry {
+ public:
+  static const OpRegistry& global();
+  void add(const std::string& op_type, InferFn fn);
+  const InferFn* find(const std::string& op_type) const;  // default domain only
+  std::vector<std::string> op_types() const;
+
+ private:
+  std::map<std::string, InferFn> fns_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Backends.
+enum class DeviceKind { Host, Cuda };
+
+// A tensor in a backend's memory (host memory for Host backends, device memory for Cuda).
+struct TensorView {
+  DType dtype = DType::Undefined;
+  Shape shape;
+  void* data = nullptr;
+  int64_t numel() const { return netlens::numel(shape); }
+  size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype); }
+};
+
+// Everything a backend may look at when deciding and planning a node.
+struct NodeContext {
+  const Node& node;
+  int64_t opset;
+  std::vector<TensorInfo> inputs;             // dtype Undefined for omitted optional inputs
+  std::vector<TensorInfo> outputs;
+  std::vector<const Tensor*> const_inputs;    // host values of constant inputs, else nullptr
+};
+
+// A planned node: owns whatever the backend prepared (packed weights, primitives, descriptors).
+// run() reads inputs and writes outputs, all in the backend's memory; views match the planned
+// infos exactly. Omitted optional inputs/outputs have data == nullptr. On a Cuda backend run()
+// enqueues on the backend's stream and returns without waiting.
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  virtual void run(std::span<const TensorView> inputs, std::span<const TensorView> outputs) = 0;
+};
+
+// Memory owned by a backend. Freed by the deleter in the backend's own way.
+using DeviceBuffer = std::unique_ptr<void, std::function<void(void*)>>;
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;  // "cpu", "cuda"
+  virtual DeviceKind device() const = 0;
+  // nullopt when the node can run here; otherwise a short reason ("op Foo not implemented",
+  // "mode 'cubic' not supported").
+  virtual std::optional<std::string> unsupported_reason(const NodeContext& ctx) const = 0;
+  bool supports(const NodeContext& ctx) const { return !unsupported_reason(ctx).has_value(); }
+  virtual std::unique_ptr<Kernel> plan(const NodeContext& ctx) = 0;
+
+  // Memory. Bytes of free memory this backend can still allocate (for the planner's budget check).
+  virtual size_t available_memory() const = 0;
+  virtual DeviceBuffer allocate(size_t bytes) = 0;  // 256-byte aligned; throws Error{Memory}
+  virtual void copy_from_host(void* dst, const void* src, size_t bytes) = 0;
+  virtual void copy_to_host(void* dst, const void* src, size_t bytes) = 0;
+  virtual void synchronize() = 0;  // waits for all enqueued work
+  // Called around a whole run. `whole_graph` is true when every kernel of the run is on this
+  // backend and the plan has not changed since the last run, so a recorded run (a CUDA graph) may
+  // be replayed. Returning true means "I replay the recorded run in end_run(); do not call my
+  // kernels this time". Inputs are already copied into the arena when begin_run is called.
+  // plan() being called again invalidates any recording.
+  virtual bool begin_run(bool whole_graph) { return false; }
+  virtual void end_run() {}
+};
+
+// ---------------------------------------------------------------------------------------------
+// Plan and activations.
+struct PlannedTensor {
+  std::string name;
+  TensorInfo info;
+  int producer = -1;        // node index, -1 for graph inputs and constants
+  bool constant = false;    // initializer or folded
+  int backend = -1;         // index into Session::backends(); where the tensor lives
+  size_t offset = 0;        // byte offset in that backend's arena (non-constants)
+};
+
+struct PlanReport {
+  size_t activation_bytes = 0;  // every non-constant tensor, all backends
+  size_t weight_bytes = 0;      // constants uploaded to non-host backends + host constants
+  std::map<std::string, size_t> bytes_per_backend;
+  std::vector<std::string> fallback_nodes;  // nodes that run on a backend other than the first
+  int folded_nodes = 0;
+};
+
+// Every tensor of the last run, addressable by tensor name and by node.
+class ActivationStore {
+ public:
+  const std::vector<PlannedTensor>& tensors() const { return tensors_; }
+  const PlannedTensor* find(const std::string& name) const;
+  bool contains(const std::string& name) const { return find(name) != nullptr; }
+  // Host copy (a view for host-resident tensors; stays valid until the next run).
+  Tensor fetch(const std::string& name) const;
+  // The tensor in its backend's memory (device pointer for Cuda).
+  TensorView device_view(const std::string& name) const;
+  // Output tensor names of node i.
+  const std::vector<std::string>& node_outputs(int node) const;
+
+ private:
+  friend class Session;
+  std::vector<PlannedTensor> tensors_;
+  std::map<std::string, size_t> index_;
+  std::vector<std::vector<std::string>> node_outputs_;
+  std::vector<Backend*> backends_;
+  std::vector<void*> arenas_;
+  std::map<std::string, Tensor> constants_;  // host values of constants
+};
+
+struct SessionOptions {
+  // Upper bound on activation + weight bytes; 0 = limited only by available memory.
+  size_t max_memory = 0;
+  // Called with (nodes done, nodes total) during run(); may be empty.
+  std::function<void(size_t, size_t)> progress;
+};
+
+class Session {
+ public:
+  // backends: in priority order; each node runs on the first that supports it. The last backend
+  // must be a Host backend (constant folding runs there). Backends are borrowed, not owned.
+  Session(Graph graph, std::vector<Backend*> backends, SessionOptions opts = {});
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  const Graph& graph() const { return graph_; }
+  const std::vector<Backend*>& backends() const { return backends_; }
+
+  // Resolves every graph input's shape (from `shapes` where given, else the declared fixed dims;
+  // a remaining symbolic dim is an Error{Input}), infers every tensor, folds constants, assigns
+  // backends and checks memory. Throws Error{Unsupported} listing every unsupported node at once.
+  void prepare(const std::map<std::string, Shape>& shapes = {});
+  bool prepared() const { return prepared_; }
+  const PlanReport& report() const { return report_; }
+  const std::vector<PlannedTensor>& planned() const { return store_.tensors_; }
+  const TensorInfo& info(const std::string& tensor) const;
+  int node_backend(size_t node) const { return node_backend_.at(node); }
+
+  // Runs the graph. Inputs are host tensors whose dtype/shape must equal the prepared ones
+  // (Error{Input} otherwise). Prepares first if needed, with the inputs' shapes.
+  void run(const std::map<std::string, Tensor>& inputs);
+  const ActivationStore& activations() const { return store_; }
+
+ private:
+  struct Impl;
+  Graph graph_;
+  std::vector<Backend*> backends_;
+  SessionOptions opts_;
+  bool prepared_ = false;
+  PlanReport report_;
+  ActivationStore store_;
+  std::vector<int> node_backend_;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Checks a whole graph against the registry and backends without input shapes: which op types have
+// no shape function. Used by `info` to list unsupported ops before binding inputs.
+std::vector<std::string> unknown_op_nodes(const Graph& g);
+
+}  // namespace netlens

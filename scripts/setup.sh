@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs every build, test and run dependency of netlens from Debian's packages (and the npm
+# registry for test models and the onnxruntime oracle, fetched later by scripts/fetch-models.sh).
+# Idempotent and non-interactive. The CUDA toolkit is optional and not installed here:
+# /usr/local/cuda is used when present (NETLENS_CUDA=AUTO).
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+pkgs=(
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  libprotobuf-dev protobuf-compiler libonnx-dev libonnx-testdata
+  libdnnl-dev ocl-icd-opencl-dev opencl-c-headers  # oneDNN's CMake config requires OpenCL
+  libvulkan-dev vulkan-tools glslc mesa-vulkan-drivers vulkan-validationlayers
+  libglfw3-dev libglm-dev libstb-dev libimgui-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  xvfb xauth clang libclang-rt-14-dev
+  python3 python3-numpy
+)
+# The machine image may bring its own Node.js; Debian's nodejs conflicts with it.
+command -v npm >/dev/null || pkgs+=(nodejs npm)
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+echo "netlens setup: dependencies installed"

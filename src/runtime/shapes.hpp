@@ -1,0 +1,12 @@
+// Shape-inference families; each registers its op types in the global OpRegistry.
+#pragma once
+
+#include "netlens/runtime.hpp"
+
+namespace netlens {
+
+void register_nn_shapes(OpRegistry& r);           // shapes_nn.cpp
+void register_elementwise_shapes(OpRegistry& r);  // shapes_elementwise.cpp
+void register_tensor_shapes(OpRegistry& r);       // shapes_tensor.cpp
+
+}  // namespace netlens
