@@ -1,1 +1,193 @@
-// Written by the lead: CPU backend core.
+// The CPU backend core: op table lookup, the float16/bfloat16/float64 → float32 compute wrapper,
+// host memory.
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "cpu_ops.hpp"
+#include "netlens/cpu.hpp"
+
+namespace netlens::cpu {
+
+namespace {
+
+class LambdaKernel final : public Kernel {
+ public:
+  explicit LambdaKernel(KernelFn fn) : fn_(std::move(fn)) {}
+  void run(std::span<const TensorView> in, std::span<const TensorView> out) override { fn_(in, out); }
+
+ private:
+  KernelFn fn_;
+};
+
+bool needs_f32(DType t) { return t == DType::Float16 || t == DType::BFloat16 || t == DType::Float64; }
+
+void to_f32(const TensorView& src, float* dst) {
+  const int64_t n = src.numel();
+  switch (src.dtype) {
+    case DType::Float16: {
+      const uint16_t* s = static_cast<const uint16_t*>(src.data);
+#pragma omp parallel for if (n > 65536)
+      for (int64_t i = 0; i < n; ++i) dst[i] = half_to_float(s[i]);
+      break;
+    }
+    case DType::BFloat16: {
+      const uint16_t* s = static_cast<const uint16_t*>(src.data);
+#pragma omp parallel for if (n > 65536)
+      for (int64_t i = 0; i < n; ++i) dst[i] = bfloat16_to_float(s[i]);
+      break;
+    }
+    case DType::Float64: {
+      const double* s = static_cast<const double*>(src.data);
+#pragma omp parallel for if (n > 65536)
+      for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(s[i]);
+      break;
+    }
+    default: break;
+  }
+}
+
+void from_f32(const float* src, const TensorView& dst) {
+  const int64_t n = dst.numel();
+  switch (dst.dtype) {
+    case DType::Float16: {
+      uint16_t* d = static_cast<uint16_t*>(dst.data);
+#pragma omp parallel for if (n > 65536)
+      for (int64_t i = 0; i < n; ++i) d[i] = float_to_half(src[i]);
+      break;
+    }
+    case DType::BFloat16: {
+      uint16_t* d = static_cast<uint16_t*>(dst.data);
+#pragma omp parallel for if (n > 65536)
+      for (int64_t i = 0; i < n; ++i) d[i] = float_to_bfloat16(src[i]);
+      break;
+    }
+    case DType::Float64: {
+      double* d = static_cast<double*>(dst.data);
+#pragma omp parallel for if (n > 65536)
+      for (int64_t i = 0; i < n; ++i) d[i] = src[i];
+      break;
+    }
+    default: break;
+  }
+}
+
+// Runs a float32 kernel on non-float32 float tensors: converts those inputs into scratch buffers,
+// runs, converts those outputs back. Other dtypes (integers, bool, float32) pass through untouched.
+class Float32Wrapper final : public Kernel {
+ public:
+  Float32Wrapper(std::unique_ptr<Kernel> inner, std::vector<Tensor> converted_consts)
+      : inner_(std::move(inner)), keep_(std::move(converted_consts)) {}
+  void run(std::span<const TensorView> in, std::span<const TensorView> out) override {
+    std::vector<TensorView> vin(in.begin(), in.end()), vout(out.begin(), out.end());
+    scratch_in_.resize(in.size());
+    scratch_out_.resize(out.size());
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (!in[i].data || !needs_f32(in[i].dtype)) continue;
+      scratch_in_[i].resize(static_cast<size_t>(in[i].numel()));
+      to_f32(in[i], scratch_in_[i].data());
+      vin[i] = TensorView{DType::Float32, in[i].shape, scratch_in_[i].data()};
+    }
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (!out[i].data || !needs_f32(out[i].dtype)) continue;
+      scratch_out_[i].resize(static_cast<size_t>(out[i].numel()));
+      vout[i] = TensorView{DType::Float32, out[i].shape, scratch_out_[i].data()};
+    }
+    inner_->run(vin, vout);
+    for (size_t i = 0; i < out.size(); ++i)
+      if (out[i].data && needs_f32(out[i].dtype)) from_f32(scratch_out_[i].data(), out[i]);
+  }
+
+ private:
+  std::unique_ptr<Kernel> inner_;
+  std::vector<Tensor> keep_;  // float32 copies of constant inputs the inner kernel may point at
+  std::vector<std::vector<float>> scratch_in_, scratch_out_;
+};
+
+class CpuBackend final : public Backend {
+ public:
+  CpuBackend() {
+    register_nn_ops(table_);
+    register_elementwise_ops(table_);
+    register_tensor_ops(table_);
+  }
+  std::string name() const override { return "cpu"; }
+  DeviceKind device() const override { return DeviceKind::Host; }
+
+  std::optional<std::string> unsupported_reason(const NodeContext& ctx) const override {
+    auto it = table_.find(ctx.node.op_type);
+    if (it == table_.end()) return "op " + ctx.node.op_type + " is not implemented on the CPU";
+    if (!it->second.check) return std::nullopt;
+    if (it->second.dtype_generic || !any_converted(ctx)) return it->second.check(ctx);
+    std::vector<Tensor> keep;
+    NodeContext f32 = converted(ctx, keep);
+    return it->second.check(f32);
+  }
+
+  std::unique_ptr<Kernel> plan(const NodeContext& ctx) override {
+    auto it = table_.find(ctx.node.op_type);
+    if (it == table_.end()) throw Error(ErrorKind::Unsupported, "op " + ctx.node.op_type + " is not implemented on the CPU");
+    if (it->second.dtype_generic || !any_converted(ctx)) return it->second.plan(ctx);
+    std::vector<Tensor> keep;
+    NodeContext f32 = converted(ctx, keep);
+    std::unique_ptr<Kernel> inner = it->second.plan(f32);
+    return std::make_unique<Float32Wrapper>(std::move(inner), std::move(keep));
+  }
+
+  size_t available_memory() const override {
+    std::ifstream f("/proc/meminfo");
+    std::string line;
+    while (std::getline(f, line)) {
+      if (line.rfind("MemAvailable:", 0) == 0) {
+        std::istringstream is(line.substr(13));
+        size_t kb = 0;
+        is >> kb;
+        return kb * 1024;
+      }
+    }
+    return SIZE_MAX;
+  }
+  DeviceBuffer allocate(size_t bytes) override {
+    const size_t n = (bytes + 255) / 256 * 256;
+    void* p = std::aligned_alloc(256, n == 0 ? 256 : n);
+    if (!p) throw Error(ErrorKind::Memory, "out of host memory allocating " + std::to_string(bytes) + " bytes");
+    return DeviceBuffer(p, [](void* q) { std::free(q); });
+  }
+  void copy_from_host(void* dst, const void* src, size_t bytes) override { if (bytes) std::memcpy(dst, src, bytes); }
+  void copy_to_host(void* dst, const void* src, size_t bytes) override { if (bytes) std::memcpy(dst, src, bytes); }
+  void synchronize() override {}
+
+ private:
+  static bool any_converted(const NodeContext& ctx) {
+    for (const auto& t : ctx.inputs) if (needs_f32(t.dtype)) return true;
+    for (const auto& t : ctx.outputs) if (needs_f32(t.dtype)) return true;
+    return false;
+  }
+  static NodeContext converted(const NodeContext& ctx, std::vector<Tensor>& keep) {
+    NodeContext c{ctx.node, ctx.opset, ctx.inputs, ctx.outputs, ctx.const_inputs};
+    keep.reserve(ctx.inputs.size());
+    for (size_t i = 0; i < c.inputs.size(); ++i) {
+      if (!needs_f32(c.inputs[i].dtype)) continue;
+      c.inputs[i].dtype = DType::Float32;
+      if (c.const_inputs[i]) {
+        keep.push_back(c.const_inputs[i]->cast(DType::Float32));
+        c.const_inputs[i] = &keep.back();
+      }
+    }
+    for (auto& t : c.outputs)
+      if (needs_f32(t.dtype)) t.dtype = DType::Float32;
+    return c;
+  }
+
+  CpuOpTable table_;
+};
+
+}  // namespace
+
+std::unique_ptr<Kernel> make_kernel(KernelFn fn) { return std::make_unique<LambdaKernel>(std::move(fn)); }
+
+}  // namespace netlens::cpu
+
+namespace netlens {
+std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<cpu::CpuBackend>(); }
+}  // namespace netlens

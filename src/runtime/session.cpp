@@ -1,1 +1,490 @@
-// Written by the lead: Session, ActivationStore.
+// Session: binds input shapes, infers every tensor, folds constants, assigns backends, lays out the
+// activation arenas (every tensor kept, no reuse) and runs the nodes.
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <set>
+
+#include "netlens/runtime.hpp"
+
+namespace netlens {
+
+namespace {
+
+constexpr size_t kAlign = 256;
+size_t align_up(size_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
+
+std::string mib(size_t bytes) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+  return buf;
+}
+
+bool is_default_domain(const std::string& d) { return d.empty() || d == "ai.onnx"; }
+
+std::string dims_str(const ValueInfo& v) {
+  std::string s;
+  for (size_t i = 0; i < v.dims.size(); ++i) {
+    if (i) s += 'x';
+    s += v.dims[i].fixed() ? std::to_string(v.dims[i].value) : (v.dims[i].param.empty() ? "?" : v.dims[i].param);
+  }
+  return v.dims.empty() ? "scalar" : s;
+}
+
+// A copy of a tensor into another backend's arena before a node runs.
+struct MirrorCopy {
+  int src_backend, dst_backend;
+  const void* src;
+  void* dst;
+  size_t bytes;
+};
+
+struct NodeExec {
+  std::unique_ptr<Kernel> kernel;  // null when folded
+  int backend = -1;
+  std::vector<TensorView> in, out;
+  std::vector<MirrorCopy> copies;
+};
+
+}  // namespace
+
+struct Session::Impl {
+  std::vector<NodeExec> exec;
+  std::vector<DeviceBuffer> arenas;   // per backend
+  std::vector<DeviceBuffer> weights;  // per backend (non-host backends only)
+  std::vector<std::map<std::string, void*>> const_ptr;  // per backend: constant → device pointer
+  std::map<std::string, Shape> bound_shapes;             // graph input → shape used by prepare()
+  bool single_backend = false;
+};
+
+Session::Session(Graph graph, std::vector<Backend*> backends, SessionOptions opts)
+    : graph_(std::move(graph)), backends_(std::move(backends)), opts_(std::move(opts)), impl_(std::make_unique<Impl>()) {
+  if (backends_.empty() || backends_.back()->device() != DeviceKind::Host)
+    throw Error(ErrorKind::Internal, "Session needs a host backend last in its backend list");
+}
+
+Session::~Session() = default;
+
+const TensorInfo& Session::info(const std::string& tensor) const {
+  const PlannedTensor* t = store_.find(tensor);
+  if (!t) throw Error(ErrorKind::Usage, "no tensor named '" + tensor + "' in the model");
+  return t->info;
+}
+
+void Session::prepare(const std::map<std::string, Shape>& shapes) {
+  prepared_ = false;
+  *impl_ = Impl{};
+  report_ = PlanReport{};
+  store_ = ActivationStore{};
+  node_backend_.assign(graph_.nodes.size(), -1);
+  const int64_t opset = graph_.opset();
+  const int host = static_cast<int>(backends_.size()) - 1;
+
+  std::map<std::string, TensorInfo> infos;
+  std::map<std::string, Tensor>& consts = store_.constants_;
+  for (const auto& [name, t] : graph_.initializers) {
+    consts[name] = t;
+    infos[name] = TensorInfo{t.dtype(), t.shape()};
+  }
+
+  // 1. Graph inputs.
+  for (const auto& [name, s] : shapes)
+    if (!graph_.find_input(name)) {
+      std::string names;
+      for (const auto& v : graph_.inputs) names += (names.empty() ? "" : ", ") + v.name;
+      throw Error(ErrorKind::Input, "the model has no input named '" + name + "' (its inputs: " + names + ")");
+    }
+  for (const ValueInfo& v : graph_.inputs) {
+    if (v.dtype == DType::Undefined)
+      throw Error(ErrorKind::Unsupported, "input '" + v.name + "' has a data type netlens does not support");
+    Shape s;
+    auto it = shapes.find(v.name);
+    if (it != shapes.end()) {
+      s = it->second;
+      if (v.has_shape) {
+        bool ok = s.size() == v.dims.size();
+        for (size_t d = 0; ok && d < s.size(); ++d)
+          if (v.dims[d].fixed() && v.dims[d].value != s[d]) ok = false;
+        if (!ok)
+          throw Error(ErrorKind::Input, "input '" + v.name + "': the model expects shape " + dims_str(v) +
+                                            ", got " + shape_str(s));
+      }
+    } else {
+      if (!v.has_shape)
+        throw Error(ErrorKind::Input, "input '" + v.name + "' declares no shape; give one (e.g. --input-shape " +
+                                          v.name + "=1x3x224x224)");
+      for (const Dim& d : v.dims) {
+        if (!d.fixed())
+          throw Error(ErrorKind::Input, "input '" + v.name + "' has dynamic shape " + dims_str(v) +
+                                            "; give its size (e.g. --input-shape " + v.name + "=...)");
+        s.push_back(d.value);
+      }
+    }
+    for (int64_t d : s)
+      if (d < 0) throw Error(ErrorKind::Input, "input '" + v.name + "': negative dimension in " + shape_str(s));
+    infos[v.name] = TensorInfo{v.dtype, s};
+    impl_->bound_shapes[v.name] = s;
+  }
+
+  // 2. Inference, folding and backend choice, node by node (nodes are topologically sorted).
+  std::vector<std::string> unsupported;
+  std::set<std::string> unknown;  // outputs of nodes we could not infer
+  std::vector<bool> folded(graph_.nodes.size(), false);
+  for (size_t i = 0; i < graph_.nodes.size(); ++i) {
+    const Node& n = graph_.nodes[i];
+    auto mark_unknown = [&] {
+      for (const auto& o : n.outputs)
+        if (!o.empty()) unknown.insert(o);
+    };
+    auto note = [&](const std::string& why) {
+      std::string what = (is_default_domain(n.domain) ? n.op_type : n.domain + "." + n.op_type) + " (node '" +
+                         n.name + "', opset " + std::to_string(opset) + ")";
+      if (!why.empty()) what += ": " + why;
+      unsupported.push_back(what);
+      mark_unknown();
+    };
+    if (!is_default_domain(n.domain)) { note("custom domain"); continue; }
+    bool blocked = false;
+    std::vector<const TensorInfo*> in_ptrs;
+    std::vector<const Tensor*> const_in;
+    for (const std::string& name : n.inputs) {
+      if (name.empty()) { in_ptrs.push_back(nullptr); const_in.push_back(nullptr); continue; }
+      if (unknown.count(name)) { blocked = true; break; }
+      auto it = infos.find(name);
+      if (it == infos.end())
+        throw Error(ErrorKind::Model, n.describe() + ": input '" + name + "' is not produced by any node");
+      in_ptrs.push_back(&it->second);
+      auto c = consts.find(name);
+      const_in.push_back(c == consts.end() ? nullptr : &c->second);
+    }
+    const InferFn* fn = OpRegistry::global().find(n.op_type);
+    if (!fn) { note(""); continue; }
+    if (blocked) { mark_unknown(); continue; }
+
+    std::vector<TensorInfo> outs;
+    try {
+      outs = (*fn)(InferContext{n, opset, in_ptrs, const_in});
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::Unsupported) throw;
+      note(e.what());
+      continue;
+    }
+    if (outs.size() < n.outputs.size())
+      for (size_t k = outs.size(); k < n.outputs.size(); ++k)
+        if (!n.outputs[k].empty())
+          throw Error(ErrorKind::Internal, n.describe() + ": shape inference gave no info for output " + std::to_string(k));
+    outs.resize(n.outputs.size());
+    for (size_t k = 0; k < n.outputs.size(); ++k) {
+      if (n.outputs[k].empty()) continue;
+      double elems = 1;
+      for (int64_t d : outs[k].shape) {
+        if (d < 0) throw Error(ErrorKind::Model, n.describe() + ": output '" + n.outputs[k] + "' has a negative dimension");
+        elems *= static_cast<double>(d);
+      }
+      if (elems * static_cast<double>(std::max<size_t>(1, dtype_size(outs[k].dtype))) > 1e15)
+        throw Error(ErrorKind::Memory, n.describe() + ": output '" + n.outputs[k] + "' would have shape " +
+                                           shape_str(outs[k].shape) + ", far more memory than any machine has");
+      infos[n.outputs[k]] = outs[k];
+    }
+
+    NodeContext ctx{n, opset, {}, outs, const_in};
+    for (const TensorInfo* p : in_ptrs) ctx.inputs.push_back(p ? *p : TensorInfo{});
+
+    // Shape and Size depend only on shapes: fold them whatever their input.
+    bool all_const = true;
+    for (size_t k = 0; k < n.inputs.size(); ++k)
+      if (!n.inputs[k].empty() && !const_in[k]) all_const = false;
+    static const std::set<std::string> kNeverFold = {"RandomNormal", "RandomUniform", "RandomNormalLike",
+                                                    "RandomUniformLike", "Multinomial", "Bernoulli"};
+    if (n.op_type == "Shape" || n.op_type == "Size") {
+      const Shape& s = in_ptrs.at(0)->shape;
+      if (n.op_type == "Size") {
+        consts[n.outputs[0]] = Tensor::from_i64({}, {numel(s)});
+      } else {
+        const int64_t r = static_cast<int64_t>(s.size());
+        int64_t start = n.attr_int("start", 0), end = n.attr_int("end", r);
+        if (start < 0) start += r;
+        if (end < 0) end += r;
+        start = std::clamp<int64_t>(start, 0, r);
+        end = std::clamp<int64_t>(end, start, r);
+        consts[n.outputs[0]] = Tensor::from_i64({end - start}, std::vector<int64_t>(s.begin() + start, s.begin() + end));
+      }
+      folded[i] = true;
+    } else if (all_const && !kNeverFold.count(n.op_type) && backends_[static_cast<size_t>(host)]->supports(ctx)) {
+      std::unique_ptr<Kernel> k = backends_[static_cast<size_t>(host)]->plan(ctx);
+      std::vector<TensorView> iv, ov;
+      for (size_t k2 = 0; k2 < n.inputs.size(); ++k2)
+        iv.push_back(const_in[k2] ? TensorView{const_in[k2]->dtype(), const_in[k2]->shape(),
+                                               const_cast<void*>(const_in[k2]->data())}
+                                  : TensorView{});
+      std::vector<Tensor> results;
+      for (size_t k2 = 0; k2 < outs.size(); ++k2) {
+        results.emplace_back(outs[k2].dtype == DType::Undefined ? DType::UInt8 : outs[k2].dtype,
+                             outs[k2].dtype == DType::Undefined ? Shape{0} : outs[k2].shape);
+        ov.push_back(n.outputs[k2].empty() ? TensorView{}
+                                           : TensorView{outs[k2].dtype, outs[k2].shape, results.back().data()});
+      }
+      k->run(iv, ov);
+      for (size_t k2 = 0; k2 < outs.size(); ++k2)
+        if (!n.outputs[k2].empty()) consts[n.outputs[k2]] = results[k2];
+      folded[i] = true;
+    }
+    if (folded[i]) {
+      ++report_.folded_nodes;
+      continue;
+    }
+
+    int chosen = -1;
+    std::string reason;
+    for (size_t b = 0; b < backends_.size(); ++b) {
+      std::optional<std::string> r = backends_[b]->unsupported_reason(ctx);
+      if (!r) { chosen = static_cast<int>(b); break; }
+      if (reason.empty()) reason = backends_[b]->name() + ": " + *r;
+    }
+    if (chosen < 0) { note(reason); continue; }
+    node_backend_[i] = chosen;
+    if (chosen != 0) report_.fallback_nodes.push_back(n.describe() + " → " + backends_[static_cast<size_t>(chosen)]->name());
+  }
+  if (!unsupported.empty()) {
+    std::string msg = std::to_string(unsupported.size()) + " unsupported node" + (unsupported.size() > 1 ? "s" : "") + ": ";
+    for (size_t k = 0; k < unsupported.size(); ++k) msg += (k ? "; " : "") + unsupported[k];
+    throw Error(ErrorKind::Unsupported, msg);
+  }
+
+  // 3. The activation store: graph inputs, then node outputs in order.
+  const size_t nb = backends_.size();
+  std::vector<size_t> arena_size(nb, 0);
+  auto add_tensor = [&](const std::string& name, int producer, bool constant, int backend) {
+    PlannedTensor t{name, infos.at(name), producer, constant, backend, 0};
+    if (!constant) {
+      t.offset = arena_size[static_cast<size_t>(backend)];
+      arena_size[static_cast<size_t>(backend)] += align_up(t.info.nbytes());
+    }
+    store_.index_[name] = store_.tensors_.size();
+    store_.tensors_.push_back(std::move(t));
+  };
+  // Graph inputs live where their first consumer runs (the primary backend when unused).
+  for (const ValueInfo& v : graph_.inputs) {
+    int b = 0;
+    for (size_t i = 0; i < graph_.nodes.size() && b == 0; ++i)
+      if (!folded[i] && std::count(graph_.nodes[i].inputs.begin(), graph_.nodes[i].inputs.end(), v.name))
+        b = node_backend_[i];
+    add_tensor(v.name, -1, false, b);
+  }
+  store_.node_outputs_.resize(graph_.nodes.size());
+  for (size_t i = 0; i < graph_.nodes.size(); ++i) {
+    for (const std::string& o : graph_.nodes[i].outputs) {
+      if (o.empty()) continue;
+      store_.node_outputs_[i].push_back(o);
+      if (store_.index_.count(o)) throw Error(ErrorKind::Model, "tensor '" + o + "' is produced twice");
+      add_tensor(o, static_cast<int>(i), folded[i], folded[i] ? host : node_backend_[i]);
+    }
+  }
+
+  // 4. Mirrors (a tensor read by a node on another backend) and constants on non-host backends.
+  std::vector<std::map<std::string, size_t>> mirror_offset(nb);
+  std::vector<size_t> weight_size(nb, 0);
+  std::vector<std::map<std::string, size_t>> weight_offset(nb);
+  std::set<int> used;
+  for (size_t i = 0; i < graph_.nodes.size(); ++i) {
+    if (folded[i]) continue;
+    const int b = node_backend_[i];
+    used.insert(b);
+    for (const std::string& name : graph_.nodes[i].inputs) {
+      if (name.empty()) continue;
+      const bool is_const = consts.count(name) != 0;
+      if (is_const) {
+        if (backends_[static_cast<size_t>(b)]->device() != DeviceKind::Host && !weight_offset[b].count(name)) {
+          weight_offset[b][name] = weight_size[b];
+          weight_size[b] += align_up(consts.at(name).nbytes());
+        }
+        continue;
+      }
+      const PlannedTensor& t = *store_.find(name);
+      if (t.backend != b && !mirror_offset[b].count(name)) {
+        mirror_offset[b][name] = arena_size[b];
+        arena_size[b] += align_up(t.info.nbytes());
+      }
+    }
+  }
+  for (const auto& t : store_.tensors_)
+    if (!t.constant) used.insert(t.backend);
+
+  // 5. Budget.
+  size_t total = 0;
+  for (size_t b = 0; b < nb; ++b) {
+    report_.bytes_per_backend[backends_[b]->name()] = arena_size[b] + weight_size[b];
+    total += arena_size[b] + weight_size[b];
+    report_.weight_bytes += weight_size[b];
+  }
+  for (const auto& t : store_.tensors_) if (!t.constant) report_.activation_bytes += t.info.nbytes();
+  for (const auto& [name, t] : graph_.initializers) report_.weight_bytes += t.nbytes();
+  if (opts_.max_memory && total > opts_.max_memory)
+    throw Error(ErrorKind::Memory, "keeping every activation needs " + mib(total) + " (activations " +
+                                       mib(report_.activation_bytes) + "), over the memory budget of " +
+                                       mib(opts_.max_memory));
+  for (size_t b = 0; b < nb; ++b) {
+    const size_t need = arena_size[b] + weight_size[b];
+    const size_t avail = backends_[b]->available_memory();
+    if (need > avail)
+      throw Error(ErrorKind::Memory, "keeping every activation needs " + mib(need) + " on " + backends_[b]->name() +
+                                         " but only " + mib(avail) + " is available");
+  }
+
+  // 6. Allocate, upload constants, plan kernels.
+  impl_->arenas.resize(nb);
+  impl_->weights.resize(nb);
+  impl_->const_ptr.resize(nb);
+  store_.backends_ = backends_;
+  store_.arenas_.assign(nb, nullptr);
+  for (size_t b = 0; b < nb; ++b) {
+    if (arena_size[b]) impl_->arenas[b] = backends_[b]->allocate(arena_size[b]);
+    store_.arenas_[b] = impl_->arenas[b].get();
+    if (weight_size[b]) {
+      impl_->weights[b] = backends_[b]->allocate(weight_size[b]);
+      for (const auto& [name, off] : weight_offset[b]) {
+        void* dst = static_cast<std::byte*>(impl_->weights[b].get()) + off;
+        backends_[b]->copy_from_host(dst, consts.at(name).data(), consts.at(name).nbytes());
+        impl_->const_ptr[b][name] = dst;
+      }
+    }
+  }
+  auto arena_ptr = [&](size_t b, size_t off) -> void* {
+    return static_cast<std::byte*>(impl_->arenas[b].get()) + off;
+  };
+  impl_->exec.resize(graph_.nodes.size());
+  for (size_t i = 0; i < graph_.nodes.size(); ++i) {
+    if (folded[i]) continue;
+    const Node& n = graph_.nodes[i];
+    const size_t b = static_cast<size_t>(node_backend_[i]);
+    NodeExec& ex = impl_->exec[i];
+    ex.backend = static_cast<int>(b);
+    NodeContext ctx{n, opset, {}, {}, {}};
+    for (const std::string& name : n.inputs) {
+      if (name.empty()) {
+        ctx.inputs.emplace_back();
+        ctx.const_inputs.push_back(nullptr);
+        ex.in.emplace_back();
+        continue;
+      }
+      const TensorInfo& ti = infos.at(name);
+      ctx.inputs.push_back(ti);
+      auto c = consts.find(name);
+      ctx.const_inputs.push_back(c == consts.end() ? nullptr : &c->second);
+      void* ptr = nullptr;
+      if (c != consts.end()) {
+        ptr = backends_[b]->device() == DeviceKind::Host ? c->second.data() : impl_->const_ptr[b].at(name);
+      } else {
+        const PlannedTensor& t = *store_.find(name);
+        if (static_cast<size_t>(t.backend) == b) {
+          ptr = arena_ptr(b, t.offset);
+        } else {
+          ptr = arena_ptr(b, mirror_offset[b].at(name));
+          ex.copies.push_back(MirrorCopy{t.backend, static_cast<int>(b), arena_ptr(static_cast<size_t>(t.backend), t.offset),
+                                         ptr, t.info.nbytes()});
+        }
+      }
+      ex.in.push_back(TensorView{ti.dtype, ti.shape, ptr});
+    }
+    for (const std::string& name : n.outputs) {
+      if (name.empty()) {
+        ctx.outputs.emplace_back();
+        ex.out.emplace_back();
+        continue;
+      }
+      const PlannedTensor& t = *store_.find(name);
+      ctx.outputs.push_back(t.info);
+      ex.out.push_back(TensorView{t.info.dtype, t.info.shape, arena_ptr(b, t.offset)});
+    }
+    ex.kernel = backends_[b]->plan(ctx);
+  }
+  impl_->single_backend = used.size() <= 1;
+  prepared_ = true;
+}
+
+void Session::run(const std::map<std::string, Tensor>& inputs) {
+  std::map<std::string, Shape> shapes;
+  for (const auto& [name, t] : inputs) {
+    const ValueInfo* v = graph_.find_input(name);
+    if (!v) {
+      std::string names;
+      for (const auto& gi : graph_.inputs) names += (names.empty() ? "" : ", ") + gi.name;
+      throw Error(ErrorKind::Input, "the model has no input named '" + name + "' (its inputs: " + names + ")");
+    }
+    if (t.dtype() != v->dtype)
+      throw Error(ErrorKind::Input, "input '" + name + "': the model expects " + std::string(dtype_name(v->dtype)) +
+                                        ", got " + std::string(dtype_name(t.dtype())));
+    shapes[name] = t.shape();
+  }
+  for (const ValueInfo& v : graph_.inputs)
+    if (!inputs.count(v.name)) throw Error(ErrorKind::Input, "input '" + v.name + "' was not given");
+  if (!prepared_ || shapes != impl_->bound_shapes) prepare(shapes);
+
+  for (const auto& [name, t] : inputs) {
+    const PlannedTensor& p = *store_.find(name);
+    backends_[static_cast<size_t>(p.backend)]->copy_from_host(
+        static_cast<std::byte*>(store_.arenas_[static_cast<size_t>(p.backend)]) + p.offset, t.data(), t.nbytes());
+  }
+  std::vector<bool> replay(backends_.size(), false), active(backends_.size(), false);
+  for (const NodeExec& ex : impl_->exec)
+    if (ex.kernel) active[static_cast<size_t>(ex.backend)] = true;
+  for (size_t b = 0; b < backends_.size(); ++b)
+    if (active[b]) replay[b] = backends_[b]->begin_run(impl_->single_backend);
+  const size_t total = graph_.nodes.size();
+  for (size_t i = 0; i < total; ++i) {
+    NodeExec& ex = impl_->exec[i];
+    if (!ex.kernel || replay[static_cast<size_t>(ex.backend)]) continue;
+    for (const MirrorCopy& c : ex.copies) {
+      Backend& src = *backends_[static_cast<size_t>(c.src_backend)];
+      Backend& dst = *backends_[static_cast<size_t>(c.dst_backend)];
+      if (src.device() == DeviceKind::Host) {
+        dst.copy_from_host(c.dst, c.src, c.bytes);
+      } else if (dst.device() == DeviceKind::Host) {
+        src.copy_to_host(c.dst, c.src, c.bytes);
+      } else {
+        throw Error(ErrorKind::Internal, "copies between two device backends are not supported");
+      }
+    }
+    ex.kernel->run(ex.in, ex.out);
+    if (opts_.progress) opts_.progress(i + 1, total);
+  }
+  for (size_t b = 0; b < backends_.size(); ++b)
+    if (active[b]) backends_[b]->end_run();
+  for (Backend* b : backends_) b->synchronize();
+}
+
+// ---------------------------------------------------------------------------------------------
+const PlannedTensor* ActivationStore::find(const std::string& name) const {
+  auto it = index_.find(name);
+  return it == index_.end() ? nullptr : &tensors_[it->second];
+}
+
+Tensor ActivationStore::fetch(const std::string& name) const {
+  auto c = constants_.find(name);
+  if (c != constants_.end()) return c->second;
+  const PlannedTensor* t = find(name);
+  if (!t) throw Error(ErrorKind::Usage, "no tensor named '" + name + "' in the model");
+  Backend& b = *backends_.at(static_cast<size_t>(t->backend));
+  void* src = static_cast<std::byte*>(arenas_.at(static_cast<size_t>(t->backend))) + t->offset;
+  if (b.device() == DeviceKind::Host) return Tensor::view(t->info.dtype, t->info.shape, src);
+  Tensor out(t->info.dtype, t->info.shape);
+  b.copy_to_host(out.data(), src, out.nbytes());
+  return out;
+}
+
+TensorView ActivationStore::device_view(const std::string& name) const {
+  const PlannedTensor* t = find(name);
+  if (!t) throw Error(ErrorKind::Usage, "no tensor named '" + name + "' in the model");
+  if (t->constant) {
+    const Tensor& c = constants_.at(name);
+    return TensorView{c.dtype(), c.shape(), const_cast<void*>(c.data())};
+  }
+  return TensorView{t->info.dtype, t->info.shape,
+                    static_cast<std::byte*>(arenas_.at(static_cast<size_t>(t->backend))) + t->offset};
+}
+
+const std::vector<std::string>& ActivationStore::node_outputs(int node) const {
+  return node_outputs_.at(static_cast<size_t>(node));
+}
+
+}  // namespace netlens
