@@ -1,0 +1,93 @@
+// PNG/JPEG → preprocessed float32 input tensor, through Debian's libstb (stb_image for decoding,
+// stb_image_resize for resizing; both implementations live in libstb.so).
+//
+// Order of operations, per output channel c (channels counted after the BGR reorder, so `mean` and
+// `std` are given in the tensor's channel order):
+//   v = (pixel[0..255] * scale - mean[c]) / std[c]
+// Resizing happens before normalisation, on 0..255 floats, with a triangle (bilinear) filter and
+// clamped edges; stb's triangle filter is exact bilinear interpolation when enlarging and averages
+// (anti-aliases) when shrinking.
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include <stb_image.h>
+#include <stb_image_resize.h>
+
+#include "netlens/io.hpp"
+
+namespace netlens {
+
+Tensor load_image(const std::string& path, const ImagePreprocess& pp) {
+  const int C = pp.channels;
+  if (C != 1 && C != 3)
+    throw Error(ErrorKind::Usage, path + ": image channels must be 1 or 3 (got " + std::to_string(C) + ")");
+  if (pp.width < 0 || pp.height < 0)
+    throw Error(ErrorKind::Usage, path + ": negative resize size " + std::to_string(pp.width) + "x" + std::to_string(pp.height));
+  auto per_channel = [&](const std::vector<float>& v, const char* what) {
+    if (v.size() != static_cast<size_t>(C) && v.size() != 1)
+      throw Error(ErrorKind::Usage, path + ": " + what + " has " + std::to_string(v.size()) + " values, expected " +
+                                        std::to_string(C) + " (one per channel) or 1");
+    std::vector<float> out(static_cast<size_t>(C));
+    for (int c = 0; c < C; ++c) out[static_cast<size_t>(c)] = v[v.size() == 1 ? 0 : static_cast<size_t>(c)];
+    return out;
+  };
+  const std::vector<float> mean = per_channel(pp.mean, "mean");
+  const std::vector<float> stdv = per_channel(pp.std, "std");
+  for (float s : stdv)
+    if (s == 0.0f) throw Error(ErrorKind::Usage, path + ": std must not be 0");
+
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    throw Error(ErrorKind::Io, path + ": image file not found");
+  int w = 0, h = 0, file_channels = 0;
+  std::unique_ptr<unsigned char, void (*)(void*)> pixels(stbi_load(path.c_str(), &w, &h, &file_channels, C),
+                                                         stbi_image_free);
+  if (!pixels)
+    throw Error(ErrorKind::Input, path + ": cannot decode image (" + std::string(stbi_failure_reason()) +
+                                      "; PNG and JPEG are supported)");
+
+  const int W = pp.width ? pp.width : w;
+  const int H = pp.height ? pp.height : h;
+  const size_t src_n = static_cast<size_t>(w) * static_cast<size_t>(h) * static_cast<size_t>(C);
+  std::vector<float> src(src_n);
+  for (size_t i = 0; i < src_n; ++i) src[i] = pixels.get()[i];
+  pixels.reset();
+  std::vector<float> img;
+  if (W == w && H == h) {
+    img = std::move(src);
+  } else {
+    img.resize(static_cast<size_t>(W) * static_cast<size_t>(H) * static_cast<size_t>(C));
+    const int ok = stbir_resize_float_generic(src.data(), w, h, 0, img.data(), W, H, 0, C, STBIR_ALPHA_CHANNEL_NONE,
+                                              0, STBIR_EDGE_CLAMP, STBIR_FILTER_TRIANGLE, STBIR_COLORSPACE_LINEAR,
+                                              nullptr);
+    if (!ok) throw Error(ErrorKind::Memory, path + ": resizing to " + std::to_string(W) + "x" + std::to_string(H) + " failed");
+  }
+
+  Tensor t(DType::Float32, pp.nhwc ? Shape{1, H, W, C} : Shape{1, C, H, W});
+  float* out = t.data_as<float>();
+  const size_t plane = static_cast<size_t>(W) * static_cast<size_t>(H);
+  for (size_t p = 0; p < plane; ++p) {
+    for (int c = 0; c < C; ++c) {
+      const int src_c = (pp.bgr && C == 3) ? 2 - c : c;
+      const float v = (img[p * static_cast<size_t>(C) + static_cast<size_t>(src_c)] * pp.scale - mean[static_cast<size_t>(c)]) /
+                      stdv[static_cast<size_t>(c)];
+      if (pp.nhwc) out[p * static_cast<size_t>(C) + static_cast<size_t>(c)] = v;
+      else out[static_cast<size_t>(c) * plane + p] = v;
+    }
+  }
+  return t;
+}
+
+std::string sanitize_tensor_name(const std::string& name) {
+  if (name.empty()) return "_";  // a file name cannot be empty
+  std::string out = name;
+  for (char& ch : out) {
+    const bool ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+                    ch == '_' || ch == '-';
+    if (!ok) ch = '_';
+  }
+  return out;
+}
+
+}  // namespace netlens
