@@ -209,6 +209,10 @@ class Session {
   std::unique_ptr<Impl> impl_;
 };
 
+// Multiply-adds ×2 of Conv/ConvTranspose/Gemm/MatMul/Einsum-free nodes (0 for other ops): the
+// FLOP count people quote for a model.
+double node_flops(const Node& node, const std::vector<TensorInfo>& inputs, const std::vector<TensorInfo>& outputs);
+
 // Checks a whole graph against the registry and backends without input shapes: which op types have
 // no shape function. Used by `info` to list unsupported ops before binding inputs.
 std::vector<std::string> unknown_op_nodes(const Graph& g);

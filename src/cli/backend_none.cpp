@@ -1,0 +1,10 @@
+// Linked when netlens is built without the CUDA backend.
+#include "common.hpp"
+
+namespace netlens::cli {
+
+std::unique_ptr<Backend> make_cuda_backend_or_throw() {
+  throw Error(ErrorKind::Device, "no usable CUDA device: this netlens was built without the CUDA backend");
+}
+
+}  // namespace netlens::cli

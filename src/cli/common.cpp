@@ -1,0 +1,321 @@
+#include "common.hpp"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+
+#include "netlens/cpu.hpp"
+#include "netlens/onnx.hpp"
+
+namespace netlens::cli {
+
+const std::vector<std::string> kModelFlags = {"input", "input-shape", "backend", "max-memory", "size",
+                                              "mean", "std", "scale", "layout"};
+const std::vector<std::string> kModelBoolFlags = {"bgr", "quiet"};
+const std::vector<std::string> kModelRepeated = {"input", "input-shape"};
+
+std::string model_flags_help() {
+  return "  --input FILE | NAME=FILE   .npy (used as is) or PNG/JPEG image (repeatable)\n"
+         "  --input-shape NAME=1x3xHxW bind a dynamic input shape (repeatable)\n"
+         "  --backend cpu|cuda|auto    where to run (default auto: CUDA when usable)\n"
+         "  --max-memory SIZE          refuse to run when keeping every activation needs more (e.g. 2G)\n"
+         "  image preprocessing: --size WxH --mean a,b,c --std a,b,c --scale S (default 1/255) --bgr\n"
+         "                       --layout nchw|nhwc\n"
+         "  --quiet                    no progress or notes on stderr\n";
+}
+
+namespace {
+
+std::vector<float> parse_floats(const std::string& flag, const std::string& v) {
+  std::vector<float> out;
+  size_t pos = 0;
+  while (pos <= v.size()) {
+    size_t end = v.find(',', pos);
+    if (end == std::string::npos) end = v.size();
+    try {
+      size_t used = 0;
+      const std::string part = v.substr(pos, end - pos);
+      out.push_back(std::stof(part, &used));
+      if (used != part.size()) throw std::invalid_argument("");
+    } catch (const std::exception&) {
+      throw Error(ErrorKind::Usage, "option --" + flag + " expects numbers like 0.485,0.456,0.406, got '" + v + "'");
+    }
+    pos = end + 1;
+  }
+  return out;
+}
+
+size_t parse_bytes(const std::string& v) {
+  try {
+    size_t used = 0;
+    double x = std::stod(v, &used);
+    std::string unit = v.substr(used);
+    double mul = 1;
+    if (unit == "K" || unit == "k" || unit == "KiB") mul = 1024.0;
+    else if (unit == "M" || unit == "m" || unit == "MiB") mul = 1024.0 * 1024;
+    else if (unit == "G" || unit == "g" || unit == "GiB") mul = 1024.0 * 1024 * 1024;
+    else if (!unit.empty() && unit != "B") throw std::invalid_argument("");
+    if (x <= 0) throw std::invalid_argument("");
+    return static_cast<size_t>(x * mul);
+  } catch (const std::exception&) {
+    throw Error(ErrorKind::Usage, "option --max-memory expects a size like 512M or 2G, got '" + v + "'");
+  }
+}
+
+bool is_image_path(const std::string& p) {
+  std::string ext = std::filesystem::path(p).extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return ext == ".png" || ext == ".jpg" || ext == ".jpeg";
+}
+
+}  // namespace
+
+ModelOptions parse_model_options(const Args& a) {
+  ModelOptions o;
+  if (a.positional().empty()) throw Error(ErrorKind::Usage, "missing MODEL (an .onnx file)");
+  if (a.positional().size() > 1) throw Error(ErrorKind::Usage, "unexpected argument '" + a.positional()[1] + "'");
+  o.model = a.positional()[0];
+  o.inputs = a.all("input");
+  for (const std::string& s : a.all("input-shape")) {
+    const size_t eq = s.rfind('=');
+    if (eq == std::string::npos || eq == 0)
+      throw Error(ErrorKind::Usage, "--input-shape expects NAME=1x3x224x224, got '" + s + "'");
+    o.input_shapes[s.substr(0, eq)] = parse_shape(s.substr(eq + 1));
+  }
+  o.backend = a.get_or("backend", "auto");
+  if (o.backend != "cpu" && o.backend != "cuda" && o.backend != "auto")
+    throw Error(ErrorKind::Usage, "--backend must be cpu, cuda or auto, got '" + o.backend + "'");
+  if (auto v = a.get("max-memory")) o.max_memory = parse_bytes(*v);
+  if (auto v = a.get("size")) {
+    Shape s = parse_shape(*v);
+    if (s.size() != 2 || s[0] == 0 || s[1] == 0) throw Error(ErrorKind::Usage, "--size expects WxH, got '" + *v + "'");
+    o.pp.width = static_cast<int>(s[0]);
+    o.pp.height = static_cast<int>(s[1]);
+    o.size_given = true;
+  }
+  if (auto v = a.get("mean")) o.pp.mean = parse_floats("mean", *v);
+  if (auto v = a.get("std")) o.pp.std = parse_floats("std", *v);
+  if (auto v = a.get("scale")) o.pp.scale = parse_floats("scale", *v).at(0);
+  o.pp.bgr = a.has("bgr");
+  const std::string layout = a.get_or("layout", "nchw");
+  if (layout != "nchw" && layout != "nhwc") throw Error(ErrorKind::Usage, "--layout must be nchw or nhwc");
+  o.pp.nhwc = layout == "nhwc";
+  for (const auto* v : {&o.pp.mean, &o.pp.std})
+    if (v->size() != 1 && v->size() != 3) throw Error(ErrorKind::Usage, "--mean/--std take 1 or 3 values");
+  o.quiet = a.has("quiet");
+  return o;
+}
+
+std::unique_ptr<Backend> make_cuda_backend_or_throw();  // backend_cuda.cpp or backend_none.cpp
+
+std::vector<std::unique_ptr<Backend>> make_backends(const std::string& which, bool quiet) {
+  std::vector<std::unique_ptr<Backend>> v;
+  if (which == "cuda") {
+    v.push_back(make_cuda_backend_or_throw());
+  } else if (which == "auto") {
+    try {
+      v.push_back(make_cuda_backend_or_throw());
+    } catch (const Error& e) {
+      if (!quiet) std::fprintf(stderr, "netlens: using the CPU backend (%s)\n", e.what());
+    }
+  }
+  v.push_back(make_cpu_backend());
+  return v;
+}
+
+Progress::Progress(std::string label, bool quiet)
+    : label_(std::move(label)), tty_(!quiet && isatty(STDERR_FILENO)), last_(std::chrono::steady_clock::now()) {}
+
+Progress::~Progress() { done(); }
+
+void Progress::update(size_t done_n, size_t total) {
+  if (!tty_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (shown_ && done_n != total && now - last_ < std::chrono::milliseconds(100)) return;
+  last_ = now;
+  shown_ = true;
+  std::fprintf(stderr, "\r\033[K%s %zu/%zu", label_.c_str(), done_n, total);
+  std::fflush(stderr);
+}
+
+void Progress::done() {
+  if (tty_ && shown_) {
+    std::fprintf(stderr, "\r\033[K");
+    std::fflush(stderr);
+  }
+  shown_ = false;
+}
+
+namespace {
+
+Tensor random_tensor(const TensorInfo& info, uint32_t seed) {
+  Tensor f(DType::Float32, info.shape);
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(0.f, 1.f);
+  float* p = f.data_as<float>();
+  for (int64_t i = 0; i < f.numel(); ++i) p[i] = u(rng);
+  return info.dtype == DType::Float32 ? f : f.cast(info.dtype);
+}
+
+Tensor read_input_file(const std::string& path, const ValueInfo& vi, const ModelOptions& o) {
+  if (!std::filesystem::exists(path)) throw Error(ErrorKind::Io, path + ": no such file");
+  if (!is_image_path(path)) {
+    if (std::filesystem::path(path).extension() != ".npy")
+      throw Error(ErrorKind::Usage, path + ": unknown input type (expected .npy, .png or .jpg)");
+    return read_npy(path);
+  }
+  ImagePreprocess pp = o.pp;
+  // Layout NCHW: dims [N, C, H, W]; NHWC: [N, H, W, C]. Use the model's fixed or bound dims.
+  Shape bound;
+  if (auto it = o.input_shapes.find(vi.name); it != o.input_shapes.end()) bound = it->second;
+  auto dim = [&](size_t i) -> int64_t {
+    if (!bound.empty()) return i < bound.size() ? bound[i] : -1;
+    return i < vi.dims.size() && vi.dims[i].fixed() ? vi.dims[i].value : -1;
+  };
+  const size_t rank = bound.empty() ? vi.dims.size() : bound.size();
+  if (rank != 4) throw Error(ErrorKind::Input, "input '" + vi.name + "' is not an image tensor (rank " + std::to_string(rank) + ")");
+  const int64_t c = dim(pp.nhwc ? 3 : 1), h = dim(pp.nhwc ? 1 : 2), w = dim(pp.nhwc ? 2 : 3);
+  if (c == 1) pp.channels = 1;
+  if (!o.size_given && h > 0 && w > 0) {
+    pp.width = static_cast<int>(w);
+    pp.height = static_cast<int>(h);
+  }
+  Tensor t = load_image(path, pp);
+  return vi.dtype == DType::Float32 ? t : t.cast(vi.dtype);
+}
+
+}  // namespace
+
+LoadedModel load_model(const ModelOptions& o, bool need_inputs, std::optional<Graph> loaded) {
+  LoadedModel m;
+  auto t0 = std::chrono::steady_clock::now();
+  if (loaded) {
+    m.graph = std::move(*loaded);
+  } else {
+    Progress p("loading " + o.model, o.quiet);
+    p.update(0, 1);
+    m.graph = load_onnx(o.model);
+  }
+  auto t1 = std::chrono::steady_clock::now();
+  m.load_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
+
+  // Inputs from files.
+  for (const std::string& spec : o.inputs) {
+    std::string name, path = spec;
+    const size_t eq = spec.find('=');
+    if (eq != std::string::npos && m.graph.find_input(spec.substr(0, eq))) {
+      name = spec.substr(0, eq);
+      path = spec.substr(eq + 1);
+    } else {
+      if (m.graph.inputs.size() != 1)
+        throw Error(ErrorKind::Usage, "the model has " + std::to_string(m.graph.inputs.size()) +
+                                          " inputs; name each one: --input NAME=FILE");
+      name = m.graph.inputs[0].name;
+    }
+    if (m.inputs.count(name)) throw Error(ErrorKind::Usage, "input '" + name + "' given twice");
+    m.inputs[name] = read_input_file(path, *m.graph.find_input(name), o);
+  }
+  std::map<std::string, Shape> shapes = o.input_shapes;
+  for (const auto& [name, t] : m.inputs) {
+    auto it = shapes.find(name);
+    if (it != shapes.end() && it->second != t.shape())
+      throw Error(ErrorKind::Input, "input '" + name + "': file has shape " + shape_str(t.shape()) +
+                                        " but --input-shape says " + shape_str(it->second));
+    shapes[name] = t.shape();
+  }
+
+  m.backends = make_backends(o.backend, o.quiet);
+  std::vector<Backend*> raw;
+  for (auto& b : m.backends) raw.push_back(b.get());
+  SessionOptions so;
+  so.max_memory = o.max_memory;
+  m.run_progress = std::make_shared<Progress>("running node", o.quiet);
+  so.progress = [p = m.run_progress](size_t done, size_t total) { p->update(done, total); };
+  m.session = std::make_unique<Session>(m.graph, raw, so);
+  m.session->prepare(shapes);
+  m.prepare_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
+  if (!o.quiet && !m.session->report().fallback_nodes.empty()) {
+    std::string list;
+    for (const auto& n : m.session->report().fallback_nodes) list += (list.empty() ? "" : ", ") + n;
+    std::fprintf(stderr, "netlens: warning: %zu node(s) not supported by %s run on the CPU: %s\n",
+                 m.session->report().fallback_nodes.size(), m.backends[0]->name().c_str(), list.c_str());
+  }
+  if (need_inputs) {
+    uint32_t seed = 1;
+    for (const ValueInfo& v : m.graph.inputs)
+      if (!m.inputs.count(v.name)) m.inputs[v.name] = random_tensor(m.session->info(v.name), seed++);
+  }
+  return m;
+}
+
+double run_once(LoadedModel& m) {
+  auto t0 = std::chrono::steady_clock::now();
+  m.session->run(m.inputs);
+  m.run_progress->done();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+NonFinite count_non_finite(const Tensor& t) {
+  NonFinite nf;
+  if (!is_float(t.dtype())) return nf;
+  const int64_t n = t.numel();
+  if (t.dtype() == DType::Float32) {
+    const float* p = t.data_as<float>();
+    for (int64_t i = 0; i < n; ++i) {
+      if (std::isnan(p[i])) ++nf.nan;
+      else if (std::isinf(p[i])) ++nf.inf;
+    }
+    return nf;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = t.get_f64(i);
+    if (std::isnan(v)) ++nf.nan;
+    else if (std::isinf(v)) ++nf.inf;
+  }
+  return nf;
+}
+
+std::string json_escape(const std::string& s) {
+  std::string o;
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': o += "\\\""; break;
+      case '\\': o += "\\\\"; break;
+      case '\n': o += "\\n"; break;
+      case '\t': o += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char b[8];
+          std::snprintf(b, sizeof b, "\\u%04x", c);
+          o += b;
+        } else {
+          o += static_cast<char>(c);
+        }
+    }
+  }
+  return o;
+}
+
+std::string human_bytes(size_t bytes) {
+  char b[32];
+  const double v = static_cast<double>(bytes);
+  if (v >= 1024.0 * 1024 * 1024) std::snprintf(b, sizeof b, "%.2f GiB", v / (1024.0 * 1024 * 1024));
+  else if (v >= 1024.0 * 1024) std::snprintf(b, sizeof b, "%.1f MiB", v / (1024.0 * 1024));
+  else if (v >= 1024.0) std::snprintf(b, sizeof b, "%.1f KiB", v / 1024.0);
+  else std::snprintf(b, sizeof b, "%zu B", bytes);
+  return b;
+}
+
+std::string human_count(double v) {
+  char b[32];
+  if (v >= 1e9) std::snprintf(b, sizeof b, "%.2fG", v / 1e9);
+  else if (v >= 1e6) std::snprintf(b, sizeof b, "%.2fM", v / 1e6);
+  else if (v >= 1e3) std::snprintf(b, sizeof b, "%.1fK", v / 1e3);
+  else std::snprintf(b, sizeof b, "%.0f", v);
+  return b;
+}
+
+}  // namespace netlens::cli

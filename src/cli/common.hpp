@@ -1,0 +1,84 @@
+// What the run-a-model subcommands (info, infer, bench, render, view...) share: the flags that
+// choose a model, its inputs and a backend, and the code that loads, prepares and runs it.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "command.hpp"
+#include "netlens/graph.hpp"
+#include "netlens/io.hpp"
+#include "netlens/runtime.hpp"
+
+namespace netlens::cli {
+
+// Flags understood by parse_model_options (append to a command's own flag list).
+extern const std::vector<std::string> kModelFlags;       // take a value
+extern const std::vector<std::string> kModelBoolFlags;   // booleans
+extern const std::vector<std::string> kModelRepeated;    // may repeat
+std::string model_flags_help();
+
+struct ModelOptions {
+  std::string model;
+  std::vector<std::string> inputs;                  // "FILE" or "NAME=FILE"
+  std::map<std::string, Shape> input_shapes;        // --input-shape NAME=1x3x224x224
+  std::string backend = "auto";                     // cpu | cuda | auto
+  size_t max_memory = 0;                            // --max-memory 2G
+  ImagePreprocess pp;                               // image flags
+  bool size_given = false;
+  bool quiet = false;
+};
+ModelOptions parse_model_options(const Args& a);
+
+// Backends in priority order, the host CPU backend last. "auto" uses CUDA when a device is usable
+// and says which it picked on stderr.
+std::vector<std::unique_ptr<Backend>> make_backends(const std::string& which, bool quiet);
+// CUDA backend, or Error{Device} with the reason (built without CUDA, no device...).
+std::unique_ptr<Backend> make_cuda_backend_or_throw();
+
+// Progress on a terminal (stderr is a tty), nothing otherwise.
+class Progress {
+ public:
+  explicit Progress(std::string label, bool quiet = false);
+  ~Progress();
+  void update(size_t done, size_t total);
+  void done();
+
+ private:
+  std::string label_;
+  bool tty_;
+  std::chrono::steady_clock::time_point last_;
+  bool shown_ = false;
+};
+
+// A loaded model with its backends and a session, ready to run.
+struct LoadedModel {
+  Graph graph;  // as loaded (the session holds its own copy)
+  std::vector<std::unique_ptr<Backend>> backends;
+  std::unique_ptr<Session> session;
+  std::map<std::string, Tensor> inputs;  // host inputs bound from --input (may be empty)
+  double load_ms = 0, prepare_ms = 0;
+  std::shared_ptr<Progress> run_progress;  // fed by the session while it runs
+};
+
+// Loads the model, reads the inputs (npy as is, images with the preprocessing flags, sized from the
+// model's declared input shape when --size is absent), makes the session and prepares it.
+// With `need_inputs` and no --input, every graph input gets random values in [0,1) (seeded), which
+// needs fixed or --input-shape dims.
+LoadedModel load_model(const ModelOptions& o, bool need_inputs, std::optional<Graph> loaded = std::nullopt);
+// Runs once with progress; returns milliseconds.
+double run_once(LoadedModel& m);
+
+// Non-finite counts of a host tensor (floats only; zero for others).
+struct NonFinite { int64_t nan = 0, inf = 0; };
+NonFinite count_non_finite(const Tensor& t);
+
+std::string json_escape(const std::string& s);
+std::string human_bytes(size_t bytes);
+std::string human_count(double v);  // 25.6M, 4.1G
+
+}  // namespace netlens::cli
