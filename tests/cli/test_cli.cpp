@@ -1,0 +1,221 @@
+// `netlens` as a user runs it: bad input gets one clear line and a non-zero exit, never a crash.
+#include <gtest/gtest.h>
+#include <onnx/onnx-ml.pb.h>
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "netlens/io.hpp"
+
+namespace fs = std::filesystem;
+using namespace netlens;
+
+namespace {
+
+struct Result {
+  int status = -1;
+  std::string out;
+};
+
+Result run(const std::string& args) {
+  Result r;
+  const std::string cmd = std::string(NETLENS_BIN) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return r;
+}
+
+int count_lines(const std::string& s) {
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = fs::temp_directory_path() / ("netlens_cli_" + std::to_string(::getpid()) + "_" +
+                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir);
+  }
+  void TearDown() override { fs::remove_all(dir); }
+  std::string path(const std::string& f) const { return (dir / f).string(); }
+  fs::path dir;
+};
+
+void set_type(onnx::ValueInfoProto* v, const std::string& name, int elem, std::vector<int64_t> dims) {
+  v->set_name(name);
+  auto* tt = v->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(elem);
+  for (int64_t d : dims) {
+    auto* dim = tt->mutable_shape()->add_dim();
+    if (d >= 0) dim->set_dim_value(d);
+    else dim->set_dim_param("n");
+  }
+}
+
+// x[1,2,3] → Relu → "relu/out:0" → Mul(·, w) → y ; optional extra nodes of unknown ops.
+onnx::ModelProto model(std::vector<int64_t> in_dims = {1, 2, 3}) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(17);
+  m.set_producer_name("netlens-test");
+  auto* g = m.mutable_graph();
+  g->set_name("g");
+  set_type(g->add_input(), "x", onnx::TensorProto::FLOAT, in_dims);
+  auto* w = g->add_initializer();
+  w->set_name("w");
+  w->set_data_type(onnx::TensorProto::FLOAT);
+  w->add_dims(3);
+  for (float v : {1.0f, 2.0f, -1.0f}) w->add_float_data(v);
+  auto* n1 = g->add_node();
+  n1->set_op_type("Relu");
+  n1->set_name("relu");
+  n1->add_input("x");
+  n1->add_output("relu/out:0");
+  auto* n2 = g->add_node();
+  n2->set_op_type("Mul");
+  n2->set_name("mul");
+  n2->add_input("relu/out:0");
+  n2->add_input("w");
+  n2->add_output("y");
+  set_type(g->add_output(), "y", onnx::TensorProto::FLOAT, in_dims);
+  return m;
+}
+
+void save(const onnx::ModelProto& m, const std::string& p) {
+  std::ofstream f(p, std::ios::binary);
+  ASSERT_TRUE(m.SerializeToOstream(&f));
+}
+
+void save_npy(const std::string& p, std::vector<float> v, Shape s) { write_npy(p, Tensor::from_f32(s, v)); }
+
+}  // namespace
+
+TEST_F(Cli, UsageErrorsExitTwo) {
+  EXPECT_EQ(run("").status, 2);
+  EXPECT_EQ(run("frobnicate").status, 2);
+  Result r = run("infer " + path("m.onnx") + " --no-such-flag 1");
+  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_NE(r.out.find("unknown option --no-such-flag"), std::string::npos) << r.out;
+  EXPECT_EQ(run("--help").status, 0);
+}
+
+TEST_F(Cli, MissingModelFile) {
+  Result r = run("info " + path("absent.onnx"));
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("absent.onnx"), std::string::npos) << r.out;
+  EXPECT_EQ(count_lines(r.out), 1) << r.out;
+}
+
+TEST_F(Cli, CorruptModelIsOneLine) {
+  std::ofstream(path("bad.onnx"), std::ios::binary) << std::string("\x08\x07garbage\xff\xfe not onnx", 22);
+  Result r = run("infer " + path("bad.onnx") + " --input " + path("x.npy"));
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("bad.onnx"), std::string::npos) << r.out;
+  EXPECT_EQ(count_lines(r.out), 1) << r.out;
+}
+
+TEST_F(Cli, InferComputesAndDumpsEveryTensor) {
+  save(model(), path("m.onnx"));
+  save_npy(path("x.npy"), {-1, 2, -3, 4, 0.5f, -0.5f}, {1, 2, 3});
+  Result r = run("infer " + path("m.onnx") + " --input " + path("x.npy") + " --backend cpu --dump " + path("d") + " --all");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("output     y"), std::string::npos) << r.out;
+  // Names are sanitised: "relu/out:0" → "relu_out_0.npy".
+  Tensor relu = read_npy(path("d/relu_out_0.npy"));
+  EXPECT_EQ(relu.to_f32_vector(), (std::vector<float>{0, 2, 0, 4, 0.5f, 0}));
+  Tensor y = read_npy(path("d/y.npy"));
+  EXPECT_EQ(y.to_f32_vector(), (std::vector<float>{0, 4, 0, 4, 1.0f, 0}));
+  std::ifstream idx(path("d/index.json"));
+  std::string json((std::istreambuf_iterator<char>(idx)), {});
+  EXPECT_NE(json.find("\"relu/out:0\": {\"file\": \"relu_out_0.npy\", \"shape\": [1,2,3], \"dtype\": \"float32\", "
+                      "\"producer\": \"relu\", \"op_type\": \"Relu\"}"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find("\"x\""), std::string::npos) << json;
+}
+
+TEST_F(Cli, UnsupportedOpsAreAllListed) {
+  onnx::ModelProto m = model();
+  for (const char* op : {"Frobnicate", "Wibble"}) {
+    auto* n = m.mutable_graph()->add_node();
+    n->set_op_type(op);
+    n->set_name(std::string("my_") + op);
+    n->add_input("y");
+    n->add_output(std::string(op) + "_out");
+  }
+  save(m, path("m.onnx"));
+  save_npy(path("x.npy"), {1, 2, 3, 4, 5, 6}, {1, 2, 3});
+  Result r = run("infer " + path("m.onnx") + " --input " + path("x.npy") + " --backend cpu");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("Frobnicate (node 'my_Frobnicate', opset 17)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Wibble (node 'my_Wibble', opset 17)"), std::string::npos) << r.out;
+  EXPECT_EQ(count_lines(r.out), 1) << r.out;
+  Result info = run("info " + path("m.onnx"));
+  EXPECT_EQ(info.status, 0) << info.out;
+  EXPECT_NE(info.out.find("unsupported 2 node(s)"), std::string::npos) << info.out;
+}
+
+TEST_F(Cli, WrongInputShapeRankAndDtype) {
+  save(model(), path("m.onnx"));
+  save_npy(path("rank.npy"), {1, 2, 3, 4, 5, 6}, {2, 3});
+  save_npy(path("shape.npy"), {1, 2, 3, 4, 5, 6, 7, 8}, {1, 2, 4});
+  write_npy(path("dtype.npy"), Tensor(DType::Int64, {1, 2, 3}));
+  for (const char* f : {"rank.npy", "shape.npy", "dtype.npy"}) {
+    Result r = run("infer " + path("m.onnx") + " --input " + path(f) + " --backend cpu");
+    EXPECT_EQ(r.status, 1) << f << ": " << r.out;
+    EXPECT_NE(r.out.find("input 'x'"), std::string::npos) << f << ": " << r.out;
+    EXPECT_EQ(count_lines(r.out), 1) << r.out;
+  }
+}
+
+TEST_F(Cli, AbsurdMemoryIsRefusedBeforeAllocating) {
+  save(model({1, 2, 3}), path("m.onnx"));
+  save_npy(path("x.npy"), {1, 2, 3, 4, 5, 6}, {1, 2, 3});
+  Result budget = run("infer " + path("m.onnx") + " --input " + path("x.npy") + " --backend cpu --max-memory 32");
+  EXPECT_EQ(budget.status, 1) << budget.out;
+  EXPECT_NE(budget.out.find("budget"), std::string::npos) << budget.out;
+  // Declared shape needing petabytes: info refuses cleanly.
+  onnx::ModelProto big = model({1, 2, 3});
+  auto* t = big.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape();
+  t->mutable_dim(0)->set_dim_value(1 << 20);
+  t->mutable_dim(1)->set_dim_value(1 << 20);
+  save(big, path("big.onnx"));
+  Result r = run("info " + path("big.onnx"));
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("memory"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, NonFiniteInputRunsAndIsCounted) {
+  save(model(), path("m.onnx"));
+  save_npy(path("x.npy"), {NAN, 2, INFINITY, 4, -INFINITY, NAN}, {1, 2, 3});
+  Result r = run("infer " + path("m.onnx") + " --input " + path("x.npy") + " --backend cpu");
+  ASSERT_EQ(r.status, 0) << r.out;
+  // x: 2 NaN, 2 Inf. Relu: NaN stays NaN, +Inf stays, -Inf → 0. y = relu * [1,2,-1]: 2 NaN, 1 Inf.
+  EXPECT_NE(r.out.find("x                                        2 NaN, 2 Inf"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("y                                        2 NaN, 1 Inf"), std::string::npos) << r.out;
+  Result info = run("info " + path("m.onnx") + " --input " + path("x.npy"));
+  ASSERT_EQ(info.status, 0) << info.out;
+  EXPECT_NE(info.out.find("2 NaN, 1 Inf"), std::string::npos) << info.out;
+}
+
+TEST_F(Cli, InfoPrintsShapesFlopsAndMemory) {
+  save(model({-1, 2, 3}), path("m.onnx"));
+  Result r = run("info " + path("m.onnx"));
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("shapes     not bound"), std::string::npos) << r.out;
+  r = run("info " + path("m.onnx") + " --input-shape x=4x2x3");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("4x2x3"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("activations 288 B kept"), std::string::npos) << r.out;  // 3 tensors × 24 floats
+  EXPECT_NE(r.out.find("unsupported none"), std::string::npos) << r.out;
+}

@@ -1,0 +1,173 @@
+// Session mechanics on hand-made graphs: every tensor kept and addressable, constant folding,
+// unsupported-node listing, budgets, input validation and cross-backend copies.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "netlens/cpu.hpp"
+#include "netlens/runtime.hpp"
+
+using namespace netlens;
+
+namespace {
+
+ValueInfo vi(const std::string& name, DType t, std::vector<int64_t> dims) {
+  ValueInfo v{name, t, {}, true};
+  for (int64_t d : dims) v.dims.push_back(d >= 0 ? Dim{d, ""} : Dim{-1, "n"});
+  return v;
+}
+
+Node node(const std::string& op, const std::string& name, std::vector<std::string> in, std::vector<std::string> out) {
+  Node n;
+  n.op_type = op;
+  n.name = name;
+  n.inputs = std::move(in);
+  n.outputs = std::move(out);
+  return n;
+}
+
+// x → Relu → r ; r + bias → y ; Shape(y) → s (folded)
+Graph small_graph() {
+  Graph g;
+  g.opsets[""] = 17;
+  g.inputs.push_back(vi("x", DType::Float32, {1, 2, 3}));
+  g.initializers["bias"] = Tensor::from_f32({3}, {10, 20, 30});
+  g.nodes.push_back(node("Relu", "relu", {"x"}, {"r"}));
+  g.nodes.push_back(node("Add", "add", {"r", "bias"}, {"y"}));
+  g.nodes.push_back(node("Shape", "shape", {"y"}, {"s"}));
+  g.outputs.push_back(vi("y", DType::Float32, {1, 2, 3}));
+  return g;
+}
+
+// A host backend that only runs Relu, to exercise per-node backend choice and mirror copies.
+class ReluOnly final : public Backend {
+ public:
+  ReluOnly() : cpu_(make_cpu_backend()) {}
+  std::string name() const override { return "relu-only"; }
+  DeviceKind device() const override { return DeviceKind::Host; }
+  std::optional<std::string> unsupported_reason(const NodeContext& c) const override {
+    if (c.node.op_type != "Relu") return std::string("only Relu");
+    return std::nullopt;
+  }
+  std::unique_ptr<Kernel> plan(const NodeContext& c) override { return cpu_->plan(c); }
+  size_t available_memory() const override { return cpu_->available_memory(); }
+  DeviceBuffer allocate(size_t b) override { ++allocations; return cpu_->allocate(b); }
+  void copy_from_host(void* d, const void* s, size_t b) override { ++copies; cpu_->copy_from_host(d, s, b); }
+  void copy_to_host(void* d, const void* s, size_t b) override { ++copies; cpu_->copy_to_host(d, s, b); }
+  void synchronize() override {}
+  int allocations = 0, copies = 0;
+
+ private:
+  std::unique_ptr<Backend> cpu_;
+};
+
+}  // namespace
+
+TEST(Session, KeepsEveryTensorAndComputesIt) {
+  auto cpu = make_cpu_backend();
+  Session s(small_graph(), {cpu.get()});
+  Tensor x = Tensor::from_f32({1, 2, 3}, {-1, 2, -3, 4, 0.5f, -0.5f});
+  s.run({{"x", x}});
+  const ActivationStore& a = s.activations();
+  for (const char* name : {"x", "r", "y", "s"}) EXPECT_TRUE(a.contains(name)) << name;
+  EXPECT_EQ(a.fetch("r").to_f32_vector(), (std::vector<float>{0, 2, 0, 4, 0.5f, 0}));
+  EXPECT_EQ(a.fetch("y").to_f32_vector(), (std::vector<float>{10, 22, 30, 14, 20.5f, 30}));
+  EXPECT_EQ(a.fetch("s").to_i64_vector(), (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_TRUE(a.find("s")->constant);  // Shape folds at prepare time
+  EXPECT_EQ(a.node_outputs(1), (std::vector<std::string>{"y"}));
+  EXPECT_EQ(s.report().folded_nodes, 1);
+  // Every non-constant tensor is kept: x, r, y (3 × 6 floats, no reuse).
+  EXPECT_EQ(s.report().activation_bytes, 3u * 6 * 4);
+  // A second run with a new input overwrites in place and stays correct.
+  s.run({{"x", Tensor::from_f32({1, 2, 3}, {1, 1, 1, 1, 1, 1})}});
+  EXPECT_EQ(a.fetch("y").to_f32_vector(), (std::vector<float>{11, 21, 31, 11, 21, 31}));
+}
+
+TEST(Session, ListsEveryUnsupportedNodeAtOnce) {
+  Graph g = small_graph();
+  g.nodes.insert(g.nodes.begin() + 1, node("FancyOp", "fancy1", {"r"}, {"f1"}));
+  g.nodes.push_back(node("OtherOp", "other2", {"y"}, {"f2"}));
+  auto cpu = make_cpu_backend();
+  Session s(g, {cpu.get()});
+  try {
+    s.prepare();
+    FAIL() << "expected Error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Unsupported);
+    const std::string m = e.what();
+    EXPECT_NE(m.find("2 unsupported nodes"), std::string::npos) << m;
+    EXPECT_NE(m.find("FancyOp (node 'fancy1', opset 17)"), std::string::npos) << m;
+    EXPECT_NE(m.find("OtherOp (node 'other2', opset 17)"), std::string::npos) << m;
+    EXPECT_EQ(m.find('\n'), std::string::npos) << "one line";
+  }
+}
+
+TEST(Session, ValidatesInputs) {
+  auto cpu = make_cpu_backend();
+  Session s(small_graph(), {cpu.get()});
+  auto kind_of = [&](const std::map<std::string, Tensor>& in) {
+    try {
+      s.run(in);
+    } catch (const Error& e) {
+      return e.kind();
+    }
+    return ErrorKind::Internal;
+  };
+  EXPECT_EQ(kind_of({{"x", Tensor(DType::Float64, {1, 2, 3})}}), ErrorKind::Input);   // dtype
+  EXPECT_EQ(kind_of({{"x", Tensor(DType::Float32, {1, 2, 3, 1})}}), ErrorKind::Input);  // rank
+  EXPECT_EQ(kind_of({{"x", Tensor(DType::Float32, {1, 2, 4})}}), ErrorKind::Input);     // fixed dim
+  EXPECT_EQ(kind_of({}), ErrorKind::Input);                                              // missing
+  EXPECT_EQ(kind_of({{"x", Tensor(DType::Float32, {1, 2, 3})}, {"nope", Tensor()}}), ErrorKind::Input);
+}
+
+TEST(Session, DynamicDimsNeedAShape) {
+  Graph g = small_graph();
+  g.inputs[0] = vi("x", DType::Float32, {-1, 2, 3});
+  auto cpu = make_cpu_backend();
+  Session s(g, {cpu.get()});
+  EXPECT_THROW(s.prepare(), Error);
+  s.prepare({{"x", {4, 2, 3}}});
+  EXPECT_EQ(s.info("y").shape, (Shape{4, 2, 3}));
+}
+
+TEST(Session, RefusesOverBudgetAndAbsurdShapesBeforeAllocating) {
+  Graph g = small_graph();
+  auto cpu = make_cpu_backend();
+  {
+    SessionOptions o;
+    o.max_memory = 16;  // bytes
+    Session s(g, {cpu.get()}, o);
+    try {
+      s.prepare();
+      FAIL();
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::Memory);
+      EXPECT_NE(std::string(e.what()).find("budget"), std::string::npos) << e.what();
+    }
+  }
+  g.inputs[0] = vi("x", DType::Float32, {1, 100000, 100000, 100000});
+  g.initializers["bias"] = Tensor::from_f32({1}, {1});
+  Session s(g, {cpu.get()});
+  try {
+    s.prepare();
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Memory) << e.what();
+  }
+}
+
+TEST(Session, RunsNodesOnTheFirstBackendThatSupportsThemAndCopiesBetween) {
+  ReluOnly relu;
+  auto cpu = make_cpu_backend();
+  Graph g = small_graph();
+  // x → Relu (relu-only) → r → Add (cpu) → y → Relu (relu-only) → z
+  g.nodes.push_back(node("Relu", "relu2", {"y"}, {"z"}));
+  Session s(g, {&relu, cpu.get()});
+  s.run({{"x", Tensor::from_f32({1, 2, 3}, {-1, 2, -3, 4, 0.5f, -0.5f})}});
+  EXPECT_EQ(s.node_backend(0), 0);
+  EXPECT_EQ(s.node_backend(1), 1);
+  EXPECT_EQ(s.node_backend(3), 0);
+  EXPECT_EQ(s.report().fallback_nodes.size(), 1u);
+  EXPECT_EQ(s.activations().fetch("z").to_f32_vector(), (std::vector<float>{10, 22, 30, 14, 20.5f, 30}));
+  EXPECT_GE(relu.copies, 2);  // input upload + mirror copies in and out of the Add
+}
