@@ -8,7 +8,7 @@
 // original graph exists under its original name (a model rewritten by tests/models/expose_outputs
 // lists them all as graph outputs). Each output is written as OUTDIR/<sanitized name>.npy (every
 // character outside [A-Za-z0-9._-] becomes '_', as netlens::sanitize_tensor_name does) and
-// OUTDIR/index.json lists {name, file, dtype, shape} for each.
+// OUTDIR/index.json lists {name, file, dtype, shape} for each (index.tsv: the same, tab-separated).
 // With --bench RUNS the session uses 'all' optimisations, runs --warmup times (default 2), then
 // RUNS timed runs, and prints one JSON line: {"median_ms","min_ms","max_ms","runs","threads",...}.
 // OUTDIR '-' writes nothing. Exit status: 2 for usage errors, 1 for any other failure.
@@ -209,6 +209,10 @@ async function main() {
     index.outputs.push({ name, file, dtype: t.type, shape: t.dims.map(Number) });
   }
   fs.writeFileSync(path.join(args.outdir, 'index.json'), JSON.stringify(index, null, 1) + '\n');
+  // The same list as tab-separated lines (name, file, dtype, shape as 1x3x48x320 / "scalar") for
+  // readers without a JSON parser (the C++ model tests).
+  const tsv = index.outputs.map((o) => [o.name, o.file, o.dtype, o.shape.length ? o.shape.join('x') : 'scalar'].join('\t'));
+  fs.writeFileSync(path.join(args.outdir, 'index.tsv'), tsv.join('\n') + '\n');
 }
 
 main().catch((e) => fail(e.stack || String(e)));
