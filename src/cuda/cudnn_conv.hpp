@@ -1,0 +1,42 @@
+// Convolutions through the cuDNN 9 backend (graph) API: one operation graph per node, engines
+// from heuristics (mode A, then fallback), filtered to keep fp32 exact-ish (no tensor-core/TF32,
+// no down-conversion, no reduced-precision reduction, no FFT), the first one that finalizes wins.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cuda_ops.hpp"
+
+namespace netlens::cuda {
+
+struct ConvSpec {
+  bool backward_data = false;  // false: y = conv(x, w); true: dx = conv_bwd_data(dy, w) (ConvTranspose)
+  // Forward: x [N,C,s...], w [K,C/G,k...], y [N,K,o...]. Backward data: "x" is dy [N,K,o...] and
+  // "y" is dx [N,C,s...] (same w). 1-D convolutions are given as 2-D with a trailing size-1 dim.
+  Shape x, w, y;
+  std::vector<int64_t> pad_begin, pad_end, strides, dilations;
+  std::string where;  // node description for errors
+};
+
+class CudnnConv {
+ public:
+  CudnnConv(Context& ctx, ConvSpec spec);  // builds the 16-byte-aligned plan; throws Error{Unsupported|Device}
+  ~CudnnConv();
+  CudnnConv(const CudnnConv&) = delete;
+  CudnnConv& operator=(const CudnnConv&) = delete;
+  // Enqueues the convolution on ctx.stream. Builds (once) a 4-byte-aligned plan when a pointer is
+  // not 16-byte aligned; that can only happen on an eager run, never during graph capture.
+  void execute(const void* x, const void* w, void* y);
+  std::string engine_info() const;
+
+ private:
+  struct Plan;
+  std::unique_ptr<Plan> build(int64_t alignment);
+  Context& ctx_;
+  ConvSpec spec_;
+  std::unique_ptr<Plan> aligned_, unaligned_;
+};
+
+}  // namespace netlens::cuda
