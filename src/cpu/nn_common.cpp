@@ -1,0 +1,73 @@
+#include "nn_common.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+namespace netlens::cpu::nn {
+
+dnnl::engine& dnnl_engine() {
+  static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  return eng;
+}
+
+dnnl::stream& dnnl_stream() {
+  thread_local dnnl::stream s(dnnl_engine());
+  return s;
+}
+
+dnnl::memory::dims to_dims(const Shape& s) { return dnnl::memory::dims(s.begin(), s.end()); }
+
+dnnl::memory::desc plain_desc(const Shape& s) {
+  return dnnl::memory::desc(to_dims(s), dnnl::memory::data_type::f32, to_dims(strides_of(s)));
+}
+
+namespace {
+struct ScratchSlot {
+  void* p = nullptr;
+  size_t size = 0;
+  ~ScratchSlot() { std::free(p); }
+};
+}  // namespace
+
+void* scratch(int slot, size_t bytes) {
+  thread_local ScratchSlot slots[4];
+  ScratchSlot& s = slots[slot];
+  if (s.size < bytes) {
+    std::free(s.p);
+    const size_t n = (bytes + 63) / 64 * 64;
+    s.p = std::aligned_alloc(64, n);
+    if (!s.p) {
+      s.size = 0;
+      throw Error(ErrorKind::Memory, "out of host memory allocating " + std::to_string(bytes) + " scratch bytes");
+    }
+    s.size = n;
+  }
+  return s.p;
+}
+
+void rethrow_dnnl(const NodeContext& ctx, const dnnl::error& e, const char* what) {
+  throw Error(ErrorKind::Unsupported,
+              ctx.node.describe() + ": oneDNN cannot build the " + what + " primitive (" + e.what() + ")");
+}
+
+void require_f32(const NodeContext& ctx, size_t input) {
+  if (input < ctx.inputs.size() && ctx.inputs[input].dtype != DType::Float32 &&
+      ctx.inputs[input].dtype != DType::Undefined)
+    throw Error(ErrorKind::Internal, ctx.node.describe() + ": input " + std::to_string(input) + " is " +
+                                         std::string(dtype_name(ctx.inputs[input].dtype)) +
+                                         ", the CPU kernel expects float32");
+}
+
+ConvLayout conv_layout(bool pointwise_dense) {
+  static const std::string forced = [] {
+    const char* v = std::getenv("NETLENS_CONV_LAYOUT");
+    return std::string(v ? v : "");
+  }();
+  if (forced == "plain") return ConvLayout::Plain;
+  if (forced == "blocked") return ConvLayout::Blocked;
+  return pointwise_dense ? ConvLayout::Plain : ConvLayout::Blocked;
+}
+
+}  // namespace netlens::cpu::nn

@@ -1,0 +1,69 @@
+// Internal helpers of the CPU "nn" family (Conv, ConvTranspose, pools, Gemm, MatMul, norms):
+// the shared oneDNN engine/stream, plain memory descriptors, per-thread scratch buffers, and the
+// plan/check entry points that ops_nn.cpp registers.
+#pragma once
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "cpu_ops.hpp"
+#include "netlens/runtime.hpp"
+
+namespace netlens::cpu::nn {
+
+// One CPU engine for the process; one stream per thread (oneDNN CPU streams are cheap handles and
+// a kernel always waits on its stream before returning, so nothing is in flight across kernels).
+dnnl::engine& dnnl_engine();
+dnnl::stream& dnnl_stream();
+
+dnnl::memory::dims to_dims(const Shape& s);
+// Row-major float32 descriptor of `s` (what the activation store holds).
+dnnl::memory::desc plain_desc(const Shape& s);
+
+// Per-thread scratch buffer `slot` (0..3) of at least `bytes`, 64-byte aligned, reused by every
+// kernel of the thread: blocked-layout copies of activations and per-run weight reorders.
+void* scratch(int slot, size_t bytes);
+
+// A kernel from a lambda (local to this family so its tests do not depend on the backend core).
+class FnKernel : public Kernel {
+ public:
+  using Fn = std::function<void(std::span<const TensorView>, std::span<const TensorView>)>;
+  explicit FnKernel(Fn fn) : fn_(std::move(fn)) {}
+  void run(std::span<const TensorView> in, std::span<const TensorView> out) override { fn_(in, out); }
+
+ private:
+  Fn fn_;
+};
+
+// Host value of constant input i, or nullptr.
+inline const Tensor* const_input(const NodeContext& ctx, size_t i) {
+  return i < ctx.const_inputs.size() ? ctx.const_inputs[i] : nullptr;
+}
+inline bool has_input(const NodeContext& ctx, size_t i) {
+  return i < ctx.inputs.size() && ctx.inputs[i].dtype != DType::Undefined && ctx.node.has_input(i);
+}
+
+// Throws Error{Unsupported} naming the node for a oneDNN failure at plan time.
+[[noreturn]] void rethrow_dnnl(const NodeContext& ctx, const dnnl::error& e, const char* what);
+// Float32 view of an input expected to be float32 (the backend converts other float types).
+void require_f32(const NodeContext& ctx, size_t input);
+
+// Layout policy for convolutions: oneDNN's blocked kernels win on spatial/grouped kernels even
+// with the reorders in and out of plain NCHW, while plain GEMM wins on 1x1 stride-1 convs
+// (measured on AVX-512, 2 threads). NETLENS_CONV_LAYOUT=plain|blocked overrides for measurement.
+enum class ConvLayout { Plain, Blocked };
+ConvLayout conv_layout(bool pointwise_dense);
+
+std::unique_ptr<Kernel> plan_conv(const NodeContext& ctx);
+std::unique_ptr<Kernel> plan_conv_transpose(const NodeContext& ctx);
+std::unique_ptr<Kernel> plan_max_pool(const NodeContext& ctx);
+std::unique_ptr<Kernel> plan_average_pool(const NodeContext& ctx);
+std::unique_ptr<Kernel> plan_gemm(const NodeContext& ctx);
+std::unique_ptr<Kernel> plan_matmul(const NodeContext& ctx);
+
+}  // namespace netlens::cpu::nn

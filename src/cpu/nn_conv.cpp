@@ -1,0 +1,209 @@
+// Conv and ConvTranspose through oneDNN. Everything is decided at plan time: the primitive, the
+// activation layout (plain NCHW, or a blocked layout with reorders in and out), and, when W is a
+// constant, the weights reordered once into the primitive's preferred format.
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+#include <unordered_map>
+
+#include "nn_common.hpp"
+#include "shape_util.hpp"
+#include "shapes_nn.hpp"
+
+namespace netlens::cpu::nn {
+
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+
+// A oneDNN forward primitive taking src/weights/(bias)/dst, wrapped so that callers see plain
+// row-major float32 tensors. Reorders happen only where the primitive chose another layout.
+class WrappedPrimitive : public Kernel {
+ public:
+  WrappedPrimitive(dnnl::primitive prim, memory::desc user_src, memory::desc prim_src, memory::desc user_w,
+                   memory::desc prim_w, memory::desc bias, memory::desc user_dst, memory::desc prim_dst,
+                   const Tensor* const_w)
+      : prim_(std::move(prim)),
+        user_src_(user_src), prim_src_(prim_src), user_w_(user_w), prim_w_(prim_w), bias_(bias),
+        user_dst_(user_dst), prim_dst_(prim_dst) {
+    auto& eng = dnnl_engine();
+    if (prim_src_ != user_src_) src_in_ = dnnl::reorder(memory(user_src_, eng, DNNL_MEMORY_NONE), memory(prim_src_, eng, DNNL_MEMORY_NONE));
+    if (prim_dst_ != user_dst_) dst_out_ = dnnl::reorder(memory(prim_dst_, eng, DNNL_MEMORY_NONE), memory(user_dst_, eng, DNNL_MEMORY_NONE));
+    if (prim_w_ != user_w_) w_in_ = dnnl::reorder(memory(user_w_, eng, DNNL_MEMORY_NONE), memory(prim_w_, eng, DNNL_MEMORY_NONE));
+    if (const_w) {
+      // Pack constant weights once; the packed copy is owned by this kernel.
+      packed_w_ = memory(prim_w_, eng);
+      memory user(user_w_, eng, const_cast<void*>(const_w->data()));
+      if (prim_w_ != user_w_) {
+        w_in_.execute(dnnl_stream(), user, packed_w_);
+      } else {
+        std::memcpy(packed_w_.get_data_handle(), const_w->data(), user_w_.get_size());
+      }
+      dnnl_stream().wait();
+      has_packed_w_ = true;
+    }
+  }
+
+  // inputs: [src, weights, bias?]; outputs: [dst]
+  void run(std::span<const TensorView> in, std::span<const TensorView> out) override {
+    auto& eng = dnnl_engine();
+    auto& s = dnnl_stream();
+    memory usrc(user_src_, eng, in[0].data);
+    memory psrc = usrc;
+    if (prim_src_ != user_src_) {
+      psrc = memory(prim_src_, eng, scratch(0, prim_src_.get_size()));
+      src_in_.execute(s, usrc, psrc);
+    }
+    memory pw;
+    if (has_packed_w_) {
+      pw = packed_w_;
+    } else {
+      memory uw(user_w_, eng, in[1].data);
+      pw = uw;
+      if (prim_w_ != user_w_) {
+        pw = memory(prim_w_, eng, scratch(2, prim_w_.get_size()));
+        w_in_.execute(s, uw, pw);
+      }
+    }
+    memory udst(user_dst_, eng, out[0].data);
+    memory pdst = udst;
+    if (prim_dst_ != user_dst_) pdst = memory(prim_dst_, eng, scratch(1, prim_dst_.get_size()));
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, psrc}, {DNNL_ARG_WEIGHTS, pw}, {DNNL_ARG_DST, pdst}};
+    if (in.size() > 2 && in[2].data && bias_.get_size() > 0) args.emplace(DNNL_ARG_BIAS, memory(bias_, eng, in[2].data));
+    prim_.execute(s, args);
+    if (prim_dst_ != user_dst_) dst_out_.execute(s, pdst, udst);
+    s.wait();
+  }
+
+ private:
+  dnnl::primitive prim_;
+  memory::desc user_src_, prim_src_, user_w_, prim_w_, bias_, user_dst_, prim_dst_;
+  dnnl::reorder src_in_, dst_out_, w_in_;
+  memory packed_w_;
+  bool has_packed_w_ = false;
+};
+
+std::unique_ptr<Kernel> noop_kernel() {
+  return std::make_unique<FnKernel>([](std::span<const TensorView>, std::span<const TensorView>) {});
+}
+
+memory::dims minus_one(const std::vector<int64_t>& v) {
+  memory::dims d(v.begin(), v.end());
+  for (auto& x : d) --x;
+  return d;
+}
+
+memory::desc any_desc(const memory::dims& d) { return memory::desc(d, memory::data_type::f32, tag::any); }
+
+}  // namespace
+
+std::unique_ptr<Kernel> plan_conv(const NodeContext& ctx) {
+  for (size_t i = 0; i < ctx.inputs.size(); ++i) require_f32(ctx, i);
+  const Shape& x = ctx.inputs[0].shape;
+  const Shape& w = ctx.inputs[1].shape;
+  const Shape& y = ctx.outputs[0].shape;
+  if (numel(y) == 0) return noop_kernel();
+  const int64_t group = ctx.node.attr_int("group", 1);
+  const std::vector<int64_t> kernel = conv_kernel_shape(ctx.node, w);
+  const SpatialGeometry g = conv_geometry(ctx.node, x, kernel);
+  // ONNX W is [OC][IC/g][k...] = [g][OC/g][IC/g][k...]: plain strides over oneDNN's grouped dims.
+  Shape wd = w;
+  if (group > 1) {
+    wd[0] = w[0] / group;
+    wd.insert(wd.begin(), group);
+  }
+  const bool has_bias = has_input(ctx, 2);
+  const memory::desc user_src = plain_desc(x), user_dst = plain_desc(y), user_w = plain_desc(wd);
+  const memory::desc bias = has_bias ? plain_desc({w[0]}) : memory::desc();
+  const bool pointwise = group == 1 &&
+                         std::all_of(kernel.begin(), kernel.end(), [](int64_t k) { return k == 1; }) &&
+                         std::all_of(g.strides.begin(), g.strides.end(), [](int64_t s) { return s == 1; }) &&
+                         std::all_of(g.pad_begin.begin(), g.pad_begin.end(), [](int64_t p) { return p == 0; }) &&
+                         std::all_of(g.pad_end.begin(), g.pad_end.end(), [](int64_t p) { return p == 0; });
+  auto build = [&](bool blocked) {
+    const memory::desc src = blocked ? any_desc(to_dims(x)) : user_src;
+    const memory::desc dst = blocked ? any_desc(to_dims(y)) : user_dst;
+    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src,
+                                      any_desc(to_dims(wd)), bias, dst, to_dims(g.strides), minus_one(g.dilations),
+                                      to_dims(g.pad_begin), to_dims(g.pad_end));
+    return dnnl::convolution_forward::primitive_desc(d, dnnl_engine());
+  };
+  try {
+    dnnl::convolution_forward::primitive_desc pd;
+    if (conv_layout(pointwise) == ConvLayout::Blocked) {
+      try {
+        pd = build(true);
+      } catch (const dnnl::error&) {
+        pd = build(false);
+      }
+    } else {
+      pd = build(false);
+    }
+    return std::make_unique<WrappedPrimitive>(dnnl::convolution_forward(pd), user_src, pd.src_desc(), user_w,
+                                              pd.weights_desc(), bias, user_dst, pd.dst_desc(), const_input(ctx, 1));
+  } catch (const dnnl::error& e) {
+    rethrow_dnnl(ctx, e, "convolution");
+  }
+}
+
+std::unique_ptr<Kernel> plan_conv_transpose(const NodeContext& ctx) {
+  for (size_t i = 0; i < ctx.inputs.size(); ++i) require_f32(ctx, i);
+  const Shape& x = ctx.inputs[0].shape;
+  const Shape& w = ctx.inputs[1].shape;
+  const Shape& y = ctx.outputs[0].shape;
+  if (numel(y) == 0) return noop_kernel();
+  const ConvTransposeGeometry g = convtranspose_geometry(ctx.node, x, w);
+  const size_t n = g.kernel.size();
+  const int64_t group = g.group, ic = w[0], ocg = w[1];
+  const int64_t ksize = std::accumulate(g.kernel.begin(), g.kernel.end(), int64_t{1}, std::multiplies<>());
+  // oneDNN wants [g][OC/g][IC/g][k...]; ONNX stores [g][IC/g][OC/g][k...]: describe it by strides.
+  memory::dims wd, ws;
+  if (group > 1) {
+    wd = {group, ocg, ic / group};
+    ws = {(ic / group) * ocg * ksize, ksize, ocg * ksize};
+  } else {
+    wd = {ocg, ic};
+    ws = {ksize, ocg * ksize};
+  }
+  const std::vector<int64_t> kst = strides_of(g.kernel);
+  for (size_t i = 0; i < n; ++i) {
+    wd.push_back(g.kernel[i]);
+    ws.push_back(kst[i]);
+  }
+  const memory::desc user_w(wd, memory::data_type::f32, ws);
+  const bool has_bias = has_input(ctx, 2);
+  const memory::desc user_src = plain_desc(x), user_dst = plain_desc(y);
+  const memory::desc bias = has_bias ? plain_desc({g.out_channels}) : memory::desc();
+  // With pad_r = pad_end - output_padding, oneDNN's consistency rule
+  // (dst - eff + pad_l + pad_r) / stride + 1 == src holds exactly; a negative pad_r (output_shape
+  // larger than the full result) yields trailing outputs that receive only the bias.
+  memory::dims pr(n);
+  for (size_t i = 0; i < n; ++i) pr[i] = g.pad_end[i] - g.output_padding[i];
+  auto build = [&](bool blocked) {
+    const memory::desc src = blocked ? any_desc(to_dims(x)) : user_src;
+    const memory::desc dst = blocked ? any_desc(to_dims(y)) : user_dst;
+    dnnl::deconvolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct,
+                                        src, any_desc(wd), bias, dst, to_dims(g.strides), minus_one(g.dilations),
+                                        to_dims(g.pad_begin), pr);
+    return dnnl::deconvolution_forward::primitive_desc(d, dnnl_engine());
+  };
+  try {
+    dnnl::deconvolution_forward::primitive_desc pd;
+    if (conv_layout(false) == ConvLayout::Blocked) {
+      try {
+        pd = build(true);
+      } catch (const dnnl::error&) {
+        pd = build(false);
+      }
+    } else {
+      pd = build(false);
+    }
+    return std::make_unique<WrappedPrimitive>(dnnl::deconvolution_forward(pd), user_src, pd.src_desc(), user_w,
+                                              pd.weights_desc(), bias, user_dst, pd.dst_desc(), const_input(ctx, 1));
+  } catch (const dnnl::error& e) {
+    rethrow_dnnl(ctx, e, "deconvolution");
+  }
+}
+
+}  // namespace netlens::cpu::nn

@@ -1,0 +1,860 @@
+// CPU "nn" ops (Conv, ConvTranspose, pools, Gemm, MatMul, normalisations, LRN, LpNormalization)
+// against direct double-precision loops written here, on random inputs with odd sizes.
+// Each node goes through the real path: the registered shape function, then the CPU op table's
+// check/plan/run. Tolerance: relative L2 error <= 1e-5 for float32 results (max pooling exact).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <random>
+
+#include "cpu_ops.hpp"
+#include "netlens/runtime.hpp"
+#include "shape_util.hpp"
+
+using namespace netlens;
+
+namespace {
+
+constexpr double kTol = 1e-5;
+
+Tensor random_tensor(Shape s, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
+  Tensor t(DType::Float32, std::move(s));
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(lo, hi);
+  float* p = t.data_as<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = d(rng);
+  return t;
+}
+
+double rel_l2(const Tensor& got, const std::vector<double>& want) {
+  EXPECT_EQ(static_cast<size_t>(got.numel()), want.size());
+  double num = 0, den = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    const double d = got.get_f64(static_cast<int64_t>(i)) - want[i];
+    num += d * d;
+    den += want[i] * want[i];
+  }
+  return std::sqrt(num / std::max(den, 1e-300));
+}
+
+// One node through shape inference and the CPU op table.
+struct Case {
+  std::string op;
+  int64_t opset = 17;
+  std::map<std::string, AttrValue> attrs;
+  std::vector<Tensor> inputs;  // an undefined Tensor = omitted optional input
+  std::vector<bool> constant;  // per input; missing = not constant
+  size_t num_outputs = 1;
+};
+
+struct Result {
+  std::vector<Tensor> outputs;
+  std::vector<TensorInfo> infos;
+};
+
+const cpu::CpuOpTable& table() {
+  static const cpu::CpuOpTable t = [] {
+    cpu::CpuOpTable x;
+    cpu::register_nn_ops(x);
+    return x;
+  }();
+  return t;
+}
+
+Node make_node(const Case& c) {
+  Node node;
+  node.name = "n";
+  node.op_type = c.op;
+  node.attrs = c.attrs;
+  for (size_t i = 0; i < c.inputs.size(); ++i) node.inputs.push_back(c.inputs[i].defined() ? "in" + std::to_string(i) : "");
+  for (size_t o = 0; o < c.num_outputs; ++o) node.outputs.push_back("out" + std::to_string(o));
+  return node;
+}
+
+Result run_case(const Case& c) {
+  const Node node = make_node(c);
+  std::vector<TensorInfo> infos(c.inputs.size());
+  std::vector<const TensorInfo*> iptr(c.inputs.size(), nullptr);
+  std::vector<const Tensor*> cptr(c.inputs.size(), nullptr);
+  for (size_t i = 0; i < c.inputs.size(); ++i) {
+    if (!c.inputs[i].defined()) continue;
+    infos[i] = TensorInfo{c.inputs[i].dtype(), c.inputs[i].shape()};
+    iptr[i] = &infos[i];
+    if (i < c.constant.size() && c.constant[i]) cptr[i] = &c.inputs[i];
+  }
+  const InferFn* fn = OpRegistry::global().find(c.op);
+  if (!fn) throw Error(ErrorKind::Internal, "no shape function for " + c.op);
+  const std::vector<TensorInfo> outs = (*fn)(InferContext{node, c.opset, iptr, cptr});
+  NodeContext nc{node, c.opset, infos, outs, cptr};
+  const cpu::CpuOp& op = table().at(c.op);
+  if (op.check)
+    if (auto why = op.check(nc)) throw Error(ErrorKind::Unsupported, *why);
+  auto kernel = op.plan(nc);
+  Result r;
+  r.infos = outs;
+  std::vector<TensorView> in_v, out_v;
+  for (const Tensor& t : c.inputs)
+    in_v.push_back(t.defined() ? TensorView{t.dtype(), t.shape(), const_cast<void*>(t.data())} : TensorView{});
+  for (const TensorInfo& info : outs) {
+    r.outputs.emplace_back(info.dtype, info.shape);
+    out_v.push_back(TensorView{info.dtype, info.shape, r.outputs.back().data()});
+  }
+  kernel->run(in_v, out_v);
+  // A second run must give the same bytes (kernels reuse scratch and packed weights).
+  std::vector<Tensor> first;
+  for (const Tensor& t : r.outputs) first.push_back(t.clone());
+  kernel->run(in_v, out_v);
+  for (size_t i = 0; i < first.size(); ++i)
+    EXPECT_EQ(0, std::memcmp(first[i].data(), r.outputs[i].data(), first[i].nbytes())) << "second run differs";
+  return r;
+}
+
+// ------------------------------------------------------------------------------------------------
+// References. Spatial problems are lifted to 3 spatial dims (missing dims have size 1).
+struct Geo {
+  std::vector<int64_t> k, s, d, pb, pe;
+};
+
+Shape lift3(const Shape& s) {  // N, C, D1..Dr → N, C, 1.., D1..Dr (3 spatial)
+  Shape o(s.begin(), s.begin() + 2);
+  for (size_t i = s.size(); i < 5; ++i) o.push_back(1);
+  o.insert(o.end(), s.begin() + 2, s.end());
+  return o;
+}
+Geo lift3(const Geo& g) {
+  Geo o;
+  const size_t pad = 3 - g.k.size();
+  auto lift = [&](const std::vector<int64_t>& v, int64_t fill) {
+    std::vector<int64_t> r(pad, fill);
+    r.insert(r.end(), v.begin(), v.end());
+    return r;
+  };
+  return Geo{lift(g.k, 1), lift(g.s, 1), lift(g.d, 1), lift(g.pb, 0), lift(g.pe, 0)};
+}
+
+std::vector<double> conv_ref(const Tensor& x, const Tensor& w, const Tensor* b, int64_t group, const Geo& g0,
+                             const Shape& y0) {
+  const Shape X = lift3(x.shape()), W = lift3(w.shape()), Y = lift3(y0);
+  const Geo g = lift3(g0);
+  std::vector<double> y(static_cast<size_t>(numel(Y)), 0.0);
+  const int64_t ocg = W[0] / group, icg = W[1];
+  for (int64_t n = 0; n < Y[0]; ++n)
+    for (int64_t oc = 0; oc < Y[1]; ++oc) {
+      const int64_t gi = oc / ocg;
+      for (int64_t o0 = 0; o0 < Y[2]; ++o0)
+        for (int64_t o1 = 0; o1 < Y[3]; ++o1)
+          for (int64_t o2 = 0; o2 < Y[4]; ++o2) {
+            double acc = b ? b->get_f64(oc) : 0.0;
+            for (int64_t ic = 0; ic < icg; ++ic)
+              for (int64_t k0 = 0; k0 < W[2]; ++k0)
+                for (int64_t k1 = 0; k1 < W[3]; ++k1)
+                  for (int64_t k2 = 0; k2 < W[4]; ++k2) {
+                    const int64_t i0 = o0 * g.s[0] - g.pb[0] + k0 * g.d[0];
+                    const int64_t i1 = o1 * g.s[1] - g.pb[1] + k1 * g.d[1];
+                    const int64_t i2 = o2 * g.s[2] - g.pb[2] + k2 * g.d[2];
+                    if (i0 < 0 || i0 >= X[2] || i1 < 0 || i1 >= X[3] || i2 < 0 || i2 >= X[4]) continue;
+                    const int64_t c = gi * icg + ic;
+                    acc += x.get_f64((((n * X[1] + c) * X[2] + i0) * X[3] + i1) * X[4] + i2) *
+                           w.get_f64((((oc * W[1] + ic) * W[2] + k0) * W[3] + k1) * W[4] + k2);
+                  }
+            y[static_cast<size_t>((((n * Y[1] + oc) * Y[2] + o0) * Y[3] + o1) * Y[4] + o2)] = acc;
+          }
+    }
+  return y;
+}
+
+// ConvTranspose by scattering each input element through the kernel.
+std::vector<double> convtranspose_ref(const Tensor& x, const Tensor& w, const Tensor* b, int64_t group,
+                                      const Geo& g0, const Shape& y0) {
+  const Shape X = lift3(x.shape()), W = lift3(w.shape()), Y = lift3(y0);
+  const Geo g = lift3(g0);
+  std::vector<double> y(static_cast<size_t>(numel(Y)), 0.0);
+  const int64_t icg = X[1] / group, ocg = W[1];
+  for (int64_t n = 0; n < Y[0]; ++n)
+    for (int64_t oc = 0; oc < Y[1]; ++oc)
+      for (int64_t i = 0; i < Y[2] * Y[3] * Y[4]; ++i)
+        y[static_cast<size_t>((n * Y[1] + oc) * Y[2] * Y[3] * Y[4] + i)] = b ? b->get_f64(oc) : 0.0;
+  for (int64_t n = 0; n < X[0]; ++n)
+    for (int64_t ic = 0; ic < X[1]; ++ic) {
+      const int64_t gi = ic / icg;
+      for (int64_t i0 = 0; i0 < X[2]; ++i0)
+        for (int64_t i1 = 0; i1 < X[3]; ++i1)
+          for (int64_t i2 = 0; i2 < X[4]; ++i2) {
+            const double xv = x.get_f64((((n * X[1] + ic) * X[2] + i0) * X[3] + i1) * X[4] + i2);
+            for (int64_t m = 0; m < ocg; ++m)
+              for (int64_t k0 = 0; k0 < W[2]; ++k0)
+                for (int64_t k1 = 0; k1 < W[3]; ++k1)
+                  for (int64_t k2 = 0; k2 < W[4]; ++k2) {
+                    const int64_t o0 = i0 * g.s[0] - g.pb[0] + k0 * g.d[0];
+                    const int64_t o1 = i1 * g.s[1] - g.pb[1] + k1 * g.d[1];
+                    const int64_t o2 = i2 * g.s[2] - g.pb[2] + k2 * g.d[2];
+                    if (o0 < 0 || o0 >= Y[2] || o1 < 0 || o1 >= Y[3] || o2 < 0 || o2 >= Y[4]) continue;
+                    const int64_t oc = gi * ocg + m;
+                    y[static_cast<size_t>((((n * Y[1] + oc) * Y[2] + o0) * Y[3] + o1) * Y[4] + o2)] +=
+                        xv * w.get_f64((((ic * W[1] + m) * W[2] + k0) * W[3] + k1) * W[4] + k2);
+                  }
+          }
+    }
+  return y;
+}
+
+// Pooling. For average: include_pad counts taps inside [-pb, in + pe), otherwise taps inside the
+// input. Max returns the value; `argmax` (optional) the row-major flat input index.
+std::vector<double> pool_ref(const Tensor& x, const Geo& g0, const Shape& y0, bool is_max, bool include_pad,
+                             std::vector<int64_t>* argmax = nullptr) {
+  const Shape X = lift3(x.shape()), Y = lift3(y0);
+  const Geo g = lift3(g0);
+  std::vector<double> y(static_cast<size_t>(numel(Y)));
+  if (argmax) argmax->assign(y.size(), -1);
+  for (int64_t p = 0; p < Y[0] * Y[1]; ++p)
+    for (int64_t o0 = 0; o0 < Y[2]; ++o0)
+      for (int64_t o1 = 0; o1 < Y[3]; ++o1)
+        for (int64_t o2 = 0; o2 < Y[4]; ++o2) {
+          double best = -INFINITY, sum = 0;
+          int64_t cnt = 0, arg = -1;
+          for (int64_t k0 = 0; k0 < g.k[0]; ++k0)
+            for (int64_t k1 = 0; k1 < g.k[1]; ++k1)
+              for (int64_t k2 = 0; k2 < g.k[2]; ++k2) {
+                const int64_t i[3] = {o0 * g.s[0] - g.pb[0] + k0 * g.d[0], o1 * g.s[1] - g.pb[1] + k1 * g.d[1],
+                                      o2 * g.s[2] - g.pb[2] + k2 * g.d[2]};
+                bool in = true, in_pads = true;
+                for (int d = 0; d < 3; ++d) {
+                  if (i[d] < 0 || i[d] >= X[2 + d]) in = false;
+                  if (i[d] >= X[2 + d] + g.pe[d]) in_pads = false;
+                }
+                if (in) {
+                  const int64_t idx = ((p * X[2] + i[0]) * X[3] + i[1]) * X[4] + i[2];
+                  const double v = x.get_f64(idx);
+                  if (v > best) {
+                    best = v;
+                    arg = idx;
+                  }
+                  sum += v;
+                  ++cnt;
+                } else if (include_pad && in_pads) {
+                  ++cnt;
+                }
+              }
+          const size_t oi = static_cast<size_t>(((p * Y[2] + o0) * Y[3] + o1) * Y[4] + o2);
+          y[oi] = is_max ? best : sum / static_cast<double>(cnt);
+          if (argmax) (*argmax)[oi] = arg;
+        }
+  return y;
+}
+
+Tensor maybe(bool present, const Tensor& t) { return present ? t : Tensor(); }
+
+// ------------------------------------------------------------------------------------------------
+struct ConvParam {
+  Shape x, w;
+  int64_t group;
+  std::vector<int64_t> strides, dilations, pads;  // pads: begins then ends
+  bool bias;
+  bool const_w;
+  std::string auto_pad = "NOTSET";
+  bool give_kernel_shape = false;
+};
+
+void check_conv(const ConvParam& p, uint32_t seed) {
+  const size_t r = p.x.size() - 2;
+  const Tensor x = random_tensor(p.x, seed), w = random_tensor(p.w, seed + 1), b = random_tensor({p.w[0]}, seed + 2);
+  Case c;
+  c.op = "Conv";
+  c.opset = 11;
+  c.attrs["group"] = p.group;
+  c.attrs["strides"] = p.strides;
+  c.attrs["dilations"] = p.dilations;
+  if (p.auto_pad == "NOTSET") c.attrs["pads"] = p.pads;
+  else c.attrs["auto_pad"] = p.auto_pad;
+  if (p.give_kernel_shape) c.attrs["kernel_shape"] = std::vector<int64_t>(p.w.begin() + 2, p.w.end());
+  c.inputs = {x, w, maybe(p.bias, b)};
+  c.constant = {false, p.const_w, p.const_w};
+  // Expected geometry computed here, independently of shape_util.
+  Geo g;
+  Shape y{p.x[0], p.w[0]};
+  for (size_t i = 0; i < r; ++i) {
+    const int64_t k = p.w[i + 2], eff = (k - 1) * p.dilations[i] + 1, in = p.x[i + 2], s = p.strides[i];
+    int64_t pb = 0, pe = 0;
+    if (p.auto_pad == "NOTSET") {
+      pb = p.pads[i];
+      pe = p.pads[i + r];
+    } else if (p.auto_pad != "VALID") {
+      const int64_t out = (in + s - 1) / s;
+      const int64_t total = std::max<int64_t>(0, (out - 1) * s + eff - in);
+      pb = p.auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+      pe = total - pb;
+    }
+    g.k.push_back(k);
+    g.s.push_back(s);
+    g.d.push_back(p.dilations[i]);
+    g.pb.push_back(pb);
+    g.pe.push_back(pe);
+    y.push_back((in + pb + pe - eff) / s + 1);
+  }
+  const Result res = run_case(c);
+  ASSERT_EQ(res.infos[0].shape, y) << "x " << shape_str(p.x) << " w " << shape_str(p.w);
+  const double err = rel_l2(res.outputs[0], conv_ref(x, w, p.bias ? &b : nullptr, p.group, g, y));
+  EXPECT_LE(err, kTol) << "x " << shape_str(p.x) << " w " << shape_str(p.w) << " group " << p.group;
+}
+
+TEST(Conv, Conv2dOddSizesStridesDilationsAsymmetricPads) {
+  check_conv({{1, 3, 7, 9}, {5, 3, 3, 3}, 1, {1, 1}, {1, 1}, {1, 1, 1, 1}, true, true}, 1);
+  check_conv({{1, 3, 7, 9}, {5, 3, 3, 2}, 1, {2, 2}, {1, 1}, {0, 1, 2, 0}, true, true}, 2);
+  check_conv({{2, 3, 11, 9}, {5, 3, 3, 3}, 1, {2, 1}, {2, 2}, {2, 1, 1, 2}, false, true}, 3);
+  check_conv({{1, 5, 8, 7}, {7, 5, 1, 1}, 1, {1, 1}, {1, 1}, {0, 0, 0, 0}, true, true}, 4);   // pointwise
+  check_conv({{1, 5, 8, 7}, {7, 5, 1, 1}, 1, {2, 2}, {1, 1}, {0, 0, 0, 0}, true, false}, 5);  // strided 1x1
+}
+
+TEST(Conv, GroupedAndDepthwise) {
+  check_conv({{1, 6, 9, 7}, {9, 2, 3, 3}, 3, {1, 1}, {1, 1}, {1, 1, 1, 1}, true, true}, 10);      // groups 3
+  check_conv({{1, 5, 9, 7}, {5, 1, 3, 3}, 5, {2, 2}, {1, 1}, {1, 1, 1, 1}, true, true}, 11);      // depthwise
+  check_conv({{1, 5, 9, 7}, {10, 1, 5, 5}, 5, {1, 1}, {2, 2}, {4, 3, 4, 5}, false, true}, 12);    // multiplier 2
+  check_conv({{2, 4, 10, 10}, {4, 2, 3, 3}, 2, {2, 1}, {1, 2}, {0, 2, 1, 1}, true, false}, 13);   // runtime W
+}
+
+TEST(Conv, AutoPadAndKernelShapeAttribute) {
+  ConvParam p{{1, 3, 7, 9}, {4, 3, 3, 3}, 1, {2, 2}, {1, 1}, {}, true, true, "SAME_UPPER", true};
+  check_conv(p, 20);
+  p.auto_pad = "SAME_LOWER";
+  check_conv(p, 21);
+  p.auto_pad = "VALID";
+  check_conv(p, 22);
+  p.w = {4, 3, 4, 2};
+  p.auto_pad = "SAME_LOWER";
+  check_conv(p, 23);
+}
+
+TEST(Conv, OneAndThreeSpatialDims) {
+  check_conv({{2, 3, 17}, {4, 3, 3}, 1, {2}, {2}, {1, 2}, true, true}, 30);
+  check_conv({{1, 4, 13}, {4, 1, 5}, 4, {1}, {1}, {2, 2}, true, false}, 31);
+  check_conv({{1, 3, 5, 6, 7}, {4, 3, 3, 3, 3}, 1, {1, 2, 1}, {1, 1, 2}, {1, 0, 1, 1, 1, 2}, true, true}, 32);
+  check_conv({{1, 4, 5, 6, 7}, {4, 2, 2, 3, 1}, 2, {2, 1, 1}, {1, 1, 1}, {0, 1, 0, 1, 1, 0}, false, true}, 33);
+}
+
+TEST(Conv, RejectsInconsistentShapes) {
+  Case c;
+  c.op = "Conv";
+  c.inputs = {random_tensor({1, 3, 5, 5}, 1), random_tensor({4, 2, 3, 3}, 2)};
+  EXPECT_THROW(run_case(c), Error);
+  c.inputs = {random_tensor({1, 3, 5, 5}, 1), random_tensor({4, 3, 3, 3}, 2)};
+  c.attrs["kernel_shape"] = std::vector<int64_t>{2, 2};
+  EXPECT_THROW(run_case(c), Error);
+  c.attrs.clear();
+  c.inputs = {random_tensor({1, 3, 2, 2}, 1), random_tensor({4, 3, 3, 3}, 2)};
+  try {
+    run_case(c);
+    FAIL() << "expected an error for a kernel larger than the input";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Model);
+    EXPECT_NE(std::string(e.what()).find("Conv node 'n'"), std::string::npos) << e.what();
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+struct ConvTParam {
+  Shape x, w;
+  int64_t group;
+  std::vector<int64_t> strides, dilations, pads, output_padding;
+  bool bias;
+  bool const_w;
+  std::vector<int64_t> output_shape = {};
+  std::string auto_pad = "NOTSET";
+};
+
+void check_convtranspose(const ConvTParam& p, uint32_t seed) {
+  const size_t r = p.x.size() - 2;
+  const int64_t oc = p.w[1] * p.group;
+  const Tensor x = random_tensor(p.x, seed), w = random_tensor(p.w, seed + 1), b = random_tensor({oc}, seed + 2);
+  Case c;
+  c.op = "ConvTranspose";
+  c.opset = 11;
+  c.attrs["group"] = p.group;
+  c.attrs["strides"] = p.strides;
+  c.attrs["dilations"] = p.dilations;
+  if (!p.pads.empty()) c.attrs["pads"] = p.pads;
+  if (!p.output_padding.empty()) c.attrs["output_padding"] = p.output_padding;
+  if (!p.output_shape.empty()) c.attrs["output_shape"] = p.output_shape;
+  if (p.auto_pad != "NOTSET") c.attrs["auto_pad"] = p.auto_pad;
+  c.inputs = {x, w, maybe(p.bias, b)};
+  c.constant = {false, p.const_w, p.const_w};
+  Geo g;
+  Shape y{p.x[0], oc};
+  for (size_t i = 0; i < r; ++i) {
+    const int64_t k = p.w[i + 2], eff = (k - 1) * p.dilations[i] + 1, in = p.x[i + 2], s = p.strides[i];
+    const int64_t op = p.output_padding.empty() ? 0 : p.output_padding[i];
+    const int64_t full = s * (in - 1) + op + eff;
+    int64_t pb = p.pads.empty() ? 0 : p.pads[i], pe = p.pads.empty() ? 0 : p.pads[i + r];
+    if (!p.output_shape.empty() || p.auto_pad != "NOTSET") {
+      const int64_t target = p.output_shape.empty() ? in * s : p.output_shape[i];
+      const int64_t total = full - target;
+      pb = total < 0 ? 0 : (p.auto_pad == "SAME_LOWER" ? total - total / 2 : total / 2);
+      pe = total - pb;
+    }
+    g.k.push_back(k);
+    g.s.push_back(s);
+    g.d.push_back(p.dilations[i]);
+    g.pb.push_back(pb);
+    g.pe.push_back(pe);
+    y.push_back(full - pb - pe);
+  }
+  const Result res = run_case(c);
+  ASSERT_EQ(res.infos[0].shape, y);
+  const double err = rel_l2(res.outputs[0], convtranspose_ref(x, w, p.bias ? &b : nullptr, p.group, g, y));
+  EXPECT_LE(err, kTol) << "x " << shape_str(p.x) << " w " << shape_str(p.w) << " group " << p.group;
+}
+
+TEST(ConvTranspose, StridesDilationsPadsGroups) {
+  check_convtranspose({{1, 3, 7, 9}, {3, 5, 3, 3}, 1, {2, 2}, {1, 1}, {1, 0, 0, 1}, {}, true, true}, 40);
+  check_convtranspose({{1, 4, 5, 6}, {4, 3, 3, 2}, 2, {2, 3}, {2, 1}, {1, 1, 2, 0}, {1, 2}, true, true}, 41);
+  check_convtranspose({{2, 6, 5, 4}, {6, 1, 3, 3}, 6, {2, 2}, {1, 1}, {1, 1, 1, 1}, {1, 1}, false, true}, 42);
+  check_convtranspose({{1, 3, 6, 5}, {3, 2, 2, 2}, 1, {2, 2}, {1, 1}, {0, 0, 0, 0}, {}, true, false}, 43);
+}
+
+TEST(ConvTranspose, OutputShapeAndAutoPad) {
+  // output_shape larger than the full result: trailing rows/cols get only the bias.
+  check_convtranspose({{1, 2, 3, 3}, {2, 3, 3, 3}, 1, {3, 2}, {1, 1}, {}, {}, true, true, {10, 8}}, 50);
+  check_convtranspose({{1, 2, 4, 5}, {2, 3, 3, 3}, 1, {2, 2}, {1, 1}, {}, {}, true, true, {7, 9}}, 51);
+  check_convtranspose({{1, 2, 4, 5}, {2, 3, 3, 3}, 1, {2, 2}, {1, 1}, {}, {}, true, true, {}, "SAME_UPPER"}, 52);
+  check_convtranspose({{1, 2, 4, 5}, {2, 3, 4, 3}, 1, {2, 3}, {1, 1}, {}, {}, false, true, {}, "SAME_LOWER"}, 53);
+}
+
+TEST(ConvTranspose, OneAndThreeSpatialDims) {
+  check_convtranspose({{1, 3, 7}, {3, 2, 3}, 1, {2}, {1}, {1, 0}, {1}, true, true}, 60);
+  check_convtranspose({{1, 2, 3, 4, 3}, {2, 2, 2, 3, 2}, 1, {2, 1, 2}, {1, 2, 1}, {0, 1, 0, 0, 0, 1}, {}, true, true}, 61);
+}
+
+// ------------------------------------------------------------------------------------------------
+struct PoolParam {
+  Shape x;
+  std::vector<int64_t> k, strides, dilations, pads;
+  bool ceil = false;
+  bool include_pad = false;
+  std::string auto_pad = "NOTSET";
+};
+
+Geo pool_geo(const PoolParam& p, Shape& y) {
+  const size_t r = p.x.size() - 2;
+  Geo g;
+  y = {p.x[0], p.x[1]};
+  for (size_t i = 0; i < r; ++i) {
+    const int64_t d = p.dilations.empty() ? 1 : p.dilations[i];
+    const int64_t eff = (p.k[i] - 1) * d + 1, in = p.x[i + 2], s = p.strides[i];
+    int64_t pb = p.pads.empty() ? 0 : p.pads[i], pe = p.pads.empty() ? 0 : p.pads[i + r], out;
+    if (p.auto_pad == "SAME_UPPER" || p.auto_pad == "SAME_LOWER") {
+      out = (in + s - 1) / s;
+      const int64_t total = std::max<int64_t>(0, (out - 1) * s + eff - in);
+      pb = p.auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+      pe = total - pb;
+    } else {
+      const int64_t span = in + pb + pe - eff;
+      out = (p.ceil ? (span + s - 1) / s : span / s) + 1;
+      if (p.ceil && (out - 1) * s >= in + pb) --out;  // last window must start inside
+    }
+    g.k.push_back(p.k[i]);
+    g.s.push_back(s);
+    g.d.push_back(d);
+    g.pb.push_back(pb);
+    g.pe.push_back(pe);
+    y.push_back(out);
+  }
+  return g;
+}
+
+Case pool_case(const std::string& op, const PoolParam& p, const Tensor& x, int64_t opset) {
+  Case c;
+  c.op = op;
+  c.opset = opset;
+  c.attrs["kernel_shape"] = p.k;
+  c.attrs["strides"] = p.strides;
+  if (!p.dilations.empty()) c.attrs["dilations"] = p.dilations;
+  if (!p.pads.empty()) c.attrs["pads"] = p.pads;
+  if (p.auto_pad != "NOTSET") c.attrs["auto_pad"] = p.auto_pad;
+  c.attrs["ceil_mode"] = int64_t{p.ceil};
+  if (op == "AveragePool") c.attrs["count_include_pad"] = int64_t{p.include_pad};
+  c.inputs = {x};
+  return c;
+}
+
+void check_maxpool(const PoolParam& p, uint32_t seed, bool indices = false) {
+  const Tensor x = random_tensor(p.x, seed);
+  Case c = pool_case("MaxPool", p, x, 12);
+  c.num_outputs = indices ? 2 : 1;
+  Shape y;
+  const Geo g = pool_geo(p, y);
+  const Result res = run_case(c);
+  ASSERT_EQ(res.infos[0].shape, y);
+  std::vector<int64_t> arg;
+  const std::vector<double> want = pool_ref(x, g, y, true, false, &arg);
+  for (int64_t i = 0; i < res.outputs[0].numel(); ++i)
+    ASSERT_EQ(res.outputs[0].get_f64(i), want[static_cast<size_t>(i)]) << "element " << i;
+  if (indices) {
+    ASSERT_EQ(res.outputs[1].dtype(), DType::Int64);
+    for (int64_t i = 0; i < res.outputs[1].numel(); ++i)
+      ASSERT_EQ(res.outputs[1].get_i64(i), arg[static_cast<size_t>(i)]) << "index " << i;
+  }
+}
+
+void check_avgpool(const PoolParam& p, uint32_t seed, int64_t opset = 11) {
+  const Tensor x = random_tensor(p.x, seed);
+  const Case c = pool_case("AveragePool", p, x, opset);
+  Shape y;
+  const Geo g = pool_geo(p, y);
+  const Result res = run_case(c);
+  ASSERT_EQ(res.infos[0].shape, y);
+  EXPECT_LE(rel_l2(res.outputs[0], pool_ref(x, g, y, false, p.include_pad)), kTol)
+      << shape_str(p.x) << " include_pad " << p.include_pad << " ceil " << p.ceil;
+}
+
+TEST(Pool, MaxPoolVariants) {
+  check_maxpool({{1, 3, 7, 9}, {3, 3}, {2, 2}, {}, {1, 1, 1, 1}}, 70);
+  check_maxpool({{1, 3, 7, 9}, {3, 2}, {2, 2}, {}, {0, 1, 1, 0}, true}, 71);          // ceil_mode
+  check_maxpool({{2, 5, 10, 11}, {2, 3}, {1, 2}, {2, 2}, {1, 0, 0, 1}}, 72);          // dilation
+  check_maxpool({{1, 2, 8, 9}, {3, 3}, {2, 2}, {}, {}, false, false, "SAME_UPPER"}, 73);
+  check_maxpool({{1, 2, 8, 9}, {3, 3}, {2, 2}, {}, {}, false, false, "SAME_LOWER"}, 74);
+  check_maxpool({{1, 3, 13}, {4}, {3}, {}, {1, 2}, true}, 75);                         // 1-D
+  check_maxpool({{1, 2, 5, 6, 7}, {2, 3, 2}, {2, 1, 2}, {}, {0, 1, 1, 1, 1, 0}}, 76);  // 3-D
+}
+
+TEST(Pool, MaxPoolIndices) {
+  check_maxpool({{2, 3, 7, 9}, {3, 3}, {2, 2}, {}, {1, 1, 1, 1}}, 80, true);
+  check_maxpool({{1, 2, 7, 8}, {2, 2}, {2, 2}, {}, {}, true}, 81, true);
+}
+
+TEST(Pool, MaxPoolIndicesColumnMajor) {
+  const PoolParam p{{1, 2, 5, 4}, {2, 2}, {1, 1}, {}, {}};
+  const Tensor x = random_tensor(p.x, 82);
+  Case c = pool_case("MaxPool", p, x, 12);
+  c.attrs["storage_order"] = int64_t{1};
+  c.num_outputs = 2;
+  Shape y;
+  const Geo g = pool_geo(p, y);
+  std::vector<int64_t> arg;
+  pool_ref(x, g, y, true, false, &arg);
+  const Result res = run_case(c);
+  for (int64_t i = 0; i < res.outputs[1].numel(); ++i) {
+    // Row-major flat index → (plane, h, w) → plane offset + w * H + h.
+    const int64_t a = arg[static_cast<size_t>(i)], plane = a / 20, h = a % 20 / 4, w = a % 4;
+    ASSERT_EQ(res.outputs[1].get_i64(i), plane * 20 + w * 5 + h);
+  }
+}
+
+TEST(Pool, MaxPoolUInt8) {
+  Tensor x(DType::UInt8, {1, 2, 5, 5});
+  std::mt19937 rng(5);
+  for (int64_t i = 0; i < x.numel(); ++i) x.data_as<uint8_t>()[i] = static_cast<uint8_t>(rng() % 256);
+  const PoolParam p{{1, 2, 5, 5}, {3, 3}, {2, 2}, {}, {1, 1, 1, 1}};
+  const Result res = run_case(pool_case("MaxPool", p, x, 12));
+  ASSERT_EQ(res.outputs[0].dtype(), DType::UInt8);
+  Shape y;
+  const Geo g = pool_geo(p, y);
+  const std::vector<double> want = pool_ref(x, g, y, true, false);
+  for (int64_t i = 0; i < res.outputs[0].numel(); ++i) ASSERT_EQ(res.outputs[0].get_f64(i), want[static_cast<size_t>(i)]);
+}
+
+TEST(Pool, AveragePoolCountIncludePadBothModes) {
+  for (bool inc : {false, true}) {
+    check_avgpool({{1, 3, 7, 9}, {3, 3}, {2, 2}, {}, {1, 1, 1, 1}, false, inc}, 90);
+    check_avgpool({{1, 3, 7, 9}, {3, 2}, {2, 2}, {}, {0, 1, 1, 0}, true, inc}, 91);   // ceil_mode
+    check_avgpool({{1, 3, 8, 8}, {3, 3}, {3, 3}, {}, {1, 1, 1, 1}, true, inc}, 92);   // ceil window overhang
+    check_avgpool({{1, 2, 8, 9}, {3, 3}, {2, 2}, {}, {}, false, inc, "SAME_UPPER"}, 93);
+    check_avgpool({{1, 2, 8, 9}, {2, 4}, {2, 3}, {}, {}, false, inc, "SAME_LOWER"}, 94);
+    check_avgpool({{1, 3, 13}, {4}, {3}, {}, {1, 2}, true, inc}, 95);
+    check_avgpool({{1, 2, 5, 6, 7}, {2, 3, 2}, {2, 1, 2}, {}, {0, 1, 1, 1, 1, 0}, false, inc}, 96);
+    check_avgpool({{1, 2, 9, 10}, {2, 3}, {1, 2}, {2, 2}, {1, 1, 1, 1}, false, inc}, 97, 19);  // dilations
+  }
+}
+
+TEST(Pool, GlobalPools) {
+  const Tensor x = random_tensor({2, 5, 7, 3}, 100);
+  for (const char* op : {"GlobalAveragePool", "GlobalMaxPool"}) {
+    Case c;
+    c.op = op;
+    c.inputs = {x};
+    const Result res = run_case(c);
+    ASSERT_EQ(res.infos[0].shape, (Shape{2, 5, 1, 1}));
+    std::vector<double> want(10);
+    for (int64_t p = 0; p < 10; ++p) {
+      double s = 0, m = -INFINITY;
+      for (int64_t i = 0; i < 21; ++i) {
+        s += x.get_f64(p * 21 + i);
+        m = std::max(m, x.get_f64(p * 21 + i));
+      }
+      want[static_cast<size_t>(p)] = std::string(op) == "GlobalMaxPool" ? m : s / 21;
+    }
+    EXPECT_LE(rel_l2(res.outputs[0], want), kTol) << op;
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+void check_gemm(int64_t m, int64_t k, int64_t n, bool ta, bool tb, float alpha, float beta, Shape cshape,
+                bool const_b, bool const_c, uint32_t seed) {
+  const Tensor a = random_tensor(ta ? Shape{k, m} : Shape{m, k}, seed);
+  const Tensor b = random_tensor(tb ? Shape{n, k} : Shape{k, n}, seed + 1);
+  const bool has_c = cshape != Shape{-1};
+  const Tensor cc = has_c ? random_tensor(cshape, seed + 2) : Tensor();
+  Case c;
+  c.op = "Gemm";
+  c.opset = 13;
+  c.attrs["transA"] = int64_t{ta};
+  c.attrs["transB"] = int64_t{tb};
+  c.attrs["alpha"] = alpha;
+  c.attrs["beta"] = beta;
+  c.inputs = {a, b};
+  if (has_c) c.inputs.push_back(cc);
+  c.constant = {false, const_b, const_c};
+  const Result res = run_case(c);
+  ASSERT_EQ(res.infos[0].shape, (Shape{m, n}));
+  std::vector<double> want(static_cast<size_t>(m * n));
+  const std::vector<int64_t> cs = has_c ? broadcast_strides(cshape, {m, n}) : std::vector<int64_t>{0, 0};
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double s = 0;
+      for (int64_t l = 0; l < k; ++l) s += a.get_f64(ta ? l * m + i : i * k + l) * b.get_f64(tb ? j * k + l : l * n + j);
+      want[static_cast<size_t>(i * n + j)] = alpha * s + (has_c ? beta * cc.get_f64(i * cs[0] + j * cs[1]) : 0.0);
+    }
+  EXPECT_LE(rel_l2(res.outputs[0], want), kTol) << m << "x" << k << "x" << n << " C " << shape_str(cshape);
+}
+
+TEST(Gemm, TransposesAlphaBetaAndBroadcastC) {
+  check_gemm(5, 7, 9, false, false, 1.0f, 1.0f, {9}, true, true, 110);
+  check_gemm(5, 7, 9, true, false, 0.5f, 2.0f, {5, 9}, false, false, 111);
+  check_gemm(5, 7, 9, false, true, 1.0f, 0.25f, {1, 9}, true, false, 112);
+  check_gemm(5, 7, 9, true, true, -1.5f, 1.0f, {5, 1}, true, true, 113);
+  check_gemm(1, 33, 10, false, true, 1.0f, 1.0f, {10}, true, true, 114);  // a classifier head
+  check_gemm(6, 4, 3, false, false, 1.0f, 1.0f, {}, false, true, 115);    // scalar C
+  check_gemm(6, 4, 3, false, false, 2.0f, 1.0f, {-1}, false, false, 116); // no C
+  check_gemm(6, 4, 3, false, false, 1.0f, 1.0f, {1}, true, false, 117);   // single-element vector C
+}
+
+void check_matmul(Shape as, Shape bs, bool const_b, uint32_t seed) {
+  const Tensor a = random_tensor(as, seed), b = random_tensor(bs, seed + 1);
+  Case c;
+  c.op = "MatMul";
+  c.opset = 13;
+  c.inputs = {a, b};
+  c.constant = {false, const_b};
+  const Result res = run_case(c);
+  // numpy semantics, computed directly
+  Shape a2 = as, b2 = bs;
+  if (a2.size() == 1) a2.insert(a2.begin(), 1);
+  if (b2.size() == 1) b2.push_back(1);
+  const int64_t m = a2[a2.size() - 2], k = a2.back(), n = b2.back();
+  const Shape ba(a2.begin(), a2.end() - 2), bb(b2.begin(), b2.end() - 2);
+  const Shape batch = broadcast_shapes(ba, bb, "test");
+  Shape y = batch;
+  if (as.size() > 1) y.push_back(m);
+  if (bs.size() > 1) y.push_back(n);
+  ASSERT_EQ(res.infos[0].shape, y);
+  const std::vector<int64_t> sa = broadcast_strides(ba, batch), sb = broadcast_strides(bb, batch);
+  const std::vector<int64_t> st = strides_of(batch);
+  std::vector<double> want;
+  for (int64_t bi = 0; bi < numel(batch); ++bi) {
+    int64_t oa = 0, ob = 0;
+    for (size_t d = 0; d < batch.size(); ++d) {
+      const int64_t idx = bi / st[d] % batch[d];
+      oa += idx * sa[d];
+      ob += idx * sb[d];
+    }
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double s = 0;
+        for (int64_t l = 0; l < k; ++l) s += a.get_f64(oa * m * k + i * k + l) * b.get_f64(ob * k * n + l * n + j);
+        want.push_back(s);
+      }
+  }
+  EXPECT_LE(rel_l2(res.outputs[0], want), kTol) << shape_str(as) << " x " << shape_str(bs);
+}
+
+TEST(MatMul, NumpySemantics) {
+  check_matmul({5, 7}, {7, 3}, true, 120);
+  check_matmul({2, 3, 5, 7}, {7, 9}, true, 121);     // batched A, shared constant B
+  check_matmul({2, 3, 5, 7}, {7, 9}, false, 122);
+  check_matmul({2, 1, 5, 7}, {3, 7, 4}, false, 123); // broadcasting on both sides
+  check_matmul({3, 5, 7}, {1, 7, 4}, true, 124);
+  check_matmul({7}, {7, 4}, false, 125);             // 1-D A
+  check_matmul({3, 5, 7}, {7}, false, 126);          // 1-D B
+  check_matmul({7}, {7}, false, 127);                // dot product → scalar
+  check_matmul({4, 2, 3, 7}, {4, 2, 7, 5}, false, 128);
+}
+
+// ------------------------------------------------------------------------------------------------
+TEST(Norm, BatchNormalizationInference) {
+  for (int64_t opset : {7, 9, 15}) {
+    const Tensor x = random_tensor({2, 5, 3, 7}, 130, -3, 3);
+    const Tensor scale = random_tensor({5}, 131), bias = random_tensor({5}, 132), mean = random_tensor({5}, 133),
+                 var = random_tensor({5}, 134, 0.1f, 2.0f);
+    Case c;
+    c.op = "BatchNormalization";
+    c.opset = opset;
+    c.attrs["epsilon"] = 1e-3f;
+    c.inputs = {x, scale, bias, mean, var};
+    c.constant = {false, true, true, true, true};
+    const Result res = run_case(c);
+    std::vector<double> want;
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      const int64_t ch = i / 21 % 5;
+      want.push_back((x.get_f64(i) - mean.get_f64(ch)) / std::sqrt(var.get_f64(ch) + double(1e-3f)) * scale.get_f64(ch) +
+                     bias.get_f64(ch));
+    }
+    EXPECT_LE(rel_l2(res.outputs[0], want), kTol) << "opset " << opset;
+  }
+}
+
+TEST(Norm, BatchNormalizationOpset7PerElement) {
+  const Tensor x = random_tensor({2, 3, 2, 2}, 135);
+  const Tensor scale = random_tensor({3, 2, 2}, 136), bias = random_tensor({3, 2, 2}, 137),
+               mean = random_tensor({3, 2, 2}, 138), var = random_tensor({3, 2, 2}, 139, 0.1f, 2.0f);
+  Case c;
+  c.op = "BatchNormalization";
+  c.opset = 7;
+  c.attrs["spatial"] = int64_t{0};
+  c.inputs = {x, scale, bias, mean, var};
+  const Result res = run_case(c);
+  std::vector<double> want;
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const int64_t e = i % 12;
+    want.push_back((x.get_f64(i) - mean.get_f64(e)) / std::sqrt(var.get_f64(e) + double(1e-5f)) * scale.get_f64(e) +
+                   bias.get_f64(e));
+  }
+  EXPECT_LE(rel_l2(res.outputs[0], want), kTol);
+}
+
+TEST(Norm, BatchNormalizationTrainingModeIsUnsupported) {
+  Case c;
+  c.op = "BatchNormalization";
+  c.opset = 15;
+  c.attrs["training_mode"] = int64_t{1};
+  c.inputs = {random_tensor({1, 2, 3}, 1), random_tensor({2}, 2), random_tensor({2}, 3), random_tensor({2}, 4),
+              random_tensor({2}, 5, 0.5f, 1.0f)};
+  c.num_outputs = 3;
+  try {
+    run_case(c);
+    FAIL() << "training mode must be reported unsupported";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Unsupported);
+    EXPECT_NE(std::string(e.what()).find("training_mode"), std::string::npos);
+  }
+}
+
+TEST(Norm, InstanceNormalization) {
+  const Tensor x = random_tensor({2, 5, 7, 9}, 140, -2, 5);
+  const Tensor scale = random_tensor({5}, 141), bias = random_tensor({5}, 142);
+  Case c;
+  c.op = "InstanceNormalization";
+  c.opset = 6;
+  c.attrs["epsilon"] = 1e-4f;
+  c.inputs = {x, scale, bias};
+  const Result res = run_case(c);
+  std::vector<double> want(static_cast<size_t>(x.numel()));
+  for (int64_t p = 0; p < 10; ++p) {
+    double s = 0, v = 0;
+    for (int64_t i = 0; i < 63; ++i) s += x.get_f64(p * 63 + i);
+    const double mean = s / 63;
+    for (int64_t i = 0; i < 63; ++i) v += (x.get_f64(p * 63 + i) - mean) * (x.get_f64(p * 63 + i) - mean);
+    const double inv = 1 / std::sqrt(v / 63 + double(1e-4f));
+    for (int64_t i = 0; i < 63; ++i)
+      want[static_cast<size_t>(p * 63 + i)] = (x.get_f64(p * 63 + i) - mean) * inv * scale.get_f64(p % 5) + bias.get_f64(p % 5);
+  }
+  EXPECT_LE(rel_l2(res.outputs[0], want), kTol);
+}
+
+void check_layernorm(Shape xs, int64_t axis, Shape scale_shape, bool with_bias, uint32_t seed) {
+  const Tensor x = random_tensor(xs, seed, -2, 4);
+  const int64_t ax = axis < 0 ? axis + static_cast<int64_t>(xs.size()) : axis;
+  const Shape norm(xs.begin() + ax, xs.end());
+  const Tensor scale = random_tensor(scale_shape, seed + 1), bias = random_tensor(scale_shape, seed + 2);
+  Case c;
+  c.op = "LayerNormalization";
+  c.opset = 17;
+  c.attrs["axis"] = axis;
+  c.attrs["epsilon"] = 1e-3f;
+  c.inputs = {x, scale, maybe(with_bias, bias)};
+  c.num_outputs = 3;
+  const Result res = run_case(c);
+  const int64_t inner = numel(norm), outer = x.numel() / inner;
+  Shape stat(xs.begin(), xs.begin() + ax);
+  stat.resize(xs.size(), 1);
+  ASSERT_EQ(res.infos[1].shape, stat);
+  ASSERT_EQ(res.infos[2].shape, stat);
+  const std::vector<int64_t> ss = broadcast_strides(scale_shape, norm), ns = strides_of(norm);
+  std::vector<double> want, want_mean, want_inv;
+  for (int64_t r = 0; r < outer; ++r) {
+    double s = 0, v = 0;
+    for (int64_t i = 0; i < inner; ++i) s += x.get_f64(r * inner + i);
+    const double mean = s / static_cast<double>(inner);
+    for (int64_t i = 0; i < inner; ++i) v += std::pow(x.get_f64(r * inner + i) - mean, 2);
+    const double inv = 1 / std::sqrt(v / static_cast<double>(inner) + double(1e-3f));
+    for (int64_t i = 0; i < inner; ++i) {
+      int64_t off = 0;
+      for (size_t d = 0; d < norm.size(); ++d) off += i / ns[d] % norm[d] * ss[d];
+      want.push_back((x.get_f64(r * inner + i) - mean) * inv * scale.get_f64(off) + (with_bias ? bias.get_f64(off) : 0.0));
+    }
+    want_mean.push_back(mean);
+    want_inv.push_back(inv);
+  }
+  EXPECT_LE(rel_l2(res.outputs[0], want), kTol) << shape_str(xs) << " axis " << axis;
+  EXPECT_LE(rel_l2(res.outputs[1], want_mean), kTol);
+  EXPECT_LE(rel_l2(res.outputs[2], want_inv), kTol);
+}
+
+TEST(Norm, LayerNormalization) {
+  check_layernorm({3, 5, 7}, -1, {7}, true, 150);
+  check_layernorm({3, 5, 7}, 1, {5, 7}, true, 151);
+  check_layernorm({2, 3, 5, 7}, -2, {1, 7}, false, 152);  // broadcast Scale, no B
+  check_layernorm({4, 9}, 0, {4, 9}, true, 153);
+}
+
+TEST(Norm, LRN) {
+  const Tensor x = random_tensor({2, 7, 3, 5}, 160);
+  for (int64_t size : {3, 4}) {
+    Case c;
+    c.op = "LRN";
+    c.opset = 13;
+    c.attrs["size"] = size;
+    c.attrs["alpha"] = 2e-3f;
+    c.attrs["beta"] = 0.6f;
+    c.attrs["bias"] = 1.5f;
+    c.inputs = {x};
+    const Result res = run_case(c);
+    std::vector<double> want;
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      const int64_t ch = i / 15 % 7, n = i / 105, sp = i % 15;
+      double s = 0;
+      for (int64_t cc = ch - (size - 1) / 2; cc <= ch + (size - 1) - (size - 1) / 2; ++cc)
+        if (cc >= 0 && cc < 7) s += std::pow(x.get_f64((n * 7 + cc) * 15 + sp), 2);
+      want.push_back(x.get_f64(i) / std::pow(double(1.5f) + double(2e-3f) / size * s, double(0.6f)));
+    }
+    EXPECT_LE(rel_l2(res.outputs[0], want), kTol) << "size " << size;
+  }
+}
+
+TEST(Norm, LpNormalization) {
+  const Tensor x = random_tensor({3, 4, 5}, 170);
+  for (int64_t p : {1, 2})
+    for (int64_t axis : {1, -1}) {
+      Case c;
+      c.op = "LpNormalization";
+      c.opset = 1;
+      c.attrs["p"] = p;
+      c.attrs["axis"] = axis;
+      c.inputs = {x};
+      const Result res = run_case(c);
+      const int64_t ax = axis < 0 ? 2 : axis;
+      const Shape& s = x.shape();
+      std::vector<double> want(static_cast<size_t>(x.numel()));
+      const std::vector<int64_t> st = strides_of(s);
+      for (int64_t i = 0; i < x.numel(); ++i) {
+        const int64_t base = i - (i / st[ax] % s[ax]) * st[ax];
+        double nrm = 0;
+        for (int64_t k = 0; k < s[ax]; ++k) {
+          const double v = x.get_f64(base + k * st[ax]);
+          nrm += p == 1 ? std::fabs(v) : v * v;
+        }
+        want[static_cast<size_t>(i)] = x.get_f64(i) / (p == 1 ? nrm : std::sqrt(nrm));
+      }
+      EXPECT_LE(rel_l2(res.outputs[0], want), kTol) << "p " << p << " axis " << axis;
+    }
+}
+
+}  // namespace
