@@ -28,6 +28,7 @@
 #include <iostream>
 #include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -57,13 +58,32 @@ struct Result {
 };
 
 // Groups similar skip messages: drops the file prefix and replaces quoted names by '…', so that
-// "Foo node 'Foo_0': ..." from many tests lands in one group.
+// "Foo node 'Foo_0': ..." from many tests lands in one group. Session::prepare lists every
+// unsupported node ("N unsupported nodes: Op (node 'n', opset k): why; Op ..."); those are reduced
+// to the distinct "Op: why" entries so that e.g. three Constant nodes count as one reason.
 std::string reason_key(const std::string& stage, std::string msg, const std::string& model_path) {
-  if (msg.rfind(model_path, 0) == 0) msg = msg.substr(model_path.size());
+  if (!model_path.empty() && msg.rfind(model_path, 0) == 0) msg = msg.substr(model_path.size());
   if (msg.rfind(": ", 0) == 0) msg = msg.substr(2);
   msg = std::regex_replace(msg, std::regex("'[^']*'"), "'…'");
   msg = std::regex_replace(msg, std::regex(" \\((initializer|graph input|graph output|graph|attribute|tensor)[^)]*\\)$"), "");
-  if (msg.size() > 160) msg = msg.substr(0, 160) + "...";
+  static const std::regex list_head("^[0-9]+ unsupported nodes?: ");
+  std::smatch head;
+  if (std::regex_search(msg, head, list_head)) {
+    std::string rest = head.suffix();
+    std::vector<std::string> entries;
+    size_t pos = 0;
+    while (pos <= rest.size()) {
+      size_t end = rest.find("; ", pos);
+      if (end == std::string::npos) end = rest.size();
+      std::string e = std::regex_replace(rest.substr(pos, end - pos), std::regex(" \\(node '…', opset [0-9]+\\)"), "");
+      if (std::find(entries.begin(), entries.end(), e) == entries.end()) entries.push_back(e);
+      pos = end + 2;
+    }
+    std::sort(entries.begin(), entries.end());
+    msg = "unsupported ";
+    for (size_t i = 0; i < entries.size(); ++i) msg += (i ? "; " : "") + entries[i];
+  }
+  if (msg.size() > 200) msg = msg.substr(0, 200) + "...";
   return stage + ": " + msg;
 }
 
@@ -116,7 +136,18 @@ std::string compare(const std::string& name, const Tensor& got, const Tensor& ex
   return "";
 }
 
+std::set<std::string> input_ancestors(const Graph& g, const std::string& tensor);
+
+// Known defects of the ONNX 1.12 test data itself (the same tests onnxruntime excludes), skipped
+// with the reason instead of counted as failures of netlens.
+const std::map<std::string, std::string> kBrokenTestData = {
+    {"test_cast_FLOAT_to_BFLOAT16",
+     "expected values truncate float to bfloat16; the spec (and onnxruntime) round to nearest even"},
+};
+
 Result run_one(const fs::path& dir) {
+  if (auto it = kBrokenTestData.find(dir.filename().string()); it != kBrokenTestData.end())
+    return {Status::Skipped, "known ONNX 1.12 test-data defect", it->second};
   const fs::path model_path = dir / "model.onnx";
   const std::string model = model_path.string();
   Graph g;
@@ -142,16 +173,41 @@ Result run_one(const fs::path& dir) {
             "test data has " + std::to_string(out_files.size()) + " outputs, graph has " +
                 std::to_string(g.outputs.size()),
             ""};
+  // ONNX's numpy has no bfloat16, so its test data stores bfloat16 tensors as their uint16 bit
+  // patterns. Where the model declares bfloat16 and the data is uint16, the bits are the bfloat16
+  // values: reinterpret them.
+  auto as_declared = [](Tensor t, DType declared) {
+    if (declared != DType::BFloat16 || t.dtype() != DType::UInt16) return t;
+    Tensor r(DType::BFloat16, t.shape());
+    if (t.nbytes()) std::memcpy(r.data(), t.data(), t.nbytes());
+    return r;
+  };
+  // ONNX 1.12 also ships a few tests whose data contradicts their own model (the castlike bfloat16
+  // tests feed a 1-element 'like' for a declared 3x4). No runtime can pass those; they are skipped
+  // with the inconsistency spelled out rather than counted as failures.
+  auto inconsistent = [&](size_t i, const Tensor& t) -> std::string {
+    const ValueInfo& vi = g.inputs[i];
+    if (vi.dtype != DType::Undefined && vi.dtype != t.dtype())
+      return "input '" + vi.name + "' is " + std::string(dtype_name(t.dtype())) + " in the test data, the model declares " +
+             std::string(dtype_name(vi.dtype));
+    if (vi.has_shape) {
+      bool ok = vi.dims.size() == t.shape().size();
+      for (size_t k = 0; ok && k < vi.dims.size(); ++k) ok = !vi.dims[k].fixed() || vi.dims[k].value == t.shape()[k];
+      if (!ok) return "input '" + vi.name + "' has shape " + shape_str(t.shape()) + " in the test data, the model declares another";
+    }
+    return "";
+  };
   std::map<std::string, Tensor> inputs;
-  std::map<std::string, Shape> shapes;
   std::vector<Tensor> expected;
   try {
     for (size_t i = 0; i < in_files.size(); ++i) {
-      Tensor t = load_onnx_tensor(in_files[i].string());
-      shapes[g.inputs[i].name] = t.shape();
+      Tensor t = as_declared(load_onnx_tensor(in_files[i].string()), g.inputs[i].dtype);
+      if (const std::string why = inconsistent(i, t); !why.empty())
+        return {Status::Skipped, "test data contradicts the model (ONNX test-data bug)", why};
       inputs[g.inputs[i].name] = std::move(t);
     }
-    for (const auto& f : out_files) expected.push_back(load_onnx_tensor(f.string()));
+    for (size_t i = 0; i < out_files.size(); ++i)
+      expected.push_back(as_declared(load_onnx_tensor(out_files[i].string()), g.outputs[i].dtype));
   } catch (const Error& e) {
     if (e.kind() == ErrorKind::Unsupported) return {Status::Skipped, reason_key("test data", e.what(), ""), e.what()};
     return {Status::Failed, std::string("test data: ") + e.what(), ""};
@@ -162,35 +218,86 @@ Result run_one(const fs::path& dir) {
     for (const auto& o : g.outputs) v.push_back(o.name);
     return v;
   }();
+  // The suite feeds shape-like operands (Reshape's shape, Slice's starts, Resize's scales...) as
+  // graph inputs; in real models they are constants, and the runtime needs them before the run.
+  // When prepare says such an input "must be computable before the run", the test is retried with
+  // that input frozen into an initializer holding the very same test value.
+  static const std::regex needs_constant("input [0-9]+ \\('([^']*)'\\) must be computable before the run");
+  std::set<std::string> frozen;
   auto backend = make_cpu_backend();
-  try {
-    Session session(std::move(g), {backend.get()});
-    try {
-      session.prepare(shapes);
-    } catch (const Error& e) {
-      if (e.kind() == ErrorKind::Unsupported) return {Status::Skipped, reason_key("prepare", e.what(), model), e.what()};
-      return {Status::Failed, std::string("prepare: ") + e.what(), ""};
-    }
-    try {
-      session.run(inputs);
-    } catch (const Error& e) {
-      if (e.kind() == ErrorKind::Unsupported) return {Status::Skipped, reason_key("run", e.what(), model), e.what()};
-      return {Status::Failed, std::string("run: ") + e.what(), ""};
-    }
-    for (size_t i = 0; i < out_names.size(); ++i) {
-      Tensor got;
-      try {
-        got = session.activations().fetch(out_names[i]);
-      } catch (const Error& e) {
-        return {Status::Failed, std::string("fetch: ") + e.what(), ""};
+  for (int attempt = 0;; ++attempt) {
+    Graph gg = g;
+    std::map<std::string, Tensor> feed;
+    std::map<std::string, Shape> shapes;
+    for (const auto& [name, t] : inputs) {
+      if (frozen.count(name)) {
+        gg.initializers[name] = t;
+        std::erase_if(gg.inputs, [&](const ValueInfo& v) { return v.name == name; });
+      } else {
+        feed[name] = t;
+        shapes[name] = t.shape();
       }
-      const std::string diff = compare(out_names[i], got, expected[i]);
-      if (!diff.empty()) return {Status::Failed, diff, ""};
     }
-  } catch (const std::exception& e) {
-    return {Status::Failed, std::string("unexpected exception: ") + e.what(), ""};
+    try {
+      Session session(std::move(gg), {backend.get()});
+      try {
+        session.prepare(shapes);
+      } catch (const Error& e) {
+        if (e.kind() != ErrorKind::Unsupported) return {Status::Failed, std::string("prepare: ") + e.what(), ""};
+        const std::string msg = e.what();
+        size_t newly = 0;
+        for (std::sregex_iterator it(msg.begin(), msg.end(), needs_constant), end; it != end; ++it)
+          for (const std::string& name : input_ancestors(g, (*it)[1]))
+            if (inputs.count(name) && frozen.insert(name).second) ++newly;
+        if (newly && attempt < 8) continue;
+        return {Status::Skipped, reason_key("prepare", msg, model), msg};
+      }
+      try {
+        session.run(feed);
+      } catch (const Error& e) {
+        if (e.kind() == ErrorKind::Unsupported) return {Status::Skipped, reason_key("run", e.what(), model), e.what()};
+        return {Status::Failed, std::string("run: ") + e.what(), ""};
+      }
+      for (size_t i = 0; i < out_names.size(); ++i) {
+        Tensor got;
+        try {
+          got = session.activations().fetch(out_names[i]);
+        } catch (const Error& e) {
+          return {Status::Failed, std::string("fetch: ") + e.what(), ""};
+        }
+        const std::string diff = compare(out_names[i], got, expected[i]);
+        if (!diff.empty()) return {Status::Failed, diff, ""};
+      }
+    } catch (const std::exception& e) {
+      return {Status::Failed, std::string("unexpected exception: ") + e.what(), ""};
+    }
+    break;
+  }
+  if (!frozen.empty()) {
+    std::string names;
+    for (const auto& n : frozen) names += (names.empty() ? "" : ", ") + n;
+    return {Status::Passed, "", "with inputs frozen as constants: " + names};
   }
   return {Status::Passed, "", ""};
+}
+
+// The graph inputs a tensor is computed from (itself when it is one).
+std::set<std::string> input_ancestors(const Graph& g, const std::string& tensor) {
+  std::map<std::string, const Node*> producer;
+  for (const Node& n : g.nodes)
+    for (const auto& o : n.outputs) producer[o] = &n;
+  std::set<std::string> found, seen;
+  std::vector<std::string> todo{tensor};
+  while (!todo.empty()) {
+    const std::string t = todo.back();
+    todo.pop_back();
+    if (t.empty() || !seen.insert(t).second) continue;
+    if (g.find_input(t)) found.insert(t);
+    auto it = producer.find(t);
+    if (it != producer.end())
+      for (const auto& in : it->second->inputs) todo.push_back(in);
+  }
+  return found;
 }
 
 bool env_flag(const char* name) {
@@ -273,14 +380,14 @@ TEST(OnnxNodeSuite, AllNodeTests) {
   std::sort(dirs.begin(), dirs.end());
   ASSERT_FALSE(dirs.empty()) << "no node test matches NETLENS_NODE_FILTER='" << filter << "'";
 
-  int passed = 0, failed = 0, skipped = 0;
+  int passed = 0, failed = 0, skipped = 0, frozen_count = 0;
   std::map<std::string, int> skip_groups;
   std::vector<std::pair<std::string, std::string>> failures;
   for (const auto& dir : dirs) {
     const std::string name = dir.filename().string();
     const Result r = nofork ? run_one(dir) : run_isolated(dir, timeout_s);
     switch (r.status) {
-      case Status::Passed: ++passed; break;
+      case Status::Passed: ++passed; frozen_count += !r.detail.empty(); break;
       case Status::Failed: ++failed; failures.emplace_back(name, r.reason); break;
       case Status::Skipped: ++skipped; ++skip_groups[r.reason]; break;
     }
@@ -289,6 +396,7 @@ TEST(OnnxNodeSuite, AllNodeTests) {
       std::cout << "[" << tag << "] " << name;
       if (r.status == Status::Failed) std::cout << ": " << r.reason;
       if (r.status == Status::Skipped) std::cout << ": " << (r.detail.empty() ? r.reason : r.detail);
+      if (r.status == Status::Passed && !r.detail.empty()) std::cout << " (" << r.detail << ")";
       std::cout << "\n" << std::flush;
     }
   }
@@ -298,7 +406,7 @@ TEST(OnnxNodeSuite, AllNodeTests) {
   std::cout << "\n==== ONNX node suite (" << root.string() << (filter.empty() ? "" : ", filter '" + filter + "'")
             << ") ====\n"
             << "  total   " << dirs.size() << "\n"
-            << "  passed  " << passed << "\n"
+            << "  passed  " << passed << " (" << frozen_count << " with shape inputs frozen as constants)\n"
             << "  failed  " << failed << "\n"
             << "  skipped " << skipped << "\n";
   if (!groups.empty()) {
