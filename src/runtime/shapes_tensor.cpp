@@ -1,8 +1,800 @@
-#include "shapes.hpp"
+// Shape inference for the "tensor" op family: data movement (Reshape, Transpose, Concat, Slice,
+// Gather...), Pad, Resize/Upsample, Cast, Constant*, Range, Einsum, TopK, OneHot, CumSum...
+// Output shapes that depend on tensor values (Reshape's shape, Slice's starts...) require those
+// inputs to be constants (InferContext::require_constant → Error{Unsupported} otherwise).
+#include "shapes_tensor.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <optional>
+#include <set>
+
 #include "shape_util.hpp"
+#include "shapes.hpp"
 
 namespace netlens {
 
-void register_tensor_shapes(OpRegistry& r) { (void)r; }
+namespace tensor_params {
+
+namespace {
+
+[[noreturn]] void model_error(const Node& n, const std::string& msg) {
+  throw Error(ErrorKind::Model, n.describe() + ": " + msg);
+}
+
+const Tensor& need_const(const Node& n, const std::vector<const Tensor*>& consts, size_t i) {
+  const Tensor* t = i < consts.size() ? consts[i] : nullptr;
+  if (!t)
+    throw Error(ErrorKind::Unsupported, n.describe() + ": input " + std::to_string(i) + " ('" + n.input(i) +
+                                            "') must be computable before the run (it depends on tensor values, "
+                                            "not only shapes)");
+  return *t;
+}
+
+// Optional constant input: nullopt when omitted; Unsupported when present but not constant.
+std::optional<std::vector<int64_t>> opt_ints(const Node& n, const std::vector<const Tensor*>& consts, size_t i) {
+  if (!n.has_input(i)) return std::nullopt;
+  return need_const(n, consts, i).to_i64_vector();
+}
+
+std::vector<int64_t> norm_axes(const Node& n, std::vector<int64_t> axes, int64_t rank) {
+  std::set<int64_t> seen;
+  for (int64_t& a : axes) {
+    a = normalize_axis(a, rank, n.describe());
+    if (!seen.insert(a).second) model_error(n, "axis " + std::to_string(a) + " is repeated");
+  }
+  return axes;
+}
+
+}  // namespace
+
+DType onnx_dtype(int64_t t, const std::string& where) {
+  switch (t) {
+    case 1: return DType::Float32;
+    case 2: return DType::UInt8;
+    case 3: return DType::Int8;
+    case 4: return DType::UInt16;
+    case 5: return DType::Int16;
+    case 6: return DType::Int32;
+    case 7: return DType::Int64;
+    case 9: return DType::Bool;
+    case 10: return DType::Float16;
+    case 11: return DType::Float64;
+    case 12: return DType::UInt32;
+    case 13: return DType::UInt64;
+    case 16: return DType::BFloat16;
+    default: break;
+  }
+  const char* names[] = {"UNDEFINED", "FLOAT", "UINT8", "INT8", "UINT16", "INT16", "INT32", "INT64", "STRING",
+                         "BOOL", "FLOAT16", "DOUBLE", "UINT32", "UINT64", "COMPLEX64", "COMPLEX128", "BFLOAT16"};
+  const std::string name = t >= 0 && t <= 16 ? names[t] : "type " + std::to_string(t);
+  throw Error(ErrorKind::Unsupported, where + ": data type " + name + " is not supported");
+}
+
+SliceParams slice_params(const Node& n, int64_t opset, const Shape& in, const std::vector<const Tensor*>& consts) {
+  const int64_t rank = static_cast<int64_t>(in.size());
+  std::vector<int64_t> starts, ends, axes, steps;
+  if (opset < 10) {
+    starts = n.attr_ints("starts");
+    ends = n.attr_ints("ends");
+    axes = n.attr_ints("axes");
+  } else {
+    starts = need_const(n, consts, 1).to_i64_vector();
+    ends = need_const(n, consts, 2).to_i64_vector();
+    if (auto a = opt_ints(n, consts, 3)) axes = *a;
+    if (auto s = opt_ints(n, consts, 4)) steps = *s;
+  }
+  if (starts.size() != ends.size()) model_error(n, "starts and ends have different lengths");
+  if (axes.empty()) {
+    axes.resize(starts.size());
+    std::iota(axes.begin(), axes.end(), 0);
+  }
+  if (steps.empty()) steps.assign(starts.size(), 1);
+  if (axes.size() != starts.size() || steps.size() != starts.size())
+    model_error(n, "starts, ends, axes and steps must have the same length");
+  axes = norm_axes(n, axes, rank);
+
+  SliceParams p;
+  p.start.assign(static_cast<size_t>(rank), 0);
+  p.step.assign(static_cast<size_t>(rank), 1);
+  p.out = in;
+  for (size_t k = 0; k < axes.size(); ++k) {
+    const size_t d = static_cast<size_t>(axes[k]);
+    const int64_t dim = in[d], step = steps[k];
+    if (step == 0) model_error(n, "step 0 on axis " + std::to_string(axes[k]));
+    int64_t s = starts[k], e = ends[k];
+    if (s < 0) s += dim;
+    if (e < 0) e += dim;
+    int64_t count;
+    if (step > 0) {
+      s = std::clamp<int64_t>(s, 0, dim);
+      e = std::clamp<int64_t>(e, 0, dim);
+      count = e > s ? (e - s + step - 1) / step : 0;
+    } else {
+      s = std::clamp<int64_t>(s, 0, dim - 1);
+      e = std::clamp<int64_t>(e, -1, dim - 1);
+      count = s > e ? (s - e + (-step) - 1) / (-step) : 0;
+    }
+    p.start[d] = count > 0 ? s : 0;
+    p.step[d] = step;
+    p.out[d] = count;
+  }
+  return p;
+}
+
+PadParams pad_params(const Node& n, int64_t opset, const Shape& in, const std::vector<const Tensor*>& consts) {
+  const int64_t rank = static_cast<int64_t>(in.size());
+  PadParams p;
+  p.mode = n.attr_string("mode", "constant");
+  std::vector<int64_t> pads = opset < 11 ? n.attr_ints(opset < 2 ? "paddings" : "pads")
+                                         : need_const(n, consts, 1).to_i64_vector();
+  std::vector<int64_t> axes;
+  if (opset >= 18 && n.has_input(3)) axes = norm_axes(n, need_const(n, consts, 3).to_i64_vector(), rank);
+  else {
+    axes.resize(static_cast<size_t>(rank));
+    std::iota(axes.begin(), axes.end(), 0);
+  }
+  if (pads.size() != 2 * axes.size())
+    model_error(n, "pads has " + std::to_string(pads.size()) + " values, expected " + std::to_string(2 * axes.size()));
+  p.begin.assign(static_cast<size_t>(rank), 0);
+  p.end.assign(static_cast<size_t>(rank), 0);
+  p.out = in;
+  for (size_t k = 0; k < axes.size(); ++k) {
+    const size_t d = static_cast<size_t>(axes[k]);
+    p.begin[d] = pads[k];
+    p.end[d] = pads[k + axes.size()];
+    p.out[d] = in[d] + p.begin[d] + p.end[d];
+    if (p.out[d] < 0) model_error(n, "pads crop axis " + std::to_string(d) + " below zero");
+    if ((p.mode == "reflect" || p.mode == "edge" || p.mode == "wrap") && in[d] == 0 && p.out[d] > 0)
+      model_error(n, "mode '" + p.mode + "' cannot pad an empty axis " + std::to_string(d));
+  }
+  return p;
+}
+
+ResizeParams resize_params(const Node& n, int64_t opset, const Shape& in, const std::vector<const Tensor*>& consts) {
+  const int64_t rank = static_cast<int64_t>(in.size());
+  const bool upsample = n.op_type == "Upsample";
+  const bool legacy = upsample || opset < 11;
+  ResizeParams p;
+  p.mode = n.attr_string("mode", "nearest");
+  if (p.mode == "bilinear" || p.mode == "trilinear") p.mode = "linear";  // Upsample-1 spellings
+  p.coord = legacy ? "asymmetric" : n.attr_string("coordinate_transformation_mode", "half_pixel");
+  p.nearest_mode = legacy ? "simple" : n.attr_string("nearest_mode", "round_prefer_floor");
+  p.cubic_a = n.attr_float("cubic_coeff_a", -0.75f);
+  p.exclude_outside = n.attr_int("exclude_outside", 0) != 0;
+  p.extrapolation = n.attr_float("extrapolation_value", 0.f);
+  p.antialias = n.attr_int("antialias", 0) != 0;
+
+  std::vector<int64_t> axes;
+  if (!legacy && n.has_attr("axes")) axes = norm_axes(n, n.attr_ints("axes"), rank);
+  else {
+    axes.resize(static_cast<size_t>(rank));
+    std::iota(axes.begin(), axes.end(), 0);
+  }
+  const size_t na = axes.size();
+
+  // Scales or sizes, whichever is given (an empty tensor counts as absent).
+  std::vector<float> scales;
+  std::vector<int64_t> sizes;
+  if (upsample && opset < 9) {
+    scales = n.attr_floats("scales");
+  } else {
+    const size_t si = legacy ? 1 : 2;
+    if (n.has_input(si)) {
+      const Tensor& t = need_const(n, consts, si);
+      scales = t.to_f32_vector();
+    }
+    if (!legacy && n.has_input(3)) {
+      const Tensor& t = need_const(n, consts, 3);
+      sizes = t.to_i64_vector();
+    }
+  }
+  if (!scales.empty() && !sizes.empty()) model_error(n, "both scales and sizes are given");
+  if (scales.empty() && sizes.empty()) model_error(n, "neither scales nor sizes is given");
+  if (!scales.empty() && scales.size() != na)
+    model_error(n, "scales has " + std::to_string(scales.size()) + " values for " + std::to_string(na) + " axes");
+  if (!sizes.empty() && sizes.size() != na)
+    model_error(n, "sizes has " + std::to_string(sizes.size()) + " values for " + std::to_string(na) + " axes");
+
+  p.out = in;
+  p.scale.assign(static_cast<size_t>(rank), 1.0);
+  p.roi_start.assign(static_cast<size_t>(rank), 0.0);
+  p.roi_end.assign(static_cast<size_t>(rank), 1.0);
+  if (!scales.empty()) {
+    for (size_t k = 0; k < na; ++k) {
+      const size_t d = static_cast<size_t>(axes[k]);
+      if (!(scales[k] > 0.f) || !std::isfinite(scales[k])) model_error(n, "scale " + std::to_string(scales[k]) + " is not positive");
+      p.scale[d] = scales[k];
+      // Float product as onnx shape inference and onnxruntime compute it.
+      p.out[d] = static_cast<int64_t>(std::floor(static_cast<float>(in[d]) * scales[k]));
+    }
+  } else {
+    const std::string policy = opset >= 18 ? n.attr_string("keep_aspect_ratio_policy", "stretch") : "stretch";
+    for (int64_t s : sizes)
+      if (s < 0) model_error(n, "negative size " + std::to_string(s));
+    if (policy == "stretch") {
+      for (size_t k = 0; k < na; ++k) {
+        const size_t d = static_cast<size_t>(axes[k]);
+        p.out[d] = sizes[k];
+        p.scale[d] = in[d] ? static_cast<double>(sizes[k]) / static_cast<double>(in[d]) : 1.0;
+      }
+    } else if (policy == "not_larger" || policy == "not_smaller") {
+      double s = policy == "not_larger" ? std::numeric_limits<double>::infinity() : 0.0;
+      for (size_t k = 0; k < na; ++k) {
+        const double r = in[static_cast<size_t>(axes[k])] ? static_cast<double>(sizes[k]) / in[static_cast<size_t>(axes[k])] : 1.0;
+        s = policy == "not_larger" ? std::min(s, r) : std::max(s, r);
+      }
+      for (size_t k = 0; k < na; ++k) {
+        const size_t d = static_cast<size_t>(axes[k]);
+        p.scale[d] = s;
+        p.out[d] = static_cast<int64_t>(std::floor(s * static_cast<double>(in[d]) + 0.5));
+      }
+    } else {
+      throw Error(ErrorKind::Unsupported, n.describe() + ": keep_aspect_ratio_policy '" + policy + "' is not supported");
+    }
+  }
+  if (p.coord == "tf_crop_and_resize") {
+    const Tensor& roi = need_const(n, consts, 1);
+    std::vector<float> r = roi.to_f32_vector();
+    if (r.size() != 2 * na) model_error(n, "roi has " + std::to_string(r.size()) + " values, expected " + std::to_string(2 * na));
+    for (size_t k = 0; k < na; ++k) {
+      p.roi_start[static_cast<size_t>(axes[k])] = r[k];
+      p.roi_end[static_cast<size_t>(axes[k])] = r[k + na];
+    }
+  }
+  return p;
+}
+
+EinsumSpec einsum_spec(const Node& n, const std::vector<Shape>& in) {
+  std::string eq;
+  for (char c : n.attr_string("equation", "")) if (c != ' ') eq += c;
+  if (eq.empty()) model_error(n, "missing equation");
+  const size_t arrow = eq.find("->");
+  const std::string lhs = eq.substr(0, arrow);
+  auto letter_id = [&](char c) -> int {
+    if (c >= 'a' && c <= 'z') return c - 'a';
+    if (c >= 'A' && c <= 'Z') return 26 + (c - 'A');
+    model_error(n, std::string("bad character '") + c + "' in equation '" + eq + "'");
+  };
+  // Splits a term into letters with -1 standing for "...".
+  auto parse_term = [&](const std::string& t) {
+    std::vector<int> out;
+    bool ell = false;
+    for (size_t i = 0; i < t.size(); ++i) {
+      if (t[i] == '.') {
+        if (t.compare(i, 3, "...") != 0 || ell) model_error(n, "bad ellipsis in equation '" + eq + "'");
+        ell = true;
+        out.push_back(-1);
+        i += 2;
+      } else {
+        out.push_back(letter_id(t[i]));
+      }
+    }
+    return out;
+  };
+  std::vector<std::vector<int>> terms;
+  for (size_t pos = 0;;) {
+    const size_t comma = lhs.find(',', pos);
+    terms.push_back(parse_term(lhs.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos)));
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  if (terms.size() != in.size())
+    model_error(n, "equation '" + eq + "' has " + std::to_string(terms.size()) + " operands, node has " +
+                       std::to_string(in.size()) + " inputs");
+  EinsumSpec s;
+  int64_t ell_rank = 0;
+  std::vector<int64_t> ell_of(terms.size(), 0);
+  for (size_t k = 0; k < terms.size(); ++k) {
+    const int64_t letters = static_cast<int64_t>(std::count_if(terms[k].begin(), terms[k].end(), [](int l) { return l >= 0; }));
+    const bool has_ell = std::find(terms[k].begin(), terms[k].end(), -1) != terms[k].end();
+    const int64_t r = static_cast<int64_t>(in[k].size());
+    if (has_ell ? r < letters : r != letters)
+      model_error(n, "operand " + std::to_string(k) + " has rank " + std::to_string(r) + ", equation '" + eq +
+                         "' expects " + (has_ell ? "at least " : "") + std::to_string(letters));
+    ell_of[k] = r - letters;
+    ell_rank = std::max(ell_rank, ell_of[k]);
+  }
+  s.size.assign(static_cast<size_t>(52 + ell_rank), -1);  // -1: not bound yet
+  // Sizes must agree per label; a size-1 dim broadcasts against any size (numpy semantics).
+  auto bind = [&](int label, int64_t dim) {
+    int64_t& sz = s.size[static_cast<size_t>(label)];
+    if (sz == -1 || sz == 1) sz = dim;
+    else if (dim != sz && dim != 1)
+      model_error(n, "dimension " + std::to_string(dim) + " does not match " + std::to_string(sz) +
+                         " for the same label in equation '" + eq + "'");
+  };
+  std::vector<int> count(s.size.size(), 0);
+  for (size_t k = 0; k < terms.size(); ++k) {
+    std::vector<int> labels;
+    for (int l : terms[k]) {
+      if (l >= 0) labels.push_back(l);
+      else
+        for (int64_t e = 0; e < ell_of[k]; ++e) labels.push_back(static_cast<int>(52 + ell_rank - ell_of[k] + e));
+    }
+    for (size_t d = 0; d < labels.size(); ++d) bind(labels[d], in[k][d]);
+    for (int l : std::set<int>(labels.begin(), labels.end())) ++count[static_cast<size_t>(l)];
+    // Count repeats within one operand as extra occurrences: "ii" is not an output label.
+    for (size_t d = 0; d < labels.size(); ++d)
+      if (std::count(labels.begin(), labels.end(), labels[d]) > 1) count[static_cast<size_t>(labels[d])] = 2;
+    s.inputs.push_back(std::move(labels));
+  }
+  if (arrow != std::string::npos) {
+    for (int l : parse_term(eq.substr(arrow + 2))) {
+      if (l >= 0) {
+        if (count[static_cast<size_t>(l)] == 0) model_error(n, "output label not among the inputs in '" + eq + "'");
+        s.output.push_back(l);
+      } else {
+        for (int64_t e = 0; e < ell_rank; ++e) s.output.push_back(static_cast<int>(52 + e));
+      }
+    }
+    std::set<int> uniq(s.output.begin(), s.output.end());
+    if (uniq.size() != s.output.size()) model_error(n, "repeated output label in '" + eq + "'");
+  } else {
+    for (int64_t e = 0; e < ell_rank; ++e) s.output.push_back(static_cast<int>(52 + e));
+    // Implicit output: labels seen once, in alphabetical (ASCII: upper case first) order.
+    std::vector<int> once;
+    for (int l = 0; l < 52; ++l)
+      if (count[static_cast<size_t>(l)] == 1) once.push_back(l);
+    std::sort(once.begin(), once.end(), [](int a, int b) { return (a >= 26 ? a - 26 : a + 26) < (b >= 26 ? b - 26 : b + 26); });
+    s.output.insert(s.output.end(), once.begin(), once.end());
+  }
+  for (int64_t& z : s.size) z = std::max<int64_t>(z, 0);
+  for (int l : s.output) s.out.push_back(s.size[static_cast<size_t>(l)]);
+  return s;
+}
+
+Tensor constant_value(const Node& n) {
+  if (const Tensor* t = n.attr_tensor("value")) return *t;
+  if (n.has_attr("value_float")) return Tensor::scalar_f32(n.attr_float("value_float", 0.f));
+  if (n.has_attr("value_floats")) {
+    std::vector<float> v = n.attr_floats("value_floats");
+    return Tensor::from_f32({static_cast<int64_t>(v.size())}, v);
+  }
+  if (n.has_attr("value_int")) return Tensor::from_i64({}, {n.attr_int("value_int", 0)});
+  if (n.has_attr("value_ints")) {
+    std::vector<int64_t> v = n.attr_ints("value_ints");
+    return Tensor::from_i64({static_cast<int64_t>(v.size())}, v);
+  }
+  for (const char* k : {"sparse_value", "value_string", "value_strings"})
+    if (n.has_attr(k)) throw Error(ErrorKind::Unsupported, n.describe() + ": attribute '" + k + "' is not supported");
+  model_error(n, "has no value attribute");
+}
+
+}  // namespace tensor_params
+
+namespace {
+
+using Infos = std::vector<TensorInfo>;
+using namespace tensor_params;
+
+std::string where(const InferContext& c) { return c.node.describe(); }
+
+Infos same_as_input(const InferContext& c) { return {c.in(0)}; }
+
+Infos infer_reshape(const InferContext& c) {
+  const TensorInfo& x = c.in(0);
+  const std::vector<int64_t> target = c.opset < 5 ? c.node.attr_ints("shape") : c.require_constant(1).to_i64_vector();
+  const bool allowzero = c.opset >= 14 && c.node.attr_int("allowzero", 0) != 0;
+  Shape out(target.size());
+  int64_t infer = -1, known = 1;
+  for (size_t i = 0; i < target.size(); ++i) {
+    const int64_t v = target[i];
+    if (v == -1) {
+      if (infer >= 0) c.fail("shape " + shape_str(target) + " has more than one -1");
+      infer = static_cast<int64_t>(i);
+      continue;
+    }
+    if (v < -1) c.fail("shape has a negative entry " + std::to_string(v));
+    if (v == 0 && !allowzero) {
+      if (i >= x.shape.size()) c.fail("shape entry 0 at index " + std::to_string(i) + " beyond input rank");
+      out[i] = x.shape[i];
+    } else {
+      out[i] = v;
+    }
+    known *= out[i];
+  }
+  const int64_t total = numel(x.shape);
+  if (infer >= 0) {
+    if (known == 0) {
+      if (total != 0) c.fail("cannot infer -1 with a zero-sized dim");
+      out[static_cast<size_t>(infer)] = 0;
+    } else {
+      if (total % known) c.fail("cannot reshape " + shape_str(x.shape) + " into " + shape_str(target));
+      out[static_cast<size_t>(infer)] = total / known;
+    }
+  }
+  if (numel(out) != total) c.fail("cannot reshape " + shape_str(x.shape) + " into " + shape_str(out));
+  return {{x.dtype, out}};
+}
+
+Infos infer_flatten(const InferContext& c) {
+  const TensorInfo& x = c.in(0);
+  const int64_t r = static_cast<int64_t>(x.shape.size());
+  int64_t axis = c.node.attr_int("axis", 1);
+  if (axis < 0) axis += r;
+  if (axis < 0 || axis > r) c.fail("axis " + std::to_string(c.node.attr_int("axis", 1)) + " out of range for rank " + std::to_string(r));
+  int64_t a = 1, b = 1;
+  for (int64_t i = 0; i < r; ++i) (i < axis ? a : b) *= x.shape[static_cast<size_t>(i)];
+  return {{x.dtype, {a, b}}};
+}
+
+Infos infer_transpose(const InferContext& c) {
+  const TensorInfo& x = c.in(0);
+  const int64_t r = static_cast<int64_t>(x.shape.size());
+  std::vector<int64_t> perm = c.node.attr_ints("perm");
+  if (perm.empty()) {
+    perm.resize(static_cast<size_t>(r));
+    for (int64_t i = 0; i < r; ++i) perm[static_cast<size_t>(i)] = r - 1 - i;
+  }
+  if (static_cast<int64_t>(perm.size()) != r) c.fail("perm has " + std::to_string(perm.size()) + " entries for rank " + std::to_string(r));
+  std::vector<bool> seen(static_cast<size_t>(r), false);
+  Shape out(static_cast<size_t>(r));
+  for (int64_t i = 0; i < r; ++i) {
+    const int64_t p = normalize_axis(perm[static_cast<size_t>(i)], r, where(c));
+    if (seen[static_cast<size_t>(p)]) c.fail("perm is not a permutation");
+    seen[static_cast<size_t>(p)] = true;
+    out[static_cast<size_t>(i)] = x.shape[static_cast<size_t>(p)];
+  }
+  return {{x.dtype, out}};
+}
+
+std::optional<std::vector<int64_t>> axes_attr_or_input(const InferContext& c, size_t input) {
+  if (c.opset < 13) {
+    if (!c.node.has_attr("axes")) return std::nullopt;
+    return c.node.attr_ints("axes");
+  }
+  if (!c.has(input)) return std::nullopt;
+  return c.require_constant(input).to_i64_vector();
+}
+
+Infos infer_squeeze(const InferContext& c) {
+  const TensorInfo& x = c.in(0);
+  const int64_t r = static_cast<int64_t>(x.shape.size());
+  auto axes = axes_attr_or_input(c, 1);
+  std::vector<bool> drop(static_cast<size_t>(r), false);
+  if (!axes) {
+    for (int64_t i = 0; i < r; ++i) drop[static_cast<size_t>(i)] = x.shape[static_cast<size_t>(i)] == 1;
+  } else {
+    for (int64_t a : *axes) {
+      const int64_t n = normalize_axis(a, r, where(c));
+      if (x.shape[static_cast<size_t>(n)] != 1)
+        c.fail("cannot squeeze axis " + std::to_string(a) + " of size " + std::to_string(x.shape[static_cast<size_t>(n)]));
+      drop[static_cast<size_t>(n)] = true;
+    }
+  }
+  Shape out;
+  for (int64_t i = 0; i < r; ++i)
+    if (!drop[static_cast<size_t>(i)]) out.push_back(x.shape[static_cast<size_t>(i)]);
+  return {{x.dtype, out}};
+}
+
+Infos infer_unsqueeze(const InferContext& c) {
+  const TensorInfo& x = c.in(0);
+  auto axes = axes_attr_or_input(c, 1);
+  if (!axes) c.fail("missing axes");
+  const int64_t r = static_cast<int64_t>(x.shape.size() + axes->size());
+  std::vector<bool> ins(static_cast<size_t>(r), false);
+  for (int64_t a : *axes) {
+    const int64_t n = normalize_axis(a, r, where(c));
+    if (ins[static_cast<size_t>(n)]) c.fail("axis " + std::to_string(a) + " is repeated");
+    ins[static_cast<size_t>(n)] = true;
+  }
+  Shape out;
+  size_t k = 0;
+  for (int64_t i = 0; i < r; ++i) out.push_back(ins[static_cast<size_t>(i)] ? 1 : x.shape[k++]);
+  return {{x.dtype, out}};
+}
+
+Infos infer_concat(const InferContext& c) {
+  if (c.num_inputs() == 0) c.fail("no inputs");
+  const TensorInfo& x0 = c.in(0);
+  const int64_t r = static_cast<int64_t>(x0.shape.size());
+  if (!c.node.has_attr("axis") && c.opset >= 4) c.fail("missing axis attribute");
+  const int64_t axis = normalize_axis(c.node.attr_int("axis", 1), r, where(c));
+  Shape out = x0.shape;
+  out[static_cast<size_t>(axis)] = 0;
+  for (size_t i = 0; i < c.num_inputs(); ++i) {
+    const TensorInfo& xi = c.in(i);
+    if (xi.dtype != x0.dtype) c.fail("inputs have different dtypes");
+    if (xi.shape.size() != x0.shape.size()) c.fail("inputs have different ranks");
+    for (int64_t d = 0; d < r; ++d)
+      if (d != axis && xi.shape[static_cast<size_t>(d)] != x0.shape[static_cast<size_t>(d)])
+        c.fail("input " + std::to_string(i) + " shape " + shape_str(xi.shape) + " does not match " + shape_str(x0.shape));
+    out[static_cast<size_t>(axis)] += xi.shape[static_cast<size_t>(axis)];
+  }
+  return {{x0.dtype, out}};
+}
+
+Infos infer_split(const InferContext& c) {
+  const TensorInfo& x = c.in(0);
+  const int64_t r = static_cast<int64_t>(x.shape.size());
+  const int64_t axis = normalize_axis(c.node.attr_int("axis", 0), r, where(c));
+  const int64_t dim = x.shape[static_cast<size_t>(axis)];
+  const int64_t n_out = static_cast<int64_t>(c.node.outputs.size());
+  std::vector<int64_t> split;
+  if (c.opset < 13) split = c.node.attr_ints("split");
+  else if (c.has(1)) split = c.require_constant(1).to_i64_vector();
+  if (split.empty()) {
+    const int64_t n = c.opset >= 18 && c.node.has_attr("num_outputs") ? c.node.attr_int("num_outputs", n_out) : n_out;
+    if (n <= 0) c.fail("no outputs");
+    if (n != n_out) c.fail("num_outputs " + std::to_string(n) + " but " + std::to_string(n_out) + " outputs");
+    if (c.opset >= 18) {
+      // Opset 18: equal chunks of ceil(dim/n); the last one is smaller when it does not divide.
+      const int64_t chunk = (dim + n - 1) / n;
+      int64_t left = dim;
+      for (int64_t i = 0; i < n; ++i) {
+        split.push_back(std::min(chunk, left));
+        left -= split.back();
+      }
+    } else {
+      if (dim % n) c.fail("axis of size " + std::to_string(dim) + " cannot be split into " + std::to_string(n) + " equal parts");
+      split.assign(static_cast<size_t>(n), dim / n);
+    }
+  }
+  if (static_cast<int64_t>(split.size()) != n_out)
+    c.fail("split has " + std::to_string(split.size()) + " entries for " + std::to_string(n_out) + " outputs");
+  int64_t sum = 0;
+  for (int64_t s : split) {
+    if (s < 0) c.fail("negative split size");
+    sum += s;
+  }
+  if (sum != dim) c.fail("split sizes sum to " + std::to_string(sum) + ", axis has " + std::to_string(dim));
+  Infos out;
+  for (int64_t s : split) {
+    Shape sh = x.shape;
+    sh[static_cast<size_t>(axis)] = s;
+    out.push_back({x.dtype, sh});
+  }
+  return out;
+}
+
+Infos infer_slice(const InferContext& c) {
+  const TensorInfo& x = c.in(0);
+  return {{x.dtype, slice_params(c.node, c.opset, x.shape, c.const_inputs).out}};
+}
+
+Infos infer_gather(const InferContext& c) {
+  const TensorInfo& x = c.in(0);
+  const TensorInfo& idx = c.in(1);
+  if (!is_integer(idx.dtype)) c.fail("indices must be integers");
+  const int64_t r = static_cast<int64_t>(x.shape.size());
+  if (r == 0) c.fail("data must have rank >= 1");
+  const int64_t axis = normalize_axis(c.node.attr_int("axis", 0), r, where(c));
+  Shape out(x.shape.begin(), x.shape.begin() + axis);
+  out.insert(out.end(), idx.shape.begin(), idx.shape.end());
+  out.insert(out.end(), x.shape.begin() + axis + 1, x.shape.end());
+  return {{x.dtype, out}};
+}
+
+Infos infer_gather_elements(const InferContext& c) {
+  const TensorInfo& x = c.in(0);
+  const TensorInfo& idx = c.in(1);
+  if (!is_integer(idx.dtype)) c.fail("indices must be integers");
+  if (idx.shape.size() != x.shape.size() || x.shape.empty()) c.fail("data and indices must have the same rank >= 1");
+  const int64_t axis = normalize_axis(c.node.attr_int("axis", 0), static_cast<int64_t>(x.shape.size()), where(c));
+  for (size_t d = 0; d < x.shape.size(); ++d)
+    if (static_cast<int64_t>(d) != axis && idx.shape[d] > x.shape[d])
+      c.fail("indices shape " + shape_str(idx.shape) + " exceeds data shape " + shape_str(x.shape));
+  return {{x.dtype, idx.shape}};
+}
+
+Infos infer_scatter_nd(const InferContext& c) {
+  const TensorInfo& x = c.in(0);
+  const TensorInfo& idx = c.in(1);
+  const TensorInfo& upd = c.in(2);
+  if (idx.shape.empty()) c.fail("indices must have rank >= 1");
+  const int64_t k = idx.shape.back();
+  if (k > static_cast<int64_t>(x.shape.size())) c.fail("index depth exceeds data rank");
+  Shape expect(idx.shape.begin(), idx.shape.end() - 1);
+  expect.insert(expect.end(), x.shape.begin() + k, x.shape.end());
+  if (upd.shape != expect) c.fail("updates shape " + shape_str(upd.shape) + ", expected " + shape_str(expect));
+  if (upd.dtype != x.dtype) c.fail("updates dtype differs from data");
+  return {x};
+}
+
+Infos infer_expand(const InferContext& c) {
+  const TensorInfo& x = c.in(0);
+  const std::vector<int64_t> shape = c.require_constant(1).to_i64_vector();
+  return {{x.dtype, broadcast_shapes(x.shape, shape, where(c))}};
+}
+
+Infos infer_tile(const InferContext& c) {
+  const TensorInfo& x = c.in(0);
+  const std::vector<int64_t> rep = c.require_constant(1).to_i64_vector();
+  if (rep.size() != x.shape.size()) c.fail("repeats has " + std::to_string(rep.size()) + " entries for rank " + std::to_string(x.shape.size()));
+  Shape out = x.shape;
+  for (size_t i = 0; i < rep.size(); ++i) {
+    if (rep[i] < 0) c.fail("negative repeat");
+    out[i] *= rep[i];
+  }
+  return {{x.dtype, out}};
+}
+
+Infos infer_pad(const InferContext& c) {
+  const TensorInfo& x = c.in(0);
+  return {{x.dtype, pad_params(c.node, c.opset, x.shape, c.const_inputs).out}};
+}
+
+Infos infer_resize(const InferContext& c) {
+  const TensorInfo& x = c.in(0);
+  return {{x.dtype, resize_params(c.node, c.opset, x.shape, c.const_inputs).out}};
+}
+
+Infos infer_shape(const InferContext& c) {
+  const int64_t r = static_cast<int64_t>(c.in(0).shape.size());
+  int64_t start = c.node.attr_int("start", 0), end = c.node.attr_int("end", r);
+  if (start < 0) start += r;
+  if (end < 0) end += r;
+  start = std::clamp<int64_t>(start, 0, r);
+  end = std::clamp<int64_t>(end, start, r);
+  return {{DType::Int64, {end - start}}};
+}
+
+Infos infer_size(const InferContext& c) {
+  (void)c.in(0);
+  return {{DType::Int64, {}}};
+}
+
+Infos infer_cast(const InferContext& c) {
+  if (!c.node.has_attr("to")) c.fail("missing 'to' attribute");
+  return {{onnx_dtype(c.node.attr_int("to", 1), where(c)), c.in(0).shape}};
+}
+
+Infos infer_castlike(const InferContext& c) { return {{c.in(1).dtype, c.in(0).shape}}; }
+
+Infos infer_constant(const InferContext& c) {
+  const Tensor t = constant_value(c.node);
+  return {{t.dtype(), t.shape()}};
+}
+
+Infos infer_constant_of_shape(const InferContext& c) {
+  const std::vector<int64_t> shape = c.require_constant(0).to_i64_vector();
+  for (int64_t d : shape)
+    if (d < 0) c.fail("negative dimension in shape " + shape_str(shape));
+  DType dt = DType::Float32;
+  if (const Tensor* v = c.node.attr_tensor("value")) {
+    if (v->numel() != 1) c.fail("value must have exactly one element");
+    dt = v->dtype();
+  }
+  return {{dt, shape}};
+}
+
+Infos infer_range(const InferContext& c) {
+  const Tensor& s = c.require_constant(0);
+  const Tensor& l = c.require_constant(1);
+  const Tensor& d = c.require_constant(2);
+  if (s.numel() != 1 || l.numel() != 1 || d.numel() != 1) c.fail("start, limit and delta must be scalars");
+  const DType dt = c.in(0).dtype;
+  int64_t n;
+  if (is_integer(dt)) {
+    const int64_t a = s.get_i64(0), b = l.get_i64(0), st = d.get_i64(0);
+    if (st == 0) c.fail("delta is 0");
+    n = st > 0 ? (b > a ? (b - a + st - 1) / st : 0) : (a > b ? (a - b + (-st) - 1) / (-st) : 0);
+  } else {
+    const double a = s.get_f64(0), b = l.get_f64(0), st = d.get_f64(0);
+    if (st == 0 || !std::isfinite(st) || !std::isfinite(a) || !std::isfinite(b)) c.fail("bad start/limit/delta");
+    n = std::max<int64_t>(0, static_cast<int64_t>(std::ceil((b - a) / st)));
+  }
+  return {{dt, {n}}};
+}
+
+Infos infer_dropout(const InferContext& c) {
+  const TensorInfo& x = c.in(0);
+  // Opsets 7-9 return the mask in the input's type; 10+ as bool.
+  return {x, {c.opset < 10 ? x.dtype : DType::Bool, x.shape}};
+}
+
+Infos infer_depth_to_space(const InferContext& c) {
+  const TensorInfo& x = c.in(0);
+  const int64_t b = c.node.attr_int("blocksize", 0);
+  if (x.shape.size() != 4) c.fail("input must be 4-D, got " + shape_str(x.shape));
+  if (b <= 0) c.fail("blocksize must be positive");
+  if (x.shape[1] % (b * b)) c.fail("channels " + std::to_string(x.shape[1]) + " not divisible by blocksize^2");
+  return {{x.dtype, {x.shape[0], x.shape[1] / (b * b), x.shape[2] * b, x.shape[3] * b}}};
+}
+
+Infos infer_space_to_depth(const InferContext& c) {
+  const TensorInfo& x = c.in(0);
+  const int64_t b = c.node.attr_int("blocksize", 0);
+  if (x.shape.size() != 4) c.fail("input must be 4-D, got " + shape_str(x.shape));
+  if (b <= 0) c.fail("blocksize must be positive");
+  if (x.shape[2] % b || x.shape[3] % b) c.fail("spatial dims not divisible by blocksize");
+  return {{x.dtype, {x.shape[0], x.shape[1] * b * b, x.shape[2] / b, x.shape[3] / b}}};
+}
+
+Infos infer_trilu(const InferContext& c) {
+  const TensorInfo& x = c.in(0);
+  if (x.shape.size() < 2) c.fail("input must have rank >= 2");
+  return {x};
+}
+
+Infos infer_einsum(const InferContext& c) {
+  std::vector<Shape> shapes;
+  for (size_t i = 0; i < c.num_inputs(); ++i) shapes.push_back(c.in(i).shape);
+  if (shapes.empty()) c.fail("no inputs");
+  return {{c.in(0).dtype, einsum_spec(c.node, shapes).out}};
+}
+
+Infos infer_one_hot(const InferContext& c) {
+  const TensorInfo& idx = c.in(0);
+  const Tensor& depth_t = c.require_constant(1);
+  const TensorInfo& values = c.in(2);
+  if (depth_t.numel() != 1) c.fail("depth must be a scalar");
+  if (numel(values.shape) != 2) c.fail("values must have two elements [off, on]");
+  const int64_t depth = static_cast<int64_t>(depth_t.get_f64(0));
+  if (depth <= 0) c.fail("depth must be positive");
+  const int64_t r = static_cast<int64_t>(idx.shape.size()) + 1;
+  const int64_t axis = normalize_axis(c.node.attr_int("axis", -1), r, where(c));
+  Shape out = idx.shape;
+  out.insert(out.begin() + axis, depth);
+  return {{values.dtype, out}};
+}
+
+Infos infer_top_k(const InferContext& c) {
+  const TensorInfo& x = c.in(0);
+  const int64_t r = static_cast<int64_t>(x.shape.size());
+  const int64_t axis = normalize_axis(c.node.attr_int("axis", -1), r, where(c));
+  const int64_t k = c.opset < 10 ? c.node.attr_int("k", -1) : c.require_constant(1).get_i64(0);
+  if (k < 0 || k > x.shape[static_cast<size_t>(axis)])
+    c.fail("k=" + std::to_string(k) + " out of range for axis of size " + std::to_string(x.shape[static_cast<size_t>(axis)]));
+  Shape out = x.shape;
+  out[static_cast<size_t>(axis)] = k;
+  return {{x.dtype, out}, {DType::Int64, out}};
+}
+
+Infos infer_cumsum(const InferContext& c) {
+  const TensorInfo& x = c.in(0);
+  if (x.shape.empty()) c.fail("input must have rank >= 1");
+  return {x};
+}
+
+Infos infer_non_zero(const InferContext& c) {
+  const TensorInfo& x = c.in(0);
+  const Tensor& t = c.require_constant(0);
+  int64_t nnz = 0;
+  for (int64_t i = 0; i < t.numel(); ++i) nnz += t.get_f64(i) != 0.0;
+  return {{DType::Int64, {static_cast<int64_t>(x.shape.size()), nnz}}};
+}
+
+}  // namespace
+
+void register_tensor_shapes(OpRegistry& r) {
+  r.add("Reshape", infer_reshape);
+  r.add("Flatten", infer_flatten);
+  r.add("Transpose", infer_transpose);
+  r.add("Squeeze", infer_squeeze);
+  r.add("Unsqueeze", infer_unsqueeze);
+  r.add("Concat", infer_concat);
+  r.add("Split", infer_split);
+  r.add("Slice", infer_slice);
+  r.add("Gather", infer_gather);
+  r.add("GatherElements", infer_gather_elements);
+  r.add("ScatterND", infer_scatter_nd);
+  r.add("Expand", infer_expand);
+  r.add("Tile", infer_tile);
+  r.add("Pad", infer_pad);
+  r.add("Resize", infer_resize);
+  r.add("Upsample", infer_resize);
+  r.add("Shape", infer_shape);
+  r.add("Size", infer_size);
+  r.add("Cast", infer_cast);
+  r.add("CastLike", infer_castlike);
+  r.add("Constant", infer_constant);
+  r.add("ConstantOfShape", infer_constant_of_shape);
+  r.add("Range", infer_range);
+  r.add("Identity", same_as_input);
+  r.add("Dropout", infer_dropout);
+  r.add("DepthToSpace", infer_depth_to_space);
+  r.add("SpaceToDepth", infer_space_to_depth);
+  r.add("Trilu", infer_trilu);
+  r.add("Einsum", infer_einsum);
+  r.add("OneHot", infer_one_hot);
+  r.add("TopK", infer_top_k);
+  r.add("CumSum", infer_cumsum);
+  r.add("NonZero", infer_non_zero);
+}
 
 }  // namespace netlens

@@ -1,0 +1,223 @@
+// Resize (opsets 10-19) and Upsample (7, 9) on the CPU, in float32 (the backend converts float16/
+// float64 around the kernel).
+//
+// Nearest, linear and cubic interpolation are separable, so an N-d resize is done as one 1-D pass
+// per resized axis: for every output coordinate along the axis we precompute the source indices
+// and weights (the ONNX reference's coordinate transform, edge-clamped neighbours, cubic
+// exclude_outside renormalisation), then every pass is a weighted gather that vectorises over the
+// inner dims. tf_crop_and_resize marks outside coordinates, whose outputs are extrapolation_value.
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <optional>
+
+#include "shapes_tensor.hpp"
+#include "tensor_util.hpp"
+
+namespace netlens::cpu::tensor {
+
+namespace {
+
+using Views = std::span<const TensorView>;
+
+struct AxisMap {
+  int64_t in = 0, out = 0, taps = 1;
+  std::vector<int64_t> idx;   // out * taps source indices
+  std::vector<float> w;       // out * taps weights
+  std::vector<uint8_t> outside;  // per output index: extrapolation_value (tf_crop_and_resize)
+  bool identity = false;
+};
+
+std::array<double, 4> cubic_coeffs(double t, double A) {
+  auto near = [&](double x) { return ((A + 2) * x - (A + 3)) * x * x + 1; };        // |x| <= 1
+  auto far = [&](double x) { return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A; };    // 1 < |x| < 2
+  return {far(t + 1), near(t), near(1 - t), far(2 - t)};
+}
+
+AxisMap axis_map(const tensor_params::ResizeParams& p, size_t d, int64_t n, int64_t m) {
+  AxisMap a;
+  a.in = n;
+  a.out = m;
+  a.taps = p.mode == "nearest" ? 1 : p.mode == "linear" ? 2 : 4;
+  a.idx.resize(static_cast<size_t>(m * a.taps));
+  a.w.resize(static_cast<size_t>(m * a.taps));
+  a.outside.assign(static_cast<size_t>(m), 0);
+  const double s = p.scale[d];
+  const double L = s * static_cast<double>(n);  // the reference's "output_width"
+  const double rs = p.roi_start[d], re = p.roi_end[d];
+  for (int64_t x = 0; x < m; ++x) {
+    const double xr = static_cast<double>(x);
+    double xo;
+    if (p.coord == "half_pixel") xo = (xr + 0.5) / s - 0.5;
+    else if (p.coord == "pytorch_half_pixel") xo = m > 1 ? (xr + 0.5) / s - 0.5 : -0.5;
+    else if (p.coord == "align_corners") xo = L == 1.0 ? 0.0 : xr * static_cast<double>(n - 1) / (L - 1.0);
+    else if (p.coord == "asymmetric") xo = xr / s;
+    else if (p.coord == "tf_half_pixel_for_nn") xo = (xr + 0.5) / s;
+    else {  // tf_crop_and_resize
+      xo = L == 1.0 ? (re - rs) * static_cast<double>(n - 1) / 2.0
+                    : xr * (re - rs) * static_cast<double>(n - 1) / (L - 1.0);
+      xo += rs * static_cast<double>(n - 1);
+      if (xo < 0.0 || xo > static_cast<double>(n - 1)) a.outside[static_cast<size_t>(x)] = 1;
+    }
+    auto clampi = [&](int64_t i) { return std::clamp<int64_t>(i, 0, n - 1); };
+    int64_t* ix = &a.idx[static_cast<size_t>(x * a.taps)];
+    float* wx = &a.w[static_cast<size_t>(x * a.taps)];
+    if (p.mode == "nearest") {
+      double r;
+      const double fl = std::floor(xo), frac = xo - fl;
+      if (p.nearest_mode == "simple") r = s < 1.0 ? std::ceil(xo) : fl;
+      else if (p.nearest_mode == "floor") r = fl;
+      else if (p.nearest_mode == "ceil") r = std::ceil(xo);
+      else if (p.nearest_mode == "round_prefer_ceil") r = frac == 0.5 ? fl + 1 : std::round(xo);
+      else r = frac == 0.5 ? fl : std::round(xo);  // round_prefer_floor
+      ix[0] = clampi(static_cast<int64_t>(r));
+      wx[0] = 1.f;
+    } else if (p.mode == "linear") {
+      const double fl = std::floor(xo), t = xo - fl;
+      const int64_t i0 = static_cast<int64_t>(fl);
+      ix[0] = clampi(i0);
+      ix[1] = clampi(i0 + 1);
+      wx[0] = static_cast<float>(1.0 - t);
+      wx[1] = static_cast<float>(t);
+    } else {
+      const double fl = std::floor(xo), t = xo - fl;
+      const int64_t i0 = static_cast<int64_t>(fl);
+      std::array<double, 4> c = cubic_coeffs(t, p.cubic_a);
+      if (p.exclude_outside) {
+        double sum = 0;
+        for (int k = 0; k < 4; ++k) {
+          const int64_t i = i0 - 1 + k;
+          if (i < 0 || i >= n) c[static_cast<size_t>(k)] = 0;
+          sum += c[static_cast<size_t>(k)];
+        }
+        for (double& v : c) v = sum != 0 ? v / sum : 0;
+      }
+      for (int k = 0; k < 4; ++k) {
+        ix[k] = clampi(i0 - 1 + k);
+        wx[k] = static_cast<float>(c[static_cast<size_t>(k)]);
+      }
+    }
+  }
+  // An axis that maps every output index onto itself with weight 1 needs no pass.
+  if (n == m) {
+    a.identity = true;
+    for (int64_t x = 0; x < m && a.identity; ++x) {
+      if (a.outside[static_cast<size_t>(x)]) a.identity = false;
+      for (int64_t t = 0; t < a.taps; ++t) {
+        const float w = a.w[static_cast<size_t>(x * a.taps + t)];
+        const int64_t i = a.idx[static_cast<size_t>(x * a.taps + t)];
+        if (w != 0.f && (i != x || w != 1.f)) a.identity = false;
+      }
+    }
+  }
+  return a;
+}
+
+// One 1-D pass along an axis: dst[o, x, j] = Σ_t w[x,t] · src[o, idx[x,t], j].
+void resize_pass(const float* src, float* dst, int64_t outer, int64_t inner, const AxisMap& a, float extrap) {
+  const int64_t n = a.in, m = a.out, taps = a.taps;
+#pragma omp parallel for if (outer * m * inner >= 32768)
+  for (int64_t ox = 0; ox < outer * m; ++ox) {
+    const int64_t o = ox / m, x = ox % m;
+    float* d = dst + ox * inner;
+    if (a.outside[static_cast<size_t>(x)]) {
+      std::fill(d, d + inner, extrap);
+      continue;
+    }
+    const int64_t* ix = &a.idx[static_cast<size_t>(x * taps)];
+    const float* wx = &a.w[static_cast<size_t>(x * taps)];
+    const float* s0 = src + (o * n + ix[0]) * inner;
+    const float w0 = wx[0];
+    for (int64_t j = 0; j < inner; ++j) d[j] = w0 * s0[j];
+    for (int64_t t = 1; t < taps; ++t) {
+      const float* st = src + (o * n + ix[t]) * inner;
+      const float wt = wx[t];
+      for (int64_t j = 0; j < inner; ++j) d[j] += wt * st[j];
+    }
+  }
+}
+
+std::optional<std::string> check_resize(const NodeContext& ctx) {
+  const Node& n = ctx.node;
+  if (ctx.inputs[0].dtype != DType::Float32)
+    return "input dtype " + std::string(dtype_name(ctx.inputs[0].dtype)) + " not supported (float only)";
+  const bool legacy = n.op_type == "Upsample" || ctx.opset < 11;
+  std::string mode = n.attr_string("mode", "nearest");
+  if (mode != "nearest" && mode != "linear" && mode != "cubic" && mode != "bilinear" && mode != "trilinear")
+    return "mode '" + mode + "' not supported";
+  if (legacy && mode == "cubic") return "mode 'cubic' does not exist before opset 11";
+  if (!legacy) {
+    const std::string c = n.attr_string("coordinate_transformation_mode", "half_pixel");
+    if (c != "half_pixel" && c != "pytorch_half_pixel" && c != "align_corners" && c != "asymmetric" &&
+        c != "tf_half_pixel_for_nn" && c != "tf_crop_and_resize")
+      return "coordinate_transformation_mode '" + c + "' not supported";
+    const std::string nm = n.attr_string("nearest_mode", "round_prefer_floor");
+    if (nm != "round_prefer_floor" && nm != "round_prefer_ceil" && nm != "floor" && nm != "ceil")
+      return "nearest_mode '" + nm + "' not supported";
+    if (n.attr_int("antialias", 0) != 0) return "antialias=1 not supported";
+  }
+  for (size_t i = 1; i < ctx.inputs.size(); ++i)
+    if (n.has_input(i) && (i >= ctx.const_inputs.size() || !ctx.const_inputs[i]) &&
+        !(i == 1 && !legacy && n.attr_string("coordinate_transformation_mode", "half_pixel") != "tf_crop_and_resize"))
+      return "input " + std::to_string(i) + " ('" + n.input(i) + "') must be a constant";
+  return std::nullopt;
+}
+
+std::unique_ptr<Kernel> plan_resize(const NodeContext& ctx) {
+  const Shape in = ctx.inputs[0].shape;
+  const auto p = tensor_params::resize_params(ctx.node, ctx.opset, in, ctx.const_inputs);
+  std::vector<AxisMap> maps;
+  for (size_t d = 0; d < in.size(); ++d) {
+    maps.push_back(axis_map(p, d, in[d], p.out[d]));
+  }
+  // Order: shrinking axes first, so later passes touch fewer elements.
+  std::vector<size_t> order;
+  for (size_t d = 0; d < in.size(); ++d)
+    if (!maps[d].identity) order.push_back(d);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return static_cast<double>(maps[a].out) / std::max<int64_t>(1, maps[a].in) <
+           static_cast<double>(maps[b].out) / std::max<int64_t>(1, maps[b].in);
+  });
+  const float extrap = p.extrapolation;
+  return lambda_kernel([=](Views i, Views o) {
+    if (o[0].numel() == 0) return;
+    if (order.empty()) {
+      parallel_memcpy(o[0].data, i[0].data, o[0].nbytes());
+      return;
+    }
+    Shape cur = in;
+    std::vector<float> bufs[2];
+    const float* src = static_cast<const float*>(i[0].data);
+    for (size_t k = 0; k < order.size(); ++k) {
+      const size_t d = order[k];
+      Shape next = cur;
+      next[d] = maps[d].out;
+      float* dst;
+      if (k + 1 == order.size()) {
+        dst = static_cast<float*>(o[0].data);
+      } else {
+        bufs[k % 2].resize(static_cast<size_t>(numel(next)));
+        dst = bufs[k % 2].data();
+      }
+      int64_t outer = 1, inner = 1;
+      for (size_t a = 0; a < d; ++a) outer *= cur[a];
+      for (size_t a = d + 1; a < cur.size(); ++a) inner *= cur[a];
+      if (numel(cur) == 0) {
+        std::fill(dst, dst + numel(next), 0.f);
+      } else {
+        resize_pass(src, dst, outer, inner, maps[d], extrap);
+      }
+      src = dst;
+      cur = next;
+    }
+  });
+}
+
+}  // namespace
+
+void register_resize_ops(CpuOpTable& t) {
+  t["Resize"] = CpuOp{check_resize, plan_resize, false};
+  t["Upsample"] = CpuOp{check_resize, plan_resize, false};
+}
+
+}  // namespace netlens::cpu::tensor

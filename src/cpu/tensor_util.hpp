@@ -1,0 +1,73 @@
+// Helpers of the CPU "tensor" op family (ops_tensor.cpp, tensor_resize.cpp, tensor_einsum.cpp):
+// byte-level strided copies (the engine of Transpose/Slice/Expand/Tile/DepthToSpace), dispatch on
+// element size and on numeric type.
+//
+// Contract: views are host memory, shapes already checked by shape inference. Element sizes are
+// 1, 2, 4 or 8 bytes. Nothing here throws inside an OpenMP region.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "cpu_ops.hpp"
+#include "netlens/runtime.hpp"
+
+namespace netlens::cpu::tensor {
+
+// Below this many bytes a copy runs on one thread.
+constexpr int64_t kParallelBytes = 1 << 18;
+
+// dst (contiguous, row-major `shape`) ← src where element (i0..in) is at
+// src + sum(ik * strides[k]) elements. Strides may be negative (reversed Slice) or 0 (broadcast).
+// Innermost contiguous runs are copied with memcpy; big copies use OpenMP.
+void strided_copy(void* dst, const void* src, const Shape& shape, const std::vector<int64_t>& strides, size_t es);
+
+// memcpy that splits big copies across threads; no-op when dst == src.
+void parallel_memcpy(void* dst, const void* src, size_t bytes);
+
+// Reads an integer tensor (any integer dtype) as int64 values.
+std::vector<int64_t> read_ints(const TensorView& v);
+
+// Calls f(T{}) with an unsigned type of `es` bytes (for moving elements around).
+template <class F> void with_elem_size(size_t es, F&& f) {
+  switch (es) {
+    case 1: f(uint8_t{}); return;
+    case 2: f(uint16_t{}); return;
+    case 4: f(uint32_t{}); return;
+    case 8: f(uint64_t{}); return;
+    default: throw Error(ErrorKind::Internal, "tensor ops: unexpected element size " + std::to_string(es));
+  }
+}
+
+// Calls f(T{}) with the native C++ type of a numeric dtype (Bool as uint8_t). Float16/BFloat16
+// are not native: callers convert them (see with_float32).
+template <class F> bool with_native(DType t, F&& f) {
+  switch (t) {
+    case DType::Float32: f(float{}); return true;
+    case DType::Float64: f(double{}); return true;
+    case DType::Int8: f(int8_t{}); return true;
+    case DType::UInt8: case DType::Bool: f(uint8_t{}); return true;
+    case DType::Int16: f(int16_t{}); return true;
+    case DType::UInt16: f(uint16_t{}); return true;
+    case DType::Int32: f(int32_t{}); return true;
+    case DType::UInt32: f(uint32_t{}); return true;
+    case DType::Int64: f(int64_t{}); return true;
+    case DType::UInt64: f(uint64_t{}); return true;
+    default: return false;
+  }
+}
+
+// Runs fn with Float16/BFloat16 inputs and outputs replaced by float32 copies (converted back
+// afterwards), for dtype-generic ops that do arithmetic (CumSum, TopK, ScatterND reductions).
+void with_float32(std::span<const TensorView> in, std::span<const TensorView> out, const KernelFn& fn);
+
+// A Kernel from a lambda (same as cpu::make_kernel; kept local so these files stand alone).
+std::unique_ptr<Kernel> lambda_kernel(KernelFn fn);
+
+void register_resize_ops(CpuOpTable& t);  // tensor_resize.cpp: Resize, Upsample
+void register_einsum_ops(CpuOpTable& t);  // tensor_einsum.cpp: Einsum
+
+}  // namespace netlens::cpu::tensor
