@@ -8,7 +8,11 @@
 #include <map>
 #include <random>
 
+#include <filesystem>
+
 #include "cpu_ops.hpp"
+#include "netlens/cpu.hpp"
+#include "netlens/onnx.hpp"
 #include "netlens/runtime.hpp"
 #include "shape_util.hpp"
 
@@ -856,5 +860,79 @@ TEST(Norm, LpNormalization) {
       EXPECT_LE(rel_l2(res.outputs[0], want), kTol) << "p " << p << " axis " << axis;
     }
 }
+
+// ------------------------------------------------------------------------------------------------
+// PyTorch's own results for its layers exported to ONNX (ONNX's pytorch-converted/-operator test
+// data): whole models through the loader, Session and CPU backend. The weights there are
+// initializers, so this covers the packed-constant-weight path. Tolerance: relative L2 <= 1e-5
+// per output (PyTorch computed them in float32 with another summation order).
+class PytorchConverted : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(PytorchConverted, MatchesPytorch) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(NETLENS_ONNX_TESTDATA) / GetParam();
+  if (!fs::exists(dir / "model.onnx")) GTEST_SKIP() << dir << " not installed";
+  Graph g = load_onnx((dir / "model.onnx").string());
+  const fs::path data = dir / "test_data_set_0";
+  std::map<std::string, Tensor> feed;
+  std::map<std::string, Shape> shapes;
+  for (size_t i = 0; i < g.inputs.size(); ++i) {
+    Tensor t = load_onnx_tensor((data / ("input_" + std::to_string(i) + ".pb")).string());
+    shapes[g.inputs[i].name] = t.shape();
+    feed[g.inputs[i].name] = t;
+  }
+  std::vector<std::string> outs;
+  for (const auto& o : g.outputs) outs.push_back(o.name);
+  auto backend = make_cpu_backend();
+  Session session(std::move(g), {backend.get()});
+  session.prepare(shapes);
+  session.run(feed);
+  for (size_t i = 0; i < outs.size(); ++i) {
+    const Tensor want = load_onnx_tensor((data / ("output_" + std::to_string(i) + ".pb")).string());
+    const Tensor got = session.activations().fetch(outs[i]);
+    ASSERT_EQ(got.shape(), want.shape()) << outs[i];
+    std::vector<double> w(static_cast<size_t>(want.numel()));
+    for (int64_t k = 0; k < want.numel(); ++k) w[static_cast<size_t>(k)] = want.get_f64(k);
+    EXPECT_LE(rel_l2(got, w), kTol) << GetParam() << " output " << outs[i];
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Layers, PytorchConverted,
+    ::testing::Values("pytorch-converted/test_AvgPool1d", "pytorch-converted/test_AvgPool1d_stride",
+                      "pytorch-converted/test_AvgPool2d", "pytorch-converted/test_AvgPool2d_stride",
+                      "pytorch-converted/test_AvgPool3d", "pytorch-converted/test_AvgPool3d_stride",
+                      "pytorch-converted/test_AvgPool3d_stride1_pad0_gpu_input",
+                      "pytorch-converted/test_BatchNorm1d_3d_input_eval", "pytorch-converted/test_BatchNorm2d_eval",
+                      "pytorch-converted/test_BatchNorm2d_momentum_eval", "pytorch-converted/test_BatchNorm3d_eval",
+                      "pytorch-converted/test_BatchNorm3d_momentum_eval", "pytorch-converted/test_Conv1d",
+                      "pytorch-converted/test_Conv1d_dilated", "pytorch-converted/test_Conv1d_groups",
+                      "pytorch-converted/test_Conv1d_pad1", "pytorch-converted/test_Conv1d_pad1size1",
+                      "pytorch-converted/test_Conv1d_pad2", "pytorch-converted/test_Conv1d_pad2size1",
+                      "pytorch-converted/test_Conv1d_stride", "pytorch-converted/test_Conv2d",
+                      "pytorch-converted/test_Conv2d_depthwise", "pytorch-converted/test_Conv2d_depthwise_padded",
+                      "pytorch-converted/test_Conv2d_depthwise_strided",
+                      "pytorch-converted/test_Conv2d_depthwise_with_multiplier", "pytorch-converted/test_Conv2d_dilated",
+                      "pytorch-converted/test_Conv2d_groups", "pytorch-converted/test_Conv2d_groups_thnn",
+                      "pytorch-converted/test_Conv2d_no_bias", "pytorch-converted/test_Conv2d_padding",
+                      "pytorch-converted/test_Conv2d_strided", "pytorch-converted/test_Conv3d",
+                      "pytorch-converted/test_Conv3d_dilated", "pytorch-converted/test_Conv3d_dilated_strided",
+                      "pytorch-converted/test_Conv3d_groups", "pytorch-converted/test_Conv3d_no_bias",
+                      "pytorch-converted/test_Conv3d_stride", "pytorch-converted/test_Conv3d_stride_padding",
+                      "pytorch-converted/test_ConvTranspose2d", "pytorch-converted/test_ConvTranspose2d_no_bias",
+                      "pytorch-converted/test_Linear", "pytorch-converted/test_Linear_no_bias",
+                      "pytorch-converted/test_MaxPool1d", "pytorch-converted/test_MaxPool1d_stride",
+                      "pytorch-converted/test_MaxPool1d_stride_padding_dilation", "pytorch-converted/test_MaxPool2d",
+                      "pytorch-converted/test_MaxPool2d_stride_padding_dilation", "pytorch-converted/test_MaxPool3d",
+                      "pytorch-converted/test_MaxPool3d_stride", "pytorch-converted/test_MaxPool3d_stride_padding",
+                      "pytorch-operator/test_operator_addmm", "pytorch-operator/test_operator_conv",
+                      "pytorch-operator/test_operator_convtranspose", "pytorch-operator/test_operator_maxpool",
+                      "pytorch-operator/test_operator_mm"),
+    [](const ::testing::TestParamInfo<std::string>& info) {
+      std::string n = info.param.substr(info.param.find('/') + 1);
+      for (char& ch : n)
+        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+      return n;
+    });
 
 }  // namespace
