@@ -286,12 +286,15 @@ std::string read_file(const std::string& path, const char* what) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw Error(ErrorKind::Io, path + ": " + what + " file not found");
   if (fs::is_directory(path, ec)) throw Error(ErrorKind::Io, path + ": is a directory, not a " + what + " file");
-  std::ifstream f(path, std::ios::binary);
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
   if (!f) throw Error(ErrorKind::Io, path + ": cannot open " + what + " file");
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  if (f.bad()) throw Error(ErrorKind::Io, path + ": read error");
-  return std::move(ss).str();
+  // One allocation of the exact size: models are hundreds of MB and every copy shows.
+  const std::streamoff size = f.tellg();
+  if (size < 0) throw Error(ErrorKind::Io, path + ": cannot determine the file size");
+  std::string bytes(static_cast<size_t>(size), '\0');
+  f.seekg(0);
+  if (size > 0 && !f.read(bytes.data(), size)) throw Error(ErrorKind::Io, path + ": read error");
+  return bytes;
 }
 
 ValueInfo value_info_from_proto(const Ctx& c, const onnx::ValueInfoProto& vp, const char* role, bool strict) {
@@ -435,9 +438,11 @@ std::vector<Node> topo_sort(const Ctx& c, std::vector<Node> nodes, const std::un
   return sorted;
 }
 
-Graph graph_from_model(const Ctx& c, const onnx::ModelProto& m) {
+// Consumes the model: each initializer's bytes are released once converted, so a large model is not
+// held twice in memory.
+Graph graph_from_model(const Ctx& c, onnx::ModelProto& m) {
   if (!m.has_graph()) fail(c, ErrorKind::Model, "not an ONNX model (it has no graph)", "");
-  const onnx::GraphProto& gp = m.graph();
+  onnx::GraphProto& gp = *m.mutable_graph();
   const std::string gwhere = "graph " + q(gp.name());
   Graph g;
   g.name = gp.name();
@@ -452,11 +457,13 @@ Graph graph_from_model(const Ctx& c, const onnx::ModelProto& m) {
     fail(c, ErrorKind::Unsupported, "sparse initializers are not supported",
          "initializer " + q(gp.sparse_initializer(0).values().name()));
 
-  for (const auto& tp : gp.initializer()) {
+  for (auto& tp : *gp.mutable_initializer()) {
     const std::string where = "initializer " + q(tp.name());
     if (tp.name().empty()) fail(c, ErrorKind::Model, "initializer without a name", gwhere);
     if (g.initializers.count(tp.name())) fail(c, ErrorKind::Model, "duplicate initializer", where);
     g.initializers.emplace(tp.name(), tensor_from_proto(c, tp, where));
+    std::string().swap(*tp.mutable_raw_data());
+    tp.clear_float_data();
   }
 
   std::unordered_set<std::string> external;  // names available before any node runs
@@ -514,10 +521,8 @@ std::string parent_dir(const std::string& path) {
   return p.empty() ? std::string(".") : p.string();
 }
 
-}  // namespace
-
-Graph load_onnx_bytes(std::string_view bytes, const std::string& base_dir, const std::string& label) {
-  const Ctx c{label, base_dir};
+// Parses the model bytes; the caller may free them afterwards.
+onnx::ModelProto parse_model(const Ctx& c, std::string_view bytes) {
   if (bytes.empty()) fail(c, ErrorKind::Model, "file is empty, not an ONNX model", "");
   if (bytes.size() > static_cast<size_t>(INT_MAX))
     fail(c, ErrorKind::Unsupported,
@@ -526,12 +531,25 @@ Graph load_onnx_bytes(std::string_view bytes, const std::string& base_dir, const
   if (!parse_message(m, bytes))
     fail(c, ErrorKind::Model, "not a valid ONNX model (protobuf parse failed: truncated or corrupt file)",
          std::to_string(bytes.size()) + " bytes");
+  return m;
+}
+
+}  // namespace
+
+Graph load_onnx_bytes(std::string_view bytes, const std::string& base_dir, const std::string& label) {
+  const Ctx c{label, base_dir};
+  onnx::ModelProto m = parse_model(c, bytes);
   return graph_from_model(c, m);
 }
 
 Graph load_onnx(const std::string& path) {
-  const std::string bytes = read_file(path, "model");
-  return load_onnx_bytes(bytes, parent_dir(path), path);
+  const Ctx c{path, parent_dir(path)};
+  onnx::ModelProto m;
+  {
+    const std::string bytes = read_file(path, "model");
+    m = parse_model(c, bytes);
+  }  // the file's bytes are freed before the tensors are built
+  return graph_from_model(c, m);
 }
 
 Tensor load_onnx_tensor(const std::string& path) {
