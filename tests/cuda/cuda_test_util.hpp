@@ -1,0 +1,94 @@
+// Shared by the CUDA tests: one CUDA backend per process, or the reason there is none (the tests
+// then GTEST_SKIP with that reason, e.g. on machines without a GPU or driver).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <memory>
+#include <string>
+
+#include "netlens/cpu.hpp"
+#include "netlens/cuda.hpp"
+
+namespace netlens::test {
+
+inline Backend* cuda_backend(std::string* reason) {
+  static std::string why;
+  static std::unique_ptr<Backend> backend = [] {
+    try {
+      return make_cuda_backend(0);
+    } catch (const Error& e) {
+      why = e.what();
+      return std::unique_ptr<Backend>();
+    }
+  }();
+  if (reason) *reason = why;
+  return backend.get();
+}
+
+inline Backend* cpu_backend() {
+  static std::unique_ptr<Backend> backend = make_cpu_backend();
+  return backend.get();
+}
+
+class CudaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why;
+    cuda_ = cuda_backend(&why);
+    if (!cuda_) GTEST_SKIP() << why;
+  }
+  Backend* cuda_ = nullptr;
+};
+
+// Relative L2 error of `got` against `want` (absolute when `want` is all zeros), and whether the
+// non-finite values agree (same positions, same kind). Returns a message when over `tol`.
+struct Compare {
+  double rel_l2 = 0;
+  std::string problem;  // empty when everything is fine
+};
+
+inline Compare compare_tensors(const Tensor& got, const Tensor& want, double tol) {
+  Compare r;
+  if (got.dtype() != want.dtype() || got.shape() != want.shape()) {
+    r.problem = "dtype/shape mismatch: " + std::string(dtype_name(got.dtype())) + " " + shape_str(got.shape()) +
+                " vs " + std::string(dtype_name(want.dtype())) + " " + shape_str(want.shape());
+    return r;
+  }
+  const int64_t n = want.numel();
+  if (!is_float(want.dtype())) {
+    const auto a = got.to_i64_vector(), b = want.to_i64_vector();
+    for (int64_t i = 0; i < n; ++i)
+      if (a[i] != b[i]) {
+        r.problem = "element " + std::to_string(i) + ": " + std::to_string(a[i]) + " != " + std::to_string(b[i]);
+        return r;
+      }
+    return r;
+  }
+  const auto a = got.to_f32_vector(), b = want.to_f32_vector();
+  double err = 0, ref = 0;
+  int64_t bad_nonfinite = 0, first_bad = -1;
+  for (int64_t i = 0; i < n; ++i) {
+    const bool fa = std::isfinite(a[i]), fb = std::isfinite(b[i]);
+    if (!fa || !fb) {
+      const bool same = (std::isnan(a[i]) && std::isnan(b[i])) || (a[i] == b[i]);
+      if (!same) {
+        ++bad_nonfinite;
+        if (first_bad < 0) first_bad = i;
+      }
+      continue;
+    }
+    err += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+    ref += double(b[i]) * b[i];
+  }
+  r.rel_l2 = ref > 0 ? std::sqrt(err / ref) : std::sqrt(err);
+  if (bad_nonfinite)
+    r.problem = std::to_string(bad_nonfinite) + " non-finite mismatches, first at " + std::to_string(first_bad) +
+                ": got " + std::to_string(a[first_bad]) + ", want " + std::to_string(b[first_bad]);
+  else if (!(r.rel_l2 <= tol))
+    r.problem = "relative L2 error " + std::to_string(r.rel_l2) + " > " + std::to_string(tol);
+  return r;
+}
+
+}  // namespace netlens::test
