@@ -31,9 +31,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A name from the file, safe to put in a one-line message.
-std::string q(const std::string& s) {
-  std::string out = "'";
+// A string from the file made safe for a one-line message: control characters escaped, clipped.
+std::string esc(const std::string& s) {
+  std::string out;
   const size_t limit = 96;
   for (size_t i = 0; i < s.size() && i < limit; ++i) {
     const unsigned char c = static_cast<unsigned char>(s[i]);
@@ -47,8 +47,16 @@ std::string q(const std::string& s) {
     }
   }
   if (s.size() > limit) out += "...";
-  return out + "'";
+  return out;
 }
+std::string q(const std::string& s) {
+  std::string out(1, '\'');  // built with += : GCC 12 warns falsely (-Wrestrict) on "'" + std::string
+  out += esc(s);
+  out += '\'';
+  return out;
+}
+// Node::describe() ("Conv node 'conv1'") made safe the same way.
+std::string desc(const Node& n) { return esc(n.op_type) + " node " + q(n.name); }
 
 // Everything the converters need to say where they are.
 struct Ctx {
@@ -135,26 +143,24 @@ std::string read_external(const Ctx& c, const onnx::TensorProto& tp, size_t expe
     fail(c, ErrorKind::Model, "external data " + q(location) + " cannot be resolved for an in-memory model", where);
 
   // The location is relative to the model's folder and must stay inside it: a model must not be
-  // able to make us read /etc/passwd or ../../secrets.
-  const fs::path rel(location);
+  // able to make us read /etc/passwd or ../../secrets. The check is lexical (like ONNX's own
+  // checker): symlinks inside the folder are followed, as in a Hugging Face cache whose files are
+  // links into a blob store.
+  const fs::path rel = fs::path(location).lexically_normal();
   if (rel.is_absolute() || rel.has_root_name() || rel.has_root_directory())
     fail(c, ErrorKind::Model, "external data location " + q(location) + " is an absolute path", where);
-  std::error_code ec;
-  const fs::path base = fs::weakly_canonical(fs::path(c.base_dir), ec);
-  const fs::path full = fs::weakly_canonical(fs::path(c.base_dir) / rel, ec);
-  if (ec) fail(c, ErrorKind::Io, "cannot resolve external data file " + q(location), where);
-  auto [bi, fi] = std::mismatch(base.begin(), base.end(), full.begin(), full.end());
-  if (bi != base.end())
+  if (!rel.empty() && *rel.begin() == "..")
     fail(c, ErrorKind::Model, "external data location " + q(location) + " escapes the model's folder", where);
-
+  const fs::path full = fs::path(c.base_dir) / rel;
+  std::error_code ec;
   std::ifstream f(full, std::ios::binary);
   if (!f || fs::is_directory(full, ec))
-    fail(c, ErrorKind::Io, "external data file " + full.string() + " is missing or unreadable", where);
+    fail(c, ErrorKind::Io, "external data file " + esc(full.string()) + " is missing or unreadable", where);
   const auto file_size = static_cast<int64_t>(fs::file_size(full, ec));
-  if (ec) fail(c, ErrorKind::Io, "cannot stat external data file " + full.string(), where);
+  if (ec) fail(c, ErrorKind::Io, "cannot stat external data file " + esc(full.string()), where);
   if (offset > file_size)
     fail(c, ErrorKind::Model,
-         "external data offset " + std::to_string(offset) + " is past the end of " + full.string() + " (" +
+         "external data offset " + std::to_string(offset) + " is past the end of " + esc(full.string()) + " (" +
              std::to_string(file_size) + " bytes)",
          where);
   if (length < 0) length = file_size - offset;
@@ -165,13 +171,13 @@ std::string read_external(const Ctx& c, const onnx::TensorProto& tp, size_t expe
          where);
   if (offset + length > file_size)
     fail(c, ErrorKind::Model,
-         "external data file " + full.string() + " is too short (" + std::to_string(file_size) + " bytes, need " +
+         "external data file " + esc(full.string()) + " is too short (" + std::to_string(file_size) + " bytes, need " +
              std::to_string(offset + length) + ")",
          where);
   std::string buf(static_cast<size_t>(length), '\0');
   f.seekg(offset);
   f.read(buf.data(), length);
-  if (!f) fail(c, ErrorKind::Io, "failed reading external data file " + full.string(), where);
+  if (!f) fail(c, ErrorKind::Io, "failed reading external data file " + esc(full.string()), where);
   return buf;
 }
 
@@ -384,11 +390,11 @@ std::vector<Node> topo_sort(const Ctx& c, std::vector<Node> nodes, const std::un
       if (o.empty()) continue;
       if (external.count(o))
         fail(c, ErrorKind::Model,
-             nodes[i].describe() + " writes " + q(o) + ", which is already a graph input or initializer", graph_where);
+             desc(nodes[i]) + " writes " + q(o) + ", which is already a graph input or initializer", graph_where);
       auto [it, fresh] = producer.emplace(o, i);
       if (!fresh)
         fail(c, ErrorKind::Model,
-             "tensor " + q(o) + " is produced by both " + nodes[it->second].describe() + " and " + nodes[i].describe(),
+             "tensor " + q(o) + " is produced by both " + desc(nodes[it->second]) + " and " + desc(nodes[i]),
              graph_where);
     }
   std::vector<int> pending(nodes.size(), 0);
@@ -399,9 +405,9 @@ std::vector<Node> topo_sort(const Ctx& c, std::vector<Node> nodes, const std::un
       if (in.empty() || external.count(in)) continue;
       auto it = producer.find(in);
       if (it == producer.end())
-        fail(c, ErrorKind::Model, nodes[i].describe() + " reads undefined tensor " + q(in), graph_where);
+        fail(c, ErrorKind::Model, desc(nodes[i]) + " reads undefined tensor " + q(in), graph_where);
       if (it->second == i)
-        fail(c, ErrorKind::Model, nodes[i].describe() + " reads its own output " + q(in) + " (a cycle)", graph_where);
+        fail(c, ErrorKind::Model, desc(nodes[i]) + " reads its own output " + q(in) + " (a cycle)", graph_where);
       deps.insert(it->second);
     }
     pending[i] = static_cast<int>(deps.size());
@@ -427,7 +433,7 @@ std::vector<Node> topo_sort(const Ctx& c, std::vector<Node> nodes, const std::un
         auto it = in.empty() ? producer.end() : producer.find(in);
         if (it != producer.end() && pending[it->second] != 0)
           fail(c, ErrorKind::Model,
-               "cycle: " + nodes[i].describe() + " depends on its own result through tensor " + q(in), graph_where);
+               "cycle: " + desc(nodes[i]) + " depends on its own result through tensor " + q(in), graph_where);
       }
     }
     fail(c, ErrorKind::Model, "the graph contains a cycle", graph_where);
@@ -496,11 +502,11 @@ Graph graph_from_model(const Ctx& c, onnx::ModelProto& m) {
     n.domain = np.domain() == "ai.onnx" ? "" : np.domain();
     n.inputs.assign(np.input().begin(), np.input().end());
     n.outputs.assign(np.output().begin(), np.output().end());
-    const std::string desc = n.describe();
+    const std::string node_desc = desc(n);
     for (const auto& ap : np.attribute()) {
-      if (ap.name().empty()) fail(c, ErrorKind::Model, "attribute without a name", desc);
+      if (ap.name().empty()) fail(c, ErrorKind::Model, "attribute without a name", node_desc);
       AttrValue v;
-      if (convert_attribute(c, ap, desc, v)) n.attrs[ap.name()] = std::move(v);
+      if (convert_attribute(c, ap, node_desc, v)) n.attrs[ap.name()] = std::move(v);
     }
     nodes.push_back(std::move(n));
   }

@@ -336,6 +336,42 @@ TEST(Loader, ExternalDataEscapingFolderIsRefused) {
   expect_error([&] { load_onnx(q.string()); }, ErrorKind::Model, {"abs.onnx", "absolute", "'W'"});
 }
 
+TEST(Loader, ExternalDataPathForms) {
+  TempDir d;
+  const float vals[4] = {1, 2, 3, 4};
+  fs::create_directories(d / "m" / "sub");
+  write_file(d / "m" / "w.bin", std::string(reinterpret_cast<const char*>(vals), sizeof vals));
+  // "sub/../w.bin" stays inside the folder.
+  auto p = save(d, external_model("sub/../w.bin", 0, 16), "m/a.onnx");
+  EXPECT_EQ(load_onnx(p.string()).initializers.at("W").to_f32_vector(), (std::vector<float>{1, 2, 3, 4}));
+  // "sub/../../w.bin" does not.
+  p = save(d, external_model("sub/../../w.bin", 0, 16), "m/b.onnx");
+  expect_error([&] { load_onnx(p.string()); }, ErrorKind::Model, {"b.onnx", "escapes"});
+  // A symlink inside the folder is followed (Hugging Face caches link files into a blob store).
+  fs::create_directories(d / "blobs");
+  write_file(d / "blobs" / "abc", std::string(reinterpret_cast<const char*>(vals), sizeof vals));
+  fs::create_symlink(d / "blobs" / "abc", d / "m" / "linked.bin");
+  p = save(d, external_model("linked.bin", 0, 16), "m/c.onnx");
+  EXPECT_EQ(load_onnx(p.string()).initializers.at("W").to_f32_vector(), (std::vector<float>{1, 2, 3, 4}));
+  // A directory is not a data file.
+  p = save(d, external_model("sub", 0, 16), "m/e.onnx");
+  expect_error([&] { load_onnx(p.string()); }, ErrorKind::Io, {"e.onnx", "sub", "'W'"});
+  // Offsets must be integers.
+  p = save(d, external_model("w.bin", 0, 16), "m/f.onnx");
+  onnx::ModelProto m = external_model("w.bin", 0, 16);
+  m.mutable_graph()->mutable_initializer(0)->mutable_external_data(1)->set_value("12abc");
+  p = save(d, m, "m/f.onnx");
+  expect_error([&] { load_onnx(p.string()); }, ErrorKind::Model, {"f.onnx", "offset", "12abc"});
+}
+
+TEST(Loader, NamesWithControlCharactersStayOnOneLine) {
+  onnx::ModelProto m = relu_model();
+  m.mutable_graph()->mutable_node(0)->set_input(0, "evil\nname");
+  m.mutable_graph()->mutable_node(0)->set_name("line1\nline2");
+  expect_error([&] { load_onnx_bytes(serialize(m), "", "ctl.onnx"); }, ErrorKind::Model,
+               {"ctl.onnx", "evil\\x0aname", "line1\\x0aline2"});
+}
+
 TEST(Loader, ExternalDataRefusedInMemoryWithoutBaseDir) {
   expect_error([&] { load_onnx_bytes(serialize(external_model("w.bin", 0, 16)), "", "mem"); }, ErrorKind::Model,
                {"mem", "w.bin"});
