@@ -189,7 +189,7 @@ class Session {
   bool prepared() const { return prepared_; }
   const PlanReport& report() const { return report_; }
   const std::vector<PlannedTensor>& planned() const { return store_.tensors_; }
-  const TensorInfo& info(const std::string& tensor) const;
+  const TensorInfo& info(const std::string& tensor) const;  // any tensor, initializers included
   int node_backend(size_t node) const { return node_backend_.at(node); }
 
   // Runs the graph. Inputs are host tensors whose dtype/shape must equal the prepared ones

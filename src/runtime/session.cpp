@@ -54,6 +54,7 @@ struct Session::Impl {
   std::vector<DeviceBuffer> weights;  // per backend (non-host backends only)
   std::vector<std::map<std::string, void*>> const_ptr;  // per backend: constant → device pointer
   std::map<std::string, Shape> bound_shapes;             // graph input → shape used by prepare()
+  std::map<std::string, TensorInfo> initializer_infos;
   bool single_backend = false;
 };
 
@@ -66,9 +67,10 @@ Session::Session(Graph graph, std::vector<Backend*> backends, SessionOptions opt
 Session::~Session() = default;
 
 const TensorInfo& Session::info(const std::string& tensor) const {
-  const PlannedTensor* t = store_.find(tensor);
-  if (!t) throw Error(ErrorKind::Usage, "no tensor named '" + tensor + "' in the model");
-  return t->info;
+  if (const PlannedTensor* t = store_.find(tensor)) return t->info;
+  auto c = impl_->initializer_infos.find(tensor);  // initializers are not in the store's tensor list
+  if (c != impl_->initializer_infos.end()) return c->second;
+  throw Error(ErrorKind::Usage, "no tensor named '" + tensor + "' in the model");
 }
 
 void Session::prepare(const std::map<std::string, Shape>& shapes) {
@@ -85,6 +87,7 @@ void Session::prepare(const std::map<std::string, Shape>& shapes) {
   for (const auto& [name, t] : graph_.initializers) {
     consts[name] = t;
     infos[name] = TensorInfo{t.dtype(), t.shape()};
+    impl_->initializer_infos[name] = infos[name];
   }
 
   // 1. Graph inputs.
@@ -320,14 +323,14 @@ void Session::prepare(const std::map<std::string, Shape>& shapes) {
   for (const auto& t : store_.tensors_) if (!t.constant) report_.activation_bytes += t.info.nbytes();
   for (const auto& [name, t] : graph_.initializers) report_.weight_bytes += t.nbytes();
   if (opts_.max_memory && total > opts_.max_memory)
-    throw Error(ErrorKind::Memory, "keeping every activation needs " + mib(total) + " (activations " +
+    throw Error(ErrorKind::Memory, "not enough memory: keeping every activation needs " + mib(total) + " (activations " +
                                        mib(report_.activation_bytes) + "), over the memory budget of " +
                                        mib(opts_.max_memory));
   for (size_t b = 0; b < nb; ++b) {
     const size_t need = arena_size[b] + weight_size[b];
     const size_t avail = backends_[b]->available_memory();
     if (need > avail)
-      throw Error(ErrorKind::Memory, "keeping every activation needs " + mib(need) + " on " + backends_[b]->name() +
+      throw Error(ErrorKind::Memory, "not enough memory: keeping every activation needs " + mib(need) + " on " + backends_[b]->name() +
                                          " but only " + mib(avail) + " is available");
   }
 

@@ -1,6 +1,6 @@
 // `netlens` as a user runs it: bad input gets one clear line and a non-zero exit, never a crash.
 #include <gtest/gtest.h>
-#include <onnx/onnx-ml.pb.h>
+#include <onnx/onnx_pb.h>  // defines ONNX_API, then includes onnx-ml.pb.h (ONNX_ML=1)
 #include <sys/wait.h>
 
 #include <cmath>

@@ -34,8 +34,12 @@ TEST(Half, RoundsToNearestEven) {
 }
 
 TEST(BFloat16, RoundTrip) {
-  for (float f : {0.0f, 1.0f, -2.5f, 3.140625f, 1e30f, -1e-30f})
+  // Values with at most 8 significant bits round-trip exactly.
+  for (float f : {0.0f, 1.0f, -2.5f, 3.140625f, std::ldexp(1.0f, 100), -std::ldexp(1.0f, -100)})
     EXPECT_EQ(bfloat16_to_float(float_to_bfloat16(f)), f) << f;
+  // Others round to nearest even: 1 + 2^-8 is halfway between 1 and 1 + 2^-7 → 1.
+  EXPECT_EQ(bfloat16_to_float(float_to_bfloat16(1.0f + std::ldexp(1.0f, -8))), 1.0f);
+  EXPECT_EQ(bfloat16_to_float(float_to_bfloat16(1.0f + 3 * std::ldexp(1.0f, -8))), 1.0f + std::ldexp(1.0f, -6));
 }
 
 TEST(Shape, ParseAndPrint) {
