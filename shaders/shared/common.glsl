@@ -1,0 +1,56 @@
+// Descriptor bindings and helpers shared by the scene shaders.
+#include "types.h"
+
+layout(std140, set = 0, binding = 0) uniform FrameBlock { GpuFrame frame; };
+layout(std430, set = 0, binding = 1) readonly buffer Layers { GpuLayer layers[]; };
+layout(std430, set = 0, binding = 2) readonly buffer Codes0 { uint codes0[]; };
+layout(std430, set = 0, binding = 3) readonly buffer CodesMax { uint codes_max[]; };
+layout(std430, set = 0, binding = 4) readonly buffer CodesMean { uint codes_mean[]; };
+layout(std430, set = 0, binding = 5) readonly buffer Lut { vec4 lut[]; };  // 256 sequential, 256 diverging
+layout(std430, set = 0, binding = 6) readonly buffer Regions { GpuRegion regions[]; };
+layout(std430, set = 0, binding = 7) readonly buffer Slabs { uvec2 slabs[]; };  // (layer, channel)
+layout(std430, set = 0, binding = 8) readonly buffer Cells { uvec2 cells[]; };  // (layer, flat index)
+
+uint byte_at0(uint b) { return (codes0[b >> 2] >> ((b & 3u) * 8u)) & 255u; }
+uint byte_at_max(uint b) { return (codes_max[b >> 2] >> ((b & 3u) * 8u)) & 255u; }
+uint byte_at_mean(uint b) { return (codes_mean[b >> 2] >> ((b & 3u) * 8u)) & 255u; }
+
+uint level_offset(GpuLayer L, uint k) {
+  uint i = k - 1u;
+  return L.level_offset[i >> 2][i & 3u];
+}
+
+vec3 code_color(GpuLayer L, uint code) {
+  uint base = (L.info.z & kLayerDiverging) != 0u ? 256u : 0u;
+  return lut[base + code].rgb;
+}
+
+// 0: not highlighted, 1: inside a receptive-field region, 2: the selected neuron.
+uint highlight(uint layer, uint c, uint y, uint x, uint flat_index) {
+  if (frame.flags.z == layer + 1u && frame.flags.w == flat_index) return 2u;
+  for (uint i = 0u; i < frame.flags.y; ++i) {
+    GpuRegion r = regions[i];
+    if (r.head.x != layer) continue;
+    if (r.head.y != 0u) {
+      if (flat_index >= r.head.z && flat_index < r.head.w) return 1u;
+    } else if (c >= r.lo.x && c < r.hi.x && y >= r.lo.y && y < r.hi.y && x >= r.lo.z && x < r.hi.z) {
+      return 1u;
+    }
+  }
+  return 0u;
+}
+
+vec3 apply_highlight(vec3 col, uint h) {
+  if (h == 2u) return mix(col, vec3(1.0), 0.65);
+  if (h == 1u) return mix(col, vec3(0.30, 0.95, 1.0), 0.40);
+  return col;
+}
+
+// Soft key light + head light + ambient. Returns the factor applied to the base colour.
+float shade(vec3 n, vec3 world) {
+  if ((frame.flags.x & kFrameLighting) == 0u) return 1.0;
+  vec3 v = normalize(frame.eye.xyz - world);
+  float key = max(dot(n, frame.light_dir.xyz), 0.0);
+  float head = max(dot(n, v), 0.0);
+  return 0.50 + 0.32 * key + 0.28 * head;
+}

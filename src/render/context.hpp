@@ -1,0 +1,89 @@
+// The Vulkan instance and device. Contract: Context picks a Vulkan 1.3 device with dynamic
+// rendering and synchronization2 (a discrete GPU first, then integrated, virtual, CPU; or the
+// device `gpu` names), prints the choice to stderr unless quiet, and with validation on installs
+// a debug messenger that records every validation error (tests assert the count is zero).
+// No device → Error{Device} with one line saying so.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "vk_util.hpp"
+
+namespace netlens::render {
+
+struct ContextOptions {
+  int gpu = -1;             // index into list_devices(); -1 = automatic choice
+  bool validation = false;  // VK_LAYER_KHRONOS_validation + debug messenger (Error{Device} if absent)
+  bool quiet = false;       // do not print the chosen device
+};
+
+struct DeviceInfo {
+  std::string name;
+  std::string type;  // "discrete", "integrated", "virtual", "cpu", "other"
+  uint32_t api_version = 0;
+  bool usable = false;  // Vulkan 1.3 + dynamic rendering + synchronization2 + graphics queue
+};
+std::vector<DeviceInfo> list_devices();
+
+class Context {
+ public:
+  explicit Context(const ContextOptions& opts = {});
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  VkInstance instance() const { return instance_; }
+  VkPhysicalDevice physical() const { return phys_; }
+  VkDevice device() const { return device_; }
+  VkQueue queue() const { return queue_; }
+  uint32_t queue_family() const { return family_; }
+  const VkPhysicalDeviceProperties& properties() const { return props_; }
+  const std::string& device_name() const { return name_; }
+  int device_index() const { return index_; }
+  bool validation() const { return validation_; }
+
+  // Memory type with all `flags` among `bits`, or -1.
+  int memory_type(uint32_t bits, VkMemoryPropertyFlags flags) const;
+  // Highest sample count ≤ wanted that colour (UNORM and integer) and depth attachments all support.
+  VkSampleCountFlagBits msaa_samples(int wanted) const;
+
+  // Validation errors seen so far (the debug messenger's ERROR messages).
+  size_t validation_error_count() const;
+  std::vector<std::string> validation_errors() const;
+
+  // Records and runs a one-shot command buffer, waiting for it.
+  template <class F> void submit_now(F&& record);
+
+ private:
+  void destroy();
+  void submit_and_wait(VkCommandBuffer cb);
+  VkCommandBuffer begin_one_shot();
+
+  VkInstance instance_ = VK_NULL_HANDLE;
+  VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;
+  VkPhysicalDevice phys_ = VK_NULL_HANDLE;
+  VkDevice device_ = VK_NULL_HANDLE;
+  VkQueue queue_ = VK_NULL_HANDLE;
+  uint32_t family_ = 0;
+  VkPhysicalDeviceProperties props_{};
+  VkPhysicalDeviceMemoryProperties mem_{};
+  std::string name_;
+  int index_ = -1;
+  bool validation_ = false;
+  VkCommandPool one_shot_pool_ = VK_NULL_HANDLE;
+
+ public:  // for the debug callback
+  mutable std::mutex errors_mutex_;
+  std::vector<std::string> errors_;
+};
+
+template <class F> void Context::submit_now(F&& record) {
+  VkCommandBuffer cb = begin_one_shot();
+  record(cb);
+  submit_and_wait(cb);
+}
+
+}  // namespace netlens::render

@@ -1,0 +1,917 @@
+#include "renderer.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include <glm/geometric.hpp>
+#include <glm/trigonometric.hpp>
+#include <glm/common.hpp>
+
+#include "embedded_shaders.hpp"
+#include "font.hpp"
+#include "gpu_types.hpp"
+
+namespace netlens::render {
+
+static_assert(gpu::kCodeMaxColor == viz::kCodeMaxColor && gpu::kCodeZero == viz::kCodeZero &&
+                  gpu::kCodeNonFinite == viz::kCodeNonFinite && gpu::kCodeEmpty == viz::kCodeEmpty,
+              "byte codes differ between shaders/shared/types.h and src/viz/colormap.hpp");
+static_assert(gpu::kMaxPyramidLevels + 1 == viz::kMaxLevels, "pyramid depth differs between shaders and viz");
+
+namespace {
+
+constexpr VkFormat kColorFormat = VK_FORMAT_R8G8B8A8_UNORM;
+constexpr VkFormat kIdFormat = VK_FORMAT_R32G32_UINT;
+constexpr VkFormat kDepthFormat = VK_FORMAT_D32_SFLOAT;
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+struct GpuBuffer {
+  UniqueBuffer buf;
+  UniqueMemory mem;
+  void* map = nullptr;
+  VkDeviceSize size = 0;
+};
+
+struct GpuImage {
+  UniqueImage img;
+  UniqueMemory mem;
+  UniqueImageView view;
+};
+
+GpuBuffer make_buffer(Context& ctx, VkDeviceSize size, VkBufferUsageFlags usage, VkMemoryPropertyFlags want,
+                      bool map) {
+  GpuBuffer b;
+  b.size = std::max<VkDeviceSize>(size, 16);
+  VkDevice dev = ctx.device();
+  VkBufferCreateInfo bi{.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, .size = b.size, .usage = usage,
+                        .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
+  VK_CHECK(vkCreateBuffer(dev, &bi, nullptr, b.buf.out(dev)));
+  VkMemoryRequirements req;
+  vkGetBufferMemoryRequirements(dev, b.buf, &req);
+  int type = ctx.memory_type(req.memoryTypeBits, want);
+  if (type < 0) throw Error(ErrorKind::Device, "no Vulkan memory type with the required properties for a buffer");
+  VkMemoryAllocateInfo ai{.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, .allocationSize = req.size,
+                          .memoryTypeIndex = static_cast<uint32_t>(type)};
+  VK_CHECK(vkAllocateMemory(dev, &ai, nullptr, b.mem.out(dev)));
+  VK_CHECK(vkBindBufferMemory(dev, b.buf, b.mem, 0));
+  if (map) VK_CHECK(vkMapMemory(dev, b.mem, 0, VK_WHOLE_SIZE, 0, &b.map));
+  return b;
+}
+
+constexpr VkMemoryPropertyFlags kHost = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+
+// A read-only buffer filled once: device-local and mappable when the device has such memory
+// (lavapipe, resizable BAR), else device-local filled through a staging buffer in chunks.
+GpuBuffer upload_static(Context& ctx, const void* data, VkDeviceSize size, VkBufferUsageFlags usage) {
+  size = std::max<VkDeviceSize>((size + 3) & ~VkDeviceSize(3), 16);
+  try {
+    GpuBuffer b = make_buffer(ctx, size, usage, kHost | VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, true);
+    std::memcpy(b.map, data, static_cast<size_t>(std::min<VkDeviceSize>(size, size)));
+    return b;
+  } catch (const Error&) {
+    // fall through to staging
+  }
+  GpuBuffer b = make_buffer(ctx, size, usage | VK_BUFFER_USAGE_TRANSFER_DST_BIT, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, false);
+  const VkDeviceSize chunk = std::min<VkDeviceSize>(size, 64ull << 20);
+  GpuBuffer st = make_buffer(ctx, chunk, VK_BUFFER_USAGE_TRANSFER_SRC_BIT, kHost, true);
+  for (VkDeviceSize off = 0; off < size; off += chunk) {
+    VkDeviceSize n = std::min(chunk, size - off);
+    std::memset(st.map, 0, static_cast<size_t>(n));
+    std::memcpy(st.map, static_cast<const uint8_t*>(data) + off, static_cast<size_t>(n));
+    ctx.submit_now([&](VkCommandBuffer cb) {
+      VkBufferCopy c{.srcOffset = 0, .dstOffset = off, .size = n};
+      vkCmdCopyBuffer(cb, st.buf, b.buf, 1, &c);
+    });
+  }
+  return b;
+}
+
+GpuImage make_image(Context& ctx, uint32_t w, uint32_t h, VkFormat fmt, VkImageUsageFlags usage,
+                    VkSampleCountFlagBits samples, VkImageAspectFlags aspect) {
+  GpuImage im;
+  VkDevice dev = ctx.device();
+  VkImageCreateInfo ci{.sType = VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO, .imageType = VK_IMAGE_TYPE_2D, .format = fmt,
+                       .extent = {w, h, 1}, .mipLevels = 1, .arrayLayers = 1, .samples = samples,
+                       .tiling = VK_IMAGE_TILING_OPTIMAL, .usage = usage, .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
+                       .initialLayout = VK_IMAGE_LAYOUT_UNDEFINED};
+  VK_CHECK(vkCreateImage(dev, &ci, nullptr, im.img.out(dev)));
+  VkMemoryRequirements req;
+  vkGetImageMemoryRequirements(dev, im.img, &req);
+  int type = ctx.memory_type(req.memoryTypeBits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
+  if (type < 0) type = ctx.memory_type(req.memoryTypeBits, 0);
+  VkMemoryAllocateInfo ai{.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, .allocationSize = req.size,
+                          .memoryTypeIndex = static_cast<uint32_t>(type)};
+  VK_CHECK(vkAllocateMemory(dev, &ai, nullptr, im.mem.out(dev)));
+  VK_CHECK(vkBindImageMemory(dev, im.img, im.mem, 0));
+  VkImageViewCreateInfo vi{.sType = VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO, .image = im.img,
+                           .viewType = VK_IMAGE_VIEW_TYPE_2D, .format = fmt,
+                           .subresourceRange = {aspect, 0, 1, 0, 1}};
+  VK_CHECK(vkCreateImageView(dev, &vi, nullptr, im.view.out(dev)));
+  return im;
+}
+
+VkImageMemoryBarrier2 image_barrier(VkImage img, VkImageAspectFlags aspect, VkImageLayout from, VkImageLayout to,
+                                    VkPipelineStageFlags2 src_stage, VkAccessFlags2 src_access,
+                                    VkPipelineStageFlags2 dst_stage, VkAccessFlags2 dst_access) {
+  return VkImageMemoryBarrier2{.sType = VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER_2,
+                               .srcStageMask = src_stage, .srcAccessMask = src_access,
+                               .dstStageMask = dst_stage, .dstAccessMask = dst_access,
+                               .oldLayout = from, .newLayout = to,
+                               .srcQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED,
+                               .dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED,
+                               .image = img, .subresourceRange = {aspect, 0, 1, 0, 1}};
+}
+
+UniqueShaderModule make_module(VkDevice dev, const char* name) {
+  auto code = shaders::spirv(name);
+  if (code.empty()) throw Error(ErrorKind::Internal, std::string("shader ") + name + " is not embedded");
+  VkShaderModuleCreateInfo ci{.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
+                              .codeSize = code.size() * sizeof(uint32_t), .pCode = code.data()};
+  UniqueShaderModule m;
+  VK_CHECK(vkCreateShaderModule(dev, &ci, nullptr, m.out(dev)));
+  return m;
+}
+
+struct PipelineDesc {
+  const char* vs;
+  const char* fs;
+  VkPrimitiveTopology topology = VK_PRIMITIVE_TOPOLOGY_TRIANGLE_LIST;
+  std::vector<VkVertexInputAttributeDescription> attrs;
+  uint32_t stride = 0;
+  bool blend = false;
+  bool depth_test = true;
+  bool depth_write = true;
+  bool write_id = true;
+  VkCullModeFlags cull = VK_CULL_MODE_BACK_BIT;
+};
+
+}  // namespace
+
+struct Renderer::Impl {
+  Context& ctx;
+  const viz::Scene& scene;
+  RenderOptions opts;
+  VkSampleCountFlagBits samples = VK_SAMPLE_COUNT_1_BIT;
+  float radius = 1.0f;
+  uint32_t total_slabs = 0;
+
+  GpuBuffer layers_buf, codes0_buf, codes_max_buf, codes_mean_buf, lut_buf;
+  GpuBuffer frame_buf, regions_buf, slabs_buf, cells_buf, lines_buf, text_buf;
+  GpuBuffer color_rb, id_rb;
+  GpuImage color_ms, id_ms, depth, color, id, font;
+  UniqueSampler sampler;
+  UniqueSetLayout set_layout;
+  UniqueDescriptorPool desc_pool;
+  VkDescriptorSet set = VK_NULL_HANDLE;
+  UniquePipelineLayout pipe_layout;
+  UniquePipeline bg_pipe, slab_pipe, cell_pipe, line_pipe, text_pipe;
+  UniqueCommandPool cmd_pool;
+  VkCommandBuffer cmd = VK_NULL_HANDLE;
+  UniqueFence fence;
+
+  Selection selection;
+  std::vector<uint8_t> pixels;
+  std::vector<uint32_t> ids;
+  bool have_frame = false;
+
+  // per-frame scratch
+  std::vector<glm::uvec2> slab_list, cell_list;
+  std::vector<gpu::LineVertex> lines;
+  std::vector<gpu::TextVertex> text;
+
+  Impl(Context& c, const viz::Scene& s, RenderOptions o) : ctx(c), scene(s), opts(std::move(o)) {}
+
+  void init();
+  void create_targets();
+  void create_pipelines();
+  UniquePipeline make_pipeline(const PipelineDesc& d);
+  FrameStats render(const viz::Camera& cam);
+  void build_labels(const glm::mat4& vp, const viz::Camera& cam, const std::vector<int>& visible_sorted);
+  void build_lines(const std::vector<uint8_t>& visible);
+  void add_text(float x, float baseline, float px, const std::string& s, glm::vec4 color);
+  void add_panel(float x, float y, float w, float h, float r, glm::vec4 color);
+  void add_bar(float x, float y, float w, float h, bool diverging);
+  void ensure_host_buffer(GpuBuffer& b, VkDeviceSize bytes, VkBufferUsageFlags usage);
+};
+
+void Renderer::Impl::init() {
+  if (opts.width < 16 || opts.height < 16 || opts.width > 8192 || opts.height > 8192)
+    throw Error(ErrorKind::Usage, "render size " + std::to_string(opts.width) + "x" + std::to_string(opts.height) +
+                                      " is out of range (16..8192 per side)");
+  VkDevice dev = ctx.device();
+  samples = ctx.msaa_samples(opts.msaa);
+  radius = viz::scene_radius(scene.layout);
+  const auto& L = scene.layout.layers;
+
+  // Static scene data.
+  const VkDeviceSize max_range = ctx.properties().limits.maxStorageBufferRange;
+  for (auto* v : {&scene.codes0, &scene.codes_max, &scene.codes_mean})
+    if (v->size() + 4 > max_range)
+      throw Error(ErrorKind::Device, "scene of " + std::to_string(scene.neurons()) + " neurons needs a " +
+                                         std::to_string(v->size() >> 20) + " MiB storage buffer; device '" +
+                                         ctx.device_name() + "' allows " + std::to_string(max_range >> 20) + " MiB");
+  std::vector<gpu::GpuLayer> gl(std::max<size_t>(L.size(), 1));
+  for (size_t i = 0; i < L.size(); ++i) {
+    const auto& v = L[i];
+    const auto& sl = scene.layers[i];
+    gpu::GpuLayer& g = gl[i];
+    g.origin_pitch = glm::vec4(v.origin, v.pitch);
+    g.size_thick = glm::vec4(v.size, v.thickness);
+    g.dims = glm::uvec4(v.dims.C, v.dims.H, v.dims.W, v.dims.count);
+    g.info = glm::uvec4(static_cast<uint32_t>(sl.code0_offset), static_cast<uint32_t>(sl.levels),
+                        (sl.scale.kind == viz::ColorMapKind::Diverging ? gpu::kLayerDiverging : 0u) |
+                            (v.dims.grid ? gpu::kLayerGrid : 0u), 0u);
+    for (int k = 1; k <= sl.levels; ++k)
+      g.level_offset[(k - 1) / 4][(k - 1) % 4] = static_cast<uint32_t>(sl.level_offset[static_cast<size_t>(k)]);
+    total_slabs += static_cast<uint32_t>(v.dims.C);
+  }
+  const VkBufferUsageFlags ssbo = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
+  layers_buf = upload_static(ctx, gl.data(), gl.size() * sizeof(gpu::GpuLayer), ssbo);
+  auto upload_codes = [&](const std::vector<uint8_t>& c) {
+    static const uint8_t zero[16] = {};
+    return c.empty() ? upload_static(ctx, zero, 16, ssbo) : upload_static(ctx, c.data(), c.size(), ssbo);
+  };
+  codes0_buf = upload_codes(scene.codes0);
+  codes_max_buf = upload_codes(scene.codes_max);
+  codes_mean_buf = upload_codes(scene.codes_mean);
+  std::vector<glm::vec4> lut(512);
+  auto seq = viz::code_lut(viz::ColorMapKind::Sequential), div = viz::code_lut(viz::ColorMapKind::Diverging);
+  for (int i = 0; i < 256; ++i) {
+    lut[static_cast<size_t>(i)] = glm::vec4(seq[static_cast<size_t>(i)], 1.0f);
+    lut[static_cast<size_t>(256 + i)] = glm::vec4(div[static_cast<size_t>(i)], 1.0f);
+  }
+  lut_buf = upload_static(ctx, lut.data(), lut.size() * sizeof(glm::vec4), ssbo);
+
+  // Per-frame buffers (host-visible; fixed capacities for those bound in the descriptor set).
+  frame_buf = make_buffer(ctx, sizeof(gpu::GpuFrame), VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT, kHost, true);
+  regions_buf = make_buffer(ctx, sizeof(gpu::GpuRegion) * gpu::kMaxRegions, ssbo, kHost, true);
+  slabs_buf = make_buffer(ctx, sizeof(glm::uvec2) * std::max<uint32_t>(total_slabs, 1), ssbo, kHost, true);
+  cells_buf = make_buffer(ctx, sizeof(glm::uvec2) * static_cast<VkDeviceSize>(std::max<int64_t>(opts.cell_budget, 1)),
+                          ssbo, kHost, true);
+
+  // Font atlas → sampled image.
+  const FontAtlas& fa = font_atlas();
+  font = make_image(ctx, static_cast<uint32_t>(fa.width), static_cast<uint32_t>(fa.height), VK_FORMAT_R8_UNORM,
+                    VK_IMAGE_USAGE_SAMPLED_BIT | VK_IMAGE_USAGE_TRANSFER_DST_BIT, VK_SAMPLE_COUNT_1_BIT,
+                    VK_IMAGE_ASPECT_COLOR_BIT);
+  {
+    GpuBuffer st = make_buffer(ctx, static_cast<VkDeviceSize>(fa.width) * fa.height, VK_BUFFER_USAGE_TRANSFER_SRC_BIT,
+                               kHost, true);
+    std::memcpy(st.map, fa.pixels, static_cast<size_t>(fa.width) * static_cast<size_t>(fa.height));
+    ctx.submit_now([&](VkCommandBuffer cb) {
+      auto b0 = image_barrier(font.img, VK_IMAGE_ASPECT_COLOR_BIT, VK_IMAGE_LAYOUT_UNDEFINED,
+                              VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, VK_PIPELINE_STAGE_2_NONE, 0,
+                              VK_PIPELINE_STAGE_2_COPY_BIT, VK_ACCESS_2_TRANSFER_WRITE_BIT);
+      VkDependencyInfo d0{.sType = VK_STRUCTURE_TYPE_DEPENDENCY_INFO, .imageMemoryBarrierCount = 1,
+                          .pImageMemoryBarriers = &b0};
+      vkCmdPipelineBarrier2(cb, &d0);
+      VkBufferImageCopy c{.bufferOffset = 0, .imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1},
+                          .imageExtent = {static_cast<uint32_t>(fa.width), static_cast<uint32_t>(fa.height), 1}};
+      vkCmdCopyBufferToImage(cb, st.buf, font.img, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 1, &c);
+      auto b1 = image_barrier(font.img, VK_IMAGE_ASPECT_COLOR_BIT, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL,
+                              VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL, VK_PIPELINE_STAGE_2_COPY_BIT,
+                              VK_ACCESS_2_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_2_FRAGMENT_SHADER_BIT,
+                              VK_ACCESS_2_SHADER_SAMPLED_READ_BIT);
+      VkDependencyInfo d1{.sType = VK_STRUCTURE_TYPE_DEPENDENCY_INFO, .imageMemoryBarrierCount = 1,
+                          .pImageMemoryBarriers = &b1};
+      vkCmdPipelineBarrier2(cb, &d1);
+    });
+  }
+  VkSamplerCreateInfo si{.sType = VK_STRUCTURE_TYPE_SAMPLER_CREATE_INFO, .magFilter = VK_FILTER_LINEAR,
+                         .minFilter = VK_FILTER_LINEAR, .mipmapMode = VK_SAMPLER_MIPMAP_MODE_NEAREST,
+                         .addressModeU = VK_SAMPLER_ADDRESS_MODE_CLAMP_TO_EDGE,
+                         .addressModeV = VK_SAMPLER_ADDRESS_MODE_CLAMP_TO_EDGE,
+                         .addressModeW = VK_SAMPLER_ADDRESS_MODE_CLAMP_TO_EDGE, .maxLod = 0.0f};
+  VK_CHECK(vkCreateSampler(dev, &si, nullptr, sampler.out(dev)));
+
+  // Descriptor set 0 (shared by every pipeline).
+  std::vector<VkDescriptorSetLayoutBinding> binds;
+  auto add_bind = [&](uint32_t b, VkDescriptorType t) {
+    binds.push_back({.binding = b, .descriptorType = t, .descriptorCount = 1,
+                     .stageFlags = VK_SHADER_STAGE_VERTEX_BIT | VK_SHADER_STAGE_FRAGMENT_BIT});
+  };
+  add_bind(gpu::kBindFrame, VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER);
+  for (uint32_t b = gpu::kBindLayers; b <= gpu::kBindCells; ++b) add_bind(b, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER);
+  add_bind(gpu::kBindFont, VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER);
+  VkDescriptorSetLayoutCreateInfo li{.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
+                                     .bindingCount = static_cast<uint32_t>(binds.size()), .pBindings = binds.data()};
+  VK_CHECK(vkCreateDescriptorSetLayout(dev, &li, nullptr, set_layout.out(dev)));
+  VkDescriptorPoolSize sizes[] = {{VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, 1}, {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 8},
+                                  {VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER, 1}};
+  VkDescriptorPoolCreateInfo pi{.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO, .maxSets = 1,
+                                .poolSizeCount = 3, .pPoolSizes = sizes};
+  VK_CHECK(vkCreateDescriptorPool(dev, &pi, nullptr, desc_pool.out(dev)));
+  VkDescriptorSetLayout sl = set_layout;
+  VkDescriptorSetAllocateInfo ai{.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO, .descriptorPool = desc_pool,
+                                 .descriptorSetCount = 1, .pSetLayouts = &sl};
+  VK_CHECK(vkAllocateDescriptorSets(dev, &ai, &set));
+  const GpuBuffer* bufs[] = {&frame_buf, &layers_buf, &codes0_buf, &codes_max_buf, &codes_mean_buf,
+                             &lut_buf, &regions_buf, &slabs_buf, &cells_buf};
+  VkDescriptorBufferInfo bis[9];
+  VkWriteDescriptorSet writes[10];
+  for (uint32_t b = 0; b < 9; ++b) {
+    bis[b] = {bufs[b]->buf, 0, VK_WHOLE_SIZE};
+    writes[b] = {.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .dstSet = set, .dstBinding = b,
+                 .descriptorCount = 1,
+                 .descriptorType = b == 0 ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                 .pBufferInfo = &bis[b]};
+  }
+  VkDescriptorImageInfo ii{sampler, font.view, VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL};
+  writes[9] = {.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .dstSet = set, .dstBinding = gpu::kBindFont,
+               .descriptorCount = 1, .descriptorType = VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER, .pImageInfo = &ii};
+  vkUpdateDescriptorSets(dev, 10, writes, 0, nullptr);
+
+  create_targets();
+  create_pipelines();
+
+  VkCommandPoolCreateInfo cpi{.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+                              .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
+                              .queueFamilyIndex = ctx.queue_family()};
+  VK_CHECK(vkCreateCommandPool(dev, &cpi, nullptr, cmd_pool.out(dev)));
+  VkCommandBufferAllocateInfo cai{.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, .commandPool = cmd_pool,
+                                  .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY, .commandBufferCount = 1};
+  VK_CHECK(vkAllocateCommandBuffers(dev, &cai, &cmd));
+  VkFenceCreateInfo fi{.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+  VK_CHECK(vkCreateFence(dev, &fi, nullptr, fence.out(dev)));
+}
+
+void Renderer::Impl::create_targets() {
+  const uint32_t w = static_cast<uint32_t>(opts.width), h = static_cast<uint32_t>(opts.height);
+  const VkImageUsageFlags att = VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT;
+  color = make_image(ctx, w, h, kColorFormat, att | VK_IMAGE_USAGE_TRANSFER_SRC_BIT, VK_SAMPLE_COUNT_1_BIT,
+                     VK_IMAGE_ASPECT_COLOR_BIT);
+  id = make_image(ctx, w, h, kIdFormat, att | VK_IMAGE_USAGE_TRANSFER_SRC_BIT, VK_SAMPLE_COUNT_1_BIT,
+                  VK_IMAGE_ASPECT_COLOR_BIT);
+  if (samples != VK_SAMPLE_COUNT_1_BIT) {
+    color_ms = make_image(ctx, w, h, kColorFormat, att | VK_IMAGE_USAGE_TRANSIENT_ATTACHMENT_BIT, samples,
+                          VK_IMAGE_ASPECT_COLOR_BIT);
+    id_ms = make_image(ctx, w, h, kIdFormat, att | VK_IMAGE_USAGE_TRANSIENT_ATTACHMENT_BIT, samples,
+                       VK_IMAGE_ASPECT_COLOR_BIT);
+  }
+  depth = make_image(ctx, w, h, kDepthFormat, VK_IMAGE_USAGE_DEPTH_STENCIL_ATTACHMENT_BIT, samples,
+                     VK_IMAGE_ASPECT_DEPTH_BIT);
+  color_rb = make_buffer(ctx, VkDeviceSize(w) * h * 4, VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+                         kHost | VK_MEMORY_PROPERTY_HOST_CACHED_BIT, true);
+  id_rb = make_buffer(ctx, VkDeviceSize(w) * h * 8, VK_BUFFER_USAGE_TRANSFER_DST_BIT,
+                      kHost | VK_MEMORY_PROPERTY_HOST_CACHED_BIT, true);
+}
+
+UniquePipeline Renderer::Impl::make_pipeline(const PipelineDesc& d) {
+  VkDevice dev = ctx.device();
+  UniqueShaderModule vs = make_module(dev, d.vs), fs = make_module(dev, d.fs);
+  VkPipelineShaderStageCreateInfo stages[2] = {
+      {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO, .stage = VK_SHADER_STAGE_VERTEX_BIT,
+       .module = vs, .pName = "main"},
+      {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO, .stage = VK_SHADER_STAGE_FRAGMENT_BIT,
+       .module = fs, .pName = "main"}};
+  VkVertexInputBindingDescription vb{.binding = 0, .stride = d.stride, .inputRate = VK_VERTEX_INPUT_RATE_VERTEX};
+  VkPipelineVertexInputStateCreateInfo vi{.sType = VK_STRUCTURE_TYPE_PIPELINE_VERTEX_INPUT_STATE_CREATE_INFO,
+                                          .vertexBindingDescriptionCount = d.stride ? 1u : 0u,
+                                          .pVertexBindingDescriptions = &vb,
+                                          .vertexAttributeDescriptionCount = static_cast<uint32_t>(d.attrs.size()),
+                                          .pVertexAttributeDescriptions = d.attrs.data()};
+  VkPipelineInputAssemblyStateCreateInfo ia{.sType = VK_STRUCTURE_TYPE_PIPELINE_INPUT_ASSEMBLY_STATE_CREATE_INFO,
+                                            .topology = d.topology};
+  VkPipelineViewportStateCreateInfo vp{.sType = VK_STRUCTURE_TYPE_PIPELINE_VIEWPORT_STATE_CREATE_INFO,
+                                       .viewportCount = 1, .scissorCount = 1};
+  VkPipelineRasterizationStateCreateInfo rs{.sType = VK_STRUCTURE_TYPE_PIPELINE_RASTERIZATION_STATE_CREATE_INFO,
+                                            .polygonMode = VK_POLYGON_MODE_FILL, .cullMode = d.cull,
+                                            .frontFace = VK_FRONT_FACE_COUNTER_CLOCKWISE, .lineWidth = 1.0f};
+  VkPipelineMultisampleStateCreateInfo ms{.sType = VK_STRUCTURE_TYPE_PIPELINE_MULTISAMPLE_STATE_CREATE_INFO,
+                                          .rasterizationSamples = samples};
+  VkPipelineDepthStencilStateCreateInfo ds{.sType = VK_STRUCTURE_TYPE_PIPELINE_DEPTH_STENCIL_STATE_CREATE_INFO,
+                                           .depthTestEnable = d.depth_test, .depthWriteEnable = d.depth_write,
+                                           .depthCompareOp = VK_COMPARE_OP_LESS};
+  const VkColorComponentFlags rgba = VK_COLOR_COMPONENT_R_BIT | VK_COLOR_COMPONENT_G_BIT |
+                                     VK_COLOR_COMPONENT_B_BIT | VK_COLOR_COMPONENT_A_BIT;
+  VkPipelineColorBlendAttachmentState att[2] = {
+      {.blendEnable = d.blend, .srcColorBlendFactor = VK_BLEND_FACTOR_SRC_ALPHA,
+       .dstColorBlendFactor = VK_BLEND_FACTOR_ONE_MINUS_SRC_ALPHA, .colorBlendOp = VK_BLEND_OP_ADD,
+       .srcAlphaBlendFactor = VK_BLEND_FACTOR_ONE, .dstAlphaBlendFactor = VK_BLEND_FACTOR_ONE_MINUS_SRC_ALPHA,
+       .alphaBlendOp = VK_BLEND_OP_ADD, .colorWriteMask = rgba},
+      {.blendEnable = VK_FALSE,
+       .colorWriteMask = d.write_id ? VkColorComponentFlags(VK_COLOR_COMPONENT_R_BIT | VK_COLOR_COMPONENT_G_BIT) : 0u}};
+  VkPipelineColorBlendStateCreateInfo cb{.sType = VK_STRUCTURE_TYPE_PIPELINE_COLOR_BLEND_STATE_CREATE_INFO,
+                                         .attachmentCount = 2, .pAttachments = att};
+  VkDynamicState dyn[] = {VK_DYNAMIC_STATE_VIEWPORT, VK_DYNAMIC_STATE_SCISSOR};
+  VkPipelineDynamicStateCreateInfo dy{.sType = VK_STRUCTURE_TYPE_PIPELINE_DYNAMIC_STATE_CREATE_INFO,
+                                      .dynamicStateCount = 2, .pDynamicStates = dyn};
+  VkFormat formats[2] = {kColorFormat, kIdFormat};
+  VkPipelineRenderingCreateInfo ri{.sType = VK_STRUCTURE_TYPE_PIPELINE_RENDERING_CREATE_INFO,
+                                   .colorAttachmentCount = 2, .pColorAttachmentFormats = formats,
+                                   .depthAttachmentFormat = kDepthFormat};
+  VkGraphicsPipelineCreateInfo pci{.sType = VK_STRUCTURE_TYPE_GRAPHICS_PIPELINE_CREATE_INFO, .pNext = &ri,
+                                   .stageCount = 2, .pStages = stages, .pVertexInputState = &vi,
+                                   .pInputAssemblyState = &ia, .pViewportState = &vp, .pRasterizationState = &rs,
+                                   .pMultisampleState = &ms, .pDepthStencilState = &ds, .pColorBlendState = &cb,
+                                   .pDynamicState = &dy, .layout = pipe_layout};
+  UniquePipeline p;
+  VK_CHECK(vkCreateGraphicsPipelines(dev, VK_NULL_HANDLE, 1, &pci, nullptr, p.out(dev)));
+  return p;
+}
+
+void Renderer::Impl::create_pipelines() {
+  VkDevice dev = ctx.device();
+  VkDescriptorSetLayout sl = set_layout;
+  VkPipelineLayoutCreateInfo li{.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO, .setLayoutCount = 1,
+                                .pSetLayouts = &sl};
+  VK_CHECK(vkCreatePipelineLayout(dev, &li, nullptr, pipe_layout.out(dev)));
+  bg_pipe = make_pipeline({.vs = "background.vert", .fs = "background.frag", .depth_test = false,
+                           .depth_write = false, .write_id = false, .cull = VK_CULL_MODE_NONE});
+  slab_pipe = make_pipeline({.vs = "slab.vert", .fs = "slab.frag"});
+  cell_pipe = make_pipeline({.vs = "cell.vert", .fs = "cell.frag"});
+  line_pipe = make_pipeline({.vs = "line.vert", .fs = "line.frag", .topology = VK_PRIMITIVE_TOPOLOGY_LINE_LIST,
+                             .attrs = {{0, 0, VK_FORMAT_R32G32B32_SFLOAT, 0}, {1, 0, VK_FORMAT_R32G32B32A32_SFLOAT, 12}},
+                             .stride = sizeof(gpu::LineVertex), .blend = true, .depth_write = false,
+                             .write_id = false, .cull = VK_CULL_MODE_NONE});
+  text_pipe = make_pipeline({.vs = "text.vert", .fs = "text.frag",
+                             .attrs = {{0, 0, VK_FORMAT_R32G32_SFLOAT, 0}, {1, 0, VK_FORMAT_R32G32_SFLOAT, 8},
+                                       {2, 0, VK_FORMAT_R32G32B32A32_SFLOAT, 16},
+                                       {3, 0, VK_FORMAT_R32G32B32A32_SFLOAT, 32}},
+                             .stride = sizeof(gpu::TextVertex), .blend = true, .depth_test = false,
+                             .depth_write = false, .write_id = false, .cull = VK_CULL_MODE_NONE});
+}
+
+void Renderer::Impl::ensure_host_buffer(GpuBuffer& b, VkDeviceSize bytes, VkBufferUsageFlags usage) {
+  if (b.buf.get() != VK_NULL_HANDLE && b.size >= bytes) return;
+  b = make_buffer(ctx, std::max<VkDeviceSize>(bytes * 3 / 2, 4096), usage, kHost, true);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Text and overlay quads.
+void Renderer::Impl::add_text(float x, float baseline, float px, const std::string& s, glm::vec4 c) {
+  const FontAtlas& fa = font_atlas();
+  const float k = px / fa.em_px;
+  for (char ch : s) {
+    const FontGlyph& g = fa.glyph(ch);
+    float w = float(g.x1 - g.x0) * k, h = float(g.y1 - g.y0) * k;
+    if (w > 0 && h > 0) {
+      float x0 = x + float(g.xoff) * k, y0 = baseline + float(g.yoff) * k;
+      float u0 = float(g.x0) / float(fa.width), v0 = float(g.y0) / float(fa.height);
+      float u1 = float(g.x1) / float(fa.width), v1 = float(g.y1) / float(fa.height);
+      gpu::TextVertex q[4] = {{{x0, y0}, {u0, v0}, {c.r, c.g, c.b, c.a}, {0, 0, 0, 0}},
+                              {{x0 + w, y0}, {u1, v0}, {c.r, c.g, c.b, c.a}, {0, 0, 0, 0}},
+                              {{x0 + w, y0 + h}, {u1, v1}, {c.r, c.g, c.b, c.a}, {0, 0, 0, 0}},
+                              {{x0, y0 + h}, {u0, v1}, {c.r, c.g, c.b, c.a}, {0, 0, 0, 0}}};
+      for (int i : {0, 1, 2, 0, 2, 3}) text.push_back(q[i]);
+    }
+    x += g.advance * k;
+  }
+}
+
+void Renderer::Impl::add_panel(float x, float y, float w, float h, float r, glm::vec4 c) {
+  gpu::TextVertex q[4] = {{{x, y}, {0, 0}, {c.r, c.g, c.b, c.a}, {1, w, h, r}},
+                          {{x + w, y}, {1, 0}, {c.r, c.g, c.b, c.a}, {1, w, h, r}},
+                          {{x + w, y + h}, {1, 1}, {c.r, c.g, c.b, c.a}, {1, w, h, r}},
+                          {{x, y + h}, {0, 1}, {c.r, c.g, c.b, c.a}, {1, w, h, r}}};
+  for (int i : {0, 1, 2, 0, 2, 3}) text.push_back(q[i]);
+}
+
+void Renderer::Impl::add_bar(float x, float y, float w, float h, bool diverging) {
+  float m = diverging ? 3.0f : 2.0f;
+  gpu::TextVertex q[4] = {{{x, y}, {0, 0}, {1, 1, 1, 1}, {m, 0, 0, 0}},
+                          {{x + w, y}, {1, 0}, {1, 1, 1, 1}, {m, 0, 0, 0}},
+                          {{x + w, y + h}, {1, 1}, {1, 1, 1, 1}, {m, 0, 0, 0}},
+                          {{x, y + h}, {0, 1}, {1, 1, 1, 1}, {m, 0, 0, 0}}};
+  for (int i : {0, 1, 2, 0, 2, 3}) text.push_back(q[i]);
+}
+
+namespace {
+std::string dims_text(const viz::LayerVolume& v) {
+  const Shape& s = v.tensor.shape;
+  std::string out;
+  for (size_t i = (s.size() >= 2 && s[0] == 1) ? 1 : 0; i < s.size(); ++i) out += (out.empty() ? "" : "x") + std::to_string(s[i]);
+  return out.empty() ? "scalar" : out;
+}
+std::string ellipsize(const std::string& s, size_t n) { return s.size() <= n ? s : s.substr(0, n - 3) + "..."; }
+}  // namespace
+
+void Renderer::Impl::build_labels(const glm::mat4& vp, const viz::Camera& cam, const std::vector<int>& order) {
+  const float W = float(opts.width), H = float(opts.height);
+  const float ui = std::max(0.75f, H / 1080.0f);
+  const FontAtlas& fa = font_atlas();
+  if (opts.labels) {
+    const float p1 = 17.0f * ui, p2 = 14.0f * ui, pad = 7.0f * ui;
+    std::vector<glm::vec4> placed;  // x0, y0, x1, y1
+    for (int li : order) {
+      const auto& v = scene.layout.layers[static_cast<size_t>(li)];
+      glm::vec3 anchor(v.center().x, v.max().y + 0.04f * v.size.y + 0.5f, v.center().z);
+      auto p = viz::project_to_pixel(vp, anchor, opts.width, opts.height);
+      if (!p) continue;
+      std::string l1 = ellipsize(v.tensor.name, 34);
+      std::string l2 = v.tensor.op + "  " + dims_text(v);
+      float w = std::max(fa.text_width(l1, p1), fa.text_width(l2, p2)) + 2 * pad;
+      float h = p1 + p2 + 2.2f * pad;
+      float x0 = p->x - 0.5f * w, y0 = p->y - h - 6.0f * ui;
+      if (x0 + w < 0 || x0 > W || y0 + h < 0 || y0 > H) continue;
+      bool overlap = false;
+      for (const auto& r : placed)
+        if (x0 < r.z + 4 && x0 + w + 4 > r.x && y0 < r.w + 4 && y0 + h + 4 > r.y) { overlap = true; break; }
+      if (overlap) continue;
+      placed.emplace_back(x0, y0, x0 + w, y0 + h);
+      add_panel(x0, y0, w, h, 6.0f * ui, glm::vec4(0.07f, 0.08f, 0.11f, 0.78f));
+      add_panel(x0, y0 + h - 2.0f * ui, w, 2.0f * ui, 1.0f * ui, glm::vec4(0.35f, 0.75f, 1.0f, 0.55f));
+      add_text(x0 + pad, y0 + pad + 0.8f * p1, p1, l1, glm::vec4(0.95f, 0.96f, 0.98f, 1.0f));
+      add_text(x0 + pad, y0 + pad + p1 + 0.9f * p2 + 0.2f * pad, p2, l2, glm::vec4(0.62f, 0.70f, 0.80f, 1.0f));
+      // A small tick from the label down to the volume.
+      add_panel(p->x - 0.75f * ui, y0 + h, 1.5f * ui, 6.0f * ui, 0.5f, glm::vec4(0.35f, 0.75f, 1.0f, 0.55f));
+    }
+  }
+  if (!opts.title.empty()) {
+    float p = 26.0f * ui;
+    add_text(24.0f * ui, 24.0f * ui + p, p, opts.title, glm::vec4(0.96f, 0.97f, 1.0f, 1.0f));
+    std::string sub = std::to_string(scene.layout.layers.size()) + " layers, " +
+                      std::to_string(scene.neurons()) + " activations";
+    add_text(24.0f * ui, 24.0f * ui + p + 22.0f * ui, 15.0f * ui, sub, glm::vec4(0.6f, 0.68f, 0.78f, 1.0f));
+  }
+  if (opts.legend) {
+    const float p = 13.0f * ui, bw = 200.0f * ui, bh = 10.0f * ui, pad = 12.0f * ui;
+    const float pw = bw + 2 * pad + 90.0f * ui, ph = 4 * pad + 2 * (bh + 2.2f * p) + p;
+    float x = 20.0f * ui, y = H - ph - 20.0f * ui;
+    add_panel(x, y, pw, ph, 8.0f * ui, glm::vec4(0.07f, 0.08f, 0.11f, 0.8f));
+    float cy = y + pad;
+    glm::vec4 tc(0.78f, 0.82f, 0.88f, 1.0f), dim(0.55f, 0.6f, 0.68f, 1.0f);
+    add_text(x + pad, cy + p, p, "activation >= 0", tc);
+    cy += 1.3f * p;
+    add_bar(x + pad, cy, bw, bh, false);
+    add_text(x + pad, cy + bh + 1.1f * p, 0.9f * p, "0", dim);
+    add_text(x + pad + bw - fa.text_width("p99", 0.9f * p), cy + bh + 1.1f * p, 0.9f * p, "p99", dim);
+    cy += bh + 1.6f * p + pad * 0.5f;
+    add_text(x + pad, cy + p, p, "signed", tc);
+    cy += 1.3f * p;
+    add_bar(x + pad, cy, bw, bh, true);
+    add_text(x + pad, cy + bh + 1.1f * p, 0.9f * p, "-p99", dim);
+    add_text(x + pad + 0.5f * bw - fa.text_width("0", 0.9f * p) * 0.5f, cy + bh + 1.1f * p, 0.9f * p, "0", dim);
+    add_text(x + pad + bw - fa.text_width("+p99", 0.9f * p), cy + bh + 1.1f * p, 0.9f * p, "+p99", dim);
+    // Special values.
+    float sx = x + pad + bw + 16.0f * ui, sy = y + pad + 1.3f * p;
+    glm::vec3 z = viz::zero_color(viz::ColorMapKind::Sequential), nf = viz::non_finite_color();
+    add_panel(sx, sy, bh * 1.4f, bh * 1.4f, 2.0f * ui, glm::vec4(z, 1.0f));
+    add_text(sx + bh * 1.4f + 6.0f * ui, sy + bh * 1.3f, 0.9f * p, "= 0", dim);
+    sy += 2.6f * p;
+    add_panel(sx, sy, bh * 1.4f, bh * 1.4f, 2.0f * ui, glm::vec4(nf, 1.0f));
+    add_text(sx + bh * 1.4f + 6.0f * ui, sy + bh * 1.3f, 0.9f * p, "NaN/Inf", dim);
+    add_text(x + pad, y + ph - pad * 0.6f, 0.85f * p, "per-layer robust scale (p1-p99)", dim);
+  }
+  if (selection.layer >= 0 && selection.layer < static_cast<int>(scene.layout.layers.size())) {
+    const auto& v = scene.layout.layers[static_cast<size_t>(selection.layer)];
+    auto c = viz::cell_of(v.dims, selection.flat);
+    float val = scene.value(selection.layer, selection.flat);
+    std::string l1 = ellipsize(v.tensor.name, 40) + " [" + std::to_string(c.c) + ", " + std::to_string(c.y) + ", " +
+                     std::to_string(c.x) + "]";
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "value %.6g", double(val));
+    std::string l2 = buf;
+    const float p = 16.0f * ui, pad = 10.0f * ui;
+    float w = std::max(fa.text_width(l1, p), fa.text_width(l2, p)) + 2 * pad, h = 2.4f * p + 2 * pad;
+    float x = W - w - 20.0f * ui, y = 20.0f * ui;
+    add_panel(x, y, w, h, 8.0f * ui, glm::vec4(0.07f, 0.08f, 0.11f, 0.85f));
+    add_panel(x, y, 3.0f * ui, h, 1.5f * ui, glm::vec4(0.30f, 0.95f, 1.0f, 0.9f));
+    add_text(x + pad, y + pad + p, p, l1, glm::vec4(0.95f, 0.97f, 1.0f, 1.0f));
+    add_text(x + pad, y + pad + 2.2f * p, p, l2, glm::vec4(0.30f, 0.95f, 1.0f, 1.0f));
+  }
+  (void)cam;
+}
+
+void Renderer::Impl::build_lines(const std::vector<uint8_t>& visible) {
+  const auto& L = scene.layout.layers;
+  auto push = [&](glm::vec3 a, glm::vec3 b, glm::vec4 c) {
+    lines.push_back({{a.x, a.y, a.z}, {c.r, c.g, c.b, c.a}});
+    lines.push_back({{b.x, b.y, b.z}, {c.r, c.g, c.b, c.a}});
+  };
+  if (opts.connections) {
+    const glm::vec4 col(0.45f, 0.60f, 0.85f, 0.30f);
+    for (size_t i = 0; i < L.size(); ++i)
+      for (int s : L[i].tensor.inputs) {
+        if (s < 0 || !(visible[i] || visible[static_cast<size_t>(s)])) continue;
+        const auto& a = L[static_cast<size_t>(s)];
+        const auto& b = L[i];
+        // A frustum from the source's back face to the destination's front face (4 edges + axis).
+        for (int k = 0; k < 4; ++k) {
+          float ya = (k & 1) ? a.max().y : a.origin.y, za = (k & 2) ? a.max().z : a.origin.z;
+          float yb = (k & 1) ? b.max().y : b.origin.y, zb = (k & 2) ? b.max().z : b.origin.z;
+          push({a.max().x, ya, za}, {b.origin.x, yb, zb}, col);
+        }
+        push({a.max().x, a.center().y, a.center().z}, {b.origin.x, b.center().y, b.center().z},
+             glm::vec4(0.55f, 0.70f, 0.95f, 0.45f));
+      }
+  }
+  if (opts.selection_lines && selection.layer >= 0) {
+    // The receptive-field cone: from each highlighted region to the regions feeding it.
+    std::vector<const viz::VolumeRegion*> reg(L.size(), nullptr);
+    viz::VolumeRegion self;
+    auto c = viz::cell_of(L[static_cast<size_t>(selection.layer)].dims, selection.flat);
+    self.c0 = c.c; self.c1 = c.c + 1; self.y0 = c.y; self.y1 = c.y + 1; self.x0 = c.x; self.x1 = c.x + 1;
+    for (const auto& [li, r] : selection.regions) reg[static_cast<size_t>(li)] = &r;
+    reg[static_cast<size_t>(selection.layer)] = &self;
+    auto box = [&](size_t li, const viz::VolumeRegion& r, bool front, glm::vec3 corners[4]) {
+      const auto& v = L[li];
+      int64_t c0 = r.c0, c1 = r.c1, y0 = r.y0, y1 = r.y1, x0 = r.x0, x1 = r.x1;
+      if (r.flat) {  // grid: bounding rows of the flat range
+        c0 = 0; c1 = 1; y0 = r.lo / v.dims.W; y1 = (r.hi - 1) / v.dims.W + 1; x0 = 0; x1 = v.dims.W;
+        if (y1 - y0 == 1) { x0 = r.lo % v.dims.W; x1 = (r.hi - 1) % v.dims.W + 1; }
+      }
+      float x = front ? v.origin.x + float(c0) * v.pitch : v.origin.x + float(c1 - 1) * v.pitch + v.thickness;
+      float ytop = v.max().y - float(y0) * v.cell, ybot = v.max().y - float(y1) * v.cell;
+      float zl = v.origin.z + float(x0) * v.cell, zr = v.origin.z + float(x1) * v.cell;
+      corners[0] = {x, ytop, zl}; corners[1] = {x, ytop, zr}; corners[2] = {x, ybot, zl}; corners[3] = {x, ybot, zr};
+    };
+    const glm::vec4 col(0.30f, 0.95f, 1.0f, 0.75f);
+    for (size_t i = 0; i < L.size(); ++i) {
+      if (!reg[i]) continue;
+      for (int s : L[i].tensor.inputs) {
+        if (s < 0 || !reg[static_cast<size_t>(s)]) continue;
+        glm::vec3 a[4], b[4];
+        box(static_cast<size_t>(s), *reg[static_cast<size_t>(s)], false, a);
+        box(i, *reg[i], true, b);
+        for (int k = 0; k < 4; ++k) push(a[k], b[k], col);
+      }
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+FrameStats Renderer::Impl::render(const viz::Camera& cam) {
+  FrameStats st;
+  auto t0 = Clock::now();
+  const auto& L = scene.layout.layers;
+  const float aspect = float(opts.width) / float(opts.height);
+  const glm::mat4 vp = viz::camera_view_proj(cam, aspect, radius);
+  const glm::vec3 eye = viz::camera_eye(cam);
+  const float focal = float(opts.height) / (2.0f * std::tan(glm::radians(cam.fov_y_deg) * 0.5f));
+
+  // Cull, then pick cells (near, large on screen, within budget) or slabs per layer.
+  std::vector<uint8_t> visible(L.size(), 0);
+  std::vector<std::pair<float, int>> by_dist;
+  for (size_t i = 0; i < L.size(); ++i) {
+    const auto& v = L[i];
+    int out[6] = {0, 0, 0, 0, 0, 0};
+    for (int k = 0; k < 8; ++k) {
+      glm::vec3 p((k & 1) ? v.max().x : v.origin.x, (k & 2) ? v.max().y : v.origin.y, (k & 4) ? v.max().z : v.origin.z);
+      glm::vec4 c = vp * glm::vec4(p, 1.0f);
+      out[0] += c.x < -c.w; out[1] += c.x > c.w; out[2] += c.y < -c.w; out[3] += c.y > c.w;
+      out[4] += c.z < 0.0f; out[5] += c.z > c.w;
+    }
+    if (std::any_of(out, out + 6, [](int n) { return n == 8; })) continue;
+    visible[i] = 1;
+    glm::vec3 near = glm::clamp(eye, v.origin, v.max());
+    by_dist.emplace_back(glm::length(eye - near), static_cast<int>(i));
+  }
+  std::sort(by_dist.begin(), by_dist.end());
+  std::vector<uint8_t> as_cells(L.size(), 0);
+  slab_list.clear();
+  cell_list.clear();
+  int64_t budget = opts.cell_budget;
+  for (auto [d, i] : by_dist) {
+    const auto& v = L[static_cast<size_t>(i)];
+    float px = v.cell * focal / std::max(d, 1e-3f);
+    if (px >= opts.cell_min_px && v.dims.count <= budget) {
+      as_cells[static_cast<size_t>(i)] = 1;
+      budget -= v.dims.count;
+      ++st.cell_layers;
+      for (int64_t f = 0; f < v.dims.count; ++f) cell_list.emplace_back(static_cast<uint32_t>(i), static_cast<uint32_t>(f));
+    }
+  }
+  for (auto [d, i] : by_dist) {
+    if (as_cells[static_cast<size_t>(i)]) continue;
+    const auto& v = L[static_cast<size_t>(i)];
+    // Front-to-back inside the stack too, so early depth testing rejects hidden slabs.
+    bool ascending = eye.x < v.center().x;
+    for (int64_t c = 0; c < v.dims.C; ++c)
+      slab_list.emplace_back(static_cast<uint32_t>(i), static_cast<uint32_t>(ascending ? c : v.dims.C - 1 - c));
+  }
+  lines.clear();
+  text.clear();
+  build_lines(visible);
+  std::vector<int> order;
+  for (auto [d, i] : by_dist) order.push_back(i);
+  build_labels(vp, cam, order);
+  st.slab_instances = static_cast<uint32_t>(slab_list.size());
+  st.cell_instances = static_cast<uint32_t>(cell_list.size());
+
+  // Upload per-frame data.
+  gpu::GpuFrame fr{};
+  fr.view_proj = vp;
+  fr.eye = glm::vec4(eye, 1.0f);
+  fr.light_dir = glm::vec4(glm::normalize(glm::vec3(-0.45f, 0.8f, 0.4f)), 0.0f);
+  fr.viewport = glm::vec4(float(opts.width), float(opts.height), 1.0f / float(opts.width), 1.0f / float(opts.height));
+  std::vector<gpu::GpuRegion> regs;
+  for (const auto& [li, r] : selection.regions) {
+    if (regs.size() >= gpu::kMaxRegions) break;
+    gpu::GpuRegion g{};
+    g.head = glm::uvec4(static_cast<uint32_t>(li), r.flat ? 1u : 0u, static_cast<uint32_t>(r.lo), static_cast<uint32_t>(r.hi));
+    g.lo = glm::uvec4(static_cast<uint32_t>(r.c0), static_cast<uint32_t>(r.y0), static_cast<uint32_t>(r.x0), 0u);
+    g.hi = glm::uvec4(static_cast<uint32_t>(r.c1), static_cast<uint32_t>(r.y1), static_cast<uint32_t>(r.x1), 0u);
+    regs.push_back(g);
+  }
+  fr.flags = glm::uvec4((opts.lighting ? gpu::kFrameLighting : 0u) | (opts.lod_max ? gpu::kFrameLodMax : 0u) |
+                            (opts.grid_lines ? gpu::kFrameGridLines : 0u),
+                        static_cast<uint32_t>(regs.size()),
+                        selection.layer >= 0 ? static_cast<uint32_t>(selection.layer + 1) : 0u,
+                        static_cast<uint32_t>(selection.flat));
+  fr.bg_top = glm::vec4(0.075f, 0.085f, 0.115f, 1.0f);
+  fr.bg_bottom = glm::vec4(0.020f, 0.022f, 0.030f, 1.0f);
+  fr.cell_scale = glm::vec4(0.86f, 1.0f, 0.0f, 0.0f);
+  std::memcpy(frame_buf.map, &fr, sizeof fr);
+  if (!regs.empty()) std::memcpy(regions_buf.map, regs.data(), regs.size() * sizeof(gpu::GpuRegion));
+  if (!slab_list.empty()) std::memcpy(slabs_buf.map, slab_list.data(), slab_list.size() * sizeof(glm::uvec2));
+  if (!cell_list.empty()) std::memcpy(cells_buf.map, cell_list.data(), cell_list.size() * sizeof(glm::uvec2));
+  if (!lines.empty()) {
+    ensure_host_buffer(lines_buf, lines.size() * sizeof(gpu::LineVertex), VK_BUFFER_USAGE_VERTEX_BUFFER_BIT);
+    std::memcpy(lines_buf.map, lines.data(), lines.size() * sizeof(gpu::LineVertex));
+  }
+  if (!text.empty()) {
+    ensure_host_buffer(text_buf, text.size() * sizeof(gpu::TextVertex), VK_BUFFER_USAGE_VERTEX_BUFFER_BIT);
+    std::memcpy(text_buf.map, text.data(), text.size() * sizeof(gpu::TextVertex));
+  }
+  st.cpu_ms = ms_since(t0);
+
+  // Record.
+  auto t1 = Clock::now();
+  VkDevice dev = ctx.device();
+  VK_CHECK(vkResetCommandBuffer(cmd, 0));
+  VkCommandBufferBeginInfo bi{.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+                              .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
+  VK_CHECK(vkBeginCommandBuffer(cmd, &bi));
+  const bool ms = samples != VK_SAMPLE_COUNT_1_BIT;
+  const VkPipelineStageFlags2 col_stage = VK_PIPELINE_STAGE_2_COLOR_ATTACHMENT_OUTPUT_BIT;
+  const VkAccessFlags2 col_access = VK_ACCESS_2_COLOR_ATTACHMENT_WRITE_BIT | VK_ACCESS_2_COLOR_ATTACHMENT_READ_BIT;
+  std::vector<VkImageMemoryBarrier2> pre;
+  // The previous frame's copies read color/id: wait for them before overwriting (write-after-read).
+  for (VkImage img : {color.img.get(), id.img.get()})
+    pre.push_back(image_barrier(img, VK_IMAGE_ASPECT_COLOR_BIT, VK_IMAGE_LAYOUT_UNDEFINED,
+                                VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL, VK_PIPELINE_STAGE_2_COPY_BIT, 0,
+                                col_stage, col_access));
+  if (ms)
+    for (VkImage img : {color_ms.img.get(), id_ms.img.get()})
+      pre.push_back(image_barrier(img, VK_IMAGE_ASPECT_COLOR_BIT, VK_IMAGE_LAYOUT_UNDEFINED,
+                                  VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL, col_stage, 0, col_stage, col_access));
+  pre.push_back(image_barrier(depth.img, VK_IMAGE_ASPECT_DEPTH_BIT, VK_IMAGE_LAYOUT_UNDEFINED,
+                              VK_IMAGE_LAYOUT_DEPTH_ATTACHMENT_OPTIMAL,
+                              VK_PIPELINE_STAGE_2_LATE_FRAGMENT_TESTS_BIT, 0,
+                              VK_PIPELINE_STAGE_2_EARLY_FRAGMENT_TESTS_BIT | VK_PIPELINE_STAGE_2_LATE_FRAGMENT_TESTS_BIT,
+                              VK_ACCESS_2_DEPTH_STENCIL_ATTACHMENT_WRITE_BIT | VK_ACCESS_2_DEPTH_STENCIL_ATTACHMENT_READ_BIT));
+  VkDependencyInfo dep{.sType = VK_STRUCTURE_TYPE_DEPENDENCY_INFO,
+                       .imageMemoryBarrierCount = static_cast<uint32_t>(pre.size()), .pImageMemoryBarriers = pre.data()};
+  vkCmdPipelineBarrier2(cmd, &dep);
+
+  VkClearValue clear_color{.color = {{0, 0, 0, 1}}};
+  VkClearValue clear_id{.color = {.uint32 = {0, 0, 0, 0}}};
+  VkRenderingAttachmentInfo catt[2] = {
+      {.sType = VK_STRUCTURE_TYPE_RENDERING_ATTACHMENT_INFO, .imageView = ms ? color_ms.view.get() : color.view.get(),
+       .imageLayout = VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL,
+       .resolveMode = ms ? VK_RESOLVE_MODE_AVERAGE_BIT : VK_RESOLVE_MODE_NONE,
+       .resolveImageView = ms ? color.view.get() : VK_NULL_HANDLE,
+       .resolveImageLayout = VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL,
+       .loadOp = VK_ATTACHMENT_LOAD_OP_CLEAR,
+       .storeOp = ms ? VK_ATTACHMENT_STORE_OP_DONT_CARE : VK_ATTACHMENT_STORE_OP_STORE, .clearValue = clear_color},
+      {.sType = VK_STRUCTURE_TYPE_RENDERING_ATTACHMENT_INFO, .imageView = ms ? id_ms.view.get() : id.view.get(),
+       .imageLayout = VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL,
+       // Integer IDs cannot be averaged: take sample 0.
+       .resolveMode = ms ? VK_RESOLVE_MODE_SAMPLE_ZERO_BIT : VK_RESOLVE_MODE_NONE,
+       .resolveImageView = ms ? id.view.get() : VK_NULL_HANDLE,
+       .resolveImageLayout = VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL,
+       .loadOp = VK_ATTACHMENT_LOAD_OP_CLEAR,
+       .storeOp = ms ? VK_ATTACHMENT_STORE_OP_DONT_CARE : VK_ATTACHMENT_STORE_OP_STORE, .clearValue = clear_id}};
+  VkRenderingAttachmentInfo datt{.sType = VK_STRUCTURE_TYPE_RENDERING_ATTACHMENT_INFO, .imageView = depth.view,
+                                 .imageLayout = VK_IMAGE_LAYOUT_DEPTH_ATTACHMENT_OPTIMAL,
+                                 .loadOp = VK_ATTACHMENT_LOAD_OP_CLEAR, .storeOp = VK_ATTACHMENT_STORE_OP_DONT_CARE,
+                                 .clearValue = {.depthStencil = {1.0f, 0}}};
+  const VkExtent2D ext{static_cast<uint32_t>(opts.width), static_cast<uint32_t>(opts.height)};
+  VkRenderingInfo ri{.sType = VK_STRUCTURE_TYPE_RENDERING_INFO, .renderArea = {{0, 0}, ext}, .layerCount = 1,
+                     .colorAttachmentCount = 2, .pColorAttachments = catt, .pDepthAttachment = &datt};
+  vkCmdBeginRendering(cmd, &ri);
+  VkViewport viewport{0, 0, float(opts.width), float(opts.height), 0.0f, 1.0f};
+  VkRect2D scissor{{0, 0}, ext};
+  vkCmdSetViewport(cmd, 0, 1, &viewport);
+  vkCmdSetScissor(cmd, 0, 1, &scissor);
+  vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, pipe_layout, 0, 1, &set, 0, nullptr);
+  vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, bg_pipe);
+  vkCmdDraw(cmd, 3, 1, 0, 0);
+  st.draws = 1;
+  if (!cell_list.empty()) {
+    vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, cell_pipe);
+    vkCmdDraw(cmd, 36, static_cast<uint32_t>(cell_list.size()), 0, 0);
+    ++st.draws;
+  }
+  if (!slab_list.empty()) {
+    vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, slab_pipe);
+    vkCmdDraw(cmd, 36, static_cast<uint32_t>(slab_list.size()), 0, 0);
+    ++st.draws;
+  }
+  VkDeviceSize zero = 0;
+  if (!lines.empty()) {
+    vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, line_pipe);
+    VkBuffer b = lines_buf.buf;
+    vkCmdBindVertexBuffers(cmd, 0, 1, &b, &zero);
+    vkCmdDraw(cmd, static_cast<uint32_t>(lines.size()), 1, 0, 0);
+    ++st.draws;
+  }
+  if (!text.empty()) {
+    vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, text_pipe);
+    VkBuffer b = text_buf.buf;
+    vkCmdBindVertexBuffers(cmd, 0, 1, &b, &zero);
+    vkCmdDraw(cmd, static_cast<uint32_t>(text.size()), 1, 0, 0);
+    ++st.draws;
+  }
+  vkCmdEndRendering(cmd);
+
+  if (opts.readback) {
+    VkImageMemoryBarrier2 post[2];
+    int n = 0;
+    for (VkImage img : {color.img.get(), id.img.get()})
+      post[n++] = image_barrier(img, VK_IMAGE_ASPECT_COLOR_BIT, VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL,
+                                VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, col_stage,
+                                VK_ACCESS_2_COLOR_ATTACHMENT_WRITE_BIT, VK_PIPELINE_STAGE_2_COPY_BIT,
+                                VK_ACCESS_2_TRANSFER_READ_BIT);
+    VkDependencyInfo d2{.sType = VK_STRUCTURE_TYPE_DEPENDENCY_INFO, .imageMemoryBarrierCount = 2,
+                        .pImageMemoryBarriers = post};
+    vkCmdPipelineBarrier2(cmd, &d2);
+    VkBufferImageCopy c{.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1}, .imageExtent = {ext.width, ext.height, 1}};
+    vkCmdCopyImageToBuffer(cmd, color.img, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, color_rb.buf, 1, &c);
+    vkCmdCopyImageToBuffer(cmd, id.img, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, id_rb.buf, 1, &c);
+    VkMemoryBarrier2 hb{.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER_2, .srcStageMask = VK_PIPELINE_STAGE_2_COPY_BIT,
+                        .srcAccessMask = VK_ACCESS_2_TRANSFER_WRITE_BIT, .dstStageMask = VK_PIPELINE_STAGE_2_HOST_BIT,
+                        .dstAccessMask = VK_ACCESS_2_HOST_READ_BIT};
+    VkDependencyInfo d3{.sType = VK_STRUCTURE_TYPE_DEPENDENCY_INFO, .memoryBarrierCount = 1, .pMemoryBarriers = &hb};
+    vkCmdPipelineBarrier2(cmd, &d3);
+  }
+  VK_CHECK(vkEndCommandBuffer(cmd));
+  VkCommandBufferSubmitInfo cbi{.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_SUBMIT_INFO, .commandBuffer = cmd};
+  VkSubmitInfo2 si{.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO_2, .commandBufferInfoCount = 1, .pCommandBufferInfos = &cbi};
+  VkFence f = fence.get();
+  VK_CHECK(vkResetFences(dev, 1, &f));
+  VK_CHECK(vkQueueSubmit2(ctx.queue(), 1, &si, f));
+  VK_CHECK(vkWaitForFences(dev, 1, &f, VK_TRUE, UINT64_MAX));
+  if (opts.readback) {
+    // Cached memory may need invalidation when it is not coherent; ours is requested coherent.
+    pixels.resize(static_cast<size_t>(opts.width) * static_cast<size_t>(opts.height) * 4);
+    std::memcpy(pixels.data(), color_rb.map, pixels.size());
+    ids.resize(static_cast<size_t>(opts.width) * static_cast<size_t>(opts.height) * 2);
+    std::memcpy(ids.data(), id_rb.map, ids.size() * sizeof(uint32_t));
+    have_frame = true;
+  }
+  st.submit_ms = ms_since(t1);
+  st.total_ms = ms_since(t0);
+  return st;
+}
+
+// ------------------------------------------------------------------------------------------------
+Renderer::Renderer(Context& ctx, const viz::Scene& scene, RenderOptions opts)
+    : impl_(std::make_unique<Impl>(ctx, scene, std::move(opts))) {
+  impl_->init();
+}
+Renderer::~Renderer() {
+  if (impl_ && impl_->ctx.device()) vkDeviceWaitIdle(impl_->ctx.device());
+}
+void Renderer::set_selection(Selection s) { impl_->selection = std::move(s); }
+const RenderOptions& Renderer::options() const { return impl_->opts; }
+int Renderer::samples() const { return static_cast<int>(impl_->samples); }
+FrameStats Renderer::render(const viz::Camera& cam) { return impl_->render(cam); }
+const std::vector<uint8_t>& Renderer::rgba() const { return impl_->pixels; }
+
+std::pair<uint32_t, uint32_t> Renderer::id_at(int x, int y) const {
+  const auto& o = impl_->opts;
+  if (!impl_->have_frame || x < 0 || y < 0 || x >= o.width || y >= o.height) return {0, 0};
+  size_t i = (static_cast<size_t>(y) * static_cast<size_t>(o.width) + static_cast<size_t>(x)) * 2;
+  return {impl_->ids[i], impl_->ids[i + 1]};
+}
+
+std::optional<viz::PickResult> Renderer::pick(int x, int y) const {
+  auto [a, b] = id_at(x, y);
+  return viz::decode_pick(impl_->scene, a, b);
+}
+
+void Renderer::write_png(const std::string& path) const {
+  if (!impl_->have_frame) throw Error(ErrorKind::Internal, "write_png: no frame rendered with readback");
+  write_png_rgba(path, impl_->opts.width, impl_->opts.height, impl_->pixels.data());
+}
+
+Selection make_selection(const viz::Scene& s, int layer, int64_t flat, const Graph* g, const viz::ShapeFn& shapes) {
+  const auto& L = s.layout.layers;
+  if (layer < 0 || layer >= static_cast<int>(L.size()))
+    throw Error(ErrorKind::Usage, "select: no layer " + std::to_string(layer));
+  const auto& v = L[static_cast<size_t>(layer)];
+  if (flat < 0 || flat >= v.dims.count)
+    throw Error(ErrorKind::Usage, "select: index " + std::to_string(flat) + " is out of range for tensor '" +
+                                      v.tensor.name + "' (" + std::to_string(v.dims.count) + " neurons)");
+  Selection sel;
+  sel.layer = layer;
+  sel.flat = flat;
+  if (g && shapes) {
+    auto regions = viz::receptive_field(*g, shapes, v.tensor.name, viz::tensor_index(v, flat));
+    for (size_t i = 0; i < L.size(); ++i) {
+      if (static_cast<int>(i) == layer) continue;
+      auto it = regions.find(L[i].tensor.name);
+      if (it == regions.end()) continue;
+      if (auto r = viz::volume_region(L[i], it->second)) sel.regions.emplace_back(static_cast<int>(i), *r);
+    }
+  }
+  return sel;
+}
+
+}  // namespace netlens::render

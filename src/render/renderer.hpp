@@ -1,0 +1,91 @@
+// The offscreen renderer: draws a viz::Scene from a camera into a colour image and an ID buffer.
+//
+// Contract: the scene's codes are uploaded once (constructor); each render() only uploads the
+// camera, the selection and per-frame instance lists, so the frame cost follows what is on screen:
+//  - far layers are drawn as slabs (one instanced box per channel, the fragment shader reads the
+//    neuron's byte code, or the max/mean pyramid level matching the on-screen cell size);
+//  - near layers (cells ≥ cell_min_px on screen) become individual lit cubes while they fit in
+//    cell_budget, nearest first;
+//  - connections are line bundles between volumes; labels and the legend are SDF text quads.
+// After render(), the colour image (RGBA8, sRGB-encoded values) and the ID buffer (R32G32_UINT:
+// layer + 1, neuron flat index; 0 = background) can be read back.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "camera.hpp"
+#include "context.hpp"
+#include "picking.hpp"
+#include "receptive_field.hpp"
+#include "scene.hpp"
+
+namespace netlens::render {
+
+struct RenderOptions {
+  int width = 1280, height = 720;
+  int msaa = 4;                  // clamped to what the device supports
+  bool lighting = true;
+  bool grid_lines = true;
+  bool labels = true;
+  bool legend = true;
+  bool connections = true;
+  bool selection_lines = true;
+  bool lod_max = true;           // pyramids aggregate by max |v| (else mean)
+  int64_t cell_budget = 120000;  // individual cells drawn per frame at most
+  float cell_min_px = 7.0f;      // a layer turns into cells once its cells are this big on screen
+  bool readback = true;          // copy colour and IDs to host memory after each frame
+  std::string title;             // drawn top-left when not empty
+};
+
+// A selected neuron and the regions to highlight (its receptive field), per layer.
+struct Selection {
+  int layer = -1;
+  int64_t flat = 0;
+  std::vector<std::pair<int, viz::VolumeRegion>> regions;
+};
+
+// Selection of neuron `flat` of layer `layer`: with a graph, its receptive field in every shown
+// layer; without one (synthetic scenes), the neuron alone.
+Selection make_selection(const viz::Scene& s, int layer, int64_t flat, const Graph* g = nullptr,
+                         const viz::ShapeFn& shapes = {});
+
+struct FrameStats {
+  double cpu_ms = 0;      // culling, LOD choice, instance/label generation
+  double submit_ms = 0;   // upload + record + GPU execution until the fence signals
+  double total_ms = 0;
+  uint32_t slab_instances = 0, cell_instances = 0, cell_layers = 0, draws = 0, labels = 0;
+};
+
+class Renderer {
+ public:
+  Renderer(Context& ctx, const viz::Scene& scene, RenderOptions opts);
+  ~Renderer();
+  Renderer(const Renderer&) = delete;
+  Renderer& operator=(const Renderer&) = delete;
+
+  void set_selection(Selection s);
+  const RenderOptions& options() const;
+  int samples() const;
+
+  FrameStats render(const viz::Camera& cam);
+
+  // After render() with readback: the frame's pixels (width·height·4, row-major, top row first).
+  const std::vector<uint8_t>& rgba() const;
+  // ID at pixel (x, y): (layer + 1, flat index), (0, 0) for background/out of range.
+  std::pair<uint32_t, uint32_t> id_at(int x, int y) const;
+  std::optional<viz::PickResult> pick(int x, int y) const;
+  void write_png(const std::string& path) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Writes RGBA8 pixels as PNG; Error{Io} on failure.
+void write_png_rgba(const std::string& path, int w, int h, const uint8_t* rgba);
+
+}  // namespace netlens::render

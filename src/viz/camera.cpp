@@ -1,0 +1,265 @@
+#include "camera.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <vector>
+
+#include <glm/geometric.hpp>
+#include <glm/gtc/matrix_transform.hpp>
+#include <cstring>
+
+#include "netlens/core.hpp"
+
+namespace netlens::viz {
+
+glm::vec3 camera_eye(const Camera& c) {
+  float yaw = glm::radians(c.yaw_deg), pitch = glm::radians(c.pitch_deg);
+  glm::vec3 dir(std::cos(pitch) * std::cos(yaw), std::sin(pitch), std::cos(pitch) * std::sin(yaw));
+  // dir points from the eye towards the target; yaw 0 → eye at -X.
+  return c.target - c.distance * glm::vec3(dir.x, -dir.y, dir.z);
+}
+
+glm::mat4 camera_view(const Camera& c) {
+  glm::vec3 eye = camera_eye(c);
+  glm::vec3 up(0, 1, 0);
+  if (std::fabs(std::cos(glm::radians(c.pitch_deg))) < 1e-4f) up = glm::vec3(1, 0, 0);
+  return glm::lookAt(eye, c.target, up);
+}
+
+glm::mat4 camera_proj(const Camera& c, float aspect, float radius) {
+  float nearp = std::max(0.01f, (c.distance - radius) * 0.5f);
+  nearp = std::max(nearp, c.distance * 1e-3f);
+  float farp = c.distance + 2.0f * radius + 10.0f;
+  glm::mat4 p = glm::perspectiveRH_ZO(glm::radians(c.fov_y_deg), aspect, nearp, farp);
+  p[1][1] *= -1.0f;  // Vulkan's clip y points down
+  return p;
+}
+
+glm::mat4 camera_view_proj(const Camera& c, float aspect, float radius) {
+  return camera_proj(c, aspect, radius) * camera_view(c);
+}
+
+float scene_radius(const Layout& l) { return 0.5f * glm::length(l.max - l.min) + 1.0f; }
+
+namespace {
+// Distance at which a sphere of radius r fills the view (both axes).
+float frame_distance(float r, float fov_y_deg, float aspect) {
+  float fy = glm::radians(fov_y_deg) * 0.5f;
+  float fx = std::atan(std::tan(fy) * aspect);
+  return r / std::sin(std::min(fx, fy));
+}
+}  // namespace
+
+Camera overview_camera(const Layout& l, float aspect) {
+  Camera c;
+  c.target = 0.5f * (l.min + l.max);
+  c.yaw_deg = -38.0f;
+  c.pitch_deg = 22.0f;
+  glm::vec3 ext = l.max - l.min;
+  // A long network seen from three-quarters: frame its projected extent rather than the bounding
+  // sphere, which would leave most of the picture empty.
+  float r = 0.5f * glm::length(ext);
+  glm::mat4 view = camera_view(Camera{c.target, 1.0f, c.yaw_deg, c.pitch_deg, c.fov_y_deg});
+  float rx = 0.0f, ry = 0.0f, rz = 0.0f;
+  for (int i = 0; i < 8; ++i) {
+    glm::vec3 p((i & 1) ? l.max.x : l.min.x, (i & 2) ? l.max.y : l.min.y, (i & 4) ? l.max.z : l.min.z);
+    glm::vec3 v = glm::vec3(view * glm::vec4(p - c.target + c.target, 1.0f)) + glm::vec3(0, 0, 1.0f);
+    rx = std::max(rx, std::fabs(v.x));
+    ry = std::max(ry, std::fabs(v.y));
+    rz = std::max(rz, std::fabs(v.z));
+  }
+  float ty = std::tan(glm::radians(c.fov_y_deg) * 0.5f), tx = ty * aspect;
+  // Each corner must satisfy |x| ≤ tx·(d - z) and |y| ≤ ty·(d - z); bound z by rz.
+  float d = std::max(rx / tx, ry / ty) * 1.08f + rz;
+  c.distance = std::max(d, 0.25f * frame_distance(std::max(r, 1.0f), c.fov_y_deg, aspect));
+  return c;
+}
+
+Camera focus_camera(const Layout& l, int layer, float aspect) {
+  const LayerVolume& v = l.layers.at(static_cast<size_t>(layer));
+  Camera c;
+  c.target = v.center();
+  c.yaw_deg = -20.0f;
+  c.pitch_deg = 12.0f;
+  float r = 0.5f * glm::length(v.size);
+  c.distance = frame_distance(std::max(r, 1.0f), c.fov_y_deg, aspect) * 0.85f;
+  return c;
+}
+
+Camera orbit(Camera c, float dyaw, float dpitch, float zoom) {
+  c.yaw_deg = std::fmod(c.yaw_deg + dyaw, 360.0f);
+  c.pitch_deg = std::clamp(c.pitch_deg + dpitch, -89.0f, 89.0f);
+  c.distance *= zoom;
+  return c;
+}
+
+Camera look_at(glm::vec3 eye, glm::vec3 target, float fov) {
+  Camera c;
+  c.target = target;
+  glm::vec3 d = target - eye;
+  c.distance = std::max(glm::length(d), 1e-3f);
+  d /= c.distance;
+  c.pitch_deg = glm::degrees(std::asin(std::clamp(-d.y, -1.0f, 1.0f)));
+  c.yaw_deg = glm::degrees(std::atan2(d.z, d.x));
+  c.fov_y_deg = fov;
+  return c;
+}
+
+std::optional<glm::vec2> project_to_pixel(const glm::mat4& vp, glm::vec3 w, int width, int height) {
+  glm::vec4 p = vp * glm::vec4(w, 1.0f);
+  if (p.w <= 1e-6f) return std::nullopt;
+  glm::vec2 ndc(p.x / p.w, p.y / p.w);
+  return glm::vec2((ndc.x * 0.5f + 0.5f) * float(width), (ndc.y * 0.5f + 0.5f) * float(height));
+}
+
+// ---------------------------------------------------------------------------------------------
+// A minimal JSON reader for the camera document: objects, arrays, numbers, strings, true/false/null.
+namespace {
+
+struct JsonValue {
+  enum Kind { Null, Bool, Number, String, Array, Object } kind = Null;
+  double num = 0;
+  bool b = false;
+  std::string str;
+  std::vector<JsonValue> arr;
+  std::map<std::string, JsonValue> obj;
+};
+
+class JsonParser {
+ public:
+  JsonParser(std::string_view s, const std::string& where) : s_(s), where_(where) {}
+  JsonValue parse() {
+    JsonValue v = value(0);
+    ws();
+    if (i_ != s_.size()) fail("trailing characters");
+    return v;
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& what) {
+    throw Error(ErrorKind::Input, where_ + ": invalid camera JSON: " + what + " at offset " + std::to_string(i_));
+  }
+  void ws() { while (i_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[i_]))) ++i_; }
+  bool eat(char c) { ws(); if (i_ < s_.size() && s_[i_] == c) { ++i_; return true; } return false; }
+  JsonValue value(int depth) {
+    if (depth > 32) fail("nesting too deep");
+    ws();
+    if (i_ >= s_.size()) fail("unexpected end");
+    JsonValue v;
+    char c = s_[i_];
+    if (c == '{') {
+      ++i_;
+      v.kind = JsonValue::Object;
+      if (eat('}')) return v;
+      do {
+        ws();
+        if (i_ >= s_.size() || s_[i_] != '"') fail("expected a key");
+        std::string k = string();
+        if (!eat(':')) fail("expected ':'");
+        v.obj[k] = value(depth + 1);
+      } while (eat(','));
+      if (!eat('}')) fail("expected '}'");
+    } else if (c == '[') {
+      ++i_;
+      v.kind = JsonValue::Array;
+      if (eat(']')) return v;
+      do v.arr.push_back(value(depth + 1));
+      while (eat(','));
+      if (!eat(']')) fail("expected ']'");
+    } else if (c == '"') {
+      v.kind = JsonValue::String;
+      v.str = string();
+    } else if (s_.substr(i_, 4) == "true") { i_ += 4; v.kind = JsonValue::Bool; v.b = true; }
+    else if (s_.substr(i_, 5) == "false") { i_ += 5; v.kind = JsonValue::Bool; }
+    else if (s_.substr(i_, 4) == "null") { i_ += 4; }
+    else {
+      size_t start = i_;
+      while (i_ < s_.size() && (std::isdigit(static_cast<unsigned char>(s_[i_])) || std::strchr("+-.eE", s_[i_]))) ++i_;
+      if (start == i_) fail("unexpected character");
+      std::string num(s_.substr(start, i_ - start));
+      char* end = nullptr;
+      v.num = std::strtod(num.c_str(), &end);
+      if (end != num.c_str() + num.size()) fail("bad number '" + num + "'");
+      v.kind = JsonValue::Number;
+    }
+    return v;
+  }
+  std::string string() {
+    ++i_;  // opening quote
+    std::string out;
+    while (i_ < s_.size() && s_[i_] != '"') {
+      char c = s_[i_++];
+      if (c == '\\') {
+        if (i_ >= s_.size()) fail("unterminated escape");
+        char e = s_[i_++];
+        switch (e) {
+          case 'n': out += '\n'; break;
+          case 't': out += '\t'; break;
+          case 'u': if (i_ + 4 > s_.size()) fail("bad \\u escape"); out += '?'; i_ += 4; break;
+          default: out += e;
+        }
+      } else {
+        out += c;
+      }
+    }
+    if (i_ >= s_.size()) fail("unterminated string");
+    ++i_;
+    return out;
+  }
+  std::string_view s_;
+  std::string where_;
+  size_t i_ = 0;
+};
+
+std::string fmt(float v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.9g", double(v));
+  return b;
+}
+
+}  // namespace
+
+std::string camera_to_json(const Camera& c) {
+  return "{\"target\": [" + fmt(c.target.x) + ", " + fmt(c.target.y) + ", " + fmt(c.target.z) +
+         "], \"distance\": " + fmt(c.distance) + ", \"yaw_deg\": " + fmt(c.yaw_deg) +
+         ", \"pitch_deg\": " + fmt(c.pitch_deg) + ", \"fov_y_deg\": " + fmt(c.fov_y_deg) + "}\n";
+}
+
+Camera camera_from_json(std::string_view json, const std::string& where) {
+  JsonValue v = JsonParser(json, where).parse();
+  auto bad = [&](const std::string& what) { throw Error(ErrorKind::Input, where + ": " + what); };
+  if (v.kind != JsonValue::Object) bad("camera JSON must be an object");
+  auto number = [&](const char* key, bool required, float def) -> float {
+    auto it = v.obj.find(key);
+    if (it == v.obj.end()) {
+      if (required) bad(std::string("camera JSON lacks \"") + key + "\"");
+      return def;
+    }
+    if (it->second.kind != JsonValue::Number || !std::isfinite(it->second.num))
+      bad(std::string("camera \"") + key + "\" must be a finite number");
+    return static_cast<float>(it->second.num);
+  };
+  Camera c;
+  auto t = v.obj.find("target");
+  if (t == v.obj.end()) bad("camera JSON lacks \"target\"");
+  if (t->second.kind != JsonValue::Array || t->second.arr.size() != 3) bad("camera \"target\" must be [x, y, z]");
+  for (int i = 0; i < 3; ++i) {
+    const JsonValue& e = t->second.arr[static_cast<size_t>(i)];
+    if (e.kind != JsonValue::Number || !std::isfinite(e.num)) bad("camera \"target\" must hold finite numbers");
+    c.target[i] = static_cast<float>(e.num);
+  }
+  c.distance = number("distance", true, 0);
+  c.yaw_deg = number("yaw_deg", false, c.yaw_deg);
+  c.pitch_deg = number("pitch_deg", false, c.pitch_deg);
+  c.fov_y_deg = number("fov_y_deg", false, c.fov_y_deg);
+  if (!(c.distance > 0)) bad("camera \"distance\" must be positive");
+  if (!(c.fov_y_deg > 1 && c.fov_y_deg < 170)) bad("camera \"fov_y_deg\" must be in (1, 170)");
+  if (std::fabs(c.pitch_deg) > 89.9f) bad("camera \"pitch_deg\" must be within ±89.9");
+  return c;
+}
+
+}  // namespace netlens::viz

@@ -1,0 +1,29 @@
+// Picking: the renderer writes (layer id + 1, neuron flat index) into an R32G32_UINT attachment;
+// decode_pick turns a read-back pair into the neuron it names. (0, *) is the background.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "scene.hpp"
+
+namespace netlens::viz {
+
+struct PickResult {
+  int layer = -1;
+  std::string tensor;
+  int64_t flat = 0;           // index in the tensor's batch 0, row-major
+  CellIndex cell;             // (c, y, x) in the volume
+  std::vector<int64_t> index; // index in the tensor's own shape
+  float value = 0.0f;
+};
+
+std::optional<PickResult> decode_pick(const Scene& s, uint32_t id_x, uint32_t id_y);
+// One JSON line: {"tensor": "...", "op": "...", "index": [c, y, x], "tensor_index": [...], "value": v}
+// or "null".
+std::string pick_to_json(const std::optional<PickResult>& p, const Scene& s);
+std::string json_escape(const std::string& s);
+
+}  // namespace netlens::viz

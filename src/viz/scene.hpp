@@ -1,0 +1,48 @@
+// A laid-out network with its activations turned into what the renderer draws: per layer a colour
+// scale and byte codes for level 0 and for the max/mean pyramids, all packed in three flat arrays.
+// Contract: built once per input (values change → rebuild); the camera never changes it.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "colormap.hpp"
+#include "layout.hpp"
+#include "lod.hpp"
+
+namespace netlens::viz {
+
+struct SceneLayer {
+  ColorScale scale;
+  std::vector<float> values;  // the volume's d.count neurons (batch 0), float32
+  uint64_t code0_offset = 0;  // byte offset into Scene::codes0
+  int levels = 0;             // aggregated levels (≥ 1) available
+  std::array<uint64_t, kMaxLevels> level_offset{};  // [k] for level k ≥ 1, into codes_max/codes_mean
+};
+
+struct Scene {
+  Layout layout;
+  std::vector<SceneLayer> layers;  // parallel to layout.layers
+  std::vector<uint8_t> codes0, codes_max, codes_mean;
+  int64_t neurons() const;  // total neurons shown
+  float value(int layer, int64_t flat) const { return layers.at(layer).values.at(static_cast<size_t>(flat)); }
+};
+
+// fetch(name) returns the host tensor of a shown tensor (any float dtype; converted to float32).
+Scene build_scene(Layout layout, const std::function<Tensor(const std::string&)>& fetch);
+// Same, from values already in memory (moved in), one vector per layer of d.count floats.
+Scene build_scene_from_values(Layout layout, std::vector<std::vector<float>> values);
+
+// A synthetic chain network (tensor i feeds i+1) with the given shapes and deterministic
+// pseudo-random activations: ReLU-like (≥ 0, ~40% exact zeros) for odd layers, signed otherwise.
+std::vector<VizTensor> synthetic_tensors(const std::vector<Shape>& shapes);
+Scene synthetic_scene(const std::vector<Shape>& shapes, uint32_t seed = 1);
+// A VGG-like stack of conv/pool shapes with about `neurons` activations in total.
+std::vector<Shape> synthetic_vgg_shapes(int64_t neurons);
+// VGG-16's activation shapes at 224×224 (15.2M neurons): input, 13 conv+ReLU, 5 pools, 3 FC.
+std::vector<Shape> vgg16_shapes();
+
+}  // namespace netlens::viz
