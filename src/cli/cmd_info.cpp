@@ -30,6 +30,9 @@ int run_info(const std::vector<std::string>& argv) {
               static_cast<long long>(g.ir_version), static_cast<long long>(g.opset()));
   size_t weight_bytes = 0;
   for (const auto& [n, t] : g.initializers) weight_bytes += t.nbytes();
+  for (const Node& n : g.nodes)
+    if (n.op_type == "Constant")
+      if (const Tensor* t = n.attr_tensor("value")) weight_bytes += t->nbytes();
   std::printf("parameters %s (%s of weights)\n", human_count(static_cast<double>(g.parameter_count())).c_str(),
               human_bytes(weight_bytes).c_str());
   for (const auto& v : g.inputs)

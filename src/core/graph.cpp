@@ -64,6 +64,10 @@ int64_t Graph::parameter_count() const {
   int64_t n = 0;
   for (const auto& [name, t] : initializers)
     if (is_float(t.dtype())) n += t.numel();
+  // Exporters such as paddle2onnx store weights in Constant nodes instead of initializers.
+  for (const Node& node : nodes)
+    if (node.op_type == "Constant")
+      if (const Tensor* t = node.attr_tensor("value"); t && is_float(t->dtype())) n += t->numel();
   return n;
 }
 
