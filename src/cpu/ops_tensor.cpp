@@ -43,6 +43,49 @@ void copy_strided_elems(char* dst, const char* src, int64_t n, int64_t stride) {
   }
 }
 
+// strided_copy's transpose path. `s`/`st` are the simplified shape and source strides; dim `cj`
+// (not the last) has source stride 1; the last dim has a larger source stride. Work is split over
+// (the other outer dims) × (tiles of dim cj).
+void tiled_copy(char* d, const char* sp, const Shape& s, const std::vector<int64_t>& st, int64_t cj, size_t es) {
+  constexpr int64_t T = 32;
+  const int64_t r = static_cast<int64_t>(s.size());
+  const int64_t inner = s.back(), inner_st = st.back(), nj = s[static_cast<size_t>(cj)];
+  const std::vector<int64_t> dst_st = strides_of(s);
+  const int64_t dj = dst_st[static_cast<size_t>(cj)];
+  std::vector<int64_t> rest;  // outer dims other than cj
+  for (int64_t k = 0; k < r - 1; ++k)
+    if (k != cj) rest.push_back(k);
+  int64_t n_rest = 1;
+  for (int64_t k : rest) n_rest *= s[static_cast<size_t>(k)];
+  const int64_t jblocks = (nj + T - 1) / T;
+  const int64_t tasks = n_rest * jblocks;
+  with_elem_size(es, [&](auto tag) {
+    using E = decltype(tag);
+    E* dd = reinterpret_cast<E*>(d);
+    const E* ss = reinterpret_cast<const E*>(sp);
+#pragma omp parallel for if (numel(s) * static_cast<int64_t>(es) >= kParallelBytes)
+    for (int64_t task = 0; task < tasks; ++task) {
+      int64_t rem = task / jblocks, soff = 0, doff = 0;
+      for (auto it = rest.rbegin(); it != rest.rend(); ++it) {
+        const size_t k = static_cast<size_t>(*it);
+        const int64_t c = rem % s[k];
+        rem /= s[k];
+        soff += c * st[k];
+        doff += c * dst_st[k];
+      }
+      const int64_t j0 = (task % jblocks) * T, j1 = std::min(nj, j0 + T);
+      for (int64_t i0 = 0; i0 < inner; i0 += T) {
+        const int64_t i1 = std::min(inner, i0 + T);
+        for (int64_t j = j0; j < j1; ++j) {
+          E* drow = dd + doff + j * dj;
+          const E* scol = ss + soff + j;
+          for (int64_t i = i0; i < i1; ++i) drow[i] = scol[i * inner_st];
+        }
+      }
+    }
+  });
+}
+
 }  // namespace
 
 std::unique_ptr<Kernel> lambda_kernel(KernelFn fn) { return std::make_unique<LambdaKernel>(std::move(fn)); }
@@ -89,6 +132,15 @@ void strided_copy(void* dst, const void* src, const Shape& shape, const std::vec
   const int64_t rows = numel(s) / inner;
   const int64_t outer_rank = static_cast<int64_t>(s.size()) - 1;
   const int64_t ies = static_cast<int64_t>(es);
+  // A transpose-like copy (the innermost output dim is strided in the source while some outer dim
+  // is contiguous there): copy in square tiles so both sides stay in cache.
+  int64_t cj = -1;
+  for (int64_t k = 0; k < outer_rank; ++k)
+    if (st[static_cast<size_t>(k)] == 1) cj = k;
+  if (inner_st != 1 && cj >= 0 && inner >= 16 && s[static_cast<size_t>(cj)] >= 16) {
+    tiled_copy(d, sp, s, st, cj, es);
+    return;
+  }
   auto run_rows = [&](int64_t r0, int64_t r1) {
     std::vector<int64_t> idx(static_cast<size_t>(outer_rank), 0);
     int64_t off = 0, r = r0;
