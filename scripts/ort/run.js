@@ -10,7 +10,7 @@
 // character outside [A-Za-z0-9._-] becomes '_', as netlens::sanitize_tensor_name does) and
 // OUTDIR/index.json lists {name, file, dtype, shape} for each (index.tsv: the same, tab-separated).
 // With --bench RUNS the session uses 'all' optimisations, runs --warmup times (default 2), then
-// RUNS timed runs, and prints one JSON line: {"median_ms","min_ms","max_ms","runs","threads",...}.
+// RUNS timed runs, and prints one JSON line: {"median_ms","p10_ms","p90_ms","min_ms","max_ms","runs",...}.
 // OUTDIR '-' writes nothing. Exit status: 2 for usage errors, 1 for any other failure.
 'use strict';
 
@@ -137,11 +137,14 @@ function parse_args(argv) {
   return a;
 }
 
-function median(xs) {
-  const s = [...xs].sort((p, q) => p - q);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+// Linear interpolation between order statistics (as netlens bench computes it).
+function percentile(xs, p) {
+  const s = [...xs].sort((a, b) => a - b);
+  const pos = p * (s.length - 1);
+  const lo = Math.floor(pos), hi = Math.min(lo + 1, s.length - 1);
+  return s[lo] + (s[hi] - s[lo]) * (pos - lo);
 }
+const median = (xs) => percentile(xs, 0.5);
 
 async function main() {
   const args = parse_args(process.argv.slice(2));
@@ -185,7 +188,8 @@ async function main() {
     const line = {
       engine: 'onnxruntime-node', version: ort.env.versions.node, model: path.basename(args.model),
       opt: args.opt, threads: args.threads || null, runs: times.length,
-      median_ms: +median(times).toFixed(3), min_ms: +Math.min(...times).toFixed(3), max_ms: +Math.max(...times).toFixed(3),
+      median_ms: +median(times).toFixed(3), p10_ms: +percentile(times, 0.1).toFixed(3), p90_ms: +percentile(times, 0.9).toFixed(3),
+      min_ms: +Math.min(...times).toFixed(3), max_ms: +Math.max(...times).toFixed(3),
     };
     process.stdout.write(JSON.stringify(line) + '\n');
   } else {

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# CPU latency: netlens (every activation kept) against onnxruntime-node on the same input with the
+# same number of threads, for PP-OCRv4 det at 800x608 and ResNet-50 at 224x224.
+#
+#   scripts/bench-vs-ort.sh [--runs N] [--warmup N] [--threads N] [--netlens PATH]
+#
+# netlens: `netlens bench MODEL --backend cpu --input NAME=FILE.npy --runs N --warmup N --json`
+#   with OMP_NUM_THREADS=N (its CPU backend and oneDNN use OpenMP).
+# onnxruntime: scripts/ort/run.js --bench N --threads N, once with all graph optimisations (its
+#   normal mode, fusing Conv+BN+activation and keeping nothing) and once with none (no fusion;
+#   closer to what netlens does, which keeps every tensor of the original graph).
+# Inputs are seeded uniform random tensors in [-1, 1] (latency does not depend on the pixels), written
+# once under $NETLENS_CACHE_DIR/bench. Needs scripts/fetch-models.sh and, for ResNet-50,
+# scripts/export-torchvision.sh (a missing model is reported and skipped).
+# Prints a table: model, netlens median ± spread, ort median ± spread, ratio netlens/ort, where
+# spread is half the p10–p90 range. The engines run one after the other, never at the same time.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cache="${NETLENS_CACHE_DIR:-$repo/.cache}"
+runs=20 warmup=3 threads=2 netlens="${NETLENS_BIN:-}"
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --runs) runs=${2:?}; shift 2 ;;
+    --warmup) warmup=${2:?}; shift 2 ;;
+    --threads) threads=${2:?}; shift 2 ;;
+    --netlens) netlens=${2:?}; shift 2 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    *) echo "bench-vs-ort: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+if [[ -z $netlens ]]; then
+  for b in "$repo"/build/src/cli/netlens "$repo"/build-*/src/cli/netlens; do
+    [[ -x $b ]] && { netlens=$b; break; }
+  done
+fi
+[[ -n $netlens && -x $netlens ]] ||
+  { echo "bench-vs-ort: no netlens binary found; build the 'netlens' target or pass --netlens PATH" >&2; exit 1; }
+[[ -d "$cache/ort/node_modules/onnxruntime-node" ]] ||
+  { echo "bench-vs-ort: onnxruntime-node is missing; run scripts/fetch-models.sh" >&2; exit 1; }
+run_js="$repo/scripts/ort/run.js"
+export NETLENS_CACHE_DIR="$cache"
+
+# name  model file  input name  input shape
+cases=(
+  "ppocrv4_det@800x608 ppocrv4_det.onnx x 1,3,608,800"
+  "resnet50@224x224 resnet50.onnx input 1,3,224,224"
+)
+
+mkdir -p "$cache/bench"
+# A seeded random float32 .npy (xorshift32; identical on every machine).
+write_npy() {
+  node -e '
+    const fs = require("fs"); const [file, dims] = [process.argv[1], process.argv[2].split(",").map(Number)];
+    const n = dims.reduce((a, b) => a * b, 1); const a = new Float32Array(n); let s = 2463534242;
+    for (let i = 0; i < n; ++i) { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; a[i] = s / 2147483648 - 1; }
+    let h = `{"descr": "<f4", "fortran_order": False, "shape": (${dims.join(", ")}), }`.replace(/"/g, "\x27");
+    h += " ".repeat((64 - ((10 + h.length + 1) % 64)) % 64) + "\n";
+    const pre = Buffer.alloc(10); pre.write("\x93NUMPY", 0, "latin1"); pre[6] = 1; pre.writeUInt16LE(h.length, 8);
+    fs.writeFileSync(file, Buffer.concat([pre, Buffer.from(h, "latin1"), Buffer.from(a.buffer)]));' "$1" "$2"
+}
+# Reads fields of a JSON line: json_get LINE field...
+json_get() { node -e 'const o = JSON.parse(process.argv[1]); console.log(process.argv.slice(2).map((k) => o[k]).join(" "))' "$@"; }
+fmt() { awk -v m="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%9.2f ± %-7.2f", m, (b - a) / 2 }'; }
+
+rows=()
+for c in "${cases[@]}"; do
+  read -r label file iname shape <<<"$c"
+  model="$cache/models/$file"
+  if [[ ! -f $model ]]; then
+    echo "bench-vs-ort: $model is missing (scripts/fetch-models.sh or scripts/export-torchvision.sh); skipped" >&2
+    continue
+  fi
+  input="$cache/bench/${file%.onnx}_${shape//,/x}.npy"
+  [[ -f $input ]] || write_npy "$input" "$shape"
+  echo "bench-vs-ort: $label: netlens ($runs runs, $threads threads)" >&2
+  nl=$(OMP_NUM_THREADS=$threads "$netlens" bench "$model" --backend cpu --input "$iname=$input" --runs "$runs" \
+         --warmup "$warmup" --json | tail -n 1) || { echo "bench-vs-ort: netlens bench failed on $label" >&2; exit 1; }
+  echo "bench-vs-ort: $label: onnxruntime (all optimisations, then none)" >&2
+  oa=$(node "$run_js" "$model" - --input "$iname=$input" --threads "$threads" --bench "$runs" --warmup "$warmup" --opt all)
+  od=$(node "$run_js" "$model" - --input "$iname=$input" --threads "$threads" --bench "$runs" --warmup "$warmup" --opt disabled)
+  read -r nm n10 n90 <<<"$(json_get "$nl" median_ms p10_ms p90_ms)"
+  read -r am a10 a90 <<<"$(json_get "$oa" median_ms p10_ms p90_ms)"
+  read -r dm d10 d90 <<<"$(json_get "$od" median_ms p10_ms p90_ms)"
+  rows+=("$(printf '%-20s %s %s %s %7.2fx %7.2fx' "$label" "$(fmt "$nm" "$n10" "$n90")" "$(fmt "$am" "$a10" "$a90")" \
+             "$(fmt "$dm" "$d10" "$d90")" "$(awk -v a="$nm" -v b="$am" 'BEGIN{print a/b}')" \
+             "$(awk -v a="$nm" -v b="$dm" 'BEGIN{print a/b}')")")
+done
+[[ ${#rows[@]} -gt 0 ]] || { echo "bench-vs-ort: no model to benchmark" >&2; exit 1; }
+echo "CPU, $threads threads, $runs runs after $warmup warm-up; median ± half the p10-p90 range, ms; ratio = netlens / ort"
+printf '%-20s %-19s %-19s %-19s %8s %8s\n' model "netlens" "ort (opt all)" "ort (opt none)" "vs all" "vs none"
+printf '%s\n' "${rows[@]}"
