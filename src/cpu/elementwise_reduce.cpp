@@ -9,6 +9,7 @@
 #include <set>
 
 #include "elementwise_common.hpp"
+#include "elementwise_dnnl.hpp"
 
 namespace netlens::cpu::ew {
 
@@ -90,10 +91,17 @@ void run_reduce(const ReducePlan& p, const T* x, T* y, const R& red) {
     if (inner == 1) {
 #pragma omp parallel for schedule(static) if (par && outer > 1)
       for (int64_t o = 0; o < outer; ++o) {
-        A acc = red.init(o);
+        // Four independent accumulators: a single chain is bound by the add latency.
+        A acc[4] = {red.init(o), red.init(o), red.init(o), red.init(o)};
         const T* row = x + o * k;
-        for (int64_t j = 0; j < k; ++j) red.step(acc, row[j], o);
-        y[o] = red.fin(acc, o);
+        int64_t j = 0;
+        for (; j + 4 <= k; j += 4)
+          for (int u = 0; u < 4; ++u) red.step(acc[u], row[j + u], o);
+        for (; j < k; ++j) red.step(acc[0], row[j], o);
+        red.merge(acc[0], acc[1]);
+        red.merge(acc[2], acc[3]);
+        red.merge(acc[0], acc[2]);
+        y[o] = red.fin(acc[0], o);
       }
       return;
     }
@@ -181,6 +189,20 @@ struct Reducer {
     else if constexpr (K == RKind::LogSumExp) {
       const double s = static_cast<double>(shift[o]);
       a += static_cast<Acc>(std::exp(static_cast<double>(x) - (std::isfinite(s) ? s : 0.0)));
+    }
+  }
+  // Combines two partial accumulators (the contiguous path keeps several to break the add chain).
+  void merge(Acc& a, Acc b) const {
+    if constexpr (K == RKind::Max) {
+      if constexpr (std::is_floating_point_v<T>) a = (b > a || std::isnan(b)) ? b : a;
+      else a = b > a ? b : a;
+    } else if constexpr (K == RKind::Min) {
+      if constexpr (std::is_floating_point_v<T>) a = (b < a || std::isnan(b)) ? b : a;
+      else a = b < a ? b : a;
+    } else if constexpr (K == RKind::Prod) {
+      a *= b;
+    } else {
+      a += b;
     }
   }
   T fin(Acc a, int64_t o) const {
@@ -405,6 +427,16 @@ void add_softmax(CpuOpTable& t, const char* name) {
       if (i < axis) outer *= d;
       else if (i == axis || legacy) n *= d;
       else inner *= d;
+    }
+    // oneDNN only for the contiguous last-axis case: its strided-axis softmax is a slow
+    // reference kernel (40x slower than softmax_strided below, measured).
+    if constexpr (K != SKind::Hardmax) {
+      if (FloatFn fn = inner == 1 ? dnnl_softmax(outer, n, inner, K == SKind::LogSoftmax) : FloatFn{}) {
+        return make_kernel([fn, name](std::span<const TensorView> in, std::span<const TensorView> out) {
+          if (in[0].dtype != DType::Float32) bad_dtype(in[0].dtype, name);
+          fn(in_ptr<float>(in[0]), out_ptr<float>(out[0]));
+        });
+      }
     }
     return make_kernel([=](std::span<const TensorView> in, std::span<const TensorView> out) {
       if (in[0].dtype != DType::Float32) bad_dtype(in[0].dtype, name);

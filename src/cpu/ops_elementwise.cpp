@@ -11,6 +11,7 @@
 #include <numbers>
 
 #include "elementwise_common.hpp"
+#include "elementwise_dnnl.hpp"
 
 namespace netlens::cpu {
 
@@ -33,10 +34,24 @@ void require_f32(const TensorView& v, const char* op) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Float-only unary ops. `make` receives the node (for attributes) and returns the scalar function.
+// Float-only unary ops. `make` receives the node (for attributes) and returns the scalar function;
+// `fast` (optional) names the oneDNN eltwise algorithm (and its alpha) computing the same thing,
+// used when oneDNN can build it for the tensor's size.
+using FastFn = std::function<std::optional<std::pair<Eltwise, float>>(const Node&)>;
+
 template <class Make>
-void add_float_unary(CpuOpTable& t, const char* name, Make make) {
-  t[name] = make_op(kFloat, [make, name](const NodeContext& ctx) -> KernelFn {
+void add_float_unary(CpuOpTable& t, const char* name, Make make, FastFn fast = {}) {
+  t[name] = make_op(kFloat, [make, name, fast](const NodeContext& ctx) -> KernelFn {
+    if (fast) {
+      if (auto alg = fast(ctx.node)) {
+        if (FloatFn fn = dnnl_eltwise(alg->first, numel(ctx.inputs.at(0).shape), alg->second)) {
+          return [fn, name](std::span<const TensorView> in, std::span<const TensorView> out) {
+            require_f32(in[0], name);
+            fn(in_ptr<float>(in[0]), out_ptr<float>(out[0]));
+          };
+        }
+      }
+    }
     auto f = make(ctx.node);
     return [f, name](std::span<const TensorView> in, std::span<const TensorView> out) {
       require_f32(in[0], name);
@@ -47,15 +62,17 @@ void add_float_unary(CpuOpTable& t, const char* name, Make make) {
 
 // Plain functions of x with no attributes.
 template <class F>
-void add_float_fn(CpuOpTable& t, const char* name, F f) {
-  add_float_unary(t, name, [f](const Node&) { return f; });
+void add_float_fn(CpuOpTable& t, const char* name, F f, std::optional<Eltwise> fast = std::nullopt) {
+  FastFn ff;
+  if (fast) ff = [k = *fast](const Node&) { return std::optional<std::pair<Eltwise, float>>({k, 0.f}); };
+  add_float_unary(t, name, [f](const Node&) { return f; }, ff);
 }
 
 float sigmoid(float x) {
-  // Two branches so that exp never overflows.
-  if (x >= 0.f) return 1.f / (1.f + std::exp(-x));
-  const float e = std::exp(x);
-  return e / (1.f + e);
+  // exp of -|x| never overflows; 1/(1+e) for x >= 0, e/(1+e) below.
+  const float e = std::exp(-std::fabs(x));
+  const float r = 1.f / (1.f + e);
+  return x >= 0.f ? r : e * r;
 }
 
 float softplus(float x) {
@@ -64,14 +81,16 @@ float softplus(float x) {
 }
 
 void register_float_unary(CpuOpTable& t) {
-  add_float_fn(t, "Sigmoid", sigmoid);
-  add_float_fn(t, "Tanh", [](float x) { return std::tanh(x); });
-  add_float_fn(t, "Softplus", softplus);
+  // Lambdas, not function pointers, so the loops inline them.
+  add_float_fn(t, "Sigmoid", [](float x) { return sigmoid(x); }, Eltwise::Logistic);
+  add_float_fn(t, "Tanh", [](float x) { return std::tanh(x); }, Eltwise::Tanh);
+  // No oneDNN path: its soft_relu is off by ~2e-6 absolute (and negative) for x < -15.
+  add_float_fn(t, "Softplus", [](float x) { return softplus(x); });
   add_float_fn(t, "Softsign", [](float x) { return x / (1.f + std::fabs(x)); });
-  add_float_fn(t, "Mish", [](float x) { return x * std::tanh(softplus(x)); });
+  add_float_fn(t, "Mish", [](float x) { return x * std::tanh(softplus(x)); }, Eltwise::Mish);
   add_float_fn(t, "Erf", [](float x) { return std::erf(x); });
   add_float_fn(t, "Sqrt", [](float x) { return std::sqrt(x); });
-  add_float_fn(t, "Exp", [](float x) { return std::exp(x); });
+  add_float_fn(t, "Exp", [](float x) { return std::exp(x); }, Eltwise::Exp);
   add_float_fn(t, "Log", [](float x) { return std::log(x); });
   add_float_fn(t, "Reciprocal", [](float x) { return 1.f / x; });
   add_float_fn(t, "Floor", [](float x) { return std::floor(x); });
@@ -99,10 +118,13 @@ void register_float_unary(CpuOpTable& t) {
     const float alpha = n.attr_float("alpha", 0.01f);
     return [alpha](float x) { return x < 0.f ? alpha * x : x; };
   });
-  add_float_unary(t, "Elu", [](const Node& n) {
-    const float alpha = n.attr_float("alpha", 1.f);
-    return [alpha](float x) { return x < 0.f ? alpha * std::expm1(x) : x; };
-  });
+  add_float_unary(
+      t, "Elu",
+      [](const Node& n) {
+        const float alpha = n.attr_float("alpha", 1.f);
+        return [alpha](float x) { return x < 0.f ? alpha * std::expm1(x) : x; };
+      },
+      [](const Node& n) { return std::optional<std::pair<Eltwise, float>>({Eltwise::Elu, n.attr_float("alpha", 1.f)}); });
   add_float_unary(t, "Selu", [](const Node& n) {
     const float alpha = n.attr_float("alpha", 1.67326319217681884765625f);
     const float gamma = n.attr_float("gamma", 1.05070102214813232421875f);
@@ -125,22 +147,19 @@ void register_float_unary(CpuOpTable& t) {
   });
 
   // Gelu (opset 20): exact erf form or the tanh approximation.
-  t["Gelu"] = make_op(kFloat, [](const NodeContext& ctx) -> KernelFn {
-    if (ctx.node.attr_string("approximate", "none") == "tanh") {
-      return [](std::span<const TensorView> in, std::span<const TensorView> out) {
-        require_f32(in[0], "Gelu");
-        const float k = std::sqrt(2.f / std::numbers::pi_v<float>);
-        unary_flat<float, float>(in[0], out[0], [k](float x) {
-          return 0.5f * x * (1.f + std::tanh(k * (x + 0.044715f * x * x * x)));
-        });
-      };
-    }
-    return [](std::span<const TensorView> in, std::span<const TensorView> out) {
-      require_f32(in[0], "Gelu");
-      unary_flat<float, float>(in[0], out[0],
-                               [](float x) { return 0.5f * x * (1.f + std::erf(x * std::numbers::sqrt2_v<float> / 2)); });
-    };
-  });
+  add_float_unary(
+      t, "Gelu",
+      [](const Node& n) -> std::function<float(float)> {
+        if (n.attr_string("approximate", "none") == "tanh") {
+          const float k = std::sqrt(2.f / std::numbers::pi_v<float>);
+          return [k](float x) { return 0.5f * x * (1.f + std::tanh(k * (x + 0.044715f * x * x * x))); };
+        }
+        return [](float x) { return 0.5f * x * (1.f + std::erf(x * std::numbers::sqrt2_v<float> / 2)); };
+      },
+      [](const Node& n) {
+        const bool approx = n.attr_string("approximate", "none") == "tanh";
+        return std::optional<std::pair<Eltwise, float>>({approx ? Eltwise::GeluTanh : Eltwise::GeluErf, 0.f});
+      });
   t["Gelu"].check = [](const NodeContext& ctx) -> std::optional<std::string> {
     const std::string a = ctx.node.attr_string("approximate", "none");
     if (a != "none" && a != "tanh") return "Gelu approximate='" + a + "' is not supported";

@@ -226,6 +226,43 @@ TEST(ElementwiseUnary, FloatOpsMatchDouble) {
   }
 }
 
+// Large tensors take the oneDNN paths (Sigmoid, Tanh, Exp, Mish, Elu, Gelu): check them over a
+// wide range, with NaN, infinities and extreme values mixed in.
+TEST(ElementwiseUnary, FastPathsOverWideRangeAndSpecialValues) {
+  const double pi = 3.14159265358979323846;
+  std::vector<UnaryCase> cases = {
+      {"Sigmoid", {}, sigmoid},
+      {"Tanh", {}, [](double x) { return std::tanh(x); }},
+      {"Exp", {}, [](double x) { return std::exp(x); }},
+      {"Elu", {{"alpha", 0.7f}}, [](double x) { return x < 0 ? 0.7f * std::expm1(x) : x; }},
+      {"Mish", {}, [](double x) { return x * std::tanh(softplus(x)); }},
+      {"Softplus", {}, softplus},
+      {"Gelu", {}, [](double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }},
+      {"Gelu", {{"approximate", std::string("tanh")}}, [pi](double x) {
+         return 0.5 * x * (1 + std::tanh(std::sqrt(2 / pi) * (x + 0.044715 * x * x * x)));
+       }},
+  };
+  for (const auto& c : cases) {
+    // Exp overflows float above ~88.7; keep its finite range there.
+    const double range = c.op == "Exp" ? 85 : 40;
+    Tensor x = rand_f32({5000}, -range, range);
+    float* p = x.data_as<float>();
+    p[0] = NAN;
+    p[1] = -NAN;
+    p[2] = static_cast<float>(range);
+    p[3] = static_cast<float>(-range);
+    p[4] = 0.f;
+    p[5] = 1e-20f;
+    const bool inf_ok = c.op == "Sigmoid" || c.op == "Tanh" || c.op == "Exp" || c.op == "Elu" || c.op == "Softplus";
+    if (inf_ok) p[6] = INFINITY, p[7] = -INFINITY;
+    Tensor y = run1(make_node(c.op, 1, c.attrs), 20, {x});
+    std::vector<double> ref;
+    for (int64_t i = 0; i < x.numel(); ++i) ref.push_back(c.ref(x.get_f64(i)));
+    // Near the ends of the range the functions are at their asymptotes; a few float ulps there.
+    expect_all_close(y, ref, 1e-5, 1e-6, c.op + " wide range");
+  }
+}
+
 TEST(ElementwiseUnary, RoundIsHalfToEven) {
   Tensor x = Tensor::from_f32({8}, {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 2.4f, -2.6f, 3.5f});
   Tensor y = run1(make_node("Round", 1), 13, {x});
@@ -816,7 +853,25 @@ TEST(ElementwiseSoftmax, LargeRowsAndInfinities) {
     for (int64_t i = 0; i < 1000; ++i) sum += y.get_f64(r * 1000 + i);
     ASSERT_NEAR(sum, 1.0, 1e-5) << "row " << r;
   }
-  // -inf entries (masked attention) get probability 0; no NaN.
+  // Masked attention scores (-inf, as models build them with Where) on the large path: the masked
+  // entries get probability 0 (log-probability -inf), the others renormalise.
+  Tensor a = rand_f32({64, 512}, -20, 20);
+  std::bernoulli_distribution mask(0.3);
+  for (int64_t i = 0; i < a.numel(); ++i)
+    if (i % 512 != 0 && mask(rng())) a.data_as<float>()[i] = -INFINITY;  // column 0 stays finite
+  std::vector<double> sm, lsm;
+  for (int64_t r = 0; r < 64; ++r) {
+    double mx = -kInf, sum = 0;
+    for (int64_t i = 0; i < 512; ++i) mx = std::max(mx, a.get_f64(r * 512 + i));
+    for (int64_t i = 0; i < 512; ++i) sum += std::exp(a.get_f64(r * 512 + i) - mx);
+    for (int64_t i = 0; i < 512; ++i) {
+      sm.push_back(std::exp(a.get_f64(r * 512 + i) - mx) / sum);
+      lsm.push_back(a.get_f64(r * 512 + i) - mx - std::log(sum));
+    }
+  }
+  expect_all_close(run1(make_node("Softmax", 1), 13, {a}), sm, 1e-5, 1e-6, "masked softmax, large");
+  expect_all_close(run1(make_node("LogSoftmax", 1), 13, {a}), lsm, 1e-5, 1e-5, "masked log-softmax, large");
+  // The same on the small path.
   Tensor m = Tensor::from_f32({1, 4}, {-INFINITY, 0.f, -INFINITY, 0.f});
   expect_all_close(run1(make_node("Softmax", 1), 13, {m}), {0, 0.5, 0, 0.5}, 1e-6, 0, "masked softmax");
   Tensor big = Tensor::from_f32({3}, {1000.f, 1000.f, -1000.f});
