@@ -96,6 +96,14 @@ std::string onnx_type_name(int32_t t) {
     case onnx::TensorProto_DataType_STRING: return "string";
     case onnx::TensorProto_DataType_COMPLEX64: return "complex64";
     case onnx::TensorProto_DataType_COMPLEX128: return "complex128";
+    // Types added after ONNX 1.12 (this libonnx predates them); named so the message is clear.
+    case 17: return "float8e4m3fn";
+    case 18: return "float8e4m3fnuz";
+    case 19: return "float8e5m2";
+    case 20: return "float8e5m2fnuz";
+    case 21: return "uint4";
+    case 22: return "int4";
+    case 23: return "float4e2m1";
     default: {
       const DType d = dtype_from_onnx(t);
       return d == DType::Undefined ? "unknown type " + std::to_string(t) : std::string(dtype_name(d));
@@ -190,7 +198,7 @@ Tensor tensor_from_proto(const Ctx& c, const onnx::TensorProto& tp, const std::s
     if (onnx_type == onnx::TensorProto_DataType_UNDEFINED)
       fail(c, ErrorKind::Model, "tensor has no data type", what);
     if (onnx_type == onnx::TensorProto_DataType_STRING || onnx_type == onnx::TensorProto_DataType_COMPLEX64 ||
-        onnx_type == onnx::TensorProto_DataType_COMPLEX128)
+        onnx_type == onnx::TensorProto_DataType_COMPLEX128 || (onnx_type >= 17 && onnx_type <= 23))
       fail(c, ErrorKind::Unsupported, onnx_type_name(onnx_type) + " tensors are not supported", what);
     fail(c, ErrorKind::Model, "tensor has unknown data type " + std::to_string(onnx_type), what);
   }
@@ -328,8 +336,11 @@ ValueInfo value_info_from_proto(const Ctx& c, const onnx::ValueInfoProto& vp, co
   const auto& tt = tp.tensor_type();
   const int32_t et = tt.elem_type();
   v.dtype = dtype_from_onnx(et);
-  if (v.dtype == DType::Undefined && et != onnx::TensorProto_DataType_UNDEFINED && strict)
+  if (v.dtype == DType::Undefined && et != onnx::TensorProto_DataType_UNDEFINED && strict) {
+    if (onnx_type_name(et).rfind("unknown", 0) == 0)
+      fail(c, ErrorKind::Model, "tensor has unknown element type " + std::to_string(et), where);
     fail(c, ErrorKind::Unsupported, onnx_type_name(et) + " tensors are not supported", where);
+  }
   if (tt.has_shape()) {
     v.has_shape = true;
     for (const auto& d : tt.shape().dim()) {

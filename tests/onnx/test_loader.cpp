@@ -754,13 +754,17 @@ TEST(Loader, FuzzRegressions) {
   int n = 0;
   for (const auto& e : fs::directory_iterator(dir)) {
     const std::string bytes = read_bytes(e.path());
+    const std::string label = e.path().filename().string();
     try {
-      load_onnx_bytes(bytes, "", e.path().filename().string());
-    } catch (const Error&) {
+      load_onnx_bytes(bytes, "", label);
+    } catch (const Error& err) {
+      const std::string msg = err.what();
+      EXPECT_EQ(msg.rfind(label + ": ", 0), 0u) << msg;
+      EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
     }
     ++n;
   }
-  std::cout << n << " regression inputs\n";
+  EXPECT_GT(n, 0) << "regression folder " << dir << " is empty";
 }
 
 // --------------------------------------------------------------------------------------------
