@@ -60,14 +60,19 @@ void require_f32(const NodeContext& ctx, size_t input) {
                                          ", the CPU kernel expects float32");
 }
 
-ConvLayout conv_layout(bool pointwise_dense) {
-  static const std::string forced = [] {
+std::optional<ConvLayout> forced_conv_layout() {
+  static const std::optional<ConvLayout> forced = []() -> std::optional<ConvLayout> {
     const char* v = std::getenv("NETLENS_CONV_LAYOUT");
-    return std::string(v ? v : "");
+    const std::string_view s = v ? v : "";
+    if (s == "plain") return ConvLayout::Plain;
+    if (s == "blocked") return ConvLayout::Blocked;
+    return std::nullopt;
   }();
-  if (forced == "plain") return ConvLayout::Plain;
-  if (forced == "blocked") return ConvLayout::Blocked;
-  return pointwise_dense ? ConvLayout::Plain : ConvLayout::Blocked;
+  return forced;
+}
+
+ConvLayout conv_layout(bool pointwise_dense) {
+  return forced_conv_layout().value_or(pointwise_dense ? ConvLayout::Plain : ConvLayout::Blocked);
 }
 
 }  // namespace netlens::cpu::nn

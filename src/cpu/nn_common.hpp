@@ -54,9 +54,11 @@ inline bool has_input(const NodeContext& ctx, size_t i) {
 void require_f32(const NodeContext& ctx, size_t input);
 
 // Layout policy for convolutions: oneDNN's blocked kernels win on spatial/grouped kernels even
-// with the reorders in and out of plain NCHW, while plain GEMM wins on 1x1 stride-1 convs
-// (measured on AVX-512, 2 threads). NETLENS_CONV_LAYOUT=plain|blocked overrides for measurement.
+// with the reorders in and out of plain NCHW (2-8x on depthwise), while plain GEMM wins on dense
+// 1x1 convs over large images (measured per layer on ResNet-50 and PP-OCRv4 det, AVX-512).
+// NETLENS_CONV_LAYOUT=plain|blocked overrides for measurement.
 enum class ConvLayout { Plain, Blocked };
+std::optional<ConvLayout> forced_conv_layout();
 ConvLayout conv_layout(bool pointwise_dense);
 
 std::unique_ptr<Kernel> plan_conv(const NodeContext& ctx);

@@ -116,9 +116,12 @@ std::unique_ptr<Kernel> plan_conv(const NodeContext& ctx) {
   const bool has_bias = has_input(ctx, 2);
   const memory::desc user_src = plain_desc(x), user_dst = plain_desc(y), user_w = plain_desc(wd);
   const memory::desc bias = has_bias ? plain_desc({w[0]}) : memory::desc();
-  const bool pointwise = group == 1 &&
+  // A dense 1x1 conv on plain NCHW is a GEMM over the spatial positions; that beats the blocked
+  // kernels plus their reorders unless the spatial extent is tiny (measured: ResNet-50's 7x7 stage
+  // prefers blocked, its 14x14 and larger stages plain).
+  const int64_t out_spatial = numel(y) / (y[0] * y[1]);
+  const bool pointwise = group == 1 && out_spatial > 100 &&
                          std::all_of(kernel.begin(), kernel.end(), [](int64_t k) { return k == 1; }) &&
-                         std::all_of(g.strides.begin(), g.strides.end(), [](int64_t s) { return s == 1; }) &&
                          std::all_of(g.pad_begin.begin(), g.pad_begin.end(), [](int64_t p) { return p == 0; }) &&
                          std::all_of(g.pad_end.begin(), g.pad_end.end(), [](int64_t p) { return p == 0; });
   auto build = [&](bool blocked) {
@@ -190,7 +193,9 @@ std::unique_ptr<Kernel> plan_conv_transpose(const NodeContext& ctx) {
   };
   try {
     dnnl::deconvolution_forward::primitive_desc pd;
-    if (conv_layout(false) == ConvLayout::Blocked) {
+    // Unlike Conv, plain layout wins for the transposed convs measured (PP-OCR's 2x2 stride-2
+    // upsamplers: oneDNN's blocked kernel is 1-6x slower there), so blocked only when forced.
+    if (forced_conv_layout().value_or(ConvLayout::Plain) == ConvLayout::Blocked) {
       try {
         pd = build(true);
       } catch (const dnnl::error&) {

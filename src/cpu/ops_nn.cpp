@@ -81,10 +81,13 @@ std::unique_ptr<Kernel> plan_batchnorm(const NodeContext& ctx) {
 // ------------------------------------------------------------------------------------------------
 // Mean and 1/sqrt(var + eps) of `len` floats, two-pass in double.
 inline void row_stats(const float* x, int64_t len, double eps, double& mean, double& inv_std) {
+  // Double accumulators; `omp simd` lets the compiler split the sums into vector lanes.
   double s = 0.0;
+#pragma omp simd reduction(+ : s)
   for (int64_t i = 0; i < len; ++i) s += x[i];
   mean = len > 0 ? s / static_cast<double>(len) : 0.0;
   double v = 0.0;
+#pragma omp simd reduction(+ : v)
   for (int64_t i = 0; i < len; ++i) {
     const double d = x[i] - mean;
     v += d * d;
@@ -179,6 +182,7 @@ std::unique_ptr<Kernel> plan_global_pool(const NodeContext& ctx, bool is_max) {
         y[p] = m;
       } else {
         double s = 0.0;
+#pragma omp simd reduction(+ : s)
         for (int64_t i = 0; i < spatial; ++i) s += xs[i];
         y[p] = spatial > 0 ? static_cast<float>(s / static_cast<double>(spatial)) : 0.0f;
       }
