@@ -939,6 +939,7 @@ void register_tensor_ops(CpuOpTable& t) {
   t["NonZero"] = generic(plan_non_zero, check_non_zero);
   register_resize_ops(t);
   register_einsum_ops(t);
+  register_extra_ops(t);
 }
 
 }  // namespace netlens::cpu

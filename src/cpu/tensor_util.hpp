@@ -69,5 +69,6 @@ std::unique_ptr<Kernel> lambda_kernel(KernelFn fn);
 
 void register_resize_ops(CpuOpTable& t);  // tensor_resize.cpp: Resize, Upsample
 void register_einsum_ops(CpuOpTable& t);  // tensor_einsum.cpp: Einsum
+void register_extra_ops(CpuOpTable& t);   // tensor_extra.cpp: GatherND, ScatterElements, EyeLike, ReverseSequence, Unique, Compress
 
 }  // namespace netlens::cpu::tensor

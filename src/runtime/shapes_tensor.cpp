@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <optional>
@@ -361,6 +362,70 @@ Tensor constant_value(const Node& n) {
   for (const char* k : {"sparse_value", "value_string", "value_strings"})
     if (n.has_attr(k)) throw Error(ErrorKind::Unsupported, n.describe() + ": attribute '" + k + "' is not supported");
   model_error(n, "has no value attribute");
+}
+
+UniqueResult unique_values(const Node& n, const Tensor& x) {
+  const bool sorted = n.attr_int("sorted", 1) != 0;
+  const int64_t r = x.rank();
+  const bool has_axis = n.has_attr("axis");
+  const int64_t axis = has_axis ? normalize_axis(n.attr_int("axis", 0), r, n.describe()) : 0;
+  const Shape shape = has_axis ? x.shape() : Shape{x.numel()};
+  const int64_t outer = has_axis ? numel(Shape(shape.begin(), shape.begin() + axis)) : 1;
+  const int64_t dim = shape.empty() ? 1 : shape[static_cast<size_t>(axis)];
+  const int64_t inner = has_axis ? numel(Shape(shape.begin() + axis + 1, shape.end())) : 1;
+  // Slice j = all elements with index j along the axis, compared element by element (floats by
+  // value, integers exactly).
+  const bool fl = is_float(x.dtype());
+  auto elem = [&](int64_t j, int64_t e) { return (e / inner * dim + j) * inner + e % inner; };
+  auto cmp = [&](int64_t a, int64_t b) {  // <0, 0, >0
+    for (int64_t e = 0; e < outer * inner; ++e) {
+      if (fl) {
+        const double va = x.get_f64(elem(a, e)), vb = x.get_f64(elem(b, e));
+        if (va != vb) return va < vb ? -1 : 1;
+      } else {
+        const int64_t va = x.get_i64(elem(a, e)), vb = x.get_i64(elem(b, e));
+        if (va != vb) return va < vb ? -1 : 1;
+      }
+    }
+    return 0;
+  };
+  std::vector<int64_t> order(static_cast<size_t>(dim));
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return cmp(a, b) < 0; });
+  // Groups of equal slices; each group's representative is its first occurrence.
+  std::vector<int64_t> group_of(static_cast<size_t>(dim));
+  std::vector<int64_t> first, count;
+  for (size_t k = 0; k < order.size(); ++k) {
+    if (k == 0 || cmp(order[k - 1], order[k]) != 0) {
+      first.push_back(order[k]);
+      count.push_back(0);
+    }
+    group_of[static_cast<size_t>(order[k])] = static_cast<int64_t>(first.size()) - 1;
+    ++count.back();
+  }
+  // Output order: sorted groups, or by first occurrence.
+  std::vector<int64_t> g(first.size());
+  std::iota(g.begin(), g.end(), 0);
+  if (!sorted) std::sort(g.begin(), g.end(), [&](int64_t a, int64_t b) { return first[static_cast<size_t>(a)] < first[static_cast<size_t>(b)]; });
+  std::vector<int64_t> pos(g.size());
+  for (size_t k = 0; k < g.size(); ++k) pos[static_cast<size_t>(g[k])] = static_cast<int64_t>(k);
+  UniqueResult res;
+  Shape ys = shape;
+  if (!ys.empty()) ys[static_cast<size_t>(axis)] = static_cast<int64_t>(g.size());
+  res.y = Tensor(x.dtype(), ys);
+  const size_t es = dtype_size(x.dtype());
+  for (size_t k = 0; k < g.size(); ++k) {
+    const int64_t src = first[static_cast<size_t>(g[k])];
+    res.indices.push_back(src);
+    res.counts.push_back(count[static_cast<size_t>(g[k])]);
+    for (int64_t e = 0; e < outer * inner; ++e) {
+      const int64_t di = (e / inner * static_cast<int64_t>(g.size()) + static_cast<int64_t>(k)) * inner + e % inner;
+      std::memcpy(static_cast<char*>(res.y.data()) + di * static_cast<int64_t>(es),
+                  static_cast<const char*>(x.data()) + elem(src, e) * static_cast<int64_t>(es), es);
+    }
+  }
+  for (int64_t j = 0; j < dim; ++j) res.inverse.push_back(pos[static_cast<size_t>(group_of[static_cast<size_t>(j)])]);
+  return res;
 }
 
 }  // namespace tensor_params
@@ -759,9 +824,88 @@ Infos infer_non_zero(const InferContext& c) {
   return {{DType::Int64, {static_cast<int64_t>(x.shape.size()), nnz}}};
 }
 
+Infos infer_gather_nd(const InferContext& c) {
+  const TensorInfo& x = c.in(0);
+  const TensorInfo& idx = c.in(1);
+  const int64_t b = c.node.attr_int("batch_dims", 0);
+  const int64_t r = static_cast<int64_t>(x.shape.size()), q = static_cast<int64_t>(idx.shape.size());
+  if (q < 1 || r < 1) c.fail("data and indices must have rank >= 1");
+  if (b < 0 || b >= std::min(q, r)) c.fail("batch_dims " + std::to_string(b) + " out of range");
+  const int64_t k = idx.shape.back();
+  if (k < 1 || b + k > r) c.fail("index depth " + std::to_string(k) + " too large for data rank " + std::to_string(r));
+  for (int64_t i = 0; i < b; ++i)
+    if (idx.shape[static_cast<size_t>(i)] != x.shape[static_cast<size_t>(i)]) c.fail("batch dims of data and indices differ");
+  Shape out(idx.shape.begin(), idx.shape.end() - 1);
+  out.insert(out.end(), x.shape.begin() + b + k, x.shape.end());
+  return {{x.dtype, out}};
+}
+
+Infos infer_scatter_elements(const InferContext& c) {
+  const TensorInfo& x = c.in(0);
+  const TensorInfo& idx = c.in(1);
+  const TensorInfo& upd = c.in(2);
+  if (idx.shape != upd.shape) c.fail("indices and updates shapes differ");
+  if (idx.shape.size() != x.shape.size()) c.fail("indices rank differs from data rank");
+  (void)normalize_axis(c.node.attr_int("axis", 0), static_cast<int64_t>(x.shape.size()), where(c));
+  return {x};
+}
+
+Infos infer_eye_like(const InferContext& c) {
+  const TensorInfo& x = c.in(0);
+  if (x.shape.size() != 2) c.fail("input must be 2-D");
+  const DType dt = c.node.has_attr("dtype") ? onnx_dtype(c.node.attr_int("dtype", 1), where(c)) : x.dtype;
+  return {{dt, x.shape}};
+}
+
+Infos infer_reverse_sequence(const InferContext& c) {
+  const TensorInfo& x = c.in(0);
+  const TensorInfo& lens = c.in(1);
+  const int64_t r = static_cast<int64_t>(x.shape.size());
+  if (r < 2) c.fail("input must have rank >= 2");
+  const int64_t ba = normalize_axis(c.node.attr_int("batch_axis", 1), r, where(c));
+  const int64_t ta = normalize_axis(c.node.attr_int("time_axis", 0), r, where(c));
+  if (ba == ta || ba > 1 || ta > 1) c.fail("batch_axis and time_axis must be 0 and 1");
+  if (lens.shape != Shape{x.shape[static_cast<size_t>(ba)]}) c.fail("sequence_lens must have batch size entries");
+  return {x};
+}
+
+Infos infer_unique(const InferContext& c) {
+  const TensorInfo& x = c.in(0);
+  const Tensor& t = c.require_constant(0);
+  const UniqueResult u = unique_values(c.node, t);
+  const int64_t n = static_cast<int64_t>(u.counts.size());
+  return {{x.dtype, u.y.shape()}, {DType::Int64, {n}}, {DType::Int64, {static_cast<int64_t>(u.inverse.size())}},
+          {DType::Int64, {n}}};
+}
+
+Infos infer_compress(const InferContext& c) {
+  const TensorInfo& x = c.in(0);
+  const std::vector<int64_t> cond = c.require_constant(1).to_i64_vector();
+  int64_t kept = 0;
+  if (c.node.has_attr("axis")) {
+    const int64_t axis = normalize_axis(c.node.attr_int("axis", 0), static_cast<int64_t>(x.shape.size()), where(c));
+    const int64_t dim = x.shape[static_cast<size_t>(axis)];
+    if (static_cast<int64_t>(cond.size()) > dim) c.fail("condition longer than the axis");
+    for (int64_t v : cond) kept += v != 0;
+    Shape out = x.shape;
+    out[static_cast<size_t>(axis)] = kept;
+    return {{x.dtype, out}};
+  }
+  if (static_cast<int64_t>(cond.size()) > numel(x.shape)) c.fail("condition longer than the input");
+  for (int64_t v : cond) kept += v != 0;
+  return {{x.dtype, {kept}}};
+}
+
 }  // namespace
 
 void register_tensor_shapes(OpRegistry& r) {
+  r.add("GatherND", infer_gather_nd);
+  r.add("ScatterElements", infer_scatter_elements);
+  r.add("Scatter", infer_scatter_elements);
+  r.add("EyeLike", infer_eye_like);
+  r.add("ReverseSequence", infer_reverse_sequence);
+  r.add("Unique", infer_unique);
+  r.add("Compress", infer_compress);
   r.add("Reshape", infer_reshape);
   r.add("Flatten", infer_flatten);
   r.add("Transpose", infer_transpose);

@@ -58,6 +58,15 @@ struct EinsumSpec {
 };
 EinsumSpec einsum_spec(const Node& node, const std::vector<Shape>& in);
 
+// Unique (only on a constant input: its output shapes depend on the values). Y holds the unique
+// elements (axis absent: flattened) or slices along `axis`; indices = first occurrences,
+// inverse = for each input element/slice its position in Y, counts = occurrences.
+struct UniqueResult {
+  Tensor y;
+  std::vector<int64_t> indices, inverse, counts;
+};
+UniqueResult unique_values(const Node& node, const Tensor& x);
+
 // Constant: the value from whichever of value/value_float(s)/value_int(s) is set.
 Tensor constant_value(const Node& node);
 

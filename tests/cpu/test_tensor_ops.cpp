@@ -843,4 +843,59 @@ TEST(Misc, Float16StaysFloat16ThroughMovement) {
   expect_same(s, t);
 }
 
+TEST(Misc, GatherNDScatterElementsEyeLike) {
+  // GatherND with batch_dims=1: out[b, t, :] = data[b, idx[b, t, 0], :].
+  const Tensor x = random_tensor(DType::Float16, {2, 4, 3}, 130);
+  const Tensor idx = Tensor::from_i64({2, 2, 1}, {3, -4, 1, 2});
+  const Tensor y = run1("GatherND", {{"batch_dims", int64_t{1}}}, 13, {x, idx});
+  expect_same(y, gather_ref(x, {2, 2, 3}, [&](const std::vector<int64_t>& o) {
+    int64_t v = idx.get_i64(o[0] * 2 + o[1]);
+    return ravel({o[0], v < 0 ? v + 4 : v, o[2]}, x.shape());
+  }));
+  // Full-depth tuples pick single elements.
+  const Tensor idx2 = Tensor::from_i64({2, 3}, {1, 2, 0, 0, -1, 2});
+  expect_same(run1("GatherND", {}, 13, {x, idx2}),
+              gather_ref(x, {2}, [&](const std::vector<int64_t>& o) { return o[0] == 0 ? ravel({1, 2, 0}, x.shape()) : ravel({0, 3, 2}, x.shape()); }));
+
+  // ScatterElements along axis 1 with add: duplicates accumulate.
+  const Tensor data = Tensor::from_i64({2, 3}, {1, 2, 3, 4, 5, 6});
+  const Tensor sidx = Tensor::from_i64({2, 2}, {2, 2, 0, -1});
+  const Tensor upd = Tensor::from_i64({2, 2}, {10, 20, 30, 40});
+  expect_close(run1("ScatterElements", {{"axis", int64_t{1}}}, 13, {data, sidx, upd}), {1, 2, 20, 30, 5, 40}, 0, 0);
+  expect_close(run1("ScatterElements", {{"axis", int64_t{1}}, {"reduction", std::string("add")}}, 16, {data, sidx, upd}),
+               {1, 2, 33, 34, 5, 46}, 0, 0);
+
+  Tensor e = run1("EyeLike", {{"k", int64_t{1}}, {"dtype", int64_t{7}}}, 13, {Tensor(DType::Float32, {3, 4})});
+  EXPECT_EQ(e.dtype(), DType::Int64);
+  expect_close(e, {0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1}, 0, 0);
+}
+
+TEST(Misc, ReverseSequenceUniqueCompress) {
+  const Tensor x = Tensor::from_f32({3, 2}, {0, 1, 2, 3, 4, 5});  // [time, batch]
+  expect_close(run1("ReverseSequence", {{"time_axis", int64_t{0}}, {"batch_axis", int64_t{1}}}, 10, {x, i64({3, 2})}),
+               {4, 3, 2, 1, 0, 5}, 0, 0);
+
+  const Tensor u = Tensor::from_f32({6}, {2, 1, 1, 3, 4, 3});
+  auto outs = run_op("Unique", {{"sorted", int64_t{1}}}, 11, {u}, {0}, 4);
+  expect_close(outs[0], {1, 2, 3, 4}, 0, 0, "Y");
+  expect_close(outs[1], {1, 0, 3, 4}, 0, 0, "indices");
+  expect_close(outs[2], {1, 0, 0, 2, 3, 2}, 0, 0, "inverse");
+  expect_close(outs[3], {2, 1, 2, 1}, 0, 0, "counts");
+  outs = run_op("Unique", {{"sorted", int64_t{0}}}, 11, {u}, {0}, 4);
+  expect_close(outs[0], {2, 1, 3, 4}, 0, 0, "Y unsorted");
+  expect_close(outs[2], {0, 1, 1, 2, 3, 2}, 0, 0, "inverse unsorted");
+  // Unique rows.
+  const Tensor m = Tensor::from_i64({3, 2}, {5, 1, 0, 2, 5, 1});
+  outs = run_op("Unique", {{"axis", int64_t{0}}}, 11, {m}, {0}, 4);
+  expect_close(outs[0], {0, 2, 5, 1}, 0, 0, "rows");
+  expect_close(outs[3], {1, 2}, 0, 0, "row counts");
+  // A non-constant input cannot be planned: its output shape depends on its values.
+  EXPECT_THROW(run_op("Unique", {}, 11, {u}, {}, 4), Error);
+
+  const Tensor c = Tensor::from_f32({2, 3}, {1, 2, 3, 4, 5, 6});
+  Tensor cond = Tensor::from_i64({3}, {0, 1, 1}).cast(DType::Bool);
+  expect_close(run1("Compress", {{"axis", int64_t{1}}}, 11, {c, cond}, {1}), {2, 3, 5, 6}, 0, 0);
+  expect_close(run1("Compress", {}, 11, {c, cond}, {1}), {2, 3}, 0, 0);
+}
+
 }  // namespace
