@@ -1,7 +1,7 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
-layout(location = 0) flat in uvec2 v_layer_chan;
+layout(location = 0) flat in uint v_layer;
 layout(location = 1) in vec3 v_local;
 layout(location = 2) flat in vec3 v_normal;
 layout(location = 3) in vec3 v_world;
@@ -10,16 +10,29 @@ layout(location = 0) out vec4 o_color;
 layout(location = 1) out uvec2 o_id;
 
 void main() {
-  uint li = v_layer_chan.x, c = v_layer_chan.y;
+  uint li = v_layer;
   GpuLayer L = layers[li];
-  uint H = L.dims.y, W = L.dims.z;
-  vec2 uv = v_local.xy;
-  uint x = min(uint(max(uv.x, 0.0)), W - 1u);
-  uint y = min(uint(max(uv.y, 0.0)), H - 1u);
-  // Texel footprint: how many cells one pixel covers; pick the pyramid level where a cell is about
-  // a pixel, so far-away layers show aggregated (max or mean) values instead of aliasing.
-  vec2 du = dFdx(uv), dv = dFdy(uv);
-  float foot = max(max(length(du), length(dv)), 1e-6);
+  uint C = L.dims.x, H = L.dims.y, W = L.dims.z;
+  // Continuous coordinates on the block: channel position along X (in slab pitches), row, column.
+  float cpos = v_local.x * L.size_thick.x / L.origin_pitch.w;
+  float ypos = (1.0 - v_local.y) * float(H);
+  float xpos = v_local.z * float(W);
+  uint c = min(uint(max(cpos, 0.0)), C - 1u);
+  uint y = min(uint(max(ypos, 0.0)), H - 1u);
+  uint x = min(uint(max(xpos, 0.0)), W - 1u);
+  // Face → which coordinates vary on it (u along the face, v across) and which one is fixed.
+  vec2 uv;        // the two in-face cell coordinates used for the LOD footprint and grid lines
+  bool slab_face = v_face <= 1u;
+  if (v_face == 0u) { c = 0u; uv = vec2(xpos, ypos); }
+  else if (v_face == 1u) { c = C - 1u; uv = vec2(xpos, ypos); }
+  else if (v_face == 2u) { y = H - 1u; uv = vec2(xpos, cpos); }
+  else if (v_face == 3u) { y = 0u; uv = vec2(xpos, cpos); }
+  else if (v_face == 4u) { x = 0u; uv = vec2(ypos, cpos); }
+  else { x = W - 1u; uv = vec2(ypos, cpos); }
+  // Texel footprint along the cell axes of this face: pick the pyramid level where a cell is
+  // about a pixel, so far-away layers show aggregated (max or mean) values instead of aliasing.
+  vec2 cell_uv = slab_face ? uv : vec2(uv.x, uv.x);
+  float foot = max(max(length(dFdx(cell_uv)), length(dFdy(cell_uv))), 1e-6);
   int level = clamp(int(floor(log2(foot))), 0, int(L.info.y));
   uint code;
   if (level == 0) {
@@ -32,14 +45,22 @@ void main() {
   }
   vec3 col = code_color(L, code);
   uint flat_index = (c * H + y) * W + x;
-  bool face_on = v_face <= 1u;  // the H×W faces (±X)
-  // Cell grid lines once cells are a few pixels wide (soft, anti-aliased by distance in pixels).
-  float px = 1.0 / foot;
-  if ((frame.flags.x & kFrameGridLines) != 0u && face_on && px > 3.0) {
-    vec2 f = fract(uv);
-    float e = min(min(f.x, 1.0 - f.x), min(f.y, 1.0 - f.y)) * px;
-    float strength = smoothstep(3.0, 10.0, px) * frame.cell_scale.y;
-    col *= mix(1.0 - 0.45 * strength, 1.0, smoothstep(0.0, 1.25, e));
+  if ((frame.flags.x & kFrameGridLines) != 0u) {
+    // Soft cell borders once cells are a few pixels wide; on the sides, the gaps between slabs.
+    float px = 1.0 / foot;
+    if (px > 3.0) {
+      vec2 f = fract(uv);
+      float e = slab_face ? min(min(f.x, 1.0 - f.x), min(f.y, 1.0 - f.y)) * px
+                          : min(f.x, 1.0 - f.x) * px;
+      float strength = smoothstep(3.0, 10.0, px) * frame.cell_scale.y;
+      col *= mix(1.0 - 0.45 * strength, 1.0, smoothstep(0.0, 1.25, e));
+    }
+    if (!slab_face && C > 1u) {
+      float pitch_px = 1.0 / max(max(abs(dFdx(cpos)), abs(dFdy(cpos))), 1e-6);
+      float gap = 1.0 - L.size_thick.w / L.origin_pitch.w;  // fraction of a pitch that is gap
+      float in_gap = step(1.0 - gap, fract(cpos));
+      col *= mix(1.0, 0.35, in_gap * smoothstep(2.0, 6.0, pitch_px));
+    }
   }
   uint h = highlight(li, c, y, x, flat_index);
   col = apply_highlight(col, h);

@@ -2,21 +2,21 @@
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #include "cube.glsl"
-layout(location = 0) flat out uvec2 v_layer_chan;
-layout(location = 1) out vec3 v_local;   // x: column (cells), y: row (cells), z: through the slab
+// One box per layer: the stack of C slabs seen from outside. The fragment shader maps each face
+// point to the neuron on that face (front/back slab, or the slabs' edges on the four sides).
+layout(location = 0) flat out uint v_layer;
+layout(location = 1) out vec3 v_local;   // position in the block, [0,1]^3
 layout(location = 2) flat out vec3 v_normal;
 layout(location = 3) out vec3 v_world;
 layout(location = 4) flat out uint v_face;
 void main() {
-  uvec2 inst = slabs[gl_InstanceIndex];
-  GpuLayer L = layers[inst.x];
+  uint li = slabs[gl_InstanceIndex].x;
+  GpuLayer L = layers[li];
   uint face = uint(gl_VertexIndex) / 6u;
   vec3 c01 = cube_corner(uint(gl_VertexIndex));
-  vec3 origin = L.origin_pitch.xyz + vec3(float(inst.y) * L.origin_pitch.w, 0.0, 0.0);
-  vec3 size = vec3(L.size_thick.w, L.size_thick.y, L.size_thick.z);
-  vec3 world = origin + c01 * size;
-  v_layer_chan = inst;
-  v_local = vec3(c01.z * float(L.dims.z), (1.0 - c01.y) * float(L.dims.y), c01.x);
+  vec3 world = L.origin_pitch.xyz + c01 * L.size_thick.xyz;
+  v_layer = li;
+  v_local = c01;
   v_normal = cube_normal(face);
   v_world = world;
   v_face = face;

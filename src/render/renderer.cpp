@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <cstdlib>
 
 #include <glm/geometric.hpp>
 #include <glm/trigonometric.hpp>
@@ -157,7 +158,6 @@ struct Renderer::Impl {
   RenderOptions opts;
   VkSampleCountFlagBits samples = VK_SAMPLE_COUNT_1_BIT;
   float radius = 1.0f;
-  uint32_t total_slabs = 0;
 
   GpuBuffer layers_buf, codes0_buf, codes_max_buf, codes_mean_buf, lut_buf;
   GpuBuffer frame_buf, regions_buf, slabs_buf, cells_buf, lines_buf, text_buf;
@@ -227,7 +227,6 @@ void Renderer::Impl::init() {
                             (v.dims.grid ? gpu::kLayerGrid : 0u), 0u);
     for (int k = 1; k <= sl.levels; ++k)
       g.level_offset[(k - 1) / 4][(k - 1) % 4] = static_cast<uint32_t>(sl.level_offset[static_cast<size_t>(k)]);
-    total_slabs += static_cast<uint32_t>(v.dims.C);
   }
   const VkBufferUsageFlags ssbo = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
   layers_buf = upload_static(ctx, gl.data(), gl.size() * sizeof(gpu::GpuLayer), ssbo);
@@ -249,7 +248,7 @@ void Renderer::Impl::init() {
   // Per-frame buffers (host-visible; fixed capacities for those bound in the descriptor set).
   frame_buf = make_buffer(ctx, sizeof(gpu::GpuFrame), VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT, kHost, true);
   regions_buf = make_buffer(ctx, sizeof(gpu::GpuRegion) * gpu::kMaxRegions, ssbo, kHost, true);
-  slabs_buf = make_buffer(ctx, sizeof(glm::uvec2) * std::max<uint32_t>(total_slabs, 1), ssbo, kHost, true);
+  slabs_buf = make_buffer(ctx, sizeof(glm::uvec2) * std::max<size_t>(L.size(), 1), ssbo, kHost, true);
   cells_buf = make_buffer(ctx, sizeof(glm::uvec2) * static_cast<VkDeviceSize>(std::max<int64_t>(opts.cell_budget, 1)),
                           ssbo, kHost, true);
 
@@ -492,7 +491,7 @@ std::string ellipsize(const std::string& s, size_t n) { return s.size() <= n ? s
 
 void Renderer::Impl::build_labels(const glm::mat4& vp, const viz::Camera& cam, const std::vector<int>& order) {
   const float W = float(opts.width), H = float(opts.height);
-  const float ui = std::max(0.75f, H / 1080.0f);
+  const float ui = std::max(1.0f, H / 1000.0f);
   const FontAtlas& fa = font_atlas();
   if (opts.labels) {
     const float p1 = 17.0f * ui, p2 = 14.0f * ui, pad = 7.0f * ui;
@@ -669,21 +668,43 @@ FrameStats Renderer::Impl::render(const viz::Camera& cam) {
   for (auto [d, i] : by_dist) {
     const auto& v = L[static_cast<size_t>(i)];
     float px = v.cell * focal / std::max(d, 1e-3f);
-    if (px >= opts.cell_min_px && v.dims.count <= budget) {
-      as_cells[static_cast<size_t>(i)] = 1;
-      budget -= v.dims.count;
-      ++st.cell_layers;
-      for (int64_t f = 0; f < v.dims.count; ++f) cell_list.emplace_back(static_cast<uint32_t>(i), static_cast<uint32_t>(f));
-    }
+    if (px < opts.cell_min_px) continue;
+    // Only the faces of the block that face the eye can be seen: emit those cells, once each.
+    const int64_t C = v.dims.C, H = v.dims.H, W = v.dims.W;
+    std::vector<int64_t> cs, ys, xs;  // fixed coordinates of the visible faces
+    if (eye.x < v.origin.x) cs.push_back(0);
+    if (eye.x > v.max().x && C > 1) cs.push_back(C - 1);
+    if (eye.y > v.max().y) ys.push_back(0);
+    if (eye.y < v.origin.y && H > 1) ys.push_back(H - 1);
+    if (eye.z < v.origin.z) xs.push_back(0);
+    if (eye.z > v.max().z && W > 1) xs.push_back(W - 1);
+    int64_t nc = static_cast<int64_t>(cs.size()), ny = static_cast<int64_t>(ys.size());
+    int64_t count = nc * H * W + ny * (C - nc) * W + static_cast<int64_t>(xs.size()) * (C - nc) * (H - ny);
+    if (count == 0 || count > budget) continue;
+    auto fixed = [](const std::vector<int64_t>& f, int64_t k) { return std::find(f.begin(), f.end(), k) != f.end(); };
+    auto emit = [&](int64_t c, int64_t y, int64_t x) {
+      int64_t f = viz::flat_of(v.dims, c, y, x);
+      if (f < v.dims.count) cell_list.emplace_back(static_cast<uint32_t>(i), static_cast<uint32_t>(f));
+    };
+    for (int64_t c : cs)
+      for (int64_t y = 0; y < H; ++y)
+        for (int64_t x = 0; x < W; ++x) emit(c, y, x);
+    for (int64_t y : ys)
+      for (int64_t c = 0; c < C; ++c)
+        if (!fixed(cs, c))
+          for (int64_t x = 0; x < W; ++x) emit(c, y, x);
+    for (int64_t x : xs)
+      for (int64_t c = 0; c < C; ++c)
+        if (!fixed(cs, c))
+          for (int64_t y = 0; y < H; ++y)
+            if (!fixed(ys, y)) emit(c, y, x);
+    as_cells[static_cast<size_t>(i)] = 1;
+    budget -= count;
+    ++st.cell_layers;
   }
-  for (auto [d, i] : by_dist) {
-    if (as_cells[static_cast<size_t>(i)]) continue;
-    const auto& v = L[static_cast<size_t>(i)];
-    // Front-to-back inside the stack too, so early depth testing rejects hidden slabs.
-    bool ascending = eye.x < v.center().x;
-    for (int64_t c = 0; c < v.dims.C; ++c)
-      slab_list.emplace_back(static_cast<uint32_t>(i), static_cast<uint32_t>(ascending ? c : v.dims.C - 1 - c));
-  }
+  // Everything else: one box per layer, nearest first so early depth tests reject hidden pixels.
+  for (auto [d, i] : by_dist)
+    if (!as_cells[static_cast<size_t>(i)]) slab_list.emplace_back(static_cast<uint32_t>(i), 0u);
   lines.clear();
   text.clear();
   build_lines(visible);

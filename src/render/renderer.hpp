@@ -57,7 +57,8 @@ struct FrameStats {
   double cpu_ms = 0;      // culling, LOD choice, instance/label generation
   double submit_ms = 0;   // upload + record + GPU execution until the fence signals
   double total_ms = 0;
-  uint32_t slab_instances = 0, cell_instances = 0, cell_layers = 0, draws = 0, labels = 0;
+  uint32_t slab_instances = 0,  // layer boxes drawn as slab stacks
+           cell_instances = 0, cell_layers = 0, draws = 0, labels = 0;
 };
 
 class Renderer {

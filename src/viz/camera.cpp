@@ -45,49 +45,68 @@ glm::mat4 camera_view_proj(const Camera& c, float aspect, float radius) {
 
 float scene_radius(const Layout& l) { return 0.5f * glm::length(l.max - l.min) + 1.0f; }
 
+
 namespace {
-// Distance at which a sphere of radius r fills the view (both axes).
-float frame_distance(float r, float fov_y_deg, float aspect) {
-  float fy = glm::radians(fov_y_deg) * 0.5f;
-  float fx = std::atan(std::tan(fy) * aspect);
-  return r / std::sin(std::min(fx, fy));
+// Moves the target and sets the distance so that the box [mn, mx] fills the view (with a margin)
+// and is centred on screen, keeping the orientation. Perspective makes this non-linear: a few
+// rounds of "centre, then binary-search the distance" converge well enough for framing.
+Camera frame_box(Camera c, glm::vec3 mn, glm::vec3 mx, float aspect, float margin) {
+  Camera unit = c;
+  unit.distance = 1.0f;
+  glm::mat4 v = camera_view(unit);
+  glm::vec3 right(v[0][0], v[1][0], v[2][0]), up(v[0][1], v[1][1], v[2][1]), back(v[0][2], v[1][2], v[2][2]);
+  const float ty = std::tan(glm::radians(c.fov_y_deg) * 0.5f) / margin, tx = ty * aspect;
+  auto spans = [&](float d, glm::vec4& out) {
+    out = glm::vec4(1e30f, -1e30f, 1e30f, -1e30f);
+    for (int i = 0; i < 8; ++i) {
+      glm::vec3 p((i & 1) ? mx.x : mn.x, (i & 2) ? mx.y : mn.y, (i & 4) ? mx.z : mn.z);
+      glm::vec3 q = p - c.target;
+      float depth = d - glm::dot(q, back);
+      if (depth <= 1e-4f) return false;
+      float x = glm::dot(q, right) / depth, y = glm::dot(q, up) / depth;
+      out = glm::vec4(std::min(out.x, x), std::max(out.y, x), std::min(out.z, y), std::max(out.w, y));
+    }
+    return true;
+  };
+  float r = 0.5f * glm::length(mx - mn) + 1e-3f;
+  float d = c.distance > 0 ? c.distance : 3.0f * r;
+  for (int round = 0; round < 4; ++round) {
+    float lo = 1e-3f * r, hi = 200.0f * r;
+    for (int it = 0; it < 60; ++it) {
+      float mid = 0.5f * (lo + hi);
+      glm::vec4 s;
+      bool fits = spans(mid, s) && (s.y - s.x) * 0.5f <= tx && (s.w - s.z) * 0.5f <= ty;
+      (fits ? hi : lo) = mid;
+    }
+    d = hi;
+    glm::vec4 s;
+    if (!spans(d, s)) break;
+    c.target += right * (0.5f * (s.x + s.y) * d) + up * (0.5f * (s.z + s.w) * d);
+  }
+  c.distance = d;
+  return c;
 }
 }  // namespace
 
 Camera overview_camera(const Layout& l, float aspect) {
   Camera c;
   c.target = 0.5f * (l.min + l.max);
-  c.yaw_deg = -38.0f;
-  c.pitch_deg = 22.0f;
-  glm::vec3 ext = l.max - l.min;
-  // A long network seen from three-quarters: frame its projected extent rather than the bounding
-  // sphere, which would leave most of the picture empty.
-  float r = 0.5f * glm::length(ext);
-  glm::mat4 view = camera_view(Camera{c.target, 1.0f, c.yaw_deg, c.pitch_deg, c.fov_y_deg});
-  float rx = 0.0f, ry = 0.0f, rz = 0.0f;
-  for (int i = 0; i < 8; ++i) {
-    glm::vec3 p((i & 1) ? l.max.x : l.min.x, (i & 2) ? l.max.y : l.min.y, (i & 4) ? l.max.z : l.min.z);
-    glm::vec3 v = glm::vec3(view * glm::vec4(p - c.target + c.target, 1.0f)) + glm::vec3(0, 0, 1.0f);
-    rx = std::max(rx, std::fabs(v.x));
-    ry = std::max(ry, std::fabs(v.y));
-    rz = std::max(rz, std::fabs(v.z));
-  }
-  float ty = std::tan(glm::radians(c.fov_y_deg) * 0.5f), tx = ty * aspect;
-  // Each corner must satisfy |x| ≤ tx·(d - z) and |y| ≤ ty·(d - z); bound z by rz.
-  float d = std::max(rx / tx, ry / ty) * 1.08f + rz;
-  c.distance = std::max(d, 0.25f * frame_distance(std::max(r, 1.0f), c.fov_y_deg, aspect));
-  return c;
+  // From the side and a little above and in front: the flow reads left to right and the first
+  // slab of every volume (its front face) stays visible.
+  c.yaw_deg = -58.0f;
+  c.pitch_deg = 20.0f;
+  c.distance = 0.0f;
+  return frame_box(c, l.min, l.max, aspect, 1.06f);
 }
 
 Camera focus_camera(const Layout& l, int layer, float aspect) {
   const LayerVolume& v = l.layers.at(static_cast<size_t>(layer));
   Camera c;
   c.target = v.center();
-  c.yaw_deg = -20.0f;
-  c.pitch_deg = 12.0f;
-  float r = 0.5f * glm::length(v.size);
-  c.distance = frame_distance(std::max(r, 1.0f), c.fov_y_deg, aspect) * 0.85f;
-  return c;
+  c.yaw_deg = -35.0f;
+  c.pitch_deg = 15.0f;
+  c.distance = 0.0f;
+  return frame_box(c, v.origin, v.max(), aspect, 1.25f);
 }
 
 Camera orbit(Camera c, float dyaw, float dpitch, float zoom) {

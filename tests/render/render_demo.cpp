@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
     a.out = argv[1];
     std::string net = "vgg16";
     float yaw = 0, pitch = 0, zoom = 1;
+    int msaa = 4;
+    bool labels = true, lighting = true;
     for (int i = 2; i < argc; ++i) {
       std::string k = argv[i];
       auto next = [&]() -> std::string {
@@ -38,21 +40,27 @@ int main(int argc, char** argv) {
       else if (k == "--validation") a.validation = true;
       else if (k == "--mean") a.lod_mean = true;
       else if (k == "--title") a.title = next();
+      else if (k == "--msaa") msaa = std::stoi(next());
+      else if (k == "--no-labels") labels = false;
+      else if (k == "--no-lighting") lighting = false;
       else throw Error(ErrorKind::Usage, "unknown option " + k);
     }
     auto shapes = net == "vgg16" ? viz::vgg16_shapes() : viz::synthetic_vgg_shapes(static_cast<int64_t>(std::stod(net)));
     viz::Scene scene = viz::synthetic_scene(shapes, 7);
     viz::Camera cam = viz::orbit(render::choose_camera(scene.layout, a), yaw, pitch, zoom);
     render::Context ctx(render::ContextOptions{.validation = a.validation});
-    render::RenderOptions ro{.width = a.width, .height = a.height, .lod_max = !a.lod_mean,
-                             .title = a.title.empty() ? "VGG-16 (synthetic activations)" : a.title};
+    render::RenderOptions ro{.width = a.width, .height = a.height, .msaa = msaa, .lighting = lighting, .labels = labels,
+                             .legend = labels, .lod_max = !a.lod_mean, .title = a.title.empty() ? "VGG-16 (synthetic activations)" : a.title};
     render::Renderer r(ctx, scene, ro);
     if (!a.select.empty()) {
       auto [layer, flat] = render::parse_select(scene.layout, a.select);
       r.set_selection(render::make_selection(scene, layer, flat));
     }
     auto st = r.render(cam);
-    st = r.render(cam);
+    for (int k = 0; k < 3; ++k) {
+      st = r.render(cam);
+      std::fprintf(stderr, "  frame %.1f ms\n", st.total_ms);
+    }
     r.write_png(a.out);
     if (!a.save_camera.empty()) std::ofstream(a.save_camera) << viz::camera_to_json(cam);
     std::fprintf(stderr, "frame %.1f ms (cpu %.1f), slabs %u, cells %u, validation errors %zu\n", st.total_ms,
