@@ -725,10 +725,10 @@ std::unique_ptr<Kernel> plan_range(const NodeContext&) {
 std::optional<std::string> check_dropout(const NodeContext& ctx) {
   if (ctx.opset < 12 || !ctx.node.has_input(2)) return std::nullopt;
   const Tensor* mode = ctx.const_inputs.size() > 2 ? ctx.const_inputs[2] : nullptr;
-  if (!mode) return "training_mode must be a constant";
-  if (mode->get_f64(0) == 0.0) return std::nullopt;
+  if (!mode) return "training_mode is not a constant (training-mode Dropout is random, not reproducible)";
+  if (mode->numel() != 1 || mode->get_f64(0) == 0.0) return std::nullopt;
   const Tensor* ratio = ctx.node.has_input(1) && ctx.const_inputs.size() > 1 ? ctx.const_inputs[1] : nullptr;
-  if (ctx.node.has_input(1) && (!ratio || ratio->get_f64(0) != 0.0))
+  if (ctx.node.has_input(1) && (!ratio || ratio->numel() != 1 || ratio->get_f64(0) != 0.0))
     return "training-mode Dropout with a non-zero ratio is random (not reproducible)";
   if (!ctx.node.has_input(1)) return "training-mode Dropout with the default ratio 0.5 is random (not reproducible)";
   return std::nullopt;
@@ -749,7 +749,7 @@ std::unique_ptr<Kernel> plan_trilu(const NodeContext& ctx) {
   const int64_t M = in[in.size() - 2], N = in[in.size() - 1];
   const size_t es = dtype_size(ctx.inputs[0].dtype);
   return lambda_kernel([=](Views i, Views o) {
-    const int64_t k = i.size() > 1 && i[1].data ? read_ints(i[1]).at(0) : 0;
+    const int64_t k = i.size() > 1 && i[1].data && i[1].numel() > 0 ? read_ints(i[1])[0] : 0;
     parallel_memcpy(o[0].data, i[0].data, o[0].nbytes());
     const int64_t batch = (M * N) != 0 ? o[0].numel() / (M * N) : 0;
     char* d = static_cast<char*>(o[0].data);
@@ -849,7 +849,8 @@ std::unique_ptr<Kernel> plan_cumsum(const NodeContext& ctx) {
   const bool exclusive = ctx.node.attr_int("exclusive", 0) != 0, reverse = ctx.node.attr_int("reverse", 0) != 0;
   const std::string desc = ctx.node.describe();
   return lambda_kernel([=](Views vi, Views vo) {
-    const int64_t axis = normalize_axis(read_ints(vi[1]).at(0), static_cast<int64_t>(in.size()), desc);
+    if (vi[1].numel() != 1) throw Error(ErrorKind::Model, desc + ": axis must be a single value");
+    const int64_t axis = normalize_axis(read_ints(vi[1])[0], static_cast<int64_t>(in.size()), desc);
     const int64_t outer = prod(in, 0, static_cast<size_t>(axis)), dim = in[static_cast<size_t>(axis)];
     const int64_t inner = prod(in, static_cast<size_t>(axis) + 1, in.size());
     with_float32(vi, vo, [&](Views i, Views o) {

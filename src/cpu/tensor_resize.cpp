@@ -42,6 +42,10 @@ AxisMap axis_map(const tensor_params::ResizeParams& p, size_t d, int64_t n, int6
   a.idx.resize(static_cast<size_t>(m * a.taps));
   a.w.resize(static_cast<size_t>(m * a.taps));
   a.outside.assign(static_cast<size_t>(m), 0);
+  if (n == 0) {  // nothing to read: the pass fills zeros
+    std::fill(a.idx.begin(), a.idx.end(), 0);
+    return a;
+  }
   const double s = p.scale[d];
   const double L = s * static_cast<double>(n);  // the reference's "output_width"
   const double rs = p.roi_start[d], re = p.roi_end[d];

@@ -109,17 +109,19 @@ SliceParams slice_params(const Node& n, int64_t opset, const Shape& in, const st
     if (s < 0) s += dim;
     if (e < 0) e += dim;
     int64_t count;
+    // Written so that no step (INT64_MIN included) overflows: |s - e| <= dim + 1.
     if (step > 0) {
       s = std::clamp<int64_t>(s, 0, dim);
       e = std::clamp<int64_t>(e, 0, dim);
-      count = e > s ? (e - s + step - 1) / step : 0;
+      count = e > s ? 1 + (e - s - 1) / step : 0;
     } else {
-      s = std::clamp<int64_t>(s, 0, dim - 1);
-      e = std::clamp<int64_t>(e, -1, dim - 1);
-      count = s > e ? (s - e + (-step) - 1) / (-step) : 0;
+      s = dim > 0 ? std::clamp<int64_t>(s, 0, dim - 1) : 0;
+      e = std::clamp<int64_t>(e, -1, std::max<int64_t>(dim - 1, -1));
+      const int64_t mag = step == std::numeric_limits<int64_t>::min() ? std::numeric_limits<int64_t>::max() : -step;
+      count = s > e ? 1 + (s - e - 1) / mag : 0;
     }
     p.start[d] = count > 0 ? s : 0;
-    p.step[d] = step;
+    p.step[d] = count > 1 ? step : 1;  // a step that is never taken must not overflow stride maths
     p.out[d] = count;
   }
   return p;
@@ -741,7 +743,9 @@ Infos infer_range(const InferContext& c) {
   } else {
     const double a = s.get_f64(0), b = l.get_f64(0), st = d.get_f64(0);
     if (st == 0 || !std::isfinite(st) || !std::isfinite(a) || !std::isfinite(b)) c.fail("bad start/limit/delta");
-    n = std::max<int64_t>(0, static_cast<int64_t>(std::ceil((b - a) / st)));
+    const double count = std::ceil((b - a) / st);
+    if (count > 1e15) c.fail("would produce " + std::to_string(count) + " elements");
+    n = std::max<int64_t>(0, static_cast<int64_t>(count));
   }
   return {{dt, {n}}};
 }
@@ -756,7 +760,7 @@ Infos infer_depth_to_space(const InferContext& c) {
   const TensorInfo& x = c.in(0);
   const int64_t b = c.node.attr_int("blocksize", 0);
   if (x.shape.size() != 4) c.fail("input must be 4-D, got " + shape_str(x.shape));
-  if (b <= 0) c.fail("blocksize must be positive");
+  if (b <= 0 || b > x.shape[1]) c.fail("blocksize " + std::to_string(b) + " out of range");
   if (x.shape[1] % (b * b)) c.fail("channels " + std::to_string(x.shape[1]) + " not divisible by blocksize^2");
   return {{x.dtype, {x.shape[0], x.shape[1] / (b * b), x.shape[2] * b, x.shape[3] * b}}};
 }
@@ -765,7 +769,7 @@ Infos infer_space_to_depth(const InferContext& c) {
   const TensorInfo& x = c.in(0);
   const int64_t b = c.node.attr_int("blocksize", 0);
   if (x.shape.size() != 4) c.fail("input must be 4-D, got " + shape_str(x.shape));
-  if (b <= 0) c.fail("blocksize must be positive");
+  if (b <= 0 || b > std::max<int64_t>(1, std::min(x.shape[2], x.shape[3]))) c.fail("blocksize " + std::to_string(b) + " out of range");
   if (x.shape[2] % b || x.shape[3] % b) c.fail("spatial dims not divisible by blocksize");
   return {{x.dtype, {x.shape[0], x.shape[1] * b * b, x.shape[2] / b, x.shape[3] / b}}};
 }
@@ -789,8 +793,9 @@ Infos infer_one_hot(const InferContext& c) {
   const TensorInfo& values = c.in(2);
   if (depth_t.numel() != 1) c.fail("depth must be a scalar");
   if (numel(values.shape) != 2) c.fail("values must have two elements [off, on]");
-  const int64_t depth = static_cast<int64_t>(depth_t.get_f64(0));
-  if (depth <= 0) c.fail("depth must be positive");
+  const double depth_v = depth_t.get_f64(0);
+  if (!(depth_v >= 1 && depth_v <= 1e15)) c.fail("depth must be a positive count");
+  const int64_t depth = static_cast<int64_t>(depth_v);
   const int64_t r = static_cast<int64_t>(idx.shape.size()) + 1;
   const int64_t axis = normalize_axis(c.node.attr_int("axis", -1), r, where(c));
   Shape out = idx.shape;
@@ -802,7 +807,12 @@ Infos infer_top_k(const InferContext& c) {
   const TensorInfo& x = c.in(0);
   const int64_t r = static_cast<int64_t>(x.shape.size());
   const int64_t axis = normalize_axis(c.node.attr_int("axis", -1), r, where(c));
-  const int64_t k = c.opset < 10 ? c.node.attr_int("k", -1) : c.require_constant(1).get_i64(0);
+  int64_t k = c.node.attr_int("k", -1);
+  if (c.opset >= 10) {
+    const Tensor& kt = c.require_constant(1);
+    if (kt.numel() != 1) c.fail("K must hold one value");
+    k = kt.get_i64(0);
+  }
   if (k < 0 || k > x.shape[static_cast<size_t>(axis)])
     c.fail("k=" + std::to_string(k) + " out of range for axis of size " + std::to_string(x.shape[static_cast<size_t>(axis)]));
   Shape out = x.shape;
