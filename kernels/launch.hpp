@@ -105,4 +105,17 @@ enum class ReduceOp : int { Sum, Mean, Max, Min, Prod, L1, L2, SumSquare, LogSum
 int launch_reduce(ReduceOp op, const float* x, float* y, const StridedMap& kept, const StridedMap& reduced,
                   int64_t n_out, int64_t n_red, void* stream);
 
+// ---- conv.cu -----------------------------------------------------------------------------------
+struct ConvGeom {
+  int64_t n = 1, c = 1, k = 1, groups = 1;  // batch, input channels, output channels, groups
+  // Spatial dims, right-aligned into 3 (unused leading dims: size 1, stride 1, no pad).
+  int64_t in[3] = {1, 1, 1}, out[3] = {1, 1, 1}, kern[3] = {1, 1, 1};
+  int64_t stride[3] = {1, 1, 1}, pad[3] = {0, 0, 0}, dil[3] = {1, 1, 1};  // pad = begin pads
+};
+// Direct convolution (w [K, C/G, k...]) or, when `transposed`, transposed convolution
+// (w [C, K/G, k...], ONNX ConvTranspose); bias [K] may be null. One thread per output: the
+// fallback when cuDNN has no suitable engine, and exact-order float32 accumulation.
+int launch_conv_direct(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, bool transposed,
+                       void* stream);
+
 }  // namespace netlens::kern

@@ -3,8 +3,11 @@
 // Numerics: float32 with TF32 off (cuBLAS default math, cuDNN engines without tensor-core/down-
 // convert notes), so results match the CPU backend within 1e-5 relative L2 on fp32 models;
 // float16 tensors are computed in float32 inside the kernels.
-// Execution: one stream owned by the backend; a whole-graph run is recorded into a CUDA graph and
-// replayed on later runs of the same plan.
+// Execution: one stream owned by the backend (a blocking stream: CUDA events recorded on the
+// legacy default stream bracket its work). A whole-graph run is recorded into a CUDA graph and
+// replayed on later runs of the same plan; planning again or destroying a planned kernel drops
+// the recording. Replay assumes one Session at a time drives a CUDA backend: give sessions whose
+// runs interleave a backend each (or set NETLENS_CUDA_GRAPHS=0).
 #pragma once
 
 #include <memory>

@@ -4,6 +4,8 @@
 #include <cuda_runtime_api.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <set>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -149,6 +151,7 @@ class CudaBackend;
 class RecordingKernel final : public Kernel {
  public:
   RecordingKernel(CudaBackend* b, std::unique_ptr<Kernel> inner) : backend_(b), inner_(std::move(inner)) {}
+  ~RecordingKernel() override;
   void run(std::span<const TensorView> in, std::span<const TensorView> out) override;
   Kernel* inner() { return inner_.get(); }
 
@@ -162,7 +165,9 @@ class CudaBackend final : public Backend {
   explicit CudaBackend(int device) {
     ctx_.device = device;
     CUDA_CHECK(cudaSetDevice(device));
-    CUDA_CHECK(cudaStreamCreateWithFlags(&ctx_.stream, cudaStreamNonBlocking));
+    // A blocking stream: it orders with the legacy default stream, so a caller can bracket a run
+    // with CUDA events recorded on stream 0 (the benchmark does) without reaching into the backend.
+    CUDA_CHECK(cudaStreamCreateWithFlags(&ctx_.stream, cudaStreamDefault));
     CUBLAS_CHECK(cublasCreate(&ctx_.cublas));
     CUBLAS_CHECK(cublasSetStream(ctx_.cublas, ctx_.stream));
     // fp32 stays fp32: no TF32 tensor-op math (results must match the CPU reference).
@@ -239,7 +244,7 @@ class CudaBackend final : public Backend {
   bool begin_run(bool whole_graph) override {
     recording_ = false;
     replaying_ = false;
-    if (!whole_graph || graph_failed_) return false;
+    if (!whole_graph || graph_failed_ || !graphs_enabled_) return false;
     if (exec_) {
       replaying_ = true;
       return true;
@@ -265,6 +270,11 @@ class CudaBackend final : public Backend {
     record_.push_back({k, {in.begin(), in.end()}, {out.begin(), out.end()}});
   }
 
+  // A planned kernel is being destroyed (its Session went away): a graph that calls it is stale.
+  void forget(Kernel* k) {
+    if (captured_.count(k) || recording_) drop_graph();
+  }
+
  private:
   static constexpr size_t kCublasWorkspace = size_t{32} << 20;
 
@@ -276,6 +286,7 @@ class CudaBackend final : public Backend {
   void drop_graph() {
     if (exec_) cudaGraphExecDestroy(exec_);
     exec_ = nullptr;
+    captured_.clear();
     graph_failed_ = false;
     recording_ = replaying_ = false;
     record_.clear();
@@ -295,6 +306,7 @@ class CudaBackend final : public Backend {
       CUDA_CHECK(cudaStreamEndCapture(ctx_.stream, &graph));
       CUDA_CHECK(cudaGraphInstantiate(&exec_, graph, 0));
       cudaGraphDestroy(graph);
+      for (const Call& c : record_) captured_.insert(c.kernel);
     } catch (const Error& e) {
       if (capturing) {
         cudaGraph_t g = nullptr;
@@ -314,9 +326,17 @@ class CudaBackend final : public Backend {
   DeviceBuffer cublas_ws_;
   std::string device_name_;
   bool recording_ = false, replaying_ = false, graph_failed_ = false;
+  // NETLENS_CUDA_GRAPHS=0 turns replay off (every run eager), e.g. to profile single kernels.
+  bool graphs_enabled_ = [] {
+    const char* v = std::getenv("NETLENS_CUDA_GRAPHS");
+    return !(v && std::string(v) == "0");
+  }();
   std::vector<Call> record_;
+  std::set<Kernel*> captured_;  // inner kernels the instantiated graph calls
   cudaGraphExec_t exec_ = nullptr;
 };
+
+RecordingKernel::~RecordingKernel() { backend_->forget(inner_.get()); }
 
 void RecordingKernel::run(std::span<const TensorView> in, std::span<const TensorView> out) {
   backend_->record(inner_.get(), in, out);

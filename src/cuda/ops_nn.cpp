@@ -2,6 +2,8 @@
 // LayerNormalization, InstanceNormalization, Max/AveragePool, GlobalAverage/MaxPool.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 
 #include "cudnn_conv.hpp"
 #include "cuda_ops.hpp"
@@ -61,21 +63,20 @@ std::optional<std::string> check_conv(const NodeContext& ctx) {
   const size_t rank = ctx.inputs[0].shape.size();
   if (rank < 3 || rank > 5) return "rank " + std::to_string(rank) + " convolution not supported";
   if (ctx.inputs[1].shape.size() != rank) return std::string("weight rank mismatch");
+  const int64_t group = ctx.node.attr_int("group", 1);
+  if (group <= 0 || ctx.inputs[0].shape[1] % group != 0) return std::string("bad group count");
   if (ctx.node.op_type == "ConvTranspose") {
     if (ctx.node.has_attr("output_shape")) return std::string("output_shape attribute not supported");
     const std::string ap = ctx.node.attr_string("auto_pad", "NOTSET");
     if (ap != "NOTSET" && ap != "VALID") return "auto_pad " + ap + " not supported";
-    auto pads = ctx.node.attr_ints("pads", {});
-    const size_t n = rank - 2;
-    if (pads.size() == 2 * n)
-      for (size_t i = 0; i < n; ++i)
-        if (pads[i] != pads[i + n]) return std::string("asymmetric pads not supported");
   }
   for (const TensorInfo* t : {&ctx.inputs[0], &ctx.outputs[0]})
     if (numel(t->shape) == 0) return std::string("empty tensor");
   return std::nullopt;
 }
 
+// cuDNN when it has a suitable engine; otherwise (or with NETLENS_CUDA_DIRECT_CONV=1, or for
+// ConvTranspose with asymmetric pads) the direct kernel of kernels/conv.cu.
 class ConvKernel final : public Kernel {
  public:
   ConvKernel(Context& c, const NodeContext& ctx) : c_(c) {
@@ -83,32 +84,83 @@ class ConvKernel final : public Kernel {
     const Shape& w = ctx.inputs[1].shape;
     out_shape_ = ctx.outputs[0].shape;
     transpose_ = ctx.node.op_type == "ConvTranspose";
+    where_ = ctx.node.describe();
     const size_t n = x.size() - 2;
     std::vector<int64_t> kernel(w.begin() + 2, w.end());
     SpatialGeometry g = conv_geometry(ctx.node, x, kernel);
+
+    geom_.n = x[0];
+    geom_.c = x[1];
+    geom_.k = out_shape_[1];
+    geom_.groups = ctx.node.attr_int("group", 1);
+    const size_t lead = 3 - n;
+    for (size_t i = 0; i < n; ++i) {
+      geom_.in[lead + i] = x[i + 2];
+      geom_.out[lead + i] = out_shape_[i + 2];
+      geom_.kern[lead + i] = kernel[i];
+      geom_.stride[lead + i] = g.strides[i];
+      geom_.pad[lead + i] = g.pad_begin[i];
+      geom_.dil[lead + i] = g.dilations[i];
+    }
+
+    bool asym = false;
+    for (size_t i = 0; i < n; ++i) asym |= g.pad_begin[i] != g.pad_end[i];
+    const char* force = std::getenv("NETLENS_CUDA_DIRECT_CONV");
+    const bool use_cudnn = !(force && std::string(force) == "1") && !(transpose_ && asym);
+    if (use_cudnn) {
+      try {
+        build_cudnn(c, x, w, g, asym);
+      } catch (const Error& e) {
+        std::fprintf(stderr, "netlens: %s: %s; using the direct convolution kernel\n", ctx.node.describe().c_str(),
+                     e.what());
+        conv_.reset();
+        padded_.reset();
+      }
+    }
+    weight_ = make_param(c, ctx, 1);
+    if (has_input(ctx, 2)) bias_ = make_param(c, ctx, 2);
+  }
+
+  void run(std::span<const TensorView> in, std::span<const TensorView> out) override {
+    auto* y = static_cast<float*>(out[0].data);
+    const float* bias = bias_ ? bias_->get(in) : nullptr;
+    if (!conv_) {
+      NL_LAUNCH_CHECK(kern::launch_conv_direct(static_cast<const float*>(in[0].data), weight_->get(in), bias, y, geom_,
+                                               transpose_, c_.s()));
+      return;
+    }
+    const void* x = in[0].data;
+    if (padded_) {
+      const float zero = 0.0f;
+      NL_LAUNCH_CHECK(kern::launch_pad(sizeof(float), kern::PadMode::Constant, x, padded_.get(), pad_geom_, &zero, c_.s()));
+      x = padded_.get();
+    }
+    conv_->execute(x, weight_->get(in), y);
+    if (bias) add_channel_bias(c_, out_shape_, bias, y);
+  }
+
+ private:
+  void build_cudnn(Context& c, const Shape& x, const Shape& w, SpatialGeometry g, bool asym) {
+    const size_t n = x.size() - 2;
     ConvSpec spec;
-    spec.where = ctx.node.describe();
+    spec.where = where_;
     spec.backward_data = transpose_;
     spec.strides = g.strides;
     spec.dilations = g.dilations;
     spec.w = w;
     Shape conv_x = x;
-    if (!transpose_) {
+    if (asym && !transpose_) {
       // Asymmetric padding: pad explicitly by the difference, let cuDNN pad the common part.
-      bool asym = false;
-      for (size_t i = 0; i < n; ++i) asym |= g.pad_begin[i] != g.pad_end[i];
-      if (asym) {
-        pad_geom_.rank = static_cast<int>(x.size());
-        for (size_t d = 0; d < x.size(); ++d) pad_geom_.in_dims[d] = x[d];
-        for (size_t i = 0; i < n; ++i) {
-          const int64_t common = std::min(g.pad_begin[i], g.pad_end[i]);
-          conv_x[i + 2] += g.pad_begin[i] + g.pad_end[i] - 2 * common;
-          pad_geom_.pad_begin[i + 2] = g.pad_begin[i] - common;
-          g.pad_begin[i] = g.pad_end[i] = common;
-        }
-        for (size_t d = 0; d < x.size(); ++d) pad_geom_.out_dims[d] = conv_x[d];
-        padded_ = c.alloc(static_cast<size_t>(numel(conv_x)) * sizeof(float));
+      pad_geom_.rank = static_cast<int>(x.size());
+      for (size_t d = 0; d < x.size(); ++d) pad_geom_.in_dims[d] = x[d];
+      for (size_t i = 0; i < n; ++i) {
+        const int64_t common = std::min(g.pad_begin[i], g.pad_end[i]);
+        conv_x[i + 2] += g.pad_begin[i] + g.pad_end[i] - 2 * common;
+        pad_geom_.pad_begin[i + 2] = g.pad_begin[i] - common;
+        g.pad_begin[i] = g.pad_end[i] = common;
       }
+      for (size_t d = 0; d < x.size(); ++d) pad_geom_.out_dims[d] = conv_x[d];
+      padded_ = c.alloc(static_cast<size_t>(numel(conv_x)) * sizeof(float));
     }
     spec.pad_begin = g.pad_begin;
     spec.pad_end = g.pad_end;
@@ -123,25 +175,13 @@ class ConvKernel final : public Kernel {
       spec.dilations.push_back(1);
     }
     conv_ = std::make_unique<CudnnConv>(c, spec);
-    weight_ = make_param(c, ctx, 1);
-    if (has_input(ctx, 2)) bias_ = make_param(c, ctx, 2);
   }
 
-  void run(std::span<const TensorView> in, std::span<const TensorView> out) override {
-    const void* x = in[0].data;
-    if (padded_) {
-      const float zero = 0.0f;
-      NL_LAUNCH_CHECK(kern::launch_pad(sizeof(float), kern::PadMode::Constant, x, padded_.get(), pad_geom_, &zero, c_.s()));
-      x = padded_.get();
-    }
-    conv_->execute(x, weight_->get(in), out[0].data);
-    if (bias_) add_channel_bias(c_, out_shape_, bias_->get(in), static_cast<float*>(out[0].data));
-  }
-
- private:
   Context& c_;
   Shape out_shape_;
+  std::string where_;
   bool transpose_ = false;
+  kern::ConvGeom geom_;
   std::unique_ptr<CudnnConv> conv_;
   std::shared_ptr<Param> weight_, bias_;
   DeviceBuffer padded_;

@@ -104,9 +104,11 @@ void register_tensor_ops(CudaOpTable& t) {
     CudaOp o;
     o.check = [](const NodeContext& ctx) -> std::optional<std::string> {
       if (auto r = check_movable(ctx)) return r;
-      if (ctx.opset >= 10)
-        for (size_t i = 1; i < 5; ++i)
-          if (has_input(ctx, i) && !const_input(ctx, i)) return std::string("starts/ends/axes/steps must be constant");
+      if (ctx.opset >= 10) {
+        if (!const_input(ctx, 1) || !const_input(ctx, 2)) return std::string("starts/ends must be constant");
+        for (size_t i = 3; i < 5; ++i)
+          if (has_input(ctx, i) && !const_input(ctx, i)) return std::string("axes/steps must be constant");
+      }
       return std::nullopt;
     };
     o.plan = [](Context& c, const NodeContext& ctx) {
@@ -276,9 +278,11 @@ void register_tensor_ops(CudaOpTable& t) {
       const std::string mode = ctx.node.attr_string("mode", "constant");
       if (mode != "constant" && mode != "reflect" && mode != "edge" && mode != "wrap")
         return "mode '" + mode + "' not supported";
-      if (ctx.opset >= 11)
-        for (size_t i = 1; i < 4; ++i)
-          if (has_input(ctx, i) && !const_input(ctx, i)) return std::string("pads/value/axes must be constant");
+      if (ctx.opset >= 11) {
+        if (!const_input(ctx, 1)) return std::string("pads must be constant");
+        for (size_t i = 2; i < 4; ++i)
+          if (has_input(ctx, i) && !const_input(ctx, i)) return std::string("value/axes must be constant");
+      }
       return std::nullopt;
     };
     o.plan = [](Context& c, const NodeContext& ctx) {

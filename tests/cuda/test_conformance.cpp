@@ -4,6 +4,7 @@
 // bytes around every CUDA output checked for overruns.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <random>
@@ -378,7 +379,7 @@ TEST_F(CudaConformance, Resize) {
   run_all(cuda_, cases);
 }
 
-TEST_F(CudaConformance, Conv) {
+std::vector<Case> conv_cases() {
   std::vector<Case> cases;
   struct C {
     Shape x, w;
@@ -411,7 +412,20 @@ TEST_F(CudaConformance, Conv) {
   cases.push_back(make_case("ConvTranspose", {var(rand_f32({2, 6, 7, 5})), cst(rand_f32({6, 2, 4, 4}, -0.5f, 0.5f))},
                             {{"strides", V{2, 2}}, {"pads", V{1, 1, 1, 1}}, {"group", int64_t{3}}}));
   cases.push_back(make_case("ConvTranspose", {var(rand_f32({1, 3, 9})), cst(rand_f32({3, 5, 3}, -0.5f, 0.5f))}, {}));
-  run_all(cuda_, cases);
+  // Asymmetric pads: always the direct kernel.
+  cases.push_back(make_case("ConvTranspose", {var(rand_f32({1, 2, 6, 5})), cst(rand_f32({2, 4, 3, 3}, -0.5f, 0.5f)),
+                                              cst(rand_f32({4}))},
+                            {{"strides", V{2, 2}}, {"pads", V{0, 1, 1, 0}}}));
+  return cases;
+}
+
+TEST_F(CudaConformance, Conv) { run_all(cuda_, conv_cases()); }
+
+// The direct convolution kernels (the fallback when cuDNN has no engine) on the same cases.
+TEST_F(CudaConformance, ConvDirectKernel) {
+  ::setenv("NETLENS_CUDA_DIRECT_CONV", "1", 1);
+  run_all(cuda_, conv_cases());
+  ::unsetenv("NETLENS_CUDA_DIRECT_CONV");
 }
 
 TEST_F(CudaConformance, GemmMatMul) {
