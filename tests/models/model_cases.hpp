@@ -15,6 +15,7 @@ enum class Prep { Det, Rec };  // PaddleOCR's two normalisations (see assets/sam
 struct ModelCase {
   const char* name;   // also the case's folder under the data dir
   const char* model;  // file under <cache>/models
+  const char* input;  // the model's (only) input
   const char* image;  // file under assets/samples, or "" for a random input
   int height, width;  // input is 1x3xHxW
   Prep prep;
@@ -24,14 +25,22 @@ struct ModelCase {
 // det runs at two sizes (the model's H and W are dynamic), rec and cls at their native line sizes,
 // and each model once on a seeded random input of yet another size.
 inline constexpr std::array<ModelCase, 8> kCases{{
-    {"det_page_800x608", "ppocrv4_det.onnx", "page_800x608.png", 608, 800, Prep::Det, 0},
-    {"det_page_640x640", "ppocrv4_det.onnx", "page_800x608.png", 640, 640, Prep::Det, 0},
-    {"det_random_256x320", "ppocrv4_det.onnx", "", 256, 320, Prep::Det, 1234},
-    {"rec_line_48x320", "ppocrv4_rec.onnx", "line_320x48.png", 48, 320, Prep::Rec, 0},
-    {"rec_random_48x160", "ppocrv4_rec.onnx", "", 48, 160, Prep::Rec, 2345},
-    {"cls_line_48x192", "ppocr_cls.onnx", "line_192x48.png", 48, 192, Prep::Rec, 0},
-    {"cls_flipped_48x192", "ppocr_cls.onnx", "line_192x48_flipped.png", 48, 192, Prep::Rec, 0},
-    {"cls_random_48x192", "ppocr_cls.onnx", "", 48, 192, Prep::Rec, 3456},
+    {"det_page_800x608", "ppocrv4_det.onnx", "x", "page_800x608.png", 608, 800, Prep::Det, 0},
+    {"det_page_640x640", "ppocrv4_det.onnx", "x", "page_800x608.png", 640, 640, Prep::Det, 0},
+    {"det_random_256x320", "ppocrv4_det.onnx", "x", "", 256, 320, Prep::Det, 1234},
+    {"rec_line_48x320", "ppocrv4_rec.onnx", "x", "line_320x48.png", 48, 320, Prep::Rec, 0},
+    {"rec_random_48x160", "ppocrv4_rec.onnx", "x", "", 48, 160, Prep::Rec, 2345},
+    {"cls_line_48x192", "ppocr_cls.onnx", "x", "line_192x48.png", 48, 192, Prep::Rec, 0},
+    {"cls_flipped_48x192", "ppocr_cls.onnx", "x", "line_192x48_flipped.png", 48, 192, Prep::Rec, 0},
+    {"cls_random_48x192", "ppocr_cls.onnx", "x", "", 48, 192, Prep::Rec, 3456},
+}};
+
+// torchvision CNNs with random weights (scripts/export-torchvision.sh), on random inputs; built
+// only with -DNETLENS_TORCHVISION_TESTS=ON. prep is unused for random inputs.
+inline constexpr std::array<ModelCase, 3> kTorchvisionCases{{
+    {"resnet50_random_224", "resnet50.onnx", "input", "", 224, 224, Prep::Det, 4567},
+    {"mobilenet_v2_random_224", "mobilenet_v2.onnx", "input", "", 224, 224, Prep::Det, 5678},
+    {"vgg16_random_224", "vgg16.onnx", "input", "", 224, 224, Prep::Det, 6789},
 }};
 
 // gtest prints a parameter with this (test listings show the case name, not raw bytes).

@@ -1,6 +1,7 @@
 // Model end-to-end tests: PP-OCRv4 det, PP-OCRv4 rec and the ppocr v2.0 direction classifier run
 // through netlens (load_onnx + Session on the CPU backend) on real rendered text and on random
-// inputs; every tensor of the run (graph outputs and every intermediate node output) is compared
+// inputs (and, with -DNETLENS_TORCHVISION_TESTS=ON, ResNet-50, MobileNetV2 and VGG-16 on random
+// inputs); every tensor of the run (graph outputs and every intermediate node output) is compared
 // with onnxruntime's value for it (the fixture make_references.sh produced those, from the same
 // input file).
 //
@@ -198,18 +199,19 @@ TEST_P(ModelVsOnnxruntime, EveryTensorMatches) {
   const ModelCase& c = GetParam();
   const fs::path model = cache_dir() / "models" / c.model;
   const fs::path dir = data_dir() / c.name;
-  ASSERT_TRUE(fs::exists(model)) << model << " is missing; run scripts/fetch-models.sh";
+  ASSERT_TRUE(fs::exists(model)) << model << " is missing; run scripts/fetch-models.sh (PP-OCR) or "
+                                    "scripts/export-torchvision.sh (torchvision)";
   ASSERT_TRUE(fs::exists(dir / "ort" / "index.tsv"))
       << "no onnxruntime reference in " << dir << " (the models_references fixture did not run or failed)";
 
-  const Tensor x = read_npy((dir / "input_x.npy").string());
+  const Tensor x = read_npy((dir / "input.npy").string());
   ASSERT_EQ(x.shape(), (Shape{1, 3, c.height, c.width}));
   check_input(c, x);
 
   std::unique_ptr<Backend> cpu = make_cpu_backend();
   Session session(load_onnx(model.string()), {cpu.get()});
-  session.prepare({{"x", x.shape()}});
-  session.run({{"x", x}});
+  session.prepare({{c.input, x.shape()}});
+  session.run({{c.input, x}});
   const ActivationStore& acts = session.activations();
 
   // onnxruntime's tensors by name, and the node-order list of every node output.
@@ -263,8 +265,11 @@ TEST_P(ModelVsOnnxruntime, EveryTensorMatches) {
   check_meaning(c, acts.fetch(session.graph().outputs[0].name));
 }
 
-INSTANTIATE_TEST_SUITE_P(PaddleOCR, ModelVsOnnxruntime, ::testing::ValuesIn(kCases),
-                         [](const ::testing::TestParamInfo<ModelCase>& i) { return std::string(i.param.name); });
+std::string case_name(const ::testing::TestParamInfo<ModelCase>& i) { return i.param.name; }
+INSTANTIATE_TEST_SUITE_P(PaddleOCR, ModelVsOnnxruntime, ::testing::ValuesIn(kCases), case_name);
+#if NETLENS_TORCHVISION_TESTS
+INSTANTIATE_TEST_SUITE_P(Torchvision, ModelVsOnnxruntime, ::testing::ValuesIn(kTorchvisionCases), case_name);
+#endif
 
 }  // namespace
 }  // namespace netlens::model_tests
