@@ -124,8 +124,11 @@ std::unique_ptr<Kernel> plan_conv(const NodeContext& ctx) {
                          std::all_of(kernel.begin(), kernel.end(), [](int64_t k) { return k == 1; }) &&
                          std::all_of(g.pad_begin.begin(), g.pad_begin.end(), [](int64_t p) { return p == 0; }) &&
                          std::all_of(g.pad_end.begin(), g.pad_end.end(), [](int64_t p) { return p == 0; });
+  // With very few input channels (an RGB stem) oneDNN has a direct kernel reading plain NCHW into
+  // a blocked output, which saves the input reorder (ResNet-50 conv1: 1.12 vs 1.31 ms).
+  const bool plain_src_ok = x[1] <= 4;
   auto build = [&](bool blocked) {
-    const memory::desc src = blocked ? any_desc(to_dims(x)) : user_src;
+    const memory::desc src = blocked && !plain_src_ok ? any_desc(to_dims(x)) : user_src;
     const memory::desc dst = blocked ? any_desc(to_dims(y)) : user_dst;
     dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src,
                                       any_desc(to_dims(wd)), bias, dst, to_dims(g.strides), minus_one(g.dilations),

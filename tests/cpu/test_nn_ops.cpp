@@ -862,6 +862,79 @@ TEST(Norm, LpNormalization) {
 }
 
 // ------------------------------------------------------------------------------------------------
+// Bad models fail at shape inference with Error{Model} naming the node, never crash.
+TEST(BadInput, EveryOpRejectsInconsistentShapesOrAttributes) {
+  auto expect_model_error = [](Case c, const char* what) {
+    try {
+      run_case(c);
+      ADD_FAILURE() << what << ": no error";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::Model) << what << ": " << e.what();
+      EXPECT_NE(std::string(e.what()).find("node 'n'"), std::string::npos) << what << ": " << e.what();
+    }
+  };
+  const Tensor x4 = random_tensor({1, 3, 5, 5}, 1);
+  Case c;
+  c.op = "Gemm";
+  c.inputs = {random_tensor({3, 4}, 1), random_tensor({5, 6}, 2)};
+  expect_model_error(c, "Gemm inner dims");
+  c.inputs = {random_tensor({3, 4}, 1), random_tensor({4, 6}, 2), random_tensor({2, 6}, 3)};
+  expect_model_error(c, "Gemm C not broadcastable");
+  c = Case{};
+  c.op = "MatMul";
+  c.inputs = {random_tensor({2, 3, 4}, 1), random_tensor({3, 5, 6}, 2)};
+  expect_model_error(c, "MatMul inner dims");
+  c.inputs = {random_tensor({2, 3, 4}, 1), random_tensor({3, 4, 6}, 2)};
+  expect_model_error(c, "MatMul batch broadcast");
+  c = Case{};
+  c.op = "MaxPool";
+  c.inputs = {x4};
+  expect_model_error(c, "MaxPool without kernel_shape");
+  c.attrs["kernel_shape"] = std::vector<int64_t>{2, 2};
+  c.attrs["strides"] = std::vector<int64_t>{0, 1};
+  expect_model_error(c, "MaxPool zero stride");
+  c.attrs["strides"] = std::vector<int64_t>{1, 1, 1};
+  expect_model_error(c, "MaxPool strides rank");
+  c = Case{};
+  c.op = "AveragePool";
+  c.attrs["kernel_shape"] = std::vector<int64_t>{7, 7};
+  c.inputs = {x4};
+  expect_model_error(c, "AveragePool kernel larger than input");
+  c = Case{};
+  c.op = "LayerNormalization";
+  c.attrs["axis"] = int64_t{4};
+  c.inputs = {x4, random_tensor({5}, 2)};
+  expect_model_error(c, "LayerNormalization axis");
+  c.attrs["axis"] = int64_t{-1};
+  c.inputs = {x4, random_tensor({4}, 2)};
+  expect_model_error(c, "LayerNormalization scale shape");
+  c = Case{};
+  c.op = "BatchNormalization";
+  c.inputs = {x4, random_tensor({3}, 2), random_tensor({3}, 3), random_tensor({2}, 4), random_tensor({3}, 5)};
+  expect_model_error(c, "BatchNormalization mean size");
+  c = Case{};
+  c.op = "ConvTranspose";
+  c.attrs["pads"] = std::vector<int64_t>{3, 3, 3, 3};
+  c.inputs = {random_tensor({1, 2, 2, 2}, 1), random_tensor({2, 2, 2, 2}, 2)};
+  expect_model_error(c, "ConvTranspose empty output");
+  c.attrs.clear();
+  c.inputs = {random_tensor({1, 3, 2, 2}, 1), random_tensor({2, 2, 2, 2}, 2)};
+  expect_model_error(c, "ConvTranspose channels");
+  c = Case{};
+  c.op = "Conv";
+  c.attrs["group"] = int64_t{0};
+  c.inputs = {x4, random_tensor({3, 3, 3, 3}, 2)};
+  expect_model_error(c, "Conv group 0");
+  c.attrs["group"] = int64_t{1};
+  c.inputs = {x4, random_tensor({3, 3, 3, 3}, 2), random_tensor({4}, 3)};
+  expect_model_error(c, "Conv bias size");
+  c = Case{};
+  c.op = "LRN";
+  c.inputs = {x4};
+  expect_model_error(c, "LRN without size");
+}
+
+// ------------------------------------------------------------------------------------------------
 // PyTorch's own results for its layers exported to ONNX (ONNX's pytorch-converted/-operator test
 // data): whole models through the loader, Session and CPU backend. The weights there are
 // initializers, so this covers the packed-constant-weight path. Tolerance: relative L2 <= 1e-5
