@@ -13,6 +13,8 @@
 //   NETLENS_NODE_NOFORK=1            run tests in-process (for a debugger); by default each test
 //                                    runs in a forked child so that a crash in one op is reported
 //                                    as that test's failure instead of killing the whole suite
+//   NETLENS_NODE_SUITE=<folder>      another folder of the test data with the same layout
+//                                    (simple, pytorch-converted, pytorch-operator); default node
 //   NETLENS_NODE_TIMEOUT=<seconds>   per-test watchdog in the child (default 300); a hang is
 //                                    reported as a failure, it is not a timed assertion
 #include <gtest/gtest.h>
@@ -362,7 +364,8 @@ Result run_isolated(const fs::path& dir, int timeout_s) {
 }
 
 TEST(OnnxNodeSuite, AllNodeTests) {
-  const fs::path root = fs::path(NETLENS_ONNX_TESTDATA) / "node";
+  const char* suite_env = std::getenv("NETLENS_NODE_SUITE");
+  const fs::path root = fs::path(NETLENS_ONNX_TESTDATA) / (suite_env && *suite_env ? suite_env : "node");
   ASSERT_TRUE(fs::is_directory(root)) << "ONNX node test data not found at " << root
                                       << " (install libonnx-testdata or set NETLENS_ONNX_TESTDATA)";
   const char* filter_env = std::getenv("NETLENS_NODE_FILTER");
