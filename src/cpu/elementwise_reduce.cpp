@@ -2,6 +2,12 @@
 // (Softmax, LogSoftmax, Hardmax).
 //
 // Float reductions accumulate in double, integer ones in 64 bits, then round to the tensor type.
+// Float comparisons may raise FP exceptions; with GCC's default -ftrapping-math that stops it from
+// turning `x < 0 ? 0 : x` style selects into vector blends, so most loops here would stay scalar.
+// Nothing in netlens reads FP exception flags, and NaN/inf semantics are unchanged.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
 #include <algorithm>
 #include <cmath>
 #include <cstring>

@@ -5,6 +5,12 @@
 // Float kernels run in float32 (the backend converts float16/bfloat16/float64 around them);
 // integer tensors keep their type. Integer division/modulo by zero yields 0 instead of trapping
 // (onnxruntime would crash the process; we never do).
+// Float comparisons may raise FP exceptions; with GCC's default -ftrapping-math that stops it from
+// turning `x < 0 ? 0 : x` style selects into vector blends, so most loops here would stay scalar.
+// Nothing in netlens reads FP exception flags, and NaN/inf semantics are unchanged.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -88,7 +94,18 @@ void register_float_unary(CpuOpTable& t) {
   add_float_fn(t, "Softplus", [](float x) { return softplus(x); });
   add_float_fn(t, "Softsign", [](float x) { return x / (1.f + std::fabs(x)); });
   add_float_fn(t, "Mish", [](float x) { return x * std::tanh(softplus(x)); }, Eltwise::Mish);
-  add_float_fn(t, "Erf", [](float x) { return std::erf(x); });
+  // Erf: GELU decomposed by exporters (Div, Erf, Add, Mul, Mul) makes it hot in transformers.
+  t["Erf"] = make_op(kFloat, [](const NodeContext& ctx) -> KernelFn {
+    if (FloatFn fn = dnnl_erf(numel(ctx.inputs.at(0).shape)))
+      return [fn](std::span<const TensorView> in, std::span<const TensorView> out) {
+        require_f32(in[0], "Erf");
+        fn(in_ptr<float>(in[0]), out_ptr<float>(out[0]));
+      };
+    return [](std::span<const TensorView> in, std::span<const TensorView> out) {
+      require_f32(in[0], "Erf");
+      unary_flat<float, float>(in[0], out[0], [](float x) { return std::erf(x); });
+    };
+  });
   add_float_fn(t, "Sqrt", [](float x) { return std::sqrt(x); });
   add_float_fn(t, "Exp", [](float x) { return std::exp(x); }, Eltwise::Exp);
   add_float_fn(t, "Log", [](float x) { return std::log(x); });

@@ -237,6 +237,7 @@ TEST(ElementwiseUnary, FastPathsOverWideRangeAndSpecialValues) {
       {"Elu", {{"alpha", 0.7f}}, [](double x) { return x < 0 ? 0.7f * std::expm1(x) : x; }},
       {"Mish", {}, [](double x) { return x * std::tanh(softplus(x)); }},
       {"Softplus", {}, softplus},
+      {"Erf", {}, [](double x) { return std::erf(x); }},
       {"Gelu", {}, [](double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }},
       {"Gelu", {{"approximate", std::string("tanh")}}, [pi](double x) {
          return 0.5 * x * (1 + std::tanh(std::sqrt(2 / pi) * (x + 0.044715 * x * x * x)));
@@ -244,7 +245,7 @@ TEST(ElementwiseUnary, FastPathsOverWideRangeAndSpecialValues) {
   };
   for (const auto& c : cases) {
     // Exp overflows float above ~88.7; keep its finite range there.
-    const double range = c.op == "Exp" ? 85 : 40;
+    const double range = c.op == "Exp" ? 85 : c.op == "Erf" ? 5 : 40;
     Tensor x = rand_f32({5000}, -range, range);
     float* p = x.data_as<float>();
     p[0] = NAN;
@@ -253,7 +254,11 @@ TEST(ElementwiseUnary, FastPathsOverWideRangeAndSpecialValues) {
     p[3] = static_cast<float>(-range);
     p[4] = 0.f;
     p[5] = 1e-20f;
-    const bool inf_ok = c.op == "Sigmoid" || c.op == "Tanh" || c.op == "Exp" || c.op == "Elu" || c.op == "Softplus";
+    // Around the branch points of the vectorised Erf (0.5 and 4) and tiny values.
+    const float edges[] = {0.4999f, 0.5f, -0.5f, 0.5001f, 3.999f, 4.f, -4.5f, 1e-4f, -2e-3f};
+    for (size_t i = 0; i < std::size(edges); ++i) p[20 + i] = edges[i];
+    const bool inf_ok = c.op == "Sigmoid" || c.op == "Tanh" || c.op == "Exp" || c.op == "Elu" ||
+                        c.op == "Softplus" || c.op == "Erf";
     if (inf_ok) p[6] = INFINITY, p[7] = -INFINITY;
     Tensor y = run1(make_node(c.op, 1, c.attrs), 20, {x});
     std::vector<double> ref;
