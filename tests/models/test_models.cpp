@@ -22,6 +22,8 @@
 #include <iostream>
 #include <map>
 #include <sstream>
+#include <stdexcept>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -193,46 +195,38 @@ void check_input(const ModelCase& c, const Tensor& x) {
   }
 }
 
-class ModelVsOnnxruntime : public ::testing::TestWithParam<ModelCase> {};
-
-TEST_P(ModelVsOnnxruntime, EveryTensorMatches) {
-  const ModelCase& c = GetParam();
-  const fs::path model = cache_dir() / "models" / c.model;
+// Compares every tensor of the session's last run with onnxruntime's for case c, reporting each
+// failure (the first ten in full) and printing a one-line summary. Returns the number of failures.
+int compare_all(const ModelCase& c, const ActivationStore& acts) {
   const fs::path dir = data_dir() / c.name;
-  ASSERT_TRUE(fs::exists(model)) << model << " is missing; run scripts/fetch-models.sh (PP-OCR) or "
-                                    "scripts/export-torchvision.sh (torchvision)";
-  ASSERT_TRUE(fs::exists(dir / "ort" / "index.tsv"))
-      << "no onnxruntime reference in " << dir << " (the models_references fixture did not run or failed)";
-
-  const Tensor x = read_npy((dir / "input.npy").string());
-  ASSERT_EQ(x.shape(), (Shape{1, 3, c.height, c.width}));
-  check_input(c, x);
-
-  std::unique_ptr<Backend> cpu = make_cpu_backend();
-  Session session(load_onnx(model.string()), {cpu.get()});
-  session.prepare({{c.input, x.shape()}});
-  session.run({{c.input, x}});
-  const ActivationStore& acts = session.activations();
-
   // onnxruntime's tensors by name, and the node-order list of every node output.
   std::map<std::string, std::vector<std::string>> ort;  // name → {file, dtype, shape}
   for (auto& row : read_tsv(dir / "ort" / "index.tsv")) {
-    ASSERT_EQ(row.size(), 4u) << "bad line in " << dir / "ort" / "index.tsv";
+    if (row.size() != 4) {
+      ADD_FAILURE() << "bad line in " << dir / "ort" / "index.tsv";
+      return 1;
+    }
     ort[row[0]] = {row[1], row[2], row[3]};
   }
   const std::string stem = fs::path(c.model).stem().string();
   const auto nodes = read_tsv(data_dir() / (stem + ".nodes.tsv"));
-  ASSERT_FALSE(nodes.empty());
+  if (nodes.empty()) {
+    ADD_FAILURE() << "no node list " << data_dir() / (stem + ".nodes.tsv");
+    return 1;
+  }
 
   int compared = 0, failed = 0, missing = 0;
   double worst = -1;
   std::string worst_name, first_bad;
   for (const auto& row : nodes) {
-    ASSERT_GE(row.size(), 2u);
-    const std::string& name = row[0];
-    const std::string where = row[1] + " node '" + (row.size() > 2 ? row[2] : "") + "'";
+    const std::string& name = row.at(0);
+    const std::string where = row.at(1) + " node '" + (row.size() > 2 ? row[2] : "") + "'";
     auto r = ort.find(name);
-    ASSERT_NE(r, ort.end()) << "onnxruntime returned no '" << name << "'";
+    if (r == ort.end()) {
+      ++missing;
+      ADD_FAILURE() << "onnxruntime returned no '" << name << "'";
+      continue;
+    }
     Tensor got;
     try {
       got = acts.fetch(name);
@@ -254,15 +248,73 @@ TEST_P(ModelVsOnnxruntime, EveryTensorMatches) {
   std::cout << "[models] " << c.name << ": " << compared << " tensors compared, " << failed << " differ, " << missing
             << " missing; worst " << std::setprecision(3) << worst << " at " << worst_name << "\n";
   if (!first_bad.empty()) std::cout << "[models] " << c.name << ": first divergence (node order): " << first_bad << "\n";
-  RecordProperty("tensors_compared", compared);
-  RecordProperty("worst_error", std::to_string(worst));
-  RecordProperty("worst_tensor", worst_name);
-  EXPECT_EQ(failed, 0) << "first divergence: " << first_bad;
-  EXPECT_EQ(missing, 0);
-  EXPECT_EQ(compared + missing, static_cast<int>(nodes.size()));
+  ::testing::Test::RecordProperty(std::string(c.name) + ".tensors_compared", compared);
+  ::testing::Test::RecordProperty(std::string(c.name) + ".worst_error", std::to_string(worst));
+  ::testing::Test::RecordProperty(std::string(c.name) + ".worst_tensor", worst_name);
+  EXPECT_EQ(failed, 0) << c.name << ": first divergence: " << first_bad;
+  EXPECT_EQ(missing, 0) << c.name;
+  EXPECT_EQ(compared + missing, static_cast<int>(nodes.size())) << c.name;
+  return failed + missing;
+}
+
+// The case's model and input; fails the test (returns false) when the fixture's output is missing.
+bool load_case(const ModelCase& c, Tensor& x) {
+  const fs::path model = cache_dir() / "models" / c.model;
+  const fs::path dir = data_dir() / c.name;
+  if (!fs::exists(model)) {
+    ADD_FAILURE() << model << " is missing; run scripts/fetch-models.sh (PP-OCR) or scripts/export-torchvision.sh "
+                              "(torchvision)";
+    return false;
+  }
+  if (!fs::exists(dir / "ort" / "index.tsv")) {
+    ADD_FAILURE() << "no onnxruntime reference in " << dir << " (the models_references fixture did not run or failed)";
+    return false;
+  }
+  x = read_npy((dir / "input.npy").string());
+  EXPECT_EQ(x.shape(), (Shape{1, 3, c.height, c.width})) << c.name;
+  return x.shape() == Shape{1, 3, c.height, c.width};
+}
+
+const ModelCase& find_case(std::string_view name) {
+  for (const ModelCase& c : kCases)
+    if (c.name == name) return c;
+  throw std::logic_error("no model case " + std::string(name));
+}
+
+class ModelVsOnnxruntime : public ::testing::TestWithParam<ModelCase> {};
+
+TEST_P(ModelVsOnnxruntime, EveryTensorMatches) {
+  const ModelCase& c = GetParam();
+  Tensor x;
+  ASSERT_TRUE(load_case(c, x));
+  check_input(c, x);
+
+  std::unique_ptr<Backend> cpu = make_cpu_backend();
+  Session session(load_onnx((cache_dir() / "models" / c.model).string()), {cpu.get()});
+  session.prepare({{c.input, x.shape()}});
+  session.run({{c.input, x}});
+  compare_all(c, session.activations());
 
   ASSERT_EQ(session.graph().outputs.size(), 1u);
-  check_meaning(c, acts.fetch(session.graph().outputs[0].name));
+  check_meaning(c, session.activations().fetch(session.graph().outputs[0].name));
+}
+
+// One det Session re-prepared for another input size, and back: nothing of the previous plan may
+// leak into the next (dynamic dims are re-bound, arenas re-laid out).
+TEST(ModelReprepare, DetSessionRebindsDynamicDims) {
+  const ModelCase& a = find_case("det_page_800x608");
+  const ModelCase& b = find_case("det_page_640x640");
+  Tensor xa, xb;
+  ASSERT_TRUE(load_case(a, xa));
+  ASSERT_TRUE(load_case(b, xb));
+  std::unique_ptr<Backend> cpu = make_cpu_backend();
+  Session session(load_onnx((cache_dir() / "models" / a.model).string()), {cpu.get()});
+  for (const auto* step : {&a, &b, &a}) {
+    const Tensor& x = step == &a ? xa : xb;
+    session.prepare({{"x", x.shape()}});
+    session.run({{"x", x}});
+    if (compare_all(*step, session.activations()) != 0) break;
+  }
 }
 
 std::string case_name(const ::testing::TestParamInfo<ModelCase>& i) { return i.param.name; }
