@@ -615,16 +615,24 @@ std::unique_ptr<Kernel> plan_size(const NodeContext& ctx) {
   return lambda_kernel([=](Views, Views o) { *static_cast<int64_t*>(o[0].data) = n; });
 }
 
-// Cast: every pair of numeric dtypes. Float → integer truncates toward zero; values outside the
-// target range wrap like numpy on x86 (through int64; NaN/inf and |x| >= 2^63 give INT64_MIN).
+// Cast: every pair of numeric dtypes. Float → integer truncates toward zero; out-of-range values
+// follow the x86 conversions that numpy and onnxruntime inherit from C: 32-bit and narrower
+// targets go through int32 (NaN/inf/out of range → INT32_MIN, then wrap), uint32 and int64
+// through int64 (→ INT64_MIN), uint64 through uint64 for values >= 2^63.
 template <class D, class S> D cast_value(S v) {
   if constexpr (std::is_floating_point_v<S> && std::is_integral_v<D>) {
     if constexpr (std::is_same_v<D, uint64_t>) {
       if (v >= 9.2233720368547758e18 && v < 1.8446744073709552e19) return static_cast<uint64_t>(v);
     }
-    const int64_t i = (v > -9.2233720368547758e18 && v < 9.2233720368547758e18) ? static_cast<int64_t>(v)
-                                                                                : std::numeric_limits<int64_t>::min();
-    return static_cast<D>(i);
+    if constexpr (sizeof(D) == 8 || std::is_same_v<D, uint32_t>) {
+      const int64_t i = (v > -9.2233720368547758e18 && v < 9.2233720368547758e18) ? static_cast<int64_t>(v)
+                                                                                  : std::numeric_limits<int64_t>::min();
+      return static_cast<D>(i);
+    } else {
+      const int32_t i = (v > -2147483649.0 && v < 2147483648.0) ? static_cast<int32_t>(v)
+                                                                : std::numeric_limits<int32_t>::min();
+      return static_cast<D>(i);
+    }
   } else {
     return static_cast<D>(v);
   }

@@ -46,45 +46,50 @@ AxisMap axis_map(const tensor_params::ResizeParams& p, size_t d, int64_t n, int6
     std::fill(a.idx.begin(), a.idx.end(), 0);
     return a;
   }
-  const double s = p.scale[d];
-  const double L = s * static_cast<double>(n);  // the reference's "output_width"
-  const double rs = p.roi_start[d], re = p.roi_end[d];
+  // Coordinates in float32, as onnxruntime computes them: borderline nearest roundings (an exact
+  // .5 or integer in real arithmetic, e.g. 1.5 / 0.6f) then agree with it.
+  const float s = static_cast<float>(p.scale[d]);
+  const float L = static_cast<float>(p.length[d]);  // the reference's "output_width"
+  const float rs = static_cast<float>(p.roi_start[d]), re = static_cast<float>(p.roi_end[d]);
+  const float nf = static_cast<float>(n);
   for (int64_t x = 0; x < m; ++x) {
-    const double xr = static_cast<double>(x);
-    double xo;
-    if (p.coord == "half_pixel") xo = (xr + 0.5) / s - 0.5;
-    else if (p.coord == "pytorch_half_pixel") xo = m > 1 ? (xr + 0.5) / s - 0.5 : -0.5;
-    else if (p.coord == "align_corners") xo = L == 1.0 ? 0.0 : xr * static_cast<double>(n - 1) / (L - 1.0);
+    const float xr = static_cast<float>(x);
+    float xo;
+    if (p.coord == "half_pixel") xo = (xr + 0.5f) / s - 0.5f;
+    // The spec's "length_resized > 1 ? ... : 0" (onnxruntime agrees; the ONNX python reference
+    // uses -0.5, which only differs for cubic).
+    else if (p.coord == "pytorch_half_pixel") xo = m > 1 ? (xr + 0.5f) / s - 0.5f : 0.f;
+    else if (p.coord == "align_corners") xo = L == 1.f ? 0.f : xr * (nf - 1) / (L - 1.f);
     else if (p.coord == "asymmetric") xo = xr / s;
-    else if (p.coord == "tf_half_pixel_for_nn") xo = (xr + 0.5) / s;
+    else if (p.coord == "tf_half_pixel_for_nn") xo = (xr + 0.5f) / s;
     else {  // tf_crop_and_resize
-      xo = L == 1.0 ? (re - rs) * static_cast<double>(n - 1) / 2.0
-                    : xr * (re - rs) * static_cast<double>(n - 1) / (L - 1.0);
-      xo += rs * static_cast<double>(n - 1);
-      if (xo < 0.0 || xo > static_cast<double>(n - 1)) a.outside[static_cast<size_t>(x)] = 1;
+      xo = L == 1.f ? (re - rs) * (nf - 1) / 2.f : xr * (re - rs) * (nf - 1) / (L - 1.f);
+      xo += rs * (nf - 1);
+      if (xo < 0.f || xo > nf - 1) a.outside[static_cast<size_t>(x)] = 1;
     }
     auto clampi = [&](int64_t i) { return std::clamp<int64_t>(i, 0, n - 1); };
     int64_t* ix = &a.idx[static_cast<size_t>(x * a.taps)];
     float* wx = &a.w[static_cast<size_t>(x * a.taps)];
     if (p.mode == "nearest") {
-      double r;
-      const double fl = std::floor(xo), frac = xo - fl;
-      if (p.nearest_mode == "simple") r = s < 1.0 ? std::ceil(xo) : fl;
+      float r;
+      const float fl = std::floor(xo), frac = xo - fl;
+      if (p.nearest_mode == "simple") r = s < 1.f ? std::ceil(xo) : fl;
       else if (p.nearest_mode == "floor") r = fl;
       else if (p.nearest_mode == "ceil") r = std::ceil(xo);
-      else if (p.nearest_mode == "round_prefer_ceil") r = frac == 0.5 ? fl + 1 : std::round(xo);
-      else r = frac == 0.5 ? fl : std::round(xo);  // round_prefer_floor
+      else if (p.nearest_mode == "round_prefer_ceil") r = frac == 0.5f ? fl + 1 : std::round(xo);
+      else r = frac == 0.5f ? fl : std::round(xo);  // round_prefer_floor
       ix[0] = clampi(static_cast<int64_t>(r));
       wx[0] = 1.f;
     } else if (p.mode == "linear") {
-      const double fl = std::floor(xo), t = xo - fl;
+      const float fl = std::floor(xo), t = xo - fl;
       const int64_t i0 = static_cast<int64_t>(fl);
       ix[0] = clampi(i0);
       ix[1] = clampi(i0 + 1);
-      wx[0] = static_cast<float>(1.0 - t);
-      wx[1] = static_cast<float>(t);
+      wx[0] = 1.f - t;
+      wx[1] = t;
     } else {
-      const double fl = std::floor(xo), t = xo - fl;
+      const float fl = std::floor(xo);
+      const double t = xo - fl;
       const int64_t i0 = static_cast<int64_t>(fl);
       std::array<double, 4> c = cubic_coeffs(t, p.cubic_a);
       if (p.exclude_outside) {

@@ -203,6 +203,7 @@ ResizeParams resize_params(const Node& n, int64_t opset, const Shape& in, const 
 
   p.out = in;
   p.scale.assign(static_cast<size_t>(rank), 1.0);
+  p.length.assign(in.begin(), in.end());
   p.roi_start.assign(static_cast<size_t>(rank), 0.0);
   p.roi_end.assign(static_cast<size_t>(rank), 1.0);
   if (!scales.empty()) {
@@ -210,6 +211,7 @@ ResizeParams resize_params(const Node& n, int64_t opset, const Shape& in, const 
       const size_t d = static_cast<size_t>(axes[k]);
       if (!(scales[k] > 0.f) || !std::isfinite(scales[k])) model_error(n, "scale " + std::to_string(scales[k]) + " is not positive");
       p.scale[d] = scales[k];
+      p.length[d] = static_cast<double>(scales[k]) * static_cast<double>(in[d]);
       // Float product as onnx shape inference and onnxruntime compute it.
       p.out[d] = static_cast<int64_t>(std::floor(static_cast<float>(in[d]) * scales[k]));
     }
@@ -221,6 +223,7 @@ ResizeParams resize_params(const Node& n, int64_t opset, const Shape& in, const 
       for (size_t k = 0; k < na; ++k) {
         const size_t d = static_cast<size_t>(axes[k]);
         p.out[d] = sizes[k];
+        p.length[d] = static_cast<double>(sizes[k]);
         p.scale[d] = in[d] ? static_cast<double>(sizes[k]) / static_cast<double>(in[d]) : 1.0;
       }
     } else if (policy == "not_larger" || policy == "not_smaller") {
@@ -232,6 +235,7 @@ ResizeParams resize_params(const Node& n, int64_t opset, const Shape& in, const 
       for (size_t k = 0; k < na; ++k) {
         const size_t d = static_cast<size_t>(axes[k]);
         p.scale[d] = s;
+        p.length[d] = s * static_cast<double>(in[d]);
         p.out[d] = static_cast<int64_t>(std::floor(s * static_cast<double>(in[d]) + 0.5));
       }
     } else {

@@ -38,7 +38,7 @@ PadParams pad_params(const Node& node, int64_t opset, const Shape& in, const std
 // "output_width" of the ONNX reference (scale * in), used by align_corners and tf_crop_and_resize.
 struct ResizeParams {
   Shape out;
-  std::vector<double> scale, roi_start, roi_end;
+  std::vector<double> scale, length, roi_start, roi_end;
   std::string mode;          // nearest, linear, cubic
   std::string coord;         // coordinate_transformation_mode ("asymmetric" before opset 11)
   std::string nearest_mode;  // round_prefer_floor/ceil, floor, ceil; "simple" before opset 11

@@ -462,20 +462,26 @@ struct RefOpts {
   double extrap = 0;
 };
 
-std::vector<std::pair<int64_t, double>> ref_taps(double x, double scale, int64_t in, double roi0, double roi1,
-                                                 const RefOpts& o, bool& outside) {
-  const double out_w = scale * static_cast<double>(in);
-  double xo;
-  if (o.coord == "align_corners") xo = out_w == 1 ? 0 : x * (in - 1) / (out_w - 1);
+// The original coordinate is computed in float32, as onnxruntime does (the python reference uses
+// float64; the two differ only where a coordinate is an exact .5 or integer in real arithmetic).
+// pytorch_half_pixel with one output element maps to 0 as the spec says (the python reference
+// says -0.5).
+std::vector<std::pair<int64_t, double>> ref_taps(int64_t xi, double scale_d, int64_t in, int64_t out_len,
+                                                 double roi0, double roi1, const RefOpts& o, bool& outside) {
+  const float scale = static_cast<float>(scale_d), x = static_cast<float>(xi), nf = static_cast<float>(in);
+  const float out_w = scale * nf;
+  const float r0 = static_cast<float>(roi0), r1 = static_cast<float>(roi1);
+  float xo;
+  if (o.coord == "align_corners") xo = out_w == 1 ? 0 : x * (nf - 1) / (out_w - 1);
   else if (o.coord == "asymmetric") xo = x / scale;
   else if (o.coord == "tf_crop_and_resize") {
-    xo = out_w == 1 ? (roi1 - roi0) * (in - 1) / 2 : x * (roi1 - roi0) * (in - 1) / (out_w - 1);
-    xo += roi0 * (in - 1);
-    if (xo < 0 || xo > in - 1) outside = true;
-  } else if (o.coord == "pytorch_half_pixel") xo = out_w == 1 ? -0.5 : (x + 0.5) / scale - 0.5;
-  else if (o.coord == "tf_half_pixel_for_nn") xo = (x + 0.5) / scale;
-  else xo = (x + 0.5) / scale - 0.5;
-  const double ratio = xo == std::floor(xo) ? 1.0 : xo - std::floor(xo);
+    xo = out_w == 1 ? (r1 - r0) * (nf - 1) / 2 : x * (r1 - r0) * (nf - 1) / (out_w - 1);
+    xo += r0 * (nf - 1);
+    if (xo < 0 || xo > nf - 1) outside = true;
+  } else if (o.coord == "pytorch_half_pixel") xo = out_len == 1 ? 0.f : (x + 0.5f) / scale - 0.5f;
+  else if (o.coord == "tf_half_pixel_for_nn") xo = (x + 0.5f) / scale;
+  else xo = (x + 0.5f) / scale - 0.5f;
+  const double ratio = xo == std::floor(xo) ? 1.0 : static_cast<double>(xo - std::floor(xo));
   std::vector<double> c;
   if (o.mode == "nearest") {
     if (ratio == 1.0) c = {0, 1};
@@ -492,7 +498,7 @@ std::vector<std::pair<int64_t, double>> ref_taps(double x, double scale, int64_t
          ((A * ((1 - r) + 1) - 5 * A) * ((1 - r) + 1) + 8 * A) * ((1 - r) + 1) - 4 * A};
   }
   const int64_t n = static_cast<int64_t>(c.size()), pad = (n + 1) / 2, len = in + 2 * pad;
-  const double xp = xo + pad;
+  const double xp = static_cast<double>(xo) + static_cast<double>(pad);
   std::vector<int64_t> cand(static_cast<size_t>(len));
   std::iota(cand.begin(), cand.end(), 0);
   std::stable_sort(cand.begin(), cand.end(), [&](int64_t p, int64_t q) { return std::fabs(xp - p) < std::fabs(xp - q); });
@@ -522,7 +528,7 @@ std::vector<double> ref_resize(const Tensor& x, const Shape& out, const std::vec
     std::vector<std::vector<std::pair<int64_t, double>>> taps(r);
     bool outside = false;
     for (size_t d = 0; d < r; ++d)
-      taps[d] = ref_taps(static_cast<double>(oi[d]), scales[d], in[d], roi.empty() ? 0 : roi[d], roi.empty() ? 1 : roi[d + r], o, outside);
+      taps[d] = ref_taps(oi[d], scales[d], in[d], out[d], roi.empty() ? 0 : roi[d], roi.empty() ? 1 : roi[d + r], o, outside);
     if (outside) {
       res[static_cast<size_t>(e)] = o.extrap;
       continue;
@@ -560,7 +566,7 @@ TEST(Resize, ModesAgainstOnnxReferenceFormula) {
         cases.push_back({RefOpts{"nearest", coord, nm}, sc});
   for (const char* mode : {"linear", "cubic"})
     for (const char* coord : {"half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric"})
-      for (auto sc : {std::vector<float>{1, 1, 2.f, 1.7f}, std::vector<float>{1, 1, 0.6f, 0.5f}})
+      for (auto sc : {std::vector<float>{1, 1, 2.f, 1.7f}, std::vector<float>{1, 1, 0.6f, 0.5f}, std::vector<float>{1, 1, 0.2f, 0.3f}})
         for (bool excl : {false, true})
           cases.push_back({RefOpts{mode, coord, "round_prefer_floor", -0.5, excl}, sc});
   for (const Case& c : cases) {
@@ -616,6 +622,12 @@ TEST(Cast, PairsTruncationAndBool) {
   expect_close(run1("Cast", {{"to", int64_t{7}}}, 13, {x}), {-2, 0, 0, 0, 3, 100}, 0, 0, "float→int64");
   expect_close(run1("Cast", {{"to", int64_t{3}}}, 13, {x}), {-2, 0, 0, 0, 3, 100}, 0, 0, "float→int8");
   expect_close(run1("Cast", {{"to", int64_t{9}}}, 13, {x}), {1, 1, 0, 1, 1, 1}, 0, 0, "float→bool");
+  // Out of range: x86 conversion semantics (as numpy and onnxruntime): int32 saturates to
+  // INT32_MIN, narrower types wrap the int32 value.
+  const Tensor big = Tensor::from_f32({4}, {1e10f, 300.f, -1.f, -129.f});
+  expect_close(run1("Cast", {{"to", int64_t{6}}}, 13, {big}), {-2147483648.0, 300, -1, -129}, 0, 0, "float→int32");
+  expect_close(run1("Cast", {{"to", int64_t{3}}}, 13, {big}), {0, 44, -1, 127}, 0, 0, "float→int8 wraps");
+  expect_close(run1("Cast", {{"to", int64_t{2}}}, 13, {big}), {0, 44, 255, 127}, 0, 0, "float→uint8 wraps");
   const Tensor h = run1("Cast", {{"to", int64_t{10}}}, 13, {x});
   EXPECT_EQ(h.dtype(), DType::Float16);
   for (int64_t i = 0; i < 6; ++i) EXPECT_EQ(h.data_as<uint16_t>()[i], float_to_half(x.data_as<float>()[i]));
