@@ -166,8 +166,20 @@ struct Bcast {
         }
       }
     };
-    if (total <= kParallelMin || rows == 1) {
+    if (total <= kParallelMin) {
       run_range(0, rows);
+      return;
+    }
+    if (rows == 1) {  // one long row (coalesced to 1-D): split the row itself
+#pragma omp parallel
+      {
+        const int nt = omp_get_num_threads();
+        const int t = omp_get_thread_num();
+        const int64_t i0 = inner * t / nt, i1 = inner * (t + 1) / nt;
+        std::array<int64_t, N> off{};
+        for (int k = 0; k < N; ++k) off[static_cast<size_t>(k)] = i0 * ist[static_cast<size_t>(k)];
+        if (i0 < i1) body(off, i0, i1 - i0, ist);
+      }
       return;
     }
 #pragma omp parallel

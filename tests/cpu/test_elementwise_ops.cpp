@@ -593,6 +593,10 @@ TEST(ElementwiseWhere, BroadcastAndDtypes) {
   Tensor z = run1(make_node("Where", 3), 16, {cc, x, y});
   for (int64_t i = 0; i < 50000; ++i)
     ASSERT_EQ(z.get_f64(i), cc.get_i64(i) ? x.get_f64(i) : y.get_f64(i));
+  // One long broadcast row (a scalar X): the row is split across threads.
+  Tensor s = Tensor::scalar_f32(7.f);
+  Tensor zs = run1(make_node("Where", 3), 16, {cc, s, y});
+  for (int64_t i = 0; i < 50000; ++i) ASSERT_EQ(zs.get_f64(i), cc.get_i64(i) ? 7.0 : y.get_f64(i));
 }
 
 // ---------------------------------------------------------------------------------------------
