@@ -317,6 +317,29 @@ TEST(ModelReprepare, DetSessionRebindsDynamicDims) {
   }
 }
 
+// The `netlens infer --all --dump` command writes every tensor under the same sanitised names as
+// the oracle, with the same values: what a user compares by hand is what this test compares.
+TEST(ModelCli, InferAllDumpMatchesOracle) {
+  const ModelCase& c = find_case("cls_line_48x192");
+  Tensor x;
+  ASSERT_TRUE(load_case(c, x));
+  const fs::path dir = data_dir() / c.name, dump = data_dir() / "cli_dump_cls";
+  fs::remove_all(dump);
+  const std::string cmd = std::string("'") + NETLENS_CLI + "' infer '" + (cache_dir() / "models" / c.model).string() +
+                          "' --backend cpu --input 'x=" + (dir / "input.npy").string() + "' --all --dump '" +
+                          dump.string() + "' > '" + (data_dir() / "cli_dump_cls.log").string() + "' 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd << " failed; see " << data_dir() / "cli_dump_cls.log";
+  int compared = 0;
+  for (const auto& row : read_tsv(dir / "ort" / "index.tsv")) {
+    const fs::path got = dump / row.at(1);
+    ASSERT_TRUE(fs::exists(got)) << "netlens infer --dump wrote no " << got << " for tensor '" << row[0] << "'";
+    const Comparison cmp = compare(read_npy(got.string()), read_npy((dir / "ort" / row[1]).string()));
+    EXPECT_TRUE(cmp.ok) << "tensor '" << row[0] << "': " << cmp.why;
+    ++compared;
+  }
+  EXPECT_GT(compared, 400);
+}
+
 std::string case_name(const ::testing::TestParamInfo<ModelCase>& i) { return i.param.name; }
 INSTANTIATE_TEST_SUITE_P(PaddleOCR, ModelVsOnnxruntime, ::testing::ValuesIn(kCases), case_name);
 #if NETLENS_TORCHVISION_TESTS
