@@ -125,6 +125,29 @@ AxisMap axis_map(const tensor_params::ResizeParams& p, size_t d, int64_t n, int6
 // One 1-D pass along an axis: dst[o, x, j] = Σ_t w[x,t] · src[o, idx[x,t], j].
 void resize_pass(const float* src, float* dst, int64_t outer, int64_t inner, const AxisMap& a, float extrap) {
   const int64_t n = a.in, m = a.out, taps = a.taps;
+  if (inner == 1) {  // the last axis: one tight loop per row
+#pragma omp parallel for if (outer * m >= 32768)
+    for (int64_t o = 0; o < outer; ++o) {
+      const float* s = src + o * n;
+      float* d = dst + o * m;
+      const int64_t* ix = a.idx.data();
+      const float* wx = a.w.data();
+      if (taps == 1) {
+        for (int64_t x = 0; x < m; ++x) d[x] = s[ix[x]];
+      } else if (taps == 2) {
+        for (int64_t x = 0; x < m; ++x) d[x] = wx[2 * x] * s[ix[2 * x]] + wx[2 * x + 1] * s[ix[2 * x + 1]];
+      } else {
+        for (int64_t x = 0; x < m; ++x) {
+          float acc = 0.f;
+          for (int64_t t = 0; t < taps; ++t) acc += wx[x * taps + t] * s[ix[x * taps + t]];
+          d[x] = acc;
+        }
+      }
+      for (int64_t x = 0; x < m; ++x)
+        if (a.outside[static_cast<size_t>(x)]) d[x] = extrap;
+    }
+    return;
+  }
 #pragma omp parallel for if (outer * m * inner >= 32768)
   for (int64_t ox = 0; ox < outer * m; ++ox) {
     const int64_t o = ox / m, x = ox % m;
