@@ -49,6 +49,10 @@ Tensor load_image(const std::string& path, const ImagePreprocess& pp) {
 
   const int W = pp.width ? pp.width : w;
   const int H = pp.height ? pp.height : h;
+  // A typo in --size must not become a 100 GB allocation.
+  if (static_cast<int64_t>(W) * H * C > (int64_t{1} << 30))
+    throw Error(ErrorKind::Usage, path + ": resize target " + std::to_string(W) + "x" + std::to_string(H) +
+                                      " is too large (over 2^30 values)");
   const size_t src_n = static_cast<size_t>(w) * static_cast<size_t>(h) * static_cast<size_t>(C);
   std::vector<float> src(src_n);
   for (size_t i = 0; i < src_n; ++i) src[i] = pixels.get()[i];

@@ -976,6 +976,10 @@ TEST(Image, Errors) {
   pp.channels = 4;
   expect_error([&] { load_image(p.string(), pp); }, ErrorKind::Usage, {"a.png", "channels"});
   pp = {};
+  pp.width = 200000;
+  pp.height = 200000;
+  expect_error([&] { load_image(p.string(), pp); }, ErrorKind::Usage, {"a.png", "too large"});
+  pp = {};
   pp.std = {1, 0, 1};
   expect_error([&] { load_image(p.string(), pp); }, ErrorKind::Usage, {"a.png", "std"});
 }
