@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -13,9 +14,13 @@
 
 namespace netlens::test {
 
+// NETLENS_CUDA_TEST_WITH_CPU=1 puts a second CPU backend in the CUDA backend's place: a self-check
+// of the test harness itself (shape inference, reference runs, guards, comparisons) on machines
+// without a GPU. It proves nothing about the CUDA backend.
 inline Backend* cuda_backend(std::string* reason) {
   static std::string why;
-  static std::unique_ptr<Backend> backend = [] {
+  static std::unique_ptr<Backend> backend = []() -> std::unique_ptr<Backend> {
+    if (const char* v = std::getenv("NETLENS_CUDA_TEST_WITH_CPU"); v && std::string(v) == "1") return make_cpu_backend();
     try {
       return make_cuda_backend(0);
     } catch (const Error& e) {

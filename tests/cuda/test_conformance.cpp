@@ -10,6 +10,7 @@
 #include <random>
 
 #include "cuda_test_util.hpp"
+#include "shape_util.hpp"
 
 namespace netlens::test {
 namespace {
@@ -238,7 +239,8 @@ TEST_F(CudaConformance, BinaryBroadcast) {
       cases.push_back(make_case(op, {var(rand_f32(a)), var(rand_f32(b))}));
     cases.push_back(make_case("Div", {var(rand_f32(a)), var(rand_f32(b, 0.5f, 3.0f))}));
     cases.push_back(make_case("Pow", {var(rand_f32(a, 0.1f, 3.0f)), var(rand_f32(b, -2.0f, 2.0f))}));
-    cases.push_back(make_case("PRelu", {var(rand_f32(a)), var(rand_f32(b))}));
+    if (broadcast_shapes(a, b, "test") == a)  // PRelu's slope broadcasts one way only
+      cases.push_back(make_case("PRelu", {var(rand_f32(a)), var(rand_f32(b))}));
     cases.push_back(make_case("Mod", {var(rand_f32(a, -9, 9)), var(rand_f32(b, 0.5f, 3.0f))}, {{"fmod", int64_t{1}}}));
     for (const char* op : {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"}) {
       // Small integer-valued floats so that Equal has true cases too.

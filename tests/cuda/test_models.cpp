@@ -49,6 +49,8 @@ std::map<std::string, Shape> bind_shapes(const Graph& g, const Shape& want) {
   return shapes;
 }
 
+void PrintTo(const ModelCase& m, std::ostream* os) { *os << m.file << " " << shape_str(m.input); }
+
 class CudaModels : public CudaTest, public ::testing::WithParamInterface<ModelCase> {};
 
 TEST_P(CudaModels, EveryActivationMatchesCpu) {
@@ -75,7 +77,11 @@ TEST_P(CudaModels, EveryActivationMatchesCpu) {
   std::string worst_name;
   int compared = 0;
   for (const PlannedTensor& t : ref.planned()) {
-    if (t.constant || !gpu.activations().contains(t.name)) continue;
+    if (t.constant) continue;
+    if (!gpu.activations().contains(t.name)) {
+      ADD_FAILURE() << "tensor '" << t.name << "' is missing from the CUDA session";
+      continue;
+    }
     const Tensor want = ref.activations().fetch(t.name);
     const Tensor got = gpu.activations().fetch(t.name);
     const Compare r = compare_tensors(got, want, 1e-4);
@@ -86,7 +92,7 @@ TEST_P(CudaModels, EveryActivationMatchesCpu) {
     }
     ++compared;
   }
-  EXPECT_GT(compared, static_cast<int>(graph.nodes.size()) / 2);
+  EXPECT_GT(compared, 0);
   std::printf("[ model    ] %s: %d tensors compared, worst relative L2 %.3g (%s)\n", mc.file, compared, worst,
               worst_name.c_str());
 
