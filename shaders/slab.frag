@@ -10,6 +10,8 @@ layout(location = 0) out vec4 o_color;
 layout(location = 1) out uvec2 o_id;
 
 void main() {
+  // Derivatives first, in uniform control flow (helper invocations must execute them too).
+  vec3 ddx = dFdx(v_local), ddy = dFdy(v_local);
   uint li = v_layer;
   GpuLayer L = layers[li];
   uint C = L.dims.x, H = L.dims.y, W = L.dims.z;
@@ -31,8 +33,14 @@ void main() {
   else { x = W - 1u; uv = vec2(ypos, cpos); }
   // Texel footprint along the cell axes of this face: pick the pyramid level where a cell is
   // about a pixel, so far-away layers show aggregated (max or mean) values instead of aliasing.
-  vec2 cell_uv = slab_face ? uv : vec2(uv.x, uv.x);
-  float foot = max(max(length(dFdx(cell_uv)), length(dFdy(cell_uv))), 1e-6);
+  // In cell units: x → channel pitches, y → rows, z → columns.
+  vec3 scale = vec3(L.size_thick.x / L.origin_pitch.w, float(H), float(W));
+  vec3 gx = ddx * scale, gy = ddy * scale;
+  vec2 fx, fy;  // derivatives of the face's cell coordinates (channel axis excluded on the sides)
+  if (slab_face) { fx = gx.zy; fy = gy.zy; }
+  else if (v_face <= 3u) { fx = vec2(gx.z, 0.0); fy = vec2(gy.z, 0.0); }
+  else { fx = vec2(gx.y, 0.0); fy = vec2(gy.y, 0.0); }
+  float foot = max(max(length(fx), length(fy)), 1e-6);
   int level = clamp(int(floor(log2(foot))), 0, int(L.info.y));
   uint code;
   if (level == 0) {
@@ -56,7 +64,7 @@ void main() {
       col *= mix(1.0 - 0.45 * strength, 1.0, smoothstep(0.0, 1.25, e));
     }
     if (!slab_face && C > 1u) {
-      float pitch_px = 1.0 / max(max(abs(dFdx(cpos)), abs(dFdy(cpos))), 1e-6);
+      float pitch_px = 1.0 / max(max(abs(gx.x), abs(gy.x)), 1e-6);
       float gap = 1.0 - L.size_thick.w / L.origin_pitch.w;  // fraction of a pitch that is gap
       float in_gap = step(1.0 - gap, fract(cpos));
       col *= mix(1.0, 0.35, in_gap * smoothstep(2.0, 6.0, pitch_px));

@@ -10,9 +10,11 @@ layout(location = 1) out uvec2 o_id;
 void main() {
   int mode = int(v_params.x + 0.5);
   o_id = uvec2(0u);
+  // Sampled and differentiated in uniform control flow (implicit-LOD sampling and derivatives
+  // are undefined inside branches that differ across a quad).
+  float d = texture(font_sdf, v_uv).r;
+  float w = max(fwidth(d), 1e-4) * 0.75;
   if (mode == 0) {
-    float d = texture(font_sdf, v_uv).r;
-    float w = max(fwidth(d), 1e-4) * 0.75;
     float text = smoothstep(0.5 - w, 0.5 + w, d);
     float halo = smoothstep(0.30 - w, 0.30 + w, d);  // dark outline keeps labels readable anywhere
     vec3 col = mix(vec3(0.02, 0.03, 0.05), v_color.rgb, text);

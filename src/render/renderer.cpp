@@ -487,6 +487,27 @@ std::string dims_text(const viz::LayerVolume& v) {
   return out.empty() ? "scalar" : out;
 }
 std::string ellipsize(const std::string& s, size_t n) { return s.size() <= n ? s : s.substr(0, n - 3) + "..."; }
+// Exported tensor names are often paths ("/features/features.1/conv/conv.0/Conv_output_0"): keep
+// the first and last parts, which say where in the model and what op, and drop "_output_0".
+std::string short_name(std::string s) {
+  const std::string suffix = "_output_0";
+  if (s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0)
+    s.resize(s.size() - suffix.size());
+  std::vector<std::string> parts;
+  size_t a = 0;
+  while (a <= s.size()) {
+    size_t b = s.find('/', a);
+    if (b == std::string::npos) b = s.size();
+    if (b > a) parts.push_back(s.substr(a, b - a));
+    a = b + 1;
+  }
+  if (parts.size() <= 2) {
+    std::string out;
+    for (auto& p : parts) out += (out.empty() ? "" : "/") + p;
+    return out.empty() ? s : out;
+  }
+  return parts[parts.size() > 3 ? 1 : 0] + "/../" + parts.back();
+}
 }  // namespace
 
 void Renderer::Impl::build_labels(const glm::mat4& vp, const viz::Camera& cam, const std::vector<int>& order) {
@@ -501,12 +522,13 @@ void Renderer::Impl::build_labels(const glm::mat4& vp, const viz::Camera& cam, c
       glm::vec3 anchor(v.center().x, v.max().y + 0.04f * v.size.y + 0.5f, v.center().z);
       auto p = viz::project_to_pixel(vp, anchor, opts.width, opts.height);
       if (!p) continue;
-      std::string l1 = ellipsize(v.tensor.name, 34);
+      std::string l1 = ellipsize(short_name(v.tensor.name), 34);
       std::string l2 = v.tensor.op + "  " + dims_text(v);
       float w = std::max(fa.text_width(l1, p1), fa.text_width(l2, p2)) + 2 * pad;
       float h = p1 + p2 + 2.2f * pad;
       float x0 = p->x - 0.5f * w, y0 = p->y - h - 6.0f * ui;
-      if (x0 + w < 0 || x0 > W || y0 + h < 0 || y0 > H) continue;
+      if (p->x < 0 || p->x > W || y0 + h < 0 || y0 > H) continue;
+      x0 = std::clamp(x0, 4.0f, std::max(4.0f, W - w - 4.0f));  // keep labels of edge volumes readable
       bool overlap = false;
       for (const auto& r : placed)
         if (x0 < r.z + 4 && x0 + w + 4 > r.x && y0 < r.w + 4 && y0 + h + 4 > r.y) { overlap = true; break; }
@@ -556,11 +578,11 @@ void Renderer::Impl::build_labels(const glm::mat4& vp, const viz::Camera& cam, c
     add_text(sx + bh * 1.4f + 6.0f * ui, sy + bh * 1.3f, 0.9f * p, "NaN/Inf", dim);
     add_text(x + pad, y + ph - pad * 0.6f, 0.85f * p, "per-layer robust scale (p1-p99)", dim);
   }
-  if (selection.layer >= 0 && selection.layer < static_cast<int>(scene.layout.layers.size())) {
+  if (opts.labels && selection.layer >= 0 && selection.layer < static_cast<int>(scene.layout.layers.size())) {
     const auto& v = scene.layout.layers[static_cast<size_t>(selection.layer)];
     auto c = viz::cell_of(v.dims, selection.flat);
     float val = scene.value(selection.layer, selection.flat);
-    std::string l1 = ellipsize(v.tensor.name, 40) + " [" + std::to_string(c.c) + ", " + std::to_string(c.y) + ", " +
+    std::string l1 = ellipsize(short_name(v.tensor.name), 40) + " [" + std::to_string(c.c) + ", " + std::to_string(c.y) + ", " +
                      std::to_string(c.x) + "]";
     char buf[64];
     std::snprintf(buf, sizeof buf, "value %.6g", double(val));

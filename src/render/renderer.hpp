@@ -30,7 +30,7 @@ struct RenderOptions {
   int msaa = 4;                  // clamped to what the device supports
   bool lighting = true;
   bool grid_lines = true;
-  bool labels = true;
+  bool labels = true;            // layer labels and the selected-neuron panel
   bool legend = true;
   bool connections = true;
   bool selection_lines = true;

@@ -1,0 +1,45 @@
+// netlens render: run a model on an input, render the network offscreen to PNG, optionally pick.
+#include <cstdio>
+#include <filesystem>
+
+#include "common.hpp"
+#include "render_command.hpp"
+
+namespace netlens::cli {
+namespace {
+
+int run_render(const std::vector<std::string>& argv) {
+  std::vector<std::string> flags = {"out", "size", "camera", "view", "select", "pick", "gpu", "save-camera", "title"};
+  flags.insert(flags.end(), kModelFlags.begin(), kModelFlags.end());
+  std::vector<std::string> bools = {"validation", "lod-mean"};
+  bools.insert(bools.end(), kModelBoolFlags.begin(), kModelBoolFlags.end());
+  Args a(argv, flags, bools, kModelRepeated);
+  if (a.positional().size() != 1) throw Error(ErrorKind::Usage, "render expects exactly one MODEL argument");
+  render::RenderArgs r;
+  r.out = a.get_or("out", "frame.png");
+  if (auto s = a.get("size")) std::tie(r.width, r.height) = render::parse_size(*s, "--size");
+  r.camera_file = a.get_or("camera", "");
+  r.view = a.get_or("view", "overview");
+  if (a.has("camera") && a.has("view")) throw Error(ErrorKind::Usage, "--camera and --view are exclusive");
+  r.select = a.get_or("select", "");
+  if (auto p = a.get("pick")) r.pick = render::parse_xy(*p, "--pick");
+  r.gpu = static_cast<int>(a.get_int("gpu", -1));
+  r.save_camera = a.get_or("save-camera", "");
+  r.title = a.get_or("title", std::filesystem::path(a.positional()[0]).stem().string());
+  r.validation = a.has("validation");
+  r.lod_mean = a.has("lod-mean");
+  ModelOptions mo = parse_model_options(a);
+  LoadedModel m = load_model(mo, /*need_inputs=*/true);
+  run_once(m);
+  return render::render_session(*m.session, r);
+}
+
+NETLENS_COMMAND("render",
+                "render MODEL [--input FILE] --out frame.png [--size 1920x1080] [--camera cam.json | --view overview | "
+                "--view layer:NAME] [--select TENSOR:INDEX] [--pick X,Y] [--gpu N] [--save-camera FILE] "
+                "[--validation] [--lod-mean]",
+                "run the model and render the network in 3D to a PNG (offscreen Vulkan); --pick prints the neuron at a pixel",
+                run_render);
+
+}  // namespace
+}  // namespace netlens::cli

@@ -1,0 +1,309 @@
+// Offscreen render tests on whatever Vulkan device is present (lavapipe on CI machines), with the
+// validation layers on: any validation error fails the test that caused it.
+// They check meaning, not golden images: the pixel where a neuron projects has that neuron's
+// colour-mapped value, picking there returns that neuron, a selection changes exactly the pixels
+// of the highlighted neurons, and a camera round-tripped through JSON gives the identical image.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include <glm/geometric.hpp>
+#include <glm/trigonometric.hpp>
+
+#include "camera.hpp"
+#include "renderer.hpp"
+#include "scene.hpp"
+
+using namespace netlens;
+using namespace netlens::render;
+
+namespace {
+
+Context& context() {
+  static Context ctx(ContextOptions{.validation = true, .quiet = false});
+  return ctx;
+}
+
+class RenderTest : public ::testing::Test {
+ protected:
+  void SetUp() override { errors_before_ = context().validation_error_count(); }
+  void TearDown() override {
+    EXPECT_EQ(context().validation_error_count(), errors_before_) << "Vulkan validation errors (see stderr)";
+  }
+  size_t errors_before_ = 0;
+};
+
+RenderOptions plain(int w, int h) {
+  return RenderOptions{.width = w, .height = h, .lighting = false, .labels = false, .legend = false,
+                       .connections = false, .selection_lines = false};
+}
+
+glm::vec3 pixel(const Renderer& r, int x, int y) {
+  const auto& p = r.rgba();
+  size_t i = (static_cast<size_t>(y) * static_cast<size_t>(r.options().width) + static_cast<size_t>(x)) * 4;
+  return glm::vec3(p[i], p[i + 1], p[i + 2]) / 255.0f;
+}
+
+glm::vec3 expected_color(const viz::Scene& s, int layer, int64_t flat) {
+  uint8_t code = s.codes0[s.layers[static_cast<size_t>(layer)].code0_offset + static_cast<uint64_t>(flat)];
+  return viz::decode_color(s.layers[static_cast<size_t>(layer)].scale.kind, code);
+}
+
+// Camera looking straight at layer 0's front face (-X side), filling about half the frame.
+viz::Camera front_camera(const viz::Layout& l) {
+  const auto& v = l.layers[0];
+  glm::vec3 target(v.origin.x, v.center().y, v.center().z);
+  float d = v.size.y / (2.0f * std::tan(glm::radians(20.0f)) * 0.5f);
+  return viz::look_at(target - glm::vec3(d, 0, 0), target, 40.0f);
+}
+
+}  // namespace
+
+TEST_F(RenderTest, PixelShowsNeuronColourAndPickReturnsIt) {
+  viz::Scene scene = viz::synthetic_scene({{1, 4, 8, 8}, {1, 6, 4, 4}}, 11);
+  const auto& v = scene.layout.layers[0];
+  viz::Camera cam = front_camera(scene.layout);
+  const int W = 320, H = 240;
+  // Twice: far-style slab boxes, then individual cells (cell_min_px = 1 turns near layers into cells).
+  for (float min_px : {1e9f, 1.0f}) {
+    RenderOptions o = plain(W, H);
+    o.cell_min_px = min_px;
+    Renderer r(context(), scene, o);
+    FrameStats st = r.render(cam);
+    if (min_px < 2) EXPECT_GT(st.cell_instances, 0u);
+    else EXPECT_EQ(st.cell_instances, 0u);
+    glm::mat4 vp = viz::camera_view_proj(cam, float(W) / float(H), viz::scene_radius(scene.layout));
+    int checked = 0;
+    for (int64_t y = 0; y < v.dims.H; ++y)
+      for (int64_t x = 0; x < v.dims.W; ++x) {
+        glm::vec3 c = viz::neuron_center(v, 0, y, x);
+        c.x = v.origin.x;  // on the front face
+        auto p = viz::project_to_pixel(vp, c, W, H);
+        ASSERT_TRUE(p);
+        int px = static_cast<int>(p->x), py = static_cast<int>(p->y);
+        int64_t flat = viz::flat_of(v.dims, 0, y, x);
+        glm::vec3 want = expected_color(scene, 0, flat), got = pixel(r, px, py);
+        // Tolerance: UNORM8 quantisation of the same sRGB values, 2/255 per channel.
+        EXPECT_NEAR(got.r, want.r, 2.0f / 255.0f) << "cell " << y << "," << x << " mode " << min_px;
+        EXPECT_NEAR(got.g, want.g, 2.0f / 255.0f) << "cell " << y << "," << x;
+        EXPECT_NEAR(got.b, want.b, 2.0f / 255.0f) << "cell " << y << "," << x;
+        auto pk = r.pick(px, py);
+        ASSERT_TRUE(pk) << "no neuron at " << px << "," << py;
+        EXPECT_EQ(pk->layer, 0);
+        EXPECT_EQ(pk->flat, flat);
+        EXPECT_EQ(pk->cell.c, 0);
+        EXPECT_EQ(pk->cell.y, y);
+        EXPECT_EQ(pk->cell.x, x);
+        EXPECT_EQ(pk->value, scene.value(0, flat));
+        ++checked;
+      }
+    EXPECT_EQ(checked, 64);
+    EXPECT_FALSE(r.pick(0, 0)) << "corner should be background";
+  }
+}
+
+TEST_F(RenderTest, LightingScalesTheNeuronColour) {
+  viz::Scene scene = viz::synthetic_scene({{1, 4, 8, 8}}, 3);
+  const auto& v = scene.layout.layers[0];
+  viz::Camera cam = viz::orbit(front_camera(scene.layout), -10.0f, 8.0f);
+  RenderOptions o = plain(320, 240);
+  o.lighting = true;
+  Renderer r(context(), scene, o);
+  r.render(cam);
+  glm::mat4 vp = viz::camera_view_proj(cam, 320.0f / 240.0f, viz::scene_radius(scene.layout));
+  for (int64_t y : {1, 4, 6}) {
+    glm::vec3 c = viz::neuron_center(v, 0, y, 3);
+    c.x = v.origin.x;
+    auto p = viz::project_to_pixel(vp, c, 320, 240);
+    ASSERT_TRUE(p);
+    glm::vec3 want = expected_color(scene, 0, viz::flat_of(v.dims, 0, y, 3));
+    glm::vec3 got = pixel(r, int(p->x), int(p->y));
+    float k = glm::dot(got, want) / glm::dot(want, want);
+    EXPECT_GT(k, 0.45f);
+    EXPECT_LT(k, 1.25f);
+    // Same hue: the lit colour is the base colour times one factor (up to 8-bit rounding/clamping).
+    EXPECT_LT(glm::length(got - k * want), 8.0f / 255.0f);
+  }
+}
+
+TEST_F(RenderTest, SelectionChangesExactlyTheReceptiveFieldPixels) {
+  // x (1x2x16x16) → Conv k3 s2 p1 → c1 (1x4x8x8) → Relu → r1 → Conv k3 s2 p1 → c2 (1x3x4x4)
+  Graph g;
+  g.inputs.push_back({"x", DType::Float32, {}, true});
+  auto conv = [&](const std::string& in, const std::string& w, const std::string& out) {
+    Node n;
+    n.name = out + "_conv";
+    n.op_type = "Conv";
+    n.inputs = {in, w};
+    n.outputs = {out};
+    n.attrs["kernel_shape"] = std::vector<int64_t>{3, 3};
+    n.attrs["strides"] = std::vector<int64_t>{2, 2};
+    n.attrs["pads"] = std::vector<int64_t>{1, 1, 1, 1};
+    g.nodes.push_back(n);
+  };
+  conv("x", "w1", "c1");
+  Node relu;
+  relu.name = "relu";
+  relu.op_type = "Relu";
+  relu.inputs = {"c1"};
+  relu.outputs = {"r1"};
+  g.nodes.push_back(relu);
+  conv("r1", "w2", "c2");
+  g.outputs.push_back({"c2", DType::Float32, {}, true});
+  std::map<std::string, Shape> shapes = {{"x", {1, 2, 16, 16}}, {"c1", {1, 4, 8, 8}}, {"r1", {1, 4, 8, 8}},
+                                         {"c2", {1, 3, 4, 4}}};
+  std::vector<PlannedTensor> planned;
+  for (auto& [n, s] : shapes) planned.push_back({n, {DType::Float32, s}, -1, false});
+  planned.push_back({"w1", {DType::Float32, {4, 2, 3, 3}}, -1, true});
+  planned.push_back({"w2", {DType::Float32, {3, 4, 3, 3}}, -1, true});
+  viz::Layout layout = viz::layout_tensors(viz::select_tensors(g, planned));
+  ASSERT_EQ(layout.layers.size(), 4u);
+  std::vector<std::vector<float>> values;
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (auto& l : layout.layers) {
+    std::vector<float> v(static_cast<size_t>(l.dims.count));
+    for (auto& x : v) x = u(rng);
+    values.push_back(v);
+  }
+  viz::Scene scene = viz::build_scene_from_values(std::move(layout), std::move(values));
+  const int sel_layer = scene.layout.find("c2");
+  const int64_t sel_flat = viz::flat_of(scene.layout.layers[static_cast<size_t>(sel_layer)].dims, 0, 2, 1);
+  viz::ShapeFn sf = [&](const std::string& n) -> std::optional<Shape> {
+    auto it = shapes.find(n);
+    return it == shapes.end() ? std::nullopt : std::optional<Shape>(it->second);
+  };
+  Selection sel = make_selection(scene, sel_layer, sel_flat, &g, sf);
+  ASSERT_EQ(sel.regions.size(), 3u);  // x, c1, r1
+
+  const int W = 480, H = 320;
+  RenderOptions o = plain(W, H);
+  o.msaa = 1;  // exact pixel ownership: no edge blending between neighbouring cells
+  o.lighting = true;
+  o.connections = true;  // unaffected by the selection
+  Renderer r(context(), scene, o);
+  viz::Camera cam = viz::overview_camera(scene.layout, float(W) / float(H));
+  r.render(cam);
+  std::vector<uint8_t> before = r.rgba();
+  std::vector<std::pair<uint32_t, uint32_t>> ids;
+  for (int y = 0; y < H; ++y)
+    for (int x = 0; x < W; ++x) ids.push_back(r.id_at(x, y));
+  r.set_selection(sel);
+  r.render(cam);
+  const std::vector<uint8_t>& after = r.rgba();
+  std::vector<int> inside_per_layer(scene.layout.layers.size(), 0);
+  int mismatches = 0;
+  for (int y = 0; y < H; ++y)
+    for (int x = 0; x < W; ++x) {
+      auto [a, b] = ids[static_cast<size_t>(y * W + x)];
+      ASSERT_EQ(r.id_at(x, y), ids[static_cast<size_t>(y * W + x)]) << "IDs must not depend on the selection";
+      bool inside = false;
+      if (a > 0) {
+        int layer = static_cast<int>(a) - 1;
+        const auto& d = scene.layout.layers[static_cast<size_t>(layer)].dims;
+        inside = layer == sel_layer && b == sel_flat;
+        for (const auto& [li, reg] : sel.regions) inside |= li == layer && reg.contains(d, b);
+        if (inside) ++inside_per_layer[static_cast<size_t>(layer)];
+      }
+      size_t i = static_cast<size_t>(y * W + x) * 4;
+      bool changed = std::memcmp(&before[i], &after[i], 3) != 0;
+      if (changed != inside && ++mismatches < 10)
+        ADD_FAILURE() << "pixel " << x << "," << y << " changed=" << changed << " inside=" << inside;
+    }
+  EXPECT_EQ(mismatches, 0);
+  for (size_t i = 0; i < inside_per_layer.size(); ++i) EXPECT_GT(inside_per_layer[i], 0) << "layer " << i;
+}
+
+TEST_F(RenderTest, CameraJsonRoundTripGivesIdenticalImage) {
+  viz::Scene scene = viz::synthetic_scene(viz::synthetic_vgg_shapes(20000), 5);
+  RenderOptions o{.width = 400, .height = 240};  // everything on: labels, legend, lighting, lines
+  o.title = "round trip";
+  Renderer r(context(), scene, o);
+  viz::Camera cam = viz::orbit(viz::overview_camera(scene.layout, 400.0f / 240.0f), 7.3f, -3.1f, 0.83f);
+  r.render(cam);
+  std::vector<uint8_t> a = r.rgba();
+  viz::Camera back = viz::camera_from_json(viz::camera_to_json(cam));
+  ASSERT_EQ(back, cam);
+  r.render(back);
+  EXPECT_EQ(a, r.rgba());
+  // And the comparison can fail: a slightly different camera gives a different image.
+  r.render(viz::orbit(back, 1.0f, 0.0f));
+  EXPECT_NE(a, r.rgba());
+}
+
+TEST_F(RenderTest, LayoutIsDeterministicAcrossRenders) {
+  auto shapes = viz::synthetic_vgg_shapes(50000);
+  viz::Scene s1 = viz::synthetic_scene(shapes, 2), s2 = viz::synthetic_scene(shapes, 2);
+  RenderOptions o{.width = 320, .height = 200};
+  viz::Camera cam = viz::overview_camera(s1.layout, 1.6f);
+  Renderer r1(context(), s1, o);
+  r1.render(cam);
+  Renderer r2(context(), s2, o);
+  r2.render(viz::overview_camera(s2.layout, 1.6f));
+  EXPECT_EQ(r1.rgba(), r2.rgba());
+}
+
+TEST_F(RenderTest, FarLayersUseAggregatedLevels) {
+  // A 1x1x64x64 layer of uniform [0,1) values seen from far away, about 8 pixels wide: each pixel
+  // covers ~8x8 neurons. Max-LOD must show block maxima (≈ 1 → top of the colour map) and mean-LOD
+  // block means (≈ 0.5 → middle); plain level-0 sampling would show a mix of every colour.
+  viz::Layout l = viz::layout_tensors(viz::synthetic_tensors({{1, 1, 64, 64}}));
+  std::vector<float> v(64 * 64);
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> u(0.0f, 1.0f);
+  for (auto& x : v) x = u(rng);
+  viz::Scene s = viz::build_scene_from_values(l, {v});
+  ASSERT_EQ(s.layers[0].scale.kind, viz::ColorMapKind::Sequential);
+  const auto& layer = s.layout.layers[0];
+  glm::vec3 target(layer.origin.x, layer.center().y, layer.center().z);
+  // 64 cells over 8 pixels at 120 px for a 40° field of view.
+  float d = 64.0f * 120.0f / (8.0f * 2.0f * std::tan(glm::radians(20.0f)));
+  viz::Camera far = viz::look_at(target - glm::vec3(d, 0, 0), target, 40.0f);
+  auto t_of = [](glm::vec3 c) {  // nearest colour-map position
+    float best = 1e9f, bt = 0;
+    for (int i = 0; i <= 100; ++i) {
+      float e = glm::length(c - viz::sample_colormap(viz::ColorMapKind::Sequential, float(i) / 100.0f));
+      if (e < best) { best = e; bt = float(i) / 100.0f; }
+    }
+    return bt;
+  };
+  for (bool lod_max : {true, false}) {
+    RenderOptions o = plain(160, 120);
+    o.lod_max = lod_max;
+    o.msaa = 1;
+    Renderer r(context(), s, o);
+    r.render(far);
+    int n = 0;
+    for (int y = 0; y < 120; ++y)
+      for (int x = 0; x < 160; ++x) {
+        if (r.id_at(x, y).first != 1) continue;
+        float t = t_of(pixel(r, x, y));
+        if (lod_max) EXPECT_GT(t, 0.85f) << x << "," << y;
+        else EXPECT_NEAR(t, 0.5f, 0.15f) << x << "," << y;
+        ++n;
+      }
+    EXPECT_GT(n, 30);
+    EXPECT_LT(n, 120);
+  }
+}
+
+TEST_F(RenderTest, BadArgumentsAreErrors) {
+  viz::Scene scene = viz::synthetic_scene({{1, 2, 4, 4}});
+  EXPECT_THROW(Renderer(context(), scene, RenderOptions{.width = 4, .height = 4}), Error);
+  EXPECT_THROW(Context(ContextOptions{.gpu = 99, .quiet = true}), Error);
+  EXPECT_THROW(make_selection(scene, 0, 1000), Error);
+  EXPECT_THROW(make_selection(scene, 5, 0), Error);
+}
+
+TEST_F(RenderTest, ValidationMessengerCatchesErrors) {
+  // The guard every render test relies on: a deliberately invalid call must be reported.
+  VkBufferCreateInfo bi{.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, .size = 0,
+                        .usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT, .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
+  VkBuffer b = VK_NULL_HANDLE;
+  VkResult res = vkCreateBuffer(context().device(), &bi, nullptr, &b);  // size 0 is invalid usage
+  if (res == VK_SUCCESS && b) vkDestroyBuffer(context().device(), b, nullptr);
+  EXPECT_GT(context().validation_error_count(), errors_before_);
+  errors_before_ = context().validation_error_count();  // expected errors: do not fail TearDown
+}

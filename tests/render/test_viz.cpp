@@ -1,0 +1,321 @@
+// viz maths without Vulkan: receptive fields against a brute-force dependency walk, LOD pyramids
+// against direct block reductions, colour scales, layout determinism and branches, camera JSON.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <set>
+#include <tuple>
+
+#include "camera.hpp"
+#include "colormap.hpp"
+#include "layout.hpp"
+#include "lod.hpp"
+#include "picking.hpp"
+#include "receptive_field.hpp"
+#include "scene.hpp"
+
+using namespace netlens;
+using namespace netlens::viz;
+
+namespace {
+
+Node conv(const std::string& name, const std::string& in, const std::string& w, const std::string& out,
+          std::vector<int64_t> strides, std::vector<int64_t> pads, std::vector<int64_t> dil = {1, 1}) {
+  Node n;
+  n.name = name;
+  n.op_type = "Conv";
+  n.inputs = {in, w};
+  n.outputs = {out};
+  n.attrs["strides"] = strides;
+  n.attrs["pads"] = pads;
+  n.attrs["dilations"] = dil;
+  return n;
+}
+
+struct ConvSpec {
+  int64_t k, s, pb, d;
+};
+
+// A stride-2 conv stack: 1x2x33x31 → conv(k3,s2,p1) → conv(k3,s1,p0,d2) → maxpool(k2,s2) → conv(k2,s2,p1).
+struct Stack {
+  Graph g;
+  std::map<std::string, Shape> shapes;
+  std::vector<std::string> names;
+  std::vector<ConvSpec> specs;  // per stage (spatial, same for H and W)
+};
+
+Stack make_stack() {
+  Stack st;
+  st.g.inputs.push_back({"x", DType::Float32, {}, true});
+  st.specs = {{3, 2, 1, 1}, {3, 1, 0, 2}, {2, 2, 0, 1}, {2, 2, 1, 1}};
+  Shape s = {1, 2, 33, 31};
+  st.shapes["x"] = s;
+  st.names = {"x"};
+  const int64_t chans[] = {3, 4, 4, 5};
+  for (size_t i = 0; i < st.specs.size(); ++i) {
+    const auto& sp = st.specs[i];
+    std::string out = "t" + std::to_string(i + 1);
+    Node n;
+    if (i == 2) {
+      n.name = "pool";
+      n.op_type = "MaxPool";
+      n.inputs = {st.names.back()};
+      n.outputs = {out};
+      n.attrs["kernel_shape"] = std::vector<int64_t>{sp.k, sp.k};
+      n.attrs["strides"] = std::vector<int64_t>{sp.s, sp.s};
+    } else {
+      std::string w = "w" + std::to_string(i);
+      st.g.initializers[w] = Tensor(DType::Float32, {chans[i], s[1], sp.k, sp.k});
+      n = conv("conv" + std::to_string(i), st.names.back(), w, out, {sp.s, sp.s}, {sp.pb, sp.pb, sp.pb, sp.pb},
+               {sp.d, sp.d});
+    }
+    st.g.nodes.push_back(n);
+    Shape o = {1, i == 2 ? s[1] : chans[i], 0, 0};
+    for (int d = 2; d < 4; ++d) o[d] = (s[d] + 2 * sp.pb - sp.d * (sp.k - 1) - 1) / sp.s + 1;
+    st.shapes[out] = o;
+    st.names.push_back(out);
+    s = o;
+  }
+  st.g.outputs.push_back({st.names.back(), DType::Float32, {}, true});
+  return st;
+}
+
+}  // namespace
+
+TEST(ReceptiveField, Stride2ConvStackMatchesBruteForce) {
+  Stack st = make_stack();
+  ShapeFn shape_of = [&](const std::string& n) -> std::optional<Shape> {
+    auto it = st.shapes.find(n);
+    if (it == st.shapes.end()) return std::nullopt;
+    return it->second;
+  };
+  const Shape& out = st.shapes[st.names.back()];
+  std::mt19937 rng(3);
+  for (int trial = 0; trial < 12; ++trial) {
+    int64_t c = rng() % out[1], y = rng() % out[2], x = rng() % out[3];
+    auto rf = receptive_field(st.g, shape_of, st.names.back(), {0, c, y, x});
+    // Brute force: walk back stage by stage with explicit kernel taps, as sets of (c, y, x).
+    std::set<std::tuple<int64_t, int64_t, int64_t>> cur = {{c, y, x}};
+    for (size_t i = st.specs.size(); i-- > 0;) {
+      const auto& sp = st.specs[i];
+      const Shape& in = st.shapes[st.names[i]];
+      std::set<std::tuple<int64_t, int64_t, int64_t>> prev;
+      for (auto [cc, yy, xx] : cur)
+        for (int64_t ky = 0; ky < sp.k; ++ky)
+          for (int64_t kx = 0; kx < sp.k; ++kx) {
+            int64_t iy = yy * sp.s - sp.pb + ky * sp.d, ix = xx * sp.s - sp.pb + kx * sp.d;
+            if (iy < 0 || ix < 0 || iy >= in[2] || ix >= in[3]) continue;  // padding
+            if (i == 2) prev.insert({cc, iy, ix});  // pooling: same channel
+            else
+              for (int64_t ic = 0; ic < in[1]; ++ic) prev.insert({ic, iy, ix});
+          }
+      cur = prev;
+      const std::string& name = st.names[i];
+      ASSERT_TRUE(rf.count(name)) << name;
+      const TensorRegion& r = rf[name];
+      int64_t lo[3] = {1 << 30, 1 << 30, 1 << 30}, hi[3] = {-1, -1, -1};
+      for (auto [a, b, d] : cur) {
+        lo[0] = std::min(lo[0], a); hi[0] = std::max(hi[0], a + 1);
+        lo[1] = std::min(lo[1], b); hi[1] = std::max(hi[1], b + 1);
+        lo[2] = std::min(lo[2], d); hi[2] = std::max(hi[2], d + 1);
+      }
+      for (int d = 0; d < 3; ++d) {
+        EXPECT_EQ(r.lo[d + 1], lo[d]) << name << " dim " << d + 1 << " trial " << trial;
+        EXPECT_EQ(r.hi[d + 1], hi[d]) << name << " dim " << d + 1 << " trial " << trial;
+      }
+      // For a conv/pool stack the dependency set is exactly a box (no holes).
+      EXPECT_EQ(r.count(), static_cast<int64_t>(cur.size())) << name;
+    }
+  }
+}
+
+TEST(ReceptiveField, ConcatResizeAndElementwise) {
+  // x(1x2x4x4) → Relu → a ; Resize(a, x2) → b (1x2x8x8); Concat(b, y) on channels → c; Add(c, c2).
+  Graph g;
+  auto node = [&](std::string op, std::vector<std::string> in, std::string out) {
+    Node n;
+    n.name = op + "_" + out;
+    n.op_type = op;
+    n.inputs = in;
+    n.outputs = {out};
+    g.nodes.push_back(n);
+    return &g.nodes.back();
+  };
+  node("Relu", {"x"}, "a");
+  node("Resize", {"a", "", "scales"}, "b");
+  node("Concat", {"b", "y"}, "c")->attrs["axis"] = int64_t{1};
+  std::map<std::string, Shape> shapes = {{"x", {1, 2, 4, 4}}, {"a", {1, 2, 4, 4}}, {"b", {1, 2, 8, 8}},
+                                         {"y", {1, 3, 8, 8}}, {"c", {1, 5, 8, 8}}};
+  ShapeFn sf = [&](const std::string& n) -> std::optional<Shape> {
+    auto it = shapes.find(n);
+    return it == shapes.end() ? std::nullopt : std::optional<Shape>(it->second);
+  };
+  // A channel of c that comes from y: nothing reaches b/a/x.
+  auto r1 = receptive_field(g, sf, "c", {0, 3, 5, 6});
+  EXPECT_TRUE(r1.count("y"));
+  EXPECT_FALSE(r1.count("b"));
+  EXPECT_EQ(r1["y"].lo, (std::vector<int64_t>{0, 1, 5, 6}));
+  // A channel from b: reaches a and x through the 2x resize (conservative ±1) and Relu (same box).
+  auto r2 = receptive_field(g, sf, "c", {0, 1, 5, 6});
+  ASSERT_TRUE(r2.count("a") && r2.count("x"));
+  EXPECT_FALSE(r2.count("y"));
+  EXPECT_EQ(r2["b"].lo, (std::vector<int64_t>{0, 1, 5, 6}));
+  EXPECT_EQ(r2["a"].lo[1], 1);
+  EXPECT_LE(r2["a"].lo[2], 2);  // 5/2 = 2.5 → input row 2 (or 3): both within [lo, hi)
+  EXPECT_GE(r2["a"].hi[2], 4);
+  EXPECT_EQ(r2["x"].lo, r2["a"].lo);
+  EXPECT_EQ(r2["x"].hi, r2["a"].hi);
+  EXPECT_THROW(receptive_field(g, sf, "c", {0, 9, 0, 0}), Error);
+  EXPECT_THROW(receptive_field(g, sf, "nope", {0}), Error);
+}
+
+TEST(Lod, PyramidMatchesDirectBlockReduction) {
+  VolumeDims d{3, 13, 10, 3 * 13 * 10, false};
+  std::vector<float> v(static_cast<size_t>(d.count));
+  std::mt19937 rng(5);
+  std::normal_distribution<float> n(0.0f, 1.0f);
+  for (auto& x : v) x = n(rng);
+  v[flat_of(d, 1, 12, 9)] = std::numeric_limits<float>::quiet_NaN();
+  FloatPyramid p = build_pyramid(v.data(), d);
+  ASSERT_EQ(p.dims.size(), 4u);  // 13x10 → 7x5 → 4x3 → 2x2 → 1x1
+  for (size_t k = 0; k < p.dims.size(); ++k) {
+    int64_t b = int64_t{1} << (k + 1);
+    for (int64_t c = 0; c < d.C; ++c)
+      for (int64_t y = 0; y < p.dims[k].h; ++y)
+        for (int64_t x = 0; x < p.dims[k].w; ++x) {
+          float best = 0, sum = 0;
+          int cnt = 0;
+          bool bad = false;
+          for (int64_t yy = y * b; yy < std::min(d.H, (y + 1) * b); ++yy)
+            for (int64_t xx = x * b; xx < std::min(d.W, (x + 1) * b); ++xx) {
+              float q = v[flat_of(d, c, yy, xx)];
+              if (!std::isfinite(q)) bad = true;
+              else if (std::fabs(q) > std::fabs(best) || cnt == 0) best = q;
+              sum += q;
+              ++cnt;
+            }
+          size_t o = static_cast<size_t>((c * p.dims[k].h + y) * p.dims[k].w + x);
+          if (bad) {
+            EXPECT_TRUE(std::isnan(p.max[k][o]));
+            EXPECT_TRUE(std::isnan(p.mean[k][o]));
+          } else {
+            EXPECT_EQ(p.max[k][o], best);
+            EXPECT_NEAR(p.mean[k][o], sum / float(cnt), 1e-5f);
+          }
+        }
+  }
+}
+
+TEST(Colormap, ScalesAndSpecialCodes) {
+  std::vector<float> relu = {0, 0, 0, 0.5f, 1.0f, 2.0f, 100.0f};
+  ColorScale s = robust_scale(relu, 1, 99);
+  EXPECT_EQ(s.kind, ColorMapKind::Sequential);
+  EXPECT_EQ(encode(0.0f, s), kCodeZero);
+  EXPECT_EQ(encode(std::numeric_limits<float>::infinity(), s), kCodeNonFinite);
+  EXPECT_EQ(encode(std::nanf(""), s), kCodeNonFinite);
+  EXPECT_EQ(encode(1e9f, s), kCodeMaxColor);
+  std::vector<float> signed_v = {-3, -1, 0.5f, 2};
+  ColorScale d = robust_scale(signed_v, 1, 99);
+  EXPECT_EQ(d.kind, ColorMapKind::Diverging);
+  EXPECT_FLOAT_EQ(d.lo, -d.hi);
+  EXPECT_NEAR(d.normalize(0.0f), 0.5f, 1e-6f);
+  // Zero and non-finite colours are far from every colour-map entry.
+  for (auto k : {ColorMapKind::Sequential, ColorMapKind::Diverging})
+    for (int i = 0; i <= kCodeMaxColor; ++i) {
+      glm::vec3 c = decode_color(k, static_cast<uint8_t>(i));
+      EXPECT_GT(glm::length(c - non_finite_color()), 0.3f);
+      EXPECT_GT(glm::length(c - zero_color(k)), 0.04f) << i;
+    }
+  LegendData L = legend_data(s);
+  EXPECT_EQ(L.ticks.front().second, "0");
+}
+
+TEST(Layout, DeterministicAndBranchesSideBySide) {
+  // input → a → {b1, b2} → add(b1, b2)
+  std::vector<VizTensor> t = {{"in", "Input", "", {1, 3, 16, 16}, {}, -1},
+                              {"a", "Conv", "c1", {1, 8, 16, 16}, {0}, 0},
+                              {"b1", "Conv", "c2", {1, 8, 8, 8}, {1}, 1},
+                              {"b2", "Conv", "c3", {1, 8, 8, 8}, {1}, 2},
+                              {"sum", "Add", "add", {1, 8, 8, 8}, {2, 3}, 3},
+                              {"fc", "Gemm", "fc", {1, 10}, {4}, 4}};
+  Layout l1 = layout_tensors(t), l2 = layout_tensors(t);
+  ASSERT_EQ(l1.layers.size(), 6u);
+  for (size_t i = 0; i < 6; ++i) {
+    EXPECT_EQ(l1.layers[i].origin, l2.layers[i].origin);
+    EXPECT_EQ(l1.layers[i].size, l2.layers[i].size);
+  }
+  EXPECT_EQ(l1.layers[2].level, l1.layers[3].level);
+  EXPECT_NE(l1.layers[2].lane, l1.layers[3].lane);
+  // Branches side by side: same X span, disjoint Z spans.
+  EXPECT_EQ(l1.layers[2].origin.x, l1.layers[3].origin.x);
+  EXPECT_TRUE(l1.layers[2].max().z <= l1.layers[3].origin.z || l1.layers[3].max().z <= l1.layers[2].origin.z);
+  // Flow along +X.
+  EXPECT_LT(l1.layers[1].max().x, l1.layers[2].origin.x);
+  EXPECT_LT(l1.layers[4].max().x, l1.layers[5].origin.x);
+  // A vector becomes a square-ish grid holding every element.
+  EXPECT_TRUE(l1.layers[5].dims.grid);
+  EXPECT_EQ(l1.layers[5].dims.count, 10);
+  EXPECT_GE(l1.layers[5].dims.H * l1.layers[5].dims.W, 10);
+}
+
+TEST(Layout, SelectTensorsHidesPlumbing) {
+  Graph g;
+  g.inputs.push_back({"x", DType::Float32, {}, true});
+  auto add = [&](std::string op, std::vector<std::string> in, std::string out) {
+    Node n;
+    n.name = op;
+    n.op_type = op;
+    n.inputs = in;
+    n.outputs = {out};
+    g.nodes.push_back(n);
+  };
+  add("Conv", {"x", "w"}, "c");
+  add("Relu", {"c"}, "r");
+  add("Flatten", {"r"}, "f");
+  add("Gemm", {"f", "w2"}, "y");
+  g.outputs.push_back({"y", DType::Float32, {}, true});
+  std::vector<PlannedTensor> planned = {
+      {"x", {DType::Float32, {1, 1, 4, 4}}, -1, false}, {"w", {DType::Float32, {2, 1, 3, 3}}, -1, true},
+      {"c", {DType::Float32, {1, 2, 2, 2}}, 0, false},  {"r", {DType::Float32, {1, 2, 2, 2}}, 1, false},
+      {"f", {DType::Float32, {1, 8}}, 2, false},        {"w2", {DType::Float32, {8, 3}}, -1, true},
+      {"y", {DType::Float32, {1, 3}}, 3, false}};
+  auto t = select_tensors(g, planned);
+  ASSERT_EQ(t.size(), 4u);  // x, c, r, y (Flatten hidden)
+  EXPECT_EQ(t[3].name, "y");
+  EXPECT_EQ(t[3].inputs, std::vector<int>{2});  // the edge passes through the hidden Flatten
+}
+
+TEST(Camera, JsonRoundTripAndErrors) {
+  Camera c{{1.25f, -3.5f, 1e-7f}, 123.456789f, -37.1f, 21.9f, 41.0f};
+  Camera d = camera_from_json(camera_to_json(c));
+  EXPECT_EQ(c, d);
+  EXPECT_THROW(camera_from_json("{"), Error);
+  EXPECT_THROW(camera_from_json("{\"target\": [0, 0], \"distance\": 1}"), Error);
+  EXPECT_THROW(camera_from_json("{\"target\": [0, 0, 0], \"distance\": -1}"), Error);
+  EXPECT_THROW(camera_from_json("[1, 2]"), Error);
+  EXPECT_THROW(camera_from_json("{\"target\": [0, 0, 0], \"distance\": 1} x"), Error);
+  // look_at / camera_eye agree.
+  Camera l = look_at({-10, 5, 3}, {2, 1, 0});
+  glm::vec3 e = camera_eye(l);
+  EXPECT_NEAR(e.x, -10, 1e-3);
+  EXPECT_NEAR(e.y, 5, 1e-3);
+  EXPECT_NEAR(e.z, 3, 1e-3);
+}
+
+TEST(Picking, DecodeAndJson) {
+  Scene s = synthetic_scene({{1, 2, 3, 4}, {1, 5}});
+  EXPECT_FALSE(decode_pick(s, 0, 0));
+  EXPECT_FALSE(decode_pick(s, 3, 0));
+  EXPECT_FALSE(decode_pick(s, 2, 5));  // past the vector's end (grid tail)
+  auto p = decode_pick(s, 1, static_cast<uint32_t>(flat_of(s.layout.layers[0].dims, 1, 2, 3)));
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->cell.c, 1);
+  EXPECT_EQ(p->cell.y, 2);
+  EXPECT_EQ(p->cell.x, 3);
+  EXPECT_EQ(p->index, (std::vector<int64_t>{0, 1, 2, 3}));
+  std::string j = pick_to_json(p, s);
+  EXPECT_NE(j.find("\"index\": [1, 2, 3]"), std::string::npos) << j;
+  EXPECT_EQ(pick_to_json(std::nullopt, s), "null");
+}
