@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include "netlens/io.hpp"
@@ -160,6 +161,28 @@ TEST(Loader, TruncatedRealModel) {
       EXPECT_EQ(std::string(e.what()).rfind("prefix: ", 0), 0u) << e.what();
     }
   }
+}
+
+TEST(Loader, RealModelWholeAndTruncated) {
+  // A real exported CNN (scripts/fetch-models.sh puts it in the cache); skipped when not fetched.
+  const fs::path src = fs::path(NETLENS_CACHE_DIR) / "models" / "mobilenet_v2.onnx";
+  if (!fs::exists(src)) GTEST_SKIP() << src << " not fetched";
+  const Graph g = load_onnx(src.string());
+  EXPECT_GT(g.nodes.size(), 50u);
+  EXPECT_GT(g.parameter_count(), 3000000);
+  ASSERT_EQ(g.inputs.size(), 1u);
+  // Topological order: every input is empty, a weight, a graph input or an earlier node's output.
+  std::set<std::string> available;
+  for (const auto& [name, t] : g.initializers) available.insert(name);
+  for (const auto& v : g.inputs) available.insert(v.name);
+  for (const Node& n : g.nodes) {
+    for (const auto& in : n.inputs) EXPECT_TRUE(in.empty() || available.count(in)) << n.describe() << " " << in;
+    for (const auto& out : n.outputs) available.insert(out);
+  }
+  const std::string bytes = read_bytes(src);
+  TempDir d;
+  write_file(d / "half.onnx", bytes.substr(0, bytes.size() / 2));
+  expect_error([&] { load_onnx((d / "half.onnx").string()); }, ErrorKind::Model, {"half.onnx"});
 }
 
 TEST(Loader, TruncatedInsideInitializer) {
