@@ -185,6 +185,7 @@ class CudaBackend final : public Backend {
   ~CudaBackend() override {
     drop_graph();
     if (ctx_.stream) cudaStreamSynchronize(ctx_.stream);
+    ctx_.conv_plans.clear();
     if (ctx_.cudnn) cudnnDestroy(ctx_.cudnn);
     if (ctx_.cublas) cublasDestroy(ctx_.cublas);
     cublas_ws_.reset();

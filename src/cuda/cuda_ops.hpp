@@ -33,6 +33,9 @@ struct Context {
   // Grown only at plan time; kernels read the pointer when they run.
   void* workspace = nullptr;
   size_t workspace_bytes = 0;
+  // cuDNN execution plans by convolution configuration (cudnn_conv.cpp): identical convolutions
+  // share one plan. Cleared before the cuDNN handle is destroyed.
+  std::map<std::string, std::shared_ptr<void>> conv_plans;
 
   void* s() const { return stream; }  // the stream as launchers take it
   void reserve_workspace(size_t bytes);

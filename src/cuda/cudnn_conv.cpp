@@ -66,7 +66,7 @@ struct CudnnConv::Plan {
 };
 
 CudnnConv::CudnnConv(Context& ctx, ConvSpec spec) : ctx_(ctx), spec_(std::move(spec)) {
-  aligned_ = build(16);
+  aligned_ = plan_for(16);
   ctx_.reserve_workspace(static_cast<size_t>(aligned_->workspace));
 }
 
@@ -74,7 +74,21 @@ CudnnConv::~CudnnConv() = default;
 
 std::string CudnnConv::engine_info() const { return aligned_ ? aligned_->info : ""; }
 
-std::unique_ptr<CudnnConv::Plan> CudnnConv::build(int64_t alignment) {
+std::shared_ptr<CudnnConv::Plan> CudnnConv::plan_for(int64_t alignment) {
+  std::string key = spec_.backward_data ? "bwd" : "fwd";
+  for (const auto* v : {&spec_.x, &spec_.w, &spec_.y, &spec_.pad_begin, &spec_.pad_end, &spec_.strides, &spec_.dilations}) {
+    key += '|';
+    for (int64_t d : *v) key += std::to_string(d) + ',';
+  }
+  key += "|a" + std::to_string(alignment);
+  auto it = ctx_.conv_plans.find(key);
+  if (it != ctx_.conv_plans.end()) return std::static_pointer_cast<Plan>(it->second);
+  std::shared_ptr<Plan> p = build(alignment);
+  ctx_.conv_plans[key] = p;
+  return p;
+}
+
+std::shared_ptr<CudnnConv::Plan> CudnnConv::build(int64_t alignment) {
   const size_t nsp = spec_.x.size() - 2;
   const int64_t uid_x = 1, uid_w = 2, uid_y = 3;
   Desc x = tensor_desc(uid_x, spec_.x, alignment);
@@ -184,7 +198,7 @@ std::unique_ptr<CudnnConv::Plan> CudnnConv::build(int64_t alignment) {
         if (precision_loss) continue;
         if (pass == 0 && (runtime_compiled || winograd)) continue;
 
-        auto p = std::make_unique<Plan>();
+        auto p = std::make_shared<Plan>();
         p->plan = Desc(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
         CUDNN_CHECK(cudnnBackendSetAttribute(p->plan.d, kPlanHandle, CUDNN_TYPE_HANDLE, 1, &ctx_.cudnn));
         CUDNN_CHECK(cudnnBackendSetAttribute(p->plan.d, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG,
@@ -216,7 +230,7 @@ void CudnnConv::execute(const void* x, const void* w, void* y) {
   Plan* plan = aligned_.get();
   if (!addr_ok(x) || !addr_ok(w) || !addr_ok(y)) {
     if (!unaligned_) {
-      unaligned_ = build(4);
+      unaligned_ = plan_for(4);
       ctx_.reserve_workspace(static_cast<size_t>(unaligned_->workspace));
     }
     plan = unaligned_.get();

@@ -33,10 +33,11 @@ class CudnnConv {
 
  private:
   struct Plan;
-  std::unique_ptr<Plan> build(int64_t alignment);
+  std::shared_ptr<Plan> plan_for(int64_t alignment);  // from ctx.conv_plans, else build()
+  std::shared_ptr<Plan> build(int64_t alignment);
   Context& ctx_;
   ConvSpec spec_;
-  std::unique_ptr<Plan> aligned_, unaligned_;
+  std::shared_ptr<Plan> aligned_, unaligned_;
 };
 
 }  // namespace netlens::cuda
