@@ -46,6 +46,12 @@ AxisMap axis_map(const tensor_params::ResizeParams& p, size_t d, int64_t n, int6
     std::fill(a.idx.begin(), a.idx.end(), 0);
     return a;
   }
+  // An axis that is not resized stays as it is, whatever the coordinate transform (as in
+  // onnxruntime: tf_half_pixel_for_nn would otherwise shift it by half a pixel).
+  if (n == m && p.scale[d] == 1.0 && (p.coord != "tf_crop_and_resize" || (p.roi_start[d] == 0.0 && p.roi_end[d] == 1.0))) {
+    a.identity = true;
+    return a;
+  }
   // Coordinates in float32, as onnxruntime computes them: borderline nearest roundings (an exact
   // .5 or integer in real arithmetic, e.g. 1.5 / 0.6f) then agree with it.
   const float s = static_cast<float>(p.scale[d]);

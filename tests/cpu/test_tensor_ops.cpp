@@ -9,6 +9,11 @@
 // Tolerances: data movement, Cast, Pad, nearest Resize, integer ops: exact (bytewise).
 // Linear/cubic Resize: |got - ref| <= 1e-5 + 1e-5 |ref| (float32 vs double reference).
 // Einsum: 1e-4 relative to the sum of |products| (float32 accumulation order differs).
+// OrtCrossCheck: single-node models through onnxruntime-node (scripts/ort/run.js, when
+// scripts/fetch-models.sh installed it) vs the whole netlens path (loader, Session, CPU backend):
+// |got - ort| <= 1e-5 + 1e-5 |ort|. It covers the semantics the ONNX spec leaves to runtimes
+// (Resize-10/Upsample nearest rounding, float32 coordinates, out-of-range Cast) and skips when
+// node or onnxruntime-node is missing.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -21,7 +26,16 @@
 #include <string>
 #include <vector>
 
+#include <onnx/onnx_pb.h>  // defines ONNX_API, then includes onnx-ml.pb.h
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <variant>
+
 #include "netlens/cpu.hpp"
+#include "netlens/io.hpp"
+#include "netlens/onnx.hpp"
 #include "netlens/runtime.hpp"
 
 using namespace netlens;
@@ -528,7 +542,9 @@ std::vector<double> ref_resize(const Tensor& x, const Shape& out, const std::vec
     std::vector<std::vector<std::pair<int64_t, double>>> taps(r);
     bool outside = false;
     for (size_t d = 0; d < r; ++d)
-      taps[d] = ref_taps(oi[d], scales[d], in[d], out[d], roi.empty() ? 0 : roi[d], roi.empty() ? 1 : roi[d + r], o, outside);
+      // An axis that is not resized is left as it is (onnxruntime; the python reference would shift
+      // it by half a pixel under tf_half_pixel_for_nn).
+      taps[d] = scales[d] == 1.0 && out[d] == in[d] && roi.empty() ? std::vector<std::pair<int64_t, double>>{{oi[d], 1.0}} : ref_taps(oi[d], scales[d], in[d], out[d], roi.empty() ? 0 : roi[d], roi.empty() ? 1 : roi[d + r], o, outside);
     if (outside) {
       res[static_cast<size_t>(e)] = o.extrap;
       continue;
@@ -908,6 +924,143 @@ TEST(Misc, ReverseSequenceUniqueCompress) {
   Tensor cond = Tensor::from_i64({3}, {0, 1, 1}).cast(DType::Bool);
   expect_close(run1("Compress", {{"axis", int64_t{1}}}, 11, {c, cond}, {1}), {2, 3, 5, 6}, 0, 0);
   expect_close(run1("Compress", {}, 11, {c, cond}, {1}), {2, 3}, 0, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// onnxruntime cross-check.
+struct OrtInput {
+  std::string name;
+  Tensor t;
+  bool initializer;
+};
+using OrtAttr = std::pair<std::string, std::variant<int64_t, float, std::string>>;
+
+int onnx_elem_type(DType d) {
+  switch (d) {
+    case DType::Float32: return onnx::TensorProto::FLOAT;
+    case DType::Int64: return onnx::TensorProto::INT64;
+    default: ADD_FAILURE() << "onnx_elem_type: add " << dtype_name(d); return 0;
+  }
+}
+
+// Returns "" when netlens and onnxruntime agree, else the first difference.
+std::string ort_compare(const std::string& dir, const std::string& op, int64_t opset, const std::vector<OrtAttr>& attrs,
+                        const std::vector<OrtInput>& ins, size_t n_out = 1) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  auto* os = m.add_opset_import();
+  os->set_domain("");
+  os->set_version(opset);
+  auto* g = m.mutable_graph();
+  g->set_name("single_" + op);
+  auto* node = g->add_node();
+  node->set_op_type(op);
+  std::map<std::string, Tensor> feeds;
+  for (const OrtInput& in : ins) {
+    node->add_input(in.name);
+    if (in.name.empty()) continue;
+    if (in.initializer) {
+      auto* tp = g->add_initializer();
+      tp->set_name(in.name);
+      tp->set_data_type(onnx_elem_type(in.t.dtype()));
+      for (int64_t d : in.t.shape()) tp->add_dims(d);
+      tp->set_raw_data(std::string(static_cast<const char*>(in.t.data()), in.t.nbytes()));
+    } else {
+      auto* vi = g->add_input();
+      vi->set_name(in.name);
+      auto* tt = vi->mutable_type()->mutable_tensor_type();
+      tt->set_elem_type(onnx_elem_type(in.t.dtype()));
+      for (int64_t d : in.t.shape()) tt->mutable_shape()->add_dim()->set_dim_value(d);
+      feeds[in.name] = in.t;
+    }
+  }
+  for (size_t o = 0; o < n_out; ++o) {
+    node->add_output("y" + std::to_string(o));
+    g->add_output()->set_name("y" + std::to_string(o));
+  }
+  for (const auto& [k, v] : attrs) {
+    auto* a = node->add_attribute();
+    a->set_name(k);
+    if (auto* i = std::get_if<int64_t>(&v)) { a->set_type(onnx::AttributeProto::INT); a->set_i(*i); }
+    else if (auto* f = std::get_if<float>(&v)) { a->set_type(onnx::AttributeProto::FLOAT); a->set_f(*f); }
+    else { a->set_type(onnx::AttributeProto::STRING); a->set_s(std::get<std::string>(v)); }
+  }
+  std::filesystem::create_directories(dir);
+  std::string bytes;
+  m.SerializeToString(&bytes);
+  std::ofstream(dir + "/model.onnx", std::ios::binary) << bytes;
+  std::string cmd = "node '" NETLENS_SOURCE_DIR "/scripts/ort/run.js' '" + dir + "/model.onnx' '" + dir + "/ort'";
+  for (const auto& [k, v] : feeds) {
+    write_npy(dir + "/" + k + ".npy", v);
+    cmd += " --input " + k + "='" + dir + "/" + k + ".npy'";
+  }
+  cmd += " > '" + dir + "/ort.log' 2>&1";
+  if (std::system(cmd.c_str()) != 0) return "onnxruntime failed (see " + dir + "/ort.log)";
+
+  Graph graph = load_onnx_bytes(bytes, "", op + " model");
+  auto backend = make_cpu_backend();
+  Session session(std::move(graph), {backend.get()});
+  session.run(feeds);
+  for (size_t o = 0; o < n_out; ++o) {
+    const Tensor got = session.activations().fetch("y" + std::to_string(o));
+    const Tensor ref = read_npy(dir + "/ort/y" + std::to_string(o) + ".npy");
+    if (got.shape() != ref.shape()) return "output " + std::to_string(o) + " shape " + shape_str(got.shape()) + ", onnxruntime " + shape_str(ref.shape());
+    for (int64_t i = 0; i < got.numel(); ++i) {
+      const double a = got.get_f64(i), b = ref.get_f64(i);
+      if (!(std::fabs(a - b) <= 1e-5 + 1e-5 * std::fabs(b)))
+        return "output " + std::to_string(o) + " element " + std::to_string(i) + ": " + std::to_string(a) + ", onnxruntime " + std::to_string(b);
+    }
+  }
+  return "";
+}
+
+TEST(OrtCrossCheck, ResizeSliceCastEinsumTopK) {
+  const std::string cache = std::getenv("NETLENS_CACHE_DIR") ? std::getenv("NETLENS_CACHE_DIR") : NETLENS_CACHE_DIR;
+  if (!std::filesystem::exists(cache + "/ort/node_modules/onnxruntime-node") || std::system("node --version > /dev/null 2>&1") != 0)
+    GTEST_SKIP() << "node or onnxruntime-node missing (run scripts/fetch-models.sh)";
+  const std::string root = (std::filesystem::temp_directory_path() / ("netlens_tensor_ort_" + std::to_string(::getpid()))).string();
+  const Tensor x = random_tensor(DType::Float32, {1, 2, 5, 7}, 500);
+  auto scales = [](float h, float w) { return Tensor::from_f32({4}, {1, 1, h, w}); };
+  struct Case {
+    std::string label, op;
+    int64_t opset;
+    std::vector<OrtAttr> attrs;
+    std::vector<OrtInput> ins;
+    size_t n_out = 1;
+  };
+  std::vector<Case> cases;
+  for (float s : {0.6f, 0.4f, 2.5f, 3.f})
+    for (const char* mode : {"nearest", "linear"}) {
+      cases.push_back({std::string("Resize-10 ") + mode, "Resize", 10, {{"mode", std::string(mode)}}, {{"x", x, false}, {"s", scales(s, s), true}}});
+      if (s > 1) cases.push_back({std::string("Upsample-9 ") + mode, "Upsample", 9, {{"mode", std::string(mode)}}, {{"x", x, false}, {"s", scales(s, s), true}}});
+    }
+  const std::vector<std::tuple<std::string, std::string, std::string, float, int64_t>> r13 = {
+      {"nearest", "tf_half_pixel_for_nn", "round_prefer_ceil", 0.6f, 0}, {"nearest", "tf_half_pixel_for_nn", "floor", 1.7f, 0},
+      {"nearest", "half_pixel", "round_prefer_floor", 0.6f, 0},          {"nearest", "asymmetric", "ceil", 1.7f, 0},
+      {"linear", "half_pixel", "", 0.6f, 0},                              {"linear", "pytorch_half_pixel", "", 0.2f, 0},
+      {"cubic", "pytorch_half_pixel", "", 0.2f, 0},                       {"cubic", "half_pixel", "", 1.7f, 1},
+      {"cubic", "asymmetric", "", 0.6f, 0},                               {"linear", "align_corners", "", 2.f, 0}};
+  for (const auto& [mode, coord, nearest, s, excl] : r13) {
+    std::vector<OrtAttr> a = {{"mode", mode}, {"coordinate_transformation_mode", coord}, {"exclude_outside", excl}};
+    if (!nearest.empty()) a.push_back({"nearest_mode", nearest});
+    cases.push_back({"Resize-13 " + mode + " " + coord + " " + nearest, "Resize", 13, a, {{"x", x, false}, {"", Tensor(), false}, {"s", scales(s, s), true}}});
+  }
+  const Tensor sx = random_tensor(DType::Float32, {5, 6}, 501);
+  for (auto [st, en, step] : std::vector<std::array<int64_t, 3>>{{-10, -20, -1}, {-7, 0, -2}, {10, -10, -3}, {-100, 100, 4}})
+    cases.push_back({"Slice", "Slice", 13, {}, {{"x", sx, false}, {"a", i64({st}), true}, {"b", i64({en}), true}, {"c", i64({1}), true}, {"d", i64({step}), true}}});
+  for (const char* mode : {"reflect", "edge"})
+    cases.push_back({std::string("Pad ") + mode, "Pad", 13, {{"mode", std::string(mode)}}, {{"x", sx, false}, {"p", i64({2, 3, 1, 4}), true}}});
+  const Tensor cx = Tensor::from_f32({8}, {-2.7f, 300.f, -300.f, 1e10f, -1e10f, 127.5f, 255.9f, -0.9f});
+  for (int64_t to : {2, 3, 6, 7, 9}) cases.push_back({"Cast to " + std::to_string(to), "Cast", 13, {{"to", to}}, {{"x", cx, false}}});
+  cases.push_back({"Einsum", "Einsum", 12, {{"equation", std::string("bhid,bhjd->bhij")}},
+                   {{"q", random_tensor(DType::Float32, {2, 3, 4, 5}, 502), false}, {"k", random_tensor(DType::Float32, {2, 3, 6, 5}, 503), false}}});
+  cases.push_back({"TopK ties", "TopK", 11, {}, {{"x", Tensor::from_f32({2, 5}, {3, 1, 3, 9, -2, 0, 0, 5, -1, 5}), false}, {"k", i64({3}), true}}, 2});
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const Case& c = cases[i];
+    const std::string diff = ort_compare(root + "/" + std::to_string(i), c.op, c.opset, c.attrs, c.ins, c.n_out);
+    EXPECT_EQ(diff, "") << c.label << " (model and data kept in " << root << "/" << i << ")";
+  }
+  if (!HasFailure()) std::filesystem::remove_all(root);
 }
 
 }  // namespace
