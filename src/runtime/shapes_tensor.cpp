@@ -213,7 +213,9 @@ ResizeParams resize_params(const Node& n, int64_t opset, const Shape& in, const 
       p.scale[d] = scales[k];
       p.length[d] = static_cast<double>(scales[k]) * static_cast<double>(in[d]);
       // Float product as onnx shape inference and onnxruntime compute it.
-      p.out[d] = static_cast<int64_t>(std::floor(static_cast<float>(in[d]) * scales[k]));
+      const float o = std::floor(static_cast<float>(in[d]) * scales[k]);
+      if (!(o <= 1e15f)) model_error(n, "scale " + std::to_string(scales[k]) + " gives an impossibly large output");
+      p.out[d] = static_cast<int64_t>(o);
     }
   } else {
     const std::string policy = opset >= 18 ? n.attr_string("keep_aspect_ratio_policy", "stretch") : "stretch";
@@ -234,6 +236,7 @@ ResizeParams resize_params(const Node& n, int64_t opset, const Shape& in, const 
       }
       for (size_t k = 0; k < na; ++k) {
         const size_t d = static_cast<size_t>(axes[k]);
+        if (!(s * static_cast<double>(in[d]) <= 1e15)) model_error(n, "sizes give an impossibly large output");
         p.scale[d] = s;
         p.length[d] = s * static_cast<double>(in[d]);
         p.out[d] = static_cast<int64_t>(std::floor(s * static_cast<double>(in[d]) + 0.5));
@@ -374,6 +377,7 @@ UniqueResult unique_values(const Node& n, const Tensor& x) {
   const bool sorted = n.attr_int("sorted", 1) != 0;
   const int64_t r = x.rank();
   const bool has_axis = n.has_attr("axis");
+  if (has_axis && r == 0) model_error(n, "input must have rank >= 1 with an axis");
   const int64_t axis = has_axis ? normalize_axis(n.attr_int("axis", 0), r, n.describe()) : 0;
   const Shape shape = has_axis ? x.shape() : Shape{x.numel()};
   const int64_t outer = has_axis ? numel(Shape(shape.begin(), shape.begin() + axis)) : 1;
@@ -563,6 +567,7 @@ Infos infer_concat(const InferContext& c) {
   if (c.num_inputs() == 0) c.fail("no inputs");
   const TensorInfo& x0 = c.in(0);
   const int64_t r = static_cast<int64_t>(x0.shape.size());
+  if (r == 0) c.fail("inputs must have rank >= 1");
   if (!c.node.has_attr("axis") && c.opset >= 4) c.fail("missing axis attribute");
   const int64_t axis = normalize_axis(c.node.attr_int("axis", 1), r, where(c));
   Shape out = x0.shape;
@@ -582,6 +587,7 @@ Infos infer_concat(const InferContext& c) {
 Infos infer_split(const InferContext& c) {
   const TensorInfo& x = c.in(0);
   const int64_t r = static_cast<int64_t>(x.shape.size());
+  if (r == 0) c.fail("input must have rank >= 1");
   const int64_t axis = normalize_axis(c.node.attr_int("axis", 0), r, where(c));
   const int64_t dim = x.shape[static_cast<size_t>(axis)];
   const int64_t n_out = static_cast<int64_t>(c.node.outputs.size());
@@ -810,6 +816,7 @@ Infos infer_one_hot(const InferContext& c) {
 Infos infer_top_k(const InferContext& c) {
   const TensorInfo& x = c.in(0);
   const int64_t r = static_cast<int64_t>(x.shape.size());
+  if (r == 0) c.fail("input must have rank >= 1");
   const int64_t axis = normalize_axis(c.node.attr_int("axis", -1), r, where(c));
   int64_t k = c.node.attr_int("k", -1);
   if (c.opset >= 10) {
@@ -859,8 +866,12 @@ Infos infer_scatter_elements(const InferContext& c) {
   const TensorInfo& idx = c.in(1);
   const TensorInfo& upd = c.in(2);
   if (idx.shape != upd.shape) c.fail("indices and updates shapes differ");
-  if (idx.shape.size() != x.shape.size()) c.fail("indices rank differs from data rank");
-  (void)normalize_axis(c.node.attr_int("axis", 0), static_cast<int64_t>(x.shape.size()), where(c));
+  if (idx.shape.size() != x.shape.size() || x.shape.empty()) c.fail("indices rank differs from data rank (or rank 0)");
+  const int64_t axis = normalize_axis(c.node.attr_int("axis", 0), static_cast<int64_t>(x.shape.size()), where(c));
+  for (size_t d = 0; d < x.shape.size(); ++d)
+    if (static_cast<int64_t>(d) != axis && idx.shape[d] > x.shape[d])
+      c.fail("indices shape " + shape_str(idx.shape) + " exceeds data shape " + shape_str(x.shape));
+  if (upd.dtype != x.dtype) c.fail("updates dtype differs from data");
   return {x};
 }
 
@@ -897,6 +908,7 @@ Infos infer_compress(const InferContext& c) {
   const std::vector<int64_t> cond = c.require_constant(1).to_i64_vector();
   int64_t kept = 0;
   if (c.node.has_attr("axis")) {
+    if (x.shape.empty()) c.fail("input must have rank >= 1 with an axis");
     const int64_t axis = normalize_axis(c.node.attr_int("axis", 0), static_cast<int64_t>(x.shape.size()), where(c));
     const int64_t dim = x.shape[static_cast<size_t>(axis)];
     if (static_cast<int64_t>(cond.size()) > dim) c.fail("condition longer than the axis");
