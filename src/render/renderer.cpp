@@ -517,6 +517,10 @@ void Renderer::Impl::build_labels(const glm::mat4& vp, const viz::Camera& cam, c
   if (opts.labels) {
     const float p1 = 17.0f * ui, p2 = 14.0f * ui, pad = 7.0f * ui;
     std::vector<glm::vec4> placed;  // x0, y0, x1, y1
+    // Reserve the title, legend and selection panels so labels never cover them.
+    if (!opts.title.empty()) placed.emplace_back(0.0f, 0.0f, 560.0f * ui, 90.0f * ui);
+    if (opts.legend) placed.emplace_back(0.0f, H - 260.0f * ui, 360.0f * ui, H);
+    if (selection.layer >= 0) placed.emplace_back(W - 520.0f * ui, 0.0f, W, 100.0f * ui);
     for (int li : order) {
       const auto& v = scene.layout.layers[static_cast<size_t>(li)];
       glm::vec3 anchor(v.center().x, v.max().y + 0.04f * v.size.y + 0.5f, v.center().z);
@@ -531,7 +535,10 @@ void Renderer::Impl::build_labels(const glm::mat4& vp, const viz::Camera& cam, c
       x0 = std::clamp(x0, 4.0f, std::max(4.0f, W - w - 4.0f));  // keep labels of edge volumes readable
       bool overlap = false;
       for (const auto& r : placed)
-        if (x0 < r.z + 4 && x0 + w + 4 > r.x && y0 < r.w + 4 && y0 + h + 4 > r.y) { overlap = true; break; }
+        if (x0 < r.z + 14 * ui && x0 + w + 14 * ui > r.x && y0 < r.w + 10 * ui && y0 + h + 10 * ui > r.y) {
+          overlap = true;  // generous spacing: fewer, readable labels rather than a wall of text
+          break;
+        }
       if (overlap) continue;
       placed.emplace_back(x0, y0, x0 + w, y0 + h);
       add_panel(x0, y0, w, h, 6.0f * ui, glm::vec4(0.07f, 0.08f, 0.11f, 0.78f));

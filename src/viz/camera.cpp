@@ -93,10 +93,21 @@ Camera overview_camera(const Layout& l, float aspect) {
   c.target = 0.5f * (l.min + l.max);
   // From the side and a little above and in front: the flow reads left to right and the first
   // slab of every volume (its front face) stays visible.
-  c.yaw_deg = -58.0f;
-  c.pitch_deg = 20.0f;
+  glm::vec3 ext = l.max - l.min;
+  // Long networks (ResNet, MobileNet) are seen more from the side, so the flow spans the width.
+  float elongation = ext.x / std::max(1.0f, std::max(ext.y, ext.z));
+  float t = std::clamp((elongation - 3.0f) / 10.0f, 0.0f, 1.0f);
+  c.yaw_deg = -58.0f - 17.0f * t;
+  c.pitch_deg = 20.0f - 6.0f * t;
+  bool wrapped = false;
+  for (const auto& v : l.layers) wrapped |= v.row > 0;
+  if (wrapped) {  // rows read like lines of text: look from the side, slightly from above
+    c.yaw_deg = -76.0f;
+    c.pitch_deg = 9.0f;
+  }
   c.distance = 0.0f;
-  return frame_box(c, l.min, l.max, aspect, 1.06f);
+  // The margin leaves room for the labels above the volumes.
+  return frame_box(c, l.min, l.max + glm::vec3(0.0f, 0.08f * ext.y, 0.0f), aspect, 1.08f);
 }
 
 Camera focus_camera(const Layout& l, int layer, float aspect) {

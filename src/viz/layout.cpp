@@ -133,6 +133,9 @@ Layout layout_tensors(std::vector<VizTensor> tensors, const LayoutOptions& opts)
   std::vector<std::vector<int>> at(levels);
   for (size_t i = 0; i < n; ++i) at[L.layers[i].level].push_back(static_cast<int>(i));
 
+  // Along X: each level starts after the previous one plus a gap.
+  std::vector<float> level_x(static_cast<size_t>(levels), 0.0f), level_depth(static_cast<size_t>(levels), 0.0f),
+      level_height(static_cast<size_t>(levels), 0.0f);
   float x = 0.0f;
   float prev_height = 0.0f;
   for (int lv = 0; lv < levels; ++lv) {
@@ -144,6 +147,9 @@ Layout layout_tensors(std::vector<VizTensor> tensors, const LayoutOptions& opts)
       width += L.layers[id].size.z;
     }
     if (lv > 0) x += opts.gap_min + opts.gap_rel * std::max(height, prev_height);
+    level_x[lv] = x;
+    level_depth[lv] = depth;
+    level_height[lv] = height;
     float lane_gap = ids.size() > 1 ? opts.lane_gap_rel * width / float(ids.size()) + opts.gap_min : 0.0f;
     float total = width + lane_gap * float(ids.size() - 1);
     float z = -0.5f * total;
@@ -156,6 +162,43 @@ Layout layout_tensors(std::vector<VizTensor> tensors, const LayoutOptions& opts)
     }
     x += depth;
     prev_height = height;
+  }
+  // Wrap long networks into rows: choose the row count whose block is closest to wrap_aspect,
+  // cut at level boundaries by length, then stack the rows downwards.
+  if (opts.wrap && levels > 8) {
+    float hmax = *std::max_element(level_height.begin(), level_height.end());
+    float typical = 0.0f;  // a robust row height: the tallest levels dominate the first row only
+    {
+      std::vector<float> h = level_height;
+      std::sort(h.begin(), h.end());
+      typical = std::max(1.0f, h[h.size() * 3 / 4]);
+    }
+    int rows = 1;
+    float best = 1e30f;
+    for (int r = 1; r <= 12; ++r) {
+      float aspect = (x / float(r)) / (float(r) * 1.5f * typical + hmax - typical);
+      float err = std::fabs(std::log(aspect / opts.wrap_aspect));
+      if (err < best) { best = err; rows = r; }
+    }
+    if (rows > 1) {
+      std::vector<int> row_of(static_cast<size_t>(levels));
+      const float row_len = x / float(rows);
+      for (int lv = 0; lv < levels; ++lv)
+        row_of[lv] = std::min(rows - 1, static_cast<int>((level_x[lv] + 0.5f * level_depth[lv]) / row_len));
+      std::vector<float> row_start(static_cast<size_t>(rows), 1e30f), row_h(static_cast<size_t>(rows), 0.0f);
+      for (int lv = 0; lv < levels; ++lv) {
+        row_start[row_of[lv]] = std::min(row_start[row_of[lv]], level_x[lv]);
+        row_h[row_of[lv]] = std::max(row_h[row_of[lv]], level_height[lv]);
+      }
+      std::vector<float> row_y(static_cast<size_t>(rows), 0.0f);
+      for (int r = 1; r < rows; ++r)
+        row_y[r] = row_y[r - 1] - (0.5f * row_h[r - 1] + 0.5f * row_h[r] + opts.gap_min + 0.45f * typical + 12.0f);
+      for (auto& v : L.layers) {
+        v.row = row_of[v.level];
+        v.origin.x -= row_start[v.row];
+        v.origin.y += row_y[v.row];
+      }
+    }
   }
   if (n) {
     L.min = glm::vec3(1e30f);

@@ -53,6 +53,7 @@ struct LayerVolume {
   float cell = 1.0f;       // cell size along Y and Z
   int level = 0;           // position along the flow (longest path from an input)
   int lane = 0;            // side-by-side index within a level
+  int row = 0;             // row of a wrapped layout
   glm::vec3 center() const { return origin + 0.5f * size; }
   glm::vec3 max() const { return origin + size; }
 };
@@ -65,9 +66,13 @@ struct Layout {
 
 struct LayoutOptions {
   float cell = 1.0f;
-  float gap_min = 10.0f;       // gap between levels along X
-  float gap_rel = 0.35f;       // ... plus this times the larger neighbouring height
+  float gap_min = 6.0f;        // gap between levels along X
+  float gap_rel = 0.22f;       // ... plus this times the larger neighbouring height
   float lane_gap_rel = 0.25f;  // gap between side-by-side volumes, relative to their width
+  // A network much longer than it is tall (ResNet-50: 120+ levels) is wrapped into rows read like
+  // text (each row flows along +X, the next row below it), aiming at about this length:height.
+  float wrap_aspect = 2.6f;
+  bool wrap = true;
 };
 Layout layout_tensors(std::vector<VizTensor> tensors, const LayoutOptions& opts = {});
 
