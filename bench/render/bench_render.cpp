@@ -1,135 +1,14 @@
-// Render benchmark: frame time of the offscreen renderer for synthetic VGG-like networks of 10^4 to
-// 10^8 activations (and VGG-16's exact activation shapes), overview and close-up, at 1280x720 and
-// 1920x1080. Prints a table and one JSON line per row (median and spread over the frames).
-// Each frame orbits the camera slightly so no two frames are identical.
-#include <algorithm>
-#include <chrono>
-#include <cmath>
+// netlens_bench_render: the render benchmark as a standalone executable (same as `netlens bench-render`).
 #include <cstdio>
-#include <cstring>
-#include <string>
-#include <vector>
 
-#include "camera.hpp"
-#include "renderer.hpp"
-#include "scene.hpp"
-
-using namespace netlens;
-
-namespace {
-
-struct Row {
-  std::string net, view;
-  int w, h;
-  int64_t neurons;
-  double median, min, max;
-  uint32_t slabs, cells, draws;
-};
-
-void usage() {
-  std::fprintf(stderr,
-               "usage: netlens_bench_render [--neurons 1e4,1e5,...] [--sizes 1280x720,1920x1080] [--frames N]\n"
-               "                            [--no-vgg16] [--png DIR] [--gpu N] [--quick]\n");
-}
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  size_t a = 0;
-  while (a <= s.size()) {
-    size_t b = s.find(',', a);
-    if (b == std::string::npos) b = s.size();
-    if (b > a) out.push_back(s.substr(a, b - a));
-    a = b + 1;
-  }
-  return out;
-}
-
-}  // namespace
+#include "bench_render.hpp"
+#include "netlens/core.hpp"
 
 int main(int argc, char** argv) {
-  std::vector<double> targets = {1e4, 1e5, 1e6, 1e7, 1e8};
-  std::vector<std::pair<int, int>> sizes = {{1280, 720}, {1920, 1080}};
-  int frames = 7;
-  bool vgg = true;
-  std::string png_dir;
-  int gpu = -1;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) { usage(); std::exit(2); }
-      return argv[++i];
-    };
-    if (a == "--neurons") { targets.clear(); for (auto& t : split(next())) targets.push_back(std::stod(t)); }
-    else if (a == "--sizes") {
-      sizes.clear();
-      for (auto& t : split(next())) {
-        auto x = t.find('x');
-        if (x == std::string::npos) { usage(); return 2; }
-        sizes.emplace_back(std::stoi(t.substr(0, x)), std::stoi(t.substr(x + 1)));
-      }
-    } else if (a == "--frames") frames = std::max(1, std::stoi(next()));
-    else if (a == "--no-vgg16") vgg = false;
-    else if (a == "--png") png_dir = next();
-    else if (a == "--gpu") gpu = std::stoi(next());
-    else if (a == "--quick") { targets = {1e4, 1e6}; sizes = {{1280, 720}}; frames = 3; }
-    else { usage(); return 2; }
-  }
   try {
-    render::Context ctx(render::ContextOptions{.gpu = gpu});
-    std::vector<Row> rows;
-    std::vector<std::pair<std::string, std::vector<Shape>>> nets;
-    if (vgg) nets.emplace_back("vgg16-shapes", viz::vgg16_shapes());
-    for (double t : targets) {
-      char name[32];
-      std::snprintf(name, sizeof name, "synthetic-1e%d", static_cast<int>(std::lround(std::log10(t))));
-      nets.emplace_back(name, viz::synthetic_vgg_shapes(static_cast<int64_t>(t)));
-    }
-    for (auto& [name, shapes] : nets) {
-      auto t0 = std::chrono::steady_clock::now();
-      viz::Scene scene = viz::synthetic_scene(shapes, 7);
-      double build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      std::fprintf(stderr, "%s: %lld neurons, %zu layers, scene built in %.2f s\n", name.c_str(),
-                   static_cast<long long>(scene.neurons()), scene.layout.layers.size(), build_s);
-      for (auto [w, h] : sizes) {
-        render::RenderOptions ro{.width = w, .height = h, .readback = !png_dir.empty()};
-        render::Renderer r(ctx, scene, ro);
-        const float aspect = float(w) / float(h);
-        int mid = static_cast<int>(scene.layout.layers.size() / 3);
-        viz::Camera views[2] = {viz::overview_camera(scene.layout, aspect),
-                                viz::orbit(viz::focus_camera(scene.layout, mid, aspect), 0, 0, 0.3f)};
-        const char* view_names[2] = {"overview", "close-up"};
-        for (int v = 0; v < 2; ++v) {
-          std::vector<double> t;
-          render::FrameStats last;
-          r.render(views[v]);  // warm-up (pipeline caches, first-touch of buffers)
-          for (int f = 0; f < frames; ++f) {
-            last = r.render(viz::orbit(views[v], 0.5f * float(f), 0.0f));
-            t.push_back(last.total_ms);
-          }
-          std::sort(t.begin(), t.end());
-          rows.push_back({name, view_names[v], w, h, scene.neurons(), t[t.size() / 2], t.front(), t.back(),
-                          last.slab_instances, last.cell_instances, last.draws});
-          if (!png_dir.empty()) r.write_png(png_dir + "/" + name + "-" + view_names[v] + "-" + std::to_string(w) + ".png");
-          const Row& row = rows.back();
-          std::printf("{\"bench\": \"render\", \"device\": \"%s\", \"network\": \"%s\", \"neurons\": %lld, \"view\": \"%s\", "
-                      "\"width\": %d, \"height\": %d, \"frames\": %d, \"median_ms\": %.2f, \"min_ms\": %.2f, "
-                      "\"max_ms\": %.2f, \"slabs\": %u, \"cells\": %u, \"draws\": %u}\n",
-                      ctx.device_name().c_str(), row.net.c_str(), static_cast<long long>(row.neurons), row.view.c_str(), w, h,
-                      frames, row.median, row.min, row.max, row.slabs, row.cells, row.draws);
-          std::fflush(stdout);
-        }
-      }
-    }
-    std::printf("\n%-16s %12s %-9s %10s %10s %16s %8s %8s %6s\n", "network", "neurons", "view", "size", "median ms",
-                "spread ms", "slabs", "cells", "draws");
-    for (const auto& r : rows)
-      std::printf("%-16s %12lld %-9s %4dx%-5d %10.1f %7.1f..%-7.1f %8u %8u %6u\n", r.net.c_str(),
-                  static_cast<long long>(r.neurons), r.view.c_str(), r.w, r.h, r.median, r.min, r.max, r.slabs, r.cells,
-                  r.draws);
-    std::printf("device: %s\n", ctx.device_name().c_str());
-  } catch (const Error& e) {
+    return netlens::render::run_render_benchmark(std::vector<std::string>(argv + 1, argv + argc));
+  } catch (const netlens::Error& e) {
     std::fprintf(stderr, "netlens_bench_render: error: %s\n", e.what());
-    return 1;
+    return e.kind() == netlens::ErrorKind::Usage ? 2 : 1;
   }
-  return 0;
 }

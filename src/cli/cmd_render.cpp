@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "common.hpp"
+#include "bench_render.hpp"
 #include "render_command.hpp"
 
 namespace netlens::cli {
@@ -40,6 +41,12 @@ NETLENS_COMMAND("render",
                 "[--validation] [--lod-mean]",
                 "run the model and render the network in 3D to a PNG (offscreen Vulkan); --pick prints the neuron at a pixel",
                 run_render);
+
+NETLENS_COMMAND("bench-render",
+                "bench-render [--neurons 1e4,1e5,1e6,1e7,1e8] [--sizes 1280x720,1920x1080] [--frames N] [--no-vgg16] "
+                "[--png DIR] [--gpu N] [--quick]",
+                "render frame times (overview and close-up) for synthetic networks of 10^4..10^8 activations",
+                render::run_render_benchmark);
 
 }  // namespace
 }  // namespace netlens::cli

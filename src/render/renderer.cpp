@@ -512,7 +512,7 @@ std::string short_name(std::string s) {
 
 void Renderer::Impl::build_labels(const glm::mat4& vp, const viz::Camera& cam, const std::vector<int>& order) {
   const float W = float(opts.width), H = float(opts.height);
-  const float ui = std::max(1.0f, H / 1000.0f);
+  const float ui = std::clamp(H / 1000.0f, 0.6f, 4.0f);
   const FontAtlas& fa = font_atlas();
   if (opts.labels) {
     const float p1 = 17.0f * ui, p2 = 14.0f * ui, pad = 7.0f * ui;
@@ -709,11 +709,18 @@ FrameStats Renderer::Impl::render(const viz::Camera& cam) {
     if (eye.z > v.max().z && W > 1) xs.push_back(W - 1);
     int64_t nc = static_cast<int64_t>(cs.size()), ny = static_cast<int64_t>(ys.size());
     int64_t count = nc * H * W + ny * (C - nc) * W + static_cast<int64_t>(xs.size()) * (C - nc) * (H - ny);
-    if (count == 0 || count > budget) continue;
+    // Candidates are culled against the view below; bound the work spent looking at them.
+    if (count == 0 || count > 4 * budget) continue;
     auto fixed = [](const std::vector<int64_t>& f, int64_t k) { return std::find(f.begin(), f.end(), k) != f.end(); };
+    const size_t first = cell_list.size();
     auto emit = [&](int64_t c, int64_t y, int64_t x) {
       int64_t f = viz::flat_of(v.dims, c, y, x);
-      if (f < v.dims.count) cell_list.emplace_back(static_cast<uint32_t>(i), static_cast<uint32_t>(f));
+      if (f >= v.dims.count) return;
+      // Only cells whose centre is on screen (with a margin for the cube's extent).
+      glm::vec4 p = vp * glm::vec4(viz::neuron_center(v, c, y, x), 1.0f);
+      const float m = 1.05f * p.w;
+      if (p.w <= 0.0f || std::fabs(p.x) > m || std::fabs(p.y) > m) return;
+      cell_list.emplace_back(static_cast<uint32_t>(i), static_cast<uint32_t>(f));
     };
     for (int64_t c : cs)
       for (int64_t y = 0; y < H; ++y)
@@ -727,6 +734,11 @@ FrameStats Renderer::Impl::render(const viz::Camera& cam) {
         if (!fixed(cs, c))
           for (int64_t y = 0; y < H; ++y)
             if (!fixed(ys, y)) emit(c, y, x);
+    count = static_cast<int64_t>(cell_list.size() - first);
+    if (count == 0 || count > budget) {  // does not fit: this layer stays a slab box
+      cell_list.resize(first);
+      continue;
+    }
     as_cells[static_cast<size_t>(i)] = 1;
     budget -= count;
     ++st.cell_layers;

@@ -35,8 +35,8 @@ struct RenderOptions {
   bool connections = true;
   bool selection_lines = true;
   bool lod_max = true;           // pyramids aggregate by max |v| (else mean)
-  int64_t cell_budget = 120000;  // individual cells drawn per frame at most
-  float cell_min_px = 7.0f;      // a layer turns into cells once its cells are this big on screen
+  int64_t cell_budget = 60000;   // individual cells drawn per frame at most (on-screen ones only)
+  float cell_min_px = 10.0f;     // a layer turns into cells once its cells are this big on screen
   bool readback = true;          // copy colour and IDs to host memory after each frame
   std::string title;             // drawn top-left when not empty
 };
