@@ -148,6 +148,8 @@ PadParams pad_params(const Node& n, int64_t opset, const Shape& in, const std::v
     const size_t d = static_cast<size_t>(axes[k]);
     p.begin[d] = pads[k];
     p.end[d] = pads[k + axes.size()];
+    if (std::abs(p.begin[d]) > (int64_t{1} << 50) || std::abs(p.end[d]) > (int64_t{1} << 50))
+      model_error(n, "pad of " + std::to_string(std::max(std::abs(p.begin[d]), std::abs(p.end[d]))) + " is impossibly large");
     p.out[d] = in[d] + p.begin[d] + p.end[d];
     if (p.out[d] < 0) model_error(n, "pads crop axis " + std::to_string(d) + " below zero");
     if ((p.mode == "reflect" || p.mode == "edge" || p.mode == "wrap") && in[d] == 0 && p.out[d] > 0)
@@ -469,7 +471,7 @@ Infos infer_reshape(const InferContext& c) {
     } else {
       out[i] = v;
     }
-    known *= out[i];
+    if (__builtin_mul_overflow(known, out[i], &known)) c.fail("shape " + shape_str(target) + " overflows");
   }
   const int64_t total = numel(x.shape);
   if (infer >= 0) {
@@ -685,7 +687,7 @@ Infos infer_tile(const InferContext& c) {
   Shape out = x.shape;
   for (size_t i = 0; i < rep.size(); ++i) {
     if (rep[i] < 0) c.fail("negative repeat");
-    out[i] *= rep[i];
+    if (__builtin_mul_overflow(out[i], rep[i], &out[i])) c.fail("repeats overflow the output size");
   }
   return {{x.dtype, out}};
 }

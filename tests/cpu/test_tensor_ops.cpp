@@ -70,6 +70,12 @@ std::vector<Tensor> run_op(const std::string& op, std::map<std::string, AttrValu
   if (!fn) throw Error(ErrorKind::Unsupported, "no shape function for " + op);
   std::vector<TensorInfo> outs = (*fn)(InferContext{node, opset, ptrs, cptrs});
   outs.resize(n_out);
+  // The Session refuses outputs no machine can hold before planning; so do we (1e9 elements).
+  for (const TensorInfo& o : outs) {
+    double elems = 1;
+    for (int64_t d : o.shape) elems *= static_cast<double>(d);
+    if (elems > 1e9) throw Error(ErrorKind::Memory, op + ": output " + shape_str(o.shape) + " too large");
+  }
   NodeContext ctx{node, opset, {}, outs, cptrs};
   for (size_t i = 0; i < ins.size(); ++i) ctx.inputs.push_back(ins[i].defined() ? infos[i] : TensorInfo{});
   if (auto why = cpu().unsupported_reason(ctx)) throw Error(ErrorKind::Unsupported, op + ": " + *why);
@@ -1061,6 +1067,141 @@ TEST(OrtCrossCheck, ResizeSliceCastEinsumTopK) {
     EXPECT_EQ(diff, "") << c.label << " (model and data kept in " << root << "/" << i << ")";
   }
   if (!HasFailure()) std::filesystem::remove_all(root);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Robustness: random shapes, attributes and constant inputs (many of them invalid) for every op of
+// the family. Each node either runs or throws netlens::Error; never another exception, never a
+// crash (run under NETLENS_SANITIZE=ON to catch out-of-bounds accesses too).
+TEST(Robustness, RandomNodesRunOrThrowNetlensError) {
+  std::mt19937 rng(2024);
+  auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  auto rand_shape = [&](int64_t max_rank) {
+    Shape s(static_cast<size_t>(pick(0, max_rank)));
+    for (auto& d : s) d = pick(0, 4);
+    return s;
+  };
+  auto rand_ints = [&](int64_t n) {
+    std::vector<int64_t> v(static_cast<size_t>(n));
+    for (auto& x : v) {
+      const int64_t r = pick(0, 20);
+      x = r == 0 ? INT64_MIN : r == 1 ? INT64_MAX : pick(-6, 6);
+    }
+    return i64(v);
+  };
+  const std::vector<std::string> ops = {"Reshape", "Transpose", "Squeeze", "Unsqueeze", "Concat", "Split", "Slice", "Gather",
+                                        "GatherElements", "GatherND", "ScatterND", "ScatterElements", "Expand", "Tile", "Pad",
+                                        "Resize", "DepthToSpace", "SpaceToDepth", "Trilu", "CumSum", "TopK", "OneHot", "Range",
+                                        "ConstantOfShape", "Einsum", "Cast", "Flatten", "Shape", "Unique", "Compress", "EyeLike"};
+  const std::vector<std::string> equations = {"ij,jk->ik", "bij,bjk->bik", "ii->i", "i,i", "...ij->...ji", "ij->", "a,b->ab", "iij"};
+  int ran = 0, refused = 0;
+  for (int iter = 0; iter < 1500; ++iter) {
+    const std::string op = ops[static_cast<size_t>(iter) % ops.size()];
+    const Tensor x = random_tensor(DType::Float32, rand_shape(4), static_cast<uint32_t>(iter));
+    std::map<std::string, AttrValue> attrs;
+    std::vector<Tensor> ins = {x};
+    std::set<size_t> consts;
+    size_t n_out = 1;
+    const int64_t axis = pick(-5, 5);
+    if (pick(0, 3)) attrs["axis"] = axis;
+    if (op == "Reshape" || op == "Expand" || op == "Tile" || op == "Squeeze" || op == "Unsqueeze") {
+      ins.push_back(rand_ints(pick(0, 4)));
+      consts = {1};
+    } else if (op == "Transpose") {
+      std::vector<int64_t> perm(static_cast<size_t>(x.rank()));
+      std::iota(perm.begin(), perm.end(), 0);
+      std::shuffle(perm.begin(), perm.end(), rng);
+      if (!perm.empty() && pick(0, 3) == 0) perm[0] = pick(-6, 6);
+      attrs["perm"] = perm;
+    } else if (op == "Concat") {
+      for (int k = 0; k < pick(0, 2); ++k) ins.push_back(pick(0, 1) ? x : random_tensor(DType::Float32, rand_shape(4), 7));
+    } else if (op == "Split") {
+      n_out = static_cast<size_t>(pick(1, 3));
+      if (pick(0, 1)) { ins.push_back(rand_ints(static_cast<int64_t>(n_out))); consts = {1}; }
+    } else if (op == "Slice") {
+      const int64_t n = pick(0, 3);
+      for (int k = 0; k < 4; ++k) ins.push_back(rand_ints(k < 2 ? n : pick(0, 3)));
+      consts = {1, 2, 3, 4};
+    } else if (op == "Gather" || op == "GatherElements" || op == "GatherND") {
+      Tensor idx = rand_ints(0);
+      Shape is = rand_shape(3);
+      idx = Tensor(DType::Int64, is);
+      for (int64_t k = 0; k < idx.numel(); ++k) idx.data_as<int64_t>()[k] = pick(-5, 5);
+      ins.push_back(idx);
+    } else if (op == "ScatterND" || op == "ScatterElements") {
+      Tensor idx(DType::Int64, rand_shape(3));
+      for (int64_t k = 0; k < idx.numel(); ++k) idx.data_as<int64_t>()[k] = pick(-5, 5);
+      ins.push_back(idx);
+      ins.push_back(random_tensor(DType::Float32, pick(0, 1) ? idx.shape() : rand_shape(3), 9));
+      if (pick(0, 1)) attrs["reduction"] = std::string(pick(0, 1) ? "add" : "max");
+    } else if (op == "Pad") {
+      ins.push_back(rand_ints(pick(0, 1) ? 2 * x.rank() : pick(0, 6)));
+      ins.push_back(Tensor::scalar_f32(2.f));
+      consts = {1};
+      const char* modes[] = {"constant", "reflect", "edge", "wrap", "bogus"};
+      attrs["mode"] = std::string(modes[pick(0, 4)]);
+    } else if (op == "Resize") {
+      ins.push_back(Tensor());
+      const int64_t n = pick(0, 1) ? x.rank() : pick(0, 4);
+      if (pick(0, 1)) {
+        std::vector<float> sc;
+        const float opts[] = {0.5f, 1.f, 1.5f, 2.f, 0.3f, 0.f, -1.f};
+        for (int64_t k = 0; k < n; ++k) sc.push_back(opts[pick(0, 6)]);
+        ins.push_back(f32(sc));
+        consts = {2};
+      } else {
+        ins.push_back(Tensor());
+        std::vector<int64_t> sz;
+        for (int64_t k = 0; k < n; ++k) sz.push_back(pick(-1, 5));
+        ins.push_back(i64(sz));
+        consts = {3};
+      }
+      const char* modes[] = {"nearest", "linear", "cubic"};
+      const char* coords[] = {"half_pixel", "align_corners", "asymmetric", "pytorch_half_pixel", "tf_half_pixel_for_nn"};
+      attrs["mode"] = std::string(modes[pick(0, 2)]);
+      attrs["coordinate_transformation_mode"] = std::string(coords[pick(0, 4)]);
+      attrs["exclude_outside"] = pick(0, 1);
+    } else if (op == "DepthToSpace" || op == "SpaceToDepth") {
+      attrs["blocksize"] = pick(-1, 3);
+    } else if (op == "Trilu" || op == "CumSum" || op == "TopK") {
+      ins.push_back(pick(0, 3) ? Tensor::from_i64({}, {pick(-6, 6)}) : rand_ints(pick(0, 2)));
+      consts = {1};
+      n_out = op == "TopK" ? 2 : 1;
+    } else if (op == "OneHot") {
+      ins = {Tensor::from_i64({3}, {pick(-5, 5), pick(-5, 5), 0}), Tensor::from_i64({}, {pick(-2, 5)}), f32({0, 1})};
+      consts = {1};
+    } else if (op == "Range") {
+      ins = {Tensor::from_i64({}, {pick(-5, 5)}), Tensor::from_i64({}, {pick(-5, 5)}), Tensor::from_i64({}, {pick(-2, 2)})};
+      consts = {0, 1, 2};
+    } else if (op == "ConstantOfShape") {
+      ins = {rand_ints(pick(0, 3))};
+      for (int64_t k = 0; k < ins[0].numel(); ++k) ins[0].data_as<int64_t>()[k] = pick(-1, 4);
+      consts = {0};
+    } else if (op == "Einsum") {
+      attrs["equation"] = equations[static_cast<size_t>(pick(0, static_cast<int64_t>(equations.size()) - 1))];
+      if (pick(0, 1)) ins.push_back(random_tensor(DType::Float32, rand_shape(3), 11));
+    } else if (op == "Cast") {
+      attrs["to"] = pick(0, 17);
+    } else if (op == "Unique") {
+      consts = {0};
+      n_out = 4;
+    } else if (op == "Compress") {
+      ins.push_back(Tensor::from_i64({pick(0, 5)}, {}).cast(DType::Bool));
+      consts = {1};
+    }
+    if (op == "Compress" && ins[1].numel() == 0) ins[1] = Tensor(DType::Bool, {0});
+    try {
+      run_op(op, attrs, 13, ins, consts, n_out);
+      ++ran;
+    } catch (const Error&) {
+      ++refused;
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << op << ": non-netlens exception " << e.what();
+    }
+  }
+  // Both outcomes must occur, or the generator is not exercising anything.
+  EXPECT_GT(ran, 200);
+  EXPECT_GT(refused, 200);
 }
 
 }  // namespace
