@@ -75,4 +75,12 @@ ConvLayout conv_layout(bool pointwise_dense) {
   return forced_conv_layout().value_or(pointwise_dense ? ConvLayout::Plain : ConvLayout::Blocked);
 }
 
+bool winograd_enabled() {
+  static const bool on = [] {
+    const char* v = std::getenv("NETLENS_CONV_WINOGRAD");
+    return !(v && std::string_view(v) == "0");
+  }();
+  return on;
+}
+
 }  // namespace netlens::cpu::nn

@@ -60,6 +60,8 @@ void require_f32(const NodeContext& ctx, size_t input);
 enum class ConvLayout { Plain, Blocked };
 std::optional<ConvLayout> forced_conv_layout();
 ConvLayout conv_layout(bool pointwise_dense);
+// Winograd for 3x3 stride-1 convs; NETLENS_CONV_WINOGRAD=0 turns it off (direct kernels only).
+bool winograd_enabled();
 
 std::unique_ptr<Kernel> plan_conv(const NodeContext& ctx);
 std::unique_ptr<Kernel> plan_conv_transpose(const NodeContext& ctx);

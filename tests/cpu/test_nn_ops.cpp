@@ -310,6 +310,14 @@ TEST(Conv, Conv2dOddSizesStridesDilationsAsymmetricPads) {
   check_conv({{1, 5, 8, 7}, {7, 5, 1, 1}, 1, {2, 2}, {1, 1}, {0, 0, 0, 0}, true, false}, 5);  // strided 1x1
 }
 
+// Dense 3x3 stride-1 convs take oneDNN's Winograd path (when the CPU has one): same tolerance.
+TEST(Conv, Dense3x3StrideOne) {
+  check_conv({{1, 16, 14, 13}, {32, 16, 3, 3}, 1, {1, 1}, {1, 1}, {1, 1, 1, 1}, true, true}, 6);
+  check_conv({{2, 64, 9, 11}, {24, 64, 3, 3}, 1, {1, 1}, {1, 1}, {1, 0, 0, 1}, true, true}, 7);
+  check_conv({{1, 96, 20, 20}, {24, 96, 3, 3}, 1, {1, 1}, {1, 1}, {1, 1, 1, 1}, false, false}, 8);
+  check_conv({{1, 256, 7, 7}, {256, 256, 3, 3}, 1, {1, 1}, {1, 1}, {1, 1, 1, 1}, true, true}, 9);
+}
+
 TEST(Conv, GroupedAndDepthwise) {
   check_conv({{1, 6, 9, 7}, {9, 2, 3, 3}, 3, {1, 1}, {1, 1}, {1, 1, 1, 1}, true, true}, 10);      // groups 3
   check_conv({{1, 5, 9, 7}, {5, 1, 3, 3}, 5, {2, 2}, {1, 1}, {1, 1, 1, 1}, true, true}, 11);      // depthwise
