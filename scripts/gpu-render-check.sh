@@ -39,6 +39,17 @@ if [[ -z "${VK_ICD_FILENAMES:-}${VK_DRIVER_FILES:-}" ]]; then
   [[ -n "$icd" ]] && export VK_ICD_FILENAMES="$icd"
 fi
 
+# Headless containers: the GLX-based manifest can fail (the loader gets no vkCreateInstance from
+# libGLX_nvidia); the same driver through libEGL_nvidia works (seen on H100/H200 with driver 580).
+if ! "$bin/netlens" bench-render --neurons 1e4 --sizes 64x64 --frames 1 --no-vgg16 >/dev/null 2>&1; then
+  if ldconfig -p 2>/dev/null | grep -q libEGL_nvidia.so.0; then
+    printf '{"file_format_version": "1.0.0", "ICD": {"library_path": "libEGL_nvidia.so.0", "api_version": "1.3.0"}}\n' \
+      >/tmp/netlens_nvidia_egl_icd.json
+    export VK_ICD_FILENAMES=/tmp/netlens_nvidia_egl_icd.json
+    echo "gpu-render-check: default Vulkan driver manifest failed; using the EGL-based NVIDIA manifest"
+  fi
+fi
+
 failed=0
 model=""
 for m in "${NETLENS_MODEL_DIR:-$root/models}/vgg16.onnx" "${NETLENS_MODEL_DIR:-$root/models}/resnet50.onnx" \
