@@ -757,7 +757,8 @@ std::unique_ptr<Kernel> plan_trilu(const NodeContext& ctx) {
   const int64_t M = in[in.size() - 2], N = in[in.size() - 1];
   const size_t es = dtype_size(ctx.inputs[0].dtype);
   return lambda_kernel([=](Views i, Views o) {
-    const int64_t k = i.size() > 1 && i[1].data && i[1].numel() > 0 ? read_ints(i[1])[0] : 0;
+    const int64_t k_raw = i.size() > 1 && i[1].data && i[1].numel() > 0 ? read_ints(i[1])[0] : 0;
+    const int64_t k = std::clamp<int64_t>(k_raw, -(M + N + 1), M + N + 1);  // no overflow in r + k
     parallel_memcpy(o[0].data, i[0].data, o[0].nbytes());
     const int64_t batch = (M * N) != 0 ? o[0].numel() / (M * N) : 0;
     char* d = static_cast<char*>(o[0].data);

@@ -694,6 +694,8 @@ Infos infer_tile(const InferContext& c) {
 
 Infos infer_pad(const InferContext& c) {
   const TensorInfo& x = c.in(0);
+  if (c.opset >= 11 && c.has(2) && (c.in(2).dtype != x.dtype || numel(c.in(2).shape) > 1))
+    c.fail("constant_value must be one value of the data's type");
   return {{x.dtype, pad_params(c.node, c.opset, x.shape, c.const_inputs).out}};
 }
 
