@@ -50,7 +50,8 @@ targets+=(${NETLENS_GPU_EXTRA_TARGETS:-})
 log "building ${targets[*]} (NETLENS_VULKAN=$vulkan, -j$jobs)"
 if ! cmake --build "$build" -j"$jobs" --target "${targets[@]}" >"$out/build.log" 2>&1; then
   if [[ "$vulkan" == ON && -z "${NETLENS_VULKAN:-}" ]]; then
-    log "build with Vulkan failed (see .gpu/build.log); retrying without Vulkan"
+    cp "$out/build.log" "$out/build-vulkan.log"
+    log "build with Vulkan failed (see .gpu/build-vulkan.log); retrying without Vulkan"
     vulkan=OFF
     configure OFF || die "configure failed: .gpu/configure.log"
     cmake --build "$build" -j"$jobs" --target "${targets[@]}" >"$out/build.log" 2>&1 || die "build failed: .gpu/build.log"

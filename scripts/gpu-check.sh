@@ -53,7 +53,7 @@ step() {
 table() {
   echo
   echo "=== gpu-check summary ($(elapsed)s, logs in $logs)"
-  [[ -f "$logs/bench.table" ]] && cat "$logs/bench.table" && echo
+  [[ -f "$logs/bench.table" ]] && cat "$logs/bench.table"
   printf '%-22s %-10s %5s  %s\n' "step" "status" "time" "notes"
   for r in "${rows[@]}"; do echo "$r"; done
 }
@@ -102,6 +102,7 @@ for lib in libcudnn.so.9 libcublas.so.13 libcublasLt.so.13; do
   IFS=: read -ra ds <<<"$LD_LIBRARY_PATH"
   for d in "${ds[@]}"; do [[ -e "$d/$lib" ]] && found="$d/$lib" && break; done
   echo "$lib -> ${found:-NOT FOUND}" | tee -a "$logs/libs.log"
+  [[ -n "$found" ]] || missing="$missing $lib"
 done
 if [[ -n "$missing" ]]; then
   echo "gpu-check: unresolved libraries: $missing"
@@ -157,7 +158,6 @@ fi
 left=$((budget - $(elapsed) - 40))
 TAIL_LINES=14 step bench 150 python3 "$repo/scripts/gpu/bench.py" --bin "$bin/netlens_cuda_bench" --models "$models" \
   --out "$logs/bench.json" --runs 50 --budget $((left > 150 ? 130 : (left > 30 ? left - 20 : 10)))
-sed -n '/^peaks on/,$p' "$logs/bench.log" >"$logs/bench.table" 2>/dev/null
 
 # ---- render check (another engineer's) --------------------------------------------------------------
 if [[ -f "$repo/scripts/gpu-render-check.sh" ]]; then

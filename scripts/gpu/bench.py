@@ -131,24 +131,32 @@ def main():
     with open(a.out, "w") as f:
         json.dump(result, f, indent=1)
 
+    lines = []
+    emit = lines.append
     pk = result["peaks"] or {}
     if pk:
-        print(f"\npeaks on {pk['device']}: copy {pk['copy_gb_per_s']:.0f} GB/s, fp32 SGEMM (no TF32) "
+        emit(f"peaks on {pk['device']}: copy {pk['copy_gb_per_s']:.0f} GB/s, fp32 SGEMM (no TF32) "
               f"{pk['sgemm_gflops_per_s'] / 1000:.1f} TFLOP/s")
+    else:
+        emit("peaks: not measured (PyTorch unavailable)")
     hdr = f"{'model':<18} {'input':<12} {'netlens ms':>10} {'torch keep':>10} {'torch ms':>9} {'GFLOP/s':>8} " \
           f"{'%SGEMM':>6} {'GB/s':>7} {'%copy':>6} {'cpu nodes':>9}"
-    print(hdr)
-    print("-" * len(hdr))
+    emit(hdr)
+    emit("-" * len(hdr))
     for r in result["models"]:
         if "median_ms" not in r:
-            print(f"{r['model']:<18} {r['input']:<12} {r.get('error', '?')}")
+            emit(f"{r['model']:<18} {r['input']:<12} {r.get('error', '?')[-70:]}")
             continue
         fmt = lambda k: f"{r[k]:.3f}" if k in r else "-"
         pct_g = f"{100 * r['gflops_per_s'] / pk['sgemm_gflops_per_s']:.0f}" if pk else "-"
         pct_b = f"{100 * r['gb_per_s'] / pk['copy_gb_per_s']:.0f}" if pk else "-"
-        print(f"{r['model']:<18} {r['input']:<12} {r['median_ms']:>10.3f} {fmt('torch_keep_ms'):>10} "
+        emit(f"{r['model']:<18} {r['input']:<12} {r['median_ms']:>10.3f} {fmt('torch_keep_ms'):>10} "
               f"{fmt('torch_plain_ms'):>9} {r['gflops_per_s']:>8.0f} {pct_g:>6} {r['gb_per_s']:>7.1f} {pct_b:>6} "
               f"{r['cpu_nodes']:>9}")
+    table = "\n".join(lines) + "\n"
+    print("\n" + table, end="")
+    with open(os.path.splitext(a.out)[0] + ".table", "w") as f:
+        f.write(table)
     return 0
 
 
