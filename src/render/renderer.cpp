@@ -649,6 +649,30 @@ void Renderer::Impl::build_lines(const std::vector<uint8_t>& visible) {
       corners[0] = {x, ytop, zl}; corners[1] = {x, ytop, zr}; corners[2] = {x, ybot, zl}; corners[3] = {x, ybot, zr};
     };
     const glm::vec4 col(0.30f, 0.95f, 1.0f, 0.75f);
+    // Wireframe of each highlighted region (a 3D box through the slabs it covers), so the
+    // receptive field reads from any angle, not only where it touches a visible face.
+    auto wire = [&](size_t li, const viz::VolumeRegion& r, glm::vec4 c) {
+      glm::vec3 f[4], b[4];
+      box(li, r, true, f);
+      box(li, r, false, b);
+      const auto& v = L[li];
+      const float e = 0.15f * v.cell;  // a little outside the cells so the lines are not hidden
+      for (glm::vec3* q : {f, b})
+        for (int k = 0; k < 4; ++k) {
+          q[k].y += (k < 2 ? e : -e);
+          q[k].z += (k % 2 ? e : -e);
+        }
+      for (int k = 0; k < 4; ++k) { f[k].x -= e; b[k].x += e; }
+      const int ring[4] = {0, 1, 3, 2};
+      for (int k = 0; k < 4; ++k) {
+        push(f[ring[k]], f[ring[(k + 1) % 4]], c);
+        push(b[ring[k]], b[ring[(k + 1) % 4]], c);
+        push(f[k], b[k], c);
+      }
+    };
+    for (size_t i = 0; i < L.size(); ++i)
+      if (reg[i]) wire(i, *reg[i], static_cast<int>(i) == selection.layer ? glm::vec4(1.0f, 1.0f, 1.0f, 0.95f)
+                                                                          : glm::vec4(0.30f, 0.95f, 1.0f, 0.9f));
     for (size_t i = 0; i < L.size(); ++i) {
       if (!reg[i]) continue;
       for (int s : L[i].tensor.inputs) {

@@ -114,8 +114,10 @@ Camera focus_camera(const Layout& l, int layer, float aspect) {
   const LayerVolume& v = l.layers.at(static_cast<size_t>(layer));
   Camera c;
   c.target = v.center();
-  c.yaw_deg = -35.0f;
-  c.pitch_deg = 15.0f;
+  // From the side (+Z) and above: the neighbouring layers sit left and right, not between the eye
+  // and the focused volume, and its front face stays visible at an angle.
+  c.yaw_deg = -62.0f;
+  c.pitch_deg = 20.0f;
   c.distance = 0.0f;
   return frame_box(c, v.origin, v.max(), aspect, 1.25f);
 }
