@@ -148,10 +148,16 @@ std::vector<DeviceInfo> list_devices() {
 }
 
 Context::Context(const ContextOptions& opts) {
-  if (opts.validation && !has_layer(kValidationLayer))
+  const bool have_layer = has_layer(kValidationLayer);
+  if (opts.validation.value_or(false) && !have_layer)
     throw Error(ErrorKind::Device, "Vulkan validation requested but VK_LAYER_KHRONOS_validation is not installed "
                                    "(Debian package vulkan-validationlayers)");
-  validation_ = opts.validation;
+#ifdef NDEBUG
+  constexpr bool debug_build = false;
+#else
+  constexpr bool debug_build = true;
+#endif
+  validation_ = opts.validation.value_or(debug_build && have_layer);
   instance_ = make_instance(validation_, validation_);
   try {
     if (validation_) {

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,7 +17,9 @@ namespace netlens::render {
 
 struct ContextOptions {
   int gpu = -1;             // index into list_devices(); -1 = automatic choice
-  bool validation = false;  // VK_LAYER_KHRONOS_validation + debug messenger (Error{Device} if absent)
+  // VK_LAYER_KHRONOS_validation + debug messenger. true: required (Error{Device} if the layer is
+  // not installed); false: off; unset: on in debug builds (!NDEBUG) when installed, else off.
+  std::optional<bool> validation;
   bool quiet = false;       // do not print the chosen device
 };
 

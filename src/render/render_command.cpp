@@ -87,7 +87,7 @@ int render_session(const Session& s, const RenderArgs& a) {
   if (layout.layers.empty()) throw Error(ErrorKind::Input, "render: the model has no float tensor to show");
   viz::Camera cam = choose_camera(layout, a);
   viz::Scene scene = viz::build_scene(std::move(layout), [&](const std::string& n) { return s.activations().fetch(n); });
-  Context ctx(ContextOptions{.gpu = a.gpu, .validation = a.validation});
+  Context ctx(ContextOptions{.gpu = a.gpu, .validation = a.validation ? std::optional<bool>(true) : std::nullopt});
   RenderOptions ro{.width = a.width, .height = a.height, .lod_max = !a.lod_mean,
                    .title = a.title.empty() ? (s.graph().name.empty() ? std::string("netlens") : s.graph().name) : a.title};
   Renderer r(ctx, scene, ro);

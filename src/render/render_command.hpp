@@ -20,7 +20,7 @@ struct RenderArgs {
   std::optional<std::pair<int, int>> pick;  // --pick X,Y
   std::string save_camera;       // --save-camera FILE: the camera used, as JSON
   int gpu = -1;
-  bool validation = false;
+  bool validation = false;       // require validation layers (always on in debug builds)
   bool lod_mean = false;
   std::string title;
 };

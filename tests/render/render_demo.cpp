@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
     auto shapes = net == "vgg16" ? viz::vgg16_shapes() : viz::synthetic_vgg_shapes(static_cast<int64_t>(std::stod(net)));
     viz::Scene scene = viz::synthetic_scene(shapes, 7);
     viz::Camera cam = viz::orbit(render::choose_camera(scene.layout, a), yaw, pitch, zoom);
-    render::Context ctx(render::ContextOptions{.validation = a.validation});
+    render::Context ctx(render::ContextOptions{.validation = a.validation ? std::optional<bool>(true) : std::nullopt});
     render::RenderOptions ro{.width = a.width, .height = a.height, .msaa = msaa, .lighting = lighting, .labels = labels,
                              .legend = labels, .lod_max = !a.lod_mean, .title = a.title.empty() ? "VGG-16 (synthetic activations)" : a.title};
     render::Renderer r(ctx, scene, ro);
