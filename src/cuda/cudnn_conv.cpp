@@ -60,6 +60,9 @@ bool debug() {
 }  // namespace
 
 struct CudnnConv::Plan {
+  // Everything the plan was built from stays alive with it (as cudnn_frontend does): finalized
+  // descriptors may refer to the ones they were made from.
+  std::vector<Desc> keep;
   Desc plan;
   int64_t workspace = 0;
   std::string info;
@@ -214,6 +217,7 @@ std::shared_ptr<CudnnConv::Plan> CudnnConv::build(int64_t alignment) {
           tried += " " + std::to_string(gidx) + "(workspace)";
           continue;
         }
+        for (Desc* d : {&x, &w, &y, &conv, &op, &graph, &cfgs[i], &engine}) p->keep.push_back(std::move(*d));
         p->info = "engine " + std::to_string(gidx) + (winograd ? " winograd" : "") +
                   (runtime_compiled ? " rtc" : "") + ", workspace " + std::to_string(p->workspace) + " B";
         if (debug()) std::fprintf(stderr, "netlens cudnn: %s: %s\n", spec_.where.c_str(), p->info.c_str());

@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <random>
 
@@ -264,6 +265,26 @@ TEST_F(CudaConformance, BinaryBroadcast) {
   run_all(cuda_, cases);
 }
 
+// NaN and ±Inf inputs: IEEE propagation must agree with the CPU (same positions, same kinds).
+TEST_F(CudaConformance, NonFiniteInputs) {
+  auto special = [](const Shape& s) {
+    Tensor t = rand_f32(s);
+    const float v[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                       -std::numeric_limits<float>::infinity()};
+    for (int64_t i = 0; i < t.numel(); i += 5) t.data_as<float>()[i] = v[(i / 5) % 3];
+    return t;
+  };
+  std::vector<Case> cases;
+  for (const Shape& s : std::vector<Shape>{{41}, {3, 7, 5}}) {
+    for (const char* op : {"Exp", "Abs", "Neg", "Sigmoid", "Tanh", "Sqrt", "Floor"})
+      cases.push_back(make_case(op, {var(special(s))}));
+    for (const char* op : {"Add", "Sub", "Mul", "Div"})
+      cases.push_back(make_case(op, {var(special(s)), var(rand_f32(s, 0.5f, 2.0f))}));
+    cases.push_back(make_case("Transpose", {var(special(s))}));
+  }
+  run_all(cuda_, cases);
+}
+
 TEST_F(CudaConformance, Cast) {
   std::vector<Case> cases;
   auto cast_case = [&](Tensor x, DType to) {
@@ -496,6 +517,7 @@ TEST_F(CudaConformance, Pooling) {
 
 // Unsupported configurations are refused with a reason (they then run on the CPU).
 TEST_F(CudaConformance, RefusesWhatItDoesNotImplement) {
+  if (cuda_->name() != "cuda") GTEST_SKIP() << "harness self-check mode: not the CUDA backend";
   Node n = make_node("Resize", 3, 1, {{"mode", std::string("cubic")}});
   NodeContext ctx{n, 13, {{DType::Float32, {1, 1, 4, 4}}, {}, {DType::Float32, {4}}}, {{DType::Float32, {1, 1, 8, 8}}},
                   {nullptr, nullptr, nullptr}};
