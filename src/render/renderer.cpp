@@ -68,10 +68,12 @@ constexpr VkMemoryPropertyFlags kHost = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK
 // A read-only buffer filled once: device-local and mappable when the device has such memory
 // (lavapipe, resizable BAR), else device-local filled through a staging buffer in chunks.
 GpuBuffer upload_static(Context& ctx, const void* data, VkDeviceSize size, VkBufferUsageFlags usage) {
+  const VkDeviceSize raw = size;  // bytes of data; the buffer is padded to whole 32-bit words
   size = std::max<VkDeviceSize>((size + 3) & ~VkDeviceSize(3), 16);
   try {
     GpuBuffer b = make_buffer(ctx, size, usage, kHost | VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, true);
-    std::memcpy(b.map, data, static_cast<size_t>(std::min<VkDeviceSize>(size, size)));
+    std::memcpy(b.map, data, static_cast<size_t>(raw));
+    std::memset(static_cast<uint8_t*>(b.map) + raw, 0, static_cast<size_t>(size - raw));
     return b;
   } catch (const Error&) {
     // fall through to staging
@@ -82,7 +84,8 @@ GpuBuffer upload_static(Context& ctx, const void* data, VkDeviceSize size, VkBuf
   for (VkDeviceSize off = 0; off < size; off += chunk) {
     VkDeviceSize n = std::min(chunk, size - off);
     std::memset(st.map, 0, static_cast<size_t>(n));
-    std::memcpy(st.map, static_cast<const uint8_t*>(data) + off, static_cast<size_t>(n));
+    if (off < raw)  // the padding past the data stays zero
+      std::memcpy(st.map, static_cast<const uint8_t*>(data) + off, static_cast<size_t>(std::min(n, raw - off)));
     ctx.submit_now([&](VkCommandBuffer cb) {
       VkBufferCopy c{.srcOffset = 0, .dstOffset = off, .size = n};
       vkCmdCopyBuffer(cb, st.buf, b.buf, 1, &c);
