@@ -325,6 +325,20 @@ TEST(Conv, GroupedAndDepthwise) {
   check_conv({{2, 4, 10, 10}, {4, 2, 3, 3}, 2, {2, 1}, {1, 2}, {0, 2, 1, 1}, true, false}, 13);   // runtime W
 }
 
+// 2-D depthwise (group == channels, multiplier 1) with output rows >= 64 wide runs on a direct
+// NCHW kernel by default; narrower ones on oneDNN.
+TEST(Conv, DepthwiseDirect) {
+  check_conv({{1, 3, 9, 130}, {3, 1, 3, 3}, 3, {1, 1}, {1, 1}, {1, 1, 1, 1}, true, true}, 20);
+  check_conv({{1, 2, 7, 150}, {2, 1, 5, 5}, 2, {2, 2}, {1, 2}, {2, 1, 2, 3}, true, false}, 21);
+  check_conv({{2, 3, 5, 67}, {3, 1, 3, 3}, 3, {1, 1}, {2, 1}, {1, 2, 2, 0}, false, true}, 22);
+  check_conv({{1, 7, 11, 13}, {7, 1, 3, 3}, 7, {1, 1}, {1, 1}, {1, 1, 1, 1}, true, true}, 14);
+  check_conv({{2, 6, 12, 9}, {6, 1, 5, 5}, 6, {1, 1}, {1, 1}, {2, 2, 2, 2}, false, true}, 15);
+  check_conv({{1, 5, 13, 12}, {5, 1, 3, 3}, 5, {2, 2}, {2, 2}, {0, 3, 2, 1}, true, false}, 16);
+  check_conv({{1, 4, 9, 10}, {4, 1, 3, 2}, 4, {3, 2}, {1, 3}, {2, 0, 1, 3}, true, true}, 17);
+  check_conv({{1, 3, 4, 5}, {3, 1, 3, 3}, 3, {1, 1}, {1, 1}, {4, 4, 4, 4}, true, true}, 18);  // pads > kernel
+  check_conv({{1, 3, 6, 6}, {3, 1, 2, 2}, 3, {1, 1}, {4, 4}, {0, 0, 0, 0}, false, true}, 19); // dilation > input/2
+}
+
 TEST(Conv, AutoPadAndKernelShapeAttribute) {
   ConvParam p{{1, 3, 7, 9}, {4, 3, 3, 3}, 1, {2, 2}, {1, 1}, {}, true, true, "SAME_UPPER", true};
   check_conv(p, 20);
