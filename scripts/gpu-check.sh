@@ -3,7 +3,7 @@
 #
 #   scripts/gpu-check.sh          # needs .gpu/bundle.tar.xz from scripts/gpu-bundle.sh
 #
-# Steps (each under `timeout`, all within NETLENS_GPU_BUDGET_S, default 330 s):
+# Steps (each under `timeout`, all within NETLENS_GPU_BUDGET_S, default 340 s):
 #   nvidia-smi · unpack the bundle · export ResNet-50/MobileNetV2/VGG-16 with torchvision ·
 #   CUDA tests (index, op conformance, every model vs the CPU) · compute-sanitizer memcheck on the
 #   PP-OCR cls model · benchmark vs PyTorch eager (scripts/gpu/bench.py) ·
@@ -15,7 +15,7 @@ repo="$(pwd)"
 OUT="${OUT:-$repo/out}"
 logs="$OUT/gpu-check"
 mkdir -p "$logs"
-budget="${NETLENS_GPU_BUDGET_S:-330}"
+budget="${NETLENS_GPU_BUDGET_S:-340}"
 start=$(date +%s)
 bundle_tar="$repo/.gpu/bundle.tar.xz"
 root=/tmp/netlens-gpu
@@ -128,17 +128,17 @@ gtest_note() {  # "N passed, M failed, K skipped" from a gtest log
   s=$(grep -c '^\[  SKIPPED \] .*(' "$log" 2>/dev/null)
   echo "${p:-0} passed, ${f:-0} failed, ${s:-0} skipped"
 }
-run_gtest() {  # run_gtest NAME MAX BINARY [ARGS...]
+run_gtest() {  # run_gtest NAME MAX BINARY [ARGS...]: every test in its own process (scripts/gpu/run_each.sh)
   local name="$1" max="$2" b="$3"
   shift 3
-  TAIL_LINES=25 step "$name" "$max" "$bin/$b" --gtest_output="xml:$logs/$name.xml" "$@"
+  TAIL_LINES=25 step "$name" "$max" "$repo/scripts/gpu/run_each.sh" "$bin/$b" "$logs/$name" "$@"
   local rc=$?
   local last=$((${#rows[@]} - 1))
   rows[$last]="${rows[$last]}$(gtest_note "$name")"
   return $rc
 }
 run_gtest test_cuda_index 30 test_cuda_index
-run_gtest test_cuda_conformance 90 test_cuda_conformance
+run_gtest test_cuda_conformance 120 test_cuda_conformance
 run_gtest test_cuda_models 150 test_cuda_models
 grep -h '^\[ model    \]' "$logs/test_cuda_models.log" 2>/dev/null
 

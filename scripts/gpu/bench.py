@@ -145,7 +145,7 @@ def main():
     emit("-" * len(hdr))
     for r in result["models"]:
         if "median_ms" not in r:
-            emit(f"{r['model']:<18} {r['input']:<12} {r.get('error', '?')[-70:]}")
+            emit(f"{r['model']:<18} {r['input']:<12} {r.get('error', '?').replace('netlens_cuda_bench: ', '')[:75]}")
             continue
         fmt = lambda k: f"{r[k]:.3f}" if k in r else "-"
         pct_g = f"{100 * r['gflops_per_s'] / pk['sgemm_gflops_per_s']:.0f}" if pk else "-"
