@@ -728,11 +728,11 @@ TEST(ElementwiseReduce, AllOpsAxesKeepdims) {
 TEST(ElementwiseReduce, NoopWithEmptyAxesAndIntegers) {
   Tensor x = rand_f32({3, 4});
   Tensor y = run1(make_node("ReduceSum", 2, {{"noop_with_empty_axes", int64_t{1}}}), 13,
-                  {x, Tensor::from_i64({0}, {})}, {1});
+                  {x, Tensor(DType::Int64, {0})}, {1});
   ASSERT_EQ(y.shape(), x.shape());
   expect_all_close(y, [&] { std::vector<double> v; for (int64_t i = 0; i < 12; ++i) v.push_back(x.get_f64(i)); return v; }(), 0, 0,
                    "noop");
-  Tensor all = run1(make_node("ReduceSum", 2, {{"keepdims", int64_t{0}}}), 13, {x, Tensor::from_i64({0}, {})}, {1});
+  Tensor all = run1(make_node("ReduceSum", 2, {{"keepdims", int64_t{0}}}), 13, {x, Tensor(DType::Int64, {0})}, {1});
   EXPECT_EQ(all.shape(), Shape{});
   // int64 shape arithmetic: ReduceProd of a shape vector, ReduceMax/Sum of int64.
   Tensor s = Tensor::from_i64({4}, {2, 3, 5, 7});
