@@ -491,7 +491,7 @@ std::string dims_text(const viz::LayerVolume& v) {
 }
 std::string ellipsize(const std::string& s, size_t n) { return s.size() <= n ? s : s.substr(0, n - 3) + "..."; }
 // Exported tensor names are often paths ("/features/features.1/conv/conv.0/Conv_output_0"): keep
-// the first and last parts, which say where in the model and what op, and drop "_output_0".
+// the block and the last parts, which say where in the model and what op, and drop "_output_0".
 std::string short_name(std::string s) {
   const std::string suffix = "_output_0";
   if (s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0)
@@ -504,12 +504,15 @@ std::string short_name(std::string s) {
     if (b > a) parts.push_back(s.substr(a, b - a));
     a = b + 1;
   }
-  if (parts.size() <= 2) {
-    std::string out;
+  // The first part is usually a container repeated in the second ("features/features.4").
+  if (parts.size() >= 3) parts.erase(parts.begin());
+  std::string out;
+  if (parts.size() <= 3) {
     for (auto& p : parts) out += (out.empty() ? "" : "/") + p;
-    return out.empty() ? s : out;
+  } else {
+    out = parts.front() + "/../" + parts[parts.size() - 2] + "/" + parts.back();
   }
-  return parts[parts.size() > 3 ? 1 : 0] + "/../" + parts.back();
+  return out.empty() ? s : out;
 }
 }  // namespace
 

@@ -192,7 +192,7 @@ Layout layout_tensors(std::vector<VizTensor> tensors, const LayoutOptions& opts)
       }
       std::vector<float> row_y(static_cast<size_t>(rows), 0.0f);
       for (int r = 1; r < rows; ++r)
-        row_y[r] = row_y[r - 1] - (0.5f * row_h[r - 1] + 0.5f * row_h[r] + opts.gap_min + 0.45f * typical + 12.0f);
+        row_y[r] = row_y[r - 1] - (0.5f * row_h[r - 1] + 0.5f * row_h[r] + opts.gap_min + 0.9f * typical + 12.0f);
       for (auto& v : L.layers) {
         v.row = row_of[v.level];
         v.origin.x -= row_start[v.row];
