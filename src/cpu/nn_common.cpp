@@ -1,5 +1,6 @@
 #include "nn_common.hpp"
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
@@ -81,6 +82,34 @@ bool winograd_enabled() {
     return !(v && std::string_view(v) == "0");
   }();
   return on;
+}
+
+NETLENS_NN_CLONES void affine_row(const float* x, float* y, int64_t n, float a, float b) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * a + b;
+}
+
+// Double accumulators; `omp simd` lets the compiler split the sums into vector lanes.
+NETLENS_NN_CLONES double sum_row(const float* x, int64_t n) {
+  double s = 0.0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t i = 0; i < n; ++i) s += x[i];
+  return s;
+}
+
+NETLENS_NN_CLONES void row_stats(const float* x, int64_t n, double eps, double& mean, double& inv_std) {
+  double s = 0.0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t i = 0; i < n; ++i) s += x[i];
+  const double m = n > 0 ? s / static_cast<double>(n) : 0.0;
+  double v = 0.0;
+#pragma omp simd reduction(+ : v)
+  for (int64_t i = 0; i < n; ++i) {
+    const double d = x[i] - m;
+    v += d * d;
+  }
+  mean = m;
+  inv_std = 1.0 / std::sqrt((n > 0 ? v / static_cast<double>(n) : 0.0) + eps);
 }
 
 }  // namespace netlens::cpu::nn

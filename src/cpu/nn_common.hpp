@@ -14,7 +14,22 @@
 #include "cpu_ops.hpp"
 #include "netlens/runtime.hpp"
 
+// The library is built for baseline x86-64; hot plain-C++ loops of this family are also compiled
+// for AVX-512 and AVX2+FMA and picked at load time.
+#if defined(__x86_64__) && defined(__GNUC__)
+#define NETLENS_NN_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NETLENS_NN_CLONES
+#endif
+
 namespace netlens::cpu::nn {
+
+// y[i] = x[i] * a + b
+void affine_row(const float* x, float* y, int64_t n, float a, float b);
+// Sum of x[0..n) accumulated in double.
+double sum_row(const float* x, int64_t n);
+// Mean and 1/sqrt(var + eps) of x[0..n), two-pass in double.
+void row_stats(const float* x, int64_t n, double eps, double& mean, double& inv_std);
 
 // One CPU engine for the process; one stream per thread (oneDNN CPU streams are cheap handles and
 // a kernel always waits on its stream before returning, so nothing is in flight across kernels).

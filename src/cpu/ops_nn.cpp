@@ -14,7 +14,10 @@ namespace netlens::cpu {
 
 namespace {
 
+using nn::affine_row;
 using nn::FnKernel;
+using nn::row_stats;
+using nn::sum_row;
 
 const float* in_f32(std::span<const TensorView> in, size_t i) {
   return i < in.size() ? static_cast<const float*>(in[i].data) : nullptr;
@@ -69,7 +72,7 @@ std::unique_ptr<Kernel> plan_batchnorm(const NodeContext& ctx) {
         for (int64_t i = 0; i < spatial; ++i) ys[i] = xs[i] * as[i] + bs[i];
       } else {
         const float ac = a[ch], bc = b[ch];
-        for (int64_t i = 0; i < spatial; ++i) ys[i] = xs[i] * ac + bc;
+        affine_row(xs, ys, spatial, ac, bc);
       }
     }
     // Opset < 14 may declare (unused) statistics outputs in inference: pass the running ones.
@@ -79,23 +82,6 @@ std::unique_ptr<Kernel> plan_batchnorm(const NodeContext& ctx) {
 }
 
 // ------------------------------------------------------------------------------------------------
-// Mean and 1/sqrt(var + eps) of `len` floats, two-pass in double.
-inline void row_stats(const float* x, int64_t len, double eps, double& mean, double& inv_std) {
-  // Double accumulators; `omp simd` lets the compiler split the sums into vector lanes.
-  double s = 0.0;
-#pragma omp simd reduction(+ : s)
-  for (int64_t i = 0; i < len; ++i) s += x[i];
-  mean = len > 0 ? s / static_cast<double>(len) : 0.0;
-  double v = 0.0;
-#pragma omp simd reduction(+ : v)
-  for (int64_t i = 0; i < len; ++i) {
-    const double d = x[i] - mean;
-    v += d * d;
-  }
-  v = len > 0 ? v / static_cast<double>(len) : 0.0;
-  inv_std = 1.0 / std::sqrt(v + eps);
-}
-
 std::unique_ptr<Kernel> plan_instancenorm(const NodeContext& ctx) {
   const Shape x = ctx.inputs[0].shape;
   const double eps = ctx.node.attr_float("epsilon", 1e-5f);
@@ -115,7 +101,7 @@ std::unique_ptr<Kernel> plan_instancenorm(const NodeContext& ctx) {
       const float af = static_cast<float>(a), bf = static_cast<float>(b);
       const float* xs = xp + nc * spatial;
       float* ys = y + nc * spatial;
-      for (int64_t i = 0; i < spatial; ++i) ys[i] = xs[i] * af + bf;
+      affine_row(xs, ys, spatial, af, bf);
     }
   });
 }
@@ -181,10 +167,7 @@ std::unique_ptr<Kernel> plan_global_pool(const NodeContext& ctx, bool is_max) {
         for (int64_t i = 1; i < spatial; ++i) m = xs[i] > m || std::isnan(xs[i]) ? xs[i] : m;
         y[p] = m;
       } else {
-        double s = 0.0;
-#pragma omp simd reduction(+ : s)
-        for (int64_t i = 0; i < spatial; ++i) s += xs[i];
-        y[p] = spatial > 0 ? static_cast<float>(s / static_cast<double>(spatial)) : 0.0f;
+        y[p] = spatial > 0 ? static_cast<float>(sum_row(xs, spatial) / static_cast<double>(spatial)) : 0.0f;
       }
     }
   });
