@@ -354,7 +354,9 @@ Result run_isolated(const fs::path& dir, int timeout_s) {
                                       : "crashed with signal " + std::to_string(sig) + " (" + strsignal(sig) + ")";
     return {Status::Failed, what, ""};
   }
-  if (msg.empty()) return {Status::Failed, "child exited with status " + std::to_string(WEXITSTATUS(ws)) + " and no result", ""};
+  if (msg.empty())
+    return {Status::Failed,
+            "child exited with status " + std::to_string(WEXITSTATUS(ws)) + " and no result (see a sanitizer report above?)", ""};
   Result r;
   r.status = static_cast<Status>(msg[0]);
   const size_t sep = msg.find('\x1f');
