@@ -308,3 +308,42 @@ TEST_F(RenderTest, ValidationMessengerCatchesErrors) {
   EXPECT_GT(context().validation_error_count(), errors_before_);
   errors_before_ = context().validation_error_count();  // expected errors: do not fail TearDown
 }
+
+TEST_F(RenderTest, VectorGridCellsAndEmptyTail) {
+  // A 1x10 vector wraps into a 3x4 grid: 10 neurons and 2 empty cells that must not pick anything
+  // (drawn in the "empty" colour as a slab, not drawn at all as cells).
+  viz::Scene scene = viz::synthetic_scene({{1, 10}}, 4);
+  const auto& v = scene.layout.layers[0];
+  ASSERT_TRUE(v.dims.grid);
+  ASSERT_EQ(v.dims.H * v.dims.W, 12);
+  viz::Camera cam = front_camera(scene.layout);
+  const int W = 320, H = 240;
+  for (float min_px : {1e9f, 1.0f}) {
+    RenderOptions o = plain(W, H);
+    o.cell_min_px = min_px;
+    Renderer r(context(), scene, o);
+    FrameStats st = r.render(cam);
+    EXPECT_EQ(st.cell_instances, min_px < 2 ? 10u : 0u);
+    glm::mat4 vp = viz::camera_view_proj(cam, float(W) / float(H), viz::scene_radius(scene.layout));
+    for (int64_t y = 0; y < v.dims.H; ++y)
+      for (int64_t x = 0; x < v.dims.W; ++x) {
+        glm::vec3 c = viz::neuron_center(v, 0, y, x);
+        c.x = v.origin.x;
+        auto p = viz::project_to_pixel(vp, c, W, H);
+        ASSERT_TRUE(p);
+        int64_t flat = viz::flat_of(v.dims, 0, y, x);
+        glm::vec3 got = pixel(r, int(p->x), int(p->y));
+        auto pk = r.pick(int(p->x), int(p->y));
+        if (flat < v.dims.count) {
+          glm::vec3 want = expected_color(scene, 0, flat);
+          EXPECT_LT(glm::length(got - want), 3.5f / 255.0f) << flat;
+          ASSERT_TRUE(pk);
+          EXPECT_EQ(pk->flat, flat);
+          EXPECT_EQ(pk->index, (std::vector<int64_t>{0, flat}));
+        } else {
+          EXPECT_FALSE(pk) << "empty grid cell " << flat << " picked a neuron";
+          if (min_px > 2) EXPECT_LT(glm::length(got - viz::empty_color()), 3.5f / 255.0f);
+        }
+      }
+  }
+}
