@@ -5,10 +5,13 @@
 #   scripts/bench-vs-ort.sh [--runs N] [--warmup N] [--threads N] [--netlens PATH]
 #
 # netlens: `netlens bench MODEL --backend cpu --input NAME=FILE.npy --runs N --warmup N --json`
-#   with OMP_NUM_THREADS=N (its CPU backend and oneDNN use OpenMP).
+#   with OMP_NUM_THREADS=N (its CPU backend and oneDNN use OpenMP) and OMP_WAIT_POLICY=PASSIVE unless
+#   set otherwise: with spinning OpenMP threads, any other load on the machine makes runs up to 20x
+#   slower and the spread huge (measured: ResNet-50 2.5 s median active vs 0.15 s passive).
 # onnxruntime: scripts/ort/run.js --bench N --threads N, once with all graph optimisations (its
 #   normal mode, fusing Conv+BN+activation and keeping nothing) and once with none (no fusion;
-#   closer to what netlens does, which keeps every tensor of the original graph).
+#   closer to what netlens does, which keeps every tensor of the original graph); with --no-spin
+#   (no spin-waiting threads) when netlens runs with OMP_WAIT_POLICY=PASSIVE, so both wait alike.
 # Inputs are seeded uniform random tensors in [-1, 1] (latency does not depend on the pixels), written
 # once under $NETLENS_CACHE_DIR/bench. Needs scripts/fetch-models.sh and, for ResNet-50,
 # scripts/export-torchvision.sh (a missing model is reported and skipped).
@@ -24,7 +27,7 @@ while [[ $# -gt 0 ]]; do
     --warmup) warmup=${2:?}; shift 2 ;;
     --threads) threads=${2:?}; shift 2 ;;
     --netlens) netlens=${2:?}; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "bench-vs-ort: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -38,6 +41,9 @@ fi
 [[ -d "$cache/ort/node_modules/onnxruntime-node" ]] ||
   { echo "bench-vs-ort: onnxruntime-node is missing; run scripts/fetch-models.sh" >&2; exit 1; }
 run_js="$repo/scripts/ort/run.js"
+omp_wait="${OMP_WAIT_POLICY:-PASSIVE}"
+ort_spin=()
+[[ ${omp_wait,,} == passive ]] && ort_spin=(--no-spin)
 export NETLENS_CACHE_DIR="$cache"
 
 # name  model file  input name  input shape
@@ -73,11 +79,11 @@ for c in "${cases[@]}"; do
   input="$cache/bench/${file%.onnx}_${shape//,/x}.npy"
   [[ -f $input ]] || write_npy "$input" "$shape"
   echo "bench-vs-ort: $label: netlens ($runs runs, $threads threads)" >&2
-  nl=$(OMP_NUM_THREADS=$threads "$netlens" bench "$model" --backend cpu --input "$iname=$input" --runs "$runs" \
+  nl=$(OMP_NUM_THREADS=$threads OMP_WAIT_POLICY=$omp_wait "$netlens" bench "$model" --backend cpu --input "$iname=$input" --runs "$runs" \
          --warmup "$warmup" --json | tail -n 1) || { echo "bench-vs-ort: netlens bench failed on $label" >&2; exit 1; }
   echo "bench-vs-ort: $label: onnxruntime (all optimisations, then none)" >&2
-  oa=$(node "$run_js" "$model" - --input "$iname=$input" --threads "$threads" --bench "$runs" --warmup "$warmup" --opt all)
-  od=$(node "$run_js" "$model" - --input "$iname=$input" --threads "$threads" --bench "$runs" --warmup "$warmup" --opt disabled)
+  oa=$(node "$run_js" "$model" - --input "$iname=$input" --threads "$threads" --bench "$runs" --warmup "$warmup" --opt all "${ort_spin[@]}")
+  od=$(node "$run_js" "$model" - --input "$iname=$input" --threads "$threads" --bench "$runs" --warmup "$warmup" --opt disabled "${ort_spin[@]}")
   read -r nm n10 n90 <<<"$(json_get "$nl" median_ms p10_ms p90_ms)"
   read -r am a10 a90 <<<"$(json_get "$oa" median_ms p10_ms p90_ms)"
   read -r dm d10 d90 <<<"$(json_get "$od" median_ms p10_ms p90_ms)"
@@ -86,6 +92,6 @@ for c in "${cases[@]}"; do
              "$(awk -v a="$nm" -v b="$dm" 'BEGIN{print a/b}')")")
 done
 [[ ${#rows[@]} -gt 0 ]] || { echo "bench-vs-ort: no model to benchmark" >&2; exit 1; }
-echo "CPU, $threads threads, $runs runs after $warmup warm-up; median ± half the p10-p90 range, ms; ratio = netlens / ort"
+echo "CPU, $threads threads (netlens OMP_WAIT_POLICY=$omp_wait, ort ${ort_spin[*]:-spinning}), $runs runs after $warmup warm-up; median ± half the p10-p90 range, ms; ratio = netlens / ort"
 printf '%-20s %-19s %-19s %-19s %8s %8s\n' model "netlens" "ort (opt all)" "ort (opt none)" "vs all" "vs none"
 printf '%s\n' "${rows[@]}"

@@ -2,7 +2,7 @@
 // onnxruntime-node as netlens' test oracle and benchmark baseline.
 //
 //   node run.js MODEL.onnx OUTDIR --input NAME=FILE.npy ... [--threads N] [--bench RUNS]
-//                                 [--opt disabled|basic|extended|all] [--warmup N]
+//                                 [--opt disabled|basic|extended|all] [--warmup N] [--no-spin]
 //
 // Reference runs (no --bench) use graphOptimizationLevel 'disabled', so every tensor of the
 // original graph exists under its original name (a model rewritten by tests/models/expose_outputs
@@ -11,6 +11,8 @@
 // OUTDIR/index.json lists {name, file, dtype, shape} for each (index.tsv: the same, tab-separated).
 // With --bench RUNS the session uses 'all' optimisations, runs --warmup times (default 2), then
 // RUNS timed runs, and prints one JSON line: {"median_ms","p10_ms","p90_ms","min_ms","max_ms","runs",...}.
+// --no-spin turns off the intra-op thread pool's spin-waiting (session.intra_op.allow_spinning=0),
+// the counterpart of OMP_WAIT_POLICY=PASSIVE for netlens when the machine is shared.
 // OUTDIR '-' writes nothing. Exit status: 2 for usage errors, 1 for any other failure.
 'use strict';
 
@@ -100,8 +102,8 @@ function sanitize(name) {
 
 // ---- arguments --------------------------------------------------------------------------------
 function parse_args(argv) {
-  const usage = 'usage: node run.js MODEL.onnx OUTDIR --input NAME=FILE.npy ... [--threads N] [--bench RUNS] [--warmup N] [--opt LEVEL]';
-  const a = { inputs: [], threads: 0, bench: 0, warmup: 2, opt: null, positional: [] };
+  const usage = 'usage: node run.js MODEL.onnx OUTDIR --input NAME=FILE.npy ... [--threads N] [--bench RUNS] [--warmup N] [--opt LEVEL] [--no-spin]';
+  const a = { inputs: [], threads: 0, bench: 0, warmup: 2, opt: null, spin: true, positional: [] };
   for (let i = 0; i < argv.length; ++i) {
     const arg = argv[i];
     const value = () => {
@@ -122,6 +124,7 @@ function parse_args(argv) {
     } else if (arg === '--threads') a.threads = count(1);
     else if (arg === '--bench') a.bench = count(1);
     else if (arg === '--warmup') a.warmup = count(0);
+    else if (arg === '--no-spin') a.spin = false;
     else if (arg === '--opt') {
       a.opt = value();
       if (!['disabled', 'basic', 'extended', 'all'].includes(a.opt)) fail(`--opt ${a.opt}: expected disabled|basic|extended|all`, 2);
@@ -153,6 +156,7 @@ async function main() {
 
   const options = { graphOptimizationLevel: args.opt, executionMode: 'sequential', interOpNumThreads: 1 };
   if (args.threads) options.intraOpNumThreads = args.threads;
+  if (!args.spin) options.extra = { session: { intra_op: { allow_spinning: '0' } } };
   let session;
   try {
     session = await ort.InferenceSession.create(args.model, options);
@@ -187,7 +191,7 @@ async function main() {
     }
     const line = {
       engine: 'onnxruntime-node', version: ort.env.versions.node, model: path.basename(args.model),
-      opt: args.opt, threads: args.threads || null, runs: times.length,
+      opt: args.opt, threads: args.threads || null, spin: args.spin, runs: times.length,
       median_ms: +median(times).toFixed(3), p10_ms: +percentile(times, 0.1).toFixed(3), p90_ms: +percentile(times, 0.9).toFixed(3),
       min_ms: +Math.min(...times).toFixed(3), max_ms: +Math.max(...times).toFixed(3),
     };
