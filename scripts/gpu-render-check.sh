@@ -59,7 +59,7 @@ done
 
 echo "=== overview render (${model:-no model found: synthetic benchmark only})"
 if [[ -n "$model" ]]; then
-  t0=$(date +%s.%N)
+  t0=$(date +%s%N)
   timeout -k 5 "$(( $(left) / 2 ))" "$bin/netlens" render "$model" --out "$logs/render-overview.png" --size 1920x1080 \
     --pick 960,540 >"$logs/render-overview.log" 2>&1
   rc=$?
@@ -69,7 +69,7 @@ if [[ -n "$model" ]]; then
     exit 3
   fi
   ((rc == 0)) || failed=1
-  echo "render: rc=$rc, $(echo "$(date +%s.%N) - $t0" | bc 2>/dev/null || echo '?') s wall (load + CUDA run + render)"
+  echo "render: rc=$rc, $(( ($(date +%s%N) - t0) / 1000000 )) ms wall (model load + run + scene + render + PNG)"
 fi
 
 echo "=== render benchmark"
