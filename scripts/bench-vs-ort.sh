@@ -55,6 +55,7 @@ cases=(
 mkdir -p "$cache/bench"
 # A seeded random float32 .npy (xorshift32; identical on every machine).
 write_npy() {
+  # shellcheck disable=SC2016  # JavaScript, not shell
   node -e '
     const fs = require("fs"); const [file, dims] = [process.argv[1], process.argv[2].split(",").map(Number)];
     const n = dims.reduce((a, b) => a * b, 1); const a = new Float32Array(n); let s = 2463534242;

@@ -21,10 +21,11 @@ node=$1 run_js=$2 expose=$3 make_inputs=$4 samples=$5 cache=${NETLENS_CACHE_DIR:
 
 rm -rf "$data"
 mkdir -p "$data"
-"$make_inputs" "$samples" "$data" $extra
+"$make_inputs" "$samples" "$data" ${extra:+"$extra"}
 
 # Every model the cases use must be there; say which script provides a missing one.
 missing=0
+# shellcheck disable=SC2013  # model file names have no spaces (make_model_inputs writes them)
 for m in $(cat "$data"/*/model.txt | cut -d' ' -f1 | sort -u); do
   if [[ ! -f "$cache/models/$m" ]]; then
     case $m in
