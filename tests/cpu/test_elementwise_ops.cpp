@@ -754,6 +754,14 @@ TEST(ElementwiseReduce, NoopWithEmptyAxesAndIntegers) {
   Tensor big = Tensor::from_f32({2}, {1000.f, 1000.f});
   expect_all_close(run1(make_node("ReduceLogSumExp", 1, {{"keepdims", int64_t{0}}}), 13, {big}),
                    {1000 + std::log(2.0)}, 1e-6, 0, "ReduceLogSumExp large");
+  // Axes computed at run time cannot give a shape before the run: Unsupported, named.
+  try {
+    run1(make_node("ReduceSum", 2), 13, {x, Tensor::from_i64({1}, {0})}, {});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Unsupported);
+    EXPECT_NE(std::string(e.what()).find("ReduceSum node"), std::string::npos) << e.what();
+  }
   // Repeated axes are a model error.
   EXPECT_THROW(run1(make_node("ReduceSum", 1, {{"axes", std::vector<int64_t>{1, -1}}}), 11, {x}), Error);
   EXPECT_THROW(run1(make_node("ReduceMean", 1, {{"axes", std::vector<int64_t>{2}}}), 13, {x}), Error);
@@ -842,6 +850,8 @@ TEST(ElementwiseSoftmax, MatchesDoubleAndRowsSumToOne) {
       expect_all_close(run1(make_node("Hardmax", 1, {{"axis", axis}}), opset, {x}), hm, 0, 0, "Hardmax" + what);
     }
   }
+  EXPECT_THROW(run1(make_node("Softmax", 1, {{"axis", int64_t{4}}}), 13, {x}), Error);
+  EXPECT_THROW(run1(make_node("Softmax", 1, {{"axis", int64_t{-5}}}), 11, {x}), Error);
   // Defaults: axis 1 before opset 13 (2-D coercion), -1 from 13 on.
   Tensor d11 = run1(make_node("Softmax", 1), 11, {x});
   double total = 0;
