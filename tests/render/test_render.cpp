@@ -342,7 +342,9 @@ TEST_F(RenderTest, VectorGridCellsAndEmptyTail) {
           EXPECT_EQ(pk->index, (std::vector<int64_t>{0, flat}));
         } else {
           EXPECT_FALSE(pk) << "empty grid cell " << flat << " picked a neuron";
-          if (min_px > 2) EXPECT_LT(glm::length(got - viz::empty_color()), 3.5f / 255.0f);
+          if (min_px > 2) {
+            EXPECT_LT(glm::length(got - viz::empty_color()), 3.5f / 255.0f);
+          }
         }
       }
   }
