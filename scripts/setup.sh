@@ -12,7 +12,7 @@ pkgs=(
   libprotobuf-dev protobuf-compiler libonnx-dev libonnx-testdata
   libdnnl-dev ocl-icd-opencl-dev opencl-c-headers  # oneDNN's CMake config requires OpenCL
   libvulkan-dev vulkan-tools glslc mesa-vulkan-drivers vulkan-validationlayers
-  libglfw3-dev libglm-dev libstb-dev libimgui-dev
+  libglfw3-dev libglm-dev libstb-dev libimgui-dev fonts-dejavu-core
   libgtest-dev libgmock-dev libbenchmark-dev
   xvfb xauth clang libclang-rt-14-dev
   python3 python3-numpy

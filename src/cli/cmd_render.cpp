@@ -10,8 +10,8 @@ namespace netlens::cli {
 namespace {
 
 int run_render(const std::vector<std::string>& argv) {
-  std::vector<std::string> flags = {"out", "size", "camera", "view", "select", "pick", "gpu", "save-camera", "title"};
-  flags.insert(flags.end(), kModelFlags.begin(), kModelFlags.end());
+  std::vector<std::string> flags = {"out", "camera", "view", "select", "pick", "gpu", "save-camera", "title"};
+  flags.insert(flags.end(), kModelFlags.begin(), kModelFlags.end());  // includes size and input-size
   std::vector<std::string> bools = {"validation", "lod-mean"};
   bools.insert(bools.end(), kModelBoolFlags.begin(), kModelBoolFlags.end());
   Args a(argv, flags, bools, kModelRepeated);
@@ -29,14 +29,14 @@ int run_render(const std::vector<std::string>& argv) {
   r.title = a.get_or("title", std::filesystem::path(a.positional()[0]).stem().string());
   r.validation = a.has("validation");
   r.lod_mean = a.has("lod-mean");
-  ModelOptions mo = parse_model_options(a);
+  ModelOptions mo = parse_model_options(a, /*size_is_image=*/false);  // --size is the frame here
   LoadedModel m = load_model(mo, /*need_inputs=*/true);
   run_once(m);
   return render::render_session(*m.session, r);
 }
 
 NETLENS_COMMAND("render",
-                "render MODEL [--input FILE] --out frame.png [--size 1920x1080] [--camera cam.json | --view overview | "
+                "render MODEL [--input FILE [--input-size WxH]] --out frame.png [--size 1920x1080] [--camera cam.json | --view overview | "
                 "--view layer:NAME] [--select TENSOR:INDEX] [--pick X,Y] [--gpu N] [--save-camera FILE] "
                 "[--validation] [--lod-mean]",
                 "run the model and render the network in 3D to a PNG (offscreen Vulkan); --pick prints the neuron at a pixel",

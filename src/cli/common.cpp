@@ -13,7 +13,7 @@
 namespace netlens::cli {
 
 const std::vector<std::string> kModelFlags = {"input", "input-shape", "backend", "max-memory", "size",
-                                              "mean", "std", "scale", "layout"};
+                                              "input-size", "mean", "std", "scale", "layout"};
 const std::vector<std::string> kModelBoolFlags = {"bgr", "quiet"};
 const std::vector<std::string> kModelRepeated = {"input", "input-shape"};
 
@@ -22,7 +22,8 @@ std::string model_flags_help() {
          "  --input-shape NAME=1x3xHxW bind a dynamic input shape (repeatable)\n"
          "  --backend cpu|cuda|auto    where to run (default auto: CUDA when usable)\n"
          "  --max-memory SIZE          refuse to run when keeping every activation needs more (e.g. 2G)\n"
-         "  image preprocessing: --size WxH --mean a,b,c --std a,b,c --scale S (default 1/255) --bgr\n"
+         "  image preprocessing: --size WxH (or --input-size WxH) --mean a,b,c --std a,b,c\n"
+         "                       --scale S (default 1/255) --bgr\n"
          "                       --layout nchw|nhwc\n"
          "  --quiet                    no progress or notes on stderr\n";
 }
@@ -73,7 +74,7 @@ bool is_image_path(const std::string& p) {
 
 }  // namespace
 
-ModelOptions parse_model_options(const Args& a) {
+ModelOptions parse_model_options(const Args& a, bool size_is_image) {
   ModelOptions o;
   if (a.positional().empty()) throw Error(ErrorKind::Usage, "missing MODEL (an .onnx file)");
   if (a.positional().size() > 1) throw Error(ErrorKind::Usage, "unexpected argument '" + a.positional()[1] + "'");
@@ -89,9 +90,11 @@ ModelOptions parse_model_options(const Args& a) {
   if (o.backend != "cpu" && o.backend != "cuda" && o.backend != "auto")
     throw Error(ErrorKind::Usage, "--backend must be cpu, cuda or auto, got '" + o.backend + "'");
   if (auto v = a.get("max-memory")) o.max_memory = parse_bytes(*v);
-  if (auto v = a.get("size")) {
+  const char* size_flag = a.has("input-size") || !size_is_image ? "input-size" : "size";
+  if (auto v = a.get(size_flag)) {
     Shape s = parse_shape(*v);
-    if (s.size() != 2 || s[0] == 0 || s[1] == 0) throw Error(ErrorKind::Usage, "--size expects WxH, got '" + *v + "'");
+    if (s.size() != 2 || s[0] == 0 || s[1] == 0)
+      throw Error(ErrorKind::Usage, std::string("--") + size_flag + " expects WxH, got '" + *v + "'");
     o.pp.width = static_cast<int>(s[0]);
     o.pp.height = static_cast<int>(s[1]);
     o.size_given = true;

@@ -32,7 +32,9 @@ struct ModelOptions {
   bool size_given = false;
   bool quiet = false;
 };
-ModelOptions parse_model_options(const Args& a);
+// `size_is_image`: whether --size means the input image size (info/infer/bench) or belongs to the
+// command (render: the frame size); --input-size always means the image size.
+ModelOptions parse_model_options(const Args& a, bool size_is_image = true);
 
 // Backends in priority order, the host CPU backend last. "auto" uses CUDA when a device is usable
 // and says which it picked on stderr.
