@@ -9,6 +9,9 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 jobs="$(nproc)"
+# Tests run side by side on few cores: OpenMP's default busy-waiting would make each test's threads
+# spin against the others' (seen: 15x slower on a loaded 2-core machine).
+export OMP_WAIT_POLICY=PASSIVE
 
 bash scripts/setup.sh
 bash scripts/fetch-models.sh
