@@ -9,7 +9,9 @@ layout(location = 3) out vec3 v_world;
 layout(location = 4) out vec2 v_face_uv;
 void main() {
   uvec2 inst = cells[gl_InstanceIndex];
-  GpuLayer L = layers[inst.x];
+  GpuPart P = parts[inst.x];
+  uint li = P.head.x;
+  GpuLayer L = layers[li];
   uint H = L.dims.y, W = L.dims.z;
   uint f = inst.y;
   uint c = f / (H * W), r = f % (H * W), y = r / W, x = r % W;
@@ -23,9 +25,9 @@ void main() {
                      L.origin_pitch.z + (float(x) + 0.5) * cell);
   vec3 size = vec3(L.size_thick.w, s * cell, s * cell);
   vec3 world = center + (c01 - 0.5) * size;
-  vec3 col = code_color(L, byte_at0(L.info.x + f));
-  v_color = apply_highlight(col, highlight(inst.x, c, y, x, f));
-  v_id = uvec2(inst.x + 1u, f);
+  vec3 col = code_color(L, byte_at(P.offs.x + f - P.head.y * H * W));
+  v_color = apply_highlight(col, highlight(li, c, y, x, f));
+  v_id = uvec2(li + 1u, f);
   v_normal = cube_normal(face);
   v_world = world;
   v_face_uv = cube_face_uv(vi);

@@ -1,7 +1,7 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
-layout(location = 0) flat in uint v_layer;
+layout(location = 0) flat in uint v_part;
 layout(location = 1) in vec3 v_local;
 layout(location = 2) flat in vec3 v_normal;
 layout(location = 3) in vec3 v_world;
@@ -12,21 +12,25 @@ layout(location = 1) out uvec2 o_id;
 void main() {
   // Derivatives first, in uniform control flow (helper invocations must execute them too).
   vec3 ddx = dFdx(v_local), ddy = dFdy(v_local);
-  uint li = v_layer;
+  GpuPart P = parts[v_part];
+  uint li = P.head.x;
   GpuLayer L = layers[li];
-  uint C = L.dims.x, H = L.dims.y, W = L.dims.z;
-  // Continuous coordinates on the block: channel position along X (in slab pitches), row, column.
-  float cpos = v_local.x * L.size_thick.x / L.origin_pitch.w;
+  uint H = L.dims.y, W = L.dims.z;
+  uint c0 = P.head.y, nc = P.head.z - P.head.y;
+  float pitch = L.origin_pitch.w;
+  float depth = float(nc - 1u) * pitch + L.size_thick.w;  // the part's box along X
+  // Continuous coordinates on the box: channel position along X (in slab pitches, from c0), row, column.
+  float cpos = v_local.x * depth / pitch;
   float ypos = (1.0 - v_local.y) * float(H);
   float xpos = v_local.z * float(W);
-  uint c = min(uint(max(cpos, 0.0)), C - 1u);
+  uint c = c0 + min(uint(max(cpos, 0.0)), nc - 1u);
   uint y = min(uint(max(ypos, 0.0)), H - 1u);
   uint x = min(uint(max(xpos, 0.0)), W - 1u);
   // Face → which coordinates vary on it (u along the face, v across) and which one is fixed.
   vec2 uv;        // the two in-face cell coordinates used for the LOD footprint and grid lines
   bool slab_face = v_face <= 1u;
-  if (v_face == 0u) { c = 0u; uv = vec2(xpos, ypos); }
-  else if (v_face == 1u) { c = C - 1u; uv = vec2(xpos, ypos); }
+  if (v_face == 0u) { c = c0; uv = vec2(xpos, ypos); }
+  else if (v_face == 1u) { c = c0 + nc - 1u; uv = vec2(xpos, ypos); }
   else if (v_face == 2u) { y = H - 1u; uv = vec2(xpos, cpos); }
   else if (v_face == 3u) { y = 0u; uv = vec2(xpos, cpos); }
   else if (v_face == 4u) { x = 0u; uv = vec2(ypos, cpos); }
@@ -34,7 +38,7 @@ void main() {
   // Texel footprint along the cell axes of this face: pick the pyramid level where a cell is
   // about a pixel, so far-away layers show aggregated (max or mean) values instead of aliasing.
   // In cell units: x → channel pitches, y → rows, z → columns.
-  vec3 scale = vec3(L.size_thick.x / L.origin_pitch.w, float(H), float(W));
+  vec3 scale = vec3(depth / pitch, float(H), float(W));
   vec3 gx = ddx * scale, gy = ddy * scale;
   vec2 fx, fy;  // derivatives of the face's cell coordinates (channel axis excluded on the sides)
   if (slab_face) { fx = gx.zy; fy = gy.zy; }
@@ -44,12 +48,12 @@ void main() {
   int level = clamp(int(floor(log2(foot))), 0, int(L.info.y));
   uint code;
   if (level == 0) {
-    code = byte_at0(L.info.x + (c * H + y) * W + x);
+    code = byte_at(P.offs.x + ((c - c0) * H + y) * W + x);
   } else {
     uint k = uint(level);
     uint hk = (H + (1u << k) - 1u) >> k, wk = (W + (1u << k) - 1u) >> k;
-    uint off = level_offset(L, k) + (c * hk + (y >> k)) * wk + (x >> k);
-    code = (frame.flags.x & kFrameLodMax) != 0u ? byte_at_max(off) : byte_at_mean(off);
+    uint off = level_offset(P, k) + ((c - c0) * hk + (y >> k)) * wk + (x >> k);
+    code = byte_at((frame.flags.x & kFrameLodMax) != 0u ? off : off + P.offs.y);
   }
   vec3 col = code_color(L, code);
   uint flat_index = (c * H + y) * W + x;
@@ -63,7 +67,7 @@ void main() {
       float strength = smoothstep(3.0, 10.0, px) * frame.cell_scale.y;
       col *= mix(1.0 - 0.45 * strength, 1.0, smoothstep(0.0, 1.25, e));
     }
-    if (!slab_face && C > 1u) {
+    if (!slab_face && nc > 1u) {
       float pitch_px = 1.0 / max(max(abs(gx.x), abs(gy.x)), 1e-6);
       float gap = 1.0 - L.size_thick.w / L.origin_pitch.w;  // fraction of a pitch that is gap
       float in_gap = step(1.0 - gap, fract(cpos));

@@ -3,21 +3,20 @@
 
 layout(std140, set = 0, binding = 0) uniform FrameBlock { GpuFrame frame; };
 layout(std430, set = 0, binding = 1) readonly buffer Layers { GpuLayer layers[]; };
-layout(std430, set = 0, binding = 2) readonly buffer Codes0 { uint codes0[]; };
-layout(std430, set = 0, binding = 3) readonly buffer CodesMax { uint codes_max[]; };
-layout(std430, set = 0, binding = 4) readonly buffer CodesMean { uint codes_mean[]; };
+layout(std430, set = 0, binding = 2) readonly buffer Parts { GpuPart parts[]; };
 layout(std430, set = 0, binding = 5) readonly buffer Lut { vec4 lut[]; };  // 256 sequential, 256 diverging
 layout(std430, set = 0, binding = 6) readonly buffer Regions { GpuRegion regions[]; };
-layout(std430, set = 0, binding = 7) readonly buffer Slabs { uvec2 slabs[]; };  // (layer, channel)
-layout(std430, set = 0, binding = 8) readonly buffer Cells { uvec2 cells[]; };  // (layer, flat index)
+layout(std430, set = 0, binding = 7) readonly buffer Slabs { uvec2 slabs[]; };  // (part, unused)
+layout(std430, set = 0, binding = 8) readonly buffer Cells { uvec2 cells[]; };  // (part, flat index in the layer)
 
-uint byte_at0(uint b) { return (codes0[b >> 2] >> ((b & 3u) * 8u)) & 255u; }
-uint byte_at_max(uint b) { return (codes_max[b >> 2] >> ((b & 3u) * 8u)) & 255u; }
-uint byte_at_mean(uint b) { return (codes_mean[b >> 2] >> ((b & 3u) * 8u)) & 255u; }
+// The code buffer of the draw's chunk (every instance of a draw lives in the same chunk).
+layout(std430, set = 1, binding = 0) readonly buffer Codes { uint codes[]; };
 
-uint level_offset(GpuLayer L, uint k) {
+uint byte_at(uint b) { return (codes[b >> 2] >> ((b & 3u) * 8u)) & 255u; }
+
+uint level_offset(GpuPart P, uint k) {
   uint i = k - 1u;
-  return L.level_offset[i >> 2][i & 3u];
+  return P.level_offset[i >> 2][i & 3u];
 }
 
 vec3 code_color(GpuLayer L, uint code) {

@@ -34,24 +34,34 @@ NL_CONST(uint, kFrameGridLines, 4u)
 NL_CONST(uint, kMaxPyramidLevels, 12u)
 NL_CONST(uint, kMaxRegions, 256u)
 
-// Binding numbers of descriptor set 0.
+// Binding numbers of descriptor set 0 (shared by every draw).
 NL_CONST(uint, kBindFrame, 0u)
 NL_CONST(uint, kBindLayers, 1u)
-NL_CONST(uint, kBindCodes0, 2u)
-NL_CONST(uint, kBindCodesMax, 3u)
-NL_CONST(uint, kBindCodesMean, 4u)
+NL_CONST(uint, kBindParts, 2u)
 NL_CONST(uint, kBindLut, 5u)
 NL_CONST(uint, kBindRegions, 6u)
 NL_CONST(uint, kBindSlabs, 7u)
 NL_CONST(uint, kBindCells, 8u)
 NL_CONST(uint, kBindFont, 9u)
+// Descriptor set 1: one code buffer (a chunk of the scene's byte codes), rebound per draw.
+NL_CONST(uint, kSetCodes, 1u)
+NL_CONST(uint, kBindCodes, 0u)
 
 struct GpuLayer {
   vec4 origin_pitch;   // xyz: minimum corner; w: slab pitch along X
   vec4 size_thick;     // xyz: extent; w: slab thickness
   uvec4 dims;          // C, H, W, neuron count
-  uvec4 info;          // x: byte offset in codes0; y: pyramid levels; z: flags; w: unused
-  uvec4 level_offset[3];  // byte offset of level k (1..12) in codes_max/mean at [(k-1)/4][(k-1)%4]
+  uvec4 info;          // x: unused; y: pyramid levels; z: flags; w: unused
+};
+
+// A run of channels [c0, c1) of one layer whose byte codes sit together in one code buffer
+// (chunk): level 0, then the max pyramid levels, then the mean levels, each channel-major. A scene
+// larger than one buffer may hold (maxStorageBufferRange) is split into parts packed into several
+// chunks; small layers are one part each. Slabs and cells are instanced per part.
+struct GpuPart {
+  uvec4 head;          // x: layer; y: c0; z: c1 (exclusive); w: chunk
+  uvec4 offs;          // x: byte offset of level 0 (channel c0) in the chunk; y: mean minus max offset
+  uvec4 level_offset[3];  // byte offset of max level k (1..12) at [(k-1)/4][(k-1)%4]
 };
 
 struct GpuFrame {

@@ -5,7 +5,8 @@
 #include "types.h"
 
 namespace netlens::gpu {
-static_assert(sizeof(GpuLayer) == 112, "GpuLayer must match std430 layout in shaders/shared/types.h");
+static_assert(sizeof(GpuLayer) == 64, "GpuLayer must match std430 layout in shaders/shared/types.h");
+static_assert(sizeof(GpuPart) == 80, "GpuPart must match std430 layout in shaders/shared/types.h");
 static_assert(sizeof(GpuFrame) == 64 + 16 * 7, "GpuFrame must match std140 layout in shaders/shared/types.h");
 static_assert(sizeof(GpuRegion) == 48, "GpuRegion must match std430 layout in shaders/shared/types.h");
 

@@ -162,12 +162,23 @@ struct Renderer::Impl {
   VkSampleCountFlagBits samples = VK_SAMPLE_COUNT_1_BIT;
   float radius = 1.0f;
 
-  GpuBuffer layers_buf, codes0_buf, codes_max_buf, codes_mean_buf, lut_buf;
+  GpuBuffer layers_buf, parts_buf, lut_buf;
+  // The scene's byte codes, split into parts (channel runs of a layer) packed into chunks of at
+  // most chunk_limit bytes, one storage buffer and one descriptor set (set 1) per chunk.
+  struct Part { uint32_t layer = 0, c0 = 0, c1 = 0, chunk = 0; };
+  std::vector<Part> parts;
+  std::vector<std::pair<uint32_t, uint32_t>> layer_parts;  // [first, end) into parts, per layer
+  std::vector<GpuBuffer> chunk_bufs;
+  std::vector<VkDescriptorSet> chunk_sets;
+  uint64_t chunk_limit = 0;
   GpuBuffer frame_buf, regions_buf, slabs_buf, cells_buf, lines_buf, text_buf;
-  GpuBuffer color_rb, id_rb;
+  GpuBuffer color_rb, id_rb, probe_rb;
+  std::optional<std::pair<int, int>> probe_px;
+  std::pair<uint32_t, uint32_t> probe_id{0, 0};
+  bool readback_once = false;
   GpuImage color_ms, id_ms, depth, color, id, font;
   UniqueSampler sampler;
-  UniqueSetLayout set_layout;
+  UniqueSetLayout set_layout, codes_layout;
   UniqueDescriptorPool desc_pool;
   VkDescriptorSet set = VK_NULL_HANDLE;
   UniquePipelineLayout pipe_layout;
@@ -192,14 +203,104 @@ struct Renderer::Impl {
   void create_targets();
   void create_pipelines();
   UniquePipeline make_pipeline(const PipelineDesc& d);
-  FrameStats render(const viz::Camera& cam);
+  FrameStats render(const viz::Camera& cam, const PresentTarget* present);
   void build_labels(const glm::mat4& vp, const viz::Camera& cam, const std::vector<int>& visible_sorted);
   void build_lines(const std::vector<uint8_t>& visible);
   void add_text(float x, float baseline, float px, const std::string& s, glm::vec4 color);
   void add_panel(float x, float y, float w, float h, float r, glm::vec4 color);
   void add_bar(float x, float y, float w, float h, bool diverging);
   void ensure_host_buffer(GpuBuffer& b, VkDeviceSize bytes, VkBufferUsageFlags usage);
+  void upload_codes();
+  uint32_t part_of(int layer, int64_t c) const {
+    auto [a, b] = layer_parts[static_cast<size_t>(layer)];
+    for (uint32_t p = a; p < b; ++p)
+      if (static_cast<uint32_t>(c) < parts[p].c1) return p;
+    return b - 1;
+  }
 };
+
+// Packs every layer's codes (level 0, max pyramid, mean pyramid) into chunks no larger than what
+// one storage buffer may address (maxStorageBufferRange, maxMemoryAllocationSize, or the injected
+// RenderOptions::max_buffer_bytes). A layer that does not fit in the rest of a chunk is split by
+// channels; each part's data is contiguous, so one draw per chunk reaches all of its parts.
+void Renderer::Impl::upload_codes() {
+  VkPhysicalDeviceMaintenance3Properties m3{.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};
+  VkPhysicalDeviceProperties2 p2{.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &m3};
+  vkGetPhysicalDeviceProperties2(ctx.physical(), &p2);
+  uint64_t limit = std::min<uint64_t>(ctx.properties().limits.maxStorageBufferRange, m3.maxMemoryAllocationSize);
+  limit = std::min<uint64_t>(limit, 1ull << 30);  // 32-bit byte offsets in the shaders, friendly allocations
+  if (opts.max_buffer_bytes > 0) limit = std::min<uint64_t>(limit, opts.max_buffer_bytes);
+  chunk_limit = limit & ~uint64_t(3);
+  const auto& L = scene.layout.layers;
+  // Plan: parts and their offsets (level 0 / max / mean) inside each chunk.
+  struct Plan { uint64_t off0, off_max, bytes_max; };
+  std::vector<Plan> plan;
+  std::vector<uint64_t> chunk_used(1, 0);
+  layer_parts.assign(L.size(), {0, 0});
+  for (size_t i = 0; i < L.size(); ++i) {
+    const auto& d = L[i].dims;
+    const auto& sl = scene.layers[i];
+    const uint64_t b0 = static_cast<uint64_t>(d.H * d.W);
+    uint64_t bp = 0;  // pyramid bytes per channel (all levels)
+    for (auto& lv : viz::pyramid_levels(d.H, d.W)) bp += static_cast<uint64_t>(lv.h * lv.w);
+    if (static_cast<int>(viz::pyramid_levels(d.H, d.W).size()) != sl.levels)
+      throw Error(ErrorKind::Internal, "render: pyramid levels of '" + L[i].tensor.name + "' disagree with the scene");
+    const uint64_t per_c = b0 + 2 * bp;
+    if (per_c > chunk_limit)
+      throw Error(ErrorKind::Device, "layer '" + L[i].tensor.name + "': one " + std::to_string(d.H) + "x" +
+                                         std::to_string(d.W) + " channel needs " + std::to_string(per_c >> 20) +
+                                         " MiB of codes; device '" + ctx.device_name() + "' buffers hold " +
+                                         std::to_string(chunk_limit >> 20) + " MiB");
+    layer_parts[i].first = static_cast<uint32_t>(parts.size());
+    int64_t c = 0;
+    while (c < d.C) {
+      uint64_t room = chunk_limit - chunk_used.back();
+      int64_t n = std::min<int64_t>(d.C - c, static_cast<int64_t>(room / per_c));
+      if (n == 0) {
+        chunk_used.push_back(0);
+        continue;
+      }
+      uint64_t at = chunk_used.back();
+      parts.push_back({static_cast<uint32_t>(i), static_cast<uint32_t>(c), static_cast<uint32_t>(c + n),
+                       static_cast<uint32_t>(chunk_used.size() - 1)});
+      plan.push_back({at, at + static_cast<uint64_t>(n) * b0, static_cast<uint64_t>(n) * bp});
+      chunk_used.back() += static_cast<uint64_t>(n) * per_c;
+      c += n;
+    }
+    layer_parts[i].second = static_cast<uint32_t>(parts.size());
+  }
+  // Fill and upload each chunk; GPU part records.
+  std::vector<gpu::GpuPart> gp(std::max<size_t>(parts.size(), 1));
+  for (size_t k = 0; k < chunk_used.size(); ++k) {
+    std::vector<uint8_t> bytes(static_cast<size_t>(chunk_used[k]));
+    for (size_t pi = 0; pi < parts.size(); ++pi) {
+      const Part& P = parts[pi];
+      if (P.chunk != k) continue;
+      const auto& d = L[P.layer].dims;
+      const auto& sl = scene.layers[P.layer];
+      const Plan& pl = plan[pi];
+      const uint64_t nc = P.c1 - P.c0, b0 = static_cast<uint64_t>(d.H * d.W);
+      std::memcpy(bytes.data() + pl.off0, scene.codes0.data() + sl.code0_offset + P.c0 * b0, static_cast<size_t>(nc * b0));
+      gpu::GpuPart& g = gp[pi];
+      g.head = glm::uvec4(P.layer, P.c0, P.c1, P.chunk);
+      g.offs = glm::uvec4(static_cast<uint32_t>(pl.off0), static_cast<uint32_t>(pl.bytes_max), 0u, 0u);
+      uint64_t at = pl.off_max;
+      auto levels = viz::pyramid_levels(d.H, d.W);
+      for (int lv = 1; lv <= sl.levels; ++lv) {
+        const uint64_t per = static_cast<uint64_t>(levels[static_cast<size_t>(lv - 1)].h * levels[static_cast<size_t>(lv - 1)].w);
+        const uint64_t src = sl.level_offset[static_cast<size_t>(lv)] + P.c0 * per;
+        std::memcpy(bytes.data() + at, scene.codes_max.data() + src, static_cast<size_t>(nc * per));
+        std::memcpy(bytes.data() + at + pl.bytes_max, scene.codes_mean.data() + src, static_cast<size_t>(nc * per));
+        g.level_offset[(lv - 1) / 4][(lv - 1) % 4] = static_cast<uint32_t>(at);
+        at += nc * per;
+      }
+    }
+    static const uint8_t zero[16] = {};
+    chunk_bufs.push_back(bytes.empty() ? upload_static(ctx, zero, 16, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT)
+                                       : upload_static(ctx, bytes.data(), bytes.size(), VK_BUFFER_USAGE_STORAGE_BUFFER_BIT));
+  }
+  parts_buf = upload_static(ctx, gp.data(), gp.size() * sizeof(gpu::GpuPart), VK_BUFFER_USAGE_STORAGE_BUFFER_BIT);
+}
 
 void Renderer::Impl::init() {
   if (opts.width < 16 || opts.height < 16 || opts.width > 8192 || opts.height > 8192)
@@ -211,12 +312,6 @@ void Renderer::Impl::init() {
   const auto& L = scene.layout.layers;
 
   // Static scene data.
-  const VkDeviceSize max_range = ctx.properties().limits.maxStorageBufferRange;
-  for (auto* v : {&scene.codes0, &scene.codes_max, &scene.codes_mean})
-    if (v->size() + 4 > max_range)
-      throw Error(ErrorKind::Device, "scene of " + std::to_string(scene.neurons()) + " neurons needs a " +
-                                         std::to_string(v->size() >> 20) + " MiB storage buffer; device '" +
-                                         ctx.device_name() + "' allows " + std::to_string(max_range >> 20) + " MiB");
   std::vector<gpu::GpuLayer> gl(std::max<size_t>(L.size(), 1));
   for (size_t i = 0; i < L.size(); ++i) {
     const auto& v = L[i];
@@ -225,21 +320,13 @@ void Renderer::Impl::init() {
     g.origin_pitch = glm::vec4(v.origin, v.pitch);
     g.size_thick = glm::vec4(v.size, v.thickness);
     g.dims = glm::uvec4(v.dims.C, v.dims.H, v.dims.W, v.dims.count);
-    g.info = glm::uvec4(static_cast<uint32_t>(sl.code0_offset), static_cast<uint32_t>(sl.levels),
+    g.info = glm::uvec4(0u, static_cast<uint32_t>(sl.levels),
                         (sl.scale.kind == viz::ColorMapKind::Diverging ? gpu::kLayerDiverging : 0u) |
                             (v.dims.grid ? gpu::kLayerGrid : 0u), 0u);
-    for (int k = 1; k <= sl.levels; ++k)
-      g.level_offset[(k - 1) / 4][(k - 1) % 4] = static_cast<uint32_t>(sl.level_offset[static_cast<size_t>(k)]);
   }
   const VkBufferUsageFlags ssbo = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
   layers_buf = upload_static(ctx, gl.data(), gl.size() * sizeof(gpu::GpuLayer), ssbo);
-  auto upload_codes = [&](const std::vector<uint8_t>& c) {
-    static const uint8_t zero[16] = {};
-    return c.empty() ? upload_static(ctx, zero, 16, ssbo) : upload_static(ctx, c.data(), c.size(), ssbo);
-  };
-  codes0_buf = upload_codes(scene.codes0);
-  codes_max_buf = upload_codes(scene.codes_max);
-  codes_mean_buf = upload_codes(scene.codes_mean);
+  upload_codes();
   std::vector<glm::vec4> lut(512);
   auto seq = viz::code_lut(viz::ColorMapKind::Sequential), div = viz::code_lut(viz::ColorMapKind::Diverging);
   for (int i = 0; i < 256; ++i) {
@@ -251,7 +338,7 @@ void Renderer::Impl::init() {
   // Per-frame buffers (host-visible; fixed capacities for those bound in the descriptor set).
   frame_buf = make_buffer(ctx, sizeof(gpu::GpuFrame), VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT, kHost, true);
   regions_buf = make_buffer(ctx, sizeof(gpu::GpuRegion) * gpu::kMaxRegions, ssbo, kHost, true);
-  slabs_buf = make_buffer(ctx, sizeof(glm::uvec2) * std::max<size_t>(L.size(), 1), ssbo, kHost, true);
+  slabs_buf = make_buffer(ctx, sizeof(glm::uvec2) * std::max<size_t>(parts.size(), 1), ssbo, kHost, true);
   cells_buf = make_buffer(ctx, sizeof(glm::uvec2) * static_cast<VkDeviceSize>(std::max<int64_t>(opts.cell_budget, 1)),
                           ssbo, kHost, true);
 
@@ -296,36 +383,58 @@ void Renderer::Impl::init() {
     binds.push_back({.binding = b, .descriptorType = t, .descriptorCount = 1,
                      .stageFlags = VK_SHADER_STAGE_VERTEX_BIT | VK_SHADER_STAGE_FRAGMENT_BIT});
   };
+  const uint32_t storage_binds[] = {gpu::kBindLayers, gpu::kBindParts, gpu::kBindLut, gpu::kBindRegions,
+                                    gpu::kBindSlabs, gpu::kBindCells};
   add_bind(gpu::kBindFrame, VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER);
-  for (uint32_t b = gpu::kBindLayers; b <= gpu::kBindCells; ++b) add_bind(b, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER);
+  for (uint32_t b : storage_binds) add_bind(b, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER);
   add_bind(gpu::kBindFont, VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER);
   VkDescriptorSetLayoutCreateInfo li{.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
                                      .bindingCount = static_cast<uint32_t>(binds.size()), .pBindings = binds.data()};
   VK_CHECK(vkCreateDescriptorSetLayout(dev, &li, nullptr, set_layout.out(dev)));
-  VkDescriptorPoolSize sizes[] = {{VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, 1}, {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 8},
+  VkDescriptorSetLayoutBinding cbind{.binding = gpu::kBindCodes, .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                                     .descriptorCount = 1,
+                                     .stageFlags = VK_SHADER_STAGE_VERTEX_BIT | VK_SHADER_STAGE_FRAGMENT_BIT};
+  VkDescriptorSetLayoutCreateInfo cli{.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
+                                      .bindingCount = 1, .pBindings = &cbind};
+  VK_CHECK(vkCreateDescriptorSetLayout(dev, &cli, nullptr, codes_layout.out(dev)));
+  const uint32_t nchunks = static_cast<uint32_t>(chunk_bufs.size());
+  VkDescriptorPoolSize sizes[] = {{VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, 1},
+                                  {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 6 + nchunks},
                                   {VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER, 1}};
-  VkDescriptorPoolCreateInfo pi{.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO, .maxSets = 1,
+  VkDescriptorPoolCreateInfo pi{.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO, .maxSets = 1 + nchunks,
                                 .poolSizeCount = 3, .pPoolSizes = sizes};
   VK_CHECK(vkCreateDescriptorPool(dev, &pi, nullptr, desc_pool.out(dev)));
   VkDescriptorSetLayout sl = set_layout;
   VkDescriptorSetAllocateInfo ai{.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO, .descriptorPool = desc_pool,
                                  .descriptorSetCount = 1, .pSetLayouts = &sl};
   VK_CHECK(vkAllocateDescriptorSets(dev, &ai, &set));
-  const GpuBuffer* bufs[] = {&frame_buf, &layers_buf, &codes0_buf, &codes_max_buf, &codes_mean_buf,
-                             &lut_buf, &regions_buf, &slabs_buf, &cells_buf};
-  VkDescriptorBufferInfo bis[9];
-  VkWriteDescriptorSet writes[10];
-  for (uint32_t b = 0; b < 9; ++b) {
+  const GpuBuffer* bufs[] = {&frame_buf, &layers_buf, &parts_buf, &lut_buf, &regions_buf, &slabs_buf, &cells_buf};
+  const uint32_t bind_of[] = {gpu::kBindFrame, gpu::kBindLayers, gpu::kBindParts, gpu::kBindLut,
+                              gpu::kBindRegions, gpu::kBindSlabs, gpu::kBindCells};
+  std::vector<VkDescriptorBufferInfo> bis(7 + nchunks);
+  std::vector<VkWriteDescriptorSet> writes;
+  for (uint32_t b = 0; b < 7; ++b) {
     bis[b] = {bufs[b]->buf, 0, VK_WHOLE_SIZE};
-    writes[b] = {.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .dstSet = set, .dstBinding = b,
-                 .descriptorCount = 1,
-                 .descriptorType = b == 0 ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                 .pBufferInfo = &bis[b]};
+    writes.push_back({.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .dstSet = set, .dstBinding = bind_of[b],
+                      .descriptorCount = 1,
+                      .descriptorType = b == 0 ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                      .pBufferInfo = &bis[b]});
   }
   VkDescriptorImageInfo ii{sampler, font.view, VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL};
-  writes[9] = {.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .dstSet = set, .dstBinding = gpu::kBindFont,
-               .descriptorCount = 1, .descriptorType = VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER, .pImageInfo = &ii};
-  vkUpdateDescriptorSets(dev, 10, writes, 0, nullptr);
+  writes.push_back({.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .dstSet = set, .dstBinding = gpu::kBindFont,
+                    .descriptorCount = 1, .descriptorType = VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER, .pImageInfo = &ii});
+  chunk_sets.resize(nchunks);
+  std::vector<VkDescriptorSetLayout> cls(nchunks, codes_layout.get());
+  VkDescriptorSetAllocateInfo chunk_ai{.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO, .descriptorPool = desc_pool,
+                                  .descriptorSetCount = nchunks, .pSetLayouts = cls.data()};
+  VK_CHECK(vkAllocateDescriptorSets(dev, &chunk_ai, chunk_sets.data()));
+  for (uint32_t k = 0; k < nchunks; ++k) {
+    bis[7 + k] = {chunk_bufs[k].buf, 0, VK_WHOLE_SIZE};
+    writes.push_back({.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .dstSet = chunk_sets[k],
+                      .dstBinding = gpu::kBindCodes, .descriptorCount = 1,
+                      .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .pBufferInfo = &bis[7 + k]});
+  }
+  vkUpdateDescriptorSets(dev, static_cast<uint32_t>(writes.size()), writes.data(), 0, nullptr);
 
   create_targets();
   create_pipelines();
@@ -356,6 +465,7 @@ void Renderer::Impl::create_targets() {
   }
   depth = make_image(ctx, w, h, kDepthFormat, VK_IMAGE_USAGE_DEPTH_STENCIL_ATTACHMENT_BIT, samples,
                      VK_IMAGE_ASPECT_DEPTH_BIT);
+  probe_rb = make_buffer(ctx, 16, VK_BUFFER_USAGE_TRANSFER_DST_BIT, kHost, true);
   color_rb = make_buffer(ctx, VkDeviceSize(w) * h * 4, VK_BUFFER_USAGE_TRANSFER_DST_BIT,
                          kHost | VK_MEMORY_PROPERTY_HOST_CACHED_BIT, true);
   id_rb = make_buffer(ctx, VkDeviceSize(w) * h * 8, VK_BUFFER_USAGE_TRANSFER_DST_BIT,
@@ -418,9 +528,9 @@ UniquePipeline Renderer::Impl::make_pipeline(const PipelineDesc& d) {
 
 void Renderer::Impl::create_pipelines() {
   VkDevice dev = ctx.device();
-  VkDescriptorSetLayout sl = set_layout;
-  VkPipelineLayoutCreateInfo li{.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO, .setLayoutCount = 1,
-                                .pSetLayouts = &sl};
+  VkDescriptorSetLayout sl[2] = {set_layout, codes_layout};
+  VkPipelineLayoutCreateInfo li{.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO, .setLayoutCount = 2,
+                                .pSetLayouts = sl};
   VK_CHECK(vkCreatePipelineLayout(dev, &li, nullptr, pipe_layout.out(dev)));
   bg_pipe = make_pipeline({.vs = "background.vert", .fs = "background.frag", .depth_test = false,
                            .depth_write = false, .write_id = false, .cull = VK_CULL_MODE_NONE});
@@ -693,7 +803,7 @@ void Renderer::Impl::build_lines(const std::vector<uint8_t>& visible) {
 }
 
 // ------------------------------------------------------------------------------------------------
-FrameStats Renderer::Impl::render(const viz::Camera& cam) {
+FrameStats Renderer::Impl::render(const viz::Camera& cam, const PresentTarget* present) {
   FrameStats st;
   auto t0 = Clock::now();
   const auto& L = scene.layout.layers;
@@ -750,7 +860,7 @@ FrameStats Renderer::Impl::render(const viz::Camera& cam) {
       glm::vec4 p = vp * glm::vec4(viz::neuron_center(v, c, y, x), 1.0f);
       const float m = 1.05f * p.w;
       if (p.w <= 0.0f || std::fabs(p.x) > m || std::fabs(p.y) > m) return;
-      cell_list.emplace_back(static_cast<uint32_t>(i), static_cast<uint32_t>(f));
+      cell_list.emplace_back(part_of(i, c), static_cast<uint32_t>(f));
     };
     for (int64_t c : cs)
       for (int64_t y = 0; y < H; ++y)
@@ -775,7 +885,13 @@ FrameStats Renderer::Impl::render(const viz::Camera& cam) {
   }
   // Everything else: one box per layer, nearest first so early depth tests reject hidden pixels.
   for (auto [d, i] : by_dist)
-    if (!as_cells[static_cast<size_t>(i)]) slab_list.emplace_back(static_cast<uint32_t>(i), 0u);
+    if (!as_cells[static_cast<size_t>(i)])
+      for (uint32_t p = layer_parts[static_cast<size_t>(i)].first; p < layer_parts[static_cast<size_t>(i)].second; ++p)
+        slab_list.emplace_back(p, 0u);
+  // One draw per code chunk: group instances by chunk (stable, so nearest-first holds within one).
+  auto by_chunk = [&](const glm::uvec2& a, const glm::uvec2& b) { return parts[a.x].chunk < parts[b.x].chunk; };
+  std::stable_sort(slab_list.begin(), slab_list.end(), by_chunk);
+  std::stable_sort(cell_list.begin(), cell_list.end(), by_chunk);
   lines.clear();
   text.clear();
   build_lines(visible);
@@ -833,10 +949,10 @@ FrameStats Renderer::Impl::render(const viz::Camera& cam) {
   const VkPipelineStageFlags2 col_stage = VK_PIPELINE_STAGE_2_COLOR_ATTACHMENT_OUTPUT_BIT;
   const VkAccessFlags2 col_access = VK_ACCESS_2_COLOR_ATTACHMENT_WRITE_BIT | VK_ACCESS_2_COLOR_ATTACHMENT_READ_BIT;
   std::vector<VkImageMemoryBarrier2> pre;
-  // The previous frame's copies read color/id: wait for them before overwriting (write-after-read).
+  // The previous frame's copies/blits read color/id: wait for them before overwriting (write-after-read).
   for (VkImage img : {color.img.get(), id.img.get()})
     pre.push_back(image_barrier(img, VK_IMAGE_ASPECT_COLOR_BIT, VK_IMAGE_LAYOUT_UNDEFINED,
-                                VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL, VK_PIPELINE_STAGE_2_COPY_BIT, 0,
+                                VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL, VK_PIPELINE_STAGE_2_ALL_TRANSFER_BIT, 0,
                                 col_stage, col_access));
   if (ms)
     for (VkImage img : {color_ms.img.get(), id_ms.img.get()})
@@ -885,16 +1001,23 @@ FrameStats Renderer::Impl::render(const viz::Camera& cam) {
   vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, bg_pipe);
   vkCmdDraw(cmd, 3, 1, 0, 0);
   st.draws = 1;
-  if (!cell_list.empty()) {
-    vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, cell_pipe);
-    vkCmdDraw(cmd, 36, static_cast<uint32_t>(cell_list.size()), 0, 0);
-    ++st.draws;
-  }
-  if (!slab_list.empty()) {
-    vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, slab_pipe);
-    vkCmdDraw(cmd, 36, static_cast<uint32_t>(slab_list.size()), 0, 0);
-    ++st.draws;
-  }
+  // Instanced boxes, one draw per chunk run: the chunk's code buffer is bound as set 1.
+  auto draw_chunks = [&](VkPipeline pipe, const std::vector<glm::uvec2>& list) {
+    if (list.empty()) return;
+    vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, pipe);
+    for (size_t a = 0; a < list.size();) {
+      const uint32_t chunk = parts[list[a].x].chunk;
+      size_t b = a;
+      while (b < list.size() && parts[list[b].x].chunk == chunk) ++b;
+      vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, pipe_layout, gpu::kSetCodes, 1, &chunk_sets[chunk],
+                              0, nullptr);
+      vkCmdDraw(cmd, 36, static_cast<uint32_t>(b - a), 0, static_cast<uint32_t>(a));
+      ++st.draws;
+      a = b;
+    }
+  };
+  draw_chunks(cell_pipe, cell_list);
+  draw_chunks(slab_pipe, slab_list);
   VkDeviceSize zero = 0;
   if (!lines.empty()) {
     vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, line_pipe);
@@ -912,40 +1035,92 @@ FrameStats Renderer::Impl::render(const viz::Camera& cam) {
   }
   vkCmdEndRendering(cmd);
 
-  if (opts.readback) {
+  const bool readback = opts.readback || readback_once;
+  const bool probing = probe_px && probe_px->first >= 0 && probe_px->second >= 0 && probe_px->first < opts.width &&
+                       probe_px->second < opts.height;
+  if (readback || probing || present) {
     VkImageMemoryBarrier2 post[2];
     int n = 0;
     for (VkImage img : {color.img.get(), id.img.get()})
       post[n++] = image_barrier(img, VK_IMAGE_ASPECT_COLOR_BIT, VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL,
                                 VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, col_stage,
-                                VK_ACCESS_2_COLOR_ATTACHMENT_WRITE_BIT, VK_PIPELINE_STAGE_2_COPY_BIT,
+                                VK_ACCESS_2_COLOR_ATTACHMENT_WRITE_BIT, VK_PIPELINE_STAGE_2_ALL_TRANSFER_BIT,
                                 VK_ACCESS_2_TRANSFER_READ_BIT);
     VkDependencyInfo d2{.sType = VK_STRUCTURE_TYPE_DEPENDENCY_INFO, .imageMemoryBarrierCount = 2,
                         .pImageMemoryBarriers = post};
     vkCmdPipelineBarrier2(cmd, &d2);
+  }
+  if (readback) {
     VkBufferImageCopy c{.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1}, .imageExtent = {ext.width, ext.height, 1}};
     vkCmdCopyImageToBuffer(cmd, color.img, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, color_rb.buf, 1, &c);
     vkCmdCopyImageToBuffer(cmd, id.img, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, id_rb.buf, 1, &c);
+  }
+  if (probing) {
+    VkBufferImageCopy c{.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1},
+                        .imageOffset = {probe_px->first, probe_px->second, 0}, .imageExtent = {1, 1, 1}};
+    vkCmdCopyImageToBuffer(cmd, id.img, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, probe_rb.buf, 1, &c);
+  }
+  if (readback || probing) {
     VkMemoryBarrier2 hb{.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER_2, .srcStageMask = VK_PIPELINE_STAGE_2_COPY_BIT,
                         .srcAccessMask = VK_ACCESS_2_TRANSFER_WRITE_BIT, .dstStageMask = VK_PIPELINE_STAGE_2_HOST_BIT,
                         .dstAccessMask = VK_ACCESS_2_HOST_READ_BIT};
     VkDependencyInfo d3{.sType = VK_STRUCTURE_TYPE_DEPENDENCY_INFO, .memoryBarrierCount = 1, .pMemoryBarriers = &hb};
     vkCmdPipelineBarrier2(cmd, &d3);
   }
+  if (present) {
+    // Blit (not copy): converts RGBA to the swapchain's channel order (BGRA on most surfaces).
+    // The acquire semaphore is waited on at the blit stage, which this barrier chains to.
+    auto to_dst = image_barrier(present->image, VK_IMAGE_ASPECT_COLOR_BIT, VK_IMAGE_LAYOUT_UNDEFINED,
+                                VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, VK_PIPELINE_STAGE_2_BLIT_BIT, 0,
+                                VK_PIPELINE_STAGE_2_BLIT_BIT, VK_ACCESS_2_TRANSFER_WRITE_BIT);
+    VkDependencyInfo d4{.sType = VK_STRUCTURE_TYPE_DEPENDENCY_INFO, .imageMemoryBarrierCount = 1,
+                        .pImageMemoryBarriers = &to_dst};
+    vkCmdPipelineBarrier2(cmd, &d4);
+    VkImageBlit b{.srcSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1},
+                  .srcOffsets = {{0, 0, 0}, {opts.width, opts.height, 1}},
+                  .dstSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1},
+                  .dstOffsets = {{0, 0, 0}, {opts.width, opts.height, 1}}};
+    vkCmdBlitImage(cmd, color.img, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, present->image,
+                   VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 1, &b, VK_FILTER_NEAREST);
+    auto to_present = image_barrier(present->image, VK_IMAGE_ASPECT_COLOR_BIT, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL,
+                                    VK_IMAGE_LAYOUT_PRESENT_SRC_KHR, VK_PIPELINE_STAGE_2_BLIT_BIT,
+                                    VK_ACCESS_2_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_2_NONE, 0);
+    VkDependencyInfo d5{.sType = VK_STRUCTURE_TYPE_DEPENDENCY_INFO, .imageMemoryBarrierCount = 1,
+                        .pImageMemoryBarriers = &to_present};
+    vkCmdPipelineBarrier2(cmd, &d5);
+  }
   VK_CHECK(vkEndCommandBuffer(cmd));
   VkCommandBufferSubmitInfo cbi{.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_SUBMIT_INFO, .commandBuffer = cmd};
-  VkSubmitInfo2 si{.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO_2, .commandBufferInfoCount = 1, .pCommandBufferInfos = &cbi};
+  VkSemaphoreSubmitInfo wait{.sType = VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO,
+                             .semaphore = present ? present->wait : VK_NULL_HANDLE,
+                             .stageMask = VK_PIPELINE_STAGE_2_BLIT_BIT};
+  VkSemaphoreSubmitInfo signal{.sType = VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO,
+                               .semaphore = present ? present->signal : VK_NULL_HANDLE,
+                               .stageMask = VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT};
+  const bool use_wait = present && present->wait, use_signal = present && present->signal;
+  VkSubmitInfo2 si{.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO_2,
+                   .waitSemaphoreInfoCount = use_wait ? 1u : 0u, .pWaitSemaphoreInfos = use_wait ? &wait : nullptr,
+                   .commandBufferInfoCount = 1, .pCommandBufferInfos = &cbi,
+                   .signalSemaphoreInfoCount = use_signal ? 1u : 0u,
+                   .pSignalSemaphoreInfos = use_signal ? &signal : nullptr};
   VkFence f = fence.get();
   VK_CHECK(vkResetFences(dev, 1, &f));
   VK_CHECK(vkQueueSubmit2(ctx.queue(), 1, &si, f));
   VK_CHECK(vkWaitForFences(dev, 1, &f, VK_TRUE, UINT64_MAX));
-  if (opts.readback) {
+  if (readback) {
     // Cached memory may need invalidation when it is not coherent; ours is requested coherent.
     pixels.resize(static_cast<size_t>(opts.width) * static_cast<size_t>(opts.height) * 4);
     std::memcpy(pixels.data(), color_rb.map, pixels.size());
     ids.resize(static_cast<size_t>(opts.width) * static_cast<size_t>(opts.height) * 2);
     std::memcpy(ids.data(), id_rb.map, ids.size() * sizeof(uint32_t));
     have_frame = true;
+    readback_once = false;
+  }
+  probe_id = {0, 0};
+  if (probing) {
+    uint32_t v[2];
+    std::memcpy(v, probe_rb.map, sizeof v);
+    probe_id = {v[0], v[1]};
   }
   st.submit_ms = ms_since(t1);
   st.total_ms = ms_since(t0);
@@ -957,13 +1132,37 @@ Renderer::Renderer(Context& ctx, const viz::Scene& scene, RenderOptions opts)
     : impl_(std::make_unique<Impl>(ctx, scene, std::move(opts))) {
   impl_->init();
 }
+int Renderer::code_buffers() const { return static_cast<int>(impl_->chunk_bufs.size()); }
+int Renderer::parts() const { return static_cast<int>(impl_->parts.size()); }
 Renderer::~Renderer() {
   if (impl_ && impl_->ctx.device()) vkDeviceWaitIdle(impl_->ctx.device());
 }
 void Renderer::set_selection(Selection s) { impl_->selection = std::move(s); }
 const RenderOptions& Renderer::options() const { return impl_->opts; }
 int Renderer::samples() const { return static_cast<int>(impl_->samples); }
-FrameStats Renderer::render(const viz::Camera& cam) { return impl_->render(cam); }
+FrameStats Renderer::render(const viz::Camera& cam, const PresentTarget* present) {
+  return impl_->render(cam, present);
+}
+
+void Renderer::resize(int width, int height) {
+  if (width < 16 || height < 16 || width > 8192 || height > 8192)
+    throw Error(ErrorKind::Usage, "render size " + std::to_string(width) + "x" + std::to_string(height) +
+                                      " is out of range (16..8192 per side)");
+  if (width == impl_->opts.width && height == impl_->opts.height) return;
+  VK_CHECK(vkDeviceWaitIdle(impl_->ctx.device()));
+  impl_->opts.width = width;
+  impl_->opts.height = height;
+  impl_->have_frame = false;
+  impl_->create_targets();
+}
+
+void Renderer::set_probe(std::optional<std::pair<int, int>> pixel) { impl_->probe_px = pixel; }
+
+std::optional<viz::PickResult> Renderer::probe() const {
+  return viz::decode_pick(impl_->scene, impl_->probe_id.first, impl_->probe_id.second);
+}
+
+void Renderer::read_back_next_frame() { impl_->readback_once = true; }
 const std::vector<uint8_t>& Renderer::rgba() const { return impl_->pixels; }
 
 std::pair<uint32_t, uint32_t> Renderer::id_at(int x, int y) const {

@@ -1,6 +1,7 @@
 // The offscreen renderer: draws a viz::Scene from a camera into a colour image and an ID buffer.
 //
-// Contract: the scene's codes are uploaded once (constructor); each render() only uploads the
+// Contract: the scene's codes are uploaded once (constructor), split over as many storage buffers
+// as the device's limits require (one draw per buffer); each render() only uploads the
 // camera, the selection and per-frame instance lists, so the frame cost follows what is on screen:
 //  - far layers are drawn as slabs (one instanced box per channel, the fragment shader reads the
 //    neuron's byte code, or the max/mean pyramid level matching the on-screen cell size);
@@ -39,6 +40,9 @@ struct RenderOptions {
   float cell_min_px = 10.0f;     // a layer turns into cells once its cells are this big on screen
   bool readback = true;          // copy colour and IDs to host memory after each frame
   std::string title;             // drawn top-left when not empty
+  // Largest code buffer to allocate, in bytes; 0 = what the device allows (maxStorageBufferRange,
+  // maxMemoryAllocationSize, 1 GiB). Tests inject a small value to exercise the split cheaply.
+  uint64_t max_buffer_bytes = 0;
 };
 
 // A selected neuron and the regions to highlight (its receptive field), per layer.
@@ -61,6 +65,15 @@ struct FrameStats {
            cell_instances = 0, cell_layers = 0, draws = 0, labels = 0;
 };
 
+// A swapchain image to receive the frame (windowed use): after drawing, the colour image is blitted
+// into `image` (left in PRESENT_SRC layout); the submission waits for `wait` (image acquired) and
+// signals `signal` (ready to present). `image` must have the extent of the renderer's frame and a
+// UNORM format (the colour values are already sRGB-encoded), with TRANSFER_DST usage.
+struct PresentTarget {
+  VkImage image = VK_NULL_HANDLE;
+  VkSemaphore wait = VK_NULL_HANDLE, signal = VK_NULL_HANDLE;
+};
+
 class Renderer {
  public:
   Renderer(Context& ctx, const viz::Scene& scene, RenderOptions opts);
@@ -72,7 +85,21 @@ class Renderer {
   const RenderOptions& options() const;
   int samples() const;
 
-  FrameStats render(const viz::Camera& cam);
+  FrameStats render(const viz::Camera& cam, const PresentTarget* present = nullptr);
+
+  // New frame size (window resize): recreates the targets. Error{Usage} outside 16..8192.
+  void resize(int width, int height);
+  // Reads the ID at pixel (x, y) back after every following frame (a window's hover/click probe:
+  // 8 bytes instead of the whole ID buffer); nullopt stops it. probe() is the last frame's result.
+  void set_probe(std::optional<std::pair<int, int>> pixel);
+  std::optional<viz::PickResult> probe() const;
+  // The next frame is read back (colour and IDs) even when options().readback is off.
+  void read_back_next_frame();
+
+  // How the scene's codes were split: storage buffers (chunks) and parts (channel runs of a layer;
+  // a layer is split only when it does not fit in the rest of a chunk).
+  int code_buffers() const;
+  int parts() const;
 
   // After render() with readback: the frame's pixels (width·height·4, row-major, top row first).
   const std::vector<uint8_t>& rgba() const;

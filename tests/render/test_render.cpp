@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <set>
 
 #include <glm/geometric.hpp>
 #include <glm/trigonometric.hpp>
@@ -347,5 +348,96 @@ TEST_F(RenderTest, VectorGridCellsAndEmptyTail) {
           }
         }
       }
+  }
+}
+
+// Huge scenes: codes larger than one storage buffer are split over several buffers (channel runs
+// of a layer packed into chunks). A tiny injected limit makes this scene need many chunks, with
+// layers split mid-stack; every pixel whose neighbourhood shows one neuron must still have that
+// neuron's colour, seen from the front, back, top and side, as slabs and as cells, at level 0
+// and through the pyramids.
+TEST_F(RenderTest, ScenesLargerThanOneBufferAreSplitAndStillCorrect) {
+  viz::Scene scene = viz::synthetic_scene({{1, 5, 8, 8}, {1, 3, 12, 12}, {1, 7, 6, 6}, {1, 30}}, 21);
+  const int W = 480, H = 360;
+  // Per channel of layer 0: 64 level-0 bytes + 2 x (16 + 4 + 1) pyramid bytes = 106 bytes.
+  const uint64_t limit = 400;
+  for (float min_px : {1e9f, 1.0f}) {
+    RenderOptions o = plain(W, H);
+    o.max_buffer_bytes = limit;
+    o.grid_lines = false;  // borders and slab gaps would darken the colours under test
+    o.cell_min_px = min_px;
+    o.cell_budget = 1000000;
+    Renderer r(context(), scene, o);
+    EXPECT_GT(r.code_buffers(), 3);
+    EXPECT_GT(r.parts(), static_cast<int>(scene.layout.layers.size()));
+    std::set<std::pair<int, int64_t>> seen;  // (layer, channel) seen with the right colour
+    for (size_t li = 0; li < scene.layout.layers.size(); ++li) {
+      const auto& v = scene.layout.layers[li];
+      glm::vec3 c = v.center();
+      float d = 2.2f * std::max(v.size.x, std::max(v.size.y, v.size.z));
+      // Front, back, from above at an angle, from the side at an angle.
+      for (glm::vec3 dir : {glm::vec3(-1, 0, 0), glm::vec3(1, 0, 0), glm::vec3(-0.3f, 1, 0.2f), glm::vec3(0.25f, 0.2f, 1)}) {
+        viz::Camera cam = viz::look_at(c + d * glm::normalize(dir), c, 40.0f);
+        FrameStats st = r.render(cam);
+        EXPECT_GE(st.draws, 2u);
+        int checked = 0;
+        for (int y = 1; y + 1 < H; ++y)
+          for (int x = 1; x + 1 < W; ++x) {
+            auto id = r.id_at(x, y);
+            if (id.first == 0) continue;
+            bool uniform = true;
+            for (int dy = -1; dy <= 1 && uniform; ++dy)
+              for (int dx = -1; dx <= 1; ++dx)
+                if (r.id_at(x + dx, y + dy) != id) { uniform = false; break; }
+            if (!uniform) continue;
+            int layer = static_cast<int>(id.first) - 1;
+            glm::vec3 want = expected_color(scene, layer, id.second), got = pixel(r, x, y);
+            ASSERT_LT(glm::length(got - want), 3.5f / 255.0f)
+                << "pixel " << x << "," << y << " layer " << layer << " neuron " << id.second << " mode " << min_px;
+            seen.insert({layer, viz::cell_of(scene.layout.layers[static_cast<size_t>(layer)].dims, id.second).c});
+            ++checked;
+          }
+        EXPECT_GT(checked, 100);
+      }
+    }
+    // Every channel of every layer was seen somewhere (the top/side views cross every slab).
+    size_t channels = 0;
+    for (const auto& v : scene.layout.layers) channels += static_cast<size_t>(v.dims.C);
+    EXPECT_EQ(seen.size(), channels);
+  }
+
+  // Far away, the pyramids of split layers: identical to the unsplit renderer's image wherever
+  // both show a front face.
+  const auto& v = scene.layout.layers[1];
+  glm::vec3 target(v.origin.x, v.center().y, v.center().z);
+  viz::Camera far = viz::look_at(target - glm::vec3(260.0f, 0, 0), target, 40.0f);
+  RenderOptions o = plain(160, 120);
+  o.msaa = 1;
+  o.grid_lines = false;
+  Renderer whole(context(), scene, o);
+  o.max_buffer_bytes = limit;
+  Renderer split(context(), scene, o);
+  ASSERT_EQ(whole.code_buffers(), 1);
+  whole.render(far);
+  split.render(far);
+  int same = 0;
+  for (int y = 0; y < 120; ++y)
+    for (int x = 0; x < 160; ++x)
+      if (whole.id_at(x, y).first == 2 && split.id_at(x, y) == whole.id_at(x, y)) {
+        EXPECT_LT(glm::length(pixel(whole, x, y) - pixel(split, x, y)), 1.5f / 255.0f) << x << "," << y;
+        ++same;
+      }
+  EXPECT_GT(same, 4);
+}
+
+TEST_F(RenderTest, AChannelLargerThanTheBufferLimitIsAnError) {
+  viz::Scene scene = viz::synthetic_scene({{1, 2, 32, 32}}, 3);
+  RenderOptions o = plain(64, 64);
+  o.max_buffer_bytes = 512;  // one 32x32 channel needs 1024 bytes + pyramids
+  try {
+    Renderer r(context(), scene, o);
+    FAIL() << "expected Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("channel"), std::string::npos) << e.what();
   }
 }
