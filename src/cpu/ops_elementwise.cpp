@@ -254,16 +254,44 @@ void register_numeric_unary(CpuOpTable& t) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Legacy (opset < 7) broadcast=1 with `axis`: B's dims sit at `axis` of A. Padding B's shape with
+// trailing 1s turns it into numpy broadcasting (the shape function validated the axis). Returns
+// an empty shape when nothing changes.
+std::optional<Shape> legacy_b_shape(const NodeContext& ctx) {
+  if (ctx.opset >= 7 || ctx.node.attr_int("broadcast", 0) == 0 || !ctx.node.has_attr("axis") ||
+      ctx.inputs.size() < 2)
+    return std::nullopt;
+  const Shape& a = ctx.inputs[0].shape;
+  const Shape& b = ctx.inputs[1].shape;
+  const int64_t ra = static_cast<int64_t>(a.size()), rb = static_cast<int64_t>(b.size());
+  int64_t axis = ctx.node.attr_int("axis", ra - rb);
+  if (axis < 0) axis += ra;
+  if (axis < 0 || axis + rb > ra) throw Error(ErrorKind::Model, ctx.node.describe() + ": bad legacy broadcast axis");
+  Shape padded = b;
+  padded.resize(static_cast<size_t>(ra - axis), 1);
+  return padded;
+}
+
+// The inputs as the kernel should see them (input 1 reshaped for legacy broadcasting).
+struct BinaryInputs {
+  TensorView a, b;
+  BinaryInputs(std::span<const TensorView> in, const std::optional<Shape>& legacy) : a(in[0]), b(in[1]) {
+    if (legacy) b.shape = *legacy;
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
 // Binary ops. `Set` is the dtype set of the inputs; Out = void keeps the input type, else the
 // result type (uint8_t for comparisons).
 template <unsigned Set, class Out, class F>
 void add_binary(CpuOpTable& t, const char* name, F f) {
-  t[name] = make_op(Set, [f, name](const NodeContext&) -> KernelFn {
-    return [f, name](std::span<const TensorView> in, std::span<const TensorView> out) {
+  t[name] = make_op(Set, [f, name](const NodeContext& ctx) -> KernelFn {
+    return [f, name, legacy = legacy_b_shape(ctx)](std::span<const TensorView> in, std::span<const TensorView> out) {
+      const BinaryInputs v(in, legacy);
       dispatch<Set>(in[0].dtype, name, [&](auto tag) {
         using T = decltype(tag);
         using O = std::conditional_t<std::is_void_v<Out>, T, Out>;
-        binary<T, T, O>(in[0], in[1], out[0], [f](T a, T b) { return static_cast<O>(f(a, b)); });
+        binary<T, T, O>(v.a, v.b, out[0], [f](T a, T b) { return static_cast<O>(f(a, b)); });
       });
     };
   });
@@ -450,9 +478,10 @@ void register_pow(CpuOpTable& t) {
     std::optional<double> ce;
     if (ctx.const_inputs.size() > 1 && ctx.const_inputs[1] && ctx.const_inputs[1]->numel() == 1)
       ce = ctx.const_inputs[1]->get_f64(0);
-    return [ce](std::span<const TensorView> in, std::span<const TensorView> out) {
-      const TensorView& x = in[0];
-      const TensorView& y = in[1];
+    return [ce, legacy = legacy_b_shape(ctx)](std::span<const TensorView> in, std::span<const TensorView> out) {
+      const BinaryInputs v(in, legacy);
+      const TensorView& x = v.a;
+      const TensorView& y = v.b;
       if (x.dtype == DType::Float32) {
         if (ce && x.numel() == out[0].numel()) {
           const double e = *ce;

@@ -44,6 +44,22 @@ bool numeric_only(DType t) { return is_numeric(t); }
 bool signed_numeric(DType t) { return is_numeric(t) && is_signed(t); }
 bool bool_only(DType t) { return t == DType::Bool; }
 
+// Before opset 7, binary ops broadcast only with broadcast=1, placing B's dims at `axis` of A
+// (default: aligned to the right, which numpy broadcasting already does). Returns B's shape padded
+// with trailing 1s so that numpy broadcasting gives the legacy result.
+Shape legacy_b_shape(const InferContext& c, const Shape& a, const Shape& b) {
+  if (c.opset >= 7 || c.node.attr_int("broadcast", 0) == 0 || !c.node.has_attr("axis")) return b;
+  const int64_t ra = static_cast<int64_t>(a.size()), rb = static_cast<int64_t>(b.size());
+  int64_t axis = c.node.attr_int("axis", ra - rb);
+  if (axis < 0) axis += ra;
+  if (axis < 0 || axis + rb > ra)
+    c.fail("legacy broadcast axis " + std::to_string(axis) + " does not fit B " + shape_str(b) + " into A " +
+           shape_str(a));
+  Shape padded = b;
+  padded.resize(static_cast<size_t>(ra - axis), 1);
+  return padded;
+}
+
 // Multidirectional broadcast of inputs [0, n) with equal dtypes; result dtype `out` (Undefined keeps
 // the inputs' dtype).
 InferFn broadcast_op(bool (*ok)(DType), const char* what, DType out_dtype, bool variadic) {
@@ -59,6 +75,7 @@ InferFn broadcast_op(bool (*ok)(DType), const char* what, DType out_dtype, bool 
               "inputs have different dtypes (" + dtype_str(t) + " and " + dtype_str(c.in(i).dtype) + ")");
       shapes.push_back(c.in(i).shape);
     }
+    if (!variadic) shapes[1] = legacy_b_shape(c, shapes[0], shapes[1]);
     return one(c, {out_dtype == DType::Undefined ? t : out_dtype, broadcast_all(shapes, c.node.describe())});
   };
 }
@@ -160,7 +177,7 @@ std::vector<TensorInfo> pow_op(const InferContext& c) {
   const TensorInfo& y = c.in(1);
   require(c, is_numeric(x.dtype) && is_numeric(y.dtype),
           "base and exponent must be numeric (" + dtype_str(x.dtype) + ", " + dtype_str(y.dtype) + ")");
-  return one(c, {x.dtype, broadcast_shapes(x.shape, y.shape, c.node.describe())});
+  return one(c, {x.dtype, broadcast_shapes(x.shape, legacy_b_shape(c, x.shape, y.shape), c.node.describe())});
 }
 
 std::vector<TensorInfo> where_op(const InferContext& c) {

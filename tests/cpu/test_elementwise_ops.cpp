@@ -530,6 +530,27 @@ TEST(ElementwiseBinary, Float16GoesThroughTheWrapper) {
   expect_all_close(y, ref, 0, 0, "Add float16");  // one rounding of the float32 sum: exact
 }
 
+TEST(ElementwiseBinary, LegacyBroadcastAttribute) {
+  // Opset < 7: broadcast=1 with axis places B's dims at `axis` of A (e.g. a per-channel bias).
+  Tensor a = rand_f32({2, 3, 4, 5}), b = rand_f32({3, 4});
+  Tensor y = run1(make_node("Add", 2, {{"broadcast", int64_t{1}}, {"axis", int64_t{1}}}), 6, {a, b});
+  ASSERT_EQ(y.shape(), a.shape());
+  std::vector<double> ref;
+  for (int64_t i = 0; i < a.numel(); ++i) ref.push_back(a.get_f64(i) + b.get_f64((i / 5) % 12));
+  expect_all_close(y, ref, 1e-6, 0, "Add legacy axis=1");
+  Tensor base = rand_f32({2, 3}, 0.5, 2);
+  Tensor p = run1(make_node("Pow", 2, {{"broadcast", int64_t{1}}, {"axis", int64_t{0}}}), 6,
+                  {base, Tensor::from_f32({2}, {2.f, 0.5f})});
+  ASSERT_EQ(p.shape(), Shape({2, 3}));
+  std::vector<double> pref;
+  for (int64_t i = 0; i < 6; ++i) pref.push_back(std::pow(base.get_f64(i), i < 3 ? 2.0 : 0.5));
+  expect_all_close(p, pref, 1e-6, 0, "Pow legacy axis=0");
+  // Without an axis it is numpy's right alignment.
+  Tensor m = run1(make_node("Mul", 2, {{"broadcast", int64_t{1}}}), 6, {a, rand_f32({5})});
+  EXPECT_EQ(m.shape(), a.shape());
+  EXPECT_THROW(run1(make_node("Add", 2, {{"broadcast", int64_t{1}}, {"axis", int64_t{3}}}), 6, {a, b}), Error);
+}
+
 TEST(ElementwiseBinary, BadShapesAreModelErrors) {
   try {
     run1(make_node("Add", 2), 13, {rand_f32({2, 3}), rand_f32({4, 3})});
