@@ -193,14 +193,14 @@ Tensor Tensor::scalar_f32(float v) {
 Tensor Tensor::from_f32(Shape shape, const std::vector<float>& v) {
   Tensor t(DType::Float32, std::move(shape));
   assert(static_cast<int64_t>(v.size()) == t.numel());
-  std::memcpy(t.data(), v.data(), v.size() * 4);
+  if (!v.empty()) std::memcpy(t.data(), v.data(), v.size() * 4);  // memcpy(p, nullptr, 0) is UB
   return t;
 }
 
 Tensor Tensor::from_i64(Shape shape, const std::vector<int64_t>& v) {
   Tensor t(DType::Int64, std::move(shape));
   assert(static_cast<int64_t>(v.size()) == t.numel());
-  std::memcpy(t.data(), v.data(), v.size() * 8);
+  if (!v.empty()) std::memcpy(t.data(), v.data(), v.size() * 8);
   return t;
 }
 
