@@ -114,24 +114,22 @@ NL_HD int64_t pool_taps_inside(int64_t start, int64_t k, int64_t dil, int64_t lo
 
 // ---------------------------------------------------------------------------------------------
 // Resize (ONNX semantics). Coordinate transformation modes and nearest rounding modes.
-enum class ResizeCoord : int { HalfPixel, PytorchHalfPixel, AlignCorners, Asymmetric, HalfPixelSymmetric };
+enum class ResizeCoord : int { HalfPixel, PytorchHalfPixel, AlignCorners, Asymmetric, TfHalfPixelForNn };
 enum class ResizeNearest : int { RoundPreferFloor, RoundPreferCeil, Floor, Ceil };
 
-// Source coordinate (in input pixels, may be fractional/out of range) of output position x.
-// `scale` is out/in (from the scales input, or computed from sizes); out_len/in_len the lengths.
-NL_HD float resize_source_coord(float x, float scale, int64_t in_len, int64_t out_len, ResizeCoord mode) {
+// Source coordinate (in input pixels, may be fractional/out of range) of output position x, in
+// float32 as onnxruntime and the CPU backend compute it. `scale` is out/in (the scales input, or
+// sizes/in); `length` the resized length as ONNX defines it (in * scale when scales are given, the
+// output size when sizes are): align_corners divides by it. out_len is the integer output size.
+NL_HD float resize_source_coord(float x, float scale, int64_t in_len, int64_t out_len, float length,
+                                ResizeCoord mode) {
   switch (mode) {
     case ResizeCoord::HalfPixel: return (x + 0.5f) / scale - 0.5f;
     case ResizeCoord::PytorchHalfPixel: return out_len > 1 ? (x + 0.5f) / scale - 0.5f : 0.0f;
     case ResizeCoord::AlignCorners:
-      return out_len == 1 ? 0.0f : x * static_cast<float>(in_len - 1) / static_cast<float>(out_len - 1);
+      return length == 1.0f ? 0.0f : x * (static_cast<float>(in_len) - 1.0f) / (length - 1.0f);
     case ResizeCoord::Asymmetric: return x / scale;
-    case ResizeCoord::HalfPixelSymmetric: {
-      const float adj = static_cast<float>(out_len) / (scale * static_cast<float>(in_len));
-      const float center = static_cast<float>(in_len) / 2.0f;
-      const float offset = center * (1.0f - adj);
-      return offset + (x + 0.5f) / scale - 0.5f;
-    }
+    case ResizeCoord::TfHalfPixelForNn: return (x + 0.5f) / scale;
   }
   return 0.0f;
 }
@@ -171,6 +169,41 @@ NL_HD LinearTaps resize_linear_taps(float x, int64_t in_len) {
   if (lo > in_len - 1) lo = in_len - 1;
   const int64_t hi = lo + 1 < in_len ? lo + 1 : in_len - 1;
   return {lo, hi, x - static_cast<float>(lo)};
+}
+
+// Geometry of a Resize over the last two dims of a tensor seen as [outer, in_h, in_w].
+struct ResizeGeom {
+  int64_t outer = 1, in_h = 1, in_w = 1, out_h = 1, out_w = 1;
+  float scale_h = 1, scale_w = 1;    // out/in as ONNX defines them (from scales, or sizes/in)
+  float length_h = 1, length_w = 1;  // resized lengths (in * scale, or the sizes): align_corners
+  bool identity_h = false, identity_w = false;  // axis not resized (same size, scale 1): x maps to x
+  ResizeCoord coord = ResizeCoord::HalfPixel;
+  ResizeNearest nearest = ResizeNearest::RoundPreferFloor;
+  bool linear = false;
+};
+
+// Output element t (row-major over [outer, out_h, out_w]) of a Resize: what the kernel computes.
+NL_HD float resize_element(const float* x, const ResizeGeom& g, int64_t t) {
+  const int64_t ox = t % g.out_w;
+  const int64_t oy = (t / g.out_w) % g.out_h;
+  const int64_t p = t / (g.out_w * g.out_h);
+  const float* plane = x + p * g.in_h * g.in_w;
+  const float sy = g.identity_h ? static_cast<float>(oy)
+                                : resize_source_coord(static_cast<float>(oy), g.scale_h, g.in_h, g.out_h, g.length_h, g.coord);
+  const float sx = g.identity_w ? static_cast<float>(ox)
+                                : resize_source_coord(static_cast<float>(ox), g.scale_w, g.in_w, g.out_w, g.length_w, g.coord);
+  if (!g.linear) {
+    const int64_t iy = resize_nearest_index(sy, g.in_h, g.nearest);
+    const int64_t ix = resize_nearest_index(sx, g.in_w, g.nearest);
+    return plane[iy * g.in_w + ix];
+  }
+  const LinearTaps ty = resize_linear_taps(sy, g.in_h);
+  const LinearTaps tx = resize_linear_taps(sx, g.in_w);
+  const float v00 = plane[ty.lo * g.in_w + tx.lo], v01 = plane[ty.lo * g.in_w + tx.hi];
+  const float v10 = plane[ty.hi * g.in_w + tx.lo], v11 = plane[ty.hi * g.in_w + tx.hi];
+  const float top = v00 + (v01 - v00) * tx.w_hi;
+  const float bot = v10 + (v11 - v10) * tx.w_hi;
+  return top + (bot - top) * ty.w_hi;
 }
 
 // ---------------------------------------------------------------------------------------------

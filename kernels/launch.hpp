@@ -65,13 +65,6 @@ struct PadGeom {
 int launch_pad(size_t elem_size, PadMode mode, const void* src, void* dst, const PadGeom& g, const void* value,
                void* stream);
 
-struct ResizeGeom {
-  int64_t outer = 1, in_h = 1, in_w = 1, out_h = 1, out_w = 1;
-  float scale_h = 1, scale_w = 1;  // out/in as ONNX defines them (from scales, or sizes/in)
-  ResizeCoord coord = ResizeCoord::HalfPixel;
-  ResizeNearest nearest = ResizeNearest::RoundPreferFloor;
-  bool linear = false;
-};
 // Resizes the last two dims of a float32 tensor seen as [outer, in_h, in_w].
 int launch_resize(const float* x, float* y, const ResizeGeom& g, void* stream);
 

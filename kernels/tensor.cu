@@ -45,27 +45,8 @@ __global__ void pad_kernel(const U* __restrict__ src, U* __restrict__ dst, PadGe
 }
 
 __global__ void resize_kernel(const float* __restrict__ x, float* __restrict__ y, ResizeGeom g, int64_t n) {
-  for (int64_t t = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; t < n; t += int64_t{gridDim.x} * blockDim.x) {
-    const int64_t ox = t % g.out_w;
-    const int64_t oy = (t / g.out_w) % g.out_h;
-    const int64_t p = t / (g.out_w * g.out_h);
-    const float* plane = x + p * g.in_h * g.in_w;
-    const float sy = resize_source_coord(static_cast<float>(oy), g.scale_h, g.in_h, g.out_h, g.coord);
-    const float sx = resize_source_coord(static_cast<float>(ox), g.scale_w, g.in_w, g.out_w, g.coord);
-    if (!g.linear) {
-      const int64_t iy = resize_nearest_index(sy, g.in_h, g.nearest);
-      const int64_t ix = resize_nearest_index(sx, g.in_w, g.nearest);
-      y[t] = plane[iy * g.in_w + ix];
-    } else {
-      const LinearTaps ty = resize_linear_taps(sy, g.in_h);
-      const LinearTaps tx = resize_linear_taps(sx, g.in_w);
-      const float v00 = plane[ty.lo * g.in_w + tx.lo], v01 = plane[ty.lo * g.in_w + tx.hi];
-      const float v10 = plane[ty.hi * g.in_w + tx.lo], v11 = plane[ty.hi * g.in_w + tx.hi];
-      const float top = v00 + (v01 - v00) * tx.w_hi;
-      const float bot = v10 + (v11 - v10) * tx.w_hi;
-      y[t] = top + (bot - top) * ty.w_hi;
-    }
-  }
+  for (int64_t t = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; t < n; t += int64_t{gridDim.x} * blockDim.x)
+    y[t] = resize_element(x, g, t);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "cuda_ops.hpp"
+#include "resize_geometry.hpp"
 #include "shape_util.hpp"
 
 namespace netlens::cuda {
@@ -71,6 +72,49 @@ int64_t slice_start(int64_t start, int64_t step, int64_t dim) {
 }
 
 }  // namespace
+
+kern::ResizeGeom resize_geometry(const NodeContext& ctx) {
+  const Shape& in = ctx.inputs[0].shape;
+  const Shape& out = ctx.outputs[0].shape;
+  const size_t r = in.size();
+  kern::ResizeGeom g;
+  g.linear = ctx.node.attr_string("mode", "nearest") == "linear";
+  const std::string coord = ctx.node.attr_string("coordinate_transformation_mode", "half_pixel");
+  g.coord = coord == "pytorch_half_pixel"     ? kern::ResizeCoord::PytorchHalfPixel
+            : coord == "align_corners"        ? kern::ResizeCoord::AlignCorners
+            : coord == "asymmetric"           ? kern::ResizeCoord::Asymmetric
+            : coord == "tf_half_pixel_for_nn" ? kern::ResizeCoord::TfHalfPixelForNn
+                                              : kern::ResizeCoord::HalfPixel;
+  const std::string nm = ctx.node.attr_string("nearest_mode", "round_prefer_floor");
+  g.nearest = nm == "round_prefer_ceil" ? kern::ResizeNearest::RoundPreferCeil
+              : nm == "floor"           ? kern::ResizeNearest::Floor
+              : nm == "ceil"            ? kern::ResizeNearest::Ceil
+                                        : kern::ResizeNearest::RoundPreferFloor;
+  std::vector<float> scales;
+  if (const Tensor* s = const_input(ctx, 2); s && s->numel() == static_cast<int64_t>(r)) scales = s->to_f32_vector();
+  auto dim = [&](const Shape& s, size_t back) { return back <= s.size() ? s[s.size() - back] : int64_t{1}; };
+  g.in_h = r >= 2 ? dim(in, 2) : 1;
+  g.out_h = r >= 2 ? dim(out, 2) : 1;
+  g.in_w = dim(in, 1);
+  g.out_w = dim(out, 1);
+  g.outer = numel(out) / std::max<int64_t>(1, g.out_h * g.out_w);
+  // Same float32 arithmetic as the CPU reference (src/runtime/shapes_tensor.cpp resize_params):
+  // scale = the given scale, or sizes/in in double; length = scale * in (double) or the size.
+  auto axis = [&](size_t back, int64_t i, int64_t o, float& scale, float& length, bool& identity) {
+    if (!scales.empty() && back <= r) {
+      scale = scales[r - back];
+      length = static_cast<float>(static_cast<double>(scale) * static_cast<double>(i));
+    } else {
+      scale = i ? static_cast<float>(static_cast<double>(o) / static_cast<double>(i)) : 1.0f;
+      length = static_cast<float>(o);
+    }
+    identity = i == o && scale == 1.0f;
+  };
+  if (r >= 2) axis(2, g.in_h, g.out_h, g.scale_h, g.length_h, g.identity_h);
+  else g.identity_h = true;
+  axis(1, g.in_w, g.out_w, g.scale_w, g.length_w, g.identity_w);
+  return g;
+}
 
 void register_tensor_ops(CudaOpTable& t) {
   for (const char* n : {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout"}) add_copy(t, n);
@@ -342,7 +386,7 @@ void register_tensor_ops(CudaOpTable& t) {
       if (mode != "nearest" && mode != "linear") return "mode '" + mode + "' not supported";
       const std::string coord = ctx.node.attr_string("coordinate_transformation_mode", "half_pixel");
       if (coord != "half_pixel" && coord != "pytorch_half_pixel" && coord != "align_corners" && coord != "asymmetric" &&
-          coord != "half_pixel_symmetric")
+          coord != "tf_half_pixel_for_nn")
         return "coordinate_transformation_mode '" + coord + "' not supported";
       const std::string nm = ctx.node.attr_string("nearest_mode", "round_prefer_floor");
       if (nm != "round_prefer_floor" && nm != "round_prefer_ceil" && nm != "floor" && nm != "ceil")
@@ -360,36 +404,7 @@ void register_tensor_ops(CudaOpTable& t) {
       return std::nullopt;
     };
     o.plan = [](Context& c, const NodeContext& ctx) {
-      const Shape& in = ctx.inputs[0].shape;
-      const Shape& out = ctx.outputs[0].shape;
-      const size_t r = in.size();
-      kern::ResizeGeom g;
-      g.linear = ctx.node.attr_string("mode", "nearest") == "linear";
-      const std::string coord = ctx.node.attr_string("coordinate_transformation_mode", "half_pixel");
-      g.coord = coord == "pytorch_half_pixel"     ? kern::ResizeCoord::PytorchHalfPixel
-                : coord == "align_corners"        ? kern::ResizeCoord::AlignCorners
-                : coord == "asymmetric"           ? kern::ResizeCoord::Asymmetric
-                : coord == "half_pixel_symmetric" ? kern::ResizeCoord::HalfPixelSymmetric
-                                                  : kern::ResizeCoord::HalfPixel;
-      const std::string nm = ctx.node.attr_string("nearest_mode", "round_prefer_floor");
-      g.nearest = nm == "round_prefer_ceil" ? kern::ResizeNearest::RoundPreferCeil
-                  : nm == "floor"           ? kern::ResizeNearest::Floor
-                  : nm == "ceil"            ? kern::ResizeNearest::Ceil
-                                            : kern::ResizeNearest::RoundPreferFloor;
-      std::vector<float> scales;
-      if (const Tensor* s = const_input(ctx, 2); s && s->numel() == static_cast<int64_t>(r)) scales = s->to_f32_vector();
-      auto dim = [&](const Shape& s, size_t back) { return back <= s.size() ? s[s.size() - back] : int64_t{1}; };
-      g.in_h = r >= 2 ? dim(in, 2) : 1;
-      g.out_h = r >= 2 ? dim(out, 2) : 1;
-      g.in_w = dim(in, 1);
-      g.out_w = dim(out, 1);
-      g.outer = numel(out) / std::max<int64_t>(1, g.out_h * g.out_w);
-      auto scale_of = [&](size_t back, int64_t i, int64_t o) {
-        if (!scales.empty() && back <= r) return scales[r - back];
-        return i ? static_cast<float>(o) / static_cast<float>(i) : 1.0f;
-      };
-      g.scale_h = r >= 2 ? scale_of(2, g.in_h, g.out_h) : 1.0f;
-      g.scale_w = scale_of(1, g.in_w, g.out_w);
+      const kern::ResizeGeom g = resize_geometry(ctx);
       return make_kernel([&c, g](std::span<const TensorView> in, std::span<const TensorView> out) {
         NL_LAUNCH_CHECK(kern::launch_resize(static_cast<const float*>(in[0].data), static_cast<float*>(out[0].data), g,
                                             c.s()));

@@ -11,6 +11,7 @@
 #include <random>
 
 #include "cuda_test_util.hpp"
+#include "resize_geometry.hpp"
 #include "shape_util.hpp"
 
 namespace netlens::test {
@@ -382,7 +383,7 @@ TEST_F(CudaConformance, DataMovement) {
   run_all(cuda_, cases);
 }
 
-TEST_F(CudaConformance, Resize) {
+std::vector<Case> resize_cases() {
   std::vector<Case> cases;
   const Shape s{1, 3, 7, 9};
   for (const char* coord : {"half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric"})
@@ -396,10 +397,55 @@ TEST_F(CudaConformance, Resize) {
       cases.push_back(make_case("Resize", {var(rand_f32(s)), none(), none(), cst(Tensor::from_i64({4}, {1, 3, 11, 5}))},
                                 attrs, 1e-5, 13));
     }
+  // tf_half_pixel_for_nn (nearest only); sizes that keep one axis (an identity axis).
+  cases.push_back(make_case("Resize", {var(rand_f32(s)), none(), cst(Tensor::from_f32({4}, {1, 1, 2, 1.5f}))},
+                            {{"mode", std::string("nearest")},
+                             {"coordinate_transformation_mode", std::string("tf_half_pixel_for_nn")}}, 1e-5, 13));
+  cases.push_back(make_case("Resize", {var(rand_f32(s)), none(), none(), cst(Tensor::from_i64({4}, {1, 3, 7, 13}))},
+                            {{"mode", std::string("nearest")}, {"nearest_mode", std::string("ceil")},
+                             {"coordinate_transformation_mode", std::string("tf_half_pixel_for_nn")}}, 1e-5, 13));
   for (const char* nm : {"round_prefer_ceil", "floor", "ceil"})
     cases.push_back(make_case("Resize", {var(rand_f32(s)), none(), cst(Tensor::from_f32({4}, {1, 1, 1.7f, 2.5f}))},
                               {{"mode", std::string("nearest")}, {"nearest_mode", std::string(nm)}}, 1e-5, 13));
-  run_all(cuda_, cases);
+  return cases;
+}
+
+TEST_F(CudaConformance, Resize) { run_all(cuda_, resize_cases()); }
+
+// The Resize kernel's arithmetic (kernels/index.hpp resize_element with the geometry the CUDA op
+// plans) evaluated on the host against the CPU backend: runs without a GPU.
+TEST(CudaResizeOnHost, KernelArithmeticMatchesCpu) {
+  const std::vector<Case> cases = resize_cases();
+  ASSERT_GT(cases.size(), 20u);
+  int64_t checked = 0;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.label);
+    std::vector<TensorInfo> infos;
+    std::vector<const TensorInfo*> info_ptrs;
+    std::vector<const Tensor*> consts;
+    for (const In& i : c.inputs) {
+      infos.push_back(i.name.empty() ? TensorInfo{} : TensorInfo{i.value.dtype(), i.value.shape()});
+      consts.push_back(i.constant ? &i.value : nullptr);
+    }
+    for (size_t i = 0; i < infos.size(); ++i) info_ptrs.push_back(c.inputs[i].name.empty() ? nullptr : &infos[i]);
+    const auto outs = (*OpRegistry::global().find("Resize"))(InferContext{c.node, c.opset, info_ptrs, consts});
+    NodeContext ctx{c.node, c.opset, infos, outs, consts};
+    Tensor want(DType::Float32, outs[0].shape);
+    std::vector<TensorView> in;
+    for (size_t i = 0; i < c.inputs.size(); ++i)
+      in.push_back(c.inputs[i].name.empty() ? TensorView{}
+                                            : TensorView{infos[i].dtype, infos[i].shape, const_cast<void*>(c.inputs[i].value.data())});
+    std::vector<TensorView> out{TensorView{DType::Float32, outs[0].shape, want.data()}};
+    cpu_backend()->plan(ctx)->run(in, out);
+    const kern::ResizeGeom g = cuda::resize_geometry(ctx);
+    Tensor got(DType::Float32, outs[0].shape);
+    for (int64_t t = 0; t < got.numel(); ++t)
+      got.data_as<float>()[t] = kern::resize_element(c.inputs[0].value.data_as<float>(), g, t);
+    const Compare r = compare_tensors(got, want, 1e-6);
+    EXPECT_TRUE(r.problem.empty()) << r.problem;
+    checked += got.numel();
+  }
+  EXPECT_GT(checked, 1000);
 }
 
 std::vector<Case> conv_cases() {

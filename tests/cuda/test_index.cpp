@@ -108,16 +108,19 @@ TEST(CudaIndex, CollapseMergesBiasPattern) {
 
 TEST(CudaIndex, ResizeCoordinates) {
   // half_pixel, 4 → 8: x_in = (x + 0.5) / 2 - 0.5
-  EXPECT_FLOAT_EQ(resize_source_coord(0, 2.0f, 4, 8, ResizeCoord::HalfPixel), -0.25f);
-  EXPECT_FLOAT_EQ(resize_source_coord(3, 2.0f, 4, 8, ResizeCoord::HalfPixel), 1.25f);
-  // asymmetric: x / scale
-  EXPECT_FLOAT_EQ(resize_source_coord(3, 2.0f, 4, 8, ResizeCoord::Asymmetric), 1.5f);
-  // align_corners: x * (in - 1) / (out - 1)
-  EXPECT_FLOAT_EQ(resize_source_coord(7, 2.0f, 4, 8, ResizeCoord::AlignCorners), 3.0f);
-  EXPECT_FLOAT_EQ(resize_source_coord(0, 2.0f, 4, 1, ResizeCoord::AlignCorners), 0.0f);
+  EXPECT_FLOAT_EQ(resize_source_coord(0, 2.0f, 4, 8, 8.0f, ResizeCoord::HalfPixel), -0.25f);
+  EXPECT_FLOAT_EQ(resize_source_coord(3, 2.0f, 4, 8, 8.0f, ResizeCoord::HalfPixel), 1.25f);
+  // asymmetric: x / scale; tf_half_pixel_for_nn: (x + 0.5) / scale
+  EXPECT_FLOAT_EQ(resize_source_coord(3, 2.0f, 4, 8, 8.0f, ResizeCoord::Asymmetric), 1.5f);
+  EXPECT_FLOAT_EQ(resize_source_coord(3, 2.0f, 4, 8, 8.0f, ResizeCoord::TfHalfPixelForNn), 1.75f);
+  // align_corners: x * (in - 1) / (length - 1), length = in * scale when scales are given
+  // (7 * 0.6 = 4.2, not the 4 output pixels): 3 * 6 / 3.2 = 5.625
+  EXPECT_FLOAT_EQ(resize_source_coord(7, 2.0f, 4, 8, 8.0f, ResizeCoord::AlignCorners), 3.0f);
+  EXPECT_FLOAT_EQ(resize_source_coord(3, 0.6f, 7, 4, 4.2f, ResizeCoord::AlignCorners), 5.625f);
+  EXPECT_FLOAT_EQ(resize_source_coord(0, 2.0f, 4, 1, 1.0f, ResizeCoord::AlignCorners), 0.0f);
   // pytorch_half_pixel: 0 when the output has length 1
-  EXPECT_FLOAT_EQ(resize_source_coord(0, 0.25f, 4, 1, ResizeCoord::PytorchHalfPixel), 0.0f);
-  EXPECT_FLOAT_EQ(resize_source_coord(1, 2.0f, 4, 8, ResizeCoord::PytorchHalfPixel), 0.25f);
+  EXPECT_FLOAT_EQ(resize_source_coord(0, 0.25f, 4, 1, 1.0f, ResizeCoord::PytorchHalfPixel), 0.0f);
+  EXPECT_FLOAT_EQ(resize_source_coord(1, 2.0f, 4, 8, 8.0f, ResizeCoord::PytorchHalfPixel), 0.25f);
 }
 
 TEST(CudaIndex, ResizeNearestRounding) {
