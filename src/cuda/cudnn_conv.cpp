@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <set>
 
 namespace netlens::cuda {
 namespace {
@@ -61,7 +62,9 @@ bool debug() {
 
 struct CudnnConv::Plan {
   // Everything the plan was built from stays alive with it (as cudnn_frontend does): finalized
-  // descriptors may refer to the ones they were made from.
+  // descriptors may refer to the ones they were made from. `common` (tensors, conv, op, graph)
+  // is shared by the candidate plans of one configuration.
+  std::shared_ptr<std::vector<Desc>> common;
   std::vector<Desc> keep;
   Desc plan;
   int64_t workspace = 0;
@@ -142,6 +145,14 @@ std::shared_ptr<CudnnConv::Plan> CudnnConv::build(int64_t alignment) {
   CUDNN_CHECK(cudnnBackendSetAttribute(graph.d, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &op.d));
   CUDNN_CHECK(cudnnBackendSetAttribute(graph.d, kOpGraphHandle, CUDNN_TYPE_HANDLE, 1, &ctx_.cudnn));
   CUDNN_CHECK(cudnnBackendFinalize(graph.d));
+  auto common = std::make_shared<std::vector<Desc>>();
+  for (Desc* d : {&x, &w, &y, &conv, &op, &graph}) common->push_back(std::move(*d));
+  const cudnnBackendDescriptor_t graph_d = common->back().d;
+  // Candidates to autotune among (NETLENS_CUDNN_AUTOTUNE=0: take the heuristics' first).
+  const char* tune_env = std::getenv("NETLENS_CUDNN_AUTOTUNE");
+  const size_t max_candidates = (tune_env && std::string(tune_env) == "0") ? 1 : 8;
+  std::vector<std::shared_ptr<Plan>> found;
+  std::set<int64_t> seen;
 
   // Two passes over the heuristics' suggestions: first only engines with no risky numerical
   // note (and no runtime compilation), then allowing Winograd and runtime-compiled engines.
@@ -150,7 +161,7 @@ std::shared_ptr<CudnnConv::Plan> CudnnConv::build(int64_t alignment) {
     for (cudnnBackendHeurMode_t hmode : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK}) {
       Desc heur(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR);
       CUDNN_CHECK(cudnnBackendSetAttribute(heur.d, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR,
-                                           1, &graph.d));
+                                           1, &graph_d));
       CUDNN_CHECK(cudnnBackendSetAttribute(heur.d, CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &hmode));
       if (cudnnBackendFinalize(heur.d) != CUDNN_STATUS_SUCCESS) continue;
       int64_t count = 0;
@@ -217,13 +228,26 @@ std::shared_ptr<CudnnConv::Plan> CudnnConv::build(int64_t alignment) {
           tried += " " + std::to_string(gidx) + "(workspace)";
           continue;
         }
-        for (Desc* d : {&x, &w, &y, &conv, &op, &graph, &cfgs[i], &engine}) p->keep.push_back(std::move(*d));
+        if (seen.count(gidx)) continue;  // mode A and the fallback mode may propose the same engine
+        seen.insert(gidx);
+        p->common = common;
+        for (Desc* d : {&cfgs[i], &engine}) p->keep.push_back(std::move(*d));
         p->info = "engine " + std::to_string(gidx) + (winograd ? " winograd" : "") +
                   (runtime_compiled ? " rtc" : "") + ", workspace " + std::to_string(p->workspace) + " B";
-        if (debug()) std::fprintf(stderr, "netlens cudnn: %s: %s\n", spec_.where.c_str(), p->info.c_str());
-        return p;
+        found.push_back(p);
+        if (found.size() >= max_candidates) break;
       }
+      if (found.size() >= max_candidates) break;
     }
+    if (!found.empty()) break;  // Winograd / runtime-compiled engines only when nothing else works
+  }
+  if (!found.empty()) {
+    std::shared_ptr<Plan> best = found.size() == 1 ? found.front() : fastest(found);
+    if (best) {
+      if (debug()) std::fprintf(stderr, "netlens cudnn: %s: %s (of %zu)\n", spec_.where.c_str(), best->info.c_str(), found.size());
+      return best;
+    }
+    tried += " (no candidate executed)";
   }
   throw Error(ErrorKind::Unsupported, spec_.where + ": no cuDNN fp32 engine without TF32 accepts this convolution" +
                                           (tried.empty() ? std::string() : " (tried:" + tried + ")"));
@@ -239,6 +263,10 @@ void CudnnConv::execute(const void* x, const void* w, void* y) {
     }
     plan = unaligned_.get();
   }
+  CUDNN_CHECK(launch(*plan, x, w, y));
+}
+
+cudnnStatus_t CudnnConv::launch(const Plan& plan, const void* x, const void* w, void* y) {
   Desc pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
   void* ptrs[3] = {const_cast<void*>(x), const_cast<void*>(w), y};
   const int64_t uids[3] = {1, 2, 3};
@@ -247,7 +275,50 @@ void CudnnConv::execute(const void* x, const void* w, void* y) {
   CUDNN_CHECK(cudnnBackendSetAttribute(pack.d, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 3, uids));
   CUDNN_CHECK(cudnnBackendSetAttribute(pack.d, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &ws));
   CUDNN_CHECK(cudnnBackendFinalize(pack.d));
-  CUDNN_CHECK(cudnnBackendExecute(ctx_.cudnn, plan->plan.d, pack.d));
+  return cudnnBackendExecute(ctx_.cudnn, plan.plan.d, pack.d);
+}
+
+// Times every candidate on scratch tensors (plan time, the stream is not being captured) and
+// returns the fastest one that executes; null when none does.
+std::shared_ptr<CudnnConv::Plan> CudnnConv::fastest(const std::vector<std::shared_ptr<Plan>>& found) {
+  int64_t ws = 0;
+  for (const auto& p : found) ws = std::max(ws, p->workspace);
+  ctx_.reserve_workspace(static_cast<size_t>(ws));
+  const size_t bx = static_cast<size_t>(numel(spec_.x)) * sizeof(float);
+  const size_t bw = static_cast<size_t>(numel(spec_.w)) * sizeof(float);
+  const size_t by = static_cast<size_t>(numel(spec_.y)) * sizeof(float);
+  DeviceBuffer x = ctx_.alloc(bx), w = ctx_.alloc(bw), y = ctx_.alloc(by);
+  CUDA_CHECK(cudaMemsetAsync(x.get(), 0, bx, ctx_.stream));
+  CUDA_CHECK(cudaMemsetAsync(w.get(), 0, bw, ctx_.stream));
+  cudaEvent_t e0 = nullptr, e1 = nullptr;
+  CUDA_CHECK(cudaEventCreate(&e0));
+  CUDA_CHECK(cudaEventCreate(&e1));
+  std::shared_ptr<Plan> best;
+  float best_ms = 0;
+  for (const auto& p : found) {
+    if (launch(*p, x.get(), w.get(), y.get()) != CUDNN_STATUS_SUCCESS) continue;  // warm-up, and does it run?
+    if (cudaStreamSynchronize(ctx_.stream) != cudaSuccess) {
+      cudaGetLastError();
+      continue;
+    }
+    cudaEventRecord(e0, ctx_.stream);
+    bool ok = true;
+    for (int r = 0; r < 3 && ok; ++r) ok = launch(*p, x.get(), w.get(), y.get()) == CUDNN_STATUS_SUCCESS;
+    cudaEventRecord(e1, ctx_.stream);
+    float ms = 0;
+    if (cudaEventSynchronize(e1) != cudaSuccess || cudaEventElapsedTime(&ms, e0, e1) != cudaSuccess) {
+      cudaGetLastError();
+      ok = false;
+    }
+    if (ok && (!best || ms < best_ms)) {
+      best = p;
+      best_ms = ms;
+    }
+  }
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  if (best) best->info += ", " + std::to_string(best_ms / 3) + " ms tuned";
+  return best;
 }
 
 }  // namespace netlens::cuda

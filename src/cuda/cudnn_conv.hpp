@@ -1,6 +1,8 @@
-// Convolutions through the cuDNN 9 backend (graph) API: one operation graph per node, engines
-// from heuristics (mode A, then fallback), filtered to keep fp32 exact-ish (no tensor-core/TF32,
-// no down-conversion, no reduced-precision reduction, no FFT), the first one that finalizes wins.
+// Convolutions through the cuDNN 9 backend (graph) API: one operation graph per configuration,
+// engines from heuristics (mode A, then fallback), filtered to keep fp32 exact-ish (no tensor-core/
+// TF32, no down-conversion, no reduced-precision reduction, no FFT; Winograd and runtime-compiled
+// engines only when nothing else finalizes); up to 8 candidates are timed once at plan time and
+// the fastest that executes wins (NETLENS_CUDNN_AUTOTUNE=0: the heuristics' first).
 #pragma once
 
 #include <memory>
@@ -35,6 +37,8 @@ class CudnnConv {
   struct Plan;
   std::shared_ptr<Plan> plan_for(int64_t alignment);  // from ctx.conv_plans, else build()
   std::shared_ptr<Plan> build(int64_t alignment);
+  std::shared_ptr<Plan> fastest(const std::vector<std::shared_ptr<Plan>>& found);
+  cudnnStatus_t launch(const Plan& plan, const void* x, const void* w, void* y);
   Context& ctx_;
   ConvSpec spec_;
   std::shared_ptr<Plan> aligned_, unaligned_;
