@@ -136,6 +136,65 @@ void depthwise_plane(const float* xs, const float* ws, float bias, float* ys, co
   }
 }
 
+// 2-D ConvTranspose whose kernel equals its stride (no overlap; no pads, dilation or
+// output_padding), the upsampling layers of detection heads. Each input pixel maps to its own
+// kh x kw output patch, so the op is one GEMM, Z[oc*kh*kw + a*kw + b][p] = sum_ic W[ic][oc][a][b]
+// X[ic][p], followed by placing Z's rows into the output with the bias (oneDNN's deconvolution
+// spends about 2x longer on these, mostly in col2im).
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+void place_patches(const float* z, float bias, float* y, int64_t h, int64_t w, int64_t kh, int64_t kw) {
+  // z holds kh*kw rows of h*w values for one output channel; y is that channel's (h*kh) x (w*kw).
+  const int64_t hw = h * w, ow = w * kw;
+  for (int64_t i = 0; i < h; ++i)
+    for (int64_t a = 0; a < kh; ++a) {
+      float* yr = y + (i * kh + a) * ow;
+      for (int64_t b = 0; b < kw; ++b) {
+        const float* zr = z + (a * kw + b) * hw + i * w;
+#pragma omp simd
+        for (int64_t j = 0; j < w; ++j) yr[j * kw + b] = zr[j] + bias;
+      }
+    }
+}
+
+class PatchConvTranspose2d : public Kernel {
+ public:
+  PatchConvTranspose2d(const Shape& x, const Shape& w)
+      : n_(x[0]), ic_(x[1]), h_(x[2]), w_(x[3]), oc_(w[1]), kh_(w[2]), kw_(w[3]) {
+    const int64_t m = oc_ * kh_ * kw_;
+    // src: W viewed as (oc*kh*kw) x ic, i.e. ONNX's [ic][oc*kh*kw] read transposed.
+    src_ = memory::desc({m, ic_}, memory::data_type::f32, memory::dims{1, m});
+    wei_ = plain_desc({ic_, h_ * w_});
+    dst_ = plain_desc({m, h_ * w_});
+    prim_ = dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(src_, wei_, dst_), dnnl_engine()));
+  }
+
+  void run(std::span<const TensorView> in, std::span<const TensorView> out) override {
+    auto& eng = dnnl_engine();
+    auto& s = dnnl_stream();
+    const float* bp = in.size() > 2 ? static_cast<const float*>(in[2].data) : nullptr;
+    const int64_t kk = kh_ * kw_, hw = h_ * w_;
+    float* z = static_cast<float*>(scratch(1, dst_.get_size()));
+    for (int64_t b = 0; b < n_; ++b) {
+      const float* xb = static_cast<const float*>(in[0].data) + b * ic_ * hw;
+      float* yb = static_cast<float*>(out[0].data) + b * oc_ * kk * hw;
+      prim_.execute(s, {{DNNL_ARG_SRC, memory(src_, eng, in[1].data)},
+                        {DNNL_ARG_WEIGHTS, memory(wei_, eng, const_cast<float*>(xb))},
+                        {DNNL_ARG_DST, memory(dst_, eng, z)}});
+      s.wait();
+      const int64_t oc = oc_, h = h_, w = w_, kh = kh_, kw = kw_;
+#pragma omp parallel for schedule(static) if (oc * kk * hw > 65536)
+      for (int64_t c = 0; c < oc; ++c) place_patches(z + c * kk * hw, bp ? bp[c] : 0.0f, yb + c * kk * hw, h, w, kh, kw);
+    }
+  }
+
+ private:
+  int64_t n_, ic_, h_, w_, oc_, kh_, kw_;
+  memory::desc src_, wei_, dst_;
+  dnnl::matmul prim_;
+};
+
 class DepthwiseConv2d : public Kernel {
  public:
   DepthwiseConv2d(const Shape& x, const Shape& y, const SpatialGeometry& g) : x_(x) {
@@ -260,6 +319,17 @@ std::unique_ptr<Kernel> plan_conv_transpose(const NodeContext& ctx) {
   if (numel(y) == 0) return noop_kernel();
   const ConvTransposeGeometry g = convtranspose_geometry(ctx.node, x, w);
   const size_t n = g.kernel.size();
+  const auto zeros = [](const std::vector<int64_t>& v) {
+    return std::all_of(v.begin(), v.end(), [](int64_t e) { return e == 0; });
+  };
+  if (n == 2 && g.group == 1 && g.kernel == g.strides && zeros(g.pad_begin) && zeros(g.pad_end) &&
+      zeros(g.output_padding) && g.dilations == std::vector<int64_t>{1, 1} && !forced_conv_layout()) {
+    try {
+      return std::make_unique<PatchConvTranspose2d>(x, w);
+    } catch (const dnnl::error&) {
+      // Fall through to oneDNN's deconvolution.
+    }
+  }
   const int64_t group = g.group, ic = w[0], ocg = w[1];
   const int64_t ksize = std::accumulate(g.kernel.begin(), g.kernel.end(), int64_t{1}, std::multiplies<>());
   // oneDNN wants [g][OC/g][IC/g][k...]; ONNX stores [g][IC/g][OC/g][k...]: describe it by strides.

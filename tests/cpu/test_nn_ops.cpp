@@ -437,6 +437,13 @@ TEST(ConvTranspose, StridesDilationsPadsGroups) {
   check_convtranspose({{1, 3, 6, 5}, {3, 2, 2, 2}, 1, {2, 2}, {1, 1}, {0, 0, 0, 0}, {}, true, false}, 43);
 }
 
+// kernel == stride, no pads: the patch (GEMM + placement) path.
+TEST(ConvTranspose, KernelEqualsStride) {
+  check_convtranspose({{1, 24, 9, 11}, {24, 5, 2, 2}, 1, {2, 2}, {1, 1}, {}, {}, true, true}, 44);
+  check_convtranspose({{2, 7, 5, 6}, {7, 1, 2, 2}, 1, {2, 2}, {1, 1}, {}, {}, true, false}, 45);
+  check_convtranspose({{1, 3, 4, 5}, {3, 4, 3, 2}, 1, {3, 2}, {1, 1}, {0, 0, 0, 0}, {}, false, true}, 46);
+}
+
 TEST(ConvTranspose, OutputShapeAndAutoPad) {
   // output_shape larger than the full result: trailing rows/cols get only the bias.
   check_convtranspose({{1, 2, 3, 3}, {2, 3, 3, 3}, 1, {3, 2}, {1, 1}, {}, {}, true, true, {10, 8}}, 50);
