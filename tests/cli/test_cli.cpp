@@ -117,7 +117,8 @@ TEST_F(Cli, MissingModelFile) {
 }
 
 TEST_F(Cli, CorruptModelIsOneLine) {
-  std::ofstream(path("bad.onnx"), std::ios::binary) << std::string("\x08\x07garbage\xff\xfe not onnx", 22);
+  static const char kBytes[] = "\x08\x07garbage\xff\xfe not onnx";
+  std::ofstream(path("bad.onnx"), std::ios::binary) << std::string(kBytes, sizeof kBytes - 1);
   Result r = run("infer " + path("bad.onnx") + " --input " + path("x.npy"));
   EXPECT_EQ(r.status, 1) << r.out;
   EXPECT_NE(r.out.find("bad.onnx"), std::string::npos) << r.out;
