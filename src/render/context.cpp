@@ -91,6 +91,16 @@ int graphics_family(VkPhysicalDevice p) {
   return -1;
 }
 
+bool has_device_extension(VkPhysicalDevice p, const char* name) {
+  uint32_t n = 0;
+  vkEnumerateDeviceExtensionProperties(p, nullptr, &n, nullptr);
+  std::vector<VkExtensionProperties> e(n);
+  vkEnumerateDeviceExtensionProperties(p, nullptr, &n, e.data());
+  for (const auto& x : e)
+    if (std::strcmp(x.extensionName, name) == 0) return true;
+  return false;
+}
+
 bool usable(VkPhysicalDevice p) {
   VkPhysicalDeviceProperties props;
   vkGetPhysicalDeviceProperties(p, &props);
@@ -101,7 +111,7 @@ bool usable(VkPhysicalDevice p) {
   return f13.dynamicRendering && f13.synchronization2 && f.features.independentBlend;
 }
 
-VkInstance make_instance(bool validation, bool with_messenger_ext) {
+VkInstance make_instance(bool validation, bool with_messenger_ext, const std::vector<std::string>& extra = {}) {
   VkApplicationInfo app{.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
                         .pApplicationName = "netlens",
                         .applicationVersion = VK_MAKE_API_VERSION(0, 0, 1, 0),
@@ -111,6 +121,7 @@ VkInstance make_instance(bool validation, bool with_messenger_ext) {
   std::vector<const char*> layers, exts;
   if (validation) layers.push_back(kValidationLayer);
   if (with_messenger_ext) exts.push_back(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
+  for (const auto& e : extra) exts.push_back(e.c_str());
   VkInstanceCreateInfo ci{.sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
                           .pApplicationInfo = &app,
                           .enabledLayerCount = static_cast<uint32_t>(layers.size()),
@@ -158,7 +169,7 @@ Context::Context(const ContextOptions& opts) {
   constexpr bool debug_build = true;
 #endif
   validation_ = opts.validation.value_or(debug_build && have_layer);
-  instance_ = make_instance(validation_, validation_);
+  instance_ = make_instance(validation_, validation_, opts.instance_extensions);
   try {
     if (validation_) {
       VkDebugUtilsMessengerCreateInfoEXT mi{
@@ -174,6 +185,12 @@ Context::Context(const ContextOptions& opts) {
       VK_CHECK(create(instance_, &mi, nullptr, &messenger_));
     }
     auto devs = physical_devices(instance_);
+    // A window needs a device that can present to it: others are not usable here.
+    auto fits = [&](VkPhysicalDevice p) {
+      if (!usable(p)) return false;
+      if (opts.swapchain && !has_device_extension(p, VK_KHR_SWAPCHAIN_EXTENSION_NAME)) return false;
+      return !opts.can_present || opts.can_present(instance_, p, static_cast<uint32_t>(graphics_family(p)));
+    };
     if (devs.empty()) throw Error(ErrorKind::Device, "no Vulkan device found (install a driver, or mesa-vulkan-drivers for lavapipe)");
     if (opts.gpu >= 0) {
       if (opts.gpu >= static_cast<int>(devs.size()))
@@ -182,16 +199,20 @@ Context::Context(const ContextOptions& opts) {
       if (!usable(devs[static_cast<size_t>(opts.gpu)]))
         throw Error(ErrorKind::Device, "--gpu " + std::to_string(opts.gpu) +
                                            ": device lacks Vulkan 1.3 with dynamic rendering and synchronization2");
+      if (!fits(devs[static_cast<size_t>(opts.gpu)]))
+        throw Error(ErrorKind::Device, "--gpu " + std::to_string(opts.gpu) + ": device cannot present to this window");
       index_ = opts.gpu;
     } else {
       int best_rank = 1 << 20;
       for (size_t i = 0; i < devs.size(); ++i) {
-        if (!usable(devs[i])) continue;
+        if (!fits(devs[i])) continue;
         VkPhysicalDeviceProperties p;
         vkGetPhysicalDeviceProperties(devs[i], &p);
         if (type_rank(p.deviceType) < best_rank) { best_rank = type_rank(p.deviceType); index_ = static_cast<int>(i); }
       }
-      if (index_ < 0) throw Error(ErrorKind::Device, "no Vulkan 1.3 device with dynamic rendering and synchronization2 found");
+      if (index_ < 0)
+        throw Error(ErrorKind::Device, opts.swapchain ? "no Vulkan 1.3 device that can present to this window found"
+                                                      : "no Vulkan 1.3 device with dynamic rendering and synchronization2 found");
     }
     phys_ = devs[static_cast<size_t>(index_)];
     vkGetPhysicalDeviceProperties(phys_, &props_);
@@ -210,8 +231,11 @@ Context::Context(const ContextOptions& opts) {
                                          .synchronization2 = VK_TRUE, .dynamicRendering = VK_TRUE};
     VkPhysicalDeviceFeatures2 f2{.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f13};
     f2.features.independentBlend = VK_TRUE;
+    const char* dev_exts[] = {VK_KHR_SWAPCHAIN_EXTENSION_NAME};
     VkDeviceCreateInfo di{.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, .pNext = &f2,
-                          .queueCreateInfoCount = 1, .pQueueCreateInfos = &qi};
+                          .queueCreateInfoCount = 1, .pQueueCreateInfos = &qi,
+                          .enabledExtensionCount = opts.swapchain ? 1u : 0u,
+                          .ppEnabledExtensionNames = opts.swapchain ? dev_exts : nullptr};
     VK_CHECK(vkCreateDevice(phys_, &di, nullptr, &device_));
     vkGetDeviceQueue(device_, family_, 0, &queue_);
     VkCommandPoolCreateInfo pi{.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
@@ -224,6 +248,18 @@ Context::Context(const ContextOptions& opts) {
 }
 
 Context::~Context() { destroy(); }
+
+size_t Context::close() {
+  if (device_) {
+    vkDeviceWaitIdle(device_);
+    if (one_shot_pool_) vkDestroyCommandPool(device_, one_shot_pool_, nullptr);
+    one_shot_pool_ = VK_NULL_HANDLE;
+    vkDestroyDevice(device_, nullptr);  // the messenger is still alive: leaks are reported
+    device_ = VK_NULL_HANDLE;
+  }
+  destroy();
+  return validation_error_count();
+}
 
 void Context::destroy() {
   if (device_) {

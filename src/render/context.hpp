@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -21,6 +22,11 @@ struct ContextOptions {
   // not installed); false: off; unset: on in debug builds (!NDEBUG) when installed, else off.
   std::optional<bool> validation;
   bool quiet = false;       // do not print the chosen device
+  // Windowed use: extra instance extensions (the surface ones GLFW names), VK_KHR_swapchain on the
+  // device, and a check that the graphics queue family can present (devices failing it are skipped).
+  std::vector<std::string> instance_extensions;
+  bool swapchain = false;
+  std::function<bool(VkInstance, VkPhysicalDevice, uint32_t family)> can_present;
 };
 
 struct DeviceInfo {
@@ -56,6 +62,11 @@ class Context {
   // Validation errors seen so far (the debug messenger's ERROR messages).
   size_t validation_error_count() const;
   std::vector<std::string> validation_errors() const;
+
+  // Destroys the device and instance now (the destructor then does nothing) and returns the number
+  // of validation errors seen, including objects the layer reports as leaked at vkDestroyDevice.
+  // Everything created on this context must be destroyed before.
+  size_t close();
 
   // Records and runs a one-shot command buffer, waiting for it.
   template <class F> void submit_now(F&& record);

@@ -1,0 +1,464 @@
+#include "viewer.hpp"
+
+#define GLFW_INCLUDE_VULKAN
+#include <GLFW/glfw3.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <vector>
+
+#include "camera_controller.hpp"
+#include "render_command.hpp"
+#include "renderer.hpp"
+#include "swapchain.hpp"
+
+namespace netlens::app {
+
+namespace {
+
+std::string g_glfw_error = "unknown GLFW error";
+void on_glfw_error(int, const char* desc) { g_glfw_error = desc ? desc : "unknown GLFW error"; }
+
+const char* kOffscreenHint = "use 'netlens render MODEL --out frame.png' to render offscreen";
+
+bool env_set(const char* name) {
+  const char* v = std::getenv(name);
+  return v && *v;
+}
+
+// A script line: a command and its arguments. See Viewer::run_command for the commands.
+struct ScriptLine {
+  int line = 0;
+  std::vector<std::string> words;
+};
+
+std::vector<ScriptLine> read_script(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) throw Error(ErrorKind::Io, "cannot read viewer script '" + path + "'");
+  std::vector<ScriptLine> out;
+  std::string text;
+  int n = 0;
+  while (std::getline(f, text)) {
+    ++n;
+    if (auto h = text.find('#'); h != std::string::npos) text.resize(h);
+    std::istringstream ss(text);
+    ScriptLine l{n, {}};
+    for (std::string w; ss >> w;) l.words.push_back(w);
+    if (!l.words.empty()) out.push_back(std::move(l));
+  }
+  return out;
+}
+
+class Viewer {
+ public:
+  Viewer(const Session& s, const ViewerOptions& o) : s_(s), o_(o) {}
+  ~Viewer() { teardown(); }
+  int run();
+
+ private:
+  void open();
+  void teardown();
+  void recreate_swapchain();
+  void draw_frame();
+  void after_frame();
+  void update_title();
+  bool script_step();  // runs script lines until one waits; false when the script is done
+  void run_command(const ScriptLine& l);
+  void on_key(int key);
+  void save_camera(const std::string& path);
+  glm::vec2 cursor_pixels(double x, double y) const;
+
+  static Viewer* self(GLFWwindow* w) { return static_cast<Viewer*>(glfwGetWindowUserPointer(w)); }
+
+  const Session& s_;
+  ViewerOptions o_;
+  std::unique_ptr<viz::Scene> scene_;
+  viz::ShapeFn shapes_;
+  GLFWwindow* win_ = nullptr;
+  std::unique_ptr<render::Context> ctx_;
+  std::unique_ptr<render::Swapchain> sc_;
+  std::unique_ptr<render::Renderer> r_;
+  std::unique_ptr<CameraController> cc_;
+  bool vsync_ = true;
+  bool need_recreate_ = false;
+  bool dirty_ = true;
+
+  // Input state.
+  glm::vec2 cursor_{-1.0f, -1.0f};  // framebuffer pixels
+  bool left_down_ = false, pan_down_ = false;
+  float drag_moved_ = 0.0f;
+  glm::vec2 last_cursor_{0.0f};
+  bool pending_click_ = false, pending_focus_ = false;
+  std::string pending_shot_;
+  int saved_cameras_ = 0, saved_shots_ = 0;
+  std::string title_shown_;
+
+  // Script state.
+  std::vector<ScriptLine> script_;
+  size_t script_pos_ = 0;
+  int64_t wait_frames_ = 0;
+  bool settling_ = false;
+  int64_t frames_ = 0;
+};
+
+void Viewer::open() {
+  const auto& g = s_.graph();
+  viz::Layout layout = viz::layout_tensors(viz::select_tensors(g, s_.planned()));
+  if (layout.layers.empty()) throw Error(ErrorKind::Input, "view: the model has no float tensor to show");
+  shapes_ = [this](const std::string& n) -> std::optional<Shape> {
+    const PlannedTensor* t = s_.activations().find(n);
+    if (!t || t->constant) return std::nullopt;
+    return t->info.shape;
+  };
+  scene_ = std::make_unique<viz::Scene>(
+      viz::build_scene(std::move(layout), [&](const std::string& n) { return s_.activations().fetch(n); }));
+  if (!o_.script.empty()) script_ = read_script(o_.script);
+
+  glfwSetErrorCallback(on_glfw_error);
+  if (!glfwInit()) throw Error(ErrorKind::Device, "cannot open a window (" + g_glfw_error + "); " + kOffscreenHint);
+  if (!glfwVulkanSupported())
+    throw Error(ErrorKind::Device, std::string("GLFW finds no Vulkan loader for windows; ") + kOffscreenHint);
+  glfwWindowHint(GLFW_CLIENT_API, GLFW_NO_API);
+  std::string title = "netlens - " + o_.title;
+  win_ = glfwCreateWindow(o_.width, o_.height, title.c_str(), nullptr, nullptr);
+  if (!win_) throw Error(ErrorKind::Device, "cannot create a window (" + g_glfw_error + "); " + kOffscreenHint);
+  glfwSetWindowUserPointer(win_, this);
+
+  uint32_t n = 0;
+  const char** exts = glfwGetRequiredInstanceExtensions(&n);
+  render::ContextOptions co{.gpu = o_.gpu, .validation = o_.validation ? std::optional<bool>(true) : std::nullopt};
+  for (uint32_t i = 0; i < n; ++i) co.instance_extensions.emplace_back(exts[i]);
+  co.swapchain = true;
+  co.can_present = [](VkInstance inst, VkPhysicalDevice p, uint32_t family) {
+    return glfwGetPhysicalDevicePresentationSupport(inst, p, family) == GLFW_TRUE;
+  };
+  ctx_ = std::make_unique<render::Context>(co);
+  VkSurfaceKHR surface = VK_NULL_HANDLE;
+  if (glfwCreateWindowSurface(ctx_->instance(), win_, nullptr, &surface) != VK_SUCCESS)
+    throw Error(ErrorKind::Device, "cannot create a Vulkan surface for the window (" + g_glfw_error + "); " + kOffscreenHint);
+  int fw = 0, fh = 0;
+  glfwGetFramebufferSize(win_, &fw, &fh);
+  vsync_ = o_.vsync;
+  sc_ = std::make_unique<render::Swapchain>(*ctx_, surface, fw, fh, vsync_);
+  VkExtent2D e = sc_->extent();
+  render::RenderOptions ro{.width = std::clamp(static_cast<int>(e.width), 16, 8192),
+                           .height = std::clamp(static_cast<int>(e.height), 16, 8192),
+                           .lod_max = !o_.lod_mean, .readback = false, .title = o_.title};
+  r_ = std::make_unique<render::Renderer>(*ctx_, *scene_, ro);
+
+  render::RenderArgs ra;
+  ra.width = ro.width;
+  ra.height = ro.height;
+  ra.view = o_.view;
+  ra.camera_file = o_.camera_file;
+  cc_ = std::make_unique<CameraController>(render::choose_camera(scene_->layout, ra), viz::scene_radius(scene_->layout));
+  if (!o_.select.empty()) {
+    auto [layer, flat] = render::parse_select(scene_->layout, o_.select);
+    r_->set_selection(render::make_selection(*scene_, layer, flat, &s_.graph(), shapes_));
+  }
+
+  glfwSetKeyCallback(win_, [](GLFWwindow* w, int key, int, int action, int) {
+    if (action == GLFW_PRESS) self(w)->on_key(key);
+  });
+  glfwSetCursorPosCallback(win_, [](GLFWwindow* w, double x, double y) {
+    Viewer* v = self(w);
+    glm::vec2 p = v->cursor_pixels(x, y);
+    glm::vec2 d = p - v->last_cursor_;
+    v->last_cursor_ = p;
+    v->cursor_ = p;
+    v->dirty_ = true;  // the hovered neuron may change
+    if (v->left_down_) {
+      v->drag_moved_ += std::fabs(d.x) + std::fabs(d.y);
+      if (v->drag_moved_ > 4.0f) v->cc_->drag(d.x, d.y);
+    } else if (v->pan_down_) {
+      v->cc_->pan(d.x, d.y, static_cast<float>(v->r_->options().height));
+    }
+  });
+  glfwSetMouseButtonCallback(win_, [](GLFWwindow* w, int button, int action, int) {
+    Viewer* v = self(w);
+    double x, y;
+    glfwGetCursorPos(w, &x, &y);
+    v->last_cursor_ = v->cursor_ = v->cursor_pixels(x, y);
+    if (button == GLFW_MOUSE_BUTTON_LEFT) {
+      if (action == GLFW_PRESS) {
+        v->left_down_ = true;
+        v->drag_moved_ = 0.0f;
+      } else if (action == GLFW_RELEASE) {
+        v->left_down_ = false;
+        if (v->drag_moved_ <= 4.0f) v->pending_click_ = true;  // a click, not a drag
+      }
+    } else {
+      v->pan_down_ = action == GLFW_PRESS;
+    }
+    v->dirty_ = true;
+  });
+  glfwSetScrollCallback(win_, [](GLFWwindow* w, double, double dy) {
+    self(w)->cc_->scroll(static_cast<float>(dy));
+    self(w)->dirty_ = true;
+  });
+  glfwSetFramebufferSizeCallback(win_, [](GLFWwindow* w, int, int) {
+    self(w)->need_recreate_ = true;
+    self(w)->dirty_ = true;
+  });
+  glfwSetWindowRefreshCallback(win_, [](GLFWwindow* w) { self(w)->dirty_ = true; });
+  std::fprintf(stderr,
+               "netlens view: drag to orbit, scroll to zoom, Tab for fly mode (WASD/QE), F focus, O overview, "
+               "click to select, Esc clear, C camera, P screenshot, V vsync\n");
+}
+
+glm::vec2 Viewer::cursor_pixels(double x, double y) const {
+  int ww = 1, wh = 1, fw = 1, fh = 1;
+  glfwGetWindowSize(win_, &ww, &wh);
+  glfwGetFramebufferSize(win_, &fw, &fh);
+  return glm::vec2(static_cast<float>(x) * float(fw) / float(std::max(ww, 1)),
+                   static_cast<float>(y) * float(fh) / float(std::max(wh, 1)));
+}
+
+void Viewer::teardown() {
+  r_.reset();
+  sc_.reset();
+  cc_.reset();
+  if (ctx_) ctx_->close();
+  ctx_.reset();
+  if (win_) glfwDestroyWindow(win_);
+  win_ = nullptr;
+  glfwTerminate();
+}
+
+void Viewer::recreate_swapchain() {
+  int fw = 0, fh = 0;
+  glfwGetFramebufferSize(win_, &fw, &fh);
+  need_recreate_ = false;
+  if (fw <= 0 || fh <= 0) {
+    need_recreate_ = true;  // minimised: try again once restored
+    return;
+  }
+  sc_->recreate(fw, fh, vsync_);
+  VkExtent2D e = sc_->extent();
+  if (e.width < 16 || e.height < 16) {
+    need_recreate_ = true;
+    return;
+  }
+  r_->resize(static_cast<int>(std::min(e.width, 8192u)), static_cast<int>(std::min(e.height, 8192u)));
+}
+
+void Viewer::draw_frame() {
+  if (need_recreate_) recreate_swapchain();
+  if (need_recreate_) return;
+  VkExtent2D e = sc_->extent();
+  if (static_cast<int>(e.width) != r_->options().width || static_cast<int>(e.height) != r_->options().height) {
+    recreate_swapchain();  // e.g. a framebuffer over 8192 px: the renderer cannot follow it
+    return;
+  }
+  auto f = sc_->acquire();
+  if (!f) {
+    need_recreate_ = true;
+    return;
+  }
+  if (cursor_.x >= 0 && cursor_.y >= 0)
+    r_->set_probe(std::make_pair(static_cast<int>(cursor_.x), static_cast<int>(cursor_.y)));
+  else
+    r_->set_probe(std::nullopt);
+  if (!pending_shot_.empty()) r_->read_back_next_frame();
+  r_->render(cc_->camera(), &f->target);
+  if (!sc_->present(*f)) need_recreate_ = true;
+  dirty_ = false;
+  after_frame();
+}
+
+// Actions that need the pixel under the cursor use this frame's probe.
+void Viewer::after_frame() {
+  auto hovered = r_->probe();
+  if (!pending_shot_.empty()) {
+    r_->write_png(pending_shot_);
+    std::fprintf(stderr, "netlens view: screenshot saved to %s\n", pending_shot_.c_str());
+    pending_shot_.clear();
+  }
+  if (pending_click_) {
+    pending_click_ = false;
+    if (hovered) {
+      r_->set_selection(render::make_selection(*scene_, hovered->layer, hovered->flat, &s_.graph(), shapes_));
+      dirty_ = true;
+    }
+    std::printf("%s\n", viz::pick_to_json(hovered, *scene_).c_str());
+    std::fflush(stdout);
+  }
+  if (pending_focus_) {
+    pending_focus_ = false;
+    if (hovered) {
+      const auto& o = r_->options();
+      cc_->fly_to(viz::focus_camera(scene_->layout, hovered->layer, float(o.width) / float(o.height)));
+      dirty_ = true;
+    }
+  }
+  std::string t = "netlens - " + o_.title + (cc_->mode() == CameraMode::Fly ? " [fly]" : "");
+  if (hovered) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, " - %s [%lld, %lld, %lld] = %.6g", hovered->tensor.c_str(),
+                  static_cast<long long>(hovered->cell.c), static_cast<long long>(hovered->cell.y),
+                  static_cast<long long>(hovered->cell.x), double(hovered->value));
+    t += buf;
+  }
+  if (t != title_shown_) {
+    glfwSetWindowTitle(win_, t.c_str());
+    title_shown_ = t;
+  }
+}
+
+void Viewer::save_camera(const std::string& path) {
+  std::ofstream f(path);
+  if (!f || !(f << viz::camera_to_json(cc_->camera())))
+    throw Error(ErrorKind::Io, "cannot write camera file '" + path + "'");
+  std::fprintf(stderr, "netlens view: camera saved to %s\n", path.c_str());
+}
+
+void Viewer::on_key(int key) {
+  dirty_ = true;
+  const auto& o = r_->options();
+  const float aspect = float(o.width) / float(o.height);
+  switch (key) {
+    case GLFW_KEY_TAB:
+      cc_->toggle_mode();
+      std::fprintf(stderr, "netlens view: %s mode\n", cc_->mode() == CameraMode::Fly ? "fly (WASD/QE, drag to look)" : "orbit");
+      break;
+    case GLFW_KEY_F: pending_focus_ = true; break;
+    case GLFW_KEY_O:
+    case GLFW_KEY_HOME: cc_->fly_to(viz::overview_camera(scene_->layout, aspect)); break;
+    case GLFW_KEY_ESCAPE: r_->set_selection({}); break;
+    case GLFW_KEY_C: save_camera("netlens-camera-" + std::to_string(++saved_cameras_) + ".json"); break;
+    case GLFW_KEY_P: pending_shot_ = "netlens-shot-" + std::to_string(++saved_shots_) + ".png"; break;
+    case GLFW_KEY_V:
+      vsync_ = !vsync_;
+      need_recreate_ = true;
+      std::fprintf(stderr, "netlens view: vsync %s\n", vsync_ ? "on" : "off");
+      break;
+    default: break;
+  }
+}
+
+// Script commands (one per line, '#' starts a comment):
+//   frames N | settle (until a flight ends) | resize W H | iconify | restore | cursor X Y |
+//   click X Y | focus X Y | key tab|f|o|home|esc|c|p|v | drag DX DY | scroll S |
+//   move RIGHT UP FORWARD SECONDS | save-camera FILE | screenshot FILE | close
+void Viewer::run_command(const ScriptLine& l) {
+  const auto& w = l.words;
+  auto where = o_.script + ":" + std::to_string(l.line);
+  auto need = [&](size_t n) {
+    if (w.size() != n + 1)
+      throw Error(ErrorKind::Usage, where + ": '" + w[0] + "' takes " + std::to_string(n) + " argument(s)");
+  };
+  auto num = [&](size_t i) {
+    try {
+      size_t pos = 0;
+      double v = std::stod(w[i], &pos);
+      if (pos == w[i].size() && std::isfinite(v)) return v;
+    } catch (...) {
+    }
+    throw Error(ErrorKind::Usage, where + ": '" + w[i] + "' is not a number");
+  };
+  const std::string& c = w[0];
+  if (c == "frames") { need(1); wait_frames_ = static_cast<int64_t>(num(1)); }
+  else if (c == "settle") { need(0); settling_ = true; }
+  else if (c == "resize") { need(2); glfwSetWindowSize(win_, static_cast<int>(num(1)), static_cast<int>(num(2))); }
+  else if (c == "iconify") { need(0); glfwIconifyWindow(win_); }
+  else if (c == "restore") { need(0); glfwRestoreWindow(win_); }
+  else if (c == "cursor" || c == "click" || c == "focus") {
+    need(2);
+    cursor_ = glm::vec2(static_cast<float>(num(1)), static_cast<float>(num(2)));
+    if (c == "click") pending_click_ = true;
+    if (c == "focus") pending_focus_ = true;
+  } else if (c == "key") {
+    need(1);
+    static const std::map<std::string, int> keys = {{"tab", GLFW_KEY_TAB}, {"f", GLFW_KEY_F}, {"o", GLFW_KEY_O},
+                                                    {"home", GLFW_KEY_HOME}, {"esc", GLFW_KEY_ESCAPE},
+                                                    {"c", GLFW_KEY_C}, {"p", GLFW_KEY_P}, {"v", GLFW_KEY_V}};
+    auto it = keys.find(w[1]);
+    if (it == keys.end()) throw Error(ErrorKind::Usage, where + ": unknown key '" + w[1] + "'");
+    on_key(it->second);
+  } else if (c == "drag") { need(2); cc_->drag(static_cast<float>(num(1)), static_cast<float>(num(2))); }
+  else if (c == "scroll") { need(1); cc_->scroll(static_cast<float>(num(1))); }
+  else if (c == "move") { need(4); cc_->move(glm::vec3(num(1), num(2), num(3)), num(4)); }
+  else if (c == "save-camera") { need(1); save_camera(w[1]); }
+  else if (c == "screenshot") { need(1); pending_shot_ = w[1]; }
+  else if (c == "close") { need(0); glfwSetWindowShouldClose(win_, GLFW_TRUE); }
+  else throw Error(ErrorKind::Usage, where + ": unknown command '" + c + "'");
+  dirty_ = true;
+}
+
+bool Viewer::script_step() {
+  if (settling_ && !cc_->animating()) settling_ = false;
+  while (wait_frames_ <= 0 && !settling_ && script_pos_ < script_.size() && !glfwWindowShouldClose(win_))
+    run_command(script_[script_pos_++]);
+  return script_pos_ < script_.size() || wait_frames_ > 0 || settling_;
+}
+
+int Viewer::run() {
+  open();
+  double last = glfwGetTime();
+  while (!glfwWindowShouldClose(win_)) {
+    if (o_.frames > 0 && frames_ >= o_.frames) break;
+    const bool scripted = script_step();
+    if (glfwWindowShouldClose(win_)) break;
+    glfwPollEvents();
+    double now = glfwGetTime();
+    // Scripts advance time by a fixed step per frame, so flights end after a known frame count.
+    double dt = scripted ? 1.0 / 30.0 : std::min(now - last, 0.1);
+    last = now;
+    if (cc_->mode() == CameraMode::Fly) {
+      auto k = [&](int key) { return glfwGetKey(win_, key) == GLFW_PRESS ? 1.0f : 0.0f; };
+      glm::vec3 axes(k(GLFW_KEY_D) - k(GLFW_KEY_A), k(GLFW_KEY_E) - k(GLFW_KEY_Q), k(GLFW_KEY_W) - k(GLFW_KEY_S));
+      if (axes != glm::vec3(0.0f)) {
+        cc_->move(axes, dt);
+        dirty_ = true;
+      }
+    }
+    if (cc_->update(dt)) dirty_ = true;
+    int fw = 0, fh = 0;
+    glfwGetFramebufferSize(win_, &fw, &fh);
+    const bool minimised = fw <= 0 || fh <= 0 || glfwGetWindowAttrib(win_, GLFW_ICONIFIED);
+    const bool counting = scripted || o_.frames > 0;
+    if (minimised) {
+      // Nothing to draw; wait briefly so a minimised window neither spins nor hangs.
+      glfwWaitEventsTimeout(0.05);
+    } else if (dirty_ || counting || pending_click_ || pending_focus_ || !pending_shot_.empty()) {
+      draw_frame();
+    } else {
+      glfwWaitEventsTimeout(0.25);  // idle: nothing changed, keep the CPU free
+      continue;
+    }
+    ++frames_;
+    if (wait_frames_ > 0) --wait_frames_;
+  }
+  r_.reset();
+  sc_.reset();
+  size_t errors = ctx_->close();
+  if (errors) {
+    std::fprintf(stderr, "netlens view: error: %zu Vulkan validation error(s) (see above)\n", errors);
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void require_display() {
+  if (!env_set("DISPLAY") && !env_set("WAYLAND_DISPLAY"))
+    throw Error(ErrorKind::Device, std::string("no display (DISPLAY and WAYLAND_DISPLAY are unset); ") + kOffscreenHint);
+  glfwSetErrorCallback(on_glfw_error);
+  if (!glfwInit()) throw Error(ErrorKind::Device, "cannot open a window (" + g_glfw_error + "); " + kOffscreenHint);
+  const bool vk = glfwVulkanSupported() == GLFW_TRUE;
+  glfwTerminate();
+  if (!vk) throw Error(ErrorKind::Device, std::string("GLFW finds no Vulkan loader for windows; ") + kOffscreenHint);
+}
+
+int run_viewer(const Session& s, const ViewerOptions& o) {
+  Viewer v(s, o);
+  return v.run();
+}
+
+}  // namespace netlens::app

@@ -1,0 +1,41 @@
+// The interactive viewer (`netlens view`): a GLFW window with a Vulkan swapchain showing the
+// network of a session that has run, with orbit/fly camera modes, animated flights, picking,
+// receptive-field selection, camera/screenshot saving.
+//
+// Contract: require_display() throws Error{Device} with ONE line when no window can be opened
+// (no DISPLAY/WAYLAND_DISPLAY, glfwInit fails, no Vulkan presentation), naming `netlens render` as
+// the offscreen way; call it before the (slow) model run. run_viewer() returns the exit code: 0, or
+// 1 when validation was on and reported errors (leaked objects included). Never blocks forever:
+// a minimised window polls, --frames bounds the loop, a script ends with `close`.
+//
+// Keys: Tab orbit/fly mode; fly: WASD move, Q/E down/up, drag to look, scroll for speed; orbit:
+// drag to orbit, right/middle drag to pan, scroll to zoom; F focus the layer under the cursor;
+// O or Home overview; click select the neuron under the cursor (its JSON line on stdout, receptive
+// field highlighted); Esc clear the selection; C save the camera JSON; P save a PNG; V vsync on/off.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "netlens/runtime.hpp"
+
+namespace netlens::app {
+
+struct ViewerOptions {
+  int width = 1280, height = 800;  // initial window size (screen coordinates)
+  bool vsync = true;
+  int64_t frames = 0;       // exit after this many frames (0: until the window is closed)
+  std::string script;       // file of commands run between frames (tests; see viewer.cpp)
+  std::string title;        // shown in the window title and top-left of the frame
+  std::string view = "overview";  // initial view: overview | layer:NAME
+  std::string camera_file;  // initial camera JSON (exclusive with view)
+  std::string select;       // initial selection TENSOR:INDEX
+  int gpu = -1;
+  bool validation = false;  // require validation layers (debug builds turn them on anyway)
+  bool lod_mean = false;
+};
+
+void require_display();
+int run_viewer(const Session& s, const ViewerOptions& o);
+
+}  // namespace netlens::app
