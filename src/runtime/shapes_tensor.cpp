@@ -41,6 +41,7 @@ std::optional<std::vector<int64_t>> opt_ints(const Node& n, const std::vector<co
 }
 
 std::vector<int64_t> norm_axes(const Node& n, std::vector<int64_t> axes, int64_t rank) {
+  if (rank == 0 && !axes.empty()) model_error(n, "a rank-0 input has no axes");
   std::set<int64_t> seen;
   for (int64_t& a : axes) {
     a = normalize_axis(a, rank, n.describe());
@@ -148,8 +149,9 @@ PadParams pad_params(const Node& n, int64_t opset, const Shape& in, const std::v
     const size_t d = static_cast<size_t>(axes[k]);
     p.begin[d] = pads[k];
     p.end[d] = pads[k + axes.size()];
-    if (std::abs(p.begin[d]) > (int64_t{1} << 50) || std::abs(p.end[d]) > (int64_t{1} << 50))
-      model_error(n, "pad of " + std::to_string(std::max(std::abs(p.begin[d]), std::abs(p.end[d]))) + " is impossibly large");
+    constexpr int64_t kMaxPad = int64_t{1} << 50;
+    for (int64_t v : {p.begin[d], p.end[d]})
+      if (v < -kMaxPad || v > kMaxPad) model_error(n, "pad of " + std::to_string(v) + " is impossibly large");
     p.out[d] = in[d] + p.begin[d] + p.end[d];
     if (p.out[d] < 0) model_error(n, "pads crop axis " + std::to_string(d) + " below zero");
     if ((p.mode == "reflect" || p.mode == "edge" || p.mode == "wrap") && in[d] == 0 && p.out[d] > 0)
@@ -449,6 +451,17 @@ using namespace tensor_params;
 
 std::string where(const InferContext& c) { return c.node.describe(); }
 
+// Dims taken from tensor values (Reshape, Expand, Tile, ConstantOfShape): refuse sizes no tensor can
+// have, so that element counts never overflow (a zero elsewhere would hide it from a size check).
+Shape checked(const InferContext& c, Shape s) {
+  constexpr int64_t kMaxDim = int64_t{1} << 48;
+  int64_t total = 1;
+  for (int64_t d : s)
+    if (d > kMaxDim || (d > 0 && __builtin_mul_overflow(total, d, &total)))
+      c.fail("output shape " + shape_str(s) + " is impossibly large");
+  return s;
+}
+
 Infos same_as_input(const InferContext& c) { return {c.in(0)}; }
 
 Infos infer_reshape(const InferContext& c) {
@@ -483,7 +496,7 @@ Infos infer_reshape(const InferContext& c) {
       out[static_cast<size_t>(infer)] = total / known;
     }
   }
-  if (numel(out) != total) c.fail("cannot reshape " + shape_str(x.shape) + " into " + shape_str(out));
+  if (numel(checked(c, out)) != total) c.fail("cannot reshape " + shape_str(x.shape) + " into " + shape_str(out));
   return {{x.dtype, out}};
 }
 
@@ -535,6 +548,7 @@ Infos infer_squeeze(const InferContext& c) {
   if (!axes) {
     for (int64_t i = 0; i < r; ++i) drop[static_cast<size_t>(i)] = x.shape[static_cast<size_t>(i)] == 1;
   } else {
+    if (r == 0 && !axes->empty()) c.fail("a rank-0 input has no axes to squeeze");
     for (int64_t a : *axes) {
       const int64_t n = normalize_axis(a, r, where(c));
       if (x.shape[static_cast<size_t>(n)] != 1)
@@ -618,7 +632,7 @@ Infos infer_split(const InferContext& c) {
   int64_t sum = 0;
   for (int64_t s : split) {
     if (s < 0) c.fail("negative split size");
-    sum += s;
+    if (__builtin_add_overflow(sum, s, &sum)) c.fail("split sizes overflow");
   }
   if (sum != dim) c.fail("split sizes sum to " + std::to_string(sum) + ", axis has " + std::to_string(dim));
   Infos out;
@@ -677,7 +691,7 @@ Infos infer_scatter_nd(const InferContext& c) {
 Infos infer_expand(const InferContext& c) {
   const TensorInfo& x = c.in(0);
   const std::vector<int64_t> shape = c.require_constant(1).to_i64_vector();
-  return {{x.dtype, broadcast_shapes(x.shape, shape, where(c))}};
+  return {{x.dtype, checked(c, broadcast_shapes(x.shape, shape, where(c)))}};
 }
 
 Infos infer_tile(const InferContext& c) {
@@ -689,7 +703,7 @@ Infos infer_tile(const InferContext& c) {
     if (rep[i] < 0) c.fail("negative repeat");
     if (__builtin_mul_overflow(out[i], rep[i], &out[i])) c.fail("repeats overflow the output size");
   }
-  return {{x.dtype, out}};
+  return {{x.dtype, checked(c, out)}};
 }
 
 Infos infer_pad(const InferContext& c) {
@@ -740,7 +754,7 @@ Infos infer_constant_of_shape(const InferContext& c) {
     if (v->numel() != 1) c.fail("value must have exactly one element");
     dt = v->dtype();
   }
-  return {{dt, shape}};
+  return {{dt, checked(c, shape)}};
 }
 
 Infos infer_range(const InferContext& c) {
