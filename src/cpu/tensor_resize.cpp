@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <optional>
 
 #include "shapes_tensor.hpp"
@@ -175,12 +176,56 @@ void resize_pass(const float* src, float* dst, int64_t outer, int64_t inner, con
   }
 }
 
+// Nearest resize of any dtype (integer tensors reach this kernel unconverted): every output
+// element is one input element, so rows are gathered by element size through the axis maps.
+void resize_nearest_bytes(const TensorView& in, const TensorView& out, const std::vector<AxisMap>& maps, const Tensor& extrap) {
+  const Shape& is = in.shape;
+  const Shape& os = out.shape;
+  const size_t r = os.size();
+  const size_t es = dtype_size(in.dtype);
+  std::vector<std::vector<int64_t>> src(r);  // per axis: source index of each output index, -1 = outside
+  for (size_t d = 0; d < r; ++d)
+    for (int64_t x = 0; x < os[d]; ++x)
+      src[d].push_back(maps[d].identity ? x : maps[d].outside[static_cast<size_t>(x)] ? -1 : maps[d].idx[static_cast<size_t>(x)]);
+  const std::vector<int64_t> ist = strides_of(is);
+  const int64_t inner = r ? os[r - 1] : 1, rows = out.numel() / std::max<int64_t>(inner, 1);
+  with_elem_size(es, [&](auto tag) {
+    using T = decltype(tag);
+    T ev;
+    std::memcpy(&ev, extrap.data(), es);
+    const T* s = static_cast<const T*>(in.data);
+    T* d = static_cast<T*>(out.data);
+    if (r == 0) {
+      d[0] = s[0];
+      return;
+    }
+#pragma omp parallel for if (out.numel() >= 65536)
+    for (int64_t row = 0; row < rows; ++row) {
+      int64_t rem = row, off = 0;
+      bool outside = false;
+      for (int64_t a = static_cast<int64_t>(r) - 2; a >= 0; --a) {
+        const size_t ua = static_cast<size_t>(a);
+        const int64_t m = src[ua][static_cast<size_t>(rem % os[ua])];
+        rem /= os[ua];
+        if (m < 0) outside = true;
+        else off += m * ist[ua];
+      }
+      T* drow = d + row * inner;
+      for (int64_t x = 0; x < inner; ++x) {
+        const int64_t m = src[r - 1][static_cast<size_t>(x)];
+        drow[x] = outside || m < 0 ? ev : s[off + m];
+      }
+    }
+  });
+}
+
 std::optional<std::string> check_resize(const NodeContext& ctx) {
   const Node& n = ctx.node;
-  if (ctx.inputs[0].dtype != DType::Float32)
-    return "input dtype " + std::string(dtype_name(ctx.inputs[0].dtype)) + " not supported (float only)";
   const bool legacy = n.op_type == "Upsample" || ctx.opset < 11;
   std::string mode = n.attr_string("mode", "nearest");
+  const DType dt = ctx.inputs[0].dtype;
+  if (dt != DType::Float32 && (mode != "nearest" || dtype_size(dt) == 0))
+    return "mode '" + mode + "' on " + std::string(dtype_name(dt)) + " not supported (float only; nearest takes any type)";
   if (mode != "nearest" && mode != "linear" && mode != "cubic" && mode != "bilinear" && mode != "trilinear")
     return "mode '" + mode + "' not supported";
   if (legacy && mode == "cubic") return "mode 'cubic' does not exist before opset 11";
@@ -217,6 +262,14 @@ std::unique_ptr<Kernel> plan_resize(const NodeContext& ctx) {
            static_cast<double>(maps[b].out) / std::max<int64_t>(1, maps[b].in);
   });
   const float extrap = p.extrapolation;
+  if (ctx.inputs[0].dtype != DType::Float32) {
+    const Tensor ev = Tensor::scalar_f32(extrap).cast(ctx.inputs[0].dtype);
+    return lambda_kernel([=](Views i, Views o) {
+      if (o[0].numel() == 0) return;
+      if (i[0].numel() == 0) std::memset(o[0].data, 0, o[0].nbytes());  // nothing to pick from
+      else resize_nearest_bytes(i[0], o[0], maps, ev);
+    });
+  }
   return lambda_kernel([=](Views i, Views o) {
     if (o[0].numel() == 0) return;
     if (order.empty()) {

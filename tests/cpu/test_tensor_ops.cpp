@@ -635,6 +635,16 @@ TEST(Resize, SizesCropAndResizeAxesAndUpsample) {
   y = run1("Resize", {{"mode", std::string("linear")}}, 13, {h, Tensor(), f32({1, 1, 2, 2})}, {2});
   EXPECT_EQ(y.dtype(), DType::Float16);
   expect_close(y, ref_resize(h, {1, 1, 12, 8}, {1, 1, 2, 2}, {}, RefOpts{"linear"}), 2e-3, 2e-3, "fp16");
+  // Nearest works on integer tensors too (byte gathers); linear on them is refused.
+  const Tensor xi = random_tensor(DType::Int64, {1, 2, 5, 7}, 83);
+  y = run1("Resize", {{"mode", std::string("nearest")}}, 13, {xi, Tensor(), f32({1, 1, 1.5f, 0.5f})}, {2});
+  const auto refs = ref_resize(xi, {1, 2, 7, 3}, {1, 1, 1.5, 0.5}, {}, RefOpts{"nearest"});
+  ASSERT_EQ(y.dtype(), DType::Int64);
+  for (int64_t k = 0; k < y.numel(); ++k) {
+    // The reference's single nonzero tap picks the element; compare exactly through int64.
+    ASSERT_EQ(y.data_as<int64_t>()[k], static_cast<int64_t>(std::llround(refs[static_cast<size_t>(k)]))) << k;
+  }
+  EXPECT_THROW(run1("Resize", {{"mode", std::string("linear")}}, 13, {xi, Tensor(), f32({1, 1, 2, 2})}, {2}), Error);
   // antialias is refused with a reason, not silently ignored.
   EXPECT_THROW(run1("Resize", {{"mode", std::string("linear")}, {"antialias", int64_t{1}}}, 18, {x, Tensor(), f32({1, 1, 0.5f, 0.5f})}, {2}), Error);
 }
