@@ -5,7 +5,8 @@
 // Latency per Session::run (input upload + every node), after 10 warm-up runs: "median_ms" from CUDA
 // events recorded on the legacy default stream around the run (the backend's stream is blocking,
 // so they bracket its work), "host_median_ms" host wall-clock including the final sync;
-// FLOPs count 2 per multiply-add of Conv/ConvTranspose/Gemm/MatMul; bytes are every activation written once and read once plus every weight read once (a lower bound).
+// FLOPs count 2 per multiply-add of Conv/ConvTranspose/Gemm/MatMul; bytes are every activation
+// written once and read once plus every weight read once (a lower bound).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -90,17 +91,17 @@ int main(int argc, char** argv) {
     const double median = ms[ms.size() / 2];
     double flops = 0;
     for (const Node& n : g.nodes) flops += node_flops(s, n);
-    int cuda_nodes = 0;
-    for (size_t i = 0; i < g.nodes.size(); ++i) cuda_nodes += s.node_backend(i) == 0;
     const PlanReport& r = s.report();
+    // Nodes folded to constants at prepare time run nowhere; the CPU ones are the fallbacks.
+    const int cpu_nodes = static_cast<int>(r.fallback_nodes.size());
+    const int cuda_nodes = static_cast<int>(g.nodes.size()) - r.folded_nodes - cpu_nodes;
     const double bytes = 2.0 * static_cast<double>(r.activation_bytes) + static_cast<double>(r.weight_bytes);
     std::string name = path.substr(path.find_last_of('/') + 1);
     std::printf("{\"model\": \"%s\", \"input\": \"%s\", \"runs\": %d, \"median_ms\": %.4f, \"min_ms\": %.4f, "
                 "\"host_median_ms\": %.4f, \"flops\": %.6g, \"gflops_per_s\": %.2f, \"activation_bytes\": %zu, \"weight_bytes\": %zu, "
                 "\"gb_per_s\": %.2f, \"cuda_nodes\": %d, \"cpu_nodes\": %d}\n",
                 name.c_str(), in_shape.c_str(), runs, median, ms.front(), host_ms[host_ms.size() / 2], flops, flops / (median * 1e6),
-                r.activation_bytes, r.weight_bytes, bytes / (median * 1e6), cuda_nodes,
-                static_cast<int>(g.nodes.size()) - cuda_nodes);
+                r.activation_bytes, r.weight_bytes, bytes / (median * 1e6), cuda_nodes, cpu_nodes);
     return 0;
   } catch (const Error& e) {
     std::fprintf(stderr, "netlens_cuda_bench: %s\n", e.what());
