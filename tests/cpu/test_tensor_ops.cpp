@@ -1110,7 +1110,8 @@ TEST(Robustness, RandomNodesRunOrThrowNetlensError) {
   int ran = 0, refused = 0;
   for (int iter = 0; iter < iters; ++iter) {
     const std::string op = ops[static_cast<size_t>(iter) % ops.size()];
-    const Tensor x = random_tensor(DType::Float32, rand_shape(4), static_cast<uint32_t>(iter));
+    const DType xdt = iter % 5 == 3 ? DType::Int64 : iter % 5 == 4 ? DType::Float16 : DType::Float32;
+    const Tensor x = random_tensor(xdt, rand_shape(4), static_cast<uint32_t>(iter));
     std::map<std::string, AttrValue> attrs;
     std::vector<Tensor> ins = {x};
     std::set<size_t> consts;
