@@ -88,12 +88,49 @@ Camera frame_box(Camera c, glm::vec3 mn, glm::vec3 mx, float aspect, float margi
 }
 }  // namespace
 
+namespace {
+// Bounds of the network with outlier volumes trimmed: a layer far wider or taller than the typical
+// one (PP-OCR rec's 40x6625 logits sheet) would otherwise set the framing and shrink the network
+// to a corner. A volume whose Y or Z extent exceeds 8x the 75th percentile of all volumes' extents
+// is clamped, around its centre, to 4x that percentile; X (the flow) is kept. Ordinary size
+// differences (a 224x224 input before 56x56 maps) stay framed.
+void robust_bounds(const Layout& l, glm::vec3& mn, glm::vec3& mx, float* wide = nullptr) {
+  mn = l.min;
+  mx = l.max;
+  if (wide) *wide = 1.0f;
+  if (l.layers.size() < 4) return;
+  std::vector<float> ys, zs;
+  for (const auto& v : l.layers) {
+    ys.push_back(v.size.y);
+    zs.push_back(v.size.z);
+  }
+  auto p75 = [](std::vector<float> x) {
+    std::nth_element(x.begin(), x.begin() + static_cast<long>(x.size() * 3 / 4), x.end());
+    return x[x.size() * 3 / 4];
+  };
+  const float cap_y = 4.0f * std::max(p75(ys), 1.0f), cap_z = 4.0f * std::max(p75(zs), 1.0f);
+  if (wide) *wide = cap_z / cap_y;  // typical width:height of the volumes
+  mn = glm::vec3(1e30f);
+  mx = glm::vec3(-1e30f);
+  for (const auto& v : l.layers) {
+    glm::vec3 c = v.center(), h = 0.5f * v.size;
+    if (h.y > cap_y) h.y = 0.5f * cap_y;
+    if (h.z > cap_z) h.z = 0.5f * cap_z;
+    mn = glm::min(mn, c - h);
+    mx = glm::max(mx, c + h);
+  }
+}
+}  // namespace
+
 Camera overview_camera(const Layout& l, float aspect) {
   Camera c;
-  c.target = 0.5f * (l.min + l.max);
+  glm::vec3 bmin, bmax;
+  float wide = 1.0f;
+  robust_bounds(l, bmin, bmax, &wide);
+  c.target = 0.5f * (bmin + bmax);
   // From the side and a little above and in front: the flow reads left to right and the first
   // slab of every volume (its front face) stays visible.
-  glm::vec3 ext = l.max - l.min;
+  glm::vec3 ext = bmax - bmin;
   // Long networks (ResNet, MobileNet) are seen more from the side, so the flow spans the width.
   float elongation = ext.x / std::max(1.0f, std::max(ext.y, ext.z));
   float t = std::clamp((elongation - 3.0f) / 10.0f, 0.0f, 1.0f);
@@ -104,10 +141,13 @@ Camera overview_camera(const Layout& l, float aspect) {
   if (wrapped) {  // rows read like lines of text: look from the side, slightly from above
     c.yaw_deg = -76.0f;
     c.pitch_deg = 9.0f;
+    // Wide, flat volumes (text-line CNNs) are seen edge-on from there: look more from above (the
+    // layout spaces such rows further apart for this).
+    if (wide > 2.0f) c.pitch_deg = 22.0f;
   }
   c.distance = 0.0f;
   // The margin leaves room for the labels above the volumes.
-  return frame_box(c, l.min, l.max + glm::vec3(0.0f, 0.08f * ext.y, 0.0f), aspect, 1.08f);
+  return frame_box(c, bmin, bmax + glm::vec3(0.0f, 0.08f * ext.y, 0.0f), aspect, 1.08f);
 }
 
 Camera focus_camera(const Layout& l, int layer, float aspect) {

@@ -135,7 +135,7 @@ Layout layout_tensors(std::vector<VizTensor> tensors, const LayoutOptions& opts)
 
   // Along X: each level starts after the previous one plus a gap.
   std::vector<float> level_x(static_cast<size_t>(levels), 0.0f), level_depth(static_cast<size_t>(levels), 0.0f),
-      level_height(static_cast<size_t>(levels), 0.0f);
+      level_height(static_cast<size_t>(levels), 0.0f), level_width(static_cast<size_t>(levels), 0.0f);
   float x = 0.0f;
   float prev_height = 0.0f;
   for (int lv = 0; lv < levels; ++lv) {
@@ -152,6 +152,7 @@ Layout layout_tensors(std::vector<VizTensor> tensors, const LayoutOptions& opts)
     level_height[lv] = height;
     float lane_gap = ids.size() > 1 ? opts.lane_gap_rel * width / float(ids.size()) + opts.gap_min : 0.0f;
     float total = width + lane_gap * float(ids.size() - 1);
+    level_width[lv] = total;
     float z = -0.5f * total;
     for (size_t k = 0; k < ids.size(); ++k) {
       LayerVolume& v = L.layers[ids[k]];
@@ -173,10 +174,19 @@ Layout layout_tensors(std::vector<VizTensor> tensors, const LayoutOptions& opts)
       std::sort(h.begin(), h.end());
       typical = std::max(1.0f, h[h.size() * 3 / 4]);
     }
+    // Rows of layers much wider (Z) than tall (PP-OCR's 24x160 text-line maps) get extra space
+    // between them, so that seen from above at an angle a row does not hide the next one. Square
+    // layers (ResNet, MobileNet, VGG) get none.
+    float extra = 0.0f;
+    {
+      std::vector<float> w = level_width;
+      std::sort(w.begin(), w.end());
+      extra = 0.45f * std::max(0.0f, w[w.size() * 3 / 4] - typical);
+    }
     int rows = 1;
     float best = 1e30f;
     for (int r = 1; r <= 12; ++r) {
-      float aspect = (x / float(r)) / (float(r) * 1.5f * typical + hmax - typical);
+      float aspect = (x / float(r)) / (float(r) * (1.5f * typical + extra) + hmax - typical);
       float err = std::fabs(std::log(aspect / opts.wrap_aspect));
       if (err < best) { best = err; rows = r; }
     }
@@ -192,7 +202,7 @@ Layout layout_tensors(std::vector<VizTensor> tensors, const LayoutOptions& opts)
       }
       std::vector<float> row_y(static_cast<size_t>(rows), 0.0f);
       for (int r = 1; r < rows; ++r)
-        row_y[r] = row_y[r - 1] - (0.5f * row_h[r - 1] + 0.5f * row_h[r] + opts.gap_min + 0.9f * typical + 12.0f);
+        row_y[r] = row_y[r - 1] - (0.5f * row_h[r - 1] + 0.5f * row_h[r] + opts.gap_min + 0.9f * typical + 12.0f + extra);
       for (auto& v : L.layers) {
         v.row = row_of[v.level];
         v.origin.x -= row_start[v.row];
