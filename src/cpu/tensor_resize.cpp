@@ -66,6 +66,9 @@ AxisMap axis_map(const tensor_params::ResizeParams& p, size_t d, int64_t n, int6
     // The spec's "length_resized > 1 ? ... : 0" (onnxruntime agrees; the ONNX python reference
     // uses -0.5, which only differs for cubic).
     else if (p.coord == "pytorch_half_pixel") xo = m > 1 ? (xr + 0.5f) / s - 0.5f : 0.f;
+    // align_corners divides by (scale * in - 1) as the ONNX reference and test data do;
+    // onnxruntime (and PyTorch) use the integer output length instead. The two agree whenever
+    // scale * in is an integer (always with `sizes`); they differ for e.g. 0.6 on 4 (ONNX issue 2462).
     else if (p.coord == "align_corners") xo = L == 1.f ? 0.f : xr * (nf - 1) / (L - 1.f);
     else if (p.coord == "asymmetric") xo = xr / s;
     else if (p.coord == "tf_half_pixel_for_nn") xo = (xr + 0.5f) / s;
