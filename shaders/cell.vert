@@ -32,4 +32,5 @@ void main() {
   v_world = world;
   v_face_uv = cube_face_uv(vi);
   gl_Position = frame.view_proj * vec4(world, 1.0);
+  gl_ClipDistance[0] = cut_distance(world);
 }

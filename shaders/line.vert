@@ -7,4 +7,5 @@ layout(location = 0) out vec4 v_color;
 void main() {
   v_color = a_color;
   gl_Position = frame.view_proj * vec4(a_pos, 1.0);
+  gl_ClipDistance[0] = cut_distance(a_pos);
 }

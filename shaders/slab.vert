@@ -26,4 +26,5 @@ void main() {
   v_world = world;
   v_face = face;
   gl_Position = frame.view_proj * vec4(world, 1.0);
+  gl_ClipDistance[0] = cut_distance(world);
 }

@@ -45,6 +45,9 @@ vec3 apply_highlight(vec3 col, uint h) {
   return col;
 }
 
+// The cutaway (GpuFrame.cell_scale.zw): geometry upstream of x = z is clipped.
+float cut_distance(vec3 world) { return frame.cell_scale.w > 0.0 ? world.x - frame.cell_scale.z : 1.0; }
+
 // Soft key light + head light + ambient. Returns the factor applied to the base colour.
 float shade(vec3 n, vec3 world) {
   if ((frame.flags.x & kFrameLighting) == 0u) return 1.0;

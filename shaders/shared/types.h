@@ -72,7 +72,8 @@ struct GpuFrame {
   uvec4 flags;         // x: kFrame* bits; y: region count; z: selected layer + 1 (0: none); w: selected flat index
   vec4 bg_top;         // background gradient
   vec4 bg_bottom;
-  vec4 cell_scale;     // x: cell box size relative to the cell pitch; y: grid-line strength
+  vec4 cell_scale;     // x: cell box size relative to the cell pitch; y: grid-line strength;
+                       // z: cutaway plane x (geometry with x < z is clipped) when w > 0
 };
 
 // A highlighted region of one layer: a (c, y, x) box or a flat range (grid layers).

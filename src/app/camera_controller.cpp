@@ -45,6 +45,9 @@ viz::Camera interpolate(const viz::Camera& a, const viz::Camera& b, float t) {
   c.yaw_deg = a.yaw_deg + wrap180(b.yaw_deg - a.yaw_deg) * t;
   c.pitch_deg = a.pitch_deg + (b.pitch_deg - a.pitch_deg) * t;
   c.fov_y_deg = a.fov_y_deg + (b.fov_y_deg - a.fov_y_deg) * t;
+  // The cutaway switches at once: to the destination's as soon as the flight starts.
+  c.cut = t > 0.0f ? b.cut : a.cut;
+  c.cut_x = t > 0.0f ? b.cut_x : a.cut_x;
   return c;
 }
 

@@ -104,6 +104,8 @@ class Viewer {
   int64_t wait_frames_ = 0;
   bool settling_ = false;
   int64_t frames_ = 0;
+  std::vector<double> frame_ms_;  // acquire → present of each drawn frame
+  uint32_t last_draws_ = 0;
 };
 
 void Viewer::open() {
@@ -255,6 +257,7 @@ void Viewer::draw_frame() {
     recreate_swapchain();  // e.g. a framebuffer over 8192 px: the renderer cannot follow it
     return;
   }
+  const double t0 = glfwGetTime();
   auto f = sc_->acquire();
   if (!f) {
     need_recreate_ = true;
@@ -265,8 +268,9 @@ void Viewer::draw_frame() {
   else
     r_->set_probe(std::nullopt);
   if (!pending_shot_.empty()) r_->read_back_next_frame();
-  r_->render(cc_->camera(), &f->target);
+  last_draws_ = r_->render(cc_->camera(), &f->target).draws;
   if (!sc_->present(*f)) need_recreate_ = true;
+  frame_ms_.push_back((glfwGetTime() - t0) * 1000.0);
   dirty_ = false;
   after_frame();
 }
@@ -433,6 +437,13 @@ int Viewer::run() {
     }
     ++frames_;
     if (wait_frames_ > 0) --wait_frames_;
+  }
+  if (!frame_ms_.empty()) {
+    std::vector<double> t = frame_ms_;
+    std::sort(t.begin(), t.end());
+    std::fprintf(stderr, "netlens view: %zu frames drawn at %dx%d, frame time median %.1f ms, p95 %.1f ms, %u draws (%s)\n",
+                 t.size(), r_->options().width, r_->options().height, t[t.size() / 2], t[t.size() * 95 / 100],
+                 last_draws_, ctx_->device_name().c_str());
   }
   r_.reset();
   sc_.reset();

@@ -108,7 +108,7 @@ bool usable(VkPhysicalDevice p) {
   VkPhysicalDeviceVulkan13Features f13{.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES};
   VkPhysicalDeviceFeatures2 f{.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f13};
   vkGetPhysicalDeviceFeatures2(p, &f);
-  return f13.dynamicRendering && f13.synchronization2 && f.features.independentBlend;
+  return f13.dynamicRendering && f13.synchronization2 && f.features.independentBlend && f.features.shaderClipDistance;
 }
 
 VkInstance make_instance(bool validation, bool with_messenger_ext, const std::vector<std::string>& extra = {}) {
@@ -231,6 +231,7 @@ Context::Context(const ContextOptions& opts) {
                                          .synchronization2 = VK_TRUE, .dynamicRendering = VK_TRUE};
     VkPhysicalDeviceFeatures2 f2{.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f13};
     f2.features.independentBlend = VK_TRUE;
+    f2.features.shaderClipDistance = VK_TRUE;  // the cutaway plane of focus views
     const char* dev_exts[] = {VK_KHR_SWAPCHAIN_EXTENSION_NAME};
     VkDeviceCreateInfo di{.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, .pNext = &f2,
                           .queueCreateInfoCount = 1, .pQueueCreateInfos = &qi,

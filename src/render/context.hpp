@@ -1,5 +1,5 @@
 // The Vulkan instance and device. Contract: Context picks a Vulkan 1.3 device with dynamic
-// rendering and synchronization2 (a discrete GPU first, then integrated, virtual, CPU; or the
+// rendering, synchronization2, independent blend and clip distances (a discrete GPU first, then integrated, virtual, CPU; or the
 // device `gpu` names), prints the choice to stderr unless quiet, and with validation on installs
 // a debug messenger that records every validation error (tests assert the count is zero).
 // No device → Error{Device} with one line saying so.

@@ -205,7 +205,7 @@ struct Renderer::Impl {
   UniquePipeline make_pipeline(const PipelineDesc& d);
   FrameStats render(const viz::Camera& cam, const PresentTarget* present);
   void build_labels(const glm::mat4& vp, const viz::Camera& cam, const std::vector<int>& visible_sorted);
-  void build_lines(const std::vector<uint8_t>& visible);
+  void build_lines(const std::vector<uint8_t>& visible, const viz::Camera& cam);
   void add_text(float x, float baseline, float px, const std::string& s, glm::vec4 color);
   void add_panel(float x, float y, float w, float h, float r, glm::vec4 color);
   void add_bar(float x, float y, float w, float h, bool diverging);
@@ -642,6 +642,7 @@ void Renderer::Impl::build_labels(const glm::mat4& vp, const viz::Camera& cam, c
       glm::vec3 anchor(v.center().x, v.max().y + 0.04f * v.size.y + 0.5f, v.center().z);
       auto p = viz::project_to_pixel(vp, anchor, opts.width, opts.height);
       if (!p) continue;
+      if (cam.cut && v.max().x < cam.cut_x) continue;  // cut away
       std::string l1 = ellipsize(short_name(v.tensor.name), 34);
       std::string l2 = v.tensor.op + "  " + dims_text(v);
       float w = std::max(fa.text_width(l1, p1), fa.text_width(l2, p2)) + 2 * pad;
@@ -721,7 +722,7 @@ void Renderer::Impl::build_labels(const glm::mat4& vp, const viz::Camera& cam, c
   (void)cam;
 }
 
-void Renderer::Impl::build_lines(const std::vector<uint8_t>& visible) {
+void Renderer::Impl::build_lines(const std::vector<uint8_t>& visible, const viz::Camera& cam) {
   const auto& L = scene.layout.layers;
   auto push = [&](glm::vec3 a, glm::vec3 b, glm::vec4 c) {
     lines.push_back({{a.x, a.y, a.z}, {c.r, c.g, c.b, c.a}});
@@ -825,6 +826,7 @@ FrameStats Renderer::Impl::render(const viz::Camera& cam, const PresentTarget* p
       out[4] += c.z < 0.0f; out[5] += c.z > c.w;
     }
     if (std::any_of(out, out + 6, [](int n) { return n == 8; })) continue;
+    if (cam.cut && v.max().x < cam.cut_x) continue;  // cut away entirely
     visible[i] = 1;
     glm::vec3 near = glm::clamp(eye, v.origin, v.max());
     by_dist.emplace_back(glm::length(eye - near), static_cast<int>(i));
@@ -894,7 +896,7 @@ FrameStats Renderer::Impl::render(const viz::Camera& cam, const PresentTarget* p
   std::stable_sort(cell_list.begin(), cell_list.end(), by_chunk);
   lines.clear();
   text.clear();
-  build_lines(visible);
+  build_lines(visible, cam);
   std::vector<int> order;
   for (auto [d, i] : by_dist) order.push_back(i);
   build_labels(vp, cam, order);
@@ -923,7 +925,7 @@ FrameStats Renderer::Impl::render(const viz::Camera& cam, const PresentTarget* p
                         static_cast<uint32_t>(selection.flat));
   fr.bg_top = glm::vec4(0.075f, 0.085f, 0.115f, 1.0f);
   fr.bg_bottom = glm::vec4(0.020f, 0.022f, 0.030f, 1.0f);
-  fr.cell_scale = glm::vec4(0.86f, 1.0f, 0.0f, 0.0f);
+  fr.cell_scale = glm::vec4(0.86f, 1.0f, cam.cut ? cam.cut_x : 0.0f, cam.cut ? 1.0f : 0.0f);
   std::memcpy(frame_buf.map, &fr, sizeof fr);
   if (!regs.empty()) std::memcpy(regions_buf.map, regs.data(), regs.size() * sizeof(gpu::GpuRegion));
   if (!slab_list.empty()) std::memcpy(slabs_buf.map, slab_list.data(), slab_list.size() * sizeof(glm::uvec2));

@@ -154,12 +154,16 @@ Camera focus_camera(const Layout& l, int layer, float aspect) {
   const LayerVolume& v = l.layers.at(static_cast<size_t>(layer));
   Camera c;
   c.target = v.center();
-  // From the side (+Z) and above: the neighbouring layers sit left and right, not between the eye
-  // and the focused volume, and its front face stays visible at an angle.
-  c.yaw_deg = -62.0f;
-  c.pitch_deg = 20.0f;
+  // Mostly from the front, a little from the side (+Z) and above: the front face reads well and
+  // the slab stack shows its depth. Earlier layers lie between the eye and the volume, so they are
+  // cut away (half the minimum gap between levels upstream of it); later layers stay behind it.
+  c.yaw_deg = -16.0f;
+  c.pitch_deg = 12.0f;
   c.distance = 0.0f;
-  return frame_box(c, v.origin, v.max(), aspect, 1.25f);
+  c = frame_box(c, v.origin, v.max(), aspect, 1.25f);
+  c.cut = true;
+  c.cut_x = v.origin.x - 3.0f * v.cell;
+  return c;
 }
 
 Camera orbit(Camera c, float dyaw, float dpitch, float zoom) {
@@ -298,7 +302,8 @@ std::string fmt(float v) {
 std::string camera_to_json(const Camera& c) {
   return "{\"target\": [" + fmt(c.target.x) + ", " + fmt(c.target.y) + ", " + fmt(c.target.z) +
          "], \"distance\": " + fmt(c.distance) + ", \"yaw_deg\": " + fmt(c.yaw_deg) +
-         ", \"pitch_deg\": " + fmt(c.pitch_deg) + ", \"fov_y_deg\": " + fmt(c.fov_y_deg) + "}\n";
+         ", \"pitch_deg\": " + fmt(c.pitch_deg) + ", \"fov_y_deg\": " + fmt(c.fov_y_deg) +
+         ", \"cut_x\": " + (c.cut ? fmt(c.cut_x) : std::string("null")) + "}\n";
 }
 
 Camera camera_from_json(std::string_view json, const std::string& where) {
@@ -328,6 +333,10 @@ Camera camera_from_json(std::string_view json, const std::string& where) {
   c.yaw_deg = number("yaw_deg", false, c.yaw_deg);
   c.pitch_deg = number("pitch_deg", false, c.pitch_deg);
   c.fov_y_deg = number("fov_y_deg", false, c.fov_y_deg);
+  if (auto it = v.obj.find("cut_x"); it != v.obj.end() && it->second.kind != JsonValue::Null) {
+    c.cut = true;
+    c.cut_x = number("cut_x", true, 0.0f);
+  }
   if (!(c.distance > 0)) bad("camera \"distance\" must be positive");
   if (!(c.fov_y_deg > 1 && c.fov_y_deg < 170)) bad("camera \"fov_y_deg\" must be in (1, 170)");
   if (std::fabs(c.pitch_deg) > 89.9f) bad("camera \"pitch_deg\" must be within ±89.9");

@@ -21,6 +21,10 @@ struct Camera {
   float yaw_deg = -35.0f;   // 0: eye on the -X side looking along +X; positive turns the eye to +Z
   float pitch_deg = 20.0f;  // eye above the target for positive values
   float fov_y_deg = 40.0f;
+  // Cutaway: with `cut`, everything upstream of the plane x = cut_x (the data flow axis) is hidden,
+  // so a focus view of a layer deep inside a network is not blocked by the layers before it.
+  bool cut = false;
+  float cut_x = 0.0f;
   bool operator==(const Camera&) const = default;
 };
 
@@ -31,8 +35,8 @@ glm::mat4 camera_proj(const Camera& c, float aspect, float scene_radius);
 glm::mat4 camera_view_proj(const Camera& c, float aspect, float scene_radius);
 float scene_radius(const Layout& l);
 
-// Frames the whole network from a three-quarter view; frames one layer (its front face, slightly
-// from the side and above).
+// Frames the whole network from a three-quarter view; frames one layer (its front face, from a
+// little to the side and above, with a cutaway just upstream of it so earlier layers do not hide it).
 Camera overview_camera(const Layout& l, float aspect);
 Camera focus_camera(const Layout& l, int layer, float aspect);
 // Moves the eye by yaw/pitch degrees around the target (orbit) and scales the distance (zoom).

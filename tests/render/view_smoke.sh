@@ -15,11 +15,11 @@ fail() { echo "view_smoke: FAIL: $*"; echo "--- stderr"; cat "$work/stderr"; ech
 
 cat > "$work/script.txt" <<SCRIPT
 frames 2
-click 320 200          # the centre of the focused layer y: selects a neuron of y
+click 320 165          # row 1 of the focused layer y (4x3 cells): selects a neuron of y
 frames 2
 drag 60 -20            # orbit away (y stays under the centre)
 frames 2
-focus 320 200          # F on y: animated flight back to y's focus camera
+focus 320 165          # F on y: animated flight back to its focus camera
 frames 1
 settle
 save-camera $work/focus_cam.json
