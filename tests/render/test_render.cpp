@@ -441,3 +441,30 @@ TEST_F(RenderTest, AChannelLargerThanTheBufferLimitIsAnError) {
     EXPECT_NE(std::string(e.what()).find("channel"), std::string::npos) << e.what();
   }
 }
+
+// Focus views cut away the layers upstream of the focused one: with the cutaway the centre pixel
+// shows the focused layer; the same camera without it shows the layer in front (layer 0).
+TEST_F(RenderTest, FocusCutawayRevealsTheFocusedLayer) {
+  viz::Scene scene = viz::synthetic_scene({{1, 2, 24, 24}, {1, 2, 24, 24}, {1, 2, 24, 24}}, 8);
+  const int W = 320, H = 240;
+  RenderOptions o = plain(W, H);
+  Renderer r(context(), scene, o);
+  viz::Camera cam = viz::focus_camera(scene.layout, 1, float(W) / float(H));
+  ASSERT_TRUE(cam.cut);
+  EXPECT_LT(cam.cut_x, scene.layout.layers[1].origin.x);
+  EXPECT_GT(cam.cut_x, scene.layout.layers[0].max().x);
+  r.render(cam);
+  auto centre = r.pick(W / 2, H / 2);
+  ASSERT_TRUE(centre);
+  EXPECT_EQ(centre->layer, 1);
+  EXPECT_EQ(centre->cell.c, 0);  // the front face: channel 0
+  // Nothing upstream of the cut is drawn anywhere.
+  for (int y = 0; y < H; ++y)
+    for (int x = 0; x < W; ++x) EXPECT_NE(r.id_at(x, y).first, 1u) << x << "," << y;
+  viz::Camera uncut = cam;
+  uncut.cut = false;
+  r.render(uncut);
+  auto blocked = r.pick(W / 2, H / 2);
+  ASSERT_TRUE(blocked);
+  EXPECT_EQ(blocked->layer, 0);
+}
