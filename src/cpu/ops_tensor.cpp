@@ -23,15 +23,6 @@ namespace tensor {
 
 namespace {
 
-class LambdaKernel final : public Kernel {
- public:
-  explicit LambdaKernel(KernelFn fn) : fn_(std::move(fn)) {}
-  void run(std::span<const TensorView> in, std::span<const TensorView> out) override { fn_(in, out); }
-
- private:
-  KernelFn fn_;
-};
-
 template <class T>
 void copy_strided_elems(char* dst, const char* src, int64_t n, int64_t stride) {
   T* d = reinterpret_cast<T*>(dst);
@@ -87,8 +78,6 @@ void tiled_copy(char* d, const char* sp, const Shape& s, const std::vector<int64
 }
 
 }  // namespace
-
-std::unique_ptr<Kernel> lambda_kernel(KernelFn fn) { return std::make_unique<LambdaKernel>(std::move(fn)); }
 
 void parallel_memcpy(void* dst, const void* src, size_t bytes) {
   if (dst == src || bytes == 0) return;
@@ -228,7 +217,7 @@ int64_t prod(const Shape& s, size_t from, size_t to) {
 
 // Kernels that only reinterpret the shape: a copy (no-op when the session aliases the buffers).
 std::unique_ptr<Kernel> plan_copy(const NodeContext&) {
-  return lambda_kernel([](Views in, Views out) { parallel_memcpy(out[0].data, in[0].data, out[0].nbytes()); });
+  return make_kernel([](Views in, Views out) { parallel_memcpy(out[0].data, in[0].data, out[0].nbytes()); });
 }
 
 std::optional<std::string> check_not_string(const NodeContext& ctx) {
@@ -249,7 +238,7 @@ std::unique_ptr<Kernel> plan_transpose(const NodeContext& ctx) {
   for (int64_t p : perm) st.push_back(ist[static_cast<size_t>(normalize_axis(p, r, ctx.node.describe()))]);
   const Shape out = ctx.outputs[0].shape;
   const size_t es = dtype_size(ctx.inputs[0].dtype);
-  return lambda_kernel([=](Views i, Views o) { strided_copy(o[0].data, i[0].data, out, st, es); });
+  return make_kernel([=](Views i, Views o) { strided_copy(o[0].data, i[0].data, out, st, es); });
 }
 
 std::unique_ptr<Kernel> plan_concat(const NodeContext& ctx) {
@@ -261,7 +250,7 @@ std::unique_ptr<Kernel> plan_concat(const NodeContext& ctx) {
   std::vector<int64_t> block;  // bytes per outer index, per input
   for (const auto& t : ctx.inputs) block.push_back(t.shape[static_cast<size_t>(axis)] * inner);
   const int64_t row = std::accumulate(block.begin(), block.end(), int64_t{0});
-  return lambda_kernel([=](Views in, Views o) {
+  return make_kernel([=](Views in, Views o) {
     char* d = static_cast<char*>(o[0].data);
     if (outer == 1) {
       int64_t off = 0;
@@ -291,7 +280,7 @@ std::unique_ptr<Kernel> plan_split(const NodeContext& ctx) {
   std::vector<int64_t> block;
   for (const auto& t : ctx.outputs) block.push_back(t.shape.empty() ? 0 : t.shape[static_cast<size_t>(axis)] * inner);
   const int64_t row = in[static_cast<size_t>(axis)] * inner;
-  return lambda_kernel([=](Views i, Views out) {
+  return make_kernel([=](Views i, Views out) {
     const char* s = static_cast<const char*>(i[0].data);
 #pragma omp parallel for if (outer * row >= kParallelBytes)
     for (int64_t o = 0; o < outer; ++o) {
@@ -317,7 +306,7 @@ std::unique_ptr<Kernel> plan_slice(const NodeContext& ctx) {
   }
   const size_t es = dtype_size(ctx.inputs[0].dtype);
   const Shape out = p.out;
-  return lambda_kernel([=](Views i, Views o) {
+  return make_kernel([=](Views i, Views o) {
     if (o[0].numel() == 0) return;
     strided_copy(o[0].data, static_cast<const char*>(i[0].data) + off * static_cast<int64_t>(es), out, st, es);
   });
@@ -334,7 +323,7 @@ std::unique_ptr<Kernel> plan_expand(const NodeContext& ctx) {
   const Shape out = ctx.outputs[0].shape;
   const std::vector<int64_t> st = broadcast_strides(ctx.inputs[0].shape, out);
   const size_t es = dtype_size(ctx.inputs[0].dtype);
-  return lambda_kernel([=](Views i, Views o) { strided_copy(o[0].data, i[0].data, out, st, es); });
+  return make_kernel([=](Views i, Views o) { strided_copy(o[0].data, i[0].data, out, st, es); });
 }
 
 std::unique_ptr<Kernel> plan_tile(const NodeContext& ctx) {
@@ -350,7 +339,7 @@ std::unique_ptr<Kernel> plan_tile(const NodeContext& ctx) {
     st.push_back(ist[d]);
   }
   const size_t es = dtype_size(ctx.inputs[0].dtype);
-  return lambda_kernel([=](Views i, Views o) {
+  return make_kernel([=](Views i, Views o) {
     if (o[0].numel()) strided_copy(o[0].data, i[0].data, big, st, es);
   });
 }
@@ -378,7 +367,7 @@ std::unique_ptr<Kernel> plan_depth_space(const NodeContext& ctx, bool to_space) 
     st = {s[0], s[3], s[5], s[1], s[2], s[4]};
   }
   const size_t es = dtype_size(ctx.inputs[0].dtype);
-  return lambda_kernel([=](Views i, Views o) {
+  return make_kernel([=](Views i, Views o) {
     if (o[0].numel()) strided_copy(o[0].data, i[0].data, out6, st, es);
   });
 }
@@ -400,7 +389,7 @@ std::unique_ptr<Kernel> plan_gather(const NodeContext& ctx) {
   const int64_t dim = in[static_cast<size_t>(axis)];
   const int64_t inner = prod(in, static_cast<size_t>(axis) + 1, in.size()) * static_cast<int64_t>(es);
   const std::string desc = ctx.node.describe();
-  return lambda_kernel([=](Views i, Views o) {
+  return make_kernel([=](Views i, Views o) {
     std::vector<int64_t> idx = read_ints(i[1]);
     for (int64_t& v : idx) {
       if (v < -dim || v >= dim)
@@ -427,7 +416,7 @@ std::unique_ptr<Kernel> plan_gather_elements(const NodeContext& ctx) {
   const std::vector<int64_t> dst = strides_of(in);
   const size_t es = dtype_size(ctx.inputs[0].dtype);
   const std::string desc = ctx.node.describe();
-  return lambda_kernel([=](Views i, Views o) {
+  return make_kernel([=](Views i, Views o) {
     std::vector<int64_t> idx = read_ints(i[1]);
     const int64_t dim = in[static_cast<size_t>(axis)];
     for (int64_t& v : idx) {
@@ -470,7 +459,7 @@ std::unique_ptr<Kernel> plan_scatter_nd(const NodeContext& ctx) {
   const std::string red = ctx.node.attr_string("reduction", "none");
   const size_t es = dtype_size(ctx.inputs[0].dtype);
   const std::string desc = ctx.node.describe();
-  return lambda_kernel([=](Views i, Views o) {
+  return make_kernel([=](Views i, Views o) {
     parallel_memcpy(o[0].data, i[0].data, o[0].nbytes());
     const std::vector<int64_t> idx = read_ints(i[1]);
     const int64_t n = k ? static_cast<int64_t>(idx.size()) / k : numel(Shape(is.begin(), is.end() - 1));
@@ -552,7 +541,7 @@ std::unique_ptr<Kernel> plan_pad(const NodeContext& ctx) {
   Tensor attr_value = Tensor::scalar_f32(ctx.opset < 11 ? ctx.node.attr_float("value", 0.f) : 0.f).cast(dt);
   const bool value_input = ctx.opset >= 11 && ctx.node.has_input(2);
   const Shape out = p.out;
-  return lambda_kernel([=](Views i, Views o) {
+  return make_kernel([=](Views i, Views o) {
     if (o[0].numel() == 0) return;
     std::vector<std::byte> value(es);
     std::memcpy(value.data(), value_input && i[2].data && i[2].numel() ? i[2].data : attr_value.data(), es);
@@ -604,7 +593,7 @@ std::unique_ptr<Kernel> plan_shape(const NodeContext& ctx) {
   int64_t start = ctx.node.attr_int("start", 0);
   if (start < 0) start += r;
   start = std::clamp<int64_t>(start, 0, r);
-  return lambda_kernel([=](Views, Views o) {
+  return make_kernel([=](Views, Views o) {
     int64_t* d = static_cast<int64_t*>(o[0].data);
     for (int64_t k = 0; k < o[0].numel(); ++k) d[k] = in[static_cast<size_t>(start + k)];
   });
@@ -612,7 +601,7 @@ std::unique_ptr<Kernel> plan_shape(const NodeContext& ctx) {
 
 std::unique_ptr<Kernel> plan_size(const NodeContext& ctx) {
   const int64_t n = numel(ctx.inputs[0].shape);
-  return lambda_kernel([=](Views, Views o) { *static_cast<int64_t*>(o[0].data) = n; });
+  return make_kernel([=](Views, Views o) { *static_cast<int64_t*>(o[0].data) = n; });
 }
 
 // Cast: every pair of numeric dtypes. Float → integer truncates toward zero; out-of-range values
@@ -687,12 +676,12 @@ std::optional<std::string> check_cast(const NodeContext& ctx) {
 }
 
 std::unique_ptr<Kernel> plan_cast(const NodeContext&) {
-  return lambda_kernel([](Views i, Views o) { cast_view(i[0], o[0]); });
+  return make_kernel([](Views i, Views o) { cast_view(i[0], o[0]); });
 }
 
 std::unique_ptr<Kernel> plan_constant(const NodeContext& ctx) {
   const Tensor v = tensor_params::constant_value(ctx.node);
-  return lambda_kernel([v](Views, Views o) { std::memcpy(o[0].data, v.data(), v.nbytes()); });
+  return make_kernel([v](Views, Views o) { std::memcpy(o[0].data, v.data(), v.nbytes()); });
 }
 
 // Fills `o` with one element's bytes.
@@ -712,13 +701,13 @@ void fill_bytes(const TensorView& o, const void* value) {
 std::unique_ptr<Kernel> plan_constant_of_shape(const NodeContext& ctx) {
   const Tensor* attr = ctx.node.attr_tensor("value");
   const Tensor v = attr ? attr->clone() : Tensor::scalar_f32(0.f);
-  return lambda_kernel([v](Views, Views o) {
+  return make_kernel([v](Views, Views o) {
     if (o[0].numel()) fill_bytes(o[0], v.data());
   });
 }
 
 std::unique_ptr<Kernel> plan_range(const NodeContext&) {
-  return lambda_kernel([](Views i, Views o) {
+  return make_kernel([](Views i, Views o) {
     with_float32(i, o, [](Views fi, Views fo) {
       with_native(fo[0].dtype, [&](auto tag) {
         using T = decltype(tag);
@@ -745,7 +734,7 @@ std::optional<std::string> check_dropout(const NodeContext& ctx) {
 std::unique_ptr<Kernel> plan_dropout(const NodeContext& ctx) {
   const DType mask_dt = ctx.outputs.size() > 1 ? ctx.outputs[1].dtype : DType::Bool;
   const Tensor one = Tensor::scalar_f32(1.f).cast(mask_dt == DType::Undefined ? DType::Bool : mask_dt);
-  return lambda_kernel([one](Views i, Views o) {
+  return make_kernel([one](Views i, Views o) {
     parallel_memcpy(o[0].data, i[0].data, o[0].nbytes());
     if (o.size() > 1 && o[1].data && o[1].numel()) fill_bytes(o[1], one.data());
   });
@@ -756,7 +745,7 @@ std::unique_ptr<Kernel> plan_trilu(const NodeContext& ctx) {
   const bool upper = ctx.node.attr_int("upper", 1) != 0;
   const int64_t M = in[in.size() - 2], N = in[in.size() - 1];
   const size_t es = dtype_size(ctx.inputs[0].dtype);
-  return lambda_kernel([=](Views i, Views o) {
+  return make_kernel([=](Views i, Views o) {
     const int64_t k_raw = i.size() > 1 && i[1].data && i[1].numel() > 0 ? read_ints(i[1])[0] : 0;
     const int64_t k = std::clamp<int64_t>(k_raw, -(M + N + 1), M + N + 1);  // no overflow in r + k
     parallel_memcpy(o[0].data, i[0].data, o[0].nbytes());
@@ -786,7 +775,7 @@ std::unique_ptr<Kernel> plan_one_hot(const NodeContext& ctx) {
   const int64_t outer = prod(out, 0, static_cast<size_t>(axis));
   const int64_t inner = prod(out, static_cast<size_t>(axis) + 1, out.size());
   const size_t es = dtype_size(ctx.outputs[0].dtype);
-  return lambda_kernel([=](Views i, Views o) {
+  return make_kernel([=](Views i, Views o) {
     // Indices may be any numeric type; float indices are truncated.
     std::vector<int64_t> idx(static_cast<size_t>(i[0].numel()));
     Tensor iv = Tensor::view(i[0].dtype, i[0].shape, i[0].data);
@@ -811,7 +800,7 @@ std::unique_ptr<Kernel> plan_top_k(const NodeContext& ctx) {
   const int64_t k = ctx.outputs[0].shape[static_cast<size_t>(axis)];
   const int64_t outer = prod(in, 0, static_cast<size_t>(axis)), dim = in[static_cast<size_t>(axis)];
   const int64_t inner = prod(in, static_cast<size_t>(axis) + 1, in.size());
-  return lambda_kernel([=](Views vi, Views vo) {
+  return make_kernel([=](Views vi, Views vo) {
     with_float32(vi, vo, [&](Views i, Views o) {
       with_native(i[0].dtype, [&](auto tag) {
         using T = decltype(tag);
@@ -857,7 +846,7 @@ std::unique_ptr<Kernel> plan_cumsum(const NodeContext& ctx) {
   const Shape in = ctx.inputs[0].shape;
   const bool exclusive = ctx.node.attr_int("exclusive", 0) != 0, reverse = ctx.node.attr_int("reverse", 0) != 0;
   const std::string desc = ctx.node.describe();
-  return lambda_kernel([=](Views vi, Views vo) {
+  return make_kernel([=](Views vi, Views vo) {
     if (vi[1].numel() != 1) throw Error(ErrorKind::Model, desc + ": axis must be a single value");
     const int64_t axis = normalize_axis(read_ints(vi[1])[0], static_cast<int64_t>(in.size()), desc);
     const int64_t outer = prod(in, 0, static_cast<size_t>(axis)), dim = in[static_cast<size_t>(axis)];
@@ -892,7 +881,7 @@ std::unique_ptr<Kernel> plan_cumsum(const NodeContext& ctx) {
 
 std::unique_ptr<Kernel> plan_non_zero(const NodeContext& ctx) {
   const Shape in = ctx.inputs[0].shape;
-  return lambda_kernel([=](Views i, Views o) {
+  return make_kernel([=](Views i, Views o) {
     const Tensor t = Tensor::view(i[0].dtype, in, i[0].data);
     const int64_t r = static_cast<int64_t>(in.size()), nnz = o[0].shape[1];
     int64_t* d = static_cast<int64_t*>(o[0].data);

@@ -94,7 +94,7 @@ std::unique_ptr<Kernel> plan_einsum(const NodeContext& ctx) {
     }
     std::vector<int64_t> out_st;
     for (int l : s.output) out_st.push_back(c_label_st[static_cast<size_t>(l)]);
-    return lambda_kernel([=](Views in, Views out) {
+    return make_kernel([=](Views in, Views out) {
       if (out[0].numel() == 0) return;
       std::vector<float> A(static_cast<size_t>(Bt * Mm * Kk)), B(static_cast<size_t>(Bt * Kk * Nn)),
           C(static_cast<size_t>(Bt * Mm * Nn), 0.f);
@@ -126,7 +126,7 @@ std::unique_ptr<Kernel> plan_einsum(const NodeContext& ctx) {
     for (int l : contracted) sc[k].push_back(st[k][static_cast<size_t>(l)]);
   }
   const int64_t n_con = numel(con_sizes);
-  return lambda_kernel([=](Views in, Views out) {
+  return make_kernel([=](Views in, Views out) {
     float* d = static_cast<float*>(out[0].data);
     const int64_t n_out = out[0].numel();
     const int64_t ro = static_cast<int64_t>(out_sizes.size()), rc = static_cast<int64_t>(con_sizes.size());

@@ -35,7 +35,7 @@ std::unique_ptr<Kernel> plan_gather_nd(const NodeContext& ctx) {
   const int64_t batch_stride = prod(ds, static_cast<size_t>(b), ds.size());
   const std::vector<int64_t> st = strides_of(ds);
   const std::string desc = ctx.node.describe();
-  return lambda_kernel([=](Views in, Views out) {
+  return make_kernel([=](Views in, Views out) {
     const std::vector<int64_t> idx = read_ints(in[1]);
     const char* s = static_cast<const char*>(in[0].data);
     char* d = static_cast<char*>(out[0].data);
@@ -68,7 +68,7 @@ std::unique_ptr<Kernel> plan_scatter_elements(const NodeContext& ctx) {
   const std::string red = ctx.node.attr_string("reduction", "none");
   const std::vector<int64_t> st = strides_of(ds);
   const std::string desc = ctx.node.describe();
-  return lambda_kernel([=](Views in, Views out) {
+  return make_kernel([=](Views in, Views out) {
     parallel_memcpy(out[0].data, in[0].data, out[0].nbytes());
     const std::vector<int64_t> idx = read_ints(in[1]);
     const int64_t dim = ds[static_cast<size_t>(axis)];
@@ -113,7 +113,7 @@ std::unique_ptr<Kernel> plan_eye_like(const NodeContext& ctx) {
   const int64_t k = ctx.node.attr_int("k", 0);
   const DType dt = ctx.outputs[0].dtype;
   const Tensor one = Tensor::scalar_f32(1.f).cast(dt);
-  return lambda_kernel([=](Views, Views out) {
+  return make_kernel([=](Views, Views out) {
     const int64_t rows = out[0].shape[0], cols = out[0].shape[1];
     const size_t es = dtype_size(dt);
     std::memset(out[0].data, 0, out[0].nbytes());
@@ -131,7 +131,7 @@ std::unique_ptr<Kernel> plan_reverse_sequence(const NodeContext& ctx) {
   const int64_t T = xs[static_cast<size_t>(ta)], B = xs[static_cast<size_t>(1 - ta)];
   const size_t es = dtype_size(ctx.inputs[0].dtype);
   const int64_t inner = prod(xs, 2, xs.size()) * static_cast<int64_t>(es);
-  return lambda_kernel([=](Views in, Views out) {
+  return make_kernel([=](Views in, Views out) {
     parallel_memcpy(out[0].data, in[0].data, out[0].nbytes());
     const std::vector<int64_t> lens = read_ints(in[1]);
     auto at = [&](int64_t t, int64_t b) { return (ta == 0 ? t * B + b : b * T + t) * inner; };
@@ -152,7 +152,7 @@ std::optional<std::string> check_const0(const NodeContext& ctx) {
 std::unique_ptr<Kernel> plan_unique(const NodeContext& ctx) {
   if (ctx.const_inputs.empty() || !ctx.const_inputs[0]) throw Error(ErrorKind::Unsupported, ctx.node.describe() + ": input must be constant");
   const auto u = std::make_shared<tensor_params::UniqueResult>(tensor_params::unique_values(ctx.node, *ctx.const_inputs[0]));
-  return lambda_kernel([u](Views, Views out) {
+  return make_kernel([u](Views, Views out) {
     if (out.size() > 0 && out[0].data) std::memcpy(out[0].data, u->y.data(), u->y.nbytes());
     const std::vector<int64_t>* v[3] = {&u->indices, &u->inverse, &u->counts};
     for (size_t k = 1; k < out.size() && k < 4; ++k)
@@ -173,7 +173,7 @@ std::unique_ptr<Kernel> plan_compress(const NodeContext& ctx) {
   const int64_t outer = has_axis ? prod(xs, 0, static_cast<size_t>(axis)) : 1;
   const int64_t dim = has_axis ? xs[static_cast<size_t>(axis)] : numel(xs);
   const int64_t inner = (has_axis ? prod(xs, static_cast<size_t>(axis) + 1, xs.size()) : 1) * static_cast<int64_t>(es);
-  return lambda_kernel([=](Views in, Views out) {
+  return make_kernel([=](Views in, Views out) {
     const std::vector<int64_t> cond = read_ints(in[1]);
     const char* s = static_cast<const char*>(in[0].data);
     char* d = static_cast<char*>(out[0].data);

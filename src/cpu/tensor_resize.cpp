@@ -267,13 +267,13 @@ std::unique_ptr<Kernel> plan_resize(const NodeContext& ctx) {
   const float extrap = p.extrapolation;
   if (ctx.inputs[0].dtype != DType::Float32) {
     const Tensor ev = Tensor::scalar_f32(extrap).cast(ctx.inputs[0].dtype);
-    return lambda_kernel([=](Views i, Views o) {
+    return make_kernel([=](Views i, Views o) {
       if (o[0].numel() == 0) return;
       if (i[0].numel() == 0) std::memset(o[0].data, 0, o[0].nbytes());  // nothing to pick from
       else resize_nearest_bytes(i[0], o[0], maps, ev);
     });
   }
-  return lambda_kernel([=](Views i, Views o) {
+  return make_kernel([=](Views i, Views o) {
     if (o[0].numel() == 0) return;
     if (order.empty()) {
       parallel_memcpy(o[0].data, i[0].data, o[0].nbytes());

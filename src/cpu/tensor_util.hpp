@@ -64,9 +64,6 @@ template <class F> bool with_native(DType t, F&& f) {
 // afterwards), for dtype-generic ops that do arithmetic (CumSum, TopK, ScatterND reductions).
 void with_float32(std::span<const TensorView> in, std::span<const TensorView> out, const KernelFn& fn);
 
-// A Kernel from a lambda (same as cpu::make_kernel; kept local so these files stand alone).
-std::unique_ptr<Kernel> lambda_kernel(KernelFn fn);
-
 void register_resize_ops(CpuOpTable& t);  // tensor_resize.cpp: Resize, Upsample
 void register_einsum_ops(CpuOpTable& t);  // tensor_einsum.cpp: Einsum
 void register_extra_ops(CpuOpTable& t);   // tensor_extra.cpp: GatherND, ScatterElements, EyeLike, ReverseSequence, Unique, Compress
