@@ -1,8 +1,20 @@
 // The CUDA backend: cuDNN (convolutions), cuBLAS (Gemm/MatMul) and netlens' own kernels for the
 // rest. Nodes it does not implement run on the next backend (the CPU) automatically.
-// Numerics: float32 with TF32 off (cuBLAS default math, cuDNN engines without tensor-core/down-
-// convert notes), so results match the CPU backend within 1e-5 relative L2 on fp32 models;
-// float16 tensors are computed in float32 inside the kernels.
+// Numerics (Precision, chosen per backend; activations are float32 in the store in every mode, so
+// everything downstream of a node, the statistics and the renderer are the same):
+// - Fp32 (default): TF32 off (cuBLAS default math, cuDNN engines without tensor-core/down-convert
+//   notes), so results match the CPU backend within 1e-5 relative L2 per op and 1e-4 per tensor on
+//   the sample models.
+// - Tf32: cuBLAS CUBLAS_TF32_TENSOR_OP_MATH for Gemm/MatMul, cuDNN engines with the TENSOR_CORE
+//   note allowed for convolutions (10-bit mantissa inputs, fp32 accumulation). Tolerance against
+//   the CPU: relative L2 <= 1e-2 per tensor (tests/cuda: <= 5e-3 per op).
+// - Fp16: Conv/ConvTranspose (cuDNN, half x/w/y, float compute) and Gemm/MatMul (cublasGemmEx,
+//   half A/B, float C, CUBLAS_COMPUTE_32F) read float16 copies of their inputs: constant weights
+//   are converted once at plan time, activations by a small cast kernel before the op; the conv
+//   result is rounded to float16 once and cast back to float32, the GEMM result is float32. Every
+//   other op stays float32. Tolerance against the CPU: relative L2 <= 3e-2 per tensor (per op
+//   <= 5e-3). A convolution no half cuDNN engine accepts runs in float32 (direct kernel).
+// Float16 model tensors are computed in float32 inside the kernels in every mode.
 // Execution: one stream owned by the backend (a blocking stream: CUDA events recorded on the
 // legacy default stream bracket its work). A whole-graph run is recorded into a CUDA graph and
 // replayed on later runs of the same plan; planning again or destroying a planned kernel drops
@@ -11,14 +23,30 @@
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <string_view>
 
 #include "netlens/runtime.hpp"
 
 namespace netlens {
 
+enum class Precision { Fp32, Tf32, Fp16 };
+// "fp32" / "tf32" / "fp16"; parse_precision returns nullopt for anything else. Defined inline so
+// that builds without CUDA (the CLI's flag parsing) have them too.
+inline const char* precision_name(Precision p) {
+  return p == Precision::Tf32 ? "tf32" : p == Precision::Fp16 ? "fp16" : "fp32";
+}
+inline std::optional<Precision> parse_precision(std::string_view s) {
+  if (s == "fp32") return Precision::Fp32;
+  if (s == "tf32") return Precision::Tf32;
+  if (s == "fp16") return Precision::Fp16;
+  return std::nullopt;
+}
+
 // Throws Error{Device} with one line "no usable CUDA device: <cudaGetErrorName>: <cudaGetErrorString>"
 // when there is no driver, no device, or `device` is out of range. The binary starts (and this
 // function fails cleanly) on machines without a CUDA driver.
-std::unique_ptr<Backend> make_cuda_backend(int device = 0);
+// `precision`: see Numerics above.
+std::unique_ptr<Backend> make_cuda_backend(int device = 0, Precision precision = Precision::Fp32);
 
 }  // namespace netlens

@@ -3,7 +3,7 @@
 
 namespace netlens::cli {
 
-std::unique_ptr<Backend> make_cuda_backend_or_throw() {
+std::unique_ptr<Backend> make_cuda_backend_or_throw(const std::string& /*precision*/) {
   throw Error(ErrorKind::Device, "no usable CUDA device: this netlens was built without the CUDA backend");
 }
 

@@ -12,7 +12,7 @@
 
 namespace netlens::cli {
 
-const std::vector<std::string> kModelFlags = {"input", "input-shape", "backend", "max-memory", "size",
+const std::vector<std::string> kModelFlags = {"input", "input-shape", "backend", "precision", "max-memory", "size",
                                               "input-size", "mean", "std", "scale", "layout"};
 const std::vector<std::string> kModelBoolFlags = {"bgr", "quiet"};
 const std::vector<std::string> kModelRepeated = {"input", "input-shape"};
@@ -21,6 +21,8 @@ std::string model_flags_help() {
   return "  --input FILE | NAME=FILE   .npy (used as is) or PNG/JPEG image (repeatable)\n"
          "  --input-shape NAME=1x3xHxW bind a dynamic input shape (repeatable)\n"
          "  --backend cpu|cuda|auto    where to run (default auto: CUDA when usable)\n"
+         "  --precision fp32|tf32|fp16 CUDA Conv/Gemm/MatMul numerics (default fp32: matches the CPU;\n"
+         "                             tf32 within 1e-2, fp16 within 3e-2 relative L2 per tensor)\n"
          "  --max-memory SIZE          refuse to run when keeping every activation needs more (e.g. 2G)\n"
          "  image preprocessing: --size WxH (or --input-size WxH) --mean a,b,c --std a,b,c\n"
          "                       --scale S (default 1/255) --bgr\n"
@@ -89,6 +91,11 @@ ModelOptions parse_model_options(const Args& a, bool size_is_image) {
   o.backend = a.get_or("backend", "auto");
   if (o.backend != "cpu" && o.backend != "cuda" && o.backend != "auto")
     throw Error(ErrorKind::Usage, "--backend must be cpu, cuda or auto, got '" + o.backend + "'");
+  o.precision = a.get_or("precision", "fp32");
+  if (o.precision != "fp32" && o.precision != "tf32" && o.precision != "fp16")
+    throw Error(ErrorKind::Usage, "--precision must be fp32, tf32 or fp16, got '" + o.precision + "'");
+  if (o.backend == "cpu" && o.precision != "fp32")
+    throw Error(ErrorKind::Usage, "--precision " + o.precision + " needs the CUDA backend: the CPU backend computes in fp32");
   if (auto v = a.get("max-memory")) o.max_memory = parse_bytes(*v);
   const char* size_flag = a.has("input-size") || !size_is_image ? "input-size" : "size";
   if (auto v = a.get(size_flag)) {
@@ -112,16 +119,18 @@ ModelOptions parse_model_options(const Args& a, bool size_is_image) {
   return o;
 }
 
-std::unique_ptr<Backend> make_cuda_backend_or_throw();  // backend_cuda.cpp or backend_none.cpp
-
-std::vector<std::unique_ptr<Backend>> make_backends(const std::string& which, bool quiet) {
+std::vector<std::unique_ptr<Backend>> make_backends(const std::string& which, bool quiet,
+                                                    const std::string& precision) {
   std::vector<std::unique_ptr<Backend>> v;
   if (which == "cuda") {
-    v.push_back(make_cuda_backend_or_throw());
+    v.push_back(make_cuda_backend_or_throw(precision));
   } else if (which == "auto") {
     try {
-      v.push_back(make_cuda_backend_or_throw());
+      v.push_back(make_cuda_backend_or_throw(precision));
     } catch (const Error& e) {
+      if (precision != "fp32")
+        throw Error(ErrorKind::Usage, "--precision " + precision + " needs the CUDA backend (" + e.what() +
+                                          "): the CPU backend computes in fp32");
       if (!quiet) std::fprintf(stderr, "netlens: using the CPU backend (%s)\n", e.what());
     }
   }
@@ -230,7 +239,7 @@ LoadedModel load_model(const ModelOptions& o, bool need_inputs, std::optional<Gr
     shapes[name] = t.shape();
   }
 
-  m.backends = make_backends(o.backend, o.quiet);
+  m.backends = make_backends(o.backend, o.quiet, o.precision);
   std::vector<Backend*> raw;
   for (auto& b : m.backends) raw.push_back(b.get());
   SessionOptions so;

@@ -27,6 +27,7 @@ struct ModelOptions {
   std::vector<std::string> inputs;                  // "FILE" or "NAME=FILE"
   std::map<std::string, Shape> input_shapes;        // --input-shape NAME=1x3x224x224
   std::string backend = "auto";                     // cpu | cuda | auto
+  std::string precision = "fp32";                   // --precision fp32 | tf32 | fp16 (CUDA only)
   size_t max_memory = 0;                            // --max-memory 2G
   ImagePreprocess pp;                               // image flags
   bool size_given = false;
@@ -37,10 +38,12 @@ struct ModelOptions {
 ModelOptions parse_model_options(const Args& a, bool size_is_image = true);
 
 // Backends in priority order, the host CPU backend last. "auto" uses CUDA when a device is usable
-// and says which it picked on stderr.
-std::vector<std::unique_ptr<Backend>> make_backends(const std::string& which, bool quiet);
+// and says which it picked on stderr. `precision` (fp32|tf32|fp16) is the CUDA backend's; the CPU
+// backend computes in fp32, so anything else without a usable CUDA device is Error{Usage}.
+std::vector<std::unique_ptr<Backend>> make_backends(const std::string& which, bool quiet,
+                                                    const std::string& precision = "fp32");
 // CUDA backend, or Error{Device} with the reason (built without CUDA, no device...).
-std::unique_ptr<Backend> make_cuda_backend_or_throw();
+std::unique_ptr<Backend> make_cuda_backend_or_throw(const std::string& precision = "fp32");
 
 // Progress on a terminal (stderr is a tty), nothing otherwise.
 class Progress {

@@ -82,6 +82,23 @@ void Context::reserve_workspace(size_t bytes) {
   workspace_bytes = bytes;
 }
 
+void Context::reserve_half_scratch(size_t bytes) {
+  if (bytes <= half_scratch_bytes) return;
+  CUDA_CHECK(cudaStreamSynchronize(stream));
+  if (half_scratch) CUDA_CHECK(cudaFree(half_scratch));
+  half_scratch = nullptr;
+  half_scratch_bytes = 0;
+  void* p = nullptr;
+  const cudaError_t e = cudaMalloc(&p, bytes);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    throw Error(ErrorKind::Memory, "CUDA backend: cannot allocate a " + std::to_string(bytes) +
+                                       "-byte float16 scratch buffer (" + cudaGetErrorName(e) + ")");
+  }
+  half_scratch = p;
+  half_scratch_bytes = bytes;
+}
+
 namespace {
 class FnKernel final : public Kernel {
  public:
@@ -162,16 +179,19 @@ class RecordingKernel final : public Kernel {
 
 class CudaBackend final : public Backend {
  public:
-  explicit CudaBackend(int device) {
+  CudaBackend(int device, Precision precision) {
     ctx_.device = device;
+    ctx_.precision = precision;
     CUDA_CHECK(cudaSetDevice(device));
     // A blocking stream: it orders with the legacy default stream, so a caller can bracket a run
     // with CUDA events recorded on stream 0 (the benchmark does) without reaching into the backend.
     CUDA_CHECK(cudaStreamCreateWithFlags(&ctx_.stream, cudaStreamDefault));
     CUBLAS_CHECK(cublasCreate(&ctx_.cublas));
     CUBLAS_CHECK(cublasSetStream(ctx_.cublas, ctx_.stream));
-    // fp32 stays fp32: no TF32 tensor-op math (results must match the CPU reference).
-    CUBLAS_CHECK(cublasSetMathMode(ctx_.cublas, CUBLAS_DEFAULT_MATH));
+    // fp32 stays fp32: no TF32 tensor-op math (results must match the CPU reference); TF32 only
+    // when asked for. (Fp16 passes its compute type to cublasGemmEx explicitly.)
+    CUBLAS_CHECK(cublasSetMathMode(ctx_.cublas, precision == Precision::Tf32 ? CUBLAS_TF32_TENSOR_OP_MATH
+                                                                             : CUBLAS_DEFAULT_MATH));
     // A fixed cuBLAS workspace, so that cuBLAS never allocates while a run is being captured.
     cublas_ws_ = ctx_.alloc(kCublasWorkspace);
     CUBLAS_CHECK(cublasSetWorkspace(ctx_.cublas, cublas_ws_.get(), kCublasWorkspace));
@@ -190,6 +210,7 @@ class CudaBackend final : public Backend {
     if (ctx_.cublas) cublasDestroy(ctx_.cublas);
     cublas_ws_.reset();
     if (ctx_.workspace) cudaFree(ctx_.workspace);
+    if (ctx_.half_scratch) cudaFree(ctx_.half_scratch);
     if (ctx_.stream) cudaStreamDestroy(ctx_.stream);
   }
 
@@ -349,7 +370,7 @@ void RecordingKernel::run(std::span<const TensorView> in, std::span<const Tensor
 
 namespace netlens {
 
-std::unique_ptr<Backend> make_cuda_backend(int device) {
+std::unique_ptr<Backend> make_cuda_backend(int device, Precision precision) {
   int count = 0;
   cudaError_t e = cudaGetDeviceCount(&count);
   if (e == cudaSuccess && count == 0) e = cudaErrorNoDevice;
@@ -359,7 +380,7 @@ std::unique_ptr<Backend> make_cuda_backend(int device) {
     throw Error(ErrorKind::Device,
                 std::string("no usable CUDA device: ") + cudaGetErrorName(e) + ": " + cudaGetErrorString(e));
   }
-  return std::make_unique<cuda::CudaBackend>(device);
+  return std::make_unique<cuda::CudaBackend>(device, precision);
 }
 
 }  // namespace netlens

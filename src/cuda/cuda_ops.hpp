@@ -20,6 +20,7 @@
 
 #include "check.hpp"
 #include "kernels/launch.hpp"
+#include "netlens/cuda.hpp"
 #include "netlens/runtime.hpp"
 
 namespace netlens::cuda {
@@ -33,12 +34,19 @@ struct Context {
   // Grown only at plan time; kernels read the pointer when they run.
   void* workspace = nullptr;
   size_t workspace_bytes = 0;
+  // Numerics of Conv/Gemm/MatMul (netlens/cuda.hpp). Fixed for the backend's lifetime.
+  Precision precision = Precision::Fp32;
+  // Scratch for the float16 copies of an op's activations (Precision::Fp16), shared like
+  // `workspace` and grown only at plan time.
+  void* half_scratch = nullptr;
+  size_t half_scratch_bytes = 0;
   // cuDNN execution plans by convolution configuration (cudnn_conv.cpp): identical convolutions
   // share one plan. Cleared before the cuDNN handle is destroyed.
   std::map<std::string, std::shared_ptr<void>> conv_plans;
 
   void* s() const { return stream; }  // the stream as launchers take it
   void reserve_workspace(size_t bytes);
+  void reserve_half_scratch(size_t bytes);
   DeviceBuffer alloc(size_t bytes) const;           // cudaMalloc; throws Error{Memory}
   DeviceBuffer upload(const void* data, size_t bytes) const;  // synchronous copy, plan time only
   DeviceBuffer upload(const Tensor& t) const { return upload(t.data(), t.nbytes()); }

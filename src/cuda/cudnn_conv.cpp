@@ -32,10 +32,10 @@ struct Desc {
   Desc& operator=(const Desc&) = delete;
 };
 
-Desc tensor_desc(int64_t uid, const Shape& dims, int64_t alignment) {
+Desc tensor_desc(int64_t uid, const Shape& dims, int64_t alignment, bool half) {
   Desc t(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
   const auto strides = strides_of(dims);
-  const cudnnDataType_t dt = CUDNN_DATA_FLOAT;
+  const cudnnDataType_t dt = half ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT;
   CUDNN_CHECK(cudnnBackendSetAttribute(t.d, CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &dt));
   CUDNN_CHECK(cudnnBackendSetAttribute(t.d, CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64,
                                        static_cast<int64_t>(dims.size()), dims.data()));
@@ -86,7 +86,7 @@ std::shared_ptr<CudnnConv::Plan> CudnnConv::plan_for(int64_t alignment) {
     key += '|';
     for (int64_t d : *v) key += std::to_string(d) + ',';
   }
-  key += "|a" + std::to_string(alignment);
+  key += "|a" + std::to_string(alignment) + (spec_.half ? "|f16" : "|f32");
   auto it = ctx_.conv_plans.find(key);
   if (it != ctx_.conv_plans.end()) return std::static_pointer_cast<Plan>(it->second);
   std::shared_ptr<Plan> p = build(alignment);
@@ -97,9 +97,9 @@ std::shared_ptr<CudnnConv::Plan> CudnnConv::plan_for(int64_t alignment) {
 std::shared_ptr<CudnnConv::Plan> CudnnConv::build(int64_t alignment) {
   const size_t nsp = spec_.x.size() - 2;
   const int64_t uid_x = 1, uid_w = 2, uid_y = 3;
-  Desc x = tensor_desc(uid_x, spec_.x, alignment);
-  Desc w = tensor_desc(uid_w, spec_.w, alignment);
-  Desc y = tensor_desc(uid_y, spec_.y, alignment);
+  Desc x = tensor_desc(uid_x, spec_.x, alignment, spec_.half);
+  Desc w = tensor_desc(uid_w, spec_.w, alignment, spec_.half);
+  Desc y = tensor_desc(uid_y, spec_.y, alignment, spec_.half);
 
   Desc conv(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR);
   const int64_t spatial = static_cast<int64_t>(nsp);
@@ -198,7 +198,10 @@ std::shared_ptr<CudnnConv::Plan> CudnnConv::build(int64_t alignment) {
         int64_t gidx = -1, ng = 0;
         cudnnBackendGetAttribute(engine.d, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &ng, &gidx);
 
-        const bool precision_loss = has_note(notes, CUDNN_NUMERICAL_NOTE_TENSOR_CORE) ||
+        // Tensor cores are what Tf32 and half data ask for (fp32 accumulation either way); the
+        // other notes lose more than the chosen precision does, in every mode.
+        const bool tensor_core_ok = spec_.half || ctx_.precision == Precision::Tf32;
+        const bool precision_loss = (!tensor_core_ok && has_note(notes, CUDNN_NUMERICAL_NOTE_TENSOR_CORE)) ||
                                     has_note(notes, CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS) ||
                                     has_note(notes, CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION) ||
                                     has_note(notes, CUDNN_NUMERICAL_NOTE_FFT);
@@ -249,7 +252,9 @@ std::shared_ptr<CudnnConv::Plan> CudnnConv::build(int64_t alignment) {
     }
     tried += " (no candidate executed)";
   }
-  throw Error(ErrorKind::Unsupported, spec_.where + ": no cuDNN fp32 engine without TF32 accepts this convolution" +
+  const std::string what = spec_.half ? "float16 (float accumulation)"
+                           : ctx_.precision == Precision::Tf32 ? "fp32/TF32" : "fp32 (TF32 off)";
+  throw Error(ErrorKind::Unsupported, spec_.where + ": no cuDNN " + what + " engine accepts this convolution" +
                                           (tried.empty() ? std::string() : " (tried:" + tried + ")"));
 }
 

@@ -1,7 +1,9 @@
 // Convolutions through the cuDNN 9 backend (graph) API: one operation graph per configuration,
-// engines from heuristics (mode A, then fallback), filtered to keep fp32 exact-ish (no tensor-core/
-// TF32, no down-conversion, no reduced-precision reduction, no FFT; Winograd and runtime-compiled
-// engines only when nothing else finalizes); up to 8 candidates are timed once at plan time and
+// engines from heuristics (mode A, then fallback), filtered by ctx.precision: Fp32 keeps fp32
+// exact-ish (no tensor-core/TF32, no down-conversion, no reduced-precision reduction, no FFT);
+// Tf32 and half tensors allow the tensor-core note (fp32 accumulation: reduced-precision reduction,
+// down-conversion and FFT stay out); Winograd and runtime-compiled engines only when nothing else
+// finalizes; up to 8 candidates are timed once at plan time and
 // the fastest that executes wins (NETLENS_CUDNN_AUTOTUNE=0: the heuristics' first).
 #pragma once
 
@@ -20,6 +22,7 @@ struct ConvSpec {
   Shape x, w, y;
   std::vector<int64_t> pad_begin, pad_end, strides, dilations;
   std::string where;  // node description for errors
+  bool half = false;  // x, w, y are float16 (compute type stays float); else float32
 };
 
 class CudnnConv {

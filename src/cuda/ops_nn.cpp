@@ -48,6 +48,45 @@ std::shared_ptr<Param> make_param(Context& c, const NodeContext& ctx, size_t i) 
   return p;
 }
 
+// ---- float16 operands (Precision::Fp16) ---------------------------------------------------------------
+// Lays out the float16 copies one op needs in ctx.half_scratch (256-byte aligned slices).
+struct HalfLayout {
+  size_t total = 0;
+  size_t add(int64_t elems) {
+    const size_t off = total;
+    total += (static_cast<size_t>(elems) * 2 + 255) / 256 * 256;
+    return off;
+  }
+};
+
+// A float16 copy of input `i`: converted once at plan time when constant, else cast into its
+// scratch slice by get() before the op (on the stream, so capturable).
+struct HalfOperand {
+  DeviceBuffer owned;
+  int input = -1;
+  size_t offset = 0;
+  int64_t elems = 0;
+  const void* get(Context& c, std::span<const TensorView> in, const void* src = nullptr) const {
+    if (owned) return owned.get();
+    if (!src) src = in[static_cast<size_t>(input)].data;
+    void* dst = static_cast<char*>(c.half_scratch) + offset;
+    NL_LAUNCH_CHECK(kern::launch_cast(DType::Float32, DType::Float16, src, dst, elems, c.s()));
+    return dst;
+  }
+};
+std::shared_ptr<HalfOperand> make_half_operand(Context& c, const NodeContext& ctx, size_t i, HalfLayout& layout,
+                                               int64_t elems) {
+  auto p = std::make_shared<HalfOperand>();
+  p->elems = elems;
+  if (const Tensor* t = const_input(ctx, i)) {
+    p->owned = c.upload(t->cast(DType::Float16));
+  } else {
+    p->input = static_cast<int>(i);
+    p->offset = layout.add(elems);
+  }
+  return p;
+}
+
 // Bias add over channel dim 1 of `out` (y[n, k, ...] += b[k]).
 void add_channel_bias(Context& c, const Shape& out, const float* bias, float* y) {
   Shape bshape(out.size(), 1);
@@ -108,16 +147,28 @@ class ConvKernel final : public Kernel {
     const char* force = std::getenv("NETLENS_CUDA_DIRECT_CONV");
     const bool use_cudnn = !(force && std::string(force) == "1") && !(transpose_ && asym);
     if (use_cudnn) {
+      half_ = c.precision == Precision::Fp16;
       try {
         build_cudnn(c, x, w, g, asym);
       } catch (const Error& e) {
-        std::fprintf(stderr, "netlens: %s: %s; using the direct convolution kernel\n", ctx.node.describe().c_str(),
-                     e.what());
+        std::fprintf(stderr, "netlens: %s: %s; using the direct convolution kernel (float32)\n",
+                     ctx.node.describe().c_str(), e.what());
         conv_.reset();
         padded_.reset();
+        half_ = false;
       }
     }
-    weight_ = make_param(c, ctx, 1);
+    if (half_) {
+      // Scratch: the float16 input (after any explicit padding), the float16 result and, for a
+      // weight computed at run time, its float16 copy.
+      HalfLayout layout;
+      x_half_off_ = layout.add(conv_x_elems_);
+      y_half_off_ = layout.add(numel(out_shape_));
+      weight_half_ = make_half_operand(c, ctx, 1, layout, numel(w));
+      c.reserve_half_scratch(layout.total);
+    } else {
+      weight_ = make_param(c, ctx, 1);
+    }
     if (has_input(ctx, 2)) bias_ = make_param(c, ctx, 2);
   }
 
@@ -135,7 +186,16 @@ class ConvKernel final : public Kernel {
       NL_LAUNCH_CHECK(kern::launch_pad(sizeof(float), kern::PadMode::Constant, x, padded_.get(), pad_geom_, &zero, c_.s()));
       x = padded_.get();
     }
-    conv_->execute(x, weight_->get(in), y);
+    if (half_) {
+      char* base = static_cast<char*>(c_.half_scratch);
+      void* xh = base + x_half_off_;
+      void* yh = base + y_half_off_;
+      NL_LAUNCH_CHECK(kern::launch_cast(DType::Float32, DType::Float16, x, xh, conv_x_elems_, c_.s()));
+      conv_->execute(xh, weight_half_->get(c_, in), yh);
+      NL_LAUNCH_CHECK(kern::launch_cast(DType::Float16, DType::Float32, yh, y, numel(out_shape_), c_.s()));
+    } else {
+      conv_->execute(x, weight_->get(in), y);
+    }
     if (bias) add_channel_bias(c_, out_shape_, bias, y);
   }
 
@@ -167,6 +227,8 @@ class ConvKernel final : public Kernel {
     // ConvTranspose is cuDNN's backward-data: "x" (dy) is our input, "y" (dx) our output.
     spec.x = conv_x;
     spec.y = out_shape_;
+    spec.half = half_;
+    conv_x_elems_ = numel(conv_x);
     if (n == 1) {  // cuDNN wants >= 2 spatial dims: append a size-1 dim
       for (Shape* s : {&spec.x, &spec.w, &spec.y}) s->push_back(1);
       spec.pad_begin.push_back(0);
@@ -183,27 +245,49 @@ class ConvKernel final : public Kernel {
   bool transpose_ = false;
   kern::ConvGeom geom_;
   std::unique_ptr<CudnnConv> conv_;
-  std::shared_ptr<Param> weight_, bias_;
+  std::shared_ptr<Param> weight_, bias_;  // weight_: float32 path only
+  bool half_ = false;                     // cuDNN on float16 copies (Precision::Fp16)
+  std::shared_ptr<HalfOperand> weight_half_;
+  size_t x_half_off_ = 0, y_half_off_ = 0;
+  int64_t conv_x_elems_ = 0;
   DeviceBuffer padded_;
   kern::PadGeom pad_geom_;
 };
 
 // ---- Gemm / MatMul (cuBLAS, row-major via the transposed column-major product) --------------------
-// Row-major Y[M,N] = A'[M,K] B'[K,N] is column-major Y^T = B'^T A'^T.
-void sgemm_rowmajor(Context& c, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-                    const float* b, float beta, float* y, int batch = 1, int64_t stride_a = 0, int64_t stride_b = 0,
-                    int64_t stride_y = 0) {
+// Row-major Y[M,N] = A'[M,K] B'[K,N] is column-major Y^T = B'^T A'^T. `half`: a and b are float16
+// (cublasGemmEx, float accumulation, float32 y); else float32 (cublasSgemm: TF32 tensor ops only
+// when the handle's math mode says so, i.e. Precision::Tf32). Strides and offsets in elements.
+void gemm_rowmajor(Context& c, bool half, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
+                   const void* a, const void* b, float beta, float* y, int batch = 1, int64_t stride_a = 0,
+                   int64_t stride_b = 0, int64_t stride_y = 0) {
   const cublasOperation_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
   const cublasOperation_t opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
   const int lda = static_cast<int>(ta ? m : k);
   const int ldb = static_cast<int>(tb ? k : n);
+  const int in = static_cast<int>(n), im = static_cast<int>(m), ik = static_cast<int>(k);
+  if (half) {
+    if (batch == 1)
+      CUBLAS_CHECK(cublasGemmEx(c.cublas, opb, opa, in, im, ik, &alpha, b, CUDA_R_16F, ldb, a, CUDA_R_16F, lda, &beta,
+                                y, CUDA_R_32F, in, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    else
+      CUBLAS_CHECK(cublasGemmStridedBatchedEx(c.cublas, opb, opa, in, im, ik, &alpha, b, CUDA_R_16F, ldb, stride_b, a,
+                                              CUDA_R_16F, lda, stride_a, &beta, y, CUDA_R_32F, in, stride_y, batch,
+                                              CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    return;
+  }
+  const auto* af = static_cast<const float*>(a);
+  const auto* bf = static_cast<const float*>(b);
   if (batch == 1)
-    CUBLAS_CHECK(cublasSgemm(c.cublas, opb, opa, static_cast<int>(n), static_cast<int>(m), static_cast<int>(k), &alpha,
-                             b, ldb, a, lda, &beta, y, static_cast<int>(n)));
+    CUBLAS_CHECK(cublasSgemm(c.cublas, opb, opa, in, im, ik, &alpha, bf, ldb, af, lda, &beta, y, in));
   else
-    CUBLAS_CHECK(cublasSgemmStridedBatched(c.cublas, opb, opa, static_cast<int>(n), static_cast<int>(m),
-                                           static_cast<int>(k), &alpha, b, ldb, stride_b, a, lda, stride_a, &beta, y,
-                                           static_cast<int>(n), stride_y, batch));
+    CUBLAS_CHECK(cublasSgemmStridedBatched(c.cublas, opb, opa, in, im, ik, &alpha, bf, ldb, stride_b, af, lda, stride_a,
+                                           &beta, y, in, stride_y, batch));
+}
+
+// Element offset `off` into a float32 (half = false) or float16 matrix.
+const void* advance(const void* p, bool half, int64_t off) {
+  return static_cast<const char*>(p) + off * static_cast<int64_t>(half ? 2 : 4);
 }
 
 std::optional<std::string> check_dims_int(const NodeContext& ctx) {
@@ -257,14 +341,25 @@ void register_nn_ops(CudaOpTable& t) {
         cmap[1] = contiguous_map(out);
         kern::collapse_dims(cmap, 2);
       }
-      auto bparam = make_param(c, ctx, 1);
-      return make_kernel([&c, ta, tb, alpha, beta, m, n, k, has_c, cmap0 = cmap[0], cmap1 = cmap[1], bparam](
-                             std::span<const TensorView> in, std::span<const TensorView> out) {
+      const bool half = c.precision == Precision::Fp16;
+      std::shared_ptr<Param> bparam;
+      std::shared_ptr<HalfOperand> ah, bh;
+      if (half) {
+        HalfLayout layout;
+        ah = make_half_operand(c, ctx, 0, layout, m * k);
+        bh = make_half_operand(c, ctx, 1, layout, k * n);
+        c.reserve_half_scratch(layout.total);
+      } else {
+        bparam = make_param(c, ctx, 1);
+      }
+      return make_kernel([&c, half, ta, tb, alpha, beta, m, n, k, has_c, cmap0 = cmap[0], cmap1 = cmap[1], bparam, ah,
+                          bh](std::span<const TensorView> in, std::span<const TensorView> out) {
         auto* y = static_cast<float*>(out[0].data);
         if (has_c)
           NL_LAUNCH_CHECK(kern::launch_strided_copy(sizeof(float), in[2].data, y, cmap0, cmap1, m * n, c.s()));
-        sgemm_rowmajor(c, ta, tb, m, n, k, alpha, static_cast<const float*>(in[0].data), bparam->get(in),
-                       has_c ? beta : 0.0f, y);
+        const void* a = half ? ah->get(c, in) : in[0].data;
+        const void* b = half ? bh->get(c, in) : static_cast<const void*>(bparam->get(in));
+        gemm_rowmajor(c, half, ta, tb, m, n, k, alpha, a, b, has_c ? beta : 0.0f, y);
       });
     };
     t["Gemm"] = std::move(o);
@@ -305,24 +400,38 @@ void register_nn_ops(CudaOpTable& t) {
       };
       int64_t sa = 0, sb = 0;
       const bool batched = uniform(off_a, sa) && uniform(off_b, sb) && nbatch < (int64_t{1} << 30);
-      auto bparam = make_param(c, ctx, 1);
-      return make_kernel([&c, m, n, k, nbatch, batched, sa, sb, off_a, off_b, bparam](std::span<const TensorView> in,
-                                                                                     std::span<const TensorView> out) {
-        const auto* pa = static_cast<const float*>(in[0].data);
-        const float* pb = bparam->get(in);
+      const bool half = c.precision == Precision::Fp16 && nbatch > 0 && m > 0 && n > 0 && k > 0;
+      std::shared_ptr<Param> bparam;
+      std::shared_ptr<HalfOperand> ah, bh;
+      if (half) {  // float16 copies of the whole A and B (the 1-D forms have the same elements)
+        HalfLayout layout;
+        ah = make_half_operand(c, ctx, 0, layout, numel(ctx.inputs[0].shape));
+        bh = make_half_operand(c, ctx, 1, layout, numel(ctx.inputs[1].shape));
+        c.reserve_half_scratch(layout.total);
+      } else {
+        bparam = make_param(c, ctx, 1);
+      }
+      return make_kernel([&c, half, m, n, k, nbatch, batched, sa, sb, off_a, off_b, bparam, ah, bh](
+                             std::span<const TensorView> in, std::span<const TensorView> out) {
         auto* y = static_cast<float*>(out[0].data);
         if (nbatch == 0 || m == 0 || n == 0) return;
         if (k == 0) {
           CUDA_CHECK(cudaMemsetAsync(y, 0, out[0].nbytes(), c.stream));
           return;
         }
+        const void* pa = half ? ah->get(c, in) : in[0].data;
+        const void* pb = half ? bh->get(c, in) : static_cast<const void*>(bparam->get(in));
         if (batched) {
-          if (nbatch == 1) sgemm_rowmajor(c, false, false, m, n, k, 1.0f, pa + off_a[0], pb + off_b[0], 0.0f, y);
-          else sgemm_rowmajor(c, false, false, m, n, k, 1.0f, pa + off_a[0], pb + off_b[0], 0.0f, y,
-                              static_cast<int>(nbatch), sa, sb, m * n);
+          if (nbatch == 1)
+            gemm_rowmajor(c, half, false, false, m, n, k, 1.0f, advance(pa, half, off_a[0]), advance(pb, half, off_b[0]),
+                          0.0f, y);
+          else
+            gemm_rowmajor(c, half, false, false, m, n, k, 1.0f, advance(pa, half, off_a[0]), advance(pb, half, off_b[0]),
+                          0.0f, y, static_cast<int>(nbatch), sa, sb, m * n);
         } else {
           for (int64_t i = 0; i < nbatch; ++i)
-            sgemm_rowmajor(c, false, false, m, n, k, 1.0f, pa + off_a[i], pb + off_b[i], 0.0f, y + i * m * n);
+            gemm_rowmajor(c, half, false, false, m, n, k, 1.0f, advance(pa, half, off_a[i]), advance(pb, half, off_b[i]),
+                          0.0f, y + i * m * n);
         }
       });
     };
