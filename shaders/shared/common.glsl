@@ -4,6 +4,7 @@
 layout(std140, set = 0, binding = 0) uniform FrameBlock { GpuFrame frame; };
 layout(std430, set = 0, binding = 1) readonly buffer Layers { GpuLayer layers[]; };
 layout(std430, set = 0, binding = 2) readonly buffer Parts { GpuPart parts[]; };
+layout(std430, set = 0, binding = 3) readonly buffer LayerRegions { uvec2 layer_regions[]; };  // (first, count)
 layout(std430, set = 0, binding = 5) readonly buffer Lut { vec4 lut[]; };  // 256 sequential, 256 diverging
 layout(std430, set = 0, binding = 6) readonly buffer Regions { GpuRegion regions[]; };
 layout(std430, set = 0, binding = 7) readonly buffer Slabs { uvec2 slabs[]; };  // (part, unused)
@@ -27,9 +28,10 @@ vec3 code_color(GpuLayer L, uint code) {
 // 0: not highlighted, 1: inside a receptive-field region, 2: the selected neuron.
 uint highlight(uint layer, uint c, uint y, uint x, uint flat_index) {
   if (frame.flags.z == layer + 1u && frame.flags.w == flat_index) return 2u;
-  for (uint i = 0u; i < frame.flags.y; ++i) {
+  // Only this layer's regions: a deep receptive field has one region in each of hundreds of layers.
+  uvec2 range = frame.flags.y > 0u ? layer_regions[layer] : uvec2(0u);
+  for (uint i = range.x; i < range.x + range.y; ++i) {
     GpuRegion r = regions[i];
-    if (r.head.x != layer) continue;
     if (r.head.y != 0u) {
       if (flat_index >= r.head.z && flat_index < r.head.w) return 1u;
     } else if (c >= r.lo.x && c < r.hi.x && y >= r.lo.y && y < r.hi.y && x >= r.lo.z && x < r.hi.z) {

@@ -32,12 +32,13 @@ NL_CONST(uint, kFrameLodMax, 2u)     // pyramids: max (else mean)
 NL_CONST(uint, kFrameGridLines, 4u)
 
 NL_CONST(uint, kMaxPyramidLevels, 12u)
-NL_CONST(uint, kMaxRegions, 256u)
+NL_CONST(uint, kMaxRegions, 4096u)
 
 // Binding numbers of descriptor set 0 (shared by every draw).
 NL_CONST(uint, kBindFrame, 0u)
 NL_CONST(uint, kBindLayers, 1u)
 NL_CONST(uint, kBindParts, 2u)
+NL_CONST(uint, kBindLayerRegions, 3u)  // per layer: (first region, region count), per frame
 NL_CONST(uint, kBindLut, 5u)
 NL_CONST(uint, kBindRegions, 6u)
 NL_CONST(uint, kBindSlabs, 7u)
@@ -70,6 +71,7 @@ struct GpuFrame {
   vec4 light_dir;      // xyz: direction towards the key light (normalised)
   vec4 viewport;       // width, height, 1/width, 1/height
   uvec4 flags;         // x: kFrame* bits; y: region count; z: selected layer + 1 (0: none); w: selected flat index
+                       // (regions are sorted by layer; LayerRegions gives each layer's range)
   vec4 bg_top;         // background gradient
   vec4 bg_bottom;
   vec4 cell_scale;     // x: cell box size relative to the cell pitch; y: grid-line strength;

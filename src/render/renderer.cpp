@@ -171,7 +171,7 @@ struct Renderer::Impl {
   std::vector<GpuBuffer> chunk_bufs;
   std::vector<VkDescriptorSet> chunk_sets;
   uint64_t chunk_limit = 0;
-  GpuBuffer frame_buf, regions_buf, slabs_buf, cells_buf, lines_buf, text_buf;
+  GpuBuffer frame_buf, regions_buf, layer_regions_buf, slabs_buf, cells_buf, lines_buf, text_buf;
   GpuBuffer color_rb, id_rb, probe_rb;
   std::optional<std::pair<int, int>> probe_px;
   std::pair<uint32_t, uint32_t> probe_id{0, 0};
@@ -338,6 +338,7 @@ void Renderer::Impl::init() {
   // Per-frame buffers (host-visible; fixed capacities for those bound in the descriptor set).
   frame_buf = make_buffer(ctx, sizeof(gpu::GpuFrame), VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT, kHost, true);
   regions_buf = make_buffer(ctx, sizeof(gpu::GpuRegion) * gpu::kMaxRegions, ssbo, kHost, true);
+  layer_regions_buf = make_buffer(ctx, sizeof(glm::uvec2) * std::max<size_t>(L.size(), 1), ssbo, kHost, true);
   slabs_buf = make_buffer(ctx, sizeof(glm::uvec2) * std::max<size_t>(parts.size(), 1), ssbo, kHost, true);
   cells_buf = make_buffer(ctx, sizeof(glm::uvec2) * static_cast<VkDeviceSize>(std::max<int64_t>(opts.cell_budget, 1)),
                           ssbo, kHost, true);
@@ -383,8 +384,8 @@ void Renderer::Impl::init() {
     binds.push_back({.binding = b, .descriptorType = t, .descriptorCount = 1,
                      .stageFlags = VK_SHADER_STAGE_VERTEX_BIT | VK_SHADER_STAGE_FRAGMENT_BIT});
   };
-  const uint32_t storage_binds[] = {gpu::kBindLayers, gpu::kBindParts, gpu::kBindLut, gpu::kBindRegions,
-                                    gpu::kBindSlabs, gpu::kBindCells};
+  const uint32_t storage_binds[] = {gpu::kBindLayers, gpu::kBindParts, gpu::kBindLayerRegions, gpu::kBindLut,
+                                    gpu::kBindRegions, gpu::kBindSlabs, gpu::kBindCells};
   add_bind(gpu::kBindFrame, VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER);
   for (uint32_t b : storage_binds) add_bind(b, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER);
   add_bind(gpu::kBindFont, VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER);
@@ -399,7 +400,7 @@ void Renderer::Impl::init() {
   VK_CHECK(vkCreateDescriptorSetLayout(dev, &cli, nullptr, codes_layout.out(dev)));
   const uint32_t nchunks = static_cast<uint32_t>(chunk_bufs.size());
   VkDescriptorPoolSize sizes[] = {{VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER, 1},
-                                  {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 6 + nchunks},
+                                  {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 7 + nchunks},
                                   {VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER, 1}};
   VkDescriptorPoolCreateInfo pi{.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO, .maxSets = 1 + nchunks,
                                 .poolSizeCount = 3, .pPoolSizes = sizes};
@@ -408,12 +409,14 @@ void Renderer::Impl::init() {
   VkDescriptorSetAllocateInfo ai{.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO, .descriptorPool = desc_pool,
                                  .descriptorSetCount = 1, .pSetLayouts = &sl};
   VK_CHECK(vkAllocateDescriptorSets(dev, &ai, &set));
-  const GpuBuffer* bufs[] = {&frame_buf, &layers_buf, &parts_buf, &lut_buf, &regions_buf, &slabs_buf, &cells_buf};
+  const GpuBuffer* bufs[] = {&frame_buf, &layers_buf, &parts_buf, &lut_buf, &regions_buf, &slabs_buf, &cells_buf,
+                             &layer_regions_buf};
   const uint32_t bind_of[] = {gpu::kBindFrame, gpu::kBindLayers, gpu::kBindParts, gpu::kBindLut,
-                              gpu::kBindRegions, gpu::kBindSlabs, gpu::kBindCells};
-  std::vector<VkDescriptorBufferInfo> bis(7 + nchunks);
+                              gpu::kBindRegions, gpu::kBindSlabs, gpu::kBindCells, gpu::kBindLayerRegions};
+  constexpr uint32_t kSetBuffers = 8;
+  std::vector<VkDescriptorBufferInfo> bis(kSetBuffers + nchunks);
   std::vector<VkWriteDescriptorSet> writes;
-  for (uint32_t b = 0; b < 7; ++b) {
+  for (uint32_t b = 0; b < kSetBuffers; ++b) {
     bis[b] = {bufs[b]->buf, 0, VK_WHOLE_SIZE};
     writes.push_back({.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .dstSet = set, .dstBinding = bind_of[b],
                       .descriptorCount = 1,
@@ -429,10 +432,10 @@ void Renderer::Impl::init() {
                                   .descriptorSetCount = nchunks, .pSetLayouts = cls.data()};
   VK_CHECK(vkAllocateDescriptorSets(dev, &chunk_ai, chunk_sets.data()));
   for (uint32_t k = 0; k < nchunks; ++k) {
-    bis[7 + k] = {chunk_bufs[k].buf, 0, VK_WHOLE_SIZE};
+    bis[kSetBuffers + k] = {chunk_bufs[k].buf, 0, VK_WHOLE_SIZE};
     writes.push_back({.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .dstSet = chunk_sets[k],
                       .dstBinding = gpu::kBindCodes, .descriptorCount = 1,
-                      .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .pBufferInfo = &bis[7 + k]});
+                      .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .pBufferInfo = &bis[kSetBuffers + k]});
   }
   vkUpdateDescriptorSets(dev, static_cast<uint32_t>(writes.size()), writes.data(), 0, nullptr);
 
@@ -909,9 +912,19 @@ FrameStats Renderer::Impl::render(const viz::Camera& cam, const PresentTarget* p
   fr.eye = glm::vec4(eye, 1.0f);
   fr.light_dir = glm::vec4(glm::normalize(glm::vec3(-0.45f, 0.8f, 0.4f)), 0.0f);
   fr.viewport = glm::vec4(float(opts.width), float(opts.height), 1.0f / float(opts.width), 1.0f / float(opts.height));
+  // Regions sorted by layer, with each layer's range, so a fragment tests only its own layer's.
   std::vector<gpu::GpuRegion> regs;
-  for (const auto& [li, r] : selection.regions) {
+  std::vector<std::pair<int, const viz::VolumeRegion*>> sorted;
+  for (const auto& [li, r] : selection.regions)
+    if (li >= 0 && static_cast<size_t>(li) < L.size()) sorted.emplace_back(li, &r);
+  std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<glm::uvec2> ranges(L.size(), glm::uvec2(0u));
+  for (const auto& [li, rp] : sorted) {
     if (regs.size() >= gpu::kMaxRegions) break;
+    const viz::VolumeRegion& r = *rp;
+    glm::uvec2& range = ranges[static_cast<size_t>(li)];
+    if (range.y == 0) range.x = static_cast<uint32_t>(regs.size());
+    ++range.y;
     gpu::GpuRegion g{};
     g.head = glm::uvec4(static_cast<uint32_t>(li), r.flat ? 1u : 0u, static_cast<uint32_t>(r.lo), static_cast<uint32_t>(r.hi));
     g.lo = glm::uvec4(static_cast<uint32_t>(r.c0), static_cast<uint32_t>(r.y0), static_cast<uint32_t>(r.x0), 0u);
@@ -927,7 +940,10 @@ FrameStats Renderer::Impl::render(const viz::Camera& cam, const PresentTarget* p
   fr.bg_bottom = glm::vec4(0.020f, 0.022f, 0.030f, 1.0f);
   fr.cell_scale = glm::vec4(0.86f, 1.0f, cam.cut ? cam.cut_x : 0.0f, cam.cut ? 1.0f : 0.0f);
   std::memcpy(frame_buf.map, &fr, sizeof fr);
-  if (!regs.empty()) std::memcpy(regions_buf.map, regs.data(), regs.size() * sizeof(gpu::GpuRegion));
+  if (!regs.empty()) {
+    std::memcpy(regions_buf.map, regs.data(), regs.size() * sizeof(gpu::GpuRegion));
+    std::memcpy(layer_regions_buf.map, ranges.data(), ranges.size() * sizeof(glm::uvec2));
+  }
   if (!slab_list.empty()) std::memcpy(slabs_buf.map, slab_list.data(), slab_list.size() * sizeof(glm::uvec2));
   if (!cell_list.empty()) std::memcpy(cells_buf.map, cell_list.data(), cell_list.size() * sizeof(glm::uvec2));
   if (!lines.empty()) {
