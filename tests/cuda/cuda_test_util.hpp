@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -30,6 +31,38 @@ inline Backend* cuda_backend(std::string* reason) {
   }();
   if (reason) *reason = why;
   return backend.get();
+}
+
+// A CUDA backend computing in `p` (one per precision and process; Fp32 is cuda_backend's), or null
+// with the reason. In the harness self-check mode, a CPU backend (which computes in fp32).
+inline Backend* cuda_backend_for(Precision p, std::string* reason) {
+  if (p == Precision::Fp32) return cuda_backend(reason);
+  static std::map<Precision, std::unique_ptr<Backend>> backends;
+  static std::map<Precision, std::string> why;
+  if (!backends.count(p)) {
+    if (const char* v = std::getenv("NETLENS_CUDA_TEST_WITH_CPU"); v && std::string(v) == "1") {
+      backends[p] = make_cpu_backend();
+    } else {
+      try {
+        backends[p] = make_cuda_backend(0, p);
+      } catch (const Error& e) {
+        backends[p] = nullptr;
+        why[p] = e.what();
+      }
+    }
+  }
+  if (reason) *reason = why[p];
+  return backends[p].get();
+}
+
+// Tolerances of the precision modes against the CPU reference (relative L2, documented in
+// netlens/cuda.hpp). Per op: one rounding of the inputs to a 10/11-bit mantissa (TF32, fp16:
+// unit roundoff 2^-11 ~ 4.9e-4) and fp32 accumulation give ~1e-3 at most on the conformance
+// shapes; 5e-3 leaves room for the half-rounded conv output. Per tensor of a whole model: the
+// error compounds through up to ~100 layers.
+inline double op_tolerance(Precision p) { return p == Precision::Fp32 ? 1e-5 : 5e-3; }
+inline double model_tolerance(Precision p) {
+  return p == Precision::Fp32 ? 1e-4 : p == Precision::Tf32 ? 1e-2 : 3e-2;
 }
 
 inline Backend* cpu_backend() {

@@ -4,6 +4,8 @@
 // bytes around every CUDA output checked for overruns.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -93,7 +95,8 @@ Case make_case(const std::string& op, std::vector<In> inputs, std::map<std::stri
 }
 
 // Plans and runs the case on both backends and compares every output.
-void run_case(Backend* cuda, const Case& c) {
+// `errs`: when given, receives each output's relative L2 error.
+void run_case(Backend* cuda, const Case& c, std::vector<double>* errs = nullptr) {
   SCOPED_TRACE(c.label);
   const Node& node = c.node;
   std::vector<TensorInfo> infos;
@@ -184,6 +187,7 @@ void run_case(Backend* cuda, const Case& c) {
     std::memcpy(got.data(), host.data() + kGuard, outs[i].nbytes());
     const Compare r = compare_tensors(got, want[i], c.tol);
     EXPECT_TRUE(r.problem.empty()) << "output " << i << ": " << r.problem;
+    if (errs) errs->push_back(r.rel_l2);
   }
 }
 
@@ -497,7 +501,7 @@ TEST_F(CudaConformance, ConvDirectKernel) {
   ::unsetenv("NETLENS_CUDA_DIRECT_CONV");
 }
 
-TEST_F(CudaConformance, GemmMatMul) {
+std::vector<Case> gemm_matmul_cases() {
   std::vector<Case> cases;
   for (int64_t ta : {0, 1})
     for (int64_t tb : {0, 1}) {
@@ -517,8 +521,65 @@ TEST_F(CudaConformance, GemmMatMul) {
   };
   for (const auto& [a, b] : mm) cases.push_back(make_case("MatMul", {var(rand_f32(a)), var(rand_f32(b))}));
   cases.push_back(make_case("MatMul", {var(rand_f32({2, 9, 33})), cst(rand_f32({33, 17}))}));
-  run_all(cuda_, cases);
+  return cases;
 }
+
+TEST_F(CudaConformance, GemmMatMul) { run_all(cuda_, gemm_matmul_cases()); }
+
+// Conv/ConvTranspose/Gemm/MatMul in the reduced-precision modes against the fp32 CPU reference
+// (tolerance op_tolerance(): 5e-3 relative L2, see cuda_test_util.hpp).
+class CudaPrecision : public CudaTest, public ::testing::WithParamInterface<Precision> {
+ protected:
+  Backend* backend() {
+    std::string why;
+    Backend* b = cuda_backend_for(GetParam(), &why);
+    if (!b) ADD_FAILURE() << precision_name(GetParam()) << ": " << why;
+    return b;
+  }
+};
+
+TEST_P(CudaPrecision, ConvGemmMatMulWithinTolerance) {
+  Backend* b = backend();
+  if (!b) return;
+  std::vector<Case> cases = conv_cases();
+  for (Case& c : gemm_matmul_cases()) cases.push_back(std::move(c));
+  double worst = 0;
+  for (Case& c : cases) {
+    c.tol = op_tolerance(GetParam());
+    std::vector<double> errs;
+    run_case(b, c, &errs);
+    for (double e : errs) worst = std::max(worst, e);
+  }
+  std::printf("[ precision] %s: %zu Conv/Gemm/MatMul cases, worst relative L2 %.3g (tolerance %.0e)\n",
+              precision_name(GetParam()), cases.size(), worst, op_tolerance(GetParam()));
+}
+
+// fp16 really computes on float16 copies: random float32 inputs are not representable in half, so
+// the result must differ from the float32 reference by about the half rounding (unit roundoff
+// 2^-11), more than float32 summation order ever does (~1e-7), and still be within tolerance.
+TEST_P(CudaPrecision, Fp16RoundsItsInputs) {
+  if (GetParam() != Precision::Fp16) GTEST_SKIP() << "fp16 only";
+  Backend* b = backend();
+  if (!b) return;
+  if (b->name() != "cuda") GTEST_SKIP() << "harness self-check mode: not the CUDA backend";
+  using V = std::vector<int64_t>;
+  const std::vector<Case> cases = {
+      make_case("Conv", {var(rand_f32({1, 16, 20, 20})), cst(rand_f32({32, 16, 3, 3}, -0.5f, 0.5f))},
+                {{"pads", V{1, 1, 1, 1}}}, op_tolerance(Precision::Fp16)),
+      make_case("Gemm", {var(rand_f32({64, 256})), cst(rand_f32({256, 64}))}, {}, op_tolerance(Precision::Fp16)),
+      make_case("MatMul", {var(rand_f32({2, 64, 128})), var(rand_f32({2, 128, 32}))}, {}, op_tolerance(Precision::Fp16)),
+  };
+  for (const Case& c : cases) {
+    std::vector<double> errs;
+    run_case(b, c, &errs);
+    ASSERT_EQ(errs.size(), 1u) << c.label;
+    EXPECT_GT(errs[0], 1e-5) << c.label << ": no float16 rounding visible (did it run in float32?)";
+    std::printf("[ precision] fp16 %s: relative L2 %.3g\n", c.label.c_str(), errs[0]);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, CudaPrecision, ::testing::Values(Precision::Tf32, Precision::Fp16),
+                         [](const ::testing::TestParamInfo<Precision>& i) { return std::string(precision_name(i.param)); });
 
 TEST_F(CudaConformance, Normalization) {
   std::vector<Case> cases;
