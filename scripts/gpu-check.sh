@@ -5,8 +5,9 @@
 #
 # Steps (each under `timeout`, all within NETLENS_GPU_BUDGET_S, default 340 s):
 #   nvidia-smi · unpack the bundle · export ResNet-50/MobileNetV2/VGG-16 with torchvision ·
-#   CUDA tests (index, op conformance, every model vs the CPU) · compute-sanitizer memcheck on the
-#   PP-OCR cls model · benchmark vs PyTorch eager (scripts/gpu/bench.py) ·
+#   CUDA tests (index, op conformance, every model vs the CPU, in fp32/tf32/fp16) · compute-sanitizer memcheck on the
+#   PP-OCR cls model · benchmark vs PyTorch eager (scripts/gpu/bench.py; fp32 for every model, tf32
+#   and fp16 rows for the torchvision ones) ·
 #   scripts/gpu-render-check.sh when present · a short table, printed last.
 # Without a GPU it says "no GPU" and exits 3; a failed step makes the exit status 1.
 set -uo pipefail
@@ -140,6 +141,7 @@ run_gtest() {  # run_gtest NAME MAX BINARY [ARGS...]: every test in its own proc
 run_gtest test_cuda_index 30 test_cuda_index
 run_gtest test_cuda_conformance 120 test_cuda_conformance
 run_gtest test_cuda_models 150 test_cuda_models
+grep -h '^\[ precision\]' "$logs/test_cuda_conformance.log" 2>/dev/null
 grep -h '^\[ model    \]' "$logs/test_cuda_models.log" 2>/dev/null
 
 # ---- compute-sanitizer ------------------------------------------------------------------------------

@@ -7,6 +7,9 @@ netlens latency: netlens_cuda_bench (CUDA events around Session::run, median of 
 warm-up runs). PyTorch: the same torchvision architectures (weights=None), fp32 with TF32 off (as
 netlens), cuDNN autotuning on, CUDA events, median of --runs after 10 warm-up runs; "keep" retains
 every module output through forward hooks (what netlens does), "plain" does not.
+Precision rows: ResNet-50, MobileNetV2 and VGG-16 also in tf32 and fp16 (netlens --precision; the
+PyTorch twin with allow_tf32 on for cuBLAS and cuDNN, resp. torch.autocast(float16), whose kept
+outputs are then float16 where netlens keeps float32).
 Peaks: device-to-device copy bandwidth (bytes read + written) and an fp32 8192^3 SGEMM (TF32 off).
 Prints a table at the end; writes everything as JSON to --out.
 """
@@ -26,6 +29,7 @@ MODELS = [  # file, input shape, torchvision constructor (None: no PyTorch twin)
     ("resnet50.onnx", "1x3x224x224", "resnet50"),
     ("vgg16.onnx", "1x3x224x224", "vgg16"),
 ]
+PRECISIONS = ["tf32", "fp16"]  # extra rows for the models with a PyTorch twin
 
 
 def cuda_time_ms(fn, runs, warmup=10):
@@ -62,18 +66,20 @@ def peaks():
             "device": torch.cuda.get_device_name(0)}
 
 
-def torch_eager(name, shape, runs):
+def torch_eager(name, shape, runs, precision="fp32"):
+    import contextlib
     import torch
     import torchvision
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
+    torch.backends.cudnn.allow_tf32 = precision == "tf32"
     torch.backends.cudnn.benchmark = True
     torch.manual_seed(0)
     model = getattr(torchvision.models, name)(weights=None).eval().cuda()
     x = torch.randn(*[int(v) for v in shape.split("x")], device="cuda")
     kept = []
     leaves = [mod for mod in model.modules() if not list(mod.children())]
-    with torch.no_grad():
+    amp = torch.autocast("cuda", dtype=torch.float16) if precision == "fp16" else contextlib.nullcontext()
+    with torch.no_grad(), amp:
         plain = cuda_time_ms(lambda: model(x), runs)
         hooks = [mod.register_forward_hook(lambda _m, _i, o: kept.append(o)) for mod in leaves]
 
@@ -103,8 +109,10 @@ def main():
         result["peaks"] = peaks()
     except Exception as e:  # the table still shows netlens numbers
         print(f"bench: peaks failed: {type(e).__name__}: {e}", flush=True)
-    for file, shape, twin in MODELS:
-        row = {"model": file, "input": shape}
+    runs = [(file, shape, twin, "fp32") for file, shape, twin in MODELS]
+    runs += [(file, shape, twin, prec) for prec in PRECISIONS for file, shape, twin in MODELS if twin]
+    for file, shape, twin, prec in runs:
+        row = {"model": file, "input": shape, "precision": prec}
         path = os.path.join(a.models, file)
         if not os.path.exists(path):
             row["error"] = "missing"
@@ -112,7 +120,7 @@ def main():
             row["error"] = "skipped (time budget)"
         else:
             try:
-                p = subprocess.run([a.bin, path, shape, str(a.runs)], capture_output=True, text=True,
+                p = subprocess.run([a.bin, path, shape, str(a.runs), prec], capture_output=True, text=True,
                                    timeout=max(10, a.budget - (time.time() - t0)))
                 line = [l for l in p.stdout.splitlines() if l.startswith("{")]
                 if p.returncode == 0 and line:
@@ -123,7 +131,7 @@ def main():
                 row["error"] = "timeout"
             if twin and time.time() - t0 < a.budget:
                 try:
-                    row["torch_plain_ms"], row["torch_keep_ms"] = torch_eager(twin, shape, a.runs)
+                    row["torch_plain_ms"], row["torch_keep_ms"] = torch_eager(twin, shape, a.runs, prec)
                 except Exception as e:
                     row["torch_error"] = f"{type(e).__name__}: {e}"[:200]
         print("bench:", json.dumps(row), flush=True)
@@ -139,18 +147,18 @@ def main():
               f"{pk['sgemm_gflops_per_s'] / 1000:.1f} TFLOP/s")
     else:
         emit("peaks: not measured (PyTorch unavailable)")
-    hdr = f"{'model':<18} {'input':<12} {'netlens ms':>10} {'torch keep':>10} {'torch ms':>9} {'GFLOP/s':>8} " \
+    hdr = f"{'model':<18} {'input':<12} {'prec':<4} {'netlens ms':>10} {'torch keep':>10} {'torch ms':>9} {'GFLOP/s':>8} " \
           f"{'%SGEMM':>6} {'GB/s':>7} {'%copy':>6} {'cpu nodes':>9}"
     emit(hdr)
     emit("-" * len(hdr))
     for r in result["models"]:
         if "median_ms" not in r:
-            emit(f"{r['model']:<18} {r['input']:<12} {r.get('error', '?').replace('netlens_cuda_bench: ', '')[:75]}")
+            emit(f"{r['model']:<18} {r['input']:<12} {r.get('precision', 'fp32'):<4} {r.get('error', '?').replace('netlens_cuda_bench: ', '')[:75]}")
             continue
         fmt = lambda k: f"{r[k]:.3f}" if k in r else "-"
         pct_g = f"{100 * r['gflops_per_s'] / pk['sgemm_gflops_per_s']:.0f}" if pk else "-"
         pct_b = f"{100 * r['gb_per_s'] / pk['copy_gb_per_s']:.0f}" if pk else "-"
-        emit(f"{r['model']:<18} {r['input']:<12} {r['median_ms']:>10.3f} {fmt('torch_keep_ms'):>10} "
+        emit(f"{r['model']:<18} {r['input']:<12} {r.get('precision', 'fp32'):<4} {r['median_ms']:>10.3f} {fmt('torch_keep_ms'):>10} "
               f"{fmt('torch_plain_ms'):>9} {r['gflops_per_s']:>8.0f} {pct_g:>6} {r['gb_per_s']:>7.1f} {pct_b:>6} "
               f"{r['cpu_nodes']:>9}")
     table = "\n".join(lines) + "\n"

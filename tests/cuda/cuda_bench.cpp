@@ -1,6 +1,7 @@
-// netlens_cuda_bench MODEL [NxCxHxW] [runs]: latency of a model on the CUDA backend (CPU fallback
-// for unsupported nodes), every activation retained. Prints one JSON line:
-//   {"model", "input", "runs", "median_ms", "min_ms", "flops", "gflops_per_s", "activation_bytes",
+// netlens_cuda_bench MODEL [NxCxHxW] [runs] [fp32|tf32|fp16]: latency of a model on the CUDA backend
+// (CPU fallback for unsupported nodes) in the given precision (default fp32), every activation
+// retained. Prints one JSON line:
+//   {"model", "input", "precision", "runs", "median_ms", "min_ms", "flops", "gflops_per_s", "activation_bytes",
 //    "weight_bytes", "gb_per_s", "cuda_nodes", "cpu_nodes"}
 // Latency per Session::run (input upload + every node), after 10 warm-up runs: "median_ms" from CUDA
 // events recorded on the legacy default stream around the run (the backend's stream is blocking,
@@ -45,7 +46,7 @@ static double node_flops(const Session& s, const Node& n) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: netlens_cuda_bench MODEL [NxCxHxW] [runs]\n");
+    std::fprintf(stderr, "usage: netlens_cuda_bench MODEL [NxCxHxW] [runs] [fp32|tf32|fp16]\n");
     return 2;
   }
   try {
@@ -54,7 +55,9 @@ int main(int argc, char** argv) {
     Graph g = load_onnx(path);
     std::map<std::string, Shape> shapes;
     if (argc > 2 && !g.inputs.empty()) shapes[g.inputs[0].name] = parse_shape(argv[2]);
-    auto cuda = make_cuda_backend(0);
+    const std::optional<Precision> precision = parse_precision(argc > 4 ? argv[4] : "fp32");
+    if (!precision) throw Error(ErrorKind::Usage, std::string("precision must be fp32, tf32 or fp16, got '") + argv[4] + "'");
+    auto cuda = make_cuda_backend(0, *precision);
     auto cpu = make_cpu_backend();
     Session s(g, {cuda.get(), cpu.get()});
     s.prepare(shapes);
@@ -97,10 +100,10 @@ int main(int argc, char** argv) {
     const int cuda_nodes = static_cast<int>(g.nodes.size()) - r.folded_nodes - cpu_nodes;
     const double bytes = 2.0 * static_cast<double>(r.activation_bytes) + static_cast<double>(r.weight_bytes);
     std::string name = path.substr(path.find_last_of('/') + 1);
-    std::printf("{\"model\": \"%s\", \"input\": \"%s\", \"runs\": %d, \"median_ms\": %.4f, \"min_ms\": %.4f, "
+    std::printf("{\"model\": \"%s\", \"input\": \"%s\", \"precision\": \"%s\", \"runs\": %d, \"median_ms\": %.4f, \"min_ms\": %.4f, "
                 "\"host_median_ms\": %.4f, \"flops\": %.6g, \"gflops_per_s\": %.2f, \"activation_bytes\": %zu, \"weight_bytes\": %zu, "
                 "\"gb_per_s\": %.2f, \"cuda_nodes\": %d, \"cpu_nodes\": %d}\n",
-                name.c_str(), in_shape.c_str(), runs, median, ms.front(), host_ms[host_ms.size() / 2], flops, flops / (median * 1e6),
+                name.c_str(), in_shape.c_str(), precision_name(*precision), runs, median, ms.front(), host_ms[host_ms.size() / 2], flops, flops / (median * 1e6),
                 r.activation_bytes, r.weight_bytes, bytes / (median * 1e6), cuda_nodes, cpu_nodes);
     return 0;
   } catch (const Error& e) {
