@@ -18,12 +18,12 @@ void main() {
   uint vi = uint(gl_VertexIndex);
   uint face = vi / 6u;
   vec3 c01 = cube_corner(vi);
-  float cell = L.size_thick.y / float(H);
+  float cell = L.size_thick.y / float(H), cell_z = L.size_thick.z / float(W);
   float s = frame.cell_scale.x;
   vec3 center = vec3(L.origin_pitch.x + float(c) * L.origin_pitch.w + 0.5 * L.size_thick.w,
                      L.origin_pitch.y + L.size_thick.y - (float(y) + 0.5) * cell,
-                     L.origin_pitch.z + (float(x) + 0.5) * cell);
-  vec3 size = vec3(L.size_thick.w, s * cell, s * cell);
+                     L.origin_pitch.z + (float(x) + 0.5) * cell_z);
+  vec3 size = vec3(L.size_thick.w, s * cell, s * cell_z);
   vec3 world = center + (c01 - 0.5) * size;
   vec3 col = code_color(L, byte_at(P.offs.x + f - P.head.y * H * W));
   v_color = apply_highlight(col, highlight(li, c, y, x, f));

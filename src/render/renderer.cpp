@@ -765,7 +765,7 @@ void Renderer::Impl::build_lines(const std::vector<uint8_t>& visible, const viz:
       }
       float x = front ? v.origin.x + float(c0) * v.pitch : v.origin.x + float(c1 - 1) * v.pitch + v.thickness;
       float ytop = v.max().y - float(y0) * v.cell, ybot = v.max().y - float(y1) * v.cell;
-      float zl = v.origin.z + float(x0) * v.cell, zr = v.origin.z + float(x1) * v.cell;
+      float zl = v.origin.z + float(x0) * v.cell_z, zr = v.origin.z + float(x1) * v.cell_z;
       corners[0] = {x, ytop, zl}; corners[1] = {x, ytop, zr}; corners[2] = {x, ybot, zl}; corners[3] = {x, ybot, zr};
     };
     const glm::vec4 col(0.30f, 0.95f, 1.0f, 0.75f);
@@ -841,7 +841,7 @@ FrameStats Renderer::Impl::render(const viz::Camera& cam, const PresentTarget* p
   int64_t budget = opts.cell_budget;
   for (auto [d, i] : by_dist) {
     const auto& v = L[static_cast<size_t>(i)];
-    float px = v.cell * focal / std::max(d, 1e-3f);
+    float px = std::min(v.cell, v.cell_z) * focal / std::max(d, 1e-3f);
     if (px < opts.cell_min_px) continue;
     // Only the faces of the block that face the eye can be seen: emit those cells, once each.
     const int64_t C = v.dims.C, H = v.dims.H, W = v.dims.W;

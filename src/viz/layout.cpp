@@ -113,6 +113,7 @@ Layout layout_tensors(std::vector<VizTensor> tensors, const LayoutOptions& opts)
     v.tensor = std::move(tensors[i]);
     v.dims = volume_dims(v.tensor.shape);
     v.cell = opts.cell;
+    v.cell_z = opts.cell;
     // Channels are stacked along the flow. A deep, small layer (512×7×7) would become a long rod,
     // so the stack is compressed to at most twice the slab's larger side (and at least 4 cells).
     float side = float(std::max(v.dims.H, v.dims.W));
@@ -127,6 +128,19 @@ Layout layout_tensors(std::vector<VizTensor> tensors, const LayoutOptions& opts)
     for (int s : v.tensor.inputs)
       if (s >= 0 && static_cast<size_t>(s) < i) level = std::max(level, L.layers[s].level + 1);
     v.level = level;
+  }
+  // A sheet far wider than every other volume (PP-OCR rec's 40x6625 logits) would stretch the
+  // picture sideways: squeeze its cells along Z to 4x the 75th-percentile width.
+  if (n >= 4) {
+    std::vector<float> w;
+    for (auto& v : L.layers) w.push_back(v.size.z);
+    std::nth_element(w.begin(), w.begin() + static_cast<long>(n * 3 / 4), w.end());
+    const float p75 = std::max(w[n * 3 / 4], opts.cell);
+    for (auto& v : L.layers)
+      if (v.size.z > 8.0f * p75 && v.dims.W > 8 * v.dims.H) {
+        v.cell_z = 4.0f * p75 / float(v.dims.W);
+        v.size.z = float(v.dims.W) * v.cell_z;
+      }
   }
   int levels = 0;
   for (auto& v : L.layers) levels = std::max(levels, v.level + 1);
@@ -235,7 +249,7 @@ int64_t flat_of(const VolumeDims& d, int64_t c, int64_t y, int64_t x) { return (
 glm::vec3 neuron_center(const LayerVolume& l, int64_t c, int64_t y, int64_t x) {
   return glm::vec3(l.origin.x + float(c) * l.pitch + 0.5f * l.thickness,
                    l.origin.y + l.size.y - (float(y) + 0.5f) * l.cell,
-                   l.origin.z + (float(x) + 0.5f) * l.cell);
+                   l.origin.z + (float(x) + 0.5f) * l.cell_z);
 }
 
 }  // namespace netlens::viz

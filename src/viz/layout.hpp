@@ -50,7 +50,9 @@ struct LayerVolume {
   glm::vec3 size{0.0f};    // extent
   float pitch = 1.0f;      // slab spacing along X
   float thickness = 0.7f;  // slab thickness along X
-  float cell = 1.0f;       // cell size along Y and Z
+  float cell = 1.0f;       // cell size along Y (and Z)
+  float cell_z = 1.0f;     // cell size along Z: = cell, except for extremely wide sheets (a 40x6625
+                           // logits sheet) squeezed to a few times the typical width
   int level = 0;           // position along the flow (longest path from an input)
   int lane = 0;            // side-by-side index within a level
   int row = 0;             // row of a wrapped layout

@@ -468,3 +468,42 @@ TEST_F(RenderTest, FocusCutawayRevealsTheFocusedLayer) {
   ASSERT_TRUE(blocked);
   EXPECT_EQ(blocked->layer, 0);
 }
+
+// A squeezed sheet (cells narrower along Z than along Y) still shows and picks each neuron at its
+// centre, as a slab and as cells.
+TEST_F(RenderTest, SqueezedSheetPicksEachNeuron) {
+  viz::Scene scene = viz::synthetic_scene({{1, 4, 8, 8}, {1, 4, 8, 8}, {1, 4, 8, 8}, {1, 4, 8, 8}, {1, 2, 200}}, 12);
+  const auto& v = scene.layout.layers[4];
+  ASSERT_LT(v.cell_z, 0.5f * v.cell);
+  const int W = 320, H = 240;
+  glm::vec3 target = viz::neuron_center(v, 0, 0, 100);
+  target.x = v.origin.x;
+  viz::Camera cam = viz::look_at(target - glm::vec3(12.0f, 0, 0), target, 40.0f);
+  cam.cut = true;  // the 8x8 layers upstream would hide the sheet's middle
+  cam.cut_x = v.origin.x - 1.0f;
+  for (float min_px : {1e9f, 1.0f}) {
+    RenderOptions o = plain(W, H);
+    o.msaa = 1;
+    o.grid_lines = false;
+    o.cell_min_px = min_px;
+    Renderer r(context(), scene, o);
+    FrameStats st = r.render(cam);
+    if (min_px < 2) EXPECT_GT(st.cell_instances, 0u);
+    glm::mat4 vp = viz::camera_view_proj(cam, float(W) / float(H), viz::scene_radius(scene.layout));
+    int checked = 0;
+    for (int64_t y = 0; y < 2; ++y)
+      for (int64_t x = 94; x <= 106; ++x) {
+        glm::vec3 c = viz::neuron_center(v, 0, y, x);
+        c.x = v.origin.x;
+        auto p = viz::project_to_pixel(vp, c, W, H);
+        ASSERT_TRUE(p);
+        auto pk = r.pick(int(p->x), int(p->y));
+        ASSERT_TRUE(pk) << x << " mode " << min_px;
+        EXPECT_EQ(pk->layer, 4);
+        EXPECT_EQ(pk->flat, viz::flat_of(v.dims, 0, y, x)) << "mode " << min_px;
+        EXPECT_LT(glm::length(pixel(r, int(p->x), int(p->y)) - expected_color(scene, 4, pk->flat)), 3.5f / 255.0f);
+        ++checked;
+      }
+    EXPECT_EQ(checked, 26);
+  }
+}

@@ -319,3 +319,23 @@ TEST(Picking, DecodeAndJson) {
   EXPECT_NE(j.find("\"index\": [1, 2, 3]"), std::string::npos) << j;
   EXPECT_EQ(pick_to_json(std::nullopt, s), "null");
 }
+
+TEST(Layout, ExtremelyWideSheetIsSqueezedAlongZ) {
+  // Four 24x160 maps and a 1x40x6625 logits sheet (PP-OCR rec's head): the sheet's cells are
+  // squeezed along Z to 4x the 75th-percentile width; ordinary layers keep square cells.
+  Layout l = layout_tensors(synthetic_tensors({{1, 8, 24, 160}, {1, 8, 24, 160}, {1, 8, 24, 160}, {1, 8, 24, 160},
+                                               {1, 40, 6625}}));
+  const auto& sheet = l.layers[4];
+  EXPECT_EQ(sheet.dims.H, 40);
+  EXPECT_EQ(sheet.dims.W, 6625);
+  EXPECT_FLOAT_EQ(sheet.cell, 1.0f);
+  EXPECT_NEAR(sheet.size.z, 4.0f * 160.0f, 1e-2f);
+  EXPECT_NEAR(sheet.cell_z * 6625.0f, sheet.size.z, 1e-2f);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(l.layers[static_cast<size_t>(i)].cell_z, 1.0f);
+  // Neuron centres span the squeezed width exactly.
+  EXPECT_NEAR(neuron_center(sheet, 0, 0, 0).z - sheet.origin.z, 0.5f * sheet.cell_z, 1e-3f);
+  EXPECT_NEAR(sheet.max().z - neuron_center(sheet, 0, 39, 6624).z, 0.5f * sheet.cell_z, 1e-2f);
+  // A merely wide layer (8x the height but not 8x the typical width) is left alone.
+  Layout m = layout_tensors(synthetic_tensors({{1, 8, 24, 160}, {1, 8, 24, 160}, {1, 8, 24, 160}, {1, 2, 640}}));
+  EXPECT_EQ(m.layers[3].cell_z, 1.0f);
+}
