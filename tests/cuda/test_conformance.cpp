@@ -557,10 +557,10 @@ TEST_P(CudaPrecision, ConvGemmMatMulWithinTolerance) {
 // fp16 really computes on float16 copies: random float32 inputs are not representable in half, so
 // the result must differ from the float32 reference by about the half rounding (unit roundoff
 // 2^-11), more than float32 summation order ever does (~1e-7), and still be within tolerance.
-TEST_P(CudaPrecision, Fp16RoundsItsInputs) {
-  if (GetParam() != Precision::Fp16) GTEST_SKIP() << "fp16 only";
-  Backend* b = backend();
-  if (!b) return;
+TEST_F(CudaConformance, Fp16RoundsItsInputs) {
+  std::string why;
+  Backend* b = cuda_backend_for(Precision::Fp16, &why);
+  ASSERT_NE(b, nullptr) << why;
   if (b->name() != "cuda") GTEST_SKIP() << "harness self-check mode: not the CUDA backend";
   using V = std::vector<int64_t>;
   const std::vector<Case> cases = {
