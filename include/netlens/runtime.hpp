@@ -168,6 +168,9 @@ struct SessionOptions {
   size_t max_memory = 0;
   // Called with (nodes done, nodes total) during run(); may be empty.
   std::function<void(size_t, size_t)> progress;
+  // Time every node of each run (host clock; device backends are synchronised after each node, so
+  // profiling changes what it measures on them). Results: Session::node_times_ms().
+  bool profile = false;
 };
 
 class Session {
@@ -196,9 +199,12 @@ class Session {
   // (Error{Input} otherwise). Prepares first if needed, with the inputs' shapes.
   void run(const std::map<std::string, Tensor>& inputs);
   const ActivationStore& activations() const { return store_; }
+  // Milliseconds per node of the last run (empty unless SessionOptions::profile; 0 for folded nodes).
+  const std::vector<double>& node_times_ms() const { return node_ms_; }
 
  private:
   struct Impl;
+  std::vector<double> node_ms_;
   Graph graph_;
   std::vector<Backend*> backends_;
   SessionOptions opts_;

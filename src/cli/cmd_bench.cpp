@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 
 #include "common.hpp"
 
@@ -17,14 +18,42 @@ double percentile(std::vector<double> v, double p) {
   return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
 }
 
+// Per op type: total time of the last run, share, node count, and bytes written per second.
+void print_profile(const LoadedModel& m, int64_t runs) {
+  const Session& s = *m.session;
+  const std::vector<double>& ms = s.node_times_ms();
+  struct Row { double ms = 0; int nodes = 0; size_t bytes = 0; };
+  std::map<std::string, Row> rows;
+  double total = 0;
+  for (size_t i = 0; i < ms.size(); ++i) {
+    if (s.node_backend(i) < 0) continue;
+    const Node& n = s.graph().nodes[i];
+    Row& r = rows[n.op_type];
+    r.ms += ms[i];
+    ++r.nodes;
+    for (const auto& o : n.outputs)
+      if (!o.empty()) r.bytes += s.info(o).nbytes();
+    total += ms[i];
+  }
+  std::vector<std::pair<std::string, Row>> sorted(rows.begin(), rows.end());
+  std::sort(sorted.begin(), sorted.end(), [](const auto& x, const auto& y) { return x.second.ms > y.second.ms; });
+  std::printf("profile (last of %lld runs, each node timed; %.2f ms in nodes)\n", static_cast<long long>(runs), total);
+  std::printf("  %-22s %9s %6s %6s %12s\n", "op", "ms", "share", "nodes", "out GB/s");
+  for (const auto& [op, r] : sorted)
+    std::printf("  %-22s %9.3f %5.1f%% %6d %12.2f\n", op.c_str(), r.ms, 100.0 * r.ms / std::max(total, 1e-9), r.nodes,
+                r.ms > 0 ? static_cast<double>(r.bytes) / (r.ms * 1e6) : 0.0);
+}
+
 int run_bench(const std::vector<std::string>& argv) {
   std::vector<std::string> flags = kModelFlags;
   flags.insert(flags.end(), {"runs", "warmup"});
   std::vector<std::string> bools = kModelBoolFlags;
   bools.push_back("json");
+  bools.push_back("profile");
   Args a(argv, flags, bools, kModelRepeated);
   ModelOptions o = parse_model_options(a);
   o.quiet = true;
+  o.profile = a.has("profile");
   const int64_t runs = a.get_int("runs", 20), warmup = a.get_int("warmup", 3);
   if (runs < 1 || warmup < 0) throw Error(ErrorKind::Usage, "--runs must be ≥ 1 and --warmup ≥ 0");
 
@@ -32,6 +61,7 @@ int run_bench(const std::vector<std::string>& argv) {
   for (int64_t i = 0; i < warmup; ++i) run_once(m);
   std::vector<double> t;
   for (int64_t i = 0; i < runs; ++i) t.push_back(run_once(m));
+  if (o.profile) print_profile(m, runs);
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   const double med = percentile(t, 0.5), p10 = percentile(t, 0.1), p90 = percentile(t, 0.9);
@@ -53,7 +83,7 @@ int run_bench(const std::vector<std::string>& argv) {
   return 0;
 }
 
-NETLENS_COMMAND("bench", "bench MODEL [--backend cpu|cuda|auto] [--runs N] [--warmup N] [--json] [--input ...]",
+NETLENS_COMMAND("bench", "bench MODEL [--backend cpu|cuda|auto] [--runs N] [--warmup N] [--json] [--profile] [--input ...]",
                 "latency of whole runs with every activation retained: median and spread, peak memory", run_bench);
 
 }  // namespace

@@ -32,6 +32,7 @@ struct ModelOptions {
   ImagePreprocess pp;                               // image flags
   bool size_given = false;
   bool quiet = false;
+  bool profile = false;  // time every node (bench --profile)
 };
 // `size_is_image`: whether --size means the input image size (info/infer/bench) or belongs to the
 // command (render: the frame size); --input-size always means the image size.

@@ -2,6 +2,7 @@
 // activation arenas (every tensor kept, no reuse) and runs the nodes.
 #include <algorithm>
 #include <cassert>
+#include <chrono>
 #include <cmath>
 #include <set>
 
@@ -434,6 +435,7 @@ void Session::run(const std::map<std::string, Tensor>& inputs) {
   for (size_t b = 0; b < backends_.size(); ++b)
     if (active[b]) replay[b] = backends_[b]->begin_run(impl_->single_backend);
   const size_t total = graph_.nodes.size();
+  if (opts_.profile) node_ms_.assign(total, 0.0);
   for (size_t i = 0; i < total; ++i) {
     NodeExec& ex = impl_->exec[i];
     if (!ex.kernel || replay[static_cast<size_t>(ex.backend)]) continue;
@@ -448,7 +450,14 @@ void Session::run(const std::map<std::string, Tensor>& inputs) {
         throw Error(ErrorKind::Internal, "copies between two device backends are not supported");
       }
     }
-    ex.kernel->run(ex.in, ex.out);
+    if (opts_.profile) {
+      const auto t0 = std::chrono::steady_clock::now();
+      ex.kernel->run(ex.in, ex.out);
+      backends_[static_cast<size_t>(ex.backend)]->synchronize();
+      node_ms_[i] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    } else {
+      ex.kernel->run(ex.in, ex.out);
+    }
     if (opts_.progress) opts_.progress(i + 1, total);
   }
   for (size_t b = 0; b < backends_.size(); ++b)
