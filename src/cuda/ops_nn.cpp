@@ -147,7 +147,11 @@ class ConvKernel final : public Kernel {
     const char* force = std::getenv("NETLENS_CUDA_DIRECT_CONV");
     const bool use_cudnn = !(force && std::string(force) == "1") && !(transpose_ && asym);
     if (use_cudnn) {
-      half_ = c.precision == Precision::Fp16;
+      // fp16 for dense convolutions only: on the H200 (2026-11-27, run 3) cuDNN's float16 engine
+      // for MobileNetV2's 960-channel depthwise 3x3 (7x7 input) returned wrong values (relative
+      // error 1), while grouped/depthwise convolutions are memory-bound anyway, so float16 gains
+      // them nothing. They run in float32.
+      half_ = c.precision == Precision::Fp16 && geom_.groups == 1;
       try {
         build_cudnn(c, x, w, g, asym);
       } catch (const Error& e) {
