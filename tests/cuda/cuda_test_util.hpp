@@ -63,7 +63,8 @@ inline Backend* cuda_backend_for(Precision p, std::string* reason) {
 inline double op_tolerance(Precision p) { return p == Precision::Fp32 ? 1e-5 : 5e-3; }
 // Per-tensor tolerances for whole models. tf32/fp16: twice the worst tensor measured on an H200
 // (2026-11-27, run 3: tf32 1.46e-2 at PP-OCRv4 rec's swish_14.tmp_0 after ~100 layers; fp16
-// 3.02e-2 at PP-OCRv4 det's sigmoid output), since errors compound with depth.
+// 3.02e-2 at PP-OCRv4 det's sigmoid output, 3.2e-2 at ppocr_cls's p2o.Add.87 in run 4, both with float16
+// convolutions on), since errors compound with depth.
 inline double model_tolerance(Precision p) {
   return p == Precision::Fp32 ? 1e-4 : p == Precision::Tf32 ? 3e-2 : 6e-2;
 }

@@ -563,12 +563,15 @@ TEST_F(CudaConformance, Fp16RoundsItsInputs) {
   ASSERT_NE(b, nullptr) << why;
   if (b->name() != "cuda") GTEST_SKIP() << "harness self-check mode: not the CUDA backend";
   using V = std::vector<int64_t>;
-  const std::vector<Case> cases = {
-      make_case("Conv", {var(rand_f32({1, 16, 20, 20})), cst(rand_f32({32, 16, 3, 3}, -0.5f, 0.5f))},
-                {{"pads", V{1, 1, 1, 1}}}, op_tolerance(Precision::Fp16)),
+  std::vector<Case> cases = {
       make_case("Gemm", {var(rand_f32({64, 256})), cst(rand_f32({256, 64}))}, {}, op_tolerance(Precision::Fp16)),
       make_case("MatMul", {var(rand_f32({2, 64, 128})), var(rand_f32({2, 128, 32}))}, {}, op_tolerance(Precision::Fp16)),
   };
+  // Float16 convolutions are opt-in (netlens/cuda.hpp says why).
+  const char* fp16_conv = std::getenv("NETLENS_CUDA_FP16_CONV");
+  if (fp16_conv && std::string(fp16_conv) == "1")
+    cases.push_back(make_case("Conv", {var(rand_f32({1, 16, 20, 20})), cst(rand_f32({32, 16, 3, 3}, -0.5f, 0.5f))},
+                              {{"pads", V{1, 1, 1, 1}}}, op_tolerance(Precision::Fp16)));
   for (const Case& c : cases) {
     std::vector<double> errs;
     run_case(b, c, &errs);
