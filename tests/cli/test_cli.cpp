@@ -220,3 +220,17 @@ TEST_F(Cli, InfoPrintsShapesFlopsAndMemory) {
   EXPECT_NE(r.out.find("activations 288 B kept"), std::string::npos) << r.out;  // 3 tensors × 24 floats
   EXPECT_NE(r.out.find("unsupported none"), std::string::npos) << r.out;
 }
+
+TEST_F(Cli, CudaBackendWithoutADeviceIsOneLine) {
+  save(model(), path("m.onnx"));
+  save_npy(path("x.npy"), {1, 2, 3, 4, 5, 6}, {1, 2, 3});
+  Result r = run("infer " + path("m.onnx") + " --input " + path("x.npy") + " --backend cuda");
+  if (r.status == 0) GTEST_SKIP() << "a CUDA device is usable here";
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("no usable CUDA device"), std::string::npos) << r.out;
+  EXPECT_EQ(count_lines(r.out), 1) << r.out;
+  // auto falls back to the CPU and says why, then runs.
+  Result a = run("infer " + path("m.onnx") + " --input " + path("x.npy") + " --backend auto");
+  EXPECT_EQ(a.status, 0) << a.out;
+  EXPECT_NE(a.out.find("using the CPU backend (no usable CUDA device"), std::string::npos) << a.out;
+}
