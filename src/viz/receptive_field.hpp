@@ -21,8 +21,13 @@ namespace netlens::viz {
 
 struct TensorRegion {
   std::vector<int64_t> lo, hi;  // per dim, half-open
+  // Per dim, empty = all 1: only lo + k*step[d] is inside along d. Set by node_input_regions for a
+  // single output element of a dilated conv/pool (the taps skip the holes); receptive_field drops it
+  // (its regions stay bounding boxes), count() ignores it.
+  std::vector<int64_t> step;
   bool empty() const;
   int64_t count() const;
+  bool contains(const std::vector<int64_t>& index) const;
 };
 
 // shape_of(name) returns the shape of a non-constant tensor, nullopt for constants/unknown names.
@@ -33,6 +38,28 @@ using ShapeFn = std::function<std::optional<Shape>(const std::string&)>;
 std::map<std::string, TensorRegion> receptive_field(const Graph& g, const ShapeFn& shape_of,
                                                     const std::string& tensor,
                                                     const std::vector<int64_t>& index);
+
+// One step of receptive_field: for elements `out` (a box in output 0's shape) of node `n`, the region of
+// each non-constant input they can depend on (one entry per input edge; an input used twice appears
+// twice). Empty when output 0's shape is unknown or of another rank.
+std::vector<std::pair<std::string, TensorRegion>> node_input_regions(const Graph& g, const ShapeFn& shape_of,
+                                                                    const Node& n, const TensorRegion& out);
+
+// Fan-out of one element: for each node reading `tensor`, the elements of its output 0 whose one-step
+// receptive field (node_input_regions of that single element) contains element `index` -- the exact
+// inverse of that map, so it is as exact as the receptive field (conservative where that is).
+// Candidates are the product over output dims d of the coordinates whose d-slice's field contains the
+// element; each candidate is then tested on its own. `box` is the bounding box of `cells`. When there are
+// more than `max_candidates`, `cells` is left empty, `complete` is false and `box` is the candidate
+// box (a superset). Throws Error{Usage} like receptive_field.
+struct FanOut {
+  std::string tensor;                        // the consumer's output 0
+  std::vector<std::vector<int64_t>> cells;   // tensor indices, row-major order
+  TensorRegion box;
+  bool complete = true;
+};
+std::vector<FanOut> fan_out(const Graph& g, const ShapeFn& shape_of, const std::string& tensor,
+                            const std::vector<int64_t>& index, int64_t max_candidates = int64_t(1) << 20);
 
 // A region as cells of a laid-out volume (batch 0): either a (c, y, x) box or, for vectors wrapped
 // into a grid, a flat index range. nullopt when the region does not touch batch 0.

@@ -131,6 +131,83 @@ TEST(ReceptiveField, Stride2ConvStackMatchesBruteForce) {
   }
 }
 
+TEST(FanOut, Stride2ConvAndPoolMatchBruteForce) {
+  // Every neuron of every stage's input (borders included): the fan-out in the stage's output must
+  // be exactly the output neurons that read it through some in-bounds kernel tap.
+  Stack st = make_stack();
+  ShapeFn shape_of = [&](const std::string& n) -> std::optional<Shape> {
+    auto it = st.shapes.find(n);
+    if (it == st.shapes.end()) return std::nullopt;
+    return it->second;
+  };
+  for (size_t i = 0; i < st.specs.size(); ++i) {
+    const auto& sp = st.specs[i];
+    const Shape& in = st.shapes[st.names[i]];
+    const Shape& out = st.shapes[st.names[i + 1]];
+    for (int64_t c = 0; c < in[1]; ++c)
+      for (int64_t y = 0; y < in[2]; ++y)
+        for (int64_t x = 0; x < in[3]; ++x) {
+          std::set<std::vector<int64_t>> expect;
+          for (int64_t oc = 0; oc < out[1]; ++oc) {
+            if (i == 2 && oc != c) continue;  // pooling keeps the channel; convs read every channel
+            for (int64_t oy = 0; oy < out[2]; ++oy)
+              for (int64_t ox = 0; ox < out[3]; ++ox) {
+                bool hit = false;
+                for (int64_t ky = 0; ky < sp.k && !hit; ++ky)
+                  for (int64_t kx = 0; kx < sp.k && !hit; ++kx)
+                    hit = oy * sp.s - sp.pb + ky * sp.d == y && ox * sp.s - sp.pb + kx * sp.d == x;
+                if (hit) expect.insert({0, oc, oy, ox});
+              }
+          }
+          auto fo = fan_out(st.g, shape_of, st.names[i], {0, c, y, x});
+          ASSERT_EQ(fo.size(), 1u);
+          ASSERT_EQ(fo[0].tensor, st.names[i + 1]);
+          ASSERT_TRUE(fo[0].complete);
+          std::set<std::vector<int64_t>> got(fo[0].cells.begin(), fo[0].cells.end());
+          ASSERT_EQ(got.size(), fo[0].cells.size());
+          ASSERT_EQ(got, expect) << "stage " << i << " neuron [" << c << ", " << y << ", " << x << "]";
+          for (const auto& e : expect)
+            for (int d = 0; d < 4; ++d) {
+              EXPECT_GE(e[d], fo[0].box.lo[d]);
+              EXPECT_LT(e[d], fo[0].box.hi[d]);
+            }
+        }
+  }
+  EXPECT_THROW(fan_out(st.g, shape_of, "x", {0, 0, 33, 0}), Error);
+  EXPECT_THROW(fan_out(st.g, shape_of, "nope", {0}), Error);
+}
+
+TEST(FanOut, GemmReachesEveryOutputAndElementwiseOne) {
+  Graph g;
+  g.inputs.push_back({"a", DType::Float32, {}, true});
+  g.initializers["w"] = Tensor(DType::Float32, {6, 5});
+  Node gemm;
+  gemm.name = "fc";
+  gemm.op_type = "Gemm";
+  gemm.inputs = {"a", "w"};
+  gemm.outputs = {"b"};
+  g.nodes.push_back(gemm);
+  Node relu;
+  relu.name = "r";
+  relu.op_type = "Relu";
+  relu.inputs = {"b"};
+  relu.outputs = {"c"};
+  g.nodes.push_back(relu);
+  std::map<std::string, Shape> shapes = {{"a", {2, 6}}, {"b", {2, 5}}, {"c", {2, 5}}};
+  ShapeFn shape_of = [&](const std::string& n) -> std::optional<Shape> {
+    if (g.initializers.count(n) || !shapes.count(n)) return std::nullopt;
+    return shapes[n];
+  };
+  auto fo = fan_out(g, shape_of, "a", {1, 3});
+  ASSERT_EQ(fo.size(), 1u);
+  std::vector<std::vector<int64_t>> expect;
+  for (int64_t j = 0; j < 5; ++j) expect.push_back({1, j});  // row 1 of the output, every column
+  EXPECT_EQ(fo[0].cells, expect);
+  auto fr = fan_out(g, shape_of, "b", {0, 4});
+  ASSERT_EQ(fr.size(), 1u);
+  EXPECT_EQ(fr[0].cells, (std::vector<std::vector<int64_t>>{{0, 4}}));
+}
+
 TEST(ReceptiveField, ConcatResizeAndElementwise) {
   // x(1x2x4x4) → Relu → a ; Resize(a, x2) → b (1x2x8x8); Concat(b, y) on channels → c; Add(c, c2).
   Graph g;
