@@ -81,7 +81,7 @@ struct GpuFrame {
 // A highlighted region of one layer: a (c, y, x) box or a flat range (grid layers).
 struct GpuRegion {
   uvec4 head;  // x: layer; y: 1 = flat range; z: flat lo; w: flat hi
-  uvec4 lo;    // c0, y0, x0
+  uvec4 lo;    // c0, y0, x0; w: 0 = receptive field, 1 = fan-out
   uvec4 hi;    // c1, y1, x1 (exclusive)
 };
 

@@ -5,6 +5,9 @@
 #include <cmath>
 #include <cstring>
 #include <cstdlib>
+#include <map>
+#include <tuple>
+#include <set>
 
 #include <glm/geometric.hpp>
 #include <glm/trigonometric.hpp>
@@ -182,7 +185,7 @@ struct Renderer::Impl {
   UniqueDescriptorPool desc_pool;
   VkDescriptorSet set = VK_NULL_HANDLE;
   UniquePipelineLayout pipe_layout;
-  UniquePipeline bg_pipe, slab_pipe, cell_pipe, line_pipe, text_pipe;
+  UniquePipeline bg_pipe, slab_pipe, cell_pipe, line_pipe, overlay_line_pipe, text_pipe;
   UniqueCommandPool cmd_pool;
   VkCommandBuffer cmd = VK_NULL_HANDLE;
   UniqueFence fence;
@@ -195,6 +198,9 @@ struct Renderer::Impl {
   // per-frame scratch
   std::vector<glm::uvec2> slab_list, cell_list;
   std::vector<gpu::LineVertex> lines;
+  // lines[overlay_first..] are drawn without the depth test: the fan-out lies behind the selected
+  // layer's own slabs when that layer is looked at from the front (--view layer:NAME).
+  size_t overlay_first = 0;
   std::vector<gpu::TextVertex> text;
 
   Impl(Context& c, const viz::Scene& s, RenderOptions o) : ctx(c), scene(s), opts(std::move(o)) {}
@@ -543,6 +549,10 @@ void Renderer::Impl::create_pipelines() {
                              .attrs = {{0, 0, VK_FORMAT_R32G32B32_SFLOAT, 0}, {1, 0, VK_FORMAT_R32G32B32A32_SFLOAT, 12}},
                              .stride = sizeof(gpu::LineVertex), .blend = true, .depth_write = false,
                              .write_id = false, .cull = VK_CULL_MODE_NONE});
+  overlay_line_pipe = make_pipeline({.vs = "line.vert", .fs = "line.frag", .topology = VK_PRIMITIVE_TOPOLOGY_LINE_LIST,
+                             .attrs = {{0, 0, VK_FORMAT_R32G32B32_SFLOAT, 0}, {1, 0, VK_FORMAT_R32G32B32A32_SFLOAT, 12}},
+                             .stride = sizeof(gpu::LineVertex), .blend = true, .depth_test = false,
+                             .depth_write = false, .write_id = false, .cull = VK_CULL_MODE_NONE});
   text_pipe = make_pipeline({.vs = "text.vert", .fs = "text.frag",
                              .attrs = {{0, 0, VK_FORMAT_R32G32_SFLOAT, 0}, {1, 0, VK_FORMAT_R32G32_SFLOAT, 8},
                                        {2, 0, VK_FORMAT_R32G32B32A32_SFLOAT, 16},
@@ -678,7 +688,7 @@ void Renderer::Impl::build_labels(const glm::mat4& vp, const viz::Camera& cam, c
   }
   if (opts.legend) {
     const float p = 13.0f * ui, bw = 200.0f * ui, bh = 10.0f * ui, pad = 12.0f * ui;
-    const float pw = bw + 2 * pad + 90.0f * ui, ph = 4 * pad + 2 * (bh + 2.2f * p) + p;
+    const float pw = bw + 2 * pad + 90.0f * ui, ph = 4 * pad + 2 * (bh + 2.2f * p) + p + 1.8f * p;
     float x = 20.0f * ui, y = H - ph - 20.0f * ui;
     add_panel(x, y, pw, ph, 8.0f * ui, glm::vec4(0.07f, 0.08f, 0.11f, 0.8f));
     float cy = y + pad;
@@ -703,6 +713,18 @@ void Renderer::Impl::build_labels(const glm::mat4& vp, const viz::Camera& cam, c
     sy += 2.6f * p;
     add_panel(sx, sy, bh * 1.4f, bh * 1.4f, 2.0f * ui, glm::vec4(nf, 1.0f));
     add_text(sx + bh * 1.4f + 6.0f * ui, sy + bh * 1.3f, 0.9f * p, "NaN/Inf", dim);
+    // Selection highlight colours (the tints of shaders/shared/common.glsl apply_highlight).
+    {
+      float ky = cy + bh + 1.6f * p + pad * 0.5f + 0.2f * p, kx = x + pad, s = bh * 1.4f;
+      const std::pair<glm::vec3, const char*> keys[] = {{glm::vec3(1.0f), "selected"},
+                                                        {glm::vec3(0.30f, 0.95f, 1.0f), "receptive field"},
+                                                        {glm::vec3(1.0f, 0.55f, 0.10f), "fan-out"}};
+      for (const auto& [col, name] : keys) {
+        add_panel(kx, ky, s, s, 2.0f * ui, glm::vec4(col, 1.0f));
+        add_text(kx + s + 5.0f * ui, ky + s * 0.95f, 0.9f * p, name, dim);
+        kx += s + 5.0f * ui + fa.text_width(name, 0.9f * p) + 12.0f * ui;
+      }
+    }
     add_text(x + pad, y + ph - pad * 0.6f, 0.85f * p, "per-layer robust scale (p1-p99)", dim);
   }
   if (opts.labels && selection.layer >= 0 && selection.layer < static_cast<int>(scene.layout.layers.size())) {
@@ -714,19 +736,29 @@ void Renderer::Impl::build_labels(const glm::mat4& vp, const viz::Camera& cam, c
     char buf[64];
     std::snprintf(buf, sizeof buf, "value %.6g", double(val));
     std::string l2 = buf;
+    std::string l3;  // the fan-out, when there is one
+    if (!selection.fanout_count.empty()) {
+      const auto& [fl, fn] = selection.fanout_count.front();
+      l3 = "fan-out " + (fn >= 0 ? std::to_string(fn) : std::string("<box>")) + " in " +
+           ellipsize(short_name(scene.layout.layers[static_cast<size_t>(fl)].tensor.name), 28);
+      if (selection.fanout_count.size() > 1) l3 += " +" + std::to_string(selection.fanout_count.size() - 1) + " layers";
+    }
     const float p = 16.0f * ui, pad = 10.0f * ui;
-    float w = std::max(fa.text_width(l1, p), fa.text_width(l2, p)) + 2 * pad, h = 2.4f * p + 2 * pad;
+    float w = std::max({fa.text_width(l1, p), fa.text_width(l2, p), fa.text_width(l3, p)}) + 2 * pad,
+          h = (l3.empty() ? 2.4f : 3.6f) * p + 2 * pad;
     float x = W - w - 20.0f * ui, y = 20.0f * ui;
     add_panel(x, y, w, h, 8.0f * ui, glm::vec4(0.07f, 0.08f, 0.11f, 0.85f));
     add_panel(x, y, 3.0f * ui, h, 1.5f * ui, glm::vec4(0.30f, 0.95f, 1.0f, 0.9f));
     add_text(x + pad, y + pad + p, p, l1, glm::vec4(0.95f, 0.97f, 1.0f, 1.0f));
     add_text(x + pad, y + pad + 2.2f * p, p, l2, glm::vec4(0.30f, 0.95f, 1.0f, 1.0f));
+    if (!l3.empty()) add_text(x + pad, y + pad + 3.4f * p, p, l3, glm::vec4(1.0f, 0.62f, 0.20f, 1.0f));
   }
   (void)cam;
 }
 
 void Renderer::Impl::build_lines(const std::vector<uint8_t>& visible, const viz::Camera& cam) {
   const auto& L = scene.layout.layers;
+  overlay_first = SIZE_MAX;  // no overlay unless the fan-out adds some
   auto push = [&](glm::vec3 a, glm::vec3 b, glm::vec4 c) {
     lines.push_back({{a.x, a.y, a.z}, {c.r, c.g, c.b, c.a}});
     lines.push_back({{b.x, b.y, b.z}, {c.r, c.g, c.b, c.a}});
@@ -802,6 +834,45 @@ void Renderer::Impl::build_lines(const std::vector<uint8_t>& visible, const viz:
         box(i, *reg[i], true, b);
         for (int k = 0; k < 4; ++k) push(a[k], b[k], col);
       }
+    }
+    // Fan-out: an orange wireframe per fan-out region and thin lines from the selected cell to each
+    // fan-out cell (at most kMaxFanOutLines per layer), else to the front corners of the layer's
+    // fan-out bounding box. A few hundred vertices at most, whatever the layer size.
+    const glm::vec4 fo_col(1.0f, 0.55f, 0.10f, 0.9f), fo_line(1.0f, 0.62f, 0.20f, 0.7f);
+    const glm::vec3 from = viz::neuron_center(L[static_cast<size_t>(selection.layer)], c.c, c.y, c.x);
+    std::map<int, viz::VolumeRegion> fo_box;  // per layer, the bounding box of its fan-out regions
+    for (const auto& [li, r] : selection.fanout) {
+      if (li < 0 || static_cast<size_t>(li) >= L.size()) continue;
+      viz::VolumeRegion b = r;
+      if (r.flat) {  // grid rows spanned by the flat range
+        const auto& d = L[static_cast<size_t>(li)].dims;
+        b.flat = false; b.c0 = 0; b.c1 = 1; b.y0 = r.lo / d.W; b.y1 = (r.hi - 1) / d.W + 1; b.x0 = 0; b.x1 = d.W;
+        if (b.y1 - b.y0 == 1) { b.x0 = r.lo % d.W; b.x1 = (r.hi - 1) % d.W + 1; }
+      }
+      auto [it, fresh] = fo_box.emplace(li, b);
+      if (!fresh) {
+        auto& m = it->second;
+        m.c0 = std::min(m.c0, b.c0); m.c1 = std::max(m.c1, b.c1); m.y0 = std::min(m.y0, b.y0);
+        m.y1 = std::max(m.y1, b.y1); m.x0 = std::min(m.x0, b.x0); m.x1 = std::max(m.x1, b.x1);
+      }
+    }
+    overlay_first = lines.size();
+    for (const auto& [li, b] : fo_box) wire(static_cast<size_t>(li), b, fo_col);
+    std::set<int> with_cells;
+    for (const auto& [li, f] : selection.fanout_cells) {
+      if (li < 0 || static_cast<size_t>(li) >= L.size()) continue;
+      const auto& v = L[static_cast<size_t>(li)];
+      auto fc = viz::cell_of(v.dims, f);
+      glm::vec3 to = viz::neuron_center(v, fc.c, fc.y, fc.x);
+      to.x = v.origin.x + float(fc.c) * v.pitch;  // the cell's front face, where the line is seen to land
+      push(from, to, fo_line);
+      with_cells.insert(li);
+    }
+    for (const auto& [li, b] : fo_box) {
+      if (with_cells.count(li)) continue;
+      glm::vec3 q[4];
+      box(static_cast<size_t>(li), b, true, q);
+      for (const auto& p : q) push(from, p, fo_line);
     }
   }
 }
@@ -914,12 +985,16 @@ FrameStats Renderer::Impl::render(const viz::Camera& cam, const PresentTarget* p
   fr.viewport = glm::vec4(float(opts.width), float(opts.height), 1.0f / float(opts.width), 1.0f / float(opts.height));
   // Regions sorted by layer, with each layer's range, so a fragment tests only its own layer's.
   std::vector<gpu::GpuRegion> regs;
-  std::vector<std::pair<int, const viz::VolumeRegion*>> sorted;
+  // (layer, region, kind): kind 0 = receptive field, 1 = fan-out (GpuRegion.lo.w).
+  std::vector<std::tuple<int, const viz::VolumeRegion*, uint32_t>> sorted;
   for (const auto& [li, r] : selection.regions)
-    if (li >= 0 && static_cast<size_t>(li) < L.size()) sorted.emplace_back(li, &r);
-  std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    if (li >= 0 && static_cast<size_t>(li) < L.size()) sorted.emplace_back(li, &r, 0u);
+  for (const auto& [li, r] : selection.fanout)
+    if (li >= 0 && static_cast<size_t>(li) < L.size()) sorted.emplace_back(li, &r, 1u);
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const auto& a, const auto& b) { return std::get<0>(a) < std::get<0>(b); });
   std::vector<glm::uvec2> ranges(L.size(), glm::uvec2(0u));
-  for (const auto& [li, rp] : sorted) {
+  for (const auto& [li, rp, kind] : sorted) {
     if (regs.size() >= gpu::kMaxRegions) break;
     const viz::VolumeRegion& r = *rp;
     glm::uvec2& range = ranges[static_cast<size_t>(li)];
@@ -927,7 +1002,7 @@ FrameStats Renderer::Impl::render(const viz::Camera& cam, const PresentTarget* p
     ++range.y;
     gpu::GpuRegion g{};
     g.head = glm::uvec4(static_cast<uint32_t>(li), r.flat ? 1u : 0u, static_cast<uint32_t>(r.lo), static_cast<uint32_t>(r.hi));
-    g.lo = glm::uvec4(static_cast<uint32_t>(r.c0), static_cast<uint32_t>(r.y0), static_cast<uint32_t>(r.x0), 0u);
+    g.lo = glm::uvec4(static_cast<uint32_t>(r.c0), static_cast<uint32_t>(r.y0), static_cast<uint32_t>(r.x0), kind);
     g.hi = glm::uvec4(static_cast<uint32_t>(r.c1), static_cast<uint32_t>(r.y1), static_cast<uint32_t>(r.x1), 0u);
     regs.push_back(g);
   }
@@ -1038,11 +1113,19 @@ FrameStats Renderer::Impl::render(const viz::Camera& cam, const PresentTarget* p
   draw_chunks(slab_pipe, slab_list);
   VkDeviceSize zero = 0;
   if (!lines.empty()) {
-    vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, line_pipe);
     VkBuffer b = lines_buf.buf;
     vkCmdBindVertexBuffers(cmd, 0, 1, &b, &zero);
-    vkCmdDraw(cmd, static_cast<uint32_t>(lines.size()), 1, 0, 0);
-    ++st.draws;
+    const size_t split = std::min(overlay_first, lines.size());
+    if (split > 0) {
+      vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, line_pipe);
+      vkCmdDraw(cmd, static_cast<uint32_t>(split), 1, 0, 0);
+      ++st.draws;
+    }
+    if (split < lines.size()) {
+      vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, overlay_line_pipe);
+      vkCmdDraw(cmd, static_cast<uint32_t>(lines.size() - split), 1, static_cast<uint32_t>(split), 0);
+      ++st.draws;
+    }
   }
   if (!text.empty()) {
     vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, text_pipe);
@@ -1200,6 +1283,85 @@ void Renderer::write_png(const std::string& path) const {
   write_png_rgba(path, impl_->opts.width, impl_->opts.height, impl_->pixels.data());
 }
 
+namespace {
+
+// Fan-out of one neuron into the shown layers. A consumer whose output is hidden plumbing is followed
+// cell by cell (a few hops, a bounded number of cells) so e.g. pool → Flatten → Gemm reaches the Gemm.
+void add_fanout(Selection& sel, const viz::Scene& s, const Graph& g, const viz::ShapeFn& shapes,
+                const std::string& tensor, const std::vector<int64_t>& index) {
+  const auto& L = s.layout.layers;
+  std::map<std::string, int> shown;
+  for (size_t i = 0; i < L.size(); ++i) shown[L[i].tensor.name] = static_cast<int>(i);
+  std::map<int, std::set<std::vector<int64_t>>> cells;  // shown layer → fan-out cells (tensor indices)
+  std::map<int, viz::TensorRegion> boxes;                // shown layer → incomplete fan-out's superset box
+  constexpr size_t kMaxHiddenCells = 4096;
+  std::vector<std::pair<std::string, std::vector<int64_t>>> frontier = {{tensor, index}};
+  for (int hop = 0; hop < 4 && !frontier.empty(); ++hop) {
+    std::map<std::string, std::set<std::vector<int64_t>>> hidden;
+    for (const auto& [t, idx] : frontier)
+      for (auto& f : viz::fan_out(g, shapes, t, idx)) {
+        auto it = shown.find(f.tensor);
+        if (it != shown.end()) {
+          if (!f.complete) {
+            auto [b, fresh] = boxes.emplace(it->second, f.box);
+            if (!fresh)
+              for (size_t d = 0; d < f.box.lo.size(); ++d) {
+                b->second.lo[d] = std::min(b->second.lo[d], f.box.lo[d]);
+                b->second.hi[d] = std::max(b->second.hi[d], f.box.hi[d]);
+              }
+          }
+          cells[it->second].insert(f.cells.begin(), f.cells.end());
+        } else if (f.complete) {
+          auto& h = hidden[f.tensor];
+          h.insert(f.cells.begin(), f.cells.end());
+        }
+      }
+    frontier.clear();
+    size_t total = 0;
+    for (const auto& [t, hs] : hidden) total += hs.size();
+    if (total > kMaxHiddenCells) break;  // a huge hidden fan-out: stop rather than stall the click
+    for (const auto& [t, hs] : hidden)
+      for (const auto& c : hs) frontier.emplace_back(t, c);
+  }
+  for (const auto& [li, b] : boxes)
+    if (auto r = viz::volume_region(L[static_cast<size_t>(li)], b)) {
+      sel.fanout.emplace_back(li, *r);
+      sel.fanout_count.emplace_back(li, -1);
+    }
+  for (const auto& [li, cs] : cells) {
+    if (boxes.count(li) || cs.empty()) continue;
+    const auto& v = L[static_cast<size_t>(li)];
+    std::vector<std::pair<viz::VolumeRegion, int64_t>> vr;  // one-cell regions (batch 0) and flat indices
+    viz::TensorRegion box;
+    box.lo = box.hi = *cs.begin();
+    for (const auto& c : cs) {
+      for (size_t d = 0; d < c.size(); ++d) {
+        box.lo[d] = std::min(box.lo[d], c[d]);
+        box.hi[d] = std::max(box.hi[d], c[d] + 1);
+      }
+      viz::TensorRegion one;
+      one.lo = one.hi = c;
+      for (auto& h : one.hi) ++h;
+      auto r = viz::volume_region(v, one);
+      if (!r) continue;
+      int64_t f = r->flat ? r->lo : viz::flat_of(v.dims, r->c0, r->y0, r->x0);
+      vr.emplace_back(*r, f);
+    }
+    if (vr.empty()) continue;
+    sel.fanout_count.emplace_back(li, static_cast<int64_t>(vr.size()));
+    const bool is_box = box.count() == static_cast<int64_t>(cs.size());
+    if (is_box || vr.size() > kMaxFanOutCells) {
+      if (auto r = viz::volume_region(v, box)) sel.fanout.emplace_back(li, *r);
+    } else {
+      for (const auto& [r, f] : vr) sel.fanout.emplace_back(li, r);
+    }
+    if (vr.size() <= kMaxFanOutLines)
+      for (const auto& [r, f] : vr) sel.fanout_cells.emplace_back(li, f);
+  }
+}
+
+}  // namespace
+
 Selection make_selection(const viz::Scene& s, int layer, int64_t flat, const Graph* g, const viz::ShapeFn& shapes) {
   const auto& L = s.layout.layers;
   if (layer < 0 || layer >= static_cast<int>(L.size()))
@@ -1219,6 +1381,7 @@ Selection make_selection(const viz::Scene& s, int layer, int64_t flat, const Gra
       if (it == regions.end()) continue;
       if (auto r = viz::volume_region(L[i], it->second)) sel.regions.emplace_back(static_cast<int>(i), *r);
     }
+    add_fanout(sel, s, *g, shapes, v.tensor.name, viz::tensor_index(v, flat));
   }
   return sel;
 }

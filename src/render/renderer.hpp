@@ -45,15 +45,28 @@ struct RenderOptions {
   uint64_t max_buffer_bytes = 0;
 };
 
-// A selected neuron and the regions to highlight (its receptive field), per layer.
+// A selected neuron and the regions to highlight, per layer: its receptive field (cyan) and its
+// fan-out in the next shown layers (orange).
 struct Selection {
   int layer = -1;
   int64_t flat = 0;
   std::vector<std::pair<int, viz::VolumeRegion>> regions;
+  // Fan-out cells: one box when the fan-out set of a layer is a box, else one region per cell (at
+  // most kMaxFanOutCells per layer, since fragments loop over their layer's regions; beyond that the
+  // bounding box, a superset).
+  std::vector<std::pair<int, viz::VolumeRegion>> fanout;
+  // (layer, flat cell) of every fan-out cell, for the lines from the selected cell; left empty for
+  // a layer with more than kMaxFanOutLines cells (the lines then go to its bounding box's corners).
+  std::vector<std::pair<int, int64_t>> fanout_cells;
+  // (layer, number of fan-out cells in it; -1 when only a superset box is known), for the panel.
+  std::vector<std::pair<int, int64_t>> fanout_count;
 };
+inline constexpr size_t kMaxFanOutCells = 64, kMaxFanOutLines = 64;  // bounds the per-fragment region loop
 
 // Selection of neuron `flat` of layer `layer`: with a graph, its receptive field in every shown
-// layer; without one (synthetic scenes), the neuron alone.
+// layer and its fan-out (viz::fan_out) in each shown layer that reads it, through hidden plumbing
+// (Reshape, Flatten, ...) when that plumbing's fan-out is small; without one (synthetic scenes),
+// the neuron alone.
 Selection make_selection(const viz::Scene& s, int layer, int64_t flat, const Graph* g = nullptr,
                          const viz::ShapeFn& shapes = {});
 

@@ -8,7 +8,9 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <map>
 #include <set>
+#include <tuple>
 
 #include <glm/geometric.hpp>
 #include <glm/trigonometric.hpp>
@@ -129,7 +131,7 @@ TEST_F(RenderTest, LightingScalesTheNeuronColour) {
   }
 }
 
-TEST_F(RenderTest, SelectionChangesExactlyTheReceptiveFieldPixels) {
+TEST_F(RenderTest, SelectionChangesExactlyTheReceptiveFieldAndFanOutPixels) {
   // x (1x2x16x16) → Conv k3 s2 p1 → c1 (1x4x8x8) → Relu → r1 → Conv k3 s2 p1 → c2 (1x3x4x4)
   Graph g;
   g.inputs.push_back({"x", DType::Float32, {}, true});
@@ -170,51 +172,108 @@ TEST_F(RenderTest, SelectionChangesExactlyTheReceptiveFieldPixels) {
     values.push_back(v);
   }
   viz::Scene scene = viz::build_scene_from_values(std::move(layout), std::move(values));
-  const int sel_layer = scene.layout.find("c2");
-  const int64_t sel_flat = viz::flat_of(scene.layout.layers[static_cast<size_t>(sel_layer)].dims, 0, 2, 1);
   viz::ShapeFn sf = [&](const std::string& n) -> std::optional<Shape> {
     auto it = shapes.find(n);
     return it == shapes.end() ? std::nullopt : std::optional<Shape>(it->second);
   };
-  Selection sel = make_selection(scene, sel_layer, sel_flat, &g, sf);
-  ASSERT_EQ(sel.regions.size(), 3u);  // x, c1, r1
+  const glm::vec3 white(1.0f), cyan(0.30f, 0.95f, 1.0f), orange(1.0f, 0.55f, 0.10f);
 
-  const int W = 480, H = 320;
-  RenderOptions o = plain(W, H);
-  o.msaa = 1;  // exact pixel ownership: no edge blending between neighbouring cells
-  o.lighting = true;
-  o.connections = true;  // unaffected by the selection
-  Renderer r(context(), scene, o);
-  viz::Camera cam = viz::overview_camera(scene.layout, float(W) / float(H));
-  r.render(cam);
-  std::vector<uint8_t> before = r.rgba();
-  std::vector<std::pair<uint32_t, uint32_t>> ids;
-  for (int y = 0; y < H; ++y)
-    for (int x = 0; x < W; ++x) ids.push_back(r.id_at(x, y));
-  r.set_selection(sel);
-  r.render(cam);
-  const std::vector<uint8_t>& after = r.rgba();
-  std::vector<int> inside_per_layer(scene.layout.layers.size(), 0);
-  int mismatches = 0;
-  for (int y = 0; y < H; ++y)
-    for (int x = 0; x < W; ++x) {
-      auto [a, b] = ids[static_cast<size_t>(y * W + x)];
-      ASSERT_EQ(r.id_at(x, y), ids[static_cast<size_t>(y * W + x)]) << "IDs must not depend on the selection";
-      bool inside = false;
-      if (a > 0) {
-        int layer = static_cast<int>(a) - 1;
-        const auto& d = scene.layout.layers[static_cast<size_t>(layer)].dims;
-        inside = layer == sel_layer && b == sel_flat;
-        for (const auto& [li, reg] : sel.regions) inside |= li == layer && reg.contains(d, b);
-        if (inside) ++inside_per_layer[static_cast<size_t>(layer)];
+  // Renders without and with `sel`; every pixel must change iff its neuron is the selected one, in
+  // a receptive-field region (sel.regions) or in `fanout_expect` (a brute-force set per layer).
+  // Without lighting and grid lines, a changed pixel must be its old colour tinted as documented.
+  auto check = [&](const Selection& sel, const std::map<int, std::set<int64_t>>& fanout_expect, bool lighting) -> std::vector<int> {
+    const int W = 480, H = 320;
+    RenderOptions o = plain(W, H);
+    o.msaa = 1;  // exact pixel ownership: no edge blending between neighbouring cells
+    o.lighting = lighting;
+    o.grid_lines = lighting;
+    o.connections = lighting;  // unaffected by the selection; blended lines would skew the tint check
+    Renderer r(context(), scene, o);
+    viz::Camera cam = viz::overview_camera(scene.layout, float(W) / float(H));
+    r.render(cam);
+    std::vector<uint8_t> before = r.rgba();
+    std::vector<std::pair<uint32_t, uint32_t>> ids;
+    for (int y = 0; y < H; ++y)
+      for (int x = 0; x < W; ++x) ids.push_back(r.id_at(x, y));
+    r.set_selection(sel);
+    r.render(cam);
+    const std::vector<uint8_t>& after = r.rgba();
+    std::vector<int> inside_per_layer(scene.layout.layers.size(), 0);
+    int mismatches = 0, tint_errors = 0;
+    for (int y = 0; y < H; ++y)
+      for (int x = 0; x < W; ++x) {
+        auto [a, b] = ids[static_cast<size_t>(y * W + x)];
+        EXPECT_EQ(r.id_at(x, y), ids[static_cast<size_t>(y * W + x)]) << "IDs must not depend on the selection";
+        bool self = false, rf = false, fo = false;
+        if (a > 0) {
+          int layer = static_cast<int>(a) - 1;
+          const auto& d = scene.layout.layers[static_cast<size_t>(layer)].dims;
+          self = layer == sel.layer && b == sel.flat;
+          for (const auto& [li, reg] : sel.regions) rf |= li == layer && reg.contains(d, b);
+          auto it = fanout_expect.find(layer);
+          fo = it != fanout_expect.end() && it->second.count(b);
+          EXPECT_LE(int(self) + int(rf) + int(fo), 1) << "a neuron is in one highlight set at most";
+          if (self || rf || fo) ++inside_per_layer[static_cast<size_t>(layer)];
+        }
+        const bool inside = self || rf || fo;
+        size_t i = static_cast<size_t>(y * W + x) * 4;
+        bool changed = std::memcmp(&before[i], &after[i], 3) != 0;
+        if (changed != inside && ++mismatches < 10)
+          ADD_FAILURE() << "pixel " << x << "," << y << " changed=" << changed << " inside=" << inside
+                        << " (rf " << rf << ", fan-out " << fo << ")";
+        if (!lighting && inside) {
+          glm::vec3 b0 = glm::vec3(before[i], before[i + 1], before[i + 2]) / 255.0f;
+          glm::vec3 a1 = glm::vec3(after[i], after[i + 1], after[i + 2]) / 255.0f;
+          glm::vec3 want = self ? glm::mix(b0, white, 0.65f) : rf ? glm::mix(b0, cyan, 0.40f) : glm::mix(b0, orange, 0.50f);
+          glm::vec3 e = glm::abs(a1 - want);
+          if (std::max({e.x, e.y, e.z}) > 3.0f / 255.0f && ++tint_errors < 10)
+            ADD_FAILURE() << "pixel " << x << "," << y << " tint off by " << std::max({e.x, e.y, e.z}) * 255.0f
+                          << " before " << b0.x << " " << b0.y << " " << b0.z << " after " << a1.x << " " << a1.y << " " << a1.z
+                          << "/255 (self " << self << ", rf " << rf << ", fan-out " << fo << ")";
+        }
       }
-      size_t i = static_cast<size_t>(y * W + x) * 4;
-      bool changed = std::memcmp(&before[i], &after[i], 3) != 0;
-      if (changed != inside && ++mismatches < 10)
-        ADD_FAILURE() << "pixel " << x << "," << y << " changed=" << changed << " inside=" << inside;
+    EXPECT_EQ(mismatches, 0);
+    EXPECT_EQ(tint_errors, 0);
+    return inside_per_layer;
+  };
+
+  {  // The last layer's neuron: a receptive field in every earlier layer, no fan-out.
+    const int sel_layer = scene.layout.find("c2");
+    const int64_t sel_flat = viz::flat_of(scene.layout.layers[static_cast<size_t>(sel_layer)].dims, 0, 2, 1);
+    Selection sel = make_selection(scene, sel_layer, sel_flat, &g, sf);
+    ASSERT_EQ(sel.regions.size(), 3u);  // x, c1, r1
+    EXPECT_TRUE(sel.fanout.empty());
+    auto inside = check(sel, {}, true);
+    for (size_t i = 0; i < inside.size(); ++i) EXPECT_GT(inside[i], 0) << "layer " << i;
+  }
+  // A middle neuron r1[0, c, y, x] (borders included): receptive field in x and c1, fan-out in c2 =
+  // the c2 neurons with a 3x3/stride-2/pad-1 tap on (y, x), every channel, by brute force.
+  const int r1 = scene.layout.find("r1"), c2 = scene.layout.find("c2");
+  const auto& d1 = scene.layout.layers[static_cast<size_t>(r1)].dims;
+  const auto& d2 = scene.layout.layers[static_cast<size_t>(c2)].dims;
+  for (auto [cc, yy, xx] : {std::tuple<int64_t, int64_t, int64_t>{1, 3, 4}, {0, 0, 0}, {3, 7, 7}, {2, 7, 0}}) {
+    std::set<int64_t> expect;
+    for (int64_t oc = 0; oc < d2.C; ++oc)
+      for (int64_t oy = 0; oy < d2.H; ++oy)
+        for (int64_t ox = 0; ox < d2.W; ++ox)
+          for (int64_t ky = 0; ky < 3; ++ky)
+            for (int64_t kx = 0; kx < 3; ++kx)
+              if (oy * 2 - 1 + ky == yy && ox * 2 - 1 + kx == xx) expect.insert(viz::flat_of(d2, oc, oy, ox));
+    ASSERT_FALSE(expect.empty());
+    Selection sel = make_selection(scene, r1, viz::flat_of(d1, cc, yy, xx), &g, sf);
+    EXPECT_EQ(sel.regions.size(), 2u);  // x, c1
+    EXPECT_FALSE(sel.fanout.empty());
+    std::set<int64_t> lines;
+    for (const auto& [li, f] : sel.fanout_cells) {
+      EXPECT_EQ(li, c2);
+      lines.insert(f);
     }
-  EXPECT_EQ(mismatches, 0);
-  for (size_t i = 0; i < inside_per_layer.size(); ++i) EXPECT_GT(inside_per_layer[i], 0) << "layer " << i;
+    EXPECT_EQ(lines, expect) << "one line per fan-out cell";
+    auto inside = check(sel, {{c2, expect}}, false);
+    // x's field spans every channel and c2's fan-out every channel, so both reach the visible faces;
+    // c1/r1 show the neuron's own channel only when it is on a face turned to the camera.
+    for (int li : {scene.layout.find("x"), c2}) EXPECT_GT(inside[static_cast<size_t>(li)], 0) << "layer " << li;
+  }
 }
 
 TEST_F(RenderTest, CameraJsonRoundTripGivesIdenticalImage) {
