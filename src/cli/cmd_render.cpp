@@ -10,7 +10,7 @@ namespace netlens::cli {
 namespace {
 
 int run_render(const std::vector<std::string>& argv) {
-  std::vector<std::string> flags = {"out", "camera", "view", "select", "pick", "gpu", "save-camera", "title"};
+  std::vector<std::string> flags = {"out", "camera", "view", "select", "pick", "gpu", "save-camera", "title", "frames"};
   flags.insert(flags.end(), kModelFlags.begin(), kModelFlags.end());  // includes size and input-size
   std::vector<std::string> bools = {"validation", "lod-mean"};
   bools.insert(bools.end(), kModelBoolFlags.begin(), kModelBoolFlags.end());
@@ -29,6 +29,8 @@ int run_render(const std::vector<std::string>& argv) {
   r.title = a.get_or("title", std::filesystem::path(a.positional()[0]).stem().string());
   r.validation = a.has("validation");
   r.lod_mean = a.has("lod-mean");
+  r.frames = static_cast<int>(a.get_int("frames", 0));
+  if (r.frames < 0) throw Error(ErrorKind::Usage, "--frames must be >= 0");
   ModelOptions mo = parse_model_options(a, /*size_is_image=*/false);  // --size is the frame here
   LoadedModel m = load_model(mo, /*need_inputs=*/true);
   run_once(m);
@@ -38,7 +40,7 @@ int run_render(const std::vector<std::string>& argv) {
 NETLENS_COMMAND("render",
                 "render MODEL [--input FILE [--input-size WxH]] --out frame.png [--size 1920x1080] [--camera cam.json | --view overview | "
                 "--view layer:NAME] [--select TENSOR:INDEX] [--pick X,Y] [--gpu N] [--save-camera FILE] "
-                "[--validation] [--lod-mean]",
+                "[--validation] [--lod-mean] [--frames N]",
                 "run the model and render the network in 3D to a PNG (offscreen Vulkan); --pick prints the neuron at a pixel",
                 run_render);
 

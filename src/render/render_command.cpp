@@ -1,5 +1,7 @@
 #include "render_command.hpp"
 
+#include <algorithm>
+
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -101,6 +103,19 @@ int render_session(const Session& s, const RenderArgs& a) {
     r.set_selection(make_selection(scene, layer, flat, &s.graph(), shapes));
   }
   r.render(cam);
+  if (a.frames > 0) {
+    // Frame time of this view (the first frame above warmed pipelines and buffers): the figure the
+    // renderer's targets are about, for real models rather than bench-render's synthetic ones.
+    std::vector<double> t;
+    FrameStats last;
+    for (int f = 0; f < a.frames; ++f) {
+      last = r.render(cam);
+      t.push_back(last.total_ms);
+    }
+    std::sort(t.begin(), t.end());
+    std::fprintf(stderr, "netlens: frames: %d at %dx%d on %s, median %.2f ms (min %.2f, max %.2f), %u draws\n", a.frames,
+                 a.width, a.height, ctx.device_name().c_str(), t[t.size() / 2], t.front(), t.back(), last.draws);
+  }
   r.write_png(a.out);
   if (!a.save_camera.empty()) {
     std::ofstream f(a.save_camera);

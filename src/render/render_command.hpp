@@ -23,6 +23,7 @@ struct RenderArgs {
   bool validation = false;       // require validation layers (always on in debug builds)
   bool lod_mean = false;
   std::string title;
+  int frames = 0;                // --frames N: render N more frames, print their times on stderr
 };
 
 // "1920x1080" → (w, h); "X,Y" → (x, y). Error{Usage} naming the flag on bad text.
