@@ -92,6 +92,10 @@ class Kernel {
   virtual void run(std::span<const TensorView> inputs, std::span<const TensorView> outputs) = 0;
 };
 
+// A Kernel from a function, for ops that keep their prepared state in the closure (every backend).
+using KernelFn = std::function<void(std::span<const TensorView>, std::span<const TensorView>)>;
+std::unique_ptr<Kernel> make_kernel(KernelFn fn);
+
 // Memory owned by a backend. Freed by the deleter in the backend's own way.
 using DeviceBuffer = std::unique_ptr<void, std::function<void(void*)>>;
 

@@ -119,16 +119,7 @@ int run_infer(const std::vector<std::string>& argv) {
       std::printf("\n");
     }
   }
-  int bad = 0;
-  for (const PlannedTensor& t : s.planned()) {
-    const NonFinite nf = count_non_finite(s.activations().fetch(t.name));
-    if (nf.nan || nf.inf) {
-      if (!bad++) std::printf("non-finite values:\n");
-      std::printf("  %-40s %lld NaN, %lld Inf\n", t.name.c_str(), static_cast<long long>(nf.nan),
-                  static_cast<long long>(nf.inf));
-    }
-  }
-  if (!bad) std::printf("non-finite none\n");
+  print_non_finite(s);
   std::printf("time       load %.1f ms, prepare %.1f ms, run %.1f ms\n", m.load_ms, m.prepare_ms, ms);
   if (auto dir = a.get("dump")) dump(s, *dir, a.has("all"));
   return 0;

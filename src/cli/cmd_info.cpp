@@ -93,16 +93,7 @@ int run_info(const std::vector<std::string>& argv) {
 
   if (!o.inputs.empty()) {
     run_once(m);
-    int bad = 0;
-    for (const PlannedTensor& t : s.planned()) {
-      const NonFinite nf = count_non_finite(s.activations().fetch(t.name));
-      if (nf.nan || nf.inf) {
-        if (!bad++) std::printf("\nnon-finite values:\n");
-        std::printf("  %-40s %lld NaN, %lld Inf\n", t.name.c_str(), static_cast<long long>(nf.nan),
-                    static_cast<long long>(nf.inf));
-      }
-    }
-    if (!bad) std::printf("non-finite none (all %zu tensors finite)\n", s.planned().size());
+    print_non_finite(s);
   }
   return 0;
 }

@@ -291,6 +291,19 @@ NonFinite count_non_finite(const Tensor& t) {
   return nf;
 }
 
+void print_non_finite(const Session& s) {
+  int bad = 0;
+  for (const PlannedTensor& t : s.planned()) {
+    const NonFinite nf = count_non_finite(s.activations().fetch(t.name));
+    if (nf.nan || nf.inf) {
+      if (!bad++) std::printf("non-finite values:\n");
+      std::printf("  %-40s %lld NaN, %lld Inf\n", t.name.c_str(), static_cast<long long>(nf.nan),
+                  static_cast<long long>(nf.inf));
+    }
+  }
+  if (!bad) std::printf("non-finite none (all %zu tensors finite)\n", s.planned().size());
+}
+
 std::string json_escape(const std::string& s) {
   std::string o;
   for (unsigned char c : s) {

@@ -82,6 +82,9 @@ double run_once(LoadedModel& m);
 // Non-finite counts of a host tensor (floats only; zero for others).
 struct NonFinite { int64_t nan = 0, inf = 0; };
 NonFinite count_non_finite(const Tensor& t);
+// Prints the tensors of the last run that hold NaN/Inf ("non-finite values:" then one row each), or
+// "non-finite none (all N tensors finite)".
+void print_non_finite(const Session& s);
 
 std::string json_escape(const std::string& s);
 std::string human_bytes(size_t bytes);

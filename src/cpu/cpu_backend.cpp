@@ -13,15 +13,6 @@ namespace netlens::cpu {
 
 namespace {
 
-class LambdaKernel final : public Kernel {
- public:
-  explicit LambdaKernel(KernelFn fn) : fn_(std::move(fn)) {}
-  void run(std::span<const TensorView> in, std::span<const TensorView> out) override { fn_(in, out); }
-
- private:
-  KernelFn fn_;
-};
-
 bool needs_f32(DType t) { return t == DType::Float16 || t == DType::BFloat16 || t == DType::Float64; }
 
 void to_f32(const TensorView& src, float* dst) {
@@ -190,8 +181,6 @@ class CpuBackend final : public Backend {
 };
 
 }  // namespace
-
-std::unique_ptr<Kernel> make_kernel(KernelFn fn) { return std::make_unique<LambdaKernel>(std::move(fn)); }
 
 }  // namespace netlens::cpu
 

@@ -34,8 +34,8 @@ void register_nn_ops(CpuOpTable& t);          // Conv, ConvTranspose, Gemm, MatM
 void register_elementwise_ops(CpuOpTable& t); // unary, binary, activations, compare, Where, softmax, reductions
 void register_tensor_ops(CpuOpTable& t);      // Reshape..Einsum: data movement, Resize, Pad, Cast, Range...
 
-// A Kernel from a lambda, for ops with nothing to prepare.
-using KernelFn = std::function<void(std::span<const TensorView>, std::span<const TensorView>)>;
-std::unique_ptr<Kernel> make_kernel(KernelFn fn);
+// A Kernel from a lambda: the runtime's (runtime.hpp).
+using netlens::KernelFn;
+using netlens::make_kernel;
 
 }  // namespace netlens::cpu

@@ -44,17 +44,6 @@ dnnl::memory::desc plain_desc(const Shape& s);
 // kernel of the thread: blocked-layout copies of activations and per-run weight reorders.
 void* scratch(int slot, size_t bytes);
 
-// A kernel from a lambda (local to this family so its tests do not depend on the backend core).
-class FnKernel : public Kernel {
- public:
-  using Fn = std::function<void(std::span<const TensorView>, std::span<const TensorView>)>;
-  explicit FnKernel(Fn fn) : fn_(std::move(fn)) {}
-  void run(std::span<const TensorView> in, std::span<const TensorView> out) override { fn_(in, out); }
-
- private:
-  Fn fn_;
-};
-
 // Host value of constant input i, or nullptr.
 inline const Tensor* const_input(const NodeContext& ctx, size_t i) {
   return i < ctx.const_inputs.size() ? ctx.const_inputs[i] : nullptr;

@@ -121,7 +121,7 @@ std::unique_ptr<Kernel> plan_pool(const NodeContext& ctx, bool is_max) {
   const DType dt = ctx.inputs[0].dtype;
   const bool want_indices = is_max && ctx.outputs.size() > 1 && ctx.node.outputs.size() > 1 &&
                             !ctx.node.outputs[1].empty();
-  if (numel(p.y) == 0) return std::make_unique<FnKernel>([](auto, auto) {});
+  if (numel(p.y) == 0) return make_kernel([](std::span<const TensorView>, std::span<const TensorView>) {});
   const size_t r = p.x.size() - 2;
   const SpatialGeometry& g = p.pg.g;
 
@@ -154,7 +154,7 @@ std::unique_ptr<Kernel> plan_pool(const NodeContext& ctx, bool is_max) {
       // Geometry oneDNN rejects (e.g. padding wider than the kernel): the direct loop handles it.
     }
   }
-  return std::make_unique<FnKernel>([p, dt, want_indices](std::span<const TensorView> in,
+  return make_kernel([p, dt, want_indices](std::span<const TensorView> in,
                                                         std::span<const TensorView> out) {
     int64_t* idx = want_indices && out.size() > 1 ? static_cast<int64_t*>(out[1].data) : nullptr;
     switch (dt) {

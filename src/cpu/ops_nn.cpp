@@ -15,7 +15,6 @@ namespace netlens::cpu {
 namespace {
 
 using nn::affine_row;
-using nn::FnKernel;
 using nn::row_stats;
 using nn::sum_row;
 
@@ -52,7 +51,7 @@ std::unique_ptr<Kernel> plan_batchnorm(const NodeContext& ctx) {
   for (size_t i = 2; i < x.size(); ++i) spatial *= x[i];
   const bool per_element = ctx.opset < 9 && ctx.node.attr_int("spatial", 1) == 0;
   const int64_t params = per_element ? c * spatial : c;
-  return std::make_unique<FnKernel>([=](std::span<const TensorView> in, std::span<const TensorView> out) {
+  return make_kernel([=](std::span<const TensorView> in, std::span<const TensorView> out) {
     const float *xp = in_f32(in, 0), *scale = in_f32(in, 1), *bias = in_f32(in, 2), *mean = in_f32(in, 3),
                 *var = in_f32(in, 4);
     float* y = out_f32(out, 0);
@@ -88,7 +87,7 @@ std::unique_ptr<Kernel> plan_instancenorm(const NodeContext& ctx) {
   const int64_t n = x[0], c = x[1];
   int64_t spatial = 1;
   for (size_t i = 2; i < x.size(); ++i) spatial *= x[i];
-  return std::make_unique<FnKernel>([=](std::span<const TensorView> in, std::span<const TensorView> out) {
+  return make_kernel([=](std::span<const TensorView> in, std::span<const TensorView> out) {
     const float *xp = in_f32(in, 0), *scale = in_f32(in, 1), *bias = in_f32(in, 2);
     float* y = out_f32(out, 0);
 #pragma omp parallel for schedule(static) if (n * c * spatial > 32768)
@@ -117,7 +116,7 @@ std::unique_ptr<Kernel> plan_layernorm(const NodeContext& ctx) {
   const bool has_bias = nn::has_input(ctx, 2);
   const Shape bias_shape = has_bias ? ctx.inputs[2].shape : Shape{};
   const bool want_mean = output_used(ctx, 1), want_inv = output_used(ctx, 2);
-  return std::make_unique<FnKernel>([=](std::span<const TensorView> in, std::span<const TensorView> out) {
+  return make_kernel([=](std::span<const TensorView> in, std::span<const TensorView> out) {
     const float* xp = in_f32(in, 0);
     float* y = out_f32(out, 0);
     // Expand Scale and B to the normalised shape once per run (they are small).
@@ -156,7 +155,7 @@ std::unique_ptr<Kernel> plan_global_pool(const NodeContext& ctx, bool is_max) {
   const int64_t planes = x[0] * x[1];
   int64_t spatial = 1;
   for (size_t i = 2; i < x.size(); ++i) spatial *= x[i];
-  return std::make_unique<FnKernel>([=](std::span<const TensorView> in, std::span<const TensorView> out) {
+  return make_kernel([=](std::span<const TensorView> in, std::span<const TensorView> out) {
     const float* xp = in_f32(in, 0);
     float* y = out_f32(out, 0);
 #pragma omp parallel for schedule(static) if (planes * spatial > 32768)
@@ -184,7 +183,7 @@ std::unique_ptr<Kernel> plan_lrn(const NodeContext& ctx) {
   int64_t spatial = 1;
   for (size_t i = 2; i < x.size(); ++i) spatial *= x[i];
   const int64_t lo = (size - 1) / 2, hi = size - 1 - lo;
-  return std::make_unique<FnKernel>([=](std::span<const TensorView> in, std::span<const TensorView> out) {
+  return make_kernel([=](std::span<const TensorView> in, std::span<const TensorView> out) {
     const float* xp = in_f32(in, 0);
     float* y = out_f32(out, 0);
 #pragma omp parallel for schedule(static) if (n * c * spatial > 32768)
@@ -213,7 +212,7 @@ std::unique_ptr<Kernel> plan_lpnorm(const NodeContext& ctx) {
   for (int64_t i = 0; i < axis; ++i) outer *= x[i];
   for (size_t i = static_cast<size_t>(axis) + 1; i < x.size(); ++i) inner *= x[i];
   const int64_t len = x[axis];
-  return std::make_unique<FnKernel>([=](std::span<const TensorView> in, std::span<const TensorView> out) {
+  return make_kernel([=](std::span<const TensorView> in, std::span<const TensorView> out) {
     const float* xp = in_f32(in, 0);
     float* y = out_f32(out, 0);
 #pragma omp parallel for schedule(static) if (outer * inner * len > 32768)

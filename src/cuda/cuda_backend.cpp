@@ -99,18 +99,6 @@ void Context::reserve_half_scratch(size_t bytes) {
   half_scratch_bytes = bytes;
 }
 
-namespace {
-class FnKernel final : public Kernel {
- public:
-  explicit FnKernel(KernelFn fn) : fn_(std::move(fn)) {}
-  void run(std::span<const TensorView> in, std::span<const TensorView> out) override { fn_(in, out); }
-
- private:
-  KernelFn fn_;
-};
-}  // namespace
-
-std::unique_ptr<Kernel> make_kernel(KernelFn fn) { return std::make_unique<FnKernel>(std::move(fn)); }
 
 kern::StridedMap contiguous_map(const Shape& s) {
   kern::StridedMap m;

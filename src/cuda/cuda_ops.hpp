@@ -62,8 +62,8 @@ void register_elementwise_ops(CudaOpTable& t);  // unary, binary, Where, Cast, S
 void register_tensor_ops(CudaOpTable& t);       // copies, Transpose, Slice, Concat, Split, Gather, Pad, Expand, Tile, Resize
 void register_nn_ops(CudaOpTable& t);           // Conv, ConvTranspose, Gemm, MatMul, norms, pools
 
-using KernelFn = std::function<void(std::span<const TensorView>, std::span<const TensorView>)>;
-std::unique_ptr<Kernel> make_kernel(KernelFn fn);
+using netlens::KernelFn;  // and make_kernel: the runtime's (runtime.hpp)
+using netlens::make_kernel;
 
 // Strided maps (kernels/index.hpp) for the common walks.
 kern::StridedMap contiguous_map(const Shape& s);

@@ -44,6 +44,19 @@ const OpRegistry& OpRegistry::global() {
   return reg;
 }
 
+namespace {
+class FnKernel final : public Kernel {
+ public:
+  explicit FnKernel(KernelFn fn) : fn_(std::move(fn)) {}
+  void run(std::span<const TensorView> in, std::span<const TensorView> out) override { fn_(in, out); }
+
+ private:
+  KernelFn fn_;
+};
+}  // namespace
+
+std::unique_ptr<Kernel> make_kernel(KernelFn fn) { return std::make_unique<FnKernel>(std::move(fn)); }
+
 std::vector<std::string> unknown_op_nodes(const Graph& g) {
   std::vector<std::string> out;
   const int64_t opset = g.opset();
