@@ -16,6 +16,7 @@ pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev
   xvfb xauth clang libclang-rt-14-dev
   python3 python3-numpy
+  nlohmann-json3-dev libavformat-dev libavcodec-dev libavdevice-dev libavutil-dev libswscale-dev ffmpeg
 )
 # The machine image may bring its own Node.js; Debian's nodejs conflicts with it.
 command -v npm >/dev/null || pkgs+=(nodejs npm)
