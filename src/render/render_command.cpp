@@ -87,12 +87,27 @@ std::pair<int, int64_t> parse_select(const viz::Layout& l, const std::string& te
 int render_session(const Session& s, const RenderArgs& a) {
   viz::Layout layout = viz::layout_tensors(viz::select_tensors(s.graph(), s.planned()));
   if (layout.layers.empty()) throw Error(ErrorKind::Input, "render: the model has no float tensor to show");
-  viz::Camera cam = choose_camera(layout, a);
+  // A decoration's side columns: the camera frames the region between them (centred, as they are equal).
+  const int inset = a.decoration ? std::clamp(a.decoration->inset(a.width, a.height), 0, a.width / 2 - 8) : 0;
+  RenderArgs framing = a;
+  framing.width = a.width - 2 * inset;
+  viz::Camera cam = choose_camera(layout, framing);
   viz::Scene scene = viz::build_scene(std::move(layout), [&](const std::string& n) { return s.activations().fetch(n); });
   Context ctx(ContextOptions{.gpu = a.gpu, .validation = a.validation ? std::optional<bool>(true) : std::nullopt});
   RenderOptions ro{.width = a.width, .height = a.height, .lod_max = !a.lod_mean,
-                   .title = a.title.empty() ? (s.graph().name.empty() ? std::string("netlens") : s.graph().name) : a.title};
+                   .title = a.title.empty() ? (s.graph().name.empty() ? std::string("netlens") : s.graph().name) : a.title,
+                   .inset_left = inset, .inset_right = inset};
+  // Declared after the context and before the renderer: detached after the renderer is gone and
+  // before the context is (it owns Vulkan objects of ctx), on errors too.
+  FrameDecoration* decoration = a.decoration.get();
+  struct Detach {
+    FrameDecoration* d;
+    ~Detach() {
+      if (d) d->detach();
+    }
+  } detach{decoration};
   Renderer r(ctx, scene, ro);
+  Selection selection;
   if (!a.select.empty()) {
     auto [layer, flat] = parse_select(scene.layout, a.select);
     viz::ShapeFn shapes = [&](const std::string& n) -> std::optional<Shape> {
@@ -100,7 +115,12 @@ int render_session(const Session& s, const RenderArgs& a) {
       if (!t || t->constant) return std::nullopt;
       return t->info.shape;
     };
-    r.set_selection(make_selection(scene, layer, flat, &s.graph(), shapes));
+    selection = make_selection(scene, layer, flat, &s.graph(), shapes);
+    r.set_selection(selection);
+  }
+  if (decoration) {
+    int focus = a.view.rfind("layer:", 0) == 0 && a.camera_file.empty() ? scene.layout.find(a.view.substr(6)) : -1;
+    decoration->attach(ctx, r, scene, selection, focus);
   }
   r.render(cam);
   if (a.frames > 0) {
@@ -128,6 +148,7 @@ int render_session(const Session& s, const RenderArgs& a) {
                                         std::to_string(a.width) + "x" + std::to_string(a.height) + " frame");
     std::printf("%s\n", viz::pick_to_json(r.pick(x, y), scene).c_str());
   }
+  if (decoration) decoration->finish();
   if (ctx.validation() && ctx.validation_error_count())
     throw Error(ErrorKind::Internal, "render: " + std::to_string(ctx.validation_error_count()) + " Vulkan validation error(s)");
   return 0;

@@ -2,6 +2,8 @@
 // lay out its tensors, render one frame offscreen, write the PNG and answer a pick.
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -10,6 +12,22 @@
 #include "renderer.hpp"
 
 namespace netlens::render {
+
+// Something drawn over the frame by a module render does not link (the UI panels of `--ui`, from
+// netlens_ui): render_session leaves it the side columns it asks for (the camera is framed for the
+// region between them, 2D overlays move inside it) and attaches it once the renderer exists.
+struct FrameDecoration {
+  virtual ~FrameDecoration() = default;
+  // Width in pixels of each side column it covers (equal on both sides), for a w×h frame.
+  virtual int inset(int w, int h) const = 0;
+  // Before the first frame: install an overlay on `r` (Renderer::set_overlay) and prepare it.
+  // `selection` is what the frame highlights (layer < 0: none); `focus` the layer of --view layer:NAME or -1.
+  virtual void attach(Context& ctx, Renderer& r, const viz::Scene& scene, const Selection& selection, int focus) = 0;
+  // After the PNG is written.
+  virtual void finish() {}
+  // Before the renderer's context goes (also on errors): frees every Vulkan object it made.
+  virtual void detach() = 0;
+};
 
 struct RenderArgs {
   std::string out = "frame.png";
@@ -24,6 +42,7 @@ struct RenderArgs {
   bool lod_mean = false;
   std::string title;
   int frames = 0;                // --frames N: render N more frames, print their times on stderr
+  std::shared_ptr<FrameDecoration> decoration;  // --ui: the panels (set by the CLI)
 };
 
 // "1920x1080" → (w, h); "X,Y" → (x, y). Error{Usage} naming the flag on bad text.

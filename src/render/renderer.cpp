@@ -191,6 +191,7 @@ struct Renderer::Impl {
   UniqueFence fence;
 
   Selection selection;
+  OverlayFn overlay;
   std::vector<uint8_t> pixels;
   std::vector<uint32_t> ids;
   bool have_frame = false;
@@ -643,13 +644,15 @@ void Renderer::Impl::build_labels(const glm::mat4& vp, const viz::Camera& cam, c
   const float W = float(opts.width), H = float(opts.height);
   const float ui = std::clamp(H / 1000.0f, 0.6f, 4.0f);
   const FontAtlas& fa = font_atlas();
+  // Side panels drawn over the frame (RenderOptions::inset_*): 2D overlays live between them.
+  const float L0 = float(std::max(opts.inset_left, 0)), R0 = W - float(std::max(opts.inset_right, 0));
   if (opts.labels) {
     const float p1 = 17.0f * ui, p2 = 14.0f * ui, pad = 7.0f * ui;
     std::vector<glm::vec4> placed;  // x0, y0, x1, y1
     // Reserve the title, legend and selection panels so labels never cover them.
-    if (!opts.title.empty()) placed.emplace_back(0.0f, 0.0f, 560.0f * ui, 90.0f * ui);
-    if (opts.legend) placed.emplace_back(0.0f, H - 260.0f * ui, 360.0f * ui, H);
-    if (selection.layer >= 0) placed.emplace_back(W - 520.0f * ui, 0.0f, W, 100.0f * ui);
+    if (!opts.title.empty()) placed.emplace_back(L0, 0.0f, L0 + 560.0f * ui, 90.0f * ui);
+    if (opts.legend) placed.emplace_back(L0, H - 260.0f * ui, L0 + 360.0f * ui, H);
+    if (selection.layer >= 0) placed.emplace_back(R0 - 520.0f * ui, 0.0f, R0, 100.0f * ui);
     for (int li : order) {
       const auto& v = scene.layout.layers[static_cast<size_t>(li)];
       glm::vec3 anchor(v.center().x, v.max().y + 0.04f * v.size.y + 0.5f, v.center().z);
@@ -661,8 +664,8 @@ void Renderer::Impl::build_labels(const glm::mat4& vp, const viz::Camera& cam, c
       float w = std::max(fa.text_width(l1, p1), fa.text_width(l2, p2)) + 2 * pad;
       float h = p1 + p2 + 2.2f * pad;
       float x0 = p->x - 0.5f * w, y0 = p->y - h - 6.0f * ui;
-      if (p->x < 0 || p->x > W || y0 + h < 0 || y0 > H) continue;
-      x0 = std::clamp(x0, 4.0f, std::max(4.0f, W - w - 4.0f));  // keep labels of edge volumes readable
+      if (p->x < L0 || p->x > R0 || y0 + h < 0 || y0 > H) continue;
+      x0 = std::clamp(x0, L0 + 4.0f, std::max(L0 + 4.0f, R0 - w - 4.0f));  // keep labels of edge volumes readable
       bool overlap = false;
       for (const auto& r : placed)
         if (x0 < r.z + 14 * ui && x0 + w + 14 * ui > r.x && y0 < r.w + 10 * ui && y0 + h + 10 * ui > r.y) {
@@ -681,15 +684,15 @@ void Renderer::Impl::build_labels(const glm::mat4& vp, const viz::Camera& cam, c
   }
   if (!opts.title.empty()) {
     float p = 26.0f * ui;
-    add_text(24.0f * ui, 24.0f * ui + p, p, opts.title, glm::vec4(0.96f, 0.97f, 1.0f, 1.0f));
+    add_text(L0 + 24.0f * ui, 24.0f * ui + p, p, opts.title, glm::vec4(0.96f, 0.97f, 1.0f, 1.0f));
     std::string sub = std::to_string(scene.layout.layers.size()) + " layers, " +
                       std::to_string(scene.neurons()) + " activations";
-    add_text(24.0f * ui, 24.0f * ui + p + 22.0f * ui, 15.0f * ui, sub, glm::vec4(0.6f, 0.68f, 0.78f, 1.0f));
+    add_text(L0 + 24.0f * ui, 24.0f * ui + p + 22.0f * ui, 15.0f * ui, sub, glm::vec4(0.6f, 0.68f, 0.78f, 1.0f));
   }
   if (opts.legend) {
     const float p = 13.0f * ui, bw = 200.0f * ui, bh = 10.0f * ui, pad = 12.0f * ui;
     const float pw = bw + 2 * pad + 90.0f * ui, ph = 4 * pad + 2 * (bh + 2.2f * p) + p + 1.8f * p;
-    float x = 20.0f * ui, y = H - ph - 20.0f * ui;
+    float x = L0 + 20.0f * ui, y = H - ph - 20.0f * ui;
     add_panel(x, y, pw, ph, 8.0f * ui, glm::vec4(0.07f, 0.08f, 0.11f, 0.8f));
     float cy = y + pad;
     glm::vec4 tc(0.78f, 0.82f, 0.88f, 1.0f), dim(0.55f, 0.6f, 0.68f, 1.0f);
@@ -746,7 +749,7 @@ void Renderer::Impl::build_labels(const glm::mat4& vp, const viz::Camera& cam, c
     const float p = 16.0f * ui, pad = 10.0f * ui;
     float w = std::max({fa.text_width(l1, p), fa.text_width(l2, p), fa.text_width(l3, p)}) + 2 * pad,
           h = (l3.empty() ? 2.4f : 3.6f) * p + 2 * pad;
-    float x = W - w - 20.0f * ui, y = 20.0f * ui;
+    float x = R0 - w - 20.0f * ui, y = 20.0f * ui;
     add_panel(x, y, w, h, 8.0f * ui, glm::vec4(0.07f, 0.08f, 0.11f, 0.85f));
     add_panel(x, y, 3.0f * ui, h, 1.5f * ui, glm::vec4(0.30f, 0.95f, 1.0f, 0.9f));
     add_text(x + pad, y + pad + p, p, l1, glm::vec4(0.95f, 0.97f, 1.0f, 1.0f));
@@ -1135,6 +1138,15 @@ FrameStats Renderer::Impl::render(const viz::Camera& cam, const PresentTarget* p
     ++st.draws;
   }
   vkCmdEndRendering(cmd);
+  if (overlay) {
+    // The scene's (resolved) colour writes before the overlay's loads and blends.
+    VkMemoryBarrier2 ob{.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER_2, .srcStageMask = col_stage,
+                        .srcAccessMask = VK_ACCESS_2_COLOR_ATTACHMENT_WRITE_BIT, .dstStageMask = col_stage,
+                        .dstAccessMask = col_access};
+    VkDependencyInfo od{.sType = VK_STRUCTURE_TYPE_DEPENDENCY_INFO, .memoryBarrierCount = 1, .pMemoryBarriers = &ob};
+    vkCmdPipelineBarrier2(cmd, &od);
+    overlay(cmd, OverlayTarget{color.img, color.view, kColorFormat, ext});
+  }
 
   const bool readback = opts.readback || readback_once;
   const bool probing = probe_px && probe_px->first >= 0 && probe_px->second >= 0 && probe_px->first < opts.width &&
@@ -1239,6 +1251,7 @@ Renderer::~Renderer() {
   if (impl_ && impl_->ctx.device()) vkDeviceWaitIdle(impl_->ctx.device());
 }
 void Renderer::set_selection(Selection s) { impl_->selection = std::move(s); }
+void Renderer::set_overlay(OverlayFn fn) { impl_->overlay = std::move(fn); }
 const RenderOptions& Renderer::options() const { return impl_->opts; }
 int Renderer::samples() const { return static_cast<int>(impl_->samples); }
 FrameStats Renderer::render(const viz::Camera& cam, const PresentTarget* present) {

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,6 +41,9 @@ struct RenderOptions {
   float cell_min_px = 10.0f;     // a layer turns into cells once its cells are this big on screen
   bool readback = true;          // copy colour and IDs to host memory after each frame
   std::string title;             // drawn top-left when not empty
+  // Pixels covered by side panels drawn over the frame (the UI): the 2D overlays (title, legend,
+  // selection panel, layer labels) stay between them.
+  int inset_left = 0, inset_right = 0;
   // Largest code buffer to allocate, in bytes; 0 = what the device allows (maxStorageBufferRange,
   // maxMemoryAllocationSize, 1 GiB). Tests inject a small value to exercise the split cheaply.
   uint64_t max_buffer_bytes = 0;
@@ -87,6 +91,20 @@ struct PresentTarget {
   VkSemaphore wait = VK_NULL_HANDLE, signal = VK_NULL_HANDLE;
 };
 
+// An overlay drawn over the finished frame (the UI panels): render() calls it once per frame after
+// the scene pass, on its own thread, with the single-sample colour image in
+// COLOR_ATTACHMENT_OPTIMAL (the scene's writes made visible to colour-attachment reads and writes);
+// the overlay records into `cmd` (e.g. its own render pass with LOAD_OP_LOAD) and leaves the image
+// in that layout. The ID buffer is not offered: picking sees through overlays, so the caller decides
+// (e.g. ImGui's WantCaptureMouse) whether a click is the overlay's.
+struct OverlayTarget {
+  VkImage image = VK_NULL_HANDLE;
+  VkImageView view = VK_NULL_HANDLE;
+  VkFormat format = VK_FORMAT_UNDEFINED;
+  VkExtent2D extent{};
+};
+using OverlayFn = std::function<void(VkCommandBuffer cmd, const OverlayTarget& target)>;
+
 class Renderer {
  public:
   Renderer(Context& ctx, const viz::Scene& scene, RenderOptions opts);
@@ -95,6 +113,8 @@ class Renderer {
   Renderer& operator=(const Renderer&) = delete;
 
   void set_selection(Selection s);
+  // Installs (or, with an empty function, removes) the overlay drawn after every following frame.
+  void set_overlay(OverlayFn fn);
   const RenderOptions& options() const;
   int samples() const;
 

@@ -1,0 +1,112 @@
+// The panels over the 3D view (Dear ImGui windows docked along both sides of the frame, the
+// network's centre left clear): model tree, input chooser, view settings (colour scale,
+// normalisation, screenshot), layer inspector (every channel's feature map as one texture with a
+// shared colour scale, sortable), neuron inspector (value, position, receptive field, fan-out), and
+// the panels of the inspect analyses as they exist in this build.
+//
+// Contract: Panels borrows the session, the scene and the ImGuiLayer (all must outlive it, or be
+// replaced with set_scene before they go). draw() runs between ImGuiLayer::begin_frame and
+// end_frame on the UI thread; actions are called from inside draw() (the caller applies them after
+// the frame or at once: nothing in Panels depends on their effect until the next draw()). The
+// panels never compute an analysis themselves: values come from the scene (viz) and netlens_inspect.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "feature_maps.hpp"
+#include "imgui_layer.hpp"
+#include "netlens/runtime.hpp"
+#include "renderer.hpp"
+#include "scene.hpp"
+
+namespace netlens::ui {
+
+// Colour-map and normalisation settings of the panels (and, where the host supports it, the 3D view).
+struct ViewSettings {
+  float lo_pct = 1.0f, hi_pct = 99.0f;  // percentile range of the colour scales (the scene's default)
+  bool global_scale = false;            // one scale over every layer instead of one per layer
+  bool lod_mean = false;                // 3D: far layers aggregate by mean instead of max |v|
+  bool operator==(const ViewSettings&) const = default;
+};
+
+// What the panels ask of their host (the viewer, or nothing offscreen). An empty function greys the
+// control that would call it out.
+struct PanelActions {
+  std::function<void(int layer)> focus_layer;                // model tree click: fly to that layer
+  std::function<void(int layer, int64_t flat)> select;       // a cell clicked in a feature map
+  std::function<void(const std::string& path)> load_input;   // input chooser: run on this file
+  std::function<void(int step)> step_input;                  // previous (-1) / next (+1) file of the folder
+  std::function<void()> screenshot;                          // save the frame as PNG
+  std::function<void(const ViewSettings&)> settings_changed; // colour map / normalisation changed
+};
+
+// A panel's window in frame pixels (after a draw()).
+struct PanelRect {
+  std::string name;
+  float x = 0, y = 0, w = 0, h = 0;
+};
+
+// Width in pixels of each side column for a frame of width×height (both columns are equal, so the
+// central region stays centred and a camera framed for its aspect is centred too).
+int column_width(int width, int height);
+
+class Panels {
+ public:
+  Panels(ImGuiLayer& ui, const Session& s, const viz::Scene& scene);
+  ~Panels();
+
+  // New activations (another input): every texture and cached value is rebuilt on the next draw.
+  void set_scene(const Session& s, const viz::Scene& scene);
+  void set_focus(int layer);  // the layer inspector's layer (-1: the selection's, else none)
+  int focus() const { return focus_; }
+  // The selected neuron and its highlighted regions (render::make_selection), or layer < 0 for none.
+  void set_selection(const render::Selection& sel);
+  void set_input_path(const std::string& path);
+  void set_status(const std::string& line);  // one line shown in the input panel (e.g. "saved shot.png")
+  const ViewSettings& settings() const { return settings_; }
+  void set_settings(const ViewSettings& v);
+
+  // Draws every panel for a frame of width×height frame pixels.
+  void draw(int width, int height);
+  const std::vector<PanelRect>& rects() const { return rects_; }
+
+  PanelActions actions;
+
+ private:
+  struct Cache;
+  void model_tree();
+  void input_chooser();
+  void view_settings();
+  void layer_inspector();
+  void neuron_inspector();
+  void predictions();
+  void weights();
+  void activation_fn();
+  void attention();
+  void colour_bar(const viz::ColorScale& s, float width);
+  viz::ColorScale panel_scale(int layer);
+  void begin_panel(const char* name, float x, float y, float w, float h);
+  void end_panel();
+
+  ImGuiLayer& ui_;
+  const Session* s_;
+  const viz::Scene* scene_;
+  int focus_ = -1;
+  render::Selection sel_;
+  std::string input_path_, status_;
+  ViewSettings settings_;
+  ChannelOrder order_ = ChannelOrder::Index;
+  char filter_[128] = {};
+  char path_buf_[1024] = {};
+  bool scroll_tree_ = true;
+  float style_px_ = 0;
+  std::vector<PanelRect> rects_;
+  std::unique_ptr<Cache> cache_;
+};
+
+}  // namespace netlens::ui
