@@ -1,0 +1,177 @@
+// Predictions: CTC decoding and top-k on hand-made outputs (expected values worked out by hand), then
+// the real models: PP-OCRv4 rec must read text lines rendered here with ImageMagick + DejaVu Sans
+// (skipped when /usr/bin/convert or the font is missing), and ppocr cls with a "0"/"180" label file
+// must tell the upright line from the rotated one. Last, the `netlens inspect` CLI on PP-OCRv4 rec
+// with --labels and --attention.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "model_view.hpp"
+#include "netlens/cpu.hpp"
+#include "netlens/io.hpp"
+#include "netlens/onnx.hpp"
+#include "predictions.hpp"
+
+using namespace netlens;
+using namespace netlens::inspect;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kModels = std::string(NETLENS_CACHE_DIR) + "/models/";
+// The checkout (tests/inspect/ is two levels down); CMake compiles with absolute paths.
+const std::string kSource = fs::path(__FILE__).parent_path().parent_path().parent_path().string();
+const std::string kFont = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+
+// One folder per process, removed at exit.
+struct TempDir {
+  fs::path path = fs::temp_directory_path() / ("netlens_inspect_pred_" + std::to_string(::getpid()));
+  TempDir() { fs::create_directories(path); }
+  ~TempDir() { fs::remove_all(path); }
+};
+fs::path temp_dir() {
+  static TempDir d;
+  return d.path;
+}
+
+// Row-major [1, T, C] from per-step probability rows.
+Tensor steps(const std::vector<std::vector<float>>& rows) {
+  std::vector<float> v;
+  for (const auto& r : rows) v.insert(v.end(), r.begin(), r.end());
+  return Tensor::from_f32({1, int64_t(rows.size()), int64_t(rows[0].size())}, v);
+}
+
+ImagePreprocess rec_pp(int w) {
+  ImagePreprocess pp;
+  pp.width = w;  // 0: the image's own size
+  pp.height = w ? 48 : 0;
+  pp.bgr = true;  // PaddleOCR's OpenCV order (assets/samples/README.md)
+  pp.mean = {0.5f, 0.5f, 0.5f};
+  pp.std = {0.5f, 0.5f, 0.5f};
+  return pp;
+}
+
+// Each image at its own width (the model's W is dynamic), as PaddleOCR feeds a cropped line: a
+// white margin wider than the text would be read as trailing (full-width) spaces.
+std::vector<std::string> run_rec(const std::vector<std::string>& images) {
+  const auto dict = read_labels(kModels + "ppocr_keys_v1.txt");
+  const Graph g = load_onnx(kModels + "ppocrv4_rec.onnx");
+  std::vector<std::string> texts;
+  for (const auto& img : images) {
+    auto cpu = make_cpu_backend();
+    Session s(g, {cpu.get()});
+    s.run({{"x", load_image(img, rec_pp(0))}});
+    ModelView v(s);
+    const Predictions p = predictions(v, dict);
+    EXPECT_EQ(p.ctc.size(), 1u);
+    EXPECT_TRUE(p.classifications.empty());
+    if (p.ctc.empty()) return {};
+    EXPECT_TRUE(p.ctc[0].space_class);
+    EXPECT_FALSE(p.ctc[0].softmax_applied);  // the model ends in Softmax
+    for (const auto& c : p.ctc[0].chars[0]) {
+      EXPECT_GT(c.confidence, 0.5) << c.text;
+      EXPECT_LE(c.confidence, 1.0);
+    }
+    texts.push_back(p.ctc[0].text[0]);
+  }
+  return texts;
+}
+
+}  // namespace
+
+TEST(Predictions, CtcCollapsesRepeatsDropsBlanksAndKnowsTheSpaceClass) {
+  // Dictionary a, b; C = 4 → class 3 is the space. Steps: a a _ a b b ␣ b → "aab b".
+  const std::vector<std::string> dict{"a", "b"};
+  auto one = [](int cls, float p) {
+    std::vector<float> r(4, (1 - p) / 3);
+    r[cls] = p;
+    return r;
+  };
+  const Tensor t = steps({one(1, .9f), one(1, .7f), one(0, .8f), one(1, .6f), one(2, .5f), one(2, .9f), one(3, .8f), one(2, .4f)});
+  ASSERT_TRUE(looks_like_ctc(t.shape(), dict.size()));
+  const CtcDecoding d = ctc_decode(t, "out", dict);
+  EXPECT_TRUE(d.space_class);
+  EXPECT_FALSE(d.softmax_applied);
+  EXPECT_EQ(d.text[0], "aab b");
+  ASSERT_EQ(d.chars[0].size(), 5u);
+  EXPECT_NEAR(d.chars[0][0].confidence, (0.9 + 0.7) / 2, 1e-6);  // mean over its two steps
+  EXPECT_EQ(d.chars[0][0].steps, 2);
+  EXPECT_EQ(d.chars[0][1].first_step, 3);
+  EXPECT_NEAR(d.chars[0][2].confidence, (0.5 + 0.9) / 2, 1e-6);
+  EXPECT_EQ(d.chars[0][3].text, " ");
+  EXPECT_NEAR(d.confidence[0], (0.8 + 0.6 + 0.7 + 0.8 + 0.4) / 5, 1e-6);
+  // C = lines + 1: no space class, class 2 is "b"; logits get a softmax.
+  const Tensor logits = Tensor::from_f32({1, 3, 3}, {0, 5, 0, 0, 5, 0, 0, 0, 5});
+  const CtcDecoding e = ctc_decode(logits, "out", dict);
+  EXPECT_FALSE(e.space_class);
+  EXPECT_TRUE(e.softmax_applied);
+  EXPECT_EQ(e.text[0], "ab");
+  EXPECT_NEAR(e.chars[0][0].confidence, std::exp(5.0) / (std::exp(5.0) + 2), 1e-6);
+  EXPECT_THROW(ctc_decode(Tensor::from_f32({1, 1, 6}, std::vector<float>(6, 0)), "out", dict), Error);
+  EXPECT_FALSE(looks_like_ctc({1, 5, 6}, dict.size()));
+}
+
+TEST(Predictions, TopKWithLabelsAndSoftmaxOnlyWhenNeeded) {
+  const std::vector<std::string> labels{"cat", "dog", "eel"};
+  const Classification probs = classify(Tensor::from_f32({1, 4}, {0.1f, 0.6f, 0.05f, 0.25f}), "p", labels, 3);
+  EXPECT_FALSE(probs.softmax_applied);
+  ASSERT_EQ(probs.top[0].size(), 3u);
+  EXPECT_EQ(probs.top[0][0].label, "dog");
+  EXPECT_EQ(probs.top[0][1].index, 3);
+  EXPECT_EQ(probs.top[0][1].label, "");  // beyond the label file
+  EXPECT_NEAR(probs.top[0][2].score, 0.1, 1e-7);
+  const Classification logits = classify(Tensor::from_f32({2, 3, 1, 1}, {1, 2, 3, 0, 0, std::log(2.0f)}), "l", labels, 2);
+  EXPECT_TRUE(logits.softmax_applied);
+  ASSERT_EQ(logits.top.size(), 2u);
+  const double z = std::exp(1.0) + std::exp(2.0) + std::exp(3.0);
+  EXPECT_EQ(logits.top[0][0].label, "eel");
+  EXPECT_NEAR(logits.top[0][0].score, std::exp(3.0) / z, 1e-9);
+  EXPECT_EQ(logits.top[1][0].label, "eel");
+  EXPECT_NEAR(logits.top[1][0].score, 0.5, 1e-6);
+  EXPECT_THROW(classify(Tensor::from_f32({1, 2, 3}, std::vector<float>(6, 0)), "x", labels), Error);
+  const fs::path f = temp_dir() / "labels.txt";
+  std::ofstream(f) << "zero\r\none\ntwo";
+  EXPECT_EQ(read_labels(f.string()), (std::vector<std::string>{"zero", "one", "two"}));
+  EXPECT_THROW(read_labels((temp_dir() / "missing.txt").string()), Error);
+}
+
+TEST(Predictions, PpocrRecReadsRenderedLines) {
+  if (!fs::exists(kModels + "ppocrv4_rec.onnx")) GTEST_SKIP() << "ppocrv4_rec.onnx missing (scripts/fetch-models.sh)";
+  if (!fs::exists("/usr/bin/convert") || !fs::exists(kFont)) GTEST_SKIP() << "needs /usr/bin/convert and DejaVu Sans";
+  const std::vector<std::string> phrases{"netlens 2026", "Hello world"};
+  std::vector<std::string> images;
+  for (size_t i = 0; i < phrases.size(); ++i) {
+    const std::string out = (temp_dir() / ("line" + std::to_string(i) + ".png")).string();
+    // The text as a label, a white border, scaled to height 48 (PaddleOCR's rec height).
+    const std::string cmd = "/usr/bin/convert -background white -fill black -font " + kFont +
+                            " -pointsize 30 label:'" + phrases[i] + "' -bordercolor white -border 6 -resize x48 PNG24:" + out;
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    images.push_back(out);
+  }
+  EXPECT_EQ(run_rec(images), phrases);
+}
+
+TEST(Predictions, PpocrClsTellsUprightFromRotated) {
+  if (!fs::exists(kModels + "ppocr_cls.onnx")) GTEST_SKIP() << "ppocr_cls.onnx missing (scripts/fetch-models.sh)";
+  const std::string samples = kSource + "/assets/samples/";
+  const auto labels = read_labels(kSource + "/assets/labels/ppocr_cls.txt");
+  ASSERT_EQ(labels, (std::vector<std::string>{"0", "180"}));
+  auto cpu = make_cpu_backend();
+  Session s(load_onnx(kModels + "ppocr_cls.onnx"), {cpu.get()});
+  ImagePreprocess pp = rec_pp(192);
+  for (const auto& [file, want] : {std::pair{"line_192x48.png", "0"}, std::pair{"line_192x48_flipped.png", "180"}}) {
+    s.run({{"x", load_image(samples + file, pp)}});
+    ModelView v(s);
+    const Predictions p = predictions(v, labels, 2);
+    ASSERT_EQ(p.classifications.size(), 1u);
+    EXPECT_FALSE(p.classifications[0].softmax_applied);
+    EXPECT_EQ(p.classifications[0].top[0][0].label, want) << file;
+    EXPECT_GT(p.classifications[0].top[0][0].score, 0.9) << file;
+  }
+}
