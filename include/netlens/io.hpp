@@ -1,6 +1,7 @@
 // Tensor and image files: .npy read/write, PNG/JPEG → preprocessed input tensor.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,22 @@ struct ImagePreprocess {
 };
 // Loads PNG/JPEG, resizes (bilinear) and normalises into a float32 1xCxHxW (or 1xHxWxC) tensor.
 Tensor load_image(const std::string& path, const ImagePreprocess& pp);
+
+// 8-bit pixels already in memory (decoded video frames, camera frames) → the same tensor load_image
+// makes from a file holding those pixels. `pixels` is w·h·src_channels bytes, row-major, top row
+// first, interleaved; src_channels is 1 (grey) or 3 (RGB). RGB into a 1-channel model uses stb's
+// luma ((77 r + 150 g + 29 b) >> 8), as stb does when load_image asks it for one channel.
+// `what` names the source in errors (Error{Usage} for bad preprocessing options).
+Tensor preprocess_pixels(const uint8_t* pixels, int w, int h, int src_channels, const ImagePreprocess& pp,
+                         const std::string& what);
+
+// An image file decoded to 8-bit RGB (stb: PNG, JPEG, BMP, ...); Error{Io} missing, Error{Input}
+// undecodable.
+struct Rgb8Image {
+  int width = 0, height = 0;
+  std::vector<uint8_t> pixels;  // width·height·3
+};
+Rgb8Image load_image_rgb8(const std::string& path);
 
 // Replaces every character outside [A-Za-z0-9._-] with '_' (file names for dumped tensors).
 std::string sanitize_tensor_name(const std::string& name);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "camera_controller.hpp"
+#include "live.hpp"
 #include "render_command.hpp"
 #include "renderer.hpp"
 #include "swapchain.hpp"
@@ -71,6 +72,13 @@ class Viewer {
   void run_command(const ScriptLine& l);
   void on_key(int key);
   void save_camera(const std::string& path);
+  void apply_live();        // start of a frame: switch to the newest live result, if any
+  bool live_settled() const;  // no input pending, running or waiting to be shown
+  // Runs f() while the live pipeline is not running the session (directly without live input).
+  template <class F> void with_session(F&& f) {
+    if (o_.live) o_.live->with_session([&](const Session&) { f(); });
+    else f();
+  }
   glm::vec2 cursor_pixels(double x, double y) const;
 
   static Viewer* self(GLFWwindow* w) { return static_cast<Viewer*>(glfwGetWindowUserPointer(w)); }
@@ -106,6 +114,12 @@ class Viewer {
   int64_t frames_ = 0;
   std::vector<double> frame_ms_;  // acquire → present of each drawn frame
   uint32_t last_draws_ = 0;
+
+  // Live input state.
+  std::string input_name_;
+  uint64_t result_id_ = 0;  // id of the result shown (0: the run made before the viewer opened)
+  bool waiting_input_ = false;
+  bool error_reported_ = false;
 };
 
 void Viewer::open() {
@@ -117,8 +131,11 @@ void Viewer::open() {
     if (!t || t->constant) return std::nullopt;
     return t->info.shape;
   };
-  scene_ = std::make_unique<viz::Scene>(
-      viz::build_scene(std::move(layout), [&](const std::string& n) { return s_.activations().fetch(n); }));
+  with_session([&] {
+    scene_ = std::make_unique<viz::Scene>(
+        viz::build_scene(std::move(layout), [&](const std::string& n) { return s_.activations().fetch(n); }));
+  });
+  input_name_ = o_.first_input;
   if (!o_.script.empty()) script_ = read_script(o_.script);
 
   glfwSetErrorCallback(on_glfw_error);
@@ -161,7 +178,7 @@ void Viewer::open() {
   cc_ = std::make_unique<CameraController>(render::choose_camera(scene_->layout, ra), viz::scene_radius(scene_->layout));
   if (!o_.select.empty()) {
     auto [layer, flat] = render::parse_select(scene_->layout, o_.select);
-    r_->set_selection(render::make_selection(*scene_, layer, flat, &s_.graph(), shapes_));
+    with_session([&] { r_->set_selection(render::make_selection(*scene_, layer, flat, &s_.graph(), shapes_)); });
   }
 
   glfwSetKeyCallback(win_, [](GLFWwindow* w, int key, int, int action, int) {
@@ -257,6 +274,7 @@ void Viewer::draw_frame() {
     recreate_swapchain();  // e.g. a framebuffer over 8192 px: the renderer cannot follow it
     return;
   }
+  apply_live();
   const double t0 = glfwGetTime();
   auto f = sc_->acquire();
   if (!f) {
@@ -271,6 +289,7 @@ void Viewer::draw_frame() {
   last_draws_ = r_->render(cc_->camera(), &f->target).draws;
   if (!sc_->present(*f)) need_recreate_ = true;
   frame_ms_.push_back((glfwGetTime() - t0) * 1000.0);
+  if (o_.live) o_.live->note_frame(frame_ms_.back());
   dirty_ = false;
   after_frame();
 }
@@ -286,7 +305,9 @@ void Viewer::after_frame() {
   if (pending_click_) {
     pending_click_ = false;
     if (hovered) {
-      r_->set_selection(render::make_selection(*scene_, hovered->layer, hovered->flat, &s_.graph(), shapes_));
+      with_session([&] {
+        r_->set_selection(render::make_selection(*scene_, hovered->layer, hovered->flat, &s_.graph(), shapes_));
+      });
       dirty_ = true;
     }
     std::printf("%s\n", viz::pick_to_json(hovered, *scene_).c_str());
@@ -300,7 +321,8 @@ void Viewer::after_frame() {
       dirty_ = true;
     }
   }
-  std::string t = "netlens - " + o_.title + (cc_->mode() == CameraMode::Fly ? " [fly]" : "");
+  std::string t = "netlens - " + o_.title + (input_name_.empty() ? "" : " - " + input_name_) +
+                  (cc_->mode() == CameraMode::Fly ? " [fly]" : "");
   if (hovered) {
     char buf[160];
     std::snprintf(buf, sizeof buf, " - %s [%lld, %lld, %lld] = %.6g", hovered->tensor.c_str(),
@@ -336,6 +358,20 @@ void Viewer::on_key(int key) {
     case GLFW_KEY_ESCAPE: r_->set_selection({}); break;
     case GLFW_KEY_C: save_camera("netlens-camera-" + std::to_string(++saved_cameras_) + ".json"); break;
     case GLFW_KEY_P: pending_shot_ = "netlens-shot-" + std::to_string(++saved_shots_) + ".png"; break;
+    case GLFW_KEY_RIGHT:
+    case GLFW_KEY_N:
+      if (o_.feeder) o_.feeder->next();
+      break;
+    case GLFW_KEY_LEFT:
+    case GLFW_KEY_B:
+      if (o_.feeder) o_.feeder->prev();
+      break;
+    case GLFW_KEY_SPACE:
+      if (o_.feeder) {
+        o_.feeder->toggle_pause();
+        std::fprintf(stderr, "netlens view: input %s\n", o_.feeder->paused() ? "paused" : "playing");
+      }
+      break;
     case GLFW_KEY_V:
       vsync_ = !vsync_;
       need_recreate_ = true;
@@ -349,6 +385,8 @@ void Viewer::on_key(int key) {
 //   frames N | settle (until a flight ends) | resize W H | iconify | restore | cursor X Y |
 //   click X Y | focus X Y | key tab|f|o|home|esc|c|p|v | drag DX DY | scroll S |
 //   move RIGHT UP FORWARD SECONDS | save-camera FILE | screenshot FILE | close
+// Live input: next | prev (folder steps) | pause (toggle) | wait-input (until no input is pending,
+// running or waiting to be shown: the next frame shows the newest result); keys right|left|space|n|b.
 void Viewer::run_command(const ScriptLine& l) {
   const auto& w = l.words;
   auto where = o_.script + ":" + std::to_string(l.line);
@@ -380,7 +418,9 @@ void Viewer::run_command(const ScriptLine& l) {
     need(1);
     static const std::map<std::string, int> keys = {{"tab", GLFW_KEY_TAB}, {"f", GLFW_KEY_F}, {"o", GLFW_KEY_O},
                                                     {"home", GLFW_KEY_HOME}, {"esc", GLFW_KEY_ESCAPE},
-                                                    {"c", GLFW_KEY_C}, {"p", GLFW_KEY_P}, {"v", GLFW_KEY_V}};
+                                                    {"c", GLFW_KEY_C}, {"p", GLFW_KEY_P}, {"v", GLFW_KEY_V},
+                                                    {"right", GLFW_KEY_RIGHT}, {"left", GLFW_KEY_LEFT},
+                                                    {"space", GLFW_KEY_SPACE}, {"n", GLFW_KEY_N}, {"b", GLFW_KEY_B}};
     auto it = keys.find(w[1]);
     if (it == keys.end()) throw Error(ErrorKind::Usage, where + ": unknown key '" + w[1] + "'");
     on_key(it->second);
@@ -390,15 +430,25 @@ void Viewer::run_command(const ScriptLine& l) {
   else if (c == "save-camera") { need(1); save_camera(w[1]); }
   else if (c == "screenshot") { need(1); pending_shot_ = w[1]; }
   else if (c == "close") { need(0); glfwSetWindowShouldClose(win_, GLFW_TRUE); }
+  else if (c == "next" || c == "prev" || c == "pause" || c == "wait-input") {
+    need(0);
+    if (!o_.live || !o_.feeder) throw Error(ErrorKind::Usage, where + ": '" + c + "' needs a live --input (folder, video, camera)");
+    if (c == "next") o_.feeder->next();
+    else if (c == "prev") o_.feeder->prev();
+    else if (c == "pause") o_.feeder->toggle_pause();
+    else waiting_input_ = true;
+  }
   else throw Error(ErrorKind::Usage, where + ": unknown command '" + c + "'");
   dirty_ = true;
 }
 
 bool Viewer::script_step() {
   if (settling_ && !cc_->animating()) settling_ = false;
-  while (wait_frames_ <= 0 && !settling_ && script_pos_ < script_.size() && !glfwWindowShouldClose(win_))
+  if (waiting_input_ && live_settled()) waiting_input_ = false;
+  while (wait_frames_ <= 0 && !settling_ && !waiting_input_ && script_pos_ < script_.size() &&
+         !glfwWindowShouldClose(win_))
     run_command(script_[script_pos_++]);
-  return script_pos_ < script_.size() || wait_frames_ > 0 || settling_;
+  return script_pos_ < script_.size() || wait_frames_ > 0 || settling_ || waiting_input_;
 }
 
 int Viewer::run() {
@@ -429,10 +479,12 @@ int Viewer::run() {
     if (minimised) {
       // Nothing to draw; wait briefly so a minimised window neither spins nor hangs.
       glfwWaitEventsTimeout(0.05);
-    } else if (dirty_ || counting || pending_click_ || pending_focus_ || !pending_shot_.empty()) {
+    } else if (dirty_ || counting || pending_click_ || pending_focus_ || !pending_shot_.empty() ||
+               (o_.live && o_.live->has_result())) {
       draw_frame();
     } else {
-      glfwWaitEventsTimeout(0.25);  // idle: nothing changed, keep the CPU free
+      // Idle: nothing changed, keep the CPU free; with live input, look for results often.
+      glfwWaitEventsTimeout(o_.live && !live_settled() ? 0.005 : 0.25);
       continue;
     }
     ++frames_;
@@ -445,6 +497,7 @@ int Viewer::run() {
                  t.size(), r_->options().width, r_->options().height, t[t.size() / 2], t[t.size() * 95 / 100],
                  last_draws_, ctx_->device_name().c_str());
   }
+  if (o_.live) std::fprintf(stderr, "netlens view: live: %s\n", o_.live->stats().summary().c_str());
   r_.reset();
   sc_.reset();
   size_t errors = ctx_->close();
@@ -453,6 +506,33 @@ int Viewer::run() {
     return 1;
   }
   return 0;
+}
+
+void Viewer::apply_live() {
+  if (!o_.live) return;
+  if (!error_reported_) {
+    std::optional<std::string> e = o_.live->error();
+    if (!e && o_.feeder) e = o_.feeder->error();
+    if (e) {
+      std::fprintf(stderr, "netlens view: error: %s (showing the last good input)\n", e->c_str());
+      error_reported_ = true;
+    }
+  }
+  if (auto r = o_.live->take_result()) {
+    // Between two frames: the renderer has no frame in flight, so the switch is whole.
+    const double ms = o_.uploader->apply(*r, *scene_, *r_);
+    o_.live->note_applied(ms);
+    input_name_ = r->input_name;
+    result_id_ = r->id;
+    dirty_ = true;
+  }
+  r_->set_subtitle(input_name_ + "  |  " + o_.live->stats().line());
+}
+
+bool Viewer::live_settled() const {
+  if (!o_.live) return true;
+  if (o_.feeder && !o_.feeder->idle()) return false;
+  return !o_.live->busy() && !o_.live->has_result();
 }
 
 }  // namespace

@@ -12,6 +12,8 @@
 // drag to orbit, right/middle drag to pan, scroll to zoom; F focus the layer under the cursor;
 // O or Home overview; click select the neuron under the cursor (its JSON line on stdout, receptive
 // field highlighted); Esc clear the selection; C save the camera JSON; P save a PNG; V vsync on/off.
+// Live input: Right or N next image, Left or B previous image (folders), Space pause/resume (videos,
+// cameras); the frame's subtitle shows the input and the live statistics.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +22,10 @@
 #include "netlens/runtime.hpp"
 
 namespace netlens::app {
+
+class LivePipeline;
+class SourceFeeder;
+class ResultUploader;
 
 struct ViewerOptions {
   int width = 1280, height = 800;  // initial window size (screen coordinates)
@@ -33,6 +39,13 @@ struct ViewerOptions {
   int gpu = -1;
   bool validation = false;  // require validation layers (debug builds turn them on anyway)
   bool lod_mean = false;
+  // Live input (`view --input DIR|VIDEO|camera`, see live.hpp); all null for a single input. The
+  // newest result is taken at the start of a frame and handed to `uploader`; keys and script
+  // commands step `feeder`. The session is then only read through live->with_session.
+  LivePipeline* live = nullptr;
+  SourceFeeder* feeder = nullptr;
+  ResultUploader* uploader = nullptr;
+  std::string first_input;  // name of the input the session ran before run_viewer
 };
 
 void require_display();

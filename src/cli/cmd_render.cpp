@@ -1,9 +1,12 @@
 // netlens render: run a model on an input, render the network offscreen to PNG, optionally pick.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
 #include "common.hpp"
 #include "bench_render.hpp"
+#include "live.hpp"
+#include "netlens/onnx.hpp"
 #include "offscreen.hpp"
 #include "render_command.hpp"
 
@@ -12,7 +15,7 @@ namespace {
 
 int run_render(const std::vector<std::string>& argv) {
   std::vector<std::string> flags = {"out", "camera", "view", "select", "pick", "gpu", "save-camera", "title", "frames",
-                                    "ui-rects"};
+                                    "ui-rects", "interop", "max-inputs"};
   flags.insert(flags.end(), kModelFlags.begin(), kModelFlags.end());  // includes size and input-size
   std::vector<std::string> bools = {"validation", "lod-mean", "ui"};
   bools.insert(bools.end(), kModelBoolFlags.begin(), kModelBoolFlags.end());
@@ -35,6 +38,37 @@ int run_render(const std::vector<std::string>& argv) {
   if (r.frames < 0) throw Error(ErrorKind::Usage, "--frames must be >= 0");
   if (a.has("ui-rects") && !a.has("ui")) throw Error(ErrorKind::Usage, "--ui-rects needs --ui");
   ModelOptions mo = parse_model_options(a, /*size_is_image=*/false);  // --size is the frame here
+  // Live input (a folder, a video): one PNG per input into the --out folder, through the live
+  // pipeline and the renderer's in-place update. Opened before the model loads: a bad path is one
+  // line at once.
+  auto live_it = std::find_if(mo.inputs.begin(), mo.inputs.end(), [](const std::string& in) {
+    const size_t eq = in.find('=');
+    return media::is_live_spec(in) || (eq != std::string::npos && media::is_live_spec(in.substr(eq + 1)));
+  });
+  if (live_it == mo.inputs.end() && (a.has("max-inputs") || a.has("interop")))
+    throw Error(ErrorKind::Usage, "--max-inputs and --interop need a live --input (a folder or a video file)");
+  if (live_it != mo.inputs.end()) {
+    const std::string spec = *live_it;
+    mo.inputs.erase(live_it);
+    const int64_t max_inputs = a.get_int("max-inputs", 0);
+    if (max_inputs < 0) throw Error(ErrorKind::Usage, "--max-inputs must be >= 0");
+    if (a.has("pick") || a.has("frames") || a.has("save-camera") || a.has("ui"))
+      throw Error(ErrorKind::Usage, "--pick, --frames, --save-camera and --ui take a single input, not a live one");
+    const std::string interop = a.get_or("interop", "auto");
+    Graph g = load_onnx(mo.model);
+    app::LiveInput in = app::open_live_input(g, spec, mo.pp, mo.size_given, mo.input_shapes);
+    mo.input_shapes[in.input_name] = in.first_tensor.shape();
+    LoadedModel m = load_model(mo, /*need_inputs=*/true, std::move(g));
+    m.inputs[in.input_name] = in.first_tensor;
+    run_once(m);
+    app::LiveConfig cfg{.input_name = in.input_name, .input_dtype = in.first_tensor.dtype(), .pp = in.pp,
+                        .other_inputs = m.inputs, .layout = app::live_layout(*m.session)};
+    cfg.other_inputs.erase(in.input_name);
+    std::string line;
+    const std::string backend = m.backends.front()->name();
+    auto up = app::make_uploader(interop, backend, mo.backend == "cpu" ? "--backend cpu" : "no usable CUDA device", &line);
+    return app::render_live(*m.session, std::move(cfg), in, r, r.out, max_inputs, *up, line);
+  }
   LoadedModel m = load_model(mo, /*need_inputs=*/true);
   run_once(m);
   if (a.has("ui")) {
@@ -47,9 +81,10 @@ int run_render(const std::vector<std::string>& argv) {
 NETLENS_COMMAND("render",
                 "render MODEL [--input FILE [--input-size WxH]] --out frame.png [--size 1920x1080] [--camera cam.json | --view overview | "
                 "--view layer:NAME] [--select TENSOR:INDEX] [--pick X,Y] [--gpu N] [--save-camera FILE] "
-                "[--validation] [--lod-mean] [--frames N] [--ui [--ui-rects FILE]]",
+                "[--validation] [--lod-mean] [--frames N] [--ui [--ui-rects FILE]]\n"
+                "       render MODEL --input DIR|VIDEO --out DIR/ [--max-inputs N] [--interop auto|off] [view flags]",
                 "run the model and render the network in 3D to a PNG (offscreen Vulkan); --pick prints the neuron at a pixel; "
-                "--ui draws the viewer's panels too",
+                "--ui draws the viewer's panels too; a folder or video input writes one PNG per input into --out DIR/",
                 run_render);
 
 NETLENS_COMMAND("bench-render",

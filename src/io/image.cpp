@@ -18,25 +18,89 @@
 
 namespace netlens {
 
-Tensor load_image(const std::string& path, const ImagePreprocess& pp) {
+namespace {
+
+// Per-channel mean and std after checking the options; `what` names the source in errors.
+struct Checked {
+  std::vector<float> mean, stdv;
+};
+Checked check_preprocess(const ImagePreprocess& pp, const std::string& what) {
   const int C = pp.channels;
   if (C != 1 && C != 3)
-    throw Error(ErrorKind::Usage, path + ": image channels must be 1 or 3 (got " + std::to_string(C) + ")");
+    throw Error(ErrorKind::Usage, what + ": image channels must be 1 or 3 (got " + std::to_string(C) + ")");
   if (pp.width < 0 || pp.height < 0)
-    throw Error(ErrorKind::Usage, path + ": negative resize size " + std::to_string(pp.width) + "x" + std::to_string(pp.height));
-  auto per_channel = [&](const std::vector<float>& v, const char* what) {
+    throw Error(ErrorKind::Usage, what + ": negative resize size " + std::to_string(pp.width) + "x" + std::to_string(pp.height));
+  auto per_channel = [&](const std::vector<float>& v, const char* name) {
     if (v.size() != static_cast<size_t>(C) && v.size() != 1)
-      throw Error(ErrorKind::Usage, path + ": " + what + " has " + std::to_string(v.size()) + " values, expected " +
+      throw Error(ErrorKind::Usage, what + ": " + name + " has " + std::to_string(v.size()) + " values, expected " +
                                         std::to_string(C) + " (one per channel) or 1");
     std::vector<float> out(static_cast<size_t>(C));
     for (int c = 0; c < C; ++c) out[static_cast<size_t>(c)] = v[v.size() == 1 ? 0 : static_cast<size_t>(c)];
     return out;
   };
-  const std::vector<float> mean = per_channel(pp.mean, "mean");
-  const std::vector<float> stdv = per_channel(pp.std, "std");
-  for (float s : stdv)
-    if (s == 0.0f) throw Error(ErrorKind::Usage, path + ": std must not be 0");
+  Checked k{per_channel(pp.mean, "mean"), per_channel(pp.std, "std")};
+  for (float s : k.stdv)
+    if (s == 0.0f) throw Error(ErrorKind::Usage, what + ": std must not be 0");
+  return k;
+}
 
+}  // namespace
+
+Tensor preprocess_pixels(const uint8_t* pixels, int w, int h, int src_channels, const ImagePreprocess& pp,
+                         const std::string& what) {
+  const int C = pp.channels;
+  const Checked k = check_preprocess(pp, what);
+  if (src_channels != 1 && src_channels != 3)
+    throw Error(ErrorKind::Internal, what + ": pixels must have 1 or 3 channels (got " + std::to_string(src_channels) + ")");
+  if (src_channels != C && !(src_channels == 3 && C == 1))
+    throw Error(ErrorKind::Input, what + ": a grey image cannot feed a 3-channel input");
+  if (w <= 0 || h <= 0) throw Error(ErrorKind::Input, what + ": empty image");
+
+  const int W = pp.width ? pp.width : w;
+  const int H = pp.height ? pp.height : h;
+  // A typo in --size must not become a 100 GB allocation.
+  if (static_cast<int64_t>(W) * H * C > (int64_t{1} << 30))
+    throw Error(ErrorKind::Usage, what + ": resize target " + std::to_string(W) + "x" + std::to_string(H) +
+                                      " is too large (over 2^30 values)");
+  const size_t src_n = static_cast<size_t>(w) * static_cast<size_t>(h) * static_cast<size_t>(C);
+  std::vector<float> src(src_n);
+  if (src_channels == C) {
+    for (size_t i = 0; i < src_n; ++i) src[i] = pixels[i];
+  } else {  // RGB → grey with stb's integer luma, so frames match load_image on the same pixels
+    for (size_t i = 0; i < src_n; ++i) {
+      const uint8_t* p = pixels + 3 * i;
+      src[i] = static_cast<float>(static_cast<uint8_t>((p[0] * 77 + p[1] * 150 + p[2] * 29) >> 8));
+    }
+  }
+  std::vector<float> img;
+  if (W == w && H == h) {
+    img = std::move(src);
+  } else {
+    img.resize(static_cast<size_t>(W) * static_cast<size_t>(H) * static_cast<size_t>(C));
+    const int ok = stbir_resize_float_generic(src.data(), w, h, 0, img.data(), W, H, 0, C, STBIR_ALPHA_CHANNEL_NONE,
+                                              0, STBIR_EDGE_CLAMP, STBIR_FILTER_TRIANGLE, STBIR_COLORSPACE_LINEAR,
+                                              nullptr);
+    if (!ok) throw Error(ErrorKind::Memory, what + ": resizing to " + std::to_string(W) + "x" + std::to_string(H) + " failed");
+  }
+
+  Tensor t(DType::Float32, pp.nhwc ? Shape{1, H, W, C} : Shape{1, C, H, W});
+  float* out = t.data_as<float>();
+  const size_t plane = static_cast<size_t>(W) * static_cast<size_t>(H);
+  for (size_t p = 0; p < plane; ++p) {
+    for (int c = 0; c < C; ++c) {
+      const int src_c = (pp.bgr && C == 3) ? 2 - c : c;
+      const float v = (img[p * static_cast<size_t>(C) + static_cast<size_t>(src_c)] * pp.scale - k.mean[static_cast<size_t>(c)]) /
+                      k.stdv[static_cast<size_t>(c)];
+      if (pp.nhwc) out[p * static_cast<size_t>(C) + static_cast<size_t>(c)] = v;
+      else out[static_cast<size_t>(c) * plane + p] = v;
+    }
+  }
+  return t;
+}
+
+Tensor load_image(const std::string& path, const ImagePreprocess& pp) {
+  const int C = pp.channels;
+  check_preprocess(pp, path);  // option errors first, before touching the file
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))
     throw Error(ErrorKind::Io, path + ": image file not found");
@@ -46,41 +110,22 @@ Tensor load_image(const std::string& path, const ImagePreprocess& pp) {
   if (!pixels)
     throw Error(ErrorKind::Input, path + ": cannot decode image (" + std::string(stbi_failure_reason()) +
                                       "; PNG and JPEG are supported)");
+  return preprocess_pixels(pixels.get(), w, h, C, pp, path);
+}
 
-  const int W = pp.width ? pp.width : w;
-  const int H = pp.height ? pp.height : h;
-  // A typo in --size must not become a 100 GB allocation.
-  if (static_cast<int64_t>(W) * H * C > (int64_t{1} << 30))
-    throw Error(ErrorKind::Usage, path + ": resize target " + std::to_string(W) + "x" + std::to_string(H) +
-                                      " is too large (over 2^30 values)");
-  const size_t src_n = static_cast<size_t>(w) * static_cast<size_t>(h) * static_cast<size_t>(C);
-  std::vector<float> src(src_n);
-  for (size_t i = 0; i < src_n; ++i) src[i] = pixels.get()[i];
-  pixels.reset();
-  std::vector<float> img;
-  if (W == w && H == h) {
-    img = std::move(src);
-  } else {
-    img.resize(static_cast<size_t>(W) * static_cast<size_t>(H) * static_cast<size_t>(C));
-    const int ok = stbir_resize_float_generic(src.data(), w, h, 0, img.data(), W, H, 0, C, STBIR_ALPHA_CHANNEL_NONE,
-                                              0, STBIR_EDGE_CLAMP, STBIR_FILTER_TRIANGLE, STBIR_COLORSPACE_LINEAR,
-                                              nullptr);
-    if (!ok) throw Error(ErrorKind::Memory, path + ": resizing to " + std::to_string(W) + "x" + std::to_string(H) + " failed");
-  }
-
-  Tensor t(DType::Float32, pp.nhwc ? Shape{1, H, W, C} : Shape{1, C, H, W});
-  float* out = t.data_as<float>();
-  const size_t plane = static_cast<size_t>(W) * static_cast<size_t>(H);
-  for (size_t p = 0; p < plane; ++p) {
-    for (int c = 0; c < C; ++c) {
-      const int src_c = (pp.bgr && C == 3) ? 2 - c : c;
-      const float v = (img[p * static_cast<size_t>(C) + static_cast<size_t>(src_c)] * pp.scale - mean[static_cast<size_t>(c)]) /
-                      stdv[static_cast<size_t>(c)];
-      if (pp.nhwc) out[p * static_cast<size_t>(C) + static_cast<size_t>(c)] = v;
-      else out[static_cast<size_t>(c) * plane + p] = v;
-    }
-  }
-  return t;
+Rgb8Image load_image_rgb8(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) throw Error(ErrorKind::Io, path + ": image file not found");
+  int w = 0, h = 0, file_channels = 0;
+  std::unique_ptr<unsigned char, void (*)(void*)> pixels(stbi_load(path.c_str(), &w, &h, &file_channels, 3),
+                                                         stbi_image_free);
+  if (!pixels)
+    throw Error(ErrorKind::Input, path + ": cannot decode image (" + std::string(stbi_failure_reason()) + ")");
+  Rgb8Image im;
+  im.width = w;
+  im.height = h;
+  im.pixels.assign(pixels.get(), pixels.get() + static_cast<size_t>(w) * static_cast<size_t>(h) * 3);
+  return im;
 }
 
 std::string sanitize_tensor_name(const std::string& name) {

@@ -1,6 +1,7 @@
 #include "renderer.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -174,6 +175,14 @@ struct Renderer::Impl {
   std::vector<GpuBuffer> chunk_bufs;
   std::vector<VkDescriptorSet> chunk_sets;
   uint64_t chunk_limit = 0;
+  // Kept from upload_codes for in-place value updates (Renderer::values_changed): where each part's
+  // codes sit in its chunk, the bytes per chunk, and the layout the buffers were sized for.
+  struct CodePlan { uint64_t off0, off_max, bytes_max; };
+  std::vector<CodePlan> code_plan;
+  std::vector<uint64_t> chunk_used;
+  std::vector<std::array<int64_t, 5>> layout_key;  // C, H, W, count, levels per layer
+  std::vector<GpuBuffer> chunk_staging;            // host copies of the chunks, made on the first update
+  GpuBuffer layers_staging;
   GpuBuffer frame_buf, regions_buf, layer_regions_buf, slabs_buf, cells_buf, lines_buf, text_buf;
   GpuBuffer color_rb, id_rb, probe_rb;
   std::optional<std::pair<int, int>> probe_px;
@@ -218,6 +227,10 @@ struct Renderer::Impl {
   void add_bar(float x, float y, float w, float h, bool diverging);
   void ensure_host_buffer(GpuBuffer& b, VkDeviceSize bytes, VkBufferUsageFlags usage);
   void upload_codes();
+  void fill_chunk(size_t k, uint8_t* bytes, gpu::GpuPart* gp) const;
+  std::vector<gpu::GpuLayer> gpu_layers() const;
+  std::vector<std::array<int64_t, 5>> current_layout_key() const;
+  UploadStats values_changed();
   uint32_t part_of(int layer, int64_t c) const {
     auto [a, b] = layer_parts[static_cast<size_t>(layer)];
     for (uint32_t p = a; p < b; ++p)
@@ -240,9 +253,10 @@ void Renderer::Impl::upload_codes() {
   chunk_limit = limit & ~uint64_t(3);
   const auto& L = scene.layout.layers;
   // Plan: parts and their offsets (level 0 / max / mean) inside each chunk.
-  struct Plan { uint64_t off0, off_max, bytes_max; };
-  std::vector<Plan> plan;
-  std::vector<uint64_t> chunk_used(1, 0);
+  auto& plan = code_plan;
+  plan.clear();
+  chunk_used.assign(1, 0);
+  layout_key = current_layout_key();
   layer_parts.assign(L.size(), {0, 0});
   for (size_t i = 0; i < L.size(); ++i) {
     const auto& d = L[i].dims;
@@ -276,49 +290,49 @@ void Renderer::Impl::upload_codes() {
     }
     layer_parts[i].second = static_cast<uint32_t>(parts.size());
   }
-  // Fill and upload each chunk; GPU part records.
+  // Fill and upload each chunk; GPU part records. Chunks can be rewritten in place (TRANSFER_DST).
   std::vector<gpu::GpuPart> gp(std::max<size_t>(parts.size(), 1));
   for (size_t k = 0; k < chunk_used.size(); ++k) {
     std::vector<uint8_t> bytes(static_cast<size_t>(chunk_used[k]));
-    for (size_t pi = 0; pi < parts.size(); ++pi) {
-      const Part& P = parts[pi];
-      if (P.chunk != k) continue;
-      const auto& d = L[P.layer].dims;
-      const auto& sl = scene.layers[P.layer];
-      const Plan& pl = plan[pi];
-      const uint64_t nc = P.c1 - P.c0, b0 = static_cast<uint64_t>(d.H * d.W);
-      std::memcpy(bytes.data() + pl.off0, scene.codes0.data() + sl.code0_offset + P.c0 * b0, static_cast<size_t>(nc * b0));
-      gpu::GpuPart& g = gp[pi];
-      g.head = glm::uvec4(P.layer, P.c0, P.c1, P.chunk);
-      g.offs = glm::uvec4(static_cast<uint32_t>(pl.off0), static_cast<uint32_t>(pl.bytes_max), 0u, 0u);
-      uint64_t at = pl.off_max;
-      auto levels = viz::pyramid_levels(d.H, d.W);
-      for (int lv = 1; lv <= sl.levels; ++lv) {
-        const uint64_t per = static_cast<uint64_t>(levels[static_cast<size_t>(lv - 1)].h * levels[static_cast<size_t>(lv - 1)].w);
-        const uint64_t src = sl.level_offset[static_cast<size_t>(lv)] + P.c0 * per;
-        std::memcpy(bytes.data() + at, scene.codes_max.data() + src, static_cast<size_t>(nc * per));
-        std::memcpy(bytes.data() + at + pl.bytes_max, scene.codes_mean.data() + src, static_cast<size_t>(nc * per));
-        g.level_offset[(lv - 1) / 4][(lv - 1) % 4] = static_cast<uint32_t>(at);
-        at += nc * per;
-      }
-    }
+    fill_chunk(k, bytes.data(), gp.data());
     static const uint8_t zero[16] = {};
-    chunk_bufs.push_back(bytes.empty() ? upload_static(ctx, zero, 16, VK_BUFFER_USAGE_STORAGE_BUFFER_BIT)
-                                       : upload_static(ctx, bytes.data(), bytes.size(), VK_BUFFER_USAGE_STORAGE_BUFFER_BIT));
+    const VkBufferUsageFlags use = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+    chunk_bufs.push_back(bytes.empty() ? upload_static(ctx, zero, 16, use) : upload_static(ctx, bytes.data(), bytes.size(), use));
   }
   parts_buf = upload_static(ctx, gp.data(), gp.size() * sizeof(gpu::GpuPart), VK_BUFFER_USAGE_STORAGE_BUFFER_BIT);
 }
 
-void Renderer::Impl::init() {
-  if (opts.width < 16 || opts.height < 16 || opts.width > 8192 || opts.height > 8192)
-    throw Error(ErrorKind::Usage, "render size " + std::to_string(opts.width) + "x" + std::to_string(opts.height) +
-                                      " is out of range (16..8192 per side)");
-  VkDevice dev = ctx.device();
-  samples = ctx.msaa_samples(opts.msaa);
-  radius = viz::scene_radius(scene.layout);
+// Chunk k's bytes (chunk_used[k] of them) from the scene's current codes; with `gp`, the GPU part
+// records of its parts too (layout only: they do not change with the values).
+void Renderer::Impl::fill_chunk(size_t k, uint8_t* bytes, gpu::GpuPart* gp) const {
   const auto& L = scene.layout.layers;
+  for (size_t pi = 0; pi < parts.size(); ++pi) {
+    const Part& P = parts[pi];
+    if (P.chunk != k) continue;
+    const auto& d = L[P.layer].dims;
+    const auto& sl = scene.layers[P.layer];
+    const CodePlan& pl = code_plan[pi];
+    const uint64_t nc = P.c1 - P.c0, b0 = static_cast<uint64_t>(d.H * d.W);
+    std::memcpy(bytes + pl.off0, scene.codes0.data() + sl.code0_offset + P.c0 * b0, static_cast<size_t>(nc * b0));
+    gpu::GpuPart g{};
+    g.head = glm::uvec4(P.layer, P.c0, P.c1, P.chunk);
+    g.offs = glm::uvec4(static_cast<uint32_t>(pl.off0), static_cast<uint32_t>(pl.bytes_max), 0u, 0u);
+    uint64_t at = pl.off_max;
+    auto levels = viz::pyramid_levels(d.H, d.W);
+    for (int lv = 1; lv <= sl.levels; ++lv) {
+      const uint64_t per = static_cast<uint64_t>(levels[static_cast<size_t>(lv - 1)].h * levels[static_cast<size_t>(lv - 1)].w);
+      const uint64_t src = sl.level_offset[static_cast<size_t>(lv)] + P.c0 * per;
+      std::memcpy(bytes + at, scene.codes_max.data() + src, static_cast<size_t>(nc * per));
+      std::memcpy(bytes + at + pl.bytes_max, scene.codes_mean.data() + src, static_cast<size_t>(nc * per));
+      g.level_offset[(lv - 1) / 4][(lv - 1) % 4] = static_cast<uint32_t>(at);
+      at += nc * per;
+    }
+    if (gp) gp[pi] = g;
+  }
+}
 
-  // Static scene data.
+std::vector<gpu::GpuLayer> Renderer::Impl::gpu_layers() const {
+  const auto& L = scene.layout.layers;
   std::vector<gpu::GpuLayer> gl(std::max<size_t>(L.size(), 1));
   for (size_t i = 0; i < L.size(); ++i) {
     const auto& v = L[i];
@@ -331,8 +345,75 @@ void Renderer::Impl::init() {
                         (sl.scale.kind == viz::ColorMapKind::Diverging ? gpu::kLayerDiverging : 0u) |
                             (v.dims.grid ? gpu::kLayerGrid : 0u), 0u);
   }
+  return gl;
+}
+
+std::vector<std::array<int64_t, 5>> Renderer::Impl::current_layout_key() const {
+  std::vector<std::array<int64_t, 5>> key;
+  for (size_t i = 0; i < scene.layout.layers.size(); ++i) {
+    const auto& d = scene.layout.layers[i].dims;
+    key.push_back({d.C, d.H, d.W, d.count, i < scene.layers.size() ? scene.layers[i].levels : -1});
+  }
+  return key;
+}
+
+// The new values go through host staging buffers and one transfer submission on the renderer's
+// queue, finished (fence) before this returns; its barrier makes the copies visible to the shader
+// reads of every later submission. render() waits for each frame's own submission too, so no frame
+// is in flight here: a frame shows the values before this call or after it, never a mix.
+UploadStats Renderer::Impl::values_changed() {
+  UploadStats us;
+  auto t0 = Clock::now();
+  if (current_layout_key() != layout_key || scene.codes0.size() + scene.codes_max.size() == 0 ||
+      scene.layers.size() != scene.layout.layers.size())
+    throw Error(ErrorKind::Internal, "render: values_changed needs a scene with the same layout (layer shapes) as before");
+  if (chunk_staging.empty()) {
+    for (size_t k = 0; k < chunk_bufs.size(); ++k)
+      chunk_staging.push_back(make_buffer(ctx, chunk_bufs[k].size, VK_BUFFER_USAGE_TRANSFER_SRC_BIT, kHost, true));
+    layers_staging = make_buffer(ctx, layers_buf.size, VK_BUFFER_USAGE_TRANSFER_SRC_BIT, kHost, true);
+  }
+  for (size_t k = 0; k < chunk_used.size(); ++k) {
+    fill_chunk(k, static_cast<uint8_t*>(chunk_staging[k].map), nullptr);
+    us.bytes += chunk_used[k];
+  }
+  const std::vector<gpu::GpuLayer> gl = gpu_layers();
+  std::memcpy(layers_staging.map, gl.data(), gl.size() * sizeof(gpu::GpuLayer));
+  us.bytes += gl.size() * sizeof(gpu::GpuLayer);
+  us.pack_ms = ms_since(t0);
+  auto t1 = Clock::now();
+  ctx.submit_now([&](VkCommandBuffer cb) {
+    for (size_t k = 0; k < chunk_used.size(); ++k) {
+      if (chunk_used[k] == 0) continue;
+      VkBufferCopy c{.srcOffset = 0, .dstOffset = 0, .size = chunk_used[k]};
+      vkCmdCopyBuffer(cb, chunk_staging[k].buf, chunk_bufs[k].buf, 1, &c);
+    }
+    VkBufferCopy lc{.srcOffset = 0, .dstOffset = 0, .size = gl.size() * sizeof(gpu::GpuLayer)};
+    vkCmdCopyBuffer(cb, layers_staging.buf, layers_buf.buf, 1, &lc);
+    VkMemoryBarrier2 mb{.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER_2, .srcStageMask = VK_PIPELINE_STAGE_2_COPY_BIT,
+                        .srcAccessMask = VK_ACCESS_2_TRANSFER_WRITE_BIT,
+                        .dstStageMask = VK_PIPELINE_STAGE_2_VERTEX_SHADER_BIT | VK_PIPELINE_STAGE_2_FRAGMENT_SHADER_BIT,
+                        .dstAccessMask = VK_ACCESS_2_SHADER_STORAGE_READ_BIT};
+    VkDependencyInfo d{.sType = VK_STRUCTURE_TYPE_DEPENDENCY_INFO, .memoryBarrierCount = 1, .pMemoryBarriers = &mb};
+    vkCmdPipelineBarrier2(cb, &d);
+  });
+  us.copy_ms = ms_since(t1);
+  us.total_ms = ms_since(t0);
+  return us;
+}
+
+void Renderer::Impl::init() {
+  if (opts.width < 16 || opts.height < 16 || opts.width > 8192 || opts.height > 8192)
+    throw Error(ErrorKind::Usage, "render size " + std::to_string(opts.width) + "x" + std::to_string(opts.height) +
+                                      " is out of range (16..8192 per side)");
+  VkDevice dev = ctx.device();
+  samples = ctx.msaa_samples(opts.msaa);
+  radius = viz::scene_radius(scene.layout);
+  const auto& L = scene.layout.layers;
+
+  // Static scene data (the layer records carry the colour-map kind: rewritten by values_changed).
+  std::vector<gpu::GpuLayer> gl = gpu_layers();
   const VkBufferUsageFlags ssbo = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
-  layers_buf = upload_static(ctx, gl.data(), gl.size() * sizeof(gpu::GpuLayer), ssbo);
+  layers_buf = upload_static(ctx, gl.data(), gl.size() * sizeof(gpu::GpuLayer), ssbo | VK_BUFFER_USAGE_TRANSFER_DST_BIT);
   upload_codes();
   std::vector<glm::vec4> lut(512);
   auto seq = viz::code_lut(viz::ColorMapKind::Sequential), div = viz::code_lut(viz::ColorMapKind::Diverging);
@@ -685,8 +766,9 @@ void Renderer::Impl::build_labels(const glm::mat4& vp, const viz::Camera& cam, c
   if (!opts.title.empty()) {
     float p = 26.0f * ui;
     add_text(L0 + 24.0f * ui, 24.0f * ui + p, p, opts.title, glm::vec4(0.96f, 0.97f, 1.0f, 1.0f));
-    std::string sub = std::to_string(scene.layout.layers.size()) + " layers, " +
-                      std::to_string(scene.neurons()) + " activations";
+    std::string sub = !opts.subtitle.empty() ? opts.subtitle
+                                             : std::to_string(scene.layout.layers.size()) + " layers, " +
+                                                   std::to_string(scene.neurons()) + " activations";
     add_text(L0 + 24.0f * ui, 24.0f * ui + p + 22.0f * ui, 15.0f * ui, sub, glm::vec4(0.6f, 0.68f, 0.78f, 1.0f));
   }
   if (opts.legend) {
@@ -1245,6 +1327,8 @@ Renderer::Renderer(Context& ctx, const viz::Scene& scene, RenderOptions opts)
     : impl_(std::make_unique<Impl>(ctx, scene, std::move(opts))) {
   impl_->init();
 }
+UploadStats Renderer::values_changed() { return impl_->values_changed(); }
+void Renderer::set_subtitle(std::string text) { impl_->opts.subtitle = std::move(text); }
 int Renderer::code_buffers() const { return static_cast<int>(impl_->chunk_bufs.size()); }
 int Renderer::parts() const { return static_cast<int>(impl_->parts.size()); }
 Renderer::~Renderer() {

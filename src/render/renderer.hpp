@@ -41,6 +41,7 @@ struct RenderOptions {
   float cell_min_px = 10.0f;     // a layer turns into cells once its cells are this big on screen
   bool readback = true;          // copy colour and IDs to host memory after each frame
   std::string title;             // drawn top-left when not empty
+  std::string subtitle;          // the line under the title; empty: "N layers, M activations"
   // Pixels covered by side panels drawn over the frame (the UI): the 2D overlays (title, legend,
   // selection panel, layer labels) stay between them.
   int inset_left = 0, inset_right = 0;
@@ -80,6 +81,14 @@ struct FrameStats {
   double total_ms = 0;
   uint32_t slab_instances = 0,  // layer boxes drawn as slab stacks
            cell_instances = 0, cell_layers = 0, draws = 0, labels = 0;
+};
+
+// Timing of an in-place value update (Renderer::values_changed).
+struct UploadStats {
+  double pack_ms = 0;   // host: codes and layer records written into the staging buffers
+  double copy_ms = 0;   // staging → device buffers (one submission, waited for)
+  double total_ms = 0;
+  uint64_t bytes = 0;   // bytes copied
 };
 
 // A swapchain image to receive the frame (windowed use): after drawing, the colour image is blitted
@@ -128,6 +137,17 @@ class Renderer {
   std::optional<viz::PickResult> probe() const;
   // The next frame is read back (colour and IDs) even when options().readback is off.
   void read_back_next_frame();
+
+  // In-place update for a new input: the Scene this renderer was made with (the same object, kept
+  // alive by the caller) now holds another result with the same layout (layer shapes and pyramid
+  // depths; else Error{Internal}). Its codes, pyramids and colour scales are copied into the existing
+  // buffers (no pipeline, descriptor or buffer is recreated) through host staging buffers made on
+  // the first call, in one submission that has finished, with a barrier before any later shader
+  // read, when this returns. render() also waits for its own frame, so every frame shows one result
+  // entirely: the values before this call or after it. Picking and the panels read the new values.
+  UploadStats values_changed();
+  // The line under the title from the next frame on (live statistics); empty restores the default.
+  void set_subtitle(std::string text);
 
   // How the scene's codes were split: storage buffers (chunks) and parts (channel runs of a layer;
   // a layer is split only when it does not fit in the rest of a chunk).

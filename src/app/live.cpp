@@ -1,0 +1,417 @@
+#include "live.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+
+#include "renderer.hpp"
+
+namespace netlens::app {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+}  // namespace
+
+std::string LiveStats::line() const {
+  char b[200];
+  std::snprintf(b, sizeof b, "infer %.1f ms  scene %.1f ms  upload %.1f ms  frame %.1f ms  %.1f inputs/s  %llu dropped",
+                last_infer_ms, last_scene_ms, last_upload_ms, last_frame_ms, inputs_per_s,
+                static_cast<unsigned long long>(dropped));
+  return b;
+}
+
+std::string LiveStats::summary() const {
+  char b[320];
+  std::snprintf(b, sizeof b,
+                "%llu inputs run (%llu dropped, %llu failed), %llu shown; mean inference %.2f ms, scene build %.2f ms, "
+                "upload %.2f ms, frame %.2f ms over %llu frames; %.2f inputs/s",
+                static_cast<unsigned long long>(runs), static_cast<unsigned long long>(dropped),
+                static_cast<unsigned long long>(failed), static_cast<unsigned long long>(applied), mean_infer_ms,
+                mean_scene_ms, mean_upload_ms, mean_frame_ms, static_cast<unsigned long long>(frames), inputs_per_s);
+  return b;
+}
+
+ImagePreprocess live_preprocess(const ValueInfo& vi, const ImagePreprocess& base, bool size_given,
+                                const std::map<std::string, Shape>& bound_shapes, const media::Frame& first) {
+  // The same reading of the model's input dims as the CLI's image inputs (cli/common.cpp).
+  ImagePreprocess pp = base;
+  Shape bound;
+  if (auto it = bound_shapes.find(vi.name); it != bound_shapes.end()) bound = it->second;
+  auto dim = [&](size_t i) -> int64_t {
+    if (!bound.empty()) return i < bound.size() ? bound[i] : -1;
+    return i < vi.dims.size() && vi.dims[i].fixed() ? vi.dims[i].value : -1;
+  };
+  const size_t rank = bound.empty() ? vi.dims.size() : bound.size();
+  if (rank != 4)
+    throw Error(ErrorKind::Input, "input '" + vi.name + "' is not an image tensor (rank " + std::to_string(rank) + ")");
+  const int64_t c = dim(pp.nhwc ? 3 : 1), h = dim(pp.nhwc ? 1 : 2), w = dim(pp.nhwc ? 2 : 3);
+  if (c == 1) pp.channels = 1;
+  if (!size_given) {
+    // A dynamic size takes the first frame's, so later frames give the same shape (and layout).
+    pp.width = static_cast<int>(w > 0 ? w : first.width);
+    pp.height = static_cast<int>(h > 0 ? h : first.height);
+  }
+  return pp;
+}
+
+// ------------------------------------------------------------------------------------------------
+LivePipeline::LivePipeline(Session& s, LiveConfig c) : session_(s), cfg_(std::move(c)) {
+  thread_ = std::thread([this] { loop(); });
+}
+
+LivePipeline::~LivePipeline() {
+  {
+    std::lock_guard<std::mutex> lk(state_mutex_);
+    stop_ = true;
+  }
+  idle_cv_.notify_all();
+  inputs_.close();
+  if (thread_.joinable()) thread_.join();
+}
+
+void LivePipeline::submit(media::Frame f) {
+  std::lock_guard<std::mutex> lk(state_mutex_);
+  if (!first_submit_) first_submit_ = Clock::now();
+  ++stats_.submitted;
+  if (inputs_.put(std::move(f))) ++stats_.dropped;
+  idle_cv_.notify_all();
+}
+
+std::unique_ptr<LiveResult> LivePipeline::take_result() {
+  auto r = results_.take();
+  return r ? std::move(*r) : nullptr;
+}
+
+std::unique_ptr<LiveResult> LivePipeline::wait_result(double timeout_s) {
+  auto r = results_.wait_take(std::chrono::duration<double>(timeout_s));
+  return r ? std::move(*r) : nullptr;
+}
+
+bool LivePipeline::busy() const {
+  std::lock_guard<std::mutex> lk(state_mutex_);
+  return in_flight_ || inputs_.has_value();
+}
+
+bool LivePipeline::wait_idle(double timeout_s) {
+  std::unique_lock<std::mutex> lk(state_mutex_);
+  return idle_cv_.wait_for(lk, std::chrono::duration<double>(timeout_s),
+                           [&] { return !in_flight_ && !inputs_.has_value(); });
+}
+
+std::optional<std::string> LivePipeline::error() const {
+  std::lock_guard<std::mutex> lk(state_mutex_);
+  return error_;
+}
+
+void LivePipeline::note_applied(double upload_ms) {
+  std::lock_guard<std::mutex> lk(state_mutex_);
+  ++stats_.applied;
+  stats_.last_upload_ms = upload_ms;
+  sum_upload_ += upload_ms;
+}
+
+void LivePipeline::note_frame(double frame_ms) {
+  std::lock_guard<std::mutex> lk(state_mutex_);
+  ++stats_.frames;
+  stats_.last_frame_ms = frame_ms;
+  sum_frame_ += frame_ms;
+}
+
+LiveStats LivePipeline::stats() const {
+  std::lock_guard<std::mutex> lk(state_mutex_);
+  LiveStats s = stats_;
+  if (s.runs) {
+    s.mean_infer_ms = sum_infer_ / double(s.runs);
+    s.mean_scene_ms = sum_scene_ / double(s.runs);
+  }
+  if (s.applied) s.mean_upload_ms = sum_upload_ / double(s.applied);
+  if (s.frames) s.mean_frame_ms = sum_frame_ / double(s.frames);
+  return s;
+}
+
+void LivePipeline::loop() {
+  while (true) {
+    std::optional<media::Frame> f;
+    {
+      std::unique_lock<std::mutex> lk(state_mutex_);
+      idle_cv_.wait(lk, [&] { return stop_ || inputs_.has_value(); });
+      if (stop_) return;
+      f = inputs_.take();  // taken and marked in flight under one lock: busy() never sees a gap
+      if (!f) continue;
+      in_flight_ = true;
+    }
+    auto result = std::make_unique<LiveResult>();
+    result->input_index = f->index;
+    result->input_name = f->name;
+    result->timestamp = f->timestamp;
+    std::optional<std::string> failure;
+    try {
+      std::lock_guard<std::mutex> lk(session_mutex_);  // with_session waits for the whole run
+      Tensor t = media::frame_to_tensor(*f, cfg_.pp);
+      if (cfg_.input_dtype != DType::Float32) t = t.cast(cfg_.input_dtype);
+      std::map<std::string, Tensor> in = cfg_.other_inputs;
+      in[cfg_.input_name] = std::move(t);
+      const auto t0 = Clock::now();
+      session_.run(in);
+      const auto t1 = Clock::now();
+      result->scene = viz::build_scene(cfg_.layout, [&](const std::string& n) { return session_.activations().fetch(n); });
+      result->infer_ms = ms_between(t0, t1);
+      result->scene_ms = ms_between(t1, Clock::now());
+    } catch (const std::exception& e) {
+      failure = f->name + ": " + e.what();
+    }
+    std::lock_guard<std::mutex> lk(state_mutex_);
+    if (failure) {
+      ++stats_.failed;
+      if (!error_) error_ = *failure;
+    } else {
+      result->id = next_id_++;
+      ++stats_.runs;
+      stats_.last_infer_ms = result->infer_ms;
+      stats_.last_scene_ms = result->scene_ms;
+      sum_infer_ += result->infer_ms;
+      sum_scene_ += result->scene_ms;
+      if (first_submit_) {
+        const double s = ms_between(*first_submit_, Clock::now()) / 1000.0;
+        stats_.inputs_per_s = s > 0 ? double(stats_.runs) / s : 0.0;
+      }
+      // Published before in_flight_ clears: whoever sees !busy() also sees the result.
+      if (results_.put(std::move(result))) {
+        // An unapplied result replaced by a newer one: the render thread never showed it.
+      }
+    }
+    in_flight_ = false;
+    idle_cv_.notify_all();
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+double StagingUploader::apply(LiveResult& r, viz::Scene& shown, render::Renderer& renderer) {
+  shown = std::move(r.scene);
+  return renderer.values_changed().total_ms;
+}
+
+std::unique_ptr<ResultUploader> make_uploader(const std::string& interop, const std::string& backend,
+                                              const std::string& backend_reason, std::string* line) {
+  if (interop != "auto" && interop != "off")
+    throw Error(ErrorKind::Usage, "--interop must be auto or off, got '" + interop + "'");
+  auto up = std::make_unique<StagingUploader>();
+  std::string why;
+  if (interop == "off") why = "--interop off";
+  else if (backend != "cuda") why = backend_reason.empty() ? "no CUDA device" : backend_reason;
+  else why = "CUDA-Vulkan interop is not built in yet";
+  if (line) *line = "live: " + backend + " backend + " + up->name() + " (" + why + ")";
+  return up;
+}
+
+// ------------------------------------------------------------------------------------------------
+SourceFeeder::SourceFeeder(std::unique_ptr<media::FrameSource> src, LivePipeline& p, FeederOptions o)
+    : src_(std::move(src)), kind_(src_->kind()), pipe_(p), o_(o) {
+  thread_ = std::thread([this] { loop(); });
+}
+
+SourceFeeder::~SourceFeeder() {
+  {
+    std::lock_guard<std::mutex> lk(m_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void SourceFeeder::next() {
+  if (kind_ != media::SourceKind::Folder) return;
+  std::lock_guard<std::mutex> lk(m_);
+  commands_.push_back(+1);
+  cv_.notify_all();
+}
+
+void SourceFeeder::prev() {
+  if (kind_ != media::SourceKind::Folder) return;
+  std::lock_guard<std::mutex> lk(m_);
+  commands_.push_back(-1);
+  cv_.notify_all();
+}
+
+void SourceFeeder::toggle_pause() {
+  if (kind_ == media::SourceKind::Folder) return;
+  std::lock_guard<std::mutex> lk(m_);
+  paused_ = !paused_;
+  cv_.notify_all();
+}
+
+bool SourceFeeder::paused() const {
+  std::lock_guard<std::mutex> lk(m_);
+  return paused_;
+}
+
+bool SourceFeeder::idle() const {
+  std::lock_guard<std::mutex> lk(m_);
+  if (!commands_.empty() || busy_) return false;
+  return kind_ == media::SourceKind::Folder || finished_ || paused_ || error_.has_value();
+}
+
+bool SourceFeeder::finished() const {
+  std::lock_guard<std::mutex> lk(m_);
+  return finished_;
+}
+
+std::optional<std::string> SourceFeeder::error() const {
+  std::lock_guard<std::mutex> lk(m_);
+  return error_;
+}
+
+void SourceFeeder::loop() {
+  const bool folder = kind_ == media::SourceKind::Folder;
+  // Video pacing: frame k is due at start + (timestamp - paused time); a pause shifts the clock.
+  std::optional<Clock::time_point> start;
+  double shift_s = 0;
+  auto next_slide = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o_.slideshow_s));
+  while (true) {
+    int cmd = 0;
+    {
+      std::unique_lock<std::mutex> lk(m_);
+      if (folder) {
+        auto ready = [&] { return stop_ || !commands_.empty(); };
+        if (o_.slideshow_s > 0) cv_.wait_until(lk, next_slide, ready);
+        else cv_.wait(lk, ready);
+        if (stop_) return;
+        if (!commands_.empty()) {
+          cmd = commands_.front();
+          commands_.pop_front();
+        } else {
+          cmd = +2;  // slideshow tick
+        }
+      } else {
+        const auto paused_at = Clock::now();
+        cv_.wait(lk, [&] { return stop_ || !paused_; });
+        if (stop_) return;
+        shift_s += std::chrono::duration<double>(Clock::now() - paused_at).count();
+        if (finished_ || error_) {
+          cv_.wait(lk, [&] { return stop_; });
+          return;
+        }
+      }
+      busy_ = true;
+    }
+    try {
+      std::optional<media::Frame> f;
+      if (folder) {
+        if (cmd == -1) f = src_->prev();
+        else f = src_->next();
+        if (!f && cmd == +2 && o_.loop && src_->count() > 0) f = src_->seek(0);
+        if (cmd == +2)
+          next_slide = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o_.slideshow_s));
+      } else {
+        f = src_->next();
+        if (f && o_.realtime && kind_ == media::SourceKind::Video) {
+          if (!start) start = Clock::now();
+          const auto due = *start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(f->timestamp + shift_s));
+          std::unique_lock<std::mutex> lk(m_);
+          cv_.wait_until(lk, due, [&] { return stop_; });
+          if (stop_) return;
+        }
+      }
+      if (f) pipe_.submit(std::move(*f));
+      std::lock_guard<std::mutex> lk(m_);
+      if (!f && !folder) finished_ = true;
+      busy_ = false;
+    } catch (const std::exception& e) {
+      std::lock_guard<std::mutex> lk(m_);
+      if (!error_) error_ = e.what();
+      busy_ = false;
+      if (!folder) finished_ = true;
+    }
+    cv_.notify_all();
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+LiveInput open_live_input(const Graph& g, const std::string& spec, const ImagePreprocess& base, bool size_given,
+                          const std::map<std::string, Shape>& bound_shapes) {
+  LiveInput in;
+  std::string path = spec;
+  const size_t eq = spec.find('=');
+  if (eq != std::string::npos && g.find_input(spec.substr(0, eq))) {
+    in.input_name = spec.substr(0, eq);
+    path = spec.substr(eq + 1);
+  } else {
+    if (g.inputs.size() != 1)
+      throw Error(ErrorKind::Usage, "the model has " + std::to_string(g.inputs.size()) +
+                                        " inputs; name the one the frames feed: --input NAME=" + spec);
+    in.input_name = g.inputs[0].name;
+  }
+  in.source = media::open_source(path);
+  auto first = in.source->next();
+  if (!first) throw Error(ErrorKind::Io, path + ": no frame could be read");
+  in.first = std::move(*first);
+  const ValueInfo& vi = *g.find_input(in.input_name);
+  in.pp = live_preprocess(vi, base, size_given, bound_shapes, in.first);
+  in.first_tensor = media::frame_to_tensor(in.first, in.pp);
+  if (vi.dtype != DType::Float32 && vi.dtype != DType::Undefined) in.first_tensor = in.first_tensor.cast(vi.dtype);
+  return in;
+}
+
+viz::Layout live_layout(const Session& s) {
+  viz::Layout layout = viz::layout_tensors(viz::select_tensors(s.graph(), s.planned()));
+  if (layout.layers.empty()) throw Error(ErrorKind::Input, "live: the model has no float tensor to show");
+  return layout;
+}
+
+int render_live(Session& s, LiveConfig cfg, LiveInput& in, const render::RenderArgs& a, const std::string& out_dir,
+                int64_t max_inputs, ResultUploader& up, const std::string& start_line) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  if (!fs::is_directory(out_dir, ec)) throw Error(ErrorKind::Io, "cannot create the output folder '" + out_dir + "'");
+  std::fprintf(stderr, "netlens render: %s; %s\n", start_line.c_str(), in.source->description().c_str());
+  viz::Scene shown = viz::build_scene(cfg.layout, [&](const std::string& n) { return s.activations().fetch(n); });
+  render::Context ctx(render::ContextOptions{.gpu = a.gpu, .validation = a.validation ? std::optional<bool>(true) : std::nullopt});
+  render::RenderOptions ro{.width = a.width, .height = a.height, .lod_max = !a.lod_mean,
+                           .title = a.title.empty() ? (s.graph().name.empty() ? std::string("netlens") : s.graph().name) : a.title};
+  render::Renderer r(ctx, shown, ro);
+  const viz::Camera cam = render::choose_camera(shown.layout, a);
+  if (!a.select.empty()) {
+    auto [layer, flat] = render::parse_select(shown.layout, a.select);
+    viz::ShapeFn shapes = [&](const std::string& n) -> std::optional<Shape> {
+      const PlannedTensor* t = s.activations().find(n);
+      if (!t || t->constant) return std::nullopt;
+      return t->info.shape;
+    };
+    r.set_selection(render::make_selection(shown, layer, flat, &s.graph(), shapes));
+  }
+  int64_t written = 0;
+  auto write = [&]() {
+    char name[32];
+    std::snprintf(name, sizeof name, "%06lld.png", static_cast<long long>(written));
+    r.write_png((fs::path(out_dir) / name).string());
+    ++written;
+  };
+  r.render(cam);
+  write();
+  {
+    LivePipeline pipe(s, std::move(cfg));  // from here on only the pipeline's thread runs `s`
+    while (max_inputs <= 0 || written < max_inputs) {
+      auto f = in.source->next();
+      if (!f) break;
+      pipe.submit(std::move(*f));
+      std::unique_ptr<LiveResult> res;
+      while (!(res = pipe.wait_result(0.05)))
+        if (!pipe.busy() && !pipe.has_result())
+          throw Error(ErrorKind::Input, "render: " + pipe.error().value_or("an input failed"));
+      pipe.note_applied(up.apply(*res, shown, r));
+      pipe.note_frame(r.render(cam).total_ms);
+      write();
+    }
+    std::fprintf(stderr, "netlens render: %lld frames written to %s; live: %s\n", static_cast<long long>(written),
+                 out_dir.c_str(), pipe.stats().summary().c_str());
+  }
+  if (ctx.validation() && ctx.validation_error_count())
+    throw Error(ErrorKind::Internal, "render: " + std::to_string(ctx.validation_error_count()) + " Vulkan validation error(s)");
+  return 0;
+}
+
+}  // namespace netlens::app
