@@ -25,8 +25,11 @@
 // runs interleave a backend each (or set NETLENS_CUDA_GRAPHS=0).
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "netlens/runtime.hpp"
@@ -51,5 +54,23 @@ inline std::optional<Precision> parse_precision(std::string_view s) {
 // function fails cleanly) on machines without a CUDA driver.
 // `precision`: see Numerics above.
 std::unique_ptr<Backend> make_cuda_backend(int device = 0, Precision precision = Precision::Fp32);
+
+// What `netlens info --system` and the interop device match need to know of a CUDA device. Never
+// throws: without a driver or device, usable is false and error says why (cudaGetErrorName: text).
+struct CudaDeviceInfo {
+  bool usable = false;
+  std::string error;
+  int device = 0, count = 0;
+  std::string name;
+  std::array<uint8_t, 16> uuid{};  // equals the Vulkan deviceUUID of the same GPU
+  int driver_version = 0, runtime_version = 0;  // 13000 = 13.0
+  size_t total_memory = 0;
+  int cc_major = 0, cc_minor = 0;
+};
+CudaDeviceInfo cuda_device_info(int device = 0);
+
+// The stream a CUDA backend enqueues its work on (a cudaStream_t, typed void* so that this header
+// stays free of CUDA's). Error{Internal} when `b` is not a CUDA backend.
+void* cuda_backend_stream(Backend& b);
 
 }  // namespace netlens

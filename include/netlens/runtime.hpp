@@ -175,6 +175,11 @@ struct SessionOptions {
   // Time every node of each run (host clock; device backends are synchronised after each node, so
   // profiling changes what it measures on them). Results: Session::node_times_ms().
   bool profile = false;
+  // Where a backend's activation arena lives: called once per backend with an arena at prepare();
+  // an empty DeviceBuffer means "the backend's own allocate()". The interop module uses it to place
+  // the CUDA backend's activations in Vulkan-exported memory, so the renderer reads them in place.
+  // The buffer must be 256-byte aligned, in the backend's memory, and outlive the session's runs.
+  std::function<DeviceBuffer(Backend&, size_t bytes)> arena_allocator;
 };
 
 class Session {

@@ -10,4 +10,6 @@ std::unique_ptr<Backend> make_cuda_backend_or_throw(const std::string& precision
   return make_cuda_backend(0, *p);
 }
 
+CudaDeviceInfo probe_cuda() { return cuda_device_info(0); }
+
 }  // namespace netlens::cli

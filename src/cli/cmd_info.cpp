@@ -8,6 +8,17 @@
 namespace netlens::cli {
 namespace {
 
+std::string uuid_text(const std::array<uint8_t, 16>& u) {
+  std::string s;
+  char b[3];
+  for (size_t i = 0; i < u.size(); ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) s += '-';
+    std::snprintf(b, sizeof b, "%02x", u[i]);
+    s += b;
+  }
+  return s;
+}
+
 std::string dims_text(const ValueInfo& v) {
   if (!v.has_shape) return "?";
   std::string s;
@@ -18,7 +29,29 @@ std::string dims_text(const ValueInfo& v) {
   return v.dims.empty() ? "scalar" : s;
 }
 
+// `info --system`: the machine as netlens sees it — CUDA device, Vulkan devices, and the data path a
+// live view would use. Needs no model.
+int run_system(const std::vector<std::string>& argv) {
+  Args a(argv, {"interop"}, {"system"});
+  if (!a.positional().empty()) throw Error(ErrorKind::Usage, "info --system takes no model");
+  const CudaDeviceInfo c = probe_cuda();
+  if (c.usable) {
+    auto ver = [](int v) { return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); };
+    std::printf("cuda       device %d of %d: %s (sm_%d%d, %s), driver %s, runtime %s\n", c.device, c.count,
+                c.name.c_str(), c.cc_major, c.cc_minor, human_bytes(c.total_memory).c_str(), ver(c.driver_version).c_str(),
+                ver(c.runtime_version).c_str());
+    std::printf("           uuid %s\n", uuid_text(c.uuid).c_str());
+  } else {
+    std::printf("cuda       none: %s\n", c.error.c_str());
+  }
+  std::printf("inference  %s\n", c.usable ? "cuda backend (CPU for ops it lacks)" : "cpu backend (oneDNN)");
+  print_vulkan_system(c, a.get_or("interop", "auto"));
+  return 0;
+}
+
 int run_info(const std::vector<std::string>& argv) {
+  for (const auto& w : argv)
+    if (w == "--system") return run_system(argv);
   std::vector<std::string> flags = kModelFlags;
   Args a(argv, flags, {"quiet", "bgr", "brief"}, kModelRepeated);
   ModelOptions o = parse_model_options(a);
@@ -98,8 +131,9 @@ int run_info(const std::vector<std::string>& argv) {
   return 0;
 }
 
-NETLENS_COMMAND("info", "info MODEL [--input-shape NAME=1x3x224x224] [--input FILE] [--brief]",
-                "inputs, outputs, per-node ops and shapes, parameters, FLOPs, activation memory, unsupported ops",
+NETLENS_COMMAND("info", "info MODEL [--input-shape NAME=1x3x224x224] [--input FILE] [--brief] | info --system [--interop auto|on|off]",
+                "inputs, outputs, per-node ops and shapes, parameters, FLOPs, activation memory, unsupported ops; "
+                "--system: GPU, driver, CUDA and Vulkan devices, live data path",
                 run_info);
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "command.hpp"
+#include "netlens/cuda.hpp"
 #include "netlens/graph.hpp"
 #include "netlens/io.hpp"
 #include "netlens/runtime.hpp"
@@ -45,6 +46,12 @@ std::vector<std::unique_ptr<Backend>> make_backends(const std::string& which, bo
                                                     const std::string& precision = "fp32");
 // CUDA backend, or Error{Device} with the reason (built without CUDA, no device...).
 std::unique_ptr<Backend> make_cuda_backend_or_throw(const std::string& precision = "fp32");
+// CUDA device 0 as `info --system` reports it (usable false with the reason when there is none or
+// netlens was built without CUDA). Never throws.
+CudaDeviceInfo probe_cuda();
+// `info --system`'s Vulkan part: every Vulkan device and the live data path this machine gets
+// (app/data_path.hpp), or a line saying netlens was built without Vulkan.
+void print_vulkan_system(const CudaDeviceInfo& cuda, const std::string& interop);
 
 // Progress on a terminal (stderr is a tty), nothing otherwise.
 class Progress {

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <set>
 #include <mutex>
 #include <string>
@@ -238,6 +239,7 @@ class CudaBackend final : public Backend {
   }
 
   DeviceBuffer allocate(size_t bytes) override { return ctx_.alloc(bytes); }
+  cudaStream_t stream() const { return ctx_.stream; }
 
   void copy_from_host(void* dst, const void* src, size_t bytes) override {
     if (!bytes) return;
@@ -357,6 +359,37 @@ void RecordingKernel::run(std::span<const TensorView> in, std::span<const Tensor
 }  // namespace netlens::cuda
 
 namespace netlens {
+
+CudaDeviceInfo cuda_device_info(int device) {
+  CudaDeviceInfo d;
+  d.device = device;
+  cudaDriverGetVersion(&d.driver_version);  // 0 without a driver; never fails otherwise
+  cudaRuntimeGetVersion(&d.runtime_version);
+  cudaError_t e = cudaGetDeviceCount(&d.count);
+  if (e != cudaSuccess) d.count = 0;
+  if (e == cudaSuccess && d.count == 0) e = cudaErrorNoDevice;
+  if (e == cudaSuccess && (device < 0 || device >= d.count)) e = cudaErrorInvalidDevice;
+  cudaDeviceProp prop{};
+  if (e == cudaSuccess) e = cudaGetDeviceProperties(&prop, device);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    d.error = std::string(cudaGetErrorName(e)) + ": " + cudaGetErrorString(e);
+    return d;
+  }
+  d.usable = true;
+  d.name = prop.name;
+  std::memcpy(d.uuid.data(), prop.uuid.bytes, d.uuid.size());
+  d.total_memory = prop.totalGlobalMem;
+  d.cc_major = prop.major;
+  d.cc_minor = prop.minor;
+  return d;
+}
+
+void* cuda_backend_stream(Backend& b) {
+  auto* c = dynamic_cast<cuda::CudaBackend*>(&b);
+  if (!c) throw Error(ErrorKind::Internal, "cuda_backend_stream: backend '" + b.name() + "' is not a CUDA backend");
+  return c->stream();
+}
 
 std::unique_ptr<Backend> make_cuda_backend(int device, Precision precision) {
   int count = 0;

@@ -144,7 +144,50 @@ std::vector<VkPhysicalDevice> physical_devices(VkInstance inst) {
   return d;
 }
 
+std::array<uint8_t, 16> device_uuid(VkPhysicalDevice p, std::string* driver = nullptr) {
+  VkPhysicalDeviceDriverProperties drv{.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
+  VkPhysicalDeviceIDProperties id{.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_ID_PROPERTIES, .pNext = &drv};
+  VkPhysicalDeviceProperties2 p2{.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &id};
+  vkGetPhysicalDeviceProperties2(p, &p2);
+  if (driver) *driver = std::string(drv.driverName) + (drv.driverInfo[0] ? std::string(" ") + drv.driverInfo : "");
+  std::array<uint8_t, 16> u{};
+  std::memcpy(u.data(), id.deviceUUID, u.size());
+  return u;
+}
+
+ExternalSupport external_support(VkPhysicalDevice p) {
+  ExternalSupport e;
+  e.memory_fd = has_device_extension(p, VK_KHR_EXTERNAL_MEMORY_FD_EXTENSION_NAME);
+  e.semaphore_fd = has_device_extension(p, VK_KHR_EXTERNAL_SEMAPHORE_FD_EXTENSION_NAME);
+  VkPhysicalDeviceVulkan12Features f12{.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+  VkPhysicalDeviceFeatures2 f{.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f12};
+  vkGetPhysicalDeviceFeatures2(p, &f);
+  e.timeline = f12.timelineSemaphore;
+  if (e.semaphore_fd && e.timeline) {
+    VkSemaphoreTypeCreateInfo type{.sType = VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO,
+                                   .semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE};
+    VkPhysicalDeviceExternalSemaphoreInfo info{.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTERNAL_SEMAPHORE_INFO,
+                                               .pNext = &type,
+                                               .handleType = VK_EXTERNAL_SEMAPHORE_HANDLE_TYPE_OPAQUE_FD_BIT};
+    VkExternalSemaphoreProperties props{.sType = VK_STRUCTURE_TYPE_EXTERNAL_SEMAPHORE_PROPERTIES};
+    vkGetPhysicalDeviceExternalSemaphoreProperties(p, &info, &props);
+    e.timeline_fd = (props.externalSemaphoreFeatures & VK_EXTERNAL_SEMAPHORE_FEATURE_EXPORTABLE_BIT) != 0;
+  }
+  return e;
+}
+
 }  // namespace
+
+std::string uuid_string(const std::array<uint8_t, 16>& u) {
+  static const char* hex = "0123456789abcdef";
+  std::string s;
+  for (size_t i = 0; i < u.size(); ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) s += '-';
+    s += hex[u[i] >> 4];
+    s += hex[u[i] & 15];
+  }
+  return s;
+}
 
 std::vector<DeviceInfo> list_devices() {
   VkInstance inst = make_instance(false, false);
@@ -152,7 +195,10 @@ std::vector<DeviceInfo> list_devices() {
   for (VkPhysicalDevice p : physical_devices(inst)) {
     VkPhysicalDeviceProperties props;
     vkGetPhysicalDeviceProperties(p, &props);
-    out.push_back({props.deviceName, type_name(props.deviceType), props.apiVersion, usable(p)});
+    DeviceInfo d{props.deviceName, type_name(props.deviceType), props.apiVersion, usable(p)};
+    d.uuid = device_uuid(p, &d.driver);
+    d.external = external_support(p);
+    out.push_back(std::move(d));
   }
   vkDestroyInstance(inst, nullptr);
   return out;
@@ -189,6 +235,7 @@ Context::Context(const ContextOptions& opts) {
     auto fits = [&](VkPhysicalDevice p) {
       if (!usable(p)) return false;
       if (opts.swapchain && !has_device_extension(p, VK_KHR_SWAPCHAIN_EXTENSION_NAME)) return false;
+      if (opts.device_uuid && device_uuid(p) != *opts.device_uuid) return false;
       return !opts.can_present || opts.can_present(instance_, p, static_cast<uint32_t>(graphics_family(p)));
     };
     if (devs.empty()) throw Error(ErrorKind::Device, "no Vulkan device found (install a driver, or mesa-vulkan-drivers for lavapipe)");
@@ -210,6 +257,9 @@ Context::Context(const ContextOptions& opts) {
         vkGetPhysicalDeviceProperties(devs[i], &p);
         if (type_rank(p.deviceType) < best_rank) { best_rank = type_rank(p.deviceType); index_ = static_cast<int>(i); }
       }
+      if (index_ < 0 && opts.device_uuid)
+        throw Error(ErrorKind::Device, "no usable Vulkan 1.3 device has the CUDA device's UUID " +
+                                           uuid_string(*opts.device_uuid));
       if (index_ < 0)
         throw Error(ErrorKind::Device, opts.swapchain ? "no Vulkan 1.3 device that can present to this window found"
                                                       : "no Vulkan 1.3 device with dynamic rendering and synchronization2 found");
@@ -218,6 +268,7 @@ Context::Context(const ContextOptions& opts) {
     vkGetPhysicalDeviceProperties(phys_, &props_);
     vkGetPhysicalDeviceMemoryProperties(phys_, &mem_);
     name_ = props_.deviceName;
+    uuid_ = device_uuid(phys_);
     family_ = static_cast<uint32_t>(graphics_family(phys_));
     if (!opts.quiet)
       std::fprintf(stderr, "netlens: Vulkan device %d: %s (%s, Vulkan %u.%u)\n", index_, name_.c_str(),
@@ -232,11 +283,22 @@ Context::Context(const ContextOptions& opts) {
     VkPhysicalDeviceFeatures2 f2{.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f13};
     f2.features.independentBlend = VK_TRUE;
     f2.features.shaderClipDistance = VK_TRUE;  // the cutaway plane of focus views
-    const char* dev_exts[] = {VK_KHR_SWAPCHAIN_EXTENSION_NAME};
+    std::vector<const char*> dev_exts;
+    if (opts.swapchain) dev_exts.push_back(VK_KHR_SWAPCHAIN_EXTENSION_NAME);
+    VkPhysicalDeviceVulkan12Features f12{.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+    if (opts.external_interop) {
+      external_ = external_support(phys_);
+      if (external_.memory_fd) dev_exts.push_back(VK_KHR_EXTERNAL_MEMORY_FD_EXTENSION_NAME);
+      if (external_.semaphore_fd) dev_exts.push_back(VK_KHR_EXTERNAL_SEMAPHORE_FD_EXTENSION_NAME);
+      if (external_.timeline) {
+        f12.timelineSemaphore = VK_TRUE;
+        f13.pNext = &f12;
+      }
+    }
     VkDeviceCreateInfo di{.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, .pNext = &f2,
                           .queueCreateInfoCount = 1, .pQueueCreateInfos = &qi,
-                          .enabledExtensionCount = opts.swapchain ? 1u : 0u,
-                          .ppEnabledExtensionNames = opts.swapchain ? dev_exts : nullptr};
+                          .enabledExtensionCount = static_cast<uint32_t>(dev_exts.size()),
+                          .ppEnabledExtensionNames = dev_exts.empty() ? nullptr : dev_exts.data()};
     VK_CHECK(vkCreateDevice(phys_, &di, nullptr, &device_));
     vkGetDeviceQueue(device_, family_, 0, &queue_);
     VkCommandPoolCreateInfo pi{.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,

@@ -5,6 +5,7 @@
 // No device → Error{Device} with one line saying so.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -27,6 +28,19 @@ struct ContextOptions {
   std::vector<std::string> instance_extensions;
   bool swapchain = false;
   std::function<bool(VkInstance, VkPhysicalDevice, uint32_t family)> can_present;
+  // CUDA interop: pick the device whose deviceUUID equals this one (Error{Device} when none does),
+  // and enable VK_KHR_external_memory_fd, VK_KHR_external_semaphore_fd and timeline semaphores
+  // where the device has them (Context::external() says which it got).
+  std::optional<std::array<uint8_t, 16>> device_uuid;
+  bool external_interop = false;
+};
+
+// What a device offers for sharing memory and semaphores with CUDA (POSIX file descriptors).
+struct ExternalSupport {
+  bool memory_fd = false;     // VK_KHR_external_memory_fd
+  bool semaphore_fd = false;  // VK_KHR_external_semaphore_fd
+  bool timeline = false;      // timelineSemaphore feature (Vulkan 1.2 core)
+  bool timeline_fd = false;   // a timeline semaphore can be exported as an opaque fd
 };
 
 struct DeviceInfo {
@@ -34,8 +48,14 @@ struct DeviceInfo {
   std::string type;  // "discrete", "integrated", "virtual", "cpu", "other"
   uint32_t api_version = 0;
   bool usable = false;  // Vulkan 1.3 + dynamic rendering + synchronization2 + graphics queue
+  std::array<uint8_t, 16> uuid{};  // VkPhysicalDeviceIDProperties::deviceUUID (CUDA's device UUID on NVIDIA)
+  std::string driver;              // driverName + driverInfo ("NVIDIA 580.95.05", "llvmpipe Mesa 22.3.6")
+  ExternalSupport external;
 };
+// Every Vulkan device (Error{Device} when there is no Vulkan driver at all).
 std::vector<DeviceInfo> list_devices();
+// "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" (how nvidia-smi and CUDA tools print UUIDs, without "GPU-").
+std::string uuid_string(const std::array<uint8_t, 16>& u);
 
 class Context {
  public:
@@ -53,6 +73,9 @@ class Context {
   const std::string& device_name() const { return name_; }
   int device_index() const { return index_; }
   bool validation() const { return validation_; }
+  const std::array<uint8_t, 16>& uuid() const { return uuid_; }
+  // What was enabled on this device (all false unless ContextOptions::external_interop).
+  const ExternalSupport& external() const { return external_; }
 
   // Memory type with all `flags` among `bits`, or -1.
   int memory_type(uint32_t bits, VkMemoryPropertyFlags flags) const;
@@ -87,6 +110,8 @@ class Context {
   std::string name_;
   int index_ = -1;
   bool validation_ = false;
+  std::array<uint8_t, 16> uuid_{};
+  ExternalSupport external_;
   VkCommandPool one_shot_pool_ = VK_NULL_HANDLE;
 
  public:  // for the debug callback

@@ -342,7 +342,8 @@ void Session::prepare(const std::map<std::string, Shape>& shapes) {
   store_.backends_ = backends_;
   store_.arenas_.assign(nb, nullptr);
   for (size_t b = 0; b < nb; ++b) {
-    if (arena_size[b]) impl_->arenas[b] = backends_[b]->allocate(arena_size[b]);
+    if (arena_size[b] && opts_.arena_allocator) impl_->arenas[b] = opts_.arena_allocator(*backends_[b], arena_size[b]);
+    if (arena_size[b] && !impl_->arenas[b]) impl_->arenas[b] = backends_[b]->allocate(arena_size[b]);
     store_.arenas_[b] = impl_->arenas[b].get();
     if (weight_size[b]) {
       impl_->weights[b] = backends_[b]->allocate(weight_size[b]);

@@ -1,0 +1,36 @@
+// `info --system`, Vulkan part (linked when the renderer is built).
+#include <cstdio>
+
+#include "common.hpp"
+#include "context.hpp"
+#include "data_path.hpp"
+
+namespace netlens::cli {
+
+void print_vulkan_system(const CudaDeviceInfo& cuda, const std::string& interop) {
+  std::vector<render::DeviceInfo> devs;
+  try {
+    devs = render::list_devices();
+  } catch (const Error& e) {
+    std::printf("vulkan     none: %s\n", e.what());
+  }
+  auto yes = [](bool b) { return b ? "yes" : "no"; };
+  for (size_t i = 0; i < devs.size(); ++i) {
+    const auto& d = devs[i];
+    std::printf("vulkan %zu   %s (%s, Vulkan %u.%u%s), driver %s\n", i, d.name.c_str(), d.type.c_str(),
+                VK_API_VERSION_MAJOR(d.api_version), VK_API_VERSION_MINOR(d.api_version), d.usable ? "" : ", NOT usable",
+                d.driver.c_str());
+    std::printf("           uuid %s; external memory fd %s, semaphore fd %s, timeline %s (exportable %s)\n",
+                render::uuid_string(d.uuid).c_str(), yes(d.external.memory_fd), yes(d.external.semaphore_fd),
+                yes(d.external.timeline), yes(d.external.timeline_fd));
+  }
+  app::DataPathInputs in{.cuda_backend = cuda.usable,
+                         .cuda_reason = cuda.usable ? "" : "no usable CUDA device: " + cuda.error,
+                         .interop_built = NETLENS_INTEROP_BUILT != 0,
+                         .cuda_uuid = cuda.uuid,
+                         .vulkan = devs,
+                         .interop = interop};
+  std::printf("%s\n", app::choose_data_path(in).line.c_str());
+}
+
+}  // namespace netlens::cli
