@@ -303,9 +303,20 @@ std::optional<Activation> product_pattern(const ModelView& v, size_t idx) {
     size_t gi = 0;
     const Node* gn = producer_of(v, g, &gi);
     if (!gn || !internal(v, g) || !default_domain(*gn)) continue;
-    if (gn->op_type == "Sigmoid" && gn->inputs[0] == x && approx(p.k, 1)) {
-      extra.push_back(gi);
-      return done(ActKind::Silu, x);
+    if (gn->op_type == "Sigmoid" && approx(p.k, 1)) {
+      // x·sigmoid(x), or Swish x·sigmoid(βx) with βx a product of x and constants (Paddle's swish).
+      if (gn->inputs[0] == x) {
+        extra.push_back(gi);
+        a.beta = 1;
+        return done(ActKind::Silu, x);
+      }
+      auto bx = product_of(v, gn->inputs[0]);
+      if (bx && bx->leaves.size() == 1 && bx->leaves[0] == x) {
+        extra.push_back(gi);
+        extra.insert(extra.end(), bx->nodes.begin(), bx->nodes.end());
+        a.beta = bx->k;
+        return done(ActKind::Silu, x);
+      }
     }
     if (gn->op_type == "HardSigmoid" && gn->inputs[0] == x && approx(p.k, 1)) {
       extra.push_back(gi);
@@ -371,7 +382,7 @@ double Activation::eval(double x, int64_t channel) const {
     case ActKind::Tanh: return std::tanh(x);
     case ActKind::HardSigmoid: return std::clamp(alpha * x + beta, 0.0, 1.0);
     case ActKind::HardSwish: return x * std::clamp(alpha * x + beta, 0.0, 1.0);
-    case ActKind::Silu: return x * sigmoid(x);
+    case ActKind::Silu: return x * sigmoid(beta * x);
     case ActKind::Gelu: return 0.5 * x * (1 + std::erf(x / kSqrt2));
     case ActKind::GeluTanh: return 0.5 * x * (1 + std::tanh(kSqrt2OverPi * (x + 0.044715 * x * x * x)));
     case ActKind::Clip: return std::clamp(x, min, max);
@@ -504,6 +515,7 @@ nlohmann::json to_json(const Activation& a, const ModelView* view) {
     case ActKind::Selu: p["alpha"] = a.alpha; p["gamma"] = a.gamma; break;
     case ActKind::HardSigmoid:
     case ActKind::HardSwish: p["alpha"] = a.alpha; p["beta"] = a.beta; break;
+    case ActKind::Silu: p["beta"] = a.beta; break;
     case ActKind::Clip: p["min"] = bound(a.min); p["max"] = bound(a.max); break;
     case ActKind::PRelu: {
       p["slope"] = a.slope;

@@ -8,9 +8,9 @@
 //   Elu: x<0 ? α(eˣ−1) : x (alpha) | Selu: γ·(x<0 ? α(eˣ−1) : x) (alpha, gamma)
 //   Clip: clamp(x, min, max) (min, max; ±inf when absent) — Relu6 is Clip(0, 6)
 //   HardSwish: x·clamp(αx+β, 0, 1) (alpha, beta; the op has α=1/6, β=0.5)
-//   Silu: x·sigmoid(x) | Gelu: 0.5x(1+erf(x/√2)) | GeluTanh: 0.5x(1+tanh(√(2/π)(x+0.044715x³)))
+//   Silu: x·sigmoid(βx) (beta; 1 for SiLU, Paddle's swish may scale) | Gelu: 0.5x(1+erf(x/√2)) | GeluTanh: 0.5x(1+tanh(√(2/π)(x+0.044715x³)))
 // Decompositions, matched on any operand order and on any split of the constant factor between
-// Mul/Div nodes (x·a·b/c...): Mul(x, Sigmoid(x)) → Silu; Mul(x, HardSigmoid(x)) → HardSwish;
+// Mul/Div nodes (x·a·b/c...): Mul(x, Sigmoid(x)) and Mul(x, Sigmoid(β·x)) → Silu; Mul(x, HardSigmoid(x)) → HardSwish;
 // x·Clip(x+3, 0, 6)/6 → HardSwish; Clip(x+3, 0, 6)/6 → HardSigmoid(1/6, 0.5);
 // 0.5·x·(1+Erf(x/√2)) (x/√2 as Div or Mul by 1/√2) → Gelu; Gelu op (opset 20, approximate
 // "none"/"tanh"); 0.5·x·(1+Tanh(√(2/π)·(x + 0.044715·x³))) with x³ as Pow(x,3) or x·x·x → GeluTanh.
@@ -45,7 +45,8 @@ std::string act_kind_name(ActKind k);  // "Relu", "HardSwish", ...
 
 struct Activation {
   ActKind kind = ActKind::Relu;
-  double alpha = 0, beta = 0, gamma = 0;   // LeakyRelu/Elu/Selu alpha; HardSigmoid/HardSwish alpha, beta; Selu gamma
+  double alpha = 0, beta = 0, gamma = 0;   // LeakyRelu/Elu/Selu alpha; HardSigmoid/HardSwish alpha, beta;
+                                           // Silu beta (sigmoid slope); Selu gamma
   double min = 0, max = 0;                 // Clip bounds (±inf when absent)
   std::vector<float> slope;                // PRelu slope (one value, or one per channel)
   std::string input, output;               // x and y tensors

@@ -1,0 +1,144 @@
+// Shared by the inspect tests (header only): tiny graphs built with the Graph API and run on the CPU
+// backend, the PP-OCR sample inputs, and independent reference computations (full sort, long
+// double sums) that the analyses are checked against.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model_view.hpp"
+#include "netlens/cpu.hpp"
+#include "netlens/io.hpp"
+#include "netlens/onnx.hpp"
+#include "netlens/runtime.hpp"
+
+namespace netlens::inspect::test {
+
+inline ValueInfo vi(const std::string& name, const Shape& dims, DType t = DType::Float32) {
+  ValueInfo v{name, t, {}, true};
+  for (int64_t d : dims) v.dims.push_back(Dim{d, ""});
+  return v;
+}
+
+inline Node node(const std::string& op, const std::string& name, std::vector<std::string> in,
+                 std::vector<std::string> out) {
+  Node n;
+  n.op_type = op;
+  n.name = name;
+  n.inputs = std::move(in);
+  n.outputs = std::move(out);
+  return n;
+}
+
+// A graph being built: one float input "x", nodes appended in order, scalar constants as
+// initializers.
+struct GraphBuilder {
+  Graph g;
+  int consts = 0;
+  explicit GraphBuilder(const Shape& x_shape, int64_t opset = 17) {
+    g.opsets[""] = opset;
+    g.inputs.push_back(vi("x", x_shape));
+  }
+  // A scalar initializer; returns its name.
+  std::string c(float v) {
+    const std::string name = "c" + std::to_string(consts++);
+    g.initializers[name] = Tensor::scalar_f32(v);
+    return name;
+  }
+  std::string add(const std::string& op, std::vector<std::string> in, const std::string& out) {
+    g.nodes.push_back(node(op, op + "_" + std::to_string(g.nodes.size()), std::move(in), {out}));
+    return out;
+  }
+  Node& last() { return g.nodes.back(); }
+  Graph done(const std::string& output, const Shape& y_shape) {
+    g.outputs.push_back(vi(output, y_shape));
+    return g;
+  }
+};
+
+// A session that has run on one input, with its backend (the session borrows it).
+struct Ran {
+  std::unique_ptr<Backend> cpu;
+  std::unique_ptr<Session> session;
+  std::unique_ptr<ModelView> view;
+  Tensor value(const std::string& t) const { return view->value(t); }
+};
+
+inline Ran run_graph(Graph g, const std::map<std::string, Tensor>& inputs) {
+  Ran r;
+  r.cpu = make_cpu_backend();
+  r.session = std::make_unique<Session>(std::move(g), std::vector<Backend*>{r.cpu.get()});
+  r.session->run(inputs);
+  r.view = std::make_unique<ModelView>(*r.session);
+  return r;
+}
+
+inline std::string cache_dir() { return NETLENS_CACHE_DIR; }
+inline std::string model_path(const std::string& file) { return cache_dir() + "/models/" + file; }
+// assets/samples, found from the cache dir (<repo>/.cache) or the working directory.
+inline std::string samples_dir() {
+  for (std::filesystem::path p : {std::filesystem::path(cache_dir()).parent_path() / "assets/samples",
+                                  std::filesystem::current_path() / "assets/samples"})
+    if (std::filesystem::exists(p / "line_320x48.png")) return p.string();
+  return "assets/samples";
+}
+
+// PP-OCRv4 rec on the rendered text line, preprocessed the PaddleOCR way (BGR, (x/255−0.5)/0.5),
+// as tests/models does.
+inline Tensor rec_line_input() {
+  ImagePreprocess pp;
+  pp.width = 320;
+  pp.height = 48;
+  pp.bgr = true;
+  pp.mean = {0.5f, 0.5f, 0.5f};
+  pp.std = {0.5f, 0.5f, 0.5f};
+  return load_image(samples_dir() + "/line_320x48.png", pp);
+}
+
+// Fails the calling test (instead of skipping) when the models were not fetched.
+inline bool have_model(const std::string& file) {
+  if (std::filesystem::exists(model_path(file))) return true;
+  ADD_FAILURE() << model_path(file) << " missing: run scripts/fetch-models.sh";
+  return false;
+}
+
+// Independent references ------------------------------------------------------------------------
+
+// numpy.percentile(v, p) (method "linear") on a fully sorted copy.
+inline double ref_percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  const double pos = p / 100.0 * static_cast<double>(v.size() - 1);
+  const size_t lo = static_cast<size_t>(pos);
+  const size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (pos - static_cast<double>(lo)) * (v[hi] - v[lo]);
+}
+
+inline std::vector<double> finite_values(const Tensor& t) {
+  std::vector<double> v;
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    const double x = t.get_f64(i);
+    if (std::isfinite(x)) v.push_back(x);
+  }
+  return v;
+}
+
+struct RefMoments {
+  double mean = 0, std = 0;
+};
+// Two-pass in long double.
+inline RefMoments ref_moments(const std::vector<double>& v) {
+  long double s = 0;
+  for (double x : v) s += x;
+  const long double m = s / static_cast<long double>(v.size());
+  long double ss = 0;
+  for (double x : v) ss += (x - m) * (x - m);
+  return {static_cast<double>(m), static_cast<double>(std::sqrt(ss / static_cast<long double>(v.size())))};
+}
+
+}  // namespace netlens::inspect::test
