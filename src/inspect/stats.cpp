@@ -20,7 +20,7 @@ std::vector<float> as_floats(const Tensor& t) {
   return t.to_f32_vector();
 }
 
-// Channel of flat element i for a tensor of shape [N, C, rest...] (axis 1).
+// Channels of a tensor of shape [N, C, rest...] (axis 1): runs of `inner` elements, channel r % C.
 struct ChannelMap {
   int64_t channels = 0, inner = 1;
   explicit ChannelMap(const Shape& s) {
@@ -28,7 +28,6 @@ struct ChannelMap {
     channels = s[1];
     for (size_t d = 2; d < s.size(); ++d) inner *= s[d];
   }
-  int64_t of(int64_t i) const { return (i / inner) % channels; }
 };
 
 }  // namespace
@@ -105,30 +104,40 @@ TensorStats compute_stats(const Tensor& t, const StatsOptions& opt) {
   std::vector<int64_t> ccount(nc, 0);
 
   // Pass 1: non-finite counts, min/max, sums (also per channel), zeros; compacts the finite values.
+  // Walks the tensor in runs of one channel (`inner` elements) so that no element needs a division.
   double sum = 0, mn = std::numeric_limits<double>::infinity(), mx = -mn;
   int64_t zeros = 0;
   size_t w = 0;
-  for (size_t i = 0; i < v.size(); ++i) {
-    const float f = v[i];
-    if (std::isnan(f)) {
-      ++s.nan;
-      continue;
+  const size_t run = nc ? static_cast<size_t>(std::max<int64_t>(1, cm.inner)) : std::max<size_t>(1, v.size());
+  for (size_t begin = 0, r = 0; begin < v.size(); begin += run, ++r) {
+    const size_t end = std::min(v.size(), begin + run);
+    double rsum = 0, rmax = -std::numeric_limits<double>::infinity();
+    int64_t rcount = 0;
+    for (size_t i = begin; i < end; ++i) {
+      const float f = v[i];
+      if (std::isnan(f)) {
+        ++s.nan;
+        continue;
+      }
+      if (std::isinf(f)) {
+        ++(f > 0 ? s.pos_inf : s.neg_inf);
+        continue;
+      }
+      rsum += f;
+      mn = std::min<double>(mn, f);
+      rmax = std::max<double>(rmax, f);
+      zeros += f == 0;
+      ++rcount;
+      v[w++] = f;
     }
-    if (std::isinf(f)) {
-      ++(f > 0 ? s.pos_inf : s.neg_inf);
-      continue;
-    }
-    sum += f;
-    mn = std::min<double>(mn, f);
-    mx = std::max<double>(mx, f);
-    zeros += f == 0;
+    sum += rsum;
+    mx = std::max(mx, rmax);
     if (nc) {
-      const size_t c = static_cast<size_t>(cm.of(static_cast<int64_t>(i)));
-      csum[c] += f;
-      cmax[c] = std::max<double>(cmax[c], f);
-      ccount[c]++;
+      const size_t c = r % nc;
+      csum[c] += rsum;
+      cmax[c] = std::max(cmax[c], rmax);
+      ccount[c] += rcount;
     }
-    v[w++] = f;
   }
   v.resize(w);
   s.finite = static_cast<int64_t>(w);
@@ -192,10 +201,16 @@ DeadChannels dead_channels(const Tensor& t) {
   const ChannelMap cm(t.shape());
   if (!cm.channels) return d;
   d.channels = cm.channels;
-  std::vector<float> v = as_floats(t);
+  std::vector<float> converted;
+  const float* v = t.dtype() == DType::Float32 ? t.data_as<float>() : (converted = t.to_f32_vector()).data();
   std::vector<char> alive(static_cast<size_t>(cm.channels), 0);
-  for (size_t i = 0; i < v.size(); ++i)
-    if (v[i] != 0) alive[static_cast<size_t>(cm.of(static_cast<int64_t>(i)))] = 1;  // NaN counts as alive
+  const int64_t runs = cm.inner > 0 ? t.numel() / cm.inner : 0;
+  for (int64_t r = 0; r < runs; ++r) {
+    char& a = alive[static_cast<size_t>(r % cm.channels)];
+    if (a) continue;
+    const float* p = v + r * cm.inner;
+    for (int64_t i = 0; i < cm.inner && !a; ++i) a = p[i] != 0;  // NaN counts as alive
+  }
   for (int64_t c = 0; c < cm.channels; ++c)
     if (!alive[static_cast<size_t>(c)]) d.indices.push_back(c);
   d.dead = static_cast<int64_t>(d.indices.size());
