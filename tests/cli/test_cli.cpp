@@ -234,3 +234,22 @@ TEST_F(Cli, CudaBackendWithoutADeviceIsOneLine) {
   EXPECT_EQ(a.status, 0) << a.out;
   EXPECT_NE(a.out.find("using the CPU backend (no usable CUDA device"), std::string::npos) << a.out;
 }
+
+TEST_F(Cli, InfoSystemNamesDevicesAndTheDataPath) {
+  Result r = run("info --system");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("cuda       "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("inference  "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("data path: "), std::string::npos) << r.out;
+  const bool cuda = r.out.find("cuda       none:") == std::string::npos;
+  if (!cuda) {
+    EXPECT_NE(r.out.find("data path: cpu + staging upload (no usable CUDA device"), std::string::npos) << r.out;
+    // Interop cannot be forced without CUDA: one line, exit 1.
+    Result on = run("info --system --interop on");
+    EXPECT_EQ(on.status, 1) << on.out;
+    EXPECT_NE(on.out.find("error: --interop on: no usable CUDA device"), std::string::npos) << on.out;
+  }
+  Result bad = run("info --system --interop maybe");
+  EXPECT_EQ(bad.status, 2) << bad.out;
+  EXPECT_NE(bad.out.find("--interop must be auto, on or off"), std::string::npos) << bad.out;
+}
