@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <limits>
 
@@ -244,12 +245,17 @@ TEST_F(CodeBuilderTest, BadArgumentsAreErrors) {
   }
 }
 
-// A real network run on the CPU backend: PP-OCRv4 det on a rendered text page (320×256, so that
-// its activations fit lavapipe's 128 MiB storage-buffer range), and the text-direction classifier.
+// A real network run on the CPU backend: PP-OCRv4 det on a rendered text page, and the
+// text-direction classifier. det runs at 160×128 (8M neurons: lavapipe is slow); the timing in
+// docs/render.md used NETLENS_CODES_DET_SIZE=320x256 (32M neurons, the most that fits lavapipe's
+// 128 MiB storage-buffer range).
 TEST_F(CodeBuilderTest, RealModelsMatchTheCpuScene) {
   struct Case { const char* model; int w, h; const char* image; std::vector<float> mean, std; };
+  int det_w = 160, det_h = 128;
+  if (const char* e = std::getenv("NETLENS_CODES_DET_SIZE"))
+    ASSERT_EQ(std::sscanf(e, "%dx%d", &det_w, &det_h), 2) << "NETLENS_CODES_DET_SIZE=" << e << ": expected WxH";
   const std::vector<Case> cases = {
-      {"ppocrv4_det.onnx", 320, 256, "page_800x608.png", {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}},
+      {"ppocrv4_det.onnx", det_w, det_h, "page_800x608.png", {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}},
       {"ppocr_cls.onnx", 192, 48, "line_192x48.png", {0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f}}};
   std::printf("| model | input | layers | neurons | CPU build_scene ms | GPU CodeBuilder ms (%s) |\n",
               context().device_name().c_str());
@@ -266,14 +272,19 @@ TEST_F(CodeBuilderTest, RealModelsMatchTheCpuScene) {
     auto values = layer_values(layout, session);
     int64_t neurons = 0;
     for (const auto& l : layout.layers) neurons += l.dims.count;
-    Timing t = expect_same(layout, values);
-    // A second GPU run on the same builder: the steady-state figure.
     ActivationBuffer act(context(), values);
     CodeBuilder gb(context(), layout, act.offsets(), act.bytes());
-    gb.run(act.buffer());
-    double again = gb.run(act.buffer());
+    const double first_ms = gb.run(act.buffer());
+    const double gpu_ms = gb.run(act.buffer());  // steady state: the same builder again
+    auto moved = values;  // build_scene moves the values in: time that, not a copy
+    auto t0 = std::chrono::steady_clock::now();
+    viz::Scene scene = viz::build_scene_from_values(layout, std::move(moved));
+    const double cpu_ms = ms_since(t0);
+    Diff d = compare(gb, gb.scales(), gb.read_codes(), scene);
+    EXPECT_EQ(d.scales, 0u);
+    EXPECT_EQ(d.codes0 + d.codes_max + d.codes_mean, 0u) << "largest step " << d.max_step;
     std::printf("| %s | %dx%d | %zu | %lld | %.1f | %.1f (first %.1f) |\n", c.model, c.w, c.h, layout.layers.size(),
-                static_cast<long long>(neurons), t.cpu_ms, again, t.gpu_ms);
+                static_cast<long long>(neurons), cpu_ms, gpu_ms, first_ms);
     std::printf("  per dispatch (ms):");
     for (const auto& [name, ms] : gb.stage_ms()) std::printf(" %s %.1f;", name.c_str(), ms);
     std::printf("\n");
