@@ -1,0 +1,332 @@
+// Live input on lavapipe with validation on:
+//  - Renderer::values_changed gives the same pixels as a renderer made afresh with the new values
+//    (several code chunks, labels and legend on), and refuses another layout;
+//  - results published from another thread while frames are rendered and read back: every frame
+//    shows one result entirely (each layer's pixels, found through the ID buffer, all of A or all of B);
+//  - LivePipeline on a real model (PP-OCR cls): the newest input wins, drops are counted, the
+//    published scene equals one built from a fresh run of that input, with_session sees whole runs;
+//  - `netlens render --input DIR|VIDEO --out DIR/`: each output equals (pixel-exact) the
+//    single-input render of the same decoded frame, and frames of different inputs differ.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "frame_source.hpp"
+#include "live.hpp"
+#include "netlens/cpu.hpp"
+#include "netlens/io.hpp"
+#include "netlens/onnx.hpp"
+#include "renderer.hpp"
+#include "scene.hpp"
+
+using namespace netlens;
+using namespace netlens::render;
+namespace fs = std::filesystem;
+
+namespace {
+
+Context& context() {
+  static Context ctx(ContextOptions{.validation = true, .quiet = false});
+  return ctx;
+}
+
+class LiveTest : public ::testing::Test {
+ protected:
+  void SetUp() override { errors_before_ = context().validation_error_count(); }
+  void TearDown() override {
+    EXPECT_EQ(context().validation_error_count(), errors_before_) << "Vulkan validation errors (see stderr)";
+  }
+  size_t errors_before_ = 0;
+};
+
+const std::vector<Shape> kShapes = {{1, 3, 24, 32}, {1, 8, 12, 16}, {1, 16, 6, 8}, {1, 32}, {1, 10}};
+
+size_t differing_pixels(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
+  size_t n = 0;
+  for (size_t i = 0; i + 3 < std::min(a.size(), b.size()); i += 4)
+    if (std::memcmp(&a[i], &b[i], 3) != 0) ++n;
+  return n + (a.size() != b.size() ? 1 : 0);
+}
+
+TEST_F(LiveTest, InPlaceUpdateEqualsFreshRenderer) {
+  viz::Scene a = viz::synthetic_scene(kShapes, 1), b = viz::synthetic_scene(kShapes, 7);
+  // Small buffers: several code chunks, so the update crosses chunk boundaries.
+  RenderOptions ro{.width = 400, .height = 240, .title = "live", .max_buffer_bytes = 4096};
+  const viz::Camera cam = viz::overview_camera(a.layout, 400.0f / 240.0f);
+  viz::Scene shown = a;
+  Renderer r(context(), shown, ro);
+  ASSERT_GT(r.code_buffers(), 1);
+  r.render(cam);
+  const std::vector<uint8_t> img_a = r.rgba();
+  shown = b;
+  const UploadStats us = r.values_changed();
+  EXPECT_GT(us.bytes, 0u);
+  r.render(cam);
+  const std::vector<uint8_t> img_updated = r.rgba();
+  Renderer fresh(context(), b, ro);
+  fresh.render(cam);
+  EXPECT_EQ(differing_pixels(img_updated, fresh.rgba()), 0u);
+  EXPECT_GT(differing_pixels(img_updated, img_a), 1000u);  // the values did change the picture
+  // Picking reads the new values.
+  for (int y = 0; y < 240; y += 7)
+    for (int x = 0; x < 400; x += 7)
+      if (auto p = r.pick(x, y)) {
+        EXPECT_EQ(p->value, b.value(p->layer, p->flat));
+      }
+  // And back: the update is not a one-way door.
+  shown = a;
+  r.values_changed();
+  r.render(cam);
+  EXPECT_EQ(differing_pixels(r.rgba(), img_a), 0u);
+  // Another layout is refused.
+  shown = viz::synthetic_scene({{1, 3, 24, 32}, {1, 8, 12, 16}}, 1);
+  EXPECT_THROW(r.values_changed(), Error);
+  shown = a;  // the renderer must not be destroyed holding a scene it was not sized for
+}
+
+// Upload time of an in-place update for a VGG-like scene of ~4M activations (printed, not asserted).
+TEST_F(LiveTest, UploadTimeIsReported) {
+  viz::Scene s = viz::synthetic_scene(viz::synthetic_vgg_shapes(4'000'000), 3);
+  viz::Scene shown = s;
+  Renderer r(context(), shown, RenderOptions{.width = 320, .height = 200});
+  UploadStats best;
+  for (int i = 0; i < 3; ++i) {
+    UploadStats u = r.values_changed();
+    if (i == 0 || u.total_ms < best.total_ms) best = u;
+  }
+  std::printf("in-place update of %lld activations (%.1f MiB of codes) on %s: pack %.2f ms, copy %.2f ms, total %.2f ms\n",
+              static_cast<long long>(s.neurons()), double(best.bytes) / (1 << 20), context().device_name().c_str(),
+              best.pack_ms, best.copy_ms, best.total_ms);
+  EXPECT_GT(best.bytes, static_cast<uint64_t>(s.neurons()));  // level 0 and both pyramids
+}
+
+// Scene A: every activation exactly 0 (the zero colour); scene B: every activation in [1, 2]
+// (colour-map colours, all distinct from the zero colour). Results alternate A/B from a producer
+// thread while the render thread switches at frame starts and reads every frame back.
+TEST_F(LiveTest, SwitchNeverShowsMixedActivations) {
+  const viz::Layout layout = viz::layout_tensors(viz::synthetic_tensors(kShapes));
+  auto values = [&](bool high) {
+    std::vector<std::vector<float>> v;
+    std::mt19937 rng(5);
+    std::uniform_real_distribution<float> u(1.0f, 2.0f);
+    for (const auto& l : layout.layers) {
+      v.emplace_back(static_cast<size_t>(l.dims.count), 0.0f);
+      if (high)
+        for (float& x : v.back()) x = u(rng);
+    }
+    return v;
+  };
+  const viz::Scene scene_a = viz::build_scene_from_values(layout, values(false));
+  const viz::Scene scene_b = viz::build_scene_from_values(layout, values(true));
+  viz::Scene shown = scene_a;
+  const int W = 360, H = 220;
+  RenderOptions ro{.width = W, .height = H, .msaa = 1, .lighting = false, .grid_lines = false, .labels = false,
+                   .legend = false, .connections = false, .selection_lines = false, .max_buffer_bytes = 4096};
+  Renderer r(context(), shown, ro);
+  const viz::Camera cam = viz::overview_camera(layout, float(W) / float(H));
+  const glm::vec3 zero = viz::zero_color(viz::ColorMapKind::Sequential);
+  auto is_zero_colour = [&](size_t i) {
+    const auto& p = r.rgba();
+    return std::abs(int(p[i]) - int(std::lround(zero.r * 255))) <= 2 &&
+           std::abs(int(p[i + 1]) - int(std::lround(zero.g * 255))) <= 2 &&
+           std::abs(int(p[i + 2]) - int(std::lround(zero.b * 255))) <= 2;
+  };
+
+  app::Mailbox<std::unique_ptr<app::LiveResult>> box;
+  std::atomic<bool> stop{false};
+  std::thread producer([&] {
+    for (uint64_t id = 1; !stop; ++id) {
+      auto res = std::make_unique<app::LiveResult>();
+      res->id = id;
+      res->scene = (id % 2) ? scene_b : scene_a;  // odd ids: B
+      box.put(std::move(res));
+      std::this_thread::sleep_for(std::chrono::microseconds(300));
+    }
+  });
+  app::StagingUploader up;
+  bool showing_b = false;
+  int frames_a = 0, frames_b = 0, switches = 0;
+  for (int frame = 0; frame < 60; ++frame) {
+    if (auto res = box.take()) {
+      up.apply(**res, shown, r);
+      showing_b = (*res)->id % 2;
+      ++switches;
+    }
+    r.render(cam);
+    // Per layer: pixels of that layer (ID buffer) in the zero colour vs any other colour.
+    std::vector<std::array<int, 2>> counts(layout.layers.size(), {0, 0});
+    for (int y = 0; y < H; ++y)
+      for (int x = 0; x < W; ++x) {
+        auto [layer1, flat] = r.id_at(x, y);
+        if (layer1 == 0) continue;
+        const size_t i = (static_cast<size_t>(y) * W + static_cast<size_t>(x)) * 4;
+        ++counts[layer1 - 1][is_zero_colour(i) ? 0 : 1];
+      }
+    int layers_seen = 0;
+    for (size_t l = 0; l < counts.size(); ++l) {
+      if (counts[l][0] + counts[l][1] == 0) continue;
+      ++layers_seen;
+      // A layer drawn from scene A is all zero colour; from B, never (B has no zero activation).
+      EXPECT_EQ(counts[l][showing_b ? 0 : 1], 0) << "frame " << frame << " layer " << l << " shows "
+                                                 << (showing_b ? "A" : "B") << " pixels while showing "
+                                                 << (showing_b ? "B" : "A");
+    }
+    EXPECT_GE(layers_seen, 3) << "frame " << frame;
+    (showing_b ? frames_b : frames_a)++;
+  }
+  stop = true;
+  producer.join();
+  EXPECT_GT(frames_a, 0);
+  EXPECT_GT(frames_b, 0);
+  EXPECT_GT(switches, 10);
+}
+
+// ------------------------------------------------------------------------------------------------
+const std::string kSamples = NETLENS_SAMPLES_DIR;
+const std::string kModel = NETLENS_CLS_MODEL;
+const char* kImages[3] = {"line_192x48.png", "line_192x48_flipped.png", "line_320x48.png"};
+
+fs::path temp_dir(const std::string& name) {
+  fs::path d = fs::temp_directory_path() / ("netlens_live_" + name + "_" + std::to_string(getpid()));
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+TEST(LivePipeline, NewestInputWinsAndMatchesAFreshRun) {
+  if (!fs::exists(kModel)) GTEST_SKIP() << kModel << " missing (scripts/fetch-models.sh)";
+  auto backend = make_cpu_backend();
+  Session s(load_onnx(kModel), {backend.get()});
+  s.prepare({{"x", Shape{1, 3, 48, 192}}});
+  ImagePreprocess pp;
+  pp.width = 192, pp.height = 48;
+  std::vector<media::Frame> frames;
+  for (int k = 0; k < 12; ++k) {
+    Rgb8Image im = load_image_rgb8(kSamples + "/" + kImages[k % 3]);
+    media::Frame f{.width = im.width, .height = im.height, .rgb = std::move(im.pixels), .index = k,
+                   .name = "input " + std::to_string(k)};
+    frames.push_back(std::move(f));
+  }
+  // The tensors a run may have seen: with_session must only ever observe one of these, whole.
+  std::vector<Tensor> inputs;
+  for (const auto& f : frames) inputs.push_back(media::frame_to_tensor(f, pp));
+  s.run({{"x", inputs[0]}});
+  app::LiveConfig cfg{.input_name = "x", .pp = pp, .layout = app::live_layout(s)};
+  const viz::Layout layout = cfg.layout;
+  app::LivePipeline pipe(s, cfg);
+  for (const auto& f : frames) {
+    pipe.submit(f);
+    pipe.with_session([&](const Session& ss) {
+      Tensor x = ss.activations().fetch("x");
+      bool whole = false;
+      for (const auto& t : inputs)
+        whole = whole || std::memcmp(x.data(), t.data(), static_cast<size_t>(t.numel()) * sizeof(float)) == 0;
+      EXPECT_TRUE(whole) << "with_session saw an input tensor that is none of the submitted ones";
+    });
+  }
+  ASSERT_TRUE(pipe.wait_idle(120.0));
+  auto res = pipe.take_result();
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->input_index, 11);  // the last submission is never replaced
+  const app::LiveStats st = pipe.stats();
+  EXPECT_EQ(st.submitted, 12u);
+  EXPECT_EQ(st.runs + st.dropped, 12u);
+  EXPECT_EQ(res->id, st.runs);
+  EXPECT_FALSE(pipe.error());
+  // The published scene equals one built from a fresh session run on that input.
+  auto backend2 = make_cpu_backend();
+  Session fresh(load_onnx(kModel), {backend2.get()});
+  fresh.run({{"x", inputs[11]}});
+  viz::Scene ref = viz::build_scene(layout, [&](const std::string& n) { return fresh.activations().fetch(n); });
+  ASSERT_EQ(ref.layers.size(), res->scene.layers.size());
+  for (size_t l = 0; l < ref.layers.size(); ++l) EXPECT_EQ(ref.layers[l].values, res->scene.layers[l].values) << l;
+  EXPECT_EQ(ref.codes0, res->scene.codes0);
+  EXPECT_EQ(ref.codes_max, res->scene.codes_max);
+}
+
+// Runs `netlens ARGS`; returns its exit status.
+int netlens(const std::string& args) {
+  const std::string cmd = std::string(NETLENS_BIN) + " " + args + " 2>>'" +
+                          (fs::temp_directory_path() / ("netlens_live_cli_" + std::to_string(getpid()) + ".log")).string() + "'";
+  return std::system(cmd.c_str());
+}
+
+std::vector<uint8_t> png_pixels(const fs::path& p) { return load_image_rgb8(p.string()).pixels; }
+
+// Renders every frame of `spec` through `render --input SPEC --out DIR/`, then each decoded frame
+// alone; the two must be identical, and consecutive inputs must differ.
+void check_live_render(const std::string& spec, const std::vector<fs::path>& singles, const fs::path& work) {
+  const std::string common = "'" + kModel + "' --size 320x200 --title live --validation";
+  ASSERT_EQ(netlens("render " + common + " --input '" + spec + "' --out '" + (work / "live").string() + "/'"), 0);
+  for (size_t k = 0; k < singles.size(); ++k) {
+    char name[32];
+    std::snprintf(name, sizeof name, "%06zu.png", k);
+    const fs::path out = work / "live" / name;
+    ASSERT_TRUE(fs::exists(out)) << out;
+    // The single-input render: the model's input size is dynamic, the live path fixes it to the
+    // first frame's (192x48), so the reference is told that size.
+    const fs::path ref = work / ("single_" + std::to_string(k) + ".png");
+    ASSERT_EQ(netlens("render " + common + " --input '" + singles[k].string() + "' --input-size 192x48 --out '" +
+                      ref.string() + "'"),
+              0);
+    EXPECT_EQ(differing_pixels(png_pixels(out), png_pixels(ref)), 0u) << out << " vs " << ref;
+    if (k > 0) {
+      char prev[32];
+      std::snprintf(prev, sizeof prev, "%06zu.png", k - 1);
+      EXPECT_GT(differing_pixels(png_pixels(out), png_pixels(work / "live" / prev)), 100u) << "inputs " << k - 1 << ", " << k;
+    }
+  }
+  char extra[32];
+  std::snprintf(extra, sizeof extra, "%06zu.png", singles.size());
+  EXPECT_FALSE(fs::exists(work / "live" / extra));
+}
+
+TEST(LiveCli, RenderFolderEqualsSingleInputRenders) {
+  if (!fs::exists(kModel)) GTEST_SKIP() << kModel << " missing (scripts/fetch-models.sh)";
+  fs::path work = temp_dir("cli_folder");
+  fs::create_directories(work / "in");
+  std::vector<fs::path> singles;
+  for (int k = 0; k < 3; ++k) {
+    singles.push_back(work / "in" / ("img" + std::to_string(k) + ".png"));
+    fs::copy_file(kSamples + "/" + kImages[k], singles.back());
+  }
+  check_live_render((work / "in").string(), singles, work);
+  // --max-inputs bounds the output.
+  ASSERT_EQ(netlens("render '" + kModel + "' --size 160x100 --input '" + (work / "in").string() + "' --max-inputs 2 --out '" +
+                    (work / "two").string() + "/'"),
+            0);
+  EXPECT_TRUE(fs::exists(work / "two" / "000001.png"));
+  EXPECT_FALSE(fs::exists(work / "two" / "000002.png"));
+}
+
+TEST(LiveCli, RenderVideoEqualsSingleInputRenders) {
+  if (!fs::exists(kModel)) GTEST_SKIP() << kModel << " missing (scripts/fetch-models.sh)";
+  if (access(NETLENS_FFMPEG, X_OK) != 0) GTEST_SKIP() << "ffmpeg CLI not found";
+  fs::path work = temp_dir("cli_video");
+  for (int k = 0; k < 3; ++k) fs::copy_file(kSamples + "/" + kImages[k], work / ("in" + std::to_string(k) + ".png"));
+  const fs::path video = work / "lines.mp4";
+  const std::string cmd = std::string(NETLENS_FFMPEG) + " -loglevel error -y -framerate 5 -i '" + (work / "in%d.png").string() +
+                          "' -vf scale=192:48 -c:v mpeg4 -q:v 2 -pix_fmt yuv420p '" + video.string() + "' < /dev/null";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  // The decoded frames as PNG files (lossless): the single-input references.
+  auto src = media::open_source(video.string());
+  std::vector<fs::path> singles;
+  while (auto f = src->next()) {
+    std::vector<uint8_t> rgba(static_cast<size_t>(f->width) * static_cast<size_t>(f->height) * 4, 255);
+    for (size_t i = 0; i < rgba.size() / 4; ++i) std::memcpy(&rgba[4 * i], &f->rgb[3 * i], 3);
+    singles.push_back(work / ("frame" + std::to_string(f->index) + ".png"));
+    write_png_rgba(singles.back().string(), f->width, f->height, rgba.data());
+  }
+  ASSERT_EQ(singles.size(), 3u);
+  check_live_render(video.string(), singles, work);
+}
+
+}  // namespace
