@@ -1,5 +1,7 @@
 #include "renderer.hpp"
 
+#include "code_builder.hpp"
+
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -231,6 +233,8 @@ struct Renderer::Impl {
   std::vector<gpu::GpuLayer> gpu_layers() const;
   std::vector<std::array<int64_t, 5>> current_layout_key() const;
   UploadStats values_changed();
+  std::vector<viz::ColorScale> codes_from_device(CodeBuilder& b, VkBuffer acts, const Renderer::TimelinePoint* wait,
+                                                 const Renderer::TimelinePoint* signal, UploadStats* stats);
   uint32_t part_of(int layer, int64_t c) const {
     auto [a, b] = layer_parts[static_cast<size_t>(layer)];
     for (uint32_t p = a; p < b; ++p)
@@ -399,6 +403,101 @@ UploadStats Renderer::Impl::values_changed() {
   us.copy_ms = ms_since(t1);
   us.total_ms = ms_since(t0);
   return us;
+}
+
+// Device-made codes: the builder's flat buffers have build_scene's layout; each part of a chunk
+// takes its channel run of level 0 and of every pyramid level (max, then mean), as fill_chunk does
+// from the host scene. One submission: [wait] → reductions → copies → barrier → [signal].
+std::vector<viz::ColorScale> Renderer::Impl::codes_from_device(CodeBuilder& b, VkBuffer acts,
+                                                               const Renderer::TimelinePoint* wait,
+                                                               const Renderer::TimelinePoint* signal, UploadStats* stats) {
+  auto t0 = Clock::now();
+  const auto& L = scene.layout.layers;
+  if (current_layout_key() != layout_key)
+    throw Error(ErrorKind::Internal, "render: codes_from_device needs the layout the renderer was made with");
+  std::vector<std::vector<VkBufferCopy>> c0(chunk_bufs.size()), cmax(chunk_bufs.size()), cmean(chunk_bufs.size());
+  uint64_t bytes = 0;
+  for (size_t pi = 0; pi < parts.size(); ++pi) {
+    const Part& P = parts[pi];
+    const auto& d = L[P.layer].dims;
+    const CodePlan& pl = code_plan[pi];
+    const uint64_t nc = P.c1 - P.c0, b0 = static_cast<uint64_t>(d.H * d.W);
+    const int layer = static_cast<int>(P.layer);
+    if (b.levels(layer) != scene.layers[P.layer].levels)
+      throw Error(ErrorKind::Internal, "render: code builder and renderer disagree on pyramid depth");
+    c0[P.chunk].push_back({b.code0_offset(layer) + P.c0 * b0, pl.off0, nc * b0});
+    bytes += nc * b0;
+    uint64_t at = pl.off_max;
+    auto levels = viz::pyramid_levels(d.H, d.W);
+    for (int lv = 1; lv <= b.levels(layer); ++lv) {
+      const uint64_t per = static_cast<uint64_t>(levels[static_cast<size_t>(lv - 1)].h * levels[static_cast<size_t>(lv - 1)].w);
+      const uint64_t src = b.level_offset(layer, lv) + P.c0 * per;
+      cmax[P.chunk].push_back({src, at, nc * per});
+      cmean[P.chunk].push_back({src, at + pl.bytes_max, nc * per});
+      bytes += 2 * nc * per;
+      at += nc * per;
+    }
+  }
+  auto t1 = Clock::now();
+  VkCommandBufferAllocateInfo ai{.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, .commandPool = cmd_pool,
+                                 .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY, .commandBufferCount = 1};
+  VkCommandBuffer cb;
+  VK_CHECK(vkAllocateCommandBuffers(ctx.device(), &ai, &cb));
+  VkCommandBufferBeginInfo bi{.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+                              .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
+  VK_CHECK(vkBeginCommandBuffer(cb, &bi));
+  b.record(cb, acts);
+  for (size_t k = 0; k < chunk_bufs.size(); ++k) {
+    if (!c0[k].empty()) vkCmdCopyBuffer(cb, b.codes0(), chunk_bufs[k].buf, static_cast<uint32_t>(c0[k].size()), c0[k].data());
+    if (!cmax[k].empty()) vkCmdCopyBuffer(cb, b.codes_max(), chunk_bufs[k].buf, static_cast<uint32_t>(cmax[k].size()), cmax[k].data());
+    if (!cmean[k].empty()) vkCmdCopyBuffer(cb, b.codes_mean(), chunk_bufs[k].buf, static_cast<uint32_t>(cmean[k].size()), cmean[k].data());
+  }
+  VkMemoryBarrier2 mb{.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER_2, .srcStageMask = VK_PIPELINE_STAGE_2_COPY_BIT,
+                      .srcAccessMask = VK_ACCESS_2_TRANSFER_WRITE_BIT,
+                      .dstStageMask = VK_PIPELINE_STAGE_2_VERTEX_SHADER_BIT | VK_PIPELINE_STAGE_2_FRAGMENT_SHADER_BIT,
+                      .dstAccessMask = VK_ACCESS_2_SHADER_STORAGE_READ_BIT};
+  VkDependencyInfo dep{.sType = VK_STRUCTURE_TYPE_DEPENDENCY_INFO, .memoryBarrierCount = 1, .pMemoryBarriers = &mb};
+  vkCmdPipelineBarrier2(cb, &dep);
+  VK_CHECK(vkEndCommandBuffer(cb));
+  VkCommandBufferSubmitInfo cbi{.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_SUBMIT_INFO, .commandBuffer = cb};
+  VkSemaphoreSubmitInfo wsi{.sType = VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO,
+                            .semaphore = wait ? wait->semaphore : VK_NULL_HANDLE, .value = wait ? wait->value : 0,
+                            .stageMask = VK_PIPELINE_STAGE_2_COMPUTE_SHADER_BIT};
+  VkSemaphoreSubmitInfo ssi{.sType = VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO,
+                            .semaphore = signal ? signal->semaphore : VK_NULL_HANDLE, .value = signal ? signal->value : 0,
+                            .stageMask = VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT};
+  VkSubmitInfo2 si{.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO_2,
+                   .waitSemaphoreInfoCount = wait ? 1u : 0u, .pWaitSemaphoreInfos = wait ? &wsi : nullptr,
+                   .commandBufferInfoCount = 1, .pCommandBufferInfos = &cbi,
+                   .signalSemaphoreInfoCount = signal ? 1u : 0u, .pSignalSemaphoreInfos = signal ? &ssi : nullptr};
+  VkFence f = fence.get();
+  VK_CHECK(vkResetFences(ctx.device(), 1, &f));
+  VK_CHECK(vkQueueSubmit2(ctx.queue(), 1, &si, f));
+  VK_CHECK(vkWaitForFences(ctx.device(), 1, &f, VK_TRUE, UINT64_MAX));
+  vkFreeCommandBuffers(ctx.device(), cmd_pool, 1, &cb);
+  auto t2 = Clock::now();
+  // The layer records carry the colour-map kind, which the GPU's scales decide.
+  std::vector<viz::ColorScale> sc = b.scales();
+  std::vector<gpu::GpuLayer> gl = gpu_layers();
+  for (size_t i = 0; i < L.size() && i < sc.size(); ++i) {
+    const uint32_t div = sc[i].kind == viz::ColorMapKind::Diverging ? gpu::kLayerDiverging : 0u;
+    gl[i].info.z = (gl[i].info.z & ~gpu::kLayerDiverging) | div;
+  }
+  if (!layers_staging.buf) layers_staging = make_buffer(ctx, layers_buf.size, VK_BUFFER_USAGE_TRANSFER_SRC_BIT, kHost, true);
+  std::memcpy(layers_staging.map, gl.data(), gl.size() * sizeof(gpu::GpuLayer));
+  ctx.submit_now([&](VkCommandBuffer cb2) {
+    VkBufferCopy lc{.srcOffset = 0, .dstOffset = 0, .size = gl.size() * sizeof(gpu::GpuLayer)};
+    vkCmdCopyBuffer(cb2, layers_staging.buf, layers_buf.buf, 1, &lc);
+    vkCmdPipelineBarrier2(cb2, &dep);
+  });
+  if (stats) {
+    stats->pack_ms = ms_since(t0) - ms_since(t1);
+    stats->copy_ms = ms_since(t1);
+    stats->total_ms = ms_since(t0);
+    stats->bytes = bytes;
+  }
+  (void)t2;
+  return sc;
 }
 
 void Renderer::Impl::init() {
@@ -1328,6 +1427,12 @@ Renderer::Renderer(Context& ctx, const viz::Scene& scene, RenderOptions opts)
   impl_->init();
 }
 UploadStats Renderer::values_changed() { return impl_->values_changed(); }
+
+std::vector<viz::ColorScale> Renderer::codes_from_device(CodeBuilder& builder, VkBuffer activations,
+                                                         const TimelinePoint* wait, const TimelinePoint* signal,
+                                                         UploadStats* stats) {
+  return impl_->codes_from_device(builder, activations, wait, signal, stats);
+}
 void Renderer::set_subtitle(std::string text) { impl_->opts.subtitle = std::move(text); }
 int Renderer::code_buffers() const { return static_cast<int>(impl_->chunk_bufs.size()); }
 int Renderer::parts() const { return static_cast<int>(impl_->parts.size()); }

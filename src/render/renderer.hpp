@@ -27,6 +27,8 @@
 
 namespace netlens::render {
 
+class CodeBuilder;
+
 struct RenderOptions {
   int width = 1280, height = 720;
   int msaa = 4;                  // clamped to what the device supports
@@ -146,6 +148,19 @@ class Renderer {
   // read, when this returns. render() also waits for its own frame, so every frame shows one result
   // entirely: the values before this call or after it. Picking and the panels read the new values.
   UploadStats values_changed();
+  // The same update with the codes made on the GPU (no host copy of the activations): one
+  // submission that waits for `wait` (a timeline semaphore value, e.g. CUDA's "run N is done"; may
+  // be null), runs `builder` over `activations` (see code_builder.hpp: its layout must be this
+  // renderer's), copies the codes into this renderer's buffers and rewrites the layer records from
+  // the GPU's colour scales, then signals `signal` (e.g. "activations of run N consumed: the next run
+  // may overwrite them"; may be null). Finished when this returns, like values_changed. Returns the
+  // scales (the caller stores them in the Scene for legends and panels; the Scene's host values are
+  // NOT updated: they are the caller's to refresh if it needs them).
+  struct TimelinePoint { VkSemaphore semaphore = VK_NULL_HANDLE; uint64_t value = 0; };
+  std::vector<viz::ColorScale> codes_from_device(CodeBuilder& builder, VkBuffer activations,
+                                                 const TimelinePoint* wait = nullptr,
+                                                 const TimelinePoint* signal = nullptr,
+                                                 UploadStats* stats = nullptr);
   // The line under the title from the next frame on (live statistics); empty restores the default.
   void set_subtitle(std::string text);
 
