@@ -9,10 +9,14 @@
 #include <nlohmann/json.hpp>
 
 #include "activation_fn.hpp"
+#include "attention.hpp"
 #include "common.hpp"
+#include "contributions.hpp"
 #include "model_view.hpp"
+#include "predictions.hpp"
 #include "stats.hpp"
 #include "structure.hpp"
+#include "weights.hpp"
 
 namespace netlens::cli {
 namespace {
@@ -77,13 +81,56 @@ json tensor_section(InspectContext& c) {
   return j;
 }
 
+// --neuron TENSOR:INDEX (flat or i,j,k,l): the terms w·x of that neuron, top --top of them (all with
+// --all-terms) and the --top neurons it feeds.
+void neuron_check(InspectContext& c) {
+  std::string t;
+  inspect::parse_neuron_index(c.view, *c.args.get("neuron"), t);
+}
+
+json neuron_section(InspectContext& c) {
+  std::string t;
+  const int64_t idx = inspect::parse_neuron_index(c.view, *c.args.get("neuron"), t);
+  return inspect::to_json(inspect::contributions(c.view, t, idx, static_cast<size_t>(c.top)), c.args.has("all-terms"));
+}
+
+// --weights NODE: filters as images, heatmaps, norms and distributions of a Conv/Gemm/MatMul.
+void weights_check(InspectContext& c) {
+  const std::string n = *c.args.get("weights");
+  try {
+    c.view.node_index(n);
+  } catch (const Error&) {
+    throw Error(ErrorKind::Usage, "--weights: no node named '" + n + "' in the model");
+  }
+}
+
+json weights_section(InspectContext& c) { return inspect::to_json(inspect::weights(c.view, *c.args.get("weights"))); }
+
+// --attention [--query N]: every attention map, its projection for query token N (default 0), rollouts.
+json attention_section(InspectContext& c) {
+  const int64_t q = c.args.get_int("query", 0);
+  if (q < 0) throw Error(ErrorKind::Usage, "--query must be >= 0");
+  return inspect::attention_json(c.view, {}, q);
+}
+
+// --labels FILE: top --top classes with labels, or CTC text when FILE is the recogniser's dictionary.
+void predictions_check(InspectContext& c) { inspect::read_labels(*c.args.get("labels")); }
+
+json predictions_section(InspectContext& c) {
+  const auto labels = inspect::read_labels(*c.args.get("labels"));
+  json j = inspect::to_json(inspect::predictions(c.view, labels, static_cast<size_t>(c.top)));
+  return {{"labels", *c.args.get("labels")}, {"outputs", j}};
+}
+
 const std::vector<Section>& sections() {
   static const std::vector<Section> s = {
       {"structure", {}, {"brief"}, always, {}, structure_section},
       {"find", {"find"}, {}, [](const Args& a) { return a.has("find"); }, {}, find_section},
       {"tensor", {"tensor"}, {}, [](const Args& a) { return a.has("tensor"); }, tensor_check, tensor_section},
-      // ---- helper B's sections: "neuron" (--neuron TENSOR:INDEX), "weights" (--weights NODE),
-      //      "attention" (--attention), "predictions" (--labels FILE). One entry each, here. ----
+      {"neuron", {"neuron"}, {"all-terms"}, [](const Args& a) { return a.has("neuron"); }, neuron_check, neuron_section},
+      {"weights", {"weights"}, {}, [](const Args& a) { return a.has("weights"); }, weights_check, weights_section},
+      {"attention", {"query"}, {"attention"}, [](const Args& a) { return a.has("attention"); }, {}, attention_section},
+      {"predictions", {"labels"}, {}, [](const Args& a) { return a.has("labels"); }, predictions_check, predictions_section},
   };
   return s;
 }
@@ -140,9 +187,10 @@ int run_inspect(const std::vector<std::string>& argv) {
 }
 
 NETLENS_COMMAND("inspect",
-                "inspect MODEL --input FILE [--tensor NAME] [--find QUERY] [--top K] [--brief] [--pretty] "
-                "[model flags]",
-                "run a model and print its analyses (structure, tensor statistics, activation functions) as JSON",
+                "inspect MODEL --input FILE [--tensor NAME] [--find QUERY] [--neuron TENSOR:INDEX [--all-terms]] "
+                "[--weights NODE] [--attention [--query N]] [--labels FILE] [--top K] [--brief] [--pretty] [model flags]",
+                "run a model and print its analyses (structure, tensor statistics, activation functions, neuron "
+                "contributions, weights, attention, predictions) as JSON",
                 run_inspect);
 
 }  // namespace

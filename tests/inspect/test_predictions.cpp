@@ -175,3 +175,77 @@ TEST(Predictions, PpocrClsTellsUprightFromRotated) {
     EXPECT_GT(p.classifications[0].top[0][0].score, 0.9) << file;
   }
 }
+
+namespace {
+
+struct CliResult {
+  int status = -1;
+  std::string out, err;
+};
+
+// Runs `netlens inspect ARGS`, stdout and stderr to files in the temp dir.
+CliResult run_inspect(const std::string& args) {
+  const fs::path out = temp_dir() / "stdout.txt", err = temp_dir() / "stderr.txt";
+  const std::string cmd = std::string(NETLENS_BINARY) + " inspect " + args + " > " + out.string() + " 2> " + err.string();
+  CliResult r;
+  const int rc = std::system(cmd.c_str());
+  r.status = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  auto slurp = [](const fs::path& p) {
+    std::ifstream f(p);
+    return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  };
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
+}
+
+std::string rtrim_spaces(std::string s) {
+  // ASCII spaces and U+3000 (ideographic space, a class of PaddleOCR's dictionary).
+  for (;;) {
+    if (!s.empty() && s.back() == ' ') s.pop_back();
+    else if (s.size() >= 3 && s.compare(s.size() - 3, 3, "\xE3\x80\x80") == 0) s.resize(s.size() - 3);
+    else return s;
+  }
+}
+
+}  // namespace
+
+TEST(InspectCli, PpocrRecWithLabelsAttentionNeuronAndWeights) {
+  const std::string model = kModels + "ppocrv4_rec.onnx";
+  if (!fs::exists(model) || !fs::exists(NETLENS_BINARY)) GTEST_SKIP() << "needs ppocrv4_rec.onnx and the netlens binary";
+  const std::string base = model + " --input " + kSource + "/assets/samples/line_320x48.png" +
+                           " --size 320x48 --bgr --mean 0.5,0.5,0.5 --std 0.5,0.5,0.5 --brief";
+  const CliResult r = run_inspect(base + " --labels " + kModels + "ppocr_keys_v1.txt --attention --query 10" +
+                                  " --neuron p2o.MatMul.25:0,5,100 --weights p2o.Conv.33 --top 3");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto doc = nlohmann::json::parse(r.out);
+  // The sample line is "Hello netlens 42"; the white margin right of the text reads as spaces.
+  const auto& ctc = doc["predictions"]["outputs"][0];
+  EXPECT_EQ(ctc["kind"], "ctc");
+  EXPECT_EQ(rtrim_spaces(ctc["items"][0]["text"].get<std::string>()), "Hello netlens 42");
+  const auto& maps = doc["attention"]["maps"];
+  ASSERT_EQ(maps.size(), 2u);
+  for (const auto& m : maps) {
+    EXPECT_EQ(m["heads"], 8);
+    EXPECT_EQ(m["tk"], 40);
+    EXPECT_LE(m["max_row_error"].get<double>(), 1e-5);
+    double sum = 0;
+    for (double x : m["projection"]["values"]) sum += x;
+    EXPECT_NEAR(sum, 1.0, 1e-5);  // one query row over all key tokens (no prefix)
+  }
+  const auto& n = doc["neuron"];
+  EXPECT_EQ(n["op"], "MatMul");
+  EXPECT_EQ(n["term_count"], 120);
+  EXPECT_EQ(n["top"].size(), 3u);
+  EXPECT_NEAR(n["sum"].get<double>(), n["pre_activation"].get<double>(), 1e-5 * 120);
+  EXPECT_EQ(doc["weights"]["shape"], (std::vector<int64_t>{60, 480, 1, 3}));
+  EXPECT_EQ(doc["weights"]["patches"].size(), 60u * 16u);  // all 60 filters, the first 16 of 480 channels
+
+  const CliResult bad = run_inspect(base + " --neuron nope:3");
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.err.find("no tensor named 'nope'"), std::string::npos) << bad.err;
+  EXPECT_TRUE(bad.out.empty());
+  const CliResult missing = run_inspect(base + " --labels " + (temp_dir() / "none.txt").string());
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_NE(missing.err.find("label file"), std::string::npos) << missing.err;
+}
