@@ -1,13 +1,16 @@
-// `netlens inspect` as a user runs it, on PP-OCRv4 rec and a rendered text line: stdout is one JSON
-// document; the tensor statistics agree with a direct computation on the .npy that
-// `netlens infer --dump --all` writes for the same run; structure and activation sections agree
-// with the model; an unknown tensor is one line on stderr, exit 2, and nothing on stdout.
+// `netlens inspect` as a user runs it, on PP-OCR cls / PP-OCRv4 rec and rendered text lines: stdout
+// is one JSON document; the tensor statistics, dead channels, saturation and flat shares agree with
+// a direct computation on the .npy that `netlens infer --dump --all` writes for the same run;
+// structure and --find agree with the model; an unknown tensor is one line on stderr, exit 2, and
+// nothing on stdout.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -43,7 +46,11 @@ Result run(const std::string& args) {
   return r;
 }
 
-// The model flags of a PaddleOCR rec run on the sample line.
+// The model flags of a PaddleOCR run on a sample line (cls: 48x192; rec: 48x320).
+std::string cls_args() {
+  return model_path("ppocr_cls.onnx") + " --input " + samples_dir() +
+         "/line_192x48.png --size 192x48 --bgr --mean 0.5,0.5,0.5 --std 0.5,0.5,0.5 --backend cpu";
+}
 std::string rec_args() {
   return model_path("ppocrv4_rec.onnx") + " --input " + samples_dir() +
          "/line_320x48.png --size 320x48 --bgr --mean 0.5,0.5,0.5 --std 0.5,0.5,0.5 --backend cpu";
@@ -56,37 +63,17 @@ class InspectCli : public ::testing::Test {
     fs::create_directories(dir);
   }
   void TearDown() override { fs::remove_all(dir); }
+  Tensor dumped(const std::string& tensor) const { return read_npy((dir / (sanitize_tensor_name(tensor) + ".npy")).string()); }
   fs::path dir;
 };
 
-TEST_F(InspectCli, TensorStatsMatchTheDumpedNpy) {
-  if (!have_model("ppocrv4_rec.onnx")) return;
-  // First run: the structure; pick a HardSwish block's output from its activation list.
-  const Result first = run("inspect " + rec_args() + " --brief");
-  ASSERT_EQ(first.status, 0) << first.err;
-  const nlohmann::json doc0 = nlohmann::json::parse(first.out);
-  std::string tensor;
-  for (const auto& a : doc0["structure"]["activations"])
-    if (a["kind"] == "HardSwish") {
-      tensor = a["output"];
-      break;
-    }
-  ASSERT_FALSE(tensor.empty());
-  EXPECT_FALSE(doc0["structure"].contains("nodes"));  // --brief
-  EXPECT_EQ(doc0["structure"]["node_count"], load_onnx(model_path("ppocrv4_rec.onnx")).nodes.size());
-
-  const Result r = run("inspect " + rec_args() + " --tensor " + tensor + " --top 3 --find hardsigmoid");
-  ASSERT_EQ(r.status, 0) << r.err;
-  const nlohmann::json doc = nlohmann::json::parse(r.out);  // the whole of stdout is one document
-  const Result dump = run("infer " + rec_args() + " --dump " + dir.string() + " --all");
-  ASSERT_EQ(dump.status, 0) << dump.err;
-  const Tensor t = read_npy((dir / (sanitize_tensor_name(tensor) + ".npy")).string());
-
-  const nlohmann::json& s = doc["tensor"];
-  EXPECT_EQ(s["name"], tensor);
+// The "tensor" section against the values in the .npy (tolerances: 1e-9 relative; same float data,
+// double accumulation on both sides).
+void check_stats(const nlohmann::json& s, const Tensor& t, size_t top) {
   EXPECT_EQ(s["shape"].get<Shape>(), t.shape());
   EXPECT_EQ(s["count"], t.numel());
   const std::vector<double> v = finite_values(t);
+  ASSERT_FALSE(v.empty());
   EXPECT_EQ(s["finite"], v.size());
   EXPECT_EQ(s["non_finite"]["total"], t.numel() - static_cast<int64_t>(v.size()));
   EXPECT_EQ(s["min"].get<double>(), *std::min_element(v.begin(), v.end()));
@@ -107,8 +94,12 @@ TEST_F(InspectCli, TensorStatsMatchTheDumpedNpy) {
   const size_t bins = s["histogram"]["counts"].size();
   EXPECT_GE(bins, 8u);
   EXPECT_LE(bins, 256u);
-  EXPECT_EQ(s["top_channels_by_max"].size(), 3u);
-  // Dead channels: recomputed from the .npy (channel all exactly zero over batch and positions).
+  EXPECT_EQ(s["top_channels_by_max"].size(), top);
+  EXPECT_EQ(s["top_channels_by_mean"].size(), top);
+}
+
+// Channels (axis 1, batch 1) whose values are all exactly zero, straight from the tensor.
+std::vector<int64_t> zero_channels(const Tensor& t) {
   const int64_t C = t.dim(1), inner = t.numel() / C;
   std::vector<int64_t> dead;
   for (int64_t c = 0; c < C; ++c) {
@@ -116,35 +107,91 @@ TEST_F(InspectCli, TensorStatsMatchTheDumpedNpy) {
     for (int64_t i = 0; i < inner && zero; ++i) zero = t.get_f64(c * inner + i) == 0;
     if (zero) dead.push_back(c);
   }
-  EXPECT_EQ(s["producer_activation"], "HardSwish");
-  EXPECT_EQ(s["dead_channels"]["indices"].get<std::vector<int64_t>>(), dead);
-  EXPECT_TRUE(s["saturation"].is_null());
+  return dead;
+}
 
-  // The activation section: the pattern, its x (also dumped) and the flat share x < −3.
-  const nlohmann::json& a = s["activation"];
-  ASSERT_TRUE(a.is_object());
-  EXPECT_EQ(a["kind"], "HardSwish");
-  EXPECT_TRUE(a["decomposed"].get<bool>());
-  EXPECT_EQ(a["nodes"].size(), 4u);
-  const Tensor x = read_npy((dir / (sanitize_tensor_name(a["input"].get<std::string>()) + ".npy")).string());
-  const std::vector<double> xv = finite_values(x);
-  const double flat = static_cast<double>(std::count_if(xv.begin(), xv.end(), [](double q) { return q < -3; }));
-  EXPECT_DOUBLE_EQ(a["flat_fraction"].get<double>(), flat / static_cast<double>(xv.size()));
-  EXPECT_EQ(a["curve"]["x"].size(), 256u);
-  EXPECT_EQ(a["curve"]["y"].size(), 256u);
+// PP-OCR cls (PP-LCNet: Relu, HardSigmoid and decomposed HardSwish) on a text line: one tensor of
+// each kind, every figure checked against the .npy that `infer --dump --all` wrote for the same run.
+TEST_F(InspectCli, TensorStatsMatchTheDumpedNpy) {
+  if (!have_model("ppocr_cls.onnx")) return;
+  const Result first = run("inspect " + cls_args() + " --brief");
+  ASSERT_EQ(first.status, 0) << first.err;
+  const nlohmann::json doc0 = nlohmann::json::parse(first.out);  // the whole of stdout is one document
+  EXPECT_FALSE(doc0["structure"].contains("nodes"));              // --brief
+  const Graph g = load_onnx(model_path("ppocr_cls.onnx"));
+  EXPECT_EQ(doc0["structure"]["node_count"], g.nodes.size());
+  std::map<std::string, std::string> pick;  // kind → first output of that kind (the last Relu: deepest)
+  for (const auto& a : doc0["structure"]["activations"])
+    if (!pick.count(a["kind"]) || a["kind"] == "Relu") pick[a["kind"]] = a["output"];
+  ASSERT_TRUE(pick.count("HardSwish") && pick.count("Relu") && pick.count("HardSigmoid"));
 
-  // --find: every HardSigmoid node, by op (case-insensitive).
+  const Result dump = run("infer " + cls_args() + " --dump " + dir.string() + " --all");
+  ASSERT_EQ(dump.status, 0) << dump.err;
+
+  for (const auto& [kind, tensor] : pick) {
+    SCOPED_TRACE(kind + " " + tensor);
+    const Result r = run("inspect " + cls_args() + " --brief --top 3 --tensor " + tensor);
+    ASSERT_EQ(r.status, 0) << r.err;
+    const nlohmann::json s = nlohmann::json::parse(r.out)["tensor"];
+    const Tensor t = dumped(tensor);
+    EXPECT_EQ(s["name"], tensor);
+    check_stats(s, t, 3);
+    EXPECT_EQ(s["producer_activation"], kind);
+    const nlohmann::json& a = s["activation"];
+    ASSERT_TRUE(a.is_object());
+    EXPECT_EQ(a["kind"], kind);
+    EXPECT_EQ(a["curve"]["x"].size(), 256u);
+    EXPECT_EQ(a["curve"]["y"].size(), 256u);
+    const std::vector<double> x = finite_values(dumped(a["input"].get<std::string>()));
+    auto share = [&](const std::function<bool(double)>& pred) {
+      return static_cast<double>(std::count_if(x.begin(), x.end(), pred)) / static_cast<double>(x.size());
+    };
+    if (kind == "HardSigmoid") {
+      // Saturated outputs exactly 0 or 1, counted in the .npy; no dead channels for a sigmoid.
+      const std::vector<double> y = finite_values(t);
+      const auto low = std::count(y.begin(), y.end(), 0.0), high = std::count(y.begin(), y.end(), 1.0);
+      EXPECT_EQ(s["saturation"]["low"], low);
+      EXPECT_EQ(s["saturation"]["high"], high);
+      EXPECT_TRUE(s["dead_channels"].is_null());
+      const double al = a["params"]["alpha"], be = a["params"]["beta"];
+      EXPECT_DOUBLE_EQ(a["flat_fraction"].get<double>(), share([&](double q) { return al * q + be < 0 || al * q + be > 1; }));
+    } else {
+      EXPECT_EQ(s["dead_channels"]["indices"].get<std::vector<int64_t>>(), zero_channels(t));
+      EXPECT_TRUE(s["saturation"].is_null());
+      const double flat = kind == "Relu" ? share([](double q) { return q < 0; }) : share([](double q) { return q < -3; });
+      EXPECT_DOUBLE_EQ(a["flat_fraction"].get<double>(), flat);
+    }
+    if (kind == "HardSwish") {
+      EXPECT_TRUE(a["decomposed"].get<bool>());
+      EXPECT_EQ(a["nodes"].size(), 4u);
+    }
+  }
+}
+
+// PP-OCRv4 rec: the full document (nodes listed), --find, model and input sections.
+TEST_F(InspectCli, StructureAndFindOnRec) {
+  if (!have_model("ppocrv4_rec.onnx")) return;
+  const Result r = run("inspect " + rec_args() + " --find hardsigmoid");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const nlohmann::json doc = nlohmann::json::parse(r.out);
+  const Graph g = load_onnx(model_path("ppocrv4_rec.onnx"));
   int64_t hsig = 0;
-  for (const Node& n : load_onnx(model_path("ppocrv4_rec.onnx")).nodes) hsig += n.op_type == "HardSigmoid";
-  EXPECT_EQ(doc["find"]["nodes"].size(), static_cast<size_t>(hsig));
-  EXPECT_EQ(doc["structure"]["nodes"].size(), doc["structure"]["node_count"].get<size_t>());
-  EXPECT_EQ(doc["model"]["opset"], 9);
+  for (const Node& n : g.nodes) hsig += n.op_type == "HardSigmoid";
+  ASSERT_EQ(doc["find"]["nodes"].size(), static_cast<size_t>(hsig));
+  for (const auto& n : doc["find"]["nodes"]) EXPECT_EQ(g.nodes[n["index"].get<size_t>()].op_type, "HardSigmoid");
+  ASSERT_EQ(doc["structure"]["nodes"].size(), g.nodes.size());
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    EXPECT_EQ(doc["structure"]["nodes"][i]["name"], g.nodes[i].name);
+    EXPECT_EQ(doc["structure"]["nodes"][i]["op"], g.nodes[i].op_type);
+  }
+  EXPECT_EQ(doc["model"]["opset"], g.opset());
   EXPECT_EQ(doc["input"]["tensors"][0]["shape"], nlohmann::json({1, 3, 48, 320}));
+  EXPECT_FALSE(doc.contains("tensor"));
 }
 
 TEST_F(InspectCli, UnknownTensorIsOneLineExit2NoJson) {
-  if (!have_model("ppocrv4_rec.onnx")) return;
-  const Result r = run("inspect " + rec_args() + " --tensor no_such_tensor");
+  if (!have_model("ppocr_cls.onnx")) return;
+  const Result r = run("inspect " + cls_args() + " --tensor no_such_tensor");
   EXPECT_EQ(r.status, 2);
   EXPECT_TRUE(r.out.empty()) << r.out.substr(0, 200);
   EXPECT_NE(r.err.find("netlens inspect: error: --tensor: no tensor named 'no_such_tensor'"), std::string::npos) << r.err;
