@@ -45,6 +45,8 @@ else
 fi
 
 targets=(netlens test_cuda_index test_cuda_conformance test_cuda_models netlens_cuda_bench)
+# CUDA↔Vulkan interop tests and the interop-on/off latency benchmark exist only with Vulkan.
+[[ "$vulkan" == ON ]] && targets+=(netlens_interop_cuda_tests netlens_interop_bench)
 # shellcheck disable=SC2206
 targets+=(${NETLENS_GPU_EXTRA_TARGETS:-})
 log "building ${targets[*]} (NETLENS_VULKAN=$vulkan, -j$jobs)"

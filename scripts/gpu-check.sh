@@ -163,7 +163,7 @@ TAIL_LINES=14 step bench 150 python3 "$repo/scripts/gpu/bench.py" --bin "$bin/ne
 
 # ---- render check (another engineer's) --------------------------------------------------------------
 if [[ -f "$repo/scripts/gpu-render-check.sh" ]]; then
-  NETLENS_GPU_BUNDLE="$root" step render_check 60 bash "$repo/scripts/gpu-render-check.sh"
+  NETLENS_GPU_BUNDLE="$root" step render_check 110 bash "$repo/scripts/gpu-render-check.sh"
 fi
 
 table

@@ -3,7 +3,7 @@
 # with NETLENS_VULKAN=ON) and the references in .gpu-vk/ (made here with lavapipe, see below).
 # Called by scripts/gpu-check.sh, from the repo root, as
 #   NETLENS_GPU_BUNDLE=/tmp/netlens-gpu bash scripts/gpu-render-check.sh
-# Steps, each under `timeout` within NETLENS_RENDER_BUDGET_S (default 55 s):
+# Steps, each under `timeout` within NETLENS_RENDER_BUDGET_S (default 100 s):
 #   1. Vulkan validation (Debian's VK_LAYER_KHRONOS_validation carried in .gpu-vk/) on a real model:
 #      any "Vulkan validation error" fails the check.
 #   2. GPU vs lavapipe: the views rendered here with lavapipe (.gpu-vk/refs, same model, input
@@ -232,7 +232,7 @@ bin="$root/bin"
 logs="$OUT/gpu-check"
 mkdir -p "$logs"
 export LD_LIBRARY_PATH="$root/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-budget="${NETLENS_RENDER_BUDGET_S:-55}"
+budget="${NETLENS_RENDER_BUDGET_S:-100}"
 start=$(date +%s)
 left() { echo $((budget - ($(date +%s) - start))); }
 # lim MAX: a timeout of at most MAX seconds that leaves `reserve` seconds for the later steps.
@@ -293,6 +293,27 @@ find_model() {
   done
   return 1
 }
+
+# ---- 0. CUDA↔Vulkan interop: what the machine offers, sharing tests, latency interop on/off --------
+"$bin/netlens" info --system >"$logs/system.txt" 2>&1
+cat "$logs/system.txt"
+note "data path" "$(grep '^data path' "$logs/system.txt" | head -1)"
+if [[ -x "$bin/netlens_interop_cuda_tests" ]]; then
+  echo "=== interop tests"
+  if timeout -k 5 "$(lim 60 40)" "$bin/netlens_interop_cuda_tests" >"$logs/interop-tests.log" 2>&1; then
+    note "interop tests" "ok: $(grep -c '^\[       OK \]' "$logs/interop-tests.log") passed, $(grep -h '^interop:' "$logs/interop-tests.log")"
+  else
+    failed=1
+    note "interop tests" "FAILED (interop-tests.log)"
+  fi
+  tail -n 15 "$logs/interop-tests.log"
+  if m="$(find_model resnet50.onnx)"; then
+    echo "=== interop bench (resnet50)"
+    timeout -k 5 "$(lim 60 30)" "$bin/netlens_interop_bench" "$m" --runs 30 >"$logs/interop-bench.txt" 2>&1 || failed=1
+    cat "$logs/interop-bench.txt"
+    note "interop bench" "$(grep -h 'faster end to end' "$logs/interop-bench.txt" || echo 'FAILED (interop-bench.txt)')"
+  fi
+fi
 
 # ---- 1. validation layer on the GPU -----------------------------------------------------------
 echo "=== validation (VK_LAYER_KHRONOS_validation from .gpu-vk/layer)"

@@ -7,6 +7,7 @@
 #include <cuda_runtime_api.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <numeric>
@@ -86,7 +87,9 @@ TEST(InteropCuda, TimelineOrdersCudaStreamAndVulkan) {
 
 TEST(InteropCuda, ModelActivationsReadBackBitForBit) {
   NEED_GPU();
-  const std::string model = std::string(NETLENS_CACHE_DIR) + "/models/ppocrv4_det.onnx";
+  // NETLENS_MODEL_DIR: where the GPU machine's bundle keeps the models (scripts/gpu-check.sh).
+  const char* dir = std::getenv("NETLENS_MODEL_DIR");
+  const std::string model = (dir ? std::string(dir) : std::string(NETLENS_CACHE_DIR) + "/models") + "/ppocrv4_det.onnx";
   if (!std::filesystem::exists(model)) GTEST_SKIP() << model << " missing (scripts/fetch-models.sh)";
   auto cuda = make_cuda_backend(0);
   auto cpu = make_cpu_backend();
