@@ -420,26 +420,32 @@ TEST(ActivationFind, OutermostOnly) {
 }
 
 // PP-OCRv4: every HardSwish block (Add/Clip/Mul/Div) and, in rec, every Paddle swish is found;
-// counts are those of the op types that make them (one Clip per HardSwish, one Sigmoid per swish).
+// counts are those of the op types that make them (one Clip per HardSwish, one Sigmoid per swish,
+// HardSigmoid and Relu ops as themselves), and nothing else is taken for an activation.
 TEST(ActivationModels, PpocrBlocksFound) {
   for (const std::string file : {"ppocrv4_det.onnx", "ppocrv4_rec.onnx"}) {
     if (!have_model(file)) return;
     Graph g = load_onnx(model_path(file));
-    int64_t clips = 0, sigmoids = 0;
+    int64_t clips = 0, sigmoids = 0, hsig_ops = 0, relu_ops = 0;
     for (const Node& n : g.nodes) {
       clips += n.op_type == "Clip";
       sigmoids += n.op_type == "Sigmoid";
+      hsig_ops += n.op_type == "HardSigmoid";
+      relu_ops += n.op_type == "Relu";
     }
     auto cpu = make_cpu_backend();
     Session s(std::move(g), {cpu.get()});
     const bool rec = file == "ppocrv4_rec.onnx";
     s.prepare({{"x", rec ? Shape{1, 3, 48, 64} : Shape{1, 3, 64, 64}}});
     ModelView view(s);
-    int64_t hswish = 0, silu = 0, sigmoid = 0;
+    int64_t hswish = 0, silu = 0, sigmoid = 0, hsig = 0, relu = 0, total = 0;
     for (const Activation& a : find_activations(view)) {
+      ++total;
       hswish += a.kind == ActKind::HardSwish && a.decomposed;
       silu += a.kind == ActKind::Silu;
       sigmoid += a.kind == ActKind::Sigmoid;
+      hsig += a.kind == ActKind::HardSigmoid && !a.decomposed;  // the SE blocks' gates
+      relu += a.kind == ActKind::Relu;
       if (a.kind == ActKind::HardSwish) {
         EXPECT_NEAR(a.alpha, 1.0 / 6, 1e-7);
         EXPECT_NEAR(a.beta, 0.5, 1e-7);
@@ -448,6 +454,9 @@ TEST(ActivationModels, PpocrBlocksFound) {
     EXPECT_EQ(hswish, clips) << file;
     EXPECT_EQ(silu + sigmoid, sigmoids) << file;
     EXPECT_EQ(silu, rec ? 7 : 0) << file;
+    EXPECT_EQ(hsig, hsig_ops) << file;
+    EXPECT_EQ(relu, relu_ops) << file;
+    EXPECT_EQ(total, hswish + silu + sigmoid + hsig + relu) << file << ": an unexpected kind was recognised";
   }
 }
 
