@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <map>
 #include <set>
 
+#include "activation_fn.hpp"
 #include "receptive_field.hpp"
 
 namespace netlens::inspect {
@@ -21,6 +23,16 @@ const std::set<std::string> kBinary = {"Add", "Sub", "Mul", "Div", "Pow"};
 const std::set<std::string> kFlatKeeping = {"Reshape", "Flatten", "Squeeze", "Unsqueeze"};
 
 bool is_linear(const std::string& op) { return op == "Conv" || op == "Gemm" || op == "MatMul"; }
+
+// A nonlinearity written as several nodes (x·Clip(x+3,0,6)/6, x·Sigmoid(x)...; activation_fn.hpp)
+// ending at `t`, elementwise on an activation of t's shape.
+std::optional<Activation> decomposed_activation(const ModelView& v, const std::string& t) {
+  auto act = recognize_tensor(v, t);
+  if (!act || !act->decomposed || act->input.empty() || v.is_constant(act->input) ||
+      v.info(act->input).shape != v.info(t).shape)
+    return std::nullopt;
+  return act;
+}
 
 std::vector<int64_t> unravel(int64_t flat, const Shape& s) {
   std::vector<int64_t> c(s.size());
@@ -262,6 +274,10 @@ void fill_fed(const ModelView& v, const std::string& tensor, int64_t index, size
   std::set<std::string> seen{tensor};
   std::vector<FedNeuron> all;
   const Graph& g = v.graph();
+  std::multimap<std::string, std::string> decomposed;  // input → output of multi-node nonlinearities
+  for (const Activation& a : find_activations(v))
+    if (a.decomposed && !a.input.empty() && v.has(a.output) && v.has(a.input) && v.info(a.input).shape == v.info(a.output).shape)
+      decomposed.emplace(a.input, a.output);
   while (!frontier.empty()) {
     const std::string t = frontier.back();
     frontier.pop_back();
@@ -273,6 +289,8 @@ void fill_fed(const ModelView& v, const std::string& tensor, int64_t index, size
       const bool passes = kFlatKeeping.count(n.op_type) ? n.input(0) == t : chain_input(v, n) == t;
       if (passes && seen.insert(n.outputs[0]).second) frontier.push_back(n.outputs[0]);
     }
+    for (auto [it, end] = decomposed.equal_range(t); it != end; ++it)
+      if (seen.insert(it->second).second) frontier.push_back(it->second);
     if (!has_linear) continue;
     const Shape ts = v.info(t).shape;
     const std::vector<int64_t> tc = unravel(index, ts);
@@ -342,11 +360,17 @@ Contributions contributions(const ModelView& v, const std::string& tensor, int64
       r.op = n.op_type;
       break;
     }
-    const std::string in = chain_input(v, n);
-    if (in.empty())
+    // A multi-node pattern first: its last node (Div by 6 of a HardSwish) would pass as a chain step.
+    std::string in;
+    if (const auto act = decomposed_activation(v, t)) {
+      chain.push_back(act->name());
+      in = act->input;
+    } else if (!(in = chain_input(v, n)).empty()) {
+      chain.push_back(n.op_type);
+    } else {
       throw Error(ErrorKind::Usage, "contributions: '" + tensor + "' comes from " + n.describe() +
                                         ", not from a Conv/Gemm/MatMul (directly or through an elementwise op)");
-    chain.push_back(n.op_type);
+    }
     t = in;
   }
   std::reverse(chain.begin(), chain.end());

@@ -6,7 +6,9 @@
 // after one (Relu, HardSwish, Sigmoid, Clip..., or Add/Sub/Mul/Div with a constant operand; same
 // shape all along; Identity/Dropout pass through), the chain is reported and the linear node's output
 // neuron at the same flat index is analysed: `pre_activation` is that neuron's value, `value` the
-// requested one. BatchNormalization, pooling and anything else ends the chain (Error{Usage}).
+// requested one. Nonlinearities written as several nodes (x·Clip(x+3,0,6)/6, x·Sigmoid(x), GELU's
+// erf form; recognised by activation_fn.hpp) are one chain step named by their kind ("HardSwish").
+// BatchNormalization, pooling and anything else ends the chain (Error{Usage}).
 //
 // Terms: one per (input element, weight element) pair that is multiplied into the neuron; taps that
 // fall on a convolution's zero padding are not terms (they add nothing). For Gemm the term is
@@ -15,7 +17,8 @@
 // activations, e.g. attention). Sums are in double; `difference` = sum − pre_activation, which is the
 // float32 rounding of the engine (expected ≤ 1e-5 relative on real models).
 //
-// fed_by_next: from the requested neuron, forward through the same kind of elementwise chain and
+// fed_by_next: from the requested neuron, forward through the same kind of elementwise chain (the
+// decomposed nonlinearities included) and
 // through Reshape/Flatten/Squeeze/Unsqueeze (which keep the flat index), every Conv/Gemm/MatMul that
 // reads it; their output neurons that read it (viz::fan_out, exact) with the weight linking them and
 // the term w·x each receives from it; the top_k by |term| over all of them.

@@ -325,3 +325,50 @@ TEST(Contributions, ResNet50NeuronsSumToTheirValues) {
     }
   }
 }
+
+// x → Conv → c → x·Clip(x+3, 0, 6)/6 (HardSwish as four nodes, as PaddlePaddle exports it) → hs → Conv → z.
+TEST(Contributions, ThroughADecomposedHardSwish) {
+  Graph g;
+  g.opsets[""] = 17;
+  g.inputs = {vi("x", {1, 2, 5, 5})};
+  g.initializers["W"] = random_tensor({3, 2, 3, 3}, 21);
+  g.initializers["W2"] = random_tensor({4, 3, 3, 3}, 22);
+  g.initializers["three"] = Tensor::scalar_f32(3.0f);
+  g.initializers["zero"] = Tensor::scalar_f32(0.0f);
+  g.initializers["six"] = Tensor::scalar_f32(6.0f);
+  g.nodes.push_back(node("Conv", "conv", {"x", "W"}, {"c"}, {{"pads", std::vector<int64_t>{1, 1, 1, 1}}}));
+  g.nodes.push_back(node("Add", "add3", {"c", "three"}, {"c3"}));
+  g.nodes.push_back(node("Clip", "clip", {"c3", "zero", "six"}, {"cl"}));
+  g.nodes.push_back(node("Mul", "mul", {"c", "cl"}, {"m"}));
+  g.nodes.push_back(node("Div", "div", {"m", "six"}, {"hs"}));
+  g.nodes.push_back(node("Conv", "conv2", {"hs", "W2"}, {"z"}));
+  g.outputs = {vi("z", {1, 4, 3, 3})};
+  auto cpu = make_cpu_backend();
+  Session s(g, {cpu.get()});
+  s.run({{"x", random_tensor({1, 2, 5, 5}, 23)}});
+  ModelView v(s);
+  const Tensor C = v.value("c"), HS = v.value("hs");
+  for (int64_t idx : {0, 12, 31, 74}) {
+    const Contributions r = contributions(v, "hs", idx, 100);
+    EXPECT_EQ(r.chain, std::vector<std::string>{"HardSwish"});
+    EXPECT_EQ(r.linear_tensor, "c");
+    EXPECT_EQ(r.value, HS.data_as<float>()[idx]);
+    EXPECT_EQ(r.pre_activation, C.data_as<float>()[idx]);
+    expect_sums(r, 1e-5);
+    // Fed: every z neuron whose terms read hs[idx], found by scanning z.
+    std::map<int64_t, double> want;
+    for (int64_t o = 0; o < 36; ++o)
+      for (const auto& t : contributions(v, "z", o, 0).terms)
+        if (t.input_index == idx) want[o] += t.term;
+    ASSERT_EQ(r.fed_count, static_cast<int64_t>(want.size())) << idx;
+    EXPECT_GT(r.fed_count, 0);
+    for (const auto& f : r.fed_by_next) EXPECT_NEAR(f.term, want[f.index], 1e-12);
+    // From the Conv output itself, forward through the pattern to the same neurons.
+    EXPECT_EQ(contributions(v, "c", idx, 100).fed_count, r.fed_count);
+  }
+  // Inside the pattern, Clip(c + 3) is an ordinary elementwise chain of the same conv neuron.
+  const Contributions inner = contributions(v, "cl", 12, 3);
+  EXPECT_EQ(inner.chain, (std::vector<std::string>{"Add", "Clip"}));
+  EXPECT_EQ(inner.pre_activation, C.data_as<float>()[12]);
+  EXPECT_THROW(contributions(v, "m", 0), Error);  // half a HardSwish: x·Clip(x+3) is not elementwise in one input
+}
