@@ -97,6 +97,7 @@ void barrier(VkCommandBuffer cb, const VkMemoryBarrier2& b) {
 struct CodeBuilder::Impl {
   Context& ctx;
   CodeBuilderOptions opts;
+  viz::Layout layout;
   size_t nlayers = 0;
   std::vector<uint64_t> code0_off;
   std::vector<std::array<uint64_t, viz::kMaxLevels>> level_off;
@@ -125,7 +126,7 @@ struct CodeBuilder::Impl {
   std::vector<std::pair<std::string, double>> stage_ms;
   std::vector<std::string> stage_names;  // of the dispatches recorded last
 
-  Impl(Context& c, const viz::Layout& layout, const std::vector<uint64_t>& offsets, uint64_t bytes,
+  Impl(Context& c, const viz::Layout& lay, const std::vector<uint64_t>& offsets, uint64_t bytes,
        const CodeBuilderOptions& o);
   ~Impl() {
     if (queries) vkDestroyQueryPool(ctx.device(), queries, nullptr);
@@ -152,9 +153,9 @@ UniquePipeline CodeBuilder::Impl::make_pipeline(const char* name) {
   return p;
 }
 
-CodeBuilder::Impl::Impl(Context& c, const viz::Layout& layout, const std::vector<uint64_t>& offsets,
+CodeBuilder::Impl::Impl(Context& c, const viz::Layout& lay, const std::vector<uint64_t>& offsets,
                         uint64_t bytes, const CodeBuilderOptions& o)
-    : ctx(c), opts(o), nlayers(layout.layers.size()), act_bytes(bytes) {
+    : ctx(c), opts(o), layout(lay), nlayers(lay.layers.size()), act_bytes(bytes) {
   if (offsets.size() != nlayers)
     throw Error(ErrorKind::Usage, "CodeBuilder: " + std::to_string(offsets.size()) + " activation offsets for " +
                                       std::to_string(nlayers) + " layers");
@@ -451,6 +452,25 @@ CodeBuilder::Codes CodeBuilder::read_codes() {
   c.codes_max.assign(p + n0, p + n0 + m.totalp);
   c.codes_mean.assign(p + n0 + np, p + n0 + np + m.totalp);
   return c;
+}
+
+viz::Scene CodeBuilder::read_scene() {
+  viz::Scene s;
+  s.layout = impl_->layout;
+  Codes c = read_codes();
+  s.codes0 = std::move(c.codes0);
+  s.codes_max = std::move(c.codes_max);
+  s.codes_mean = std::move(c.codes_mean);
+  auto sc = scales();
+  s.layers.resize(impl_->nlayers);
+  for (size_t i = 0; i < impl_->nlayers; ++i) {
+    viz::SceneLayer& L = s.layers[i];
+    L.scale = sc[i];
+    L.code0_offset = impl_->code0_off[i];
+    L.levels = impl_->levels[i];
+    L.level_offset = impl_->level_off[i];
+  }
+  return s;
 }
 
 VkBuffer CodeBuilder::codes0() const { return impl_->codes0_buf.buf; }

@@ -64,6 +64,10 @@ class CodeBuilder {
   std::vector<viz::ColorScale> scales() const;
   struct Codes { std::vector<uint8_t> codes0, codes_max, codes_mean; };
   Codes read_codes();  // copies the three buffers back (submits and waits)
+  // The whole viz::Scene as build_scene_from_values makes it (layout, scales, offsets, levels,
+  // codes read back), except SceneLayer::values, left empty: the activations stay on the device.
+  // For a renderer that takes a viz::Scene; the caller fills values if it needs picked values.
+  viz::Scene read_scene();
 
   VkBuffer codes0() const;
   VkBuffer codes_max() const;

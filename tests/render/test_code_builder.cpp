@@ -14,11 +14,13 @@
 #include <filesystem>
 #include <limits>
 
+#include "camera.hpp"
 #include "code_builder.hpp"
 #include "netlens/cpu.hpp"
 #include "netlens/io.hpp"
 #include "netlens/onnx.hpp"
 #include "netlens/runtime.hpp"
+#include "renderer.hpp"
 #include "scene.hpp"
 
 using namespace netlens;
@@ -260,6 +262,46 @@ TEST_F(CodeBuilderTest, RecordIntoACallersSubmissionWithAnotherBuffer) {
     Diff d = compare(gb, gb.scales(), gb.read_codes(), *step);
     EXPECT_EQ(d.scales + d.codes0 + d.codes_max + d.codes_mean, 0u);
   }
+}
+
+TEST_F(CodeBuilderTest, ReadSceneIsTheCpuSceneAndRendersTheSameFrame) {
+  // read_scene() is build_scene's Scene minus the values; the renderer draws it pixel for pixel
+  // like the CPU scene (same codes, same scales in the legend).
+  auto [layout, values] = corner_cases();
+  layout.layers.pop_back();  // the 2M-neuron layer: not needed here
+  values.pop_back();
+  layout = viz::layout_tensors([&] {
+    std::vector<viz::VizTensor> t;
+    for (const auto& l : layout.layers) t.push_back(l.tensor);
+    return t;
+  }());
+  viz::Scene cpu = viz::build_scene_from_values(layout, values);
+  ActivationBuffer act(context(), values);
+  CodeBuilder gb(context(), layout, act.offsets(), act.bytes());
+  gb.run(act.buffer());
+  viz::Scene gpu = gb.read_scene();
+  ASSERT_EQ(gpu.layers.size(), cpu.layers.size());
+  EXPECT_EQ(gpu.codes0, cpu.codes0);
+  EXPECT_EQ(gpu.codes_max, cpu.codes_max);
+  EXPECT_EQ(gpu.codes_mean, cpu.codes_mean);
+  for (size_t i = 0; i < cpu.layers.size(); ++i) {
+    const auto &g = gpu.layers[i], &c = cpu.layers[i];
+    EXPECT_TRUE(g.values.empty());
+    EXPECT_EQ(g.scale.kind, c.scale.kind);
+    EXPECT_EQ(std::bit_cast<uint32_t>(g.scale.lo), std::bit_cast<uint32_t>(c.scale.lo)) << "layer " << i;
+    EXPECT_EQ(std::bit_cast<uint32_t>(g.scale.hi), std::bit_cast<uint32_t>(c.scale.hi)) << "layer " << i;
+    EXPECT_EQ(g.code0_offset, c.code0_offset);
+    EXPECT_EQ(g.levels, c.levels);
+    EXPECT_EQ(g.level_offset, c.level_offset);
+  }
+  RenderOptions o{.width = 320, .height = 200, .msaa = 1};
+  viz::Camera cam = viz::overview_camera(layout, 320.0f / 200.0f);
+  Renderer rc(context(), cpu, o), rg(context(), gpu, o);
+  rc.render(cam);
+  rg.render(cam);
+  ASSERT_EQ(rc.rgba().size(), rg.rgba().size());
+  EXPECT_TRUE(rc.rgba() == rg.rgba()) << "frames differ";
+  EXPECT_GT(std::count_if(rc.rgba().begin(), rc.rgba().end(), [](uint8_t b) { return b > 40; }), 1000);
 }
 
 TEST_F(CodeBuilderTest, BadArgumentsAreErrors) {
