@@ -34,13 +34,19 @@ FeatureGrid feature_grid(const viz::VolumeDims& d, std::span<const float> values
   const int64_t max_cols = std::max<int64_t>(1, 8192 / (d.W + 1)), max_rows = std::max<int64_t>(1, 8192 / (d.H + 1));
   shown = std::min(shown, max_cols * max_rows);
   ord.resize(static_cast<size_t>(shown));
-  // Columns so that the grid's texel aspect is close to `aspect`.
-  double c = std::sqrt(double(shown) * double(aspect) * double(d.H + 1) / double(d.W + 1));
-  int64_t cols = std::clamp<int64_t>(static_cast<int64_t>(std::lround(c)), 1, std::min(shown, max_cols));
-  int64_t rows = (shown + cols - 1) / cols;
-  if (rows > max_rows) {
-    rows = max_rows;
-    cols = (shown + rows - 1) / rows;
+  // The column count that shows tiles largest in a box of aspect `aspect` (width / height).
+  int64_t cols = 1, rows = shown;
+  double best = -1;
+  for (int64_t c = 1; c <= std::min(shown, max_cols); ++c) {
+    const int64_t r = (shown + c - 1) / c;
+    if (r > max_rows) continue;
+    const double w = double(c * (d.W + 1) - 1), h = double(r * (d.H + 1) - 1);
+    const double scale = std::min(double(aspect) / w, 1.0 / h);
+    if (scale > best * (1 + 1e-9)) {
+      best = scale;
+      cols = c;
+      rows = r;
+    }
   }
   g.cols = static_cast<int>(cols);
   g.rows = static_cast<int>(rows);
@@ -67,6 +73,19 @@ FeatureGrid feature_grid(const viz::VolumeDims& d, std::span<const float> values
       }
   }
   return g;
+}
+
+std::vector<uint8_t> colour_matrix(int64_t rows, int64_t cols, std::span<const float> values,
+                                   const viz::ColorScale& scale) {
+  const auto lut = viz::code_lut(scale.kind);
+  std::vector<uint8_t> out(static_cast<size_t>(rows * cols) * 4, 0);
+  for (int64_t i = 0; i < rows * cols && i < static_cast<int64_t>(values.size()); ++i) {
+    const glm::vec3 c = lut[viz::encode(values[static_cast<size_t>(i)], scale)];
+    for (int k = 0; k < 3; ++k)
+      out[size_t(i) * 4 + size_t(k)] = static_cast<uint8_t>(std::lround(std::clamp(c[k], 0.0f, 1.0f) * 255.0f));
+    out[size_t(i) * 4 + 3] = 255;
+  }
+  return out;
 }
 
 }  // namespace netlens::ui

@@ -28,10 +28,16 @@ struct FeatureGrid {
 
 // `values`: the layer's d.count neurons in volume order (viz::SceneLayer::values). `key`: one sort
 // value per channel (mean or max of the channel, from the statistics the caller has), ignored for
-// ChannelOrder::Index; ties keep channel order. `aspect`: wanted grid width / height in texels.
+// ChannelOrder::Index; ties keep channel order. `aspect`: width / height of the box the grid is shown
+// in; the column count is the one that shows the tiles largest in it.
 // At most `max_texels` texels: channels past the budget are left out (the first ones in `order`).
 FeatureGrid feature_grid(const viz::VolumeDims& d, std::span<const float> values, const viz::ColorScale& scale,
                          ChannelOrder order, std::span<const float> key = {}, float aspect = 1.0f,
                          int64_t max_texels = int64_t(1) << 24);
+
+// A rows×cols matrix (row-major) as RGBA texels with the 3D view's colours for `scale`
+// (heatmaps of weights and attention).
+std::vector<uint8_t> colour_matrix(int64_t rows, int64_t cols, std::span<const float> values,
+                                   const viz::ColorScale& scale);
 
 }  // namespace netlens::ui

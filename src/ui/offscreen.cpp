@@ -6,6 +6,7 @@
 
 #include "imgui_layer.hpp"
 #include "panels.hpp"
+#include "predictions.hpp"
 
 namespace netlens::ui {
 
@@ -13,8 +14,8 @@ namespace {
 
 class PanelDecoration final : public render::FrameDecoration {
  public:
-  PanelDecoration(const Session& s, std::string input, std::string rects)
-      : s_(s), input_(std::move(input)), rects_path_(std::move(rects)) {}
+  PanelDecoration(const Session& s, std::string input, std::string rects, std::vector<std::string> labels)
+      : s_(s), input_(std::move(input)), rects_path_(std::move(rects)), labels_(std::move(labels)) {}
 
   int inset(int w, int h) const override { return column_width(w, h); }
 
@@ -25,6 +26,7 @@ class PanelDecoration final : public render::FrameDecoration {
     layer_ = std::make_unique<ImGuiLayer>(ctx, h_);
     panels_ = std::make_unique<Panels>(*layer_, s_, scene);
     panels_->set_input_path(input_);
+    panels_->set_labels(labels_);
     if (sel.layer >= 0) panels_->set_selection(sel);
     // The inspected layer: --view layer:NAME, else the selection's, else the first after the input.
     int f = focus >= 0 ? focus : sel.layer >= 0 ? sel.layer : (scene.layout.layers.size() > 1 ? 1 : 0);
@@ -58,6 +60,7 @@ class PanelDecoration final : public render::FrameDecoration {
  private:
   const Session& s_;
   std::string input_, rects_path_;
+  std::vector<std::string> labels_;
   int w_ = 0, h_ = 0;
   std::unique_ptr<ImGuiLayer> layer_;
   std::unique_ptr<Panels> panels_;
@@ -66,8 +69,9 @@ class PanelDecoration final : public render::FrameDecoration {
 }  // namespace
 
 std::shared_ptr<render::FrameDecoration> panel_decoration(const Session& s, const std::string& input_path,
-                                                         const std::string& rects_json) {
-  return std::make_shared<PanelDecoration>(s, input_path, rects_json);
+                                                         const std::string& rects_json, const std::string& labels) {
+  return std::make_shared<PanelDecoration>(s, input_path, rects_json,
+                                           labels.empty() ? std::vector<std::string>{} : inspect::read_labels(labels));
 }
 
 }  // namespace netlens::ui

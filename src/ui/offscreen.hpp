@@ -13,8 +13,10 @@ namespace netlens::ui {
 
 // `input_path`: shown by the input chooser. `rects_json`: when not empty, finish() writes the panel
 // windows there: {"frame": [w, h], "font_px": f, "panels": [{"name", "x", "y", "w", "h"}...]}, in
-// frame pixels (what tests check the image against). Borrows the session.
+// frame pixels (what tests check the image against). `labels`: a label file / CTC dictionary for the
+// predictions panel ("" for none; Error{Io} when unreadable). Borrows the session.
 std::shared_ptr<render::FrameDecoration> panel_decoration(const Session& s, const std::string& input_path,
-                                                         const std::string& rects_json);
+                                                         const std::string& rects_json,
+                                                         const std::string& labels = "");
 
 }  // namespace netlens::ui

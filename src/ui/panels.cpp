@@ -4,12 +4,20 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <cfloat>
 #include <filesystem>
 
 #include <imgui.h>
 
+#include "activation_fn.hpp"
+#include "attention.hpp"
 #include "colormap.hpp"
+#include "contributions.hpp"
+#include "predictions.hpp"
+#include "weights.hpp"
 #include "model_view.hpp"
+#include "stats.hpp"
+#include "structure.hpp"
 
 namespace netlens::ui {
 
@@ -31,6 +39,17 @@ std::string shape_text(const Shape& s) {
   std::string t;
   for (size_t i = 0; i < s.size(); ++i) t += (i ? "x" : "") + std::to_string(s[i]);
   return t.empty() ? "scalar" : t;
+}
+
+// Op names short enough for the tree's op column.
+std::string short_op(const std::string& op) {
+  static const std::map<std::string, std::string> m = {{"BatchNormalization", "BatchNorm"},
+                                                       {"GlobalAveragePool", "GlobalAvgPool"},
+                                                       {"InstanceNormalization", "InstanceNorm"},
+                                                       {"LayerNormalization", "LayerNorm"},
+                                                       {"ConvTranspose", "ConvT"}};
+  auto it = m.find(op);
+  return it == m.end() ? op : it->second;
 }
 
 ImU32 col(glm::vec3 c, float a = 1.0f) { return ImGui::ColorConvertFloat4ToU32(ImVec4(c.x, c.y, c.z, a)); }
@@ -81,21 +100,77 @@ struct Panels::Cache {
     int tex = -1;
   };
   std::map<int, Grid> grids;
-  std::map<int, std::vector<float>> channel_mean, channel_max;
+  // The analyses (netlens_inspect), computed on first use; an analysis that refuses a tensor
+  // leaves its one-line reason instead.
+  std::optional<inspect::Structure> structure;
+  std::map<int, inspect::TensorStats> stats;
+  std::map<int, std::string> stats_error;
+  std::map<int, std::vector<float>> channel_mean, channel_max;  // sort keys, from stats' rankings
+  struct Act {
+    std::optional<inspect::ActivationAnalysis> a;
+    std::string note;
+  };
+  std::map<int, Act> act;
+  std::optional<std::vector<inspect::Activation>> all_acts;
+  std::optional<inspect::Predictions> preds;
+  std::string preds_error;
+  struct Weights {
+    std::optional<inspect::WeightsReport> w;
+    std::string note;
+  };
+  std::map<int, Weights> weights;  // by layer (the linear node behind it)
+  std::optional<std::vector<inspect::AttentionMap>> attn;
+  std::string attn_error;
+  std::map<std::string, int> textures;  // small textures by what they show (weights, attention)
+  std::pair<int, int64_t> contrib_key{-1, -1};
+  std::optional<inspect::Contributions> contrib;
+  std::string contrib_error;
 };
 
 Panels::Panels(ImGuiLayer& ui, const Session& s, const viz::Scene& scene)
-    : ui_(ui), s_(&s), scene_(&scene), cache_(std::make_unique<Cache>()) {}
+    : ui_(ui), s_(&s), scene_(&scene), view_(std::make_unique<inspect::ModelView>(s)),
+      cache_(std::make_unique<Cache>()) {
+  build_groups();
+}
+
+void Panels::build_groups() {
+  groups_.clear();
+  const auto& L = scene_->layout.layers;
+  for (size_t i = 0; i < L.size(); ++i) {
+    const std::string& op = L[i].tensor.op;
+    const bool head = op == "Conv" || op == "ConvTranspose" || op == "Gemm" || op == "MatMul" || op == "Input";
+    if (head || groups_.empty()) groups_.emplace_back();
+    groups_.back().push_back(static_cast<int>(i));
+  }
+}
 
 Panels::~Panels() {
   for (auto& [l, g] : cache_->grids) ui_.free_texture(g.tex);
+  for (auto& [k, t] : cache_->textures) ui_.free_texture(t);
+}
+
+int Panels::texture(const std::string& key, int w, int h, const std::vector<uint8_t>& rgba) {
+  auto it = cache_->textures.find(key);
+  if (it != cache_->textures.end()) return it->second;
+  int t = ui_.upload_texture(w, h, rgba);
+  cache_->textures.emplace(key, t);
+  return t;
+}
+
+void Panels::set_labels(std::vector<std::string> labels) {
+  labels_ = std::move(labels);
+  cache_->preds.reset();
+  cache_->preds_error.clear();
 }
 
 void Panels::set_scene(const Session& s, const viz::Scene& scene) {
   for (auto& [l, g] : cache_->grids) ui_.free_texture(g.tex);
+  for (auto& [k, t] : cache_->textures) ui_.free_texture(t);
   s_ = &s;
   scene_ = &scene;
+  view_ = std::make_unique<inspect::ModelView>(s);
   cache_ = std::make_unique<Cache>();
+  build_groups();
   cache_->settings = settings_;
   if (focus_ >= static_cast<int>(scene.layout.layers.size())) focus_ = -1;
   sel_ = {};
@@ -173,22 +248,35 @@ void Panels::draw(int width, int height) {
   const float cw = float(column_width(width, height)) / k;
   if (focus_ < 0 && sel_.layer >= 0) focus_ = sel_.layer;
 
+  // Heights: panels with a fixed number of rows get exactly those; the others share the rest.
   struct Item {
     const char* name;
-    float weight;
+    float weight;  // share of what the fixed panels leave
+    float rows;    // > 0: fixed height of this many rows of widgets
     void (Panels::*fn)();
   };
-  const std::vector<Item> left = {{"Model", 0.50f, &Panels::model_tree},
-                                  {"Input", 0.17f, &Panels::input_chooser},
-                                  {"View", 0.33f, &Panels::view_settings}};
-  const std::vector<Item> right = {{"Layer", 0.66f, &Panels::layer_inspector},
-                                   {"Neuron", 0.34f, &Panels::neuron_inspector}};
+  const std::vector<Item> left = {{"Model", 0.56f, 0, &Panels::model_tree},
+                                  {"Input", 0, 3, &Panels::input_chooser},
+                                  {"View", 0, 4, &Panels::view_settings},
+                                  {"Predictions", 0, 2, &Panels::predictions},
+                                  {"Attention", 0.44f, 0, &Panels::attention}};
+  const std::vector<Item> right = {{"Layer", 0.44f, 0, &Panels::layer_inspector},
+                                   {"Neuron", 0.23f, 0, &Panels::neuron_inspector},
+                                   {"Weights", 0.17f, 0, &Panels::weights},
+                                   {"Activation function", 0.16f, 0, &Panels::activation_fn}};
+  const ImGuiStyle& st = ImGui::GetStyle();
+  const float row_h = ImGui::GetFrameHeightWithSpacing(),
+              chrome = ImGui::GetFontSize() + 2 * st.FramePadding.y + 2 * st.WindowPadding.y;
   auto column = [&](const std::vector<Item>& items, float x) {
-    float total = 0;
-    for (const auto& i : items) total += i.weight;
+    float total = 0, fixed = 0;
+    for (const auto& i : items) {
+      total += i.weight;
+      if (i.rows > 0) fixed += std::ceil(i.rows * row_h + chrome);
+    }
+    const float flexible = std::max(0.0f, H - fixed);
     float y = 0;
     for (const auto& i : items) {
-      float h = std::floor(H * i.weight / total);
+      float h = i.rows > 0 ? std::ceil(i.rows * row_h + chrome) : std::floor(flexible * i.weight / total);
       if (&i == &items.back()) h = H - y;
       begin_panel(i.name, x, y, cw, h);
       (this->*i.fn)();
@@ -203,48 +291,106 @@ void Panels::draw(int width, int height) {
 // ------------------------------------------------------------------------------------------------
 void Panels::model_tree() {
   const auto& layers = scene_->layout.layers;
-  ImGui::TextColored(kDim, "%zu layers, %lld activations", layers.size(), (long long)scene_->neurons());
+  Cache& c = *cache_;
+  if (!c.structure) c.structure = inspect::model_structure(*view_);
+  const inspect::Structure& st = *c.structure;
+  const double np = double(st.total_parameters);
+  char params[32];
+  if (np >= 1e6) std::snprintf(params, sizeof params, "%.1fM", np * 1e-6);
+  else std::snprintf(params, sizeof params, "%.1fK", np * 1e-3);
+  ImGui::TextColored(kDim, "%zu nodes, %zu shown, %s params, %.2f GFLOPs", st.nodes.size(), layers.size(), params,
+                     st.total_flops * 1e-9);
   ImGui::SetNextItemWidth(-1);
-  ImGui::InputTextWithHint("##filter", "search layers (name or op)", filter_, sizeof filter_);
+  ImGui::InputTextWithHint("##filter", "search (node, tensor or op)", filter_, sizeof filter_);
   std::string f = filter_;
-  std::transform(f.begin(), f.end(), f.begin(), ::tolower);
-  ImGui::BeginChild("tree", ImVec2(0, 0), false);
-  for (size_t i = 0; i < layers.size(); ++i) {
-    const auto& v = layers[i];
-    if (!f.empty()) {
-      std::string hay = v.tensor.name + " " + v.tensor.op;
-      std::transform(hay.begin(), hay.end(), hay.begin(), ::tolower);
-      if (hay.find(f) == std::string::npos) continue;
+  std::vector<char> match;  // per layer, when searching
+  if (!f.empty()) {
+    match.assign(layers.size(), 0);
+    std::vector<size_t> nodes = inspect::search_nodes(st, f);
+    std::string lf = f;
+    std::transform(lf.begin(), lf.end(), lf.begin(), ::tolower);
+    for (size_t i = 0; i < layers.size(); ++i) {
+      std::string n = layers[i].tensor.name;
+      std::transform(n.begin(), n.end(), n.begin(), ::tolower);
+      const int ni = layers[i].tensor.node_index;
+      match[i] = n.find(lf) != std::string::npos ||
+                 (ni >= 0 && std::binary_search(nodes.begin(), nodes.end(), static_cast<size_t>(ni)));
     }
-    ImGui::PushID(static_cast<int>(i));
-    const bool selected = static_cast<int>(i) == focus_;
-    if (ImGui::Selectable("##row", selected, ImGuiSelectableFlags_SpanAllColumns)) {
-      focus_ = static_cast<int>(i);
-      if (actions.focus_layer) actions.focus_layer(focus_);
+  }
+  auto row = [&](int i, bool tree_head, bool open_head) {
+    const auto& v = layers[static_cast<size_t>(i)];
+    ImGui::TableNextRow();
+    ImGui::TableSetColumnIndex(0);
+    ImGui::PushID(i);
+    const bool selected = i == focus_;
+    bool clicked = false, open = false;
+    if (tree_head) {
+      ImGuiTreeNodeFlags fl = ImGuiTreeNodeFlags_SpanFullWidth | ImGuiTreeNodeFlags_OpenOnArrow |
+                              (selected ? ImGuiTreeNodeFlags_Selected : 0);
+      ImGui::SetNextItemOpen(open_head, ImGuiCond_Once);
+      open = ImGui::TreeNodeEx("##g", fl, "%s", v.tensor.name.c_str());
+      clicked = ImGui::IsItemClicked() && !ImGui::IsItemToggledOpen();
+    } else {
+      ImGui::TreeNodeEx("##l", ImGuiTreeNodeFlags_Leaf | ImGuiTreeNodeFlags_NoTreePushOnOpen |
+                                   ImGuiTreeNodeFlags_SpanFullWidth | (selected ? ImGuiTreeNodeFlags_Selected : 0),
+                        "%s", v.tensor.name.c_str());
+      clicked = ImGui::IsItemClicked();
+    }
+    if (ImGui::IsItemHovered() && v.tensor.node_index >= 0 && static_cast<size_t>(v.tensor.node_index) < st.nodes.size()) {
+      const auto& n = st.nodes[static_cast<size_t>(v.tensor.node_index)];
+      ImGui::SetTooltip("node %s (%s)\n%lld parameters, %.3g MFLOPs, on %s", n.name.c_str(), n.op.c_str(),
+                        (long long)n.parameters, n.flops * 1e-6, n.backend.c_str());
+    }
+    if (clicked) {
+      focus_ = i;
+      if (actions.focus_layer) actions.focus_layer(i);
     }
     if (selected && scroll_tree_) {
       ImGui::SetScrollHereY(0.3f);
       scroll_tree_ = false;
     }
-    ImGui::SameLine(0, 0);
-    ImGui::TextColored(kAccent, "%-10s", v.tensor.op.c_str());
-    ImGui::SameLine();
-    ImGui::TextUnformatted(v.tensor.name.c_str());
-    ImGui::SameLine();
+    ImGui::TableSetColumnIndex(1);
+    ImGui::TextColored(kAccent, "%s", short_op(v.tensor.op).c_str());
+    ImGui::TableSetColumnIndex(2);
     ImGui::TextColored(kDim, "%s", dims_text(v.dims).c_str());
     ImGui::PopID();
+    return open;
+  };
+  const ImGuiTableFlags tf = ImGuiTableFlags_RowBg | ImGuiTableFlags_ScrollY | ImGuiTableFlags_SizingFixedFit |
+                             ImGuiTableFlags_BordersInnerV;
+  if (ImGui::BeginTable("tree", 3, tf)) {
+    ImGui::TableSetupScrollFreeze(0, 1);
+    ImGui::TableSetupColumn("layer", ImGuiTableColumnFlags_WidthStretch);
+    ImGui::TableSetupColumn("op");
+    ImGui::TableSetupColumn("CxHxW");
+    ImGui::TableHeadersRow();
+    if (!match.empty()) {
+      for (size_t i = 0; i < layers.size(); ++i)
+        if (match[i]) row(static_cast<int>(i), false, false);
+    } else {
+      for (const auto& g : groups_) {
+        if (g.size() == 1) {
+          row(g[0], false, false);
+          continue;
+        }
+        const bool has_focus = std::find(g.begin(), g.end(), focus_) != g.end();
+        if (has_focus && scroll_tree_) ImGui::SetNextItemOpen(true);
+        if (row(g[0], true, has_focus)) {
+          for (size_t k = 1; k < g.size(); ++k) row(g[k], false, false);
+          ImGui::TreePop();
+        }
+      }
+    }
+    ImGui::EndTable();
   }
-  ImGui::EndChild();
 }
 
 void Panels::input_chooser() {
-  ImGui::TextColored(kDim, "input");
-  ImGui::SameLine();
-  ImGui::TextUnformatted(input_path_.empty() ? "(none)" : std::filesystem::path(input_path_).filename().c_str());
   const bool live = static_cast<bool>(actions.load_input);
   ImGui::BeginDisabled(!live);
   ImGui::SetNextItemWidth(-ImGui::CalcTextSize("Load").x - 3 * ImGui::GetStyle().ItemSpacing.x);
-  const bool enter = ImGui::InputText("##path", path_buf_, sizeof path_buf_, ImGuiInputTextFlags_EnterReturnsTrue);
+  const bool enter = ImGui::InputTextWithHint("##path", "image or .npy file", path_buf_, sizeof path_buf_,
+                                              ImGuiInputTextFlags_EnterReturnsTrue);
   ImGui::SameLine();
   if ((ImGui::Button("Load") || enter) && live && path_buf_[0]) actions.load_input(path_buf_);
   ImGui::EndDisabled();
@@ -254,35 +400,38 @@ void Panels::input_chooser() {
   if (ImGui::Button("Next >") && actions.step_input) actions.step_input(+1);
   ImGui::EndDisabled();
   ImGui::SameLine();
-  ImGui::TextColored(kDim, live ? "or drop a file" : "(fixed input)");
-  if (!status_.empty()) ImGui::TextColored(kAccent, "%s", status_.c_str());
+  ImGui::TextColored(kDim, live ? "in its folder; or drop a file" : "(fixed input)");
+  if (!status_.empty()) {
+    ImGui::TextColored(kAccent, "%s", status_.c_str());
+  } else {
+    ImGui::TextColored(kDim, "now");
+    ImGui::SameLine();
+    ImGui::TextUnformatted(input_path_.empty() ? "(none)" : std::filesystem::path(input_path_).filename().c_str());
+  }
 }
 
 void Panels::view_settings() {
   ViewSettings v = settings_;
-  ImGui::TextColored(kDim, "colour scale");
+  ImGui::TextColored(kDim, "scale");
+  ImGui::SameLine();
   int mode = v.global_scale ? 1 : 0;
   ImGui::RadioButton("per layer", &mode, 0);
   ImGui::SameLine();
   ImGui::RadioButton("global", &mode, 1);
   v.global_scale = mode == 1;
+  ImGui::TextColored(kDim, "range");
+  ImGui::SameLine();
   ImGui::SetNextItemWidth(-1);
   ImGui::DragFloatRange2("##pct", &v.lo_pct, &v.hi_pct, 0.1f, 0.0f, 100.0f, "p%.1f", "p%.1f",
                          ImGuiSliderFlags_AlwaysClamp);
   if (v.hi_pct <= v.lo_pct) v.hi_pct = std::min(100.0f, v.lo_pct + 0.1f);
-  ImGui::TextColored(kDim, "far layers show");
+  ImGui::TextColored(kDim, "far layers");
+  ImGui::SameLine();
   int lod = v.lod_mean ? 1 : 0;
   ImGui::RadioButton("max |v|", &lod, 0);
   ImGui::SameLine();
   ImGui::RadioButton("mean", &lod, 1);
   v.lod_mean = lod == 1;
-  // The maps: magma for non-negative tensors, a diverging map for signed ones (chosen per tensor).
-  ImGui::TextColored(kDim, "maps");
-  const float bw = ImGui::GetContentRegionAvail().x;
-  for (auto kind : {viz::ColorMapKind::Sequential, viz::ColorMapKind::Diverging}) {
-    viz::ColorScale s{kind, kind == viz::ColorMapKind::Sequential ? 0.0f : -1.0f, 1.0f};
-    colour_bar(s, bw);
-  }
   if (!(v == settings_)) {
     settings_ = v;
     if (actions.settings_changed) actions.settings_changed(v);
@@ -332,40 +481,71 @@ void Panels::layer_inspector() {
                      sl.scale.kind == viz::ColorMapKind::Sequential ? "non-negative" : "signed",
                      (long long)v.dims.count);
   viz::ColorScale scale = panel_scale(focus_);
+  const float avail_w = ImGui::GetContentRegionAvail().x;
+
+  Cache& c = *cache_;
+  // Statistics (inspect::tensor_stats), with every channel ranked: the grid's sort keys.
+  if (!c.stats.count(focus_) && !c.stats_error.count(focus_)) {
+    try {
+      inspect::StatsOptions so;
+      so.top_k = std::max<int64_t>(v.dims.C, 1);
+      inspect::TensorStats ts = inspect::tensor_stats(*view_, v.tensor.name, so);
+      if (ts.channels == v.dims.C && !v.dims.grid) {
+        std::vector<float> mean(static_cast<size_t>(ts.channels), NAN), mx(static_cast<size_t>(ts.channels), NAN);
+        for (const auto& ch : ts.top_by_mean) mean[static_cast<size_t>(ch.channel)] = float(ch.mean);
+        for (const auto& ch : ts.top_by_max) mx[static_cast<size_t>(ch.channel)] = float(ch.max);
+        c.channel_mean[focus_] = std::move(mean);
+        c.channel_max[focus_] = std::move(mx);
+      }
+      c.stats.emplace(focus_, std::move(ts));
+    } catch (const Error& e) {
+      c.stats_error[focus_] = e.what();
+    }
+  }
+  if (auto it = c.stats.find(focus_); it != c.stats.end()) {
+    const inspect::TensorStats& ts = it->second;
+    ImGui::Text("min %s  max %s  mean %s  std %s", viz::format_value(float(ts.min)).c_str(),
+                viz::format_value(float(ts.max)).c_str(), viz::format_value(float(ts.mean)).c_str(),
+                viz::format_value(float(ts.std)).c_str());
+    std::string line = "zeros " + std::to_string(int(std::lround(ts.zero_fraction * 100))) + "%";
+    if (ts.dead) line += "   dead channels " + std::to_string(ts.dead->dead) + "/" + std::to_string(ts.dead->channels);
+    if (ts.saturation)
+      line += "   saturated " + std::to_string(int(std::lround(ts.saturation->fraction * 100))) + "%";
+    const int64_t bad = ts.nan + ts.pos_inf + ts.neg_inf;
+    ImGui::TextColored(bad ? ImVec4(1.0f, 0.35f, 0.3f, 1.0f) : kDim, "%s   NaN/Inf %lld", line.c_str(), (long long)bad);
+    const auto& h = ts.histogram;
+    if (!h.counts.empty()) {
+      std::vector<float> counts(h.counts.begin(), h.counts.end());
+      ImVec2 hp = ImGui::GetCursorScreenPos();
+      const float hh = std::round(ImGui::GetFontSize() * 2.6f);
+      ImGui::PlotHistogram("##hist", counts.data(), static_cast<int>(counts.size()), 0, nullptr, 0.0f, FLT_MAX,
+                           ImVec2(avail_w, hh));
+      // The range, inside the plot's top corners.
+      const std::string lo = viz::format_value(float(h.lo)), hi = viz::format_value(float(h.hi));
+      ImDrawList* dl = ImGui::GetWindowDrawList();
+      dl->AddText(ImVec2(hp.x + 4, hp.y + 2), ImGui::GetColorU32(kDim), lo.c_str());
+      dl->AddText(ImVec2(hp.x + avail_w - ImGui::CalcTextSize(hi.c_str()).x - 4, hp.y + 2), ImGui::GetColorU32(kDim),
+                  hi.c_str());
+    }
+  } else {
+    ImGui::TextColored(kDim, "statistics: %s", c.stats_error[focus_].c_str());
+  }
   ImGui::TextColored(kDim, "sort channels");
   ImGui::SameLine();
   int o = static_cast<int>(order_);
   ImGui::RadioButton("index", &o, 0);
+  ImGui::BeginDisabled(!c.channel_mean.count(focus_));
   ImGui::SameLine();
   ImGui::RadioButton("mean", &o, 1);
   ImGui::SameLine();
   ImGui::RadioButton("max", &o, 2);
+  ImGui::EndDisabled();
   order_ = static_cast<ChannelOrder>(o);
-  const float avail_w = ImGui::GetContentRegionAvail().x;
   colour_bar(scale, avail_w);
-
-  // Sort keys: the channel means/maxima of the layer's values.
-  Cache& c = *cache_;
-  if (order_ != ChannelOrder::Index && !c.channel_mean.count(focus_)) {
-    const auto& d = v.dims;
-    std::vector<float> mean(static_cast<size_t>(d.C), 0.0f), mx(static_cast<size_t>(d.C), -INFINITY);
-    const int64_t hw = d.H * d.W;
-    for (int64_t ch = 0; ch < d.C; ++ch) {
-      double s = 0;
-      int64_t n = 0;
-      for (int64_t i = ch * hw; i < std::min((ch + 1) * hw, d.count); ++i, ++n) {
-        float x = sl.values[static_cast<size_t>(i)];
-        s += x;
-        mx[static_cast<size_t>(ch)] = std::max(mx[static_cast<size_t>(ch)], x);
-      }
-      mean[static_cast<size_t>(ch)] = n ? float(s / double(n)) : NAN;
-    }
-    c.channel_mean[focus_] = std::move(mean);
-    c.channel_max[focus_] = std::move(mx);
-  }
   const float avail_h = ImGui::GetContentRegionAvail().y - ImGui::GetTextLineHeightWithSpacing();
   const float aspect = std::max(0.2f, avail_w / std::max(avail_h, 1.0f));
   auto it = c.grids.find(focus_);
+  if (order_ != ChannelOrder::Index && !c.channel_mean.count(focus_)) order_ = ChannelOrder::Index;
   if (it == c.grids.end() || it->second.order != order_ || std::fabs(it->second.aspect - aspect) > 0.05f * aspect) {
     std::span<const float> key;
     if (order_ == ChannelOrder::MeanDesc) key = c.channel_mean[focus_];
@@ -379,10 +559,22 @@ void Panels::layer_inspector() {
   const FeatureGrid& g = it->second.grid;
   // Integer texel scale when the grid is smaller than the panel (crisp blocks), else fit.
   float s = std::min(avail_w / float(g.width), avail_h / float(g.height));
-  if (s >= 1.0f) s = std::floor(s);
+  if (s >= 2.0f) s = std::floor(s);
   ImVec2 size(float(g.width) * s, float(g.height) * s);
   ImVec2 p0 = ImGui::GetCursorScreenPos();
   ui_.image(it->second.tex, size);
+  // The selected neuron, when it is in this layer: a cyan frame around its cell.
+  if (sel_.layer == focus_) {
+    auto cc = viz::cell_of(v.dims, sel_.flat);
+    int t = g.tile_of(cc.c);
+    if (t >= 0) {
+      float x = p0.x + (float((t % g.cols) * (g.tile_w + 1)) + float(cc.x)) * s;
+      float y = p0.y + (float((t / g.cols) * (g.tile_h + 1)) + float(cc.y)) * s;
+      const float pad = std::max(2.0f, s * 0.5f);
+      ImGui::GetWindowDrawList()->AddRect(ImVec2(x - pad, y - pad), ImVec2(x + s + pad, y + s + pad),
+                                          ImGui::GetColorU32(kCyan), 0.0f, 0, 2.0f);
+    }
+  }
   // Hover: the cell under the mouse; click selects it.
   if (ImGui::IsItemHovered()) {
     ImVec2 m = ImGui::GetMousePos();
@@ -414,13 +606,14 @@ void Panels::neuron_inspector() {
   auto c = viz::cell_of(v.dims, sel_.flat);
   ImGui::TextColored(kAccent, "%s", v.tensor.op.c_str());
   ImGui::SameLine();
-  ImGui::TextUnformatted(v.tensor.name.c_str());
-  ImGui::Text("channel %lld, row %lld, column %lld", (long long)c.c, (long long)c.y, (long long)c.x);
+  ImGui::Text("%s [%lld, %lld, %lld]", v.tensor.name.c_str(), (long long)c.c, (long long)c.y, (long long)c.x);
   std::vector<int64_t> ti = viz::tensor_index(v, sel_.flat);
-  std::string tis;
-  for (size_t i = 0; i < ti.size(); ++i) tis += (i ? ", " : "") + std::to_string(ti[i]);
-  ImGui::TextColored(kDim, "tensor index [%s]", tis.c_str());
   ImGui::TextColored(kCyan, "value %.6g", double(scene_->value(sel_.layer, sel_.flat)));
+  if (ImGui::IsItemHovered()) {
+    std::string tis;
+    for (size_t i = 0; i < ti.size(); ++i) tis += (i ? ", " : "") + std::to_string(ti[i]);
+    ImGui::SetTooltip("tensor index [%s]", tis.c_str());
+  }
   // Receptive field: its extent in the earliest shown layer it reaches (the input, for a CNN).
   int first = -1;
   for (const auto& [l, r] : sel_.regions)
@@ -429,25 +622,435 @@ void Panels::neuron_inspector() {
     for (const auto& [l, r] : sel_.regions) {
       if (l != first) continue;
       const auto& fv = layers[static_cast<size_t>(l)];
+      ImGui::SameLine();
       if (r.flat)
-        ImGui::TextColored(kCyan, "receptive field %lld values of %s", (long long)(r.hi - r.lo), fv.tensor.name.c_str());
+        ImGui::TextColored(kCyan, "  receptive field %lld values of %s", (long long)(r.hi - r.lo), fv.tensor.name.c_str());
       else
-        ImGui::TextColored(kCyan, "receptive field %lld x %lld (x %lld ch) in %s", (long long)(r.y1 - r.y0),
-                           (long long)(r.x1 - r.x0), (long long)(r.c1 - r.c0), fv.tensor.name.c_str());
+        ImGui::TextColored(kCyan, "  receptive field %lldx%lld in %s", (long long)(r.y1 - r.y0), (long long)(r.x1 - r.x0),
+                           fv.tensor.name.c_str());
+      if (ImGui::IsItemHovered())
+        ImGui::SetTooltip("%lld channels; reaches %zu shown layers", (long long)(r.c1 - r.c0), sel_.regions.size());
       break;
     }
-    ImGui::TextColored(kDim, "reaches %zu shown layers", sel_.regions.size());
   }
   if (!sel_.fanout_count.empty()) {
     const auto& [fl, fn] = sel_.fanout_count.front();
     ImGui::TextColored(kOrange, "fan-out %s in %s", fn >= 0 ? std::to_string(fn).c_str() : "(box)",
                        layers[static_cast<size_t>(fl)].tensor.name.c_str());
   }
+  // Contributions (inspect::contributions): the terms w·x that make this neuron.
+  Cache& cc = *cache_;
+  if (cc.contrib_key != std::make_pair(sel_.layer, sel_.flat)) {
+    cc.contrib_key = {sel_.layer, sel_.flat};
+    cc.contrib.reset();
+    cc.contrib_error.clear();
+    try {
+      int64_t flat = 0;  // row-major in the tensor's own shape
+      for (size_t d = 0; d < ti.size(); ++d) flat = flat * v.tensor.shape[d] + ti[d];
+      cc.contrib = inspect::contributions(*view_, v.tensor.name, flat, 8);
+    } catch (const Error& e) {
+      cc.contrib_error = e.what();
+    }
+  }
+  if (!cc.contrib) {
+    ImGui::PushStyleColor(ImGuiCol_Text, kDim);
+    ImGui::TextWrapped("contributions: %s", cc.contrib_error.c_str());
+    ImGui::PopStyleColor();
+    return;
+  }
+  const inspect::Contributions& k = *cc.contrib;
+  std::string chain;
+  for (const auto& op : k.chain) chain += (chain.empty() ? " then " : ", ") + op;
+  ImGui::TextColored(kDim, "%s: %zu terms%s = %s (+%s %s)%s", k.op.c_str(), k.terms.size(),
+                     k.bias_tensor.empty() ? "" : " + bias", viz::format_value(float(k.sum)).c_str(),
+                     viz::format_value(float(k.positive_total)).c_str(), viz::format_value(float(k.negative_total)).c_str(),
+                     chain.c_str());
+  if (ImGui::BeginTable("terms", 4, ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingStretchProp | ImGuiTableFlags_ScrollY)) {
+    ImGui::TableSetupScrollFreeze(0, 1);
+    ImGui::TableSetupColumn("input cell");
+    ImGui::TableSetupColumn("w");
+    ImGui::TableSetupColumn("x");
+    ImGui::TableSetupColumn("w*x");
+    ImGui::TableHeadersRow();
+    double biggest = 0;
+    for (size_t t : k.top) biggest = std::max(biggest, std::fabs(k.terms[t].term));
+    for (size_t t : k.top) {
+      const auto& term = k.terms[t];
+      ImGui::TableNextRow();
+      ImGui::TableSetColumnIndex(0);
+      std::string cell;
+      for (size_t d = term.input_coords.size() > 3 ? 1 : 0; d < term.input_coords.size(); ++d)
+        cell += (cell.empty() ? "" : ",") + std::to_string(term.input_coords[d]);
+      ImGui::Text("[%s]", cell.c_str());
+      ImGui::TableSetColumnIndex(1);
+      ImGui::TextUnformatted(viz::format_value(float(term.weight_value)).c_str());
+      ImGui::TableSetColumnIndex(2);
+      ImGui::TextUnformatted(viz::format_value(float(term.activation)).c_str());
+      ImGui::TableSetColumnIndex(3);
+      // A bar for |w·x| relative to the largest term: orange positive, blue negative.
+      ImVec2 p = ImGui::GetCursorScreenPos();
+      float w = ImGui::GetContentRegionAvail().x, lh = ImGui::GetTextLineHeight();
+      float f = biggest > 0 ? float(std::fabs(term.term) / biggest) : 0.0f;
+      ImGui::GetWindowDrawList()->AddRectFilled(
+          ImVec2(p.x, p.y + 0.15f * lh), ImVec2(p.x + f * w, p.y + 0.85f * lh),
+          ImGui::GetColorU32(term.term >= 0 ? ImVec4(0.85f, 0.45f, 0.15f, 0.55f) : ImVec4(0.25f, 0.5f, 0.85f, 0.55f)));
+      ImGui::TextUnformatted(viz::format_value(float(term.term)).c_str());
+    }
+    ImGui::EndTable();
+  }
 }
 
-void Panels::predictions() {}
-void Panels::weights() {}
-void Panels::activation_fn() {}
-void Panels::attention() {}
+void Panels::activation_fn() {
+  const auto& layers = scene_->layout.layers;
+  if (focus_ < 0 || focus_ >= static_cast<int>(layers.size())) {
+    ImGui::TextColored(kDim, "Pick a layer.");
+    return;
+  }
+  Cache& c = *cache_;
+  if (!c.act.count(focus_)) {
+    // The focused layer's nonlinearity: the layer itself when a recognised activation produced it,
+    // else the first recognised one reading it (a Conv's output → its HardSwish).
+    Cache::Act a;
+    const std::string& name = layers[static_cast<size_t>(focus_)].tensor.name;
+    try {
+      // The outermost recognised pattern (find_activations: a HardSwish, not the Clip inside it)
+      // that produces the layer or that a breadth-first walk over its readers meets within six nodes
+      // (Conv → BatchNorm → a decomposed HardSwish).
+      if (!c.all_acts) c.all_acts = inspect::find_activations(*view_);
+      std::optional<inspect::Activation> act;
+      for (const auto& x : *c.all_acts)
+        if (x.output == name) act = x;
+      std::vector<std::string> frontier{name};
+      for (int hop = 0; hop < 6 && !act && !frontier.empty(); ++hop) {
+        std::vector<std::string> next;
+        for (const auto& t : frontier)
+          for (size_t n : view_->consumers(t)) {
+            for (const auto& x : *c.all_acts)
+              if (!act && std::find(x.nodes.begin(), x.nodes.end(), n) != x.nodes.end()) act = x;
+            for (const auto& o : view_->graph().nodes[n].outputs) next.push_back(o);
+          }
+        frontier = std::move(next);
+      }
+      if (act) a.a = inspect::analyze_activation(*view_, *act, 128);
+      else a.note = "no recognised nonlinearity produces " + name + " or follows it within six nodes";
+    } catch (const Error& e) {
+      a.note = e.what();
+    }
+    c.act.emplace(focus_, std::move(a));
+  }
+  const Cache::Act& a = c.act.at(focus_);
+  if (!a.a) {
+    ImGui::TextWrapped("%s", a.note.c_str());
+    return;
+  }
+  const inspect::ActivationAnalysis& an = *a.a;
+  ImGui::TextColored(kAccent, "%s", an.act.name().c_str());
+  ImGui::SameLine();
+  ImGui::TextColored(kDim, "%s -> %s%s", an.act.input.c_str(), an.act.output.c_str(), an.act.decomposed ? " (decomposed)" : "");
+  std::string line = "flat " + std::to_string(int(std::lround(an.flat_fraction * 100))) + "%";
+  line += an.saturated_fraction ? "   saturated " + std::to_string(int(std::lround(*an.saturated_fraction * 100))) + "%"
+                                : std::string("   saturation n/a");
+  ImGui::TextUnformatted(line.c_str());
+  // The curve y = f(x) over the inputs' range, on the inputs' histogram (bars, own scale).
+  ImVec2 avail = ImGui::GetContentRegionAvail();
+  const float lh = ImGui::GetTextLineHeight();
+  ImVec2 p0 = ImGui::GetCursorScreenPos(),
+         size(avail.x, std::max(std::floor(avail.y - lh - 2 * ImGui::GetStyle().ItemSpacing.y - 1), lh * 2));
+  ImGui::Dummy(size);
+  ImDrawList* dl = ImGui::GetWindowDrawList();
+  dl->AddRectFilled(p0, ImVec2(p0.x + size.x, p0.y + size.y), ImGui::GetColorU32(ImVec4(0.04f, 0.05f, 0.07f, 1.0f)));
+  if (an.curve.size() < 2) return;
+  double x0 = an.curve.front().x, x1 = an.curve.back().x, y0 = an.curve.front().y, y1 = y0;
+  for (const auto& pt : an.curve) {
+    y0 = std::min(y0, pt.y);
+    y1 = std::max(y1, pt.y);
+  }
+  if (!(x1 > x0)) x1 = x0 + 1;
+  if (!(y1 > y0)) y1 = y0 + 1;
+  const double ypad = 0.08 * (y1 - y0);
+  y0 -= ypad;
+  y1 += ypad;
+  auto px = [&](double x) { return p0.x + float((x - x0) / (x1 - x0)) * size.x; };
+  auto py = [&](double y) { return p0.y + size.y - float((y - y0) / (y1 - y0)) * size.y; };
+  const auto& h = an.input_histogram;
+  int64_t hmax = 1;
+  for (auto n : h.counts) hmax = std::max(hmax, n);
+  const ImU32 bar = ImGui::GetColorU32(ImVec4(0.45f, 0.50f, 0.60f, 0.45f));
+  for (size_t i = 0; i < h.counts.size(); ++i) {
+    double b0 = h.lo + double(i) * h.bin_width(), b1 = b0 + h.bin_width();
+    float top = p0.y + size.y - float(double(h.counts[i]) / double(hmax)) * size.y * 0.9f;
+    dl->AddRectFilled(ImVec2(px(b0), top), ImVec2(std::max(px(b1), px(b0) + 1.0f), p0.y + size.y), bar);
+  }
+  const ImU32 axis = ImGui::GetColorU32(ImVec4(0.35f, 0.40f, 0.48f, 1.0f));
+  if (x0 < 0 && x1 > 0) dl->AddLine(ImVec2(px(0), p0.y), ImVec2(px(0), p0.y + size.y), axis);
+  if (y0 < 0 && y1 > 0) dl->AddLine(ImVec2(p0.x, py(0)), ImVec2(p0.x + size.x, py(0)), axis);
+  std::vector<ImVec2> pts;
+  for (const auto& pt : an.curve) pts.emplace_back(px(pt.x), py(pt.y));
+  dl->AddPolyline(pts.data(), static_cast<int>(pts.size()), ImGui::GetColorU32(kAccent), 0, 2.0f);
+  const std::string l = "x " + viz::format_value(float(an.x_min)), r = viz::format_value(float(an.x_max));
+  ImGui::TextColored(kDim, "%s", l.c_str());
+  ImGui::SameLine(std::max(0.0f, ImGui::GetWindowContentRegionMax().x - ImGui::CalcTextSize(r.c_str()).x));
+  ImGui::TextColored(kDim, "%s", r.c_str());
+}
+
+void Panels::predictions() {
+  Cache& c = *cache_;
+  if (!c.preds && c.preds_error.empty()) {
+    try {
+      c.preds = inspect::predictions(*view_, labels_, 5);
+    } catch (const Error& e) {
+      c.preds_error = e.what();
+    }
+  }
+  if (!c.preds) {
+    ImGui::PushStyleColor(ImGuiCol_Text, kDim);
+    ImGui::TextWrapped("%s", c.preds_error.c_str());
+    ImGui::PopStyleColor();
+    return;
+  }
+  const inspect::Predictions& p = *c.preds;
+  for (const auto& d : p.ctc) {
+    if (!d.text.empty()) {
+      ImGui::TextColored(kAccent, "\"%s\"", d.text[0].c_str());
+      ImGui::TextColored(kDim, "confidence %.3f, CTC over %lld steps", d.confidence[0], (long long)d.steps);
+      if (ImGui::IsItemHovered()) ImGui::SetTooltip("greedy CTC decoding of %s", d.tensor.c_str());
+    }
+  }
+  for (const auto& cl : p.classifications) {
+    ImGui::TextColored(kDim, "%s%s", cl.tensor.c_str(), cl.softmax_applied ? " (softmax applied)" : "");
+    if (cl.top.empty()) continue;
+    const float w = ImGui::GetContentRegionAvail().x;
+    for (const auto& r : cl.top[0]) {
+      std::string name = r.label.empty() ? "class " + std::to_string(r.index) : r.label;
+      ImVec2 q = ImGui::GetCursorScreenPos();
+      const float lh = ImGui::GetTextLineHeight();
+      ImGui::GetWindowDrawList()->AddRectFilled(ImVec2(q.x, q.y + 0.1f * lh),
+                                                ImVec2(q.x + float(std::clamp(r.score, 0.0, 1.0)) * w, q.y + 0.95f * lh),
+                                                ImGui::GetColorU32(ImVec4(0.20f, 0.45f, 0.70f, 0.55f)));
+      ImGui::Text("%5.1f%%  %s", r.score * 100.0, name.c_str());
+    }
+  }
+  if (p.ctc.empty() && p.classifications.empty()) ImGui::TextColored(kDim, "no float output to read");
+}
+
+void Panels::weights() {
+  const auto& layers = scene_->layout.layers;
+  if (focus_ < 0 || focus_ >= static_cast<int>(layers.size())) {
+    ImGui::TextColored(kDim, "Pick a layer.");
+    return;
+  }
+  Cache& c = *cache_;
+  if (!c.weights.count(focus_)) {
+    // The linear node behind the focused layer: its producer, or the nearest Conv/Gemm/MatMul up the
+    // data flow through single-activation-input nodes (BatchNorm, Relu...), four nodes at most.
+    Cache::Weights w;
+    const Graph& g = view_->graph();
+    std::string t = layers[static_cast<size_t>(focus_)].tensor.name;
+    std::optional<size_t> node;
+    for (int hop = 0; hop < 4; ++hop) {
+      auto pn = view_->producer(t);
+      if (!pn) break;
+      const Node& n = g.nodes[*pn];
+      if (n.op_type == "Conv" || n.op_type == "Gemm" || n.op_type == "MatMul") {
+        node = pn;
+        break;
+      }
+      std::string next;
+      int activations = 0;
+      for (const auto& in : n.inputs)
+        if (!in.empty() && !view_->is_constant(in)) {
+          next = in;
+          ++activations;
+        }
+      if (activations != 1) break;
+      t = next;
+    }
+    if (!node) {
+      w.note = "no Conv/Gemm/MatMul right before " + layers[static_cast<size_t>(focus_)].tensor.name;
+    } else {
+      try {
+        inspect::WeightsOptions o;
+        o.max_filters = 32;
+        o.max_channels = 8;
+        o.max_heatmap = 128;
+        w.w = inspect::weights(*view_, g.nodes[*node].name, o);
+      } catch (const Error& e) {
+        w.note = e.what();
+      }
+    }
+    c.weights.emplace(focus_, std::move(w));
+  }
+  const Cache::Weights& cw = c.weights.at(focus_);
+  if (!cw.w) {
+    ImGui::PushStyleColor(ImGuiCol_Text, kDim);
+    ImGui::TextWrapped("%s", cw.note.c_str());
+    ImGui::PopStyleColor();
+    return;
+  }
+  const inspect::WeightsReport& w = *cw.w;
+  ImGui::TextColored(kAccent, "%s", w.op.c_str());
+  ImGui::SameLine();
+  ImGui::Text("%s  %s", w.weight.c_str(), shape_text(w.shape).c_str());
+  ImGui::TextColored(w.near_zero.empty() ? kDim : kOrange, "%zu filters, %zu near zero, median L2 %s",
+                     w.filter_norms.size(), w.near_zero.size(), viz::format_value(float(w.median_norm)).c_str());
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("max |w| %s: the patches' symmetric scale", viz::format_value(float(w.max_abs)).c_str());
+  // Left: the filters (patches or heatmap); right: the filter norms, one bar per output unit.
+  const ImVec2 full = ImGui::GetContentRegionAvail();
+  const float gap = ImGui::GetStyle().ItemSpacing.x;
+  ImVec2 avail(std::floor(full.x * 0.55f), std::max(1.0f, full.y - 2.0f));
+  const ImVec2 start = ImGui::GetCursorPos();
+  ImGui::SetCursorPos(ImVec2(start.x + avail.x + gap, start.y));
+  std::vector<float> norms(w.filter_norms.begin(), w.filter_norms.end());
+  ImGui::PlotHistogram("##norms", norms.data(), static_cast<int>(norms.size()), 0, nullptr, 0.0f, FLT_MAX,
+                       ImVec2(full.x - avail.x - gap, avail.y));
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("L2 norm of each filter (output unit)");
+  ImGui::SetCursorPos(start);
+  const std::string key = "w:" + w.node;
+  int tex = -1, tw = 0, th = 0;
+  if (w.heatmap) {
+    const auto& h = *w.heatmap;
+    float m = 0;
+    for (float v : h.values) m = std::max(m, std::fabs(v));
+    tw = static_cast<int>(h.cols);
+    th = static_cast<int>(h.rows);
+    tex = texture(key, tw, th,
+                  colour_matrix(h.rows, h.cols, h.values, viz::ColorScale{viz::ColorMapKind::Diverging, -m, std::max(m, 1e-30f)}));
+  } else if (!w.patches.empty()) {
+    // Patches in filter order (a filter's channels next to each other; RGB patches: one per filter),
+    // one-texel gaps. Grey values 0.5 + 0.5·v/max|W| go through the
+    // diverging map so that zero stays neutral; RGB patches are shown as colours.
+    const auto& p0 = w.patches.front();
+    const int64_t ph = p0.h, pw = p0.w;
+    if (ph == 1 && pw == 1 && !w.rgb) {
+      // 1x1 kernels: a filters x channels matrix (no gaps), same colours.
+      int64_t per = 0;
+      for (const auto& p : w.patches)
+        if (p.filter == p0.filter) ++per;
+      const int64_t nf = static_cast<int64_t>(w.patches.size()) / std::max<int64_t>(per, 1);
+      // Transposed (a column per filter): panels are wider than tall.
+      std::vector<float> vals(w.patches.size());
+      for (size_t i = 0; i < w.patches.size(); ++i) {
+        const int64_t f = int64_t(i) / per, ch = int64_t(i) % per;
+        vals[size_t(ch * nf + f)] = 2.0f * w.patches[i].pixels[0] - 1.0f;
+      }
+      tw = static_cast<int>(nf);
+      th = static_cast<int>(per);
+      tex = texture(key, tw, th, colour_matrix(per, nf, vals, viz::ColorScale{viz::ColorMapKind::Diverging, -1.0f, 1.0f}));
+    }
+  }
+  if (tex < 0 && !w.patches.empty()) {
+    const auto& p0 = w.patches.front();
+    const int64_t ph = p0.h, pw = p0.w;
+    // Patches per row: the count that shows them largest in the space left.
+    const int64_t np = static_cast<int64_t>(w.patches.size());
+    int64_t per_row = 1;
+    double best = -1;
+    for (int64_t c = 1; c <= np; ++c) {
+      const int64_t r = (np + c - 1) / c;
+      const double sc = std::min(double(avail.x) / double(c * (pw + 1)), double(avail.y) / double(r * (ph + 1)));
+      if (sc > best * (1 + 1e-9)) {
+        best = sc;
+        per_row = c;
+      }
+    }
+    const int64_t rows = (static_cast<int64_t>(w.patches.size()) + per_row - 1) / per_row;
+    tw = static_cast<int>(per_row * (pw + 1) - 1);
+    th = static_cast<int>(rows * (ph + 1) - 1);
+    std::vector<uint8_t> rgba(size_t(tw) * size_t(th) * 4, 0);
+    const auto lut = viz::code_lut(viz::ColorMapKind::Diverging);
+    const viz::ColorScale sc{viz::ColorMapKind::Diverging, -1.0f, 1.0f};
+    for (size_t i = 0; i < w.patches.size(); ++i) {
+      const auto& p = w.patches[i];
+      const int64_t ox = (int64_t(i) % per_row) * (pw + 1), oy = (int64_t(i) / per_row) * (ph + 1);
+      for (int64_t y = 0; y < p.h; ++y)
+        for (int64_t x = 0; x < p.w; ++x) {
+          uint8_t* q = &rgba[(size_t(oy + y) * size_t(tw) + size_t(ox + x)) * 4];
+          const float* v = &p.pixels[size_t((y * p.w + x) * p.channels)];
+          glm::vec3 colr = p.channels == 3 ? glm::vec3(v[0], v[1], v[2])
+                                           : lut[viz::encode(2.0f * v[0] - 1.0f, sc)];
+          for (int k = 0; k < 3; ++k) q[k] = static_cast<uint8_t>(std::lround(std::clamp(colr[k], 0.0f, 1.0f) * 255.0f));
+          q[3] = 255;
+        }
+    }
+    tex = texture(key, tw, th, rgba);
+  }
+  if (tex >= 0 && tw > 0 && th > 0) {
+    float s = std::min(avail.x / float(tw), (avail.y - 2.0f) / float(th));
+    if (s >= 2.0f) s = std::floor(s);
+    ui_.image(tex, ImVec2(float(tw) * s, float(th) * s));
+  }
+}
+
+void Panels::attention() {
+  Cache& c = *cache_;
+  if (!c.attn && c.attn_error.empty()) {
+    try {
+      inspect::AttentionOptions o;
+      o.max_display = 64;
+      c.attn = inspect::find_attention(*view_, o);
+    } catch (const Error& e) {
+      c.attn_error = e.what();
+    }
+  }
+  if (!c.attn || c.attn->empty()) {
+    ImGui::PushStyleColor(ImGuiCol_Text, kDim);
+    ImGui::TextWrapped("%s", c.attn ? "No attention in this model (a Softmax over a MatMul of two activations)."
+                                    : c.attn_error.c_str());
+    ImGui::PopStyleColor();
+    return;
+  }
+  const auto& maps = *c.attn;
+  // The map of the focused layer when it is one, else the first.
+  size_t mi = 0;
+  const auto& layers = scene_->layout.layers;
+  if (focus_ >= 0 && focus_ < static_cast<int>(layers.size()))
+    for (size_t i = 0; i < maps.size(); ++i)
+      if (maps[i].tensor == layers[static_cast<size_t>(focus_)].tensor.name) mi = i;
+  const inspect::AttentionMap& m = maps[mi];
+  ImGui::TextColored(kDim, "%zu maps; map %zu:", maps.size(), mi + 1);
+  ImGui::SameLine();
+  ImGui::TextUnformatted(m.tensor.c_str());
+  ImGui::TextColored(kDim, "%lld queries x %lld keys", (long long)m.tq, (long long)m.tk);
+  // Every head's display matrix as one tile of a grid (one shared scale: probabilities).
+  const int64_t rows = (m.tq + m.block_q - 1) / m.block_q, cols = (m.tk + m.block_k - 1) / m.block_k;
+  const int64_t heads = static_cast<int64_t>(m.display.size());
+  std::vector<float> all;
+  float mx = 0;
+  for (const auto& h : m.display) {
+    all.insert(all.end(), h.begin(), h.end());
+    for (float v : h) mx = std::max(mx, v);
+  }
+  double e0 = INFINITY, e1 = -INFINITY;
+  for (double e : m.entropy) {
+    e0 = std::min(e0, e);
+    e1 = std::max(e1, e);
+  }
+  if (!m.entropy.empty())
+    ImGui::TextColored(kDim, "entropy %.2f..%.2f nats (uniform %.2f)", e0, e1, std::log(double(m.tk)));
+  viz::VolumeDims d{.C = heads, .H = rows, .W = cols, .count = heads * rows * cols};
+  ImVec2 avail = ImGui::GetContentRegionAvail();
+  const float box_h = std::max(1.0f, avail.y - ImGui::GetTextLineHeightWithSpacing());
+  const std::string key = "a:" + m.tensor;
+  if (!cache_->textures.count(key)) {
+    FeatureGrid g = feature_grid(d, all, viz::ColorScale{viz::ColorMapKind::Sequential, 0.0f, std::max(mx, 1e-30f)},
+                                 ChannelOrder::Index, {}, avail.x / box_h);
+    attn_grid_ = {g.cols, g.rows, g.width, g.height};
+    texture(key, g.width, g.height, g.rgba);
+  }
+  const auto [gc, gr, gw, gh] = attn_grid_;
+  float s = std::min(avail.x / float(gw), box_h / float(gh));
+  if (s >= 2.0f) s = std::floor(s);
+  ImVec2 p0 = ImGui::GetCursorScreenPos();
+  ui_.image(cache_->textures.at(key), ImVec2(float(gw) * s, float(gh) * s));
+  if (ImGui::IsItemHovered()) {
+    ImVec2 mp = ImGui::GetMousePos();
+    int hx = static_cast<int>((mp.x - p0.x) / s) / int(cols + 1), hy = static_cast<int>((mp.y - p0.y) / s) / int(rows + 1);
+    size_t h = static_cast<size_t>(hy * gc + hx);
+    if (h < m.entropy.size()) ImGui::SetTooltip("head %zu: entropy %.2f nats", h, m.entropy[h]);
+  }
+  ImGui::TextColored(kDim, "%lld heads; rows: queries, columns: keys%s", (long long)heads,
+                     m.block_q > 1 || m.block_k > 1 ? " (blocks)" : "");
+}
 
 }  // namespace netlens::ui

@@ -11,6 +11,7 @@
 // panels never compute an analysis themselves: values come from the scene (viz) and netlens_inspect.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -20,6 +21,7 @@
 
 #include "feature_maps.hpp"
 #include "imgui_layer.hpp"
+#include "model_view.hpp"
 #include "netlens/runtime.hpp"
 #include "renderer.hpp"
 #include "scene.hpp"
@@ -68,6 +70,8 @@ class Panels {
   void set_selection(const render::Selection& sel);
   void set_input_path(const std::string& path);
   void set_status(const std::string& line);  // one line shown in the input panel (e.g. "saved shot.png")
+  // Class labels / CTC dictionary for the predictions panel (inspect::read_labels), may be empty.
+  void set_labels(std::vector<std::string> labels);
   const ViewSettings& settings() const { return settings_; }
   void set_settings(const ViewSettings& v);
 
@@ -84,10 +88,12 @@ class Panels {
   void view_settings();
   void layer_inspector();
   void neuron_inspector();
+  void activation_fn();
   void predictions();
   void weights();
-  void activation_fn();
   void attention();
+  void build_groups();
+  int texture(const std::string& key, int w, int h, const std::vector<uint8_t>& rgba);
   void colour_bar(const viz::ColorScale& s, float width);
   viz::ColorScale panel_scale(int layer);
   void begin_panel(const char* name, float x, float y, float w, float h);
@@ -96,9 +102,15 @@ class Panels {
   ImGuiLayer& ui_;
   const Session* s_;
   const viz::Scene* scene_;
+  std::unique_ptr<inspect::ModelView> view_;
+  // Model tree: shown layers grouped into blocks, each led by a linear layer (Conv, Gemm, MatMul)
+  // or an input, followed by what comes after it up to the next one (norms, activations, adds...).
+  std::vector<std::vector<int>> groups_;
   int focus_ = -1;
   render::Selection sel_;
   std::string input_path_, status_;
+  std::vector<std::string> labels_;
+  std::array<int, 4> attn_grid_{1, 1, 1, 1};  // attention tiles: cols, rows, texture width, height
   ViewSettings settings_;
   ChannelOrder order_ = ChannelOrder::Index;
   char filter_[128] = {};
