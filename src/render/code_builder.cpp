@@ -48,7 +48,11 @@ Buf make_buf(Context& ctx, VkDeviceSize size, VkBufferUsageFlags usage, VkMemory
   VK_CHECK(vkCreateBuffer(dev, &bi, nullptr, b.buf.out(dev)));
   VkMemoryRequirements req;
   vkGetBufferMemoryRequirements(dev, b.buf, &req);
-  int type = ctx.memory_type(req.memoryTypeBits, want);
+  // Small mapped tables read by every workgroup: device-local when the device maps such memory
+  // (BAR, lavapipe), else host memory.
+  int type = -1;
+  if (map && size <= (1u << 20)) type = ctx.memory_type(req.memoryTypeBits, want | VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
+  if (type < 0) type = ctx.memory_type(req.memoryTypeBits, want);
   if (type < 0 && (want & VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT) && !map) type = ctx.memory_type(req.memoryTypeBits, 0);
   if (type < 0) throw Error(ErrorKind::Device, "CodeBuilder: no Vulkan memory type with the required properties");
   VkMemoryAllocateInfo ai{.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, .allocationSize = req.size,
