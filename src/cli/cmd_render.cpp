@@ -15,7 +15,7 @@ namespace {
 
 int run_render(const std::vector<std::string>& argv) {
   std::vector<std::string> flags = {"out", "camera", "view", "select", "pick", "gpu", "save-camera", "title", "frames",
-                                    "ui-rects", "interop", "max-inputs"};
+                                    "ui-rects", "labels", "interop", "max-inputs"};
   flags.insert(flags.end(), kModelFlags.begin(), kModelFlags.end());  // includes size and input-size
   std::vector<std::string> bools = {"validation", "lod-mean", "ui"};
   bools.insert(bools.end(), kModelBoolFlags.begin(), kModelBoolFlags.end());
@@ -36,7 +36,8 @@ int run_render(const std::vector<std::string>& argv) {
   r.lod_mean = a.has("lod-mean");
   r.frames = static_cast<int>(a.get_int("frames", 0));
   if (r.frames < 0) throw Error(ErrorKind::Usage, "--frames must be >= 0");
-  if (a.has("ui-rects") && !a.has("ui")) throw Error(ErrorKind::Usage, "--ui-rects needs --ui");
+  if ((a.has("ui-rects") || a.has("labels")) && !a.has("ui"))
+    throw Error(ErrorKind::Usage, "--ui-rects and --labels need --ui");
   ModelOptions mo = parse_model_options(a, /*size_is_image=*/false);  // --size is the frame here
   // Live input (a folder, a video): one PNG per input into the --out folder, through the live
   // pipeline and the renderer's in-place update. Opened before the model loads: a bad path is one
@@ -73,7 +74,7 @@ int run_render(const std::vector<std::string>& argv) {
   run_once(m);
   if (a.has("ui")) {
     std::string input = mo.inputs.empty() ? std::string("(random)") : mo.inputs.front();
-    r.decoration = ui::panel_decoration(*m.session, input, a.get_or("ui-rects", ""));
+    r.decoration = ui::panel_decoration(*m.session, input, a.get_or("ui-rects", ""), a.get_or("labels", ""));
   }
   return render::render_session(*m.session, r);
 }
@@ -81,7 +82,7 @@ int run_render(const std::vector<std::string>& argv) {
 NETLENS_COMMAND("render",
                 "render MODEL [--input FILE [--input-size WxH]] --out frame.png [--size 1920x1080] [--camera cam.json | --view overview | "
                 "--view layer:NAME] [--select TENSOR:INDEX] [--pick X,Y] [--gpu N] [--save-camera FILE] "
-                "[--validation] [--lod-mean] [--frames N] [--ui [--ui-rects FILE]]\n"
+                "[--validation] [--lod-mean] [--frames N] [--ui [--ui-rects FILE] [--labels FILE]]\n"
                 "       render MODEL --input DIR|VIDEO --out DIR/ [--max-inputs N] [--interop auto|off] [view flags]",
                 "run the model and render the network in 3D to a PNG (offscreen Vulkan); --pick prints the neuron at a pixel; "
                 "--ui draws the viewer's panels too; a folder or video input writes one PNG per input into --out DIR/",
