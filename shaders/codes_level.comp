@@ -15,7 +15,7 @@ void main() {
   if (!nl_tile(t)) return;
   const CodesLayer L = layers[t.v.x];
   const uvec4 sc = scales[t.v.x].v;
-  const bool exact = (pc.args.w & kCodesForceExact) != 0u;
+  const uint flags = pc.args.w;
   const uint k = pc.args.x;
   const uint off = nl_level_off(L, k);
   const uvec2 hw = nl_level_hw(L, k);
@@ -67,14 +67,15 @@ void main() {
       scratch[g] = CodesCell(best, nsum, cnt);
       uint cmax = kCodeEmpty, cmean = kCodeEmpty;
       if (cnt != 0u) {
-        cmax = nl_encode(best, sc, exact);
+        cmax = nl_encode(best, sc, flags);
         if (!nl_finite(floatBitsToUint(nsum))) {
           cmean = kCodeNonFinite;  // the CPU's mean is then NaN or the non-finite max
         } else {
-          const float mean = nsum / float(cnt);  // OpFDiv: within 2.5 ULP of the CPU's mean
+          float mean = nsum / float(cnt);  // OpFDiv: within 2.5 ULP of the CPU's mean
+          if ((flags & kCodesPerturbDivision) != 0u) mean = nl_perturb(mean, floatBitsToUint(nsum));
           // (a mean flushed to zero from a non-zero sum is not trusted either)
           const bool flushed = (floatBitsToUint(mean) & 0x7fffffffu) == 0u && (floatBitsToUint(nsum) & 0x7fffffffu) != 0u;
-          cmean = flushed ? kCodesUndecided : nl_encode_fast(mean, sc, 4e-7 * abs(mean), exact);
+          cmean = flushed ? kCodesUndecided : nl_encode_fast(mean, sc, 4e-7 * abs(mean), flags);
           if (cmean == kCodesUndecided) cmean = nl_encode_exact(nl_div_rn(nsum, float(cnt)), sc);
         }
       }

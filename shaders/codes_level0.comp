@@ -10,7 +10,7 @@ void main() {
   if (!nl_tile(t)) return;
   const CodesLayer L = layers[t.v.x];
   const uvec4 sc = scales[t.v.x].v;
-  const bool exact = (pc.args.w & kCodesForceExact) != 0u;
+  const uint flags = pc.args.w;
   const uint off = L.out0.x, cells = L.out0.y, count = L.dims.w;
   for (uint j = 0u; j < kCodesWords; ++j) {
     const uint w = t.v.y + j * kCodesGroup + gl_LocalInvocationID.x;
@@ -21,7 +21,7 @@ void main() {
       const uint g = w * 4u + k;
       if (g < off || g - off >= cells) { full = false; continue; }
       const uint i = g - off;
-      const uint c = i < count ? nl_encode(act[L.src.x + i], sc, exact) : kCodeEmpty;
+      const uint c = i < count ? nl_encode(act[L.src.x + i], sc, flags) : kCodeEmpty;
       word |= c << (8u * k);
     }
     NL_PUT_WORD(codes0, w, word, full)

@@ -32,6 +32,7 @@ NL_CODES_CONST(uint, kCodesMaxGroupsX, 65535u) // dispatch width; larger tile co
 NL_CODES_CONST(uint, kCodesFlagNegFinite, 1u)  // CodesState.stats.z: a finite sample is < 0
 NL_CODES_CONST(uint, kCodesFlagNegAny, 2u)     // any value (-Inf included) is < 0
 NL_CODES_CONST(uint, kCodesForceExact, 1u)     // CodesPush.args.w: exact division for every code
+NL_CODES_CONST(uint, kCodesPerturbDivision, 2u)  // ... hardware quotients made 2 ULP off (tests)
 NL_CODES_CONST(uint, kCodesTinyHiBits, 0x0da24260u)  // bits of 1e-30f (robust_scale's smallest hi)
 NL_CODES_CONST(uint, kCodesOneBits, 0x3f800000u)     // bits of 1.0f
 // CodesState as a flat uint array (GLSL atomics need scalar buffer members): 12 uints per layer.
@@ -181,20 +182,30 @@ uint nl_code_exact(float v, float lo, float span) {
 
 NL_CODES_CONST(uint, kCodesUndecided, 255u)
 
+// A quotient moved by 2 ULP (up or down by a bit of `seed`): kCodesPerturbDivision makes lavapipe,
+// whose division is exact, behave like a device using the 2.5 ULP that OpFDiv is allowed.
+float nl_perturb(float q, uint seed) {
+  uint b = floatBitsToUint(q), m = b & 0x7fffffffu;
+  if (m < 0x00800000u || m >= 0x7f000000u) return q;
+  return uintBitsToFloat(((seed ^ (seed >> 7)) & 1u) != 0u ? b + 2u : b - 2u);
+}
+
 // viz::encode(v, scale) bit-exactly, where v may be off by at most `err` from the value the CPU
 // encodes (a mean computed with OpFDiv). The hardware division decides when t·251 cannot be within
-// its error of a rounding boundary; otherwise (or with force_exact) the answer is kCodesUndecided
-// and the caller encodes the exact value with nl_encode_exact.
-uint nl_encode_fast(float v, uvec4 scale, float err, bool force_exact) {
+// its error of a rounding boundary; otherwise (or with kCodesForceExact) the answer is
+// kCodesUndecided and the caller encodes the exact value with nl_encode_exact.
+uint nl_encode_fast(float v, uvec4 scale, float err, uint flags) {
   uint b = floatBitsToUint(v);
   if (!nl_finite(b)) return kCodeNonFinite;
   if ((b & 0x7fffffffu) == 0u) return kCodeZero;
   float lo = uintBitsToFloat(scale.y), hi = uintBitsToFloat(scale.z);
   precise float span = hi - lo;
   if (!(span > 0.0)) return scale.x == 1u ? 126u : (v > lo ? kCodeMaxColor : 0u);  // lround(0.5·251)
-  if (force_exact) return kCodesUndecided;
+  if ((flags & kCodesForceExact) != 0u) return kCodesUndecided;
   precise float a = v - lo;
-  float t = clamp(a / span, 0.0, 1.0);
+  float q = a / span;
+  if ((flags & kCodesPerturbDivision) != 0u) q = nl_perturb(q, floatBitsToUint(v));
+  float t = clamp(q, 0.0, 1.0);
   precise float x = t * float(kCodeMaxColor);
   // OpFDiv: 2.5 ULP of t ≤ 3e-7; a from a v off by err (and its own rounding); the product.
   float margin = 1.0 / 1024.0 + float(kCodeMaxColor) * (err + 4e-7 * abs(a)) / span;
@@ -204,15 +215,15 @@ uint nl_encode_fast(float v, uvec4 scale, float err, bool force_exact) {
 }
 
 uint nl_encode_exact(float v, uvec4 scale) {
-  uint c = nl_encode_fast(v, scale, 0.0, true);
+  uint c = nl_encode_fast(v, scale, 0.0, kCodesForceExact);
   if (c != kCodesUndecided) return c;
   float lo = uintBitsToFloat(scale.y), hi = uintBitsToFloat(scale.z);
   precise float span = hi - lo;
   return nl_code_exact(v, lo, span);
 }
 
-uint nl_encode(float v, uvec4 scale, bool force_exact) {
-  uint c = nl_encode_fast(v, scale, 0.0, force_exact);
+uint nl_encode(float v, uvec4 scale, uint flags) {
+  uint c = nl_encode_fast(v, scale, 0.0, flags);
   return c != kCodesUndecided ? c : nl_encode_exact(v, scale);
 }
 

@@ -329,7 +329,9 @@ void CodeBuilder::Impl::dispatch(VkCommandBuffer cb, VkPipeline p, Range r, uint
   const char* kind = p == p_hist ? "histogram " : p == p_resolve ? "resolve " : p == p_level0 ? "level " : "level ";
   stage_names.push_back(kind + std::to_string(arg));
   vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, p);
-  gpu::CodesPush push{{arg, r.first, r.count, opts.force_exact_division ? gpu::kCodesForceExact : 0u}};
+  const uint32_t flags = (opts.force_exact_division ? gpu::kCodesForceExact : 0u) |
+                         (opts.perturb_division ? gpu::kCodesPerturbDivision : 0u);
+  gpu::CodesPush push{{arg, r.first, r.count, flags}};
   vkCmdPushConstants(cb, pipe_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof push, &push);
   const uint32_t x = std::min(r.count, gpu::kCodesMaxGroupsX), y = (r.count + x - 1) / x;
   vkCmdDispatch(cb, x, y, 1);

@@ -41,6 +41,7 @@ struct CodeBuilderOptions {
   float lo_pct = 1.0f, hi_pct = 99.0f;
   size_t max_samples = 1u << 20;
   bool force_exact_division = false;  // tests: take the exact integer division for every code
+  bool perturb_division = false;      // tests: hardware quotients 2 ULP off (OpFDiv may be 2.5)
 };
 
 class CodeBuilder {

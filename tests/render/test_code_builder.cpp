@@ -181,6 +181,14 @@ TEST_F(CodeBuilderTest, ExactDivisionEverywhereGivesTheSameCodes) {
   expect_same(layout, values, CodeBuilderOptions{.force_exact_division = true});
 }
 
+TEST_F(CodeBuilderTest, HardwareDivisionTwoUlpOffStillGivesTheSameCodes) {
+  // lavapipe divides exactly, so the fast path's error margins are tested by moving every hardware
+  // quotient (t and the pyramid means) 2 ULP up or down, as a GPU may (OpFDiv: 2.5 ULP). Codes
+  // within that error of a rounding boundary must be caught and redone exactly.
+  auto [layout, values] = corner_cases();
+  expect_same(layout, values, CodeBuilderOptions{.perturb_division = true});
+}
+
 TEST_F(CodeBuilderTest, ManyLayersAndOtherPercentiles) {
   // 60 layers in one set of dispatches (the per-layer tables), percentiles 2/98, a small sample
   // budget so that most layers are sampled.
