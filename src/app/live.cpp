@@ -133,6 +133,25 @@ LiveStats LivePipeline::stats() const {
 }
 
 void LivePipeline::loop() {
+  // oneDNN (as Debian builds it, without concurrent execution) ties a primitive's scratchpad to the
+  // thread that created it, and Session::prepare creates the CPU kernels: running a session planned
+  // on another thread crashes inside oneDNN. So the session is planned again here, on the thread
+  // that will run it, and the input the caller ran is run again so the activations stay its own.
+  {
+    std::lock_guard<std::mutex> lk(session_mutex_);
+    try {
+      std::map<std::string, Tensor> last = cfg_.other_inputs;
+      std::map<std::string, Shape> shapes;
+      const PlannedTensor* x = session_.activations().find(cfg_.input_name);
+      if (x) last[cfg_.input_name] = session_.activations().fetch(cfg_.input_name).clone();
+      for (const auto& [name, t] : last) shapes[name] = t.shape();
+      session_.prepare(shapes);
+      if (x) session_.run(last);
+    } catch (const std::exception& e) {
+      std::lock_guard<std::mutex> sl(state_mutex_);
+      error_ = std::string("preparing the session on the inference thread: ") + e.what();
+    }
+  }
   while (true) {
     std::optional<media::Frame> f;
     {

@@ -147,7 +147,9 @@ ImagePreprocess live_preprocess(const ValueInfo& vi, const ImagePreprocess& base
 
 class LivePipeline {
  public:
-  // `s` must be prepared for the input shape `c.pp` produces and outlive the pipeline.
+  // `s` must have run an input of the shape `c.pp` produces and outlive the pipeline. The thread
+  // first plans `s` again and re-runs that input (under the session lock; see loop()): kernels
+  // must be made on the thread that runs them.
   LivePipeline(Session& s, LiveConfig c);
   ~LivePipeline();  // stops the thread after the run in flight
   LivePipeline(const LivePipeline&) = delete;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -250,6 +251,46 @@ TEST(LivePipeline, NewestInputWinsAndMatchesAFreshRun) {
   for (size_t l = 0; l < ref.layers.size(); ++l) EXPECT_EQ(ref.layers[l].values, res->scene.layers[l].values) << l;
   EXPECT_EQ(ref.codes0, res->scene.codes0);
   EXPECT_EQ(ref.codes_max, res->scene.codes_max);
+}
+
+// oneDNN ties primitives to the thread that created them (its library scratchpad): a session planned
+// on the main thread and run on the pipeline's thread crashed inside oneDNN for ResNet-50's
+// convolutions. The pipeline plans again on its own thread; its result for input B must equal the
+// main thread's run of B (same kernels, same order: tolerance 1e-5 relative L2), after A ran in between.
+TEST(LivePipeline, ResNet50RunsOnTheInferenceThread) {
+  const std::string model = fs::path(kModel).parent_path() / "resnet50.onnx";
+  if (!fs::exists(model)) GTEST_SKIP() << model << " missing (scripts/fetch-models.sh)";
+  auto backend = make_cpu_backend();
+  Session s(load_onnx(model), {backend.get()});
+  ImagePreprocess pp;
+  pp.width = 224, pp.height = 224, pp.mean = {0.485f, 0.456f, 0.406f}, pp.std = {0.229f, 0.224f, 0.225f};
+  auto frame = [&](int k) {
+    Rgb8Image im = load_image_rgb8(kSamples + "/" + kImages[k]);
+    return media::Frame{.width = im.width, .height = im.height, .rgb = std::move(im.pixels), .index = k, .name = kImages[k]};
+  };
+  const std::string in_name = s.graph().inputs.at(0).name, out_name = s.graph().outputs.at(0).name;
+  s.prepare({{in_name, Shape{1, 3, 224, 224}}});
+  s.run({{in_name, media::frame_to_tensor(frame(1), pp)}});
+  const Tensor ref = s.activations().fetch(out_name).clone();
+  s.run({{in_name, media::frame_to_tensor(frame(0), pp)}});
+  app::LiveConfig cfg{.input_name = in_name, .pp = pp, .layout = app::live_layout(s)};
+  const int out_layer = cfg.layout.find(out_name);
+  ASSERT_GE(out_layer, 0);
+  app::LivePipeline pipe(s, cfg);
+  pipe.submit(frame(1));
+  ASSERT_TRUE(pipe.wait_idle(300.0));
+  EXPECT_FALSE(pipe.error()) << pipe.error().value_or("");
+  auto res = pipe.take_result();
+  ASSERT_TRUE(res);
+  const auto& got = res->scene.layers[static_cast<size_t>(out_layer)].values;
+  ASSERT_EQ(static_cast<int64_t>(got.size()), ref.numel());
+  double num = 0, den = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double r = ref.data_as<float>()[i];
+    num += (got[i] - r) * (got[i] - r);
+    den += r * r;
+  }
+  EXPECT_LE(std::sqrt(num / den), 1e-5);
 }
 
 // Runs `netlens ARGS`; returns its exit status.
