@@ -312,6 +312,22 @@ TEST_F(CodeBuilderTest, ReadSceneIsTheCpuSceneAndRendersTheSameFrame) {
   EXPECT_GT(std::count_if(rc.rgba().begin(), rc.rgba().end(), [](uint8_t b) { return b > 40; }), 1000);
 }
 
+TEST_F(CodeBuilderTest, NothingLeaksAtDeviceDestruction) {
+  // A private context closed after use: the validation layer reports every Vulkan object still
+  // alive at vkDestroyDevice as an error.
+  Context ctx(ContextOptions{.validation = true, .quiet = true});
+  {
+    viz::Scene s = viz::synthetic_scene({{1, 3, 6, 5}, {1, 20}}, 2);
+    std::vector<std::vector<float>> v;
+    for (auto& l : s.layers) v.push_back(l.values);
+    ActivationBuffer act(ctx, v);
+    CodeBuilder gb(ctx, s.layout, act.offsets(), act.bytes());
+    gb.run(act.buffer());
+    EXPECT_EQ(gb.read_codes().codes0, s.codes0);
+  }
+  EXPECT_EQ(ctx.close(), 0u);
+}
+
 TEST_F(CodeBuilderTest, BadArgumentsAreErrors) {
   viz::Scene s = viz::synthetic_scene({{1, 2, 4, 4}, {1, 3, 2, 2}}, 1);
   EXPECT_THROW(CodeBuilder(context(), s.layout, {0}, 1024), Error);           // one offset for two layers
@@ -333,8 +349,9 @@ TEST_F(CodeBuilderTest, BadArgumentsAreErrors) {
 TEST_F(CodeBuilderTest, RealModelsMatchTheCpuScene) {
   struct Case { const char* model; int w, h; const char* image; std::vector<float> mean, std; };
   int det_w = 160, det_h = 128;
-  if (const char* e = std::getenv("NETLENS_CODES_DET_SIZE"))
+  if (const char* e = std::getenv("NETLENS_CODES_DET_SIZE")) {
     ASSERT_EQ(std::sscanf(e, "%dx%d", &det_w, &det_h), 2) << "NETLENS_CODES_DET_SIZE=" << e << ": expected WxH";
+  }
   const std::vector<Case> cases = {
       {"ppocrv4_det.onnx", det_w, det_h, "page_800x608.png", {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}},
       {"ppocr_cls.onnx", 192, 48, "line_192x48.png", {0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f}}};
