@@ -51,6 +51,7 @@ int run_render(const std::vector<std::string>& argv) {
   if (live_it != mo.inputs.end()) {
     const std::string spec = *live_it;
     mo.inputs.erase(live_it);
+    if (!a.has("out")) throw Error(ErrorKind::Usage, "render --input " + spec + " writes one PNG per input: give --out DIR/");
     const int64_t max_inputs = a.get_int("max-inputs", 0);
     if (max_inputs < 0) throw Error(ErrorKind::Usage, "--max-inputs must be >= 0");
     if (a.has("pick") || a.has("frames") || a.has("save-camera") || a.has("ui"))
