@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 
@@ -326,6 +327,46 @@ TEST_F(CodeBuilderTest, NothingLeaksAtDeviceDestruction) {
     EXPECT_EQ(gb.read_codes().codes0, s.codes0);
   }
   EXPECT_EQ(ctx.close(), 0u);
+}
+
+TEST_F(CodeBuilderTest, ReadsASessionArenaInPlace) {
+  // The interop layout: the CPU backend's arena (every tensor of the run in its planned slot, hidden
+  // ones included) rebuilt in one buffer, the shown tensors found through arena_offsets().
+  const auto model = cache_dir() / "models" / "ppocr_cls.onnx";
+  ASSERT_TRUE(std::filesystem::exists(model)) << model << " missing: run scripts/fetch-models.sh";
+  ImagePreprocess pp{.width = 192, .height = 48, .mean = {0.5f, 0.5f, 0.5f}, .std = {0.5f, 0.5f, 0.5f}, .bgr = true};
+  Tensor x = load_image((std::filesystem::path(NETLENS_SAMPLES_DIR) / "line_192x48.png").string(), pp);
+  std::unique_ptr<Backend> cpu = make_cpu_backend();
+  Session session(load_onnx(model.string()), {cpu.get()});
+  session.prepare({{"x", x.shape()}});
+  session.run({{"x", x}});
+  viz::Layout layout = viz::layout_tensors(viz::select_tensors(session.graph(), session.planned()));
+  std::vector<uint64_t> offsets = arena_offsets(layout, session.planned(), 0);
+  size_t arena = 0;
+  for (const auto& t : session.planned())
+    if (!t.constant && t.backend == 0) arena = std::max(arena, t.offset + t.info.nbytes());
+  std::vector<uint8_t> bytes(arena, 0);
+  for (const auto& t : session.planned()) {
+    if (t.constant || t.backend != 0 || t.info.nbytes() == 0) continue;
+    Tensor v = session.activations().fetch(t.name);
+    std::memcpy(bytes.data() + t.offset, v.data_as<uint8_t>(), t.info.nbytes());
+  }
+  ASSERT_EQ(bytes.size() % 4, 0u);
+  std::vector<std::vector<float>> as_floats(1, std::vector<float>(bytes.size() / 4));
+  std::memcpy(as_floats[0].data(), bytes.data(), bytes.size());
+  ActivationBuffer act(context(), as_floats);
+  CodeBuilder gb(context(), layout, offsets, act.bytes());
+  gb.run(act.buffer());
+  viz::Scene cpu_scene = viz::build_scene_from_values(layout, layer_values(layout, session));
+  Diff d = compare(gb, gb.scales(), gb.read_codes(), cpu_scene);
+  EXPECT_EQ(d.scales + d.codes0 + d.codes_max + d.codes_mean, 0u);
+  // A backend that does not hold the tensors: one line naming the first.
+  try {
+    arena_offsets(layout, session.planned(), 1);
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("lives on another backend"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(CodeBuilderTest, BadArgumentsAreErrors) {
