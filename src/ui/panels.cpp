@@ -65,7 +65,9 @@ void apply_style(float font_px) {
   s.ItemSpacing = ImVec2(8, 5);
   s.ScrollbarSize = 12.0f;
   ImVec4* c = s.Colors;
-  c[ImGuiCol_WindowBg] = ImVec4(0.075f, 0.085f, 0.11f, 0.96f);
+  // Opaque, and lighter than the scene's background gradient (≤ 17, 20, 27 in 8 bits): panels read
+  // as panels over the scene (and tests tell them apart by this colour).
+  c[ImGuiCol_WindowBg] = ImVec4(0.10f, 0.11f, 0.14f, 1.0f);
   c[ImGuiCol_ChildBg] = ImVec4(0.0f, 0.0f, 0.0f, 0.0f);
   c[ImGuiCol_TitleBg] = ImVec4(0.11f, 0.14f, 0.19f, 1.0f);
   c[ImGuiCol_TitleBgActive] = ImVec4(0.13f, 0.20f, 0.29f, 1.0f);

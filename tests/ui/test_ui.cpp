@@ -1,0 +1,241 @@
+// UI tests. FeatureGrid: every texel checked against the neuron it shows, coloured directly with
+// viz::encode + viz::decode_color (the 3D view's mapping), gaps transparent, sorting by the keys.
+// `netlens render --ui` (lavapipe, validation layers on: a validation error makes the command fail):
+// every panel's window, as ImGui reports it (--ui-rects), holds panel-background pixels and
+// text/plot pixels; the same rectangles of the same model rendered without --ui do not (so the
+// pixels are the panels', not the scene's); the centre still shows the network.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <numeric>
+#include <random>
+#include <string>
+
+#include <nlohmann/json.hpp>
+#include <stb_image.h>
+
+#include "colormap.hpp"
+#include "feature_maps.hpp"
+#include "layout.hpp"
+
+using namespace netlens;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::array<uint8_t, 4> expected_texel(const viz::ColorScale& s, float v) {
+  glm::vec3 c = viz::decode_color(s.kind, viz::encode(v, s));
+  return {static_cast<uint8_t>(std::lround(std::clamp(c.x, 0.0f, 1.0f) * 255.0f)),
+          static_cast<uint8_t>(std::lround(std::clamp(c.y, 0.0f, 1.0f) * 255.0f)),
+          static_cast<uint8_t>(std::lround(std::clamp(c.z, 0.0f, 1.0f) * 255.0f)), 255};
+}
+
+std::array<uint8_t, 4> texel(const ui::FeatureGrid& g, int x, int y) {
+  const uint8_t* p = &g.rgba[(size_t(y) * size_t(g.width) + size_t(x)) * 4];
+  return {p[0], p[1], p[2], p[3]};
+}
+
+}  // namespace
+
+TEST(FeatureGrid, EveryTexelIsItsNeuronsColourAndGapsAreTransparent) {
+  viz::VolumeDims d{.C = 7, .H = 3, .W = 5, .count = 7 * 3 * 5};
+  std::vector<float> v(static_cast<size_t>(d.count));
+  std::mt19937 rng(3);
+  std::normal_distribution<float> n(0.0f, 1.0f);
+  for (auto& x : v) x = n(rng);
+  v[4] = 0.0f;                 // exact zero: its own colour
+  v[11] = std::nanf("");       // non-finite: its own colour
+  viz::ColorScale s = viz::robust_scale(v);
+  ASSERT_EQ(s.kind, viz::ColorMapKind::Diverging);
+  for (float aspect : {0.3f, 1.0f, 4.0f}) {
+    ui::FeatureGrid g = ui::feature_grid(d, v, s, ui::ChannelOrder::Index, {}, aspect);
+    ASSERT_EQ(g.order.size(), 7u);
+    EXPECT_EQ(g.width, g.cols * 6 - 1);
+    EXPECT_EQ(g.height, g.rows * 4 - 1);
+    EXPECT_GE(g.cols * g.rows, 7);
+    EXPECT_LT((g.rows - 1) * g.cols, 7) << "an empty last row";
+    int painted = 0;
+    for (int y = 0; y < g.height; ++y)
+      for (int x = 0; x < g.width; ++x) {
+        const int tx = x / 6, ty = y / 4, cx = x % 6, cy = y % 4;
+        const size_t t = size_t(ty * g.cols + tx);
+        auto got = texel(g, x, y);
+        if (cx == 5 || cy == 3 || t >= g.order.size()) {
+          EXPECT_EQ(got[3], 0) << "gap texel " << x << "," << y << " is not transparent";
+          continue;
+        }
+        const int64_t c = g.order[t];
+        EXPECT_EQ(c, static_cast<int64_t>(t)) << "index order";
+        const float val = v[size_t((c * d.H + cy) * d.W + cx)];
+        EXPECT_EQ(got, expected_texel(s, val)) << "channel " << c << " (" << cy << ", " << cx << ")";
+        ++painted;
+      }
+    EXPECT_EQ(painted, 7 * 15);
+  }
+  // The column count maximises the tile size in the box: a wide box gets one row.
+  EXPECT_EQ(ui::feature_grid(d, v, s, ui::ChannelOrder::Index, {}, 100.0f).rows, 1);
+  EXPECT_EQ(ui::feature_grid(d, v, s, ui::ChannelOrder::Index, {}, 0.01f).cols, 1);
+}
+
+TEST(FeatureGrid, SortsByKeyDescendingWithNaNLastAndKeepsTheBudget) {
+  viz::VolumeDims d{.C = 5, .H = 2, .W = 2, .count = 20};
+  std::vector<float> v(20);
+  std::iota(v.begin(), v.end(), 0.0f);
+  viz::ColorScale s = viz::robust_scale(v);
+  std::vector<float> key = {0.5f, std::nanf(""), 3.0f, 0.5f, -1.0f};
+  ui::FeatureGrid g = ui::feature_grid(d, v, s, ui::ChannelOrder::MeanDesc, key, 10.0f);
+  EXPECT_EQ(g.order, (std::vector<int64_t>{2, 0, 3, 4, 1}));  // ties keep channel order
+  // Tile 0 shows channel 2: its first texel is value 8.
+  EXPECT_EQ(texel(g, 0, 0), expected_texel(s, 8.0f));
+  EXPECT_EQ(g.tile_of(1), 4);
+  // Budget: 3 tiles of (2+1)x(2+1) texels.
+  ui::FeatureGrid b = ui::feature_grid(d, v, s, ui::ChannelOrder::Index, {}, 1.0f, 27);
+  EXPECT_EQ(b.order.size(), 3u);
+  EXPECT_EQ(b.channels, 5);
+  EXPECT_EQ(b.tile_of(4), -1);
+}
+
+TEST(ColourMatrix, MatchesTheSceneColours) {
+  std::vector<float> m = {-2.0f, -0.5f, 0.0f, 0.25f, 1.0f, 3.0f};
+  viz::ColorScale s{viz::ColorMapKind::Diverging, -1.0f, 1.0f};
+  std::vector<uint8_t> rgba = ui::colour_matrix(2, 3, m, s);
+  ASSERT_EQ(rgba.size(), 24u);
+  for (size_t i = 0; i < m.size(); ++i) {
+    auto e = expected_texel(s, m[i]);
+    for (int k = 0; k < 4; ++k) EXPECT_EQ(rgba[i * 4 + size_t(k)], e[size_t(k)]) << i;
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+namespace {
+
+struct Image {
+  int w = 0, h = 0;
+  std::vector<uint8_t> px;  // RGB
+  const uint8_t* at(int x, int y) const { return &px[(size_t(y) * size_t(w) + size_t(x)) * 3]; }
+};
+
+Image load_png(const std::string& path) {
+  Image im;
+  int n = 0;
+  uint8_t* d = stbi_load(path.c_str(), &im.w, &im.h, &n, 3);
+  if (!d) return im;
+  im.px.assign(d, d + size_t(im.w) * size_t(im.h) * 3);
+  stbi_image_free(d);
+  return im;
+}
+
+struct RegionStats {
+  double panel_bg = 0;  // share of pixels within ±2 of the panel background
+  double ink = 0;       // share of text/plot/texture pixels: some channel ≥ 110
+  double colour = 0;    // share of saturated pixels (max − min channel ≥ 60): colour maps, plots
+};
+
+// The panels' window background: opaque ImGui WindowBg (0.10, 0.11, 0.14) = (26, 28, 36) in 8 bits
+// (ImGui rounds v·255 + 0.5); ±2 allows for rounding, and stays clear of the scene's background
+// gradient (at most (17, 20, 27)).
+RegionStats region_stats(const Image& im, float x0, float y0, float w, float h) {
+  RegionStats r;
+  int64_t n = 0, bg = 0, ink = 0, col = 0;
+  const int xa = std::max(0, int(std::ceil(x0))), ya = std::max(0, int(std::ceil(y0)));
+  const int xb = std::min(im.w, int(std::floor(x0 + w))), yb = std::min(im.h, int(std::floor(y0 + h)));
+  for (int y = ya; y < yb; ++y)
+    for (int x = xa; x < xb; ++x) {
+      const uint8_t* p = im.at(x, y);
+      ++n;
+      if (std::abs(int(p[0]) - 26) <= 2 && std::abs(int(p[1]) - 28) <= 2 && std::abs(int(p[2]) - 36) <= 2) ++bg;
+      const int mx = std::max({p[0], p[1], p[2]}), mn = std::min({p[0], p[1], p[2]});
+      if (mx >= 110) ++ink;
+      if (mx - mn >= 60) ++col;
+    }
+  if (n) {
+    r.panel_bg = double(bg) / double(n);
+    r.ink = double(ink) / double(n);
+    r.colour = double(col) / double(n);
+  }
+  return r;
+}
+
+int run(const std::string& cmd) {
+  int rc = std::system(cmd.c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+}  // namespace
+
+// PP-OCRv4 rec on a rendered text line: it has every panel's analysis (attention maps, CTC text).
+TEST(RenderUi, EveryPanelIsDrawnWhereImGuiPutItAndTheSceneStaysInTheCentre) {
+  const std::string model = std::string(NETLENS_TEST_CACHE_DIR) + "/models/ppocrv4_rec.onnx";
+  const std::string dict = std::string(NETLENS_TEST_CACHE_DIR) + "/models/ppocr_keys_v1.txt";
+  const std::string input = std::string(NETLENS_TEST_SOURCE_DIR) + "/assets/samples/line_320x48.png";
+  ASSERT_TRUE(fs::exists(model)) << model << " is missing: run scripts/fetch-models.sh";
+  const fs::path work = fs::path(NETLENS_TEST_WORK_DIR) / "render_ui";
+  fs::create_directories(work);
+  const std::string common = std::string(NETLENS_CLI) + " render " + model + " --input " + input +
+                             " --size 1600x900 --validation --select conv2d_187.tmp_0:10,12,80";
+  const std::string ui_png = (work / "ui.png").string(), plain_png = (work / "plain.png").string(),
+                    rects = (work / "ui.json").string();
+  ASSERT_EQ(run(common + " --ui --labels " + dict + " --ui-rects " + rects + " --out " + ui_png), 0)
+      << "render --ui failed (a Vulkan validation error fails it too)";
+  ASSERT_EQ(run(common + " --out " + plain_png), 0);
+
+  std::ifstream f(rects);
+  nlohmann::json j = nlohmann::json::parse(f);
+  Image ui = load_png(ui_png), plain = load_png(plain_png);
+  ASSERT_EQ(ui.w, 1600);
+  ASSERT_EQ(ui.h, 900);
+  ASSERT_EQ(plain.w, 1600);
+  EXPECT_EQ(j["frame"][0], 1600);
+  EXPECT_EQ(j["frame"][1], 900);
+
+  const std::vector<std::string> expected = {"Model", "Input", "View", "Predictions", "Attention",
+                                             "Layer", "Neuron", "Weights", "Activation function"};
+  std::map<std::string, nlohmann::json> by_name;
+  for (const auto& p : j["panels"]) by_name[p["name"].get<std::string>()] = p;
+  float left_edge = 1600, right_edge = 0;
+  for (const auto& name : expected) {
+    ASSERT_TRUE(by_name.count(name)) << "panel '" << name << "' was not drawn";
+    const auto& p = by_name[name];
+    const float x = p["x"], y = p["y"], w = p["w"], h = p["h"];
+    EXPECT_GT(w, 150.0f) << name;
+    EXPECT_GT(h, 50.0f) << name;
+    EXPECT_GE(x, 0.0f);
+    EXPECT_LE(x + w, 1600.0f + 0.5f);
+    EXPECT_LE(y + h, 900.0f + 0.5f);
+    if (x < 800) left_edge = std::min(left_edge, x + w);
+    else right_edge = std::max(right_edge, x);
+    RegionStats s = region_stats(ui, x, y, w, h), b = region_stats(plain, x, y, w, h);
+    std::printf("%-20s panel bg %.3f (without --ui %.3f), ink %.3f, colour %.3f\n", name.c_str(), s.panel_bg,
+                b.panel_bg, s.ink, s.colour);
+    // Panel background: a good share of the window (the rest is text, widgets, plots, textures),
+    // and far more than the scene alone has there.
+    EXPECT_GT(s.panel_bg, 0.25) << name;
+    EXPECT_GT(s.panel_bg, 3 * b.panel_bg + 0.1) << name << ": the scene alone has as much panel colour";
+    // Text and plots: bright pixels.
+    EXPECT_GT(s.ink, 0.01) << name << ": no text or plot pixels";
+  }
+  // Texture panels show their colour-mapped images (feature maps, attention heads).
+  for (const std::string name : {"Layer", "Attention"}) {
+    const auto& p = by_name[name];
+    EXPECT_GT(region_stats(ui, p["x"], p["y"], p["w"], p["h"]).colour, 0.03) << name << ": no colour-mapped image";
+  }
+  // Panels tile the sides: the left column ends where the right begins mirrored (equal columns).
+  EXPECT_NEAR(left_edge, 1600.0f - right_edge, 1.0f);
+  // The centre (between the columns) is the scene: little panel colour, plenty of colour-mapped
+  // neurons, like the centre of the frame without panels.
+  RegionStats c = region_stats(ui, left_edge, 0, right_edge - left_edge, 900);
+  RegionStats pc = region_stats(plain, left_edge, 0, right_edge - left_edge, 900);
+  EXPECT_LT(c.panel_bg, 0.1);
+  EXPECT_GT(c.colour, 0.03);
+  EXPECT_GT(pc.colour, 0.03);
+}
+
+TEST(RenderUi, FlagsNeedUi) {
+  const std::string cmd = std::string(NETLENS_CLI) + " render x.onnx --ui-rects r.json --out o.png 2>/dev/null";
+  EXPECT_EQ(run(cmd), 2);
+}
