@@ -48,7 +48,7 @@ struct Activation {
   double alpha = 0, beta = 0, gamma = 0;   // LeakyRelu/Elu/Selu alpha; HardSigmoid/HardSwish alpha, beta;
                                            // Silu beta (sigmoid slope); Selu gamma
   double min = 0, max = 0;                 // Clip bounds (±inf when absent)
-  std::vector<float> slope;                // PRelu slope (one value, or one per channel)
+  std::vector<float> slope;                // PRelu slope (one value, or one per channel of axis 1)
   std::string input, output;               // x and y tensors
   std::vector<size_t> nodes;               // node indices of the pattern, ascending
   bool decomposed = false;                 // more than one node
