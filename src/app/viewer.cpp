@@ -124,7 +124,8 @@ class Viewer {
 
 void Viewer::open() {
   const auto& g = s_.graph();
-  viz::Layout layout = viz::layout_tensors(viz::select_tensors(g, s_.planned()));
+  viz::Layout layout;
+  with_session([&] { layout = viz::layout_tensors(viz::select_tensors(g, s_.planned())); });
   if (layout.layers.empty()) throw Error(ErrorKind::Input, "view: the model has no float tensor to show");
   shapes_ = [this](const std::string& n) -> std::optional<Shape> {
     const PlannedTensor* t = s_.activations().find(n);

@@ -63,6 +63,8 @@ int run_render(const std::vector<std::string>& argv) {
     LoadedModel m = load_model(mo, /*need_inputs=*/true, std::move(g));
     m.inputs[in.input_name] = in.first_tensor;
     run_once(m);
+    // Live runs are silent: a progress line on the terminal per input would fight the live output.
+    *m.run_progress = Progress("running node", /*quiet=*/true);
     app::LiveConfig cfg{.input_name = in.input_name, .input_dtype = in.first_tensor.dtype(), .pp = in.pp,
                         .other_inputs = m.inputs, .layout = app::live_layout(*m.session)};
     cfg.other_inputs.erase(in.input_name);
