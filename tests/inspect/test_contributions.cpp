@@ -1,9 +1,9 @@
 // Neuron contributions against brute-force loops written here (the ONNX definitions of Conv, Gemm and
 // MatMul, output-centric, independent of the library's tap walk), on a hand-made model with known
-// random values, and on ResNet-50 (real weights layout, random input).
-// and on PP-OCRv4 det (decomposed HardSwish/HardSigmoid chains).
+// random values, and on ResNet-50 and PP-OCRv4 det (real weights, random inputs; det's chains include
+// Mul by a constant, a decomposed HardSigmoid and Relu).
 // Tolerances: hand-made model |sum − pre-activation| ≤ 1e-5·max(|pre|, Σ|terms|) (float32 engine vs
-// double sum); ResNet-50 the same bound with 1e-4 (deep float32 accumulations, oneDNN's order).
+// double sum); real models the same bound with 1e-4 (deep float32 accumulations, oneDNN's order).
 #include <gtest/gtest.h>
 
 #include <cmath>
