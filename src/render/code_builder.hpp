@@ -56,6 +56,7 @@ class CodeBuilder {
   // Records every dispatch and barrier into cb (outside a render pass). The caller makes the
   // activation writes visible before (e.g. waits on CUDA's semaphore at COMPUTE_SHADER); after
   // it, the code buffers are visible to shader reads and transfers, the scales to the host.
+  // Leaves cb's compute pipeline, descriptor set 0 and push constants bound to its own.
   void record(VkCommandBuffer cb, VkBuffer activations);
   // Records into its own command buffer, submits, waits on its fence. Returns the GPU time in ms
   // (timestamps around the work), or the wall time when the queue has no timestamps.
