@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "camera_controller.hpp"
+#include "imgui_layer.hpp"
+#include "panels.hpp"
 #include "live.hpp"
 #include "render_command.hpp"
 #include "renderer.hpp"
@@ -80,6 +82,13 @@ class Viewer {
     else f();
   }
   glm::vec2 cursor_pixels(double x, double y) const;
+  // Panels (netlens_ui) over the frame: set up once the window's callbacks exist (ImGui chains
+  // them), drawn before each render; H or F1 hides them.
+  void open_panels();
+  void draw_panels();
+  void select(render::Selection sel);  // the renderer's highlight and the neuron panel
+  bool gui_mouse() const { return gui_ && show_panels_ && gui_->wants_mouse(); }
+  bool gui_keyboard() const { return gui_ && show_panels_ && gui_->wants_keyboard(); }
 
   static Viewer* self(GLFWwindow* w) { return static_cast<Viewer*>(glfwGetWindowUserPointer(w)); }
 
@@ -92,6 +101,11 @@ class Viewer {
   std::unique_ptr<render::Swapchain> sc_;
   std::unique_ptr<render::Renderer> r_;
   std::unique_ptr<CameraController> cc_;
+  std::unique_ptr<ui::ImGuiLayer> gui_;
+  std::unique_ptr<ui::Panels> panels_;
+  bool show_panels_ = true;
+  bool lod_mean_ = false, pending_lod_ = false;  // far-layer aggregation (View panel): renderer rebuilt
+  render::Selection selection_;
   bool vsync_ = true;
   bool need_recreate_ = false;
   bool dirty_ = true;
@@ -179,11 +193,11 @@ void Viewer::open() {
   cc_ = std::make_unique<CameraController>(render::choose_camera(scene_->layout, ra), viz::scene_radius(scene_->layout));
   if (!o_.select.empty()) {
     auto [layer, flat] = render::parse_select(scene_->layout, o_.select);
-    with_session([&] { r_->set_selection(render::make_selection(*scene_, layer, flat, &s_.graph(), shapes_)); });
+    with_session([&] { select(render::make_selection(*scene_, layer, flat, &s_.graph(), shapes_)); });
   }
 
   glfwSetKeyCallback(win_, [](GLFWwindow* w, int key, int, int action, int) {
-    if (action == GLFW_PRESS) self(w)->on_key(key);
+    if (action == GLFW_PRESS && !self(w)->gui_keyboard()) self(w)->on_key(key);
   });
   glfwSetCursorPosCallback(win_, [](GLFWwindow* w, double x, double y) {
     Viewer* v = self(w);
@@ -204,11 +218,12 @@ void Viewer::open() {
     double x, y;
     glfwGetCursorPos(w, &x, &y);
     v->last_cursor_ = v->cursor_ = v->cursor_pixels(x, y);
+    if (action == GLFW_PRESS && v->gui_mouse()) return;  // a click on a panel is the panel's
     if (button == GLFW_MOUSE_BUTTON_LEFT) {
       if (action == GLFW_PRESS) {
         v->left_down_ = true;
         v->drag_moved_ = 0.0f;
-      } else if (action == GLFW_RELEASE) {
+      } else if (action == GLFW_RELEASE && v->left_down_) {
         v->left_down_ = false;
         if (v->drag_moved_ <= 4.0f) v->pending_click_ = true;  // a click, not a drag
       }
@@ -218,6 +233,7 @@ void Viewer::open() {
     v->dirty_ = true;
   });
   glfwSetScrollCallback(win_, [](GLFWwindow* w, double, double dy) {
+    if (self(w)->gui_mouse()) return;  // scrolls the panel under the mouse
     self(w)->cc_->scroll(static_cast<float>(dy));
     self(w)->dirty_ = true;
   });
@@ -226,9 +242,17 @@ void Viewer::open() {
     self(w)->dirty_ = true;
   });
   glfwSetWindowRefreshCallback(win_, [](GLFWwindow* w) { self(w)->dirty_ = true; });
+  glfwSetDropCallback(win_, [](GLFWwindow* w, int n, const char** paths) {
+    Viewer* v = self(w);
+    if (n < 1) return;
+    if (v->o_.open_input) v->o_.open_input(paths[0]);
+    else std::fprintf(stderr, "netlens view: dropped '%s' ignored: this view has no input loader\n", paths[0]);
+    v->dirty_ = true;
+  });
+  open_panels();
   std::fprintf(stderr,
                "netlens view: drag to orbit, scroll to zoom, Tab for fly mode (WASD/QE), F focus, O overview, "
-               "click to select, Esc clear, C camera, P screenshot, V vsync\n");
+               "click to select, Esc clear, C camera, P screenshot, V vsync, H panels\n");
 }
 
 glm::vec2 Viewer::cursor_pixels(double x, double y) const {
@@ -240,6 +264,8 @@ glm::vec2 Viewer::cursor_pixels(double x, double y) const {
 }
 
 void Viewer::teardown() {
+  panels_.reset();
+  gui_.reset();
   r_.reset();
   sc_.reset();
   cc_.reset();
@@ -287,6 +313,7 @@ void Viewer::draw_frame() {
   else
     r_->set_probe(std::nullopt);
   if (!pending_shot_.empty()) r_->read_back_next_frame();
+  draw_panels();
   last_draws_ = r_->render(cc_->camera(), &f->target).draws;
   if (!sc_->present(*f)) need_recreate_ = true;
   frame_ms_.push_back((glfwGetTime() - t0) * 1000.0);
@@ -301,14 +328,13 @@ void Viewer::after_frame() {
   if (!pending_shot_.empty()) {
     r_->write_png(pending_shot_);
     std::fprintf(stderr, "netlens view: screenshot saved to %s\n", pending_shot_.c_str());
+    if (panels_) panels_->set_status("saved " + pending_shot_);
     pending_shot_.clear();
   }
   if (pending_click_) {
     pending_click_ = false;
     if (hovered) {
-      with_session([&] {
-        r_->set_selection(render::make_selection(*scene_, hovered->layer, hovered->flat, &s_.graph(), shapes_));
-      });
+      with_session([&] { select(render::make_selection(*scene_, hovered->layer, hovered->flat, &s_.graph(), shapes_)); });
       dirty_ = true;
     }
     std::printf("%s\n", viz::pick_to_json(hovered, *scene_).c_str());
@@ -319,6 +345,7 @@ void Viewer::after_frame() {
     if (hovered) {
       const auto& o = r_->options();
       cc_->fly_to(viz::focus_camera(scene_->layout, hovered->layer, float(o.width) / float(o.height)));
+      if (panels_) panels_->set_focus(hovered->layer);
       dirty_ = true;
     }
   }
@@ -356,7 +383,9 @@ void Viewer::on_key(int key) {
     case GLFW_KEY_F: pending_focus_ = true; break;
     case GLFW_KEY_O:
     case GLFW_KEY_HOME: cc_->fly_to(viz::overview_camera(scene_->layout, aspect)); break;
-    case GLFW_KEY_ESCAPE: r_->set_selection({}); break;
+    case GLFW_KEY_ESCAPE: select({}); break;
+    case GLFW_KEY_H:
+    case GLFW_KEY_F1: show_panels_ = !show_panels_; break;
     case GLFW_KEY_C: save_camera("netlens-camera-" + std::to_string(++saved_cameras_) + ".json"); break;
     case GLFW_KEY_P: pending_shot_ = "netlens-shot-" + std::to_string(++saved_shots_) + ".png"; break;
     case GLFW_KEY_RIGHT:
@@ -384,7 +413,7 @@ void Viewer::on_key(int key) {
 
 // Script commands (one per line, '#' starts a comment):
 //   frames N | settle (until a flight ends) | resize W H | iconify | restore | cursor X Y |
-//   click X Y | focus X Y | key tab|f|o|home|esc|c|p|v | drag DX DY | scroll S |
+//   click X Y | focus X Y | key tab|f|o|home|esc|c|p|v|h | drag DX DY | scroll S |
 //   move RIGHT UP FORWARD SECONDS | save-camera FILE | screenshot FILE | close
 // Live input: next | prev (folder steps) | pause (toggle) | wait-input (until no input is pending,
 // running or waiting to be shown: the next frame shows the newest result); keys right|left|space|n|b.
@@ -421,7 +450,8 @@ void Viewer::run_command(const ScriptLine& l) {
                                                     {"home", GLFW_KEY_HOME}, {"esc", GLFW_KEY_ESCAPE},
                                                     {"c", GLFW_KEY_C}, {"p", GLFW_KEY_P}, {"v", GLFW_KEY_V},
                                                     {"right", GLFW_KEY_RIGHT}, {"left", GLFW_KEY_LEFT},
-                                                    {"space", GLFW_KEY_SPACE}, {"n", GLFW_KEY_N}, {"b", GLFW_KEY_B}};
+                                                    {"space", GLFW_KEY_SPACE}, {"n", GLFW_KEY_N}, {"b", GLFW_KEY_B},
+                                                    {"h", GLFW_KEY_H}};
     auto it = keys.find(w[1]);
     if (it == keys.end()) throw Error(ErrorKind::Usage, where + ": unknown key '" + w[1] + "'");
     on_key(it->second);
@@ -499,6 +529,8 @@ int Viewer::run() {
                  last_draws_, ctx_->device_name().c_str());
   }
   if (o_.live) std::fprintf(stderr, "netlens view: live: %s\n", o_.live->stats().summary().c_str());
+  panels_.reset();
+  gui_.reset();
   r_.reset();
   sc_.reset();
   size_t errors = ctx_->close();
@@ -507,6 +539,68 @@ int Viewer::run() {
     return 1;
   }
   return 0;
+}
+
+void Viewer::select(render::Selection sel) {
+  selection_ = sel;
+  if (panels_) panels_->set_selection(selection_);
+  r_->set_selection(std::move(sel));
+}
+
+void Viewer::open_panels() {
+  const auto& o = r_->options();
+  gui_ = std::make_unique<ui::ImGuiLayer>(*ctx_, o.height, win_);
+  with_session([&] { panels_ = std::make_unique<ui::Panels>(*gui_, s_, *scene_); });
+  panels_->set_input_path(input_name_);
+  panels_->set_selection(selection_);
+  lod_mean_ = o_.lod_mean;
+  ui::ViewSettings vs;
+  vs.lod_mean = lod_mean_;
+  panels_->set_settings(vs);
+  if (o_.view.rfind("layer:", 0) == 0) panels_->set_focus(scene_->layout.find(o_.view.substr(6)));
+  ui::PanelActions& a = panels_->actions;
+  a.focus_layer = [this](int layer) {
+    const auto& ro = r_->options();
+    cc_->fly_to(viz::focus_camera(scene_->layout, layer, float(ro.width) / float(ro.height)));
+    dirty_ = true;
+  };
+  a.select = [this](int layer, int64_t flat) {
+    with_session([&] { select(render::make_selection(*scene_, layer, flat, &s_.graph(), shapes_)); });
+    dirty_ = true;
+  };
+  if (o_.open_input) a.load_input = o_.open_input;
+  if (o_.feeder) a.step_input = [this](int step) { step > 0 ? o_.feeder->next() : o_.feeder->prev(); };
+  a.screenshot = [this] { pending_shot_ = "netlens-shot-" + std::to_string(++saved_shots_) + ".png"; };
+  a.settings_changed = [this](const ui::ViewSettings& v) {
+    if (v.lod_mean != lod_mean_) pending_lod_ = true;  // renderer option: rebuilt before the next frame
+    dirty_ = true;
+  };
+}
+
+void Viewer::draw_panels() {
+  if (!gui_) return;
+  if (pending_lod_) {
+    // Far-layer aggregation is fixed per renderer: make a new one (same size, camera, selection).
+    pending_lod_ = false;
+    lod_mean_ = panels_->settings().lod_mean;
+    render::RenderOptions ro = r_->options();
+    ro.lod_max = !lod_mean_;
+    VK_CHECK(vkDeviceWaitIdle(ctx_->device()));
+    r_ = std::make_unique<render::Renderer>(*ctx_, *scene_, ro);
+    r_->set_selection(selection_);
+  }
+  const auto& o = r_->options();
+  if (!show_panels_) {
+    r_->set_overlay({});
+    r_->set_insets(0, 0);
+    return;
+  }
+  const int inset = ui::column_width(o.width, o.height);
+  r_->set_insets(inset, inset);
+  gui_->begin_frame(o.width, o.height);
+  with_session([&] { panels_->draw(o.width, o.height); });
+  gui_->end_frame();
+  r_->set_overlay(gui_->overlay());
 }
 
 void Viewer::apply_live() {
@@ -523,6 +617,10 @@ void Viewer::apply_live() {
     // Between two frames: the renderer has no frame in flight, so the switch is whole.
     const double ms = o_.uploader->apply(*r, *scene_, *r_);
     o_.live->note_applied(ms);
+    if (panels_) {
+      panels_->set_scene(s_, *scene_);  // new activations: the panels' analyses are redone
+      panels_->set_selection(selection_);
+    }
     input_name_ = r->input_name;
     result_id_ = r->id;
     dirty_ = true;

@@ -11,12 +11,15 @@
 // Keys: Tab orbit/fly mode; fly: WASD move, Q/E down/up, drag to look, scroll for speed; orbit:
 // drag to orbit, right/middle drag to pan, scroll to zoom; F focus the layer under the cursor;
 // O or Home overview; click select the neuron under the cursor (its JSON line on stdout, receptive
-// field highlighted); Esc clear the selection; C save the camera JSON; P save a PNG; V vsync on/off.
+// field highlighted); Esc clear the selection; C save the camera JSON; P save a PNG; V vsync on/off;
+// H or F1 hide/show the panels (docs/ui.md), which take the mouse and keys while they are hovered
+// or typed in.
 // Live input: Right or N next image, Left or B previous image (folders), Space pause/resume (videos,
 // cameras); the frame's subtitle shows the input and the live statistics.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "netlens/runtime.hpp"
@@ -46,6 +49,9 @@ struct ViewerOptions {
   SourceFeeder* feeder = nullptr;
   ResultUploader* uploader = nullptr;
   std::string first_input;  // name of the input the session ran before run_viewer
+  // Runs the model on this file (the Input panel's path box and files dropped on the window); unset:
+  // those controls are off. Set by whoever owns the input (live input); called on the UI thread.
+  std::function<void(const std::string&)> open_input;
 };
 
 void require_display();

@@ -1441,6 +1441,10 @@ Renderer::~Renderer() {
 }
 void Renderer::set_selection(Selection s) { impl_->selection = std::move(s); }
 void Renderer::set_overlay(OverlayFn fn) { impl_->overlay = std::move(fn); }
+void Renderer::set_insets(int left, int right) {
+  impl_->opts.inset_left = left;
+  impl_->opts.inset_right = right;
+}
 const RenderOptions& Renderer::options() const { return impl_->opts; }
 int Renderer::samples() const { return static_cast<int>(impl_->samples); }
 FrameStats Renderer::render(const viz::Camera& cam, const PresentTarget* present) {

@@ -126,6 +126,8 @@ class Renderer {
   void set_selection(Selection s);
   // Installs (or, with an empty function, removes) the overlay drawn after every following frame.
   void set_overlay(OverlayFn fn);
+  // RenderOptions::inset_left/right for the following frames (side panels shown or hidden, resized).
+  void set_insets(int left, int right);
   const RenderOptions& options() const;
   int samples() const;
 

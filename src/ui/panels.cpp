@@ -266,6 +266,17 @@ void Panels::draw(int width, int height) {
                                    {"Neuron", 0.23f, 0, &Panels::neuron_inspector},
                                    {"Weights", 0.17f, 0, &Panels::weights},
                                    {"Activation function", 0.16f, 0, &Panels::activation_fn}};
+  // Small frames (under 640 px high) keep the panels that matter most: the rest would not fit.
+  auto keep = [&](std::vector<Item> items) {
+    if (float(height) >= 640.0f) return items;
+    std::vector<Item> out;
+    for (const auto& i : items)
+      if (!std::strcmp(i.name, "Model") || !std::strcmp(i.name, "View") || !std::strcmp(i.name, "Layer") ||
+          !std::strcmp(i.name, "Neuron"))
+        out.push_back(i);
+    return out;
+  };
+  const std::vector<Item> left_shown = keep(left), right_shown = keep(right);
   const ImGuiStyle& st = ImGui::GetStyle();
   const float row_h = ImGui::GetFrameHeightWithSpacing(),
               chrome = ImGui::GetFontSize() + 2 * st.FramePadding.y + 2 * st.WindowPadding.y;
@@ -286,8 +297,8 @@ void Panels::draw(int width, int height) {
       y += h;
     }
   };
-  column(left, 0.0f);
-  column(right, W - cw);
+  column(left_shown, 0.0f);
+  column(right_shown, W - cw);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -299,7 +310,8 @@ void Panels::model_tree() {
   const double np = double(st.total_parameters);
   char params[32];
   if (np >= 1e6) std::snprintf(params, sizeof params, "%.1fM", np * 1e-6);
-  else std::snprintf(params, sizeof params, "%.1fK", np * 1e-3);
+  else if (np >= 1e3) std::snprintf(params, sizeof params, "%.1fK", np * 1e-3);
+  else std::snprintf(params, sizeof params, "%.0f", np);
   ImGui::TextColored(kDim, "%zu nodes, %zu shown, %s params, %.2f GFLOPs", st.nodes.size(), layers.size(), params,
                      st.total_flops * 1e-9);
   ImGui::SetNextItemWidth(-1);
