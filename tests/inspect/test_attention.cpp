@@ -107,19 +107,44 @@ Graph tiny_vit() {
   return b.g;
 }
 
-// Direct reading of a [1, H, T, T] softmax tensor.
+// Direct reading of a [1, H, T, T] or [H, T, T] softmax tensor (batch 1: the same offsets).
 double at(const Tensor& t, int64_t h, int64_t q, int64_t k) {
-  const int64_t T = t.dim(3);
-  return t.data_as<float>()[(h * T + q) * T + k];
+  const int64_t T = t.dim(-1), Q = t.dim(-2);
+  return t.data_as<float>()[(h * Q + q) * T + k];
+}
+
+// Rollout from the Softmax tensors, written out: R = Π A'_l, A' = rows-renormalised 0.5·mean_h A + 0.5·I.
+std::vector<std::vector<double>> direct_rollout(const ModelView& v, const std::vector<AttentionMap>& maps) {
+  const int64_t T = maps[0].tk, H = maps[0].heads;
+  std::vector<std::vector<double>> R(T, std::vector<double>(T, 0.0));
+  for (int64_t i = 0; i < T; ++i) R[i][i] = 1;
+  for (const AttentionMap& m : maps) {
+    const Tensor t = v.value(m.tensor);
+    std::vector<std::vector<double>> A(T, std::vector<double>(T, 0.0)), N(T, std::vector<double>(T, 0.0));
+    for (int64_t i = 0; i < T; ++i) {
+      double rs = 0;
+      for (int64_t j = 0; j < T; ++j) {
+        for (int64_t h = 0; h < H; ++h) A[i][j] += at(t, h, i, j) / double(H);
+        A[i][j] = 0.5 * A[i][j] + (i == j ? 0.5 : 0.0);
+        rs += A[i][j];
+      }
+      for (int64_t j = 0; j < T; ++j) A[i][j] /= rs;
+    }
+    for (int64_t i = 0; i < T; ++i)
+      for (int64_t j = 0; j < T; ++j)
+        for (int64_t k = 0; k < T; ++k) N[i][j] += A[i][k] * R[k][j];
+    R = N;
+  }
+  return R;
 }
 
 void check_map_against_tensor(const ModelView& v, const AttentionMap& m) {
   const Tensor t = v.value(m.tensor);
-  ASSERT_EQ(t.rank(), 4);
-  ASSERT_EQ(m.head_axis, 1);
-  ASSERT_EQ(m.heads, t.dim(1));
-  const int64_t T = t.dim(3);
-  EXPECT_EQ(m.tq, t.dim(2));
+  ASSERT_TRUE(t.rank() == 4 || t.rank() == 3);
+  ASSERT_EQ(m.head_axis, t.rank() - 3);
+  ASSERT_EQ(m.heads, t.dim(-3));
+  const int64_t T = t.dim(-1);
+  EXPECT_EQ(m.tq, t.dim(-2));
   EXPECT_EQ(m.tk, T);
   for (int64_t h = 0; h < m.heads; ++h) {
     double ent = 0;
@@ -229,25 +254,7 @@ TEST(Attention, TinyVitMapsGridAndRollout) {
   ASSERT_EQ(rolls.size(), 1u);
   ASSERT_EQ(rolls[0].layers.size(), size_t(kBlocks));
   const int64_t T = kTokens;
-  std::vector<std::vector<double>> R(T, std::vector<double>(T, 0.0));
-  for (int64_t i = 0; i < T; ++i) R[i][i] = 1;
-  for (const AttentionMap& m : maps) {
-    const Tensor t = v.value(m.tensor);
-    std::vector<std::vector<double>> A(T, std::vector<double>(T, 0.0)), N(T, std::vector<double>(T, 0.0));
-    for (int64_t i = 0; i < T; ++i) {
-      double rs = 0;
-      for (int64_t j = 0; j < T; ++j) {
-        for (int64_t h = 0; h < kHeads; ++h) A[i][j] += at(t, h, i, j) / kHeads;
-        A[i][j] = 0.5 * A[i][j] + (i == j ? 0.5 : 0.0);
-        rs += A[i][j];
-      }
-      for (int64_t j = 0; j < T; ++j) A[i][j] /= rs;
-    }
-    for (int64_t i = 0; i < T; ++i)
-      for (int64_t j = 0; j < T; ++j)
-        for (int64_t k = 0; k < T; ++k) N[i][j] += A[i][k] * R[k][j];
-    R = N;
-  }
+  const auto R = direct_rollout(v, maps);
   double spread = 0;
   for (int64_t i = 0; i < T; ++i)
     for (int64_t j = 0; j < T; ++j) {
@@ -262,4 +269,40 @@ TEST(Attention, TinyVitMapsGridAndRollout) {
   EXPECT_NEAR(p.values[5], R[0][6], 1e-9);
   EXPECT_THROW(project_row(rolls[0].matrix, T, *rolls[0].grid, T), Error);
   EXPECT_THROW(head_matrix(v, maps[0], kHeads), Error);
+}
+
+// The same checks on a ViT exported by torch.onnx (scripts/export-tinyvit.py; nn.MultiheadAttention
+// lowers to a rank-3 [heads, T, T] Softmax with the 1/√d scale as a Div on the queries). The model is
+// made once into .cache/models; skipped when Debian's python3-torch is not installed.
+TEST(Attention, TorchExportedVit) {
+  const fs::path model = fs::path(NETLENS_CACHE_DIR) / "models" / "tinyvit.onnx";
+  if (!fs::exists(model)) {
+    if (std::system("/usr/bin/python3 -c 'import torch' > /dev/null 2>&1") != 0) GTEST_SKIP() << "python3-torch missing";
+    fs::create_directories(model.parent_path());
+    const fs::path tmp = model.string() + "." + std::to_string(::getpid()) + ".tmp";
+    const std::string cmd = "/usr/bin/python3 " + kSource + "/scripts/export-tinyvit.py " + tmp.string();
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    fs::rename(tmp, model);
+  }
+  auto cpu = make_cpu_backend();
+  Session s(load_onnx(model.string()), {cpu.get()});
+  s.run({{"image", randn({1, 3, 64, 64}, 9, 1.0f)}});
+  ModelView v(s);
+  const auto maps = find_attention(v);
+  ASSERT_EQ(maps.size(), 3u);
+  for (const AttentionMap& m : maps) {
+    EXPECT_EQ(m.shape, (Shape{4, 17, 17}));
+    EXPECT_EQ(m.head_axis, 0);
+    check_map_against_tensor(v, m);
+    ASSERT_TRUE(m.grid.has_value());
+    EXPECT_EQ(m.grid->h, 4);
+    EXPECT_EQ(m.grid->w, 4);
+    EXPECT_EQ(m.grid->prefix, 1);
+    EXPECT_EQ(m.grid->image, "image");
+  }
+  const auto rolls = attention_rollout(v, maps);
+  ASSERT_EQ(rolls.size(), 1u);
+  const auto R = direct_rollout(v, maps);
+  for (int64_t i = 0; i < 17; ++i)
+    for (int64_t j = 0; j < 17; ++j) EXPECT_NEAR(rolls[0].matrix[i * 17 + j], R[i][j], 1e-9);
 }
