@@ -46,7 +46,7 @@ fi
 
 targets=(netlens test_cuda_index test_cuda_conformance test_cuda_models netlens_cuda_bench)
 # CUDA↔Vulkan interop tests and the interop-on/off latency benchmark exist only with Vulkan.
-[[ "$vulkan" == ON ]] && targets+=(netlens_interop_cuda_tests netlens_interop_bench)
+[[ "$vulkan" == ON ]] && targets+=(netlens_interop_cuda_tests netlens_interop_bench netlens_code_builder_tests)
 # shellcheck disable=SC2206
 targets+=(${NETLENS_GPU_EXTRA_TARGETS:-})
 log "building ${targets[*]} (NETLENS_VULKAN=$vulkan, -j$jobs)"

@@ -31,7 +31,7 @@ struct Fixture {
       return;
     }
     // No skipping from here on: a GPU machine must do interop, or the test says why it cannot.
-    ctx = std::make_unique<render::Context>(interop::interop_context_options(info, {.validation = true, .quiet = false}));
+    ctx = std::make_unique<render::Context>(interop::interop_context_options(info, {.validation = !std::getenv("NETLENS_TEST_NO_VALIDATION"), .quiet = false}));
   }
 };
 

@@ -30,7 +30,7 @@ using namespace netlens::render;
 namespace {
 
 Context& context() {
-  static Context ctx(ContextOptions{.validation = true, .quiet = false});
+  static Context ctx(ContextOptions{.validation = !std::getenv("NETLENS_TEST_NO_VALIDATION"), .quiet = false});
   return ctx;
 }
 
@@ -141,7 +141,11 @@ std::pair<viz::Layout, std::vector<std::vector<float>>> corner_cases() {
   return {s.layout, v};
 }
 
-std::filesystem::path cache_dir() { return NETLENS_CACHE_DIR; }
+// NETLENS_MODEL_DIR (the GPU machine's bundle, scripts/gpu-check.sh) holds the models directly.
+std::filesystem::path cache_dir() {
+  if (const char* d = std::getenv("NETLENS_MODEL_DIR")) return std::filesystem::path(d).parent_path();
+  return NETLENS_CACHE_DIR;
+}
 
 // The values build_scene sees for each layout layer of a session that has run.
 std::vector<std::vector<float>> layer_values(const viz::Layout& layout, const Session& s) {
@@ -316,7 +320,7 @@ TEST_F(CodeBuilderTest, ReadSceneIsTheCpuSceneAndRendersTheSameFrame) {
 TEST_F(CodeBuilderTest, NothingLeaksAtDeviceDestruction) {
   // A private context closed after use: the validation layer reports every Vulkan object still
   // alive at vkDestroyDevice as an error.
-  Context ctx(ContextOptions{.validation = true, .quiet = true});
+  Context ctx(ContextOptions{.validation = !std::getenv("NETLENS_TEST_NO_VALIDATION"), .quiet = true});
   {
     viz::Scene s = viz::synthetic_scene({{1, 3, 6, 5}, {1, 20}}, 2);
     std::vector<std::vector<float>> v;
