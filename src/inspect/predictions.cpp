@@ -149,8 +149,9 @@ Predictions predictions(const ModelView& v, const std::vector<std::string>& labe
     }
     try {
       p.classifications.push_back(classify(t, o.name, labels, k));
-    } catch (const Error&) {
-      // Not a classifier output (a feature map, boxes...): nothing to predict from it.
+    } catch (const Error& e) {
+      // Not a classifier output (a feature map, boxes...): say why, nothing to predict from it.
+      p.skipped.emplace_back(o.name, e.what());
     }
   }
   return p;
@@ -185,6 +186,7 @@ nlohmann::json to_json(const Predictions& p) {
   nlohmann::json a = nlohmann::json::array();
   for (const auto& c : p.ctc) a.push_back(to_json(c));
   for (const auto& c : p.classifications) a.push_back(to_json(c));
+  for (const auto& [t, why] : p.skipped) a.push_back({{"tensor", t}, {"kind", "none"}, {"reason", why}});
   return a;
 }
 

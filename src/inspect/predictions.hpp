@@ -66,6 +66,7 @@ bool looks_like_ctc(const Shape& shape, size_t lines);
 struct Predictions {
   std::vector<Classification> classifications;
   std::vector<CtcDecoding> ctc;
+  std::vector<std::pair<std::string, std::string>> skipped;  // (output, why) for outputs that are neither
 };
 // Every float graph output of a run, classified or decoded (see above). `labels` serves as both the
 // label list and the CTC dictionary.
