@@ -844,7 +844,11 @@ void Panels::predictions() {
       ImGui::Text("%5.1f%%  %s", r.score * 100.0, name.c_str());
     }
   }
-  if (p.ctc.empty() && p.classifications.empty()) ImGui::TextColored(kDim, "no float output to read");
+  if (p.ctc.empty() && p.classifications.empty()) {
+    ImGui::PushStyleColor(ImGuiCol_Text, kDim);
+    ImGui::TextWrapped("No class scores or CTC text among the outputs (maps are in the Layer panel).");
+    ImGui::PopStyleColor();
+  }
 }
 
 void Panels::weights() {
