@@ -127,11 +127,13 @@ void ImGuiLayer::Impl::create_objects() {
                                  .poolSizeCount = 1, .pPoolSizes = &ts};
   VK_CHECK(vkCreateDescriptorPool(dev, &tpi, nullptr, tex_pool.out(dev)));
 
+  // Magnified: nearest (a neuron is a crisp block). Minified (a 1024x1024 map in a 100 px tile):
+  // trilinear over the mip chain, so the tile shows an average instead of aliasing.
   VkSamplerCreateInfo si{.sType = VK_STRUCTURE_TYPE_SAMPLER_CREATE_INFO, .magFilter = VK_FILTER_NEAREST,
-                         .minFilter = VK_FILTER_NEAREST, .mipmapMode = VK_SAMPLER_MIPMAP_MODE_NEAREST,
+                         .minFilter = VK_FILTER_LINEAR, .mipmapMode = VK_SAMPLER_MIPMAP_MODE_LINEAR,
                          .addressModeU = VK_SAMPLER_ADDRESS_MODE_CLAMP_TO_EDGE,
                          .addressModeV = VK_SAMPLER_ADDRESS_MODE_CLAMP_TO_EDGE,
-                         .addressModeW = VK_SAMPLER_ADDRESS_MODE_CLAMP_TO_EDGE, .maxLod = 0.0f};
+                         .addressModeW = VK_SAMPLER_ADDRESS_MODE_CLAMP_TO_EDGE, .maxLod = VK_LOD_CLAMP_NONE};
   VK_CHECK(vkCreateSampler(dev, &si, nullptr, sampler.out(dev)));
   VkDescriptorSetLayoutBinding b{.binding = 0, .descriptorType = VK_DESCRIPTOR_TYPE_COMBINED_IMAGE_SAMPLER,
                                  .descriptorCount = 1, .stageFlags = VK_SHADER_STAGE_FRAGMENT_BIT};
@@ -339,10 +341,19 @@ int ImGuiLayer::upload_texture(int w, int h, const std::vector<uint8_t>& rgba, i
     }
   }
   Impl::Tex& t = I.texs[static_cast<size_t>(id)];
+  // A mip chain made by linear blits, where the format allows them.
+  VkFormatProperties fp;
+  vkGetPhysicalDeviceFormatProperties(ctx.physical(), VK_FORMAT_R8G8B8A8_UNORM, &fp);
+  const VkFormatFeatureFlags need = VK_FORMAT_FEATURE_BLIT_SRC_BIT | VK_FORMAT_FEATURE_BLIT_DST_BIT |
+                                    VK_FORMAT_FEATURE_SAMPLED_IMAGE_FILTER_LINEAR_BIT;
+  uint32_t levels = 1;
+  if ((fp.optimalTilingFeatures & need) == need)
+    while ((std::max(w, h) >> levels) > 0) ++levels;
   VkImageCreateInfo ci{.sType = VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO, .imageType = VK_IMAGE_TYPE_2D,
-                       .format = VK_FORMAT_R8G8B8A8_UNORM, .extent = {uint32_t(w), uint32_t(h), 1}, .mipLevels = 1,
+                       .format = VK_FORMAT_R8G8B8A8_UNORM, .extent = {uint32_t(w), uint32_t(h), 1}, .mipLevels = levels,
                        .arrayLayers = 1, .samples = VK_SAMPLE_COUNT_1_BIT, .tiling = VK_IMAGE_TILING_OPTIMAL,
-                       .usage = VK_IMAGE_USAGE_SAMPLED_BIT | VK_IMAGE_USAGE_TRANSFER_DST_BIT,
+                       .usage = VK_IMAGE_USAGE_SAMPLED_BIT | VK_IMAGE_USAGE_TRANSFER_DST_BIT |
+                                VK_IMAGE_USAGE_TRANSFER_SRC_BIT,
                        .initialLayout = VK_IMAGE_LAYOUT_UNDEFINED};
   VK_CHECK(vkCreateImage(I.dev, &ci, nullptr, t.img.out(I.dev)));
   VkMemoryRequirements mr;
@@ -355,7 +366,7 @@ int ImGuiLayer::upload_texture(int w, int h, const std::vector<uint8_t>& rgba, i
   VK_CHECK(vkBindImageMemory(I.dev, t.img, t.mem, 0));
   VkImageViewCreateInfo vi{.sType = VK_STRUCTURE_TYPE_IMAGE_VIEW_CREATE_INFO, .image = t.img,
                            .viewType = VK_IMAGE_VIEW_TYPE_2D, .format = VK_FORMAT_R8G8B8A8_UNORM,
-                           .subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1}};
+                           .subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, levels, 0, 1}};
   VK_CHECK(vkCreateImageView(I.dev, &vi, nullptr, t.view.out(I.dev)));
 
   // Staging buffer (host-visible, coherent), freed after the one-shot copy.
@@ -378,24 +389,41 @@ int ImGuiLayer::upload_texture(int w, int h, const std::vector<uint8_t>& rgba, i
   VkImage img = t.img;
   VkBuffer buf = sb;
   ctx.submit_now([&](VkCommandBuffer c) {
-    VkImageMemoryBarrier to_dst{.sType = VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER, .srcAccessMask = 0,
-                                .dstAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
-                                .oldLayout = VK_IMAGE_LAYOUT_UNDEFINED, .newLayout = VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL,
-                                .srcQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED,
-                                .dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED, .image = img,
-                                .subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1}};
-    vkCmdPipelineBarrier(c, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0, nullptr, 0, nullptr,
-                         1, &to_dst);
+    auto barrier = [&](uint32_t level, uint32_t count, VkImageLayout from, VkImageLayout to, VkAccessFlags src_access,
+                       VkAccessFlags dst_access, VkPipelineStageFlags src, VkPipelineStageFlags dst) {
+      VkImageMemoryBarrier b{.sType = VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER, .srcAccessMask = src_access,
+                             .dstAccessMask = dst_access, .oldLayout = from, .newLayout = to,
+                             .srcQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED,
+                             .dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED, .image = img,
+                             .subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, level, count, 0, 1}};
+      vkCmdPipelineBarrier(c, src, dst, 0, 0, nullptr, 0, nullptr, 1, &b);
+    };
+    const VkPipelineStageFlags xfer = VK_PIPELINE_STAGE_TRANSFER_BIT, frag = VK_PIPELINE_STAGE_FRAGMENT_SHADER_BIT;
+    barrier(0, levels, VK_IMAGE_LAYOUT_UNDEFINED, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 0, VK_ACCESS_TRANSFER_WRITE_BIT,
+            VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, xfer);
     VkBufferImageCopy r{.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1},
                         .imageExtent = {uint32_t(w), uint32_t(h), 1}};
     vkCmdCopyBufferToImage(c, buf, img, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 1, &r);
-    VkImageMemoryBarrier to_read = to_dst;
-    to_read.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
-    to_read.dstAccessMask = VK_ACCESS_SHADER_READ_BIT;
-    to_read.oldLayout = VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL;
-    to_read.newLayout = VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL;
-    vkCmdPipelineBarrier(c, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_FRAGMENT_SHADER_BIT, 0, 0, nullptr, 0,
-                         nullptr, 1, &to_read);
+    // Level k from level k-1 (2x2 box filter by a linear blit); each source level then goes to
+    // shader reads.
+    int32_t lw = w, lh = h;
+    for (uint32_t k = 1; k < levels; ++k) {
+      barrier(k - 1, 1, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL,
+              VK_ACCESS_TRANSFER_WRITE_BIT, VK_ACCESS_TRANSFER_READ_BIT, xfer, xfer);
+      const int32_t nw = std::max(lw / 2, 1), nh = std::max(lh / 2, 1);
+      VkImageBlit b{.srcSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, k - 1, 0, 1},
+                    .srcOffsets = {{0, 0, 0}, {lw, lh, 1}},
+                    .dstSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, k, 0, 1},
+                    .dstOffsets = {{0, 0, 0}, {nw, nh, 1}}};
+      vkCmdBlitImage(c, img, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, img, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 1, &b,
+                     VK_FILTER_LINEAR);
+      barrier(k - 1, 1, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL,
+              VK_ACCESS_TRANSFER_READ_BIT, VK_ACCESS_SHADER_READ_BIT, xfer, frag);
+      lw = nw;
+      lh = nh;
+    }
+    barrier(levels - 1, 1, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL,
+            VK_ACCESS_TRANSFER_WRITE_BIT, VK_ACCESS_SHADER_READ_BIT, xfer, frag);
   });
 
   VkDescriptorSetLayout sl = I.tex_layout;

@@ -49,7 +49,8 @@ class ImGuiLayer {
   render::OverlayFn overlay();
   void record(VkCommandBuffer cmd, const render::OverlayTarget& t);
 
-  // RGBA8 textures (sRGB-encoded values, nearest sampling: one texel per neuron stays one block).
+  // RGBA8 textures (sRGB-encoded values), one texel per neuron: magnified with nearest sampling (a
+  // neuron stays one crisp block), minified trilinearly over a mip chain (no aliasing).
   // `replace` ≥ 0 frees that texture first (same id reused). Returns the texture id.
   int upload_texture(int w, int h, const std::vector<uint8_t>& rgba, int replace = -1);
   void free_texture(int id);
