@@ -260,7 +260,7 @@ void Panels::draw(int width, int height) {
   const std::vector<Item> left = {{"Model", 0.56f, 0, &Panels::model_tree},
                                   {"Input", 0, 3, &Panels::input_chooser},
                                   {"View", 0, 4, &Panels::view_settings},
-                                  {"Predictions", 0, 2, &Panels::predictions},
+                                  {"Predictions", 0, 3, &Panels::predictions},
                                   {"Attention", 0.44f, 0, &Panels::attention}};
   const std::vector<Item> right = {{"Layer", 0.44f, 0, &Panels::layer_inspector},
                                    {"Neuron", 0.23f, 0, &Panels::neuron_inspector},
@@ -668,7 +668,8 @@ void Panels::neuron_inspector() {
   }
   if (!cc.contrib) {
     ImGui::PushStyleColor(ImGuiCol_Text, kDim);
-    ImGui::TextWrapped("contributions: %s", cc.contrib_error.c_str());
+    // inspect's messages name the analysis already ("contributions: ...").
+    ImGui::TextWrapped("%s", cc.contrib_error.c_str());
     ImGui::PopStyleColor();
     return;
   }

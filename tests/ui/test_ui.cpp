@@ -22,6 +22,7 @@
 #include "colormap.hpp"
 #include "feature_maps.hpp"
 #include "layout.hpp"
+#include "panels.hpp"
 
 using namespace netlens;
 namespace fs = std::filesystem;
@@ -239,3 +240,35 @@ TEST(RenderUi, FlagsNeedUi) {
   const std::string cmd = std::string(NETLENS_CLI) + " render x.onnx --ui-rects r.json --out o.png 2>/dev/null";
   EXPECT_EQ(run(cmd), 2);
 }
+
+// `netlens view` under Xvfb with validation on: the window shows the panels in both columns by
+// default, and H hides them (the same columns then hold the scene only).
+TEST(ViewUi, PanelsAreShownAndHKeyHidesThem) {
+  if (run("command -v xvfb-run > /dev/null") != 0) GTEST_SKIP() << "xvfb-run not found (scripts/setup.sh installs xvfb)";
+  const std::string model = std::string(NETLENS_TEST_CACHE_DIR) + "/models/ppocr_cls.onnx";
+  const std::string input = std::string(NETLENS_TEST_SOURCE_DIR) + "/assets/samples/line_192x48.png";
+  ASSERT_TRUE(fs::exists(model)) << model << " is missing: run scripts/fetch-models.sh";
+  const fs::path work = fs::path(NETLENS_TEST_WORK_DIR) / "view_ui";
+  fs::create_directories(work);
+  const std::string on = (work / "on.png").string(), off = (work / "off.png").string();
+  {
+    std::ofstream sc(work / "script.txt");
+    sc << "frames 3\nscreenshot " << on << "\nframes 2\nkey h\nframes 2\nscreenshot " << off << "\nframes 2\nclose\n";
+  }
+  const std::string cmd = "timeout 120 xvfb-run -a -s '-screen 0 1280x1024x24' " + std::string(NETLENS_CLI) + " view " +
+                          model + " --input " + input + " --size 1200x760 --validation --select relu_3.tmp_0:5,6,40" +
+                          " --script " + (work / "script.txt").string() + " > " + (work / "out.txt").string() + " 2>&1";
+  ASSERT_EQ(run(cmd), 0) << "netlens view failed (validation errors fail it too): see " << (work / "out.txt").string();
+  Image a = load_png(on), b = load_png(off);
+  ASSERT_EQ(a.w, 1200);
+  ASSERT_EQ(b.w, 1200);
+  const float cw = float(ui::column_width(1200, 760));
+  for (float x0 : {0.0f, 1200.0f - cw}) {
+    RegionStats sa = region_stats(a, x0, 0, cw, 760), sb = region_stats(b, x0, 0, cw, 760);
+    std::printf("column at %.0f: panel bg %.3f shown, %.3f hidden; ink %.3f shown\n", x0, sa.panel_bg, sb.panel_bg, sa.ink);
+    EXPECT_GT(sa.panel_bg, 0.25) << "column at x " << x0;
+    EXPECT_GT(sa.ink, 0.01) << "column at x " << x0;
+    EXPECT_LT(sb.panel_bg, 0.02) << "column at x " << x0 << " after H";
+  }
+}
+
