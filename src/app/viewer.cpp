@@ -15,6 +15,7 @@
 #include "camera_controller.hpp"
 #include "imgui_layer.hpp"
 #include "panels.hpp"
+#include "predictions.hpp"
 #include "live.hpp"
 #include "render_command.hpp"
 #include "renderer.hpp"
@@ -552,6 +553,7 @@ void Viewer::open_panels() {
   gui_ = std::make_unique<ui::ImGuiLayer>(*ctx_, o.height, win_);
   with_session([&] { panels_ = std::make_unique<ui::Panels>(*gui_, s_, *scene_); });
   panels_->set_input_path(input_name_);
+  if (!o_.labels.empty()) panels_->set_labels(inspect::read_labels(o_.labels));
   panels_->set_selection(selection_);
   lod_mean_ = o_.lod_mean;
   ui::ViewSettings vs;

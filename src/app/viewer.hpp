@@ -52,6 +52,7 @@ struct ViewerOptions {
   // Runs the model on this file (the Input panel's path box and files dropped on the window); unset:
   // those controls are off. Set by whoever owns the input (live input); called on the UI thread.
   std::function<void(const std::string&)> open_input;
+  std::string labels;       // label file / CTC dictionary for the Predictions panel ("" for none)
 };
 
 void require_display();
