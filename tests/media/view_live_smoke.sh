@@ -14,6 +14,7 @@ cp "$samples/line_192x48_flipped.png" "$work/in/b.png"
 cp "$samples/line_320x48.png" "$work/in/c.png"
 
 cat > "$work/script.txt" <<SCRIPT
+key h                  # panels off: the frames are compared with offscreen renders
 frames 2
 wait-input
 screenshot $work/shot0.png
