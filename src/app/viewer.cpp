@@ -467,7 +467,7 @@ void Viewer::run_command(const ScriptLine& l) {
     if (!o_.live || !o_.feeder) throw Error(ErrorKind::Usage, where + ": '" + c + "' needs a live --input (folder, video, camera)");
     if (c == "next") o_.feeder->next();
     else if (c == "prev") o_.feeder->prev();
-    else if (c == "pause") o_.feeder->toggle_pause();
+    else if (c == "pause") on_key(GLFW_KEY_SPACE);  // same message as the key
     else waiting_input_ = true;
   }
   else throw Error(ErrorKind::Usage, where + ": unknown command '" + c + "'");

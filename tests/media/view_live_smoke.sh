@@ -4,6 +4,7 @@
 # each. Checks: the start line names the path in use, the screenshot of image k equals the offscreen
 # render of image k alone (same size, camera and title: the in-place update shows that input's
 # activations and nothing else), consecutive images differ, the exit summary counts the runs.
+# Then a short video, paused and resumed, must end showing its last frame.
 # usage: view_live_smoke.sh NETLENS MODEL SAMPLES_DIR WORKDIR
 set -u
 netlens=$1 model=$2 samples=$3 work=$4
@@ -66,4 +67,33 @@ cmp_shot "$work/shot1b.png" "$work/in/b.png"
 cmp_shot "$work/shot2b.png" "$work/in/c.png"
 d=$(compare -metric AE "$work/shot0.png" "$work/shot1.png" null: 2>&1)
 [ "$d" != "0" ] || fail "images 0 and 1 look the same"
+
+# A video (lossless FFV1, 3 frames at 5 fps), paused and resumed: when the script's wait-input
+# returns the video has ended, every frame after the first was run or dropped (counted), and the
+# frame shows the last one (the newest input is never dropped): equal to its single-input render.
+if command -v ffmpeg > /dev/null; then
+  ffmpeg -loglevel error -y -framerate 5 -pattern_type glob -i "$work/in/*.png" -vf scale=192:48 -c:v ffv1 -pix_fmt bgr0 \
+    "$work/clip.mkv" < /dev/null || fail "ffmpeg could not make the clip"
+  ffmpeg -loglevel error -y -i "$work/clip.mkv" -vf "select=eq(n\\,2)" -frames:v 1 -pix_fmt rgb24 "$work/last.png" \
+    < /dev/null || fail "ffmpeg could not extract the last frame"
+  cat > "$work/video.txt" <<SCRIPT
+key h
+pause
+frames 3
+key space              # resume (Space does what 'pause' does)
+wait-input
+screenshot $work/video_last.png
+frames 1
+close
+SCRIPT
+  timeout 150 "$netlens" view "$model" --input "$work/clip.mkv" --validation --size 480x300 --title live \
+    --script "$work/video.txt" > "$work/stdout" 2> "$work/stderr"
+  rc=$?
+  [ $rc -eq 0 ] || fail "netlens view (video) exited with $rc"
+  grep -q "video .*clip.mkv (ffv1 192x48" "$work/stderr" || fail "no start line naming the video"
+  grep -q "input paused" "$work/stderr" && grep -q "input playing" "$work/stderr" || fail "pause/resume not reported"
+  runs=$(sed -n 's/.*live: \([0-9]*\) inputs run (\([0-9]*\) dropped, 0 failed).*/\1+\2/p' "$work/stderr")
+  [ -n "$runs" ] && [ $((runs)) -eq 2 ] || fail "expected runs + dropped = 2 (frames 1 and 2), got '$runs'"
+  cmp_shot "$work/video_last.png" "$work/last.png"
+fi
 echo "view_live_smoke: OK"
