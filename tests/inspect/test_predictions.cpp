@@ -276,3 +276,40 @@ TEST(InspectCli, PpocrRecWithLabelsAttentionNeuronAndWeights) {
   EXPECT_EQ(missing.status, 1);
   EXPECT_NE(missing.err.find("label file"), std::string::npos) << missing.err;
 }
+
+// MobileNetV2 (random weights, scripts/export-torchvision.sh) with the ImageNet label file: the
+// logits get a softmax, and the top classes and their labels match a direct argmax / softmax here.
+TEST(Predictions, ImagenetLabelsOnMobilenet) {
+  const std::string model = kModels + "mobilenet_v2.onnx";
+  if (!fs::exists(model)) GTEST_SKIP() << model << " missing (scripts/export-torchvision.sh)";
+  const auto labels = read_labels(kSource + "/assets/labels/imagenet.txt");
+  ASSERT_EQ(labels.size(), 1000u);
+  EXPECT_EQ(labels[0], "tench");
+  EXPECT_EQ(labels[999], "toilet tissue");
+  auto cpu = make_cpu_backend();
+  Session s(load_onnx(model), {cpu.get()});
+  ImagePreprocess pp;
+  pp.width = pp.height = 224;
+  pp.mean = {0.485f, 0.456f, 0.406f};
+  pp.std = {0.229f, 0.224f, 0.225f};
+  s.run({{s.graph().inputs[0].name, load_image(kSource + "/assets/samples/page_800x608.png", pp)}});
+  ModelView v(s);
+  const Predictions p = predictions(v, labels, 3);
+  ASSERT_EQ(p.classifications.size(), 1u);
+  const Classification& c = p.classifications[0];
+  EXPECT_TRUE(c.softmax_applied);
+  const Tensor out = v.value(c.tensor);
+  ASSERT_EQ(out.numel(), 1000);
+  std::vector<double> z(1000);
+  double mx = -1e300, sum = 0;
+  for (int i = 0; i < 1000; ++i) mx = std::max(mx, z[i] = out.get_f64(i));
+  for (double& x : z) sum += x = std::exp(x - mx);
+  std::vector<int> order(1000);
+  for (int i = 0; i < 1000; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return z[a] > z[b]; });
+  for (size_t r = 0; r < 3; ++r) {
+    EXPECT_EQ(c.top[0][r].index, order[r]);
+    EXPECT_EQ(c.top[0][r].label, labels[order[r]]);
+    EXPECT_NEAR(c.top[0][r].score, z[order[r]] / sum, 1e-9);
+  }
+}
