@@ -106,6 +106,14 @@ std::optional<std::string> LivePipeline::error() const {
   return error_;
 }
 
+void LivePipeline::shown(uint64_t id) {
+  std::lock_guard<std::mutex> lk(state_mutex_);
+  if (id > shown_id_) {
+    shown_id_ = id;
+    idle_cv_.notify_all();
+  }
+}
+
 void LivePipeline::note_applied(double upload_ms) {
   std::lock_guard<std::mutex> lk(state_mutex_);
   ++stats_.applied;
@@ -156,7 +164,10 @@ void LivePipeline::loop() {
     std::optional<media::Frame> f;
     {
       std::unique_lock<std::mutex> lk(state_mutex_);
-      idle_cv_.wait(lk, [&] { return stop_ || inputs_.has_value(); });
+      // With wait_until_shown, the last published result must have been drawn first.
+      idle_cv_.wait(lk, [&] {
+        return stop_ || (inputs_.has_value() && (!cfg_.wait_until_shown || shown_id_ + 1 >= next_id_));
+      });
       if (stop_) return;
       f = inputs_.take();  // taken and marked in flight under one lock: busy() never sees a gap
       if (!f) continue;

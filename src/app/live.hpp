@@ -136,6 +136,11 @@ struct LiveConfig {
   ImagePreprocess pp;                            // sized to the model input (see live_preprocess)
   std::map<std::string, Tensor> other_inputs;    // the model's remaining inputs, fixed
   viz::Layout layout;                            // laid out once; every result shares it
+  // Viewer: the next run waits until the render thread called shown() for the last published
+  // result. The session's activations then belong to the result on screen for at least one frame
+  // (the panels read them then), and a published result is never replaced unseen. Costs at most
+  // one frame per input; inputs arriving meanwhile are dropped (counted) as while a run is in flight.
+  bool wait_until_shown = false;
 };
 
 // Preprocessing of frames for graph input `vi`, as `--input FILE.png` does it (the model's fixed
@@ -169,12 +174,24 @@ class LivePipeline {
   // The message of the first run that failed (Error from preprocessing or the session), if any.
   std::optional<std::string> error() const;
 
-  // Runs fn(const Session&) while no run is in flight (the inference thread waits meanwhile).
+  // Runs fn(const Session&) while no run is in flight (the inference thread waits meanwhile);
+  // blocks for the rest of a run in flight.
   template <class F>
   auto with_session(F&& fn) -> std::invoke_result_t<F, const Session&> {
     std::lock_guard<std::mutex> lk(session_mutex_);
     return fn(static_cast<const Session&>(session_));
   }
+  // Same without waiting: false (fn not called) while a run (or its scene build) is in flight. For
+  // the render thread's per-frame reads, which must not stall the display.
+  template <class F>
+  bool try_with_session(F&& fn) {
+    std::unique_lock<std::mutex> lk(session_mutex_, std::try_to_lock);
+    if (!lk.owns_lock()) return false;
+    fn(static_cast<const Session&>(session_));
+    return true;
+  }
+  // The render thread has drawn result `id` (see LiveConfig::wait_until_shown).
+  void shown(uint64_t id);
 
   // Render-thread figures folded into the statistics.
   void note_applied(double upload_ms);
@@ -196,7 +213,7 @@ class LivePipeline {
   LiveStats stats_;
   double sum_infer_ = 0, sum_scene_ = 0, sum_upload_ = 0, sum_frame_ = 0;
   std::optional<std::chrono::steady_clock::time_point> first_submit_;
-  uint64_t next_id_ = 1;
+  uint64_t next_id_ = 1, shown_id_ = 0;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

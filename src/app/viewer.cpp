@@ -318,7 +318,10 @@ void Viewer::draw_frame() {
   last_draws_ = r_->render(cc_->camera(), &f->target).draws;
   if (!sc_->present(*f)) need_recreate_ = true;
   frame_ms_.push_back((glfwGetTime() - t0) * 1000.0);
-  if (o_.live) o_.live->note_frame(frame_ms_.back());
+  if (o_.live) {
+    o_.live->note_frame(frame_ms_.back());
+    o_.live->shown(result_id_);  // the pipeline may start the next run (LiveConfig::wait_until_shown)
+  }
   dirty_ = false;
   after_frame();
 }
@@ -599,9 +602,18 @@ void Viewer::draw_panels() {
   }
   const int inset = ui::column_width(o.width, o.height);
   r_->set_insets(inset, inset);
-  gui_->begin_frame(o.width, o.height);
-  with_session([&] { panels_->draw(o.width, o.height); });
-  gui_->end_frame();
+  auto draw = [&] {
+    gui_->begin_frame(o.width, o.height);
+    panels_->draw(o.width, o.height);
+    gui_->end_frame();
+  };
+  // Live input: a run in flight holds the session; the panels then keep their last ImGui frame
+  // (still recorded by the overlay) instead of stalling the display until the run ends.
+  if (o_.live && !o_.live->try_with_session([&](const Session&) { draw(); })) {
+    r_->set_overlay(gui_->overlay());
+    return;
+  }
+  if (!o_.live) draw();
   r_->set_overlay(gui_->overlay());
 }
 
@@ -620,8 +632,11 @@ void Viewer::apply_live() {
     const double ms = o_.uploader->apply(*r, *scene_, *r_);
     o_.live->note_applied(ms);
     if (panels_) {
-      panels_->set_scene(s_, *scene_);  // new activations: the panels' analyses are redone
-      panels_->set_selection(selection_);
+      // The pipeline waits for shown() before its next run, so this does not block.
+      with_session([&] {
+        panels_->set_scene(s_, *scene_);  // new activations: the panels' analyses are redone
+        panels_->set_selection(selection_);
+      });
     }
     input_name_ = r->input_name;
     result_id_ = r->id;

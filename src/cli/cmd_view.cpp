@@ -75,6 +75,7 @@ int run_view(const std::vector<std::string>& argv) {
   app::LiveConfig cfg{.input_name = in.input_name, .input_dtype = in.first_tensor.dtype(), .pp = in.pp,
                       .other_inputs = m.inputs, .layout = app::live_layout(*m.session)};
   cfg.other_inputs.erase(in.input_name);
+  cfg.wait_until_shown = true;  // the panels read the session of the result on screen
   std::string line;
   const std::string backend = m.backends.front()->name();
   auto up = app::make_uploader(interop, backend, mo.backend == "cpu" ? "--backend cpu" : "no usable CUDA device", &line);

@@ -253,6 +253,47 @@ TEST(LivePipeline, NewestInputWinsAndMatchesAFreshRun) {
   EXPECT_EQ(ref.codes_max, res->scene.codes_max);
 }
 
+// With wait_until_shown (the viewer's mode) the next run waits for shown(id): meanwhile the session
+// is free for the render thread, the pending input is the newest (older ones dropped, counted), and
+// no published result is replaced unseen.
+TEST(LivePipeline, NextRunWaitsUntilTheResultIsShown) {
+  if (!fs::exists(kModel)) GTEST_SKIP() << kModel << " missing (scripts/fetch-models.sh)";
+  auto backend = make_cpu_backend();
+  Session s(load_onnx(kModel), {backend.get()});
+  ImagePreprocess pp;
+  pp.width = 192, pp.height = 48;
+  auto frame = [&](int k) {
+    Rgb8Image im = load_image_rgb8(kSamples + "/" + kImages[k % 3]);
+    return media::Frame{.width = im.width, .height = im.height, .rgb = std::move(im.pixels), .index = k,
+                        .name = "input " + std::to_string(k)};
+  };
+  s.run({{"x", media::frame_to_tensor(frame(0), pp)}});
+  app::LiveConfig cfg{.input_name = "x", .pp = pp, .layout = app::live_layout(s), .wait_until_shown = true};
+  app::LivePipeline pipe(s, cfg);
+  pipe.submit(frame(1));
+  auto r1 = pipe.wait_result(120.0);
+  ASSERT_TRUE(r1);
+  EXPECT_EQ(r1->input_index, 1);
+  pipe.submit(frame(2));
+  pipe.submit(frame(3));  // replaces 2: the pipeline is waiting for shown(1)
+  EXPECT_TRUE(pipe.busy());
+  bool got = false;
+  EXPECT_TRUE(pipe.try_with_session([&](const Session& ss) {
+    // The session still holds input 1's run: its input tensor is frame 1's.
+    Tensor x = ss.activations().fetch("x"), want = media::frame_to_tensor(frame(1), pp);
+    got = std::memcmp(x.data(), want.data(), static_cast<size_t>(want.numel()) * sizeof(float)) == 0;
+  }));
+  EXPECT_TRUE(got);
+  EXPECT_FALSE(pipe.has_result());
+  pipe.shown(r1->id);
+  ASSERT_TRUE(pipe.wait_idle(120.0));
+  auto r2 = pipe.take_result();
+  ASSERT_TRUE(r2);
+  EXPECT_EQ(r2->input_index, 3);
+  EXPECT_EQ(r2->id, r1->id + 1);
+  EXPECT_EQ(pipe.stats().dropped, 1u);
+}
+
 // oneDNN ties primitives to the thread that created them (its library scratchpad): a session planned
 // on the main thread and run on the pipeline's thread crashed inside oneDNN for ResNet-50's
 // convolutions. The pipeline plans again on its own thread; its result for input B must equal the
