@@ -25,7 +25,8 @@ vec3 code_color(GpuLayer L, uint code) {
   return lut[base + code].rgb;
 }
 
-// 0: not highlighted, 1: inside a receptive-field region, 2: the selected neuron, 3: fan-out.
+// 0: not highlighted, 1: inside a receptive-field region, 2: the selected neuron, 3: fan-out,
+// 4: a top contributor (GpuRegion.lo.w: 0 receptive field, 1 fan-out, 2 contributor).
 uint highlight(uint layer, uint c, uint y, uint x, uint flat_index) {
   if (frame.flags.z == layer + 1u && frame.flags.w == flat_index) return 2u;
   // Only this layer's regions: a deep receptive field has one region in each of hundreds of layers.
@@ -33,9 +34,9 @@ uint highlight(uint layer, uint c, uint y, uint x, uint flat_index) {
   for (uint i = range.x; i < range.x + range.y; ++i) {
     GpuRegion r = regions[i];
     if (r.head.y != 0u) {
-      if (flat_index >= r.head.z && flat_index < r.head.w) return r.lo.w != 0u ? 3u : 1u;
+      if (flat_index >= r.head.z && flat_index < r.head.w) return r.lo.w == 0u ? 1u : r.lo.w == 1u ? 3u : 4u;
     } else if (c >= r.lo.x && c < r.hi.x && y >= r.lo.y && y < r.hi.y && x >= r.lo.z && x < r.hi.z) {
-      return r.lo.w != 0u ? 3u : 1u;
+      return r.lo.w == 0u ? 1u : r.lo.w == 1u ? 3u : 4u;
     }
   }
   return 0u;
@@ -45,6 +46,7 @@ vec3 apply_highlight(vec3 col, uint h) {
   if (h == 2u) return mix(col, vec3(1.0), 0.65);
   if (h == 1u) return mix(col, vec3(0.30, 0.95, 1.0), 0.40);
   if (h == 3u) return mix(col, vec3(1.0, 0.55, 0.10), 0.50);
+  if (h == 4u) return mix(col, vec3(1.0, 0.25, 0.85), 0.60);
   return col;
 }
 

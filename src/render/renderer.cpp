@@ -1169,8 +1169,12 @@ FrameStats Renderer::Impl::render(const viz::Camera& cam, const PresentTarget* p
   fr.viewport = glm::vec4(float(opts.width), float(opts.height), 1.0f / float(opts.width), 1.0f / float(opts.height));
   // Regions sorted by layer, with each layer's range, so a fragment tests only its own layer's.
   std::vector<gpu::GpuRegion> regs;
-  // (layer, region, kind): kind 0 = receptive field, 1 = fan-out (GpuRegion.lo.w).
+  // (layer, region, kind): kind 0 = receptive field, 1 = fan-out, 2 = contributor (GpuRegion.lo.w).
+  // Contributors first: a fragment takes its layer's first matching region, and they lie inside
+  // the receptive field.
   std::vector<std::tuple<int, const viz::VolumeRegion*, uint32_t>> sorted;
+  for (const auto& [li, r] : selection.contributors)
+    if (li >= 0 && static_cast<size_t>(li) < L.size()) sorted.emplace_back(li, &r, 2u);
   for (const auto& [li, r] : selection.regions)
     if (li >= 0 && static_cast<size_t>(li) < L.size()) sorted.emplace_back(li, &r, 0u);
   for (const auto& [li, r] : selection.fanout)

@@ -67,6 +67,9 @@ struct Selection {
   std::vector<std::pair<int, int64_t>> fanout_cells;
   // (layer, number of fan-out cells in it; -1 when only a superset box is known), for the panel.
   std::vector<std::pair<int, int64_t>> fanout_count;
+  // The neuron's largest contributions w·x (the UI's neuron inspector), as cells of the layers they
+  // are read from: tinted magenta, over the receptive field that contains them.
+  std::vector<std::pair<int, viz::VolumeRegion>> contributors;
 };
 inline constexpr size_t kMaxFanOutCells = 64, kMaxFanOutLines = 64;  // bounds the per-fragment region loop
 

@@ -37,6 +37,8 @@ class PanelDecoration final : public render::FrameDecoration {
       panels_->draw(w_, h_);
       layer_->end_frame();
     }
+    // The Neuron panel's top contributions, marked in 3D too.
+    if (sel.layer >= 0) r.set_selection(with_contributors(sel, scene, *panels_));
     r.set_overlay(layer_->overlay());
   }
 

@@ -159,6 +159,28 @@ int Panels::texture(const std::string& key, int w, int h, const std::vector<uint
   return t;
 }
 
+std::vector<std::pair<std::string, std::vector<int64_t>>> Panels::contributor_cells() const {
+  std::vector<std::pair<std::string, std::vector<int64_t>>> out;
+  const Cache& c = *cache_;
+  if (!c.contrib || c.contrib_key != std::make_pair(sel_.layer, sel_.flat) || sel_.layer < 0) return out;
+  for (size_t t : c.contrib->top) out.emplace_back(c.contrib->terms[t].input, c.contrib->terms[t].input_coords);
+  return out;
+}
+
+render::Selection with_contributors(render::Selection sel, const viz::Scene& scene, const Panels& p) {
+  sel.contributors.clear();
+  for (const auto& [tensor, idx] : p.contributor_cells()) {
+    const int li = scene.layout.find(tensor);
+    if (li < 0) continue;  // read from a hidden tensor (plumbing): nothing to mark
+    viz::TensorRegion r;
+    r.lo = idx;
+    r.hi = idx;
+    for (auto& h : r.hi) ++h;
+    if (auto vr = viz::volume_region(scene.layout.layers[static_cast<size_t>(li)], r)) sel.contributors.emplace_back(li, *vr);
+  }
+  return sel;
+}
+
 void Panels::set_labels(std::vector<std::string> labels) {
   labels_ = std::move(labels);
   cache_->preds.reset();
@@ -680,6 +702,7 @@ void Panels::neuron_inspector() {
                      k.bias_tensor.empty() ? "" : " + bias", viz::format_value(float(k.sum)).c_str(),
                      viz::format_value(float(k.positive_total)).c_str(), viz::format_value(float(k.negative_total)).c_str(),
                      chain.c_str());
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("the input cells of the largest terms are magenta in 3D");
   if (ImGui::BeginTable("terms", 4, ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingStretchProp | ImGuiTableFlags_ScrollY)) {
     ImGui::TableSetupScrollFreeze(0, 1);
     ImGui::TableSetupColumn("input cell");

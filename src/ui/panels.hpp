@@ -77,6 +77,9 @@ class Panels {
 
   // Draws every panel for a frame of width×height frame pixels.
   void draw(int width, int height);
+  // The selected neuron's top contributions (after a draw(): the Neuron panel computed them), as
+  // (input tensor, index in its shape); empty when there are none.
+  std::vector<std::pair<std::string, std::vector<int64_t>>> contributor_cells() const;
   const std::vector<PanelRect>& rects() const { return rects_; }
 
   PanelActions actions;
@@ -120,5 +123,9 @@ class Panels {
   std::vector<PanelRect> rects_;
   std::unique_ptr<Cache> cache_;
 };
+
+// `sel` plus its top contributors (Panels::contributor_cells) as regions of the shown layers that
+// hold them (Selection::contributors: magenta in 3D).
+render::Selection with_contributors(render::Selection sel, const viz::Scene& scene, const Panels& p);
 
 }  // namespace netlens::ui

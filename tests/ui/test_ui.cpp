@@ -14,6 +14,8 @@
 #include <map>
 #include <numeric>
 #include <random>
+#include <set>
+#include <cstring>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -23,6 +25,9 @@
 #include "feature_maps.hpp"
 #include "layout.hpp"
 #include "panels.hpp"
+#include "renderer.hpp"
+#include "scene.hpp"
+#include "camera.hpp"
 
 using namespace netlens;
 namespace fs = std::filesystem;
@@ -270,5 +275,63 @@ TEST(ViewUi, PanelsAreShownAndHKeyHidesThem) {
     EXPECT_GT(sa.ink, 0.01) << "column at x " << x0;
     EXPECT_LT(sb.panel_bg, 0.02) << "column at x " << x0 << " after H";
   }
+}
+
+// Selection::contributors (the Neuron panel's top terms, marked in 3D): exactly the contributor
+// cells turn magenta (the documented tint of the pixel's old colour), the rest of the receptive
+// field stays cyan, nothing else changes. Lavapipe, validation on, no lighting or MSAA (exact pixels).
+TEST(ContributorHighlight, OnlyTheContributorCellsAreMagenta) {
+  static render::Context ctx(render::ContextOptions{.validation = true});
+  const size_t errors0 = ctx.validation_error_count();
+  viz::Scene scene = viz::synthetic_scene({{1, 3, 6, 6}, {1, 4, 4, 4}}, 5);
+  const auto& d0 = scene.layout.layers[0].dims;
+  render::Selection sel;
+  sel.layer = 1;
+  sel.flat = 0;
+  sel.regions.emplace_back(0, viz::VolumeRegion{.c0 = 0, .c1 = 3, .y0 = 0, .y1 = 3, .x0 = 0, .x1 = 3});
+  const std::set<int64_t> contrib = {viz::flat_of(d0, 0, 1, 1), viz::flat_of(d0, 2, 0, 2)};
+  for (int64_t f : contrib) {
+    auto c = viz::cell_of(d0, f);
+    sel.contributors.emplace_back(0, viz::VolumeRegion{.c0 = c.c, .c1 = c.c + 1, .y0 = c.y, .y1 = c.y + 1, .x0 = c.x, .x1 = c.x + 1});
+  }
+  const int W = 480, H = 320;
+  render::RenderOptions o{.width = W, .height = H, .msaa = 1, .lighting = false, .grid_lines = false, .labels = false,
+                          .legend = false, .connections = false, .selection_lines = false};
+  o.cell_min_px = 1.0f;  // individual cells (slabs sample aggregated blocks when cells are small)
+  render::Renderer r(ctx, scene, o);
+  viz::Camera cam = viz::overview_camera(scene.layout, float(W) / float(H));
+  render::Selection rf_only = sel;
+  rf_only.contributors.clear();
+  r.set_selection(rf_only);
+  r.render(cam);
+  const std::vector<uint8_t> before = r.rgba();  // receptive field only
+  r.set_selection(sel);
+  r.render(cam);
+  const std::vector<uint8_t> after = r.rgba();  // a copy: the next render() overwrites rgba()
+  r.set_selection({});
+  r.render(cam);
+  const std::vector<uint8_t> plain = r.rgba();  // nothing highlighted
+  const glm::vec3 magenta(1.0f, 0.25f, 0.85f);
+  int seen = 0, wrong = 0;
+  for (int y = 0; y < H; ++y)
+    for (int x = 0; x < W; ++x) {
+      auto [a, b] = r.id_at(x, y);
+      const size_t i = (size_t(y) * W + size_t(x)) * 4;
+      const bool is_contrib = a == 1 && contrib.count(b);
+      const bool changed = std::memcmp(&before[i], &after[i], 3) != 0;
+      if (changed != is_contrib && ++wrong < 10)
+        ADD_FAILURE() << "pixel " << x << "," << y << " changed " << changed << ", contributor " << is_contrib << " id "
+                      << a << "," << b;
+      if (!is_contrib) continue;
+      ++seen;
+      glm::vec3 p0 = glm::vec3(plain[i], plain[i + 1], plain[i + 2]) / 255.0f;
+      glm::vec3 want = glm::mix(p0, magenta, 0.60f), got = glm::vec3(after[i], after[i + 1], after[i + 2]) / 255.0f;
+      glm::vec3 e = glm::abs(got - want);
+      if (std::max({e.x, e.y, e.z}) > 3.0f / 255.0f && ++wrong < 10)
+        ADD_FAILURE() << "pixel " << x << "," << y << " tint off by " << std::max({e.x, e.y, e.z}) * 255.0f << "/255";
+    }
+  EXPECT_GT(seen, 0) << "the contributor cells are not on screen";
+  EXPECT_EQ(wrong, 0);
+  EXPECT_EQ(ctx.validation_error_count(), errors0) << "Vulkan validation errors (see stderr)";
 }
 
