@@ -107,6 +107,7 @@ class Viewer {
   bool show_panels_ = true;
   bool lod_mean_ = false, pending_lod_ = false;  // far-layer aggregation (View panel): renderer rebuilt
   render::Selection selection_;
+  std::vector<std::pair<std::string, std::vector<int64_t>>> contrib_shown_;  // marked in 3D
   bool vsync_ = true;
   bool need_recreate_ = false;
   bool dirty_ = true;
@@ -547,6 +548,7 @@ int Viewer::run() {
 
 void Viewer::select(render::Selection sel) {
   selection_ = sel;
+  contrib_shown_.clear();
   if (panels_) panels_->set_selection(selection_);
   r_->set_selection(std::move(sel));
 }
@@ -614,6 +616,11 @@ void Viewer::draw_panels() {
     return;
   }
   if (!o_.live) draw();
+  // The Neuron panel's top contributions (computed by that draw), marked in 3D.
+  if (auto cells = panels_->contributor_cells(); cells != contrib_shown_) {
+    contrib_shown_ = std::move(cells);
+    r_->set_selection(ui::with_contributors(selection_, *scene_, *panels_));
+  }
   r_->set_overlay(gui_->overlay());
 }
 
