@@ -113,6 +113,19 @@ class FolderSource final : public FrameSource {
 class StreamSource final : public FrameSource {
  public:
   StreamSource(const std::string& url, const std::string& spec, bool camera) : spec_(spec), camera_(camera) {
+    try {
+      open(url);
+    } catch (...) {
+      release();  // a throwing constructor runs no destructor
+      throw;
+    }
+  }
+  ~StreamSource() override { release(); }
+
+ private:
+  void open(const std::string& url) {
+    const bool camera = camera_;
+    const std::string& spec = spec_;
     init_ffmpeg();
     const ErrorKind kind = camera ? ErrorKind::Device : ErrorKind::Io;
     const AVInputFormat* ifmt = nullptr;
@@ -149,14 +162,17 @@ class StreamSource final : public FrameSource {
     if (!pkt_ || !frame_ || !rgb_) throw Error(ErrorKind::Memory, url + ": cannot allocate decoder frames");
     url_ = url;
   }
-  ~StreamSource() override {
+  void release() {
     sws_freeContext(sws_);
+    sws_ = nullptr;
     av_frame_free(&rgb_);
     av_frame_free(&frame_);
     av_packet_free(&pkt_);
     avcodec_free_context(&dec_);
     if (fmt_) avformat_close_input(&fmt_);
   }
+
+ public:
   SourceKind kind() const override { return camera_ ? SourceKind::Camera : SourceKind::Video; }
   std::string description() const override {
     char buf[64];

@@ -237,6 +237,16 @@ TEST(FrameSource, ErrorsAreOneLineNamingThePath) {
     EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
     EXPECT_EQ(k, c.kind) << msg;
   }
+  // A file FFmpeg opens but that has no video (audio only): the source frees what it opened.
+  if (have_tool(NETLENS_FFMPEG)) {
+    const fs::path wav = d / "tone.wav";
+    run(std::string(NETLENS_FFMPEG) + " -loglevel error -y -f lavfi -i sine=frequency=440:duration=0.2 '" + wav.string() +
+        "' < /dev/null");
+    ErrorKind k{};
+    const std::string msg = error_of([&] { media::open_source(wav.string()); }, &k);
+    EXPECT_NE(msg.find(wav.string() + ": no video stream"), std::string::npos) << msg;
+    EXPECT_EQ(k, ErrorKind::Io);
+  }
   // An image in a folder that fails to decode: Error{Input} when it is reached, naming it.
   fs::create_directories(d / "bad");
   std::ofstream(d / "bad" / "x.png") << "not a png\n";
