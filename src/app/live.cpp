@@ -187,7 +187,8 @@ void LivePipeline::loop() {
       const auto t0 = Clock::now();
       session_.run(in);
       const auto t1 = Clock::now();
-      result->scene = viz::build_scene(cfg_.layout, [&](const std::string& n) { return session_.activations().fetch(n); });
+      if (cfg_.uploader) cfg_.uploader->capture(session_, cfg_.layout, *result);
+      else result->scene = viz::build_scene(cfg_.layout, [&](const std::string& n) { return session_.activations().fetch(n); });
       result->infer_ms = ms_between(t0, t1);
       result->scene_ms = ms_between(t1, Clock::now());
     } catch (const std::exception& e) {
@@ -219,6 +220,10 @@ void LivePipeline::loop() {
 }
 
 // ------------------------------------------------------------------------------------------------
+void ResultUploader::capture(const Session& s, const viz::Layout& layout, LiveResult& r) {
+  r.scene = viz::build_scene(layout, [&](const std::string& n) { return s.activations().fetch(n); });
+}
+
 double StagingUploader::apply(LiveResult& r, viz::Scene& shown, render::Renderer& renderer) {
   shown = std::move(r.scene);
   return renderer.values_changed().total_ms;
@@ -423,6 +428,7 @@ int render_live(Session& s, LiveConfig cfg, LiveInput& in, const render::RenderA
   r.render(cam);
   write();
   {
+    cfg.uploader = &up;
     LivePipeline pipe(s, std::move(cfg));  // from here on only the pipeline's thread runs `s`
     while (max_inputs <= 0 || written < max_inputs) {
       auto f = in.source->next();

@@ -107,6 +107,8 @@ class Mailbox {
   bool closed_ = false;
 };
 
+class ResultUploader;
+
 // One published result: the scene of one input's activations.
 struct LiveResult {
   uint64_t id = 0;           // 1, 2, ... in publication order
@@ -114,7 +116,8 @@ struct LiveResult {
   std::string input_name;
   double timestamp = 0.0;
   viz::Scene scene;
-  double infer_ms = 0, scene_ms = 0;
+  std::shared_ptr<void> payload;  // the uploader's own data, if any (ResultUploader::capture)
+  double infer_ms = 0, scene_ms = 0;  // scene_ms: ResultUploader::capture
 };
 
 // Running figures (means over everything so far; `last_*` for the newest).
@@ -136,6 +139,9 @@ struct LiveConfig {
   ImagePreprocess pp;                            // sized to the model input (see live_preprocess)
   std::map<std::string, Tensor> other_inputs;    // the model's remaining inputs, fixed
   viz::Layout layout;                            // laid out once; every result shares it
+  // Turns each run into a result (ResultUploader::capture); null: the host scene (build_scene).
+  // Must outlive the pipeline.
+  ResultUploader* uploader = nullptr;
   // Viewer: the next run waits until the render thread called shown() for the last published
   // result. The session's activations then belong to the result on screen for at least one frame
   // (the panels read them then), and a published result is never replaced unseen. Costs at most
@@ -220,10 +226,16 @@ class LivePipeline {
 
 // How a published result's activations reach the renderer. Render thread only; `shown` is the
 // Scene object the renderer was made with. Returns the upload time in ms.
+// Two halves: capture() on the inference thread right after a run (session locked) turns the
+// session's activations into the result; apply() on the render thread makes the renderer draw it.
+// An interop uploader would write the codes on the device in capture() (LiveResult::payload) and
+// only switch buffers in apply().
 class ResultUploader {
  public:
   virtual ~ResultUploader() = default;
   virtual std::string name() const = 0;  // e.g. "staging upload"
+  // Default: the host scene (viz::build_scene over the session's activations) into r.scene.
+  virtual void capture(const Session& s, const viz::Layout& layout, LiveResult& r);
   virtual double apply(LiveResult& r, viz::Scene& shown, render::Renderer& renderer) = 0;
 };
 

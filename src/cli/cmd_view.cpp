@@ -80,6 +80,7 @@ int run_view(const std::vector<std::string>& argv) {
   const std::string backend = m.backends.front()->name();
   auto up = app::make_uploader(interop, backend, mo.backend == "cpu" ? "--backend cpu" : "no usable CUDA device", &line);
   std::fprintf(stderr, "netlens view: %s; %s\n", line.c_str(), in.source->description().c_str());
+  cfg.uploader = up.get();
   app::LivePipeline pipe(*m.session, std::move(cfg));
   app::SourceFeeder feeder(std::move(in.source), pipe, fo);
   v.live = &pipe;
