@@ -647,6 +647,7 @@ void Viewer::apply_live() {
     }
     input_name_ = r->input_name;
     result_id_ = r->id;
+    if (panels_) panels_->set_input_path(input_name_);
     dirty_ = true;
   }
   r_->set_subtitle(input_name_ + "  |  " + o_.live->stats().line());

@@ -436,7 +436,11 @@ void Panels::input_chooser() {
   if (ImGui::Button("Next >") && actions.step_input) actions.step_input(+1);
   ImGui::EndDisabled();
   ImGui::SameLine();
-  ImGui::TextColored(kDim, live ? "in its folder; or drop a file" : "(fixed input)");
+  const char* hint = live && actions.step_input ? "in its folder; or drop a file"
+                     : live                      ? "or drop a file"
+                     : actions.step_input        ? "in its folder"
+                                                 : "(fixed input)";
+  ImGui::TextColored(kDim, "%s", hint);
   if (!status_.empty()) {
     ImGui::TextColored(kAccent, "%s", status_.c_str());
   } else {
