@@ -295,12 +295,19 @@ void ImGuiLayer::begin_frame(int width, int height, double dt) {
     io.DisplaySize = ImVec2(float(width), float(height));
     io.DisplayFramebufferScale = ImVec2(1.0f, 1.0f);
     io.DeltaTime = static_cast<float>(std::max(dt, 1e-4));
+    io.MousePos = mouse_;
+    io.MouseDown[0] = mouse_down_;
   }
   impl_->fb_scale = io.DisplayFramebufferScale;
   ImGui::NewFrame();
 }
 
 void ImGuiLayer::end_frame() { ImGui::Render(); }
+
+void ImGuiLayer::set_mouse(ImVec2 pos, bool left_down) {
+  mouse_ = pos;
+  mouse_down_ = left_down;
+}
 
 render::OverlayFn ImGuiLayer::overlay() {
   return [this](VkCommandBuffer cmd, const render::OverlayTarget& t) { record(cmd, t); };

@@ -17,6 +17,8 @@
 #include <memory>
 #include <vector>
 
+#include <cfloat>
+
 #include <imgui.h>
 
 #include "context.hpp"
@@ -44,6 +46,9 @@ class ImGuiLayer {
   // font size bucket rebuilds the font atlas first. dt: seconds since the previous frame.
   void begin_frame(int width, int height, double dt = 1.0 / 60.0);
   void end_frame();  // ImGui::Render(): the frame is then what overlay() records
+  // Offscreen frames: the mouse the next begin_frame() reports to ImGui (frame pixels; a press is
+  // a frame with `left_down` after one without). Windows use the GLFW backend instead.
+  void set_mouse(ImVec2 pos, bool left_down);
 
   // For Renderer::set_overlay: records the last ended frame over the target image.
   render::OverlayFn overlay();
@@ -71,6 +76,8 @@ class ImGuiLayer {
   struct Impl;
   std::unique_ptr<Impl> impl_;
   float font_px_ = 16.0f, pixel_scale_ = 1.0f;
+  ImVec2 mouse_{-FLT_MAX, -FLT_MAX};
+  bool mouse_down_ = false;
 };
 
 }  // namespace netlens::ui

@@ -262,6 +262,7 @@ void Panels::begin_panel(const char* name, float x, float y, float w, float h) {
 void Panels::end_panel() { ImGui::End(); }
 
 void Panels::draw(int width, int height) {
+  grid_view_ = {};
   if (ui_.font_px() != style_px_) {
     apply_style(ui_.font_px());
     style_px_ = ui_.font_px();
@@ -603,6 +604,7 @@ void Panels::layer_inspector() {
   ImVec2 size(float(g.width) * s, float(g.height) * s);
   ImVec2 p0 = ImGui::GetCursorScreenPos();
   ui_.image(it->second.tex, size);
+  grid_view_ = GridView{p0, s, &g, focus_};
   // The selected neuron, when it is in this layer: a cyan frame around its cell.
   if (sel_.layer == focus_) {
     auto cc = viz::cell_of(v.dims, sel_.flat);

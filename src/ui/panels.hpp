@@ -81,6 +81,15 @@ class Panels {
   // (input tensor, index in its shape); empty when there are none.
   std::vector<std::pair<std::string, std::vector<int64_t>>> contributor_cells() const;
   const std::vector<PanelRect>& rects() const { return rects_; }
+  // Where the last draw() put the Layer panel's feature-map grid (ImGui units): its top-left corner,
+  // screen units per texel and the grid's layout; nullptr before one was drawn.
+  struct GridView {
+    ImVec2 origin;
+    float scale = 1;
+    const FeatureGrid* grid = nullptr;
+    int layer = -1;
+  };
+  const GridView* grid_view() const { return grid_view_.grid ? &grid_view_ : nullptr; }
 
   PanelActions actions;
 
@@ -121,6 +130,7 @@ class Panels {
   bool scroll_tree_ = true;
   float style_px_ = 0;
   std::vector<PanelRect> rects_;
+  GridView grid_view_;
   std::unique_ptr<Cache> cache_;
 };
 

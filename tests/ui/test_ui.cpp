@@ -24,6 +24,9 @@
 #include "colormap.hpp"
 #include "feature_maps.hpp"
 #include "layout.hpp"
+#include "netlens/cpu.hpp"
+#include "netlens/io.hpp"
+#include "netlens/onnx.hpp"
 #include "panels.hpp"
 #include "renderer.hpp"
 #include "scene.hpp"
@@ -332,6 +335,77 @@ TEST(ContributorHighlight, OnlyTheContributorCellsAreMagenta) {
     }
   EXPECT_GT(seen, 0) << "the contributor cells are not on screen";
   EXPECT_EQ(wrong, 0);
+  EXPECT_EQ(ctx.validation_error_count(), errors0) << "Vulkan validation errors (see stderr)";
+}
+
+// The Layer panel's grid under a synthetic mouse (offscreen ImGui): clicking the texel of tile t at
+// (y, x) selects neuron (order[t], y, x) of the focused layer -- the panel's hit test against the
+// grid layout it drew. PP-OCR cls on a rendered line, lavapipe, validation on.
+TEST(PanelsInput, ClickingAFeatureMapCellSelectsThatNeuron) {
+  const std::string model = std::string(NETLENS_TEST_CACHE_DIR) + "/models/ppocr_cls.onnx";
+  ASSERT_TRUE(fs::exists(model)) << model << " is missing: run scripts/fetch-models.sh";
+  auto cpu = make_cpu_backend();
+  Session s(load_onnx(model), {cpu.get()});
+  ImagePreprocess pp;
+  pp.width = 192;
+  pp.height = 48;
+  pp.mean = {0.5f, 0.5f, 0.5f};
+  pp.std = {0.5f, 0.5f, 0.5f};
+  s.run({{"x", load_image(std::string(NETLENS_TEST_SOURCE_DIR) + "/assets/samples/line_192x48.png", pp)}});
+  viz::Scene scene = viz::build_scene(viz::layout_tensors(viz::select_tensors(s.graph(), s.planned())),
+                                      [&](const std::string& n) { return s.activations().fetch(n); });
+  static render::Context ctx(render::ContextOptions{.validation = true});
+  const size_t errors0 = ctx.validation_error_count();
+  const int W = 1600, H = 900;
+  {
+    ui::ImGuiLayer layer(ctx, H);
+    ui::Panels panels(layer, s, scene);
+    const int focus = scene.layout.find("relu_3.tmp_0");
+    ASSERT_GE(focus, 0);
+    panels.set_focus(focus);
+    std::vector<std::pair<int, int64_t>> selected;
+    panels.actions.select = [&](int l, int64_t f) { selected.emplace_back(l, f); };
+    auto frame = [&] {
+      layer.begin_frame(W, H);
+      panels.draw(W, H);
+      layer.end_frame();
+    };
+    frame();
+    frame();
+    const ui::Panels::GridView* gv = panels.grid_view();
+    ASSERT_NE(gv, nullptr);
+    ASSERT_EQ(gv->layer, focus);
+    const ui::FeatureGrid& g = *gv->grid;
+    const auto& d = scene.layout.layers[static_cast<size_t>(focus)].dims;
+    ASSERT_EQ(g.order.size(), static_cast<size_t>(d.C));
+    for (auto [t, y, x] : {std::tuple<int, int, int>{0, 0, 0}, {5, 3, 7}, {int(d.C) - 1, int(d.H) - 1, int(d.W) - 1}}) {
+      // ImGui floors the mouse position: take the first whole pixel inside the texel.
+      const float tx0 = gv->origin.x + float((t % g.cols) * (g.tile_w + 1) + x) * gv->scale;
+      const float ty0 = gv->origin.y + float((t / g.cols) * (g.tile_h + 1) + y) * gv->scale;
+      const float px = std::ceil(tx0), py = std::ceil(ty0);
+      ASSERT_GE(gv->scale, 1.0f) << "texels smaller than a pixel: pick a bigger frame";
+      ASSERT_LT(px, tx0 + gv->scale);
+      ASSERT_LT(py, ty0 + gv->scale);
+      selected.clear();
+      layer.set_mouse(ImVec2(px, py), false);
+      frame();
+      layer.set_mouse(ImVec2(px, py), true);  // the press
+      frame();
+      layer.set_mouse(ImVec2(px, py), false);
+      frame();
+      ASSERT_EQ(selected.size(), 1u) << "tile " << t << " (" << y << ", " << x << ") at " << px << "," << py;
+      EXPECT_EQ(selected[0].first, focus);
+      EXPECT_EQ(selected[0].second, viz::flat_of(d, g.order[static_cast<size_t>(t)], y, x));
+    }
+    // A gap texel between tiles selects nothing.
+    selected.clear();
+    const float gx = std::ceil(gv->origin.x + float(g.tile_w) * gv->scale), gy = std::ceil(gv->origin.y);
+    layer.set_mouse(ImVec2(gx, gy), false);
+    frame();
+    layer.set_mouse(ImVec2(gx, gy), true);
+    frame();
+    EXPECT_TRUE(selected.empty());
+  }
   EXPECT_EQ(ctx.validation_error_count(), errors0) << "Vulkan validation errors (see stderr)";
 }
 
