@@ -86,6 +86,7 @@ class Viewer {
   // Panels (netlens_ui) over the frame: set up once the window's callbacks exist (ImGui chains
   // them), drawn before each render; H or F1 hides them.
   void open_panels();
+  void apply_panel_settings();  // start of a frame: a new renderer when the View panel asked for one
   void draw_panels();
   void select(render::Selection sel);  // the renderer's highlight and the neuron panel
   bool gui_mouse() const { return gui_ && show_panels_ && gui_->wants_mouse(); }
@@ -303,6 +304,7 @@ void Viewer::draw_frame() {
     recreate_swapchain();  // e.g. a framebuffer over 8192 px: the renderer cannot follow it
     return;
   }
+  apply_panel_settings();
   apply_live();
   const double t0 = glfwGetTime();
   auto f = sc_->acquire();
@@ -419,7 +421,8 @@ void Viewer::on_key(int key) {
 // Script commands (one per line, '#' starts a comment):
 //   frames N | settle (until a flight ends) | resize W H | iconify | restore | cursor X Y |
 //   click X Y | focus X Y | key tab|f|o|home|esc|c|p|v|h | drag DX DY | scroll S |
-//   move RIGHT UP FORWARD SECONDS | save-camera FILE | screenshot FILE | close
+//   move RIGHT UP FORWARD SECONDS | save-camera FILE | screenshot FILE | close |
+//   lod max|mean (the View panel's far-layer aggregation: a new renderer)
 // Live input: next | prev (folder steps) | pause (toggle) | wait-input (until no input is pending,
 // running or waiting to be shown: the next frame shows the newest result); keys right|left|space|n|b.
 void Viewer::run_command(const ScriptLine& l) {
@@ -466,6 +469,16 @@ void Viewer::run_command(const ScriptLine& l) {
   else if (c == "save-camera") { need(1); save_camera(w[1]); }
   else if (c == "screenshot") { need(1); pending_shot_ = w[1]; }
   else if (c == "close") { need(0); glfwSetWindowShouldClose(win_, GLFW_TRUE); }
+  else if (c == "lod") {  // the View panel's far-layer aggregation: lod max|mean
+    need(1);
+    if (w[1] != "max" && w[1] != "mean") throw Error(ErrorKind::Usage, where + ": lod takes 'max' or 'mean'");
+    if (panels_) {
+      ui::ViewSettings v = panels_->settings();
+      v.lod_mean = w[1] == "mean";
+      panels_->set_settings(v);
+      if (v.lod_mean != lod_mean_) pending_lod_ = true;
+    }
+  }
   else if (c == "next" || c == "prev" || c == "pause" || c == "wait-input") {
     need(0);
     if (!o_.live || !o_.feeder) throw Error(ErrorKind::Usage, where + ": '" + c + "' needs a live --input (folder, video, camera)");
@@ -584,8 +597,7 @@ void Viewer::open_panels() {
   };
 }
 
-void Viewer::draw_panels() {
-  if (!gui_) return;
+void Viewer::apply_panel_settings() {
   if (pending_lod_) {
     // Far-layer aggregation is fixed per renderer: make a new one (same size, camera, selection).
     pending_lod_ = false;
@@ -595,7 +607,12 @@ void Viewer::draw_panels() {
     VK_CHECK(vkDeviceWaitIdle(ctx_->device()));
     r_ = std::make_unique<render::Renderer>(*ctx_, *scene_, ro);
     r_->set_selection(selection_);
+    contrib_shown_.clear();  // re-marked by the next draw_panels
   }
+}
+
+void Viewer::draw_panels() {
+  if (!gui_) return;
   const auto& o = r_->options();
   if (!show_panels_) {
     r_->set_overlay({});

@@ -250,7 +250,8 @@ TEST(RenderUi, FlagsNeedUi) {
 }
 
 // `netlens view` under Xvfb with validation on: the window shows the panels in both columns by
-// default, and H hides them (the same columns then hold the scene only).
+// default, and H hides them (the same columns then hold the scene only); switching the far-layer
+// aggregation (a new renderer) changes the frame without validation errors.
 TEST(ViewUi, PanelsAreShownAndHKeyHidesThem) {
   if (run("command -v xvfb-run > /dev/null") != 0) GTEST_SKIP() << "xvfb-run not found (scripts/setup.sh installs xvfb)";
   const std::string model = std::string(NETLENS_TEST_CACHE_DIR) + "/models/ppocr_cls.onnx";
@@ -258,10 +259,12 @@ TEST(ViewUi, PanelsAreShownAndHKeyHidesThem) {
   ASSERT_TRUE(fs::exists(model)) << model << " is missing: run scripts/fetch-models.sh";
   const fs::path work = fs::path(NETLENS_TEST_WORK_DIR) / "view_ui";
   fs::create_directories(work);
-  const std::string on = (work / "on.png").string(), off = (work / "off.png").string();
+  const std::string on = (work / "on.png").string(), off = (work / "off.png").string(),
+                    mean = (work / "mean.png").string();
   {
     std::ofstream sc(work / "script.txt");
-    sc << "frames 3\nscreenshot " << on << "\nframes 2\nkey h\nframes 2\nscreenshot " << off << "\nframes 2\nclose\n";
+    sc << "frames 3\nscreenshot " << on << "\nframes 2\nkey h\nframes 2\nscreenshot " << off << "\nframes 2\n"
+       << "lod mean\nframes 2\nscreenshot " << mean << "\nframes 2\nclose\n";
   }
   const std::string cmd = "timeout 120 xvfb-run -a -s '-screen 0 1280x1024x24' " + std::string(NETLENS_CLI) + " view " +
                           model + " --input " + input + " --size 1200x760 --validation --select relu_3.tmp_0:5,6,40" +
@@ -278,6 +281,13 @@ TEST(ViewUi, PanelsAreShownAndHKeyHidesThem) {
     EXPECT_GT(sa.ink, 0.01) << "column at x " << x0;
     EXPECT_LT(sb.panel_bg, 0.02) << "column at x " << x0 << " after H";
   }
+  // The View panel's far-layer aggregation (script 'lod mean') makes a new renderer: the frame
+  // changes where far layers are drawn from pyramids (the panels stay hidden).
+  Image m = load_png(mean);
+  ASSERT_EQ(m.w, 1200);
+  int64_t differ = 0;
+  for (size_t i = 0; i < m.px.size(); ++i) differ += m.px[i] != b.px[i];
+  EXPECT_GT(differ, 1000) << "max |v| and mean pyramids drew the same frame";
 }
 
 // Selection::contributors (the Neuron panel's top terms, marked in 3D): exactly the contributor
