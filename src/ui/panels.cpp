@@ -263,6 +263,7 @@ void Panels::end_panel() { ImGui::End(); }
 
 void Panels::draw(int width, int height) {
   grid_view_ = {};
+  tree_rows_.clear();
   if (ui_.font_px() != style_px_) {
     apply_style(ui_.font_px());
     style_px_ = ui_.font_px();
@@ -377,6 +378,10 @@ void Panels::model_tree() {
       const auto& n = st.nodes[static_cast<size_t>(v.tensor.node_index)];
       ImGui::SetTooltip("node %s (%s)\n%lld parameters, %.3g MFLOPs, on %s", n.name.c_str(), n.op.c_str(),
                         (long long)n.parameters, n.flops * 1e-6, n.backend.c_str());
+    }
+    if (ImGui::IsItemVisible()) {
+      ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
+      tree_rows_[i] = ImVec4(a.x, a.y, b.x, b.y);
     }
     if (clicked) {
       focus_ = i;

@@ -90,6 +90,8 @@ class Panels {
     int layer = -1;
   };
   const GridView* grid_view() const { return grid_view_.grid ? &grid_view_ : nullptr; }
+  // Model-tree rows the last draw() showed: layer → its row's screen rectangle (x0, y0, x1, y1).
+  const std::map<int, ImVec4>& tree_rows() const { return tree_rows_; }
 
   PanelActions actions;
 
@@ -131,6 +133,7 @@ class Panels {
   float style_px_ = 0;
   std::vector<PanelRect> rects_;
   GridView grid_view_;
+  std::map<int, ImVec4> tree_rows_;
   std::unique_ptr<Cache> cache_;
 };
 

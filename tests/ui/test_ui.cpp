@@ -6,6 +6,7 @@
 // pixels are the panels', not the scene's); the centre still shows the network.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -348,10 +349,11 @@ TEST(ContributorHighlight, OnlyTheContributorCellsAreMagenta) {
   EXPECT_EQ(ctx.validation_error_count(), errors0) << "Vulkan validation errors (see stderr)";
 }
 
-// The Layer panel's grid under a synthetic mouse (offscreen ImGui): clicking the texel of tile t at
-// (y, x) selects neuron (order[t], y, x) of the focused layer -- the panel's hit test against the
-// grid layout it drew. PP-OCR cls on a rendered line, lavapipe, validation on.
-TEST(PanelsInput, ClickingAFeatureMapCellSelectsThatNeuron) {
+// The panels under a synthetic mouse (offscreen ImGui): clicking the texel of tile t at (y, x) of the
+// Layer panel's grid selects neuron (order[t], y, x) of the focused layer (the panel's hit test
+// against the grid layout it drew); clicking a model-tree row calls focus_layer with its layer and
+// the Layer panel follows. PP-OCR cls on a rendered line, lavapipe, validation on.
+TEST(PanelsInput, ClickingACellSelectsItAndClickingATreeRowFocusesIt) {
   const std::string model = std::string(NETLENS_TEST_CACHE_DIR) + "/models/ppocr_cls.onnx";
   ASSERT_TRUE(fs::exists(model)) << model << " is missing: run scripts/fetch-models.sh";
   auto cpu = make_cpu_backend();
@@ -382,7 +384,7 @@ TEST(PanelsInput, ClickingAFeatureMapCellSelectsThatNeuron) {
     };
     frame();
     frame();
-    const ui::Panels::GridView* gv = panels.grid_view();
+    const ui::Panels::GridView* gv = panels.grid_view();  // valid until the next frame
     ASSERT_NE(gv, nullptr);
     ASSERT_EQ(gv->layer, focus);
     const ui::FeatureGrid& g = *gv->grid;
@@ -407,7 +409,34 @@ TEST(PanelsInput, ClickingAFeatureMapCellSelectsThatNeuron) {
       EXPECT_EQ(selected[0].first, focus);
       EXPECT_EQ(selected[0].second, viz::flat_of(d, g.order[static_cast<size_t>(t)], y, x));
     }
+    // A model-tree row: clicking it asks the host to fly there and the inspectors follow.
+    std::vector<int> flown;
+    panels.actions.focus_layer = [&](int l) { flown.push_back(l); };
+    // Not the topmost visible rows: they may lie half under the table's frozen header.
+    std::vector<std::pair<float, int>> by_y;
+    for (const auto& [l, r] : panels.tree_rows()) by_y.emplace_back(r.y, l);
+    std::sort(by_y.begin(), by_y.end());
+    int target = -1;
+    for (size_t k = 2; k < by_y.size() && target < 0; ++k)
+      if (by_y[k].second != focus) target = by_y[k].second;
+    ASSERT_GE(target, 0) << "no other model-tree row on screen";
+    const ImVec4 row = panels.tree_rows().at(target);
+    const ImVec2 rp(std::ceil(0.5f * (row.x + row.z)), std::ceil(0.5f * (row.y + row.w)));
+    layer.set_mouse(rp, false);
+    frame();
+    layer.set_mouse(rp, true);
+    frame();
+    layer.set_mouse(rp, false);
+    frame();
+    EXPECT_EQ(flown, std::vector<int>{target});
+    EXPECT_EQ(panels.focus(), target);
+    ASSERT_NE(panels.grid_view(), nullptr);
+    EXPECT_EQ(panels.grid_view()->layer, target) << "the Layer panel follows the tree";
     // A gap texel between tiles selects nothing.
+    panels.set_focus(focus);
+    frame();
+    gv = panels.grid_view();
+    ASSERT_NE(gv, nullptr);
     selected.clear();
     const float gx = std::ceil(gv->origin.x + float(g.tile_w) * gv->scale), gy = std::ceil(gv->origin.y);
     layer.set_mouse(ImVec2(gx, gy), false);
