@@ -76,8 +76,9 @@ float ColorScale::normalize(float v) const {
   return std::clamp((v - lo) / span, 0.0f, 1.0f);
 }
 
-ColorScale robust_scale(std::span<const float> values, float lo_pct, float hi_pct, size_t max_samples) {
-  std::vector<float> s;
+ScaleSample scale_sample(std::span<const float> values, size_t max_samples) {
+  ScaleSample out;
+  std::vector<float>& s = out.values;
   size_t stride = std::max<size_t>(1, values.size() / std::max<size_t>(1, max_samples));
   s.reserve(values.size() / stride + 1);
   bool negative = false;
@@ -90,17 +91,26 @@ ColorScale robust_scale(std::span<const float> values, float lo_pct, float hi_pc
   // The sign test must see every value, not just the samples: one negative decides the map.
   if (!negative && stride > 1)
     for (float v : values) if (v < 0.0f) { negative = true; break; }
+  out.negative = negative;
+  return out;
+}
+
+ColorScale scale_from_sample(ScaleSample&& sample, float lo_pct, float hi_pct) {
+  std::vector<float>& s = sample.values;
   ColorScale out;
   if (s.empty()) return out;
-  auto pct = [&](float p) {
+  // The k-th smallest of s (nth_element over [first, end): callers pass a `first` below which every
+  // element is known to be ≤ the answer, so a second percentile does not re-partition the whole
+  // sample; the value found is the same, only the work shrinks).
+  auto kth = [&](float p) {
     size_t k = static_cast<size_t>(std::lround(double(p) / 100.0 * double(s.size() - 1)));
-    k = std::min(k, s.size() - 1);
-    std::nth_element(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(k), s.end());
-    return s[k];
+    return std::min(k, s.size() - 1);
   };
-  if (negative) {
+  if (sample.negative) {
     for (float& v : s) v = std::fabs(v);
-    float m = pct(hi_pct);
+    const size_t k = kth(hi_pct);
+    std::nth_element(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(k), s.end());
+    float m = s[k];
     if (!(m > 0.0f)) m = *std::max_element(s.begin(), s.end());
     if (!(m > 0.0f)) m = 1.0f;
     out = {ColorMapKind::Diverging, -m, m};
@@ -108,7 +118,16 @@ ColorScale robust_scale(std::span<const float> values, float lo_pct, float hi_pc
     // Zeros (dead ReLUs) get their own colour, so the range is taken over the positive values.
     std::erase_if(s, [](float v) { return v == 0.0f; });
     if (s.empty()) return {ColorMapKind::Sequential, 0.0f, 1.0f};
-    float lo = pct(lo_pct), hi = pct(hi_pct);
+    const size_t klo = kth(lo_pct), khi = kth(hi_pct);
+    std::nth_element(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(klo), s.end());
+    float lo = s[klo];
+    // After the first partition s[klo + 1..] holds every element ranked above klo: the khi-th
+    // smallest is found there when khi > klo (else it is at or below klo: search the front part).
+    if (khi > klo)
+      std::nth_element(s.begin() + static_cast<std::ptrdiff_t>(klo + 1), s.begin() + static_cast<std::ptrdiff_t>(khi), s.end());
+    else if (khi < klo)
+      std::nth_element(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(khi), s.begin() + static_cast<std::ptrdiff_t>(klo));
+    float hi = s[khi];
     if (!(hi > lo)) { lo = 0.0f; hi = std::max(hi, 1e-30f); }
     // Starting sequential maps at 0 keeps "how strongly does this fire" readable across layers,
     // unless the values live far from 0 (e.g. an input image normalised to [0.4, 0.9]).
@@ -116,6 +135,10 @@ ColorScale robust_scale(std::span<const float> values, float lo_pct, float hi_pc
     out = {ColorMapKind::Sequential, lo, hi};
   }
   return out;
+}
+
+ColorScale robust_scale(std::span<const float> values, float lo_pct, float hi_pct, size_t max_samples) {
+  return scale_from_sample(scale_sample(values, max_samples), lo_pct, hi_pct);
 }
 
 uint8_t encode(float v, const ColorScale& s) {

@@ -44,6 +44,19 @@ struct ColorScale {
 ColorScale robust_scale(std::span<const float> values, float lo_pct = 1.0f, float hi_pct = 99.0f,
                         size_t max_samples = 1u << 20);
 
+// robust_scale in two steps, so that several tensors can share one scale (the global scale):
+// the evenly strided finite samples it takes (stride max(1, size / max_samples)) and whether the
+// tensor has a value below zero; then the scale of such a sample
+// (consumed: reordered and filtered in place). robust_scale(v, lo, hi, m) ==
+// scale_from_sample(scale_sample(v, m), lo, hi) exactly.
+struct ScaleSample {
+  std::vector<float> values;  // finite samples, in index order
+  // A finite sample below zero; when strided, any value below zero (-Inf included: today's rule).
+  bool negative = false;
+};
+ScaleSample scale_sample(std::span<const float> values, size_t max_samples = 1u << 20);
+ColorScale scale_from_sample(ScaleSample&& sample, float lo_pct = 1.0f, float hi_pct = 99.0f);
+
 uint8_t encode(float v, const ColorScale& s);
 
 // What a legend shows: the gradient stops and labelled ticks, plus the special swatches.

@@ -27,4 +27,12 @@ struct FloatPyramid {
 // values: the `d.count` neurons of the volume, flat (c, y, x) order.
 FloatPyramid build_pyramid(const float* values, const VolumeDims& d);
 
+// The byte codes of channels [c0, c1) at every level, encoded with `s` (kCodeEmpty where a block
+// covers no neuron), computed channel by channel with exactly build_pyramid's arithmetic, so the
+// codes equal encoding build_pyramid's floats. Level k's codes go to codes_max/codes_mean +
+// level_offset[k] + c·h·w (k = 1..levels; level_offset[0] unused). Channels are independent, so
+// disjoint channel ranges may be written from different threads. Needs no volume-sized buffers.
+void pyramid_codes(const float* values, const VolumeDims& d, int64_t c0, int64_t c1, const ColorScale& s,
+                   const uint64_t* level_offset, uint8_t* codes_max, uint8_t* codes_mean);
+
 }  // namespace netlens::viz

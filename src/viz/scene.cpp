@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
+#include <mutex>
 #include <random>
+
+#include <omp.h>
 
 namespace netlens::viz {
 
@@ -12,23 +16,65 @@ int64_t Scene::neurons() const {
   return n;
 }
 
-Scene build_scene_from_values(Layout layout, std::vector<std::vector<float>> values) {
+namespace {
+
+int thread_count(const SceneOptions& o) { return o.threads > 0 ? o.threads : omp_get_max_threads(); }
+
+// body(i) for every i in [0, n) on up to `threads` OpenMP threads (dynamic: tasks differ in size).
+// An exception must not leave an OpenMP region: the first one is rethrown after it.
+template <class F>
+void parallel_for(int64_t n, int threads, F&& body) {
+  std::exception_ptr error;
+  std::mutex m;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+  for (int64_t i = 0; i < n; ++i) {
+    try {
+      body(i);
+    } catch (...) {
+      std::lock_guard<std::mutex> g(m);
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+// Channels per code task: about this many neurons, so that one big layer (VGG's 3.2M-neuron convs)
+// spreads over every thread, while a task stays large enough to amortise its scheduling.
+constexpr int64_t kTaskNeurons = int64_t(1) << 16;
+
+}  // namespace
+
+ColorScale global_scale(const std::vector<std::span<const float>>& layers, const SceneOptions& opts) {
+  const size_t n = layers.size();
+  std::vector<size_t> by_size(n);
+  for (size_t i = 0; i < n; ++i) by_size[i] = i;
+  std::stable_sort(by_size.begin(), by_size.end(), [&](size_t a, size_t b) { return layers[a].size() > layers[b].size(); });
+  std::vector<ScaleSample> samples(n);
+  parallel_for(static_cast<int64_t>(n), thread_count(opts), [&](int64_t t) {
+    const size_t i = by_size[static_cast<size_t>(t)];
+    samples[i] = scale_sample(layers[i], opts.max_samples);
+  });
+  ScaleSample all;
+  size_t total = 0;
+  for (const auto& x : samples) total += x.values.size();
+  all.values.reserve(total);
+  for (auto& x : samples) {
+    all.values.insert(all.values.end(), x.values.begin(), x.values.end());
+    all.negative |= x.negative;
+    x.values = {};
+  }
+  return scale_from_sample(std::move(all), opts.lo_pct, opts.hi_pct);
+}
+
+Scene build_scene_from_values(Layout layout, std::vector<std::vector<float>> values, const SceneOptions& opts) {
   Scene s;
   s.layout = std::move(layout);
+  s.options = opts;
   const size_t n = s.layout.layers.size();
   if (values.size() != n) throw Error(ErrorKind::Internal, "build_scene: one value array per layer expected");
   s.layers.resize(n);
-  uint64_t total0 = 0, totalp = 0;
-  std::vector<std::vector<LevelDims>> lv(n);
-  for (size_t i = 0; i < n; ++i) {
-    const VolumeDims& d = s.layout.layers[i].dims;
-    total0 += static_cast<uint64_t>(d.C * d.H * d.W);
-    lv[i] = pyramid_levels(d.H, d.W);
-    for (auto& l : lv[i]) totalp += static_cast<uint64_t>(d.C * l.h * l.w);
-  }
-  s.codes0.resize(total0);
-  s.codes_max.resize(totalp);
-  s.codes_mean.resize(totalp);
+  const int threads = thread_count(opts);
+  // Offsets first (serial, cheap): every later task writes its own disjoint range.
   uint64_t o0 = 0, op = 0;
   for (size_t i = 0; i < n; ++i) {
     const VolumeDims& d = s.layout.layers[i].dims;
@@ -38,45 +84,84 @@ Scene build_scene_from_values(Layout layout, std::vector<std::vector<float>> val
       throw Error(ErrorKind::Internal, "build_scene: layer '" + s.layout.layers[i].tensor.name + "' has " +
                                            std::to_string(L.values.size()) + " values, expected " +
                                            std::to_string(d.count));
-    L.scale = robust_scale(L.values);
     L.code0_offset = o0;
-    const int64_t cells = d.C * d.H * d.W;
-    for (int64_t k = 0; k < cells; ++k)
-      s.codes0[o0 + k] = k < d.count ? encode(L.values[k], L.scale) : kCodeEmpty;
-    o0 += static_cast<uint64_t>(cells);
-    FloatPyramid p = build_pyramid(L.values.data(), d);
-    L.levels = static_cast<int>(p.dims.size());
-    for (size_t k = 0; k < p.dims.size(); ++k) {
+    o0 += static_cast<uint64_t>(d.C * d.H * d.W);
+    const std::vector<LevelDims> lv = pyramid_levels(d.H, d.W);
+    L.levels = static_cast<int>(lv.size());
+    for (size_t k = 0; k < lv.size(); ++k) {
       L.level_offset[k + 1] = op;
-      for (size_t j = 0; j < p.max[k].size(); ++j) {
-        bool e = p.empty[k][j];
-        s.codes_max[op + j] = e ? kCodeEmpty : encode(p.max[k][j], L.scale);
-        s.codes_mean[op + j] = e ? kCodeEmpty : encode(p.mean[k][j], L.scale);
-      }
-      op += p.max[k].size();
+      op += static_cast<uint64_t>(d.C * lv[k].h * lv[k].w);
     }
   }
+  s.codes0.resize(o0);
+  s.codes_max.resize(op);
+  s.codes_mean.resize(op);
+
+  // Scales: one task per layer, largest first (the sample's nth_element dominates).
+  std::vector<size_t> by_size(n);
+  for (size_t i = 0; i < n; ++i) by_size[i] = i;
+  std::stable_sort(by_size.begin(), by_size.end(),
+                   [&](size_t a, size_t b) { return s.layers[a].values.size() > s.layers[b].values.size(); });
+  if (!opts.global_scale) {
+    parallel_for(static_cast<int64_t>(n), threads, [&](int64_t t) {
+      SceneLayer& L = s.layers[by_size[static_cast<size_t>(t)]];
+      L.scale = robust_scale(L.values, opts.lo_pct, opts.hi_pct, opts.max_samples);
+    });
+  } else if (n) {
+    std::vector<std::span<const float>> all;
+    for (const auto& L : s.layers) all.emplace_back(L.values);
+    const ColorScale g = global_scale(all, opts);
+    for (auto& L : s.layers) L.scale = g;
+  }
+
+  // Codes: level 0 and both pyramids, per run of channels (channels are independent at every level).
+  struct Task { size_t layer; int64_t c0, c1; };
+  std::vector<Task> tasks;
+  for (size_t i = 0; i < n; ++i) {
+    const VolumeDims& d = s.layout.layers[i].dims;
+    const int64_t per = std::max<int64_t>(1, kTaskNeurons / std::max<int64_t>(1, d.H * d.W));
+    for (int64_t c = 0; c < d.C; c += per) tasks.push_back({i, c, std::min(d.C, c + per)});
+  }
+  parallel_for(static_cast<int64_t>(tasks.size()), threads, [&](int64_t t) {
+    const Task& k = tasks[static_cast<size_t>(t)];
+    const VolumeDims& d = s.layout.layers[k.layer].dims;
+    const SceneLayer& L = s.layers[k.layer];
+    const int64_t hw = d.H * d.W;
+    uint8_t* out = s.codes0.data() + L.code0_offset;
+    for (int64_t j = k.c0 * hw; j < k.c1 * hw; ++j)
+      out[j] = j < d.count ? encode(L.values[static_cast<size_t>(j)], L.scale) : kCodeEmpty;
+    pyramid_codes(L.values.data(), d, k.c0, k.c1, L.scale, L.level_offset.data(), s.codes_max.data(),
+                  s.codes_mean.data());
+  });
   return s;
 }
 
-Scene build_scene(Layout layout, const std::function<Tensor(const std::string&)>& fetch) {
-  std::vector<std::vector<float>> values;
-  values.reserve(layout.layers.size());
+Scene build_scene(Layout layout, const std::function<Tensor(const std::string&)>& fetch, const SceneOptions& opts) {
+  // fetch on this thread only (a session's store is not promised to be thread-safe); the tensors
+  // are views of host activations, so holding them all costs nothing.
+  std::vector<Tensor> tensors;
+  tensors.reserve(layout.layers.size());
   for (const auto& l : layout.layers) {
     Tensor t = fetch(l.tensor.name);
     if (!t.defined() || !is_float(t.dtype()))
       throw Error(ErrorKind::Input, "render: tensor '" + l.tensor.name + "' is not a float tensor");
-    std::vector<float> v;
-    const float* src = nullptr;
-    Tensor f32 = t.dtype() == DType::Float32 ? t : t.cast(DType::Float32);
-    src = f32.data_as<float>();
-    // Batch 0 is the first d.count elements for every shape volume_dims accepts.
-    int64_t n = std::min<int64_t>(l.dims.count, f32.numel());
-    v.assign(src, src + n);
-    v.resize(static_cast<size_t>(l.dims.count), 0.0f);
-    values.push_back(std::move(v));
+    tensors.push_back(std::move(t));
   }
-  return build_scene_from_values(std::move(layout), std::move(values));
+  std::vector<std::vector<float>> values(layout.layers.size());
+  parallel_for(static_cast<int64_t>(tensors.size()), thread_count(opts), [&](int64_t i) {
+    const auto& l = layout.layers[static_cast<size_t>(i)];
+    Tensor& t = tensors[static_cast<size_t>(i)];
+    if (t.dtype() != DType::Float32) t = t.cast(DType::Float32);
+    const float* src = t.data_as<float>();
+    // Batch 0 is the first d.count elements for every shape volume_dims accepts.
+    const int64_t k = std::min<int64_t>(l.dims.count, t.numel());
+    std::vector<float>& v = values[static_cast<size_t>(i)];
+    v.reserve(static_cast<size_t>(l.dims.count));
+    v.assign(src, src + k);
+    v.resize(static_cast<size_t>(l.dims.count), 0.0f);
+    t = Tensor();  // a converted copy is freed as soon as it is read
+  });
+  return build_scene_from_values(std::move(layout), std::move(values), opts);
 }
 
 std::vector<VizTensor> synthetic_tensors(const std::vector<Shape>& shapes) {

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,25 @@
 #include "lod.hpp"
 
 namespace netlens::viz {
+
+// How the colour scales are chosen, and how many threads build the scene.
+//  - Per layer (default): layer i's scale is robust_scale(values_i, lo_pct, hi_pct, max_samples).
+//  - Global: one scale for every layer, by the same rule over the union of the layers' samples:
+//    scale_from_sample(concatenation, in layer order, of scale_sample(values_i, max_samples), with
+//    `negative` set if any layer's is), so diverging as soon as one layer is signed; a big layer
+//    weighs at most max_samples samples.
+// The defaults are the renderer's scale; CodeBuilder (GPU) supports only per-layer scales with
+// integer percentiles. The threads never change a byte of the result.
+struct SceneOptions {
+  float lo_pct = 1.0f, hi_pct = 99.0f;  // percentile range (robust_scale's)
+  bool global_scale = false;
+  size_t max_samples = 1u << 20;        // per layer
+  int threads = 0;                      // 0: OpenMP's default (every core); n: at most n
+  // Same colour scales (everything but the thread count).
+  bool same_scales(const SceneOptions& o) const {
+    return lo_pct == o.lo_pct && hi_pct == o.hi_pct && global_scale == o.global_scale && max_samples == o.max_samples;
+  }
+};
 
 struct SceneLayer {
   ColorScale scale;
@@ -27,14 +47,21 @@ struct Scene {
   Layout layout;
   std::vector<SceneLayer> layers;  // parallel to layout.layers
   std::vector<uint8_t> codes0, codes_max, codes_mean;
+  SceneOptions options;  // what it was built with (a GPU-made scene: the defaults)
   int64_t neurons() const;  // total neurons shown
   float value(int layer, int64_t flat) const { return layers.at(layer).values.at(static_cast<size_t>(flat)); }
 };
 
+// The global scale of SceneOptions' rule over these layers' values (opts.global_scale ignored).
+ColorScale global_scale(const std::vector<std::span<const float>>& layers, const SceneOptions& opts = {});
+
 // fetch(name) returns the host tensor of a shown tensor (any float dtype; converted to float32).
-Scene build_scene(Layout layout, const std::function<Tensor(const std::string&)>& fetch);
+// fetch is called on the calling thread only, layer after layer; the rest (copies, scales, codes,
+// pyramids) runs on OpenMP threads, across layers and across channel ranges within a layer.
+Scene build_scene(Layout layout, const std::function<Tensor(const std::string&)>& fetch,
+                  const SceneOptions& opts = {});
 // Same, from values already in memory (moved in), one vector per layer of d.count floats.
-Scene build_scene_from_values(Layout layout, std::vector<std::vector<float>> values);
+Scene build_scene_from_values(Layout layout, std::vector<std::vector<float>> values, const SceneOptions& opts = {});
 
 // A synthetic chain network (tensor i feeds i+1) with the given shapes and deterministic
 // pseudo-random activations: ReLU-like (≥ 0, ~40% exact zeros) for odd layers, signed otherwise.

@@ -2,7 +2,9 @@
 // against direct block reductions, colour scales, layout determinism and branches, camera JSON.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <set>
@@ -415,4 +417,220 @@ TEST(Layout, ExtremelyWideSheetIsSqueezedAlongZ) {
   // A merely wide layer (8x the height but not 8x the typical width) is left alone.
   Layout m = layout_tensors(synthetic_tensors({{1, 8, 24, 160}, {1, 8, 24, 160}, {1, 8, 24, 160}, {1, 2, 640}}));
   EXPECT_EQ(m.layers[3].cell_z, 1.0f);
+}
+
+// --- Scene building: threads, percentile ranges, the global scale -------------------------------
+
+namespace {
+
+// Layers chosen for the scene's task split: a vector wrapped into a grid with an empty tail, a
+// layer whose channels span several code tasks, one channel larger than a task, a 1×1 layer, and
+// signed / ReLU-like values with NaN, ±Inf and −0.0 sprinkled in.
+std::vector<Shape> scene_shapes() {
+  return {{1, 3, 37, 29}, {1, 100, 40, 40}, {1, 2, 270, 263}, {1, 1000}, {1, 5, 1, 1}, {1, 64, 9, 7}};
+}
+
+std::vector<std::vector<float>> scene_values(const Layout& L, bool all_non_negative, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> n(0.0f, 2.0f);
+  std::vector<std::vector<float>> v;
+  for (size_t i = 0; i < L.layers.size(); ++i) {
+    std::vector<float> x(static_cast<size_t>(L.layers[i].dims.count));
+    const bool relu = all_non_negative || i % 2 == 1;
+    for (auto& q : x) q = relu ? std::max(0.0f, n(rng)) : n(rng);
+    if (x.size() > 40) {
+      x[3] = std::numeric_limits<float>::quiet_NaN();
+      x[17] = std::numeric_limits<float>::infinity();
+      x[29] = relu ? 0.0f : -std::numeric_limits<float>::infinity();
+      x[31] = -0.0f;
+    }
+    v.push_back(std::move(x));
+  }
+  return v;
+}
+
+// Today's (before threads) build_scene_from_values, written out directly: robust_scale per layer,
+// codes in flat order, the float pyramid encoded level by level.
+Scene reference_scene(const Layout& layout, const std::vector<std::vector<float>>& values,
+                      const std::vector<ColorScale>& scales) {
+  Scene s;
+  s.layout = layout;
+  s.layers.resize(layout.layers.size());
+  for (size_t i = 0; i < layout.layers.size(); ++i) {
+    const VolumeDims& d = layout.layers[i].dims;
+    SceneLayer& L = s.layers[i];
+    L.values = values[i];
+    L.scale = scales[i];
+    L.code0_offset = s.codes0.size();
+    for (int64_t k = 0; k < d.C * d.H * d.W; ++k) s.codes0.push_back(k < d.count ? encode(L.values[k], L.scale) : kCodeEmpty);
+    FloatPyramid p = build_pyramid(L.values.data(), d);
+    L.levels = static_cast<int>(p.dims.size());
+    for (size_t k = 0; k < p.dims.size(); ++k) {
+      L.level_offset[k + 1] = s.codes_max.size();
+      for (size_t j = 0; j < p.max[k].size(); ++j) {
+        s.codes_max.push_back(p.empty[k][j] ? kCodeEmpty : encode(p.max[k][j], L.scale));
+        s.codes_mean.push_back(p.empty[k][j] ? kCodeEmpty : encode(p.mean[k][j], L.scale));
+      }
+    }
+  }
+  return s;
+}
+
+bool same_bits(float a, float b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+// Every byte the renderer reads, and every value, equal (no tolerance).
+void expect_same_scene(const Scene& a, const Scene& b, const char* what) {
+  ASSERT_EQ(a.layers.size(), b.layers.size()) << what;
+  for (size_t i = 0; i < a.layers.size(); ++i) {
+    const SceneLayer &x = a.layers[i], &y = b.layers[i];
+    EXPECT_EQ(x.scale.kind, y.scale.kind) << what << " layer " << i;
+    EXPECT_TRUE(same_bits(x.scale.lo, y.scale.lo) && same_bits(x.scale.hi, y.scale.hi))
+        << what << " layer " << i << ": " << x.scale.lo << ".." << x.scale.hi << " vs " << y.scale.lo << ".." << y.scale.hi;
+    EXPECT_EQ(x.code0_offset, y.code0_offset) << what;
+    EXPECT_EQ(x.levels, y.levels) << what;
+    EXPECT_EQ(x.level_offset, y.level_offset) << what;
+    ASSERT_EQ(x.values.size(), y.values.size()) << what;
+    EXPECT_EQ(std::memcmp(x.values.data(), y.values.data(), x.values.size() * sizeof(float)), 0) << what << " layer " << i;
+  }
+  EXPECT_TRUE(a.codes0 == b.codes0) << what;
+  EXPECT_TRUE(a.codes_max == b.codes_max) << what;
+  EXPECT_TRUE(a.codes_mean == b.codes_mean) << what;
+}
+
+// The k-th smallest by a full sort (independent of robust_scale's partial partitions).
+float sorted_pct(std::vector<float> s, float p) {
+  std::sort(s.begin(), s.end());
+  size_t k = static_cast<size_t>(std::lround(double(p) / 100.0 * double(s.size() - 1)));
+  return s[std::min(k, s.size() - 1)];
+}
+
+// The documented rule, computed directly: strided finite samples of each layer (union for the
+// global scale), diverging if any value is below zero, percentiles by sorting.
+ColorScale direct_scale(const std::vector<const std::vector<float>*>& layers, float lo_pct, float hi_pct,
+                        size_t max_samples) {
+  std::vector<float> s;
+  bool negative = false;
+  for (const auto* v : layers) {
+    const size_t stride = std::max<size_t>(1, v->size() / max_samples);
+    for (size_t i = 0; i < v->size(); i += stride)
+      if (std::isfinite((*v)[i])) s.push_back((*v)[i]);
+    for (size_t i = 0; i < v->size(); ++i)
+      if ((stride == 1 ? std::isfinite((*v)[i]) : true) && (*v)[i] < 0.0f) negative = true;
+  }
+  if (negative) {
+    for (auto& q : s) q = std::fabs(q);
+    float m = sorted_pct(s, hi_pct);
+    if (!(m > 0.0f)) m = *std::max_element(s.begin(), s.end());
+    return {ColorMapKind::Diverging, -m, m};
+  }
+  std::erase_if(s, [](float q) { return q == 0.0f; });
+  if (s.empty()) return {ColorMapKind::Sequential, 0.0f, 1.0f};
+  float lo = sorted_pct(s, lo_pct), hi = sorted_pct(s, hi_pct);
+  if (!(hi > lo)) { lo = 0.0f; hi = std::max(hi, 1e-30f); }
+  if (lo < 0.25f * hi) lo = 0.0f;
+  return {ColorMapKind::Sequential, lo, hi};
+}
+
+}  // namespace
+
+TEST(Scene, ThreadedBuildEqualsSerialAndTodaysBuild) {
+  const Layout layout = layout_tensors(synthetic_tensors(scene_shapes()));
+  const auto values = scene_values(layout, false, 3);
+  for (size_t max_samples : {size_t(1) << 20, size_t(1000)}) {  // whole layers, then strided samples
+    std::vector<ColorScale> scales;
+    for (const auto& v : values) scales.push_back(robust_scale(v, 1.0f, 99.0f, max_samples));
+    const Scene ref = reference_scene(layout, values, scales);
+    SceneOptions o;
+    o.max_samples = max_samples;
+    o.threads = 1;
+    const Scene serial = build_scene_from_values(layout, values, o);
+    o.threads = 4;  // more threads than this machine's cores: tasks interleave for real
+    const Scene threaded = build_scene_from_values(layout, values, o);
+    expect_same_scene(serial, ref, "serial vs today's build");
+    expect_same_scene(threaded, ref, "4 threads vs today's build");
+    // The split is not vacuous: the 2×270×263 layer and the 100-channel one span several tasks,
+    // and both diverging and sequential scales are present.
+    EXPECT_EQ(threaded.layers[1].scale.kind, ColorMapKind::Sequential);
+    EXPECT_EQ(threaded.layers[2].scale.kind, ColorMapKind::Diverging);
+  }
+  // build_scene (fetch on this thread, float32 copies on threads; float16 tensors converted) gives
+  // the scene of the same values.
+  std::vector<Tensor> tensors;
+  auto expected = values;
+  for (size_t i = 0; i < layout.layers.size(); ++i) {
+    Tensor t = Tensor::from_f32(layout.layers[i].tensor.shape, values[i]);
+    if (i == 1) {
+      t = t.cast(DType::Float16);
+      expected[i] = t.to_f32_vector();
+    }
+    tensors.push_back(std::move(t));
+  }
+  const Scene fetched = build_scene(layout, [&](const std::string& n) { return tensors.at(static_cast<size_t>(layout.find(n))); });
+  expect_same_scene(fetched, build_scene_from_values(layout, expected, {.threads = 1}), "build_scene");
+}
+
+TEST(Scene, PercentileRangeAndGlobalScaleMatchADirectComputation) {
+  const Layout layout = layout_tensors(synthetic_tensors(scene_shapes()));
+  for (bool non_negative : {true, false}) {
+    const auto values = scene_values(layout, non_negative, 11);
+    for (size_t max_samples : {size_t(1) << 20, size_t(777)}) {
+      // Per layer at p5..p90.
+      SceneOptions o{.lo_pct = 5.0f, .hi_pct = 90.0f, .max_samples = max_samples};
+      const Scene per = build_scene_from_values(layout, values, o);
+      for (size_t i = 0; i < values.size(); ++i) {
+        ColorScale d = direct_scale({&values[i]}, 5.0f, 90.0f, max_samples);
+        EXPECT_EQ(per.layers[i].scale.kind, d.kind) << i;
+        EXPECT_EQ(per.layers[i].scale.lo, d.lo) << i;
+        EXPECT_EQ(per.layers[i].scale.hi, d.hi) << i;
+      }
+      // Global at p2..p98: one scale, over the union of every layer's samples.
+      o = {.lo_pct = 2.0f, .hi_pct = 98.0f, .global_scale = true, .max_samples = max_samples};
+      const Scene glob = build_scene_from_values(layout, values, o);
+      std::vector<const std::vector<float>*> all;
+      for (const auto& v : values) all.push_back(&v);
+      const ColorScale g = direct_scale(all, 2.0f, 98.0f, max_samples);
+      EXPECT_EQ(g.kind, non_negative ? ColorMapKind::Sequential : ColorMapKind::Diverging);
+      for (size_t i = 0; i < values.size(); ++i) {
+        EXPECT_EQ(glob.layers[i].scale.kind, g.kind) << i;
+        EXPECT_EQ(glob.layers[i].scale.lo, g.lo) << i;
+        EXPECT_EQ(glob.layers[i].scale.hi, g.hi) << i;
+        // Codes follow the global scale.
+        const auto& d = layout.layers[i].dims;
+        for (int64_t k = 0; k < d.count; ++k)
+          ASSERT_EQ(glob.codes0[glob.layers[i].code0_offset + static_cast<uint64_t>(k)], encode(values[i][k], g)) << i << ":" << k;
+      }
+      // Threads change nothing here either.
+      o.threads = 1;
+      expect_same_scene(glob, build_scene_from_values(layout, values, o), "global, serial vs threaded");
+      EXPECT_TRUE(glob.options.same_scales(o));
+    }
+    // Defaults are robust_scale per layer (p1..p99), and a different range does change a scale.
+    const Scene def = build_scene_from_values(layout, values);
+    const Scene narrow = build_scene_from_values(layout, values, {.lo_pct = 5.0f, .hi_pct = 90.0f});
+    bool differs = false;
+    for (size_t i = 0; i < values.size(); ++i) {
+      const ColorScale r = robust_scale(values[i]);
+      EXPECT_EQ(def.layers[i].scale.lo, r.lo);
+      EXPECT_EQ(def.layers[i].scale.hi, r.hi);
+      differs |= narrow.layers[i].scale.hi != r.hi;
+    }
+    EXPECT_TRUE(differs);
+  }
+}
+
+TEST(Colormap, RobustScaleEqualsSortedPercentilesForAnyRange) {
+  // robust_scale partitions once and searches the second percentile in one side only; a full
+  // sort gives the same values for every percentile pair (lo > hi included).
+  std::mt19937 rng(7);
+  std::lognormal_distribution<float> ln(0.0f, 1.5f);
+  for (int trial = 0; trial < 20; ++trial) {
+    std::vector<float> v(1 + rng() % 5000);
+    for (auto& q : v) q = rng() % 4 == 0 ? 0.0f : ln(rng);
+    for (auto [lo, hi] : {std::pair{1.0f, 99.0f}, {0.0f, 100.0f}, {30.0f, 30.0f}, {70.0f, 20.0f}, {2.5f, 97.5f}}) {
+      ColorScale s = robust_scale(v, lo, hi);
+      ColorScale d = direct_scale({&v}, lo, hi, 1u << 20);
+      EXPECT_EQ(s.lo, d.lo) << trial << " p" << lo << "..p" << hi;
+      EXPECT_EQ(s.hi, d.hi) << trial << " p" << lo << "..p" << hi;
+    }
+  }
 }
