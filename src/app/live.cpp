@@ -230,14 +230,17 @@ double StagingUploader::apply(LiveResult& r, viz::Scene& shown, render::Renderer
 }
 
 std::unique_ptr<ResultUploader> make_uploader(const std::string& interop, const std::string& backend,
-                                              const std::string& backend_reason, std::string* line) {
-  if (interop != "auto" && interop != "off")
-    throw Error(ErrorKind::Usage, "--interop must be auto or off, got '" + interop + "'");
+                                              const std::string& backend_reason, std::string* line,
+                                              const std::string& interop_reason) {
+  if (interop != "auto" && interop != "off" && interop != "on")
+    throw Error(ErrorKind::Usage, "--interop must be auto, on or off, got '" + interop + "'");
+  if (interop == "on")
+    throw Error(ErrorKind::Device, "--interop on: " + (interop_reason.empty() ? std::string("interop is not available here") : interop_reason));
   auto up = std::make_unique<StagingUploader>();
   std::string why;
   if (interop == "off") why = "--interop off";
   else if (backend != "cuda") why = backend_reason.empty() ? "no CUDA device" : backend_reason;
-  else why = "CUDA-Vulkan interop is not built in yet";
+  else why = interop_reason.empty() ? "CUDA-Vulkan interop is not available here" : interop_reason;
   if (line) *line = "live: " + backend + " backend + " + up->name() + " (" + why + ")";
   return up;
 }
@@ -397,14 +400,17 @@ viz::Layout live_layout(const Session& s) {
 }
 
 int render_live(Session& s, LiveConfig cfg, LiveInput& in, const render::RenderArgs& a, const std::string& out_dir,
-                int64_t max_inputs, ResultUploader& up, const std::string& start_line) {
+                int64_t max_inputs, ResultUploader& up, const std::string& start_line, render::Context* external_ctx) {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::create_directories(out_dir, ec);
   if (!fs::is_directory(out_dir, ec)) throw Error(ErrorKind::Io, "cannot create the output folder '" + out_dir + "'");
   std::fprintf(stderr, "netlens render: %s; %s\n", start_line.c_str(), in.source->description().c_str());
   viz::Scene shown = viz::build_scene(cfg.layout, [&](const std::string& n) { return s.activations().fetch(n); });
-  render::Context ctx(render::ContextOptions{.gpu = a.gpu, .validation = a.validation ? std::optional<bool>(true) : std::nullopt});
+  std::optional<render::Context> own_ctx;
+  if (!external_ctx)
+    own_ctx.emplace(render::ContextOptions{.gpu = a.gpu, .validation = a.validation ? std::optional<bool>(true) : std::nullopt});
+  render::Context& ctx = external_ctx ? *external_ctx : *own_ctx;
   render::RenderOptions ro{.width = a.width, .height = a.height, .lod_max = !a.lod_mean,
                            .title = a.title.empty() ? (s.graph().name.empty() ? std::string("netlens") : s.graph().name) : a.title};
   render::Renderer r(ctx, shown, ro);

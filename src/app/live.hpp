@@ -41,6 +41,7 @@
 #include "scene.hpp"
 
 namespace netlens::render {
+class Context;
 class Renderer;
 }
 
@@ -249,8 +250,10 @@ class StagingUploader final : public ResultUploader {
 // The uploader for `interop` ("auto" | "off") with a backend named `backend` ("cpu", "cuda"), and the
 // start-up line naming the path taken and why, e.g. "live: cpu backend + staging upload (no CUDA device)".
 // `backend_reason` says why that backend was chosen when it was not asked for explicitly.
+// `interop_reason`: why interop is not used when the backend is CUDA (the CLI's data-path choice).
 std::unique_ptr<ResultUploader> make_uploader(const std::string& interop, const std::string& backend,
-                                              const std::string& backend_reason, std::string* line);
+                                              const std::string& backend_reason, std::string* line,
+                                              const std::string& interop_reason = "");
 
 struct FeederOptions {
   double slideshow_s = 0;  // folders: advance every this many seconds (0: only on request)
@@ -317,7 +320,10 @@ viz::Layout live_layout(const Session& s);
 // through a LivePipeline and `up` into the same renderer, one PNG per input: DIR/000000.png, ...
 // Prints one summary line on stderr; Error with one line on failure (a frame that cannot be
 // decoded or run included). Returns 0.
+// `ctx`: the Vulkan context to render with (the interop path's, on the CUDA device's GPU); null makes
+// one from `a` (gpu, validation).
 int render_live(Session& s, LiveConfig cfg, LiveInput& in, const render::RenderArgs& a, const std::string& out_dir,
-                int64_t max_inputs, ResultUploader& up, const std::string& start_line);
+                int64_t max_inputs, ResultUploader& up, const std::string& start_line,
+                render::Context* ctx = nullptr);
 
 }  // namespace netlens::app

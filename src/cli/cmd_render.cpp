@@ -6,6 +6,7 @@
 #include "common.hpp"
 #include "bench_render.hpp"
 #include "live.hpp"
+#include "live_interop.hpp"
 #include "netlens/onnx.hpp"
 #include "offscreen.hpp"
 #include "render_command.hpp"
@@ -60,7 +61,19 @@ int run_render(const std::vector<std::string>& argv) {
     Graph g = load_onnx(mo.model);
     app::LiveInput in = app::open_live_input(g, spec, mo.pp, mo.size_given, mo.input_shapes);
     mo.input_shapes[in.input_name] = in.first_tensor.shape();
+    // CUDA↔Vulkan interop when this machine has it (the arena must be placed before the session
+    // is prepared); otherwise the staging path, and the reason goes into the start-up line.
+    std::unique_ptr<LiveInterop> li;
+    std::string interop_why = interop == "off" ? "--interop off" : "";
+    if (interop != "off" && mo.backend != "cpu") li = make_live_interop(interop, r.validation, &interop_why);
+    if (li) mo.arena_allocator = li->arena_allocator();
     LoadedModel m = load_model(mo, /*need_inputs=*/true, std::move(g));
+    // Declared after `m`, so destroyed before it: releases CUDA's waits before the backend drains.
+    struct Release {
+      LiveInterop* l;
+      ~Release() { if (l) l->release(); }
+    } release{li.get()};
+    if (li && m.backends.front()->name() != "cuda") li.reset(), release.l = nullptr, interop_why = "the CUDA backend is not in use";
     m.inputs[in.input_name] = in.first_tensor;
     run_once(m);
     // Live runs are silent: a progress line on the terminal per input would fight the live output.
@@ -70,7 +83,13 @@ int run_render(const std::vector<std::string>& argv) {
     cfg.other_inputs.erase(in.input_name);
     std::string line;
     const std::string backend = m.backends.front()->name();
-    auto up = app::make_uploader(interop, backend, mo.backend == "cpu" ? "--backend cpu" : "no usable CUDA device", &line);
+    if (li) {
+      li->attach(*m.backends.front());
+      line = "live: cuda backend + " + li->uploader().name();
+      return app::render_live(*m.session, std::move(cfg), in, r, r.out, max_inputs, li->uploader(), line, &li->context());
+    }
+    auto up = app::make_uploader(interop, backend, mo.backend == "cpu" ? "--backend cpu" : "no usable CUDA device", &line,
+                                 interop_why);
     return app::render_live(*m.session, std::move(cfg), in, r, r.out, max_inputs, *up, line);
   }
   LoadedModel m = load_model(mo, /*need_inputs=*/true);
@@ -86,7 +105,7 @@ NETLENS_COMMAND("render",
                 "render MODEL [--input FILE [--input-size WxH]] --out frame.png [--size 1920x1080] [--camera cam.json | --view overview | "
                 "--view layer:NAME] [--select TENSOR:INDEX] [--pick X,Y] [--gpu N] [--save-camera FILE] "
                 "[--validation] [--lod-mean] [--frames N] [--ui [--ui-rects FILE] [--labels FILE]]\n"
-                "       render MODEL --input DIR|VIDEO --out DIR/ [--max-inputs N] [--interop auto|off] [view flags]",
+                "       render MODEL --input DIR|VIDEO --out DIR/ [--max-inputs N] [--interop auto|on|off] [view flags]",
                 "run the model and render the network in 3D to a PNG (offscreen Vulkan); --pick prints the neuron at a pixel; "
                 "--ui draws the viewer's panels too; a folder or video input writes one PNG per input into --out DIR/",
                 run_render);

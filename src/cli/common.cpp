@@ -245,6 +245,7 @@ LoadedModel load_model(const ModelOptions& o, bool need_inputs, std::optional<Gr
   SessionOptions so;
   so.max_memory = o.max_memory;
   so.profile = o.profile;
+  so.arena_allocator = o.arena_allocator;
   m.run_progress = std::make_shared<Progress>("running node", o.quiet);
   so.progress = [p = m.run_progress](size_t done, size_t total) { p->update(done, total); };
   m.session = std::make_unique<Session>(m.graph, raw, so);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -34,6 +35,9 @@ struct ModelOptions {
   bool size_given = false;
   bool quiet = false;
   bool profile = false;  // time every node (bench --profile)
+  // Where the CUDA backend's activation arena lives (SessionOptions::arena_allocator; the live
+  // interop path puts it in Vulkan-exported memory). Empty: the backends' own memory.
+  std::function<DeviceBuffer(Backend&, size_t)> arena_allocator;
 };
 // `size_is_image`: whether --size means the input image size (info/infer/bench) or belongs to the
 // command (render: the frame size); --input-size always means the image size.
