@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "netlens/core.hpp"
+#include "netlens/graph.hpp"
 
 namespace netlens {
 
@@ -23,6 +24,14 @@ struct ImagePreprocess {
 };
 // Loads PNG/JPEG, resizes (bilinear) and normalises into a float32 1xCxHxW (or 1xHxWxC) tensor.
 Tensor load_image(const std::string& path, const ImagePreprocess& pp);
+
+// `base` fitted to graph input `vi` (rank 4, NCHW or NHWC as base.nhwc says): channels = 1 when the
+// channel dim is 1, and, unless `size_given`, width/height from `bound` (the shape bound to that
+// input, e.g. --input-shape; empty: none) or else the model's fixed dims. A dynamic dim leaves
+// base's value (0: the image's own size). The one reading of an image input's dims (`--input FILE.png`
+// and live frames). Error{Input} naming the input when it is not rank 4.
+ImagePreprocess image_preprocess_for(const ValueInfo& vi, const Shape& bound, const ImagePreprocess& base,
+                                     bool size_given);
 
 // 8-bit pixels already in memory (decoded video frames, camera frames) → the same tensor load_image
 // makes from a file holding those pixels. `pixels` is w·h·src_channels bytes, row-major, top row

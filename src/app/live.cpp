@@ -36,23 +36,14 @@ std::string LiveStats::summary() const {
 
 ImagePreprocess live_preprocess(const ValueInfo& vi, const ImagePreprocess& base, bool size_given,
                                 const std::map<std::string, Shape>& bound_shapes, const media::Frame& first) {
-  // The same reading of the model's input dims as the CLI's image inputs (cli/common.cpp).
-  ImagePreprocess pp = base;
+  // The same reading of the model's input dims as the CLI's image inputs (io image_preprocess_for).
   Shape bound;
   if (auto it = bound_shapes.find(vi.name); it != bound_shapes.end()) bound = it->second;
-  auto dim = [&](size_t i) -> int64_t {
-    if (!bound.empty()) return i < bound.size() ? bound[i] : -1;
-    return i < vi.dims.size() && vi.dims[i].fixed() ? vi.dims[i].value : -1;
-  };
-  const size_t rank = bound.empty() ? vi.dims.size() : bound.size();
-  if (rank != 4)
-    throw Error(ErrorKind::Input, "input '" + vi.name + "' is not an image tensor (rank " + std::to_string(rank) + ")");
-  const int64_t c = dim(pp.nhwc ? 3 : 1), h = dim(pp.nhwc ? 1 : 2), w = dim(pp.nhwc ? 2 : 3);
-  if (c == 1) pp.channels = 1;
+  ImagePreprocess pp = image_preprocess_for(vi, bound, base, size_given);
   if (!size_given) {
     // A dynamic size takes the first frame's, so later frames give the same shape (and layout).
-    pp.width = static_cast<int>(w > 0 ? w : first.width);
-    pp.height = static_cast<int>(h > 0 ? h : first.height);
+    if (pp.width <= 0) pp.width = first.width;
+    if (pp.height <= 0) pp.height = first.height;
   }
   return pp;
 }

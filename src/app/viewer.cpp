@@ -76,6 +76,9 @@ class Viewer {
   void on_key(int key);
   void save_camera(const std::string& path);
   void apply_live();        // start of a frame: switch to the newest live result, if any
+  // Runs the model on a file (Load, drop, script `open`) through o_.open_input; a failure is one
+  // line on stderr and in the Input panel, and the view stays as it was.
+  void open_file(const std::string& path);
   bool live_settled() const;  // no input pending, running or waiting to be shown
   // Runs f() while the live pipeline is not running the session (directly without live input).
   template <class F> void with_session(F&& f) {
@@ -248,9 +251,8 @@ void Viewer::open() {
   glfwSetDropCallback(win_, [](GLFWwindow* w, int n, const char** paths) {
     Viewer* v = self(w);
     if (n < 1) return;
-    if (v->o_.open_input) v->o_.open_input(paths[0]);
-    else std::fprintf(stderr, "netlens view: dropped '%s' ignored: this view has no input loader\n", paths[0]);
-    v->dirty_ = true;
+    if (n > 1) std::fprintf(stderr, "netlens view: %d files dropped; opening the first\n", n);
+    v->open_file(paths[0]);
   });
   open_panels();
   std::fprintf(stderr,
@@ -422,7 +424,8 @@ void Viewer::on_key(int key) {
 //   frames N | settle (until a flight ends) | resize W H | iconify | restore | cursor X Y |
 //   click X Y | focus X Y | key tab|f|o|home|esc|c|p|v|h | drag DX DY | scroll S |
 //   move RIGHT UP FORWARD SECONDS | save-camera FILE | screenshot FILE | close |
-//   lod max|mean (the View panel's far-layer aggregation: a new renderer)
+//   lod max|mean (the View panel's far-layer aggregation: a new renderer) |
+//   open PATH (run the model on a file, as the Input panel's Load and a dropped file; then wait-input)
 // Live input: next | prev (folder steps) | pause (toggle) | wait-input (until no input is pending,
 // running or waiting to be shown: the next frame shows the newest result); keys right|left|space|n|b.
 void Viewer::run_command(const ScriptLine& l) {
@@ -469,6 +472,7 @@ void Viewer::run_command(const ScriptLine& l) {
   else if (c == "save-camera") { need(1); save_camera(w[1]); }
   else if (c == "screenshot") { need(1); pending_shot_ = w[1]; }
   else if (c == "close") { need(0); glfwSetWindowShouldClose(win_, GLFW_TRUE); }
+  else if (c == "open") { need(1); open_file(w[1]); }  // as the Input panel's Load and a drop
   else if (c == "lod") {  // the View panel's far-layer aggregation: lod max|mean
     need(1);
     if (w[1] != "max" && w[1] != "mean") throw Error(ErrorKind::Usage, where + ": lod takes 'max' or 'mean'");
@@ -481,7 +485,9 @@ void Viewer::run_command(const ScriptLine& l) {
   }
   else if (c == "next" || c == "prev" || c == "pause" || c == "wait-input") {
     need(0);
-    if (!o_.live || !o_.feeder) throw Error(ErrorKind::Usage, where + ": '" + c + "' needs a live --input (folder, video, camera)");
+    if (c == "wait-input" ? !o_.live : !o_.live || !o_.feeder)  // wait-input also waits for `open`
+      throw Error(ErrorKind::Usage, where + ": '" + c + "' needs a live --input (folder, video, camera)" +
+                                        (c == "wait-input" ? " or an image input" : ""));
     if (c == "next") o_.feeder->next();
     else if (c == "prev") o_.feeder->prev();
     else if (c == "pause") on_key(GLFW_KEY_SPACE);  // same message as the key
@@ -546,7 +552,8 @@ int Viewer::run() {
                  t.size(), r_->options().width, r_->options().height, t[t.size() / 2], t[t.size() * 95 / 100],
                  last_draws_, ctx_->device_name().c_str());
   }
-  if (o_.live) std::fprintf(stderr, "netlens view: live: %s\n", o_.live->stats().summary().c_str());
+  if (o_.live && (o_.feeder || o_.live->stats().submitted > 0))
+    std::fprintf(stderr, "netlens view: live: %s\n", o_.live->stats().summary().c_str());
   panels_.reset();
   gui_.reset();
   r_.reset();
@@ -588,7 +595,7 @@ void Viewer::open_panels() {
     with_session([&] { select(render::make_selection(*scene_, layer, flat, &s_.graph(), shapes_)); });
     dirty_ = true;
   };
-  if (o_.open_input) a.load_input = o_.open_input;
+  if (o_.open_input) a.load_input = [this](const std::string& path) { open_file(path); };
   if (o_.feeder) a.step_input = [this](int step) { step > 0 ? o_.feeder->next() : o_.feeder->prev(); };
   a.screenshot = [this] { pending_shot_ = "netlens-shot-" + std::to_string(++saved_shots_) + ".png"; };
   a.settings_changed = [this](const ui::ViewSettings& v) {
@@ -648,6 +655,7 @@ void Viewer::apply_live() {
     if (!e && o_.feeder) e = o_.feeder->error();
     if (e) {
       std::fprintf(stderr, "netlens view: error: %s (showing the last good input)\n", e->c_str());
+      if (panels_) panels_->set_status("error: " + *e);
       error_reported_ = true;
     }
   }
@@ -667,7 +675,27 @@ void Viewer::apply_live() {
     if (panels_) panels_->set_input_path(input_name_);
     dirty_ = true;
   }
-  r_->set_subtitle(input_name_ + "  |  " + o_.live->stats().line());
+  // A single-input view runs through the pipeline only for opened files: its first frame keeps the
+  // plain title block, as `render` draws it.
+  if (o_.feeder || result_id_ > 0) r_->set_subtitle(input_name_ + "  |  " + o_.live->stats().line());
+}
+
+void Viewer::open_file(const std::string& path) {
+  dirty_ = true;
+  if (!o_.open_input) {
+    const std::string line = "cannot open '" + path + "': this view has no input loader (the model's input is not an image)";
+    std::fprintf(stderr, "netlens view: %s\n", line.c_str());
+    if (panels_) panels_->set_status(line);
+    return;
+  }
+  try {
+    o_.open_input(path);
+    if (panels_) panels_->set_status("running " + path);
+  } catch (const std::exception& e) {
+    // One line, and the view keeps showing the input it had.
+    std::fprintf(stderr, "netlens view: error: %s\n", e.what());
+    if (panels_) panels_->set_status(std::string("error: ") + e.what());
+  }
 }
 
 bool Viewer::live_settled() const {

@@ -15,7 +15,8 @@
 // H or F1 hide/show the panels (docs/ui.md), which take the mouse and keys while they are hovered
 // or typed in.
 // Live input: Right or N next image, Left or B previous image (folders), Space pause/resume (videos,
-// cameras); the frame's subtitle shows the input and the live statistics.
+// cameras); the frame's subtitle shows the input and the live statistics. The Input panel's Load, a
+// file dropped on the window and the script's `open PATH` run the model on that file (open_input).
 #pragma once
 
 #include <cstdint>
@@ -42,15 +43,18 @@ struct ViewerOptions {
   int gpu = -1;
   bool validation = false;  // require validation layers (debug builds turn them on anyway)
   bool lod_mean = false;
-  // Live input (`view --input DIR|VIDEO|camera`, see live.hpp); all null for a single input. The
+  // Live input (`view --input DIR|VIDEO|camera`, see live.hpp; a single image input has `live` and
+  // `uploader` too, for the files it opens, and no `feeder`); all null without a loader. The
   // newest result is taken at the start of a frame and handed to `uploader`; keys and script
   // commands step `feeder`. The session is then only read through live->with_session.
   LivePipeline* live = nullptr;
   SourceFeeder* feeder = nullptr;
   ResultUploader* uploader = nullptr;
   std::string first_input;  // name of the input the session ran before run_viewer
-  // Runs the model on this file (the Input panel's path box and files dropped on the window); unset:
-  // those controls are off. Set by whoever owns the input (live input); called on the UI thread.
+  // Runs the model on this file (the Input panel's path box, files dropped on the window, the script's
+  // `open`); unset: those controls are off. Set by whoever owns the input; called on the UI thread.
+  // Throws Error (one line) for a file it cannot take: the viewer shows it in the Input panel and on
+  // stderr and keeps the view; a failure later (in the run) comes through live->error().
   std::function<void(const std::string&)> open_input;
   std::string labels;       // label file / CTC dictionary for the Predictions panel ("" for none)
 };

@@ -2,18 +2,66 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include "common.hpp"
 #include "live.hpp"
 #include "netlens/onnx.hpp"
+#include "predictions.hpp"
 #include "render_command.hpp"
 #include "viewer.hpp"
 
 namespace netlens::cli {
 namespace {
 
+// A file to run the model on (the Input panel's Load, a file dropped on the window, the script's
+// `open`), decoded to a frame for the live pipeline, which resizes it like every frame. Error with
+// one line naming the path: missing, a folder, not a decodable image.
+media::Frame read_frame_file(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw Error(ErrorKind::Io, path + ": no such file");
+  if (fs::is_directory(path, ec))
+    throw Error(ErrorKind::Usage, path + ": a folder; open an image file (or start with --input DIR)");
+  Rgb8Image img = load_image_rgb8(path);  // stb, as folder images and --input FILE.png are decoded
+  media::Frame f;
+  f.width = img.width;
+  f.height = img.height;
+  f.rgb = std::move(img.pixels);
+  f.index = -1;  // not a position in a source
+  f.name = fs::path(path).filename().string();
+  return f;
+}
+
+// The graph input a single-input view's loads feed and the preprocessing that gives later files the
+// prepared shape (the first input's: a dynamic-size model keeps its first size, as live input does).
+// nullopt when that input is not an image tensor (rank 4 with 1 or 3 channels): loading is then off.
+struct SingleFeed {
+  std::string name;
+  ImagePreprocess pp;
+  DType dtype = DType::Float32;
+};
+std::optional<SingleFeed> single_feed(const LoadedModel& m, const ModelOptions& mo) {
+  std::string name;
+  if (!mo.inputs.empty()) {
+    const std::string& spec = mo.inputs.front();
+    const size_t eq = spec.find('=');
+    name = eq != std::string::npos && m.graph.find_input(spec.substr(0, eq)) ? spec.substr(0, eq) : m.graph.inputs.at(0).name;
+  } else if (!m.graph.inputs.empty()) {
+    name = m.graph.inputs.front().name;
+  }
+  auto it = m.inputs.find(name);
+  const ValueInfo* vi = m.graph.find_input(name);
+  if (it == m.inputs.end() || !vi) return std::nullopt;
+  const Shape& sh = it->second.shape();
+  const int64_t c = sh.size() == 4 ? sh[mo.pp.nhwc ? 3 : 1] : 0;
+  if (c != 1 && c != 3) return std::nullopt;
+  SingleFeed f{.name = name, .pp = image_preprocess_for(*vi, sh, mo.pp, /*size_given=*/false), .dtype = it->second.dtype()};
+  return f;
+}
+
 int run_view(const std::vector<std::string>& argv) {
-  std::vector<std::string> flags = {"camera", "view", "select", "gpu", "title", "frames", "script", "slideshow", "interop"};
+  std::vector<std::string> flags = {"camera", "view", "select", "gpu", "title", "frames", "script", "slideshow", "interop", "labels"};
   flags.insert(flags.end(), kModelFlags.begin(), kModelFlags.end());  // includes size and input-size
   std::vector<std::string> bools = {"validation", "lod-mean", "no-vsync"};
   bools.insert(bools.end(), kModelBoolFlags.begin(), kModelBoolFlags.end());
@@ -33,6 +81,8 @@ int run_view(const std::vector<std::string>& argv) {
   v.validation = a.has("validation");
   v.lod_mean = a.has("lod-mean");
   v.vsync = !a.has("no-vsync");
+  v.labels = a.get_or("labels", "");
+  if (!v.labels.empty()) inspect::read_labels(v.labels);  // a bad file is one line now, not after the run
   // Before the model runs (seconds for big ones): no display → one line, exit 1.
   app::require_display();
   ModelOptions mo = parse_model_options(a, /*size_is_image=*/false);  // --size is the window here
@@ -47,6 +97,27 @@ int run_view(const std::vector<std::string>& argv) {
       throw Error(ErrorKind::Usage, "--slideshow and --interop need a live --input (a folder, a video file or camera[:N])");
     LoadedModel m = load_model(mo, /*need_inputs=*/true);
     run_once(m);
+    if (!mo.inputs.empty()) {
+      const std::string& spec = mo.inputs.front();
+      const size_t eq = spec.find('=');
+      const bool named = eq != std::string::npos && m.graph.find_input(spec.substr(0, eq));
+      v.first_input = std::filesystem::path(named ? spec.substr(eq + 1) : spec).filename().string();
+    }
+    auto feed = single_feed(m, mo);
+    if (!feed) return app::run_viewer(*m.session, v);  // e.g. a sequence input: nothing to load an image into
+    // Loading another file goes through the live pipeline, as with a folder: its inference thread
+    // runs the session (planned again there, see live.hpp) and the renderer is updated in place.
+    *m.run_progress = Progress("running node", /*quiet=*/true);
+    app::LiveConfig cfg{.input_name = feed->name, .input_dtype = feed->dtype, .pp = feed->pp,
+                        .other_inputs = m.inputs, .layout = app::live_layout(*m.session)};
+    cfg.other_inputs.erase(feed->name);
+    cfg.wait_until_shown = true;
+    app::StagingUploader up;
+    cfg.uploader = &up;
+    app::LivePipeline pipe(*m.session, std::move(cfg));
+    v.live = &pipe;
+    v.uploader = &up;
+    v.open_input = [&pipe](const std::string& path) { pipe.submit(read_frame_file(path)); };
     return app::run_viewer(*m.session, v);
   }
   const std::string spec = *live_it;
@@ -87,16 +158,26 @@ int run_view(const std::vector<std::string>& argv) {
   v.feeder = &feeder;
   v.uploader = up.get();
   v.first_input = in.first.name;
+  v.open_input = [&pipe, &feeder](const std::string& path) {
+    media::Frame f = read_frame_file(path);
+    // A playing video or camera would replace the file at its next frame: pause it (Space resumes).
+    if (feeder.kind() != media::SourceKind::Folder && !feeder.paused()) {
+      feeder.toggle_pause();
+      std::fprintf(stderr, "netlens view: input paused (a file was opened)\n");
+    }
+    pipe.submit(std::move(f));
+  };
   return app::run_viewer(*m.session, v);
 }
 
 NETLENS_COMMAND("view",
                 "view MODEL [--input FILE [--input-size WxH]] [--size 1280x800] [--camera cam.json | --view overview | "
                 "--view layer:NAME] [--select TENSOR:INDEX] [--no-vsync] [--frames N] [--script FILE] [--gpu N] "
-                "[--validation] [--lod-mean]\n"
+                "[--validation] [--lod-mean] [--labels FILE]\n"
                 "       view MODEL --input DIR|VIDEO|camera[:N] [--slideshow SECONDS] [--interop auto|off] [view flags]",
                 "run the model and explore the network in a window (drag/scroll, Tab fly mode, F focus, click "
-                "select, C camera, P screenshot); a folder/video/camera input is run live (Right/Left or N/B step "
+                "select, C camera, P screenshot; the Input panel's Load or a file dropped on the window runs the model on "
+                "that image); a folder/video/camera input is run live (Right/Left or N/B step "
                 "through a folder, Space pauses a video); without a display use 'render'",
                 run_view);
 

@@ -106,6 +106,10 @@ ModelOptions parse_model_options(const Args& a, bool size_is_image) {
     o.pp.height = static_cast<int>(s[1]);
     o.size_given = true;
   }
+  // Defaults as one value, which applies to every channel: ImagePreprocess's own {0,0,0} / {1,1,1}
+  // would make a 1-channel model refuse its image ("mean has 3 values") unless both were given.
+  o.pp.mean = {0.0f};
+  o.pp.std = {1.0f};
   if (auto v = a.get("mean")) o.pp.mean = parse_floats("mean", *v);
   if (auto v = a.get("std")) o.pp.std = parse_floats("std", *v);
   if (auto v = a.get("scale")) o.pp.scale = parse_floats("scale", *v).at(0);
@@ -179,22 +183,9 @@ Tensor read_input_file(const std::string& path, const ValueInfo& vi, const Model
       throw Error(ErrorKind::Usage, path + ": unknown input type (expected .npy, .png or .jpg)");
     return read_npy(path);
   }
-  ImagePreprocess pp = o.pp;
-  // Layout NCHW: dims [N, C, H, W]; NHWC: [N, H, W, C]. Use the model's fixed or bound dims.
   Shape bound;
   if (auto it = o.input_shapes.find(vi.name); it != o.input_shapes.end()) bound = it->second;
-  auto dim = [&](size_t i) -> int64_t {
-    if (!bound.empty()) return i < bound.size() ? bound[i] : -1;
-    return i < vi.dims.size() && vi.dims[i].fixed() ? vi.dims[i].value : -1;
-  };
-  const size_t rank = bound.empty() ? vi.dims.size() : bound.size();
-  if (rank != 4) throw Error(ErrorKind::Input, "input '" + vi.name + "' is not an image tensor (rank " + std::to_string(rank) + ")");
-  const int64_t c = dim(pp.nhwc ? 3 : 1), h = dim(pp.nhwc ? 1 : 2), w = dim(pp.nhwc ? 2 : 3);
-  if (c == 1) pp.channels = 1;
-  if (!o.size_given && h > 0 && w > 0) {
-    pp.width = static_cast<int>(w);
-    pp.height = static_cast<int>(h);
-  }
+  const ImagePreprocess pp = image_preprocess_for(vi, bound, o.pp, o.size_given);
   Tensor t = load_image(path, pp);
   return vi.dtype == DType::Float32 ? t : t.cast(vi.dtype);
 }

@@ -98,6 +98,26 @@ Tensor preprocess_pixels(const uint8_t* pixels, int w, int h, int src_channels, 
   return t;
 }
 
+ImagePreprocess image_preprocess_for(const ValueInfo& vi, const Shape& bound, const ImagePreprocess& base,
+                                     bool size_given) {
+  ImagePreprocess pp = base;
+  // Layout NCHW: dims [N, C, H, W]; NHWC: [N, H, W, C]. A bound shape wins over declared dims.
+  auto dim = [&](size_t i) -> int64_t {
+    if (!bound.empty()) return i < bound.size() ? bound[i] : -1;
+    return i < vi.dims.size() && vi.dims[i].fixed() ? vi.dims[i].value : -1;
+  };
+  const size_t rank = bound.empty() ? vi.dims.size() : bound.size();
+  if (rank != 4)
+    throw Error(ErrorKind::Input, "input '" + vi.name + "' is not an image tensor (rank " + std::to_string(rank) + ")");
+  const int64_t c = dim(pp.nhwc ? 3 : 1), h = dim(pp.nhwc ? 1 : 2), w = dim(pp.nhwc ? 2 : 3);
+  if (c == 1) pp.channels = 1;
+  if (!size_given) {
+    if (w > 0) pp.width = static_cast<int>(w);
+    if (h > 0) pp.height = static_cast<int>(h);
+  }
+  return pp;
+}
+
 Tensor load_image(const std::string& path, const ImagePreprocess& pp) {
   const int C = pp.channels;
   check_preprocess(pp, path);  // option errors first, before touching the file

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <random>
 
+#include <stb_image_write.h>
+
 #include "netlens/io.hpp"
 
 namespace fs = std::filesystem;
@@ -252,4 +254,44 @@ TEST_F(Cli, InfoSystemNamesDevicesAndTheDataPath) {
   Result bad = run("info --system --interop maybe");
   EXPECT_EQ(bad.status, 2) << bad.out;
   EXPECT_NE(bad.out.find("--interop must be auto, on or off"), std::string::npos) << bad.out;
+}
+
+// A 1-channel image model needs no --mean/--std: the defaults follow the channel count (they were
+// three values, and load_image refused them: "mean has 3 values"). The input tensor is checked
+// against stb's grey conversion done here ((77 r + 150 g + 29 b) >> 8, then /255; the image already
+// has the model's 3x4 size, so nothing is resized), and the output against relu(x)·w. Exact up to
+// float rounding (1e-6).
+TEST_F(Cli, OneChannelImageModelNeedsNoMeanOrStd) {
+  save(model({1, 1, 4, 3}), path("grey.onnx"));  // w = {1, 2, -1} along the last axis
+  const int W = 3, H = 4;
+  std::vector<uint8_t> px(W * H * 3);
+  for (int i = 0; i < W * H; ++i) {
+    px[size_t(i) * 3 + 0] = uint8_t(20 * i + 5);
+    px[size_t(i) * 3 + 1] = uint8_t(255 - 17 * i);
+    px[size_t(i) * 3 + 2] = uint8_t((i * 53) % 256);
+  }
+  ASSERT_NE(stbi_write_png(path("in.png").c_str(), W, H, 3, px.data(), W * 3), 0);
+  Result r = run("infer " + path("grey.onnx") + " --input " + path("in.png") + " --backend cpu --quiet --dump " +
+                 path("d") + " --all");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const std::vector<float> x = read_npy(path("d/x.npy")).to_f32_vector();
+  const std::vector<float> y = read_npy(path("d/y.npy")).to_f32_vector();
+  ASSERT_EQ(x.size(), size_t(W * H));
+  ASSERT_EQ(y.size(), size_t(W * H));
+  const float w[3] = {1.0f, 2.0f, -1.0f};
+  for (int i = 0; i < W * H; ++i) {
+    const int grey = (77 * px[size_t(i) * 3] + 150 * px[size_t(i) * 3 + 1] + 29 * px[size_t(i) * 3 + 2]) >> 8;
+    EXPECT_NEAR(x[size_t(i)], float(grey) / 255.0f, 1e-6f) << "pixel " << i;
+    EXPECT_NEAR(y[size_t(i)], std::max(x[size_t(i)], 0.0f) * w[i % 3], 1e-6f) << "pixel " << i;
+  }
+  // One value applies to the one channel; three values for one channel stay a usage error.
+  Result one = run("infer " + path("grey.onnx") + " --input " + path("in.png") + " --backend cpu --quiet --mean 0.5 "
+                   "--std 0.25 --dump " + path("d2") + " --all");
+  ASSERT_EQ(one.status, 0) << one.out;
+  const std::vector<float> x2 = read_npy(path("d2/x.npy")).to_f32_vector();
+  for (size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(x2[i], (x[i] - 0.5f) / 0.25f, 1e-5f) << "pixel " << i;
+  Result three = run("infer " + path("grey.onnx") + " --input " + path("in.png") + " --backend cpu --mean 0.1,0.2,0.3");
+  EXPECT_EQ(three.status, 2) << three.out;  // a usage error: its line, then the command's usage line
+  const std::string first_line = three.out.substr(0, three.out.find('\n'));
+  EXPECT_NE(first_line.find("mean has 3 values, expected 1"), std::string::npos) << three.out;
 }
