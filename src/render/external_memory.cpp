@@ -42,16 +42,21 @@ struct Staging {
   }
 };
 
-}  // namespace
-
-ExportableBuffer::ExportableBuffer(Context& ctx, VkDeviceSize bytes, VkBufferUsageFlags usage) : ctx_(ctx), size_(bytes) {
+// A buffer whose memory is (or will be) shared through an opaque fd: both sides must say so.
+void make_external_buffer(Context& ctx, VkDeviceSize bytes, VkBufferUsageFlags usage, UniqueBuffer& out) {
   require(ctx.external().memory_fd, ctx, "memory");
-  VkDevice dev = ctx.device();
   VkExternalMemoryBufferCreateInfo ext{.sType = VK_STRUCTURE_TYPE_EXTERNAL_MEMORY_BUFFER_CREATE_INFO,
                                        .handleTypes = VK_EXTERNAL_MEMORY_HANDLE_TYPE_OPAQUE_FD_BIT};
   VkBufferCreateInfo bi{.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, .pNext = &ext, .size = bytes == 0 ? 256 : bytes,
                         .usage = usage, .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
-  VK_CHECK(vkCreateBuffer(dev, &bi, nullptr, buffer_.out(dev)));
+  VK_CHECK(vkCreateBuffer(ctx.device(), &bi, nullptr, out.out(ctx.device())));
+}
+
+}  // namespace
+
+ExportableBuffer::ExportableBuffer(Context& ctx, VkDeviceSize bytes, VkBufferUsageFlags usage) : ctx_(ctx), size_(bytes) {
+  VkDevice dev = ctx.device();
+  make_external_buffer(ctx, bytes, usage, buffer_);
   VkMemoryDedicatedRequirements dreq{.sType = VK_STRUCTURE_TYPE_MEMORY_DEDICATED_REQUIREMENTS};
   VkMemoryRequirements2 req{.sType = VK_STRUCTURE_TYPE_MEMORY_REQUIREMENTS_2, .pNext = &dreq};
   VkBufferMemoryRequirementsInfo2 ri{.sType = VK_STRUCTURE_TYPE_BUFFER_MEMORY_REQUIREMENTS_INFO_2, .buffer = buffer_};
@@ -85,13 +90,8 @@ int ExportableBuffer::export_fd() const {
 
 ImportedBuffer::ImportedBuffer(Context& ctx, int fd, VkDeviceSize bytes, VkDeviceSize allocation_size, bool dedicated,
                                VkBufferUsageFlags usage) {
-  require(ctx.external().memory_fd, ctx, "memory");
   VkDevice dev = ctx.device();
-  VkExternalMemoryBufferCreateInfo ext{.sType = VK_STRUCTURE_TYPE_EXTERNAL_MEMORY_BUFFER_CREATE_INFO,
-                                       .handleTypes = VK_EXTERNAL_MEMORY_HANDLE_TYPE_OPAQUE_FD_BIT};
-  VkBufferCreateInfo bi{.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, .pNext = &ext, .size = bytes == 0 ? 256 : bytes,
-                        .usage = usage, .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
-  VK_CHECK(vkCreateBuffer(dev, &bi, nullptr, buffer_.out(dev)));
+  make_external_buffer(ctx, bytes, usage, buffer_);
   auto props_fn = device_fn<PFN_vkGetMemoryFdPropertiesKHR>(ctx, "vkGetMemoryFdPropertiesKHR");
   VkMemoryFdPropertiesKHR fp{.sType = VK_STRUCTURE_TYPE_MEMORY_FD_PROPERTIES_KHR};
   VK_CHECK(props_fn(dev, VK_EXTERNAL_MEMORY_HANDLE_TYPE_OPAQUE_FD_BIT, fd, &fp));

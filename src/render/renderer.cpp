@@ -361,6 +361,16 @@ std::vector<std::array<int64_t, 5>> Renderer::Impl::current_layout_key() const {
   return key;
 }
 
+// Buffer copies (in-place value updates) made visible to the draws' storage-buffer reads.
+static void barrier_copies_to_shader_reads(VkCommandBuffer cb) {
+  VkMemoryBarrier2 mb{.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER_2, .srcStageMask = VK_PIPELINE_STAGE_2_COPY_BIT,
+                      .srcAccessMask = VK_ACCESS_2_TRANSFER_WRITE_BIT,
+                      .dstStageMask = VK_PIPELINE_STAGE_2_VERTEX_SHADER_BIT | VK_PIPELINE_STAGE_2_FRAGMENT_SHADER_BIT,
+                      .dstAccessMask = VK_ACCESS_2_SHADER_STORAGE_READ_BIT};
+  VkDependencyInfo d{.sType = VK_STRUCTURE_TYPE_DEPENDENCY_INFO, .memoryBarrierCount = 1, .pMemoryBarriers = &mb};
+  vkCmdPipelineBarrier2(cb, &d);
+}
+
 // The new values go through host staging buffers and one transfer submission on the renderer's
 // queue, finished (fence) before this returns; its barrier makes the copies visible to the shader
 // reads of every later submission. render() waits for each frame's own submission too, so no frame
@@ -393,12 +403,7 @@ UploadStats Renderer::Impl::values_changed() {
     }
     VkBufferCopy lc{.srcOffset = 0, .dstOffset = 0, .size = gl.size() * sizeof(gpu::GpuLayer)};
     vkCmdCopyBuffer(cb, layers_staging.buf, layers_buf.buf, 1, &lc);
-    VkMemoryBarrier2 mb{.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER_2, .srcStageMask = VK_PIPELINE_STAGE_2_COPY_BIT,
-                        .srcAccessMask = VK_ACCESS_2_TRANSFER_WRITE_BIT,
-                        .dstStageMask = VK_PIPELINE_STAGE_2_VERTEX_SHADER_BIT | VK_PIPELINE_STAGE_2_FRAGMENT_SHADER_BIT,
-                        .dstAccessMask = VK_ACCESS_2_SHADER_STORAGE_READ_BIT};
-    VkDependencyInfo d{.sType = VK_STRUCTURE_TYPE_DEPENDENCY_INFO, .memoryBarrierCount = 1, .pMemoryBarriers = &mb};
-    vkCmdPipelineBarrier2(cb, &d);
+    barrier_copies_to_shader_reads(cb);
   });
   us.copy_ms = ms_since(t1);
   us.total_ms = ms_since(t0);
@@ -452,12 +457,7 @@ std::vector<viz::ColorScale> Renderer::Impl::codes_from_device(CodeBuilder& b, V
     if (!cmax[k].empty()) vkCmdCopyBuffer(cb, b.codes_max(), chunk_bufs[k].buf, static_cast<uint32_t>(cmax[k].size()), cmax[k].data());
     if (!cmean[k].empty()) vkCmdCopyBuffer(cb, b.codes_mean(), chunk_bufs[k].buf, static_cast<uint32_t>(cmean[k].size()), cmean[k].data());
   }
-  VkMemoryBarrier2 mb{.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER_2, .srcStageMask = VK_PIPELINE_STAGE_2_COPY_BIT,
-                      .srcAccessMask = VK_ACCESS_2_TRANSFER_WRITE_BIT,
-                      .dstStageMask = VK_PIPELINE_STAGE_2_VERTEX_SHADER_BIT | VK_PIPELINE_STAGE_2_FRAGMENT_SHADER_BIT,
-                      .dstAccessMask = VK_ACCESS_2_SHADER_STORAGE_READ_BIT};
-  VkDependencyInfo dep{.sType = VK_STRUCTURE_TYPE_DEPENDENCY_INFO, .memoryBarrierCount = 1, .pMemoryBarriers = &mb};
-  vkCmdPipelineBarrier2(cb, &dep);
+  barrier_copies_to_shader_reads(cb);
   VK_CHECK(vkEndCommandBuffer(cb));
   VkCommandBufferSubmitInfo cbi{.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_SUBMIT_INFO, .commandBuffer = cb};
   VkSemaphoreSubmitInfo wsi{.sType = VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO,
@@ -488,7 +488,7 @@ std::vector<viz::ColorScale> Renderer::Impl::codes_from_device(CodeBuilder& b, V
   ctx.submit_now([&](VkCommandBuffer cb2) {
     VkBufferCopy lc{.srcOffset = 0, .dstOffset = 0, .size = gl.size() * sizeof(gpu::GpuLayer)};
     vkCmdCopyBuffer(cb2, layers_staging.buf, layers_buf.buf, 1, &lc);
-    vkCmdPipelineBarrier2(cb2, &dep);
+    barrier_copies_to_shader_reads(cb2);
   });
   if (stats) {
     stats->pack_ms = ms_since(t0) - ms_since(t1);
