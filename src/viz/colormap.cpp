@@ -144,9 +144,13 @@ ColorScale robust_scale(std::span<const float> values, float lo_pct, float hi_pc
 uint8_t encode(float v, const ColorScale& s) {
   if (!std::isfinite(v)) return kCodeNonFinite;
   if (v == 0.0f) return kCodeZero;
-  float t = s.normalize(v);
-  auto c = static_cast<int>(std::lround(t * float(kCodeMaxColor)));
-  return static_cast<uint8_t>(std::clamp(c, 0, int(kCodeMaxColor)));
+  const float x = s.normalize(v) * float(kCodeMaxColor);
+  // lround(x) for x in [0, 251] without the libm call (a fifth of build_scene's time): double(x) +
+  // 0.5 is exact for x ≥ 2^-30 and rounds to 0.5 below, so truncating it rounds half away from zero
+  // as lround does. NaN (only from an infinite span) → 0, as lround's result clamped was.
+  if (!(x >= 0.0f)) return 0;
+  const int c = static_cast<int>(double(x) + 0.5);
+  return static_cast<uint8_t>(std::min(c, int(kCodeMaxColor)));
 }
 
 std::string format_value(float v) {

@@ -1,12 +1,12 @@
 #include "scene.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <exception>
 #include <mutex>
 #include <random>
-
-#include <omp.h>
+#include <thread>
 
 namespace netlens::viz {
 
@@ -18,23 +18,33 @@ int64_t Scene::neurons() const {
 
 namespace {
 
-int thread_count(const SceneOptions& o) { return o.threads > 0 ? o.threads : omp_get_max_threads(); }
+int thread_count(const SceneOptions& o) {
+  return o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
 
-// body(i) for every i in [0, n) on up to `threads` OpenMP threads (dynamic: tasks differ in size).
-// An exception must not leave an OpenMP region: the first one is rethrown after it.
+// body(i) for every i in [0, n), tasks taken in order by up to `threads` threads (the caller is
+// one of them). Plain threads that exit when the tasks run out, not OpenMP: on a loaded machine
+// (other builds, the live view's inference) OpenMP's spinning barriers burnt the CPU time that a
+// descheduled worker needed, and 2 threads were no faster than 1. The first exception is rethrown.
 template <class F>
 void parallel_for(int64_t n, int threads, F&& body) {
+  std::atomic<int64_t> next{0};
   std::exception_ptr error;
   std::mutex m;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-  for (int64_t i = 0; i < n; ++i) {
-    try {
-      body(i);
-    } catch (...) {
-      std::lock_guard<std::mutex> g(m);
-      if (!error) error = std::current_exception();
+  auto work = [&] {
+    for (int64_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < n;) {
+      try {
+        body(i);
+      } catch (...) {
+        std::lock_guard<std::mutex> g(m);
+        if (!error) error = std::current_exception();
+      }
     }
-  }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < std::min<int64_t>(threads, n); ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
   if (error) std::rethrow_exception(error);
 }
 

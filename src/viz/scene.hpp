@@ -28,7 +28,7 @@ struct SceneOptions {
   float lo_pct = 1.0f, hi_pct = 99.0f;  // percentile range (robust_scale's)
   bool global_scale = false;
   size_t max_samples = 1u << 20;        // per layer
-  int threads = 0;                      // 0: OpenMP's default (every core); n: at most n
+  int threads = 0;                      // 0: one per hardware thread; n: at most n
   // Same colour scales (everything but the thread count).
   bool same_scales(const SceneOptions& o) const {
     return lo_pct == o.lo_pct && hi_pct == o.hi_pct && global_scale == o.global_scale && max_samples == o.max_samples;
@@ -57,7 +57,7 @@ ColorScale global_scale(const std::vector<std::span<const float>>& layers, const
 
 // fetch(name) returns the host tensor of a shown tensor (any float dtype; converted to float32).
 // fetch is called on the calling thread only, layer after layer; the rest (copies, scales, codes,
-// pyramids) runs on OpenMP threads, across layers and across channel ranges within a layer.
+// pyramids) runs on SceneOptions::threads threads, across layers and channel ranges within a layer.
 Scene build_scene(Layout layout, const std::function<Tensor(const std::string&)>& fetch,
                   const SceneOptions& opts = {});
 // Same, from values already in memory (moved in), one vector per layer of d.count floats.

@@ -449,6 +449,14 @@ std::vector<std::vector<float>> scene_values(const Layout& L, bool all_non_negat
   return v;
 }
 
+// encode as it was written before the lround shortcut (the reference for codes).
+uint8_t lround_encode(float v, const ColorScale& s) {
+  if (!std::isfinite(v)) return kCodeNonFinite;
+  if (v == 0.0f) return kCodeZero;
+  const auto c = static_cast<int>(std::lround(s.normalize(v) * float(kCodeMaxColor)));
+  return static_cast<uint8_t>(std::clamp(c, 0, int(kCodeMaxColor)));
+}
+
 // Today's (before threads) build_scene_from_values, written out directly: robust_scale per layer,
 // codes in flat order, the float pyramid encoded level by level.
 Scene reference_scene(const Layout& layout, const std::vector<std::vector<float>>& values,
@@ -462,14 +470,14 @@ Scene reference_scene(const Layout& layout, const std::vector<std::vector<float>
     L.values = values[i];
     L.scale = scales[i];
     L.code0_offset = s.codes0.size();
-    for (int64_t k = 0; k < d.C * d.H * d.W; ++k) s.codes0.push_back(k < d.count ? encode(L.values[k], L.scale) : kCodeEmpty);
+    for (int64_t k = 0; k < d.C * d.H * d.W; ++k) s.codes0.push_back(k < d.count ? lround_encode(L.values[k], L.scale) : kCodeEmpty);
     FloatPyramid p = build_pyramid(L.values.data(), d);
     L.levels = static_cast<int>(p.dims.size());
     for (size_t k = 0; k < p.dims.size(); ++k) {
       L.level_offset[k + 1] = s.codes_max.size();
       for (size_t j = 0; j < p.max[k].size(); ++j) {
-        s.codes_max.push_back(p.empty[k][j] ? kCodeEmpty : encode(p.max[k][j], L.scale));
-        s.codes_mean.push_back(p.empty[k][j] ? kCodeEmpty : encode(p.mean[k][j], L.scale));
+        s.codes_max.push_back(p.empty[k][j] ? kCodeEmpty : lround_encode(p.max[k][j], L.scale));
+        s.codes_mean.push_back(p.empty[k][j] ? kCodeEmpty : lround_encode(p.mean[k][j], L.scale));
       }
     }
   }
@@ -633,4 +641,33 @@ TEST(Colormap, RobustScaleEqualsSortedPercentilesForAnyRange) {
       EXPECT_EQ(s.hi, d.hi) << trial << " p" << lo << "..p" << hi;
     }
   }
+}
+
+TEST(Colormap, EncodeRoundsExactlyAsLround) {
+  // encode rounds t·251 without libm's lround; every float near a rounding boundary (k + 0.5)/251
+  // (±200 ULP), a stride through all floats of (0, 1], and tiny/huge values give lround's code.
+  const ColorScale unit{ColorMapKind::Sequential, 0.0f, 1.0f};
+  const ColorScale wide{ColorMapKind::Diverging, -3.0f, 3.0f};
+  int64_t checked = 0;
+  auto check = [&](float v) {
+    for (const ColorScale* sc : {&unit, &wide}) {
+      ASSERT_EQ(encode(v, *sc), lround_encode(v, *sc)) << v;
+      ASSERT_EQ(encode(-v, *sc), lround_encode(-v, *sc)) << -v;
+    }
+    ++checked;
+  };
+  for (int k = 0; k <= 251; ++k) {
+    for (float centre : {(float(k) + 0.5f) / 251.0f, float((double(k) + 0.5) / 251.0), (float(k) + 0.5f) / 251.0f * 6.0f - 3.0f}) {
+      float v = centre;
+      for (int i = 0; i < 200; ++i) v = std::nextafter(v, 0.0f);
+      for (int i = 0; i < 400; ++i, v = std::nextafter(v, 2.0f)) check(v);
+    }
+  }
+  for (uint32_t bits = 1; bits <= 0x3f800000u; bits += 9973) {
+    float v;
+    std::memcpy(&v, &bits, sizeof v);
+    check(v);
+  }
+  for (float v : {1e-45f, 1e-38f, 1e-30f, 9.3e-10f, 0.49999997f / 251.0f, 3e38f, 0.4999999f, 250.5f / 251.0f}) check(v);
+  EXPECT_GT(checked, 200000);
 }
