@@ -149,7 +149,9 @@ int run_view(const std::vector<std::string>& argv) {
   cfg.wait_until_shown = true;  // the panels read the session of the result on screen
   std::string line;
   const std::string backend = m.backends.front()->name();
-  auto up = app::make_uploader(interop, backend, mo.backend == "cpu" ? "--backend cpu" : "no usable CUDA device", &line);
+  // The window viewer's results take the staging path; the zero-copy interop path is `render --input`'s.
+  auto up = app::make_uploader(interop, backend, mo.backend == "cpu" ? "--backend cpu" : "no usable CUDA device", &line,
+                               "the window viewer uses staging; CUDA-Vulkan interop runs in render --input");
   std::fprintf(stderr, "netlens view: %s; %s\n", line.c_str(), in.source->description().c_str());
   cfg.uploader = up.get();
   app::LivePipeline pipe(*m.session, std::move(cfg));
