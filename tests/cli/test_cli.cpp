@@ -244,12 +244,16 @@ TEST_F(Cli, InfoSystemNamesDevicesAndTheDataPath) {
   EXPECT_NE(r.out.find("inference  "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("data path: "), std::string::npos) << r.out;
   const bool cuda = r.out.find("cuda       none:") == std::string::npos;
-  if (!cuda) {
+  const bool vulkan = r.out.find("vulkan     not built") == std::string::npos;
+  if (!vulkan) EXPECT_NE(r.out.find("data path: none (this netlens was built without the Vulkan renderer)"), std::string::npos) << r.out;
+  if (!cuda && vulkan)
     EXPECT_NE(r.out.find("data path: cpu + staging upload (no usable CUDA device"), std::string::npos) << r.out;
-    // Interop cannot be forced without CUDA: one line, exit 1.
+  if (!cuda || !vulkan) {
+    // Interop cannot be forced without CUDA or without the renderer: one line naming why, exit 1.
     Result on = run("info --system --interop on");
     EXPECT_EQ(on.status, 1) << on.out;
-    EXPECT_NE(on.out.find("error: --interop on: no usable CUDA device"), std::string::npos) << on.out;
+    EXPECT_NE(on.out.find(vulkan ? "error: --interop on: no usable CUDA device" : "error: --interop on: this netlens was built without"),
+              std::string::npos) << on.out;
   }
   Result bad = run("info --system --interop maybe");
   EXPECT_EQ(bad.status, 2) << bad.out;
