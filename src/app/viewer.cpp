@@ -90,6 +90,9 @@ class Viewer {
   // them), drawn before each render; H or F1 hides them.
   void open_panels();
   void apply_panel_settings();  // start of a frame: a new renderer when the View panel asked for one
+  // The View panel's percentile range / per-layer or global scale, when the scene was built
+  // otherwise: the scene is rebuilt from its own values and the renderer updated in place.
+  void rescale_scene();
   void draw_panels();
   void select(render::Selection sel);  // the renderer's highlight and the neuron panel
   bool gui_mouse() const { return gui_ && show_panels_ && gui_->wants_mouse(); }
@@ -110,6 +113,7 @@ class Viewer {
   std::unique_ptr<ui::Panels> panels_;
   bool show_panels_ = true;
   bool lod_mean_ = false, pending_lod_ = false;  // far-layer aggregation (View panel): renderer rebuilt
+  bool pending_scale_ = false;  // colour scales (View panel): scene rebuilt at the start of a frame
   render::Selection selection_;
   std::vector<std::pair<std::string, std::vector<int64_t>>> contrib_shown_;  // marked in 3D
   bool vsync_ = true;
@@ -483,6 +487,20 @@ void Viewer::run_command(const ScriptLine& l) {
       if (v.lod_mean != lod_mean_) pending_lod_ = true;
     }
   }
+  else if (c == "scale") {  // the View panel's colour scales: scale layer|global [LO HI]
+    if (w.size() != 2 && w.size() != 4) throw Error(ErrorKind::Usage, where + ": scale takes 'layer' or 'global', then optionally LO HI");
+    if (w[1] != "layer" && w[1] != "global") throw Error(ErrorKind::Usage, where + ": scale takes 'layer' or 'global'");
+    if (panels_) {
+      ui::ViewSettings v = panels_->settings();
+      v.global_scale = w[1] == "global";
+      if (w.size() == 4) {
+        v.lo_pct = static_cast<float>(num(2));
+        v.hi_pct = static_cast<float>(num(3));
+      }
+      panels_->set_settings(v);
+      pending_scale_ = true;
+    }
+  }
   else if (c == "next" || c == "prev" || c == "pause" || c == "wait-input") {
     need(0);
     if (c == "wait-input" ? !o_.live : !o_.live || !o_.feeder)  // wait-input also waits for `open`
@@ -600,11 +618,37 @@ void Viewer::open_panels() {
   a.screenshot = [this] { pending_shot_ = "netlens-shot-" + std::to_string(++saved_shots_) + ".png"; };
   a.settings_changed = [this](const ui::ViewSettings& v) {
     if (v.lod_mean != lod_mean_) pending_lod_ = true;  // renderer option: rebuilt before the next frame
+    pending_scale_ = true;  // rescale_scene() does nothing when the scales are unchanged
     dirty_ = true;
   };
 }
 
+void Viewer::rescale_scene() {
+  const ui::ViewSettings& v = panels_->settings();
+  viz::SceneOptions o = scene_->options;
+  o.lo_pct = v.lo_pct;
+  o.hi_pct = v.hi_pct;
+  o.global_scale = v.global_scale;
+  if (o.same_scales(scene_->options)) return;
+  // A scene made on the GPU has no host values (CodeBuilder::read_scene): it keeps its default scales.
+  for (size_t i = 0; i < scene_->layers.size(); ++i)
+    if (static_cast<int64_t>(scene_->layers[i].values.size()) != scene_->layout.layers[i].dims.count) return;
+  std::vector<std::vector<float>> values;
+  for (auto& L : scene_->layers) values.push_back(std::move(L.values));
+  *scene_ = viz::build_scene_from_values(scene_->layout, std::move(values), o);
+  r_->values_changed();  // same layout: codes and layer records rewritten in place
+  with_session([&] {
+    panels_->set_scene(s_, *scene_);
+    panels_->set_selection(selection_);
+  });
+  dirty_ = true;
+}
+
 void Viewer::apply_panel_settings() {
+  if (pending_scale_ && panels_) {
+    pending_scale_ = false;
+    rescale_scene();
+  }
   if (pending_lod_) {
     // Far-layer aggregation is fixed per renderer: make a new one (same size, camera, selection).
     pending_lod_ = false;
@@ -663,6 +707,7 @@ void Viewer::apply_live() {
     // Between two frames: the renderer has no frame in flight, so the switch is whole.
     const double ms = o_.uploader->apply(*r, *scene_, *r_);
     o_.live->note_applied(ms);
+    if (panels_) rescale_scene();  // a live result has the default scales; the View panel's may differ
     if (panels_) {
       // The pipeline waits for shown() before its next run, so this does not block.
       with_session([&] {

@@ -225,24 +225,24 @@ viz::ColorScale Panels::panel_scale(int layer) {
     c.settings = settings_;
   }
   const auto& L = scene_->layers;
-  const bool default_range = settings_.lo_pct == 1.0f && settings_.hi_pct == 99.0f;
+  const viz::SceneOptions& so = scene_->options;
+  if (so.lo_pct == settings_.lo_pct && so.hi_pct == settings_.hi_pct && so.global_scale == settings_.global_scale)
+    return L[static_cast<size_t>(layer)].scale;  // the scene was built with these settings: the 3D view's scale
+  // A host that keeps its scene (render --ui): the panels recolour alone, by the scene's rules.
+  viz::SceneOptions o;
+  o.lo_pct = settings_.lo_pct;
+  o.hi_pct = settings_.hi_pct;
   if (!settings_.global_scale) {
-    if (default_range) return L[static_cast<size_t>(layer)].scale;  // exactly what the 3D view uses
     auto it = c.scales.find(layer);
     if (it == c.scales.end())
-      it = c.scales.emplace(layer, viz::robust_scale(L[static_cast<size_t>(layer)].values, settings_.lo_pct,
-                                                     settings_.hi_pct)).first;
+      it = c.scales.emplace(layer, viz::robust_scale(L[static_cast<size_t>(layer)].values, o.lo_pct, o.hi_pct,
+                                                     o.max_samples)).first;
     return it->second;
   }
   if (!c.have_global) {
-    // One scale over every shown layer: an evenly strided sample of each (at most 4M values in all).
-    int64_t total = 0;
-    for (const auto& l : L) total += static_cast<int64_t>(l.values.size());
-    const int64_t stride = std::max<int64_t>(1, total / (int64_t(1) << 22));
-    std::vector<float> sample;
-    for (const auto& l : L)
-      for (size_t i = 0; i < l.values.size(); i += static_cast<size_t>(stride)) sample.push_back(l.values[i]);
-    c.global = viz::robust_scale(sample, settings_.lo_pct, settings_.hi_pct);
+    std::vector<std::span<const float>> all;
+    for (const auto& l : L) all.emplace_back(l.values);
+    c.global = viz::global_scale(all, o);
     c.have_global = true;
   }
   return c.global;
