@@ -1,6 +1,6 @@
-// Shared by the inspect tests (header only): tiny graphs built with the Graph API and run on the CPU
-// backend, the PP-OCR sample inputs, and independent reference computations (full sort, long
-// double sums) that the analyses are checked against.
+// Shared by the inspect tests (header only): tiny graphs built with the Graph API, seeded random tensors,
+// CPU sessions with their ModelView, the PP-OCR sample inputs, and independent reference computations
+// (full sort, long double sums) that the analyses are checked against.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -8,7 +8,9 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -27,13 +29,32 @@ inline ValueInfo vi(const std::string& name, const Shape& dims, DType t = DType:
 }
 
 inline Node node(const std::string& op, const std::string& name, std::vector<std::string> in,
-                 std::vector<std::string> out) {
+                 std::vector<std::string> out, std::map<std::string, AttrValue> attrs = {}) {
   Node n;
   n.op_type = op;
   n.name = name;
   n.inputs = std::move(in);
   n.outputs = std::move(out);
+  n.attrs = std::move(attrs);
   return n;
+}
+
+// Float32 values uniform in [-1, 1), the same for the same seed (mt19937).
+inline Tensor random_tensor(Shape s, uint32_t seed) {
+  Tensor t(DType::Float32, std::move(s));
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data_as<float>()[i] = d(rng);
+  return t;
+}
+
+// Float32 values normal with mean 0 and standard deviation sd, the same for the same seed.
+inline Tensor randn(Shape s, uint32_t seed, float sd) {
+  Tensor t(DType::Float32, std::move(s));
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, sd);
+  for (int64_t i = 0; i < t.numel(); ++i) t.data_as<float>()[i] = d(rng);
+  return t;
 }
 
 // A graph being built: one float input "x", nodes appended in order, scalar constants as
@@ -62,7 +83,8 @@ struct GraphBuilder {
   }
 };
 
-// A session that has run on one input, with its backend (the session borrows it).
+// A CPU session and its view. The session borrows the backend and the view borrows the session;
+// all three are on the heap, so a Ran can be moved.
 struct Ran {
   std::unique_ptr<Backend> cpu;
   std::unique_ptr<Session> session;
@@ -70,6 +92,17 @@ struct Ran {
   Tensor value(const std::string& t) const { return view->value(t); }
 };
 
+// Prepared for the graph's declared shapes, not run: enough for analyses of weights and structure.
+inline Ran prepare_graph(Graph g) {
+  Ran r;
+  r.cpu = make_cpu_backend();
+  r.session = std::make_unique<Session>(std::move(g), std::vector<Backend*>{r.cpu.get()});
+  r.session->prepare();
+  r.view = std::make_unique<ModelView>(*r.session);
+  return r;
+}
+
+// Run once on these inputs.
 inline Ran run_graph(Graph g, const std::map<std::string, Tensor>& inputs) {
   Ran r;
   r.cpu = make_cpu_backend();
@@ -89,17 +122,20 @@ inline std::string samples_dir() {
   return "assets/samples";
 }
 
-// PP-OCRv4 rec on the rendered text line, preprocessed the PaddleOCR way (BGR, (x/255−0.5)/0.5),
-// as tests/models does.
-inline Tensor rec_line_input() {
+// PaddleOCR's rec/cls preprocessing (BGR, (x/255−0.5)/0.5, as tests/models does) at width w and
+// height 48; w = 0 keeps the image's own size.
+inline ImagePreprocess ppocr_preprocess(int w) {
   ImagePreprocess pp;
-  pp.width = 320;
-  pp.height = 48;
-  pp.bgr = true;
+  pp.width = w;
+  pp.height = w ? 48 : 0;
+  pp.bgr = true;  // PaddleOCR's OpenCV order (assets/samples/README.md)
   pp.mean = {0.5f, 0.5f, 0.5f};
   pp.std = {0.5f, 0.5f, 0.5f};
-  return load_image(samples_dir() + "/line_320x48.png", pp);
+  return pp;
 }
+
+// PP-OCRv4 rec's input: the rendered text line.
+inline Tensor rec_line_input() { return load_image(samples_dir() + "/line_320x48.png", ppocr_preprocess(320)); }
 
 // Fails the calling test (instead of skipping) when the models were not fetched.
 inline bool have_model(const std::string& file) {

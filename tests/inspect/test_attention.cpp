@@ -7,37 +7,18 @@
 
 #include <cmath>
 #include <filesystem>
-#include <random>
 
 #include "attention.hpp"
-#include "netlens/cpu.hpp"
-#include "netlens/io.hpp"
-#include "netlens/onnx.hpp"
+#include "inspect_test_util.hpp"
 
 using namespace netlens;
 using namespace netlens::inspect;
+using namespace netlens::inspect::test;
 namespace fs = std::filesystem;
 
 namespace {
 
 const std::string kSource = fs::path(__FILE__).parent_path().parent_path().parent_path().string();
-
-ValueInfo vi(const std::string& name, Shape s) {
-  ValueInfo v;
-  v.name = name;
-  v.dtype = DType::Float32;
-  v.has_shape = true;
-  for (int64_t d : s) v.dims.push_back(Dim{d, ""});
-  return v;
-}
-
-Tensor randn(Shape s, uint32_t seed, float sd) {
-  Tensor t(DType::Float32, std::move(s));
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, sd);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data_as<float>()[i] = d(rng);
-  return t;
-}
 
 // A ViT-style graph: Conv patch embedding → tokens (+ class token, + positions) → blocks of
 // pre-norm multi-head attention and a ReLU MLP.
@@ -172,16 +153,8 @@ void check_map_against_tensor(const ModelView& v, const AttentionMap& m) {
 TEST(Attention, FindsTheSvtrBlocksOfPpocrRec) {
   const std::string model = std::string(NETLENS_CACHE_DIR) + "/models/ppocrv4_rec.onnx";
   if (!fs::exists(model)) GTEST_SKIP() << model << " missing (scripts/fetch-models.sh)";
-  auto cpu = make_cpu_backend();
-  Session s(load_onnx(model), {cpu.get()});
-  ImagePreprocess pp;
-  pp.width = 320;
-  pp.height = 48;
-  pp.bgr = true;
-  pp.mean = {0.5f, 0.5f, 0.5f};
-  pp.std = {0.5f, 0.5f, 0.5f};
-  s.run({{"x", load_image(kSource + "/assets/samples/line_320x48.png", pp)}});
-  ModelView v(s);
+  const Ran ran = run_graph(load_onnx(model), {{"x", rec_line_input()}});
+  const ModelView& v = *ran.view;
   const auto maps = find_attention(v);
   ASSERT_EQ(maps.size(), 2u);  // the CTC head's Softmax (constant weights) is not attention
   for (const AttentionMap& m : maps) {
@@ -217,10 +190,8 @@ TEST(Attention, FindsTheSvtrBlocksOfPpocrRec) {
 }
 
 TEST(Attention, TinyVitMapsGridAndRollout) {
-  auto cpu = make_cpu_backend();
-  Session s(tiny_vit(), {cpu.get()});
-  s.run({{"image", randn({1, 3, 64, 64}, 7, 1.0f)}});
-  ModelView v(s);
+  const Ran ran = run_graph(tiny_vit(), {{"image", randn({1, 3, 64, 64}, 7, 1.0f)}});
+  const ModelView& v = *ran.view;
   AttentionOptions opt;
   opt.max_display = 8;  // 17 tokens → blocks of 3
   const auto maps = find_attention(v, opt);
@@ -284,10 +255,8 @@ TEST(Attention, TorchExportedVit) {
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
     fs::rename(tmp, model);
   }
-  auto cpu = make_cpu_backend();
-  Session s(load_onnx(model.string()), {cpu.get()});
-  s.run({{"image", randn({1, 3, 64, 64}, 9, 1.0f)}});
-  ModelView v(s);
+  const Ran ran = run_graph(load_onnx(model.string()), {{"image", randn({1, 3, 64, 64}, 9, 1.0f)}});
+  const ModelView& v = *ran.view;
   const auto maps = find_attention(v);
   ASSERT_EQ(maps.size(), 3u);
   for (const AttentionMap& m : maps) {

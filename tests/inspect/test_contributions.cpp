@@ -9,47 +9,17 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
-#include <random>
 #include <set>
 #include <tuple>
 
 #include "contributions.hpp"
-#include "netlens/cpu.hpp"
-#include "netlens/onnx.hpp"
-#include "netlens/runtime.hpp"
+#include "inspect_test_util.hpp"
 
 using namespace netlens;
 using namespace netlens::inspect;
+using namespace netlens::inspect::test;
 
 namespace {
-
-ValueInfo vi(const std::string& name, Shape s) {
-  ValueInfo v;
-  v.name = name;
-  v.dtype = DType::Float32;
-  v.has_shape = true;
-  for (int64_t d : s) v.dims.push_back(Dim{d, ""});
-  return v;
-}
-
-Node node(const std::string& op, const std::string& name, std::vector<std::string> in, std::vector<std::string> out,
-          std::map<std::string, AttrValue> attrs = {}) {
-  Node n;
-  n.op_type = op;
-  n.name = name;
-  n.inputs = std::move(in);
-  n.outputs = std::move(out);
-  n.attrs = std::move(attrs);
-  return n;
-}
-
-Tensor random_tensor(Shape s, uint32_t seed) {
-  Tensor t(DType::Float32, std::move(s));
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data_as<float>()[i] = d(rng);
-  return t;
-}
 
 // x[1,4,7,6] → Conv(group 2, stride (2,1), dilation (1,2), pads (1,2,0,1), bias) → y → Relu → r
 //   r → Conv(auto_pad SAME_UPPER, stride 2, no bias) → z
@@ -81,20 +51,9 @@ Graph hand_graph() {
   return g;
 }
 
-struct Run {
-  std::unique_ptr<Backend> cpu = make_cpu_backend();
-  std::unique_ptr<Session> s;
-  std::unique_ptr<ModelView> v;
-  Tensor get(const std::string& t) const { return v->value(t); }
-};
-
-std::unique_ptr<Run> run_hand() {
-  auto r = std::make_unique<Run>();
-  r->s = std::make_unique<Session>(hand_graph(), std::vector<Backend*>{r->cpu.get()});
-  r->s->run({{"x", random_tensor({1, 4, 7, 6}, 10)}, {"a", random_tensor({2, 1, 3, 4}, 11)},
-             {"b", random_tensor({3, 4, 5}, 12)}});
-  r->v = std::make_unique<ModelView>(*r->s);
-  return r;
+Ran run_hand() {
+  return run_graph(hand_graph(), {{"x", random_tensor({1, 4, 7, 6}, 10)}, {"a", random_tensor({2, 1, 3, 4}, 11)},
+                                  {"b", random_tensor({3, 4, 5}, 12)}});
 }
 
 // (input flat, weight flat, term) triples of a neuron, brute force.
@@ -164,12 +123,12 @@ void expect_sums(const Contributions& c, double rel) {
 
 TEST(Contributions, ConvWithGroupsStridesPadsDilationsThroughRelu) {
   auto r = run_hand();
-  const Tensor X = r->get("x"), W = r->get("W"), B = r->get("B"), Y = r->get("y"), R = r->get("r");
+  const Tensor X = r.value("x"), W = r.value("W"), B = r.value("B"), Y = r.value("y"), R = r.value("r");
   ASSERT_EQ(Y.shape(), (Shape{1, 6, 3, 5}));
   int checked_chain = 0;
   for (int64_t idx = 0; idx < Y.numel(); idx += 7) {
     const int64_t m = idx / 15, oy = idx / 5 % 3, ox = idx % 5;
-    const Contributions c = contributions(*r->v, "r", idx, 5);
+    const Contributions c = contributions(*r.view, "r", idx, 5);
     EXPECT_EQ(c.node, "conv");
     EXPECT_EQ(c.linear_tensor, "y");
     ASSERT_EQ(c.chain, std::vector<std::string>{"Relu"});
@@ -197,11 +156,11 @@ TEST(Contributions, ConvWithGroupsStridesPadsDilationsThroughRelu) {
 
 TEST(Contributions, ConvAutoPadSameUpper) {
   auto r = run_hand();
-  const Tensor R = r->get("r"), W2 = r->get("W2"), Z = r->get("z");
+  const Tensor R = r.value("r"), W2 = r.value("W2"), Z = r.value("z");
   ASSERT_EQ(Z.shape(), (Shape{1, 3, 2, 3}));
   // in 3x5, stride 2, k 2: out 2x3; total pad rows (2−1)·2+2−3 = 1 → top 0; cols (3−1)·2+2−5 = 1 → left 0.
   for (int64_t idx = 0; idx < Z.numel(); ++idx) {
-    const Contributions c = contributions(*r->v, "z", idx, 3);
+    const Contributions c = contributions(*r.view, "z", idx, 3);
     EXPECT_TRUE(c.chain.empty());
     EXPECT_TRUE(c.bias_tensor.empty());
     const int64_t m = idx / 6, oy = idx / 3 % 2, ox = idx % 3;
@@ -212,9 +171,9 @@ TEST(Contributions, ConvAutoPadSameUpper) {
 
 TEST(Contributions, GemmTransBAlphaBeta) {
   auto r = run_hand();
-  const Tensor F = r->get("f"), Wg = r->get("Wg"), Cg = r->get("Cg"), G = r->get("gm");
+  const Tensor F = r.value("f"), Wg = r.value("Wg"), Cg = r.value("Cg"), G = r.value("gm");
   for (int64_t n = 0; n < 8; ++n) {
-    const Contributions c = contributions(*r->v, "gm", n, 10);
+    const Contributions c = contributions(*r.view, "gm", n, 10);
     EXPECT_EQ(c.op, "Gemm");
     std::vector<Triple> want;
     for (int64_t k = 0; k < 90; ++k)
@@ -229,11 +188,11 @@ TEST(Contributions, GemmTransBAlphaBeta) {
 
 TEST(Contributions, BatchedBroadcastMatMul) {
   auto r = run_hand();
-  const Tensor A = r->get("a"), Bm = r->get("b"), M = r->get("m"), Wm = r->get("Wm");
+  const Tensor A = r.value("a"), Bm = r.value("b"), M = r.value("m"), Wm = r.value("Wm");
   ASSERT_EQ(M.shape(), (Shape{2, 3, 3, 5}));
   for (int64_t idx = 0; idx < M.numel(); idx += 5) {
     const int64_t i = idx / 45, j = idx / 15 % 3, mm = idx / 5 % 3, nn = idx % 5;
-    const Contributions c = contributions(*r->v, "m", idx, 4);
+    const Contributions c = contributions(*r.view, "m", idx, 4);
     std::vector<Triple> want;  // a[i,0,mm,k] · b[j,k,nn]
     for (int64_t k = 0; k < 4; ++k) {
       const int64_t ai = (i * 3 + mm) * 4 + k, bi = (j * 4 + k) * 5 + nn;
@@ -242,7 +201,7 @@ TEST(Contributions, BatchedBroadcastMatMul) {
     expect_same_terms(terms_of(c), want);
     expect_sums(c, 1e-5);
   }
-  const Contributions c = contributions(*r->v, "mw", 7, 4);  // [1,0,0,1]: a[1,0,0,:]·Wm[:,1]
+  const Contributions c = contributions(*r.view, "mw", 7, 4);  // [1,0,0,1]: a[1,0,0,:]·Wm[:,1]
   std::vector<Triple> want;
   for (int64_t k = 0; k < 4; ++k) want.emplace_back(12 + k, k * 2 + 1, double(A.data_as<float>()[12 + k]) * Wm.data_as<float>()[k * 2 + 1]);
   expect_same_terms(terms_of(c), want);
@@ -252,14 +211,14 @@ TEST(Contributions, BatchedBroadcastMatMul) {
 // Every neuron of conv2 and gemm that reads r[idx], found by scanning all their terms.
 TEST(Contributions, FedByNextMatchesAScanOfTheNextLayers) {
   auto r = run_hand();
-  const Tensor R = r->get("r");
+  const Tensor R = r.value("r");
   for (int64_t idx : {0, 17, 44, 89}) {
-    const Contributions c = contributions(*r->v, "r", idx, 1000);
+    const Contributions c = contributions(*r.view, "r", idx, 1000);
     std::map<std::pair<std::string, int64_t>, double> want;
     for (const std::string t : {"z", "gm"}) {
-      const int64_t n = r->v->info(t).shape == Shape{1, 8} ? 8 : 18;
+      const int64_t n = r.view->info(t).shape == Shape{1, 8} ? 8 : 18;
       for (int64_t o = 0; o < n; ++o)
-        for (const auto& term : contributions(*r->v, t, o, 0).terms)
+        for (const auto& term : contributions(*r.view, t, o, 0).terms)
           if (term.input_index == idx) want[{t, o}] += term.term;
     }
     EXPECT_EQ(c.fed_count, static_cast<int64_t>(want.size())) << idx;
@@ -270,7 +229,7 @@ TEST(Contributions, FedByNextMatchesAScanOfTheNextLayers) {
       EXPECT_NEAR(f.term, want[key], 1e-12);
       EXPECT_EQ(f.activation, R.data_as<float>()[idx]);
     }
-    const Contributions top2 = contributions(*r->v, "r", idx, 2);
+    const Contributions top2 = contributions(*r.view, "r", idx, 2);
     ASSERT_EQ(top2.fed_by_next.size(), 2u);
     EXPECT_EQ(top2.fed_by_next[0].term, c.fed_by_next[0].term);
   }
@@ -279,17 +238,17 @@ TEST(Contributions, FedByNextMatchesAScanOfTheNextLayers) {
 TEST(Contributions, ParsesNeuronSpecsAndRejectsNonLinearTensors) {
   auto r = run_hand();
   std::string t;
-  EXPECT_EQ(parse_neuron_index(*r->v, "r:17", t), 17);
+  EXPECT_EQ(parse_neuron_index(*r.view, "r:17", t), 17);
   EXPECT_EQ(t, "r");
-  EXPECT_EQ(parse_neuron_index(*r->v, "r:0,1,2,3", t), 15 + 2 * 5 + 3);
-  EXPECT_THROW(parse_neuron_index(*r->v, "r:0,1,2", t), Error);
-  EXPECT_THROW(parse_neuron_index(*r->v, "r:90", t), Error);
-  EXPECT_THROW(parse_neuron_index(*r->v, "nope:1", t), Error);
-  EXPECT_THROW(contributions(*r->v, "f", 0), Error);   // Flatten output
-  EXPECT_THROW(contributions(*r->v, "x", 0), Error);   // graph input
-  EXPECT_THROW(contributions(*r->v, "W", 0), Error);   // weights
-  EXPECT_THROW(contributions(*r->v, "r", 90), Error);  // out of range
-  const auto j = to_json(contributions(*r->v, "r", 17, 3));
+  EXPECT_EQ(parse_neuron_index(*r.view, "r:0,1,2,3", t), 15 + 2 * 5 + 3);
+  EXPECT_THROW(parse_neuron_index(*r.view, "r:0,1,2", t), Error);
+  EXPECT_THROW(parse_neuron_index(*r.view, "r:90", t), Error);
+  EXPECT_THROW(parse_neuron_index(*r.view, "nope:1", t), Error);
+  EXPECT_THROW(contributions(*r.view, "f", 0), Error);   // Flatten output
+  EXPECT_THROW(contributions(*r.view, "x", 0), Error);   // graph input
+  EXPECT_THROW(contributions(*r.view, "W", 0), Error);   // weights
+  EXPECT_THROW(contributions(*r.view, "r", 90), Error);  // out of range
+  const auto j = to_json(contributions(*r.view, "r", 17, 3));
   EXPECT_EQ(j["top"].size(), 3u);
   EXPECT_EQ(j["chain"][0], "Relu");
   EXPECT_FALSE(j.contains("terms"));
@@ -298,11 +257,11 @@ TEST(Contributions, ParsesNeuronSpecsAndRejectsNonLinearTensors) {
 TEST(Contributions, ResNet50NeuronsSumToTheirValues) {
   const std::string path = std::string(NETLENS_CACHE_DIR) + "/models/resnet50.onnx";
   if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " missing (scripts/export-torchvision.sh)";
-  auto cpu = make_cpu_backend();
-  Session s(load_onnx(path), {cpu.get()});
-  Tensor in = random_tensor({1, 3, 224, 224}, 77);
-  s.run({{s.graph().inputs[0].name, in}});
-  ModelView v(s);
+  Graph model = load_onnx(path);
+  const std::string input = model.inputs[0].name;
+  const Ran ran = run_graph(std::move(model), {{input, random_tensor({1, 3, 224, 224}, 77)}});
+  const Session& s = *ran.session;
+  const ModelView& v = *ran.view;
   // A first-layer conv neuron (through Relu), a 3x3 conv in layer 3, a 1x1 projection and the fc.
   struct Pick { std::string tensor; int64_t index; };
   std::vector<Pick> picks;
@@ -344,10 +303,8 @@ TEST(Contributions, ThroughADecomposedHardSwish) {
   g.nodes.push_back(node("Div", "div", {"m", "six"}, {"hs"}));
   g.nodes.push_back(node("Conv", "conv2", {"hs", "W2"}, {"z"}));
   g.outputs = {vi("z", {1, 4, 3, 3})};
-  auto cpu = make_cpu_backend();
-  Session s(g, {cpu.get()});
-  s.run({{"x", random_tensor({1, 2, 5, 5}, 23)}});
-  ModelView v(s);
+  const Ran ran = run_graph(g, {{"x", random_tensor({1, 2, 5, 5}, 23)}});
+  const ModelView& v = *ran.view;
   const Tensor C = v.value("c"), HS = v.value("hs");
   for (int64_t idx : {0, 12, 31, 74}) {
     const Contributions r = contributions(v, "hs", idx, 100);
@@ -383,11 +340,9 @@ TEST(Contributions, GemmTransAColumnBias) {
   g.initializers["Cc"] = random_tensor({2, 1}, 32);
   g.nodes.push_back(node("Gemm", "gemm_ta", {"p", "Bw", "Cc"}, {"y"}, {{"transA", int64_t(1)}}));
   g.outputs = {vi("y", {2, 4})};
-  auto cpu = make_cpu_backend();
-  Session s(g, {cpu.get()});
   const Tensor P = random_tensor({3, 2}, 33);
-  s.run({{"p", P}});
-  ModelView v(s);
+  const Ran ran = run_graph(g, {{"p", P}});
+  const ModelView& v = *ran.view;
   const Tensor Bw = v.value("Bw"), Cc = v.value("Cc");
   for (int64_t m = 0; m < 2; ++m)
     for (int64_t n = 0; n < 4; ++n) {
@@ -407,10 +362,9 @@ TEST(Contributions, GemmTransAColumnBias) {
 TEST(Contributions, PpocrDetNeuronsSumToTheirValues) {
   const std::string path = std::string(NETLENS_CACHE_DIR) + "/models/ppocrv4_det.onnx";
   if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " missing (scripts/fetch-models.sh)";
-  auto cpu = make_cpu_backend();
-  Session s(load_onnx(path), {cpu.get()});
-  s.run({{"x", random_tensor({1, 3, 64, 64}, 88)}});
-  ModelView v(s);
+  const Ran ran = run_graph(load_onnx(path), {{"x", random_tensor({1, 3, 64, 64}, 88)}});
+  const Session& s = *ran.session;
+  const ModelView& v = *ran.view;
   int convs = 0, checked = 0, through_chain = 0;
   for (const Node& n : s.graph().nodes) {
     if (n.op_type != "Conv" || convs++ % 8 != 0) continue;

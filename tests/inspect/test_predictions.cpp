@@ -12,14 +12,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model_view.hpp"
-#include "netlens/cpu.hpp"
-#include "netlens/io.hpp"
-#include "netlens/onnx.hpp"
+#include "inspect_test_util.hpp"
 #include "predictions.hpp"
 
 using namespace netlens;
 using namespace netlens::inspect;
+using namespace netlens::inspect::test;
 namespace fs = std::filesystem;
 
 namespace {
@@ -47,16 +45,6 @@ Tensor steps(const std::vector<std::vector<float>>& rows) {
   return Tensor::from_f32({1, int64_t(rows.size()), int64_t(rows[0].size())}, v);
 }
 
-ImagePreprocess rec_pp(int w) {
-  ImagePreprocess pp;
-  pp.width = w;  // 0: the image's own size
-  pp.height = w ? 48 : 0;
-  pp.bgr = true;  // PaddleOCR's OpenCV order (assets/samples/README.md)
-  pp.mean = {0.5f, 0.5f, 0.5f};
-  pp.std = {0.5f, 0.5f, 0.5f};
-  return pp;
-}
-
 // Each image at its own width (the model's W is dynamic), as PaddleOCR feeds a cropped line: a
 // white margin wider than the text would be read as trailing (full-width) spaces.
 std::vector<std::string> run_rec(const std::vector<std::string>& images) {
@@ -64,10 +52,8 @@ std::vector<std::string> run_rec(const std::vector<std::string>& images) {
   const Graph g = load_onnx(kModels + "ppocrv4_rec.onnx");
   std::vector<std::string> texts;
   for (const auto& img : images) {
-    auto cpu = make_cpu_backend();
-    Session s(g, {cpu.get()});
-    s.run({{"x", load_image(img, rec_pp(0))}});
-    ModelView v(s);
+    const Ran ran = run_graph(g, {{"x", load_image(img, ppocr_preprocess(0))}});
+    const ModelView& v = *ran.view;
     const Predictions p = predictions(v, dict);
     EXPECT_EQ(p.ctc.size(), 1u);
     EXPECT_TRUE(p.classifications.empty());
@@ -136,27 +122,10 @@ TEST(Predictions, TopKWithLabelsAndSoftmaxOnlyWhenNeeded) {
   EXPECT_NEAR(logits.top[1][0].score, 0.5, 1e-6);
   EXPECT_THROW(classify(Tensor::from_f32({1, 2, 3}, std::vector<float>(6, 0)), "x", labels), Error);
   // A feature-map output is listed with the reason it is not a prediction.
-  Graph g;
-  g.opsets[""] = 17;
-  ValueInfo in;
-  in.name = "x";
-  in.dtype = DType::Float32;
-  in.has_shape = true;
-  in.dims = {Dim{1, ""}, Dim{2, ""}, Dim{3, ""}};
-  g.inputs = {in};
-  Node relu;
-  relu.op_type = "Relu";
-  relu.name = "relu";
-  relu.inputs = {"x"};
-  relu.outputs = {"y"};
-  g.nodes = {relu};
-  ValueInfo out = in;
-  out.name = "y";
-  g.outputs = {out};
-  auto cpu = make_cpu_backend();
-  Session s(g, {cpu.get()});
-  s.run({{"x", Tensor::from_f32({1, 2, 3}, {1, 2, 3, 4, 5, 6})}});
-  ModelView v(s);
+  GraphBuilder b({1, 2, 3});
+  b.add("Relu", {"x"}, "y");
+  const Ran ran = run_graph(b.done("y", {1, 2, 3}), {{"x", Tensor::from_f32({1, 2, 3}, {1, 2, 3, 4, 5, 6})}});
+  const ModelView& v = *ran.view;
   const Predictions p = predictions(v, labels);
   EXPECT_TRUE(p.classifications.empty());
   ASSERT_EQ(p.skipped.size(), 1u);
@@ -191,7 +160,7 @@ TEST(Predictions, PpocrClsTellsUprightFromRotated) {
   ASSERT_EQ(labels, (std::vector<std::string>{"0", "180"}));
   auto cpu = make_cpu_backend();
   Session s(load_onnx(kModels + "ppocr_cls.onnx"), {cpu.get()});
-  ImagePreprocess pp = rec_pp(192);
+  ImagePreprocess pp = ppocr_preprocess(192);
   for (const auto& [file, want] : {std::pair{"line_192x48.png", "0"}, std::pair{"line_192x48_flipped.png", "180"}}) {
     s.run({{"x", load_image(samples + file, pp)}});
     ModelView v(s);

@@ -266,10 +266,9 @@ TEST(Stats, ProducerDecidesDeadAndSaturation) {
 // output and the softmax output, each against the independent computation.
 TEST(Stats, RealModelTensors) {
   if (!have_model("ppocrv4_rec.onnx")) return;
-  auto cpu = make_cpu_backend();
-  Session s(load_onnx(model_path("ppocrv4_rec.onnx")), {cpu.get()});
-  s.run({{"x", rec_line_input()}});
-  ModelView view(s);
+  const Ran ran = run_graph(load_onnx(model_path("ppocrv4_rec.onnx")), {{"x", rec_line_input()}});
+  const Session& s = *ran.session;
+  const ModelView& view = *ran.view;
   std::vector<std::string> names = {"x", "swish_11.tmp_0", s.graph().outputs[0].name};
   for (const Node& n : s.graph().nodes)
     if (n.op_type == "Conv" && names.size() < 4) names.insert(names.end(), {n.inputs[1], n.outputs[0]});  // weight, output

@@ -4,50 +4,20 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <random>
 
-#include "netlens/cpu.hpp"
+#include "inspect_test_util.hpp"
 #include "weights.hpp"
 
 using namespace netlens;
 using namespace netlens::inspect;
+using namespace netlens::inspect::test;
 
 namespace {
-
-ValueInfo vi(const std::string& name, Shape s) {
-  ValueInfo v;
-  v.name = name;
-  v.dtype = DType::Float32;
-  v.has_shape = true;
-  for (int64_t d : s) v.dims.push_back(Dim{d, ""});
-  return v;
-}
-
-Node node(const std::string& op, const std::string& name, std::vector<std::string> in, std::vector<std::string> out,
-          std::map<std::string, AttrValue> attrs = {}) {
-  Node n;
-  n.op_type = op;
-  n.name = name;
-  n.inputs = std::move(in);
-  n.outputs = std::move(out);
-  n.attrs = std::move(attrs);
-  return n;
-}
-
-Tensor random_tensor(Shape s, uint32_t seed) {
-  Tensor t(DType::Float32, std::move(s));
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
-  for (int64_t i = 0; i < t.numel(); ++i) t.data_as<float>()[i] = d(rng);
-  return t;
-}
 
 // image[1,3,9,9] → rgb conv (W1 [4,3,2,3], filter 2 zeroed, bias) → c1 → grouped conv (W2 [6,2,3,3], groups 2) → c2
 // v[2,7] → Gemm(transB, Wg [5,7], bias) → g ; v → MatMul(Wm [7,600]) → m
 struct Model {
-  std::unique_ptr<Backend> cpu = make_cpu_backend();
-  std::unique_ptr<Session> s;
-  std::unique_ptr<ModelView> v;
+  Ran ran;
   Tensor W1, W2, Wg, Wm, B1;
 };
 
@@ -70,9 +40,7 @@ std::unique_ptr<Model> make_model() {
   g.nodes.push_back(node("MatMul", "matmul", {"v", "Wm"}, {"m"}));
   g.nodes.push_back(node("Relu", "relu", {"m"}, {"r"}));
   g.outputs = {vi("c2", {1, 6, 6, 5}), vi("g", {2, 5}), vi("r", {2, 600})};
-  m->s = std::make_unique<Session>(g, std::vector<Backend*>{m->cpu.get()});
-  m->s->prepare();
-  m->v = std::make_unique<ModelView>(*m->s);
+  m->ran = prepare_graph(g);
   return m;
 }
 
@@ -86,7 +54,7 @@ double max_abs(const Tensor& t) {
 
 TEST(Weights, RgbFiltersNormsAndTheZeroedFilter) {
   auto m = make_model();
-  const WeightsReport r = weights(*m->v, "rgb");
+  const WeightsReport r = weights(*m->ran.view, "rgb");
   EXPECT_EQ(r.kind, "conv");
   EXPECT_TRUE(r.rgb);
   ASSERT_EQ(r.filter_norms.size(), 4u);
@@ -127,7 +95,7 @@ TEST(Weights, GroupedConvPatchesPerInputChannel) {
   auto m = make_model();
   WeightsOptions o;
   o.max_filters = 3;
-  const WeightsReport r = weights(*m->v, "grouped", o);
+  const WeightsReport r = weights(*m->ran.view, "grouped", o);
   EXPECT_FALSE(r.rgb);
   EXPECT_TRUE(r.near_zero.empty());
   ASSERT_EQ(r.patches.size(), 3u * 2u);  // 3 filters × I/g = 2 channels
@@ -141,7 +109,7 @@ TEST(Weights, GroupedConvPatchesPerInputChannel) {
 
 TEST(Weights, MatricesAsHeatmapsWithUnitNorms) {
   auto m = make_model();
-  const WeightsReport g = weights(*m->v, "gemm");
+  const WeightsReport g = weights(*m->ran.view, "gemm");
   EXPECT_EQ(g.kind, "matrix");
   ASSERT_EQ(g.filter_norms.size(), 5u);  // transB: rows of Wg [5, 7] are the output units
   for (int64_t n = 0; n < 5; ++n) {
@@ -153,7 +121,7 @@ TEST(Weights, MatricesAsHeatmapsWithUnitNorms) {
   EXPECT_EQ(g.heatmap->rows, 5);
   EXPECT_EQ(g.heatmap->values[3 * 7 + 4], m->Wg.data_as<float>()[3 * 7 + 4]);  // not downsampled
 
-  const WeightsReport mm = weights(*m->v, "matmul");
+  const WeightsReport mm = weights(*m->ran.view, "matmul");
   ASSERT_EQ(mm.filter_norms.size(), 600u);  // columns of Wm [7, 600]
   const Heatmap& h = *mm.heatmap;
   EXPECT_EQ(h.block_cols, 3);
@@ -169,8 +137,8 @@ TEST(Weights, MatricesAsHeatmapsWithUnitNorms) {
       }
       EXPECT_EQ(h.values[i * 200 + c], best);
     }
-  EXPECT_THROW(weights(*m->v, "relu"), Error);
-  EXPECT_THROW(weights(*m->v, "nope"), Error);
+  EXPECT_THROW(weights(*m->ran.view, "relu"), Error);
+  EXPECT_THROW(weights(*m->ran.view, "nope"), Error);
   const auto j = to_json(mm, false);
   EXPECT_FALSE(j["heatmap"].contains("values"));
   EXPECT_EQ(j["filter_norms"].size(), 600u);
