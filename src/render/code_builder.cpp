@@ -13,6 +13,7 @@
 #include "embedded_shaders.hpp"
 #include "gpu_types.hpp"
 #include "codes.h"
+#include "vk_buffer.hpp"
 
 namespace netlens::render {
 
@@ -29,40 +30,22 @@ static_assert(gpu::kCodesGroup == NL_CODES_GROUP);
 
 namespace {
 
-constexpr VkMemoryPropertyFlags kHost = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
 constexpr uint32_t kBindings = 10;
 constexpr uint64_t kCellBytes = 12;  // CodesCell: max, sum, count
 constexpr uint32_t kMaxQueries = 32;  // > 1 + dispatches per run (at most 6 + 1 + 12)
 
-struct Buf {
-  UniqueBuffer buf;
-  UniqueMemory mem;
-  void* map = nullptr;
-  VkDeviceSize size = 0;
-};
+using Buf = GpuBuffer;
 
+// Sizes padded to whole 32-bit words (the shaders address words). Small mapped tables read by
+// every workgroup: device-local when the device maps such memory (BAR, lavapipe), else host
+// memory; device-local scratch falls back to any memory type.
 Buf make_buf(Context& ctx, VkDeviceSize size, VkBufferUsageFlags usage, VkMemoryPropertyFlags want, bool map) {
-  Buf b;
-  b.size = std::max<VkDeviceSize>((size + 3) & ~VkDeviceSize(3), 16);
-  VkDevice dev = ctx.device();
-  VkBufferCreateInfo bi{.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, .size = b.size, .usage = usage,
-                        .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
-  VK_CHECK(vkCreateBuffer(dev, &bi, nullptr, b.buf.out(dev)));
-  VkMemoryRequirements req;
-  vkGetBufferMemoryRequirements(dev, b.buf, &req);
-  // Small mapped tables read by every workgroup: device-local when the device maps such memory
-  // (BAR, lavapipe), else host memory.
-  int type = -1;
-  if (map && size <= (1u << 20)) type = ctx.memory_type(req.memoryTypeBits, want | VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT);
-  if (type < 0) type = ctx.memory_type(req.memoryTypeBits, want);
-  if (type < 0 && (want & VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT) && !map) type = ctx.memory_type(req.memoryTypeBits, 0);
-  if (type < 0) throw Error(ErrorKind::Device, "CodeBuilder: no Vulkan memory type with the required properties");
-  VkMemoryAllocateInfo ai{.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, .allocationSize = req.size,
-                          .memoryTypeIndex = static_cast<uint32_t>(type)};
-  VK_CHECK(vkAllocateMemory(dev, &ai, nullptr, b.mem.out(dev)));
-  VK_CHECK(vkBindBufferMemory(dev, b.buf, b.mem, 0));
-  if (map) VK_CHECK(vkMapMemory(dev, b.mem, 0, VK_WHOLE_SIZE, 0, &b.map));
-  return b;
+  VkMemoryPropertyFlags choices[3];
+  size_t n = 0;
+  if (map && size <= (1u << 20)) choices[n++] = want | VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT;
+  choices[n++] = want;
+  if ((want & VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT) && !map) choices[n++] = 0;
+  return make_buffer(ctx, (size + 3) & ~VkDeviceSize(3), usage, std::span<const VkMemoryPropertyFlags>(choices, n), map);
 }
 
 // The integer rank formula in codes_resolve.comp, (p·(n−1) + 50) / 100, equals the CPU's
@@ -306,15 +289,7 @@ CodeBuilder::Impl::Impl(Context& c, const viz::Layout& lay, const std::vector<ui
   vkUpdateDescriptorSets(dev, static_cast<uint32_t>(writes.size()), writes.data(), 0, nullptr);
 
   // run(): own command buffer, fence and (when the queue has them) two timestamps.
-  VkCommandPoolCreateInfo pi{.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
-                             .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
-                             .queueFamilyIndex = ctx.queue_family()};
-  VK_CHECK(vkCreateCommandPool(dev, &pi, nullptr, cmd_pool.out(dev)));
-  VkCommandBufferAllocateInfo cai{.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, .commandPool = cmd_pool,
-                                  .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY, .commandBufferCount = 1};
-  VK_CHECK(vkAllocateCommandBuffers(dev, &cai, &cmd));
-  VkFenceCreateInfo fi{.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-  VK_CHECK(vkCreateFence(dev, &fi, nullptr, fence.out(dev)));
+  make_command_buffer(ctx, cmd_pool, cmd, fence);
   uint32_t nf = 0;
   vkGetPhysicalDeviceQueueFamilyProperties(ctx.physical(), &nf, nullptr);
   std::vector<VkQueueFamilyProperties> fam(nf);

@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "vk_buffer.hpp"
+
 namespace netlens::render {
 
 namespace {
@@ -21,25 +23,9 @@ void require(bool have, const Context& ctx, const char* what) {
 }
 
 // A host-visible staging buffer with its mapping.
-struct Staging {
-  UniqueBuffer buf;
-  UniqueMemory mem;
-  void* map = nullptr;
-  Staging(Context& ctx, VkDeviceSize bytes, VkBufferUsageFlags usage) {
-    VkDevice dev = ctx.device();
-    VkBufferCreateInfo bi{.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, .size = bytes, .usage = usage,
-                          .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
-    VK_CHECK(vkCreateBuffer(dev, &bi, nullptr, buf.out(dev)));
-    VkMemoryRequirements req;
-    vkGetBufferMemoryRequirements(dev, buf, &req);
-    int type = ctx.memory_type(req.memoryTypeBits, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT);
-    if (type < 0) throw Error(ErrorKind::Device, "no host-visible coherent Vulkan memory for a staging buffer");
-    VkMemoryAllocateInfo ai{.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, .allocationSize = req.size,
-                            .memoryTypeIndex = static_cast<uint32_t>(type)};
-    VK_CHECK(vkAllocateMemory(dev, &ai, nullptr, mem.out(dev)));
-    VK_CHECK(vkBindBufferMemory(dev, buf, mem, 0));
-    VK_CHECK(vkMapMemory(dev, mem, 0, VK_WHOLE_SIZE, 0, &map));
-  }
+struct Staging : GpuBuffer {
+  Staging(Context& ctx, VkDeviceSize bytes, VkBufferUsageFlags usage)
+      : GpuBuffer(make_buffer(ctx, bytes, usage, kHost, true)) {}
 };
 
 // A buffer whose memory is (or will be) shared through an opaque fd: both sides must say so.

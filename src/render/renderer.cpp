@@ -19,6 +19,7 @@
 #include "embedded_shaders.hpp"
 #include "font.hpp"
 #include "gpu_types.hpp"
+#include "vk_buffer.hpp"
 
 namespace netlens::render {
 
@@ -36,69 +37,11 @@ constexpr VkFormat kDepthFormat = VK_FORMAT_D32_SFLOAT;
 using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
-struct GpuBuffer {
-  UniqueBuffer buf;
-  UniqueMemory mem;
-  void* map = nullptr;
-  VkDeviceSize size = 0;
-};
-
 struct GpuImage {
   UniqueImage img;
   UniqueMemory mem;
   UniqueImageView view;
 };
-
-GpuBuffer make_buffer(Context& ctx, VkDeviceSize size, VkBufferUsageFlags usage, VkMemoryPropertyFlags want,
-                      bool map) {
-  GpuBuffer b;
-  b.size = std::max<VkDeviceSize>(size, 16);
-  VkDevice dev = ctx.device();
-  VkBufferCreateInfo bi{.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO, .size = b.size, .usage = usage,
-                        .sharingMode = VK_SHARING_MODE_EXCLUSIVE};
-  VK_CHECK(vkCreateBuffer(dev, &bi, nullptr, b.buf.out(dev)));
-  VkMemoryRequirements req;
-  vkGetBufferMemoryRequirements(dev, b.buf, &req);
-  int type = ctx.memory_type(req.memoryTypeBits, want);
-  if (type < 0) throw Error(ErrorKind::Device, "no Vulkan memory type with the required properties for a buffer");
-  VkMemoryAllocateInfo ai{.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, .allocationSize = req.size,
-                          .memoryTypeIndex = static_cast<uint32_t>(type)};
-  VK_CHECK(vkAllocateMemory(dev, &ai, nullptr, b.mem.out(dev)));
-  VK_CHECK(vkBindBufferMemory(dev, b.buf, b.mem, 0));
-  if (map) VK_CHECK(vkMapMemory(dev, b.mem, 0, VK_WHOLE_SIZE, 0, &b.map));
-  return b;
-}
-
-constexpr VkMemoryPropertyFlags kHost = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
-
-// A read-only buffer filled once: device-local and mappable when the device has such memory
-// (lavapipe, resizable BAR), else device-local filled through a staging buffer in chunks.
-GpuBuffer upload_static(Context& ctx, const void* data, VkDeviceSize size, VkBufferUsageFlags usage) {
-  const VkDeviceSize raw = size;  // bytes of data; the buffer is padded to whole 32-bit words
-  size = std::max<VkDeviceSize>((size + 3) & ~VkDeviceSize(3), 16);
-  try {
-    GpuBuffer b = make_buffer(ctx, size, usage, kHost | VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, true);
-    std::memcpy(b.map, data, static_cast<size_t>(raw));
-    std::memset(static_cast<uint8_t*>(b.map) + raw, 0, static_cast<size_t>(size - raw));
-    return b;
-  } catch (const Error&) {
-    // fall through to staging
-  }
-  GpuBuffer b = make_buffer(ctx, size, usage | VK_BUFFER_USAGE_TRANSFER_DST_BIT, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, false);
-  const VkDeviceSize chunk = std::min<VkDeviceSize>(size, 64ull << 20);
-  GpuBuffer st = make_buffer(ctx, chunk, VK_BUFFER_USAGE_TRANSFER_SRC_BIT, kHost, true);
-  for (VkDeviceSize off = 0; off < size; off += chunk) {
-    VkDeviceSize n = std::min(chunk, size - off);
-    std::memset(st.map, 0, static_cast<size_t>(n));
-    if (off < raw)  // the padding past the data stays zero
-      std::memcpy(st.map, static_cast<const uint8_t*>(data) + off, static_cast<size_t>(std::min(n, raw - off)));
-    ctx.submit_now([&](VkCommandBuffer cb) {
-      VkBufferCopy c{.srcOffset = 0, .dstOffset = off, .size = n};
-      vkCmdCopyBuffer(cb, st.buf, b.buf, 1, &c);
-    });
-  }
-  return b;
-}
 
 GpuImage make_image(Context& ctx, uint32_t w, uint32_t h, VkFormat fmt, VkImageUsageFlags usage,
                     VkSampleCountFlagBits samples, VkImageAspectFlags aspect) {
@@ -629,15 +572,7 @@ void Renderer::Impl::init() {
   create_targets();
   create_pipelines();
 
-  VkCommandPoolCreateInfo cpi{.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
-                              .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
-                              .queueFamilyIndex = ctx.queue_family()};
-  VK_CHECK(vkCreateCommandPool(dev, &cpi, nullptr, cmd_pool.out(dev)));
-  VkCommandBufferAllocateInfo cai{.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, .commandPool = cmd_pool,
-                                  .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY, .commandBufferCount = 1};
-  VK_CHECK(vkAllocateCommandBuffers(dev, &cai, &cmd));
-  VkFenceCreateInfo fi{.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-  VK_CHECK(vkCreateFence(dev, &fi, nullptr, fence.out(dev)));
+  make_command_buffer(ctx, cmd_pool, cmd, fence);
 }
 
 void Renderer::Impl::create_targets() {
