@@ -58,6 +58,9 @@ ColorScale global_scale(const std::vector<std::span<const float>>& layers, const
 // fetch(name) returns the host tensor of a shown tensor (any float dtype; converted to float32).
 // fetch is called on the calling thread only, layer after layer; the rest (copies, scales, codes,
 // pyramids) runs on SceneOptions::threads threads, across layers and channel ranges within a layer.
+// Callable from any thread; its worker threads are started and joined inside the call. Every
+// fetched tensor is held until it is copied: where fetch copies (device backends) the peak is the
+// shown activations twice.
 Scene build_scene(Layout layout, const std::function<Tensor(const std::string&)>& fetch,
                   const SceneOptions& opts = {});
 // Same, from values already in memory (moved in), one vector per layer of d.count floats.
