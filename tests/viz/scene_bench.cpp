@@ -6,6 +6,7 @@
 //             levels: lod.cpp's refactor kept build_pyramid's arithmetic, checked by the byte comparison)
 //   1 thread: today's build_scene with SceneOptions::threads = 1
 //   threads:  today's build_scene on every hardware thread
+// (and, for its cost, the global scale on every thread: SceneOptions::global_scale)
 // and every byte of the three scenes is compared (exit 1 if any differs). Not a test (seconds per
 // model and the models are large): docs/PERFORMANCE.md "Scene building" quotes its table.
 // Usage: netlens_scene_bench [MODEL.onnx ...] [--runs N]   (default: resnet50 + vgg16 from .cache)
@@ -171,9 +172,9 @@ int main(int argc, char** argv) {
   }
   if (models.empty())
     for (const char* m : {"resnet50.onnx", "vgg16.onnx"}) models.push_back(std::string(NETLENS_CACHE_DIR) + "/models/" + m);
-  std::printf("| model | layers | neurons | before (1 thread) | now, 1 thread | now, %d threads | speed-up | cores busy | bytes equal |\n",
+  std::printf("| model | layers | neurons | before (1 thread) | now, 1 thread | now, %d threads | speed-up | cores busy | global scale, threads | bytes equal |\n",
               std::thread::hardware_concurrency());
-  std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+  std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
   bool all_equal = true;
   for (const std::string& path : models) {
     try {
@@ -199,12 +200,14 @@ int main(int argc, char** argv) {
       // Cores the threaded builds kept busy (process CPU time / wall): below the thread count when
       // other processes hold the cores.
       const double cores = double(std::clock() - c0) / CLOCKS_PER_SEC * 1000.0 / (t_threads * runs);
+      Scene glob;
+      const double t_global = median_ms(runs, [&] { glob = build_scene(layout, fetch, {.global_scale = true}); });
       const bool eq = same(before, serial) && same(before, threaded);
       all_equal &= eq;
-      std::printf("| %s | %zu | %lld | %.0f ms | %.0f ms | %.0f ms | %.2fx | %.1f | %s |\n",
+      std::printf("| %s | %zu | %lld | %.0f ms | %.0f ms | %.0f ms | %.2fx | %.1f | %.0f ms | %s |\n",
                   std::filesystem::path(path).filename().c_str(), layout.layers.size(),
                   static_cast<long long>(before.neurons()), t_before, t_serial, t_threads, t_before / t_threads, cores,
-                  eq ? "yes" : "NO");
+                  t_global, eq ? "yes" : "NO");
     } catch (const std::exception& e) {
       std::fprintf(stderr, "netlens_scene_bench: %s: %s\n", path.c_str(), e.what());
       return 1;
