@@ -167,14 +167,25 @@ std::vector<media::Frame> decode_all(const fs::path& v) {
   return out;
 }
 
+// A video made by make_video, decoded by us and by the ffmpeg CLI (packed RGB24, frames back to back).
+struct BothDecodes {
+  std::vector<media::Frame> ours;
+  std::string ffmpeg;
+};
+BothDecodes decode_both(const std::string& name, const std::string& codec_args) {
+  const fs::path v = make_video(name, codec_args);
+  BothDecodes d;
+  d.ours = decode_all(v);
+  d.ffmpeg = run(std::string(NETLENS_FFMPEG) + " -loglevel error -i '" + v.string() +
+                 "' -f rawvideo -pix_fmt rgb24 - < /dev/null");
+  return d;
+}
+
 // Lossless (FFV1, RGB): the decoded frames are exactly the ffmpeg CLI's RGB decode.
 TEST(FrameSource, LosslessVideoEqualsFfmpegDecode) {
   if (!have_tool(NETLENS_FFMPEG)) GTEST_SKIP() << "ffmpeg CLI not found";
-  fs::path v = make_video("lossless.mkv", "-c:v ffv1 -pix_fmt bgr0");
-  auto frames = decode_all(v);
+  const auto [frames, ref] = decode_both("lossless.mkv", "-c:v ffv1 -pix_fmt bgr0");
   ASSERT_EQ(frames.size(), 3u);
-  const std::string ref = run(std::string(NETLENS_FFMPEG) + " -loglevel error -i '" + v.string() +
-                              "' -f rawvideo -pix_fmt rgb24 - < /dev/null");
   const size_t per = 192 * 48 * 3;
   ASSERT_EQ(ref.size(), 3 * per);
   for (size_t k = 0; k < 3; ++k) {
@@ -195,11 +206,8 @@ TEST(FrameSource, LosslessVideoEqualsFfmpegDecode) {
 // |Δ| 1.6, max 2 levels); tolerance: max |Δ| ≤ 3 and mean |Δ| ≤ 2 levels (of 255) per frame.
 TEST(FrameSource, LossyVideoCloseToFfmpegDecode) {
   if (!have_tool(NETLENS_FFMPEG)) GTEST_SKIP() << "ffmpeg CLI not found";
-  fs::path v = make_video("lossy.mp4", "-c:v mpeg4 -q:v 2 -pix_fmt yuv420p");
-  auto frames = decode_all(v);
+  const auto [frames, ref] = decode_both("lossy.mp4", "-c:v mpeg4 -q:v 2 -pix_fmt yuv420p");
   ASSERT_EQ(frames.size(), 3u);
-  const std::string ref = run(std::string(NETLENS_FFMPEG) + " -loglevel error -i '" + v.string() +
-                              "' -f rawvideo -pix_fmt rgb24 - < /dev/null");
   const size_t per = 192 * 48 * 3;
   ASSERT_EQ(ref.size(), 3 * per);
   for (size_t k = 0; k < 3; ++k) {
