@@ -8,7 +8,8 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 bash scripts/setup.sh >/dev/null
 bash scripts/fetch-models.sh >/dev/null
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+# Explicit options: a build folder configured differently before (e.g. by hand) must not drop the renderer.
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DNETLENS_VULKAN=ON -DNETLENS_CUDA=AUTO >/dev/null
 cmake --build build -j"$(nproc)" --target netlens >/dev/null
 
 model=.cache/models/ppocrv4_det.onnx

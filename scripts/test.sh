@@ -29,6 +29,6 @@ if [ -x scripts/run-fuzz.sh ] || [ -f scripts/run-fuzz.sh ]; then
 fi
 
 echo "== build and test"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DNETLENS_VULKAN=ON -DNETLENS_CUDA=AUTO -DNETLENS_TESTS=ON >/dev/null
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
