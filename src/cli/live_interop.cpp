@@ -45,7 +45,7 @@ class Uploader final : public app::ResultUploader {
     auto p = std::make_shared<Payload>();
     {
       std::lock_guard<std::mutex> lk(m_);
-      p->done = next_ += 2;  // run done = odd... any increasing pair: done, done + 1 = consumed
+      p->done = next_ += 2;  // run N done = 2N, its codes consumed = 2N + 1 (strictly increasing)
     }
     p->arena = arenas_.back();  // a re-prepared session (the pipeline's own thread) allocates anew
     p->offsets = render::arena_offsets(layout, s.planned(), /*backend=*/0);
@@ -55,6 +55,7 @@ class Uploader final : public app::ResultUploader {
     // host transfer left on the way to the frame; the codes themselves never leave the GPU.
     for (const auto& l : layout.layers) {
       Tensor t = s.activations().fetch(l.tensor.name);
+      if (t.dtype() != DType::Float32) t = t.cast(DType::Float32);
       const float* v = t.data_as<float>();
       p->values.emplace_back(v, v + std::min<int64_t>(l.dims.count, t.numel()));
       p->values.back().resize(static_cast<size_t>(l.dims.count), 0.0f);
