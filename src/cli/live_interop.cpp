@@ -53,13 +53,7 @@ class Uploader final : public app::ResultUploader {
     // Host values for picking, labels and panels. Copied before the wait below (a copy queued after
     // it would wait for the render thread, which waits for this result). This D2H copy is the one
     // host transfer left on the way to the frame; the codes themselves never leave the GPU.
-    for (const auto& l : layout.layers) {
-      Tensor t = s.activations().fetch(l.tensor.name);
-      if (t.dtype() != DType::Float32) t = t.cast(DType::Float32);
-      const float* v = t.data_as<float>();
-      p->values.emplace_back(v, v + std::min<int64_t>(l.dims.count, t.numel()));
-      p->values.back().resize(static_cast<size_t>(l.dims.count), 0.0f);
-    }
+    p->values = viz::layer_values(layout, [&](const std::string& n) { return s.activations().fetch(n); });
     // The next run must not overwrite the arena before the render thread has made its codes.
     timeline_.cuda_wait(stream_, p->done + 1);
     r.payload = p;

@@ -146,7 +146,8 @@ Scene build_scene_from_values(Layout layout, std::vector<std::vector<float>> val
   return s;
 }
 
-Scene build_scene(Layout layout, const std::function<Tensor(const std::string&)>& fetch, const SceneOptions& opts) {
+std::vector<std::vector<float>> layer_values(const Layout& layout, const std::function<Tensor(const std::string&)>& fetch,
+                                             const SceneOptions& opts) {
   // fetch on this thread only (a session's store is not promised to be thread-safe); the tensors
   // are views of host activations, so holding them all costs nothing.
   std::vector<Tensor> tensors;
@@ -171,6 +172,11 @@ Scene build_scene(Layout layout, const std::function<Tensor(const std::string&)>
     v.resize(static_cast<size_t>(l.dims.count), 0.0f);
     t = Tensor();  // a converted copy is freed as soon as it is read
   });
+  return values;
+}
+
+Scene build_scene(Layout layout, const std::function<Tensor(const std::string&)>& fetch, const SceneOptions& opts) {
+  std::vector<std::vector<float>> values = layer_values(layout, fetch, opts);
   return build_scene_from_values(std::move(layout), std::move(values), opts);
 }
 

@@ -63,6 +63,10 @@ ColorScale global_scale(const std::vector<std::span<const float>>& layers, const
 // shown activations twice.
 Scene build_scene(Layout layout, const std::function<Tensor(const std::string&)>& fetch,
                   const SceneOptions& opts = {});
+// What build_scene reads: per layer the d.count values of batch 0 as float32 (zero-padded), fetched
+// on the calling thread, converted on opts' threads. Error{Input} for a non-float tensor.
+std::vector<std::vector<float>> layer_values(const Layout& layout, const std::function<Tensor(const std::string&)>& fetch,
+                                             const SceneOptions& opts = {});
 // Same, from values already in memory (moved in), one vector per layer of d.count floats.
 Scene build_scene_from_values(Layout layout, std::vector<std::vector<float>> values, const SceneOptions& opts = {});
 

@@ -149,16 +149,7 @@ std::filesystem::path cache_dir() {
 
 // The values build_scene sees for each layout layer of a session that has run.
 std::vector<std::vector<float>> layer_values(const viz::Layout& layout, const Session& s) {
-  std::vector<std::vector<float>> out;
-  for (const auto& l : layout.layers) {
-    Tensor t = s.activations().fetch(l.tensor.name);
-    Tensor f = t.dtype() == DType::Float32 ? t : t.cast(DType::Float32);
-    const float* p = f.data_as<float>();
-    std::vector<float> v(p, p + std::min<int64_t>(l.dims.count, f.numel()));
-    v.resize(static_cast<size_t>(l.dims.count), 0.0f);
-    out.push_back(std::move(v));
-  }
-  return out;
+  return viz::layer_values(layout, [&](const std::string& n) { return s.activations().fetch(n); });
 }
 
 }  // namespace
