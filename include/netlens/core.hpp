@@ -4,6 +4,7 @@
 // caller keeps that memory alive for the tensor's lifetime.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -65,6 +66,9 @@ int64_t numel(const Shape& s);            // 1 for a scalar (rank 0)
 std::string shape_str(const Shape& s);    // "1x3x224x224", "scalar" for rank 0
 Shape parse_shape(std::string_view text);  // "1x3x224x224" (throws Error{Usage})
 std::vector<int64_t> strides_of(const Shape& s);  // row-major element strides
+// A 16-byte device UUID as "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" (how nvidia-smi and CUDA tools
+// print it, without "GPU-"); used for CUDA and Vulkan devices alike.
+std::string uuid_string(const std::array<uint8_t, 16>& u);
 
 // ---------------------------------------------------------------------------------------------
 class Tensor {

@@ -28,7 +28,7 @@ DataPathChoice choose_data_path(const DataPathInputs& in) {
   int match = -1;
   for (size_t i = 0; i < in.vulkan.size(); ++i)
     if (in.vulkan[i].uuid == in.cuda_uuid) match = static_cast<int>(i);
-  if (match < 0) return staging("no Vulkan device has the CUDA device's UUID " + render::uuid_string(in.cuda_uuid));
+  if (match < 0) return staging("no Vulkan device has the CUDA device's UUID " + uuid_string(in.cuda_uuid));
   const render::DeviceInfo& d = in.vulkan[static_cast<size_t>(match)];
   if (!d.usable) return staging("Vulkan device '" + d.name + "' lacks Vulkan 1.3 with dynamic rendering");
   if (!d.external.memory_fd) return staging("Vulkan device '" + d.name + "' has no VK_KHR_external_memory_fd");

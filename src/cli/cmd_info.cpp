@@ -8,17 +8,6 @@
 namespace netlens::cli {
 namespace {
 
-std::string uuid_text(const std::array<uint8_t, 16>& u) {
-  std::string s;
-  char b[3];
-  for (size_t i = 0; i < u.size(); ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) s += '-';
-    std::snprintf(b, sizeof b, "%02x", u[i]);
-    s += b;
-  }
-  return s;
-}
-
 std::string dims_text(const ValueInfo& v) {
   if (!v.has_shape) return "?";
   std::string s;
@@ -40,7 +29,7 @@ int run_system(const std::vector<std::string>& argv) {
     std::printf("cuda       device %d of %d: %s (sm_%d%d, %s), driver %s, runtime %s\n", c.device, c.count,
                 c.name.c_str(), c.cc_major, c.cc_minor, human_bytes(c.total_memory).c_str(), ver(c.driver_version).c_str(),
                 ver(c.runtime_version).c_str());
-    std::printf("           uuid %s\n", uuid_text(c.uuid).c_str());
+    std::printf("           uuid %s\n", uuid_string(c.uuid).c_str());
   } else {
     std::printf("cuda       none: %s\n", c.error.c_str());
   }

@@ -21,7 +21,7 @@ void print_vulkan_system(const CudaDeviceInfo& cuda, const std::string& interop)
                 VK_API_VERSION_MAJOR(d.api_version), VK_API_VERSION_MINOR(d.api_version), d.usable ? "" : ", NOT usable",
                 d.driver.c_str());
     std::printf("           uuid %s; external memory fd %s, semaphore fd %s, timeline %s (exportable %s)\n",
-                render::uuid_string(d.uuid).c_str(), yes(d.external.memory_fd), yes(d.external.semaphore_fd),
+                uuid_string(d.uuid).c_str(), yes(d.external.memory_fd), yes(d.external.semaphore_fd),
                 yes(d.external.timeline), yes(d.external.timeline_fd));
   }
   app::DataPathInputs in{.cuda_backend = cuda.usable,

@@ -178,16 +178,6 @@ ExternalSupport external_support(VkPhysicalDevice p) {
 
 }  // namespace
 
-std::string uuid_string(const std::array<uint8_t, 16>& u) {
-  static const char* hex = "0123456789abcdef";
-  std::string s;
-  for (size_t i = 0; i < u.size(); ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) s += '-';
-    s += hex[u[i] >> 4];
-    s += hex[u[i] & 15];
-  }
-  return s;
-}
 
 std::vector<DeviceInfo> list_devices() {
   VkInstance inst = make_instance(false, false);

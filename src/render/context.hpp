@@ -54,8 +54,7 @@ struct DeviceInfo {
 };
 // Every Vulkan device (Error{Device} when there is no Vulkan driver at all).
 std::vector<DeviceInfo> list_devices();
-// "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" (how nvidia-smi and CUDA tools print UUIDs, without "GPU-").
-std::string uuid_string(const std::array<uint8_t, 16>& u);
+// (uuid_string, to print DeviceInfo::uuid, is in netlens/core.hpp.)
 
 class Context {
  public:
