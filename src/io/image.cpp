@@ -1,20 +1,25 @@
-// PNG/JPEG → preprocessed float32 input tensor, through Debian's libstb (stb_image for decoding,
-// stb_image_resize for resizing; both implementations live in libstb.so).
+// PNG/JPEG/BMP → preprocessed float32 input tensor. Decoding through Debian's libstb (stb_image),
+// after reading the header and refusing images over kMaxImagePixels (decompression bombs); resizing
+// with resample.cpp, which is exactly Pillow's Image.resize(BILINEAR) (see there for why).
 //
 // Order of operations, per output channel c (channels counted after the BGR reorder, so `mean` and
 // `std` are given in the tensor's channel order):
 //   v = (pixel[0..255] * scale - mean[c]) / std[c]
-// Resizing happens before normalisation, on 0..255 floats, with a triangle (bilinear) filter and
-// clamped edges; stb's triangle filter is exact bilinear interpolation when enlarging and averages
-// (anti-aliases) when shrinking.
+// Resizing happens before normalisation, on 0..255 values, with Pillow's triangle (bilinear)
+// filter: plain bilinear interpolation when enlarging, stretched over the scale factor (an
+// antialiasing average) when shrinking, windows clipped at the borders.
+#include <climits>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <vector>
 
 #include <stb_image.h>
-#include <stb_image_resize.h>
 
 #include "netlens/io.hpp"
+#include "resample.hpp"
 
 namespace netlens {
 
@@ -62,26 +67,18 @@ Tensor preprocess_pixels(const uint8_t* pixels, int w, int h, int src_channels, 
   if (static_cast<int64_t>(W) * H * C > (int64_t{1} << 30))
     throw Error(ErrorKind::Usage, what + ": resize target " + std::to_string(W) + "x" + std::to_string(H) +
                                       " is too large (over 2^30 values)");
-  const size_t src_n = static_cast<size_t>(w) * static_cast<size_t>(h) * static_cast<size_t>(C);
-  std::vector<float> src(src_n);
-  if (src_channels == C) {
-    for (size_t i = 0; i < src_n; ++i) src[i] = pixels[i];
-  } else {  // RGB → grey with stb's integer luma, so frames match load_image on the same pixels
-    for (size_t i = 0; i < src_n; ++i) {
+  // RGB into a 1-channel model: stb's integer luma, so frames match load_image on the same pixels.
+  std::vector<uint8_t> grey;
+  const uint8_t* src = pixels;
+  if (src_channels != C) {
+    grey.resize(static_cast<size_t>(w) * static_cast<size_t>(h));
+    for (size_t i = 0; i < grey.size(); ++i) {
       const uint8_t* p = pixels + 3 * i;
-      src[i] = static_cast<float>(static_cast<uint8_t>((p[0] * 77 + p[1] * 150 + p[2] * 29) >> 8));
+      grey[i] = static_cast<uint8_t>((p[0] * 77 + p[1] * 150 + p[2] * 29) >> 8);
     }
+    src = grey.data();
   }
-  std::vector<float> img;
-  if (W == w && H == h) {
-    img = std::move(src);
-  } else {
-    img.resize(static_cast<size_t>(W) * static_cast<size_t>(H) * static_cast<size_t>(C));
-    const int ok = stbir_resize_float_generic(src.data(), w, h, 0, img.data(), W, H, 0, C, STBIR_ALPHA_CHANNEL_NONE,
-                                              0, STBIR_EDGE_CLAMP, STBIR_FILTER_TRIANGLE, STBIR_COLORSPACE_LINEAR,
-                                              nullptr);
-    if (!ok) throw Error(ErrorKind::Memory, what + ": resizing to " + std::to_string(W) + "x" + std::to_string(H) + " failed");
-  }
+  const std::vector<float> img = io_detail::resize_bilinear(src, w, h, C, W, H, what);
 
   Tensor t(DType::Float32, pp.nhwc ? Shape{1, H, W, C} : Shape{1, C, H, W});
   float* out = t.data_as<float>();
@@ -118,34 +115,100 @@ ImagePreprocess image_preprocess_for(const ValueInfo& vi, const Shape& bound, co
   return pp;
 }
 
-Tensor load_image(const std::string& path, const ImagePreprocess& pp) {
-  const int C = pp.channels;
-  check_preprocess(pp, path);  // option errors first, before touching the file
+namespace {
+
+// The formats decode_image accepts, by their signatures. stb_image also decodes GIF, PSD, TGA,
+// HDR, PIC and PNM; nothing here needs them, and every decoder left out is attack surface gone.
+const char* image_format(const uint8_t* d, size_t n) {
+  if (n >= 8 && std::memcmp(d, "\x89PNG\r\n\x1a\n", 8) == 0) return "PNG";
+  if (n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF) return "JPEG";
+  if (n >= 2 && d[0] == 'B' && d[1] == 'M') return "BMP";
+  return nullptr;
+}
+
+std::string stb_reason() {
+  const char* r = stbi_failure_reason();
+  return r ? r : "unknown reason";
+}
+
+// The whole file; Error{Io} naming `path` when it is missing or unreadable.
+std::vector<uint8_t> read_file_bytes(const std::string& path) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec))
-    throw Error(ErrorKind::Io, path + ": image file not found");
-  int w = 0, h = 0, file_channels = 0;
-  std::unique_ptr<unsigned char, void (*)(void*)> pixels(stbi_load(path.c_str(), &w, &h, &file_channels, C),
-                                                         stbi_image_free);
+  if (!std::filesystem::is_regular_file(path, ec)) throw Error(ErrorKind::Io, path + ": image file not found");
+  std::ifstream f(path, std::ios::binary);
+  std::vector<uint8_t> bytes;
+  if (f) bytes.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  if (!f && !f.eof()) throw Error(ErrorKind::Io, path + ": cannot read the image file");
+  return bytes;
+}
+
+}  // namespace
+
+DecodedImage decode_image(const uint8_t* data, size_t size, int channels, const std::string& what,
+                          int64_t max_pixels) {
+  if (channels != 1 && channels != 3)
+    throw Error(ErrorKind::Internal, what + ": can decode to 1 or 3 channels, not " + std::to_string(channels));
+  const char* format = image_format(data, size);
+  if (!format) throw Error(ErrorKind::Input, what + ": not a PNG, JPEG or BMP image");
+  if (size > static_cast<size_t>(INT_MAX))  // stb takes the length as int
+    throw Error(ErrorKind::Input, what + ": " + format + " file is larger than 2 GiB");
+  const int len = static_cast<int>(size);
+  // A PNG's size is read here from IHDR (fixed place, big-endian), because stb's header scan
+  // refuses huge PNGs itself with only "unknown image type" and no size; JPEG and BMP sizes come
+  // from stb's header scan, the same code its decoder starts with.
+  int64_t w = 0, h = 0;
+  if (std::strcmp(format, "PNG") == 0 && size >= 24 && std::memcmp(data + 12, "IHDR", 4) == 0) {
+    auto be32 = [&](size_t at) {
+      return (int64_t{data[at]} << 24) | (int64_t{data[at + 1]} << 16) | (int64_t{data[at + 2]} << 8) | data[at + 3];
+    };
+    w = be32(16);
+    h = be32(20);
+  } else {
+    int iw = 0, ih = 0, file_channels = 0;
+    if (!stbi_info_from_memory(data, len, &iw, &ih, &file_channels))
+      throw Error(ErrorKind::Input, what + ": cannot read the " + format + " header (" + stb_reason() + ")");
+    w = iw;
+    h = ih;
+  }
+  const std::string dims = std::to_string(w) + "x" + std::to_string(h);
+  if (w <= 0 || h <= 0) throw Error(ErrorKind::Input, what + ": " + format + " header gives an empty image (" + dims + ")");
+  const int64_t n_pixels = w * h;  // both below 2^32: no overflow
+  if (n_pixels > max_pixels || w > (1 << 24) || h > (1 << 24))
+    throw Error(ErrorKind::Input, what + ": image is " + dims + " (" + std::to_string(n_pixels) +
+                                      " pixels), over the limit of " + std::to_string(max_pixels) +
+                                      " pixels and 16777216 per side");
+  int file_channels = 0;
+  int dw = 0, dh = 0;
+  std::unique_ptr<unsigned char, void (*)(void*)> pixels(
+      stbi_load_from_memory(data, len, &dw, &dh, &file_channels, channels), stbi_image_free);
   if (!pixels)
-    throw Error(ErrorKind::Input, path + ": cannot decode image (" + std::string(stbi_failure_reason()) +
-                                      "; PNG and JPEG are supported)");
-  return preprocess_pixels(pixels.get(), w, h, C, pp, path);
+    throw Error(ErrorKind::Input, what + ": cannot decode the " + format + " image (" + stb_reason() + ")");
+  if (dw != w || dh != h)  // the header was read twice; never trust a size that changed in between
+    throw Error(ErrorKind::Input, what + ": " + format + " decoded to " + std::to_string(dw) + "x" +
+                                      std::to_string(dh) + ", its header says " + dims);
+  DecodedImage im;
+  im.width = dw;
+  im.height = dh;
+  im.channels = channels;
+  im.pixels.assign(pixels.get(), pixels.get() + static_cast<size_t>(n_pixels) * static_cast<size_t>(channels));
+  return im;
+}
+
+Tensor load_image(const std::string& path, const ImagePreprocess& pp) {
+  check_preprocess(pp, path);  // option errors first, before touching the file
+  const std::vector<uint8_t> bytes = read_file_bytes(path);
+  const DecodedImage im = decode_image(bytes.data(), bytes.size(), pp.channels, path);
+  return preprocess_pixels(im.pixels.data(), im.width, im.height, im.channels, pp, path);
 }
 
 Rgb8Image load_image_rgb8(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) throw Error(ErrorKind::Io, path + ": image file not found");
-  int w = 0, h = 0, file_channels = 0;
-  std::unique_ptr<unsigned char, void (*)(void*)> pixels(stbi_load(path.c_str(), &w, &h, &file_channels, 3),
-                                                         stbi_image_free);
-  if (!pixels)
-    throw Error(ErrorKind::Input, path + ": cannot decode image (" + std::string(stbi_failure_reason()) + ")");
-  Rgb8Image im;
-  im.width = w;
-  im.height = h;
-  im.pixels.assign(pixels.get(), pixels.get() + static_cast<size_t>(w) * static_cast<size_t>(h) * 3);
-  return im;
+  const std::vector<uint8_t> bytes = read_file_bytes(path);
+  DecodedImage im = decode_image(bytes.data(), bytes.size(), 3, path);
+  Rgb8Image out;
+  out.width = im.width;
+  out.height = im.height;
+  out.pixels = std::move(im.pixels);
+  return out;
 }
 
 std::string sanitize_tensor_name(const std::string& name) {
