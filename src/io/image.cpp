@@ -8,6 +8,7 @@
 // Resizing happens before normalisation, on 0..255 values, with Pillow's triangle (bilinear)
 // filter: plain bilinear interpolation when enlarging, stretched over the scale factor (an
 // antialiasing average) when shrinking, windows clipped at the borders.
+#include <algorithm>
 #include <climits>
 #include <cstring>
 #include <filesystem>
@@ -126,6 +127,46 @@ const char* image_format(const uint8_t* d, size_t n) {
   return nullptr;
 }
 
+// Debian's stb_image (2.27) trusts the code counts of a JPEG Huffman table (DHT segment): a table
+// with more than 256 codes writes past its fixed arrays (found by tests/fuzz/fuzz_image; upstream
+// 2.28 refuses it as "bad size list"). So every DHT stb could read is checked here first. The walk
+// reads markers as stb does (fill bytes and junk between segments skipped, FF 00 stuffing and RST
+// markers inside entropy-coded data passed over, segments skipped by their length, stop at EOI)
+// and only goes on where stb would stop with an error, so it sees every DHT stb processes.
+// Returns why the file is refused, or "" when every table is within bounds.
+std::string jpeg_huffman_problem(const uint8_t* d, size_t n) {
+  auto byte = [&](size_t at) -> unsigned { return at < n ? d[at] : 0u; };  // stb reads 0 past the end
+  size_t p = 2;                                                           // after SOI
+  while (p < n) {
+    if (d[p] != 0xFF) {
+      ++p;
+      continue;
+    }
+    size_t q = p + 1;
+    while (q < n && d[q] == 0xFF) ++q;
+    if (q >= n) break;
+    const unsigned m = d[q];
+    p = q + 1;
+    if (m == 0x00 || (m >= 0xD0 && m <= 0xD8)) continue;  // stuffing, RSTn, SOI: no segment
+    if (m == 0xD9) break;                                  // EOI: stb reads no further
+    const size_t len = (byte(p) << 8) | byte(p + 1);
+    if (m == 0xC4) {
+      int64_t left = static_cast<int64_t>(len) - 2;
+      size_t t = p + 2;
+      while (left > 0 && t < n) {
+        size_t codes = 0;
+        for (size_t i = 1; i <= 16; ++i) codes += byte(t + i);
+        if (codes > 256)
+          return "corrupt JPEG: a Huffman table (DHT) defines " + std::to_string(codes) + " codes, at most 256";
+        t += 17 + codes;
+        left -= static_cast<int64_t>(17 + codes);
+      }
+    }
+    p += std::max<size_t>(len, 2);
+  }
+  return "";
+}
+
 std::string stb_reason() {
   const char* r = stbi_failure_reason();
   return r ? r : "unknown reason";
@@ -153,6 +194,10 @@ DecodedImage decode_image(const uint8_t* data, size_t size, int channels, const 
   if (size > static_cast<size_t>(INT_MAX))  // stb takes the length as int
     throw Error(ErrorKind::Input, what + ": " + format + " file is larger than 2 GiB");
   const int len = static_cast<int>(size);
+  if (std::strcmp(format, "JPEG") == 0) {
+    const std::string problem = jpeg_huffman_problem(data, size);
+    if (!problem.empty()) throw Error(ErrorKind::Input, what + ": " + problem);
+  }
   // A PNG's size is read here from IHDR (fixed place, big-endian), because stb's header scan
   // refuses huge PNGs itself with only "unknown image type" and no size; JPEG and BMP sizes come
   // from stb's header scan, the same code its decoder starts with.
@@ -172,11 +217,12 @@ DecodedImage decode_image(const uint8_t* data, size_t size, int channels, const 
   }
   const std::string dims = std::to_string(w) + "x" + std::to_string(h);
   if (w <= 0 || h <= 0) throw Error(ErrorKind::Input, what + ": " + format + " header gives an empty image (" + dims + ")");
-  const int64_t n_pixels = w * h;  // both below 2^32: no overflow
-  if (n_pixels > max_pixels || w > (1 << 24) || h > (1 << 24))
+  if (w > (1 << 24) || h > (1 << 24))  // checked first: a PNG's sides go up to 2^32 − 1
+    throw Error(ErrorKind::Input, what + ": image is " + dims + ", over the limit of 16777216 pixels per side");
+  const int64_t n_pixels = w * h;  // both at most 2^24
+  if (n_pixels > max_pixels)
     throw Error(ErrorKind::Input, what + ": image is " + dims + " (" + std::to_string(n_pixels) +
-                                      " pixels), over the limit of " + std::to_string(max_pixels) +
-                                      " pixels and 16777216 per side");
+                                      " pixels), over the limit of " + std::to_string(max_pixels) + " pixels");
   int file_channels = 0;
   int dw = 0, dh = 0;
   std::unique_ptr<unsigned char, void (*)(void*)> pixels(

@@ -8,7 +8,8 @@ from scikit-image's samples) and OUTDIR/<name>_ref.npy (float32, OH x OW x C: Pi
 Image.resize((OW, OH), Image.BILINEAR) of each channel as a mode "F" image), and OUTDIR/cases.txt
 with one line "name C W H OW OH" per case. The C++ side resizes the same uint8 pixels and compares.
 Also chelsea_file_ref.npy (chelsea.png to 224x224) and camera_file_ref.npy (camera.png, grey, to
-32x32), for load_image on the files themselves.
+32x32), for load_image on the files themselves, and three JPEGs (X.jpg) with Pillow's decoding
+of each (X.jpg.npy, RGB).
 """
 import os
 import sys
@@ -77,6 +78,15 @@ def main():
     # Whole files, for load_image (stb decodes these PNGs losslessly, as Pillow does).
     np.save(os.path.join(out, "chelsea_file_ref.npy"), pillow_bilinear(chelsea, 224, 224))
     np.save(os.path.join(out, "camera_file_ref.npy"), pillow_bilinear(grey[0], 32, 32))
+
+    # JPEGs as cameras and Pillow write them (baseline 4:2:0, progressive with Huffman tables
+    # between scans, grey), with Pillow's (libjpeg's) decoding of each, for decode_image.
+    for name, img, kw in (("chelsea_base.jpg", chelsea, {"quality": 90}),
+                          ("chelsea_progressive.jpg", chelsea, {"quality": 90, "progressive": True}),
+                          ("camera_grey.jpg", grey[0], {"quality": 85})):
+        path = os.path.join(out, name)
+        Image.fromarray(img).save(path, "JPEG", **kw)
+        np.save(path + ".npy", np.asarray(Image.open(path).convert("RGB")))
 
     with open(os.path.join(out, "cases.txt"), "w") as f:
         for (name, src, ow, oh) in cases:
