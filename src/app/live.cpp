@@ -248,6 +248,7 @@ SourceFeeder::~SourceFeeder() {
     stop_ = true;
   }
   cv_.notify_all();
+  src_->interrupt();  // a read waiting on a stalled camera or pipe ends now, not at its timeout
   if (thread_.joinable()) thread_.join();
 }
 

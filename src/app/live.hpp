@@ -267,6 +267,8 @@ class SourceFeeder {
   // Continues from where `src` is (open_live_input consumed the first frame): videos and cameras
   // start playing; folders wait for next()/prev() or the slideshow.
   SourceFeeder(std::unique_ptr<media::FrameSource> src, LivePipeline& p, FeederOptions o);
+  // Stops the thread: interrupts a read in progress (FrameSource::interrupt), so a stalled camera or
+  // pipe never holds up the exit; returns once the thread has ended.
   ~SourceFeeder();
   SourceFeeder(const SourceFeeder&) = delete;
   SourceFeeder& operator=(const SourceFeeder&) = delete;

@@ -10,7 +10,15 @@
 //  - Errors are one line naming the path or device: Error{Io} for a missing path, an empty folder,
 //    a file FFmpeg cannot open or decode; Error{Device} for a camera that does not exist or cannot
 //    be opened. Folder images that fail to decode throw Error{Input} when reached.
-//  - A FrameSource is used by one thread at a time (not thread safe); frames are values (copies).
+//  - Never hangs: video files, named pipes and cameras read under timeouts (SourceOptions): opening
+//    (probe included) may take at most open_timeout_s, and each later read waits at most
+//    read_timeout_s for data; past either, Error{Io} (Error{Device} for a camera) with one line
+//    ("...: no data for 5 s (the source stalled)"). A video that ends before the frame count its
+//    container declares throws Error{Io} "...: truncated (N of M frames)" instead of ending quietly.
+//  - A FrameSource is used by one thread at a time (not thread safe), except interrupt(), which any
+//    thread may call: a read in progress (or any later one) then ends with Error "interrupted"
+//    within about 50 ms. Owners call it before joining a thread that may be blocked in next().
+//    Frames are values (copies).
 #pragma once
 
 #include <cstdint>
@@ -50,13 +58,21 @@ class FrameSource {
   virtual int64_t count() const { return -1; }  // images in a folder; -1 for streams
   // Nominal frames per second of a video/camera (0 when unknown or for folders).
   virtual double fps() const { return 0.0; }
+  // Thread safe; see the contract. Folders read local files and need no interrupting.
+  virtual void interrupt() {}
 };
 
-// See the contract above. Throws Error{Io|Device} with one line.
-std::unique_ptr<FrameSource> open_source(const std::string& spec);
+// Time limits of stream sources (videos, named pipes, cameras); folders ignore them.
+struct SourceOptions {
+  double open_timeout_s = 10.0;  // open + stream probing (a camera's start-up included)
+  double read_timeout_s = 5.0;   // each read after that (a camera at 1 fps still delivers in time)
+};
+
+// See the contract above. Throws Error{Io|Device} with one line. A named pipe is read as a video stream.
+std::unique_ptr<FrameSource> open_source(const std::string& spec, const SourceOptions& o = {});
 
 // Whether `spec` means a live source rather than a single input file: a directory, "camera",
-// "camera:N", or an existing file that is neither an image (.png/.jpg/.jpeg/.bmp) nor .npy.
+// "camera:N", a named pipe, or an existing file that is neither an image (.png/.jpg/.jpeg/.bmp) nor .npy.
 bool is_live_spec(const std::string& spec);
 
 // The model input tensor of a frame, with the preprocessing images get (io::preprocess_pixels).

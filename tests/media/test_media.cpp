@@ -1,6 +1,6 @@
 // FrameSource against independent decoders: folder images against ImageMagick's decode, videos
 // against the ffmpeg CLI's decode (exact for a lossless file, a stated tolerance for a lossy one);
-// frame → tensor against load_image on the same file; the errors (one line naming the path); and
+// frame → tensor against a direct computation from ImageMagick's decode (and equal to load_image); the errors (one line naming the path); and
 // the single-slot mailbox of the live pipeline (newest wins, drops counted), with no Vulkan.
 #include <gtest/gtest.h>
 
@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -112,25 +113,59 @@ TEST(FrameSource, FolderIsSortedAndMatchesImageMagick) {
   EXPECT_EQ(k, ErrorKind::Usage);
 }
 
-// Frame → tensor goes through the same function as load_image: identical tensors for the same
-// pixels, across resizing, channel order, layout, normalisation and grey (1-channel) inputs.
-TEST(FrameSource, FrameTensorEqualsLoadImage) {
+// The model input tensor a frame gives, computed here directly from ImageMagick's decode of the
+// same file: value = (pixel · scale − mean[c]) / std[c], channels in RGB or BGR order, NCHW or NHWC,
+// grey as stb's integer luma ((77 r + 150 g + 29 b) >> 8). At the image's own size (no resampling:
+// the resampler has its own tests against Pillow). Tolerance |Δ| ≤ 1e-6 · max(1, |v|): the program
+// may order the float operations differently. Also the documented contract that a folder frame
+// gives exactly the tensor of the same file given alone (load_image).
+Tensor reference_tensor(const std::string& rgb, int w, int h, const ImagePreprocess& pp) {
+  const int C = pp.channels;
+  Tensor t(DType::Float32, pp.nhwc ? Shape{1, h, w, C} : Shape{1, C, h, w});
+  float* out = t.data_as<float>();
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      const auto* px = reinterpret_cast<const uint8_t*>(rgb.data()) + (static_cast<size_t>(y) * w + x) * 3;
+      for (int k = 0; k < C; ++k) {
+        const int src = pp.bgr ? 2 - k : k;
+        const int p = C == 1 ? (77 * px[0] + 150 * px[1] + 29 * px[2]) >> 8 : px[src];
+        const float v = (float(p) * pp.scale - pp.mean[static_cast<size_t>(k)]) / pp.std[static_cast<size_t>(k)];
+        const size_t i = pp.nhwc ? (static_cast<size_t>(y) * w + x) * C + k : (static_cast<size_t>(k) * h + y) * w + x;
+        out[i] = v;
+      }
+    }
+  return t;
+}
+
+TEST(FrameSource, FrameTensorMatchesADirectComputation) {
+  if (!have_tool(NETLENS_CONVERT)) GTEST_SKIP() << "ImageMagick's convert not found";
   auto src = media::open_source(sample_folder().string());
   std::vector<ImagePreprocess> pps(5);
-  pps[1].width = 100, pps[1].height = 30;
   pps[2].bgr = true, pps[2].nhwc = true, pps[2].mean = {0.5f, 0.4f, 0.3f}, pps[2].std = {0.2f, 0.25f, 0.3f};
-  pps[3].channels = 1, pps[3].width = 320, pps[3].height = 96, pps[3].mean = {0.0f}, pps[3].std = {1.0f};
-  pps[4].scale = 1.0f, pps[4].mean = {127.5f}, pps[4].std = {127.5f};
+  pps[3].channels = 1, pps[3].mean = {0.1f}, pps[3].std = {0.7f};
+  pps[4].scale = 1.0f, pps[4].mean = {127.5f, 127.5f, 127.5f}, pps[4].std = {127.5f, 127.5f, 127.5f};
+  const char* files[3] = {kImages[0], kImages[1], kImages[2]};  // b_first, c_second, d_third
   for (int k = 0; k < 3; ++k) {
     auto f = src->next();
     ASSERT_TRUE(f);
+    pps[1].width = f->width, pps[1].height = f->height;  // the size given is the image's own
+    const std::string rgb = run(std::string(NETLENS_CONVERT) + " '" + kSamples + "/" + files[k] + "' -depth 8 rgb:-");
+    ASSERT_EQ(rgb.size(), static_cast<size_t>(f->width) * static_cast<size_t>(f->height) * 3) << f->name;
     const std::string file = (sample_folder() / f->name).string();
     for (size_t i = 0; i < pps.size(); ++i) {
       Tensor a = media::frame_to_tensor(*f, pps[i]);
+      Tensor ref = reference_tensor(rgb, f->width, f->height, pps[i]);
+      ASSERT_EQ(a.shape(), ref.shape()) << f->name << " pp " << i;
+      double worst = 0;
+      for (int64_t j = 0; j < ref.numel(); ++j) {
+        const float r = ref.data_as<float>()[j];
+        worst = std::max(worst, std::fabs(double(a.data_as<float>()[j]) - r) / std::max(1.0, std::fabs(double(r))));
+      }
+      EXPECT_LE(worst, 1e-6) << f->name << " pp " << i;
       Tensor b = load_image(file, pps[i]);
       ASSERT_EQ(a.shape(), b.shape()) << f->name << " pp " << i;
       EXPECT_EQ(std::memcmp(a.data(), b.data(), static_cast<size_t>(a.numel()) * sizeof(float)), 0)
-          << f->name << " pp " << i;
+          << f->name << " pp " << i << ": a frame and its file alone give different tensors";
     }
   }
 }
