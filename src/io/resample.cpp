@@ -82,9 +82,10 @@ Axis precompute(int in_size, int out_size) {
 }
 
 // Horizontal pass over source rows [row0, row1): `dst` gets (row1 − row0) rows of out_w pixels.
-template <class In>
-void horizontal(const In* src, int w, int channels, int row0, int row1, const Axis& ax, float* dst) {
-  const size_t C = static_cast<size_t>(channels);
+// kC: the channel count when known at compile time (1, 3: unrolled), 0 = `channels` at run time.
+template <int kC, class In>
+void horizontal_n(const In* src, int w, int channels, int row0, int row1, const Axis& ax, float* dst) {
+  const size_t C = kC ? static_cast<size_t>(kC) : static_cast<size_t>(channels);
   const size_t out_w = ax.first.size();
   for (int y = row0; y < row1; ++y) {
     const In* s = src + static_cast<size_t>(y) * static_cast<size_t>(w) * C;
@@ -93,13 +94,21 @@ void horizontal(const In* src, int w, int channels, int row0, int row1, const Ax
       const double* k = ax.weights.data() + ax.offset[i];
       const In* p = s + static_cast<size_t>(ax.first[i]) * C;
       const size_t n = static_cast<size_t>(ax.count[i]);
-      for (size_t c = 0; c < C; ++c) {
-        double acc = 0.0;  // Pillow: double accumulator, float pixel · double weight, in window order
-        for (size_t x = 0; x < n; ++x) acc += static_cast<double>(static_cast<float>(p[x * C + c])) * k[x];
-        d[i * C + c] = static_cast<float>(acc);
-      }
+      // Pillow: per channel a double accumulator, float pixel · double weight, in window order. All
+      // channels in one sweep over the window (each channel's sum keeps that order).
+      double acc[4] = {0.0, 0.0, 0.0, 0.0};
+      for (size_t x = 0; x < n; ++x)
+        for (size_t c = 0; c < C; ++c) acc[c] += static_cast<double>(static_cast<float>(p[x * C + c])) * k[x];
+      for (size_t c = 0; c < C; ++c) d[i * C + c] = static_cast<float>(acc[c]);
     }
   }
+}
+
+template <class In>
+void horizontal(const In* src, int w, int channels, int row0, int row1, const Axis& ax, float* dst) {
+  if (channels == 3) horizontal_n<3>(src, w, channels, row0, row1, ax, dst);
+  else if (channels == 1) horizontal_n<1>(src, w, channels, row0, row1, ax, dst);
+  else horizontal_n<0>(src, w, channels, row0, row1, ax, dst);
 }
 
 // Vertical pass: `src` holds rows starting at source row `row0`, `row_values` values each; `dst`

@@ -299,3 +299,56 @@ TEST_F(Cli, OneChannelImageModelNeedsNoMeanOrStd) {
   const std::string first_line = three.out.substr(0, three.out.find('\n'));
   EXPECT_NE(first_line.find("mean has 3 values, expected 1"), std::string::npos) << three.out;
 }
+
+// An ordinary photo never crashes the command: scikit-image's chelsea.png (451x300) resized to
+// 224x224 aborted inside Debian's stb_image_resize (assertion in
+// stbir__normalize_downsample_coefficients). Now exit 0, and the dumped input is the resized photo:
+// 3x224x224, finite, in [0, 1] (scale 1/255, no mean/std), not constant. A PNG whose header claims
+// 100000x100000 is refused by its size in one line, exit 1, before anything is decoded.
+TEST_F(Cli, PhotoResizedForAModelAndImageBombs) {
+  const std::string photo = "/usr/lib/python3/dist-packages/skimage/data/chelsea.png";
+  if (!fs::exists(photo)) GTEST_SKIP() << "python3-skimage's chelsea.png is missing";
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(17);
+  auto* g = m.mutable_graph();
+  g->set_name("g");
+  auto* x = g->add_input();
+  x->set_name("x");
+  auto* tt = x->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(onnx::TensorProto::FLOAT);
+  tt->mutable_shape()->add_dim()->set_dim_value(1);
+  tt->mutable_shape()->add_dim()->set_dim_value(3);
+  tt->mutable_shape()->add_dim()->set_dim_param("h");
+  tt->mutable_shape()->add_dim()->set_dim_param("w");
+  auto* n = g->add_node();
+  n->set_op_type("Relu");
+  n->add_input("x");
+  n->add_output("y");
+  g->add_output()->set_name("y");
+  save(m, path("img.onnx"));
+
+  Result r = run("infer " + path("img.onnx") + " --input " + photo + " --size 224x224 --backend cpu --quiet --dump " +
+                 path("d") + " --all");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const Tensor t = read_npy(path("d/x.npy"));
+  ASSERT_EQ(t.shape(), (Shape{1, 3, 224, 224}));
+  const std::vector<float> v = t.to_f32_vector();
+  float lo = 1, hi = 0;
+  for (float f : v) {
+    ASSERT_TRUE(std::isfinite(f) && f >= 0.0f && f <= 1.0f) << f;
+    lo = std::min(lo, f);
+    hi = std::max(hi, f);
+  }
+  EXPECT_GT(hi - lo, 0.5f) << "a photo resized to a constant image";
+
+  // The header of a 100000x100000 RGB PNG (signature + IHDR with its CRC) and nothing else.
+  const unsigned char bomb[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R',
+                                0, 1, 0x86, 0xA0, 0, 1, 0x86, 0xA0, 8, 2, 0, 0, 0, 0x27, 0x30, 0x9C, 0x9F};
+  std::ofstream(path("bomb.png"), std::ios::binary).write(reinterpret_cast<const char*>(bomb), sizeof bomb);
+  Result b = run("infer " + path("img.onnx") + " --input " + path("bomb.png") + " --size 224x224 --backend cpu");
+  EXPECT_EQ(b.status, 1) << b.out;
+  EXPECT_EQ(count_lines(b.out), 1) << b.out;
+  EXPECT_NE(b.out.find("bomb.png"), std::string::npos) << b.out;
+  EXPECT_NE(b.out.find("100000x100000"), std::string::npos) << b.out;
+}
