@@ -73,12 +73,16 @@ void LivePipeline::submit(media::Frame f) {
 
 std::unique_ptr<LiveResult> LivePipeline::take_result() {
   auto r = results_.take();
-  return r ? std::move(*r) : nullptr;
+  if (!r) return nullptr;
+  taken_result_.store((*r)->id);
+  return std::move(*r);
 }
 
 std::unique_ptr<LiveResult> LivePipeline::wait_result(double timeout_s) {
   auto r = results_.wait_take(std::chrono::duration<double>(timeout_s));
-  return r ? std::move(*r) : nullptr;
+  if (!r) return nullptr;
+  taken_result_.store((*r)->id);
+  return std::move(*r);
 }
 
 bool LivePipeline::busy() const {
@@ -176,12 +180,20 @@ void LivePipeline::loop() {
       std::map<std::string, Tensor> in = cfg_.other_inputs;
       in[cfg_.input_name] = std::move(t);
       const auto t0 = Clock::now();
+      session_result_ = kNoResult;  // from here until captured, the activations are no result's
       session_.run(in);
       const auto t1 = Clock::now();
       if (cfg_.uploader) cfg_.uploader->capture(session_, cfg_.layout, *result);
       else result->scene = viz::build_scene(cfg_.layout, [&](const std::string& n) { return session_.activations().fetch(n); });
       result->infer_ms = ms_between(t0, t1);
       result->scene_ms = ms_between(t1, Clock::now());
+      {
+        // The id is given out before the session is unlocked: try_with_session can then tell this
+        // run's activations from those of the result on screen.
+        std::lock_guard<std::mutex> sl(state_mutex_);
+        result->id = next_id_++;
+      }
+      session_result_ = result->id;
     } catch (const std::exception& e) {
       failure = f->name + ": " + e.what();
     }
@@ -190,7 +202,6 @@ void LivePipeline::loop() {
       ++stats_.failed;
       if (!error_) error_ = *failure;
     } else {
-      result->id = next_id_++;
       ++stats_.runs;
       stats_.last_infer_ms = result->infer_ms;
       stats_.last_scene_ms = result->scene_ms;

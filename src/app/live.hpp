@@ -188,12 +188,16 @@ class LivePipeline {
     std::lock_guard<std::mutex> lk(session_mutex_);
     return fn(static_cast<const Session&>(session_));
   }
-  // Same without waiting: false (fn not called) while a run (or its scene build) is in flight. For
-  // the render thread's per-frame reads, which must not stall the display.
+  // For the render thread's per-frame reads (the panels), which must not stall the display and must
+  // see the activations of the result on screen: runs fn only when no run (or its scene build) is in
+  // flight AND the session holds the activations of the result last returned by take_result /
+  // wait_result (before any: the run the caller made); false (fn not called) otherwise. So between
+  // a run's end and the frame that takes its result, the panels keep showing the previous input's
+  // analyses instead of mixing the next run's numbers with the 3D view of the previous one.
   template <class F>
   bool try_with_session(F&& fn) {
     std::unique_lock<std::mutex> lk(session_mutex_, std::try_to_lock);
-    if (!lk.owns_lock()) return false;
+    if (!lk.owns_lock() || session_result_ != taken_result_.load()) return false;
     fn(static_cast<const Session&>(session_));
     return true;
   }
@@ -213,6 +217,11 @@ class LivePipeline {
   Mailbox<media::Frame> inputs_;
   Mailbox<std::unique_ptr<LiveResult>> results_;
   mutable std::mutex session_mutex_;  // held for the whole of each run
+  // Whose activations the session holds: a result id (0: the caller's run), or kNoResult after a
+  // run that failed. Guarded by session_mutex_; ids are given out under it, when the run is captured.
+  static constexpr uint64_t kNoResult = ~uint64_t{0};
+  uint64_t session_result_ = 0;
+  std::atomic<uint64_t> taken_result_{0};  // id of the result last taken (take_result/wait_result)
   mutable std::mutex state_mutex_;
   std::condition_variable idle_cv_;
   bool in_flight_ = false, queued_ = false;

@@ -1,8 +1,9 @@
 // Live input on lavapipe with validation on:
 //  - Renderer::values_changed gives the same pixels as a renderer made afresh with the new values
 //    (several code chunks, labels and legend on), and refuses another layout;
-//  - results published from another thread while frames are rendered and read back: every frame
-//    shows one result entirely (each layer's pixels, found through the ID buffer, all of A or all of B);
+//  - a real LivePipeline (model runs and scene builds on its thread, frames from a producer thread)
+//    while the render thread applies results and draws and reads back every frame: every frame
+//    shows one input entirely (each layer's pixels, found through the ID buffer, all of A or all of B);
 //  - LivePipeline on a real model (PP-OCR cls): the newest input wins, drops are counted, the
 //    published scene equals one built from a fresh run of that input, with_session sees whole runs;
 //  - `netlens render --input DIR|VIDEO --out DIR/`: each output equals (pixel-exact) the
@@ -17,10 +18,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <thread>
 
 #include "frame_source.hpp"
+#include "stall_util.hpp"
 #include "live.hpp"
 #include "netlens/cpu.hpp"
 #include "netlens/io.hpp"
@@ -109,25 +112,69 @@ TEST_F(LiveTest, UploadTimeIsReported) {
   EXPECT_GT(best.bytes, static_cast<uint64_t>(s.neurons()));  // level 0 and both pyramids
 }
 
-// Scene A: every activation exactly 0 (the zero colour); scene B: every activation in [1, 2]
-// (colour-map colours, all distinct from the zero colour). Results alternate A/B from a producer
-// thread while the render thread switches at frame starts and reads every frame back.
-TEST_F(LiveTest, SwitchNeverShowsMixedActivations) {
-  const viz::Layout layout = viz::layout_tensors(viz::synthetic_tensors(kShapes));
-  auto values = [&](bool high) {
-    std::vector<std::vector<float>> v;
-    std::mt19937 rng(5);
-    std::uniform_real_distribution<float> u(1.0f, 2.0f);
-    for (const auto& l : layout.layers) {
-      v.emplace_back(static_cast<size_t>(l.dims.count), 0.0f);
-      if (high)
-        for (float& x : v.back()) x = u(rng);
-    }
+// A small model where input A (a black frame) makes every activation exactly 0 (the zero colour)
+// and inputs B (random pixels in [128, 255]) make every activation positive (colour-map colours, all
+// distinct from the zero colour): x → Relu → MaxPool → Mul 2 → GlobalAveragePool → Flatten.
+Graph sign_model() {
+  Graph g;
+  g.opsets[""] = 17;
+  auto vi = [](const std::string& name, const Shape& dims) {
+    ValueInfo v{name, DType::Float32, {}, true};
+    for (int64_t d : dims) v.dims.push_back(Dim{d, ""});
     return v;
   };
-  const viz::Scene scene_a = viz::build_scene_from_values(layout, values(false));
-  const viz::Scene scene_b = viz::build_scene_from_values(layout, values(true));
-  viz::Scene shown = scene_a;
+  auto node = [&](const std::string& op, std::vector<std::string> in, const std::string& out,
+                  std::map<std::string, AttrValue> attrs = {}) {
+    Node n;
+    n.op_type = op;
+    n.name = op + "_" + out;
+    n.inputs = std::move(in);
+    n.outputs = {out};
+    n.attrs = std::move(attrs);
+    g.nodes.push_back(std::move(n));
+  };
+  g.inputs.push_back(vi("x", {1, 3, 24, 32}));
+  g.initializers["two"] = Tensor::scalar_f32(2.0f);
+  node("Relu", {"x"}, "relu");
+  node("MaxPool", {"relu"}, "pool",
+       {{"kernel_shape", std::vector<int64_t>{2, 2}}, {"strides", std::vector<int64_t>{2, 2}}});
+  node("Mul", {"pool", "two"}, "twice");
+  node("GlobalAveragePool", {"twice"}, "gap");
+  node("Flatten", {"gap"}, "y");
+  g.outputs.push_back(vi("y", {1, 3}));
+  return g;
+}
+
+// The real pipeline on real threads: a producer thread submits A and B frames alternately as fast
+// as it can, the pipeline's thread runs the model and builds each result's scene, and the render
+// thread (here) takes results at frame starts, applies them (staging upload) and draws and reads
+// back every frame while the next runs are in flight. Every frame must show one input entirely:
+// each layer's pixels (found through the ID buffer) all zero colour (A) or none (B), every layer
+// the same input, and that input the one of the result applied last.
+TEST_F(LiveTest, SwitchNeverShowsMixedActivations) {
+  auto backend = make_cpu_backend();
+  Session s(sign_model(), {backend.get()});
+  ImagePreprocess pp;
+  pp.width = 32, pp.height = 24;  // the frames' own size: no resampling
+  pp.mean = {0.0f, 0.0f, 0.0f};
+  pp.std = {1.0f, 1.0f, 1.0f};
+  auto frame = [](int64_t k) {
+    media::Frame f{.width = 32, .height = 24, .rgb = std::vector<uint8_t>(32 * 24 * 3, 0), .index = k,
+                   .name = "input " + std::to_string(k)};
+    if (k % 2) {  // B: odd indices
+      std::mt19937 rng(static_cast<uint32_t>(k));
+      std::uniform_int_distribution<int> u(128, 255);
+      for (uint8_t& p : f.rgb) p = static_cast<uint8_t>(u(rng));
+    }
+    return f;
+  };
+  s.run({{"x", media::frame_to_tensor(frame(0), pp)}});
+  app::LiveConfig cfg{.input_name = "x", .pp = pp, .layout = app::live_layout(s)};
+  const viz::Layout layout = cfg.layout;
+  ASSERT_GE(layout.layers.size(), 4u);
+  app::StagingUploader up;
+  cfg.uploader = &up;
+  viz::Scene shown = viz::build_scene(layout, [&](const std::string& n) { return s.activations().fetch(n); });
   const int W = 360, H = 220;
   RenderOptions ro{.width = W, .height = H, .msaa = 1, .lighting = false, .grid_lines = false, .labels = false,
                    .legend = false, .connections = false, .selection_lines = false, .max_buffer_bytes = 4096};
@@ -141,24 +188,20 @@ TEST_F(LiveTest, SwitchNeverShowsMixedActivations) {
            std::abs(int(p[i + 2]) - int(std::lround(zero.b * 255))) <= 2;
   };
 
-  app::Mailbox<std::unique_ptr<app::LiveResult>> box;
+  app::LivePipeline pipe(s, cfg);  // from here on only the pipeline's thread runs `s`
   std::atomic<bool> stop{false};
   std::thread producer([&] {
-    for (uint64_t id = 1; !stop; ++id) {
-      auto res = std::make_unique<app::LiveResult>();
-      res->id = id;
-      res->scene = (id % 2) ? scene_b : scene_a;  // odd ids: B
-      box.put(std::move(res));
-      std::this_thread::sleep_for(std::chrono::microseconds(300));
+    for (int64_t k = 1; !stop; ++k) {
+      pipe.submit(frame(k));
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
   });
-  app::StagingUploader up;
-  bool showing_b = false;
-  int frames_a = 0, frames_b = 0, switches = 0;
-  for (int frame = 0; frame < 60; ++frame) {
-    if (auto res = box.take()) {
-      up.apply(**res, shown, r);
-      showing_b = (*res)->id % 2;
+  bool showing_b = false;  // result 0: input 0, A
+  int frames_a = 0, frames_b = 0, switches = 0, mixed = 0;
+  for (int frame_no = 0; frame_no < 200; ++frame_no) {
+    if (auto res = pipe.take_result()) {
+      up.apply(*res, shown, r);
+      showing_b = res->input_index % 2;
       ++switches;
     }
     r.render(cam);
@@ -175,19 +218,26 @@ TEST_F(LiveTest, SwitchNeverShowsMixedActivations) {
     for (size_t l = 0; l < counts.size(); ++l) {
       if (counts[l][0] + counts[l][1] == 0) continue;
       ++layers_seen;
-      // A layer drawn from scene A is all zero colour; from B, never (B has no zero activation).
-      EXPECT_EQ(counts[l][showing_b ? 0 : 1], 0) << "frame " << frame << " layer " << l << " shows "
+      // A layer of input A is all zero colour; of an input B, never. Any pixel of the other kind is
+      // a layer (or part of one) from another input than the one applied: a mixed frame.
+      if (counts[l][showing_b ? 0 : 1] != 0) ++mixed;
+      EXPECT_EQ(counts[l][showing_b ? 0 : 1], 0) << "frame " << frame_no << " layer " << l << " shows "
                                                  << (showing_b ? "A" : "B") << " pixels while showing "
                                                  << (showing_b ? "B" : "A");
     }
-    EXPECT_GE(layers_seen, 3) << "frame " << frame;
+    EXPECT_GE(layers_seen, 3) << "frame " << frame_no;
     (showing_b ? frames_b : frames_a)++;
+    if (mixed > 5) break;  // enough evidence; keep the log short
   }
   stop = true;
   producer.join();
+  EXPECT_FALSE(pipe.error()) << *pipe.error();
   EXPECT_GT(frames_a, 0);
   EXPECT_GT(frames_b, 0);
   EXPECT_GT(switches, 10);
+  std::printf("concurrent live switching: %d frames (A %d, B %d), %d results applied, %llu runs, %llu dropped\n",
+              frames_a + frames_b, frames_a, frames_b, switches, static_cast<unsigned long long>(pipe.stats().runs),
+              static_cast<unsigned long long>(pipe.stats().dropped));
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -292,6 +342,85 @@ TEST(LivePipeline, NextRunWaitsUntilTheResultIsShown) {
   EXPECT_EQ(r2->input_index, 3);
   EXPECT_EQ(r2->id, r1->id + 1);
   EXPECT_EQ(pipe.stats().dropped, 1u);
+}
+
+// The viewer's panels read the session each frame through try_with_session, after the frame's
+// take_result: they must see the activations of the result the 3D view shows. Here run 1 finished
+// (published, not yet taken: the render thread's take_result came just before it) while result 0
+// (the caller's run) is on screen: a panel read now must not see run 1's activations.
+TEST(LivePipeline, PanelsReadTheRunOnScreen) {
+  if (!fs::exists(kModel)) GTEST_SKIP() << kModel << " missing (scripts/fetch-models.sh)";
+  auto backend = make_cpu_backend();
+  Session s(load_onnx(kModel), {backend.get()});
+  ImagePreprocess pp;
+  pp.width = 192, pp.height = 48;
+  auto frame = [&](int k) {
+    Rgb8Image im = load_image_rgb8(kSamples + "/" + kImages[k % 3]);
+    return media::Frame{.width = im.width, .height = im.height, .rgb = std::move(im.pixels), .index = k,
+                        .name = "input " + std::to_string(k)};
+  };
+  const Tensor x0 = media::frame_to_tensor(frame(0), pp), x1 = media::frame_to_tensor(frame(1), pp);
+  ASSERT_NE(std::memcmp(x0.data(), x1.data(), static_cast<size_t>(x0.numel()) * sizeof(float)), 0);
+  auto input_is = [](const Session& ss, const Tensor& want) {
+    Tensor x = ss.activations().fetch("x");
+    return std::memcmp(x.data(), want.data(), static_cast<size_t>(want.numel()) * sizeof(float)) == 0;
+  };
+  s.run({{"x", x0}});
+  app::LiveConfig cfg{.input_name = "x", .pp = pp, .layout = app::live_layout(s), .wait_until_shown = true};
+  app::LivePipeline pipe(s, cfg);
+  // On screen: result 0 (the caller's run), drawn.
+  pipe.shown(0);
+  pipe.submit(frame(1));
+  ASSERT_TRUE(pipe.wait_idle(120.0));  // run 1 is done and published; the render thread has not taken it
+  ASSERT_TRUE(pipe.has_result());
+  bool read = false, saw_shown = false;
+  pipe.try_with_session([&](const Session& ss) {
+    read = true;
+    saw_shown = input_is(ss, x0);
+  });
+  EXPECT_TRUE(!read || saw_shown) << "the panels read run 1's activations while result 0 is on screen";
+  // The next frame takes result 1 (the 3D view switches to it): the panels read run 1 now.
+  auto r1 = pipe.take_result();
+  ASSERT_TRUE(r1);
+  read = saw_shown = false;
+  EXPECT_TRUE(pipe.try_with_session([&](const Session& ss) {
+    read = true;
+    saw_shown = input_is(ss, x1);
+  }));
+  EXPECT_TRUE(read && saw_shown);
+}
+
+// Exit never waits on a stalled source: a feeder blocked reading a pipe that went silent (600 s
+// read limit) is interrupted by its destructor, which returns; then the pipeline shuts down.
+// Asserted: the destructors returned (the ctest TIMEOUT is the hang guard) and frames did flow.
+TEST(LivePipeline, FeederShutdownInterruptsAStalledSource) {
+  if (!fs::exists(kModel)) GTEST_SKIP() << kModel << " missing (scripts/fetch-models.sh)";
+  if (access(NETLENS_FFMPEG, X_OK) != 0) GTEST_SKIP() << "ffmpeg CLI not found";
+  const fs::path d = temp_dir("feeder_stall");
+  const std::string ts = media::test::slurp(
+      media::test::make_test_video(NETLENS_FFMPEG, d, "v.ts", 250, "-c:v mpeg4 -q:v 10 -f mpegts", "192x48"));
+  const fs::path fifo = media::test::make_fifo(d, "in.fifo");
+  media::test::StallingWriter writer(fifo, ts.substr(0, ts.size() / 2));
+  auto backend = make_cpu_backend();
+  Session s(load_onnx(kModel), {backend.get()});
+  ImagePreprocess pp;
+  pp.width = 192, pp.height = 48;
+  auto src = media::open_source(fifo.string(), {.open_timeout_s = 60.0, .read_timeout_s = 600.0});
+  auto first = src->next();
+  ASSERT_TRUE(first);
+  s.run({{"x", media::frame_to_tensor(*first, pp)}});
+  app::LiveConfig cfg{.input_name = "x", .pp = pp, .layout = app::live_layout(s)};
+  {
+    app::LivePipeline pipe(s, cfg);
+    {
+      app::SourceFeeder feeder(std::move(src), pipe, {.realtime = false});
+      // Frames flow until the data runs out (about 125 frames); then the feeder waits on the silent pipe.
+      while (pipe.stats().submitted < 100 && !feeder.error()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      EXPECT_FALSE(feeder.error()) << *feeder.error();
+      EXPECT_FALSE(feeder.finished());
+    }  // ~SourceFeeder: interrupts the read and joins
+    EXPECT_GE(pipe.stats().submitted, 100u);
+  }  // ~LivePipeline
 }
 
 // oneDNN ties primitives to the thread that created them (its library scratchpad): a session planned

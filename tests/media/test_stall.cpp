@@ -22,8 +22,10 @@
 #include <thread>
 
 #include "frame_source.hpp"
+#include "stall_util.hpp"
 
 using namespace netlens;
+using namespace netlens::media::test;
 namespace fs = std::filesystem;
 
 namespace {
@@ -45,63 +47,6 @@ std::string error_of(const std::function<void()>& f, ErrorKind* kind = nullptr) 
     return e.what();
   }
   return "";
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(f), {});
-}
-
-// A small video made by the ffmpeg CLI: 64x48 test pattern, `frames` frames at 25 fps.
-fs::path make_video(const fs::path& d, const std::string& name, int frames, const std::string& args) {
-  const fs::path v = d / name;
-  const std::string cmd = std::string(NETLENS_FFMPEG) + " -loglevel error -y -f lavfi -i testsrc=size=64x48:rate=25 -frames:v " +
-                          std::to_string(frames) + " " + args + " '" + v.string() + "' < /dev/null";
-  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
-  return v;
-}
-
-// The writing end of a named pipe, held open (a writer that is there but stalls): writes `data`
-// from a thread (non-blocking, so that a reader that gave up never leaves it stuck) and keeps the
-// pipe open until destroyed.
-class StallingWriter {
- public:
-  StallingWriter(const fs::path& fifo, std::string data) : data_(std::move(data)) {
-    // O_RDWR never blocks on a FIFO (Linux), and makes us a writer at once.
-    fd_ = ::open(fifo.c_str(), O_RDWR | O_NONBLOCK | O_CLOEXEC);
-    EXPECT_GE(fd_, 0) << fifo;
-    thread_ = std::thread([this] {
-      size_t off = 0;
-      while (!stop_ && off < data_.size()) {
-        const ssize_t n = ::write(fd_, data_.data() + off, data_.size() - off);
-        if (n > 0) off += static_cast<size_t>(n);
-        else if (n < 0 && errno != EAGAIN && errno != EINTR) break;
-        else {
-          pollfd p{fd_, POLLOUT, 0};
-          ::poll(&p, 1, 20);
-        }
-      }
-      written_ = off;
-    });
-  }
-  ~StallingWriter() {
-    stop_ = true;
-    thread_.join();
-    ::close(fd_);
-  }
-
- private:
-  std::string data_;
-  int fd_ = -1;
-  std::atomic<bool> stop_{false};
-  std::atomic<size_t> written_{0};
-  std::thread thread_;
-};
-
-fs::path make_fifo(const fs::path& d, const std::string& name) {
-  const fs::path p = d / name;
-  EXPECT_EQ(::mkfifo(p.c_str(), 0600), 0) << p;
-  return p;
 }
 
 void expect_one_line_naming(const std::string& msg, const std::string& path, const std::string& says) {
@@ -131,7 +76,7 @@ TEST(Stall, PipeThatNeverGetsData) {
 TEST(Stall, PipeWithAPartialHeaderThenSilence) {
   if (!have_ffmpeg()) GTEST_SKIP() << "ffmpeg CLI not found";
   const fs::path d = temp_dir("header");
-  const std::string ts = slurp(make_video(d, "v.ts", 50, "-c:v mpeg4 -f mpegts"));
+  const std::string ts = slurp(make_test_video(NETLENS_FFMPEG, d, "v.ts", 50, "-c:v mpeg4 -f mpegts"));
   ASSERT_GT(ts.size(), 2000u);
   const fs::path fifo = make_fifo(d, "in.fifo");
   StallingWriter w(fifo, ts.substr(0, 1000));  // a few MPEG-TS packets: not enough to find the video
@@ -143,7 +88,7 @@ TEST(Stall, PipeThatStallsMidStream) {
   if (!have_ffmpeg()) GTEST_SKIP() << "ffmpeg CLI not found";
   const fs::path d = temp_dir("mid");
   // 10 s of video; the first 70% of the bytes, then silence with the writer still there.
-  const std::string ts = slurp(make_video(d, "v.ts", 250, "-c:v mpeg4 -q:v 10 -f mpegts"));
+  const std::string ts = slurp(make_test_video(NETLENS_FFMPEG, d, "v.ts", 250, "-c:v mpeg4 -q:v 10 -f mpegts"));
   const fs::path fifo = make_fifo(d, "in.fifo");
   StallingWriter w(fifo, ts.substr(0, ts.size() * 7 / 10));
   auto src = media::open_source(fifo.string(), {.open_timeout_s = 30.0, .read_timeout_s = 1.0});
@@ -166,7 +111,7 @@ TEST(Stall, PipeThatStallsMidStream) {
 TEST(Stall, InterruptEndsABlockedRead) {
   if (!have_ffmpeg()) GTEST_SKIP() << "ffmpeg CLI not found";
   const fs::path d = temp_dir("interrupt");
-  const std::string ts = slurp(make_video(d, "v.ts", 250, "-c:v mpeg4 -q:v 10 -f mpegts"));
+  const std::string ts = slurp(make_test_video(NETLENS_FFMPEG, d, "v.ts", 250, "-c:v mpeg4 -q:v 10 -f mpegts"));
   const fs::path fifo = make_fifo(d, "in.fifo");
   StallingWriter w(fifo, ts.substr(0, ts.size() * 7 / 10));
   auto src = media::open_source(fifo.string(), {.open_timeout_s = 600.0, .read_timeout_s = 600.0});
@@ -194,7 +139,7 @@ TEST(Stall, TruncatedMp4EndsWithOneLine) {
   if (!have_ffmpeg()) GTEST_SKIP() << "ffmpeg CLI not found";
   const fs::path d = temp_dir("truncated");
   for (const bool faststart : {false, true}) {
-    const fs::path whole = make_video(d, faststart ? "fs.mp4" : "plain.mp4", 100,
+    const fs::path whole = make_test_video(NETLENS_FFMPEG, d, faststart ? "fs.mp4" : "plain.mp4", 100,
                                       std::string("-c:v mpeg4 -q:v 10") + (faststart ? " -movflags +faststart" : ""));
     const std::string bytes = slurp(whole);
     const fs::path cut = d / (std::string("cut_") + whole.filename().string());
