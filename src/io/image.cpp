@@ -1,6 +1,7 @@
 // PNG/JPEG/BMP → preprocessed float32 input tensor. Decoding through Debian's libstb (stb_image),
-// after reading the header and refusing images over kMaxImagePixels (decompression bombs); resizing
-// with resample.cpp, which is exactly Pillow's Image.resize(BILINEAR) (see there for why).
+// after reading the header and refusing images over kMaxImagePixels (decompression bombs) and JPEG
+// Huffman tables that stb 2.27 would overflow; resizing with resample.cpp, which is exactly
+// Pillow's Image.resize(BILINEAR) (see there for why).
 //
 // Order of operations, per output channel c (channels counted after the BGR reorder, so `mean` and
 // `std` are given in the tensor's channel order):
