@@ -4,6 +4,7 @@
 // timeline wait and signal (here host-signalled: lavapipe cannot share semaphores with CUDA).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -77,20 +78,28 @@ TEST(DeviceCodes, SubmissionWaitsForAndSignalsTheTimeline) {
   VkSemaphoreCreateInfo ci{.sType = VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO, .pNext = &type};
   UniqueSemaphore sem;
   VK_CHECK(vkCreateSemaphore(ctx().device(), &ci, nullptr, sem.out(ctx().device())));
-  // "Run 1 done" arrives 300 ms later, from another thread (CUDA's role on a GPU machine).
-  const auto t0 = std::chrono::steady_clock::now();
+  // "Run 1 done" comes from another thread (CUDA's role on a GPU machine). Ordering, not timing: just
+  // before it signals, the producer records whether codes_from_device had already returned and
+  // whether "consumed" (2) had already been signalled; both must still be false. The pause before
+  // the signal only gives a submission that ignored its wait the time to run ahead and be caught;
+  // a correct one waits however long the pause is.
+  std::atomic<bool> returned{false}, returned_before_signal{true};
+  uint64_t value_before_signal = ~0ull;
   std::thread producer([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    returned_before_signal = returned.load();
+    VK_CHECK(vkGetSemaphoreCounterValue(ctx().device(), sem, &value_before_signal));
     VkSemaphoreSignalInfo si{.sType = VK_STRUCTURE_TYPE_SEMAPHORE_SIGNAL_INFO, .semaphore = sem, .value = 1};
     VK_CHECK(vkSignalSemaphore(ctx().device(), &si));
   });
   Renderer::TimelinePoint wait{sem, 1}, signal{sem, 2};
   r.codes_from_device(builder, act.buffer(), &wait, &signal);
-  const double waited = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  returned = true;
   producer.join();
   uint64_t v = 0;
   VK_CHECK(vkGetSemaphoreCounterValue(ctx().device(), sem, &v));
   EXPECT_EQ(v, 2u) << "the submission signals 'consumed'";
-  EXPECT_GE(waited, 250.0) << "the reductions must not start before the producer's signal";
+  EXPECT_FALSE(returned_before_signal) << "codes_from_device returned before the producer's signal";
+  EXPECT_EQ(value_before_signal, 0u) << "'consumed' was signalled before the producer's signal";
   EXPECT_EQ(ctx().validation_error_count(), 0u);
 }
