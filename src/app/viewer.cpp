@@ -26,7 +26,13 @@ namespace netlens::app {
 namespace {
 
 std::string g_glfw_error = "unknown GLFW error";
-void on_glfw_error(int, const char* desc) { g_glfw_error = desc ? desc : "unknown GLFW error"; }
+// GLFW is C: nothing may unwind through its callbacks (this one, and the window's below).
+void on_glfw_error(int, const char* desc) noexcept {
+  try {
+    g_glfw_error = desc ? desc : "unknown GLFW error";
+  } catch (...) {  // out of memory copying the text: the previous message stays
+  }
+}
 
 const char* kOffscreenHint = "use 'netlens render MODEL --out frame.png' to render offscreen";
 
@@ -74,6 +80,22 @@ class Viewer {
   bool script_step();  // runs script lines until one waits; false when the script is done
   void run_command(const ScriptLine& l);
   void on_key(int key);
+  // A key press as the window's key callback and the script's `key` deliver it: an error (say, a
+  // camera file that cannot be written) is reported (report_error) and the viewer goes on.
+  void press_key(int key) noexcept;
+  // One line on stderr and in the Input panel's status. Never throws.
+  void report_error(const std::string& msg) noexcept;
+  // Runs the body of a GLFW callback: GLFW is C, so an exception must not unwind through it; one
+  // becomes report_error's line instead.
+  template <class F> void guarded(F&& f) noexcept {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      report_error(e.what());
+    } catch (...) {
+      report_error("unexpected error in an input handler");
+    }
+  }
   void save_camera(const std::string& path);
   void apply_live();        // start of a frame: switch to the newest live result, if any
   // Runs the model on a file (Load, drop, script `open`) through o_.open_input; a failure is one
@@ -206,57 +228,70 @@ void Viewer::open() {
     with_session([&] { select(render::make_selection(*scene_, layer, flat, &s_.graph(), shapes_)); });
   }
 
+  // Every callback body runs under guarded(): see there.
   glfwSetKeyCallback(win_, [](GLFWwindow* w, int key, int, int action, int) {
-    if (action == GLFW_PRESS && !self(w)->gui_keyboard()) self(w)->on_key(key);
+    Viewer* v = self(w);
+    v->guarded([&] {
+      if (action == GLFW_PRESS && !v->gui_keyboard()) v->press_key(key);
+    });
   });
   glfwSetCursorPosCallback(win_, [](GLFWwindow* w, double x, double y) {
     Viewer* v = self(w);
-    glm::vec2 p = v->cursor_pixels(x, y);
-    glm::vec2 d = p - v->last_cursor_;
-    v->last_cursor_ = p;
-    v->cursor_ = p;
-    v->dirty_ = true;  // the hovered neuron may change
-    if (v->left_down_) {
-      v->drag_moved_ += std::fabs(d.x) + std::fabs(d.y);
-      if (v->drag_moved_ > 4.0f) v->cc_->drag(d.x, d.y);
-    } else if (v->pan_down_) {
-      v->cc_->pan(d.x, d.y, static_cast<float>(v->r_->options().height));
-    }
+    v->guarded([&] {
+      glm::vec2 p = v->cursor_pixels(x, y);
+      glm::vec2 d = p - v->last_cursor_;
+      v->last_cursor_ = p;
+      v->cursor_ = p;
+      v->dirty_ = true;  // the hovered neuron may change
+      if (v->left_down_) {
+        v->drag_moved_ += std::fabs(d.x) + std::fabs(d.y);
+        if (v->drag_moved_ > 4.0f) v->cc_->drag(d.x, d.y);
+      } else if (v->pan_down_) {
+        v->cc_->pan(d.x, d.y, static_cast<float>(v->r_->options().height));
+      }
+    });
   });
   glfwSetMouseButtonCallback(win_, [](GLFWwindow* w, int button, int action, int) {
     Viewer* v = self(w);
-    double x, y;
-    glfwGetCursorPos(w, &x, &y);
-    v->last_cursor_ = v->cursor_ = v->cursor_pixels(x, y);
-    if (action == GLFW_PRESS && v->gui_mouse()) return;  // a click on a panel is the panel's
-    if (button == GLFW_MOUSE_BUTTON_LEFT) {
-      if (action == GLFW_PRESS) {
-        v->left_down_ = true;
-        v->drag_moved_ = 0.0f;
-      } else if (action == GLFW_RELEASE && v->left_down_) {
-        v->left_down_ = false;
-        if (v->drag_moved_ <= 4.0f) v->pending_click_ = true;  // a click, not a drag
+    v->guarded([&] {
+      double x, y;
+      glfwGetCursorPos(w, &x, &y);
+      v->last_cursor_ = v->cursor_ = v->cursor_pixels(x, y);
+      if (action == GLFW_PRESS && v->gui_mouse()) return;  // a click on a panel is the panel's
+      if (button == GLFW_MOUSE_BUTTON_LEFT) {
+        if (action == GLFW_PRESS) {
+          v->left_down_ = true;
+          v->drag_moved_ = 0.0f;
+        } else if (action == GLFW_RELEASE && v->left_down_) {
+          v->left_down_ = false;
+          if (v->drag_moved_ <= 4.0f) v->pending_click_ = true;  // a click, not a drag
+        }
+      } else {
+        v->pan_down_ = action == GLFW_PRESS;
       }
-    } else {
-      v->pan_down_ = action == GLFW_PRESS;
-    }
-    v->dirty_ = true;
+      v->dirty_ = true;
+    });
   });
   glfwSetScrollCallback(win_, [](GLFWwindow* w, double, double dy) {
-    if (self(w)->gui_mouse()) return;  // scrolls the panel under the mouse
-    self(w)->cc_->scroll(static_cast<float>(dy));
-    self(w)->dirty_ = true;
+    Viewer* v = self(w);
+    v->guarded([&] {
+      if (v->gui_mouse()) return;  // scrolls the panel under the mouse
+      v->cc_->scroll(static_cast<float>(dy));
+      v->dirty_ = true;
+    });
   });
-  glfwSetFramebufferSizeCallback(win_, [](GLFWwindow* w, int, int) {
+  glfwSetFramebufferSizeCallback(win_, [](GLFWwindow* w, int, int) noexcept {
     self(w)->need_recreate_ = true;
     self(w)->dirty_ = true;
   });
-  glfwSetWindowRefreshCallback(win_, [](GLFWwindow* w) { self(w)->dirty_ = true; });
+  glfwSetWindowRefreshCallback(win_, [](GLFWwindow* w) noexcept { self(w)->dirty_ = true; });
   glfwSetDropCallback(win_, [](GLFWwindow* w, int n, const char** paths) {
     Viewer* v = self(w);
-    if (n < 1) return;
-    if (n > 1) std::fprintf(stderr, "netlens view: %d files dropped; opening the first\n", n);
-    v->open_file(paths[0]);
+    v->guarded([&] {
+      if (n < 1) return;
+      if (n > 1) std::fprintf(stderr, "netlens view: %d files dropped; opening the first\n", n);
+      v->open_file(paths[0]);
+    });
   });
   open_panels();
   std::fprintf(stderr,
@@ -339,10 +374,15 @@ void Viewer::draw_frame() {
 void Viewer::after_frame() {
   auto hovered = r_->probe();
   if (!pending_shot_.empty()) {
-    r_->write_png(pending_shot_);
-    std::fprintf(stderr, "netlens view: screenshot saved to %s\n", pending_shot_.c_str());
-    if (panels_) panels_->set_status("saved " + pending_shot_);
+    const std::string shot = std::move(pending_shot_);
     pending_shot_.clear();
+    try {  // a file that cannot be written is reported; the viewer goes on
+      r_->write_png(shot);
+      std::fprintf(stderr, "netlens view: screenshot saved to %s\n", shot.c_str());
+      if (panels_) panels_->set_status("saved " + shot);
+    } catch (const std::exception& e) {
+      report_error(e.what());
+    }
   }
   if (pending_click_) {
     pending_click_ = false;
@@ -382,6 +422,18 @@ void Viewer::save_camera(const std::string& path) {
   if (!f || !(f << viz::camera_to_json(cc_->camera())))
     throw Error(ErrorKind::Io, "cannot write camera file '" + path + "'");
   std::fprintf(stderr, "netlens view: camera saved to %s\n", path.c_str());
+}
+
+void Viewer::report_error(const std::string& msg) noexcept {
+  std::fprintf(stderr, "netlens view: error: %s\n", msg.c_str());
+  try {
+    if (panels_) panels_->set_status("error: " + msg);
+  } catch (...) {  // the stderr line is the report
+  }
+}
+
+void Viewer::press_key(int key) noexcept {
+  guarded([&] { on_key(key); });
 }
 
 void Viewer::on_key(int key) {
@@ -426,7 +478,8 @@ void Viewer::on_key(int key) {
 
 // Script commands (one per line, '#' starts a comment):
 //   frames N | settle (until a flight ends) | resize W H | iconify | restore | cursor X Y |
-//   click X Y | focus X Y | key tab|f|o|home|esc|c|p|v|h | drag DX DY | scroll S |
+//   click X Y | focus X Y | key tab|f|o|home|esc|c|p|v|h (a key press: an error, say a camera file
+//   that cannot be written, is one line and the script goes on) | drag DX DY | scroll S |
 //   move RIGHT UP FORWARD SECONDS | save-camera FILE | screenshot FILE | close |
 //   lod max|mean (the View panel's far-layer aggregation: a new renderer) |
 //   open PATH (run the model on a file, as the Input panel's Load and a dropped file; then wait-input)
@@ -469,7 +522,7 @@ void Viewer::run_command(const ScriptLine& l) {
                                                     {"h", GLFW_KEY_H}};
     auto it = keys.find(w[1]);
     if (it == keys.end()) throw Error(ErrorKind::Usage, where + ": unknown key '" + w[1] + "'");
-    on_key(it->second);
+    press_key(it->second);  // as the window's key callback: an error is reported, the script goes on
   } else if (c == "drag") { need(2); cc_->drag(static_cast<float>(num(1)), static_cast<float>(num(2))); }
   else if (c == "scroll") { need(1); cc_->scroll(static_cast<float>(num(1))); }
   else if (c == "move") { need(4); cc_->move(glm::vec3(num(1), num(2), num(3)), num(4)); }
