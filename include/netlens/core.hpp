@@ -62,7 +62,7 @@ uint16_t float_to_bfloat16(float f);
 // ---------------------------------------------------------------------------------------------
 using Shape = std::vector<int64_t>;
 
-int64_t numel(const Shape& s);            // 1 for a scalar (rank 0)
+int64_t numel(const Shape& s);            // 1 for a scalar (rank 0); Error{Model} when it overflows int64
 std::string shape_str(const Shape& s);    // "1x3x224x224", "scalar" for rank 0
 Shape parse_shape(std::string_view text);  // "1x3x224x224" (throws Error{Usage})
 std::vector<int64_t> strides_of(const Shape& s);  // row-major element strides

@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <random>
@@ -51,21 +53,34 @@ std::vector<float> parse_floats(const std::string& flag, const std::string& v) {
   return out;
 }
 
+// Strict: digits with an optional fraction, then an optional unit; no signs, exponents, inf/nan or
+// whitespace (std::stod takes all of those, and casting inf or 1e30G to size_t is undefined).
 size_t parse_bytes(const std::string& v) {
-  try {
-    size_t used = 0;
-    double x = std::stod(v, &used);
-    std::string unit = v.substr(used);
-    double mul = 1;
-    if (unit == "K" || unit == "k" || unit == "KiB") mul = 1024.0;
-    else if (unit == "M" || unit == "m" || unit == "MiB") mul = 1024.0 * 1024;
-    else if (unit == "G" || unit == "g" || unit == "GiB") mul = 1024.0 * 1024 * 1024;
-    else if (!unit.empty() && unit != "B") throw std::invalid_argument("");
-    if (x <= 0) throw std::invalid_argument("");
-    return static_cast<size_t>(x * mul);
-  } catch (const std::exception&) {
-    throw Error(ErrorKind::Usage, "option --max-memory expects a size like 512M or 2G, got '" + v + "'");
+  const auto bad = [&](const std::string& why) {
+    return Error(ErrorKind::Usage, "option --max-memory expects a size like 512M or 2G, got '" + v + "'" + why);
+  };
+  size_t i = 0;
+  while (i < v.size() && std::isdigit(static_cast<unsigned char>(v[i]))) ++i;
+  const size_t int_digits = i;
+  if (i < v.size() && v[i] == '.') {
+    ++i;
+    const size_t frac_start = i;
+    while (i < v.size() && std::isdigit(static_cast<unsigned char>(v[i]))) ++i;
+    if (i == frac_start) throw bad("");
   }
+  if (int_digits == 0 || i > 32) throw bad("");
+  const std::string unit = v.substr(i);
+  double mul = 1;
+  if (unit == "K" || unit == "k" || unit == "KiB") mul = 1024.0;
+  else if (unit == "M" || unit == "m" || unit == "MiB") mul = 1024.0 * 1024;
+  else if (unit == "G" || unit == "g" || unit == "GiB") mul = 1024.0 * 1024 * 1024;
+  else if (unit == "T" || unit == "t" || unit == "TiB") mul = 1024.0 * 1024 * 1024 * 1024;
+  else if (!unit.empty() && unit != "B") throw bad("");
+  const double bytes = std::strtod(v.substr(0, i).c_str(), nullptr) * mul;
+  constexpr double kMax = 1024.0 * 1024 * 1024 * 1024 * 1024;  // 1 PiB: more than any machine, far below SIZE_MAX
+  if (!(bytes >= 1)) throw bad(" (must be at least 1 byte)");
+  if (!(bytes <= kMax)) throw bad(" (at most 1024T)");
+  return static_cast<size_t>(bytes);
 }
 
 bool is_image_path(const std::string& p) {
@@ -86,7 +101,14 @@ ModelOptions parse_model_options(const Args& a, bool size_is_image) {
     const size_t eq = s.rfind('=');
     if (eq == std::string::npos || eq == 0)
       throw Error(ErrorKind::Usage, "--input-shape expects NAME=1x3x224x224, got '" + s + "'");
-    o.input_shapes[s.substr(0, eq)] = parse_shape(s.substr(eq + 1));
+    Shape shape = parse_shape(s.substr(eq + 1));
+    // A count that overflows would wrap every size computed from it (images are resized to it
+    // before the planner sees it); 2^31 per dim also keeps image sizes within int.
+    int64_t elems = 1;
+    for (int64_t d : shape)
+      if (d > INT32_MAX || __builtin_mul_overflow(elems, d, &elems))
+        throw Error(ErrorKind::Usage, "--input-shape '" + s + "' is impossibly large");
+    o.input_shapes[s.substr(0, eq)] = std::move(shape);
   }
   o.backend = a.get_or("backend", "auto");
   if (o.backend != "cpu" && o.backend != "cuda" && o.backend != "auto")
@@ -100,7 +122,7 @@ ModelOptions parse_model_options(const Args& a, bool size_is_image) {
   const char* size_flag = a.has("input-size") || !size_is_image ? "input-size" : "size";
   if (auto v = a.get(size_flag)) {
     Shape s = parse_shape(*v);
-    if (s.size() != 2 || s[0] == 0 || s[1] == 0)
+    if (s.size() != 2 || s[0] == 0 || s[1] == 0 || s[0] > 65536 || s[1] > 65536)
       throw Error(ErrorKind::Usage, std::string("--") + size_flag + " expects WxH, got '" + *v + "'");
     o.pp.width = static_cast<int>(s[0]);
     o.pp.height = static_cast<int>(s[1]);
@@ -186,6 +208,12 @@ Tensor read_input_file(const std::string& path, const ValueInfo& vi, const Model
   Shape bound;
   if (auto it = o.input_shapes.find(vi.name); it != o.input_shapes.end()) bound = it->second;
   const ImagePreprocess pp = image_preprocess_for(vi, bound, o.pp, o.size_given);
+  // The resized image is allocated here, before the planner's budget check: check it first.
+  const double image_bytes = 4.0 * pp.width * pp.height * std::max(pp.channels, 1);
+  if (o.max_memory && image_bytes > static_cast<double>(o.max_memory))
+    throw Error(ErrorKind::Memory, path + ": resizing it to " + std::to_string(pp.width) + "x" + std::to_string(pp.height) +
+                                       " for input '" + vi.name + "' needs " + human_bytes(static_cast<size_t>(image_bytes)) +
+                                       ", over the memory budget of " + human_bytes(o.max_memory));
   Tensor t = load_image(path, pp);
   return vi.dtype == DType::Float32 ? t : t.cast(vi.dtype);
 }

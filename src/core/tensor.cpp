@@ -120,8 +120,12 @@ uint16_t float_to_bfloat16(float f) {
 }
 
 int64_t numel(const Shape& s) {
+  // Checked: shapes come from model files and command lines, and a wrapped count would size a
+  // buffer smaller than the loops that fill it.
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  for (int64_t d : s)
+    if (__builtin_mul_overflow(n, d, &n))
+      throw Error(ErrorKind::Model, "shape " + shape_str(s) + " has more elements than a 64-bit count holds");
   return n;
 }
 
@@ -183,7 +187,10 @@ std::shared_ptr<std::byte> alloc_storage(size_t bytes) {
 Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
   for (int64_t d : shape_)
     if (d < 0) throw Error(ErrorKind::Internal, "negative dimension in tensor shape " + shape_str(shape_));
-  storage_ = alloc_storage(nbytes());
+  size_t bytes = 0;
+  if (__builtin_mul_overflow(static_cast<size_t>(numel()), dtype_size(dtype_), &bytes) || bytes > SIZE_MAX / 2)
+    throw Error(ErrorKind::Memory, "a tensor of shape " + shape_str(shape_) + " is too large to allocate");
+  storage_ = alloc_storage(bytes);
   data_ = storage_.get();
 }
 

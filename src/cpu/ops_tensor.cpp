@@ -807,6 +807,10 @@ std::unique_ptr<Kernel> plan_top_k(const NodeContext& ctx) {
         const T* s = static_cast<const T*>(i[0].data);
         T* val = static_cast<T*>(o[0].data);
         int64_t* ind = static_cast<int64_t*>(o[1].data);
+        // A local copy: clang (14) refuses the OpenMP region's nested lambda naming plan_top_k's
+        // `largest` through the kernel's capture ("reference to local variable ... in enclosing
+        // function"), which broke the fuzz build.
+        const bool want_largest = largest;
 #pragma omp parallel for if (outer * inner * dim >= 65536)
         for (int64_t ab = 0; ab < outer * inner; ++ab) {
           const int64_t a = ab / inner, b = ab % inner;
@@ -819,10 +823,10 @@ std::unique_ptr<Kernel> plan_top_k(const NodeContext& ctx) {
             if constexpr (std::is_floating_point_v<T>) {
               if (std::isnan(vx) || std::isnan(vy)) {
                 if (std::isnan(vx) && std::isnan(vy)) return x < y;
-                return largest ? static_cast<bool>(std::isnan(vx)) : static_cast<bool>(std::isnan(vy));
+                return want_largest ? static_cast<bool>(std::isnan(vx)) : static_cast<bool>(std::isnan(vy));
               }
             }
-            if (vx != vy) return largest ? vx > vy : vx < vy;
+            if (vx != vy) return want_largest ? vx > vy : vx < vy;
             return x < y;
           };
           std::partial_sort(order.begin(), order.begin() + k, order.end(), before);

@@ -15,6 +15,13 @@ namespace {
 constexpr size_t kAlign = 256;
 size_t align_up(size_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
 
+// acc += v, refusing a sum that wraps (thousands of 1 PiB tensors would otherwise wrap an arena
+// size into a small one that the kernels then overrun).
+void add_bytes(size_t& acc, size_t v) {
+  if (__builtin_add_overflow(acc, v, &acc))
+    throw Error(ErrorKind::Memory, "not enough memory: the plan's byte count overflows 64 bits");
+}
+
 std::string mib(size_t bytes) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
@@ -22,6 +29,23 @@ std::string mib(size_t bytes) {
 }
 
 bool is_default_domain(const std::string& d) { return d.empty() || d == "ai.onnx"; }
+
+// The largest tensor the planner accepts (1 PiB). Every shape that passes check_tensor_size has a
+// product of its non-zero dims below this in bytes, so element and byte counts computed from it,
+// sub-products included, cannot overflow 64 bits, whatever zero dims hide the size.
+constexpr uint64_t kMaxTensorBytes = uint64_t{1} << 50;
+
+// Error{Model} for a negative dim or a size that overflows, Error{Memory} for one no machine holds.
+void check_tensor_size(const Shape& s, DType dt, const std::string& what) {
+  uint64_t elems = 1, bytes = 0;
+  for (int64_t d : s) {
+    if (d < 0) throw Error(ErrorKind::Model, what + " has a negative dimension in shape " + shape_str(s));
+    if (d > 0 && __builtin_mul_overflow(elems, static_cast<uint64_t>(d), &elems))
+      throw Error(ErrorKind::Model, what + ": shape " + shape_str(s) + " overflows 64-bit element counts");
+  }
+  if (__builtin_mul_overflow(elems, std::max<uint64_t>(1, dtype_size(dt)), &bytes) || bytes > kMaxTensorBytes)
+    throw Error(ErrorKind::Memory, what + " would have shape " + shape_str(s) + ", far more memory than any machine has");
+}
 
 std::string dims_str(const ValueInfo& v) {
   std::string s;
@@ -126,6 +150,7 @@ void Session::prepare(const std::map<std::string, Shape>& shapes) {
     }
     for (int64_t d : s)
       if (d < 0) throw Error(ErrorKind::Input, "input '" + v.name + "': negative dimension in " + shape_str(s));
+    check_tensor_size(s, v.dtype, "input '" + v.name + "'");
     infos[v.name] = TensorInfo{v.dtype, s};
     impl_->bound_shapes[v.name] = s;
   }
@@ -134,6 +159,13 @@ void Session::prepare(const std::map<std::string, Shape>& shapes) {
   std::vector<std::string> unsupported;
   std::set<std::string> unknown;  // outputs of nodes we could not infer
   std::vector<bool> folded(graph_.nodes.size(), false);
+  // Folding allocates at prepare time, so it answers to the same budget as the arenas: --max-memory
+  // when given, and never more than the host's available memory (what step 5 checks arenas against).
+  const size_t host_avail = backends_[static_cast<size_t>(host)]->available_memory();
+  const size_t fold_budget = opts_.max_memory ? std::min(opts_.max_memory, host_avail) : host_avail;
+  const std::string budget_what = opts_.max_memory && opts_.max_memory <= host_avail
+                                      ? "the memory budget" : "the host's available memory";
+  size_t folded_bytes = 0;
   for (size_t i = 0; i < graph_.nodes.size(); ++i) {
     const Node& n = graph_.nodes[i];
     auto mark_unknown = [&] {
@@ -180,14 +212,7 @@ void Session::prepare(const std::map<std::string, Shape>& shapes) {
     outs.resize(n.outputs.size());
     for (size_t k = 0; k < n.outputs.size(); ++k) {
       if (n.outputs[k].empty()) continue;
-      double elems = 1;
-      for (int64_t d : outs[k].shape) {
-        if (d < 0) throw Error(ErrorKind::Model, n.describe() + ": output '" + n.outputs[k] + "' has a negative dimension");
-        elems *= static_cast<double>(d);
-      }
-      if (elems * static_cast<double>(std::max<size_t>(1, dtype_size(outs[k].dtype))) > 1e15)
-        throw Error(ErrorKind::Memory, n.describe() + ": output '" + n.outputs[k] + "' would have shape " +
-                                           shape_str(outs[k].shape) + ", far more memory than any machine has");
+      check_tensor_size(outs[k].shape, outs[k].dtype, n.describe() + ": output '" + n.outputs[k] + "'");
       infos[n.outputs[k]] = outs[k];
     }
 
@@ -215,6 +240,17 @@ void Session::prepare(const std::map<std::string, Shape>& shapes) {
       }
       folded[i] = true;
     } else if (all_const && !kNeverFold.count(n.op_type) && backends_[static_cast<size_t>(host)]->supports(ctx)) {
+      // Folded values are host memory too: check them against the budget before allocating, so a
+      // hostile ConstantOfShape([2e9]) is refused here rather than by the allocator (or the OOM killer).
+      size_t bytes = 0;
+      for (size_t k2 = 0; k2 < outs.size(); ++k2)
+        if (!n.outputs[k2].empty()) bytes += align_up(outs[k2].nbytes());  // each < 1 PiB: no overflow
+      if (bytes > fold_budget || folded_bytes > fold_budget - bytes)
+        throw Error(ErrorKind::Memory, n.describe() + ": folding it needs " + std::to_string(bytes) + " bytes (" +
+                                           mib(bytes) + ")" +
+                                           (folded_bytes ? " on top of " + mib(folded_bytes) + " already folded" : "") +
+                                           ", over " + budget_what + " of " + mib(fold_budget));
+      folded_bytes += bytes;
       std::unique_ptr<Kernel> k = backends_[static_cast<size_t>(host)]->plan(ctx);
       std::vector<TensorView> iv, ov;
       for (size_t k2 = 0; k2 < n.inputs.size(); ++k2)
@@ -262,7 +298,7 @@ void Session::prepare(const std::map<std::string, Shape>& shapes) {
     PlannedTensor t{name, infos.at(name), producer, constant, backend, 0};
     if (!constant) {
       t.offset = arena_size[static_cast<size_t>(backend)];
-      arena_size[static_cast<size_t>(backend)] += align_up(t.info.nbytes());
+      add_bytes(arena_size[static_cast<size_t>(backend)], align_up(t.info.nbytes()));
     }
     store_.index_[name] = store_.tensors_.size();
     store_.tensors_.push_back(std::move(t));
@@ -300,14 +336,14 @@ void Session::prepare(const std::map<std::string, Shape>& shapes) {
       if (is_const) {
         if (backends_[static_cast<size_t>(b)]->device() != DeviceKind::Host && !weight_offset[b].count(name)) {
           weight_offset[b][name] = weight_size[b];
-          weight_size[b] += align_up(consts.at(name).nbytes());
+          add_bytes(weight_size[b], align_up(consts.at(name).nbytes()));
         }
         continue;
       }
       const PlannedTensor& t = *store_.find(name);
       if (t.backend != b && !mirror_offset[b].count(name)) {
         mirror_offset[b][name] = arena_size[b];
-        arena_size[b] += align_up(t.info.nbytes());
+        add_bytes(arena_size[b], align_up(t.info.nbytes()));
       }
     }
   }
@@ -317,16 +353,21 @@ void Session::prepare(const std::map<std::string, Shape>& shapes) {
   // 5. Budget.
   size_t total = 0;
   for (size_t b = 0; b < nb; ++b) {
-    report_.bytes_per_backend[backends_[b]->name()] = arena_size[b] + weight_size[b];
-    total += arena_size[b] + weight_size[b];
+    size_t need = arena_size[b];
+    add_bytes(need, weight_size[b]);
+    report_.bytes_per_backend[backends_[b]->name()] = need;
+    add_bytes(total, need);
     report_.weight_bytes += weight_size[b];
   }
   for (const auto& t : store_.tensors_) if (!t.constant) report_.activation_bytes += t.info.nbytes();
   for (const auto& [name, t] : graph_.initializers) report_.weight_bytes += t.nbytes();
+  // The budget covers what prepare() allocates: arenas, device weights and the folded constants.
+  add_bytes(total, folded_bytes);
   if (opts_.max_memory && total > opts_.max_memory)
     throw Error(ErrorKind::Memory, "not enough memory: keeping every activation needs " + mib(total) + " (activations " +
-                                       mib(report_.activation_bytes) + "), over the memory budget of " +
-                                       mib(opts_.max_memory));
+                                       mib(report_.activation_bytes) +
+                                       (folded_bytes ? ", folded constants " + mib(folded_bytes) : std::string()) +
+                                       "), over the memory budget of " + mib(opts_.max_memory));
   for (size_t b = 0; b < nb; ++b) {
     const size_t need = arena_size[b] + weight_size[b];
     const size_t avail = backends_[b]->available_memory();

@@ -66,9 +66,16 @@ SpatialGeometry conv_geometry(const Node& node, const Shape& input, const std::v
   if (g.strides.size() != n || g.dilations.size() != n || pads.size() != 2 * n)
     throw Error(ErrorKind::Model, where + ": strides/dilations/pads do not match " + std::to_string(n) +
                                       " spatial dims");
-  for (size_t i = 0; i < n; ++i)
+  // The upper bounds keep conv_out_dim's arithmetic far from int64 overflow (hostile attributes;
+  // input dims are below 2^50 once the planner has accepted them).
+  constexpr int64_t kMax = int64_t{1} << 31;
+  for (size_t i = 0; i < n; ++i) {
     if (g.strides[i] <= 0 || g.dilations[i] <= 0 || kernel[i] <= 0)
       throw Error(ErrorKind::Model, where + ": kernel, strides and dilations must be positive");
+    if (g.strides[i] > kMax || g.dilations[i] > kMax || kernel[i] > kMax || pads[i] > kMax || pads[i] < -kMax ||
+        pads[i + n] > kMax || pads[i + n] < -kMax)
+      throw Error(ErrorKind::Model, where + ": kernel, strides, dilations or pads are impossibly large");
+  }
   g.pad_begin.assign(pads.begin(), pads.begin() + static_cast<long>(n));
   g.pad_end.assign(pads.begin() + static_cast<long>(n), pads.end());
   const std::string auto_pad = node.attr_string("auto_pad", "NOTSET");

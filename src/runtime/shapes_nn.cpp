@@ -42,7 +42,8 @@ std::vector<TensorInfo> infer_conv(const InferContext& c) {
     c.fail("weight shape " + shape_str(w) + " does not match input shape " + shape_str(x));
   const int64_t group = c.node.attr_int("group", 1);
   if (group <= 0) c.fail("group must be positive, got " + std::to_string(group));
-  if (x[1] != w[1] * group)
+  int64_t wc = 0;
+  if (__builtin_mul_overflow(w[1], group, &wc) || x[1] != wc)
     c.fail("input channels " + std::to_string(x[1]) + " != weight channels " + std::to_string(w[1]) + " x group " +
            std::to_string(group));
   if (w[0] % group != 0)
@@ -232,6 +233,11 @@ std::vector<int64_t> conv_kernel_shape(const Node& node, const Shape& w) {
   return k;
 }
 
+namespace {
+constexpr int64_t kMaxGeom = int64_t{1} << 31;  // largest kernel, stride, dilation or pad accepted
+constexpr int64_t kMaxOut = int64_t{1} << 52;   // largest output dim (the planner refuses far less)
+}  // namespace
+
 ConvTransposeGeometry convtranspose_geometry(const Node& node, const Shape& x, const Shape& w) {
   const std::string where = node.describe();
   auto fail = [&](const std::string& m) { throw Error(ErrorKind::Model, where + ": " + m); };
@@ -243,7 +249,7 @@ ConvTransposeGeometry convtranspose_geometry(const Node& node, const Shape& x, c
   if (g.group <= 0) fail("group must be positive");
   if (x[1] != w[0]) fail("input channels " + std::to_string(x[1]) + " != weight dim 0 (" + std::to_string(w[0]) + ")");
   if (w[0] % g.group != 0) fail("input channels " + std::to_string(w[0]) + " not divisible by group");
-  g.out_channels = w[1] * g.group;
+  if (__builtin_mul_overflow(w[1], g.group, &g.out_channels)) fail("group " + std::to_string(g.group) + " overflows the channel count");
   g.kernel = conv_kernel_shape(node, w);
   g.strides = node.attr_ints("strides", std::vector<int64_t>(n, 1));
   g.dilations = node.attr_ints("dilations", std::vector<int64_t>(n, 1));
@@ -254,6 +260,10 @@ ConvTransposeGeometry convtranspose_geometry(const Node& node, const Shape& x, c
   for (size_t i = 0; i < n; ++i) {
     if (g.strides[i] <= 0 || g.dilations[i] <= 0 || g.kernel[i] <= 0) fail("kernel, strides and dilations must be positive");
     if (g.output_padding[i] < 0 || pads[i] < 0 || pads[i + n] < 0) fail("pads and output_padding must be >= 0");
+    // Bounds that keep the output arithmetic below far from int64 overflow (hostile attributes).
+    if (g.strides[i] > kMaxGeom || g.dilations[i] > kMaxGeom || g.kernel[i] > kMaxGeom || g.output_padding[i] > kMaxGeom ||
+        pads[i] > kMaxGeom || pads[i + n] > kMaxGeom)
+      fail("kernel, strides, dilations, pads or output_padding are impossibly large");
   }
   const std::string auto_pad = node.attr_string("auto_pad", "NOTSET");
   if (auto_pad != "NOTSET" && auto_pad != "VALID" && auto_pad != "SAME_UPPER" && auto_pad != "SAME_LOWER" &&
@@ -269,11 +279,17 @@ ConvTransposeGeometry convtranspose_geometry(const Node& node, const Shape& x, c
   const bool same = auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER";
   for (size_t i = 0; i < n; ++i) {
     const int64_t in = x[i + 2];
-    const int64_t full = g.strides[i] * (in - 1) + g.output_padding[i] + g.dilations[i] * (g.kernel[i] - 1) + 1;
+    // In 128 bits: input dims reach 2^50 and the factors 2^31.
+    const __int128 full128 = static_cast<__int128>(g.strides[i]) * (in - 1) + g.output_padding[i] +
+                             static_cast<__int128>(g.dilations[i]) * (g.kernel[i] - 1) + 1;
+    if (full128 > kMaxOut) fail("output dim " + std::to_string(i) + " would be impossibly large");
+    const int64_t full = static_cast<int64_t>(full128);
     if (!out_shape.empty() || same) {
       // Padding is derived from the requested output size; the odd unit goes to the end for
       // SAME_UPPER (and for an explicit output_shape), to the beginning for SAME_LOWER.
-      const int64_t target = !out_shape.empty() ? out_shape[i] : in * g.strides[i];
+      const __int128 target128 = !out_shape.empty() ? out_shape[i] : static_cast<__int128>(in) * g.strides[i];
+      if (target128 < 0 || target128 > kMaxOut) fail("output_shape dim " + std::to_string(i) + " is out of range");
+      const int64_t target = static_cast<int64_t>(target128);
       const int64_t total = full - target;
       if (total >= 0) {
         const bool lower = auto_pad == "SAME_LOWER";

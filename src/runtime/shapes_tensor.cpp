@@ -595,7 +595,9 @@ Infos infer_concat(const InferContext& c) {
     for (int64_t d = 0; d < r; ++d)
       if (d != axis && xi.shape[static_cast<size_t>(d)] != x0.shape[static_cast<size_t>(d)])
         c.fail("input " + std::to_string(i) + " shape " + shape_str(xi.shape) + " does not match " + shape_str(x0.shape));
-    out[static_cast<size_t>(axis)] += xi.shape[static_cast<size_t>(axis)];
+    if (__builtin_add_overflow(out[static_cast<size_t>(axis)], xi.shape[static_cast<size_t>(axis)],
+                               &out[static_cast<size_t>(axis)]))
+      c.fail("the concatenated axis overflows 64 bits");
   }
   return {{x0.dtype, out}};
 }
@@ -767,7 +769,14 @@ Infos infer_range(const InferContext& c) {
   if (is_integer(dt)) {
     const int64_t a = s.get_i64(0), b = l.get_i64(0), st = d.get_i64(0);
     if (st == 0) c.fail("delta is 0");
-    n = st > 0 ? (b > a ? (b - a + st - 1) / st : 0) : (a > b ? (a - b + (-st) - 1) / (-st) : 0);
+    // The span |b - a| may not fit int64 (start -2^63, limit 2^63-1): count in unsigned 64 bits.
+    const bool up = st > 0;
+    const uint64_t span = up ? (b > a ? static_cast<uint64_t>(b) - static_cast<uint64_t>(a) : 0)
+                             : (a > b ? static_cast<uint64_t>(a) - static_cast<uint64_t>(b) : 0);
+    const uint64_t step = up ? static_cast<uint64_t>(st) : uint64_t{0} - static_cast<uint64_t>(st);
+    const uint64_t count = span / step + (span % step != 0);
+    if (count > (uint64_t{1} << 50)) c.fail("would produce " + std::to_string(count) + " elements");
+    n = static_cast<int64_t>(count);
   } else {
     const double a = s.get_f64(0), b = l.get_f64(0), st = d.get_f64(0);
     if (st == 0 || !std::isfinite(st) || !std::isfinite(a) || !std::isfinite(b)) c.fail("bad start/limit/delta");
@@ -788,18 +797,23 @@ Infos infer_depth_to_space(const InferContext& c) {
   const TensorInfo& x = c.in(0);
   const int64_t b = c.node.attr_int("blocksize", 0);
   if (x.shape.size() != 4) c.fail("input must be 4-D, got " + shape_str(x.shape));
-  if (b <= 0 || b > x.shape[1]) c.fail("blocksize " + std::to_string(b) + " out of range");
+  if (b <= 0 || b > x.shape[1] || b > (int64_t{1} << 24)) c.fail("blocksize " + std::to_string(b) + " out of range");
   if (x.shape[1] % (b * b)) c.fail("channels " + std::to_string(x.shape[1]) + " not divisible by blocksize^2");
-  return {{x.dtype, {x.shape[0], x.shape[1] / (b * b), x.shape[2] * b, x.shape[3] * b}}};
+  int64_t h = 0, w = 0;
+  if (__builtin_mul_overflow(x.shape[2], b, &h) || __builtin_mul_overflow(x.shape[3], b, &w))
+    c.fail("blocksize " + std::to_string(b) + " overflows the output size");
+  return {{x.dtype, {x.shape[0], x.shape[1] / (b * b), h, w}}};
 }
 
 Infos infer_space_to_depth(const InferContext& c) {
   const TensorInfo& x = c.in(0);
   const int64_t b = c.node.attr_int("blocksize", 0);
   if (x.shape.size() != 4) c.fail("input must be 4-D, got " + shape_str(x.shape));
-  if (b <= 0 || b > std::max<int64_t>(1, std::min(x.shape[2], x.shape[3]))) c.fail("blocksize " + std::to_string(b) + " out of range");
+  if (b <= 0 || b > std::max<int64_t>(1, std::min(x.shape[2], x.shape[3])) || b > (int64_t{1} << 24)) c.fail("blocksize " + std::to_string(b) + " out of range");
   if (x.shape[2] % b || x.shape[3] % b) c.fail("spatial dims not divisible by blocksize");
-  return {{x.dtype, {x.shape[0], x.shape[1] * b * b, x.shape[2] / b, x.shape[3] / b}}};
+  int64_t ch = 0;
+  if (__builtin_mul_overflow(x.shape[1], b * b, &ch)) c.fail("blocksize " + std::to_string(b) + " overflows the channel count");
+  return {{x.dtype, {x.shape[0], ch, x.shape[2] / b, x.shape[3] / b}}};
 }
 
 Infos infer_trilu(const InferContext& c) {

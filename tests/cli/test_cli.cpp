@@ -198,6 +198,61 @@ TEST_F(Cli, AbsurdMemoryIsRefusedBeforeAllocating) {
   EXPECT_NE(r.out.find("memory"), std::string::npos) << r.out;
 }
 
+// --max-memory is parsed strictly: values std::stod would take (inf, nan, exponents, signs) or
+// that do not fit a byte count are usage errors (exit 2, one line naming the value), not undefined
+// casts to size_t.
+TEST_F(Cli, MaxMemoryEdgeValuesAreUsageErrors) {
+  save(model({1, 2, 3}), path("m.onnx"));
+  save_npy(path("x.npy"), {1, 2, 3, 4, 5, 6}, {1, 2, 3});
+  for (const std::string v : {"inf", "nan", "1e30G", "-1G", "garbage", "0", "0.0001", "", "1.G", " 2G", "2G ",
+                              "0x10", "2GB", "2048T", "1e3"}) {
+    Result r = run("infer " + path("m.onnx") + " --backend cpu --max-memory '" + v + "'");
+    EXPECT_EQ(r.status, 2) << "'" << v << "': " << r.out;
+    EXPECT_NE(r.out.find("--max-memory"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("'" + v + "'"), std::string::npos) << r.out;
+    EXPECT_EQ(count_lines(r.out), 2) << r.out;  // the error and the usage line
+  }
+  // Accepted forms: the model needs a few KiB, so each of these runs.
+  for (const std::string v : {"1G", "512M", "1.5G", "4096K", "1T", "65536", "1024T", "2GiB", "100000B"}) {
+    Result r = run("infer " + path("m.onnx") + " --input " + path("x.npy") + " --backend cpu --max-memory " + v);
+    EXPECT_EQ(r.status, 0) << v << ": " << r.out;
+  }
+  // A budget below what the plan needs is refused with the budget named.
+  Result small = run("infer " + path("m.onnx") + " --input " + path("x.npy") + " --backend cpu --max-memory 16B");
+  EXPECT_EQ(small.status, 1) << small.out;
+  EXPECT_NE(small.out.find("budget"), std::string::npos) << small.out;
+}
+
+// A model whose constant folding would allocate 8 GB: refused at prepare time under --max-memory,
+// with one line naming the node, the bytes and the budget.
+TEST_F(Cli, HugeConstantIsRefusedByTheBudget) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(17);
+  auto* g = m.mutable_graph();
+  g->set_name("g");
+  auto* shape = g->add_initializer();
+  shape->set_name("shape");
+  shape->set_data_type(onnx::TensorProto::INT64);
+  shape->add_dims(1);
+  shape->add_int64_data(2000000000);
+  auto* n = g->add_node();
+  n->set_op_type("ConstantOfShape");
+  n->set_name("huge");
+  n->add_input("shape");
+  n->add_output("y");
+  set_type(g->add_output(), "y", onnx::TensorProto::FLOAT, {2000000000});
+  save(m, path("huge.onnx"));
+  // `info` prints the model's summary (stdout) and the refusal (stderr): find the error's line.
+  Result r = run("info " + path("huge.onnx") + " --backend cpu --max-memory 1G");
+  EXPECT_EQ(r.status, 1) << r.out;
+  const size_t at = r.out.find("netlens info: error: ");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const std::string line = r.out.substr(at, r.out.find('\n', at) - at);
+  for (const char* needle : {"huge", "8000000000 bytes", "budget", "1024.0 MiB"})
+    EXPECT_NE(line.find(needle), std::string::npos) << needle << " missing in: " << line;
+}
+
 TEST_F(Cli, NonFiniteInputRunsAndIsCounted) {
   save(model(), path("m.onnx"));
   save_npy(path("x.npy"), {NAN, 2, INFINITY, 4, -INFINITY, NAN}, {1, 2, 3});
