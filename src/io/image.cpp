@@ -177,6 +177,9 @@ std::string stb_reason() {
 std::vector<uint8_t> read_file_bytes(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw Error(ErrorKind::Io, path + ": image file not found");
+  const auto size = std::filesystem::file_size(path, ec);
+  if (!ec && size > static_cast<uintmax_t>(INT_MAX))  // stb takes lengths as int; not read into memory
+    throw Error(ErrorKind::Input, path + ": image file is larger than 2 GiB");
   std::ifstream f(path, std::ios::binary);
   std::vector<uint8_t> bytes;
   if (f) bytes.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
