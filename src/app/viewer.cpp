@@ -19,6 +19,7 @@
 #include "live.hpp"
 #include "render_command.hpp"
 #include "renderer.hpp"
+#include "script.hpp"
 #include "swapchain.hpp"
 
 namespace netlens::app {
@@ -41,29 +42,6 @@ bool env_set(const char* name) {
   return v && *v;
 }
 
-// A script line: a command and its arguments. See Viewer::run_command for the commands.
-struct ScriptLine {
-  int line = 0;
-  std::vector<std::string> words;
-};
-
-std::vector<ScriptLine> read_script(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) throw Error(ErrorKind::Io, "cannot read viewer script '" + path + "'");
-  std::vector<ScriptLine> out;
-  std::string text;
-  int n = 0;
-  while (std::getline(f, text)) {
-    ++n;
-    if (auto h = text.find('#'); h != std::string::npos) text.resize(h);
-    std::istringstream ss(text);
-    ScriptLine l{n, {}};
-    for (std::string w; ss >> w;) l.words.push_back(w);
-    if (!l.words.empty()) out.push_back(std::move(l));
-  }
-  return out;
-}
-
 class Viewer {
  public:
   Viewer(const Session& s, const ViewerOptions& o) : s_(s), o_(o) {}
@@ -78,7 +56,7 @@ class Viewer {
   void after_frame();
   void update_title();
   bool script_step();  // runs script lines until one waits; false when the script is done
-  void run_command(const ScriptLine& l);
+  void run_command(const viz::ScriptCommand& l);
   void on_key(int key);
   // A key press as the window's key callback and the script's `key` deliver it: an error (say, a
   // camera file that cannot be written) is reported (report_error) and the viewer goes on.
@@ -153,7 +131,7 @@ class Viewer {
   std::string title_shown_;
 
   // Script state.
-  std::vector<ScriptLine> script_;
+  std::vector<viz::ScriptCommand> script_;
   size_t script_pos_ = 0;
   int64_t wait_frames_ = 0;
   bool settling_ = false;
@@ -183,7 +161,7 @@ void Viewer::open() {
         viz::build_scene(std::move(layout), [&](const std::string& n) { return s_.activations().fetch(n); }));
   });
   input_name_ = o_.first_input;
-  if (!o_.script.empty()) script_ = read_script(o_.script);
+  if (!o_.script.empty()) script_ = viz::read_script(o_.script);
 
   glfwSetErrorCallback(on_glfw_error);
   if (!glfwInit()) throw Error(ErrorKind::Device, "cannot open a window (" + g_glfw_error + "); " + kOffscreenHint);
@@ -476,86 +454,63 @@ void Viewer::on_key(int key) {
   }
 }
 
-// Script commands (one per line, '#' starts a comment):
-//   frames N | settle (until a flight ends) | resize W H | iconify | restore | cursor X Y |
-//   click X Y | focus X Y | key tab|f|o|home|esc|c|p|v|h (a key press: an error, say a camera file
-//   that cannot be written, is one line and the script goes on) | drag DX DY | scroll S |
-//   move RIGHT UP FORWARD SECONDS | save-camera FILE | screenshot FILE | close |
-//   lod max|mean (the View panel's far-layer aggregation: a new renderer) |
-//   open PATH (run the model on a file, as the Input panel's Load and a dropped file; then wait-input)
+// Script commands: see viz/script.hpp. parse_script has checked every line (names, argument
+// counts, numbers and their ranges, key names, keywords); what depends on the viewer's state is
+// checked here.
 // Live input: next | prev (folder steps) | pause (toggle) | wait-input (until no input is pending,
 // running or waiting to be shown: the next frame shows the newest result); keys right|left|space|n|b.
-void Viewer::run_command(const ScriptLine& l) {
-  const auto& w = l.words;
+void Viewer::run_command(const viz::ScriptCommand& l) {
+  const auto& a = l.args;
+  const auto& x = l.nums;
   auto where = o_.script + ":" + std::to_string(l.line);
-  auto need = [&](size_t n) {
-    if (w.size() != n + 1)
-      throw Error(ErrorKind::Usage, where + ": '" + w[0] + "' takes " + std::to_string(n) + " argument(s)");
-  };
-  auto num = [&](size_t i) {
-    try {
-      size_t pos = 0;
-      double v = std::stod(w[i], &pos);
-      if (pos == w[i].size() && std::isfinite(v)) return v;
-    } catch (...) {
-    }
-    throw Error(ErrorKind::Usage, where + ": '" + w[i] + "' is not a number");
-  };
-  const std::string& c = w[0];
-  if (c == "frames") { need(1); wait_frames_ = static_cast<int64_t>(num(1)); }
-  else if (c == "settle") { need(0); settling_ = true; }
-  else if (c == "resize") { need(2); glfwSetWindowSize(win_, static_cast<int>(num(1)), static_cast<int>(num(2))); }
-  else if (c == "iconify") { need(0); glfwIconifyWindow(win_); }
-  else if (c == "restore") { need(0); glfwRestoreWindow(win_); }
+  const std::string& c = l.name;
+  if (c == "frames") wait_frames_ = static_cast<int64_t>(x[0]);
+  else if (c == "settle") settling_ = true;
+  else if (c == "resize") glfwSetWindowSize(win_, static_cast<int>(x[0]), static_cast<int>(x[1]));
+  else if (c == "iconify") glfwIconifyWindow(win_);
+  else if (c == "restore") glfwRestoreWindow(win_);
   else if (c == "cursor" || c == "click" || c == "focus") {
-    need(2);
-    cursor_ = glm::vec2(static_cast<float>(num(1)), static_cast<float>(num(2)));
+    cursor_ = glm::vec2(static_cast<float>(x[0]), static_cast<float>(x[1]));
     if (c == "click") pending_click_ = true;
     if (c == "focus") pending_focus_ = true;
   } else if (c == "key") {
-    need(1);
     static const std::map<std::string, int> keys = {{"tab", GLFW_KEY_TAB}, {"f", GLFW_KEY_F}, {"o", GLFW_KEY_O},
                                                     {"home", GLFW_KEY_HOME}, {"esc", GLFW_KEY_ESCAPE},
                                                     {"c", GLFW_KEY_C}, {"p", GLFW_KEY_P}, {"v", GLFW_KEY_V},
                                                     {"right", GLFW_KEY_RIGHT}, {"left", GLFW_KEY_LEFT},
                                                     {"space", GLFW_KEY_SPACE}, {"n", GLFW_KEY_N}, {"b", GLFW_KEY_B},
                                                     {"h", GLFW_KEY_H}};
-    auto it = keys.find(w[1]);
-    if (it == keys.end()) throw Error(ErrorKind::Usage, where + ": unknown key '" + w[1] + "'");
-    press_key(it->second);  // as the window's key callback: an error is reported, the script goes on
-  } else if (c == "drag") { need(2); cc_->drag(static_cast<float>(num(1)), static_cast<float>(num(2))); }
-  else if (c == "scroll") { need(1); cc_->scroll(static_cast<float>(num(1))); }
-  else if (c == "move") { need(4); cc_->move(glm::vec3(num(1), num(2), num(3)), num(4)); }
-  else if (c == "save-camera") { need(1); save_camera(w[1]); }
-  else if (c == "screenshot") { need(1); pending_shot_ = w[1]; }
-  else if (c == "close") { need(0); glfwSetWindowShouldClose(win_, GLFW_TRUE); }
-  else if (c == "open") { need(1); open_file(w[1]); }  // as the Input panel's Load and a drop
+    // As the key callback: an error is one line and the script goes on. parse_script accepts only
+    // these names.
+    press_key(keys.at(a[0]));
+  } else if (c == "drag") cc_->drag(static_cast<float>(x[0]), static_cast<float>(x[1]));
+  else if (c == "scroll") cc_->scroll(static_cast<float>(x[0]));
+  else if (c == "move") cc_->move(glm::vec3(x[0], x[1], x[2]), x[3]);
+  else if (c == "save-camera") save_camera(a[0]);
+  else if (c == "screenshot") pending_shot_ = a[0];
+  else if (c == "close") glfwSetWindowShouldClose(win_, GLFW_TRUE);
+  else if (c == "open") open_file(a[0]);  // as the Input panel's Load and a drop
   else if (c == "lod") {  // the View panel's far-layer aggregation: lod max|mean
-    need(1);
-    if (w[1] != "max" && w[1] != "mean") throw Error(ErrorKind::Usage, where + ": lod takes 'max' or 'mean'");
     if (panels_) {
       ui::ViewSettings v = panels_->settings();
-      v.lod_mean = w[1] == "mean";
+      v.lod_mean = a[0] == "mean";
       panels_->set_settings(v);
       if (v.lod_mean != lod_mean_) pending_lod_ = true;
     }
   }
   else if (c == "scale") {  // the View panel's colour scales: scale layer|global [LO HI]
-    if (w.size() != 2 && w.size() != 4) throw Error(ErrorKind::Usage, where + ": scale takes 'layer' or 'global', then optionally LO HI");
-    if (w[1] != "layer" && w[1] != "global") throw Error(ErrorKind::Usage, where + ": scale takes 'layer' or 'global'");
     if (panels_) {
       ui::ViewSettings v = panels_->settings();
-      v.global_scale = w[1] == "global";
-      if (w.size() == 4) {
-        v.lo_pct = static_cast<float>(num(2));
-        v.hi_pct = static_cast<float>(num(3));
+      v.global_scale = a[0] == "global";
+      if (x.size() == 2) {
+        v.lo_pct = static_cast<float>(x[0]);
+        v.hi_pct = static_cast<float>(x[1]);
       }
       panels_->set_settings(v);
       pending_scale_ = true;
     }
   }
   else if (c == "next" || c == "prev" || c == "pause" || c == "wait-input") {
-    need(0);
     if (c == "wait-input" ? !o_.live : !o_.live || !o_.feeder)  // wait-input also waits for `open`
       throw Error(ErrorKind::Usage, where + ": '" + c + "' needs a live --input (folder, video, camera)" +
                                         (c == "wait-input" ? " or an image input" : ""));
@@ -564,7 +519,7 @@ void Viewer::run_command(const ScriptLine& l) {
     else if (c == "pause") on_key(GLFW_KEY_SPACE);  // same message as the key
     else waiting_input_ = true;
   }
-  else throw Error(ErrorKind::Usage, where + ": unknown command '" + c + "'");
+  else throw Error(ErrorKind::Internal, where + ": command '" + c + "' passed parse_script but has no action");
   dirty_ = true;
 }
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <map>
 #include <vector>
 
@@ -291,6 +292,9 @@ class JsonParser {
   size_t i_ = 0;
 };
 
+// Finite as a float too: casting a double beyond FLT_MAX to float is undefined.
+bool fits_float(double v) { return std::fabs(v) <= static_cast<double>(std::numeric_limits<float>::max()); }
+
 std::string fmt(float v) {
   char b[32];
   std::snprintf(b, sizeof b, "%.9g", double(v));
@@ -316,7 +320,7 @@ Camera camera_from_json(std::string_view json, const std::string& where) {
       if (required) bad(std::string("camera JSON lacks \"") + key + "\"");
       return def;
     }
-    if (it->second.kind != JsonValue::Number || !std::isfinite(it->second.num))
+    if (it->second.kind != JsonValue::Number || !fits_float(it->second.num))
       bad(std::string("camera \"") + key + "\" must be a finite number");
     return static_cast<float>(it->second.num);
   };
@@ -326,7 +330,7 @@ Camera camera_from_json(std::string_view json, const std::string& where) {
   if (t->second.kind != JsonValue::Array || t->second.arr.size() != 3) bad("camera \"target\" must be [x, y, z]");
   for (int i = 0; i < 3; ++i) {
     const JsonValue& e = t->second.arr[static_cast<size_t>(i)];
-    if (e.kind != JsonValue::Number || !std::isfinite(e.num)) bad("camera \"target\" must hold finite numbers");
+    if (e.kind != JsonValue::Number || !fits_float(e.num)) bad("camera \"target\" must hold finite numbers");
     c.target[i] = static_cast<float>(e.num);
   }
   c.distance = number("distance", true, 0);
