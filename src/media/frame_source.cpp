@@ -150,7 +150,9 @@ class StreamSource final : public FrameSource {
   void arm(double seconds) {
     timed_out_ = interrupted_ = false;
     armed_s_ = seconds;
-    deadline_ns_.store(now_ns() + static_cast<int64_t>(seconds * 1e9));
+    // At most a year: a huge (or infinite) limit must not overflow the nanosecond count.
+    const double s = seconds > 0 ? std::min(seconds, 3.2e7) : 0.0;  // NaN or negative: no wait
+    deadline_ns_.store(now_ns() + static_cast<int64_t>(s * 1e9));
   }
   // The one check behind every wait: interrupt() called, or the armed limit passed.
   bool should_abort() {
