@@ -72,4 +72,9 @@ Rgb8Image load_image_rgb8(const std::string& path);
 // Replaces every character outside [A-Za-z0-9._-] with '_' (file names for dumped tensors).
 std::string sanitize_tensor_name(const std::string& name);
 
+// One distinct file stem per tensor name, in order: sanitize_tensor_name, and where two names
+// sanitise alike ("a/b", "a:b") or differ only in letter case (case-insensitive file systems), the
+// later ones get "-2", "-3", ... (the first keeps the plain stem). Dumps record the stem they used.
+std::vector<std::string> unique_file_stems(const std::vector<std::string>& names);
+
 }  // namespace netlens
