@@ -57,9 +57,11 @@ void dump(const Session& s, const std::string& dir, bool all) {
   }
   std::string json = "{\n";
   bool first = true;
-  for (const std::string& name : names) {
+  const std::vector<std::string> stems = unique_file_stems(names);
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::string& name = names[i];
     const Tensor t = s.activations().fetch(name);
-    const std::string file = sanitize_tensor_name(name) + ".npy";
+    const std::string file = stems[i] + ".npy";
     write_npy(dir + "/" + file, t);
     const PlannedTensor* p = s.activations().find(name);
     std::string producer, op;

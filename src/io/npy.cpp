@@ -8,6 +8,7 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "netlens/io.hpp"
@@ -212,6 +213,24 @@ void write_npy(const std::string& path, const Tensor& t) {
   if (t.nbytes()) f.write(static_cast<const char*>(t.data()), static_cast<std::streamsize>(t.nbytes()));
   f.close();
   if (!f) throw Error(ErrorKind::Io, path + ": write failed");
+}
+
+std::vector<std::string> unique_file_stems(const std::vector<std::string>& names) {
+  auto folded = [](std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  std::set<std::string> taken;  // case-folded stems already given out
+  std::vector<std::string> out;
+  out.reserve(names.size());
+  for (const std::string& name : names) {
+    const std::string base = sanitize_tensor_name(name);
+    std::string stem = base;
+    for (int k = 2; taken.count(folded(stem)); ++k) stem = base + "-" + std::to_string(k);
+    taken.insert(folded(stem));
+    out.push_back(stem);
+  }
+  return out;
 }
 
 }  // namespace netlens

@@ -3,6 +3,7 @@
 #include <onnx/onnx_pb.h>  // defines ONNX_API, then includes onnx-ml.pb.h (ONNX_ML=1)
 #include <sys/wait.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -145,6 +146,45 @@ TEST_F(Cli, InferComputesAndDumpsEveryTensor) {
             std::string::npos)
       << json;
   EXPECT_NE(json.find("\"x\""), std::string::npos) << json;
+}
+
+// "relu/out:0", "relu:out/0" and "Relu_out_0" sanitise to the same file name (the last one up to
+// letter case): each gets its own file, the index says which, and each file holds its own tensor.
+TEST_F(Cli, DumpNamesThatCollideGetDistinctFiles) {
+  onnx::ModelProto m = model();
+  for (auto [op, out] : {std::pair{"Neg", "relu:out/0"}, std::pair{"Sqrt", "Relu_out_0"}}) {
+    auto* n = m.mutable_graph()->add_node();
+    n->set_op_type(op);
+    n->set_name(std::string("my_") + op);
+    n->add_input("relu/out:0");
+    n->add_output(out);
+  }
+  save(m, path("m.onnx"));
+  save_npy(path("x.npy"), {-1, 4, -3, 9, 0.25f, -0.5f}, {1, 2, 3});
+  Result r = run("infer " + path("m.onnx") + " --input " + path("x.npy") + " --backend cpu --dump " + path("dc") + " --all");
+  ASSERT_EQ(r.status, 0) << r.out;
+  std::ifstream idx(path("dc/index.json"));
+  std::string json((std::istreambuf_iterator<char>(idx)), {});
+  // Files named in the index, read back and compared with the values each tensor must hold.
+  auto file_of = [&](const std::string& tensor) {
+    const std::string key = "\"" + tensor + "\": {\"file\": \"";
+    const size_t at = json.find(key);
+    if (at == std::string::npos) return std::string();
+    const size_t b = at + key.size();
+    return json.substr(b, json.find('"', b) - b);
+  };
+  const std::string f_relu = file_of("relu/out:0"), f_neg = file_of("relu:out/0"), f_sqrt = file_of("Relu_out_0");
+  ASSERT_FALSE(f_relu.empty() || f_neg.empty() || f_sqrt.empty()) << json;
+  auto lower = [](std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  EXPECT_NE(lower(f_relu), lower(f_neg));
+  EXPECT_NE(lower(f_relu), lower(f_sqrt));
+  EXPECT_NE(lower(f_neg), lower(f_sqrt));
+  EXPECT_EQ(read_npy(path("dc/" + f_relu)).to_f32_vector(), (std::vector<float>{0, 4, 0, 9, 0.25f, 0}));
+  EXPECT_EQ(read_npy(path("dc/" + f_neg)).to_f32_vector(), (std::vector<float>{-0.0f, -4, -0.0f, -9, -0.25f, -0.0f}));
+  EXPECT_EQ(read_npy(path("dc/" + f_sqrt)).to_f32_vector(), (std::vector<float>{0, 2, 0, 3, 0.5f, 0}));
 }
 
 TEST_F(Cli, UnsupportedOpsAreAllListed) {
