@@ -64,8 +64,12 @@ viz::Camera choose_camera(const viz::Layout& l, const RenderArgs& a) {
 std::pair<int, int64_t> parse_select(const viz::Layout& l, const std::string& text) {
   auto colon = text.rfind(':');
   if (colon == std::string::npos || colon == 0)
-    throw Error(ErrorKind::Usage, "--select expects TENSOR:INDEX or TENSOR:c,y,x, got '" + text + "'");
-  std::string name = text.substr(0, colon), idx = text.substr(colon + 1);
+    throw Error(ErrorKind::Usage, "--select expects TENSOR:INDEX, TENSOR:c,y,x or TENSOR:[c, y, x], got '" + text + "'");
+  std::string name = text.substr(0, colon), idx;
+  // Accept exactly what --pick prints ("index": [c, y, x]) as well as c,y,x: brackets and spaces go.
+  for (char ch : text.substr(colon + 1))
+    if (ch != ' ' && ch != '\t') idx += ch;
+  if (idx.size() >= 2 && idx.front() == '[' && idx.back() == ']') idx = idx.substr(1, idx.size() - 2);
   int layer = l.find(name);
   if (layer < 0) throw Error(ErrorKind::Usage, "--select: no shown tensor named '" + name + "'");
   const auto& d = l.layers[static_cast<size_t>(layer)].dims;
