@@ -475,7 +475,9 @@ void Session::run(const std::map<std::string, Tensor>& inputs) {
   for (const NodeExec& ex : impl_->exec)
     if (ex.kernel) active[static_cast<size_t>(ex.backend)] = true;
   for (size_t b = 0; b < backends_.size(); ++b)
-    if (active[b]) replay[b] = backends_[b]->begin_run(impl_->single_backend);
+    // A profiled run times each node, so no backend may replay a recorded run (its kernels would
+    // not be called and every node would time as 0).
+    if (active[b]) replay[b] = backends_[b]->begin_run(impl_->single_backend && !opts_.profile);
   const size_t total = graph_.nodes.size();
   if (opts_.profile) node_ms_.assign(total, 0.0);
   for (size_t i = 0; i < total; ++i) {
