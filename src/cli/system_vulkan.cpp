@@ -30,7 +30,12 @@ void print_vulkan_system(const CudaDeviceInfo& cuda, const std::string& interop)
                          .cuda_uuid = cuda.uuid,
                          .vulkan = devs,
                          .interop = interop};
-  std::printf("%s\n", app::choose_data_path(in).line.c_str());
+  const app::DataPathChoice choice = app::choose_data_path(in);
+  // The choice is what `render --input` takes; the window viewer always stages through the host
+  // (its interop path is the frame-driver work still to come), and saying otherwise would mislead.
+  std::printf("%s (render --input)\n", choice.line.c_str());
+  if (choice.path == app::DataPath::Interop)
+    std::printf("           view: staging upload (the window viewer does not use interop yet)\n");
 }
 
 }  // namespace netlens::cli
