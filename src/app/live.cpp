@@ -140,6 +140,11 @@ void LivePipeline::loop() {
   // thread that created it, and Session::prepare creates the CPU kernels: running a session planned
   // on another thread crashes inside oneDNN. So the session is planned again here, on the thread
   // that will run it, and the input the caller ran is run again so the activations stay its own.
+  // The inputs of the last run that succeeded and its result id: after a run that fails (its
+  // activations half written), that run is made again so that the session holds the activations of
+  // the result on screen (see try_with_session) instead of leaving the panels without any.
+  std::map<std::string, Tensor> last_good;
+  uint64_t last_good_id = 0;
   {
     std::lock_guard<std::mutex> lk(session_mutex_);
     try {
@@ -149,7 +154,10 @@ void LivePipeline::loop() {
       if (x) last[cfg_.input_name] = session_.activations().fetch(cfg_.input_name).clone();
       for (const auto& [name, t] : last) shapes[name] = t.shape();
       session_.prepare(shapes);
-      if (x) session_.run(last);
+      if (x) {
+        session_.run(last);
+        last_good = std::move(last);
+      }
     } catch (const std::exception& e) {
       std::lock_guard<std::mutex> sl(state_mutex_);
       error_ = std::string("preparing the session on the inference thread: ") + e.what();
@@ -194,8 +202,18 @@ void LivePipeline::loop() {
         result->id = next_id_++;
       }
       session_result_ = result->id;
+      last_good = std::move(in);
+      last_good_id = result->id;
     } catch (const std::exception& e) {
       failure = f->name + ": " + e.what();
+      std::lock_guard<std::mutex> lk(session_mutex_);
+      if (session_result_ == kNoResult && !last_good.empty()) {
+        try {
+          session_.run(last_good);  // the same kernels on the same input: the same activations
+          session_result_ = last_good_id;
+        } catch (const std::exception&) {  // the panels then wait for the next good run
+        }
+      }
     }
     std::lock_guard<std::mutex> lk(state_mutex_);
     if (failure) {

@@ -217,8 +217,9 @@ class LivePipeline {
   Mailbox<media::Frame> inputs_;
   Mailbox<std::unique_ptr<LiveResult>> results_;
   mutable std::mutex session_mutex_;  // held for the whole of each run
-  // Whose activations the session holds: a result id (0: the caller's run), or kNoResult after a
-  // run that failed. Guarded by session_mutex_; ids are given out under it, when the run is captured.
+  // Whose activations the session holds: a result id (0: the caller's run), or kNoResult while a
+  // run is in flight (and after a failed run, until the last good input has been run again).
+  // Guarded by session_mutex_; ids are given out under it, when the run is captured.
   static constexpr uint64_t kNoResult = ~uint64_t{0};
   uint64_t session_result_ = 0;
   std::atomic<uint64_t> taken_result_{0};  // id of the result last taken (take_result/wait_result)

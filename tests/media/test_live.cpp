@@ -390,6 +390,35 @@ TEST(LivePipeline, PanelsReadTheRunOnScreen) {
   EXPECT_TRUE(read && saw_shown);
 }
 
+// A run that fails (here every run: the frames are cast to int64 for a float input) must not leave
+// the panels without the result on screen: the pipeline runs that result's input again, and the
+// panels read it.
+TEST(LivePipeline, PanelsStillReadTheRunOnScreenAfterAFailedRun) {
+  if (!fs::exists(kModel)) GTEST_SKIP() << kModel << " missing (scripts/fetch-models.sh)";
+  auto backend = make_cpu_backend();
+  Session s(load_onnx(kModel), {backend.get()});
+  ImagePreprocess pp;
+  pp.width = 192, pp.height = 48;
+  Rgb8Image im = load_image_rgb8(kSamples + "/" + kImages[1]);
+  const media::Frame f1{.width = im.width, .height = im.height, .rgb = im.pixels, .index = 1, .name = "input 1"};
+  const Tensor x0 = load_image(kSamples + "/" + kImages[0], pp);
+  s.run({{"x", x0}});
+  app::LiveConfig cfg{.input_name = "x", .input_dtype = DType::Int64, .pp = pp, .layout = app::live_layout(s),
+                      .wait_until_shown = true};
+  app::LivePipeline pipe(s, cfg);
+  pipe.shown(0);
+  pipe.submit(f1);
+  ASSERT_TRUE(pipe.wait_idle(120.0));
+  ASSERT_TRUE(pipe.error()) << "the run was expected to fail (int64 into a float input)";
+  EXPECT_FALSE(pipe.has_result());
+  bool same = false;
+  EXPECT_TRUE(pipe.try_with_session([&](const Session& ss) {
+    Tensor x = ss.activations().fetch("x");
+    same = std::memcmp(x.data(), x0.data(), static_cast<size_t>(x0.numel()) * sizeof(float)) == 0;
+  })) << "after a failed run the panels could not read the session any more";
+  EXPECT_TRUE(same) << "the session does not hold the input on screen";
+}
+
 // Exit never waits on a stalled source: a feeder blocked reading a pipe that went silent (600 s
 // read limit) is interrupted by its destructor, which returns; then the pipeline shuts down.
 // Asserted: the destructors returned (the ctest TIMEOUT is the hang guard) and frames did flow.
