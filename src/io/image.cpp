@@ -111,6 +111,11 @@ ImagePreprocess image_preprocess_for(const ValueInfo& vi, const Shape& bound, co
   const int64_t c = dim(pp.nhwc ? 3 : 1), h = dim(pp.nhwc ? 1 : 2), w = dim(pp.nhwc ? 2 : 3);
   if (c == 1) pp.channels = 1;
   if (!size_given) {
+    // The model's dims become the resize target: a hostile or absurd model must not wrap them
+    // through int (the resampler's own limit, 2^24 per side, then refuses what is left).
+    if (w > (int64_t{1} << 24) || h > (int64_t{1} << 24))
+      throw Error(ErrorKind::Input, "input '" + vi.name + "': image size " + std::to_string(w) + "x" +
+                                        std::to_string(h) + " from the model is too large to resize to");
     if (w > 0) pp.width = static_cast<int>(w);
     if (h > 0) pp.height = static_cast<int>(h);
   }

@@ -275,6 +275,23 @@ std::vector<uint8_t> png_header(uint32_t w, uint32_t h) {
 
 }  // namespace
 
+// A model's own input dims become the resize target: dims past the resampler's range are refused
+// by name instead of wrapping through int; ordinary dims pass through.
+TEST(Resample, ModelDimsTooLargeToResizeTo) {
+  ValueInfo vi{"x", DType::Float32, {Dim{1, ""}, Dim{3, ""}, Dim{int64_t{1} << 40, ""}, Dim{224, ""}}, true};
+  try {
+    image_preprocess_for(vi, {}, ImagePreprocess{}, false);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Input);
+    EXPECT_NE(std::string(e.what()).find("input 'x': image size 224x1099511627776"), std::string::npos) << e.what();
+  }
+  vi.dims[2] = Dim{300, ""};
+  const ImagePreprocess pp = image_preprocess_for(vi, {}, ImagePreprocess{}, false);
+  EXPECT_EQ(pp.width, 224);
+  EXPECT_EQ(pp.height, 300);
+}
+
 TEST(Decode, BombHeadersRefusedBeforeDecoding) {
   const auto png = png_header(100000, 100000);
   expect_error([&] { decode_image(png.data(), png.size(), 3, "bomb.png"); }, ErrorKind::Input,
