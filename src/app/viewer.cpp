@@ -2,6 +2,7 @@
 
 #define GLFW_INCLUDE_VULKAN
 #include <GLFW/glfw3.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <cmath>
@@ -36,6 +37,38 @@ void on_glfw_error(int, const char* desc) noexcept {
 }
 
 const char* kOffscreenHint = "use 'netlens render MODEL --out frame.png' to render offscreen";
+
+// SIGTERM and SIGINT (Ctrl-C) end the viewer like closing its window: the frame loop sees the flag
+// within one idle wait (at most 0.25 s), then the live pipeline and feeder shut down, the summary is
+// printed and Vulkan is torn down in order. A SIGINT that the parent set to be ignored (a background
+// job of a non-interactive shell) stays ignored.
+volatile sig_atomic_t g_stop_signal = 0;
+extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
+
+// Installs the handlers for the lifetime of a Viewer::run and restores the previous ones after.
+class StopSignals {
+ public:
+  StopSignals() {
+    g_stop_signal = 0;
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, &old_term_);
+    sigaction(SIGINT, nullptr, &old_int_);
+    int_installed_ = old_int_.sa_handler != SIG_IGN;
+    if (int_installed_) sigaction(SIGINT, &sa, nullptr);
+  }
+  ~StopSignals() {
+    sigaction(SIGTERM, &old_term_, nullptr);
+    if (int_installed_) sigaction(SIGINT, &old_int_, nullptr);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+ private:
+  struct sigaction old_term_ {}, old_int_ {};
+  bool int_installed_ = false;
+};
 
 bool env_set(const char* name) {
   const char* v = std::getenv(name);
@@ -534,9 +567,14 @@ bool Viewer::script_step() {
 
 int Viewer::run() {
   open();
+  StopSignals stop_signals;
   double last = glfwGetTime();
   while (!glfwWindowShouldClose(win_)) {
     if (o_.frames > 0 && frames_ >= o_.frames) break;
+    if (g_stop_signal) {
+      std::fprintf(stderr, "netlens view: %s: closing\n", g_stop_signal == SIGINT ? "interrupted" : "terminated");
+      break;
+    }
     const bool scripted = script_step();
     if (glfwWindowShouldClose(win_)) break;
     glfwPollEvents();
