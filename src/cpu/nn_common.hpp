@@ -15,8 +15,9 @@
 #include "netlens/runtime.hpp"
 
 // The library is built for baseline x86-64; hot plain-C++ loops of this family are also compiled
-// for AVX-512 and AVX2+FMA and picked at load time.
-#if defined(__x86_64__) && defined(__GNUC__)
+// for AVX-512 and AVX2+FMA and picked at load time. Not under ThreadSanitizer: the clones' ifunc
+// resolvers run during relocation, before the TSan runtime exists, and crash there.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_THREAD__)
 #define NETLENS_NN_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define NETLENS_NN_CLONES

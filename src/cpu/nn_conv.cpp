@@ -109,7 +109,7 @@ struct DwGeometry {
 };
 
 #if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+NETLENS_NN_CLONES
 #endif
 void depthwise_plane(const float* xs, const float* ws, float bias, float* ys, const DwGeometry& g) {
   for (int64_t r = 0; r < g.oh; ++r) {
@@ -142,7 +142,7 @@ void depthwise_plane(const float* xs, const float* ws, float bias, float* ys, co
 // X[ic][p], followed by placing Z's rows into the output with the bias (oneDNN's deconvolution
 // spends about 2x longer on these, mostly in col2im).
 #if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+NETLENS_NN_CLONES
 #endif
 void place_patches(const float* z, float bias, float* y, int64_t h, int64_t w, int64_t kh, int64_t kw) {
   // z holds kh*kw rows of h*w values for one output channel; y is that channel's (h*kh) x (w*kw).
