@@ -36,17 +36,27 @@ namespace {
 
 const char* kValidationLayer = "VK_LAYER_KHRONOS_validation";
 
+// Called by the validation layer (C): nothing may unwind through it. Copying the message can only
+// fail for memory; then the error is still counted (an empty message) or, failing that, printed.
 VKAPI_ATTR VkBool32 VKAPI_CALL debug_callback(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
                                               VkDebugUtilsMessageTypeFlagsEXT,
-                                              const VkDebugUtilsMessengerCallbackDataEXT* data, void* user) {
+                                              const VkDebugUtilsMessengerCallbackDataEXT* data, void* user) noexcept {
+  const char* text = data && data->pMessage ? data->pMessage : "(no message)";
   if (severity & VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT) {
+    std::fprintf(stderr, "netlens: Vulkan validation error: %s\n", text);
     auto* ctx = static_cast<Context*>(user);
-    std::string m = data && data->pMessage ? data->pMessage : "(no message)";
-    std::fprintf(stderr, "netlens: Vulkan validation error: %s\n", m.c_str());
     std::lock_guard lock(ctx->errors_mutex_);
-    ctx->errors_.push_back(std::move(m));
+    try {
+      ctx->errors_.emplace_back(text);
+    } catch (...) {
+      try {
+        ctx->errors_.emplace_back();
+      } catch (...) {
+        std::fprintf(stderr, "netlens: out of memory recording a Vulkan validation error\n");
+      }
+    }
   } else if (severity & VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT) {
-    std::fprintf(stderr, "netlens: Vulkan validation warning: %s\n", data && data->pMessage ? data->pMessage : "");
+    std::fprintf(stderr, "netlens: Vulkan validation warning: %s\n", text);
   }
   return VK_FALSE;
 }
