@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "../test_util.hpp"
 #include "frame_source.hpp"
 #include "netlens/io.hpp"
 #ifdef NETLENS_HAVE_APP
@@ -25,6 +26,7 @@
 #endif
 
 using namespace netlens;
+using netlens::test::error_of;
 namespace fs = std::filesystem;
 
 namespace {
@@ -71,15 +73,6 @@ fs::path sample_folder() {
   return d;
 }
 
-std::string error_of(const std::function<void()>& f, ErrorKind* kind = nullptr) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (kind) *kind = e.kind();
-    return e.what();
-  }
-  return "";
-}
 
 TEST(FrameSource, FolderIsSortedAndMatchesImageMagick) {
   if (!have_tool(NETLENS_CONVERT)) GTEST_SKIP() << "ImageMagick's convert not found";

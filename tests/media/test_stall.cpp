@@ -21,10 +21,12 @@
 #include <string>
 #include <thread>
 
+#include "../test_util.hpp"
 #include "frame_source.hpp"
 #include "stall_util.hpp"
 
 using namespace netlens;
+using netlens::test::error_of;
 using namespace netlens::media::test;
 namespace fs = std::filesystem;
 
@@ -39,15 +41,6 @@ fs::path temp_dir(const std::string& name) {
   return d;
 }
 
-std::string error_of(const std::function<void()>& f, ErrorKind* kind = nullptr) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (kind) *kind = e.kind();
-    return e.what();
-  }
-  return "";
-}
 
 void expect_one_line_naming(const std::string& msg, const std::string& path, const std::string& says) {
   EXPECT_NE(msg.find(path), std::string::npos) << msg;

@@ -18,32 +18,17 @@
 #include <sstream>
 
 #include "netlens/io.hpp"
+#include "../test_util.hpp"
 #include "netlens/onnx.hpp"
 
 namespace fs = std::filesystem;
 using namespace netlens;
+using netlens::test::TempDir;
 
 namespace {
 
 const fs::path kNodeData = fs::path(NETLENS_ONNX_TESTDATA) / "node";
 
-// A fresh folder per test, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("netlens_loader_" + std::to_string(::getpid()) + "_" + info->test_suite_name() + "_" + info->name());
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  fs::path operator/(const std::string& f) const { return path_ / f; }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 void write_file(const fs::path& p, const std::string& bytes) {
   std::ofstream f(p, std::ios::binary | std::ios::trunc);

@@ -15,9 +15,11 @@
 #include <sstream>
 
 #include "netlens/io.hpp"
+#include "../test_util.hpp"
 
 namespace fs = std::filesystem;
 using namespace netlens;
+using netlens::test::TempDir;
 
 namespace {
 
@@ -28,22 +30,6 @@ const std::string kPhotos = "/usr/lib/python3/dist-packages/skimage/data";
 // differences a different filter (stb's, a non-antialiased bilinear) gives.
 constexpr double kTolerance = 1e-4;
 
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("netlens_resample_" + std::to_string(::getpid()) + "_" + info->test_suite_name() + "_" + info->name());
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  fs::path operator/(const std::string& f) const { return path_ / f; }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 std::vector<uint8_t> read_bytes(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
