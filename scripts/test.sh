@@ -31,8 +31,13 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DNETLENS_SANITIZE=ON
   -DNETLENS_VULKAN=ON -DNETLENS_BENCH=OFF >/dev/null
 cmake --build build-asan -j"$jobs" --target netlens_sanitize_tests netlens
 # Leaks inside Mesa/LLVM/X11 (lavapipe, Xvfb clients) are theirs, not ours: suppressed by library.
-ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0" \
-  UBSAN_OPTIONS=print_stacktrace=1 \
+# The Vulkan loader unloads the driver before LeakSanitizer looks, which leaves lavapipe's leaks
+# unattributed ("<unknown module>"); preloading it keeps it mapped so that the suppression can name
+# it (verify_asan_link_order=0: ASan then is not first). Not the validation layer: it exports
+# vkGetInstanceProcAddr and, preloaded, would shadow the loader's (GLFW then finds no Vulkan).
+vk_preload=$(python3 -c "import json; print(json.load(open('/usr/share/vulkan/icd.d/lvp_icd.x86_64.json'))['ICD']['library_path'])")
+LD_PRELOAD="$vk_preload" ASAN_OPTIONS=detect_leaks=1:verify_asan_link_order=0 \
+  LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0" UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan -L sanitize --output-on-failure -j"$jobs" --output-junit "$repo/build-asan/junit.xml" ||
   failed=1
 junits+=("$repo/build-asan/junit.xml")
