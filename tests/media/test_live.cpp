@@ -245,6 +245,13 @@ const std::string kSamples = NETLENS_SAMPLES_DIR;
 const std::string kModel = NETLENS_CLS_MODEL;
 const char* kImages[3] = {"line_192x48.png", "line_192x48_flipped.png", "line_320x48.png"};
 
+// Sample image k % 3 as the frame a folder source would deliver as input k ("input k").
+media::Frame sample_frame(int k) {
+  Rgb8Image im = load_image_rgb8(kSamples + "/" + kImages[k % 3]);
+  return media::Frame{.width = im.width, .height = im.height, .rgb = std::move(im.pixels), .index = k,
+                      .name = "input " + std::to_string(k)};
+}
+
 fs::path temp_dir(const std::string& name) {
   fs::path d = fs::temp_directory_path() / ("netlens_live_" + name + "_" + std::to_string(getpid()));
   fs::remove_all(d);
@@ -260,12 +267,7 @@ TEST(LivePipeline, NewestInputWinsAndMatchesAFreshRun) {
   ImagePreprocess pp;
   pp.width = 192, pp.height = 48;
   std::vector<media::Frame> frames;
-  for (int k = 0; k < 12; ++k) {
-    Rgb8Image im = load_image_rgb8(kSamples + "/" + kImages[k % 3]);
-    media::Frame f{.width = im.width, .height = im.height, .rgb = std::move(im.pixels), .index = k,
-                   .name = "input " + std::to_string(k)};
-    frames.push_back(std::move(f));
-  }
+  for (int k = 0; k < 12; ++k) frames.push_back(sample_frame(k));
   // The tensors a run may have seen: with_session must only ever observe one of these, whole.
   std::vector<Tensor> inputs;
   for (const auto& f : frames) inputs.push_back(media::frame_to_tensor(f, pp));
@@ -312,25 +314,20 @@ TEST(LivePipeline, NextRunWaitsUntilTheResultIsShown) {
   Session s(load_onnx(kModel), {backend.get()});
   ImagePreprocess pp;
   pp.width = 192, pp.height = 48;
-  auto frame = [&](int k) {
-    Rgb8Image im = load_image_rgb8(kSamples + "/" + kImages[k % 3]);
-    return media::Frame{.width = im.width, .height = im.height, .rgb = std::move(im.pixels), .index = k,
-                        .name = "input " + std::to_string(k)};
-  };
-  s.run({{"x", media::frame_to_tensor(frame(0), pp)}});
+  s.run({{"x", media::frame_to_tensor(sample_frame(0), pp)}});
   app::LiveConfig cfg{.input_name = "x", .pp = pp, .layout = app::live_layout(s), .wait_until_shown = true};
   app::LivePipeline pipe(s, cfg);
-  pipe.submit(frame(1));
+  pipe.submit(sample_frame(1));
   auto r1 = pipe.wait_result(120.0);
   ASSERT_TRUE(r1);
   EXPECT_EQ(r1->input_index, 1);
-  pipe.submit(frame(2));
-  pipe.submit(frame(3));  // replaces 2: the pipeline is waiting for shown(1)
+  pipe.submit(sample_frame(2));
+  pipe.submit(sample_frame(3));  // replaces 2: the pipeline is waiting for shown(1)
   EXPECT_TRUE(pipe.busy());
   bool got = false;
   EXPECT_TRUE(pipe.try_with_session([&](const Session& ss) {
     // The session still holds input 1's run: its input tensor is frame 1's.
-    Tensor x = ss.activations().fetch("x"), want = media::frame_to_tensor(frame(1), pp);
+    Tensor x = ss.activations().fetch("x"), want = media::frame_to_tensor(sample_frame(1), pp);
     got = std::memcmp(x.data(), want.data(), static_cast<size_t>(want.numel()) * sizeof(float)) == 0;
   }));
   EXPECT_TRUE(got);
@@ -354,12 +351,7 @@ TEST(LivePipeline, PanelsReadTheRunOnScreen) {
   Session s(load_onnx(kModel), {backend.get()});
   ImagePreprocess pp;
   pp.width = 192, pp.height = 48;
-  auto frame = [&](int k) {
-    Rgb8Image im = load_image_rgb8(kSamples + "/" + kImages[k % 3]);
-    return media::Frame{.width = im.width, .height = im.height, .rgb = std::move(im.pixels), .index = k,
-                        .name = "input " + std::to_string(k)};
-  };
-  const Tensor x0 = media::frame_to_tensor(frame(0), pp), x1 = media::frame_to_tensor(frame(1), pp);
+  const Tensor x0 = media::frame_to_tensor(sample_frame(0), pp), x1 = media::frame_to_tensor(sample_frame(1), pp);
   ASSERT_NE(std::memcmp(x0.data(), x1.data(), static_cast<size_t>(x0.numel()) * sizeof(float)), 0);
   auto input_is = [](const Session& ss, const Tensor& want) {
     Tensor x = ss.activations().fetch("x");
@@ -370,7 +362,7 @@ TEST(LivePipeline, PanelsReadTheRunOnScreen) {
   app::LivePipeline pipe(s, cfg);
   // On screen: result 0 (the caller's run), drawn.
   pipe.shown(0);
-  pipe.submit(frame(1));
+  pipe.submit(sample_frame(1));
   ASSERT_TRUE(pipe.wait_idle(120.0));  // run 1 is done and published; the render thread has not taken it
   ASSERT_TRUE(pipe.has_result());
   bool read = false, saw_shown = false;
