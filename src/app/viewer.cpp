@@ -387,13 +387,11 @@ void Viewer::after_frame() {
   if (!pending_shot_.empty()) {
     const std::string shot = std::move(pending_shot_);
     pending_shot_.clear();
-    try {  // a file that cannot be written is reported; the viewer goes on
+    guarded([&] {  // a file that cannot be written is reported; the viewer goes on
       r_->write_png(shot);
       std::fprintf(stderr, "netlens view: screenshot saved to %s\n", shot.c_str());
       if (panels_) panels_->set_status("saved " + shot);
-    } catch (const std::exception& e) {
-      report_error(e.what());
-    }
+    });
   }
   if (pending_click_) {
     pending_click_ = false;
