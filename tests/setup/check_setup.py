@@ -86,7 +86,8 @@ def discover(repo):
         text = read(p)
         if p.endswith((".cpp", ".hpp", ".sh")):  # Python run inline: python3 -c 'import torch'
             for m in re.finditer(r"python3 -c [\"']+import ([A-Za-z_][A-Za-z0-9_]*)", text):
-                add("py:" + m.group(1), p)
+                if m.group(1) not in PY_STDLIB_SKIP:  # python3 itself brings the standard library
+                    add("py:" + m.group(1), p)
         for m in re.finditer(r"/usr/bin/([A-Za-z0-9_+.-]+)", text):
             add(m.group(1), p)
         for m in re.finditer(r"/usr/lib/python3/dist-packages/([A-Za-z_]\w*)/", text):  # data files of a package
