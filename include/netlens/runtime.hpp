@@ -96,6 +96,26 @@ class Kernel {
 using KernelFn = std::function<void(std::span<const TensorView>, std::span<const TensorView>)>;
 std::unique_ptr<Kernel> make_kernel(KernelFn fn);
 
+// Reverse mode for one node. Gradients are float32 whatever the forward dtype (an fp16 model's
+// gradients keep their small values). The views:
+// - inputs, outputs: the forward values of the last run, as Kernel::run saw them (dtype as
+//   planned; constant inputs included; omitted optional ones with data == nullptr).
+// - grad_outputs: dS/d(output k), float32, the output's shape; data == nullptr for outputs that
+//   carry no gradient (non-float outputs such as indices, omitted outputs). Never read as "absent
+//   means zero" by the runtime: a float output nothing flows into is a buffer of zeros.
+// - grad_inputs: dS/d(input i), float32; data == nullptr where not wanted. Kernels ADD into these
+//   (+=) and never read them: the runtime zeroes them once, a tensor read by several nodes sums
+//   their contributions, and two slots may alias one buffer (Mul(x, x)).
+// All views are in the backend's memory; on a Cuda backend run() enqueues on its stream.
+struct GradViews {
+  std::span<const TensorView> inputs, outputs, grad_outputs, grad_inputs;
+};
+class GradKernel {
+ public:
+  virtual ~GradKernel() = default;
+  virtual void run(const GradViews& v) = 0;
+};
+
 // Memory owned by a backend. Freed by the deleter in the backend's own way.
 using DeviceBuffer = std::unique_ptr<void, std::function<void(void*)>>;
 
@@ -109,6 +129,16 @@ class Backend {
   virtual std::optional<std::string> unsupported_reason(const NodeContext& ctx) const = 0;
   bool supports(const NodeContext& ctx) const { return !unsupported_reason(ctx).has_value(); }
   virtual std::unique_ptr<Kernel> plan(const NodeContext& ctx) = 0;
+  // Reverse mode. nullopt when this backend can differentiate the node. (Session::backward keeps
+  // gradients in host memory and differentiates every node on the host backend, on host copies of
+  // the values of nodes that ran on a device, until device backends have gradient arenas.)
+  virtual std::optional<std::string> backward_unsupported_reason(const NodeContext& ctx) const {
+    return "no backward pass on " + name() + " for " + ctx.node.op_type;
+  }
+  // need[i]: whether dS/d(input i) is wanted (false for non-float inputs, and for inputs that do
+  // not depend on a graph input unless weight gradients were asked for). Throws Error{Unsupported}
+  // when backward_unsupported_reason() would not be nullopt.
+  virtual std::unique_ptr<GradKernel> plan_backward(const NodeContext& ctx, const std::vector<bool>& need);
 
   // Memory. Bytes of free memory this backend can still allocate (for the planner's budget check).
   virtual size_t available_memory() const = 0;
@@ -182,6 +212,20 @@ struct SessionOptions {
   std::function<DeviceBuffer(Backend&, size_t bytes)> arena_allocator;
 };
 
+// What Session::backward computes besides the gradients of activations.
+struct GradientOptions {
+  // Also dS/d(initializer) for every float initializer a differentiated node reads (weights, biases):
+  // costs memory the size of the weights and, for convolutions, a backward-filter pass each.
+  bool weights = false;
+};
+
+// How a backward pass went (Session::backward_report()).
+struct BackwardReport {
+  size_t gradient_bytes = 0;                 // the gradient arena (host), every float tensor kept
+  std::vector<std::string> host_fallback_nodes;  // nodes differentiated on the host, not where they ran
+  int differentiated_nodes = 0;              // nodes the gradient flowed back through
+};
+
 class Session {
  public:
   // backends: in priority order; each node runs on the first that supports it. The last backend
@@ -211,6 +255,21 @@ class Session {
   // Milliseconds per node of the last run (empty unless SessionOptions::profile; 0 for folded nodes).
   const std::vector<double>& node_times_ms() const { return node_ms_; }
 
+  // Reverse mode over the last run. The scalar differentiated is S = Σ_t <seeds[t], t>: each seed
+  // is dS/d(t) for a non-constant float tensor t of the run (float32, t's shape; a one-hot seed on
+  // an output picks a logit). Computes dS/dx for every float non-constant tensor x (zeros where x
+  // does not influence S), graph inputs included, and for float initializers with opts.weights.
+  // Before running it checks that every node S depends on can be differentiated (Error{Unsupported}
+  // listing all that cannot, at once) and that the gradient arena fits the budget (Error{Memory}).
+  // Every node is differentiated on the host backend (nodes that ran on a device, on host copies of
+  // their values: listed in backward_report()).
+  // The gradients stay valid until the next run() or backward().
+  void backward(const std::map<std::string, Tensor>& seeds, const GradientOptions& opts = {});
+  // dS/dx by tensor name (the activation's name), in host memory; empty before backward().
+  const ActivationStore& gradients() const { return grads_; }
+  bool has_gradients() const { return !grads_.tensors().empty(); }
+  const BackwardReport& backward_report() const { return backward_report_; }
+
  private:
   struct Impl;
   std::vector<double> node_ms_;
@@ -220,6 +279,8 @@ class Session {
   bool prepared_ = false;
   PlanReport report_;
   ActivationStore store_;
+  ActivationStore grads_;
+  BackwardReport backward_report_;
   std::vector<int> node_backend_;
   std::unique_ptr<Impl> impl_;
 };

@@ -97,12 +97,59 @@ class Float32Wrapper final : public Kernel {
   std::vector<std::vector<float>> scratch_in_, scratch_out_;
 };
 
+// Runs a float32 backward kernel on non-float32 float forward values: converts those inputs and
+// outputs into scratch buffers first (gradients are float32 already).
+class GradFloat32Wrapper final : public GradKernel {
+ public:
+  GradFloat32Wrapper(std::unique_ptr<GradKernel> inner, std::vector<Tensor> converted_consts)
+      : inner_(std::move(inner)), keep_(std::move(converted_consts)) {}
+  void run(const GradViews& v) override {
+    std::vector<TensorView> vin(v.inputs.begin(), v.inputs.end()), vout(v.outputs.begin(), v.outputs.end());
+    scratch_.resize(vin.size() + vout.size());
+    auto convert = [&](TensorView& t, std::vector<float>& buf) {
+      if (!t.data || !needs_f32(t.dtype)) return;
+      buf.resize(static_cast<size_t>(t.numel()));
+      to_f32(t, buf.data());
+      t = TensorView{DType::Float32, t.shape, buf.data()};
+    };
+    for (size_t i = 0; i < vin.size(); ++i) convert(vin[i], scratch_[i]);
+    for (size_t i = 0; i < vout.size(); ++i) convert(vout[i], scratch_[vin.size() + i]);
+    inner_->run(GradViews{vin, vout, v.grad_outputs, v.grad_inputs});
+  }
+
+ private:
+  std::unique_ptr<GradKernel> inner_;
+  std::vector<Tensor> keep_;
+  std::vector<std::vector<float>> scratch_;
+};
+
 class CpuBackend final : public Backend {
  public:
   CpuBackend() {
     register_nn_ops(table_);
     register_elementwise_ops(table_);
     register_tensor_ops(table_);
+    register_nn_grads(grads_);
+    register_elementwise_grads(grads_);
+    register_tensor_grads(grads_);
+  }
+
+  std::optional<std::string> backward_unsupported_reason(const NodeContext& ctx) const override {
+    auto it = grads_.find(ctx.node.op_type);
+    if (it == grads_.end()) return "no gradient for " + ctx.node.op_type + " on the CPU";
+    if (!it->second.check) return std::nullopt;
+    std::vector<Tensor> keep;
+    return it->second.check(any_converted(ctx) ? converted(ctx, keep) : ctx);
+  }
+
+  std::unique_ptr<GradKernel> plan_backward(const NodeContext& ctx, const std::vector<bool>& need) override {
+    if (auto why = backward_unsupported_reason(ctx)) throw Error(ErrorKind::Unsupported, ctx.node.describe() + ": " + *why);
+    const CpuGrad& g = grads_.at(ctx.node.op_type);
+    if (!any_converted(ctx)) return g.plan(ctx, need);
+    std::vector<Tensor> keep;
+    NodeContext f32 = converted(ctx, keep);
+    std::unique_ptr<GradKernel> inner = g.plan(f32, need);
+    return std::make_unique<GradFloat32Wrapper>(std::move(inner), std::move(keep));
   }
   std::string name() const override { return "cpu"; }
   DeviceKind device() const override { return DeviceKind::Host; }
@@ -178,9 +225,21 @@ class CpuBackend final : public Backend {
   }
 
   CpuOpTable table_;
+  CpuGradTable grads_;
+};
+
+class LambdaGradKernel final : public GradKernel {
+ public:
+  explicit LambdaGradKernel(GradFn fn) : fn_(std::move(fn)) {}
+  void run(const GradViews& v) override { fn_(v); }
+
+ private:
+  GradFn fn_;
 };
 
 }  // namespace
+
+std::unique_ptr<GradKernel> make_grad_kernel(GradFn fn) { return std::make_unique<LambdaGradKernel>(std::move(fn)); }
 
 }  // namespace netlens::cpu
 

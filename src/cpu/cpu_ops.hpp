@@ -17,6 +17,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "netlens/runtime.hpp"
 
@@ -33,6 +34,25 @@ using CpuOpTable = std::map<std::string, CpuOp>;
 void register_nn_ops(CpuOpTable& t);          // Conv, ConvTranspose, Gemm, MatMul, pools, norms
 void register_elementwise_ops(CpuOpTable& t); // unary, binary, activations, compare, Where, softmax, reductions
 void register_tensor_ops(CpuOpTable& t);      // Reshape..Einsum: data movement, Resize, Pad, Cast, Range...
+
+// Reverse mode (the GradKernel contract in runtime.hpp: add into grad_inputs, never assign).
+// `plan` sees the node with float32 infos and float32 forward views whatever the model's float
+// dtype (the backend converts Float16/BFloat16/Float64 forward values around the kernel; gradients
+// are float32 anyway), and which input gradients are wanted. `check` (optional) returns a reason
+// when this node's attributes are not differentiable here. An op whose outputs are float but
+// whose gradient is zero almost everywhere (Floor, Sign...) has a kernel that adds nothing; ops
+// with only integer/bool outputs (Shape, ArgMax, Equal...) need no entry: nothing flows into them.
+struct CpuGrad {
+  std::function<std::optional<std::string>(const NodeContext&)> check;
+  std::function<std::unique_ptr<GradKernel>(const NodeContext&, const std::vector<bool>& need)> plan;
+};
+using CpuGradTable = std::map<std::string, CpuGrad>;
+using GradFn = std::function<void(const GradViews&)>;
+std::unique_ptr<GradKernel> make_grad_kernel(GradFn fn);
+
+void register_nn_grads(CpuGradTable& t);           // grad_nn.cpp
+void register_elementwise_grads(CpuGradTable& t);  // grad_elementwise.cpp
+void register_tensor_grads(CpuGradTable& t);       // grad_tensor.cpp
 
 // A Kernel from a lambda: the runtime's (runtime.hpp).
 using netlens::KernelFn;

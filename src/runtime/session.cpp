@@ -7,25 +7,20 @@
 #include <set>
 
 #include "netlens/runtime.hpp"
+#include "session_impl.hpp"
 
 namespace netlens {
 
 namespace {
 
-constexpr size_t kAlign = 256;
-size_t align_up(size_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
+using detail::align_up;
+using detail::mib;
 
 // acc += v, refusing a sum that wraps (thousands of 1 PiB tensors would otherwise wrap an arena
 // size into a small one that the kernels then overrun).
 void add_bytes(size_t& acc, size_t v) {
   if (__builtin_add_overflow(acc, v, &acc))
     throw Error(ErrorKind::Memory, "not enough memory: the plan's byte count overflows 64 bits");
-}
-
-std::string mib(size_t bytes) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
-  return buf;
 }
 
 bool is_default_domain(const std::string& d) { return d.empty() || d == "ai.onnx"; }
@@ -56,32 +51,7 @@ std::string dims_str(const ValueInfo& v) {
   return v.dims.empty() ? "scalar" : s;
 }
 
-// A copy of a tensor into another backend's arena before a node runs.
-struct MirrorCopy {
-  int src_backend, dst_backend;
-  const void* src;
-  void* dst;
-  size_t bytes;
-};
-
-struct NodeExec {
-  std::unique_ptr<Kernel> kernel;  // null when folded
-  int backend = -1;
-  std::vector<TensorView> in, out;
-  std::vector<MirrorCopy> copies;
-};
-
 }  // namespace
-
-struct Session::Impl {
-  std::vector<NodeExec> exec;
-  std::vector<DeviceBuffer> arenas;   // per backend
-  std::vector<DeviceBuffer> weights;  // per backend (non-host backends only)
-  std::vector<std::map<std::string, void*>> const_ptr;  // per backend: constant → device pointer
-  std::map<std::string, Shape> bound_shapes;             // graph input → shape used by prepare()
-  std::map<std::string, TensorInfo> initializer_infos;
-  bool single_backend = false;
-};
 
 Session::Session(Graph graph, std::vector<Backend*> backends, SessionOptions opts)
     : graph_(std::move(graph)), backends_(std::move(backends)), opts_(std::move(opts)), impl_(std::make_unique<Impl>()) {
@@ -103,6 +73,8 @@ void Session::prepare(const std::map<std::string, Shape>& shapes) {
   *impl_ = Impl{};
   report_ = PlanReport{};
   store_ = ActivationStore{};
+  grads_ = ActivationStore{};
+  backward_report_ = BackwardReport{};
   node_backend_.assign(graph_.nodes.size(), -1);
   const int64_t opset = graph_.opset();
   const int host = static_cast<int>(backends_.size()) - 1;
@@ -403,7 +375,7 @@ void Session::prepare(const std::map<std::string, Shape>& shapes) {
     if (folded[i]) continue;
     const Node& n = graph_.nodes[i];
     const size_t b = static_cast<size_t>(node_backend_[i]);
-    NodeExec& ex = impl_->exec[i];
+    detail::NodeExec& ex = impl_->exec[i];
     ex.backend = static_cast<int>(b);
     NodeContext ctx{n, opset, {}, {}, {}};
     for (const std::string& name : n.inputs) {
@@ -426,7 +398,7 @@ void Session::prepare(const std::map<std::string, Shape>& shapes) {
           ptr = arena_ptr(b, t.offset);
         } else {
           ptr = arena_ptr(b, mirror_offset[b].at(name));
-          ex.copies.push_back(MirrorCopy{t.backend, static_cast<int>(b), arena_ptr(static_cast<size_t>(t.backend), t.offset),
+          ex.copies.push_back(detail::MirrorCopy{t.backend, static_cast<int>(b), arena_ptr(static_cast<size_t>(t.backend), t.offset),
                                          ptr, t.info.nbytes()});
         }
       }
@@ -465,6 +437,9 @@ void Session::run(const std::map<std::string, Tensor>& inputs) {
   for (const ValueInfo& v : graph_.inputs)
     if (!inputs.count(v.name)) throw Error(ErrorKind::Input, "input '" + v.name + "' was not given");
   if (!prepared_ || shapes != impl_->bound_shapes) prepare(shapes);
+  grads_ = ActivationStore{};  // gradients belong to the run they were computed from
+  backward_report_ = BackwardReport{};
+  impl_->ran = false;
 
   for (const auto& [name, t] : inputs) {
     const PlannedTensor& p = *store_.find(name);
@@ -472,7 +447,7 @@ void Session::run(const std::map<std::string, Tensor>& inputs) {
         static_cast<std::byte*>(store_.arenas_[static_cast<size_t>(p.backend)]) + p.offset, t.data(), t.nbytes());
   }
   std::vector<bool> replay(backends_.size(), false), active(backends_.size(), false);
-  for (const NodeExec& ex : impl_->exec)
+  for (const detail::NodeExec& ex : impl_->exec)
     if (ex.kernel) active[static_cast<size_t>(ex.backend)] = true;
   for (size_t b = 0; b < backends_.size(); ++b)
     // A profiled run times each node, so no backend may replay a recorded run (its kernels would
@@ -481,9 +456,9 @@ void Session::run(const std::map<std::string, Tensor>& inputs) {
   const size_t total = graph_.nodes.size();
   if (opts_.profile) node_ms_.assign(total, 0.0);
   for (size_t i = 0; i < total; ++i) {
-    NodeExec& ex = impl_->exec[i];
+    detail::NodeExec& ex = impl_->exec[i];
     if (!ex.kernel || replay[static_cast<size_t>(ex.backend)]) continue;
-    for (const MirrorCopy& c : ex.copies) {
+    for (const detail::MirrorCopy& c : ex.copies) {
       Backend& src = *backends_[static_cast<size_t>(c.src_backend)];
       Backend& dst = *backends_[static_cast<size_t>(c.dst_backend)];
       if (src.device() == DeviceKind::Host) {
@@ -507,6 +482,7 @@ void Session::run(const std::map<std::string, Tensor>& inputs) {
   for (size_t b = 0; b < backends_.size(); ++b)
     if (active[b]) backends_[b]->end_run();
   for (Backend* b : backends_) b->synchronize();
+  impl_->ran = true;
 }
 
 // ---------------------------------------------------------------------------------------------

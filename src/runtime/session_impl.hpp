@@ -1,0 +1,63 @@
+// Private to the runtime: the Session's execution state, shared by session.cpp (prepare, run) and
+// backward.cpp (reverse mode).
+#pragma once
+
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "netlens/runtime.hpp"
+
+namespace netlens::detail {
+
+inline size_t align_up(size_t v) { return (v + 255) / 256 * 256; }  // arena slots are 256-byte aligned
+
+inline std::string mib(size_t bytes) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+  return buf;
+}
+
+// A copy of a tensor into another backend's arena before a node runs.
+struct MirrorCopy {
+  int src_backend, dst_backend;
+  const void* src;
+  void* dst;
+  size_t bytes;
+};
+
+struct NodeExec {
+  std::unique_ptr<Kernel> kernel;  // null when folded
+  int backend = -1;
+  std::vector<TensorView> in, out;  // in the backend's memory (mirrors for inputs from elsewhere)
+  std::vector<MirrorCopy> copies;
+};
+
+// A planned backward kernel, kept between backward() calls with the same wanted gradients.
+struct GradExec {
+  std::unique_ptr<GradKernel> kernel;
+  int backend = -1;  // the backend that differentiates the node
+  std::vector<bool> need;
+};
+
+}  // namespace netlens::detail
+
+namespace netlens {
+
+struct Session::Impl {
+  std::vector<detail::NodeExec> exec;
+  std::vector<DeviceBuffer> arenas;   // per backend
+  std::vector<DeviceBuffer> weights;  // per backend (non-host backends only)
+  std::vector<std::map<std::string, void*>> const_ptr;  // per backend: constant → device pointer
+  std::map<std::string, Shape> bound_shapes;             // graph input → shape used by prepare()
+  std::map<std::string, TensorInfo> initializer_infos;
+  bool single_backend = false;
+  bool ran = false;  // run() completed since prepare(): backward() has values to work on
+  // Reverse mode (backward.cpp).
+  std::vector<detail::GradExec> grad_exec;  // per node
+  DeviceBuffer grad_arena;                  // host memory, float32 gradients
+};
+
+}  // namespace netlens
