@@ -2,6 +2,7 @@
 // slot per float tensor, laid out like the activations), zeroed, seeded, then filled node by node in
 // reverse topological order; each node's GradKernel adds into its inputs' slots, so a tensor read by
 // several nodes sums their contributions without a separate accumulation pass.
+#include <algorithm>
 #include <cstring>
 #include <set>
 
@@ -93,6 +94,7 @@ void Session::backward(const std::map<std::string, Tensor>& seeds, const Gradien
     if (!g.kernel || g.backend != b || g.need != need) g = detail::GradExec{nullptr, b, need};
   }
   if (!cannot.empty()) {
+    std::reverse(cannot.begin(), cannot.end());  // graph order reads better than reverse order
     std::string msg = "cannot differentiate " + std::to_string(cannot.size()) + " node" + (cannot.size() > 1 ? "s" : "") +
                       " the target depends on: ";
     for (size_t k = 0; k < cannot.size(); ++k) msg += (k ? "; " : "") + cannot[k];
