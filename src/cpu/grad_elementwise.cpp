@@ -1,8 +1,213 @@
-// Reverse mode for the CPU backend's elementwise ops (CpuGrad contract in cpu_ops.hpp).
-#include "cpu_ops.hpp"
+// Reverse mode for the CPU backend's elementwise ops (CpuGrad contract in cpu_ops.hpp): unary maths,
+// activations and Clip here; broadcasting binaries, PRelu, Pow, Mod, Where and the variadic ops in
+// grad_elementwise_binary.cpp; reductions and the softmax family in grad_elementwise_reduce.cpp.
+//
+// Conventions at points where the derivative does not exist (PyTorch's, so that the model tests'
+// autograd oracle agrees): Relu'(0) = 0, Abs'(0) = 0, LeakyRelu'(0) = alpha, Elu/Selu use the
+// negative branch at 0, HardSigmoid/HardSwish use the inner branch on the closed interval for
+// HardSwish and the open one for HardSigmoid, Clip passes the gradient to x on lo <= x <= hi.
+// Floor, Ceil, Round and Sign have zero gradient (they are piecewise constant): their kernels add
+// nothing, explicitly, so that a graph through them is still differentiable.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
+#include <cmath>
+#include <limits>
+#include <numbers>
+
+#include "grad_elementwise_common.hpp"
 
 namespace netlens::cpu {
 
-void register_elementwise_grads(CpuGradTable& t) { (void)t; }
+namespace {
+
+using namespace gew;
+
+std::optional<std::string> check_float(const NodeContext& ctx) { return float_input(ctx, 0); }
+
+// dx += g * d(x, y) for a float unary op; make(node) returns d (attributes read at plan time).
+template <class Make>
+void add_unary(CpuGradTable& t, const char* name, Make make) {
+  CpuGrad g;
+  g.check = check_float;
+  g.plan = [make](const NodeContext& ctx, const std::vector<bool>&) {
+    auto d = make(ctx.node);
+    return make_grad_kernel([d](const GradViews& v) {
+      if (!wanted(v, 0) || !v.grad_outputs[0].data) return;
+      const float* x = fin(v.inputs[0]);
+      const float* y = fin(v.outputs[0]);
+      const float* g = fin(v.grad_outputs[0]);
+      add_flat(fout(v.grad_inputs[0]), v.grad_inputs[0].numel(), [&](int64_t i) { return g[i] * d(x[i], y[i]); });
+    });
+  };
+  t[name] = std::move(g);
+}
+
+template <class D>
+void add_plain(CpuGradTable& t, const char* name, D d) {
+  add_unary(t, name, [d](const Node&) { return d; });
+}
+
+// Piecewise-constant ops: a gradient of zero almost everywhere (and undefined at the steps).
+void add_zero(CpuGradTable& t, const char* name) {
+  CpuGrad g;
+  g.check = check_float;
+  g.plan = [](const NodeContext&, const std::vector<bool>&) { return make_grad_kernel([](const GradViews&) {}); };
+  t[name] = std::move(g);
+}
+
+float sigmoid(float x) {
+  const float e = std::exp(-std::fabs(x));
+  const float r = 1.f / (1.f + e);
+  return x >= 0.f ? r : e * r;
+}
+
+float softplus(float x) { return x > 0.f ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
+
+void register_unary(CpuGradTable& t) {
+  // Where the output gives the derivative cheaply it is used (y = f(x) is kept by the forward run).
+  add_plain(t, "Sigmoid", [](float, float y) { return y * (1.f - y); });
+  add_plain(t, "Tanh", [](float, float y) { return 1.f - y * y; });
+  add_plain(t, "Exp", [](float, float y) { return y; });
+  add_plain(t, "Log", [](float x, float) { return 1.f / x; });
+  add_plain(t, "Sqrt", [](float, float y) { return 0.5f / y; });
+  add_plain(t, "Reciprocal", [](float, float y) { return -y * y; });
+  add_plain(t, "Neg", [](float, float) { return -1.f; });
+  add_plain(t, "Abs", [](float x, float) { return x > 0.f ? 1.f : (x < 0.f ? -1.f : 0.f); });
+  add_plain(t, "Relu", [](float x, float) { return x > 0.f ? 1.f : 0.f; });
+  add_plain(t, "Softplus", [](float x, float) { return sigmoid(x); });
+  add_plain(t, "Softsign", [](float x, float) {
+    const float d = 1.f + std::fabs(x);
+    return 1.f / (d * d);
+  });
+  add_plain(t, "Mish", [](float x, float) {
+    const float th = std::tanh(softplus(x));
+    return th + x * (1.f - th * th) * sigmoid(x);
+  });
+  add_plain(t, "Erf", [](float x, float) { return std::numbers::inv_sqrtpi_v<float> * 2.f * std::exp(-x * x); });
+  add_plain(t, "Sin", [](float x, float) { return std::cos(x); });
+  add_plain(t, "Cos", [](float x, float) { return -std::sin(x); });
+  add_plain(t, "Tan", [](float, float y) { return 1.f + y * y; });
+  add_plain(t, "Asin", [](float x, float) { return 1.f / std::sqrt(1.f - x * x); });
+  add_plain(t, "Acos", [](float x, float) { return -1.f / std::sqrt(1.f - x * x); });
+  add_plain(t, "Atan", [](float x, float) { return 1.f / (1.f + x * x); });
+  add_plain(t, "Sinh", [](float x, float) { return std::cosh(x); });
+  add_plain(t, "Cosh", [](float x, float) { return std::sinh(x); });
+  add_plain(t, "Asinh", [](float x, float) { return 1.f / std::sqrt(x * x + 1.f); });
+  add_plain(t, "Acosh", [](float x, float) { return 1.f / std::sqrt(x * x - 1.f); });
+  add_plain(t, "Atanh", [](float x, float) { return 1.f / (1.f - x * x); });
+  // HardSwish = x * clamp(x/6 + 1/2, 0, 1).
+  add_plain(t, "HardSwish", [](float x, float) { return x < -3.f ? 0.f : (x > 3.f ? 1.f : x / 3.f + 0.5f); });
+
+  add_unary(t, "LeakyRelu", [](const Node& n) {
+    const float alpha = n.attr_float("alpha", 0.01f);
+    return [alpha](float x, float) { return x > 0.f ? 1.f : alpha; };
+  });
+  // Elu/Selu/Celu: on the negative branch the derivative is a shift of the output (no exp).
+  add_unary(t, "Elu", [](const Node& n) {
+    const float alpha = n.attr_float("alpha", 1.f);
+    return [alpha](float x, float y) { return x > 0.f ? 1.f : y + alpha; };
+  });
+  add_unary(t, "Selu", [](const Node& n) {
+    const float alpha = n.attr_float("alpha", 1.67326319217681884765625f);
+    const float gamma = n.attr_float("gamma", 1.05070102214813232421875f);
+    return [ga = gamma * alpha, gamma](float x, float y) { return x > 0.f ? gamma : y + ga; };
+  });
+  add_unary(t, "Celu", [](const Node& n) {
+    const float alpha = n.attr_float("alpha", 1.f);
+    return [inv = 1.f / alpha](float x, float y) { return x < 0.f ? y * inv + 1.f : 1.f; };
+  });
+  add_unary(t, "HardSigmoid", [](const Node& n) {
+    const float alpha = n.attr_float("alpha", 0.2f), beta = n.attr_float("beta", 0.5f);
+    return [alpha, beta](float x, float) {
+      const float v = alpha * x + beta;
+      return v > 0.f && v < 1.f ? alpha : 0.f;
+    };
+  });
+  add_unary(t, "ThresholdedRelu", [](const Node& n) {
+    const float alpha = n.attr_float("alpha", 1.f);
+    return [alpha](float x, float) { return x > alpha ? 1.f : 0.f; };
+  });
+  add_unary(t, "Gelu", [](const Node& n) {
+    const bool approx = n.attr_string("approximate", "none") == "tanh";
+    return [approx](float x, float) {
+      if (approx) {
+        const float k = std::numbers::sqrt2_v<float> * std::numbers::inv_sqrtpi_v<float>;  // sqrt(2/pi)
+        const float th = std::tanh(k * (x + 0.044715f * x * x * x));
+        return 0.5f * (1.f + th) + 0.5f * x * (1.f - th * th) * k * (1.f + 3.f * 0.044715f * x * x);
+      }
+      // Phi(x) + x phi(x).
+      const float cdf = 0.5f * (1.f + std::erf(x * (std::numbers::sqrt2_v<float> / 2)));
+      const float pdf = std::exp(-0.5f * x * x) * (std::numbers::inv_sqrtpi_v<float> / std::numbers::sqrt2_v<float>);
+      return cdf + x * pdf;
+    };
+  });
+  t["Gelu"].check = [](const NodeContext& ctx) -> std::optional<std::string> {
+    const std::string a = ctx.node.attr_string("approximate", "none");
+    if (a != "none" && a != "tanh") return "Gelu approximate='" + a + "' is not supported";
+    return check_float(ctx);
+  };
+
+  add_zero(t, "Floor");
+  add_zero(t, "Ceil");
+  add_zero(t, "Round");
+  add_zero(t, "Sign");
+}
+
+// Clip: bounds are attributes before opset 11, optional scalar inputs from opset 11 on. y =
+// min(max(x, lo), hi): x gets g where lo <= x <= hi, lo gets Σ g where x < lo (and lo <= hi),
+// hi gets Σ g where the result is hi because of it (x > hi, or every element when lo > hi).
+void register_clip(CpuGradTable& t) {
+  CpuGrad g;
+  g.check = check_float;
+  g.plan = [](const NodeContext& ctx, const std::vector<bool>&) {
+    const bool attrs = ctx.opset < 11;
+    const float amin = ctx.node.attr_float("min", -std::numeric_limits<float>::infinity());
+    const float amax = ctx.node.attr_float("max", std::numeric_limits<float>::infinity());
+    return make_grad_kernel([attrs, amin, amax](const GradViews& v) {
+      if (!v.grad_outputs[0].data) return;
+      float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+      if (attrs) {
+        lo = amin;
+        hi = amax;
+      } else {
+        if (v.inputs.size() > 1 && v.inputs[1].data && v.inputs[1].numel() == 1) lo = fin(v.inputs[1])[0];
+        if (v.inputs.size() > 2 && v.inputs[2].data && v.inputs[2].numel() == 1) hi = fin(v.inputs[2])[0];
+      }
+      const float* x = fin(v.inputs[0]);
+      const float* g = fin(v.grad_outputs[0]);
+      const int64_t n = v.outputs[0].numel();
+      if (wanted(v, 0)) {
+        if (lo > hi) {
+          // Every output is hi: nothing reaches x.
+        } else {
+          add_flat(fout(v.grad_inputs[0]), n, [&](int64_t i) { return x[i] >= lo && x[i] <= hi ? g[i] : 0.f; });
+        }
+      }
+      for (size_t k = 1; k <= 2; ++k) {
+        if (attrs || !wanted(v, k) || !v.inputs[k].data) continue;
+        const bool is_lo = k == 1;
+        double acc = 0;
+#pragma omp parallel for reduction(+ : acc) schedule(static) if (n > kParallelMin)
+        for (int64_t i = 0; i < n; ++i) {
+          const bool to_hi = lo > hi || x[i] > hi;
+          const bool to_lo = !to_hi && x[i] < lo;
+          if (is_lo ? to_lo : to_hi) acc += g[i];
+        }
+        fout(v.grad_inputs[k])[0] += static_cast<float>(acc);
+      }
+    });
+  };
+  t["Clip"] = std::move(g);
+}
+
+}  // namespace
+
+void register_elementwise_grads(CpuGradTable& t) {
+  register_unary(t);
+  register_clip(t);
+  gew::register_binary_grads(t);
+  gew::register_reduce_grads(t);
+}
 
 }  // namespace netlens::cpu
