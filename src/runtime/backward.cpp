@@ -27,9 +27,9 @@ void Session::backward(const std::map<std::string, Tensor>& seeds, const Gradien
 
   for (const auto& [name, seed] : seeds) {
     const PlannedTensor* t = store_.find(name);
-    if (!t || t->constant)
+    if (!t || t->constant || consts.count(name))
       throw Error(ErrorKind::Usage, "cannot differentiate with respect to '" + name + "': " +
-                                        (t ? "it is a constant of the model" : "no such tensor in the run"));
+                                        (t || consts.count(name) ? "it is a constant of the model" : "no such tensor in the run"));
     if (!is_float(t->info.dtype))
       throw Error(ErrorKind::Usage, "cannot differentiate with respect to '" + name + "': it is " +
                                         std::string(dtype_name(t->info.dtype)) + ", not a float tensor");
@@ -75,7 +75,7 @@ void Session::backward(const std::map<std::string, Tensor>& seeds, const Gradien
     return ctx;
   };
   impl_->grad_exec.resize(graph_.nodes.size());
-  std::vector<std::string> cannot;
+  std::vector<std::pair<std::string, std::string>> cannot;  // (reason, node), reverse graph order
   for (int i : active) {
     const size_t ui = static_cast<size_t>(i);
     NodeContext ctx = context_of(ui);
@@ -87,17 +87,30 @@ void Session::backward(const std::map<std::string, Tensor>& seeds, const Gradien
     if (!why && fwd != host)
       backward_report_.host_fallback_nodes.push_back(graph_.nodes[ui].describe() + " (ran on " +
                                                      backends_[static_cast<size_t>(fwd)]->name() + ")");
-    if (why) { cannot.push_back(graph_.nodes[ui].describe() + ": " + *why); continue; }
+    if (why) { cannot.emplace_back(*why, "'" + graph_.nodes[ui].name + "'"); continue; }
     std::vector<bool> need;
     for (const std::string& in : graph_.nodes[ui].inputs) need.push_back(wants_grad(in));
     detail::GradExec& g = impl_->grad_exec[ui];
     if (!g.kernel || g.backend != b || g.need != need) g = detail::GradExec{nullptr, b, need};
   }
   if (!cannot.empty()) {
-    std::reverse(cannot.begin(), cannot.end());  // graph order reads better than reverse order
+    // One line however many: nodes grouped by reason (in graph order), a few names per group.
+    std::reverse(cannot.begin(), cannot.end());
+    std::vector<std::pair<std::string, std::vector<std::string>>> groups;
+    for (const auto& [why, node] : cannot) {
+      auto g = std::find_if(groups.begin(), groups.end(), [&](const auto& x) { return x.first == why; });
+      if (g == groups.end()) groups.push_back({why, {node}});
+      else g->second.push_back(node);
+    }
     std::string msg = "cannot differentiate " + std::to_string(cannot.size()) + " node" + (cannot.size() > 1 ? "s" : "") +
                       " the target depends on: ";
-    for (size_t k = 0; k < cannot.size(); ++k) msg += (k ? "; " : "") + cannot[k];
+    for (size_t k = 0; k < groups.size(); ++k) {
+      const auto& [why, nodes] = groups[k];
+      msg += (k ? "; " : "") + why + " (";
+      for (size_t j = 0; j < nodes.size() && j < 3; ++j) msg += (j ? ", " : "") + nodes[j];
+      if (nodes.size() > 3) msg += " and " + std::to_string(nodes.size() - 3) + " more";
+      msg += ")";
+    }
     throw Error(ErrorKind::Unsupported, msg);
   }
 

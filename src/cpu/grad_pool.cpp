@@ -1,0 +1,143 @@
+// Backward of MaxPool, AveragePool, GlobalAveragePool and GlobalMaxPool: direct loops that
+// mirror the forward's reference loop in nn_pool.cpp (same window walk, same pad rules), one
+// (n, c) plane per OpenMP iteration, so the scatter into dX never races. MaxPool's gradient goes
+// to the window's first maximum (strict >, as the forward picks it); its Indices output carries none.
+// oneDNN's pooling_backward is not used: max pooling needs the workspace of a forward_training run
+// the forward (inference) does not keep, and these loops cost about one forward pass.
+#include <cmath>
+#include <limits>
+
+#include "grad_nn.hpp"
+#include "nn_common.hpp"
+#include "shape_util.hpp"
+#include "shapes_nn.hpp"
+
+namespace netlens::cpu::nn {
+
+namespace {
+
+struct PoolGrad {
+  Shape x, y;
+  SpatialGeometry g;
+  bool is_max = true;
+  bool count_include_pad = false;
+};
+
+void pool_backward(const PoolGrad& p, const float* x, const float* dy, float* dx) {
+  const size_t r = p.x.size() - 2;
+  const SpatialGeometry& g = p.g;
+  const Shape in_sp(p.x.begin() + 2, p.x.end()), out_sp(p.y.begin() + 2, p.y.end());
+  const int64_t in_plane = numel(in_sp), out_plane = numel(out_sp);
+  const int64_t planes = p.x[0] * p.x[1];
+  const std::vector<int64_t> in_st = strides_of(in_sp);
+  const int64_t ktaps = numel(g.kernel);
+#pragma omp parallel for schedule(static) if (planes * out_plane * ktaps > 32768)
+  for (int64_t plane = 0; plane < planes; ++plane) {
+    const float* xp = x + plane * in_plane;
+    const float* dyp = dy + plane * out_plane;
+    float* dxp = dx + plane * in_plane;
+    std::vector<int64_t> o(r, 0), k(r, 0), taps;
+    taps.reserve(static_cast<size_t>(ktaps));
+    for (int64_t oi = 0; oi < out_plane; ++oi) {
+      int64_t best_off = -1;
+      float best = std::numeric_limits<float>::lowest();
+      int64_t count = 0;
+      taps.clear();
+      std::fill(k.begin(), k.end(), 0);
+      for (int64_t t = 0; t < ktaps; ++t) {
+        bool inside = true, inside_pads = true;
+        int64_t off = 0;
+        for (size_t d = 0; d < r; ++d) {
+          const int64_t pos = o[d] * g.strides[d] - g.pad_begin[d] + k[d] * g.dilations[d];
+          if (pos < 0 || pos >= in_sp[d]) inside = false;
+          if (pos >= in_sp[d] + g.pad_end[d]) inside_pads = false;
+          off += pos * in_st[d];
+        }
+        if (inside) {
+          if (p.is_max) {
+            if (best_off < 0 || xp[off] > best) {
+              best = xp[off];
+              best_off = off;
+            }
+          } else {
+            taps.push_back(off);
+            ++count;
+          }
+        } else if (!p.is_max && p.count_include_pad && inside_pads) {
+          ++count;
+        }
+        for (size_t d = r; d-- > 0;) {  // next kernel tap
+          if (++k[d] < g.kernel[d]) break;
+          k[d] = 0;
+        }
+      }
+      if (p.is_max) {
+        if (best_off >= 0) dxp[best_off] += dyp[oi];
+      } else if (count > 0) {
+        const float share = static_cast<float>(static_cast<double>(dyp[oi]) / static_cast<double>(count));
+        for (int64_t off : taps) dxp[off] += share;
+      }
+      for (size_t d = r; d-- > 0;) {  // next output position
+        if (++o[d] < out_sp[d]) break;
+        o[d] = 0;
+      }
+    }
+  }
+}
+
+std::unique_ptr<GradKernel> plan_pool_grad(const NodeContext& ctx, const Need& need, bool is_max) {
+  PoolGrad p;
+  p.x = ctx.inputs[0].shape;
+  p.y = ctx.outputs[0].shape;
+  p.g = pool_geometry(ctx.node, p.x).g;
+  p.is_max = is_max;
+  p.count_include_pad = !is_max && ctx.node.attr_int("count_include_pad", 0) != 0;
+  const bool want = wanted(need, 0) && numel(p.y) > 0;
+  return make_grad_kernel([p, want](const GradViews& v) {
+    const float* dy = grad_out(v, 0);
+    float* dx = want ? grad_in(v, 0) : nullptr;
+    if (dy && dx) pool_backward(p, fwd_in(v, 0), dy, dx);
+  });
+}
+
+}  // namespace
+
+std::unique_ptr<GradKernel> plan_max_pool_grad(const NodeContext& ctx, const Need& need) {
+  return plan_pool_grad(ctx, need, true);
+}
+std::unique_ptr<GradKernel> plan_average_pool_grad(const NodeContext& ctx, const Need& need) {
+  return plan_pool_grad(ctx, need, false);
+}
+
+// Global pools: dX = dY / spatial (average) or dY at the plane's first maximum (the forward's rule:
+// a later element replaces the running max when strictly greater or NaN).
+std::unique_ptr<GradKernel> plan_global_pool_grad(const NodeContext& ctx, const Need& need, bool is_max) {
+  const Shape x = ctx.inputs[0].shape;
+  const int64_t planes = x[0] * x[1];
+  int64_t spatial = 1;
+  for (size_t i = 2; i < x.size(); ++i) spatial *= x[i];
+  const bool want = wanted(need, 0) && spatial > 0;
+  return make_grad_kernel([=](const GradViews& v) {
+    const float* dy = grad_out(v, 0);
+    float* dx = want ? grad_in(v, 0) : nullptr;
+    if (!dy || !dx) return;
+    const float* xp = fwd_in(v, 0);
+#pragma omp parallel for schedule(static) if (planes * spatial > 32768)
+    for (int64_t p = 0; p < planes; ++p) {
+      float* dxs = dx + p * spatial;
+      if (is_max) {
+        const float* xs = xp + p * spatial;
+        int64_t best = 0;
+        for (int64_t i = 1; i < spatial; ++i)
+          if (xs[i] > xs[best] || std::isnan(xs[i])) best = i;
+        dxs[best] += dy[p];
+      } else {
+        const float share = static_cast<float>(static_cast<double>(dy[p]) / static_cast<double>(spatial));
+#pragma omp simd
+        for (int64_t i = 0; i < spatial; ++i) dxs[i] += share;
+      }
+    }
+  });
+}
+
+}  // namespace netlens::cpu::nn
