@@ -11,15 +11,11 @@
 #include <optional>
 
 #include "shapes_tensor.hpp"
+#include "tensor_einsum.hpp"
 #include "tensor_util.hpp"
 
 namespace netlens::cpu::tensor {
 
-namespace {
-
-using Views = std::span<const TensorView>;
-
-// Element stride of every label in operand k (sum over the dims that carry it; 0 on broadcast).
 std::vector<int64_t> label_strides(const tensor_params::EinsumSpec& s, size_t k, const Shape& shape) {
   std::vector<int64_t> st(s.size.size(), 0);
   const std::vector<int64_t> ds = strides_of(shape);
@@ -29,6 +25,10 @@ std::vector<int64_t> label_strides(const tensor_params::EinsumSpec& s, size_t k,
   }
   return st;
 }
+
+namespace {
+
+using Views = std::span<const TensorView>;
 
 std::unique_ptr<Kernel> plan_einsum(const NodeContext& ctx) {
   std::vector<Shape> shapes;

@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "shapes_tensor.hpp"
+#include "tensor_resize.hpp"
 #include "tensor_util.hpp"
 
 namespace netlens::cpu::tensor {
@@ -21,19 +22,13 @@ namespace {
 
 using Views = std::span<const TensorView>;
 
-struct AxisMap {
-  int64_t in = 0, out = 0, taps = 1;
-  std::vector<int64_t> idx;   // out * taps source indices
-  std::vector<float> w;       // out * taps weights
-  std::vector<uint8_t> outside;  // per output index: extrapolation_value (tf_crop_and_resize)
-  bool identity = false;
-};
-
 std::array<double, 4> cubic_coeffs(double t, double A) {
   auto near = [&](double x) { return ((A + 2) * x - (A + 3)) * x * x + 1; };        // |x| <= 1
   auto far = [&](double x) { return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A; };    // 1 < |x| < 2
   return {far(t + 1), near(t), near(1 - t), far(2 - t)};
 }
+
+}  // namespace
 
 AxisMap axis_map(const tensor_params::ResizeParams& p, size_t d, int64_t n, int64_t m) {
   AxisMap a;
@@ -131,6 +126,8 @@ AxisMap axis_map(const tensor_params::ResizeParams& p, size_t d, int64_t n, int6
   }
   return a;
 }
+
+namespace {
 
 // One 1-D pass along an axis: dst[o, x, j] = Σ_t w[x,t] · src[o, idx[x,t], j].
 void resize_pass(const float* src, float* dst, int64_t outer, int64_t inner, const AxisMap& a, float extrap) {
