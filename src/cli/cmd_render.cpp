@@ -7,8 +7,10 @@
 #include "bench_render.hpp"
 #include "live.hpp"
 #include "live_interop.hpp"
+#include "netlens/explain.hpp"
 #include "netlens/onnx.hpp"
 #include "offscreen.hpp"
+#include "predictions.hpp"
 #include "render_command.hpp"
 
 namespace netlens::cli {
@@ -16,7 +18,7 @@ namespace {
 
 int run_render(const std::vector<std::string>& argv) {
   std::vector<std::string> flags = {"out", "camera", "view", "select", "pick", "gpu", "save-camera", "title", "frames",
-                                    "ui-rects", "labels", "interop", "max-inputs"};
+                                    "ui-rects", "labels", "interop", "max-inputs", "values", "target", "score"};
   flags.insert(flags.end(), kModelFlags.begin(), kModelFlags.end());  // includes size and input-size
   std::vector<std::string> bools = {"validation", "lod-mean", "ui"};
   bools.insert(bools.end(), kModelBoolFlags.begin(), kModelBoolFlags.end());
@@ -37,8 +39,11 @@ int run_render(const std::vector<std::string>& argv) {
   r.lod_mean = a.has("lod-mean");
   r.frames = static_cast<int>(a.get_int("frames", 0));
   if (r.frames < 0) throw Error(ErrorKind::Usage, "--frames must be >= 0");
-  if ((a.has("ui-rects") || a.has("labels")) && !a.has("ui"))
-    throw Error(ErrorKind::Usage, "--ui-rects and --labels need --ui");
+  r.values = viz::parse_value_mode(a.get_or("values", "activation"));
+  if ((a.has("target") || a.has("score")) && r.values == viz::ValueMode::Activation)
+    throw Error(ErrorKind::Usage, "--target and --score choose what gradients are of: give --values gradient or attribution");
+  if (a.has("ui-rects") && !a.has("ui")) throw Error(ErrorKind::Usage, "--ui-rects needs --ui");
+  if (a.has("labels") && !a.has("ui") && !a.has("target")) throw Error(ErrorKind::Usage, "--labels needs --ui or --target");
   ModelOptions mo = parse_model_options(a, /*size_is_image=*/false);  // --size is the frame here
   // Live input (a folder, a video): one PNG per input into the --out folder, through the live
   // pipeline and the renderer's in-place update. Opened before the model loads: a bad path is one
@@ -55,8 +60,8 @@ int run_render(const std::vector<std::string>& argv) {
     if (!a.has("out")) throw Error(ErrorKind::Usage, "render --input " + spec + " writes one PNG per input: give --out DIR/");
     const int64_t max_inputs = a.get_int("max-inputs", 0);
     if (max_inputs < 0) throw Error(ErrorKind::Usage, "--max-inputs must be >= 0");
-    if (a.has("pick") || a.has("frames") || a.has("save-camera") || a.has("ui"))
-      throw Error(ErrorKind::Usage, "--pick, --frames, --save-camera and --ui take a single input, not a live one");
+    if (a.has("pick") || a.has("frames") || a.has("save-camera") || a.has("ui") || a.has("values"))
+      throw Error(ErrorKind::Usage, "--pick, --frames, --save-camera, --ui and --values take a single input, not a live one");
     const std::string interop = a.get_or("interop", "auto");
     Graph g = load_onnx(mo.model);
     app::LiveInput in = app::open_live_input(g, spec, mo.pp, mo.size_given, mo.input_shapes);
@@ -92,8 +97,19 @@ int run_render(const std::vector<std::string>& argv) {
                                  interop_why);
     return app::render_live(*m.session, std::move(cfg), in, r, r.out, max_inputs, *up, line);
   }
+  const std::vector<std::string> labels = a.has("labels") ? inspect::read_labels(*a.get("labels")) : std::vector<std::string>{};
   LoadedModel m = load_model(mo, /*need_inputs=*/true);
   run_once(m);
+  if (r.values != viz::ValueMode::Activation) {
+    // Gradient modes: differentiate the target (default: the top class) once, then draw.
+    const explain::Target t = explain::resolve_target(
+        *m.session, explain::parse_target(a.get_or("target", ""), explain::parse_score(a.get_or("score", "logit"))), labels);
+    m.session->backward(t.seeds(*m.session));
+    std::fprintf(stderr, "netlens render: showing %ss of %s\n", viz::value_mode_name(r.values), t.description.c_str());
+    // The label font is ASCII: the subtitle says what S is in plain words.
+    r.subtitle = std::string(r.values == viz::ValueMode::Gradient ? "gradients" : "gradient x activation") + " of the " +
+                 t.description;
+  }
   if (a.has("ui")) {
     std::string input = mo.inputs.empty() ? std::string("(random)") : mo.inputs.front();
     r.decoration = ui::panel_decoration(*m.session, input, a.get_or("ui-rects", ""), a.get_or("labels", ""));
@@ -104,10 +120,13 @@ int run_render(const std::vector<std::string>& argv) {
 NETLENS_COMMAND("render",
                 "render MODEL [--input FILE [--input-size WxH]] --out frame.png [--size 1920x1080] [--camera cam.json | --view overview | "
                 "--view layer:NAME] [--select TENSOR:INDEX] [--pick X,Y] [--gpu N] [--save-camera FILE] "
-                "[--validation] [--lod-mean] [--frames N] [--ui [--ui-rects FILE] [--labels FILE]]\n"
+                "[--validation] [--lod-mean] [--frames N] [--ui [--ui-rects FILE] [--labels FILE]] "
+                "[--values activation|gradient|attribution [--target T] [--score logit|prob]]\n"
                 "       render MODEL --input DIR|VIDEO --out DIR/ [--max-inputs N] [--interop auto|on|off] [view flags]",
                 "run the model and render the network in 3D to a PNG (offscreen Vulkan); --pick prints the neuron at a pixel; "
-                "--ui draws the viewer's panels too; a folder or video input writes one PNG per input into --out DIR/",
+                "--ui draws the viewer's panels too; --values gradient|attribution colours each neuron by dS/d(neuron) or "
+                "dS/d(neuron) × its value for the target S (default: the top class; targets as in `explain`); a folder or video "
+                "input writes one PNG per input into --out DIR/",
                 run_render);
 
 NETLENS_COMMAND("bench-render",

@@ -96,10 +96,11 @@ int render_session(const Session& s, const RenderArgs& a) {
   RenderArgs framing = a;
   framing.width = a.width - 2 * inset;
   viz::Camera cam = choose_camera(layout, framing);
-  viz::Scene scene = viz::build_scene(std::move(layout), [&](const std::string& n) { return s.activations().fetch(n); });
+  viz::Scene scene = viz::build_scene(std::move(layout), viz::value_fetch(s, a.values));
   Context ctx(ContextOptions{.gpu = a.gpu, .validation = a.validation ? std::optional<bool>(true) : std::nullopt});
   RenderOptions ro{.width = a.width, .height = a.height, .lod_max = !a.lod_mean,
                    .title = a.title.empty() ? (s.graph().name.empty() ? std::string("netlens") : s.graph().name) : a.title,
+                   .subtitle = a.subtitle, .value_name = viz::value_mode_name(a.values),
                    .inset_left = inset, .inset_right = inset};
   // Declared after the context and before the renderer: detached after the renderer is gone and
   // before the context is (it owns Vulkan objects of ctx), on errors too.

@@ -10,6 +10,7 @@
 
 #include "netlens/runtime.hpp"
 #include "renderer.hpp"
+#include "values.hpp"
 
 namespace netlens::render {
 
@@ -41,7 +42,9 @@ struct RenderArgs {
   bool validation = false;       // require validation layers (always on in debug builds)
   bool lod_mean = false;
   std::string title;
+  std::string subtitle;          // the line under the title; "" = the renderer's layer/neuron count
   int frames = 0;                // --frames N: render N more frames, print their times on stderr
+  viz::ValueMode values = viz::ValueMode::Activation;  // --values: gradient modes need Session::backward run first
   std::shared_ptr<FrameDecoration> decoration;  // --ui: the panels (set by the CLI)
 };
 

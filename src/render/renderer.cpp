@@ -812,13 +812,13 @@ void Renderer::Impl::build_labels(const glm::mat4& vp, const viz::Camera& cam, c
     add_panel(x, y, pw, ph, 8.0f * ui, glm::vec4(0.07f, 0.08f, 0.11f, 0.8f));
     float cy = y + pad;
     glm::vec4 tc(0.78f, 0.82f, 0.88f, 1.0f), dim(0.55f, 0.6f, 0.68f, 1.0f);
-    add_text(x + pad, cy + p, p, "activation >= 0", tc);
+    add_text(x + pad, cy + p, p, opts.value_name + " >= 0", tc);
     cy += 1.3f * p;
     add_bar(x + pad, cy, bw, bh, false);
     add_text(x + pad, cy + bh + 1.1f * p, 0.9f * p, "0", dim);
     add_text(x + pad + bw - fa.text_width("p99", 0.9f * p), cy + bh + 1.1f * p, 0.9f * p, "p99", dim);
     cy += bh + 1.6f * p + pad * 0.5f;
-    add_text(x + pad, cy + p, p, "signed", tc);
+    add_text(x + pad, cy + p, p, opts.value_name == "activation" ? std::string("signed") : "signed " + opts.value_name, tc);
     cy += 1.3f * p;
     add_bar(x + pad, cy, bw, bh, true);
     add_text(x + pad, cy + bh + 1.1f * p, 0.9f * p, "-p99", dim);

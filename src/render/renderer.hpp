@@ -44,6 +44,7 @@ struct RenderOptions {
   bool readback = true;          // copy colour and IDs to host memory after each frame
   std::string title;             // drawn top-left when not empty
   std::string subtitle;          // the line under the title; empty: "N layers, M activations"
+  std::string value_name = "activation";  // what the cells show, named in the legend (ASCII: the label font's)
   // Pixels covered by side panels drawn over the frame (the UI): the 2D overlays (title, legend,
   // selection panel, layer labels) stay between them.
   int inset_left = 0, inset_right = 0;
