@@ -1,5 +1,6 @@
-// netlens infer: run a model on an input, summarise its outputs, dump tensors as .npy.
+// netlens infer: run a model on an input, summarise its outputs, dump tensors (and gradients) as .npy.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -7,6 +8,7 @@
 #include <numeric>
 
 #include "common.hpp"
+#include "gradients.hpp"
 
 namespace netlens::cli {
 namespace {
@@ -47,20 +49,17 @@ std::string index_text(int64_t flat, const Shape& shape) {
   return s + "]";
 }
 
-void dump(const Session& s, const std::string& dir, bool all) {
+// Writes `names` of `store` (the activations, or the gradients: same names, same producers) as
+// DIR/<stem>.npy with DIR/index.json: {name: {file, shape, dtype, producer, op_type}}.
+void dump_store(const Session& s, const ActivationStore& store, const std::vector<std::string>& names,
+                const std::string& dir) {
   std::filesystem::create_directories(dir);
-  std::vector<std::string> names;
-  if (all) {
-    for (const auto& t : s.planned()) names.push_back(t.name);
-  } else {
-    for (const auto& o : s.graph().outputs) names.push_back(o.name);
-  }
   std::string json = "{\n";
   bool first = true;
   const std::vector<std::string> stems = unique_file_stems(names);
   for (size_t i = 0; i < names.size(); ++i) {
     const std::string& name = names[i];
-    const Tensor t = s.activations().fetch(name);
+    const Tensor t = store.fetch(name);
     const std::string file = stems[i] + ".npy";
     write_npy(dir + "/" + file, t);
     const PlannedTensor* p = s.activations().find(name);
@@ -82,19 +81,45 @@ void dump(const Session& s, const std::string& dir, bool all) {
   std::ofstream f(dir + "/index.json");
   f << json;
   if (!f) throw Error(ErrorKind::Io, dir + "/index.json: cannot write");
+}
+
+void dump(const Session& s, const std::string& dir, bool all) {
+  std::vector<std::string> names;
+  if (all) {
+    for (const auto& t : s.planned()) names.push_back(t.name);
+  } else {
+    for (const auto& o : s.graph().outputs) names.push_back(o.name);
+  }
+  dump_store(s, s.activations(), names, dir);
   std::printf("dumped     %zu tensor(s) to %s (index.json)\n", names.size(), dir.c_str());
+}
+
+// Every gradient (dS/d tensor for each float tensor of the run, the input included) into DIR/gradients.
+void dump_gradients(const Session& s, const std::string& dir) {
+  std::vector<std::string> names;
+  for (const auto& t : s.gradients().tensors()) names.push_back(t.name);
+  dump_store(s, s.gradients(), names, dir + "/gradients");
+  std::printf("dumped     %zu gradient(s) to %s/gradients (index.json)\n", names.size(), dir.c_str());
 }
 
 int run_infer(const std::vector<std::string>& argv) {
   std::vector<std::string> flags = kModelFlags;
   flags.insert(flags.end(), {"dump", "top"});
+  flags.insert(flags.end(), kTargetFlags.begin(), kTargetFlags.end());
   std::vector<std::string> bools = kModelBoolFlags;
   bools.push_back("all");
+  bools.push_back("gradients");
   Args a(argv, flags, bools, kModelRepeated);
   ModelOptions o = parse_model_options(a);
   if (o.inputs.empty()) throw Error(ErrorKind::Usage, "missing --input FILE");
   if (a.has("all") && !a.has("dump")) throw Error(ErrorKind::Usage, "--all needs --dump DIR");
   const int64_t top = a.get_int("top", 5);
+  const bool gradients = a.has("gradients");
+  if (gradients && !a.has("dump")) throw Error(ErrorKind::Usage, "--gradients needs --dump DIR");
+  if (!gradients && (a.has("target") || a.has("score")))
+    throw Error(ErrorKind::Usage, "--target and --score choose what --gradients differentiates: add --gradients");
+  const explain::TargetSpec spec = target_spec_from_flags(a);
+  const std::vector<std::string> labels = labels_from_flags(a);
 
   LoadedModel m = load_model(o, true);
   Session& s = *m.session;
@@ -123,14 +148,24 @@ int run_infer(const std::vector<std::string>& argv) {
   }
   print_non_finite(s);
   std::printf("time       load %.1f ms, prepare %.1f ms, run %.1f ms\n", m.load_ms, m.prepare_ms, ms);
+  if (gradients) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const explain::Target t = backward_for_target(s, spec, labels);
+    const double bms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("target     %s = %.6g\n", t.description.c_str(), t.value(s));
+    std::printf("gradients  %s (%d nodes differentiated, backward %.1f ms)\n",
+                human_bytes(s.backward_report().gradient_bytes).c_str(), s.backward_report().differentiated_nodes, bms);
+  }
   if (auto dir = a.get("dump")) dump(s, *dir, a.has("all"));
+  if (gradients) dump_gradients(s, *a.get("dump"));
   return 0;
 }
 
 NETLENS_COMMAND("infer",
                 "infer MODEL --input FILE [--input NAME=FILE ...] [--backend cpu|cuda|auto] [--dump DIR] [--all] "
-                "[--top K] [image flags: --size WxH --mean --std --scale --bgr --layout]",
-                "run a model on an input; print its outputs; dump outputs (or every tensor) as .npy", run_infer);
+                "[--top K] [--gradients [--target T] [--score logit|prob] [--labels FILE]] [image flags: --size WxH --mean --std --scale --bgr --layout]",
+                "run a model on an input; print its outputs; dump outputs (or every tensor, and with --gradients every "
+                "gradient) as .npy", run_infer);
 
 }  // namespace
 }  // namespace netlens::cli

@@ -12,6 +12,7 @@
 #include "attention.hpp"
 #include "common.hpp"
 #include "contributions.hpp"
+#include "gradients.hpp"
 #include "model_view.hpp"
 #include "predictions.hpp"
 #include "stats.hpp"
@@ -122,6 +123,25 @@ json predictions_section(InspectContext& c) {
   return {{"labels", *c.args.get("labels")}, {"outputs", j}};
 }
 
+// --gradients [--target T] [--score logit|prob]: a backward pass of the target (labels from --labels),
+// every gradient's statistics and the gradient flow from the output back to the input.
+void gradients_check(InspectContext& c) {
+  if (!c.args.has("gradients") && (c.args.has("target") || c.args.has("score")))
+    throw Error(ErrorKind::Usage, "--target and --score choose what --gradients differentiates: add --gradients");
+  target_spec_from_flags(c.args);
+}
+
+json gradients_section(InspectContext& c) {
+  Session& s = *c.model.session;
+  const explain::Target t = backward_for_target(s, target_spec_from_flags(c.args), labels_from_flags(c.args));
+  const BackwardReport& r = s.backward_report();
+  return {{"target", to_json(t, t.value(s))},
+          {"gradient_bytes", r.gradient_bytes},
+          {"differentiated_nodes", r.differentiated_nodes},
+          {"tensors", gradient_stats_json(s)},
+          {"flow", to_json(explain::gradient_flow(s, t.tensor), true)}};
+}
+
 const std::vector<Section>& sections() {
   static const std::vector<Section> s = {
       {"structure", {}, {"brief"}, always, {}, structure_section},
@@ -131,6 +151,10 @@ const std::vector<Section>& sections() {
       {"weights", {"weights"}, {}, [](const Args& a) { return a.has("weights"); }, weights_check, weights_section},
       {"attention", {"query"}, {"attention"}, [](const Args& a) { return a.has("attention"); }, {}, attention_section},
       {"predictions", {"labels"}, {}, [](const Args& a) { return a.has("labels"); }, predictions_check, predictions_section},
+      // Last: the backward pass it runs must not change what the sections above read (it does not
+      // touch the activations, but this keeps the order of the work obvious).
+      {"gradients", {"target", "score"}, {"gradients"}, [](const Args& a) { return a.has("gradients") || a.has("target") || a.has("score"); },
+       gradients_check, gradients_section},
   };
   return s;
 }
@@ -188,9 +212,10 @@ int run_inspect(const std::vector<std::string>& argv) {
 
 NETLENS_COMMAND("inspect",
                 "inspect MODEL --input FILE [--tensor NAME] [--find QUERY] [--neuron TENSOR:INDEX [--all-terms]] "
-                "[--weights NODE] [--attention [--query N]] [--labels FILE] [--top K] [--brief] [--pretty] [model flags]",
+                "[--weights NODE] [--attention [--query N]] [--labels FILE] [--gradients [--target T] [--score logit|prob]] "
+                "[--top K] [--brief] [--pretty] [model flags]",
                 "run a model and print its analyses (structure, tensor statistics, activation functions, neuron "
-                "contributions, weights, attention, predictions) as JSON",
+                "contributions, weights, attention, predictions, gradient statistics and flow) as JSON",
                 run_inspect);
 
 }  // namespace
