@@ -215,17 +215,8 @@ std::unique_ptr<GradKernel> plan_concat(const NodeContext& ctx, const std::vecto
 std::unique_ptr<GradKernel> plan_split(const NodeContext& ctx, const std::vector<bool>&) {
   const Shape in = ctx.inputs[0].shape;
   const int64_t axis = normalize_axis(ctx.node.attr_int("axis", 0), static_cast<int64_t>(in.size()), ctx.node.describe());
-  // Omitted outputs ("") have no info in the context; their extents come from shape inference,
-  // which computes every output's shape.
-  std::vector<TensorInfo> outs = ctx.outputs;
-  bool omitted = false;
-  for (size_t k = 0; k < outs.size(); ++k) omitted = omitted || ctx.node.outputs[k].empty();
-  if (omitted) {
-    const InferFn* infer = OpRegistry::global().find(ctx.node.op_type);
-    std::vector<const TensorInfo*> ins;
-    for (const auto& t : ctx.inputs) ins.push_back(t.dtype == DType::Undefined ? nullptr : &t);
-    if (infer) outs = (*infer)(InferContext{ctx.node, ctx.opset, ins, ctx.const_inputs});
-  }
+  // Omitted outputs ("") still take their extent of the input (as in the forward).
+  const std::vector<TensorInfo> outs = tensor::split_output_infos(ctx);
   const std::vector<int64_t> ist = strides_of(in);
   std::vector<int64_t> offsets;
   std::vector<Shape> shapes;

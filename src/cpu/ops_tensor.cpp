@@ -202,6 +202,17 @@ void with_float32(std::span<const TensorView> in, std::span<const TensorView> ou
   }
 }
 
+std::vector<TensorInfo> split_output_infos(const NodeContext& ctx) {
+  bool omitted = false;
+  for (size_t k = 0; k < ctx.outputs.size(); ++k) omitted = omitted || k >= ctx.node.outputs.size() || ctx.node.outputs[k].empty();
+  if (!omitted) return ctx.outputs;
+  const InferFn* infer = OpRegistry::global().find(ctx.node.op_type);
+  if (!infer) throw Error(ErrorKind::Internal, ctx.node.describe() + ": no shape function");
+  std::vector<const TensorInfo*> ins;
+  for (const auto& t : ctx.inputs) ins.push_back(t.dtype == DType::Undefined ? nullptr : &t);
+  return (*infer)(InferContext{ctx.node, ctx.opset, ins, ctx.const_inputs});
+}
+
 }  // namespace tensor
 
 namespace {
@@ -278,7 +289,7 @@ std::unique_ptr<Kernel> plan_split(const NodeContext& ctx) {
   const int64_t outer = prod(in, 0, static_cast<size_t>(axis));
   const int64_t inner = prod(in, static_cast<size_t>(axis) + 1, in.size()) * static_cast<int64_t>(es);
   std::vector<int64_t> block;
-  for (const auto& t : ctx.outputs) block.push_back(t.shape.empty() ? 0 : t.shape[static_cast<size_t>(axis)] * inner);
+  for (const auto& t : split_output_infos(ctx)) block.push_back(t.shape.empty() ? 0 : t.shape[static_cast<size_t>(axis)] * inner);
   const int64_t row = in[static_cast<size_t>(axis)] * inner;
   return make_kernel([=](Views i, Views out) {
     const char* s = static_cast<const char*>(i[0].data);

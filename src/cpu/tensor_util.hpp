@@ -64,6 +64,10 @@ template <class F> bool with_native(DType t, F&& f) {
 // afterwards), for dtype-generic ops that do arithmetic (CumSum, TopK, ScatterND reductions).
 void with_float32(std::span<const TensorView> in, std::span<const TensorView> out, const KernelFn& fn);
 
+// Split's output infos, omitted ("") outputs included (the context leaves those Undefined; their
+// extents still offset the later outputs): from shape inference when any output is omitted.
+std::vector<TensorInfo> split_output_infos(const NodeContext& ctx);
+
 void register_resize_ops(CpuOpTable& t);  // tensor_resize.cpp: Resize, Upsample
 void register_einsum_ops(CpuOpTable& t);  // tensor_einsum.cpp: Einsum
 void register_extra_ops(CpuOpTable& t);   // tensor_extra.cpp: GatherND, ScatterElements, EyeLike, ReverseSequence, Unique, Compress

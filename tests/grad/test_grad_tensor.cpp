@@ -274,6 +274,41 @@ TEST(GradTensor, CastAndValueOps) {
   check_gradients(one("EyeLike", 9, {{"k", int64_t{1}}}, {rnd({3, 4})}));
 }
 
+// Split with an omitted ("") middle output: the later outputs' gradients land at their own offsets
+// (the backward takes every output's extent from shape inference). Expected values by hand.
+TEST(GradTensor, SplitWithOmittedOutput) {
+  netlens::Graph g;
+  g.opsets[""] = 13;
+  g.initializers["split"] = ints({3}, {1, 2, 3});
+  g.inputs.push_back(netlens::ValueInfo{"x", DType::Float32, {netlens::Dim{6, ""}}, true});
+  netlens::Node n;
+  n.name = "split";
+  n.op_type = "Split";
+  n.attrs["axis"] = int64_t{0};
+  n.inputs = {"x", "split"};
+  n.outputs = {"a", "", "c"};
+  g.nodes.push_back(n);
+  auto cpu = netlens::make_cpu_backend();
+  netlens::Session s(std::move(g), {cpu.get()});
+  s.run({{"x", floats({6}, {0, 1, 2, 3, 4, 5})}});
+  const Tensor c = s.activations().fetch("c");
+  for (int64_t i = 0; i < 3; ++i) EXPECT_EQ(c.data_as<float>()[i], static_cast<float>(3 + i)) << "forward c, element " << i;
+  s.backward({{"a", floats({1}, {10})}, {"c", floats({3}, {1, 2, 3})}});
+  const Tensor dx = s.gradients().fetch("x");
+  const std::vector<float> want{10, 0, 0, 1, 2, 3};
+  for (int64_t i = 0; i < 6; ++i) EXPECT_EQ(dx.data_as<float>()[i], want[static_cast<size_t>(i)]) << "element " << i;
+}
+
+// Float64 models: the backend hands the kernels float32 copies of the forward values, both for
+// dtype-generic ops (Gather, Concat: bytes moved in the model's dtype) and float32 kernels (Resize).
+TEST(GradTensor, Float64Inputs) {
+  auto d = [](Shape s, uint32_t seed) { return rnd(std::move(s), seed).cast(DType::Float64); };
+  check_gradients(one("Gather", 13, {{"axis", int64_t{1}}}, {d({2, 4}, 1), ints({3}, {3, 0, 3})}));
+  check_gradients(one("Concat", 13, {{"axis", int64_t{0}}}, {d({1, 3}, 1), d({2, 3}, 2)}));
+  check_gradients(one("Pad", 13, {{"mode", std::string("reflect")}}, {d({3, 4}, 3), ints({4}, {1, 2, 0, 1})}, {false, true}));
+  check_gradients(resize({{"mode", std::string("linear")}}, d({1, 1, 3, 4}, 4), {1.f, 1.f, 2.f, 0.5f}));
+}
+
 // Every forward op of the tensor family has a gradient entry or a documented reason for none,
 // and nothing is in both: a new tensor op without a gradient fails here.
 TEST(GradTensor, EveryForwardOpAccountedFor) {
