@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Exports ResNet-50, MobileNetV2 and VGG-16 (torchvision, random weights, no download) to
-# $NETLENS_CACHE_DIR/models/<name>.onnx (default <repo>/.cache), opset 17, input "input" 1x3x224x224.
+# Exports ResNet-50, MobileNetV2, VGG-16, EfficientNet-B0 and ViT-B/16 (torchvision, random
+# weights, no download) to $NETLENS_CACHE_DIR/models/<name>.onnx (default <repo>/.cache), opset 17,
+# input "input" 1x3x224x224.
 #
-#   scripts/export-torchvision.sh [--opset N] [--force] [resnet50 mobilenet_v2 vgg16]
+#   scripts/export-torchvision.sh [--opset N] [--force] [resnet50 mobilenet_v2 vgg16 efficientnet_b0 vit_b_16]
 #
 # Uses Debian's python (/usr/bin/python3) with Debian's python3-torch and python3-torchvision,
 # installed with apt-get when missing. Models already exported are kept unless --force.
@@ -16,12 +17,12 @@ while [[ $# -gt 0 ]]; do
   case $1 in
     --opset) opset=${2:?--opset needs a value}; shift 2 ;;
     --force) force=1; shift ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     -*) echo "export-torchvision: unknown option $1" >&2; exit 2 ;;
     *) names+=("$1"); shift ;;
   esac
 done
-[[ ${#names[@]} -gt 0 ]] || names=(resnet50 mobilenet_v2 vgg16)
+[[ ${#names[@]} -gt 0 ]] || names=(resnet50 mobilenet_v2 vgg16 efficientnet_b0 vit_b_16)
 
 todo=()
 for n in "${names[@]}"; do

@@ -2,10 +2,11 @@
 
     /usr/bin/python3 export_torchvision.py OUTDIR [--opset 17] [NAME ...]
 
-NAME is one of resnet50, mobilenet_v2, vgg16 (default: all). The weights are torchvision's random
+NAME is one of resnet50, mobilenet_v2, vgg16, efficientnet_b0, vit_b_16 (default: all). The weights are torchvision's random
 initialisation with a fixed seed (weights=None: nothing is downloaded); what matters for netlens is
 the graph and the arithmetic, checked against onnxruntime. BatchNorm runs in eval mode with
-randomised running statistics so that it is not an identity.
+randomised running statistics so that it is not an identity; a zero-initialised Linear (ViT's head)
+gets random weights.
 """
 import argparse
 import os
@@ -18,6 +19,10 @@ MODELS = {
     "resnet50": torchvision.models.resnet50,
     "mobilenet_v2": torchvision.models.mobilenet_v2,
     "vgg16": torchvision.models.vgg16,
+    # EfficientNet (SiLU, squeeze-excitation) and a vision transformer (LayerNorm, attention, GELU):
+    # the gradient tests cover these architectures too.
+    "efficientnet_b0": torchvision.models.efficientnet_b0,
+    "vit_b_16": torchvision.models.vit_b_16,
 }
 
 
@@ -41,6 +46,10 @@ def main():
                 if isinstance(m, torch.nn.BatchNorm2d):
                     m.running_mean.uniform_(-0.1, 0.1)
                     m.running_var.uniform_(0.5, 1.5)
+                # ViT's classifier head starts at zero: every logit would be its bias and every
+                # gradient upstream of it zero.
+                if isinstance(m, torch.nn.Linear) and not m.weight.any():
+                    m.weight.normal_(0.0, 0.02)
         model.eval()
         x = torch.rand(1, 3, 224, 224)
         out = os.path.join(a.outdir, name + ".onnx")

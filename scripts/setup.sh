@@ -17,8 +17,9 @@ pkgs=(
   xvfb xauth clang libclang-rt-14-dev
   python3 python3-numpy
   # Test oracles and data: PyTorch autograd/export (torchvision models), Pillow (resampling
-  # reference), scikit-image (its sample photos), ImageMagick (image comparisons in tests).
-  python3-torch python3-torchvision python3-pil python3-skimage python3-pytest imagemagick
+  # reference), scikit-image (its sample photos), ImageMagick (image comparisons in tests), the
+  # onnx module (the gradient oracle reads models with it).
+  python3-torch python3-torchvision python3-pil python3-skimage python3-pytest python3-onnx imagemagick
   nlohmann-json3-dev libavformat-dev libavcodec-dev libavdevice-dev libavutil-dev libswscale-dev ffmpeg
 )
 # The machine image may bring its own Node.js; Debian's nodejs conflicts with it.

@@ -40,6 +40,7 @@ DECLARED = {
     "py:torchvision": "ResNet-50, MobileNetV2, VGG-16 exports",
     "py:PIL": "Pillow: the resampling reference",
     "py:skimage": "scikit-image: its sample photos are test inputs",
+    "py:onnx": "the gradient oracle (tests/grad/torch_oracle.py) reads ONNX graphs with it",
 }
 
 # Programs every Debian system has (essential/required packages) or that are shell builtins-like;
