@@ -49,15 +49,27 @@ GradCase conv(Shape x, Shape w, std::map<std::string, AttrValue> attrs, bool bia
 TEST(GradNn, ConvBasic2d) { check_gradients(conv({1, 3, 7, 9}, {4, 3, 3, 3}, {{"pads", Ints{1, 1, 1, 1}}})); }
 
 TEST(GradNn, ConvStride2DilationAsymmetricPads) {
-  check_gradients(conv({2, 3, 9, 11}, {4, 3, 3, 2},
+  check_gradients(conv({2, 6, 9, 11}, {4, 6, 3, 2},
                        {{"strides", Ints{2, 2}}, {"dilations", Ints{2, 1}}, {"pads", Ints{0, 1, 2, 0}}}));
 }
 
-TEST(GradNn, ConvGroups) { check_gradients(conv({1, 4, 6, 7}, {6, 2, 3, 3}, {{"group", int64_t{2}}, {"pads", Ints{1, 0, 1, 2}}})); }
+TEST(GradNn, ConvGroups) { check_gradients(conv({1, 8, 6, 7}, {6, 4, 3, 3}, {{"group", int64_t{2}}, {"pads", Ints{1, 0, 1, 2}}})); }
 
 TEST(GradNn, ConvDepthwiseStride2) {
-  check_gradients(conv({2, 3, 9, 10}, {3, 1, 3, 3}, {{"group", int64_t{3}}, {"strides", Ints{2, 2}}, {"pads", Ints{1, 1, 1, 1}}}));
+  check_gradients(conv({2, 6, 9, 10}, {6, 1, 3, 3}, {{"group", int64_t{6}}, {"strides", Ints{2, 2}}, {"pads", Ints{1, 1, 1, 1}}}));
 }
+
+// Input channels <= 4 take the plain-layout backward, more the blocked one; dense 3x3 stride 1
+// tries oneDNN's Winograd backward-data first; dense 1x1 stride 1 is plain sgemm.
+TEST(GradNn, ConvBlocked3x3Stride1) { check_gradients(conv({1, 8, 6, 7}, {5, 8, 3, 3}, {{"pads", Ints{1, 1, 1, 1}}})); }
+TEST(GradNn, ConvBlocked3x3Stride1ConstantWeights) {
+  GradCase c = conv({2, 16, 8, 9}, {16, 16, 3, 3}, {{"pads", Ints{1, 1, 1, 1}}});
+  c.constant = {false, true, true};
+  c.weights = true;
+  check_gradients(c);
+}
+TEST(GradNn, ConvPointwiseBatch2) { check_gradients(conv({2, 6, 3, 5}, {7, 6, 1, 1}, {})); }
+TEST(GradNn, ConvPointwiseStride2) { check_gradients(conv({1, 6, 7, 9}, {4, 6, 1, 1}, {{"strides", Ints{2, 2}}})); }
 
 TEST(GradNn, ConvDepthwiseWideRows) {
   // Output rows >= 64 wide: the forward takes its direct depthwise kernel, the backward oneDNN.

@@ -1,0 +1,94 @@
+// Benchmark, not a timed test (every case is DISABLED_; run with --gtest_also_run_disabled_tests):
+// forward vs backward latency of single nn nodes at ResNet-50 and PP-OCRv4 det layer shapes through
+// Session::run / Session::backward (constant weights; input gradient only, the default), printed as
+// a ratio. The target is backward <= 3x forward for whole models (`netlens bench --backward`).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+
+#include "grad_check.hpp"
+
+using namespace netlens;
+using netlens::gradtest::random_tensor;
+
+namespace {
+
+using Ints = std::vector<int64_t>;
+
+double median_ms(const std::function<void()>& f, int runs) {
+  std::vector<double> t;
+  f();  // warm-up (plans the backward kernels)
+  for (int i = 0; i < runs; ++i) {
+    const auto a = std::chrono::steady_clock::now();
+    f();
+    t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+void bench(const std::string& label, const std::string& op, std::map<std::string, AttrValue> attrs, std::vector<Tensor> inputs,
+           int64_t opset = 17) {
+  // NETLENS_BENCH_ONLY=substring: only the matching layers (for profiling one of them).
+  if (const char* only = std::getenv("NETLENS_BENCH_ONLY"); only && label.find(only) == std::string::npos) return;
+  Graph g;
+  g.opsets[""] = opset;
+  Node n;
+  n.name = label;
+  n.op_type = op;
+  n.attrs = std::move(attrs);
+  std::map<std::string, Tensor> feeds;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const std::string name = "in" + std::to_string(i);
+    n.inputs.push_back(name);
+    if (i == 0) {
+      ValueInfo v{name, DType::Float32, {}, true};
+      for (int64_t d : inputs[i].shape()) v.dims.push_back(Dim{d, ""});
+      g.inputs.push_back(v);
+      feeds[name] = inputs[i];
+    } else {
+      g.initializers[name] = inputs[i];
+    }
+  }
+  n.outputs = {"y"};
+  g.nodes.push_back(n);
+  auto cpu = make_cpu_backend();
+  Session s(std::move(g), {cpu.get()});
+  s.run(feeds);
+  const Tensor seed = random_tensor(s.info("y").shape, 3);
+  const double f = median_ms([&] { s.run(feeds); }, 9);
+  const double b = median_ms([&] { s.backward({{"y", seed}}); }, 9);
+  std::printf("%-28s forward %8.3f ms  backward %8.3f ms  ratio %.2f\n", label.c_str(), f, b, b / f);
+}
+
+Tensor r(Shape s) { return random_tensor(std::move(s), 1, -0.1f, 0.1f); }
+
+TEST(GradNnBench, DISABLED_ResNet50Layers) {
+  bench("conv1 7x7/2", "Conv", {{"strides", Ints{2, 2}}, {"pads", Ints{3, 3, 3, 3}}}, {r({1, 3, 224, 224}), r({64, 3, 7, 7}), r({64})});
+  bench("maxpool 3x3/2", "MaxPool", {{"kernel_shape", Ints{3, 3}}, {"strides", Ints{2, 2}}, {"pads", Ints{1, 1, 1, 1}}},
+        {r({1, 64, 112, 112})});
+  bench("conv 3x3 64 @56", "Conv", {{"pads", Ints{1, 1, 1, 1}}}, {r({1, 64, 56, 56}), r({64, 64, 3, 3}), r({64})});
+  bench("conv 1x1 64->256 @56", "Conv", {}, {r({1, 64, 56, 56}), r({256, 64, 1, 1}), r({256})});
+  bench("conv 1x1 256->64 @56", "Conv", {}, {r({1, 256, 56, 56}), r({64, 256, 1, 1}), r({64})});
+  bench("conv 3x3/2 128 @56", "Conv", {{"strides", Ints{2, 2}}, {"pads", Ints{1, 1, 1, 1}}}, {r({1, 128, 56, 56}), r({128, 128, 3, 3}), r({128})});
+  bench("conv 3x3 256 @14", "Conv", {{"pads", Ints{1, 1, 1, 1}}}, {r({1, 256, 14, 14}), r({256, 256, 3, 3}), r({256})});
+  bench("conv 1x1 2048->512 @7", "Conv", {}, {r({1, 2048, 7, 7}), r({512, 2048, 1, 1}), r({512})});
+  bench("gap 2048 @7", "GlobalAveragePool", {}, {r({1, 2048, 7, 7})});
+  bench("gemm 2048->1000", "Gemm", {{"transB", int64_t{1}}}, {r({1, 2048}), r({1000, 2048}), r({1000})});
+  bench("batchnorm 64 @112", "BatchNormalization", {}, {r({1, 64, 112, 112}), r({64}), r({64}), r({64}), random_tensor({64}, 2, 0.5f, 1.0f)}, 15);
+}
+
+TEST(GradNnBench, DISABLED_PpOcrDetLayers) {
+  bench("dw 3x3 @160x160", "Conv", {{"group", int64_t{32}}, {"pads", Ints{1, 1, 1, 1}}}, {r({1, 32, 160, 160}), r({32, 1, 3, 3}), r({32})});
+  bench("dw 5x5/2 @80x80", "Conv", {{"group", int64_t{64}}, {"strides", Ints{2, 2}}, {"pads", Ints{2, 2, 2, 2}}},
+        {r({1, 64, 80, 80}), r({64, 1, 5, 5}), r({64})});
+  bench("conv 1x1 32->64 @160", "Conv", {}, {r({1, 32, 160, 160}), r({64, 32, 1, 1}), r({64})});
+  bench("conv 3x3 96->24 @160", "Conv", {{"pads", Ints{1, 1, 1, 1}}}, {r({1, 96, 160, 160}), r({24, 96, 3, 3}), r({24})});
+  bench("convT 2x2/2 24->24 @160", "ConvTranspose", {{"strides", Ints{2, 2}}}, {r({1, 24, 160, 160}), r({24, 24, 2, 2}), r({24})});
+  bench("convT 2x2/2 24->1 @320", "ConvTranspose", {{"strides", Ints{2, 2}}}, {r({1, 24, 320, 320}), r({24, 1, 2, 2}), r({1})});
+}
+
+}  // namespace
