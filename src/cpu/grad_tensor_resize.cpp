@@ -10,10 +10,13 @@
 //
 // Einsum: dS/d(operand k) at an element = Σ over every other label value of
 // grad_out · Π_{j≠k} operand_j, i.e. the einsum of the output gradient with the other operands
-// onto operand k's labels, computed with the forward's label strides (tensor_einsum.hpp): a
+// onto operand k's labels. Where that is itself a valid Einsum (no repeated or broadcast label in
+// operand k, none of its labels summed out of it alone), the forward Einsum kernel computes it;
+// otherwise a direct contraction over the forward's label strides (tensor_einsum.hpp), where a
 // repeated label (diagonal) or a broadcast size-1 dim of operand k accumulates correctly because
 // its strides are the forward's.
 #include <algorithm>
+#include <memory>
 
 #include "grad_tensor.hpp"
 #include "shapes_tensor.hpp"
@@ -97,6 +100,57 @@ std::unique_ptr<GradKernel> plan_resize(const NodeContext& ctx, const std::vecto
 }
 
 // ---------------------------------------------------------------------------------------------
+// dS/d(operand k) as a forward Einsum "<output>,<others>-><operand k>" run by the forward kernel
+// (its matrix-product path for two-operand equations), when that equation exists: operand k has no
+// repeated label, broadcasts along none of its dims, and every label of it appears in the output
+// or another operand. nullptr otherwise (then the direct contraction below).
+std::unique_ptr<Kernel> forward_einsum_for(const NodeContext& ctx, const tensor_params::EinsumSpec& s, size_t k,
+                                           std::shared_ptr<Node>& node_out) {
+  const Shape& kshape = ctx.inputs[k].shape;
+  std::vector<int> seen_elsewhere(s.size.size(), 0);
+  for (int l : s.output) seen_elsewhere[static_cast<size_t>(l)] = 1;
+  for (size_t j = 0; j < s.inputs.size(); ++j)
+    if (j != k)
+      for (int l : s.inputs[j]) seen_elsewhere[static_cast<size_t>(l)] = 1;
+  std::vector<int> in_k(s.size.size(), 0);
+  for (size_t d = 0; d < s.inputs[k].size(); ++d) {
+    const size_t l = static_cast<size_t>(s.inputs[k][d]);
+    if (in_k[l]++ || !seen_elsewhere[l] || kshape[d] != s.size[l]) return nullptr;
+  }
+  // Letters for the labels (ellipsis dims included), in order of first use.
+  std::vector<char> letter(s.size.size(), 0);
+  int next = 0;
+  auto name = [&](int l) -> char {
+    char& c = letter[static_cast<size_t>(l)];
+    if (!c) {
+      c = next < 26 ? static_cast<char>('a' + next) : static_cast<char>('A' + (next - 26));
+      ++next;
+    }
+    return c;
+  };
+  std::string eq;
+  for (int l : s.output) eq += name(l);
+  std::vector<TensorInfo> ins{TensorInfo{DType::Float32, s.out}};
+  for (size_t j = 0; j < s.inputs.size(); ++j) {
+    if (j == k) continue;
+    eq += ',';
+    for (int l : s.inputs[j]) eq += name(l);
+    ins.push_back(TensorInfo{DType::Float32, ctx.inputs[j].shape});
+  }
+  eq += "->";
+  for (int l : s.inputs[k]) eq += name(l);
+  if (next > 52) return nullptr;
+  node_out = std::make_shared<Node>(ctx.node);
+  node_out->attrs = {{"equation", eq}};
+  node_out->inputs.assign(ins.size(), "x");
+  node_out->outputs = {"y"};
+  CpuOpTable table;
+  tensor::register_einsum_ops(table);
+  NodeContext sub{*node_out, ctx.opset, ins, {TensorInfo{DType::Float32, kshape}},
+                  std::vector<const Tensor*>(ins.size(), nullptr)};
+  return table.at("Einsum").plan(sub);
+}
+
 std::unique_ptr<GradKernel> plan_einsum(const NodeContext& ctx, const std::vector<bool>& need) {
   std::vector<Shape> shapes;
   for (const auto& t : ctx.inputs) shapes.push_back(t.shape);
@@ -119,8 +173,14 @@ std::unique_ptr<GradKernel> plan_einsum(const NodeContext& ctx, const std::vecto
     std::vector<std::vector<int64_t>> own_st, rest_st;  // [label][row] strides
   };
   std::vector<Plan> plans(nops);
+  // Operands whose gradient the forward kernel computes (shared: the kernel is called from a
+  // copyable closure), and the nodes their contexts refer to.
+  std::vector<std::shared_ptr<Kernel>> via_forward(nops);
+  std::vector<std::shared_ptr<Node>> nodes(nops);
   for (size_t k = 0; k < nops; ++k) {
     if (k >= need.size() || !need[k]) continue;
+    if (numel(shapes[k]) > 0) via_forward[k] = forward_einsum_for(ctx, s, k, nodes[k]);
+    if (via_forward[k]) continue;
     for (size_t l = 0; l < nl; ++l) {
       if (!used[l] || s.size[l] <= 1) continue;
       std::vector<int64_t> row;
@@ -143,6 +203,16 @@ std::unique_ptr<GradKernel> plan_einsum(const NodeContext& ctx, const std::vecto
     for (size_t k = 0; k < nops; ++k) {
       float* d = k < v.grad_inputs.size() ? static_cast<float*>(v.grad_inputs[k].data) : nullptr;
       if (!d) continue;
+      if (via_forward[k]) {
+        std::vector<TensorView> ins{v.grad_outputs[0]};
+        for (size_t j = 0; j < nops; ++j)
+          if (j != k) ins.push_back(v.inputs[j]);
+        std::vector<float> tmp(static_cast<size_t>(v.grad_inputs[k].numel()));
+        const TensorView out{DType::Float32, v.grad_inputs[k].shape, tmp.data()};
+        via_forward[k]->run(ins, std::span<const TensorView>(&out, 1));
+        add_into(d, tmp.data(), v.grad_inputs[k].numel());
+        continue;
+      }
       const Plan& pl = plans[k];
       const int64_t n_own = numel(pl.own_size), n_rest = numel(pl.rest_size);
       const int64_t ro = static_cast<int64_t>(pl.own_size.size()), rr = static_cast<int64_t>(pl.rest_size.size());
