@@ -4,6 +4,7 @@
 // Trilu, TopK, CumSum, OneHot, EyeLike.
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <utility>
 
 #include "grad_tensor.hpp"
@@ -277,12 +278,8 @@ std::unique_ptr<GradKernel> plan_trilu(const NodeContext& ctx, const std::vector
   });
 }
 
-std::optional<std::string> check_top_k(const NodeContext& ctx) {
-  if (ctx.node.outputs.size() < 2 || ctx.node.outputs[1].empty())
-    return "TopK without its indices output (the backward pass reads the selected positions from it)";
-  return std::nullopt;
-}
-
+// TopK: the values' gradient goes to the selected positions, read from the indices output; when the
+// model omits that output, the forward TopK kernel runs again with one to recover them (same ties).
 std::unique_ptr<GradKernel> plan_top_k(const NodeContext& ctx, const std::vector<bool>&) {
   const Shape in = ctx.inputs[0].shape;
   const int64_t axis = normalize_axis(ctx.node.attr_int("axis", -1), static_cast<int64_t>(in.size()), ctx.node.describe());
@@ -290,11 +287,31 @@ std::unique_ptr<GradKernel> plan_top_k(const NodeContext& ctx, const std::vector
   const int64_t outer = prod(in, 0, static_cast<size_t>(axis)), dim = in[static_cast<size_t>(axis)];
   const int64_t inner = prod(in, static_cast<size_t>(axis) + 1, in.size());
   const std::string desc = ctx.node.describe();
+  std::shared_ptr<Kernel> rerun;
+  std::shared_ptr<Node> node;
+  if (ctx.node.outputs.size() < 2 || ctx.node.outputs[1].empty()) {
+    node = std::make_shared<Node>(ctx.node);
+    node->outputs = {"values", "indices"};
+    CpuOpTable table;
+    register_tensor_ops(table);
+    NodeContext sub{*node, ctx.opset, ctx.inputs, {ctx.outputs[0], TensorInfo{DType::Int64, ctx.outputs[0].shape}}, ctx.const_inputs};
+    rerun = table.at("TopK").plan(sub);
+  }
   return make_grad_kernel([=](const GradViews& v) {
     float* d = gin(v, 0);
     const float* g = gout(v, 0);
     if (!d || !g) return;
-    std::vector<int64_t> ind = read_ints(v.outputs[1]);
+    std::vector<int64_t> ind;
+    if (rerun) {
+      std::vector<float> values(static_cast<size_t>(v.outputs[0].numel()));
+      ind.resize(values.size());
+      const TensorView outs[2] = {{DType::Float32, v.outputs[0].shape, values.data()},
+                                  {DType::Int64, v.outputs[0].shape, ind.data()}};
+      rerun->run(std::span<const TensorView>(v.inputs.data(), v.inputs.size()), outs);
+      (void)node;  // the planned kernel's context referred to it
+    } else {
+      ind = read_ints(v.outputs[1]);
+    }
     normalise_indices(ind, dim, desc);
     for (int64_t a = 0; a < outer; ++a)
       for (int64_t j = 0; j < k; ++j)
@@ -373,7 +390,7 @@ void register_tensor_index_grads(CpuGradTable& t) {
   t["Compress"] = CpuGrad{nullptr, plan_compress};
   t["ReverseSequence"] = CpuGrad{nullptr, plan_reverse_sequence};
   t["Trilu"] = CpuGrad{nullptr, plan_trilu};
-  t["TopK"] = CpuGrad{check_top_k, plan_top_k};
+  t["TopK"] = CpuGrad{nullptr, plan_top_k};
   t["CumSum"] = CpuGrad{nullptr, plan_cumsum};
   t["OneHot"] = CpuGrad{nullptr, plan_one_hot};
   // EyeLike's output depends only on its input's shape: nothing flows back.

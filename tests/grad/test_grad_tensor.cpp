@@ -266,7 +266,8 @@ TEST(GradTensor, CumSum) {
 TEST(GradTensor, CastAndValueOps) {
   check_gradients(one("Cast", 13, {{"to", int64_t{11}}}, {rnd({3, 4})}));  // float32 → float64
   check_gradients(one("Cast", 13, {{"to", int64_t{1}}}, {rnd({3, 4}).cast(DType::Float64)}));
-  check_gradients(one("CastLike", 15, {}, {rnd({5}), rnd({1}, 2).cast(DType::Float64)}, {false, true}));
+  // CastLike's target only gives a dtype: its gradient is zero (as is the finite difference).
+  check_gradients(one("CastLike", 15, {}, {rnd({5}), rnd({1}, 2).cast(DType::Float64)}));
   // OneHot: the gradient of values [off, on] sums the output gradient over the cold and hot cells.
   check_gradients(one("OneHot", 11, {{"axis", int64_t{-1}}}, {ints({2, 3}, {0, 2, -1, 5, 1, 1}), ints({}, {4}), floats({2}, {0.25f, 2.f})},
                       {false, true, false}));
@@ -297,6 +298,27 @@ TEST(GradTensor, SplitWithOmittedOutput) {
   const Tensor dx = s.gradients().fetch("x");
   const std::vector<float> want{10, 0, 0, 1, 2, 3};
   for (int64_t i = 0; i < 6; ++i) EXPECT_EQ(dx.data_as<float>()[i], want[static_cast<size_t>(i)]) << "element " << i;
+}
+
+// TopK whose indices output the model omits: the backward recovers the selected positions.
+TEST(GradTensor, TopKWithoutIndicesOutput) {
+  netlens::Graph g;
+  g.opsets[""] = 11;
+  g.initializers["k"] = ints({1}, {2});
+  g.inputs.push_back(netlens::ValueInfo{"x", DType::Float32, {netlens::Dim{2, ""}, netlens::Dim{5, ""}}, true});
+  netlens::Node n;
+  n.name = "topk";
+  n.op_type = "TopK";
+  n.inputs = {"x", "k"};
+  n.outputs = {"v", ""};
+  g.nodes.push_back(n);
+  auto cpu = netlens::make_cpu_backend();
+  netlens::Session s(std::move(g), {cpu.get()});
+  s.run({{"x", floats({2, 5}, {1, 5, 3, 4, 2, 0.5f, 0.1f, 0.9f, 0.3f, 0.7f})}});
+  s.backward({{"v", floats({2, 2}, {1, 2, 3, 4})}});
+  const Tensor dx = s.gradients().fetch("x");
+  const std::vector<float> want{0, 1, 0, 2, 0, 0, 0, 3, 0, 4};
+  for (int64_t i = 0; i < 10; ++i) EXPECT_EQ(dx.data_as<float>()[i], want[static_cast<size_t>(i)]) << "element " << i;
 }
 
 // Float64 models: the backend hands the kernels float32 copies of the forward values, both for
