@@ -15,6 +15,8 @@
 #include <limits>
 #include <numbers>
 
+#include "elementwise_dnnl.hpp"
+#include "nn_common.hpp"  // the process-wide oneDNN engine and per-thread streams
 #include "grad_elementwise_common.hpp"
 
 namespace netlens::cpu {
@@ -25,27 +27,33 @@ using namespace gew;
 
 std::optional<std::string> check_float(const NodeContext& ctx) { return float_input(ctx, 0); }
 
+// A backward kernel built from oneDNN's vectorised transcendental functions, or null when oneDNN
+// cannot build them for this size (then the scalar loop of add_unary runs).
+using FastGrad = std::function<std::unique_ptr<GradKernel>(const Node&, int64_t n)>;
+
 // dx += g * d(x, y) for a float unary op; make(node) returns d (attributes read at plan time).
 template <class Make>
-void add_unary(CpuGradTable& t, const char* name, Make make) {
+void add_unary(CpuGradTable& t, const char* name, Make make, FastGrad fast = {}) {
   CpuGrad g;
   g.check = check_float;
-  g.plan = [make](const NodeContext& ctx, const std::vector<bool>&) {
+  g.plan = [make, fast](const NodeContext& ctx, const std::vector<bool>&) -> std::unique_ptr<GradKernel> {
+    if (fast)
+      if (auto k = fast(ctx.node, numel(ctx.inputs.at(0).shape))) return k;
     auto d = make(ctx.node);
     return make_grad_kernel([d](const GradViews& v) {
       if (!wanted(v, 0) || !v.grad_outputs[0].data) return;
       const float* x = fin(v.inputs[0]);
       const float* y = fin(v.outputs[0]);
       const float* g = fin(v.grad_outputs[0]);
-      add_flat(fout(v.grad_inputs[0]), v.grad_inputs[0].numel(), [&](int64_t i) { return g[i] * d(x[i], y[i]); });
+      add_flat(fout(v.grad_inputs[0]), v.grad_inputs[0].numel(), [d, x, y, g](int64_t i) { return g[i] * d(x[i], y[i]); });
     });
   };
   t[name] = std::move(g);
 }
 
 template <class D>
-void add_plain(CpuGradTable& t, const char* name, D d) {
-  add_unary(t, name, [d](const Node&) { return d; });
+void add_plain(CpuGradTable& t, const char* name, D d, FastGrad fast = {}) {
+  add_unary(t, name, [d](const Node&) { return d; }, std::move(fast));
 }
 
 // Piecewise-constant ops: a gradient of zero almost everywhere (and undefined at the steps).
@@ -64,6 +72,109 @@ float sigmoid(float x) {
 
 float softplus(float x) { return x > 0.f ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
 
+// ---------------------------------------------------------------------------------------------
+// oneDNN fast paths. std::exp/erf/tanh are scalar calls (Gelu's backward ran 40x slower than its
+// oneDNN forward); here the transcendental part runs through oneDNN forward primitives on scratch
+// buffers (kept by the kernel between runs) and the rest is a vectorised loop.
+struct Scratch {
+  std::vector<float> a, b;
+  void size(int64_t n, int count) {
+    if (static_cast<int64_t>(a.size()) != n) a.assign(static_cast<size_t>(n), 0.f);
+    if (count > 1 && static_cast<int64_t>(b.size()) != n) b.assign(static_cast<size_t>(n), 0.f);
+  }
+};
+
+// gx += c(x, g, a, b) elementwise, after prep(x, a, b) filled the scratch (one or two buffers).
+template <class Prep, class Contribution>
+std::unique_ptr<GradKernel> scratch_kernel(int64_t n, int buffers, Prep prep, Contribution c) {
+  auto sc = std::make_shared<Scratch>();
+  return make_grad_kernel([sc, n, buffers, prep, c](const GradViews& v) {
+    if (!wanted(v, 0) || !v.grad_outputs[0].data) return;
+    sc->size(n, buffers);
+    const float* x = fin(v.inputs[0]);
+    prep(x, sc->a.data(), sc->b.data());
+    const float* g = fin(v.grad_outputs[0]);
+    const float* a = sc->a.data();
+    const float* b = buffers > 1 ? sc->b.data() : a;  // unused then, but a valid load: no branch
+    add_flat(fout(v.grad_inputs[0]), n, [=](int64_t i) { return c(x[i], g[i], a[i], b[i]); });
+  });
+}
+
+// a[i] = f(x[i]), vectorised.
+template <class F>
+void fill(const float* x, float* a, int64_t n, F f) {
+#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; ++i) a[i] = f(x[i]);
+}
+
+std::unique_ptr<GradKernel> fast_erf(const Node&, int64_t n) {
+  ew::FloatFn ex = ew::dnnl_eltwise(ew::Eltwise::Exp, n);
+  if (!ex) return nullptr;
+  return scratch_kernel(
+      n, 1,
+      [ex, n](const float* x, float* a, float*) {
+        fill(x, a, n, [](float v) { return -v * v; });
+        ex(a, a);
+      },
+      [](float, float g, float e, float) { return g * (2.f * std::numbers::inv_sqrtpi_v<float>) * e; });
+}
+
+// Gelu: oneDNN's own eltwise backward (one pass: dx = dy * gelu'(x)) into scratch, then added.
+std::unique_ptr<GradKernel> fast_gelu(const Node& node, int64_t n) {
+  if (n < 256) return nullptr;  // below this the scalar loop is as fast as a primitive call
+  try {
+    const dnnl::algorithm alg = node.attr_string("approximate", "none") == "tanh" ? dnnl::algorithm::eltwise_gelu_tanh
+                                                                                   : dnnl::algorithm::eltwise_gelu_erf;
+    const dnnl::memory::desc d({n}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::a);
+    const dnnl::eltwise_forward::primitive_desc fwd(
+        dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_training, alg, d, 0.f, 0.f), nn::dnnl_engine());
+    auto prim = std::make_shared<dnnl::eltwise_backward>(
+        dnnl::eltwise_backward::primitive_desc(dnnl::eltwise_backward::desc(alg, d, d, 0.f, 0.f), nn::dnnl_engine(), fwd));
+    auto sc = std::make_shared<Scratch>();
+    return make_grad_kernel([prim, d, n, sc](const GradViews& v) {
+      if (!wanted(v, 0) || !v.grad_outputs[0].data) return;
+      sc->size(n, 1);
+      dnnl::memory src(d, nn::dnnl_engine(), v.inputs[0].data);
+      dnnl::memory dy(d, nn::dnnl_engine(), v.grad_outputs[0].data);
+      dnnl::memory dx(d, nn::dnnl_engine(), sc->a.data());
+      dnnl::stream& st = nn::dnnl_stream();
+      prim->execute(st, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_SRC, dx}});
+      st.wait();
+      const float* a = sc->a.data();
+      add_flat(fout(v.grad_inputs[0]), n, [a](int64_t i) { return a[i]; });
+    });
+  } catch (const dnnl::error&) {
+    return nullptr;
+  }
+}
+
+std::unique_ptr<GradKernel> fast_softplus(const Node&, int64_t n) {
+  ew::FloatFn sig = ew::dnnl_eltwise(ew::Eltwise::Logistic, n);
+  if (!sig) return nullptr;
+  return scratch_kernel(
+      n, 1, [sig](const float* x, float* a, float*) { sig(x, a); }, [](float, float g, float s, float) { return g * s; });
+}
+
+// Mish' = tanh(sp) + x (1 - tanh^2(sp)) sigmoid(x), sp = softplus(x); with e = exp(x):
+// tanh(sp) = (e^2 + 2e) / (e^2 + 2e + 2) and sigmoid = e / (1 + e). x is capped at 20 for e
+// (beyond, both are 1 in float32) so e^2 never overflows.
+std::unique_ptr<GradKernel> fast_mish(const Node&, int64_t n) {
+  ew::FloatFn ex = ew::dnnl_eltwise(ew::Eltwise::Exp, n);
+  if (!ex) return nullptr;
+  return scratch_kernel(
+      n, 1,
+      [ex, n](const float* x, float* a, float*) {
+        fill(x, a, n, [](float v) { return v < 20.f ? v : 20.f; });
+        ex(a, a);
+      },
+      [](float x, float g, float e, float) {
+        const float q = e * (e + 2.f);
+        const float th = q / (q + 2.f);
+        const float sig = e / (1.f + e);
+        return g * (th + x * (1.f - th * th) * sig);
+      });
+}
+
 void register_unary(CpuGradTable& t) {
   // Where the output gives the derivative cheaply it is used (y = f(x) is kept by the forward run).
   add_plain(t, "Sigmoid", [](float, float y) { return y * (1.f - y); });
@@ -75,16 +186,19 @@ void register_unary(CpuGradTable& t) {
   add_plain(t, "Neg", [](float, float) { return -1.f; });
   add_plain(t, "Abs", [](float x, float) { return x > 0.f ? 1.f : (x < 0.f ? -1.f : 0.f); });
   add_plain(t, "Relu", [](float x, float) { return x > 0.f ? 1.f : 0.f; });
-  add_plain(t, "Softplus", [](float x, float) { return sigmoid(x); });
+  add_plain(t, "Softplus", [](float x, float) { return sigmoid(x); }, fast_softplus);
   add_plain(t, "Softsign", [](float x, float) {
     const float d = 1.f + std::fabs(x);
     return 1.f / (d * d);
   });
-  add_plain(t, "Mish", [](float x, float) {
-    const float th = std::tanh(softplus(x));
-    return th + x * (1.f - th * th) * sigmoid(x);
-  });
-  add_plain(t, "Erf", [](float x, float) { return std::numbers::inv_sqrtpi_v<float> * 2.f * std::exp(-x * x); });
+  add_plain(
+      t, "Mish",
+      [](float x, float) {
+        const float th = std::tanh(softplus(x));
+        return th + x * (1.f - th * th) * sigmoid(x);
+      },
+      fast_mish);
+  add_plain(t, "Erf", [](float x, float) { return std::numbers::inv_sqrtpi_v<float> * 2.f * std::exp(-x * x); }, fast_erf);
   add_plain(t, "Sin", [](float x, float) { return std::cos(x); });
   add_plain(t, "Cos", [](float x, float) { return -std::sin(x); });
   add_plain(t, "Tan", [](float, float y) { return 1.f + y * y; });
@@ -141,7 +255,7 @@ void register_unary(CpuGradTable& t) {
       const float pdf = std::exp(-0.5f * x * x) * (std::numbers::inv_sqrtpi_v<float> / std::numbers::sqrt2_v<float>);
       return cdf + x * pdf;
     };
-  });
+  }, fast_gelu);
   t["Gelu"].check = [](const NodeContext& ctx) -> std::optional<std::string> {
     const std::string a = ctx.node.attr_string("approximate", "none");
     if (a != "none" && a != "tanh") return "Gelu approximate='" + a + "' is not supported";
@@ -181,7 +295,12 @@ void register_clip(CpuGradTable& t) {
         if (lo > hi) {
           // Every output is hi: nothing reaches x.
         } else {
-          add_flat(fout(v.grad_inputs[0]), n, [&](int64_t i) { return x[i] >= lo && x[i] <= hi ? g[i] : 0.f; });
+          add_flat(fout(v.grad_inputs[0]), n, [=](int64_t i) {
+            // g loaded unconditionally and two selects (not &&): the loop stays branch-free.
+            const float gi = g[i], xi = x[i];
+            const float r = xi >= lo ? gi : 0.f;
+            return xi <= hi ? r : 0.f;
+          });
         }
       }
       for (size_t k = 1; k <= 2; ++k) {

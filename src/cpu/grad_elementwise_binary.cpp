@@ -67,11 +67,11 @@ CpuGrad binary_grad(DA da, DB db) {
       const Shape& O = v.outputs[0].shape;
       if (wanted(v, 0))
         add_unbroadcast(fout(v.grad_inputs[0]), a.shape, O, [&](float* dst) {
-          each2(pa, a.shape, pb, b.shape, O, [&](int64_t o, float av, float bv) { dst[o] += da(g[o], av, bv, y[o]); });
+          each2(pa, a.shape, pb, b.shape, O, [=](int64_t o, float av, float bv) { dst[o] += da(g[o], av, bv, y[o]); });
         });
       if (wanted(v, 1))
         add_unbroadcast(fout(v.grad_inputs[1]), b.shape, O, [&](float* dst) {
-          each2(pa, a.shape, pb, b.shape, O, [&](int64_t o, float av, float bv) { dst[o] += db(g[o], av, bv, y[o]); });
+          each2(pa, a.shape, pb, b.shape, O, [=](int64_t o, float av, float bv) { dst[o] += db(g[o], av, bv, y[o]); });
         });
     });
   };
@@ -94,7 +94,7 @@ CpuGrad linear_grad(float sign_b) {
         if (sign_b > 0) {
           unbroadcast_add(g, O, gb, B);
         } else {
-          add_unbroadcast(gb, B, O, [&](float* dst) { add_flat(dst, numel(O), [&](int64_t i) { return -g[i]; }); });
+          add_unbroadcast(gb, B, O, [&](float* dst) { add_flat(dst, numel(O), [=](int64_t i) { return -g[i]; }); });
         }
       }
     });
@@ -156,7 +156,10 @@ void register_where(CpuGradTable& t) {
         if (!wanted(v, k)) continue;
         const bool take = k == 1;
         add_unbroadcast(fout(v.grad_inputs[k]), v.inputs[k].shape, O, [&](float* dst) {
-          add_flat(dst, n, [&](int64_t i) { return (m[i] != 0) == take ? g[i] : 0.f; });
+          add_flat(dst, n, [=](int64_t i) {
+            const float gi = g[i];  // an unconditional load: the select vectorises
+            return (m[i] != 0) == take ? gi : 0.f;
+          });
         });
       }
     });
@@ -181,7 +184,7 @@ CpuGrad variadic_linear(bool mean) {
           continue;
         }
         add_unbroadcast(fout(v.grad_inputs[k]), v.inputs[k].shape, O, [&](float* dst) {
-          add_flat(dst, numel(O), [&](int64_t i) { return g[i] * scale; });
+          add_flat(dst, numel(O), [=](int64_t i) { return g[i] * scale; });
         });
       }
     });
@@ -205,7 +208,7 @@ CpuGrad variadic_select() {
       int32_t* w = winner.data();
       for (size_t k = 0; k < v.inputs.size(); ++k) {
         const int32_t kk = static_cast<int32_t>(k);
-        each1(fin(v.inputs[k]), v.inputs[k].shape, O, [&](int64_t o, float x) {
+        each1(fin(v.inputs[k]), v.inputs[k].shape, O, [=](int64_t o, float x) {
           if (w[o] < 0 && x == y[o]) w[o] = kk;
         });
       }
@@ -213,7 +216,10 @@ CpuGrad variadic_select() {
         if (!wanted(v, k)) continue;
         const int32_t kk = static_cast<int32_t>(k);
         add_unbroadcast(fout(v.grad_inputs[k]), v.inputs[k].shape, O, [&](float* dst) {
-          add_flat(dst, n, [&](int64_t i) { return w[i] == kk ? g[i] : 0.f; });
+          add_flat(dst, n, [=](int64_t i) {
+            const float gi = g[i];
+            return w[i] == kk ? gi : 0.f;
+          });
         });
       }
     });

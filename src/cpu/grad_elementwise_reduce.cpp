@@ -57,7 +57,7 @@ void expand(const GradViews& v, const Shape& keep, H h) {
   const float* x = fin(v.inputs[0]);
   float* gx = fout(v.grad_inputs[0]);
   each2(fin(v.outputs[0]), keep, fin(v.grad_outputs[0]), keep, v.inputs[0].shape,
-        [&](int64_t i, float y, float g) { gx[i] += h(x[i], y, g); });
+        [=](int64_t i, float y, float g) { gx[i] += h(x[i], y, g); });
 }
 
 template <RKind K>
@@ -66,7 +66,7 @@ void reduce_backward(const GradViews& v, const std::optional<std::vector<bool>>&
   float* gx = fout(v.grad_inputs[0]);
   const Shape& xs = v.inputs[0].shape;
   if (!red) {  // identity
-    add_flat(gx, v.inputs[0].numel(), [&](int64_t i) { return g[i]; });
+    add_flat(gx, v.inputs[0].numel(), [=](int64_t i) { return g[i]; });
     return;
   }
   Shape keep = xs;
@@ -146,6 +146,23 @@ void add_reduce(CpuGradTable& t, const char* name, int64_t input_opset) {
 // Softmax: gx = y (g - Σ g y); LogSoftmax: gx = g - exp(y) Σ g; sums along n of [outer, n, inner].
 template <bool Log>
 void softmax_block(const float* y, const float* g, float* gx, int64_t n, int64_t inner, std::vector<double>& s) {
+  if (inner == 1) {  // one contiguous row: a dot product (8 partial sums) and one pass
+    float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+      for (int u = 0; u < 8; ++u) part[u] += Log ? g[i + u] : g[i + u] * y[i + u];
+    double acc = 0;
+    for (; i < n; ++i) acc += Log ? g[i] : g[i] * y[i];
+    for (float p : part) acc += p;
+    const float sj = static_cast<float>(acc);
+    if constexpr (Log) {
+      for (int64_t k = 0; k < n; ++k) gx[k] += g[k] - std::exp(y[k]) * sj;
+    } else {
+#pragma omp simd
+      for (int64_t k = 0; k < n; ++k) gx[k] += y[k] * (g[k] - sj);
+    }
+    return;
+  }
   s.assign(static_cast<size_t>(inner), 0.0);
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < inner; ++j) {

@@ -14,7 +14,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
@@ -98,7 +101,9 @@ void add_unary(std::vector<Named>& v) {
     std::string tag = "";
   };
   const std::vector<U> us = {
-      {"Sigmoid", -4, 4, {}},       {"Tanh", -3, 3, {}},         {"Exp", -2, 2, {}},
+      {"Sigmoid", -4, 4, {}},       {"Tanh", -3, 3, {}},
+      {"Mish", -25, 25, {}, {}, 17, "wide"},  // both sides of the oneDNN path's cap at 20
+      {"Softplus", -20, 20, {}, {}, 17, "wide"},         {"Exp", -2, 2, {}},
       {"Log", 0.5f, 3, {}},         {"Sqrt", 0.5f, 3, {}},       {"Reciprocal", 0.5f, 2, {}},
       {"Neg", -1, 1, {}},           {"Abs", -1, 1, {0}},         {"Relu", -1, 1, {0}},
       {"Softplus", -4, 4, {}},      {"Softsign", -3, 3, {0}},    {"Mish", -3, 3, {}},
@@ -130,6 +135,9 @@ void add_unary(std::vector<Named>& v) {
                                 .inputs = {away(kOdd, seed++, u.lo, u.hi, u.kinks)}}});
     v.push_back({base + "_small", GradCase{.op = u.op, .opset = u.opset, .attrs = u.attrs,
                                            .inputs = {away({3, 5}, seed++, u.lo, u.hi, u.kinks)}}});
+    // Large enough (≥ 256 elements) for the oneDNN fast paths of Erf, Gelu, Softplus, Mish.
+    v.push_back({base + "_large", GradCase{.op = u.op, .opset = u.opset, .attrs = u.attrs,
+                                           .inputs = {away({2, 5, 7, 9}, seed++, u.lo, u.hi, u.kinks)}}});
   }
 }
 
@@ -439,3 +447,78 @@ TEST(GradElementwise, EveryGradientIsTested) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Timing probe (not a timed test: run with --gtest_also_run_disabled_tests): forward kernel vs
+// backward kernel on ResNet-sized activations, through the CPU tables directly (no Session
+// overhead), each the best of 30 runs.
+double best_ms(const std::function<void()>& f) {
+  double best = 1e30;
+  for (int r = 0; r < 30; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    best = std::min(best, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return best;
+}
+
+void time_op(const std::string& op, std::vector<Tensor> ins, Attrs attrs = {}, int64_t opset = 17) {
+  netlens::cpu::CpuOpTable fwd;
+  netlens::cpu::register_elementwise_ops(fwd);
+  netlens::cpu::CpuGradTable grads;
+  netlens::cpu::register_elementwise_grads(grads);
+  Node n;
+  n.name = "probe";
+  n.op_type = op;
+  n.attrs = attrs;
+  NodeContext ctx{n, opset, {}, {}, {}};
+  Shape out_shape;
+  for (const Tensor& t : ins) {
+    ctx.inputs.push_back(TensorInfo{t.dtype(), t.shape()});
+    ctx.const_inputs.push_back(nullptr);
+    if (t.numel() > numel(out_shape) || out_shape.empty()) out_shape = t.shape();
+  }
+  if (op.rfind("Reduce", 0) == 0) {  // probe reductions over the spatial dims, keepdims
+    out_shape[2] = out_shape[3] = 1;
+  }
+  ctx.outputs.push_back(TensorInfo{DType::Float32, out_shape});
+  Tensor y(DType::Float32, out_shape), gy = random_tensor(out_shape, 9);
+  std::vector<Tensor> gin;
+  std::vector<TensorView> vin, vgin;
+  for (Tensor& t : ins) {
+    vin.push_back({t.dtype(), t.shape(), t.data()});
+    gin.emplace_back(DType::Float32, t.shape());
+    vgin.push_back({DType::Float32, t.shape(), gin.back().data()});
+  }
+  std::vector<TensorView> vout{{DType::Float32, out_shape, y.data()}}, vgout{{DType::Float32, out_shape, gy.data()}};
+  auto k = fwd.at(op).plan(ctx);
+  auto gk = grads.at(op).plan(ctx, std::vector<bool>(ins.size(), true));
+  const double f = best_ms([&] { k->run(vin, vout); });
+  const double b = best_ms([&] { gk->run(GradViews{vin, vout, vgout, vgin}); });
+  std::printf("%-12s %-28s forward %7.3f ms  backward %7.3f ms  ratio %.2f\n", op.c_str(),
+              netlens::shape_str(ins[0].shape()).c_str(), f, b, b / f);
+}
+
+TEST(GradElementwise, DISABLED_TimingProbe) {
+  const Shape big{1, 64, 112, 112};
+  Tensor x = random_tensor(big, 1), x2 = random_tensor(big, 2), bias = random_tensor({64, 1, 1}, 3);
+  time_op("Relu", {x});
+  time_op("Sigmoid", {x});
+  time_op("HardSwish", {x});
+  time_op("HardSigmoid", {x});
+  time_op("LeakyRelu", {x});
+  time_op("Tanh", {x});
+  time_op("Exp", {x});
+  time_op("Erf", {x});
+  time_op("Gelu", {x}, {}, 20);
+  time_op("Softplus", {x});
+  time_op("Mish", {x});
+  time_op("Add", {x, x2});
+  time_op("Add", {x, bias});
+  time_op("Mul", {x, x2});
+  time_op("Mul", {x, bias});
+  time_op("Softmax", {x}, {{"axis", AttrValue(int64_t(-1))}});
+  time_op("Softmax", {x}, {{"axis", AttrValue(int64_t(1))}});
+  time_op("ReduceMean", {x}, {{"axes", AttrValue(std::vector<int64_t>{2, 3})}}, 11);
+  time_op("Clip", {x}, {{"min", AttrValue(0.f)}, {"max", AttrValue(6.f)}}, 6);
+}
