@@ -8,8 +8,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 
 #include "grad_check.hpp"
+#include "netlens/onnx.hpp"
 
 using namespace netlens;
 using netlens::gradtest::random_tensor;
@@ -90,5 +93,104 @@ TEST(GradNnBench, DISABLED_PpOcrDetLayers) {
   bench("convT 2x2/2 24->24 @160", "ConvTranspose", {{"strides", Ints{2, 2}}}, {r({1, 24, 160, 160}), r({24, 24, 2, 2}), r({24})});
   bench("convT 2x2/2 24->1 @320", "ConvTranspose", {{"strides", Ints{2, 2}}}, {r({1, 24, 320, 320}), r({24, 1, 2, 2}), r({1})});
 }
+
+
+// ---------------------------------------------------------------------------------------------
+// Whole models: forward and backward (from the top class / largest output element, input gradient
+// only) with the time of every op type summed over the nodes, through a backend that wraps the CPU
+// backend's kernels with a clock. Models come from .cache/models (scripts/setup.sh).
+class TimedBackend final : public Backend {
+ public:
+  explicit TimedBackend(std::unique_ptr<Backend> inner) : inner_(std::move(inner)) {}
+  std::map<std::string, double> fwd_ms, bwd_ms;
+
+  std::string name() const override { return inner_->name(); }
+  DeviceKind device() const override { return inner_->device(); }
+  std::optional<std::string> unsupported_reason(const NodeContext& c) const override { return inner_->unsupported_reason(c); }
+  std::unique_ptr<Kernel> plan(const NodeContext& c) override {
+    struct K final : Kernel {
+      std::unique_ptr<Kernel> k;
+      double* acc;
+      void run(std::span<const TensorView> in, std::span<const TensorView> out) override {
+        const auto a = std::chrono::steady_clock::now();
+        k->run(in, out);
+        *acc += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count();
+      }
+    };
+    auto k = std::make_unique<K>();
+    k->k = inner_->plan(c);
+    k->acc = &fwd_ms[c.node.op_type];
+    return k;
+  }
+  std::optional<std::string> backward_unsupported_reason(const NodeContext& c) const override {
+    return inner_->backward_unsupported_reason(c);
+  }
+  std::unique_ptr<GradKernel> plan_backward(const NodeContext& c, const std::vector<bool>& need) override {
+    struct K final : GradKernel {
+      std::unique_ptr<GradKernel> k;
+      double* acc;
+      void run(const GradViews& v) override {
+        const auto a = std::chrono::steady_clock::now();
+        k->run(v);
+        *acc += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count();
+      }
+    };
+    auto k = std::make_unique<K>();
+    k->k = inner_->plan_backward(c, need);
+    k->acc = &bwd_ms[c.node.op_type];
+    return k;
+  }
+  size_t available_memory() const override { return inner_->available_memory(); }
+  DeviceBuffer allocate(size_t bytes) override { return inner_->allocate(bytes); }
+  void copy_from_host(void* dst, const void* src, size_t bytes) override { inner_->copy_from_host(dst, src, bytes); }
+  void copy_to_host(void* dst, const void* src, size_t bytes) override { inner_->copy_to_host(dst, src, bytes); }
+  void synchronize() override { inner_->synchronize(); }
+
+ private:
+  std::unique_ptr<Backend> inner_;
+};
+
+void bench_model(const std::string& file, const Shape& input_shape) {
+  const std::string path = std::string(NETLENS_SOURCE_DIR) + "/.cache/models/" + file;
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " missing (scripts/setup.sh)";
+  TimedBackend cpu(make_cpu_backend());
+  Session s(load_onnx(path), {&cpu});
+  const std::string in = s.graph().inputs[0].name;
+  s.prepare({{in, input_shape}});
+  const std::map<std::string, Tensor> feeds{{in, random_tensor(input_shape, 1, 0.0f, 1.0f)}};
+  s.run(feeds);
+  const std::string out = s.graph().outputs[0].name;
+  Tensor y = s.activations().fetch(out).cast(DType::Float32);
+  Tensor seed(DType::Float32, y.shape());
+  std::memset(seed.data(), 0, seed.nbytes());
+  const float* yp = y.data_as<float>();
+  seed.data_as<float>()[std::max_element(yp, yp + y.numel()) - yp] = 1.0f;
+  s.backward({{out, seed}});
+  const int runs = 5;
+  for (auto& [op, ms] : cpu.fwd_ms) ms = 0;  // the kernels hold pointers to these entries
+  for (auto& [op, ms] : cpu.bwd_ms) ms = 0;
+  std::vector<double> tf, tb;
+  for (int i = 0; i < runs; ++i) {
+    auto a = std::chrono::steady_clock::now();
+    s.run(feeds);
+    auto b = std::chrono::steady_clock::now();
+    s.backward({{out, seed}});
+    auto c = std::chrono::steady_clock::now();
+    tf.push_back(std::chrono::duration<double, std::milli>(b - a).count());
+    tb.push_back(std::chrono::duration<double, std::milli>(c - b).count());
+  }
+  std::sort(tf.begin(), tf.end());
+  std::sort(tb.begin(), tb.end());
+  std::printf("%s: forward median %.1f ms, backward median %.1f ms, ratio %.2f (min %.1f / %.1f)\n", file.c_str(), tf[runs / 2],
+              tb[runs / 2], tb[runs / 2] / tf[runs / 2], tf[0], tb[0]);
+  std::vector<std::pair<double, std::string>> rows;
+  for (const auto& [op, ms] : cpu.bwd_ms) rows.emplace_back(ms, op);
+  std::sort(rows.rbegin(), rows.rend());
+  for (const auto& [ms, op] : rows)
+    std::printf("  %-24s forward %8.2f ms/run  backward %8.2f ms/run\n", op.c_str(), cpu.fwd_ms[op] / runs, ms / runs);
+}
+
+TEST(GradNnBench, DISABLED_ResNet50) { bench_model("resnet50.onnx", {1, 3, 224, 224}); }
+TEST(GradNnBench, DISABLED_PpOcrV4Det) { bench_model("ppocrv4_det.onnx", {1, 3, 640, 640}); }
 
 }  // namespace
