@@ -171,6 +171,9 @@ TEST(GradTensor, ResizeNearest) {
   check_gradients(one("Upsample", 9, {{"mode", std::string("nearest")}}, {rnd({1, 2, 2, 3}), floats({4}, {1, 1, 2, 3})}, {false, true}));
   check_gradients(one("Upsample", 7, {{"mode", std::string("nearest")}, {"scales", std::vector<float>{1, 1, 3, 2}}}, {rnd({1, 1, 2, 3})}));
   check_gradients(resize({{"mode", std::string("nearest")}}, rnd({2, 3, 17, 19}, 7), {1.f, 1.f, 2.f, 2.f}));  // directions
+  // Resize-10: scales only, asymmetric coordinates, "simple" nearest rounding (ceil when shrinking).
+  check_gradients(one("Resize", 10, {{"mode", std::string("nearest")}}, {rnd({1, 1, 3, 4}), floats({4}, {1, 1, 2.f, 0.5f})}, {false, true}));
+  check_gradients(one("Resize", 10, {{"mode", std::string("linear")}}, {rnd({1, 1, 3, 4}), floats({4}, {1, 1, 0.7f, 1.5f})}, {false, true}));
 }
 
 TEST(GradTensor, ResizeLinear) {
@@ -319,6 +322,17 @@ TEST(GradTensor, TopKWithoutIndicesOutput) {
   const Tensor dx = s.gradients().fetch("x");
   const std::vector<float> want{0, 1, 0, 2, 0, 0, 0, 3, 0, 4};
   for (int64_t i = 0; i < 10; ++i) EXPECT_EQ(dx.data_as<float>()[i], want[static_cast<size_t>(i)]) << "element " << i;
+}
+
+// Weight gradients (GradientOptions::weights): an embedding table read by Gather and a class token
+// concatenated, as in ViT-style models. (A node reading only constants is folded: no gradient flows.)
+TEST(GradTensor, InitializerGradients) {
+  GradCase c = one("Gather", 13, {{"axis", int64_t{0}}}, {rnd({6, 4}), ints({5}, {2, 0, 2, 5, -1})}, {true, false});
+  c.weights = true;
+  check_gradients(c);
+  c = one("Concat", 13, {{"axis", int64_t{1}}}, {rnd({2, 1, 3}, 1), rnd({2, 4, 3}, 2)}, {true, false});
+  c.weights = true;
+  check_gradients(c);
 }
 
 // Float64 models: the backend hands the kernels float32 copies of the forward values, both for
