@@ -335,6 +335,22 @@ TEST(GradTensor, InitializerGradients) {
   check_gradients(c);
 }
 
+// Sizes above the kernels' threading thresholds (checked along random directions), so the
+// OpenMP paths are exercised: a race or a wrong partition shows up as a gradient error.
+TEST(GradTensor, ThreadedPaths) {
+  check_gradients(one("Gather", 13, {{"axis", int64_t{1}}}, {rnd({40, 30, 64}, 1), ints({5}, {3, 3, -1, 0, 7})}));
+  check_gradients(one("Slice", 13, {}, {rnd({4, 130, 150}, 2), ints({1}, {-1}), ints({1}, {-200}), ints({1}, {1}), ints({1}, {-1})},
+                      {false, true, true, true, true}));
+  check_gradients(one("Concat", 13, {{"axis", int64_t{2}}}, {rnd({3, 40, 300}, 1), rnd({3, 40, 301}, 2)}));
+  check_gradients(resize({{"mode", std::string("linear")}}, rnd({1, 4, 60, 70}, 3), {1.f, 1.f, 2.f, 2.f}));
+  check_gradients(resize({{"mode", std::string("cubic")}}, rnd({1, 4, 140, 130}, 3), {1.f, 1.f, 0.5f, 0.75f}));
+  check_gradients(one("Pad", 13, {}, {rnd({2, 8, 60, 60}, 4), ints({8}, {0, 1, 2, 2, 0, 0, 3, 1}), floats({}, {0.5f})},
+                      {false, true, false}));
+  check_gradients(one("Trilu", 14, {{"upper", int64_t{0}}}, {rnd({2, 200, 190}, 5), ints({}, {3})}, {false, true}));
+  check_gradients(one("CumSum", 14, {{"reverse", int64_t{1}}}, {rnd({300, 250}, 6), ints({}, {0})}, {false, true}));
+  check_gradients(one("Einsum", 12, {{"equation", std::string("...ij,...jk->...ik")}}, {rnd({1, 20, 30}, 1), rnd({8, 30, 20}, 2)}));
+}
+
 // Float64 models: the backend hands the kernels float32 copies of the forward values, both for
 // dtype-generic ops (Gather, Concat: bytes moved in the model's dtype) and float32 kernels (Resize).
 TEST(GradTensor, Float64Inputs) {
