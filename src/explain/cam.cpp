@@ -41,6 +41,8 @@ std::optional<PatchEmbed> patch_embed(const Session& s) {
 
 std::string resolve_name(const Session& s, const std::string& name) {
   if (s.activations().contains(name)) return name;
+  if (s.graph().initializers.count(name))
+    throw Error(ErrorKind::Usage, "--layer: '" + name + "' is a weight of the model, not a layer's output");
   for (const Node& n : s.graph().nodes)
     if (n.name == name && !n.outputs.empty()) return n.outputs[0];
   throw Error(ErrorKind::Usage, "--layer: no tensor or node named '" + name + "' in the model");

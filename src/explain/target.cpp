@@ -396,6 +396,8 @@ Target resolve_target(const Session& s, const TargetSpec& spec, const std::vecto
   } else {
     t.output = spec.tensor;
     const PlannedTensor* p = s.activations().find(t.output);
+    if ((!p && s.graph().initializers.count(t.output)) || (p && p->constant))
+      throw Error(ErrorKind::Usage, "target: '" + t.output + "' is a constant of the model, not computed");
     if (!p) throw Error(ErrorKind::Usage, "target: no tensor named '" + t.output + "' in the model");
     if (p->constant) throw Error(ErrorKind::Usage, "target: '" + t.output + "' is a constant of the model, not computed");
     if (!is_float(p->info.dtype))
