@@ -65,14 +65,27 @@ CpuGrad binary_grad(DA da, DB db) {
       const float* y = fin(v.outputs[0]);
       const float* g = fin(v.grad_outputs[0]);
       const Shape& O = v.outputs[0].shape;
-      if (wanted(v, 0))
-        add_unbroadcast(fout(v.grad_inputs[0]), a.shape, O, [&](float* dst) {
-          each2(pa, a.shape, pb, b.shape, O, [=](int64_t o, float av, float bv) { dst[o] += da(g[o], av, bv, y[o]); });
-        });
-      if (wanted(v, 1))
-        add_unbroadcast(fout(v.grad_inputs[1]), b.shape, O, [&](float* dst) {
-          each2(pa, a.shape, pb, b.shape, O, [=](int64_t o, float av, float bv) { dst[o] += db(g[o], av, bv, y[o]); });
-        });
+      const int64_t n = numel(O);
+      // A broadcast operand whose partner has the output's shape (a bias, an SE scale) is reduced
+      // in one fused pass; otherwise the products go through a scratch buffer.
+      if (wanted(v, 0)) {
+        if (a.numel() != n && b.numel() == n)
+          unbroadcast_map(O, fout(v.grad_inputs[0]), a.shape,
+                          [=](int64_t i, int64_t k) { return da(g[i], pa[k], pb[i], y[i]); });
+        else
+          add_unbroadcast(fout(v.grad_inputs[0]), a.shape, O, [&](float* dst) {
+            each2(pa, a.shape, pb, b.shape, O, [=](int64_t o, float av, float bv) { dst[o] += da(g[o], av, bv, y[o]); });
+          });
+      }
+      if (wanted(v, 1)) {
+        if (b.numel() != n && a.numel() == n)
+          unbroadcast_map(O, fout(v.grad_inputs[1]), b.shape,
+                          [=](int64_t i, int64_t k) { return db(g[i], pa[i], pb[k], y[i]); });
+        else
+          add_unbroadcast(fout(v.grad_inputs[1]), b.shape, O, [&](float* dst) {
+            each2(pa, a.shape, pb, b.shape, O, [=](int64_t o, float av, float bv) { dst[o] += db(g[o], av, bv, y[o]); });
+          });
+      }
     });
   };
   return gr;

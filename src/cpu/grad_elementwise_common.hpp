@@ -99,13 +99,19 @@ struct ReduceGeom {
   }
 };
 
-// dst (shape `part`, broadcastable to `full`) += Σ src over the broadcast dims. src has `full`.
-inline void unbroadcast_add(const float* src, const Shape& full, float* dst, const Shape& part) {
+// dst (shape `part`, broadcastable to `full`) += Σ over the broadcast dims of f(i, k): i is the
+// flat index in `full`, k the index in `part` that i maps to. f should capture by value.
+template <class F>
+void unbroadcast_map(const Shape& full, float* dst, const Shape& part, const F& f) {
   const int64_t n = numel(full);
   if (n == 0) return;
   if (numel(part) == n) {
-#pragma omp parallel for simd schedule(static) if (n > kParallelMin)
-    for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
+#pragma omp parallel if (n > kParallelMin)
+    {
+      const F fl = f;
+#pragma omp for simd schedule(static)
+      for (int64_t i = 0; i < n; ++i) dst[i] += fl(i, i);
+    }
     return;
   }
   const ReduceGeom g(full, broadcast_dims(full, part));
@@ -116,21 +122,25 @@ inline void unbroadcast_add(const float* src, const Shape& full, float* dst, con
     const int64_t runs = static_cast<int64_t>(g.roff_outer.size()), len = g.run;
     const int64_t* base = g.base.data();
     const int64_t* ro = g.roff_outer.data();
-#pragma omp parallel for schedule(static) if (par && outs > 1)
-    for (int64_t o = 0; o < outs; ++o) {
-      double acc = 0;
-      for (int64_t r = 0; r < runs; ++r) {
-        const float* p = src + base[o] + ro[r];
-        float part_acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        int64_t j = 0;
-        for (; j + 8 <= len; j += 8)
-          for (int u = 0; u < 8; ++u) part_acc[u] += p[j + u];
-        double s = 0;
-        for (; j < len; ++j) s += p[j];
-        for (float a : part_acc) s += a;
-        acc += s;
+#pragma omp parallel if (par && outs > 1)
+    {
+      const F fl = f;
+#pragma omp for schedule(static)
+      for (int64_t o = 0; o < outs; ++o) {
+        double acc = 0;
+        for (int64_t r = 0; r < runs; ++r) {
+          const int64_t p = base[o] + ro[r];
+          // Float SIMD partial sums over blocks of 1024, blocks summed in double.
+          for (int64_t j0 = 0; j0 < len; j0 += 1024) {
+            const int64_t j1 = std::min(len, j0 + 1024);
+            float s = 0.f;
+#pragma omp simd reduction(+ : s)
+            for (int64_t j = j0; j < j1; ++j) s += fl(p + j, o);
+            acc += s;
+          }
+        }
+        dst[o] += static_cast<float>(acc);
       }
-      dst[o] += static_cast<float>(acc);
     }
     return;
   }
@@ -141,19 +151,30 @@ inline void unbroadcast_add(const float* src, const Shape& full, float* dst, con
   constexpr int64_t kChunk = 512;
   const int64_t chunks = (len + kChunk - 1) / kChunk;
   const int64_t* roff = g.roff.data();
-#pragma omp parallel for schedule(static) if (par && rows * chunks > 1)
-  for (int64_t task = 0; task < rows * chunks; ++task) {
-    const int64_t row = task / chunks, j0 = (task % chunks) * kChunk, m = std::min(kChunk, len - j0);
+  const int64_t* base = g.base.data();
+#pragma omp parallel if (par && rows * chunks > 1)
+  {
+    const F fl = f;
     double acc[kChunk];
-    for (int64_t j = 0; j < m; ++j) acc[j] = 0;
-    const int64_t b = g.base[static_cast<size_t>(row * len)] + j0;
-    for (int64_t r = 0; r < k; ++r) {
-      const float* p = src + b + roff[r];
-      for (int64_t j = 0; j < m; ++j) acc[j] += p[j];
+#pragma omp for schedule(static)
+    for (int64_t task = 0; task < rows * chunks; ++task) {
+      const int64_t row = task / chunks, j0 = (task % chunks) * kChunk, m = std::min(kChunk, len - j0);
+      const int64_t k0 = row * len + j0;
+      for (int64_t j = 0; j < m; ++j) acc[j] = 0;
+      const int64_t b = base[k0];
+      for (int64_t r = 0; r < k; ++r) {
+        const int64_t p = b + roff[r];
+        for (int64_t j = 0; j < m; ++j) acc[j] += fl(p + j, k0 + j);
+      }
+      float* d = dst + k0;
+      for (int64_t j = 0; j < m; ++j) d[j] += static_cast<float>(acc[j]);
     }
-    float* d = dst + row * len + j0;
-    for (int64_t j = 0; j < m; ++j) d[j] += static_cast<float>(acc[j]);
   }
+}
+
+// dst (shape `part`, broadcastable to `full`) += Σ src over the broadcast dims. src has `full`.
+inline void unbroadcast_add(const float* src, const Shape& full, float* dst, const Shape& part) {
+  unbroadcast_map(full, dst, part, [src](int64_t i, int64_t) { return src[i]; });
 }
 
 // gx[i] += f(i) over n elements, in parallel when large. Each thread works on its own copy of f

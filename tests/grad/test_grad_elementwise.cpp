@@ -462,7 +462,9 @@ double best_ms(const std::function<void()>& f) {
   return best;
 }
 
-void time_op(const std::string& op, std::vector<Tensor> ins, Attrs attrs = {}, int64_t opset = 17) {
+void time_op(const std::string& op, std::vector<Tensor> ins, Attrs attrs = {}, int64_t opset = 17,
+             std::vector<bool> need = {}) {
+  if (need.empty()) need.assign(ins.size(), true);
   netlens::cpu::CpuOpTable fwd;
   netlens::cpu::register_elementwise_ops(fwd);
   netlens::cpu::CpuGradTable grads;
@@ -485,18 +487,23 @@ void time_op(const std::string& op, std::vector<Tensor> ins, Attrs attrs = {}, i
   Tensor y(DType::Float32, out_shape), gy = random_tensor(out_shape, 9);
   std::vector<Tensor> gin;
   std::vector<TensorView> vin, vgin;
-  for (Tensor& t : ins) {
+  gin.reserve(ins.size());
+  for (size_t i = 0; i < ins.size(); ++i) {
+    Tensor& t = ins[i];
     vin.push_back({t.dtype(), t.shape(), t.data()});
     gin.emplace_back(DType::Float32, t.shape());
-    vgin.push_back({DType::Float32, t.shape(), gin.back().data()});
+    vgin.push_back({DType::Float32, t.shape(), need[i] ? gin.back().data() : nullptr});
   }
   std::vector<TensorView> vout{{DType::Float32, out_shape, y.data()}}, vgout{{DType::Float32, out_shape, gy.data()}};
   auto k = fwd.at(op).plan(ctx);
-  auto gk = grads.at(op).plan(ctx, std::vector<bool>(ins.size(), true));
+  auto gk = grads.at(op).plan(ctx, need);
   const double f = best_ms([&] { k->run(vin, vout); });
   const double b = best_ms([&] { gk->run(GradViews{vin, vout, vgout, vgin}); });
-  std::printf("%-12s %-28s forward %7.3f ms  backward %7.3f ms  ratio %.2f\n", op.c_str(),
-              netlens::shape_str(ins[0].shape()).c_str(), f, b, b / f);
+  std::string tag = netlens::shape_str(ins[0].shape());
+  for (size_t i = 1; i < ins.size(); ++i) tag += "," + netlens::shape_str(ins[i].shape()) + (need[i] ? "" : "(no grad)");
+  if (!need[0]) tag += " (no grad 0)";
+  std::printf("%-12s %-40s forward %7.3f ms  backward %7.3f ms  ratio %.2f\n", op.c_str(),
+              tag.c_str(), f, b, b / f);
 }
 
 TEST(GradElementwise, DISABLED_TimingProbe) {
@@ -517,6 +524,8 @@ TEST(GradElementwise, DISABLED_TimingProbe) {
   time_op("Add", {x, bias});
   time_op("Mul", {x, x2});
   time_op("Mul", {x, bias});
+  time_op("Mul", {x, bias}, {}, 17, {true, false});
+  time_op("Mul", {x, bias}, {}, 17, {false, true});
   time_op("Softmax", {x}, {{"axis", AttrValue(int64_t(-1))}});
   time_op("Softmax", {x}, {{"axis", AttrValue(int64_t(1))}});
   time_op("ReduceMean", {x}, {{"axes", AttrValue(std::vector<int64_t>{2, 3})}}, 11);
