@@ -37,7 +37,7 @@
 #include "frame_source.hpp"
 #include "netlens/graph.hpp"
 #include "netlens/runtime.hpp"
-#include "render_command.hpp"
+#include "netlens/io.hpp"
 #include "scene.hpp"
 
 namespace netlens::render {
@@ -326,16 +326,5 @@ LiveInput open_live_input(const Graph& g, const std::string& spec, const ImagePr
 
 // The layout every result of a session uses (the tensors `render`/`view` show).
 viz::Layout live_layout(const Session& s);
-
-// `netlens render MODEL --input DIR|VIDEO --out DIR/`: `s` has run `in.first`; that frame is drawn
-// first, then every further frame of the source (at most `max_inputs` in all; 0 = no limit) goes
-// through a LivePipeline and `up` into the same renderer, one PNG per input: DIR/000000.png, ...
-// Prints one summary line on stderr; Error with one line on failure (a frame that cannot be
-// decoded or run included). Returns 0.
-// `ctx`: the Vulkan context to render with (the interop path's, on the CUDA device's GPU); null makes
-// one from `a` (gpu, validation).
-int render_live(Session& s, LiveConfig cfg, LiveInput& in, const render::RenderArgs& a, const std::string& out_dir,
-                int64_t max_inputs, ResultUploader& up, const std::string& start_line,
-                render::Context* ctx = nullptr);
 
 }  // namespace netlens::app

@@ -15,13 +15,13 @@
 
 #include "camera_controller.hpp"
 #include "imgui_layer.hpp"
+#include "live.hpp"
 #include "panels.hpp"
 #include "predictions.hpp"
-#include "live.hpp"
-#include "render_command.hpp"
 #include "renderer.hpp"
 #include "script.hpp"
 #include "swapchain.hpp"
+#include "view.hpp"
 
 namespace netlens::app {
 
@@ -113,11 +113,6 @@ class Viewer {
   // line on stderr and in the Input panel, and the view stays as it was.
   void open_file(const std::string& path);
   bool live_settled() const;  // no input pending, running or waiting to be shown
-  // Runs f() while the live pipeline is not running the session (directly without live input).
-  template <class F> void with_session(F&& f) {
-    if (o_.live) o_.live->with_session([&](const Session&) { f(); });
-    else f();
-  }
   glm::vec2 cursor_pixels(double x, double y) const;
   // Panels (netlens_ui) over the frame: set up once the window's callbacks exist (ImGui chains
   // them), drawn before each render; H or F1 hides them.
@@ -126,29 +121,24 @@ class Viewer {
   // The View panel's percentile range / per-layer or global scale, when the scene was built
   // otherwise: the scene is rebuilt from its own values and the renderer updated in place.
   void rescale_scene();
-  void draw_panels();
-  void select(render::Selection sel);  // the renderer's highlight and the neuron panel
-  bool gui_mouse() const { return gui_ && show_panels_ && gui_->wants_mouse(); }
-  bool gui_keyboard() const { return gui_ && show_panels_ && gui_->wants_keyboard(); }
+  ui::Panels* panels() const { return view_ ? view_->panels() : nullptr; }
+  bool gui_mouse() const { return view_ && view_->gui() && show_panels_ && view_->gui()->wants_mouse(); }
+  bool gui_keyboard() const { return view_ && view_->gui() && show_panels_ && view_->gui()->wants_keyboard(); }
 
   static Viewer* self(GLFWwindow* w) { return static_cast<Viewer*>(glfwGetWindowUserPointer(w)); }
 
   const Session& s_;
   ViewerOptions o_;
-  std::unique_ptr<viz::Scene> scene_;
-  viz::ShapeFn shapes_;
   GLFWwindow* win_ = nullptr;
   std::unique_ptr<render::Context> ctx_;
   std::unique_ptr<render::Swapchain> sc_;
-  std::unique_ptr<render::Renderer> r_;
+  // The frame driver: scene, renderer, selection, panels. The window adds the swapchain, the camera
+  // controller and input.
+  std::unique_ptr<View> view_;
   std::unique_ptr<CameraController> cc_;
-  std::unique_ptr<ui::ImGuiLayer> gui_;
-  std::unique_ptr<ui::Panels> panels_;
   bool show_panels_ = true;
-  bool lod_mean_ = false, pending_lod_ = false;  // far-layer aggregation (View panel): renderer rebuilt
+  bool pending_lod_ = false;    // far-layer aggregation (View panel): renderer rebuilt
   bool pending_scale_ = false;  // colour scales (View panel): scene rebuilt at the start of a frame
-  render::Selection selection_;
-  std::vector<std::pair<std::string, std::vector<int64_t>>> contrib_shown_;  // marked in 3D
   bool vsync_ = true;
   bool need_recreate_ = false;
   bool dirty_ = true;
@@ -180,19 +170,6 @@ class Viewer {
 };
 
 void Viewer::open() {
-  const auto& g = s_.graph();
-  viz::Layout layout;
-  with_session([&] { layout = viz::layout_tensors(viz::select_tensors(g, s_.planned())); });
-  if (layout.layers.empty()) throw Error(ErrorKind::Input, "view: the model has no float tensor to show");
-  shapes_ = [this](const std::string& n) -> std::optional<Shape> {
-    const PlannedTensor* t = s_.activations().find(n);
-    if (!t || t->constant) return std::nullopt;
-    return t->info.shape;
-  };
-  with_session([&] {
-    scene_ = std::make_unique<viz::Scene>(
-        viz::build_scene(std::move(layout), [&](const std::string& n) { return s_.activations().fetch(n); }));
-  });
   input_name_ = o_.first_input;
   if (!o_.script.empty()) script_ = viz::read_script(o_.script);
 
@@ -223,21 +200,14 @@ void Viewer::open() {
   vsync_ = o_.vsync;
   sc_ = std::make_unique<render::Swapchain>(*ctx_, surface, fw, fh, vsync_);
   VkExtent2D e = sc_->extent();
-  render::RenderOptions ro{.width = std::clamp(static_cast<int>(e.width), 16, 8192),
-                           .height = std::clamp(static_cast<int>(e.height), 16, 8192),
-                           .lod_max = !o_.lod_mean, .readback = false, .title = o_.title};
-  r_ = std::make_unique<render::Renderer>(*ctx_, *scene_, ro);
-
-  render::RenderArgs ra;
-  ra.width = ro.width;
-  ra.height = ro.height;
-  ra.view = o_.view;
-  ra.camera_file = o_.camera_file;
-  cc_ = std::make_unique<CameraController>(render::choose_camera(scene_->layout, ra), viz::scene_radius(scene_->layout));
-  if (!o_.select.empty()) {
-    auto [layer, flat] = render::parse_select(scene_->layout, o_.select);
-    with_session([&] { select(render::make_selection(*scene_, layer, flat, &s_.graph(), shapes_)); });
-  }
+  FrameSpec spec{.width = std::clamp(static_cast<int>(e.width), 16, 8192),
+                 .height = std::clamp(static_cast<int>(e.height), 16, 8192),
+                 .camera = {.view = o_.view, .file = o_.camera_file}, .select = o_.select,
+                 .lod_mean = o_.lod_mean, .readback = false, .title = o_.title};
+  SessionAccess access;
+  if (o_.live) access = [live = o_.live](const std::function<void(const Session&)>& fn) { live->with_session(fn); };
+  view_ = std::make_unique<View>(*ctx_, s_, spec, std::move(access));
+  cc_ = std::make_unique<CameraController>(view_->initial_camera(), viz::scene_radius(view_->scene().layout));
 
   // Every callback body runs under guarded(): see there.
   glfwSetKeyCallback(win_, [](GLFWwindow* w, int key, int, int action, int) {
@@ -258,7 +228,7 @@ void Viewer::open() {
         v->drag_moved_ += std::fabs(d.x) + std::fabs(d.y);
         if (v->drag_moved_ > 4.0f) v->cc_->drag(d.x, d.y);
       } else if (v->pan_down_) {
-        v->cc_->pan(d.x, d.y, static_cast<float>(v->r_->options().height));
+        v->cc_->pan(d.x, d.y, static_cast<float>(v->view_->renderer().options().height));
       }
     });
   });
@@ -319,9 +289,7 @@ glm::vec2 Viewer::cursor_pixels(double x, double y) const {
 }
 
 void Viewer::teardown() {
-  panels_.reset();
-  gui_.reset();
-  r_.reset();
+  view_.reset();
   sc_.reset();
   cc_.reset();
   if (ctx_) ctx_->close();
@@ -345,19 +313,21 @@ void Viewer::recreate_swapchain() {
     need_recreate_ = true;
     return;
   }
-  r_->resize(static_cast<int>(std::min(e.width, 8192u)), static_cast<int>(std::min(e.height, 8192u)));
+  view_->renderer().resize(static_cast<int>(std::min(e.width, 8192u)), static_cast<int>(std::min(e.height, 8192u)));
 }
 
 void Viewer::draw_frame() {
   if (need_recreate_) recreate_swapchain();
   if (need_recreate_) return;
   VkExtent2D e = sc_->extent();
+  render::Renderer* r_ = &view_->renderer();
   if (static_cast<int>(e.width) != r_->options().width || static_cast<int>(e.height) != r_->options().height) {
     recreate_swapchain();  // e.g. a framebuffer over 8192 px: the renderer cannot follow it
     return;
   }
   apply_panel_settings();
   apply_live();
+  r_ = &view_->renderer();  // a View panel setting may have made a new one
   const double t0 = glfwGetTime();
   auto f = sc_->acquire();
   if (!f) {
@@ -369,7 +339,13 @@ void Viewer::draw_frame() {
   else
     r_->set_probe(std::nullopt);
   if (!pending_shot_.empty()) r_->read_back_next_frame();
-  draw_panels();
+  view_->draw_panels(show_panels_, [&](const std::function<void()>& draw) {
+    // Live input: a run in flight holds the session; the panels then keep their last ImGui frame
+    // (still recorded by the overlay) instead of stalling the display until the run ends.
+    if (o_.live) return o_.live->try_with_session([&](const Session&) { draw(); });
+    draw();
+    return true;
+  });
   last_draws_ = r_->render(cc_->camera(), &f->target).draws;
   if (!sc_->present(*f)) need_recreate_ = true;
   frame_ms_.push_back((glfwGetTime() - t0) * 1000.0);
@@ -383,6 +359,9 @@ void Viewer::draw_frame() {
 
 // Actions that need the pixel under the cursor use this frame's probe.
 void Viewer::after_frame() {
+  render::Renderer* r_ = &view_->renderer();
+  ui::Panels* panels_ = panels();
+  const viz::Scene* scene_ = &view_->scene();
   auto hovered = r_->probe();
   if (!pending_shot_.empty()) {
     const std::string shot = std::move(pending_shot_);
@@ -396,7 +375,7 @@ void Viewer::after_frame() {
   if (pending_click_) {
     pending_click_ = false;
     if (hovered) {
-      with_session([&] { select(render::make_selection(*scene_, hovered->layer, hovered->flat, &s_.graph(), shapes_)); });
+      view_->select(hovered->layer, hovered->flat);
       dirty_ = true;
     }
     std::printf("%s\n", viz::pick_to_json(hovered, *scene_).c_str());
@@ -436,7 +415,7 @@ void Viewer::save_camera(const std::string& path) {
 void Viewer::report_error(const std::string& msg) noexcept {
   std::fprintf(stderr, "netlens view: error: %s\n", msg.c_str());
   try {
-    if (panels_) panels_->set_status("error: " + msg);
+    if (panels()) panels()->set_status("error: " + msg);
   } catch (...) {  // the stderr line is the report
   }
 }
@@ -447,7 +426,7 @@ void Viewer::press_key(int key) noexcept {
 
 void Viewer::on_key(int key) {
   dirty_ = true;
-  const auto& o = r_->options();
+  const auto& o = view_->renderer().options();
   const float aspect = float(o.width) / float(o.height);
   switch (key) {
     case GLFW_KEY_TAB:
@@ -456,8 +435,8 @@ void Viewer::on_key(int key) {
       break;
     case GLFW_KEY_F: pending_focus_ = true; break;
     case GLFW_KEY_O:
-    case GLFW_KEY_HOME: cc_->fly_to(viz::overview_camera(scene_->layout, aspect)); break;
-    case GLFW_KEY_ESCAPE: select({}); break;
+    case GLFW_KEY_HOME: cc_->fly_to(viz::overview_camera(view_->scene().layout, aspect)); break;
+    case GLFW_KEY_ESCAPE: view_->clear_selection(); break;
     case GLFW_KEY_H:
     case GLFW_KEY_F1: show_panels_ = !show_panels_; break;
     case GLFW_KEY_C: save_camera("netlens-camera-" + std::to_string(++saved_cameras_) + ".json"); break;
@@ -522,22 +501,22 @@ void Viewer::run_command(const viz::ScriptCommand& l) {
   else if (c == "close") glfwSetWindowShouldClose(win_, GLFW_TRUE);
   else if (c == "open") open_file(a[0]);  // as the Input panel's Load and a drop
   else if (c == "lod") {  // the View panel's far-layer aggregation: lod max|mean
-    if (panels_) {
-      ui::ViewSettings v = panels_->settings();
+    if (ui::Panels* p = panels()) {
+      ui::ViewSettings v = p->settings();
       v.lod_mean = a[0] == "mean";
-      panels_->set_settings(v);
-      if (v.lod_mean != lod_mean_) pending_lod_ = true;
+      p->set_settings(v);
+      if (v.lod_mean != view_->spec().lod_mean) pending_lod_ = true;
     }
   }
   else if (c == "scale") {  // the View panel's colour scales: scale layer|global [LO HI]
-    if (panels_) {
-      ui::ViewSettings v = panels_->settings();
+    if (ui::Panels* p = panels()) {
+      ui::ViewSettings v = p->settings();
       v.global_scale = a[0] == "global";
       if (x.size() == 2) {
         v.lo_pct = static_cast<float>(x[0]);
         v.hi_pct = static_cast<float>(x[1]);
       }
-      panels_->set_settings(v);
+      p->set_settings(v);
       pending_scale_ = true;
     }
   }
@@ -611,14 +590,12 @@ int Viewer::run() {
     std::vector<double> t = frame_ms_;
     std::sort(t.begin(), t.end());
     std::fprintf(stderr, "netlens view: %zu frames drawn at %dx%d, frame time median %.1f ms, p95 %.1f ms, %u draws (%s)\n",
-                 t.size(), r_->options().width, r_->options().height, t[t.size() / 2], t[t.size() * 95 / 100],
+                 t.size(), view_->renderer().options().width, view_->renderer().options().height, t[t.size() / 2], t[t.size() * 95 / 100],
                  last_draws_, ctx_->device_name().c_str());
   }
   if (o_.live && (o_.feeder || o_.live->stats().submitted > 0))
     std::fprintf(stderr, "netlens view: live: %s\n", o_.live->stats().summary().c_str());
-  panels_.reset();
-  gui_.reset();
-  r_.reset();
+  view_.reset();
   sc_.reset();
   size_t errors = ctx_->close();
   if (errors) {
@@ -628,116 +605,54 @@ int Viewer::run() {
   return 0;
 }
 
-void Viewer::select(render::Selection sel) {
-  selection_ = sel;
-  contrib_shown_.clear();
-  if (panels_) panels_->set_selection(selection_);
-  r_->set_selection(std::move(sel));
-}
-
 void Viewer::open_panels() {
-  const auto& o = r_->options();
-  gui_ = std::make_unique<ui::ImGuiLayer>(*ctx_, o.height, win_);
-  with_session([&] { panels_ = std::make_unique<ui::Panels>(*gui_, s_, *scene_); });
-  panels_->set_input_path(input_name_);
-  if (!o_.labels.empty()) panels_->set_labels(inspect::read_labels(o_.labels));
-  panels_->set_selection(selection_);
-  lod_mean_ = o_.lod_mean;
-  ui::ViewSettings vs;
-  vs.lod_mean = lod_mean_;
-  panels_->set_settings(vs);
-  if (o_.view.rfind("layer:", 0) == 0) panels_->set_focus(scene_->layout.find(o_.view.substr(6)));
-  ui::PanelActions& a = panels_->actions;
+  PanelSpec p{.input_path = input_name_, .window = win_, .view_settings = true};
+  if (!o_.labels.empty()) p.labels = inspect::read_labels(o_.labels);
+  view_->open_panels(p, focus_layer(view_->scene().layout, view_->spec().camera));
+  ui::PanelActions& a = panels()->actions;
   a.focus_layer = [this](int layer) {
-    const auto& ro = r_->options();
-    cc_->fly_to(viz::focus_camera(scene_->layout, layer, float(ro.width) / float(ro.height)));
+    const auto& ro = view_->renderer().options();
+    cc_->fly_to(viz::focus_camera(view_->scene().layout, layer, float(ro.width) / float(ro.height)));
     dirty_ = true;
   };
   a.select = [this](int layer, int64_t flat) {
-    with_session([&] { select(render::make_selection(*scene_, layer, flat, &s_.graph(), shapes_)); });
+    view_->select(layer, flat);
     dirty_ = true;
   };
   if (o_.open_input) a.load_input = [this](const std::string& path) { open_file(path); };
   if (o_.feeder) a.step_input = [this](int step) { step > 0 ? o_.feeder->next() : o_.feeder->prev(); };
   a.screenshot = [this] { pending_shot_ = "netlens-shot-" + std::to_string(++saved_shots_) + ".png"; };
   a.settings_changed = [this](const ui::ViewSettings& v) {
-    if (v.lod_mean != lod_mean_) pending_lod_ = true;  // renderer option: rebuilt before the next frame
+    if (v.lod_mean != view_->spec().lod_mean) pending_lod_ = true;  // renderer option: rebuilt before the next frame
     pending_scale_ = true;  // rescale_scene() does nothing when the scales are unchanged
     dirty_ = true;
   };
 }
 
 void Viewer::rescale_scene() {
-  const ui::ViewSettings& v = panels_->settings();
-  viz::SceneOptions o = scene_->options;
+  const ui::ViewSettings& v = panels()->settings();
+  viz::SceneOptions o = view_->scene().options;
   o.lo_pct = v.lo_pct;
   o.hi_pct = v.hi_pct;
   o.global_scale = v.global_scale;
-  if (o.same_scales(scene_->options)) return;
-  // A scene made on the GPU has no host values (CodeBuilder::read_scene): it keeps its default scales.
-  for (size_t i = 0; i < scene_->layers.size(); ++i)
-    if (static_cast<int64_t>(scene_->layers[i].values.size()) != scene_->layout.layers[i].dims.count) return;
-  std::vector<std::vector<float>> values;
-  for (auto& L : scene_->layers) values.push_back(std::move(L.values));
-  *scene_ = viz::build_scene_from_values(scene_->layout, std::move(values), o);
-  r_->values_changed();  // same layout: codes and layer records rewritten in place
-  with_session([&] {
-    panels_->set_scene(s_, *scene_);
-    panels_->set_selection(selection_);
-  });
-  dirty_ = true;
+  if (view_->set_scales(o)) dirty_ = true;
 }
 
 void Viewer::apply_panel_settings() {
-  if (pending_scale_ && panels_) {
+  if (pending_scale_ && panels()) {
     pending_scale_ = false;
     rescale_scene();
   }
   if (pending_lod_) {
-    // Far-layer aggregation is fixed per renderer: make a new one (same size, camera, selection).
+    // Far-layer aggregation is fixed per renderer: the view makes a new one (same size, camera, selection).
     pending_lod_ = false;
-    lod_mean_ = panels_->settings().lod_mean;
-    render::RenderOptions ro = r_->options();
-    ro.lod_max = !lod_mean_;
-    VK_CHECK(vkDeviceWaitIdle(ctx_->device()));
-    r_ = std::make_unique<render::Renderer>(*ctx_, *scene_, ro);
-    r_->set_selection(selection_);
-    contrib_shown_.clear();  // re-marked by the next draw_panels
+    view_->set_lod_mean(panels()->settings().lod_mean);
   }
-}
-
-void Viewer::draw_panels() {
-  if (!gui_) return;
-  const auto& o = r_->options();
-  if (!show_panels_) {
-    r_->set_overlay({});
-    r_->set_insets(0, 0);
-    return;
-  }
-  const int inset = ui::column_width(o.width, o.height);
-  r_->set_insets(inset, inset);
-  auto draw = [&] {
-    gui_->begin_frame(o.width, o.height);
-    panels_->draw(o.width, o.height);
-    gui_->end_frame();
-  };
-  // Live input: a run in flight holds the session; the panels then keep their last ImGui frame
-  // (still recorded by the overlay) instead of stalling the display until the run ends.
-  if (o_.live && !o_.live->try_with_session([&](const Session&) { draw(); })) {
-    r_->set_overlay(gui_->overlay());
-    return;
-  }
-  if (!o_.live) draw();
-  // The Neuron panel's top contributions (computed by that draw), marked in 3D.
-  if (auto cells = panels_->contributor_cells(); cells != contrib_shown_) {
-    contrib_shown_ = std::move(cells);
-    r_->set_selection(ui::with_contributors(selection_, *scene_, *panels_));
-  }
-  r_->set_overlay(gui_->overlay());
 }
 
 void Viewer::apply_live() {
   if (!o_.live) return;
+  ui::Panels* panels_ = panels();
   if (!error_reported_) {
     std::optional<std::string> e = o_.live->error();
     if (!e && o_.feeder) e = o_.feeder->error();
@@ -749,16 +664,13 @@ void Viewer::apply_live() {
   }
   if (auto r = o_.live->take_result()) {
     // Between two frames: the renderer has no frame in flight, so the switch is whole.
-    const double ms = o_.uploader->apply(*r, *scene_, *r_);
+    const double ms = view_->update_values(
+        [&](viz::Scene& shown, render::Renderer& renderer) { return o_.uploader->apply(*r, shown, renderer); });
     o_.live->note_applied(ms);
     if (panels_) rescale_scene();  // a live result has the default scales; the View panel's may differ
-    if (panels_) {
-      // The pipeline waits for shown() before its next run, so this does not block.
-      with_session([&] {
-        panels_->set_scene(s_, *scene_);  // new activations: the panels' analyses are redone
-        panels_->set_selection(selection_);
-      });
-    }
+    // New activations: the panels' analyses are redone. The pipeline waits for shown() before its
+    // next run, so this does not block.
+    view_->refresh_panels();
     input_name_ = r->input_name;
     result_id_ = r->id;
     if (panels_) panels_->set_input_path(input_name_);
@@ -766,10 +678,11 @@ void Viewer::apply_live() {
   }
   // A single-input view runs through the pipeline only for opened files: its first frame keeps the
   // plain title block, as `render` draws it.
-  if (o_.feeder || result_id_ > 0) r_->set_subtitle(input_name_ + "  |  " + o_.live->stats().line());
+  if (o_.feeder || result_id_ > 0) view_->renderer().set_subtitle(input_name_ + "  |  " + o_.live->stats().line());
 }
 
 void Viewer::open_file(const std::string& path) {
+  ui::Panels* panels_ = panels();
   dirty_ = true;
   if (!o_.open_input) {
     const std::string line = "cannot open '" + path + "': this view has no input loader (the model's input is not an image)";

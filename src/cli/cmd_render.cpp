@@ -3,15 +3,14 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "common.hpp"
 #include "bench_render.hpp"
-#include "live.hpp"
+#include "common.hpp"
+#include "frame_flags.hpp"
+#include "headless.hpp"
 #include "live_interop.hpp"
 #include "netlens/explain.hpp"
 #include "netlens/onnx.hpp"
-#include "offscreen.hpp"
 #include "predictions.hpp"
-#include "render_command.hpp"
 
 namespace netlens::cli {
 namespace {
@@ -24,29 +23,33 @@ int run_render(const std::vector<std::string>& argv) {
   bools.insert(bools.end(), kModelBoolFlags.begin(), kModelBoolFlags.end());
   Args a(argv, flags, bools, kModelRepeated);
   if (a.positional().size() != 1) throw Error(ErrorKind::Usage, "render expects exactly one MODEL argument");
-  render::RenderArgs r;
-  r.out = a.get_or("out", "frame.png");
-  if (auto s = a.get("size")) std::tie(r.width, r.height) = render::parse_size(*s, "--size");
-  r.camera_file = a.get_or("camera", "");
-  r.view = a.get_or("view", "overview");
+  app::FrameSpec fs;
+  if (auto s = a.get("size")) std::tie(fs.width, fs.height) = parse_size(*s, "--size");
+  fs.camera.file = a.get_or("camera", "");
+  fs.camera.view = a.get_or("view", "overview");
   if (a.has("camera") && a.has("view")) throw Error(ErrorKind::Usage, "--camera and --view are exclusive");
-  r.select = a.get_or("select", "");
-  if (auto p = a.get("pick")) r.pick = render::parse_xy(*p, "--pick");
-  r.gpu = static_cast<int>(a.get_int("gpu", -1));
-  r.save_camera = a.get_or("save-camera", "");
-  r.title = a.get_or("title", std::filesystem::path(a.positional()[0]).stem().string());
-  r.validation = a.has("validation");
-  r.lod_mean = a.has("lod-mean");
-  r.frames = static_cast<int>(a.get_int("frames", 0));
-  if (r.frames < 0) throw Error(ErrorKind::Usage, "--frames must be >= 0");
-  r.values = viz::parse_value_mode(a.get_or("values", "activation"));
-  if ((a.has("target") || a.has("score")) && r.values == viz::ValueMode::Activation)
+  fs.select = a.get_or("select", "");
+  fs.title = a.get_or("title", std::filesystem::path(a.positional()[0]).stem().string());
+  fs.lod_mean = a.has("lod-mean");
+  fs.values = viz::parse_value_mode(a.get_or("values", "activation"));
+  app::HeadlessOptions device{.gpu = static_cast<int>(a.get_int("gpu", -1)), .validation = a.has("validation")};
+  std::optional<std::pair<int, int>> pick;
+  if (auto p = a.get("pick")) {
+    pick = parse_xy(*p, "--pick");
+    auto [x, y] = *pick;
+    if (x < 0 || y < 0 || x >= fs.width || y >= fs.height)
+      throw Error(ErrorKind::Usage, "--pick " + std::to_string(x) + "," + std::to_string(y) + " is outside the " +
+                                        std::to_string(fs.width) + "x" + std::to_string(fs.height) + " frame");
+  }
+  const int frames = static_cast<int>(a.get_int("frames", 0));
+  if (frames < 0) throw Error(ErrorKind::Usage, "--frames must be >= 0");
+  if ((a.has("target") || a.has("score")) && fs.values == viz::ValueMode::Activation)
     throw Error(ErrorKind::Usage, "--target and --score choose what gradients are of: give --values gradient or attribution");
   if (a.has("ui-rects") && !a.has("ui")) throw Error(ErrorKind::Usage, "--ui-rects needs --ui");
   if (a.has("labels") && !a.has("ui") && !a.has("target")) throw Error(ErrorKind::Usage, "--labels needs --ui or --target");
   ModelOptions mo = parse_model_options(a, /*size_is_image=*/false);  // --size is the frame here
   // Live input (a folder, a video): one PNG per input into the --out folder, through the live
-  // pipeline and the renderer's in-place update. Opened before the model loads: a bad path is one
+  // pipeline and the view's in-place update. Opened before the model loads: a bad path is one
   // line at once.
   auto live_it = std::find_if(mo.inputs.begin(), mo.inputs.end(), [](const std::string& in) {
     const size_t eq = in.find('=');
@@ -58,8 +61,9 @@ int run_render(const std::vector<std::string>& argv) {
     const std::string spec = *live_it;
     mo.inputs.erase(live_it);
     if (!a.has("out")) throw Error(ErrorKind::Usage, "render --input " + spec + " writes one PNG per input: give --out DIR/");
-    const int64_t max_inputs = a.get_int("max-inputs", 0);
-    if (max_inputs < 0) throw Error(ErrorKind::Usage, "--max-inputs must be >= 0");
+    app::LiveJob job{.frame = fs, .device = device, .out_dir = a.get_or("out", "frame.png"),
+                     .max_inputs = a.get_int("max-inputs", 0)};
+    if (job.max_inputs < 0) throw Error(ErrorKind::Usage, "--max-inputs must be >= 0");
     if (a.has("pick") || a.has("frames") || a.has("save-camera") || a.has("ui") || a.has("values"))
       throw Error(ErrorKind::Usage, "--pick, --frames, --save-camera, --ui and --values take a single input, not a live one");
     const std::string interop = a.get_or("interop", "auto");
@@ -70,7 +74,7 @@ int run_render(const std::vector<std::string>& argv) {
     // is prepared); otherwise the staging path, and the reason goes into the start-up line.
     std::unique_ptr<LiveInterop> li;
     std::string interop_why = interop == "off" ? "--interop off" : "";
-    if (interop != "off" && mo.backend != "cpu") li = make_live_interop(interop, r.validation, &interop_why);
+    if (interop != "off" && mo.backend != "cpu") li = make_live_interop(interop, device.validation, &interop_why);
     if (li) mo.arena_allocator = li->arena_allocator();
     LoadedModel m = load_model(mo, /*need_inputs=*/true, std::move(g));
     // Declared after `m`, so destroyed before it: releases CUDA's waits before the backend drains.
@@ -84,37 +88,47 @@ int run_render(const std::vector<std::string>& argv) {
     // Live runs are silent: a progress line on the terminal per input would fight the live output.
     *m.run_progress = Progress("running node", /*quiet=*/true);
     app::LiveConfig cfg{.input_name = in.input_name, .input_dtype = in.first_tensor.dtype(), .pp = in.pp,
-                        .other_inputs = m.inputs, .layout = app::live_layout(*m.session)};
+                        .other_inputs = m.inputs};
     cfg.other_inputs.erase(in.input_name);
-    std::string line;
     const std::string backend = m.backends.front()->name();
     if (li) {
       li->attach(*m.backends.front());
-      line = "live: cuda backend + " + li->uploader().name();
-      return app::render_live(*m.session, std::move(cfg), in, r, r.out, max_inputs, li->uploader(), line, &li->context());
+      app::render_live(*m.session, std::move(cfg), in, job, li->uploader(), "live: cuda backend + " + li->uploader().name(),
+                       &li->context());
+      return 0;
     }
+    std::string line;
     auto up = app::make_uploader(interop, backend, mo.backend == "cpu" ? "--backend cpu" : "no usable CUDA device", &line,
                                  interop_why);
-    return app::render_live(*m.session, std::move(cfg), in, r, r.out, max_inputs, *up, line);
+    app::render_live(*m.session, std::move(cfg), in, job, *up, line);
+    return 0;
   }
   const std::vector<std::string> labels = a.has("labels") ? inspect::read_labels(*a.get("labels")) : std::vector<std::string>{};
   LoadedModel m = load_model(mo, /*need_inputs=*/true);
   run_once(m);
-  if (r.values != viz::ValueMode::Activation) {
+  if (fs.values != viz::ValueMode::Activation) {
     // Gradient modes: differentiate the target (default: the top class) once, then draw.
     const explain::Target t = explain::resolve_target(
         *m.session, explain::parse_target(a.get_or("target", ""), explain::parse_score(a.get_or("score", "logit"))), labels);
     m.session->backward(t.seeds(*m.session));
-    std::fprintf(stderr, "netlens render: showing %ss of %s\n", viz::value_mode_name(r.values), t.description.c_str());
+    std::fprintf(stderr, "netlens render: showing %ss of %s\n", viz::value_mode_name(fs.values), t.description.c_str());
     // The label font is ASCII: the subtitle says what S is in plain words.
-    r.subtitle = std::string(r.values == viz::ValueMode::Gradient ? "gradients" : "gradient x activation") + " of the " +
-                 t.description;
+    fs.subtitle = std::string(fs.values == viz::ValueMode::Gradient ? "gradients" : "gradient x activation") + " of the " +
+                  t.description;
   }
-  if (a.has("ui")) {
-    std::string input = mo.inputs.empty() ? std::string("(random)") : mo.inputs.front();
-    r.decoration = ui::panel_decoration(*m.session, input, a.get_or("ui-rects", ""), a.get_or("labels", ""));
+  app::FrameJob job{.frame = fs, .device = device, .out = a.get_or("out", "frame.png"), .frames = frames,
+                    .save_camera = a.get_or("save-camera", ""), .panels = a.has("ui"), .pick = pick};
+  if (job.panels) {
+    job.panel.input_path = mo.inputs.empty() ? std::string("(random)") : mo.inputs.front();
+    job.panel.labels = a.has("labels") ? labels : std::vector<std::string>{};
+    job.panel_rects = a.get_or("ui-rects", "");
   }
-  return render::render_session(*m.session, r);
+  // The pick as one JSON line on stdout (what --select takes back).
+  job.on_pick = [](const std::optional<viz::PickResult>& p, const viz::Scene& scene) {
+    std::printf("%s\n", viz::pick_to_json(p, scene).c_str());
+  };
+  app::render_frame(*m.session, job);
+  return 0;
 }
 
 NETLENS_COMMAND("render",

@@ -8,7 +8,7 @@
 #include "live.hpp"
 #include "netlens/onnx.hpp"
 #include "predictions.hpp"
-#include "render_command.hpp"
+#include "frame_flags.hpp"
 #include "viewer.hpp"
 
 namespace netlens::cli {
@@ -68,7 +68,7 @@ int run_view(const std::vector<std::string>& argv) {
   Args a(argv, flags, bools, kModelRepeated);
   if (a.positional().size() != 1) throw Error(ErrorKind::Usage, "view expects exactly one MODEL argument");
   app::ViewerOptions v;
-  if (auto s = a.get("size")) std::tie(v.width, v.height) = render::parse_size(*s, "--size");
+  if (auto s = a.get("size")) std::tie(v.width, v.height) = parse_size(*s, "--size");
   v.camera_file = a.get_or("camera", "");
   v.view = a.get_or("view", "overview");
   if (a.has("camera") && a.has("view")) throw Error(ErrorKind::Usage, "--camera and --view are exclusive");

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <sstream>
 
 #include "receptive_field.hpp"
 
@@ -50,6 +51,47 @@ std::string pick_to_json(const std::optional<PickResult>& p, const Scene& s) {
   return "{\"tensor\": \"" + json_escape(p->tensor) + "\", \"op\": \"" + json_escape(l.tensor.op) +
          "\", \"index\": [" + std::to_string(p->cell.c) + ", " + std::to_string(p->cell.y) + ", " +
          std::to_string(p->cell.x) + "], \"tensor_index\": [" + idx + "], \"value\": " + v + "}";
+}
+
+namespace {
+int to_int(const std::string& s, const std::string& flag) {
+  size_t pos = 0;
+  int v = 0;
+  try {
+    v = std::stoi(s, &pos);
+  } catch (...) {
+    pos = 0;
+  }
+  if (s.empty() || pos != s.size()) throw Error(ErrorKind::Usage, flag + ": '" + s + "' is not an integer");
+  return v;
+}
+}  // namespace
+
+std::pair<int, int64_t> parse_neuron(const Layout& l, const std::string& text, const std::string& flag) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    throw Error(ErrorKind::Usage, flag + " expects TENSOR:INDEX, TENSOR:c,y,x or TENSOR:[c, y, x], got '" + text + "'");
+  std::string name = text.substr(0, colon), idx;
+  // Accept exactly what --pick prints ("index": [c, y, x]) as well as c,y,x: brackets and spaces go.
+  for (char ch : text.substr(colon + 1))
+    if (ch != ' ' && ch != '\t') idx += ch;
+  if (idx.size() >= 2 && idx.front() == '[' && idx.back() == ']') idx = idx.substr(1, idx.size() - 2);
+  int layer = l.find(name);
+  if (layer < 0) throw Error(ErrorKind::Usage, flag + ": no shown tensor named '" + name + "'");
+  const auto& d = l.layers[static_cast<size_t>(layer)].dims;
+  std::vector<int64_t> parts;
+  std::stringstream ss(idx);
+  std::string p;
+  while (std::getline(ss, p, ',')) parts.push_back(to_int(p, flag));
+  int64_t flat = -1;
+  if (parts.size() == 1) flat = parts[0];
+  else if (parts.size() == 3 && parts[0] >= 0 && parts[0] < d.C && parts[1] >= 0 && parts[1] < d.H && parts[2] >= 0 &&
+           parts[2] < d.W)
+    flat = flat_of(d, parts[0], parts[1], parts[2]);
+  if (flat < 0 || flat >= d.count)
+    throw Error(ErrorKind::Usage, flag + ": index '" + idx + "' is out of range for '" + name + "' (" +
+                                      std::to_string(d.C) + "x" + std::to_string(d.H) + "x" + std::to_string(d.W) + ")");
+  return {layer, flat};
 }
 
 }  // namespace netlens::viz

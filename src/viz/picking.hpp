@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "scene.hpp"
@@ -25,5 +26,10 @@ std::optional<PickResult> decode_pick(const Scene& s, uint32_t id_x, uint32_t id
 // or "null".
 std::string pick_to_json(const std::optional<PickResult>& p, const Scene& s);
 std::string json_escape(const std::string& s);
+
+// A neuron named as `--select` and the viewer's script take it: "TENSOR:INDEX" (flat index in batch
+// 0), "TENSOR:c,y,x", or exactly what pick_to_json prints, "TENSOR:[c, y, x]" → (layer, flat index)
+// in the layout. Error{Usage} naming `flag` for a bad form, an unknown tensor or an index out of range.
+std::pair<int, int64_t> parse_neuron(const Layout& l, const std::string& text, const std::string& flag = "--select");
 
 }  // namespace netlens::viz

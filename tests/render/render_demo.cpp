@@ -7,9 +7,41 @@
 #include <sstream>
 #include <string>
 
-#include "render_command.hpp"
+#include "picking.hpp"
+#include "renderer.hpp"
 
 using namespace netlens;
+
+namespace {
+std::pair<int, int> two_ints(const std::string& text, char sep, const std::string& flag) {
+  int a = 0, b = 0;
+  char c = 0, extra = 0;
+  if (std::sscanf(text.c_str(), "%d%c%d%c", &a, &c, &b, &extra) != 3 || c != sep)
+    throw Error(ErrorKind::Usage, flag + ": bad value '" + text + "'");
+  return {a, b};
+}
+
+viz::Camera camera_for(const viz::Layout& l, const std::string& view, const std::string& file, float aspect) {
+  if (!file.empty()) {
+    std::ifstream f(file);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return viz::camera_from_json(ss.str(), file);
+  }
+  if (view.rfind("layer:", 0) == 0) {
+    const int i = l.find(view.substr(6));
+    if (i < 0) throw Error(ErrorKind::Usage, "--view " + view + ": no such layer");
+    return viz::focus_camera(l, i, aspect);
+  }
+  return viz::overview_camera(l, aspect);
+}
+
+struct DemoArgs {
+  std::string out, view = "overview", select, camera_file, save_camera, title;
+  int width = 1920, height = 1080;
+  bool validation = false, lod_mean = false;
+};
+}  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
@@ -17,7 +49,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    render::RenderArgs a;
+    DemoArgs a;
     a.out = argv[1];
     std::string net = "vgg16";
     float yaw = 0, pitch = 0, zoom = 1;
@@ -30,9 +62,9 @@ int main(int argc, char** argv) {
         return argv[++i];
       };
       if (k == "--net") net = next();
-      else if (k == "--size") std::tie(a.width, a.height) = render::parse_size(next(), k);
+      else if (k == "--size") std::tie(a.width, a.height) = two_ints(next(), 'x', k);
       else if (k == "--view") a.view = next();
-      else if (k == "--orbit") std::tie(yaw, pitch) = render::parse_xy(next(), k), void();
+      else if (k == "--orbit") std::tie(yaw, pitch) = two_ints(next(), ',', k), void();
       else if (k == "--zoom") zoom = std::stof(next());
       else if (k == "--select") a.select = next();
       else if (k == "--camera") a.camera_file = next();
@@ -47,13 +79,13 @@ int main(int argc, char** argv) {
     }
     auto shapes = net == "vgg16" ? viz::vgg16_shapes() : viz::synthetic_vgg_shapes(static_cast<int64_t>(std::stod(net)));
     viz::Scene scene = viz::synthetic_scene(shapes, 7);
-    viz::Camera cam = viz::orbit(render::choose_camera(scene.layout, a), yaw, pitch, zoom);
+    viz::Camera cam = viz::orbit(camera_for(scene.layout, a.view, a.camera_file, float(a.width) / float(a.height)), yaw, pitch, zoom);
     render::Context ctx(render::ContextOptions{.validation = a.validation ? std::optional<bool>(true) : std::nullopt});
     render::RenderOptions ro{.width = a.width, .height = a.height, .msaa = msaa, .lighting = lighting, .labels = labels,
                              .legend = labels, .lod_max = !a.lod_mean, .title = a.title.empty() ? "VGG-16 (synthetic activations)" : a.title};
     render::Renderer r(ctx, scene, ro);
     if (!a.select.empty()) {
-      auto [layer, flat] = render::parse_select(scene.layout, a.select);
+      auto [layer, flat] = viz::parse_neuron(scene.layout, a.select);
       r.set_selection(render::make_selection(scene, layer, flat));
     }
     auto st = r.render(cam);

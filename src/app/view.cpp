@@ -1,0 +1,236 @@
+#include "view.hpp"
+
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "imgui_layer.hpp"
+#include "panels.hpp"
+#include "picking.hpp"
+#include "vk_util.hpp"
+
+namespace netlens::app {
+
+viz::Camera choose_camera(const viz::Layout& l, const CameraSpec& c, int width, int height) {
+  const float aspect = float(width) / float(height);
+  if (!c.file.empty()) {
+    std::ifstream f(c.file);
+    if (!f) throw Error(ErrorKind::Io, "cannot read camera file '" + c.file + "'");
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return viz::camera_from_json(ss.str(), c.file);
+  }
+  if (c.view == "overview" || c.view.empty()) return viz::overview_camera(l, aspect);
+  if (c.view.rfind("layer:", 0) == 0) {
+    std::string name = c.view.substr(6);
+    int i = l.find(name);
+    if (i < 0) {
+      std::string known;
+      for (size_t k = 0; k < l.layers.size() && k < 8; ++k) known += (k ? ", " : "") + l.layers[k].tensor.name;
+      throw Error(ErrorKind::Usage, "--view layer:" + name + ": no shown tensor with that name (shown: " + known +
+                                        (l.layers.size() > 8 ? ", ..." : "") + ")");
+    }
+    return viz::focus_camera(l, i, aspect);
+  }
+  throw Error(ErrorKind::Usage, "--view expects 'overview' or 'layer:NAME', got '" + c.view + "'");
+}
+
+int focus_layer(const viz::Layout& l, const CameraSpec& c) {
+  return c.view.rfind("layer:", 0) == 0 && c.file.empty() ? l.find(c.view.substr(6)) : -1;
+}
+
+View::View(render::Context& ctx, const Session& s, const FrameSpec& spec, SessionAccess access)
+    : ctx_(ctx), s_(s), spec_(spec), access_(std::move(access)) {
+  viz::Layout layout;
+  with_session([&](const Session& ss) { layout = viz::layout_tensors(viz::select_tensors(ss.graph(), ss.planned())); });
+  if (layout.layers.empty()) throw Error(ErrorKind::Input, "the model has no float tensor to show");
+  camera_ = choose_camera(layout, spec_.camera, spec_.width - 2 * spec_.inset, spec_.height);
+  shapes_ = [this](const std::string& n) -> std::optional<Shape> {
+    const PlannedTensor* t = s_.activations().find(n);
+    if (!t || t->constant) return std::nullopt;
+    return t->info.shape;
+  };
+  with_session([&](const Session& ss) {
+    scene_ = std::make_unique<viz::Scene>(viz::build_scene(std::move(layout), viz::value_fetch(ss, spec_.values)));
+  });
+  make_renderer();
+  if (!spec_.select.empty()) {
+    auto [layer, flat] = viz::parse_neuron(scene_->layout, spec_.select);
+    select(layer, flat);
+  }
+}
+
+View::~View() {
+  // The panels own Vulkan objects of the context: gone before the renderer, which goes before the
+  // context (the borrower's).
+  panels_.reset();
+  gui_.reset();
+  r_.reset();
+}
+
+void View::with_session(const std::function<void(const Session&)>& fn) const {
+  if (access_) access_(fn);
+  else fn(s_);
+}
+
+void View::make_renderer() {
+  render::RenderOptions ro{.width = spec_.width, .height = spec_.height, .lod_max = !spec_.lod_mean,
+                           .readback = spec_.readback,
+                           .title = spec_.title.empty() ? (s_.graph().name.empty() ? std::string("netlens") : s_.graph().name)
+                                                        : spec_.title,
+                           .subtitle = spec_.subtitle, .value_name = viz::value_mode_name(spec_.values),
+                           .inset_left = spec_.inset, .inset_right = spec_.inset};
+  if (r_) {
+    // Same size, insets and subtitle as the renderer it replaces (a window may have been resized).
+    const render::RenderOptions& old = r_->options();
+    ro.width = old.width;
+    ro.height = old.height;
+    ro.inset_left = old.inset_left;
+    ro.inset_right = old.inset_right;
+    ro.subtitle = old.subtitle;
+    VK_CHECK(vkDeviceWaitIdle(ctx_.device()));
+    r_.reset();
+  }
+  r_ = std::make_unique<render::Renderer>(ctx_, *scene_, ro);
+  if (selection_.layer >= 0) r_->set_selection(selection_);
+  contrib_shown_.clear();  // re-marked by the next draw_panels
+}
+
+void View::set_values(viz::ValueMode m) {
+  viz::Scene next;
+  with_session([&](const Session& ss) { next = viz::build_scene(scene_->layout, viz::value_fetch(ss, m), scene_->options); });
+  const bool renamed = m != spec_.values;
+  spec_.values = m;
+  if (renamed) {
+    // The legend names the value: a renderer option, so a new renderer draws the new scene.
+    *scene_ = std::move(next);
+    make_renderer();
+    refresh_panels();
+  } else {
+    show_scene(std::move(next));
+  }
+}
+
+render::UploadStats View::show_scene(viz::Scene next, bool panels_follow) {
+  *scene_ = std::move(next);
+  render::UploadStats st = r_->values_changed();  // same layout: codes and layer records in place
+  if (panels_follow) refresh_panels();
+  return st;
+}
+
+double View::update_values(const std::function<double(viz::Scene&, render::Renderer&)>& fn) { return fn(*scene_, *r_); }
+
+bool View::set_scales(const viz::SceneOptions& opts) {
+  viz::SceneOptions o = scene_->options;
+  o.lo_pct = opts.lo_pct;
+  o.hi_pct = opts.hi_pct;
+  o.global_scale = opts.global_scale;
+  if (o.same_scales(scene_->options)) return false;
+  // A scene made on the GPU has no host values (CodeBuilder::read_scene): it keeps its default scales.
+  for (size_t i = 0; i < scene_->layers.size(); ++i)
+    if (static_cast<int64_t>(scene_->layers[i].values.size()) != scene_->layout.layers[i].dims.count) return false;
+  std::vector<std::vector<float>> values;
+  for (auto& L : scene_->layers) values.push_back(std::move(L.values));
+  show_scene(viz::build_scene_from_values(scene_->layout, std::move(values), o));
+  return true;
+}
+
+void View::set_lod_mean(bool mean) {
+  spec_.lod_mean = mean;
+  make_renderer();
+}
+
+void View::select(int layer, int64_t flat) {
+  render::Selection sel;
+  with_session([&](const Session& ss) { sel = render::make_selection(*scene_, layer, flat, &ss.graph(), shapes_); });
+  selection_ = sel;
+  contrib_shown_.clear();
+  if (panels_) panels_->set_selection(selection_);
+  r_->set_selection(std::move(sel));
+}
+
+void View::clear_selection() {
+  selection_ = {};
+  contrib_shown_.clear();
+  if (panels_) panels_->set_selection(selection_);
+  r_->set_selection({});
+}
+
+void View::refresh_panels() {
+  if (!panels_) return;
+  with_session([&](const Session& ss) {
+    panels_->set_scene(ss, *scene_);  // new values: the panels' analyses are redone
+    panels_->set_selection(selection_);
+  });
+}
+
+void View::open_panels(const PanelSpec& p, int focus) {
+  gui_ = std::make_unique<ui::ImGuiLayer>(ctx_, r_->options().height, p.window);
+  with_session([&](const Session& ss) { panels_ = std::make_unique<ui::Panels>(*gui_, ss, *scene_); });
+  panels_->set_input_path(p.input_path);
+  if (!p.labels.empty()) panels_->set_labels(p.labels);
+  panels_->set_selection(selection_);
+  if (p.view_settings) {
+    ui::ViewSettings vs;
+    vs.lod_mean = spec_.lod_mean;
+    panels_->set_settings(vs);
+  }
+  if (focus >= 0) panels_->set_focus(focus);
+}
+
+void View::settle_panels() {
+  if (!panels_) return;
+  const int w = r_->options().width, h = r_->options().height;
+  with_session([&](const Session&) {
+    for (int i = 0; i < 2; ++i) {
+      gui_->begin_frame(w, h);
+      panels_->draw(w, h);
+      gui_->end_frame();
+    }
+  });
+  // The Neuron panel's top contributions, marked in 3D too.
+  if (selection_.layer >= 0) r_->set_selection(ui::with_contributors(selection_, *scene_, *panels_));
+  r_->set_overlay(gui_->overlay());
+}
+
+void View::draw_panels(bool shown, const std::function<bool(const std::function<void()>&)>& when_readable) {
+  if (!gui_) return;
+  const auto& o = r_->options();
+  if (!shown) {
+    r_->set_overlay({});
+    r_->set_insets(0, 0);
+    return;
+  }
+  const int inset = ui::column_width(o.width, o.height);
+  r_->set_insets(inset, inset);
+  auto draw = [&] {
+    gui_->begin_frame(o.width, o.height);
+    panels_->draw(o.width, o.height);
+    gui_->end_frame();
+  };
+  if (!when_readable(draw)) {
+    r_->set_overlay(gui_->overlay());
+    return;
+  }
+  // The Neuron panel's top contributions (computed by that draw), marked in 3D.
+  if (auto cells = panels_->contributor_cells(); cells != contrib_shown_) {
+    contrib_shown_ = std::move(cells);
+    r_->set_selection(ui::with_contributors(selection_, *scene_, *panels_));
+  }
+  r_->set_overlay(gui_->overlay());
+}
+
+void View::write_panel_rects(const std::string& path) const {
+  if (!panels_) return;
+  nlohmann::json j;
+  j["frame"] = {r_->options().width, r_->options().height};
+  j["font_px"] = gui_->font_px();
+  j["panels"] = nlohmann::json::array();
+  for (const auto& p : panels_->rects())
+    j["panels"].push_back({{"name", p.name}, {"x", p.x}, {"y", p.y}, {"w", p.w}, {"h", p.h}});
+  std::ofstream f(path);
+  if (!f || !(f << j.dump(1) << "\n")) throw Error(ErrorKind::Io, "cannot write '" + path + "'");
+}
+
+}  // namespace netlens::app

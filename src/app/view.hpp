@@ -1,0 +1,161 @@
+// The one frame driver: model → layout → scene → renderer → selection → panels, for every target
+// (the offscreen frames of `render` and `render --input`, and the window of `view`). A target adds
+// only what is its own: where the frame goes (a PNG, a swapchain), the camera's motion, input
+// handling. So a new view mode (a value source, a panel, an overlay) is written once, here.
+//
+// Ownership: a View owns the Scene (at a fixed address for its whole life), the Renderer drawing
+// it, the selection and, when opened, the ImGui layer and the panels. It borrows the Vulkan context
+// and the session. Every read of the session goes through the SessionAccess given at construction
+// (the live pipeline's lock, or a direct call), so a view never reads a session that another thread
+// is running.
+//
+// Values: what the cells show is a property of the view (viz::ValueMode, the value source). The
+// scene is rebuilt from the session on demand (set_values), or handed a new scene of the same
+// layout (show_scene, e.g. a live result); either way the renderer is told explicitly and the panels
+// are pointed at the new values. A later value source (a difference of two runs, an explanation) is
+// a new ValueMode that viz::value_fetch reads, plus nothing else here.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "camera.hpp"
+#include "context.hpp"
+#include "netlens/runtime.hpp"
+#include "renderer.hpp"
+#include "scene.hpp"
+#include "values.hpp"
+
+struct GLFWwindow;
+
+namespace netlens::ui {
+class ImGuiLayer;
+class Panels;
+}  // namespace netlens::ui
+
+namespace netlens::app {
+
+// Runs fn with the session while no other thread runs it (LivePipeline::with_session); empty: the
+// session is read directly (nothing else runs it).
+using SessionAccess = std::function<void(const std::function<void(const Session&)>&)>;
+
+// A camera as the user named it, resolved against the layout.
+struct CameraSpec {
+  std::string view = "overview";  // overview | layer:NAME
+  std::string file;               // a camera JSON file (exclusive with `view`)
+};
+// The camera for a width×height frame region. Error{Usage} for an unknown layer or view, Error{Io}
+// for an unreadable file.
+viz::Camera choose_camera(const viz::Layout& l, const CameraSpec& c, int width, int height);
+// The layer `view layer:NAME` names when no camera file is given, else -1.
+int focus_layer(const viz::Layout& l, const CameraSpec& c);
+
+struct FrameSpec {
+  int width = 1280, height = 720;
+  CameraSpec camera;
+  std::string select;  // TENSOR:INDEX | TENSOR:c,y,x | TENSOR:[c, y, x] (viz::parse_neuron); "" none
+  int inset = 0;       // side columns (panels) reserved from the first frame: the camera frames the rest
+  bool lod_mean = false;
+  bool readback = true;  // offscreen frames read their pixels back; a window does not
+  std::string title;     // "" = the graph's name, else "netlens"
+  std::string subtitle;  // "" = the renderer's layer/neuron count
+  viz::ValueMode values = viz::ValueMode::Activation;
+};
+
+// The panels (netlens_ui) over the frame.
+struct PanelSpec {
+  std::string input_path;           // shown by the input chooser
+  std::vector<std::string> labels;  // for the predictions panel
+  GLFWwindow* window = nullptr;     // the window whose input ImGui reads; null offscreen
+  bool view_settings = false;       // the View panel starts from the view's LOD setting
+};
+
+class View {
+ public:
+  // Lays out the session's shown tensors and builds the scene in spec.values; the renderer draws it
+  // and spec.select is selected. Error{Input} when the model has no float tensor to show; the
+  // errors of choose_camera and viz::parse_neuron for bad flags.
+  View(render::Context& ctx, const Session& s, const FrameSpec& spec, SessionAccess access = {});
+  ~View();
+  View(const View&) = delete;
+  View& operator=(const View&) = delete;
+
+  const Session& session() const { return s_; }
+  const viz::Scene& scene() const { return *scene_; }
+  render::Renderer& renderer() { return *r_; }
+  const render::Renderer& renderer() const { return *r_; }
+  render::Context& context() { return ctx_; }
+  const FrameSpec& spec() const { return spec_; }
+  // The camera of spec.camera for the frame between the insets.
+  const viz::Camera& initial_camera() const { return camera_; }
+  // Runs fn(session) through the view's SessionAccess.
+  void with_session(const std::function<void(const Session&)>& fn) const;
+
+  // --- values -------------------------------------------------------------------------------------
+  viz::ValueMode values() const { return spec_.values; }
+  // Rebuilds the scene from the session's values in mode `m` (same layout, the current colour-scale
+  // options) and redraws from it; the panels follow. Error{Usage} when `m` needs gradients the
+  // session does not hold.
+  void set_values(viz::ValueMode m);
+  // A new scene of the same layout (a live result): moved in, the renderer's buffers rewritten in
+  // place (Renderer::values_changed), the panels' analyses redone, the selection kept. Returns the
+  // upload time. With `panels_follow` false the panels are left for the caller to refresh.
+  render::UploadStats show_scene(viz::Scene next, bool panels_follow = true);
+  // A live result's update (ResultUploader::apply): fn(shown scene, renderer) writes the new values
+  // into the shown scene and tells the renderer (staging: Renderer::values_changed; interop:
+  // Renderer::codes_from_device). Returns fn's upload time in ms. The panels are left for the caller
+  // (refresh_panels), which may first change the scales.
+  double update_values(const std::function<double(viz::Scene&, render::Renderer&)>& fn);
+  // The colour scales (View panel): the scene rebuilt from its own host values when `o` changes
+  // them; a scene without host values (GPU-made) keeps its scales. Returns whether it changed.
+  bool set_scales(const viz::SceneOptions& o);
+  // Far-layer aggregation (max |v| or mean): a new renderer (the option is fixed per renderer),
+  // same size, selection and panels.
+  void set_lod_mean(bool mean);
+
+  // --- selection -------------------------------------------------------------------------------------
+  const render::Selection& selection() const { return selection_; }
+  // Neuron `flat` of `layer` (its receptive field and fan-out walked through the graph).
+  void select(int layer, int64_t flat);
+  void clear_selection();
+
+  // --- panels ----------------------------------------------------------------------------------------
+  // Opens the ImGui layer and the panels over the frame (after a window's own callbacks: ImGui chains
+  // them). `focus`: the layer inspector's layer (-1 none).
+  void open_panels(const PanelSpec& p, int focus);
+  ui::Panels* panels() { return panels_.get(); }
+  ui::ImGuiLayer* gui() { return gui_.get(); }
+  // Offscreen: two ImGui frames (the first sizes what ImGui measures), the Neuron panel's top
+  // contributions marked in 3D, and the overlay installed for the frames that follow.
+  void settle_panels();
+  // A window's frame: the panels drawn (or hidden: no overlay, no insets) before the renderer's
+  // frame. `readable`: whether the session may be read now (a live run in flight holds it: the
+  // panels then keep their last ImGui frame).
+  void draw_panels(bool shown, const std::function<bool(const std::function<void()>&)>& when_readable);
+  // The panels' analyses redone for the scene shown now (after update_values), the selection kept.
+  void refresh_panels();
+  // Offscreen: the panel rectangles as JSON ({"frame", "font_px", "panels": [...]}) to `path`.
+  void write_panel_rects(const std::string& path) const;
+
+ private:
+  void make_renderer();
+
+  render::Context& ctx_;
+  const Session& s_;
+  FrameSpec spec_;
+  SessionAccess access_;
+  std::unique_ptr<viz::Scene> scene_;
+  viz::ShapeFn shapes_;
+  viz::Camera camera_;
+  std::unique_ptr<render::Renderer> r_;
+  render::Selection selection_;
+  std::unique_ptr<ui::ImGuiLayer> gui_;
+  std::unique_ptr<ui::Panels> panels_;
+  std::vector<std::pair<std::string, std::vector<int64_t>>> contrib_shown_;  // marked in 3D
+};
+
+}  // namespace netlens::app
