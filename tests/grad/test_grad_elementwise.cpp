@@ -4,9 +4,13 @@
 // Tolerances: relative L2 error ≤ 2e-3 per input (the harness default) for every float32 case:
 // central differences in float32 forward runs with step 1e-2·max(1, |x|∞) are accurate to ~1e-4
 // relative away from kinks, and every input here is drawn away from kinks, steps and ties (see the
-// generators below). Float16 cases: 3e-2 against finite differences (the forward output is rounded
-// to float16, ~5e-4 relative, divided by the 2h step) and 1e-2 relative L2 against the float32
-// model's gradient on the same (float16-exact) values.
+// generators below). Measured (2026-12-06): per-element cases median 1.5e-6, 90th percentile
+// 1.1e-4, worst 1.2e-3 (Div's divisor, finite-difference curvature); random-direction cases median
+// 1.1e-5, worst 5.7e-3 relative at 2e-5 absolute (within the harness's 1e-4 absolute floor).
+// Float16 cases: 5e-2 against finite differences (the forward output is rounded to float16, ~5e-4
+// relative, divided by the 2h step: measured up to 2.9e-2 on Sigmoid) and, the sharp check there,
+// 2e-3 relative L2 against the float32 model's gradient on the same float16-exact values
+// (measured ≤ 1.8e-4).
 //
 // Coverage: `AllCases` lists every case; the test `EveryFloatOpHasGradient` fails when a float-output
 // op of the forward elementwise table has no gradient entry, and `EveryGradientIsTested` when a
@@ -168,6 +172,7 @@ const std::vector<std::pair<Shape, Shape>> kPairs = {
     {{4, 1}, {1, 5}},              // both broadcast
     {{2, 1, 5}, {3, 1}},           // mismatched ranks, both broadcast
     {{1, 3, 1, 7}, {5, 1}},        // B lower rank, expands a middle dim
+    {{2, 3, 4, 5}, {2, 1, 4, 1}},  // B kept/reduced/kept/reduced: runs under two kept dims
 };
 
 std::string shape_tag(const Shape& s) {
@@ -373,14 +378,21 @@ TEST(GradElementwise, AliasedInputs) {
 
 // ---------------------------------------------------------------------------------------------
 // Float16 models: the backend converts the forward values to float32 around the grad kernel.
+// Values on the grid 2^-6 with |x| ≤ 1.5625 and one element at ±1.5625: the harness's step is then
+// h = 1e-2 · 1.5625 = 2^-6, so x ± h is exact in float16 and the only noise left in the finite
+// differences is the float16 rounding of the output.
 Tensor f16_exact(Shape s, uint32_t seed, float lo, float hi) {
-  return random_tensor(std::move(s), seed, lo, hi).cast(DType::Float16).cast(DType::Float32);
+  Tensor t = random_tensor(std::move(s), seed, lo, hi);
+  float* p = t.data_as<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = std::clamp(std::round(p[i] * 64.f) / 64.f, -1.5625f, 1.5625f);
+  p[0] = p[0] < 0 ? -1.5625f : 1.5625f;
+  return t;
 }
 
 void check_f16(const std::string& op, std::vector<Tensor> inputs32, int64_t opset = 17) {
   std::vector<Tensor> inputs16;
   for (const Tensor& t : inputs32) inputs16.push_back(t.cast(DType::Float16));
-  GradCase c16{.op = op, .opset = opset, .inputs = inputs16, .tol = 3e-2};
+  GradCase c16{.op = op, .opset = opset, .inputs = inputs16, .tol = 5e-2};
   GradCase c32{.op = op, .opset = opset, .inputs = inputs32};
   GradChecker g16(c16), g32(c32);
   g16.check();  // finite differences of the float16 model
@@ -404,7 +416,8 @@ void check_f16(const std::string& op, std::vector<Tensor> inputs32, int64_t opse
       num += (a.get_f64(k) - b.get_f64(k)) * (a.get_f64(k) - b.get_f64(k));
       den += b.get_f64(k) * b.get_f64(k);
     }
-    EXPECT_LE(std::sqrt(num / std::max(den, 1e-12)), 1e-2) << op << " input " << i << ": float16 vs float32 gradient";
+    const double rel = std::sqrt(num / std::max(den, 1e-12));
+    EXPECT_LE(rel, 2e-3) << op << " input " << i << ": float16 vs float32 gradient";
   }
 }
 
