@@ -9,7 +9,6 @@
 #include <cstring>
 #include <cstdlib>
 #include <map>
-#include <tuple>
 #include <set>
 
 #include <glm/geometric.hpp>
@@ -17,6 +16,7 @@
 #include <glm/common.hpp>
 
 #include "embedded_shaders.hpp"
+#include "frame_plan.hpp"
 #include "font.hpp"
 #include "gpu_types.hpp"
 #include "vk_buffer.hpp"
@@ -151,6 +151,7 @@ struct Renderer::Impl {
   bool have_frame = false;
 
   // per-frame scratch
+  viz::FramePlan plan;
   std::vector<glm::uvec2> slab_list, cell_list;
   std::vector<gpu::LineVertex> lines;
   // lines[overlay_first..] are drawn without the depth test: the fan-out lies behind the selected
@@ -1001,86 +1002,21 @@ FrameStats Renderer::Impl::render(const viz::Camera& cam, const PresentTarget* p
   FrameStats st;
   auto t0 = Clock::now();
   const auto& L = scene.layout.layers;
-  const float aspect = float(opts.width) / float(opts.height);
-  const glm::mat4 vp = viz::camera_view_proj(cam, aspect, radius);
-  const glm::vec3 eye = viz::camera_eye(cam);
-  const float focal = float(opts.height) / (2.0f * std::tan(glm::radians(cam.fov_y_deg) * 0.5f));
+  const viz::FrameView fv = viz::frame_view(cam, opts.width, opts.height, radius);
+  const glm::mat4& vp = fv.view_proj;
+  const glm::vec3 eye = fv.eye;
 
-  // Cull, then pick cells (near, large on screen, within budget) or slabs per layer.
-  std::vector<uint8_t> visible(L.size(), 0);
-  std::vector<std::pair<float, int>> by_dist;
-  for (size_t i = 0; i < L.size(); ++i) {
-    const auto& v = L[i];
-    int out[6] = {0, 0, 0, 0, 0, 0};
-    for (int k = 0; k < 8; ++k) {
-      glm::vec3 p((k & 1) ? v.max().x : v.origin.x, (k & 2) ? v.max().y : v.origin.y, (k & 4) ? v.max().z : v.origin.z);
-      glm::vec4 c = vp * glm::vec4(p, 1.0f);
-      out[0] += c.x < -c.w; out[1] += c.x > c.w; out[2] += c.y < -c.w; out[3] += c.y > c.w;
-      out[4] += c.z < 0.0f; out[5] += c.z > c.w;
-    }
-    if (std::any_of(out, out + 6, [](int n) { return n == 8; })) continue;
-    if (cam.cut && v.max().x < cam.cut_x) continue;  // cut away entirely
-    visible[i] = 1;
-    glm::vec3 near = glm::clamp(eye, v.origin, v.max());
-    by_dist.emplace_back(glm::length(eye - near), static_cast<int>(i));
-  }
-  std::sort(by_dist.begin(), by_dist.end());
-  std::vector<uint8_t> as_cells(L.size(), 0);
+  // Cull, then cells (near, large on screen, within budget) or slabs per layer: viz::plan_frame.
+  viz::plan_frame(scene.layout, fv, viz::LodOptions{.cell_budget = opts.cell_budget, .cell_min_px = opts.cell_min_px},
+                  plan);
   slab_list.clear();
   cell_list.clear();
-  int64_t budget = opts.cell_budget;
-  for (auto [d, i] : by_dist) {
-    const auto& v = L[static_cast<size_t>(i)];
-    float px = std::min(v.cell, v.cell_z) * focal / std::max(d, 1e-3f);
-    if (px < opts.cell_min_px) continue;
-    // Only the faces of the block that face the eye can be seen: emit those cells, once each.
-    const int64_t C = v.dims.C, H = v.dims.H, W = v.dims.W;
-    std::vector<int64_t> cs, ys, xs;  // fixed coordinates of the visible faces
-    if (eye.x < v.origin.x) cs.push_back(0);
-    if (eye.x > v.max().x && C > 1) cs.push_back(C - 1);
-    if (eye.y > v.max().y) ys.push_back(0);
-    if (eye.y < v.origin.y && H > 1) ys.push_back(H - 1);
-    if (eye.z < v.origin.z) xs.push_back(0);
-    if (eye.z > v.max().z && W > 1) xs.push_back(W - 1);
-    int64_t nc = static_cast<int64_t>(cs.size()), ny = static_cast<int64_t>(ys.size());
-    int64_t count = nc * H * W + ny * (C - nc) * W + static_cast<int64_t>(xs.size()) * (C - nc) * (H - ny);
-    // Candidates are culled against the view below; bound the work spent looking at them.
-    if (count == 0 || count > 4 * budget) continue;
-    auto fixed = [](const std::vector<int64_t>& f, int64_t k) { return std::find(f.begin(), f.end(), k) != f.end(); };
-    const size_t first = cell_list.size();
-    auto emit = [&](int64_t c, int64_t y, int64_t x) {
-      int64_t f = viz::flat_of(v.dims, c, y, x);
-      if (f >= v.dims.count) return;
-      // Only cells whose centre is on screen (with a margin for the cube's extent).
-      glm::vec4 p = vp * glm::vec4(viz::neuron_center(v, c, y, x), 1.0f);
-      const float m = 1.05f * p.w;
-      if (p.w <= 0.0f || std::fabs(p.x) > m || std::fabs(p.y) > m) return;
-      cell_list.emplace_back(part_of(i, c), static_cast<uint32_t>(f));
-    };
-    for (int64_t c : cs)
-      for (int64_t y = 0; y < H; ++y)
-        for (int64_t x = 0; x < W; ++x) emit(c, y, x);
-    for (int64_t y : ys)
-      for (int64_t c = 0; c < C; ++c)
-        if (!fixed(cs, c))
-          for (int64_t x = 0; x < W; ++x) emit(c, y, x);
-    for (int64_t x : xs)
-      for (int64_t c = 0; c < C; ++c)
-        if (!fixed(cs, c))
-          for (int64_t y = 0; y < H; ++y)
-            if (!fixed(ys, y)) emit(c, y, x);
-    count = static_cast<int64_t>(cell_list.size() - first);
-    if (count == 0 || count > budget) {  // does not fit: this layer stays a slab box
-      cell_list.resize(first);
-      continue;
-    }
-    as_cells[static_cast<size_t>(i)] = 1;
-    budget -= count;
-    ++st.cell_layers;
-  }
+  for (const viz::DrawnCell& c : plan.cells)
+    cell_list.emplace_back(part_of(c.layer, c.c), static_cast<uint32_t>(c.flat));
+  st.cell_layers = static_cast<uint32_t>(plan.cell_layers);
   // Everything else: one box per layer, nearest first so early depth tests reject hidden pixels.
-  for (auto [d, i] : by_dist)
-    if (!as_cells[static_cast<size_t>(i)])
+  for (int i : plan.order)
+    if (!plan.as_cells[static_cast<size_t>(i)])
       for (uint32_t p = layer_parts[static_cast<size_t>(i)].first; p < layer_parts[static_cast<size_t>(i)].second; ++p)
         slab_list.emplace_back(p, 0u);
   // One draw per code chunk: group instances by chunk (stable, so nearest-first holds within one).
@@ -1089,10 +1025,8 @@ FrameStats Renderer::Impl::render(const viz::Camera& cam, const PresentTarget* p
   std::stable_sort(cell_list.begin(), cell_list.end(), by_chunk);
   lines.clear();
   text.clear();
-  build_lines(visible, cam);
-  std::vector<int> order;
-  for (auto [d, i] : by_dist) order.push_back(i);
-  build_labels(vp, cam, order);
+  build_lines(plan.visible, cam);
+  build_labels(vp, cam, plan.order);
   st.slab_instances = static_cast<uint32_t>(slab_list.size());
   st.cell_instances = static_cast<uint32_t>(cell_list.size());
 
@@ -1103,32 +1037,21 @@ FrameStats Renderer::Impl::render(const viz::Camera& cam, const PresentTarget* p
   fr.light_dir = glm::vec4(glm::normalize(glm::vec3(-0.45f, 0.8f, 0.4f)), 0.0f);
   fr.viewport = glm::vec4(float(opts.width), float(opts.height), 1.0f / float(opts.width), 1.0f / float(opts.height));
   // Regions sorted by layer, with each layer's range, so a fragment tests only its own layer's.
+  const viz::HighlightList hl = viz::highlight_regions(selection, L.size(), gpu::kMaxRegions);
   std::vector<gpu::GpuRegion> regs;
-  // (layer, region, kind): kind 0 = receptive field, 1 = fan-out, 2 = contributor (GpuRegion.lo.w).
-  // Contributors first: a fragment takes its layer's first matching region, and they lie inside
-  // the receptive field.
-  std::vector<std::tuple<int, const viz::VolumeRegion*, uint32_t>> sorted;
-  for (const auto& [li, r] : selection.contributors)
-    if (li >= 0 && static_cast<size_t>(li) < L.size()) sorted.emplace_back(li, &r, 2u);
-  for (const auto& [li, r] : selection.regions)
-    if (li >= 0 && static_cast<size_t>(li) < L.size()) sorted.emplace_back(li, &r, 0u);
-  for (const auto& [li, r] : selection.fanout)
-    if (li >= 0 && static_cast<size_t>(li) < L.size()) sorted.emplace_back(li, &r, 1u);
-  std::stable_sort(sorted.begin(), sorted.end(),
-                   [](const auto& a, const auto& b) { return std::get<0>(a) < std::get<0>(b); });
-  std::vector<glm::uvec2> ranges(L.size(), glm::uvec2(0u));
-  for (const auto& [li, rp, kind] : sorted) {
-    if (regs.size() >= gpu::kMaxRegions) break;
-    const viz::VolumeRegion& r = *rp;
-    glm::uvec2& range = ranges[static_cast<size_t>(li)];
-    if (range.y == 0) range.x = static_cast<uint32_t>(regs.size());
-    ++range.y;
+  regs.reserve(hl.regions.size());
+  for (const viz::HighlightRegion& h : hl.regions) {
+    const viz::VolumeRegion& r = h.region;
+    // GpuRegion.lo.w: 0 = receptive field, 1 = fan-out, 2 = contributor.
+    const uint32_t kind = h.kind == viz::Highlight::FanOut ? 1u : h.kind == viz::Highlight::Contributor ? 2u : 0u;
     gpu::GpuRegion g{};
-    g.head = glm::uvec4(static_cast<uint32_t>(li), r.flat ? 1u : 0u, static_cast<uint32_t>(r.lo), static_cast<uint32_t>(r.hi));
+    g.head = glm::uvec4(static_cast<uint32_t>(h.layer), r.flat ? 1u : 0u, static_cast<uint32_t>(r.lo), static_cast<uint32_t>(r.hi));
     g.lo = glm::uvec4(static_cast<uint32_t>(r.c0), static_cast<uint32_t>(r.y0), static_cast<uint32_t>(r.x0), kind);
     g.hi = glm::uvec4(static_cast<uint32_t>(r.c1), static_cast<uint32_t>(r.y1), static_cast<uint32_t>(r.x1), 0u);
     regs.push_back(g);
   }
+  std::vector<glm::uvec2> ranges(L.size());
+  for (size_t i = 0; i < L.size(); ++i) ranges[i] = glm::uvec2(hl.ranges[i].first, hl.ranges[i].second);
   fr.flags = glm::uvec4((opts.lighting ? gpu::kFrameLighting : 0u) | (opts.lod_max ? gpu::kFrameLodMax : 0u) |
                             (opts.grid_lines ? gpu::kFrameGridLines : 0u),
                         static_cast<uint32_t>(regs.size()),
@@ -1426,109 +1349,6 @@ std::optional<viz::PickResult> Renderer::pick(int x, int y) const {
 void Renderer::write_png(const std::string& path) const {
   if (!impl_->have_frame) throw Error(ErrorKind::Internal, "write_png: no frame rendered with readback");
   write_png_rgba(path, impl_->opts.width, impl_->opts.height, impl_->pixels.data());
-}
-
-namespace {
-
-// Fan-out of one neuron into the shown layers. A consumer whose output is hidden plumbing is followed
-// cell by cell (a few hops, a bounded number of cells) so e.g. pool → Flatten → Gemm reaches the Gemm.
-void add_fanout(Selection& sel, const viz::Scene& s, const Graph& g, const viz::ShapeFn& shapes,
-                const std::string& tensor, const std::vector<int64_t>& index) {
-  const auto& L = s.layout.layers;
-  std::map<std::string, int> shown;
-  for (size_t i = 0; i < L.size(); ++i) shown[L[i].tensor.name] = static_cast<int>(i);
-  std::map<int, std::set<std::vector<int64_t>>> cells;  // shown layer → fan-out cells (tensor indices)
-  std::map<int, viz::TensorRegion> boxes;                // shown layer → incomplete fan-out's superset box
-  constexpr size_t kMaxHiddenCells = 4096;
-  std::vector<std::pair<std::string, std::vector<int64_t>>> frontier = {{tensor, index}};
-  for (int hop = 0; hop < 4 && !frontier.empty(); ++hop) {
-    std::map<std::string, std::set<std::vector<int64_t>>> hidden;
-    for (const auto& [t, idx] : frontier)
-      for (auto& f : viz::fan_out(g, shapes, t, idx)) {
-        auto it = shown.find(f.tensor);
-        if (it != shown.end()) {
-          if (!f.complete) {
-            auto [b, fresh] = boxes.emplace(it->second, f.box);
-            if (!fresh)
-              for (size_t d = 0; d < f.box.lo.size(); ++d) {
-                b->second.lo[d] = std::min(b->second.lo[d], f.box.lo[d]);
-                b->second.hi[d] = std::max(b->second.hi[d], f.box.hi[d]);
-              }
-          }
-          cells[it->second].insert(f.cells.begin(), f.cells.end());
-        } else if (f.complete) {
-          auto& h = hidden[f.tensor];
-          h.insert(f.cells.begin(), f.cells.end());
-        }
-      }
-    frontier.clear();
-    size_t total = 0;
-    for (const auto& [t, hs] : hidden) total += hs.size();
-    if (total > kMaxHiddenCells) break;  // a huge hidden fan-out: stop rather than stall the click
-    for (const auto& [t, hs] : hidden)
-      for (const auto& c : hs) frontier.emplace_back(t, c);
-  }
-  for (const auto& [li, b] : boxes)
-    if (auto r = viz::volume_region(L[static_cast<size_t>(li)], b)) {
-      sel.fanout.emplace_back(li, *r);
-      sel.fanout_count.emplace_back(li, -1);
-    }
-  for (const auto& [li, cs] : cells) {
-    if (boxes.count(li) || cs.empty()) continue;
-    const auto& v = L[static_cast<size_t>(li)];
-    std::vector<std::pair<viz::VolumeRegion, int64_t>> vr;  // one-cell regions (batch 0) and flat indices
-    viz::TensorRegion box;
-    box.lo = box.hi = *cs.begin();
-    for (const auto& c : cs) {
-      for (size_t d = 0; d < c.size(); ++d) {
-        box.lo[d] = std::min(box.lo[d], c[d]);
-        box.hi[d] = std::max(box.hi[d], c[d] + 1);
-      }
-      viz::TensorRegion one;
-      one.lo = one.hi = c;
-      for (auto& h : one.hi) ++h;
-      auto r = viz::volume_region(v, one);
-      if (!r) continue;
-      int64_t f = r->flat ? r->lo : viz::flat_of(v.dims, r->c0, r->y0, r->x0);
-      vr.emplace_back(*r, f);
-    }
-    if (vr.empty()) continue;
-    sel.fanout_count.emplace_back(li, static_cast<int64_t>(vr.size()));
-    const bool is_box = box.count() == static_cast<int64_t>(cs.size());
-    if (is_box || vr.size() > kMaxFanOutCells) {
-      if (auto r = viz::volume_region(v, box)) sel.fanout.emplace_back(li, *r);
-    } else {
-      for (const auto& [r, f] : vr) sel.fanout.emplace_back(li, r);
-    }
-    if (vr.size() <= kMaxFanOutLines)
-      for (const auto& [r, f] : vr) sel.fanout_cells.emplace_back(li, f);
-  }
-}
-
-}  // namespace
-
-Selection make_selection(const viz::Scene& s, int layer, int64_t flat, const Graph* g, const viz::ShapeFn& shapes) {
-  const auto& L = s.layout.layers;
-  if (layer < 0 || layer >= static_cast<int>(L.size()))
-    throw Error(ErrorKind::Usage, "select: no layer " + std::to_string(layer));
-  const auto& v = L[static_cast<size_t>(layer)];
-  if (flat < 0 || flat >= v.dims.count)
-    throw Error(ErrorKind::Usage, "select: index " + std::to_string(flat) + " is out of range for tensor '" +
-                                      v.tensor.name + "' (" + std::to_string(v.dims.count) + " neurons)");
-  Selection sel;
-  sel.layer = layer;
-  sel.flat = flat;
-  if (g && shapes) {
-    auto regions = viz::receptive_field(*g, shapes, v.tensor.name, viz::tensor_index(v, flat));
-    for (size_t i = 0; i < L.size(); ++i) {
-      if (static_cast<int>(i) == layer) continue;
-      auto it = regions.find(L[i].tensor.name);
-      if (it == regions.end()) continue;
-      if (auto r = viz::volume_region(L[i], it->second)) sel.regions.emplace_back(static_cast<int>(i), *r);
-    }
-    add_fanout(sel, s, *g, shapes, v.tensor.name, viz::tensor_index(v, flat));
-  }
-  return sel;
 }
 
 }  // namespace netlens::render

@@ -24,6 +24,7 @@
 #include "picking.hpp"
 #include "receptive_field.hpp"
 #include "scene.hpp"
+#include "selection.hpp"
 
 namespace netlens::render {
 
@@ -53,33 +54,12 @@ struct RenderOptions {
   uint64_t max_buffer_bytes = 0;
 };
 
-// A selected neuron and the regions to highlight, per layer: its receptive field (cyan) and its
-// fan-out in the next shown layers (orange).
-struct Selection {
-  int layer = -1;
-  int64_t flat = 0;
-  std::vector<std::pair<int, viz::VolumeRegion>> regions;
-  // Fan-out cells: one box when the fan-out set of a layer is a box, else one region per cell (at
-  // most kMaxFanOutCells per layer, since fragments loop over their layer's regions; beyond that the
-  // bounding box, a superset).
-  std::vector<std::pair<int, viz::VolumeRegion>> fanout;
-  // (layer, flat cell) of every fan-out cell, for the lines from the selected cell; left empty for
-  // a layer with more than kMaxFanOutLines cells (the lines then go to its bounding box's corners).
-  std::vector<std::pair<int, int64_t>> fanout_cells;
-  // (layer, number of fan-out cells in it; -1 when only a superset box is known), for the panel.
-  std::vector<std::pair<int, int64_t>> fanout_count;
-  // The neuron's largest contributions w·x (the UI's neuron inspector), as cells of the layers they
-  // are read from: tinted magenta, over the receptive field that contains them.
-  std::vector<std::pair<int, viz::VolumeRegion>> contributors;
-};
-inline constexpr size_t kMaxFanOutCells = 64, kMaxFanOutLines = 64;  // bounds the per-fragment region loop
-
-// Selection of neuron `flat` of layer `layer`: with a graph, its receptive field in every shown
-// layer and its fan-out (viz::fan_out) in each shown layer that reads it, through hidden plumbing
-// (Reshape, Flatten, ...) when that plumbing's fan-out is small; without one (synthetic scenes),
-// the neuron alone.
-Selection make_selection(const viz::Scene& s, int layer, int64_t flat, const Graph* g = nullptr,
-                         const viz::ShapeFn& shapes = {});
+// The selection lives in viz (selection.hpp: graph walking and highlight rules, tested without
+// Vulkan); these names keep the render:: spelling its callers used working.
+using Selection = viz::Selection;
+using viz::kMaxFanOutCells;
+using viz::kMaxFanOutLines;
+using viz::make_selection;
 
 struct FrameStats {
   double cpu_ms = 0;      // culling, LOD choice, instance/label generation
