@@ -99,9 +99,10 @@ std::vector<int64_t> nd_offsets(const std::vector<int64_t>& idx, const Shape& ds
       for (int64_t j = 0; j < k; ++j) {
         int64_t v = idx[static_cast<size_t>((bt * tuples + t) * k + j)];
         const int64_t dim = ds[static_cast<size_t>(b + j)];
-        std::vector<int64_t> one{v};
-        normalise_indices(one, dim, desc);
-        off += one[0] * st[static_cast<size_t>(b + j)];
+        if (v < -dim || v >= dim)
+          throw Error(ErrorKind::Input, desc + ": index " + std::to_string(v) + " out of range for axis of size " + std::to_string(dim));
+        if (v < 0) v += dim;
+        off += v * st[static_cast<size_t>(b + j)];
       }
       offs[static_cast<size_t>(bt * tuples + t)] = off;
     }
