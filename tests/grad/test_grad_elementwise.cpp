@@ -391,7 +391,7 @@ Tensor f16_exact(Shape s, uint32_t seed, float lo, float hi) {
 
 void check_f16(const std::string& op, std::vector<Tensor> inputs32, int64_t opset = 17) {
   std::vector<Tensor> inputs16;
-  for (const Tensor& t : inputs32) inputs16.push_back(t.cast(DType::Float16));
+  for (const Tensor& t : inputs32) inputs16.push_back(t.dtype() == DType::Float32 ? t.cast(DType::Float16) : t);
   GradCase c16{.op = op, .opset = opset, .inputs = inputs16, .tol = 5e-2};
   GradCase c32{.op = op, .opset = opset, .inputs = inputs32};
   GradChecker g16(c16), g32(c32);
@@ -408,6 +408,7 @@ void check_f16(const std::string& op, std::vector<Tensor> inputs32, int64_t opse
   g32.session().run(f32);
   g32.session().backward(g32.seeds());
   for (size_t i = 0; i < inputs32.size(); ++i) {
+    if (inputs32[i].dtype() != DType::Float32) continue;
     const std::string name = "in" + std::to_string(i);
     Tensor a = g16.session().gradients().fetch(name), b = g32.session().gradients().fetch(name);
     ASSERT_EQ(a.dtype(), DType::Float32) << "gradients are float32 for a float16 model";
@@ -426,6 +427,79 @@ TEST(GradElementwise, Float16Inputs) {
   check_f16("Mul", {f16_exact({2, 3, 4}, 2, -1, 1), f16_exact({3, 1}, 3, -1, 1)});
   check_f16("Softmax", {f16_exact({2, 6}, 4, -2, 2)}, 13);
   check_f16("ReduceMean", {f16_exact({2, 3, 4}, 5, -1, 1)}, 13);
+  check_f16("Where", {bools({2, 1, 4}, 6), f16_exact({3, 4}, 7, -1, 1), f16_exact({2, 3, 1}, 8, -1, 1)});
+}
+
+// ---------------------------------------------------------------------------------------------
+// The documented choices where the derivative is not unique (finite differences cannot see them),
+// against gradients worked out by hand from the rule.
+std::map<std::string, Tensor> gradients_of(const GradCase& c) {
+  GradChecker g(c);
+  std::map<std::string, Tensor> feeds, out;
+  for (size_t i = 0; i < c.inputs.size(); ++i)
+    if (c.inputs[i].defined()) feeds["in" + std::to_string(i)] = c.inputs[i];
+  g.session().run(feeds);
+  g.session().backward(g.seeds());
+  for (size_t i = 0; i < c.inputs.size(); ++i)
+    if (c.inputs[i].defined() && is_float(c.inputs[i].dtype()))
+      out["in" + std::to_string(i)] = g.session().gradients().fetch("in" + std::to_string(i)).clone();
+  out["seed"] = g.seeds().at("out0").clone();
+  return out;
+}
+
+Tensor values(Shape s, std::vector<float> v) {
+  Tensor t(DType::Float32, std::move(s));
+  for (size_t i = 0; i < v.size(); ++i) t.data_as<float>()[i] = v[i];
+  return t;
+}
+
+TEST(GradElementwise, TiesGoToTheFirst) {
+  // Max/Min of equal inputs: all to input 0 (where input 1 is strictly better, to input 1).
+  for (const char* op : {"Max", "Min"}) {
+    Tensor a = values({4}, {1, 2, 3, 4}), b = values({4}, {1, 5, 3, -1});
+    auto g = gradients_of(GradCase{.op = op, .inputs = {a, b}});
+    const float* s = g["seed"].data_as<float>();
+    const bool max = op == std::string("Max");
+    for (int64_t i = 0; i < 4; ++i) {
+      const float av = a.data_as<float>()[i], bv = b.data_as<float>()[i];
+      const bool to_a = av == bv || (max ? av > bv : av < bv);
+      EXPECT_EQ(g["in0"].data_as<float>()[i], to_a ? s[i] : 0.f) << op << " element " << i;
+      EXPECT_EQ(g["in1"].data_as<float>()[i], to_a ? 0.f : s[i]) << op << " element " << i;
+    }
+  }
+  // ReduceMax/ReduceMin along axis 1: the lowest index among equal extremes.
+  Tensor x = values({2, 3}, {1, 3, 3, 0, 0, 2});
+  auto gmax = gradients_of(GradCase{.op = "ReduceMax", .opset = 13, .attrs = {{"axes", AttrValue(std::vector<int64_t>{1})}}, .inputs = {x}});
+  const float* sm = gmax["seed"].data_as<float>();
+  const std::vector<float> emax{0, sm[0], 0, 0, 0, sm[1]};
+  auto gmin = gradients_of(GradCase{.op = "ReduceMin", .opset = 13, .attrs = {{"axes", AttrValue(std::vector<int64_t>{1})}}, .inputs = {x}});
+  const float* sn = gmin["seed"].data_as<float>();
+  const std::vector<float> emin{sn[0], 0, 0, sn[1], 0, 0};
+  for (size_t i = 0; i < 6; ++i) {
+    EXPECT_EQ(gmax["in0"].data_as<float>()[i], emax[i]) << "ReduceMax element " << i;
+    EXPECT_EQ(gmin["in0"].data_as<float>()[i], emin[i]) << "ReduceMin element " << i;
+  }
+}
+
+TEST(GradElementwise, KinkConventions) {
+  // Relu'(0) = 0, Abs'(0) = 0, LeakyRelu'(0) = alpha, Clip passes on lo <= x <= hi (bounds included).
+  Tensor x = values({3}, {-0.5f, 0.f, 0.5f});
+  auto relu = gradients_of(GradCase{.op = "Relu", .inputs = {x}});
+  auto abs = gradients_of(GradCase{.op = "Abs", .inputs = {x}});
+  auto leaky = gradients_of(GradCase{.op = "LeakyRelu", .attrs = {{"alpha", AttrValue(0.25f)}}, .inputs = {x}});
+  auto clip = gradients_of(GradCase{.op = "Clip", .opset = 13, .inputs = {x, scalar(-0.5f), scalar(0.f)}});
+  const float* s = relu["seed"].data_as<float>();
+  const std::vector<float> erelu{0, 0, s[2]}, eabs{-s[0], 0, s[2]}, eleaky{0.25f * s[0], 0.25f * s[1], s[2]},
+      eclip{s[0], s[1], 0};
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(relu["in0"].data_as<float>()[i], erelu[i]) << "Relu element " << i;
+    EXPECT_EQ(abs["in0"].data_as<float>()[i], eabs[i]) << "Abs element " << i;
+    EXPECT_FLOAT_EQ(leaky["in0"].data_as<float>()[i], eleaky[i]) << "LeakyRelu element " << i;
+    EXPECT_EQ(clip["in0"].data_as<float>()[i], eclip[i]) << "Clip element " << i;
+  }
+  // Clip's bounds: nothing reaches lo or hi when x sits on them (x gets it instead).
+  EXPECT_EQ(clip["in1"].data_as<float>()[0], 0.f);
+  EXPECT_EQ(clip["in2"].data_as<float>()[0], s[2]);  // x = 0.5 > hi = 0
 }
 
 // ---------------------------------------------------------------------------------------------
