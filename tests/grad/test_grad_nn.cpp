@@ -378,6 +378,107 @@ TEST(GradNn, LpNormalization) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Kernels add into the input gradients (the GradKernel contract), never assign: the node duplicated
+// on the same inputs, seeded with s and 2s, must give 3x the single node's gradients (seeded s), for
+// every input including constant weights (weights = true). Finite differences on one node cannot
+// see an assignment; this can.
+std::map<std::string, Tensor> gradients_of(const GradCase& c, int copies) {
+  Graph g;
+  g.opsets[""] = c.opset;
+  for (size_t i = 0; i < c.inputs.size(); ++i) {
+    if (!c.inputs[i].defined()) continue;
+    const std::string name = "in" + std::to_string(i);
+    if (i < c.constant.size() && c.constant[i]) {
+      g.initializers[name] = c.inputs[i];
+    } else {
+      ValueInfo v{name, c.inputs[i].dtype(), {}, true};
+      for (int64_t d : c.inputs[i].shape()) v.dims.push_back(Dim{d, ""});
+      g.inputs.push_back(v);
+    }
+  }
+  for (int k = 0; k < copies; ++k) {
+    Node n;
+    n.name = "node" + std::to_string(k);
+    n.op_type = c.op;
+    n.attrs = c.attrs;
+    for (size_t i = 0; i < c.inputs.size(); ++i) n.inputs.push_back(c.inputs[i].defined() ? "in" + std::to_string(i) : "");
+    n.outputs.push_back("y" + std::to_string(k));
+    g.nodes.push_back(n);
+    g.outputs.push_back(ValueInfo{"y" + std::to_string(k), DType::Float32, {}, true});
+  }
+  auto cpu = make_cpu_backend();
+  Session s(std::move(g), {cpu.get()});
+  std::map<std::string, Tensor> feeds;
+  for (size_t i = 0; i < c.inputs.size(); ++i)
+    if (c.inputs[i].defined() && !(i < c.constant.size() && c.constant[i])) feeds["in" + std::to_string(i)] = c.inputs[i];
+  s.run(feeds);
+  const Tensor seed = random_tensor(s.info("y0").shape, 77);
+  std::map<std::string, Tensor> seeds;
+  for (int k = 0; k < copies; ++k) {
+    Tensor sk = seed.clone();
+    for (int64_t e = 0; e < sk.numel(); ++e) sk.data_as<float>()[e] *= static_cast<float>(k + 1);
+    seeds["y" + std::to_string(k)] = sk;
+  }
+  s.backward(seeds, GradientOptions{true});
+  std::map<std::string, Tensor> out;
+  for (size_t i = 0; i < c.inputs.size(); ++i)
+    if (c.inputs[i].defined() && is_float(c.inputs[i].dtype())) out["in" + std::to_string(i)] = s.gradients().fetch("in" + std::to_string(i)).clone();
+  return out;
+}
+
+void check_accumulates(GradCase c) {
+  c.num_outputs = 1;
+  const auto one = gradients_of(c, 1), two = gradients_of(c, 2);
+  for (const auto& [name, g1] : one) {
+    const Tensor& g2 = two.at(name);
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < g1.numel(); ++i) {
+      const double d = g2.get_f64(i) - 3.0 * g1.get_f64(i);
+      num += d * d;
+      den += 9.0 * g1.get_f64(i) * g1.get_f64(i);
+    }
+    EXPECT_LE(std::sqrt(num / std::max(den, 1e-30)), 1e-5) << c.op << " " << name << ": gradients of two readers do not add up";
+    EXPECT_GT(den, 0.0) << c.op << " " << name << ": zero gradient, the check would prove nothing";
+  }
+}
+
+TEST(GradNn, KernelsAddIntoInputGradients) {
+  GradCase cv = conv({1, 8, 6, 7}, {5, 8, 3, 3}, {{"pads", Ints{1, 1, 1, 1}}});
+  cv.constant = {false, true, true};
+  check_accumulates(cv);
+  GradCase pw = conv({1, 6, 5, 5}, {4, 6, 1, 1}, {});
+  pw.constant = {false, true, true};
+  check_accumulates(pw);
+  GradCase ct = conv_t({1, 4, 5, 6}, {4, 3, 3, 3}, {{"strides", Ints{2, 2}}});
+  ct.constant = {false, true, true};
+  check_accumulates(ct);
+  check_accumulates(gemm(true, false, {3}, 0.7f, 1.3f));
+  check_accumulates(matmul({2, 1, 3, 4}, {3, 4, 2}));
+  check_accumulates(matmul({2, 3, 4}, {4, 5}));
+  check_accumulates(pool("MaxPool", {1, 3, 7, 9}, {{"kernel_shape", Ints{3, 3}}, {"strides", Ints{2, 2}}}));
+  check_accumulates(pool("MaxPool", {1, 2, 4, 5, 6}, {{"kernel_shape", Ints{2, 2, 2}}}));
+  check_accumulates(pool("AveragePool", {1, 3, 7, 9}, {{"kernel_shape", Ints{3, 3}}, {"pads", Ints{1, 1, 1, 1}}}));
+  check_accumulates(pool("GlobalAveragePool", {2, 3, 5, 7}, {}));
+  check_accumulates(pool("GlobalMaxPool", {2, 3, 5, 7}, {}));
+  check_accumulates(batchnorm({2, 3, 4, 5}, 15, true));
+  GradCase in;
+  in.op = "InstanceNormalization";
+  in.inputs = {random_tensor({2, 3, 5, 4}, 71), random_tensor({3}, 72, 0.5f, 1.5f), random_tensor({3}, 73)};
+  in.constant = {false, true, true};
+  check_accumulates(in);
+  check_accumulates(layernorm({2, 3, 4}, 1, {3, 4}, {4}, 1));
+  GradCase lrn;
+  lrn.op = "LRN";
+  lrn.attrs = {{"size", int64_t{3}}, {"alpha", 0.5f}};
+  lrn.inputs = {random_tensor({2, 5, 3, 4}, 91)};
+  check_accumulates(lrn);
+  GradCase lp;
+  lp.op = "LpNormalization";
+  lp.inputs = {random_tensor({3, 7}, 102)};
+  check_accumulates(lp);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Every op of the forward nn table has a backward entry (all of them have float outputs): a new op
 // registered without one fails here.
 TEST(GradNn, EveryNnOpHasAGradient) {
