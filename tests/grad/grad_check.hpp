@@ -122,6 +122,9 @@ class GradChecker {
 
   Session& session() { return *session_; }
   const std::map<std::string, Tensor>& seeds() const { return seeds_; }
+  // The worst error check() measured over every checked input, in the units of its tolerance test:
+  // relative L2 for per-element inputs, |g·v − fd| / (|fd| + |g·v|) for directions (reporting only).
+  double worst_error() const { return worst_; }
 
  private:
   static constexpr int64_t kMaxPerElement = 64;
@@ -176,6 +179,7 @@ class GradChecker {
         }
       }
       const double rel = std::sqrt(num / std::max(den, 1e-12));
+      worst_ = std::max(worst_, std::sqrt(num) <= 1e-4 ? 0.0 : rel);
       EXPECT_TRUE(rel <= c_.tol || std::sqrt(num) <= 1e-4)
           << c_.op << " input " << i << " (" << name << "): relative L2 error " << rel << " > " << c_.tol << "; worst " << worst;
     } else {
@@ -189,6 +193,7 @@ class GradChecker {
         double gv = 0;
         for (size_t k = 0; k < n; ++k) gv += grad.get_f64(static_cast<int64_t>(k)) * v[k];
         const double fd = (objective_with(i, perturbed(v, h)) - objective_with(i, perturbed(v, -h))) / (2 * h);
+        worst_ = std::max(worst_, std::abs(gv - fd) <= 1e-4 ? 0.0 : std::abs(gv - fd) / (std::abs(fd) + std::abs(gv)));
         EXPECT_LE(std::abs(gv - fd), c_.tol * (std::abs(fd) + std::abs(gv)) + 1e-4)
             << c_.op << " input " << i << " (" << name << ") direction " << d << ": backward " << gv << ", finite difference " << fd;
       }
@@ -200,6 +205,7 @@ class GradChecker {
   std::unique_ptr<Session> session_;
   std::map<std::string, Tensor> feeds_;
   std::map<std::string, Tensor> seeds_;
+  double worst_ = 0;
 };
 
 // The whole check in one call.
