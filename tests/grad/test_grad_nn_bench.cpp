@@ -150,7 +150,7 @@ class TimedBackend final : public Backend {
   std::unique_ptr<Backend> inner_;
 };
 
-void bench_model(const std::string& file, const Shape& input_shape) {
+void bench_model(const std::string& file, const Shape& input_shape, bool weights = false) {
   const std::string path = std::string(NETLENS_SOURCE_DIR) + "/.cache/models/" + file;
   if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " missing (scripts/setup.sh)";
   TimedBackend cpu(make_cpu_backend());
@@ -165,7 +165,7 @@ void bench_model(const std::string& file, const Shape& input_shape) {
   std::memset(seed.data(), 0, seed.nbytes());
   const float* yp = y.data_as<float>();
   seed.data_as<float>()[std::max_element(yp, yp + y.numel()) - yp] = 1.0f;
-  s.backward({{out, seed}});
+  s.backward({{out, seed}}, GradientOptions{weights});
   const int runs = 5;
   for (auto& [op, ms] : cpu.fwd_ms) ms = 0;  // the kernels hold pointers to these entries
   for (auto& [op, ms] : cpu.bwd_ms) ms = 0;
@@ -174,14 +174,15 @@ void bench_model(const std::string& file, const Shape& input_shape) {
     auto a = std::chrono::steady_clock::now();
     s.run(feeds);
     auto b = std::chrono::steady_clock::now();
-    s.backward({{out, seed}});
+    s.backward({{out, seed}}, GradientOptions{weights});
     auto c = std::chrono::steady_clock::now();
     tf.push_back(std::chrono::duration<double, std::milli>(b - a).count());
     tb.push_back(std::chrono::duration<double, std::milli>(c - b).count());
   }
   std::sort(tf.begin(), tf.end());
   std::sort(tb.begin(), tb.end());
-  std::printf("%s: forward median %.1f ms, backward median %.1f ms, ratio %.2f (min %.1f / %.1f)\n", file.c_str(), tf[runs / 2],
+  std::printf("%s%s: forward median %.1f ms, backward median %.1f ms, ratio %.2f (min %.1f / %.1f)\n", file.c_str(),
+              weights ? " (with weight gradients)" : "", tf[runs / 2],
               tb[runs / 2], tb[runs / 2] / tf[runs / 2], tf[0], tb[0]);
   std::vector<std::pair<double, std::string>> rows;
   for (const auto& [op, ms] : cpu.bwd_ms) rows.emplace_back(ms, op);
@@ -191,6 +192,7 @@ void bench_model(const std::string& file, const Shape& input_shape) {
 }
 
 TEST(GradNnBench, DISABLED_ResNet50) { bench_model("resnet50.onnx", {1, 3, 224, 224}); }
+TEST(GradNnBench, DISABLED_ResNet50WithWeightGradients) { bench_model("resnet50.onnx", {1, 3, 224, 224}, true); }
 TEST(GradNnBench, DISABLED_PpOcrV4Det) { bench_model("ppocrv4_det.onnx", {1, 3, 640, 640}); }
 
 }  // namespace
