@@ -1,9 +1,11 @@
 // Backward of Conv and ConvTranspose through oneDNN's backward primitives
 // (convolution_backward_data / _weights, deconvolution_backward_data / _weights), built at plan
-// time with a forward_training hint. The layouts follow the forward's policy (nn_common.hpp):
-// blocked ("any") for spatial and grouped kernels, plain for dense 1x1 over large images. oneDNN
-// overwrites its outputs, so each gradient is computed into scratch and added into the
-// runtime's buffer by a reorder carrying a sum post-op (one pass that also converts the layout).
+// time with a forward_training hint. Layouts: blocked ("any") for spatial and grouped kernels as in
+// the forward's policy (nn_common.hpp), plain for <= 4 input channels (the RGB stem); Winograd
+// backward-data first for dense 3x3 stride 1 (the forward's Winograd cases); dense 1x1 stride-1
+// convs skip oneDNN's conv and run as sgemms that add in place. oneDNN overwrites its outputs, so
+// each gradient is computed into scratch and added into the runtime's buffer by a reorder carrying
+// a sum post-op (one pass that also converts the layout).
 // Bias: dB[oc] = sum of dY over batch and space, a direct loop. Backward-weights is built and run
 // only when dW is wanted (weight gradients are off by default).
 #include <algorithm>
@@ -37,7 +39,6 @@ struct ConvProblem {
   memory::desc user_x, user_w, user_y;
   memory::desc w_any_dims;  // dims of W in oneDNN's order, format any
   memory::dims strides, dilates, pad_l, pad_r;
-  int64_t out_channels = 0;
   bool blocked = true;
   bool winograd = false;   // 3x3 stride-1 dense: try oneDNN's Winograd backward-data first
   bool pointwise = false;  // dense 1x1, stride 1, no pads: plain GEMMs per image, no oneDNN conv
@@ -287,7 +288,6 @@ std::unique_ptr<GradKernel> plan_conv_grad(const NodeContext& ctx, const Need& n
   p.dilates = minus_one(g.dilations);
   p.pad_l = to_dims(g.pad_begin);
   p.pad_r = to_dims(g.pad_end);
-  p.out_channels = w[0];
   const int64_t out_spatial = numel(p.y) / std::max<int64_t>(p.y[0] * p.y[1], 1);
   const bool pointwise = group == 1 && out_spatial > 100 &&
                          std::all_of(kernel.begin(), kernel.end(), [](int64_t k) { return k == 1; }) &&
@@ -343,7 +343,6 @@ std::unique_ptr<GradKernel> plan_conv_transpose_grad(const NodeContext& ctx, con
   p.pad_l = to_dims(g.pad_begin);
   p.pad_r.resize(r);
   for (size_t i = 0; i < r; ++i) p.pad_r[i] = g.pad_end[i] - g.output_padding[i];
-  p.out_channels = g.out_channels;
   // The forward measured plain layouts faster for transposed convs; the same here unless forced.
   p.blocked = forced_conv_layout().value_or(ConvLayout::Plain) == ConvLayout::Blocked;
   try {
