@@ -730,7 +730,7 @@ OPS = {
     "Gemm": op_gemm, "MatMul": lambda ctx, a, b: [matmul(a, b)],
     "Softmax": op_softmax_like(softmax), "LogSoftmax": op_softmax_like(log_softmax),
     "Relu": op_relu,
-    "Sigmoid": unary(lambda x: 1 / (1 + torch.exp(-x))),
+    "Sigmoid": unary(torch.sigmoid),  # derivative y·(1 − y): no inf/inf where exp(−x) overflows
     "Tanh": unary(torch.tanh), "Exp": unary(torch.exp), "Log": unary(torch.log),
     "Sqrt": unary(torch.sqrt), "Erf": unary(torch.erf), "Neg": unary(torch.neg),
     "Abs": unary(torch.abs), "Reciprocal": unary(lambda x: 1 / x),
@@ -740,7 +740,7 @@ OPS = {
     "HardSwish": unary(lambda x: x * torch.clamp(x / 6 + 0.5, 0, 1)),
     "LeakyRelu": op_leaky_relu,
     "Elu": lambda ctx, x: [torch.where(x > 0, x, float(ctx.attr("alpha", 1.0)) * (torch.exp(x) - 1))],
-    "Softplus": unary(lambda x: torch.log1p(torch.exp(x))),
+    "Softplus": unary(F.softplus),
     "Gelu": op_gelu, "Clip": op_clip,
     "Add": binary(torch.add), "Sub": binary(torch.sub), "Mul": binary(torch.mul), "Div": op_div,
     "Pow": op_pow, "Max": variadic(torch.maximum), "Min": variadic(torch.minimum),
