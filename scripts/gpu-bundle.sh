@@ -44,7 +44,7 @@ else
   configure "$vulkan" || die "configure failed: .gpu/configure.log"
 fi
 
-targets=(netlens test_cuda_index test_cuda_conformance test_cuda_models netlens_cuda_bench)
+targets=(netlens test_cuda_index test_cuda_backend netlens_conformance test_cuda_models netlens_cuda_bench)
 # CUDA↔Vulkan interop tests and the interop-on/off latency benchmark exist only with Vulkan.
 [[ "$vulkan" == ON ]] && targets+=(netlens_interop_cuda_tests netlens_interop_bench netlens_code_builder_tests)
 # shellcheck disable=SC2206

@@ -139,9 +139,14 @@ run_gtest() {  # run_gtest NAME MAX BINARY [ARGS...]: every test in its own proc
   return $rc
 }
 run_gtest test_cuda_index 30 test_cuda_index
-run_gtest test_cuda_conformance 120 test_cuda_conformance
+run_gtest test_cuda_backend 60 test_cuda_backend
+# The conformance harness: every op case on each CUDA mode (fp32, tf32, fp16, direct convolutions)
+# against the CPU, forward and backward, with guard bytes (the CPU-only checks need ONNX's test data,
+# which the bundle does not carry; CI runs them).
+step conformance 240 "$bin/netlens_conformance" --gtest_filter='Conformance.OtherBackendsVsCpu:Conformance.HarnessReportsFaults'
 run_gtest test_cuda_models 150 test_cuda_models
-grep -h '^\[ precision\]' "$logs/test_cuda_conformance.log" 2>/dev/null
+grep -h '^\[ precision\]' "$logs/test_cuda_backend.log"* 2>/dev/null
+grep -h '^\[conformance\]' "$logs/conformance.log" 2>/dev/null
 grep -h '^\[ model    \]' "$logs/test_cuda_models.log" 2>/dev/null
 
 # ---- compute-sanitizer ------------------------------------------------------------------------------
