@@ -181,15 +181,7 @@ std::unique_ptr<GradKernel> strided_adjoint(Shape shape, std::vector<int64_t> st
 }
 
 std::unique_ptr<GradKernel> plan_transpose(const NodeContext& ctx, const std::vector<bool>&) {
-  const Shape& in = ctx.inputs[0].shape;
-  const int64_t r = static_cast<int64_t>(in.size());
-  std::vector<int64_t> perm = ctx.node.attr_ints("perm");
-  if (perm.empty())
-    for (int64_t i = r - 1; i >= 0; --i) perm.push_back(i);
-  const std::vector<int64_t> ist = strides_of(in);
-  std::vector<int64_t> st;
-  for (int64_t p : perm) st.push_back(ist[static_cast<size_t>(normalize_axis(p, r, ctx.node.describe()))]);
-  return strided_adjoint(ctx.outputs[0].shape, st);
+  return strided_adjoint(ctx.outputs[0].shape, tensor::transpose_strides(ctx));
 }
 
 std::unique_ptr<GradKernel> plan_concat(const NodeContext& ctx, const std::vector<bool>&) {
@@ -253,41 +245,13 @@ std::unique_ptr<GradKernel> plan_expand(const NodeContext& ctx, const std::vecto
 }
 
 std::unique_ptr<GradKernel> plan_tile(const NodeContext& ctx, const std::vector<bool>&) {
-  const Shape in = ctx.inputs[0].shape, out = ctx.outputs[0].shape;
-  const std::vector<int64_t> ist = strides_of(in);
-  Shape big;  // as the forward: the input viewed as [1, d0, 1, d1, ...] broadcast to [r0, d0, r1, d1, ...]
-  std::vector<int64_t> st;
-  for (size_t d = 0; d < in.size(); ++d) {
-    big.push_back(in[d] ? out[d] / in[d] : 0);
-    st.push_back(0);
-    big.push_back(in[d]);
-    st.push_back(ist[d]);
-  }
-  return strided_adjoint(big, st);
+  const tensor::StridedView v = tensor::tile_view(ctx.inputs[0].shape, ctx.outputs[0].shape);
+  return strided_adjoint(v.shape, v.strides);
 }
 
-std::unique_ptr<GradKernel> plan_depth_space(const NodeContext& ctx, bool to_space) {
-  const Shape in = ctx.inputs[0].shape;
-  const int64_t b = ctx.node.attr_int("blocksize", 1);
-  const int64_t N = in[0], C = in[1], H = in[2], W = in[3];
-  Shape out6;
-  std::vector<int64_t> st;
-  if (to_space) {
-    const int64_t c = C / (b * b);
-    out6 = {N, c, H, b, W, b};
-    if (ctx.node.attr_string("mode", "DCR") == "CRD") {
-      const auto s = strides_of({N, c, b, b, H, W});
-      st = {s[0], s[1], s[4], s[2], s[5], s[3]};
-    } else {
-      const auto s = strides_of({N, b, b, c, H, W});
-      st = {s[0], s[3], s[4], s[1], s[5], s[2]};
-    }
-  } else {
-    const auto s = strides_of({N, C, H / b, b, W / b, b});
-    out6 = {N, b, b, C, H / b, W / b};
-    st = {s[0], s[3], s[5], s[1], s[2], s[4]};
-  }
-  return strided_adjoint(out6, st);
+std::unique_ptr<GradKernel> plan_depth_space(const NodeContext& ctx, const std::vector<bool>&) {
+  const tensor::StridedView v = tensor::depth_space_view(ctx);
+  return strided_adjoint(v.shape, v.strides);
 }
 
 // Pad: every output element is either an input element (interior, or a reflected/edge/wrapped
@@ -296,25 +260,7 @@ std::unique_ptr<GradKernel> plan_pad(const NodeContext& ctx, const std::vector<b
   const Shape in = ctx.inputs[0].shape;
   const auto p = tensor_params::pad_params(ctx.node, ctx.opset, in, ctx.const_inputs);
   const size_t r = in.size();
-  std::vector<std::vector<int64_t>> map(r);  // as the forward: source index per output index, -1 = constant
-  for (size_t d = 0; d < r; ++d) {
-    const int64_t n = in[d];
-    for (int64_t o = 0; o < p.out[d]; ++o) {
-      int64_t i = o - p.begin[d];
-      if (i < 0 || i >= n) {
-        if (p.mode == "constant") i = -1;
-        else if (p.mode == "edge") i = std::clamp<int64_t>(i, 0, n - 1);
-        else if (p.mode == "wrap") i = ((i % n) + n) % n;
-        else if (n == 1) i = 0;
-        else {
-          const int64_t period = 2 * (n - 1);
-          i = ((i % period) + period) % period;
-          if (i >= n) i = period - i;
-        }
-      }
-      map[d].push_back(i);
-    }
-  }
+  const std::vector<std::vector<int64_t>> map = tensor::pad_source_map(p, in);  // -1 = constant
   const Shape out = p.out;
   const bool value_input = ctx.opset >= 11 && ctx.node.has_input(2);
   return make_grad_kernel([=](const GradViews& v) {
@@ -387,8 +333,8 @@ void register_tensor_grads(CpuGradTable& t) {
   t["Expand"] = CpuGrad{nullptr, plan_expand};
   t["Tile"] = CpuGrad{nullptr, plan_tile};
   t["Pad"] = CpuGrad{nullptr, plan_pad};
-  t["DepthToSpace"] = CpuGrad{nullptr, [](const NodeContext& c, const std::vector<bool>&) { return plan_depth_space(c, true); }};
-  t["SpaceToDepth"] = CpuGrad{nullptr, [](const NodeContext& c, const std::vector<bool>&) { return plan_depth_space(c, false); }};
+  t["DepthToSpace"] = CpuGrad{nullptr, plan_depth_space};
+  t["SpaceToDepth"] = CpuGrad{nullptr, plan_depth_space};
   t["Cast"] = cast_grad();
   t["CastLike"] = cast_grad();
   grad::register_tensor_index_grads(t);

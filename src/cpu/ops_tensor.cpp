@@ -202,6 +202,77 @@ void with_float32(std::span<const TensorView> in, std::span<const TensorView> ou
   }
 }
 
+std::vector<int64_t> transpose_strides(const NodeContext& ctx) {
+  const Shape& in = ctx.inputs[0].shape;
+  const int64_t r = static_cast<int64_t>(in.size());
+  std::vector<int64_t> perm = ctx.node.attr_ints("perm");
+  if (perm.empty())
+    for (int64_t i = r - 1; i >= 0; --i) perm.push_back(i);
+  const std::vector<int64_t> ist = strides_of(in);
+  std::vector<int64_t> st;
+  for (int64_t p : perm) st.push_back(ist[static_cast<size_t>(normalize_axis(p, r, ctx.node.describe()))]);
+  return st;
+}
+
+StridedView tile_view(const Shape& in, const Shape& out) {
+  const std::vector<int64_t> ist = strides_of(in);
+  // Tile = broadcast of the input viewed as [1, d0, 1, d1, ...] to [r0, d0, r1, d1, ...].
+  StridedView v;
+  for (size_t d = 0; d < in.size(); ++d) {
+    v.shape.push_back(in[d] ? out[d] / in[d] : 0);
+    v.strides.push_back(0);
+    v.shape.push_back(in[d]);
+    v.strides.push_back(ist[d]);
+  }
+  return v;
+}
+
+StridedView depth_space_view(const NodeContext& ctx) {
+  const Shape in = ctx.inputs[0].shape;
+  const int64_t b = ctx.node.attr_int("blocksize", 1);
+  const int64_t N = in[0], C = in[1], H = in[2], W = in[3];
+  StridedView v;
+  if (ctx.node.op_type == "DepthToSpace") {
+    const int64_t c = C / (b * b);
+    v.shape = {N, c, H, b, W, b};
+    if (ctx.node.attr_string("mode", "DCR") == "CRD") {
+      const auto s = strides_of({N, c, b, b, H, W});
+      v.strides = {s[0], s[1], s[4], s[2], s[5], s[3]};
+    } else {
+      const auto s = strides_of({N, b, b, c, H, W});
+      v.strides = {s[0], s[3], s[4], s[1], s[5], s[2]};
+    }
+  } else {
+    const auto s = strides_of({N, C, H / b, b, W / b, b});
+    v.shape = {N, b, b, C, H / b, W / b};
+    v.strides = {s[0], s[3], s[5], s[1], s[2], s[4]};
+  }
+  return v;
+}
+
+std::vector<std::vector<int64_t>> pad_source_map(const tensor_params::PadParams& p, const Shape& in) {
+  std::vector<std::vector<int64_t>> map(in.size());
+  for (size_t d = 0; d < in.size(); ++d) {
+    const int64_t n = in[d];
+    for (int64_t o = 0; o < p.out[d]; ++o) {
+      int64_t i = o - p.begin[d];
+      if (i < 0 || i >= n) {
+        if (p.mode == "constant") i = -1;
+        else if (p.mode == "edge") i = std::clamp<int64_t>(i, 0, n - 1);
+        else if (p.mode == "wrap") i = ((i % n) + n) % n;
+        else if (n == 1) i = 0;
+        else {
+          const int64_t period = 2 * (n - 1);
+          i = ((i % period) + period) % period;
+          if (i >= n) i = period - i;
+        }
+      }
+      map[d].push_back(i);
+    }
+  }
+  return map;
+}
+
 std::vector<TensorInfo> split_output_infos(const NodeContext& ctx) {
   bool omitted = false;
   for (size_t k = 0; k < ctx.outputs.size(); ++k) omitted = omitted || k >= ctx.node.outputs.size() || ctx.node.outputs[k].empty();
@@ -239,14 +310,7 @@ std::optional<std::string> check_not_string(const NodeContext& ctx) {
 
 // ---------------------------------------------------------------------------------------------
 std::unique_ptr<Kernel> plan_transpose(const NodeContext& ctx) {
-  const Shape& in = ctx.inputs[0].shape;
-  const int64_t r = static_cast<int64_t>(in.size());
-  std::vector<int64_t> perm = ctx.node.attr_ints("perm");
-  if (perm.empty())
-    for (int64_t i = r - 1; i >= 0; --i) perm.push_back(i);
-  const std::vector<int64_t> ist = strides_of(in);
-  std::vector<int64_t> st;
-  for (int64_t p : perm) st.push_back(ist[static_cast<size_t>(normalize_axis(p, r, ctx.node.describe()))]);
+  const std::vector<int64_t> st = transpose_strides(ctx);
   const Shape out = ctx.outputs[0].shape;
   const size_t es = dtype_size(ctx.inputs[0].dtype);
   return make_kernel([=](Views i, Views o) { strided_copy(o[0].data, i[0].data, out, st, es); });
@@ -338,48 +402,18 @@ std::unique_ptr<Kernel> plan_expand(const NodeContext& ctx) {
 }
 
 std::unique_ptr<Kernel> plan_tile(const NodeContext& ctx) {
-  const Shape in = ctx.inputs[0].shape, out = ctx.outputs[0].shape;
-  const std::vector<int64_t> ist = strides_of(in);
-  // Tile = broadcast of the input viewed as [1, d0, 1, d1, ...] to [r0, d0, r1, d1, ...].
-  Shape big;
-  std::vector<int64_t> st;
-  for (size_t d = 0; d < in.size(); ++d) {
-    big.push_back(in[d] ? out[d] / in[d] : 0);
-    st.push_back(0);
-    big.push_back(in[d]);
-    st.push_back(ist[d]);
-  }
+  const StridedView v = tile_view(ctx.inputs[0].shape, ctx.outputs[0].shape);
   const size_t es = dtype_size(ctx.inputs[0].dtype);
   return make_kernel([=](Views i, Views o) {
-    if (o[0].numel()) strided_copy(o[0].data, i[0].data, big, st, es);
+    if (o[0].numel()) strided_copy(o[0].data, i[0].data, v.shape, v.strides, es);
   });
 }
 
-std::unique_ptr<Kernel> plan_depth_space(const NodeContext& ctx, bool to_space) {
-  const Shape in = ctx.inputs[0].shape;
-  const int64_t b = ctx.node.attr_int("blocksize", 1);
-  const int64_t N = in[0], C = in[1], H = in[2], W = in[3];
-  Shape out6;
-  std::vector<int64_t> st;
-  if (to_space) {
-    const int64_t c = C / (b * b);
-    if (ctx.node.attr_string("mode", "DCR") == "CRD") {
-      const auto s = strides_of({N, c, b, b, H, W});
-      out6 = {N, c, H, b, W, b};
-      st = {s[0], s[1], s[4], s[2], s[5], s[3]};
-    } else {
-      const auto s = strides_of({N, b, b, c, H, W});
-      out6 = {N, c, H, b, W, b};
-      st = {s[0], s[3], s[4], s[1], s[5], s[2]};
-    }
-  } else {
-    const auto s = strides_of({N, C, H / b, b, W / b, b});
-    out6 = {N, b, b, C, H / b, W / b};
-    st = {s[0], s[3], s[5], s[1], s[2], s[4]};
-  }
+std::unique_ptr<Kernel> plan_depth_space(const NodeContext& ctx) {
+  const StridedView v = depth_space_view(ctx);
   const size_t es = dtype_size(ctx.inputs[0].dtype);
   return make_kernel([=](Views i, Views o) {
-    if (o[0].numel()) strided_copy(o[0].data, i[0].data, out6, st, es);
+    if (o[0].numel()) strided_copy(o[0].data, i[0].data, v.shape, v.strides, es);
   });
 }
 
@@ -528,26 +562,7 @@ std::unique_ptr<Kernel> plan_pad(const NodeContext& ctx) {
   const DType dt = ctx.inputs[0].dtype;
   const size_t es = dtype_size(dt);
   const size_t r = in.size();
-  // Per output dim: the source index of every output index, -1 for "constant value here".
-  std::vector<std::vector<int64_t>> map(r);
-  for (size_t d = 0; d < r; ++d) {
-    const int64_t n = in[d];
-    for (int64_t o = 0; o < p.out[d]; ++o) {
-      int64_t i = o - p.begin[d];
-      if (i < 0 || i >= n) {
-        if (p.mode == "constant") i = -1;
-        else if (p.mode == "edge") i = std::clamp<int64_t>(i, 0, n - 1);
-        else if (p.mode == "wrap") i = ((i % n) + n) % n;
-        else if (n == 1) i = 0;
-        else {
-          const int64_t period = 2 * (n - 1);
-          i = ((i % period) + period) % period;
-          if (i >= n) i = period - i;
-        }
-      }
-      map[d].push_back(i);
-    }
-  }
+  const std::vector<std::vector<int64_t>> map = pad_source_map(p, in);
   // The constant value's bytes: the `value` attribute before opset 11, input 2 after (read at run).
   Tensor attr_value = Tensor::scalar_f32(ctx.opset < 11 ? ctx.node.attr_float("value", 0.f) : 0.f).cast(dt);
   const bool value_input = ctx.opset >= 11 && ctx.node.has_input(2);
@@ -944,8 +959,8 @@ void register_tensor_ops(CpuOpTable& t) {
   t["ConstantOfShape"] = generic(plan_constant_of_shape);
   t["Range"] = generic(plan_range, check_numeric);
   t["Dropout"] = generic(plan_dropout, check_dropout);
-  t["DepthToSpace"] = generic([](const NodeContext& c) { return plan_depth_space(c, true); }, check_depth_space);
-  t["SpaceToDepth"] = generic([](const NodeContext& c) { return plan_depth_space(c, false); });
+  t["DepthToSpace"] = generic(plan_depth_space, check_depth_space);
+  t["SpaceToDepth"] = generic(plan_depth_space);
   t["Trilu"] = generic(plan_trilu);
   t["OneHot"] = generic(plan_one_hot);
   t["TopK"] = generic(plan_top_k, check_numeric);

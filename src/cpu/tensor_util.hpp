@@ -14,6 +14,7 @@
 
 #include "cpu_ops.hpp"
 #include "netlens/runtime.hpp"
+#include "shapes_tensor.hpp"
 
 namespace netlens::cpu::tensor {
 
@@ -63,6 +64,18 @@ template <class F> bool with_native(DType t, F&& f) {
 // Runs fn with Float16/BFloat16 inputs and outputs replaced by float32 copies (converted back
 // afterwards), for dtype-generic ops that do arithmetic (CumSum, TopK, ScatterND reductions).
 void with_float32(std::span<const TensorView> in, std::span<const TensorView> out, const KernelFn& fn);
+
+// Geometry shared by forward kernels (ops_tensor.cpp) and their gradients (grad_tensor.cpp): each
+// op below is out (contiguous) ← in read at `strides`, so its gradient adds back along the same.
+struct StridedView {
+  Shape shape;                   // the output, possibly viewed with more dims
+  std::vector<int64_t> strides;  // element strides into the input (0 = broadcast)
+};
+std::vector<int64_t> transpose_strides(const NodeContext& ctx);  // over the output shape
+StridedView tile_view(const Shape& in, const Shape& out);
+StridedView depth_space_view(const NodeContext& ctx);            // DepthToSpace (DCR/CRD), SpaceToDepth
+// Pad: per dim, the input index each output index reads; -1 = the constant value.
+std::vector<std::vector<int64_t>> pad_source_map(const tensor_params::PadParams& p, const Shape& in);
 
 // Split's output infos, omitted ("") outputs included (the context leaves those Undefined; their
 // extents still offset the later outputs): from shape inference when any output is omitted.
