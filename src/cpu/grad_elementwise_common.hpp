@@ -59,10 +59,13 @@ struct ReduceGeom {
   bool trailing_reduced = false;  // the innermost (merged) dim is reduced: runs of `run` contiguous
   int64_t run = 1;                // length of the innermost merged dim
   std::vector<int64_t> base;      // input offset of each result element's first input (kept dims)
-  std::vector<int64_t> roff;      // offsets of the reduced set from base (every reduced dim)
+  std::vector<int64_t> roff;      // offsets of the reduced set from base (every reduced dim); see
+                                  // all_offsets
   std::vector<int64_t> roff_outer;  // trailing_reduced: offsets of the runs (reduced dims but the last)
 
-  ReduceGeom(const Shape& full, const std::vector<bool>& red) {
+  // `all_offsets`: fill roff even when the innermost dim is reduced (the scans of ReduceMax/Min/
+  // Prod walk it; unbroadcast_map walks runs instead, and roff would then be as long as the input).
+  ReduceGeom(const Shape& full, const std::vector<bool>& red, bool all_offsets = false) {
     struct G { int64_t size, stride; bool reduced; };
     std::vector<G> groups;
     const std::vector<int64_t> st = strides_of(full);
@@ -94,7 +97,7 @@ struct ReduceGeom {
       run = groups.back().size;
     }
     base = offsets(false, groups.size());
-    roff = offsets(true, groups.size());
+    if (!trailing_reduced || all_offsets) roff = offsets(true, groups.size());
     if (trailing_reduced) roff_outer = offsets(true, groups.size() - 1);
   }
 };
@@ -122,6 +125,29 @@ void unbroadcast_map(const Shape& full, float* dst, const Shape& part, const F& 
     const int64_t runs = static_cast<int64_t>(g.roff_outer.size()), len = g.run;
     const int64_t* base = g.base.data();
     const int64_t* ro = g.roff_outer.data();
+    if (par && outs < 2 * omp_get_max_threads()) {
+      // Few results (a scalar, two channels): split each one's sum across the threads instead.
+      constexpr int64_t kBlock = 1024;
+      const int64_t blocks = (len + kBlock - 1) / kBlock;
+      for (int64_t o = 0; o < outs; ++o) {
+        double acc = 0;
+#pragma omp parallel
+        {
+          const F fl = f;
+#pragma omp for reduction(+ : acc) schedule(static)
+          for (int64_t t = 0; t < runs * blocks; ++t) {
+            const int64_t p = base[o] + ro[t / blocks];
+            const int64_t j0 = (t % blocks) * kBlock, j1 = std::min(len, j0 + kBlock);
+            float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
+            for (int64_t j = j0; j < j1; ++j) sum += fl(p + j, o);
+            acc += sum;
+          }
+        }
+        dst[o] += static_cast<float>(acc);
+      }
+      return;
+    }
 #pragma omp parallel if (par && outs > 1)
     {
       const F fl = f;

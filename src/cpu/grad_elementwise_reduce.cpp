@@ -134,7 +134,7 @@ void add_reduce(CpuGradTable& t, const char* name, int64_t input_opset) {
     auto red = reduced_dims(ctx, input_opset);
     std::shared_ptr<ReduceGeom> geom;
     if constexpr (K == RKind::Max || K == RKind::Min || K == RKind::Prod)
-      if (red) geom = std::make_shared<ReduceGeom>(ctx.inputs.at(0).shape, *red);
+      if (red) geom = std::make_shared<ReduceGeom>(ctx.inputs.at(0).shape, *red, /*all_offsets=*/true);
     return make_grad_kernel([red, geom](const GradViews& v) {
       if (!wanted(v, 0) || !v.grad_outputs[0].data) return;
       reduce_backward<K>(v, red, geom.get());

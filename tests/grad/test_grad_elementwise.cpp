@@ -193,6 +193,20 @@ void add_binary(std::vector<Named>& v) {
     for (const auto& [sa, sb] : kPairs)
       v.push_back({std::string(b.op) + "_" + shape_tag(sa) + "_" + shape_tag(sb),
                    GradCase{.op = b.op, .inputs = {random_tensor(sa, seed++, b.alo, b.ahi), random_tensor(sb, seed++, b.blo, b.bhi)}}});
+  // Above the parallel threshold (32768 elements): the threaded reduction paths, scalar and
+  // per-channel operands beside a full one and both broadcast.
+  for (const char* op : {"Mul", "Div"}) {
+    const Shape big{2, 4, 72, 72};
+    // The full operand's gradient is checked along random directions over 41472 elements: the
+    // float32 rounding of S then limits finite differences to ~3e-3 relative (measured 5.5e-3 on
+    // an exact g·b), hence 1e-2 here; the scalar operand's gradient (one element, a sum over
+    // every output) is checked alone at the default tolerance in the `_b` case.
+    v.push_back({std::string(op) + "_large_scalar", GradCase{.op = op, .inputs = {random_tensor(big, seed++), random_tensor({}, seed++, 0.5f, 2.f)}, .tol = 1e-2}});
+    v.push_back({std::string(op) + "_large_scalar_b", GradCase{.op = op, .inputs = {random_tensor(big, seed++), random_tensor({}, seed++, 0.5f, 2.f)},
+                                                               .skip = {true, false}}});
+    v.push_back({std::string(op) + "_large_channel", GradCase{.op = op, .inputs = {random_tensor(big, seed++), random_tensor({4, 1, 1}, seed++, 0.5f, 2.f)}}});
+    v.push_back({std::string(op) + "_large_both", GradCase{.op = op, .inputs = {random_tensor({2, 1, 72, 72}, seed++), random_tensor({4, 72, 1}, seed++, 0.5f, 2.f)}}});
+  }
   // Legacy (opset 6) broadcast=1 with axis: B's dims sit at `axis` of A.
   for (const char* op : {"Add", "Mul", "Div"})
     v.push_back({std::string(op) + "_legacy_axis",
@@ -613,6 +627,8 @@ TEST(GradElementwise, DISABLED_TimingProbe) {
   time_op("Mul", {x, bias});
   time_op("Mul", {x, bias}, {}, 17, {true, false});
   time_op("Mul", {x, bias}, {}, 17, {false, true});
+  time_op("Mul", {x, random_tensor({}, 4)}, {}, 17, {false, true});
+  time_op("Add", {x, random_tensor({}, 4)}, {}, 17, {false, true});
   time_op("Softmax", {x}, {{"axis", AttrValue(int64_t(-1))}});
   time_op("Softmax", {x}, {{"axis", AttrValue(int64_t(1))}});
   time_op("ReduceMean", {x}, {{"axes", AttrValue(std::vector<int64_t>{2, 3})}}, 11);
