@@ -84,6 +84,10 @@ TEST(GradNn, ConvAutoPadSameUpper) {
   check_gradients(conv({1, 3, 7, 8}, {2, 3, 3, 3}, {{"auto_pad", std::string("SAME_UPPER")}, {"strides", Ints{2, 2}}}, false));
 }
 
+TEST(GradNn, ConvAutoPadSameLowerDilated) {
+  check_gradients(conv({1, 6, 8, 7}, {3, 6, 2, 3}, {{"auto_pad", std::string("SAME_LOWER")}, {"dilations", Ints{2, 1}}}));
+}
+
 TEST(GradNn, ConvPointwiseLargeSpatial) {
   // 1x1 over > 100 positions: the plain-layout policy.
   check_gradients(conv({1, 8, 12, 13}, {5, 8, 1, 1}, {}));
@@ -253,6 +257,11 @@ TEST(GradNn, MaxPool1dAnd3d) {
   check_gradients(pool("MaxPool", {2, 3, 10}, {{"kernel_shape", Ints{3}}, {"strides", Ints{2}}}));
   check_gradients(pool("MaxPool", {1, 2, 4, 5, 6}, {{"kernel_shape", Ints{2, 2, 3}}, {"strides", Ints{2, 1, 2}}, {"ceil_mode", int64_t{1}}}));
 }
+TEST(GradNn, PoolsAutoPadSameUpper) {
+  check_gradients(pool("MaxPool", {1, 2, 7, 8}, {{"kernel_shape", Ints{3, 2}}, {"strides", Ints{2, 3}}, {"auto_pad", std::string("SAME_UPPER")}}));
+  check_gradients(pool("AveragePool", {1, 2, 7, 8}, {{"kernel_shape", Ints{3, 2}}, {"strides", Ints{2, 3}}, {"auto_pad", std::string("SAME_LOWER")}}));
+}
+
 TEST(GradNn, MaxPoolTiesGoToTheFirstMaximum) {
   // All-equal input: each window's gradient lands on its first element (row-major), nothing else.
   Graph g;
