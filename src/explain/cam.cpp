@@ -118,7 +118,7 @@ std::string default_cam_layer(const Session& s) {
       if (o.empty() || !s.activations().contains(o) || !s.gradients().contains(o)) continue;
       auto g = try_grid(s, o, pe, nullptr);
       if (!g || g->channels <= 1) continue;
-      if (!g->tokens && rearranging) continue;
+      if (rearranging) continue;  // heads, Q/K/V slices, attention maps: not the layer's features
       if (g->tokens && pe && g->channels != pe->dim) continue;  // token layers of the embedding width only
       const std::vector<float> gv = detail::values(s.gradients(), o);
       bool nonzero = false;
