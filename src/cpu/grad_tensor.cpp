@@ -152,6 +152,7 @@ const std::map<std::string, std::string>& tensor_ops_without_gradient() {
 namespace {
 
 using namespace grad;
+
 float* gin(const GradViews& v, size_t i) {
   return i < v.grad_inputs.size() ? static_cast<float*>(v.grad_inputs[i].data) : nullptr;
 }

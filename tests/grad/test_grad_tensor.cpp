@@ -187,6 +187,9 @@ TEST(GradTensor, ResizeLinear) {
   }
   check_gradients(one("Upsample", 9, {{"mode", std::string("linear")}}, {rnd({1, 2, 2, 3}), floats({4}, {1, 1, 2, 2})}, {false, true}));
   check_gradients(one("Upsample", 7, {{"mode", std::string("bilinear")}, {"scales", std::vector<float>{1, 1, 2, 2}}}, {rnd({1, 1, 3, 2})}));
+  // Opset 18: sizes for some axes only, with an aspect-ratio policy.
+  check_gradients(one("Resize", 18, {{"mode", std::string("linear")}, {"axes", Ints{2, 3}}, {"keep_aspect_ratio_policy", std::string("not_larger")}},
+                      {rnd({1, 2, 4, 6}), Tensor(), Tensor(), ints({2}, {7, 7})}, {false, true, true, true}));
   // 1-D and 3-D linear (the forward is separable along any rank).
   check_gradients(resize({{"mode", std::string("linear")}}, rnd({5}), {}, {9}));
   check_gradients(resize({{"mode", std::string("linear")}, {"coordinate_transformation_mode", std::string("align_corners")}},
