@@ -292,7 +292,9 @@ TEST_P(GradModels, EveryTensorMatchesPyTorchAutograd) {
       if (n.op_type != "Relu" && n.op_type != "LeakyRelu" && n.op_type != "Clip" && n.op_type != "HardSigmoid" &&
           n.op_type != "MaxPool")
         continue;
-      const std::string file = "k" + std::to_string(k++) + ".npy";
+      std::string file = "k";  // appended, not "k" + ...: GCC 12 warns (-Wrestrict) on that
+      file += std::to_string(k++);
+      file += ".npy";
       write_npy((dir / "kinks" / file).string(), s.activations().fetch(n.inputs.at(0)));
       kidx << n.inputs.at(0) << '\t' << file << '\n';
     }
