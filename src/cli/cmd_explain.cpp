@@ -205,11 +205,11 @@ int run_explain(const std::vector<std::string>& argv) {
 }
 
 NETLENS_COMMAND("explain",
-                "explain MODEL --input FILE --out DIR [--target T] [--score logit|prob] [--labels FILE] "
+                "explain MODEL --input FILE --out DIR [--target class:N|class:LABEL|loss:N|output:TENSOR[:i,j,...]|"
+                "region:TENSOR:x0,y0,x1,y1[:C]|ctc[:TENSOR][:T]|char:[TENSOR:]K] [--score logit|prob] [--labels FILE] "
                 "[--method saliency|gradxinput|smoothgrad|ig|gradcam|gradcam++|occlusion] [--layer NAME] "
                 "[--samples N --sigma S --seed N] [--steps N --rule midpoint|trapezoid --baseline FILE.npy] "
-                "[--patch P --stride S] [--top K] [model flags]\n" +
-                    target_flags_help(),
+                "[--patch P --stride S] [--top K] [model flags] (docs/explain.md)",
                 "why did the model decide that: a heat map over the input (saliency, gradient x input, SmoothGrad, "
                 "integrated gradients, Grad-CAM(++), occlusion) with a JSON summary",
                 run_explain);

@@ -9,14 +9,6 @@ namespace netlens::cli {
 
 const std::vector<std::string> kTargetFlags = {"target", "score", "labels"};
 
-std::string target_flags_help() {
-  return "  --target T                 what is differentiated (default: the top class of the first output):\n"
-         "                             class:N | class:LABEL | loss:N | loss:LABEL | output:TENSOR[:i,j,...]\n"
-         "                             | region:TENSOR:x0,y0,x1,y1[:C] | ctc[:TENSOR][:T] | char:[TENSOR:]K\n"
-         "  --score logit|prob         a class's logit (default) or probability\n"
-         "  --labels FILE              label file (class:LABEL) or CTC dictionary\n";
-}
-
 std::vector<std::string> labels_from_flags(const Args& a) {
   if (auto p = a.get("labels")) return inspect::read_labels(*p);
   return {};

@@ -14,7 +14,6 @@ namespace netlens::cli {
 
 // --target TEXT, --score logit|prob (value flags) and --labels FILE (a label file or CTC dictionary).
 extern const std::vector<std::string> kTargetFlags;
-std::string target_flags_help();
 
 // The label file of --labels (empty without it).
 std::vector<std::string> labels_from_flags(const Args& a);

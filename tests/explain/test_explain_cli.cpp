@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -166,6 +167,31 @@ TEST_F(ExplainCli, IntegratedGradientsConvergeToCompleteness) {
   const double e32 = error_at(32), e128 = error_at(128);
   EXPECT_LE(e128, 0.05);
   EXPECT_LT(e128, e32);
+}
+
+// SmoothGrad with σ = 0 averages identical gradients: it equals saliency; its default σ is 0.15 ×
+// the input's range, as summary.json states.
+TEST_F(ExplainCli, SmoothGradAveragesGradientsWithTheStatedNoise) {
+  const Tensor sal = read_npy((explain("sg_saliency", "--method saliency") / "heatmap.npy").string());
+  const fs::path zero = explain("sg_zero", "--method smoothgrad --samples 3 --sigma 0");
+  const Tensor sg = read_npy((zero / "heatmap.npy").string());
+  ASSERT_EQ(sg.shape(), sal.shape());
+  double top = 0, err = 0;
+  for (int64_t i = 0; i < sal.numel(); ++i) {
+    top = std::max(top, std::abs(sal.get_f64(i)));
+    err = std::max(err, std::abs(sal.get_f64(i) - sg.get_f64(i)));
+  }
+  ASSERT_GT(top, 0);
+  EXPECT_LE(err / top, 1e-6);
+  EXPECT_EQ(read_json(zero / "summary.json")["runs"]["backward"], 3 + 1);
+
+  const json p = read_json(explain("sg_default", "--method smoothgrad --samples 1") / "summary.json")["method"]["parameters"];
+  const Tensor x = read_npy((dump() / "input.npy").string());
+  double lo = INFINITY, hi = -INFINITY;
+  for (int64_t i = 0; i < x.numel(); ++i) lo = std::min(lo, x.get_f64(i)), hi = std::max(hi, x.get_f64(i));
+  EXPECT_NEAR(p["sigma"].get<double>(), 0.15 * (hi - lo), 1e-6 * (hi - lo));
+  EXPECT_EQ(p["samples"], 1);
+  EXPECT_EQ(p["seed"], 1);
 }
 
 TEST_F(ExplainCli, WritesThePictureTheArrayAndTheSummary) {
