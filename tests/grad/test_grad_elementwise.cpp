@@ -306,6 +306,22 @@ void add_reduce(std::vector<Named>& v) {
                                                       .attrs = {{"noop_with_empty_axes", AttrValue(int64_t(1))}},
                                                       .inputs = {away({2, 3}, seed++, r.lo, r.hi, r.kinks)}}});
   }
+  // Above the parallel threshold (36864 elements, 16 results): the threaded scans and expansions.
+  // Max/Min: each reduced set's extreme is pushed 0.05 clear of the rest (no flips within a step).
+  for (const char* op : {"ReduceSum", "ReduceL2", "ReduceLogSumExp", "ReduceMax", "ReduceMin"}) {
+    Tensor x = random_tensor({2, 8, 48, 48}, seed++);
+    const bool mx = op == std::string("ReduceMax"), mn = op == std::string("ReduceMin");
+    if (mx || mn) {
+      float* p = x.data_as<float>();
+      for (int64_t set = 0; set < 16; ++set) {
+        float* q = p + set * 2304;
+        float* e = mx ? std::max_element(q, q + 2304) : std::min_element(q, q + 2304);
+        *e += mx ? 0.05f : -0.05f;
+      }
+    }
+    v.push_back({std::string(op) + "_large", GradCase{.op = op, .opset = 11, .attrs = {{"axes", AttrValue(std::vector<int64_t>{2, 3})}},
+                                                      .inputs = {x}}});
+  }
   // ReduceProd through zeros: one zero in a reduced set (it gets the product of the others), two
   // zeros (nothing), and none.
   Tensor z = random_tensor({3, 4}, seed++, 0.5f, 1.5f);
@@ -329,6 +345,10 @@ void add_softmax(std::vector<Named>& v) {
     v.push_back({std::string(op) + "_opset13_default", GradCase{.op = op, .opset = 13, .inputs = {random_tensor({2, 3, 4}, seed++, -3, 3)}}});
     v.push_back({std::string(op) + "_1d", GradCase{.op = op, .opset = 13, .inputs = {random_tensor({10}, seed++, -3, 3)}}});
   }
+  for (const char* op : {"Softmax", "LogSoftmax"})
+    for (int64_t axis : {1, -1})
+      v.push_back({std::string(op) + "_large_axis" + (axis < 0 ? "m1" : "1"),
+                   GradCase{.op = op, .opset = 13, .attrs = {{"axis", AttrValue(axis)}}, .inputs = {random_tensor({4, 16, 24, 24}, seed++, -3, 3)}}});
   // Hardmax: piecewise constant (distinct values: no ties within the step).
   v.push_back({"Hardmax", GradCase{.op = "Hardmax", .opset = 13, .inputs = {distinct({3, 4, 5}, 1)}}});
 }
