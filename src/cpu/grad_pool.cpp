@@ -1,10 +1,12 @@
 // Backward of MaxPool, AveragePool, GlobalAveragePool and GlobalMaxPool: direct loops that
 // mirror the forward's reference loop in nn_pool.cpp (same window walk, same pad rules), one
 // (n, c) plane per OpenMP iteration, so the scatter into dX never races. MaxPool's gradient goes
-// to the window's first maximum (strict >, as the forward picks it); its Indices output carries none.
-// 1-D and 2-D pools take a specialised loop with per-dim tap ranges computed at plan time.
-// oneDNN's pooling_backward is not used: max pooling needs the workspace of a forward_training run
-// the forward (inference) does not keep, and these loops cost about one forward pass.
+// to the window's first maximum (strict >, as the forward picks it; the 1-D/2-D loop finds it as
+// the first tap equal to the forward's output); its Indices output carries none. 1-D and 2-D pools
+// take a specialised loop with per-dim tap ranges computed at plan time. oneDNN's pooling_backward
+// is not used: max pooling needs the workspace of a forward_training run the forward (inference)
+// does not keep. Cost: scalar loops, ResNet-50's 3x3/2 max pool about 4-5 ms against oneDNN's
+// 0.8 ms forward on one thread (a few % of that model's backward).
 #include <algorithm>
 #include <cmath>
 #include <limits>
