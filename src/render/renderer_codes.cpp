@@ -1,0 +1,272 @@
+// The scene's byte codes on the GPU (see renderer_impl.hpp): level 0 and the max/mean pyramids of
+// every layer packed into storage-buffer chunks under the device's limits, the per-layer records, and
+// the two in-place updates for a new input (host codes through staging, or codes made on the GPU).
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "code_builder.hpp"
+#include "renderer_impl.hpp"
+
+namespace netlens::render {
+
+// Packs every layer's codes (level 0, max pyramid, mean pyramid) into chunks no larger than what
+// one storage buffer may address (maxStorageBufferRange, maxMemoryAllocationSize, or the injected
+// RenderOptions::max_buffer_bytes). A layer that does not fit in the rest of a chunk is split by
+// channels; each part's data is contiguous, so one draw per chunk reaches all of its parts.
+void Renderer::Impl::upload_codes() {
+  VkPhysicalDeviceMaintenance3Properties m3{.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};
+  VkPhysicalDeviceProperties2 p2{.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &m3};
+  vkGetPhysicalDeviceProperties2(ctx.physical(), &p2);
+  uint64_t limit = std::min<uint64_t>(ctx.properties().limits.maxStorageBufferRange, m3.maxMemoryAllocationSize);
+  limit = std::min<uint64_t>(limit, 1ull << 30);  // 32-bit byte offsets in the shaders, friendly allocations
+  if (opts.max_buffer_bytes > 0) limit = std::min<uint64_t>(limit, opts.max_buffer_bytes);
+  chunk_limit = limit & ~uint64_t(3);
+  const auto& L = scene.layout.layers;
+  // Plan: parts and their offsets (level 0 / max / mean) inside each chunk.
+  auto& plan = code_plan;
+  plan.clear();
+  chunk_used.assign(1, 0);
+  layout_key = current_layout_key();
+  layer_parts.assign(L.size(), {0, 0});
+  for (size_t i = 0; i < L.size(); ++i) {
+    const auto& d = L[i].dims;
+    const auto& sl = scene.layers[i];
+    const uint64_t b0 = static_cast<uint64_t>(d.H * d.W);
+    uint64_t bp = 0;  // pyramid bytes per channel (all levels)
+    for (auto& lv : viz::pyramid_levels(d.H, d.W)) bp += static_cast<uint64_t>(lv.h * lv.w);
+    if (static_cast<int>(viz::pyramid_levels(d.H, d.W).size()) != sl.levels)
+      throw Error(ErrorKind::Internal, "render: pyramid levels of '" + L[i].tensor.name + "' disagree with the scene");
+    const uint64_t per_c = b0 + 2 * bp;
+    if (per_c > chunk_limit)
+      throw Error(ErrorKind::Device, "layer '" + L[i].tensor.name + "': one " + std::to_string(d.H) + "x" +
+                                         std::to_string(d.W) + " channel needs " + std::to_string(per_c >> 20) +
+                                         " MiB of codes; device '" + ctx.device_name() + "' buffers hold " +
+                                         std::to_string(chunk_limit >> 20) + " MiB");
+    layer_parts[i].first = static_cast<uint32_t>(parts.size());
+    int64_t c = 0;
+    while (c < d.C) {
+      uint64_t room = chunk_limit - chunk_used.back();
+      int64_t n = std::min<int64_t>(d.C - c, static_cast<int64_t>(room / per_c));
+      if (n == 0) {
+        chunk_used.push_back(0);
+        continue;
+      }
+      uint64_t at = chunk_used.back();
+      parts.push_back({static_cast<uint32_t>(i), static_cast<uint32_t>(c), static_cast<uint32_t>(c + n),
+                       static_cast<uint32_t>(chunk_used.size() - 1)});
+      plan.push_back({at, at + static_cast<uint64_t>(n) * b0, static_cast<uint64_t>(n) * bp});
+      chunk_used.back() += static_cast<uint64_t>(n) * per_c;
+      c += n;
+    }
+    layer_parts[i].second = static_cast<uint32_t>(parts.size());
+  }
+  // Fill and upload each chunk; GPU part records. Chunks can be rewritten in place (TRANSFER_DST).
+  std::vector<gpu::GpuPart> gp(std::max<size_t>(parts.size(), 1));
+  for (size_t k = 0; k < chunk_used.size(); ++k) {
+    std::vector<uint8_t> bytes(static_cast<size_t>(chunk_used[k]));
+    fill_chunk(k, bytes.data(), gp.data());
+    static const uint8_t zero[16] = {};
+    const VkBufferUsageFlags use = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+    chunk_bufs.push_back(bytes.empty() ? upload_static(ctx, zero, 16, use) : upload_static(ctx, bytes.data(), bytes.size(), use));
+  }
+  parts_buf = upload_static(ctx, gp.data(), gp.size() * sizeof(gpu::GpuPart), VK_BUFFER_USAGE_STORAGE_BUFFER_BIT);
+}
+
+// Chunk k's bytes (chunk_used[k] of them) from the scene's current codes; with `gp`, the GPU part
+// records of its parts too (layout only: they do not change with the values).
+void Renderer::Impl::fill_chunk(size_t k, uint8_t* bytes, gpu::GpuPart* gp) const {
+  const auto& L = scene.layout.layers;
+  for (size_t pi = 0; pi < parts.size(); ++pi) {
+    const Part& P = parts[pi];
+    if (P.chunk != k) continue;
+    const auto& d = L[P.layer].dims;
+    const auto& sl = scene.layers[P.layer];
+    const CodePlan& pl = code_plan[pi];
+    const uint64_t nc = P.c1 - P.c0, b0 = static_cast<uint64_t>(d.H * d.W);
+    std::memcpy(bytes + pl.off0, scene.codes0.data() + sl.code0_offset + P.c0 * b0, static_cast<size_t>(nc * b0));
+    gpu::GpuPart g{};
+    g.head = glm::uvec4(P.layer, P.c0, P.c1, P.chunk);
+    g.offs = glm::uvec4(static_cast<uint32_t>(pl.off0), static_cast<uint32_t>(pl.bytes_max), 0u, 0u);
+    uint64_t at = pl.off_max;
+    auto levels = viz::pyramid_levels(d.H, d.W);
+    for (int lv = 1; lv <= sl.levels; ++lv) {
+      const uint64_t per = static_cast<uint64_t>(levels[static_cast<size_t>(lv - 1)].h * levels[static_cast<size_t>(lv - 1)].w);
+      const uint64_t src = sl.level_offset[static_cast<size_t>(lv)] + P.c0 * per;
+      std::memcpy(bytes + at, scene.codes_max.data() + src, static_cast<size_t>(nc * per));
+      std::memcpy(bytes + at + pl.bytes_max, scene.codes_mean.data() + src, static_cast<size_t>(nc * per));
+      g.level_offset[(lv - 1) / 4][(lv - 1) % 4] = static_cast<uint32_t>(at);
+      at += nc * per;
+    }
+    if (gp) gp[pi] = g;
+  }
+}
+
+std::vector<gpu::GpuLayer> Renderer::Impl::gpu_layers() const {
+  const auto& L = scene.layout.layers;
+  std::vector<gpu::GpuLayer> gl(std::max<size_t>(L.size(), 1));
+  for (size_t i = 0; i < L.size(); ++i) {
+    const auto& v = L[i];
+    const auto& sl = scene.layers[i];
+    gpu::GpuLayer& g = gl[i];
+    g.origin_pitch = glm::vec4(v.origin, v.pitch);
+    g.size_thick = glm::vec4(v.size, v.thickness);
+    g.dims = glm::uvec4(v.dims.C, v.dims.H, v.dims.W, v.dims.count);
+    g.info = glm::uvec4(0u, static_cast<uint32_t>(sl.levels),
+                        (sl.scale.kind == viz::ColorMapKind::Diverging ? gpu::kLayerDiverging : 0u) |
+                            (v.dims.grid ? gpu::kLayerGrid : 0u), 0u);
+  }
+  return gl;
+}
+
+std::vector<std::array<int64_t, 5>> Renderer::Impl::current_layout_key() const {
+  std::vector<std::array<int64_t, 5>> key;
+  for (size_t i = 0; i < scene.layout.layers.size(); ++i) {
+    const auto& d = scene.layout.layers[i].dims;
+    key.push_back({d.C, d.H, d.W, d.count, i < scene.layers.size() ? scene.layers[i].levels : -1});
+  }
+  return key;
+}
+
+// Buffer copies (in-place value updates) made visible to the draws' storage-buffer reads.
+namespace {
+void barrier_copies_to_shader_reads(VkCommandBuffer cb) {
+  VkMemoryBarrier2 mb{.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER_2, .srcStageMask = VK_PIPELINE_STAGE_2_COPY_BIT,
+                      .srcAccessMask = VK_ACCESS_2_TRANSFER_WRITE_BIT,
+                      .dstStageMask = VK_PIPELINE_STAGE_2_VERTEX_SHADER_BIT | VK_PIPELINE_STAGE_2_FRAGMENT_SHADER_BIT,
+                      .dstAccessMask = VK_ACCESS_2_SHADER_STORAGE_READ_BIT};
+  VkDependencyInfo d{.sType = VK_STRUCTURE_TYPE_DEPENDENCY_INFO, .memoryBarrierCount = 1, .pMemoryBarriers = &mb};
+  vkCmdPipelineBarrier2(cb, &d);
+}
+}  // namespace
+
+// The new values go through host staging buffers and one transfer submission on the renderer's
+// queue, finished (fence) before this returns; its barrier makes the copies visible to the shader
+// reads of every later submission. render() waits for each frame's own submission too, so no frame
+// is in flight here: a frame shows the values before this call or after it, never a mix.
+UploadStats Renderer::Impl::values_changed() {
+  UploadStats us;
+  auto t0 = Clock::now();
+  if (current_layout_key() != layout_key || scene.codes0.size() + scene.codes_max.size() == 0 ||
+      scene.layers.size() != scene.layout.layers.size())
+    throw Error(ErrorKind::Internal, "render: values_changed needs a scene with the same layout (layer shapes) as before");
+  if (chunk_staging.empty()) {
+    for (size_t k = 0; k < chunk_bufs.size(); ++k)
+      chunk_staging.push_back(make_buffer(ctx, chunk_bufs[k].size, VK_BUFFER_USAGE_TRANSFER_SRC_BIT, kHost, true));
+    layers_staging = make_buffer(ctx, layers_buf.size, VK_BUFFER_USAGE_TRANSFER_SRC_BIT, kHost, true);
+  }
+  for (size_t k = 0; k < chunk_used.size(); ++k) {
+    fill_chunk(k, static_cast<uint8_t*>(chunk_staging[k].map), nullptr);
+    us.bytes += chunk_used[k];
+  }
+  const std::vector<gpu::GpuLayer> gl = gpu_layers();
+  std::memcpy(layers_staging.map, gl.data(), gl.size() * sizeof(gpu::GpuLayer));
+  us.bytes += gl.size() * sizeof(gpu::GpuLayer);
+  us.pack_ms = ms_since(t0);
+  auto t1 = Clock::now();
+  ctx.submit_now([&](VkCommandBuffer cb) {
+    for (size_t k = 0; k < chunk_used.size(); ++k) {
+      if (chunk_used[k] == 0) continue;
+      VkBufferCopy c{.srcOffset = 0, .dstOffset = 0, .size = chunk_used[k]};
+      vkCmdCopyBuffer(cb, chunk_staging[k].buf, chunk_bufs[k].buf, 1, &c);
+    }
+    VkBufferCopy lc{.srcOffset = 0, .dstOffset = 0, .size = gl.size() * sizeof(gpu::GpuLayer)};
+    vkCmdCopyBuffer(cb, layers_staging.buf, layers_buf.buf, 1, &lc);
+    barrier_copies_to_shader_reads(cb);
+  });
+  us.copy_ms = ms_since(t1);
+  us.total_ms = ms_since(t0);
+  return us;
+}
+
+// Device-made codes: the builder's flat buffers have build_scene's layout; each part of a chunk
+// takes its channel run of level 0 and of every pyramid level (max, then mean), as fill_chunk does
+// from the host scene. One submission: [wait] → reductions → copies → barrier → [signal].
+std::vector<viz::ColorScale> Renderer::Impl::codes_from_device(CodeBuilder& b, VkBuffer acts,
+                                                               const Renderer::TimelinePoint* wait,
+                                                               const Renderer::TimelinePoint* signal, UploadStats* stats) {
+  auto t0 = Clock::now();
+  const auto& L = scene.layout.layers;
+  if (current_layout_key() != layout_key)
+    throw Error(ErrorKind::Internal, "render: codes_from_device needs the layout the renderer was made with");
+  std::vector<std::vector<VkBufferCopy>> c0(chunk_bufs.size()), cmax(chunk_bufs.size()), cmean(chunk_bufs.size());
+  uint64_t bytes = 0;
+  for (size_t pi = 0; pi < parts.size(); ++pi) {
+    const Part& P = parts[pi];
+    const auto& d = L[P.layer].dims;
+    const CodePlan& pl = code_plan[pi];
+    const uint64_t nc = P.c1 - P.c0, b0 = static_cast<uint64_t>(d.H * d.W);
+    const int layer = static_cast<int>(P.layer);
+    if (b.levels(layer) != scene.layers[P.layer].levels)
+      throw Error(ErrorKind::Internal, "render: code builder and renderer disagree on pyramid depth");
+    c0[P.chunk].push_back({b.code0_offset(layer) + P.c0 * b0, pl.off0, nc * b0});
+    bytes += nc * b0;
+    uint64_t at = pl.off_max;
+    auto levels = viz::pyramid_levels(d.H, d.W);
+    for (int lv = 1; lv <= b.levels(layer); ++lv) {
+      const uint64_t per = static_cast<uint64_t>(levels[static_cast<size_t>(lv - 1)].h * levels[static_cast<size_t>(lv - 1)].w);
+      const uint64_t src = b.level_offset(layer, lv) + P.c0 * per;
+      cmax[P.chunk].push_back({src, at, nc * per});
+      cmean[P.chunk].push_back({src, at + pl.bytes_max, nc * per});
+      bytes += 2 * nc * per;
+      at += nc * per;
+    }
+  }
+  auto t1 = Clock::now();
+  VkCommandBufferAllocateInfo ai{.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, .commandPool = cmd_pool,
+                                 .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY, .commandBufferCount = 1};
+  VkCommandBuffer cb;
+  VK_CHECK(vkAllocateCommandBuffers(ctx.device(), &ai, &cb));
+  VkCommandBufferBeginInfo bi{.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+                              .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT};
+  VK_CHECK(vkBeginCommandBuffer(cb, &bi));
+  b.record(cb, acts);
+  for (size_t k = 0; k < chunk_bufs.size(); ++k) {
+    if (!c0[k].empty()) vkCmdCopyBuffer(cb, b.codes0(), chunk_bufs[k].buf, static_cast<uint32_t>(c0[k].size()), c0[k].data());
+    if (!cmax[k].empty()) vkCmdCopyBuffer(cb, b.codes_max(), chunk_bufs[k].buf, static_cast<uint32_t>(cmax[k].size()), cmax[k].data());
+    if (!cmean[k].empty()) vkCmdCopyBuffer(cb, b.codes_mean(), chunk_bufs[k].buf, static_cast<uint32_t>(cmean[k].size()), cmean[k].data());
+  }
+  barrier_copies_to_shader_reads(cb);
+  VK_CHECK(vkEndCommandBuffer(cb));
+  VkCommandBufferSubmitInfo cbi{.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_SUBMIT_INFO, .commandBuffer = cb};
+  VkSemaphoreSubmitInfo wsi{.sType = VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO,
+                            .semaphore = wait ? wait->semaphore : VK_NULL_HANDLE, .value = wait ? wait->value : 0,
+                            .stageMask = VK_PIPELINE_STAGE_2_COMPUTE_SHADER_BIT};
+  VkSemaphoreSubmitInfo ssi{.sType = VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO,
+                            .semaphore = signal ? signal->semaphore : VK_NULL_HANDLE, .value = signal ? signal->value : 0,
+                            .stageMask = VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT};
+  VkSubmitInfo2 si{.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO_2,
+                   .waitSemaphoreInfoCount = wait ? 1u : 0u, .pWaitSemaphoreInfos = wait ? &wsi : nullptr,
+                   .commandBufferInfoCount = 1, .pCommandBufferInfos = &cbi,
+                   .signalSemaphoreInfoCount = signal ? 1u : 0u, .pSignalSemaphoreInfos = signal ? &ssi : nullptr};
+  VkFence f = fence.get();
+  VK_CHECK(vkResetFences(ctx.device(), 1, &f));
+  VK_CHECK(vkQueueSubmit2(ctx.queue(), 1, &si, f));
+  VK_CHECK(vkWaitForFences(ctx.device(), 1, &f, VK_TRUE, UINT64_MAX));
+  vkFreeCommandBuffers(ctx.device(), cmd_pool, 1, &cb);
+  auto t2 = Clock::now();
+  // The layer records carry the colour-map kind, which the GPU's scales decide.
+  std::vector<viz::ColorScale> sc = b.scales();
+  std::vector<gpu::GpuLayer> gl = gpu_layers();
+  for (size_t i = 0; i < L.size() && i < sc.size(); ++i) {
+    const uint32_t div = sc[i].kind == viz::ColorMapKind::Diverging ? gpu::kLayerDiverging : 0u;
+    gl[i].info.z = (gl[i].info.z & ~gpu::kLayerDiverging) | div;
+  }
+  if (!layers_staging.buf) layers_staging = make_buffer(ctx, layers_buf.size, VK_BUFFER_USAGE_TRANSFER_SRC_BIT, kHost, true);
+  std::memcpy(layers_staging.map, gl.data(), gl.size() * sizeof(gpu::GpuLayer));
+  ctx.submit_now([&](VkCommandBuffer cb2) {
+    VkBufferCopy lc{.srcOffset = 0, .dstOffset = 0, .size = gl.size() * sizeof(gpu::GpuLayer)};
+    vkCmdCopyBuffer(cb2, layers_staging.buf, layers_buf.buf, 1, &lc);
+    barrier_copies_to_shader_reads(cb2);
+  });
+  if (stats) {
+    stats->pack_ms = ms_since(t0) - ms_since(t1);
+    stats->copy_ms = ms_since(t1);
+    stats->total_ms = ms_since(t0);
+    stats->bytes = bytes;
+  }
+  (void)t2;
+  return sc;
+}
+
+}  // namespace netlens::render

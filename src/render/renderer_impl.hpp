@@ -1,0 +1,176 @@
+// Inside the Renderer (private to src/render): the Impl that owns its Vulkan objects, and the plain
+// structs and free functions its files share. One file per concern:
+//   renderer.cpp            the public Renderer API and initialisation (static scene buffers, font)
+//   renderer_targets.cpp    frame targets (colour, IDs, depth, MSAA, read-back buffers), image helpers
+//   renderer_pipelines.cpp  descriptor sets and graphics pipelines
+//   renderer_codes.cpp      the scene's byte codes in storage-buffer chunks; in-place value updates
+//   renderer_labels.cpp     2D overlay text (labels, legend, selection panel) and 3D lines
+//   renderer_frame.cpp      one frame: instance lists from viz::plan_frame, upload, command recording
+// What a frame draws (culling, level of detail, highlights) is decided in viz (frame_plan.hpp,
+// selection.hpp); these files only turn it into GPU work.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <glm/mat4x4.hpp>
+#include <glm/vec4.hpp>
+
+#include "frame_plan.hpp"
+#include "gpu_types.hpp"
+#include "renderer.hpp"
+#include "vk_buffer.hpp"
+
+namespace netlens::render {
+
+constexpr VkFormat kColorFormat = VK_FORMAT_R8G8B8A8_UNORM;
+constexpr VkFormat kIdFormat = VK_FORMAT_R32G32_UINT;
+constexpr VkFormat kDepthFormat = VK_FORMAT_D32_SFLOAT;
+
+using Clock = std::chrono::steady_clock;
+inline double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+// ---- renderer_targets.cpp
+struct GpuImage {
+  UniqueImage img;
+  UniqueMemory mem;
+  UniqueImageView view;
+};
+// A 2D image with one mip level and layer, device-local memory (any type if none), and a view.
+GpuImage make_image(Context& ctx, uint32_t w, uint32_t h, VkFormat fmt, VkImageUsageFlags usage,
+                    VkSampleCountFlagBits samples, VkImageAspectFlags aspect);
+VkImageMemoryBarrier2 image_barrier(VkImage img, VkImageAspectFlags aspect, VkImageLayout from, VkImageLayout to,
+                                    VkPipelineStageFlags2 src_stage, VkAccessFlags2 src_access,
+                                    VkPipelineStageFlags2 dst_stage, VkAccessFlags2 dst_access);
+
+// What a frame renders into: colour (kColorFormat) and IDs (kIdFormat) single-sampled (resolve
+// targets, copied or blitted from), their multisampled twins when samples > 1 (else empty), depth,
+// and host buffers for reading the colour, the IDs and one probed ID back.
+struct FrameTargets {
+  GpuImage color_ms, id_ms, depth, color, id;
+  GpuBuffer color_rb, id_rb, probe_rb;
+};
+FrameTargets make_targets(Context& ctx, int width, int height, VkSampleCountFlagBits samples);
+// The label font atlas as a sampled R8 image (SHADER_READ_ONLY_OPTIMAL), uploaded and waited for.
+GpuImage upload_font(Context& ctx);
+
+// ---- renderer_pipelines.cpp
+// The buffers and font bound in descriptor set 0 (every draw) and one code chunk per set 1.
+struct SetBuffers {
+  VkBuffer frame, layers, parts, lut, regions, slabs, cells, layer_regions;
+  VkImageView font;
+  VkSampler sampler;
+  std::vector<VkBuffer> chunks;
+};
+struct Descriptors {
+  UniqueSetLayout set_layout, codes_layout;
+  UniqueDescriptorPool pool;
+  VkDescriptorSet set = VK_NULL_HANDLE;       // set 0
+  std::vector<VkDescriptorSet> chunk_sets;    // set 1, one per code chunk
+};
+Descriptors make_descriptors(VkDevice dev, const SetBuffers& b);
+
+struct Pipelines {
+  UniquePipelineLayout layout;  // set 0 + set 1 (codes)
+  UniquePipeline bg, slab, cell, line, overlay_line, text;
+};
+Pipelines make_pipelines(VkDevice dev, const Descriptors& d, VkSampleCountFlagBits samples);
+
+// ---- renderer_labels.cpp
+// Text and 2D panels (screen pixels) for the overlay pass: layer labels placed nearest first and
+// never overlapping, the title, the legend and the selected-neuron panel.
+void build_labels(std::vector<gpu::TextVertex>& text, const viz::Scene& scene, const RenderOptions& opts,
+                  const Selection& selection, const glm::mat4& view_proj, const viz::Camera& cam,
+                  const std::vector<int>& order);
+// World-space lines: connection bundles between visible layers, the receptive-field wireframes and
+// cones, and the fan-out. Returns the index of the first line drawn without the depth test (the
+// fan-out lies behind the selected layer's own slabs when that layer is seen from the front);
+// SIZE_MAX when there is none.
+size_t build_lines(std::vector<gpu::LineVertex>& lines, const viz::Layout& layout, const RenderOptions& opts,
+                   const Selection& selection, const std::vector<uint8_t>& visible);
+
+// ---- The Renderer's state; its member functions live in the files above by concern.
+struct Renderer::Impl {
+  Context& ctx;
+  const viz::Scene& scene;
+  RenderOptions opts;
+  VkSampleCountFlagBits samples = VK_SAMPLE_COUNT_1_BIT;
+  float radius = 1.0f;
+
+  GpuBuffer layers_buf, parts_buf, lut_buf;
+  // The scene's byte codes, split into parts (channel runs of a layer) packed into chunks of at
+  // most chunk_limit bytes, one storage buffer and one descriptor set (set 1) per chunk.
+  struct Part { uint32_t layer = 0, c0 = 0, c1 = 0, chunk = 0; };
+  std::vector<Part> parts;
+  std::vector<std::pair<uint32_t, uint32_t>> layer_parts;  // [first, end) into parts, per layer
+  std::vector<GpuBuffer> chunk_bufs;
+  uint64_t chunk_limit = 0;
+  // Kept from upload_codes for in-place value updates (Renderer::values_changed): where each part's
+  // codes sit in its chunk, the bytes per chunk, and the layout the buffers were sized for.
+  struct CodePlan { uint64_t off0, off_max, bytes_max; };
+  std::vector<CodePlan> code_plan;
+  std::vector<uint64_t> chunk_used;
+  std::vector<std::array<int64_t, 5>> layout_key;  // C, H, W, count, levels per layer
+  std::vector<GpuBuffer> chunk_staging;            // host copies of the chunks, made on the first update
+  GpuBuffer layers_staging;
+  GpuBuffer frame_buf, regions_buf, layer_regions_buf, slabs_buf, cells_buf, lines_buf, text_buf;
+  std::optional<std::pair<int, int>> probe_px;
+  std::pair<uint32_t, uint32_t> probe_id{0, 0};
+  bool readback_once = false;
+  FrameTargets targets;
+  GpuImage font;
+  UniqueSampler sampler;
+  Descriptors desc;
+  Pipelines pipes;
+  UniqueCommandPool cmd_pool;
+  VkCommandBuffer cmd = VK_NULL_HANDLE;
+  UniqueFence fence;
+
+  Selection selection;
+  OverlayFn overlay;
+  std::vector<uint8_t> pixels;
+  std::vector<uint32_t> ids;
+  bool have_frame = false;
+
+  // per-frame scratch
+  viz::FramePlan plan;
+  std::vector<glm::uvec2> slab_list, cell_list;
+  std::vector<gpu::LineVertex> lines;
+  size_t overlay_first = 0;  // lines[overlay_first..] are drawn without the depth test (build_lines)
+  std::vector<gpu::TextVertex> text;
+
+  Impl(Context& c, const viz::Scene& s, RenderOptions o) : ctx(c), scene(s), opts(std::move(o)) {}
+
+  void init();                                           // renderer.cpp
+  // renderer_codes.cpp
+  void upload_codes();
+  void fill_chunk(size_t k, uint8_t* bytes, gpu::GpuPart* gp) const;
+  std::vector<gpu::GpuLayer> gpu_layers() const;
+  std::vector<std::array<int64_t, 5>> current_layout_key() const;
+  UploadStats values_changed();
+  std::vector<viz::ColorScale> codes_from_device(CodeBuilder& b, VkBuffer acts, const Renderer::TimelinePoint* wait,
+                                                 const Renderer::TimelinePoint* signal, UploadStats* stats);
+  uint32_t part_of(int layer, int64_t c) const {
+    auto [a, b] = layer_parts[static_cast<size_t>(layer)];
+    for (uint32_t p = a; p < b; ++p)
+      if (static_cast<uint32_t>(c) < parts[p].c1) return p;
+    return b - 1;
+  }
+  // renderer_frame.cpp
+  FrameStats render(const viz::Camera& cam, const PresentTarget* present);
+  void build_instances(const viz::FrameView& fv, const viz::Camera& cam, FrameStats& st);
+  void upload_frame(const viz::FrameView& fv, const viz::Camera& cam);
+  void record_scene(FrameStats& st);
+  void record_outputs(const PresentTarget* present, bool readback, bool probing);
+  void submit_frame(const PresentTarget* present);
+  void ensure_host_buffer(GpuBuffer& b, VkDeviceSize bytes, VkBufferUsageFlags usage);
+};
+
+}  // namespace netlens::render
