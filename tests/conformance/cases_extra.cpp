@@ -226,6 +226,7 @@ std::vector<OpCase> all_generated() {
       for (OpCase& c : cases) {
         c.source = "generated/" + family;
         annotate_fd(c);
+        if (!c.node.has_attr("auto_pad") || c.node.op_type != "ConvTranspose") attach_reference(c);
         all.push_back(std::move(c));
       }
   return all;
@@ -235,7 +236,7 @@ std::vector<OpCase> all_generated() {
 
 std::vector<std::pair<std::string, std::vector<OpCase>>> extra_families() {
   return {{"unary_more", unary_more()}, {"reductions_more", reductions_more()}, {"nn_more", nn_more()},
-          {"index_more", index_more()}, {"shape_more", shape_more()}};
+          {"index_more", index_more()}, {"shape_more", shape_more()}, {"cpu_reference", reference_cases()}};
 }
 
 const std::vector<OpCase>& generated_cases() {

@@ -47,6 +47,11 @@ struct OpCase {
   // Independent reference (ONNX node data): expected outputs, compared as ONNX does
   // (|got − want| ≤ 1e-7 + 1e-3·|want|). Empty for generated cases.
   std::vector<Tensor> expected;
+  // Or a direct double-precision reference of output 0 (tests/cpu/cpu_reference.hpp), given the
+  // planned output shape: relative L2 <= 1e-5, or per element |got − ref| <= 1e-6 + ref_rtol·|ref|
+  // when ref_rtol > 0.
+  std::function<std::vector<double>(const OpCase&, const Shape&)> reference;
+  double ref_rtol = 0;
   // Backends that must accept the case (the cases that tests/cuda/test_conformance.cpp asserted
   // the CUDA backend implements: "cuda"). Elsewhere a refusal is listed, not failed.
   std::vector<std::string> required_on;
@@ -81,6 +86,8 @@ std::vector<std::pair<std::string, std::vector<OpCase>>> extra_families();
 std::vector<OpCase> conv_cases();         // also the precision checks' cases (tests/cuda)
 std::vector<OpCase> gemm_matmul_cases();
 std::vector<OpCase> resize_cases();       // also the host-side Resize arithmetic check (tests/cuda)
+std::vector<OpCase> reference_cases();    // cases_reference.cpp: the unary ops of tests/cpu's table
+void attach_reference(OpCase& c);         // Conv/ConvTranspose/pools: a double reference
 // Single-node models of ONNX's node test suite whose op the CPU backend has (cases_onnx.cpp),
 // with their expected outputs; `skipped` receives "test: why" for folders that cannot be a case.
 const std::vector<OpCase>& onnx_cases(std::vector<std::string>* skipped);

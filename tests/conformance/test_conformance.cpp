@@ -114,6 +114,49 @@ TEST(Conformance, CpuVsOnnx) {
     for (const std::string& s : skipped) std::printf("  not a case: %s\n", s.c_str());
 }
 
+// (a) for generated cases: the direct double-precision references of tests/cpu.
+TEST(Conformance, CpuVsDoubleReference) {
+  Worst worst;
+  int checked = 0;
+  for (const OpCase& c : generated_cases()) {
+    if (!c.reference || !selected(c)) continue;
+    SCOPED_TRACE(c.label + " (" + c.source + ")");
+    std::string why;
+    auto p = plan_case(c, &why);
+    EXPECT_TRUE(p) << why;
+    if (!p) continue;
+    const ForwardRun r = run_forward(cpu_backend(), c, *p);
+    EXPECT_TRUE(r.problem.empty()) << r.problem;
+    if (!r.problem.empty()) continue;
+    const std::vector<double> want = c.reference(c, p->out[0].shape);
+    const Tensor& got = r.outputs[0];
+    ASSERT_EQ(static_cast<size_t>(got.numel()), want.size());
+    double num = 0, den = 0, ratio = 0;
+    for (size_t i = 0; i < want.size(); ++i) {
+      const double g = got.get_f64(static_cast<int64_t>(i)), e = want[i];
+      if (!std::isfinite(e)) {
+        EXPECT_TRUE(std::isnan(e) ? std::isnan(g) : g == e) << "element " << i << ": got " << g << ", want " << e;
+        continue;
+      }
+      num += (g - e) * (g - e);
+      den += e * e;
+      if (c.ref_rtol > 0) ratio = std::max(ratio, std::abs(g - e) / (1e-6 + c.ref_rtol * std::abs(e)));
+    }
+    const double rel = std::sqrt(num / std::max(den, 1e-300));
+    if (c.ref_rtol > 0) {
+      EXPECT_LE(ratio, 1.0) << "worst element off by " << ratio << "x the tolerance 1e-6 + " << c.ref_rtol << "|ref|";
+      worst.add(c.node.op_type + " (elementwise, tolerance used)", ratio, c.label);
+    } else {
+      EXPECT_LE(rel, 1e-5) << "relative L2 error against the double reference";
+      worst.add(c.node.op_type + " (relative L2)", rel, c.label);
+    }
+    ++checked;
+  }
+  EXPECT_GT(checked, 80);
+  std::printf("[conformance] (a) CPU vs direct double-precision references (tests/cpu/cpu_reference.hpp): %d cases\n", checked);
+  worst.print("(a) worst errors against double references");
+}
+
 // ---- (d) ------------------------------------------------------------------------------------------
 TEST(Conformance, CpuGuardsAndGradContract) {
   int fwd = 0, bwd = 0;

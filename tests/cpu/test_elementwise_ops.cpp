@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "cpu_reference.hpp"
 #include "netlens/cpu.hpp"
 #include "netlens/runtime.hpp"
 
@@ -155,63 +156,13 @@ void expect_exact(const Tensor& got, const std::vector<int64_t>& ref, const std:
 }
 
 // ---------------------------------------------------------------------------------------------
-struct UnaryCase {
-  std::string op;
-  std::map<std::string, AttrValue> attrs;
-  std::function<double(double)> ref;
-  double lo = -3, hi = 3;
-};
-
-double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
-double softplus(double x) { return std::log1p(std::exp(x)); }
+// The double references of the float unary ops (cpu_reference.hpp, shared with tests/conformance).
+using UnaryCase = netlens::cpuref::UnaryRef;
+using netlens::cpuref::sigmoid;
+using netlens::cpuref::softplus;
 
 TEST(ElementwiseUnary, FloatOpsMatchDouble) {
-  const double pi = 3.14159265358979323846;
-  std::vector<UnaryCase> cases = {
-      {"Relu", {}, [](double x) { return x < 0 ? 0 : x; }},
-      {"LeakyRelu", {{"alpha", 0.3f}}, [](double x) { return x < 0 ? 0.3f * x : x; }},
-      {"LeakyRelu", {}, [](double x) { return x < 0 ? 0.01f * x : x; }},
-      {"Elu", {{"alpha", 0.7f}}, [](double x) { return x < 0 ? 0.7f * (std::exp(x) - 1) : x; }},
-      {"Selu", {}, [](double x) {
-         return 1.05070102214813232421875 * (x <= 0 ? 1.67326319217681884765625 * (std::exp(x) - 1) : x);
-       }},
-      {"Celu", {{"alpha", 2.0f}}, [](double x) { return std::max(0.0, x) + std::min(0.0, 2.0 * (std::exp(x / 2.0) - 1)); }},
-      {"Sigmoid", {}, sigmoid, -20, 20},
-      {"HardSigmoid", {{"alpha", 0.3f}, {"beta", 0.4f}}, [](double x) {
-         return std::clamp(static_cast<double>(0.3f) * x + static_cast<double>(0.4f), 0.0, 1.0);
-       }},
-      {"HardSwish", {}, [](double x) { return x * std::clamp(x / 6 + 0.5, 0.0, 1.0); }, -5, 5},
-      {"Tanh", {}, [](double x) { return std::tanh(x); }},
-      {"Softplus", {}, softplus, -30, 30},
-      {"Softsign", {}, [](double x) { return x / (1 + std::fabs(x)); }},
-      {"ThresholdedRelu", {{"alpha", 0.5f}}, [](double x) { return x > 0.5 ? x : 0; }},
-      {"Mish", {}, [](double x) { return x * std::tanh(softplus(x)); }},
-      {"Erf", {}, [](double x) { return std::erf(x); }},
-      {"Gelu", {}, [](double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }},
-      {"Gelu", {{"approximate", std::string("tanh")}}, [pi](double x) {
-         return 0.5 * x * (1 + std::tanh(std::sqrt(2 / pi) * (x + 0.044715 * x * x * x)));
-       }},
-      {"Sqrt", {}, [](double x) { return std::sqrt(x); }, 0, 100},
-      {"Exp", {}, [](double x) { return std::exp(x); }, -10, 10},
-      {"Log", {}, [](double x) { return std::log(x); }, 1e-3, 100},
-      {"Neg", {}, [](double x) { return -x; }},
-      {"Abs", {}, [](double x) { return std::fabs(x); }},
-      {"Reciprocal", {}, [](double x) { return 1 / x; }, 0.1, 10},
-      {"Floor", {}, [](double x) { return std::floor(x); }},
-      {"Ceil", {}, [](double x) { return std::ceil(x); }},
-      {"Sign", {}, [](double x) { return (x > 0) - (x < 0); }},
-      {"Sin", {}, [](double x) { return std::sin(x); }},
-      {"Cos", {}, [](double x) { return std::cos(x); }},
-      {"Tan", {}, [](double x) { return std::tan(x); }, -1.5, 1.5},
-      {"Asin", {}, [](double x) { return std::asin(x); }, -1, 1},
-      {"Acos", {}, [](double x) { return std::acos(x); }, -1, 1},
-      {"Atan", {}, [](double x) { return std::atan(x); }},
-      {"Sinh", {}, [](double x) { return std::sinh(x); }},
-      {"Cosh", {}, [](double x) { return std::cosh(x); }},
-      {"Asinh", {}, [](double x) { return std::asinh(x); }},
-      {"Acosh", {}, [](double x) { return std::acosh(x); }, 1, 10},
-      {"Atanh", {}, [](double x) { return std::atanh(x); }, -0.99, 0.99},
-  };
+  const std::vector<UnaryCase> cases = netlens::cpuref::unary_refs();
   // An odd size, and one above the OpenMP threshold.
   for (const Shape& shape : {Shape{3, 7, 5}, Shape{41, 1013}}) {
     for (const auto& c : cases) {
