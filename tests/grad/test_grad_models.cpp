@@ -369,6 +369,12 @@ TEST_P(GradModels, EveryTensorMatchesPyTorchAutograd) {
     EXPECT_EQ(n, 0.0) << c.name << ": " << p.name << " does not depend on the input in the oracle, yet netlens's "
                       << "gradient for it is nonzero";
   }
+  // Session::backward's contract: a gradient for every float non-constant tensor of the run.
+  for (const PlannedTensor& p : s.planned()) {
+    if (!p.constant && is_float(p.info.dtype)) {
+      EXPECT_TRUE(s.gradients().contains(p.name)) << c.name << ": no gradient for " << p.name;
+    }
+  }
   EXPECT_GT(compared, 10) << c.name << ": too few gradients compared";
   // Kink decisions taken from netlens: a handful per model is float32 rounding; a wrong forward
   // would flip far more (and fails the forward tests first).

@@ -88,7 +88,7 @@ def to_numpy_out(t):
 def run(model_path, inputs, seeds, fdtype, weights=False, kinks=None):
     """Returns (values, grads, producers, order): every tensor's value, dS/dT for every float tensor
     depending on an input (or every float initializer when weights), producing nodes, graph order."""
-    model = onnx.load(model_path)
+    model = onnx.load(model_path) if isinstance(model_path, str) else model_path  # or a ModelProto
     g = model.graph
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
     if opset is None:
