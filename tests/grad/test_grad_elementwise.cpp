@@ -408,6 +408,9 @@ TEST(GradElementwise, AliasedInputs) {
   check_square("Mul", 2.0, 0.0);  // d(x²)/dx = 2x
   check_square("Add", 0.0, 2.0);  // d(2x)/dx = 2
   check_square("Sub", 0.0, 0.0);  // x - x = 0
+  check_square("Max", 0.0, 1.0);  // max(x, x) = x: the tie goes to the first slot, once
+  check_square("Min", 0.0, 1.0);
+  check_square("Sum", 0.0, 2.0);
 }
 
 // ---------------------------------------------------------------------------------------------
