@@ -16,6 +16,7 @@
 #include <glm/trigonometric.hpp>
 
 #include "camera.hpp"
+#include "frame_plan.hpp"
 #include "renderer.hpp"
 #include "scene.hpp"
 
@@ -200,6 +201,8 @@ TEST_F(RenderTest, SelectionChangesExactlyTheReceptiveFieldAndFanOutPixels) {
     const std::vector<uint8_t>& after = r.rgba();
     std::vector<int> inside_per_layer(scene.layout.layers.size(), 0);
     int mismatches = 0, tint_errors = 0;
+    // viz::highlight_of is the shaders' highlight() on the host: it must name the same sets.
+    const viz::HighlightList hl = viz::highlight_regions(sel, scene.layout.layers.size(), 4096);
     for (int y = 0; y < H; ++y)
       for (int x = 0; x < W; ++x) {
         auto [a, b] = ids[static_cast<size_t>(y * W + x)];
@@ -213,6 +216,14 @@ TEST_F(RenderTest, SelectionChangesExactlyTheReceptiveFieldAndFanOutPixels) {
           auto it = fanout_expect.find(layer);
           fo = it != fanout_expect.end() && it->second.count(b);
           EXPECT_LE(int(self) + int(rf) + int(fo), 1) << "a neuron is in one highlight set at most";
+          const viz::Highlight h = viz::highlight_of(sel, hl, layer, d, b);
+          const viz::Highlight want = self ? viz::Highlight::Selected
+                                      : rf ? viz::Highlight::ReceptiveField
+                                      : fo ? viz::Highlight::FanOut
+                                           : viz::Highlight::None;
+          if (h != want && ++mismatches < 10)
+            ADD_FAILURE() << "highlight_of " << static_cast<int>(h) << " at pixel " << x << "," << y << ", shaders' "
+                          << static_cast<int>(want);
           if (self || rf || fo) ++inside_per_layer[static_cast<size_t>(layer)];
         }
         const bool inside = self || rf || fo;
@@ -303,6 +314,32 @@ TEST_F(RenderTest, LayoutIsDeterministicAcrossRenders) {
   Renderer r2(context(), s2, o);
   r2.render(viz::overview_camera(s2.layout, 1.6f));
   EXPECT_EQ(r1.rgba(), r2.rgba());
+}
+
+// The renderer draws what viz::plan_frame decides: as many cell instances and cell layers, and one
+// slab instance per code part of every other visible layer.
+TEST_F(RenderTest, FrameStatsFollowTheFramePlan) {
+  viz::Scene scene = viz::synthetic_scene({{1, 3, 12, 12}, {1, 8, 6, 6}, {1, 16, 3, 3}}, 4);
+  RenderOptions o = plain(400, 300);
+  Renderer r(context(), scene, o);
+  const auto& L = scene.layout.layers;
+  uint32_t any_cells = 0, any_slabs = 0;
+  for (const viz::Camera& cam : {viz::overview_camera(scene.layout, 400.0f / 300.0f),
+                                 viz::focus_camera(scene.layout, 1, 400.0f / 300.0f),
+                                 viz::look_at(L[0].origin - glm::vec3(8.0f, -3.0f, 2.0f), L[0].center())}) {
+    const viz::FramePlan plan = viz::plan_frame(scene.layout, viz::frame_view(cam, 400, 300, viz::scene_radius(scene.layout)),
+                                                viz::LodOptions{.cell_budget = o.cell_budget, .cell_min_px = o.cell_min_px});
+    FrameStats st = r.render(cam);
+    EXPECT_EQ(st.cell_instances, plan.cells.size());
+    EXPECT_EQ(st.cell_layers, static_cast<uint32_t>(plan.cell_layers));
+    uint32_t slabs = 0;
+    for (int i : plan.order) slabs += plan.as_cells[static_cast<size_t>(i)] ? 0u : 1u;  // one part per layer here
+    EXPECT_EQ(st.slab_instances, slabs);
+    any_cells += st.cell_instances;
+    any_slabs += st.slab_instances;
+  }
+  EXPECT_GT(any_cells, 0u) << "the close-up draws cells";
+  EXPECT_GT(any_slabs, 0u);
 }
 
 TEST_F(RenderTest, FarLayersUseAggregatedLevels) {
