@@ -8,6 +8,10 @@
 // HardSwish and the open one for HardSigmoid, Clip passes the gradient to x on lo <= x <= hi.
 // Floor, Ceil, Round and Sign have zero gradient (they are piecewise constant): their kernels add
 // nothing, explicitly, so that a graph through them is still differentiable.
+//
+// Speed: derivatives use the kept output where that avoids a transcendental (Sigmoid y(1-y), Tanh
+// 1-y², Exp y, Elu y+alpha...); Gelu, Erf, Softplus and Mish go through oneDNN on tensors of 256+
+// elements (std::exp/erf/tanh are scalar calls); every other loop is a branch-free vectorised pass.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-trapping-math")
 #endif

@@ -1,14 +1,17 @@
 // Helpers shared by the elementwise backward kernels (grad_elementwise*.cpp): flat parallel loops
 // over float32 views and the two shape movements of reverse mode for broadcasting ops:
-// - unbroadcast_add: dst (a broadcast operand's shape) += the sum of src (the broadcast result's
-//   shape) over the dims the operand was broadcast along;
+// - unbroadcast_map / unbroadcast_add: dst (a broadcast operand's shape) += the sum over the dims
+//   the operand was broadcast along of f(i) (a value per element of the broadcast result, computed
+//   on the fly: the product g·b of Mul's gradient is never stored) or of a stored src;
 // - ReduceGeom: for a reduction over `axes`, the input offsets of every output's reduced set, in
 //   row-major order of the reduced dims (so "first" means the lowest flat index).
 //
 // Contract: views are float32 host views whose shapes passed shape inference. Every helper ADDS
-// into its destination (the GradKernel contract) and never reads it, so a destination may alias
-// another kernel argument's gradient. Sums accumulate in double (a gradient summed over a large
-// activation keeps float32 accuracy).
+// into its destination (the GradKernel contract) and never uses its value otherwise, so a
+// destination may alias another kernel argument's gradient. Broadcast sums take float SIMD partial
+// sums over blocks of at most 1024 elements and add the blocks in double (a gradient summed over a
+// large activation keeps float32 accuracy). Closures passed to the loops should capture by value:
+// each thread copies them, which is what lets GCC vectorise the loops.
 #pragma once
 
 #include <algorithm>
