@@ -246,8 +246,18 @@ ForwardRun run_forward(Backend& b, const OpCase& c, const Planned& p, Timing* ti
     }
     std::unique_ptr<Kernel> k = b.plan(ctx);
     k->run(in, out);
+    // Host backends: the second run must give the same bytes (kernels reuse scratch and packed
+    // weights; a device may legitimately reorder atomics, so there only the values are compared).
+    std::vector<std::vector<uint8_t>> first(p.out.size());
+    if (b.device() == DeviceKind::Host)
+      for (size_t i = 0; i < p.out.size(); ++i)
+        if (out[i].data) first[i].assign(static_cast<uint8_t*>(out[i].data), static_cast<uint8_t*>(out[i].data) + out[i].nbytes());
     k->run(in, out);  // twice: a kernel must not depend on state a previous run left
     b.synchronize();
+    std::string rerun;
+    for (size_t i = 0; i < first.size(); ++i)
+      if (!first[i].empty() && std::memcmp(first[i].data(), out[i].data, first[i].size()) != 0 && rerun.empty())
+        rerun = "output " + std::to_string(i) + ": a second run of the same kernel gave other bytes";
     for (size_t i = 0; i < p.out.size(); ++i) {
       if (c.node.outputs[i].empty()) { r.outputs.emplace_back(); continue; }
       r.outputs.emplace_back(p.out[i].dtype, p.out[i].shape);
@@ -264,6 +274,7 @@ ForwardRun run_forward(Backend& b, const OpCase& c, const Planned& p, Timing* ti
       if (t.nbytes() && std::memcmp(back.data(), t.data(), t.nbytes()) != 0 && r.problem.empty())
         r.problem = "input " + std::to_string(i) + " was modified by the kernel on " + b.name();
     }
+    if (r.problem.empty()) r.problem = rerun;
     time_it(b, timing, [&] { k->run(in, out); });
   } catch (const std::exception& e) {
     r.problem = std::string("forward on ") + b.name() + " threw: " + e.what();

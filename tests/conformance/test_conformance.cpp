@@ -391,7 +391,7 @@ TEST(Conformance, OtherBackendsVsCpu) {
 // A CPU backend whose kernels misbehave in one chosen way: each fault must be reported.
 class FaultyBackend final : public Backend {
  public:
-  enum class Fault { PastEnd, BeforeStart, ModifiesInput, AssignsGradient, WrongValue };
+  enum class Fault { PastEnd, BeforeStart, ModifiesInput, AssignsGradient, WrongValue, Stateful };
   explicit FaultyBackend(Fault f) : fault_(f) {}
   std::string name() const override { return "faulty"; }
   DeviceKind device() const override { return DeviceKind::Host; }
@@ -401,8 +401,10 @@ class FaultyBackend final : public Backend {
   }
   std::unique_ptr<Kernel> plan(const NodeContext& ctx) override {
     std::shared_ptr<Kernel> k = cpu_backend().plan(ctx);
-    return make_kernel([k, f = fault_](std::span<const TensorView> in, std::span<const TensorView> out) {
+    auto runs = std::make_shared<int>(0);
+    return make_kernel([k, f = fault_, runs](std::span<const TensorView> in, std::span<const TensorView> out) {
       k->run(in, out);
+      if (f == Fault::Stateful && (*runs)++ > 0) static_cast<float*>(out[0].data)[0] += 1.0f;
       auto* o = static_cast<uint8_t*>(out[0].data);
       if (f == Fault::PastEnd) o[out[0].nbytes() + 3] = 0;
       if (f == Fault::BeforeStart) o[-1] = 0;
@@ -444,6 +446,7 @@ TEST(Conformance, HarnessReportsFaults) {
   EXPECT_NE(forward_problem(F::PastEnd).find("past its end"), std::string::npos);
   EXPECT_NE(forward_problem(F::BeforeStart).find("before its start"), std::string::npos);
   EXPECT_NE(forward_problem(F::ModifiesInput).find("input 0 was modified"), std::string::npos);
+  EXPECT_NE(forward_problem(F::Stateful).find("second run"), std::string::npos);
   {
     FaultyBackend b(F::WrongValue);
     const ForwardRun r = run_forward(b, c, *p);
