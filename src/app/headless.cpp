@@ -62,7 +62,7 @@ void render_frame(const Session& s, const FrameJob& job) {
   check_validation(ctx);
 }
 
-void render_live(Session& s, LiveConfig cfg, LiveInput& in, const LiveJob& job, ResultUploader& up,
+void render_live(Session& s, live::LiveConfig cfg, live::LiveInput& in, const LiveJob& job, live::ResultUploader& up,
                  const std::string& start_line, render::Context* external_ctx) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -86,16 +86,16 @@ void render_live(Session& s, LiveConfig cfg, LiveInput& in, const LiveJob& job, 
   write();
   {
     cfg.uploader = &up;
-    LivePipeline pipe(s, std::move(cfg));  // from here on only the pipeline's thread runs `s`
+    live::LivePipeline pipe(s, std::move(cfg));  // from here on only the pipeline's thread runs `s`
     while (job.max_inputs <= 0 || written < job.max_inputs) {
       auto f = in.source->next();
       if (!f) break;
       pipe.submit(std::move(*f));
-      std::unique_ptr<LiveResult> res;
+      std::unique_ptr<live::LiveResult> res;
       while (!(res = pipe.wait_result(0.05)))
         if (!pipe.busy() && !pipe.has_result())
           throw Error(ErrorKind::Input, "render: " + pipe.error().value_or("an input failed"));
-      pipe.note_applied(view.update_values([&](viz::Scene& shown, render::Renderer& r) { return up.apply(*res, shown, r); }));
+      pipe.note_applied(up.apply(*res, view));  // the view is the results' sink
       pipe.note_frame(view.renderer().render(cam).total_ms);
       write();
     }

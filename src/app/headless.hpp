@@ -13,7 +13,9 @@
 #include <utility>
 #include <vector>
 
-#include "live.hpp"
+#include "feeder.hpp"
+#include "pipeline.hpp"
+#include "uploader.hpp"
 #include "picking.hpp"
 #include "view.hpp"
 
@@ -56,7 +58,7 @@ struct LiveJob {
 // stderr; Error with one line on failure (a frame that cannot be decoded or run included).
 // `ctx`: the Vulkan context to render with (the interop path's, on the CUDA device's GPU); null makes
 // one from job.device.
-void render_live(Session& s, LiveConfig cfg, LiveInput& in, const LiveJob& job, ResultUploader& up,
+void render_live(Session& s, live::LiveConfig cfg, live::LiveInput& in, const LiveJob& job, live::ResultUploader& up,
                  const std::string& start_line, render::Context* ctx = nullptr);
 
 }  // namespace netlens::app

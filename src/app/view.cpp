@@ -109,17 +109,22 @@ void View::set_values(viz::ValueMode m) {
     refresh_panels();
   } else {
     show_scene(std::move(next));
+    refresh_panels();
   }
 }
 
-render::UploadStats View::show_scene(viz::Scene next, bool panels_follow) {
+render::UploadStats View::show_scene(viz::Scene next) {
   *scene_ = std::move(next);
-  render::UploadStats st = r_->values_changed();  // same layout: codes and layer records in place
-  if (panels_follow) refresh_panels();
-  return st;
+  return r_->values_changed();  // same layout: codes and layer records in place
 }
 
-double View::update_values(const std::function<double(viz::Scene&, render::Renderer&)>& fn) { return fn(*scene_, *r_); }
+void View::show_device_values(std::vector<viz::ColorScale> scales, std::vector<std::vector<float>> values) {
+  viz::Scene& shown = *scene_;
+  for (size_t i = 0; i < scales.size() && i < shown.layers.size(); ++i) {
+    shown.layers[i].scale = scales[i];
+    if (i < values.size()) shown.layers[i].values = std::move(values[i]);
+  }
+}
 
 bool View::set_scales(const viz::SceneOptions& opts) {
   viz::SceneOptions o = scene_->options;
@@ -133,6 +138,7 @@ bool View::set_scales(const viz::SceneOptions& opts) {
   std::vector<std::vector<float>> values;
   for (auto& L : scene_->layers) values.push_back(std::move(L.values));
   show_scene(viz::build_scene_from_values(scene_->layout, std::move(values), o));
+  refresh_panels();
   return true;
 }
 

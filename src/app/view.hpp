@@ -28,6 +28,7 @@
 #include "netlens/runtime.hpp"
 #include "renderer.hpp"
 #include "scene.hpp"
+#include "uploader.hpp"
 #include "values.hpp"
 
 struct GLFWwindow;
@@ -74,19 +75,20 @@ struct PanelSpec {
   bool view_settings = false;       // the View panel starts from the view's LOD setting
 };
 
-class View {
+// The ResultSink of the live path: live results reach the view through explicit calls.
+class View final : public live::ResultSink {
  public:
   // Lays out the session's shown tensors and builds the scene in spec.values; the renderer draws it
   // and spec.select is selected. Error{Input} when the model has no float tensor to show; the
   // errors of choose_camera and viz::parse_neuron for bad flags.
   View(render::Context& ctx, const Session& s, const FrameSpec& spec, SessionAccess access = {});
-  ~View();
+  ~View() override;
   View(const View&) = delete;
   View& operator=(const View&) = delete;
 
   const Session& session() const { return s_; }
   const viz::Scene& scene() const { return *scene_; }
-  render::Renderer& renderer() { return *r_; }
+  render::Renderer& renderer() override { return *r_; }
   const render::Renderer& renderer() const { return *r_; }
   render::Context& context() { return ctx_; }
   const FrameSpec& spec() const { return spec_; }
@@ -101,15 +103,13 @@ class View {
   // options) and redraws from it; the panels follow. Error{Usage} when `m` needs gradients the
   // session does not hold.
   void set_values(viz::ValueMode m);
-  // A new scene of the same layout (a live result): moved in, the renderer's buffers rewritten in
-  // place (Renderer::values_changed), the panels' analyses redone, the selection kept. Returns the
-  // upload time. With `panels_follow` false the panels are left for the caller to refresh.
-  render::UploadStats show_scene(viz::Scene next, bool panels_follow = true);
-  // A live result's update (ResultUploader::apply): fn(shown scene, renderer) writes the new values
-  // into the shown scene and tells the renderer (staging: Renderer::values_changed; interop:
-  // Renderer::codes_from_device). Returns fn's upload time in ms. The panels are left for the caller
-  // (refresh_panels), which may first change the scales.
-  double update_values(const std::function<double(viz::Scene&, render::Renderer&)>& fn);
+  // live::ResultSink. A new scene of the same layout (a live result): moved in, the renderer's
+  // buffers rewritten in place (Renderer::values_changed), the selection kept. The panels are left
+  // for the caller (refresh_panels), which may first change the scales.
+  const viz::Layout& layout() const override { return scene_->layout; }
+  render::UploadStats show_scene(viz::Scene next) override;
+  // After Renderer::codes_from_device: the GPU's colour scales and the values' host copies.
+  void show_device_values(std::vector<viz::ColorScale> scales, std::vector<std::vector<float>> values) override;
   // The colour scales (View panel): the scene rebuilt from its own host values when `o` changes
   // them; a scene without host values (GPU-made) keeps its scales. Returns whether it changed.
   bool set_scales(const viz::SceneOptions& o);

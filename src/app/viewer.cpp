@@ -15,7 +15,8 @@
 
 #include "camera_controller.hpp"
 #include "imgui_layer.hpp"
-#include "live.hpp"
+#include "feeder.hpp"
+#include "pipeline.hpp"
 #include "panels.hpp"
 #include "predictions.hpp"
 #include "renderer.hpp"
@@ -664,8 +665,7 @@ void Viewer::apply_live() {
   }
   if (auto r = o_.live->take_result()) {
     // Between two frames: the renderer has no frame in flight, so the switch is whole.
-    const double ms = view_->update_values(
-        [&](viz::Scene& shown, render::Renderer& renderer) { return o_.uploader->apply(*r, shown, renderer); });
+    const double ms = o_.uploader->apply(*r, *view_);  // the view is the results' sink
     o_.live->note_applied(ms);
     if (panels_) rescale_scene();  // a live result has the default scales; the View panel's may differ
     // New activations: the panels' analyses are redone. The pipeline waits for shown() before its

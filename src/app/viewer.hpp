@@ -25,11 +25,13 @@
 
 #include "netlens/runtime.hpp"
 
-namespace netlens::app {
-
+namespace netlens::live {
 class LivePipeline;
 class SourceFeeder;
 class ResultUploader;
+}  // namespace netlens::live
+
+namespace netlens::app {
 
 struct ViewerOptions {
   int width = 1280, height = 800;  // initial window size (screen coordinates)
@@ -47,9 +49,9 @@ struct ViewerOptions {
   // `uploader` too, for the files it opens, and no `feeder`); all null without a loader. The
   // newest result is taken at the start of a frame and handed to `uploader`; keys and script
   // commands step `feeder`. The session is then only read through live->with_session.
-  LivePipeline* live = nullptr;
-  SourceFeeder* feeder = nullptr;
-  ResultUploader* uploader = nullptr;
+  live::LivePipeline* live = nullptr;
+  live::SourceFeeder* feeder = nullptr;
+  live::ResultUploader* uploader = nullptr;
   std::string first_input;  // name of the input the session ran before run_viewer
   // Runs the model on this file (the Input panel's path box, files dropped on the window, the script's
   // `open`); unset: those controls are off. Set by whoever owns the input; called on the UI thread.

@@ -68,18 +68,18 @@ int run_render(const std::vector<std::string>& argv) {
       throw Error(ErrorKind::Usage, "--pick, --frames, --save-camera, --ui and --values take a single input, not a live one");
     const std::string interop = a.get_or("interop", "auto");
     Graph g = load_onnx(mo.model);
-    app::LiveInput in = app::open_live_input(g, spec, mo.pp, mo.size_given, mo.input_shapes);
+    live::LiveInput in = live::open_live_input(g, spec, mo.pp, mo.size_given, mo.input_shapes);
     mo.input_shapes[in.input_name] = in.first_tensor.shape();
     // CUDA↔Vulkan interop when this machine has it (the arena must be placed before the session
     // is prepared); otherwise the staging path, and the reason goes into the start-up line.
-    std::unique_ptr<LiveInterop> li;
+    std::unique_ptr<live::InteropPath> li;
     std::string interop_why = interop == "off" ? "--interop off" : "";
     if (interop != "off" && mo.backend != "cpu") li = make_live_interop(interop, device.validation, &interop_why);
     if (li) mo.arena_allocator = li->arena_allocator();
     LoadedModel m = load_model(mo, /*need_inputs=*/true, std::move(g));
     // Declared after `m`, so destroyed before it: releases CUDA's waits before the backend drains.
     struct Release {
-      LiveInterop* l;
+      live::InteropPath* l;
       ~Release() { if (l) l->release(); }
     } release{li.get()};
     if (li && m.backends.front()->name() != "cuda") li.reset(), release.l = nullptr, interop_why = "the CUDA backend is not in use";
@@ -87,7 +87,7 @@ int run_render(const std::vector<std::string>& argv) {
     run_once(m);
     // Live runs are silent: a progress line on the terminal per input would fight the live output.
     *m.run_progress = Progress("running node", /*quiet=*/true);
-    app::LiveConfig cfg{.input_name = in.input_name, .input_dtype = in.first_tensor.dtype(), .pp = in.pp,
+    live::LiveConfig cfg{.input_name = in.input_name, .input_dtype = in.first_tensor.dtype(), .pp = in.pp,
                         .other_inputs = m.inputs};
     cfg.other_inputs.erase(in.input_name);
     const std::string backend = m.backends.front()->name();
@@ -98,7 +98,7 @@ int run_render(const std::vector<std::string>& argv) {
       return 0;
     }
     std::string line;
-    auto up = app::make_uploader(interop, backend, mo.backend == "cpu" ? "--backend cpu" : "no usable CUDA device", &line,
+    auto up = live::make_uploader(interop, backend, mo.backend == "cpu" ? "--backend cpu" : "no usable CUDA device", &line,
                                  interop_why);
     app::render_live(*m.session, std::move(cfg), in, job, *up, line);
     return 0;

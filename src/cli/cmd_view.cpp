@@ -5,7 +5,9 @@
 #include <optional>
 
 #include "common.hpp"
-#include "live.hpp"
+#include "feeder.hpp"
+#include "pipeline.hpp"
+#include "uploader.hpp"
 #include "netlens/onnx.hpp"
 #include "predictions.hpp"
 #include "frame_flags.hpp"
@@ -108,13 +110,13 @@ int run_view(const std::vector<std::string>& argv) {
     // Loading another file goes through the live pipeline, as with a folder: its inference thread
     // runs the session (planned again there, see live.hpp) and the renderer is updated in place.
     *m.run_progress = Progress("running node", /*quiet=*/true);
-    app::LiveConfig cfg{.input_name = feed->name, .input_dtype = feed->dtype, .pp = feed->pp,
-                        .other_inputs = m.inputs, .layout = app::live_layout(*m.session)};
+    live::LiveConfig cfg{.input_name = feed->name, .input_dtype = feed->dtype, .pp = feed->pp,
+                        .other_inputs = m.inputs, .layout = live::live_layout(*m.session)};
     cfg.other_inputs.erase(feed->name);
     cfg.wait_until_shown = true;
-    app::StagingUploader up;
+    live::StagingUploader up;
     cfg.uploader = &up;
-    app::LivePipeline pipe(*m.session, std::move(cfg));
+    live::LivePipeline pipe(*m.session, std::move(cfg));
     v.live = &pipe;
     v.uploader = &up;
     v.open_input = [&pipe](const std::string& path) { pipe.submit(read_frame_file(path)); };
@@ -122,7 +124,7 @@ int run_view(const std::vector<std::string>& argv) {
   }
   const std::string spec = *live_it;
   mo.inputs.erase(live_it);
-  app::FeederOptions fo;
+  live::FeederOptions fo;
   if (auto sv = a.get("slideshow")) {
     try {
       size_t used = 0;
@@ -134,7 +136,7 @@ int run_view(const std::vector<std::string>& argv) {
   }
   const std::string interop = a.get_or("interop", "auto");
   Graph g = load_onnx(mo.model);
-  app::LiveInput in = app::open_live_input(g, spec, mo.pp, mo.size_given, mo.input_shapes);
+  live::LiveInput in = live::open_live_input(g, spec, mo.pp, mo.size_given, mo.input_shapes);
   if (fo.slideshow_s > 0 && in.source->kind() != media::SourceKind::Folder)
     throw Error(ErrorKind::Usage, "--slideshow steps through a folder; '" + spec + "' is a video or a camera");
   mo.input_shapes[in.input_name] = in.first_tensor.shape();
@@ -143,19 +145,19 @@ int run_view(const std::vector<std::string>& argv) {
   run_once(m);
   // Live runs are silent: a progress line on the terminal per input would fight the live output.
   *m.run_progress = Progress("running node", /*quiet=*/true);
-  app::LiveConfig cfg{.input_name = in.input_name, .input_dtype = in.first_tensor.dtype(), .pp = in.pp,
-                      .other_inputs = m.inputs, .layout = app::live_layout(*m.session)};
+  live::LiveConfig cfg{.input_name = in.input_name, .input_dtype = in.first_tensor.dtype(), .pp = in.pp,
+                      .other_inputs = m.inputs, .layout = live::live_layout(*m.session)};
   cfg.other_inputs.erase(in.input_name);
   cfg.wait_until_shown = true;  // the panels read the session of the result on screen
   std::string line;
   const std::string backend = m.backends.front()->name();
   // The window viewer's results take the staging path; the zero-copy interop path is `render --input`'s.
-  auto up = app::make_uploader(interop, backend, mo.backend == "cpu" ? "--backend cpu" : "no usable CUDA device", &line,
+  auto up = live::make_uploader(interop, backend, mo.backend == "cpu" ? "--backend cpu" : "no usable CUDA device", &line,
                                "the window viewer uses staging; CUDA-Vulkan interop runs in render --input");
   std::fprintf(stderr, "netlens view: %s; %s\n", line.c_str(), in.source->description().c_str());
   cfg.uploader = up.get();
-  app::LivePipeline pipe(*m.session, std::move(cfg));
-  app::SourceFeeder feeder(std::move(in.source), pipe, fo);
+  live::LivePipeline pipe(*m.session, std::move(cfg));
+  live::SourceFeeder feeder(std::move(in.source), pipe, fo);
   v.live = &pipe;
   v.feeder = &feeder;
   v.uploader = up.get();

@@ -54,7 +54,7 @@ std::unique_ptr<Backend> make_cuda_backend_or_throw(const std::string& precision
 // netlens was built without CUDA). Never throws.
 CudaDeviceInfo probe_cuda();
 // `info --system`'s Vulkan part: every Vulkan device and the live data path this machine gets
-// (app/data_path.hpp), or a line saying netlens was built without Vulkan.
+// (live/data_path.hpp), or a line saying netlens was built without Vulkan.
 void print_vulkan_system(const CudaDeviceInfo& cuda, const std::string& interop);
 
 // Progress on a terminal (stderr is a tty), nothing otherwise.

@@ -4,7 +4,7 @@
 
 namespace netlens::cli {
 
-std::unique_ptr<LiveInterop> make_live_interop(const std::string& interop, bool, std::string* why) {
+std::unique_ptr<live::InteropPath> make_live_interop(const std::string& interop, bool, std::string* why) {
   const std::string reason = "this netlens was built without CUDA-Vulkan interop";
   if (interop == "on") throw Error(ErrorKind::Device, "--interop on: " + reason);
   if (why) *why = reason;

@@ -24,17 +24,17 @@ void print_vulkan_system(const CudaDeviceInfo& cuda, const std::string& interop)
                 uuid_string(d.uuid).c_str(), yes(d.external.memory_fd), yes(d.external.semaphore_fd),
                 yes(d.external.timeline), yes(d.external.timeline_fd));
   }
-  app::DataPathInputs in{.cuda_backend = cuda.usable,
+  live::DataPathInputs in{.cuda_backend = cuda.usable,
                          .cuda_reason = cuda.usable ? "" : "no usable CUDA device: " + cuda.error,
                          .interop_built = NETLENS_INTEROP_BUILT != 0,
                          .cuda_uuid = cuda.uuid,
                          .vulkan = devs,
                          .interop = interop};
-  const app::DataPathChoice choice = app::choose_data_path(in);
+  const live::DataPathChoice choice = live::choose_data_path(in);
   // The choice is what `render --input` takes; the window viewer always stages through the host
   // (its interop path is the frame-driver work still to come), and saying otherwise would mislead.
   std::printf("%s (render --input)\n", choice.line.c_str());
-  if (choice.path == app::DataPath::Interop)
+  if (choice.path == live::DataPath::Interop)
     std::printf("           view: staging upload (the window viewer does not use interop yet)\n");
 }
 

@@ -17,7 +17,9 @@
 
 #include "code_builder.hpp"
 #include "interop.hpp"
-#include "live.hpp"
+#include "feeder.hpp"
+#include "pipeline.hpp"
+#include "uploader.hpp"
 #include "netlens/cpu.hpp"
 #include "netlens/onnx.hpp"
 #include "renderer.hpp"
@@ -86,7 +88,7 @@ int main(int argc, char** argv) try {
     Session s(g, {cuda.get(), cpu.get()}, so);
     s.prepare({{in_name, shape}});
     s.run({{in_name, xs[0]}});
-    viz::Layout layout = app::live_layout(s);
+    viz::Layout layout = live::live_layout(s);
     std::vector<uint64_t> offsets;
     for (const auto& l : layout.layers) {
       const PlannedTensor* t = s.activations().find(l.tensor.name);
@@ -130,7 +132,7 @@ int main(int argc, char** argv) try {
     Session s(g, {cuda.get(), cpu.get()});
     s.prepare({{in_name, shape}});
     s.run({{in_name, xs[0]}});
-    viz::Layout layout = app::live_layout(s);
+    viz::Layout layout = live::live_layout(s);
     viz::Scene shown = viz::build_scene(layout, [&](const std::string& n) { return s.activations().fetch(n); });
     render::Renderer r(ctx, shown, ro);
     const viz::Camera cam = viz::overview_camera(shown.layout, 1920.0f / 1080.0f);

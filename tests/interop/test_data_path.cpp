@@ -4,7 +4,7 @@
 #include "data_path.hpp"
 
 using namespace netlens;
-using namespace netlens::app;
+using namespace netlens::live;
 
 namespace {
 

@@ -24,7 +24,9 @@
 
 #include "frame_source.hpp"
 #include "stall_util.hpp"
-#include "live.hpp"
+#include "feeder.hpp"
+#include "pipeline.hpp"
+#include "uploader.hpp"
 #include "netlens/cpu.hpp"
 #include "netlens/io.hpp"
 #include "netlens/onnx.hpp"
@@ -169,10 +171,10 @@ TEST_F(LiveTest, SwitchNeverShowsMixedActivations) {
     return f;
   };
   s.run({{"x", media::frame_to_tensor(frame(0), pp)}});
-  app::LiveConfig cfg{.input_name = "x", .pp = pp, .layout = app::live_layout(s)};
+  live::LiveConfig cfg{.input_name = "x", .pp = pp, .layout = live::live_layout(s)};
   const viz::Layout layout = cfg.layout;
   ASSERT_GE(layout.layers.size(), 4u);
-  app::StagingUploader up;
+  live::StagingUploader up;
   cfg.uploader = &up;
   viz::Scene shown = viz::build_scene(layout, [&](const std::string& n) { return s.activations().fetch(n); });
   const int W = 360, H = 220;
@@ -188,7 +190,23 @@ TEST_F(LiveTest, SwitchNeverShowsMixedActivations) {
            std::abs(int(p[i + 2]) - int(std::lround(zero.b * 255))) <= 2;
   };
 
-  app::LivePipeline pipe(s, cfg);  // from here on only the pipeline's thread runs `s`
+  // The results' sink: the renderer's own scene object, updated the way app::View does it.
+  struct Sink final : live::ResultSink {
+    viz::Scene& shown;
+    Renderer& r;
+    Sink(viz::Scene& s, Renderer& rr) : shown(s), r(rr) {}
+    const viz::Layout& layout() const override { return shown.layout; }
+    UploadStats show_scene(viz::Scene next) override {
+      shown = std::move(next);
+      return r.values_changed();
+    }
+    Renderer& renderer() override { return r; }
+    void show_device_values(std::vector<viz::ColorScale>, std::vector<std::vector<float>>) override {
+      ADD_FAILURE() << "the staging uploader made device values";
+    }
+  } sink(shown, r);
+
+  live::LivePipeline pipe(s, cfg);  // from here on only the pipeline's thread runs `s`
   std::atomic<bool> stop{false};
   std::thread producer([&] {
     for (int64_t k = 1; !stop; ++k) {
@@ -200,7 +218,7 @@ TEST_F(LiveTest, SwitchNeverShowsMixedActivations) {
   int frames_a = 0, frames_b = 0, switches = 0, mixed = 0;
   for (int frame_no = 0; frame_no < 200; ++frame_no) {
     if (auto res = pipe.take_result()) {
-      up.apply(*res, shown, r);
+      up.apply(*res, sink);
       showing_b = res->input_index % 2;
       ++switches;
     }
@@ -272,9 +290,9 @@ TEST(LivePipeline, NewestInputWinsAndMatchesAFreshRun) {
   std::vector<Tensor> inputs;
   for (const auto& f : frames) inputs.push_back(media::frame_to_tensor(f, pp));
   s.run({{"x", inputs[0]}});
-  app::LiveConfig cfg{.input_name = "x", .pp = pp, .layout = app::live_layout(s)};
+  live::LiveConfig cfg{.input_name = "x", .pp = pp, .layout = live::live_layout(s)};
   const viz::Layout layout = cfg.layout;
-  app::LivePipeline pipe(s, cfg);
+  live::LivePipeline pipe(s, cfg);
   for (const auto& f : frames) {
     pipe.submit(f);
     pipe.with_session([&](const Session& ss) {
@@ -289,7 +307,7 @@ TEST(LivePipeline, NewestInputWinsAndMatchesAFreshRun) {
   auto res = pipe.take_result();
   ASSERT_TRUE(res);
   EXPECT_EQ(res->input_index, 11);  // the last submission is never replaced
-  const app::LiveStats st = pipe.stats();
+  const live::LiveStats st = pipe.stats();
   EXPECT_EQ(st.submitted, 12u);
   EXPECT_EQ(st.runs + st.dropped, 12u);
   EXPECT_EQ(res->id, st.runs);
@@ -315,8 +333,8 @@ TEST(LivePipeline, NextRunWaitsUntilTheResultIsShown) {
   ImagePreprocess pp;
   pp.width = 192, pp.height = 48;
   s.run({{"x", media::frame_to_tensor(sample_frame(0), pp)}});
-  app::LiveConfig cfg{.input_name = "x", .pp = pp, .layout = app::live_layout(s), .wait_until_shown = true};
-  app::LivePipeline pipe(s, cfg);
+  live::LiveConfig cfg{.input_name = "x", .pp = pp, .layout = live::live_layout(s), .wait_until_shown = true};
+  live::LivePipeline pipe(s, cfg);
   pipe.submit(sample_frame(1));
   auto r1 = pipe.wait_result(120.0);
   ASSERT_TRUE(r1);
@@ -358,8 +376,8 @@ TEST(LivePipeline, PanelsReadTheRunOnScreen) {
     return std::memcmp(x.data(), want.data(), static_cast<size_t>(want.numel()) * sizeof(float)) == 0;
   };
   s.run({{"x", x0}});
-  app::LiveConfig cfg{.input_name = "x", .pp = pp, .layout = app::live_layout(s), .wait_until_shown = true};
-  app::LivePipeline pipe(s, cfg);
+  live::LiveConfig cfg{.input_name = "x", .pp = pp, .layout = live::live_layout(s), .wait_until_shown = true};
+  live::LivePipeline pipe(s, cfg);
   // On screen: result 0 (the caller's run), drawn.
   pipe.shown(0);
   pipe.submit(sample_frame(1));
@@ -395,9 +413,9 @@ TEST(LivePipeline, PanelsStillReadTheRunOnScreenAfterAFailedRun) {
   const media::Frame f1{.width = im.width, .height = im.height, .rgb = im.pixels, .index = 1, .name = "input 1"};
   const Tensor x0 = load_image(kSamples + "/" + kImages[0], pp);
   s.run({{"x", x0}});
-  app::LiveConfig cfg{.input_name = "x", .input_dtype = DType::Int64, .pp = pp, .layout = app::live_layout(s),
+  live::LiveConfig cfg{.input_name = "x", .input_dtype = DType::Int64, .pp = pp, .layout = live::live_layout(s),
                       .wait_until_shown = true};
-  app::LivePipeline pipe(s, cfg);
+  live::LivePipeline pipe(s, cfg);
   pipe.shown(0);
   pipe.submit(f1);
   ASSERT_TRUE(pipe.wait_idle(120.0));
@@ -430,11 +448,11 @@ TEST(LivePipeline, FeederShutdownInterruptsAStalledSource) {
   auto first = src->next();
   ASSERT_TRUE(first);
   s.run({{"x", media::frame_to_tensor(*first, pp)}});
-  app::LiveConfig cfg{.input_name = "x", .pp = pp, .layout = app::live_layout(s)};
+  live::LiveConfig cfg{.input_name = "x", .pp = pp, .layout = live::live_layout(s)};
   {
-    app::LivePipeline pipe(s, cfg);
+    live::LivePipeline pipe(s, cfg);
     {
-      app::SourceFeeder feeder(std::move(src), pipe, {.realtime = false});
+      live::SourceFeeder feeder(std::move(src), pipe, {.realtime = false});
       // Frames flow until the data runs out (about 125 frames); then the feeder waits on the silent pipe.
       while (pipe.stats().submitted < 100 && !feeder.error()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
       EXPECT_FALSE(feeder.error()) << *feeder.error();
@@ -464,10 +482,10 @@ TEST(LivePipeline, ResNet50RunsOnTheInferenceThread) {
   s.run({{in_name, media::frame_to_tensor(frame(1), pp)}});
   const Tensor ref = s.activations().fetch(out_name).clone();
   s.run({{in_name, media::frame_to_tensor(frame(0), pp)}});
-  app::LiveConfig cfg{.input_name = in_name, .pp = pp, .layout = app::live_layout(s)};
+  live::LiveConfig cfg{.input_name = in_name, .pp = pp, .layout = live::live_layout(s)};
   const int out_layer = cfg.layout.find(out_name);
   ASSERT_GE(out_layer, 0);
-  app::LivePipeline pipe(s, cfg);
+  live::LivePipeline pipe(s, cfg);
   pipe.submit(frame(1));
   ASSERT_TRUE(pipe.wait_idle(300.0));
   EXPECT_FALSE(pipe.error()) << pipe.error().value_or("");

@@ -22,7 +22,9 @@
 #include "frame_source.hpp"
 #include "netlens/io.hpp"
 #ifdef NETLENS_HAVE_APP
-#include "live.hpp"
+#include "feeder.hpp"
+#include "pipeline.hpp"
+#include "uploader.hpp"
 #endif
 
 using namespace netlens;
@@ -308,7 +310,7 @@ TEST(FrameSource, LiveSpecs) {
 
 #ifdef NETLENS_HAVE_APP
 TEST(Mailbox, NewestWinsAndDropsAreCounted) {
-  app::Mailbox<int> m;
+  live::Mailbox<int> m;
   EXPECT_FALSE(m.take());
   EXPECT_FALSE(m.put(1));
   EXPECT_TRUE(m.put(2));  // 1 was never taken
@@ -328,7 +330,7 @@ TEST(Mailbox, NewestWinsAndDropsAreCounted) {
 // One producer, one consumer: every value is either taken or counted dropped, the consumer sees
 // increasing values, and the last one is never lost.
 TEST(Mailbox, ThreadsLoseNothingUncounted) {
-  app::Mailbox<int> m;
+  live::Mailbox<int> m;
   constexpr int kN = 20000;
   std::vector<int> seen;
   std::atomic<bool> done{false};

@@ -17,7 +17,7 @@
 
 #include "context.hpp"
 
-namespace netlens::app {
+namespace netlens::live {
 
 enum class DataPath { Interop, DeviceStaging, HostStaging };
 const char* data_path_name(DataPath p);  // "cuda-vulkan interop", "cuda + staging copy", "cpu + staging upload"
@@ -41,4 +41,4 @@ struct DataPathChoice {
 // (the line says which requirement is missing).
 DataPathChoice choose_data_path(const DataPathInputs& in);
 
-}  // namespace netlens::app
+}  // namespace netlens::live

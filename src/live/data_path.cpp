@@ -1,6 +1,6 @@
 #include "data_path.hpp"
 
-namespace netlens::app {
+namespace netlens::live {
 
 const char* data_path_name(DataPath p) {
   switch (p) {
@@ -42,4 +42,4 @@ DataPathChoice choose_data_path(const DataPathInputs& in) {
   return c;
 }
 
-}  // namespace netlens::app
+}  // namespace netlens::live

@@ -1,0 +1,125 @@
+// app::View, the one frame driver, on lavapipe with PP-OCR cls run on the CPU backend. The value
+// mode is a property of the view: switching it in place (set_values) must draw exactly what a view
+// made in that mode from the start draws, keep the selection, and leave the view unchanged when the
+// session cannot give the values.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <vector>
+
+#include "netlens/cpu.hpp"
+#include "netlens/io.hpp"
+#include "netlens/onnx.hpp"
+#include "view.hpp"
+
+using namespace netlens;
+
+namespace {
+
+render::Context& context() {
+  static render::Context ctx(
+      render::ContextOptions{.validation = !std::getenv("NETLENS_TEST_NO_VALIDATION"), .quiet = false});
+  return ctx;
+}
+
+struct ClsRun {
+  std::unique_ptr<Backend> cpu = make_cpu_backend();
+  std::unique_ptr<Session> s;
+};
+
+// ppocr cls on its sample line; with `gradients`, dS/d(every tensor) for S = the class-0 probability.
+ClsRun cls_run(bool gradients) {
+  ClsRun r;
+  const auto model = std::filesystem::path(NETLENS_CACHE_DIR) / "models" / "ppocr_cls.onnx";
+  ImagePreprocess pp{.width = 192, .height = 48, .mean = {0.5f, 0.5f, 0.5f}, .std = {0.5f, 0.5f, 0.5f}, .bgr = true};
+  Tensor x = load_image((std::filesystem::path(NETLENS_SAMPLES_DIR) / "line_192x48.png").string(), pp);
+  r.s = std::make_unique<Session>(load_onnx(model.string()), std::vector<Backend*>{r.cpu.get()});
+  r.s->prepare({{"x", x.shape()}});
+  r.s->run({{"x", x}});
+  if (gradients) r.s->backward({{"softmax_0.tmp_0", Tensor::from_f32(Shape{1, 2}, {1.0f, 0.0f})}});
+  return r;
+}
+
+std::vector<uint8_t> frame(app::View& v) {
+  v.renderer().render(v.initial_camera());
+  return v.renderer().rgba();
+}
+
+size_t differing_pixels(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
+  size_t n = 0;
+  for (size_t i = 0; i + 3 < a.size() && i + 3 < b.size(); i += 4)
+    n += a[i] != b[i] || a[i + 1] != b[i + 1] || a[i + 2] != b[i + 2];
+  return n;
+}
+
+class ViewTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(std::filesystem::path(NETLENS_CACHE_DIR) / "models" / "ppocr_cls.onnx"))
+      GTEST_SKIP() << "ppocr_cls.onnx missing: run scripts/fetch-models.sh";
+    errors_before_ = context().validation_error_count();
+  }
+  void TearDown() override {
+    EXPECT_EQ(context().validation_error_count(), errors_before_) << "Vulkan validation errors (see stderr)";
+  }
+  size_t errors_before_ = 0;
+};
+
+}  // namespace
+
+TEST_F(ViewTest, ValueModeSwitchDrawsWhatAViewMadeInThatModeDraws) {
+  ClsRun run = cls_run(/*gradients=*/true);
+  app::FrameSpec spec{.width = 320, .height = 200, .camera = {.view = "layer:p2o.Clip.23"}, .select = "p2o.Clip.23:0,1,2"};
+  app::View v(context(), *run.s, spec);
+  const std::vector<uint8_t> activations = frame(v);
+  const render::Selection sel = v.selection();
+  ASSERT_EQ(sel.layer, v.scene().layout.find("p2o.Clip.23"));
+
+  v.set_values(viz::ValueMode::Gradient);
+  EXPECT_EQ(v.values(), viz::ValueMode::Gradient);
+  const std::vector<uint8_t> switched = frame(v);
+  spec.values = viz::ValueMode::Gradient;
+  app::View fresh(context(), *run.s, spec);
+  const std::vector<uint8_t> made = frame(fresh);
+  EXPECT_EQ(differing_pixels(switched, made), 0u) << "set_values(Gradient) vs a view made in gradient mode";
+  // The gradient frame shows other values (and names them in the legend).
+  EXPECT_GT(differing_pixels(switched, activations), switched.size() / 4 / 20);
+  // The selection survives the switch (same neuron, same highlighted regions).
+  EXPECT_EQ(v.selection().layer, sel.layer);
+  EXPECT_EQ(v.selection().flat, sel.flat);
+  EXPECT_EQ(v.selection().regions.size(), sel.regions.size());
+  // The scene holds dS/d(neuron): compare one value with the session's gradient directly.
+  const int layer = sel.layer;
+  const Tensor g = run.s->gradients().fetch("p2o.Clip.23");
+  EXPECT_EQ(v.scene().value(layer, 5), g.data_as<float>()[5]);
+
+  v.set_values(viz::ValueMode::Activation);
+  EXPECT_EQ(differing_pixels(frame(v), activations), 0u) << "back to activations";
+}
+
+TEST_F(ViewTest, ValueModeTheSessionCannotGiveLeavesTheViewAsItWas) {
+  ClsRun run = cls_run(/*gradients=*/false);
+  app::FrameSpec spec{.width = 320, .height = 200};
+  app::View v(context(), *run.s, spec);
+  const std::vector<uint8_t> before = frame(v);
+  EXPECT_THROW(v.set_values(viz::ValueMode::Attribution), Error);
+  EXPECT_EQ(v.values(), viz::ValueMode::Activation);
+  EXPECT_EQ(differing_pixels(frame(v), before), 0u);
+}
+
+TEST_F(ViewTest, BadFlagsAreOneUsageErrorEach) {
+  ClsRun run = cls_run(/*gradients=*/false);
+  auto usage = [&](app::FrameSpec spec) {
+    try {
+      app::View v(context(), *run.s, spec);
+    } catch (const Error& e) {
+      return e.kind() == ErrorKind::Usage;
+    }
+    return false;
+  };
+  EXPECT_TRUE(usage({.camera = {.view = "layer:nope"}}));
+  EXPECT_TRUE(usage({.camera = {.view = "sideways"}}));
+  EXPECT_TRUE(usage({.select = "p2o.Clip.23:99999999"}));
+  EXPECT_TRUE(usage({.select = "nope:0"}));
+}
