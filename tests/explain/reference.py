@@ -6,6 +6,7 @@ the DIR/heatmap.npy that `netlens explain` wrote for the same model, input and t
     reference.py saliency   DUMP HEATMAP
     reference.py gradxinput DUMP HEATMAP
     reference.py cam        DUMP HEATMAP LAYER [plus]      Grad-CAM (or Grad-CAM++ with "plus")
+    reference.py channels   DUMP SUMMARY.json LAYER         channel importance: mean_ij(G * A) ranked
     reference.py ig NETLENS MODEL DUMP HEATMAP STEPS TARGET [model flags...]
         integrated gradients, baseline zeros, Riemann midpoint: this script makes the STEPS points
         (k + 1/2)/STEPS * x of the dumped input, has `netlens infer --gradients` differentiate each,
@@ -107,6 +108,23 @@ def main(argv):
             w = G.mean(axis=(1, 2))
         cam = np.maximum((w[:, None, None] * A).sum(axis=0), 0)
         return compare(upsample(cam, *heat.shape), heat, "gradcam++" if plus else "gradcam")
+    if mode == "channels":
+        dump, summary, layer = argv[2], argv[3], argv[4]
+        with open(summary) as f:
+            got = json.load(f)["top_channels"]
+        A = load(dump, layer)[0]
+        G = load(dump, layer, grad=True)[0]
+        imp = (G * A).mean(axis=(1, 2))
+        order = np.argsort(-imp, kind="stable")[: len(got)]
+        scale = np.abs(imp).max()
+        bad = 0
+        for k, e in enumerate(got):
+            if e["channel"] != order[k] or abs(e["importance"] - imp[order[k]]) > TOL * scale:
+                print(f"rank {k}: netlens channel {e['channel']} ({e['importance']:.6g}), "
+                      f"NumPy channel {order[k]} ({imp[order[k]]:.6g})")
+                bad = 1
+        print(f"channels: top {len(got)} of {len(imp)} by mean(G * A) {'differ' if bad else 'agree'}")
+        return bad
     if mode == "ig":
         netlens, model, dump, heat_path, steps, target = argv[2:8]
         flags = argv[8:]

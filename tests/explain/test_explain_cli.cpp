@@ -1,8 +1,8 @@
 // `netlens explain`, `infer --gradients` and `inspect --gradients` as a user runs them, on MobileNetV2
 // (torchvision's architecture, random weights: scripts/export-torchvision.sh) and scikit-image's
 // chelsea photo:
-// - saliency, gradient × input, Grad-CAM and Grad-CAM++ (default and a named layer) equal direct
-//   NumPy computations (tests/explain/reference.py) on the activations and gradients that
+// - saliency, gradient × input, Grad-CAM and Grad-CAM++ (default and a named layer) and the ranked
+//   channel importance equal direct NumPy computations (tests/explain/reference.py) on the activations and gradients that
 //   `infer --dump --all --gradients` wrote for the same target: max difference ≤ 1e-4 of the largest
 //   value;
 // - integrated gradients (4 midpoint steps) equal NumPy's mean of 4 gradients that `infer
@@ -119,6 +119,10 @@ TEST_F(ExplainCli, GradCamAndGradCamPlusPlusMatchNumPy) {
                         (std::string(m) == "gradcam++" ? " plus" : ""));
     EXPECT_EQ(r.status, 0) << r.out << r.err;
     std::printf("%s", r.out.c_str());
+    // Channel importance: the top 10 by mean(gradient × activation), in NumPy's order.
+    const Result c = sh(kRef + " channels " + q(dump().string()) + " " + q((out / "summary.json").string()) + " " + q(layer));
+    EXPECT_EQ(c.status, 0) << c.out << c.err;
+    std::printf("%s", c.out.c_str());
   }
   // A named layer (by its node) in the middle of the network: 14x14.
   const std::string node = "/features/features.11/conv/conv.1/conv.1.2/Clip";
