@@ -33,7 +33,15 @@ class Uploader final : public live::ResultUploader {
   void release() {
     if (released_) return;
     released_ = true;
-    timeline_.vk().signal(UINT64_MAX / 2);
+    // The highest value a queued CUDA wait can need is the last run's "consumed" (its done + 1).
+    // Signalling exactly that keeps the jump within maxTimelineSemaphoreValueDifference (at least
+    // 2^31 - 1 by the spec; UINT64_MAX / 2 broke it), and a value not above the counter is no signal.
+    uint64_t target = 0;
+    {
+      std::lock_guard<std::mutex> lk(m_);
+      target = next_ + 1;
+    }
+    if (timeline_.vk().value() < target) timeline_.vk().signal(target);
   }
   void attach(Backend& cuda) {
     cuda_ = &cuda;
