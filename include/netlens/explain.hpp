@@ -144,6 +144,15 @@ struct MethodOptions {
   std::string layer;              // Grad-CAM: tensor or node name; "" = default_cam_layer
 };
 
+// Occlusion's windows for an input (the defaults of MethodOptions made concrete): what explain()
+// runs, so a caller can say how many forward runs it will take before starting them.
+struct OcclusionGrid {
+  int64_t patch = 0, stride = 0;
+  std::vector<int64_t> ys, xs;  // window origins; the last of each reaches the border
+  int64_t windows() const { return static_cast<int64_t>(ys.size() * xs.size()); }
+};
+OcclusionGrid occlusion_grid(const InputLayout& l, const MethodOptions& opts);
+
 // How a Grad-CAM layer's values lie over the input.
 struct LayerGrid {
   std::string tensor;

@@ -128,6 +128,12 @@ int run_explain(const std::vector<std::string>& argv) {
   run_once(m);
   const explain::Target target = explain::resolve_target(s, spec, labels);
   const std::optional<explain::Prediction> pred = explain::top_prediction(s, labels);
+  if (mo.method == explain::Method::Occlusion && !o.quiet) {
+    const explain::OcclusionGrid g = explain::occlusion_grid(layout, mo);
+    std::fprintf(stderr, "netlens: occlusion: %lld windows of %lld px, stride %lld: %lld forward runs\n",
+                 static_cast<long long>(g.windows()), static_cast<long long>(g.patch), static_cast<long long>(g.stride),
+                 static_cast<long long>(g.windows() + 2));
+  }
   const explain::Explanation e = explain::explain(s, m.inputs, target, mo);
   // The flow of the target at the input (occlusion ran forward only: differentiate once for it).
   json flow = nullptr;

@@ -126,6 +126,17 @@ std::vector<int64_t> window_starts(int64_t n, int64_t patch, int64_t stride) {
 
 }  // namespace
 
+OcclusionGrid occlusion_grid(const InputLayout& l, const MethodOptions& opts) {
+  if (opts.patch < 0 || opts.stride < 0) throw Error(ErrorKind::Usage, "occlusion: patch and stride must be > 0");
+  OcclusionGrid g;
+  const int64_t side = std::min(l.height, l.width);
+  g.patch = opts.patch > 0 ? opts.patch : std::min<int64_t>(32, (side + 3) / 4);
+  g.stride = opts.stride > 0 ? opts.stride : std::max<int64_t>(1, g.patch / 2);
+  g.ys = window_starts(l.height, std::min(g.patch, l.height), g.stride);
+  g.xs = window_starts(l.width, std::min(g.patch, l.width), g.stride);
+  return g;
+}
+
 Explanation explain(Session& s, const std::map<std::string, Tensor>& inputs, const Target& target,
                     const MethodOptions& opts) {
   const InputLayout l = input_layout(s);
@@ -209,16 +220,16 @@ Explanation explain(Session& s, const std::map<std::string, Tensor>& inputs, con
       break;
     }
     case Method::Occlusion: {
-      const int64_t side = std::min(l.height, l.width);
-      e.patch = opts.patch > 0 ? opts.patch : std::min<int64_t>(32, (side + 3) / 4);
-      e.stride = opts.stride > 0 ? opts.stride : std::max<int64_t>(1, e.patch / 2);
+      const OcclusionGrid grid = occlusion_grid(l, opts);
+      e.patch = grid.patch;
+      e.stride = grid.stride;
       e.occlusion_value = opts.occlusion_value;
       e.target_value = r.forward(x);
       const int64_t ph = std::min(e.patch, l.height), pw = std::min(e.patch, l.width);
       std::vector<double> sum(static_cast<size_t>(l.height * l.width), 0.0);
       std::vector<int> count(sum.size(), 0);
-      for (int64_t y0 : window_starts(l.height, ph, e.stride))
-        for (int64_t x0 : window_starts(l.width, pw, e.stride)) {
+      for (int64_t y0 : grid.ys)
+        for (int64_t x0 : grid.xs) {
           std::vector<float> xo = xv;
           for (int64_t c = 0; c < l.channels; ++c)
             for (int64_t y = y0; y < y0 + ph; ++y)

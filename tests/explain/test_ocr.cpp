@@ -287,6 +287,7 @@ TEST(Ocr, ClsAttributionLiesOnTheTextAndOcclusionAgrees) {
   o.stride = 6;
   const Explanation occ = explain::explain(*m.s, m.inputs, t, o);
   EXPECT_EQ(occ.backward_runs, 0);  // forward only
+  EXPECT_EQ(occ.forward_runs, occlusion_grid(input_layout(*m.s), o).windows() + 2);  // + S(x), + the input again
   // Magnitudes: a signed gradient × input cancels within a cell, occlusion's sign is the target's.
   auto magnitude = [](Heatmap h) {
     for (float& v : h.values) v = std::abs(v);

@@ -7,7 +7,7 @@
 // - layer_grid on a ViT-like patch embedding: the token grid found from the Conv's stride, the
 //   class token detected, and LayerGrid::at reading a token tensor exactly where the Conv output holds
 //   the same value;
-// - resize_bilinear against hand-computed half-pixel values; gradient_flow flags a ×1e-4 step as
+// - occlusion windows reach the border; resize_bilinear against hand-computed half-pixel values; gradient_flow flags a ×1e-4 step as
 //   vanishing and a ×1e4 step as exploding (the stated 1e-3 / 1e3 rule).
 #include <gtest/gtest.h>
 
@@ -275,6 +275,23 @@ TEST(Resize, BilinearUsesHalfPixelCentres) {
   for (int x = 0; x < 4; ++x) EXPECT_FLOAT_EQ(out[static_cast<size_t>(x)], row0[x]);
   EXPECT_FLOAT_EQ(out[1 * 4 + 1], 0.25f + 2 * 0.25f);
   EXPECT_FLOAT_EQ(out[3 * 4 + 3], 3.0f);
+}
+
+TEST(Occlusion, WindowsCoverTheInputToItsBorder) {
+  InputLayout l;
+  l.channels = 3, l.height = 50, l.width = 224;
+  MethodOptions o;
+  OcclusionGrid g = occlusion_grid(l, o);  // defaults: min(32, ceil(50 / 4)) = 13, stride 6
+  EXPECT_EQ(g.patch, 13);
+  EXPECT_EQ(g.stride, 6);
+  EXPECT_EQ(g.ys, (std::vector<int64_t>{0, 6, 12, 18, 24, 30, 36, 37}));  // 37 + 13 = 50: the border
+  EXPECT_EQ(g.xs.back(), 224 - 13);
+  l.height = l.width = 224;
+  g = occlusion_grid(l, o);
+  EXPECT_EQ(g.patch, 32);
+  EXPECT_EQ(g.windows(), 13 * 13);
+  o.patch = 300;  // larger than the input: one window
+  EXPECT_EQ(occlusion_grid(l, o).windows(), 1);
 }
 
 TEST(Flow, FlagsVanishingAndExplodingSteps) {
