@@ -242,6 +242,24 @@ TEST_F(ExplainCli, GradientDumpHasTheActivationsSchema) {
   for (int64_t i = 0; i < g.numel(); ++i) ASSERT_EQ(g.get_f64(i), i == 281 ? 1.0 : 0.0) << i;
 }
 
+// The cross-entropy at a label through the CLI: dL/dlogits = softmax(logits) − onehot(label), computed
+// here from the dumped logits.
+TEST_F(ExplainCli, LossTargetSeedsSoftmaxMinusOneHot) {
+  const fs::path d = root_ / "loss";
+  const Result r = sh(kBin + " infer " + q(kModel) + " --input " + q(kPhoto) + kImageFlags + " --dump " + q(d.string()) +
+                      " --gradients --target loss:7");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("cross-entropy"), std::string::npos) << r.out;
+  const Tensor z = read_npy((d / "logits.npy").string());
+  const json idx = read_json(d / "gradients" / "index.json");
+  const Tensor g = read_npy((d / "gradients" / idx["logits"]["file"].get<std::string>()).string());
+  double m = -INFINITY, sum = 0;
+  for (int64_t i = 0; i < z.numel(); ++i) m = std::max(m, z.get_f64(i));
+  for (int64_t i = 0; i < z.numel(); ++i) sum += std::exp(z.get_f64(i) - m);
+  for (int64_t i = 0; i < z.numel(); ++i)
+    ASSERT_NEAR(g.get_f64(i), std::exp(z.get_f64(i) - m) / sum - (i == 7 ? 1.0 : 0.0), 1e-6) << i;
+}
+
 TEST_F(ExplainCli, InspectGradientsReportsStatisticsAndFlow) {
   const Result r = sh(kBin + " inspect " + q(kModel) + " --input " + q(kPhoto) + kImageFlags + " --gradients --target " +
                       kTarget + " --brief");
