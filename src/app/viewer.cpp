@@ -23,6 +23,7 @@
 #include "script.hpp"
 #include "swapchain.hpp"
 #include "view.hpp"
+#include "viewer_impl.hpp"
 
 namespace netlens::app {
 
@@ -76,99 +77,10 @@ bool env_set(const char* name) {
   return v && *v;
 }
 
-class Viewer {
- public:
-  Viewer(const Session& s, const ViewerOptions& o) : s_(s), o_(o) {}
-  ~Viewer() { teardown(); }
-  int run();
 
- private:
-  void open();
-  void teardown();
-  void recreate_swapchain();
-  void draw_frame();
-  void after_frame();
-  void update_title();
-  bool script_step();  // runs script lines until one waits; false when the script is done
-  void run_command(const viz::ScriptCommand& l);
-  void on_key(int key);
-  // A key press as the window's key callback and the script's `key` deliver it: an error (say, a
-  // camera file that cannot be written) is reported (report_error) and the viewer goes on.
-  void press_key(int key) noexcept;
-  // One line on stderr and in the Input panel's status. Never throws.
-  void report_error(const std::string& msg) noexcept;
-  // Runs the body of a GLFW callback: GLFW is C, so an exception must not unwind through it; one
-  // becomes report_error's line instead.
-  template <class F> void guarded(F&& f) noexcept {
-    try {
-      f();
-    } catch (const std::exception& e) {
-      report_error(e.what());
-    } catch (...) {
-      report_error("unexpected error in an input handler");
-    }
-  }
-  void save_camera(const std::string& path);
-  void apply_live();        // start of a frame: switch to the newest live result, if any
-  // Runs the model on a file (Load, drop, script `open`) through o_.open_input; a failure is one
-  // line on stderr and in the Input panel, and the view stays as it was.
-  void open_file(const std::string& path);
-  bool live_settled() const;  // no input pending, running or waiting to be shown
-  glm::vec2 cursor_pixels(double x, double y) const;
-  // Panels (netlens_ui) over the frame: set up once the window's callbacks exist (ImGui chains
-  // them), drawn before each render; H or F1 hides them.
-  void open_panels();
-  void apply_panel_settings();  // start of a frame: a new renderer when the View panel asked for one
-  // The View panel's percentile range / per-layer or global scale, when the scene was built
-  // otherwise: the scene is rebuilt from its own values and the renderer updated in place.
-  void rescale_scene();
-  ui::Panels* panels() const { return view_ ? view_->panels() : nullptr; }
-  bool gui_mouse() const { return view_ && view_->gui() && show_panels_ && view_->gui()->wants_mouse(); }
-  bool gui_keyboard() const { return view_ && view_->gui() && show_panels_ && view_->gui()->wants_keyboard(); }
+}  // namespace
 
-  static Viewer* self(GLFWwindow* w) { return static_cast<Viewer*>(glfwGetWindowUserPointer(w)); }
-
-  const Session& s_;
-  ViewerOptions o_;
-  GLFWwindow* win_ = nullptr;
-  std::unique_ptr<render::Context> ctx_;
-  std::unique_ptr<render::Swapchain> sc_;
-  // The frame driver: scene, renderer, selection, panels. The window adds the swapchain, the camera
-  // controller and input.
-  std::unique_ptr<View> view_;
-  std::unique_ptr<CameraController> cc_;
-  bool show_panels_ = true;
-  bool pending_lod_ = false;    // far-layer aggregation (View panel): renderer rebuilt
-  bool pending_scale_ = false;  // colour scales (View panel): scene rebuilt at the start of a frame
-  bool vsync_ = true;
-  bool need_recreate_ = false;
-  bool dirty_ = true;
-
-  // Input state.
-  glm::vec2 cursor_{-1.0f, -1.0f};  // framebuffer pixels
-  bool left_down_ = false, pan_down_ = false;
-  float drag_moved_ = 0.0f;
-  glm::vec2 last_cursor_{0.0f};
-  bool pending_click_ = false, pending_focus_ = false;
-  std::string pending_shot_;
-  int saved_cameras_ = 0, saved_shots_ = 0;
-  std::string title_shown_;
-
-  // Script state.
-  std::vector<viz::ScriptCommand> script_;
-  size_t script_pos_ = 0;
-  int64_t wait_frames_ = 0;
-  bool settling_ = false;
-  int64_t frames_ = 0;
-  std::vector<double> frame_ms_;  // acquire → present of each drawn frame
-  uint32_t last_draws_ = 0;
-
-  // Live input state.
-  std::string input_name_;
-  uint64_t result_id_ = 0;  // id of the result shown (0: the run made before the viewer opened)
-  bool waiting_input_ = false;
-  bool error_reported_ = false;
-};
+namespace detail {
 
 void Viewer::open() {
   input_name_ = o_.first_input;
@@ -406,143 +318,6 @@ void Viewer::after_frame() {
   }
 }
 
-void Viewer::save_camera(const std::string& path) {
-  std::ofstream f(path);
-  if (!f || !(f << viz::camera_to_json(cc_->camera())))
-    throw Error(ErrorKind::Io, "cannot write camera file '" + path + "'");
-  std::fprintf(stderr, "netlens view: camera saved to %s\n", path.c_str());
-}
-
-void Viewer::report_error(const std::string& msg) noexcept {
-  std::fprintf(stderr, "netlens view: error: %s\n", msg.c_str());
-  try {
-    if (panels()) panels()->set_status("error: " + msg);
-  } catch (...) {  // the stderr line is the report
-  }
-}
-
-void Viewer::press_key(int key) noexcept {
-  guarded([&] { on_key(key); });
-}
-
-void Viewer::on_key(int key) {
-  dirty_ = true;
-  const auto& o = view_->renderer().options();
-  const float aspect = float(o.width) / float(o.height);
-  switch (key) {
-    case GLFW_KEY_TAB:
-      cc_->toggle_mode();
-      std::fprintf(stderr, "netlens view: %s mode\n", cc_->mode() == CameraMode::Fly ? "fly (WASD/QE, drag to look)" : "orbit");
-      break;
-    case GLFW_KEY_F: pending_focus_ = true; break;
-    case GLFW_KEY_O:
-    case GLFW_KEY_HOME: cc_->fly_to(viz::overview_camera(view_->scene().layout, aspect)); break;
-    case GLFW_KEY_ESCAPE: view_->clear_selection(); break;
-    case GLFW_KEY_H:
-    case GLFW_KEY_F1: show_panels_ = !show_panels_; break;
-    case GLFW_KEY_C: save_camera("netlens-camera-" + std::to_string(++saved_cameras_) + ".json"); break;
-    case GLFW_KEY_P: pending_shot_ = "netlens-shot-" + std::to_string(++saved_shots_) + ".png"; break;
-    case GLFW_KEY_RIGHT:
-    case GLFW_KEY_N:
-      if (o_.feeder) o_.feeder->next();
-      break;
-    case GLFW_KEY_LEFT:
-    case GLFW_KEY_B:
-      if (o_.feeder) o_.feeder->prev();
-      break;
-    case GLFW_KEY_SPACE:
-      if (o_.feeder) {
-        o_.feeder->toggle_pause();
-        std::fprintf(stderr, "netlens view: input %s\n", o_.feeder->paused() ? "paused" : "playing");
-      }
-      break;
-    case GLFW_KEY_V:
-      vsync_ = !vsync_;
-      need_recreate_ = true;
-      std::fprintf(stderr, "netlens view: vsync %s\n", vsync_ ? "on" : "off");
-      break;
-    default: break;
-  }
-}
-
-// Script commands: see viz/script.hpp. parse_script has checked every line (names, argument
-// counts, numbers and their ranges, key names, keywords); what depends on the viewer's state is
-// checked here.
-// Live input: next | prev (folder steps) | pause (toggle) | wait-input (until no input is pending,
-// running or waiting to be shown: the next frame shows the newest result); keys right|left|space|n|b.
-void Viewer::run_command(const viz::ScriptCommand& l) {
-  const auto& a = l.args;
-  const auto& x = l.nums;
-  auto where = o_.script + ":" + std::to_string(l.line);
-  const std::string& c = l.name;
-  if (c == "frames") wait_frames_ = static_cast<int64_t>(x[0]);
-  else if (c == "settle") settling_ = true;
-  else if (c == "resize") glfwSetWindowSize(win_, static_cast<int>(x[0]), static_cast<int>(x[1]));
-  else if (c == "iconify") glfwIconifyWindow(win_);
-  else if (c == "restore") glfwRestoreWindow(win_);
-  else if (c == "cursor" || c == "click" || c == "focus") {
-    cursor_ = glm::vec2(static_cast<float>(x[0]), static_cast<float>(x[1]));
-    if (c == "click") pending_click_ = true;
-    if (c == "focus") pending_focus_ = true;
-  } else if (c == "key") {
-    static const std::map<std::string, int> keys = {{"tab", GLFW_KEY_TAB}, {"f", GLFW_KEY_F}, {"o", GLFW_KEY_O},
-                                                    {"home", GLFW_KEY_HOME}, {"esc", GLFW_KEY_ESCAPE},
-                                                    {"c", GLFW_KEY_C}, {"p", GLFW_KEY_P}, {"v", GLFW_KEY_V},
-                                                    {"right", GLFW_KEY_RIGHT}, {"left", GLFW_KEY_LEFT},
-                                                    {"space", GLFW_KEY_SPACE}, {"n", GLFW_KEY_N}, {"b", GLFW_KEY_B},
-                                                    {"h", GLFW_KEY_H}};
-    // As the key callback: an error is one line and the script goes on. parse_script accepts only
-    // these names.
-    press_key(keys.at(a[0]));
-  } else if (c == "drag") cc_->drag(static_cast<float>(x[0]), static_cast<float>(x[1]));
-  else if (c == "scroll") cc_->scroll(static_cast<float>(x[0]));
-  else if (c == "move") cc_->move(glm::vec3(x[0], x[1], x[2]), x[3]);
-  else if (c == "save-camera") save_camera(a[0]);
-  else if (c == "screenshot") pending_shot_ = a[0];
-  else if (c == "close") glfwSetWindowShouldClose(win_, GLFW_TRUE);
-  else if (c == "open") open_file(a[0]);  // as the Input panel's Load and a drop
-  else if (c == "lod") {  // the View panel's far-layer aggregation: lod max|mean
-    if (ui::Panels* p = panels()) {
-      ui::ViewSettings v = p->settings();
-      v.lod_mean = a[0] == "mean";
-      p->set_settings(v);
-      if (v.lod_mean != view_->spec().lod_mean) pending_lod_ = true;
-    }
-  }
-  else if (c == "scale") {  // the View panel's colour scales: scale layer|global [LO HI]
-    if (ui::Panels* p = panels()) {
-      ui::ViewSettings v = p->settings();
-      v.global_scale = a[0] == "global";
-      if (x.size() == 2) {
-        v.lo_pct = static_cast<float>(x[0]);
-        v.hi_pct = static_cast<float>(x[1]);
-      }
-      p->set_settings(v);
-      pending_scale_ = true;
-    }
-  }
-  else if (c == "next" || c == "prev" || c == "pause" || c == "wait-input") {
-    if (c == "wait-input" ? !o_.live : !o_.live || !o_.feeder)  // wait-input also waits for `open`
-      throw Error(ErrorKind::Usage, where + ": '" + c + "' needs a live --input (folder, video, camera)" +
-                                        (c == "wait-input" ? " or an image input" : ""));
-    if (c == "next") o_.feeder->next();
-    else if (c == "prev") o_.feeder->prev();
-    else if (c == "pause") on_key(GLFW_KEY_SPACE);  // same message as the key
-    else waiting_input_ = true;
-  }
-  else throw Error(ErrorKind::Internal, where + ": command '" + c + "' passed parse_script but has no action");
-  dirty_ = true;
-}
-
-bool Viewer::script_step() {
-  if (settling_ && !cc_->animating()) settling_ = false;
-  if (waiting_input_ && live_settled()) waiting_input_ = false;
-  while (wait_frames_ <= 0 && !settling_ && !waiting_input_ && script_pos_ < script_.size() &&
-         !glfwWindowShouldClose(win_))
-    run_command(script_[script_pos_++]);
-  return script_pos_ < script_.size() || wait_frames_ > 0 || settling_ || waiting_input_;
-}
-
 int Viewer::run() {
   open();
   StopSignals stop_signals;
@@ -681,32 +456,13 @@ void Viewer::apply_live() {
   if (o_.feeder || result_id_ > 0) view_->renderer().set_subtitle(input_name_ + "  |  " + o_.live->stats().line());
 }
 
-void Viewer::open_file(const std::string& path) {
-  ui::Panels* panels_ = panels();
-  dirty_ = true;
-  if (!o_.open_input) {
-    const std::string line = "cannot open '" + path + "': this view has no input loader (the model's input is not an image)";
-    std::fprintf(stderr, "netlens view: %s\n", line.c_str());
-    if (panels_) panels_->set_status(line);
-    return;
-  }
-  try {
-    o_.open_input(path);
-    if (panels_) panels_->set_status("running " + path);
-  } catch (const std::exception& e) {
-    // One line, and the view keeps showing the input it had.
-    std::fprintf(stderr, "netlens view: error: %s\n", e.what());
-    if (panels_) panels_->set_status(std::string("error: ") + e.what());
-  }
-}
-
 bool Viewer::live_settled() const {
   if (!o_.live) return true;
   if (o_.feeder && !o_.feeder->idle()) return false;
   return !o_.live->busy() && !o_.live->has_result();
 }
 
-}  // namespace
+}  // namespace detail
 
 void require_display() {
   if (!env_set("DISPLAY") && !env_set("WAYLAND_DISPLAY"))
@@ -719,7 +475,7 @@ void require_display() {
 }
 
 int run_viewer(const Session& s, const ViewerOptions& o) {
-  Viewer v(s, o);
+  detail::Viewer v(s, o);
   return v.run();
 }
 

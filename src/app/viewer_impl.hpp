@@ -1,0 +1,119 @@
+// The window target of the frame driver (`netlens view`): the Viewer class, shared by viewer.cpp
+// (window, frame loop, panels, live results) and viewer_input.cpp (keys, script commands, files).
+// Private to netlens_app.
+#pragma once
+
+#define GLFW_INCLUDE_VULKAN
+#include <GLFW/glfw3.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <glm/vec2.hpp>
+
+#include "camera_controller.hpp"
+#include "panels.hpp"
+#include "script.hpp"
+#include "swapchain.hpp"
+#include "view.hpp"
+#include "viewer.hpp"
+
+namespace netlens::app::detail {
+
+class Viewer {
+ public:
+  Viewer(const Session& s, const ViewerOptions& o) : s_(s), o_(o) {}
+  ~Viewer() { teardown(); }
+  int run();
+
+ private:
+  void open();
+  void teardown();
+  void recreate_swapchain();
+  void draw_frame();
+  void after_frame();
+  void update_title();
+  bool script_step();  // runs script lines until one waits; false when the script is done
+  void run_command(const viz::ScriptCommand& l);
+  void on_key(int key);
+  // A key press as the window's key callback and the script's `key` deliver it: an error (say, a
+  // camera file that cannot be written) is reported (report_error) and the viewer goes on.
+  void press_key(int key) noexcept;
+  // One line on stderr and in the Input panel's status. Never throws.
+  void report_error(const std::string& msg) noexcept;
+  // Runs the body of a GLFW callback: GLFW is C, so an exception must not unwind through it; one
+  // becomes report_error's line instead.
+  template <class F> void guarded(F&& f) noexcept {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      report_error(e.what());
+    } catch (...) {
+      report_error("unexpected error in an input handler");
+    }
+  }
+  void save_camera(const std::string& path);
+  void apply_live();        // start of a frame: switch to the newest live result, if any
+  // Runs the model on a file (Load, drop, script `open`) through o_.open_input; a failure is one
+  // line on stderr and in the Input panel, and the view stays as it was.
+  void open_file(const std::string& path);
+  bool live_settled() const;  // no input pending, running or waiting to be shown
+  glm::vec2 cursor_pixels(double x, double y) const;
+  // Panels (netlens_ui) over the frame: set up once the window's callbacks exist (ImGui chains
+  // them), drawn before each render; H or F1 hides them.
+  void open_panels();
+  void apply_panel_settings();  // start of a frame: a new renderer when the View panel asked for one
+  // The View panel's percentile range / per-layer or global scale, when the scene was built
+  // otherwise: the scene is rebuilt from its own values and the renderer updated in place.
+  void rescale_scene();
+  ui::Panels* panels() const { return view_ ? view_->panels() : nullptr; }
+  bool gui_mouse() const { return view_ && view_->gui() && show_panels_ && view_->gui()->wants_mouse(); }
+  bool gui_keyboard() const { return view_ && view_->gui() && show_panels_ && view_->gui()->wants_keyboard(); }
+
+  static Viewer* self(GLFWwindow* w) { return static_cast<Viewer*>(glfwGetWindowUserPointer(w)); }
+
+  const Session& s_;
+  ViewerOptions o_;
+  GLFWwindow* win_ = nullptr;
+  std::unique_ptr<render::Context> ctx_;
+  std::unique_ptr<render::Swapchain> sc_;
+  // The frame driver: scene, renderer, selection, panels. The window adds the swapchain, the camera
+  // controller and input.
+  std::unique_ptr<View> view_;
+  std::unique_ptr<CameraController> cc_;
+  bool show_panels_ = true;
+  bool pending_lod_ = false;    // far-layer aggregation (View panel): renderer rebuilt
+  bool pending_scale_ = false;  // colour scales (View panel): scene rebuilt at the start of a frame
+  bool vsync_ = true;
+  bool need_recreate_ = false;
+  bool dirty_ = true;
+
+  // Input state.
+  glm::vec2 cursor_{-1.0f, -1.0f};  // framebuffer pixels
+  bool left_down_ = false, pan_down_ = false;
+  float drag_moved_ = 0.0f;
+  glm::vec2 last_cursor_{0.0f};
+  bool pending_click_ = false, pending_focus_ = false;
+  std::string pending_shot_;
+  int saved_cameras_ = 0, saved_shots_ = 0;
+  std::string title_shown_;
+
+  // Script state.
+  std::vector<viz::ScriptCommand> script_;
+  size_t script_pos_ = 0;
+  int64_t wait_frames_ = 0;
+  bool settling_ = false;
+  int64_t frames_ = 0;
+  std::vector<double> frame_ms_;  // acquire → present of each drawn frame
+  uint32_t last_draws_ = 0;
+
+  // Live input state.
+  std::string input_name_;
+  uint64_t result_id_ = 0;  // id of the result shown (0: the run made before the viewer opened)
+  bool waiting_input_ = false;
+  bool error_reported_ = false;
+};
+
+}  // namespace netlens::app::detail
