@@ -222,6 +222,14 @@ std::optional<Planned> plan_case(const OpCase& c, std::string* why) {
     *why = std::string("shape inference: ") + e.what();
     return std::nullopt;
   }
+  // One info per node output, as Session::prepare keeps them (a shape function may describe every
+  // output the op can have, or leave out trailing ones the node omits).
+  for (size_t k = p.out.size(); k < c.node.outputs.size(); ++k)
+    if (!c.node.outputs[k].empty()) {
+      *why = "shape inference gave no info for output " + std::to_string(k);
+      return std::nullopt;
+    }
+  p.out.resize(c.node.outputs.size());
   return p;
 }
 
