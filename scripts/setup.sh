@@ -18,8 +18,9 @@ pkgs=(
   python3 python3-numpy
   # Test oracles and data: PyTorch autograd/export (torchvision models), Pillow (resampling
   # reference), scikit-image (its sample photos), ImageMagick (image comparisons in tests), the
-  # onnx module (the gradient oracle reads models with it).
-  python3-torch python3-torchvision python3-pil python3-skimage python3-pytest python3-onnx imagemagick
+  # onnx module (the gradient oracle reads models with it), scikit-learn (its bundled 8x8 digits train
+  # the timeline tests' networks).
+  python3-torch python3-torchvision python3-pil python3-skimage python3-pytest python3-onnx python3-sklearn imagemagick
   nlohmann-json3-dev libavformat-dev libavcodec-dev libavdevice-dev libavutil-dev libswscale-dev ffmpeg
 )
 # The machine image may bring its own Node.js; Debian's nodejs conflicts with it.

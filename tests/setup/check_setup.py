@@ -41,6 +41,7 @@ DECLARED = {
     "py:PIL": "Pillow: the resampling reference",
     "py:skimage": "scikit-image: its sample photos are test inputs",
     "py:onnx": "the gradient oracle (tests/grad/torch_oracle.py) reads ONNX graphs with it",
+    "py:sklearn": "scikit-learn's bundled 8x8 digits: the timeline tests' training runs (tests/timeline/make_runs.py)",
 }
 
 # Programs every Debian system has (essential/required packages) or that are shell builtins-like;

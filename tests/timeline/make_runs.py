@@ -9,6 +9,7 @@ OUT_DIR/
   tiny/train/<digit>/*.png, tiny/val -> the same val   the overfitting run's 30-image training set
   probe.npy (64 validation images, float32 [64,1,8,8]), probe_labels.npy (int64 [64])
   <run>/epoch_<k>.onnx, <run>/run.json                 healthy, vanishing, high_lr, overfit
+  healthy_npy/graph.onnx, healthy_npy/epoch_<k>/*.npy  the healthy run as a graph + weight-only folders
 Pixels are the digits' 0..16 values scaled to 0..255 and rounded (PNG bytes); the networks see
 byte / 255, exactly what `netlens timeline --eval` and --input read back.
 """
@@ -137,6 +138,23 @@ def main():
     train(out, "vanishing", "sigmoid", x, y, 6, lambda p: torch.optim.SGD(p, lr=0.1), 32, 2)
     train(out, "high_lr", "cnn", x, y, 6, lambda p: torch.optim.SGD(p, lr=2.0), 32, 3)
     train(out, "overfit", "cnn", x[tiny], y[tiny], 150, lambda p: torch.optim.Adam(p, lr=3e-3), 30, 4, every=15)
+    weight_only(os.path.join(out, "healthy"), os.path.join(out, "healthy_npy"))
+
+
+def weight_only(src, dst):
+    """The healthy run as one graph plus weight-only checkpoints: dst/graph.onnx (epoch 0) and
+    dst/epoch_<k>/<initializer>.npy, written from the ONNX files with the onnx module."""
+    import onnx
+    from onnx import numpy_helper
+    os.makedirs(dst, exist_ok=True)
+    names = sorted((f for f in os.listdir(src) if f.endswith(".onnx")), key=lambda f: int(f[6:-5]))
+    with open(os.path.join(src, names[0]), "rb") as f, open(os.path.join(dst, "graph.onnx"), "wb") as g:
+        g.write(f.read())
+    for n in names:
+        d = os.path.join(dst, n[:-5])
+        os.makedirs(d, exist_ok=True)
+        for t in onnx.load(os.path.join(src, n)).graph.initializer:
+            np.save(os.path.join(d, t.name + ".npy"), numpy_helper.to_array(t))
 
 
 if __name__ == "__main__":
