@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "bench_render.hpp"
+#include "bench_render_flags.hpp"
 #include "common.hpp"
 #include "frame_flags.hpp"
 #include "headless.hpp"
@@ -147,7 +147,9 @@ NETLENS_COMMAND("bench-render",
                 "bench-render [--neurons 1e4,1e5,1e6,1e7,1e8] [--sizes 1280x720,1920x1080] [--frames N] [--no-vgg16] "
                 "[--png DIR] [--gpu N] [--quick]",
                 "render frame times (overview and close-up) for synthetic networks of 10^4..10^8 activations",
-                render::run_render_benchmark);
+                [](const std::vector<std::string>& args) {
+                  return app::run_render_benchmark(parse_render_bench_flags(args));
+                });
 
 }  // namespace
 }  // namespace netlens::cli

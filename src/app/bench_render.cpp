@@ -10,7 +10,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -18,7 +17,7 @@
 #include "renderer.hpp"
 #include "scene.hpp"
 
-namespace netlens::render {
+namespace netlens::app {
 
 namespace {
 
@@ -30,52 +29,15 @@ struct Row {
   uint32_t slabs, cells, draws;
 };
 
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  size_t a = 0;
-  while (a <= s.size()) {
-    size_t b = s.find(',', a);
-    if (b == std::string::npos) b = s.size();
-    if (b > a) out.push_back(s.substr(a, b - a));
-    a = b + 1;
-  }
-  return out;
-}
-
 }  // namespace
 
-int run_render_benchmark(const std::vector<std::string>& args) {
-  const int argc = static_cast<int>(args.size()) + 1;
-  auto arg = [&](int i) { return args[static_cast<size_t>(i - 1)]; };
-  std::vector<double> targets = {1e4, 1e5, 1e6, 1e7, 1e8};
-  std::vector<std::pair<int, int>> sizes = {{1280, 720}, {1920, 1080}};
-  int frames = 7;
-  bool vgg = true;
-  std::string png_dir;
-  int gpu = -1;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = arg(i);
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) throw Error(ErrorKind::Usage, a + " needs a value");
-      ++i;
-      return arg(i);
-    };
-    if (a == "--neurons") { targets.clear(); for (auto& t : split(next())) targets.push_back(std::stod(t)); }
-    else if (a == "--sizes") {
-      sizes.clear();
-      for (auto& t : split(next())) {
-        auto x = t.find('x');
-        if (x == std::string::npos) throw Error(ErrorKind::Usage, "--sizes expects WxH[,WxH...]");
-        sizes.emplace_back(std::stoi(t.substr(0, x)), std::stoi(t.substr(x + 1)));
-      }
-    } else if (a == "--frames") frames = std::max(1, std::stoi(next()));
-    else if (a == "--no-vgg16") vgg = false;
-    else if (a == "--png") png_dir = next();
-    else if (a == "--gpu") gpu = std::stoi(next());
-    else if (a == "--quick") { targets = {1e4, 1e6}; sizes = {{1280, 720}}; frames = 3; }
-    else throw Error(ErrorKind::Usage, "unknown option " + a);
-  }
+int run_render_benchmark(const RenderBenchOptions& o) {
+  const std::vector<double>& targets = o.neurons;
+  const std::vector<std::pair<int, int>>& sizes = o.sizes;
+  const int frames = o.frames;
+  const bool vgg = o.vgg16;
+  const std::string& png_dir = o.png_dir;
+  const int gpu = o.gpu;
   try {
     render::Context ctx(render::ContextOptions{.gpu = gpu});
     std::vector<Row> rows;
@@ -135,4 +97,4 @@ int run_render_benchmark(const std::vector<std::string>& args) {
   return 0;
 }
 
-}  // namespace netlens::render
+}  // namespace netlens::app
