@@ -108,7 +108,7 @@ int run_view(const std::vector<std::string>& argv) {
     auto feed = single_feed(m, mo);
     if (!feed) return app::run_viewer(*m.session, v);  // e.g. a sequence input: nothing to load an image into
     // Loading another file goes through the live pipeline, as with a folder: its inference thread
-    // runs the session (planned again there, see live.hpp) and the renderer is updated in place.
+    // runs the session (planned again there, see src/live/pipeline.hpp) and the renderer is updated in place.
     *m.run_progress = Progress("running node", /*quiet=*/true);
     live::LiveConfig cfg{.input_name = feed->name, .input_dtype = feed->dtype, .pp = feed->pp,
                         .other_inputs = m.inputs, .layout = live::live_layout(*m.session)};

@@ -11,7 +11,7 @@
 // - SharedBuffer / SharedTimeline own both sides; destroy them before the Context. The CUDA
 //   mapping is released before the Vulkan memory is freed.
 // - Every failure is Error{Device} with one line naming the CUDA or Vulkan call; the caller falls
-//   back to the staging path (see app/data_path.hpp).
+//   back to the staging path (see live/data_path.hpp).
 #pragma once
 
 #include <cstddef>
