@@ -79,19 +79,28 @@ struct ModelCase {
   Prep prep;
   Seed seed;
   const char* oracle_dtype;
+  // Also dS/d(initializer) (GradientOptions::weights; oracle --weights): MobileNetV2 only (dense,
+  // depthwise and 1x1 convolution filters and biases, Gemm weight and bias). ResNet-50 passed too
+  // when tried (worst 2.8e-6) but its 25M parameters' .npy traffic costs ~20 s (VGG-16's and
+  // ViT-B/16's 138M and 86M more; not tried); PP-OCR's
+  // weights are Constant nodes, not initializers (neither side differentiates them). EfficientNet-B0
+  // differs by design: its exporter shares zero SE biases between blocks through Identity nodes,
+  // which netlens folds as constants, so netlens's dS/d(shared bias) has only the direct use while
+  // the oracle's sums every use.
+  bool weights;
 };
 
 const char* const kChelsea = "/usr/lib/python3/dist-packages/skimage/data/chelsea.png";
 
 const ModelCase kCases[] = {
-    {"resnet50", "resnet50.onnx", "scripts/export-torchvision.sh", kChelsea, 224, 224, Prep::ImageNet, Seed::TopClass, "float32"},
-    {"mobilenet_v2", "mobilenet_v2.onnx", "scripts/export-torchvision.sh", kChelsea, 224, 224, Prep::ImageNet, Seed::TopClass, "float32"},
-    {"vgg16", "vgg16.onnx", "scripts/export-torchvision.sh", kChelsea, 224, 224, Prep::ImageNet, Seed::TopClass, "float32"},
-    {"efficientnet_b0", "efficientnet_b0.onnx", "scripts/export-torchvision.sh", kChelsea, 224, 224, Prep::ImageNet, Seed::TopClass, "float32"},
-    {"vit_b_16", "vit_b_16.onnx", "scripts/export-torchvision.sh", kChelsea, 224, 224, Prep::ImageNet, Seed::TopClass, "float32"},
-    {"ppocrv4_det", "ppocrv4_det.onnx", "scripts/fetch-models.sh", "page_800x608.png", 320, 320, Prep::PaddleDet, Seed::Region, "float32"},
-    {"ppocrv4_rec", "ppocrv4_rec.onnx", "scripts/fetch-models.sh", "line_320x48.png", 48, 320, Prep::PaddleRec, Seed::FirstCharacter, "float32"},
-    {"ppocr_cls", "ppocr_cls.onnx", "scripts/fetch-models.sh", "line_192x48.png", 48, 192, Prep::PaddleRec, Seed::TopLogitOfSoftmax, "float64"},
+    {"resnet50", "resnet50.onnx", "scripts/export-torchvision.sh", kChelsea, 224, 224, Prep::ImageNet, Seed::TopClass, "float32", false},
+    {"mobilenet_v2", "mobilenet_v2.onnx", "scripts/export-torchvision.sh", kChelsea, 224, 224, Prep::ImageNet, Seed::TopClass, "float32", true},
+    {"vgg16", "vgg16.onnx", "scripts/export-torchvision.sh", kChelsea, 224, 224, Prep::ImageNet, Seed::TopClass, "float32", false},
+    {"efficientnet_b0", "efficientnet_b0.onnx", "scripts/export-torchvision.sh", kChelsea, 224, 224, Prep::ImageNet, Seed::TopClass, "float32", false},
+    {"vit_b_16", "vit_b_16.onnx", "scripts/export-torchvision.sh", kChelsea, 224, 224, Prep::ImageNet, Seed::TopClass, "float32", false},
+    {"ppocrv4_det", "ppocrv4_det.onnx", "scripts/fetch-models.sh", "page_800x608.png", 320, 320, Prep::PaddleDet, Seed::Region, "float32", false},
+    {"ppocrv4_rec", "ppocrv4_rec.onnx", "scripts/fetch-models.sh", "line_320x48.png", 48, 320, Prep::PaddleRec, Seed::FirstCharacter, "float32", false},
+    {"ppocr_cls", "ppocr_cls.onnx", "scripts/fetch-models.sh", "line_192x48.png", 48, 192, Prep::PaddleRec, Seed::TopLogitOfSoftmax, "float64", false},
 };
 
 // gtest prints a parameter with this (test listings show the model, not raw bytes).
@@ -276,7 +285,7 @@ TEST_P(GradModels, EveryTensorMatchesPyTorchAutograd) {
   const std::string input = s.graph().inputs[0].name;
   s.run({{input, x}});
   const Target target = make_target(c, s);
-  s.backward({{target.tensor, target.seed}});
+  s.backward({{target.tensor, target.seed}}, GradientOptions{c.weights});
   const double netlens_s = seconds_since(t0);
 
   // The oracle, on the same files.
@@ -304,7 +313,7 @@ TEST_P(GradModels, EveryTensorMatchesPyTorchAutograd) {
   const std::string cmd = "OMP_NUM_THREADS=2 /usr/bin/python3 '" + std::string(NETLENS_SOURCE_DIR) +
                           "/tests/grad/torch_oracle.py' '" + model.string() + "' --input '" + input + "=" +
                           (dir / "input.npy").string() + "' --seed '" + target.tensor + "=" +
-                          (dir / "seed.npy").string() + "' --dtype " + dtype + " --kink-values '" +
+                          (dir / "seed.npy").string() + "' --dtype " + dtype + (c.weights ? " --weights" : "") + " --kink-values '" +
                           (dir / "kinks").string() + "' --out '" + (dir / "oracle").string() +
                           "' > '" + (dir / "oracle.log").string() + "' 2>&1";
   const auto t1 = std::chrono::steady_clock::now();
@@ -331,6 +340,14 @@ TEST_P(GradModels, EveryTensorMatchesPyTorchAutograd) {
   int compared = 0, failed = 0;
   for (const auto& [name, e] : grads.items()) {
     const Tensor ref = read_npy((dir / "oracle/gradients" / e["file"].get<std::string>()).string());
+    if (!s.gradients().contains(name) && s.graph().initializers.count(name)) {
+      // A weight netlens did not reach (only integer/shape paths lead from it): zero in the oracle too.
+      double n2 = 0;
+      for (int64_t i = 0; i < ref.numel(); ++i) n2 += ref.get_f64(i) * ref.get_f64(i);
+      EXPECT_EQ(n2, 0.0) << c.name << ": netlens has no gradient for initializer " << name
+                                 << ", the oracle's is nonzero";
+      continue;
+    }
     if (!s.gradients().contains(name)) {
       ADD_FAILURE() << c.name << ": netlens has no gradient for " << name << " (the oracle has one)";
       ++failed;
