@@ -169,7 +169,8 @@ int run_explain(const std::vector<std::string>& argv) {
   auto [lo, hi] = std::minmax_element(e.heat.values.begin(), e.heat.values.end());
   j["heatmap"] = {{"png", "heatmap.png"}, {"npy", "heatmap.npy"}, {"height", e.heat.height}, {"width", e.heat.width},
                   {"signed", e.heat.signed_values}, {"min", *lo}, {"max", *hi},
-                  {"png_scale", "|heat| / its 99.5th percentile, jet, blended 50% over the input"}};
+                  {"png_scale", e.heat.signed_values ? "|heat| / its 99.5th percentile = t; red > 0, blue < 0, opacity 0.8 t over the input"
+                                                      : "|heat| / its 99.5th percentile, jet, blended 50% over the input"}};
   if (e.method == explain::Method::IntegratedGradients)
     j["completeness"] = {{"attribution_sum", e.attribution_sum}, {"target_value", e.target_value},
                          {"baseline_value", e.baseline_value}, {"relative_error", e.completeness_error},

@@ -57,12 +57,21 @@ std::vector<uint8_t> overlay(const Heatmap& heat, const std::vector<uint8_t>& rg
   std::vector<uint8_t> out(3 * n);
   for (size_t i = 0; i < n; ++i) {
     const double t = scale > 0 ? std::clamp(mag[i] / scale, 0.0f, 1.0f) : 0.0;
-    // Jet: blue → cyan → yellow → red.
-    const double c[3] = {std::clamp(1.5 - std::abs(4 * t - 3), 0.0, 1.0), std::clamp(1.5 - std::abs(4 * t - 2), 0.0, 1.0),
-                         std::clamp(1.5 - std::abs(4 * t - 1), 0.0, 1.0)};
+    double c[3], a = 0.5;
+    if (heat.signed_values) {
+      // Diverging: red where the heat raises S, blue where it lowers it, more opaque where stronger.
+      const bool pos = heat.values[i] >= 0;
+      c[0] = pos ? 0.85 : 0.1, c[1] = 0.1, c[2] = pos ? 0.1 : 0.85;
+      a = 0.8 * t;
+    } else {
+      // Jet: blue → cyan → yellow → red, blended half and half.
+      c[0] = std::clamp(1.5 - std::abs(4 * t - 3), 0.0, 1.0);
+      c[1] = std::clamp(1.5 - std::abs(4 * t - 2), 0.0, 1.0);
+      c[2] = std::clamp(1.5 - std::abs(4 * t - 1), 0.0, 1.0);
+    }
     for (int k = 0; k < 3; ++k) {
       const double base = rgb.empty() ? 128.0 : rgb[3 * i + static_cast<size_t>(k)];
-      out[3 * i + static_cast<size_t>(k)] = static_cast<uint8_t>(std::lround(0.5 * base + 0.5 * 255.0 * c[k]));
+      out[3 * i + static_cast<size_t>(k)] = static_cast<uint8_t>(std::lround((1 - a) * base + a * 255.0 * c[k]));
     }
   }
   return out;
