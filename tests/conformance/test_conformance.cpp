@@ -5,7 +5,8 @@
 //   Coverage                  every op of the CPU backend's table has cases (and an FD check)
 //   OtherBackendsVsCpu        (b) every other backend against the CPU, forward and backward
 // Environment:
-//   NETLENS_CONFORMANCE_FILTER=<substring>  only cases whose label or source contains it
+//   NETLENS_CONFORMANCE_FILTER=<a,b,...>    only cases whose label or source contains one of
+//                                           the substrings (-<a,b,...>: all cases but those)
 //   NETLENS_CONFORMANCE_PERF=1              (e) time every case per backend, print a table
 //   NETLENS_CONFORMANCE_PERF_REPS=<n>       timed runs per case (default 15)
 //   NETLENS_CONFORMANCE_SELF_CHECK=1        a second CPU backend as "other backend" (harness
@@ -28,7 +29,16 @@ namespace {
 
 bool selected(const OpCase& c) {
   static const std::string f = env_str("NETLENS_CONFORMANCE_FILTER");
-  return f.empty() || c.label.find(f) != std::string::npos || c.source.find(f) != std::string::npos;
+  if (f.empty()) return true;
+  const bool exclude = f[0] == '-';
+  bool match = false;
+  for (size_t pos = exclude ? 1 : 0; pos <= f.size();) {  // comma-separated substrings
+    const size_t end = std::min(f.find(',', pos), f.size());
+    const std::string key = f.substr(pos, end - pos);
+    match = match || (!key.empty() && (c.label.find(key) != std::string::npos || c.source.find(key) != std::string::npos));
+    pos = end + 1;
+  }
+  return match != exclude;
 }
 bool verbose() { return env_flag("NETLENS_CONFORMANCE_VERBOSE"); }
 
@@ -325,6 +335,7 @@ TEST(Conformance, OtherBackendsVsCpu) {
         continue;
       }
       ++accepted;
+      if (verbose()) std::printf("  [%s] %s (%s)\n", bt->name.c_str(), c.label.c_str(), c.source.c_str()), std::fflush(stdout);
       double tol = c.tol;
       if (auto it = bt->op_tol.find(c.node.op_type); it != bt->op_tol.end()) tol = std::max(tol, it->second);
       ForwardRun want = run_forward(cpu_backend(), c, *p);
