@@ -10,6 +10,7 @@
 #include "interop.hpp"
 #include "pipeline.hpp"
 #include "renderer.hpp"
+#include "values.hpp"
 
 namespace netlens::interop {
 namespace {
@@ -58,7 +59,7 @@ class Uploader final : public live::ResultUploader {
       p->done = next_ += 2;  // run N done = 2N, its codes consumed = 2N + 1 (strictly increasing)
     }
     p->arena = arenas_.back();  // a re-prepared session (the pipeline's own thread) allocates anew
-    p->offsets = render::arena_offsets(layout, s.planned(), /*backend=*/0);
+    p->offsets = viz::arena_offsets(layout, s.planned(), /*backend=*/0);
     timeline_.cuda_signal(stream_, p->done);
     // Host values for picking, labels and panels. Copied before the wait below (a copy queued after
     // it would wait for the render thread, which waits for this result). This D2H copy is the one

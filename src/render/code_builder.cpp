@@ -470,25 +470,6 @@ int CodeBuilder::levels(int layer) const { return impl_->levels.at(static_cast<s
 int CodeBuilder::dispatches() const { return impl_->dispatch_count; }
 const std::vector<std::pair<std::string, double>>& CodeBuilder::stage_ms() const { return impl_->stage_ms; }
 
-std::vector<uint64_t> arena_offsets(const viz::Layout& layout, const std::vector<PlannedTensor>& planned,
-                                    int backend) {
-  std::map<std::string_view, const PlannedTensor*> by_name;
-  for (const auto& t : planned) by_name[t.name] = &t;
-  std::vector<uint64_t> out;
-  for (const auto& l : layout.layers) {
-    auto it = by_name.find(l.tensor.name);
-    const PlannedTensor* t = it == by_name.end() ? nullptr : it->second;
-    const char* why = !t ? "is not in the plan"
-                      : t->constant ? "is a constant"
-                      : t->backend != backend ? "lives on another backend"
-                      : t->info.dtype != DType::Float32 ? "is not float32" : nullptr;
-    if (why) throw Error(ErrorKind::Unsupported, "CodeBuilder: tensor '" + l.tensor.name + "' " + why +
-                                                     " (not in backend " + std::to_string(backend) + "'s arena)");
-    out.push_back(t->offset);
-  }
-  return out;
-}
-
 struct ActivationBuffer::Impl {
   Buf buf;
   std::vector<uint64_t> offsets;

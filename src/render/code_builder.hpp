@@ -89,13 +89,6 @@ class CodeBuilder {
   std::unique_ptr<Impl> impl_;
 };
 
-// Byte offsets of the layout's tensors in backend `backend`'s activation arena (a Session's
-// planned() slots), for a CodeBuilder reading that arena in place (the CUDA interop path, where the
-// arena is a Vulkan-exported buffer). Error{Unsupported} naming the tensor when one lives on
-// another backend (a fallback node's output), is a constant, or is not float32.
-std::vector<uint64_t> arena_offsets(const viz::Layout& layout, const std::vector<PlannedTensor>& planned,
-                                    int backend);
-
 // Float32 activations in one host-visible storage buffer (the no-CUDA path, and tests): layer i's
 // values at offsets()[i], each layer 16-byte aligned.
 class ActivationBuffer {

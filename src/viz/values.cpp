@@ -1,6 +1,9 @@
 // Value modes: the tensors a scene is built from.
 #include "values.hpp"
 
+#include <map>
+#include <string_view>
+
 namespace netlens::viz {
 
 ValueMode parse_value_mode(const std::string& text, const std::string& flag) {
@@ -35,6 +38,25 @@ std::function<Tensor(const std::string&)> value_fetch(const Session& s, ValueMod
     for (int64_t i = 0; i < out.numel(); ++i) o[i] = gp[i] * ap[i];
     return out;
   };
+}
+
+std::vector<uint64_t> arena_offsets(const Layout& layout, const std::vector<PlannedTensor>& planned,
+                                    int backend) {
+  std::map<std::string_view, const PlannedTensor*> by_name;
+  for (const auto& t : planned) by_name[t.name] = &t;
+  std::vector<uint64_t> out;
+  for (const auto& l : layout.layers) {
+    auto it = by_name.find(l.tensor.name);
+    const PlannedTensor* t = it == by_name.end() ? nullptr : it->second;
+    const char* why = !t ? "is not in the plan"
+                      : t->constant ? "is a constant"
+                      : t->backend != backend ? "lives on another backend"
+                      : t->info.dtype != DType::Float32 ? "is not float32" : nullptr;
+    if (why) throw Error(ErrorKind::Unsupported, "arena_offsets: tensor '" + l.tensor.name + "' " + why +
+                                                     " (not in backend " + std::to_string(backend) + "'s arena)");
+    out.push_back(t->offset);
+  }
+  return out;
 }
 
 }  // namespace netlens::viz

@@ -4,9 +4,12 @@
 // (diverging for signed values, robust percentiles), level of detail and picking.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
+#include "layout.hpp"
 #include "netlens/runtime.hpp"
 
 namespace netlens::viz {
@@ -22,5 +25,12 @@ const char* value_mode_name(ValueMode m);
 // gradient (an integer one) is refused by build_scene like any non-float tensor. The returned
 // function borrows `s`: call it while the session keeps this run.
 std::function<Tensor(const std::string&)> value_fetch(const Session& s, ValueMode m);
+
+// Where the values are on a device instead (the CUDA interop path, where a Session's activation
+// arena is a Vulkan-exported buffer that render::CodeBuilder reads in place): byte offsets of the
+// layout's tensors in backend `backend`'s arena (the session's planned() slots). Error{Unsupported}
+// naming the tensor when one lives on another backend (a fallback node's output), is a constant, or
+// is not float32.
+std::vector<uint64_t> arena_offsets(const Layout& layout, const std::vector<PlannedTensor>& planned, int backend);
 
 }  // namespace netlens::viz

@@ -19,6 +19,7 @@
 #include "code_builder.hpp"
 #include "netlens/cpu.hpp"
 #include "netlens/io.hpp"
+#include "values.hpp"
 #include "netlens/onnx.hpp"
 #include "netlens/runtime.hpp"
 #include "renderer.hpp"
@@ -336,7 +337,7 @@ TEST_F(CodeBuilderTest, ReadsASessionArenaInPlace) {
   session.prepare({{"x", x.shape()}});
   session.run({{"x", x}});
   viz::Layout layout = viz::layout_tensors(viz::select_tensors(session.graph(), session.planned()));
-  std::vector<uint64_t> offsets = arena_offsets(layout, session.planned(), 0);
+  std::vector<uint64_t> offsets = viz::arena_offsets(layout, session.planned(), 0);
   size_t arena = 0;
   for (const auto& t : session.planned())
     if (!t.constant && t.backend == 0) arena = std::max(arena, t.offset + t.info.nbytes());
@@ -357,7 +358,7 @@ TEST_F(CodeBuilderTest, ReadsASessionArenaInPlace) {
   EXPECT_EQ(d.scales + d.codes0 + d.codes_max + d.codes_mean, 0u);
   // A backend that does not hold the tensors: one line naming the first.
   try {
-    arena_offsets(layout, session.planned(), 1);
+    viz::arena_offsets(layout, session.planned(), 1);
     ADD_FAILURE() << "expected an error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("lives on another backend"), std::string::npos) << e.what();
