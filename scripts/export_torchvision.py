@@ -2,7 +2,8 @@
 
     /usr/bin/python3 export_torchvision.py OUTDIR [--opset 17] [NAME ...]
 
-NAME is one of resnet50, mobilenet_v2, vgg16, efficientnet_b0, vit_b_16 (default: all). The weights are torchvision's random
+NAME is one of resnet50, mobilenet_v2, vgg16, efficientnet_b0, vit_b_16, googlenet, densenet121 (default: the
+first five; the last two are the layout tests' branching networks). The weights are torchvision's random
 initialisation with a fixed seed (weights=None: nothing is downloaded); what matters for netlens is
 the graph and the arithmetic, checked against onnxruntime. BatchNorm runs in eval mode with
 randomised running statistics so that it is not an identity; a zero-initialised Linear (ViT's head)
@@ -23,14 +24,21 @@ MODELS = {
     # the gradient tests cover these architectures too.
     "efficientnet_b0": torchvision.models.efficientnet_b0,
     "vit_b_16": torchvision.models.vit_b_16,
+    # Branches side by side (Inception) and dense concatenation: the layout tests (tests/viz).
+    # GoogLeNet without its training-only auxiliary heads; no input transform (the ONNX input is the
+    # already normalised tensor, as for the others).
+    "googlenet": lambda weights=None: torchvision.models.googlenet(weights=weights, aux_logits=False,
+                                                                   init_weights=True, transform_input=False),
+    "densenet121": torchvision.models.densenet121,
 }
+DEFAULT = ["resnet50", "mobilenet_v2", "vgg16", "efficientnet_b0", "vit_b_16"]
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("outdir")
     ap.add_argument("--opset", type=int, default=17)
-    ap.add_argument("names", nargs="*", default=list(MODELS))
+    ap.add_argument("names", nargs="*", default=DEFAULT)
     a = ap.parse_intermixed_args()
     if not 13 <= a.opset <= 17:
         sys.exit("export_torchvision: --opset must be 13..17")

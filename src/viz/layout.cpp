@@ -1,4 +1,5 @@
 #include "layout.hpp"
+#include "layout_place.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -142,88 +143,7 @@ Layout layout_tensors(std::vector<VizTensor> tensors, const LayoutOptions& opts)
         v.size.z = float(v.dims.W) * v.cell_z;
       }
   }
-  int levels = 0;
-  for (auto& v : L.layers) levels = std::max(levels, v.level + 1);
-  std::vector<std::vector<int>> at(levels);
-  for (size_t i = 0; i < n; ++i) at[L.layers[i].level].push_back(static_cast<int>(i));
-
-  // Along X: each level starts after the previous one plus a gap.
-  std::vector<float> level_x(static_cast<size_t>(levels), 0.0f), level_depth(static_cast<size_t>(levels), 0.0f),
-      level_height(static_cast<size_t>(levels), 0.0f), level_width(static_cast<size_t>(levels), 0.0f);
-  float x = 0.0f;
-  float prev_height = 0.0f;
-  for (int lv = 0; lv < levels; ++lv) {
-    auto& ids = at[lv];
-    float depth = 0.0f, height = 0.0f, width = 0.0f;
-    for (int id : ids) {
-      depth = std::max(depth, L.layers[id].size.x);
-      height = std::max(height, L.layers[id].size.y);
-      width += L.layers[id].size.z;
-    }
-    if (lv > 0) x += opts.gap_min + opts.gap_rel * std::max(height, prev_height);
-    level_x[lv] = x;
-    level_depth[lv] = depth;
-    level_height[lv] = height;
-    float lane_gap = ids.size() > 1 ? opts.lane_gap_rel * width / float(ids.size()) + opts.gap_min : 0.0f;
-    float total = width + lane_gap * float(ids.size() - 1);
-    level_width[lv] = total;
-    float z = -0.5f * total;
-    for (size_t k = 0; k < ids.size(); ++k) {
-      LayerVolume& v = L.layers[ids[k]];
-      v.lane = static_cast<int>(k);
-      // Centred on the level's mid-plane along X and on y = 0.
-      v.origin = glm::vec3(x + 0.5f * (depth - v.size.x), -0.5f * v.size.y, z);
-      z += v.size.z + lane_gap;
-    }
-    x += depth;
-    prev_height = height;
-  }
-  // Wrap long networks into rows: choose the row count whose block is closest to wrap_aspect,
-  // cut at level boundaries by length, then stack the rows downwards.
-  if (opts.wrap && levels > 8) {
-    float hmax = *std::max_element(level_height.begin(), level_height.end());
-    float typical = 0.0f;  // a robust row height: the tallest levels dominate the first row only
-    {
-      std::vector<float> h = level_height;
-      std::sort(h.begin(), h.end());
-      typical = std::max(1.0f, h[h.size() * 3 / 4]);
-    }
-    // Rows of layers much wider (Z) than tall (PP-OCR's 24x160 text-line maps) get extra space
-    // between them, so that seen from above at an angle a row does not hide the next one. Square
-    // layers (ResNet, MobileNet, VGG) get none.
-    float extra = 0.0f;
-    {
-      std::vector<float> w = level_width;
-      std::sort(w.begin(), w.end());
-      extra = 0.45f * std::max(0.0f, w[w.size() * 3 / 4] - typical);
-    }
-    int rows = 1;
-    float best = 1e30f;
-    for (int r = 1; r <= 12; ++r) {
-      float aspect = (x / float(r)) / (float(r) * (1.5f * typical + extra) + hmax - typical);
-      float err = std::fabs(std::log(aspect / opts.wrap_aspect));
-      if (err < best) { best = err; rows = r; }
-    }
-    if (rows > 1) {
-      std::vector<int> row_of(static_cast<size_t>(levels));
-      const float row_len = x / float(rows);
-      for (int lv = 0; lv < levels; ++lv)
-        row_of[lv] = std::min(rows - 1, static_cast<int>((level_x[lv] + 0.5f * level_depth[lv]) / row_len));
-      std::vector<float> row_start(static_cast<size_t>(rows), 1e30f), row_h(static_cast<size_t>(rows), 0.0f);
-      for (int lv = 0; lv < levels; ++lv) {
-        row_start[row_of[lv]] = std::min(row_start[row_of[lv]], level_x[lv]);
-        row_h[row_of[lv]] = std::max(row_h[row_of[lv]], level_height[lv]);
-      }
-      std::vector<float> row_y(static_cast<size_t>(rows), 0.0f);
-      for (int r = 1; r < rows; ++r)
-        row_y[r] = row_y[r - 1] - (0.5f * row_h[r - 1] + 0.5f * row_h[r] + opts.gap_min + 0.9f * typical + 12.0f + extra);
-      for (auto& v : L.layers) {
-        v.row = row_of[v.level];
-        v.origin.x -= row_start[v.row];
-        v.origin.y += row_y[v.row];
-      }
-    }
-  }
+  detail::place_volumes(L, opts);
   if (n) {
     L.min = glm::vec3(1e30f);
     L.max = glm::vec3(-1e30f);

@@ -27,6 +27,10 @@ struct VizTensor {
   Shape shape;
   std::vector<int> inputs;
   int node_index = -1;  // producer node in the graph, -1 for inputs
+  // Set by collapse_groups (layout_groups.hpp) when this entry stands for a collapsed group: the
+  // group's path and how many shown tensors it folds (its output tensor is `name`); else empty / 0.
+  std::string group{};
+  int folded = 0;
 };
 
 // Which tensors a model shows by default: graph inputs, outputs of "layer" ops (Conv, Gemm, pools,
@@ -55,7 +59,10 @@ struct LayerVolume {
                            // logits sheet) squeezed to a few times the typical width
   int level = 0;           // position along the flow (longest path from an input)
   int lane = 0;            // side-by-side index within a level
-  int row = 0;             // row of a wrapped layout
+  int row = 0;             // row of a wrapped layout (or the U's encoder 0 / decoder 1)
+  int dir = 1;             // data flow along X in this volume's row: +1, or -1 in a row drawn back
+                           // (serpentine wraps, a U's decoder); entry face at x = origin.x for +1
+  bool spine = false;      // on the main path (the longest input-to-output chain)
   glm::vec3 center() const { return origin + 0.5f * size; }
   glm::vec3 max() const { return origin + size; }
 };
@@ -63,6 +70,8 @@ struct LayerVolume {
 struct Layout {
   std::vector<LayerVolume> layers;
   glm::vec3 min{0.0f}, max{0.0f};  // bounds of all volumes
+  int rows = 1;                    // rows of a wrapped layout (2 for a U)
+  bool u_shape = false;            // an encoder-decoder folded into a U (layout_place.cpp)
   int find(const std::string& tensor) const;  // -1 when absent
 };
 
@@ -71,10 +80,14 @@ struct LayoutOptions {
   float gap_min = 6.0f;        // gap between levels along X
   float gap_rel = 0.22f;       // ... plus this times the larger neighbouring height
   float lane_gap_rel = 0.25f;  // gap between side-by-side volumes, relative to their width
-  // A network much longer than it is tall (ResNet-50: 120+ levels) is wrapped into rows read like
-  // text (each row flows along +X, the next row below it), aiming at about this length:height.
+  // A network much longer than it is tall (ResNet-50: 120+ levels) is wrapped into rows, aiming at
+  // about this length:height. Rows run back and forth (a serpentine: every other row flows along
+  // -X), cut where no skip connection crosses (between stages), so each row break is one short turn.
   float wrap_aspect = 2.6f;
   bool wrap = true;
+  // An encoder-decoder (spatial size falling then rising, with skips between matching sizes) is
+  // folded into a U: the decoder runs back under the encoder, each resolution under its match.
+  bool fold_u = true;
 };
 Layout layout_tensors(std::vector<VizTensor> tensors, const LayoutOptions& opts = {});
 
