@@ -113,6 +113,7 @@ struct CheckpointPoint {
   double run_ms = 0;       // the probe's forward pass
   double backward_ms = 0;  // its backward pass
   double eval_ms = 0;
+  double stats_ms = 0;     // the per-layer figures (norms, changes, activation statistics)
 };
 
 // The probe: the model's inputs and, for losses and gradients, one label per batch item of the

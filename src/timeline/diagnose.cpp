@@ -262,7 +262,7 @@ std::string to_json(const Report& r, int indent) {
     const CheckpointPoint& p = r.points[k];
     json c = {{"name", p.name}, {"path", r.list.checkpoints[k].path}, {"probe_loss", num(p.probe_loss)},
               {"probe_accuracy", num(p.probe_accuracy)},
-              {"timing_ms", {{"load", p.load_ms}, {"run", p.run_ms}, {"backward", p.backward_ms}, {"eval", p.eval_ms}}}};
+              {"timing_ms", {{"load", p.load_ms}, {"run", p.run_ms}, {"backward", p.backward_ms}, {"eval", p.eval_ms}, {"stats", p.stats_ms}}}};
     json ls = json::array();
     for (size_t l = 0; l < p.layers.size(); ++l) {
       const LayerPoint& lp = p.layers[l];

@@ -26,6 +26,16 @@ bool has_npy(const fs::path& dir) {
   return false;
 }
 
+// A weight-only checkpoint: .npy files and no ONNX files or manifest (a folder of checkpoints may hold
+// a probe.npy beside its ONNX files).
+bool is_weight_folder(const fs::path& dir) {
+  if (!has_npy(dir) || fs::exists(dir / "manifest.txt")) return false;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (e.is_regular_file() && lower_ext(e.path()) == ".onnx") return false;
+  return true;
+}
+
 Checkpoint make_checkpoint(const fs::path& p) {
   if (!fs::exists(p)) throw Error(ErrorKind::Io, "checkpoint '" + p.string() + "' does not exist");
   Checkpoint c;
@@ -67,7 +77,7 @@ CheckpointList discover_checkpoints(const std::vector<std::string>& paths, const
   CheckpointList out;
   out.order = "arguments";
   fs::path base;  // folder the graph.onnx default is looked up in
-  if (paths.size() == 1 && fs::is_directory(paths[0]) && !has_npy(paths[0])) {
+  if (paths.size() == 1 && fs::is_directory(paths[0]) && !is_weight_folder(paths[0])) {
     const fs::path dir = paths[0];
     base = dir;
     const fs::path manifest = dir / "manifest.txt";
@@ -92,7 +102,7 @@ CheckpointList discover_checkpoints(const std::vector<std::string>& paths, const
       for (const auto& e : fs::directory_iterator(dir)) {
         if (e.is_regular_file() && lower_ext(e.path()) == ".onnx" && e.path().filename() != "graph.onnx")
           onnx.push_back(e.path());
-        else if (e.is_directory() && has_npy(e.path()))
+        else if (e.is_directory() && is_weight_folder(e.path()))
           folders.push_back(e.path());
       }
       if (!onnx.empty() && !folders.empty())
