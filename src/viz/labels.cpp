@@ -38,8 +38,8 @@ bool numeric(const std::string& s) {
 
 std::string shorten_path(const std::string& s) {
   auto parts = split_path(s);
-  // The first part is usually a container repeated in the second ("features/features.4").
-  if (parts.size() >= 3) parts.erase(parts.begin());
+  // A container repeated in the next part says nothing ("features/features.4", "layer1/layer1.0").
+  if (parts.size() >= 3 && parts[1].rfind(parts[0], 0) == 0) parts.erase(parts.begin());
   std::string out;
   if (parts.size() <= 3) {
     for (auto& p : parts) out += (out.empty() ? "" : "/") + p;

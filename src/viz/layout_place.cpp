@@ -382,6 +382,26 @@ void place_volumes(Layout& L, const LayoutOptions& o) {
       for (int lv = f; lv <= l; ++lv) level_y[static_cast<size_t>(lv)] = bottom - gap - 0.5f * h;
     }
   }
+  // A U much longer than tall (PP-OCRv4 det: a 228-level backbone over a 25-level FPN) would be a
+  // needle across the frame: such a network is wrapped instead (collapsed, it becomes a short U).
+  if (L.u_shape) {
+    float x0 = 1e30f, x1 = -1e30f, y0 = 1e30f, y1 = -1e30f;
+    for (int lv = 0; lv < levels; ++lv) {
+      const Slot& s = slot[static_cast<size_t>(lv)];
+      x0 = std::min(x0, s.x0);
+      x1 = std::max(x1, s.x0 + s.depth);
+      y0 = std::min(y0, level_y[static_cast<size_t>(lv)] - 0.5f * s.height);
+      y1 = std::max(y1, level_y[static_cast<size_t>(lv)] + 0.5f * s.height);
+    }
+    if ((x1 - x0) > 3.0f * o.wrap_aspect * (y1 - y0)) {
+      L.u_shape = false;
+      L.rows = 1;
+      pack(0, levels - 1, 0.0f);
+      std::fill(level_y.begin(), level_y.end(), 0.0f);
+      std::fill(dir.begin(), dir.end(), 1);
+      std::fill(row_of.begin(), row_of.end(), 0);
+    }
+  }
   // 2b. A long network is wrapped into rows that run back and forth. A U is not: its decoder would
   // turn back across the encoder at every row break (a long U is better collapsed: layout_groups).
   if (o.wrap && levels > 8 && !L.u_shape) wrap_rows(V, at, slot, res, row_of, level_y, dir, L, o);

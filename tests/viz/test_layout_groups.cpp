@@ -125,7 +125,9 @@ TEST(Labels, DisplayNames) {
   VizTensor t{"/layer1/layer1.0/conv2/Conv_output_0", "Conv", "/layer1/layer1.0/conv2/Conv", {1, 64, 56, 56}, {}, 0};
   EXPECT_EQ(display_name(t), "layer1.0/conv2/Conv");
   VizTensor n{"1892", "Resize", "/decoder/up3/Resize", {1, 8, 4, 4}, {}, 0};
-  EXPECT_EQ(display_name(n), "up3/Resize");  // the first part of a 3-part path is a container
+  EXPECT_EQ(display_name(n), "decoder/up3/Resize");
+  VizTensor inc{"x", "Relu", "/inception3a/branch4/branch4.1/Relu", {1, 8, 4, 4}, {}, 0};
+  EXPECT_EQ(display_name(inc), "inception3a/../branch4.1/Relu");  // the module that says where is kept
   VizTensor cast{"Resize_10_output_cast_0", "Resize", "Resize_10", {1, 8, 4, 4}, {}, 0};
   EXPECT_EQ(display_name(cast), "Resize_10");
   VizTensor paddle{"conv2d_450.tmp_0", "Conv", "p2o.Conv.0", {1, 8, 4, 4}, {}, 0};

@@ -103,7 +103,8 @@ void dump(const std::string& name, const Layout& l, const std::vector<LayerLabel
 }
 
 // The common checks; returns the layout. `long_per_break`: edges longer than one level that may
-// cross a row break (0 where stage boundaries free of skips exist; ViT has none: 1).
+// cross a row break (0 where stage boundaries free of skips exist; ViT has none: 1; -1: only counted,
+// for PP-OCRv4 det, whose FPN laterals leave every backbone stage).
 Layout check_model(const std::string& name, const Model& m, int long_per_break = 0) {
   Layout l = layout_tensors(m.tensors), again = layout_tensors(m.tensors);
   EXPECT_EQ(l.layers.size(), m.tensors.size());
@@ -128,10 +129,15 @@ Layout check_model(const std::string& name, const Model& m, int long_per_break =
       if (e.kind != EdgeKind::Bridge) continue;
       const auto& a = l.layers[static_cast<size_t>(e.from)];
       const auto& b = l.layers[static_cast<size_t>(e.to)];
-      EXPECT_EQ(b.row, a.row + 1) << name;
+      if (long_per_break >= 0) EXPECT_EQ(b.row, a.row + 1) << name;
       if (b.level - a.level > 1) ++long_at[a.row];
     }
-    for (auto [row, k] : long_at) EXPECT_LE(k, long_per_break) << name << ": row " << row;
+    int total = 0;
+    for (auto [row, k] : long_at) {
+      total += k;
+      if (long_per_break >= 0) EXPECT_LE(k, long_per_break) << name << ": row " << row;
+    }
+    std::printf("%s: %d rows, %d skip edges cross a row break\n", name.c_str(), l.rows, total);
   }
   return l;
 }
@@ -269,10 +275,13 @@ TEST(LayoutModels, UNetFoldsIntoAUWithShortBridges) {
   EXPECT_LE(bridge, 1.5f * spacing);
 }
 
-TEST(LayoutModels, PPOCRv4DetIsAUWithStructuralGroups) {
+TEST(LayoutModels, PPOCRv4DetWrapsAndHasStructuralGroups) {
   LOAD_OR_SKIP(m, "ppocrv4_det", 640);
-  Layout l = check_model("ppocrv4_det", *m);
-  EXPECT_TRUE(l.u_shape);  // backbone 640 → 20, FPN back up to 160, head to 640
+  Layout l = check_model("ppocrv4_det", *m, -1);
+  // Backbone 640 → 20, FPN back up to 160, head to 640: an encoder-decoder, but a 228-level backbone
+  // over a 25-level FPN would make a needle of a U: wrapped into rows instead.
+  EXPECT_FALSE(l.u_shape);
+  EXPECT_GE(l.rows, 3);
   Hierarchy h = build_hierarchy(m->tensors);  // no module paths in "p2o.Conv.12": stages from sizes
   ASSERT_FALSE(h.groups.empty());
   EXPECT_TRUE(h.groups.front().structural);
@@ -281,6 +290,8 @@ TEST(LayoutModels, PPOCRv4DetIsAUWithStructuralGroups) {
   EXPECT_LT(c.tensors.size(), m->tensors.size() / 3);
   Layout lc = layout_tensors(c.tensors);
   EXPECT_EQ(count_intersections(lc), 0);
+  std::printf("ppocrv4_det collapsed to stages: %zu entries, rows %d, U %d\n", c.tensors.size(), lc.rows, int(lc.u_shape));
+  dump("ppocrv4_det_stages", lc, overview_labels(lc));
 }
 
 TEST(LayoutModels, ViTB16EncoderLayersRepeat) {
