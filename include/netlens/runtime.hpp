@@ -214,8 +214,11 @@ struct SessionOptions {
 
 // What Session::backward computes besides the gradients of activations.
 struct GradientOptions {
-  // Also dS/d(initializer) for every float initializer a differentiated node reads (weights, biases):
-  // costs memory the size of the weights and, for convolutions, a backward-filter pass each.
+  // Also dS/d(w) for every float constant w a differentiated node reads: initializers, Constant
+  // nodes' values (how PaddlePaddle exports weights) and folded constants (a weight shared through
+  // an Identity is differentiated under each name nodes read it by; the sum over its uses is the
+  // gradient of the shared initializer). Costs memory the size of the weights and, for
+  // convolutions, a backward-filter pass each.
   bool weights = false;
 };
 
@@ -258,7 +261,7 @@ class Session {
   // Reverse mode over the last run. The scalar differentiated is S = Σ_t <seeds[t], t>: each seed
   // is dS/d(t) for a non-constant float tensor t of the run (float32, t's shape; a one-hot seed on
   // an output picks a logit). Computes dS/dx for every float non-constant tensor x (zeros where x
-  // does not influence S), graph inputs included, and for float initializers with opts.weights.
+  // does not influence S), graph inputs included, and for float constants (weights) with opts.weights.
   // Before running it checks that every node S depends on can be differentiated (Error{Unsupported}
   // listing all that cannot, at once) and that the gradient arena fits the budget (Error{Memory}).
   // Every node is differentiated on the host backend (nodes that ran on a device, on host copies of

@@ -44,7 +44,7 @@ void Session::backward(const std::map<std::string, Tensor>& seeds, const Gradien
   auto wants_grad = [&](const std::string& name) {
     if (name.empty() || !is_float(info_of(name).dtype)) return false;
     if (!consts.count(name)) return true;
-    return gopts.weights && graph_.initializers.count(name) != 0;
+    return gopts.weights;  // a weight: an initializer, a Constant node's value or a folded one
   };
   std::set<std::string> reached;
   for (const auto& [name, seed] : seeds) reached.insert(name);
@@ -115,7 +115,7 @@ void Session::backward(const std::map<std::string, Tensor>& seeds, const Gradien
   }
 
   // 3. The gradient arena: every float non-constant tensor (zeros where S does not depend on it),
-  // plus the wanted initializers. Checked against the budget before allocating.
+  // plus the wanted weights. Checked against the budget before allocating.
   ActivationStore& gs = grads_;
   size_t bytes = 0;
   auto add_grad = [&](const std::string& name, int producer) {
@@ -129,17 +129,23 @@ void Session::backward(const std::map<std::string, Tensor>& seeds, const Gradien
     if (!t.constant && is_float(t.info.dtype)) add_grad(t.name, t.producer);
   if (gopts.weights)
     for (const auto& name : reached)
-      if (graph_.initializers.count(name)) add_grad(name, -1);
+      if (consts.count(name)) add_grad(name, -1);
   size_t forward_bytes = 0;
   for (const auto& [b, n] : report_.bytes_per_backend) forward_bytes += n;
   if (opts_.max_memory && (bytes > opts_.max_memory || forward_bytes > opts_.max_memory - bytes))
     throw Error(ErrorKind::Memory, "not enough memory: the gradients need " + detail::mib(bytes) + " on top of the run's " +
                                        detail::mib(forward_bytes) + ", over the memory budget of " + detail::mib(opts_.max_memory));
   Backend& hb = *backends_[static_cast<size_t>(host)];
-  if (bytes > hb.available_memory())
+  if (bytes != impl_->grad_arena_bytes && bytes > hb.available_memory())
     throw Error(ErrorKind::Memory, "not enough memory: the gradients need " + detail::mib(bytes) + " but only " +
                                        detail::mib(hb.available_memory()) + " is available");
-  impl_->grad_arena = bytes ? hb.allocate(bytes) : DeviceBuffer{};
+  // Repeated passes over one plan (SmoothGrad, integrated gradients) reuse the arena: same layout,
+  // and its pages are already faulted in.
+  if (impl_->grad_arena_bytes != bytes) {
+    impl_->grad_arena.reset();
+    impl_->grad_arena = bytes ? hb.allocate(bytes) : DeviceBuffer{};
+    impl_->grad_arena_bytes = bytes;
+  }
   std::byte* arena = static_cast<std::byte*>(impl_->grad_arena.get());
   if (arena) std::memset(arena, 0, bytes);
   gs.node_outputs_ = store_.node_outputs_;
@@ -153,7 +159,7 @@ void Session::backward(const std::map<std::string, Tensor>& seeds, const Gradien
   };
   for (const auto& [name, seed] : seeds) {
     Tensor s32 = seed.dtype() == DType::Float32 ? seed : seed.cast(DType::Float32);
-    std::memcpy(grad_ptr(name), s32.data(), s32.nbytes());
+    if (s32.nbytes()) std::memcpy(grad_ptr(name), s32.data(), s32.nbytes());  // a 0-element seed has no slot
   }
 
   // 4. Reverse order. A node differentiated on the host although it ran on a device gets host

@@ -58,6 +58,7 @@ struct Session::Impl {
   // Reverse mode (backward.cpp).
   std::vector<detail::GradExec> grad_exec;  // per node
   DeviceBuffer grad_arena;                  // host memory, float32 gradients
+  size_t grad_arena_bytes = 0;              // its size (reused while a pass needs the same)
 };
 
 }  // namespace netlens

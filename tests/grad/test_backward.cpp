@@ -187,3 +187,21 @@ TEST(Backward, DeviceNodesAreDifferentiatedOnHostCopies) {
   EXPECT_EQ(s.backward_report().host_fallback_nodes.size(), 2u);
   EXPECT_GT(dev.copies_to_host, before) << "the forward values of device nodes come through copy_to_host";
 }
+
+TEST(Backward, WeightsFromConstantNodesToo) {
+  // PaddlePaddle's exporter stores weights as Constant nodes: with weights on they are
+  // differentiated like initializers. y = x * k, k = Constant([3, -2]); S = Σ y → dS/dk = x.
+  Graph g;
+  g.opsets[""] = 17;
+  g.inputs.push_back(vec_input("x", 2));
+  Node k = node("k", "Constant", {}, {"k"});
+  k.attrs["value"] = Tensor::from_f32({2}, {3, -2});
+  g.nodes = {k, node("mul", "Mul", {"x", "k"}, {"y"})};
+  g.outputs = {vec_input("y", 2)};
+  auto cpu = make_cpu_backend();
+  Session s(g, {cpu.get()});
+  s.run({{"x", Tensor::from_f32({2}, {5, 7})}});
+  s.backward({{"y", Tensor::from_f32({2}, {1, 1})}}, GradientOptions{.weights = true});
+  EXPECT_EQ(grad(s, "k"), (std::vector<float>{5, 7}));
+  EXPECT_EQ(grad(s, "x"), (std::vector<float>{3, -2}));
+}
