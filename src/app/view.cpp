@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "imgui_layer.hpp"
+#include "layout_groups.hpp"
 #include "panels.hpp"
 #include "picking.hpp"
 #include "vk_util.hpp"
@@ -43,7 +44,7 @@ int focus_layer(const viz::Layout& l, const CameraSpec& c) {
 View::View(render::Context& ctx, const Session& s, const FrameSpec& spec, SessionAccess access)
     : ctx_(ctx), s_(s), spec_(spec), access_(std::move(access)) {
   viz::Layout layout;
-  with_session([&](const Session& ss) { layout = viz::layout_tensors(viz::select_tensors(ss.graph(), ss.planned())); });
+  with_session([&](const Session& ss) { layout = viz::layout_tensors(viz::shown_tensors(ss.graph(), ss.planned(), spec_.collapse).tensors); });
   if (layout.layers.empty()) throw Error(ErrorKind::Input, "the model has no float tensor to show");
   camera_ = choose_camera(layout, spec_.camera, spec_.width - 2 * spec_.inset, spec_.height);
   shapes_ = [this](const std::string& n) -> std::optional<Shape> {

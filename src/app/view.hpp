@@ -65,6 +65,7 @@ struct FrameSpec {
   std::string title;     // "" = the graph's name, else "netlens"
   std::string subtitle;  // "" = the renderer's layer/neuron count
   viz::ValueMode values = viz::ValueMode::Activation;
+  std::string collapse = "none";  // groups shown as one block (viz::parse_collapse: none|auto|depth:N|PATH,...)
 };
 
 // The panels (netlens_ui) over the frame.

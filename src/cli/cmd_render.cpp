@@ -2,11 +2,19 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+
+#include <glm/geometric.hpp>
 
 #include "bench_render_flags.hpp"
+#include "camera.hpp"
 #include "common.hpp"
+#include "font.hpp"
 #include "frame_flags.hpp"
 #include "headless.hpp"
+#include "labels.hpp"
+#include "layout_groups.hpp"
+#include "layout_json.hpp"
 #include "live_interop.hpp"
 #include "netlens/explain.hpp"
 #include "netlens/onnx.hpp"
@@ -15,9 +23,37 @@
 namespace netlens::cli {
 namespace {
 
+// --layout-json FILE (viz/layout_json.hpp): the frame's layout (the view's: same tensors, collapse and
+// camera) and its layer labels as viz::place_layer_labels places them for that camera, measured with
+// the renderer's font, title and legend reserved as the renderer does.
+void write_layout_json(const Session& s, const app::FrameSpec& fs, const std::string& path) {
+  const viz::ShownTensors shown = viz::shown_tensors(s.graph(), s.planned(), fs.collapse);
+  const viz::Layout l = viz::layout_tensors(shown.tensors);
+  const int w = fs.width - 2 * fs.inset, h = fs.height;
+  const viz::Camera cam = app::choose_camera(l, fs.camera, w, h);
+  const glm::mat4 vp = viz::camera_view_proj(cam, float(w) / float(h), viz::scene_radius(l));
+  const glm::vec3 eye = viz::camera_eye(cam);
+  std::vector<int> order(l.layers.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+    return glm::length(l.layers[static_cast<size_t>(a)].center() - eye) < glm::length(l.layers[static_cast<size_t>(b)].center() - eye);
+  });
+  viz::LabelStyle st;
+  st.ui = std::clamp(float(h) / 1000.0f, 0.6f, 4.0f);
+  const float ui = st.ui;
+  const std::vector<glm::vec4> reserved = {{0.0f, 0.0f, 560.0f * ui, 90.0f * ui}, {0.0f, float(h) - 260.0f * ui, 360.0f * ui, 260.0f * ui}};
+  const auto labels = viz::place_layer_labels(
+      l, order, vp, w, h, [](const std::string& t, float px) { return render::font_atlas().text_width(t, px); }, st, reserved,
+      {0.0f, float(w)});
+  std::ofstream f(path);
+  f << viz::layout_json(l, shown.groups, labels);
+  if (!f.flush()) throw Error(ErrorKind::Io, "--layout-json: cannot write " + path);
+}
+
 int run_render(const std::vector<std::string>& argv) {
   std::vector<std::string> flags = {"out", "camera", "view", "select", "pick", "gpu", "save-camera", "title", "frames",
-                                    "ui-rects", "labels", "interop", "max-inputs", "values", "target", "score"};
+                                    "ui-rects", "labels", "interop", "max-inputs", "values", "target", "score",
+                                    "collapse", "layout-json"};
   flags.insert(flags.end(), kModelFlags.begin(), kModelFlags.end());  // includes size and input-size
   std::vector<std::string> bools = {"validation", "lod-mean", "ui"};
   bools.insert(bools.end(), kModelBoolFlags.begin(), kModelBoolFlags.end());
@@ -32,6 +68,7 @@ int run_render(const std::vector<std::string>& argv) {
   fs.title = a.get_or("title", std::filesystem::path(a.positional()[0]).stem().string());
   fs.lod_mean = a.has("lod-mean");
   fs.values = viz::parse_value_mode(a.get_or("values", "activation"));
+  fs.collapse = a.get_or("collapse", "none");
   app::HeadlessOptions device{.gpu = static_cast<int>(a.get_int("gpu", -1)), .validation = a.has("validation")};
   std::optional<std::pair<int, int>> pick;
   if (auto p = a.get("pick")) {
@@ -64,8 +101,8 @@ int run_render(const std::vector<std::string>& argv) {
     app::LiveJob job{.frame = fs, .device = device, .out_dir = a.get_or("out", "frame.png"),
                      .max_inputs = a.get_int("max-inputs", 0)};
     if (job.max_inputs < 0) throw Error(ErrorKind::Usage, "--max-inputs must be >= 0");
-    if (a.has("pick") || a.has("frames") || a.has("save-camera") || a.has("ui") || a.has("values"))
-      throw Error(ErrorKind::Usage, "--pick, --frames, --save-camera, --ui and --values take a single input, not a live one");
+    if (a.has("pick") || a.has("frames") || a.has("save-camera") || a.has("ui") || a.has("values") || a.has("layout-json"))
+      throw Error(ErrorKind::Usage, "--pick, --frames, --save-camera, --ui, --values and --layout-json take a single input, not a live one");
     const std::string interop = a.get_or("interop", "auto");
     Graph g = load_onnx(mo.model);
     live::LiveInput in = live::open_live_input(g, spec, mo.pp, mo.size_given, mo.input_shapes);
@@ -128,6 +165,7 @@ int run_render(const std::vector<std::string>& argv) {
     std::printf("%s\n", viz::pick_to_json(p, scene).c_str());
   };
   app::render_frame(*m.session, job);
+  if (auto lj = a.get("layout-json")) write_layout_json(*m.session, fs, *lj);
   return 0;
 }
 
@@ -135,7 +173,8 @@ NETLENS_COMMAND("render",
                 "render MODEL [--input FILE [--input-size WxH]] --out frame.png [--size 1920x1080] [--camera cam.json | --view overview | "
                 "--view layer:NAME] [--select TENSOR:INDEX] [--pick X,Y] [--gpu N] [--save-camera FILE] "
                 "[--validation] [--lod-mean] [--frames N] [--ui [--ui-rects FILE] [--labels FILE]] "
-                "[--values activation|gradient|attribution [--target T] [--score logit|prob]]\n"
+                "[--values activation|gradient|attribution [--target T] [--score logit|prob]] [--collapse none|auto|depth:N|GROUP,...] "
+                "[--layout-json FILE]\n"
                 "       render MODEL --input DIR|VIDEO --out DIR/ [--max-inputs N] [--interop auto|on|off] [view flags]",
                 "run the model and render the network in 3D to a PNG (offscreen Vulkan); --pick prints the neuron at a pixel; "
                 "--ui draws the viewer's panels too; --values gradient|attribution colours each neuron by dS/d(neuron) or "

@@ -344,4 +344,15 @@ std::vector<int> parse_collapse(const std::string& spec, const Hierarchy& h, siz
   return out;
 }
 
+ShownTensors shown_tensors(const Graph& g, const std::vector<PlannedTensor>& planned, const std::string& collapse) {
+  std::vector<VizTensor> all = select_tensors(g, planned);
+  const Hierarchy h = build_hierarchy(all);
+  Collapsed c = collapse_groups(all, h, parse_collapse(collapse, h, all.size()));
+  ShownTensors out;
+  for (size_t i = 0; i < c.tensors.size(); ++i)
+    out.groups.push_back(!c.tensors[i].group.empty() ? c.tensors[i].group : h.path_of(c.source[i]));
+  out.tensors = std::move(c.tensors);
+  return out;
+}
+
 }  // namespace netlens::viz

@@ -62,4 +62,12 @@ std::vector<int> auto_collapse(const Hierarchy& h, size_t tensor_count, size_t t
 // the unknown group otherwise.
 std::vector<int> parse_collapse(const std::string& spec, const Hierarchy& h, size_t tensor_count);
 
+// What a frame shows: select_tensors, then the groups of `collapse` (a parse_collapse spec) folded.
+// `groups`: per shown entry, its innermost group's path (a collapsed entry: its own path).
+struct ShownTensors {
+  std::vector<VizTensor> tensors;
+  std::vector<std::string> groups;
+};
+ShownTensors shown_tensors(const Graph& g, const std::vector<PlannedTensor>& planned, const std::string& collapse = "none");
+
 }  // namespace netlens::viz
