@@ -42,7 +42,7 @@ void Renderer::Impl::init() {
   frame_buf = make_buffer(ctx, sizeof(gpu::GpuFrame), VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT, kHost, true);
   regions_buf = make_buffer(ctx, sizeof(gpu::GpuRegion) * gpu::kMaxRegions, ssbo, kHost, true);
   layer_regions_buf = make_buffer(ctx, sizeof(glm::uvec2) * std::max<size_t>(L.size(), 1), ssbo, kHost, true);
-  slabs_buf = make_buffer(ctx, sizeof(glm::uvec2) * std::max<size_t>(parts.size(), 1), ssbo, kHost, true);
+  slabs_buf = make_buffer(ctx, sizeof(glm::uvec2) * std::max<size_t>(codes.parts.size(), 1), ssbo, kHost, true);
   cells_buf = make_buffer(ctx, sizeof(glm::uvec2) * static_cast<VkDeviceSize>(std::max<int64_t>(opts.cell_budget, 1)),
                           ssbo, kHost, true);
 
@@ -79,7 +79,7 @@ std::vector<viz::ColorScale> Renderer::codes_from_device(CodeBuilder& builder, V
 }
 void Renderer::set_subtitle(std::string text) { impl_->opts.subtitle = std::move(text); }
 int Renderer::code_buffers() const { return static_cast<int>(impl_->chunk_bufs.size()); }
-int Renderer::parts() const { return static_cast<int>(impl_->parts.size()); }
+int Renderer::parts() const { return static_cast<int>(impl_->codes.parts.size()); }
 Renderer::~Renderer() {
   if (impl_ && impl_->ctx.device()) vkDeviceWaitIdle(impl_->ctx.device());
 }

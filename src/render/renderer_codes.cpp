@@ -6,9 +6,56 @@
 #include <string>
 
 #include "code_builder.hpp"
+#include "code_packing.hpp"
 #include "renderer_impl.hpp"
 
 namespace netlens::render {
+
+uint64_t channel_code_bytes(const viz::VolumeDims& d) {
+  uint64_t bp = 0;  // pyramid bytes per channel (all levels)
+  for (auto& lv : viz::pyramid_levels(d.H, d.W)) bp += static_cast<uint64_t>(lv.h * lv.w);
+  return static_cast<uint64_t>(d.H * d.W) + 2 * bp;
+}
+
+CodePacking pack_codes(const viz::Scene& scene, uint64_t limit, const std::string& device) {
+  CodePacking pk;
+  pk.chunk_limit = limit & ~uint64_t(3);
+  const auto& L = scene.layout.layers;
+  pk.chunk_used.assign(1, 0);
+  pk.layer_parts.assign(L.size(), {0, 0});
+  for (size_t i = 0; i < L.size(); ++i) {
+    const auto& d = L[i].dims;
+    const auto& sl = scene.layers[i];
+    const uint64_t b0 = static_cast<uint64_t>(d.H * d.W);
+    const uint64_t per_c = channel_code_bytes(d), bp = (per_c - b0) / 2;
+    if (static_cast<int>(viz::pyramid_levels(d.H, d.W).size()) != sl.levels)
+      throw Error(ErrorKind::Internal, "render: pyramid levels of '" + L[i].tensor.name + "' disagree with the scene");
+    if (per_c > pk.chunk_limit)
+      throw Error(ErrorKind::Device, "layer '" + L[i].tensor.name + "': one " + std::to_string(d.H) + "x" +
+                                         std::to_string(d.W) + " channel needs " + std::to_string(per_c >> 20) +
+                                         " MiB of codes; device '" + device + "' buffers hold " +
+                                         std::to_string(pk.chunk_limit >> 20) + " MiB");
+    pk.layer_parts[i].first = static_cast<uint32_t>(pk.parts.size());
+    int64_t c = 0;
+    while (c < d.C) {
+      uint64_t room = pk.chunk_limit - pk.chunk_used.back();
+      int64_t n = std::min<int64_t>(d.C - c, static_cast<int64_t>(room / per_c));
+      if (n == 0) {
+        pk.chunk_used.push_back(0);
+        continue;
+      }
+      uint64_t at = pk.chunk_used.back();
+      pk.parts.push_back({.layer = static_cast<uint32_t>(i), .c0 = static_cast<uint32_t>(c),
+                          .c1 = static_cast<uint32_t>(c + n), .chunk = static_cast<uint32_t>(pk.chunk_used.size() - 1),
+                          .off0 = at, .off_max = at + static_cast<uint64_t>(n) * b0,
+                          .bytes_max = static_cast<uint64_t>(n) * bp});
+      pk.chunk_used.back() += static_cast<uint64_t>(n) * per_c;
+      c += n;
+    }
+    pk.layer_parts[i].second = static_cast<uint32_t>(pk.parts.size());
+  }
+  return pk;
+}
 
 // Packs every layer's codes (level 0, max pyramid, mean pyramid) into chunks no larger than what
 // one storage buffer may address (maxStorageBufferRange, maxMemoryAllocationSize, or the injected
@@ -21,50 +68,12 @@ void Renderer::Impl::upload_codes() {
   uint64_t limit = std::min<uint64_t>(ctx.properties().limits.maxStorageBufferRange, m3.maxMemoryAllocationSize);
   limit = std::min<uint64_t>(limit, 1ull << 30);  // 32-bit byte offsets in the shaders, friendly allocations
   if (opts.max_buffer_bytes > 0) limit = std::min<uint64_t>(limit, opts.max_buffer_bytes);
-  chunk_limit = limit & ~uint64_t(3);
-  const auto& L = scene.layout.layers;
-  // Plan: parts and their offsets (level 0 / max / mean) inside each chunk.
-  auto& plan = code_plan;
-  plan.clear();
-  chunk_used.assign(1, 0);
   layout_key = current_layout_key();
-  layer_parts.assign(L.size(), {0, 0});
-  for (size_t i = 0; i < L.size(); ++i) {
-    const auto& d = L[i].dims;
-    const auto& sl = scene.layers[i];
-    const uint64_t b0 = static_cast<uint64_t>(d.H * d.W);
-    uint64_t bp = 0;  // pyramid bytes per channel (all levels)
-    for (auto& lv : viz::pyramid_levels(d.H, d.W)) bp += static_cast<uint64_t>(lv.h * lv.w);
-    if (static_cast<int>(viz::pyramid_levels(d.H, d.W).size()) != sl.levels)
-      throw Error(ErrorKind::Internal, "render: pyramid levels of '" + L[i].tensor.name + "' disagree with the scene");
-    const uint64_t per_c = b0 + 2 * bp;
-    if (per_c > chunk_limit)
-      throw Error(ErrorKind::Device, "layer '" + L[i].tensor.name + "': one " + std::to_string(d.H) + "x" +
-                                         std::to_string(d.W) + " channel needs " + std::to_string(per_c >> 20) +
-                                         " MiB of codes; device '" + ctx.device_name() + "' buffers hold " +
-                                         std::to_string(chunk_limit >> 20) + " MiB");
-    layer_parts[i].first = static_cast<uint32_t>(parts.size());
-    int64_t c = 0;
-    while (c < d.C) {
-      uint64_t room = chunk_limit - chunk_used.back();
-      int64_t n = std::min<int64_t>(d.C - c, static_cast<int64_t>(room / per_c));
-      if (n == 0) {
-        chunk_used.push_back(0);
-        continue;
-      }
-      uint64_t at = chunk_used.back();
-      parts.push_back({static_cast<uint32_t>(i), static_cast<uint32_t>(c), static_cast<uint32_t>(c + n),
-                       static_cast<uint32_t>(chunk_used.size() - 1)});
-      plan.push_back({at, at + static_cast<uint64_t>(n) * b0, static_cast<uint64_t>(n) * bp});
-      chunk_used.back() += static_cast<uint64_t>(n) * per_c;
-      c += n;
-    }
-    layer_parts[i].second = static_cast<uint32_t>(parts.size());
-  }
+  codes = pack_codes(scene, limit, ctx.device_name());
   // Fill and upload each chunk; GPU part records. Chunks can be rewritten in place (TRANSFER_DST).
-  std::vector<gpu::GpuPart> gp(std::max<size_t>(parts.size(), 1));
-  for (size_t k = 0; k < chunk_used.size(); ++k) {
-    std::vector<uint8_t> bytes(static_cast<size_t>(chunk_used[k]));
+  std::vector<gpu::GpuPart> gp(std::max<size_t>(codes.parts.size(), 1));
+  for (size_t k = 0; k < codes.chunk_used.size(); ++k) {
+    std::vector<uint8_t> bytes(static_cast<size_t>(codes.chunk_used[k]));
     fill_chunk(k, bytes.data(), gp.data());
     static const uint8_t zero[16] = {};
     const VkBufferUsageFlags use = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
@@ -73,16 +82,16 @@ void Renderer::Impl::upload_codes() {
   parts_buf = upload_static(ctx, gp.data(), gp.size() * sizeof(gpu::GpuPart), VK_BUFFER_USAGE_STORAGE_BUFFER_BIT);
 }
 
-// Chunk k's bytes (chunk_used[k] of them) from the scene's current codes; with `gp`, the GPU part
+// Chunk k's bytes (codes.chunk_used[k] of them) from the scene's current codes; with `gp`, the GPU part
 // records of its parts too (layout only: they do not change with the values).
 void Renderer::Impl::fill_chunk(size_t k, uint8_t* bytes, gpu::GpuPart* gp) const {
   const auto& L = scene.layout.layers;
-  for (size_t pi = 0; pi < parts.size(); ++pi) {
-    const Part& P = parts[pi];
+  for (size_t pi = 0; pi < codes.parts.size(); ++pi) {
+    const CodePart& P = codes.parts[pi];
     if (P.chunk != k) continue;
     const auto& d = L[P.layer].dims;
     const auto& sl = scene.layers[P.layer];
-    const CodePlan& pl = code_plan[pi];
+    const CodePart& pl = P;
     const uint64_t nc = P.c1 - P.c0, b0 = static_cast<uint64_t>(d.H * d.W);
     std::memcpy(bytes + pl.off0, scene.codes0.data() + sl.code0_offset + P.c0 * b0, static_cast<size_t>(nc * b0));
     gpu::GpuPart g{};
@@ -155,9 +164,9 @@ UploadStats Renderer::Impl::values_changed() {
       chunk_staging.push_back(make_buffer(ctx, chunk_bufs[k].size, VK_BUFFER_USAGE_TRANSFER_SRC_BIT, kHost, true));
     layers_staging = make_buffer(ctx, layers_buf.size, VK_BUFFER_USAGE_TRANSFER_SRC_BIT, kHost, true);
   }
-  for (size_t k = 0; k < chunk_used.size(); ++k) {
+  for (size_t k = 0; k < codes.chunk_used.size(); ++k) {
     fill_chunk(k, static_cast<uint8_t*>(chunk_staging[k].map), nullptr);
-    us.bytes += chunk_used[k];
+    us.bytes += codes.chunk_used[k];
   }
   const std::vector<gpu::GpuLayer> gl = gpu_layers();
   std::memcpy(layers_staging.map, gl.data(), gl.size() * sizeof(gpu::GpuLayer));
@@ -165,9 +174,9 @@ UploadStats Renderer::Impl::values_changed() {
   us.pack_ms = ms_since(t0);
   auto t1 = Clock::now();
   ctx.submit_now([&](VkCommandBuffer cb) {
-    for (size_t k = 0; k < chunk_used.size(); ++k) {
-      if (chunk_used[k] == 0) continue;
-      VkBufferCopy c{.srcOffset = 0, .dstOffset = 0, .size = chunk_used[k]};
+    for (size_t k = 0; k < codes.chunk_used.size(); ++k) {
+      if (codes.chunk_used[k] == 0) continue;
+      VkBufferCopy c{.srcOffset = 0, .dstOffset = 0, .size = codes.chunk_used[k]};
       vkCmdCopyBuffer(cb, chunk_staging[k].buf, chunk_bufs[k].buf, 1, &c);
     }
     VkBufferCopy lc{.srcOffset = 0, .dstOffset = 0, .size = gl.size() * sizeof(gpu::GpuLayer)};
@@ -191,10 +200,10 @@ std::vector<viz::ColorScale> Renderer::Impl::codes_from_device(CodeBuilder& b, V
     throw Error(ErrorKind::Internal, "render: codes_from_device needs the layout the renderer was made with");
   std::vector<std::vector<VkBufferCopy>> c0(chunk_bufs.size()), cmax(chunk_bufs.size()), cmean(chunk_bufs.size());
   uint64_t bytes = 0;
-  for (size_t pi = 0; pi < parts.size(); ++pi) {
-    const Part& P = parts[pi];
+  for (size_t pi = 0; pi < codes.parts.size(); ++pi) {
+    const CodePart& P = codes.parts[pi];
     const auto& d = L[P.layer].dims;
-    const CodePlan& pl = code_plan[pi];
+    const CodePart& pl = P;
     const uint64_t nc = P.c1 - P.c0, b0 = static_cast<uint64_t>(d.H * d.W);
     const int layer = static_cast<int>(P.layer);
     if (b.levels(layer) != scene.layers[P.layer].levels)

@@ -48,15 +48,15 @@ void Renderer::Impl::build_instances(const viz::FrameView& fv, const viz::Camera
   slab_list.clear();
   cell_list.clear();
   for (const viz::DrawnCell& c : plan.cells)
-    cell_list.emplace_back(part_of(c.layer, c.c), static_cast<uint32_t>(c.flat));
+    cell_list.emplace_back(codes.part_of(c.layer, c.c), static_cast<uint32_t>(c.flat));
   st.cell_layers = static_cast<uint32_t>(plan.cell_layers);
   // Everything else: one box per layer, nearest first so early depth tests reject hidden pixels.
   for (int i : plan.order)
     if (!plan.as_cells[static_cast<size_t>(i)])
-      for (uint32_t p = layer_parts[static_cast<size_t>(i)].first; p < layer_parts[static_cast<size_t>(i)].second; ++p)
+      for (uint32_t p = codes.layer_parts[static_cast<size_t>(i)].first; p < codes.layer_parts[static_cast<size_t>(i)].second; ++p)
         slab_list.emplace_back(p, 0u);
   // One draw per code chunk: group instances by chunk (stable, so nearest-first holds within one).
-  auto by_chunk = [&](const glm::uvec2& a, const glm::uvec2& b) { return parts[a.x].chunk < parts[b.x].chunk; };
+  auto by_chunk = [&](const glm::uvec2& a, const glm::uvec2& b) { return codes.parts[a.x].chunk < codes.parts[b.x].chunk; };
   std::stable_sort(slab_list.begin(), slab_list.end(), by_chunk);
   std::stable_sort(cell_list.begin(), cell_list.end(), by_chunk);
   lines.clear();
@@ -166,9 +166,9 @@ void Renderer::Impl::record_scene(FrameStats& st) {
     if (list.empty()) return;
     vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, pipe);
     for (size_t a = 0; a < list.size();) {
-      const uint32_t chunk = parts[list[a].x].chunk;
+      const uint32_t chunk = codes.parts[list[a].x].chunk;
       size_t b = a;
-      while (b < list.size() && parts[list[b].x].chunk == chunk) ++b;
+      while (b < list.size() && codes.parts[list[b].x].chunk == chunk) ++b;
       vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, pipes.layout, gpu::kSetCodes, 1, &desc.chunk_sets[chunk],
                               0, nullptr);
       vkCmdDraw(cmd, 36, static_cast<uint32_t>(b - a), 0, static_cast<uint32_t>(a));

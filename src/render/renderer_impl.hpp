@@ -21,6 +21,7 @@
 #include <glm/mat4x4.hpp>
 #include <glm/vec4.hpp>
 
+#include "code_packing.hpp"
 #include "frame_plan.hpp"
 #include "gpu_types.hpp"
 #include "renderer.hpp"
@@ -105,18 +106,11 @@ struct Renderer::Impl {
   float radius = 1.0f;
 
   GpuBuffer layers_buf, parts_buf, lut_buf;
-  // The scene's byte codes, split into parts (channel runs of a layer) packed into chunks of at
-  // most chunk_limit bytes, one storage buffer and one descriptor set (set 1) per chunk.
-  struct Part { uint32_t layer = 0, c0 = 0, c1 = 0, chunk = 0; };
-  std::vector<Part> parts;
-  std::vector<std::pair<uint32_t, uint32_t>> layer_parts;  // [first, end) into parts, per layer
+  // The scene's byte codes, split into parts (channel runs of a layer) packed into chunks, one
+  // storage buffer and one descriptor set (set 1) per chunk; the packing is kept for in-place value
+  // updates (Renderer::values_changed), with the layout the buffers were sized for.
+  CodePacking codes;
   std::vector<GpuBuffer> chunk_bufs;
-  uint64_t chunk_limit = 0;
-  // Kept from upload_codes for in-place value updates (Renderer::values_changed): where each part's
-  // codes sit in its chunk, the bytes per chunk, and the layout the buffers were sized for.
-  struct CodePlan { uint64_t off0, off_max, bytes_max; };
-  std::vector<CodePlan> code_plan;
-  std::vector<uint64_t> chunk_used;
   std::vector<std::array<int64_t, 5>> layout_key;  // C, H, W, count, levels per layer
   std::vector<GpuBuffer> chunk_staging;            // host copies of the chunks, made on the first update
   GpuBuffer layers_staging;
@@ -157,12 +151,6 @@ struct Renderer::Impl {
   UploadStats values_changed();
   std::vector<viz::ColorScale> codes_from_device(CodeBuilder& b, VkBuffer acts, const Renderer::TimelinePoint* wait,
                                                  const Renderer::TimelinePoint* signal, UploadStats* stats);
-  uint32_t part_of(int layer, int64_t c) const {
-    auto [a, b] = layer_parts[static_cast<size_t>(layer)];
-    for (uint32_t p = a; p < b; ++p)
-      if (static_cast<uint32_t>(c) < parts[p].c1) return p;
-    return b - 1;
-  }
   // renderer_frame.cpp
   FrameStats render(const viz::Camera& cam, const PresentTarget* present);
   void build_instances(const viz::FrameView& fv, const viz::Camera& cam, FrameStats& st);

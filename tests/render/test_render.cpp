@@ -5,17 +5,20 @@
 // of the highlighted neurons, and a camera round-tripped through JSON gives the identical image.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <map>
 #include <set>
+#include <string>
 #include <tuple>
 
 #include <glm/geometric.hpp>
 #include <glm/trigonometric.hpp>
 
 #include "camera.hpp"
+#include "code_packing.hpp"
 #include "frame_plan.hpp"
 #include "renderer.hpp"
 #include "scene.hpp"
@@ -524,6 +527,77 @@ TEST_F(RenderTest, ScenesLargerThanOneBufferAreSplitAndStillCorrect) {
         ++same;
       }
   EXPECT_GT(same, 4);
+}
+
+// The packing of the codes into storage-buffer chunks, without a device: every channel in exactly one
+// part, parts laid out as documented and within the limit, a layer split only when the chunk has no
+// room for one more of its channels. Bytes per channel computed here from the pyramid rule (halve,
+// rounding up, until 1x1).
+TEST(CodePacking, ChannelsOnceWithinTheLimitSplitOnlyWhenFull) {
+  viz::Scene scene = viz::synthetic_scene({{1, 3, 17, 13}, {1, 8, 9, 9}, {1, 5, 1, 1}, {1, 1, 40, 3}, {1, 12, 4, 4}}, 3);
+  const auto& L = scene.layout.layers;
+  std::vector<uint64_t> per_c, b0;
+  for (const auto& v : L) {
+    uint64_t bytes = static_cast<uint64_t>(v.dims.H * v.dims.W), pyr = 0;
+    for (int64_t h = v.dims.H, w = v.dims.W; h > 1 || w > 1;) {
+      h = (h + 1) / 2;
+      w = (w + 1) / 2;
+      pyr += static_cast<uint64_t>(h * w);
+    }
+    b0.push_back(bytes);
+    per_c.push_back(bytes + 2 * pyr);
+    EXPECT_EQ(channel_code_bytes(v.dims), per_c.back());
+  }
+  // The widest channel's bytes rounded up to the 4-byte granularity of chunks.
+  const uint64_t widest = (*std::max_element(per_c.begin(), per_c.end()) + 3) & ~uint64_t(3);
+  for (uint64_t limit : {widest, widest + 3, 2 * widest + 1, uint64_t(1000), uint64_t(1) << 30}) {
+    SCOPED_TRACE("limit " + std::to_string(limit));
+    const CodePacking pk = pack_codes(scene, limit, "test device");
+    EXPECT_EQ(pk.chunk_limit, limit & ~uint64_t(3));
+    ASSERT_EQ(pk.layer_parts.size(), L.size());
+    std::vector<uint64_t> used(pk.chunk_used.size(), 0);
+    for (size_t i = 0; i < L.size(); ++i) {
+      auto [first, end] = pk.layer_parts[i];
+      ASSERT_LT(first, end);
+      uint32_t c = 0;
+      for (uint32_t p = first; p < end; ++p) {
+        const CodePart& P = pk.parts[p];
+        EXPECT_EQ(P.layer, i);
+        EXPECT_EQ(P.c0, c) << "channels in order, none skipped";
+        ASSERT_GT(P.c1, P.c0);
+        const uint64_t n = P.c1 - P.c0;
+        EXPECT_EQ(P.off0, used[P.chunk]) << "parts packed one after the other";
+        EXPECT_EQ(P.off_max, P.off0 + n * b0[i]);
+        EXPECT_EQ(2 * P.bytes_max, n * (per_c[i] - b0[i]));
+        used[P.chunk] += n * per_c[i];
+        for (int64_t k = P.c0; k < P.c1; ++k) {
+          EXPECT_EQ(pk.part_of(static_cast<int>(i), k), p);
+        }
+        // A part ends a chunk early only when one more channel of the layer would not fit.
+        if (p + 1 < end) {
+          EXPECT_EQ(pk.parts[p + 1].chunk, P.chunk + 1);
+          EXPECT_GT(used[P.chunk] + per_c[i], pk.chunk_limit);
+        }
+        c = P.c1;
+      }
+      EXPECT_EQ(c, static_cast<uint32_t>(L[i].dims.C));
+    }
+    EXPECT_EQ(used, pk.chunk_used);
+    for (uint64_t u : pk.chunk_used) EXPECT_LE(u, pk.chunk_limit);
+    if (limit == (uint64_t(1) << 30)) {
+      EXPECT_EQ(pk.chunk_used.size(), 1u);
+    }
+    if (limit == widest) {
+      EXPECT_GT(pk.chunk_used.size(), 1u);
+    }
+  }
+  try {
+    pack_codes(scene, widest - 4, "test device");
+    ADD_FAILURE() << "a channel larger than a chunk must be refused";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Device);
+    EXPECT_NE(std::string(e.what()).find("test device"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(RenderTest, AChannelLargerThanTheBufferLimitIsAnError) {
