@@ -241,7 +241,7 @@ Explanation explain(Session& s, const std::map<std::string, Tensor>& inputs, con
 // Pictures. Bilinear half-pixel resize of a row-major map.
 std::vector<float> resize_bilinear(const std::vector<float>& src, int64_t h, int64_t w, int64_t out_h, int64_t out_w);
 // The heat over an image (height × width × 3 bytes; empty: over mid grey), |heat| scaled by its
-// 99.5th percentile (values above clip) to t in [0, 1]: a jet colour map blended half and half for
+// 99.5th percentile (values above clip) to t in [0, 1]: a jet colour map with opacity 0.15 + 0.6·t for
 // maps ≥ 0; for signed maps red (heat > 0) or blue (< 0) with opacity 0.8·t.
 std::vector<uint8_t> overlay(const Heatmap& heat, const std::vector<uint8_t>& rgb);
 void write_png_rgb(const std::string& path, int64_t w, int64_t h, const std::vector<uint8_t>& rgb);  // Error{Io}

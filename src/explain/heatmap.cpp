@@ -57,17 +57,19 @@ std::vector<uint8_t> overlay(const Heatmap& heat, const std::vector<uint8_t>& rg
   std::vector<uint8_t> out(3 * n);
   for (size_t i = 0; i < n; ++i) {
     const double t = scale > 0 ? std::clamp(mag[i] / scale, 0.0f, 1.0f) : 0.0;
-    double c[3], a = 0.5;
+    double c[3], a = 0;
     if (heat.signed_values) {
       // Diverging: red where the heat raises S, blue where it lowers it, more opaque where stronger.
       const bool pos = heat.values[i] >= 0;
       c[0] = pos ? 0.85 : 0.1, c[1] = 0.1, c[2] = pos ? 0.1 : 0.85;
       a = 0.8 * t;
     } else {
-      // Jet: blue → cyan → yellow → red, blended half and half.
+      // Jet: blue → cyan → yellow → red, more opaque where hotter (0.15 + 0.6·t), so the cold
+      // background keeps the picture readable instead of a uniform blue wash.
       c[0] = std::clamp(1.5 - std::abs(4 * t - 3), 0.0, 1.0);
       c[1] = std::clamp(1.5 - std::abs(4 * t - 2), 0.0, 1.0);
       c[2] = std::clamp(1.5 - std::abs(4 * t - 1), 0.0, 1.0);
+      a = 0.15 + 0.6 * t;
     }
     for (int k = 0; k < 3; ++k) {
       const double base = rgb.empty() ? 128.0 : rgb[3 * i + static_cast<size_t>(k)];
