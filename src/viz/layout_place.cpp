@@ -64,7 +64,7 @@ void wrap_rows(std::vector<LayerVolume>& V, const std::vector<std::vector<int>>&
   const float typical = std::max(1.0f, hs[hs.size() * 3 / 4]), hmax = hs.back();
   // Rows of volumes much wider than tall (text-line maps) get more room, so that seen from above at
   // an angle one row does not hide the next.
-  const float extra = std::min(2.0f * typical, 0.45f * std::max(0.0f, ws[ws.size() * 3 / 4] - typical));
+  const float extra = 0.45f * std::max(0.0f, ws[ws.size() * 3 / 4] - typical);
   const float row_gap = o.gap_min + 1.2f * typical + 10.0f + extra;
   const float total = x_max - x_min;
   // A row's height: one track of typical volumes, or the U's two tracks.
