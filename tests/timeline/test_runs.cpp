@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "netlens/cpu.hpp"
+#include "netlens/timeline.hpp"
 #include "runs_util.hpp"
 #include "test_util.hpp"
 
@@ -183,6 +185,53 @@ TEST_F(Runs, ManifestGivesTheOrder) {
   ASSERT_EQ(r["checkpoints"].size(), 2u);
   EXPECT_EQ(r["checkpoints"][0]["name"], "epoch_6");
   EXPECT_EQ(r["checkpoints"][1]["name"], "epoch_2");
+}
+
+// A folder of class folders is one "eval" split: the validation folder on its own gives the
+// validation split's figures; an image probe is a batch of one.
+TEST_F(Runs, EvalFolderAndImageProbe) {
+  const json both = report(dir_ + "/healthy", "data");
+  const json one = report(dir_ + "/healthy", "data/val");
+  ASSERT_EQ(one["checkpoints"][3]["eval"].size(), 1u);
+  EXPECT_EQ(one["checkpoints"][3]["eval"][0]["split"], "eval");
+  EXPECT_EQ(one["checkpoints"][3]["eval"][0]["loss"], both["checkpoints"][3]["eval"][1]["loss"]);
+  EXPECT_EQ(one["checkpoints"][3]["eval"][0]["accuracy"], both["checkpoints"][3]["eval"][1]["accuracy"]);
+  const std::string png = dir_ + "/data/val/3/" + fs::directory_iterator(dir_ + "/data/val/3")->path().filename().string();
+  const CmdResult c = run_cmd(std::string(NETLENS_BINARY) + " timeline " + dir_ + "/healthy --input " + png +
+                              " --label 3 --quiet --json");
+  ASSERT_EQ(c.status, 0) << c.err;
+  const json r = json::parse(c.out);
+  EXPECT_GT(r["checkpoints"][6]["probe_accuracy"].get<double>(), 0.5);  // the trained net reads its 3
+  EXPECT_EQ(r["checkpoints"][6]["layers"][0]["activation"]["channels"], 8);
+}
+
+// The viewer's use: load checkpoints in any order; the session holds the loaded checkpoint's probe
+// activations, and the figures equal those of an in-order pass.
+TEST_F(Runs, SeriesInAnyOrder) {
+  auto cpu = make_cpu_backend();
+  namespace tl = netlens::timeline;
+  tl::Probe probe;
+  probe.inputs["x"] = read_npy(dir_ + "/probe.npy");
+  probe.labels = read_npy(dir_ + "/probe_labels.npy").to_i64_vector();
+  tl::Series in_order(tl::discover_checkpoints({dir_ + "/healthy"}), {cpu.get()});
+  std::vector<tl::CheckpointPoint> ref;
+  for (size_t i = 0; i < in_order.size(); ++i) ref.push_back(in_order.load(i, probe));
+  tl::Series s(tl::discover_checkpoints({dir_ + "/healthy"}), {cpu.get()});
+  for (size_t i : {5u, 2u, 6u, 0u, 3u}) {
+    const tl::CheckpointPoint& p = s.load(i, probe);
+    EXPECT_EQ(s.current(), i);
+    for (size_t l = 0; l < s.layers().size(); ++l) {
+      EXPECT_DOUBLE_EQ(p.layers[l].weight_norm, ref[i].layers[l].weight_norm);
+      if (i) {
+        EXPECT_NEAR(p.layers[l].update_ratio, ref[i].layers[l].update_ratio, 1e-12 * ref[i].layers[l].update_ratio);
+      }
+      EXPECT_DOUBLE_EQ(p.layers[l].grad_norm, ref[i].layers[l].grad_norm);
+      const tl::ActivationStats a = tl::activation_stats(s.session().activations().fetch(s.layers()[l].activation),
+                                                         s.layers()[l].activation_op);
+      EXPECT_DOUBLE_EQ(a.mean, ref[i].layers[l].act.mean);
+    }
+  }
+  EXPECT_EQ(s.points().size(), 5u);
 }
 
 TEST_F(Runs, BadInputIsOneErrorLine) {
