@@ -3,6 +3,9 @@ ONNX for the renderer's scale test: at 1024x1024 its activations number several 
 
     /usr/bin/python3 scripts/export-unet.py OUT.onnx [--base 16] [--size 1024]
 
+The layout tests (tests/viz/test_layout_models.cpp, layout_json_cli.py) read
+$NETLENS_CACHE_DIR/models/unet.onnx made with --size 256 (skipped when it is missing).
+
 Uses Debian's python3-torch (scripts/export-torchvision.sh installs it). No download.
 """
 import argparse
