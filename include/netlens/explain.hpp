@@ -126,7 +126,9 @@ struct Heatmap {
   bool signed_values = false;  // gradient × input, IG, occlusion: signed; saliency, CAMs: ≥ 0
 };
 
-enum class Method { Saliency, GradXInput, SmoothGrad, IntegratedGradients, GradCam, GradCamPlusPlus, Occlusion };
+enum class Method { Saliency, GradXInput, SmoothGrad, IntegratedGradients, GradCam, GradCamPlusPlus, HiResCam, Occlusion };
+// The methods that read a layer (Grad-CAM, Grad-CAM++, HiResCAM): --layer applies to them.
+inline bool is_cam(Method m) { return m == Method::GradCam || m == Method::GradCamPlusPlus || m == Method::HiResCam; }
 Method parse_method(const std::string& text);  // the CLI names; Error{Usage}
 std::string method_name(Method m);
 enum class IgRule { Midpoint, Trapezoid };
@@ -187,6 +189,11 @@ std::vector<ChannelScore> channel_importance(const Session& s, const LayerGrid& 
 // receives the h × w map before upsampling.
 Heatmap grad_cam(const Session& s, const LayerGrid& g, bool plus_plus, int64_t out_h, int64_t out_w,
                  std::vector<float>* grid_cam = nullptr, std::vector<ChannelScore>* weights = nullptr);
+// HiResCAM (Draelos & Carin 2020): cam = relu(Σ_c G_c ⊙ A_c) per grid cell, no averaging of the
+// gradient over the grid, so a target confined to a region (one text line of a detector's map) is
+// localised where Grad-CAM's per-channel means spread it over every region those channels fire
+// on. Same upsampling as grad_cam.
+Heatmap hires_cam(const Session& s, const LayerGrid& g, int64_t out_h, int64_t out_w, std::vector<float>* grid_cam = nullptr);
 
 // Gradient flow of the session's gradients. Entries run from the output back to the input (by
 // producer node, descending; graph inputs last), one per float non-constant tensor with a non-zero

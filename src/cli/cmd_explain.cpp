@@ -84,6 +84,9 @@ json method_parameters(const explain::Explanation& e, const explain::MethodOptio
       return {{"weights", e.method == M::GradCam ? "mean gradient per channel"
                                                  : "sum over the grid of relu(G) * G^2 / (2 G^2 + sum(A) G^3 + 1e-6)"},
               {"upsampling", "bilinear, half-pixel centres"}};
+    case M::HiResCam:
+      return {{"cam", "relu(sum over channels of G * A) per grid cell (no averaging of G)"},
+              {"upsampling", "bilinear, half-pixel centres"}};
   }
   return json::object();
 }
@@ -101,8 +104,8 @@ int run_explain(const std::vector<std::string>& argv) {
   explain::MethodOptions mo;
   mo.method = explain::parse_method(a.get_or("method", "saliency"));
   mo.layer = a.get_or("layer", "");
-  if (!mo.layer.empty() && mo.method != explain::Method::GradCam && mo.method != explain::Method::GradCamPlusPlus)
-    throw Error(ErrorKind::Usage, "--layer is for --method gradcam or gradcam++");
+  if (!mo.layer.empty() && !explain::is_cam(mo.method))
+    throw Error(ErrorKind::Usage, "--layer is for --method gradcam, gradcam++ or hirescam");
   mo.smoothgrad_samples = static_cast<int>(a.get_int("samples", 25));
   mo.smoothgrad_sigma = a.get_double("sigma", -1);
   mo.ig_steps = static_cast<int>(a.get_int("steps", 32));
@@ -175,7 +178,7 @@ int run_explain(const std::vector<std::string>& argv) {
     j["completeness"] = {{"attribution_sum", e.attribution_sum}, {"target_value", e.target_value},
                          {"baseline_value", e.baseline_value}, {"relative_error", e.completeness_error},
                          {"rule", "|sum(attr) - (S(x) - S(baseline))| / |S(x) - S(baseline)|"}};
-  if (e.method == explain::Method::GradCam || e.method == explain::Method::GradCamPlusPlus) {
+  if (explain::is_cam(e.method)) {
     j["layer"] = {{"tensor", e.layer.tensor}, {"kind", e.layer.tokens ? "tokens" : "nchw"}, {"channels", e.layer.channels},
                   {"grid", {e.layer.h, e.layer.w}}, {"class_token", e.layer.class_token},
                   {"chosen", mo.layer.empty() ? "default: the last spatial layer with a gradient" : "--layer"}};
@@ -201,7 +204,7 @@ int run_explain(const std::vector<std::string>& argv) {
     std::printf("predicted  class %lld%s  p=%.4f\n", static_cast<long long>(pred->cls),
                 pred->label.empty() ? "" : (" (" + pred->label + ")").c_str(), pred->probability);
   std::printf("method     %s", explain::method_name(e.method).c_str());
-  if (e.method == explain::Method::GradCam || e.method == explain::Method::GradCamPlusPlus)
+  if (explain::is_cam(e.method))
     std::printf(" on '%s' (%lldx%lld%s)", e.layer.tensor.c_str(), static_cast<long long>(e.layer.h),
                 static_cast<long long>(e.layer.w), e.layer.tokens ? " tokens" : "");
   if (e.method == explain::Method::IntegratedGradients)
@@ -214,7 +217,7 @@ int run_explain(const std::vector<std::string>& argv) {
 NETLENS_COMMAND("explain",
                 "explain MODEL --input FILE --out DIR [--target class:N|class:LABEL|loss:N|output:TENSOR[:i,j,...]|"
                 "region:TENSOR:x0,y0,x1,y1[:C]|ctc[:TENSOR][:T]|char:[TENSOR:]K] [--score logit|prob] [--labels FILE] "
-                "[--method saliency|gradxinput|smoothgrad|ig|gradcam|gradcam++|occlusion] [--layer NAME] "
+                "[--method saliency|gradxinput|smoothgrad|ig|gradcam|gradcam++|hirescam|occlusion] [--layer NAME] "
                 "[--samples N --sigma S --seed N] [--steps N --rule midpoint|trapezoid --baseline FILE.npy] "
                 "[--patch P --stride S] [--top K] [model flags] (docs/explain.md)",
                 "why did the model decide that: a heat map over the input (saliency, gradient x input, SmoothGrad, "

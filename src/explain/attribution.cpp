@@ -36,8 +36,9 @@ Method parse_method(const std::string& m) {
   if (m == "ig") return Method::IntegratedGradients;
   if (m == "gradcam") return Method::GradCam;
   if (m == "gradcam++") return Method::GradCamPlusPlus;
+  if (m == "hirescam") return Method::HiResCam;
   if (m == "occlusion") return Method::Occlusion;
-  throw Error(ErrorKind::Usage, "--method must be saliency, gradxinput, smoothgrad, ig, gradcam, gradcam++ or occlusion, got '" +
+  throw Error(ErrorKind::Usage, "--method must be saliency, gradxinput, smoothgrad, ig, gradcam, gradcam++, hirescam or occlusion, got '" +
                                     m + "'");
 }
 
@@ -49,6 +50,7 @@ std::string method_name(Method m) {
     case Method::IntegratedGradients: return "ig";
     case Method::GradCam: return "gradcam";
     case Method::GradCamPlusPlus: return "gradcam++";
+    case Method::HiResCam: return "hirescam";
     case Method::Occlusion: return "occlusion";
   }
   return "?";
@@ -249,11 +251,13 @@ Explanation explain(Session& s, const std::map<std::string, Tensor>& inputs, con
       break;
     }
     case Method::GradCam:
-    case Method::GradCamPlusPlus: {
+    case Method::GradCamPlusPlus:
+    case Method::HiResCam: {
       r.gradient(x, &e.target_value);
       const std::string layer = opts.layer.empty() ? default_cam_layer(s) : opts.layer;
       e.layer = layer_grid(s, layer);
-      e.heat = grad_cam(s, e.layer, opts.method == Method::GradCamPlusPlus, l.height, l.width);
+      e.heat = opts.method == Method::HiResCam ? hires_cam(s, e.layer, l.height, l.width)
+                                               : grad_cam(s, e.layer, opts.method == Method::GradCamPlusPlus, l.height, l.width);
       e.channels = channel_importance(s, e.layer);
       break;
     }

@@ -200,4 +200,22 @@ Heatmap grad_cam(const Session& s, const LayerGrid& g, bool plus_plus, int64_t o
   return h;
 }
 
+Heatmap hires_cam(const Session& s, const LayerGrid& g, int64_t out_h, int64_t out_w, std::vector<float>* grid_cam) {
+  const std::vector<float> a = detail::values(s.activations(), g.tensor);
+  const std::vector<float> gr = detail::values(s.gradients(), g.tensor);
+  std::vector<float> cam(static_cast<size_t>(g.h * g.w), 0.0f);
+  for (int64_t y = 0; y < g.h; ++y)
+    for (int64_t x = 0; x < g.w; ++x) {
+      double v = 0;
+      for (int64_t c = 0; c < g.channels; ++c) v += static_cast<double>(g.at(gr.data(), c, y, x)) * g.at(a.data(), c, y, x);
+      cam[static_cast<size_t>(y * g.w + x)] = static_cast<float>(std::max(v, 0.0));
+    }
+  if (grid_cam) *grid_cam = cam;
+  Heatmap h;
+  h.height = out_h;
+  h.width = out_w;
+  h.values = resize_bilinear(cam, g.h, g.w, out_h, out_w);
+  return h;
+}
+
 }  // namespace netlens::explain

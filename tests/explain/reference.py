@@ -93,11 +93,15 @@ def main(argv):
         return compare(ref, heat, mode)
     if mode == "cam":
         dump, heat, layer = argv[2], np.load(argv[3]).astype(np.float64), argv[4]
-        plus = len(argv) > 5 and argv[5] == "plus"
+        kind = argv[5] if len(argv) > 5 else "gradcam"
+        plus = kind == "plus"
         A = load(dump, layer)[0]
         G = load(dump, layer, grad=True)[0]
         if A.ndim != 3:
             sys.exit("reference.py: cam needs a [1, C, H, W] layer")
+        if kind == "hires":  # HiResCAM: relu(sum_c G_c * A_c) per cell, no mean over the grid
+            cam = np.maximum((G * A).sum(axis=0), 0)
+            return compare(upsample(cam, *heat.shape), heat, "hirescam")
         if plus:
             g2 = G * G
             g3 = g2 * G

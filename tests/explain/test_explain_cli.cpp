@@ -107,7 +107,7 @@ TEST_F(ExplainCli, SaliencyAndGradientTimesInputMatchNumPy) {
 }
 
 TEST_F(ExplainCli, GradCamAndGradCamPlusPlusMatchNumPy) {
-  for (const char* m : {"gradcam", "gradcam++"}) {
+  for (const char* m : {"gradcam", "gradcam++", "hirescam"}) {
     const fs::path out = explain(m, std::string("--method ") + m);
     const json s = read_json(out / "summary.json");
     const std::string layer = s["layer"]["tensor"];
@@ -116,7 +116,7 @@ TEST_F(ExplainCli, GradCamAndGradCamPlusPlusMatchNumPy) {
     EXPECT_EQ(s["layer"]["grid"], json({7, 7}));
     EXPECT_GT(s["top_channels"].size(), 0u);
     const Result r = sh(kRef + " cam " + q(dump().string()) + " " + q((out / "heatmap.npy").string()) + " " + q(layer) +
-                        (std::string(m) == "gradcam++" ? " plus" : ""));
+                        (std::string(m) == "gradcam++" ? " plus" : std::string(m) == "hirescam" ? " hires" : ""));
     EXPECT_EQ(r.status, 0) << r.out << r.err;
     std::printf("%s", r.out.c_str());
     // Channel importance: the top 10 by mean(gradient × activation), in NumPy's order.

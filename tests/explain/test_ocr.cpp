@@ -7,6 +7,7 @@
 //   box's area share. Grad-CAM (default layer) does not single out the line — its weights are means
 //   over the whole map, so it lights every text line the same channels see (measured: 13% of its
 //   mass on this line) — the check is that ≥ kCamTextShare of its mass lies on text (ink + 8 px);
+//   HiResCAM on the same layer (G ⊙ A per cell, no mean) puts ≥ kHiResLineShare of its mass on the line;
 // - PP-OCRv4 rec on "Hello netlens 42": for each decoded character (spaces skipped), the column
 //   where the saliency of its logit peaks (saliency summed over rows) lies on that character's glyph
 //   (the ink column run of the same rank) within kPeakSlack px, for at least kRecOnGlyph of the 14;
@@ -33,6 +34,7 @@ namespace {
 constexpr double kLineHotShare = 0.5;        // measured 0.76
 constexpr double kLineMassEnrichment = 4.0;  // measured mass share 0.33 on 4.5% of the page (7.3x)
 constexpr double kCamTextShare = 0.9;        // measured 0.97
+constexpr double kHiResLineShare = 0.8;      // HiResCAM's mass on the line box (+8 px); measured 1.000
 constexpr double kClsShare = 0.6;
 constexpr int64_t kPeakSlack = 4;
 constexpr size_t kRecOnGlyph = 12;  // of the 14 glyphs (measured: 13; 't' peaks in the right margin)
@@ -223,6 +225,15 @@ TEST(Ocr, DetLineRegionHeatLiesOnThatLine) {
   std::printf("det grad-cam on %s: mass on the line box %.3f, on any text (ink + 8 px, %.1f%% of the page) %.3f\n",
               cam.layer.tensor.c_str(), share_inside(cam.heat, grown), 100 * text_area / text.size(), on_text / all);
   EXPECT_GE(on_text / all, kCamTextShare);
+
+  // HiResCAM (no averaging of the gradient over the map) on the same layer does single the line out.
+  o.method = Method::HiResCam;
+  const Explanation hires = explain::explain(*m.s, m.inputs, t, o);
+  const double hires_share = share_inside(hires.heat, grown);
+  std::printf("det hirescam on %s: mass on the line box %.3f (grad-cam %.3f)\n", hires.layer.tensor.c_str(), hires_share,
+              share_inside(cam.heat, grown));
+  EXPECT_EQ(hires.layer.tensor, cam.layer.tensor);
+  EXPECT_GE(hires_share, kHiResLineShare);
 }
 
 TEST(Ocr, RecCharacterGradientPeaksOnItsGlyph) {
