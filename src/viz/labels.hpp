@@ -37,7 +37,7 @@ struct PlacedLabel {
   int candidate = -1;
   glm::vec4 rect{0.0f};  // x, y, w, h in pixels (y down)
 };
-// Tries, in order: centred above the anchor, shifted left, shifted right, one label height higher.
+// Tries, in order: centred above the anchor, shifted left, shifted right.
 std::vector<PlacedLabel> place_labels(const std::vector<LabelCandidate>& candidates, const std::vector<glm::vec4>& reserved,
                                       glm::vec4 viewport /* x0, y0, x1, y1 */, glm::vec2 spacing, float tick = 6.0f);
 

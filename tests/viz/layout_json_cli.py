@@ -62,6 +62,15 @@ def main():
     check_common(d, "resnet50 --collapse auto")
     folded = [v for v in d["layers"] if v["folded"]]
     assert len(folded) == 16 and all(v["group"].startswith("layer") for v in folded), [v["group"] for v in folded]
+    # A collapsed block is selected by its output tensor; a tensor folded away is not shown: one error.
+    block = folded[5]["tensor"]
+    render(netlens, resnet, os.path.join(out, "resnet50_sel"), "--collapse", "auto", "--select", block + ":0")
+    hidden = "/layer2/layer2.1/conv1/Conv_output_0"
+    p = subprocess.run([netlens, "render", resnet, "--out", os.path.join(out, "x.png"), "--collapse", "auto", "--select", hidden + ":0"],
+                       capture_output=True, text=True)
+    assert p.returncode != 0 and hidden in p.stderr, p.stderr
+    p = subprocess.run([netlens, "render", resnet, "--out", os.path.join(out, "x.png"), "--collapse", "layer9"], capture_output=True, text=True)
+    assert p.returncode != 0 and "no group 'layer9'" in p.stderr, p.stderr
     d = render(netlens, resnet, os.path.join(out, "resnet50"))
     check_common(d, "resnet50")
     assert d["rows"] >= 2 and any(v["dir"] == -1 for v in d["layers"])
