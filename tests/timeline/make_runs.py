@@ -8,7 +8,7 @@ OUT_DIR/
   data/train/<digit>/*.png, data/val/<digit>/*.png   the split (80/20, stratified, seed 0)
   tiny/train/<digit>/*.png, tiny/val -> the same val   the overfitting run's 30-image training set
   probe.npy (64 validation images, float32 [64,1,8,8]), probe_labels.npy (int64 [64])
-  <run>/epoch_<k>.onnx, <run>/run.json                 healthy, vanishing, high_lr, overfit
+  <run>/epoch_<k>.onnx, <run>/run.json                 healthy, vanishing, saturated, high_lr, overfit
   healthy_npy/graph.onnx, healthy_npy/epoch_<k>/*.npy  the healthy run as a graph + weight-only folders
 Pixels are the digits' 0..16 values scaled to 0..255 and rounded (PNG bytes); the networks see
 byte / 255, exactly what `netlens timeline --eval` and --input read back.
@@ -48,15 +48,16 @@ class SmallCNN(nn.Module):
 
 
 class DeepSigmoid(nn.Module):
-    """64 → 8 × (32, sigmoid) → 10, weights N(0, 0.05²): the gradient shrinks ~10x per layer."""
+    """64 → 8 × (32, sigmoid) → 10. Weights N(0, 0.05²): the gradient shrinks ~10x per layer;
+    N(0, 4²): most sigmoids sit at 0 or 1 (saturated)."""
 
-    def __init__(self, depth=8, width=32):
+    def __init__(self, depth=8, width=32, init_std=0.05):
         super().__init__()
         dims = [64] + [width] * depth
         self.hidden = nn.ModuleList([nn.Linear(dims[i], dims[i + 1]) for i in range(depth)])
         self.out = nn.Linear(width, 10)
         for m in list(self.hidden) + [self.out]:
-            nn.init.normal_(m.weight, 0.0, 0.05)
+            nn.init.normal_(m.weight, 0.0, init_std)
             nn.init.normal_(m.bias, 0.0, 0.01)  # not zeros: the exporter merges equal initializers
         self.acts = {}
 
@@ -73,7 +74,9 @@ class DeepSigmoid(nn.Module):
 
 
 def make_model(kind):
-    return SmallCNN() if kind == "cnn" else DeepSigmoid()
+    if kind == "cnn":
+        return SmallCNN()
+    return DeepSigmoid(init_std=4.0 if kind == "sigmoid_large" else 0.05)
 
 
 def write_split(root, x, y):
@@ -136,6 +139,7 @@ def main():
 
     train(out, "healthy", "cnn", x, y, 6, lambda p: torch.optim.Adam(p, lr=3e-3), 32, 1)
     train(out, "vanishing", "sigmoid", x, y, 6, lambda p: torch.optim.SGD(p, lr=0.1), 32, 2)
+    train(out, "saturated", "sigmoid_large", x, y, 6, lambda p: torch.optim.SGD(p, lr=0.1), 32, 5)
     train(out, "high_lr", "cnn", x, y, 6, lambda p: torch.optim.SGD(p, lr=2.0), 32, 3)
     train(out, "overfit", "cnn", x[tiny], y[tiny], 150, lambda p: torch.optim.Adam(p, lr=3e-3), 30, 4, every=15)
     weight_only(os.path.join(out, "healthy"), os.path.join(out, "healthy_npy"))
