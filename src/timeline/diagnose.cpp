@@ -1,7 +1,7 @@
 // The diagnosis rules and the JSON report.
 //
 // Every threshold below is a stated rule (rules() returns the same sentences; docs/timeline.md lists
-// them). They were checked on the seeded runs of tests/timeline/make_runs.py — a healthy CNN and three
+// them). They were checked on the seeded runs of tests/timeline/make_runs.py — a healthy CNN and four
 // broken runs; docs/timeline.md lists the figures each rule read there and the margins (the gradient
 // and update ratios by orders of magnitude; dead shares by 0.2 absolute).
 #include <algorithm>

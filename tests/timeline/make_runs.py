@@ -1,6 +1,6 @@
-"""Real training runs for the timeline tests: a healthy small CNN and three deliberately broken runs,
+"""Real training runs for the timeline tests: a healthy small CNN and four deliberately broken runs,
 trained with PyTorch on scikit-learn's bundled 8x8 digits (no download), one ONNX checkpoint per
-epoch (epoch 0 = the initial weights). Seeded; about a minute on two busy cores.
+epoch (epoch 0 = the initial weights). Seeded; 10-30 s on two busy cores.
 
     python3 make_runs.py OUT_DIR
 
