@@ -47,8 +47,11 @@ std::vector<EdgeRoute> route_edges(const Layout& layout) {
         for (const auto& v : L)
           if (v.row == a.row && v.max().x > x0 && v.origin.x < x1) top = std::max(top, v.max().y);
         const glm::vec3 p0(a.center().x, a.max().y, a.center().z), p3(b.center().x, b.max().y, b.center().z);
-        // Rise: a fraction of the span, so nearby skips stay low and long ones clear the volumes.
-        const float rise = (top - std::max(p0.y, p3.y)) + 2.0f + 0.12f * (x1 - x0);
+        // Rise: clear the volumes passed over, plus a fraction of the span capped at about half the
+        // endpoints' height, so long skips (DenseNet's concatenations) stay near the row instead of
+        // forming a dome over the picture.
+        const float hcap = 0.5f * std::max(a.size.y, b.size.y) + 4.0f;
+        const float rise = (top - std::max(p0.y, p3.y)) + 2.0f + std::min(0.12f * (x1 - x0), hcap);
         const glm::vec3 p1(p0.x, std::max(p0.y, p3.y) + rise * 1.33f, p0.z), p2(p3.x, p1.y, p3.z);
         constexpr int kSteps = 16;  // cubic Bézier, sampled
         for (int k = 0; k <= kSteps; ++k) {
