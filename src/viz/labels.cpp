@@ -38,14 +38,14 @@ bool numeric(const std::string& s) {
 
 std::string shorten_path(const std::string& s) {
   auto parts = split_path(s);
-  // A container repeated in the next part says nothing ("features/features.4", "layer1/layer1.0").
-  if (parts.size() >= 3 && parts[1].rfind(parts[0], 0) == 0) parts.erase(parts.begin());
+  // A container repeated in the next part says nothing ("features/features.4", "branch4/branch4.1").
+  for (size_t i = 0; i + 1 < parts.size();)
+    if (parts[i + 1].rfind(parts[i], 0) == 0) parts.erase(parts.begin() + static_cast<long>(i));
+    else ++i;
+  // The innermost three say which block and which op ("denselayer1/conv2/Conv", "layer1.0/conv2/Conv").
+  if (parts.size() > 3) parts.erase(parts.begin(), parts.end() - 3);
   std::string out;
-  if (parts.size() <= 3) {
-    for (auto& p : parts) out += (out.empty() ? "" : "/") + p;
-  } else {
-    out = parts.front() + "/../" + parts[parts.size() - 2] + "/" + parts.back();
-  }
+  for (auto& p : parts) out += (out.empty() ? "" : "/") + p;
   return out.empty() ? s : out;
 }
 

@@ -127,7 +127,9 @@ TEST(Labels, DisplayNames) {
   VizTensor n{"1892", "Resize", "/decoder/up3/Resize", {1, 8, 4, 4}, {}, 0};
   EXPECT_EQ(display_name(n), "decoder/up3/Resize");
   VizTensor inc{"x", "Relu", "/inception3a/branch4/branch4.1/Relu", {1, 8, 4, 4}, {}, 0};
-  EXPECT_EQ(display_name(inc), "inception3a/../branch4.1/Relu");  // the module that says where is kept
+  EXPECT_EQ(display_name(inc), "inception3a/branch4.1/Relu");  // branch4 is repeated in branch4.1
+  VizTensor dense{"x", "Conv", "/features/denseblock2/denselayer3/conv2/Conv", {1, 8, 4, 4}, {}, 0};
+  EXPECT_EQ(display_name(dense), "denselayer3/conv2/Conv");
   VizTensor cast{"Resize_10_output_cast_0", "Resize", "Resize_10", {1, 8, 4, 4}, {}, 0};
   EXPECT_EQ(display_name(cast), "Resize_10");
   VizTensor paddle{"conv2d_450.tmp_0", "Conv", "p2o.Conv.0", {1, 8, 4, 4}, {}, 0};
