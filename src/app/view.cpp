@@ -109,17 +109,30 @@ void View::set_values(viz::ValueMode m) {
     make_renderer();
     refresh_panels();
   } else {
-    show_scene(std::move(next));
+    replace_scene(std::move(next));
     refresh_panels();
   }
 }
 
-render::UploadStats View::show_scene(viz::Scene next) {
+render::UploadStats View::replace_scene(viz::Scene next) {
   *scene_ = std::move(next);
   return r_->values_changed();  // same layout: codes and layer records in place
 }
 
+void View::check_live_values() const {
+  // Live results are made on the inference thread from the run's activations (ResultUploader::capture).
+  if (spec_.values != viz::ValueMode::Activation)
+    throw Error(ErrorKind::Unsupported, std::string("live results show activations; this view shows ") +
+                                            viz::value_mode_name(spec_.values) + "s");
+}
+
+render::UploadStats View::show_scene(viz::Scene next) {
+  check_live_values();
+  return replace_scene(std::move(next));
+}
+
 void View::show_device_values(std::vector<viz::ColorScale> scales, std::vector<std::vector<float>> values) {
+  check_live_values();
   viz::Scene& shown = *scene_;
   for (size_t i = 0; i < scales.size() && i < shown.layers.size(); ++i) {
     shown.layers[i].scale = scales[i];
@@ -138,7 +151,7 @@ bool View::set_scales(const viz::SceneOptions& opts) {
     if (static_cast<int64_t>(scene_->layers[i].values.size()) != scene_->layout.layers[i].dims.count) return false;
   std::vector<std::vector<float>> values;
   for (auto& L : scene_->layers) values.push_back(std::move(L.values));
-  show_scene(viz::build_scene_from_values(scene_->layout, std::move(values), o));
+  replace_scene(viz::build_scene_from_values(scene_->layout, std::move(values), o));
   refresh_panels();
   return true;
 }

@@ -106,7 +106,9 @@ class View final : public live::ResultSink {
   void set_values(viz::ValueMode m);
   // live::ResultSink. A new scene of the same layout (a live result): moved in, the renderer's
   // buffers rewritten in place (Renderer::values_changed), the selection kept. The panels are left
-  // for the caller (refresh_panels), which may first change the scales.
+  // for the caller (refresh_panels), which may first change the scales. Live results hold
+  // activations: Error{Unsupported} when the view shows another value mode (a live gradient mode
+  // needs the pipeline's capture to make it first).
   const viz::Layout& layout() const override { return scene_->layout; }
   render::UploadStats show_scene(viz::Scene next) override;
   // After Renderer::codes_from_device: the GPU's colour scales and the values' host copies.
@@ -144,6 +146,8 @@ class View final : public live::ResultSink {
 
  private:
   void make_renderer();
+  render::UploadStats replace_scene(viz::Scene next);  // moved in, renderer updated in place
+  void check_live_values() const;
 
   render::Context& ctx_;
   const Session& s_;

@@ -108,6 +108,26 @@ TEST_F(ViewTest, ValueModeTheSessionCannotGiveLeavesTheViewAsItWas) {
   EXPECT_EQ(differing_pixels(frame(v), before), 0u);
 }
 
+TEST_F(ViewTest, LiveResultsAreRefusedWhileTheViewShowsGradients) {
+  // A live result carries activations: shown under a gradient legend it would mislabel every cell.
+  ClsRun run = cls_run(/*gradients=*/true);
+  app::View v(context(), *run.s, {.width = 160, .height = 100, .values = viz::ValueMode::Gradient});
+  const std::vector<uint8_t> before = frame(v);
+  viz::Scene activations = viz::build_scene(v.scene().layout, viz::value_fetch(*run.s, viz::ValueMode::Activation));
+  try {
+    v.show_scene(std::move(activations));
+    ADD_FAILURE() << "a live activation scene was shown in gradient mode";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Unsupported);
+  }
+  EXPECT_EQ(differing_pixels(frame(v), before), 0u);
+  // In activation mode the same scene is taken, and draws what the view drew from the session.
+  v.set_values(viz::ValueMode::Activation);
+  const std::vector<uint8_t> from_session = frame(v);
+  v.show_scene(viz::build_scene(v.scene().layout, viz::value_fetch(*run.s, viz::ValueMode::Activation)));
+  EXPECT_EQ(differing_pixels(frame(v), from_session), 0u);
+}
+
 TEST_F(ViewTest, BadFlagsAreOneUsageErrorEach) {
   ClsRun run = cls_run(/*gradients=*/false);
   auto usage = [&](app::FrameSpec spec) {
