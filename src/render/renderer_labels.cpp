@@ -9,6 +9,8 @@
 #include <string>
 
 #include "font.hpp"
+#include "labels.hpp"
+#include "layout_edges.hpp"
 #include "renderer_impl.hpp"
 
 namespace netlens::render {
@@ -55,12 +57,6 @@ void add_bar(std::vector<gpu::TextVertex>& text, float x, float y, float w, floa
   for (int i : {0, 1, 2, 0, 2, 3}) text.push_back(q[i]);
 }
 
-std::string dims_text(const viz::LayerVolume& v) {
-  const Shape& s = v.tensor.shape;
-  std::string out;
-  for (size_t i = (s.size() >= 2 && s[0] == 1) ? 1 : 0; i < s.size(); ++i) out += (out.empty() ? "" : "x") + std::to_string(s[i]);
-  return out.empty() ? "scalar" : out;
-}
 std::string ellipsize(const std::string& s, size_t n) { return s.size() <= n ? s : s.substr(0, n - 3) + "..."; }
 // Exported tensor names are often paths ("/features/features.1/conv/conv.0/Conv_output_0"): keep
 // the block and the last parts, which say where in the model and what op, and drop "_output_0".
@@ -103,33 +99,23 @@ void build_labels(std::vector<gpu::TextVertex>& text, const viz::Scene& scene, c
     if (!opts.title.empty()) placed.emplace_back(L0, 0.0f, L0 + 560.0f * ui, 90.0f * ui);
     if (opts.legend) placed.emplace_back(L0, H - 260.0f * ui, L0 + 360.0f * ui, H);
     if (selection.layer >= 0) placed.emplace_back(R0 - 520.0f * ui, 0.0f, R0, 100.0f * ui);
-    for (int li : order) {
-      const auto& v = scene.layout.layers[static_cast<size_t>(li)];
-      glm::vec3 anchor(v.center().x, v.max().y + 0.04f * v.size.y + 0.5f, v.center().z);
-      auto p = viz::project_to_pixel(vp, anchor, opts.width, opts.height);
-      if (!p) continue;
-      if (cam.cut && v.max().x < cam.cut_x) continue;  // cut away
-      std::string l1 = ellipsize(short_name(v.tensor.name), 34);
-      std::string l2 = v.tensor.op + "  " + dims_text(v);
-      float w = std::max(fa.text_width(l1, p1), fa.text_width(l2, p2)) + 2 * pad;
-      float h = p1 + p2 + 2.2f * pad;
-      float x0 = p->x - 0.5f * w, y0 = p->y - h - 6.0f * ui;
-      if (p->x < L0 || p->x > R0 || y0 + h < 0 || y0 > H) continue;
-      x0 = std::clamp(x0, L0 + 4.0f, std::max(L0 + 4.0f, R0 - w - 4.0f));  // keep labels of edge volumes readable
-      bool overlap = false;
-      for (const auto& r : placed)
-        if (x0 < r.z + 14 * ui && x0 + w + 14 * ui > r.x && y0 < r.w + 10 * ui && y0 + h + 10 * ui > r.y) {
-          overlap = true;  // generous spacing: fewer, readable labels rather than a wall of text
-          break;
-        }
-      if (overlap) continue;
-      placed.emplace_back(x0, y0, x0 + w, y0 + h);
+    // Placement and names from viz (labels.hpp): the same boxes `render --layout-json` writes.
+    viz::LabelStyle st;
+    st.ui = ui;
+    std::vector<glm::vec4> reserved;  // x, y, w, h
+    for (const auto& r : placed) reserved.emplace_back(r.x, r.y, r.z - r.x, r.w - r.y);
+    const auto labels = viz::place_layer_labels(
+        scene.layout, order, vp, opts.width, opts.height, [&](const std::string& t, float px) { return fa.text_width(t, px); }, st,
+        reserved, {L0, R0}, [&](int li) { return cam.cut && scene.layout.layers[static_cast<size_t>(li)].max().x < cam.cut_x; });
+    for (const auto& lb : labels) {
+      const float x0 = lb.rect.x, y0 = lb.rect.y, w = lb.rect.z, h = lb.rect.w;
       add_panel(text, x0, y0, w, h, 6.0f * ui, glm::vec4(0.07f, 0.08f, 0.11f, 0.78f));
       add_panel(text, x0, y0 + h - 2.0f * ui, w, 2.0f * ui, 1.0f * ui, glm::vec4(0.35f, 0.75f, 1.0f, 0.55f));
-      add_text(text, x0 + pad, y0 + pad + 0.8f * p1, p1, l1, glm::vec4(0.95f, 0.96f, 0.98f, 1.0f));
-      add_text(text, x0 + pad, y0 + pad + p1 + 0.9f * p2 + 0.2f * pad, p2, l2, glm::vec4(0.62f, 0.70f, 0.80f, 1.0f));
+      add_text(text, x0 + pad, y0 + pad + 0.8f * p1, p1, lb.title, glm::vec4(0.95f, 0.96f, 0.98f, 1.0f));
+      add_text(text, x0 + pad, y0 + pad + p1 + 0.9f * p2 + 0.2f * pad, p2, lb.detail, glm::vec4(0.62f, 0.70f, 0.80f, 1.0f));
       // A small tick from the label down to the volume.
-      add_panel(text, p->x - 0.75f * ui, y0 + h, 1.5f * ui, 6.0f * ui, 0.5f, glm::vec4(0.35f, 0.75f, 1.0f, 0.55f));
+      add_panel(text, lb.anchor.x - 0.75f * ui, y0 + h, 1.5f * ui, std::max(0.0f, lb.anchor.y - y0 - h), 0.5f,
+                glm::vec4(0.35f, 0.75f, 1.0f, 0.55f));
     }
   }
   if (!opts.title.empty()) {
@@ -218,21 +204,24 @@ size_t build_lines(std::vector<gpu::LineVertex>& lines, const viz::Layout& layou
     lines.push_back({{b.x, b.y, b.z}, {c.r, c.g, c.b, c.a}});
   };
   if (opts.connections) {
-    const glm::vec4 col(0.45f, 0.60f, 0.85f, 0.30f);
-    for (size_t i = 0; i < L.size(); ++i)
-      for (int s : L[i].tensor.inputs) {
-        if (s < 0 || !(visible[i] || visible[static_cast<size_t>(s)])) continue;
-        const auto& a = L[static_cast<size_t>(s)];
+    // Routed edges (viz/layout_edges.hpp): to the next level a frustum between the faces the row's
+    // flow direction gives; skips as arcs over the row; row turns and a U's skip bridges as short lines.
+    const glm::vec4 col(0.45f, 0.60f, 0.85f, 0.30f), axis(0.55f, 0.70f, 0.95f, 0.45f);
+    for (const auto& e : viz::route_edges(layout)) {
+      const size_t i = static_cast<size_t>(e.to), s = static_cast<size_t>(e.from);
+      if (!(visible[i] || visible[s])) continue;
+      if (e.kind == viz::EdgeKind::Flow) {
+        const auto& a = L[s];
         const auto& b = L[i];
-        // A frustum from the source's back face to the destination's front face (4 edges + axis).
+        const float xa = a.dir >= 0 ? a.max().x : a.origin.x, xb = b.dir >= 0 ? b.origin.x : b.max().x;
         for (int k = 0; k < 4; ++k) {
           float ya = (k & 1) ? a.max().y : a.origin.y, za = (k & 2) ? a.max().z : a.origin.z;
           float yb = (k & 1) ? b.max().y : b.origin.y, zb = (k & 2) ? b.max().z : b.origin.z;
-          push({a.max().x, ya, za}, {b.origin.x, yb, zb}, col);
+          push({xa, ya, za}, {xb, yb, zb}, col);
         }
-        push({a.max().x, a.center().y, a.center().z}, {b.origin.x, b.center().y, b.center().z},
-             glm::vec4(0.55f, 0.70f, 0.95f, 0.45f));
       }
+      for (size_t k = 1; k < e.points.size(); ++k) push(e.points[k - 1], e.points[k], axis);
+    }
   }
   if (opts.selection_lines && selection.layer >= 0) {
     // The receptive-field cone: from each highlighted region to the regions feeding it.
