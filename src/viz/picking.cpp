@@ -53,8 +53,7 @@ std::string pick_to_json(const std::optional<PickResult>& p, const Scene& s) {
          std::to_string(p->cell.x) + "], \"tensor_index\": [" + idx + "], \"value\": " + v + "}";
 }
 
-namespace {
-int to_int(const std::string& s, const std::string& flag) {
+int parse_flag_int(const std::string& s, const std::string& flag) {
   size_t pos = 0;
   int v = 0;
   try {
@@ -65,7 +64,6 @@ int to_int(const std::string& s, const std::string& flag) {
   if (s.empty() || pos != s.size()) throw Error(ErrorKind::Usage, flag + ": '" + s + "' is not an integer");
   return v;
 }
-}  // namespace
 
 std::pair<int, int64_t> parse_neuron(const Layout& l, const std::string& text, const std::string& flag) {
   auto colon = text.rfind(':');
@@ -82,7 +80,7 @@ std::pair<int, int64_t> parse_neuron(const Layout& l, const std::string& text, c
   std::vector<int64_t> parts;
   std::stringstream ss(idx);
   std::string p;
-  while (std::getline(ss, p, ',')) parts.push_back(to_int(p, flag));
+  while (std::getline(ss, p, ',')) parts.push_back(parse_flag_int(p, flag));
   int64_t flat = -1;
   if (parts.size() == 1) flat = parts[0];
   else if (parts.size() == 3 && parts[0] >= 0 && parts[0] < d.C && parts[1] >= 0 && parts[1] < d.H && parts[2] >= 0 &&

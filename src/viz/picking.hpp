@@ -31,5 +31,8 @@ std::string json_escape(const std::string& s);
 // 0), "TENSOR:c,y,x", or exactly what pick_to_json prints, "TENSOR:[c, y, x]" → (layer, flat index)
 // in the layout. Error{Usage} naming `flag` for a bad form, an unknown tensor or an index out of range.
 std::pair<int, int64_t> parse_neuron(const Layout& l, const std::string& text, const std::string& flag = "--select");
+// A flag's integer field ("1920" of --size 1920x1080, "3" of --select T:3): the whole text must be
+// an int, else Error{Usage} "<flag>: '<text>' is not an integer". Shared by the CLI's frame flags.
+int parse_flag_int(const std::string& text, const std::string& flag);
 
 }  // namespace netlens::viz
