@@ -2,10 +2,14 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <sstream>
 #include <string>
 
 #include "netlens/core.hpp"
@@ -41,6 +45,30 @@ inline std::string error_of(const std::function<void()>& f, ErrorKind* kind = nu
     return e.what();
   }
   return "";
+}
+
+// A shell command's exit status (128 + signal when killed), stdout and stderr.
+struct ShellResult {
+  int status = -1;
+  std::string out, err;
+};
+inline ShellResult run_shell(const std::string& cmd) {
+  const std::filesystem::path err =
+      std::filesystem::temp_directory_path() / ("netlens_shell_err_" + std::to_string(::getpid()));
+  ShellResult r;
+  FILE* p = popen((cmd + " 2>" + err.string()).c_str(), "r");
+  if (!p) return r;
+  char buf[1 << 16];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  std::ifstream f(err);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  r.err = ss.str();
+  std::filesystem::remove(err);
+  return r;
 }
 
 }  // namespace netlens::test

@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "netlens/io.hpp"
+#include "test_util.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -30,27 +31,8 @@ using namespace netlens;
 
 namespace {
 
-struct Result {
-  int status = -1;
-  std::string out, err;
-};
-
-Result sh(const std::string& cmd) {
-  const fs::path err = fs::temp_directory_path() / ("netlens_explain_err_" + std::to_string(::getpid()));
-  Result r;
-  FILE* p = popen((cmd + " 2>" + err.string()).c_str(), "r");
-  char buf[1 << 16];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  std::ifstream f(err);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  r.err = ss.str();
-  fs::remove(err);
-  return r;
-}
+using Result = netlens::test::ShellResult;
+Result sh(const std::string& cmd) { return netlens::test::run_shell(cmd); }
 
 std::string q(const std::string& s) { return "'" + s + "'"; }
 const std::string kBin = NETLENS_BINARY;

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "inspect_test_util.hpp"
+#include "../test_util.hpp"
 
 namespace fs = std::filesystem;
 using namespace netlens;
@@ -23,28 +24,8 @@ using namespace netlens::inspect::test;
 
 namespace {
 
-struct Result {
-  int status = -1;
-  std::string out, err;
-};
-
-Result run(const std::string& args) {
-  const fs::path err = fs::temp_directory_path() / ("netlens_inspect_cli_err_" + std::to_string(::getpid()));
-  Result r;
-  const std::string cmd = std::string(NETLENS_BINARY) + " " + args + " 2>" + err.string();
-  FILE* p = popen(cmd.c_str(), "r");
-  char buf[1 << 16];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  std::ifstream f(err);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  r.err = ss.str();
-  fs::remove(err);
-  return r;
-}
+using Result = netlens::test::ShellResult;
+Result run(const std::string& args) { return netlens::test::run_shell(std::string(NETLENS_BINARY) + " " + args); }
 
 // The model flags of a PaddleOCR run on a sample line (cls: 48x192; rec: 48x320).
 std::string cls_args() {
