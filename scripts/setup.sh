@@ -21,6 +21,8 @@ pkgs=(
   # onnx module (the gradient oracle reads models with it), scikit-learn (its bundled 8x8 digits train
   # the timeline tests' networks).
   python3-torch python3-torchvision python3-pil python3-skimage python3-pytest python3-onnx python3-sklearn imagemagick
+  # The Python module (issue 17): pybind11 and the headers of Debian's python3.
+  pybind11-dev python3-dev
   nlohmann-json3-dev libavformat-dev libavcodec-dev libavdevice-dev libavutil-dev libswscale-dev ffmpeg
 )
 # The machine image may bring its own Node.js; Debian's nodejs conflicts with it.
