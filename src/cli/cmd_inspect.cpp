@@ -3,6 +3,7 @@
 // sections() below) and printed only once complete, so an error never leaves partial JSON: it is
 // one line on stderr, exit 2 for usage errors (an unknown tensor, a bad flag), 1 otherwise.
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 
@@ -12,6 +13,7 @@
 #include "attention.hpp"
 #include "common.hpp"
 #include "contributions.hpp"
+#include "diff.hpp"
 #include "gradients.hpp"
 #include "model_view.hpp"
 #include "predictions.hpp"
@@ -142,6 +144,44 @@ json gradients_section(InspectContext& c) {
           {"flow", to_json(explain::gradient_flow(s, t.tensor), true)}};
 }
 
+// --diff MODEL_B and/or --input-b FILE: run B (the other model on the same inputs, the same model on
+// the other inputs, or both) and compare every tensor by name (inspect/diff.hpp).
+ModelOptions b_options(const InspectContext& c) {
+  ModelOptions ob = c.options;
+  if (auto m = c.args.get("diff")) ob.model = *m;
+  if (c.args.has("input-b")) {
+    ob.inputs = c.args.all("input-b");
+    if (ob.inputs.size() != c.options.inputs.size())
+      throw Error(ErrorKind::Usage, "--input-b: give one per --input (" + std::to_string(c.options.inputs.size()) + " --input, " +
+                                        std::to_string(ob.inputs.size()) + " --input-b)");
+  }
+  return ob;
+}
+
+void diff_check(InspectContext& c) {
+  const ModelOptions ob = b_options(c);
+  if (c.args.has("diff") && !std::filesystem::exists(ob.model))
+    throw Error(ErrorKind::Io, "--diff: cannot read model '" + ob.model + "'");
+  for (const std::string& in : c.args.all("input-b")) {
+    const size_t eq = in.find('=');
+    const std::string file = eq == std::string::npos ? in : in.substr(eq + 1);
+    if (!std::filesystem::exists(file)) throw Error(ErrorKind::Io, "--input-b: cannot read '" + file + "'");
+  }
+  if (c.args.get_double("diff-threshold", 0) < 0) throw Error(ErrorKind::Usage, "--diff-threshold must be >= 0");
+}
+
+json diff_section(InspectContext& c) {
+  LoadedModel b = load_model(b_options(c), true);
+  run_once(b);
+  inspect::DiffOptions opt;
+  opt.threshold = c.args.get_double("diff-threshold", opt.threshold);
+  const std::string mode = c.args.has("diff") && c.args.has("input-b") ? "models+inputs" : c.args.has("diff") ? "models" : "inputs";
+  json j = inspect::to_json(inspect::diff_runs(*c.model.session, *b.session, mode, opt), static_cast<size_t>(c.top));
+  j["model_b"] = b_options(c).model;
+  j["input_b"] = b_options(c).inputs;
+  return j;
+}
+
 const std::vector<Section>& sections() {
   static const std::vector<Section> s = {
       {"structure", {}, {"brief"}, always, {}, structure_section},
@@ -151,6 +191,8 @@ const std::vector<Section>& sections() {
       {"weights", {"weights"}, {}, [](const Args& a) { return a.has("weights"); }, weights_check, weights_section},
       {"attention", {"query"}, {"attention"}, [](const Args& a) { return a.has("attention"); }, {}, attention_section},
       {"predictions", {"labels"}, {}, [](const Args& a) { return a.has("labels"); }, predictions_check, predictions_section},
+      {"diff", {"diff", "input-b", "diff-threshold"}, {}, [](const Args& a) { return a.has("diff") || a.has("input-b"); }, diff_check,
+       diff_section},
       // Last: the backward pass it runs must not change what the sections above read (it does not
       // touch the activations, but this keeps the order of the work obvious).
       {"gradients", {"target", "score"}, {"gradients"}, [](const Args& a) { return a.has("gradients") || a.has("target") || a.has("score"); },
@@ -180,7 +222,9 @@ int run_inspect(const std::vector<std::string>& argv) {
     flags.insert(flags.end(), s.flags.begin(), s.flags.end());
     bools.insert(bools.end(), s.bool_flags.begin(), s.bool_flags.end());
   }
-  Args a(argv, flags, bools, kModelRepeated);
+  std::vector<std::string> repeated = kModelRepeated;
+  repeated.push_back("input-b");
+  Args a(argv, flags, bools, repeated);
   ModelOptions o = parse_model_options(a);
   if (o.inputs.empty()) throw Error(ErrorKind::Usage, "missing --input FILE");
   const int64_t top = a.get_int("top", 5);
@@ -213,9 +257,10 @@ int run_inspect(const std::vector<std::string>& argv) {
 NETLENS_COMMAND("inspect",
                 "inspect MODEL --input FILE [--tensor NAME] [--find QUERY] [--neuron TENSOR:INDEX [--all-terms]] "
                 "[--weights NODE] [--attention [--query N]] [--labels FILE] [--gradients [--target T] [--score logit|prob]] "
-                "[--top K] [--brief] [--pretty] [model flags]",
+                "[--diff MODEL_B] [--input-b FILE] [--diff-threshold T] [--top K] [--brief] [--pretty] [model flags]",
                 "run a model and print its analyses (structure, tensor statistics, activation functions, neuron "
-                "contributions, weights, attention, predictions, gradient statistics and flow) as JSON",
+                "contributions, weights, attention, predictions, gradient statistics and flow) as JSON; --diff MODEL_B / "
+                "--input-b FILE compare every tensor with a second run (max_abs_diff, rel_l2_diff, ranking by divergence)",
                 run_inspect);
 
 }  // namespace
