@@ -49,15 +49,28 @@ struct InferContext {
 
 using InferFn = std::function<std::vector<TensorInfo>(const InferContext&)>;
 
+// Auxiliary outputs: tensors a node's kernel also writes besides its ONNX outputs, so that the
+// store keeps intermediate state the op never exposes (an LSTM's cell state at every step). Given
+// the node and its inferred outputs, returns (suffix, info) pairs; the session names each
+// "<first output name>:<suffix>", keeps it in the store as produced by the node (node_outputs()
+// lists it after the ONNX outputs) and appends its info to NodeContext::outputs and its view to
+// the kernel's outputs, in order, after the node's own outputs. Not produced for folded nodes;
+// never differentiated (backward sees only the ONNX outputs).
+using AuxFn = std::function<std::vector<std::pair<std::string, TensorInfo>>(const InferContext&,
+                                                                            const std::vector<TensorInfo>&)>;
+
 class OpRegistry {
  public:
   static const OpRegistry& global();
   void add(const std::string& op_type, InferFn fn);
   const InferFn* find(const std::string& op_type) const;  // default domain only
   std::vector<std::string> op_types() const;
+  void add_aux(const std::string& op_type, AuxFn fn);
+  const AuxFn* find_aux(const std::string& op_type) const;  // nullptr for ops without aux outputs
 
  private:
   std::map<std::string, InferFn> fns_;
+  std::map<std::string, AuxFn> aux_;
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ using CpuOpTable = std::map<std::string, CpuOp>;
 void register_nn_ops(CpuOpTable& t);          // Conv, ConvTranspose, Gemm, MatMul, pools, norms
 void register_elementwise_ops(CpuOpTable& t); // unary, binary, activations, compare, Where, softmax, reductions
 void register_tensor_ops(CpuOpTable& t);      // Reshape..Einsum: data movement, Resize, Pad, Cast, Range...
+void register_rnn_ops(CpuOpTable& t);         // LSTM, GRU, RNN (ops_rnn.cpp)
 
 // Reverse mode (the GradKernel contract in runtime.hpp: add into grad_inputs, never assign).
 // `plan` sees the node with float32 infos and float32 forward views whatever the model's float

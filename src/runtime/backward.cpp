@@ -171,6 +171,7 @@ void Session::backward(const std::map<std::string, Tensor>& seeds, const Gradien
     if (!g.kernel) g.kernel = backends_[static_cast<size_t>(g.backend)]->plan_backward(context_of(ui), g.need);
     const detail::NodeExec& ex = impl_->exec[ui];
     std::vector<TensorView> in = ex.in, out = ex.out;
+    out.resize(n.outputs.size());  // auxiliary outputs (OpRegistry::add_aux) are not differentiated
     std::vector<Tensor> host_copies;
     if (g.backend != ex.backend) {
       Backend& fb = *backends_[static_cast<size_t>(ex.backend)];

@@ -27,6 +27,13 @@ const InferFn* OpRegistry::find(const std::string& op_type) const {
   return it == fns_.end() ? nullptr : &it->second;
 }
 
+void OpRegistry::add_aux(const std::string& op_type, AuxFn fn) { aux_[op_type] = std::move(fn); }
+
+const AuxFn* OpRegistry::find_aux(const std::string& op_type) const {
+  auto it = aux_.find(op_type);
+  return it == aux_.end() ? nullptr : &it->second;
+}
+
 std::vector<std::string> OpRegistry::op_types() const {
   std::vector<std::string> v;
   for (const auto& [k, f] : fns_) v.push_back(k);
@@ -39,6 +46,7 @@ const OpRegistry& OpRegistry::global() {
     register_nn_shapes(r);
     register_elementwise_shapes(r);
     register_tensor_shapes(r);
+    register_rnn_shapes(r);
     return r;
   }();
   return reg;

@@ -131,6 +131,7 @@ void Session::prepare(const std::map<std::string, Shape>& shapes) {
   std::vector<std::string> unsupported;
   std::set<std::string> unknown;  // outputs of nodes we could not infer
   std::vector<bool> folded(graph_.nodes.size(), false);
+  std::vector<std::vector<std::string>> aux_outputs(graph_.nodes.size());  // per node, after its outputs
   // Folding allocates at prepare time, so it answers to the same budget as the arenas: --max-memory
   // when given, and never more than the host's available memory (what step 5 checks arenas against).
   const size_t host_avail = backends_[static_cast<size_t>(host)]->available_memory();
@@ -255,6 +256,14 @@ void Session::prepare(const std::map<std::string, Shape>& shapes) {
     }
     if (chosen < 0) { note(reason); continue; }
     node_backend_[i] = chosen;
+    // Auxiliary outputs (OpRegistry::add_aux): kept state such as an LSTM's per-step cell states.
+    if (const AuxFn* aux = OpRegistry::global().find_aux(n.op_type); aux && !n.outputs.empty() && !n.outputs[0].empty())
+      for (auto& [suffix, info] : (*aux)(InferContext{n, opset, in_ptrs, const_in}, outs)) {
+        const std::string name = n.outputs[0] + ":" + suffix;
+        check_tensor_size(info.shape, info.dtype, n.describe() + ": output '" + name + "'");
+        infos[name] = info;
+        aux_outputs[i].push_back(name);
+      }
     if (chosen != 0) report_.fallback_nodes.push_back(n.describe() + " → " + backends_[static_cast<size_t>(chosen)]->name());
   }
   if (!unsupported.empty()) {
@@ -290,6 +299,11 @@ void Session::prepare(const std::map<std::string, Shape>& shapes) {
       store_.node_outputs_[i].push_back(o);
       if (store_.index_.count(o)) throw Error(ErrorKind::Model, "tensor '" + o + "' is produced twice");
       add_tensor(o, static_cast<int>(i), folded[i], folded[i] ? host : node_backend_[i]);
+    }
+    for (const std::string& o : aux_outputs[i]) {
+      if (store_.index_.count(o)) throw Error(ErrorKind::Model, "tensor '" + o + "' is produced twice");
+      store_.node_outputs_[i].push_back(o);
+      add_tensor(o, static_cast<int>(i), false, node_backend_[i]);
     }
   }
 
@@ -410,6 +424,11 @@ void Session::prepare(const std::map<std::string, Shape>& shapes) {
         ex.out.emplace_back();
         continue;
       }
+      const PlannedTensor& t = *store_.find(name);
+      ctx.outputs.push_back(t.info);
+      ex.out.push_back(TensorView{t.info.dtype, t.info.shape, arena_ptr(b, t.offset)});
+    }
+    for (const std::string& name : aux_outputs[i]) {
       const PlannedTensor& t = *store_.find(name);
       ctx.outputs.push_back(t.info);
       ex.out.push_back(TensorView{t.info.dtype, t.info.shape, arena_ptr(b, t.offset)});
