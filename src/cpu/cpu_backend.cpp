@@ -130,6 +130,7 @@ class CpuBackend final : public Backend {
     register_elementwise_ops(table_);
     register_tensor_ops(table_);
     register_rnn_ops(table_);
+    register_quant_ops(table_);
     register_nn_grads(grads_);
     register_elementwise_grads(grads_);
     register_tensor_grads(grads_);

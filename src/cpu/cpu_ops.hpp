@@ -35,6 +35,7 @@ void register_nn_ops(CpuOpTable& t);          // Conv, ConvTranspose, Gemm, MatM
 void register_elementwise_ops(CpuOpTable& t); // unary, binary, activations, compare, Where, softmax, reductions
 void register_tensor_ops(CpuOpTable& t);      // Reshape..Einsum: data movement, Resize, Pad, Cast, Range...
 void register_rnn_ops(CpuOpTable& t);         // LSTM, GRU, RNN (ops_rnn.cpp)
+void register_quant_ops(CpuOpTable& t);       // ops_quant*.cpp: Quantize/DequantizeLinear, QLinearConv/MatMul, *Integer
 
 // Reverse mode (the GradKernel contract in runtime.hpp: add into grad_inputs, never assign).
 // `plan` sees the node with float32 infos and float32 forward views whatever the model's float

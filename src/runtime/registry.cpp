@@ -47,6 +47,7 @@ const OpRegistry& OpRegistry::global() {
     register_elementwise_shapes(r);
     register_tensor_shapes(r);
     register_rnn_shapes(r);
+    register_quant_shapes(r);
     return r;
   }();
   return reg;

@@ -1,0 +1,147 @@
+// CPU kernels of the integer convolutions: ConvInteger (int32 output) and QLinearConv (requantized
+// to int8/uint8), 1-D and 2-D, groups (depthwise included), pads/strides/dilations/auto_pad, weight
+// zero points and scales per tensor or per output channel. Exact int32 accumulation over an
+// im2col of (x - x_zp); padding contributes 0 (the padded value is the zero point, as in onnxruntime).
+#include <algorithm>
+
+#include "ops_quant.hpp"
+#include "shape_util.hpp"
+#include "shapes_nn.hpp"
+
+namespace netlens::cpu::quant {
+
+namespace {
+
+struct ConvGeo {
+  int64_t n = 1, c = 1, h = 1, w = 1;  // input (1-D convolutions: h = 1)
+  int64_t m = 1, oh = 1, ow = 1;       // output channels and spatial size
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, ph = 0, pw = 0;
+  int64_t group = 1;
+};
+
+std::optional<std::string> check_conv(const NodeContext& ctx) {
+  const size_t r = ctx.inputs[0].shape.size();
+  if (r != 3 && r != 4) return "only 1-D and 2-D integer convolutions are implemented (input rank " + std::to_string(r) + ")";
+  return std::nullopt;
+}
+
+ConvGeo conv_geo(const NodeContext& ctx, size_t wi) {
+  const Shape& x = ctx.inputs[0].shape;
+  const Shape& wt = ctx.inputs[wi].shape;
+  const Shape& y = ctx.outputs[0].shape;
+  const SpatialGeometry sg = conv_geometry(ctx.node, x, conv_kernel_shape(ctx.node, wt));
+  ConvGeo g;
+  g.n = x[0];
+  g.c = x[1];
+  g.m = wt[0];
+  g.group = ctx.node.attr_int("group", 1);
+  const bool two = x.size() == 4;
+  const size_t last = sg.kernel.size() - 1;
+  if (two) {
+    g.h = x[2];
+    g.kh = sg.kernel[0];
+    g.sh = sg.strides[0];
+    g.dh = sg.dilations[0];
+    g.ph = sg.pad_begin[0];
+    g.oh = y[2];
+  }
+  g.w = x.back();
+  g.kw = sg.kernel[last];
+  g.sw = sg.strides[last];
+  g.dw = sg.dilations[last];
+  g.pw = sg.pad_begin[last];
+  g.ow = y.back();
+  return g;
+}
+
+// acc[n][m][p] = sum over (c, ky, kx) of (x - xzp) * (w[m] - wzp[m]), p over oh*ow.
+void conv_int32(const ConvGeo& g, const TensorView& x, int32_t xzp, const TensorView& w, const std::vector<int32_t>& wzp,
+                int32_t* acc) {
+  const int64_t cg = g.c / g.group, mg = g.m / g.group;
+  const int64_t kk = cg * g.kh * g.kw, p = g.oh * g.ow;
+  std::vector<int32_t> wi(static_cast<size_t>(g.m * kk));
+  for (int64_t m = 0; m < g.m; ++m)
+    for (int64_t k = 0; k < kk; ++k)
+      wi[static_cast<size_t>(m * kk + k)] = load_q(w.data, w.dtype, m * kk + k) - wzp[static_cast<size_t>(m)];
+  for (int64_t n = 0; n < g.n; ++n) {
+    // Groups in parallel when there are several (depthwise), else output channels in parallel.
+#pragma omp parallel for schedule(dynamic) if (g.group > 1)
+    for (int64_t gi = 0; gi < g.group; ++gi) {
+      std::vector<int32_t> col(static_cast<size_t>(kk * p));
+      for (int64_t ci = 0; ci < cg; ++ci)
+        for (int64_t ky = 0; ky < g.kh; ++ky)
+          for (int64_t kx = 0; kx < g.kw; ++kx) {
+            int32_t* dst = col.data() + ((ci * g.kh + ky) * g.kw + kx) * p;
+            const int64_t base = (n * g.c + gi * cg + ci) * g.h * g.w;
+            for (int64_t oy = 0; oy < g.oh; ++oy) {
+              const int64_t iy = oy * g.sh - g.ph + ky * g.dh;
+              for (int64_t ox = 0; ox < g.ow; ++ox) {
+                const int64_t ix = ox * g.sw - g.pw + kx * g.dw;
+                dst[oy * g.ow + ox] = (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w)
+                                          ? 0 : load_q(x.data, x.dtype, base + iy * g.w + ix) - xzp;
+              }
+            }
+          }
+#pragma omp parallel for schedule(static) if (g.group == 1 && mg * kk * p > 65536)
+      for (int64_t mi = 0; mi < mg; ++mi) {
+        const int64_t m = gi * mg + mi;
+        int32_t* out = acc + (n * g.m + m) * p;
+        std::fill(out, out + p, 0);
+        const int32_t* wr = wi.data() + m * kk;
+        for (int64_t k = 0; k < kk; ++k) {
+          const int32_t wv = wr[k];
+          if (wv == 0) continue;
+          const int32_t* cr = col.data() + k * p;
+          for (int64_t q = 0; q < p; ++q) out[q] += wv * cr[q];
+        }
+      }
+    }
+  }
+}
+
+std::unique_ptr<Kernel> plan_conv_integer(const NodeContext& ctx) {
+  const ConvGeo g = conv_geo(ctx, 1);
+  return make_kernel([g](std::span<const TensorView> in, std::span<const TensorView> o) {
+    const TensorView none{};
+    const int32_t xzp = zp_at(in.size() > 2 ? in[2] : none, 0);
+    const std::vector<int32_t> wzp = zero_points(in.size() > 3 ? in[3] : none, g.m);
+    conv_int32(g, in[0], xzp, in[1], wzp, static_cast<int32_t*>(o[0].data));
+  });
+}
+
+std::unique_ptr<Kernel> plan_qlinear_conv(const NodeContext& ctx) {
+  const ConvGeo g = conv_geo(ctx, 3);
+  const DType out = ctx.outputs[0].dtype;
+  return make_kernel([g, out](std::span<const TensorView> in, std::span<const TensorView> o) {
+    const int32_t xzp = zp_at(in[2], 0);
+    const std::vector<int32_t> wzp = zero_points(in[5], g.m);
+    const int64_t p = g.oh * g.ow;
+    std::vector<int32_t> acc(static_cast<size_t>(g.n * g.m * p));
+    conv_int32(g, in[0], xzp, in[3], wzp, acc.data());
+    const bool bias = in.size() > 8 && in[8].data;
+    const bool per_ch = in[4].numel() > 1;
+    const int32_t yzp = zp_at(in[7], 0);
+    const int64_t rows = g.n * g.m;
+#pragma omp parallel for schedule(static) if (rows * p > 65536)
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t m = r % g.m;
+      int32_t* a = acc.data() + r * p;
+      if (bias) {
+        const int32_t b = static_cast<const int32_t*>(in[8].data)[m];
+        for (int64_t q = 0; q < p; ++q) a[q] += b;
+      }
+      // (x_scale * w_scale) / y_scale in float32, left to right, as onnxruntime computes it.
+      const float mult = scale_at(in[1], 0) * scale_at(in[4], per_ch ? m : 0) / scale_at(in[6], 0);
+      requantize(a, p, mult, yzp, out, o[0].data, r * p);
+    }
+  });
+}
+
+}  // namespace
+
+void register_quant_conv_ops(CpuOpTable& t) {
+  t["ConvInteger"] = CpuOp{check_conv, plan_conv_integer, false};
+  t["QLinearConv"] = CpuOp{check_conv, plan_qlinear_conv, false};
+}
+
+}  // namespace netlens::cpu::quant
