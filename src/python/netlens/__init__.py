@@ -1,0 +1,194 @@
+"""netlens from Python: every activation of an ONNX (or PyTorch) model as NumPy arrays, its
+gradients, the `netlens inspect` document, headless renders of the network and the interactive
+viewer. See docs/python.md.
+
+    import netlens, numpy as np
+    m = netlens.load("model.onnx")                  # or bytes
+    acts = m.run({"input": x})                      # {tensor name: ndarray}, every tensor
+    grads = m.gradients(target="class:207")         # {tensor name: dS/d tensor}
+    img = m.render(size=(800, 600))                 # H x W x 3 uint8, as `netlens render`
+    netlens.show(m)                                 # the viewer, in its own process
+
+Errors are netlens.Error (a RuntimeError) with the CLI's one-line message.
+"""
+from __future__ import annotations
+
+import io as _io
+
+import numpy as _np
+
+from ._netlens import Error
+from ._netlens import Model as _CModel
+from ._netlens import load as _load
+from ._display import Render, show_files as _show_files
+
+__all__ = ["Error", "Model", "Render", "load", "from_torch", "show"]
+
+
+class Model:
+    """A loaded model (netlens.load / netlens.from_torch). Methods run on the model's last run.
+
+    Attributes after run(): `activations` (the dict run() returned), `inputs` (the arrays it ran
+    on). Notebooks show a Model that has run as its rendered network (_repr_png_) with a summary
+    (_repr_html_).
+    """
+
+    def __init__(self, c: _CModel, title: str | None = None):
+        self._c = c
+        self._title = title
+        self.activations: dict | None = None
+        self.inputs: dict | None = None
+        self.torch_modules: dict = {}  # from_torch: module name -> [output tensor per call]
+
+    # --- running -------------------------------------------------------------------------------
+    @property
+    def input_names(self):
+        return self._c.input_names
+
+    @property
+    def output_names(self):
+        return self._c.output_names
+
+    @property
+    def path(self):
+        return self._c.path
+
+    def nodes(self):
+        """The graph's nodes in order: [{name, op, inputs, outputs}]."""
+        return self._c.nodes()
+
+    def run(self, inputs) -> dict:
+        """Runs on {input name: array} (or one array for a one-input model) and returns
+        {tensor name: ndarray} for EVERY tensor of the run: graph inputs, every node's outputs
+        and folded constants, as `netlens infer --dump DIR --all` writes them.
+
+        The arrays are COPIES: the activation store is overwritten in place by the next run (and
+        may be on a GPU), so views would silently change; copies stay what this run computed.
+        The GIL is released while the model runs, so other Python threads keep going.
+        """
+        if not isinstance(inputs, dict):
+            if len(self.input_names) != 1:
+                raise Error(f"the model has {len(self.input_names)} inputs; pass {{name: array}}")
+            inputs = {self.input_names[0]: inputs}
+        inputs = {k: _to_numpy(v) for k, v in inputs.items()}
+        self.activations = self._c.run(inputs)
+        self.inputs = inputs
+        return self.activations
+
+    def gradients(self, target: str = "", score: str = "logit", labels=None) -> dict:
+        """dS/d(tensor) for every float tensor of the last run (input included), float32 copies,
+        where S is the target (explain's syntax: '' = the top class, 'class:N', 'class:LABEL',
+        'output:NAME[:INDEX]', 'region:...', 'ctc', ...; score 'logit' or 'prob'; labels a file
+        path or a list). Session::backward, as `netlens infer --dump DIR --gradients`. The GIL is
+        released during the pass."""
+        return self._c.gradients(target, score, labels)
+
+    def target(self, target: str = "", score: str = "logit", labels=None) -> dict:
+        """What a target means on the last run: {text, description, output, tensor, score, value, class}."""
+        return self._c.target(target, score, labels)
+
+    def inspect(self, **flags) -> dict:
+        """The JSON document `netlens inspect` prints, for the last run, as a dict. Keywords are
+        its flags: tensor=, find=, neuron=, weights=, attention=, query=, labels=, gradients=,
+        target=, score=, top=, brief=, all_terms=."""
+        return self._c.inspect(**flags)
+
+    # --- pictures ------------------------------------------------------------------------------
+    def _render_args(self, kw):
+        if "size" in kw:
+            kw["size"] = tuple(int(v) for v in kw["size"])
+        if kw.get("title") is None and self._title is not None:
+            kw["title"] = self._title
+        return kw
+
+    def render_png(self, **kw) -> bytes:
+        """PNG bytes of the network for the last run: exactly what `netlens render MODEL --out F`
+        writes for the same flags: size=(w, h), camera= (a camera JSON file), view='overview' |
+        'layer:NAME', select='TENSOR:INDEX', values='activation'|'gradient'|'attribution',
+        target=, score=, labels=, title= (default: the model file's stem), collapse=, lod_mean=,
+        gpu=. Headless (offscreen Vulkan; lavapipe works)."""
+        return self._c.render_png(**self._render_args(kw))
+
+    def render(self, **kw) -> Render:
+        """The network as an H x W x 3 uint8 array (a Render: an ndarray that notebooks display),
+        the same pixels render_png() and `netlens render` produce. Arguments as render_png()."""
+        return Render.from_png(self.render_png(**kw))
+
+    def _repr_png_(self):
+        if self.activations is None:
+            return None
+        try:
+            return self.render_png(size=(960, 540))
+        except Error:
+            return None  # no Vulkan device: the HTML summary is still shown
+
+    def _repr_html_(self):
+        import html
+        name = html.escape(self.path or self._title or "<bytes>")
+        if self.activations is None:
+            return f"<b>netlens.Model</b> {name}: {len(self.nodes())} nodes, not run yet"
+        rows = "".join(
+            f"<tr><td>{html.escape(n)}</td><td>{html.escape(str(a.dtype))}</td><td>{'x'.join(map(str, a.shape))}</td>"
+            f"<td>{float(a.min()) if a.size and a.dtype.kind in 'fiub' else ''}</td>"
+            f"<td>{float(a.max()) if a.size and a.dtype.kind in 'fiub' else ''}</td></tr>"
+            for n, a in self.activations.items() if n in self.output_names)
+        return (f"<b>netlens.Model</b> {name}: {len(self.nodes())} nodes, {len(self.activations)} tensors kept"
+                f"<table><tr><th>output</th><th>dtype</th><th>shape</th><th>min</th><th>max</th></tr>{rows}</table>")
+
+    def __repr__(self):
+        state = f"{len(self.activations)} tensors" if self.activations is not None else "not run"
+        return f"<netlens.Model {self.path or self._title or '<bytes>'}: {len(self.nodes())} nodes, {state}>"
+
+
+def _to_numpy(v):
+    if hasattr(v, "detach") and hasattr(v, "cpu"):  # a torch.Tensor
+        return v.detach().cpu().numpy()
+    return _np.asarray(v)
+
+
+def load(source, backend: str = "auto", max_memory: int = 0) -> Model:
+    """Loads an ONNX model from a path or from bytes (backend 'auto' | 'cpu' | 'cuda';
+    max_memory: byte budget, 0 = available memory). netlens.Error with the loader's one line on a
+    bad file; bad bytes never crash the interpreter."""
+    if isinstance(source, _io.BytesIO):
+        source = source.getvalue()
+    return Model(_load(source, backend, max_memory))
+
+
+def from_torch(module, example_input, input_names=None, output_names=None, opset: int = 13, backend: str = "auto") -> Model:
+    """Exports a torch.nn.Module with torch.onnx.export into memory (no file), loads it, runs it on
+    example_input and returns the Model. Nodes keep PyTorch's module names (/layer1/layer1.0/conv1/Conv);
+    model.torch_modules maps each module name to its output tensor(s), one per call. BatchNorm stays
+    a layer of its own (not folded into the Conv) so every module's output exists. See _torch.py."""
+    from ._torch import export_bytes, module_tensors
+    data, names = export_bytes(module, example_input, input_names, output_names, opset)
+    m = Model(_load(data, backend, 0), title=type(module).__name__)
+    m.torch_modules = module_tensors(m.nodes(), module)
+    m.run(dict(zip(names, _example_arrays(example_input))))
+    return m
+
+
+def _example_arrays(example_input):
+    xs = example_input if isinstance(example_input, (tuple, list)) else (example_input,)
+    return [_to_numpy(x) for x in xs]
+
+
+def show(model, example_input=None, *, size=(1600, 900), extra_args=(), **render_kw):
+    """Opens the interactive viewer (`netlens view`) on the model and its last inputs WITHOUT
+    blocking: a separate process is started on temporary copies of the model (.onnx) and inputs
+    (.npy), so the notebook or script keeps running and a viewer crash cannot take Python down.
+    `model`: a netlens Model that has run, a path to an ONNX file, or a torch.nn.Module (then
+    example_input is required and from_torch exports it). Returns the subprocess.Popen."""
+    if hasattr(model, "forward") and hasattr(model, "parameters"):  # a torch module
+        if example_input is None:
+            raise Error("show(torch_module, example_input): the example input is needed to export the module")
+        model = from_torch(model, example_input)
+    elif not isinstance(model, Model):
+        model = load(model)
+    if example_input is not None and model.inputs is None:
+        model.run(example_input)
+    if model.inputs is None:
+        raise Error("show(): the model has not run: call run() first or pass example_input")
+    # A model loaded from a file is opened in place (its external data files stay found).
+    source = model.path if model.path else model._c.model_bytes()
+    return _show_files(source, model.inputs, size, list(extra_args))
