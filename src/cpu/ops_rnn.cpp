@@ -4,8 +4,9 @@
 // the step loop does one small sgemm for the recurrence (H·Rᵀ) and the gates elementwise.
 // sequence_lens: batch entry b runs its first len[b] steps (the reverse direction runs them from
 // len[b]-1 down to 0, as onnxruntime does); Y past a sequence's length is 0 and Y_h/Y_c are the
-// state after its last valid step. The auxiliary outputs (shapes_rnn.hpp: LSTM ":cell" and ":gates",
-// GRU ":gates") keep every step's cell state and gate activations in Y's layout.
+// state after its last valid step (0 for a sequence of length 0). The auxiliary outputs
+// (shapes_rnn.hpp: LSTM ":cell" and ":gates", GRU ":gates") keep every step's cell state and gate
+// activations in Y's layout.
 #include <oneapi/dnnl/dnnl.h>
 
 #include <algorithm>
@@ -158,9 +159,18 @@ std::unique_ptr<Kernel> plan_recurrent(const NodeContext& ctx) {
           if (Ygates) std::memcpy(Ygates + yo * GH, gg, static_cast<size_t>(GH) * sizeof(float));
         }
       }
+      // A sequence of length 0 has no last step: its Y_h/Y_c are 0 (onnxruntime's choice), not the
+      // initial state.
       for (int64_t b = 0; b < N; ++b) {
-        if (Yh) std::memcpy(Yh + state_off(d, b), h.data() + b * H, static_cast<size_t>(H) * sizeof(float));
-        if (Yc) std::memcpy(Yc + state_off(d, b), c.data() + b * H, static_cast<size_t>(H) * sizeof(float));
+        const bool empty = len_of(b) == 0;
+        if (Yh) {
+          if (empty) std::fill(Yh + state_off(d, b), Yh + state_off(d, b) + H, 0.0f);
+          else std::memcpy(Yh + state_off(d, b), h.data() + b * H, static_cast<size_t>(H) * sizeof(float));
+        }
+        if (Yc) {
+          if (empty) std::fill(Yc + state_off(d, b), Yc + state_off(d, b) + H, 0.0f);
+          else std::memcpy(Yc + state_off(d, b), c.data() + b * H, static_cast<size_t>(H) * sizeof(float));
+        }
       }
     }
   });
