@@ -34,7 +34,10 @@ void render_frame(const Session& s, const FrameJob& job) {
     int focus = focus_layer(l, spec.camera);
     if (focus < 0) focus = view.selection().layer >= 0 ? view.selection().layer : (l.layers.size() > 1 ? 1 : 0);
     view.open_panels(job.panel, focus);
+    if (job.setup) job.setup(view);
     view.settle_panels();
+  } else if (job.setup) {
+    job.setup(view);
   }
   render::Renderer& r = view.renderer();
   const viz::Camera& cam = view.initial_camera();

@@ -38,6 +38,9 @@ struct FrameJob {
   std::optional<std::pair<int, int>> pick;  // a pixel inside the frame (the CLI checks the range)
   // Called with the pick at `pick` once the PNG is written (the CLI prints it).
   std::function<void(const std::optional<viz::PickResult>&, const viz::Scene&)> on_pick;
+  // Called once the view (and, with `panels`, its panels) exist, before the frame: a host adds its
+  // own panel (the timeline's, Panels::set_extra).
+  std::function<void(View&)> setup;
 };
 
 // Renders `s` (which has run; gradient value modes need Session::backward too) and writes job.out.

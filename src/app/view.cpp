@@ -1,5 +1,6 @@
 #include "view.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -44,7 +45,19 @@ int focus_layer(const viz::Layout& l, const CameraSpec& c) {
 View::View(render::Context& ctx, const Session& s, const FrameSpec& spec, SessionAccess access)
     : ctx_(ctx), s_(s), spec_(spec), access_(std::move(access)) {
   viz::Layout layout;
-  with_session([&](const Session& ss) { layout = viz::layout_tensors(viz::shown_tensors(ss.graph(), ss.planned(), spec_.collapse).tensors); });
+  with_session([&](const Session& ss) {
+    if (spec_.hidden_inputs.empty()) {
+      layout = viz::layout_tensors(viz::shown_tensors(ss.graph(), ss.planned(), spec_.collapse).tensors);
+      return;
+    }
+    Graph g;  // the graph's structure without the hidden inputs (no initializer is read by the layout)
+    g.name = ss.graph().name;
+    g.nodes = ss.graph().nodes;
+    g.outputs = ss.graph().outputs;
+    for (const ValueInfo& in : ss.graph().inputs)
+      if (std::find(spec_.hidden_inputs.begin(), spec_.hidden_inputs.end(), in.name) == spec_.hidden_inputs.end()) g.inputs.push_back(in);
+    layout = viz::layout_tensors(viz::shown_tensors(g, ss.planned(), spec_.collapse).tensors);
+  });
   if (layout.layers.empty()) throw Error(ErrorKind::Input, "the model has no float tensor to show");
   camera_ = choose_camera(layout, spec_.camera, spec_.width - 2 * spec_.inset, spec_.height);
   shapes_ = [this](const std::string& n) -> std::optional<Shape> {

@@ -66,6 +66,9 @@ struct FrameSpec {
   std::string subtitle;  // "" = the renderer's layer/neuron count
   viz::ValueMode values = viz::ValueMode::Activation;
   std::string collapse = "none";  // groups shown as one block (viz::parse_collapse: none|auto|depth:N|PATH,...)
+  // Graph inputs not drawn (a timeline's weights, fed to one prepared session as inputs): left out of
+  // the layout as if they were initializers.
+  std::vector<std::string> hidden_inputs;
 };
 
 // The panels (netlens_ui) over the frame.

@@ -117,6 +117,7 @@ void Viewer::open() {
                  .height = std::clamp(static_cast<int>(e.height), 16, 8192),
                  .camera = {.view = o_.view, .file = o_.camera_file}, .select = o_.select,
                  .lod_mean = o_.lod_mean, .readback = false, .title = o_.title};
+  spec.hidden_inputs = o_.hidden_inputs;
   SessionAccess access;
   if (o_.live) access = [live = o_.live](const std::function<void(const Session&)>& fn) { live->with_session(fn); };
   view_ = std::make_unique<View>(*ctx_, s_, spec, std::move(access));
@@ -188,6 +189,7 @@ void Viewer::open() {
     });
   });
   open_panels();
+  if (o_.on_view) o_.on_view(*view_);
   std::fprintf(stderr,
                "netlens view: drag to orbit, scroll to zoom, Tab for fly mode (WASD/QE), F focus, O overview, "
                "click to select, Esc clear, C camera, P screenshot, V vsync, H panels\n");
@@ -240,6 +242,7 @@ void Viewer::draw_frame() {
   }
   apply_panel_settings();
   apply_live();
+  const bool again = o_.before_frame && o_.before_frame(*view_, cc_->camera());
   r_ = &view_->renderer();  // a View panel setting may have made a new one
   const double t0 = glfwGetTime();
   auto f = sc_->acquire();
@@ -266,7 +269,7 @@ void Viewer::draw_frame() {
     o_.live->note_frame(frame_ms_.back());
     o_.live->shown(result_id_);  // the pipeline may start the next run (LiveConfig::wait_until_shown)
   }
-  dirty_ = false;
+  dirty_ = again;
   after_frame();
 }
 

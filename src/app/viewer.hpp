@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "netlens/runtime.hpp"
 
@@ -31,7 +32,13 @@ class SourceFeeder;
 class ResultUploader;
 }  // namespace netlens::live
 
+namespace netlens::viz {
+struct Camera;
+}  // namespace netlens::viz
+
 namespace netlens::app {
+
+class View;
 
 struct ViewerOptions {
   int width = 1280, height = 800;  // initial window size (screen coordinates)
@@ -59,6 +66,15 @@ struct ViewerOptions {
   // stderr and keeps the view; a failure later (in the run) comes through live->error().
   std::function<void(const std::string&)> open_input;
   std::string labels;       // label file / CTC dictionary for the Predictions panel ("" for none)
+  // A host's own view mode (`view --timeline`): graph inputs left out of the layout
+  // (FrameSpec::hidden_inputs); `on_view` once the view and its panels exist (add a panel);
+  // `before_frame` at the start of every frame with the camera shown (apply what the panel asked
+  // for: View::set_values etc.; true: draw the next frame too, e.g. while playing); `on_key` first
+  // for every key press, true when it took the key.
+  std::vector<std::string> hidden_inputs;
+  std::function<void(View&)> on_view;
+  std::function<bool(View&, const viz::Camera&)> before_frame;
+  std::function<bool(int glfw_key)> on_key;
 };
 
 void require_display();

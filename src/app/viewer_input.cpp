@@ -31,6 +31,7 @@ void Viewer::press_key(int key) noexcept {
 
 void Viewer::on_key(int key) {
   dirty_ = true;
+  if (o_.on_key && o_.on_key(key)) return;  // the host's (view --timeline: Left/Right step checkpoints)
   const auto& o = view_->renderer().options();
   const float aspect = float(o.width) / float(o.height);
   switch (key) {

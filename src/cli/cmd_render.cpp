@@ -19,6 +19,7 @@
 #include "netlens/explain.hpp"
 #include "netlens/onnx.hpp"
 #include "predictions.hpp"
+#include "timeline_view.hpp"
 
 namespace netlens::cli {
 namespace {
@@ -51,6 +52,8 @@ void write_layout_json(const Session& s, const app::FrameSpec& fs, const std::st
 }
 
 int run_render(const std::vector<std::string>& argv) {
+  // A checkpoint series (timeline_view.cpp): its own flags and frame.
+  if (std::find(argv.begin(), argv.end(), "--timeline") != argv.end()) return run_render_timeline(argv);
   std::vector<std::string> flags = {"out", "camera", "view", "select", "pick", "gpu", "save-camera", "title", "frames",
                                     "ui-rects", "labels", "interop", "max-inputs", "values", "target", "score",
                                     "collapse", "layout-json"};
@@ -175,7 +178,9 @@ NETLENS_COMMAND("render",
                 "[--validation] [--lod-mean] [--frames N] [--ui [--ui-rects FILE] [--labels FILE]] "
                 "[--values activation|gradient|attribution [--target T] [--score logit|prob]] [--collapse none|auto|depth:N|GROUP,...] "
                 "[--layout-json FILE]\n"
-                "       render MODEL --input DIR|VIDEO --out DIR/ [--max-inputs N] [--interop auto|on|off] [view flags]",
+                "       render MODEL --input DIR|VIDEO --out DIR/ [--max-inputs N] [--interop auto|on|off] [view flags]\n"
+                "       render CHECKPOINTS... --timeline --input PROBE [--label N|--labels FILE.npy] [--eval DIR] [--checkpoint K] "
+                "[--ui [--timeline-color weight_change|update_ratio|grad_norm|dead_share]] [view flags]",
                 "run the model and render the network in 3D to a PNG (offscreen Vulkan); --pick prints the neuron at a pixel; "
                 "--ui draws the viewer's panels too; --values gradient|attribution colours each neuron by dS/d(neuron) or "
                 "dS/d(neuron) × its value for the target S (default: the top class; targets as in `explain`); a folder or video "

@@ -11,6 +11,7 @@
 #include "netlens/onnx.hpp"
 #include "predictions.hpp"
 #include "frame_flags.hpp"
+#include "timeline_view.hpp"
 #include "viewer.hpp"
 
 namespace netlens::cli {
@@ -63,6 +64,8 @@ std::optional<SingleFeed> single_feed(const LoadedModel& m, const ModelOptions& 
 }
 
 int run_view(const std::vector<std::string>& argv) {
+  // A checkpoint series (timeline_view.cpp): its own flags, panel and keys.
+  if (std::find(argv.begin(), argv.end(), "--timeline") != argv.end()) return run_view_timeline(argv);
   std::vector<std::string> flags = {"camera", "view", "select", "gpu", "title", "frames", "script", "slideshow", "interop", "labels"};
   flags.insert(flags.end(), kModelFlags.begin(), kModelFlags.end());  // includes size and input-size
   std::vector<std::string> bools = {"validation", "lod-mean", "no-vsync"};
@@ -178,7 +181,9 @@ NETLENS_COMMAND("view",
                 "view MODEL [--input FILE [--input-size WxH]] [--size 1280x800] [--camera cam.json | --view overview | "
                 "--view layer:NAME] [--select TENSOR:INDEX] [--no-vsync] [--frames N] [--script FILE] [--gpu N] "
                 "[--validation] [--lod-mean] [--labels FILE]\n"
-                "       view MODEL --input DIR|VIDEO|camera[:N] [--slideshow SECONDS] [--interop auto|off] [view flags]",
+                "       view MODEL --input DIR|VIDEO|camera[:N] [--slideshow SECONDS] [--interop auto|off] [view flags]\n"
+                "       view CHECKPOINTS... --timeline --input PROBE [--label N|--labels FILE.npy] [--eval DIR] [--checkpoint K] "
+                "[--timeline-color weight_change|update_ratio|grad_norm|dead_share] [view flags]",
                 "run the model and explore the network in a window (drag/scroll, Tab fly mode, F focus, click "
                 "select, C camera, P screenshot; the Input panel's Load or a file dropped on the window runs the model on "
                 "that image); a folder/video/camera input is run live (Right/Left or N/B step "

@@ -279,24 +279,28 @@ void Panels::draw(int width, int height) {
     const char* name;
     float weight;  // share of what the fixed panels leave
     float rows;    // > 0: fixed height of this many rows of widgets
-    void (Panels::*fn)();
+    void (Panels::*fn)();  // null: the host's extra panel
   };
   const std::vector<Item> left = {{"Model", 0.56f, 0, &Panels::model_tree},
                                   {"Input", 0, 3, &Panels::input_chooser},
                                   {"View", 0, 4, &Panels::view_settings},
                                   {"Predictions", 0, 3, &Panels::predictions},
                                   {"Attention", 0.44f, 0, &Panels::attention}};
-  const std::vector<Item> right = {{"Layer", 0.44f, 0, &Panels::layer_inspector},
-                                   {"Neuron", 0.23f, 0, &Panels::neuron_inspector},
-                                   {"Weights", 0.17f, 0, &Panels::weights},
-                                   {"Activation function", 0.16f, 0, &Panels::activation_fn}};
+  std::vector<Item> right = {{"Layer", 0.44f, 0, &Panels::layer_inspector},
+                             {"Neuron", 0.23f, 0, &Panels::neuron_inspector},
+                             {"Weights", 0.17f, 0, &Panels::weights},
+                             {"Activation function", 0.16f, 0, &Panels::activation_fn}};
+  if (!extra_.name.empty())
+    right = {{"Layer", 0.30f, 0, &Panels::layer_inspector},
+             {"Neuron", 0.17f, 0, &Panels::neuron_inspector},
+             {extra_.name.c_str(), 0.53f, 0, nullptr}};
   // Small frames (under 640 px high) keep the panels that matter most: the rest would not fit.
   auto keep = [&](std::vector<Item> items) {
     if (float(height) >= 640.0f) return items;
     std::vector<Item> out;
     for (const auto& i : items)
       if (!std::strcmp(i.name, "Model") || !std::strcmp(i.name, "View") || !std::strcmp(i.name, "Layer") ||
-          !std::strcmp(i.name, "Neuron"))
+          !std::strcmp(i.name, "Neuron") || (!extra_.name.empty() && extra_.name == i.name))
         out.push_back(i);
     return out;
   };
@@ -316,13 +320,15 @@ void Panels::draw(int width, int height) {
       float h = i.rows > 0 ? std::ceil(i.rows * row_h + chrome) : std::floor(flexible * i.weight / total);
       if (&i == &items.back()) h = H - y;
       begin_panel(i.name, x, y, cw, h);
-      (this->*i.fn)();
+      if (i.fn) (this->*i.fn)();
+      else if (extra_.body) extra_.body();
       end_panel();
       y += h;
     }
   };
   column(left_shown, 0.0f);
   column(right_shown, W - cw);
+  if (extra_.overlay) extra_.overlay(width, height, k);
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -95,6 +95,16 @@ class Panels {
 
   PanelActions actions;
 
+  // A host's own panel (the timeline's): drawn in the right column below Layer and Neuron, in place
+  // of Weights and Activation function; `body` runs inside its ImGui window, `overlay` once per frame
+  // after the panels (e.g. on ImGui's background draw list). Empty name: none.
+  struct ExtraPanel {
+    std::string name;
+    std::function<void()> body;
+    std::function<void(int width, int height, float pixel_scale)> overlay;
+  };
+  void set_extra(ExtraPanel p) { extra_ = std::move(p); }
+
  private:
   struct Cache;
   void model_tree();
@@ -135,6 +145,7 @@ class Panels {
   GridView grid_view_;
   std::map<int, ImVec4> tree_rows_;
   std::unique_ptr<Cache> cache_;
+  ExtraPanel extra_;
 };
 
 // `sel` plus its top contributors (Panels::contributor_cells) as regions of the shown layers that
