@@ -22,6 +22,20 @@ using netlens::pyapi::Model;
 
 namespace {
 
+// Model text (tensor and node names, messages quoting them) is bytes from the file: invalid UTF-8
+// becomes U+FFFD instead of a UnicodeDecodeError.
+py::str text(const std::string& s) {
+  PyObject* o = PyUnicode_DecodeUTF8(s.data(), static_cast<Py_ssize_t>(s.size()), "replace");
+  if (!o) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(o);
+}
+
+py::list texts(const std::vector<std::string>& v) {
+  py::list l;
+  for (const std::string& s : v) l.append(text(s));
+  return l;
+}
+
 const char* kind_name(ErrorKind k) {
   switch (k) {
     case ErrorKind::Usage: return "usage";
@@ -98,7 +112,7 @@ Tensor from_numpy(const Model& m, const std::string& name, const py::handle& obj
 
 py::dict store_to_dict(const Session& s, const ActivationStore& store) {
   py::dict d;
-  for (const PlannedTensor& t : store.tensors()) d[py::str(t.name)] = to_numpy(store.fetch(t.name));
+  for (const PlannedTensor& t : store.tensors()) d[text(t.name)] = to_numpy(store.fetch(t.name));
   return d;
 }
 
@@ -125,26 +139,37 @@ PYBIND11_MODULE(_netlens, m) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const Error& e) {
-      py::object inst = py::reinterpret_borrow<py::object>(error.ptr())(py::str(e.what()));
+      py::object inst = py::reinterpret_borrow<py::object>(error.ptr())(text(e.what()));
       inst.attr("kind") = kind_name(e.kind());
       PyErr_SetObject(error.ptr(), inst.ptr());
     }
   });
 
   py::class_<Model>(m, "Model", "A loaded ONNX model. Create with netlens.load().")
-      .def_property_readonly("path", [](const Model& self) { return self.path().empty() ? py::object(py::none()) : py::object(py::str(self.path())); },
+      .def_property_readonly("path", [](const Model& self) { return self.path().empty() ? py::object(py::none()) : py::object(text(self.path())); },
                              "The model file, or None when loaded from bytes.")
-      .def_property_readonly("name", [](const Model& self) { return self.graph().name; })
+      .def_property_readonly("name", [](const Model& self) { return text(self.graph().name); })
       .def_property_readonly("input_names", [](const Model& self) {
-        std::vector<std::string> v;
-        for (const ValueInfo& i : self.graph().inputs) v.push_back(i.name);
-        return v;
+        py::list l;
+        for (const ValueInfo& i : self.graph().inputs) l.append(text(i.name));
+        return l;
       })
       .def_property_readonly("output_names", [](const Model& self) {
-        std::vector<std::string> v;
-        for (const ValueInfo& i : self.graph().outputs) v.push_back(i.name);
-        return v;
+        py::list l;
+        for (const ValueInfo& i : self.graph().outputs) l.append(text(i.name));
+        return l;
       })
+      .def_property_readonly("input_specs", [](const Model& self) {
+        py::list l;
+        for (const ValueInfo& v : self.graph().inputs) {
+          py::list shape;
+          for (const Dim& d : v.dims) shape.append(d.fixed() ? py::object(py::int_(d.value)) : py::object(py::none()));
+          const std::string dt = numpy_dtype(v.dtype);
+          l.append(py::make_tuple(text(v.name), dt.empty() ? py::object(py::none()) : py::object(py::str(dt)),
+                                  v.has_shape ? py::object(shape) : py::object(py::none())));
+        }
+        return l;
+      }, "[(name, numpy dtype or None, shape with None for symbolic dims, or None when undeclared)] of the graph inputs.")
       .def_property_readonly("has_run", [](Model& self) {
         std::lock_guard lk(self.mutex());
         return self.has_run();
@@ -154,7 +179,8 @@ PYBIND11_MODULE(_netlens, m) {
       .def("nodes", [](Model& self) {
         py::list l;
         for (const Node& n : self.graph().nodes)
-          l.append(py::dict(py::arg("name") = n.name, py::arg("op") = n.op_type, py::arg("inputs") = n.inputs, py::arg("outputs") = n.outputs));
+          l.append(py::dict(py::arg("name") = text(n.name), py::arg("op") = text(n.op_type), py::arg("inputs") = texts(n.inputs),
+                            py::arg("outputs") = texts(n.outputs)));
         return l;
       }, "The graph's nodes in order: [{name, op, inputs, outputs}].")
       .def("run", [](Model& self, const py::dict& inputs) {

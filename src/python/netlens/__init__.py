@@ -50,6 +50,11 @@ class Model:
         return self._c.output_names
 
     @property
+    def input_specs(self):
+        """[(name, numpy dtype or None, shape with None for symbolic dims, or None)] of the inputs."""
+        return self._c.input_specs
+
+    @property
     def path(self):
         return self._c.path
 
@@ -173,12 +178,14 @@ def _example_arrays(example_input):
     return [_to_numpy(x) for x in xs]
 
 
-def show(model, example_input=None, *, size=(1600, 900), extra_args=(), **render_kw):
+def show(model, example_input=None, *, size=(1600, 900), extra_args=(), wrapper=()):
     """Opens the interactive viewer (`netlens view`) on the model and its last inputs WITHOUT
     blocking: a separate process is started on temporary copies of the model (.onnx) and inputs
     (.npy), so the notebook or script keeps running and a viewer crash cannot take Python down.
     `model`: a netlens Model that has run, a path to an ONNX file, or a torch.nn.Module (then
-    example_input is required and from_torch exports it). Returns the subprocess.Popen."""
+    example_input is required and from_torch exports it). extra_args: more `netlens view` flags
+    (e.g. ["--view", "layer:NAME"]); wrapper: a command prefix (e.g. ["xvfb-run", "-a"]).
+    Returns the subprocess.Popen (its .log_path: the viewer's output)."""
     if hasattr(model, "forward") and hasattr(model, "parameters"):  # a torch module
         if example_input is None:
             raise Error("show(torch_module, example_input): the example input is needed to export the module")
@@ -191,4 +198,4 @@ def show(model, example_input=None, *, size=(1600, 900), extra_args=(), **render
         raise Error("show(): the model has not run: call run() first or pass example_input")
     # A model loaded from a file is opened in place (its external data files stay found).
     source = model.path if model.path else model._c.model_bytes()
-    return _show_files(source, model.inputs, size, list(extra_args))
+    return _show_files(source, model.inputs, size, list(extra_args), list(wrapper))

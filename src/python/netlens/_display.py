@@ -56,7 +56,7 @@ def netlens_cli() -> str:
     return NETLENS_CLI
 
 
-def show_files(source, inputs: dict, size, extra_args) -> subprocess.Popen:
+def show_files(source, inputs: dict, size, extra_args, wrapper=()) -> subprocess.Popen:
     """Starts `netlens view` on `source` (a model path, or the model's bytes written to a temporary
     file) and the inputs written as .npy files in a temporary folder; returns at once. The folder
     is left for the viewer (it reads the files after this returns) in the system's temp directory."""
@@ -67,7 +67,7 @@ def show_files(source, inputs: dict, size, extra_args) -> subprocess.Popen:
             f.write(source)
     else:
         path = os.fspath(source)
-    args = [netlens_cli(), "view", path, "--size", f"{int(size[0])}x{int(size[1])}"]
+    args = [*wrapper, netlens_cli(), "view", path, "--size", f"{int(size[0])}x{int(size[1])}"]
     for i, (name, arr) in enumerate(inputs.items()):
         npy = os.path.join(d, f"input{i}.npy")
         np.save(npy, np.ascontiguousarray(arr))
@@ -75,6 +75,9 @@ def show_files(source, inputs: dict, size, extra_args) -> subprocess.Popen:
     args += list(extra_args)
     # Its own session: closing the notebook's terminal does not kill the viewer, and the viewer's
     # output goes to a log file instead of the notebook cell.
-    log = open(os.path.join(d, "view.log"), "wb")
-    return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True, close_fds=True)
+    log_path = os.path.join(d, "view.log")
+    with open(log_path, "wb") as log:
+        p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                             start_new_session=True, close_fds=True)
+    p.log_path = log_path
+    return p

@@ -1,0 +1,49 @@
+"""run() returns every activation, bit for bit what `netlens infer --dump DIR --all` writes."""
+import numpy as np
+
+import netlens
+from conftest import read_dump, run_cli
+
+
+def test_every_activation_equals_cli_dump(cli, mobilenet, photo_npy, tmp_path):
+    x, npy = photo_npy
+    run_cli(cli, "infer", mobilenet, "--input", npy, "--backend", "cpu", "--dump", tmp_path / "d", "--all")
+    ref = read_dump(tmp_path / "d")
+    m = netlens.load(mobilenet, backend="cpu")
+    acts = m.run({m.input_names[0]: x})
+    assert set(acts) == set(ref), f"tensor sets differ: {sorted(set(acts) ^ set(ref))[:5]}"
+    assert len(acts) > 150  # every tensor of mobilenet_v2, not just its output
+    for name, r in ref.items():
+        a = acts[name]
+        assert a.dtype == r.dtype and a.shape == r.shape, name
+        assert a.tobytes() == r.tobytes(), f"{name}: differs from the CLI's dump"
+
+
+def test_arrays_are_copies_that_survive_the_next_run(mobilenet, photo_npy):
+    x, _ = photo_npy
+    m = netlens.load(mobilenet, backend="cpu")
+    first = m.run(x)
+    out = m.output_names[0]
+    kept = first[out].copy()
+    second = m.run(np.flip(x, axis=3).copy())
+    assert not np.array_equal(second[out], kept)   # a different input, a different output
+    assert np.array_equal(first[out], kept)        # the first run's array did not change
+
+
+def test_float64_input_is_converted_like_float32(mobilenet, photo_npy):
+    x, _ = photo_npy
+    m = netlens.load(mobilenet, backend="cpu")
+    a = m.run(x)[m.output_names[0]].copy()
+    b = m.run(x.astype(np.float64))[m.output_names[0]]
+    assert a.tobytes() == b.tobytes()
+
+
+def test_load_from_bytes_equals_load_from_path(mobilenet, photo_npy):
+    x, _ = photo_npy
+    with open(mobilenet, "rb") as f:
+        data = f.read()
+    a = netlens.load(mobilenet, backend="cpu").run(x)
+    b = netlens.load(data, backend="cpu").run(x)
+    assert set(a) == set(b)
+    for k in a:
+        assert a[k].tobytes() == b[k].tobytes(), k

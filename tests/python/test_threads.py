@@ -1,0 +1,68 @@
+"""The GIL is released while a model runs: a second Python thread makes progress during run().
+
+No timing: the interpreter's switch interval is raised so far that, without a release inside
+run(), the main thread never hands the GIL over between reading the counter and run() returning;
+the counter then could not move. It must move."""
+import sys
+import threading
+import time
+
+import netlens
+
+
+def test_second_thread_counts_during_run(mobilenet, photo_npy):
+    x, _ = photo_npy
+    m = netlens.load(mobilenet, backend="cpu")
+    m.run(x)  # plans the session: the measured runs only run
+    count = 0
+    stop = False
+
+    def worker():
+        nonlocal count
+        while not stop:
+            count += 1
+            time.sleep(0)  # gives the GIL back each iteration, so the main thread can always take it
+
+    old = sys.getswitchinterval()
+    t = threading.Thread(target=worker)
+    t.start()
+    try:
+        sys.setswitchinterval(1000.0)
+        during = []
+        for _ in range(3):
+            before = count
+            m.run(x)
+            during.append(count - before)
+    finally:
+        sys.setswitchinterval(old)
+        stop = True
+        t.join()
+    print("worker iterations during each run:", during)
+    assert all(d > 0 for d in during), during
+
+
+def test_gradients_release_the_gil_too(mobilenet, photo_npy):
+    x, _ = photo_npy
+    m = netlens.load(mobilenet, backend="cpu")
+    m.run(x)
+    count, stop = 0, False
+
+    def worker():
+        nonlocal count
+        while not stop:
+            count += 1
+            time.sleep(0)
+
+    old = sys.getswitchinterval()
+    t = threading.Thread(target=worker)
+    t.start()
+    try:
+        sys.setswitchinterval(1000.0)
+        before = count
+        m.gradients()
+        during = count - before
+    finally:
+        sys.setswitchinterval(old)
+        stop = True
+        t.join()
+    assert during > 0
