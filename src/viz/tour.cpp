@@ -371,10 +371,21 @@ Tour default_tour(const Layout& l, const std::vector<std::string>& groups, float
       mn = glm::min(mn, l.layers[j].origin);
       mx = glm::max(mx, l.layers[j].max());
     }
-    // From the front-left, as the overview, a little closer to the flow's side for long stages.
+    // The overview's orientation turned a little towards the volumes' front faces and looking a
+    // little more from above: the flights between stages are mostly moves and zooms, and the
+    // stage's maps face the viewer. Short stages (a stem, a head) are seen more from the front.
     const float elong = (mx.x - mn.x) / std::max(1.0f, std::max(mx.y - mn.y, mx.z - mn.z));
-    const float yaw = -45.0f - 20.0f * std::clamp((elong - 1.0f) / 4.0f, 0.0f, 1.0f);
-    Keyframe k = keyframe_from_camera(frame_stage(mn, mx + glm::vec3(0, 0.1f * (mx.y - mn.y), 0), aspect, yaw, 18.0f, 1.15f));
+    // A long stage (a full row of a wrapped layout spans the overview's width, so a side view could
+    // not come closer than the overview) is seen obliquely from its start, looking along its flow,
+    // which comes at it from upstream; a row drawn backwards (dir -1) is looked along from the other
+    // side (yaw mirrored: 180 - yaw).
+    float yaw = over.yaw_deg + 16.0f, pitch = std::max(over.pitch_deg, 10.0f) + 6.0f;
+    if (elong > 2.5f) {
+      yaw = -38.0f;
+      pitch = 22.0f;
+      if (l.layers[s.first].dir < 0) yaw = 180.0f - yaw;
+    }
+    Keyframe k = keyframe_from_camera(frame_stage(mn, mx + glm::vec3(0, 0.1f * (mx.y - mn.y), 0), aspect, yaw, pitch, 1.12f));
     const LayerVolume& out = l.layers[s.last];
     k.layer = out.tensor.name;
     const size_t count = s.last - s.first + 1;
