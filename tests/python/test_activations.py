@@ -19,6 +19,27 @@ def test_every_activation_equals_cli_dump(cli, mobilenet, photo_npy, tmp_path):
         assert a.tobytes() == r.tobytes(), f"{name}: differs from the CLI's dump"
 
 
+def test_every_activation_equals_cli_dump_ppocr_rec(cli, models, tmp_path):
+    """PaddlePaddle's text recogniser (Constant-node weights, a dynamic width) on a real photo
+    resized to 320x48, normalised as PP-OCR does; then a second width re-plans the session."""
+    from PIL import Image
+    model = models / "ppocrv4_rec.onnx"
+    assert model.exists(), f"{model} missing: run scripts/fetch-models.sh"
+    im = Image.open("/usr/lib/python3/dist-packages/skimage/data/chelsea.png").convert("RGB")
+    m = netlens.load(str(model), backend="cpu")
+    for width in (320, 160):
+        x = np.asarray(im.resize((width, 48), Image.BILINEAR), dtype=np.float32) / 255.0
+        x = np.ascontiguousarray(((x - 0.5) / 0.5).transpose(2, 0, 1)[None])
+        npy = tmp_path / f"x{width}.npy"
+        np.save(npy, x)
+        run_cli(cli, "infer", model, "--input", npy, "--backend", "cpu", "--dump", tmp_path / f"d{width}", "--all")
+        ref = read_dump(tmp_path / f"d{width}")
+        acts = m.run({m.input_names[0]: x})
+        assert set(acts) == set(ref)
+        for name, r in ref.items():
+            assert acts[name].tobytes() == r.tobytes() and acts[name].shape == r.shape, f"{name} (width {width})"
+
+
 def test_arrays_are_copies_that_survive_the_next_run(mobilenet, photo_npy):
     x, _ = photo_npy
     m = netlens.load(mobilenet, backend="cpu")

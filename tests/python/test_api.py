@@ -74,3 +74,27 @@ def test_show_starts_the_viewer_without_blocking(mobilenet, photo_npy):
     assert isinstance(p, subprocess.Popen)
     assert p.poll() is None or p.returncode == 0  # returned before the viewer was done (or it was quick)
     assert p.wait(timeout=300) == 0, open(p.log_path).read()
+
+
+def test_show_torch_module_without_blocking():
+    import torch
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.LazyLinear(5))
+    x = torch.randn(1, 3, 16, 16)
+    net(x)  # materialises the lazy layer
+    with pytest.raises(netlens.Error, match="example input"):
+        netlens.show(net)
+    p = netlens.show(net, x, extra_args=["--frames", "2"], size=(320, 200), wrapper=["xvfb-run", "-a"])
+    assert p.wait(timeout=300) == 0, open(p.log_path).read()
+
+
+def test_model_from_bytesio_and_repr(mobilenet, photo_npy):
+    import io
+    x, _ = photo_npy
+    with open(mobilenet, "rb") as f:
+        m = netlens.load(io.BytesIO(f.read()), backend="cpu")
+    assert m.path is None and "not run yet" in m._repr_html_()
+    assert "not run" in repr(m)
+    m.run(x)
+    html = m._repr_html_()
+    assert m.output_names[0] in html and "<table>" in html
