@@ -7,6 +7,8 @@ import sys
 import threading
 import time
 
+import numpy as np
+
 import netlens
 
 
@@ -66,3 +68,32 @@ def test_gradients_release_the_gil_too(mobilenet, photo_npy):
         stop = True
         t.join()
     assert during > 0
+
+
+def test_two_threads_sharing_a_model_take_turns(mobilenet, photo_npy):
+    """Runs from two threads on one Model are serialised by its mutex: every result equals the
+    single-threaded run of the same input, bit for bit."""
+    x, _ = photo_npy
+    xs = [x, np.ascontiguousarray(np.flip(x, axis=3))]
+    m = netlens.load(mobilenet, backend="cpu")
+    out = m.output_names[0]
+    expect = [m.run(v)[out].copy() for v in xs]
+    got, errors = [[], []], []
+
+    def worker(i):
+        try:
+            for _ in range(3):
+                got[i].append(m.run(xs[i])[out])
+        except Exception as e:  # reported below: a thread's exception would otherwise be lost
+            errors.append(e)
+
+    ts = [threading.Thread(target=worker, args=(i,)) for i in (0, 1)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not errors, errors
+    for i in (0, 1):
+        assert len(got[i]) == 3
+        for g in got[i]:
+            assert g.tobytes() == expect[i].tobytes()
