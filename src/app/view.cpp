@@ -1,6 +1,7 @@
 #include "view.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -66,7 +67,8 @@ View::View(render::Context& ctx, const Session& s, const FrameSpec& spec, Sessio
     return t->info.shape;
   };
   with_session([&](const Session& ss) {
-    scene_ = std::make_unique<viz::Scene>(viz::build_scene(std::move(layout), viz::value_fetch(ss, spec_.values)));
+    scene_ = std::make_unique<viz::Scene>(viz::build_scene(std::move(layout), viz::value_fetch(ss, spec_.values, spec_.sources),
+                                                           viz::mode_scene_options(spec_.values, {})));
   });
   make_renderer();
   if (!spec_.select.empty()) {
@@ -93,8 +95,22 @@ void View::make_renderer() {
                            .readback = spec_.readback,
                            .title = spec_.title.empty() ? (s_.graph().name.empty() ? std::string("netlens") : s_.graph().name)
                                                         : spec_.title,
-                           .subtitle = spec_.subtitle, .value_name = viz::value_mode_name(spec_.values),
+                           .subtitle = spec_.subtitle, .value_name = viz::value_label(spec_.values, spec_.sources),
                            .inset_left = spec_.inset, .inset_right = spec_.inset};
+  if (scene_->options.global_scale && !scene_->layers.empty()) {
+    // One scale for every layer (the difference and metric modes): the legend shows its range.
+    const viz::ColorScale& sc = scene_->layers.front().scale;
+    ro.scale_note = spec_.values == viz::ValueMode::Metric ? "one scale, all layers (min-max)" : "one scale, all layers (p1-p99)";
+    ro.scale_lo = sc.lo, ro.scale_hi = sc.hi, ro.scale_diverging = sc.kind == viz::ColorMapKind::Diverging;
+  }
+  if (!spec_.sources.layer_bars.empty()) {
+    double top = 0;
+    for (const auto& [t, v] : spec_.sources.layer_bars) top = std::max(top, v);
+    for (const auto& l : scene_->layout.layers) {
+      auto it = spec_.sources.layer_bars.find(l.tensor.name);
+      ro.layer_bars.push_back(it == spec_.sources.layer_bars.end() || !(top > 0) ? std::nanf("") : float(it->second / top));
+    }
+  }
   if (r_) {
     // Same size, insets and subtitle as the renderer it replaces (a window may have been resized).
     const render::RenderOptions& old = r_->options();
@@ -113,7 +129,9 @@ void View::make_renderer() {
 
 void View::set_values(viz::ValueMode m) {
   viz::Scene next;
-  with_session([&](const Session& ss) { next = viz::build_scene(scene_->layout, viz::value_fetch(ss, m), scene_->options); });
+  with_session([&](const Session& ss) {
+    next = viz::build_scene(scene_->layout, viz::value_fetch(ss, m, spec_.sources), viz::mode_scene_options(m, scene_->options));
+  });
   const bool renamed = m != spec_.values;
   spec_.values = m;
   if (renamed) {

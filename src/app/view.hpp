@@ -65,6 +65,7 @@ struct FrameSpec {
   std::string title;     // "" = the graph's name, else "netlens"
   std::string subtitle;  // "" = the renderer's layer/neuron count
   viz::ValueMode values = viz::ValueMode::Activation;
+  viz::ValueSources sources;  // the Difference and Metric modes' run B / metric, legend name and bars
   std::string collapse = "none";  // groups shown as one block (viz::parse_collapse: none|auto|depth:N|PATH,...)
   // Graph inputs not drawn (a timeline's weights, fed to one prepared session as inputs): left out of
   // the layout as if they were initializers.

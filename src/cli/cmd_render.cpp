@@ -16,8 +16,11 @@
 #include "layout_groups.hpp"
 #include "layout_json.hpp"
 #include "live_interop.hpp"
+#include "metrics.hpp"
+#include "diff.hpp"
 #include "netlens/explain.hpp"
 #include "netlens/onnx.hpp"
+#include "panel_diff.hpp"
 #include "predictions.hpp"
 #include "timeline_view.hpp"
 
@@ -51,16 +54,88 @@ void write_layout_json(const Session& s, const app::FrameSpec& fs, const std::st
   if (!f.flush()) throw Error(ErrorKind::Io, "--layout-json: cannot write " + path);
 }
 
+// --diff MODEL_B / --input-b FILE: run B (the other model on the same inputs, or this model on the
+// other inputs), colour by |a−b| (or the relative difference) and stand a bar on each layer: its
+// rel_l2_diff (inspect/diff.hpp), which also ranks the layers in the Diff panel.
+LoadedModel setup_difference(const Args& a, const ModelOptions& mo, LoadedModel& m, app::FrameSpec& fs, bool relative,
+                             std::vector<ui::DiffRow>& ranking) {
+  ModelOptions ob = mo;
+  if (auto d = a.get("diff")) ob.model = *d;
+  if (a.has("input-b")) {
+    ob.inputs = a.all("input-b");
+    if (ob.inputs.size() != mo.inputs.size())
+      throw Error(ErrorKind::Usage, "--input-b: give one per --input (" + std::to_string(mo.inputs.size()) + " --input, " +
+                                        std::to_string(ob.inputs.size()) + " --input-b)");
+  }
+  LoadedModel b = load_model(ob, /*need_inputs=*/true);
+  run_once(b);
+  const inspect::DiffReport r = inspect::diff_runs(*m.session, *b.session, a.has("diff") ? "models" : "inputs");
+  fs.values = viz::ValueMode::Difference;
+  fs.sources.b = b.session.get();
+  fs.sources.relative = relative;
+  fs.sources.name = relative ? "|a-b| / |a|" : "|a-b|";
+  for (size_t i : r.ranking) {
+    const inspect::TensorDiff& d = r.tensors[i];
+    if (d.rel_l2_diff) fs.sources.layer_bars[d.tensor] = *d.rel_l2_diff;
+    viz::VizTensor vt;
+    vt.name = d.tensor, vt.op = d.op, vt.node = d.node;
+    ranking.push_back({d.tensor, viz::display_name(vt, 40), d.rel_l2_diff ? *d.rel_l2_diff : std::nan("")});
+  }
+  const auto file = [](const std::string& p) { return std::filesystem::path(p).filename().string(); };
+  fs.subtitle = a.has("diff") ? "A " + file(mo.model) + " vs B " + file(ob.model)
+                              : "A " + (mo.inputs.empty() ? std::string("(random)") : file(mo.inputs.front())) + " vs B " +
+                                    file(ob.inputs.front());
+  fs.subtitle += "; bars: rel L2 per layer (max " + viz::format_value(static_cast<float>(
+                     r.ranking.empty() || !r.tensors[r.ranking.front()].rel_l2_diff ? 0.0 : *r.tensors[r.ranking.front()].rel_l2_diff)) + ")";
+  std::fprintf(stderr, "netlens render: %zu tensors compared, %zu unmatched (drawn as no value)\n", r.tensors.size(), r.unmatched.size());
+  return b;
+}
+
+// --metric latency|flops|params|memory|grad-norm|FILE.json: every layer one colour, its metric.
+void setup_metric(const Args& a, const viz::MetricSpec& spec, LoadedModel& m, app::FrameSpec& fs,
+                  const std::vector<std::string>& labels) {
+  std::vector<std::vector<double>> runs;
+  if (spec.kind == viz::MetricKind::Latency) {
+    // The first run pays for first touches of memory: the minimum of five more runs per node.
+    for (int i = 0; i < 5; ++i) {
+      run_once(m);
+      runs.push_back(m.session->node_times_ms());
+    }
+  }
+  if (spec.kind == viz::MetricKind::GradNorm) {
+    const explain::Target t = explain::resolve_target(
+        *m.session, explain::parse_target(a.get_or("target", ""), explain::parse_score(a.get_or("score", "logit"))), labels);
+    m.session->backward(t.seeds(*m.session));
+    std::fprintf(stderr, "netlens render: gradient norms of %s\n", t.description.c_str());
+  }
+  std::vector<std::string> names;
+  for (const PlannedTensor& t : m.session->planned())
+    if (!t.constant) names.push_back(t.name);
+  const viz::MetricValues v = viz::tensor_metric(*m.session, names, spec, runs);
+  for (const std::string& k : v.unknown) std::fprintf(stderr, "netlens render: --metric: '%s' names no node or tensor (ignored)\n", k.c_str());
+  fs.values = viz::ValueMode::Metric;
+  fs.sources.metric = v.by_tensor;
+  fs.sources.layer_bars = v.by_tensor;
+  fs.sources.name = viz::metric_name(spec);
+  double lo = 0, hi = 0;
+  bool first = true;
+  for (const auto& [k, x] : v.by_tensor) lo = first ? x : std::min(lo, x), hi = first ? x : std::max(hi, x), first = false;
+  fs.subtitle = "metric: " + fs.sources.name + " per layer (" + std::to_string(v.by_tensor.size()) + " layers, " +
+                viz::format_value(static_cast<float>(lo)) + " .. " + viz::format_value(static_cast<float>(hi)) + ")";
+}
+
 int run_render(const std::vector<std::string>& argv) {
   // A checkpoint series (timeline_view.cpp): its own flags and frame.
   if (std::find(argv.begin(), argv.end(), "--timeline") != argv.end()) return run_render_timeline(argv);
   std::vector<std::string> flags = {"out", "camera", "view", "select", "pick", "gpu", "save-camera", "title", "frames",
                                     "ui-rects", "labels", "interop", "max-inputs", "values", "target", "score",
-                                    "collapse", "layout-json"};
+                                    "collapse", "layout-json", "diff", "input-b", "diff-kind", "metric"};
   flags.insert(flags.end(), kModelFlags.begin(), kModelFlags.end());  // includes size and input-size
   std::vector<std::string> bools = {"validation", "lod-mean", "ui"};
   bools.insert(bools.end(), kModelBoolFlags.begin(), kModelBoolFlags.end());
-  Args a(argv, flags, bools, kModelRepeated);
+  std::vector<std::string> repeated = kModelRepeated;
+  repeated.push_back("input-b");
+  Args a(argv, flags, bools, repeated);
   if (a.positional().size() != 1) throw Error(ErrorKind::Usage, "render expects exactly one MODEL argument");
   app::FrameSpec fs;
   if (auto s = a.get("size")) std::tie(fs.width, fs.height) = parse_size(*s, "--size");
@@ -83,11 +158,22 @@ int run_render(const std::vector<std::string>& argv) {
   }
   const int frames = static_cast<int>(a.get_int("frames", 0));
   if (frames < 0) throw Error(ErrorKind::Usage, "--frames must be >= 0");
-  if ((a.has("target") || a.has("score")) && fs.values == viz::ValueMode::Activation)
-    throw Error(ErrorKind::Usage, "--target and --score choose what gradients are of: give --values gradient or attribution");
+  if ((a.has("target") || a.has("score")) && fs.values == viz::ValueMode::Activation && a.get_or("metric", "") != "grad-norm")
+    throw Error(ErrorKind::Usage, "--target and --score choose what gradients are of: give --values gradient or attribution "
+                                  "(or --metric grad-norm)");
   if (a.has("ui-rects") && !a.has("ui")) throw Error(ErrorKind::Usage, "--ui-rects needs --ui");
   if (a.has("labels") && !a.has("ui") && !a.has("target")) throw Error(ErrorKind::Usage, "--labels needs --ui or --target");
   ModelOptions mo = parse_model_options(a, /*size_is_image=*/false);  // --size is the frame here
+  const bool diff = a.has("diff") || a.has("input-b");
+  if (a.has("diff-kind") && !diff) throw Error(ErrorKind::Usage, "--diff-kind needs --diff MODEL_B or --input-b FILE");
+  const std::string diff_kind = a.get_or("diff-kind", "abs");
+  if (diff_kind != "abs" && diff_kind != "rel") throw Error(ErrorKind::Usage, "--diff-kind expects abs or rel, got '" + diff_kind + "'");
+  std::optional<viz::MetricSpec> metric;
+  if (auto mt = a.get("metric")) metric = viz::parse_metric(*mt);
+  if ((diff || metric) && a.has("values"))
+    throw Error(ErrorKind::Usage, "--values, --diff/--input-b and --metric each choose what the cells show: give one");
+  if (diff && metric) throw Error(ErrorKind::Usage, "--diff/--input-b and --metric each choose what the cells show: give one");
+  if (metric && metric->kind == viz::MetricKind::Latency) mo.profile = true;
   // Live input (a folder, a video): one PNG per input into the --out folder, through the live
   // pipeline and the view's in-place update. Opened before the model loads: a bad path is one
   // line at once.
@@ -104,8 +190,11 @@ int run_render(const std::vector<std::string>& argv) {
     app::LiveJob job{.frame = fs, .device = device, .out_dir = a.get_or("out", "frame.png"),
                      .max_inputs = a.get_int("max-inputs", 0)};
     if (job.max_inputs < 0) throw Error(ErrorKind::Usage, "--max-inputs must be >= 0");
-    if (a.has("pick") || a.has("frames") || a.has("save-camera") || a.has("ui") || a.has("values") || a.has("layout-json"))
-      throw Error(ErrorKind::Usage, "--pick, --frames, --save-camera, --ui, --values and --layout-json take a single input, not a live one");
+    if (a.has("pick") || a.has("frames") || a.has("save-camera") || a.has("ui") || a.has("values") || a.has("layout-json") || diff ||
+        metric)
+      throw Error(ErrorKind::Usage,
+                  "--pick, --frames, --save-camera, --ui, --values, --diff, --input-b, --metric and --layout-json take a single "
+                  "input, not a live one");
     const std::string interop = a.get_or("interop", "auto");
     Graph g = load_onnx(mo.model);
     live::LiveInput in = live::open_live_input(g, spec, mo.pp, mo.size_given, mo.input_shapes);
@@ -146,7 +235,11 @@ int run_render(const std::vector<std::string>& argv) {
   const std::vector<std::string> labels = a.has("labels") ? inspect::read_labels(*a.get("labels")) : std::vector<std::string>{};
   LoadedModel m = load_model(mo, /*need_inputs=*/true);
   run_once(m);
-  if (fs.values != viz::ValueMode::Activation) {
+  std::optional<LoadedModel> b;  // run B of a difference (outlives the frame: the view reads it)
+  std::vector<ui::DiffRow> ranking;  // the Diff panel's rows
+  if (diff) b = setup_difference(a, mo, m, fs, diff_kind == "rel", ranking);
+  if (metric) setup_metric(a, *metric, m, fs, labels);
+  if (fs.values == viz::ValueMode::Gradient || fs.values == viz::ValueMode::Attribution) {
     // Gradient modes: differentiate the target (default: the top class) once, then draw.
     const explain::Target t = explain::resolve_target(
         *m.session, explain::parse_target(a.get_or("target", ""), explain::parse_score(a.get_or("score", "logit"))), labels);
@@ -167,6 +260,9 @@ int run_render(const std::vector<std::string>& argv) {
   job.on_pick = [](const std::optional<viz::PickResult>& p, const viz::Scene& scene) {
     std::printf("%s\n", viz::pick_to_json(p, scene).c_str());
   };
+  if (job.panels && diff) job.setup = [&ranking](app::View& v) {
+    if (v.panels()) v.panels()->set_extra(ui::diff_panel(ranking));
+  };
   app::render_frame(*m.session, job);
   if (auto lj = a.get("layout-json")) write_layout_json(*m.session, fs, *lj);
   return 0;
@@ -177,13 +273,16 @@ NETLENS_COMMAND("render",
                 "--view layer:NAME] [--select TENSOR:INDEX] [--pick X,Y] [--gpu N] [--save-camera FILE] "
                 "[--validation] [--lod-mean] [--frames N] [--ui [--ui-rects FILE] [--labels FILE]] "
                 "[--values activation|gradient|attribution [--target T] [--score logit|prob]] [--collapse none|auto|depth:N|GROUP,...] "
-                "[--layout-json FILE]\n"
+                "[--layout-json FILE] [--diff MODEL_B | --input-b FILE [--diff-kind abs|rel]] "
+                "[--metric latency|flops|params|memory|grad-norm|FILE.json]\n"
                 "       render MODEL --input DIR|VIDEO --out DIR/ [--max-inputs N] [--interop auto|on|off] [view flags]\n"
                 "       render CHECKPOINTS... --timeline --input PROBE [--label N|--labels FILE.npy] [--eval DIR] [--checkpoint K] "
                 "[--ui [--timeline-color weight_change|update_ratio|grad_norm|dead_share]] [view flags]",
                 "run the model and render the network in 3D to a PNG (offscreen Vulkan); --pick prints the neuron at a pixel; "
                 "--ui draws the viewer's panels too; --values gradient|attribution colours each neuron by dS/d(neuron) or "
-                "dS/d(neuron) × its value for the target S (default: the top class; targets as in `explain`); a folder or video "
+                "dS/d(neuron) × its value for the target S (default: the top class; targets as in `explain`); --diff/--input-b "
+                "colour by the difference from a second run with a divergence bar per layer; --metric colours each layer by a "
+                "per-node metric; a folder or video "
                 "input writes one PNG per input into --out DIR/",
                 run_render);
 

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <map>
 
 namespace netlens::inspect {
@@ -63,30 +62,6 @@ TensorDiff diff_tensors(const std::string& name, const Tensor& a_in, const Tenso
   if (d.l2_a > 0) d.rel_l2_diff = d.l2_diff / d.l2_a;
   else if (d.l2_diff == 0) d.rel_l2_diff = 0.0;
   return d;
-}
-
-Tensor diff_values(const std::string& name, const Tensor& a_in, const Tensor& b_in, bool relative) {
-  check_pair(name, a_in, b_in);
-  const Tensor a = as_f32(a_in), b = as_f32(b_in);
-  const float* pa = a.data_as<float>();
-  const float* pb = b.data_as<float>();
-  Tensor out(DType::Float32, a.shape());
-  float* o = out.data_as<float>();
-  double amax = 0;
-  if (relative)
-    for (int64_t i = 0; i < a.numel(); ++i)
-      if (std::isfinite(pa[i])) amax = std::max(amax, std::abs(double(pa[i])));
-  const double eps = 1e-6 * amax;
-  for (int64_t i = 0; i < a.numel(); ++i) {
-    const double x = pa[i], y = pb[i];
-    if (!std::isfinite(x) || !std::isfinite(y)) {
-      o[i] = std::numeric_limits<float>::quiet_NaN();
-      continue;
-    }
-    const double e = std::abs(x - y);
-    o[i] = static_cast<float>(relative ? (e == 0 ? 0.0 : e / (std::abs(x) + eps)) : e);
-  }
-  return out;
 }
 
 DiffReport diff_runs(const Session& sa, const Session& sb, const std::string& mode, const DiffOptions& opt) {

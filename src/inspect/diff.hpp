@@ -70,11 +70,6 @@ struct DiffReport {
 // The figures of one pair of tensors of the same shape (any float dtypes). Error{Input} naming the
 // tensor when the shapes differ or one is not a float tensor.
 TensorDiff diff_tensors(const std::string& name, const Tensor& a, const Tensor& b);
-// Element-wise |a−b| (kind "abs") or |a−b| / (|a| + eps) with eps = 1e-6 · max|a| of the tensor (kind
-// "rel"; eps keeps exact zeros of A finite) as float32 of a's shape: what the renderer's diff mode
-// draws. Non-finite pairs give NaN. Error{Input} as diff_tensors.
-Tensor diff_values(const std::string& name, const Tensor& a, const Tensor& b, bool relative);
-
 // Every tensor of two sessions that have run. `mode` is recorded as given ("models" or "inputs").
 DiffReport diff_runs(const Session& a, const Session& b, const std::string& mode, const DiffOptions& opt = {});
 

@@ -46,6 +46,15 @@ struct RenderOptions {
   std::string title;             // drawn top-left when not empty
   std::string subtitle;          // the line under the title; empty: "N layers, M activations"
   std::string value_name = "activation";  // what the cells show, named in the legend (ASCII: the label font's)
+  // One colour scale for every layer (the difference and metric modes): the legend shows its range
+  // [scale_lo, scale_hi] under value_name and this note, instead of the per-layer keys; non-finite
+  // cells are called "no value" there. Empty: the per-layer legend.
+  std::string scale_note;
+  float scale_lo = 0.0f, scale_hi = 1.0f;
+  bool scale_diverging = false;
+  // Bars standing on the volumes (per-layer divergence or metric): one height in [0,1] per layout
+  // layer, NaN for none; empty: no bars.
+  std::vector<float> layer_bars;
   // Pixels covered by side panels drawn over the frame (the UI): the 2D overlays (title, legend,
   // selection panel, layer labels) stay between them.
   int inset_left = 0, inset_right = 0;

@@ -3,11 +3,13 @@
 // (connection bundles, receptive-field wireframes and cones, fan-out). Plain functions of the scene,
 // the options and the selection: no Vulkan object is touched here.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <set>
 #include <string>
 
+#include "camera.hpp"
 #include "font.hpp"
 #include "labels.hpp"
 #include "layout_edges.hpp"
@@ -92,6 +94,22 @@ void build_labels(std::vector<gpu::TextVertex>& text, const viz::Scene& scene, c
   const FontAtlas& fa = font_atlas();
   // Side panels drawn over the frame (RenderOptions::inset_*): 2D overlays live between them.
   const float L0 = float(std::max(opts.inset_left, 0)), R0 = W - float(std::max(opts.inset_right, 0));
+  if (!opts.layer_bars.empty()) {
+    // A bar standing on each volume: its height is the layer's figure (0..1), on a dark track of full
+    // height, so layers compare at a glance. Drawn first: labels and panels go over them.
+    const float bw = 7.0f * ui, bh = 46.0f * ui;
+    for (size_t i = 0; i < scene.layout.layers.size() && i < opts.layer_bars.size(); ++i) {
+      const float v = opts.layer_bars[i];
+      if (!std::isfinite(v)) continue;
+      const auto& l = scene.layout.layers[i];
+      const glm::vec3 top(l.center().x, l.max().y, l.origin.z);
+      const auto p = viz::project_to_pixel(vp, top, opts.width, opts.height);
+      if (!p || p->x < L0 || p->x > R0 || p->y < bh || p->y > H) continue;
+      const float x = p->x - 0.5f * bw, y = p->y - bh - 3.0f * ui, f = std::clamp(v, 0.0f, 1.0f);
+      add_panel(text, x - 1.5f * ui, y - 1.5f * ui, bw + 3.0f * ui, bh + 3.0f * ui, 2.0f * ui, glm::vec4(0.05f, 0.06f, 0.08f, 0.85f));
+      if (f > 0) add_panel(text, x, y + bh * (1.0f - f), bw, bh * f, 1.0f * ui, glm::vec4(1.0f, 0.62f, 0.18f, 1.0f));
+    }
+  }
   if (opts.labels) {
     const float p1 = 17.0f * ui, p2 = 14.0f * ui, pad = 7.0f * ui;
     std::vector<glm::vec4> placed;  // x0, y0, x1, y1
@@ -126,7 +144,31 @@ void build_labels(std::vector<gpu::TextVertex>& text, const viz::Scene& scene, c
                                                    std::to_string(scene.neurons()) + " activations";
     add_text(text, L0 + 24.0f * ui, 24.0f * ui + p + 22.0f * ui, 15.0f * ui, sub, glm::vec4(0.6f, 0.68f, 0.78f, 1.0f));
   }
-  if (opts.legend) {
+  if (opts.legend && !opts.scale_note.empty()) {
+    // One scale shared by every layer: its range, the name of the values and what non-finite means.
+    const float p = 13.0f * ui, bw = 260.0f * ui, bh = 12.0f * ui, pad = 12.0f * ui;
+    const float pw = bw + 2 * pad, ph = 3 * pad + 4.6f * p + bh + 1.6f * p;
+    const float x = L0 + 20.0f * ui, y = H - ph - 20.0f * ui;
+    add_panel(text, x, y, pw, ph, 8.0f * ui, glm::vec4(0.07f, 0.08f, 0.11f, 0.8f));
+    const glm::vec4 tc(0.9f, 0.92f, 0.96f, 1.0f), dim(0.6f, 0.65f, 0.72f, 1.0f);
+    float cy = y + pad;
+    add_text(text, x + pad, cy + 1.2f * p, 1.2f * p, opts.value_name, tc);
+    cy += 1.9f * p;
+    add_bar(text, x + pad, cy, bw, bh, opts.scale_diverging);
+    const std::string lo = viz::format_value(opts.scale_lo), hi = viz::format_value(opts.scale_hi);
+    add_text(text, x + pad, cy + bh + 1.1f * p, 0.95f * p, lo, dim);
+    add_text(text, x + pad + bw - fa.text_width(hi, 0.95f * p), cy + bh + 1.1f * p, 0.95f * p, hi, dim);
+    cy += bh + 1.8f * p;
+    const float s = bh * 1.2f;
+    glm::vec3 z = viz::zero_color(opts.scale_diverging ? viz::ColorMapKind::Diverging : viz::ColorMapKind::Sequential),
+              nf = viz::non_finite_color();
+    add_panel(text, x + pad, cy, s, s, 2.0f * ui, glm::vec4(z, 1.0f));
+    add_text(text, x + pad + s + 5.0f * ui, cy + s * 0.95f, 0.9f * p, "= 0", dim);
+    const float x2 = x + pad + s + 5.0f * ui + fa.text_width("= 0", 0.9f * p) + 14.0f * ui;
+    add_panel(text, x2, cy, s, s, 2.0f * ui, glm::vec4(nf, 1.0f));
+    add_text(text, x2 + s + 5.0f * ui, cy + s * 0.95f, 0.9f * p, "no value", dim);
+    add_text(text, x + pad, y + ph - pad * 0.7f, 0.85f * p, opts.scale_note, dim);
+  } else if (opts.legend) {
     const float p = 13.0f * ui, bw = 200.0f * ui, bh = 10.0f * ui, pad = 12.0f * ui;
     const float pw = bw + 2 * pad + 90.0f * ui, ph = 4 * pad + 2 * (bh + 2.2f * p) + p + 1.8f * p;
     float x = L0 + 20.0f * ui, y = H - ph - 20.0f * ui;
