@@ -241,8 +241,9 @@ void Viewer::draw_frame() {
     return;
   }
   apply_panel_settings();
-  apply_live();
+  // The host's mode first: it may set the view back to activations before a live result is taken.
   const bool again = o_.before_frame && o_.before_frame(*view_, cc_->camera());
+  apply_live();
   r_ = &view_->renderer();  // a View panel setting may have made a new one
   const double t0 = glfwGetTime();
   auto f = sc_->acquire();

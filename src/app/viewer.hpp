@@ -68,7 +68,7 @@ struct ViewerOptions {
   std::string labels;       // label file / CTC dictionary for the Predictions panel ("" for none)
   // A host's own view mode (`view --timeline`): graph inputs left out of the layout
   // (FrameSpec::hidden_inputs); `on_view` once the view and its panels exist (add a panel);
-  // `before_frame` at the start of every frame with the camera shown (apply what the panel asked
+  // `before_frame` at the start of every frame (before a live result is taken) with the camera shown (apply what the panel asked
   // for: View::set_values etc.; true: draw the next frame too, e.g. while playing); `on_key` first
   // for every key press, true when it took the key.
   std::vector<std::string> hidden_inputs;

@@ -95,7 +95,7 @@ void Viewer::run_command(const viz::ScriptCommand& l) {
                                                     {"c", GLFW_KEY_C}, {"p", GLFW_KEY_P}, {"v", GLFW_KEY_V},
                                                     {"right", GLFW_KEY_RIGHT}, {"left", GLFW_KEY_LEFT},
                                                     {"space", GLFW_KEY_SPACE}, {"n", GLFW_KEY_N}, {"b", GLFW_KEY_B},
-                                                    {"h", GLFW_KEY_H}};
+                                                    {"h", GLFW_KEY_H}, {"g", GLFW_KEY_G}};
     // As the key callback: an error is one line and the script goes on. parse_script accepts only
     // these names.
     press_key(keys.at(a[0]));

@@ -12,6 +12,7 @@
 #include "predictions.hpp"
 #include "frame_flags.hpp"
 #include "timeline_view.hpp"
+#include "view_values.hpp"
 #include "viewer.hpp"
 
 namespace netlens::cli {
@@ -108,8 +109,13 @@ int run_view(const std::vector<std::string>& argv) {
       const bool named = eq != std::string::npos && m.graph.find_input(spec.substr(0, eq));
       v.first_input = std::filesystem::path(named ? spec.substr(eq + 1) : spec).filename().string();
     }
+    const std::vector<std::string> labels = v.labels.empty() ? std::vector<std::string>{} : inspect::read_labels(v.labels);
     auto feed = single_feed(m, mo);
-    if (!feed) return app::run_viewer(*m.session, v);  // e.g. a sequence input: nothing to load an image into
+    if (!feed) {  // e.g. a sequence input: nothing to load an image into
+      ViewValues values(*m.session, nullptr, labels);
+      values.install(v);
+      return app::run_viewer(*m.session, v);
+    }
     // Loading another file goes through the live pipeline, as with a folder: its inference thread
     // runs the session (planned again there, see src/live/pipeline.hpp) and the renderer is updated in place.
     *m.run_progress = Progress("running node", /*quiet=*/true);
@@ -123,6 +129,8 @@ int run_view(const std::vector<std::string>& argv) {
     v.live = &pipe;
     v.uploader = &up;
     v.open_input = [&pipe](const std::string& path) { pipe.submit(read_frame_file(path)); };
+    ViewValues values(*m.session, &pipe, labels);  // the View panel's gradient modes
+    values.install(v);
     return app::run_viewer(*m.session, v);
   }
   const std::string spec = *live_it;
@@ -174,6 +182,8 @@ int run_view(const std::vector<std::string>& argv) {
     }
     pipe.submit(std::move(f));
   };
+  ViewValues values(*m.session, &pipe, v.labels.empty() ? std::vector<std::string>{} : inspect::read_labels(v.labels));
+  values.install(v);
   return app::run_viewer(*m.session, v);
 }
 

@@ -198,6 +198,14 @@ void TimelineHost::attach(app::View& v, ui::TimelineFigure figure) {
     panel_->draw_bars(v.scene().layout, cam, w, h, k, cw, float(w) - cw);
   };
   p->set_extra(std::move(e));
+  // The View panel's value modes: Series::load ran the backward pass of the probe's cross-entropy
+  // at its labels, so gradients are there for every checkpoint (the target text does not apply).
+  p->actions.value_mode = [this](viz::ValueMode m, const std::string&) { pending_mode_ = m; };
+}
+
+std::string TimelineHost::values_subtitle(viz::ValueMode m) {
+  return std::string(m == viz::ValueMode::Gradient ? "gradients" : "gradient x activation") +
+         " of the cross-entropy at the probe's labels";
 }
 
 bool TimelineHost::before_frame(app::View& v, const viz::Camera& cam) {
@@ -207,6 +215,19 @@ bool TimelineHost::before_frame(app::View& v, const viz::Camera& cam) {
   if (auto r = panel_->take_request()) {
     load(*r);
     v.set_values(v.values());  // the same layout, this checkpoint's values; the panels follow
+  }
+  if (pending_mode_) {
+    const viz::ValueMode m = *pending_mode_;
+    pending_mode_.reset();
+    try {
+      v.set_values(m);  // Error{Usage} without gradients (no --label/--labels): the view stays
+      const std::string what = m == viz::ValueMode::Activation ? "" : values_subtitle(m);
+      v.renderer().set_subtitle(what);
+      if (v.panels()) v.panels()->set_value_mode(m, what);
+    } catch (const Error& e) {
+      std::fprintf(stderr, "netlens view: %s\n", e.what());
+      if (v.panels()) v.panels()->set_status(e.what());
+    }
   }
   return panel_->playing();
 }
@@ -266,6 +287,7 @@ int run_render_timeline(const std::vector<std::string>& argv) {
   TimelineHost host(a, a.has("quiet"));
   host.load(parse_checkpoint(a, host.series().size()));
   fs.hidden_inputs = host.hidden_inputs();
+  if (fs.values != viz::ValueMode::Activation) fs.subtitle = TimelineHost::values_subtitle(fs.values);
   app::FrameJob job;
   job.frame = fs;
   job.device.gpu = static_cast<int>(a.get_int("gpu", -1));

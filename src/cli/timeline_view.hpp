@@ -10,6 +10,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,8 @@ class TimelineHost {
   // Returns whether the next frame must be drawn too (playback).
   bool before_frame(app::View& v, const viz::Camera& cam);
   ui::TimelinePanel* panel() { return panel_.get(); }
+  // The subtitle of a gradient mode: what the gradients are of.
+  static std::string values_subtitle(viz::ValueMode m);
 
   // The per-layer bars of the current checkpoint as one JSON line (layer, tensor, node, value, t,
   // rgb 0..255, rect x,y,w,h in frame pixels), for `render --timeline`.
@@ -66,6 +69,7 @@ class TimelineHost {
   std::unique_ptr<ui::TimelinePanel> panel_;
   viz::Camera cam_;  // the viewer's camera of this frame (before_frame)
   bool have_cam_ = false;
+  std::optional<viz::ValueMode> pending_mode_;  // asked for in the View panel
 };
 
 // `render CHECKPOINTS... --timeline ...` (called by cmd_render when --timeline is given).

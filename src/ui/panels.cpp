@@ -283,7 +283,7 @@ void Panels::draw(int width, int height) {
   };
   const std::vector<Item> left = {{"Model", 0.56f, 0, &Panels::model_tree},
                                   {"Input", 0, 3, &Panels::input_chooser},
-                                  {"View", 0, 4, &Panels::view_settings},
+                                  {"View", 0, actions.value_mode ? 7.0f : 4.0f, &Panels::view_settings},
                                   {"Predictions", 0, 3, &Panels::predictions},
                                   {"Attention", 0.44f, 0, &Panels::attention}};
   std::vector<Item> right = {{"Layer", 0.44f, 0, &Panels::layer_inspector},
@@ -488,11 +488,38 @@ void Panels::view_settings() {
     settings_ = v;
     if (actions.settings_changed) actions.settings_changed(v);
   }
+  if (actions.value_mode) {
+    // What the cells show (issue 14): the host differentiates the target and redraws.
+    ImGui::TextColored(kDim, "values");
+    ImGui::SameLine();
+    int vm = value_mode_ == viz::ValueMode::Gradient ? 1 : value_mode_ == viz::ValueMode::Attribution ? 2 : 0;
+    const int before = vm;
+    ImGui::RadioButton("act", &vm, 0);
+    ImGui::SameLine();
+    ImGui::RadioButton("grad", &vm, 1);
+    ImGui::SameLine();
+    ImGui::RadioButton("grad x act (G)", &vm, 2);
+    ImGui::TextColored(kDim, "target");
+    ImGui::SameLine();
+    ImGui::SetNextItemWidth(-1);
+    const bool enter = ImGui::InputTextWithHint("##target", "top class | class:N | output:T:c,y,x", target_buf_, sizeof target_buf_,
+                                                ImGuiInputTextFlags_EnterReturnsTrue);
+    ImGui::TextColored(kDim, "%s", value_what_.empty() ? "activations" : value_what_.c_str());
+    if (vm != before || enter) {
+      const viz::ValueMode m = vm == 1 ? viz::ValueMode::Gradient : vm == 2 ? viz::ValueMode::Attribution : viz::ValueMode::Activation;
+      actions.value_mode(m, target_buf_);
+    }
+  }
   ImGui::BeginDisabled(!actions.screenshot);
   if (ImGui::Button("Screenshot (P)") && actions.screenshot) actions.screenshot();
   ImGui::EndDisabled();
   ImGui::SameLine();
   ImGui::TextColored(kDim, "H hides panels");
+}
+
+void Panels::set_value_mode(viz::ValueMode m, const std::string& what) {
+  value_mode_ = m;
+  value_what_ = what;
 }
 
 void Panels::colour_bar(const viz::ColorScale& s, float width) {

@@ -25,6 +25,7 @@
 #include "netlens/runtime.hpp"
 #include "renderer.hpp"
 #include "scene.hpp"
+#include "values.hpp"
 
 namespace netlens::ui {
 
@@ -45,6 +46,10 @@ struct PanelActions {
   std::function<void(int step)> step_input;                  // previous (-1) / next (+1) file of the folder
   std::function<void()> screenshot;                          // save the frame as PNG
   std::function<void(const ViewSettings&)> settings_changed; // colour map / normalisation changed
+  // View panel: show activations, gradients or gradient x activation of `target` (explain's grammar:
+  // "" = the top class, class:N, output:TENSOR[:c,y,x], ...). The host runs the backward pass and
+  // calls set_value_mode with what it shows.
+  std::function<void(viz::ValueMode mode, const std::string& target)> value_mode;
 };
 
 // A panel's window in frame pixels (after a draw()).
@@ -73,6 +78,9 @@ class Panels {
   // Class labels / CTC dictionary for the predictions panel (inspect::read_labels), may be empty.
   void set_labels(std::vector<std::string> labels);
   const ViewSettings& settings() const { return settings_; }
+  // The value mode the 3D view shows and, for gradient modes, what they are gradients of (one line).
+  void set_value_mode(viz::ValueMode m, const std::string& what);
+  viz::ValueMode value_mode() const { return value_mode_; }
   void set_settings(const ViewSettings& v);
 
   // Draws every panel for a frame of width×height frame pixels.
@@ -146,6 +154,9 @@ class Panels {
   std::map<int, ImVec4> tree_rows_;
   std::unique_ptr<Cache> cache_;
   ExtraPanel extra_;
+  viz::ValueMode value_mode_ = viz::ValueMode::Activation;
+  std::string value_what_;
+  char target_buf_[256] = {};
 };
 
 // `sel` plus its top contributors (Panels::contributor_cells) as regions of the shown layers that
