@@ -39,6 +39,7 @@ def main():
     for i, t in enumerate(g.initializer):
         if t.data_type == TensorProto.FLOAT and t.name not in keep:
             g.initializer[i].CopyFrom(to_fp16(t))
+    constants = 0
     for n in g.node:
         for a in n.attribute:
             if n.op_type == "Cast" and a.name == "to" and a.i == TensorProto.FLOAT:
@@ -46,6 +47,7 @@ def main():
             if n.op_type in ("Constant", "ConstantOfShape") and a.type == onnx.AttributeProto.TENSOR \
                     and a.t.data_type == TensorProto.FLOAT and not any(o in keep for o in n.output):
                 a.t.CopyFrom(to_fp16(a.t))
+                constants += 1
     del g.value_info[:]
     casts_in, casts_out = [], []
     inits = {t.name for t in g.initializer}
@@ -76,7 +78,8 @@ def main():
     onnx.checker.check_model(m)
     onnx.save(m, sys.argv[2])
     n16 = sum(1 for t in g.initializer if t.data_type == TensorProto.FLOAT16)
-    print(f"{sys.argv[2]}: {n16} float16 initializers, {len(casts_in)} input casts, {len(casts_out)} output casts")
+    print(f"{sys.argv[2]}: {n16} float16 initializers, {constants} float16 Constant values, {len(casts_in)} input casts, "
+          f"{len(casts_out)} output casts")
 
 
 if __name__ == "__main__":
