@@ -29,7 +29,15 @@ void Model::init(Graph g, const LoadOptions& o) {
   backends_ = cli::make_backends(o.backend, /*quiet=*/true);
 }
 
+void Model::check_no_views(const char* what) const {
+  if (view_token_.use_count() > 1)
+    throw Error(ErrorKind::Usage, std::string(what) + ": " + std::to_string(view_token_.use_count() - 1) +
+                                      " array(s) from run(copy=False) / gradients(copy=False) still view the store this would "
+                                      "overwrite: delete them (or keep copies) first");
+}
+
 void Model::run(std::map<std::string, Tensor> inputs) {
+  check_no_views("run");
   for (const auto& [name, t] : inputs)
     if (!graph_.find_input(name)) {
       std::string names;
@@ -74,6 +82,7 @@ Session& Model::session() {
 explain::Target Model::backward(const std::string& target, const std::string& score,
                                 const std::vector<std::string>& labels) {
   Session& s = session();
+  check_no_views("gradients");
   const explain::TargetSpec spec = explain::parse_target(target, explain::parse_score(score.empty() ? "logit" : score));
   explain::Target t = explain::resolve_target(s, spec, labels);
   s.backward(t.seeds(s));

@@ -68,6 +68,9 @@ class Model {
   const std::map<std::string, Tensor>& inputs() const { return inputs_; }
   double run_ms() const { return run_ms_; }
   std::mutex& mutex() { return mu_; }
+  // Views into the store (run(copy=False)) each hold a copy of this token; while any is alive,
+  // run() and backward() refuse (Error{Usage}) rather than overwrite memory NumPy still shows.
+  const std::shared_ptr<int>& view_token() const { return view_token_; }
 
   // Backward pass of the target (explain::parse_target text, score "logit"|"prob") on the last run.
   explain::Target backward(const std::string& target, const std::string& score, const std::vector<std::string>& labels);
@@ -92,6 +95,8 @@ class Model {
   bool has_run_ = false;
   double load_ms_ = 0, run_ms_ = 0;
   std::mutex mu_;
+  std::shared_ptr<int> view_token_ = std::make_shared<int>(0);
+  void check_no_views(const char* what) const;
 };
 
 }  // namespace netlens::pyapi

@@ -1,9 +1,10 @@
 // The `_netlens` extension: netlens.load → Model (run, gradients, inspect, render) and netlens.Error.
 // Pure-Python conveniences (from_torch, show, notebook display) are in netlens/__init__.py.
 //
-// Arrays: run() and gradients() return COPIES of the session's tensors. The activation store is one
-// arena per backend that the next run() overwrites in place (and may live on a GPU), so a NumPy view
-// into it would change under the user's feet; a copy stays what that run computed.
+// Arrays: run() and gradients() return COPIES of the session's tensors by default. The activation
+// store is one arena per backend that the next run() overwrites in place (and may live on a GPU), so
+// a plain view would change under the user's feet. copy=False gives read-only views kept alive by a
+// capsule holding the Model and its view token; the Model refuses to run again while one lives.
 // Errors: every netlens::Error becomes netlens.Error (a RuntimeError) carrying the CLI's one line,
 // with .kind ("usage", "io", "model", ...).
 #include <pybind11/numpy.h>
@@ -110,9 +111,30 @@ Tensor from_numpy(const Model& m, const std::string& name, const py::handle& obj
   return t;
 }
 
-py::dict store_to_dict(const Session& s, const ActivationStore& store) {
+// What a view's capsule keeps alive: the tensor (its own storage when fetch copied, e.g. from a
+// GPU), the Model's view token (so the Model refuses to overwrite the store) and the Python Model
+// (so the arena outlives the array).
+struct ViewKeep {
+  Tensor tensor;
+  std::shared_ptr<int> token;
+  py::object owner;
+};
+
+// A read-only NumPy array over the fetched tensor, without copying.
+py::array to_numpy_view(const Tensor& t0, const py::object& owner, const std::shared_ptr<int>& token) {
+  auto* keep = new ViewKeep{t0.dtype() == DType::BFloat16 ? t0.cast(DType::Float32) : t0, token, owner};
+  py::capsule base(keep, [](void* p) { delete static_cast<ViewKeep*>(p); });
+  const Tensor& t = keep->tensor;
+  std::vector<py::ssize_t> shape(t.shape().begin(), t.shape().end());
+  py::array a(py::dtype(numpy_dtype(t.dtype())), shape, {}, t.data(), base);
+  a.attr("flags").attr("writeable") = false;
+  return a;
+}
+
+py::dict store_to_dict(const ActivationStore& store, bool copy, const py::object& owner, const Model& m) {
   py::dict d;
-  for (const PlannedTensor& t : store.tensors()) d[text(t.name)] = to_numpy(store.fetch(t.name));
+  for (const PlannedTensor& t : store.tensors())
+    d[text(t.name)] = copy ? to_numpy(store.fetch(t.name)) : to_numpy_view(store.fetch(t.name), owner, m.view_token());
   return d;
 }
 
@@ -120,6 +142,15 @@ std::vector<std::string> labels_arg(const py::object& labels) {
   if (labels.is_none()) return {};
   if (py::isinstance<py::str>(labels)) return inspect::read_labels(labels.cast<std::string>());
   return labels.cast<std::vector<std::string>>();
+}
+
+// The model's mutex, taken with the GIL released: a thread never waits for the mutex while holding
+// the GIL (the holder of the mutex may be waiting for the GIL to return its results).
+std::unique_lock<std::mutex> lock_model(Model& m) {
+  std::unique_lock lk(m.mutex(), std::defer_lock);
+  py::gil_scoped_release release;
+  lk.lock();
+  return lk;
 }
 
 py::object json_to_python(const nlohmann::json& j) {
@@ -171,7 +202,7 @@ PYBIND11_MODULE(_netlens, m) {
         return l;
       }, "[(name, numpy dtype or None, shape with None for symbolic dims, or None when undeclared)] of the graph inputs.")
       .def_property_readonly("has_run", [](Model& self) {
-        std::lock_guard lk(self.mutex());
+        auto lk = lock_model(self);
         return self.has_run();
       })
       .def("model_bytes", [](const Model& self) { return py::bytes(self.bytes()); },
@@ -183,7 +214,8 @@ PYBIND11_MODULE(_netlens, m) {
                             py::arg("outputs") = texts(n.outputs)));
         return l;
       }, "The graph's nodes in order: [{name, op, inputs, outputs}].")
-      .def("run", [](Model& self, const py::dict& inputs) {
+      .def("run", [](py::object owner, const py::dict& inputs, bool copy) {
+        Model& self = owner.cast<Model&>();
         std::map<std::string, Tensor> in;
         for (auto [k, v] : inputs) {
           const std::string name = py::str(k);
@@ -195,14 +227,19 @@ PYBIND11_MODULE(_netlens, m) {
           lk.lock();
           self.run(std::move(in));
         }
-        return store_to_dict(self.session(), self.session().activations());
-      }, py::arg("inputs"),
+        return store_to_dict(self.session().activations(), copy, owner, self);
+      }, py::arg("inputs"), py::arg("copy") = true,
       "Runs the model on {input name: array} and returns {tensor name: array} for EVERY tensor of the run\n"
       "(graph inputs, every node output, folded constants: what `netlens infer --dump DIR --all` writes).\n"
-      "The arrays are copies (the store is overwritten by the next run); bfloat16 is widened to float32.\n"
+      "copy=True (default): the arrays are copies, independent of later runs. copy=False: read-only views into\n"
+      "the activation store (host tensors; tensors on a GPU are fetched once), kept alive by a capsule that\n"
+      "holds the model; while any of them lives, run() and gradients() raise netlens.Error instead of\n"
+      "overwriting them. bfloat16 is widened to float32.\n"
       "Float arrays are converted to the input's declared float dtype. The GIL is released while the\n"
       "model runs. Raises netlens.Error (missing/unknown inputs, wrong shapes or dtypes, model errors).")
-      .def("gradients", [](Model& self, const std::string& target, const std::string& score, const py::object& labels) {
+      .def("gradients", [](py::object owner, const std::string& target, const std::string& score, const py::object& labels,
+                           bool copy) {
+        Model& self = owner.cast<Model&>();
         const std::vector<std::string> lab = labels_arg(labels);
         std::unique_lock lk(self.mutex(), std::defer_lock);
         explain::Target t;
@@ -211,18 +248,17 @@ PYBIND11_MODULE(_netlens, m) {
           lk.lock();
           t = self.backward(target, score, lab);
         }
-        const Session& s = self.session();
-        py::dict d = store_to_dict(s, s.gradients());
-        return d;
-      }, py::arg("target") = "", py::arg("score") = "logit", py::arg("labels") = py::none(),
+        (void)t;
+        return store_to_dict(self.session().gradients(), copy, owner, self);
+      }, py::arg("target") = "", py::arg("score") = "logit", py::arg("labels") = py::none(), py::arg("copy") = true,
       "Backward pass of the target over the last run (targets as in `netlens explain --target`: '' = the top\n"
       "class, 'class:N', 'class:LABEL', 'output:NAME', 'region:...', 'ctc', ...; score 'logit' | 'prob';\n"
       "labels: a label file path or a list of labels). Returns {tensor name: dS/d tensor} for every float\n"
-      "tensor of the run, input included (copies, float32): what `netlens infer --dump DIR --gradients`\n"
+      "tensor of the run, input included (float32; copies, or views with copy=False as run()): what `netlens infer --dump DIR --gradients`\n"
       "writes to DIR/gradients. The GIL is released during the pass.")
       .def("target", [](Model& self, const std::string& target, const std::string& score, const py::object& labels) {
         const std::vector<std::string> lab = labels_arg(labels);
-        std::lock_guard lk(self.mutex());
+        auto lk = lock_model(self);
         const explain::Target t = explain::resolve_target(
             self.session(), explain::parse_target(target, explain::parse_score(score)), lab);
         return json_to_python(cli::to_json(t, t.value(self.session())));

@@ -1,5 +1,6 @@
 """run() returns every activation, bit for bit what `netlens infer --dump DIR --all` writes."""
 import numpy as np
+import pytest
 
 import netlens
 from conftest import read_dump, run_cli
@@ -68,3 +69,41 @@ def test_load_from_bytes_equals_load_from_path(mobilenet, photo_npy):
     assert set(a) == set(b)
     for k in a:
         assert a[k].tobytes() == b[k].tobytes(), k
+
+
+def test_views_share_the_store_and_block_overwriting(mobilenet, photo_npy):
+    import gc
+    x, _ = photo_npy
+    m = netlens.load(mobilenet, backend="cpu")
+    copies = m.run(x)
+    views = m.run(x, copy=False)
+    assert set(views) == set(copies)
+    for k, v in views.items():
+        assert not v.flags.writeable and v.tobytes() == copies[k].tobytes(), k
+    out_name = m.output_names[0]
+    out = views[out_name]
+    with pytest.raises(netlens.Error, match="still view"):
+        m.run(x)
+    with pytest.raises(netlens.Error, match="still view"):
+        m.gradients()
+    del views
+    gc.collect()
+    with pytest.raises(netlens.Error, match="1 array"):  # `out` still views the store
+        m.run(x)
+    del m
+    gc.collect()
+    # The view keeps the model (and its arena) alive after the last reference to the model goes.
+    assert out.tobytes() == copies[out_name].tobytes()
+    del out
+    m = netlens.load(mobilenet, backend="cpu")
+    v = m.run(x, copy=False)
+    del v
+    m.run(x)  # no views left: runs again
+    gv = m.gradients(copy=False)
+    gc_copy = {k: a.copy() for k, a in gv.items()}
+    assert all(not a.flags.writeable for a in gv.values())
+    with pytest.raises(netlens.Error, match="still view"):
+        m.gradients()
+    del gv
+    g = m.gradients()
+    assert all(g[k].tobytes() == gc_copy[k].tobytes() for k in g)

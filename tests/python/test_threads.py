@@ -97,3 +97,28 @@ def test_two_threads_sharing_a_model_take_turns(mobilenet, photo_npy):
         assert len(got[i]) == 3
         for g in got[i]:
             assert g.tobytes() == expect[i].tobytes()
+
+
+def test_reading_state_during_a_run_does_not_deadlock(mobilenet, photo_npy):
+    """has_run / repr / target() wait for the model's mutex with the GIL released: a thread that
+    held the GIL while waiting would deadlock with a run that needs the GIL to return (ctest's
+    timeout would fail this test)."""
+    x, _ = photo_npy
+    m = netlens.load(mobilenet, backend="cpu")
+    m.run(x)
+    stop = False
+
+    def runner():
+        while not stop:
+            m.run(x)
+
+    t = threading.Thread(target=runner)
+    t.start()
+    try:
+        for _ in range(50):
+            assert m._c.has_run in (True, False)
+            repr(m)
+            m.target()
+    finally:
+        stop = True
+        t.join()

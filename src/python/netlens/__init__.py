@@ -28,8 +28,8 @@ __all__ = ["Error", "Model", "Render", "load", "from_torch", "show"]
 class Model:
     """A loaded model (netlens.load / netlens.from_torch). Methods run on the model's last run.
 
-    Attributes after run(): `activations` (the dict run() returned), `inputs` (the arrays it ran
-    on). Notebooks show a Model that has run as its rendered network (_repr_png_) with a summary
+    Attributes after run(): `activations` (the dict run() returned; None after run(copy=False)),
+    `inputs` (the arrays it ran on). Notebooks show a Model that has run as its rendered network (_repr_png_) with a summary
     (_repr_html_).
     """
 
@@ -62,13 +62,16 @@ class Model:
         """The graph's nodes in order: [{name, op, inputs, outputs}]."""
         return self._c.nodes()
 
-    def run(self, inputs) -> dict:
+    def run(self, inputs, copy: bool = True) -> dict:
         """Runs on {input name: array} (or one array for a one-input model) and returns
         {tensor name: ndarray} for EVERY tensor of the run: graph inputs, every node's outputs
         and folded constants, as `netlens infer --dump DIR --all` writes them.
 
-        The arrays are COPIES: the activation store is overwritten in place by the next run (and
-        may be on a GPU), so views would silently change; copies stay what this run computed.
+        copy=True (default): the arrays are COPIES, what this run computed whatever runs later
+        (the activation store is overwritten in place by the next run, and may be on a GPU).
+        copy=False: read-only VIEWS into the store (no copy for host tensors), kept alive by a
+        capsule that holds the model; while any view lives, run() and gradients() raise
+        netlens.Error instead of overwriting it (delete the views first).
         The GIL is released while the model runs, so other Python threads keep going.
         """
         if not isinstance(inputs, dict):
@@ -76,17 +79,19 @@ class Model:
                 raise Error(f"the model has {len(self.input_names)} inputs; pass {{name: array}}")
             inputs = {self.input_names[0]: inputs}
         inputs = {k: _to_numpy(v) for k, v in inputs.items()}
-        self.activations = self._c.run(inputs)
+        # Views must not be kept here: they would block the next run.
+        acts = self._c.run(inputs, copy)
+        self.activations = acts if copy else None
         self.inputs = inputs
-        return self.activations
+        return acts
 
-    def gradients(self, target: str = "", score: str = "logit", labels=None) -> dict:
+    def gradients(self, target: str = "", score: str = "logit", labels=None, copy: bool = True) -> dict:
         """dS/d(tensor) for every float tensor of the last run (input included), float32 copies,
         where S is the target (explain's syntax: '' = the top class, 'class:N', 'class:LABEL',
         'output:NAME[:INDEX]', 'region:...', 'ctc', ...; score 'logit' or 'prob'; labels a file
         path or a list). Session::backward, as `netlens infer --dump DIR --gradients`. The GIL is
-        released during the pass."""
-        return self._c.gradients(target, score, labels)
+        released during the pass. copy=False: read-only views, as run(copy=False)."""
+        return self._c.gradients(target, score, labels, copy)
 
     def target(self, target: str = "", score: str = "logit", labels=None) -> dict:
         """What a target means on the last run: {text, description, output, tensor, score, value, class}."""
@@ -120,7 +125,7 @@ class Model:
         return Render.from_png(self.render_png(**kw))
 
     def _repr_png_(self):
-        if self.activations is None:
+        if not self._c.has_run:
             return None
         try:
             return self.render_png(size=(960, 540))
@@ -130,18 +135,19 @@ class Model:
     def _repr_html_(self):
         import html
         name = html.escape(self.path or self._title or "<bytes>")
-        if self.activations is None:
+        if not self._c.has_run:
             return f"<b>netlens.Model</b> {name}: {len(self.nodes())} nodes, not run yet"
+        acts = self.activations or {}  # None after run(copy=False): no table
         rows = "".join(
             f"<tr><td>{html.escape(n)}</td><td>{html.escape(str(a.dtype))}</td><td>{'x'.join(map(str, a.shape))}</td>"
             f"<td>{float(a.min()) if a.size and a.dtype.kind in 'fiub' else ''}</td>"
             f"<td>{float(a.max()) if a.size and a.dtype.kind in 'fiub' else ''}</td></tr>"
-            for n, a in self.activations.items() if n in self.output_names)
-        return (f"<b>netlens.Model</b> {name}: {len(self.nodes())} nodes, {len(self.activations)} tensors kept"
+            for n, a in acts.items() if n in self.output_names)
+        return (f"<b>netlens.Model</b> {name}: {len(self.nodes())} nodes, {len(acts)} tensors kept"
                 f"<table><tr><th>output</th><th>dtype</th><th>shape</th><th>min</th><th>max</th></tr>{rows}</table>")
 
     def __repr__(self):
-        state = f"{len(self.activations)} tensors" if self.activations is not None else "not run"
+        state = "run" if self._c.has_run else "not run"
         return f"<netlens.Model {self.path or self._title or '<bytes>'}: {len(self.nodes())} nodes, {state}>"
 
 
