@@ -38,6 +38,19 @@ def test_layer_view_gradients_and_selection_equal_cli(cli, mobilenet, photo_npy,
     assert m.render_png(**flags) == ref
 
 
+def test_camera_file_and_dict_equal_cli(cli, mobilenet, photo_npy, tmp_path):
+    import json
+    x, npy = photo_npy
+    layer = [n for n in netlens.load(mobilenet).nodes() if n["op"] == "Conv"][3]["outputs"][0]
+    cam = tmp_path / "cam.json"
+    cli_png(cli, mobilenet, npy, tmp_path / "a.png", "--size", "320x200", "--view", f"layer:{layer}", "--save-camera", cam)
+    ref = cli_png(cli, mobilenet, npy, tmp_path / "b.png", "--size", "320x200", "--camera", cam)
+    m = netlens.load(mobilenet, backend="cpu")
+    m.run(x)
+    assert m.render_png(size=(320, 200), camera=cam) == ref
+    assert m.render_png(size=(320, 200), camera=json.loads(cam.read_text())) == ref
+
+
 def test_model_repr_png_is_a_render(mobilenet, photo_npy):
     x, _ = photo_npy
     m = netlens.load(mobilenet, backend="cpu")

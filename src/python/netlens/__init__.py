@@ -104,7 +104,21 @@ class Model:
         return self._c.inspect(**flags)
 
     # --- pictures ------------------------------------------------------------------------------
-    def _render_args(self, kw):
+    def _render_args(self, kw, stack):
+        cam = kw.get("camera")
+        if isinstance(cam, dict):  # a camera as `render --save-camera` writes it, as a dict
+            import json
+            import tempfile
+            f = stack.enter_context(tempfile.NamedTemporaryFile("w", suffix=".json"))
+            json.dump(cam, f)
+            f.flush()
+            kw["camera"] = f.name
+        elif cam is not None:
+            import os
+            kw["camera"] = os.fspath(cam)
+        for k in ("camera", "view", "select", "target", "score", "labels", "title"):
+            if k in kw and kw[k] is None:
+                del kw[k]  # None: the flag is not given
         if "size" in kw:
             kw["size"] = tuple(int(v) for v in kw["size"])
         if kw.get("title") is None and self._title is not None:
@@ -113,11 +127,14 @@ class Model:
 
     def render_png(self, **kw) -> bytes:
         """PNG bytes of the network for the last run: exactly what `netlens render MODEL --out F`
-        writes for the same flags: size=(w, h), camera= (a camera JSON file), view='overview' |
+        writes for the same flags: size=(w, h), camera= (a camera JSON file, or its content as a
+        dict), view='overview' |
         'layer:NAME', select='TENSOR:INDEX', values='activation'|'gradient'|'attribution',
         target=, score=, labels=, title= (default: the model file's stem), collapse=, lod_mean=,
         gpu=. Headless (offscreen Vulkan; lavapipe works)."""
-        return self._c.render_png(**self._render_args(kw))
+        import contextlib
+        with contextlib.ExitStack() as stack:
+            return self._c.render_png(**self._render_args(dict(kw), stack))
 
     def render(self, **kw) -> Render:
         """The network as an H x W x 3 uint8 array (a Render: an ndarray that notebooks display),
