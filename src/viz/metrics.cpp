@@ -109,7 +109,8 @@ MetricValues tensor_metric(const Session& s, const std::vector<std::string>& ten
             const PlannedTensor* c = s.activations().find(in);
             const TensorInfo& info = s.info(in);
             const bool constant = !c || c->constant;  // initializers are not in the plan's activations
-            if (constant && is_float(info.dtype)) n += static_cast<double>(numel(info.shape));
+            // Scalars (Clip's bounds, a Pow exponent) are constants of the op, not parameters.
+            if (constant && is_float(info.dtype) && !info.shape.empty()) n += static_cast<double>(numel(info.shape));
           }
           out.by_tensor[t] = n;
         }

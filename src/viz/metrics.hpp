@@ -7,7 +7,9 @@
 //   (Session::node_times_ms, SessionOptions::profile; `bench --profile`'s figures), or the minimum
 //   over several runs when the caller passes them (`runs`).
 // - flops: runtime's node_flops of the producer (multiply-adds × 2; 0 for ops it does not count).
-// - params: elements of the producer's float constant inputs (initializers and folded constants).
+// - params: elements of the producer's float constant inputs of rank ≥ 1 (initializers, Constant
+//   values and folded constants: weights, biases, normalisation vectors; scalars such as Clip's
+//   bounds are constants of the op, not parameters).
 // - memory: the tensor's bytes (elements × dtype size) as planned.
 // - grad-norm: ‖dS/d(tensor)‖₂ from the session's gradients (run Session::backward first).
 // - FILE.json: an object {name: number}; a tensor takes the value of its own name, else of its
