@@ -9,7 +9,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "netlens/core.hpp"
 #include "netlens/graph.hpp"
@@ -48,5 +50,25 @@ void check_scale_values(const Node& node, const Tensor* scale, const std::string
 
 // int8 or uint8 (the quantized dtypes these ops read and write).
 bool is_quant8(DType t);
+
+}  // namespace netlens
+
+namespace netlens {
+
+// The quantization of an int8/uint8 tensor of a run: how to read its integers as real values,
+// real = (q - zero_point) * scale. Taken from the node that wrote it (QuantizeLinear: inputs 1-2 and
+// `axis`; QLinearConv / QLinearMatMul: y_scale, y_zero_point; DynamicQuantizeLinear: its scale and
+// zero-point outputs of this run) or, failing that, from a DequantizeLinear that reads it.
+struct TensorQuantization {
+  std::vector<float> scale;          // 1 value, or one per index along axis
+  std::vector<int32_t> zero_point;   // as many as scale (zeros when the model omits it)
+  QuantAxis axis;                    // per_axis, axis, channels, inner
+  std::string node;                  // describe() of the node the parameters come from
+};
+// nullopt when `tensor` is not int8/uint8 or no such node gives its parameters. Reads the session's
+// current run (constants and activations); call after Session::run.
+std::optional<TensorQuantization> tensor_quantization(const Session& s, const std::string& tensor);
+// The real values of q (float32, q's shape).
+Tensor dequantized(const Tensor& q, const TensorQuantization& p);
 
 }  // namespace netlens

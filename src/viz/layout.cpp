@@ -40,7 +40,8 @@ std::vector<VizTensor> select_tensors(const Graph& g, const std::vector<PlannedT
   auto usable = [&](const std::string& name) {
     auto it = by_name.find(name);
     return it != by_name.end() && !it->second->constant && numel(it->second->info.shape) > 0 &&
-           is_float(it->second->info.dtype);
+           (is_float(it->second->info.dtype) || it->second->info.dtype == DType::Int8 ||
+            it->second->info.dtype == DType::UInt8);  // quantized: drawn by real value (value_fetch)
   };
   for (const auto& in : g.inputs) {
     if (!usable(in.name)) continue;

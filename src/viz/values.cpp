@@ -6,6 +6,8 @@
 #include <map>
 #include <string_view>
 
+#include "shapes_quant.hpp"
+
 namespace netlens::viz {
 
 ValueMode parse_value_mode(const std::string& text, const std::string& flag) {
@@ -91,7 +93,15 @@ std::function<Tensor(const std::string&)> value_fetch(const Session& s, ValueMod
                     it == src.metric.end() ? nan : static_cast<float>(it->second));
     };
   }
-  if (m == ValueMode::Activation) return [&s](const std::string& n) { return s.activations().fetch(n); };
+  if (m == ValueMode::Activation)
+    return [&s](const std::string& n) {
+      Tensor t = s.activations().fetch(n);
+      if (t.dtype() != DType::Int8 && t.dtype() != DType::UInt8) return t;
+      // A quantized tensor is drawn by its real values, (q - zero point) * scale; without known
+      // parameters, by its integers.
+      const std::optional<TensorQuantization> q = tensor_quantization(s, n);
+      return q ? dequantized(t, *q) : t.cast(DType::Float32);
+    };
   if (!s.has_gradients())
     throw Error(ErrorKind::Usage, std::string("showing ") + value_mode_name(m) + "s needs the gradients of a target (none computed)");
   if (m == ValueMode::Gradient) return [&s](const std::string& n) { return s.gradients().fetch(n); };
