@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "activation_fn.hpp"
+#include "shapes_quant.hpp"
 
 namespace netlens::inspect {
 namespace {
@@ -255,6 +256,20 @@ TensorStats tensor_stats(const ModelView& view, const std::string& tensor, const
     if (act->outputs_exact_zeros()) s.dead = dead_channels(t);
     if (const std::string k = act->saturation_kind(); !k.empty()) s.saturation = saturation(t, k);
   }
+  if (const std::optional<TensorQuantization> q = tensor_quantization(view.session(), tensor)) {
+    const Tensor real = dequantized(t, *q);
+    const TensorStats rs = compute_stats(real, opt);
+    TensorStats::Quantization& o = s.quantization.emplace();
+    o.scale = q->scale;
+    o.zero_point = q->zero_point;
+    o.axis = q->axis.per_axis ? q->axis.axis : -1;
+    o.node = q->node;
+    o.real_min = rs.min, o.real_max = rs.max, o.real_mean = rs.mean;
+    for (int64_t i = 0; i < std::min<int64_t>(16, t.numel()); ++i) {
+      o.integers.push_back(t.get_i64(i));
+      o.reals.push_back(real.get_f64(i));
+    }
+  }
   return s;
 }
 
@@ -302,6 +317,14 @@ nlohmann::json to_json(const TensorStats& s) {
                        {"fraction", s.saturation->fraction}};
   else
     j["saturation"] = nullptr;
+  if (s.quantization) {
+    const TensorStats::Quantization& q = *s.quantization;
+    j["quantization"] = {{"scale", q.scale}, {"zero_point", q.zero_point}, {"axis", q.axis == -1 ? nlohmann::json(nullptr) : nlohmann::json(q.axis)},
+                         {"from", q.node}, {"real", {{"min", num(q.real_min)}, {"max", num(q.real_max)}, {"mean", num(q.real_mean)}}},
+                         {"first_integers", q.integers}, {"first_reals", q.reals}};
+  } else {
+    j["quantization"] = nullptr;
+  }
   return j;
 }
 

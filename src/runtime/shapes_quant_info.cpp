@@ -11,16 +11,24 @@ namespace {
 
 std::vector<float> floats_of(const Tensor& t) { return t.cast(DType::Float32).to_f32_vector(); }
 
+// The store's value of `name` (constants included), or an undefined tensor.
+Tensor value_of(const ActivationStore& a, const std::string& name) {
+  if (name.empty()) return {};
+  try {
+    return a.fetch(name);
+  } catch (const Error&) {
+    return {};
+  }
+}
+
 std::optional<TensorQuantization> from_params(const Session& s, const Node& n, const std::string& scale,
                                               const std::string& zp, const Shape& shape, bool with_axis) {
-  const ActivationStore& a = s.activations();
-  if (scale.empty() || !a.contains(scale)) return std::nullopt;
+  const Tensor st = value_of(s.activations(), scale);
+  if (!st.defined() || !is_float(st.dtype()) || st.numel() == 0) return std::nullopt;
   TensorQuantization q;
-  const Tensor st = a.fetch(scale);
   q.scale = floats_of(st);
   q.zero_point.assign(q.scale.size(), 0);
-  if (!zp.empty() && a.contains(zp)) {
-    const Tensor zt = a.fetch(zp);
+  if (const Tensor zt = value_of(s.activations(), zp); zt.defined()) {
     if (zt.numel() != static_cast<int64_t>(q.scale.size())) return std::nullopt;
     for (int64_t i = 0; i < zt.numel(); ++i) q.zero_point[static_cast<size_t>(i)] = static_cast<int32_t>(zt.get_i64(i));
   }
