@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -94,22 +95,27 @@ void build_labels(std::vector<gpu::TextVertex>& text, const viz::Scene& scene, c
   const FontAtlas& fa = font_atlas();
   // Side panels drawn over the frame (RenderOptions::inset_*): 2D overlays live between them.
   const float L0 = float(std::max(opts.inset_left, 0)), R0 = W - float(std::max(opts.inset_right, 0));
-  if (!opts.layer_bars.empty()) {
-    // A bar standing on each volume: its height is the layer's figure (0..1), on a dark track of full
-    // height, so layers compare at a glance. Drawn first: labels and panels go over them.
+  // Per-layer bars (RenderOptions::layer_bars): a labelled layer's bar runs along the foot of its
+  // label (width = the figure, over a dark track); every other layer gets a bar standing on its
+  // volume (height = the figure), drawn before the labels so that labels stay readable over them.
+  auto bar_of = [&](size_t i) {
+    const float v = i < opts.layer_bars.size() ? opts.layer_bars[i] : std::nanf("");
+    return std::isfinite(v) ? std::optional<float>(std::clamp(v, 0.0f, 1.0f)) : std::nullopt;
+  };
+  auto standing_bars = [&](const std::vector<bool>& labelled) {
     const float bw = 7.0f * ui, bh = 46.0f * ui;
-    for (size_t i = 0; i < scene.layout.layers.size() && i < opts.layer_bars.size(); ++i) {
-      const float v = opts.layer_bars[i];
-      if (!std::isfinite(v)) continue;
+    for (size_t i = 0; i < scene.layout.layers.size(); ++i) {
+      const auto f = bar_of(i);
+      if (!f || (i < labelled.size() && labelled[i])) continue;
       const auto& l = scene.layout.layers[i];
-      const glm::vec3 top(l.center().x, l.max().y, l.origin.z);
-      const auto p = viz::project_to_pixel(vp, top, opts.width, opts.height);
+      const auto p = viz::project_to_pixel(vp, glm::vec3(l.center().x, l.max().y, l.center().z), opts.width, opts.height);
       if (!p || p->x < L0 || p->x > R0 || p->y < bh || p->y > H) continue;
-      const float x = p->x - 0.5f * bw, y = p->y - bh - 3.0f * ui, f = std::clamp(v, 0.0f, 1.0f);
+      const float x = p->x - 0.5f * bw, y = p->y - bh - 3.0f * ui;
       add_panel(text, x - 1.5f * ui, y - 1.5f * ui, bw + 3.0f * ui, bh + 3.0f * ui, 2.0f * ui, glm::vec4(0.05f, 0.06f, 0.08f, 0.85f));
-      if (f > 0) add_panel(text, x, y + bh * (1.0f - f), bw, bh * f, 1.0f * ui, glm::vec4(1.0f, 0.62f, 0.18f, 1.0f));
+      if (*f > 0) add_panel(text, x, y + bh * (1.0f - *f), bw, bh * *f, 1.0f * ui, glm::vec4(1.0f, 0.62f, 0.18f, 1.0f));
     }
-  }
+  };
+  if (!opts.labels && !opts.layer_bars.empty()) standing_bars({});
   if (opts.labels) {
     const float p1 = 17.0f * ui, p2 = 14.0f * ui, pad = 7.0f * ui;
     std::vector<glm::vec4> placed;  // x0, y0, x1, y1
@@ -125,10 +131,22 @@ void build_labels(std::vector<gpu::TextVertex>& text, const viz::Scene& scene, c
     const auto labels = viz::place_layer_labels(
         scene.layout, order, vp, opts.width, opts.height, [&](const std::string& t, float px) { return fa.text_width(t, px); }, st,
         reserved, {L0, R0}, [&](int li) { return cam.cut && scene.layout.layers[static_cast<size_t>(li)].max().x < cam.cut_x; });
+    if (!opts.layer_bars.empty()) {
+      std::vector<bool> labelled(scene.layout.layers.size(), false);
+      for (const auto& lb : labels)
+        if (lb.layer >= 0 && static_cast<size_t>(lb.layer) < labelled.size()) labelled[static_cast<size_t>(lb.layer)] = true;
+      standing_bars(labelled);
+    }
     for (const auto& lb : labels) {
       const float x0 = lb.rect.x, y0 = lb.rect.y, w = lb.rect.z, h = lb.rect.w;
       add_panel(text, x0, y0, w, h, 6.0f * ui, glm::vec4(0.07f, 0.08f, 0.11f, 0.78f));
-      add_panel(text, x0, y0 + h - 2.0f * ui, w, 2.0f * ui, 1.0f * ui, glm::vec4(0.35f, 0.75f, 1.0f, 0.55f));
+      if (const auto f = lb.layer >= 0 ? bar_of(static_cast<size_t>(lb.layer)) : std::nullopt) {
+        const float bh = 5.0f * ui;
+        add_panel(text, x0, y0 + h - bh, w, bh, 1.0f * ui, glm::vec4(0.02f, 0.02f, 0.03f, 0.9f));
+        if (*f > 0) add_panel(text, x0, y0 + h - bh, w * *f, bh, 1.0f * ui, glm::vec4(1.0f, 0.62f, 0.18f, 1.0f));
+      } else {
+        add_panel(text, x0, y0 + h - 2.0f * ui, w, 2.0f * ui, 1.0f * ui, glm::vec4(0.35f, 0.75f, 1.0f, 0.55f));
+      }
       add_text(text, x0 + pad, y0 + pad + 0.8f * p1, p1, lb.title, glm::vec4(0.95f, 0.96f, 0.98f, 1.0f));
       add_text(text, x0 + pad, y0 + pad + p1 + 0.9f * p2 + 0.2f * pad, p2, lb.detail, glm::vec4(0.62f, 0.70f, 0.80f, 1.0f));
       // A small tick from the label down to the volume.
