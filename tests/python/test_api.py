@@ -10,6 +10,10 @@ import pytest
 import netlens
 from conftest import run_cli
 
+# A 24-bit virtual screen, as the other window tests use (xvfb-run's default 8-bit screen can make
+# the swapchain fail on lavapipe).
+XVFB = ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24"]
+
 
 def test_error_is_a_runtime_error_with_the_cli_message(cli, tmp_path):
     assert issubclass(netlens.Error, RuntimeError)
@@ -70,7 +74,7 @@ def test_show_starts_the_viewer_without_blocking(mobilenet, photo_npy):
     # Under Xvfb, a viewer that draws 3 frames and exits (view --frames 3): show() returns the
     # process at once, and the viewer, reading the temporary input show() wrote, exits cleanly.
     assert subprocess.run(["which", "xvfb-run"], capture_output=True).returncode == 0, "xvfb-run missing (xvfb)"
-    p = netlens.show(m, extra_args=["--frames", "3"], size=(320, 200), wrapper=["xvfb-run", "-a"])
+    p = netlens.show(m, extra_args=["--frames", "3"], size=(320, 200), wrapper=XVFB)
     assert isinstance(p, subprocess.Popen)
     assert p.poll() is None or p.returncode == 0  # returned before the viewer was done (or it was quick)
     assert p.wait(timeout=300) == 0, open(p.log_path).read()
@@ -84,7 +88,7 @@ def test_show_torch_module_without_blocking():
     net(x)  # materialises the lazy layer
     with pytest.raises(netlens.Error, match="example input"):
         netlens.show(net)
-    p = netlens.show(net, x, extra_args=["--frames", "2"], size=(320, 200), wrapper=["xvfb-run", "-a"])
+    p = netlens.show(net, x, extra_args=["--frames", "2"], size=(320, 200), wrapper=XVFB)
     assert p.wait(timeout=300) == 0, open(p.log_path).read()
 
 
