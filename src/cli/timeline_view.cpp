@@ -36,8 +36,8 @@ std::vector<float> floats_of(const std::string& flag, const std::string& v) {
   return out;
 }
 
-// GLFW key codes (GLFW_KEY_RIGHT, LEFT, N, B): the viewer hands keys over as GLFW codes.
-constexpr int kKeyRight = 262, kKeyLeft = 263, kKeyN = 78, kKeyB = 66;
+// GLFW key codes (GLFW_KEY_RIGHT, LEFT, N): the viewer hands keys over as GLFW codes.
+constexpr int kKeyRight = 262, kKeyLeft = 263, kKeyN = 78;
 
 // --checkpoint K: 0-based, or -1 for the last.
 size_t parse_checkpoint(const Args& a, size_t n) {
@@ -349,11 +349,11 @@ int run_view_timeline(const std::vector<std::string>& argv) {
   v.on_key = [&](int key) {
     if (!host.panel()) return false;
     if (key == kKeyRight || key == kKeyN) host.panel()->step(+1);
-    else if (key == kKeyLeft || key == kKeyB) host.panel()->step(-1);
+    else if (key == kKeyLeft) host.panel()->step(-1);
     else return false;
     return true;
   };
-  std::fprintf(stderr, "netlens view: %zu checkpoints; Left/Right (or B/N) step through them, the Timeline panel scrubs\n",
+  std::fprintf(stderr, "netlens view: %zu checkpoints; Left/Right (or N) step through them, the Timeline panel scrubs\n",
                host.series().size());
   return app::run_viewer(host.series().session(), v);
 }

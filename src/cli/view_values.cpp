@@ -1,12 +1,17 @@
 // `view MODEL`: the View panel's value modes (view_values.hpp).
 #include "view_values.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include "netlens/explain.hpp"
 #include "panels.hpp"
 #include "pipeline.hpp"
+#include "imgui_layer.hpp"
 #include "view.hpp"
+
+#include <imgui.h>
 
 namespace netlens::cli {
 namespace {
@@ -68,16 +73,138 @@ void ViewValues::apply(app::View& v, viz::ValueMode m, const std::string& target
     auto run = [&] {
       const explain::Target t = explain::resolve_target(s_, explain::parse_target(target), labels_);
       s_.backward(t.seeds(s_));
+      // From this backward pass only: a forward run here would use kernels the pipeline's thread made.
+      explain_target(t);
       what = t.description;
     };
     if (pipe_) pipe_->with_session([&](const Session&) { run(); });
     else run();
   }
   v.set_values(m);
+  show_explain(v, m != viz::ValueMode::Activation);
   if (m != viz::ValueMode::Activation) v.renderer().set_subtitle(subtitle(m, what));
   else v.renderer().set_subtitle(v.spec().subtitle);
   if (v.panels()) v.panels()->set_value_mode(m, m == viz::ValueMode::Activation ? "" : subtitle(m, what));
   std::fprintf(stderr, "netlens view: showing %s\n", m == viz::ValueMode::Activation ? "activations" : subtitle(m, what).c_str());
+}
+
+void ViewValues::explain_target(const explain::Target& t) {  // after s_.backward(t.seeds)
+  ex_ = {};
+  ex_.what = t.description;
+  explain::InputLayout l;
+  try {
+    l = explain::input_layout(s_);
+  } catch (const Error& e) {
+    ex_.error = e.what();  // not an image model: no heat over the input
+    return;
+  }
+  ex_.width = static_cast<int>(l.width);
+  ex_.height = static_cast<int>(l.height);
+  // The input as a picture: each channel min-max scaled (display only; the model's own scale).
+  const Tensor x = s_.activations().fetch(l.name).cast(DType::Float32);
+  const std::vector<float> xv = x.to_f32_vector();
+  std::vector<uint8_t> rgb(static_cast<size_t>(l.width * l.height * 3));
+  for (int64_t c = 0; c < 3; ++c) {
+    const int64_t cc = std::min(c, l.channels - 1);
+    float lo = INFINITY, hi = -INFINITY;
+    for (int64_t y = 0; y < l.height; ++y)
+      for (int64_t xx = 0; xx < l.width; ++xx) {
+        const float v = xv[static_cast<size_t>(l.offset(cc, y, xx))];
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+      }
+    for (int64_t y = 0; y < l.height; ++y)
+      for (int64_t xx = 0; xx < l.width; ++xx) {
+        const float v = xv[static_cast<size_t>(l.offset(cc, y, xx))];
+        rgb[static_cast<size_t>((y * l.width + xx) * 3 + c)] = static_cast<uint8_t>(hi > lo ? std::lround(255.0f * (v - lo) / (hi - lo)) : 128);
+      }
+  }
+  auto rgba = [&](const explain::Heatmap& h) {
+    const std::vector<uint8_t> o = explain::overlay(h, rgb);
+    std::vector<uint8_t> out(o.size() / 3 * 4, 255);
+    for (size_t i = 0; i < o.size() / 3; ++i)
+      for (int k = 0; k < 3; ++k) out[i * 4 + static_cast<size_t>(k)] = o[i * 3 + static_cast<size_t>(k)];
+    return out;
+  };
+  // Saliency by explain's rule (max over channels of |dS/dx| per pixel), from the input's gradient.
+  const std::vector<float> g = s_.gradients().fetch(l.name).cast(DType::Float32).to_f32_vector();
+  explain::Heatmap sal;
+  sal.height = l.height;
+  sal.width = l.width;
+  sal.values.assign(static_cast<size_t>(l.height * l.width), 0.0f);
+  for (int64_t y = 0; y < l.height; ++y)
+    for (int64_t xx = 0; xx < l.width; ++xx)
+      for (int64_t c = 0; c < l.channels; ++c)
+        sal.values[static_cast<size_t>(y * l.width + xx)] =
+            std::max(sal.values[static_cast<size_t>(y * l.width + xx)], std::fabs(g[static_cast<size_t>(l.offset(c, y, xx))]));
+  ex_.saliency = rgba(sal);
+  // Grad-CAM on the default layer, from this target's gradients.
+  try {
+    const explain::LayerGrid g = explain::layer_grid(s_, explain::default_cam_layer(s_));
+    ex_.layer = g.tensor;
+    ex_.cam = rgba(explain::grad_cam(s_, g, false, l.height, l.width));
+    for (const explain::ChannelScore& c : explain::channel_importance(s_, g)) {
+      if (ex_.channels.size() >= 8) break;
+      ex_.channels.emplace_back(c.channel, c.importance);
+    }
+  } catch (const Error& e) {
+    ex_.error = e.what();
+  }
+}
+
+void ViewValues::show_explain(app::View& v, bool shown) {
+  ui::Panels* p = v.panels();
+  ui::ImGuiLayer* gui = v.gui();
+  if (!p || !gui) return;
+  if (!shown || (ex_.saliency.empty() && ex_.error.empty())) {
+    p->set_extra({});
+    return;
+  }
+  if (!ex_.saliency.empty()) tex_saliency_ = gui->upload_texture(ex_.width, ex_.height, ex_.saliency, tex_saliency_);
+  if (!ex_.cam.empty()) tex_cam_ = gui->upload_texture(ex_.width, ex_.height, ex_.cam, tex_cam_);
+  ui::Panels::ExtraPanel e;
+  e.name = "Explain";
+  e.body = [this, &v] { draw_explain(v); };
+  p->set_extra(std::move(e));
+}
+
+void ViewValues::draw_explain(app::View& v) {
+  const ImVec4 dim(0.60f, 0.66f, 0.74f, 1.0f);
+  ImGui::TextWrapped("%s", ex_.what.c_str());
+  const bool cam = !ex_.cam.empty();
+  if (!cam) method_ = 0;
+  ImGui::RadioButton("saliency", &method_, 0);
+  ImGui::SameLine();
+  ImGui::BeginDisabled(!cam);
+  ImGui::RadioButton("Grad-CAM", &method_, 1);
+  ImGui::EndDisabled();
+  const int tex = method_ == 1 ? tex_cam_ : tex_saliency_;
+  if (tex >= 0 && ex_.width > 0) {
+    // The input under the heat, as wide as the panel (at most twice its pixels) and at most 55% of its
+    // height (the channels below stay in view), aspect kept.
+    const float aspect = float(ex_.width) / float(ex_.height);
+    const float w = std::min({ImGui::GetContentRegionAvail().x, 2.0f * float(ex_.width),
+                              0.55f * ImGui::GetContentRegionAvail().y * aspect});
+    v.gui()->image(tex, ImVec2(w, w * float(ex_.height) / float(ex_.width)));
+  }
+  if (method_ == 1 && cam) {
+    ImGui::TextColored(dim, "channels of %s by importance", ex_.layer.c_str());
+    const double top = ex_.channels.empty() ? 1.0 : std::max(1e-30, std::fabs(ex_.channels.front().second));
+    for (const auto& [c, imp] : ex_.channels) {
+      if (ImGui::GetContentRegionAvail().y < ImGui::GetFrameHeight()) break;  // what fits, best first
+      char label[48];
+      std::snprintf(label, sizeof label, "ch %lld", static_cast<long long>(c));
+      ImGui::Text("%-8s", label);
+      ImGui::SameLine();
+      const float frac = static_cast<float>(std::clamp(std::fabs(imp) / top, 0.0, 1.0));
+      char val[32];
+      std::snprintf(val, sizeof val, "%.3g", imp);
+      ImGui::PushStyleColor(ImGuiCol_PlotHistogram, imp >= 0 ? ImVec4(0.95f, 0.55f, 0.25f, 1.0f) : ImVec4(0.35f, 0.65f, 1.0f, 1.0f));
+      ImGui::ProgressBar(frac, ImVec2(-1, 0), val);
+      ImGui::PopStyleColor();
+    }
+  }
+  if (!ex_.error.empty() && !cam) ImGui::TextColored(dim, "no Grad-CAM: %s", ex_.error.c_str());
 }
 
 }  // namespace netlens::cli

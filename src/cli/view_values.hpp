@@ -11,6 +11,7 @@
 // `pipe` its pipeline or null (nothing else runs the session). Used on the UI thread only.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -22,6 +23,9 @@
 
 namespace netlens::live {
 class LivePipeline;
+}
+namespace netlens::explain {
+struct Target;
 }
 
 namespace netlens::cli {
@@ -38,6 +42,23 @@ class ViewValues {
  private:
   bool before_frame(app::View& v);
   void apply(app::View& v, viz::ValueMode m, const std::string& target);
+
+  // The Explain panel (right column, while a gradient mode is shown): the input under the saliency
+  // or Grad-CAM heat of the target (explain's overlay) and the Grad-CAM layer's top channels by
+  // importance. Made on the viewer's thread under the session lock, right after the backward pass.
+  struct Explained {
+    std::string what, layer, error;  // error: why Grad-CAM is missing (no spatial layer, ...)
+    int width = 0, height = 0;
+    std::vector<uint8_t> saliency, cam;  // RGBA overlays (empty: none)
+    std::vector<std::pair<int64_t, double>> channels;  // (channel, importance), best first
+  };
+  void explain_target(const explain::Target& t);
+  void show_explain(app::View& v, bool shown);
+  void draw_explain(app::View& v);
+
+  Explained ex_;
+  int tex_saliency_ = -1, tex_cam_ = -1;
+  int method_ = 1;  // 0 saliency, 1 Grad-CAM (when there is one)
 
   Session& s_;
   live::LivePipeline* pipe_;
