@@ -89,4 +89,15 @@ explain::Target Model::backward(const std::string& target, const std::string& sc
   return t;
 }
 
+explain::Explanation Model::explain(const std::string& target, const std::string& score,
+                                    const std::vector<std::string>& labels, const explain::MethodOptions& mo,
+                                    explain::Target* target_out) {
+  Session& s = session();
+  check_no_views("explain");
+  explain::input_layout(s);  // Error{Usage} before any work when there is no image input
+  const explain::TargetSpec spec = explain::parse_target(target, explain::parse_score(score.empty() ? "logit" : score));
+  *target_out = explain::resolve_target(s, spec, labels);
+  return explain::explain(s, inputs_, *target_out, mo);
+}
+
 }  // namespace netlens::pyapi

@@ -75,6 +75,11 @@ class Model {
   // Backward pass of the target (explain::parse_target text, score "logit"|"prob") on the last run.
   explain::Target backward(const std::string& target, const std::string& score, const std::vector<std::string>& labels);
 
+  // explain::explain on the last run's inputs (the session is left holding that run and its
+  // gradients, as after `netlens explain`). Call without the GIL.
+  explain::Explanation explain(const std::string& target, const std::string& score, const std::vector<std::string>& labels,
+                               const explain::MethodOptions& mo, explain::Target* target_out);
+
   // The PNG `netlens render MODEL --out F` writes for these options, as bytes. Gradient modes run
   // the backward pass first, as the CLI does. render.cpp (Error{Device} without the Vulkan app).
   std::string render_png(const RenderOptions& o);

@@ -264,6 +264,63 @@ PYBIND11_MODULE(_netlens, m) {
         return json_to_python(cli::to_json(t, t.value(self.session())));
       }, py::arg("target") = "", py::arg("score") = "logit", py::arg("labels") = py::none(),
       "What a target means on the last run: {text, description, output, tensor, score, value, class}.")
+      .def("explain", [](Model& self, const std::string& method, const std::string& target, const std::string& score,
+                         const py::object& labels, const std::string& layer, int samples, double sigma, uint32_t seed, int steps,
+                         const std::string& rule, const py::object& baseline, int64_t patch, int64_t stride) {
+        explain::MethodOptions mo;
+        mo.method = explain::parse_method(method);
+        mo.layer = layer;
+        if (!layer.empty() && !explain::is_cam(mo.method))
+          throw Error(ErrorKind::Usage, "layer is for method gradcam, gradcam++ or hirescam");
+        // The CLI's ranges and messages (cmd_explain.cpp).
+        if (samples < 1 || samples > 10000) throw Error(ErrorKind::Usage, "samples must be 1..10000");
+        if (steps < 1 || steps > 10000) throw Error(ErrorKind::Usage, "steps must be 1..10000");
+        if (patch < 0 || stride < 0) throw Error(ErrorKind::Usage, "patch and stride must be > 0");
+        if (rule != "midpoint" && rule != "trapezoid") throw Error(ErrorKind::Usage, "rule must be midpoint or trapezoid");
+        mo.smoothgrad_samples = samples;
+        mo.smoothgrad_sigma = sigma;
+        mo.seed = seed;
+        mo.ig_steps = steps;
+        mo.ig_rule = rule == "midpoint" ? explain::IgRule::Midpoint : explain::IgRule::Trapezoid;
+        if (!baseline.is_none()) mo.baseline = from_numpy(self, "baseline", baseline).cast(DType::Float32);
+        mo.patch = patch;
+        mo.stride = stride;
+        const std::vector<std::string> lab = labels_arg(labels);
+        explain::Target t;
+        explain::Explanation e;
+        {
+          std::unique_lock lk(self.mutex(), std::defer_lock);
+          py::gil_scoped_release release;
+          lk.lock();
+          e = self.explain(target, score, lab, mo, &t);
+        }
+        py::dict d;
+        d["method"] = explain::method_name(e.method);
+        d["target"] = json_to_python(cli::to_json(t, e.target_value));
+        d["heatmap"] = to_numpy(Tensor::from_f32({e.heat.height, e.heat.width}, e.heat.values));
+        d["signed"] = e.heat.signed_values;
+        d["attribution"] = e.attribution.defined() ? py::object(to_numpy(e.attribution)) : py::object(py::none());
+        d["runs"] = py::dict(py::arg("forward") = e.forward_runs, py::arg("backward") = e.backward_runs);
+        if (e.method == explain::Method::IntegratedGradients)
+          d["completeness"] = py::dict(py::arg("attribution_sum") = e.attribution_sum, py::arg("target_value") = e.target_value,
+                                       py::arg("baseline_value") = e.baseline_value, py::arg("relative_error") = e.completeness_error);
+        if (explain::is_cam(e.method)) {
+          d["layer"] = text(e.layer.tensor);
+          py::list ch;
+          for (const explain::ChannelScore& c : e.channels)
+            ch.append(py::dict(py::arg("channel") = c.channel, py::arg("importance") = c.importance, py::arg("mean_gradient") = c.weight));
+          d["channels"] = ch;
+        }
+        return d;
+      }, py::arg("method") = "saliency", py::arg("target") = "", py::arg("score") = "logit", py::arg("labels") = py::none(),
+      py::arg("layer") = "", py::arg("samples") = 25, py::arg("sigma") = -1.0, py::arg("seed") = 1, py::arg("steps") = 32,
+      py::arg("rule") = "midpoint", py::arg("baseline") = py::none(), py::arg("patch") = 0, py::arg("stride") = 0,
+      "Why the model decided: `netlens explain` on the last run's inputs. method: saliency | gradxinput | smoothgrad |\n"
+      "ig | gradcam | gradcam++ | hirescam | occlusion; target/score/labels as gradients(); layer (CAMs), samples,\n"
+      "sigma, seed (SmoothGrad), steps, rule, baseline (IG), patch, stride (occlusion) as the CLI's flags.\n"
+      "Returns {method, target, heatmap (input H x W float32, = the CLI's heatmap.npy), signed, attribution\n"
+      "(per input element, gradient methods; else None), runs, completeness (IG), layer + channels (CAMs)}.\n"
+      "The session is left holding the run of the inputs and its gradients. GIL released.")
       .def("inspect", [](Model& self, std::optional<std::string> tensor, std::optional<std::string> find,
                          std::optional<std::string> neuron, std::optional<std::string> weights, bool attention, int64_t query,
                          std::optional<std::string> labels, bool gradients, std::optional<std::string> target,

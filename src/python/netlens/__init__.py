@@ -97,6 +97,13 @@ class Model:
         """What a target means on the last run: {text, description, output, tensor, score, value, class}."""
         return self._c.target(target, score, labels)
 
+    def explain(self, method: str = "saliency", target: str = "", **kw) -> dict:
+        """`netlens explain` on the last run's inputs: {method, target, heatmap (H x W float32, the
+        CLI's heatmap.npy), signed, attribution, runs, completeness (IG), layer + channels (CAMs)}.
+        method: saliency | gradxinput | smoothgrad | ig | gradcam | gradcam++ | hirescam | occlusion;
+        keywords: score, labels, layer, samples, sigma, seed, steps, rule, baseline, patch, stride."""
+        return self._c.explain(method, target, **kw)
+
     def inspect(self, **flags) -> dict:
         """The JSON document `netlens inspect` prints, for the last run, as a dict. Keywords are
         its flags: tensor=, find=, neuron=, weights=, attention=, query=, labels=, gradients=,
@@ -207,7 +214,7 @@ def show(model, example_input=None, *, size=(1600, 900), extra_args=(), wrapper=
     (.npy), so the notebook or script keeps running and a viewer crash cannot take Python down.
     `model`: a netlens Model that has run, a path to an ONNX file, or a torch.nn.Module (then
     example_input is required and from_torch exports it). extra_args: more `netlens view` flags
-    (e.g. ["--view", "layer:NAME"]); wrapper: a command prefix (e.g. ["xvfb-run", "-a"]).
+    (e.g. ["--view", "layer:NAME"]); wrapper: a command prefix (e.g. ["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24"]).
     Returns the subprocess.Popen (its .log_path: the viewer's output)."""
     if hasattr(model, "forward") and hasattr(model, "parameters"):  # a torch module
         if example_input is None:
