@@ -249,8 +249,15 @@ void View::draw_panels(bool shown, const std::function<bool(const std::function<
   if (!gui_) return;
   const auto& o = r_->options();
   if (!shown) {
-    r_->set_overlay({});
     r_->set_insets(0, 0);
+    if (!presenter_) {
+      r_->set_overlay({});
+      return;
+    }
+    gui_->begin_frame(o.width, o.height);  // the presenter's overlay alone
+    presenter_(o.width, o.height);
+    gui_->end_frame();
+    r_->set_overlay(gui_->overlay());
     return;
   }
   const int inset = ui::column_width(o.width, o.height);
@@ -258,6 +265,7 @@ void View::draw_panels(bool shown, const std::function<bool(const std::function<
   auto draw = [&] {
     gui_->begin_frame(o.width, o.height);
     panels_->draw(o.width, o.height);
+    if (presenter_) presenter_(o.width, o.height);
     gui_->end_frame();
   };
   if (!when_readable(draw)) {

@@ -143,6 +143,9 @@ class View final : public live::ResultSink {
   // frame. `readable`: whether the session may be read now (a live run in flight holds it: the
   // panels then keep their last ImGui frame).
   void draw_panels(bool shown, const std::function<bool(const std::function<void()>&)>& when_readable);
+  // Drawn inside every ImGui frame after the panels, or alone while they are hidden (a window's
+  // presenter overlay: captions, pointer, blank screen, speaker notes); empty: none.
+  void set_presenter_overlay(std::function<void(int width, int height)> fn) { presenter_ = std::move(fn); }
   // The panels' analyses redone for the scene shown now (after update_values), the selection kept.
   void refresh_panels();
   // Offscreen: the panel rectangles as JSON ({"frame", "font_px", "panels": [...]}) to `path`.
@@ -165,6 +168,7 @@ class View final : public live::ResultSink {
   std::unique_ptr<ui::ImGuiLayer> gui_;
   std::unique_ptr<ui::Panels> panels_;
   std::vector<std::pair<std::string, std::vector<int64_t>>> contrib_shown_;  // marked in 3D
+  std::function<void(int, int)> presenter_;
 };
 
 }  // namespace netlens::app

@@ -189,6 +189,7 @@ void Viewer::open() {
     });
   });
   open_panels();
+  presenter_open();
   if (o_.on_view) o_.on_view(*view_);
   std::fprintf(stderr,
                "netlens view: drag to orbit, scroll to zoom, Tab for fly mode (WASD/QE), F focus, O overview, "
@@ -347,6 +348,7 @@ int Viewer::run() {
         dirty_ = true;
       }
     }
+    presenter_update(dt);
     if (cc_->update(dt)) dirty_ = true;
     int fw = 0, fh = 0;
     glfwGetFramebufferSize(win_, &fw, &fh);

@@ -14,7 +14,13 @@
 // field highlighted); Esc clear the selection; C save the camera JSON; P save a PNG; V vsync on/off;
 // H or F1 hide/show the panels (docs/ui.md), which take the mouse and keys while they are hovered
 // or typed in.
-// Live input: Right or N next image, Left or B previous image (folders), Space pause/resume (videos,
+// Tours and presenting (viewer_tour.cpp, docs/present.md): K adds the current view (camera,
+// selection, value mode) as a keyframe captioned "stop N", T saves the tour (--tour-out FILE, else
+// netlens-tour.json); with --tour FILE the tour plays (eased flights, timed captions): PageDown or
+// Right next stop, PageUp or Left previous stop (the arrows step images instead with a live
+// input), Space pause/play. B blank screen, L pointer highlight following the mouse, F11 full
+// screen, F2 speaker notes (the presenter's overlay only; never recorded).
+// Live input: Right or N next image, Left previous image (folders), Space pause/resume (videos,
 // cameras); the frame's subtitle shows the input and the live statistics. The Input panel's Load, a
 // file dropped on the window and the script's `open PATH` run the model on that file (open_input).
 #pragma once
@@ -66,6 +72,8 @@ struct ViewerOptions {
   // stderr and keeps the view; a failure later (in the run) comes through live->error().
   std::function<void(const std::string&)> open_input;
   std::string labels;       // label file / CTC dictionary for the Predictions panel ("" for none)
+  std::string tour;         // a tour to play (viz/tour.hpp JSON); "" none
+  std::string tour_out;     // where T saves the keyframes added with K ("" netlens-tour.json)
   // A host's own view mode (`view --timeline`): graph inputs left out of the layout
   // (FrameSpec::hidden_inputs); `on_view` once the view and its panels exist (add a panel);
   // `before_frame` at the start of every frame (before a live result is taken) with the camera shown (apply what the panel asked

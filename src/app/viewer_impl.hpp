@@ -14,9 +14,11 @@
 #include <glm/vec2.hpp>
 
 #include "camera_controller.hpp"
+#include "imgui_layer.hpp"
 #include "panels.hpp"
 #include "script.hpp"
 #include "swapchain.hpp"
+#include "tour.hpp"
 #include "view.hpp"
 #include "viewer.hpp"
 
@@ -72,6 +74,18 @@ class Viewer {
   bool gui_mouse() const { return view_ && view_->gui() && show_panels_ && view_->gui()->wants_mouse(); }
   bool gui_keyboard() const { return view_ && view_->gui() && show_panels_ && view_->gui()->wants_keyboard(); }
 
+  // Tours and presenter keys (viewer_tour.cpp).
+  void presenter_open();             // after the panels: loads o_.tour, installs the overlay
+  bool presenter_key(int key);       // true when it took the key
+  void presenter_update(double dt);  // a playing tour: the clock, then show_tour_time()
+  void show_tour_time();             // camera, selection, values and caption of tour_t_
+  void goto_stop(int step);          // +1 next stop (flown to), -1 previous (at once)
+  void presenter_overlay(int w, int h);
+  void add_keyframe();
+  void save_tour();
+  void toggle_fullscreen();
+  void toast(const std::string& text);
+
   static Viewer* self(GLFWwindow* w) { return static_cast<Viewer*>(glfwGetWindowUserPointer(w)); }
 
   const Session& s_;
@@ -108,6 +122,19 @@ class Viewer {
   int64_t frames_ = 0;
   std::vector<double> frame_ms_;  // acquire → present of each drawn frame
   uint32_t last_draws_ = 0;
+
+  // Tour and presenter state.
+  viz::Tour tour_;              // played (--tour) and/or added to (K)
+  bool tour_playing_ = false;
+  double tour_t_ = 0.0;         // seconds into the tour
+  double tour_stop_at_ = -1.0;  // stepping: the clock stops here (-1: plays through the holds)
+  size_t tour_key_ = 0, tour_key_applied_ = SIZE_MAX;
+  std::string caption_;
+  float caption_alpha_ = 0.0f;
+  bool blank_ = false, pointer_ = false, notes_ = false;
+  int windowed_[4] = {0, 0, 1280, 800};  // position and size before full screen
+  std::string toast_;
+  double toast_until_ = 0.0;
 
   // Live input state.
   std::string input_name_;

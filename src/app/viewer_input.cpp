@@ -32,6 +32,7 @@ void Viewer::press_key(int key) noexcept {
 void Viewer::on_key(int key) {
   dirty_ = true;
   if (o_.on_key && o_.on_key(key)) return;  // the host's (view --timeline: Left/Right step checkpoints)
+  if (presenter_key(key)) return;  // tours and presenting (viewer_tour.cpp)
   const auto& o = view_->renderer().options();
   const float aspect = float(o.width) / float(o.height);
   switch (key) {
@@ -52,7 +53,6 @@ void Viewer::on_key(int key) {
       if (o_.feeder) o_.feeder->next();
       break;
     case GLFW_KEY_LEFT:
-    case GLFW_KEY_B:
       if (o_.feeder) o_.feeder->prev();
       break;
     case GLFW_KEY_SPACE:
@@ -95,7 +95,10 @@ void Viewer::run_command(const viz::ScriptCommand& l) {
                                                     {"c", GLFW_KEY_C}, {"p", GLFW_KEY_P}, {"v", GLFW_KEY_V},
                                                     {"right", GLFW_KEY_RIGHT}, {"left", GLFW_KEY_LEFT},
                                                     {"space", GLFW_KEY_SPACE}, {"n", GLFW_KEY_N}, {"b", GLFW_KEY_B},
-                                                    {"h", GLFW_KEY_H}, {"g", GLFW_KEY_G}};
+                                                    {"h", GLFW_KEY_H}, {"g", GLFW_KEY_G},
+                                                    {"k", GLFW_KEY_K}, {"t", GLFW_KEY_T}, {"l", GLFW_KEY_L},
+                                                    {"pagedown", GLFW_KEY_PAGE_DOWN}, {"pageup", GLFW_KEY_PAGE_UP},
+                                                    {"f2", GLFW_KEY_F2}, {"f11", GLFW_KEY_F11}};
     // As the key callback: an error is one line and the script goes on. parse_script accepts only
     // these names.
     press_key(keys.at(a[0]));

@@ -12,6 +12,7 @@
 #include "predictions.hpp"
 #include "frame_flags.hpp"
 #include "timeline_view.hpp"
+#include "tour.hpp"
 #include "view_values.hpp"
 #include "viewer.hpp"
 
@@ -67,7 +68,8 @@ std::optional<SingleFeed> single_feed(const LoadedModel& m, const ModelOptions& 
 int run_view(const std::vector<std::string>& argv) {
   // A checkpoint series (timeline_view.cpp): its own flags, panel and keys.
   if (std::find(argv.begin(), argv.end(), "--timeline") != argv.end()) return run_view_timeline(argv);
-  std::vector<std::string> flags = {"camera", "view", "select", "gpu", "title", "frames", "script", "slideshow", "interop", "labels"};
+  std::vector<std::string> flags = {"camera", "view", "select", "gpu", "title", "frames", "script", "slideshow", "interop", "labels",
+                                    "tour", "tour-out"};
   flags.insert(flags.end(), kModelFlags.begin(), kModelFlags.end());  // includes size and input-size
   std::vector<std::string> bools = {"validation", "lod-mean", "no-vsync"};
   bools.insert(bools.end(), kModelBoolFlags.begin(), kModelBoolFlags.end());
@@ -89,6 +91,9 @@ int run_view(const std::vector<std::string>& argv) {
   v.vsync = !a.has("no-vsync");
   v.labels = a.get_or("labels", "");
   if (!v.labels.empty()) inspect::read_labels(v.labels);  // a bad file is one line now, not after the run
+  v.tour = a.get_or("tour", "");
+  v.tour_out = a.get_or("tour-out", "");
+  if (!v.tour.empty()) viz::read_tour(v.tour);  // likewise (its names are checked against the layout later)
   // Before the model runs (seconds for big ones): no display → one line, exit 1.
   app::require_display();
   ModelOptions mo = parse_model_options(a, /*size_is_image=*/false);  // --size is the window here
@@ -190,14 +195,15 @@ int run_view(const std::vector<std::string>& argv) {
 NETLENS_COMMAND("view",
                 "view MODEL [--input FILE [--input-size WxH]] [--size 1280x800] [--camera cam.json | --view overview | "
                 "--view layer:NAME] [--select TENSOR:INDEX] [--no-vsync] [--frames N] [--script FILE] [--gpu N] "
-                "[--validation] [--lod-mean] [--labels FILE]\n"
+                "[--validation] [--lod-mean] [--labels FILE] [--tour FILE] [--tour-out FILE]\n"
                 "       view MODEL --input DIR|VIDEO|camera[:N] [--slideshow SECONDS] [--interop auto|off] [view flags]\n"
                 "       view CHECKPOINTS... --timeline --input PROBE [--label N|--labels FILE.npy] [--eval DIR] [--checkpoint K] "
                 "[--timeline-color weight_change|update_ratio|grad_norm|dead_share] [view flags]",
                 "run the model and explore the network in a window (drag/scroll, Tab fly mode, F focus, click "
                 "select, C camera, P screenshot; the Input panel's Load or a file dropped on the window runs the model on "
-                "that image); a folder/video/camera input is run live (Right/Left or N/B step "
-                "through a folder, Space pauses a video); without a display use 'render'",
+                "that image); a folder/video/camera input is run live (Right/Left or N step "
+                "through a folder, Space pauses a video); K adds a tour keyframe, T saves the tour, --tour plays one "
+                "(PageDown/PageUp stops, B blank, L pointer, F11 full screen, F2 notes: docs/present.md); without a display use 'render'",
                 run_view);
 
 }  // namespace
