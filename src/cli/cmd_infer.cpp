@@ -111,7 +111,7 @@ int run_infer(const std::vector<std::string>& argv) {
   bools.push_back("gradients");
   Args a(argv, flags, bools, kModelRepeated);
   ModelOptions o = parse_model_options(a);
-  if (o.inputs.empty()) throw Error(ErrorKind::Usage, "missing --input FILE");
+  if (o.inputs.empty() && !o.text) throw Error(ErrorKind::Usage, "missing --input FILE (or --text \"...\")");
   if (a.has("all") && !a.has("dump")) throw Error(ErrorKind::Usage, "--all needs --dump DIR");
   const int64_t top = a.get_int("top", 5);
   const bool gradients = a.has("gradients");

@@ -15,13 +15,16 @@
 namespace netlens::cli {
 
 const std::vector<std::string> kModelFlags = {"input", "input-shape", "backend", "precision", "max-memory", "size",
-                                              "input-size", "mean", "std", "scale", "layout"};
+                                              "input-size", "mean", "std", "scale", "layout", "text", "vocab"};
 const std::vector<std::string> kModelBoolFlags = {"bgr", "quiet"};
 const std::vector<std::string> kModelRepeated = {"input", "input-shape"};
 
 std::string model_flags_help() {
   return "  --input FILE | NAME=FILE   .npy (used as is) or PNG/JPEG image (repeatable)\n"
          "  --input-shape NAME=1x3xHxW bind a dynamic input shape (repeatable)\n"
+         "  --text \"...\"               text input, one token per character: ids from --vocab FILE (a\n"
+         "                             JSON list or one token per line) or MODEL's <stem>.vocab.json\n"
+         "                             beside it, else the UTF-8 bytes (docs/recurrent.md)\n"
          "  --backend cpu|cuda|auto    where to run (default auto: CUDA when usable)\n"
          "  --precision fp32|tf32|fp16 CUDA Conv/Gemm/MatMul numerics (default fp32: matches the CPU;\n"
          "                             tf32 within 3e-2, fp16 within 6e-2 relative L2 per tensor;\n"
@@ -111,6 +114,9 @@ ModelOptions parse_model_options(const Args& a, bool size_is_image) {
         throw Error(ErrorKind::Usage, "--input-shape '" + s + "' is impossibly large");
     o.input_shapes[s.substr(0, eq)] = std::move(shape);
   }
+  o.text = a.get("text");
+  o.vocab = a.get_or("vocab", "");
+  if (!o.vocab.empty() && !o.text) throw Error(ErrorKind::Usage, "--vocab needs --text");
   o.backend = a.get_or("backend", "auto");
   if (o.backend != "cpu" && o.backend != "cuda" && o.backend != "auto")
     throw Error(ErrorKind::Usage, "--backend must be cpu, cuda or auto, got '" + o.backend + "'");
@@ -249,6 +255,23 @@ LoadedModel load_model(const ModelOptions& o, bool need_inputs, std::optional<Gr
     }
     if (m.inputs.count(name)) throw Error(ErrorKind::Usage, "input '" + name + "' given twice");
     m.inputs[name] = read_input_file(path, *m.graph.find_input(name), o);
+  }
+  if (o.text) {
+    // The text input: the only graph input, or else the only integer one.
+    const ValueInfo* vi = m.graph.inputs.size() == 1 ? &m.graph.inputs[0] : nullptr;
+    for (const ValueInfo& v : m.graph.inputs)
+      if (m.graph.inputs.size() > 1 && (v.dtype == DType::Int64 || v.dtype == DType::Int32)) {
+        if (vi) throw Error(ErrorKind::Usage, "--text: the model has several integer inputs; give the others with --input NAME=FILE and use a one-input model for --text");
+        vi = &v;
+      }
+    if (!vi) throw Error(ErrorKind::Usage, "--text: the model has no integer input to put token ids into");
+    if (m.inputs.count(vi->name)) throw Error(ErrorKind::Usage, "input '" + vi->name + "' given twice (--input and --text)");
+    const std::string vpath = o.vocab.empty() ? vocab_beside(o.model) : o.vocab;
+    std::optional<Vocabulary> vocab;
+    if (!vpath.empty()) vocab = Vocabulary::load(vpath);
+    m.text = tokenize_chars(*o.text, vocab ? &*vocab : nullptr);
+    m.text_input = vi->name;
+    m.inputs[vi->name] = text_tensor(m.text, *vi);
   }
   std::map<std::string, Shape> shapes = o.input_shapes;
   for (const auto& [name, t] : m.inputs) {

@@ -15,6 +15,7 @@
 #include "netlens/graph.hpp"
 #include "netlens/io.hpp"
 #include "netlens/runtime.hpp"
+#include "netlens/text.hpp"
 
 namespace netlens::cli {
 
@@ -35,6 +36,10 @@ struct ModelOptions {
   bool size_given = false;
   bool quiet = false;
   bool profile = false;  // time every node (bench --profile)
+  // --text "...": bound to the model's text input (the only input, or the only integer one), one
+  // token per character; ids from --vocab FILE or the model's <stem>.vocab.json/.txt, else bytes.
+  std::optional<std::string> text;
+  std::string vocab;
   // Where the CUDA backend's activation arena lives (SessionOptions::arena_allocator; the live
   // interop path puts it in Vulkan-exported memory). Empty: the backends' own memory.
   std::function<DeviceBuffer(Backend&, size_t)> arena_allocator;
@@ -77,7 +82,9 @@ struct LoadedModel {
   Graph graph;  // as loaded (the session holds its own copy)
   std::vector<std::unique_ptr<Backend>> backends;
   std::unique_ptr<Session> session;
-  std::map<std::string, Tensor> inputs;  // host inputs bound from --input (may be empty)
+  std::map<std::string, Tensor> inputs;  // host inputs bound from --input/--text (may be empty)
+  TextTokens text;                        // --text's tokens (empty without --text)
+  std::string text_input;                 // the graph input --text was bound to
   double load_ms = 0, prepare_ms = 0;
   std::shared_ptr<Progress> run_progress;  // fed by the session while it runs
 };
