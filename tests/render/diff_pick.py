@@ -7,7 +7,8 @@ the dump goes through no diff code, layout, scene or renderer).
 
 abs: |a-b|; rel: |a-b| / (|a| + 1e-6 max|a|) (values.hpp's definition). Tolerance: 1e-6 relative
 (+1e-12): float32 figures printed with 9 significant digits. MobileNetV2 fp32 against its float16
-conversion (scripts/convert-float16.py) and against a second photo; a model against itself picks 0.
+conversion (scripts/convert-float16.py) and against a second photo; a model against itself picks 0;
+with --ui the Diff panel is drawn with its ranking bars.
 """
 import json
 import os
@@ -73,6 +74,22 @@ out = run(netlens, "render", mnv2, "--input", cat, "--diff", mnv2, "--view", f"l
 p = json.loads(out.strip().splitlines()[-1])
 if p is None or p["value"] != 0:
     failures.append(f"self diff picked {p}")
+# --ui: the Diff panel is drawn (its rectangle) and holds the ranking's orange bars.
+rects = os.path.join(work, "rects.json")
+run(netlens, "render", mnv2, "--input", cat, "--diff", fp16, "--ui", "--ui-rects", rects, "--size", "1600x900",
+    "--out", os.path.join(work, "ui.png"))
+panel = [r for r in json.load(open(rects))["panels"] if r["name"] == "Diff"]
+if not panel or panel[0]["w"] < 100 or panel[0]["h"] < 100:
+    failures.append(f"--ui: no Diff panel in {rects}")
+else:
+    from PIL import Image
+    r = panel[0]
+    img = np.asarray(Image.open(os.path.join(work, "ui.png")).convert("RGB")).astype(int)
+    box = img[int(r["y"]):int(r["y"] + r["h"]), int(r["x"]):int(r["x"] + r["w"])]
+    orange = np.sum((np.abs(box[..., 0] - 255) < 12) & (np.abs(box[..., 1] - 158) < 14) & (np.abs(box[..., 2] - 46) < 14))
+    print(f"Diff panel {int(r['w'])}x{int(r['h'])} px, {orange} bar pixels")
+    if orange < 500:
+        failures.append(f"--ui: the Diff panel shows no ranking bars ({orange} orange pixels)")
 # Bad flags: one error line (usage errors add the usage), non-zero exit.
 for bad in (["--diff-kind", "rel"], ["--diff", mnv2, "--diff-kind", "log"], ["--diff", mnv2, "--metric", "flops"],
             ["--diff", os.path.join(work, "nope.onnx")]):
@@ -84,4 +101,4 @@ for bad in (["--diff-kind", "rel"], ["--diff", mnv2, "--diff-kind", "log"], ["--
 if failures:
     print("\n".join("FAIL: " + f for f in failures))
     sys.exit(1)
-print(f"ok: {picked} picks equal NumPy's differences; self diff 0; bad flags refused in one line")
+print(f"ok: {picked} picks equal NumPy's differences; self diff 0; Diff panel drawn; bad flags refused in one line")
