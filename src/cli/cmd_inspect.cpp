@@ -15,6 +15,7 @@
 #include "contributions.hpp"
 #include "diff.hpp"
 #include "gradients.hpp"
+#include "metrics.hpp"
 #include "model_view.hpp"
 #include "predictions.hpp"
 #include "stats.hpp"
@@ -128,7 +129,7 @@ json predictions_section(InspectContext& c) {
 // --gradients [--target T] [--score logit|prob]: a backward pass of the target (labels from --labels),
 // every gradient's statistics and the gradient flow from the output back to the input.
 void gradients_check(InspectContext& c) {
-  if (!c.args.has("gradients") && (c.args.has("target") || c.args.has("score")))
+  if (!c.args.has("gradients") && c.args.get_or("metric", "") != "grad-norm" && (c.args.has("target") || c.args.has("score")))
     throw Error(ErrorKind::Usage, "--target and --score choose what --gradients differentiates: add --gradients");
   target_spec_from_flags(c.args);
 }
@@ -182,6 +183,36 @@ json diff_section(InspectContext& c) {
   return j;
 }
 
+// --metric latency|flops|params|memory|grad-norm|FILE.json: the per-layer figures `render --metric`
+// colours by (viz/metrics.hpp), for every non-constant tensor in plan order.
+void metric_check(InspectContext& c) { viz::parse_metric(*c.args.get("metric")); }
+
+json metric_section(InspectContext& c) {
+  const viz::MetricSpec spec = viz::parse_metric(*c.args.get("metric"));
+  Session& s = *c.model.session;
+  std::vector<std::vector<double>> runs;
+  if (spec.kind == viz::MetricKind::Latency)
+    for (int i = 0; i < 5; ++i) {  // the minimum of five runs after the first, per node
+      run_once(c.model);
+      runs.push_back(s.node_times_ms());
+    }
+  if (spec.kind == viz::MetricKind::GradNorm) backward_for_target(s, target_spec_from_flags(c.args), labels_from_flags(c.args));
+  std::vector<std::string> names;
+  for (const PlannedTensor& t : s.planned())
+    if (!t.constant) names.push_back(t.name);
+  const viz::MetricValues v = viz::tensor_metric(s, names, spec, runs);
+  json values = json::array();
+  for (const std::string& n : names) {
+    auto it = v.by_tensor.find(n);
+    if (it == v.by_tensor.end()) continue;
+    const PlannedTensor* pt = s.activations().find(n);
+    const Node* node = pt && pt->producer >= 0 ? &s.graph().nodes[static_cast<size_t>(pt->producer)] : nullptr;
+    values.push_back({{"tensor", n}, {"node", node ? json(node->name) : json(nullptr)}, {"op", node ? json(node->op_type) : json(nullptr)},
+                      {"value", it->second}});
+  }
+  return {{"metric", *c.args.get("metric")}, {"name", viz::metric_name(spec)}, {"values", values}, {"unknown", v.unknown}};
+}
+
 const std::vector<Section>& sections() {
   static const std::vector<Section> s = {
       {"structure", {}, {"brief"}, always, {}, structure_section},
@@ -191,11 +222,14 @@ const std::vector<Section>& sections() {
       {"weights", {"weights"}, {}, [](const Args& a) { return a.has("weights"); }, weights_check, weights_section},
       {"attention", {"query"}, {"attention"}, [](const Args& a) { return a.has("attention"); }, {}, attention_section},
       {"predictions", {"labels"}, {}, [](const Args& a) { return a.has("labels"); }, predictions_check, predictions_section},
+      {"metric", {"metric"}, {}, [](const Args& a) { return a.has("metric"); }, metric_check, metric_section},
       {"diff", {"diff", "input-b", "diff-threshold"}, {}, [](const Args& a) { return a.has("diff") || a.has("input-b"); }, diff_check,
        diff_section},
       // Last: the backward pass it runs must not change what the sections above read (it does not
       // touch the activations, but this keeps the order of the work obvious).
-      {"gradients", {"target", "score"}, {"gradients"}, [](const Args& a) { return a.has("gradients") || a.has("target") || a.has("score"); },
+      {"gradients", {"target", "score"}, {"gradients"}, [](const Args& a) {
+         return a.has("gradients") || ((a.has("target") || a.has("score")) && a.get_or("metric", "") != "grad-norm");
+       },
        gradients_check, gradients_section},
   };
   return s;
@@ -230,6 +264,7 @@ int run_inspect(const std::vector<std::string>& argv) {
   const int64_t top = a.get_int("top", 5);
   if (top < 0) throw Error(ErrorKind::Usage, "--top must be >= 0");
   o.quiet = true;  // stdout carries the document only
+  o.profile = a.get_or("metric", "") == "latency";  // per-node times (SessionOptions::profile)
 
   LoadedModel m = load_model(o, true);
   inspect::ModelView view(*m.session);
@@ -257,10 +292,11 @@ int run_inspect(const std::vector<std::string>& argv) {
 NETLENS_COMMAND("inspect",
                 "inspect MODEL --input FILE [--tensor NAME] [--find QUERY] [--neuron TENSOR:INDEX [--all-terms]] "
                 "[--weights NODE] [--attention [--query N]] [--labels FILE] [--gradients [--target T] [--score logit|prob]] "
-                "[--diff MODEL_B] [--input-b FILE] [--diff-threshold T] [--top K] [--brief] [--pretty] [model flags]",
+                "[--diff MODEL_B] [--input-b FILE] [--diff-threshold T] [--metric latency|flops|params|memory|grad-norm|FILE.json] [--top K] [--brief] [--pretty] [model flags]",
                 "run a model and print its analyses (structure, tensor statistics, activation functions, neuron "
                 "contributions, weights, attention, predictions, gradient statistics and flow) as JSON; --diff MODEL_B / "
-                "--input-b FILE compare every tensor with a second run (max_abs_diff, rel_l2_diff, ranking by divergence)",
+                "--input-b FILE compare every tensor with a second run (max_abs_diff, rel_l2_diff, ranking by divergence); "
+                "--metric gives the per-layer figures render --metric colours by",
                 run_inspect);
 
 }  // namespace
