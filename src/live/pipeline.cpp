@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "uploader.hpp"
+#include "values.hpp"
 
 namespace netlens::live {
 
@@ -190,7 +191,7 @@ void LivePipeline::loop() {
       session_.run(in);
       const auto t1 = Clock::now();
       if (cfg_.uploader) cfg_.uploader->capture(session_, cfg_.layout, *result);
-      else result->scene = viz::build_scene(cfg_.layout, [&](const std::string& n) { return session_.activations().fetch(n); });
+      else result->scene = viz::build_scene(cfg_.layout, viz::value_fetch(session_, viz::ValueMode::Activation));
       result->infer_ms = ms_between(t0, t1);
       result->scene_ms = ms_between(t1, Clock::now());
       {

@@ -1,11 +1,13 @@
 #include "uploader.hpp"
 
 #include "pipeline.hpp"
+#include "values.hpp"
 
 namespace netlens::live {
 
 void ResultUploader::capture(const Session& s, const viz::Layout& layout, LiveResult& r) {
-  r.scene = viz::build_scene(layout, [&](const std::string& n) { return s.activations().fetch(n); });
+  // value_fetch: quantized (int8/uint8) layers are drawn by their real values.
+  r.scene = viz::build_scene(layout, viz::value_fetch(s, viz::ValueMode::Activation));
 }
 
 double StagingUploader::apply(LiveResult& r, ResultSink& sink) { return sink.show_scene(std::move(r.scene)).total_ms; }

@@ -158,3 +158,26 @@ TEST(QuantViews, QdqConvolutionsDrawnWithValues) {
 }
 
 }  // namespace
+
+namespace {
+
+// The live path (a folder of photos: the pipeline builds each scene itself) draws the uint8 layers
+// too (it used to read raw activations and refuse the non-float ones).
+TEST(QuantViews, LiveFolderRendersQuantizedLayers) {
+  const Fixture& fx = fixture();
+  ASSERT_FALSE(fx.data.empty()) << fx.why;
+  test::TempDir tmp;
+  fs::create_directories(tmp / "in");
+  for (const char* f : {"chelsea.png", "coffee.png"})
+    fs::copy_file(fs::path("/usr/lib/python3/dist-packages/skimage/data") / f, tmp / "in" / f);
+  const test::ShellResult r = test::run_shell(std::string(NETLENS_BINARY) + " render " + q(fx.data + "/mobilenet_v2.qlinear.onnx") +
+                                              " --input " + q((tmp / "in").string()) + " --out " + q((tmp / "out").string() + "/") +
+                                              " --size 640x400");
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (const char* f : {"000000.png", "000001.png"}) {
+    ASSERT_TRUE(fs::exists(tmp / "out" / f)) << r.err;
+    EXPECT_GT(non_background((tmp / "out" / f).string()), 0.2) << f;
+  }
+}
+
+}  // namespace
