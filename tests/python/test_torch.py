@@ -76,3 +76,64 @@ def test_module_mode_is_restored(resnet):
         assert net.training
     finally:
         net.eval()
+
+
+class Block(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(4, 4, 3, padding=1)
+        self.act = torch.nn.ReLU()
+
+    def forward(self, x):
+        return self.act(self.conv(self.act(x)))  # act called twice per call of the block
+
+
+class Shared(torch.nn.Module):
+    """A block called twice (shared weights), whose own ReLU runs twice per call: 4 calls of
+    block.act, 2 of block and block.conv, in the order forward hooks see them."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = torch.nn.Conv2d(3, 4, 3)
+        self.block = Block()
+
+    def forward(self, x):
+        return self.block(self.block(self.stem(x)) * 0.5)
+
+
+def test_repeated_modules_map_call_by_call():
+    torch.manual_seed(0)
+    net = Shared().eval()
+    x = torch.randn(1, 3, 12, 12)
+    m = netlens.from_torch(net, x, backend="cpu")
+    outs, _ = hook_outputs(net, x)
+    assert {k: len(v) for k, v in outs.items()} == {"stem": 1, "block": 2, "block.conv": 2, "block.act": 4}
+    for name, calls in outs.items():
+        assert len(m.torch_modules[name]) == len(calls), (name, m.torch_modules[name])
+        for tensor, ref in zip(m.torch_modules[name], calls):
+            got = m.activations[tensor]
+            assert np.abs(got - ref).max() <= 1e-5 * max(1.0, float(np.abs(ref).max())), (name, tensor)
+
+
+@pytest.mark.parametrize("ctor", ["mobilenet_v2", "squeezenet1_0", "shufflenet_v2_x0_5"])
+def test_other_torchvision_nets_match_hooks(ctor):
+    """Inverted residuals, Fire modules with concatenation, channel shuffle with chunk: every
+    module with nodes in the export maps call by call (Dropout exports to nothing in eval mode)."""
+    torch.manual_seed(0)
+    net = getattr(torchvision.models, ctor)().eval()
+    x = torch.randn(1, 3, 96, 96)
+    m = netlens.from_torch(net, x, backend="cpu")
+    outs, _ = hook_outputs(net, x)
+    modules = dict(net.named_modules())
+    compared = 0
+    for name, calls in outs.items():
+        if isinstance(modules[name], torch.nn.Dropout):
+            assert name not in m.torch_modules
+            continue
+        assert len(m.torch_modules.get(name, [])) == len(calls), name
+        for tensor, ref in zip(m.torch_modules[name], calls):
+            got = m.activations[tensor]
+            assert got.shape == ref.shape, name
+            assert np.abs(got - ref).max() <= 1e-5 * max(1.0, float(np.abs(ref).max())), (name, tensor)
+            compared += 1
+    assert compared >= 60, compared

@@ -34,39 +34,52 @@ _CALL = re.compile(r"^(.*)_(\d+)$")
 
 
 def scope_of(node_name: str):
-    """('layer1.0.conv1', call) from a torch 1.13 node name '/layer1/layer1.0/conv1/Conv' (None for
-    nodes outside any module scope). Scopes list each level's name as its parent saw it, with
-    Sequential children spelt 'layer1.0' (the parent's name again); 'relu_1' is the second call of
-    module 'relu'. The last component is the op and is dropped."""
+    """The module scopes of a torch 1.13 node name: '/layer1/layer1.0/conv1/Conv' → ['layer1',
+    'layer1.0', 'conv1'] (the last component, the op, dropped); None outside any module. Each level
+    is the name its parent registered it under, Sequential children spelt with the parent's name
+    again ('layer1.0'); a second call of a module gets a suffix ('relu_1')."""
     if not node_name.startswith("/"):
         return None
     parts = node_name.strip("/").split("/")[:-1]
-    if not parts:
-        return None
-    return parts
+    return parts or None
 
 
 def module_tensors(nodes, module) -> dict:
-    """{module qualified name: [output tensor of call 0, call 1, ...]}: for every scope, the first
-    output of its last node in graph order (the module's output for single-output modules). A
-    scope 'relu_1' is call 1 of module 'relu' when 'relu' is a module and 'relu_1' is not."""
+    """{module qualified name: [output tensor of call 0, call 1, ...]}: for every call of a
+    module, the first output of the last node of that call in graph order (the module's output for
+    single-output modules), calls in the order they ran (as forward hooks see them).
+
+    A call is a run of consecutive nodes in one scope path: a scope left and entered again is a
+    new call (torch 1.13 gives every call of a module called several times the same parent scope,
+    only its children get suffixes). A scope 'relu_1' belongs to module 'relu' when that is a
+    module and 'relu_1' is not. Limitation: two calls of one module with no node between them
+    (block(block(x))) read as one call. Constant nodes are hoisted by the exporter and ignored
+    for this."""
     known = {name for name, _ in module.named_modules() if name}
-    last = {}  # (qualified name, call) -> output tensor
+    calls_seen = {}   # module → calls so far
+    current = {}      # scope path as spelt → (module, call) of its current run
+    last = {}         # (module, call) → output tensor
+    prev_paths = set()
     for n in nodes:
-        parts = scope_of(n["name"])
-        if not parts or not n["outputs"]:
+        if n["op"] == "Constant":
             continue
+        parts = scope_of(n["name"]) or []
+        paths = set()
         q = []  # qualified names of the scopes so far
         for depth, comp in enumerate(parts):
-            call = 0
             full = _join(q, parts, depth, comp)
             m = _CALL.match(comp)
-            if full not in known and m:
-                alt = _join(q, parts, depth, m.group(1))
-                if alt in known:
-                    full, call = alt, int(m.group(2))
+            if full not in known and m and _join(q, parts, depth, m.group(1)) in known:
+                full = _join(q, parts, depth, m.group(1))
             q.append(full)
-            last[(full, call)] = n["outputs"][0]
+            path = "/".join(parts[:depth + 1])
+            paths.add(path)
+            if path not in prev_paths:  # entered (again): a new call
+                current[path] = (full, calls_seen.get(full, 0))
+                calls_seen[full] = current[path][1] + 1
+            if n["outputs"]:
+                last[current[path]] = n["outputs"][0]
+        prev_paths = paths
     out = {}
     for (name, call), t in sorted(last.items(), key=lambda kv: kv[0][1]):
         calls = out.setdefault(name, [])
