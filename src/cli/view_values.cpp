@@ -180,11 +180,10 @@ void ViewValues::draw_explain(app::View& v) {
   ImGui::EndDisabled();
   const int tex = method_ == 1 ? tex_cam_ : tex_saliency_;
   if (tex >= 0 && ex_.width > 0) {
-    // The input under the heat, as wide as the panel (at most twice its pixels) and at most 55% of its
-    // height (the channels below stay in view), aspect kept.
+    // The input under the heat, as wide as the panel and at most 55% of its height (the channels below
+    // stay in view), aspect kept; texels are magnified crisp, so a small input (8x8 digits) reads too.
     const float aspect = float(ex_.width) / float(ex_.height);
-    const float w = std::min({ImGui::GetContentRegionAvail().x, 2.0f * float(ex_.width),
-                              0.55f * ImGui::GetContentRegionAvail().y * aspect});
+    const float w = std::min(ImGui::GetContentRegionAvail().x, 0.55f * ImGui::GetContentRegionAvail().y * aspect);
     v.gui()->image(tex, ImVec2(w, w * float(ex_.height) / float(ex_.width)));
   }
   if (method_ == 1 && cam) {
@@ -204,7 +203,11 @@ void ViewValues::draw_explain(app::View& v) {
       ImGui::PopStyleColor();
     }
   }
-  if (!ex_.error.empty() && !cam) ImGui::TextColored(dim, "no Grad-CAM: %s", ex_.error.c_str());
+  if (!ex_.error.empty() && !cam) {
+    ImGui::PushStyleColor(ImGuiCol_Text, dim);
+    ImGui::TextWrapped("%s: %s", ex_.saliency.empty() ? "no heat over the input" : "no Grad-CAM", ex_.error.c_str());
+    ImGui::PopStyleColor();
+  }
 }
 
 }  // namespace netlens::cli
