@@ -3,6 +3,7 @@
 #include "timeline_view.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -213,8 +214,16 @@ bool TimelineHost::before_frame(app::View& v, const viz::Camera& cam) {
   have_cam_ = true;
   if (!panel_) return false;
   if (auto r = panel_->take_request()) {
+    // The switch's cost on stderr (docs/PERFORMANCE.md quotes it): the probe's run(s) on the new
+    // weights, then the scene, renderer buffers and panels.
+    const auto t0 = std::chrono::steady_clock::now();
     load(*r);
+    const auto t1 = std::chrono::steady_clock::now();
     v.set_values(v.values());  // the same layout, this checkpoint's values; the panels follow
+    const auto t2 = std::chrono::steady_clock::now();
+    const auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
+    std::fprintf(stderr, "netlens view: checkpoint %zu (%s): load %.1f ms, view %.1f ms\n", *r,
+                 report_.points.at(*r).name.c_str(), ms(t0, t1), ms(t1, t2));
   }
   if (pending_mode_) {
     const viz::ValueMode m = *pending_mode_;
