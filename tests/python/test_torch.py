@@ -54,6 +54,11 @@ def test_every_module_output_matches_forward_hooks(resnet):
     assert compared >= 70, compared
     out = m.activations[m.output_names[0]]
     assert np.abs(out - y).max() <= 1e-5 * max(1.0, float(np.abs(y).max()))
+    # run() takes torch tensors too (detached to NumPy).
+    assert m.run(x * 2)[m.output_names[0]].shape == y.shape
+    with torch.no_grad():
+        y2 = net(x * 2).numpy()
+    assert np.abs(m.activations[m.output_names[0]] - y2).max() <= 1e-5 * max(1.0, float(np.abs(y2).max()))
     print(f"compared {compared} module outputs, worst relative error {worst_rel:.3g}")
 
 

@@ -162,6 +162,8 @@ class Model:
         if not self._c.has_run:
             return f"<b>netlens.Model</b> {name}: {len(self.nodes())} nodes, not run yet"
         acts = self.activations or {}  # None after run(copy=False): no table
+        if not acts:
+            return f"<b>netlens.Model</b> {name}: {len(self.nodes())} nodes, run (views: run(copy=False))"
         rows = "".join(
             f"<tr><td>{html.escape(n)}</td><td>{html.escape(str(a.dtype))}</td><td>{'x'.join(map(str, a.shape))}</td>"
             f"<td>{float(a.min()) if a.size and a.dtype.kind in 'fiub' else ''}</td>"
