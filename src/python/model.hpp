@@ -72,6 +72,8 @@ class Model {
   // run() and backward() refuse (Error{Usage}) rather than overwrite memory NumPy still shows.
   const std::shared_ptr<int>& view_token() const { return view_token_; }
 
+  // The target (explain::parse_target text, score "logit"|"prob") fixed against the last run.
+  explain::Target resolve(const std::string& target, const std::string& score, const std::vector<std::string>& labels);
   // Backward pass of the target (explain::parse_target text, score "logit"|"prob") on the last run.
   explain::Target backward(const std::string& target, const std::string& score, const std::vector<std::string>& labels);
 

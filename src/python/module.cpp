@@ -259,8 +259,7 @@ PYBIND11_MODULE(_netlens, m) {
       .def("target", [](Model& self, const std::string& target, const std::string& score, const py::object& labels) {
         const std::vector<std::string> lab = labels_arg(labels);
         auto lk = lock_model(self);
-        const explain::Target t = explain::resolve_target(
-            self.session(), explain::parse_target(target, explain::parse_score(score)), lab);
+        const explain::Target t = self.resolve(target, score, lab);
         return json_to_python(cli::to_json(t, t.value(self.session())));
       }, py::arg("target") = "", py::arg("score") = "logit", py::arg("labels") = py::none(),
       "What a target means on the last run: {text, description, output, tensor, score, value, class}.")

@@ -69,3 +69,24 @@ def test_fuzz_corpus_raises_only_netlens_errors():
     print(outcomes)
     # The corpus exercises both sides: valid seeds load and run, broken bytes are refused.
     assert outcomes["ran"] >= 10 and outcomes["error"] >= 50, outcomes
+
+
+def test_gradients_of_an_empty_output_are_an_error():
+    """A fuzz find: a model whose output has no elements. Target resolution read past its end
+    (the CLI's `infer --gradients` crashes on it); the Python API refuses it with one line."""
+    import onnx
+    from onnx import TensorProto, helper
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="relu")], "empty",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 0])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 0])])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m = netlens.load(model.SerializeToString(), backend="cpu")
+    acts = m.run({"x": np.zeros((3, 0), np.float32)})
+    assert acts["y"].shape == (3, 0)
+    for call in (m.gradients, m.target, lambda: m.inspect(gradients=True)):
+        try:
+            call()
+        except netlens.Error as e:
+            assert "'y' has no elements" in str(e)
+        else:
+            raise AssertionError("no error for an empty target")
