@@ -14,6 +14,8 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "runs_util.hpp"
 
@@ -162,6 +164,26 @@ TEST_F(TimelineView, ViewerScrubbedByKeysEqualsHeadlessRender) {
   const std::string ref0 = work_ + "/ref0.png";
   render("--checkpoint 0", ref0);
   EXPECT_GT(differing_pixels(shot, ref0), 1000);
+}
+
+TEST_F(TimelineView, BadFlagsAreOneLineEach) {
+  const std::string base = bin() + " render " + dir_ + "/healthy --timeline --quiet --out " + work_ + "/bad.png";
+  const std::string probe = " --input " + dir_ + "/probe.npy";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {base + probe + " --ui --timeline-color loss", "--timeline-color expects weight_change, update_ratio, grad_norm or dead_share"},
+      {base + probe + " --timeline-color grad_norm", "--timeline-color colours the layer bars the panels draw: give --ui"},
+      {base + probe + " --checkpoint 7", "--checkpoint 7: the series has 7 checkpoints"},
+      {base + probe + " --checkpoint -2", "--checkpoint expects 0..N-1 or -1"},
+      {base, "--input FILE (the probe: .npy or an image) is required"},
+      {bin() + " render " + dir_ + "/no_such_run --timeline" + probe + " --out " + work_ + "/bad.png", "no_such_run"},
+  };
+  for (const auto& [cmd, want] : cases) {
+    const CmdResult r = run_cmd(cmd);
+    EXPECT_NE(r.status, 0) << cmd;
+    EXPECT_NE(r.err.find(want), std::string::npos) << cmd << "\n" << r.err;
+    EXPECT_EQ(r.err.find("internal error"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(work_ + "/bad.png")) << cmd;
+  }
 }
 
 }  // namespace
