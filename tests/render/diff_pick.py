@@ -51,7 +51,7 @@ layers = ["/features/features.4/conv/conv.0/conv.0.0/Conv_output_0", "/features/
 picked = 0
 for label, flags, kind, B in cases:
     for layer in layers:
-        for xy in ["320,200", "300,190", "345,215"]:
+        for xy in ["320,200", "345,215"]:
             out = run(netlens, "render", mnv2, "--input", cat, *flags, "--view", f"layer:{layer}", "--size", "640x400",
                       "--out", os.path.join(work, "p.png"), "--pick", xy)
             p = json.loads(out.strip().splitlines()[-1])
