@@ -19,7 +19,7 @@ bool is_layer_op(const std::string& op) {
       "ThresholdedRelu", "Softmax", "LogSoftmax", "Hardmax", "BatchNormalization",
       "InstanceNormalization", "LayerNormalization", "GroupNormalization", "LRN",
       "MeanVarianceNormalization", "Concat", "Add", "Sum", "Mul", "Resize", "Upsample",
-      "DepthToSpace", "SpaceToDepth", "Attention", "Einsum", "Max", "Min", "Mean"};
+      "DepthToSpace", "SpaceToDepth", "Attention", "Einsum", "Max", "Min", "Mean", "LSTM", "GRU", "RNN"};
   return ops.count(op) != 0;
 }
 
@@ -100,6 +100,17 @@ VolumeDims volume_dims(const Shape& s) {
   return d;
 }
 
+VolumeDims volume_dims(const VizTensor& t) {
+  const Shape& s = t.shape;
+  const bool recurrent = t.op == "LSTM" || t.op == "GRU" || t.op == "RNN";
+  if (!recurrent || s.size() != 4 || s[2] != 1) return volume_dims(s);
+  VolumeDims d;
+  d.H = std::max<int64_t>(s[0], 1);
+  d.W = std::max<int64_t>(s[1] * s[3], 1);
+  d.count = d.H * d.W;
+  return d;
+}
+
 int Layout::find(const std::string& tensor) const {
   for (size_t i = 0; i < layers.size(); ++i)
     if (layers[i].tensor.name == tensor) return static_cast<int>(i);
@@ -113,7 +124,7 @@ Layout layout_tensors(std::vector<VizTensor> tensors, const LayoutOptions& opts)
   for (size_t i = 0; i < n; ++i) {
     LayerVolume& v = L.layers[i];
     v.tensor = std::move(tensors[i]);
-    v.dims = volume_dims(v.tensor.shape);
+    v.dims = volume_dims(v.tensor);
     v.cell = opts.cell;
     v.cell_z = opts.cell;
     // Channels are stacked along the flow. A deep, small layer (512×7×7) would become a long rod,

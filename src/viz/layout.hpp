@@ -46,6 +46,10 @@ struct VolumeDims {
   bool grid = false;     // a vector wrapped row-major into an H×W grid (index = y·W + x)
 };
 VolumeDims volume_dims(const Shape& shape);
+// The same, knowing the producer: a recurrent op's Y ([seq, dirs, batch, hidden], LSTM/GRU/RNN)
+// with batch 1 is a sequence sheet, one row per time step and dirs·hidden units across (its data
+// order exactly); anything else as volume_dims(shape).
+VolumeDims volume_dims(const VizTensor& t);
 
 struct LayerVolume {
   VizTensor tensor;

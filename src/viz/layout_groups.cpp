@@ -9,7 +9,7 @@ namespace netlens::viz {
 
 namespace {
 
-int64_t neurons_of(const VizTensor& t) { return volume_dims(t.shape).count; }
+int64_t neurons_of(const VizTensor& t) { return volume_dims(t).count; }
 
 // Spatial size for the structural stages; 0 for non-spatial or 1x1 (a transient: global pooling).
 int64_t spatial_of(const VizTensor& t) {

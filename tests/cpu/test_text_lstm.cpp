@@ -25,6 +25,7 @@
 #include "netlens/onnx.hpp"
 #include "netlens/runtime.hpp"
 #include "netlens/text.hpp"
+#include "layout.hpp"  // viz: the sequence sheet
 
 using namespace netlens;
 namespace fs = std::filesystem;
@@ -225,6 +226,28 @@ TEST(TextLstm, AUnitTracksTheColumnAsPyTorchFinds) {
       strip += ramp[std::clamp(static_cast<int>(x * 9.999), 0, 9)];
     }
   }
+}
+
+// The viewer draws the LSTM's Y (every step's hidden state) as a sequence sheet: one row per
+// character, the 64 units across, in Y's own data order.
+TEST(TextLstm, LstmOutputIsDrawnAsATimeByUnitSheet) {
+  const std::string dir = model_dir();
+  const Tensor ids = read_npy(dir + "/charlstm.eval_ids.npy");
+  PassageRun r = run_passage(dir, ids);
+  const std::vector<viz::VizTensor> shown = viz::select_tensors(r.s->graph(), r.s->planned());
+  auto it = std::find_if(shown.begin(), shown.end(), [&](const viz::VizTensor& t) { return t.name == r.y_name; });
+  ASSERT_NE(it, shown.end()) << "the LSTM's Y is not among the drawn tensors";
+  const viz::VolumeDims d = viz::volume_dims(*it);
+  EXPECT_EQ(d.C, 1);
+  EXPECT_EQ(d.H, ids.numel());
+  EXPECT_EQ(d.W, 64);
+  EXPECT_EQ(d.count, ids.numel() * 64);
+  // Bidirectional: both directions side by side in a row; batch > 1 keeps the generic mapping.
+  viz::VizTensor bi{"y", "GRU", "g", {7, 2, 1, 5}, {}, 0};
+  EXPECT_EQ(viz::volume_dims(bi).H, 7);
+  EXPECT_EQ(viz::volume_dims(bi).W, 10);
+  bi.shape = {7, 2, 3, 5};
+  EXPECT_EQ(viz::volume_dims(bi).count, viz::volume_dims(bi.shape).count);
 }
 
 TEST(TextLstm, BadTextInputIsOneClearError) {
