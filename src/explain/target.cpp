@@ -283,9 +283,12 @@ Target resolve_target(const Session& s, const TargetSpec& spec, const std::vecto
   }
   const Tensor out = s.activations().fetch(t.output);
   const Shape& shape = out.shape();
+  const std::string where = "'" + t.output + "' " + shape_str(shape);
+  // Every kind below reads at least one element (the default class, a region, element 0).
+  if (numel(shape) == 0)
+    throw Error(ErrorKind::Usage, "target: '" + t.output + "' has no elements (shape " + shape_str(shape) + "): nothing to differentiate");
   const std::vector<float> v = out.to_f32_vector();
   const std::vector<int64_t> st = strides_of(shape);
-  const std::string where = "'" + t.output + "' " + shape_str(shape);
 
   // The kind, with the default made concrete.
   K kind = spec.kind;

@@ -129,6 +129,24 @@ TEST(Targets, MalformedTextIsOneUsageError) {
   EXPECT_NE(error_of([] { parse_score("odds"); }), "");
 }
 
+// A fuzz find (the Python API's corpus replay): an output without elements. Every target kind
+// reads at least one element of it, so resolving any of them is one Usage error, not a read past
+// the end (the CLI's `infer --gradients` crashed on such a model).
+TEST(Targets, AnOutputWithoutElementsIsOneUsageError) {
+  Graph g;
+  g.opsets[""] = 17;
+  g.inputs.push_back(vi("x", {3, 0}));
+  g.nodes.push_back(node("Relu", {"x"}, {"y"}));
+  g.outputs.push_back(vi("y", {3, 0}));
+  Ran r = run(std::move(g), {{"x", Tensor(DType::Float32, Shape{3, 0})}});
+  for (const char* spec : {"", "output:y", "output:y:0,0", "region:y:0,0,1,1", "class:0"}) {
+    ErrorKind k = ErrorKind::Internal;
+    const std::string msg = error_of([&] { resolve_target(*r.s, parse_target(spec)); }, &k);
+    EXPECT_EQ(k, ErrorKind::Usage) << spec << ": " << msg;
+    EXPECT_NE(msg.find("'y' has no elements"), std::string::npos) << spec << ": " << msg;
+  }
+}
+
 TEST(Targets, SeedIsTheDerivativeOfTheValue) {
   using T = Target::Transform;
   const Shape shape{2, 3, 4};
