@@ -42,6 +42,7 @@ DECLARED = {
     "py:skimage": "scikit-image: its sample photos are test inputs",
     "py:onnx": "the gradient oracle (tests/grad/torch_oracle.py) reads ONNX graphs with it",
     "py:sklearn": "scikit-learn's bundled 8x8 digits: the timeline tests' training runs (tests/timeline/make_runs.py)",
+    "py:pytest": "the Python module's tests (tests/python, label python)",
 }
 
 # Programs every Debian system has (essential/required packages) or that are shell builtins-like;
@@ -52,6 +53,8 @@ BASE = {"bash", "sh", "env", "cat", "cp", "mv", "rm", "mkdir", "ls", "grep", "se
         "cmp", "diff", "touch", "true", "false", "kill", "ps", "flock", "sudo", "apt-get", "dpkg", "uniq", "tee"}
 # Tools of the GPU machine (the CUDA toolkit and driver); scripts/gpu-check.sh runs only there.
 GPU_ONLY = {"nvidia-smi", "compute-sanitizer", "nvcc", "nsys", "ncu"}
+# The project's own Python module: built into build/python by CMake, not a package to install.
+PY_OWN = {"netlens"}
 PY_STDLIB_SKIP = set(sys.stdlib_module_names) | {"__future__"}
 
 
@@ -102,7 +105,7 @@ def discover(repo):
         if p.endswith(".py"):
             for m in re.finditer(r"^\s*(?:import\s+([A-Za-z_]\w*)|from\s+([A-Za-z_]\w*)[\w.]*\s+import\b)", text, re.M):
                 mod = m.group(1) or m.group(2)
-                if mod not in PY_STDLIB_SKIP and not os.path.exists(os.path.join(os.path.dirname(p), mod + ".py")):
+                if mod not in PY_STDLIB_SKIP and mod not in PY_OWN and not os.path.exists(os.path.join(os.path.dirname(p), mod + ".py")):
                     add("py:" + mod, p)
     return found
 
