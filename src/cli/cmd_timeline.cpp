@@ -10,6 +10,7 @@
 
 #include "common.hpp"
 #include "netlens/timeline.hpp"
+#include "timeline_inputs.hpp"
 
 namespace netlens::cli {
 namespace {
@@ -23,21 +24,6 @@ std::string fmt(double v, const char* f = "%.4g") {
   return b;
 }
 
-std::vector<float> floats_of(const std::string& flag, const std::string& v) {
-  std::vector<float> out;
-  size_t pos = 0;
-  while (pos <= v.size()) {
-    size_t end = v.find(',', pos);
-    if (end == std::string::npos) end = v.size();
-    try {
-      out.push_back(std::stof(v.substr(pos, end - pos)));
-    } catch (const std::exception&) {
-      throw Error(ErrorKind::Usage, "--" + flag + " expects numbers like 0.5,0.5,0.5, got '" + v + "'");
-    }
-    pos = end + 1;
-  }
-  return out;
-}
 
 void print_tables(const tl::Report& r) {
   std::printf("%zu checkpoints (%s order), %zu layers, session %s, logits '%s' (%lld classes)\n\n", r.points.size(),
@@ -91,34 +77,9 @@ int run_timeline(const std::vector<std::string>& argv) {
   so.reuse_session = !a.has("no-reuse");
   so.eval_batch = a.get_int("eval-batch", 256);
   tl::Series series(list, bs, so);
-  const Graph& g = series.graph();
-  if (g.inputs.empty()) throw Error(ErrorKind::Model, "timeline: the model has no inputs");
-  const ValueInfo& vi = g.inputs[0];
-
-  ImagePreprocess pp;
-  pp.mean = {0.0f};
-  pp.std = {1.0f};
-  if (auto v = a.get("mean")) pp.mean = floats_of("mean", *v);
-  if (auto v = a.get("std")) pp.std = floats_of("std", *v);
-  if (auto v = a.get("scale")) pp.scale = floats_of("scale", *v).at(0);
-
-  tl::Probe probe;
-  const std::string in = *a.get("input");
-  if (!std::filesystem::exists(in)) throw Error(ErrorKind::Io, in + ": no such file");
-  Tensor x = std::filesystem::path(in).extension() == ".npy" ? read_npy(in)
-                                                              : load_image(in, image_preprocess_for(vi, {}, pp, false));
-  probe.inputs[vi.name] = x.dtype() == vi.dtype ? x : x.cast(vi.dtype);
-  const int64_t batch = x.rank() >= 1 ? x.dim(0) : 1;
-  if (a.has("label") && a.has("labels")) throw Error(ErrorKind::Usage, "timeline: give --label or --labels, not both");
-  if (a.has("label")) probe.labels.assign(static_cast<size_t>(batch), a.get_int("label", 0));
-  if (auto f = a.get("labels")) {
-    probe.labels = read_npy(*f).to_i64_vector();
-    if (static_cast<int64_t>(probe.labels.size()) != batch)
-      throw Error(ErrorKind::Usage, "--labels: " + std::to_string(probe.labels.size()) + " labels for a probe batch of " +
-                                        std::to_string(batch));
-  }
-  std::vector<tl::EvalSplit> eval;
-  if (auto d = a.get("eval")) eval = tl::load_eval_dir(*d, vi, pp);
+  const TimelineInputs in = read_timeline_inputs(a, series.graph());
+  const tl::Probe& probe = in.probe;
+  const std::vector<tl::EvalSplit>& eval = in.eval;
 
   Progress progress("checkpoints", quiet);
   const tl::Report r = tl::make_report(series, probe, eval, [&](size_t d, size_t t) { progress.update(d, t); });

@@ -16,20 +16,11 @@
 
 #include "command.hpp"
 #include "netlens/timeline.hpp"
+#include "timeline_inputs.hpp"
 #include "timeline_panel.hpp"
 #include "view.hpp"
 
 namespace netlens::cli {
-
-// The probe and evaluation flags `timeline` takes (--input, --label/--labels, --eval, --mean/--std/
-// --scale), read for the series' first input. Error{Usage}/Error{Io} with one line.
-struct TimelineInputs {
-  timeline::Probe probe;
-  std::vector<timeline::EvalSplit> eval;
-};
-TimelineInputs read_timeline_inputs(const Args& a, const Graph& g);
-// The flags read_timeline_inputs and TimelineHost read (value flags).
-extern const std::vector<std::string> kTimelineFlags;
 
 class TimelineHost {
  public:
