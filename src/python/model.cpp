@@ -79,25 +79,9 @@ Session& Model::session() {
   return *session_;
 }
 
-// explain::resolve_target reads past the end of a target tensor without elements (the CLI's
-// `infer --gradients` crashes on such a model too): refused here with one line first.
-static void check_target_tensor(const Session& s, const explain::TargetSpec& spec) {
-  std::string name = spec.tensor;
-  if (name.empty())
-    for (const ValueInfo& o : s.graph().outputs)
-      if (s.activations().contains(o.name) && is_float(s.info(o.name).dtype)) {
-        name = o.name;
-        break;
-      }
-  if (!name.empty() && s.activations().contains(name) && numel(s.info(name).shape) == 0)
-    throw Error(ErrorKind::Usage, "target: '" + name + "' has no elements (shape " + shape_str(s.info(name).shape) +
-                                      "): nothing to differentiate");
-}
-
 explain::Target Model::resolve(const std::string& target, const std::string& score, const std::vector<std::string>& labels) {
   const Session& s = session();
   const explain::TargetSpec spec = explain::parse_target(target, explain::parse_score(score.empty() ? "logit" : score));
-  check_target_tensor(s, spec);
   return explain::resolve_target(s, spec, labels);
 }
 

@@ -73,7 +73,7 @@ def test_fuzz_corpus_raises_only_netlens_errors():
 
 def test_gradients_of_an_empty_output_are_an_error():
     """A fuzz find: a model whose output has no elements. Target resolution read past its end
-    (the CLI's `infer --gradients` crashes on it); the Python API refuses it with one line."""
+    (the CLI's `infer --gradients` crashed on it); explain::resolve_target refuses it with one line."""
     import onnx
     from onnx import TensorProto, helper
     g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="relu")], "empty",
