@@ -22,8 +22,8 @@ namespace {
 namespace tl = netlens::timeline;
 
 
-// GLFW key codes (GLFW_KEY_RIGHT, LEFT, N): the viewer hands keys over as GLFW codes.
-constexpr int kKeyRight = 262, kKeyLeft = 263, kKeyN = 78;
+// GLFW key codes (GLFW_KEY_RIGHT, LEFT, N, G): the viewer hands keys over as GLFW codes.
+constexpr int kKeyRight = 262, kKeyLeft = 263, kKeyN = 78, kKeyG = 71;
 
 // --checkpoint K: 0-based, or -1 for the last.
 size_t parse_checkpoint(const Args& a, size_t n) {
@@ -163,6 +163,12 @@ std::string TimelineHost::values_subtitle(viz::ValueMode m) {
          " of the cross-entropy at the probe's labels";
 }
 
+void TimelineHost::cycle_values() {
+  pending_mode_ = shown_mode_ == viz::ValueMode::Activation ? viz::ValueMode::Gradient
+                  : shown_mode_ == viz::ValueMode::Gradient ? viz::ValueMode::Attribution
+                                                            : viz::ValueMode::Activation;
+}
+
 bool TimelineHost::before_frame(app::View& v, const viz::Camera& cam) {
   cam_ = cam;
   have_cam_ = true;
@@ -184,6 +190,7 @@ bool TimelineHost::before_frame(app::View& v, const viz::Camera& cam) {
     pending_mode_.reset();
     try {
       v.set_values(m);  // Error{Usage} without gradients (no --label/--labels): the view stays
+      shown_mode_ = m;
       const std::string what = m == viz::ValueMode::Activation ? "" : values_subtitle(m);
       v.renderer().set_subtitle(what);
       if (v.panels()) v.panels()->set_value_mode(m, what);
@@ -313,10 +320,11 @@ int run_view_timeline(const std::vector<std::string>& argv) {
     if (!host.panel()) return false;
     if (key == kKeyRight || key == kKeyN) host.panel()->step(+1);
     else if (key == kKeyLeft) host.panel()->step(-1);
+    else if (key == kKeyG) host.cycle_values();
     else return false;
     return true;
   };
-  std::fprintf(stderr, "netlens view: %zu checkpoints; Left/Right (or N) step through them, the Timeline panel scrubs\n",
+  std::fprintf(stderr, "netlens view: %zu checkpoints; Left/Right (or N) step through them, the Timeline panel scrubs, G cycles activations/gradients\n",
                host.series().size());
   return app::run_viewer(host.series().session(), v);
 }

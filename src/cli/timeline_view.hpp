@@ -42,6 +42,8 @@ class TimelineHost {
   // Returns whether the next frame must be drawn too (playback).
   bool before_frame(app::View& v, const viz::Camera& cam);
   ui::TimelinePanel* panel() { return panel_.get(); }
+  // G: activations -> gradients -> gradient x activation of the probe's loss (applied before the next frame).
+  void cycle_values();
   // The subtitle of a gradient mode: what the gradients are of.
   static std::string values_subtitle(viz::ValueMode m);
 
@@ -60,7 +62,8 @@ class TimelineHost {
   std::unique_ptr<ui::TimelinePanel> panel_;
   viz::Camera cam_;  // the viewer's camera of this frame (before_frame)
   bool have_cam_ = false;
-  std::optional<viz::ValueMode> pending_mode_;  // asked for in the View panel
+  std::optional<viz::ValueMode> pending_mode_;  // asked for in the View panel or with G
+  viz::ValueMode shown_mode_ = viz::ValueMode::Activation;
 };
 
 // `render CHECKPOINTS... --timeline ...` (called by cmd_render when --timeline is given).

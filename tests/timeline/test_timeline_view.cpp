@@ -160,6 +160,19 @@ TEST_F(TimelineView, ViewerScrubbedByKeysEqualsHeadlessRender) {
   const long d = differing_pixels(shot, ref);
   std::printf("viewer after two steps vs render --checkpoint 2: %ld differing pixels\n", d);
   EXPECT_EQ(d, 0);
+  // G: the gradients of the probe's cross-entropy that Series::load made, as render --values gradient.
+  const std::string gshot = work_ + "/viewer_grad.png", gref = work_ + "/ref2_grad.png";
+  {
+    std::ofstream s(script);
+    s << "frames 2\nkey right\nframes 2\nkey right\nframes 2\nkey h\nkey g\nframes 3\nscreenshot " << gshot << "\nframes 1\nclose\n";
+  }
+  const CmdResult vg = run_cmd(cmd);
+  ASSERT_EQ(vg.status, 0) << cmd << "\n" << vg.err;
+  render("--checkpoint 2 --values gradient", gref);
+  const long dg = differing_pixels(gshot, gref);
+  std::printf("viewer gradients at checkpoint 2 vs render --values gradient: %ld differing pixels\n", dg);
+  EXPECT_EQ(dg, 0);
+  EXPECT_GT(differing_pixels(gshot, ref), 10000) << "G did not switch to gradients";
   // ... and not the frame of the checkpoint it started from.
   const std::string ref0 = work_ + "/ref0.png";
   render("--checkpoint 0", ref0);
