@@ -82,17 +82,39 @@ void conv_int32(const ConvGeo& g, const TensorView& x, int32_t xzp, const Tensor
               }
             }
           }
+      // Four output channels per pass over the im2col rows: each row is read once for four.
+      const int64_t blocks = (mg + 3) / 4;
 #pragma omp parallel for schedule(static) if (g.group == 1 && mg * kk * p > 65536)
-      for (int64_t mi = 0; mi < mg; ++mi) {
-        const int64_t m = gi * mg + mi;
-        int32_t* out = acc + (n * g.m + m) * p;
-        std::fill(out, out + p, 0);
-        const int32_t* wr = wi.data() + m * kk;
+      for (int64_t b = 0; b < blocks; ++b) {
+        const int64_t m0 = gi * mg + b * 4, nb = std::min<int64_t>(4, mg - b * 4);
+        int32_t* out[4];
+        const int32_t* wr[4];
+        for (int64_t j = 0; j < 4; ++j) {
+          const int64_t m = m0 + std::min(j, nb - 1);  // a short block repeats its last channel
+          out[j] = acc + (n * g.m + m) * p;
+          wr[j] = wi.data() + m * kk;
+        }
+        for (int64_t j = 0; j < nb; ++j) std::fill(out[j], out[j] + p, 0);
+        if (nb < 4) {  // the repeated channels would add twice: accumulate one at a time
+          for (int64_t j = 0; j < nb; ++j)
+            for (int64_t k = 0; k < kk; ++k) {
+              const int32_t wv = wr[j][k];
+              const int32_t* cr = col.data() + k * p;
+              for (int64_t q = 0; q < p; ++q) out[j][q] += wv * cr[q];
+            }
+          continue;
+        }
         for (int64_t k = 0; k < kk; ++k) {
-          const int32_t wv = wr[k];
-          if (wv == 0) continue;
+          const int32_t w0 = wr[0][k], w1 = wr[1][k], w2 = wr[2][k], w3 = wr[3][k];
           const int32_t* cr = col.data() + k * p;
-          for (int64_t q = 0; q < p; ++q) out[q] += wv * cr[q];
+          int32_t *o0 = out[0], *o1 = out[1], *o2 = out[2], *o3 = out[3];
+          for (int64_t q = 0; q < p; ++q) {
+            const int32_t c = cr[q];
+            o0[q] += w0 * c;
+            o1[q] += w1 * c;
+            o2[q] += w2 * c;
+            o3[q] += w3 * c;
+          }
         }
       }
     }
