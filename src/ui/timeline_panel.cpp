@@ -123,6 +123,7 @@ void TimelinePanel::draw_body() {
   for (char c : m_.checkpoints[current_]) shown_name += c == '%' ? std::string("%%") : std::string(1, c);
   if (ImGui::SliderInt("##scrub", &pos, 0, static_cast<int>(n) - 1, shown_name.c_str(), ImGuiSliderFlags_AlwaysClamp))
     request(static_cast<size_t>(pos));
+  scrubber_ = ImVec4(ImGui::GetItemRectMin().x, ImGui::GetItemRectMin().y, ImGui::GetItemRectMax().x, ImGui::GetItemRectMax().y);
   ImGui::PopStyleColor(2);
   ImGui::PopStyleVar(2);
   if (ImGui::Button("<")) step(-1);
@@ -177,6 +178,7 @@ void TimelinePanel::draw_body() {
 
   // Findings: a click jumps to the first checkpoint concerned and focuses the first layer.
   ImGui::Separator();
+  finding_rows_.clear();
   if (m_.findings.empty()) ImGui::TextColored(kDim, "no findings (rules: docs/timeline.md)");
   for (size_t i = 0; i < m_.findings.size(); ++i) {
     const TimelineFindingRow& fr = m_.findings[i];
@@ -188,6 +190,8 @@ void TimelinePanel::draw_body() {
     const std::string text = fr.kind + "  " + where + "  @" + when + "##f" + std::to_string(i);
     ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.78f, 0.45f, 1.0f));
     const bool clicked = ImGui::Selectable(text.c_str(), false);
+    finding_rows_.emplace_back(ImGui::GetItemRectMin().x, ImGui::GetItemRectMin().y, ImGui::GetItemRectMax().x,
+                               ImGui::GetItemRectMax().y);
     ImGui::PopStyleColor();
     if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", fr.message.c_str());
     if (clicked) {

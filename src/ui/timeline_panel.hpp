@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include <imgui.h>
+
 #include "camera.hpp"
 #include "layout.hpp"
 
@@ -81,6 +83,10 @@ class TimelinePanel {
   std::optional<Bar> bar(const viz::Layout& layout, const viz::Camera& cam, int width, int height, int layer) const;
   // The largest finite value of the current figure over every checkpoint and layer (the bars' scale).
   float figure_max() const;
+  // Where the last draw_body() put the scrubber and each finding's row (ImGui units: x0, y0, x1, y1),
+  // for tests that click them.
+  ImVec4 scrubber_rect() const { return scrubber_; }
+  const std::vector<ImVec4>& finding_rows() const { return finding_rows_; }
 
  private:
   TimelineModel m_;
@@ -89,6 +95,8 @@ class TimelinePanel {
   std::optional<size_t> request_;
   bool playing_ = false;
   double last_step_ = 0;
+  ImVec4 scrubber_{};
+  std::vector<ImVec4> finding_rows_;
 };
 
 }  // namespace netlens::ui
