@@ -76,6 +76,7 @@ struct GpuFrame {
   vec4 bg_bottom;
   vec4 cell_scale;     // x: cell box size relative to the cell pitch; y: grid-line strength;
                        // z: cutaway plane x (geometry with x < z is clipped) when w > 0
+  vec4 tile;           // the part of the full frame drawn (viz::Camera::tile: x0, y0, w, h); (0, 0, 1, 1): all
 };
 
 // A highlighted region of one layer: a (c, y, x) box or a flat range (grid layers).

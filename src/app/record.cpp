@@ -230,4 +230,56 @@ RecordStats record(Session& s, const RecordJob& job, RecordLive* live) {
   return stats;
 }
 
+void record_still(Session& s, const StillJob& job) {
+  const int64_t W = job.frame.width, H = job.frame.height;
+  if (W < 16 || H < 16 || W > 32768 || H > 32768 || W * H > (int64_t(1) << 28))
+    throw Error(ErrorKind::Usage, "--still: size " + std::to_string(W) + "x" + std::to_string(H) +
+                                      " must be 16..32768 a side and at most 268 megapixels");
+  if (job.max_tile < 16 || job.max_tile > 8192) throw Error(ErrorKind::Usage, "--tile must be in 16..8192");
+  const int nx = static_cast<int>((W + job.max_tile - 1) / job.max_tile), ny = static_cast<int>((H + job.max_tile - 1) / job.max_tile);
+  std::vector<int> xe, ye;  // tile edges
+  for (int i = 0; i <= nx; ++i) xe.push_back(static_cast<int>(W * i / nx));
+  for (int j = 0; j <= ny; ++j) ye.push_back(static_cast<int>(H * j / ny));
+  FrameSpec spec = job.frame;
+  spec.width = xe[1] - xe[0];
+  spec.height = ye[1] - ye[0];
+  spec.overlays = false;
+  spec.cell_budget = 60000 * int64_t(nx) * ny;
+  render::Context ctx(render::ContextOptions{
+      .gpu = job.device.gpu, .validation = job.device.validation ? std::optional<bool>(true) : std::nullopt});
+  View view(ctx, s, spec);
+  const viz::Layout& layout = view.scene().layout;
+  viz::Camera cam = viz::overview_camera(layout, float(W) / float(H));
+  if (job.tour) {
+    const std::vector<KeyState> keys = resolve_keys(*job.tour, layout, job.tour_name);
+    const viz::TourState st = viz::tour_state(*job.tour, job.at);
+    cam = st.camera;
+    const KeyState& k = keys[st.key];
+    if (k.values != view.values()) view.set_values(k.values);
+    if (k.layer >= 0) view.select(k.layer, k.flat);
+  }
+  std::vector<uint8_t> out(static_cast<size_t>(W) * static_cast<size_t>(H) * 4);
+  const auto t0 = Clock::now();
+  for (int j = 0; j < ny; ++j)
+    for (int i = 0; i < nx; ++i) {
+      const int tw = xe[i + 1] - xe[i], th = ye[j + 1] - ye[j];
+      render::Renderer& r = view.renderer();
+      if (r.options().width != tw || r.options().height != th) r.resize(tw, th);
+      viz::Camera c = cam;
+      c.tile = glm::vec4(float(xe[i]) / float(W), float(ye[j]) / float(H), float(tw) / float(W), float(th) / float(H));
+      r.render(c);
+      const std::vector<uint8_t>& px = r.rgba();
+      for (int y = 0; y < th; ++y)
+        std::copy_n(px.begin() + static_cast<ptrdiff_t>(y) * tw * 4, static_cast<size_t>(tw) * 4,
+                    out.begin() + ((static_cast<ptrdiff_t>(ye[j]) + y) * W + xe[i]) * 4);
+    }
+  const double render_s = ms_since(t0) / 1000.0;
+  render::write_png_rgba(job.out, static_cast<int>(W), static_cast<int>(H), out.data());
+  std::fprintf(stderr, "netlens record: still %lldx%lld (%d tile%s of at most %dx%d) rendered in %.1f s, written to %s; %s\n",
+               static_cast<long long>(W), static_cast<long long>(H), nx * ny, nx * ny == 1 ? "" : "s", xe[1] - xe[0],
+               ye[1] - ye[0], render_s, job.out.c_str(), ctx.device_name().c_str());
+  if (ctx.validation() && ctx.validation_error_count())
+    throw Error(ErrorKind::Internal, "record: " + std::to_string(ctx.validation_error_count()) + " Vulkan validation error(s)");
+}
+
 }  // namespace netlens::app

@@ -62,6 +62,24 @@ struct RecordLive {
 // against the layout before anything is written (Error{Usage} naming the keyframe).
 RecordStats record(Session& s, const RecordJob& job, RecordLive* live = nullptr);
 
+// A still at any size (`record --still`, e.g. a 15360x8640 poster): rendered in tiles of at most
+// max_tile pixels a side, each with the off-axis part of the full frame's projection
+// (viz::Camera::tile) and the full frame's pixel scale for the level of detail, stitched into one
+// PNG. The camera: the tour's at time `at` (its selection and value mode too), else the overview
+// of the full frame. Tiles draw the network only: title, legend and labels are placed per frame in
+// 2D and are left out (of a one-piece still too, so the two are the same picture). The per-frame
+// cell budget is scaled by the number of tiles.
+struct StillJob {
+  FrameSpec frame;   // width × height: the whole still, 16..32768 a side, at most 2^28 pixels
+  HeadlessOptions device;
+  std::optional<viz::Tour> tour;
+  std::string tour_name = "tour";
+  double at = 0.0;
+  std::string out;   // PNG
+  int max_tile = 4096;
+};
+void record_still(Session& s, const StillJob& job);
+
 // Draws `text` into an RGBA8 frame: centred near the bottom, on a dark band, opacity `alpha`
 // (0..1). Sized to the frame height (3.6 %), shrunk to fit 90 % of the width.
 void draw_caption(uint8_t* rgba, int width, int height, const std::string& text, float alpha);

@@ -97,6 +97,8 @@ void View::make_renderer() {
                                                         : spec_.title,
                            .subtitle = spec_.subtitle, .value_name = viz::value_label(spec_.values, spec_.sources),
                            .inset_left = spec_.inset, .inset_right = spec_.inset};
+  if (!spec_.overlays) ro.labels = ro.legend = false, ro.title.clear();
+  if (spec_.cell_budget > 0) ro.cell_budget = spec_.cell_budget;
   if (scene_->options.global_scale && !scene_->layers.empty()) {
     // One scale for every layer (the difference and metric modes): the legend shows its range.
     const viz::ColorScale& sc = scene_->layers.front().scale;

@@ -16,17 +16,37 @@ namespace {
 
 int run_record(const std::vector<std::string>& argv) {
   std::vector<std::string> flags = {"out", "tour", "fps", "frames-dir", "max-frames", "save-tour", "gpu", "title", "collapse",
-                                    "crf", "target", "score"};
+                                    "crf", "target", "score", "still", "at", "tile"};
   flags.insert(flags.end(), kModelFlags.begin(), kModelFlags.end());  // includes size and input-size
   std::vector<std::string> bools = {"validation", "lod-mean", "quiet"};
   bools.insert(bools.end(), kModelBoolFlags.begin(), kModelBoolFlags.end());
   Args a(argv, flags, bools, kModelRepeated);
   if (a.positional().size() != 1) throw Error(ErrorKind::Usage, "record expects exactly one MODEL argument");
-  if (!a.has("out") && !a.has("frames-dir")) throw Error(ErrorKind::Usage, "record: give --out FILE.mp4 and/or --frames-dir DIR");
+  const bool still = a.has("still");
+  if (still && (a.has("out") || a.has("frames-dir") || a.has("fps") || a.has("max-frames")))
+    throw Error(ErrorKind::Usage, "record --still FILE.png makes one picture: --out, --frames-dir, --fps and --max-frames do not apply");
+  if (!still && (a.has("at") || a.has("tile"))) throw Error(ErrorKind::Usage, "--at and --tile go with --still FILE.png");
+  if (!still && !a.has("out") && !a.has("frames-dir"))
+    throw Error(ErrorKind::Usage, "record: give --out FILE.mp4 and/or --frames-dir DIR (or --still FILE.png)");
   app::RecordJob job;
   job.frame.width = 1920;
   job.frame.height = 1080;
-  if (auto s = a.get("size")) std::tie(job.frame.width, job.frame.height) = parse_size(*s, "--size");
+  if (auto s = a.get("size")) {
+    if (still) {
+      // Stills are tiled: sides beyond the renderer's 8192.
+      const size_t x = s->find('x');
+      char* end = nullptr;
+      const long w = x == std::string::npos ? 0 : std::strtol(s->c_str(), &end, 10);
+      const bool w_ok = end == s->c_str() + x;
+      const long h = x == std::string::npos ? 0 : std::strtol(s->c_str() + x + 1, &end, 10);
+      if (!w_ok || *end || w < 16 || h < 16 || w > 32768 || h > 32768)
+        throw Error(ErrorKind::Usage, "--size " + *s + ": expected WxH with sides in 16..32768 for --still");
+      job.frame.width = static_cast<int>(w);
+      job.frame.height = static_cast<int>(h);
+    } else {
+      std::tie(job.frame.width, job.frame.height) = parse_size(*s, "--size");
+    }
+  }
   job.out = a.get_or("out", "");
   job.frames_dir = a.get_or("frames-dir", "");
   const int64_t fps = a.get_int("fps", 30);
@@ -50,11 +70,12 @@ int run_record(const std::vector<std::string>& argv) {
     job.tour = viz::read_tour(*t);
     job.tour_name = *t;
   }
-  if (!job.out.empty()) {
-    const std::filesystem::path dir = std::filesystem::path(job.out).parent_path();
+  for (const std::string& out : {job.out, still ? *a.get("still") : std::string()}) {
+    if (out.empty()) continue;
+    const std::filesystem::path dir = std::filesystem::path(out).parent_path();
     std::error_code ec;
     if (!dir.empty() && !std::filesystem::is_directory(dir, ec))
-      throw Error(ErrorKind::Io, "--out " + job.out + ": the folder '" + dir.string() + "' does not exist");
+      throw Error(ErrorKind::Io, out + ": the folder '" + dir.string() + "' does not exist");
   }
   const bool gradients = job.tour && std::any_of(job.tour->keys.begin(), job.tour->keys.end(),
                                                  [](const viz::Keyframe& k) { return k.values != "activation"; });
@@ -63,7 +84,7 @@ int run_record(const std::vector<std::string>& argv) {
     const size_t eq = in.find('=');
     return media::is_live_spec(in) || (eq != std::string::npos && media::is_live_spec(in.substr(eq + 1)));
   });
-  if (live_it != mo.inputs.end()) {
+  if (live_it != mo.inputs.end() && !still) {
     const std::string spec = *live_it;
     mo.inputs.erase(live_it);
     if (gradients) throw Error(ErrorKind::Usage, "record --input " + spec + ": a live input shows activations only (the tour asks for gradients)");
@@ -84,6 +105,7 @@ int run_record(const std::vector<std::string>& argv) {
     app::record(*m.session, job, &rl);
     return 0;
   }
+  if (still && live_it != mo.inputs.end()) throw Error(ErrorKind::Usage, "--still takes a single input (an image), not a folder or video");
   LoadedModel m = load_model(mo, /*need_inputs=*/true);
   run_once(m);
   if (gradients) {
@@ -92,6 +114,13 @@ int run_record(const std::vector<std::string>& argv) {
     m.session->backward(t.seeds(*m.session));
     std::fprintf(stderr, "netlens record: gradients of %s for the tour's gradient keyframes\n", t.description.c_str());
   }
+  if (still) {
+    app::StillJob sj{.frame = job.frame, .device = job.device, .tour = job.tour, .tour_name = job.tour_name,
+                     .at = a.get_double("at", 0.0), .out = *a.get("still"), .max_tile = static_cast<int>(a.get_int("tile", 4096))};
+    if (!(sj.at >= 0)) throw Error(ErrorKind::Usage, "--at must be >= 0 seconds");
+    app::record_still(*m.session, sj);
+    return 0;
+  }
   app::record(*m.session, job);
   return 0;
 }
@@ -99,9 +128,11 @@ int run_record(const std::vector<std::string>& argv) {
 NETLENS_COMMAND("record",
                 "record MODEL [--input FILE|DIR|VIDEO] [--tour tour.json] (--out talk.mp4 | --frames-dir DIR) [--size 1920x1080] "
                 "[--fps 30] [--crf 16] [--max-frames N] [--save-tour FILE] [--title T] [--collapse SPEC] [--gpu N] [--validation] "
-                "[--quiet]",
+                "[--quiet]\n"
+                "       record MODEL --input FILE --still poster.png [--size 15360x8640] [--tour tour.json --at SECONDS] [--tile 4096]",
                 "play a camera tour offscreen (default: an orbit of the overview, then each stage) and encode it as an H.264 MP4 "
-                "and/or a PNG sequence, with the tour's captions; a folder or video input changes the activations over the video",
+                "and/or a PNG sequence, with the tour's captions; a folder or video input changes the activations over the video; --still renders one picture of any size in "
+                "off-axis tiles (posters beyond the device's image size)",
                 run_record);
 
 }  // namespace

@@ -87,6 +87,7 @@ void Renderer::Impl::upload_frame(const viz::FrameView& fv, const viz::Camera& c
   fr.bg_top = glm::vec4(0.075f, 0.085f, 0.115f, 1.0f);
   fr.bg_bottom = glm::vec4(0.020f, 0.022f, 0.030f, 1.0f);
   fr.cell_scale = glm::vec4(0.86f, 1.0f, cam.cut ? cam.cut_x : 0.0f, cam.cut ? 1.0f : 0.0f);
+  fr.tile = cam.tile;
   std::memcpy(frame_buf.map, &fr, sizeof fr);
   if (!regs.empty()) {
     std::memcpy(regions_buf.map, regs.data(), regs.size() * sizeof(gpu::GpuRegion));

@@ -35,8 +35,22 @@ glm::mat4 camera_proj(const Camera& c, float aspect, float radius) {
   float nearp = std::max(0.01f, (c.distance - radius) * 0.5f);
   nearp = std::max(nearp, c.distance * 1e-3f);
   float farp = c.distance + 2.0f * radius + 10.0f;
-  glm::mat4 p = glm::perspectiveRH_ZO(glm::radians(c.fov_y_deg), aspect, nearp, farp);
+  const glm::vec4 t = c.tile;
+  const bool tiled = t != glm::vec4(0.0f, 0.0f, 1.0f, 1.0f);
+  // A tile's aspect is the tile's; the full frame's is aspect · (tile height / tile width).
+  const float full_aspect = tiled ? aspect * t.w / t.z : aspect;
+  glm::mat4 p = glm::perspectiveRH_ZO(glm::radians(c.fov_y_deg), full_aspect, nearp, farp);
   p[1][1] *= -1.0f;  // Vulkan's clip y points down
+  if (tiled) {
+    // Off-axis: the tile's rectangle of the full frame's NDC ([-1, 1], y down) mapped onto [-1, 1].
+    const float cx = 2.0f * (t.x + 0.5f * t.z) - 1.0f, cy = 2.0f * (t.y + 0.5f * t.w) - 1.0f;
+    glm::mat4 m(1.0f);
+    m[0][0] = 1.0f / t.z;
+    m[1][1] = 1.0f / t.w;
+    m[3][0] = -cx / t.z;
+    m[3][1] = -cy / t.w;
+    p = m * p;
+  }
   return p;
 }
 

@@ -10,6 +10,7 @@
 #include <glm/mat4x4.hpp>
 #include <glm/vec2.hpp>
 #include <glm/vec3.hpp>
+#include <glm/vec4.hpp>
 
 #include "layout.hpp"
 
@@ -25,6 +26,11 @@ struct Camera {
   // so a focus view of a layer deep inside a network is not blocked by the layers before it.
   bool cut = false;
   float cut_x = 0.0f;
+  // Tiled export (app/record.hpp): the part of the full frame this camera draws, as fractions of it
+  // (x0, y0 from the top-left, width, height); (0, 0, 1, 1) is the whole frame. camera_proj narrows
+  // the projection to it off-axis (the aspect it is given is the tile's), so the tiles of a frame
+  // stitch into that frame. Not serialised.
+  glm::vec4 tile{0.0f, 0.0f, 1.0f, 1.0f};
   bool operator==(const Camera&) const = default;
 };
 

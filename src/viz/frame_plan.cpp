@@ -15,7 +15,8 @@ FrameView frame_view(const Camera& cam, int width, int height, float scene_radiu
   const float aspect = float(width) / float(height);
   return FrameView{.view_proj = camera_view_proj(cam, aspect, scene_radius),
                    .eye = camera_eye(cam),
-                   .focal_px = float(height) / (2.0f * std::tan(glm::radians(cam.fov_y_deg) * 0.5f)),
+                   // A tile (Camera::tile) shows part of a taller frame: pixels are the full frame's.
+                   .focal_px = float(height) / cam.tile.w / (2.0f * std::tan(glm::radians(cam.fov_y_deg) * 0.5f)),
                    .cut = cam.cut,
                    .cut_x = cam.cut_x};
 }

@@ -12,8 +12,10 @@ Checks, each against something record does not compute itself:
   4. a folder input changes the activations with the input: a held camera shows input k at
      t in [k, k+1) s (3 images over a 3 s tour): frames within one second are identical, frames of
      different images differ, and frame 2.5 s equals `render --input image2` with the tour's camera;
+  4b. a still rendered in 8 off-axis tiles (--tile 300) and stitched equals the one-piece still
+     within 2 LSB on >= 99.9 % of pixels (identical on >= 98 %): the tiling maths, not the picture;
   5. bad input is one error line and a non-zero exit: a missing tour file, a tour with bad JSON,
-     a bad --size, an odd --size for an MP4, an unwritable --out.
+     a bad --size, an odd --size for an MP4, an unwritable --out, a bad --still size or mix.
 usage: test_record.py NETLENS MODELS_DIR WORKDIR
 """
 import json
@@ -152,6 +154,17 @@ frac = float(np.mean(d.max(axis=2) > 2))
 print(f"     t=2.5 s vs render --input image 2: {frac * 100:.3f} % of pixels beyond 2 LSB, max {int(d.max())}")
 check(frac <= 0.001, "the frame at 2.5 s shows image 2's activations (render --input image 2, same camera)")
 
+# 4b. tiled stills: 8 off-axis tiles of at most 300 px stitched == the one-piece still (2 LSB, 99.9 %)
+for name, extra in (("one", []), ("tiled", ["--tile", "300"])):
+    run(["record", MODEL, "--input", PHOTO, "--size", "1024x576", "--still", os.path.join(WORK, name + ".png")] + extra)
+one, tiled = png(os.path.join(WORK, "one.png")), png(os.path.join(WORK, "tiled.png"))
+check(one.shape == tiled.shape == (576, 1024, 3), f"still sizes {one.shape} {tiled.shape}")
+d = np.abs(one - tiled).max(axis=2)
+frac = float(np.mean(d > 2))
+print(f"     tiled vs one-piece still: {float(np.mean(d > 0)) * 100:.3f} % of pixels differ, {frac * 100:.4f} % beyond 2 LSB")
+check(frac <= 0.001, "a still in 8 tiles equals the one-piece still within 2 LSB on >= 99.9 % of pixels")
+check(float(np.mean(d > 0)) < 0.02, "and is identical on >= 98 % of pixels")
+
 # 5. bad input: one line, non-zero exit
 bad_json = os.path.join(WORK, "bad.json")
 open(bad_json, "w").write('{"netlens_tour": 1, "keyframes": [{"eye": [1, 2], "target": [0, 0, 0]}]}')
@@ -162,9 +175,12 @@ cases = [
     (["--size", "481x270", "--out", mp4], "even"),
     (["--out", "/nonexistent/dir/talk.mp4"], "/nonexistent/dir"),
     (["--out", "/proc/talk.mp4"], "/proc/talk.mp4"),
+    (["--still", os.path.join(WORK, "s.png"), "--size", "40000x100"], "--size"),
+    (["--still", os.path.join(WORK, "s.png"), "--out", mp4], "--still"),
 ]
 for extra, want in cases:
-    p = run(["record", MODEL, "--input", PHOTO, "--max-frames", "2"] + extra, expect_ok=False)
+    base = ["record", MODEL, "--input", PHOTO] + ([] if "--still" in extra else ["--max-frames", "2"])
+    p = run(base + extra, expect_ok=False)
     lines = [l for l in p.stderr.splitlines() if l.strip()]
     err = [l for l in lines if "error" in l]
     check(p.returncode != 0 and len(err) == 1 and want in err[0] and "usage" not in p.stderr.split("error", 1)[0],
