@@ -138,6 +138,7 @@ void TimelineHost::attach(app::View& v, ui::TimelineFigure figure) {
   ui::Panels* p = v.panels();
   if (!p) return;
   auto fly = p->actions.focus_layer;
+  panel_->focused = [&v] { return v.panels() ? v.panels()->focus() : -1; };
   panel_->focus_layer = [&v, fly](int layer) {
     if (fly) fly(layer);
     if (v.panels()) v.panels()->set_focus(layer);

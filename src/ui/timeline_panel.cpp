@@ -162,6 +162,16 @@ void TimelinePanel::draw_body() {
     ImGui::TextColored(kDim, "0 .. %s", viz::format_value(figure_max()).c_str());
   }
 
+  // The inspected layer's figure over the checkpoints (a sparkline with the checkpoint shown marked).
+  if (focused && f < static_cast<int>(m_.figures.size())) {
+    const int l = focused();
+    std::vector<float> v;
+    for (const auto& ck : m_.figures[static_cast<size_t>(f)])
+      v.push_back(l >= 0 && static_cast<size_t>(l) < ck.size() ? ck[static_cast<size_t>(l)] : NAN);
+    if (any_finite(v)) curve("inspected layer", v, current_, IM_COL32(200, 160, 255, 255));
+    else ImGui::TextColored(kDim, "inspected layer: no %s", kFigureNames[f]);
+  }
+
   // Curves: training/validation loss and accuracy where measured, else the probe's.
   ImGui::Separator();
   const bool split = any_finite(m_.train_loss) || any_finite(m_.val_loss);

@@ -65,6 +65,9 @@ class TimelinePanel {
   bool playing() const { return playing_; }
   // Layer to focus, from a clicked finding; the host flies there (Panels::actions.focus_layer).
   std::function<void(int layer)> focus_layer;
+  // The layer the panels inspect (Panels::focus), -1 none: its figure is drawn as a sparkline over the
+  // checkpoints.
+  std::function<int()> focused;
 
   // The panel's widgets, inside an open ImGui window. `now`: seconds (ImGui's clock) for playback.
   void draw_body();
