@@ -1,9 +1,11 @@
 // The quantized ops against ONNX's own node tests (libonnx-testdata: every QuantizeLinear,
 // DequantizeLinear, DynamicQuantizeLinear, QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger
 // folder must run and match exactly; none may be skipped), and malformed quantization parameters:
-// one Error{Model} naming the node and the parameter, from prepare(), never a crash.
+// one Error{Model} naming the node and the parameter, from prepare(), never a crash; and
+// QuantizeLinear's rounding (half to even) and saturation on ties.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -172,6 +174,39 @@ TEST(QuantBadParameters, ConvIntegerInputNotQuantized) {
   OneNode n("ConvInteger", 13);
   n.var("x", f32({1, 2, 5, 5}, 1.0f)).cst("w", u8({4, 2, 3, 3}));
   expect_model_error(n, "x must be int8 or uint8, got float32");
+}
+
+}  // namespace
+
+namespace {
+
+// ONNX specifies round half to even and saturation for QuantizeLinear; ties are where a
+// round-half-away implementation differs (x / scale = ±0.5, ±1.5, ±2.5 with scale 0.5 exactly
+// representable), and values past the range must clamp. Expected: numpy.rint + clip, as the
+// ONNX reference implementation computes it.
+TEST(QuantRounding, HalfToEvenAndSaturation) {
+  const std::vector<float> x = {0.25f, 0.75f, 1.25f, -0.25f, -0.75f, -1.25f, 100.0f, -100.0f};
+  for (DType out : {DType::Int8, DType::UInt8}) {
+    OneNode n("QuantizeLinear", 13);
+    Tensor zp(out, {});
+    if (out == DType::UInt8) zp.data_as<uint8_t>()[0] = 10;
+    n.var("x", Tensor::from_f32({8}, x)).cst("s", f32({}, 0.5f)).cst("z", zp);
+    n.g.outputs.push_back(ValueInfo{"y", DType::Undefined, {}, false});
+    std::unique_ptr<Backend> cpu = make_cpu_backend();
+    Session s(n.g, {cpu.get()});
+    s.run(n.feeds);
+    const Tensor y = s.activations().fetch("y");
+    ASSERT_EQ(y.dtype(), out);
+    const int64_t z = out == DType::UInt8 ? 10 : 0, lo = out == DType::UInt8 ? 0 : -128, hi = out == DType::UInt8 ? 255 : 127;
+    for (int64_t i = 0; i < 8; ++i) {
+      const double r = std::nearbyint(static_cast<double>(x[static_cast<size_t>(i)]) / 0.5);  // ties to even
+      EXPECT_EQ(y.get_i64(i), std::clamp<int64_t>(static_cast<int64_t>(r) + z, lo, hi)) << "x=" << x[static_cast<size_t>(i)];
+    }
+    // The ties land on even integers: 0.5 → 0, 1.5 → 2, 2.5 → 2 (and negated).
+    EXPECT_EQ(y.get_i64(0) - z, 0);
+    EXPECT_EQ(y.get_i64(1) - z, 2);
+    EXPECT_EQ(y.get_i64(2) - z, 2);
+  }
 }
 
 }  // namespace
