@@ -15,7 +15,8 @@
 // H or F1 hide/show the panels (docs/ui.md), which take the mouse and keys while they are hovered
 // or typed in.
 // Tours and presenting (viewer_tour.cpp, docs/present.md): K adds the current view (camera,
-// selection, value mode) as a keyframe captioned "stop N", T saves the tour (--tour-out FILE, else
+// selection, value mode) as a keyframe captioned "stop N" (the Tour window edits its caption, notes and
+// times while the panels are shown), T saves the tour (--tour-out FILE, else
 // netlens-tour.json); with --tour FILE the tour plays (eased flights, timed captions): PageDown or
 // Right next stop, PageUp or Left previous stop (the arrows step images instead with a live
 // input), Space pause/play. B blank screen, L pointer highlight following the mouse, F11 full

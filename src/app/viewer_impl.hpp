@@ -6,6 +6,7 @@
 #define GLFW_INCLUDE_VULKAN
 #include <GLFW/glfw3.h>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -81,6 +82,7 @@ class Viewer {
   void show_tour_time();             // camera, selection, values and caption of tour_t_
   void goto_stop(int step);          // +1 next stop (flown to), -1 previous (at once)
   void presenter_overlay(int w, int h);
+  void tour_window(float w, float h);  // caption/notes/timing of the current keyframe (panels shown)
   void add_keyframe();
   void save_tour();
   void toggle_fullscreen();
@@ -135,6 +137,9 @@ class Viewer {
   int windowed_[4] = {0, 0, 1280, 800};  // position and size before full screen
   std::string toast_;
   double toast_until_ = 0.0;
+  size_t edit_key_ = SIZE_MAX;  // the keyframe the Tour window's buffers hold
+  std::array<char, 256> caption_buf_{};
+  std::array<char, 2048> notes_buf_{};
 
   // Live input state.
   std::string input_name_;

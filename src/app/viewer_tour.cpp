@@ -102,6 +102,7 @@ void Viewer::add_keyframe() {
   k.caption = "stop " + std::to_string(tour_.keys.size() + 1);
   if (tour_.keys.empty()) k.duration = 0.0;
   tour_.keys.push_back(std::move(k));
+  tour_key_ = tour_.keys.size() - 1;  // the Tour window edits the new keyframe
   toast("keyframe " + std::to_string(tour_.keys.size()) + " added (T saves the tour)");
 }
 
@@ -167,6 +168,30 @@ bool Viewer::presenter_key(int key) {
   }
 }
 
+// With the panels shown: a small window editing the current keyframe's caption and notes (typing
+// there takes the keyboard: ImGui's WantCaptureKeyboard keeps K/T/B from firing).
+void Viewer::tour_window(float W, float H) {
+  const size_t k = std::min(tour_key_, tour_.keys.size() - 1);
+  viz::Keyframe& kf = tour_.keys[k];
+  if (k != edit_key_) {
+    edit_key_ = k;
+    std::snprintf(caption_buf_.data(), caption_buf_.size(), "%s", kf.caption.c_str());
+    std::snprintf(notes_buf_.data(), notes_buf_.size(), "%s", kf.notes.c_str());
+  }
+  const float fs = ImGui::GetFontSize();
+  ImGui::SetNextWindowPos(ImVec2(0.5f * W, H - 7.0f * fs), ImGuiCond_Always, ImVec2(0.5f, 1.0f));
+  ImGui::SetNextWindowSize(ImVec2(std::min(32.0f * fs, 0.4f * W), 0.0f), ImGuiCond_Always);
+  if (ImGui::Begin("Tour", nullptr, ImGuiWindowFlags_NoResize | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoCollapse)) {
+    ImGui::Text("keyframe %zu of %zu (K adds, T saves%s)", k + 1, tour_.keys.size(), o_.tour_out.empty() ? "" : (" to " + o_.tour_out).c_str());
+    if (ImGui::InputText("caption", caption_buf_.data(), caption_buf_.size())) kf.caption = caption_buf_.data();
+    if (ImGui::InputTextMultiline("notes", notes_buf_.data(), notes_buf_.size(), ImVec2(0.0f, 3.0f * fs))) kf.notes = notes_buf_.data();
+    float hold = static_cast<float>(kf.hold), dur = static_cast<float>(kf.duration);
+    if (ImGui::DragFloat("hold s", &hold, 0.05f, 0.0f, 60.0f, "%.2f")) kf.hold = hold;
+    if (k > 0 && ImGui::DragFloat("flight s", &dur, 0.05f, 0.0f, 60.0f, "%.2f")) kf.duration = dur;
+  }
+  ImGui::End();
+}
+
 void Viewer::presenter_overlay(int w, int h) {
   ImDrawList* dl = ImGui::GetForegroundDrawList();
   const float ps = view_->gui() ? view_->gui()->pixel_scale() : 1.0f;
@@ -192,6 +217,7 @@ void Viewer::presenter_overlay(int w, int h) {
                       IM_COL32(12, 12, 12, a * 158 / 255), 0.25f * size);
     dl->AddText(font, size, p, IM_COL32(245, 245, 245, a), caption_.c_str());
   }
+  if (show_panels_ && !tour_.keys.empty()) tour_window(W, H);
   if (notes_) {
     // Speaker notes: the presenter's screen only (never in `record`'s frames).
     std::string text = "Speaker notes";
