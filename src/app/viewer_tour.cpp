@@ -64,6 +64,8 @@ void Viewer::show_tour_time() {
     } else if (view_->selection().layer >= 0) {
       view_->clear_selection();
     }
+    // The focused layer: the Layer inspector shows it (the selection's layer when none is named).
+    if (ui::Panels* p = panels()) p->set_focus(k.layer.empty() ? -1 : view_->scene().layout.find(k.layer));
   }
   dirty_ = true;
 }
@@ -97,6 +99,8 @@ void Viewer::add_keyframe() {
   if (sel.layer >= 0) {
     k.layer = l.layers[static_cast<size_t>(sel.layer)].tensor.name;
     k.select = k.layer + ":" + std::to_string(sel.flat);
+  } else if (ui::Panels* p = panels(); p && p->focus() >= 0 && static_cast<size_t>(p->focus()) < l.layers.size()) {
+    k.layer = l.layers[static_cast<size_t>(p->focus())].tensor.name;  // the inspected layer
   }
   k.values = viz::value_mode_name(view_->values());
   k.caption = "stop " + std::to_string(tour_.keys.size() + 1);
