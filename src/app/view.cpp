@@ -105,7 +105,7 @@ void View::make_renderer() {
     ro.scale_note = spec_.values == viz::ValueMode::Metric ? "one scale, all layers (min-max)" : "one scale, all layers (p1-p99)";
     ro.scale_lo = sc.lo, ro.scale_hi = sc.hi, ro.scale_diverging = sc.kind == viz::ColorMapKind::Diverging;
   }
-  if (!spec_.sources.layer_bars.empty()) {
+  if (spec_.overlays && !spec_.sources.layer_bars.empty()) {  // the bars are 2D too
     double top = 0;
     for (const auto& [t, v] : spec_.sources.layer_bars) top = std::max(top, v);
     for (const auto& l : scene_->layout.layers) {

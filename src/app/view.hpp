@@ -67,7 +67,7 @@ struct FrameSpec {
   viz::ValueMode values = viz::ValueMode::Activation;
   viz::ValueSources sources;  // the Difference and Metric modes' run B / metric, legend name and bars
   std::string collapse = "none";  // groups shown as one block (viz::parse_collapse: none|auto|depth:N|PATH,...)
-  bool overlays = true;     // title, legend and labels (a tiled still leaves them out: they are per-frame 2D)
+  bool overlays = true;     // title, legend, labels and layer bars (a tiled still leaves them out: they are per-frame 2D)
   int64_t cell_budget = 0;  // individual cells per frame (0: the renderer's default)
   // Graph inputs not drawn (a timeline's weights, fed to one prepared session as inputs): left out of
   // the layout as if they were initializers.
