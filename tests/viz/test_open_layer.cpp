@@ -1,0 +1,126 @@
+// Open layers (src/viz/open_layer.hpp) without Vulkan: at t = 0 every channel's tile is its closed
+// slab exactly (built here from the layout's own slab formula, origin.x + c·pitch); at t = 1 the
+// tiles are coplanar, pairwise disjoint (checked box against box), cover every channel once, and the
+// grid is centred on the layer and near-square; in between each coordinate moves monotonically.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "layout.hpp"
+#include "open_layer.hpp"
+#include "scene.hpp"
+
+using namespace netlens;
+using namespace netlens::viz;
+
+namespace {
+
+// A ResNet-like chain: an image, early, middle and late convolutions, pooled vector, logits.
+Layout chain() {
+  return layout_tensors(synthetic_tensors(
+      {{1, 3, 224, 224}, {1, 64, 112, 112}, {1, 64, 56, 56}, {1, 24, 56, 56}, {1, 512, 28, 28}, {1, 2048, 7, 7},
+       {1, 2048, 1, 1}, {1, 1000}, {1, 5, 13, 40}}));
+}
+
+bool overlap(const TileBox& a, const TileBox& b) {
+  for (int k = 0; k < 3; ++k)
+    if (a.origin[k] + a.size[k] <= b.origin[k] || b.origin[k] + b.size[k] <= a.origin[k]) return false;
+  return true;
+}
+
+}  // namespace
+
+TEST(OpenLayer, ClosedIsTheStackedVolumeExactly) {
+  const Layout L = chain();
+  for (const auto& l : L.layers) {
+    const auto tiles = open_layer_tiles(l, 0.0f);
+    ASSERT_EQ(static_cast<int64_t>(tiles.size()), l.dims.C) << l.tensor.name;
+    for (int64_t c = 0; c < l.dims.C; ++c) {
+      const auto& b = tiles[static_cast<size_t>(c)];
+      EXPECT_EQ(b.origin.x, l.origin.x + float(c) * l.pitch);
+      EXPECT_EQ(b.origin.y, l.origin.y);
+      EXPECT_EQ(b.origin.z, l.origin.z);
+      EXPECT_EQ(b.size.x, l.thickness);
+      EXPECT_EQ(b.size.y, l.size.y);
+      EXPECT_EQ(b.size.z, l.size.z);
+    }
+    // Negative t clamps to closed.
+    EXPECT_EQ(open_layer_tiles(l, -0.5f)[0].origin, tiles[0].origin);
+    // The closed neurons: slab c's box holds neuron_center(c, y, x).
+    const glm::vec3 n = neuron_center(l, l.dims.C - 1, l.dims.H - 1, 0);
+    const auto& last = tiles.back();
+    for (int k = 0; k < 3; ++k) {
+      EXPECT_GE(n[k], last.origin[k]);
+      EXPECT_LE(n[k], last.origin[k] + last.size[k]);
+    }
+  }
+}
+
+TEST(OpenLayer, OpenTilesAreDisjointCoplanarCentredAndNearSquare) {
+  const Layout L = chain();
+  for (const auto& l : L.layers) {
+    const auto tiles = open_layer_tiles(l, 1.0f);
+    ASSERT_EQ(static_cast<int64_t>(tiles.size()), l.dims.C);
+    const OpenGrid g = open_grid(l);
+    EXPECT_GE(g.rows * g.cols, l.dims.C);
+    EXPECT_LT((g.rows - 1) * g.cols, l.dims.C) << "an empty last row";
+    EXPECT_GT(g.gap, 0.0f);
+    for (size_t a = 0; a < tiles.size(); ++a) {
+      EXPECT_EQ(tiles[a].origin.x, tiles[0].origin.x) << "coplanar";
+      for (size_t b = a + 1; b < tiles.size(); ++b) {
+        ASSERT_FALSE(overlap(tiles[a], tiles[b])) << l.tensor.name << " tiles " << a << " and " << b;
+        // At least the gap apart along Y or Z.
+        const float dy = std::max(tiles[b].origin.y - (tiles[a].origin.y + tiles[a].size.y),
+                                  tiles[a].origin.y - (tiles[b].origin.y + tiles[b].size.y));
+        const float dz = std::max(tiles[b].origin.z - (tiles[a].origin.z + tiles[a].size.z),
+                                  tiles[a].origin.z - (tiles[b].origin.z + tiles[b].size.z));
+        ASSERT_GE(std::max(dy, dz), 0.999f * g.gap);
+      }
+    }
+    // Reading order: channel 0 top left, channel 1 to its right (+Z) when there are two columns.
+    if (l.dims.C > 1 && g.cols > 1) {
+      EXPECT_GT(tiles[1].origin.z, tiles[0].origin.z);
+      EXPECT_EQ(tiles[1].origin.y, tiles[0].origin.y);
+      EXPECT_LT(tiles[static_cast<size_t>(g.cols)].origin.y, tiles[0].origin.y);
+    }
+    // Centred on the layer (up to a missing tail of the last row: the full grid is centred).
+    const glm::vec3 lc = l.center();
+    EXPECT_NEAR(tiles[0].origin.x + 0.5f * l.thickness, lc.x, 1e-3f * std::max(1.0f, std::fabs(lc.x)));
+    const glm::vec3 gs = g.size();
+    EXPECT_NEAR(tiles[0].origin.y + tiles[0].size.y, lc.y + 0.5f * gs.y, 1e-2f);
+    EXPECT_NEAR(tiles[0].origin.z, lc.z - 0.5f * gs.z, 1e-2f);
+    if (l.dims.C >= 16) {
+      const TileBox bb = open_layer_bounds(l, 1.0f);
+      const float aspect = bb.size.y / bb.size.z;
+      EXPECT_GT(aspect, 0.5f) << l.tensor.name;
+      EXPECT_LT(aspect, 2.0f) << l.tensor.name;
+    }
+  }
+}
+
+TEST(OpenLayer, PositionsMoveMonotonicallyWithT) {
+  const Layout L = chain();
+  const auto& l = L.layers[4];  // 512 x 28 x 28
+  const auto t0 = open_layer_tiles(l, 0.0f), t1 = open_layer_tiles(l, 1.0f);
+  std::vector<TileBox> prev = t0;
+  for (int i = 1; i <= 40; ++i) {
+    const float t = float(i) / 40.0f;
+    const auto cur = open_layer_tiles(l, t);
+    for (size_t c = 0; c < cur.size(); ++c)
+      for (int k = 0; k < 3; ++k) {
+        const float dir = t1[c].origin[k] - t0[c].origin[k];
+        const float step = cur[c].origin[k] - prev[c].origin[k];
+        ASSERT_GE(step * (dir >= 0.0f ? 1.0f : -1.0f), -1e-4f) << "channel " << c << " axis " << k << " t " << t;
+        // Between the closed and the open position.
+        ASSERT_LE(std::fabs(cur[c].origin[k] - t0[c].origin[k]), std::fabs(dir) + 1e-3f);
+      }
+    prev = cur;
+  }
+  // Eased: halfway in t is halfway in space; the ends are flat (the first step is small).
+  EXPECT_FLOAT_EQ(open_ease(0.5f), 0.5f);
+  EXPECT_LT(open_ease(0.05f), 0.05f);
+  EXPECT_EQ(open_ease(1.0f), 1.0f);
+  EXPECT_EQ(open_ease(2.0f), 1.0f);
+}
