@@ -59,11 +59,20 @@ using InferFn = std::function<std::vector<TensorInfo>(const InferContext&)>;
 using AuxFn = std::function<std::vector<std::pair<std::string, TensorInfo>>(const InferContext&,
                                                                             const std::vector<TensorInfo>&)>;
 
+// The key of an op in the registries (shape inference here, the CPU backend's op table): the op type
+// for the default domain ("" or "ai.onnx"), "<domain>:<op_type>" for any other (com.microsoft's
+// QLinearAdd is "com.microsoft:QLinearAdd"), so a custom-domain node finds only what was registered
+// for its domain.
+std::string op_key(const std::string& domain, const std::string& op_type);
+bool is_default_domain(const std::string& domain);  // "" or "ai.onnx"
+
 class OpRegistry {
  public:
   static const OpRegistry& global();
-  void add(const std::string& op_type, InferFn fn);
+  void add(const std::string& op_type, InferFn fn);  // default domain
+  void add(const std::string& domain, const std::string& op_type, InferFn fn);
   const InferFn* find(const std::string& op_type) const;  // default domain only
+  const InferFn* find(const std::string& domain, const std::string& op_type) const;
   std::vector<std::string> op_types() const;
   void add_aux(const std::string& op_type, AuxFn fn);
   const AuxFn* find_aux(const std::string& op_type) const;  // nullptr for ops without aux outputs

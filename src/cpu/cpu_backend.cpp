@@ -131,13 +131,14 @@ class CpuBackend final : public Backend {
     register_tensor_ops(table_);
     register_rnn_ops(table_);
     register_quant_ops(table_);
+    register_quant_ms_ops(table_);
     register_nn_grads(grads_);
     register_elementwise_grads(grads_);
     register_tensor_grads(grads_);
   }
 
   std::optional<std::string> backward_unsupported_reason(const NodeContext& ctx) const override {
-    auto it = grads_.find(ctx.node.op_type);
+    auto it = grads_.find(op_key(ctx.node.domain, ctx.node.op_type));
     if (it == grads_.end()) return "no gradient for " + ctx.node.op_type + " on the CPU";
     if (!it->second.check) return std::nullopt;
     std::vector<Tensor> keep;
@@ -146,7 +147,7 @@ class CpuBackend final : public Backend {
 
   std::unique_ptr<GradKernel> plan_backward(const NodeContext& ctx, const std::vector<bool>& need) override {
     if (auto why = backward_unsupported_reason(ctx)) throw Error(ErrorKind::Unsupported, ctx.node.describe() + ": " + *why);
-    const CpuGrad& g = grads_.at(ctx.node.op_type);
+    const CpuGrad& g = grads_.at(op_key(ctx.node.domain, ctx.node.op_type));
     if (!any_converted(ctx)) return g.plan(ctx, need);
     std::vector<Tensor> keep;
     NodeContext f32 = converted(ctx, keep);
@@ -157,7 +158,7 @@ class CpuBackend final : public Backend {
   DeviceKind device() const override { return DeviceKind::Host; }
 
   std::optional<std::string> unsupported_reason(const NodeContext& ctx) const override {
-    auto it = table_.find(ctx.node.op_type);
+    auto it = table_.find(op_key(ctx.node.domain, ctx.node.op_type));
     if (it == table_.end()) return "op " + ctx.node.op_type + " is not implemented on the CPU";
     if (!it->second.check) return std::nullopt;
     if (it->second.dtype_generic || !any_converted(ctx)) return it->second.check(ctx);
@@ -167,7 +168,7 @@ class CpuBackend final : public Backend {
   }
 
   std::unique_ptr<Kernel> plan(const NodeContext& ctx) override {
-    auto it = table_.find(ctx.node.op_type);
+    auto it = table_.find(op_key(ctx.node.domain, ctx.node.op_type));
     if (it == table_.end()) throw Error(ErrorKind::Unsupported, "op " + ctx.node.op_type + " is not implemented on the CPU");
     if (it->second.dtype_generic || !any_converted(ctx)) return it->second.plan(ctx);
     std::vector<Tensor> keep;

@@ -28,7 +28,7 @@ struct CpuOp {
   std::function<std::unique_ptr<Kernel>(const NodeContext&)> plan;
   bool dtype_generic = false;
 };
-using CpuOpTable = std::map<std::string, CpuOp>;
+using CpuOpTable = std::map<std::string, CpuOp>;  // keyed by op_key(domain, op_type) (runtime.hpp)
 
 // One per family (each in its own ops_*.cpp).
 void register_nn_ops(CpuOpTable& t);          // Conv, ConvTranspose, Gemm, MatMul, pools, norms
@@ -36,6 +36,7 @@ void register_elementwise_ops(CpuOpTable& t); // unary, binary, activations, com
 void register_tensor_ops(CpuOpTable& t);      // Reshape..Einsum: data movement, Resize, Pad, Cast, Range...
 void register_rnn_ops(CpuOpTable& t);         // LSTM, GRU, RNN (ops_rnn.cpp)
 void register_quant_ops(CpuOpTable& t);       // ops_quant*.cpp: Quantize/DequantizeLinear, QLinearConv/MatMul, *Integer
+void register_quant_ms_ops(CpuOpTable& t);    // ops_quant_ms.cpp: com.microsoft QLinearAdd/Mul/Sigmoid/LeakyRelu/...
 
 // Reverse mode (the GradKernel contract in runtime.hpp: add into grad_inputs, never assign).
 // `plan` sees the node with float32 infos and float32 forward views whatever the model's float

@@ -20,7 +20,21 @@ void InferContext::fail(const std::string& msg) const {
   throw Error(ErrorKind::Model, node.describe() + ": " + msg);
 }
 
+bool is_default_domain(const std::string& domain) { return domain.empty() || domain == "ai.onnx"; }
+
+std::string op_key(const std::string& domain, const std::string& op_type) {
+  return is_default_domain(domain) ? op_type : domain + ":" + op_type;
+}
+
 void OpRegistry::add(const std::string& op_type, InferFn fn) { fns_[op_type] = std::move(fn); }
+
+void OpRegistry::add(const std::string& domain, const std::string& op_type, InferFn fn) {
+  fns_[op_key(domain, op_type)] = std::move(fn);
+}
+
+const InferFn* OpRegistry::find(const std::string& domain, const std::string& op_type) const {
+  return find(op_key(domain, op_type));
+}
 
 const InferFn* OpRegistry::find(const std::string& op_type) const {
   auto it = fns_.find(op_type);
@@ -48,6 +62,7 @@ const OpRegistry& OpRegistry::global() {
     register_tensor_shapes(r);
     register_rnn_shapes(r);
     register_quant_shapes(r);
+    register_quant_ms_shapes(r);
     return r;
   }();
   return reg;
@@ -70,8 +85,8 @@ std::vector<std::string> unknown_op_nodes(const Graph& g) {
   std::vector<std::string> out;
   const int64_t opset = g.opset();
   for (const Node& n : g.nodes) {
-    const bool default_domain = n.domain.empty() || n.domain == "ai.onnx";
-    if (!default_domain || !OpRegistry::global().find(n.op_type))
+    const bool default_domain = is_default_domain(n.domain);
+    if (!OpRegistry::global().find(n.domain, n.op_type))
       out.push_back((default_domain ? n.op_type : n.domain + "." + n.op_type) + " (node '" + n.name +
                     "', opset " + std::to_string(opset) + ")");
   }

@@ -23,7 +23,6 @@ void add_bytes(size_t& acc, size_t v) {
     throw Error(ErrorKind::Memory, "not enough memory: the plan's byte count overflows 64 bits");
 }
 
-bool is_default_domain(const std::string& d) { return d.empty() || d == "ai.onnx"; }
 
 // The largest tensor the planner accepts (1 PiB). Every shape that passes check_tensor_size has a
 // product of its non-zero dims below this in bytes, so element and byte counts computed from it,
@@ -152,7 +151,9 @@ void Session::prepare(const std::map<std::string, Shape>& shapes) {
       unsupported.push_back(what);
       mark_unknown();
     };
-    if (!is_default_domain(n.domain)) { note("custom domain"); continue; }
+    const InferFn* fn = OpRegistry::global().find(n.domain, n.op_type);
+    // Custom domains: only the ops registered for them (com.microsoft's QLinear elementwise ops).
+    if (!fn && !is_default_domain(n.domain)) { note("custom domain"); continue; }
     bool blocked = false;
     std::vector<const TensorInfo*> in_ptrs;
     std::vector<const Tensor*> const_in;
@@ -166,7 +167,6 @@ void Session::prepare(const std::map<std::string, Shape>& shapes) {
       auto c = consts.find(name);
       const_in.push_back(c == consts.end() ? nullptr : &c->second);
     }
-    const InferFn* fn = OpRegistry::global().find(n.op_type);
     if (!fn) { note(""); continue; }
     if (blocked) { mark_unknown(); continue; }
 

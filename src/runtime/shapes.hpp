@@ -10,5 +10,6 @@ void register_elementwise_shapes(OpRegistry& r);  // shapes_elementwise.cpp
 void register_tensor_shapes(OpRegistry& r);       // shapes_tensor.cpp
 void register_rnn_shapes(OpRegistry& r);          // shapes_rnn.cpp: LSTM, GRU, RNN
 void register_quant_shapes(OpRegistry& r);        // shapes_quant.cpp
+void register_quant_ms_shapes(OpRegistry& r);     // shapes_quant_ms.cpp (com.microsoft QLinear*)
 
 }  // namespace netlens

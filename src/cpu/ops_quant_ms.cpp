@@ -1,0 +1,199 @@
+// CPU kernels of onnxruntime's com.microsoft QLinear elementwise ops: QLinearAdd, QLinearMul,
+// QLinearSigmoid, QLinearLeakyRelu, QLinearGlobalAveragePool (parameters checked by
+// src/runtime/shapes_quant_ms.cpp). The arithmetic is onnxruntime's x86-64 CPU provider's (MLAS with
+// AVX2/FMA), step for step in float32, so that the integers are bit-identical to it:
+// - QLinearAdd: with rA = A_scale / C_scale, rB = B_scale / C_scale and
+//   fixed = C_zp - (rA * A_zp + rB * B_zp), C = sat(round_half_even(fma(a, rA, fma(b, rB, fixed)))).
+//   Where one input is constant along the innermost run of the broadcast (onnxruntime's "scalar" span,
+//   passed to MLAS as its B operand), its term is added to `fixed` first (a multiply and an add).
+// - QLinearMul: C = sat(round_half_even(float((a - A_zp) * (b - B_zp)) * (A_scale * B_scale / C_scale) + C_zp))
+//   (the zero point added in float32 before the rounding, as MLAS does).
+// - QLinearSigmoid / QLinearLeakyRelu: a 256-entry table, as onnxruntime builds it: each integer x is
+//   dequantized (X_scale * (x - X_zp)), mapped (MLAS's rational logistic approximation / x or alpha*x),
+//   and quantized (round_half_even(v / Y_scale) + Y_zp, saturated).
+// - QLinearGlobalAveragePool: an exact int32 sum minus x_zp * area, requantized with the float32
+//   multiplier x_scale / (y_scale * area).
+// Unlike onnxruntime's vector kernels, results beyond int32 saturate to the nearer end of the range
+// (onnxruntime's cvtps2dq gives INT32_MIN there, only reachable with scale ratios above ~8e6).
+#include <array>
+#include <cmath>
+
+#include "ops_quant.hpp"
+#include "shape_util.hpp"
+
+namespace netlens::cpu::quant {
+
+namespace {
+
+float zp_f(const std::span<const TensorView>& in, size_t i) {
+  return i < in.size() && in[i].data ? static_cast<float>(zp_at(in[i], 0)) : 0.f;
+}
+int32_t zp_i(const std::span<const TensorView>& in, size_t i) {
+  return i < in.size() && in[i].data ? zp_at(in[i], 0) : 0;
+}
+
+// Broadcast geometry of a binary op: per output element, the element of A and of B; and which
+// operand onnxruntime treats as a scalar span (its stride along the innermost output dim > 1 is 0).
+struct Binary {
+  Shape out;
+  std::vector<int64_t> sa, sb;
+  int scalar = 0;  // 0: none, 1: A, 2: B
+};
+
+Binary binary_geometry(const NodeContext& ctx) {
+  Binary g;
+  g.out = ctx.outputs[0].shape;
+  g.sa = broadcast_strides(ctx.inputs[0].shape, g.out);
+  g.sb = broadcast_strides(ctx.inputs[3].shape, g.out);
+  int64_t d = static_cast<int64_t>(g.out.size()) - 1;
+  while (d >= 0 && g.out[static_cast<size_t>(d)] == 1) --d;
+  if (d < 0) g.scalar = 1;  // one element: onnxruntime's "input 0 is a scalar" case
+  else if (g.sa[static_cast<size_t>(d)] == 0) g.scalar = 1;
+  else if (g.sb[static_cast<size_t>(d)] == 0) g.scalar = 2;
+  return g;
+}
+
+// Calls f(i, ia, ib) for every output element i with the flat indices of its A and B elements.
+template <typename F>
+void for_each_broadcast(const Binary& g, F&& f) {
+  const int64_t n = numel(g.out);
+  const size_t r = g.out.size();
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t rem = i, ia = 0, ib = 0;
+    for (size_t k = r; k-- > 0;) {
+      const int64_t c = rem % g.out[k];
+      rem /= g.out[k];
+      ia += c * g.sa[k];
+      ib += c * g.sb[k];
+    }
+    f(i, ia, ib);
+  }
+}
+
+std::unique_ptr<Kernel> plan_add(const NodeContext& ctx) {
+  const Binary g = binary_geometry(ctx);
+  const DType t = ctx.outputs[0].dtype;
+  return make_kernel([g, t](std::span<const TensorView> in, std::span<const TensorView> o) {
+    const float ra = scale_at(in[1], 0) / scale_at(in[6], 0);
+    const float rb = scale_at(in[4], 0) / scale_at(in[6], 0);
+    const float za = zp_f(in, 2), zb = zp_f(in, 5), zc = zp_f(in, 7);
+    const int32_t lo = qmin(t), hi = qmax(t);
+    // MLAS sees the scalar operand as its B: swap the roles when A is the scalar one.
+    const bool swap = g.scalar == 1;
+    const float r_vec = swap ? rb : ra, r_sc = swap ? ra : rb;
+    const float fixed = zc - (r_vec * (swap ? zb : za) + r_sc * (swap ? za : zb));
+    const void* a = in[0].data;
+    const void* b = in[3].data;
+    for_each_broadcast(g, [&](int64_t i, int64_t ia, int64_t ib) {
+      const float va = static_cast<float>(load_q(a, t, ia)), vb = static_cast<float>(load_q(b, t, ib));
+      float v;
+      if (g.scalar == 0) {
+        v = std::fma(va, ra, std::fma(vb, rb, fixed));
+      } else {
+        const float vec = swap ? vb : va, sc = swap ? va : vb;
+        const float f = fixed + sc * r_sc;
+        v = std::fma(vec, r_vec, f);
+      }
+      store_q(o[0].data, t, i, saturate_round(v, 0, lo, hi));
+    });
+  });
+}
+
+std::unique_ptr<Kernel> plan_mul(const NodeContext& ctx) {
+  const Binary g = binary_geometry(ctx);
+  const DType t = ctx.outputs[0].dtype;
+  return make_kernel([g, t](std::span<const TensorView> in, std::span<const TensorView> o) {
+    const float ratio = scale_at(in[1], 0) * scale_at(in[4], 0) / scale_at(in[6], 0);
+    const int32_t za = zp_i(in, 2), zb = zp_i(in, 5);
+    const float zc = zp_f(in, 7);
+    const int32_t lo = qmin(t), hi = qmax(t);
+    const void* a = in[0].data;
+    const void* b = in[3].data;
+    for_each_broadcast(g, [&](int64_t i, int64_t ia, int64_t ib) {
+      const int32_t p = (load_q(a, t, ia) - za) * (load_q(b, t, ib) - zb);
+      // The zero point joins in float32 before the rounding (a tie can move by it).
+      store_q(o[0].data, t, i, saturate_round(static_cast<float>(p) * ratio + zc, 0, lo, hi));
+    });
+  });
+}
+
+// MLAS's logistic (Eigen's rational approximation on [-18, 18]), with the FMA3 kernel's fused
+// multiply-adds.
+float mlas_logistic(float x) {
+  const float v = std::fmin(18.0f, std::fmax(-18.0f, x));
+  const float v2 = v * v;
+  float p = std::fma(v2, 4.37031012579801e-11f, 1.15627324459942e-07f);
+  p = std::fma(p, v2, 6.08574864600143e-05f);
+  p = std::fma(p, v2, 8.51377133304701e-03f);
+  p = std::fma(p, v2, 2.48287947061529e-01f);
+  p = p * v;
+  float q = std::fma(v2, 6.10247389755681e-13f, 5.76102136993427e-09f);
+  q = std::fma(q, v2, 6.29106785017040e-06f);
+  q = std::fma(q, v2, 1.70198817374094e-03f);
+  q = std::fma(q, v2, 1.16817656904453e-01f);
+  q = std::fma(q, v2, 9.93151921023180e-01f);
+  return p / q + 0.5f;
+}
+
+std::unique_ptr<Kernel> plan_lookup(const NodeContext& ctx) {
+  const DType t = ctx.outputs[0].dtype;
+  const bool sigmoid = ctx.node.op_type == "QLinearSigmoid";
+  const float alpha = ctx.node.attr_float("alpha", 0.01f);
+  return make_kernel([t, sigmoid, alpha](std::span<const TensorView> in, std::span<const TensorView> o) {
+    const float xs = scale_at(in[1], 0), ys = scale_at(in[3], 0);
+    const int32_t xz = zp_i(in, 2), yz = zp_i(in, 4);
+    const int32_t lo = qmin(t), hi = qmax(t);
+    // table[k] for the integer lo + k.
+    std::array<int32_t, 256> table{};
+    for (int32_t k = 0; k < 256; ++k) {
+      const float x = xs * static_cast<float>(lo + k - xz);
+      const float y = sigmoid ? mlas_logistic(x) : (x >= 0 ? x : x * alpha);
+      table[static_cast<size_t>(k)] = saturate_round(y / ys, yz, lo, hi);
+    }
+    const int64_t n = in[0].numel();
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; ++i)
+      store_q(o[0].data, t, i, table[static_cast<size_t>(load_q(in[0].data, t, i) - lo)]);
+  });
+}
+
+std::unique_ptr<Kernel> plan_global_average_pool(const NodeContext& ctx) {
+  const DType t = ctx.outputs[0].dtype;
+  const Shape& x = ctx.inputs[0].shape;
+  const bool cl = ctx.node.attr_int("channels_last", 0) != 0;
+  const int64_t n = x[0], c = cl ? x.back() : x[1];
+  int64_t area = 1;
+  for (size_t i = cl ? 1 : 2; i < (cl ? x.size() - 1 : x.size()); ++i) area *= x[i];
+  return make_kernel([t, cl, n, c, area](std::span<const TensorView> in, std::span<const TensorView> o) {
+    const float scale = scale_at(in[1], 0) / (scale_at(in[3], 0) * static_cast<float>(area));
+    const int32_t xz = zp_i(in, 2), yz = zp_i(in, 4);
+    const int32_t lo = qmin(t), hi = qmax(t);
+    const int32_t bias = -xz * static_cast<int32_t>(area);
+#pragma omp parallel for schedule(static) if (n * c * area > 65536)
+    for (int64_t nc = 0; nc < n * c; ++nc) {
+      const int64_t b = nc / c, ch = nc % c;
+      int32_t acc = bias;
+      for (int64_t s = 0; s < area; ++s)
+        acc += load_q(in[0].data, t, cl ? (b * area + s) * c + ch : nc * area + s);
+      store_q(o[0].data, t, nc, saturate_round(static_cast<float>(acc) * scale, yz, lo, hi));
+    }
+  });
+}
+
+}  // namespace
+
+}  // namespace netlens::cpu::quant
+
+namespace netlens::cpu {
+
+void register_quant_ms_ops(CpuOpTable& t) {
+  const std::string ms = "com.microsoft";
+  t[op_key(ms, "QLinearAdd")] = CpuOp{nullptr, quant::plan_add};
+  t[op_key(ms, "QLinearMul")] = CpuOp{nullptr, quant::plan_mul};
+  t[op_key(ms, "QLinearSigmoid")] = CpuOp{nullptr, quant::plan_lookup};
+  t[op_key(ms, "QLinearLeakyRelu")] = CpuOp{nullptr, quant::plan_lookup};
+  t[op_key(ms, "QLinearGlobalAveragePool")] = CpuOp{nullptr, quant::plan_global_average_pool};
+}
+
+}  // namespace netlens::cpu

@@ -1,0 +1,92 @@
+// Shape inference and parameter checks for onnxruntime's com.microsoft QLinear elementwise ops
+// (QLinearAdd, QLinearMul, QLinearSigmoid, QLinearLeakyRelu, QLinearGlobalAveragePool), registered
+// under the "com.microsoft" domain (op_key in runtime.hpp). Inputs as in onnxruntime's contrib
+// schemas: every scale and zero point is per tensor (a scalar or one element), zero points have the
+// dtype of the tensor they describe, and the quantized tensors are int8 or uint8 (one dtype per node).
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "shape_util.hpp"
+#include "shapes.hpp"
+#include "shapes_quant.hpp"
+
+namespace netlens {
+
+namespace {
+
+std::string dname(DType t) { return std::string(dtype_name(t)); }
+
+// Checks the (tensor, scale, zero point) triple at `x`, `x + 1`, `x + 2` (the zero point optional):
+// `x` int8/uint8 of dtype `t` (Undefined: any of them), the scale a float per-tensor value (finite and
+// > 0 when constant), the zero point per tensor and of x's dtype.
+void check_operand(const InferContext& c, size_t x, size_t scale, size_t zp, DType t, const std::string& name) {
+  if (x != SIZE_MAX) {
+    if (!is_quant8(c.in(x).dtype)) c.fail(name + " must be int8 or uint8, got " + dname(c.in(x).dtype));
+    if (t != DType::Undefined && c.in(x).dtype != t)
+      c.fail(name + " is " + dname(c.in(x).dtype) + " but the node's other quantized tensors are " + dname(t));
+  }
+  if (!is_float(c.in(scale).dtype)) c.fail(name + "_scale must be a float tensor, got " + dname(c.in(scale).dtype));
+  require_per_tensor(c.node, c.in(scale), name + "_scale");
+  check_scale_values(c.node, c.constant(scale), name + "_scale");
+  if (c.has(zp)) {
+    require_per_tensor(c.node, c.in(zp), name + "_zero_point");
+    if (c.in(zp).dtype != t)
+      c.fail(name + "_zero_point is " + dname(c.in(zp).dtype) + " but the tensor it describes is " + dname(t));
+  }
+}
+
+// QLinearAdd / QLinearMul: A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale, C_zero_point.
+std::vector<TensorInfo> infer_binary(const InferContext& c) {
+  const DType t = c.in(0).dtype;
+  check_operand(c, 0, 1, 2, is_quant8(t) ? t : DType::Undefined, "A");
+  check_operand(c, 3, 4, 5, t, "B");
+  check_operand(c, SIZE_MAX, 6, 7, t, "C");
+  return {TensorInfo{t, broadcast_shapes(c.in(0).shape, c.in(3).shape, c.node.describe())}};
+}
+
+// QLinearSigmoid / QLinearLeakyRelu: X, X_scale, X_zero_point, Y_scale, Y_zero_point.
+std::vector<TensorInfo> infer_lookup(const InferContext& c) {
+  const DType t = c.in(0).dtype;
+  check_operand(c, 0, 1, 2, is_quant8(t) ? t : DType::Undefined, "X");
+  check_operand(c, SIZE_MAX, 3, 4, t, "Y");
+  if (c.node.op_type == "QLinearLeakyRelu" && !std::isfinite(c.node.attr_float("alpha", 0.01f)))
+    c.fail("alpha must be finite");
+  return {TensorInfo{t, c.in(0).shape}};
+}
+
+// QLinearGlobalAveragePool: X, x_scale, x_zero_point, y_scale, y_zero_point; channels_last selects
+// N x spatial... x C instead of N x C x spatial...
+std::vector<TensorInfo> infer_global_average_pool(const InferContext& c) {
+  const DType t = c.in(0).dtype;
+  check_operand(c, 0, 1, 2, is_quant8(t) ? t : DType::Undefined, "x");
+  check_operand(c, SIZE_MAX, 3, 4, t, "y");
+  const Shape& x = c.in(0).shape;
+  if (x.size() < 3) c.fail("input has shape " + shape_str(x) + ", expected rank >= 3 (N, C and spatial dims)");
+  const int64_t cl = c.node.attr_int("channels_last", 0);
+  if (cl != 0 && cl != 1) c.fail("channels_last must be 0 or 1, got " + std::to_string(cl));
+  Shape y(x.size(), 1);
+  y[0] = x[0];
+  if (cl) y.back() = x.back();
+  else y[1] = x[1];
+  // onnxruntime (MLAS) refuses pooling areas of 2^24 elements or more: the int32 sum is then not
+  // exactly a float. Zero-sized areas have no average.
+  int64_t area = 1;
+  for (size_t i = cl ? 1 : 2; i < (cl ? x.size() - 1 : x.size()); ++i) area *= x[i];
+  if (area <= 0 || area >= (int64_t{1} << 24))
+    c.fail("pooling area " + std::to_string(area) + " is out of range (1 .. 2^24 - 1 elements)");
+  return {TensorInfo{t, y}};
+}
+
+}  // namespace
+
+void register_quant_ms_shapes(OpRegistry& r) {
+  const std::string ms = "com.microsoft";
+  r.add(ms, "QLinearAdd", infer_binary);
+  r.add(ms, "QLinearMul", infer_binary);
+  r.add(ms, "QLinearSigmoid", infer_lookup);
+  r.add(ms, "QLinearLeakyRelu", infer_lookup);
+  r.add(ms, "QLinearGlobalAveragePool", infer_global_average_pool);
+}
+
+}  // namespace netlens
