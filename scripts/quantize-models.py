@@ -9,6 +9,9 @@ onnx + numpy (onnxruntime's Python quantizer is not packaged by Debian):
   <name>.qlinear.onnx  static QOperator: QLinearConv / QLinearMatMul on uint8 activations (same
                        calibration), int8 per-channel weights, int32 biases; DequantizeLinear /
                        QuantizeLinear only around the float ops between them (Clip, Add, pooling).
+  <name>.qlinear_ms.onnx  (MobileNetV2) as .qlinear, and its residual Adds and GlobalAveragePool become
+                       onnxruntime's com.microsoft QLinearAdd / QLinearGlobalAveragePool on the uint8
+                       tensors (what onnxruntime's static quantizer emits for CNNs in QOperator form).
   <name>.dynamic.onnx  dynamic: DynamicQuantizeLinear on each Conv/Gemm input, ConvInteger /
                        MatMulInteger with uint8 weights (zero point 128, symmetric per-channel
                        scales folded into the float rescale), Cast, Mul, Add: what onnxruntime's
@@ -78,7 +81,7 @@ LINES = [os.path.join(SAMPLES, f) for f in ("line_320x48.png", "line_192x48.png"
 MODELS = {
     "mobilenet_v2": dict(pre=preprocess_imagenet,
                          calib=[os.path.join(PHOTOS, f) for f in ("astronaut.png", "rocket.jpg", "motorcycle_left.png", "coffee.png")],
-                         test=[os.path.join(PHOTOS, f) for f in ("chelsea.png", "coffee.png")]),
+                         test=[os.path.join(PHOTOS, f) for f in ("chelsea.png", "coffee.png")], ms=True),
     "ppocr_cls": dict(pre=lambda p: preprocess_ppocr(p, 192), calib=LINES, test=LINES[1:]),
     "ppocrv4_rec": dict(pre=preprocess_ppocr, calib=LINES, test=LINES[:2]),
 }
@@ -107,6 +110,13 @@ def exposed(model, names):
     return m
 
 
+def ms_quantizable(n, inits):
+    """Adds of two computed tensors and GlobalAveragePool: the .qlinear_ms variant's com.microsoft ops."""
+    if n.op_type == "Add":
+        return all(i not in inits for i in n.input)
+    return n.op_type == "GlobalAveragePool"
+
+
 def quantizable(n, inits):
     """Conv and Gemm with constant weights, MatMul with a constant 2-D B."""
     if n.op_type in ("Conv", "Gemm"):
@@ -114,12 +124,13 @@ def quantizable(n, inits):
     return n.op_type == "MatMul" and n.input[1] in inits and len(inits[n.input[1]].dims) == 2
 
 
-def calibrate(model, input_name, node, tmp, pre, images):
-    """min/max of every quantized node's input and output over the calibration images (onnxruntime)."""
+def calibrate(model, input_name, node, tmp, pre, images, ms=False):
+    """min/max of every quantized node's input and output over the calibration images (onnxruntime);
+    with `ms` also of the Adds and GlobalAveragePool that the .qlinear_ms variant quantizes."""
     names = set()
     inits = {i.name: i for i in model.graph.initializer}
     for n in model.graph.node:
-        if quantizable(n, inits):
+        if quantizable(n, inits) or (ms and ms_quantizable(n, inits)):
             names.add(n.input[0])
             names.add(n.output[0])
     path = os.path.join(tmp, "calib.onnx")
@@ -177,12 +188,14 @@ class Builder:
     def add(self, op, inputs, outputs, name, **attrs):
         self.nodes.append(helper.make_node(op, inputs, outputs, name=name, **attrs))
 
-    def finish(self, drop, opset=13):
+    def finish(self, drop, opset=13, ms=False):
         g = self.model.graph
         keep = [i for i in g.initializer if i.name not in drop]
         graph = helper.make_graph(self.nodes, g.name, list(g.input), list(g.output), keep + self.new_inits)
-        m = helper.make_model(graph, producer_name="netlens quantize-models.py",
-                              opset_imports=[helper.make_opsetid("", max(opset, self.model.opset_import[0].version))])
+        opsets = [helper.make_opsetid("", max(opset, self.model.opset_import[0].version))]
+        if ms:
+            opsets.append(helper.make_opsetid("com.microsoft", 1))
+        m = helper.make_model(graph, producer_name="netlens quantize-models.py", opset_imports=opsets)
         m.ir_version = self.model.ir_version
         onnx.checker.check_model(m)
         return m
@@ -262,7 +275,10 @@ def quantize_qdq(model, params):
     return b.finish(drop)
 
 
-def quantize_qlinear(model, params):
+def quantize_qlinear(model, params, ms=False):
+    """QOperator form; with `ms` the residual Adds and GlobalAveragePool become com.microsoft
+    QLinearAdd / QLinearGlobalAveragePool on the uint8 tensors (their float output names kept for the
+    DequantizeLinear after them, so the float model's tensors keep their names)."""
     b = Builder(model)
     quantized = {}  # float tensor name → (uint8 tensor, scale name, zp name)
 
@@ -276,6 +292,16 @@ def quantize_qlinear(model, params):
 
     drop = set()
     for n in model.graph.node:
+        if ms and ms_quantizable(n, b.inits):
+            y = n.output[0]
+            ys, yz = params[y]
+            ysn, yzn = b.const(f"{y}_scale", ys), b.const(f"{y}_zp", np.uint8(yz))
+            ins = [x for t in n.input for x in q_of(t)] + [ysn, yzn]
+            b.nodes.append(helper.make_node("QLinear" + n.op_type, ins, [f"{y}_q"], name=n.name,
+                                            domain="com.microsoft"))
+            b.add("DequantizeLinear", [f"{y}_q", ysn, yzn], [y], f"{y}_DequantizeLinear")
+            quantized[y] = (f"{y}_q", ysn, yzn)
+            continue
         if not quantizable(n, b.inits):
             b.nodes.append(n)
             continue
@@ -304,7 +330,7 @@ def quantize_qlinear(model, params):
             if bn:
                 b.add("Add", [target, b.const(f"{bn}_f", b.value(bn))], [y], f"{y}_bias")
         quantized[y] = (f"{y}_q", ysn, yzn)
-    return b.finish(drop)
+    return b.finish(drop, ms=ms)
 
 
 def quantize_dynamic(model):
@@ -395,12 +421,15 @@ def main():
         model = prepared(src)
         input_name = model.graph.input[0].name
         with tempfile.TemporaryDirectory() as tmp:
-            params = calibrate(model, input_name, a.node, tmp, cfg["pre"], cfg["calib"])
+            ms = cfg.get("ms", False)
+            params = calibrate(model, input_name, a.node, tmp, cfg["pre"], cfg["calib"], ms)
             made = {"qdq": quantize_qdq(model, params), "qlinear": quantize_qlinear(model, params),
                     "dynamic": quantize_dynamic(model)}
+            if ms:
+                made["qlinear_ms"] = quantize_qlinear(model, params, ms=True)
             for kind, m in made.items():
                 onnx.save(m, os.path.join(a.out, f"{name}.{kind}.onnx"))
-            print(f"quantize-models: {name}.{{qdq,qlinear,dynamic}}.onnx in {a.out} "
+            print(f"quantize-models: {name}.{{{','.join(made)}}}.onnx in {a.out} "
                   f"({len(params)} calibrated tensors, {len(cfg['calib'])} images)")
             if not a.references:
                 continue

@@ -1,5 +1,6 @@
 // Real quantized models (scripts/quantize-models.py: MobileNetV2, PP-OCR cls and PP-OCRv4 rec, each as
-// static QDQ, QLinear ops and dynamic) against onnxruntime 1.22 (run with optimisations off, so every
+// static QDQ, QLinear ops and dynamic; MobileNetV2 also with com.microsoft QLinearAdd and
+// QLinearGlobalAveragePool) against onnxruntime 1.22 (run with optimisations off, so every
 // node of the file runs as written) and against the float models they came from.
 //
 // - Every node, alone, on onnxruntime's values of its inputs: the quantized ops (QuantizeLinear,
@@ -41,7 +42,9 @@ using namespace netlens;
 namespace {
 
 const std::set<std::string> kQuantOps = {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "QLinearConv",
-                                         "QLinearMatMul",  "ConvInteger",      "MatMulInteger"};
+                                         "QLinearMatMul",  "ConvInteger",      "MatMulInteger",
+                                         // com.microsoft (the .qlinear_ms variant)
+                                         "QLinearAdd", "QLinearGlobalAveragePool"};
 
 struct Case {
   std::string model, kind;
@@ -52,6 +55,7 @@ std::string case_name(const ::testing::TestParamInfo<Case>& i) { return i.param.
 const std::vector<Case> kCases = {
     {"mobilenet_v2", "qdq", false},  // float Conv between each DequantizeLinear and QuantizeLinear
     {"mobilenet_v2", "qlinear", true},
+    {"mobilenet_v2", "qlinear_ms", true},  // residual Adds and the pooling as com.microsoft QLinear ops
     {"mobilenet_v2", "dynamic", true},
     {"ppocr_cls", "qdq", true},      // its float ops before each QuantizeLinear round alike in both engines
     {"ppocr_cls", "qlinear", true},
