@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "imgui_layer.hpp"
+#include "netlens/explain.hpp"
 #include "layout_groups.hpp"
 #include "panels.hpp"
 #include "picking.hpp"
@@ -105,12 +106,34 @@ void View::make_renderer() {
     ro.scale_note = spec_.values == viz::ValueMode::Metric ? "one scale, all layers (min-max)" : "one scale, all layers (p1-p99)";
     ro.scale_lo = sc.lo, ro.scale_hi = sc.hi, ro.scale_diverging = sc.kind == viz::ColorMapKind::Diverging;
   }
-  if (spec_.overlays && !spec_.sources.layer_bars.empty()) {  // the bars are 2D too
+  bars_ = spec_.sources.layer_bars;
+  flagged_.clear();
+  std::string flow_note;
+  if (bars_.empty() && (spec_.values == viz::ValueMode::Gradient || spec_.values == viz::ValueMode::Attribution)) {
+    // The gradient-flow strip. The seeded tensor only decides which entry has no step ratio; the
+    // norms (the bars) do not depend on it, and an output has no reader to be flagged against.
+    with_session([&](const Session& ss) {
+      if (!ss.has_gradients()) return;
+      const explain::GradientFlow f = explain::gradient_flow(ss, "");
+      for (const explain::FlowEntry& e : f.entries) {
+        bars_[e.tensor] = e.grad_norm;
+        if (!e.flag.empty()) flagged_.push_back(e.tensor);
+      }
+    });
+    flow_note = "bars: gradient L2 norm per layer";
+    if (!flagged_.empty()) {
+      flow_note += "; flagged (vanishing/exploding): ";
+      for (size_t i = 0; i < flagged_.size() && i < 4; ++i) flow_note += (i ? ", " : "") + flagged_[i];
+      if (flagged_.size() > 4) flow_note += ", +" + std::to_string(flagged_.size() - 4) + " more";
+    }
+    ro.subtitle = spec_.subtitle.empty() ? flow_note : spec_.subtitle + "; " + flow_note;
+  }
+  if (spec_.overlays && !bars_.empty()) {  // the bars are 2D too
     double top = 0;
-    for (const auto& [t, v] : spec_.sources.layer_bars) top = std::max(top, v);
+    for (const auto& [t, v] : bars_) top = std::max(top, v);
     for (const auto& l : scene_->layout.layers) {
-      auto it = spec_.sources.layer_bars.find(l.tensor.name);
-      ro.layer_bars.push_back(it == spec_.sources.layer_bars.end() || !(top > 0) ? std::nanf("") : float(it->second / top));
+      auto it = bars_.find(l.tensor.name);
+      ro.layer_bars.push_back(it == bars_.end() || !(top > 0) ? std::nanf("") : float(it->second / top));
     }
   }
   if (r_) {
@@ -120,7 +143,11 @@ void View::make_renderer() {
     ro.height = old.height;
     ro.inset_left = old.inset_left;
     ro.inset_right = old.inset_right;
-    ro.subtitle = old.subtitle;
+    if (flow_note.empty()) {
+      ro.subtitle = old.subtitle;  // less a flow strip's note of the mode left
+      const size_t k = ro.subtitle.find("bars: gradient L2 norm per layer");
+      if (k != std::string::npos) ro.subtitle.erase(k >= 2 ? k - 2 : k);
+    }
     VK_CHECK(vkDeviceWaitIdle(ctx_.device()));
     r_.reset();
   }

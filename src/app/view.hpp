@@ -110,6 +110,12 @@ class View final : public live::ResultSink {
   // options) and redraws from it; the panels follow. Error{Usage} when `m` needs gradients the
   // session does not hold.
   void set_values(viz::ValueMode m);
+  // The per-layer bars drawn (tensor name -> value >= 0, unscaled): spec.sources.layer_bars when
+  // given; else, in the gradient and attribution modes, the gradient-flow strip: each tensor's
+  // gradient L2 norm (explain::gradient_flow's grad_norm, as `inspect --gradients` reports it), with
+  // the tensors its vanishing/exploding rule flags in flow_flagged() (named in the subtitle).
+  const std::map<std::string, double>& layer_bars() const { return bars_; }
+  const std::vector<std::string>& flow_flagged() const { return flagged_; }
   // live::ResultSink. A new scene of the same layout (a live result): moved in, the renderer's
   // buffers rewritten in place (Renderer::values_changed), the selection kept. The panels are left
   // for the caller (refresh_panels), which may first change the scales. Live results hold
@@ -170,6 +176,8 @@ class View final : public live::ResultSink {
   std::unique_ptr<ui::ImGuiLayer> gui_;
   std::unique_ptr<ui::Panels> panels_;
   std::vector<std::pair<std::string, std::vector<int64_t>>> contrib_shown_;  // marked in 3D
+  std::map<std::string, double> bars_;  // layer_bars(): set by make_renderer
+  std::vector<std::string> flagged_;
   std::function<void(int, int)> presenter_;
 };
 

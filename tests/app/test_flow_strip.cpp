@@ -1,0 +1,95 @@
+// The gradient-flow strip (app::View::layer_bars in the gradient and attribution modes) against
+// `netlens inspect --gradients`' flow figures (the CLI run as a separate process on the same input
+// .npy) and against each gradient tensor's L2 norm summed here from the session's raw gradients.
+// MobileNetV2 on chelsea.png; the top-1 logit. A missing model or photo fails.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "netlens/cpu.hpp"
+#include "netlens/explain.hpp"
+#include "netlens/io.hpp"
+#include "netlens/onnx.hpp"
+#include "view.hpp"
+
+using namespace netlens;
+namespace fs = std::filesystem;
+
+namespace {
+
+double rel(double a, double b) { return std::abs(a - b) / std::max(std::abs(b), 1e-30); }
+
+TEST(FlowStrip, BarsAreInspectGradientsFlowNorms) {
+  const fs::path model = fs::path(NETLENS_CACHE_DIR) / "models" / "mobilenet_v2.onnx";
+  const fs::path photo = "/usr/lib/python3/dist-packages/skimage/data/chelsea.png";
+  ASSERT_TRUE(fs::exists(model)) << model;
+  ASSERT_TRUE(fs::exists(photo)) << photo;
+  const fs::path dir = fs::path(::testing::TempDir()) / "flow_strip";
+  fs::create_directories(dir);
+
+  ImagePreprocess pp{.width = 224, .height = 224, .mean = {0.485f, 0.456f, 0.406f}, .std = {0.229f, 0.224f, 0.225f}};
+  const Tensor x = load_image(photo.string(), pp);
+  write_npy((dir / "x.npy").string(), x);
+
+  std::unique_ptr<Backend> cpu = make_cpu_backend();
+  Session s(load_onnx(model.string()), {cpu.get()});
+  const std::string in = s.graph().inputs.front().name;
+  s.prepare({{in, x.shape()}});
+  s.run({{in, x}});
+  const explain::Target t = explain::resolve_target(s, explain::parse_target("", explain::parse_score("logit")));
+  s.backward(t.seeds(s));
+
+  const std::string cmd = std::string("'") + NETLENS_CLI + "' inspect '" + model.string() + "' --input '" + (dir / "x.npy").string() +
+                          "' --gradients --brief > '" + (dir / "inspect.json").string() + "'";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  std::ifstream f(dir / "inspect.json");
+  const nlohmann::json j = nlohmann::json::parse(f);
+  const nlohmann::json& entries = j.at("gradients").at("flow").at("entries");
+  ASSERT_GT(entries.size(), 50u);
+
+  render::Context ctx(render::ContextOptions{.validation = false, .quiet = true});
+  app::View v(ctx, s, {.width = 320, .height = 180, .values = viz::ValueMode::Gradient});
+  const std::map<std::string, double>& bars = v.layer_bars();
+  std::set<std::string> json_flagged, shown;
+  for (const auto& l : v.scene().layout.layers) shown.insert(l.tensor.name);
+  size_t compared = 0;
+  for (const nlohmann::json& e : entries) {
+    const std::string name = e.at("tensor");
+    if (!e.at("flag").get<std::string>().empty()) json_flagged.insert(name);
+    auto it = bars.find(name);
+    ASSERT_NE(it, bars.end()) << name << " has a flow entry but no bar";
+    EXPECT_LE(rel(it->second, e.at("grad_norm").get<double>()), 1e-6) << name;
+    // The same figure from the raw gradient, summed here in double.
+    const Tensor g = s.gradients().fetch(name);
+    double ss = 0;
+    for (float q : g.to_f32_vector()) ss += double(q) * q;
+    EXPECT_LE(rel(it->second, std::sqrt(ss)), 1e-6) << name;
+    compared += shown.count(name);
+  }
+  EXPECT_EQ(bars.size(), entries.size());
+  EXPECT_GT(compared, 50u) << "few shown layers carry a bar";
+  const std::set<std::string> view_flagged(v.flow_flagged().begin(), v.flow_flagged().end());
+  EXPECT_EQ(view_flagged, json_flagged);
+  // The renderer draws the shown layers' bars scaled by the largest.
+  const std::vector<float>& drawn = v.renderer().options().layer_bars;
+  ASSERT_EQ(drawn.size(), v.scene().layout.layers.size());
+  double top = 0;
+  for (const auto& [k, b] : bars) top = std::max(top, b);
+  for (size_t i = 0; i < drawn.size(); ++i) {
+    auto it = bars.find(v.scene().layout.layers[i].tensor.name);
+    if (it == bars.end()) EXPECT_TRUE(std::isnan(drawn[i]));
+    else EXPECT_NEAR(drawn[i], it->second / top, 1e-6);
+  }
+  // Back to activations: no strip.
+  v.set_values(viz::ValueMode::Activation);
+  EXPECT_TRUE(v.layer_bars().empty());
+  EXPECT_EQ(v.renderer().options().subtitle.find("gradient L2 norm"), std::string::npos);
+}
+
+}  // namespace
