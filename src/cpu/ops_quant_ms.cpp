@@ -1,5 +1,5 @@
 // CPU kernels of onnxruntime's com.microsoft QLinear elementwise ops: QLinearAdd, QLinearMul,
-// QLinearSigmoid, QLinearLeakyRelu, QLinearGlobalAveragePool (parameters checked by
+// QLinearSigmoid, QLinearLeakyRelu, QLinearGlobalAveragePool, QLinearConcat (parameters checked by
 // src/runtime/shapes_quant_ms.cpp). The arithmetic is onnxruntime's x86-64 CPU provider's (MLAS with
 // AVX2/FMA), step for step in float32, so that the integers are bit-identical to it:
 // - QLinearAdd: with rA = A_scale / C_scale, rB = B_scale / C_scale and
@@ -11,6 +11,7 @@
 // - QLinearSigmoid / QLinearLeakyRelu: a 256-entry table, as onnxruntime builds it: each integer x is
 //   dequantized (X_scale * (x - X_zp)), mapped (MLAS's rational logistic approximation / x or alpha*x),
 //   and quantized (round_half_even(v / Y_scale) + Y_zp, saturated).
+// - QLinearConcat: each input through the table x -> quantize(X_scale * (x - X_zp)) to Y's parameters.
 // - QLinearGlobalAveragePool: an exact int32 sum minus x_zp * area, requantized with the float32
 //   multiplier x_scale / (y_scale * area).
 // Unlike onnxruntime's vector kernels, results beyond int32 saturate to the nearer end of the range
@@ -181,6 +182,40 @@ std::unique_ptr<Kernel> plan_global_average_pool(const NodeContext& ctx) {
   });
 }
 
+// Each input through the table x -> quantize(X_scale * (x - X_zp)) to the output's parameters, as
+// onnxruntime does (it copies an input whose scale and zero point equal the output's: the table is
+// then the identity).
+std::unique_ptr<Kernel> plan_concat(const NodeContext& ctx) {
+  const DType t = ctx.outputs[0].dtype;
+  const Shape& y = ctx.outputs[0].shape;
+  const int64_t axis = normalize_axis(ctx.node.attr_int("axis", 0), static_cast<int64_t>(y.size()), ctx.node.describe());
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < axis; ++d) outer *= y[static_cast<size_t>(d)];
+  for (size_t d = static_cast<size_t>(axis) + 1; d < y.size(); ++d) inner *= y[d];
+  std::vector<int64_t> blocks;  // per input: its elements per outer index
+  for (size_t i = 2; i < ctx.inputs.size(); i += 3) blocks.push_back(ctx.inputs[i].shape[static_cast<size_t>(axis)] * inner);
+  return make_kernel([t, outer, blocks](std::span<const TensorView> in, std::span<const TensorView> o) {
+    const float ys = scale_at(in[0], 0);
+    const int32_t yz = zp_i(in, 1), lo = qmin(t), hi = qmax(t);
+    int64_t row = 0;
+    for (int64_t b : blocks) row += b;
+    int64_t at = 0;
+    for (size_t k = 0; k < blocks.size(); ++k) {
+      const TensorView& x = in[2 + 3 * k];
+      const float xs = scale_at(in[3 + 3 * k], 0);
+      const int32_t xz = zp_i(in, 4 + 3 * k);
+      std::array<int32_t, 256> table{};
+      for (int32_t v = 0; v < 256; ++v)
+        table[static_cast<size_t>(v)] = saturate_round(xs * static_cast<float>(lo + v - xz) / ys, yz, lo, hi);
+      const int64_t bk = blocks[k];
+      for (int64_t r = 0; r < outer; ++r)
+        for (int64_t j = 0; j < bk; ++j)
+          store_q(o[0].data, t, r * row + at + j, table[static_cast<size_t>(load_q(x.data, t, r * bk + j) - lo)]);
+      at += bk;
+    }
+  });
+}
+
 }  // namespace
 
 }  // namespace netlens::cpu::quant
@@ -194,6 +229,7 @@ void register_quant_ms_ops(CpuOpTable& t) {
   t[op_key(ms, "QLinearSigmoid")] = CpuOp{nullptr, quant::plan_lookup};
   t[op_key(ms, "QLinearLeakyRelu")] = CpuOp{nullptr, quant::plan_lookup};
   t[op_key(ms, "QLinearGlobalAveragePool")] = CpuOp{nullptr, quant::plan_global_average_pool};
+  t[op_key(ms, "QLinearConcat")] = CpuOp{nullptr, quant::plan_concat};
 }
 
 }  // namespace netlens::cpu

@@ -1,5 +1,6 @@
 // Shape inference and parameter checks for onnxruntime's com.microsoft QLinear elementwise ops
-// (QLinearAdd, QLinearMul, QLinearSigmoid, QLinearLeakyRelu, QLinearGlobalAveragePool), registered
+// (QLinearAdd, QLinearMul, QLinearSigmoid, QLinearLeakyRelu, QLinearGlobalAveragePool, QLinearConcat),
+// registered
 // under the "com.microsoft" domain (op_key in runtime.hpp). Inputs as in onnxruntime's contrib
 // schemas: every scale and zero point is per tensor (a scalar or one element), zero points have the
 // dtype of the tensor they describe, and the quantized tensors are int8 or uint8 (one dtype per node).
@@ -78,6 +79,32 @@ std::vector<TensorInfo> infer_global_average_pool(const InferContext& c) {
   return {TensorInfo{t, y}};
 }
 
+// QLinearConcat: Y_scale, Y_zero_point, then (X, X_scale, X_zero_point) per input; `axis` required.
+std::vector<TensorInfo> infer_concat(const InferContext& c) {
+  if (c.num_inputs() < 5 || (c.num_inputs() - 2) % 3 != 0)
+    c.fail("expects Y_scale, Y_zero_point and (X, X_scale, X_zero_point) per input, got " +
+           std::to_string(c.num_inputs()) + " inputs");
+  if (!c.node.has_attr("axis")) c.fail("the axis attribute is required");
+  const DType t = c.in(2).dtype;
+  check_operand(c, SIZE_MAX, 0, 1, is_quant8(t) ? t : DType::Undefined, "Y");
+  if (!c.has(1)) c.fail("Y_zero_point is required");
+  Shape y = c.in(2).shape;
+  const int64_t axis = normalize_axis(c.node.attr_int("axis", 0), static_cast<int64_t>(y.size()), c.node.describe());
+  for (size_t i = 2; i < c.num_inputs(); i += 3) {
+    const std::string name = "input " + std::to_string((i - 2) / 3);
+    check_operand(c, i, i + 1, i + 2, t, name);
+    if (!c.has(i + 2)) c.fail(name + "_zero_point is required");
+    const Shape& x = c.in(i).shape;
+    if (i == 2) continue;
+    bool ok = x.size() == y.size();
+    for (size_t d = 0; ok && d < x.size(); ++d) ok = d == static_cast<size_t>(axis) || x[d] == y[d];
+    if (!ok) c.fail(name + " has shape " + shape_str(x) + ", which does not concatenate with " + shape_str(c.in(2).shape) +
+                    " along axis " + std::to_string(axis));
+    y[static_cast<size_t>(axis)] += x[static_cast<size_t>(axis)];
+  }
+  return {TensorInfo{t, y}};
+}
+
 }  // namespace
 
 void register_quant_ms_shapes(OpRegistry& r) {
@@ -87,6 +114,7 @@ void register_quant_ms_shapes(OpRegistry& r) {
   r.add(ms, "QLinearSigmoid", infer_lookup);
   r.add(ms, "QLinearLeakyRelu", infer_lookup);
   r.add(ms, "QLinearGlobalAveragePool", infer_global_average_pool);
+  r.add(ms, "QLinearConcat", infer_concat);
 }
 
 }  // namespace netlens

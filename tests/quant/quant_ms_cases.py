@@ -96,6 +96,18 @@ def cases(out):
             params = [("x_s", 0.07, np.float32), ("x_z", za, d), ("y_s", 0.02, np.float32), ("y_z", zc, d)]
             c.append(make_case(out, f"gap_{t}_cl{cl}_{'x'.join(map(str, shape))}", "QLinearGlobalAveragePool", t,
                                [("x", x)], params, {"channels_last": cl}, ["x", "x_s", "x_z", "y_s", "y_z"]))
+        # QLinearConcat: inputs with their own parameters (requantized), one with Y's (copied), axis 1
+        # and a negative axis.
+        d = NP[t]
+        for axis, shapes in ((1, ([2, 3, 4], [2, 5, 4], [2, 1, 4])), (-1, ([3, 2, 6], [3, 2, 2], [3, 2, 9]))):
+            xs = [q_random(rng, t, s) for s in shapes]
+            params = [("y_s", 0.05, np.float32), ("y_z", zc, d)]
+            args = ["y_s", "y_z"]
+            for k, (sc, zp) in enumerate(((0.03, za), (0.05, zc), (0.11, zb))):
+                params += [(f"x{k}_s", sc, np.float32), (f"x{k}_z", zp, d)]
+                args += [f"x{k}", f"x{k}_s", f"x{k}_z"]
+            c.append(make_case(out, f"concat_{t}_axis{axis}", "QLinearConcat", t,
+                               [(f"x{k}", x) for k, x in enumerate(xs)], params, {"axis": axis}, args))
     return c
 
 
