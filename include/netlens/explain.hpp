@@ -244,6 +244,15 @@ struct Explanation {
 Explanation explain(Session& s, const std::map<std::string, Tensor>& inputs, const Target& target,
                     const MethodOptions& opts);
 
+// The heat over the model input from the gradients `s` already holds (no run): max_c |dS/dx|
+// (saliency) or, with gradient_x_input, sum_c x·dS/dx — the same numbers explain() writes for
+// Method::Saliency / GradXInput when the session's gradients are of the same target and input.
+// Error{Usage} without gradients or without an image input.
+Heatmap input_heat(const Session& s, bool gradient_x_input = false);
+// A map over the input's pixels as a tensor of the input's shape (batch 1), every channel holding
+// the pixel's heat: the input slab's values in the viewer's gradient modes.
+Tensor input_heat_volume(const Session& s, const Heatmap& h);
+
 // ---------------------------------------------------------------------------------------------
 // Pictures. Bilinear half-pixel resize of a row-major map.
 std::vector<float> resize_bilinear(const std::vector<float>& src, int64_t h, int64_t w, int64_t out_h, int64_t out_w);

@@ -44,6 +44,28 @@ int focus_layer(const viz::Layout& l, const CameraSpec& c) {
   return c.view.rfind("layer:", 0) == 0 && c.file.empty() ? l.find(c.view.substr(6)) : -1;
 }
 
+namespace {
+
+// The value source of a mode; in the gradient and attribution modes the model's image input shows
+// the heat over it (saliency: max_c |dS/dx|; attribution: gradient × input summed over channels),
+// as `netlens explain` maps it, instead of the raw per-channel values.
+std::function<Tensor(const std::string&)> mode_fetch(const Session& ss, viz::ValueMode m, const viz::ValueSources& src) {
+  auto base = viz::value_fetch(ss, m, src);
+  if (m != viz::ValueMode::Gradient && m != viz::ValueMode::Attribution) return base;
+  std::string input;
+  try {
+    input = explain::input_layout(ss).name;
+  } catch (const Error&) {
+    return base;  // no image input: raw values everywhere
+  }
+  return [&ss, m, base, input](const std::string& name) {
+    if (name != input) return base(name);
+    return explain::input_heat_volume(ss, explain::input_heat(ss, m == viz::ValueMode::Attribution));
+  };
+}
+
+}  // namespace
+
 View::View(render::Context& ctx, const Session& s, const FrameSpec& spec, SessionAccess access)
     : ctx_(ctx), s_(s), spec_(spec), access_(std::move(access)) {
   viz::Layout layout;
@@ -68,7 +90,7 @@ View::View(render::Context& ctx, const Session& s, const FrameSpec& spec, Sessio
     return t->info.shape;
   };
   with_session([&](const Session& ss) {
-    scene_ = std::make_unique<viz::Scene>(viz::build_scene(std::move(layout), viz::value_fetch(ss, spec_.values, spec_.sources),
+    scene_ = std::make_unique<viz::Scene>(viz::build_scene(std::move(layout), mode_fetch(ss, spec_.values, spec_.sources),
                                                            viz::mode_scene_options(spec_.values, {})));
   });
   make_renderer();
@@ -159,7 +181,7 @@ void View::make_renderer() {
 void View::set_values(viz::ValueMode m) {
   viz::Scene next;
   with_session([&](const Session& ss) {
-    next = viz::build_scene(scene_->layout, viz::value_fetch(ss, m, spec_.sources), viz::mode_scene_options(m, scene_->options));
+    next = viz::build_scene(scene_->layout, mode_fetch(ss, m, spec_.sources), viz::mode_scene_options(m, scene_->options));
   });
   const bool renamed = m != spec_.values;
   spec_.values = m;

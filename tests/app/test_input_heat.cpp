@@ -1,0 +1,71 @@
+// The input slab's heat in the viewer's gradient modes (app::View): every channel of the model
+// input's volume holds the pixel's heat, equal to the heatmap.npy that `netlens explain --method
+// saliency` (gradient mode) or `--method gradxinput` (attribution mode) writes for the same input and
+// target — the CLI run as a separate process. MobileNetV2 on chelsea.png, top-1 logit.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+
+#include "netlens/cpu.hpp"
+#include "netlens/explain.hpp"
+#include "netlens/io.hpp"
+#include "netlens/onnx.hpp"
+#include "view.hpp"
+
+using namespace netlens;
+namespace fs = std::filesystem;
+
+namespace {
+
+TEST(InputHeat, InputSlabIsExplainsHeatmap) {
+  const fs::path model = fs::path(NETLENS_CACHE_DIR) / "models" / "mobilenet_v2.onnx";
+  const fs::path photo = "/usr/lib/python3/dist-packages/skimage/data/chelsea.png";
+  ASSERT_TRUE(fs::exists(model)) << model;
+  ASSERT_TRUE(fs::exists(photo)) << photo;
+  const fs::path dir = fs::path(::testing::TempDir()) / "input_heat";
+  fs::create_directories(dir);
+  ImagePreprocess pp{.width = 224, .height = 224, .mean = {0.485f, 0.456f, 0.406f}, .std = {0.229f, 0.224f, 0.225f}};
+  const Tensor x = load_image(photo.string(), pp);
+  write_npy((dir / "x.npy").string(), x);
+
+  std::unique_ptr<Backend> cpu = make_cpu_backend();
+  Session s(load_onnx(model.string()), {cpu.get()});
+  const std::string in = s.graph().inputs.front().name;
+  s.prepare({{in, x.shape()}});
+  s.run({{in, x}});
+  const explain::Target t = explain::resolve_target(s, explain::parse_target("", explain::parse_score("logit")));
+  s.backward(t.seeds(s));
+
+  render::Context ctx(render::ContextOptions{.validation = false, .quiet = true});
+  app::View v(ctx, s, {.width = 320, .height = 180, .values = viz::ValueMode::Gradient});
+  const int li = v.scene().layout.find(in);
+  ASSERT_GE(li, 0) << "the input is not a shown layer";
+  for (const char* method : {"saliency", "gradxinput"}) {
+    SCOPED_TRACE(method);
+    if (std::string(method) == "gradxinput") v.set_values(viz::ValueMode::Attribution);
+    const fs::path out = dir / method;
+    const std::string cmd = std::string("'") + NETLENS_CLI + "' explain '" + model.string() + "' --input '" +
+                            (dir / "x.npy").string() + "' --method " + method + " --out '" + out.string() + "' > /dev/null";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    const Tensor heat = read_npy((out / "heatmap.npy").string());
+    ASSERT_EQ(heat.shape(), (Shape{224, 224}));
+    const std::vector<float> h = heat.to_f32_vector();
+    const std::vector<float>& slab = v.scene().layers[static_cast<size_t>(li)].values;
+    ASSERT_EQ(slab.size(), 3u * 224 * 224);
+    float top = 0;
+    for (float e : h) top = std::max(top, std::abs(e));
+    ASSERT_GT(top, 0.0f);
+    size_t bad = 0;
+    for (size_t c = 0; c < 3; ++c)
+      for (size_t p = 0; p < h.size(); ++p)
+        // 1e-6 relative, with a floor of 1e-6 of the map's largest for values near zero.
+        if (std::abs(slab[c * h.size() + p] - h[p]) > 1e-6f * std::max(std::abs(h[p]), 1e-6f * top)) ++bad;
+    EXPECT_EQ(bad, 0u);
+    // Not the raw gradient: the slab's channels are equal (one heat per pixel).
+    EXPECT_EQ(slab[100], slab[h.size() + 100]);
+  }
+}
+
+}  // namespace
