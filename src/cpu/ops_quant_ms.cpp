@@ -1,16 +1,19 @@
 // CPU kernels of onnxruntime's com.microsoft QLinear elementwise ops: QLinearAdd, QLinearMul,
-// QLinearSigmoid, QLinearLeakyRelu, QLinearGlobalAveragePool, QLinearConcat (parameters checked by
+// QLinearSigmoid, QLinearLeakyRelu, QLinearGlobalAveragePool, QLinearConcat, QLinearAveragePool (parameters checked by
 // src/runtime/shapes_quant_ms.cpp). The arithmetic is onnxruntime's x86-64 CPU provider's (MLAS with
 // AVX2/FMA), step for step in float32, so that the integers are bit-identical to it:
 // - QLinearAdd: with rA = A_scale / C_scale, rB = B_scale / C_scale and
 //   fixed = C_zp - (rA * A_zp + rB * B_zp), C = sat(round_half_even(fma(a, rA, fma(b, rB, fixed)))).
-//   Where one input is constant along the innermost run of the broadcast (onnxruntime's "scalar" span,
-//   passed to MLAS as its B operand), its term is added to `fixed` first (a multiply and an add).
+//   Where A is constant along the innermost run of the broadcast (onnxruntime's "input 0 scalar" span,
+//   which it passes to MLAS as the B operand), A's term goes in first: fma(b, rB, fma(a, rA, fixed)).
+//   (MLAS's AVX2 kernel adds the scalar's product to `fixed` with _mm256_add_ps(_mm256_mul_ps(...)),
+//   which GCC contracts into one fma; measured against onnxruntime 1.22, tests/quant/test_quant_ms.)
 // - QLinearMul: C = sat(round_half_even(float((a - A_zp) * (b - B_zp)) * (A_scale * B_scale / C_scale) + C_zp))
 //   (the zero point added in float32 before the rounding, as MLAS does).
 // - QLinearSigmoid / QLinearLeakyRelu: a 256-entry table, as onnxruntime builds it: each integer x is
 //   dequantized (X_scale * (x - X_zp)), mapped (MLAS's rational logistic approximation / x or alpha*x),
 //   and quantized (round_half_even(v / Y_scale) + Y_zp, saturated).
+// - QLinearAveragePool: float32 average of the dequantized window, quantized (plan_average_pool).
 // - QLinearConcat: each input through the table x -> quantize(X_scale * (x - X_zp)) to Y's parameters.
 // - QLinearGlobalAveragePool: an exact int32 sum minus x_zp * area, requantized with the float32
 //   multiplier x_scale / (y_scale * area).
@@ -21,6 +24,7 @@
 
 #include "ops_quant.hpp"
 #include "shape_util.hpp"
+#include "shapes_nn.hpp"
 
 namespace netlens::cpu::quant {
 
@@ -80,22 +84,13 @@ std::unique_ptr<Kernel> plan_add(const NodeContext& ctx) {
     const float rb = scale_at(in[4], 0) / scale_at(in[6], 0);
     const float za = zp_f(in, 2), zb = zp_f(in, 5), zc = zp_f(in, 7);
     const int32_t lo = qmin(t), hi = qmax(t);
-    // MLAS sees the scalar operand as its B: swap the roles when A is the scalar one.
-    const bool swap = g.scalar == 1;
-    const float r_vec = swap ? rb : ra, r_sc = swap ? ra : rb;
-    const float fixed = zc - (r_vec * (swap ? zb : za) + r_sc * (swap ? za : zb));
+    const float fixed = zc - (ra * za + rb * zb);
+    const bool a_first = g.scalar == 1;  // MLAS gets the scalar operand as its B: its term goes in first
     const void* a = in[0].data;
     const void* b = in[3].data;
     for_each_broadcast(g, [&](int64_t i, int64_t ia, int64_t ib) {
       const float va = static_cast<float>(load_q(a, t, ia)), vb = static_cast<float>(load_q(b, t, ib));
-      float v;
-      if (g.scalar == 0) {
-        v = std::fma(va, ra, std::fma(vb, rb, fixed));
-      } else {
-        const float vec = swap ? vb : va, sc = swap ? va : vb;
-        const float f = fixed + sc * r_sc;
-        v = std::fma(vec, r_vec, f);
-      }
+      const float v = a_first ? std::fma(vb, rb, std::fma(va, ra, fixed)) : std::fma(va, ra, std::fma(vb, rb, fixed));
       store_q(o[0].data, t, i, saturate_round(v, 0, lo, hi));
     });
   });
@@ -216,6 +211,51 @@ std::unique_ptr<Kernel> plan_concat(const NodeContext& ctx) {
   });
 }
 
+// onnxruntime's QLinearAveragePool: x dequantized to float32 (x_scale * (x - x_zp)), summed over the
+// window clipped to the image (rows, then columns), divided by the window's element count (the full
+// kernel with count_include_pad), quantized as round_half_even(sum / y_scale + y_zp), saturated.
+std::unique_ptr<Kernel> plan_average_pool(const NodeContext& ctx) {
+  const DType t = ctx.outputs[0].dtype;
+  const bool cl = ctx.node.attr_int("channels_last", 0) != 0;
+  const Shape& xs = ctx.inputs[0].shape;
+  const Shape x = cl ? Shape{xs[0], xs[3], xs[1], xs[2]} : xs;
+  const PoolGeometry pg = pool_geometry(ctx.node, x);
+  const bool include_pad = ctx.node.attr_int("count_include_pad", 0) != 0;
+  const int64_t n = x[0], c = x[1], h = x[2], w = x[3], oh = pg.out[0], ow = pg.out[1];
+  const int64_t kh = pg.g.kernel[0], kw = pg.g.kernel[1], sh = pg.g.strides[0], sw = pg.g.strides[1];
+  const int64_t ph = pg.g.pad_begin[0], pw = pg.g.pad_begin[1];
+  return make_kernel([=](std::span<const TensorView> in, std::span<const TensorView> o) {
+    const float xsc = scale_at(in[1], 0), ysc = scale_at(in[3], 0);
+    const int32_t xz = zp_i(in, 2);
+    const float yz = zp_f(in, 4);
+    const int32_t lo = qmin(t), hi = qmax(t);
+    // Index of (b, ch, y, x) in the input / output layout.
+    auto xi = [&](int64_t b, int64_t ch, int64_t yy, int64_t xx) {
+      return cl ? ((b * h + yy) * w + xx) * c + ch : ((b * c + ch) * h + yy) * w + xx;
+    };
+    auto yi = [&](int64_t b, int64_t ch, int64_t yy, int64_t xx) {
+      return cl ? ((b * oh + yy) * ow + xx) * c + ch : ((b * c + ch) * oh + yy) * ow + xx;
+    };
+#pragma omp parallel for schedule(static) if (n * c * oh * ow * kh * kw > 65536)
+    for (int64_t bc = 0; bc < n * c; ++bc) {
+      const int64_t b = bc / c, ch = bc % c;
+      for (int64_t py = 0; py < oh; ++py) {
+        const int64_t y0 = std::max<int64_t>(py * sh - ph, 0), y1 = std::min(py * sh - ph + kh, h);
+        for (int64_t px = 0; px < ow; ++px) {
+          const int64_t x0 = std::max<int64_t>(px * sw - pw, 0), x1 = std::min(px * sw - pw + kw, w);
+          float sum = 0.f;
+          for (int64_t yy = y0; yy < y1; ++yy)
+            for (int64_t xx = x0; xx < x1; ++xx)
+              sum += xsc * static_cast<float>(load_q(in[0].data, t, xi(b, ch, yy, xx)) - xz);
+          const int64_t count = include_pad ? kh * kw : (y1 - y0) * (x1 - x0);
+          const float avg = sum / static_cast<float>(count);
+          store_q(o[0].data, t, yi(b, ch, py, px), saturate_round(avg / ysc + yz, 0, lo, hi));
+        }
+      }
+    }
+  });
+}
+
 }  // namespace
 
 }  // namespace netlens::cpu::quant
@@ -230,6 +270,7 @@ void register_quant_ms_ops(CpuOpTable& t) {
   t[op_key(ms, "QLinearLeakyRelu")] = CpuOp{nullptr, quant::plan_lookup};
   t[op_key(ms, "QLinearGlobalAveragePool")] = CpuOp{nullptr, quant::plan_global_average_pool};
   t[op_key(ms, "QLinearConcat")] = CpuOp{nullptr, quant::plan_concat};
+  t[op_key(ms, "QLinearAveragePool")] = CpuOp{nullptr, quant::plan_average_pool};
 }
 
 }  // namespace netlens::cpu

@@ -1,6 +1,6 @@
 // Shape inference and parameter checks for onnxruntime's com.microsoft QLinear elementwise ops
-// (QLinearAdd, QLinearMul, QLinearSigmoid, QLinearLeakyRelu, QLinearGlobalAveragePool, QLinearConcat),
-// registered
+// (QLinearAdd, QLinearMul, QLinearSigmoid, QLinearLeakyRelu, QLinearGlobalAveragePool, QLinearConcat,
+// QLinearAveragePool), registered
 // under the "com.microsoft" domain (op_key in runtime.hpp). Inputs as in onnxruntime's contrib
 // schemas: every scale and zero point is per tensor (a scalar or one element), zero points have the
 // dtype of the tensor they describe, and the quantized tensors are int8 or uint8 (one dtype per node).
@@ -10,6 +10,7 @@
 
 #include "shape_util.hpp"
 #include "shapes.hpp"
+#include "shapes_nn.hpp"
 #include "shapes_quant.hpp"
 
 namespace netlens {
@@ -105,6 +106,39 @@ std::vector<TensorInfo> infer_concat(const InferContext& c) {
   return {TensorInfo{t, y}};
 }
 
+// The NCHW form of a channels_last (N, spatial..., C) shape, and back.
+Shape to_nchw(const Shape& x) {
+  Shape s{x[0], x.back()};
+  s.insert(s.end(), x.begin() + 1, x.end() - 1);
+  return s;
+}
+
+// QLinearAveragePool: X, x_scale, x_zero_point, y_scale, y_zero_point; AveragePool's attributes
+// (2-D: kernel_shape, strides, pads, auto_pad, ceil_mode, count_include_pad) and channels_last.
+std::vector<TensorInfo> infer_average_pool(const InferContext& c) {
+  const DType t = c.in(0).dtype;
+  check_operand(c, 0, 1, 2, is_quant8(t) ? t : DType::Undefined, "x");
+  check_operand(c, SIZE_MAX, 3, 4, t, "y");
+  const Shape& x = c.in(0).shape;
+  if (x.size() != 4)
+    throw Error(ErrorKind::Unsupported, c.node.describe() + ": only 2-D pooling (rank-4 input) is supported, got " +
+                                            shape_str(x));
+  for (int64_t d : c.node.attr_ints("dilations"))
+    if (d != 1) throw Error(ErrorKind::Unsupported, c.node.describe() + ": dilations are not supported");
+  const int64_t cl = c.node.attr_int("channels_last", 0);
+  if (cl != 0 && cl != 1) c.fail("channels_last must be 0 or 1, got " + std::to_string(cl));
+  const Shape nchw = cl ? to_nchw(x) : x;
+  const PoolGeometry pg = pool_geometry(c.node, nchw);
+  Shape y{nchw[0]};
+  if (!cl) y.push_back(nchw[1]);
+  for (int64_t o : pg.out) {
+    if (o <= 0) c.fail("input " + shape_str(x) + " is too small for kernel " + shape_str(pg.g.kernel));
+    y.push_back(o);
+  }
+  if (cl) y.push_back(nchw[1]);
+  return {TensorInfo{t, y}};
+}
+
 }  // namespace
 
 void register_quant_ms_shapes(OpRegistry& r) {
@@ -115,6 +149,7 @@ void register_quant_ms_shapes(OpRegistry& r) {
   r.add(ms, "QLinearLeakyRelu", infer_lookup);
   r.add(ms, "QLinearGlobalAveragePool", infer_global_average_pool);
   r.add(ms, "QLinearConcat", infer_concat);
+  r.add(ms, "QLinearAveragePool", infer_average_pool);
 }
 
 }  // namespace netlens

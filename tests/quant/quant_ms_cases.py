@@ -108,6 +108,18 @@ def cases(out):
                 args += [f"x{k}", f"x{k}_s", f"x{k}_z"]
             c.append(make_case(out, f"concat_{t}_axis{axis}", "QLinearConcat", t,
                                [(f"x{k}", x) for k, x in enumerate(xs)], params, {"axis": axis}, args))
+        # QLinearAveragePool: 3x3 stride 2 with pads (with and without the padding counted), ceil_mode,
+        # SAME_UPPER, channels_last.
+        for tag, attrs, shape in (("pads", dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]), [1, 3, 9, 10]),
+                                  ("pads_incl", dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1],
+                                                     count_include_pad=1), [1, 3, 9, 10]),
+                                  ("ceil", dict(kernel_shape=[2, 3], strides=[2, 2], ceil_mode=1), [2, 2, 7, 8]),
+                                  ("same", dict(kernel_shape=[3, 3], auto_pad="SAME_UPPER"), [1, 4, 5, 6]),
+                                  ("cl", dict(kernel_shape=[2, 2], strides=[1, 2], channels_last=1), [2, 6, 7, 3])):
+            x = q_random(rng, t, shape)
+            params = [("x_s", 0.07, np.float32), ("x_z", za, d), ("y_s", 0.03, np.float32), ("y_z", zc, d)]
+            c.append(make_case(out, f"avgpool_{t}_{tag}", "QLinearAveragePool", t, [("x", x)], params, attrs,
+                               ["x", "x_s", "x_z", "y_s", "y_z"]))
     return c
 
 

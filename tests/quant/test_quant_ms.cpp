@@ -1,5 +1,5 @@
 // onnxruntime's com.microsoft QLinear elementwise ops (QLinearAdd, QLinearMul, QLinearSigmoid,
-// QLinearLeakyRelu, QLinearGlobalAveragePool, QLinearConcat) against onnxruntime-node: single-node models written
+// QLinearLeakyRelu, QLinearGlobalAveragePool, QLinearConcat, QLinearAveragePool) against onnxruntime-node: single-node models written
 // by quant_ms_cases.py (int8 and uint8, broadcasting, ties, saturation, channels_last 0/1) whose
 // outputs must be bit-identical; malformed parameters (one Error{Model} line naming the node); and
 // the custom-domain refusal for ops that are not registered.
@@ -56,8 +56,8 @@ TEST(QuantMsOps, BitIdenticalToOnnxruntime) {
     EXPECT_EQ(differ, 0) << "of " << got.numel() << " differ; first at " << first << ": netlens "
                          << (first >= 0 ? got.get_f64(first) : 0) << " onnxruntime " << (first >= 0 ? want.get_f64(first) : 0);
   }
-  EXPECT_EQ(cases.size(), 48u);
-  EXPECT_EQ(ops.size(), 6u) << "every op has cases";
+  EXPECT_EQ(cases.size(), 58u);
+  EXPECT_EQ(ops.size(), 7u) << "every op has cases";
 }
 
 // A one-node com.microsoft graph with constant parameters.
@@ -161,7 +161,7 @@ TEST(QuantMsBadParameters, FloatInputAndChannelsLast) {
 // Custom-domain nodes that are not registered keep the one-line refusal naming node, domain and op.
 TEST(QuantMsBadParameters, UnregisteredCustomDomainOpsAreRefused) {
   for (const auto& [domain, op] : std::vector<std::pair<std::string, std::string>>{
-           {"com.microsoft", "QLinearAveragePool"}, {"com.example", "QLinearAdd"}}) {
+           {"com.microsoft", "QLinearSoftmax"}, {"com.example", "QLinearAdd"}}) {
     MsNode n(op, domain);
     n.var("x", q(DType::UInt8, {4}));
     ErrorKind kind{};
