@@ -66,6 +66,14 @@ std::function<Tensor(const std::string&)> mode_fetch(const Session& ss, viz::Val
 
 }  // namespace
 
+double flow_bar_height(double v, double low, double top) {
+  // Gradient norms span decades (MobileNetV2: 1 at the logits, ~1e-2 inside): a linear bar would
+  // leave all but the last layers flat. 0.05 keeps the smallest non-zero norm visible.
+  if (!(v > 0) || !(low > 0) || !(top > 0)) return 0.0;
+  if (!(top > low)) return 1.0;
+  return 0.05 + 0.95 * std::log(v / low) / std::log(top / low);
+}
+
 View::View(render::Context& ctx, const Session& s, const FrameSpec& spec, SessionAccess access)
     : ctx_(ctx), s_(s), spec_(spec), access_(std::move(access)) {
   viz::Layout layout;
@@ -142,7 +150,7 @@ void View::make_renderer() {
         if (!e.flag.empty()) flagged_.push_back(e.tensor);
       }
     });
-    flow_note = "bars: gradient L2 norm per layer";
+    flow_note = "bars: gradient L2 norm per layer (log scale)";
     if (!flagged_.empty()) {
       flow_note += "; flagged (vanishing/exploding): ";
       for (size_t i = 0; i < flagged_.size() && i < 4; ++i) flow_note += (i ? ", " : "") + flagged_[i];
@@ -151,11 +159,20 @@ void View::make_renderer() {
     ro.subtitle = spec_.subtitle.empty() ? flow_note : spec_.subtitle + "; " + flow_note;
   }
   if (spec_.overlays && !bars_.empty()) {  // the bars are 2D too
-    double top = 0;
-    for (const auto& [t, v] : bars_) top = std::max(top, v);
+    double top = 0, low = 0;
+    for (const auto& [t, v] : bars_) {
+      top = std::max(top, v);
+      if (v > 0) low = low > 0 ? std::min(low, v) : v;
+    }
     for (const auto& l : scene_->layout.layers) {
       auto it = bars_.find(l.tensor.name);
-      ro.layer_bars.push_back(it == bars_.end() || !(top > 0) ? std::nanf("") : float(it->second / top));
+      if (it == bars_.end() || !(top > 0)) {
+        ro.layer_bars.push_back(std::nanf(""));
+      } else if (!flow_note.empty()) {
+        ro.layer_bars.push_back(float(flow_bar_height(it->second, low, top)));
+      } else {
+        ro.layer_bars.push_back(float(it->second / top));
+      }
     }
   }
   if (r_) {

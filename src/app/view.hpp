@@ -83,6 +83,10 @@ struct PanelSpec {
 };
 
 // The ResultSink of the live path: live results reach the view through explicit calls.
+// The drawn height in [0, 1] of a gradient-flow bar of norm v (log scale between the smallest
+// non-zero norm `low` and the largest `top`; 0 for a zero norm).
+double flow_bar_height(double v, double low, double top);
+
 class View final : public live::ResultSink {
  public:
   // Lays out the session's shown tensors and builds the scene in spec.values; the renderer draws it

@@ -76,15 +76,21 @@ TEST(FlowStrip, BarsAreInspectGradientsFlowNorms) {
   EXPECT_GT(compared, 50u) << "few shown layers carry a bar";
   const std::set<std::string> view_flagged(v.flow_flagged().begin(), v.flow_flagged().end());
   EXPECT_EQ(view_flagged, json_flagged);
-  // The renderer draws the shown layers' bars scaled by the largest.
+  // The renderer draws the shown layers' bars on a log scale: 0.05 at the smallest non-zero norm,
+  // 1 at the largest (computed here from the JSON's norms).
   const std::vector<float>& drawn = v.renderer().options().layer_bars;
   ASSERT_EQ(drawn.size(), v.scene().layout.layers.size());
-  double top = 0;
-  for (const auto& [k, b] : bars) top = std::max(top, b);
+  double top = 0, low = 1e300;
+  for (const nlohmann::json& e : entries) {
+    const double g = e.at("grad_norm").get<double>();
+    top = std::max(top, g);
+    if (g > 0) low = std::min(low, g);
+  }
   for (size_t i = 0; i < drawn.size(); ++i) {
     auto it = bars.find(v.scene().layout.layers[i].tensor.name);
     if (it == bars.end()) EXPECT_TRUE(std::isnan(drawn[i]));
-    else EXPECT_NEAR(drawn[i], it->second / top, 1e-6);
+    else if (it->second == 0) EXPECT_EQ(drawn[i], 0.0f);
+    else EXPECT_NEAR(drawn[i], 0.05 + 0.95 * (std::log10(it->second) - std::log10(low)) / (std::log10(top) - std::log10(low)), 1e-5);
   }
   // Back to activations: no strip.
   v.set_values(viz::ValueMode::Activation);
