@@ -2,6 +2,7 @@
 // tensor of a run, for the views that draw quantized tensors by their real values and the panels
 // that show the integers beside their scale and zero point.
 #include <cstring>
+#include <map>
 
 #include "shapes_quant.hpp"
 
@@ -55,6 +56,14 @@ std::optional<TensorQuantization> tensor_quantization(const Session& s, const st
       return from_params(s, n, n.input(6), n.input(7), t->info.shape, false);
     if (n.op_type == "DynamicQuantizeLinear" && n.outputs[0] == tensor && n.outputs.size() >= 3)
       return from_params(s, n, n.outputs[1], n.outputs[2], t->info.shape, false);
+    // com.microsoft QLinear ops: the output's scale and zero point inputs.
+    if (n.domain == "com.microsoft" && n.outputs[0] == tensor) {
+      static const std::map<std::string, size_t> kYScale = {
+          {"QLinearAdd", 6}, {"QLinearMul", 6}, {"QLinearSigmoid", 3}, {"QLinearLeakyRelu", 3},
+          {"QLinearGlobalAveragePool", 3}, {"QLinearAveragePool", 3}, {"QLinearConcat", 0}};
+      if (auto it = kYScale.find(n.op_type); it != kYScale.end())
+        return from_params(s, n, n.input(it->second), n.input(it->second + 1), t->info.shape, false);
+    }
   }
   for (const Node& n : g.nodes)
     if (n.op_type == "DequantizeLinear" && n.input(0) == tensor)

@@ -16,6 +16,7 @@
 #include "netlens/io.hpp"
 #include "netlens/onnx.hpp"
 #include "netlens/runtime.hpp"
+#include "shapes_quant.hpp"
 #include "test_util.hpp"
 
 namespace fs = std::filesystem;
@@ -156,6 +157,30 @@ TEST(QuantMsBadParameters, FloatInputAndChannelsLast) {
     n.node().attrs["channels_last"] = int64_t{2};
     expect_model_error(n, "channels_last must be 0 or 1");
   }
+}
+
+// The views read a com.microsoft op's output by its y scale and zero point (no DequantizeLinear needed).
+TEST(QuantMsViews, OutputQuantizationFromTheWriter) {
+  MsNode n("QLinearSigmoid");
+  Tensor x(DType::Int8, {4});
+  for (int i = 0; i < 4; ++i) x.data_as<int8_t>()[i] = static_cast<int8_t>(i * 40 - 60);
+  Tensor yz(DType::Int8, {});
+  yz.data_as<int8_t>()[0] = -128;
+  n.var("x", std::move(x)).cst("xs", f32({}, 0.05f)).cst("xz", q(DType::Int8, {}));
+  n.cst("ys", f32({}, 1.0f / 256)).cst("yz", std::move(yz));
+  n.g.outputs.push_back(ValueInfo{"y", DType::Undefined, {}, false});
+  std::unique_ptr<Backend> cpu = make_cpu_backend();
+  Session s(n.g, {cpu.get()});
+  s.run(n.feeds);
+  const auto p = tensor_quantization(s, "y");
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->scale, std::vector<float>{1.0f / 256});
+  EXPECT_EQ(p->zero_point, std::vector<int32_t>{-128});
+  EXPECT_NE(p->node.find("bad_QLinearSigmoid"), std::string::npos) << p->node;
+  // Real values: sigmoid of (i * 40 - 60) * 0.05 within one quantization step (1/256).
+  const Tensor real = dequantized(s.activations().fetch("y"), *p);
+  for (int i = 0; i < 4; ++i)
+    EXPECT_NEAR(real.data_as<float>()[i], 1.0 / (1.0 + std::exp(-(i * 40 - 60) * 0.05)), 1.0 / 256) << i;
 }
 
 // Custom-domain nodes that are not registered keep the one-line refusal naming node, domain and op.
