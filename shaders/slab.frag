@@ -6,6 +6,7 @@ layout(location = 1) in vec3 v_local;
 layout(location = 2) flat in vec3 v_normal;
 layout(location = 3) in vec3 v_world;
 layout(location = 4) flat in uint v_face;
+layout(location = 5) flat in uint v_chan;  // channel + 1 of an open layer's tile; 0: the part's box
 layout(location = 0) out vec4 o_color;
 layout(location = 1) out uvec2 o_id;
 
@@ -16,7 +17,10 @@ void main() {
   uint li = P.head.x;
   GpuLayer L = layers[li];
   uint H = L.dims.y, W = L.dims.z;
-  uint c0 = P.head.y, nc = P.head.z - P.head.y;
+  // The box: the part's run of channels, or one channel's tile of an open layer. Codes are addressed
+  // from the part's first channel (pc0) either way.
+  uint pc0 = P.head.y;
+  uint c0 = v_chan > 0u ? v_chan - 1u : pc0, nc = v_chan > 0u ? 1u : P.head.z - pc0;
   float pitch = L.origin_pitch.w;
   float depth = float(nc - 1u) * pitch + L.size_thick.w;  // the part's box along X
   // Continuous coordinates on the box: channel position along X (in slab pitches, from c0), row, column.
@@ -48,11 +52,11 @@ void main() {
   int level = clamp(int(floor(log2(foot))), 0, int(L.info.y));
   uint code;
   if (level == 0) {
-    code = byte_at(P.offs.x + ((c - c0) * H + y) * W + x);
+    code = byte_at(P.offs.x + ((c - pc0) * H + y) * W + x);
   } else {
     uint k = uint(level);
     uint hk = (H + (1u << k) - 1u) >> k, wk = (W + (1u << k) - 1u) >> k;
-    uint off = level_offset(P, k) + ((c - c0) * hk + (y >> k)) * wk + (x >> k);
+    uint off = level_offset(P, k) + ((c - pc0) * hk + (y >> k)) * wk + (x >> k);
     code = byte_at((frame.flags.x & kFrameLodMax) != 0u ? off : off + P.offs.y);
   }
   vec3 col = code_color(L, code);

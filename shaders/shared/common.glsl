@@ -7,7 +7,7 @@ layout(std430, set = 0, binding = 2) readonly buffer Parts { GpuPart parts[]; };
 layout(std430, set = 0, binding = 3) readonly buffer LayerRegions { uvec2 layer_regions[]; };  // (first, count)
 layout(std430, set = 0, binding = 5) readonly buffer Lut { vec4 lut[]; };  // 256 sequential, 256 diverging
 layout(std430, set = 0, binding = 6) readonly buffer Regions { GpuRegion regions[]; };
-layout(std430, set = 0, binding = 7) readonly buffer Slabs { uvec2 slabs[]; };  // (part, unused)
+layout(std430, set = 0, binding = 7) readonly buffer Slabs { uvec2 slabs[]; };  // (part, channel + 1 of an open layer's tile; 0: the whole part)
 layout(std430, set = 0, binding = 8) readonly buffer Cells { uvec2 cells[]; };  // (part, flat index in the layer)
 
 // The code buffer of the draw's chunk (every instance of a draw lives in the same chunk).

@@ -77,6 +77,8 @@ struct GpuFrame {
   vec4 cell_scale;     // x: cell box size relative to the cell pitch; y: grid-line strength;
                        // z: cutaway plane x (geometry with x < z is clipped) when w > 0
   vec4 tile;           // the part of the full frame drawn (viz::Camera::tile: x0, y0, w, h); (0, 0, 1, 1): all
+  uvec4 open;          // an open layer (viz/open_layer.hpp): x: layer + 1 (0: none); y: grid columns;
+                       // z: eased openness, w: gap (float bits). Its slab instances are one per channel.
 };
 
 // A highlighted region of one layer: a (c, y, x) box or a flat range (grid layers).

@@ -129,7 +129,7 @@ int run_render(const std::vector<std::string>& argv) {
   if (std::find(argv.begin(), argv.end(), "--timeline") != argv.end()) return run_render_timeline(argv);
   std::vector<std::string> flags = {"out", "camera", "view", "select", "pick", "gpu", "save-camera", "title", "frames",
                                     "ui-rects", "labels", "interop", "max-inputs", "values", "target", "score",
-                                    "collapse", "layout-json", "diff", "input-b", "diff-kind", "metric"};
+                                    "collapse", "layout-json", "diff", "input-b", "diff-kind", "metric", "open", "open-t"};
   flags.insert(flags.end(), kModelFlags.begin(), kModelFlags.end());  // includes size and input-size
   std::vector<std::string> bools = {"validation", "lod-mean", "ui"};
   bools.insert(bools.end(), kModelBoolFlags.begin(), kModelBoolFlags.end());
@@ -263,6 +263,19 @@ int run_render(const std::vector<std::string>& argv) {
   if (job.panels && diff) job.setup = [&ranking](app::View& v) {
     if (v.panels()) v.panels()->set_extra(ui::diff_panel(ranking));
   };
+  // --open TENSOR [--open-t T]: that layer's channels spread into a grid of tiles (viz/open_layer.hpp).
+  if (auto open = a.get("open")) {
+    const double t = a.has("open-t") ? std::stod(*a.get("open-t")) : 1.0;
+    if (!(t >= 0.0 && t <= 1.0)) throw Error(ErrorKind::Usage, "--open-t " + *a.get("open-t") + ": expected a number in [0, 1]");
+    job.setup = [prev = job.setup, name = *open, t](app::View& v) {
+      if (prev) prev(v);
+      const int li = v.scene().layout.find(name);
+      if (li < 0) throw Error(ErrorKind::Usage, "--open " + name + ": no shown layer has this tensor");
+      v.renderer().set_open_layer(li, static_cast<float>(t));
+    };
+  } else if (a.has("open-t")) {
+    throw Error(ErrorKind::Usage, "--open-t needs --open TENSOR");
+  }
   app::render_frame(*m.session, job);
   if (auto lj = a.get("layout-json")) write_layout_json(*m.session, fs, *lj);
   return 0;
@@ -270,7 +283,7 @@ int run_render(const std::vector<std::string>& argv) {
 
 NETLENS_COMMAND("render",
                 "render MODEL [--input FILE [--input-size WxH]] --out frame.png [--size 1920x1080] [--camera cam.json | --view overview | "
-                "--view layer:NAME] [--select TENSOR:INDEX] [--pick X,Y] [--gpu N] [--save-camera FILE] "
+                "--view layer:NAME] [--select TENSOR:INDEX] [--open TENSOR [--open-t T]] [--pick X,Y] [--gpu N] [--save-camera FILE] "
                 "[--validation] [--lod-mean] [--frames N] [--ui [--ui-rects FILE] [--labels FILE]] "
                 "[--values activation|gradient|attribution [--target T] [--score logit|prob]] [--collapse none|auto|depth:N|GROUP,...] "
                 "[--layout-json FILE] [--diff MODEL_B | --input-b FILE [--diff-kind abs|rel]] "

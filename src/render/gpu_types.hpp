@@ -7,7 +7,7 @@
 namespace netlens::gpu {
 static_assert(sizeof(GpuLayer) == 64, "GpuLayer must match std430 layout in shaders/shared/types.h");
 static_assert(sizeof(GpuPart) == 80, "GpuPart must match std430 layout in shaders/shared/types.h");
-static_assert(sizeof(GpuFrame) == 64 + 16 * 8, "GpuFrame must match std140 layout in shaders/shared/types.h");
+static_assert(sizeof(GpuFrame) == 64 + 16 * 9, "GpuFrame must match std140 layout in shaders/shared/types.h");
 static_assert(sizeof(GpuRegion) == 48, "GpuRegion must match std430 layout in shaders/shared/types.h");
 
 struct TextVertex {

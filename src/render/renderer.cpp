@@ -42,7 +42,10 @@ void Renderer::Impl::init() {
   frame_buf = make_buffer(ctx, sizeof(gpu::GpuFrame), VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT, kHost, true);
   regions_buf = make_buffer(ctx, sizeof(gpu::GpuRegion) * gpu::kMaxRegions, ssbo, kHost, true);
   layer_regions_buf = make_buffer(ctx, sizeof(glm::uvec2) * std::max<size_t>(L.size(), 1), ssbo, kHost, true);
-  slabs_buf = make_buffer(ctx, sizeof(glm::uvec2) * std::max<size_t>(codes.parts.size(), 1), ssbo, kHost, true);
+  // Room for every part, plus one tile per channel of the widest layer (an open layer: set_open_layer).
+  size_t max_c = 1;
+  for (const auto& l : scene.layout.layers) max_c = std::max(max_c, static_cast<size_t>(l.dims.C));
+  slabs_buf = make_buffer(ctx, sizeof(glm::uvec2) * (codes.parts.size() + max_c), ssbo, kHost, true);
   cells_buf = make_buffer(ctx, sizeof(glm::uvec2) * static_cast<VkDeviceSize>(std::max<int64_t>(opts.cell_budget, 1)),
                           ssbo, kHost, true);
 
@@ -88,6 +91,12 @@ void Renderer::set_overlay(OverlayFn fn) { impl_->overlay = std::move(fn); }
 void Renderer::set_insets(int left, int right) {
   impl_->opts.inset_left = left;
   impl_->opts.inset_right = right;
+}
+void Renderer::set_open_layer(int layer, float t) {
+  if (layer < -1 || layer >= static_cast<int>(impl_->scene.layout.layers.size()))
+    throw Error(ErrorKind::Usage, "open layer: index " + std::to_string(layer) + " is not a layer of the scene");
+  impl_->open_layer = layer;
+  impl_->open_t = std::clamp(t, 0.0f, 1.0f);
 }
 const RenderOptions& Renderer::options() const { return impl_->opts; }
 int Renderer::samples() const { return static_cast<int>(impl_->samples); }

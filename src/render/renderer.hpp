@@ -121,6 +121,10 @@ class Renderer {
   void set_overlay(OverlayFn fn);
   // RenderOptions::inset_left/right for the following frames (side panels shown or hidden, resized).
   void set_insets(int left, int right);
+  // Opens layer `layer` (index in the scene's layout; -1: none) to openness t in [0, 1] for the
+  // following frames (viz/open_layer.hpp): its channels are drawn as tiles of a grid, picked and
+  // highlighted as the closed layer. t = 0 draws exactly the closed frame. Error{Usage} out of range.
+  void set_open_layer(int layer, float t);
   const RenderOptions& options() const;
   int samples() const;
 

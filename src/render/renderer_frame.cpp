@@ -2,10 +2,12 @@
 // per-frame uploads (frame record, highlight regions, instances, lines, text), the scene pass with its
 // overlay, the read-back/probe/present copies, and the submission, waited for before returning.
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 #include <glm/geometric.hpp>
 
+#include "open_layer.hpp"
 #include "renderer_impl.hpp"
 
 namespace netlens::render {
@@ -47,12 +49,18 @@ void Renderer::Impl::build_instances(const viz::FrameView& fv, const viz::Camera
                   plan);
   slab_list.clear();
   cell_list.clear();
+  // An open layer (set_open_layer) is one tile per channel, drawn whether its closed box is in view
+  // or not (its tiles reach far beyond it); its cells and stacked slabs are left out.
+  const int open = open_t > 0.0f ? open_layer : -1;
+  if (open >= 0)
+    for (int64_t c = 0; c < scene.layout.layers[static_cast<size_t>(open)].dims.C; ++c)
+      slab_list.emplace_back(codes.part_of(open, c), static_cast<uint32_t>(c + 1));
   for (const viz::DrawnCell& c : plan.cells)
-    cell_list.emplace_back(codes.part_of(c.layer, c.c), static_cast<uint32_t>(c.flat));
+    if (c.layer != open) cell_list.emplace_back(codes.part_of(c.layer, c.c), static_cast<uint32_t>(c.flat));
   st.cell_layers = static_cast<uint32_t>(plan.cell_layers);
   // Everything else: one box per layer, nearest first so early depth tests reject hidden pixels.
   for (int i : plan.order)
-    if (!plan.as_cells[static_cast<size_t>(i)])
+    if (!plan.as_cells[static_cast<size_t>(i)] && i != open)
       for (uint32_t p = codes.layer_parts[static_cast<size_t>(i)].first; p < codes.layer_parts[static_cast<size_t>(i)].second; ++p)
         slab_list.emplace_back(p, 0u);
   // One draw per code chunk: group instances by chunk (stable, so nearest-first holds within one).
@@ -88,6 +96,12 @@ void Renderer::Impl::upload_frame(const viz::FrameView& fv, const viz::Camera& c
   fr.bg_bottom = glm::vec4(0.020f, 0.022f, 0.030f, 1.0f);
   fr.cell_scale = glm::vec4(0.86f, 1.0f, cam.cut ? cam.cut_x : 0.0f, cam.cut ? 1.0f : 0.0f);
   fr.tile = cam.tile;
+  if (open_t > 0.0f && open_layer >= 0) {
+    const viz::OpenGrid g = viz::open_grid(L[static_cast<size_t>(open_layer)]);
+    const float s = viz::open_ease(open_t);
+    fr.open = glm::uvec4(static_cast<uint32_t>(open_layer + 1), static_cast<uint32_t>(g.cols),
+                         std::bit_cast<uint32_t>(s), std::bit_cast<uint32_t>(g.gap));
+  }
   std::memcpy(frame_buf.map, &fr, sizeof fr);
   if (!regs.empty()) {
     std::memcpy(regions_buf.map, regs.data(), regs.size() * sizeof(gpu::GpuRegion));

@@ -135,6 +135,8 @@ struct Renderer::Impl {
 
   // per-frame scratch
   viz::FramePlan plan;
+  int open_layer = -1;   // set_open_layer: drawn as one tile per channel while open_t > 0
+  float open_t = 0.0f;
   std::vector<glm::uvec2> slab_list, cell_list;
   std::vector<gpu::LineVertex> lines;
   size_t overlay_first = 0;  // lines[overlay_first..] are drawn without the depth test (build_lines)
