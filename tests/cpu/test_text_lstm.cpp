@@ -44,6 +44,12 @@ std::string quoted(const std::string& s) {
 }
 
 // The trained model's folder (training + the onnxruntime reference, once per script version).
+// Why a lock for the whole process: ctest runs each TEST as its own process, and engineers share the
+// build folder; a process that finds the stamp stale retrains, which first removes the folder. Holding
+// flock(2) only around the stamp check let such a retrain delete charlstm.eval.txt while another test
+// read it (read as "" -> "--text: the text is empty"). So the check/train runs under LOCK_EX and the
+// process then keeps LOCK_SH on the same descriptor until it exits (the fd is never closed): a retrain
+// waits for every reader. flock's EX->SH conversion is not atomic, so the stamp is re-read under SH.
 std::string model_dir() {
   static std::string dir;
   if (!dir.empty()) return dir;
@@ -54,32 +60,57 @@ std::string model_dir() {
                                  std::to_string(fs::last_write_time(script).time_since_epoch().count());
   const std::string lock_path = out.string() + ".lock";
   const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0 || ::flock(fd, LOCK_EX) != 0) throw std::runtime_error("cannot lock " + lock_path);
-  std::string stamp_have;
-  {
+  if (fd < 0) throw std::runtime_error("cannot open " + lock_path);
+  auto stamp_have = [&] {
+    std::string s;
     std::ifstream f(out / "stamp");
-    std::getline(f, stamp_have);
+    std::getline(f, s);
+    return s;
+  };
+  for (int attempt = 0;; ++attempt) {
+    if (::flock(fd, LOCK_EX) != 0) throw std::runtime_error("cannot lock " + lock_path);
+    int rc = 0;
+    if (stamp_have() != stamp_want) {
+      std::error_code ec;
+      fs::remove_all(out, ec);
+      rc = sh("OMP_NUM_THREADS=1 /usr/bin/python3 '" + script.string() + "' '" + out.string() + "' 2>&1");
+      if (rc == 0)
+        rc = sh("NETLENS_CACHE_DIR='" + std::string(NETLENS_CACHE_DIR) + "' node '" + NETLENS_SOURCE_DIR +
+                "/scripts/ort/run.js' '" + (out / "charlstm.onnx").string() + "' '" + (out / "ort").string() +
+                "' --input ids='" + (out / "charlstm.eval_ids.npy").string() + "'");
+      if (rc == 0) std::ofstream(out / "stamp") << stamp_want << "\n";
+    }
+    if (rc != 0) {
+      ::flock(fd, LOCK_UN);
+      ::close(fd);
+      throw std::runtime_error("train-text-models.py or the onnxruntime run failed (status " + std::to_string(rc) + ")");
+    }
+    if (::flock(fd, LOCK_SH) != 0) throw std::runtime_error("cannot lock " + lock_path);
+    if (stamp_have() == stamp_want) break;  // still current under the shared lock: kept to the end
+    if (attempt >= 3) throw std::runtime_error(out.string() + ": the stamp keeps changing (the script is being edited?)");
   }
-  int rc = 0;
-  if (stamp_have != stamp_want) {
-    std::error_code ec;
-    fs::remove_all(out, ec);
-    rc = sh("OMP_NUM_THREADS=1 /usr/bin/python3 '" + script.string() + "' '" + out.string() + "' 2>&1");
-    if (rc == 0)
-      rc = sh("NETLENS_CACHE_DIR='" + std::string(NETLENS_CACHE_DIR) + "' node '" + NETLENS_SOURCE_DIR +
-              "/scripts/ort/run.js' '" + (out / "charlstm.onnx").string() + "' '" + (out / "ort").string() +
-              "' --input ids='" + (out / "charlstm.eval_ids.npy").string() + "'");
-    if (rc == 0) std::ofstream(out / "stamp") << stamp_want << "\n";
-  }
-  ::flock(fd, LOCK_UN);
-  ::close(fd);
-  if (rc != 0) throw std::runtime_error("train-text-models.py or the onnxruntime run failed (status " + std::to_string(rc) + ")");
   dir = out.string();
   return dir;
 }
 
+// Per-process scratch paths: two engineers' runs of the same test must not share files.
+// Removed when the process exits.
+fs::path scratch(const std::string& name) {
+  struct Dir {
+    fs::path path = fs::path(NETLENS_TEXT_MODELS).parent_path() / ("text_scratch." + std::to_string(::getpid()));
+    Dir() { fs::create_directories(path); }
+    ~Dir() {
+      std::error_code ec;
+      fs::remove_all(path, ec);
+    }
+  };
+  static Dir d;
+  return d.path / name;
+}
+
 std::string read_file(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
+  if (!f) throw std::runtime_error("cannot read " + p.string());
   std::stringstream ss;
   ss << f.rdbuf();
   return ss.str();
@@ -144,7 +175,7 @@ TEST(TextLstm, TokenizerMatchesTheTrainingScriptAndTheCli) {
   // equal the script's prefix.
   const std::string line = text.substr(0, 120);
   ASSERT_EQ(line.find('\''), std::string::npos);  // shell-quoted below
-  const fs::path dump = fs::path(dir) / "cli_dump";
+  const fs::path dump = scratch("cli_dump");
   fs::remove_all(dump);
   ASSERT_EQ(sh(quoted(NETLENS_BINARY) + " infer " + quoted(dir + "/charlstm.onnx") + " --backend cpu --quiet --text " +
                quoted(line) + " --dump " + quoted(dump.string()) + " --all > /dev/null"), 0);
@@ -272,16 +303,16 @@ TEST(TextLstm, BadTextInputIsOneClearError) {
   const TextTokens b = tokenize_chars("A\xC3\xA9", nullptr);
   EXPECT_EQ(b.ids, (std::vector<int64_t>{65, 0xC3, 0xA9}));
   // Malformed vocabularies.
-  const fs::path bad = fs::path(dir) / "bad.vocab.json";
+  const fs::path bad = scratch("bad.vocab.json");
   std::ofstream(bad) << "{\"a\": 1}";
   e = err([&] { Vocabulary::load(bad.string()); });
   EXPECT_NE(e.find("a JSON list of token strings"), std::string::npos) << e;
-  const fs::path dup = fs::path(dir) / "dup.vocab.txt";
+  const fs::path dup = scratch("dup.vocab.txt");
   std::ofstream(dup) << "a\nb\na\n";
   e = err([&] { Vocabulary::load(dup.string()); });
   EXPECT_NE(e.find("token 'a' is listed twice (entries 0 and 2)"), std::string::npos) << e;
   // A text vocabulary with an unknown token takes it for characters it lacks.
-  const fs::path unk = fs::path(dir) / "unk.vocab.txt";
+  const fs::path unk = scratch("unk.vocab.txt");
   std::ofstream(unk) << "[UNK]\na\nb\n";
   const Vocabulary vu = Vocabulary::load(unk.string());
   EXPECT_EQ(tokenize_chars("abz", &vu).ids, (std::vector<int64_t>{1, 2, 0}));
