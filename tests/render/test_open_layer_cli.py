@@ -1,0 +1,68 @@
+#!/usr/bin/python3
+"""Open layers end to end (issue 16): MobileNetV2 on a real photo (skimage's chelsea.png), its
+16x112x112 features.1 projection opened into a grid of tiles, seen by the layer's focus camera.
+
+  - Picks at pixels of four different tiles name that layer, a channel and (y, x), and the value
+    equals `netlens infer --dump --all` of the tensor at [0, k, y, x] (relative 1e-6): the ID buffer
+    maps a tile back to its neuron.
+  - The tiles are in reading order: 16 square channels make a 4x4 grid, so of two picks on one
+    screen row the right one's channel is the next one, and a pick below is 4 channels later.
+  - --open-t 0 renders the plain frame byte for byte.
+A missing model or photo fails (no skip): scripts/fetch-models.sh makes the model.
+usage: test_open_layer_cli.py NETLENS MODELS_DIR OUT_DIR
+"""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+netlens, models, out = sys.argv[1], sys.argv[2], sys.argv[3]
+os.makedirs(out, exist_ok=True)
+model = os.path.join(models, "mobilenet_v2.onnx")
+photo = "/usr/lib/python3/dist-packages/skimage/data/chelsea.png"
+for f in (model, photo):
+    if not os.path.exists(f):
+        sys.exit(f"missing {f}")
+T = "/features/features.1/conv/conv.1/Conv_output_0"
+base = [netlens, "render", model, "--input", photo, "--size", "800x500"]
+
+
+def run(args):
+    r = subprocess.run(args, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"{' '.join(args)} failed ({r.returncode}): {r.stderr[-2000:]}")
+    return r.stdout
+
+
+dump = os.path.join(out, "dump")
+run([netlens, "infer", model, "--input", photo, "--dump", dump, "--all"])
+ref = np.load(os.path.join(dump, T.replace("/", "_") + ".npy"))
+assert ref.shape == (1, 16, 112, 112), ref.shape
+
+picks = {}
+for px in [(200, 100), (600, 100), (200, 350), (600, 350)]:
+    line = run(base + ["--open", T, "--view", "layer:" + T, "--out", os.path.join(out, "open_pick.png"),
+                       "--pick", "%d,%d" % px]).strip().splitlines()[-1]
+    p = json.loads(line)
+    assert p["tensor"] == T, (px, p)
+    k, y, x = p["index"]
+    want = float(ref[0, k, y, x])
+    assert abs(p["value"] - want) <= 1e-6 * max(abs(want), 1e-6) + 1e-9, (px, p, want)
+    picks[px] = k
+    print("pick", px, "-> channel", k, "(y, x) =", (y, x), "value", p["value"], "reference", want)
+ks = list(picks.values())
+assert len(set(ks)) == 4, picks  # four different tiles
+assert picks[(600, 100)] == picks[(200, 100)] + 1, picks
+assert picks[(600, 350)] == picks[(200, 350)] + 1, picks
+assert picks[(200, 350)] == picks[(200, 100)] + 4, picks
+
+plain, closed = os.path.join(out, "plain.png"), os.path.join(out, "closed.png")
+run(base + ["--out", plain])
+run(base + ["--open", T, "--open-t", "0", "--out", closed])
+assert open(plain, "rb").read() == open(closed, "rb").read(), "--open-t 0 differs from the plain render"
+# Bad input: one clear error, non-zero exit.
+r = subprocess.run(base + ["--open", "no_such_tensor", "--out", os.path.join(out, "bad.png")], capture_output=True, text=True)
+assert r.returncode != 0 and "--open no_such_tensor" in r.stderr, r.stderr
+print("open layer: picks match the dump, reading order holds, closed = plain")
