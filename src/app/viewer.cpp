@@ -349,6 +349,14 @@ int Viewer::run() {
       }
     }
     presenter_update(dt);
+    if (open_layer_ >= 0) {  // E: open / close over 0.5 s
+      if (open_t_ != open_goal_) {
+        const float step = static_cast<float>(dt) / 0.5f;
+        open_t_ = open_goal_ > open_t_ ? std::min(open_goal_, open_t_ + step) : std::max(open_goal_, open_t_ - step);
+        dirty_ = true;
+      }
+      view_->renderer().set_open_layer(open_layer_, open_t_);
+    }
     if (cc_->update(dt)) dirty_ = true;
     int fw = 0, fh = 0;
     glfwGetFramebufferSize(win_, &fw, &fh);

@@ -112,6 +112,10 @@ class Viewer {
   float drag_moved_ = 0.0f;
   glm::vec2 last_cursor_{0.0f};
   bool pending_click_ = false, pending_focus_ = false;
+  // E: the inspected (else selected) layer opens into tiles or closes (viz/open_layer.hpp), open_t_
+  // moving to open_goal_ over 0.5 s; the renderer is told every frame (it may be remade).
+  int open_layer_ = -1;
+  float open_t_ = 0.0f, open_goal_ = 0.0f;
   std::string pending_shot_;
   int saved_cameras_ = 0, saved_shots_ = 0;
   std::string title_shown_;

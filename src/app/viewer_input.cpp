@@ -41,6 +41,21 @@ void Viewer::on_key(int key) {
       std::fprintf(stderr, "netlens view: %s mode\n", cc_->mode() == CameraMode::Fly ? "fly (WASD/QE, drag to look)" : "orbit");
       break;
     case GLFW_KEY_F: pending_focus_ = true; break;
+    case GLFW_KEY_E: {
+      if (open_goal_ > 0.0f) {
+        open_goal_ = 0.0f;
+        break;
+      }
+      int layer = view_->panels() ? view_->panels()->focus() : -1;
+      if (layer < 0) layer = view_->selection().layer;
+      if (layer < 0) {
+        std::fprintf(stderr, "netlens view: E opens the inspected or selected layer: none is\n");
+        break;
+      }
+      open_layer_ = layer;
+      open_goal_ = 1.0f;
+      break;
+    }
     case GLFW_KEY_O:
     case GLFW_KEY_HOME: cc_->fly_to(viz::overview_camera(view_->scene().layout, aspect)); break;
     case GLFW_KEY_ESCAPE: view_->clear_selection(); break;
