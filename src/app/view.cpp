@@ -150,13 +150,9 @@ void View::make_renderer() {
         if (!e.flag.empty()) flagged_.push_back(e.tensor);
       }
     });
+    // The subtitle is the host's (the viewer writes the target there): the strip's note and the
+    // flagged layers go to the Explain panel (View::flow_flagged), not into the frame.
     flow_note = "bars: gradient L2 norm per layer (log scale)";
-    if (!flagged_.empty()) {
-      flow_note += "; flagged (vanishing/exploding): ";
-      for (size_t i = 0; i < flagged_.size() && i < 4; ++i) flow_note += (i ? ", " : "") + flagged_[i];
-      if (flagged_.size() > 4) flow_note += ", +" + std::to_string(flagged_.size() - 4) + " more";
-    }
-    ro.subtitle = spec_.subtitle.empty() ? flow_note : spec_.subtitle + "; " + flow_note;
   }
   if (spec_.overlays && !bars_.empty()) {  // the bars are 2D too
     double top = 0, low = 0;
@@ -182,11 +178,7 @@ void View::make_renderer() {
     ro.height = old.height;
     ro.inset_left = old.inset_left;
     ro.inset_right = old.inset_right;
-    if (flow_note.empty()) {
-      ro.subtitle = old.subtitle;  // less a flow strip's note of the mode left
-      const size_t k = ro.subtitle.find("bars: gradient L2 norm per layer");
-      if (k != std::string::npos) ro.subtitle.erase(k >= 2 ? k - 2 : k);
-    }
+    ro.subtitle = old.subtitle;
     VK_CHECK(vkDeviceWaitIdle(ctx_.device()));
     r_.reset();
   }

@@ -117,7 +117,7 @@ class View final : public live::ResultSink {
   // The per-layer bars drawn (tensor name -> value >= 0, unscaled): spec.sources.layer_bars when
   // given; else, in the gradient and attribution modes, the gradient-flow strip: each tensor's
   // gradient L2 norm (explain::gradient_flow's grad_norm, as `inspect --gradients` reports it), with
-  // the tensors its vanishing/exploding rule flags in flow_flagged() (named in the subtitle).
+  // the tensors its vanishing/exploding rule flags in flow_flagged() (the frame keeps the host's subtitle).
   const std::map<std::string, double>& layer_bars() const { return bars_; }
   const std::vector<std::string>& flow_flagged() const { return flagged_; }
   // live::ResultSink. A new scene of the same layout (a live result): moved in, the renderer's

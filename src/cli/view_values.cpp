@@ -2,6 +2,7 @@
 #include "view_values.hpp"
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstdio>
 
@@ -127,17 +128,14 @@ void ViewValues::explain_target(const explain::Target& t) {  // after s_.backwar
     return out;
   };
   // Saliency by explain's rule (max over channels of |dS/dx| per pixel), from the input's gradient.
-  const std::vector<float> g = s_.gradients().fetch(l.name).cast(DType::Float32).to_f32_vector();
-  explain::Heatmap sal;
-  sal.height = l.height;
-  sal.width = l.width;
-  sal.values.assign(static_cast<size_t>(l.height * l.width), 0.0f);
-  for (int64_t y = 0; y < l.height; ++y)
-    for (int64_t xx = 0; xx < l.width; ++xx)
-      for (int64_t c = 0; c < l.channels; ++c)
-        sal.values[static_cast<size_t>(y * l.width + xx)] =
-            std::max(sal.values[static_cast<size_t>(y * l.width + xx)], std::fabs(g[static_cast<size_t>(l.offset(c, y, xx))]));
+  const explain::Heatmap sal = explain::input_heat(s_);
   ex_.saliency = rgba(sal);
+  // The gradient flow along the network, input first (the plot reads left to right as the layout).
+  const explain::GradientFlow flow = explain::gradient_flow(s_, "");
+  for (auto it = flow.entries.rbegin(); it != flow.entries.rend(); ++it) {
+    if (it->grad_norm > 0) ex_.flow_log10.push_back(static_cast<float>(std::log10(it->grad_norm)));
+    if (!it->flag.empty()) ex_.flagged.push_back(it->tensor + " (" + it->flag + ")");
+  }
   // Grad-CAM on the default layer, from this target's gradients.
   try {
     const explain::LayerGrid g = explain::layer_grid(s_, explain::default_cam_layer(s_));
@@ -185,6 +183,17 @@ void ViewValues::draw_explain(app::View& v) {
     const float aspect = float(ex_.width) / float(ex_.height);
     const float w = std::min(ImGui::GetContentRegionAvail().x, 0.55f * ImGui::GetContentRegionAvail().y * aspect);
     v.gui()->image(tex, ImVec2(w, w * float(ex_.height) / float(ex_.width)));
+  }
+  if (!ex_.flow_log10.empty()) {
+    ImGui::TextColored(dim, "gradient flow: log10 |dS/dt| per layer, input to output");
+    ImGui::PlotHistogram("##flow", ex_.flow_log10.data(), static_cast<int>(ex_.flow_log10.size()), 0, nullptr, FLT_MAX, FLT_MAX,
+                         ImVec2(-1, 3.0f * ImGui::GetFrameHeight()));
+    if (ex_.flagged.empty()) {
+      ImGui::TextColored(dim, "no layer flagged (vanishing < 1e-3, exploding > 1e3 per step)");
+    } else {
+      ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.3f, 1.0f), "flagged: %zu layer(s)", ex_.flagged.size());
+      for (size_t i = 0; i < ex_.flagged.size() && i < 4; ++i) ImGui::BulletText("%s", ex_.flagged[i].c_str());
+    }
   }
   if (method_ == 1 && cam) {
     ImGui::TextColored(dim, "channels of %s by importance", ex_.layer.c_str());
