@@ -1,5 +1,5 @@
 // Text inputs (`--text "..."`): a string → token ids → the integer tensor a text model reads.
-// Character level: each UTF-8 character is looked up in a vocabulary (a JSON list of token strings,
+// Three tokenizers (`--tokenizer`): char, word and WordPiece (text_words.cpp). Character level: each UTF-8 character is looked up in a vocabulary (a JSON list of token strings,
 // id = index, or a text file with one token per line, id = line number); with no vocabulary the
 // ids are the UTF-8 bytes (0..255). Pure functions; no state, safe from any thread.
 #pragma once
@@ -17,7 +17,8 @@ namespace netlens {
 
 class Vocabulary {
  public:
-  // Reads FILE.json (a JSON list of strings) or any other file as one token per line (a trailing
+  // Reads FILE.json (a JSON list of strings, or an object {"tokenizer": "char|word|wordpiece",
+  // "tokens": [...]} that declares its tokenizer) or any other file as one token per line (a trailing
   // "\r" is dropped). Throws Error{Io} when unreadable, Error{Input} naming the file and the entry
   // for a malformed file, an empty one, or a token listed twice.
   static Vocabulary load(const std::string& path);
@@ -27,12 +28,18 @@ class Vocabulary {
   const std::string& path() const { return path_; }
   // The id unknown characters map to: "<unk>", "[UNK]" or "<UNK>" when listed, else none.
   std::optional<int64_t> unknown_id() const { return unk_; }
+  // True when no token but the bracketed specials ("[CLS]", "<pad>") has an ASCII capital: the
+  // word tokenizers then lower-case the text (as an uncased BERT vocabulary expects).
+  bool lower_case() const;
+  // The tokenizer a JSON object vocabulary declares ("" when none).
+  const std::string& declared_tokenizer() const { return declared_; }
 
  private:
   std::string path_;
   std::vector<std::string> tokens_;
   std::map<std::string, int64_t> index_;
   std::optional<int64_t> unk_;
+  std::string declared_;
 };
 
 struct TextTokens {
@@ -45,6 +52,26 @@ struct TextTokens {
 // character N is not in the vocabulary FILE (V tokens)". Invalid UTF-8 is Error{Input} too (with a
 // vocabulary; bytes need none). Empty text is Error{Input}.
 TextTokens tokenize_chars(const std::string& text, const Vocabulary* vocab);
+
+enum class TokenizerKind { Char, Word, WordPiece };
+// "char" | "word" | "wordpiece"; Error{Usage} naming the value otherwise.
+TokenizerKind parse_tokenizer(const std::string& name);
+
+// BERT's basic split: whitespace separates words, each ASCII punctuation character is a word of its
+// own, control characters are dropped, ASCII letters lower-cased when `lower`. Invalid UTF-8 is
+// Error{Input}. (Unicode punctuation and CJK characters are not split, unlike BERT.)
+std::vector<std::string> split_words(const std::string& text, bool lower);
+
+// Word level (`wordpiece` false): one token per word of split_words (lower-cased when
+// vocab.lower_case()). WordPiece: each word greedily split longest-match-first into pieces, the
+// pieces after the first looked up as "##piece"; a word with no split or more than
+// `max_chars_per_word` characters is one unknown token. Unknown words take vocab.unknown_id(), or
+// else Error{Input}: "--text: word 'x' at word N is not in the vocabulary FILE (V tokens, no [UNK])".
+// Labels are the tokens ("##able"). Empty text or text with no words is Error{Input}.
+TextTokens tokenize_words(const std::string& text, const Vocabulary& vocab, bool wordpiece, size_t max_chars_per_word = 100);
+
+// Dispatch: Char → tokenize_chars (vocab may be null); Word/WordPiece need a vocabulary (Error{Usage}).
+TextTokens tokenize(const std::string& text, const Vocabulary* vocab, TokenizerKind kind);
 
 // The tensor for graph input `vi` holding `t.ids`: shape [1, T] for a rank-2 input ([T, 1] when
 // only its second dim is fixed at 1: sequence-first models), [T] for rank 1, dtype the input's

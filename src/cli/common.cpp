@@ -15,7 +15,7 @@
 namespace netlens::cli {
 
 const std::vector<std::string> kModelFlags = {"input", "input-shape", "backend", "precision", "max-memory", "size",
-                                              "input-size", "mean", "std", "scale", "layout", "text", "vocab"};
+                                              "input-size", "mean", "std", "scale", "layout", "text", "vocab", "tokenizer"};
 const std::vector<std::string> kModelBoolFlags = {"bgr", "quiet"};
 const std::vector<std::string> kModelRepeated = {"input", "input-shape"};
 
@@ -24,7 +24,9 @@ std::string model_flags_help() {
          "  --input-shape NAME=1x3xHxW bind a dynamic input shape (repeatable)\n"
          "  --text \"...\"               text input, one token per character: ids from --vocab FILE (a\n"
          "                             JSON list or one token per line) or MODEL's <stem>.vocab.json\n"
-         "                             beside it, else the UTF-8 bytes (docs/recurrent.md)\n"
+         "                             beside it, else the UTF-8 bytes (docs/text.md)\n"
+         "  --tokenizer char|word|wordpiece  how --text becomes tokens (default char, or what the\n"
+         "                             vocabulary declares); word/wordpiece need a vocabulary\n"
          "  --backend cpu|cuda|auto    where to run (default auto: CUDA when usable)\n"
          "  --precision fp32|tf32|fp16 CUDA Conv/Gemm/MatMul numerics (default fp32: matches the CPU;\n"
          "                             tf32 within 3e-2, fp16 within 6e-2 relative L2 per tensor;\n"
@@ -117,6 +119,9 @@ ModelOptions parse_model_options(const Args& a, bool size_is_image) {
   o.text = a.get("text");
   o.vocab = a.get_or("vocab", "");
   if (!o.vocab.empty() && !o.text) throw Error(ErrorKind::Usage, "--vocab needs --text");
+  o.tokenizer = a.get_or("tokenizer", "");
+  if (!o.tokenizer.empty() && !o.text) throw Error(ErrorKind::Usage, "--tokenizer needs --text");
+  if (!o.tokenizer.empty()) parse_tokenizer(o.tokenizer);  // a bad name fails before the model loads
   o.backend = a.get_or("backend", "auto");
   if (o.backend != "cpu" && o.backend != "cuda" && o.backend != "auto")
     throw Error(ErrorKind::Usage, "--backend must be cpu, cuda or auto, got '" + o.backend + "'");
@@ -269,7 +274,8 @@ LoadedModel load_model(const ModelOptions& o, bool need_inputs, std::optional<Gr
     const std::string vpath = o.vocab.empty() ? vocab_beside(o.model) : o.vocab;
     std::optional<Vocabulary> vocab;
     if (!vpath.empty()) vocab = Vocabulary::load(vpath);
-    m.text = tokenize_chars(*o.text, vocab ? &*vocab : nullptr);
+    const std::string kind = !o.tokenizer.empty() ? o.tokenizer : vocab && !vocab->declared_tokenizer().empty() ? vocab->declared_tokenizer() : "char";
+    m.text = tokenize(*o.text, vocab ? &*vocab : nullptr, parse_tokenizer(kind));
     m.text_input = vi->name;
     m.inputs[vi->name] = text_tensor(m.text, *vi);
   }

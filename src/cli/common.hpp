@@ -40,6 +40,7 @@ struct ModelOptions {
   // token per character; ids from --vocab FILE or the model's <stem>.vocab.json/.txt, else bytes.
   std::optional<std::string> text;
   std::string vocab;
+  std::string tokenizer;  // --tokenizer char|word|wordpiece; "" = the vocabulary's declared one, else char
   // Where the CUDA backend's activation arena lives (SessionOptions::arena_allocator; the live
   // interop path puts it in Vulkan-exported memory). Empty: the backends' own memory.
   std::function<DeviceBuffer(Backend&, size_t)> arena_allocator;

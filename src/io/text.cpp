@@ -59,6 +59,15 @@ Vocabulary Vocabulary::load(const std::string& path) {
     } catch (const nlohmann::json::exception& e) {
       throw Error(ErrorKind::Input, path + ": not JSON (" + std::string(e.what()) + ")");
     }
+    if (j.is_object() && j.contains("tokens")) {
+      if (j.contains("tokenizer")) {
+        if (!j["tokenizer"].is_string()) throw Error(ErrorKind::Input, path + ": \"tokenizer\" is not a string");
+        v.declared_ = j["tokenizer"].get<std::string>();
+        if (v.declared_ != "char" && v.declared_ != "word" && v.declared_ != "wordpiece")
+          throw Error(ErrorKind::Input, path + ": \"tokenizer\" '" + v.declared_ + "' is not one of char, word, wordpiece");
+      }
+      j = nlohmann::json(j["tokens"]);
+    }
     if (!j.is_array()) throw Error(ErrorKind::Input, path + ": a vocabulary is a JSON list of token strings");
     for (size_t i = 0; i < j.size(); ++i) {
       if (!j[i].is_string()) throw Error(ErrorKind::Input, path + ": entry " + std::to_string(i) + " is not a string");
