@@ -24,7 +24,7 @@ std::string model_flags_help() {
          "  --input-shape NAME=1x3xHxW bind a dynamic input shape (repeatable)\n"
          "  --text \"...\"               text input, one token per character: ids from --vocab FILE (a\n"
          "                             JSON list or one token per line) or MODEL's <stem>.vocab.json\n"
-         "                             beside it, else the UTF-8 bytes (docs/text.md)\n"
+         "                             beside it, else the UTF-8 bytes (docs/recurrent.md)\n"
          "  --tokenizer char|word|wordpiece  how --text becomes tokens (default char, or what the\n"
          "                             vocabulary declares); word/wordpiece need a vocabulary\n"
          "  --backend cpu|cuda|auto    where to run (default auto: CUDA when usable)\n"
