@@ -136,6 +136,13 @@ void ViewValues::explain_target(const explain::Target& t) {  // after s_.backwar
     if (it->grad_norm > 0) ex_.flow_log10.push_back(static_cast<float>(std::log10(it->grad_norm)));
     if (!it->flag.empty()) ex_.flagged.push_back(it->tensor + " (" + it->flag + ")");
   }
+  // Heights above the smallest norm (ImGui's histogram grows from 0; raw log10 norms are < 0), the
+  // smallest kept visible at 5% of the range.
+  if (!ex_.flow_log10.empty()) {
+    const auto [lo, hi] = std::minmax_element(ex_.flow_log10.begin(), ex_.flow_log10.end());
+    const float base = *lo - 0.05f * std::max(*hi - *lo, 1e-3f);
+    for (float& f : ex_.flow_log10) f -= base;
+  }
   // Grad-CAM on the default layer, from this target's gradients.
   try {
     const explain::LayerGrid g = explain::layer_grid(s_, explain::default_cam_layer(s_));
@@ -185,9 +192,9 @@ void ViewValues::draw_explain(app::View& v) {
     v.gui()->image(tex, ImVec2(w, w * float(ex_.height) / float(ex_.width)));
   }
   if (!ex_.flow_log10.empty()) {
-    ImGui::TextColored(dim, "gradient flow: log10 |dS/dt| per layer, input to output");
-    ImGui::PlotHistogram("##flow", ex_.flow_log10.data(), static_cast<int>(ex_.flow_log10.size()), 0, nullptr, FLT_MAX, FLT_MAX,
-                         ImVec2(-1, 3.0f * ImGui::GetFrameHeight()));
+    ImGui::TextColored(dim, "gradient flow, input to output (log |grad| per layer)");
+    ImGui::PlotHistogram("##flow", ex_.flow_log10.data(), static_cast<int>(ex_.flow_log10.size()), 0, nullptr, 0.0f, FLT_MAX,
+                         ImVec2(ImGui::GetContentRegionAvail().x, 3.0f * ImGui::GetFrameHeight()));
     if (ex_.flagged.empty()) {
       ImGui::TextColored(dim, "no layer flagged (vanishing < 1e-3, exploding > 1e3 per step)");
     } else {

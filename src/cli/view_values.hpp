@@ -51,8 +51,8 @@ class ViewValues {
     int width = 0, height = 0;
     std::vector<uint8_t> saliency, cam;  // RGBA overlays (empty: none)
     std::vector<std::pair<int64_t, double>> channels;  // (channel, importance), best first
-    // Gradient flow (explain::gradient_flow): log10 of each tensor's gradient L2 norm, input first
-    // (zero norms left out), and the tensors its vanishing/exploding rule flags.
+    // Gradient flow (explain::gradient_flow): log10 of each tensor's gradient L2 norm less that of
+    // the smallest (plus 5% of the range), input first (zero norms left out), and the tensors its vanishing/exploding rule flags.
     std::vector<float> flow_log10;
     std::vector<std::string> flagged;
   };
