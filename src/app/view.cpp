@@ -139,7 +139,7 @@ void View::make_renderer() {
   bars_ = spec_.sources.layer_bars;
   flagged_.clear();
   std::string flow_note;
-  if (bars_.empty() && (spec_.values == viz::ValueMode::Gradient || spec_.values == viz::ValueMode::Attribution)) {
+  if (bars_.empty() && spec_.flow_strip && (spec_.values == viz::ValueMode::Gradient || spec_.values == viz::ValueMode::Attribution)) {
     // The gradient-flow strip. The seeded tensor only decides which entry has no step ratio; the
     // norms (the bars) do not depend on it, and an output has no reader to be flagged against.
     with_session([&](const Session& ss) {

@@ -66,6 +66,9 @@ struct FrameSpec {
   std::string subtitle;  // "" = the renderer's layer/neuron count
   viz::ValueMode values = viz::ValueMode::Activation;
   viz::ValueSources sources;  // the Difference and Metric modes' run B / metric, legend name and bars
+  // Gradient modes: the gradient-flow strip (per-layer bars of the gradient norm). Opt-in: on a
+  // network of hundreds of layers a bar on every volume crowds the frame.
+  bool flow_strip = false;
   std::string collapse = "none";  // groups shown as one block (viz::parse_collapse: none|auto|depth:N|PATH,...)
   bool overlays = true;     // title, legend, labels and layer bars (a tiled still leaves them out: they are per-frame 2D)
   int64_t cell_budget = 0;  // individual cells per frame (0: the renderer's default)
@@ -115,7 +118,7 @@ class View final : public live::ResultSink {
   // session does not hold.
   void set_values(viz::ValueMode m);
   // The per-layer bars drawn (tensor name -> value >= 0, unscaled): spec.sources.layer_bars when
-  // given; else, in the gradient and attribution modes, the gradient-flow strip: each tensor's
+  // given; else, in the gradient and attribution modes with FrameSpec::flow_strip, the gradient-flow strip: each tensor's
   // gradient L2 norm (explain::gradient_flow's grad_norm, as `inspect --gradients` reports it), with
   // the tensors its vanishing/exploding rule flags in flow_flagged() (the frame keeps the host's subtitle).
   const std::map<std::string, double>& layer_bars() const { return bars_; }

@@ -118,6 +118,7 @@ void Viewer::open() {
                  .camera = {.view = o_.view, .file = o_.camera_file}, .select = o_.select,
                  .lod_mean = o_.lod_mean, .readback = false, .title = o_.title};
   spec.hidden_inputs = o_.hidden_inputs;
+  spec.flow_strip = o_.flow_strip;
   SessionAccess access;
   if (o_.live) access = [live = o_.live](const std::function<void(const Session&)>& fn) { live->with_session(fn); };
   view_ = std::make_unique<View>(*ctx_, s_, spec, std::move(access));

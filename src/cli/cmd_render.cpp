@@ -131,7 +131,7 @@ int run_render(const std::vector<std::string>& argv) {
                                     "ui-rects", "labels", "interop", "max-inputs", "values", "target", "score",
                                     "collapse", "layout-json", "diff", "input-b", "diff-kind", "metric", "open", "open-t"};
   flags.insert(flags.end(), kModelFlags.begin(), kModelFlags.end());  // includes size and input-size
-  std::vector<std::string> bools = {"validation", "lod-mean", "ui"};
+  std::vector<std::string> bools = {"validation", "lod-mean", "ui", "flow-strip"};
   bools.insert(bools.end(), kModelBoolFlags.begin(), kModelBoolFlags.end());
   std::vector<std::string> repeated = kModelRepeated;
   repeated.push_back("input-b");
@@ -146,6 +146,9 @@ int run_render(const std::vector<std::string>& argv) {
   fs.title = a.get_or("title", std::filesystem::path(a.positional()[0]).stem().string());
   fs.lod_mean = a.has("lod-mean");
   fs.values = viz::parse_value_mode(a.get_or("values", "activation"));
+  fs.flow_strip = a.has("flow-strip");
+  if (fs.flow_strip && fs.values != viz::ValueMode::Gradient && fs.values != viz::ValueMode::Attribution)
+    throw Error(ErrorKind::Usage, "--flow-strip needs --values gradient or attribution");
   fs.collapse = a.get_or("collapse", "none");
   app::HeadlessOptions device{.gpu = static_cast<int>(a.get_int("gpu", -1)), .validation = a.has("validation")};
   std::optional<std::pair<int, int>> pick;
@@ -285,7 +288,7 @@ NETLENS_COMMAND("render",
                 "render MODEL [--input FILE [--input-size WxH]] --out frame.png [--size 1920x1080] [--camera cam.json | --view overview | "
                 "--view layer:NAME] [--select TENSOR:INDEX] [--open TENSOR [--open-t T]] [--pick X,Y] [--gpu N] [--save-camera FILE] "
                 "[--validation] [--lod-mean] [--frames N] [--ui [--ui-rects FILE] [--labels FILE]] "
-                "[--values activation|gradient|attribution [--target T] [--score logit|prob]] [--collapse none|auto|depth:N|GROUP,...] "
+                "[--values activation|gradient|attribution [--target T] [--score logit|prob] [--flow-strip]] [--collapse none|auto|depth:N|GROUP,...] "
                 "[--layout-json FILE] [--diff MODEL_B | --input-b FILE [--diff-kind abs|rel]] "
                 "[--metric latency|flops|params|memory|grad-norm|FILE.json]\n"
                 "       render MODEL --input DIR|VIDEO --out DIR/ [--max-inputs N] [--interop auto|on|off] [view flags]\n"

@@ -71,7 +71,7 @@ int run_view(const std::vector<std::string>& argv) {
   std::vector<std::string> flags = {"camera", "view", "select", "gpu", "title", "frames", "script", "slideshow", "interop", "labels",
                                     "tour", "tour-out"};
   flags.insert(flags.end(), kModelFlags.begin(), kModelFlags.end());  // includes size and input-size
-  std::vector<std::string> bools = {"validation", "lod-mean", "no-vsync"};
+  std::vector<std::string> bools = {"validation", "lod-mean", "no-vsync", "flow-strip"};
   bools.insert(bools.end(), kModelBoolFlags.begin(), kModelBoolFlags.end());
   Args a(argv, flags, bools, kModelRepeated);
   if (a.positional().size() != 1) throw Error(ErrorKind::Usage, "view expects exactly one MODEL argument");
@@ -88,6 +88,7 @@ int run_view(const std::vector<std::string>& argv) {
   v.script = a.get_or("script", "");
   v.validation = a.has("validation");
   v.lod_mean = a.has("lod-mean");
+  v.flow_strip = a.has("flow-strip");
   v.vsync = !a.has("no-vsync");
   v.labels = a.get_or("labels", "");
   if (!v.labels.empty()) inspect::read_labels(v.labels);  // a bad file is one line now, not after the run
@@ -195,7 +196,7 @@ int run_view(const std::vector<std::string>& argv) {
 NETLENS_COMMAND("view",
                 "view MODEL [--input FILE [--input-size WxH]] [--size 1280x800] [--camera cam.json | --view overview | "
                 "--view layer:NAME] [--select TENSOR:INDEX] [--no-vsync] [--frames N] [--script FILE] [--gpu N] "
-                "[--validation] [--lod-mean] [--labels FILE] [--tour FILE] [--tour-out FILE]\n"
+                "[--validation] [--lod-mean] [--flow-strip] [--labels FILE] [--tour FILE] [--tour-out FILE]\n"
                 "       view MODEL --input DIR|VIDEO|camera[:N] [--slideshow SECONDS] [--interop auto|off] [view flags]\n"
                 "       view CHECKPOINTS... --timeline --input PROBE [--label N|--labels FILE.npy] [--eval DIR] [--checkpoint K] "
                 "[--timeline-color weight_change|update_ratio|grad_norm|dead_share] [view flags]",

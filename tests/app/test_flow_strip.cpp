@@ -54,7 +54,7 @@ TEST(FlowStrip, BarsAreInspectGradientsFlowNorms) {
   ASSERT_GT(entries.size(), 50u);
 
   render::Context ctx(render::ContextOptions{.validation = false, .quiet = true});
-  app::View v(ctx, s, {.width = 320, .height = 180, .values = viz::ValueMode::Gradient});
+  app::View v(ctx, s, {.width = 320, .height = 180, .values = viz::ValueMode::Gradient, .flow_strip = true});
   const std::map<std::string, double>& bars = v.layer_bars();
   std::set<std::string> json_flagged, shown;
   for (const auto& l : v.scene().layout.layers) shown.insert(l.tensor.name);
