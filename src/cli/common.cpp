@@ -38,8 +38,6 @@ std::string model_flags_help() {
          "  --quiet                    no progress or notes on stderr\n";
 }
 
-namespace {
-
 std::vector<float> parse_floats(const std::string& flag, const std::string& v) {
   std::vector<float> out;
   size_t pos = 0;
@@ -58,6 +56,8 @@ std::vector<float> parse_floats(const std::string& flag, const std::string& v) {
   }
   return out;
 }
+
+namespace {
 
 // Strict: digits with an optional fraction, then an optional unit; no signs, exponents, inf/nan or
 // whitespace (std::stod takes all of those, and casting inf or 1e30G to size_t is undefined).

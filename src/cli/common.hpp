@@ -47,6 +47,8 @@ struct ModelOptions {
 };
 // `size_is_image`: whether --size means the input image size (info/infer/bench) or belongs to the
 // command (render: the frame size); --input-size always means the image size.
+// "0.485,0.456,0.406" → floats (the --mean/--std/--scale flags). Error{Usage} naming the flag on bad text.
+std::vector<float> parse_floats(const std::string& flag, const std::string& v);
 ModelOptions parse_model_options(const Args& a, bool size_is_image = true);
 
 // Backends in priority order, the host CPU backend last. "auto" uses CUDA when a device is usable

@@ -3,28 +3,13 @@
 
 #include <filesystem>
 
+#include "common.hpp"
 #include "netlens/io.hpp"
 
 namespace netlens::cli {
 namespace {
 
 namespace tl = netlens::timeline;
-
-std::vector<float> floats_of(const std::string& flag, const std::string& v) {
-  std::vector<float> out;
-  size_t pos = 0;
-  while (pos <= v.size()) {
-    size_t end = v.find(',', pos);
-    if (end == std::string::npos) end = v.size();
-    try {
-      out.push_back(std::stof(v.substr(pos, end - pos)));
-    } catch (const std::exception&) {
-      throw Error(ErrorKind::Usage, "--" + flag + " expects numbers like 0.5,0.5,0.5, got '" + v + "'");
-    }
-    pos = end + 1;
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -38,9 +23,9 @@ TimelineInputs read_timeline_inputs(const Args& a, const Graph& g) {
   ImagePreprocess pp;
   pp.mean = {0.0f};
   pp.std = {1.0f};
-  if (auto v = a.get("mean")) pp.mean = floats_of("mean", *v);
-  if (auto v = a.get("std")) pp.std = floats_of("std", *v);
-  if (auto v = a.get("scale")) pp.scale = floats_of("scale", *v).at(0);
+  if (auto v = a.get("mean")) pp.mean = parse_floats("mean", *v);
+  if (auto v = a.get("std")) pp.std = parse_floats("std", *v);
+  if (auto v = a.get("scale")) pp.scale = parse_floats("scale", *v).at(0);
   TimelineInputs r;
   const std::string in = *a.get("input");
   if (!std::filesystem::exists(in)) throw Error(ErrorKind::Io, in + ": no such file");

@@ -52,22 +52,10 @@ const char* kind_name(ErrorKind k) {
 }
 
 // NumPy dtype string of a netlens dtype ("" for BFloat16: NumPy has none, it is widened to float32).
+// NumPy's name of a dtype: core's dtype_name, except the two NumPy has no type for ("").
 std::string numpy_dtype(DType t) {
-  switch (t) {
-    case DType::Float32: return "float32";
-    case DType::Float16: return "float16";
-    case DType::Float64: return "float64";
-    case DType::Int8: return "int8";
-    case DType::UInt8: return "uint8";
-    case DType::Int16: return "int16";
-    case DType::UInt16: return "uint16";
-    case DType::Int32: return "int32";
-    case DType::UInt32: return "uint32";
-    case DType::Int64: return "int64";
-    case DType::UInt64: return "uint64";
-    case DType::Bool: return "bool";
-    default: return "";
-  }
+  if (t == DType::BFloat16 || t == DType::Undefined) return "";
+  return std::string(dtype_name(t));
 }
 
 DType dtype_of(const py::dtype& d) {
