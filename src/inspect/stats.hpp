@@ -71,6 +71,20 @@ struct StatsOptions {
   int64_t top_k = 5;                  // channels listed per ranking
 };
 
+// Outside TensorStats because clang 14 (the fuzz build) cannot construct a nested struct with
+// default member initializers through std::optional::emplace.
+// An int8/uint8 tensor with a known scale and zero point (runtime tensor_quantization): the
+// statistics of TensorStats are of its integers; these are the parameters and its real values.
+struct QuantizationStats {
+  std::vector<float> scale;
+  std::vector<int32_t> zero_point;
+  int64_t axis = -1;                    // -1: one scale for the whole tensor
+  std::string node;                     // where the parameters come from
+  double real_min = 0, real_max = 0, real_mean = 0;
+  std::vector<int64_t> integers;        // the first (up to 16) elements, row-major
+  std::vector<double> reals;            // the same, dequantized
+};
+
 struct TensorStats {
   std::string name;
   DType dtype = DType::Undefined;
@@ -86,17 +100,7 @@ struct TensorStats {
   std::optional<std::string> producer;                   // activation kind of the producer, if recognised
   std::optional<DeadChannels> dead;                      // when the producer outputs exact zeros
   std::optional<Saturation> saturation;                  // when the producer saturates
-  // An int8/uint8 tensor with a known scale and zero point (runtime tensor_quantization): the
-  // statistics above are of its integers; these are the parameters and its real values.
-  struct Quantization {
-    std::vector<float> scale;
-    std::vector<int32_t> zero_point;
-    int64_t axis = -1;                    // -1: one scale for the whole tensor
-    std::string node;                     // where the parameters come from
-    double real_min = 0, real_max = 0, real_mean = 0;
-    std::vector<int64_t> integers;        // the first (up to 16) elements, row-major
-    std::vector<double> reals;            // the same, dequantized
-  };
+  using Quantization = QuantizationStats;
   std::optional<Quantization> quantization;
 };
 

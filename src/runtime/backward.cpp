@@ -97,7 +97,10 @@ void Session::backward(const std::map<std::string, Tensor>& seeds, const Gradien
     // One line however many: nodes grouped by reason (in graph order), a few names per group.
     std::reverse(cannot.begin(), cannot.end());
     std::vector<std::pair<std::string, std::vector<std::string>>> groups;
-    for (const auto& [why, node] : cannot) {
+    for (const auto& entry : cannot) {
+      // Not a structured binding: clang 14 (the fuzz build's compiler) cannot capture one in a lambda.
+      const std::string& why = entry.first;
+      const std::string& node = entry.second;
       auto g = std::find_if(groups.begin(), groups.end(), [&](const auto& x) { return x.first == why; });
       if (g == groups.end()) groups.push_back({why, {node}});
       else g->second.push_back(node);
