@@ -14,6 +14,7 @@
 #include "netlens/cpu.hpp"
 #include "netlens/onnx.hpp"
 #include "netlens/runtime.hpp"
+#include "one_node.hpp"
 #include "test_util.hpp"
 
 namespace fs = std::filesystem;
@@ -51,41 +52,7 @@ TEST(QuantNodeTests, AllRunAndMatchExactly) {
   EXPECT_EQ(ran, 17) << "libonnx-testdata 1.12 has 17 node tests of these ops";
 }
 
-// A one-node graph: inputs are graph inputs unless given as constants.
-struct OneNode {
-  Graph g;
-  std::map<std::string, Tensor> feeds;
-  OneNode(const std::string& op, int64_t opset) {
-    g.opsets[""] = opset;
-    g.nodes.push_back(Node{"bad_" + op, op, "", {}, {"y"}, {}});
-  }
-  Node& node() { return g.nodes[0]; }
-  OneNode& var(const std::string& name, Tensor v) {
-    ValueInfo vi{name, v.dtype(), {}, true};
-    for (int64_t d : v.shape()) vi.dims.push_back(Dim{d, ""});
-    g.inputs.push_back(vi);
-    feeds[name] = std::move(v);
-    node().inputs.push_back(name);
-    return *this;
-  }
-  OneNode& cst(const std::string& name, Tensor v) {
-    g.initializers[name] = std::move(v);
-    node().inputs.push_back(name);
-    return *this;
-  }
-  OneNode& none() {
-    node().inputs.push_back("");
-    return *this;
-  }
-  std::string error(ErrorKind* kind) {
-    g.outputs.push_back(ValueInfo{"y", DType::Undefined, {}, false});
-    std::unique_ptr<Backend> cpu = make_cpu_backend();
-    return test::error_of([&] {
-      Session s(g, {cpu.get()});
-      s.run(feeds);
-    }, kind);
-  }
-};
+using test::OneNode;
 
 Tensor u8(Shape s, uint8_t v = 0) {
   Tensor t(DType::UInt8, s);

@@ -17,6 +17,7 @@
 #include "netlens/onnx.hpp"
 #include "netlens/runtime.hpp"
 #include "shapes_quant.hpp"
+#include "one_node.hpp"
 #include "test_util.hpp"
 
 namespace fs = std::filesystem;
@@ -61,37 +62,11 @@ TEST(QuantMsOps, BitIdenticalToOnnxruntime) {
   EXPECT_EQ(ops.size(), 7u) << "every op has cases";
 }
 
-// A one-node com.microsoft graph with constant parameters.
-struct MsNode {
-  Graph g;
-  std::map<std::string, Tensor> feeds;
-  explicit MsNode(const std::string& op, const std::string& domain = "com.microsoft") {
-    g.opsets[""] = 13;
-    g.opsets[domain] = 1;
-    g.nodes.push_back(Node{"bad_" + op, op, domain, {}, {"y"}, {}});
-  }
-  Node& node() { return g.nodes[0]; }
-  MsNode& var(const std::string& name, Tensor v) {
-    ValueInfo vi{name, v.dtype(), {}, true};
-    for (int64_t d : v.shape()) vi.dims.push_back(Dim{d, ""});
-    g.inputs.push_back(vi);
-    feeds[name] = std::move(v);
-    node().inputs.push_back(name);
-    return *this;
-  }
-  MsNode& cst(const std::string& name, Tensor v) {
-    g.initializers[name] = std::move(v);
-    node().inputs.push_back(name);
-    return *this;
-  }
-  std::string error(ErrorKind* kind) {
-    g.outputs.push_back(ValueInfo{"y", DType::Undefined, {}, false});
-    std::unique_ptr<Backend> cpu = make_cpu_backend();
-    return test::error_of([&] {
-      Session s(g, {cpu.get()});
-      s.run(feeds);
-    }, kind);
-  }
+// A one-node com.microsoft graph (opset 13 for the default domain).
+struct MsNode : test::OneNode {
+  explicit MsNode(const std::string& op, const std::string& domain = "com.microsoft") : OneNode(op, 13, domain) {}
+  MsNode& var(const std::string& name, Tensor v) { OneNode::var(name, std::move(v)); return *this; }
+  MsNode& cst(const std::string& name, Tensor v) { OneNode::cst(name, std::move(v)); return *this; }
 };
 
 Tensor q(DType t, Shape s) { return Tensor(t, s); }
