@@ -13,6 +13,7 @@
 #include <omp.h>
 
 #include "cpu_ops.hpp"
+#include "half_convert.hpp"
 #include "shape_util.hpp"
 #include "shapes_tensor.hpp"
 #include "tensor_util.hpp"
@@ -657,6 +658,16 @@ void cast_view(const TensorView& src, const TensorView& dst) {
   const int64_t n = src.numel();
   if (src.dtype == dst.dtype) {
     parallel_memcpy(dst.data, src.data, src.nbytes());
+    return;
+  }
+  // float16 <-> float32 directly (F16C where present): the casts at a float16 model's inputs and
+  // outputs, and the Cast chains mixed-precision exports put around ops.
+  if (src.dtype == DType::Float16 && dst.dtype == DType::Float32) {
+    half_to_float_n(static_cast<const uint16_t*>(src.data), static_cast<float*>(dst.data), n);
+    return;
+  }
+  if (src.dtype == DType::Float32 && dst.dtype == DType::Float16) {
+    float_to_half_n(static_cast<const float*>(src.data), static_cast<uint16_t*>(dst.data), n);
     return;
   }
   auto is_half = [](DType t) { return t == DType::Float16 || t == DType::BFloat16; };
