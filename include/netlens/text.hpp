@@ -33,6 +33,13 @@ class Vocabulary {
   bool lower_case() const;
   // The tokenizer a JSON object vocabulary declares ("" when none).
   const std::string& declared_tokenizer() const { return declared_; }
+  // A JSON object vocabulary may also declare "prepend"/"append" (lists of its own tokens, e.g.
+  // ["[CLS]"] and ["[SEP]"]: what the model was trained with around every text) and "max_tokens"
+  // (the longest sequence the model takes, e.g. its position table's size; 0 = no limit). A listed
+  // token that is not in the vocabulary, or a max_tokens that is not a positive integer, is Error{Input}.
+  const std::vector<std::string>& prepend() const { return prepend_; }
+  const std::vector<std::string>& append() const { return append_; }
+  size_t max_tokens() const { return max_tokens_; }
 
  private:
   std::string path_;
@@ -40,6 +47,8 @@ class Vocabulary {
   std::map<std::string, int64_t> index_;
   std::optional<int64_t> unk_;
   std::string declared_;
+  std::vector<std::string> prepend_, append_;
+  size_t max_tokens_ = 0;
 };
 
 struct TextTokens {
@@ -71,12 +80,16 @@ std::vector<std::string> split_words(const std::string& text, bool lower);
 TextTokens tokenize_words(const std::string& text, const Vocabulary& vocab, bool wordpiece, size_t max_chars_per_word = 100);
 
 // Dispatch: Char → tokenize_chars (vocab may be null); Word/WordPiece need a vocabulary (Error{Usage}).
+// Then the vocabulary's prepend/append tokens go around the text's tokens, and more than its
+// max_tokens in all is Error{Input}: "--text: N tokens ([CLS] included), more than the M the
+// vocabulary FILE allows (max_tokens)".
 TextTokens tokenize(const std::string& text, const Vocabulary* vocab, TokenizerKind kind);
 
 // The tensor for graph input `vi` holding `t.ids`: shape [1, T] for a rank-2 input ([T, 1] when
 // only its second dim is fixed at 1: sequence-first models), [T] for rank 1, dtype the input's
 // (int64, int32; a float input gets the ids as floats). Error{Input} naming the input for any other
-// rank or dtype, or an id that does not fit the dtype.
+// rank or dtype, an id that does not fit the dtype, or a token count that differs from the input's
+// fixed sequence length.
 Tensor text_tensor(const TextTokens& t, const ValueInfo& vi);
 
 // "<model stem>.vocab.json" or "<model stem>.vocab.txt" beside `model_path`, or "" when neither exists.

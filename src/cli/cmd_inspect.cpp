@@ -114,7 +114,10 @@ json weights_section(InspectContext& c) { return inspect::to_json(inspect::weigh
 json attention_section(InspectContext& c) {
   const int64_t q = c.args.get_int("query", 0);
   if (q < 0) throw Error(ErrorKind::Usage, "--query must be >= 0");
-  return inspect::attention_json(c.view, {}, q);
+  inspect::AttentionOptions opt;
+  opt.tokens = c.model.text.labels;  // --text: tokens on the query/key axes
+  opt.token_input = c.model.text_input;
+  return inspect::attention_json(c.view, opt, q);
 }
 
 // --labels FILE: top --top classes with labels, or CTC text when FILE is the recogniser's dictionary.

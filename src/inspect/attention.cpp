@@ -84,6 +84,23 @@ std::optional<TokenGrid> find_grid(const ModelView& v, const std::string& start,
   return std::nullopt;
 }
 
+// True when graph input `input` is upstream of `start` (breadth-first over producers).
+bool descends_from(const ModelView& v, const std::string& start, const std::string& input) {
+  std::deque<std::string> q{start};
+  std::set<std::string> seen{start};
+  const Graph& g = v.graph();
+  while (!q.empty()) {
+    const std::string t = q.front();
+    q.pop_front();
+    if (t == input) return true;
+    const auto pi = v.producer(t);
+    if (!pi) continue;
+    for (const auto& in : g.nodes[*pi].inputs)
+      if (!in.empty() && !v.is_constant(in) && seen.insert(in).second) q.push_back(in);
+  }
+  return false;
+}
+
 // Flat offset of (head, query, key) in the softmax tensor, batch/other axes at 0.
 struct Indexer {
   std::vector<int64_t> strides;
@@ -166,6 +183,11 @@ std::vector<AttentionMap> find_attention(const ModelView& v, const AttentionOpti
       m.display.push_back(std::move(d));
     }
     m.grid = find_grid(v, m.queries, m.tk);
+    const int64_t nt = static_cast<int64_t>(opt.tokens.size());
+    if (nt > 0 && !opt.token_input.empty()) {
+      if (m.tq == nt && descends_from(v, m.queries, opt.token_input)) m.query_tokens = opt.tokens;
+      if (m.tk == nt && descends_from(v, m.keys, opt.token_input)) m.key_tokens = opt.tokens;
+    }
     maps.push_back(std::move(m));
   }
   return maps;
@@ -251,6 +273,8 @@ std::vector<Rollout> attention_rollout(const ModelView& v, const std::vector<Att
     r.matrix = std::move(next);
     r.layers.push_back(m.tensor);
     if (m.grid) r.grid = m.grid;
+    if (r.layers.size() == 1 || !r.tokens.empty())  // labelled only when every layer is
+      r.tokens = !m.query_tokens.empty() && m.key_tokens == m.query_tokens ? m.query_tokens : std::vector<std::string>{};
   }
   std::vector<Rollout> out;
   for (int64_t T : order) out.push_back(std::move(by_t[T]));
@@ -272,6 +296,8 @@ nlohmann::json to_json(const AttentionMap& m) {
                    {"tk", m.tk},               {"entropy", m.entropy},           {"max_row_error", m.max_row_error},
                    {"block_q", m.block_q},     {"block_k", m.block_k},           {"display", m.display}};
   j["grid"] = m.grid ? grid_json(*m.grid) : nlohmann::json(nullptr);
+  j["query_tokens"] = m.query_tokens.empty() ? nlohmann::json(nullptr) : nlohmann::json(m.query_tokens);
+  j["key_tokens"] = m.key_tokens.empty() ? nlohmann::json(nullptr) : nlohmann::json(m.key_tokens);
   return j;
 }
 
@@ -290,8 +316,19 @@ nlohmann::json to_json(const Rollout& r, int64_t max_display) {
     for (int64_t j = 0; j < d; ++j) disp[i * d + j] /= double(std::min(b, r.t - i * b));
   nlohmann::json j{{"t", r.t}, {"layers", r.layers}, {"block", b}, {"display", disp}};
   j["grid"] = r.grid ? grid_json(*r.grid) : nlohmann::json(nullptr);
+  j["tokens"] = r.tokens.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.tokens);
   return j;
 }
+
+namespace {
+// [{"token", "weight"}] of row `query` of a T_q×T_k matrix over the key tokens.
+nlohmann::json token_row(const std::vector<double>& matrix, const std::vector<std::string>& keys, int64_t query) {
+  nlohmann::json row = nlohmann::json::array();
+  const int64_t tk = static_cast<int64_t>(keys.size());
+  for (int64_t k = 0; k < tk; ++k) row.push_back({{"token", keys[static_cast<size_t>(k)]}, {"weight", matrix[static_cast<size_t>(query * tk + k)]}});
+  return row;
+}
+}  // namespace
 
 nlohmann::json attention_json(const ModelView& v, const AttentionOptions& opt, int64_t query) {
   const std::vector<AttentionMap> maps = find_attention(v, opt);
@@ -299,12 +336,14 @@ nlohmann::json attention_json(const ModelView& v, const AttentionOptions& opt, i
   for (const AttentionMap& m : maps) {
     nlohmann::json j = to_json(m);
     if (m.grid && query >= 0 && query < m.tq) j["projection"] = to_json(project_query(v, m, query));
+    if (!m.key_tokens.empty() && query >= 0 && query < m.tq) j["token_attention"] = token_row(head_matrix(v, m, -1), m.key_tokens, query);
     jm.push_back(std::move(j));
   }
   nlohmann::json jr = nlohmann::json::array();
   for (const Rollout& r : attention_rollout(v, maps)) {
     nlohmann::json j = to_json(r, opt.max_display);
     if (r.grid && query >= 0 && query < r.t) j["projection"] = to_json(project_row(r.matrix, r.t, *r.grid, query));
+    if (!r.tokens.empty() && query >= 0 && query < r.t) j["token_attention"] = token_row(r.matrix, r.tokens, query);
     jr.push_back(std::move(j));
   }
   return {{"maps", jm}, {"rollouts", jr}, {"query", query}};

@@ -21,6 +21,12 @@
 // is taken as the cell scaled by H/H', W/W' of the 4-D graph input (a stride approximation: the true
 // receptive field is larger; viz::receptive_field has it exactly).
 //
+// Token labels: when the model ran on text (AttentionOptions::tokens, the tokenizer's labels, and
+// token_input, the graph input they went into), a map whose queries (resp. keys) descend from that
+// input (breadth-first over producers) and whose T_q (resp. T_k) equals the token count is labelled
+// with the tokens on that axis; rollouts of such maps too. Positions are not re-checked beyond the
+// count: a model that reorders or adds tokens inside the graph would be labelled wrongly.
+//
 // Rollout (Abnar & Zuidema 2020): for maps with T_q = T_k = T, grouped by T in graph order: per layer
 // the head mean A, A' = 0.5·A + 0.5·I with rows renormalised, R = A'_L ··· A'_1.
 //
@@ -59,10 +65,13 @@ struct AttentionMap {
   int64_t block_q = 1, block_k = 1;   // display block sizes
   std::vector<std::vector<float>> display;  // per head, (tq/block_q)×(tk/block_k) row-major (ceil)
   std::optional<TokenGrid> grid;
+  std::vector<std::string> query_tokens, key_tokens;  // text labels per axis (empty when unknown)
 };
 
 struct AttentionOptions {
   int64_t max_display = 64;
+  std::vector<std::string> tokens;  // the text input's token labels (see "Token labels")
+  std::string token_input;          // the graph input the tokens went into
 };
 
 std::vector<AttentionMap> find_attention(const ModelView& view, const AttentionOptions& opt = {});
@@ -92,11 +101,14 @@ struct Rollout {
   std::vector<std::string> layers;  // Softmax outputs, in order
   std::vector<double> matrix;       // T×T row-major
   std::optional<TokenGrid> grid;    // the last layer's grid
+  std::vector<std::string> tokens;  // text labels (when its maps have them on both axes)
 };
 // One rollout per group of square maps of equal T (groups of one map included).
 std::vector<Rollout> attention_rollout(const ModelView& view, const std::vector<AttentionMap>& maps);
 
-// `query` is the token projected for the JSON (maps and rollouts with a grid); −1 = none.
+// `query` is the token projected for the JSON (maps and rollouts with a grid); −1 = none. Maps and
+// rollouts with token labels carry them ("query_tokens"/"key_tokens", "tokens"; null otherwise) and,
+// for `query`, "token_attention": its head-mean row as [{"token", "weight"}] over the key tokens.
 nlohmann::json to_json(const AttentionMap& m);
 nlohmann::json to_json(const Projection& p);
 nlohmann::json to_json(const Rollout& r, int64_t max_display = 64);

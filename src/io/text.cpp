@@ -66,6 +66,21 @@ Vocabulary Vocabulary::load(const std::string& path) {
         if (v.declared_ != "char" && v.declared_ != "word" && v.declared_ != "wordpiece")
           throw Error(ErrorKind::Input, path + ": \"tokenizer\" '" + v.declared_ + "' is not one of char, word, wordpiece");
       }
+      auto token_list = [&](const char* key, std::vector<std::string>& out) {
+        if (!j.contains(key)) return;
+        if (!j[key].is_array()) throw Error(ErrorKind::Input, path + ": \"" + key + "\" is not a list of tokens");
+        for (const auto& e : j[key]) {
+          if (!e.is_string()) throw Error(ErrorKind::Input, path + ": \"" + key + "\" has an entry that is not a string");
+          out.push_back(e.get<std::string>());
+        }
+      };
+      token_list("prepend", v.prepend_);
+      token_list("append", v.append_);
+      if (j.contains("max_tokens")) {
+        if (!j["max_tokens"].is_number_integer() || j["max_tokens"].get<int64_t>() <= 0)
+          throw Error(ErrorKind::Input, path + ": \"max_tokens\" is not a positive integer");
+        v.max_tokens_ = j["max_tokens"].get<size_t>();
+      }
       j = nlohmann::json(j["tokens"]);
     }
     if (!j.is_array()) throw Error(ErrorKind::Input, path + ": a vocabulary is a JSON list of token strings");
@@ -87,6 +102,10 @@ Vocabulary Vocabulary::load(const std::string& path) {
       throw Error(ErrorKind::Input, path + ": token '" + label_of(v.tokens_[i]) + "' is listed twice (entries " +
                                         std::to_string(v.index_.at(v.tokens_[i])) + " and " + std::to_string(i) + ")");
   }
+  for (const auto* list : {&v.prepend_, &v.append_})
+    for (const std::string& tok : *list)
+      if (!v.find(tok)) throw Error(ErrorKind::Input, path + ": \"" + (list == &v.prepend_ ? "prepend" : "append") +
+                                                        "\" names '" + label_of(tok) + "', which is not one of its tokens");
   for (const char* unk : {"<unk>", "[UNK]", "<UNK>"})
     if (auto id = v.find(unk); id && !v.unk_) v.unk_ = id;
   return v;
@@ -144,6 +163,10 @@ Tensor text_tensor(const TextTokens& t, const ValueInfo& vi) {
     throw Error(ErrorKind::Input, "--text: input '" + vi.name + "' has rank " + std::to_string(vi.dims.size()) +
                                       "; token ids go into a rank-1 [T] or rank-2 [1, T] input");
   }
+  const size_t seq_axis = shape.size() == 2 && shape[0] != 1 ? 0 : shape.size() - 1;
+  if (vi.has_shape && vi.dims[seq_axis].fixed() && vi.dims[seq_axis].value != n)
+    throw Error(ErrorKind::Input, "--text: " + std::to_string(n) + " tokens, but input '" + vi.name + "' takes exactly " +
+                                      std::to_string(vi.dims[seq_axis].value));
   if (vi.dtype == DType::Int64) return Tensor::from_i64(shape, t.ids);
   Tensor r(vi.dtype == DType::Int32 ? DType::Int32 : DType::Float32, shape);
   if (vi.dtype == DType::Int32) {

@@ -125,12 +125,35 @@ TokenizerKind parse_tokenizer(const std::string& name) {
   throw Error(ErrorKind::Usage, "--tokenizer: '" + name + "' is not one of char, word, wordpiece");
 }
 
+namespace {
+
+// The vocabulary's prepend/append tokens around `t`, and its max_tokens limit.
+TextTokens with_specials(TextTokens t, const Vocabulary& vocab) {
+  TextTokens r;
+  for (const std::string& s : vocab.prepend()) r.ids.push_back(*vocab.find(s)), r.labels.push_back(s);
+  r.ids.insert(r.ids.end(), t.ids.begin(), t.ids.end());
+  r.labels.insert(r.labels.end(), t.labels.begin(), t.labels.end());
+  for (const std::string& s : vocab.append()) r.ids.push_back(*vocab.find(s)), r.labels.push_back(s);
+  if (vocab.max_tokens() > 0 && r.ids.size() > vocab.max_tokens()) {
+    std::string specials;
+    for (const auto* list : {&vocab.prepend(), &vocab.append()})
+      for (const std::string& s : *list) specials += (specials.empty() ? "" : ", ") + s;
+    throw Error(ErrorKind::Input, "--text: " + std::to_string(r.ids.size()) + " tokens" +
+                                      (specials.empty() ? "" : " (" + specials + " included)") + ", more than the " +
+                                      std::to_string(vocab.max_tokens()) + " the vocabulary " + vocab.path() +
+                                      " allows (max_tokens)");
+  }
+  return r;
+}
+
+}  // namespace
+
 TextTokens tokenize(const std::string& text, const Vocabulary* vocab, TokenizerKind kind) {
-  if (kind == TokenizerKind::Char) return tokenize_chars(text, vocab);
+  if (kind == TokenizerKind::Char) return vocab ? with_specials(tokenize_chars(text, vocab), *vocab) : tokenize_chars(text, vocab);
   if (!vocab)
     throw Error(ErrorKind::Usage, std::string("--tokenizer ") + (kind == TokenizerKind::Word ? "word" : "wordpiece") +
                                       " needs a vocabulary (--vocab FILE or <model stem>.vocab.json/.txt)");
-  return tokenize_words(text, *vocab, kind == TokenizerKind::WordPiece);
+  return with_specials(tokenize_words(text, *vocab, kind == TokenizerKind::WordPiece), *vocab);
 }
 
 }  // namespace netlens

@@ -1,5 +1,6 @@
 // Text inputs and the character-level LSTM language model (scripts/train-text-models.py, trained on
-// Debian's licence texts, generated once per build folder under flock(2) with a stamp of the script):
+// Debian's licence texts, generated once per build folder under flock(2) with a stamp of the script;
+// text_models.hpp):
 // - the tokenizer (netlens/text.hpp) gives exactly the ids the training script gave the held-out
 //   passage, and `netlens infer --text` binds them;
 // - netlens' logits on that passage equal onnxruntime's (scripts/ort/run.js) within 1e-5 x max(1,|ref|);
@@ -26,6 +27,7 @@
 #include "netlens/runtime.hpp"
 #include "netlens/text.hpp"
 #include "layout.hpp"  // viz: the sequence sheet
+#include "text_models.hpp"
 
 using namespace netlens;
 namespace fs = std::filesystem;
@@ -43,70 +45,17 @@ std::string quoted(const std::string& s) {
   return r;
 }
 
-// The trained model's folder (training + the onnxruntime reference, once per script version).
-// Why a lock for the whole process: ctest runs each TEST as its own process, and engineers share the
-// build folder; a process that finds the stamp stale retrains, which first removes the folder. Holding
-// flock(2) only around the stamp check let such a retrain delete charlstm.eval.txt while another test
-// read it (read as "" -> "--text: the text is empty"). So the check/train runs under LOCK_EX and the
-// process then keeps LOCK_SH on the same descriptor until it exits (the fd is never closed): a retrain
-// waits for every reader. flock's EX->SH conversion is not atomic, so the stamp is re-read under SH.
+// The trained model's folder (training + the onnxruntime reference, once per script version;
+// text_models.hpp has the locking).
 std::string model_dir() {
-  static std::string dir;
-  if (!dir.empty()) return dir;
   const fs::path out = NETLENS_TEXT_MODELS;
-  const fs::path script = fs::path(NETLENS_SOURCE_DIR) / "scripts/train-text-models.py";
-  fs::create_directories(out.parent_path());
-  const std::string stamp_want = std::to_string(fs::file_size(script)) + " " +
-                                 std::to_string(fs::last_write_time(script).time_since_epoch().count());
-  const std::string lock_path = out.string() + ".lock";
-  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::runtime_error("cannot open " + lock_path);
-  auto stamp_have = [&] {
-    std::string s;
-    std::ifstream f(out / "stamp");
-    std::getline(f, s);
-    return s;
-  };
-  for (int attempt = 0;; ++attempt) {
-    if (::flock(fd, LOCK_EX) != 0) throw std::runtime_error("cannot lock " + lock_path);
-    int rc = 0;
-    if (stamp_have() != stamp_want) {
-      std::error_code ec;
-      fs::remove_all(out, ec);
-      rc = sh("OMP_NUM_THREADS=1 /usr/bin/python3 '" + script.string() + "' '" + out.string() + "' 2>&1");
-      if (rc == 0)
-        rc = sh("NETLENS_CACHE_DIR='" + std::string(NETLENS_CACHE_DIR) + "' node '" + NETLENS_SOURCE_DIR +
-                "/scripts/ort/run.js' '" + (out / "charlstm.onnx").string() + "' '" + (out / "ort").string() +
-                "' --input ids='" + (out / "charlstm.eval_ids.npy").string() + "'");
-      if (rc == 0) std::ofstream(out / "stamp") << stamp_want << "\n";
-    }
-    if (rc != 0) {
-      ::flock(fd, LOCK_UN);
-      ::close(fd);
-      throw std::runtime_error("train-text-models.py or the onnxruntime run failed (status " + std::to_string(rc) + ")");
-    }
-    if (::flock(fd, LOCK_SH) != 0) throw std::runtime_error("cannot lock " + lock_path);
-    if (stamp_have() == stamp_want) break;  // still current under the shared lock: kept to the end
-    if (attempt >= 3) throw std::runtime_error(out.string() + ": the stamp keeps changing (the script is being edited?)");
-  }
-  dir = out.string();
-  return dir;
+  return text_models::trained_models(out, "charlstm",
+                                     "NETLENS_CACHE_DIR='" + std::string(NETLENS_CACHE_DIR) + "' node '" + NETLENS_SOURCE_DIR +
+                                         "/scripts/ort/run.js' '" + (out / "charlstm.onnx").string() + "' '" +
+                                         (out / "ort").string() + "' --input ids='" + (out / "charlstm.eval_ids.npy").string() + "'");
 }
 
-// Per-process scratch paths: two engineers' runs of the same test must not share files.
-// Removed when the process exits.
-fs::path scratch(const std::string& name) {
-  struct Dir {
-    fs::path path = fs::path(NETLENS_TEXT_MODELS).parent_path() / ("text_scratch." + std::to_string(::getpid()));
-    Dir() { fs::create_directories(path); }
-    ~Dir() {
-      std::error_code ec;
-      fs::remove_all(path, ec);
-    }
-  };
-  static Dir d;
-  return d.path / name;
-}
+fs::path scratch(const std::string& name) { return text_models::scratch(fs::path(NETLENS_TEXT_MODELS).parent_path(), name); }
 
 std::string read_file(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
