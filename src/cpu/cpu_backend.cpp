@@ -71,9 +71,9 @@ class ScratchLease {
   ~ScratchLease() { --depth(); }
   ScratchLease(const ScratchLease&) = delete;
   ScratchLease& operator=(const ScratchLease&) = delete;
-  // Buffer i of this level, at least n floats (contents unspecified). Aligned like the activation
-  // arena (and on huge pages when large): oneDNN's kernels ran ~1.5x slower on malloc's 16-byte
-  // aligned, 4 KiB-paged buffers than on the arena's.
+  // Buffer i of this level, at least n floats (contents unspecified). Aligned and paged like the
+  // activation arena (allocate() below), so that the float32 kernels see the same kind of memory
+  // whether the model is float32 or float16.
   float* get(size_t i, int64_t n) {
     auto& bufs = levels()[level_];
     if (bufs.size() <= i) bufs.resize(i + 1);
