@@ -15,6 +15,7 @@
 #include "tour.hpp"
 #include "view_values.hpp"
 #include "viewer.hpp"
+#include "viewer_flags.hpp"
 
 namespace netlens::cli {
 namespace {
@@ -76,20 +77,9 @@ int run_view(const std::vector<std::string>& argv) {
   Args a(argv, flags, bools, kModelRepeated);
   if (a.positional().size() != 1) throw Error(ErrorKind::Usage, "view expects exactly one MODEL argument");
   app::ViewerOptions v;
-  if (auto s = a.get("size")) std::tie(v.width, v.height) = parse_size(*s, "--size");
-  v.camera_file = a.get_or("camera", "");
-  v.view = a.get_or("view", "overview");
-  if (a.has("camera") && a.has("view")) throw Error(ErrorKind::Usage, "--camera and --view are exclusive");
-  v.select = a.get_or("select", "");
-  v.gpu = static_cast<int>(a.get_int("gpu", -1));
+  read_viewer_flags(a, v);
   v.title = a.get_or("title", std::filesystem::path(a.positional()[0]).stem().string());
-  v.frames = a.get_int("frames", 0);
-  if (v.frames < 0) throw Error(ErrorKind::Usage, "--frames must be ≥ 0");
-  v.script = a.get_or("script", "");
-  v.validation = a.has("validation");
-  v.lod_mean = a.has("lod-mean");
   v.flow_strip = a.has("flow-strip");
-  v.vsync = !a.has("no-vsync");
   v.labels = a.get_or("labels", "");
   if (!v.labels.empty()) inspect::read_labels(v.labels);  // a bad file is one line now, not after the run
   v.tour = a.get_or("tour", "");

@@ -15,6 +15,7 @@
 #include "headless.hpp"
 #include "panels.hpp"
 #include "viewer.hpp"
+#include "viewer_flags.hpp"
 
 namespace netlens::cli {
 namespace {
@@ -294,19 +295,8 @@ int run_view_timeline(const std::vector<std::string>& argv) {
   Args a(argv, flags, {"timeline", "validation", "lod-mean", "no-vsync", "quiet"});
   if (a.positional().empty()) throw Error(ErrorKind::Usage, "view --timeline expects CHECKPOINTS (a folder or ONNX files)");
   app::ViewerOptions v;
-  if (auto s = a.get("size")) std::tie(v.width, v.height) = parse_size(*s, "--size");
-  v.camera_file = a.get_or("camera", "");
-  v.view = a.get_or("view", "overview");
-  if (a.has("camera") && a.has("view")) throw Error(ErrorKind::Usage, "--camera and --view are exclusive");
-  v.select = a.get_or("select", "");
-  v.gpu = static_cast<int>(a.get_int("gpu", -1));
+  read_viewer_flags(a, v);
   v.title = series_title(a);
-  v.frames = a.get_int("frames", 0);
-  if (v.frames < 0) throw Error(ErrorKind::Usage, "--frames must be >= 0");
-  v.script = a.get_or("script", "");
-  v.validation = a.has("validation");
-  v.lod_mean = a.has("lod-mean");
-  v.vsync = !a.has("no-vsync");
   const ui::TimelineFigure figure = ui::parse_timeline_figure(a.get_or("timeline-color", "weight_change"));
   const int64_t want = a.get_int("checkpoint", -1);
   if (want < -1) throw Error(ErrorKind::Usage, "--checkpoint expects 0..N-1 or -1 (the last), got " + std::to_string(want));
