@@ -270,9 +270,14 @@ std::unique_ptr<Kernel> plan_conv(const NodeContext& ctx) {
   const bool plain_src_ok = x[1] <= 4;
   // Dense 3x3 stride-1 2-D convs: oneDNN's Winograd kernels take about half the time of the
   // direct ones (ResNet-50 stages, PP-OCR's 96->24 heads).
-  // Only with constant weights: their transform into the Winograd domain is slow, done once.
+  // Only with constant weights: their transform into the Winograd domain is slow, done once at
+  // prepare time — and not on outputs smaller than 14x14, where it does not pay: on ResNet-50's
+  // 512-channel 7x7 stage the transform took 140-150 ms per layer at prepare (oneDNN's
+  // wino_reorder; most of the model's 0.5 s prepare) to save 0.1 ms per run (5.35 vs 5.59 ms for
+  // the stage's 3x3 convs); the 14x14 stage saves 3 ms per run for 33 ms per layer.
   const bool winograd = winograd_enabled() && const_input(ctx, 1) && group == 1 && kernel == std::vector<int64_t>{3, 3} &&
-                        g.strides == std::vector<int64_t>{1, 1} && g.dilations == std::vector<int64_t>{1, 1};
+                        g.strides == std::vector<int64_t>{1, 1} && g.dilations == std::vector<int64_t>{1, 1} &&
+                        out_spatial >= 14 * 14;
   auto build = [&](bool blocked, bool wino) {
     const memory::desc src = blocked && !plain_src_ok ? any_desc(to_dims(x)) : user_src;
     const memory::desc dst = blocked ? any_desc(to_dims(y)) : user_dst;
