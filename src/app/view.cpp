@@ -281,6 +281,7 @@ void View::open_panels(const PanelSpec& p, int focus) {
   with_session([&](const Session& ss) { panels_ = std::make_unique<ui::Panels>(*gui_, ss, *scene_); });
   panels_->set_input_path(p.input_path);
   if (!p.labels.empty()) panels_->set_labels(p.labels);
+  if (!p.text_tokens.empty()) panels_->set_text_tokens(p.text_tokens, p.text_input);
   panels_->set_selection(selection_);
   if (p.view_settings) {
     ui::ViewSettings vs;

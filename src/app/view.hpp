@@ -81,6 +81,8 @@ struct FrameSpec {
 struct PanelSpec {
   std::string input_path;           // shown by the input chooser
   std::vector<std::string> labels;  // for the predictions panel
+  std::vector<std::string> text_tokens;  // --text's tokens and their graph input: the Attention panel's labels
+  std::string text_input;
   GLFWwindow* window = nullptr;     // the window whose input ImGui reads; null offscreen
   bool view_settings = false;       // the View panel starts from the view's LOD setting
 };

@@ -257,6 +257,8 @@ int run_render(const std::vector<std::string>& argv) {
   if (job.panels) {
     job.panel.input_path = mo.inputs.empty() ? std::string("(random)") : mo.inputs.front();
     job.panel.labels = a.has("labels") ? labels : std::vector<std::string>{};
+    job.panel.text_tokens = m.text.labels;  // --text: token labels in the Attention panel
+    job.panel.text_input = m.text_input;
     job.panel_rects = a.get_or("ui-rects", "");
   }
   // The pick as one JSON line on stdout (what --select takes back).

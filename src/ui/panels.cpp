@@ -281,11 +281,13 @@ void Panels::draw(int width, int height) {
     float rows;    // > 0: fixed height of this many rows of widgets
     void (Panels::*fn)();  // null: the host's extra panel
   };
-  const std::vector<Item> left = {{"Model", 0.56f, 0, &Panels::model_tree},
+  // A text model's Attention panel shows a labelled token matrix: it gets most of the column.
+  const float attn_share = text_tokens_.empty() ? 0.44f : 0.62f;
+  const std::vector<Item> left = {{"Model", 1.0f - attn_share, 0, &Panels::model_tree},
                                   {"Input", 0, 3, &Panels::input_chooser},
                                   {"View", 0, actions.value_mode ? 7.0f : 4.0f, &Panels::view_settings},
                                   {"Predictions", 0, 3, &Panels::predictions},
-                                  {"Attention", 0.44f, 0, &Panels::attention}};
+                                  {"Attention", attn_share, 0, &Panels::attention}};
   std::vector<Item> right = {{"Layer", 0.44f, 0, &Panels::layer_inspector},
                              {"Neuron", 0.23f, 0, &Panels::neuron_inspector},
                              {"Weights", 0.17f, 0, &Panels::weights},
@@ -1074,6 +1076,8 @@ void Panels::attention() {
     try {
       inspect::AttentionOptions o;
       o.max_display = 64;
+      o.tokens = text_tokens_;
+      o.token_input = text_input_;
       c.attn = inspect::find_attention(*view_, o);
     } catch (const Error& e) {
       c.attn_error = e.what();
@@ -1097,6 +1101,7 @@ void Panels::attention() {
   ImGui::TextColored(kDim, "%zu maps; map %zu:", maps.size(), mi + 1);
   ImGui::SameLine();
   ImGui::TextUnformatted(m.tensor.c_str());
+  if (!m.key_tokens.empty() && !m.query_tokens.empty() && m.block_q == 1 && m.block_k == 1) return attention_tokens(m);
   ImGui::TextColored(kDim, "%lld queries x %lld keys", (long long)m.tq, (long long)m.tk);
   // Every head's display matrix as one tile of a grid (one shared scale: probabilities).
   const int64_t rows = (m.tq + m.block_q - 1) / m.block_q, cols = (m.tk + m.block_k - 1) / m.block_k;
@@ -1137,6 +1142,96 @@ void Panels::attention() {
   }
   ImGui::TextColored(kDim, "%lld heads; rows: queries, columns: keys%s", (long long)heads,
                      m.block_q > 1 || m.block_k > 1 ? " (blocks)" : "");
+}
+
+// A text model's map: one head (or their mean) as a T_q×T_k matrix with the query tokens down the
+// left and the key tokens along the top (turned 90°: ImGui draws only horizontal text, so the
+// glyph quads just added to the draw list are rotated), and above it the strongest keys of the
+// first query ([CLS] in BERT-like models). Labels thinner than a text line are thinned out.
+void Panels::attention_tokens(const inspect::AttentionMap& m) {
+  const int64_t heads = static_cast<int64_t>(m.display.size()), tq = m.tq, tk = m.tk;
+  if (heads > 1) {
+    attn_head_ = std::clamp(attn_head_, -1, static_cast<int>(heads) - 1);
+    ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x * 0.5f);
+    ImGui::SliderInt("head", &attn_head_, -1, static_cast<int>(heads) - 1, attn_head_ < 0 ? "mean of heads" : "head %d");
+  }
+  std::vector<float> a(static_cast<size_t>(tq * tk), 0.0f);
+  for (int64_t h = 0; h < heads; ++h)
+    if (attn_head_ < 0 || attn_head_ == h)
+      for (size_t i = 0; i < a.size(); ++i) a[i] += m.display[static_cast<size_t>(h)][i] / float(attn_head_ < 0 ? heads : 1);
+  float mx = 0;
+  for (float v : a) mx = std::max(mx, v);
+  const std::string key = "at:" + m.tensor + ":" + std::to_string(attn_head_);
+  if (!cache_->textures.count(key))
+    texture(key, static_cast<int>(tk), static_cast<int>(tq),
+            colour_matrix(tq, tk, a, viz::ColorScale{viz::ColorMapKind::Sequential, 0.0f, std::max(mx, 1e-30f)}));
+  // The first query's strongest keys, as words.
+  std::vector<int64_t> order(static_cast<size_t>(tk));
+  for (int64_t k = 0; k < tk; ++k) order[static_cast<size_t>(k)] = k;
+  std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return a[static_cast<size_t>(x)] > a[static_cast<size_t>(y)]; });
+  std::string top = "'" + m.query_tokens[0] + "' looks at:";
+  for (size_t i = 0; i < std::min<size_t>(3, order.size()); ++i) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, " %s %.2f", m.key_tokens[static_cast<size_t>(order[i])].c_str(), a[static_cast<size_t>(order[i])]);
+    top += buf;
+  }
+  ImGui::TextWrapped("%s", top.c_str());
+  // Sizes: label strips as wide as the longest token (at most a third of the panel), square cells.
+  const float fh = ImGui::GetFontSize(), line = ImGui::GetTextLineHeightWithSpacing();
+  const ImVec2 avail = ImGui::GetContentRegionAvail();
+  float lw = 0;
+  for (const auto* list : {&m.query_tokens, &m.key_tokens})
+    for (const std::string& t : *list) lw = std::max(lw, ImGui::CalcTextSize(t.c_str()).x);
+  lw = std::min(lw + 4.0f, avail.x / 3.0f);
+  // Cells fill the panel, but stay at least a text line high while the width allows (the panel
+  // then scrolls): labels thinned out are a last resort.
+  const float wcell = (avail.x - lw) / float(tk), hcell = (avail.y - lw - 2.0f * line) / float(tq);
+  const float cell = std::max(1.0f, std::max(std::min(wcell, hcell), std::min(wcell, fh * 1.1f)));
+  const ImVec2 p0 = ImGui::GetCursorScreenPos();
+  const ImVec2 m0(p0.x + lw, p0.y + lw);  // the matrix's top-left corner
+  ImDrawList* dl = ImGui::GetWindowDrawList();
+  const ImU32 text_col = ImGui::GetColorU32(ImGuiCol_Text);
+  const int step_q = std::max(1, static_cast<int>(std::ceil(fh / cell))), step_k = step_q;
+  auto clipped = [&](const std::string& t) {  // a token cut to the label strip
+    std::string s = t;
+    while (s.size() > 1 && ImGui::CalcTextSize(s.c_str()).x > lw - 4.0f) s.pop_back();
+    return s;
+  };
+  for (int64_t q = 0; q < tq; q += step_q) {
+    const std::string t = clipped(m.query_tokens[static_cast<size_t>(q)]);
+    const float w = ImGui::CalcTextSize(t.c_str()).x;
+    dl->AddText(ImVec2(m0.x - 4.0f - w, m0.y + (float(q) + 0.5f) * cell - fh * 0.5f), text_col, t.c_str());
+  }
+  for (int64_t k = 0; k < tk; k += step_k) {
+    const std::string t = clipped(m.key_tokens[static_cast<size_t>(k)]);
+    const int v0 = dl->VtxBuffer.Size;
+    const ImVec2 pivot(m0.x + (float(k) + 0.5f) * cell - fh * 0.5f, m0.y - 4.0f);
+    dl->AddText(pivot, text_col, t.c_str());
+    for (int i = v0; i < dl->VtxBuffer.Size; ++i) {  // (x, y) → (pivot.x + (y − pivot.y), pivot.y − (x − pivot.x))
+      ImDrawVert& v = dl->VtxBuffer[i];
+      const float x = v.pos.x - pivot.x, y = v.pos.y - pivot.y;
+      v.pos = ImVec2(pivot.x + y, pivot.y - x);
+    }
+  }
+  ImGui::Dummy(ImVec2(lw, lw));
+  ImGui::SetCursorScreenPos(m0);
+  ui_.image(cache_->textures.at(key), ImVec2(float(tk) * cell, float(tq) * cell));
+  if (ImGui::IsItemHovered()) {
+    const ImVec2 mp = ImGui::GetMousePos();
+    const int64_t q = std::clamp<int64_t>(static_cast<int64_t>((mp.y - m0.y) / cell), 0, tq - 1);
+    const int64_t k = std::clamp<int64_t>(static_cast<int64_t>((mp.x - m0.x) / cell), 0, tk - 1);
+    ImGui::SetTooltip("'%s' -> '%s': %.3f", m.query_tokens[static_cast<size_t>(q)].c_str(), m.key_tokens[static_cast<size_t>(k)].c_str(),
+                      a[static_cast<size_t>(q * tk + k)]);
+  }
+  ImGui::SetCursorScreenPos(ImVec2(p0.x, ImGui::GetCursorScreenPos().y));
+  ImGui::TextColored(kDim, "%lld tokens; rows: queries, columns: keys (%s)", (long long)tq,
+                     attn_head_ < 0 && heads > 1 ? "mean of heads" : "one head");
+}
+
+void Panels::set_text_tokens(std::vector<std::string> tokens, std::string input) {
+  text_tokens_ = std::move(tokens);
+  text_input_ = std::move(input);
+  if (cache_) cache_->attn.reset(), cache_->attn_error.clear();
 }
 
 }  // namespace netlens::ui

@@ -27,6 +27,10 @@
 #include "scene.hpp"
 #include "values.hpp"
 
+namespace netlens::inspect {
+struct AttentionMap;  // attention.hpp
+}
+
 namespace netlens::ui {
 
 // Colour-map and normalisation settings of the panels (and, where the host supports it, the 3D view).
@@ -77,6 +81,9 @@ class Panels {
   void set_status(const std::string& line);  // one line shown in the input panel (e.g. "saved shot.png")
   // Class labels / CTC dictionary for the predictions panel (inspect::read_labels), may be empty.
   void set_labels(std::vector<std::string> labels);
+  // The tokens of a --text input (TextTokens::labels) and the graph input they went into: the
+  // Attention panel labels the query/key axes of maps over them (inspect::AttentionOptions::tokens).
+  void set_text_tokens(std::vector<std::string> tokens, std::string input);
   const ViewSettings& settings() const { return settings_; }
   // The value mode the 3D view shows and, for gradient modes, what they are gradients of (one line).
   void set_value_mode(viz::ValueMode m, const std::string& what);
@@ -124,6 +131,7 @@ class Panels {
   void predictions();
   void weights();
   void attention();
+  void attention_tokens(const inspect::AttentionMap& m);  // a map with token labels (text models)
   void build_groups();
   int texture(const std::string& key, int w, int h, const std::vector<uint8_t>& rgba);
   void colour_bar(const viz::ColorScale& s, float width);
@@ -143,6 +151,9 @@ class Panels {
   std::string input_path_, status_;
   std::vector<std::string> labels_;
   std::array<int, 4> attn_grid_{1, 1, 1, 1};  // attention tiles: cols, rows, texture width, height
+  std::vector<std::string> text_tokens_;  // set_text_tokens
+  std::string text_input_;
+  int attn_head_ = -1;  // the labelled map's head (-1: the mean over heads)
   ViewSettings settings_;
   ChannelOrder order_ = ChannelOrder::Index;
   char filter_[128] = {};
