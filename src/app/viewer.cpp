@@ -399,6 +399,8 @@ int Viewer::run() {
 void Viewer::open_panels() {
   PanelSpec p{.input_path = input_name_, .window = win_, .view_settings = true};
   if (!o_.labels.empty()) p.labels = inspect::read_labels(o_.labels);
+  p.text_tokens = o_.text_tokens;
+  p.text_input = o_.text_input;
   view_->open_panels(p, focus_layer(view_->scene().layout, view_->spec().camera));
   ui::PanelActions& a = panels()->actions;
   a.focus_layer = [this](int layer) {

@@ -74,6 +74,8 @@ struct ViewerOptions {
   // stderr and keeps the view; a failure later (in the run) comes through live->error().
   std::function<void(const std::string&)> open_input;
   std::string labels;       // label file / CTC dictionary for the Predictions panel ("" for none)
+  std::vector<std::string> text_tokens;  // --text's tokens and their graph input (Attention panel labels)
+  std::string text_input;
   std::string tour;         // a tour to play (viz/tour.hpp JSON); "" none
   std::string tour_out;     // where T saves the keyframes added with K ("" netlens-tour.json)
   // A host's own view mode (`view --timeline`): graph inputs left out of the layout

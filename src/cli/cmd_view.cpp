@@ -99,6 +99,8 @@ int run_view(const std::vector<std::string>& argv) {
       throw Error(ErrorKind::Usage, "--slideshow and --interop need a live --input (a folder, a video file or camera[:N])");
     LoadedModel m = load_model(mo, /*need_inputs=*/true);
     run_once(m);
+    v.text_tokens = m.text.labels;  // --text: token labels in the Attention panel
+    v.text_input = m.text_input;
     if (!mo.inputs.empty()) {
       const std::string& spec = mo.inputs.front();
       const size_t eq = spec.find('=');
