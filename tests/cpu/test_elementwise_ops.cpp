@@ -481,6 +481,34 @@ TEST(ElementwiseBinary, Float16GoesThroughTheWrapper) {
   expect_all_close(y, ref, 0, 0, "Add float16");  // one rounding of the float32 sum: exact
 }
 
+// Large float16 tensors take the chunked path (cpu_backend.cpp: 64K-element chunks per thread, a
+// tail chunk, constant and runtime scalars); a per-channel broadcast takes the
+// whole-tensor wrapper. Either way: one float32 op, rounded once to float16 — exact.
+TEST(ElementwiseBinary, Float16LargeTensorsChunkedOrNot) {
+  const Shape s{1, 5, 211, 251};  // 264805 elements: 4 full chunks and a tail
+  Tensor a = rand_f32(s).cast(DType::Float16), b = rand_f32(s).cast(DType::Float16);
+  Tensor two = Tensor::from_f32({}, {2.5f}).cast(DType::Float16);
+  Tensor ch = rand_f32({1, 5, 1, 1}).cast(DType::Float16);
+  auto round16 = [](double v) { return static_cast<double>(half_to_float(float_to_half(static_cast<float>(v)))); };
+  const int64_t n = a.numel();
+  std::vector<double> add, mul, clip, bc;
+  for (int64_t i = 0; i < n; ++i) {
+    const float x = static_cast<float>(a.get_f64(i)), y = static_cast<float>(b.get_f64(i));
+    add.push_back(round16(x + y));
+    mul.push_back(round16(x * 2.5f));
+    clip.push_back(round16(std::min(std::max(x, -1.0f), 2.5f)));
+    bc.push_back(round16(x + static_cast<float>(ch.get_f64((i / (211 * 251)) % 5))));
+  }
+  Tensor y = run1(make_node("Add", 2), 14, {a, b});
+  ASSERT_EQ(y.dtype(), DType::Float16);
+  expect_all_close(y, add, 0, 0, "Add float16 chunked");
+  expect_all_close(run1(make_node("Mul", 2), 14, {a, two}, {1}), mul, 0, 0, "Mul by a constant scalar");
+  expect_all_close(run1(make_node("Mul", 2), 14, {a, two}), mul, 0, 0, "Mul by a runtime scalar");
+  Tensor lo = Tensor::from_f32({}, {-1.f}).cast(DType::Float16);
+  expect_all_close(run1(make_node("Clip", 3), 13, {a, lo, two}, {1, 2}), clip, 0, 0, "Clip float16 chunked");
+  expect_all_close(run1(make_node("Add", 2), 14, {a, ch}), bc, 0, 0, "Add per-channel broadcast (whole-tensor)");
+}
+
 TEST(ElementwiseBinary, LegacyBroadcastAttribute) {
   // Opset < 7: broadcast=1 with axis places B's dims at `axis` of A (e.g. a per-channel bias).
   Tensor a = rand_f32({2, 3, 4, 5}), b = rand_f32({3, 4});
