@@ -200,6 +200,26 @@ TEST(TextTransformer, InspectAttentionLabelsTheAxesWithTheTokens) {
   EXPECT_TRUE(json::parse(plain)["attention"]["maps"][0]["key_tokens"].is_null());
 }
 
+// The vocabulary's prepend/append tokens go around every tokenizer's tokens, labelled by name, and
+// count towards max_tokens.
+TEST(TextTransformer, VocabularySpecialsWrapEveryTokenizer) {
+  const fs::path p = scratch("specials.vocab.json");
+  std::ofstream(p) << R"({"tokenizer": "char", "prepend": ["<s>"], "append": ["</s>"], "max_tokens": 5,
+                          "tokens": ["<s>", "</s>", "a", "b", "[UNK]"]})";
+  const Vocabulary v = Vocabulary::load(p.string());
+  for (TokenizerKind k : {TokenizerKind::Char, TokenizerKind::Word, TokenizerKind::WordPiece}) {
+    const TextTokens t = tokenize(k == TokenizerKind::Char ? "ab" : "a b", &v, k);
+    EXPECT_EQ(t.ids, (std::vector<int64_t>{0, 2, 3, 1}));
+    EXPECT_EQ(t.labels, (std::vector<std::string>{"<s>", "a", "b", "</s>"}));
+  }
+  try {
+    tokenize("abcd", &v, TokenizerKind::Char);
+    ADD_FAILURE() << "6 tokens accepted with max_tokens 5";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--text: 6 tokens (<s>, </s> included), more than the 5"), std::string::npos) << e.what();
+  }
+}
+
 TEST(TextTransformer, BadTextInputIsOneClearError) {
   const std::string dir = model_dir();
   const std::string vpath = dir + "/textcls.vocab.json";
