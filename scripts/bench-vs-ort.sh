@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # CPU latency: netlens (every activation kept) against onnxruntime-node on the same input with the
-# same number of threads, for PP-OCRv4 det at 800x608 and ResNet-50 at 224x224.
+# same number of threads: ResNet-50, MobileNetV2, VGG-16, EfficientNet-B0, ViT-B/16 (224x224),
+# PP-OCRv4 det (800x608) and rec (320x48), and ResNet-50 / MobileNetV2 converted to float16
+# (scripts/convert-float16.py, written once under $NETLENS_CACHE_DIR/bench).
 #
-#   scripts/bench-vs-ort.sh [--runs N] [--warmup N] [--threads N] [--netlens PATH]
+#   scripts/bench-vs-ort.sh [--runs N] [--warmup N] [--threads N] [--netlens PATH] [--models A,B,...]
 #
+# --models picks cases by label prefix (e.g. --models resnet50,ppocrv4_det); default: all.
 # netlens: `netlens bench MODEL --backend cpu --input NAME=FILE.npy --runs N --warmup N --json`
 #   with OMP_NUM_THREADS=N (its CPU backend and oneDNN use OpenMP) and OMP_WAIT_POLICY=PASSIVE unless
 #   set otherwise: with spinning OpenMP threads, any other load on the machine makes runs up to 20x
@@ -12,22 +15,26 @@
 #   normal mode, fusing Conv+BN+activation and keeping nothing) and once with none (no fusion;
 #   closer to what netlens does, which keeps every tensor of the original graph); with --no-spin
 #   (no spin-waiting threads) when netlens runs with OMP_WAIT_POLICY=PASSIVE, so both wait alike.
+# First run: netlens `infer` once (its "time" line: load, prepare, first run) against onnxruntime's
+#   session creation (optimisations all) and first run, from the same --bench process.
 # Inputs are seeded uniform random tensors in [-1, 1] (latency does not depend on the pixels), written
-# once under $NETLENS_CACHE_DIR/bench. Needs scripts/fetch-models.sh and, for ResNet-50,
+# once under $NETLENS_CACHE_DIR/bench. Needs scripts/fetch-models.sh and, for the torchvision models,
 # scripts/export-torchvision.sh (a missing model is reported and skipped).
 # Prints a table: model, netlens median ± spread, ort median ± spread, ratio netlens/ort, where
-# spread is half the p10–p90 range. The engines run one after the other, never at the same time.
+# spread is half the p10–p90 range; then the first-run table. The engines run one after the
+# other, never at the same time.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="${NETLENS_CACHE_DIR:-$repo/.cache}"
-runs=20 warmup=3 threads=2 netlens="${NETLENS_BIN:-}"
+runs=20 warmup=3 threads=2 netlens="${NETLENS_BIN:-}" only=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     --runs) runs=${2:?}; shift 2 ;;
     --warmup) warmup=${2:?}; shift 2 ;;
     --threads) threads=${2:?}; shift 2 ;;
     --netlens) netlens=${2:?}; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    --models) only=${2:?}; shift 2 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "bench-vs-ort: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -46,10 +53,18 @@ ort_spin=()
 [[ ${omp_wait,,} == passive ]] && ort_spin=(--no-spin)
 export NETLENS_CACHE_DIR="$cache"
 
-# name  model file  input name  input shape
+# name  model file  input name  input shape  (a model file named *_fp16.onnx is converted from the
+# float32 one by scripts/convert-float16.py into $cache/bench)
 cases=(
+  "resnet50@224 resnet50.onnx input 1,3,224,224"
+  "mobilenet_v2@224 mobilenet_v2.onnx input 1,3,224,224"
+  "vgg16@224 vgg16.onnx input 1,3,224,224"
+  "efficientnet_b0@224 efficientnet_b0.onnx input 1,3,224,224"
+  "vit_b_16@224 vit_b_16.onnx input 1,3,224,224"
   "ppocrv4_det@800x608 ppocrv4_det.onnx x 1,3,608,800"
-  "resnet50@224x224 resnet50.onnx input 1,3,224,224"
+  "ppocrv4_rec@320x48 ppocrv4_rec.onnx x 1,3,48,320"
+  "resnet50_fp16@224 resnet50_fp16.onnx input 1,3,224,224"
+  "mobilenet_v2_fp16@224 mobilenet_v2_fp16.onnx input 1,3,224,224"
 )
 
 mkdir -p "$cache/bench"
@@ -69,17 +84,33 @@ write_npy() {
 json_get() { node -e 'const o = JSON.parse(process.argv[1]); console.log(process.argv.slice(2).map((k) => o[k]).join(" "))' "$@"; }
 fmt() { awk -v m="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%9.2f ± %-7.2f", m, (b - a) / 2 }'; }
 
-rows=()
+rows=() first=()
 for c in "${cases[@]}"; do
   read -r label file iname shape <<<"$c"
+  if [[ -n $only ]]; then
+    keep=0
+    for m in ${only//,/ }; do [[ $label == "$m"@* ]] && keep=1; done
+    [[ $keep == 1 ]] || continue
+  fi
   model="$cache/models/$file"
+  if [[ $file == *_fp16.onnx ]]; then
+    src="$cache/models/${file%_fp16.onnx}.onnx" model="$cache/bench/$file"
+    if [[ -f $src && ! -f $model ]]; then
+      /usr/bin/python3 "$repo/scripts/convert-float16.py" "$src" "$model.tmp" >&2 && mv "$model.tmp" "$model"
+    fi
+  fi
   if [[ ! -f $model ]]; then
     echo "bench-vs-ort: $model is missing (scripts/fetch-models.sh or scripts/export-torchvision.sh); skipped" >&2
     continue
   fi
   input="$cache/bench/${file%.onnx}_${shape//,/x}.npy"
   [[ -f $input ]] || write_npy "$input" "$shape"
-  echo "bench-vs-ort: $label: netlens ($runs runs, $threads threads)" >&2
+  echo "bench-vs-ort: $label: netlens first run, then $runs runs ($threads threads)" >&2
+  t0=$(date +%s%N)
+  nt=$(OMP_NUM_THREADS=$threads OMP_WAIT_POLICY=$omp_wait "$netlens" infer "$model" --backend cpu --input "$iname=$input" --quiet |
+         sed -n 's/^time *load \([0-9.]*\) ms, prepare \([0-9.]*\) ms, run \([0-9.]*\) ms$/\1 \2 \3/p') ||
+    { echo "bench-vs-ort: netlens infer failed on $label" >&2; exit 1; }
+  nwall=$(( ($(date +%s%N) - t0) / 1000000 ))
   nl=$(OMP_NUM_THREADS=$threads OMP_WAIT_POLICY=$omp_wait "$netlens" bench "$model" --backend cpu --input "$iname=$input" --runs "$runs" \
          --warmup "$warmup" --json | tail -n 1) || { echo "bench-vs-ort: netlens bench failed on $label" >&2; exit 1; }
   echo "bench-vs-ort: $label: onnxruntime (all optimisations, then none)" >&2
@@ -88,11 +119,20 @@ for c in "${cases[@]}"; do
   read -r nm n10 n90 <<<"$(json_get "$nl" median_ms p10_ms p90_ms)"
   read -r am a10 a90 <<<"$(json_get "$oa" median_ms p10_ms p90_ms)"
   read -r dm d10 d90 <<<"$(json_get "$od" median_ms p10_ms p90_ms)"
-  rows+=("$(printf '%-20s %s %s %s %7.2fx %7.2fx' "$label" "$(fmt "$nm" "$n10" "$n90")" "$(fmt "$am" "$a10" "$a90")" \
+  read -r nload nprep nfirst <<<"$nt"
+  read -r acreate afirst <<<"$(json_get "$oa" create_ms first_run_ms)"
+  first+=("$(printf '%-22s %8.0f %8.0f %8.0f %8.0f %9d %8.0f %8.0f %8.0f' "$label" "$nload" "$nprep" "$nfirst" \
+              "$(awk -v a="$nload" -v b="$nprep" -v c="$nfirst" 'BEGIN{print a+b+c}')" "$nwall" "$acreate" "$afirst" \
+              "$(awk -v a="$acreate" -v b="$afirst" 'BEGIN{print a+b}')")")
+  rows+=("$(printf '%-22s %s %s %s %7.2fx %7.2fx' "$label" "$(fmt "$nm" "$n10" "$n90")" "$(fmt "$am" "$a10" "$a90")" \
              "$(fmt "$dm" "$d10" "$d90")" "$(awk -v a="$nm" -v b="$am" 'BEGIN{print a/b}')" \
              "$(awk -v a="$nm" -v b="$dm" 'BEGIN{print a/b}')")")
 done
 [[ ${#rows[@]} -gt 0 ]] || { echo "bench-vs-ort: no model to benchmark" >&2; exit 1; }
 echo "CPU, $threads threads (netlens OMP_WAIT_POLICY=$omp_wait, ort ${ort_spin[*]:-spinning}), $runs runs after $warmup warm-up; median ± half the p10-p90 range, ms; ratio = netlens / ort"
-printf '%-20s %-19s %-19s %-19s %8s %8s\n' model "netlens" "ort (opt all)" "ort (opt none)" "vs all" "vs none"
+printf '%-22s %-19s %-19s %-19s %8s %8s\n' model "netlens" "ort (opt all)" "ort (opt none)" "vs all" "vs none"
 printf '%s\n' "${rows[@]}"
+echo
+echo "First run, ms: netlens infer (load, prepare, first run, their sum, the whole process); onnxruntime (session creation with all optimisations, first run, sum)"
+printf '%-22s %8s %8s %8s %8s %9s %8s %8s %8s\n' model load prepare first sum process create first sum
+printf '%s\n' "${first[@]}"

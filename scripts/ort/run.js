@@ -10,7 +10,8 @@
 // character outside [A-Za-z0-9._-] becomes '_', as netlens::sanitize_tensor_name does) and
 // OUTDIR/index.json lists {name, file, dtype, shape} for each (index.tsv: the same, tab-separated).
 // With --bench RUNS the session uses 'all' optimisations, runs --warmup times (default 2), then
-// RUNS timed runs, and prints one JSON line: {"median_ms","p10_ms","p90_ms","min_ms","max_ms","runs",...}.
+// RUNS timed runs, and prints one JSON line: {"median_ms","p10_ms","p90_ms","min_ms","max_ms","runs",
+// "create_ms" (session creation, from the model file), "first_run_ms" (the first run, one more than --warmup when that is 0),...}.
 // --no-spin turns off the intra-op thread pool's spin-waiting (session.intra_op.allow_spinning=0),
 // the counterpart of OMP_WAIT_POLICY=PASSIVE for netlens when the machine is shared.
 // OUTDIR '-' writes nothing. Exit status: 2 for usage errors, 1 for any other failure.
@@ -158,11 +159,13 @@ async function main() {
   if (args.threads) options.intraOpNumThreads = args.threads;
   if (!args.spin) options.extra = { session: { intra_op: { allow_spinning: '0' } } };
   let session;
+  const t_create = process.hrtime.bigint();
   try {
     session = await ort.InferenceSession.create(args.model, options);
   } catch (e) {
     fail(`${args.model}: onnxruntime cannot load it: ${e.message.split('\n')[0]}`);
   }
+  const create_ms = Number(process.hrtime.bigint() - t_create) / 1e6;
 
   const feeds = {};
   for (const inp of args.inputs) {
@@ -182,7 +185,12 @@ async function main() {
 
   let results;
   if (args.bench) {
-    for (let i = 0; i < args.warmup; ++i) results = await run();
+    // Session creation (load + graph optimisation) and the first run: netlens's load + prepare and
+    // first run (bench-vs-ort.sh's first-run columns).
+    const t_first = process.hrtime.bigint();
+    results = await run();
+    const first_run_ms = Number(process.hrtime.bigint() - t_first) / 1e6;
+    for (let i = 1; i < args.warmup; ++i) results = await run();
     const times = [];
     for (let i = 0; i < args.bench; ++i) {
       const t0 = process.hrtime.bigint();
@@ -194,6 +202,7 @@ async function main() {
       opt: args.opt, threads: args.threads || null, spin: args.spin, runs: times.length,
       median_ms: +median(times).toFixed(3), p10_ms: +percentile(times, 0.1).toFixed(3), p90_ms: +percentile(times, 0.9).toFixed(3),
       min_ms: +Math.min(...times).toFixed(3), max_ms: +Math.max(...times).toFixed(3),
+      create_ms: +create_ms.toFixed(3), first_run_ms: +first_run_ms.toFixed(3),
     };
     process.stdout.write(JSON.stringify(line) + '\n');
   } else {
