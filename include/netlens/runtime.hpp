@@ -7,6 +7,7 @@
 // and checks the budget → Session::run(inputs) → activations() holds every tensor of the run.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -251,6 +252,26 @@ struct BackwardReport {
   int differentiated_nodes = 0;              // nodes the gradient flowed back through
 };
 
+// Cancellation and per-node progress of one run (Session::run(inputs, control)).
+// Threads: `cancel` may be set from any thread at any time; run() reads it before each node (a node
+// already started finishes first). on_node runs on the thread that runs the session, after each
+// executed node (folded nodes are skipped), with (node index, nodes total = graph().nodes.size());
+// it may read the session's activations of nodes up to that index (host backends: in place; device
+// backends: ActivationStore::fetch copies). A controlled run executes node by node: a device
+// backend neither records nor replays a whole-graph run (a CUDA graph) for it.
+struct RunControl {
+  std::atomic<bool> cancel{false};
+  std::function<void(size_t node, size_t total)> on_node;
+};
+
+// Thrown by Session::run when RunControl::cancel was set: the run stopped between two nodes. The
+// session stays prepared and usable (run it again); its activations are those of a partial run and
+// backward() refuses them until a run completes.
+class Cancelled : public Error {
+ public:
+  explicit Cancelled(const std::string& what) : Error(ErrorKind::Usage, what) {}
+};
+
 class Session {
  public:
   // backends: in priority order; each node runs on the first that supports it. The last backend
@@ -276,6 +297,8 @@ class Session {
   // Runs the graph. Inputs are host tensors whose dtype/shape must equal the prepared ones
   // (Error{Input} otherwise). Prepares first if needed, with the inputs' shapes.
   void run(const std::map<std::string, Tensor>& inputs);
+  // The same with cancellation and per-node progress (RunControl); throws Cancelled when cancelled.
+  void run(const std::map<std::string, Tensor>& inputs, RunControl& control);
   const ActivationStore& activations() const { return store_; }
   // Milliseconds per node of the last run (empty unless SessionOptions::profile; 0 for folded nodes).
   const std::vector<double>& node_times_ms() const { return node_ms_; }
@@ -297,6 +320,7 @@ class Session {
 
  private:
   struct Impl;
+  void run_impl(const std::map<std::string, Tensor>& inputs, RunControl* control);
   std::vector<double> node_ms_;
   Graph graph_;
   std::vector<Backend*> backends_;

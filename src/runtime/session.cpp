@@ -439,7 +439,10 @@ void Session::prepare(const std::map<std::string, Shape>& shapes) {
   prepared_ = true;
 }
 
-void Session::run(const std::map<std::string, Tensor>& inputs) {
+void Session::run(const std::map<std::string, Tensor>& inputs) { run_impl(inputs, nullptr); }
+void Session::run(const std::map<std::string, Tensor>& inputs, RunControl& control) { run_impl(inputs, &control); }
+
+void Session::run_impl(const std::map<std::string, Tensor>& inputs, RunControl* control) {
   std::map<std::string, Shape> shapes;
   for (const auto& [name, t] : inputs) {
     const ValueInfo* v = graph_.find_input(name);
@@ -471,12 +474,22 @@ void Session::run(const std::map<std::string, Tensor>& inputs) {
   for (size_t b = 0; b < backends_.size(); ++b)
     // A profiled run times each node, so no backend may replay a recorded run (its kernels would
     // not be called and every node would time as 0).
-    if (active[b]) replay[b] = backends_[b]->begin_run(impl_->single_backend && !opts_.profile);
+    // A controlled run reports and may stop after every node, so it is never replayed (nor recorded).
+    if (active[b]) replay[b] = backends_[b]->begin_run(impl_->single_backend && !opts_.profile && !control);
   const size_t total = graph_.nodes.size();
   if (opts_.profile) node_ms_.assign(total, 0.0);
   for (size_t i = 0; i < total; ++i) {
     detail::NodeExec& ex = impl_->exec[i];
     if (!ex.kernel || replay[static_cast<size_t>(ex.backend)]) continue;
+    if (control && control->cancel.load(std::memory_order_relaxed)) {
+      // Nothing was recorded (see above): ending the run and draining the backends leaves the
+      // session as a prepared one whose last run did not complete.
+      for (size_t b = 0; b < backends_.size(); ++b)
+        if (active[b]) backends_[b]->end_run();
+      for (Backend* b : backends_) b->synchronize();
+      throw Cancelled("run cancelled before node " + std::to_string(i) + " of " + std::to_string(total) + " (" +
+                      graph_.nodes[i].describe() + ")");
+    }
     for (const detail::MirrorCopy& c : ex.copies) {
       Backend& src = *backends_[static_cast<size_t>(c.src_backend)];
       Backend& dst = *backends_[static_cast<size_t>(c.dst_backend)];
@@ -497,6 +510,7 @@ void Session::run(const std::map<std::string, Tensor>& inputs) {
       ex.kernel->run(ex.in, ex.out);
     }
     if (opts_.progress) opts_.progress(i + 1, total);
+    if (control && control->on_node) control->on_node(i, total);
   }
   for (size_t b = 0; b < backends_.size(); ++b)
     if (active[b]) backends_[b]->end_run();
