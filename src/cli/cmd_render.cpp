@@ -1,5 +1,8 @@
 // netlens render: run a model on an input, render the network offscreen to PNG, optionally pick.
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -8,6 +11,7 @@
 
 #include "bench_render_flags.hpp"
 #include "camera.hpp"
+#include "open_layer.hpp"
 #include "common.hpp"
 #include "font.hpp"
 #include "frame_flags.hpp"
@@ -22,6 +26,7 @@
 #include "netlens/onnx.hpp"
 #include "panel_diff.hpp"
 #include "predictions.hpp"
+#include "progressive.hpp"
 #include "timeline_view.hpp"
 
 namespace netlens::cli {
@@ -124,12 +129,38 @@ void setup_metric(const Args& a, const viz::MetricSpec& spec, LoadedModel& m, ap
                 viz::format_value(static_cast<float>(lo)) + " .. " + viz::format_value(static_cast<float>(hi)) + ")";
 }
 
+// SIGINT during `render`'s run: the run stops before its next node (Session::run's RunControl) and
+// the command ends with one line and exit status 130 instead of being killed mid-write.
+std::atomic<bool> g_interrupted{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler");
+extern "C" void on_sigint(int) { g_interrupted.store(true); }
+
+struct SigintCancel {
+  using Handler = void (*)(int);
+  Handler prev;
+  SigintCancel() : prev(std::signal(SIGINT, on_sigint)) {}
+  ~SigintCancel() { std::signal(SIGINT, prev); }
+};
+
+// run_once with SIGINT cancelling the run (a Cancelled error: "render: interrupted ...").
+void run_cancellable(LoadedModel& m) {
+  SigintCancel guard;
+  RunControl ctl;
+  ctl.on_node = [&ctl](size_t, size_t) {
+    if (g_interrupted.load()) ctl.cancel.store(true);
+  };
+  m.session->run(m.inputs, ctl);
+  m.run_progress->done();
+}
+
 int run_render(const std::vector<std::string>& argv) {
+  const auto start = std::chrono::steady_clock::now();
   // A checkpoint series (timeline_view.cpp): its own flags and frame.
   if (std::find(argv.begin(), argv.end(), "--timeline") != argv.end()) return run_render_timeline(argv);
   std::vector<std::string> flags = {"out", "camera", "view", "select", "pick", "gpu", "save-camera", "title", "frames",
                                     "ui-rects", "labels", "interop", "max-inputs", "values", "target", "score",
-                                    "collapse", "layout-json", "diff", "input-b", "diff-kind", "metric", "open", "open-t"};
+                                    "collapse", "layout-json", "diff", "input-b", "diff-kind", "metric", "open", "open-t",
+                                    "progressive", "progressive-frames"};
   flags.insert(flags.end(), kModelFlags.begin(), kModelFlags.end());  // includes size and input-size
   std::vector<std::string> bools = {"validation", "lod-mean", "ui", "flow-strip"};
   bools.insert(bools.end(), kModelBoolFlags.begin(), kModelBoolFlags.end());
@@ -236,8 +267,37 @@ int run_render(const std::vector<std::string>& argv) {
     return 0;
   }
   const std::vector<std::string> labels = a.has("labels") ? inspect::read_labels(*a.get("labels")) : std::vector<std::string>{};
+  if (a.has("progressive-frames") && !a.has("progressive")) throw Error(ErrorKind::Usage, "--progressive-frames needs --progressive DIR");
+  if (auto dir = a.get("progressive")) {
+    if (a.has("values") || diff || metric || a.has("ui") || a.has("pick") || a.has("frames") || a.has("open"))
+      throw Error(ErrorKind::Usage, "--progressive draws activations as they are computed: it takes no --values, --diff, --input-b, "
+                                    "--metric, --ui, --pick, --frames or --open");
+    LoadedModel m = load_model(mo, /*need_inputs=*/true);
+    SigintCancel guard;
+    app::ProgressiveJob job{.frame = fs, .device = device, .out_dir = *dir,
+                            .frames = static_cast<int>(a.get_int("progressive-frames", 8)), .cancel = &g_interrupted,
+                            .start = start};
+    app::ProgressiveReport r;
+    try {
+      r = app::render_progressive(*m.session, m.inputs, job);
+    } catch (const Cancelled& e) {
+      m.run_progress->done();
+      std::fprintf(stderr, "netlens render: interrupted: %s; the frames so far are in %s\n", e.what(), dir->c_str());
+      return 130;
+    }
+    m.run_progress->done();
+    std::fprintf(stderr, "netlens render: progressive: structure frame at %.0f ms, complete frame at %.0f ms (%d frames, %zu nodes) in %s\n",
+                 r.first_frame_ms, r.complete_frame_ms, r.frames_written, r.nodes_total, dir->c_str());
+    if (auto lj = a.get("layout-json")) write_layout_json(*m.session, fs, *lj);
+    return 0;
+  }
   LoadedModel m = load_model(mo, /*need_inputs=*/true);
-  run_once(m);
+  try {
+    run_cancellable(m);
+  } catch (const Cancelled& e) {
+    std::fprintf(stderr, "netlens render: interrupted: %s\n", e.what());
+    return 130;
+  }
   std::optional<LoadedModel> b;  // run B of a difference (outlives the frame: the view reads it)
   std::vector<ui::DiffRow> ranking;  // the Diff panel's rows
   if (diff) b = setup_difference(a, mo, m, fs, diff_kind == "rel", ranking);
@@ -278,6 +338,12 @@ int run_render(const std::vector<std::string>& argv) {
       if (li < 0) throw Error(ErrorKind::Usage, "--open " + name + ": no shown layer has this tensor");
       v.renderer().set_open_layer(li, static_cast<float>(t));
     };
+    // Without --view or --camera the camera faces the opened grid (the overview sees it edge-on).
+    if (!a.has("view") && !a.has("camera") && t > 0.0)
+      job.camera = [name = *open](const app::View& v) {
+        const app::FrameSpec& f = v.spec();  // the frame between the panels' columns, as choose_camera
+        return viz::open_layer_camera(v.scene().layout, v.scene().layout.find(name), float(f.width - 2 * f.inset) / float(f.height));
+      };
   } else if (a.has("open-t")) {
     throw Error(ErrorKind::Usage, "--open-t needs --open TENSOR");
   }
@@ -292,7 +358,7 @@ NETLENS_COMMAND("render",
                 "[--validation] [--lod-mean] [--frames N] [--ui [--ui-rects FILE] [--labels FILE]] "
                 "[--values activation|gradient|attribution [--target T] [--score logit|prob] [--flow-strip]] [--collapse none|auto|depth:N|GROUP,...] "
                 "[--layout-json FILE] [--diff MODEL_B | --input-b FILE [--diff-kind abs|rel]] "
-                "[--metric latency|flops|params|memory|grad-norm|FILE.json]\n"
+                "[--metric latency|flops|params|memory|grad-norm|FILE.json] [--progressive DIR [--progressive-frames N]]\n"
                 "       render MODEL --input DIR|VIDEO --out DIR/ [--max-inputs N] [--interop auto|on|off] [view flags]\n"
                 "       render CHECKPOINTS... --timeline --input PROBE [--label N|--labels FILE.npy] [--eval DIR] [--checkpoint K] "
                 "[--ui [--timeline-color weight_change|update_ratio|grad_norm|dead_share]] [view flags]",
@@ -300,7 +366,8 @@ NETLENS_COMMAND("render",
                 "--ui draws the viewer's panels too; --values gradient|attribution colours each neuron by dS/d(neuron) or "
                 "dS/d(neuron) × its value for the target S (default: the top class; targets as in `explain`); --diff/--input-b "
                 "colour by the difference from a second run with a divergence bar per layer; --metric colours each layer by a "
-                "per-node metric; a folder or video "
+                "per-node metric; --progressive DIR writes the structure first, then frames as layers are computed, the complete frame "
+                "last (Ctrl-C stops the run: exit 130); a folder or video "
                 "input writes one PNG per input into --out DIR/",
                 run_render);
 
