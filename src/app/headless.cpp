@@ -40,7 +40,7 @@ void render_frame(const Session& s, const FrameJob& job) {
     job.setup(view);
   }
   render::Renderer& r = view.renderer();
-  const viz::Camera& cam = view.initial_camera();
+  const viz::Camera cam = job.camera ? job.camera(view) : view.initial_camera();
   r.render(cam);
   if (job.frames > 0) {
     // Frame time of this view (the first frame above warmed pipelines and buffers): the figure the

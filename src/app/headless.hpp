@@ -41,6 +41,9 @@ struct FrameJob {
   // Called once the view (and, with `panels`, its panels) exist, before the frame: a host adds its
   // own panel (the timeline's, Panels::set_extra).
   std::function<void(View&)> setup;
+  // Called after setup: the camera to draw with instead of the view's initial one (render --open
+  // frames the opened grid with viz::open_layer_camera).
+  std::function<viz::Camera(const View&)> camera;
 };
 
 // Renders `s` (which has run; gradient value modes need Session::backward too) and writes job.out.

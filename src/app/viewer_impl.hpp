@@ -116,6 +116,7 @@ class Viewer {
   // moving to open_goal_ over 0.5 s; the renderer is told every frame (it may be remade).
   int open_layer_ = -1;
   float open_t_ = 0.0f, open_goal_ = 0.0f;
+  viz::Camera camera_before_open_;  // E flies to face the grid, and back here on close
   std::string pending_shot_;
   int saved_cameras_ = 0, saved_shots_ = 0;
   std::string title_shown_;

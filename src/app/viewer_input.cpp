@@ -5,6 +5,7 @@
 #include <map>
 
 #include "feeder.hpp"
+#include "open_layer.hpp"
 #include "pipeline.hpp"
 #include "viewer_impl.hpp"
 
@@ -44,6 +45,7 @@ void Viewer::on_key(int key) {
     case GLFW_KEY_E: {
       if (open_goal_ > 0.0f) {
         open_goal_ = 0.0f;
+        cc_->fly_to(camera_before_open_, 0.5);  // back to where the presenter was
         break;
       }
       int layer = view_->panels() ? view_->panels()->focus() : -1;
@@ -54,6 +56,10 @@ void Viewer::on_key(int key) {
       }
       open_layer_ = layer;
       open_goal_ = 1.0f;
+      // The grid lies in the layer's YZ plane, which most views see edge-on: fly to face it, in step
+      // with the opening (0.5 s), and come back on close.
+      camera_before_open_ = cc_->camera();
+      cc_->fly_to(viz::open_layer_camera(view_->scene().layout, layer, aspect), 0.5);
       break;
     }
     case GLFW_KEY_O:
@@ -113,7 +119,8 @@ void Viewer::run_command(const viz::ScriptCommand& l) {
                                                     {"h", GLFW_KEY_H}, {"g", GLFW_KEY_G},
                                                     {"k", GLFW_KEY_K}, {"t", GLFW_KEY_T}, {"l", GLFW_KEY_L},
                                                     {"pagedown", GLFW_KEY_PAGE_DOWN}, {"pageup", GLFW_KEY_PAGE_UP},
-                                                    {"f2", GLFW_KEY_F2}, {"f11", GLFW_KEY_F11}};
+                                                    {"f2", GLFW_KEY_F2}, {"f11", GLFW_KEY_F11},
+                                                    {"e", GLFW_KEY_E}};
     // As the key callback: an error is one line and the script goes on. parse_script accepts only
     // these names.
     press_key(keys.at(a[0]));

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include <glm/common.hpp>
+#include <glm/trigonometric.hpp>
 
 namespace netlens::viz {
 
@@ -62,6 +63,22 @@ TileBox open_layer_bounds(const LayerVolume& l, float t) {
     hi = glm::max(hi, b.origin + b.size);
   }
   return {lo, hi - lo};
+}
+
+Camera open_layer_camera(const Layout& lay, int layer, float aspect) {
+  const LayerVolume& l = lay.layers.at(static_cast<size_t>(layer));
+  const TileBox b = open_layer_bounds(l, 1.0f);
+  Camera c;
+  c.fov_y_deg = 40.0f;
+  c.yaw_deg = 0.0f;  // eye on -X looking along +X: +Z is screen right, +Y up (camera.hpp)
+  c.pitch_deg = 0.0f;
+  c.target = b.origin + 0.5f * glm::vec3(0.0f, b.size.y, b.size.z);  // the tiles' front face
+  const float t = std::tan(glm::radians(0.5f * c.fov_y_deg));
+  const float half_h = 0.5f * b.size.y * 1.06f, half_w = 0.5f * b.size.z * 1.06f;
+  c.distance = std::max(half_h / t, half_w / (t * std::max(aspect, 1e-3f)));
+  c.cut = true;
+  c.cut_x = b.origin.x - 0.5f * std::min(l.cell, l.cell_z);
+  return c;
 }
 
 }  // namespace netlens::viz

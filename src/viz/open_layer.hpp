@@ -18,6 +18,7 @@
 
 #include <glm/vec3.hpp>
 
+#include "camera.hpp"
 #include "layout.hpp"
 
 namespace netlens::viz {
@@ -48,5 +49,11 @@ std::vector<TileBox> open_layer_tiles(const LayerVolume& l, float t);
 
 // Bounds of the open layer at openness t (the union of its tiles).
 TileBox open_layer_bounds(const LayerVolume& l, float t);
+
+// The camera that reads layer `layer` opened (t = 1) for a frame of this aspect: face-on to the grid
+// (eye on the input side, looking along +X, so channel 0 is top left and columns run left to right),
+// the whole grid framed with a 6 % margin, and a cutaway just upstream of the tiles so earlier layers
+// never hide them. Layers behind the grid stay visible around it.
+Camera open_layer_camera(const Layout& l, int layer, float aspect);
 
 }  // namespace netlens::viz
