@@ -124,3 +124,47 @@ TEST(OpenLayer, PositionsMoveMonotonicallyWithT) {
   EXPECT_EQ(open_ease(1.0f), 1.0f);
   EXPECT_EQ(open_ease(2.0f), 1.0f);
 }
+
+// The open-layer camera (issue 16: the overview sees the grid edge-on): every tile corner of every
+// layer's open grid projects inside the frame, along the grid's tighter side its screen rectangle spans
+// more than 90 % of the frame (it is framed with a 6 % margin: ~94 %), channel 0 is top left, the first row runs left to right and the last row is lowest, and the cutaway lies upstream of
+// the tiles (so the camera never clips them) — for a wide and a square frame.
+TEST(OpenLayer, CameraFacesTheGridAndFramesIt) {
+  const Layout L = chain();
+  for (const float aspect : {16.0f / 9.0f, 1.0f}) {
+    const int W = aspect > 1.0f ? 1600 : 900, H = 900;
+    for (size_t li = 0; li < L.layers.size(); ++li) {
+      const auto& l = L.layers[li];
+      if (l.dims.C < 2) continue;
+      const Camera cam = open_layer_camera(L, static_cast<int>(li), aspect);
+      const glm::mat4 vp = camera_view_proj(cam, aspect, scene_radius(L));
+      const auto tiles = open_layer_tiles(l, 1.0f);
+      EXPECT_TRUE(cam.cut);
+      glm::vec2 lo(1e9f), hi(-1e9f);
+      for (const auto& t : tiles) {
+        EXPECT_LT(cam.cut_x, t.origin.x) << l.tensor.name;
+        for (int k = 0; k < 4; ++k) {
+          const glm::vec3 p = t.origin + glm::vec3(0.0f, (k & 1) ? t.size.y : 0.0f, (k & 2) ? t.size.z : 0.0f);
+          const auto px = project_to_pixel(vp, p, W, H);
+          ASSERT_TRUE(px) << l.tensor.name;
+          EXPECT_GE(px->x, 0.0f) << l.tensor.name;
+          EXPECT_LE(px->x, float(W)) << l.tensor.name;
+          EXPECT_GE(px->y, 0.0f) << l.tensor.name;
+          EXPECT_LE(px->y, float(H)) << l.tensor.name;
+          lo = glm::min(lo, *px);
+          hi = glm::max(hi, *px);
+        }
+      }
+      const float fw = (hi.x - lo.x) / float(W), fh = (hi.y - lo.y) / float(H);
+      EXPECT_GT(std::max(fw, fh), 0.90f) << l.tensor.name << " covers " << fw << " x " << fh;
+      // Reading order on screen: channel 0's tile is left of the first row's last tile and above the
+      // last channel's.
+      auto centre_px = [&](const TileBox& t) { return *project_to_pixel(vp, t.origin + 0.5f * t.size, W, H); };
+      const int64_t cols = open_grid(l).cols;
+      const glm::vec2 first = centre_px(tiles.front()), row_end = centre_px(tiles[static_cast<size_t>(cols - 1)]),
+                      last = centre_px(tiles.back());
+      if (cols > 1) EXPECT_LT(first.x, row_end.x) << l.tensor.name;
+      if (open_grid(l).rows > 1) EXPECT_LT(first.y, last.y) << l.tensor.name;
+    }
+  }
+}
