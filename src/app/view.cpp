@@ -49,7 +49,8 @@ namespace {
 // The value source of a mode; in the gradient and attribution modes the model's image input shows
 // the heat over it (saliency: max_c |dS/dx|; attribution: gradient × input summed over channels),
 // as `netlens explain` maps it, instead of the raw per-channel values.
-std::function<Tensor(const std::string&)> mode_fetch(const Session& ss, viz::ValueMode m, const viz::ValueSources& src) {
+std::function<Tensor(const std::string&)> mode_fetch(const Session& ss, viz::ValueMode m, const viz::ValueSources& src,
+                                                     const std::optional<explain::Heatmap>& heat = std::nullopt) {
   auto base = viz::value_fetch(ss, m, src);
   if (m != viz::ValueMode::Gradient && m != viz::ValueMode::Attribution) return base;
   std::string input;
@@ -58,8 +59,9 @@ std::function<Tensor(const std::string&)> mode_fetch(const Session& ss, viz::Val
   } catch (const Error&) {
     return base;  // no image input: raw values everywhere
   }
-  return [&ss, m, base, input](const std::string& name) {
+  return [&ss, m, base, input, heat](const std::string& name) {
     if (name != input) return base(name);
+    if (heat) return explain::input_heat_volume(ss, *heat);  // the host's method (View::set_input_heat)
     return explain::input_heat_volume(ss, explain::input_heat(ss, m == viz::ValueMode::Attribution));
   };
 }
@@ -98,7 +100,7 @@ View::View(render::Context& ctx, const Session& s, const FrameSpec& spec, Sessio
     return t->info.shape;
   };
   with_session([&](const Session& ss) {
-    scene_ = std::make_unique<viz::Scene>(viz::build_scene(std::move(layout), mode_fetch(ss, spec_.values, spec_.sources),
+    scene_ = std::make_unique<viz::Scene>(viz::build_scene(std::move(layout), mode_fetch(ss, spec_.values, spec_.sources, input_heat_),
                                                            viz::mode_scene_options(spec_.values, {})));
   });
   make_renderer();
@@ -170,6 +172,13 @@ void View::make_renderer() {
         ro.layer_bars.push_back(float(it->second / top));
       }
     }
+    if (!flagged_.empty()) {
+      // Flagged layers of the flow (vanishing/exploding) in the renderer's warning colour, with a legend entry.
+      ro.layer_bar_warn.assign(scene_->layout.layers.size(), 0);
+      for (size_t i = 0; i < scene_->layout.layers.size(); ++i)
+        if (std::find(flagged_.begin(), flagged_.end(), scene_->layout.layers[i].tensor.name) != flagged_.end()) ro.layer_bar_warn[i] = 1;
+      ro.bar_warn_note = "vanishing / exploding gradient (flow rule)";
+    }
   }
   if (r_) {
     // Same size, insets and subtitle as the renderer it replaces (a window may have been resized).
@@ -190,7 +199,7 @@ void View::make_renderer() {
 void View::set_values(viz::ValueMode m) {
   viz::Scene next;
   with_session([&](const Session& ss) {
-    next = viz::build_scene(scene_->layout, mode_fetch(ss, m, spec_.sources), viz::mode_scene_options(m, scene_->options));
+    next = viz::build_scene(scene_->layout, mode_fetch(ss, m, spec_.sources, input_heat_), viz::mode_scene_options(m, scene_->options));
   });
   const bool renamed = m != spec_.values;
   spec_.values = m;

@@ -25,6 +25,7 @@
 
 #include "camera.hpp"
 #include "context.hpp"
+#include "netlens/explain.hpp"
 #include "netlens/runtime.hpp"
 #include "renderer.hpp"
 #include "scene.hpp"
@@ -119,6 +120,11 @@ class View final : public live::ResultSink {
   // options) and redraws from it; the panels follow. Error{Usage} when `m` needs gradients the
   // session does not hold.
   void set_values(viz::ValueMode m);
+  // The input slab's heat in the gradient modes: a map the host computed (the Explain panel's method,
+  // e.g. Grad-CAM or IG, over the input's H x W), or nullopt for the default (saliency in the gradient
+  // mode, gradient x input in the attribution mode). Takes effect at the next set_values.
+  void set_input_heat(std::optional<explain::Heatmap> h) { input_heat_ = std::move(h); }
+  const std::optional<explain::Heatmap>& input_heat() const { return input_heat_; }
   // The per-layer bars drawn (tensor name -> value >= 0, unscaled): spec.sources.layer_bars when
   // given; else, in the gradient and attribution modes with FrameSpec::flow_strip, the gradient-flow strip: each tensor's
   // gradient L2 norm (explain::gradient_flow's grad_norm, as `inspect --gradients` reports it), with
@@ -187,6 +193,7 @@ class View final : public live::ResultSink {
   std::vector<std::pair<std::string, std::vector<int64_t>>> contrib_shown_;  // marked in 3D
   std::map<std::string, double> bars_;  // layer_bars(): set by make_renderer
   std::vector<std::string> flagged_;
+  std::optional<explain::Heatmap> input_heat_;  // set_input_heat
   std::function<void(int, int)> presenter_;
 };
 

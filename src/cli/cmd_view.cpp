@@ -70,7 +70,7 @@ int run_view(const std::vector<std::string>& argv) {
   // A checkpoint series (timeline_view.cpp): its own flags, panel and keys.
   if (std::find(argv.begin(), argv.end(), "--timeline") != argv.end()) return run_view_timeline(argv);
   std::vector<std::string> flags = {"camera", "view", "select", "gpu", "title", "frames", "script", "slideshow", "interop", "labels",
-                                    "tour", "tour-out"};
+                                    "tour", "tour-out", "explain-method"};
   flags.insert(flags.end(), kModelFlags.begin(), kModelFlags.end());  // includes size and input-size
   std::vector<std::string> bools = {"validation", "lod-mean", "no-vsync", "flow-strip"};
   bools.insert(bools.end(), kModelBoolFlags.begin(), kModelBoolFlags.end());
@@ -80,6 +80,9 @@ int run_view(const std::vector<std::string>& argv) {
   read_viewer_flags(a, v);
   v.title = a.get_or("title", std::filesystem::path(a.positional()[0]).stem().string());
   v.flow_strip = a.has("flow-strip");
+  // The Explain panel's first method (G shows it); a bad name is one line now.
+  const std::string explain_method = a.get_or("explain-method", "saliency");
+  explain::parse_method(explain_method);
   v.labels = a.get_or("labels", "");
   if (!v.labels.empty()) inspect::read_labels(v.labels);  // a bad file is one line now, not after the run
   v.tour = a.get_or("tour", "");
@@ -111,6 +114,7 @@ int run_view(const std::vector<std::string>& argv) {
     auto feed = single_feed(m, mo);
     if (!feed) {  // e.g. a sequence input: nothing to load an image into
       ViewValues values(*m.session, nullptr, labels);
+      values.set_method(explain::parse_method(explain_method));
       values.install(v);
       return app::run_viewer(*m.session, v);
     }
@@ -128,6 +132,7 @@ int run_view(const std::vector<std::string>& argv) {
     v.uploader = &up;
     v.open_input = [&pipe](const std::string& path) { pipe.submit(read_frame_file(path)); };
     ViewValues values(*m.session, &pipe, labels);  // the View panel's gradient modes
+    values.set_method(explain::parse_method(explain_method));
     values.install(v);
     return app::run_viewer(*m.session, v);
   }
@@ -181,6 +186,7 @@ int run_view(const std::vector<std::string>& argv) {
     pipe.submit(std::move(f));
   };
   ViewValues values(*m.session, &pipe, v.labels.empty() ? std::vector<std::string>{} : inspect::read_labels(v.labels));
+  values.set_method(explain::parse_method(explain_method));
   values.install(v);
   return app::run_viewer(*m.session, v);
 }
@@ -188,7 +194,7 @@ int run_view(const std::vector<std::string>& argv) {
 NETLENS_COMMAND("view",
                 "view MODEL [--input FILE [--input-size WxH]] [--size 1280x800] [--camera cam.json | --view overview | "
                 "--view layer:NAME] [--select TENSOR:INDEX] [--no-vsync] [--frames N] [--script FILE] [--gpu N] "
-                "[--validation] [--lod-mean] [--flow-strip] [--labels FILE] [--tour FILE] [--tour-out FILE]\n"
+                "[--validation] [--lod-mean] [--flow-strip] [--explain-method M] [--labels FILE] [--tour FILE] [--tour-out FILE]\n"
                 "       view MODEL --input DIR|VIDEO|camera[:N] [--slideshow SECONDS] [--interop auto|off] [view flags]\n"
                 "       view CHECKPOINTS... --timeline --input PROBE [--label N|--labels FILE.npy] [--eval DIR] [--checkpoint K] "
                 "[--timeline-color weight_change|update_ratio|grad_norm|dead_share] [view flags]",

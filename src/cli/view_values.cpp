@@ -17,6 +17,8 @@
 namespace netlens::cli {
 namespace {
 constexpr int kKeyG = 71;  // GLFW_KEY_G: the viewer hands keys over as GLFW codes
+// Flagged layers of the gradient flow (vanishing/exploding): the flow plot's and the 3D strip's warning colour.
+const ImVec4 kFlowWarn(1.0f, 0.30f, 0.85f, 1.0f);
 }  // namespace
 
 std::string ViewValues::subtitle(viz::ValueMode m, const std::string& description) {
@@ -41,6 +43,17 @@ void ViewValues::install(app::ViewerOptions& v) {
 }
 
 bool ViewValues::before_frame(app::View& v) {
+  {
+    // A neuron clicked in 3D while the Explain panel waits for a pick becomes the target.
+    const auto& sel = v.selection();
+    const std::pair<int, int64_t> now{sel.layer, sel.flat};
+    if (now != last_sel_ && sel.layer >= 0 && panel_.pick_mode()) {
+      const viz::VizTensor& t = v.scene().layout.layers[static_cast<size_t>(sel.layer)].tensor;
+      if (panel_.on_pick(t.name, t.shape, sel.flat))
+        pending_ = std::make_pair(want_ == viz::ValueMode::Activation ? viz::ValueMode::Gradient : want_, panel_.target_text());
+    }
+    last_sel_ = now;
+  }
   if (pipe_ && v.values() != viz::ValueMode::Activation && pipe_->has_result()) {
     // A new run is about to be shown (taken after this call): it holds activations.
     apply(v, viz::ValueMode::Activation, "");
@@ -69,18 +82,33 @@ bool ViewValues::before_frame(app::View& v) {
 
 void ViewValues::apply(app::View& v, viz::ValueMode m, const std::string& target) {
   std::string what;
+  std::optional<explain::Heatmap> heat;
   if (m != viz::ValueMode::Activation) {
-    // The backward pass of the target on the run shown, while no run is in flight.
+    // The Explain panel's method on the target, on the run shown, while no run is in flight: one
+    // backward pass (saliency, gradient x input, the CAMs) or explain's runs (SmoothGrad, IG,
+    // occlusion), ending with the target's gradients (ExplainPanel::compute).
     auto run = [&] {
       const explain::Target t = explain::resolve_target(s_, explain::parse_target(target), labels_);
-      s_.backward(t.seeds(s_));
-      // From this backward pass only: a forward run here would use kernels the pipeline's thread made.
-      explain_target(t);
+      std::optional<explain::Explanation> e;
+      try {
+        e = panel_.compute(s_, target, labels_);
+      } catch (const Error& err) {
+        // No image input (or no spatial layer for a CAM): the gradients alone, the reason in the panel.
+        s_.backward(t.seeds(s_));
+        ex_ = {};
+        ex_.error = err.what();
+      }
+      if (e) {
+        explain_target(t, &*e);
+        heat = e->heat;
+      }
+      ex_.what = t.description;
       what = t.description;
     };
     if (pipe_) pipe_->with_session([&](const Session&) { run(); });
     else run();
   }
+  v.set_input_heat(heat);
   v.set_values(m);
   show_explain(v, m != viz::ValueMode::Activation);
   if (m != viz::ValueMode::Activation) v.renderer().set_subtitle(subtitle(m, what));
@@ -89,9 +117,10 @@ void ViewValues::apply(app::View& v, viz::ValueMode m, const std::string& target
   std::fprintf(stderr, "netlens view: showing %s\n", m == viz::ValueMode::Activation ? "activations" : subtitle(m, what).c_str());
 }
 
-void ViewValues::explain_target(const explain::Target& t) {  // after s_.backward(t.seeds)
+void ViewValues::explain_target(const explain::Target& t, const explain::Explanation* e) {  // after compute()
   ex_ = {};
   ex_.what = t.description;
+  ex_.method = explain::method_name(panel_.method());
   explain::InputLayout l;
   try {
     l = explain::input_layout(s_);
@@ -127,13 +156,13 @@ void ViewValues::explain_target(const explain::Target& t) {  // after s_.backwar
       for (int k = 0; k < 3; ++k) out[i * 4 + static_cast<size_t>(k)] = o[i * 3 + static_cast<size_t>(k)];
     return out;
   };
-  // Saliency by explain's rule (max over channels of |dS/dx| per pixel), from the input's gradient.
-  const explain::Heatmap sal = explain::input_heat(s_);
-  ex_.saliency = rgba(sal);
+  // The chosen method's heat (the same map the input slab carries in 3D).
+  if (e) ex_.heat = rgba(e->heat);
   // The gradient flow along the network, input first (the plot reads left to right as the layout).
   const explain::GradientFlow flow = explain::gradient_flow(s_, "");
   for (auto it = flow.entries.rbegin(); it != flow.entries.rend(); ++it) {
     if (it->grad_norm > 0) ex_.flow_log10.push_back(static_cast<float>(std::log10(it->grad_norm)));
+    if (it->grad_norm > 0) ex_.flow_flag.push_back(it->flag.empty() ? 0 : 1);
     if (!it->flag.empty()) ex_.flagged.push_back(it->tensor + " (" + it->flag + ")");
   }
   // Heights above the smallest norm (ImGui's histogram grows from 0; raw log10 norms are < 0), the
@@ -143,17 +172,13 @@ void ViewValues::explain_target(const explain::Target& t) {  // after s_.backwar
     const float base = *lo - 0.05f * std::max(*hi - *lo, 1e-3f);
     for (float& f : ex_.flow_log10) f -= base;
   }
-  // Grad-CAM on the default layer, from this target's gradients.
-  try {
-    const explain::LayerGrid g = explain::layer_grid(s_, explain::default_cam_layer(s_));
-    ex_.layer = g.tensor;
-    ex_.cam = rgba(explain::grad_cam(s_, g, false, l.height, l.width));
-    for (const explain::ChannelScore& c : explain::channel_importance(s_, g)) {
+  // The CAM layer's channels by importance (mean gradient x activation), from this target's gradients.
+  if (e && explain::is_cam(e->method)) {
+    ex_.layer = e->layer.tensor;
+    for (const explain::ChannelScore& c : e->channels) {
       if (ex_.channels.size() >= 8) break;
       ex_.channels.emplace_back(c.channel, c.importance);
     }
-  } catch (const Error& e) {
-    ex_.error = e.what();
   }
 }
 
@@ -161,12 +186,11 @@ void ViewValues::show_explain(app::View& v, bool shown) {
   ui::Panels* p = v.panels();
   ui::ImGuiLayer* gui = v.gui();
   if (!p || !gui) return;
-  if (!shown || (ex_.saliency.empty() && ex_.error.empty())) {
+  if (!shown) {
     p->set_extra({});
     return;
   }
-  if (!ex_.saliency.empty()) tex_saliency_ = gui->upload_texture(ex_.width, ex_.height, ex_.saliency, tex_saliency_);
-  if (!ex_.cam.empty()) tex_cam_ = gui->upload_texture(ex_.width, ex_.height, ex_.cam, tex_cam_);
+  if (!ex_.heat.empty()) tex_heat_ = gui->upload_texture(ex_.width, ex_.height, ex_.heat, tex_heat_);
   ui::Panels::ExtraPanel e;
   e.name = "Explain";
   e.body = [this, &v] { draw_explain(v); };
@@ -175,36 +199,54 @@ void ViewValues::show_explain(app::View& v, bool shown) {
 
 void ViewValues::draw_explain(app::View& v) {
   const ImVec4 dim(0.60f, 0.66f, 0.74f, 1.0f);
+  if (panel_.draw_controls(labels_)) {
+    // A new method or target: recompute in the gradient mode shown (or gradients, from activations).
+    pending_ = std::make_pair(want_ == viz::ValueMode::Activation ? viz::ValueMode::Gradient : want_, panel_.target_text());
+  }
   ImGui::TextWrapped("%s", ex_.what.c_str());
-  const bool cam = !ex_.cam.empty();
-  if (!cam) method_ = 0;
-  ImGui::RadioButton("saliency", &method_, 0);
-  ImGui::SameLine();
-  ImGui::BeginDisabled(!cam);
-  ImGui::RadioButton("Grad-CAM", &method_, 1);
-  ImGui::EndDisabled();
-  const int tex = method_ == 1 ? tex_cam_ : tex_saliency_;
-  if (tex >= 0 && ex_.width > 0) {
-    // The input under the heat, as wide as the panel and at most 55% of its height (the channels below
-    // stay in view), aspect kept; texels are magnified crisp, so a small input (8x8 digits) reads too.
+  if (tex_heat_ >= 0 && !ex_.heat.empty() && ex_.width > 0) {
+    // The input under the heat, as wide as the panel and at most 45% of its height (the plot and the
+    // channels below stay in view), aspect kept; texels are magnified crisp, so 8x8 digits read too.
     const float aspect = float(ex_.width) / float(ex_.height);
-    const float w = std::min(ImGui::GetContentRegionAvail().x, 0.55f * ImGui::GetContentRegionAvail().y * aspect);
-    v.gui()->image(tex, ImVec2(w, w * float(ex_.height) / float(ex_.width)));
+    const float w = std::min(ImGui::GetContentRegionAvail().x, 0.45f * ImGui::GetContentRegionAvail().y * aspect);
+    v.gui()->image(tex_heat_, ImVec2(w, w * float(ex_.height) / float(ex_.width)));
   }
   if (!ex_.flow_log10.empty()) {
+    // The flow plot drawn bar by bar (ImGui's histogram has one colour): flagged bars in the warning
+    // colour, with a legend entry for it.
+    const ImU32 normal = ImGui::GetColorU32(ImGuiCol_PlotHistogram), warn = ImGui::GetColorU32(kFlowWarn);
     ImGui::TextColored(dim, "gradient flow, input to output (log |grad| per layer)");
-    ImGui::PlotHistogram("##flow", ex_.flow_log10.data(), static_cast<int>(ex_.flow_log10.size()), 0, nullptr, 0.0f, FLT_MAX,
-                         ImVec2(ImGui::GetContentRegionAvail().x, 3.0f * ImGui::GetFrameHeight()));
+    const ImVec2 p0 = ImGui::GetCursorScreenPos();
+    const ImVec2 size(ImGui::GetContentRegionAvail().x, 3.0f * ImGui::GetFrameHeight());
+    ImDrawList* dl = ImGui::GetWindowDrawList();
+    dl->AddRectFilled(p0, ImVec2(p0.x + size.x, p0.y + size.y), ImGui::GetColorU32(ImGuiCol_FrameBg));
+    const float top = *std::max_element(ex_.flow_log10.begin(), ex_.flow_log10.end());
+    const size_t n = ex_.flow_log10.size();
+    const float bw = size.x / float(n);
+    for (size_t i = 0; i < n; ++i) {
+      const float h = top > 0 ? size.y * ex_.flow_log10[i] / top : 0.0f;
+      const bool flag = i < ex_.flow_flag.size() && ex_.flow_flag[i];
+      // A flagged bar at least a few pixels wide and full height behind it, so one layer in hundreds shows.
+      if (flag) dl->AddRectFilled(ImVec2(p0.x + bw * float(i) - 1, p0.y), ImVec2(p0.x + bw * float(i + 1) + 1, p0.y + size.y), warn & 0x60FFFFFFu);
+      dl->AddRectFilled(ImVec2(p0.x + bw * float(i), p0.y + size.y - h), ImVec2(p0.x + bw * float(i + 1) - (bw > 3 ? 1 : 0), p0.y + size.y),
+                        flag ? warn : normal);
+    }
+    ImGui::Dummy(size);
     if (ex_.flagged.empty()) {
       ImGui::TextColored(dim, "no layer flagged (vanishing < 1e-3, exploding > 1e3 per step)");
     } else {
-      ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.3f, 1.0f), "flagged: %zu layer(s)", ex_.flagged.size());
-      for (size_t i = 0; i < ex_.flagged.size() && i < 4; ++i) ImGui::BulletText("%s", ex_.flagged[i].c_str());
+      const float sq = ImGui::GetTextLineHeight() * 0.8f;
+      const ImVec2 c = ImGui::GetCursorScreenPos();
+      dl->AddRectFilled(ImVec2(c.x, c.y + 0.1f * sq), ImVec2(c.x + sq, c.y + 1.1f * sq), warn);
+      ImGui::Dummy(ImVec2(sq, sq));
+      ImGui::SameLine();
+      ImGui::TextColored(kFlowWarn, "flagged: %zu layer(s) (step ratio < 1e-3 or > 1e3)", ex_.flagged.size());
+      for (size_t i = 0; i < ex_.flagged.size() && i < 3; ++i) ImGui::BulletText("%s", ex_.flagged[i].c_str());
     }
   }
-  if (method_ == 1 && cam) {
+  if (!ex_.channels.empty()) {
     ImGui::TextColored(dim, "channels of %s by importance", ex_.layer.c_str());
-    const double top = ex_.channels.empty() ? 1.0 : std::max(1e-30, std::fabs(ex_.channels.front().second));
+    const double top = std::max(1e-30, std::fabs(ex_.channels.front().second));
     for (const auto& [c, imp] : ex_.channels) {
       if (ImGui::GetContentRegionAvail().y < ImGui::GetFrameHeight()) break;  // what fits, best first
       char label[48];
@@ -219,9 +261,10 @@ void ViewValues::draw_explain(app::View& v) {
       ImGui::PopStyleColor();
     }
   }
-  if (!ex_.error.empty() && !cam) {
+  if (!ex_.error.empty()) {
     ImGui::PushStyleColor(ImGuiCol_Text, dim);
-    ImGui::TextWrapped("%s: %s", ex_.saliency.empty() ? "no heat over the input" : "no Grad-CAM", ex_.error.c_str());
+    ImGui::TextWrapped("no %s heat over the input: %s", ex_.method.empty() ? explain::method_name(panel_.method()).c_str() : ex_.method.c_str(),
+                       ex_.error.c_str());
     ImGui::PopStyleColor();
   }
 }

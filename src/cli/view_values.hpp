@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "explain_panel.hpp"
 #include "netlens/runtime.hpp"
 #include "values.hpp"
 #include "viewer.hpp"
@@ -33,6 +34,8 @@ namespace netlens::cli {
 class ViewValues {
  public:
   ViewValues(Session& s, live::LivePipeline* pipe, std::vector<std::string> labels) : s_(s), pipe_(pipe), labels_(std::move(labels)) {}
+  // The Explain panel's method (view --explain-method; the panel's combo changes it later).
+  void set_method(explain::Method m) { panel_.set_method(m); }
   // Sets v.on_view, v.before_frame and v.on_key (G). Call after v.live is set.
   void install(app::ViewerOptions& v);
 
@@ -43,26 +46,32 @@ class ViewValues {
   bool before_frame(app::View& v);
   void apply(app::View& v, viz::ValueMode m, const std::string& target);
 
-  // The Explain panel (right column, while a gradient mode is shown): the input under the saliency
-  // or Grad-CAM heat of the target (explain's overlay) and the Grad-CAM layer's top channels by
-  // importance. Made on the viewer's thread under the session lock, right after the backward pass.
+  // The Explain panel (right column, while a gradient mode is shown): method and target choice
+  // (ui::ExplainPanel: top class, a class label, or a neuron picked in 3D), the input under the
+  // chosen method's heat (explain's overlay; the input slab in 3D carries the same heat), the
+  // Grad-CAM layer's top channels by importance, and the gradient-flow plot with flagged layers in
+  // a warning colour. Made on the viewer's thread under the session lock.
   struct Explained {
-    std::string what, layer, error;  // error: why Grad-CAM is missing (no spatial layer, ...)
+    std::string what, layer, error;  // error: why there is no heat over the input
+    std::string method;              // explain's name of the method shown
     int width = 0, height = 0;
-    std::vector<uint8_t> saliency, cam;  // RGBA overlays (empty: none)
+    std::vector<uint8_t> heat;       // RGBA overlay (empty: none)
     std::vector<std::pair<int64_t, double>> channels;  // (channel, importance), best first
     // Gradient flow (explain::gradient_flow): log10 of each tensor's gradient L2 norm less that of
-    // the smallest (plus 5% of the range), input first (zero norms left out), and the tensors its vanishing/exploding rule flags.
+    // the smallest (plus 5% of the range), input first (zero norms left out); flow_flag[i] whether
+    // the vanishing/exploding rule flags bar i; the flagged tensors as text.
     std::vector<float> flow_log10;
+    std::vector<uint8_t> flow_flag;
     std::vector<std::string> flagged;
   };
-  void explain_target(const explain::Target& t);
+  void explain_target(const explain::Target& t, const explain::Explanation* e);
   void show_explain(app::View& v, bool shown);
   void draw_explain(app::View& v);
 
   Explained ex_;
-  int tex_saliency_ = -1, tex_cam_ = -1;
-  int method_ = 1;  // 0 saliency, 1 Grad-CAM (when there is one)
+  int tex_heat_ = -1;
+  ui::ExplainPanel panel_;
+  std::pair<int, int64_t> last_sel_{-1, 0};  // the selection seen last frame (picks in pick mode)
 
   Session& s_;
   live::LivePipeline* pipe_;

@@ -55,6 +55,11 @@ struct RenderOptions {
   // Bars standing on the volumes (per-layer divergence or metric): one height in [0,1] per layout
   // layer, NaN for none; empty: no bars.
   std::vector<float> layer_bars;
+  // Per layout layer, 1: its bar is drawn in kBarWarnColour, track included (so a bar of height 0
+  // shows too), and a legend entry bottom right reads bar_warn_note (the gradient-flow strip's
+  // vanishing/exploding layers). Empty or all 0: no warning colour, no entry.
+  std::vector<uint8_t> layer_bar_warn;
+  std::string bar_warn_note = "flagged";
   // Pixels covered by side panels drawn over the frame (the UI): the 2D overlays (title, legend,
   // selection panel, layer labels) stay between them.
   int inset_left = 0, inset_right = 0;
@@ -62,6 +67,10 @@ struct RenderOptions {
   // maxMemoryAllocationSize, 1 GiB). Tests inject a small value to exercise the split cheaply.
   uint64_t max_buffer_bytes = 0;
 };
+
+// The warning colour of flagged per-layer bars (RenderOptions::layer_bar_warn): magenta, apart from
+// the bars' orange and the colour maps' blues and reds.
+inline constexpr float kBarWarnColour[4] = {1.0f, 0.30f, 0.85f, 1.0f};
 
 // The selection lives in viz (selection.hpp: graph walking and highlight rules, tested without
 // Vulkan); these names keep the render:: spelling its callers used working.

@@ -102,6 +102,9 @@ void build_labels(std::vector<gpu::TextVertex>& text, const viz::Scene& scene, c
     const float v = i < opts.layer_bars.size() ? opts.layer_bars[i] : std::nanf("");
     return std::isfinite(v) ? std::optional<float>(std::clamp(v, 0.0f, 1.0f)) : std::nullopt;
   };
+  const glm::vec4 warn(kBarWarnColour[0], kBarWarnColour[1], kBarWarnColour[2], kBarWarnColour[3]);
+  const glm::vec4 warn_track(0.55f * warn.r, 0.55f * warn.g, 0.55f * warn.b, 0.95f);
+  auto warned = [&](size_t i) { return i < opts.layer_bar_warn.size() && opts.layer_bar_warn[i] != 0; };
   auto standing_bars = [&](const std::vector<bool>& labelled) {
     const float bw = 7.0f * ui, bh = 46.0f * ui;
     for (size_t i = 0; i < scene.layout.layers.size(); ++i) {
@@ -111,8 +114,9 @@ void build_labels(std::vector<gpu::TextVertex>& text, const viz::Scene& scene, c
       const auto p = viz::project_to_pixel(vp, glm::vec3(l.center().x, l.max().y, l.center().z), opts.width, opts.height);
       if (!p || p->x < L0 || p->x > R0 || p->y < bh || p->y > H) continue;
       const float x = p->x - 0.5f * bw, y = p->y - bh - 3.0f * ui;
-      add_panel(text, x - 1.5f * ui, y - 1.5f * ui, bw + 3.0f * ui, bh + 3.0f * ui, 2.0f * ui, glm::vec4(0.05f, 0.06f, 0.08f, 0.85f));
-      if (*f > 0) add_panel(text, x, y + bh * (1.0f - *f), bw, bh * *f, 1.0f * ui, glm::vec4(1.0f, 0.62f, 0.18f, 1.0f));
+      add_panel(text, x - 1.5f * ui, y - 1.5f * ui, bw + 3.0f * ui, bh + 3.0f * ui, 2.0f * ui,
+                warned(i) ? warn_track : glm::vec4(0.05f, 0.06f, 0.08f, 0.85f));
+      if (*f > 0) add_panel(text, x, y + bh * (1.0f - *f), bw, bh * *f, 1.0f * ui, warned(i) ? warn : glm::vec4(1.0f, 0.62f, 0.18f, 1.0f));
     }
   };
   if (!opts.labels && !opts.layer_bars.empty()) standing_bars({});
@@ -142,8 +146,9 @@ void build_labels(std::vector<gpu::TextVertex>& text, const viz::Scene& scene, c
       add_panel(text, x0, y0, w, h, 6.0f * ui, glm::vec4(0.07f, 0.08f, 0.11f, 0.78f));
       if (const auto f = lb.layer >= 0 ? bar_of(static_cast<size_t>(lb.layer)) : std::nullopt) {
         const float bh = 5.0f * ui;
-        add_panel(text, x0, y0 + h - bh, w, bh, 1.0f * ui, glm::vec4(0.02f, 0.02f, 0.03f, 0.9f));
-        if (*f > 0) add_panel(text, x0, y0 + h - bh, w * *f, bh, 1.0f * ui, glm::vec4(1.0f, 0.62f, 0.18f, 1.0f));
+        const bool wl = warned(static_cast<size_t>(lb.layer));
+        add_panel(text, x0, y0 + h - bh, w, bh, 1.0f * ui, wl ? warn_track : glm::vec4(0.02f, 0.02f, 0.03f, 0.9f));
+        if (*f > 0) add_panel(text, x0, y0 + h - bh, w * *f, bh, 1.0f * ui, wl ? warn : glm::vec4(1.0f, 0.62f, 0.18f, 1.0f));
       } else {
         add_panel(text, x0, y0 + h - 2.0f * ui, w, 2.0f * ui, 1.0f * ui, glm::vec4(0.35f, 0.75f, 1.0f, 0.55f));
       }
@@ -153,6 +158,16 @@ void build_labels(std::vector<gpu::TextVertex>& text, const viz::Scene& scene, c
       add_panel(text, lb.anchor.x - 0.75f * ui, y0 + h, 1.5f * ui, std::max(0.0f, lb.anchor.y - y0 - h), 0.5f,
                 glm::vec4(0.35f, 0.75f, 1.0f, 0.55f));
     }
+  }
+  if (std::any_of(opts.layer_bar_warn.begin(), opts.layer_bar_warn.end(), [](uint8_t w) { return w != 0; })) {
+    // The warning colour's legend entry, bottom right (the per-layer legend is bottom left).
+    const float p = 14.0f * ui, sw = 12.0f * ui, pad = 8.0f * ui;
+    const float tw = fa.text_width(opts.bar_warn_note, p);
+    const float pw = sw + tw + 3.0f * pad, ph = p + 2.0f * pad;
+    const float x = R0 - pw - 20.0f * ui, y = H - ph - 20.0f * ui;
+    add_panel(text, x, y, pw, ph, 6.0f * ui, glm::vec4(0.07f, 0.08f, 0.11f, 0.8f));
+    add_panel(text, x + pad, y + 0.5f * (ph - sw), sw, sw, 2.0f * ui, warn);
+    add_text(text, x + 2.0f * pad + sw, y + pad + 0.8f * p, p, opts.bar_warn_note, glm::vec4(0.9f, 0.92f, 0.96f, 1.0f));
   }
   if (!opts.title.empty()) {
     float p = 26.0f * ui;
