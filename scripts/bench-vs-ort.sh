@@ -34,7 +34,7 @@ while [[ $# -gt 0 ]]; do
     --threads) threads=${2:?}; shift 2 ;;
     --netlens) netlens=${2:?}; shift 2 ;;
     --models) only=${2:?}; shift 2 ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "bench-vs-ort: unknown argument $1" >&2; exit 2 ;;
   esac
 done

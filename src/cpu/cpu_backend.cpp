@@ -1,5 +1,5 @@
-// The CPU backend core: op table lookup, the float16/bfloat16/float64 → float32 compute wrapper,
-// host memory.
+// The CPU backend core: op table lookup, the float16/bfloat16/float64 → float32 compute wrappers
+// (whole tensors through a per-thread scratch; large float16 elementwise ops chunk by chunk), host memory.
 #include <omp.h>
 #include <sys/mman.h>
 
