@@ -8,7 +8,8 @@
 #   CUDA tests (index, op conformance, every model vs the CPU, in fp32/tf32/fp16) · compute-sanitizer memcheck on the
 #   PP-OCR cls model · benchmark vs PyTorch eager (scripts/gpu/bench.py; fp32 for every model, tf32
 #   and fp16 rows for the torchvision ones) ·
-#   scripts/gpu-render-check.sh when present · a short table, printed last.
+#   scripts/gpu-render-check.sh when present (renders, render benchmark, and `record` at 3840x2160
+#   --fps 60: its frames/s is the 4K60 recording rate) · a short table, printed last.
 # Without a GPU it says "no GPU" and exits 3; a failed step makes the exit status 1.
 set -uo pipefail
 

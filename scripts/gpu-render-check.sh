@@ -483,6 +483,25 @@ else
   note "bench 1e8" "SKIPPED: out of time"; failed=1
 fi
 
+# ---- 5. 4K60 recording (issue 16: real time or faster on a GPU) --------------------------------------
+# netlens record of ResNet-50's default tour at 3840x2160, 60 fps, 120 frames (2 s of video): its
+# summary line gives frames/s (render + readback + caption + H.264 encode); >= 60 is real time.
+echo "=== record 3840x2160 at 60 fps"
+if ! "$bin/netlens" --help 2>/dev/null | grep -q "record"; then
+  note "record 4K60" "SKIPPED: this netlens has no record (built without libavcodec)"
+elif m="$(find_model resnet50.onnx)" && (($(left) > 20 * scale)); then
+  timeout -k 5 "$(lim 60)" "$bin/netlens" record "$m" --input "$vk/inputs/page_800x608.png" --size 3840x2160 --fps 60 \
+    --max-frames 120 --out "$tmp/record-4k60.mp4" >"$logs/record-4k60.txt" 2>&1
+  rc=$?
+  fps_line="$(grep 'frames/s' "$logs/record-4k60.txt" | tail -1)"
+  echo "${fps_line:-$(tail -n 3 "$logs/record-4k60.txt")}"
+  fps="$(echo "$fps_line" | sed -n 's/.*(\([0-9.]*\) frames\/s).*/\1/p')"
+  if ((rc == 0)); then note "record 4K60" "${fps:-?} frames/s at 3840x2160 (record-4k60.txt)"
+  else note "record 4K60" "FAILED rc=$rc (record-4k60.txt)"; failed=1; fi
+else
+  note "record 4K60" "SKIPPED: no resnet50.onnx or out of time"; failed=1
+fi
+
 echo "=== render check summary ($(( $(date +%s) - start )) s)"
 for s in "${summary[@]}"; do echo "$s"; done
 exit $failed
