@@ -26,18 +26,19 @@ ProgressiveReport render_progressive(Session& s, const std::map<std::string, Ten
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - job.start).count();
   };
 
+  ProgressiveReport rep;
   render::Context ctx(render::ContextOptions{.gpu = job.device.gpu,
                                              .validation = job.device.validation ? std::optional<bool>(true) : std::nullopt});
-  // The view is built from the prepared session's arena (not yet run: its values are meaningless);
-  // the structure frame replaces them with zeros at once.
-  View view(ctx, s, job.frame);
+  FrameSpec spec = job.frame;
+  spec.structure_only = true;  // the arena holds no values yet
+  View view(ctx, s, spec);
+  rep.view_ms = ms_since();
   const viz::Layout& layout = view.scene().layout;
   const viz::SceneOptions opts = view.scene().options;
   const viz::Camera cam = view.initial_camera();
   const size_t total = s.graph().nodes.size();
   const size_t nlayers = layout.layers.size();
 
-  ProgressiveReport rep;
   rep.nodes_total = total;
   nlohmann::json frames = nlohmann::json::array();
   const auto write = [&](size_t done, size_t filled) {
@@ -76,9 +77,6 @@ ProgressiveReport render_progressive(Session& s, const std::map<std::string, Ten
 
   // Frame 0: the structure only (graph inputs are not in the arena yet: nothing is filled).
   {
-    std::vector<std::vector<float>> zeros;
-    for (const auto& l : layout.layers) zeros.emplace_back(static_cast<size_t>(l.dims.count), 0.0f);
-    view.show_scene(viz::build_scene_from_values(layout, std::move(zeros), opts));
     char sub[160];
     std::snprintf(sub, sizeof sub, "computing: node 0 of %zu, 0 of %zu layers filled (grey: not computed yet)", total, nlayers);
     view.renderer().set_subtitle(sub);

@@ -34,6 +34,7 @@ struct ProgressiveJob {
 };
 
 struct ProgressiveReport {
+  double view_ms = 0;            // the view (layout, structure scene, renderer) made, from job.start
   double first_frame_ms = 0;     // structure frame written, from job.start
   double complete_frame_ms = 0;  // complete frame written (0 when cancelled)
   int frames_written = 0;

@@ -99,10 +99,17 @@ View::View(render::Context& ctx, const Session& s, const FrameSpec& spec, Sessio
     if (!t || t->constant) return std::nullopt;
     return t->info.shape;
   };
-  with_session([&](const Session& ss) {
-    scene_ = std::make_unique<viz::Scene>(viz::build_scene(std::move(layout), mode_fetch(ss, spec_.values, spec_.sources, input_heat_),
-                                                           viz::mode_scene_options(spec_.values, {})));
-  });
+  if (spec_.structure_only) {
+    std::vector<std::vector<float>> zeros;
+    for (const auto& l : layout.layers) zeros.emplace_back(static_cast<size_t>(l.dims.count), 0.0f);
+    scene_ = std::make_unique<viz::Scene>(
+        viz::build_scene_from_values(std::move(layout), std::move(zeros), viz::mode_scene_options(spec_.values, {})));
+  } else {
+    with_session([&](const Session& ss) {
+      scene_ = std::make_unique<viz::Scene>(viz::build_scene(std::move(layout), mode_fetch(ss, spec_.values, spec_.sources, input_heat_),
+                                                             viz::mode_scene_options(spec_.values, {})));
+    });
+  }
   make_renderer();
   if (!spec_.select.empty()) {
     auto [layer, flat] = viz::parse_neuron(scene_->layout, spec_.select);

@@ -76,6 +76,9 @@ struct FrameSpec {
   // Graph inputs not drawn (a timeline's weights, fed to one prepared session as inputs): left out of
   // the layout as if they were initializers.
   std::vector<std::string> hidden_inputs;
+  // The scene starts as the structure only (every value 0: the neutral zero colour), without reading
+  // the session's values: a prepared session that has not run yet (render --progressive's first frame).
+  bool structure_only = false;
 };
 
 // The panels (netlens_ui) over the frame.

@@ -273,6 +273,7 @@ int run_render(const std::vector<std::string>& argv) {
       throw Error(ErrorKind::Usage, "--progressive draws activations as they are computed: it takes no --values, --diff, --input-b, "
                                     "--metric, --ui, --pick, --frames or --open");
     LoadedModel m = load_model(mo, /*need_inputs=*/true);
+    const double loaded_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     SigintCancel guard;
     app::ProgressiveJob job{.frame = fs, .device = device, .out_dir = *dir,
                             .frames = static_cast<int>(a.get_int("progressive-frames", 8)), .cancel = &g_interrupted,
@@ -286,8 +287,11 @@ int run_render(const std::vector<std::string>& argv) {
       return 130;
     }
     m.run_progress->done();
-    std::fprintf(stderr, "netlens render: progressive: structure frame at %.0f ms, complete frame at %.0f ms (%d frames, %zu nodes) in %s\n",
-                 r.first_frame_ms, r.complete_frame_ms, r.frames_written, r.nodes_total, dir->c_str());
+    std::fprintf(stderr,
+                 "netlens render: progressive: model loaded and prepared at %.0f ms (prepare %.0f ms), view at %.0f ms, structure "
+                 "frame at %.0f ms, complete frame at %.0f ms (%d frames, %zu nodes) in %s\n",
+                 loaded_ms, m.prepare_ms, r.view_ms, r.first_frame_ms, r.complete_frame_ms, r.frames_written, r.nodes_total,
+                 dir->c_str());
     if (auto lj = a.get("layout-json")) write_layout_json(*m.session, fs, *lj);
     return 0;
   }
