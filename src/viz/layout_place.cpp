@@ -257,6 +257,9 @@ void place_volumes(Layout& L, const LayoutOptions& o) {
   pack(0, levels - 1, 0.0f);
 
   std::vector<int> row_of(static_cast<size_t>(levels), 0);
+  // Lanes get one width per (row, band): a U's columns are bands of their own, so that a 1/4-size
+  // column's lateral lane is not pushed out by the input's width (bridges stay short along Z).
+  std::vector<int> band(static_cast<size_t>(levels), 0);
   std::vector<float> row_y(1, 0.0f);
   std::vector<float> level_y(static_cast<size_t>(levels), 0.0f);  // centre line of each level
   std::vector<int> dir(static_cast<size_t>(levels), 1);
@@ -308,14 +311,36 @@ void place_volumes(Layout& L, const LayoutOptions& o) {
       col_of[static_cast<size_t>(lv)] = static_cast<int>(col_res.size()) - 1;
     }
     const int cols = static_cast<int>(col_res.size());
+    // An FPN's lateral branch (PP-OCRv4 det's RSE layers) leaves a stage's output and runs beside
+    // the next stage's first levels at the old size: those levels stay in the old size's column,
+    // so the lateral ends over the decoder part it joins (a short bridge, not one from the next
+    // column's far end). Looked for within the next column's first 16 levels.
+    for (int lv = 1; lv <= m; ++lv) {
+      const int c = col_of[static_cast<size_t>(lv)];
+      if (c == 0 || col_of[static_cast<size_t>(lv - 1)] != c - 1) continue;
+      int last = -1;
+      for (int k = lv; k <= m && k < lv + 16 && col_of[static_cast<size_t>(k)] == c; ++k)
+        for (int id : at[static_cast<size_t>(k)])
+          if (!V[static_cast<size_t>(id)].spine && spatial(V[static_cast<size_t>(id)]) == col_res[static_cast<size_t>(c - 1)]) last = k;
+      for (int k = lv; k <= last; ++k) col_of[static_cast<size_t>(k)] = c - 1;
+      if (last >= lv) lv = last;
+    }
     int cur = cols - 1;
     for (int lv = m + 1; lv < levels; ++lv) {
+      // The smallest size at the level, not only the spine's: an FPN's top lateral (PP-OCRv4 det's
+      // in5 at 1/32) runs beside the first upsampling, and should start under the bottleneck.
+      int64_t r = res[static_cast<size_t>(lv)];
+      for (int id : at[static_cast<size_t>(lv)]) {
+        const int64_t sp = spatial(V[static_cast<size_t>(id)]);
+        if (sp > 0 && sp < r) r = sp;
+      }
       int want = -1;
       for (int c = cur; c >= 0; --c)
-        if (col_res[static_cast<size_t>(c)] == res[static_cast<size_t>(lv)]) { want = c; break; }
+        if (col_res[static_cast<size_t>(c)] == r) { want = c; break; }
       if (want >= 0) cur = want;
       col_of[static_cast<size_t>(lv)] = cur;
     }
+    band = col_of;
     // Column widths: the longer of its encoder and decoder parts.
     std::vector<int> enc_first(static_cast<size_t>(cols), -1), enc_last(static_cast<size_t>(cols), -1),
         dec_first(static_cast<size_t>(cols), -1), dec_last(static_cast<size_t>(cols), -1);
@@ -332,21 +357,94 @@ void place_volumes(Layout& L, const LayoutOptions& o) {
       for (int lv = first; lv <= last; ++lv) w += slot[static_cast<size_t>(lv)].depth + (lv > first ? gap_between(lv - 1, lv) : 0.0f);
       return w;
     };
+    // A long encoder (PP-OCRv4 det: a 228-level backbone over a 25-level FPN) would make a needle of
+    // the U. Each column's encoder part is then folded into k (odd) sub-rows stacked upwards, a
+    // serpentine that enters at the top and leaves at the bottom right, over the decoder: the U
+    // keeps its proportions and the skips (each column's last volume) stay short bridges. k per
+    // column from one target width, the one whose block comes closest to o.wrap_aspect.
+    std::vector<int> parts(static_cast<size_t>(cols), 1);
+    std::vector<float> pitch(static_cast<size_t>(cols), 0.0f);
+    {
+      float enc_h = 0.0f, dec_h = 0.0f, total = 0.0f;
+      std::vector<float> es(static_cast<size_t>(cols)), ds(static_cast<size_t>(cols));
+      for (int c = 0; c < cols; ++c) {
+        const size_t cc = static_cast<size_t>(c);
+        es[cc] = span(enc_first[cc], enc_last[cc]);
+        ds[cc] = span(dec_first[cc], dec_last[cc]);
+        float h = 0.0f;
+        for (int lv = enc_first[cc]; lv >= 0 && lv <= enc_last[cc]; ++lv) h = std::max(h, slot[static_cast<size_t>(lv)].height);
+        for (int lv = dec_first[cc]; lv >= 0 && lv <= dec_last[cc]; ++lv) dec_h = std::max(dec_h, slot[static_cast<size_t>(lv)].height);
+        pitch[cc] = h + o.gap_min + o.gap_rel * h + 4.0f;
+        enc_h = std::max(enc_h, h);
+        total += std::max(es[cc], ds[cc]) + (c ? o.gap_min + o.gap_rel * h : 0.0f);
+      }
+      const float height = enc_h + dec_h + o.gap_min + o.gap_rel * std::max(enc_h, dec_h);
+      if (total > 3.0f * o.wrap_aspect * height) {
+        auto ks = [&](float target, std::vector<int>& k) {  // odd k with es/k <= target
+          float w = 0.0f, top = 0.0f;
+          for (int c = 0; c < cols; ++c) {
+            const size_t cc = static_cast<size_t>(c);
+            int kc = 1;
+            while (es[cc] / float(kc) > target && kc < 15) kc += 2;
+            k[cc] = kc;
+            w += std::max(es[cc] / float(kc), ds[cc]) + (c ? o.gap_min + o.gap_rel * enc_h : 0.0f);
+            top = std::max(top, float(kc - 1) * pitch[cc]);
+          }
+          return std::fabs(std::log((w / (height + top)) / o.wrap_aspect));
+        };
+        float best = 1e30f;
+        std::vector<int> k(static_cast<size_t>(cols), 1);
+        for (int c = 0; c < cols; ++c)
+          for (int kc = 1; kc <= 15; kc += 2) {
+            const float score = ks(es[static_cast<size_t>(c)] / float(kc) + 1e-3f, k);
+            if (score < best - 1e-6f) { best = score; parts = k; }
+          }
+      }
+    }
     float x = 0.0f;
     std::vector<float> col_x(static_cast<size_t>(cols)), col_w(static_cast<size_t>(cols));
     for (int c = 0; c < cols; ++c) {
+      const size_t cc = static_cast<size_t>(c);
       if (c > 0) {
-        int a = enc_last[static_cast<size_t>(c - 1)], b = enc_first[static_cast<size_t>(c)];
+        int a = enc_last[static_cast<size_t>(c - 1)], b = enc_first[cc];
         x += gap_between(a, b);
       }
-      col_x[static_cast<size_t>(c)] = x;
-      col_w[static_cast<size_t>(c)] = std::max(span(enc_first[static_cast<size_t>(c)], enc_last[static_cast<size_t>(c)]),
-                                               span(dec_first[static_cast<size_t>(c)], dec_last[static_cast<size_t>(c)]));
-      // Encoder: packed against the column's right edge, so that its last volume (the skip's
-      // source) sits over the decoder's first ones (where the skip arrives).
-      pack(enc_first[static_cast<size_t>(c)], enc_last[static_cast<size_t>(c)],
-           x + col_w[static_cast<size_t>(c)] - span(enc_first[static_cast<size_t>(c)], enc_last[static_cast<size_t>(c)]));
-      x += col_w[static_cast<size_t>(c)];
+      col_x[cc] = x;
+      // Split the encoder part into parts[c] runs of about equal length (by the one-row packing).
+      const int f = enc_first[cc], l = enc_last[cc], k = parts[cc];
+      const float whole = span(f, l);
+      std::vector<int> first{f};
+      for (int lv = f + 1; lv <= l && static_cast<int>(first.size()) < k; ++lv)
+        if (span(f, lv) > whole * float(first.size()) / float(k) + 1e-3f) first.push_back(lv);
+      first.push_back(l + 1);
+      const int np = static_cast<int>(first.size()) - 1;  // odd unless the column is too short
+      float we = 0.0f;
+      for (int p = 0; p < np; ++p) we = std::max(we, span(first[static_cast<size_t>(p)], first[static_cast<size_t>(p + 1)] - 1));
+      col_w[cc] = std::max(we, span(dec_first[cc], dec_last[cc]));
+      const float right = x + col_w[cc];
+      // Part p lies j = np-1-p sub-rows above the bottom one; even j flow +X packed against the
+      // column's right edge (the bottom one ends over the decoder's start, where the skip arrives),
+      // odd j flow -X ending at the encoder block's left edge: each turn is a short vertical step.
+      for (int p = 0; p < np; ++p) {
+        const int j = np - 1 - p, a = first[static_cast<size_t>(p)], b = first[static_cast<size_t>(p + 1)] - 1;
+        if (j % 2 == 0) {
+          pack(a, b, right - span(a, b));
+        } else {
+          float r = right - we + span(a, b);
+          for (int lv = a; lv <= b; ++lv) {
+            if (lv > a) r -= gap_between(lv - 1, lv);
+            slot[static_cast<size_t>(lv)].x0 = r - slot[static_cast<size_t>(lv)].depth;
+            r -= slot[static_cast<size_t>(lv)].depth;
+          }
+        }
+        for (int lv = a; lv <= b; ++lv) {
+          level_y[static_cast<size_t>(lv)] = float(j) * pitch[cc];
+          dir[static_cast<size_t>(lv)] = j % 2 ? -1 : 1;
+          row_of[static_cast<size_t>(lv)] = j == 0 ? 0 : j + 1;  // row 1 is the decoder's
+        }
+        L.rows = std::max(L.rows, j == 0 ? 2 : j + 2);
+      }
+      x += col_w[cc];
     }
     // Decoder: each column's part packed from the column's right edge leftwards.
     for (int c = 0; c < cols; ++c) {
@@ -375,15 +473,15 @@ void place_volumes(Layout& L, const LayoutOptions& o) {
       for (int lv = 0; lv <= m; ++lv) {
         const Slot& s = slot[static_cast<size_t>(lv)];
         if (s.x0 > x1 + o.gap_min || s.x0 + s.depth < x0 - o.gap_min) continue;
-        bottom = std::min(bottom, -0.5f * s.height);
+        bottom = std::min(bottom, level_y[static_cast<size_t>(lv)] - 0.5f * s.height);
         above = std::max(above, s.height);
       }
       float gap = o.gap_min + o.gap_rel * std::max(h, above);
       for (int lv = f; lv <= l; ++lv) level_y[static_cast<size_t>(lv)] = bottom - gap - 0.5f * h;
     }
   }
-  // A U much longer than tall (PP-OCRv4 det: a 228-level backbone over a 25-level FPN) would be a
-  // needle across the frame: such a network is wrapped instead (collapsed, it becomes a short U).
+  // A U still much longer than tall after folding its encoder (a decoder as long as a long encoder)
+  // would be a needle across the frame: such a network is wrapped instead.
   if (L.u_shape) {
     float x0 = 1e30f, x1 = -1e30f, y0 = 1e30f, y1 = -1e30f;
     for (int lv = 0; lv < levels; ++lv) {
@@ -400,6 +498,7 @@ void place_volumes(Layout& L, const LayoutOptions& o) {
       std::fill(level_y.begin(), level_y.end(), 0.0f);
       std::fill(dir.begin(), dir.end(), 1);
       std::fill(row_of.begin(), row_of.end(), 0);
+      std::fill(band.begin(), band.end(), 0);
     }
   }
   // 2b. A long network is wrapped into rows that run back and forth. A U is not: its decoder would
@@ -410,7 +509,7 @@ void place_volumes(Layout& L, const LayoutOptions& o) {
   std::map<std::pair<int, int>, float> lane_w;
   float width_sum = 0.0f;
   for (auto& v : V) {
-    float& w = lane_w[{row_of[static_cast<size_t>(v.level)], v.lane}];
+    float& w = lane_w[{row_of[static_cast<size_t>(v.level)] * 4096 + band[static_cast<size_t>(v.level)], v.lane}];
     w = std::max(w, v.size.z);
     width_sum += v.size.z;
   }
@@ -430,7 +529,7 @@ void place_volumes(Layout& L, const LayoutOptions& o) {
     v.row = row_of[lv];
     v.dir = dir[lv];
     v.origin = glm::vec3(slot[lv].x0 + 0.5f * (slot[lv].depth - v.size.x), level_y[lv] - 0.5f * v.size.y,
-                         lane_z[{v.row, v.lane}] - 0.5f * v.size.z);
+                         lane_z[{v.row * 4096 + band[lv], v.lane}] - 0.5f * v.size.z);
   }
 }
 
