@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
@@ -321,19 +322,50 @@ double run_once(LoadedModel& m) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
+namespace {
+
+// Counts NaN and Inf among n IEEE values read as unsigned words, in place: with the sign bit cleared,
+// a NaN is above the all-ones exponent and an Inf equals it. Branch-free over fixed-size blocks with
+// narrow counters, so the compiler vectorises it for 16-, 32- and 64-bit words alike (the former
+// per-element get_f64 path spent 19% of a float16 ResNet-50 infer here).
+template <class U>
+NonFinite count_non_finite_bits(const U* p, int64_t n, U abs_mask, U exp_all_ones) {
+  NonFinite nf;
+  constexpr int64_t kBlock = 4096;  // fits the narrow per-block counters below
+  for (int64_t b = 0; b < n; b += kBlock) {
+    const int64_t e = std::min(n, b + kBlock);
+    U nan = 0, inf = 0;  // per block: at most kBlock, and U has at least 16 bits
+    for (int64_t i = b; i < e; ++i) {
+      const U a = static_cast<U>(p[i] & abs_mask);
+      nan = static_cast<U>(nan + (a > exp_all_ones));
+      inf = static_cast<U>(inf + (a == exp_all_ones));
+    }
+    nf.nan += static_cast<int64_t>(nan);
+    nf.inf += static_cast<int64_t>(inf);
+  }
+  return nf;
+}
+
+}  // namespace
+
 NonFinite count_non_finite(const Tensor& t) {
+  const int64_t n = t.numel();
+  switch (t.dtype()) {
+    case DType::Float32:
+      return count_non_finite_bits(static_cast<const uint32_t*>(t.data()), n, uint32_t{0x7fffffff}, uint32_t{0x7f800000});
+    case DType::Float16:
+      return count_non_finite_bits(static_cast<const uint16_t*>(t.data()), n, uint16_t{0x7fff}, uint16_t{0x7c00});
+    case DType::BFloat16:
+      return count_non_finite_bits(static_cast<const uint16_t*>(t.data()), n, uint16_t{0x7fff}, uint16_t{0x7f80});
+    case DType::Float64:
+      return count_non_finite_bits(static_cast<const uint64_t*>(t.data()), n, uint64_t{0x7fffffffffffffff},
+                                   uint64_t{0x7ff0000000000000});
+    default:
+      break;
+  }
   NonFinite nf;
   if (!is_float(t.dtype())) return nf;
-  const int64_t n = t.numel();
-  if (t.dtype() == DType::Float32) {
-    const float* p = t.data_as<float>();
-    for (int64_t i = 0; i < n; ++i) {
-      if (std::isnan(p[i])) ++nf.nan;
-      else if (std::isinf(p[i])) ++nf.inf;
-    }
-    return nf;
-  }
-  for (int64_t i = 0; i < n; ++i) {
+  for (int64_t i = 0; i < n; ++i) {  // any float type added later: the slow, exact path
     const double v = t.get_f64(i);
     if (std::isnan(v)) ++nf.nan;
     else if (std::isinf(v)) ++nf.inf;

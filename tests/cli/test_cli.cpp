@@ -306,6 +306,50 @@ TEST_F(Cli, NonFiniteInputRunsAndIsCounted) {
   EXPECT_NE(info.out.find("2 NaN, 1 Inf"), std::string::npos) << info.out;
 }
 
+// The in-place float16/float64 scans name each non-finite tensor with the same counts as a
+// per-element check: x -> Cast(fp16) -> Log -> Cast(double).
+TEST_F(Cli, NonFiniteFp16AndFloat64TensorsNamed) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(17);
+  auto* g = m.mutable_graph();
+  g->set_name("g");
+  set_type(g->add_input(), "x", onnx::TensorProto::FLOAT, {1, 2, 3});
+  const auto add = [&](const char* op, const char* in, const char* out, int to) {
+    auto* n = g->add_node();
+    n->set_op_type(op);
+    n->set_name(out);
+    n->add_input(in);
+    n->add_output(out);
+    if (to) {
+      auto* a = n->add_attribute();
+      a->set_name("to");
+      a->set_type(onnx::AttributeProto::INT);
+      a->set_i(to);
+    }
+  };
+  add("Cast", "x", "half_x", onnx::TensorProto::FLOAT16);
+  add("Log", "half_x", "half_log", 0);
+  add("Cast", "half_log", "double_log", onnx::TensorProto::DOUBLE);
+  set_type(g->add_output(), "double_log", onnx::TensorProto::DOUBLE, {1, 2, 3});
+  save(m, path("h.onnx"));
+  // float16: 70000 overflows to +Inf. half_x: 1 NaN, 2 Inf. Log: -1 -> NaN, 0 -> -Inf, 1 -> 0,
+  // +Inf -> +Inf, NaN -> NaN: 2 NaN, 3 Inf, kept by the cast to double.
+  save_npy(path("x.npy"), {-1, 0, 1, 70000, NAN, INFINITY}, {1, 2, 3});
+  Result r = run("infer " + path("h.onnx") + " --input " + path("x.npy") + " --backend cpu");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("non-finite values:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  x                                        1 NaN, 1 Inf"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  half_x                                   1 NaN, 2 Inf"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  half_log                                 2 NaN, 3 Inf"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  double_log                               2 NaN, 3 Inf"), std::string::npos) << r.out;
+  // A finite input: the check says so.
+  save_npy(path("f.npy"), {1, 2, 3, 4, 5, 6}, {1, 2, 3});
+  Result ok = run("infer " + path("h.onnx") + " --input " + path("f.npy") + " --backend cpu");
+  ASSERT_EQ(ok.status, 0) << ok.out;
+  EXPECT_NE(ok.out.find("non-finite none (all 4 tensors finite)"), std::string::npos) << ok.out;
+}
+
 TEST_F(Cli, InfoPrintsShapesFlopsAndMemory) {
   save(model({-1, 2, 3}), path("m.onnx"));
   Result r = run("info " + path("m.onnx"));
