@@ -161,17 +161,19 @@ void ViewValues::explain_target(const explain::Target& t, const explain::Explana
   // The gradient flow along the network, input first (the plot reads left to right as the layout).
   const explain::GradientFlow flow = explain::gradient_flow(s_, "");
   for (auto it = flow.entries.rbegin(); it != flow.entries.rend(); ++it) {
-    if (it->grad_norm > 0) ex_.flow_log10.push_back(static_cast<float>(std::log10(it->grad_norm)));
-    if (it->grad_norm > 0) ex_.flow_flag.push_back(it->flag.empty() ? 0 : 1);
+    // A zero norm (a dead layer, which the rule flags) is a bar of height 0: kept, so its warning
+    // column shows where it is.
+    ex_.flow_log10.push_back(it->grad_norm > 0 ? static_cast<float>(std::log10(it->grad_norm)) : NAN);
+    ex_.flow_flag.push_back(it->flag.empty() ? 0 : 1);
     if (!it->flag.empty()) ex_.flagged.push_back(it->tensor + " (" + it->flag + ")");
   }
-  // Heights above the smallest norm (ImGui's histogram grows from 0; raw log10 norms are < 0), the
+  // Heights above the smallest non-zero norm (the plot grows from 0; raw log10 norms are < 0), the
   // smallest kept visible at 5% of the range.
-  if (!ex_.flow_log10.empty()) {
-    const auto [lo, hi] = std::minmax_element(ex_.flow_log10.begin(), ex_.flow_log10.end());
-    const float base = *lo - 0.05f * std::max(*hi - *lo, 1e-3f);
-    for (float& f : ex_.flow_log10) f -= base;
-  }
+  float lo = INFINITY, hi = -INFINITY;
+  for (float f : ex_.flow_log10)
+    if (std::isfinite(f)) lo = std::min(lo, f), hi = std::max(hi, f);
+  const float base = std::isfinite(lo) ? lo - 0.05f * std::max(hi - lo, 1e-3f) : 0.0f;
+  for (float& f : ex_.flow_log10) f = std::isfinite(f) ? f - base : 0.0f;
   // The CAM layer's channels by importance (mean gradient x activation), from this target's gradients.
   if (e && explain::is_cam(e->method)) {
     ex_.layer = e->layer.tensor;
@@ -220,7 +222,7 @@ void ViewValues::draw_explain(app::View& v) {
     const ImVec2 size(ImGui::GetContentRegionAvail().x, 3.0f * ImGui::GetFrameHeight());
     ImDrawList* dl = ImGui::GetWindowDrawList();
     dl->AddRectFilled(p0, ImVec2(p0.x + size.x, p0.y + size.y), ImGui::GetColorU32(ImGuiCol_FrameBg));
-    const float top = *std::max_element(ex_.flow_log10.begin(), ex_.flow_log10.end());
+    const float top = std::max(*std::max_element(ex_.flow_log10.begin(), ex_.flow_log10.end()), 1e-6f);
     const size_t n = ex_.flow_log10.size();
     const float bw = size.x / float(n);
     for (size_t i = 0; i < n; ++i) {

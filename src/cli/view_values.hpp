@@ -58,7 +58,7 @@ class ViewValues {
     std::vector<uint8_t> heat;       // RGBA overlay (empty: none)
     std::vector<std::pair<int64_t, double>> channels;  // (channel, importance), best first
     // Gradient flow (explain::gradient_flow): log10 of each tensor's gradient L2 norm less that of
-    // the smallest (plus 5% of the range), input first (zero norms left out); flow_flag[i] whether
+    // the smallest non-zero (plus 5% of the range; a zero norm is 0), input first; flow_flag[i] whether
     // the vanishing/exploding rule flags bar i; the flagged tensors as text.
     std::vector<float> flow_log10;
     std::vector<uint8_t> flow_flag;
