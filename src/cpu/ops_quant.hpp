@@ -30,9 +30,17 @@ inline int32_t qmin(DType t) { return t == DType::Int8 ? -128 : 0; }
 inline int32_t qmax(DType t) { return t == DType::Int8 ? 127 : 255; }
 
 // nearbyint(v) + zp clamped to [lo, hi]; NaN saturates to hi (deterministic; ONNX leaves it open).
+// The same values as fmax(lo, fmin(hi, nearbyint(v) + zp)) without libm calls (they are not inlined
+// without -msse4.1 and cost a fifth of a dynamically quantized model's run): below 2^22 adding and
+// subtracting 1.5 * 2^23 rounds to an integer in the default rounding mode (half to even, as
+// nearbyint); a larger |v| saturates whatever its rounding (zero points are 8-bit).
 inline int32_t saturate_round(float v, int32_t zp, int32_t lo, int32_t hi) {
-  float r = std::nearbyint(v) + static_cast<float>(zp);
-  r = std::fmax(static_cast<float>(lo), std::fmin(static_cast<float>(hi), r));
+  constexpr float kMagic = 12582912.0f;  // 1.5 * 2^23
+  float r = std::fabs(v) < 4194304.0f ? (v + kMagic) - kMagic : v;
+  r += static_cast<float>(zp);
+  const float fl = static_cast<float>(lo), fh = static_cast<float>(hi);
+  r = r < fh ? r : fh;  // NaN -> hi, as fmin(hi, NaN)
+  r = r > fl ? r : fl;
   return static_cast<int32_t>(r);
 }
 

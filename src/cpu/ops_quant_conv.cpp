@@ -2,7 +2,17 @@
 // to int8/uint8), 1-D and 2-D, groups (depthwise included), pads/strides/dilations/auto_pad, weight
 // zero points and scales per tensor or per output channel. Exact int32 accumulation over an
 // im2col of (x - x_zp); padding contributes 0 (the padded value is the zero point, as in onnxruntime).
+//
+// Fast path (conv_int32_gemm): ungrouped convolutions with one weight zero point run as oneDNN's
+// u8 x s8 -> s32 GEMM (dnnl_gemm_u8s8s32, zero points applied inside) over an 8-bit im2col taken a
+// slab of output pixels at a time. Only on CPUs with VNNI (avx512_core_vnni, AMX): there the
+// products accumulate straight into int32; without VNNI oneDNN's int8 kernels pair products in
+// saturating int16 (vpmaddubsw), which is not exact, so the portable loop below runs instead.
 #include <algorithm>
+#include <cstdlib>
+#include <string>
+
+#include <oneapi/dnnl/dnnl.h>
 
 #include "ops_quant.hpp"
 #include "shape_util.hpp"
@@ -121,13 +131,80 @@ void conv_int32(const ConvGeo& g, const TensorView& x, int32_t xzp, const Tensor
   }
 }
 
+bool gemm_exact_on_this_cpu() {
+  static const bool ok = [] {
+    const unsigned isa = static_cast<unsigned>(dnnl_get_effective_cpu_isa());
+    const unsigned vnni = static_cast<unsigned>(dnnl_cpu_isa_avx512_core_vnni);
+    return (isa & vnni) == vnni && std::getenv("NETLENS_QUANT_GEMM_OFF") == nullptr;
+  }();
+  // NETLENS_QUANT_GEMM_OFF=1 (set at all) forces the portable loop: for comparing the two paths.
+  return ok;
+}
+
+// The same sums as conv_int32 through dnnl_gemm_u8s8s32: C[m][p] = sum_k (A[m][k] - ao)(B[k][p] - bo)
+// with A the weights as uint8 (int8 weights shifted by +128, and their zero point with them) and B
+// the im2col as int8 (uint8 activations shifted by -128); a padded element is bo, contributing 0.
+// Returns false (nothing written) where the fast path does not apply.
+bool conv_int32_gemm(const ConvGeo& g, const TensorView& x, int32_t xzp, const TensorView& w,
+                     const std::vector<int32_t>& wzp, int32_t* acc) {
+  if (g.group != 1 || !gemm_exact_on_this_cpu()) return false;
+  if (std::any_of(wzp.begin(), wzp.end(), [&](int32_t z) { return z != wzp[0]; })) return false;
+  const int64_t kk = g.c * g.kh * g.kw, p = g.oh * g.ow;
+  const uint8_t wflip = w.dtype == DType::Int8 ? 0x80 : 0, xflip = x.dtype == DType::UInt8 ? 0x80 : 0;
+  std::vector<uint8_t> a(static_cast<size_t>(g.m * kk));
+  const auto* wb = static_cast<const uint8_t*>(w.data);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = wb[i] ^ wflip;
+  const auto ao = static_cast<uint8_t>(wzp[0] + (wflip ? 128 : 0));
+  const auto bo = static_cast<int8_t>(xzp - (xflip ? 128 : 0));
+  const auto* xb = static_cast<const uint8_t*>(x.data);
+  // Output rows per slab: about 4 MiB of im2col, whole rows so a slab is contiguous in C.
+  const int64_t rows = std::clamp<int64_t>((int64_t{4} << 20) / std::max<int64_t>(1, kk * g.ow), 1, g.oh);
+  std::vector<int8_t> col(static_cast<size_t>(kk * rows * g.ow));
+  const int32_t zero = 0;
+  for (int64_t n = 0; n < g.n; ++n)
+    for (int64_t y0 = 0; y0 < g.oh; y0 += rows) {
+      const int64_t ny = std::min(rows, g.oh - y0), pc = ny * g.ow;
+#pragma omp parallel for schedule(static) if (kk * pc > 65536)
+      for (int64_t k = 0; k < kk; ++k) {
+        const int64_t ci = k / (g.kh * g.kw), ky = (k / g.kw) % g.kh, kx = k % g.kw;
+        int8_t* dst = col.data() + k * pc;
+        const uint8_t* plane = xb + (n * g.c + ci) * g.h * g.w;
+        for (int64_t oy = 0; oy < ny; ++oy) {
+          const int64_t iy = (y0 + oy) * g.sh - g.ph + ky * g.dh;
+          int8_t* d = dst + oy * g.ow;
+          if (iy < 0 || iy >= g.h) {
+            std::fill(d, d + g.ow, bo);
+            continue;
+          }
+          // Output columns [lo, hi) read inside the row (ix = ox * sw + off); the rest are padding.
+          const int64_t off = kx * g.dw - g.pw;
+          const int64_t lo = off < 0 ? std::min(g.ow, (-off + g.sw - 1) / g.sw) : 0;
+          const int64_t hi = g.w - 1 - off < 0 ? lo : std::clamp<int64_t>((g.w - 1 - off) / g.sw + 1, lo, g.ow);
+          std::fill(d, d + lo, bo);
+          std::fill(d + hi, d + g.ow, bo);
+          const uint8_t* src = plane + iy * g.w + off;
+          if (g.sw == 1) {
+            for (int64_t ox = lo; ox < hi; ++ox) d[ox] = static_cast<int8_t>(src[ox] ^ xflip);
+          } else {
+            for (int64_t ox = lo; ox < hi; ++ox) d[ox] = static_cast<int8_t>(src[ox * g.sw] ^ xflip);
+          }
+        }
+      }
+      const dnnl_status_t st = dnnl_gemm_u8s8s32('N', 'N', 'F', g.m, pc, kk, 1.0f, a.data(), kk, ao, col.data(), pc, bo,
+                                                 0.0f, acc + n * g.m * p + y0 * g.ow, p, &zero);
+      if (st != dnnl_success) throw Error(ErrorKind::Internal, "integer convolution: oneDNN's int8 GEMM failed (status " + std::to_string(st) + ")");
+    }
+  return true;
+}
+
 std::unique_ptr<Kernel> plan_conv_integer(const NodeContext& ctx) {
   const ConvGeo g = conv_geo(ctx, 1);
   return make_kernel([g](std::span<const TensorView> in, std::span<const TensorView> o) {
     const TensorView none{};
     const int32_t xzp = zp_at(in.size() > 2 ? in[2] : none, 0);
     const std::vector<int32_t> wzp = zero_points(in.size() > 3 ? in[3] : none, g.m);
-    conv_int32(g, in[0], xzp, in[1], wzp, static_cast<int32_t*>(o[0].data));
+    if (!conv_int32_gemm(g, in[0], xzp, in[1], wzp, static_cast<int32_t*>(o[0].data)))
+      conv_int32(g, in[0], xzp, in[1], wzp, static_cast<int32_t*>(o[0].data));
   });
 }
 
@@ -139,7 +216,7 @@ std::unique_ptr<Kernel> plan_qlinear_conv(const NodeContext& ctx) {
     const std::vector<int32_t> wzp = zero_points(in[5], g.m);
     const int64_t p = g.oh * g.ow;
     std::vector<int32_t> acc(static_cast<size_t>(g.n * g.m * p));
-    conv_int32(g, in[0], xzp, in[3], wzp, acc.data());
+    if (!conv_int32_gemm(g, in[0], xzp, in[3], wzp, acc.data())) conv_int32(g, in[0], xzp, in[3], wzp, acc.data());
     const bool bias = in.size() > 8 && in[8].data;
     const bool per_ch = in[4].numel() > 1;
     const int32_t yzp = zp_at(in[7], 0);
