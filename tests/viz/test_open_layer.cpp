@@ -127,8 +127,9 @@ TEST(OpenLayer, PositionsMoveMonotonicallyWithT) {
 
 // The open-layer camera (issue 16: the overview sees the grid edge-on): every tile corner of every
 // layer's open grid projects inside the frame, along the grid's tighter side its screen rectangle spans
-// more than 90 % of the frame (it is framed with a 6 % margin: ~94 %), channel 0 is top left, the first row runs left to right and the last row is lowest, and the cutaway lies upstream of
-// the tiles (so the camera never clips them) — for a wide and a square frame.
+// more than 90 % of the frame (it is framed with a 6 % margin: ~94 %), channel 0 is top left, the
+// first row runs left to right and the last row is lowest, and the cutaway lies upstream of the tiles
+// (so the camera never clips them) — for a wide and a square frame.
 TEST(OpenLayer, CameraFacesTheGridAndFramesIt) {
   const Layout L = chain();
   for (const float aspect : {16.0f / 9.0f, 1.0f}) {
