@@ -344,6 +344,52 @@ std::vector<int> parse_collapse(const std::string& spec, const Hierarchy& h, siz
   return out;
 }
 
+namespace {
+void check_group(const Hierarchy& h, int group) {
+  if (group < 0 || static_cast<size_t>(group) >= h.groups.size())
+    throw Error(ErrorKind::Usage, "collapse: group index " + std::to_string(group) + " out of range (" +
+                                      std::to_string(h.groups.size()) + " groups)");
+}
+bool inside(const Hierarchy& h, int g, int outer) {  // g is outer or a descendant of it
+  for (; g >= 0; g = h.groups[static_cast<size_t>(g)].parent)
+    if (g == outer) return true;
+  return false;
+}
+std::vector<int> sorted_unique(std::vector<int> v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+}  // namespace
+
+std::vector<int> expand_group(const Hierarchy& h, const std::vector<int>& collapsed, int group) {
+  check_group(h, group);
+  std::vector<int> out;
+  for (int g : collapsed)
+    if (g != group) out.push_back(g);
+  for (int c : h.groups[static_cast<size_t>(group)].children) out.push_back(c);
+  return sorted_unique(out);
+}
+
+std::vector<int> collapse_group(const Hierarchy& h, const std::vector<int>& collapsed, int group) {
+  check_group(h, group);
+  std::vector<int> out{group};
+  for (int g : collapsed) {
+    check_group(h, g);
+    if (!inside(h, g, group)) out.push_back(g);
+  }
+  return sorted_unique(out);
+}
+
+std::string collapse_spec(const Hierarchy& h, const std::vector<int>& collapsed) {
+  std::string s;
+  for (int g : sorted_unique(collapsed)) {
+    check_group(h, g);
+    s += (s.empty() ? "" : ",") + h.groups[static_cast<size_t>(g)].path;
+  }
+  return s.empty() ? "none" : s;
+}
+
 ShownTensors shown_tensors(const Graph& g, const std::vector<PlannedTensor>& planned, const std::string& collapse) {
   std::vector<VizTensor> all = select_tensors(g, planned);
   const Hierarchy h = build_hierarchy(all);

@@ -62,6 +62,18 @@ std::vector<int> auto_collapse(const Hierarchy& h, size_t tensor_count, size_t t
 // the unknown group otherwise.
 std::vector<int> parse_collapse(const std::string& spec, const Hierarchy& h, size_t tensor_count);
 
+// Interactive expansion (the viewer's click on a collapsed block, a key on a focused layer, a model
+// tree's toggles) as edits of a collapsed set (indices into h.groups, as parse_collapse returns):
+// - expand_group: `group` no longer collapsed; its child groups are collapsed in its place, so one
+//   click opens one level (a block with no child groups shows its layers).
+// - collapse_group: `group` collapsed; collapsed groups inside it are dropped from the set.
+// - collapse_spec: the set as a --collapse spec ("none", or the groups' paths joined by ','), so
+//   that parse_collapse(collapse_spec(h, s), h, n) == s sorted. Results sorted, without duplicates;
+//   an index out of range is Error{Usage}.
+std::vector<int> expand_group(const Hierarchy& h, const std::vector<int>& collapsed, int group);
+std::vector<int> collapse_group(const Hierarchy& h, const std::vector<int>& collapsed, int group);
+std::string collapse_spec(const Hierarchy& h, const std::vector<int>& collapsed);
+
 // What a frame shows: select_tensors, then the groups of `collapse` (a parse_collapse spec) folded.
 // `groups`: per shown entry, its innermost group's path (a collapsed entry: its own path).
 struct ShownTensors {

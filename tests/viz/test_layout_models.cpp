@@ -23,6 +23,7 @@
 #include "layout_json.hpp"
 #include "netlens/cpu.hpp"
 #include "netlens/onnx.hpp"
+#include "picking.hpp"
 
 using namespace netlens;
 using namespace netlens::viz;
@@ -217,6 +218,70 @@ TEST(LayoutModels, ResNet50RowsTurnAtStagesAndBlocksCollapse) {
   EXPECT_EQ(parse_collapse("depth:2", h, m->tensors.size()), coll);
   EXPECT_EQ(parse_collapse("layer1.0,layer2/layer2.1", h, m->tensors.size()).size(), 2u);
   EXPECT_THROW(parse_collapse("layer9", h, m->tensors.size()), Error);
+}
+
+// The viewer's interaction on a collapsed ResNet-50 (auto: 16 bottleneck blocks): selecting a neuron
+// of a collapsed block addresses the block's output tensor; a click on the block expands it
+// (expand_group), the new layout shows every layer of the block; collapsing the focused layer's
+// block (collapse_group) returns to the auto set; the spec round-trips through parse_collapse.
+TEST(LayoutModels, ResNet50CollapsedBlockSelectsExpandsAndCollapses) {
+  LOAD_OR_SKIP(m, "resnet50");
+  Hierarchy h = build_hierarchy(m->tensors);
+  const auto coll = auto_collapse(h, m->tensors.size());
+  Collapsed c = collapse_groups(m->tensors, h, coll);
+  Layout lc = layout_tensors(c.tensors);
+  const int g = h.find("layer2/layer2.1");
+  ASSERT_GE(g, 0);
+  int block = -1;
+  for (size_t i = 0; i < c.tensors.size(); ++i)
+    if (c.tensors[i].group == "layer2/layer2.1") block = static_cast<int>(i);
+  ASSERT_GE(block, 0);
+  // Select: the block's entry is its output tensor (shape of the original), neuron 3 of it.
+  const auto& orig = m->tensors[static_cast<size_t>(c.source[static_cast<size_t>(block)])];
+  EXPECT_EQ(c.tensors[static_cast<size_t>(block)].shape, orig.shape);
+  EXPECT_EQ(orig.name, m->tensors[static_cast<size_t>(h.groups[static_cast<size_t>(g)].output)].name);
+  auto sel = parse_neuron(lc, orig.name + ":3");
+  EXPECT_EQ(sel.first, lc.find(orig.name));
+  EXPECT_EQ(sel.second, 3);
+  // Pick: the centre of neuron (c, y, x) lies inside its block's box and maps back to the index.
+  const auto& bv = lc.layers[static_cast<size_t>(sel.first)];
+  const CellIndex ci = cell_of(bv.dims, 12345);
+  const glm::vec3 p = neuron_center(bv, ci.c, ci.y, ci.x);
+  for (int k = 0; k < 3; ++k) {
+    EXPECT_GE(p[k], bv.origin[k]);
+    EXPECT_LE(p[k], bv.max()[k]);
+  }
+  EXPECT_EQ(flat_of(bv.dims, ci.c, ci.y, ci.x), 12345);
+  // Click → expand: the block's layers (conv1..conv3, bn folded, relus, add) are all shown.
+  const auto e = expand_group(h, coll, g);
+  EXPECT_EQ(e.size(), coll.size() - 1 + h.groups[static_cast<size_t>(g)].children.size());
+  Collapsed ce = collapse_groups(m->tensors, h, e);
+  Layout le = layout_tensors(ce.tensors);
+  EXPECT_EQ(count_intersections(le), 0);
+  EXPECT_EQ(count_label_overlaps(overview_labels(le)), 0);
+  for (int t : h.groups[static_cast<size_t>(g)].members) {
+    const int in = h.group_of[static_cast<size_t>(t)];
+    const bool in_collapsed_child = in != g && std::count(e.begin(), e.end(), in) > 0;
+    if (!in_collapsed_child) {
+      EXPECT_GE(le.find(m->tensors[static_cast<size_t>(t)].name), 0) << m->tensors[static_cast<size_t>(t)].name;
+    }
+  }
+  EXPECT_GT(ce.tensors.size(), c.tensors.size());
+  std::printf("resnet50: auto %zu entries, layer2.1 expanded %zu\n", c.tensors.size(), ce.tensors.size());
+  // Spec round trip, and collapse from a focused layer inside the block: back to the auto set.
+  auto parsed = parse_collapse(collapse_spec(h, e), h, m->tensors.size());
+  std::sort(parsed.begin(), parsed.end());
+  auto es = e;
+  std::sort(es.begin(), es.end());
+  EXPECT_EQ(parsed, es);
+  int focused = h.group_of[static_cast<size_t>(h.groups[static_cast<size_t>(g)].members.front())];
+  while (focused >= 0 && h.groups[static_cast<size_t>(focused)].depth > 2) focused = h.groups[static_cast<size_t>(focused)].parent;
+  EXPECT_EQ(focused, g);
+  auto back = collapse_group(h, e, focused), cs = coll;
+  std::sort(cs.begin(), cs.end());
+  EXPECT_EQ(back, cs);
+  EXPECT_EQ(collapse_spec(h, {}), "none");
+  EXPECT_THROW(expand_group(h, coll, static_cast<int>(h.groups.size())), Error);
 }
 
 TEST(LayoutModels, GoogLeNetInceptionBranchesSideBySide) {
