@@ -7,6 +7,8 @@
     maps a tile back to its neuron.
   - The tiles are in reading order: 16 square channels make a 4x4 grid, so of two picks on one
     screen row the right one's channel is the next one, and a pick below is 4 channels later.
+  - Without --view the camera faces the grid: picks on a 6x4 lattice over the frame land on its
+    tiles (>= 40 % of 24, in reading order along rows), against at most 1 of 6 from the overview.
   - --open-t 0 renders the plain frame byte for byte.
 A missing model or photo fails (no skip): scripts/fetch-models.sh makes the model.
 usage: test_open_layer_cli.py NETLENS MODELS_DIR OUT_DIR
@@ -57,6 +59,39 @@ assert len(set(ks)) == 4, picks  # four different tiles
 assert picks[(600, 100)] == picks[(200, 100)] + 1, picks
 assert picks[(600, 350)] == picks[(200, 350)] + 1, picks
 assert picks[(200, 350)] == picks[(200, 100)] + 4, picks
+
+# The camera faces the opened grid when neither --view nor --camera is given (the overview sees the
+# grid edge-on). Picks on a regular lattice (the centres of a 6x4 division of the 640x360 frame)
+# estimate the share of the frame the tiles cover through the ID buffer: at least 40 % of them land
+# on the opened tensor (geometry: the square grid spans ~94 % of the height, so 16 tiles of ~77 px
+# cover ~41 % of the frame's area), each with the dumped value, and along a lattice row the channels
+# increase left to right. From the overview (--view overview), at most 1 of a 3x2 lattice does.
+def lattice_share(extra, name, nx, ny):
+    hits = []
+    for j in range(ny):
+        for i in range(nx):
+            px = (int((i + 0.5) / nx * 640), int((j + 0.5) / ny * 360))
+            line = run([netlens, "render", model, "--input", photo, "--size", "640x360", "--open", T] + extra +
+                       ["--out", os.path.join(out, name + ".png"), "--pick", "%d,%d" % px]).strip().splitlines()[-1]
+            p = json.loads(line)
+            if p and p.get("tensor") == T:
+                k, y, x = p["index"]
+                want = float(ref[0, k, y, x])
+                assert abs(p["value"] - want) <= 1e-6 * max(abs(want), 1e-6) + 1e-9, (px, p, want)
+                hits.append((j, i, k))
+    return hits
+
+
+face = lattice_share([], "open_face", 6, 4)
+share = len(face) / 24
+print("face-on: %d of 24 lattice picks on the opened layer (%.0f %%): %s" % (len(face), 100 * share, face))
+assert share >= 0.40, face
+for j in range(4):
+    row = [k for (jj, i, k) in sorted(face) if jj == j]
+    assert row == sorted(row) and len(set(row)) == len(row), ("channels along lattice row", j, row)
+over = lattice_share(["--view", "overview"], "open_overview", 3, 2)
+print("overview: %d of 6 lattice picks on the opened layer" % len(over))
+assert len(over) <= 1, over
 
 plain, closed = os.path.join(out, "plain.png"), os.path.join(out, "closed.png")
 run(base + ["--out", plain])
