@@ -76,6 +76,17 @@ double flow_bar_height(double v, double low, double top) {
   return 0.05 + 0.95 * std::log(v / low) / std::log(top / low);
 }
 
+// The shown graph: the session's, without the hidden inputs (no initializer is read by the layout).
+static Graph shown_graph(const Session& ss, const std::vector<std::string>& hidden) {
+  Graph g;
+  g.name = ss.graph().name;
+  g.nodes = ss.graph().nodes;
+  g.outputs = ss.graph().outputs;
+  for (const ValueInfo& in : ss.graph().inputs)
+    if (std::find(hidden.begin(), hidden.end(), in.name) == hidden.end()) g.inputs.push_back(in);
+  return g;
+}
+
 View::View(render::Context& ctx, const Session& s, const FrameSpec& spec, SessionAccess access)
     : ctx_(ctx), s_(s), spec_(spec), access_(std::move(access)) {
   viz::Layout layout;
@@ -84,13 +95,7 @@ View::View(render::Context& ctx, const Session& s, const FrameSpec& spec, Sessio
       layout = viz::layout_tensors(viz::shown_tensors(ss.graph(), ss.planned(), spec_.collapse).tensors);
       return;
     }
-    Graph g;  // the graph's structure without the hidden inputs (no initializer is read by the layout)
-    g.name = ss.graph().name;
-    g.nodes = ss.graph().nodes;
-    g.outputs = ss.graph().outputs;
-    for (const ValueInfo& in : ss.graph().inputs)
-      if (std::find(spec_.hidden_inputs.begin(), spec_.hidden_inputs.end(), in.name) == spec_.hidden_inputs.end()) g.inputs.push_back(in);
-    layout = viz::layout_tensors(viz::shown_tensors(g, ss.planned(), spec_.collapse).tensors);
+    layout = viz::layout_tensors(viz::shown_tensors(shown_graph(ss, spec_.hidden_inputs), ss.planned(), spec_.collapse).tensors);
   });
   if (layout.layers.empty()) throw Error(ErrorKind::Input, "the model has no float tensor to show");
   camera_ = choose_camera(layout, spec_.camera, spec_.width - 2 * spec_.inset, spec_.height);
@@ -201,6 +206,74 @@ void View::make_renderer() {
   r_ = std::make_unique<render::Renderer>(ctx_, *scene_, ro);
   if (selection_.layer >= 0) r_->set_selection(selection_);
   contrib_shown_.clear();  // re-marked by the next draw_panels
+}
+
+void View::set_collapse(const std::string& spec) {
+  viz::Scene next;
+  with_session([&](const Session& ss) {
+    const Graph g = spec_.hidden_inputs.empty() ? ss.graph() : shown_graph(ss, spec_.hidden_inputs);
+    viz::Layout layout = viz::layout_tensors(viz::shown_tensors(g, ss.planned(), spec).tensors);
+    if (spec_.structure_only) {
+      std::vector<std::vector<float>> zeros;
+      for (const auto& l : layout.layers) zeros.emplace_back(static_cast<size_t>(l.dims.count), 0.0f);
+      next = viz::build_scene_from_values(std::move(layout), std::move(zeros), viz::mode_scene_options(spec_.values, scene_->options));
+    } else {
+      next = viz::build_scene(std::move(layout), mode_fetch(ss, spec_.values, spec_.sources, input_heat_),
+                              viz::mode_scene_options(spec_.values, scene_->options));
+    }
+  });
+  spec_.collapse = spec;
+  clear_selection();
+  *scene_ = std::move(next);  // new layers: a new renderer (layer records and buffers)
+  make_renderer();
+  refresh_panels();
+}
+
+// The full (uncollapsed) hierarchy and the current collapsed set, for expand/collapse edits.
+static std::pair<viz::Hierarchy, std::vector<int>> current_groups(const Session& ss, const FrameSpec& spec,
+                                                                  std::vector<viz::VizTensor>& all) {
+  all = viz::select_tensors(spec.hidden_inputs.empty() ? ss.graph() : shown_graph(ss, spec.hidden_inputs), ss.planned());
+  viz::Hierarchy h = viz::build_hierarchy(all);
+  std::vector<int> set = viz::parse_collapse(spec.collapse, h, all.size());
+  return {std::move(h), std::move(set)};
+}
+
+bool View::expand_block(int layer) {
+  if (layer < 0 || static_cast<size_t>(layer) >= scene_->layout.layers.size()) return false;
+  const viz::VizTensor& t = scene_->layout.layers[static_cast<size_t>(layer)].tensor;
+  if (t.folded == 0 || t.group.empty()) return false;
+  std::string next;
+  with_session([&](const Session& ss) {
+    std::vector<viz::VizTensor> all;
+    auto [h, set] = current_groups(ss, spec_, all);
+    const int g = h.find(t.group);
+    if (g >= 0) next = viz::collapse_spec(h, viz::expand_group(h, set, g));
+  });
+  if (next.empty()) return false;
+  set_collapse(next);
+  return true;
+}
+
+bool View::collapse_block(int layer) {
+  if (layer < 0 || static_cast<size_t>(layer) >= scene_->layout.layers.size()) return false;
+  const viz::VizTensor& t = scene_->layout.layers[static_cast<size_t>(layer)].tensor;
+  std::string next;
+  with_session([&](const Session& ss) {
+    std::vector<viz::VizTensor> all;
+    auto [h, set] = current_groups(ss, spec_, all);
+    int g = -1;
+    if (t.folded > 0) {
+      const int own = h.find(t.group);
+      g = own >= 0 ? h.groups[static_cast<size_t>(own)].parent : -1;
+    } else {
+      for (size_t i = 0; i < all.size(); ++i)
+        if (all[i].name == t.name) g = h.group_of[i];
+    }
+    if (g >= 0) next = viz::collapse_spec(h, viz::collapse_group(h, set, g));
+  });
+  if (next.empty()) return false;
+  set_collapse(next);
+  return true;
 }
 
 void View::set_values(viz::ValueMode m) {

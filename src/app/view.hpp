@@ -150,6 +150,17 @@ class View final : public live::ResultSink {
   // same size, selection and panels.
   void set_lod_mean(bool mean);
 
+  // --- hierarchy (viz/layout_groups.hpp) -------------------------------------------------------------
+  // Shows the groups of a --collapse spec folded (a new layout, scene and renderer; the selection
+  // is cleared). Error{Usage} for an unknown group, the view unchanged.
+  void set_collapse(const std::string& spec);
+  // A click on a collapsed block: expands it one level (viz::expand_group). False (nothing done)
+  // when `layer` is not a collapsed block.
+  bool expand_block(int layer);
+  // Collapses the innermost group holding `layer` (for a collapsed block: the group around it).
+  // False when there is none.
+  bool collapse_block(int layer);
+
   // --- selection -------------------------------------------------------------------------------------
   const render::Selection& selection() const { return selection_; }
   // Neuron `flat` of `layer` (its receptive field and fan-out walked through the graph).

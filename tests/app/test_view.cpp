@@ -143,3 +143,66 @@ TEST_F(ViewTest, BadFlagsAreOneUsageErrorEach) {
   EXPECT_TRUE(usage({.select = "p2o.Clip.23:99999999"}));
   EXPECT_TRUE(usage({.select = "nope:0"}));
 }
+
+// Hierarchy in the viewer (issue 13) on ResNet-50 run on a real photo (chelsea): started with
+// --collapse auto (22 entries: 16 bottleneck blocks), a collapsed block shows and selects its
+// output tensor's real values; a click on it (expand_block) shows the block's 7 layers, with their
+// activations; collapsing from one of them (collapse_block, the key/context action) restores the
+// auto view; a layer that is not a block does not expand.
+TEST_F(ViewTest, CollapsedBlockSelectsAndExpandsByClickAndCollapsesBack) {
+  const auto model = std::filesystem::path(NETLENS_CACHE_DIR) / "models" / "resnet50.onnx";
+  ASSERT_TRUE(std::filesystem::exists(model)) << "resnet50.onnx missing: scripts/export-torchvision.sh";
+  std::unique_ptr<Backend> cpu = make_cpu_backend();
+  ImagePreprocess pp{.width = 224, .height = 224, .mean = {0.485f, 0.456f, 0.406f}, .std = {0.229f, 0.224f, 0.225f}};
+  Tensor x = load_image("/usr/lib/python3/dist-packages/skimage/data/chelsea.png", pp);
+  Session s(load_onnx(model.string()), {cpu.get()});
+  const std::string in = s.graph().inputs.at(0).name;
+  s.prepare({{in, x.shape()}});
+  s.run({{in, x}});
+  app::View v(context(), s, {.width = 320, .height = 200, .collapse = "auto"});
+  ASSERT_EQ(v.layout().layers.size(), 22u);
+  auto index_of_group = [&](const std::string& g) {
+    for (size_t i = 0; i < v.layout().layers.size(); ++i)
+      if (v.layout().layers[i].tensor.group == g) return static_cast<int>(i);
+    return -1;
+  };
+  const int b = index_of_group("layer2/layer2.1");
+  ASSERT_GE(b, 0);
+  const std::string out = v.layout().layers[static_cast<size_t>(b)].tensor.name;
+  // The block's values are its output tensor's, read directly from the session.
+  const std::vector<float> ref = s.activations().fetch(out).to_f32_vector();
+  const auto& shown = v.scene().layers[static_cast<size_t>(b)].values;
+  ASSERT_EQ(shown.size(), ref.size());
+  for (size_t i = 0; i < ref.size(); i += 997) EXPECT_EQ(shown[i], ref[i]) << i;
+  v.select(b, 1234);
+  EXPECT_EQ(v.selection().layer, b);
+  EXPECT_EQ(v.selection().flat, 1234);
+  EXPECT_FALSE(frame(v).empty());
+  // Click on the block: its layers appear (conv1, relu, conv2, relu, conv3, add, relu).
+  EXPECT_FALSE(v.expand_block(0));  // the input is no block
+  ASSERT_TRUE(v.expand_block(b));
+  EXPECT_EQ(v.layout().layers.size(), 28u);
+  EXPECT_EQ(v.selection().layer, -1);
+  int members = 0, conv = -1;
+  for (size_t i = 0; i < v.layout().layers.size(); ++i) {
+    const auto& t = v.layout().layers[i].tensor;
+    if (t.node.find("/layer2/layer2.1/") == std::string::npos) continue;
+    ++members;
+    EXPECT_EQ(t.folded, 0);
+    if (conv < 0 && t.op == "Conv") conv = static_cast<int>(i);
+    const auto& vals = v.scene().layers[i].values;
+    const auto r = s.activations().fetch(t.name).to_f32_vector();
+    ASSERT_EQ(vals.size(), r.size());
+    EXPECT_EQ(vals[r.size() / 2], r[r.size() / 2]) << t.name;
+  }
+  EXPECT_EQ(members, 7);
+  ASSERT_GE(conv, 0);
+  v.select(conv, 7);
+  EXPECT_EQ(v.selection().layer, conv);
+  EXPECT_FALSE(frame(v).empty());
+  // Collapse the focused layer's block: back to the 22 entries of auto.
+  ASSERT_TRUE(v.collapse_block(conv));
+  EXPECT_EQ(v.layout().layers.size(), 22u);
+  EXPECT_GE(index_of_group("layer2/layer2.1"), 0);
+  EXPECT_EQ(v.spec().collapse.find("layer2/layer2.1") != std::string::npos, true);
+}
