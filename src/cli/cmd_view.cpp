@@ -81,8 +81,9 @@ int run_view(const std::vector<std::string>& argv) {
   v.title = a.get_or("title", std::filesystem::path(a.positional()[0]).stem().string());
   v.flow_strip = a.has("flow-strip");
   // The Explain panel's first method (G shows it); a bad name is one line now.
-  const std::string explain_method = a.get_or("explain-method", "saliency");
-  explain::parse_method(explain_method);
+  // Without it: saliency in the gradient mode, gradient x input in the attribution mode.
+  const std::string explain_method = a.get_or("explain-method", "");
+  if (!explain_method.empty()) explain::parse_method(explain_method);
   v.labels = a.get_or("labels", "");
   if (!v.labels.empty()) inspect::read_labels(v.labels);  // a bad file is one line now, not after the run
   v.tour = a.get_or("tour", "");
@@ -114,7 +115,7 @@ int run_view(const std::vector<std::string>& argv) {
     auto feed = single_feed(m, mo);
     if (!feed) {  // e.g. a sequence input: nothing to load an image into
       ViewValues values(*m.session, nullptr, labels);
-      values.set_method(explain::parse_method(explain_method));
+      if (!explain_method.empty()) values.set_method(explain::parse_method(explain_method));
       values.install(v);
       return app::run_viewer(*m.session, v);
     }
@@ -132,7 +133,7 @@ int run_view(const std::vector<std::string>& argv) {
     v.uploader = &up;
     v.open_input = [&pipe](const std::string& path) { pipe.submit(read_frame_file(path)); };
     ViewValues values(*m.session, &pipe, labels);  // the View panel's gradient modes
-    values.set_method(explain::parse_method(explain_method));
+    if (!explain_method.empty()) values.set_method(explain::parse_method(explain_method));
     values.install(v);
     return app::run_viewer(*m.session, v);
   }
@@ -186,7 +187,7 @@ int run_view(const std::vector<std::string>& argv) {
     pipe.submit(std::move(f));
   };
   ViewValues values(*m.session, &pipe, v.labels.empty() ? std::vector<std::string>{} : inspect::read_labels(v.labels));
-  values.set_method(explain::parse_method(explain_method));
+  if (!explain_method.empty()) values.set_method(explain::parse_method(explain_method));
   values.install(v);
   return app::run_viewer(*m.session, v);
 }

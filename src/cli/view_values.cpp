@@ -87,6 +87,7 @@ void ViewValues::apply(app::View& v, viz::ValueMode m, const std::string& target
     // The Explain panel's method on the target, on the run shown, while no run is in flight: one
     // backward pass (saliency, gradient x input, the CAMs) or explain's runs (SmoothGrad, IG,
     // occlusion), ending with the target's gradients (ExplainPanel::compute).
+    if (!method_chosen_) panel_.set_method(m == viz::ValueMode::Attribution ? explain::Method::GradXInput : explain::Method::Saliency);
     auto run = [&] {
       const explain::Target t = explain::resolve_target(s_, explain::parse_target(target), labels_);
       std::optional<explain::Explanation> e;
@@ -201,7 +202,9 @@ void ViewValues::show_explain(app::View& v, bool shown) {
 
 void ViewValues::draw_explain(app::View& v) {
   const ImVec4 dim(0.60f, 0.66f, 0.74f, 1.0f);
+  const explain::Method before = panel_.method();
   if (panel_.draw_controls(labels_)) {
+    if (panel_.method() != before) method_chosen_ = true;
     // A new method or target: recompute in the gradient mode shown (or gradients, from activations).
     pending_ = std::make_pair(want_ == viz::ValueMode::Activation ? viz::ValueMode::Gradient : want_, panel_.target_text());
   }

@@ -34,8 +34,13 @@ namespace netlens::cli {
 class ViewValues {
  public:
   ViewValues(Session& s, live::LivePipeline* pipe, std::vector<std::string> labels) : s_(s), pipe_(pipe), labels_(std::move(labels)) {}
-  // The Explain panel's method (view --explain-method; the panel's combo changes it later).
-  void set_method(explain::Method m) { panel_.set_method(m); }
+  // The Explain panel's method (view --explain-method; the panel's combo changes it later). Until
+  // one is chosen the method follows the mode: saliency for gradients, gradient x input for
+  // gradient x activation (what render --values gradient|attribution puts on the input slab).
+  void set_method(explain::Method m) {
+    panel_.set_method(m);
+    method_chosen_ = true;
+  }
   // Sets v.on_view, v.before_frame and v.on_key (G). Call after v.live is set.
   void install(app::ViewerOptions& v);
 
@@ -71,6 +76,7 @@ class ViewValues {
   Explained ex_;
   int tex_heat_ = -1;
   ui::ExplainPanel panel_;
+  bool method_chosen_ = false;  // set_method or the panel's combo
   std::pair<int, int64_t> last_sel_{-1, 0};  // the selection seen last frame (picks in pick mode)
 
   Session& s_;
