@@ -291,9 +291,12 @@ void Viewer::after_frame() {
       if (panels_) panels_->set_status("saved " + shot);
     });
   }
+  int expand = -1;  // a click on a collapsed block expands it, after this frame's uses of the scene
   if (pending_click_) {
     pending_click_ = false;
-    if (hovered) {
+    if (hovered && view_->layout().layers.at(static_cast<size_t>(hovered->layer)).tensor.folded > 0) {
+      expand = hovered->layer;
+    } else if (hovered) {
       view_->select(hovered->layer, hovered->flat);
       dirty_ = true;
     }
@@ -322,6 +325,20 @@ void Viewer::after_frame() {
     glfwSetWindowTitle(win_, t.c_str());
     title_shown_ = t;
   }
+  if (expand >= 0) relayout([&] { return view_->expand_block(expand); });
+}
+
+// A new layout (expand/collapse): layer indices change, so what held one is let go.
+void Viewer::relayout(const std::function<bool()>& edit) {
+  guarded([&] {
+    if (!edit()) return;
+    open_layer_ = -1;
+    open_goal_ = open_t_ = 0.0f;
+    if (panels()) panels()->set_focus(-1);
+    std::fprintf(stderr, "netlens view: %zu layers shown (collapse %s)\n", view_->layout().layers.size(),
+                 view_->spec().collapse.c_str());
+    dirty_ = true;
+  });
 }
 
 int Viewer::run() {

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,6 +38,8 @@ class Viewer {
   void recreate_swapchain();
   void draw_frame();
   void after_frame();
+  // Applies an expand/collapse edit of the view (true when it changed the layout): see viewer.cpp.
+  void relayout(const std::function<bool()>& edit);
   void update_title();
   bool script_step();  // runs script lines until one waits; false when the script is done
   void run_command(const viz::ScriptCommand& l);

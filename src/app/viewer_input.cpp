@@ -64,6 +64,12 @@ void Viewer::on_key(int key) {
     }
     case GLFW_KEY_O:
     case GLFW_KEY_HOME: cc_->fly_to(viz::overview_camera(view_->scene().layout, aspect)); break;
+    case GLFW_KEY_X: {  // collapse the inspected (or selected) layer's group into one block
+      int layer = view_->panels() ? view_->panels()->focus() : -1;
+      if (layer < 0) layer = view_->selection().layer;
+      if (layer >= 0) relayout([&] { return view_->collapse_block(layer); });
+      break;
+    }
     case GLFW_KEY_ESCAPE: view_->clear_selection(); break;
     case GLFW_KEY_H:
     case GLFW_KEY_F1: show_panels_ = !show_panels_; break;
@@ -120,7 +126,7 @@ void Viewer::run_command(const viz::ScriptCommand& l) {
                                                     {"k", GLFW_KEY_K}, {"t", GLFW_KEY_T}, {"l", GLFW_KEY_L},
                                                     {"pagedown", GLFW_KEY_PAGE_DOWN}, {"pageup", GLFW_KEY_PAGE_UP},
                                                     {"f2", GLFW_KEY_F2}, {"f11", GLFW_KEY_F11},
-                                                    {"e", GLFW_KEY_E}};
+                                                    {"e", GLFW_KEY_E}, {"x", GLFW_KEY_X}};
     // As the key callback: an error is one line and the script goes on. parse_script accepts only
     // these names.
     press_key(keys.at(a[0]));

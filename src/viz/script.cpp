@@ -78,7 +78,7 @@ void check(ScriptCommand& c, const std::string& where) {
 const std::vector<std::string>& script_key_names() {
   static const std::vector<std::string> names = {"tab", "f", "o",     "home", "esc", "c", "p",
                                                  "v",   "h", "right", "left", "space", "n", "b", "g",
-                                                 "k",   "t", "l", "pagedown", "pageup", "f2", "f11", "e"};
+                                                 "k",   "t", "l", "pagedown", "pageup", "f2", "f11", "e", "x"};
   return names;
 }
 

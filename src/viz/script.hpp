@@ -36,7 +36,7 @@ std::vector<ScriptCommand> parse_script(std::string_view text, const std::string
 // parse_script on a file's contents (where = its path); Error{Io} when it cannot be read.
 std::vector<ScriptCommand> read_script(const std::string& path);
 // The key names the `key` command takes (tab f o home esc c p v h right left space n b g k t l pagedown pageup f2
-// f11 e).
+// f11 e x).
 const std::vector<std::string>& script_key_names();
 
 }  // namespace netlens::viz
