@@ -6,6 +6,7 @@
 #include <onnx/onnx_pb.h>
 #include <stb_image_write.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
@@ -16,6 +17,7 @@
 #include <random>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "netlens/io.hpp"
 #include "../test_util.hpp"
@@ -168,6 +170,35 @@ TEST(Loader, RealModelWholeAndTruncated) {
   TempDir d;
   write_file(d / "half.onnx", bytes.substr(0, bytes.size() / 2));
   expect_error([&] { load_onnx((d / "half.onnx").string()); }, ErrorKind::Model, {"half.onnx"});
+}
+
+// A regular file is mapped, anything else read through a growing buffer: a model fed through a FIFO
+// (14 MB, many buffer doublings) must give the same graph, weight for weight, as the bytes parsed
+// from memory (read here with ifstream, the reference path).
+TEST(Loader, PipeLoadsLikeTheMappedFile) {
+  const fs::path src = fs::path(NETLENS_CACHE_DIR) / "models" / "mobilenet_v2.onnx";
+  ASSERT_TRUE(fs::exists(src)) << src << " is missing: run scripts/fetch-models.sh";
+  const std::string bytes = read_bytes(src);
+  const Graph ref = load_onnx_bytes(bytes, src.parent_path().string(), "memory");
+  const Graph mapped = load_onnx(src.string());
+  TempDir d;
+  const fs::path fifo = d / "model.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::thread writer([&] {
+    std::ofstream f(fifo, std::ios::binary);
+    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  });
+  const Graph piped = load_onnx(fifo.string());
+  writer.join();
+  for (const Graph* g : {&mapped, &piped}) {
+    ASSERT_EQ(g->nodes.size(), ref.nodes.size());
+    ASSERT_EQ(g->initializers.size(), ref.initializers.size());
+    for (const auto& [name, t] : ref.initializers) {
+      const Tensor& u = g->initializers.at(name);
+      ASSERT_EQ(u.nbytes(), t.nbytes()) << name;
+      EXPECT_EQ(std::memcmp(u.data(), t.data(), t.nbytes()), 0) << name;
+    }
+  }
 }
 
 TEST(Loader, TruncatedInsideInitializer) {
