@@ -6,7 +6,9 @@
 #
 #   scripts/bench-vs-ort.sh [--runs N] [--warmup N] [--threads N] [--netlens PATH] [--models A,B,...]
 #
-# --models picks cases by label prefix (e.g. --models resnet50,ppocrv4_det); default: all.
+# --models picks cases by label prefix (e.g. --models resnet50,ppocrv4_det); default: all but the
+# opt-in ones: isnet_fp16 (IMG.LY's float16 ISNet at 1024x1024, ~2-10 s a run: pass
+# --models isnet_fp16 --runs 3 --warmup 1).
 # netlens: `netlens bench MODEL --backend cpu --input NAME=FILE.npy --runs N --warmup N --json`
 #   with OMP_NUM_THREADS=N (its CPU backend and oneDNN use OpenMP) and OMP_WAIT_POLICY=PASSIVE unless
 #   set otherwise: with spinning OpenMP threads, any other load on the machine makes runs up to 20x
@@ -34,7 +36,7 @@ while [[ $# -gt 0 ]]; do
     --threads) threads=${2:?}; shift 2 ;;
     --netlens) netlens=${2:?}; shift 2 ;;
     --models) only=${2:?}; shift 2 ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set /{/^#/p}' "$0"; exit 0 ;;
     *) echo "bench-vs-ort: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -65,7 +67,9 @@ cases=(
   "ppocrv4_rec@320x48 ppocrv4_rec.onnx x 1,3,48,320"
   "resnet50_fp16@224 resnet50_fp16.onnx input 1,3,224,224"
   "mobilenet_v2_fp16@224 mobilenet_v2_fp16.onnx input 1,3,224,224"
+  "isnet_fp16@1024 isnet_fp16.onnx input 1,3,1024,1024"
 )
+optin=(isnet_fp16)  # run only when --models names them
 
 mkdir -p "$cache/bench"
 # A seeded random float32 .npy (xorshift32; identical on every machine).
@@ -91,9 +95,13 @@ for c in "${cases[@]}"; do
     keep=0
     for m in ${only//,/ }; do [[ $label == "$m"@* ]] && keep=1; done
     [[ $keep == 1 ]] || continue
+  else
+    skip=0
+    for m in "${optin[@]}"; do [[ $label == "$m"@* ]] && skip=1; done
+    [[ $skip == 0 ]] || continue
   fi
   model="$cache/models/$file"
-  if [[ $file == *_fp16.onnx ]]; then
+  if [[ $file == *_fp16.onnx && ! -f $model ]]; then
     src="$cache/models/${file%_fp16.onnx}.onnx" model="$cache/bench/$file"
     if [[ -f $src && ! -f $model ]]; then
       /usr/bin/python3 "$repo/scripts/convert-float16.py" "$src" "$model.tmp" >&2 && mv "$model.tmp" "$model"
