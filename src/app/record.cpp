@@ -243,7 +243,6 @@ void record_still(Session& s, const StillJob& job) {
   FrameSpec spec = job.frame;
   spec.width = xe[1] - xe[0];
   spec.height = ye[1] - ye[0];
-  spec.overlays = false;
   spec.cell_budget = 60000 * int64_t(nx) * ny;
   render::Context ctx(render::ContextOptions{
       .gpu = job.device.gpu, .validation = job.device.validation ? std::optional<bool>(true) : std::nullopt});

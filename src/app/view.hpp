@@ -71,7 +71,7 @@ struct FrameSpec {
   // network of hundreds of layers a bar on every volume crowds the frame.
   bool flow_strip = false;
   std::string collapse = "none";  // groups shown as one block (viz::parse_collapse: none|auto|depth:N|PATH,...)
-  bool overlays = true;     // title, legend, labels and layer bars (a tiled still leaves them out: they are per-frame 2D)
+  bool overlays = true;     // title, legend, labels and layer bars (a tiled still places them for the whole frame)
   int64_t cell_budget = 0;  // individual cells per frame (0: the renderer's default)
   // Graph inputs not drawn (a timeline's weights, fed to one prepared session as inputs): left out of
   // the layout as if they were initializers.

@@ -3,6 +3,7 @@
 // overlay, the read-back/probe/present copies, and the submission, waited for before returning.
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstring>
 
 #include <glm/geometric.hpp>
@@ -70,7 +71,28 @@ void Renderer::Impl::build_instances(const viz::FrameView& fv, const viz::Camera
   lines.clear();
   text.clear();
   overlay_first = build_lines(lines, scene.layout, opts, selection, plan.visible);
-  build_labels(text, scene, opts, selection, fv.view_proj, cam, plan.order);
+  if (cam.tile == glm::vec4(0.0f, 0.0f, 1.0f, 1.0f)) {
+    build_labels(text, scene, opts, selection, fv.view_proj, cam, plan.order);
+  } else {
+    // A tile of a larger frame (record --still): labels, title and legend are placed for the whole
+    // frame (its size, projection and nearest-first order), then shifted into this tile, so the
+    // stitched tiles show the picture one render of the full size would (clipping does the rest).
+    viz::Camera full = cam;
+    full.tile = glm::vec4(0.0f, 0.0f, 1.0f, 1.0f);
+    RenderOptions fo = opts;
+    fo.width = static_cast<int>(std::lround(float(opts.width) / cam.tile.z));
+    fo.height = static_cast<int>(std::lround(float(opts.height) / cam.tile.w));
+    const viz::FrameView ffv = viz::frame_view(full, fo.width, fo.height, radius);
+    viz::FramePlan fplan;
+    viz::plan_frame(scene.layout, ffv, viz::LodOptions{.cell_budget = 0, .cell_min_px = opts.cell_min_px}, fplan);
+    const size_t first = text.size();
+    build_labels(text, scene, fo, selection, ffv.view_proj, full, fplan.order);
+    const float ox = std::round(cam.tile.x * float(fo.width)), oy = std::round(cam.tile.y * float(fo.height));
+    for (size_t k = first; k < text.size(); ++k) {
+      text[k].pos[0] -= ox;
+      text[k].pos[1] -= oy;
+    }
+  }
   st.slab_instances = static_cast<uint32_t>(slab_list.size());
   st.cell_instances = static_cast<uint32_t>(cell_list.size());
 }
