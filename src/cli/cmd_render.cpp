@@ -138,7 +138,9 @@ extern "C" void on_sigint(int) { g_interrupted.store(true); }
 struct SigintCancel {
   using Handler = void (*)(int);
   Handler prev;
-  SigintCancel() : prev(std::signal(SIGINT, on_sigint)) {}
+  SigintCancel() : prev(std::signal(SIGINT, on_sigint)) {
+    if (prev == SIG_IGN) std::signal(SIGINT, SIG_IGN);  // a background job started with SIGINT ignored keeps it so
+  }
   ~SigintCancel() { std::signal(SIGINT, prev); }
 };
 
