@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "camera_controller.hpp"
+#include "layout_groups.hpp"
 #include "imgui_layer.hpp"
 #include "feeder.hpp"
 #include "pipeline.hpp"
@@ -119,9 +120,19 @@ void Viewer::open() {
                  .lod_mean = o_.lod_mean, .readback = false, .title = o_.title};
   spec.hidden_inputs = o_.hidden_inputs;
   spec.flow_strip = o_.flow_strip;
+  spec.collapse = o_.collapse;
+  if (spec.collapse.empty()) {
+    size_t shown = 0;
+    auto count = [&](const Session& ss) { shown = viz::select_tensors(ss.graph(), ss.planned()).size(); };
+    if (o_.live) o_.live->with_session(count);
+    else count(s_);
+    spec.collapse = viz::start_collapse(shown, !o_.select.empty() || o_.view.rfind("layer:", 0) == 0);
+  }
   SessionAccess access;
   if (o_.live) access = [live = o_.live](const std::function<void(const Session&)>& fn) { live->with_session(fn); };
   view_ = std::make_unique<View>(*ctx_, s_, spec, std::move(access));
+  if (spec.collapse != "none")  // click a block to expand it, X to collapse a layer's group
+    std::fprintf(stderr, "netlens view: %zu layers shown (collapse %s)\n", view_->layout().layers.size(), spec.collapse.c_str());
   cc_ = std::make_unique<CameraController>(view_->initial_camera(), viz::scene_radius(view_->scene().layout));
 
   // Every callback body runs under guarded(): see there.

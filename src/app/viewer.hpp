@@ -60,6 +60,9 @@ struct ViewerOptions {
   bool validation = false;  // require validation layers (debug builds turn them on anyway)
   bool lod_mean = false;
   bool flow_strip = false;  // FrameSpec::flow_strip (gradient modes: per-layer gradient-norm bars)
+  // FrameSpec::collapse; "" = viz::start_collapse: a model of more than 150 shown layers starts with
+  // `auto` (unless --select or --view layer:NAME names a layer), else nothing collapsed.
+  std::string collapse;
   // Live input (`view --input DIR|VIDEO|camera`, see src/live/pipeline.hpp; a single image input has `live` and
   // `uploader` too, for the files it opens, and no `feeder`); all null without a loader. The
   // newest result is taken at the start of a frame and handed to `uploader`; keys and script

@@ -70,7 +70,7 @@ int run_view(const std::vector<std::string>& argv) {
   // A checkpoint series (timeline_view.cpp): its own flags, panel and keys.
   if (std::find(argv.begin(), argv.end(), "--timeline") != argv.end()) return run_view_timeline(argv);
   std::vector<std::string> flags = {"camera", "view", "select", "gpu", "title", "frames", "script", "slideshow", "interop", "labels",
-                                    "tour", "tour-out", "explain-method"};
+                                    "tour", "tour-out", "explain-method", "collapse"};
   flags.insert(flags.end(), kModelFlags.begin(), kModelFlags.end());  // includes size and input-size
   std::vector<std::string> bools = {"validation", "lod-mean", "no-vsync", "flow-strip"};
   bools.insert(bools.end(), kModelBoolFlags.begin(), kModelBoolFlags.end());
@@ -80,6 +80,7 @@ int run_view(const std::vector<std::string>& argv) {
   read_viewer_flags(a, v);
   v.title = a.get_or("title", std::filesystem::path(a.positional()[0]).stem().string());
   v.flow_strip = a.has("flow-strip");
+  v.collapse = a.get_or("collapse", "");  // "" = the start rule (viz::start_collapse)
   // The Explain panel's first method (G shows it); a bad name is one line now.
   // Without it: saliency in the gradient mode, gradient x input in the attribution mode.
   const std::string explain_method = a.get_or("explain-method", "");
@@ -195,7 +196,7 @@ int run_view(const std::vector<std::string>& argv) {
 NETLENS_COMMAND("view",
                 "view MODEL [--input FILE [--input-size WxH]] [--size 1280x800] [--camera cam.json | --view overview | "
                 "--view layer:NAME] [--select TENSOR:INDEX] [--no-vsync] [--frames N] [--script FILE] [--gpu N] "
-                "[--validation] [--lod-mean] [--flow-strip] [--explain-method M] [--labels FILE] [--tour FILE] [--tour-out FILE]\n"
+                "[--validation] [--lod-mean] [--flow-strip] [--explain-method M] [--labels FILE] [--tour FILE] [--tour-out FILE] [--collapse none|auto|depth:N|GROUP,...]\n"
                 "       view MODEL --input DIR|VIDEO|camera[:N] [--slideshow SECONDS] [--interop auto|off] [view flags]\n"
                 "       view CHECKPOINTS... --timeline --input PROBE [--label N|--labels FILE.npy] [--eval DIR] [--checkpoint K] "
                 "[--timeline-color weight_change|update_ratio|grad_norm|dead_share] [view flags]",

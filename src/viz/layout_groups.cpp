@@ -390,6 +390,10 @@ std::string collapse_spec(const Hierarchy& h, const std::vector<int>& collapsed)
   return s.empty() ? "none" : s;
 }
 
+std::string start_collapse(size_t shown_layers, bool names_a_layer, size_t threshold) {
+  return shown_layers > threshold && !names_a_layer ? "auto" : "none";
+}
+
 ShownTensors shown_tensors(const Graph& g, const std::vector<PlannedTensor>& planned, const std::string& collapse) {
   std::vector<VizTensor> all = select_tensors(g, planned);
   const Hierarchy h = build_hierarchy(all);

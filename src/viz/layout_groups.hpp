@@ -74,6 +74,10 @@ std::vector<int> expand_group(const Hierarchy& h, const std::vector<int>& collap
 std::vector<int> collapse_group(const Hierarchy& h, const std::vector<int>& collapsed, int group);
 std::string collapse_spec(const Hierarchy& h, const std::vector<int>& collapsed);
 
+// The viewer's start: "auto" when more than `threshold` layers are shown and no layer is named
+// (an initial selection or layer view would name a layer a block may hide), else "none".
+std::string start_collapse(size_t shown_layers, bool names_a_layer, size_t threshold = 150);
+
 // What a frame shows: select_tensors, then the groups of `collapse` (a parse_collapse spec) folded.
 // `groups`: per shown entry, its innermost group's path (a collapsed entry: its own path).
 struct ShownTensors {
