@@ -7,6 +7,7 @@ ResNet-50 on a real photo (chelsea) at 960x540, all 122 layers shown:
    (the block folds layer1.0's 8 layers);
 3. a click on the block picks the block's output tensor (layer1.0's last Relu) and expands it: 122
    layers again, collapse none.
+4. DenseNet-121 (> 150 layers) starts with --collapse auto (<= 48 entries); --collapse none shows all.
 The pixels are where the deterministic layout and overview camera put those volumes (see the
 screenshots under WORK_DIR when this fails).
 Usage: test_view_collapse.py NETLENS MODELS_DIR WORK_DIR
@@ -42,6 +43,24 @@ def main():
     assert shown[0].endswith("115 layers shown (collapse layer1/layer1.0)"), shown
     assert picks[1] and picks[1]["tensor"] == "/layer1/layer1.0/relu_2/Relu_output_0", picks[1]
     assert len(shown) == 2 and shown[1].endswith("122 layers shown (collapse none)"), shown
+    # The start rule: DenseNet-121 (more than 150 shown layers) starts collapsed (auto), unless
+    # --collapse none is given.
+    dn = os.path.join(MODELS, "densenet121.onnx")
+    assert os.path.exists(dn), "densenet121.onnx missing: scripts/export-torchvision.sh densenet121"
+    quick = os.path.join(WORK, "quick.txt")
+    with open(quick, "w") as f:
+        f.write("settle\nframes 2\nclose\n")
+    for extra, want in (([], "layers shown (collapse auto)"), (["--collapse", "none"], None)):
+        q = subprocess.run(["xvfb-run", "-a", NETLENS, "view", dn, "--input", PHOTO, "--size", "640x360",
+                            "--script", quick] + extra, capture_output=True, text=True, timeout=500)
+        assert q.returncode == 0, q.stderr[-2000:]
+        lines = [l for l in q.stderr.splitlines() if "layers shown" in l]
+        print(extra, lines)
+        if want:
+            assert len(lines) == 1 and lines[0].endswith(want), lines
+            assert int(lines[0].split()[2]) <= 48, lines
+        else:
+            assert not lines, lines
     print("OK")
 
 
