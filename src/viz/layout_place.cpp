@@ -8,7 +8,9 @@
 //  2. Rows. An encoder-decoder (the spine's spatial size falls to a bottleneck and rises again, and a
 //     skip joins tensors of equal size across it) is folded into a U: the encoder flows along +X,
 //     the decoder comes back along -X underneath, each resolution's decoder part under the encoder
-//     part of the same size, so the skips are short vertical bridges. Any other long network is
+//     part of the same size, so the skips are short vertical bridges (FPN decoders too: a lateral
+//     branch stays in its stage's column; a long encoder's columns are folded into sub-rows stacked
+//     over the decoder, PP-OCRv4 det). Any other long network is
 //     wrapped into rows that run back and forth, cut at gaps crossed by no skip (stage boundaries)
 //     where possible, so that each row break is one short turn.
 //  3. Lanes get one width per row, so that side-by-side branches stay parallel.
