@@ -35,11 +35,19 @@ namespace {
 // --layout-json FILE (viz/layout_json.hpp): the frame's layout (the view's: same tensors, collapse and
 // camera) and its layer labels as viz::place_layer_labels places them for that camera, measured with
 // the renderer's font, title and legend reserved as the renderer does.
-void write_layout_json(const Session& s, const app::FrameSpec& fs, const std::string& path) {
+// With --open, the open layer's grid and camera as render draws them (labels kept off the grid).
+struct OpenJson {
+  std::string tensor;
+  float t = 0.0f;
+  bool own_camera = false;  // no --view/--camera: viz::open_layer_camera
+};
+void write_layout_json(const Session& s, const app::FrameSpec& fs, const std::string& path, const OpenJson& oj = {}) {
   const viz::ShownTensors shown = viz::shown_tensors(s.graph(), s.planned(), fs.collapse);
   const viz::Layout l = viz::layout_tensors(shown.tensors);
   const int w = fs.width - 2 * fs.inset, h = fs.height;
-  const viz::Camera cam = app::choose_camera(l, fs.camera, w, h);
+  const viz::OpenLabels open{oj.tensor.empty() ? -1 : l.find(oj.tensor), oj.t};
+  const viz::Camera cam = open.layer >= 0 && oj.own_camera ? viz::open_layer_camera(l, open.layer, float(w) / float(h))
+                                                           : app::choose_camera(l, fs.camera, w, h);
   const glm::mat4 vp = viz::camera_view_proj(cam, float(w) / float(h), viz::scene_radius(l));
   const glm::vec3 eye = viz::camera_eye(cam);
   std::vector<int> order(l.layers.size());
@@ -53,7 +61,7 @@ void write_layout_json(const Session& s, const app::FrameSpec& fs, const std::st
   const std::vector<glm::vec4> reserved = {{0.0f, 0.0f, 560.0f * ui, 90.0f * ui}, {0.0f, float(h) - 260.0f * ui, 360.0f * ui, 260.0f * ui}};
   const auto labels = viz::place_layer_labels(
       l, order, vp, w, h, [](const std::string& t, float px) { return render::font_atlas().text_width(t, px); }, st, reserved,
-      {0.0f, float(w)});
+      {0.0f, float(w)}, [&](int li) { return cam.cut && l.layers[static_cast<size_t>(li)].max().x < cam.cut_x; }, open);
   std::ofstream f(path);
   f << viz::layout_json(l, shown.groups, labels);
   if (!f.flush()) throw Error(ErrorKind::Io, "--layout-json: cannot write " + path);
@@ -354,7 +362,13 @@ int run_render(const std::vector<std::string>& argv) {
     throw Error(ErrorKind::Usage, "--open-t needs --open TENSOR");
   }
   app::render_frame(*m.session, job);
-  if (auto lj = a.get("layout-json")) write_layout_json(*m.session, fs, *lj);
+  OpenJson oj;
+  if (auto open = a.get("open")) {
+    oj.tensor = *open;
+    oj.t = a.has("open-t") ? std::stof(*a.get("open-t")) : 1.0f;
+    oj.own_camera = !a.has("view") && !a.has("camera") && oj.t > 0.0f;
+  }
+  if (auto lj = a.get("layout-json")) write_layout_json(*m.session, fs, *lj, oj);
   return 0;
 }
 

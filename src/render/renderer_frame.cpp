@@ -71,8 +71,9 @@ void Renderer::Impl::build_instances(const viz::FrameView& fv, const viz::Camera
   lines.clear();
   text.clear();
   overlay_first = build_lines(lines, scene.layout, opts, selection, plan.visible);
+  const viz::OpenLabels ol{open, open_t};  // the open layer's grid stays free of other layers' labels
   if (cam.tile == glm::vec4(0.0f, 0.0f, 1.0f, 1.0f)) {
-    build_labels(text, scene, opts, selection, fv.view_proj, cam, plan.order);
+    build_labels(text, scene, opts, selection, fv.view_proj, cam, plan.order, ol);
   } else {
     // A tile of a larger frame (record --still): labels, title and legend are placed for the whole
     // frame (its size, projection and nearest-first order), then shifted into this tile, so the
@@ -86,7 +87,7 @@ void Renderer::Impl::build_instances(const viz::FrameView& fv, const viz::Camera
     viz::FramePlan fplan;
     viz::plan_frame(scene.layout, ffv, viz::LodOptions{.cell_budget = 0, .cell_min_px = opts.cell_min_px}, fplan);
     const size_t first = text.size();
-    build_labels(text, scene, fo, selection, ffv.view_proj, full, fplan.order);
+    build_labels(text, scene, fo, selection, ffv.view_proj, full, fplan.order, ol);
     const float ox = std::round(cam.tile.x * float(fo.width)), oy = std::round(cam.tile.y * float(fo.height));
     for (size_t k = first; k < text.size(); ++k) {
       text[k].pos[0] -= ox;

@@ -24,6 +24,7 @@
 #include "code_packing.hpp"
 #include "frame_plan.hpp"
 #include "gpu_types.hpp"
+#include "labels.hpp"
 #include "renderer.hpp"
 #include "vk_buffer.hpp"
 
@@ -86,10 +87,11 @@ Pipelines make_pipelines(VkDevice dev, const Descriptors& d, VkSampleCountFlagBi
 
 // ---- renderer_labels.cpp
 // Text and 2D panels (screen pixels) for the overlay pass: layer labels placed nearest first and
-// never overlapping, the title, the legend and the selected-neuron panel.
+// never overlapping (none over an open layer's grid but its own), the title, the legend and the
+// selected-neuron panel.
 void build_labels(std::vector<gpu::TextVertex>& text, const viz::Scene& scene, const RenderOptions& opts,
                   const Selection& selection, const glm::mat4& view_proj, const viz::Camera& cam,
-                  const std::vector<int>& order);
+                  const std::vector<int>& order, const viz::OpenLabels& open = {});
 // World-space lines: connection bundles between visible layers, the receptive-field wireframes and
 // cones, and the fan-out. Returns the index of the first line drawn without the depth test (the
 // fan-out lies behind the selected layer's own slabs when that layer is seen from the front);

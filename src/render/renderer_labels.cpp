@@ -89,7 +89,7 @@ std::string short_name(std::string s) {
 
 void build_labels(std::vector<gpu::TextVertex>& text, const viz::Scene& scene, const RenderOptions& opts,
                   const Selection& selection, const glm::mat4& vp, const viz::Camera& cam,
-                  const std::vector<int>& order) {
+                  const std::vector<int>& order, const viz::OpenLabels& open) {
   const float W = float(opts.width), H = float(opts.height);
   const float ui = std::clamp(H / 1000.0f, 0.6f, 4.0f);
   const FontAtlas& fa = font_atlas();
@@ -134,7 +134,7 @@ void build_labels(std::vector<gpu::TextVertex>& text, const viz::Scene& scene, c
     for (const auto& r : placed) reserved.emplace_back(r.x, r.y, r.z - r.x, r.w - r.y);
     const auto labels = viz::place_layer_labels(
         scene.layout, order, vp, opts.width, opts.height, [&](const std::string& t, float px) { return fa.text_width(t, px); }, st,
-        reserved, {L0, R0}, [&](int li) { return cam.cut && scene.layout.layers[static_cast<size_t>(li)].max().x < cam.cut_x; });
+        reserved, {L0, R0}, [&](int li) { return cam.cut && scene.layout.layers[static_cast<size_t>(li)].max().x < cam.cut_x; }, open);
     if (!opts.layer_bars.empty()) {
       std::vector<bool> labelled(scene.layout.layers.size(), false);
       for (const auto& lb : labels)

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "camera.hpp"
+#include "open_layer.hpp"
 
 namespace netlens::viz {
 
@@ -116,22 +117,70 @@ std::vector<PlacedLabel> place_labels(const std::vector<LabelCandidate>& c, cons
   return out;
 }
 
+glm::vec4 open_grid_rect(const Layout& layout, const OpenLabels& open, const glm::mat4& vp, int width, int height) {
+  if (open.layer < 0 || static_cast<size_t>(open.layer) >= layout.layers.size() || !(open.t > 0.0f)) return glm::vec4(0.0f);
+  const TileBox b = open_layer_bounds(layout.layers[static_cast<size_t>(open.layer)], open.t);
+  glm::vec2 lo(1e30f), hi(-1e30f);
+  for (int k = 0; k < 8; ++k) {
+    const glm::vec3 p = b.origin + b.size * glm::vec3(k & 1 ? 1.0f : 0.0f, k & 2 ? 1.0f : 0.0f, k & 4 ? 1.0f : 0.0f);
+    const glm::vec4 c = vp * glm::vec4(p, 1.0f);
+    if (c.w <= 1e-6f) return glm::vec4(0.0f);  // behind the eye: no usable rectangle
+    const glm::vec2 s((c.x / c.w * 0.5f + 0.5f) * float(width), (c.y / c.w * 0.5f + 0.5f) * float(height));
+    lo = glm::min(lo, s);
+    hi = glm::max(hi, s);
+  }
+  lo = glm::max(lo, glm::vec2(0.0f));
+  hi = glm::min(hi, glm::vec2(float(width), float(height)));
+  if (hi.x <= lo.x || hi.y <= lo.y) return glm::vec4(0.0f);
+  return {lo.x, lo.y, hi.x - lo.x, hi.y - lo.y};
+}
+
 std::vector<LayerLabel> place_layer_labels(const Layout& layout, const std::vector<int>& order, const glm::mat4& vp,
                                            int width, int height, const TextWidth& text_width, const LabelStyle& st,
-                                           const std::vector<glm::vec4>& reserved, glm::vec2 x_range,
-                                           const std::function<bool(int)>& skip) {
+                                           const std::vector<glm::vec4>& reserved_in, glm::vec2 x_range,
+                                           const std::function<bool(int)>& skip, const OpenLabels& open) {
   const float ui = st.ui, p1 = st.title_px * ui, p2 = st.detail_px * ui, pad = st.pad * ui;
   std::vector<LabelCandidate> cand;
   std::vector<LayerLabel> info;
+  std::vector<glm::vec4> reserved = reserved_in;
+  std::vector<LayerLabel> out;
+  const glm::vec4 grid = open_grid_rect(layout, open, vp, width, height);
+  float grid_depth = 0.0f;
+  if (grid.z > 0.0f) {
+    // The open layer's own label first, on the grid's top edge; then the grid is kept free.
+    const auto& v = layout.layers[static_cast<size_t>(open.layer)];
+    const TileBox b = open_layer_bounds(v, open.t);
+    grid_depth = (vp * glm::vec4(b.origin + 0.5f * b.size, 1.0f)).w;
+    LayerLabel l;
+    l.layer = open.layer;
+    l.title = display_name(v.tensor);
+    l.detail = detail_line(v.tensor);
+    const float w = std::max(text_width(l.title, p1), text_width(l.detail, p2)) + 2 * pad;
+    const float h = p1 + p2 + 2.2f * pad;
+    const float above = grid.y - st.tick * ui;
+    l.anchor = {grid.x + 0.5f * grid.z, above - h >= 0.0f ? grid.y : grid.y + h + st.tick * ui + 4.0f * ui};
+    const auto pl = place_labels({{l.anchor, {w, h}, 1.0f}}, reserved, {x_range.x, 0.0f, x_range.y, float(height)},
+                                 st.spacing * ui, st.tick * ui);
+    if (!pl.empty()) {
+      l.rect = pl.front().rect;
+      reserved.push_back(l.rect);
+      out.push_back(l);
+    }
+    reserved.push_back(grid);
+  }
   const float n = float(order.size());
   for (size_t k = 0; k < order.size(); ++k) {
     const int li = order[k];
     if (li < 0 || static_cast<size_t>(li) >= layout.layers.size()) continue;
     if (skip && skip(li)) continue;
+    if (grid.z > 0.0f && li == open.layer) continue;  // placed above
     const auto& v = layout.layers[static_cast<size_t>(li)];
     glm::vec3 a(v.center().x, v.max().y + 0.04f * v.size.y + 0.5f, v.center().z);
     auto p = project_to_pixel(vp, a, width, height);
     if (!p) continue;
+    if (grid.z > 0.0f && p->x >= grid.x && p->x <= grid.x + grid.z && p->y >= grid.y && p->y <= grid.y + grid.w &&
+        (vp * glm::vec4(v.center(), 1.0f)).w > grid_depth)
+      continue;  // behind the tiles
     LayerLabel l;
     l.layer = li;
     l.title = display_name(v.tensor);
@@ -148,7 +197,6 @@ std::vector<LayerLabel> place_layer_labels(const Layout& layout, const std::vect
   }
   auto placed = place_labels(cand, reserved, {x_range.x, 0.0f, x_range.y, float(height)}, st.spacing * ui, st.tick * ui);
   std::sort(placed.begin(), placed.end(), [](const PlacedLabel& a, const PlacedLabel& b) { return a.candidate < b.candidate; });
-  std::vector<LayerLabel> out;
   for (const auto& pl : placed) {
     LayerLabel l = info[static_cast<size_t>(pl.candidate)];
     l.rect = pl.rect;

@@ -53,12 +53,24 @@ struct LayerLabel {
   glm::vec2 anchor{0.0f};
 };
 using TextWidth = std::function<float(const std::string& text, float px)>;
+// A layer opened into a grid of tiles (viz/open_layer.hpp) at openness t > 0; layer -1: none.
+struct OpenLabels {
+  int layer = -1;
+  float t = 0.0f;
+};
+// The open layer's grid on screen: the bounding rectangle (x, y, w, h) of its tiles' corners
+// projected with view_proj, clipped to the frame; w = 0 when it is not in front of the camera.
+glm::vec4 open_grid_rect(const Layout& layout, const OpenLabels& open, const glm::mat4& view_proj, int width, int height);
 // Labels of the layers in `order` (e.g. nearest first; priority follows that order unless a layer
 // is on the spine or a collapsed group, which come first), skipping layers whose anchor is off
 // screen or for which `skip` says so.
 std::vector<LayerLabel> place_layer_labels(const Layout& layout, const std::vector<int>& order, const glm::mat4& view_proj,
                                            int width, int height, const TextWidth& text_width, const LabelStyle& style,
                                            const std::vector<glm::vec4>& reserved, glm::vec2 x_range,
-                                           const std::function<bool(int)>& skip = {});
+                                           const std::function<bool(int)>& skip = {}, const OpenLabels& open = {});
+// With `open` (t > 0): the grid's screen rectangle is kept free of other labels, a layer whose anchor
+// falls on the grid and lies behind it (farther along the view than the grid's centre) is not
+// labelled (its volume is hidden by the tiles), and the open layer's own label comes first, centred
+// on the grid's top edge (above it when there is room, else just inside it).
 
 }  // namespace netlens::viz
