@@ -1,0 +1,79 @@
+// Private to the Panels sources (panels*.cpp / panel_*.cpp): the shared colours and text helpers, and Panels::Cache.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <imgui.h>
+
+#include "activation_fn.hpp"
+#include "attention.hpp"
+#include "colormap.hpp"
+#include "contributions.hpp"
+#include "predictions.hpp"
+#include "weights.hpp"
+#include "model_view.hpp"
+#include "stats.hpp"
+#include "structure.hpp"
+#include "panels.hpp"
+
+namespace netlens::ui {
+
+inline const ImVec4 kAccent(0.35f, 0.75f, 1.0f, 1.0f);
+inline const ImVec4 kDim(0.60f, 0.66f, 0.74f, 1.0f);
+inline const ImVec4 kCyan(0.30f, 0.95f, 1.0f, 1.0f);
+inline const ImVec4 kOrange(1.0f, 0.62f, 0.20f, 1.0f);
+
+inline std::string shape_text(const Shape& s) {
+  std::string t;
+  for (size_t i = 0; i < s.size(); ++i) t += (i ? "x" : "") + std::to_string(s[i]);
+  return t.empty() ? "scalar" : t;
+}
+
+// Values derived from the scene for the current settings, rebuilt when either changes.
+struct Panels::Cache {
+  ViewSettings settings;
+  bool have_global = false;
+  viz::ColorScale global;
+  std::map<int, viz::ColorScale> scales;
+  struct Grid {
+    ChannelOrder order;
+    float aspect;
+    FeatureGrid grid;
+    int tex = -1;
+  };
+  std::map<int, Grid> grids;
+  // The analyses (netlens_inspect), computed on first use; an analysis that refuses a tensor
+  // leaves its one-line reason instead.
+  std::optional<inspect::Structure> structure;
+  std::map<int, inspect::TensorStats> stats;
+  std::map<int, std::string> stats_error;
+  std::map<int, std::vector<float>> channel_mean, channel_max;  // sort keys, from stats' rankings
+  struct Act {
+    std::optional<inspect::ActivationAnalysis> a;
+    std::string note;
+  };
+  std::map<int, Act> act;
+  std::optional<std::vector<inspect::Activation>> all_acts;
+  std::optional<inspect::Predictions> preds;
+  std::string preds_error;
+  struct Weights {
+    std::optional<inspect::WeightsReport> w;
+    std::string note;
+  };
+  std::map<int, Weights> weights;  // by layer (the linear node behind it)
+  std::optional<std::vector<inspect::AttentionMap>> attn;
+  std::string attn_error;
+  std::map<std::string, int> textures;  // small textures by what they show (weights, attention)
+  std::pair<int, int64_t> contrib_key{-1, -1};
+  std::optional<inspect::Contributions> contrib;
+  std::string contrib_error;
+};
+
+}  // namespace netlens::ui
