@@ -143,6 +143,7 @@ void View::make_renderer() {
                            .subtitle = spec_.subtitle, .value_name = viz::value_label(spec_.values, spec_.sources),
                            .inset_left = spec_.inset, .inset_right = spec_.inset};
   if (!spec_.overlays) ro.labels = ro.legend = false, ro.title.clear();
+  ro.tokens = spec_.tokens;
   if (spec_.cell_budget > 0) ro.cell_budget = spec_.cell_budget;
   if (scene_->options.global_scale && !scene_->layers.empty()) {
     // One scale for every layer (the difference and metric modes): the legend shows its range.

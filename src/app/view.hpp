@@ -79,6 +79,8 @@ struct FrameSpec {
   // The scene starts as the structure only (every value 0: the neutral zero colour), without reading
   // the session's values: a prepared session that has not run yet (render --progressive's first frame).
   bool structure_only = false;
+  // --text's tokens: labels along sequence tensors' token axes in 3D (viz/token_labels.hpp).
+  std::vector<std::string> tokens;
 };
 
 // The panels (netlens_ui) over the frame.

@@ -121,6 +121,7 @@ void Viewer::open() {
   spec.hidden_inputs = o_.hidden_inputs;
   spec.flow_strip = o_.flow_strip;
   spec.collapse = o_.collapse;
+  spec.tokens = o_.text_tokens;  // --text: token labels along sequence axes in 3D
   if (spec.collapse.empty()) {
     size_t shown = 0;
     auto count = [&](const Session& ss) { shown = viz::select_tensors(ss.graph(), ss.planned()).size(); };

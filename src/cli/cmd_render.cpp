@@ -19,6 +19,7 @@
 #include "labels.hpp"
 #include "layout_groups.hpp"
 #include "layout_json.hpp"
+#include "token_labels.hpp"
 #include "live_interop.hpp"
 #include "metrics.hpp"
 #include "diff.hpp"
@@ -62,8 +63,22 @@ void write_layout_json(const Session& s, const app::FrameSpec& fs, const std::st
   const auto labels = viz::place_layer_labels(
       l, order, vp, w, h, [](const std::string& t, float px) { return render::font_atlas().text_width(t, px); }, st, reserved,
       {0.0f, float(w)}, [&](int li) { return cam.cut && l.layers[static_cast<size_t>(li)].max().x < cam.cut_x; }, open);
+  std::string json = viz::layout_json(l, shown.groups, labels);
+  if (!fs.tokens.empty()) {
+    // --text: the token labels as the renderer places them (after the layer labels, kept off them).
+    std::vector<glm::vec4> taken = reserved;
+    for (const auto& lb : labels) taken.push_back(lb.rect);
+    if (open.layer >= 0 && open.t > 0.0f)
+      if (const glm::vec4 g = viz::open_grid_rect(l, open, vp, w, h); g.z > 0.0f) taken.push_back(g);
+    viz::TokenLabelStyle ts;
+    ts.ui = ui;
+    const auto toks = viz::place_token_labels(
+        l, fs.tokens, order, vp, w, h, [](const std::string& t, float px) { return render::font_atlas().text_width(t, px); }, ts, taken,
+        {0.0f, float(w)}, [&](int li) { return cam.cut && l.layers[static_cast<size_t>(li)].max().x < cam.cut_x; });
+    json.insert(json.rfind('}'), ", \"token_labels\": " + viz::token_labels_json(toks));
+  }
   std::ofstream f(path);
-  f << viz::layout_json(l, shown.groups, labels);
+  f << json;
   if (!f.flush()) throw Error(ErrorKind::Io, "--layout-json: cannot write " + path);
 }
 
@@ -306,6 +321,7 @@ int run_render(const std::vector<std::string>& argv) {
     return 0;
   }
   LoadedModel m = load_model(mo, /*need_inputs=*/true);
+  fs.tokens = m.text.labels;  // --text: token labels along sequence axes in 3D
   try {
     run_cancellable(m);
   } catch (const Cancelled& e) {

@@ -63,6 +63,9 @@ struct RenderOptions {
   // Pixels covered by side panels drawn over the frame (the UI): the 2D overlays (title, legend,
   // selection panel, layer labels) stay between them.
   int inset_left = 0, inset_right = 0;
+  // --text's tokens: a sequence tensor's token axis is labelled with them where they fit
+  // (viz/token_labels.hpp; drawn with the layer labels). Empty: none.
+  std::vector<std::string> tokens;
   // Largest code buffer to allocate, in bytes; 0 = what the device allows (maxStorageBufferRange,
   // maxMemoryAllocationSize, 1 GiB). Tests inject a small value to exercise the split cheaply.
   uint64_t max_buffer_bytes = 0;

@@ -15,6 +15,7 @@
 #include "labels.hpp"
 #include "layout_edges.hpp"
 #include "renderer_impl.hpp"
+#include "token_labels.hpp"
 
 namespace netlens::render {
 
@@ -157,6 +158,23 @@ void build_labels(std::vector<gpu::TextVertex>& text, const viz::Scene& scene, c
       // A small tick from the label down to the volume.
       add_panel(text, lb.anchor.x - 0.75f * ui, y0 + h, 1.5f * ui, std::max(0.0f, lb.anchor.y - y0 - h), 0.5f,
                 glm::vec4(0.35f, 0.75f, 1.0f, 0.55f));
+    }
+    if (!opts.tokens.empty()) {
+      // Token labels along sequence axes (viz/token_labels.hpp): kept off the layer labels, the
+      // title and legend; an axis is labelled only where all its tokens fit.
+      for (const auto& lb : labels) reserved.push_back(lb.rect);
+      if (open.layer >= 0 && open.t > 0.0f)
+        if (const glm::vec4 g = viz::open_grid_rect(scene.layout, open, vp, opts.width, opts.height); g.z > 0.0f) reserved.push_back(g);
+      viz::TokenLabelStyle ts;
+      ts.ui = ui;
+      const auto toks = viz::place_token_labels(
+          scene.layout, opts.tokens, order, vp, opts.width, opts.height, [&](const std::string& t, float px) { return fa.text_width(t, px); },
+          ts, reserved, {L0, R0}, [&](int li) { return cam.cut && scene.layout.layers[static_cast<size_t>(li)].max().x < cam.cut_x; });
+      const float tp = ts.px * ui, tpad = ts.pad * ui;
+      for (const auto& t : toks) {
+        add_panel(text, t.rect.x, t.rect.y, t.rect.z, t.rect.w, 3.0f * ui, glm::vec4(0.07f, 0.08f, 0.11f, 0.72f));
+        add_text(text, t.rect.x + tpad, t.rect.y + tpad + 0.8f * tp, tp, t.text, glm::vec4(0.98f, 0.90f, 0.62f, 1.0f));
+      }
     }
   }
   if (std::any_of(opts.layer_bar_warn.begin(), opts.layer_bar_warn.end(), [](uint8_t w) { return w != 0; })) {
