@@ -173,7 +173,7 @@ void build_labels(std::vector<gpu::TextVertex>& text, const viz::Scene& scene, c
       const float tp = ts.px * ui, tpad = ts.pad * ui;
       for (const auto& t : toks) {
         add_panel(text, t.rect.x, t.rect.y, t.rect.z, t.rect.w, 3.0f * ui, glm::vec4(0.07f, 0.08f, 0.11f, 0.72f));
-        add_text(text, t.rect.x + tpad, t.rect.y + tpad + 0.8f * tp, tp, t.text, glm::vec4(0.98f, 0.90f, 0.62f, 1.0f));
+        add_text(text, t.rect.x + tpad, t.rect.y + 0.5f * tpad + 0.8f * tp, tp, t.text, glm::vec4(0.98f, 0.90f, 0.62f, 1.0f));
       }
     }
   }

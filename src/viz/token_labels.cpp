@@ -72,7 +72,7 @@ std::vector<TokenLabel> place_token_labels(const Layout& layout, const std::vect
     texts.push_back(token_label_text(t));
     widths.push_back(text_width(texts.back(), px) + 2.0f * pad);
   }
-  const float h = px + 2.0f * pad;
+  const float h = px + pad;  // half a pad above and below: dense sheets' rows are barely taller than the text
   std::vector<glm::vec4> taken = reserved;
   std::vector<int> rank(layout.layers.size(), -1);
   for (size_t k = 0; k < order.size(); ++k)
@@ -137,9 +137,10 @@ std::vector<TokenLabel> place_token_labels(const Layout& layout, const std::vect
           const glm::vec2 p = anchors[i];
           const float w = widths[i];
           const float lift = float(static_cast<int>(i) % levels) * (h + sp.y);
-          const glm::vec4 r = a.kind == TokenAxisKind::Rows ? glm::vec4(p.x - gap - w, p.y - 0.5f * h, w, h)
-                              : below                        ? glm::vec4(p.x - 0.5f * w, p.y + gap + lift, w, h)
-                                                             : glm::vec4(p.x - 0.5f * w, p.y - gap - h - lift, w, h);
+          // Whole-pixel corners: small text on a fractional offset loses its thin vertical strokes.
+          const glm::vec4 r = a.kind == TokenAxisKind::Rows ? glm::vec4(std::floor(p.x - gap - w), std::round(p.y - 0.5f * h), w, h)
+                              : below                        ? glm::vec4(std::round(p.x - 0.5f * w), std::round(p.y + gap + lift), w, h)
+                                                             : glm::vec4(std::round(p.x - 0.5f * w), std::round(p.y - gap - h - lift), w, h);
           if (r.x < x_range.x || r.x + r.z > x_range.y || r.y < 0.0f || r.y + r.w > float(height)) ok = false;
           for (size_t k = 0; ok && k < taken.size(); ++k) ok = !overlaps(r, taken[k], sp);
           for (size_t k = 0; ok && k < nearer.size(); ++k) ok = !overlaps(r, nearer[k], glm::vec2(0.0f));

@@ -54,8 +54,8 @@ struct TokenLabel {
   glm::vec2 anchor{0.0f};
 };
 struct TokenLabelStyle {
-  float px = 15.0f, pad = 3.0f, gap = 4.0f;  // text size, padding around it, gap to the volume (ui 1)
-  glm::vec2 spacing{2.0f, 1.0f};              // kept free between two labels
+  float px = 15.0f, pad = 1.5f, gap = 4.0f;  // text size, padding (each side; half of it above and below), gap to the volume (ui 1)
+  glm::vec2 spacing{2.0f, 0.5f};              // kept free between two labels
   float ui = 1.0f;
 };
 // The label text of a token: control characters and spaces made visible ("␣" is not in the ASCII

@@ -1,10 +1,10 @@
 // Token labels along sequence axes in 3D (viz/token_labels.hpp, issue 18), on the tiny transformer
-// text classifier scripts/train-text-models.py trains (--models textcls; made once per build folder,
-// text_models.hpp — the same folder and command as test_text_transformer):
+// text classifier and the char-LSTM scripts/train-text-models.py trains (made once per build folder,
+// text_models.hpp — the same folders and commands as test_text_transformer and test_text_lstm):
 // - token_axes picks exactly the layers whose ONNX shape has the token count on the time axis: the
 //   second-to-last dim of a rank >= 3 tensor (rows: the T of [1, T, D], the queries of
 //   [1, heads, T, T]) and the last dim of a rank >= 4 one (columns: the keys), the rule written here
-//   from the shapes, not from the volumes; the input ids [1, T] (a vector) get none; and each token's
+//   from the shapes, not from the volumes (an LSTM's Y [T, 1, 1, H]: rows); no vector gets any; and each token's
 //   anchor lies inside its row (or column) of the layer's box, on neuron_center's row;
 // - `render --text ... --view layer:<attention map> --layout-json`: every labelled axis carries all
 //   the tokens, in order, as eval.json's tokenizer reference spells them; no two token labels
@@ -67,28 +67,35 @@ std::string run_cli(const std::string& args, int* status) {
   return out;
 }
 
-// What the test expects from the ONNX shape alone.
-bool want_rows(const Shape& s, int64_t T) { return s.size() >= 3 && s[s.size() - 2] == T; }
-bool want_cols(const Shape& s, int64_t T) {
+// What the test expects from the ONNX shape alone. An LSTM's Y is [T, dirs, batch, hidden]: time first.
+bool want_rows(const Shape& s, const std::string& op, int64_t T) {
+  if (op == "LSTM") return s.size() == 4 && s[0] == T && s[2] == 1;
+  return s.size() >= 3 && s[s.size() - 2] == T;
+}
+bool want_cols(const Shape& s, const std::string& op, int64_t T) {
+  if (op == "LSTM") return false;
   return s.size() >= 3 && s.back() == T && (s.size() >= 4 || s[s.size() - 2] != T);
 }
 
-bool overlap(const json& a, const json& b) {
-  const double ax = a[0], ay = a[1], aw = a[2], ah = a[3], bx = b[0], by = b[1], bw = b[2], bh = b[3];
-  return ax < bx + bw && bx < ax + aw && ay < by + bh && by < ay + ah;
+// The char-LSTM, exactly as test_text_lstm makes it (same folder, models and reference command).
+std::string lstm_dir() {
+  const fs::path out = NETLENS_TEXT_MODELS;
+  return text_models::trained_models(out, "charlstm",
+                                     "NETLENS_CACHE_DIR='" + std::string(NETLENS_CACHE_DIR) + "' node '" + NETLENS_SOURCE_DIR +
+                                         "/scripts/ort/run.js' '" + (out / "charlstm.onnx").string() + "' '" +
+                                         (out / "ort").string() + "' --input ids='" + (out / "charlstm.eval_ids.npy").string() + "'");
 }
 
-}  // namespace
-
-TEST(TokenLabels, AxesAreTheShapesTokenDimsAndAnchorsLieInTheirRows) {
-  const std::string dir = model_dir();
-  const json ev = read_json(fs::path(dir) / "textcls.eval.json");
-  const json& sent = ev["sentences"][0];
-  const Vocabulary v = Vocabulary::load(dir + "/textcls.vocab.json");
-  const Graph g = load_onnx(dir + "/textcls.onnx");
-  const TextTokens tokens = tokenize(sent["text"].get<std::string>(), &v, parse_tokenizer(v.declared_tokenizer()));
+struct AxisCount {
+  int rows = 0, both = 0, layers = 0;
+};
+// token_axes on `model` run on `text` against the shape rule, and every anchor inside its row/column.
+AxisCount check_axes(const std::string& model, const std::string& vocab, const std::string& text) {
+  const Vocabulary v = Vocabulary::load(vocab);
+  const Graph g = load_onnx(model);
+  const TextTokens tokens = tokenize(text, &v, parse_tokenizer(v.declared_tokenizer().empty() ? "char" : v.declared_tokenizer()));
   const auto T = static_cast<int64_t>(tokens.labels.size());
-  ASSERT_GE(T, 4);
+  EXPECT_GE(T, 4);
   auto cpu = make_cpu_backend();
   Session s(g, {cpu.get()});
   s.run({{g.inputs.at(0).name, text_tensor(tokens, g.inputs.at(0))}});
@@ -96,16 +103,17 @@ TEST(TokenLabels, AxesAreTheShapesTokenDimsAndAnchorsLieInTheirRows) {
   std::map<int, std::pair<bool, bool>> got;
   for (const auto& a : viz::token_axes(layout, tokens.labels.size()))
     (a.kind == viz::TokenAxisKind::Rows ? got[a.layer].first : got[a.layer].second) = true;
-  int n_rows = 0, n_both = 0;
+  AxisCount n;
+  n.layers = static_cast<int>(layout.layers.size());
   for (size_t i = 0; i < layout.layers.size(); ++i) {
     const viz::LayerVolume& l = layout.layers[i];
     const Shape& sh = l.tensor.shape;
     const auto it = got.find(static_cast<int>(i));
     const bool rows = it != got.end() && it->second.first, cols = it != got.end() && it->second.second;
-    EXPECT_EQ(rows, want_rows(sh, T)) << l.tensor.name;
-    EXPECT_EQ(cols, want_cols(sh, T)) << l.tensor.name;
-    n_rows += rows;
-    n_both += rows && cols;
+    EXPECT_EQ(rows, want_rows(sh, l.tensor.op, T)) << l.tensor.name;
+    EXPECT_EQ(cols, want_cols(sh, l.tensor.op, T)) << l.tensor.name;
+    n.rows += rows;
+    n.both += rows && cols;
     for (int64_t k = 0; rows && k < T; ++k) {
       const glm::vec3 p = viz::token_anchor(l, viz::TokenAxisKind::Rows, k);
       const float top = l.origin.y + l.size.y;
@@ -123,12 +131,33 @@ TEST(TokenLabels, AxesAreTheShapesTokenDimsAndAnchorsLieInTheirRows) {
       EXPECT_FLOAT_EQ(p.y, l.origin.y + l.size.y);
     }
   }
-  // The embedding/encoder sheets [1, T, D] and the attention map [1, heads, T, T] are there.
-  EXPECT_GE(n_rows, 3);
-  EXPECT_GE(n_both, 1);
-  std::printf("[token labels] textcls, %lld tokens: %d of %zu layers have token rows, %d also token columns\n",
-              static_cast<long long>(T), n_rows, layout.layers.size(), n_both);
   EXPECT_TRUE(viz::token_axes(layout, 1).empty());
+  std::printf("[token labels] %s, %lld tokens: %d of %d layers have token rows, %d also token columns\n",
+              fs::path(model).filename().c_str(), static_cast<long long>(T), n.rows, n.layers, n.both);
+  return n;
+}
+
+bool overlap(const json& a, const json& b) {
+  const double ax = a[0], ay = a[1], aw = a[2], ah = a[3], bx = b[0], by = b[1], bw = b[2], bh = b[3];
+  return ax < bx + bw && bx < ax + aw && ay < by + bh && by < ay + ah;
+}
+
+}  // namespace
+
+TEST(TokenLabels, AxesAreTheShapesTokenDimsAndAnchorsLieInTheirRows) {
+  const std::string dir = model_dir();
+  const json ev = read_json(fs::path(dir) / "textcls.eval.json");
+  // The embedding/encoder sheets [1, T, D] and the attention map [1, heads, T, T] are there.
+  const AxisCount n = check_axes(dir + "/textcls.onnx", dir + "/textcls.vocab.json", ev["sentences"][0]["text"].get<std::string>());
+  EXPECT_GE(n.rows, 3);
+  EXPECT_GE(n.both, 1);
+}
+
+TEST(TokenLabels, CharLstmsOutputHasTokenRows) {
+  const std::string dir = lstm_dir();
+  const AxisCount n = check_axes(dir + "/charlstm.onnx", dir + "/charlstm.vocab.json", "Licensed under the \"License\".");
+  EXPECT_GE(n.rows, 2);  // the LSTM's Y and the head's [1, T, vocab] logits
+  EXPECT_EQ(n.both, 0);
 }
 
 TEST(TokenLabels, RenderCloseUpLabelsEveryTokenInOrderWithoutOverlaps) {
