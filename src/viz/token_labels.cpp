@@ -94,7 +94,9 @@ std::vector<TokenLabel> place_token_labels(const Layout& layout, const std::vect
     }
     return glm::vec4(lo, hi - lo);
   };
+  int labelled = -1;  // the one layer labelled: the first in `order` with an axis that fits
   for (const TokenAxis& a : sorted) {
+    if (labelled >= 0 && a.layer != labelled) break;
     const LayerVolume& l = layout.layers[static_cast<size_t>(a.layer)];
     // A layer's labels never cover a volume nearer to the camera (one earlier in `order`): the
     // labels of layers seen through the focused one would read as its own.
@@ -105,8 +107,9 @@ std::vector<TokenLabel> place_token_labels(const Layout& layout, const std::vect
       if (const auto r = box_rect(layout.layers[static_cast<size_t>(li)])) nearer.push_back(*r);
     }
     // Anchors: rows at whichever end of the row (entry or exit face, z-min or z-max) is furthest
-    // left on screen; columns at the top edge point (entry or exit face) highest on screen, or, when
-    // they do not fit above, at the bottom edge point lowest on screen.
+    // left on screen, or, when the labels do not fit there, furthest right (side 1: `below` means
+    // "the other side"); columns at the top edge point (entry or exit face) highest on screen, or
+    // at the bottom edge point lowest on screen.
     auto anchors_of = [&](bool below) {
       std::vector<glm::vec2> anchors;
       for (size_t i = 0; i < tokens.size(); ++i) {
@@ -114,10 +117,11 @@ std::vector<TokenLabel> place_token_labels(const Layout& layout, const std::vect
         for (int c = 0; c < 4; ++c) {
           glm::vec3 w = token_anchor(l, a.kind, static_cast<int64_t>(i), (c & 1) != 0);
           if (c & 2) w.x += l.size.x;
-          if (below) w.y = l.origin.y;
+          if (below && a.kind == TokenAxisKind::Columns) w.y = l.origin.y;
           const auto p = project_to_pixel(view_proj, w, width, height);
           if (!p) return std::vector<glm::vec2>{};
-          if (!best || (a.kind == TokenAxisKind::Rows ? p->x < best->x : below ? p->y > best->y : p->y < best->y)) best = p;
+          const bool better = best && (a.kind == TokenAxisKind::Rows ? (below ? p->x > best->x : p->x < best->x) : below ? p->y > best->y : p->y < best->y);
+          if (!best || better) best = p;
         }
         anchors.push_back(*best);
       }
@@ -126,7 +130,7 @@ std::vector<TokenLabel> place_token_labels(const Layout& layout, const std::vect
     // Columns whose labels are wider than the column pitch are staggered over up to 3 lines.
     const int max_levels = a.kind == TokenAxisKind::Columns ? 3 : 1;
     bool placed = false;
-    for (int side = 0; side < (a.kind == TokenAxisKind::Columns ? 2 : 1) && !placed; ++side) {
+    for (int side = 0; side < 2 && !placed; ++side) {
       const bool below = side == 1;
       const std::vector<glm::vec2> anchors = anchors_of(below);
       if (anchors.size() != tokens.size()) continue;
@@ -138,7 +142,8 @@ std::vector<TokenLabel> place_token_labels(const Layout& layout, const std::vect
           const float w = widths[i];
           const float lift = float(static_cast<int>(i) % levels) * (h + sp.y);
           // Whole-pixel corners: small text on a fractional offset loses its thin vertical strokes.
-          const glm::vec4 r = a.kind == TokenAxisKind::Rows ? glm::vec4(std::floor(p.x - gap - w), std::round(p.y - 0.5f * h), w, h)
+          const glm::vec4 r = a.kind == TokenAxisKind::Rows ? (below ? glm::vec4(std::ceil(p.x + gap), std::round(p.y - 0.5f * h), w, h)
+                                                                    : glm::vec4(std::floor(p.x - gap - w), std::round(p.y - 0.5f * h), w, h))
                               : below                        ? glm::vec4(std::round(p.x - 0.5f * w), std::round(p.y + gap + lift), w, h)
                                                              : glm::vec4(std::round(p.x - 0.5f * w), std::round(p.y - gap - h - lift), w, h);
           if (r.x < x_range.x || r.x + r.z > x_range.y || r.y < 0.0f || r.y + r.w > float(height)) ok = false;
@@ -150,6 +155,7 @@ std::vector<TokenLabel> place_token_labels(const Layout& layout, const std::vect
         if (!ok) continue;
         for (auto& t : axis) taken.push_back(t.rect), out.push_back(std::move(t));
         placed = true;
+        labelled = a.layer;
       }
     }
   }

@@ -8,11 +8,13 @@
 // Contract of place_token_labels: an axis is labelled all or nothing — every token of it, in order,
 // or none (a partial run of tokens would read as the wrong positions); its rectangles lie inside the
 // viewport and overlap neither each other, nor any reserved rectangle (the layer labels, title,
-// legend), nor another labelled axis's, nor the screen box of a layer nearer to the camera (earlier
+// legend), nor the layer's other axis's, nor the screen box of a layer nearer to the camera (earlier
 // in `order`: labels seen through the focused layer would read as its own). Row labels sit left of
-// their row, column labels above their column (else below it), staggered over up to 3 lines when
-// wider than it. So the overview (rows a pixel apart) shows no token labels
-// and a close-up of one layer shows them all. Deterministic: axes are tried in `order`.
+// their row (else right of it), column labels above their column (else below it), staggered over up
+// to 3 lines when wider than it. One layer at most is labelled: the first in `order` (nearest first)
+// with an axis that fits — labels of several layers side by side read as one layer's, over each
+// other's volumes. So the overview (rows a pixel apart) shows no token labels and a close-up of one
+// layer shows its tokens. Deterministic: axes are tried in `order`.
 #pragma once
 
 #include <functional>

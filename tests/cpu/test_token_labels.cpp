@@ -6,7 +6,8 @@
 //   [1, heads, T, T]) and the last dim of a rank >= 4 one (columns: the keys), the rule written here
 //   from the shapes, not from the volumes (an LSTM's Y [T, 1, 1, H]: rows); no vector gets any; and each token's
 //   anchor lies inside its row (or column) of the layer's box, on neuron_center's row;
-// - `render --text ... --view layer:<attention map> --layout-json`: every labelled axis carries all
+// - `render --text ... --view layer:<attention map> --layout-json`: the map's rows and columns, and no
+//   other layer's axis, are labelled; every labelled axis carries all
 //   the tokens, in order, as eval.json's tokenizer reference spells them; no two token labels
 //   overlap, none overlaps a layer label, all lie in the frame; and the PNG has the labels' light
 //   text inside each rectangle (the JSON is what was drawn). The overview of the same model is
@@ -199,6 +200,7 @@ TEST(TokenLabels, RenderCloseUpLabelsEveryTokenInOrderWithoutOverlaps) {
   EXPECT_TRUE(axes.count({attn_layer, "rows"})) << "the close-up's attention map has no token rows";
   EXPECT_TRUE(axes.count({attn_layer, "columns"})) << "the close-up's attention map has no token columns";
   for (const auto& [key, labels] : axes) {
+    EXPECT_EQ(key.first, attn_layer) << "only the layer in front is labelled";
     ASSERT_EQ(labels.size(), want.size()) << "layer " << key.first << " " << key.second;
     for (size_t k = 0; k < labels.size(); ++k) {
       EXPECT_EQ(labels[k]["token"].get<size_t>(), k);
