@@ -307,8 +307,29 @@ void View::check_live_values() const {
                                             viz::value_mode_name(spec_.values) + "s");
 }
 
+// Same layers in the same order with the same sizes (what Renderer::values_changed needs).
+static bool same_layers(const viz::Layout& a, const viz::Layout& b) {
+  if (a.layers.size() != b.layers.size()) return false;
+  for (size_t i = 0; i < a.layers.size(); ++i)
+    if (a.layers[i].tensor.name != b.layers[i].tensor.name || a.layers[i].dims.count != b.layers[i].dims.count) return false;
+  return true;
+}
+
 render::UploadStats View::show_scene(viz::Scene next) {
   check_live_values();
+  if (!same_layers(next.layout, scene_->layout)) {
+    // The live pipeline lays out every shown tensor once; a collapsed view (the start rule for large
+    // models, a click, X) shows a subset of them: each collapsed block is its output tensor. Take
+    // each shown layer's values from the result by tensor name, on this view's scale options.
+    std::vector<std::vector<float>> values;
+    for (const auto& l : scene_->layout.layers) {
+      const int i = next.layout.find(l.tensor.name);
+      if (i < 0 || next.layers[static_cast<size_t>(i)].values.size() != static_cast<size_t>(l.dims.count))
+        throw Error(ErrorKind::Internal, "live result lacks the shown tensor '" + l.tensor.name + "'");
+      values.push_back(std::move(next.layers[static_cast<size_t>(i)].values));
+    }
+    next = viz::build_scene_from_values(scene_->layout, std::move(values), scene_->options);
+  }
   return replace_scene(std::move(next));
 }
 

@@ -74,6 +74,10 @@ class Uploader final : public live::ResultUploader {
   double apply(live::LiveResult& r, live::ResultSink& sink) override {
     auto p = std::static_pointer_cast<Payload>(r.payload);
     if (!p) throw Error(ErrorKind::Internal, "interop uploader: a result without its payload");
+    // The codes are made on the GPU for the layout the run was captured with: a view showing other
+    // layers (collapsed groups) cannot take them.
+    if (sink.layout().layers.size() != p->offsets.size())
+      throw Error(ErrorKind::Unsupported, "collapsed groups are not shown on the CUDA-Vulkan interop path; use --interop off");
     if (!builder_ || builder_arena_ != p->arena.get() || offsets_ != p->offsets) {
       builder_ = std::make_unique<render::CodeBuilder>(ctx_, sink.layout(), p->offsets, p->arena->size());
       builder_arena_ = p->arena.get();

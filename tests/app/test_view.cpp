@@ -11,6 +11,7 @@
 #include "netlens/cpu.hpp"
 #include "netlens/io.hpp"
 #include "netlens/onnx.hpp"
+#include "values.hpp"
 #include "view.hpp"
 
 using namespace netlens;
@@ -206,3 +207,36 @@ TEST_F(ViewTest, CollapsedBlockSelectsAndExpandsByClickAndCollapsesBack) {
   EXPECT_GE(index_of_group("layer2/layer2.1"), 0);
   EXPECT_EQ(v.spec().collapse.find("layer2/layer2.1") != std::string::npos, true);
 }
+
+namespace {
+
+// A live result is laid out over every shown tensor (the pipeline's layout); a collapsed view (the
+// start rule for models over 150 layers collapses ppocr cls's 197 into blocks) shows a subset.
+// show_scene takes each shown layer's values from the result by tensor name: the frame then equals
+// a view made afresh from the session in the same collapsed state.
+TEST_F(ViewTest, CollapsedViewTakesLiveResultsOfTheFullLayout) {
+  ClsRun r = cls_run(false);
+  Session& s = *r.s;
+  app::View v(context(), s, {.width = 320, .height = 200, .collapse = "auto"});
+  const size_t shown = v.layout().layers.size();
+  ASSERT_LT(shown, viz::select_tensors(s.graph(), s.planned()).size()) << "auto collapses ppocr cls";
+  const std::vector<uint8_t> before = frame(v);
+  // A second input: a photo resized to the line's size, run on the same session.
+  ImagePreprocess pp{.width = 192, .height = 48, .mean = {0.5f, 0.5f, 0.5f}, .std = {0.5f, 0.5f, 0.5f}, .bgr = true};
+  s.run({{"x", load_image("/usr/lib/python3/dist-packages/skimage/data/chelsea.png", pp)}});
+  viz::Scene full = viz::build_scene(viz::layout_tensors(viz::select_tensors(s.graph(), s.planned())),
+                                     viz::value_fetch(s, viz::ValueMode::Activation));
+  v.show_scene(std::move(full));
+  ASSERT_EQ(v.layout().layers.size(), shown);
+  app::View fresh(context(), s, {.width = 320, .height = 200, .collapse = "auto"});
+  for (size_t i = 0; i < shown; ++i) {
+    EXPECT_EQ(v.scene().layers[i].values, fresh.scene().layers[i].values) << v.layout().layers[i].tensor.name;
+    EXPECT_EQ(v.scene().layers[i].scale.lo, fresh.scene().layers[i].scale.lo) << i;
+    EXPECT_EQ(v.scene().layers[i].scale.hi, fresh.scene().layers[i].scale.hi) << i;
+  }
+  const std::vector<uint8_t> after = frame(v);
+  EXPECT_EQ(differing_pixels(after, frame(fresh)), 0u);
+  EXPECT_GT(differing_pixels(after, before), 100u) << "the new input shows";
+}
+
+}  // namespace

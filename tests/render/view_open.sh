@@ -42,7 +42,8 @@ frames 1
 close
 SCRIPT
 
-timeout 150 "$netlens" view "$model" --input "$work/a.png" --labels "$work/labels.txt" --validation --size 480x300 \
+# --collapse none: the screenshots are compared with uncollapsed single-input renders.
+timeout 150 "$netlens" view "$model" --input "$work/a.png" --labels "$work/labels.txt" --validation --size 480x300 --collapse none \
   --title live --script "$work/script.txt" > "$work/stdout" 2> "$work/stderr"
 rc=$?
 [ $rc -eq 0 ] || fail "netlens view exited with $rc"
