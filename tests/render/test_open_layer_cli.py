@@ -18,24 +18,18 @@ import os
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mnv2_chelsea  # noqa: E402
+
 import numpy as np
 
-netlens, models, out = sys.argv[1], sys.argv[2], sys.argv[3]
-os.makedirs(out, exist_ok=True)
-model = os.path.join(models, "mobilenet_v2.onnx")
-photo = "/usr/lib/python3/dist-packages/skimage/data/chelsea.png"
-for f in (model, photo):
-    if not os.path.exists(f):
-        sys.exit(f"missing {f}")
+netlens, out, model, photo = mnv2_chelsea.setup()
 T = "/features/features.1/conv/conv.1/Conv_output_0"
 base = [netlens, "render", model, "--input", photo, "--size", "800x500"]
 
 
 def run(args):
-    r = subprocess.run(args, capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit(f"{' '.join(args)} failed ({r.returncode}): {r.stderr[-2000:]}")
-    return r.stdout
+    return mnv2_chelsea.run(args)[0]
 
 
 dump = os.path.join(out, "dump")

@@ -20,33 +20,27 @@ usage: test_open_layer_labels.py NETLENS MODELS_DIR OUT_DIR
 import json
 import math
 import os
-import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mnv2_chelsea  # noqa: E402
 
 import numpy as np
 from PIL import Image
 
-netlens, models, out = sys.argv[1], sys.argv[2], sys.argv[3]
-os.makedirs(out, exist_ok=True)
-model = os.path.join(models, "mobilenet_v2.onnx")
-photo = "/usr/lib/python3/dist-packages/skimage/data/chelsea.png"
-for f in (model, photo):
-    if not os.path.exists(f):
-        sys.exit(f"missing {f}")
+netlens, out, model, photo = mnv2_chelsea.setup()
 T = "/features/features.1/conv/conv.1/Conv_output_0"
 W, H = 800, 500
 
 
 def run(args):
-    r = subprocess.run([netlens] + args, capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit(f"netlens {' '.join(args)} failed ({r.returncode}): {r.stderr[-2000:]}")
+    mnv2_chelsea.run([netlens] + args)
 
 
 def grid_rect(layer, cam, t):
     cx, cy, cz = layer["center"]
     sx, th, tw = layer["size"]
-    C, cols, rows = 16, 4, 4
+    cols, rows = 4, 4  # 16 channels
     gap = 0.125 * min(th, tw)
     s = t * t * (3 - 2 * t)  # smoothstep easing of the opening
     gy, gz = rows * th + (rows - 1) * gap, cols * tw + (cols - 1) * gap

@@ -16,26 +16,19 @@ usage: test_still_tiled.py NETLENS MODELS_DIR OUT_DIR
 """
 import json
 import os
-import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mnv2_chelsea  # noqa: E402
 
 import numpy as np
 from PIL import Image
 
-netlens, models, out = sys.argv[1], sys.argv[2], sys.argv[3]
-os.makedirs(out, exist_ok=True)
-model = os.path.join(models, "mobilenet_v2.onnx")
-photo = "/usr/lib/python3/dist-packages/skimage/data/chelsea.png"
-for f in (model, photo):
-    if not os.path.exists(f):
-        sys.exit(f"missing {f}")
+netlens, out, model, photo = mnv2_chelsea.setup()
 
 
 def run(args):
-    r = subprocess.run([netlens] + args, capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit(f"netlens {' '.join(args)} failed ({r.returncode}): {r.stderr[-2000:]}")
-    return r.stderr
+    return mnv2_chelsea.run([netlens] + args)[1]
 
 
 def rgb(p):
