@@ -333,6 +333,13 @@ class FileBytes {
     buf_ = std::make_unique_for_overwrite<char[]>(cap);
     for (;;) {
       if (size_ == cap) {
+        // An endless source (/dev/zero, a pipe that never closes) stops here, not at the allocator:
+        // protobuf cannot parse more than 2 GiB in one message anyway.
+        if (size_ > static_cast<size_t>(INT_MAX)) {
+          ::close(fd);
+          throw Error(ErrorKind::Io, path + ": more than 2 GiB read from a " + what +
+                                         " stream without its end; protobuf cannot parse it");
+        }
         auto bigger = std::make_unique_for_overwrite<char[]>(cap * 2);
         std::memcpy(bigger.get(), buf_.get(), size_);
         buf_ = std::move(bigger);

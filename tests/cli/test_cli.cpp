@@ -128,6 +128,15 @@ TEST_F(Cli, CorruptModelIsOneLine) {
   EXPECT_EQ(count_lines(r.out), 1) << r.out;
 }
 
+// A model "file" that never ends (/dev/zero: not a regular file, so it is read, not mapped) stops
+// at protobuf's 2 GiB limit with one line, not at the allocator.
+TEST_F(Cli, EndlessModelStreamIsOneLine) {
+  Result r = run("info /dev/zero");
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("/dev/zero: more than 2 GiB"), std::string::npos) << r.out;
+  EXPECT_EQ(count_lines(r.out), 1) << r.out;
+}
+
 TEST_F(Cli, InferComputesAndDumpsEveryTensor) {
   save(model(), path("m.onnx"));
   save_npy(path("x.npy"), {-1, 2, -3, 4, 0.5f, -0.5f}, {1, 2, 3});
