@@ -45,13 +45,7 @@ std::string shq(const std::string& s) {
   return r;
 }
 
-std::string model_dir() {
-  const fs::path out = NETLENS_TEXT_CLS_MODELS;
-  std::string ort = "set -e; for i in 0 1 2 3 4 5 6 7; do NETLENS_CACHE_DIR='" + std::string(NETLENS_CACHE_DIR) + "' node '" +
-                    NETLENS_SOURCE_DIR + "/scripts/ort/run.js' '" + (out / "textcls.onnx").string() + "' '" +
-                    (out / "ort").string() + "'$i --input ids='" + (out / "textcls.eval_ids_").string() + "'$i.npy; done";
-  return text_models::trained_models(out, "textcls", "bash -c " + shq(ort));
-}
+std::string model_dir() { return text_models::textcls_models(NETLENS_TEXT_CLS_MODELS); }
 
 fs::path scratch(const std::string& name) { return text_models::scratch(fs::path(NETLENS_TEXT_CLS_MODELS).parent_path(), name); }
 

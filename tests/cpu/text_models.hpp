@@ -83,4 +83,15 @@ inline fs::path scratch(const fs::path& parent, const std::string& name) {
   return d.path / name;
 }
 
+// The transformer classifier (train-text-models.py --models textcls) in `out`, with onnxruntime's
+// logits for the script's eight evaluation sentences in out/ort0..7: one definition for every test
+// that uses the folder, so a retrain by any of them leaves what all need.
+inline std::string textcls_models(const fs::path& out) {
+  const std::string ort = "set -e; for i in 0 1 2 3 4 5 6 7; do NETLENS_CACHE_DIR='" + std::string(NETLENS_CACHE_DIR) +
+                          "' node '" + NETLENS_SOURCE_DIR + "/scripts/ort/run.js' '" + (out / "textcls.onnx").string() +
+                          "' '" + (out / "ort").string() + "'$i --input ids='" + (out / "textcls.eval_ids_").string() +
+                          "'$i.npy; done";
+  return trained_models(out, "textcls", "bash -c '" + ort + "'");
+}
+
 }  // namespace text_models
