@@ -1,7 +1,7 @@
 // netlens_bench_render: the render benchmark as a standalone executable (same as `netlens bench-render`).
 #include <cstdio>
 
-#include "bench_render_flags.hpp"
+#include "netlens/cli/bench_render_flags.hpp"
 #include "netlens/core.hpp"
 
 int main(int argc, char** argv) {

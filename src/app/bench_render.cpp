@@ -4,7 +4,7 @@
 // Each frame orbits the camera slightly so no two frames are identical. Frame time = CPU culling
 // and instance generation + upload + GPU execution until the fence signals (no readback unless
 // --png is given).
-#include "bench_render.hpp"
+#include "netlens/app/bench_render.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "camera.hpp"
-#include "renderer.hpp"
-#include "scene.hpp"
+#include "netlens/viz/camera.hpp"
+#include "netlens/render/renderer.hpp"
+#include "netlens/viz/scene.hpp"
 
 namespace netlens::app {
 

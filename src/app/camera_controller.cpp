@@ -1,4 +1,4 @@
-#include "camera_controller.hpp"
+#include "netlens/app/camera_controller.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,11 +1,11 @@
-#include "headless.hpp"
+#include "netlens/app/headless.hpp"
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 
-#include "panels.hpp"
+#include "netlens/ui/panels.hpp"
 
 namespace netlens::app {
 

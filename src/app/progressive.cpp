@@ -1,4 +1,4 @@
-#include "progressive.hpp"
+#include "netlens/app/progressive.hpp"
 
 #include <cstdio>
 #include <filesystem>

@@ -1,4 +1,4 @@
-#include "record.hpp"
+#include "netlens/app/record.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -6,10 +6,10 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "encoder.hpp"
-#include "font.hpp"
-#include "layout_groups.hpp"
-#include "pipeline.hpp"
+#include "netlens/media/encoder.hpp"
+#include "netlens/render/font.hpp"
+#include "netlens/viz/layout_groups.hpp"
+#include "netlens/live/pipeline.hpp"
 
 namespace netlens::app {
 

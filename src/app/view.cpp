@@ -1,4 +1,4 @@
-#include "view.hpp"
+#include "netlens/app/view.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -7,12 +7,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "imgui_layer.hpp"
+#include "netlens/ui/imgui_layer.hpp"
 #include "netlens/explain.hpp"
-#include "layout_groups.hpp"
-#include "panels.hpp"
-#include "picking.hpp"
-#include "vk_util.hpp"
+#include "netlens/viz/layout_groups.hpp"
+#include "netlens/ui/panels.hpp"
+#include "netlens/viz/picking.hpp"
+#include "netlens/render/vk_util.hpp"
 
 namespace netlens::app {
 

@@ -1,4 +1,4 @@
-#include "viewer.hpp"
+#include "netlens/app/viewer.hpp"
 
 #define GLFW_INCLUDE_VULKAN
 #include <GLFW/glfw3.h>
@@ -13,17 +13,17 @@
 #include <sstream>
 #include <vector>
 
-#include "camera_controller.hpp"
-#include "layout_groups.hpp"
-#include "imgui_layer.hpp"
-#include "feeder.hpp"
-#include "pipeline.hpp"
-#include "panels.hpp"
-#include "predictions.hpp"
-#include "renderer.hpp"
-#include "script.hpp"
-#include "swapchain.hpp"
-#include "view.hpp"
+#include "netlens/app/camera_controller.hpp"
+#include "netlens/viz/layout_groups.hpp"
+#include "netlens/ui/imgui_layer.hpp"
+#include "netlens/live/feeder.hpp"
+#include "netlens/live/pipeline.hpp"
+#include "netlens/ui/panels.hpp"
+#include "netlens/inspect/predictions.hpp"
+#include "netlens/render/renderer.hpp"
+#include "netlens/viz/script.hpp"
+#include "netlens/render/swapchain.hpp"
+#include "netlens/app/view.hpp"
 #include "viewer_impl.hpp"
 
 namespace netlens::app {

@@ -15,14 +15,14 @@
 
 #include <glm/vec2.hpp>
 
-#include "camera_controller.hpp"
-#include "imgui_layer.hpp"
-#include "panels.hpp"
-#include "script.hpp"
-#include "swapchain.hpp"
-#include "tour.hpp"
-#include "view.hpp"
-#include "viewer.hpp"
+#include "netlens/app/camera_controller.hpp"
+#include "netlens/ui/imgui_layer.hpp"
+#include "netlens/ui/panels.hpp"
+#include "netlens/viz/script.hpp"
+#include "netlens/render/swapchain.hpp"
+#include "netlens/viz/tour.hpp"
+#include "netlens/app/view.hpp"
+#include "netlens/app/viewer.hpp"
 
 namespace netlens::app::detail {
 

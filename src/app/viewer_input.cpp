@@ -4,9 +4,9 @@
 #include <fstream>
 #include <map>
 
-#include "feeder.hpp"
-#include "open_layer.hpp"
-#include "pipeline.hpp"
+#include "netlens/live/feeder.hpp"
+#include "netlens/viz/open_layer.hpp"
+#include "netlens/live/pipeline.hpp"
 #include "viewer_impl.hpp"
 
 namespace netlens::app::detail {

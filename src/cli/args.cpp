@@ -1,7 +1,7 @@
 #include <algorithm>
 #include <charconv>
 
-#include "command.hpp"
+#include "netlens/cli/command.hpp"
 
 namespace netlens::cli {
 

@@ -1,15 +1,19 @@
-// Linked when netlens is built with the CUDA backend.
-#include "common.hpp"
+// The CUDA backend's door for the CLI and the Python module: compiled in only when netlens_cuda
+// exists (src/cli/CMakeLists.txt, src/python/CMakeLists.txt); registers itself at start-up.
+#include "netlens/cli/common.hpp"
 #include "netlens/cuda.hpp"
 
 namespace netlens::cli {
+namespace {
 
-std::unique_ptr<Backend> make_cuda_backend_or_throw(const std::string& precision) {
-  const std::optional<Precision> p = parse_precision(precision);
-  if (!p) throw Error(ErrorKind::Usage, "--precision must be fp32, tf32 or fp16, got '" + precision + "'");
-  return make_cuda_backend(0, *p);
-}
+const OptionalPartRegistrar kCuda([](OptionalParts& p) {
+  p.make_cuda = [](const std::string& precision) {
+    const std::optional<Precision> prec = parse_precision(precision);
+    if (!prec) throw Error(ErrorKind::Usage, "--precision must be fp32, tf32 or fp16, got '" + precision + "'");
+    return make_cuda_backend(0, *prec);
+  };
+  p.probe_cuda = [] { return cuda_device_info(0); };
+});
 
-CudaDeviceInfo probe_cuda() { return cuda_device_info(0); }
-
+}  // namespace
 }  // namespace netlens::cli

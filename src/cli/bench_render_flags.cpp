@@ -1,4 +1,4 @@
-#include "bench_render_flags.hpp"
+#include "netlens/cli/bench_render_flags.hpp"
 
 #include <algorithm>
 

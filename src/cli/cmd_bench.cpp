@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <map>
 
-#include "common.hpp"
+#include "netlens/cli/common.hpp"
 
 namespace netlens::cli {
 namespace {

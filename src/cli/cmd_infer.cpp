@@ -7,8 +7,8 @@
 #include <fstream>
 #include <numeric>
 
-#include "common.hpp"
-#include "gradients.hpp"
+#include "netlens/cli/common.hpp"
+#include "netlens/cli/gradients.hpp"
 
 namespace netlens::cli {
 namespace {

@@ -2,7 +2,7 @@
 #include <cstdio>
 #include <map>
 
-#include "common.hpp"
+#include "netlens/cli/common.hpp"
 #include "netlens/onnx.hpp"
 
 namespace netlens::cli {

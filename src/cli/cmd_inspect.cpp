@@ -9,18 +9,18 @@
 
 #include <nlohmann/json.hpp>
 
-#include "activation_fn.hpp"
-#include "attention.hpp"
-#include "common.hpp"
-#include "contributions.hpp"
-#include "diff.hpp"
-#include "gradients.hpp"
-#include "metrics.hpp"
-#include "model_view.hpp"
-#include "predictions.hpp"
-#include "stats.hpp"
-#include "structure.hpp"
-#include "weights.hpp"
+#include "netlens/inspect/activation_fn.hpp"
+#include "netlens/inspect/attention.hpp"
+#include "netlens/cli/common.hpp"
+#include "netlens/inspect/contributions.hpp"
+#include "netlens/inspect/diff.hpp"
+#include "netlens/cli/gradients.hpp"
+#include "netlens/viz/metrics.hpp"
+#include "netlens/inspect/model_view.hpp"
+#include "netlens/inspect/predictions.hpp"
+#include "netlens/inspect/stats.hpp"
+#include "netlens/inspect/structure.hpp"
+#include "netlens/inspect/weights.hpp"
 
 namespace netlens::cli {
 namespace {

@@ -4,12 +4,12 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "common.hpp"
-#include "frame_flags.hpp"
+#include "netlens/cli/common.hpp"
+#include "netlens/cli/frame_flags.hpp"
 #include "live_interop.hpp"
 #include "netlens/explain.hpp"
 #include "netlens/onnx.hpp"
-#include "record.hpp"
+#include "netlens/app/record.hpp"
 
 namespace netlens::cli {
 namespace {

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "common.hpp"
+#include "netlens/cli/common.hpp"
 #include "netlens/timeline.hpp"
 #include "timeline_inputs.hpp"
 

@@ -4,17 +4,17 @@
 #include <filesystem>
 #include <optional>
 
-#include "common.hpp"
-#include "feeder.hpp"
-#include "pipeline.hpp"
-#include "uploader.hpp"
+#include "netlens/cli/common.hpp"
+#include "netlens/live/feeder.hpp"
+#include "netlens/live/pipeline.hpp"
+#include "netlens/live/uploader.hpp"
 #include "netlens/onnx.hpp"
-#include "predictions.hpp"
-#include "frame_flags.hpp"
+#include "netlens/inspect/predictions.hpp"
+#include "netlens/cli/frame_flags.hpp"
 #include "timeline_view.hpp"
-#include "tour.hpp"
+#include "netlens/viz/tour.hpp"
 #include "view_values.hpp"
-#include "viewer.hpp"
+#include "netlens/app/viewer.hpp"
 #include "viewer_flags.hpp"
 
 namespace netlens::cli {
@@ -121,7 +121,7 @@ int run_view(const std::vector<std::string>& argv) {
       return app::run_viewer(*m.session, v);
     }
     // Loading another file goes through the live pipeline, as with a folder: its inference thread
-    // runs the session (planned again there, see src/live/pipeline.hpp) and the renderer is updated in place.
+    // runs the session (planned again there, see include/netlens/live/pipeline.hpp) and the renderer is updated in place.
     *m.run_progress = Progress("running node", /*quiet=*/true);
     live::LiveConfig cfg{.input_name = feed->name, .input_dtype = feed->dtype, .pp = feed->pp,
                         .other_inputs = m.inputs, .layout = live::live_layout(*m.session)};

@@ -1,4 +1,4 @@
-#include "common.hpp"
+#include "netlens/cli/common.hpp"
 
 #include <unistd.h>
 
@@ -424,6 +424,33 @@ std::string human_count(double v) {
   else if (v >= 1e3) std::snprintf(b, sizeof b, "%.1fK", v / 1e3);
   else std::snprintf(b, sizeof b, "%.0f", v);
   return b;
+}
+
+OptionalParts& optional_parts() {
+  static OptionalParts parts;
+  return parts;
+}
+
+std::unique_ptr<Backend> make_cuda_backend_or_throw(const std::string& precision) {
+  if (!optional_parts().make_cuda)
+    throw Error(ErrorKind::Device, "no usable CUDA device: this netlens was built without the CUDA backend");
+  return optional_parts().make_cuda(precision);
+}
+
+CudaDeviceInfo probe_cuda() {
+  if (optional_parts().probe_cuda) return optional_parts().probe_cuda();
+  CudaDeviceInfo d;
+  d.error = "this netlens was built without the CUDA backend";
+  return d;
+}
+
+void print_vulkan_system(const CudaDeviceInfo& cuda, const std::string& interop) {
+  if (interop != "auto" && interop != "on" && interop != "off")
+    throw Error(ErrorKind::Usage, "--interop must be auto, on or off, got '" + interop + "'");
+  if (optional_parts().print_vulkan_system) return optional_parts().print_vulkan_system(cuda, interop);
+  std::printf("vulkan     not built (configured with NETLENS_VULKAN=OFF): no renderer, no live data path\n");
+  if (interop == "on") throw Error(ErrorKind::Device, "--interop on: this netlens was built without the Vulkan renderer");
+  std::printf("data path: none (this netlens was built without the Vulkan renderer)\n");
 }
 
 }  // namespace netlens::cli

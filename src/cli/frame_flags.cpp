@@ -1,7 +1,7 @@
-#include "frame_flags.hpp"
+#include "netlens/cli/frame_flags.hpp"
 
 #include "netlens/core.hpp"
-#include "picking.hpp"
+#include "netlens/viz/picking.hpp"
 
 namespace netlens::cli {
 

@@ -1,9 +1,9 @@
-#include "gradients.hpp"
+#include "netlens/cli/gradients.hpp"
 
 #include <algorithm>
 #include <cmath>
 
-#include "predictions.hpp"
+#include "netlens/inspect/predictions.hpp"
 
 namespace netlens::cli {
 

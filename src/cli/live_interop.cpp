@@ -1,14 +1,19 @@
-// Linked when netlens is built with CUDA-Vulkan interop: the CUDA device probed here, the path made
-// by interop (src/interop/live_uploader.cpp).
+// Compiled in only when netlens is built with CUDA-Vulkan interop (src/cli/CMakeLists.txt): registers
+// the live interop path (src/interop/live_uploader.cpp) with the CUDA device probed here.
 #include "live_interop.hpp"
 
-#include "common.hpp"
-#include "live_uploader.hpp"
+#include "netlens/cli/common.hpp"
+#include "netlens/interop/live_uploader.hpp"
 
 namespace netlens::cli {
+namespace {
 
-std::unique_ptr<live::InteropPath> make_live_interop(const std::string& interop, bool validation, std::string* why) {
-  return interop::make_interop_path(probe_cuda(), interop, validation, why);
-}
+const OptionalPartRegistrar kInterop([](OptionalParts& p) {
+  p.interop = true;
+  live_interop_factory() = [](const std::string& interop, bool validation, std::string* why) {
+    return interop::make_interop_path(probe_cuda(), interop, validation, why);
+  };
+});
 
+}  // namespace
 }  // namespace netlens::cli

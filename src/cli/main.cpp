@@ -3,7 +3,7 @@
 #include <exception>
 #include <new>
 
-#include "command.hpp"
+#include "netlens/cli/command.hpp"
 
 namespace {
 

@@ -1,13 +1,16 @@
-// `info --system`, Vulkan part (linked when the renderer is built).
+// `info --system`, Vulkan part: compiled in only when the renderer is built (src/cli/CMakeLists.txt),
+// registered as an optional part (common.hpp).
 #include <cstdio>
 
-#include "common.hpp"
-#include "context.hpp"
-#include "data_path.hpp"
+#include "netlens/cli/common.hpp"
+#include "netlens/render/context.hpp"
+#include "netlens/live/data_path.hpp"
 
 namespace netlens::cli {
 
-void print_vulkan_system(const CudaDeviceInfo& cuda, const std::string& interop) {
+namespace {
+
+void print_vulkan_devices(const CudaDeviceInfo& cuda, const std::string& interop) {
   std::vector<render::DeviceInfo> devs;
   try {
     devs = render::list_devices();
@@ -26,7 +29,7 @@ void print_vulkan_system(const CudaDeviceInfo& cuda, const std::string& interop)
   }
   live::DataPathInputs in{.cuda_backend = cuda.usable,
                          .cuda_reason = cuda.usable ? "" : "no usable CUDA device: " + cuda.error,
-                         .interop_built = NETLENS_INTEROP_BUILT != 0,
+                         .interop_built = optional_parts().interop,
                          .cuda_uuid = cuda.uuid,
                          .vulkan = devs,
                          .interop = interop};
@@ -38,4 +41,7 @@ void print_vulkan_system(const CudaDeviceInfo& cuda, const std::string& interop)
     std::printf("           view: staging upload (the window viewer does not use interop yet)\n");
 }
 
+const OptionalPartRegistrar kVulkanSystem([](OptionalParts& p) { p.print_vulkan_system = print_vulkan_devices; });
+
+}  // namespace
 }  // namespace netlens::cli

@@ -3,7 +3,7 @@
 
 #include <filesystem>
 
-#include "common.hpp"
+#include "netlens/cli/common.hpp"
 #include "netlens/io.hpp"
 
 namespace netlens::cli {

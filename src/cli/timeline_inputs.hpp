@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "command.hpp"
+#include "netlens/cli/command.hpp"
 #include "netlens/timeline.hpp"
 
 namespace netlens::cli {

@@ -10,11 +10,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common.hpp"
-#include "frame_flags.hpp"
-#include "headless.hpp"
-#include "panels.hpp"
-#include "viewer.hpp"
+#include "netlens/cli/common.hpp"
+#include "netlens/cli/frame_flags.hpp"
+#include "netlens/app/headless.hpp"
+#include "netlens/ui/panels.hpp"
+#include "netlens/app/viewer.hpp"
 #include "viewer_flags.hpp"
 
 namespace netlens::cli {

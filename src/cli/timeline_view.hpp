@@ -14,11 +14,11 @@
 #include <string>
 #include <vector>
 
-#include "command.hpp"
+#include "netlens/cli/command.hpp"
 #include "netlens/timeline.hpp"
 #include "timeline_inputs.hpp"
-#include "timeline_panel.hpp"
-#include "view.hpp"
+#include "netlens/ui/timeline_panel.hpp"
+#include "netlens/app/view.hpp"
 
 namespace netlens::cli {
 

@@ -7,10 +7,10 @@
 #include <cstdio>
 
 #include "netlens/explain.hpp"
-#include "panels.hpp"
-#include "pipeline.hpp"
-#include "imgui_layer.hpp"
-#include "view.hpp"
+#include "netlens/ui/panels.hpp"
+#include "netlens/live/pipeline.hpp"
+#include "netlens/ui/imgui_layer.hpp"
+#include "netlens/app/view.hpp"
 
 #include <imgui.h>
 

@@ -17,10 +17,10 @@
 #include <utility>
 #include <vector>
 
-#include "explain_panel.hpp"
+#include "netlens/ui/explain_panel.hpp"
 #include "netlens/runtime.hpp"
-#include "values.hpp"
-#include "viewer.hpp"
+#include "netlens/viz/values.hpp"
+#include "netlens/app/viewer.hpp"
 
 namespace netlens::live {
 class LivePipeline;

@@ -2,7 +2,7 @@
 
 #include <tuple>
 
-#include "frame_flags.hpp"
+#include "netlens/cli/frame_flags.hpp"
 #include "netlens/core.hpp"
 
 namespace netlens::cli {

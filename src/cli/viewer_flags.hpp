@@ -4,8 +4,8 @@
 // own flags; this reads them into the ViewerOptions the frame driver's window target takes.
 #pragma once
 
-#include "command.hpp"
-#include "viewer.hpp"
+#include "netlens/cli/command.hpp"
+#include "netlens/app/viewer.hpp"
 
 namespace netlens::cli {
 

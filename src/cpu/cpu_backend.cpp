@@ -10,8 +10,8 @@
 #include <set>
 #include <sstream>
 
-#include "cpu_ops.hpp"
-#include "half_convert.hpp"
+#include "netlens/cpu/cpu_ops.hpp"
+#include "netlens/cpu/half_convert.hpp"
 #include "netlens/cpu.hpp"
 
 namespace netlens::cpu {

@@ -15,7 +15,7 @@
 
 #include <omp.h>
 
-#include "cpu_ops.hpp"
+#include "netlens/cpu/cpu_ops.hpp"
 #include "netlens/runtime.hpp"
 
 namespace netlens::cpu::ew {

@@ -15,8 +15,8 @@
 
 #include "grad_nn.hpp"
 #include "nn_common.hpp"
-#include "shape_util.hpp"
-#include "shapes_nn.hpp"
+#include "netlens/runtime/shape_util.hpp"
+#include "netlens/runtime/shapes_nn.hpp"
 
 namespace netlens::cpu::nn {
 

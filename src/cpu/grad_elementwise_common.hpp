@@ -21,7 +21,7 @@
 
 #include <omp.h>
 
-#include "cpu_ops.hpp"
+#include "netlens/cpu/cpu_ops.hpp"
 #include "elementwise_common.hpp"
 
 namespace netlens::cpu::gew {

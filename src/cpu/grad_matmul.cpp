@@ -5,7 +5,7 @@
 
 #include "grad_nn.hpp"
 #include "nn_common.hpp"
-#include "shape_util.hpp"
+#include "netlens/runtime/shape_util.hpp"
 
 namespace netlens::cpu::nn {
 

@@ -7,7 +7,7 @@
 #include <memory>
 #include <vector>
 
-#include "cpu_ops.hpp"
+#include "netlens/cpu/cpu_ops.hpp"
 
 namespace netlens::cpu::nn {
 

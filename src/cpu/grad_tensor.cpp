@@ -3,15 +3,15 @@
 // Dropout. Every movement op is a strided copy forward, so its gradient is the adjoint strided
 // add: the forward's own strides, with the roles of source and destination swapped.
 // Index ops live in grad_tensor_index.cpp, Resize/Upsample/Einsum in grad_tensor_resize.cpp.
-#include "grad_tensor.hpp"
+#include "netlens/cpu/grad_tensor.hpp"
 
 #include <algorithm>
 #include <numeric>
 
 #include <omp.h>
 
-#include "shape_util.hpp"
-#include "shapes_tensor.hpp"
+#include "netlens/runtime/shape_util.hpp"
+#include "netlens/runtime/shapes_tensor.hpp"
 #include "tensor_util.hpp"
 
 namespace netlens::cpu {

@@ -7,8 +7,8 @@
 #include <memory>
 #include <utility>
 
-#include "grad_tensor.hpp"
-#include "shape_util.hpp"
+#include "netlens/cpu/grad_tensor.hpp"
+#include "netlens/runtime/shape_util.hpp"
 #include "tensor_util.hpp"
 
 namespace netlens::cpu::grad {

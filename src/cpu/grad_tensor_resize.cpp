@@ -18,8 +18,8 @@
 #include <algorithm>
 #include <memory>
 
-#include "grad_tensor.hpp"
-#include "shapes_tensor.hpp"
+#include "netlens/cpu/grad_tensor.hpp"
+#include "netlens/runtime/shapes_tensor.hpp"
 #include "tensor_einsum.hpp"
 #include "tensor_resize.hpp"
 #include "tensor_util.hpp"

@@ -2,7 +2,7 @@
 // compiled for f16c/avx2 via target attributes (not -mf16c for the whole library, which would make
 // every translation unit require it) and are called per chunk from the OpenMP loop, because
 // outlined OpenMP regions do not inherit a function's target attribute.
-#include "half_convert.hpp"
+#include "netlens/cpu/half_convert.hpp"
 
 #include <cpuid.h>
 #include <immintrin.h>

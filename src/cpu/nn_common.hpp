@@ -11,7 +11,7 @@
 #include <span>
 #include <string>
 
-#include "cpu_ops.hpp"
+#include "netlens/cpu/cpu_ops.hpp"
 #include "netlens/runtime.hpp"
 
 // The library is built for baseline x86-64; hot plain-C++ loops of this family are also compiled

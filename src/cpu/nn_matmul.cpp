@@ -7,7 +7,7 @@
 #include <unordered_map>
 
 #include "nn_common.hpp"
-#include "shape_util.hpp"
+#include "netlens/runtime/shape_util.hpp"
 
 namespace netlens::cpu::nn {
 

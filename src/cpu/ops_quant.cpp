@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <limits>
 
-#include "shape_util.hpp"
+#include "netlens/runtime/shape_util.hpp"
 
 namespace netlens::cpu::quant {
 

@@ -14,8 +14,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "cpu_ops.hpp"
-#include "shapes_quant.hpp"
+#include "netlens/cpu/cpu_ops.hpp"
+#include "netlens/runtime/shapes_quant.hpp"
 
 namespace netlens::cpu::quant {
 

@@ -15,8 +15,8 @@
 #include <oneapi/dnnl/dnnl.h>
 
 #include "ops_quant.hpp"
-#include "shape_util.hpp"
-#include "shapes_nn.hpp"
+#include "netlens/runtime/shape_util.hpp"
+#include "netlens/runtime/shapes_nn.hpp"
 
 namespace netlens::cpu::quant {
 

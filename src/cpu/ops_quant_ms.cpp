@@ -23,8 +23,8 @@
 #include <cmath>
 
 #include "ops_quant.hpp"
-#include "shape_util.hpp"
-#include "shapes_nn.hpp"
+#include "netlens/runtime/shape_util.hpp"
+#include "netlens/runtime/shapes_nn.hpp"
 
 namespace netlens::cpu::quant {
 

@@ -13,8 +13,8 @@
 #include <cstring>
 #include <vector>
 
-#include "cpu_ops.hpp"
-#include "shapes_rnn.hpp"
+#include "netlens/cpu/cpu_ops.hpp"
+#include "netlens/runtime/shapes_rnn.hpp"
 
 namespace netlens::cpu {
 

@@ -12,10 +12,10 @@
 
 #include <omp.h>
 
-#include "cpu_ops.hpp"
-#include "half_convert.hpp"
-#include "shape_util.hpp"
-#include "shapes_tensor.hpp"
+#include "netlens/cpu/cpu_ops.hpp"
+#include "netlens/cpu/half_convert.hpp"
+#include "netlens/runtime/shape_util.hpp"
+#include "netlens/runtime/shapes_tensor.hpp"
 #include "tensor_util.hpp"
 
 namespace netlens::cpu {

@@ -10,7 +10,7 @@
 #include <algorithm>
 #include <optional>
 
-#include "shapes_tensor.hpp"
+#include "netlens/runtime/shapes_tensor.hpp"
 #include "tensor_einsum.hpp"
 #include "tensor_util.hpp"
 

@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <optional>
 
-#include "shape_util.hpp"
-#include "shapes_tensor.hpp"
+#include "netlens/runtime/shape_util.hpp"
+#include "netlens/runtime/shapes_tensor.hpp"
 #include "tensor_util.hpp"
 
 namespace netlens::cpu::tensor {

@@ -12,7 +12,7 @@
 #include <cstring>
 #include <optional>
 
-#include "shapes_tensor.hpp"
+#include "netlens/runtime/shapes_tensor.hpp"
 #include "tensor_resize.hpp"
 #include "tensor_util.hpp"
 

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "shapes_tensor.hpp"
+#include "netlens/runtime/shapes_tensor.hpp"
 
 namespace netlens::cpu::tensor {
 

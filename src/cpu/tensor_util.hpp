@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "cpu_ops.hpp"
+#include "netlens/cpu/cpu_ops.hpp"
 #include "netlens/runtime.hpp"
-#include "shapes_tensor.hpp"
+#include "netlens/runtime/shapes_tensor.hpp"
 
 namespace netlens::cpu::tensor {
 

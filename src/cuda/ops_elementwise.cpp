@@ -3,7 +3,7 @@
 #include <limits>
 
 #include "cuda_ops.hpp"
-#include "shape_util.hpp"
+#include "netlens/runtime/shape_util.hpp"
 
 namespace netlens::cuda {
 namespace {

@@ -7,7 +7,7 @@
 
 #include "cudnn_conv.hpp"
 #include "cuda_ops.hpp"
-#include "shape_util.hpp"
+#include "netlens/runtime/shape_util.hpp"
 
 namespace netlens::cuda {
 namespace {

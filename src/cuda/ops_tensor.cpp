@@ -5,8 +5,8 @@
 #include <cstring>
 
 #include "cuda_ops.hpp"
-#include "resize_geometry.hpp"
-#include "shape_util.hpp"
+#include "netlens/cuda/resize_geometry.hpp"
+#include "netlens/runtime/shape_util.hpp"
 
 namespace netlens::cuda {
 namespace {

@@ -1,4 +1,4 @@
-#include "activation_fn.hpp"
+#include "netlens/inspect/activation_fn.hpp"
 
 #include <algorithm>
 #include <cassert>

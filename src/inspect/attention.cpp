@@ -1,4 +1,4 @@
-#include "attention.hpp"
+#include "netlens/inspect/attention.hpp"
 
 #include <algorithm>
 #include <cmath>

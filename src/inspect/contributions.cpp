@@ -1,4 +1,4 @@
-#include "contributions.hpp"
+#include "netlens/inspect/contributions.hpp"
 
 #include <algorithm>
 #include <cassert>
@@ -6,8 +6,8 @@
 #include <map>
 #include <set>
 
-#include "activation_fn.hpp"
-#include "receptive_field.hpp"
+#include "netlens/inspect/activation_fn.hpp"
+#include "netlens/viz/receptive_field.hpp"
 
 namespace netlens::inspect {
 

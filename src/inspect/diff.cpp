@@ -1,5 +1,5 @@
 // A/B comparison of two runs (definitions in diff.hpp).
-#include "diff.hpp"
+#include "netlens/inspect/diff.hpp"
 
 #include <algorithm>
 #include <cmath>

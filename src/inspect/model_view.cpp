@@ -1,4 +1,4 @@
-#include "model_view.hpp"
+#include "netlens/inspect/model_view.hpp"
 
 namespace netlens::inspect {
 

@@ -1,4 +1,4 @@
-#include "predictions.hpp"
+#include "netlens/inspect/predictions.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "stats.hpp"
+#include "netlens/inspect/stats.hpp"
 
 #include <algorithm>
 #include <cassert>
@@ -7,8 +7,8 @@
 #include <limits>
 #include <numeric>
 
-#include "activation_fn.hpp"
-#include "shapes_quant.hpp"
+#include "netlens/inspect/activation_fn.hpp"
+#include "netlens/runtime/shapes_quant.hpp"
 
 namespace netlens::inspect {
 namespace {

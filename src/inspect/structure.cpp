@@ -1,4 +1,4 @@
-#include "structure.hpp"
+#include "netlens/inspect/structure.hpp"
 
 #include <algorithm>
 #include <cctype>

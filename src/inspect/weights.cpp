@@ -1,4 +1,4 @@
-#include "weights.hpp"
+#include "netlens/inspect/weights.hpp"
 
 #include <algorithm>
 #include <cmath>

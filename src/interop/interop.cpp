@@ -1,4 +1,4 @@
-#include "interop.hpp"
+#include "netlens/interop/interop.hpp"
 
 #include <cuda_runtime_api.h>
 #include <unistd.h>

@@ -1,16 +1,16 @@
 // The interop data path (see live_uploader.hpp): the uploader half runs on the inference thread
 // (capture: signal, read the host values, wait) and the render thread (apply: codes on the GPU).
-#include "live_uploader.hpp"
+#include "netlens/interop/live_uploader.hpp"
 
 #include <cstdint>
 #include <mutex>
 
-#include "code_builder.hpp"
-#include "data_path.hpp"
-#include "interop.hpp"
-#include "pipeline.hpp"
-#include "renderer.hpp"
-#include "values.hpp"
+#include "netlens/render/code_builder.hpp"
+#include "netlens/live/data_path.hpp"
+#include "netlens/interop/interop.hpp"
+#include "netlens/live/pipeline.hpp"
+#include "netlens/render/renderer.hpp"
+#include "netlens/viz/values.hpp"
 
 namespace netlens::interop {
 namespace {

@@ -1,4 +1,4 @@
-#include "data_path.hpp"
+#include "netlens/live/data_path.hpp"
 
 namespace netlens::live {
 

@@ -1,4 +1,4 @@
-#include "feeder.hpp"
+#include "netlens/live/feeder.hpp"
 
 #include <chrono>
 

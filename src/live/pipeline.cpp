@@ -1,9 +1,9 @@
-#include "pipeline.hpp"
+#include "netlens/live/pipeline.hpp"
 
 #include <cstdio>
 
-#include "uploader.hpp"
-#include "values.hpp"
+#include "netlens/live/uploader.hpp"
+#include "netlens/viz/values.hpp"
 
 namespace netlens::live {
 

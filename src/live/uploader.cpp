@@ -1,7 +1,7 @@
-#include "uploader.hpp"
+#include "netlens/live/uploader.hpp"
 
-#include "pipeline.hpp"
-#include "values.hpp"
+#include "netlens/live/pipeline.hpp"
+#include "netlens/viz/values.hpp"
 
 namespace netlens::live {
 

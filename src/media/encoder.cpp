@@ -1,4 +1,4 @@
-#include "encoder.hpp"
+#include "netlens/media/encoder.hpp"
 
 #include <cstdio>
 #include <filesystem>

@@ -1,6 +1,6 @@
 // Folder, video and camera sources. Folders go through the io module's stb loader (the path single
 // image inputs take); video files and cameras through FFmpeg (demux → decode → swscale to RGB24).
-#include "frame_source.hpp"
+#include "netlens/media/frame_source.hpp"
 
 #include <fcntl.h>
 #include <poll.h>

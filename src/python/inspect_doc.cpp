@@ -3,16 +3,16 @@
 // (and src/cli/gradients.cpp for the gradients section) in the same order and with the same keys
 // as src/cli/cmd_inspect.cpp; `input.files` is empty (the inputs came from Python) and
 // `timing_ms.run` is the last run's.
-#include "activation_fn.hpp"
-#include "attention.hpp"
-#include "contributions.hpp"
-#include "gradients.hpp"
+#include "netlens/inspect/activation_fn.hpp"
+#include "netlens/inspect/attention.hpp"
+#include "netlens/inspect/contributions.hpp"
+#include "netlens/cli/gradients.hpp"
 #include "model.hpp"
-#include "model_view.hpp"
-#include "predictions.hpp"
-#include "stats.hpp"
-#include "structure.hpp"
-#include "weights.hpp"
+#include "netlens/inspect/model_view.hpp"
+#include "netlens/inspect/predictions.hpp"
+#include "netlens/inspect/stats.hpp"
+#include "netlens/inspect/structure.hpp"
+#include "netlens/inspect/weights.hpp"
 
 namespace netlens::pyapi {
 

@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include "common.hpp"
+#include "netlens/cli/common.hpp"
 #include "netlens/onnx.hpp"
 
 namespace netlens::pyapi {
@@ -102,6 +102,17 @@ explain::Explanation Model::explain(const std::string& target, const std::string
   explain::input_layout(s);  // Error{Usage} before any work when there is no image input
   *target_out = resolve(target, score, labels);
   return explain::explain(s, inputs_, *target_out, mo);
+}
+
+PngRenderer& png_renderer() {
+  static PngRenderer renderer = nullptr;
+  return renderer;
+}
+
+std::string Model::render_png(const RenderOptions& o) {
+  if (!png_renderer())
+    throw Error(ErrorKind::Device, "render: this netlens was built without the Vulkan renderer (NETLENS_VULKAN=OFF)");
+  return png_renderer()(*this, o);
 }
 
 }  // namespace netlens::pyapi

@@ -83,7 +83,8 @@ class Model {
                                const explain::MethodOptions& mo, explain::Target* target_out);
 
   // The PNG `netlens render MODEL --out F` writes for these options, as bytes. Gradient modes run
-  // the backward pass first, as the CLI does. render.cpp (Error{Device} without the Vulkan app).
+  // the backward pass first, as the CLI does. Through png_renderer() (Error{Device} without the
+  // Vulkan app).
   std::string render_png(const RenderOptions& o);
 
   // The JSON document `netlens inspect` prints, for the last run (inspect_doc.cpp).
@@ -105,5 +106,10 @@ class Model {
   std::shared_ptr<int> view_token_ = std::make_shared<int>(0);
   void check_no_views(const char* what) const;
 };
+
+// Drawing through the Vulkan app: render.cpp, compiled in only when netlens_app exists, sets this at
+// start-up; empty in a build without the renderer.
+using PngRenderer = std::string (*)(Model&, const RenderOptions&);
+PngRenderer& png_renderer();
 
 }  // namespace netlens::pyapi

@@ -14,8 +14,8 @@
 #include <cstring>
 
 #include "model.hpp"
-#include "gradients.hpp"
-#include "predictions.hpp"
+#include "netlens/cli/gradients.hpp"
+#include "netlens/inspect/predictions.hpp"
 
 namespace py = pybind11;
 using namespace netlens;

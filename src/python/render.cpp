@@ -1,4 +1,5 @@
-// Model::render_png through the one frame driver: exactly what `netlens render` does for the
+// Model::render_png through the one frame driver (compiled in only when netlens_app exists; it
+// registers itself at start-up, model.hpp: png_renderer): exactly what `netlens render` does for the
 // same flags (src/cli/cmd_render.cpp), into a temporary PNG whose bytes are returned. Going through
 // the file keeps the pixels identical to the CLI's by construction (same driver, same PNG writer).
 #include <unistd.h>
@@ -9,8 +10,8 @@
 #include <fstream>
 #include <iterator>
 
-#include "frame_flags.hpp"
-#include "headless.hpp"
+#include "netlens/cli/frame_flags.hpp"
+#include "netlens/app/headless.hpp"
 #include "model.hpp"
 
 namespace netlens::pyapi {
@@ -31,10 +32,8 @@ struct TempDir {
   }
 };
 
-}  // namespace
-
-std::string Model::render_png(const RenderOptions& o) {
-  Session& s = session();
+std::string render_png_with_app(Model& m, const RenderOptions& o) {
+  Session& s = m.session();
   app::FrameSpec fs;
   // The CLI's range check and message for --size.
   std::tie(fs.width, fs.height) = cli::parse_size(std::to_string(o.width) + "x" + std::to_string(o.height), "size");
@@ -42,14 +41,14 @@ std::string Model::render_png(const RenderOptions& o) {
   fs.camera.file = o.camera;
   fs.camera.view = o.view.empty() ? "overview" : o.view;
   fs.select = o.select;
-  fs.title = o.title ? *o.title : (path_.empty() ? std::string() : std::filesystem::path(path_).stem().string());
+  fs.title = o.title ? *o.title : (m.path().empty() ? std::string() : std::filesystem::path(m.path()).stem().string());
   fs.lod_mean = o.lod_mean;
   fs.values = viz::parse_value_mode(o.values, "values");
   fs.collapse = o.collapse;
   if ((!o.target.empty() || !o.score.empty()) && fs.values == viz::ValueMode::Activation)
     throw Error(ErrorKind::Usage, "target and score choose what gradients are of: give values='gradient' or 'attribution'");
   if (fs.values != viz::ValueMode::Activation) {
-    const explain::Target t = backward(o.target, o.score, o.labels);
+    const explain::Target t = m.backward(o.target, o.score, o.labels);
     fs.subtitle = std::string(fs.values == viz::ValueMode::Gradient ? "gradients" : "gradient x activation") + " of the " +
                   t.description;
   }
@@ -62,4 +61,7 @@ std::string Model::render_png(const RenderOptions& o) {
   return png;
 }
 
+const bool kRegistered = (png_renderer() = render_png_with_app, true);
+
+}  // namespace
 }  // namespace netlens::pyapi

@@ -1,4 +1,4 @@
-#include "code_builder.hpp"
+#include "netlens/render/code_builder.hpp"
 
 #include <algorithm>
 #include <array>

@@ -1,4 +1,4 @@
-#include "context.hpp"
+#include "netlens/render/context.hpp"
 
 #include <algorithm>
 #include <cstdio>

@@ -1,4 +1,4 @@
-#include "external_memory.hpp"
+#include "netlens/render/external_memory.hpp"
 
 #include <unistd.h>
 

@@ -3,7 +3,7 @@
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #include <stb/stb_image_write.h>
 
-#include "renderer.hpp"
+#include "netlens/render/renderer.hpp"
 
 namespace netlens::render {
 

@@ -1,19 +1,19 @@
 // The Renderer's public API and its initialisation; the rest of it is split by concern (see
 // renderer_impl.hpp for the file map).
-#include "renderer.hpp"
+#include "netlens/render/renderer.hpp"
 
 #include <algorithm>
 #include <string>
 #include <vector>
 
-#include "code_builder.hpp"
+#include "netlens/render/code_builder.hpp"
 #include "renderer_impl.hpp"
 
 namespace netlens::render {
 
 static_assert(gpu::kCodeMaxColor == viz::kCodeMaxColor && gpu::kCodeZero == viz::kCodeZero &&
                   gpu::kCodeNonFinite == viz::kCodeNonFinite && gpu::kCodeEmpty == viz::kCodeEmpty,
-              "byte codes differ between shaders/shared/types.h and src/viz/colormap.hpp");
+              "byte codes differ between shaders/shared/types.h and include/netlens/viz/colormap.hpp");
 static_assert(gpu::kMaxPyramidLevels + 1 == viz::kMaxLevels, "pyramid depth differs between shaders and viz");
 
 void Renderer::Impl::init() {

@@ -5,8 +5,8 @@
 #include <cstring>
 #include <string>
 
-#include "code_builder.hpp"
-#include "code_packing.hpp"
+#include "netlens/render/code_builder.hpp"
+#include "netlens/render/code_packing.hpp"
 #include "renderer_impl.hpp"
 
 namespace netlens::render {

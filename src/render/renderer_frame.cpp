@@ -8,7 +8,7 @@
 
 #include <glm/geometric.hpp>
 
-#include "open_layer.hpp"
+#include "netlens/viz/open_layer.hpp"
 #include "renderer_impl.hpp"
 
 namespace netlens::render {

@@ -21,11 +21,11 @@
 #include <glm/mat4x4.hpp>
 #include <glm/vec4.hpp>
 
-#include "code_packing.hpp"
-#include "frame_plan.hpp"
+#include "netlens/render/code_packing.hpp"
+#include "netlens/viz/frame_plan.hpp"
 #include "gpu_types.hpp"
-#include "labels.hpp"
-#include "renderer.hpp"
+#include "netlens/viz/labels.hpp"
+#include "netlens/render/renderer.hpp"
 #include "vk_buffer.hpp"
 
 namespace netlens::render {

@@ -10,12 +10,12 @@
 #include <set>
 #include <string>
 
-#include "camera.hpp"
-#include "font.hpp"
-#include "labels.hpp"
-#include "layout_edges.hpp"
+#include "netlens/viz/camera.hpp"
+#include "netlens/render/font.hpp"
+#include "netlens/viz/labels.hpp"
+#include "netlens/viz/layout_edges.hpp"
 #include "renderer_impl.hpp"
-#include "token_labels.hpp"
+#include "netlens/viz/token_labels.hpp"
 
 namespace netlens::render {
 

@@ -1,7 +1,7 @@
 // Frame targets and image helpers of the Renderer (see renderer_impl.hpp).
 #include <cstring>
 
-#include "font.hpp"
+#include "netlens/render/font.hpp"
 #include "renderer_impl.hpp"
 
 namespace netlens::render {

@@ -1,4 +1,4 @@
-#include "swapchain.hpp"
+#include "netlens/render/swapchain.hpp"
 
 #include <algorithm>
 #include <cstdio>

@@ -11,8 +11,8 @@
 
 #include <vulkan/vulkan.h>
 
-#include "context.hpp"
-#include "vk_util.hpp"
+#include "netlens/render/context.hpp"
+#include "netlens/render/vk_util.hpp"
 
 namespace netlens::render {
 

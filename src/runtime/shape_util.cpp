@@ -1,4 +1,4 @@
-#include "shape_util.hpp"
+#include "netlens/runtime/shape_util.hpp"
 
 #include <algorithm>
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <set>
 
-#include "shape_util.hpp"
+#include "netlens/runtime/shape_util.hpp"
 #include "shapes.hpp"
 
 namespace netlens {

@@ -1,11 +1,11 @@
 // Shape inference for the "nn" family: Conv, ConvTranspose, the normalisations, pooling, Gemm,
 // MatMul, LpNormalization, LRN. Opsets 7..18 (attribute/input changes noted per op).
-#include "shapes_nn.hpp"
+#include "netlens/runtime/shapes_nn.hpp"
 
 #include <algorithm>
 #include <string>
 
-#include "shape_util.hpp"
+#include "netlens/runtime/shape_util.hpp"
 #include "shapes.hpp"
 
 namespace netlens {

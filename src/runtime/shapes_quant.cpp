@@ -2,14 +2,14 @@
 // per-tensor, then per-axis with `axis`, then float16/bfloat16 scales), DynamicQuantizeLinear,
 // QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger. Float8/int4 forms (opset 19+ float8
 // types, opset 21 block_size) are Error{Unsupported}.
-#include "shapes_quant.hpp"
+#include "netlens/runtime/shapes_quant.hpp"
 
 #include <cmath>
 #include <string>
 
-#include "shape_util.hpp"
+#include "netlens/runtime/shape_util.hpp"
 #include "shapes.hpp"
-#include "shapes_nn.hpp"
+#include "netlens/runtime/shapes_nn.hpp"
 
 namespace netlens {
 

@@ -4,7 +4,7 @@
 #include <cstring>
 #include <map>
 
-#include "shapes_quant.hpp"
+#include "netlens/runtime/shapes_quant.hpp"
 
 namespace netlens {
 

@@ -8,10 +8,10 @@
 #include <cstdint>
 #include <string>
 
-#include "shape_util.hpp"
+#include "netlens/runtime/shape_util.hpp"
 #include "shapes.hpp"
-#include "shapes_nn.hpp"
-#include "shapes_quant.hpp"
+#include "netlens/runtime/shapes_nn.hpp"
+#include "netlens/runtime/shapes_quant.hpp"
 
 namespace netlens {
 

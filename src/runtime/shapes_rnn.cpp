@@ -1,13 +1,13 @@
 // Shape inference for LSTM, GRU and RNN (opsets 7..22: layout from 14), and the attribute/shape
 // decoding the CPU kernels share (shapes_rnn.hpp).
-#include "shapes_rnn.hpp"
+#include "netlens/runtime/shapes_rnn.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <variant>
 
-#include "shape_util.hpp"
+#include "netlens/runtime/shape_util.hpp"
 #include "shapes.hpp"
 
 namespace netlens::rnn {

@@ -2,7 +2,7 @@
 // Gather...), Pad, Resize/Upsample, Cast, Constant*, Range, Einsum, TopK, OneHot, CumSum...
 // Output shapes that depend on tensor values (Reshape's shape, Slice's starts...) require those
 // inputs to be constants (InferContext::require_constant → Error{Unsupported} otherwise).
-#include "shapes_tensor.hpp"
+#include "netlens/runtime/shapes_tensor.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -12,7 +12,7 @@
 #include <optional>
 #include <set>
 
-#include "shape_util.hpp"
+#include "netlens/runtime/shape_util.hpp"
 #include "shapes.hpp"
 
 namespace netlens {

@@ -1,5 +1,5 @@
 // The Explain panel's method and target choices (explain_panel.hpp).
-#include "explain_panel.hpp"
+#include "netlens/ui/explain_panel.hpp"
 
 #include <imgui.h>
 

@@ -1,4 +1,4 @@
-#include "feature_maps.hpp"
+#include "netlens/ui/feature_maps.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "imgui_layer.hpp"
+#include "netlens/ui/imgui_layer.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,5 +1,5 @@
 // The Diff panel: layers ranked by divergence (see panel_diff.hpp).
-#include "panel_diff.hpp"
+#include "netlens/ui/panel_diff.hpp"
 
 #include <algorithm>
 #include <cmath>

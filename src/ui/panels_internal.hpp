@@ -12,16 +12,16 @@
 
 #include <imgui.h>
 
-#include "activation_fn.hpp"
-#include "attention.hpp"
-#include "colormap.hpp"
-#include "contributions.hpp"
-#include "predictions.hpp"
-#include "weights.hpp"
-#include "model_view.hpp"
-#include "stats.hpp"
-#include "structure.hpp"
-#include "panels.hpp"
+#include "netlens/inspect/activation_fn.hpp"
+#include "netlens/inspect/attention.hpp"
+#include "netlens/viz/colormap.hpp"
+#include "netlens/inspect/contributions.hpp"
+#include "netlens/inspect/predictions.hpp"
+#include "netlens/inspect/weights.hpp"
+#include "netlens/inspect/model_view.hpp"
+#include "netlens/inspect/stats.hpp"
+#include "netlens/inspect/structure.hpp"
+#include "netlens/ui/panels.hpp"
 
 namespace netlens::ui {
 

@@ -1,4 +1,4 @@
-#include "timeline_panel.hpp"
+#include "netlens/ui/timeline_panel.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,7 @@
 
 #include <imgui.h>
 
-#include "colormap.hpp"
+#include "netlens/viz/colormap.hpp"
 #include "netlens/core.hpp"
 
 namespace netlens::ui {

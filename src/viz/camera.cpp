@@ -1,4 +1,4 @@
-#include "camera.hpp"
+#include "netlens/viz/camera.hpp"
 
 #include <algorithm>
 #include <cctype>

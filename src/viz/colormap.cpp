@@ -1,4 +1,4 @@
-#include "colormap.hpp"
+#include "netlens/viz/colormap.hpp"
 
 #include <algorithm>
 #include <cmath>

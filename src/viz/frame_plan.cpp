@@ -1,5 +1,5 @@
 // Culling and level-of-detail choice for one frame; see frame_plan.hpp.
-#include "frame_plan.hpp"
+#include "netlens/viz/frame_plan.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,10 +1,10 @@
-#include "labels.hpp"
+#include "netlens/viz/labels.hpp"
 
 #include <algorithm>
 #include <cctype>
 
-#include "camera.hpp"
-#include "open_layer.hpp"
+#include "netlens/viz/camera.hpp"
+#include "netlens/viz/open_layer.hpp"
 
 namespace netlens::viz {
 

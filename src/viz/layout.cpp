@@ -1,4 +1,4 @@
-#include "layout.hpp"
+#include "netlens/viz/layout.hpp"
 #include "layout_place.hpp"
 
 #include <algorithm>

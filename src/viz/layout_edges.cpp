@@ -1,4 +1,4 @@
-#include "layout_edges.hpp"
+#include "netlens/viz/layout_edges.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "layout_groups.hpp"
+#include "netlens/viz/layout_groups.hpp"
 
 #include <algorithm>
 #include <map>

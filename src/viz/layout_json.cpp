@@ -1,8 +1,8 @@
-#include "layout_json.hpp"
+#include "netlens/viz/layout_json.hpp"
 
 #include <cstdio>
 
-#include "layout_edges.hpp"
+#include "netlens/viz/layout_edges.hpp"
 
 namespace netlens::viz {
 

@@ -1,4 +1,4 @@
-#include "lod.hpp"
+#include "netlens/viz/lod.hpp"
 
 #include <algorithm>
 #include <cmath>

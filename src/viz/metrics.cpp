@@ -1,5 +1,5 @@
 // Per-layer metrics (definitions in metrics.hpp).
-#include "metrics.hpp"
+#include "netlens/viz/metrics.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "open_layer.hpp"
+#include "netlens/viz/open_layer.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,10 +1,10 @@
-#include "picking.hpp"
+#include "netlens/viz/picking.hpp"
 
 #include <cmath>
 #include <cstdio>
 #include <sstream>
 
-#include "receptive_field.hpp"
+#include "netlens/viz/receptive_field.hpp"
 
 namespace netlens::viz {
 

@@ -1,9 +1,9 @@
-#include "receptive_field.hpp"
+#include "netlens/viz/receptive_field.hpp"
 
 #include <algorithm>
 #include <set>
 
-#include "shape_util.hpp"
+#include "netlens/runtime/shape_util.hpp"
 
 namespace netlens::viz {
 

@@ -1,4 +1,4 @@
-#include "scene.hpp"
+#include "netlens/viz/scene.hpp"
 
 #include <algorithm>
 #include <atomic>

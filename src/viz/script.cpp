@@ -1,4 +1,4 @@
-#include "script.hpp"
+#include "netlens/viz/script.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,6 +1,6 @@
 // Selection graph walking (receptive field, fan-out through hidden plumbing) and the highlight
 // rules the renderer's shaders apply; see selection.hpp.
-#include "selection.hpp"
+#include "netlens/viz/selection.hpp"
 
 #include <algorithm>
 #include <map>
@@ -8,7 +8,7 @@
 #include <string>
 #include <tuple>
 
-#include "scene.hpp"
+#include "netlens/viz/scene.hpp"
 
 namespace netlens::viz {
 

@@ -1,5 +1,5 @@
 // Token labels along sequence axes (token_labels.hpp).
-#include "token_labels.hpp"
+#include "netlens/viz/token_labels.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "camera.hpp"
+#include "netlens/viz/camera.hpp"
 
 namespace netlens::viz {
 

@@ -1,4 +1,4 @@
-#include "tour.hpp"
+#include "netlens/viz/tour.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,12 +1,12 @@
 // Value modes: the tensors a scene is built from.
-#include "values.hpp"
+#include "netlens/viz/values.hpp"
 
 #include <cmath>
 #include <limits>
 #include <map>
 #include <string_view>
 
-#include "shapes_quant.hpp"
+#include "netlens/runtime/shapes_quant.hpp"
 
 namespace netlens::viz {
 

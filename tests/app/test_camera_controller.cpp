@@ -6,7 +6,7 @@
 
 #include <glm/geometric.hpp>
 
-#include "camera_controller.hpp"
+#include "netlens/app/camera_controller.hpp"
 
 using namespace netlens;
 using namespace netlens::app;

@@ -11,12 +11,12 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "explain_panel.hpp"
+#include "netlens/ui/explain_panel.hpp"
 #include "netlens/cpu.hpp"
 #include "netlens/explain.hpp"
 #include "netlens/io.hpp"
 #include "netlens/onnx.hpp"
-#include "view.hpp"
+#include "netlens/app/view.hpp"
 
 using namespace netlens;
 namespace fs = std::filesystem;

@@ -9,14 +9,14 @@
 #include <filesystem>
 #include <set>
 
-#include "camera.hpp"
-#include "frame_plan.hpp"
+#include "netlens/viz/camera.hpp"
+#include "netlens/viz/frame_plan.hpp"
 #include "netlens/cpu.hpp"
 #include "netlens/explain.hpp"
 #include "netlens/io.hpp"
 #include "netlens/onnx.hpp"
 #include "runs_util.hpp"
-#include "view.hpp"
+#include "netlens/app/view.hpp"
 
 using namespace netlens;
 namespace fs = std::filesystem;

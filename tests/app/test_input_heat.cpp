@@ -12,7 +12,7 @@
 #include "netlens/explain.hpp"
 #include "netlens/io.hpp"
 #include "netlens/onnx.hpp"
-#include "view.hpp"
+#include "netlens/app/view.hpp"
 
 using namespace netlens;
 namespace fs = std::filesystem;

@@ -11,8 +11,8 @@
 #include "netlens/cpu.hpp"
 #include "netlens/io.hpp"
 #include "netlens/onnx.hpp"
-#include "values.hpp"
-#include "view.hpp"
+#include "netlens/viz/values.hpp"
+#include "netlens/app/view.hpp"
 
 using namespace netlens;
 

@@ -5,7 +5,7 @@
 #include <limits>
 
 #include "conformance.hpp"
-#include "shape_util.hpp"
+#include "netlens/runtime/shape_util.hpp"
 
 namespace netlens::conformance {
 

@@ -8,7 +8,7 @@
 #include <random>
 
 #include "conformance.hpp"
-#include "shape_util.hpp"
+#include "netlens/runtime/shape_util.hpp"
 #ifdef NETLENS_CONFORMANCE_CUDA
 #include "netlens/cuda.hpp"
 #endif

@@ -21,7 +21,7 @@
 #include <set>
 
 #include "conformance.hpp"
-#include "cpu_ops.hpp"
+#include "netlens/cpu/cpu_ops.hpp"
 #include "grad_check.hpp"
 
 namespace netlens::conformance {

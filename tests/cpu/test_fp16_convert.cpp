@@ -9,7 +9,7 @@
 #include <random>
 #include <vector>
 
-#include "half_convert.hpp"
+#include "netlens/cpu/half_convert.hpp"
 #include "netlens/core.hpp"
 
 namespace netlens::cpu {

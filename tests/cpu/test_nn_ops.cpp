@@ -10,12 +10,12 @@
 
 #include <filesystem>
 
-#include "cpu_ops.hpp"
+#include "netlens/cpu/cpu_ops.hpp"
 #include "cpu_reference.hpp"
 #include "netlens/cpu.hpp"
 #include "netlens/onnx.hpp"
 #include "netlens/runtime.hpp"
-#include "shape_util.hpp"
+#include "netlens/runtime/shape_util.hpp"
 
 using namespace netlens;
 

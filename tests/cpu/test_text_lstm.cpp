@@ -26,7 +26,7 @@
 #include "netlens/onnx.hpp"
 #include "netlens/runtime.hpp"
 #include "netlens/text.hpp"
-#include "layout.hpp"  // viz: the sequence sheet
+#include "netlens/viz/layout.hpp"  // viz: the sequence sheet
 #include "text_models.hpp"
 
 using namespace netlens;

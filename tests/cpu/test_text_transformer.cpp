@@ -21,8 +21,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "attention.hpp"  // inspect
-#include "model_view.hpp"
+#include "netlens/inspect/attention.hpp"  // inspect
+#include "netlens/inspect/model_view.hpp"
 #include "netlens/cpu.hpp"
 #include "netlens/io.hpp"
 #include "netlens/onnx.hpp"

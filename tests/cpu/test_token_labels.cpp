@@ -25,14 +25,14 @@
 #include <nlohmann/json.hpp>
 #include <stb_image.h>
 
-#include "layout.hpp"
-#include "layout_groups.hpp"
+#include "netlens/viz/layout.hpp"
+#include "netlens/viz/layout_groups.hpp"
 #include "netlens/cpu.hpp"
 #include "netlens/onnx.hpp"
 #include "netlens/runtime.hpp"
 #include "netlens/text.hpp"
 #include "text_models.hpp"
-#include "token_labels.hpp"
+#include "netlens/viz/token_labels.hpp"
 
 using namespace netlens;
 namespace fs = std::filesystem;

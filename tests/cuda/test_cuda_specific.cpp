@@ -9,7 +9,7 @@
 
 #include "conformance.hpp"
 #include "cuda_test_util.hpp"
-#include "resize_geometry.hpp"
+#include "netlens/cuda/resize_geometry.hpp"
 
 namespace netlens::test {
 namespace {

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "camera.hpp"
+#include "netlens/viz/camera.hpp"
 #include "netlens/core.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

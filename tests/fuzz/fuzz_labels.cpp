@@ -10,7 +10,7 @@
 #include <string>
 
 #include "netlens/core.hpp"
-#include "predictions.hpp"
+#include "netlens/inspect/predictions.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::string path = "/tmp/netlens_fuzz_labels_" + std::to_string(::getpid()) + ".txt";

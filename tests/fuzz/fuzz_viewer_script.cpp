@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "netlens/core.hpp"
-#include "script.hpp"
+#include "netlens/viz/script.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {

@@ -26,7 +26,7 @@
 #include <string>
 #include <vector>
 
-#include "cpu_ops.hpp"
+#include "netlens/cpu/cpu_ops.hpp"
 #include "grad_check.hpp"
 
 namespace {

@@ -11,7 +11,7 @@
 #include <random>
 #include <set>
 
-#include "cpu_ops.hpp"
+#include "netlens/cpu/cpu_ops.hpp"
 #include "grad_check.hpp"
 
 using namespace netlens;

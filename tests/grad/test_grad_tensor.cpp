@@ -12,9 +12,9 @@
 
 #include <set>
 
-#include "cpu_ops.hpp"
+#include "netlens/cpu/cpu_ops.hpp"
 #include "grad_check.hpp"
-#include "grad_tensor.hpp"
+#include "netlens/cpu/grad_tensor.hpp"
 
 namespace {
 

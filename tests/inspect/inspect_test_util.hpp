@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "model_view.hpp"
+#include "netlens/inspect/model_view.hpp"
 #include "netlens/cpu.hpp"
 #include "netlens/io.hpp"
 #include "netlens/onnx.hpp"

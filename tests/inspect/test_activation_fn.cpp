@@ -13,7 +13,7 @@
 #include <set>
 #include <string>
 
-#include "activation_fn.hpp"
+#include "netlens/inspect/activation_fn.hpp"
 #include "inspect_test_util.hpp"
 
 using namespace netlens;

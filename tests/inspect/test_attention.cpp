@@ -8,7 +8,7 @@
 #include <cmath>
 #include <filesystem>
 
-#include "attention.hpp"
+#include "netlens/inspect/attention.hpp"
 #include "inspect_test_util.hpp"
 
 using namespace netlens;

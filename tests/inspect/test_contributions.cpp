@@ -12,7 +12,7 @@
 #include <set>
 #include <tuple>
 
-#include "contributions.hpp"
+#include "netlens/inspect/contributions.hpp"
 #include "inspect_test_util.hpp"
 
 using namespace netlens;

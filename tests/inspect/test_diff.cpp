@@ -7,8 +7,8 @@
 
 #include <gtest/gtest.h>
 
-#include "diff.hpp"
-#include "values.hpp"
+#include "netlens/inspect/diff.hpp"
+#include "netlens/viz/values.hpp"
 
 namespace netlens::inspect {
 namespace {

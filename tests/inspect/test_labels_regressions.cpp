@@ -10,7 +10,7 @@
 #include <fstream>
 
 #include "netlens/core.hpp"
-#include "predictions.hpp"
+#include "netlens/inspect/predictions.hpp"
 
 namespace fs = std::filesystem;
 using namespace netlens;

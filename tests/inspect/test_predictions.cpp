@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "inspect_test_util.hpp"
-#include "predictions.hpp"
+#include "netlens/inspect/predictions.hpp"
 
 using namespace netlens;
 using namespace netlens::inspect;

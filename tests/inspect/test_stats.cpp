@@ -8,9 +8,9 @@
 #include <cmath>
 #include <random>
 
-#include "activation_fn.hpp"
+#include "netlens/inspect/activation_fn.hpp"
 #include "inspect_test_util.hpp"
-#include "stats.hpp"
+#include "netlens/inspect/stats.hpp"
 
 using namespace netlens;
 using namespace netlens::inspect;

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "inspect_test_util.hpp"
-#include "structure.hpp"
+#include "netlens/inspect/structure.hpp"
 
 using namespace netlens;
 using namespace netlens::inspect;

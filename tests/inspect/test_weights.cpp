@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "inspect_test_util.hpp"
-#include "weights.hpp"
+#include "netlens/inspect/weights.hpp"
 
 using namespace netlens;
 using namespace netlens::inspect;

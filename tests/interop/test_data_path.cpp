@@ -1,7 +1,7 @@
 // choose_data_path: every requirement of the interop path, and the one line that names the choice.
 #include <gtest/gtest.h>
 
-#include "data_path.hpp"
+#include "netlens/live/data_path.hpp"
 
 using namespace netlens;
 using namespace netlens::live;

@@ -8,9 +8,9 @@
 #include <chrono>
 #include <thread>
 
-#include "code_builder.hpp"
-#include "external_memory.hpp"
-#include "renderer.hpp"
+#include "netlens/render/code_builder.hpp"
+#include "netlens/render/external_memory.hpp"
+#include "netlens/render/renderer.hpp"
 
 using namespace netlens;
 using namespace netlens::render;

@@ -5,7 +5,7 @@
 
 #include <numeric>
 
-#include "external_memory.hpp"
+#include "netlens/render/external_memory.hpp"
 
 using namespace netlens;
 using namespace netlens::render;

@@ -13,7 +13,7 @@
 #include <numeric>
 #include <random>
 
-#include "interop.hpp"
+#include "netlens/interop/interop.hpp"
 #include "netlens/cpu.hpp"
 #include "netlens/onnx.hpp"
 

@@ -22,16 +22,16 @@
 #include <random>
 #include <thread>
 
-#include "frame_source.hpp"
+#include "netlens/media/frame_source.hpp"
 #include "stall_util.hpp"
-#include "feeder.hpp"
-#include "pipeline.hpp"
-#include "uploader.hpp"
+#include "netlens/live/feeder.hpp"
+#include "netlens/live/pipeline.hpp"
+#include "netlens/live/uploader.hpp"
 #include "netlens/cpu.hpp"
 #include "netlens/io.hpp"
 #include "netlens/onnx.hpp"
-#include "renderer.hpp"
-#include "scene.hpp"
+#include "netlens/render/renderer.hpp"
+#include "netlens/viz/scene.hpp"
 
 using namespace netlens;
 using namespace netlens::render;

@@ -22,7 +22,7 @@
 #include <thread>
 
 #include "../test_util.hpp"
-#include "frame_source.hpp"
+#include "netlens/media/frame_source.hpp"
 #include "stall_util.hpp"
 
 using namespace netlens;

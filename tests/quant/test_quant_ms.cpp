@@ -16,7 +16,7 @@
 #include "netlens/io.hpp"
 #include "netlens/onnx.hpp"
 #include "netlens/runtime.hpp"
-#include "shapes_quant.hpp"
+#include "netlens/runtime/shapes_quant.hpp"
 #include "one_node.hpp"
 #include "test_util.hpp"
 

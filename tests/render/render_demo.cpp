@@ -7,8 +7,8 @@
 #include <sstream>
 #include <string>
 
-#include "picking.hpp"
-#include "renderer.hpp"
+#include "netlens/viz/picking.hpp"
+#include "netlens/render/renderer.hpp"
 
 using namespace netlens;
 

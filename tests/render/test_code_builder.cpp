@@ -15,15 +15,15 @@
 #include <filesystem>
 #include <limits>
 
-#include "camera.hpp"
-#include "code_builder.hpp"
+#include "netlens/viz/camera.hpp"
+#include "netlens/render/code_builder.hpp"
 #include "netlens/cpu.hpp"
 #include "netlens/io.hpp"
-#include "values.hpp"
+#include "netlens/viz/values.hpp"
 #include "netlens/onnx.hpp"
 #include "netlens/runtime.hpp"
-#include "renderer.hpp"
-#include "scene.hpp"
+#include "netlens/render/renderer.hpp"
+#include "netlens/viz/scene.hpp"
 
 using namespace netlens;
 using namespace netlens::render;

@@ -16,16 +16,16 @@
 #include <numeric>
 #include <random>
 
-#include "camera.hpp"
-#include "layout_groups.hpp"
-#include "metrics.hpp"
+#include "netlens/viz/camera.hpp"
+#include "netlens/viz/layout_groups.hpp"
+#include "netlens/viz/metrics.hpp"
 #include "netlens/cpu.hpp"
 #include "netlens/io.hpp"
 #include "netlens/onnx.hpp"
 #include "netlens/runtime.hpp"
-#include "renderer.hpp"
-#include "scene.hpp"
-#include "values.hpp"
+#include "netlens/render/renderer.hpp"
+#include "netlens/viz/scene.hpp"
+#include "netlens/viz/values.hpp"
 
 using namespace netlens;
 

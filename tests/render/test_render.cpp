@@ -17,11 +17,11 @@
 #include <glm/geometric.hpp>
 #include <glm/trigonometric.hpp>
 
-#include "camera.hpp"
-#include "code_packing.hpp"
-#include "frame_plan.hpp"
-#include "renderer.hpp"
-#include "scene.hpp"
+#include "netlens/viz/camera.hpp"
+#include "netlens/render/code_packing.hpp"
+#include "netlens/viz/frame_plan.hpp"
+#include "netlens/render/renderer.hpp"
+#include "netlens/viz/scene.hpp"
 
 using namespace netlens;
 using namespace netlens::render;

@@ -10,15 +10,15 @@
 #include <string>
 #include <vector>
 
-#include "colormap.hpp"
-#include "layout.hpp"
+#include "netlens/viz/colormap.hpp"
+#include "netlens/viz/layout.hpp"
 #include "netlens/cpu.hpp"
 #include "netlens/io.hpp"
 #include "netlens/onnx.hpp"
-#include "panels.hpp"
-#include "renderer.hpp"
-#include "scene.hpp"
-#include "timeline_panel.hpp"
+#include "netlens/ui/panels.hpp"
+#include "netlens/render/renderer.hpp"
+#include "netlens/viz/scene.hpp"
+#include "netlens/ui/timeline_panel.hpp"
 
 using namespace netlens;
 namespace fs = std::filesystem;

@@ -22,16 +22,16 @@
 #include <nlohmann/json.hpp>
 #include <stb_image.h>
 
-#include "colormap.hpp"
-#include "feature_maps.hpp"
-#include "layout.hpp"
+#include "netlens/viz/colormap.hpp"
+#include "netlens/ui/feature_maps.hpp"
+#include "netlens/viz/layout.hpp"
 #include "netlens/cpu.hpp"
 #include "netlens/io.hpp"
 #include "netlens/onnx.hpp"
-#include "panels.hpp"
-#include "renderer.hpp"
-#include "scene.hpp"
-#include "camera.hpp"
+#include "netlens/ui/panels.hpp"
+#include "netlens/render/renderer.hpp"
+#include "netlens/viz/scene.hpp"
+#include "netlens/viz/camera.hpp"
 
 using namespace netlens;
 namespace fs = std::filesystem;

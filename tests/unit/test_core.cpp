@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "netlens/core.hpp"
-#include "shape_util.hpp"
+#include "netlens/runtime/shape_util.hpp"
 
 using namespace netlens;
 

@@ -14,10 +14,10 @@
 #include <glm/geometric.hpp>
 #include <glm/trigonometric.hpp>
 
-#include "camera.hpp"
-#include "frame_plan.hpp"
-#include "layout.hpp"
-#include "scene.hpp"
+#include "netlens/viz/camera.hpp"
+#include "netlens/viz/frame_plan.hpp"
+#include "netlens/viz/layout.hpp"
+#include "netlens/viz/scene.hpp"
 
 using namespace netlens;
 using namespace netlens::viz;

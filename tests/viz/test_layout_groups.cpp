@@ -3,10 +3,10 @@
 
 #include <random>
 
-#include "labels.hpp"
-#include "layout.hpp"
-#include "layout_edges.hpp"
-#include "layout_groups.hpp"
+#include "netlens/viz/labels.hpp"
+#include "netlens/viz/layout.hpp"
+#include "netlens/viz/layout_edges.hpp"
+#include "netlens/viz/layout_groups.hpp"
 
 using namespace netlens;
 using namespace netlens::viz;

@@ -15,15 +15,15 @@
 #include <map>
 #include <set>
 
-#include "camera.hpp"
-#include "labels.hpp"
-#include "layout.hpp"
-#include "layout_edges.hpp"
-#include "layout_groups.hpp"
-#include "layout_json.hpp"
+#include "netlens/viz/camera.hpp"
+#include "netlens/viz/labels.hpp"
+#include "netlens/viz/layout.hpp"
+#include "netlens/viz/layout_edges.hpp"
+#include "netlens/viz/layout_groups.hpp"
+#include "netlens/viz/layout_json.hpp"
 #include "netlens/cpu.hpp"
 #include "netlens/onnx.hpp"
-#include "picking.hpp"
+#include "netlens/viz/picking.hpp"
 
 using namespace netlens;
 using namespace netlens::viz;

@@ -1,4 +1,4 @@
-// Open layers (src/viz/open_layer.hpp) without Vulkan: at t = 0 every channel's tile is its closed
+// Open layers (include/netlens/viz/open_layer.hpp) without Vulkan: at t = 0 every channel's tile is its closed
 // slab exactly (built here from the layout's own slab formula, origin.x + c·pitch); at t = 1 the
 // tiles are coplanar, pairwise disjoint (checked box against box), cover every channel once, and the
 // grid is centred on the layer and near-square; in between each coordinate moves monotonically.
@@ -8,9 +8,9 @@
 #include <cmath>
 #include <vector>
 
-#include "layout.hpp"
-#include "open_layer.hpp"
-#include "scene.hpp"
+#include "netlens/viz/layout.hpp"
+#include "netlens/viz/open_layer.hpp"
+#include "netlens/viz/scene.hpp"
 
 using namespace netlens;
 using namespace netlens::viz;

@@ -7,9 +7,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "camera.hpp"
+#include "netlens/viz/camera.hpp"
 #include "netlens/core.hpp"
-#include "script.hpp"
+#include "netlens/viz/script.hpp"
 
 namespace fs = std::filesystem;
 using namespace netlens;

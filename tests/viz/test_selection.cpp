@@ -10,10 +10,10 @@
 #include <tuple>
 #include <vector>
 
-#include "layout.hpp"
-#include "receptive_field.hpp"
-#include "scene.hpp"
-#include "selection.hpp"
+#include "netlens/viz/layout.hpp"
+#include "netlens/viz/receptive_field.hpp"
+#include "netlens/viz/scene.hpp"
+#include "netlens/viz/selection.hpp"
 
 using namespace netlens;
 using namespace netlens::viz;

@@ -11,11 +11,11 @@
 
 #include <glm/geometric.hpp>
 
-#include "camera.hpp"
-#include "layout_groups.hpp"
+#include "netlens/viz/camera.hpp"
+#include "netlens/viz/layout_groups.hpp"
 #include "netlens/cpu.hpp"
 #include "netlens/onnx.hpp"
-#include "tour.hpp"
+#include "netlens/viz/tour.hpp"
 
 using namespace netlens;
 using namespace netlens::viz;

@@ -11,13 +11,13 @@
 #include <set>
 #include <tuple>
 
-#include "camera.hpp"
-#include "colormap.hpp"
-#include "layout.hpp"
-#include "lod.hpp"
-#include "picking.hpp"
-#include "receptive_field.hpp"
-#include "scene.hpp"
+#include "netlens/viz/camera.hpp"
+#include "netlens/viz/colormap.hpp"
+#include "netlens/viz/layout.hpp"
+#include "netlens/viz/lod.hpp"
+#include "netlens/viz/picking.hpp"
+#include "netlens/viz/receptive_field.hpp"
+#include "netlens/viz/scene.hpp"
 
 using namespace netlens;
 using namespace netlens::viz;
