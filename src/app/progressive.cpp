@@ -1,10 +1,19 @@
 #include "netlens/app/progressive.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <span>
+#include <utility>
 
 #include <nlohmann/json.hpp>
+
+#include "netlens/viz/colormap.hpp"
+#include "netlens/viz/lod.hpp"
+#include "netlens/viz/values.hpp"
+#include "netlens/render/context.hpp"
+#include "netlens/render/renderer.hpp"
 
 namespace netlens::app {
 
@@ -57,24 +66,6 @@ ProgressiveReport render_progressive(Session& s, const std::map<std::string, Ten
     f << nlohmann::json{{"frames", frames}}.dump(1) << "\n";
     if (!f.flush()) throw Error(ErrorKind::Io, "cannot write " + (fs::path(job.out_dir) / "progress.json").string());
   };
-  // A partial scene: filled layers from the session (the complete frame's per-layer scales), the
-  // rest zeros, drawn in the neutral zero colour.
-  const auto show_partial = [&](size_t done) {
-    size_t filled = 0;
-    for (const auto& l : layout.layers) filled += layer_filled(s, l.tensor.name, done);
-    auto fetch_all = viz::value_fetch(s, viz::ValueMode::Activation);
-    auto fetch = [&](const std::string& name) -> Tensor {
-      if (layer_filled(s, name, done)) return fetch_all(name);
-      return Tensor(DType::Float32, s.info(name).shape);
-    };
-    view.show_scene(viz::build_scene(layout, fetch, opts));
-    char sub[160];
-    std::snprintf(sub, sizeof sub, "computing: node %zu of %zu, %zu of %zu layers filled (grey: not computed yet)", done, total,
-                  filled, nlayers);
-    view.renderer().set_subtitle(sub);
-    return filled;
-  };
-
   // Frame 0: the structure only (graph inputs are not in the arena yet: nothing is filled).
   {
     char sub[160];
@@ -82,14 +73,39 @@ ProgressiveReport render_progressive(Session& s, const std::map<std::string, Ten
     view.renderer().set_subtitle(sub);
     rep.first_frame_ms = write(0, 0);
   }
+  // Shown layers by producing node; graph inputs are in the arena before the first node. Each
+  // layer's piece is built after its node and patched in when the next frame is drawn.
+  std::vector<std::vector<size_t>> by_node(total);
+  std::vector<size_t> input_layers;
+  for (size_t i = 0; i < nlayers; ++i) {
+    const int n = layout.layers[i].tensor.node_index;
+    if (n < 0) input_layers.push_back(i);
+    else if (static_cast<size_t>(n) < total) by_node[static_cast<size_t>(n)].push_back(i);
+  }
+  std::vector<std::shared_ptr<const FilledTensor>> pending;
+  size_t filled = 0;
+  bool started = false;
   RunControl ctl;
   size_t next = 1;  // the next frame index in 1..frames-1
   ctl.on_node = [&](size_t node, size_t n) {
     rep.nodes_run = node + 1;
     if (job.cancel && job.cancel->load()) ctl.cancel.store(true);
+    std::vector<size_t> now = by_node[node];
+    if (!started) {
+      now.insert(now.begin(), input_layers.begin(), input_layers.end());
+      started = true;
+    }
+    for (size_t i : now) pending.push_back(std::make_shared<const FilledTensor>(fill_tensor(s, layout.layers[i].tensor, opts)));
+    filled += now.size();
     if (next >= static_cast<size_t>(job.frames) || (node + 1) * static_cast<size_t>(job.frames) < next * n) return;
     while (next < static_cast<size_t>(job.frames) && (node + 1) * static_cast<size_t>(job.frames) >= next * n) ++next;
-    write(node + 1, show_partial(node + 1));
+    view.patch_scene([&](viz::Scene& sc) { patch_scene(sc, pending); });
+    pending.clear();
+    char sub[160];
+    std::snprintf(sub, sizeof sub, "computing: node %zu of %zu, %zu of %zu layers filled (grey: not computed yet)", node + 1,
+                  total, filled, nlayers);
+    view.renderer().set_subtitle(sub);
+    write(node + 1, filled);
   };
   if (job.cancel && job.cancel->load()) ctl.cancel.store(true);
   try {
@@ -105,6 +121,229 @@ ProgressiveReport render_progressive(Session& s, const std::map<std::string, Ten
   rep.complete_frame_ms = write(total, nlayers);
   write_json();
   return rep;
+}
+
+// ------------------------------------------------------------------------------------------------
+FilledTensor fill_tensor(const Session& s, const viz::VizTensor& t, const viz::SceneOptions& opts) {
+  viz::Layout one;
+  one.layers.push_back(viz::LayerVolume{.tensor = t, .dims = viz::volume_dims(t)});
+  return FilledTensor{t.name, viz::build_scene(std::move(one), viz::value_fetch(s, viz::ValueMode::Activation), opts)};
+}
+
+size_t patch_scene(viz::Scene& scene, const std::vector<std::shared_ptr<const FilledTensor>>& pieces) {
+  size_t patched = 0;
+  for (const auto& p : pieces) {
+    if (!p || p->scene.layers.size() != 1) continue;
+    const int i = scene.layout.find(p->name);
+    if (i < 0) continue;
+    const viz::VolumeDims& d = scene.layout.layers[static_cast<size_t>(i)].dims;
+    const viz::VolumeDims& pd = p->scene.layout.layers[0].dims;
+    if (d.C != pd.C || d.H != pd.H || d.W != pd.W || d.count != pd.count) continue;
+    viz::SceneLayer& L = scene.layers[static_cast<size_t>(i)];
+    const viz::SceneLayer& P = p->scene.layers[0];
+    if (L.levels != P.levels) continue;
+    // The piece's codes are its layer's alone: level 0 at 0, the pyramids from level_offset[1] = 0 on,
+    // in the order and sizes the scene's own layer uses.
+    if (L.code0_offset + p->scene.codes0.size() > scene.codes0.size()) continue;
+    if (!p->scene.codes_max.empty() &&
+        (L.levels < 1 || L.level_offset[1] + p->scene.codes_max.size() > scene.codes_max.size())) continue;
+    std::copy(p->scene.codes0.begin(), p->scene.codes0.end(), scene.codes0.begin() + static_cast<std::ptrdiff_t>(L.code0_offset));
+    if (!p->scene.codes_max.empty()) {
+      const auto at = static_cast<std::ptrdiff_t>(L.level_offset[1]);
+      std::copy(p->scene.codes_max.begin(), p->scene.codes_max.end(), scene.codes_max.begin() + at);
+      std::copy(p->scene.codes_mean.begin(), p->scene.codes_mean.end(), scene.codes_mean.begin() + at);
+    }
+    L.values = P.values;
+    L.scale = P.scale;
+    ++patched;
+  }
+  return patched;
+}
+
+viz::Scene partial_scene(const Session& s, viz::Layout layout, const viz::SceneOptions& opts, size_t done) {
+  auto fetch_all = viz::value_fetch(s, viz::ValueMode::Activation);
+  auto fetch = [&](const std::string& name) -> Tensor {
+    if (layer_filled(s, name, done)) return fetch_all(name);
+    return Tensor(DType::Float32, s.info(name).shape);
+  };
+  return viz::build_scene(std::move(layout), fetch, opts);
+}
+
+// ------------------------------------------------------------------------------------------------
+BackgroundRun::BackgroundRun(Session& s, std::map<std::string, Tensor> inputs, std::vector<viz::VizTensor> shown,
+                             const std::vector<std::string>& wanted, viz::SceneOptions opts)
+    : s_(s), inputs_(std::move(inputs)), shown_(std::move(shown)), opts_(opts),
+      wanted_(wanted.begin(), wanted.end()) {
+  progress_.nodes_total = s_.graph().nodes.size();
+  progress_.tensors_total = shown_.size();
+  thread_ = std::thread([this] { loop(); });
+}
+
+BackgroundRun::~BackgroundRun() {
+  cancel();
+  join();
+}
+
+void BackgroundRun::cancel() { ctl_.cancel.store(true); }
+
+void BackgroundRun::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+RunProgress BackgroundRun::progress() const {
+  std::lock_guard<std::mutex> lk(state_mutex_);
+  return progress_;
+}
+
+void BackgroundRun::want(const std::vector<std::string>& names) {
+  std::lock_guard<std::mutex> lk(state_mutex_);
+  wanted_ = std::set<std::string>(names.begin(), names.end());
+  redo_ = true;
+}
+
+std::vector<std::shared_ptr<const FilledTensor>> BackgroundRun::take() {
+  std::lock_guard<std::mutex> lk(state_mutex_);
+  return std::exchange(out_, {});
+}
+
+void BackgroundRun::with_plan(const std::function<void()>& fn) {
+  std::lock_guard<std::mutex> lk(plan_mutex_);
+  fn();
+}
+
+void BackgroundRun::loop() {
+  using Clock = std::chrono::steady_clock;
+  const auto ms = [](Clock::time_point a) { return std::chrono::duration<double, std::milli>(Clock::now() - a).count(); };
+  auto end = [&](RunProgress::State st, const std::string& msg) {
+    std::lock_guard<std::mutex> lk(state_mutex_);
+    progress_.state = st;
+    progress_.message = msg;
+  };
+  Clock::time_point t_run = Clock::now();
+  try {
+    {
+      // The plan is rebuilt here: other threads read it only through with_plan meanwhile.
+      std::lock_guard<std::mutex> lk(plan_mutex_);
+      const auto t0 = Clock::now();
+      std::map<std::string, Shape> shapes;
+      for (const auto& [name, t] : inputs_) shapes[name] = t.shape();
+      s_.prepare(shapes);
+      std::lock_guard<std::mutex> sl(state_mutex_);
+      progress_.prepare_ms = ms(t0);
+      progress_.state = RunProgress::State::Running;
+    }
+    // Shown tensors by producing node; graph inputs are in the arena before the first node.
+    const size_t total = s_.graph().nodes.size();
+    std::vector<std::vector<size_t>> by_node(total);
+    std::vector<size_t> inputs;
+    for (size_t i = 0; i < shown_.size(); ++i) {
+      const int n = shown_[i].node_index;
+      if (n < 0) inputs.push_back(i);
+      else if (static_cast<size_t>(n) < total) by_node[static_cast<size_t>(n)].push_back(i);
+    }
+    std::vector<char> computed(shown_.size(), 0);
+    size_t filled = 0;
+    bool started = false;
+    ctl_.on_node = [&](size_t node, size_t n) {
+      // Between two nodes: the session's values may be read here.
+      std::vector<size_t> now = node < by_node.size() ? by_node[node] : std::vector<size_t>{};
+      if (!started) {
+        now.insert(now.begin(), inputs.begin(), inputs.end());
+        started = true;
+      }
+      for (size_t i : now) computed[i] = 1;
+      filled += now.size();
+      std::vector<size_t> build;
+      {
+        std::lock_guard<std::mutex> lk(state_mutex_);
+        if (redo_) {
+          redo_ = false;
+          for (size_t i = 0; i < shown_.size(); ++i)
+            if (computed[i] && wanted_.count(shown_[i].name)) build.push_back(i);
+        } else {
+          for (size_t i : now)
+            if (wanted_.count(shown_[i].name)) build.push_back(i);
+        }
+      }
+      std::vector<std::shared_ptr<const FilledTensor>> made;
+      for (size_t i : build) {
+        if (ctl_.cancel.load()) break;  // a cancel is answered before the pieces of a big node
+        made.push_back(std::make_shared<const FilledTensor>(fill_tensor(s_, shown_[i], opts_)));
+      }
+      std::lock_guard<std::mutex> lk(state_mutex_);
+      for (auto& p : made) out_.push_back(std::move(p));
+      progress_.nodes_done = node + 1;
+      progress_.nodes_total = n;
+      progress_.last_node = s_.graph().nodes[node].op_type + " " + s_.graph().nodes[node].name;
+      progress_.tensors_filled = filled;
+      progress_.run_ms = ms(t_run);
+    };
+    t_run = Clock::now();
+    s_.run(inputs_, ctl_);
+    std::lock_guard<std::mutex> lk(state_mutex_);
+    progress_.run_ms = ms(t_run);
+    progress_.nodes_done = total;
+    progress_.state = RunProgress::State::Finished;
+  } catch (const Cancelled& e) {
+    end(RunProgress::State::Cancelled, e.what());
+  } catch (const std::exception& e) {
+    end(RunProgress::State::Failed, e.what());
+  }
+}
+
+viz::Scene structure_scene(viz::Layout layout, const viz::SceneOptions& opts) {
+  // The bytes build_scene_from_values makes from zeros, without encoding every neuron: a zero is
+  // kCodeZero on any scale, and every full channel of a layer has the same pyramid codes, so channel
+  // 0's are made once and copied (a vector wrapped into a grid, whose last cells are empty, is made
+  // whole: it is one channel anyway).
+  viz::Scene s;
+  s.layout = std::move(layout);
+  s.options = opts;
+  const size_t n = s.layout.layers.size();
+  s.layers.resize(n);
+  uint64_t o0 = 0, op = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const viz::VolumeDims& d = s.layout.layers[i].dims;
+    viz::SceneLayer& L = s.layers[i];
+    L.code0_offset = o0;
+    o0 += static_cast<uint64_t>(d.C * d.H * d.W);
+    const std::vector<viz::LevelDims> lv = viz::pyramid_levels(d.H, d.W);
+    L.levels = static_cast<int>(lv.size());
+    for (size_t k = 0; k < lv.size(); ++k) {
+      L.level_offset[k + 1] = op;
+      op += static_cast<uint64_t>(d.C * lv[k].h * lv[k].w);
+    }
+  }
+  s.codes0.assign(o0, viz::kCodeZero);
+  s.codes_max.resize(op);
+  s.codes_mean.resize(op);
+  const std::vector<float> few(64, 0.0f);
+  for (size_t i = 0; i < n; ++i) {
+    const viz::VolumeDims& d = s.layout.layers[i].dims;
+    viz::SceneLayer& L = s.layers[i];
+    L.values.assign(static_cast<size_t>(d.count), 0.0f);
+    L.scale = viz::robust_scale(std::span<const float>(few.data(), std::min<size_t>(few.size(), static_cast<size_t>(d.count))),
+                                opts.lo_pct, opts.hi_pct, opts.max_samples);
+    if (opts.global_scale && i > 0) L.scale = s.layers[0].scale;
+    const int64_t hw = d.H * d.W;
+    if (d.count < d.C * hw) {  // a wrapped vector: the tail cells are empty
+      std::fill(s.codes0.begin() + static_cast<std::ptrdiff_t>(L.code0_offset + static_cast<uint64_t>(d.count)),
+                s.codes0.begin() + static_cast<std::ptrdiff_t>(L.code0_offset + static_cast<uint64_t>(d.C * hw)), viz::kCodeEmpty);
+      viz::pyramid_codes(L.values.data(), d, 0, d.C, L.scale, L.level_offset.data(), s.codes_max.data(), s.codes_mean.data());
+      continue;
+    }
+    if (L.levels == 0) continue;
+    viz::pyramid_codes(L.values.data(), d, 0, 1, L.scale, L.level_offset.data(), s.codes_max.data(), s.codes_mean.data());
+    const std::vector<viz::LevelDims> lv = viz::pyramid_levels(d.H, d.W);
+    for (size_t k = 0; k < lv.size(); ++k) {
+      const auto per = static_cast<std::ptrdiff_t>(lv[k].h * lv[k].w);
+      for (uint8_t* codes : {s.codes_max.data(), s.codes_mean.data()}) {
+        uint8_t* first = codes + L.level_offset[k + 1];
+        for (int64_t c = 1; c < d.C; ++c) std::copy(first, first + per, first + c * per);
+      }
+    }
+  }
+  return s;
 }
 
 }  // namespace netlens::app

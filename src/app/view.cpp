@@ -10,6 +10,7 @@
 #include "netlens/ui/imgui_layer.hpp"
 #include "netlens/explain.hpp"
 #include "netlens/viz/layout_groups.hpp"
+#include "netlens/app/progressive.hpp"  // structure_scene
 #include "netlens/ui/panels.hpp"
 #include "netlens/viz/picking.hpp"
 #include "netlens/render/vk_util.hpp"
@@ -105,10 +106,7 @@ View::View(render::Context& ctx, const Session& s, const FrameSpec& spec, Sessio
     return t->info.shape;
   };
   if (spec_.structure_only) {
-    std::vector<std::vector<float>> zeros;
-    for (const auto& l : layout.layers) zeros.emplace_back(static_cast<size_t>(l.dims.count), 0.0f);
-    scene_ = std::make_unique<viz::Scene>(
-        viz::build_scene_from_values(std::move(layout), std::move(zeros), viz::mode_scene_options(spec_.values, {})));
+    scene_ = std::make_unique<viz::Scene>(structure_scene(std::move(layout), viz::mode_scene_options(spec_.values, {})));
   } else {
     with_session([&](const Session& ss) {
       scene_ = std::make_unique<viz::Scene>(viz::build_scene(std::move(layout), mode_fetch(ss, spec_.values, spec_.sources, input_heat_),
@@ -215,9 +213,7 @@ void View::set_collapse(const std::string& spec) {
     const Graph g = spec_.hidden_inputs.empty() ? ss.graph() : shown_graph(ss, spec_.hidden_inputs);
     viz::Layout layout = viz::layout_tensors(viz::shown_tensors(g, ss.planned(), spec).tensors);
     if (spec_.structure_only) {
-      std::vector<std::vector<float>> zeros;
-      for (const auto& l : layout.layers) zeros.emplace_back(static_cast<size_t>(l.dims.count), 0.0f);
-      next = viz::build_scene_from_values(std::move(layout), std::move(zeros), viz::mode_scene_options(spec_.values, scene_->options));
+      next = structure_scene(std::move(layout), viz::mode_scene_options(spec_.values, scene_->options));
     } else {
       next = viz::build_scene(std::move(layout), mode_fetch(ss, spec_.values, spec_.sources, input_heat_),
                               viz::mode_scene_options(spec_.values, scene_->options));
@@ -284,6 +280,7 @@ void View::set_values(viz::ValueMode m) {
   });
   const bool renamed = m != spec_.values;
   spec_.values = m;
+  spec_.structure_only = false;  // the scene holds the session's values now (a progressive run ended)
   if (renamed) {
     // The legend names the value: a renderer option, so a new renderer draws the new scene.
     *scene_ = std::move(next);
@@ -293,6 +290,11 @@ void View::set_values(viz::ValueMode m) {
     replace_scene(std::move(next));
     refresh_panels();
   }
+}
+
+render::UploadStats View::patch_scene(const std::function<void(viz::Scene&)>& patch) {
+  patch(*scene_);
+  return r_->values_changed();
 }
 
 render::UploadStats View::replace_scene(viz::Scene next) {

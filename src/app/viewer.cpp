@@ -129,8 +129,14 @@ void Viewer::open() {
     else count(s_);
     spec.collapse = viz::start_collapse(shown, !o_.select.empty() || o_.view.rfind("layer:", 0) == 0);
   }
-  SessionAccess access;
-  if (o_.live) access = [live = o_.live](const std::function<void(const Session&)>& fn) { live->with_session(fn); };
+  // The live pipeline (set now, or after a progressive start's run) runs the session on its thread;
+  // a progressive start's run prepares it on its own thread first (the plan is read around that).
+  SessionAccess access = [this](const std::function<void(const Session&)>& fn) {
+    if (o_.live) o_.live->with_session(fn);
+    else if (bg_ && !bg_ended_) bg_->with_plan([&] { fn(s_); });
+    else fn(s_);
+  };
+  spec.structure_only = o_.first_run_session != nullptr;  // grey until the run fills the layers
   view_ = std::make_unique<View>(*ctx_, s_, spec, std::move(access));
   if (spec.collapse != "none")  // click a block to expand it, X to collapse a layer's group
     std::fprintf(stderr, "netlens view: %zu layers shown (collapse %s)\n", view_->layout().layers.size(), spec.collapse.c_str());
@@ -256,7 +262,9 @@ void Viewer::draw_frame() {
   }
   apply_panel_settings();
   // The host's mode first: it may set the view back to activations before a live result is taken.
-  const bool again = o_.before_frame && o_.before_frame(*view_, cc_->camera());
+  // A progressive start's run holds the session until it ends: the host's hooks wait.
+  apply_first_run();
+  const bool again = !run_active() && o_.before_frame && o_.before_frame(*view_, cc_->camera());
   apply_live();
   r_ = &view_->renderer();  // a View panel setting may have made a new one
   const double t0 = glfwGetTime();
@@ -270,7 +278,8 @@ void Viewer::draw_frame() {
   else
     r_->set_probe(std::nullopt);
   if (!pending_shot_.empty()) r_->read_back_next_frame();
-  view_->draw_panels(show_panels_, [&](const std::function<void()>& draw) {
+  // The panels read the session's values: not while a progressive start's run writes them.
+  view_->draw_panels(show_panels_ && !run_active(), [&](const std::function<void()>& draw) {
     // Live input: a run in flight holds the session; the panels then keep their last ImGui frame
     // (still recorded by the overlay) instead of stalling the display until the run ends.
     if (o_.live) return o_.live->try_with_session([&](const Session&) { draw(); });
@@ -280,6 +289,7 @@ void Viewer::draw_frame() {
   last_draws_ = r_->render(cc_->camera(), &f->target).draws;
   if (!sc_->present(*f)) need_recreate_ = true;
   frame_ms_.push_back((glfwGetTime() - t0) * 1000.0);
+  note_first_run_frame();
   if (o_.live) {
     o_.live->note_frame(frame_ms_.back());
     o_.live->shown(result_id_);  // the pipeline may start the next run (LiveConfig::wait_until_shown)
@@ -338,6 +348,7 @@ void Viewer::after_frame() {
     title_shown_ = t;
   }
   if (expand >= 0) relayout([&] { return view_->expand_block(expand); });
+  apply_group_toggle();
 }
 
 // A new layout (expand/collapse): layer indices change, so what held one is let go.
@@ -349,6 +360,7 @@ void Viewer::relayout(const std::function<bool()>& edit) {
     if (panels()) panels()->set_focus(-1);
     std::fprintf(stderr, "netlens view: %zu layers shown (collapse %s)\n", view_->layout().layers.size(),
                  view_->spec().collapse.c_str());
+    after_relayout();
     dirty_ = true;
   });
 }
@@ -388,6 +400,7 @@ int Viewer::run() {
       view_->renderer().set_open_layer(open_layer_, open_t_);
     }
     if (cc_->update(dt)) dirty_ = true;
+    poll_first_run();
     int fw = 0, fh = 0;
     glfwGetFramebufferSize(win_, &fw, &fh);
     const bool minimised = fw <= 0 || fh <= 0 || glfwGetWindowAttrib(win_, GLFW_ICONIFIED);
@@ -398,9 +411,12 @@ int Viewer::run() {
     } else if (dirty_ || counting || pending_click_ || pending_focus_ || !pending_shot_.empty() ||
                (o_.live && o_.live->has_result())) {
       draw_frame();
+      // Progressive start: the run begins once the structure is on screen (on 2 cores the first
+      // frame does not compete with it).
+      if (o_.first_run_session && !bg_ && !bg_ended_ && first_frame_ms_ >= 0) start_first_run();
     } else {
       // Idle: nothing changed, keep the CPU free; with live input, look for results often.
-      glfwWaitEventsTimeout(o_.live && !live_settled() ? 0.005 : 0.25);
+      glfwWaitEventsTimeout(o_.live && !live_settled() ? 0.005 : run_active() ? 0.05 : 0.25);
       continue;
     }
     ++frames_;
@@ -413,6 +429,8 @@ int Viewer::run() {
                  t.size(), view_->renderer().options().width, view_->renderer().options().height, t[t.size() / 2], t[t.size() * 95 / 100],
                  last_draws_, ctx_->device_name().c_str());
   }
+  bg_.reset();  // a run still in flight is cancelled and its thread joined
+  first_run_summary();
   if (o_.live && (o_.feeder || o_.live->stats().submitted > 0))
     std::fprintf(stderr, "netlens view: live: %s\n", o_.live->stats().summary().c_str());
   view_.reset();
@@ -437,6 +455,13 @@ void Viewer::open_panels() {
     cc_->fly_to(viz::focus_camera(view_->scene().layout, layer, float(ro.width) / float(ro.height)));
     dirty_ = true;
   };
+  // Model tree group rows: the arrow folds/unfolds the group in 3D (after the frame: the layout
+  // changes), the name flies there.
+  a.collapse_group = [this](const std::string& path, bool collapse) {
+    pending_group_ = std::make_pair(path, collapse);
+    dirty_ = true;
+  };
+  a.focus_group = [this](const std::string& path) { fly_to_group(path); };
   a.select = [this](int layer, int64_t flat) {
     view_->select(layer, flat);
     dirty_ = true;
@@ -503,6 +528,7 @@ void Viewer::apply_live() {
 }
 
 bool Viewer::live_settled() const {
+  if (run_active()) return false;  // a progressive start's run
   if (!o_.live) return true;
   if (o_.feeder && !o_.feeder->idle()) return false;
   return !o_.live->busy() && !o_.live->has_result();

@@ -10,7 +10,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <glm/vec2.hpp>
@@ -21,6 +23,7 @@
 #include "netlens/viz/script.hpp"
 #include "netlens/render/swapchain.hpp"
 #include "netlens/viz/tour.hpp"
+#include "netlens/app/progressive.hpp"
 #include "netlens/app/view.hpp"
 #include "netlens/app/viewer.hpp"
 
@@ -91,6 +94,23 @@ class Viewer {
   void toggle_fullscreen();
   void toast(const std::string& text);
 
+  // Progressive start (viewer_run.cpp; ViewerOptions::first_run_session).
+  bool run_active() const { return o_.first_run_session != nullptr && !bg_ended_; }  // not yet ended
+  double since_start_ms() const;
+  void start_first_run();      // after the first frame is presented
+  void cancel_first_run();     // Esc
+  void poll_first_run();       // each loop: whether the progress needs a frame
+  void apply_first_run();      // start of a frame: pieces patched in, progress; the end handled
+  void first_run_ended();
+  void show_partial_run();     // a cancelled or failed run: the computed layers from the session
+  void after_relayout();       // a new layout during or after the run
+  void note_first_run_frame(); // after a present: first/complete frame times, frames during the run
+  void first_run_summary() const;
+  void run_overlay(float w, float h);  // the progress bar (presenter overlay)
+  // Model tree group rows (viewer_run.cpp): folded/unfolded after the frame, flown to at once.
+  void apply_group_toggle();
+  void fly_to_group(const std::string& path);
+
   static Viewer* self(GLFWwindow* w) { return static_cast<Viewer*>(glfwGetWindowUserPointer(w)); }
 
   const Session& s_;
@@ -154,6 +174,18 @@ class Viewer {
   uint64_t result_id_ = 0;  // id of the result shown (0: the run made before the viewer opened)
   bool waiting_input_ = false;
   bool error_reported_ = false;
+
+  // Progressive start state.
+  std::unique_ptr<BackgroundRun> bg_;
+  bool bg_ended_ = false, cancel_early_ = false, complete_pending_ = false;
+  RunProgress run_progress_;
+  double run_t0_ = 0, run_t1_ = 0, last_run_draw_ = 0, next_patch_at_ = 0;
+  double first_frame_ms_ = -1, complete_ms_ = -1;
+  int64_t run_frames_ = 0;
+  std::vector<double> run_frame_ms_, patch_ms_;
+  std::vector<std::pair<size_t, size_t>> patch_fill_;  // per update: tensors filled, nodes done
+  int64_t wait_nodes_ = -1;  // script `wait-nodes N`
+  std::optional<std::pair<std::string, bool>> pending_group_;  // model tree: (group, fold)
 };
 
 }  // namespace netlens::app::detail

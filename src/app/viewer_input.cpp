@@ -32,7 +32,12 @@ void Viewer::press_key(int key) noexcept {
 
 void Viewer::on_key(int key) {
   dirty_ = true;
-  if (o_.on_key && o_.on_key(key)) return;  // the host's (view --timeline: Left/Right step checkpoints)
+  if (run_active()) {
+    // A progressive start's run: Esc cancels it; the host's keys (G: gradients) need the finished run.
+    if (key == GLFW_KEY_ESCAPE) return cancel_first_run();
+  } else if (o_.on_key && o_.on_key(key)) {
+    return;  // the host's (view --timeline: Left/Right step checkpoints)
+  }
   if (presenter_key(key)) return;  // tours and presenting (viewer_tour.cpp)
   const auto& o = view_->renderer().options();
   const float aspect = float(o.width) / float(o.height);
@@ -157,8 +162,10 @@ void Viewer::run_command(const viz::ScriptCommand& l) {
       pending_scale_ = true;
     }
   }
+  else if (c == "wait-nodes") wait_nodes_ = static_cast<int64_t>(x[0]);  // a progressive start's run
   else if (c == "next" || c == "prev" || c == "pause" || c == "wait-input") {
-    if (c == "wait-input" ? !o_.live : !o_.live || !o_.feeder)  // wait-input also waits for `open`
+    // wait-input also waits for `open`, and for a progressive start's run to end.
+    if (c == "wait-input" ? !o_.live && !o_.first_run_session : !o_.live || !o_.feeder)
       throw Error(ErrorKind::Usage, where + ": '" + c + "' needs a live --input (folder, video, camera)" +
                                         (c == "wait-input" ? " or an image input" : ""));
     if (c == "next") o_.feeder->next();
@@ -171,17 +178,29 @@ void Viewer::run_command(const viz::ScriptCommand& l) {
 }
 
 bool Viewer::script_step() {
+  // A progressive start: a script begins once the run has ended (its frames then show the whole
+  // run, as before), unless it watches the run: its first command is wait-nodes.
+  if (run_active() && script_pos_ == 0 && !script_.empty() && script_[0].name != "wait-nodes") return false;
   if (settling_ && !cc_->animating()) settling_ = false;
   if (waiting_input_ && live_settled()) waiting_input_ = false;
-  while (wait_frames_ <= 0 && !settling_ && !waiting_input_ && script_pos_ < script_.size() &&
+  // wait-nodes N: until the run has executed N nodes or has ended (its progress is read each frame).
+  if (wait_nodes_ >= 0 && (!run_active() || run_progress_.nodes_done >= static_cast<size_t>(wait_nodes_)))
+    wait_nodes_ = -1;
+  while (wait_frames_ <= 0 && !settling_ && !waiting_input_ && wait_nodes_ < 0 && script_pos_ < script_.size() &&
          !glfwWindowShouldClose(win_))
     run_command(script_[script_pos_++]);
-  return script_pos_ < script_.size() || wait_frames_ > 0 || settling_ || waiting_input_;
+  return script_pos_ < script_.size() || wait_frames_ > 0 || settling_ || waiting_input_ || wait_nodes_ >= 0;
 }
 
 void Viewer::open_file(const std::string& path) {
   ui::Panels* panels_ = panels();
   dirty_ = true;
+  if (!o_.open_input && run_active()) {
+    const std::string line = "cannot open '" + path + "' yet: the model's first run is in flight (Esc cancels it)";
+    std::fprintf(stderr, "netlens view: %s\n", line.c_str());
+    if (panels_) panels_->set_status(line);
+    return;
+  }
   if (!o_.open_input) {
     const std::string line = "cannot open '" + path + "': this view has no input loader (the model's input is not an image)";
     std::fprintf(stderr, "netlens view: %s\n", line.c_str());

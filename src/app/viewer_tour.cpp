@@ -206,6 +206,7 @@ void Viewer::presenter_overlay(int w, int h) {
     dl->AddRectFilled(ImVec2(0, 0), ImVec2(W, H), IM_COL32(0, 0, 0, 255));
     return;
   }
+  run_overlay(W, H);  // a progressive start's progress bar (viewer_run.cpp)
   if (!caption_.empty() && caption_alpha_ > 0.0f) {
     // As `record` draws it: centred near the bottom on a dark band.
     float size = std::max(fs * 1.6f, 0.036f * H);

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <optional>
+#include <utility>
 
 #include "netlens/cli/common.hpp"
 #include "netlens/live/feeder.hpp"
@@ -103,7 +104,6 @@ int run_view(const std::vector<std::string>& argv) {
     if (a.has("slideshow") || a.has("interop"))
       throw Error(ErrorKind::Usage, "--slideshow and --interop need a live --input (a folder, a video file or camera[:N])");
     LoadedModel m = load_model(mo, /*need_inputs=*/true);
-    run_once(m);
     v.text_tokens = m.text.labels;  // --text: token labels in the Attention panel
     v.text_input = m.text_input;
     if (!mo.inputs.empty()) {
@@ -113,29 +113,40 @@ int run_view(const std::vector<std::string>& argv) {
       v.first_input = std::filesystem::path(named ? spec.substr(eq + 1) : spec).filename().string();
     }
     const std::vector<std::string> labels = v.labels.empty() ? std::vector<std::string>{} : inspect::read_labels(v.labels);
+    // Progressive start (docs/progressive.md): the window shows the laid-out structure at once and
+    // runs the model on its own thread, filling layers as they are computed; Esc cancels the run.
+    v.first_run_session = m.session.get();
+    v.first_run_inputs = m.inputs;
     auto feed = single_feed(m, mo);
-    if (!feed) {  // e.g. a sequence input: nothing to load an image into
-      ViewValues values(*m.session, nullptr, labels);
-      if (!explain_method.empty()) values.set_method(explain::parse_method(explain_method));
-      values.install(v);
-      return app::run_viewer(*m.session, v);
-    }
-    // Loading another file goes through the live pipeline, as with a folder: its inference thread
-    // runs the session (planned again there, see include/netlens/live/pipeline.hpp) and the renderer is updated in place.
-    *m.run_progress = Progress("running node", /*quiet=*/true);
-    live::LiveConfig cfg{.input_name = feed->name, .input_dtype = feed->dtype, .pp = feed->pp,
-                        .other_inputs = m.inputs, .layout = live::live_layout(*m.session)};
-    cfg.other_inputs.erase(feed->name);
-    cfg.wait_until_shown = true;
+    // After that run: loading another file goes through the live pipeline, as with a folder (its
+    // inference thread runs the session, planned again there, see src/live/pipeline.hpp; the renderer
+    // is updated in place). Made at the first file opened, so a view that only looks starts no thread.
     live::StagingUploader up;
-    cfg.uploader = &up;
-    live::LivePipeline pipe(*m.session, std::move(cfg));
-    v.live = &pipe;
-    v.uploader = &up;
-    v.open_input = [&pipe](const std::string& path) { pipe.submit(read_frame_file(path)); };
-    ViewValues values(*m.session, &pipe, labels);  // the View panel's gradient modes
-    if (!explain_method.empty()) values.set_method(explain::parse_method(explain_method));
-    values.install(v);
+    std::optional<live::LivePipeline> pipe;
+    std::optional<ViewValues> values;  // the View panel's gradient modes
+    v.after_first_run = [&](app::ViewerOptions& o, bool) {
+      values.emplace(*m.session, nullptr, labels);
+      if (!explain_method.empty()) values->set_method(explain::parse_method(explain_method));
+      values->install(o);
+      if (!feed) return;  // e.g. a sequence input: nothing to load an image into
+      app::ViewerOptions* op = &o;  // the viewer's own options (they outlive this lambda)
+      o.open_input = [&, op](const std::string& path) {
+        media::Frame f = read_frame_file(path);  // a bad file is one line before any thread starts
+        if (!pipe) {
+          *m.run_progress = Progress("running node", /*quiet=*/true);
+          live::LiveConfig cfg{.input_name = feed->name, .input_dtype = feed->dtype, .pp = feed->pp,
+                              .other_inputs = m.inputs, .layout = live::live_layout(*m.session)};
+          cfg.other_inputs.erase(feed->name);
+          cfg.wait_until_shown = true;
+          cfg.uploader = &up;
+          pipe.emplace(*m.session, std::move(cfg));
+          op->live = &*pipe;
+          op->uploader = &up;
+          values->set_pipeline(&*pipe);
+        }
+        pipe->submit(std::move(f));
+      };
+    };
     return app::run_viewer(*m.session, v);
   }
   const std::string spec = *live_it;

@@ -41,6 +41,8 @@ class ViewValues {
     panel_.set_method(m);
     method_chosen_ = true;
   }
+  // The pipeline started later (view's progressive start makes it at the first file opened).
+  void set_pipeline(live::LivePipeline* pipe) { pipe_ = pipe; }
   // Sets v.on_view, v.before_frame and v.on_key (G). Call after v.live is set.
   void install(app::ViewerOptions& v);
 

@@ -1,7 +1,9 @@
-// Panels of the left column's top: the model tree, the input chooser and the view settings.
+// Panels of the left column's top: the model tree (the group hierarchy when the model has one), the
+// input chooser and the view settings.
 #include "panels_internal.hpp"
 
 #include <filesystem>
+#include <functional>
 
 namespace netlens::ui {
 
@@ -110,7 +112,8 @@ void Panels::model_tree() {
     if (!match.empty()) {
       for (size_t i = 0; i < layers.size(); ++i)
         if (match[i]) row(static_cast<int>(i), false, false);
-    } else {
+    } else if (!group_tree([&](int i) { row(i, false, false); })) {
+      // No module paths or structural groups: blocks led by a linear layer.
       for (const auto& g : groups_) {
         if (g.size() == 1) {
           row(g[0], false, false);
@@ -126,6 +129,94 @@ void Panels::model_tree() {
     }
     ImGui::EndTable();
   }
+}
+
+// The group hierarchy of the model (viz/layout_groups.hpp: module paths, structural stages and
+// blocks, repeated blocks numbered k/n) as a tree over the shown layers. A group row's arrow is
+// the 3D view's collapse state: closed = the group is one block in 3D; opening or closing it asks
+// the host to unfold or fold it there (PanelActions::collapse_group). Clicking the name flies to it.
+bool Panels::group_tree(const std::function<void(int)>& layer_row) {
+  const auto& layers = scene_->layout.layers;
+  Cache& c = *cache_;
+  if (!c.tree) {
+    Cache::Tree t;
+    t.all = viz::select_tensors(s_->graph(), s_->planned());
+    t.h = viz::build_hierarchy(t.all);
+    t.items.resize(t.h.groups.size() + 1);
+    for (size_t g = 0; g < t.h.groups.size(); ++g) {
+      const viz::Group& G = t.h.groups[g];
+      if (!G.members.empty()) t.items[static_cast<size_t>(G.parent + 1)].push_back({true, static_cast<int>(g), G.members.front()});
+    }
+    for (size_t i = 0; i < t.all.size(); ++i)
+      t.items[static_cast<size_t>(t.h.group_of[i] + 1)].push_back({false, static_cast<int>(i), static_cast<int>(i)});
+    for (auto& v : t.items)
+      std::stable_sort(v.begin(), v.end(), [](const Cache::Tree::Item& a, const Cache::Tree::Item& b) { return a.first < b.first; });
+    for (size_t i = 0; i < layers.size(); ++i) {
+      if (layers[i].tensor.folded > 0) t.block_of[layers[i].tensor.group] = static_cast<int>(i);
+      else t.layer_of[layers[i].tensor.name] = static_cast<int>(i);
+    }
+    c.tree = std::move(t);
+  }
+  const Cache::Tree& t = *c.tree;
+  group_rows_.clear();
+  if (t.h.groups.empty()) return false;
+  // Whether any member of group g is shown as its own layer (else the group is hidden: its tensors
+  // are all hidden inputs).
+  auto shown = [&](const viz::Group& G) {
+    for (int m : G.members)
+      if (t.layer_of.count(t.all[static_cast<size_t>(m)].name)) return true;
+    return false;
+  };
+  std::function<void(int)> items = [&](int parent) {
+    for (const Cache::Tree::Item& it : t.items[static_cast<size_t>(parent + 1)]) {
+      if (!it.group) {
+        auto f = t.layer_of.find(t.all[static_cast<size_t>(it.index)].name);
+        if (f != t.layer_of.end()) layer_row(f->second);
+        continue;
+      }
+      const viz::Group& G = t.h.groups[static_cast<size_t>(it.index)];
+      auto b = t.block_of.find(G.path);
+      const int block = b == t.block_of.end() ? -1 : b->second;
+      if (block < 0 && !shown(G)) continue;
+      ImGui::TableNextRow();
+      ImGui::TableSetColumnIndex(0);
+      ImGui::PushID(G.path.c_str());
+      const ImVec2 at = ImGui::GetCursorScreenPos();
+      const bool selected = block >= 0 && block == focus_;
+      ImGuiTreeNodeFlags fl = ImGuiTreeNodeFlags_SpanFullWidth | ImGuiTreeNodeFlags_OpenOnArrow |
+                              (selected ? ImGuiTreeNodeFlags_Selected : 0);
+      ImGui::SetNextItemOpen(block < 0, ImGuiCond_Always);  // open = unfolded in 3D
+      const bool open = G.repeats > 1 ? ImGui::TreeNodeEx("##grp", fl, "%s  (%d/%d)", G.name.c_str(), G.repeat + 1, G.repeats)
+                                      : ImGui::TreeNodeEx("##grp", fl, "%s", G.name.c_str());
+      const bool toggled = ImGui::IsItemToggledOpen();
+      const bool clicked = ImGui::IsItemClicked() && !toggled;
+      {
+        const ImVec2 b1 = ImGui::GetItemRectMax();
+        group_rows_[G.path] = ImVec4(at.x, ImGui::GetItemRectMin().y, b1.x, b1.y);
+      }
+      if (ImGui::IsItemHovered())
+        ImGui::SetTooltip("%s: %zu layers, %.3g M activations\narrow: %s in 3D; click: fly there", G.path.c_str(),
+                          G.members.size(), double(G.neurons) * 1e-6, block >= 0 ? "unfold" : "fold into one block");
+      if (toggled && actions.collapse_group) actions.collapse_group(G.path, block < 0);
+      if (clicked) {
+        if (block >= 0) focus_ = block;
+        if (actions.focus_group) actions.focus_group(G.path);
+        else if (block >= 0 && actions.focus_layer) actions.focus_layer(block);
+      }
+      ImGui::TableSetColumnIndex(1);
+      ImGui::TextColored(kAccent, "%s", block >= 0 ? "block" : "group");
+      ImGui::TableSetColumnIndex(2);
+      ImGui::TextColored(kDim, "%zu layers", G.members.size());
+      ImGui::PopID();
+      if (open) {
+        // Toggled this frame: the host changes the layout after the frame; its rows come then.
+        if (block < 0 && !toggled) items(it.index);
+        ImGui::TreePop();
+      }
+    }
+  };
+  items(-1);
+  return true;
 }
 
 void Panels::input_chooser() {

@@ -15,6 +15,7 @@
 #include "netlens/inspect/activation_fn.hpp"
 #include "netlens/inspect/attention.hpp"
 #include "netlens/viz/colormap.hpp"
+#include "netlens/viz/layout_groups.hpp"
 #include "netlens/inspect/contributions.hpp"
 #include "netlens/inspect/predictions.hpp"
 #include "netlens/inspect/weights.hpp"
@@ -52,6 +53,20 @@ struct Panels::Cache {
   // The analyses (netlens_inspect), computed on first use; an analysis that refuses a tensor
   // leaves its one-line reason instead.
   std::optional<inspect::Structure> structure;
+  // Model tree: the group hierarchy of every shown tensor (viz::build_hierarchy) and its rows.
+  struct Tree {
+    struct Item {
+      bool group = false;
+      int index = 0;  // into h.groups, or into all
+      int first = 0;  // its first tensor: items are in data-flow order
+    };
+    std::vector<viz::VizTensor> all;
+    viz::Hierarchy h;
+    std::vector<std::vector<Item>> items;  // per parent group + 1 (0: the top level)
+    std::map<std::string, int> layer_of;   // shown layer by tensor name (blocks excluded)
+    std::map<std::string, int> block_of;   // shown block by group path
+  };
+  std::optional<Tree> tree;
   std::map<int, inspect::TensorStats> stats;
   std::map<int, std::string> stats_error;
   std::map<int, std::vector<float>> channel_mean, channel_max;  // sort keys, from stats' rankings

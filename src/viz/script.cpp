@@ -54,7 +54,8 @@ void check(ScriptCommand& c, const std::string& where) {
     need(1);
     const auto& keys = script_key_names();
     if (std::find(keys.begin(), keys.end(), w[0]) == keys.end()) fail("unknown key '" + w[0] + "'");
-  } else if (n == "save-camera" || n == "screenshot" || n == "open") { need(1); }
+  } else if (n == "wait-nodes") { need(1); num(0, 0, kMaxFrames); }
+  else if (n == "save-camera" || n == "screenshot" || n == "open") { need(1); }
   else if (n == "lod") {
     need(1);
     if (w[0] != "max" && w[0] != "mean") fail("lod takes 'max' or 'mean'");

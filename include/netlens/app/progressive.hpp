@@ -6,7 +6,8 @@
 //  - Frames 1..frames-1 are drawn from inside the run (Session::run's RunControl::on_node) when the
 //    node count passes k * N / frames: layers whose producer has run show their values on their own
 //    colour scale (the per-layer scale a complete frame uses, so a filled layer never changes colour
-//    later); the others stay grey.
+//    later); the others stay grey. Each layer's piece (FilledTensor, below) is built once, after its
+//    node, and patched into the scene: a frame costs the new layers, not the whole scene.
 //  - The last frame is the scene rebuilt from the finished run with the frame's own subtitle: the
 //    same frame `render` writes for the same flags.
 // Threads: everything runs on the calling thread (the frames are drawn between two nodes), so the
@@ -16,8 +17,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
+#include <memory>
+#include <mutex>
+#include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "netlens/app/headless.hpp"
 
@@ -50,5 +57,90 @@ bool layer_filled(const Session& s, const std::string& tensor, size_t done);
 // throws Cancelled (after writing what it drew) when job.cancel was set, Error{Io} for an unwritable
 // folder, the View's errors for bad flags.
 ProgressiveReport render_progressive(Session& s, const std::map<std::string, Tensor>& inputs, const ProgressiveJob& job);
+
+// ------------------------------------------------------------------------------------------------
+// Pieces of a scene built as a run reaches them (shared by render --progressive and the window's
+// progressive start).
+
+// One shown tensor's piece of a scene: a one-layer scene (its batch-0 values, colour scale, level-0
+// codes and both pyramids) built exactly as build_scene builds that layer with the same options, so
+// copying it into any scene that shows the tensor gives the bytes a complete build gives there.
+struct FilledTensor {
+  std::string name;
+  viz::Scene scene;
+};
+// Builds the piece of tensor `t` from the session's activations (its producer has run).
+// Error{Input} for a non-float tensor.
+FilledTensor fill_tensor(const Session& s, const viz::VizTensor& t, const viz::SceneOptions& opts);
+// Copies pieces into `scene` (its layers found by tensor name, with the same C, H, W; others are
+// skipped): values, colour scale and codes. Returns the number of layers patched.
+size_t patch_scene(viz::Scene& scene, const std::vector<std::shared_ptr<const FilledTensor>>& pieces);
+// The scene of `layout` after the first `done` nodes: filled layers (app::layer_filled) from the
+// session, the others zeros (the neutral zero colour). Reads the session: call it between nodes.
+viz::Scene partial_scene(const Session& s, viz::Layout layout, const viz::SceneOptions& opts, size_t done);
+// The scene of `layout` with every value 0, byte for byte what build_scene_from_values makes from
+// zeros, without encoding each neuron (FrameSpec::structure_only: the first frame of a big model).
+viz::Scene structure_scene(viz::Layout layout, const viz::SceneOptions& opts);
+
+// How far a BackgroundRun is.
+struct RunProgress {
+  enum class State { Preparing, Running, Finished, Cancelled, Failed };
+  State state = State::Preparing;
+  size_t nodes_done = 0, nodes_total = 0;  // graph nodes up to and including the last one executed
+  std::string last_node;                   // that node ("Conv /stage1/conv/Conv"); "" before the first
+  size_t tensors_filled = 0, tensors_total = 0;  // every shown tensor (collapsed groups' insides too)
+  std::string message;                     // Cancelled, Failed: the one line
+  double prepare_ms = 0;                   // the thread's prepare()
+  double run_ms = 0;                       // from the run's start (to its end once ended)
+  bool ended() const { return state == State::Finished || state == State::Cancelled || state == State::Failed; }
+};
+
+// The window's first run (`netlens view`): the run on its own thread, with the shown tensors' pieces
+// built there as the run reaches them, taken by the UI thread between frames.
+// Threads: the constructor starts the thread; it prepares `s` for the inputs' shapes (oneDNN ties a
+// kernel to the thread that made it, see live/pipeline.cpp, so the thread that runs the session
+// prepares it), then runs it with a RunControl. After each node it builds the pieces of the wanted
+// tensors that node produced (the graph inputs' before the first node) and of wanted tensors asked
+// for again (want()). Nothing else may run, prepare or read the values of `s` until ended(); its
+// graph and plan may be read from other threads inside with_plan() (which waits while the thread
+// prepares). Every other member is called from one thread (the UI's).
+class BackgroundRun {
+ public:
+  // `shown`: every tensor the view may show (viz::select_tensors of the session: a collapsed block
+  // is its group's output tensor); `wanted`: the names shown now; `opts`: the view's scene options.
+  BackgroundRun(Session& s, std::map<std::string, Tensor> inputs, std::vector<viz::VizTensor> shown,
+                const std::vector<std::string>& wanted, viz::SceneOptions opts);
+  ~BackgroundRun();  // cancels the run and joins the thread
+  BackgroundRun(const BackgroundRun&) = delete;
+  BackgroundRun& operator=(const BackgroundRun&) = delete;
+
+  // The run stops before its next node (any thread; during prepare: before the first node).
+  void cancel();
+  RunProgress progress() const;
+  // The names shown now (after an expand/collapse): pieces of those already computed are built again
+  // after the next node, later ones as they come.
+  void want(const std::vector<std::string>& names);
+  // The pieces built since the last call.
+  std::vector<std::shared_ptr<const FilledTensor>> take();
+  void with_plan(const std::function<void()>& fn);
+  // Waits for the thread (after progress().ended(), at once).
+  void join();
+
+ private:
+  void loop();
+
+  Session& s_;
+  std::map<std::string, Tensor> inputs_;
+  std::vector<viz::VizTensor> shown_;
+  viz::SceneOptions opts_;
+  RunControl ctl_;
+  std::mutex plan_mutex_;             // held by the thread while it prepares
+  mutable std::mutex state_mutex_;    // progress_, wanted_, redo_, out_
+  RunProgress progress_;
+  std::set<std::string> wanted_;
+  bool redo_ = false;
+  std::vector<std::shared_ptr<const FilledTensor>> out_;
+  std::thread thread_;
+};
 
 }  // namespace netlens::app

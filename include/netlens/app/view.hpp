@@ -77,7 +77,8 @@ struct FrameSpec {
   // the layout as if they were initializers.
   std::vector<std::string> hidden_inputs;
   // The scene starts as the structure only (every value 0: the neutral zero colour), without reading
-  // the session's values: a prepared session that has not run yet (render --progressive's first frame).
+  // the session's values: a prepared session that has not run yet (render --progressive's first frame,
+  // view's progressive start). Expanding or collapsing keeps it so; set_values ends it.
   bool structure_only = false;
   // --text's tokens: labels along sequence tensors' token axes in 3D (viz/token_labels.hpp).
   std::vector<std::string> tokens;
@@ -145,6 +146,10 @@ class View final : public live::ResultSink {
   render::UploadStats show_scene(viz::Scene next) override;
   // After Renderer::codes_from_device: the GPU's colour scales and the values' host copies.
   void show_device_values(std::vector<viz::ColorScale> scales, std::vector<std::vector<float>> values) override;
+  // Progressive runs (app/progressive.hpp): `patch` edits the shown scene's values, colour scales and
+  // codes in place, never its layout (app::patch_scene), then the renderer's buffers are rewritten
+  // (Renderer::values_changed). The panels are left for the caller.
+  render::UploadStats patch_scene(const std::function<void(viz::Scene&)>& patch);
   // The colour scales (View panel): the scene rebuilt from its own host values when `o` changes
   // them; a scene without host values (GPU-made) keeps its scales. Returns whether it changed.
   bool set_scales(const viz::SceneOptions& o);

@@ -11,7 +11,8 @@
 // Keys: Tab orbit/fly mode; fly: WASD move, Q/E down/up, drag to look, scroll for speed; orbit:
 // drag to orbit, right/middle drag to pan, scroll to zoom; F focus the layer under the cursor;
 // O or Home overview; click select the neuron under the cursor (its JSON line on stdout, receptive
-// field highlighted); Esc clear the selection; C save the camera JSON; P save a PNG; V vsync on/off;
+// field highlighted); Esc clear the selection (while a progressive start's run is in flight: cancel
+// the run); C save the camera JSON; P save a PNG; V vsync on/off;
 // H or F1 hide/show the panels (docs/ui.md), which take the mouse and keys while they are hovered
 // or typed in.
 // Tours and presenting (viewer_tour.cpp, docs/present.md): K adds the current view (camera,
@@ -26,8 +27,10 @@
 // file dropped on the window and the script's `open PATH` run the model on that file (open_input).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -90,6 +93,20 @@ struct ViewerOptions {
   std::function<void(View&)> on_view;
   std::function<bool(View&, const viz::Camera&)> before_frame;
   std::function<bool(int glfw_key)> on_key;
+
+  // Progressive start (docs/progressive.md): `first_run_session` (the session run_viewer shows,
+  // writable) is prepared and has not run. The window shows the laid-out structure (grey layers) at
+  // its first frame, then runs the session with `first_run_inputs` on its own thread
+  // (app::BackgroundRun), filling each layer as it is computed, a progress bar at the bottom (nodes
+  // done of the total, the last node, layers filled); the panels come when the run has ended. Esc
+  // cancels the run: the window stays, showing what was computed. Keys and hooks of the host
+  // (on_key, before_frame) wait for the end of the run. `after_first_run` is then called on the UI
+  // thread with whether the run completed; it may set live, uploader, open_input and the hooks
+  // (on_view is called after it). Times on stderr are measured from `start`.
+  Session* first_run_session = nullptr;
+  std::map<std::string, Tensor> first_run_inputs;
+  std::function<void(ViewerOptions& o, bool completed)> after_first_run;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
 };
 
 void require_display();

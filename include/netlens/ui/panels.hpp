@@ -54,6 +54,10 @@ struct PanelActions {
   // "" = the top class, class:N, output:TENSOR[:c,y,x], ...). The host runs the backward pass and
   // calls set_value_mode with what it shows.
   std::function<void(viz::ValueMode mode, const std::string& target)> value_mode;
+  // Model tree, a group's row (viz/layout_groups.hpp): its arrow folds (collapse = true) or unfolds
+  // the group in the 3D view, its name flies to the group. The host applies a fold after the frame.
+  std::function<void(const std::string& group, bool collapse)> collapse_group;
+  std::function<void(const std::string& group)> focus_group;
 };
 
 // A panel's window in frame pixels (after a draw()).
@@ -107,6 +111,8 @@ class Panels {
   const GridView* grid_view() const { return grid_view_.grid ? &grid_view_ : nullptr; }
   // Model-tree rows the last draw() showed: layer → its row's screen rectangle (x0, y0, x1, y1).
   const std::map<int, ImVec4>& tree_rows() const { return tree_rows_; }
+  // Group rows the last draw() showed: group path → (x0, y0, x1, y1), x0 where its arrow starts.
+  const std::map<std::string, ImVec4>& group_rows() const { return group_rows_; }
 
   PanelActions actions;
 
@@ -123,6 +129,8 @@ class Panels {
  private:
   struct Cache;
   void model_tree();
+  // The group hierarchy as a tree (panel_model.cpp); false (nothing drawn) for a model without groups.
+  bool group_tree(const std::function<void(int layer)>& layer_row);
   void input_chooser();
   void view_settings();
   void layer_inspector();
@@ -163,6 +171,7 @@ class Panels {
   std::vector<PanelRect> rects_;
   GridView grid_view_;
   std::map<int, ImVec4> tree_rows_;
+  std::map<std::string, ImVec4> group_rows_;
   std::unique_ptr<Cache> cache_;
   ExtraPanel extra_;
   viz::ValueMode value_mode_ = viz::ValueMode::Activation;

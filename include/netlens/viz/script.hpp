@@ -7,10 +7,14 @@
 //   frames N | settle | resize W H | iconify | restore | cursor X Y | click X Y | focus X Y |
 //   key NAME | drag DX DY | scroll S | move RIGHT UP FORWARD SECONDS | save-camera FILE |
 //   screenshot FILE | close | open PATH | lod max|mean | scale layer|global [LO HI] |
-//   next | prev | pause | wait-input
+//   next | prev | pause | wait-input | wait-nodes N
 // `key` presses a key as the window's key callback does (an error it causes, say a camera file
 // that cannot be written, is one line and the script goes on); `open` runs the model on a file as
-// the Input panel's Load does; next/prev/pause/wait-input need a live input.
+// the Input panel's Load does; next/prev/pause/wait-input need a live input (wait-input also waits
+// for a progressive start's run to end); wait-nodes N waits until that run has executed N nodes (or
+// has ended, or there is none). With a progressive start a script begins when the run has ended,
+// unless its first command is wait-nodes (then at once: `wait-nodes 0` lets the first frame, the
+// structure alone, be captured).
 #pragma once
 
 #include <string>

@@ -1,0 +1,222 @@
+// The window's progressive start (ViewerOptions::first_run_session, docs/progressive.md): the
+// structure on screen first, the model run on its own thread (app::BackgroundRun) once that frame
+// is presented, the pieces of the layers it computes patched into the scene between frames (at
+// most ~10% of the time goes to uploads, so the view stays fluid), a progress bar, Esc cancelling.
+// Also the model tree's group actions (app/viewer_groups.hpp).
+#include <imgui.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "netlens/app/viewer_groups.hpp"
+#include "netlens/viz/layout_groups.hpp"
+#include "viewer_impl.hpp"
+
+namespace netlens::app::detail {
+
+namespace {
+
+std::vector<std::string> layout_names(const viz::Layout& l) {
+  std::vector<std::string> n;
+  n.reserve(l.layers.size());
+  for (const auto& v : l.layers) n.push_back(v.tensor.name);
+  return n;
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+double p95(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() * 95 / 100];
+}
+
+}  // namespace
+
+double Viewer::since_start_ms() const {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - o_.start).count();
+}
+
+void Viewer::start_first_run() {
+  const Session& s = *o_.first_run_session;
+  std::vector<viz::VizTensor> all = viz::select_tensors(s.graph(), s.planned());
+  run_t0_ = glfwGetTime();
+  last_run_draw_ = run_t0_;
+  bg_ = std::make_unique<BackgroundRun>(*o_.first_run_session, std::move(o_.first_run_inputs), std::move(all),
+                                        layout_names(view_->layout()), view_->scene().options);
+  if (cancel_early_) bg_->cancel();
+  std::fprintf(stderr, "netlens view: structure on screen after %.0f ms; running the model (Esc cancels)\n", first_frame_ms_);
+}
+
+void Viewer::cancel_first_run() {
+  if (bg_) bg_->cancel();
+  else cancel_early_ = true;
+  std::fprintf(stderr, "netlens view: cancelling the run (Esc)\n");
+}
+
+void Viewer::poll_first_run() {
+  if (!bg_ || bg_ended_) return;
+  const RunProgress p = bg_->progress();
+  const double now = glfwGetTime();
+  // Progress redrawn 4 times a second while nothing else moves (each frame costs the run CPU time).
+  if (p.ended() || (p.nodes_done != run_progress_.nodes_done && now - last_run_draw_ >= 0.25) ||
+      (now >= next_patch_at_ && p.tensors_filled != run_progress_.tensors_filled))
+    dirty_ = true;
+}
+
+void Viewer::apply_first_run() {
+  if (!bg_ || bg_ended_) return;
+  const RunProgress p = bg_->progress();
+  const bool ended = p.ended();
+  if (ended) bg_->join();
+  const double now = glfwGetTime();
+  if (ended || now >= next_patch_at_) {
+    std::vector<std::shared_ptr<const FilledTensor>> pieces = bg_->take();
+    if (!pieces.empty()) {
+      size_t n = 0;
+      const double t0 = glfwGetTime();
+      view_->patch_scene([&](viz::Scene& sc) { n = patch_scene(sc, pieces); });
+      const double ms = (glfwGetTime() - t0) * 1000.0;
+      // Every update rewrites the renderer's buffers: at most ~10% of the time goes to it.
+      next_patch_at_ = glfwGetTime() + std::max(0.2, 0.009 * ms);
+      patch_ms_.push_back(ms);
+      patch_fill_.emplace_back(p.tensors_filled, p.nodes_done);
+    }
+  }
+  run_progress_ = p;
+  last_run_draw_ = now;
+  if (ended) {
+    first_run_ended();
+    return;
+  }
+  char sub[200];
+  if (p.state == RunProgress::State::Preparing)
+    std::snprintf(sub, sizeof sub, "preparing the model (%zu nodes) - Esc cancels", p.nodes_total);
+  else
+    std::snprintf(sub, sizeof sub, "computing node %zu of %zu, %zu of %zu layers filled (grey: not computed yet) - Esc cancels",
+                  p.nodes_done, p.nodes_total, p.tensors_filled, p.tensors_total);
+  view_->renderer().set_subtitle(sub);
+}
+
+void Viewer::first_run_ended() {
+  bg_ended_ = true;
+  const RunProgress& p = run_progress_;
+  run_t1_ = glfwGetTime();
+  const bool completed = p.state == RunProgress::State::Finished;
+  if (completed) {
+    // The scene rebuilt from the finished run, as a view of a run made before the window draws it.
+    view_->set_values(viz::ValueMode::Activation);
+    view_->renderer().set_subtitle(view_->spec().subtitle);
+    std::fprintf(stderr, "netlens view: model ran in %.0f ms (prepared in %.0f ms on its thread)\n", p.run_ms, p.prepare_ms);
+  } else {
+    show_partial_run();
+    char sub[240];
+    std::snprintf(sub, sizeof sub, "run %s at node %zu of %zu: %zu of %zu layers computed (grey: not computed)",
+                  p.state == RunProgress::State::Cancelled ? "cancelled" : "failed", p.nodes_done, p.nodes_total,
+                  p.tensors_filled, p.tensors_total);
+    view_->renderer().set_subtitle(sub);
+    std::fprintf(stderr, "netlens view: %s: %s; showing the %zu of %zu layers computed (%zu of %zu nodes run)\n",
+                 p.state == RunProgress::State::Cancelled ? "cancelled" : "error", p.message.c_str(), p.tensors_filled,
+                 p.tensors_total, p.nodes_done, p.nodes_total);
+    if (panels()) panels()->set_status(p.state == RunProgress::State::Cancelled ? "run cancelled: grey layers were not computed"
+                                                                                : "error: " + p.message);
+  }
+  complete_pending_ = true;
+  if (o_.after_first_run) {
+    o_.after_first_run(o_, completed);
+    if (o_.on_view) o_.on_view(*view_);
+  }
+  dirty_ = true;
+}
+
+void Viewer::show_partial_run() {
+  const Session& s = *o_.first_run_session;  // the run's thread has ended
+  view_->show_scene(partial_scene(s, view_->layout(), view_->scene().options, run_progress_.nodes_done));
+  view_->refresh_panels();
+}
+
+void Viewer::after_relayout() {
+  if (!o_.first_run_session) return;
+  if (bg_ && !bg_ended_) {
+    bg_->want(layout_names(view_->layout()));  // the new layout's computed layers come again
+    next_patch_at_ = 0.0;
+  } else if (bg_ended_ && view_->spec().structure_only) {
+    // A cancelled first run (no other run since): the new layout shows what was computed.
+    if (result_id_ == 0) show_partial_run();
+    else view_->set_values(viz::ValueMode::Activation);
+  }
+}
+
+void Viewer::note_first_run_frame() {
+  if (first_frame_ms_ < 0) first_frame_ms_ = since_start_ms();
+  if (complete_pending_) {
+    complete_pending_ = false;
+    complete_ms_ = since_start_ms();
+  }
+  if (run_active() && bg_) {
+    run_frame_ms_.push_back(frame_ms_.back());
+    ++run_frames_;
+  }
+}
+
+void Viewer::first_run_summary() const {
+  if (!o_.first_run_session) return;
+  const RunProgress& p = run_progress_;
+  std::string updates;
+  for (size_t i = 0; i < patch_fill_.size() && i < 40; ++i)
+    updates += (i ? ", " : "") + std::to_string(patch_fill_[i].first) + "/" + std::to_string(p.tensors_total);
+  if (patch_fill_.size() > 40) updates += ", ...";
+  const double secs = (bg_ended_ ? run_t1_ : glfwGetTime()) - run_t0_;
+  std::fprintf(stderr,
+               "netlens view: progressive start: structure frame at %.0f ms, complete frame at %.0f ms; while the model ran: "
+               "%lld frames in %.1f s (%.1f fps), frame time median %.1f ms, p95 %.1f ms; %zu updates (upload median %.0f ms; "
+               "layers filled %s)\n",
+               first_frame_ms_, complete_ms_, static_cast<long long>(run_frames_), secs,
+               secs > 0 ? double(run_frames_) / secs : 0.0, median(run_frame_ms_), p95(run_frame_ms_), patch_ms_.size(),
+               median(patch_ms_), updates.empty() ? "none" : updates.c_str());
+}
+
+void Viewer::run_overlay(float W, float H) {
+  if (!run_active()) return;
+  const RunProgress& p = run_progress_;
+  ImDrawList* dl = ImGui::GetForegroundDrawList();
+  const float fs = ImGui::GetFontSize();
+  const float bw = std::min(0.6f * W, 50.0f * fs), bh = 0.45f * fs;
+  const float x0 = 0.5f * (W - bw), y0 = H - 2.4f * fs;
+  const float f = p.nodes_total ? std::clamp(float(p.nodes_done) / float(p.nodes_total), 0.0f, 1.0f) : 0.0f;
+  char line[200];
+  if (!bg_ || p.state == RunProgress::State::Preparing)
+    std::snprintf(line, sizeof line, "preparing the model ... (Esc cancels)");
+  else
+    std::snprintf(line, sizeof line, "node %zu of %zu  |  %zu of %zu layers  |  %.60s  |  Esc cancels", p.nodes_done,
+                  p.nodes_total, p.tensors_filled, p.tensors_total, p.last_node.c_str());
+  dl->AddRectFilled(ImVec2(x0 - 0.6f * fs, y0 - 1.7f * fs), ImVec2(x0 + bw + 0.6f * fs, y0 + bh + 0.6f * fs),
+                    IM_COL32(12, 14, 18, 190), 0.3f * fs);
+  dl->AddText(ImVec2(x0, y0 - 1.35f * fs), IM_COL32(235, 238, 242, 255), line);
+  dl->AddRectFilled(ImVec2(x0, y0), ImVec2(x0 + bw, y0 + bh), IM_COL32(70, 76, 88, 255), 0.2f * fs);
+  if (f > 0.0f) dl->AddRectFilled(ImVec2(x0, y0), ImVec2(x0 + bw * f, y0 + bh), IM_COL32(90, 190, 255, 255), 0.2f * fs);
+}
+
+// ------------------------------------------------------------------------------------------------
+// The model tree's group rows (ui::PanelActions::collapse_group / focus_group).
+
+void Viewer::apply_group_toggle() {
+  if (!pending_group_) return;
+  const auto [path, collapse] = *pending_group_;
+  pending_group_.reset();
+  relayout([&] { return set_group_collapsed(*view_, path, collapse); });
+}
+
+void Viewer::fly_to_group(const std::string& path) {
+  const auto& ro = view_->renderer().options();
+  if (auto cam = group_camera(*view_, path, float(ro.width) / float(ro.height))) {
+    cc_->fly_to(*cam);
+    dirty_ = true;
+  }
+}
+
+}  // namespace netlens::app::detail
