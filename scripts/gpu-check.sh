@@ -146,6 +146,12 @@ run_gtest test_cuda_backend 60 test_cuda_backend
 # which the bundle does not carry; CI runs them).
 step conformance 240 "$bin/netlens_conformance" --gtest_filter='Conformance.OtherBackendsVsCpu:Conformance.HarnessReportsFaults'
 run_gtest test_cuda_models 150 test_cuda_models
+# The zero-copy live path (issue 12): app::View as the interop sink over a CUDA session prepared once
+# on its inference thread; frames equal host-scene frames, only the selected layer reaches the host.
+if [[ -x "$bin/netlens_interop_cuda_tests" ]]; then
+  run_gtest interop_view 90 netlens_interop_cuda_tests --gtest_filter='InteropView.*'
+  grep -h '^interop:' "$logs/interop_view.log"* 2>/dev/null
+fi
 grep -h '^\[ precision\]' "$logs/test_cuda_backend.log"* 2>/dev/null
 grep -h '^\[conformance\]' "$logs/conformance.log" 2>/dev/null
 grep -h '^\[ model    \]' "$logs/test_cuda_models.log" 2>/dev/null

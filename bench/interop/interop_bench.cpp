@@ -5,7 +5,7 @@
 //             one Vulkan submission waits on N, makes the codes (CodeBuilder), copies them into the
 //             renderer's buffers, signals N+1 → frame rendered.
 //   staging:  run (CUDA, own memory) → every shown tensor copied to the host (fetch) → the CPU builds
-//             the scene (scales, codes, pyramids) → staging upload (values_changed) → frame rendered.
+//             the scene (scales, codes, pyramids) → staging upload (update_values) → frame rendered.
 // Prints a table: median and spread of the latency, inputs per second at that latency, and the
 // interop/staging ratio. Usage: netlens_interop_bench MODEL.onnx [--size 224] [--runs 40]
 #include <algorithm>
@@ -110,7 +110,7 @@ int main(int argc, char** argv) try {
       tl.cuda_signal(stream, v + 1);
       auto t1 = Clock::now();
       render::Renderer::TimelinePoint wait{tl.semaphore(), v + 1}, signal{tl.semaphore(), v + 2};
-      auto scales = r.codes_from_device(builder, arenas[0]->buffer(), &wait, &signal);
+      auto scales = r.update_values_from_device(shown, builder, arenas[0]->buffer(), &wait, &signal);
       for (size_t k = 0; k < scales.size(); ++k) shown.layers[k].scale = scales[k];
       v += 2;
       auto t2 = Clock::now();
@@ -141,7 +141,7 @@ int main(int argc, char** argv) try {
       s.run({{in_name, xs[static_cast<size_t>(i) % xs.size()]}});
       auto t1 = Clock::now();
       shown = viz::build_scene(layout, [&](const std::string& n) { return s.activations().fetch(n); });
-      r.values_changed();
+      r.update_values(shown);
       auto t2 = Clock::now();
       r.render(cam);
       auto t3 = Clock::now();

@@ -24,6 +24,10 @@ void check_validation(const render::Context& ctx) {
 
 void render_frame(const Session& s, const FrameJob& job) {
   FrameSpec spec = job.frame;
+  // Nothing runs the session while this frame is made: the scene reads its values in place instead
+  // of a float32 copy, and the renderer makes the codes as it uploads them (docs/PERFORMANCE.md,
+  // "Memory of render/view").
+  spec.borrow_values = true;
   // The panels' side columns: the camera frames the region between them (centred, as they are equal).
   if (job.panels) spec.inset = std::clamp(ui::column_width(spec.width, spec.height), 0, spec.width / 2 - 8);
   render::Context ctx(context_options(job.device));
@@ -66,7 +70,7 @@ void render_frame(const Session& s, const FrameJob& job) {
 }
 
 void render_live(Session& s, live::LiveConfig cfg, live::LiveInput& in, const LiveJob& job, live::ResultUploader& up,
-                 const std::string& start_line, render::Context* external_ctx) {
+                 const std::string& start_line, render::Context* external_ctx, live::InferenceThread* thread) {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::create_directories(job.out_dir, ec);
@@ -89,7 +93,11 @@ void render_live(Session& s, live::LiveConfig cfg, live::LiveInput& in, const Li
   write();
   {
     cfg.uploader = &up;
-    live::LivePipeline pipe(s, std::move(cfg));  // from here on only the pipeline's thread runs `s`
+    // From here on only the pipeline's thread runs `s`: the one it was prepared on, when given.
+    std::optional<live::LivePipeline> pipe_own;
+    if (thread) pipe_own.emplace(s, std::move(cfg), *thread);
+    else pipe_own.emplace(s, std::move(cfg));
+    live::LivePipeline& pipe = *pipe_own;
     while (job.max_inputs <= 0 || written < job.max_inputs) {
       auto f = in.source->next();
       if (!f) break;
@@ -104,6 +112,7 @@ void render_live(Session& s, live::LiveConfig cfg, live::LiveInput& in, const Li
     }
     std::fprintf(stderr, "netlens render: %lld frames written to %s; live: %s\n", static_cast<long long>(written),
                  job.out_dir.c_str(), pipe.stats().summary().c_str());
+    if (const std::string r = up.report(); !r.empty()) std::fprintf(stderr, "netlens render: %s\n", r.c_str());
   }
   check_validation(ctx);
 }

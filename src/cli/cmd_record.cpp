@@ -6,7 +6,6 @@
 
 #include "netlens/cli/common.hpp"
 #include "netlens/cli/frame_flags.hpp"
-#include "live_interop.hpp"
 #include "netlens/explain.hpp"
 #include "netlens/onnx.hpp"
 #include "netlens/app/record.hpp"

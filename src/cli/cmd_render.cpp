@@ -20,7 +20,6 @@
 #include "netlens/viz/layout_groups.hpp"
 #include "netlens/viz/layout_json.hpp"
 #include "netlens/viz/token_labels.hpp"
-#include "live_interop.hpp"
 #include "netlens/viz/metrics.hpp"
 #include "netlens/inspect/diff.hpp"
 #include "netlens/explain.hpp"
@@ -262,17 +261,23 @@ int run_render(const std::vector<std::string>& argv) {
     // is prepared); otherwise the staging path, and the reason goes into the start-up line.
     std::unique_ptr<live::InteropPath> li;
     std::string interop_why = interop == "off" ? "--interop off" : "";
-    if (interop != "off" && mo.backend != "cpu") li = make_live_interop(interop, device.validation, &interop_why);
+    if (interop != "off" && mo.backend != "cpu") li = live::make_interop_path(interop, device.validation, &interop_why);
     if (li) mo.arena_allocator = li->arena_allocator();
-    LoadedModel m = load_model(mo, /*need_inputs=*/true, std::move(g));
+    // The session is made, prepared and first run on the inference thread, which the live pipeline
+    // then takes over: prepared once (one shared arena on the interop path).
+    live::InferenceThread worker;
+    LoadedModel m = worker.call([&] {
+      LoadedModel lm = load_model(mo, /*need_inputs=*/true, std::move(g));
+      lm.inputs[in.input_name] = in.first_tensor;
+      run_once(lm);
+      return lm;
+    });
     // Declared after `m`, so destroyed before it: releases CUDA's waits before the backend drains.
     struct Release {
       live::InteropPath* l;
       ~Release() { if (l) l->release(); }
     } release{li.get()};
     if (li && m.backends.front()->name() != "cuda") li.reset(), release.l = nullptr, interop_why = "the CUDA backend is not in use";
-    m.inputs[in.input_name] = in.first_tensor;
-    run_once(m);
     // Live runs are silent: a progress line on the terminal per input would fight the live output.
     *m.run_progress = Progress("running node", /*quiet=*/true);
     live::LiveConfig cfg{.input_name = in.input_name, .input_dtype = in.first_tensor.dtype(), .pp = in.pp,
@@ -282,13 +287,13 @@ int run_render(const std::vector<std::string>& argv) {
     if (li) {
       li->attach(*m.backends.front());
       app::render_live(*m.session, std::move(cfg), in, job, li->uploader(), "live: cuda backend + " + li->uploader().name(),
-                       &li->context());
+                       &li->context(), &worker);
       return 0;
     }
     std::string line;
     auto up = live::make_uploader(interop, backend, mo.backend == "cpu" ? "--backend cpu" : "no usable CUDA device", &line,
                                  interop_why);
-    app::render_live(*m.session, std::move(cfg), in, job, *up, line);
+    app::render_live(*m.session, std::move(cfg), in, job, *up, line, nullptr, &worker);
     return 0;
   }
   const std::vector<std::string> labels = a.has("labels") ? inspect::read_labels(*a.get("labels")) : std::vector<std::string>{};

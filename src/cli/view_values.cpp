@@ -106,7 +106,8 @@ void ViewValues::apply(app::View& v, viz::ValueMode m, const std::string& target
       ex_.what = t.description;
       what = t.description;
     };
-    if (pipe_) pipe_->with_session([&](const Session&) { run(); });
+    // On the inference thread (the one that prepared the session: oneDNN's and CUDA's state are per thread).
+    if (pipe_) pipe_->call([&](Session&) { run(); });
     else run();
   }
   v.set_input_heat(heat);

@@ -48,8 +48,40 @@ ImagePreprocess live_preprocess(const ValueInfo& vi, const ImagePreprocess& base
 }
 
 // ------------------------------------------------------------------------------------------------
-LivePipeline::LivePipeline(Session& s, LiveConfig c) : session_(s), cfg_(std::move(c)) {
-  thread_ = std::thread([this] { loop(); });
+LivePipeline::LivePipeline(Session& s, LiveConfig c, InferenceThread& thread)
+    : session_(s), cfg_(std::move(c)), thread_(&thread), replan_(false) {
+  start();
+}
+
+LivePipeline::LivePipeline(Session& s, LiveConfig c)
+    : session_(s), cfg_(std::move(c)), own_thread_(std::make_unique<InferenceThread>()), thread_(own_thread_.get()),
+      replan_(true) {
+  start();
+}
+
+void LivePipeline::start() {
+  loop_finished_ = loop_done_.get_future();
+  thread_->post([this] { run_loop(); });
+}
+
+void LivePipeline::run_loop() {
+  try {
+    loop();
+  } catch (const std::exception& e) {  // not expected (runs catch their own); keep the reason
+    std::lock_guard<std::mutex> lk(state_mutex_);
+    if (!error_) error_ = std::string("live pipeline: ") + e.what();
+  }
+  std::deque<std::shared_ptr<Call>> left;
+  {
+    std::lock_guard<std::mutex> lk(state_mutex_);
+    loop_ended_ = true;
+    in_flight_ = false;
+    left.swap(calls_);
+  }
+  idle_cv_.notify_all();
+  for (auto& c : left)
+    c->done.set_exception(std::make_exception_ptr(Error(ErrorKind::Internal, "the live pipeline has stopped")));
+  loop_done_.set_value();
 }
 
 LivePipeline::~LivePipeline() {
@@ -59,7 +91,24 @@ LivePipeline::~LivePipeline() {
   }
   idle_cv_.notify_all();
   inputs_.close();
-  if (thread_.joinable()) thread_.join();
+  loop_finished_.wait();  // the thread itself is joined by its owner (own_thread_ here, or the caller)
+}
+
+void LivePipeline::call(const std::function<void(Session&)>& fn) {
+  if (thread_->on_thread()) {
+    fn(session_);
+    return;
+  }
+  auto c = std::make_shared<Call>();
+  c->fn = fn;
+  std::future<void> done = c->done.get_future();
+  {
+    std::lock_guard<std::mutex> lk(state_mutex_);
+    if (loop_ended_ || stop_) throw Error(ErrorKind::Internal, "the live pipeline has stopped");
+    calls_.push_back(c);
+  }
+  idle_cv_.notify_all();
+  done.get();
 }
 
 void LivePipeline::submit(media::Frame f) {
@@ -137,8 +186,9 @@ LiveStats LivePipeline::stats() const {
 void LivePipeline::loop() {
   // oneDNN (as Debian builds it, without concurrent execution) ties a primitive's scratchpad to the
   // thread that created it, and Session::prepare creates the CPU kernels: running a session planned
-  // on another thread crashes inside oneDNN. So the session is planned again here, on the thread
-  // that will run it, and the input the caller ran is run again so the activations stay its own.
+  // on another thread crashes inside oneDNN. A session prepared on this thread (the InferenceThread
+  // form) is run as it is; one prepared elsewhere (replan_) is planned again here, and the input the
+  // caller ran is run again so the activations stay its own.
   // The inputs of the last run that succeeded and its result id: after a run that fails (its
   // activations half written), that run is made again so that the session holds the activations of
   // the result on screen (see try_with_session) instead of leaving the panels without any.
@@ -152,11 +202,11 @@ void LivePipeline::loop() {
       const PlannedTensor* x = session_.activations().find(cfg_.input_name);
       if (x) last[cfg_.input_name] = session_.activations().fetch(cfg_.input_name).clone();
       for (const auto& [name, t] : last) shapes[name] = t.shape();
-      session_.prepare(shapes);
-      if (x) {
-        session_.run(last);
-        last_good = std::move(last);
+      if (replan_) {
+        session_.prepare(shapes);
+        if (x) session_.run(last);
       }
+      if (x) last_good = std::move(last);
     } catch (const std::exception& e) {
       std::lock_guard<std::mutex> sl(state_mutex_);
       error_ = std::string("preparing the session on the inference thread: ") + e.what();
@@ -168,9 +218,23 @@ void LivePipeline::loop() {
       std::unique_lock<std::mutex> lk(state_mutex_);
       // With wait_until_shown, the last published result must have been drawn first.
       idle_cv_.wait(lk, [&] {
-        return stop_ || (inputs_.has_value() && (!cfg_.wait_until_shown || shown_id_ + 1 >= next_id_));
+        return stop_ || !calls_.empty() ||
+               (inputs_.has_value() && (!cfg_.wait_until_shown || shown_id_ + 1 >= next_id_));
       });
       if (stop_) return;
+      if (!calls_.empty()) {  // call(): between two runs, under the session lock
+        std::shared_ptr<Call> c = std::move(calls_.front());
+        calls_.pop_front();
+        lk.unlock();
+        try {
+          std::lock_guard<std::mutex> sl(session_mutex_);
+          c->fn(session_);
+          c->done.set_value();
+        } catch (...) {
+          c->done.set_exception(std::current_exception());
+        }
+        continue;
+      }
       f = inputs_.take();  // taken and marked in flight under one lock: busy() never sees a gap
       if (!f) continue;
       in_flight_ = true;

@@ -17,6 +17,7 @@ static_assert(gpu::kCodeMaxColor == viz::kCodeMaxColor && gpu::kCodeZero == viz:
 static_assert(gpu::kMaxPyramidLevels + 1 == viz::kMaxLevels, "pyramid depth differs between shaders and viz");
 
 void Renderer::Impl::init() {
+  const viz::Scene& scene = *borrowed;  // the scene borrowed now (constructor, update_values)
   if (opts.width < 16 || opts.height < 16 || opts.width > 8192 || opts.height > 8192)
     throw Error(ErrorKind::Usage, "render size " + std::to_string(opts.width) + "x" + std::to_string(opts.height) +
                                       " is out of range (16..8192 per side)");
@@ -73,13 +74,55 @@ Renderer::Renderer(Context& ctx, const viz::Scene& scene, RenderOptions opts)
     : impl_(std::make_unique<Impl>(ctx, scene, std::move(opts))) {
   impl_->init();
 }
-UploadStats Renderer::values_changed() { return impl_->values_changed(); }
-
-std::vector<viz::ColorScale> Renderer::codes_from_device(CodeBuilder& builder, VkBuffer activations,
-                                                         const TimelinePoint* wait, const TimelinePoint* signal,
-                                                         UploadStats* stats) {
-  return impl_->codes_from_device(builder, activations, wait, signal, stats);
+UploadStats Renderer::update_values(const viz::Scene& next) {
+  const viz::Scene* before = impl_->borrowed;
+  impl_->borrowed = &next;
+  try {
+    return impl_->values_changed();
+  } catch (...) {
+    impl_->borrowed = before;  // refused (another layout): the renderer keeps the scene it had
+    throw;
+  }
 }
+
+std::vector<viz::ColorScale> Renderer::update_values_from_device(const viz::Scene& next, CodeBuilder& builder,
+                                                                 VkBuffer activations, const TimelinePoint* wait,
+                                                                 const TimelinePoint* signal, UploadStats* stats) {
+  const viz::Scene* before = impl_->borrowed;
+  impl_->borrowed = &next;
+  try {
+    return impl_->codes_from_device(builder, activations, wait, signal, stats);
+  } catch (...) {
+    impl_->borrowed = before;
+    throw;
+  }
+}
+
+void Renderer::set_value_reader(ValueReader reader) { impl_->value_reader = std::move(reader); }
+
+// A pick: the host value of the borrowed scene, unless the value reader supplies it (a layer whose
+// values stayed on the device).
+std::optional<viz::PickResult> Renderer::Impl::decode(uint32_t id_x, uint32_t id_y) const {
+  const viz::Scene& scene = *borrowed;
+  if (id_x == 0 || id_x > scene.layout.layers.size()) return std::nullopt;
+  const int layer = static_cast<int>(id_x) - 1;
+  if (value_reader) {
+    if (auto v = value_reader(layer, id_y)) {
+      if (static_cast<int64_t>(id_y) >= scene.layout.layers[static_cast<size_t>(layer)].dims.count) return std::nullopt;
+      viz::PickResult p;
+      const viz::LayerVolume& l = scene.layout.layers[static_cast<size_t>(layer)];
+      p.layer = layer;
+      p.tensor = l.tensor.name;
+      p.flat = id_y;
+      p.cell = viz::cell_of(l.dims, p.flat);
+      p.index = viz::tensor_index(l, p.flat);
+      p.value = *v;
+      return p;
+    }
+  }
+  return viz::decode_pick(scene, id_x, id_y);
+}
+
 void Renderer::set_subtitle(std::string text) { impl_->opts.subtitle = std::move(text); }
 int Renderer::code_buffers() const { return static_cast<int>(impl_->chunk_bufs.size()); }
 int Renderer::parts() const { return static_cast<int>(impl_->codes.parts.size()); }
@@ -93,7 +136,7 @@ void Renderer::set_insets(int left, int right) {
   impl_->opts.inset_right = right;
 }
 void Renderer::set_open_layer(int layer, float t) {
-  if (layer < -1 || layer >= static_cast<int>(impl_->scene.layout.layers.size()))
+  if (layer < -1 || layer >= static_cast<int>(impl_->borrowed->layout.layers.size()))
     throw Error(ErrorKind::Usage, "open layer: index " + std::to_string(layer) + " is not a layer of the scene");
   impl_->open_layer = layer;
   impl_->open_t = std::clamp(t, 0.0f, 1.0f);
@@ -119,7 +162,7 @@ void Renderer::resize(int width, int height) {
 void Renderer::set_probe(std::optional<std::pair<int, int>> pixel) { impl_->probe_px = pixel; }
 
 std::optional<viz::PickResult> Renderer::probe() const {
-  return viz::decode_pick(impl_->scene, impl_->probe_id.first, impl_->probe_id.second);
+  return impl_->decode(impl_->probe_id.first, impl_->probe_id.second);
 }
 
 void Renderer::read_back_next_frame() { impl_->readback_once = true; }
@@ -134,7 +177,7 @@ std::pair<uint32_t, uint32_t> Renderer::id_at(int x, int y) const {
 
 std::optional<viz::PickResult> Renderer::pick(int x, int y) const {
   auto [a, b] = id_at(x, y);
-  return viz::decode_pick(impl_->scene, a, b);
+  return impl_->decode(a, b);
 }
 
 void Renderer::write_png(const std::string& path) const {

@@ -45,6 +45,7 @@ void Renderer::Impl::ensure_host_buffer(GpuBuffer& b, VkDeviceSize bytes, VkBuff
 
 // What to draw: instance lists (cells and slabs, grouped by code chunk), lines and text.
 void Renderer::Impl::build_instances(const viz::FrameView& fv, const viz::Camera& cam, FrameStats& st) {
+  const viz::Scene& scene = *borrowed;  // the scene borrowed now (constructor, update_values)
   // Cull, then cells (near, large on screen, within budget) or slabs per layer: viz::plan_frame.
   viz::plan_frame(scene.layout, fv, viz::LodOptions{.cell_budget = opts.cell_budget, .cell_min_px = opts.cell_min_px},
                   plan);
@@ -100,6 +101,7 @@ void Renderer::Impl::build_instances(const viz::FrameView& fv, const viz::Camera
 
 // The frame record and the lists, into the host-visible buffers the draws read.
 void Renderer::Impl::upload_frame(const viz::FrameView& fv, const viz::Camera& cam) {
+  const viz::Scene& scene = *borrowed;  // the scene borrowed now (constructor, update_values)
   const auto& L = scene.layout.layers;
   gpu::GpuFrame fr{};
   fr.view_proj = fv.view_proj;

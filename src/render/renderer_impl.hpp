@@ -102,7 +102,9 @@ size_t build_lines(std::vector<gpu::LineVertex>& lines, const viz::Layout& layou
 // ---- The Renderer's state; its member functions live in the files above by concern.
 struct Renderer::Impl {
   Context& ctx;
-  const viz::Scene& scene;
+  // The scene drawn, borrowed (Renderer::update_values re-points it); methods alias it as `scene`.
+  const viz::Scene* borrowed;
+  Renderer::ValueReader value_reader;  // Renderer::set_value_reader
   RenderOptions opts;
   VkSampleCountFlagBits samples = VK_SAMPLE_COUNT_1_BIT;
   float radius = 1.0f;
@@ -144,7 +146,8 @@ struct Renderer::Impl {
   size_t overlay_first = 0;  // lines[overlay_first..] are drawn without the depth test (build_lines)
   std::vector<gpu::TextVertex> text;
 
-  Impl(Context& c, const viz::Scene& s, RenderOptions o) : ctx(c), scene(s), opts(std::move(o)) {}
+  Impl(Context& c, const viz::Scene& s, RenderOptions o) : ctx(c), borrowed(&s), opts(std::move(o)) {}
+  std::optional<viz::PickResult> decode(uint32_t id_x, uint32_t id_y) const;  // renderer.cpp
 
   void init();                                           // renderer.cpp
   // renderer_codes.cpp

@@ -1,6 +1,6 @@
-// Renderer::codes_from_device: a frame drawn from codes the GPU made (CodeBuilder over float
+// Renderer::update_values_from_device: a frame drawn from codes the GPU made (CodeBuilder over float
 // activations in a Vulkan buffer, the interop path's reductions) is the same image as the frame drawn
-// after the host staging update (values_changed) of the same values; and the submission honours its
+// after the host staging update (update_values) of the same values; and the submission honours its
 // timeline wait and signal (here host-signalled: lavapipe cannot share semaphores with CUDA).
 #include <gtest/gtest.h>
 
@@ -39,12 +39,12 @@ TEST(DeviceCodes, FrameEqualsTheHostStagingFrame) {
   const viz::Camera cam = viz::overview_camera(shown.layout, 480.0f / 270.0f);
 
   shown = b;  // host path: the CPU's scene of b, uploaded through staging
-  r.values_changed();
+  r.update_values(shown);
   r.render(cam);
   const std::vector<uint8_t> host_frame = r.rgba();
 
   shown = a;
-  r.values_changed();
+  r.update_values(shown);
   r.render(cam);
   ASSERT_NE(r.rgba(), host_frame) << "the two inputs must look different for this test to mean anything";
 
@@ -52,7 +52,7 @@ TEST(DeviceCodes, FrameEqualsTheHostStagingFrame) {
   ActivationBuffer act(ctx(), values_of(b));
   CodeBuilder builder(ctx(), shown.layout, act.offsets(), act.bytes());
   UploadStats st;
-  std::vector<viz::ColorScale> scales = r.codes_from_device(builder, act.buffer(), nullptr, nullptr, &st);
+  std::vector<viz::ColorScale> scales = r.update_values_from_device(shown, builder, act.buffer(), nullptr, nullptr, &st);
   ASSERT_EQ(scales.size(), b.layers.size());
   for (size_t i = 0; i < scales.size(); ++i) {
     EXPECT_EQ(scales[i].kind, b.layers[i].scale.kind) << i;
@@ -79,7 +79,7 @@ TEST(DeviceCodes, SubmissionWaitsForAndSignalsTheTimeline) {
   UniqueSemaphore sem;
   VK_CHECK(vkCreateSemaphore(ctx().device(), &ci, nullptr, sem.out(ctx().device())));
   // "Run 1 done" comes from another thread (CUDA's role on a GPU machine). Ordering, not timing: just
-  // before it signals, the producer records whether codes_from_device had already returned and
+  // before it signals, the producer records whether update_values_from_device had already returned and
   // whether "consumed" (2) had already been signalled; both must still be false. The pause before
   // the signal only gives a submission that ignored its wait the time to run ahead and be caught;
   // a correct one waits however long the pause is.
@@ -93,13 +93,13 @@ TEST(DeviceCodes, SubmissionWaitsForAndSignalsTheTimeline) {
     VK_CHECK(vkSignalSemaphore(ctx().device(), &si));
   });
   Renderer::TimelinePoint wait{sem, 1}, signal{sem, 2};
-  r.codes_from_device(builder, act.buffer(), &wait, &signal);
+  r.update_values_from_device(shown, builder, act.buffer(), &wait, &signal);
   returned = true;
   producer.join();
   uint64_t v = 0;
   VK_CHECK(vkGetSemaphoreCounterValue(ctx().device(), sem, &v));
   EXPECT_EQ(v, 2u) << "the submission signals 'consumed'";
-  EXPECT_FALSE(returned_before_signal) << "codes_from_device returned before the producer's signal";
+  EXPECT_FALSE(returned_before_signal) << "update_values_from_device returned before the producer's signal";
   EXPECT_EQ(value_before_signal, 0u) << "'consumed' was signalled before the producer's signal";
   EXPECT_EQ(ctx().validation_error_count(), 0u);
 }

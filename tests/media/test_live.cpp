@@ -1,5 +1,5 @@
 // Live input on lavapipe with validation on:
-//  - Renderer::values_changed gives the same pixels as a renderer made afresh with the new values
+//  - Renderer::update_values gives the same pixels as a renderer made afresh with the new values
 //    (several code chunks, labels and legend on), and refuses another layout;
 //  - a real LivePipeline (model runs and scene builds on its thread, frames from a producer thread)
 //    while the render thread applies results and draws and reads back every frame: every frame
@@ -19,12 +19,14 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <random>
 #include <thread>
 
 #include "netlens/media/frame_source.hpp"
 #include "stall_util.hpp"
 #include "netlens/live/feeder.hpp"
+#include "netlens/live/inference_thread.hpp"
 #include "netlens/live/pipeline.hpp"
 #include "netlens/live/uploader.hpp"
 #include "netlens/cpu.hpp"
@@ -73,7 +75,7 @@ TEST_F(LiveTest, InPlaceUpdateEqualsFreshRenderer) {
   r.render(cam);
   const std::vector<uint8_t> img_a = r.rgba();
   shown = b;
-  const UploadStats us = r.values_changed();
+  const UploadStats us = r.update_values(shown);
   EXPECT_GT(us.bytes, 0u);
   r.render(cam);
   const std::vector<uint8_t> img_updated = r.rgba();
@@ -89,23 +91,64 @@ TEST_F(LiveTest, InPlaceUpdateEqualsFreshRenderer) {
       }
   // And back: the update is not a one-way door.
   shown = a;
-  r.values_changed();
+  r.update_values(shown);
   r.render(cam);
   EXPECT_EQ(differing_pixels(r.rgba(), img_a), 0u);
   // Another layout is refused.
   shown = viz::synthetic_scene({{1, 3, 24, 32}, {1, 8, 12, 16}}, 1);
-  EXPECT_THROW(r.values_changed(), Error);
+  EXPECT_THROW(r.update_values(shown), Error);
   shown = a;  // the renderer must not be destroyed holding a scene it was not sized for
 }
 
 // Upload time of an in-place update for a VGG-like scene of ~4M activations (printed, not asserted).
+// update_values(next) takes the values of the scene it is given (another object than the one the
+// renderer was made with) and draws, picks and labels from it from then on; a value reader answers
+// picks for layers whose host values the borrowed scene lacks (the zero-copy path's picks).
+TEST_F(LiveTest, UpdateValuesBorrowsTheSceneItIsGiven) {
+  const viz::Scene a = viz::synthetic_scene(kShapes, 1), b = viz::synthetic_scene(kShapes, 5);
+  RenderOptions ro{.width = 400, .height = 240, .title = "live"};
+  const viz::Camera cam = viz::overview_camera(a.layout, 400.0f / 240.0f);
+  Renderer r(context(), a, ro);
+  r.update_values(b);  // a different object: the renderer now borrows b
+  r.render(cam);
+  Renderer fresh(context(), b, ro);
+  fresh.render(cam);
+  EXPECT_EQ(differing_pixels(r.rgba(), fresh.rgba()), 0u);
+  int picked = 0, asked = 0;
+  for (int y = 0; y < 240; y += 5)
+    for (int x = 0; x < 400; x += 5)
+      if (auto p = r.pick(x, y)) {
+        EXPECT_EQ(p->value, b.value(p->layer, p->flat));
+        ++picked;
+      }
+  ASSERT_GT(picked, 20);
+  // Layer 0's values "stay on the device": the reader answers for it, nullopt sends the rest to b.
+  r.set_value_reader([&](int layer, int64_t flat) -> std::optional<float> {
+    if (layer != 0) return std::nullopt;
+    ++asked;
+    return -1000.0f - float(flat);
+  });
+  for (int y = 0; y < 240; y += 5)
+    for (int x = 0; x < 400; x += 5)
+      if (auto p = r.pick(x, y)) {
+        EXPECT_EQ(p->value, p->layer == 0 ? -1000.0f - float(p->flat) : b.value(p->layer, p->flat));
+      }
+  EXPECT_GT(asked, 0) << "no pick landed on layer 0";
+  // A refused update (another layout) leaves the renderer on the scene it had.
+  const viz::Scene other = viz::synthetic_scene({{1, 3, 24, 32}, {1, 8, 12, 16}}, 1);
+  EXPECT_THROW(r.update_values(other), Error);
+  r.set_value_reader({});
+  r.render(cam);
+  EXPECT_EQ(differing_pixels(r.rgba(), fresh.rgba()), 0u);
+}
+
 TEST_F(LiveTest, UploadTimeIsReported) {
   viz::Scene s = viz::synthetic_scene(viz::synthetic_vgg_shapes(4'000'000), 3);
   viz::Scene shown = s;
   Renderer r(context(), shown, RenderOptions{.width = 320, .height = 200});
   UploadStats best;
   for (int i = 0; i < 3; ++i) {
-    UploadStats u = r.values_changed();
+    UploadStats u = r.update_values(shown);
     if (i == 0 || u.total_ms < best.total_ms) best = u;
   }
   std::printf("in-place update of %lld activations (%.1f MiB of codes) on %s: pack %.2f ms, copy %.2f ms, total %.2f ms\n",
@@ -196,12 +239,13 @@ TEST_F(LiveTest, SwitchNeverShowsMixedActivations) {
     Renderer& r;
     Sink(viz::Scene& s, Renderer& rr) : shown(s), r(rr) {}
     const viz::Layout& layout() const override { return shown.layout; }
+    const viz::Scene& scene() const override { return shown; }
     UploadStats show_scene(viz::Scene next) override {
       shown = std::move(next);
-      return r.values_changed();
+      return r.update_values(shown);
     }
     Renderer& renderer() override { return r; }
-    void show_device_values(std::vector<viz::ColorScale>, std::vector<std::vector<float>>) override {
+    void show_device_values(std::vector<viz::ColorScale>, std::map<int, std::vector<float>>) override {
       ADD_FAILURE() << "the staging uploader made device values";
     }
   } sink(shown, r);
@@ -460,6 +504,67 @@ TEST(LivePipeline, FeederShutdownInterruptsAStalledSource) {
     }  // ~SourceFeeder: interrupts the read and joins
     EXPECT_GE(pipe.stats().submitted, 100u);
   }  // ~LivePipeline
+}
+
+// The session made on an InferenceThread and handed to the pipeline is prepared once: the arena
+// allocator (called once per prepare) runs once, every run and call() happen on that thread, and the
+// results equal a fresh session's; the re-planning form prepares twice (the cost the thread saves).
+TEST(LivePipeline, PreparedOnceOnTheInferenceThread) {
+  if (!fs::exists(kModel)) GTEST_SKIP() << kModel << " missing (scripts/fetch-models.sh)";
+  ImagePreprocess pp;
+  pp.width = 192, pp.height = 48;
+  auto count_prepares = [](int& n) {
+    SessionOptions so;
+    so.arena_allocator = [&n](Backend&, size_t) { ++n; return DeviceBuffer(nullptr, [](void*) {}); };
+    return so;
+  };
+  int prepares = 0;
+  auto backend = make_cpu_backend();
+  live::InferenceThread worker;
+  std::thread::id worker_id;
+  std::unique_ptr<Session> s = worker.call([&] {
+    worker_id = std::this_thread::get_id();
+    auto ss = std::make_unique<Session>(load_onnx(kModel), std::vector<Backend*>{backend.get()}, count_prepares(prepares));
+    ss->prepare({{"x", Shape{1, 3, 48, 192}}});
+    ss->run({{"x", media::frame_to_tensor(sample_frame(0), pp)}});
+    return ss;
+  });
+  ASSERT_EQ(prepares, 1);
+  EXPECT_NE(worker_id, std::this_thread::get_id());
+  live::LiveConfig cfg{.input_name = "x", .pp = pp, .layout = live::live_layout(*s)};
+  const viz::Layout layout = cfg.layout;
+  {
+    live::LivePipeline pipe(*s, cfg, worker);
+    pipe.submit(sample_frame(3));
+    auto res = pipe.wait_result(120.0);
+    ASSERT_TRUE(res);
+    EXPECT_FALSE(pipe.error());
+    std::thread::id call_id;
+    pipe.call([&](Session& ss) {
+      call_id = std::this_thread::get_id();
+      EXPECT_TRUE(ss.activations().contains("x"));
+    });
+    EXPECT_EQ(call_id, worker_id);
+    EXPECT_THROW(pipe.call([](Session&) { throw Error(ErrorKind::Usage, "from the call"); }), Error);
+    auto backend2 = make_cpu_backend();
+    Session fresh(load_onnx(kModel), {backend2.get()});
+    fresh.run({{"x", media::frame_to_tensor(sample_frame(3), pp)}});
+    viz::Scene ref = viz::build_scene(layout, [&](const std::string& n) { return fresh.activations().fetch(n); });
+    ASSERT_EQ(ref.layers.size(), res->scene.layers.size());
+    for (size_t l = 0; l < ref.layers.size(); ++l) EXPECT_EQ(ref.layers[l].values, res->scene.layers[l].values) << l;
+  }
+  EXPECT_EQ(prepares, 1) << "the pipeline planned the session again";
+  // The re-planning form: a session prepared on this thread is prepared again on the pipeline's.
+  int replans = 0;
+  Session t(load_onnx(kModel), {backend.get()}, count_prepares(replans));
+  t.run({{"x", media::frame_to_tensor(sample_frame(0), pp)}});
+  {
+    live::LivePipeline pipe(t, live::LiveConfig{.input_name = "x", .pp = pp, .layout = layout});
+    pipe.submit(sample_frame(1));
+    ASSERT_TRUE(pipe.wait_result(120.0));
+  }
+  EXPECT_EQ(replans, 2);
+  worker.call([&] { s.reset(); });  // destroyed on the thread that made its kernels
 }
 
 // oneDNN ties primitives to the thread that created them (its library scratchpad): a session planned

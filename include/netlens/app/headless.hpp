@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "netlens/live/inference_thread.hpp"
 #include "netlens/live/feeder.hpp"
 #include "netlens/live/pipeline.hpp"
 #include "netlens/live/uploader.hpp"
@@ -63,8 +64,9 @@ struct LiveJob {
 // `cfg.layout` is set from the view. Prints a start line (`start_line`; the source) and a summary on
 // stderr; Error with one line on failure (a frame that cannot be decoded or run included).
 // `ctx`: the Vulkan context to render with (the interop path's, on the CUDA device's GPU); null makes
-// one from job.device.
+// one from job.device. `thread`: the inference thread `s` was prepared and run on (prepared once:
+// the pipeline runs there); null: `s` was prepared on this thread and the pipeline plans it again.
 void render_live(Session& s, live::LiveConfig cfg, live::LiveInput& in, const LiveJob& job, live::ResultUploader& up,
-                 const std::string& start_line, render::Context* ctx = nullptr);
+                 const std::string& start_line, render::Context* ctx = nullptr, live::InferenceThread* thread = nullptr);
 
 }  // namespace netlens::app

@@ -68,14 +68,13 @@ void print_vulkan_system(const CudaDeviceInfo& cuda, const std::string& interop)
 // Optional parts of the build register themselves here, as subcommands do (command.hpp): each is a
 // source compiled into the executable (or the Python module) only when its target exists
 // (src/cli/CMakeLists.txt: backend_cuda.cpp with netlens_cuda, system_vulkan.cpp with netlens_app,
-// live_interop.cpp with netlens_interop), whose static OptionalPartRegistrar fills its field at
+// the interop module registers its live path with live itself), whose static OptionalPartRegistrar fills its field at
 // start-up. An empty field means "not built": the functions above then say so in one line. No stub
 // file pairs, no compile definitions.
 struct OptionalParts {
   std::function<std::unique_ptr<Backend>(const std::string& precision)> make_cuda;  // CUDA backend
   std::function<CudaDeviceInfo()> probe_cuda;
   std::function<void(const CudaDeviceInfo&, const std::string& interop)> print_vulkan_system;
-  bool interop = false;  // CUDA-Vulkan interop is built (live_interop.cpp)
 };
 OptionalParts& optional_parts();
 struct OptionalPartRegistrar {

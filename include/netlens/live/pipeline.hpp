@@ -3,8 +3,10 @@
 // result between two frames.
 //
 // Threads and ownership:
-//  - LivePipeline owns the inference thread. It alone runs the Session (Session is not thread safe);
-//    anyone else reads the session through with_session(fn), which waits until no run is in flight.
+//  - LivePipeline runs its loop on the inference thread (inference_thread.hpp), the one thread that
+//    prepares and runs the Session (Session is not thread safe, and oneDNN/CUDA tie state to the
+//    thread). Anyone else reads the session through with_session(fn), which waits until no run is in
+//    flight, and runs it (an explanation's extra runs, a backward pass) through call(fn).
 //    Inputs arrive in a single-slot Mailbox: the thread always takes the newest, and a frame still
 //    waiting when a newer one arrives is dropped and counted. Each run is captured by the
 //    ResultUploader (uploader.hpp; the host scene by default) and published in a second single-slot
@@ -17,6 +19,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
+#include <future>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -29,6 +33,7 @@
 #include <utility>
 
 #include "netlens/media/frame_source.hpp"
+#include "netlens/live/inference_thread.hpp"
 #include "netlens/live/mailbox.hpp"
 #include "netlens/graph.hpp"
 #include "netlens/io.hpp"
@@ -88,11 +93,16 @@ ImagePreprocess live_preprocess(const ValueInfo& vi, const ImagePreprocess& base
 
 class LivePipeline {
  public:
-  // `s` must have run an input of the shape `c.pp` produces and outlive the pipeline. The thread
-  // first plans `s` again and re-runs that input (under the session lock; see loop()): kernels
-  // must be made on the thread that runs them.
+  // `s` was prepared on `thread` and has run there an input of the shape `c.pp` produces (made with
+  // InferenceThread::call): the pipeline's loop takes the thread over and runs each input without
+  // planning again, so the session is prepared once. `s` and `thread` must outlive the pipeline.
+  LivePipeline(Session& s, LiveConfig c, InferenceThread& thread);
+  // `s` was prepared on another thread (a test, a caller that planned it itself) and has run an
+  // input of the shape `c.pp` produces: the pipeline's own inference thread first plans `s` again
+  // and re-runs that input (under the session lock): kernels must be made on the thread that runs
+  // them. This prepares the session a second time; callers that can should use the form above.
   LivePipeline(Session& s, LiveConfig c);
-  ~LivePipeline();  // stops the thread after the run in flight
+  ~LivePipeline();  // stops the loop after the run in flight
   LivePipeline(const LivePipeline&) = delete;
   LivePipeline& operator=(const LivePipeline&) = delete;
 
@@ -117,6 +127,11 @@ class LivePipeline {
     std::lock_guard<std::mutex> lk(session_mutex_);
     return fn(static_cast<const Session&>(session_));
   }
+  // Runs fn(session) on the inference thread between two runs, under the session lock, and waits for
+  // it (its exception is rethrown here): for work that runs the session (an explanation's runs, a
+  // backward pass), which must happen on the thread that prepared it. Called on that thread itself
+  // (from a ResultUploader), runs fn directly. Error{Internal} once the pipeline is stopping.
+  void call(const std::function<void(Session&)>& fn);
   // For the render thread's per-frame reads (the panels), which must not stall the display and must
   // see the activations of the result on screen: runs fn only when no run (or its scene build) is in
   // flight AND the session holds the activations of the result last returned by take_result /
@@ -140,9 +155,22 @@ class LivePipeline {
 
  private:
   void loop();
+  void run_loop();  // loop() on the inference thread, then loop_done_ set (whatever happened)
+  void start();
 
   Session& session_;
   LiveConfig cfg_;
+  std::unique_ptr<InferenceThread> own_thread_;  // the re-planning form's thread
+  InferenceThread* thread_ = nullptr;
+  bool replan_ = false;
+  struct Call {
+    std::function<void(Session&)> fn;
+    std::promise<void> done;
+  };
+  std::deque<std::shared_ptr<Call>> calls_;  // guarded by state_mutex_
+  bool loop_ended_ = false;                  // guarded by state_mutex_
+  std::promise<void> loop_done_;
+  std::future<void> loop_finished_;
   Mailbox<media::Frame> inputs_;
   Mailbox<std::unique_ptr<LiveResult>> results_;
   mutable std::mutex session_mutex_;  // held for the whole of each run
@@ -161,7 +189,6 @@ class LivePipeline {
   std::optional<std::chrono::steady_clock::time_point> first_submit_;
   uint64_t next_id_ = 1, shown_id_ = 0;
   std::atomic<bool> stop_{false};
-  std::thread thread_;
 };
 
 // The layout every result of a session uses (the tensors `render`/`view` show).
