@@ -203,6 +203,7 @@ void View::make_renderer() {
     r_.reset();
   }
   r_ = std::make_unique<render::Renderer>(ctx_, *scene_, ro);
+  r_->set_value_reader([this](int layer, int64_t flat) { return device_value(layer, flat); });
   if (selection_.layer >= 0) r_->set_selection(selection_);
   contrib_shown_.clear();  // re-marked by the next draw_panels
 }
@@ -294,12 +295,13 @@ void View::set_values(viz::ValueMode m) {
 
 render::UploadStats View::patch_scene(const std::function<void(viz::Scene&)>& patch) {
   patch(*scene_);
-  return r_->values_changed();
+  return r_->update_values(*scene_);
 }
 
 render::UploadStats View::replace_scene(viz::Scene next) {
   *scene_ = std::move(next);
-  return r_->values_changed();  // same layout: codes and layer records in place
+  device_values_ = false;
+  return r_->update_values(*scene_);  // same layout: codes and layer records in place
 }
 
 void View::check_live_values() const {
@@ -335,13 +337,54 @@ render::UploadStats View::show_scene(viz::Scene next) {
   return replace_scene(std::move(next));
 }
 
-void View::show_device_values(std::vector<viz::ColorScale> scales, std::vector<std::vector<float>> values) {
+void View::show_device_values(std::vector<viz::ColorScale> scales, std::map<int, std::vector<float>> host) {
   check_live_values();
   viz::Scene& shown = *scene_;
-  for (size_t i = 0; i < scales.size() && i < shown.layers.size(); ++i) {
-    shown.layers[i].scale = scales[i];
-    if (i < values.size()) shown.layers[i].values = std::move(values[i]);
+  device_values_ = true;
+  for (size_t i = 0; i < shown.layers.size(); ++i) {
+    viz::SceneLayer& L = shown.layers[i];
+    if (i < scales.size()) L.scale = scales[i];
+    auto it = host.find(static_cast<int>(i));
+    const bool carried = it != host.end() && static_cast<int64_t>(it->second.size()) == shown.layout.layers[i].dims.count;
+    L.values = carried ? std::move(it->second) : std::vector<float>{};  // the others stay on the GPU
+    L.source = Tensor();
   }
+  ensure_host_values(host_layers());  // asked for after this run was captured (a new selection)
+}
+
+std::vector<int> View::host_layers() const {
+  std::vector<int> l;
+  if (selection_.layer >= 0) l.push_back(selection_.layer);
+  if (panels_ && panels_->focus() >= 0 && panels_->focus() != selection_.layer) l.push_back(panels_->focus());
+  return l;
+}
+
+void View::ensure_host_values(const std::vector<int>& layers) {
+  if (!device_values_) return;
+  viz::Scene& shown = *scene_;
+  for (int l : layers) {
+    if (l < 0 || static_cast<size_t>(l) >= shown.layers.size() || shown.has_values(l)) continue;
+    const viz::LayerVolume& lv = shown.layout.layers[static_cast<size_t>(l)];
+    with_session([&](const Session& ss) {
+      Tensor t = viz::value_fetch(ss, viz::ValueMode::Activation)(lv.tensor.name);  // that tensor only
+      host_read_bytes_ += t.nbytes();
+      if (t.dtype() != DType::Float32) t = t.cast(DType::Float32);
+      std::vector<float> v(t.data_as<float>(), t.data_as<float>() + std::min<int64_t>(t.numel(), lv.dims.count));
+      v.resize(static_cast<size_t>(lv.dims.count), 0.0f);
+      shown.layers[static_cast<size_t>(l)].values = std::move(v);
+    });
+  }
+}
+
+std::optional<float> View::device_value(int layer, int64_t flat) {
+  if (!device_values_ || layer < 0 || static_cast<size_t>(layer) >= scene_->layers.size() || scene_->has_values(layer))
+    return std::nullopt;  // the host value (Renderer::pick reads the scene)
+  std::optional<float> v;
+  with_session([&](const Session& ss) {
+    v = live::read_value(ss, scene_->layout.layers[static_cast<size_t>(layer)].tensor.name, flat);
+  });
+  host_read_bytes_ += sizeof(float);
+  return v ? v : std::optional<float>(std::nanf(""));
 }
 
 bool View::set_scales(const viz::SceneOptions& opts) {
@@ -366,6 +409,7 @@ void View::set_lod_mean(bool mean) {
 }
 
 void View::select(int layer, int64_t flat) {
+  ensure_host_values({layer});  // zero-copy path: the selected neuron's value is drawn in its label
   render::Selection sel;
   with_session([&](const Session& ss) { sel = render::make_selection(*scene_, layer, flat, &ss.graph(), shapes_); });
   selection_ = sel;
@@ -437,6 +481,7 @@ void View::draw_panels(bool shown, const std::function<bool(const std::function<
   const int inset = ui::column_width(o.width, o.height);
   r_->set_insets(inset, inset);
   auto draw = [&] {
+    ensure_host_values(host_layers());  // zero-copy path: the panels' layer, read when it is shown
     gui_->begin_frame(o.width, o.height);
     panels_->draw(o.width, o.height);
     if (presenter_) presenter_(o.width, o.height);

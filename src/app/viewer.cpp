@@ -97,15 +97,14 @@ void Viewer::open() {
   if (!win_) throw Error(ErrorKind::Device, "cannot create a window (" + g_glfw_error + "); " + kOffscreenHint);
   glfwSetWindowUserPointer(win_, this);
 
-  uint32_t n = 0;
-  const char** exts = glfwGetRequiredInstanceExtensions(&n);
-  render::ContextOptions co{.gpu = o_.gpu, .validation = o_.validation ? std::optional<bool>(true) : std::nullopt};
-  for (uint32_t i = 0; i < n; ++i) co.instance_extensions.emplace_back(exts[i]);
-  co.swapchain = true;
-  co.can_present = [](VkInstance inst, VkPhysicalDevice p, uint32_t family) {
-    return glfwGetPhysicalDevicePresentationSupport(inst, p, family) == GLFW_TRUE;
-  };
-  ctx_ = std::make_unique<render::Context>(co);
+  if (o_.context) {
+    ctx_ = o_.context;  // the interop path's (made with window_context_options)
+  } else {
+    render::ContextOptions co;
+    window_context_options(co, o_.gpu, o_.validation);
+    own_ctx_ = std::make_unique<render::Context>(co);
+    ctx_ = own_ctx_.get();
+  }
   VkSurfaceKHR surface = VK_NULL_HANDLE;
   if (glfwCreateWindowSurface(ctx_->instance(), win_, nullptr, &surface) != VK_SUCCESS)
     throw Error(ErrorKind::Device, "cannot create a Vulkan surface for the window (" + g_glfw_error + "); " + kOffscreenHint);
@@ -227,8 +226,9 @@ void Viewer::teardown() {
   view_.reset();
   sc_.reset();
   cc_.reset();
-  if (ctx_) ctx_->close();
-  ctx_.reset();
+  if (own_ctx_) own_ctx_->close();
+  own_ctx_.reset();
+  ctx_ = nullptr;
   if (win_) glfwDestroyWindow(win_);
   win_ = nullptr;
   glfwTerminate();
@@ -435,7 +435,7 @@ int Viewer::run() {
     std::fprintf(stderr, "netlens view: live: %s\n", o_.live->stats().summary().c_str());
   view_.reset();
   sc_.reset();
-  size_t errors = ctx_->close();
+  size_t errors = own_ctx_ ? own_ctx_->close() : ctx_->validation_error_count();
   if (errors) {
     std::fprintf(stderr, "netlens view: error: %zu Vulkan validation error(s) (see above)\n", errors);
     return 1;
@@ -535,6 +535,20 @@ bool Viewer::live_settled() const {
 }
 
 }  // namespace detail
+
+void window_context_options(render::ContextOptions& co, int gpu, bool validation) {
+  glfwSetErrorCallback(on_glfw_error);
+  if (!glfwInit()) throw Error(ErrorKind::Device, "cannot open a window (" + g_glfw_error + "); " + kOffscreenHint);
+  uint32_t n = 0;
+  const char** exts = glfwGetRequiredInstanceExtensions(&n);
+  co.gpu = gpu;
+  co.validation = validation ? std::optional<bool>(true) : std::nullopt;
+  for (uint32_t i = 0; i < n; ++i) co.instance_extensions.emplace_back(exts[i]);
+  co.swapchain = true;
+  co.can_present = [](VkInstance inst, VkPhysicalDevice p, uint32_t family) {
+    return glfwGetPhysicalDevicePresentationSupport(inst, p, family) == GLFW_TRUE;
+  };
+}
 
 void require_display() {
   if (!env_set("DISPLAY") && !env_set("WAYLAND_DISPLAY"))

@@ -116,7 +116,8 @@ class Viewer {
   const Session& s_;
   ViewerOptions o_;
   GLFWwindow* win_ = nullptr;
-  std::unique_ptr<render::Context> ctx_;
+  std::unique_ptr<render::Context> own_ctx_;  // null when ViewerOptions::context is given
+  render::Context* ctx_ = nullptr;            // the one drawn with
   std::unique_ptr<render::Swapchain> sc_;
   // The frame driver: scene, renderer, selection, panels. The window adds the swapchain, the camera
   // controller and input.

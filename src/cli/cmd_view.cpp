@@ -7,6 +7,8 @@
 
 #include "netlens/cli/common.hpp"
 #include "netlens/live/feeder.hpp"
+#include "netlens/live/inference_thread.hpp"
+#include "netlens/render/context.hpp"
 #include "netlens/live/pipeline.hpp"
 #include "netlens/live/uploader.hpp"
 #include "netlens/onnx.hpp"
@@ -167,9 +169,32 @@ int run_view(const std::vector<std::string>& argv) {
   if (fo.slideshow_s > 0 && in.source->kind() != media::SourceKind::Folder)
     throw Error(ErrorKind::Usage, "--slideshow steps through a folder; '" + spec + "' is a video or a camera");
   mo.input_shapes[in.input_name] = in.first_tensor.shape();
-  LoadedModel m = load_model(mo, /*need_inputs=*/true, std::move(g));
-  m.inputs[in.input_name] = in.first_tensor;
-  run_once(m);
+  // CUDA-Vulkan interop when this machine has it: the window's context on the CUDA device's GPU and
+  // the CUDA backend's activation arena in its memory (placed before the session is prepared); the
+  // results then reach the window without a host copy. Otherwise staging, the reason in the line.
+  std::unique_ptr<live::InteropPath> li;
+  std::string interop_why = interop == "off" ? "--interop off" : "";
+  if (interop != "off" && mo.backend != "cpu") {
+    render::ContextOptions window;
+    app::window_context_options(window, v.gpu, v.validation);
+    li = live::make_interop_path(interop, v.validation, &interop_why, &window);
+  }
+  if (li) mo.arena_allocator = li->arena_allocator();
+  // The session is made, prepared and first run on the inference thread, which the live pipeline
+  // then takes over: prepared once (one shared arena on the interop path).
+  live::InferenceThread worker;
+  LoadedModel m = worker.call([&] {
+    LoadedModel lm = load_model(mo, /*need_inputs=*/true, std::move(g));
+    lm.inputs[in.input_name] = in.first_tensor;
+    run_once(lm);
+    return lm;
+  });
+  // Declared after `m`, so destroyed before it: releases CUDA's waits before the backend drains.
+  struct Release {
+    live::InteropPath* l;
+    ~Release() { if (l) l->release(); }
+  } release{li.get()};
+  if (li && m.backends.front()->name() != "cuda") li.reset(), release.l = nullptr, interop_why = "the CUDA backend is not in use";
   // Live runs are silent: a progress line on the terminal per input would fight the live output.
   *m.run_progress = Progress("running node", /*quiet=*/true);
   live::LiveConfig cfg{.input_name = in.input_name, .input_dtype = in.first_tensor.dtype(), .pp = in.pp,
@@ -178,16 +203,25 @@ int run_view(const std::vector<std::string>& argv) {
   cfg.wait_until_shown = true;  // the panels read the session of the result on screen
   std::string line;
   const std::string backend = m.backends.front()->name();
-  // The window viewer's results take the staging path; the zero-copy interop path is `render --input`'s.
-  auto up = live::make_uploader(interop, backend, mo.backend == "cpu" ? "--backend cpu" : "no usable CUDA device", &line,
-                               "the window viewer uses staging; CUDA-Vulkan interop runs in render --input");
+  std::unique_ptr<live::ResultUploader> staging;
+  live::ResultUploader* up = nullptr;
+  if (li) {
+    li->attach(*m.backends.front());
+    up = &li->uploader();
+    line = "live: cuda backend + " + up->name();
+    v.context = &li->context();  // the window draws on the interop context (same GPU, presents)
+  } else {
+    staging = live::make_uploader(interop, backend, mo.backend == "cpu" ? "--backend cpu" : "no usable CUDA device", &line,
+                                  interop_why);
+    up = staging.get();
+  }
   std::fprintf(stderr, "netlens view: %s; %s\n", line.c_str(), in.source->description().c_str());
-  cfg.uploader = up.get();
-  live::LivePipeline pipe(*m.session, std::move(cfg));
+  cfg.uploader = up;
+  live::LivePipeline pipe(*m.session, std::move(cfg), worker);
   live::SourceFeeder feeder(std::move(in.source), pipe, fo);
   v.live = &pipe;
   v.feeder = &feeder;
-  v.uploader = up.get();
+  v.uploader = up;
   v.first_input = in.first.name;
   v.open_input = [&pipe, &feeder](const std::string& path) {
     media::Frame f = read_frame_file(path);
@@ -201,14 +235,16 @@ int run_view(const std::vector<std::string>& argv) {
   ViewValues values(*m.session, &pipe, v.labels.empty() ? std::vector<std::string>{} : inspect::read_labels(v.labels));
   if (!explain_method.empty()) values.set_method(explain::parse_method(explain_method));
   values.install(v);
-  return app::run_viewer(*m.session, v);
+  const int rc = app::run_viewer(*m.session, v);
+  if (const std::string r = up->report(); !r.empty()) std::fprintf(stderr, "netlens view: %s\n", r.c_str());
+  return rc;
 }
 
 NETLENS_COMMAND("view",
                 "view MODEL [--input FILE [--input-size WxH]] [--size 1280x800] [--camera cam.json | --view overview | "
                 "--view layer:NAME] [--select TENSOR:INDEX] [--no-vsync] [--frames N] [--script FILE] [--gpu N] "
                 "[--validation] [--lod-mean] [--flow-strip] [--explain-method M] [--labels FILE] [--tour FILE] [--tour-out FILE] [--collapse none|auto|depth:N|GROUP,...]\n"
-                "       view MODEL --input DIR|VIDEO|camera[:N] [--slideshow SECONDS] [--interop auto|off] [view flags]\n"
+                "       view MODEL --input DIR|VIDEO|camera[:N] [--slideshow SECONDS] [--interop auto|on|off] [view flags]\n"
                 "       view CHECKPOINTS... --timeline --input PROBE [--label N|--labels FILE.npy] [--eval DIR] [--checkpoint K] "
                 "[--timeline-color weight_change|update_ratio|grad_norm|dead_share] [view flags]",
                 "run the model and explore the network in a window (drag/scroll, Tab fly mode, F focus, click "

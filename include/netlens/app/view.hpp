@@ -110,7 +110,7 @@ class View final : public live::ResultSink {
   View& operator=(const View&) = delete;
 
   const Session& session() const { return s_; }
-  const viz::Scene& scene() const { return *scene_; }
+  const viz::Scene& scene() const override { return *scene_; }
   render::Renderer& renderer() override { return *r_; }
   const render::Renderer& renderer() const { return *r_; }
   render::Context& context() { return ctx_; }
@@ -138,17 +138,26 @@ class View final : public live::ResultSink {
   const std::map<std::string, double>& layer_bars() const { return bars_; }
   const std::vector<std::string>& flow_flagged() const { return flagged_; }
   // live::ResultSink. A new scene of the same layout (a live result): moved in, the renderer's
-  // buffers rewritten in place (Renderer::values_changed), the selection kept. The panels are left
+  // buffers rewritten in place (Renderer::update_values), the selection kept. The panels are left
   // for the caller (refresh_panels), which may first change the scales. Live results hold
   // activations: Error{Unsupported} when the view shows another value mode (a live gradient mode
   // needs the pipeline's capture to make it first).
   const viz::Layout& layout() const override { return scene_->layout; }
   render::UploadStats show_scene(viz::Scene next) override;
-  // After Renderer::codes_from_device: the GPU's colour scales and the values' host copies.
-  void show_device_values(std::vector<viz::ColorScale> scales, std::vector<std::vector<float>> values) override;
+  // After Renderer::update_values_from_device (the zero-copy interop path): the GPU's colour scales,
+  // and host values only for the layers host_layers() asked for; every other layer's host values are
+  // dropped. The selected neuron's layer and the panels' layer are read now if the result lacks them
+  // (that tensor only); a pick elsewhere reads its one value (Renderer::set_value_reader). Until the
+  // next host scene (show_scene, set_values, a collapse) the colour scales stay the GPU's.
+  void show_device_values(std::vector<viz::ColorScale> scales, std::map<int, std::vector<float>> host) override;
+  // The layers whose host values a device result should carry: the selection's and the panels' layer.
+  std::vector<int> host_layers() const override;
+  // Bytes this view copied back from the session on its own on the zero-copy path (layers read on
+  // demand, single picked values), since it was made.
+  uint64_t host_read_bytes() const { return host_read_bytes_; }
   // Progressive runs (app/progressive.hpp): `patch` edits the shown scene's values, colour scales and
   // codes in place, never its layout (app::patch_scene), then the renderer's buffers are rewritten
-  // (Renderer::values_changed). The panels are left for the caller.
+  // (Renderer::update_values). The panels are left for the caller.
   render::UploadStats patch_scene(const std::function<void(viz::Scene&)>& patch);
   // The colour scales (View panel): the scene rebuilt from its own host values when `o` changes
   // them; a scene without host values (GPU-made) keeps its scales. Returns whether it changed.
@@ -198,6 +207,12 @@ class View final : public live::ResultSink {
  private:
   void make_renderer();
   render::UploadStats replace_scene(viz::Scene next);  // moved in, renderer updated in place
+  // The zero-copy path: host values of `layers` read from the session where the shown result lacks
+  // them; one neuron's value for a pick on a layer without them.
+  void ensure_host_values(const std::vector<int>& layers);
+  std::optional<float> device_value(int layer, int64_t flat);
+  bool device_values_ = false;  // the scene's codes and scales came from the GPU (show_device_values)
+  uint64_t host_read_bytes_ = 0;
   void check_live_values() const;
 
   render::Context& ctx_;

@@ -46,6 +46,11 @@ namespace netlens::viz {
 struct Camera;
 }  // namespace netlens::viz
 
+namespace netlens::render {
+class Context;
+struct ContextOptions;
+}  // namespace netlens::render
+
 namespace netlens::app {
 
 class View;
@@ -107,7 +112,16 @@ struct ViewerOptions {
   std::map<std::string, Tensor> first_run_inputs;
   std::function<void(ViewerOptions& o, bool completed)> after_first_run;
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  // The Vulkan context to draw with, not owned (it must outlive run_viewer): the CUDA-Vulkan interop
+  // path's, on the CUDA device's GPU, made from window_context_options so that it can present.
+  // Null: the viewer makes its own.
+  render::Context* context = nullptr;
 };
+
+// The context options a window needs (GLFW's surface extensions, a swapchain, a queue family that
+// presents) on device `gpu` (-1: automatic), validation required when `validation`. Initialises
+// GLFW (run_viewer terminates it).
+void window_context_options(render::ContextOptions& co, int gpu, bool validation);
 
 void require_display();
 int run_viewer(const Session& s, const ViewerOptions& o);
