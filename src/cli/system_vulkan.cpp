@@ -29,7 +29,7 @@ void print_vulkan_devices(const CudaDeviceInfo& cuda, const std::string& interop
   }
   live::DataPathInputs in{.cuda_backend = cuda.usable,
                          .cuda_reason = cuda.usable ? "" : "no usable CUDA device: " + cuda.error,
-                         .interop_built = optional_parts().interop,
+                         .interop_built = live::interop_built(),
                          .cuda_uuid = cuda.uuid,
                          .vulkan = devs,
                          .interop = interop};

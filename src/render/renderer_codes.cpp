@@ -62,6 +62,7 @@ CodePacking pack_codes(const viz::Scene& scene, uint64_t limit, const std::strin
 // RenderOptions::max_buffer_bytes). A layer that does not fit in the rest of a chunk is split by
 // channels; each part's data is contiguous, so one draw per chunk reaches all of its parts.
 void Renderer::Impl::upload_codes() {
+  const viz::Scene& scene = *borrowed;  // the scene borrowed now (constructor, update_values)
   VkPhysicalDeviceMaintenance3Properties m3{.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};
   VkPhysicalDeviceProperties2 p2{.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &m3};
   vkGetPhysicalDeviceProperties2(ctx.physical(), &p2);
@@ -129,6 +130,7 @@ std::vector<gpu::GpuLayer> Renderer::Impl::gpu_layers() const {
 }
 
 std::vector<std::array<int64_t, 5>> Renderer::Impl::current_layout_key() const {
+  const viz::Scene& scene = *borrowed;  // the scene borrowed now (constructor, update_values)
   std::vector<std::array<int64_t, 5>> key;
   for (size_t i = 0; i < scene.layout.layers.size(); ++i) {
     const auto& d = scene.layout.layers[i].dims;
@@ -194,6 +196,7 @@ UploadStats Renderer::Impl::values_changed() {
 std::vector<viz::ColorScale> Renderer::Impl::codes_from_device(CodeBuilder& b, VkBuffer acts,
                                                                const Renderer::TimelinePoint* wait,
                                                                const Renderer::TimelinePoint* signal, UploadStats* stats) {
+  const viz::Scene& scene = *borrowed;  // the scene borrowed now (constructor, update_values)
   auto t0 = Clock::now();
   const auto& L = scene.layout.layers;
   if (current_layout_key() != layout_key)

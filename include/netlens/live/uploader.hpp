@@ -24,13 +24,21 @@ class ResultSink {
  public:
   virtual ~ResultSink() = default;
   virtual const viz::Layout& layout() const = 0;
+  // The scene shown (the one the sink's renderer borrows: Renderer::update_values).
+  virtual const viz::Scene& scene() const = 0;
   // A host scene of the shown layout replaces the shown one; the renderer's buffers are rewritten in
-  // place (Renderer::values_changed), finished when this returns.
+  // place (Renderer::update_values), finished when this returns.
   virtual render::UploadStats show_scene(viz::Scene next) = 0;
-  // A device-side update: the renderer, for Renderer::codes_from_device, then show_device_values with
-  // what it returned and the host copies of the values (picking, labels and panels read them).
+  // A device-side update (the interop uploader): renderer().update_values_from_device(scene(), ...)
+  // makes the codes on the GPU, then show_device_values takes the GPU's colour scales and the host
+  // values the run carried: layer index -> values, only for the layers host_layers() asked for (a
+  // zero-copy path copies nothing else back). The sink's other layers have no host values for this
+  // result: it reads them on demand (a pick: one value; a panel: the tensor it shows).
   virtual render::Renderer& renderer() = 0;
-  virtual void show_device_values(std::vector<viz::ColorScale> scales, std::vector<std::vector<float>> values) = 0;
+  virtual void show_device_values(std::vector<viz::ColorScale> scales, std::map<int, std::vector<float>> host) = 0;
+  // The layers whose host values each device result should carry (the selected neuron's, the
+  // panels' layer). Asked after each device update, for the runs captured after it.
+  virtual std::vector<int> host_layers() const { return {}; }
 };
 
 // Two halves: capture() on the inference thread right after a run (session locked) turns the
@@ -44,6 +52,8 @@ class ResultUploader {
   // Default: the host scene (viz::build_scene over the session's activations) into r.scene.
   virtual void capture(const Session& s, const viz::Layout& layout, LiveResult& r);
   virtual double apply(LiveResult& r, ResultSink& sink) = 0;
+  // Figures for the exit summary (e.g. the bytes copied to the host per result); "" when none.
+  virtual std::string report() const { return ""; }
 };
 
 // Host scene → ResultSink::show_scene (staging buffers → device buffers).
@@ -77,5 +87,27 @@ class InteropPath {
   // the CUDA backend are destroyed (they drain the stream).
   virtual void release() = 0;
 };
+
+// The interop path comes from the interop module, which registers its factory at start-up when it
+// is built (src/interop/live_uploader.cpp: a static registrar; executables link netlens_interop whole
+// archive). A build without CUDA or Vulkan simply lacks it: make_interop_path then says so.
+using InteropFactory = std::unique_ptr<InteropPath> (*)(const std::string& interop, bool validation, std::string* why,
+                                                        const render::ContextOptions* base);
+void register_interop_path(InteropFactory f);
+// Whether this netlens has the interop path (netlens_interop linked and registered).
+bool interop_built();
+// The interop path when `interop` ("auto" | "on") and this machine allow it (choose_data_path over
+// the CUDA device and the Vulkan devices), else nullptr with the reason in *why (for the start-up
+// line). `on` turns a missing requirement (the build's included) into Error{Device}. `validation`:
+// Vulkan validation layers required. `base`: the context options the renderer needs besides interop's
+// (a window's: app::window_context_options), null for offscreen frames.
+std::unique_ptr<InteropPath> make_interop_path(const std::string& interop, bool validation, std::string* why,
+                                               const render::ContextOptions* base = nullptr);
+
+// One value of a session's tensor, read where the tensor lives (on a device: `dtype size` bytes
+// copied back, not the tensor): element `flat` as float (float16/bfloat16/float64 converted;
+// quantized tensors dequantized from a host copy of that tensor). nullopt when the session has no
+// such tensor or element. For picking on a zero-copy path.
+std::optional<float> read_value(const Session& s, const std::string& tensor, int64_t flat);
 
 }  // namespace netlens::live

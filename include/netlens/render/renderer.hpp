@@ -151,27 +151,42 @@ class Renderer {
   // The next frame is read back (colour and IDs) even when options().readback is off.
   void read_back_next_frame();
 
-  // In-place update for a new input: the Scene this renderer was made with (the same object, kept
-  // alive by the caller) now holds another result with the same layout (layer shapes and pyramid
-  // depths; else Error{Internal}). Its codes, pyramids and colour scales are copied into the existing
-  // buffers (no pipeline, descriptor or buffer is recreated) through host staging buffers made on
-  // the first call, in one submission that has finished, with a barrier before any later shader
-  // read, when this returns. render() also waits for its own frame, so every frame shows one result
-  // entirely: the values before this call or after it. Picking and the panels read the new values.
-  UploadStats values_changed();
-  // The same update with the codes made on the GPU (no host copy of the activations): one
-  // submission that waits for `wait` (a timeline semaphore value, e.g. CUDA's "run N is done"; may
-  // be null), runs `builder` over `activations` (see code_builder.hpp: its layout must be this
-  // renderer's), copies the codes into this renderer's buffers and rewrites the layer records from
-  // the GPU's colour scales, then signals `signal` (e.g. "activations of run N consumed: the next run
-  // may overwrite them"; may be null). Finished when this returns, like values_changed. Returns the
-  // scales (the caller stores them in the Scene for legends and panels; the Scene's host values are
-  // NOT updated: they are the caller's to refresh if it needs them).
+  // ---- New values (a live result, the same layout in another value mode) ---------------------------
+  // Ownership: the renderer never owns a scene; it borrows one, the scene given to the constructor
+  // until an update_values call names another (possibly the same object). It reads the borrowed
+  // scene's codes, pyramids and colour scales only inside the constructor and these calls (into its
+  // GPU buffers), and its layout, scales and host values while making a frame (labels, legend, the
+  // selected neuron's value) and in pick()/probe(). So the owner keeps the borrowed scene alive and
+  // unchanged from one of these calls to the next (or to the renderer's end): new values reach the
+  // renderer through these calls only, never by writing into the scene it draws.
+  // When: between two frames, on the thread that calls render() (render() waits for its own frame,
+  // so none is in flight then). Each call has finished on the GPU when it returns, with a barrier
+  // before any later shader read: every frame shows one result entirely, before the call or after it.
+  //
+  // Host values: `next` (same layout: layer shapes and pyramid depths, else Error{Internal} and the
+  // renderer keeps the scene it had) becomes the borrowed scene; its codes, pyramids and colour scales
+  // are copied into the existing buffers (no pipeline, descriptor or buffer is recreated) through
+  // host staging buffers made on the first call.
+  UploadStats update_values(const viz::Scene& next);
+  // Codes made on the GPU (no host copy of the activations): one submission that waits for `wait` (a
+  // timeline semaphore value, e.g. CUDA's "run N is done"; may be null), runs `builder` over
+  // `activations` (see code_builder.hpp: its layout must be this renderer's), copies the codes into
+  // this renderer's buffers and rewrites the layer records from the GPU's colour scales, then signals
+  // `signal` (e.g. "activations of run N consumed: the next run may overwrite them"; may be null).
+  // `next` (same layout) becomes the borrowed scene; its codes are not read. Returns the GPU's scales:
+  // the one change the owner makes to `next` after this call, before the next frame (legends and
+  // panels read them there). `next` need not hold host values for every layer (a zero-copy path keeps
+  // only those it shows in 2D): pick() and probe() ask the value reader for the others.
   struct TimelinePoint { VkSemaphore semaphore = VK_NULL_HANDLE; uint64_t value = 0; };
-  std::vector<viz::ColorScale> codes_from_device(CodeBuilder& builder, VkBuffer activations,
-                                                 const TimelinePoint* wait = nullptr,
-                                                 const TimelinePoint* signal = nullptr,
-                                                 UploadStats* stats = nullptr);
+  std::vector<viz::ColorScale> update_values_from_device(const viz::Scene& next, CodeBuilder& builder, VkBuffer activations,
+                                                         const TimelinePoint* wait = nullptr,
+                                                         const TimelinePoint* signal = nullptr,
+                                                         UploadStats* stats = nullptr);
+  // Where pick() and probe() take a neuron's value: `reader(layer, flat)` returns it (a zero-copy
+  // owner reads the one value from the device) or nullopt for the borrowed scene's host value, which
+  // must then exist. Empty (the default): always the host value. Called on the render thread.
+  using ValueReader = std::function<std::optional<float>(int layer, int64_t flat)>;
+  void set_value_reader(ValueReader reader);
   // The line under the title from the next frame on (live statistics); empty restores the default.
   void set_subtitle(std::string text);
 
