@@ -10,6 +10,8 @@
 #include "netlens/render/font.hpp"
 #include "netlens/viz/layout_groups.hpp"
 #include "netlens/live/pipeline.hpp"
+#include "netlens/render/context.hpp"
+#include "netlens/render/renderer.hpp"
 
 namespace netlens::app {
 

@@ -3,8 +3,9 @@
 #include <cstdio>
 
 #include "netlens/cli/common.hpp"
-#include "netlens/render/context.hpp"
+#include "netlens/render/types.hpp"
 #include "netlens/live/data_path.hpp"
+#include "netlens/live/uploader.hpp"
 
 namespace netlens::cli {
 
@@ -18,10 +19,11 @@ void print_vulkan_devices(const CudaDeviceInfo& cuda, const std::string& interop
     std::printf("vulkan     none: %s\n", e.what());
   }
   auto yes = [](bool b) { return b ? "yes" : "no"; };
+  // Vulkan's packed version (VK_API_VERSION_MAJOR/MINOR), decoded here so that the CLI needs no vulkan.h.
   for (size_t i = 0; i < devs.size(); ++i) {
     const auto& d = devs[i];
     std::printf("vulkan %zu   %s (%s, Vulkan %u.%u%s), driver %s\n", i, d.name.c_str(), d.type.c_str(),
-                VK_API_VERSION_MAJOR(d.api_version), VK_API_VERSION_MINOR(d.api_version), d.usable ? "" : ", NOT usable",
+                (d.api_version >> 22) & 0x7Fu, (d.api_version >> 12) & 0x3FFu, d.usable ? "" : ", NOT usable",
                 d.driver.c_str());
     std::printf("           uuid %s; external memory fd %s, semaphore fd %s, timeline %s (exportable %s)\n",
                 uuid_string(d.uuid).c_str(), yes(d.external.memory_fd), yes(d.external.semaphore_fd),

@@ -17,6 +17,8 @@
 #include "netlens/io.hpp"
 #include "netlens/onnx.hpp"
 #include "netlens/app/view.hpp"
+#include "netlens/render/context.hpp"
+#include "netlens/render/renderer.hpp"
 
 using namespace netlens;
 namespace fs = std::filesystem;

@@ -13,6 +13,8 @@
 #include "netlens/onnx.hpp"
 #include "netlens/viz/values.hpp"
 #include "netlens/app/view.hpp"
+#include "netlens/render/context.hpp"
+#include "netlens/render/renderer.hpp"
 
 using namespace netlens;
 

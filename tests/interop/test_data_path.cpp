@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include "netlens/live/data_path.hpp"
+#include "netlens/render/context.hpp"
+#include "netlens/render/renderer.hpp"
 
 using namespace netlens;
 using namespace netlens::live;

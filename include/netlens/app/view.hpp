@@ -24,10 +24,9 @@
 #include <vector>
 
 #include "netlens/viz/camera.hpp"
-#include "netlens/render/context.hpp"
+#include "netlens/render/types.hpp"
 #include "netlens/explain.hpp"
 #include "netlens/runtime.hpp"
-#include "netlens/render/renderer.hpp"
 #include "netlens/viz/scene.hpp"
 #include "netlens/live/uploader.hpp"
 #include "netlens/viz/values.hpp"
@@ -80,6 +79,10 @@ struct FrameSpec {
   // the session's values: a prepared session that has not run yet (render --progressive's first frame,
   // view's progressive start). Expanding or collapsing keeps it so; set_values ends it.
   bool structure_only = false;
+  // The scene borrows the session's values instead of copying them (viz::SceneOptions::borrow_values:
+  // no float32 copy, codes made as the renderer uploads them): for a host that runs the session no
+  // more while the view lives (render_frame). Not for live views: their session runs the next input.
+  bool borrow_values = false;
   // --text's tokens: labels along sequence tensors' token axes in 3D (viz/token_labels.hpp).
   std::vector<std::string> tokens;
 };

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "netlens/render/context.hpp"
+#include "netlens/render/types.hpp"
 
 namespace netlens::live {
 

@@ -5,14 +5,20 @@
 
 #include <cstddef>
 #include <functional>
+#include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "netlens/viz/colormap.hpp"
 #include "netlens/runtime.hpp"
-#include "netlens/render/renderer.hpp"
+#include "netlens/render/types.hpp"
 #include "netlens/viz/scene.hpp"
+
+namespace netlens::render {
+struct ContextOptions;  // render/context.hpp (Vulkan): only named here
+}  // namespace netlens::render
 
 namespace netlens::live {
 

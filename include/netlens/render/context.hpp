@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "netlens/render/types.hpp"
 #include "netlens/render/vk_util.hpp"
 
 namespace netlens::render {
@@ -35,26 +36,6 @@ struct ContextOptions {
   bool external_interop = false;
 };
 
-// What a device offers for sharing memory and semaphores with CUDA (POSIX file descriptors).
-struct ExternalSupport {
-  bool memory_fd = false;     // VK_KHR_external_memory_fd
-  bool semaphore_fd = false;  // VK_KHR_external_semaphore_fd
-  bool timeline = false;      // timelineSemaphore feature (Vulkan 1.2 core)
-  bool timeline_fd = false;   // a timeline semaphore can be exported as an opaque fd
-};
-
-struct DeviceInfo {
-  std::string name;
-  std::string type;  // "discrete", "integrated", "virtual", "cpu", "other"
-  uint32_t api_version = 0;
-  bool usable = false;  // Vulkan 1.3 + dynamic rendering + synchronization2 + graphics queue
-  std::array<uint8_t, 16> uuid{};  // VkPhysicalDeviceIDProperties::deviceUUID (CUDA's device UUID on NVIDIA)
-  std::string driver;              // driverName + driverInfo ("NVIDIA 580.95.05", "llvmpipe Mesa 22.3.6")
-  ExternalSupport external;
-};
-// Every Vulkan device (Error{Device} when there is no Vulkan driver at all).
-std::vector<DeviceInfo> list_devices();
-// (uuid_string, to print DeviceInfo::uuid, is in netlens/core.hpp.)
 
 class Context {
  public:

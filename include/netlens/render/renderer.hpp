@@ -21,6 +21,7 @@
 
 #include "netlens/viz/camera.hpp"
 #include "netlens/render/context.hpp"
+#include "netlens/render/types.hpp"
 #include "netlens/viz/picking.hpp"
 #include "netlens/viz/receptive_field.hpp"
 #include "netlens/viz/scene.hpp"
@@ -77,7 +78,6 @@ inline constexpr float kBarWarnColour[4] = {1.0f, 0.30f, 0.85f, 1.0f};
 
 // The selection lives in viz (selection.hpp: graph walking and highlight rules, tested without
 // Vulkan); these names keep the render:: spelling its callers used working.
-using Selection = viz::Selection;
 using viz::kMaxFanOutCells;
 using viz::kMaxFanOutLines;
 using viz::make_selection;
@@ -90,13 +90,6 @@ struct FrameStats {
            cell_instances = 0, cell_layers = 0, draws = 0, labels = 0;
 };
 
-// Timing of an in-place value update (Renderer::values_changed).
-struct UploadStats {
-  double pack_ms = 0;   // host: codes and layer records written into the staging buffers
-  double copy_ms = 0;   // staging → device buffers (one submission, waited for)
-  double total_ms = 0;
-  uint64_t bytes = 0;   // bytes copied
-};
 
 // A swapchain image to receive the frame (windowed use): after drawing, the colour image is blitted
 // into `image` (left in PRESENT_SRC layout); the submission waits for `wait` (image acquired) and
