@@ -152,15 +152,16 @@ class Backend {
   virtual std::optional<std::string> unsupported_reason(const NodeContext& ctx) const = 0;
   bool supports(const NodeContext& ctx) const { return !unsupported_reason(ctx).has_value(); }
   virtual std::unique_ptr<Kernel> plan(const NodeContext& ctx) = 0;
-  // Reverse mode. nullopt when this backend can differentiate the node. (Session::backward keeps
-  // gradients in host memory and differentiates every node on the host backend, on host copies of
-  // the values of nodes that ran on a device, until device backends have gradient arenas.)
+  // Reverse mode. nullopt when this backend can differentiate the node. Session::backward
+  // differentiates a node on the backend that ran it when it can, else on the host backend from
+  // host copies of its values (listed in BackwardReport::host_fallback_nodes).
   virtual std::optional<std::string> backward_unsupported_reason(const NodeContext& ctx) const {
     return "no backward pass on " + name() + " for " + ctx.node.op_type;
   }
   // need[i]: whether dS/d(input i) is wanted (false for non-float inputs, and for inputs that do
   // not depend on a graph input unless weight gradients were asked for). Throws Error{Unsupported}
-  // when backward_unsupported_reason() would not be nullopt.
+  // when backward_unsupported_reason() would not be nullopt, and may throw it for a `need` it does
+  // not implement (the Session then differentiates the node on the host).
   virtual std::unique_ptr<GradKernel> plan_backward(const NodeContext& ctx, const std::vector<bool>& need);
 
   // Memory. Bytes of free memory this backend can still allocate (for the planner's budget check).
@@ -169,6 +170,9 @@ class Backend {
   virtual void copy_from_host(void* dst, const void* src, size_t bytes) = 0;
   virtual void copy_to_host(void* dst, const void* src, size_t bytes) = 0;
   virtual void synchronize() = 0;  // waits for all enqueued work
+  // Zeroes `bytes` at dst (this backend's memory), ordered with its other work: the gradient
+  // arenas before each backward pass. Default: memset for Host backends, copies of zeros otherwise.
+  virtual void fill_zero(void* dst, size_t bytes);
   // Called around a whole run. `whole_graph` is true when every kernel of the run is on this
   // backend and the plan has not changed since the last run, so a recorded run (a CUDA graph) may
   // be replayed. Returning true means "I replay the recorded run in end_run(); do not call my
@@ -247,8 +251,9 @@ struct GradientOptions {
 
 // How a backward pass went (Session::backward_report()).
 struct BackwardReport {
-  size_t gradient_bytes = 0;                 // the gradient arena (host), every float tensor kept
-  std::vector<std::string> host_fallback_nodes;  // nodes differentiated on the host, not where they ran
+  size_t gradient_bytes = 0;                 // the gradient arenas (all backends), every float tensor kept
+  // Nodes differentiated on the host, not where they ran: "<node> (ran on <backend>: <why>)".
+  std::vector<std::string> host_fallback_nodes;
   int differentiated_nodes = 0;              // nodes the gradient flowed back through
 };
 
@@ -309,11 +314,13 @@ class Session {
   // does not influence S), graph inputs included, and for float constants (weights) with opts.weights.
   // Before running it checks that every node S depends on can be differentiated (Error{Unsupported}
   // listing all that cannot, at once) and that the gradient arena fits the budget (Error{Memory}).
-  // Every node is differentiated on the host backend (nodes that ran on a device, on host copies of
-  // their values: listed in backward_report()).
+  // Each node is differentiated on the backend that ran it when that backend can, its gradients
+  // kept there (one gradient arena per backend); otherwise on the host backend from host copies of
+  // its values (listed in backward_report(), announced once per plan on stderr).
   // The gradients stay valid until the next run() or backward().
   void backward(const std::map<std::string, Tensor>& seeds, const GradientOptions& opts = {});
-  // dS/dx by tensor name (the activation's name), in host memory; empty before backward().
+  // dS/dx by tensor name (the activation's name), in the memory of the backend that holds it
+  // (fetch() copies to the host, as for activations); empty before backward().
   const ActivationStore& gradients() const { return grads_; }
   bool has_gradients() const { return !grads_.tensors().empty(); }
   const BackwardReport& backward_report() const { return backward_report_; }

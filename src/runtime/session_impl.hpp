@@ -40,6 +40,7 @@ struct GradExec {
   std::unique_ptr<GradKernel> kernel;
   int backend = -1;  // the backend that differentiates the node
   std::vector<bool> need;
+  std::string fallback_reason;  // why the backend that ran the node does not differentiate it (host fallback)
 };
 
 }  // namespace netlens::detail
@@ -57,8 +58,8 @@ struct Session::Impl {
   bool ran = false;  // run() completed since prepare(): backward() has values to work on
   // Reverse mode (backward.cpp).
   std::vector<detail::GradExec> grad_exec;  // per node
-  DeviceBuffer grad_arena;                  // host memory, float32 gradients
-  size_t grad_arena_bytes = 0;              // its size (reused while a pass needs the same)
+  std::vector<DeviceBuffer> grad_arenas;    // per backend, float32 gradients (+ its staging region)
+  std::vector<size_t> grad_arena_bytes;     // their sizes (an arena is reused while a pass needs the same)
 };
 
 }  // namespace netlens
