@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda_grad.hpp"
 #include "cuda_ops.hpp"
 
 namespace netlens::cuda {
@@ -136,8 +137,33 @@ std::optional<std::string> require_dtype(const NodeContext& ctx, std::initialize
   return "dtype " + std::string(dtype_name(t)) + " not supported (" + names + " only)";
 }
 
+// ---- reverse mode ---------------------------------------------------------------------------------------
+namespace {
+class LambdaGradKernel final : public GradKernel {
+ public:
+  explicit LambdaGradKernel(GradFn fn) : fn_(std::move(fn)) {}
+  void run(const GradViews& v) override { fn_(v); }
+
+ private:
+  GradFn fn_;
+};
+}  // namespace
+
+std::unique_ptr<GradKernel> make_grad_kernel(GradFn fn) { return std::make_unique<LambdaGradKernel>(std::move(fn)); }
+
 // ---- backend ------------------------------------------------------------------------------------------
 namespace {
+
+const CudaGradTable& grad_table() {
+  static const CudaGradTable table = [] {
+    CudaGradTable t;
+    register_elementwise_grads(t);
+    register_tensor_grads(t);
+    register_nn_grads(t);
+    return t;
+  }();
+  return table;
+}
 
 const CudaOpTable& op_table() {
   static const CudaOpTable table = [] {
@@ -225,6 +251,45 @@ class CudaBackend final : public Backend {
     if (it == op_table().end())
       throw Error(ErrorKind::Unsupported, ctx.node.describe() + ": not implemented by the CUDA backend");
     return std::make_unique<RecordingKernel>(this, it->second.plan(ctx_, ctx));
+  }
+
+  // Reverse mode (cuda_grad.hpp): ops in the grad table, float32 values only (other float types are
+  // differentiated by the CPU, which converts), ranks the kernels handle.
+  std::optional<std::string> backward_unsupported_reason(const NodeContext& ctx) const override {
+    if (!ctx.node.domain.empty() && ctx.node.domain != "ai.onnx") return "domain '" + ctx.node.domain + "' has no CUDA backward";
+    auto it = grad_table().find(ctx.node.op_type);
+    if (it == grad_table().end()) return "no CUDA backward for " + ctx.node.op_type;
+    for (const auto* list : {&ctx.inputs, &ctx.outputs})
+      for (const TensorInfo& t : *list) {
+        if (t.shape.size() > static_cast<size_t>(kern::kMaxRank))
+          return "rank " + std::to_string(t.shape.size()) + " > " + std::to_string(kern::kMaxRank);
+        if (is_float(t.dtype) && t.dtype != DType::Float32)
+          return ctx.node.op_type + " on " + std::string(dtype_name(t.dtype)) + " values (CUDA backward: float32 only)";
+      }
+    if (it->second.check)
+      if (auto r = it->second.check(ctx)) return ctx.node.op_type + ": " + *r;
+    return std::nullopt;
+  }
+
+  std::unique_ptr<GradKernel> plan_backward(const NodeContext& ctx, const std::vector<bool>& need) override {
+    if (auto why = backward_unsupported_reason(ctx)) throw Error(ErrorKind::Unsupported, ctx.node.describe() + ": " + *why);
+    // Planning may grow the shared workspace or scratch (cuDNN backward engines): a recorded forward
+    // graph would still read the freed buffers, so it is dropped (re-recorded on a later run).
+    const void* ws = ctx_.workspace;
+    const void* hs = ctx_.half_scratch;
+    auto moved = [&] { return ctx_.workspace != ws || ctx_.half_scratch != hs; };
+    try {
+      std::unique_ptr<GradKernel> k = grad_table().at(ctx.node.op_type).plan(ctx_, ctx, need);
+      if (moved()) drop_graph();
+      return k;
+    } catch (...) {
+      if (moved()) drop_graph();
+      throw;
+    }
+  }
+
+  void fill_zero(void* dst, size_t bytes) override {
+    if (bytes) CUDA_CHECK(cudaMemsetAsync(dst, 0, bytes, ctx_.stream));
   }
 
   size_t available_memory() const override {

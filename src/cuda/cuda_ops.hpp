@@ -70,6 +70,14 @@ kern::StridedMap contiguous_map(const Shape& s);
 // Walk over `out` reading an input of shape `in` broadcast to it (numpy rules).
 kern::StridedMap broadcast_map(const Shape& in, const Shape& out);
 
+// Row-major Y[M,N] = alpha op(A) op(B) + beta Y through cuBLAS on ctx.stream (ops_nn.cpp): A stored
+// [M,K] (ta: [K,M]), B stored [K,N] (tb: [N,K]), contiguous; `half`: float16 A and B with float
+// accumulation, else float32 (TF32 only when the handle's math mode says so). batch > 1: strided
+// batched with the given element strides. Used by the forward Gemm/MatMul and their backward.
+void gemm_rowmajor(Context& c, bool half, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
+                   const void* a, const void* b, float beta, float* y, int batch = 1, int64_t stride_a = 0,
+                   int64_t stride_b = 0, int64_t stride_y = 0);
+
 // Reasons shared by the op checks ("float32 only, got float16").
 std::optional<std::string> require_dtype(const NodeContext& ctx, std::initializer_list<DType> allowed,
                                          size_t input = 0);

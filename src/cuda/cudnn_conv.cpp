@@ -81,7 +81,8 @@ CudnnConv::~CudnnConv() = default;
 std::string CudnnConv::engine_info() const { return aligned_ ? aligned_->info : ""; }
 
 std::shared_ptr<CudnnConv::Plan> CudnnConv::plan_for(int64_t alignment) {
-  std::string key = spec_.backward_data ? "bwd" : "fwd";
+  std::string key = spec_.backward_filter ? "bwdf" : spec_.backward_data ? "bwd" : "fwd";
+  if (spec_.accumulate) key += "+acc";
   for (const auto* v : {&spec_.x, &spec_.w, &spec_.y, &spec_.pad_begin, &spec_.pad_end, &spec_.strides, &spec_.dilations}) {
     key += '|';
     for (int64_t d : *v) key += std::to_string(d) + ',';
@@ -118,9 +119,18 @@ std::shared_ptr<CudnnConv::Plan> CudnnConv::build(int64_t alignment) {
                                        spec_.strides.data()));
   CUDNN_CHECK(cudnnBackendFinalize(conv.d));
 
-  const float alpha = 1.0f, beta = 0.0f;
+  const float alpha = 1.0f, beta = spec_.accumulate ? 1.0f : 0.0f;
   Desc op;
-  if (!spec_.backward_data) {
+  if (spec_.backward_filter) {
+    op = Desc(CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_FILTER_DESCRIPTOR);
+    CUDNN_CHECK(cudnnBackendSetAttribute(op.d, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_X, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &x.d));
+    CUDNN_CHECK(cudnnBackendSetAttribute(op.d, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DW, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &w.d));
+    CUDNN_CHECK(cudnnBackendSetAttribute(op.d, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_DY, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &y.d));
+    CUDNN_CHECK(cudnnBackendSetAttribute(op.d, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_CONV_DESC,
+                                         CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &conv.d));
+    CUDNN_CHECK(cudnnBackendSetAttribute(op.d, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_ALPHA, CUDNN_TYPE_FLOAT, 1, &alpha));
+    CUDNN_CHECK(cudnnBackendSetAttribute(op.d, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_FILTER_BETA, CUDNN_TYPE_FLOAT, 1, &beta));
+  } else if (!spec_.backward_data) {
     op = Desc(CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR);
     CUDNN_CHECK(cudnnBackendSetAttribute(op.d, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &x.d));
     CUDNN_CHECK(cudnnBackendSetAttribute(op.d, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &w.d));
@@ -295,6 +305,7 @@ std::shared_ptr<CudnnConv::Plan> CudnnConv::fastest(const std::vector<std::share
   DeviceBuffer x = ctx_.alloc(bx), w = ctx_.alloc(bw), y = ctx_.alloc(by);
   CUDA_CHECK(cudaMemsetAsync(x.get(), 0, bx, ctx_.stream));
   CUDA_CHECK(cudaMemsetAsync(w.get(), 0, bw, ctx_.stream));
+  CUDA_CHECK(cudaMemsetAsync(y.get(), 0, by, ctx_.stream));  // read when accumulating (beta = 1)
   cudaEvent_t e0 = nullptr, e1 = nullptr;
   CUDA_CHECK(cudaEventCreate(&e0));
   CUDA_CHECK(cudaEventCreate(&e1));

@@ -17,6 +17,9 @@ namespace netlens::cuda {
 
 struct ConvSpec {
   bool backward_data = false;  // false: y = conv(x, w); true: dx = conv_bwd_data(dy, w) (ConvTranspose)
+  // dw = conv_bwd_filter(x, dy) (Conv's weight gradient): "x" is x, "w" is dw (written), "y" is dy.
+  bool backward_filter = false;
+  bool accumulate = false;  // beta = 1: the result is added to what the written buffer holds (reverse mode)
   // Forward: x [N,C,s...], w [K,C/G,k...], y [N,K,o...]. Backward data: "x" is dy [N,K,o...] and
   // "y" is dx [N,C,s...] (same w). 1-D convolutions are given as 2-D with a trailing size-1 dim.
   Shape x, w, y;
@@ -31,7 +34,8 @@ class CudnnConv {
   ~CudnnConv();
   CudnnConv(const CudnnConv&) = delete;
   CudnnConv& operator=(const CudnnConv&) = delete;
-  // Enqueues the convolution on ctx.stream. Builds (once) a 4-byte-aligned plan when a pointer is
+  // Enqueues the convolution on ctx.stream (pointers in the order x, w, y whatever is written:
+  // y for forward and backward data, w for backward filter). Builds (once) a 4-byte-aligned plan when a pointer is
   // not 16-byte aligned; that can only happen on an eager run, never during graph capture.
   void execute(const void* x, const void* w, void* y);
   std::string engine_info() const;

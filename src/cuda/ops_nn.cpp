@@ -269,9 +269,11 @@ class ConvKernel final : public Kernel {
 // Row-major Y[M,N] = A'[M,K] B'[K,N] is column-major Y^T = B'^T A'^T. `half`: a and b are float16
 // (cublasGemmEx, float accumulation, float32 y); else float32 (cublasSgemm: TF32 tensor ops only
 // when the handle's math mode says so, i.e. Precision::Tf32). Strides and offsets in elements.
+}  // namespace
+
 void gemm_rowmajor(Context& c, bool half, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
-                   const void* a, const void* b, float beta, float* y, int batch = 1, int64_t stride_a = 0,
-                   int64_t stride_b = 0, int64_t stride_y = 0) {
+                   const void* a, const void* b, float beta, float* y, int batch, int64_t stride_a,
+                   int64_t stride_b, int64_t stride_y) {
   const cublasOperation_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
   const cublasOperation_t opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
   const int lda = static_cast<int>(ta ? m : k);
@@ -295,6 +297,8 @@ void gemm_rowmajor(Context& c, bool half, bool ta, bool tb, int64_t m, int64_t n
     CUBLAS_CHECK(cublasSgemmStridedBatched(c.cublas, opb, opa, in, im, ik, &alpha, bf, ldb, stride_b, af, lda, stride_a,
                                            &beta, y, in, stride_y, batch));
 }
+
+namespace {
 
 // Element offset `off` into a float32 (half = false) or float16 matrix.
 const void* advance(const void* p, bool half, int64_t off) {
