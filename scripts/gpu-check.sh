@@ -5,7 +5,8 @@
 #
 # Steps (each under `timeout`, all within NETLENS_GPU_BUDGET_S, default 340 s):
 #   nvidia-smi · unpack the bundle · export ResNet-50/MobileNetV2/VGG-16 with torchvision ·
-#   CUDA tests (index, op conformance, every model vs the CPU, in fp32/tf32/fp16) · compute-sanitizer memcheck on the
+#   CUDA tests (index, op conformance, every model vs the CPU, in fp32/tf32/fp16, CUDA gradients of
+#   ResNet-50/MobileNetV2 vs the CPU kernels) · backward/forward latency (bench --backward) · compute-sanitizer memcheck on the
 #   PP-OCR cls model · benchmark vs PyTorch eager (scripts/gpu/bench.py; fp32 for every model, tf32
 #   and fp16 rows for the torchvision ones) ·
 #   scripts/gpu-render-check.sh when present (renders, render benchmark, and `record` at 3840x2160
@@ -155,6 +156,21 @@ fi
 grep -h '^\[ precision\]' "$logs/test_cuda_backend.log"* 2>/dev/null
 grep -h '^\[conformance\]' "$logs/conformance.log" 2>/dev/null
 grep -h '^\[ model    \]' "$logs/test_cuda_models.log" 2>/dev/null
+grep -h '^\[ grad     \]' "$logs/test_cuda_models.log"* 2>/dev/null
+# Backward vs forward latency on the GPU (issue 14: backward <= 3x forward), the CLI's benchmark;
+# nodes the CUDA backend cannot differentiate are listed on stderr (differentiated on the host).
+NOTE="resnet50 224, ppocrv4_det 640" step bench_backward 75 bash -c '"$0/netlens" bench "$1/resnet50.onnx" --backend cuda \
+  --backward --runs 30 --json && "$0/netlens" bench "$1/ppocrv4_det.onnx" --backend cuda --backward --runs 20 \
+  --input-shape x=1x3x640x640 --json' "$bin" "$models"
+python3 - "$logs/bench_backward.log" <<'PY' 2>/dev/null
+import json, sys
+for line in open(sys.argv[1]):
+    if line.startswith("{") and '"backward"' in line:
+        j = json.loads(line); b = j["backward"]
+        print("[ backward ] %s on %s: forward %.3f ms, backward %.3f ms (p10 %.3f, p90 %.3f), %.2fx forward"
+              % (j["model"].split("/")[-1], j["backend"], j["median_ms"], b["median_ms"], b["p10_ms"], b["p90_ms"],
+                 b["ratio_to_forward"]))
+PY
 
 # ---- compute-sanitizer ------------------------------------------------------------------------------
 sanitizer="$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)"

@@ -3,9 +3,12 @@
 // ONNX / numpy definitions worked out by hand.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <random>
 #include <vector>
 
+#include "kernels/grad_index.hpp"
 #include "kernels/index.hpp"
 
 namespace netlens::kern {
@@ -185,6 +188,108 @@ TEST(CudaIndex, GatherAndSoftmaxIndices) {
   EXPECT_EQ(gather_index(5, 5), -1);
   EXPECT_EQ(gather_index(-6, 5), -1);
   EXPECT_EQ(oai_offset(1, 2, 3, 4, 5), (1 * 4 + 2) * 5 + 3);
+}
+
+// ---- backward (kernels/grad_index.hpp) ---------------------------------------------------------------
+// Each local derivative against a central difference of the forward function away from its kinks,
+// and the CPU backward's conventions at the kinks (src/cpu/grad_elementwise.cpp).
+TEST(CudaIndex, UnaryGradFactorsMatchDerivatives) {
+  struct Case {
+    UnaryGrad op;
+    float a, b;
+    float (*f)(float, float, float);
+  };
+  const Case cases[] = {
+      {UnaryGrad::Relu, 0, 0, [](float x, float, float) { return x > 0 ? x : 0.0f; }},
+      {UnaryGrad::LeakyRelu, 0.1f, 0, [](float x, float a, float) { return x > 0 ? x : a * x; }},
+      {UnaryGrad::Sigmoid, 0, 0, [](float x, float, float) { return 1.0f / (1.0f + std::exp(-x)); }},
+      {UnaryGrad::Tanh, 0, 0, [](float x, float, float) { return std::tanh(x); }},
+      {UnaryGrad::HardSigmoid, 0.2f, 0.5f, [](float x, float a, float b) { return std::max(0.0f, std::min(1.0f, a * x + b)); }},
+      {UnaryGrad::HardSwish, 0, 0, [](float x, float, float) { return x * std::max(0.0f, std::min(1.0f, x / 6 + 0.5f)); }},
+      {UnaryGrad::Clip, -1.0f, 2.0f, [](float x, float a, float b) { return std::min(std::max(x, a), b); }},
+      {UnaryGrad::Exp, 0, 0, [](float x, float, float) { return std::exp(x); }},
+      {UnaryGrad::Neg, 0, 0, [](float x, float, float) { return -x; }},
+  };
+  for (const Case& c : cases) {
+    for (float x = -4.1f; x < 4.2f; x += 0.37f) {
+      const double h = 1e-3;
+      const double fd = (double(c.f(float(x + h), c.a, c.b)) - double(c.f(float(x - h), c.a, c.b))) / (2 * h);
+      const float got = unary_grad_factor(c.op, x, c.f(x, c.a, c.b), c.a, c.b);
+      EXPECT_NEAR(got, fd, 2e-3 * (1 + std::abs(fd))) << "op " << static_cast<int>(c.op) << " at x = " << x;
+    }
+  }
+  // Conventions at the kinks.
+  EXPECT_EQ(unary_grad_factor(UnaryGrad::Relu, 0.0f, 0.0f, 0, 0), 0.0f);
+  EXPECT_EQ(unary_grad_factor(UnaryGrad::LeakyRelu, 0.0f, 0.0f, 0.1f, 0), 0.1f);
+  EXPECT_EQ(unary_grad_factor(UnaryGrad::Clip, -1.0f, -1.0f, -1.0f, 2.0f), 1.0f);  // closed interval
+  EXPECT_EQ(unary_grad_factor(UnaryGrad::Clip, 2.0f, 2.0f, -1.0f, 2.0f), 1.0f);
+  EXPECT_EQ(unary_grad_factor(UnaryGrad::Clip, 0.5f, 0.0f, 1.0f, 0.0f), 0.0f);  // lo > hi: output is hi everywhere
+  EXPECT_EQ(unary_grad_factor(UnaryGrad::HardSwish, 3.0f, 3.0f, 0, 0), 1.5f);   // inner branch on the closed interval
+  EXPECT_EQ(unary_grad_factor(UnaryGrad::HardSwish, -3.0f, 0.0f, 0, 0), -0.5f);
+  EXPECT_EQ(unary_grad_factor(UnaryGrad::HardSigmoid, -2.5f, 0.0f, 0.2f, 0.5f), 0.0f);  // open interval
+  // Clip's bounds: x < lo goes to lo, x > hi to hi, everything to hi when lo > hi.
+  EXPECT_TRUE(clip_picks_bound(-2.0f, -1.0f, 2.0f, true));
+  EXPECT_FALSE(clip_picks_bound(-1.0f, -1.0f, 2.0f, true));
+  EXPECT_TRUE(clip_picks_bound(3.0f, -1.0f, 2.0f, false));
+  EXPECT_TRUE(clip_picks_bound(-5.0f, 1.0f, 0.0f, false));
+  EXPECT_FALSE(clip_picks_bound(-5.0f, 1.0f, 0.0f, true));
+}
+
+TEST(CudaIndex, BinaryGradTermsArePartialDerivatives) {
+  const float g = 0.7f, a = -1.3f, b = 2.1f;
+  EXPECT_FLOAT_EQ(binary_grad_term(BinaryGrad::G, g, a, b, 1.0f), g);
+  EXPECT_FLOAT_EQ(binary_grad_term(BinaryGrad::G, g, b, a, -1.0f), -g);  // Sub's B
+  EXPECT_FLOAT_EQ(binary_grad_term(BinaryGrad::GOther, g, a, b, 1.0f), g * b);  // d(ab)/da
+  EXPECT_FLOAT_EQ(binary_grad_term(BinaryGrad::GOverOther, g, a, b, 1.0f), g / b);  // d(a/b)/da
+  EXPECT_FLOAT_EQ(binary_grad_term(BinaryGrad::DivDenom, g, b, a, 1.0f), -g * a / (b * b));  // d(a/b)/db
+  EXPECT_FLOAT_EQ(binary_grad_term(BinaryGrad::PReluX, g, a, 0.25f, 1.0f), g * 0.25f);  // x < 0: slope
+  EXPECT_FLOAT_EQ(binary_grad_term(BinaryGrad::PReluX, g, b, 0.25f, 1.0f), g);
+  EXPECT_FLOAT_EQ(binary_grad_term(BinaryGrad::PReluSlope, g, 0.25f, a, 1.0f), g * a);  // d/dslope = x where x < 0
+  EXPECT_FLOAT_EQ(binary_grad_term(BinaryGrad::PReluSlope, g, 0.25f, b, 1.0f), 0.0f);
+  EXPECT_FALSE(binary_grad_reads_other(BinaryGrad::G));
+  EXPECT_TRUE(binary_grad_reads_self(BinaryGrad::DivDenom));
+  EXPECT_FALSE(binary_grad_reads_self(BinaryGrad::GOther));
+}
+
+// MaxPool's backward target and AveragePool's divisor, against a direct window walk over a random
+// plane with ties (values on a coarse grid), 2-D with stride, dilation and asymmetric pads.
+TEST(CudaIndex, PoolGradWindows) {
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int> v(0, 4);  // many ties: the first maximum must win
+  PoolGradGeom g;
+  g.in[1] = 7;
+  g.in[2] = 9;
+  g.k[1] = 3;
+  g.k[2] = 2;
+  g.s[1] = 2;
+  g.s[2] = 1;
+  g.d[2] = 2;
+  g.pb[1] = 1;
+  g.pe[1] = 0;
+  g.pb[2] = 1;
+  g.pe[2] = 2;
+  g.out[1] = (g.in[1] + g.pb[1] + g.pe[1] - (g.k[1] - 1) * g.d[1] - 1) / g.s[1] + 1;
+  g.out[2] = (g.in[2] + g.pb[2] + g.pe[2] - (g.k[2] - 1) * g.d[2] - 1) / g.s[2] + 1;
+  std::vector<float> plane(static_cast<size_t>(g.in[1] * g.in[2]));
+  for (float& x : plane) x = static_cast<float>(v(rng));
+  for (bool include_pad : {false, true}) {
+    g.count_include_pad = include_pad;
+    for (int64_t oy = 0; oy < g.out[1]; ++oy)
+      for (int64_t ox = 0; ox < g.out[2]; ++ox) {
+        int64_t best = -1, inside = 0, padded = 0;
+        for (int64_t ky = 0; ky < g.k[1]; ++ky)
+          for (int64_t kx = 0; kx < g.k[2]; ++kx) {
+            const int64_t y = oy * g.s[1] - g.pb[1] + ky * g.d[1], x = ox * g.s[2] - g.pb[2] + kx * g.d[2];
+            if (y < g.in[1] + g.pe[1] && x < g.in[2] + g.pe[2]) ++padded;
+            if (y < 0 || y >= g.in[1] || x < 0 || x >= g.in[2]) continue;
+            ++inside;
+            if (best < 0 || plane[static_cast<size_t>(y * g.in[2] + x)] > plane[static_cast<size_t>(best)]) best = y * g.in[2] + x;
+          }
+        const float m = best >= 0 ? plane[static_cast<size_t>(best)] : -1.0f;
+        EXPECT_EQ(pool_first_max_offset(plane.data(), g, 0, oy, ox, m), best) << oy << "," << ox;
+        EXPECT_EQ(pool_average_count(g, 0, oy, ox), include_pad ? padded : inside) << oy << "," << ox;
+      }
+  }
 }
 
 }  // namespace
