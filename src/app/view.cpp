@@ -110,7 +110,7 @@ View::View(render::Context& ctx, const Session& s, const FrameSpec& spec, Sessio
   } else {
     with_session([&](const Session& ss) {
       scene_ = std::make_unique<viz::Scene>(viz::build_scene(std::move(layout), mode_fetch(ss, spec_.values, spec_.sources, input_heat_),
-                                                             viz::mode_scene_options(spec_.values, {})));
+                                                             viz::mode_scene_options(spec_.values, {.borrow_values = spec_.borrow_values})));
     });
   }
   make_renderer();
@@ -395,10 +395,8 @@ bool View::set_scales(const viz::SceneOptions& opts) {
   if (o.same_scales(scene_->options)) return false;
   // A scene made on the GPU has no host values (CodeBuilder::read_scene): it keeps its default scales.
   for (size_t i = 0; i < scene_->layers.size(); ++i)
-    if (static_cast<int64_t>(scene_->layers[i].values.size()) != scene_->layout.layers[i].dims.count) return false;
-  std::vector<std::vector<float>> values;
-  for (auto& L : scene_->layers) values.push_back(std::move(L.values));
-  replace_scene(viz::build_scene_from_values(scene_->layout, std::move(values), o));
+    if (!scene_->has_values(static_cast<int>(i))) return false;
+  replace_scene(viz::rebuild_scene(std::move(*scene_), o));  // copied or borrowed values, kept so
   refresh_panels();
   return true;
 }

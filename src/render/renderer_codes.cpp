@@ -73,46 +73,67 @@ void Renderer::Impl::upload_codes() {
   codes = pack_codes(scene, limit, ctx.device_name());
   // Fill and upload each chunk; GPU part records. Chunks can be rewritten in place (TRANSFER_DST).
   std::vector<gpu::GpuPart> gp(std::max<size_t>(codes.parts.size(), 1));
+  const VkBufferUsageFlags use = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
   for (size_t k = 0; k < codes.chunk_used.size(); ++k) {
-    std::vector<uint8_t> bytes(static_cast<size_t>(codes.chunk_used[k]));
+    const uint64_t used = codes.chunk_used[k];
+    // Where the device has mappable device-local memory (lavapipe, resizable BAR) the codes are
+    // written straight into the buffer: no host copy of a chunk (up to 1 GiB) next to it. Else, as
+    // upload_static would, through a host vector and staging.
+    const VkDeviceSize size = std::max<VkDeviceSize>((used + 3) & ~VkDeviceSize(3), 16);
+    GpuBuffer b;
+    try {
+      b = make_buffer(ctx, size, use, kHost | VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, true);
+    } catch (const Error&) {
+      b = {};
+    }
+    if (b.map) {
+      fill_chunk(k, static_cast<uint8_t*>(b.map), gp.data());
+      std::memset(static_cast<uint8_t*>(b.map) + used, 0, static_cast<size_t>(size - used));
+      chunk_bufs.push_back(std::move(b));
+      continue;
+    }
+    std::vector<uint8_t> bytes(static_cast<size_t>(used));
     fill_chunk(k, bytes.data(), gp.data());
     static const uint8_t zero[16] = {};
-    const VkBufferUsageFlags use = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
     chunk_bufs.push_back(bytes.empty() ? upload_static(ctx, zero, 16, use) : upload_static(ctx, bytes.data(), bytes.size(), use));
   }
   parts_buf = upload_static(ctx, gp.data(), gp.size() * sizeof(gpu::GpuPart), VK_BUFFER_USAGE_STORAGE_BUFFER_BIT);
 }
 
-// Chunk k's bytes (codes.chunk_used[k] of them) from the scene's current codes; with `gp`, the GPU part
-// records of its parts too (layout only: they do not change with the values).
+// Chunk k's bytes (codes.chunk_used[k] of them) from the scene's current codes, or made from its
+// values where it holds none (a borrowing scene: viz::write_codes, on the scene's threads); with
+// `gp`, the GPU part records of its parts too (layout only: they do not change with the values).
 void Renderer::Impl::fill_chunk(size_t k, uint8_t* bytes, gpu::GpuPart* gp) const {
+  const viz::Scene& scene = *borrowed;  // the scene borrowed now (constructor, update_values)
   const auto& L = scene.layout.layers;
+  std::vector<viz::CodeTarget> targets;
   for (size_t pi = 0; pi < codes.parts.size(); ++pi) {
     const CodePart& P = codes.parts[pi];
     if (P.chunk != k) continue;
     const auto& d = L[P.layer].dims;
     const auto& sl = scene.layers[P.layer];
-    const CodePart& pl = P;
-    const uint64_t nc = P.c1 - P.c0, b0 = static_cast<uint64_t>(d.H * d.W);
-    std::memcpy(bytes + pl.off0, scene.codes0.data() + sl.code0_offset + P.c0 * b0, static_cast<size_t>(nc * b0));
+    const uint64_t nc = P.c1 - P.c0;
+    viz::CodeTarget t{.layer = static_cast<int>(P.layer), .c0 = P.c0, .c1 = P.c1, .level0 = bytes + P.off0};
     gpu::GpuPart g{};
     g.head = glm::uvec4(P.layer, P.c0, P.c1, P.chunk);
-    g.offs = glm::uvec4(static_cast<uint32_t>(pl.off0), static_cast<uint32_t>(pl.bytes_max), 0u, 0u);
-    uint64_t at = pl.off_max;
+    g.offs = glm::uvec4(static_cast<uint32_t>(P.off0), static_cast<uint32_t>(P.bytes_max), 0u, 0u);
+    uint64_t at = P.off_max;
     auto levels = viz::pyramid_levels(d.H, d.W);
     for (int lv = 1; lv <= sl.levels; ++lv) {
       const uint64_t per = static_cast<uint64_t>(levels[static_cast<size_t>(lv - 1)].h * levels[static_cast<size_t>(lv - 1)].w);
-      const uint64_t src = sl.level_offset[static_cast<size_t>(lv)] + P.c0 * per;
-      std::memcpy(bytes + at, scene.codes_max.data() + src, static_cast<size_t>(nc * per));
-      std::memcpy(bytes + at + pl.bytes_max, scene.codes_mean.data() + src, static_cast<size_t>(nc * per));
+      t.max[static_cast<size_t>(lv)] = bytes + at;
+      t.mean[static_cast<size_t>(lv)] = bytes + at + P.bytes_max;
       g.level_offset[(lv - 1) / 4][(lv - 1) % 4] = static_cast<uint32_t>(at);
       at += nc * per;
     }
+    targets.push_back(t);
     if (gp) gp[pi] = g;
   }
+  viz::write_codes(scene, targets, scene.options.threads);
 }
 
 std::vector<gpu::GpuLayer> Renderer::Impl::gpu_layers() const {
+  const viz::Scene& scene = *borrowed;  // the scene borrowed now (constructor, update_values)
   const auto& L = scene.layout.layers;
   std::vector<gpu::GpuLayer> gl(std::max<size_t>(L.size(), 1));
   for (size_t i = 0; i < L.size(); ++i) {
@@ -156,10 +177,12 @@ void barrier_copies_to_shader_reads(VkCommandBuffer cb) {
 // reads of every later submission. render() waits for each frame's own submission too, so no frame
 // is in flight here: a frame shows the values before this call or after it, never a mix.
 UploadStats Renderer::Impl::values_changed() {
+  const viz::Scene& scene = *borrowed;  // the scene borrowed now (constructor, update_values)
   UploadStats us;
   auto t0 = Clock::now();
-  if (current_layout_key() != layout_key || scene.codes0.size() + scene.codes_max.size() == 0 ||
-      scene.layers.size() != scene.layout.layers.size())
+  bool values = scene.layers.size() == scene.layout.layers.size();
+  for (size_t i = 0; values && !scene.has_codes() && i < scene.layers.size(); ++i) values = scene.has_values(static_cast<int>(i));
+  if (current_layout_key() != layout_key || !values)
     throw Error(ErrorKind::Internal, "render: values_changed needs a scene with the same layout (layer shapes) as before");
   if (chunk_staging.empty()) {
     for (size_t k = 0; k < chunk_bufs.size(); ++k)

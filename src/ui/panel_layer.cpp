@@ -2,6 +2,7 @@
 #include "panels_internal.hpp"
 
 #include <cfloat>
+#include <cmath>
 
 namespace netlens::ui {
 
@@ -118,7 +119,9 @@ void Panels::layer_inspector() {
     std::span<const float> key;
     if (order_ == ChannelOrder::MeanDesc) key = c.channel_mean[focus_];
     if (order_ == ChannelOrder::MaxDesc) key = c.channel_max[focus_];
-    Cache::Grid g{order_, aspect, feature_grid(v.dims, sl.values, scale, order_, key, aspect), -1};
+    std::vector<float> scratch;  // a borrowing scene's float16 layer, converted for the grid only
+    const std::span<const float> vals = scene_->has_values(focus_) ? scene_->floats(focus_, scratch) : std::span<const float>();
+    Cache::Grid g{order_, aspect, feature_grid(v.dims, vals, scale, order_, key, aspect), -1};
     g.tex = ui_.upload_texture(g.grid.width, g.grid.height, g.grid.rgba, it == c.grids.end() ? -1 : it->second.tex);
     g.grid.rgba.clear();
     g.grid.rgba.shrink_to_fit();
@@ -154,7 +157,7 @@ void Panels::layer_inspector() {
       int64_t ch = g.order[t], flat = viz::flat_of(v.dims, ch, y, x);
       if (flat < v.dims.count) {
         ImGui::SetTooltip("channel %lld  [%d, %d]  = %.6g", (long long)ch, y, x,
-                          double(sl.values[static_cast<size_t>(flat)]));
+                          scene_->has_values(focus_) ? double(scene_->value(focus_, flat)) : std::nan(""));
         if (ImGui::IsMouseClicked(ImGuiMouseButton_Left) && actions.select) actions.select(focus_, flat);
       }
     }

@@ -148,14 +148,11 @@ viz::ColorScale Panels::panel_scale(int layer) {
   if (!settings_.global_scale) {
     auto it = c.scales.find(layer);
     if (it == c.scales.end())
-      it = c.scales.emplace(layer, viz::robust_scale(L[static_cast<size_t>(layer)].values, o.lo_pct, o.hi_pct,
-                                                     o.max_samples)).first;
+      it = c.scales.emplace(layer, viz::layer_scale(*scene_, layer, o)).first;
     return it->second;
   }
   if (!c.have_global) {
-    std::vector<std::span<const float>> all;
-    for (const auto& l : L) all.emplace_back(l.values);
-    c.global = viz::global_scale(all, o);
+    c.global = viz::global_scale(*scene_, o);
     c.have_global = true;
   }
   return c.global;

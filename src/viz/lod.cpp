@@ -1,6 +1,7 @@
 #include "netlens/viz/lod.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -29,7 +30,8 @@ struct LevelCells {
 // holds the same channels (indexed from c0), or is null for level 0, read from `values` directly
 // (no copy: volumes reach 10^8 neurons). build_pyramid and pyramid_codes both use this, so their
 // floats are the same whatever the channel split.
-void reduce_level(const float* values, int64_t count, const LevelCells* prev, int64_t ph, int64_t pw,
+// `values` holds neuron `base` onwards (base = 0: the whole volume; c0·H·W: a channel run's chunk).
+void reduce_level(const float* values, int64_t base, int64_t count, const LevelCells* prev, int64_t ph, int64_t pw,
                   const LevelDims& ld, int64_t c0, int64_t c1, LevelCells& out) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const size_t n = static_cast<size_t>((c1 - c0) * ld.h * ld.w);
@@ -52,7 +54,7 @@ void reduce_level(const float* values, int64_t count, const LevelCells* prev, in
             if (!prev) {
               int64_t i = (c * ph + yy) * pw + xx;
               if (i >= count) continue;
-              m = values[i];
+              m = values[i - base];
               sv = std::isfinite(m) ? m : nan;
               k = 1;
             } else {
@@ -90,7 +92,7 @@ FloatPyramid build_pyramid(const float* values, const VolumeDims& d) {
   LevelCells prev, next;
   bool first = true;
   for (const LevelDims& ld : p.dims) {
-    reduce_level(values, d.count, first ? nullptr : &prev, ph, pw, ld, 0, d.C, next);
+    reduce_level(values, 0, d.count, first ? nullptr : &prev, ph, pw, ld, 0, d.C, next);
     const size_t n = next.max.size();
     std::vector<float> mean(n, 0.0f);
     std::vector<uint8_t> empty(n, 0);
@@ -109,24 +111,48 @@ FloatPyramid build_pyramid(const float* values, const VolumeDims& d) {
   return p;
 }
 
-void pyramid_codes(const float* values, const VolumeDims& d, int64_t c0, int64_t c1, const ColorScale& s,
-                   const uint64_t* level_offset, uint8_t* codes_max, uint8_t* codes_mean) {
+namespace {
+
+// pyramid_codes_at with `values` holding neuron `base` onwards.
+void codes_from(const float* values, int64_t base, const VolumeDims& d, int64_t c0, int64_t c1, const ColorScale& s,
+                uint8_t* const* dst_max, uint8_t* const* dst_mean) {
   const std::vector<LevelDims> dims = pyramid_levels(d.H, d.W);
   int64_t ph = d.H, pw = d.W;
   LevelCells prev, next;
   for (size_t k = 0; k < dims.size(); ++k) {
     const LevelDims& ld = dims[k];
-    reduce_level(values, d.count, k == 0 ? nullptr : &prev, ph, pw, ld, c0, c1, next);
-    const uint64_t base = level_offset[k + 1] + static_cast<uint64_t>(c0 * ld.h * ld.w);
+    reduce_level(values, base, d.count, k == 0 ? nullptr : &prev, ph, pw, ld, c0, c1, next);
+    uint8_t* cm = dst_max[k + 1];
+    uint8_t* ca = dst_mean[k + 1];
     for (size_t j = 0; j < next.max.size(); ++j) {
       const bool e = next.cnt[j] == 0;
-      codes_max[base + j] = e ? kCodeEmpty : encode(next.max[j], s);
-      codes_mean[base + j] = e ? kCodeEmpty : encode(cell_mean(next.max[j], next.sum[j], next.cnt[j]), s);
+      cm[j] = e ? kCodeEmpty : encode(next.max[j], s);
+      ca[j] = e ? kCodeEmpty : encode(cell_mean(next.max[j], next.sum[j], next.cnt[j]), s);
     }
     std::swap(prev, next);
     ph = ld.h;
     pw = ld.w;
   }
+}
+
+}  // namespace
+
+void pyramid_codes_at(const float* chunk, const VolumeDims& d, int64_t c0, int64_t c1, const ColorScale& s,
+                      uint8_t* const* dst_max, uint8_t* const* dst_mean) {
+  codes_from(chunk, c0 * d.H * d.W, d, c0, c1, s, dst_max, dst_mean);
+}
+
+void pyramid_codes(const float* values, const VolumeDims& d, int64_t c0, int64_t c1, const ColorScale& s,
+                   const uint64_t* level_offset, uint8_t* codes_max, uint8_t* codes_mean) {
+  const std::vector<LevelDims> dims = pyramid_levels(d.H, d.W);
+  std::array<uint8_t*, kMaxLevels> dm{}, da{};
+  for (size_t k = 0; k < dims.size(); ++k) {
+    const uint64_t base = level_offset[k + 1] + static_cast<uint64_t>(c0 * dims[k].h * dims[k].w);
+    dm[k + 1] = codes_max + base;
+    da[k + 1] = codes_mean + base;
+  }
+  // values + c0·H·W would point past a short grid's end: pass the whole array with base 0 instead.
+  codes_from(values, 0, d, c0, c1, s, dm.data(), da.data());
 }
 
 }  // namespace netlens::viz

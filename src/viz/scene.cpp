@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <cmath>
 #include <exception>
 #include <mutex>
 #include <random>
+#include <stdexcept>
 #include <thread>
 
 namespace netlens::viz {
@@ -14,6 +16,77 @@ int64_t Scene::neurons() const {
   int64_t n = 0;
   for (const auto& l : layout.layers) n += l.dims.count;
   return n;
+}
+
+namespace {
+
+// Elements [b, e) of a borrowed source as float32 into out (zeros past its end). Float32, float16
+// and bfloat16 convert exactly (Tensor::cast's conversions), so codes and scales equal a copy's.
+void source_floats(const Tensor& t, int64_t b, int64_t e, float* out) {
+  const int64_t n = std::min(e, t.numel());
+  int64_t i = b;
+  switch (t.dtype()) {
+    case DType::Float32: {
+      const float* p = t.data_as<float>();
+      for (; i < n; ++i) *out++ = p[i];
+      break;
+    }
+    case DType::Float16: {
+      const uint16_t* p = t.data_as<uint16_t>();
+      for (; i < n; ++i) *out++ = half_to_float(p[i]);
+      break;
+    }
+    case DType::BFloat16: {
+      const uint16_t* p = t.data_as<uint16_t>();
+      for (; i < n; ++i) *out++ = bfloat16_to_float(p[i]);
+      break;
+    }
+    default: throw Error(ErrorKind::Internal, "scene: a borrowed source must be float32, float16 or bfloat16");
+  }
+  for (i = std::max(i, b); i < e; ++i) *out++ = 0.0f;
+}
+
+// Layer `layer`'s neurons [b, e) as float32: in place where the copy or a float32 source holds them,
+// else converted into scratch.
+const float* layer_range(const Scene& s, size_t layer, int64_t b, int64_t e, std::vector<float>& scratch) {
+  const SceneLayer& L = s.layers[layer];
+  if (!L.values.empty()) return L.values.data() + b;
+  if (!L.source.defined()) throw Error(ErrorKind::Internal, "scene: layer '" + s.layout.layers[layer].tensor.name + "' has no host values");
+  if (L.source.dtype() == DType::Float32 && e <= L.source.numel()) return L.source.data_as<float>() + b;
+  scratch.resize(static_cast<size_t>(e - b));
+  source_floats(L.source, b, e, scratch.data());
+  return scratch.data();
+}
+
+}  // namespace
+
+float Scene::value(int layer, int64_t flat) const {
+  const SceneLayer& L = layers.at(static_cast<size_t>(layer));
+  if (flat < 0 || flat >= layout.layers.at(static_cast<size_t>(layer)).dims.count)
+    throw std::out_of_range("scene: neuron " + std::to_string(flat) + " out of range");
+  if (!L.values.empty()) return L.values.at(static_cast<size_t>(flat));
+  if (!L.source.defined()) throw std::out_of_range("scene: layer without host values");
+  float v;
+  source_floats(L.source, flat, flat + 1, &v);
+  return v;
+}
+
+bool Scene::has_values(int layer) const {
+  const SceneLayer& L = layers.at(static_cast<size_t>(layer));
+  const int64_t n = layout.layers.at(static_cast<size_t>(layer)).dims.count;
+  return (n > 0 && static_cast<int64_t>(L.values.size()) == n) || L.source.defined();
+}
+
+std::span<const float> Scene::floats(int layer, std::vector<float>& scratch) const {
+  const int64_t n = layout.layers.at(static_cast<size_t>(layer)).dims.count;
+  if (!has_values(layer)) throw Error(ErrorKind::Internal, "scene: layer '" + layout.layers[static_cast<size_t>(layer)].tensor.name + "' has no host values");
+  return {layer_range(*this, static_cast<size_t>(layer), 0, n, scratch), static_cast<size_t>(n)};
+}
+
+uint64_t Scene::host_bytes() const {
+  uint64_t b = codes0.capacity() + codes_max.capacity() + codes_mean.capacity();
+  for (const auto& L : layers) b += L.values.capacity() * sizeof(float);
+  return b;
 }
 
 namespace {
@@ -54,16 +127,10 @@ constexpr int64_t kTaskNeurons = int64_t(1) << 16;
 
 }  // namespace
 
-ColorScale global_scale(const std::vector<std::span<const float>>& layers, const SceneOptions& opts) {
-  const size_t n = layers.size();
-  std::vector<size_t> by_size(n);
-  for (size_t i = 0; i < n; ++i) by_size[i] = i;
-  std::stable_sort(by_size.begin(), by_size.end(), [&](size_t a, size_t b) { return layers[a].size() > layers[b].size(); });
-  std::vector<ScaleSample> samples(n);
-  parallel_for(static_cast<int64_t>(n), thread_count(opts), [&](int64_t t) {
-    const size_t i = by_size[static_cast<size_t>(t)];
-    samples[i] = scale_sample(layers[i], opts.max_samples);
-  });
+namespace {
+
+// One scale over several layers' samples: their concatenation in layer order (SceneOptions' rule).
+ColorScale merged_scale(std::vector<ScaleSample> samples, const SceneOptions& opts) {
   ScaleSample all;
   size_t total = 0;
   for (const auto& x : samples) total += x.values.size();
@@ -76,24 +143,69 @@ ColorScale global_scale(const std::vector<std::span<const float>>& layers, const
   return scale_from_sample(std::move(all), opts.lo_pct, opts.hi_pct);
 }
 
-Scene build_scene_from_values(Layout layout, std::vector<std::vector<float>> values, const SceneOptions& opts) {
-  Scene s;
-  s.layout = std::move(layout);
-  s.options = opts;
-  const size_t n = s.layout.layers.size();
-  if (values.size() != n) throw Error(ErrorKind::Internal, "build_scene: one value array per layer expected");
-  s.layers.resize(n);
-  const int threads = thread_count(opts);
-  // Offsets first (serial, cheap): every later task writes its own disjoint range.
+// Neurons converted at a time where a borrowed source is not float32 (a quarter MiB of floats).
+constexpr int64_t kChunkNeurons = int64_t(1) << 16;
+
+// scale_sample(layer i's d.count values, max_samples), without a float32 copy of the layer: the
+// same stride, the same samples in the same order, the same sign rule.
+ScaleSample layer_sample(const Scene& s, size_t i, size_t max_samples) {
+  const SceneLayer& L = s.layers[i];
+  const int64_t n = s.layout.layers[i].dims.count;
+  if (!s.has_values(static_cast<int>(i))) return {};  // a GPU-made scene: nothing to sample
+  std::vector<float> buf;
+  if (!L.values.empty() || (L.source.dtype() == DType::Float32 && L.source.numel() >= n))
+    return scale_sample(std::span<const float>(layer_range(s, i, 0, n, buf), static_cast<size_t>(n)), max_samples);
+  const int64_t stride = static_cast<int64_t>(std::max<size_t>(1, static_cast<size_t>(n) / std::max<size_t>(1, max_samples)));
+  ScaleSample out;
+  out.values.reserve(static_cast<size_t>(n / stride + 1));
+  bool sampled_negative = false, any_negative = false;
+  for (int64_t b = 0; b < n; b += kChunkNeurons) {
+    const int64_t e = std::min(n, b + kChunkNeurons);
+    const float* p = layer_range(s, i, b, e, buf);
+    for (int64_t j = (b + stride - 1) / stride * stride; j < e; j += stride) {
+      const float v = p[j - b];
+      if (!std::isfinite(v)) continue;
+      sampled_negative |= v < 0.0f;
+      out.values.push_back(v);
+    }
+    if (stride > 1 && !any_negative)
+      for (int64_t j = b; j < e; ++j)
+        if (p[j - b] < 0.0f) { any_negative = true; break; }
+  }
+  out.negative = sampled_negative || (stride > 1 && any_negative);
+  return out;
+}
+
+// Layer indices, largest first (a sample's nth_element dominates a scale's time).
+std::vector<size_t> largest_first(const Scene& s) {
+  std::vector<size_t> by_size(s.layers.size());
+  for (size_t i = 0; i < by_size.size(); ++i) by_size[i] = i;
+  std::stable_sort(by_size.begin(), by_size.end(),
+                   [&](size_t a, size_t b) { return s.layout.layers[a].dims.count > s.layout.layers[b].dims.count; });
+  return by_size;
+}
+
+// Every layer's scale by opts, from its host values.
+void compute_scales(Scene& s, const SceneOptions& opts) {
+  const size_t n = s.layers.size();
+  const std::vector<size_t> by_size = largest_first(s);
+  if (!opts.global_scale) {
+    parallel_for(static_cast<int64_t>(n), thread_count(opts), [&](int64_t t) {
+      const size_t i = by_size[static_cast<size_t>(t)];
+      s.layers[i].scale = scale_from_sample(layer_sample(s, i, opts.max_samples), opts.lo_pct, opts.hi_pct);
+    });
+  } else if (n) {
+    const ColorScale g = global_scale(s, opts);
+    for (auto& L : s.layers) L.scale = g;
+  }
+}
+
+// Code offsets and pyramid levels of every layer (serial, cheap); the flat arrays' sizes.
+std::pair<uint64_t, uint64_t> place_codes(Scene& s) {
   uint64_t o0 = 0, op = 0;
-  for (size_t i = 0; i < n; ++i) {
+  for (size_t i = 0; i < s.layers.size(); ++i) {
     const VolumeDims& d = s.layout.layers[i].dims;
     SceneLayer& L = s.layers[i];
-    L.values = std::move(values[i]);
-    if (static_cast<int64_t>(L.values.size()) != d.count)
-      throw Error(ErrorKind::Internal, "build_scene: layer '" + s.layout.layers[i].tensor.name + "' has " +
-                                           std::to_string(L.values.size()) + " values, expected " +
-                                           std::to_string(d.count));
     L.code0_offset = o0;
     o0 += static_cast<uint64_t>(d.C * d.H * d.W);
     const std::vector<LevelDims> lv = pyramid_levels(d.H, d.W);
@@ -103,46 +215,146 @@ Scene build_scene_from_values(Layout layout, std::vector<std::vector<float>> val
       op += static_cast<uint64_t>(d.C * lv[k].h * lv[k].w);
     }
   }
-  s.codes0.resize(o0);
-  s.codes_max.resize(op);
-  s.codes_mean.resize(op);
+  return {o0, op};
+}
 
-  // Scales: one task per layer, largest first (the sample's nth_element dominates).
-  std::vector<size_t> by_size(n);
-  for (size_t i = 0; i < n; ++i) by_size[i] = i;
-  std::stable_sort(by_size.begin(), by_size.end(),
-                   [&](size_t a, size_t b) { return s.layers[a].values.size() > s.layers[b].values.size(); });
-  if (!opts.global_scale) {
-    parallel_for(static_cast<int64_t>(n), threads, [&](int64_t t) {
-      SceneLayer& L = s.layers[by_size[static_cast<size_t>(t)]];
-      L.scale = robust_scale(L.values, opts.lo_pct, opts.hi_pct, opts.max_samples);
-    });
-  } else if (n) {
-    std::vector<std::span<const float>> all;
-    for (const auto& L : s.layers) all.emplace_back(L.values);
-    const ColorScale g = global_scale(all, opts);
-    for (auto& L : s.layers) L.scale = g;
-  }
-
-  // Codes: level 0 and both pyramids, per run of channels (channels are independent at every level).
-  struct Task { size_t layer; int64_t c0, c1; };
+// write_codes, from the host values (from_values) or copied from the scene's codes.
+void write_codes_impl(const Scene& s, std::span<const CodeTarget> targets, int threads, bool from_values) {
+  // Per run of channels (channels are independent at every level).
+  struct Task { size_t target; int64_t c0, c1; };
   std::vector<Task> tasks;
-  for (size_t i = 0; i < n; ++i) {
-    const VolumeDims& d = s.layout.layers[i].dims;
+  for (size_t ti = 0; ti < targets.size(); ++ti) {
+    const CodeTarget& T = targets[ti];
+    const VolumeDims& d = s.layout.layers.at(static_cast<size_t>(T.layer)).dims;
     const int64_t per = std::max<int64_t>(1, kTaskNeurons / std::max<int64_t>(1, d.H * d.W));
-    for (int64_t c = 0; c < d.C; c += per) tasks.push_back({i, c, std::min(d.C, c + per)});
+    for (int64_t c = T.c0; c < T.c1; c += per) tasks.push_back({ti, c, std::min(T.c1, c + per)});
   }
   parallel_for(static_cast<int64_t>(tasks.size()), threads, [&](int64_t t) {
     const Task& k = tasks[static_cast<size_t>(t)];
-    const VolumeDims& d = s.layout.layers[k.layer].dims;
-    const SceneLayer& L = s.layers[k.layer];
+    const CodeTarget& T = targets[k.target];
+    const size_t li = static_cast<size_t>(T.layer);
+    const VolumeDims& d = s.layout.layers[li].dims;
+    const SceneLayer& L = s.layers[li];
     const int64_t hw = d.H * d.W;
-    uint8_t* out = s.codes0.data() + L.code0_offset;
-    for (int64_t j = k.c0 * hw; j < k.c1 * hw; ++j)
-      out[j] = j < d.count ? encode(L.values[static_cast<size_t>(j)], L.scale) : kCodeEmpty;
-    pyramid_codes(L.values.data(), d, k.c0, k.c1, L.scale, L.level_offset.data(), s.codes_max.data(),
-                  s.codes_mean.data());
+    const std::vector<LevelDims> lv = pyramid_levels(d.H, d.W);
+    std::array<uint8_t*, kMaxLevels> dm{}, da{};
+    for (size_t j = 0; j < lv.size(); ++j) {
+      const int64_t per = lv[j].h * lv[j].w;
+      dm[j + 1] = T.max[j + 1] + (k.c0 - T.c0) * per;
+      da[j + 1] = T.mean[j + 1] + (k.c0 - T.c0) * per;
+    }
+    uint8_t* out0 = T.level0 + (k.c0 - T.c0) * hw;
+    if (!from_values) {
+      std::memcpy(out0, s.codes0.data() + L.code0_offset + static_cast<uint64_t>(k.c0 * hw), static_cast<size_t>((k.c1 - k.c0) * hw));
+      for (size_t j = 0; j < lv.size(); ++j) {
+        const int64_t per = lv[j].h * lv[j].w;
+        const uint64_t src = L.level_offset[j + 1] + static_cast<uint64_t>(k.c0 * per);
+        std::memcpy(dm[j + 1], s.codes_max.data() + src, static_cast<size_t>((k.c1 - k.c0) * per));
+        std::memcpy(da[j + 1], s.codes_mean.data() + src, static_cast<size_t>((k.c1 - k.c0) * per));
+      }
+      return;
+    }
+    // The run's neurons as float32 (in place, or converted: the only scratch besides the pyramid's).
+    const int64_t b = k.c0 * hw, e = std::min(k.c1 * hw, d.count);
+    std::vector<float> scratch;
+    const float* p = b < e ? layer_range(s, li, b, e, scratch) : nullptr;
+    for (int64_t j = b; j < k.c1 * hw; ++j) out0[j - b] = j < d.count ? encode(p[j - b], L.scale) : kCodeEmpty;
+    pyramid_codes_at(p, d, k.c0, k.c1, L.scale, dm.data(), da.data());
   });
+}
+
+// Targets covering every layer's whole codes in the scene's own flat arrays.
+std::vector<CodeTarget> whole_scene_targets(Scene& s) {
+  std::vector<CodeTarget> t(s.layers.size());
+  for (size_t i = 0; i < s.layers.size(); ++i) {
+    const SceneLayer& L = s.layers[i];
+    t[i].layer = static_cast<int>(i);
+    t[i].c1 = s.layout.layers[i].dims.C;
+    t[i].level0 = s.codes0.data() + L.code0_offset;
+    for (int k = 1; k <= L.levels; ++k) {
+      t[i].max[static_cast<size_t>(k)] = s.codes_max.data() + L.level_offset[static_cast<size_t>(k)];
+      t[i].mean[static_cast<size_t>(k)] = s.codes_mean.data() + L.level_offset[static_cast<size_t>(k)];
+    }
+  }
+  return t;
+}
+
+}  // namespace
+
+ColorScale global_scale(const std::vector<std::span<const float>>& layers, const SceneOptions& opts) {
+  const size_t n = layers.size();
+  std::vector<size_t> by_size(n);
+  for (size_t i = 0; i < n; ++i) by_size[i] = i;
+  std::stable_sort(by_size.begin(), by_size.end(), [&](size_t a, size_t b) { return layers[a].size() > layers[b].size(); });
+  std::vector<ScaleSample> samples(n);
+  parallel_for(static_cast<int64_t>(n), thread_count(opts), [&](int64_t t) {
+    const size_t i = by_size[static_cast<size_t>(t)];
+    samples[i] = scale_sample(layers[i], opts.max_samples);
+  });
+  return merged_scale(std::move(samples), opts);
+}
+
+ColorScale layer_scale(const Scene& s, int layer, const SceneOptions& opts) {
+  return scale_from_sample(layer_sample(s, static_cast<size_t>(layer), opts.max_samples), opts.lo_pct, opts.hi_pct);
+}
+
+ColorScale global_scale(const Scene& s, const SceneOptions& opts) {
+  const size_t n = s.layers.size();
+  const std::vector<size_t> by_size = largest_first(s);
+  std::vector<ScaleSample> samples(n);
+  parallel_for(static_cast<int64_t>(n), thread_count(opts), [&](int64_t t) {
+    const size_t i = by_size[static_cast<size_t>(t)];
+    samples[i] = layer_sample(s, i, opts.max_samples);
+  });
+  return merged_scale(std::move(samples), opts);
+}
+
+void write_codes(const Scene& s, std::span<const CodeTarget> targets, int threads) {
+  SceneOptions o;
+  o.threads = threads;
+  write_codes_impl(s, targets, thread_count(o), !s.has_codes());
+}
+
+Scene build_scene_from_values(Layout layout, std::vector<std::vector<float>> values, const SceneOptions& opts) {
+  Scene s;
+  s.layout = std::move(layout);
+  s.options = opts;
+  s.options.borrow_values = false;  // the values are the scene's own
+  const size_t n = s.layout.layers.size();
+  if (values.size() != n) throw Error(ErrorKind::Internal, "build_scene: one value array per layer expected");
+  s.layers.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    SceneLayer& L = s.layers[i];
+    L.values = std::move(values[i]);
+    if (static_cast<int64_t>(L.values.size()) != s.layout.layers[i].dims.count)
+      throw Error(ErrorKind::Internal, "build_scene: layer '" + s.layout.layers[i].tensor.name + "' has " +
+                                           std::to_string(L.values.size()) + " values, expected " +
+                                           std::to_string(s.layout.layers[i].dims.count));
+  }
+  // Offsets first: every later task writes its own disjoint range.
+  const auto [o0, op] = place_codes(s);
+  s.codes0.resize(o0);
+  s.codes_max.resize(op);
+  s.codes_mean.resize(op);
+  compute_scales(s, opts);
+  const std::vector<CodeTarget> targets = whole_scene_targets(s);
+  write_codes_impl(s, targets, thread_count(opts), true);
+  return s;
+}
+
+Scene rebuild_scene(Scene s, const SceneOptions& opts) {
+  for (size_t i = 0; i < s.layers.size(); ++i)
+    if (!s.has_values(static_cast<int>(i)))
+      throw Error(ErrorKind::Internal, "rebuild_scene: layer '" + s.layout.layers[i].tensor.name + "' has no host values");
+  SceneOptions o = opts;
+  o.borrow_values = s.options.borrow_values;
+  if (!o.borrow_values) {
+    std::vector<std::vector<float>> values;
+    for (auto& L : s.layers) values.push_back(std::move(L.values));
+    return build_scene_from_values(std::move(s.layout), std::move(values), o);
+  }
+  s.options = o;
+  compute_scales(s, o);
   return s;
 }
 
@@ -176,6 +388,23 @@ std::vector<std::vector<float>> layer_values(const Layout& layout, const std::fu
 }
 
 Scene build_scene(Layout layout, const std::function<Tensor(const std::string&)>& fetch, const SceneOptions& opts) {
+  if (opts.borrow_values) {
+    Scene s;
+    s.layout = std::move(layout);
+    s.options = opts;
+    s.layers.resize(s.layout.layers.size());
+    for (size_t i = 0; i < s.layers.size(); ++i) {
+      const std::string& name = s.layout.layers[i].tensor.name;
+      Tensor t = fetch(name);  // on this thread only, as layer_values
+      if (!t.defined() || !is_float(t.dtype()))
+        throw Error(ErrorKind::Input, "render: tensor '" + name + "' is not a float tensor");
+      if (t.dtype() != DType::Float32 && t.dtype() != DType::Float16 && t.dtype() != DType::BFloat16) t = t.cast(DType::Float32);
+      s.layers[i].source = std::move(t);
+    }
+    place_codes(s);  // levels (the renderer's packing reads them); the flat arrays stay empty
+    compute_scales(s, opts);
+    return s;
+  }
   std::vector<std::vector<float>> values = layer_values(layout, fetch, opts);
   return build_scene_from_values(std::move(layout), std::move(values), opts);
 }

@@ -34,5 +34,10 @@ FloatPyramid build_pyramid(const float* values, const VolumeDims& d);
 // disjoint channel ranges may be written from different threads. Needs no volume-sized buffers.
 void pyramid_codes(const float* values, const VolumeDims& d, int64_t c0, int64_t c1, const ColorScale& s,
                    const uint64_t* level_offset, uint8_t* codes_max, uint8_t* codes_mean);
+// The same codes from only channels [c0, c1)'s neurons: chunk[i] is neuron c0·H·W + i (read only
+// below d.count), and level k's codes go to dst_max[k] / dst_mean[k] (channel c0's first cell;
+// k = 1..levels, [0] unused). Lets a caller convert one channel run at a time (float16 sources).
+void pyramid_codes_at(const float* chunk, const VolumeDims& d, int64_t c0, int64_t c1, const ColorScale& s,
+                      uint8_t* const* dst_max, uint8_t* const* dst_mean);
 
 }  // namespace netlens::viz
