@@ -28,6 +28,7 @@
 #include "netlens/inspect/predictions.hpp"
 #include "netlens/app/progressive.hpp"
 #include "timeline_view.hpp"
+#include "viewer_flags.hpp"
 
 namespace netlens::cli {
 namespace {
@@ -193,14 +194,8 @@ int run_render(const std::vector<std::string>& argv) {
   Args a(argv, flags, bools, repeated);
   if (a.positional().size() != 1) throw Error(ErrorKind::Usage, "render expects exactly one MODEL argument");
   app::FrameSpec fs;
-  if (auto s = a.get("size")) std::tie(fs.width, fs.height) = parse_size(*s, "--size");
-  fs.camera.file = a.get_or("camera", "");
-  fs.camera.view = a.get_or("view", "overview");
-  if (a.has("camera") && a.has("view")) throw Error(ErrorKind::Usage, "--camera and --view are exclusive");
-  fs.select = a.get_or("select", "");
+  read_frame_flags(a, fs);
   fs.title = a.get_or("title", std::filesystem::path(a.positional()[0]).stem().string());
-  fs.lod_mean = a.has("lod-mean");
-  fs.values = viz::parse_value_mode(a.get_or("values", "activation"));
   fs.flow_strip = a.has("flow-strip");
   if (fs.flow_strip && fs.values != viz::ValueMode::Gradient && fs.values != viz::ValueMode::Attribution)
     throw Error(ErrorKind::Usage, "--flow-strip needs --values gradient or attribution");

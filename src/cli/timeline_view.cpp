@@ -234,14 +234,8 @@ int run_render_timeline(const std::vector<std::string>& argv) {
   Args a(argv, flags, {"timeline", "ui", "validation", "lod-mean", "quiet"});
   if (a.positional().empty()) throw Error(ErrorKind::Usage, "render --timeline expects CHECKPOINTS (a folder or ONNX files)");
   app::FrameSpec fs;
-  if (auto s = a.get("size")) std::tie(fs.width, fs.height) = parse_size(*s, "--size");
-  fs.camera.file = a.get_or("camera", "");
-  fs.camera.view = a.get_or("view", "overview");
-  if (a.has("camera") && a.has("view")) throw Error(ErrorKind::Usage, "--camera and --view are exclusive");
-  fs.select = a.get_or("select", "");
+  read_frame_flags(a, fs);
   fs.title = series_title(a);
-  fs.lod_mean = a.has("lod-mean");
-  fs.values = viz::parse_value_mode(a.get_or("values", "activation"));
   const ui::TimelineFigure figure = ui::parse_timeline_figure(a.get_or("timeline-color", "weight_change"));
   if (a.has("timeline-color") && !a.has("ui"))
     throw Error(ErrorKind::Usage, "--timeline-color colours the layer bars the panels draw: give --ui");
