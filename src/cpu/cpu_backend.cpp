@@ -7,12 +7,15 @@
 #include <deque>
 #include <fstream>
 #include <functional>
+#include <mutex>
 #include <set>
 #include <sstream>
 
 #include "netlens/cpu/cpu_ops.hpp"
+#include "netlens/cpu/fused_chain.hpp"
 #include "netlens/cpu/half_convert.hpp"
 #include "netlens/cpu.hpp"
+#include "nn_common.hpp"
 
 namespace netlens::cpu {
 
@@ -331,6 +334,17 @@ class CpuBackend final : public Backend {
   std::unique_ptr<Kernel> plan(const NodeContext& ctx) override {
     auto it = table_.find(op_key(ctx.node.domain, ctx.node.op_type));
     if (it == table_.end()) throw Error(ErrorKind::Unsupported, "op " + ctx.node.op_type + " is not implemented on the CPU");
+    if (!any_converted(ctx)) {
+      // Float32 nodes: convolutions and the scalar elementwise ops after them run as fused chains
+      // (fused_chain.hpp). Nodes are planned in graph order; planning an earlier node again means
+      // another prepare (or constant folding before it): the open chains are forgotten.
+      std::lock_guard<std::mutex> lock(chain_mutex_);
+      const Node* node = &ctx.node;
+      if (!last_planned_ || !std::less<const Node*>()(last_planned_, node)) chains_.reset();
+      last_planned_ = node;
+      if (is_default_domain(ctx.node.domain) && ctx.node.op_type == "Conv") return nn::plan_conv_chained(ctx, chains_.conv_chain(ctx));
+      if (auto k = chains_.plan_step(ctx, [&](const NodeContext& c) { return it->second.plan(c); })) return k;
+    }
     if (it->second.dtype_generic || !any_converted(ctx)) return it->second.plan(ctx);
     if (auto k = ChunkedHalfElementwise::make(ctx, [&](const NodeContext& c) { return it->second.plan(c); })) return k;
     std::vector<Tensor> keep;
@@ -398,6 +412,9 @@ class CpuBackend final : public Backend {
 
   CpuOpTable table_;
   CpuGradTable grads_;
+  std::mutex chain_mutex_;  // sessions on other threads may plan on this backend too
+  ChainPlanner chains_;
+  const Node* last_planned_ = nullptr;
 };
 
 class LambdaGradKernel final : public GradKernel {

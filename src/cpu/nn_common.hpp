@@ -23,6 +23,10 @@
 #define NETLENS_NN_CLONES
 #endif
 
+namespace netlens::cpu {
+class Chain;
+}
+
 namespace netlens::cpu::nn {
 
 // y[i] = x[i] * a + b
@@ -69,6 +73,8 @@ ConvLayout conv_layout(bool pointwise_dense);
 bool winograd_enabled();
 
 std::unique_ptr<Kernel> plan_conv(const NodeContext& ctx);
+// The same with a fused chain (netlens/cpu/fused_chain.hpp) the kernel executes; nullptr for none.
+std::unique_ptr<Kernel> plan_conv_chained(const NodeContext& ctx, std::shared_ptr<Chain> chain);
 std::unique_ptr<Kernel> plan_conv_transpose(const NodeContext& ctx);
 std::unique_ptr<Kernel> plan_max_pool(const NodeContext& ctx);
 std::unique_ptr<Kernel> plan_average_pool(const NodeContext& ctx);

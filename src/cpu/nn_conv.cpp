@@ -1,11 +1,17 @@
 // Conv and ConvTranspose through oneDNN. Everything is decided at plan time: the primitive, the
 // activation layout (plain NCHW, or a blocked layout with reorders in and out), and, when W is a
 // constant, the weights reordered once into the primitive's preferred format.
+#include <oneapi/dnnl/dnnl.h>
+#include <omp.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <numeric>
 #include <unordered_map>
 
+#include "netlens/cpu/fused_chain.hpp"
 #include "nn_common.hpp"
 #include "netlens/runtime/shape_util.hpp"
 #include "netlens/runtime/shapes_nn.hpp"
@@ -23,8 +29,8 @@ class WrappedPrimitive : public Kernel {
  public:
   WrappedPrimitive(dnnl::primitive prim, memory::desc user_src, memory::desc prim_src, memory::desc user_w,
                    memory::desc prim_w, memory::desc bias, memory::desc user_dst, memory::desc prim_dst,
-                   const Tensor* const_w)
-      : prim_(std::move(prim)),
+                   const Tensor* const_w, std::shared_ptr<Chain> chain = nullptr)
+      : prim_(std::move(prim)), chain_(std::move(chain)),
         user_src_(user_src), prim_src_(prim_src), user_w_(user_w), prim_w_(prim_w), bias_(bias),
         user_dst_(user_dst), prim_dst_(prim_dst) {
     auto& eng = dnnl_engine();
@@ -74,10 +80,24 @@ class WrappedPrimitive : public Kernel {
     prim_.execute(s, args);
     if (prim_dst_ != user_dst_) dst_out_.execute(s, pdst, udst);
     s.wait();
+    if (chain_) {
+      // The steps after the primitive, over the plain output in cache-sized pieces (one read of
+      // the output instead of one per op).
+      const bool fused = chain_->ready(static_cast<const float*>(out[0].data));
+      if (fused) {
+        const int64_t n = out[0].numel(), chunks = (n + kChainChunk - 1) / kChainChunk;
+        const Chain& c = *chain_;
+#pragma omp parallel for schedule(static) if (chunks > 1)
+        for (int64_t i = 0; i < chunks; ++i) c.apply(i * kChainChunk, std::min(kChainChunk, n - i * kChainChunk));
+      }
+      chain_->finish(fused);
+    }
   }
 
  private:
+  static constexpr int64_t kChainChunk = 16384;
   dnnl::primitive prim_;
+  std::shared_ptr<Chain> chain_;
   memory::desc user_src_, prim_src_, user_w_, prim_w_, bias_, user_dst_, prim_dst_;
   dnnl::reorder src_in_, dst_out_, w_in_;
   memory packed_w_;
@@ -96,16 +116,34 @@ memory::dims minus_one(const std::vector<int64_t>& v) {
 
 memory::desc any_desc(const memory::dims& d) { return memory::desc(d, memory::data_type::f32, tag::any); }
 
-// Depthwise 2-D conv (group == C_in == C_out) directly on NCHW. These layers are memory-bound;
-// oneDNN's blocked kernel needs a reorder of the input and output around it (3x the traffic) and
-// its plain-layout path is a slow im2col. One (n, c) plane per OpenMP iteration; each output row
-// accumulates tap by tap over the valid output range, so the inner loop is a contiguous FMA for
-// stride 1. The library is built for baseline x86-64, so the plane loop is compiled for AVX-512
-// and AVX2+FMA too and picked at load time (target_clones).
+bool pointwise_gemm_enabled() {
+  static const bool on = [] {
+    const char* v = std::getenv("NETLENS_CONV_POINTWISE");
+    return !(v && std::string(v) == "0");
+  }();
+  return on;
+}
+
+// Depthwise 2-D conv (group == C_in == C_out) directly on NCHW, for every plane size. These layers
+// are memory-bound; oneDNN's kernels need its blocked (NHWC) layout, i.e. a reorder of the input
+// and of the output around each (MobileNetV2: the reorders took longer than the convolutions) and
+// its plain-layout path is a slow im2col. One (n, c) plane per OpenMP iteration, bias first, then
+// tap by tap, so every output row is a contiguous FMA over its columns:
+// - wide rows (>= 64 outputs): straight from the input over each tap's valid column range;
+// - narrow rows: the plane is first copied into a per-thread zero-padded buffer, split into
+//   `stride` column phases, so that every tap is a bounds-free contiguous row (strided taps too);
+//   the per-row range logic would otherwise dominate a 7..56-wide row.
+// A fused chain (fused_chain.hpp) runs on each plane right after it is computed, while it is in L1.
+// The library is built for baseline x86-64, so the plane loops are compiled for AVX-512 and
+// AVX2+FMA too and picked at load time (target_clones).
 struct DwGeometry {
   int64_t h, w, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw;
   const int64_t* lo;  // per kernel column: valid output column range [lo, hi)
   const int64_t* hi;
+  // The narrow path's padded buffer (depthwise_plane_padded): sh x sw phases of prow x pcols
+  // floats (pad_floats in all, with slack for the junk columns' reads) and each tap's offset in it.
+  int64_t prow, pcols, pad_floats;
+  const int64_t* tap;
 };
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -133,6 +171,56 @@ void depthwise_plane(const float* xs, const float* ws, float bias, float* ys, co
         }
       }
     }
+  }
+}
+
+// The narrow-row path. The plane is copied into `pad` split into sh x sw phases (padded row R in
+// row phase R % sh at R / sh, padded column C in column phase C % sw at C / sw), each phase
+// prow x pcols. Output (r, q) of tap (i, j) then reads phase ((i dh) % sh, (j dw) % sw) at
+// (r + (i dh) / sh, q + (j dw) / sw): for t = r pcols + q that is pad[g.tap[i kw + j] + t]. So every
+// tap is one contiguous FMA over the whole oh x pcols grid `acc` (the columns q >= ow are junk,
+// dropped when the valid ones are copied out): a 7x7 plane is 4 AVX-512 vectors per tap instead of
+// 7 scalar rows. pad: g.pad_floats, acc: oh * pcols floats.
+#if defined(__x86_64__) && defined(__GNUC__)
+NETLENS_NN_CLONES
+#endif
+void depthwise_plane_padded(const float* xs, const float* ws, float bias, float* ys, const DwGeometry& g, float* pad,
+                            float* acc) {
+  const int64_t sh = g.sh, sw = g.sw, phase = g.prow * g.pcols;
+  for (int64_t i = 0; i < g.pad_floats; ++i) pad[i] = 0.f;
+  for (int64_t r = 0; r < g.h; ++r) {
+    const int64_t pr = r + g.ph;
+    float* row = pad + (pr % sh) * sw * phase + (pr / sh) * g.pcols;
+    if (pr / sh >= g.prow) continue;
+    const float* xr = xs + r * g.w;
+    for (int64_t p = 0; p < sw; ++p) {
+      // Column phase p holds input columns c = idx * sw + p - pw, idx in [first, last).
+      const int64_t first = p >= g.pw ? 0 : (g.pw - p + sw - 1) / sw;
+      const int64_t last = std::min(g.w - 1 - p + g.pw >= 0 ? (g.w - 1 - p + g.pw) / sw + 1 : 0, g.pcols);
+      float* dst = row + p * phase;
+      const float* src = xr + (p - g.pw);
+      if (sw == 1) {
+#pragma omp simd
+        for (int64_t idx = first; idx < last; ++idx) dst[idx] = src[idx];
+      } else {
+        for (int64_t idx = first; idx < last; ++idx) dst[idx] = src[idx * sw];
+      }
+    }
+  }
+  const int64_t n = g.oh * g.pcols, taps = g.kh * g.kw;
+#pragma omp simd
+  for (int64_t t = 0; t < n; ++t) acc[t] = bias;
+  for (int64_t k = 0; k < taps; ++k) {
+    const float wv = ws[k];
+    const float* src = pad + g.tap[k];
+#pragma omp simd
+    for (int64_t t = 0; t < n; ++t) acc[t] += wv * src[t];
+  }
+  for (int64_t r = 0; r < g.oh; ++r) {
+    const float* ar = acc + r * g.pcols;
+    float* yr = ys + r * g.ow;
+#pragma omp simd
+    for (int64_t q = 0; q < g.ow; ++q) yr[q] = ar[q];
   }
 }
 
@@ -197,9 +285,10 @@ class PatchConvTranspose2d : public Kernel {
 
 class DepthwiseConv2d : public Kernel {
  public:
-  DepthwiseConv2d(const Shape& x, const Shape& y, const SpatialGeometry& g) : x_(x) {
+  DepthwiseConv2d(const Shape& x, const Shape& y, const SpatialGeometry& g, std::shared_ptr<Chain> chain)
+      : x_(x), chain_(std::move(chain)) {
     g_ = DwGeometry{x[2], x[3], y[2], y[3], g.kernel[0], g.kernel[1], g.strides[0], g.strides[1],
-                    g.dilations[0], g.dilations[1], g.pad_begin[0], g.pad_begin[1], nullptr, nullptr};
+                    g.dilations[0], g.dilations[1], g.pad_begin[0], g.pad_begin[1], nullptr, nullptr, 0, 0, 0, nullptr};
     // Valid output columns for each kernel column: 0 <= ow*sw - pw + k*dw < w.
     for (int64_t k = 0; k < g_.kw; ++k) {
       const int64_t off = k * g_.dw - g_.pw;
@@ -210,6 +299,19 @@ class DepthwiseConv2d : public Kernel {
     }
     g_.lo = lo_.data();
     g_.hi = hi_.data();
+    // Rows and columns per phase the narrow path reads: output rows plus the largest tap row
+    // offset, output columns plus the largest tap column offset.
+    padded_ = g_.ow < 64;
+    g_.prow = g_.oh + ((g_.kh - 1) * g_.dh) / g_.sh;
+    g_.pcols = g_.ow + ((g_.kw - 1) * g_.dw) / g_.sw;
+    const int64_t phase = g_.prow * g_.pcols;
+    g_.pad_floats = g_.sh * g_.sw * phase + g_.pcols;  // + a row: the last tap's junk columns read past
+    for (int64_t i = 0; i < g_.kh; ++i)
+      for (int64_t j = 0; j < g_.kw; ++j) {
+        const int64_t ri = i * g_.dh, cj = j * g_.dw;
+        tap_.push_back(((ri % g_.sh) * g_.sw + cj % g_.sw) * phase + (ri / g_.sh) * g_.pcols + cj / g_.sw);
+      }
+    g_.tap = tap_.data();
   }
 
   void run(std::span<const TensorView> in, std::span<const TensorView> out) override {
@@ -220,34 +322,115 @@ class DepthwiseConv2d : public Kernel {
     const int64_t c = x_[1], planes = x_[0] * c;
     const int64_t in_plane = g_.h * g_.w, out_plane = g_.oh * g_.ow, taps = g_.kh * g_.kw;
     const DwGeometry& g = g_;
-#pragma omp parallel for schedule(static) if (planes * out_plane * taps > 65536)
-    for (int64_t p = 0; p < planes; ++p) {
-      const int64_t ch = p % c;
-      depthwise_plane(xp + p * in_plane, wp + ch * taps, bp ? bp[ch] : 0.0f, yp + p * out_plane, g);
+    const bool fused = chain_ && chain_->ready(yp);
+    const Chain* chain = fused ? chain_.get() : nullptr;
+    const bool padded = padded_;
+    const size_t pad_bytes = static_cast<size_t>(g.pad_floats + g.oh * g.pcols) * sizeof(float);
+#pragma omp parallel if (planes * out_plane * taps > 65536)
+    {
+      float* pad = padded ? static_cast<float*>(scratch(3, pad_bytes)) : nullptr;
+      float* acc = padded ? pad + g.pad_floats : nullptr;
+#pragma omp for schedule(static)
+      for (int64_t p = 0; p < planes; ++p) {
+        const int64_t ch = p % c;
+        if (padded) {
+          depthwise_plane_padded(xp + p * in_plane, wp + ch * taps, bp ? bp[ch] : 0.0f, yp + p * out_plane, g, pad, acc);
+        } else {
+          depthwise_plane(xp + p * in_plane, wp + ch * taps, bp ? bp[ch] : 0.0f, yp + p * out_plane, g);
+        }
+        if (chain) chain->apply(p * out_plane, out_plane);
+      }
     }
+    if (chain_) chain_->finish(fused);
   }
 
  private:
   Shape x_;
   DwGeometry g_;
-  std::vector<int64_t> lo_, hi_;
+  std::vector<int64_t> lo_, hi_, tap_;
+  bool padded_ = false;
+  std::shared_ptr<Chain> chain_;
+};
+
+// Dense 1x1, stride-1, unpadded conv on plain NCHW (the expand/project layers of MobileNets, PP-OCR's
+// pointwise convs): per image Y[oc][p] = b[oc] + sum_ic W[oc][ic] X[ic][p], one GEMM tiled over
+// output channels and positions, each tile a single-threaded sgemm on one OpenMP thread, so that the
+// tile is still in L2 when the bias and a fused chain (fused_chain.hpp) run over it. oneDNN's plain
+// convolution is the same GEMM over the whole output, after which every following elementwise op
+// read the output back from memory.
+class PointwiseConv : public Kernel {
+ public:
+  PointwiseConv(const Shape& x, int64_t oc, const Tensor& w, std::shared_ptr<Chain> chain)
+      : n_(x[0]), ic_(x[1]), oc_(oc), hw_(numel(x) / (x[0] * x[1])), chain_(std::move(chain)) {
+    w_.assign(w.data_as<float>(), w.data_as<float>() + oc * ic_);
+    // Tiles: an output tile of at most 64K floats (256 KiB, in L2 with its input panel), at least
+    // two per thread so that uneven tiles even out, rows in multiples of 16 floats.
+    const int threads = std::max(1, omp_get_max_threads());
+    mb_ = oc_;
+    if (oc_ * 64 > kTileFloats) mb_ = std::max<int64_t>(16, kTileFloats / 256 / 16 * 16);  // very wide layers: split rows
+    const int64_t row_blocks = (oc_ + mb_ - 1) / mb_;
+    int64_t col_blocks = std::max<int64_t>(1, (mb_ * hw_ + kTileFloats - 1) / kTileFloats);
+    const int64_t want = 2 * threads;
+    if (row_blocks * col_blocks < want) col_blocks = std::min<int64_t>((want + row_blocks - 1) / row_blocks, (hw_ + 15) / 16);
+    nb_ = ((hw_ + col_blocks - 1) / col_blocks + 15) / 16 * 16;
+  }
+
+  void run(std::span<const TensorView> in, std::span<const TensorView> out) override {
+    const float* xp = static_cast<const float*>(in[0].data);
+    const float* bp = in.size() > 2 ? static_cast<const float*>(in[2].data) : nullptr;
+    float* yp = static_cast<float*>(out[0].data);
+    const bool fused = chain_ && chain_->ready(yp);
+    const Chain* chain = fused ? chain_.get() : nullptr;
+    const int64_t row_blocks = (oc_ + mb_ - 1) / mb_, col_blocks = (hw_ + nb_ - 1) / nb_;
+    const int64_t tiles = n_ * row_blocks * col_blocks;
+    const int64_t ic = ic_, oc = oc_, hw = hw_, mb = mb_, nb = nb_;
+    const float* w = w_.data();
+    std::atomic<bool> failed{false};
+#pragma omp parallel for schedule(static) if (tiles > 1)
+    for (int64_t t = 0; t < tiles; ++t) {
+      const int64_t b = t / (row_blocks * col_blocks), rem = t % (row_blocks * col_blocks);
+      const int64_t r0 = rem / col_blocks * mb, p0 = rem % col_blocks * nb;
+      const int64_t m = std::min(mb, oc - r0), cols = std::min(nb, hw - p0);
+      float* y = yp + (b * oc + r0) * hw + p0;
+      if (dnnl_sgemm('N', 'N', m, cols, ic, 1.f, w + r0 * ic, ic, xp + b * ic * hw + p0, hw, 0.f, y, hw) != dnnl_success)
+        failed = true;
+      for (int64_t r = 0; r < m; ++r) {
+        float* yr = y + r * hw;
+        if (bp) {
+          const float bv = bp[r0 + r];
+          for (int64_t q = 0; q < cols; ++q) yr[q] += bv;
+        }
+        if (chain) chain->apply((b * oc + r0 + r) * hw + p0, cols);
+      }
+    }
+    if (chain_) chain_->finish(fused && !failed);
+    if (failed) throw Error(ErrorKind::Internal, "oneDNN sgemm failed in a pointwise convolution");
+  }
+
+ private:
+  static constexpr int64_t kTileFloats = 65536;
+  int64_t n_, ic_, oc_, hw_, mb_ = 0, nb_ = 0;
+  std::vector<float> w_;
+  std::shared_ptr<Chain> chain_;
 };
 
 }  // namespace
 
-std::unique_ptr<Kernel> plan_conv(const NodeContext& ctx) {
+std::unique_ptr<Kernel> plan_conv(const NodeContext& ctx) { return plan_conv_chained(ctx, nullptr); }
+
+std::unique_ptr<Kernel> plan_conv_chained(const NodeContext& ctx, std::shared_ptr<Chain> chain) {
   for (size_t i = 0; i < ctx.inputs.size(); ++i) require_f32(ctx, i);
   const Shape& x = ctx.inputs[0].shape;
   const Shape& w = ctx.inputs[1].shape;
   const Shape& y = ctx.outputs[0].shape;
-  if (numel(y) == 0) return noop_kernel();
+  if (numel(y) == 0) return noop_kernel();  // a chain without executor: its steps run on their own
   const int64_t group = ctx.node.attr_int("group", 1);
   const std::vector<int64_t> kernel = conv_kernel_shape(ctx.node, w);
   const SpatialGeometry g = conv_geometry(ctx.node, x, kernel);
-  // The direct depthwise kernel wins on wide rows (PP-OCR det's 80..320-wide stages: 1.5-2.6x);
-  // on narrow rows its per-row overhead dominates and oneDNN's blocked kernel is faster.
-  if (x.size() == 4 && group > 1 && group == x[1] && w[0] == group && y[3] >= 64 && !forced_conv_layout())
-    return std::make_unique<DepthwiseConv2d>(x, y, g);
+  // The direct depthwise kernel: on wide rows 1.5-2.6x oneDNN's blocked one (PP-OCR det's
+  // 80..320-wide stages); on narrow rows (MobileNetV2's 56..7) through the padded buffer.
+  if (x.size() == 4 && group > 1 && group == x[1] && w[0] == group && !forced_conv_layout())
+    return std::make_unique<DepthwiseConv2d>(x, y, g, std::move(chain));
   // ONNX W is [OC][IC/g][k...] = [g][OC/g][IC/g][k...]: plain strides over oneDNN's grouped dims.
   Shape wd = w;
   if (group > 1) {
@@ -265,6 +448,12 @@ std::unique_ptr<Kernel> plan_conv(const NodeContext& ctx) {
                          std::all_of(kernel.begin(), kernel.end(), [](int64_t k) { return k == 1; }) &&
                          std::all_of(g.pad_begin.begin(), g.pad_begin.end(), [](int64_t p) { return p == 0; }) &&
                          std::all_of(g.pad_end.begin(), g.pad_end.end(), [](int64_t p) { return p == 0; });
+  // NETLENS_CONV_POINTWISE=0: such convs through oneDNN's plain convolution instead (to measure).
+  // Only from 512 positions on: on 14x14 maps (196 columns) the tiles are too thin for sgemm and
+  // oneDNN's one threaded GEMM is faster (MobileNetV2's 384/576-channel expands: 0.085 vs 0.065 ms).
+  if (pointwise && g.strides == std::vector<int64_t>(kernel.size(), 1) && x.size() == 4 && out_spatial >= 512 &&
+      const_input(ctx, 1) && pointwise_gemm_enabled() && !forced_conv_layout())
+    return std::make_unique<PointwiseConv>(x, w[0], *const_input(ctx, 1), std::move(chain));
   // With very few input channels (an RGB stem) oneDNN has a direct kernel reading plain NCHW into
   // a blocked output, which saves the input reorder (ResNet-50 conv1: 1.12 vs 1.31 ms).
   const bool plain_src_ok = x[1] <= 4;
@@ -310,7 +499,8 @@ std::unique_ptr<Kernel> plan_conv(const NodeContext& ctx) {
       pd = build(false, false);
     }
     return std::make_unique<WrappedPrimitive>(dnnl::convolution_forward(pd), user_src, pd.src_desc(), user_w,
-                                              pd.weights_desc(), bias, user_dst, pd.dst_desc(), const_input(ctx, 1));
+                                              pd.weights_desc(), bias, user_dst, pd.dst_desc(), const_input(ctx, 1),
+                                              std::move(chain));
   } catch (const dnnl::error& e) {
     rethrow_dnnl(ctx, e, "convolution");
   }

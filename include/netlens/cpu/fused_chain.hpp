@@ -1,0 +1,124 @@
+// Elementwise chains run in one pass while every intermediate is still written to the activation
+// store: a convolution (or the first elementwise op) computes its output and, in the same loop,
+// every scalar elementwise op that follows it (ReLU6's Clip, PP-OCR's decomposed hard-swish
+// Add/Clip/Mul/Div, folded-BN Mul/Add by scalars), writing each op's output tensor once, while the
+// values are still in cache. The later ops' kernels then find their outputs computed and return.
+//
+// Contract (all of it internal to the CPU backend):
+// - Planning (CpuBackend::plan, nodes in graph order): a Conv output or the first fusable op's input
+//   starts a Chain; a fusable op whose operands are values of one chain or scalar constants, with the
+//   chain's full shape, becomes a step. Only float32 tensors; at most kMaxSteps steps.
+// - A kernel does not know its tensors' addresses before it runs, so every step first runs unfused
+//   once and records the addresses it saw (record). From then on the executor (the Conv kernel, or
+//   the elementwise op that started the chain) computes the whole chain (ready/apply/finish) when the
+//   recorded addresses form the chain (each operand of a step is the output another step recorded, or
+//   the head), and each step's kernel skips exactly when the executor computed its output this run
+//   with the addresses it sees now (take). Otherwise everything runs as separate ops. The results are
+//   the separate ops' results, bit for bit: each step is the same float expression.
+// - A session runs its kernels on one thread at a time; a chain belongs to one session's kernels
+//   (addresses of two sessions' arenas never coincide while both exist), so nothing here is atomic.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "netlens/runtime.hpp"
+
+namespace netlens::cpu {
+
+struct ChainStep {
+  enum class Op { Add, Sub, Mul, Div, Clip, Relu };
+  Op op = Op::Relu;
+  // Operands: a chain value (0 = head, k + 1 = output of step k) or, with value < 0, the scalar.
+  struct Operand {
+    int value = -1;
+    float scalar = 0.f;
+  };
+  Operand a, b;  // b unused by Clip and Relu
+  float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();  // Clip
+  // Which kernel inputs carry chain values a and b (-1: a constant), for the address checks.
+  int a_input = -1, b_input = -1;
+};
+
+// The steps over [off, off + len) of values[] (values[0] = head, values[k + 1] = step k's output),
+// at most Chain::kMaxSteps of them. `stream`: write the outputs with non-temporal stores (large
+// tensors). Exposed for tests; the same float expressions as the separate kernels of
+// ops_elementwise.cpp.
+void apply_chain_steps(std::span<const ChainStep> steps, float* const* values, int64_t off, int64_t len,
+                       bool stream = false);
+
+class Chain {
+ public:
+  static constexpr size_t kMaxSteps = 16;
+  // head_is_executor_output: the head is written by the executor (a Conv), so every step is a
+  // skipping member; otherwise step 0 is the executor's own op and the head its input.
+  // numel: elements of every value (large ones are written with non-temporal stores).
+  Chain(bool head_is_executor_output, int64_t numel);
+
+  // Plan time.
+  size_t add_step(const ChainStep& s);
+  const std::vector<ChainStep>& steps() const { return steps_; }
+  size_t first_member() const { return conv_ ? 0 : 1; }
+
+  // Run time, executor. ready(): every step recorded, addresses consistent with `head`, and at least
+  // one member to skip; then apply() ranges (thread-safe for disjoint ranges) and finish(true).
+  bool ready(const float* head);
+  void apply(int64_t off, int64_t len) const { apply_chain_steps(steps_, values_.data(), off, len, stream_); }
+  void finish(bool fused);
+  // Run time, step k's kernel: take() is true when the executor computed this step in this run with
+  // these addresses (the kernel then returns); record() after running it unfused.
+  bool take(size_t k, std::span<const TensorView> in, std::span<const TensorView> out);
+  void record(size_t k, std::span<const TensorView> in, std::span<const TensorView> out);
+
+ private:
+  struct Seen {
+    bool recorded = false;
+    const void* a = nullptr;
+    const void* b = nullptr;
+    void* out = nullptr;
+  };
+  bool conv_;
+  bool stream_;
+  std::vector<ChainStep> steps_;
+  std::vector<Seen> seen_;
+  std::vector<float*> values_;  // head, then each step's output (valid while ready)
+  std::vector<bool> fresh_;     // step computed by the executor in this run, not yet taken
+};
+
+// Steps whose kernels found their output computed by the executor, since the process started
+// (all chains; for tests and measurements).
+uint64_t chain_steps_taken();
+
+// A step's kernel: skips when the executor computed it, else runs `inner` and records.
+std::unique_ptr<Kernel> chain_member(std::shared_ptr<Chain> chain, size_t step, std::unique_ptr<Kernel> inner);
+// The kernel of step 0 of a chain without a Conv: computes every step when ready, else `inner`.
+std::unique_ptr<Kernel> chain_executor(std::shared_ptr<Chain> chain, std::unique_ptr<Kernel> inner, int64_t numel);
+
+// Plan-time bookkeeping of the backend: which tensors are values of which open chain.
+class ChainPlanner {
+ public:
+  // Called for every float32 node the backend plans, in graph order. For a Conv: returns the chain
+  // its kernel should execute (or nullptr) via conv_chain(). For a fusable op: wraps the kernel.
+  std::shared_ptr<Chain> conv_chain(const NodeContext& ctx);
+  // Returns the kernel to use for a fusable elementwise node (inner planned by `plan`), or nullptr
+  // when the node is not fusable.
+  std::unique_ptr<Kernel> plan_step(const NodeContext& ctx, const std::function<std::unique_ptr<Kernel>(const NodeContext&)>& plan);
+  // Forget every open chain (a new graph is being planned).
+  void reset() { values_.clear(); }
+
+ private:
+  struct Value {
+    std::shared_ptr<Chain> chain;
+    int index;
+    Shape shape;
+  };
+  std::map<std::string, Value> values_;
+};
+
+}  // namespace netlens::cpu

@@ -1,0 +1,350 @@
+// Fused elementwise chains (fused_chain.hpp): plan-time linking, the run-time address handshake and
+// the one-pass step loop.
+#if defined(__GNUC__) && !defined(__clang__)
+// As in ops_elementwise.cpp: lets GCC vectorise the Clip/Relu selects (no code reads FP flags).
+#pragma GCC optimize("no-trapping-math")
+#endif
+#include "netlens/cpu/fused_chain.hpp"
+
+#include <omp.h>
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <atomic>
+#include <cstdlib>
+#include <string>
+
+namespace netlens::cpu {
+
+namespace {
+
+using Op = ChainStep::Op;
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_THREAD__)
+#define NETLENS_CHAIN_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NETLENS_CHAIN_CLONES
+#endif
+
+// One step over m elements. x/y: operand arrays or nullptr for the scalars sa/sb.
+NETLENS_CHAIN_CLONES
+void step_block(const ChainStep& s, const float* x, float sa, const float* y, float sb, float* o, int64_t m) {
+  switch (s.op) {
+    case Op::Relu:
+      // As the Relu kernel: x < 0 ? 0 : x (NaN stays NaN).
+      for (int64_t i = 0; i < m; ++i) o[i] = x[i] < 0.f ? 0.f : x[i];
+      return;
+    case Op::Clip: {
+      const float lo = s.lo, hi = s.hi;
+      for (int64_t i = 0; i < m; ++i) {
+        const float v = x[i] < lo ? lo : x[i];
+        o[i] = v > hi ? hi : v;
+      }
+      return;
+    }
+    default: break;
+  }
+#define NETLENS_CHAIN_BINARY(EXPR)                                                  \
+  if (x && y) {                                                                     \
+    for (int64_t i = 0; i < m; ++i) { const float a = x[i], b = y[i]; o[i] = EXPR; } \
+  } else if (x) {                                                                   \
+    const float b = sb;                                                             \
+    for (int64_t i = 0; i < m; ++i) { const float a = x[i]; o[i] = EXPR; }         \
+  } else {                                                                          \
+    const float a = sa;                                                             \
+    for (int64_t i = 0; i < m; ++i) { const float b = y[i]; o[i] = EXPR; }         \
+  }
+  switch (s.op) {
+    case Op::Add: NETLENS_CHAIN_BINARY(a + b) break;
+    case Op::Sub: NETLENS_CHAIN_BINARY(a - b) break;
+    case Op::Mul: NETLENS_CHAIN_BINARY(a * b) break;
+    case Op::Div: NETLENS_CHAIN_BINARY(a / b) break;
+    default: break;
+  }
+#undef NETLENS_CHAIN_BINARY
+}
+
+bool fusion_enabled() {
+  // NETLENS_FUSE=0: every op runs on its own (to measure the difference, or to rule fusion out).
+  static const bool on = [] {
+    const char* v = std::getenv("NETLENS_FUSE");
+    return !(v && std::string(v) == "0");
+  }();
+  return on;
+}
+
+const void* in_data(std::span<const TensorView> in, int i) {
+  return i >= 0 && static_cast<size_t>(i) < in.size() ? in[static_cast<size_t>(i)].data : nullptr;
+}
+
+std::atomic<uint64_t> g_taken{0};
+
+class ChainMember final : public Kernel {
+ public:
+  ChainMember(std::shared_ptr<Chain> chain, size_t step, std::unique_ptr<Kernel> inner)
+      : chain_(std::move(chain)), step_(step), inner_(std::move(inner)) {}
+  void run(std::span<const TensorView> in, std::span<const TensorView> out) override {
+    if (chain_->take(step_, in, out)) {
+      g_taken.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    inner_->run(in, out);
+    chain_->record(step_, in, out);
+  }
+
+ private:
+  std::shared_ptr<Chain> chain_;
+  size_t step_;
+  std::unique_ptr<Kernel> inner_;
+};
+
+class ChainExecutor final : public Kernel {
+ public:
+  ChainExecutor(std::shared_ptr<Chain> chain, std::unique_ptr<Kernel> inner, int64_t n)
+      : chain_(std::move(chain)), inner_(std::move(inner)), n_(n) {}
+  void run(std::span<const TensorView> in, std::span<const TensorView> out) override {
+    chain_->record(0, in, out);
+    const ChainStep& s = chain_->steps().front();
+    const int hi = s.a_input >= 0 ? s.a_input : s.b_input;
+    if (!chain_->ready(static_cast<const float*>(in_data(in, hi)))) {
+      inner_->run(in, out);
+      chain_->finish(false);
+      return;
+    }
+    constexpr int64_t kChunk = 16384;
+    const int64_t chunks = (n_ + kChunk - 1) / kChunk;
+    const Chain& c = *chain_;
+    const int64_t n = n_;
+#pragma omp parallel for schedule(static) if (chunks > 1)
+    for (int64_t i = 0; i < chunks; ++i) c.apply(i * kChunk, std::min(kChunk, n - i * kChunk));
+    chain_->finish(true);
+  }
+
+ private:
+  std::shared_ptr<Chain> chain_;
+  std::unique_ptr<Kernel> inner_;
+  int64_t n_;
+};
+
+}  // namespace
+
+namespace {
+
+// Copies n floats to dst with non-temporal stores where 16-byte aligned: the outputs of a large
+// chain are written once and not read again soon, and a normal store first reads each line into the
+// cache (read for ownership), doubling the memory traffic that bounds these passes. SSE2, so the
+// baseline build has it.
+void stream_copy(float* dst, const float* src, int64_t n) {
+  int64_t i = 0;
+  while (i < n && (reinterpret_cast<uintptr_t>(dst + i) & 15) != 0) {
+    dst[i] = src[i];
+    ++i;
+  }
+  for (; i + 4 <= n; i += 4) _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
+  for (; i < n; ++i) dst[i] = src[i];
+}
+
+}  // namespace
+
+void apply_chain_steps(std::span<const ChainStep> steps, float* const* values, int64_t off, int64_t len, bool stream) {
+  // Blocks of 512 elements. Streamed: each step's block is computed into a buffer on the stack (the
+  // later steps read it there), then streamed to its tensor.
+  constexpr int64_t kBlock = 512;
+  alignas(64) float tmp[Chain::kMaxSteps][kBlock];
+  const size_t n = std::min(steps.size(), Chain::kMaxSteps);
+  for (int64_t b = off; b < off + len; b += kBlock) {
+    const int64_t m = std::min(kBlock, off + len - b);
+    if (!stream) {
+      // Straight into the tensors; later steps read the block back from L1.
+      for (size_t k = 0; k < n; ++k) {
+        const ChainStep& s = steps[k];
+        const float* x = s.a.value >= 0 ? values[s.a.value] + b : nullptr;
+        const float* y = s.b.value >= 0 ? values[s.b.value] + b : nullptr;
+        step_block(s, x, s.a.scalar, y, s.b.scalar, values[k + 1] + b, m);
+      }
+      continue;
+    }
+    auto operand = [&](int v) -> const float* { return v < 0 ? nullptr : v == 0 ? values[0] + b : tmp[v - 1]; };
+    for (size_t k = 0; k < n; ++k) {
+      const ChainStep& s = steps[k];
+      step_block(s, operand(s.a.value), s.a.scalar, operand(s.b.value), s.b.scalar, tmp[k], m);
+    }
+    for (size_t k = 0; k < n; ++k) stream_copy(values[k + 1] + b, tmp[k], m);
+  }
+  if (stream) _mm_sfence();  // the streamed lines are visible before another thread reads them
+}
+
+namespace {
+bool stream_default(int64_t numel) {
+  // NETLENS_CHAIN_STREAM=0|1 overrides (to measure). From 256 KiB on (PP-OCRv4 rec: 37-39 ms a run with normal stores, 29 ms streamed; MobileNetV2 no slower).
+  static const int forced = [] {
+    const char* v = std::getenv("NETLENS_CHAIN_STREAM");
+    return v ? std::atoi(v) : -1;
+  }();
+  return forced >= 0 ? forced != 0 : numel * static_cast<int64_t>(sizeof(float)) >= (int64_t{256} << 10);
+}
+}  // namespace
+
+Chain::Chain(bool head_is_executor_output, int64_t numel)
+    : conv_(head_is_executor_output), stream_(stream_default(numel)) {}
+
+size_t Chain::add_step(const ChainStep& s) {
+  steps_.push_back(s);
+  seen_.emplace_back();
+  fresh_.push_back(false);
+  values_.assign(steps_.size() + 1, nullptr);
+  return steps_.size() - 1;
+}
+
+void Chain::record(size_t k, std::span<const TensorView> in, std::span<const TensorView> out) {
+  Seen& s = seen_.at(k);
+  s.recorded = true;
+  s.a = in_data(in, steps_[k].a_input);
+  s.b = in_data(in, steps_[k].b_input);
+  s.out = out.empty() ? nullptr : out[0].data;
+}
+
+bool Chain::ready(const float* head) {
+  if (!fusion_enabled() || steps_.size() < first_member() + 1 || !head) return false;
+  values_[0] = const_cast<float*>(head);
+  for (size_t k = 0; k < steps_.size(); ++k) {
+    const Seen& s = seen_[k];
+    if (!s.recorded || !s.out) return false;
+    const ChainStep& st = steps_[k];
+    if (st.a.value >= 0 && s.a != values_[static_cast<size_t>(st.a.value)]) return false;
+    if (st.b.value >= 0 && s.b != values_[static_cast<size_t>(st.b.value)]) return false;
+    values_[k + 1] = static_cast<float*>(s.out);
+  }
+  return true;
+}
+
+void Chain::finish(bool fused) {
+  for (size_t k = first_member(); k < fresh_.size(); ++k) fresh_[k] = fused;
+}
+
+bool Chain::take(size_t k, std::span<const TensorView> in, std::span<const TensorView> out) {
+  if (!fresh_.at(k)) return false;
+  fresh_[k] = false;
+  const Seen& s = seen_[k];
+  return s.recorded && !out.empty() && out[0].data == s.out && in_data(in, steps_[k].a_input) == s.a &&
+         in_data(in, steps_[k].b_input) == s.b;
+}
+
+uint64_t chain_steps_taken() { return g_taken.load(std::memory_order_relaxed); }
+
+std::unique_ptr<Kernel> chain_member(std::shared_ptr<Chain> chain, size_t step, std::unique_ptr<Kernel> inner) {
+  return std::make_unique<ChainMember>(std::move(chain), step, std::move(inner));
+}
+
+std::unique_ptr<Kernel> chain_executor(std::shared_ptr<Chain> chain, std::unique_ptr<Kernel> inner, int64_t numel) {
+  return std::make_unique<ChainExecutor>(std::move(chain), std::move(inner), numel);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Planning.
+
+namespace {
+
+bool all_f32(const NodeContext& ctx) {
+  for (const auto& t : ctx.inputs)
+    if (t.dtype != DType::Float32 && t.dtype != DType::Undefined) return false;
+  for (const auto& t : ctx.outputs)
+    if (t.dtype != DType::Float32) return false;
+  return true;
+}
+
+// The scalar value of a constant one-element float32 input.
+std::optional<float> const_scalar(const NodeContext& ctx, size_t i) {
+  if (i >= ctx.const_inputs.size() || !ctx.const_inputs[i]) return std::nullopt;
+  const Tensor& t = *ctx.const_inputs[i];
+  if (t.dtype() != DType::Float32 || t.numel() != 1) return std::nullopt;
+  return t.data_as<float>()[0];
+}
+
+}  // namespace
+
+std::shared_ptr<Chain> ChainPlanner::conv_chain(const NodeContext& ctx) {
+  if (!fusion_enabled() || !all_f32(ctx) || ctx.outputs.size() != 1 || ctx.node.outputs.empty() ||
+      (!ctx.const_inputs.empty() && ctx.const_inputs[0]))
+    return nullptr;
+  auto chain = std::make_shared<Chain>(true, numel(ctx.outputs[0].shape));
+  values_[ctx.node.outputs[0]] = Value{chain, 0, ctx.outputs[0].shape};
+  return chain;
+}
+
+std::unique_ptr<Kernel> ChainPlanner::plan_step(const NodeContext& ctx,
+                                                const std::function<std::unique_ptr<Kernel>(const NodeContext&)>& plan) {
+  const std::string& op = ctx.node.op_type;
+  static const std::map<std::string, Op> ops = {{"Add", Op::Add}, {"Sub", Op::Sub}, {"Mul", Op::Mul},
+                                                {"Div", Op::Div}, {"Clip", Op::Clip}, {"Relu", Op::Relu}};
+  auto it = ops.find(op);
+  if (!fusion_enabled() || it == ops.end() || !is_default_domain(ctx.node.domain) || ctx.outputs.size() != 1 ||
+      ctx.node.outputs.empty() || ctx.node.outputs[0].empty() || !all_f32(ctx))
+    return nullptr;
+  const Shape& shape = ctx.outputs[0].shape;
+  ChainStep s;
+  s.op = it->second;
+  const bool binary = s.op != Op::Clip && s.op != Op::Relu;
+  if (binary && (ctx.inputs.size() != 2 || ctx.opset < 7)) return nullptr;  // legacy broadcast: not here
+  if (!binary) {
+    if (ctx.inputs.empty()) return nullptr;
+    if (s.op == Op::Clip) {
+      if (ctx.opset < 11) {
+        s.lo = ctx.node.attr_float("min", -std::numeric_limits<float>::infinity());
+        s.hi = ctx.node.attr_float("max", std::numeric_limits<float>::infinity());
+      } else {
+        for (size_t i = 1; i < ctx.inputs.size() && i < 3; ++i) {
+          if (ctx.inputs[i].dtype == DType::Undefined) continue;
+          const auto v = const_scalar(ctx, i);
+          if (!v) return nullptr;  // bounds computed at run time
+          (i == 1 ? s.lo : s.hi) = *v;
+        }
+      }
+    } else if (ctx.inputs.size() != 1) {
+      return nullptr;
+    }
+  }
+  // Operands: values of one chain, or scalar constants.
+  std::shared_ptr<Chain> chain;
+  int value_inputs = 0, head_input = -1;
+  const size_t operands = binary ? 2 : 1;
+  for (size_t i = 0; i < operands; ++i) {
+    ChainStep::Operand& o = i == 0 ? s.a : s.b;
+    if (auto v = const_scalar(ctx, i)) {
+      o.scalar = *v;
+      continue;
+    }
+    if (ctx.const_inputs.at(i) || ctx.inputs[i].shape != shape) return nullptr;
+    auto f = values_.find(ctx.node.inputs[i]);
+    if (f == values_.end() || f->second.shape != shape) {
+      if (head_input >= 0) return nullptr;  // two tensors from outside any chain
+      head_input = static_cast<int>(i);      // maybe the head of a new chain
+      continue;
+    }
+    if (chain && chain != f->second.chain) return nullptr;  // values of two chains
+    chain = f->second.chain;
+    o.value = f->second.index;
+    (i == 0 ? s.a_input : s.b_input) = static_cast<int>(i);
+    ++value_inputs;
+  }
+  if (chain) {
+    if (head_input >= 0 || chain->steps().size() >= Chain::kMaxSteps) return nullptr;
+    const size_t k = chain->add_step(s);
+    values_[ctx.node.outputs[0]] = Value{chain, static_cast<int>(k + 1), shape};
+    return chain_member(chain, k, plan(ctx));
+  }
+  // A new chain headed by this op's one tensor input (the other operands are scalars).
+  if (head_input < 0) return nullptr;
+  ChainStep& h = s;
+  (head_input == 0 ? h.a : h.b).value = 0;
+  (head_input == 0 ? h.a_input : h.b_input) = head_input;
+  auto fresh = std::make_shared<Chain>(false, numel(shape));
+  fresh->add_step(h);
+  values_[ctx.node.inputs[static_cast<size_t>(head_input)]] = Value{fresh, 0, shape};
+  values_[ctx.node.outputs[0]] = Value{fresh, 1, shape};
+  return chain_executor(fresh, plan(ctx), numel(shape));
+}
+
+}  // namespace netlens::cpu

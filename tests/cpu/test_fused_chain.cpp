@@ -1,0 +1,340 @@
+// Fused elementwise chains (netlens/cpu/fused_chain.hpp): a Conv or an elementwise op computing the
+// scalar elementwise ops after it in one pass, every intermediate still written.
+// - The step loop against separate loops written here (the ONNX definitions of Add/Sub/Mul/Div/
+//   Clip/Relu in float32), bit for bit, NaN/inf/-0 included, over block edges, with normal and
+//   non-temporal stores.
+// - Whole sessions (depthwise and dense convs with ReLU6 and decomposed hard-swish chains, a chain
+//   headed by an elementwise op, values read by other ops): the first run executes every op on its
+//   own; later runs execute the chains fused (the counter of skipped steps says so), and every tensor
+//   equals the first run's bit for bit. The convolutions also match a direct double-precision
+//   reference (relative L2 <= 1e-5, as tests/cpu/test_nn_ops.cpp) and the elementwise tensors the
+//   float32 definitions applied to the conv output (exact).
+// - MobileNetV2 and PP-OCRv4 det/rec (scripts/fetch-models.sh): the fused second run equals the
+//   unfused first run on every tensor, bit for bit (the first run is what the onnxruntime model
+//   tests check).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "cpu_reference.hpp"
+#include "netlens/cpu.hpp"
+#include "netlens/cpu/fused_chain.hpp"
+#include "netlens/onnx.hpp"
+#include "netlens/runtime.hpp"
+
+using namespace netlens;
+using cpu::ChainStep;
+using Op = ChainStep::Op;
+
+namespace {
+
+float ref_step(Op op, float a, float b, float lo, float hi) {
+  switch (op) {
+    case Op::Add: return a + b;
+    case Op::Sub: return a - b;
+    case Op::Mul: return a * b;
+    case Op::Div: return a / b;
+    case Op::Clip: return std::isnan(a) ? a : std::min(std::max(a, lo), hi);
+    case Op::Relu: return std::isnan(a) ? a : (a < 0.f ? 0.f : a);
+  }
+  return 0.f;
+}
+
+bool same_bits(float a, float b) {
+  if (std::isnan(a) && std::isnan(b)) return true;
+  return std::memcmp(&a, &b, sizeof a) == 0;
+}
+
+std::vector<float> random_values(size_t n, uint32_t seed, float scale = 8.f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(-scale, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+ChainStep step(Op op, int a, int b = -1, float sa = 0.f, float sb = 0.f) {
+  ChainStep s;
+  s.op = op;
+  s.a.value = a;
+  s.a.scalar = sa;
+  s.b.value = b;
+  s.b.scalar = sb;
+  return s;
+}
+
+TEST(FusedChain, StepsEqualSeparateLoopsBitForBit) {
+  // ReLU6, PP-OCR's folded BN + decomposed hard-swish, and every binary op with the scalar on
+  // either side or two chain values.
+  std::vector<ChainStep> steps = {
+      step(Op::Mul, -1, 0, 0.943f),           // 1 = 0.943 * head
+      step(Op::Add, 1, -1, 0.f, 0.504f),      // 2 = 1 + 0.504
+      step(Op::Add, 2, -1, 0.f, 3.f),         // 3 = 2 + 3
+      step(Op::Clip, 3),                      // 4 = clip(3, 0, 6)
+      step(Op::Mul, 2, 4),                    // 5 = 2 * 4
+      step(Op::Div, 5, -1, 0.f, 6.f),         // 6 = 5 / 6
+      step(Op::Sub, -1, 6, 1.5f),             // 7 = 1.5 - 6
+      step(Op::Div, -1, 0, 2.f),              // 8 = 2 / head
+      step(Op::Relu, 7),                      // 9 = relu(7)
+      step(Op::Sub, 9, 0),                    // 10 = 9 - head
+      step(Op::Clip, 0),                      // 11 = clip(head, -inf, 0.25)
+  };
+  steps[3].lo = 0.f;
+  steps[3].hi = 6.f;
+  steps[10].hi = 0.25f;
+  for (bool stream : {false, true})
+  for (int64_t n : {1, 15, 511, 512, 513, 1025, 5000}) {
+    const int64_t off = n > 16 ? 7 : 0, len = n - off;
+    std::vector<float> head = random_values(static_cast<size_t>(n), static_cast<uint32_t>(n));
+    const float specials[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                              -std::numeric_limits<float>::infinity(), -0.f, 0.f, -3.f, 3.f, 6.f};
+    for (size_t i = 0; i < std::size(specials) && i < head.size(); ++i) head[i * 3 % head.size()] = specials[i];
+    std::vector<std::vector<float>> got(steps.size() + 1, std::vector<float>(static_cast<size_t>(n), 42.f));
+    got[0] = head;
+    std::vector<float*> values;
+    for (auto& v : got) values.push_back(v.data());
+    cpu::apply_chain_steps(steps, values.data(), off, len, stream);
+    // Reference: each op over the whole range on its own.
+    std::vector<std::vector<float>> want(steps.size() + 1, std::vector<float>(static_cast<size_t>(n), 42.f));
+    want[0] = head;
+    for (size_t k = 0; k < steps.size(); ++k) {
+      const ChainStep& s = steps[k];
+      for (int64_t i = off; i < n; ++i) {
+        const float a = s.a.value >= 0 ? want[static_cast<size_t>(s.a.value)][static_cast<size_t>(i)] : s.a.scalar;
+        const float b = s.b.value >= 0 ? want[static_cast<size_t>(s.b.value)][static_cast<size_t>(i)] : s.b.scalar;
+        want[k + 1][static_cast<size_t>(i)] = ref_step(s.op, a, b, s.lo, s.hi);
+      }
+    }
+    for (size_t k = 1; k <= steps.size(); ++k)
+      for (int64_t i = 0; i < n; ++i)
+        ASSERT_TRUE(same_bits(got[k][static_cast<size_t>(i)], want[k][static_cast<size_t>(i)]))
+            << "stream " << stream << " n " << n << " step " << k - 1 << " element " << i << ": " << got[k][static_cast<size_t>(i)] << " vs "
+            << want[k][static_cast<size_t>(i)];
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Sessions.
+struct GraphBuilder {
+  Graph g;
+  uint32_t seed = 1;
+  GraphBuilder() { g.opsets[""] = 13; }
+  void input(const std::string& name, Shape s) {
+    ValueInfo v;
+    v.name = name;
+    v.dtype = DType::Float32;
+    for (int64_t d : s) v.dims.push_back(Dim{d, ""});
+    v.has_shape = true;
+    g.inputs.push_back(v);
+  }
+  std::string scalar(float v) {
+    std::string name = "c";  // appended, not "c" + ...: GCC 12 warns (-Wrestrict) on that
+    name += std::to_string(g.initializers.size());
+    g.initializers[name] = Tensor::from_f32({}, {v});
+    return name;
+  }
+  std::string weight(Shape s, float scale) {
+    std::string name = "w";
+    name += std::to_string(g.initializers.size());
+    Tensor t(DType::Float32, s);
+    std::mt19937 rng(seed++);
+    std::uniform_real_distribution<float> d(-scale, scale);
+    for (int64_t i = 0; i < t.numel(); ++i) t.data_as<float>()[i] = d(rng);
+    g.initializers[name] = t;
+    return name;
+  }
+  std::string node(const std::string& op, std::vector<std::string> in, std::map<std::string, AttrValue> attrs = {}) {
+    Node n;
+    n.name = op;
+    n.name += std::to_string(g.nodes.size());
+    n.op_type = op;
+    n.inputs = std::move(in);
+    n.outputs = {n.name};
+    n.outputs[0] += "_out";
+    n.attrs = std::move(attrs);
+    g.nodes.push_back(n);
+    return n.outputs[0];
+  }
+  void output(const std::string& name) {
+    ValueInfo v;
+    v.name = name;
+    g.outputs.push_back(v);
+  }
+  // x -> Add(3) -> Clip(0, 6) -> Mul(x, .) -> Div(6): hard-swish as PaddlePaddle exports it.
+  std::string hardswish(const std::string& x) {
+    const std::string a = node("Add", {x, scalar(3.f)});
+    const std::string c = node("Clip", {a, scalar(0.f), scalar(6.f)});
+    const std::string m = node("Mul", {x, c});
+    return node("Div", {m, scalar(6.f)});
+  }
+};
+
+// Every tensor of the store, copied.
+std::map<std::string, Tensor> snapshot(const Session& s) {
+  std::map<std::string, Tensor> m;
+  for (const PlannedTensor& t : s.activations().tensors())
+    if (!t.constant) m[t.name] = s.activations().fetch(t.name).clone();
+  return m;
+}
+
+void expect_same_bits(const std::map<std::string, Tensor>& a, const std::map<std::string, Tensor>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [name, t] : a) {
+    const Tensor& u = b.at(name);
+    ASSERT_EQ(t.nbytes(), u.nbytes()) << name;
+    EXPECT_EQ(0, std::memcmp(t.data(), u.data(), t.nbytes())) << name << " differs between the unfused and fused runs";
+  }
+}
+
+double rel_l2(const Tensor& got, const std::vector<double>& want) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    const double d = got.get_f64(static_cast<int64_t>(i)) - want[i];
+    num += d * d;
+    den += want[i] * want[i];
+  }
+  return std::sqrt(num / std::max(den, 1e-300));
+}
+
+Tensor random_input(Shape s, uint32_t seed) {
+  Tensor t(DType::Float32, s);
+  const std::vector<float> v = random_values(static_cast<size_t>(t.numel()), seed, 2.f);
+  std::memcpy(t.data(), v.data(), t.nbytes());
+  return t;
+}
+
+struct ConvSpec {
+  Shape x;       // input
+  int64_t oc, group, k, stride, dilation, pad;
+};
+
+// Conv(spec) -> ReLU6 -> (depthwise: the next conv) ... -> hard-swish with folded-BN scalars; a
+// residual Add of two chain values, a value that is a graph output, and one read by a MaxPool.
+void run_chain_graph(const ConvSpec& c, uint32_t seed) {
+  GraphBuilder b;
+  b.seed = seed;
+  b.input("x", c.x);
+  const int64_t ic = c.x[1];
+  const std::string w = b.weight({c.oc, ic / c.group, c.k, c.k}, 0.5f), bias = b.weight({c.oc}, 0.2f);
+  const std::vector<int64_t> s2{c.stride, c.stride}, d2{c.dilation, c.dilation}, p4(4, c.pad);
+  const std::string conv = b.node("Conv", {"x", w, bias}, {{"group", c.group}, {"strides", s2}, {"dilations", d2}, {"pads", p4}});
+  const std::string relu6 = b.node("Clip", {conv, b.scalar(0.f), b.scalar(6.f)});
+  // A second conv whose output runs PP-OCR's chain: Mul(w0) -> Add(w1) -> hard-swish -> Mul -> Add.
+  const std::string w2 = b.weight({c.oc, 1, 3, 3}, 0.5f);
+  const std::string dw = b.node("Conv", {relu6, w2}, {{"group", c.oc}, {"pads", std::vector<int64_t>{1, 1, 1, 1}}});
+  const std::string m = b.node("Mul", {b.scalar(0.943f), dw});
+  const std::string a = b.node("Add", {m, b.scalar(0.504f)});
+  const std::string hs = b.hardswish(a);
+  const std::string m2 = b.node("Mul", {b.scalar(0.476f), hs});
+  const std::string a2 = b.node("Add", {m2, b.scalar(-0.1f)});
+  const std::string res = b.node("Add", {a2, a});       // two values of the chain
+  const std::string pool = b.node("MaxPool", {hs}, {{"kernel_shape", std::vector<int64_t>{2, 2}}});  // not fusable
+  // A chain headed by an elementwise op (its input is a MaxPool output, not a conv's).
+  const std::string hs2 = b.hardswish(pool);
+  const std::string r = b.node("Relu", {hs2});
+  b.output(res);
+  b.output(relu6);
+  b.output(r);
+
+  auto backend = make_cpu_backend();
+  Session s(b.g, {backend.get()});
+  const Tensor x = random_input(c.x, seed + 100);
+  s.run({{"x", x}});
+  const auto first = snapshot(s);
+  const uint64_t taken0 = cpu::chain_steps_taken();
+  s.run({{"x", x}});
+  s.run({{"x", x}});
+  const uint64_t taken = cpu::chain_steps_taken() - taken0;
+  // Per run: relu6 (1) after conv 1; 8 steps + the residual Add (9) after conv 2; the second chain's
+  // executor is its Add, its Clip/Mul/Div/Relu (4) are taken.
+  EXPECT_EQ(taken, 2u * (1 + 9 + 4)) << "the chains did not run fused";
+  expect_same_bits(first, snapshot(s));
+
+  // References: the first conv in double, and the elementwise ops in float32 from the stored inputs.
+  cpuref::Geo g;
+  Shape y{c.x[0], c.oc};
+  for (int i = 0; i < 2; ++i) {
+    g.k.push_back(c.k);
+    g.s.push_back(c.stride);
+    g.d.push_back(c.dilation);
+    g.pb.push_back(c.pad);
+    g.pe.push_back(c.pad);
+    y.push_back((c.x[2 + i] + 2 * c.pad - ((c.k - 1) * c.dilation + 1)) / c.stride + 1);
+  }
+  const Tensor& cw = b.g.initializers.at(w);
+  const Tensor& cb = b.g.initializers.at(bias);
+  EXPECT_LE(rel_l2(first.at(conv), cpuref::conv_ref(x, cw, &cb, c.group, g, y)), 1e-5);
+  const Tensor& cv = first.at(conv);
+  const Tensor& r6 = first.at(relu6);
+  for (int64_t i = 0; i < cv.numel(); ++i)
+    ASSERT_TRUE(same_bits(r6.data_as<float>()[i], std::min(std::max(cv.data_as<float>()[i], 0.f), 6.f))) << i;
+  const Tensor& dv = first.at(dw);
+  const Tensor& hv = first.at(hs);
+  for (int64_t i = 0; i < dv.numel(); ++i) {
+    const float av = 0.943f * dv.data_as<float>()[i] + 0.504f;
+    const float want = av * std::min(std::max(av + 3.f, 0.f), 6.f) / 6.f;
+    ASSERT_TRUE(same_bits(hv.data_as<float>()[i], want)) << i;
+  }
+}
+
+TEST(FusedChain, DepthwiseNarrowRowsReluSixAndHardSwish) { run_chain_graph({{1, 16, 14, 14}, 16, 16, 3, 1, 1, 1}, 1); }
+TEST(FusedChain, DepthwiseStrideTwoDilated) { run_chain_graph({{1, 8, 17, 23}, 8, 8, 3, 2, 2, 2}, 2); }
+TEST(FusedChain, DepthwiseWideRows) { run_chain_graph({{1, 4, 9, 130}, 4, 4, 5, 1, 1, 2}, 3); }
+TEST(FusedChain, DensePointwise) { run_chain_graph({{1, 24, 28, 28}, 48, 1, 1, 1, 1, 0}, 4); }
+TEST(FusedChain, Dense3x3Blocked) { run_chain_graph({{1, 32, 10, 10}, 64, 1, 3, 1, 1, 1}, 5); }
+
+// A chain value that another node reads before a later step (a branch) and a Clip with run-time
+// bounds (not fusable) end or skip a chain without changing any value.
+TEST(FusedChain, RuntimeBoundsAndBranchesStayCorrect) {
+  GraphBuilder b;
+  b.input("x", {1, 8, 12, 12});
+  b.input("hi", {});
+  const std::string conv = b.node("Conv", {"x", b.weight({8, 1, 3, 3}, 0.5f)}, {{"group", int64_t{8}}, {"pads", std::vector<int64_t>{1, 1, 1, 1}}});
+  const std::string c = b.node("Clip", {conv, b.scalar(0.f), "hi"});  // run-time max: not a step
+  const std::string r = b.node("Relu", {conv});                        // a step
+  const std::string sum = b.node("Add", {c, r});                        // not a step (c is no chain value)
+  const std::string m = b.node("Mul", {r, b.scalar(2.f)});              // a step
+  b.output(sum);
+  b.output(m);
+  auto backend = make_cpu_backend();
+  Session s(b.g, {backend.get()});
+  const Tensor x = random_input({1, 8, 12, 12}, 9);
+  const Tensor hi = Tensor::from_f32({}, {0.5f});
+  s.run({{"x", x}, {"hi", hi}});
+  const auto first = snapshot(s);
+  const uint64_t taken0 = cpu::chain_steps_taken();
+  s.run({{"x", x}, {"hi", hi}});
+  EXPECT_EQ(cpu::chain_steps_taken() - taken0, 2u);
+  expect_same_bits(first, snapshot(s));
+  const Tensor& cv = first.at(conv);
+  for (int64_t i = 0; i < cv.numel(); ++i) {
+    const float v = cv.data_as<float>()[i];
+    ASSERT_EQ(first.at(sum).data_as<float>()[i], std::min(std::max(v, 0.f), 0.5f) + (v < 0.f ? 0.f : v));
+  }
+}
+
+// Real models: every tensor of a fused run equals the unfused first run's.
+void check_model(const char* file, const std::string& input, Shape shape) {
+  const std::filesystem::path model = std::filesystem::path(NETLENS_CACHE_DIR) / "models" / file;
+  if (!std::filesystem::exists(model)) GTEST_SKIP() << model << " is missing: run scripts/fetch-models.sh";
+  auto backend = make_cpu_backend();
+  Session s(load_onnx(model.string()), {backend.get()});
+  const Tensor x = random_input(shape, 7);
+  s.run({{input, x}});
+  const auto first = snapshot(s);
+  const uint64_t taken0 = cpu::chain_steps_taken();
+  s.run({{input, x}});
+  EXPECT_GT(cpu::chain_steps_taken() - taken0, 20u) << "no chain ran fused";
+  expect_same_bits(first, snapshot(s));
+}
+
+TEST(FusedChainModels, MobileNetV2FusedRunEqualsUnfused) { check_model("mobilenet_v2.onnx", "input", {1, 3, 224, 224}); }
+TEST(FusedChainModels, PpOcrV4DetFusedRunEqualsUnfused) { check_model("ppocrv4_det.onnx", "x", {1, 3, 256, 320}); }
+TEST(FusedChainModels, PpOcrV4RecFusedRunEqualsUnfused) { check_model("ppocrv4_rec.onnx", "x", {1, 3, 48, 320}); }
+
+}  // namespace
