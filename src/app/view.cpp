@@ -341,6 +341,7 @@ void View::show_device_values(std::vector<viz::ColorScale> scales, std::map<int,
   check_live_values();
   viz::Scene& shown = *scene_;
   device_values_ = true;
+  last_read_.reset();
   for (size_t i = 0; i < shown.layers.size(); ++i) {
     viz::SceneLayer& L = shown.layers[i];
     if (i < scales.size()) L.scale = scales[i];
@@ -379,12 +380,16 @@ void View::ensure_host_values(const std::vector<int>& layers) {
 std::optional<float> View::device_value(int layer, int64_t flat) {
   if (!device_values_ || layer < 0 || static_cast<size_t>(layer) >= scene_->layers.size() || scene_->has_values(layer))
     return std::nullopt;  // the host value (Renderer::pick reads the scene)
+  // A window probes the pixel under the mouse every frame: the last value read stands until it moves
+  // or a new result arrives (show_device_values forgets it).
+  if (last_read_ && last_read_->first == std::make_pair(layer, flat)) return last_read_->second;
   std::optional<float> v;
   with_session([&](const Session& ss) {
     v = live::read_value(ss, scene_->layout.layers[static_cast<size_t>(layer)].tensor.name, flat);
   });
   host_read_bytes_ += sizeof(float);
-  return v ? v : std::optional<float>(std::nanf(""));
+  last_read_ = std::make_pair(std::make_pair(layer, flat), v ? *v : std::nanf(""));
+  return last_read_->second;
 }
 
 bool View::set_scales(const viz::SceneOptions& opts) {

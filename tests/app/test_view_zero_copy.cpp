@@ -70,7 +70,7 @@ TEST(ViewZeroCopy, DeviceResultKeepsOnlyTheShownLayersOnTheHost) {
 
   // Picks on layers without host values read their one value (4 bytes each), equal to the session's.
   v.renderer().render(v.initial_camera());
-  int picks = 0;
+  int picks = 0, reads = 0;
   std::map<int, std::vector<float>> ref;
   for (int y = 0; y < 270 && picks < 40; y += 9)
     for (int x = 0; x < 480 && picks < 40; x += 9) {
@@ -81,10 +81,13 @@ TEST(ViewZeroCopy, DeviceResultKeepsOnlyTheShownLayersOnTheHost) {
       ASSERT_TRUE(p);
       if (!ref.count(p->layer)) ref[p->layer] = session_values(p->layer);
       EXPECT_EQ(p->value, ref[p->layer][static_cast<size_t>(p->flat)]) << p->tensor << " " << p->flat;
-      EXPECT_EQ(v.host_read_bytes() - b0, sizeof(float));
+      // One value read back, or none when the same neuron was just read (the window's per-frame probe).
+      EXPECT_LE(v.host_read_bytes() - b0, sizeof(float));
+      reads += v.host_read_bytes() - b0 == sizeof(float);
       ++picks;
     }
   EXPECT_GT(picks, 5);
+  EXPECT_GT(reads, 1);
   // live::read_value itself: float32 on the host backend, any element; out of range is nullopt.
   const std::string name = L.layers[0].tensor.name;
   EXPECT_EQ(live::read_value(s, name, 5), session_values(0)[5]);

@@ -219,6 +219,7 @@ class View final : public live::ResultSink {
   void ensure_host_values(const std::vector<int>& layers);
   std::optional<float> device_value(int layer, int64_t flat);
   bool device_values_ = false;  // the scene's codes and scales came from the GPU (show_device_values)
+  std::optional<std::pair<std::pair<int, int64_t>, float>> last_read_;  // device_value's last answer
   uint64_t host_read_bytes_ = 0;
   void check_live_values() const;
 
