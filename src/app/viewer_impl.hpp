@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -185,6 +186,7 @@ class Viewer {
   int64_t run_frames_ = 0;
   std::vector<double> run_frame_ms_, patch_ms_;
   std::vector<std::pair<size_t, size_t>> patch_fill_;  // per update: tensors filled, nodes done
+  std::set<std::string> patched_;  // layers of the current layout patched from the run's pieces
   int64_t wait_nodes_ = -1;  // script `wait-nodes N`
   std::optional<std::pair<std::string, bool>> pending_group_;  // model tree: (group, fold)
 };

@@ -80,6 +80,8 @@ void Viewer::apply_first_run() {
       size_t n = 0;
       const double t0 = glfwGetTime();
       view_->patch_scene([&](viz::Scene& sc) { n = patch_scene(sc, pieces); });
+      for (const auto& piece : pieces)
+        if (view_->layout().find(piece->name) >= 0) patched_.insert(piece->name);
       const double ms = (glfwGetTime() - t0) * 1000.0;
       // Every update rewrites the renderer's buffers: at most ~10% of the time goes to it.
       next_patch_at_ = glfwGetTime() + std::max(0.2, 0.009 * ms);
@@ -108,8 +110,13 @@ void Viewer::first_run_ended() {
   run_t1_ = glfwGetTime();
   const bool completed = p.state == RunProgress::State::Finished;
   if (completed) {
-    // The scene rebuilt from the finished run, as a view of a run made before the window draws it.
-    view_->set_values(viz::ValueMode::Activation);
+    // Every shown layer patched: the scene is already the one a complete build makes (the pieces are
+    // built as build_scene builds each layer); else it is rebuilt from the finished run.
+    bool whole = true;
+    for (const auto& l : view_->layout().layers) whole = whole && patched_.count(l.tensor.name);
+    if (whole) view_->refresh_panels();
+    else view_->set_values(viz::ValueMode::Activation);
+    patched_.clear();
     view_->renderer().set_subtitle(view_->spec().subtitle);
     std::fprintf(stderr, "netlens view: model ran in %.0f ms (prepared in %.0f ms on its thread)\n", p.run_ms, p.prepare_ms);
   } else {
@@ -142,11 +149,13 @@ void Viewer::show_partial_run() {
 void Viewer::after_relayout() {
   if (!o_.first_run_session) return;
   if (bg_ && !bg_ended_) {
+    patched_.clear();
     bg_->want(layout_names(view_->layout()));  // the new layout's computed layers come again
     next_patch_at_ = 0.0;
   } else if (bg_ended_ && view_->spec().structure_only) {
-    // A cancelled first run (no other run since): the new layout shows what was computed.
-    if (result_id_ == 0) show_partial_run();
+    // The layout of a structure-only view is made grey: a cancelled first run (no other run since)
+    // shows what was computed, a finished one its values.
+    if (result_id_ == 0 && run_progress_.state != RunProgress::State::Finished) show_partial_run();
     else view_->set_values(viz::ValueMode::Activation);
   }
 }
@@ -172,10 +181,15 @@ void Viewer::first_run_summary() const {
   if (patch_fill_.size() > 40) updates += ", ...";
   const double secs = (bg_ended_ ? run_t1_ : glfwGetTime()) - run_t0_;
   std::fprintf(stderr,
-               "netlens view: progressive start: structure frame at %.0f ms, complete frame at %.0f ms; while the model ran: "
+               "netlens view: progressive start: structure frame at %.0f ms, %s frame at %.0f ms; while the model ran: "
                "%lld frames in %.1f s (%.1f fps), frame time median %.1f ms, p95 %.1f ms; %zu updates (upload median %.0f ms; "
                "layers filled %s)\n",
-               first_frame_ms_, complete_ms_, static_cast<long long>(run_frames_), secs,
+               first_frame_ms_,
+               p.state == RunProgress::State::Finished    ? "complete"
+               : p.state == RunProgress::State::Cancelled ? "cancelled run's"
+               : p.ended()                                ? "failed run's"
+                                                          : "last",
+               complete_ms_, static_cast<long long>(run_frames_), secs,
                secs > 0 ? double(run_frames_) / secs : 0.0, median(run_frame_ms_), p95(run_frame_ms_), patch_ms_.size(),
                median(patch_ms_), updates.empty() ? "none" : updates.c_str());
 }

@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""The window's progressive start (issue 13) under Xvfb, lavapipe, CPU backend, from viewer scripts.
+
+1. ResNet-50 on a real photo: the first frame (script `wait-nodes 0`, taken before the run starts)
+   shows the structure with no layer filled: colourful (colour-map) pixels in the network's area
+   under 15% of the complete frame's (labels only); a frame once 40 nodes have run has at least as
+   many; the frame after the run is complete. The summary line reports updates drawn while the model
+   ran with some but not all layers filled, and the run's end.
+2. VGG-16: Esc once 3 nodes have run cancels the run: one line 'cancelled: run cancelled before node
+   K of N' with K < N, the view keeps the layers computed; the window still answers the script
+   afterwards (a key, two screenshots, close) and exits 0.
+Usage: test_view_progressive.py NETLENS MODELS_DIR WORK_DIR
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+
+NETLENS, MODELS, WORK = sys.argv[1], sys.argv[2], sys.argv[3]
+PHOTO = "/usr/lib/python3/dist-packages/skimage/data/chelsea.png"
+
+
+def colourful(path):
+    """Colour-map pixels in the central region (no side panels, title, legend or progress bar)."""
+    a = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    h, w, _ = a.shape
+    c = a[int(0.1 * h): int(0.7 * h), int(0.26 * w): int(0.74 * w)]
+    return int(((c.max(-1) - c.min(-1)) > 60).sum())
+
+
+def view(model, script_text, name, extra=()):
+    script = os.path.join(WORK, name + ".txt")
+    with open(script, "w") as f:
+        f.write(script_text)
+    p = subprocess.run(["xvfb-run", "-a", NETLENS, "view", model, "--input", PHOTO, "--size", "960x540",
+                        "--collapse", "none", "--script", script, *extra], capture_output=True, text=True, timeout=500)
+    err = p.stderr.replace("\r", "\n")
+    lines = [l for l in err.splitlines() if l.startswith("netlens view:")]
+    print("\n".join(lines))
+    assert p.returncode == 0, err[-3000:]
+    return lines
+
+
+def main():
+    shutil.rmtree(WORK, ignore_errors=True)
+    os.makedirs(WORK)
+    # 1. Structure first, then filled.
+    model = os.path.join(MODELS, "resnet50.onnx")
+    assert os.path.exists(model), "resnet50.onnx missing: scripts/export-torchvision.sh"
+    shots = [os.path.join(WORK, f"r{i}.png") for i in range(3)]
+    lines = view(model, f"wait-nodes 0\nscreenshot {shots[0]}\nwait-nodes 40\nscreenshot {shots[1]}\n"
+                        f"wait-input\nframes 3\nscreenshot {shots[2]}\nkey o\nframes 2\nclose\n", "resnet50")
+    assert any("structure on screen after" in l for l in lines), lines
+    assert any(l.startswith("netlens view: model ran in") for l in lines), lines
+    summary = [l for l in lines if "progressive start:" in l]
+    assert len(summary) == 1, lines
+    fills = [tuple(map(int, m)) for m in re.findall(r"(\d+)/(\d+)", summary[0].split("layers filled")[1])]
+    assert fills and fills[-1][0] == fills[-1][1], summary
+    assert any(0 < a < b for a, b in fills), f"no update with a partly filled network: {summary}"
+    counts = [colourful(s) for s in shots]
+    print("colourful pixels (structure, 40 nodes, complete):", counts)
+    assert counts[2] > 1000, counts
+    assert counts[0] < 0.15 * counts[2], counts
+    assert counts[1] >= counts[0], counts
+
+    # 2. Esc cancels the run; the window keeps answering.
+    vgg = os.path.join(MODELS, "vgg16.onnx")
+    assert os.path.exists(vgg), "vgg16.onnx missing: scripts/export-torchvision.sh"
+    c = [os.path.join(WORK, f"c{i}.png") for i in range(2)]
+    lines = view(vgg, f"wait-nodes 3\nkey esc\nwait-input\nframes 2\nscreenshot {c[0]}\nkey o\nframes 3\n"
+                      f"screenshot {c[1]}\nframes 2\nclose\n", "vgg16")
+    cancelled = [l for l in lines if "cancelled: run cancelled before node" in l]
+    assert len(cancelled) == 1, lines
+    k, n = map(int, re.search(r"before node (\d+) of (\d+)", cancelled[0]).groups())
+    assert 3 <= k < n, cancelled
+    m = re.search(r"showing the (\d+) of (\d+) layers computed \((\d+) of (\d+) nodes run\)", cancelled[0])
+    assert m and 0 < int(m.group(1)) < int(m.group(2)) and int(m.group(3)) < int(m.group(4)), cancelled
+    assert not any(l.startswith("netlens view: model ran in") for l in lines), lines
+    for s in c:
+        assert os.path.getsize(s) > 0, s
+    print("cancelled at node %d of %d; screenshots after the cancel:" % (k, n), [colourful(s) for s in c])
+    print("OK")
+
+
+if __name__ == "__main__":
+    main()
