@@ -36,9 +36,8 @@ void print_vulkan_devices(const CudaDeviceInfo& cuda, const std::string& interop
                          .vulkan = devs,
                          .interop = interop};
   const live::DataPathChoice choice = live::choose_data_path(in);
-  // The choice is what `render --input` takes; the window viewer always stages through the host
-  // (its interop path is the frame-driver work still to come), and saying otherwise would mislead.
-  std::printf("%s (render --input)\n", choice.line.c_str());
+  // The choice live input takes, offscreen and in the window alike.
+  std::printf("%s (render --input, view --input)\n", choice.line.c_str());
   if (choice.path == live::DataPath::Interop)
     std::printf("           view: staging upload (the window viewer does not use interop yet)\n");
 }
