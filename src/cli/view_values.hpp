@@ -1,8 +1,9 @@
 // The View panel's value modes in `netlens view MODEL` (issue 14): activations, gradients or
 // gradient x activation of a target (explain's grammar; default the top class), switched in the
 // View panel or with G (which cycles the three). The smallest mechanism the live pipeline allows:
-// the viewer's thread runs Session::backward on the session the pipeline owns, under the pipeline's
-// session lock (LivePipeline::with_session: no run is in flight), then View::set_values. A new
+// Session::backward (and an explanation's runs) on the session the pipeline owns, run on its
+// inference thread between two runs (LivePipeline::call: the thread that prepared the session),
+// then View::set_values on the viewer's thread. A new
 // input (Load, drop, a folder's next image) arrives as activations: the view is set back to
 // activations just before the result is taken (a live result holds activations only), and the
 // chosen mode is applied again to the new run once it is on screen.
