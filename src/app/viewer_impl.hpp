@@ -184,7 +184,7 @@ class Viewer {
   double run_t0_ = 0, run_t1_ = 0, last_run_draw_ = 0, next_patch_at_ = 0;
   double first_frame_ms_ = -1, complete_ms_ = -1;
   int64_t run_frames_ = 0;
-  std::vector<double> run_frame_ms_, patch_ms_;
+  std::vector<double> run_frame_ms_, patch_ms_, after_frame_ms_;
   std::vector<std::pair<size_t, size_t>> patch_fill_;  // per update: tensors filled, nodes done
   std::set<std::string> patched_;  // layers of the current layout patched from the run's pieces
   int64_t wait_nodes_ = -1;  // script `wait-nodes N`

@@ -169,6 +169,8 @@ void Viewer::note_first_run_frame() {
   if (run_active() && bg_) {
     run_frame_ms_.push_back(frame_ms_.back());
     ++run_frames_;
+  } else if (bg_ended_) {
+    after_frame_ms_.push_back(frame_ms_.back());  // the same view with nothing running
   }
 }
 
@@ -183,7 +185,7 @@ void Viewer::first_run_summary() const {
   std::fprintf(stderr,
                "netlens view: progressive start: structure frame at %.0f ms, %s frame at %.0f ms; while the model ran: "
                "%lld frames in %.1f s (%.1f fps), frame time median %.1f ms, p95 %.1f ms; %zu updates (upload median %.0f ms; "
-               "layers filled %s)\n",
+               "layers filled %s); after it: %zu frames, frame time median %.1f ms\n",
                first_frame_ms_,
                p.state == RunProgress::State::Finished    ? "complete"
                : p.state == RunProgress::State::Cancelled ? "cancelled run's"
@@ -191,7 +193,7 @@ void Viewer::first_run_summary() const {
                                                           : "last",
                complete_ms_, static_cast<long long>(run_frames_), secs,
                secs > 0 ? double(run_frames_) / secs : 0.0, median(run_frame_ms_), p95(run_frame_ms_), patch_ms_.size(),
-               median(patch_ms_), updates.empty() ? "none" : updates.c_str());
+               median(patch_ms_), updates.empty() ? "none" : updates.c_str(), after_frame_ms_.size(), median(after_frame_ms_));
 }
 
 void Viewer::run_overlay(float W, float H) {
