@@ -506,6 +506,22 @@ TEST(LivePipeline, FeederShutdownInterruptsAStalledSource) {
   }  // ~LivePipeline
 }
 
+// live::InferenceThread: call() runs on the one thread (the same for every call), returns the value,
+// rethrows the exception (the thread survives it), runs directly when made from that thread, and
+// post()ed tasks run in order before a later call returns.
+TEST(InferenceThread, CallRunsOnItsThreadInOrderAndRethrows) {
+  live::InferenceThread t;
+  const std::thread::id id = t.call([] { return std::this_thread::get_id(); });
+  EXPECT_NE(id, std::this_thread::get_id());
+  EXPECT_EQ(t.call([] { return std::this_thread::get_id(); }), id);
+  EXPECT_EQ(t.call([] { return 6 * 7; }), 42);
+  EXPECT_THROW(t.call([]() -> int { throw Error(ErrorKind::Input, "inside"); }), Error);
+  std::vector<int> order;
+  for (int i = 0; i < 5; ++i) t.post([&order, i] { order.push_back(i); });
+  EXPECT_EQ(t.call([&] { return t.call([] { return 7; }); }), 7) << "a call from the thread itself runs directly";
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
+}
+
 // The session made on an InferenceThread and handed to the pipeline is prepared once: the arena
 // allocator (called once per prepare) runs once, every run and call() happen on that thread, and the
 // results equal a fresh session's; the re-planning form prepares twice (the cost the thread saves).
