@@ -372,8 +372,11 @@ void Session::prepare(const std::map<std::string, Shape>& shapes) {
     if (arena_size[b] && opts_.arena_allocator) impl_->arenas[b] = opts_.arena_allocator(*backends_[b], arena_size[b]);
     if (arena_size[b] && !impl_->arenas[b]) impl_->arenas[b] = backends_[b]->allocate(arena_size[b]);
     store_.arenas_[b] = impl_->arenas[b].get();
-    if (weight_size[b]) {
-      impl_->weights[b] = backends_[b]->allocate(weight_size[b]);
+    // Every constant a device node reads gets a pointer into the weight buffer, 0-byte ones
+    // included (an empty axes or roi input): when they are a backend's only constants the buffer
+    // is one 256-byte block (allocate(0) may give no memory; a null view means "omitted input").
+    if (!weight_offset[b].empty()) {
+      impl_->weights[b] = backends_[b]->allocate(std::max<size_t>(weight_size[b], 256));
       for (const auto& [name, off] : weight_offset[b]) {
         void* dst = static_cast<std::byte*>(impl_->weights[b].get()) + off;
         backends_[b]->copy_from_host(dst, consts.at(name).data(), consts.at(name).nbytes());
