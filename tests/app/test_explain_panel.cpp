@@ -17,6 +17,7 @@
 #include "netlens/io.hpp"
 #include "netlens/onnx.hpp"
 #include "netlens/app/view.hpp"
+#include "mobilenet_run.hpp"
 #include "netlens/render/context.hpp"
 #include "netlens/render/renderer.hpp"
 
@@ -43,21 +44,12 @@ size_t slab_mismatches(const app::View& v, int li, const fs::path& npy) {
 }
 
 TEST(ExplainPanel, PickedTargetAndMethodMatchTheCli) {
-  const fs::path model = fs::path(NETLENS_CACHE_DIR) / "models" / "mobilenet_v2.onnx";
-  const fs::path photo = "/usr/lib/python3/dist-packages/skimage/data/chelsea.png";
-  ASSERT_TRUE(fs::exists(model)) << model;
-  ASSERT_TRUE(fs::exists(photo)) << photo;
-  const fs::path dir = fs::path(::testing::TempDir()) / "explain_panel";
-  fs::create_directories(dir);
-  ImagePreprocess pp{.width = 224, .height = 224, .mean = {0.485f, 0.456f, 0.406f}, .std = {0.229f, 0.224f, 0.225f}};
-  write_npy((dir / "x.npy").string(), load_image(photo.string(), pp));
-  const Tensor x = read_npy((dir / "x.npy").string());
-
-  std::unique_ptr<Backend> cpu = make_cpu_backend();
-  Session s(load_onnx(model.string()), {cpu.get()});
-  const std::string in = s.graph().inputs.front().name;
-  s.prepare({{in, x.shape()}});
-  s.run({{in, x}});
+  test::MobileNetRun r;
+  ASSERT_NO_FATAL_FAILURE(test::run_mobilenet_on_chelsea("explain_panel", r));
+  Session& s = *r.s;
+  const fs::path& model = r.model;
+  const fs::path& dir = r.dir;
+  const std::string& in = r.input;
 
   ui::ExplainPanel panel;
   // Top class first (the panel's default), so the view has gradients to show.
