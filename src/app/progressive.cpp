@@ -83,7 +83,7 @@ ProgressiveReport render_progressive(Session& s, const std::map<std::string, Ten
     else if (static_cast<size_t>(n) < total) by_node[static_cast<size_t>(n)].push_back(i);
   }
   std::vector<std::shared_ptr<const FilledTensor>> pending;
-  size_t filled = 0;
+  size_t filled = 0, patched = 0;
   bool started = false;
   RunControl ctl;
   size_t next = 1;  // the next frame index in 1..frames-1
@@ -99,7 +99,7 @@ ProgressiveReport render_progressive(Session& s, const std::map<std::string, Ten
     filled += now.size();
     if (next >= static_cast<size_t>(job.frames) || (node + 1) * static_cast<size_t>(job.frames) < next * n) return;
     while (next < static_cast<size_t>(job.frames) && (node + 1) * static_cast<size_t>(job.frames) >= next * n) ++next;
-    view.patch_scene([&](viz::Scene& sc) { patch_scene(sc, pending); });
+    view.patch_scene([&](viz::Scene& sc) { patched += patch_scene(sc, pending); });
     pending.clear();
     char sub[160];
     std::snprintf(sub, sizeof sub, "computing: node %zu of %zu, %zu of %zu layers filled (grey: not computed yet)", node + 1,
@@ -114,8 +114,10 @@ ProgressiveReport render_progressive(Session& s, const std::map<std::string, Ten
     write_json();
     throw;
   }
-  // The complete frame: rebuilt as the View builds it, with the frame's own subtitle.
-  view.set_values(viz::ValueMode::Activation);
+  // The complete frame, with the frame's own subtitle: when every layer came as a piece the patched
+  // scene is already the complete build (byte for byte, see FilledTensor), else it is rebuilt.
+  view.patch_scene([&](viz::Scene& sc) { patched += patch_scene(sc, pending); });
+  if (patched != nlayers) view.set_values(viz::ValueMode::Activation);
   view.renderer().set_subtitle(job.frame.subtitle);
   rep.nodes_run = total;
   rep.complete_frame_ms = write(total, nlayers);
