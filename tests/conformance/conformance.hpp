@@ -104,9 +104,10 @@ struct BackendUnderTest {
 };
 Backend& cpu_backend();
 // Every backend other than the CPU reference this build has (each CUDA precision mode and the
-// direct-convolution mode); NETLENS_CONFORMANCE_SELF_CHECK=1 adds a second CPU backend and one
-// without backward kernels (so both backward paths run), which proves the harness works on
-// machines without a GPU and nothing about any backend.
+// direct-convolution mode); NETLENS_CONFORMANCE_SELF_CHECK=1 adds a second CPU backend, one
+// without backward kernels (so both backward paths run) and one posing as a device (so the
+// Session's device gradient arenas run), which proves the harness and the runtime's placement work
+// on machines without a GPU and nothing about any GPU backend.
 std::vector<BackendUnderTest>& other_backends();
 
 // ---- running ------------------------------------------------------------------------------------

@@ -93,6 +93,35 @@ class ForwardOnly final : public Backend {
   std::unique_ptr<Backend> inner_;
 };
 
+// A CPU backend that calls itself a device (DeviceKind::Cuda): a Session gives it its own activation
+// and gradient arenas and moves data through its copies and fill_zero, as for the CUDA backend, so
+// the device-arena path of Session::backward runs for every case on machines without a GPU.
+class HostAsDevice final : public Backend {
+ public:
+  explicit HostAsDevice(std::unique_ptr<Backend> inner) : inner_(std::move(inner)) {}
+  std::string name() const override { return "cpu-as-device"; }
+  DeviceKind device() const override { return DeviceKind::Cuda; }
+  std::optional<std::string> unsupported_reason(const NodeContext& ctx) const override { return inner_->unsupported_reason(ctx); }
+  std::unique_ptr<Kernel> plan(const NodeContext& ctx) override { return inner_->plan(ctx); }
+  std::optional<std::string> backward_unsupported_reason(const NodeContext& ctx) const override {
+    return inner_->backward_unsupported_reason(ctx);
+  }
+  std::unique_ptr<GradKernel> plan_backward(const NodeContext& ctx, const std::vector<bool>& need) override {
+    return inner_->plan_backward(ctx, need);
+  }
+  size_t available_memory() const override { return inner_->available_memory(); }
+  DeviceBuffer allocate(size_t bytes) override { return inner_->allocate(bytes); }
+  void copy_from_host(void* d, const void* s, size_t n) override { inner_->copy_from_host(d, s, n); }
+  void copy_to_host(void* d, const void* s, size_t n) override { inner_->copy_to_host(d, s, n); }
+  void fill_zero(void* d, size_t n) override {
+    if (n) std::memset(d, 0, n);
+  }
+  void synchronize() override { inner_->synchronize(); }
+
+ private:
+  std::unique_ptr<Backend> inner_;
+};
+
 // ---- building cases -----------------------------------------------------------------------------
 Tensor rand_f32(const Shape& s, float lo, float hi) {
   Tensor t(DType::Float32, s);
@@ -172,6 +201,8 @@ std::vector<BackendUnderTest>& other_backends() {
       l.push_back(BackendUnderTest{"cpu-self-check", owned.back().get(), "", {}, {}, {}, {}});
       owned.push_back(std::make_unique<ForwardOnly>(make_cpu_backend()));
       l.push_back(BackendUnderTest{"cpu-forward-only", owned.back().get(), "", {}, {}, {}, {}});
+      owned.push_back(std::make_unique<HostAsDevice>(make_cpu_backend()));
+      l.push_back(BackendUnderTest{"cpu-as-device", owned.back().get(), "", {}, {}, {}, {}});
     }
 #ifdef NETLENS_CONFORMANCE_CUDA
     // Reduced-precision modes: Conv/ConvTranspose/Gemm/MatMul within 5e-3 relative L2 per op
