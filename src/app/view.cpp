@@ -360,20 +360,22 @@ std::vector<int> View::host_layers() const {
   return l;
 }
 
-void View::ensure_host_values(const std::vector<int>& layers) {
+void View::ensure_host_values(const std::vector<int>& layers, bool session_held) {
   if (!device_values_) return;
   viz::Scene& shown = *scene_;
   for (int l : layers) {
     if (l < 0 || static_cast<size_t>(l) >= shown.layers.size() || shown.has_values(l)) continue;
     const viz::LayerVolume& lv = shown.layout.layers[static_cast<size_t>(l)];
-    with_session([&](const Session& ss) {
+    auto read = [&](const Session& ss) {
       Tensor t = viz::value_fetch(ss, viz::ValueMode::Activation)(lv.tensor.name);  // that tensor only
       host_read_bytes_ += t.nbytes();
       if (t.dtype() != DType::Float32) t = t.cast(DType::Float32);
       std::vector<float> v(t.data_as<float>(), t.data_as<float>() + std::min<int64_t>(t.numel(), lv.dims.count));
       v.resize(static_cast<size_t>(lv.dims.count), 0.0f);
       shown.layers[static_cast<size_t>(l)].values = std::move(v);
-    });
+    };
+    if (session_held) read(s_);  // the caller holds the session (draw_panels' when_readable)
+    else with_session(read);
   }
 }
 
@@ -484,7 +486,7 @@ void View::draw_panels(bool shown, const std::function<bool(const std::function<
   const int inset = ui::column_width(o.width, o.height);
   r_->set_insets(inset, inset);
   auto draw = [&] {
-    ensure_host_values(host_layers());  // zero-copy path: the panels' layer, read when it is shown
+    ensure_host_values(host_layers(), /*session_held=*/true);  // zero-copy path: the panels' layer, read when shown
     gui_->begin_frame(o.width, o.height);
     panels_->draw(o.width, o.height);
     if (presenter_) presenter_(o.width, o.height);

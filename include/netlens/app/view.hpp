@@ -216,7 +216,9 @@ class View final : public live::ResultSink {
   render::UploadStats replace_scene(viz::Scene next);  // moved in, renderer updated in place
   // The zero-copy path: host values of `layers` read from the session where the shown result lacks
   // them; one neuron's value for a pick on a layer without them.
-  void ensure_host_values(const std::vector<int>& layers);
+  // `session_held`: the caller already holds the session (inside draw_panels' when_readable), so it
+  // is read directly instead of through the SessionAccess (which would lock it again).
+  void ensure_host_values(const std::vector<int>& layers, bool session_held = false);
   std::optional<float> device_value(int layer, int64_t flat);
   bool device_values_ = false;  // the scene's codes and scales came from the GPU (show_device_values)
   std::optional<std::pair<std::pair<int, int64_t>, float>> last_read_;  // device_value's last answer
