@@ -1,4 +1,6 @@
 // CUDA reverse mode of the nn family (cuda_grad.hpp contract):
+// - ConvTranspose: the reverse pair (dX a forward convolution of dY, dW a backward-filter with the
+//   roles swapped).
 // - Conv: cuDNN backward-data for dX, backward-filter only when dW is wanted (weight gradients),
 //   both with beta = 1 so cuDNN adds into the gradient; engines chosen and timed as the forward's
 //   (cudnn_conv.cpp, same precision filter); groups and dilations included; dB a per-channel sum.
@@ -105,6 +107,80 @@ std::optional<std::string> check_conv(const NodeContext& ctx) {
   if (group <= 0 || ctx.inputs[0].shape[1] % group != 0) return std::string("bad group count");
   for (const TensorInfo* t : {&ctx.inputs[0], &ctx.outputs[0]})
     if (numel(t->shape) == 0) return std::string("empty tensor");
+  return std::nullopt;
+}
+
+// ConvTranspose y = convT(x, w), w [C, K/G, k...]: cuDNN's backward-data of a convolution whose
+// filter is w. Its adjoint for x is that convolution's forward: dx = conv(dy, w) (C outputs, K/G
+// inputs per group; output_padding only adds dy rows no tap reads back); for w the convolution's
+// backward-filter with the roles swapped: dw = bwd_filter(X = dy, dY = x).
+class ConvTransposeGradKernel final : public GradKernel {
+ public:
+  ConvTransposeGradKernel(Context& c, const NodeContext& ctx, const Need& need) : c_(c) {
+    const Shape& x = ctx.inputs[0].shape;
+    const Shape& w = ctx.inputs[1].shape;
+    const Shape& y = ctx.outputs[0].shape;
+    const size_t n = x.size() - 2;
+    const std::vector<int64_t> kernel(w.begin() + 2, w.end());
+    const SpatialGeometry g = conv_geometry(ctx.node, x, kernel);  // the CUDA forward's reading
+    for (size_t i = 0; i < n; ++i)
+      if (g.pad_begin[i] != g.pad_end[i]) refuse(ctx, "a transposed convolution with asymmetric pads");
+    ConvSpec base;
+    base.where = ctx.node.describe() + " (backward)";
+    base.strides = g.strides;
+    base.dilations = g.dilations;
+    base.pad_begin = g.pad_begin;
+    base.pad_end = g.pad_end;
+    base.accumulate = true;
+    base.w = w;
+    Shape xs = x, ys = y;
+    if (n == 1) {
+      for (Shape* sh : {&xs, &ys, &base.w}) sh->push_back(1);
+      base.pad_begin.push_back(0);
+      base.pad_end.push_back(0);
+      base.strides.push_back(1);
+      base.dilations.push_back(1);
+    }
+    if (wanted(need, 0)) {
+      ConvSpec sp = base;  // forward: "x" is dy, "y" is dx
+      sp.x = ys;
+      sp.y = xs;
+      data_ = std::make_unique<CudnnConv>(c, sp);
+    }
+    if (wanted(need, 1)) {
+      ConvSpec sp = base;  // backward filter: "x" is dy, "w" is dw, "y" is x
+      sp.backward_filter = true;
+      sp.x = ys;
+      sp.y = xs;
+      filter_ = std::make_unique<CudnnConv>(c, sp);
+    }
+    want_b_ = wanted(need, 2) && has_input(ctx, 2);
+    batch_ = y[0];
+    channels_ = y[1];
+    spatial_ = spatial_of(y);
+  }
+
+  void run(const GradViews& v) override {
+    const float* dy = grad_out(v, 0);
+    if (!dy) return;
+    if (float* dx = data_ ? grad_in(v, 0) : nullptr) data_->execute(dy, fwd_in(v, 1), dx);
+    if (float* dw = filter_ ? grad_in(v, 1) : nullptr) filter_->execute(dy, dw, const_cast<float*>(fwd_in(v, 0)));
+    if (float* db = want_b_ ? grad_in(v, 2) : nullptr)
+      NL_LAUNCH_CHECK(kern::launch_channel_dot_add(dy, nullptr, nullptr, nullptr, db, batch_, channels_, spatial_, c_.s()));
+  }
+
+ private:
+  Context& c_;
+  std::unique_ptr<CudnnConv> data_, filter_;
+  bool want_b_ = false;
+  int64_t batch_ = 0, channels_ = 0, spatial_ = 0;
+};
+
+std::optional<std::string> check_conv_transpose(const NodeContext& ctx) {
+  if (auto r = check_conv(ctx)) return r;
+  if (ctx.node.has_attr("output_shape")) return std::string("output_shape attribute");
+  const std::string ap = ctx.node.attr_string("auto_pad", "NOTSET");
+  if (ap != "NOTSET" && ap != "VALID") return "auto_pad " + ap;
   return std::nullopt;
 }
 
@@ -315,6 +391,10 @@ void register_nn_grads(CudaGradTable& t) {
   t["Conv"] = CudaGradOp{check_conv, [](Context& c, const NodeContext& ctx, const Need& need) -> std::unique_ptr<GradKernel> {
                            return std::make_unique<ConvGradKernel>(c, ctx, need);
                          }};
+  t["ConvTranspose"] = CudaGradOp{check_conv_transpose,
+                                  [](Context& c, const NodeContext& ctx, const Need& need) -> std::unique_ptr<GradKernel> {
+                                    return std::make_unique<ConvTransposeGradKernel>(c, ctx, need);
+                                  }};
   t["Gemm"] = CudaGradOp{[](const NodeContext& ctx) -> std::optional<std::string> {
                            if (ctx.inputs[0].shape.size() != 2 || ctx.inputs[1].shape.size() != 2) return std::string("Gemm needs 2-D A and B");
                            if (has_input(ctx, 2) && ctx.inputs[2].shape.size() > 2) return std::string("C of rank > 2");
