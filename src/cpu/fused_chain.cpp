@@ -117,8 +117,12 @@ class ChainExecutor final : public Kernel {
     const int64_t chunks = (n_ + kChunk - 1) / kChunk;
     const Chain& c = *chain_;
     const int64_t n = n_;
-#pragma omp parallel for schedule(static) if (chunks > 1)
-    for (int64_t i = 0; i < chunks; ++i) c.apply(i * kChunk, std::min(kChunk, n - i * kChunk));
+#pragma omp parallel if (chunks > 1)
+    {
+#pragma omp for schedule(static)
+      for (int64_t i = 0; i < chunks; ++i) c.apply(i * kChunk, std::min(kChunk, n - i * kChunk));
+      chain_store_fence();
+    }
     chain_->finish(true);
   }
 
@@ -132,17 +136,20 @@ class ChainExecutor final : public Kernel {
 
 namespace {
 
-// Copies n floats to dst with non-temporal stores where 16-byte aligned: the outputs of a large
+// Copies n floats to dst with non-temporal stores: the outputs of a large
 // chain are written once and not read again soon, and a normal store first reads each line into the
 // cache (read for ownership), doubling the memory traffic that bounds these passes. SSE2, so the
 // baseline build has it.
+// Whole 64-byte lines only: a partly streamed line costs a read-modify-write of memory (the pieces
+// of rows and planes that tiles and planes hand in start anywhere), so their ends are stored normally.
 void stream_copy(float* dst, const float* src, int64_t n) {
   int64_t i = 0;
-  while (i < n && (reinterpret_cast<uintptr_t>(dst + i) & 15) != 0) {
+  while (i < n && (reinterpret_cast<uintptr_t>(dst + i) & 63) != 0) {
     dst[i] = src[i];
     ++i;
   }
-  for (; i + 4 <= n; i += 4) _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
+  for (; i + 16 <= n; i += 16)
+    for (int64_t j = 0; j < 16; j += 4) _mm_stream_ps(dst + i + j, _mm_loadu_ps(src + i + j));
   for (; i < n; ++i) dst[i] = src[i];
 }
 
@@ -173,8 +180,9 @@ void apply_chain_steps(std::span<const ChainStep> steps, float* const* values, i
     }
     for (size_t k = 0; k < n; ++k) stream_copy(values[k + 1] + b, tmp[k], m);
   }
-  if (stream) _mm_sfence();  // the streamed lines are visible before another thread reads them
 }
+
+void chain_store_fence() { _mm_sfence(); }
 
 namespace {
 bool stream_default(int64_t numel) {

@@ -87,8 +87,12 @@ class WrappedPrimitive : public Kernel {
       if (fused) {
         const int64_t n = out[0].numel(), chunks = (n + kChainChunk - 1) / kChainChunk;
         const Chain& c = *chain_;
-#pragma omp parallel for schedule(static) if (chunks > 1)
-        for (int64_t i = 0; i < chunks; ++i) c.apply(i * kChainChunk, std::min(kChainChunk, n - i * kChainChunk));
+#pragma omp parallel if (chunks > 1)
+        {
+#pragma omp for schedule(static)
+          for (int64_t i = 0; i < chunks; ++i) c.apply(i * kChainChunk, std::min(kChainChunk, n - i * kChainChunk));
+          chain_store_fence();
+        }
       }
       chain_->finish(fused);
     }
@@ -340,6 +344,7 @@ class DepthwiseConv2d : public Kernel {
         }
         if (chain) chain->apply(p * out_plane, out_plane);
       }
+      if (chain) chain_store_fence();
     }
     if (chain_) chain_->finish(fused);
   }
@@ -386,7 +391,9 @@ class PointwiseConv : public Kernel {
     const int64_t ic = ic_, oc = oc_, hw = hw_, mb = mb_, nb = nb_;
     const float* w = w_.data();
     std::atomic<bool> failed{false};
-#pragma omp parallel for schedule(static) if (tiles > 1)
+#pragma omp parallel if (tiles > 1)
+    {
+#pragma omp for schedule(static)
     for (int64_t t = 0; t < tiles; ++t) {
       const int64_t b = t / (row_blocks * col_blocks), rem = t % (row_blocks * col_blocks);
       const int64_t r0 = rem / col_blocks * mb, p0 = rem % col_blocks * nb;
@@ -402,6 +409,8 @@ class PointwiseConv : public Kernel {
         }
         if (chain) chain->apply((b * oc + r0 + r) * hw + p0, cols);
       }
+    }
+    if (chain) chain_store_fence();
     }
     if (chain_) chain_->finish(fused && !failed);
     if (failed) throw Error(ErrorKind::Internal, "oneDNN sgemm failed in a pointwise convolution");

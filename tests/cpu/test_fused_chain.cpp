@@ -99,6 +99,7 @@ TEST(FusedChain, StepsEqualSeparateLoopsBitForBit) {
     std::vector<float*> values;
     for (auto& v : got) values.push_back(v.data());
     cpu::apply_chain_steps(steps, values.data(), off, len, stream);
+    cpu::chain_store_fence();
     // Reference: each op over the whole range on its own.
     std::vector<std::vector<float>> want(steps.size() + 1, std::vector<float>(static_cast<size_t>(n), 42.f));
     want[0] = head;
