@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <vector>
 
 #include "netlens/app/view.hpp"
@@ -19,6 +20,7 @@
 #include "netlens/onnx.hpp"
 #include "netlens/render/context.hpp"
 #include "netlens/render/renderer.hpp"
+#include "netlens/ui/panels.hpp"
 
 using namespace netlens;
 
@@ -93,6 +95,52 @@ TEST(ViewZeroCopy, DeviceResultKeepsOnlyTheShownLayersOnTheHost) {
   EXPECT_EQ(live::read_value(s, name, 5), session_values(0)[5]);
   EXPECT_FALSE(live::read_value(s, name, L.layers[0].dims.count * 1000));
   EXPECT_FALSE(live::read_value(s, "no such tensor", 0));
+}
+
+// With panels and a locking SessionAccess (as the live pipeline gives the viewer): the panels' layer
+// is read while the panels' draw holds the session (no second lock: a deadlock would hang here and
+// fail by the test timeout), and only that layer and the selection's reach the host.
+TEST(ViewZeroCopy, PanelsLayerIsReadUnderTheDrawsLock) {
+  const auto model = std::filesystem::path(NETLENS_CACHE_DIR) / "models" / "ppocr_cls.onnx";
+  if (!std::filesystem::exists(model)) GTEST_SKIP() << model << " missing (scripts/fetch-models.sh)";
+  auto cpu = make_cpu_backend();
+  ImagePreprocess pp{.width = 192, .height = 48, .mean = {0.5f, 0.5f, 0.5f}, .std = {0.5f, 0.5f, 0.5f}, .bgr = true};
+  Tensor x = load_image((std::filesystem::path(NETLENS_SAMPLES_DIR) / "line_192x48.png").string(), pp);
+  Session s(load_onnx(model.string()), {cpu.get()});
+  s.run({{"x", x}});
+  std::mutex m;  // not recursive, like LivePipeline's session mutex
+  app::SessionAccess access = [&](const std::function<void(const Session&)>& fn) {
+    std::lock_guard<std::mutex> lk(m);
+    fn(s);
+  };
+  app::View v(zc_context(), s, app::FrameSpec{.width = 960, .height = 540}, access);
+  const int focus = 2;
+  v.open_panels(app::PanelSpec{}, focus);
+  v.settle_panels();
+  EXPECT_EQ(v.host_layers(), std::vector<int>{focus});
+  std::vector<viz::ColorScale> scales;
+  for (const auto& l : v.scene().layers) scales.push_back(l.scale);
+  v.show_device_values(scales, {});  // read now through the access (not held here)
+  EXPECT_TRUE(v.scene().has_values(focus));
+  for (int i = 0; i < static_cast<int>(v.scene().layers.size()); ++i) {
+    if (i != focus) {
+      EXPECT_FALSE(v.scene().has_values(i)) << i;
+    }
+  }
+  // The panels move to another layer (a model-tree click): read in the next frame's panels, under
+  // the draw's lock.
+  const int focus2 = 4;
+  v.panels()->set_focus(focus2);
+  EXPECT_FALSE(v.scene().has_values(focus2));
+  auto when_readable = [&](const std::function<void()>& draw) {
+    std::unique_lock<std::mutex> lk(m, std::try_to_lock);
+    if (!lk.owns_lock()) return false;
+    draw();
+    return true;
+  };
+  v.draw_panels(true, when_readable);
+  EXPECT_TRUE(v.scene().has_values(focus2));
+  EXPECT_EQ(v.scene().layers[focus2].values.size(), static_cast<size_t>(v.scene().layout.layers[focus2].dims.count));
 }
 
 }  // namespace
