@@ -120,4 +120,43 @@ NL_HD int64_t pool_average_count(const PoolGradGeom& g, int64_t o0, int64_t o1, 
   return cnt;
 }
 
+// ---- Resize ---------------------------------------------------------------------------------------
+// The input taps of Resize output element t (kernels/index.hpp resize_element): y[t] = Σ_k w[k] ·
+// x[plane + off[k]] in exact arithmetic, so the adjoint adds w[k] · g[t] at each tap. Clamped
+// borders repeat a tap (its weights then add up). Nearest: one tap of weight 1.
+struct ResizeTaps {
+  int64_t plane = 0;  // element offset of t's [in_h, in_w] plane
+  int count = 0;
+  int64_t off[4] = {0, 0, 0, 0};
+  float w[4] = {0, 0, 0, 0};
+};
+NL_HD ResizeTaps resize_taps(const ResizeGeom& g, int64_t t) {
+  ResizeTaps r;
+  const int64_t ox = t % g.out_w;
+  const int64_t oy = (t / g.out_w) % g.out_h;
+  r.plane = (t / (g.out_w * g.out_h)) * g.in_h * g.in_w;
+  const float sy = g.identity_h ? static_cast<float>(oy)
+                                : resize_source_coord(static_cast<float>(oy), g.scale_h, g.in_h, g.out_h, g.length_h, g.coord);
+  const float sx = g.identity_w ? static_cast<float>(ox)
+                                : resize_source_coord(static_cast<float>(ox), g.scale_w, g.in_w, g.out_w, g.length_w, g.coord);
+  if (!g.linear) {
+    r.count = 1;
+    r.off[0] = resize_nearest_index(sy, g.in_h, g.nearest) * g.in_w + resize_nearest_index(sx, g.in_w, g.nearest);
+    r.w[0] = 1.0f;
+    return r;
+  }
+  const LinearTaps ty = resize_linear_taps(sy, g.in_h);
+  const LinearTaps tx = resize_linear_taps(sx, g.in_w);
+  r.count = 4;
+  r.off[0] = ty.lo * g.in_w + tx.lo;
+  r.off[1] = ty.lo * g.in_w + tx.hi;
+  r.off[2] = ty.hi * g.in_w + tx.lo;
+  r.off[3] = ty.hi * g.in_w + tx.hi;
+  r.w[0] = (1.0f - tx.w_hi) * (1.0f - ty.w_hi);
+  r.w[1] = tx.w_hi * (1.0f - ty.w_hi);
+  r.w[2] = (1.0f - tx.w_hi) * ty.w_hi;
+  r.w[3] = tx.w_hi * ty.w_hi;
+  return r;
+}
+
 }  // namespace netlens::kern

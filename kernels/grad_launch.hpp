@@ -47,6 +47,10 @@ int launch_softmax_grad(const float* y, const float* g, float* dx, int64_t outer
 int launch_strided_add(const float* src, float* dst, const StridedMap& src_map, const StridedMap& dst_map, int64_t n,
                        void* stream);
 
+// Resize (nearest / linear over the last two dims): dx[taps of t] += w · g[t] (resize_taps),
+// atomicAdd (several outputs read one input).
+int launch_resize_grad(const float* g, float* dx, const ResizeGeom& geom, void* stream);
+
 // ---- grad_nn.cu -----------------------------------------------------------------------------------
 // Per channel c of g [n, c, inner]:
 //   out[c] += coef[c] · Σ_{b, i} g[b, c, i] · (x ? x[b, c, i] − shift[c] : 1)

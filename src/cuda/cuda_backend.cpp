@@ -259,6 +259,8 @@ class CudaBackend final : public Backend {
     if (!ctx.node.domain.empty() && ctx.node.domain != "ai.onnx") return "domain '" + ctx.node.domain + "' has no CUDA backward";
     auto it = grad_table().find(ctx.node.op_type);
     if (it == grad_table().end()) return "no CUDA backward for " + ctx.node.op_type;
+    // Only nodes it can run (their forward checks hold for the backward too: Resize's modes...).
+    if (auto r = unsupported_reason(ctx)) return "not run on CUDA: " + *r;
     for (const auto* list : {&ctx.inputs, &ctx.outputs})
       for (const TensorInfo& t : *list) {
         if (t.shape.size() > static_cast<size_t>(kern::kMaxRank))

@@ -36,8 +36,8 @@ struct CudaGradOp {
 using CudaGradTable = std::map<std::string, CudaGradOp>;
 
 void register_elementwise_grads(CudaGradTable& t);  // Relu..Clip, Add/Sub/Mul/Div/PRelu, Softmax, LogSoftmax
-void register_tensor_grads(CudaGradTable& t);       // Reshape/Flatten/Squeeze/Unsqueeze/Identity/Dropout, Transpose, Concat
-void register_nn_grads(CudaGradTable& t);           // Conv, Gemm, MatMul, BatchNormalization, pools
+void register_tensor_grads(CudaGradTable& t);       // Reshape/Flatten/Squeeze/Unsqueeze/Identity/Dropout, Transpose, Concat, Resize
+void register_nn_grads(CudaGradTable& t);           // Conv, ConvTranspose, Gemm, MatMul, BatchNormalization, pools
 
 // A GradKernel from a function (the closure keeps what plan prepared).
 using GradFn = std::function<void(const GradViews&)>;

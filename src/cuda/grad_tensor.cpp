@@ -4,6 +4,7 @@
 // each input's block of g added into its gradient. Every map visits each destination element once,
 // so there are no races and no atomics.
 #include "cuda_grad.hpp"
+#include "netlens/cuda/resize_geometry.hpp"
 #include "netlens/runtime/shape_util.hpp"
 
 namespace netlens::cuda {
@@ -96,6 +97,18 @@ std::unique_ptr<GradKernel> concat_grad(Context& c, const NodeContext& ctx, cons
   });
 }
 
+// Resize: the forward's geometry (resize_geometry, as the CPU computes it) walked backwards; roi,
+// scales and sizes get no gradient (settings, as on the CPU).
+std::unique_ptr<GradKernel> resize_grad(Context& c, const NodeContext& ctx, const Need& need) {
+  const kern::ResizeGeom g = resize_geometry(ctx);
+  const bool want = wanted(need, 0);
+  return make_grad_kernel([&c, g, want](const GradViews& v) {
+    float* dx = want ? grad_in(v, 0) : nullptr;
+    const float* gy = grad_out(v, 0);
+    if (dx && gy) NL_LAUNCH_CHECK(kern::launch_resize_grad(gy, dx, g, c.s()));
+  });
+}
+
 }  // namespace
 
 void register_tensor_grads(CudaGradTable& t) {
@@ -103,6 +116,7 @@ void register_tensor_grads(CudaGradTable& t) {
   for (const char* op : {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout"}) t[op] = CudaGradOp{nullptr, pass_through};
   t["Transpose"] = CudaGradOp{nullptr, transpose_grad};
   t["Concat"] = CudaGradOp{nullptr, concat_grad};
+  t["Resize"] = CudaGradOp{nullptr, resize_grad};  // the forward's check (nearest/linear, last two dims) applies
 }
 
 }  // namespace netlens::cuda
