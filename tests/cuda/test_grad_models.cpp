@@ -1,5 +1,6 @@
 // CUDA reverse mode on whole models (needs a GPU; without one every test skips with "no CUDA
-// device: <why>"). Per model, weights off and on:
+// device: <why>"). ResNet-50 and MobileNetV2 with weights off and on, PP-OCRv4 det (224x224, its
+// host nodes printed, not required to be none):
 //   A. CUDA forward + CUDA backward (Session {cuda, cpu}): the device gradient arenas and the CUDA
 //      GradKernels; host_fallback_nodes must be empty for ResNet-50 and MobileNetV2 (every op they
 //      use has a CUDA backward).
@@ -58,6 +59,7 @@ class HostBackward final : public Backend {
 struct GradModel {
   const char* file;
   bool weights;
+  bool all_on_cuda = true;  // every node differentiated on CUDA (host_fallback_nodes empty)
 };
 void PrintTo(const GradModel& m, std::ostream* os) { *os << m.file << (m.weights ? " +weights" : ""); }
 
@@ -114,8 +116,12 @@ TEST_P(CudaGradModels, GradientsMatchTheCpuKernelsOnTheSameValues) {
 
   std::string fallback;
   for (const std::string& f : gpu.backward_report().host_fallback_nodes) fallback += "\n  " + f;
-  EXPECT_TRUE(gpu.report().fallback_nodes.empty()) << "forward nodes on the CPU";
-  EXPECT_TRUE(gpu.backward_report().host_fallback_nodes.empty()) << "differentiated on the host:" << fallback;
+  if (mc.all_on_cuda) EXPECT_TRUE(gpu.report().fallback_nodes.empty()) << "forward nodes on the CPU";
+  if (mc.all_on_cuda)
+    EXPECT_TRUE(gpu.backward_report().host_fallback_nodes.empty()) << "differentiated on the host:" << fallback;
+  else if (!fallback.empty())
+    std::printf("[ grad     ] %s: %zu nodes differentiated on the host:%s\n", mc.file,
+                gpu.backward_report().host_fallback_nodes.size(), fallback.c_str());
 
   double worst = 0, worst_cpu = 0;
   std::string worst_name, worst_cpu_name;
@@ -149,7 +155,8 @@ TEST_P(CudaGradModels, GradientsMatchTheCpuKernelsOnTheSameValues) {
 
 INSTANTIATE_TEST_SUITE_P(Models, CudaGradModels,
                          ::testing::Values(GradModel{"resnet50.onnx", false}, GradModel{"resnet50.onnx", true},
-                                           GradModel{"mobilenet_v2.onnx", false}, GradModel{"mobilenet_v2.onnx", true}),
+                                           GradModel{"mobilenet_v2.onnx", false}, GradModel{"mobilenet_v2.onnx", true},
+                                           GradModel{"ppocrv4_det.onnx", false, false}),
                          [](const ::testing::TestParamInfo<GradModel>& i) {
                            std::string n = i.param.file;
                            n = n.substr(0, n.find('.'));
