@@ -8,6 +8,7 @@
 // No CUDA headers, no netlens headers besides index.hpp.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #include "kernels/index.hpp"
@@ -15,7 +16,7 @@
 namespace netlens::kern {
 
 // ---- unary ----------------------------------------------------------------------------------------
-enum class UnaryGrad : int { Relu, LeakyRelu, Sigmoid, Tanh, HardSigmoid, HardSwish, Clip, Exp, Neg, Identity };
+enum class UnaryGrad : int { Relu, LeakyRelu, Sigmoid, Tanh, HardSigmoid, HardSwish, Clip, Exp, Neg, Identity, Erf, Gelu, GeluTanh };
 
 // d y / d x at (x, y = op(x)); a/b: alpha (LeakyRelu, HardSigmoid), beta (HardSigmoid), lo/hi (Clip).
 NL_HD float unary_grad_factor(UnaryGrad op, float x, float y, float a, float b) {
@@ -33,6 +34,17 @@ NL_HD float unary_grad_factor(UnaryGrad op, float x, float y, float a, float b) 
     case UnaryGrad::Exp: return y;
     case UnaryGrad::Neg: return -1.0f;
     case UnaryGrad::Identity: return 1.0f;
+    case UnaryGrad::Erf: return 1.1283791670955126f * expf(-x * x);  // 2/sqrt(pi) e^(-x²)
+    case UnaryGrad::Gelu: {  // Phi(x) + x phi(x)
+      const float cdf = 0.5f * (1.0f + erff(x * 0.70710678118654752f));
+      const float pdf = expf(-0.5f * x * x) * 0.39894228040143268f;
+      return cdf + x * pdf;
+    }
+    case UnaryGrad::GeluTanh: {
+      const float k = 0.79788456080286536f;  // sqrt(2/pi)
+      const float th = tanhf(k * (x + 0.044715f * x * x * x));
+      return 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * k * (1.0f + 3.0f * 0.044715f * x * x);
+    }
   }
   return 0.0f;
 }

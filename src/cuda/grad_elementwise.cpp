@@ -1,5 +1,5 @@
 // CUDA reverse mode of the elementwise family (cuda_grad.hpp contract): unary activations from the
-// saved forward values, Clip (bounds constant, as the forward requires), the broadcasting binaries
+// saved forward values (Gelu/Erf recompute erf/exp from x), Clip (bounds constant, as the forward requires), the broadcasting binaries
 // Add/Sub/Mul/Div/PRelu with the sum over broadcast dims fused into one kernel per operand, and
 // Softmax/LogSoftmax (row dot products). Conventions are the CPU backward's (kernels/grad_index.hpp).
 #include <limits>
@@ -30,9 +30,11 @@ struct UnaryDef {
 void add_unary(CudaGradTable& t, const char* name, UnaryDef def) {
   CudaGradOp o;
   o.plan = [def](Context& c, const NodeContext& ctx, const Need& need) -> std::unique_ptr<GradKernel> {
-    const auto [a, b] = def.params ? def.params(ctx) : std::pair<float, float>{0.0f, 0.0f};
+    UnaryDef d = def;
+    if (d.op == kern::UnaryGrad::Gelu && ctx.node.attr_string("approximate", "none") == "tanh") d.op = kern::UnaryGrad::GeluTanh;
+    const auto [a, b] = d.params ? d.params(ctx) : std::pair<float, float>{0.0f, 0.0f};
     const bool want_x = wanted(need, 0);
-    return make_grad_kernel([&c, def, a = a, b = b, want_x](const GradViews& v) {
+    return make_grad_kernel([&c, def = d, a = a, b = b, want_x](const GradViews& v) {
       float* dx = want_x ? grad_in(v, 0) : nullptr;
       const float* g = grad_out(v, 0);
       if (!dx || !g) return;
@@ -168,6 +170,8 @@ void register_elementwise_grads(CudaGradTable& t) {
   add_unary(t, "HardSwish", {UnaryGrad::HardSwish, true, false, nullptr});
   add_unary(t, "Exp", {UnaryGrad::Exp, false, true, nullptr});
   add_unary(t, "Neg", {UnaryGrad::Neg, false, false, nullptr});
+  add_unary(t, "Erf", {UnaryGrad::Erf, true, false, nullptr});
+  add_unary(t, "Gelu", {UnaryGrad::Gelu, true, false, nullptr});
   add_clip(t);
 
   using kern::BinaryGrad;

@@ -209,6 +209,12 @@ TEST(CudaIndex, UnaryGradFactorsMatchDerivatives) {
       {UnaryGrad::Clip, -1.0f, 2.0f, [](float x, float a, float b) { return std::min(std::max(x, a), b); }},
       {UnaryGrad::Exp, 0, 0, [](float x, float, float) { return std::exp(x); }},
       {UnaryGrad::Neg, 0, 0, [](float x, float, float) { return -x; }},
+      {UnaryGrad::Erf, 0, 0, [](float x, float, float) { return std::erf(x); }},
+      {UnaryGrad::Gelu, 0, 0, [](float x, float, float) { return 0.5f * x * (1.0f + std::erf(x / std::sqrt(2.0f))); }},
+      {UnaryGrad::GeluTanh, 0, 0,
+       [](float x, float, float) {
+         return 0.5f * x * (1.0f + std::tanh(std::sqrt(2.0f / 3.14159265f) * (x + 0.044715f * x * x * x)));
+       }},
   };
   for (const Case& c : cases) {
     for (float x = -4.1f; x < 4.2f; x += 0.37f) {
