@@ -27,6 +27,15 @@ std::string short_op(const std::string& op) {
   return it == m.end() ? op : it->second;
 }
 
+// A layer's name inside the group tree: its node's last two '/' parts when the node name is a module
+// path, else the tensor's name.
+std::string short_name(const viz::VizTensor& t) {
+  const std::vector<std::string> parts = viz::module_path(t.node);
+  if (parts.empty() || t.node.empty()) return t.name;
+  const size_t cut = t.node.rfind('/', t.node.rfind('/') == 0 ? 0 : t.node.rfind('/') - 1);
+  return cut == std::string::npos ? t.node : t.node.substr(cut + 1);
+}
+
 }  // namespace
 
 void Panels::model_tree() {
@@ -58,8 +67,11 @@ void Panels::model_tree() {
                  (ni >= 0 && std::binary_search(nodes.begin(), nodes.end(), static_cast<size_t>(ni)));
     }
   }
-  auto row = [&](int i, bool tree_head, bool open_head) {
+  // `in_group`: a row inside the group tree, named by its node's own part (the group rows above it
+  // carry the module path: "/layer1/layer1.0/conv1/Conv" reads "conv1/Conv").
+  auto row = [&](int i, bool tree_head, bool open_head, bool in_group = false) {
     const auto& v = layers[static_cast<size_t>(i)];
+    const std::string shown = in_group ? short_name(v.tensor) : v.tensor.name;
     ImGui::TableNextRow();
     ImGui::TableSetColumnIndex(0);
     ImGui::PushID(i);
@@ -74,13 +86,13 @@ void Panels::model_tree() {
     } else {
       ImGui::TreeNodeEx("##l", ImGuiTreeNodeFlags_Leaf | ImGuiTreeNodeFlags_NoTreePushOnOpen |
                                    ImGuiTreeNodeFlags_SpanFullWidth | (selected ? ImGuiTreeNodeFlags_Selected : 0),
-                        "%s", v.tensor.name.c_str());
+                        "%s", shown.c_str());
       clicked = ImGui::IsItemClicked();
     }
     if (ImGui::IsItemHovered() && v.tensor.node_index >= 0 && static_cast<size_t>(v.tensor.node_index) < st.nodes.size()) {
       const auto& n = st.nodes[static_cast<size_t>(v.tensor.node_index)];
-      ImGui::SetTooltip("node %s (%s)\n%lld parameters, %.3g MFLOPs, on %s", n.name.c_str(), n.op.c_str(),
-                        (long long)n.parameters, n.flops * 1e-6, n.backend.c_str());
+      ImGui::SetTooltip("%s\nnode %s (%s)\n%lld parameters, %.3g MFLOPs, on %s", v.tensor.name.c_str(), n.name.c_str(),
+                        n.op.c_str(), (long long)n.parameters, n.flops * 1e-6, n.backend.c_str());
     }
     if (ImGui::IsItemVisible()) {
       ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
@@ -112,7 +124,7 @@ void Panels::model_tree() {
     if (!match.empty()) {
       for (size_t i = 0; i < layers.size(); ++i)
         if (match[i]) row(static_cast<int>(i), false, false);
-    } else if (!group_tree([&](int i) { row(i, false, false); })) {
+    } else if (!group_tree([&](int i) { row(i, false, false, true); })) {
       // No module paths or structural groups: blocks led by a linear layer.
       for (const auto& g : groups_) {
         if (g.size() == 1) {
