@@ -31,6 +31,8 @@ void parallel_memcpy(void* dst, const void* src, size_t bytes);
 
 // Reads an integer tensor (any integer dtype) as int64 values.
 std::vector<int64_t> read_ints(const TensorView& v);
+// The product of dims [from, to) of s.
+int64_t prod(const Shape& s, size_t from, size_t to);
 
 // Calls f(T{}) with an unsigned type of `es` bytes (for moving elements around).
 template <class F> void with_elem_size(size_t es, F&& f) {
@@ -81,6 +83,7 @@ std::vector<std::vector<int64_t>> pad_source_map(const tensor_params::PadParams&
 // extents still offset the later outputs): from shape inference when any output is omitted.
 std::vector<TensorInfo> split_output_infos(const NodeContext& ctx);
 
+void register_value_ops(CpuOpTable& t);   // tensor_values.cpp: Shape, Cast, Constant*, Range, TopK, CumSum...
 void register_resize_ops(CpuOpTable& t);  // tensor_resize.cpp: Resize, Upsample
 void register_einsum_ops(CpuOpTable& t);  // tensor_einsum.cpp: Einsum
 void register_extra_ops(CpuOpTable& t);   // tensor_extra.cpp: GatherND, ScatterElements, EyeLike, ReverseSequence, Unique, Compress
