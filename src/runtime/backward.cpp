@@ -152,7 +152,9 @@ void Session::backward(const std::map<std::string, Tensor>& seeds, const Gradien
             g.backend = fwd;
           } catch (const Error& e) {
             if (e.kind() != ErrorKind::Unsupported) throw;
-            why_device = e.what();
+            std::string w = e.what();  // without the "<node>: " prefix the list adds itself
+            const std::string prefix = n.describe() + ": ";
+            why_device = w.rfind(prefix, 0) == 0 ? w.substr(prefix.size()) : w;
           }
         }
       }
