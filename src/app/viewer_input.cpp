@@ -35,6 +35,8 @@ void Viewer::on_key(int key) {
   if (run_active()) {
     // A progressive start's run: Esc cancels it; the host's keys (G: gradients) need the finished run.
     if (key == GLFW_KEY_ESCAPE) return cancel_first_run();
+    if (key == GLFW_KEY_G)
+      std::fprintf(stderr, "netlens view: G (gradient modes) waits for the model's run to end (Esc cancels the run)\n");
   } else if (o_.on_key && o_.on_key(key)) {
     return;  // the host's (view --timeline: Left/Right step checkpoints)
   }
