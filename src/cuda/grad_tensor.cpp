@@ -1,11 +1,12 @@
 // CUDA reverse mode of the data-movement ops (cuda_grad.hpp contract): the adjoint of each forward
 // copy adds the output gradient back along the same maps. Reshape/Flatten/Squeeze/Unsqueeze/
 // Identity/Dropout (same elements, same order): dx += g; Transpose: dx[perm map] += g; Concat:
-// each input's block of g added into its gradient. Every map visits each destination element once,
+// each input's block of g added into its gradient; Slice: g added back along the slice's strides. Every map visits each destination element once,
 // so there are no races and no atomics.
 #include "cuda_grad.hpp"
 #include "netlens/cuda/resize_geometry.hpp"
 #include "netlens/runtime/shape_util.hpp"
+#include "netlens/runtime/shapes_tensor.hpp"
 
 namespace netlens::cuda {
 namespace {
@@ -97,6 +98,29 @@ std::unique_ptr<GradKernel> concat_grad(Context& c, const NodeContext& ctx, cons
   });
 }
 
+// Slice: the forward reads in[start + step·i] (the runtime's slice_params, as the CPU); the adjoint
+// adds g back along the same strides (steps are non-zero: one writer per element).
+std::unique_ptr<GradKernel> slice_grad(Context& c, const NodeContext& ctx, const Need& need) {
+  const Shape& in = ctx.inputs[0].shape;
+  const auto p = tensor_params::slice_params(ctx.node, ctx.opset, in, ctx.const_inputs);
+  const auto ist = strides_of(in);
+  kern::StridedMap maps[2] = {contiguous_map(p.out), contiguous_map(p.out)};  // g, dx
+  for (size_t d = 0; d < in.size(); ++d) {
+    maps[1].strides[d] = ist[d] * p.step[d];
+    if (numel(p.out) > 0) maps[1].offset += p.start[d] * ist[d];
+  }
+  maps[0] = scalar_safe(maps[0]);
+  maps[1] = scalar_safe(maps[1]);
+  kern::collapse_dims(maps, 2);
+  const int64_t n = numel(p.out);
+  const bool want = wanted(need, 0);
+  return make_grad_kernel([&c, gm = maps[0], dm = maps[1], n, want](const GradViews& v) {
+    float* dx = want ? grad_in(v, 0) : nullptr;
+    const float* g = grad_out(v, 0);
+    if (dx && g) NL_LAUNCH_CHECK(kern::launch_strided_add(g, dx, gm, dm, n, c.s()));
+  });
+}
+
 // Resize: the forward's geometry (resize_geometry, as the CPU computes it) walked backwards; roi,
 // scales and sizes get no gradient (settings, as on the CPU).
 std::unique_ptr<GradKernel> resize_grad(Context& c, const NodeContext& ctx, const Need& need) {
@@ -116,7 +140,8 @@ void register_tensor_grads(CudaGradTable& t) {
   for (const char* op : {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout"}) t[op] = CudaGradOp{nullptr, pass_through};
   t["Transpose"] = CudaGradOp{nullptr, transpose_grad};
   t["Concat"] = CudaGradOp{nullptr, concat_grad};
-  t["Resize"] = CudaGradOp{nullptr, resize_grad};  // the forward's check (nearest/linear, last two dims) applies
+  t["Resize"] = CudaGradOp{nullptr, resize_grad};
+  t["Slice"] = CudaGradOp{nullptr, slice_grad};  // starts/ends/axes/steps constant (the forward's check)  // the forward's check (nearest/linear, last two dims) applies
 }
 
 }  // namespace netlens::cuda

@@ -1,6 +1,7 @@
 // CUDA reverse mode on whole models (needs a GPU; without one every test skips with "no CUDA
-// device: <why>"). ResNet-50 and MobileNetV2 with weights off and on, PP-OCRv4 det (224x224, its
-// host nodes printed, not required to be none):
+// device: <why>"). ResNet-50 and MobileNetV2 with weights off and on, EfficientNet-B0 (squeeze-
+// excitation: broadcast Mul reductions), PP-OCRv4 det (224x224, its host nodes printed, not
+// required to be none):
 //   A. CUDA forward + CUDA backward (Session {cuda, cpu}): the device gradient arenas and the CUDA
 //      GradKernels; host_fallback_nodes must be empty for ResNet-50 and MobileNetV2 (every op they
 //      use has a CUDA backward).
@@ -156,6 +157,7 @@ TEST_P(CudaGradModels, GradientsMatchTheCpuKernelsOnTheSameValues) {
 INSTANTIATE_TEST_SUITE_P(Models, CudaGradModels,
                          ::testing::Values(GradModel{"resnet50.onnx", false}, GradModel{"resnet50.onnx", true},
                                            GradModel{"mobilenet_v2.onnx", false}, GradModel{"mobilenet_v2.onnx", true},
+                                           GradModel{"efficientnet_b0.onnx", false},
                                            GradModel{"ppocrv4_det.onnx", false, false}),
                          [](const ::testing::TestParamInfo<GradModel>& i) {
                            std::string n = i.param.file;
