@@ -16,6 +16,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -179,31 +180,35 @@ TEST_F(ProgressiveView, BackgroundRunDeliversEveryWantedLayerAndCancels) {
 }
 
 TEST_F(ProgressiveView, BackgroundRunBringsComputedLayersAgainAfterALayoutChange) {
-  auto r = cls(false);
   const viz::SceneOptions opts = viz::mode_scene_options(viz::ValueMode::Activation, {});
-  const std::vector<viz::VizTensor> all = viz::select_tensors(r->s->graph(), r->s->planned());
-  // Only the input wanted at first; every tensor once the run is past half of its nodes.
-  app::BackgroundRun run(*r->s, {{"x", r->x}}, all, {all.front().name}, opts);
-  std::set<std::string> got;
+  // Only the input wanted at first; every tensor once the run is past half of its nodes. The test
+  // must see the run between its half and its end: on a loaded machine it may not, so a run that
+  // ended unseen is tried again (up to 5 times).
   bool asked = false;
-  for (int i = 0; i < 60000; ++i) {
-    const app::RunProgress p = run.progress();
-    for (const auto& piece : run.take()) got.insert(piece->name);
-    if (!asked && p.nodes_done * 2 >= p.nodes_total) {
-      std::vector<std::string> names;
-      for (const auto& t : all) names.push_back(t.name);
-      run.want(names);
-      asked = true;
+  for (int attempt = 0; attempt < 5 && !asked; ++attempt) {
+    auto r = cls(false);
+    const std::vector<viz::VizTensor> all = viz::select_tensors(r->s->graph(), r->s->planned());
+    app::BackgroundRun run(*r->s, {{"x", r->x}}, all, {all.front().name}, opts);
+    std::set<std::string> got;
+    for (int i = 0; i < 600000; ++i) {  // a hang guard, not a timing assertion
+      const app::RunProgress p = run.progress();
+      for (const auto& piece : run.take()) got.insert(piece->name);
+      if (!asked && !p.ended() && p.nodes_done * 2 >= p.nodes_total) {
+        std::vector<std::string> names;
+        for (const auto& t : all) names.push_back(t.name);
+        run.want(names);
+        asked = true;
+      }
+      if (p.ended()) break;
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
-    if (p.ended()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    run.join();
+    for (const auto& piece : run.take()) got.insert(piece->name);
+    ASSERT_EQ(run.progress().state, app::RunProgress::State::Finished);
+    // Asked again before the end: every tensor computed by then came, and every later one.
+    if (asked) EXPECT_EQ(got.size(), all.size());
   }
-  run.join();
-  for (const auto& piece : run.take()) got.insert(piece->name);
-  ASSERT_EQ(run.progress().state, app::RunProgress::State::Finished);
-  if (!asked) GTEST_FAIL() << "the run ended before the test saw half of its nodes";
-  // Asked again before the last node: every tensor computed by then came, and every later one.
-  EXPECT_EQ(got.size(), all.size());
+  EXPECT_TRUE(asked) << "five runs ended before the test saw half of their nodes";
 }
 
 TEST_F(ProgressiveView, ModelTreeGroupRowsFoldAndUnfoldAsTheClickAndTheXKeyDo) {
