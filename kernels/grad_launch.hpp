@@ -58,6 +58,15 @@ int launch_resize_grad(const float* g, float* dx, const ResizeGeom& geom, void* 
 // BatchNormalization's scale/bias/mean/var gradients.
 int launch_channel_dot_add(const float* g, const float* x, const float* shift, const float* coef, float* out, int64_t n,
                            int64_t c, int64_t inner, void* stream);
+// LayerNormalization over rows of `cols` (scale [cols], the forward's float statistics recomputed
+// per row, two passes as the forward): with x̂ = (x − mean)·istd and h = g·scale,
+//   dx += istd · (h − mean(h) − x̂ · mean(h·x̂))        (one block per row; dx may be null)
+// and, when row_stats is not null, row_stats[2r] = mean, row_stats[2r+1] = istd for
+// launch_layernorm_param_grad: dscale[j] += Σ_r g·x̂, dbias[j] += Σ_r g (either may be null).
+int launch_layernorm_grad(const float* x, const float* scale, const float* g, float* dx, float* row_stats, int64_t rows,
+                          int64_t cols, float eps, void* stream);
+int launch_layernorm_param_grad(const float* x, const float* g, const float* row_stats, float* dscale, float* dbias,
+                                int64_t rows, int64_t cols, void* stream);
 // dx[b, c, i] += g[b, c, i] · a[c] (BatchNormalization's input gradient in inference mode).
 int launch_channel_scale_add(const float* g, const float* a, float* dx, int64_t n, int64_t c, int64_t inner,
                              void* stream);

@@ -1,5 +1,5 @@
 // Backward of BatchNormalization (inference: a per-channel scale, and per-channel sums for its
-// parameters), Conv's bias, MaxPool/AveragePool and the global pools. Contract: kernels/grad_launch.hpp.
+// parameters), LayerNormalization (row statistics recomputed as the forward does), Conv's bias, MaxPool/AveragePool and the global pools. Contract: kernels/grad_launch.hpp.
 #include <cmath>
 
 #include "kernels/common.cuh"
@@ -24,6 +24,59 @@ __global__ void channel_dot_kernel(const float* __restrict__ g, const float* __r
     }
     s = block_sum(s, sh);
     if (threadIdx.x == 0) out[ch] += (coef ? coef[ch] : 1.0f) * s;
+  }
+}
+
+__global__ void layernorm_grad_kernel(const float* __restrict__ x, const float* __restrict__ scale,
+                                      const float* __restrict__ g, float* __restrict__ dx, float* __restrict__ stats,
+                                      int64_t rows, int64_t cols, float eps) {
+  __shared__ float sh[32];
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const float* xr = x + r * cols;
+    const float* gr = g + r * cols;
+    float s = 0.0f;
+    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) s += xr[j];
+    const float mean = block_sum(s, sh) / static_cast<float>(cols);
+    float v = 0.0f;
+    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
+      const float d = xr[j] - mean;
+      v += d * d;
+    }
+    const float istd = 1.0f / sqrtf(block_sum(v, sh) / static_cast<float>(cols) + eps);
+    if (stats && threadIdx.x == 0) {
+      stats[2 * r] = mean;
+      stats[2 * r + 1] = istd;
+    }
+    if (!dx) continue;
+    float s1 = 0.0f, s2 = 0.0f;
+    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
+      const float h = gr[j] * scale[j];
+      s1 += h;
+      s2 += h * (xr[j] - mean) * istd;
+    }
+    const float m1 = block_sum(s1, sh) / static_cast<float>(cols);
+    const float m2 = block_sum(s2, sh) / static_cast<float>(cols);
+    float* dr = dx + r * cols;
+    for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
+      const float xh = (xr[j] - mean) * istd;
+      dr[j] += istd * (gr[j] * scale[j] - m1 - xh * m2);
+    }
+  }
+}
+
+// One thread per column: the sums over rows (rows of a token sequence: hundreds, not millions).
+__global__ void layernorm_param_kernel(const float* __restrict__ x, const float* __restrict__ g,
+                                       const float* __restrict__ stats, float* __restrict__ dscale, float* __restrict__ dbias,
+                                       int64_t rows, int64_t cols) {
+  for (int64_t j = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; j < cols; j += int64_t{gridDim.x} * blockDim.x) {
+    float ss = 0.0f, sb = 0.0f;
+    for (int64_t r = 0; r < rows; ++r) {
+      const float gv = g[r * cols + j];
+      ss += gv * (x[r * cols + j] - stats[2 * r]) * stats[2 * r + 1];
+      sb += gv;
+    }
+    if (dscale) dscale[j] += ss;
+    if (dbias) dbias[j] += sb;
   }
 }
 
@@ -92,6 +145,22 @@ int launch_channel_dot_add(const float* g, const float* x, const float* shift, c
   if (c == 0) return 0;
   channel_dot_kernel<<<static_cast<unsigned>(c < 65535 * 8 ? c : 65535 * 8), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
       g, x, shift, coef, out, n, c, inner);
+  return last_error();
+}
+
+int launch_layernorm_grad(const float* x, const float* scale, const float* g, float* dx, float* row_stats, int64_t rows,
+                          int64_t cols, float eps, void* stream) {
+  if (rows == 0 || cols == 0) return 0;
+  layernorm_grad_kernel<<<static_cast<unsigned>(rows < 65535 * 8 ? rows : 65535 * 8), kThreads, 0,
+                          static_cast<cudaStream_t>(stream)>>>(x, scale, g, dx, row_stats, rows, cols, eps);
+  return last_error();
+}
+
+int launch_layernorm_param_grad(const float* x, const float* g, const float* row_stats, float* dscale, float* dbias,
+                                int64_t rows, int64_t cols, void* stream) {
+  if (rows == 0 || cols == 0) return 0;
+  layernorm_param_kernel<<<grid_for(cols), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(x, g, row_stats, dscale, dbias,
+                                                                                             rows, cols);
   return last_error();
 }
 

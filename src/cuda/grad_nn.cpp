@@ -11,6 +11,8 @@
 //   broadcast-reduction kernel.
 // - BatchNormalization (inference): dX = dY · scale/sqrt(var+eps) per channel; parameter
 //   gradients from per-channel sums (kernels/grad_nn.cu).
+// - LayerNormalization: dX from per-row sums (statistics recomputed as the forward does), scale and
+//   bias gradients as column sums.
 // - MaxPool (first maximum, as the CPU), AveragePool, GlobalAveragePool, GlobalMaxPool.
 #include <algorithm>
 #include <cmath>
@@ -338,6 +340,33 @@ std::optional<std::string> check_batchnorm(const NodeContext& ctx) {
   return std::nullopt;
 }
 
+// ---- LayerNormalization -------------------------------------------------------------------------------
+// The forward's rows (axis onwards) and statistics; scale/bias of `cols` elements (the forward's check).
+std::unique_ptr<GradKernel> layernorm_grad(Context& c, const NodeContext& ctx, const Need& need) {
+  const Shape& x = ctx.inputs[0].shape;
+  const int64_t r = static_cast<int64_t>(x.size());
+  const int64_t a = normalize_axis(ctx.node.attr_int("axis", -1), r, ctx.node.describe());
+  int64_t rows = 1, cols = 1;
+  for (int64_t d = 0; d < a; ++d) rows *= x[static_cast<size_t>(d)];
+  for (int64_t d = a; d < r; ++d) cols *= x[static_cast<size_t>(d)];
+  const float eps = ctx.node.attr_float("epsilon", 1e-5f);
+  const bool want_x = wanted(need, 0), want_s = wanted(need, 1), want_b = wanted(need, 2) && has_input(ctx, 2);
+  // Row statistics for the parameter gradients: plan-time scratch, written and read by each run.
+  auto stats = std::make_shared<DeviceBuffer>(want_s || want_b ? c.alloc(static_cast<size_t>(rows) * 2 * sizeof(float))
+                                                               : DeviceBuffer{});
+  return make_grad_kernel([&c, rows, cols, eps, want_x, want_s, want_b, stats](const GradViews& v) {
+    const float* g = grad_out(v, 0);
+    if (!g) return;
+    float* dx = want_x ? grad_in(v, 0) : nullptr;
+    float* st = static_cast<float*>(stats->get());
+    if (!dx && !st) return;
+    NL_LAUNCH_CHECK(kern::launch_layernorm_grad(fwd_in(v, 0), fwd_in(v, 1), g, dx, st, rows, cols, eps, c.s()));
+    if (st)
+      NL_LAUNCH_CHECK(kern::launch_layernorm_param_grad(fwd_in(v, 0), g, st, want_s ? grad_in(v, 1) : nullptr,
+                                                        want_b ? grad_in(v, 2) : nullptr, rows, cols, c.s()));
+  });
+}
+
 // ---- pools ----------------------------------------------------------------------------------------------
 std::optional<std::string> check_pool(const NodeContext& ctx) {
   const size_t rank = ctx.inputs[0].shape.size();
@@ -407,6 +436,7 @@ void register_nn_grads(CudaGradTable& t) {
                            },
                            matmul_grad};
   t["BatchNormalization"] = CudaGradOp{check_batchnorm, batchnorm_grad};
+  t["LayerNormalization"] = CudaGradOp{nullptr, layernorm_grad};  // the forward's check applies
   t["MaxPool"] = CudaGradOp{check_pool, pool_grad};
   t["AveragePool"] = CudaGradOp{check_pool, pool_grad};
   t["GlobalAveragePool"] = CudaGradOp{[](const NodeContext& ctx) -> std::optional<std::string> {
