@@ -83,10 +83,6 @@ struct FrameSpec {
   // no float32 copy, codes made as the renderer uploads them): for a host that runs the session no
   // more while the view lives (render_frame). Not for live views: their session runs the next input.
   bool borrow_values = false;
-  // The scene borrows the session's values instead of copying them (viz::SceneOptions::borrow_values:
-  // no float32 copy, codes made as the renderer uploads them): for a host that runs the session no
-  // more while the view lives (render_frame). Not for live views: their session runs the next input.
-  bool borrow_values = false;
   // --text's tokens: labels along sequence tensors' token axes in 3D (viz/token_labels.hpp).
   std::vector<std::string> tokens;
 };
