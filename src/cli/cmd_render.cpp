@@ -29,6 +29,7 @@
 #include "netlens/app/progressive.hpp"
 #include "timeline_view.hpp"
 #include "viewer_flags.hpp"
+#include "live_start.hpp"
 
 namespace netlens::cli {
 namespace {
@@ -251,44 +252,10 @@ int run_render(const std::vector<std::string>& argv) {
     const std::string interop = a.get_or("interop", "auto");
     Graph g = load_onnx(mo.model);
     live::LiveInput in = live::open_live_input(g, spec, mo.pp, mo.size_given, mo.input_shapes);
-    mo.input_shapes[in.input_name] = in.first_tensor.shape();
-    // CUDA↔Vulkan interop when this machine has it (the arena must be placed before the session
-    // is prepared); otherwise the staging path, and the reason goes into the start-up line.
-    std::unique_ptr<live::InteropPath> li;
-    std::string interop_why = interop == "off" ? "--interop off" : "";
-    if (interop != "off" && mo.backend != "cpu") li = live::make_interop_path(interop, device.validation, &interop_why);
-    if (li) mo.arena_allocator = li->arena_allocator();
-    // The session is made, prepared and first run on the inference thread, which the live pipeline
-    // then takes over: prepared once (one shared arena on the interop path).
-    live::InferenceThread worker;
-    LoadedModel m = worker.call([&] {
-      LoadedModel lm = load_model(mo, /*need_inputs=*/true, std::move(g));
-      lm.inputs[in.input_name] = in.first_tensor;
-      run_once(lm);
-      return lm;
-    });
-    // Declared after `m`, so destroyed before it: releases CUDA's waits before the backend drains.
-    struct Release {
-      live::InteropPath* l;
-      ~Release() { if (l) l->release(); }
-    } release{li.get()};
-    if (li && m.backends.front()->name() != "cuda") li.reset(), release.l = nullptr, interop_why = "the CUDA backend is not in use";
-    // Live runs are silent: a progress line on the terminal per input would fight the live output.
-    *m.run_progress = Progress("running node", /*quiet=*/true);
-    live::LiveConfig cfg{.input_name = in.input_name, .input_dtype = in.first_tensor.dtype(), .pp = in.pp,
-                        .other_inputs = m.inputs};
-    cfg.other_inputs.erase(in.input_name);
-    const std::string backend = m.backends.front()->name();
-    if (li) {
-      li->attach(*m.backends.front());
-      app::render_live(*m.session, std::move(cfg), in, job, li->uploader(), "live: cuda backend + " + li->uploader().name(),
-                       &li->context(), &worker);
-      return 0;
-    }
-    std::string line;
-    auto up = live::make_uploader(interop, backend, mo.backend == "cpu" ? "--backend cpu" : "no usable CUDA device", &line,
-                                 interop_why);
-    app::render_live(*m.session, std::move(cfg), in, job, *up, line, nullptr, &worker);
+    // CUDA↔Vulkan interop when this machine has it, otherwise staging (live_start.hpp).
+    LiveStart start(mo, std::move(g), in, interop, device.validation, nullptr);
+    app::render_live(*start.model().session, start.config(in), in, job, start.uploader(), start.line(),
+                     start.interop() ? &start.interop()->context() : nullptr, &start.worker());
     return 0;
   }
   const std::vector<std::string> labels = a.has("labels") ? inspect::read_labels(*a.get("labels")) : std::vector<std::string>{};

@@ -19,6 +19,7 @@
 #include "view_values.hpp"
 #include "netlens/app/viewer.hpp"
 #include "viewer_flags.hpp"
+#include "live_start.hpp"
 
 namespace netlens::cli {
 namespace {
@@ -168,56 +169,20 @@ int run_view(const std::vector<std::string>& argv) {
   live::LiveInput in = live::open_live_input(g, spec, mo.pp, mo.size_given, mo.input_shapes);
   if (fo.slideshow_s > 0 && in.source->kind() != media::SourceKind::Folder)
     throw Error(ErrorKind::Usage, "--slideshow steps through a folder; '" + spec + "' is a video or a camera");
-  mo.input_shapes[in.input_name] = in.first_tensor.shape();
   // CUDA-Vulkan interop when this machine has it: the window's context on the CUDA device's GPU and
-  // the CUDA backend's activation arena in its memory (placed before the session is prepared); the
-  // results then reach the window without a host copy. Otherwise staging, the reason in the line.
-  std::unique_ptr<live::InteropPath> li;
-  std::string interop_why = interop == "off" ? "--interop off" : "";
-  if (interop != "off" && mo.backend != "cpu") {
-    render::ContextOptions window;
-    app::window_context_options(window, v.gpu, v.validation);
-    li = live::make_interop_path(interop, v.validation, &interop_why, &window);
-  }
-  if (li) mo.arena_allocator = li->arena_allocator();
-  // The session is made, prepared and first run on the inference thread, which the live pipeline
-  // then takes over: prepared once (one shared arena on the interop path).
-  live::InferenceThread worker;
-  LoadedModel m = worker.call([&] {
-    LoadedModel lm = load_model(mo, /*need_inputs=*/true, std::move(g));
-    lm.inputs[in.input_name] = in.first_tensor;
-    run_once(lm);
-    return lm;
-  });
-  // Declared after `m`, so destroyed before it: releases CUDA's waits before the backend drains.
-  struct Release {
-    live::InteropPath* l;
-    ~Release() { if (l) l->release(); }
-  } release{li.get()};
-  if (li && m.backends.front()->name() != "cuda") li.reset(), release.l = nullptr, interop_why = "the CUDA backend is not in use";
-  // Live runs are silent: a progress line on the terminal per input would fight the live output.
-  *m.run_progress = Progress("running node", /*quiet=*/true);
-  live::LiveConfig cfg{.input_name = in.input_name, .input_dtype = in.first_tensor.dtype(), .pp = in.pp,
-                      .other_inputs = m.inputs, .layout = live::live_layout(*m.session)};
-  cfg.other_inputs.erase(in.input_name);
+  // the CUDA backend's activation arena in its memory; the results then reach the window without a
+  // host copy. Otherwise staging, the reason in the line (live_start.hpp).
+  render::ContextOptions window;
+  app::window_context_options(window, v.gpu, v.validation);
+  LiveStart start(mo, std::move(g), in, interop, v.validation, &window);
+  LoadedModel& m = start.model();
+  live::ResultUploader* up = &start.uploader();
+  if (start.interop()) v.context = &start.interop()->context();  // the window draws on the interop context (same GPU, presents)
+  live::LiveConfig cfg = start.config(in);
+  cfg.layout = live::live_layout(*m.session);
   cfg.wait_until_shown = true;  // the panels read the session of the result on screen
-  std::string line;
-  const std::string backend = m.backends.front()->name();
-  std::unique_ptr<live::ResultUploader> staging;
-  live::ResultUploader* up = nullptr;
-  if (li) {
-    li->attach(*m.backends.front());
-    up = &li->uploader();
-    line = "live: cuda backend + " + up->name();
-    v.context = &li->context();  // the window draws on the interop context (same GPU, presents)
-  } else {
-    staging = live::make_uploader(interop, backend, mo.backend == "cpu" ? "--backend cpu" : "no usable CUDA device", &line,
-                                  interop_why);
-    up = staging.get();
-  }
-  std::fprintf(stderr, "netlens view: %s; %s\n", line.c_str(), in.source->description().c_str());
-  cfg.uploader = up;
-  live::LivePipeline pipe(*m.session, std::move(cfg), worker);
+  std::fprintf(stderr, "netlens view: %s; %s\n", start.line().c_str(), in.source->description().c_str());
+  live::LivePipeline pipe(*m.session, std::move(cfg), start.worker());
   live::SourceFeeder feeder(std::move(in.source), pipe, fo);
   v.live = &pipe;
   v.feeder = &feeder;
