@@ -311,7 +311,7 @@ void View::check_live_values() const {
                                             viz::value_mode_name(spec_.values) + "s");
 }
 
-// Same layers in the same order with the same sizes (what Renderer::values_changed needs).
+// Same layers in the same order with the same sizes (what Renderer::update_values needs).
 static bool same_layers(const viz::Layout& a, const viz::Layout& b) {
   if (a.layers.size() != b.layers.size()) return false;
   for (size_t i = 0; i < a.layers.size(); ++i)
