@@ -5,6 +5,8 @@
 // Tolerances: float32 results vs the double reference |got - ref| <= 1e-5 * |ref| + 1e-6 for
 // elementwise maths (a few float ulps); reductions and softmax 1e-5 relative + 1e-5 absolute
 // (float32 inputs, double accumulation); integer and bool results exactly.
+// Longer than about 600 lines: one short case per op of the family, all on this
+// file's node-building and reference helpers.
 #include <gtest/gtest.h>
 
 #include <cmath>

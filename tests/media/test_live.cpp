@@ -8,6 +8,8 @@
 //    published scene equals one built from a fresh run of that input, with_session sees whole runs;
 //  - `netlens render --input DIR|VIDEO --out DIR/`: each output equals (pixel-exact) the
 //    single-input render of the same decoded frame, and frames of different inputs differ.
+// Longer than about 600 lines: the live cases share one Vulkan set-up and one model session helper,
+// and each needs both.
 #include <gtest/gtest.h>
 
 #include <unistd.h>

@@ -2,6 +2,8 @@
 // topological sorting), .npy round trips and image preprocessing.
 // Models are built here with ONNX's own protobuf classes so each test states exactly what is in the
 // file; real models come from ONNX's node test suite.
+// Longer than about 600 lines: one short case per kind of bad or unusual file, all on this file's
+// protobuf-building helpers; splitting it would only move those helpers to a header.
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 #include <stb_image_write.h>

@@ -3,6 +3,8 @@
 // They check meaning, not golden images: the pixel where a neuron projects has that neuron's
 // colour-mapped value, picking there returns that neuron, a selection changes exactly the pixels
 // of the highlighted neurons, and a camera round-tripped through JSON gives the identical image.
+// Longer than about 600 lines: the render cases share one Vulkan set-up and the projection helpers
+// that find a neuron's pixel.
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -1,5 +1,7 @@
 // viz maths without Vulkan: receptive fields against a brute-force dependency walk, LOD pyramids
 // against direct block reductions, colour scales, layout determinism and branches, camera JSON.
+// Longer than about 600 lines: short independent cases of the viz maths, sharing one set of small
+// hand-built layouts and scenes.
 #include <gtest/gtest.h>
 
 #include <algorithm>
