@@ -15,6 +15,7 @@
 #include <set>
 
 #include "elementwise_common.hpp"
+#include "netlens/runtime/shape_util.hpp"
 #include "elementwise_dnnl.hpp"
 
 namespace netlens::cpu::ew {
@@ -419,21 +420,8 @@ void add_softmax(CpuOpTable& t, const char* name) {
   CpuOp op;
   op.check = check_dtype(kFloat);
   op.plan = [name](const NodeContext& ctx) -> std::unique_ptr<Kernel> {
-    const Shape& s = ctx.inputs.at(0).shape;
-    const int64_t rank = static_cast<int64_t>(s.size());
-    const bool legacy = ctx.opset < 13;
-    int64_t axis = ctx.node.attr_int("axis", legacy ? 1 : -1);
-    if (axis < 0) axis += rank;
-    if (rank == 0) axis = 0;
-    if (axis < 0 || axis > rank || (!legacy && rank > 0 && axis == rank))
-      throw Error(ErrorKind::Model, ctx.node.describe() + ": axis out of range");
-    int64_t outer = 1, n = 1, inner = 1;
-    for (int64_t i = 0; i < rank; ++i) {
-      const int64_t d = s[static_cast<size_t>(i)];
-      if (i < axis) outer *= d;
-      else if (i == axis || legacy) n *= d;
-      else inner *= d;
-    }
+    const SoftmaxGeometry g = softmax_geometry(ctx.node, ctx.opset, ctx.inputs.at(0).shape);
+    const int64_t outer = g.outer, n = g.len, inner = g.inner;
     // oneDNN only for the contiguous last-axis case: its strided-axis softmax is a slow
     // reference kernel (40x slower than softmax_strided below, measured).
     if constexpr (K != SKind::Hardmax) {

@@ -18,6 +18,7 @@
 #include <cmath>
 
 #include "grad_elementwise_common.hpp"
+#include "netlens/runtime/shape_util.hpp"
 
 namespace netlens::cpu::gew {
 
@@ -182,21 +183,8 @@ void add_softmax(CpuGradTable& t, const char* name) {
   CpuGrad gr;
   gr.check = [](const NodeContext& ctx) { return float_input(ctx, 0); };
   gr.plan = [](const NodeContext& ctx, const std::vector<bool>&) {
-    const Shape& s = ctx.inputs.at(0).shape;
-    const int64_t rank = static_cast<int64_t>(s.size());
-    const bool legacy = ctx.opset < 13;
-    int64_t axis = ctx.node.attr_int("axis", legacy ? 1 : -1);
-    if (axis < 0) axis += rank;
-    if (rank == 0) axis = 0;
-    if (axis < 0 || axis > rank || (!legacy && rank > 0 && axis == rank))
-      throw Error(ErrorKind::Model, ctx.node.describe() + ": axis out of range");
-    int64_t outer = 1, n = 1, inner = 1;
-    for (int64_t i = 0; i < rank; ++i) {
-      const int64_t d = s[static_cast<size_t>(i)];
-      if (i < axis) outer *= d;
-      else if (i == axis || legacy) n *= d;
-      else inner *= d;
-    }
+    const SoftmaxGeometry g = softmax_geometry(ctx.node, ctx.opset, ctx.inputs.at(0).shape);
+    const int64_t outer = g.outer, n = g.len, inner = g.inner;
     return make_grad_kernel([outer, n, inner](const GradViews& v) {
       if (!wanted(v, 0) || !v.grad_outputs[0].data) return;
       const float* y = fin(v.outputs[0]);

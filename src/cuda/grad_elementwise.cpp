@@ -127,22 +127,9 @@ void add_binary(CudaGradTable& t, const char* name, Side a_side, Side b_side) {
 void add_softmax(CudaGradTable& t, const char* name, bool log) {
   CudaGradOp o;
   o.plan = [log](Context& c, const NodeContext& ctx, const Need& need) -> std::unique_ptr<GradKernel> {
-    // The CPU's geometry: opset < 13 coerces to 2-D at `axis`, later opsets reduce along `axis`.
-    const Shape& s = ctx.inputs.at(0).shape;
-    const int64_t rank = static_cast<int64_t>(s.size());
-    const bool legacy = ctx.opset < 13;
-    int64_t axis = ctx.node.attr_int("axis", legacy ? 1 : -1);
-    if (axis < 0) axis += rank;
-    if (rank == 0) axis = 0;
-    if (axis < 0 || axis > rank || (!legacy && rank > 0 && axis == rank))
-      throw Error(ErrorKind::Model, ctx.node.describe() + ": axis out of range");
-    int64_t outer = 1, len = 1, inner = 1;
-    for (int64_t i = 0; i < rank; ++i) {
-      const int64_t d = s[static_cast<size_t>(i)];
-      if (i < axis) outer *= d;
-      else if (i == axis || legacy) len *= d;
-      else inner *= d;
-    }
+    // The CPU's geometry (opset < 13 coerces to 2-D at `axis`, later opsets reduce along `axis`).
+    const SoftmaxGeometry g = softmax_geometry(ctx.node, ctx.opset, ctx.inputs.at(0).shape);
+    const int64_t outer = g.outer, len = g.len, inner = g.inner;
     const bool want = wanted(need, 0);
     return make_grad_kernel([&c, log, outer, len, inner, want](const GradViews& v) {
       float* dx = want ? grad_in(v, 0) : nullptr;

@@ -98,4 +98,22 @@ SpatialGeometry conv_geometry(const Node& node, const Shape& input, const std::v
   return g;
 }
 
+SoftmaxGeometry softmax_geometry(const Node& node, int64_t opset, const Shape& s) {
+  const int64_t rank = static_cast<int64_t>(s.size());
+  const bool legacy = opset < 13;
+  int64_t axis = node.attr_int("axis", legacy ? 1 : -1);
+  if (axis < 0) axis += rank;
+  if (rank == 0) axis = 0;
+  if (axis < 0 || axis > rank || (!legacy && rank > 0 && axis == rank))
+    throw Error(ErrorKind::Model, node.describe() + ": axis out of range");
+  SoftmaxGeometry g;
+  for (int64_t i = 0; i < rank; ++i) {
+    const int64_t d = s[static_cast<size_t>(i)];
+    if (i < axis) g.outer *= d;
+    else if (i == axis || legacy) g.len *= d;
+    else g.inner *= d;
+  }
+  return g;
+}
+
 }  // namespace netlens

@@ -28,4 +28,13 @@ struct SpatialGeometry {
 };
 SpatialGeometry conv_geometry(const Node& node, const Shape& input, const std::vector<int64_t>& kernel);
 
+// Softmax/LogSoftmax geometry: the input seen as [outer, len, inner], `len` the elements one softmax
+// normalises. Opset < 13 coerces to 2-D at `axis` (default 1: len is the product of the dims from
+// axis on, inner 1); later opsets reduce along `axis` (default -1) alone. Error{Model} naming the
+// node when axis is out of range. One reading for the forward and backward kernels of every backend.
+struct SoftmaxGeometry {
+  int64_t outer = 1, len = 1, inner = 1;
+};
+SoftmaxGeometry softmax_geometry(const Node& node, int64_t opset, const Shape& input);
+
 }  // namespace netlens
