@@ -88,6 +88,10 @@ static Graph shown_graph(const Session& ss, const std::vector<std::string>& hidd
   return g;
 }
 
+std::vector<viz::VizTensor> view_tensors(const Session& ss, const std::vector<std::string>& hidden) {
+  return viz::select_tensors(hidden.empty() ? ss.graph() : shown_graph(ss, hidden), ss.planned());
+}
+
 View::View(render::Context& ctx, const Session& s, const FrameSpec& spec, SessionAccess access)
     : ctx_(ctx), s_(s), spec_(spec), access_(std::move(access)) {
   viz::Layout layout;
@@ -230,7 +234,7 @@ void View::set_collapse(const std::string& spec) {
 // The full (uncollapsed) hierarchy and the current collapsed set, for expand/collapse edits.
 static std::pair<viz::Hierarchy, std::vector<int>> current_groups(const Session& ss, const FrameSpec& spec,
                                                                   std::vector<viz::VizTensor>& all) {
-  all = viz::select_tensors(spec.hidden_inputs.empty() ? ss.graph() : shown_graph(ss, spec.hidden_inputs), ss.planned());
+  all = view_tensors(ss, spec.hidden_inputs);
   viz::Hierarchy h = viz::build_hierarchy(all);
   std::vector<int> set = viz::parse_collapse(spec.collapse, h, all.size());
   return {std::move(h), std::move(set)};

@@ -8,20 +8,6 @@ namespace netlens::app {
 
 namespace {
 
-// The tensors a view's groups are made from: the session's shown tensors less the hidden inputs
-// (as the View lays them out).
-std::vector<viz::VizTensor> view_tensors(const View& v, const Session& ss) {
-  const auto& hidden = v.spec().hidden_inputs;
-  if (hidden.empty()) return viz::select_tensors(ss.graph(), ss.planned());
-  Graph g;
-  g.name = ss.graph().name;
-  g.nodes = ss.graph().nodes;
-  g.outputs = ss.graph().outputs;
-  for (const ValueInfo& in : ss.graph().inputs)
-    if (std::find(hidden.begin(), hidden.end(), in.name) == hidden.end()) g.inputs.push_back(in);
-  return viz::select_tensors(g, ss.planned());
-}
-
 bool inside(const std::string& group, const std::string& path) {
   return group == path || (group.size() > path.size() && group.compare(0, path.size(), path) == 0 && group[path.size()] == '/');
 }
@@ -41,7 +27,7 @@ bool set_group_collapsed(View& v, const std::string& path, bool collapse) {
   }
   std::string next;
   v.with_session([&](const Session& ss) {
-    const std::vector<viz::VizTensor> all = view_tensors(v, ss);
+    const std::vector<viz::VizTensor> all = view_tensors(ss, v.spec().hidden_inputs);
     const viz::Hierarchy h = viz::build_hierarchy(all);
     const int g = h.find(path);
     if (g < 0) return;
@@ -57,7 +43,7 @@ std::vector<int> group_layers(const View& v, const std::string& path) {
   const viz::Layout& l = v.layout();
   std::vector<int> out;
   v.with_session([&](const Session& ss) {
-    const std::vector<viz::VizTensor> all = view_tensors(v, ss);
+    const std::vector<viz::VizTensor> all = view_tensors(ss, v.spec().hidden_inputs);
     const viz::Hierarchy h = viz::build_hierarchy(all);
     for (size_t i = 0; i < l.layers.size(); ++i) {
       const viz::VizTensor& t = l.layers[i].tensor;

@@ -54,6 +54,9 @@ struct CameraSpec {
 viz::Camera choose_camera(const viz::Layout& l, const CameraSpec& c, int width, int height);
 // The layer `view layer:NAME` names when no camera file is given, else -1.
 int focus_layer(const viz::Layout& l, const CameraSpec& c);
+// Every tensor a view may show, uncollapsed: viz::select_tensors over the session's graph less the
+// graph inputs a FrameSpec hides (FrameSpec::hidden_inputs).
+std::vector<viz::VizTensor> view_tensors(const Session& s, const std::vector<std::string>& hidden_inputs);
 
 struct FrameSpec {
   int width = 1280, height = 720;
