@@ -113,6 +113,15 @@ kern::StridedMap contiguous_map(const Shape& s) {
   return m;
 }
 
+kern::StridedMap scalar_safe(kern::StridedMap m) {
+  if (m.rank == 0) {
+    m.rank = 1;
+    m.dims[0] = 1;
+    m.strides[0] = 0;
+  }
+  return m;
+}
+
 kern::StridedMap broadcast_map(const Shape& in, const Shape& out) {
   kern::StridedMap m;
   m.rank = static_cast<int>(out.size());

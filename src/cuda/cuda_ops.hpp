@@ -69,6 +69,11 @@ using netlens::make_kernel;
 kern::StridedMap contiguous_map(const Shape& s);
 // Walk over `out` reading an input of shape `in` broadcast to it (numpy rules).
 kern::StridedMap broadcast_map(const Shape& in, const Shape& out);
+// `m` safe for the kernels: a rank-0 map becomes one element of rank 1.
+kern::StridedMap scalar_safe(kern::StridedMap m);
+// Clip's bounds: attributes before opset 11, else the constant min/max inputs (element 0), ±inf
+// when absent. The forward and backward kernels read them here, so both clip at the same values.
+std::pair<float, float> clip_bounds(const NodeContext& ctx);
 
 // Row-major Y[M,N] = alpha op(A) op(B) + beta Y through cuBLAS on ctx.stream (ops_nn.cpp): A stored
 // [M,K] (ta: [K,M]), B stored [K,N] (tb: [N,K]), contiguous; `half`: float16 A and B with float

@@ -45,18 +45,6 @@ void add_unary(CudaGradTable& t, const char* name, UnaryDef def) {
   t[name] = std::move(o);
 }
 
-std::pair<float, float> clip_bounds(const NodeContext& ctx) {
-  float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
-  if (ctx.opset < 11) {
-    lo = ctx.node.attr_float("min", lo);
-    hi = ctx.node.attr_float("max", hi);
-  } else {
-    if (const Tensor* t = const_input(ctx, 1); t && t->numel() == 1) lo = static_cast<float>(t->get_f64(0));
-    if (const Tensor* t = const_input(ctx, 2); t && t->numel() == 1) hi = static_cast<float>(t->get_f64(0));
-  }
-  return {lo, hi};
-}
-
 void add_clip(CudaGradTable& t) {
   CudaGradOp o;
   o.check = [](const NodeContext& ctx) -> std::optional<std::string> {

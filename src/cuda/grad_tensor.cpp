@@ -11,16 +11,6 @@
 namespace netlens::cuda {
 namespace {
 
-// A map of `s` safe for the kernels (rank 0 → one element of rank 1).
-kern::StridedMap scalar_safe(kern::StridedMap m) {
-  if (m.rank == 0) {
-    m.rank = 1;
-    m.dims[0] = 1;
-    m.strides[0] = 0;
-  }
-  return m;
-}
-
 std::unique_ptr<GradKernel> pass_through(Context& c, const NodeContext&, const Need& need) {
   const bool want = wanted(need, 0);
   return make_grad_kernel([&c, want](const GradViews& v) {

@@ -63,20 +63,6 @@ void add_unary(CudaOpTable& t, const std::string& name, UnaryOp op,
   t[name] = std::move(o);
 }
 
-std::pair<float, float> clip_bounds(const NodeContext& ctx) {
-  float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
-  if (ctx.opset < 11) {
-    lo = ctx.node.attr_float("min", lo);
-    hi = ctx.node.attr_float("max", hi);
-  } else {
-    if (ctx.const_inputs.size() > 1 && ctx.const_inputs[1] && ctx.const_inputs[1]->numel() > 0)
-      lo = static_cast<float>(ctx.const_inputs[1]->get_f64(0));
-    if (ctx.const_inputs.size() > 2 && ctx.const_inputs[2] && ctx.const_inputs[2]->numel() > 0)
-      hi = static_cast<float>(ctx.const_inputs[2]->get_f64(0));
-  }
-  return {lo, hi};
-}
-
 // ---- binary ------------------------------------------------------------------------------------
 void add_binary(CudaOpTable& t, const std::string& name, BinaryOp op) {
   CudaOp o;
@@ -189,6 +175,20 @@ void add_softmax(CudaOpTable& t, const std::string& name, bool log) {
 }
 
 }  // namespace
+
+std::pair<float, float> clip_bounds(const NodeContext& ctx) {
+  float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+  if (ctx.opset < 11) {
+    lo = ctx.node.attr_float("min", lo);
+    hi = ctx.node.attr_float("max", hi);
+  } else {
+    if (ctx.const_inputs.size() > 1 && ctx.const_inputs[1] && ctx.const_inputs[1]->numel() > 0)
+      lo = static_cast<float>(ctx.const_inputs[1]->get_f64(0));
+    if (ctx.const_inputs.size() > 2 && ctx.const_inputs[2] && ctx.const_inputs[2]->numel() > 0)
+      hi = static_cast<float>(ctx.const_inputs[2]->get_f64(0));
+  }
+  return {lo, hi};
+}
 
 void register_elementwise_ops(CudaOpTable& t) {
   auto alpha = [](float def) {

@@ -39,14 +39,6 @@ std::unique_ptr<Kernel> copy_kernel(Context& c, size_t es, kern::StridedMap src,
   });
 }
 
-kern::StridedMap scalar_safe(kern::StridedMap m) {
-  if (m.rank == 0) {
-    m.rank = 1;
-    m.dims[0] = 1;
-    m.strides[0] = 0;
-  }
-  return m;
-}
 
 void add_copy(CudaOpTable& t, const std::string& name) {
   CudaOp o;
