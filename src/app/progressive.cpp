@@ -99,7 +99,11 @@ ProgressiveReport render_progressive(Session& s, const std::map<std::string, Ten
     filled += now.size();
     if (next >= static_cast<size_t>(job.frames) || (node + 1) * static_cast<size_t>(job.frames) < next * n) return;
     while (next < static_cast<size_t>(job.frames) && (node + 1) * static_cast<size_t>(job.frames) >= next * n) ++next;
-    view.patch_scene([&](viz::Scene& sc) { patched += patch_scene(sc, pending); });
+    view.patch_scene([&](viz::Scene& sc) {
+      std::vector<int> l;
+      patched += patch_scene(sc, pending, &l);
+      return l;
+    });
     pending.clear();
     char sub[160];
     std::snprintf(sub, sizeof sub, "computing: node %zu of %zu, %zu of %zu layers filled (grey: not computed yet)", node + 1,
@@ -116,7 +120,11 @@ ProgressiveReport render_progressive(Session& s, const std::map<std::string, Ten
   }
   // The complete frame, with the frame's own subtitle: when every layer came as a piece the patched
   // scene is already the complete build (byte for byte, see FilledTensor), else it is rebuilt.
-  view.patch_scene([&](viz::Scene& sc) { patched += patch_scene(sc, pending); });
+  view.patch_scene([&](viz::Scene& sc) {
+    std::vector<int> l;
+    patched += patch_scene(sc, pending, &l);
+    return l;
+  });
   if (patched != nlayers) view.set_values(viz::ValueMode::Activation);
   view.renderer().set_subtitle(job.frame.subtitle);
   rep.nodes_run = total;
@@ -132,7 +140,8 @@ FilledTensor fill_tensor(const Session& s, const viz::VizTensor& t, const viz::S
   return FilledTensor{t.name, viz::build_scene(std::move(one), viz::value_fetch(s, viz::ValueMode::Activation), opts)};
 }
 
-size_t patch_scene(viz::Scene& scene, const std::vector<std::shared_ptr<const FilledTensor>>& pieces) {
+size_t patch_scene(viz::Scene& scene, const std::vector<std::shared_ptr<const FilledTensor>>& pieces,
+                   std::vector<int>* layers) {
   size_t patched = 0;
   for (const auto& p : pieces) {
     if (!p || p->scene.layers.size() != 1) continue;
@@ -158,6 +167,7 @@ size_t patch_scene(viz::Scene& scene, const std::vector<std::shared_ptr<const Fi
     L.values = P.values;
     L.scale = P.scale;
     ++patched;
+    if (layers) layers->push_back(i);
   }
   return patched;
 }

@@ -297,9 +297,9 @@ void View::set_values(viz::ValueMode m) {
   }
 }
 
-render::UploadStats View::patch_scene(const std::function<void(viz::Scene&)>& patch) {
-  patch(*scene_);
-  return r_->update_values(*scene_);
+render::UploadStats View::patch_scene(const std::function<std::vector<int>(viz::Scene&)>& patch) {
+  const std::vector<int> changed = patch(*scene_);
+  return r_->update_layers(*scene_, changed);
 }
 
 render::UploadStats View::replace_scene(viz::Scene next) {

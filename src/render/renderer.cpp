@@ -85,6 +85,17 @@ UploadStats Renderer::update_values(const viz::Scene& next) {
   }
 }
 
+UploadStats Renderer::update_layers(const viz::Scene& next, std::span<const int> layers) {
+  const viz::Scene* before = impl_->borrowed;
+  impl_->borrowed = &next;
+  try {
+    return impl_->layers_changed(layers);
+  } catch (...) {
+    impl_->borrowed = before;
+    throw;
+  }
+}
+
 std::vector<viz::ColorScale> Renderer::update_values_from_device(const viz::Scene& next, CodeBuilder& builder,
                                                                  VkBuffer activations, const TimelinePoint* wait,
                                                                  const TimelinePoint* signal, UploadStats* stats) {

@@ -100,34 +100,44 @@ void Renderer::Impl::upload_codes() {
   parts_buf = upload_static(ctx, gp.data(), gp.size() * sizeof(gpu::GpuPart), VK_BUFFER_USAGE_STORAGE_BUFFER_BIT);
 }
 
+// Where write_codes puts part P's codes when the part's bytes start at `at` (its level 0 there,
+// then the max levels, then the mean levels, as in its chunk from off0 on).
+static viz::CodeTarget part_target(const viz::Scene& scene, const CodePart& P, uint8_t* at) {
+  const auto& d = scene.layout.layers[P.layer].dims;
+  const uint64_t nc = P.c1 - P.c0;
+  viz::CodeTarget t{.layer = static_cast<int>(P.layer), .c0 = P.c0, .c1 = P.c1, .level0 = at};
+  uint64_t o = P.off_max - P.off0;
+  auto levels = viz::pyramid_levels(d.H, d.W);
+  for (int lv = 1; lv <= scene.layers[P.layer].levels; ++lv) {
+    const uint64_t per = static_cast<uint64_t>(levels[static_cast<size_t>(lv - 1)].h * levels[static_cast<size_t>(lv - 1)].w);
+    t.max[static_cast<size_t>(lv)] = at + o;
+    t.mean[static_cast<size_t>(lv)] = at + o + P.bytes_max;
+    o += nc * per;
+  }
+  return t;
+}
+
+// Bytes of part P in its chunk: level 0, the max levels and the mean levels, contiguous from off0.
+static uint64_t part_bytes(const CodePart& P) { return P.off_max - P.off0 + 2 * P.bytes_max; }
+
 // Chunk k's bytes (codes.chunk_used[k] of them) from the scene's current codes, or made from its
 // values where it holds none (a borrowing scene: viz::write_codes, on the scene's threads); with
 // `gp`, the GPU part records of its parts too (layout only: they do not change with the values).
 void Renderer::Impl::fill_chunk(size_t k, uint8_t* bytes, gpu::GpuPart* gp) const {
   const viz::Scene& scene = *borrowed;  // the scene borrowed now (constructor, update_values)
-  const auto& L = scene.layout.layers;
   std::vector<viz::CodeTarget> targets;
   for (size_t pi = 0; pi < codes.parts.size(); ++pi) {
     const CodePart& P = codes.parts[pi];
     if (P.chunk != k) continue;
-    const auto& d = L[P.layer].dims;
-    const auto& sl = scene.layers[P.layer];
-    const uint64_t nc = P.c1 - P.c0;
-    viz::CodeTarget t{.layer = static_cast<int>(P.layer), .c0 = P.c0, .c1 = P.c1, .level0 = bytes + P.off0};
+    targets.push_back(part_target(scene, P, bytes + P.off0));
+    if (!gp) continue;
     gpu::GpuPart g{};
     g.head = glm::uvec4(P.layer, P.c0, P.c1, P.chunk);
     g.offs = glm::uvec4(static_cast<uint32_t>(P.off0), static_cast<uint32_t>(P.bytes_max), 0u, 0u);
-    uint64_t at = P.off_max;
-    auto levels = viz::pyramid_levels(d.H, d.W);
-    for (int lv = 1; lv <= sl.levels; ++lv) {
-      const uint64_t per = static_cast<uint64_t>(levels[static_cast<size_t>(lv - 1)].h * levels[static_cast<size_t>(lv - 1)].w);
-      t.max[static_cast<size_t>(lv)] = bytes + at;
-      t.mean[static_cast<size_t>(lv)] = bytes + at + P.bytes_max;
-      g.level_offset[(lv - 1) / 4][(lv - 1) % 4] = static_cast<uint32_t>(at);
-      at += nc * per;
-    }
-    targets.push_back(t);
-    if (gp) gp[pi] = g;
+    const viz::CodeTarget& t = targets.back();
+    for (int lv = 1; lv <= scene.layers[P.layer].levels; ++lv)
+      g.level_offset[(lv - 1) / 4][(lv - 1) % 4] = static_cast<uint32_t>(P.off0 + (t.max[static_cast<size_t>(lv)] - t.level0));
+    gp[pi] = g;
   }
   viz::write_codes(scene, targets, scene.options.threads);
 }
@@ -206,6 +216,74 @@ UploadStats Renderer::Impl::values_changed() {
     }
     VkBufferCopy lc{.srcOffset = 0, .dstOffset = 0, .size = gl.size() * sizeof(gpu::GpuLayer)};
     vkCmdCopyBuffer(cb, layers_staging.buf, layers_buf.buf, 1, &lc);
+    barrier_copies_to_shader_reads(cb);
+  });
+  us.copy_ms = ms_since(t1);
+  us.total_ms = ms_since(t0);
+  return us;
+}
+
+// Some layers' new values: their parts' byte ranges and layer records only, packed back to back into
+// one host staging buffer (grown as needed, kept; never the size of the whole scene) and copied to
+// their places in one submission, finished (fence) before this returns, with the barrier
+// values_changed uses. Parts of one layer may lie in several chunks (a split layer): one copy
+// region each.
+UploadStats Renderer::Impl::layers_changed(std::span<const int> which) {
+  const viz::Scene& scene = *borrowed;  // the scene borrowed now (update_layers)
+  UploadStats us;
+  auto t0 = Clock::now();
+  const auto& L = scene.layout.layers;
+  if (current_layout_key() != layout_key || scene.layers.size() != L.size())
+    throw Error(ErrorKind::Internal, "render: update_layers needs a scene with the same layout (layer shapes) as before");
+  std::vector<int> ls(which.begin(), which.end());
+  std::sort(ls.begin(), ls.end());
+  ls.erase(std::unique(ls.begin(), ls.end()), ls.end());
+  for (int i : ls) {
+    if (i < 0 || static_cast<size_t>(i) >= L.size())
+      throw Error(ErrorKind::Usage, "render: update_layers: layer " + std::to_string(i) + " is not in the scene (" +
+                                        std::to_string(L.size()) + " layers)");
+    if (!scene.has_codes() && !scene.has_values(i))
+      throw Error(ErrorKind::Internal, "render: update_layers: layer '" + L[static_cast<size_t>(i)].tensor.name +
+                                           "' has neither codes nor host values");
+  }
+  if (ls.empty()) return us;
+  // Staging: [parts' codes ...][records of the layers], records 16-byte aligned.
+  uint64_t code_bytes = 0;
+  for (int i : ls)
+    for (uint32_t pi = codes.layer_parts[static_cast<size_t>(i)].first; pi < codes.layer_parts[static_cast<size_t>(i)].second; ++pi)
+      code_bytes += part_bytes(codes.parts[pi]);
+  const uint64_t rec_at = (code_bytes + 15) & ~uint64_t(15);
+  const uint64_t need = rec_at + ls.size() * sizeof(gpu::GpuLayer);
+  if (patch_staging.size < need)
+    patch_staging = make_buffer(ctx, std::max<VkDeviceSize>(need, patch_staging.size + patch_staging.size / 2),
+                                VK_BUFFER_USAGE_TRANSFER_SRC_BIT, kHost, true);
+  auto* base = static_cast<uint8_t*>(patch_staging.map);
+  std::vector<viz::CodeTarget> targets;
+  std::vector<std::vector<VkBufferCopy>> regions(chunk_bufs.size());
+  uint64_t at = 0;
+  for (int i : ls)
+    for (uint32_t pi = codes.layer_parts[static_cast<size_t>(i)].first; pi < codes.layer_parts[static_cast<size_t>(i)].second; ++pi) {
+      const CodePart& P = codes.parts[pi];
+      targets.push_back(part_target(scene, P, base + at));
+      regions[P.chunk].push_back({.srcOffset = at, .dstOffset = P.off0, .size = part_bytes(P)});
+      at += part_bytes(P);
+    }
+  viz::write_codes(scene, targets, scene.options.threads);
+  const std::vector<gpu::GpuLayer> gl = gpu_layers();
+  std::vector<VkBufferCopy> rec;
+  for (size_t j = 0; j < ls.size(); ++j) {
+    const uint64_t src = rec_at + j * sizeof(gpu::GpuLayer);
+    std::memcpy(base + src, &gl[static_cast<size_t>(ls[j])], sizeof(gpu::GpuLayer));
+    rec.push_back({.srcOffset = src, .dstOffset = static_cast<uint64_t>(ls[j]) * sizeof(gpu::GpuLayer), .size = sizeof(gpu::GpuLayer)});
+  }
+  us.bytes = code_bytes + ls.size() * sizeof(gpu::GpuLayer);
+  us.pack_ms = ms_since(t0);
+  auto t1 = Clock::now();
+  ctx.submit_now([&](VkCommandBuffer cb) {
+    for (size_t k = 0; k < regions.size(); ++k)
+      if (!regions[k].empty())
+        vkCmdCopyBuffer(cb, patch_staging.buf, chunk_bufs[k].buf, static_cast<uint32_t>(regions[k].size()), regions[k].data());
+    vkCmdCopyBuffer(cb, patch_staging.buf, layers_buf.buf, static_cast<uint32_t>(rec.size()), rec.data());
     barrier_copies_to_shader_reads(cb);
   });
   us.copy_ms = ms_since(t1);

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -118,6 +119,7 @@ struct Renderer::Impl {
   std::vector<std::array<int64_t, 5>> layout_key;  // C, H, W, count, levels per layer
   std::vector<GpuBuffer> chunk_staging;            // host copies of the chunks, made on the first update
   GpuBuffer layers_staging;
+  GpuBuffer patch_staging;                         // update_layers: the changed layers' bytes only
   GpuBuffer frame_buf, regions_buf, layer_regions_buf, slabs_buf, cells_buf, lines_buf, text_buf;
   std::optional<std::pair<int, int>> probe_px;
   std::pair<uint32_t, uint32_t> probe_id{0, 0};
@@ -156,6 +158,7 @@ struct Renderer::Impl {
   std::vector<gpu::GpuLayer> gpu_layers() const;
   std::vector<std::array<int64_t, 5>> current_layout_key() const;
   UploadStats values_changed();
+  UploadStats layers_changed(std::span<const int> layers);
   std::vector<viz::ColorScale> codes_from_device(CodeBuilder& b, VkBuffer acts, const Renderer::TimelinePoint* wait,
                                                  const Renderer::TimelinePoint* signal, UploadStats* stats);
   // renderer_frame.cpp

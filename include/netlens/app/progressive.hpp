@@ -73,8 +73,11 @@ struct FilledTensor {
 // Error{Input} for a non-float tensor.
 FilledTensor fill_tensor(const Session& s, const viz::VizTensor& t, const viz::SceneOptions& opts);
 // Copies pieces into `scene` (its layers found by tensor name, with the same C, H, W; others are
-// skipped): values, colour scale and codes. Returns the number of layers patched.
-size_t patch_scene(viz::Scene& scene, const std::vector<std::shared_ptr<const FilledTensor>>& pieces);
+// skipped): values, colour scale and codes. Returns the number of pieces patched in; with `layers`,
+// appends the index of each layer patched (in the pieces' order; a layer given twice, twice): the
+// layers to upload (Renderer::update_layers, View::patch_scene).
+size_t patch_scene(viz::Scene& scene, const std::vector<std::shared_ptr<const FilledTensor>>& pieces,
+                   std::vector<int>* layers = nullptr);
 // The scene of `layout` after the first `done` nodes: filled layers (app::layer_filled) from the
 // session, the others zeros (the neutral zero colour). Reads the session: call it between nodes.
 viz::Scene partial_scene(const Session& s, viz::Layout layout, const viz::SceneOptions& opts, size_t done);

@@ -161,10 +161,11 @@ class View final : public live::ResultSink {
   // Bytes this view copied back from the session on its own on the zero-copy path (layers read on
   // demand, single picked values), since it was made.
   uint64_t host_read_bytes() const { return host_read_bytes_; }
-  // Progressive runs (app/progressive.hpp): `patch` edits the shown scene's values, colour scales and
-  // codes in place, never its layout (app::patch_scene), then the renderer's buffers are rewritten
-  // (Renderer::update_values). The panels are left for the caller.
-  render::UploadStats patch_scene(const std::function<void(viz::Scene&)>& patch);
+  // Progressive runs (app/progressive.hpp): `patch` edits some layers of the shown scene in place
+  // (values, colour scales, codes; never its layout: app::patch_scene) and returns their indices;
+  // only those layers' bytes are uploaded (Renderer::update_layers), so a patch costs its layers,
+  // not the scene. A layer `patch` changes must be in its list. The panels are left for the caller.
+  render::UploadStats patch_scene(const std::function<std::vector<int>(viz::Scene&)>& patch);
   // The colour scales (View panel): the scene rebuilt from its own host values when `o` changes
   // them; a scene without host values (GPU-made) keeps its scales. Returns whether it changed.
   bool set_scales(const viz::SceneOptions& o);

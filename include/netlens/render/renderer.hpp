@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -161,6 +162,19 @@ class Renderer {
   // are copied into the existing buffers (no pipeline, descriptor or buffer is recreated) through
   // host staging buffers made on the first call.
   UploadStats update_values(const viz::Scene& next);
+  // Some layers' new values (a progressive run patching in the layers it has computed): `next` (same
+  // layout, as update_values; else Error{Internal} and the renderer keeps the scene it had) becomes
+  // the borrowed scene, and only the listed layers (indices into its layout; repeats allowed, none:
+  // nothing is copied) are rewritten on the GPU: their code ranges in the chunks (level 0 and both
+  // pyramids, every part of a split layer) and their layer records (the colour-map kind). Every
+  // other layer's bytes on the GPU are left as they are, so the owner promises that `next` differs
+  // from the scene the renderer last read only in the listed layers (their values, codes, scales);
+  // the result is then exactly what update_values(next) gives (same frames, byte for byte). Each
+  // listed layer needs codes in `next` or host values (else Error{Internal}); an index out of range
+  // is Error{Usage}. Same timing as update_values: between two frames on the render thread, no frame
+  // in flight, finished on the GPU when it returns. UploadStats::bytes counts the listed layers'
+  // codes and records only; their staging buffer is sized to them (grown and kept across calls).
+  UploadStats update_layers(const viz::Scene& next, std::span<const int> layers);
   // Codes made on the GPU (no host copy of the activations): one submission that waits for `wait` (a
   // timeline semaphore value, e.g. CUDA's "run N is done"; may be null), runs `builder` over
   // `activations` (see code_builder.hpp: its layout must be this renderer's), copies the codes into
