@@ -185,9 +185,12 @@ void Viewer::first_run_summary() const {
   if (!o_.first_run_session) return;
   const RunProgress& p = run_progress_;
   std::string updates;
-  for (size_t i = 0; i < patch_fill_.size() && i < 40; ++i)
+  // The first 39 updates and the last (now that layers come as soon as they are ready, dozens).
+  for (size_t i = 0; i < patch_fill_.size(); ++i) {
+    if (i == 39 && patch_fill_.size() > 40) updates += ", ...";
+    if (i >= 39 && i + 1 < patch_fill_.size()) continue;
     updates += (i ? ", " : "") + std::to_string(patch_fill_[i].first) + "/" + std::to_string(p.tensors_total);
-  if (patch_fill_.size() > 40) updates += ", ...";
+  }
   const double secs = (bg_ended_ ? run_t1_ : glfwGetTime()) - run_t0_;
   std::fprintf(stderr,
                "netlens view: progressive start: structure frame at %.0f ms, %s frame at %.0f ms; while the model ran: "
