@@ -342,6 +342,7 @@ class CpuBackend final : public Backend {
       const Node* node = &ctx.node;
       if (!last_planned_ || !std::less<const Node*>()(last_planned_, node)) chains_.reset();
       last_planned_ = node;
+      chains_.note_node(ctx);
       if (is_default_domain(ctx.node.domain) && ctx.node.op_type == "Conv") return nn::plan_conv_chained(ctx, chains_.conv_chain(ctx));
       if (auto k = chains_.plan_step(ctx, [&](const NodeContext& c) { return it->second.plan(c); })) return k;
     }

@@ -155,7 +155,8 @@ void stream_copy(float* dst, const float* src, int64_t n) {
 
 }  // namespace
 
-void apply_chain_steps(std::span<const ChainStep> steps, float* const* values, int64_t off, int64_t len, bool stream) {
+void apply_chain_steps(std::span<const ChainStep> steps, float* const* values, int64_t off, int64_t len, bool stream,
+                       const float* const* externals, const float* head_src) {
   // Blocks of 512 elements. Streamed: each step's block is computed into a buffer on the stack (the
   // later steps read it there), then streamed to its tensor.
   constexpr int64_t kBlock = 512;
@@ -165,19 +166,25 @@ void apply_chain_steps(std::span<const ChainStep> steps, float* const* values, i
     const int64_t m = std::min(kBlock, off + len - b);
     if (!stream) {
       // Straight into the tensors; later steps read the block back from L1.
+      if (head_src) std::memcpy(values[0] + b, head_src + (b - off), static_cast<size_t>(m) * sizeof(float));
       for (size_t k = 0; k < n; ++k) {
         const ChainStep& s = steps[k];
-        const float* x = s.a.value >= 0 ? values[s.a.value] + b : nullptr;
-        const float* y = s.b.value >= 0 ? values[s.b.value] + b : nullptr;
+        const float* x = s.a.value >= 0 ? values[s.a.value] + b : s.a.ext >= 0 ? externals[s.a.ext] + b : nullptr;
+        const float* y = s.b.value >= 0 ? values[s.b.value] + b : s.b.ext >= 0 ? externals[s.b.ext] + b : nullptr;
         step_block(s, x, s.a.scalar, y, s.b.scalar, values[k + 1] + b, m);
       }
       continue;
     }
-    auto operand = [&](int v) -> const float* { return v < 0 ? nullptr : v == 0 ? values[0] + b : tmp[v - 1]; };
+    auto operand = [&](const ChainStep::Operand& o) -> const float* {
+      if (o.ext >= 0) return externals[o.ext] + b;
+      if (o.value == 0) return head_src ? head_src + (b - off) : values[0] + b;
+      return o.value < 0 ? nullptr : tmp[o.value - 1];
+    };
     for (size_t k = 0; k < n; ++k) {
       const ChainStep& s = steps[k];
-      step_block(s, operand(s.a.value), s.a.scalar, operand(s.b.value), s.b.scalar, tmp[k], m);
+      step_block(s, operand(s.a), s.a.scalar, operand(s.b), s.b.scalar, tmp[k], m);
     }
+    if (head_src) stream_copy(values[0] + b, head_src + (b - off), m);
     for (size_t k = 0; k < n; ++k) stream_copy(values[k + 1] + b, tmp[k], m);
   }
 }
@@ -223,6 +230,14 @@ bool Chain::ready(const float* head) {
     const ChainStep& st = steps_[k];
     if (st.a.value >= 0 && s.a != values_[static_cast<size_t>(st.a.value)]) return false;
     if (st.b.value >= 0 && s.b != values_[static_cast<size_t>(st.b.value)]) return false;
+    // External operands: where the step saw them (the arena does not move between runs; take()
+    // checks it again).
+    for (const auto* o : {&st.a, &st.b}) {
+      if (o->ext < 0) continue;
+      const void* at = o == &st.a ? s.a : s.b;
+      if (!at) return false;
+      ext_[static_cast<size_t>(o->ext)] = static_cast<const float*>(at);
+    }
     values_[k + 1] = static_cast<float*>(s.out);
   }
   return true;
@@ -236,8 +251,10 @@ bool Chain::take(size_t k, std::span<const TensorView> in, std::span<const Tenso
   if (!fresh_.at(k)) return false;
   fresh_[k] = false;
   const Seen& s = seen_[k];
-  return s.recorded && !out.empty() && out[0].data == s.out && in_data(in, steps_[k].a_input) == s.a &&
-         in_data(in, steps_[k].b_input) == s.b;
+  const bool same = s.recorded && !out.empty() && out[0].data == s.out && in_data(in, steps_[k].a_input) == s.a &&
+                    in_data(in, steps_[k].b_input) == s.b;
+  if (!same) std::fill(fresh_.begin(), fresh_.end(), false);
+  return same;
 }
 
 uint64_t chain_steps_taken() { return g_taken.load(std::memory_order_relaxed); }
@@ -278,8 +295,15 @@ std::shared_ptr<Chain> ChainPlanner::conv_chain(const NodeContext& ctx) {
       (!ctx.const_inputs.empty() && ctx.const_inputs[0]))
     return nullptr;
   auto chain = std::make_shared<Chain>(true, numel(ctx.outputs[0].shape));
+  chain->set_opened_at(seq_);
   values_[ctx.node.outputs[0]] = Value{chain, 0, ctx.outputs[0].shape};
   return chain;
+}
+
+void ChainPlanner::note_node(const NodeContext& ctx) {
+  ++seq_;
+  for (const auto& o : ctx.node.outputs)
+    if (!o.empty()) produced_at_[o] = seq_;
 }
 
 std::unique_ptr<Kernel> ChainPlanner::plan_step(const NodeContext& ctx,
@@ -314,31 +338,45 @@ std::unique_ptr<Kernel> ChainPlanner::plan_step(const NodeContext& ctx,
       return nullptr;
     }
   }
-  // Operands: values of one chain, or scalar constants.
+  // Operands: values of one chain (the latest opened among them), scalar constants, and at most one
+  // other tensor: an external operand of that chain, or the head of a new one.
   std::shared_ptr<Chain> chain;
-  int value_inputs = 0, head_input = -1;
   const size_t operands = binary ? 2 : 1;
+  for (size_t i = 0; i < operands; ++i) {
+    if (const_scalar(ctx, i)) continue;
+    if (ctx.const_inputs.at(i) || ctx.inputs[i].shape != shape) return nullptr;
+    auto f = values_.find(ctx.node.inputs[i]);
+    if (f != values_.end() && f->second.shape == shape && (!chain || f->second.chain->opened_at() > chain->opened_at()))
+      chain = f->second.chain;
+  }
+  int head_input = -1;
   for (size_t i = 0; i < operands; ++i) {
     ChainStep::Operand& o = i == 0 ? s.a : s.b;
     if (auto v = const_scalar(ctx, i)) {
       o.scalar = *v;
       continue;
     }
-    if (ctx.const_inputs.at(i) || ctx.inputs[i].shape != shape) return nullptr;
     auto f = values_.find(ctx.node.inputs[i]);
-    if (f == values_.end() || f->second.shape != shape) {
-      if (head_input >= 0) return nullptr;  // two tensors from outside any chain
-      head_input = static_cast<int>(i);      // maybe the head of a new chain
+    if (chain && f != values_.end() && f->second.chain == chain && f->second.shape == shape) {
+      o.value = f->second.index;
+      (i == 0 ? s.a_input : s.b_input) = static_cast<int>(i);
       continue;
     }
-    if (chain && chain != f->second.chain) return nullptr;  // values of two chains
-    chain = f->second.chain;
-    o.value = f->second.index;
-    (i == 0 ? s.a_input : s.b_input) = static_cast<int>(i);
-    ++value_inputs;
+    if (head_input >= 0) return nullptr;  // two tensors from outside the chain
+    head_input = static_cast<int>(i);
+  }
+  if (chain && head_input >= 0) {
+    // The other operand is an external tensor: only one produced by a node planned before the
+    // chain's executor (so computed before it runs); graph inputs and other backends' tensors are not.
+    auto p = produced_at_.find(ctx.node.inputs[static_cast<size_t>(head_input)]);
+    if (p == produced_at_.end() || p->second >= chain->opened_at() || chain->steps().size() >= Chain::kMaxSteps)
+      return nullptr;
+    (head_input == 0 ? s.a : s.b).ext = chain->add_external();
+    (head_input == 0 ? s.a_input : s.b_input) = head_input;
+    head_input = -1;
   }
   if (chain) {
-    if (head_input >= 0 || chain->steps().size() >= Chain::kMaxSteps) return nullptr;
+    if (chain->steps().size() >= Chain::kMaxSteps) return nullptr;
     const size_t k = chain->add_step(s);
     values_[ctx.node.outputs[0]] = Value{chain, static_cast<int>(k + 1), shape};
     return chain_member(chain, k, plan(ctx));
@@ -349,6 +387,7 @@ std::unique_ptr<Kernel> ChainPlanner::plan_step(const NodeContext& ctx,
   (head_input == 0 ? h.a : h.b).value = 0;
   (head_input == 0 ? h.a_input : h.b_input) = head_input;
   auto fresh = std::make_shared<Chain>(false, numel(shape));
+  fresh->set_opened_at(seq_);
   fresh->add_step(h);
   values_[ctx.node.inputs[static_cast<size_t>(head_input)]] = Value{fresh, 0, shape};
   values_[ctx.node.outputs[0]] = Value{fresh, 1, shape};

@@ -83,10 +83,16 @@ TEST(FusedChain, StepsEqualSeparateLoopsBitForBit) {
       step(Op::Relu, 7),                      // 9 = relu(7)
       step(Op::Sub, 9, 0),                    // 10 = 9 - head
       step(Op::Clip, 0),                      // 11 = clip(head, -inf, 0.25)
+      step(Op::Add, 10),                      // 12 = 10 + external 0 (a residual Add)
+      step(Op::Mul, -1, 12),                  // 13 = external 1 * 12
   };
   steps[3].lo = 0.f;
   steps[3].hi = 6.f;
   steps[10].hi = 0.25f;
+  steps[11].b.ext = 0;
+  steps[12].a.ext = 1;
+  // from_head: the head handed in from a separate buffer (apply_from), the store's head filled by the steps.
+  for (bool from_head : {false, true})
   for (bool stream : {false, true})
   for (int64_t n : {1, 15, 511, 512, 513, 1025, 5000}) {
     const int64_t off = n > 16 ? 7 : 0, len = n - off;
@@ -94,27 +100,34 @@ TEST(FusedChain, StepsEqualSeparateLoopsBitForBit) {
     const float specials[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
                               -std::numeric_limits<float>::infinity(), -0.f, 0.f, -3.f, 3.f, 6.f};
     for (size_t i = 0; i < std::size(specials) && i < head.size(); ++i) head[i * 3 % head.size()] = specials[i];
+    const std::vector<float> ext0 = random_values(static_cast<size_t>(n), static_cast<uint32_t>(n) + 1);
+    const std::vector<float> ext1 = random_values(static_cast<size_t>(n), static_cast<uint32_t>(n) + 2);
+    const float* externals[] = {ext0.data(), ext1.data()};
     std::vector<std::vector<float>> got(steps.size() + 1, std::vector<float>(static_cast<size_t>(n), 42.f));
-    got[0] = head;
+    if (!from_head) got[0] = head;
     std::vector<float*> values;
     for (auto& v : got) values.push_back(v.data());
-    cpu::apply_chain_steps(steps, values.data(), off, len, stream);
+    cpu::apply_chain_steps(steps, values.data(), off, len, stream, externals, from_head ? head.data() + off : nullptr);
     cpu::chain_store_fence();
+    for (int64_t i = off; i < n; ++i) ASSERT_TRUE(same_bits(got[0][static_cast<size_t>(i)], head[static_cast<size_t>(i)])) << i;
     // Reference: each op over the whole range on its own.
     std::vector<std::vector<float>> want(steps.size() + 1, std::vector<float>(static_cast<size_t>(n), 42.f));
     want[0] = head;
     for (size_t k = 0; k < steps.size(); ++k) {
       const ChainStep& s = steps[k];
       for (int64_t i = off; i < n; ++i) {
-        const float a = s.a.value >= 0 ? want[static_cast<size_t>(s.a.value)][static_cast<size_t>(i)] : s.a.scalar;
-        const float b = s.b.value >= 0 ? want[static_cast<size_t>(s.b.value)][static_cast<size_t>(i)] : s.b.scalar;
+        auto operand = [&](const ChainStep::Operand& o) {
+          if (o.ext >= 0) return externals[o.ext][i];
+          return o.value >= 0 ? want[static_cast<size_t>(o.value)][static_cast<size_t>(i)] : o.scalar;
+        };
+        const float a = operand(s.a), b = operand(s.b);
         want[k + 1][static_cast<size_t>(i)] = ref_step(s.op, a, b, s.lo, s.hi);
       }
     }
     for (size_t k = 1; k <= steps.size(); ++k)
       for (int64_t i = 0; i < n; ++i)
         ASSERT_TRUE(same_bits(got[k][static_cast<size_t>(i)], want[k][static_cast<size_t>(i)]))
-            << "stream " << stream << " n " << n << " step " << k - 1 << " element " << i << ": " << got[k][static_cast<size_t>(i)] << " vs "
+            << "from_head " << from_head << " stream " << stream << " n " << n << " step " << k - 1 << " element " << i << ": " << got[k][static_cast<size_t>(i)] << " vs "
             << want[k][static_cast<size_t>(i)];
   }
 }
@@ -319,15 +332,68 @@ TEST(FusedChain, RuntimeBoundsAndBranchesStayCorrect) {
   }
 }
 
-// Real models: every tensor of a fused run equals the unfused first run's.
+// Residual Adds: the skip operand is an external tensor of the chain (fused when a node planned
+// before the chain's executor produces it, as in ResNet's blocks, also when the skip branch's conv
+// comes after the main branch's), never when it is produced after the executor. The fused run on a
+// new input equals a fresh session's unfused run on that input bit for bit (an executor that read
+// a skip tensor before this run computed it would see the previous input's values).
+TEST(FusedChain, ResidualAddWithExternalSkip) {
+  const Shape xs{1, 8, 12, 12};
+  GraphBuilder b;
+  b.input("x", xs);
+  const std::map<std::string, AttrValue> pad1{{"pads", std::vector<int64_t>{1, 1, 1, 1}}};
+  auto conv = [&](const std::string& in) { return b.node("Conv", {in, b.weight({8, 8, 3, 3}, 0.3f), b.weight({8}, 0.2f)}, pad1); };
+  const std::string a = conv("x");
+  const std::string sk = b.node("Relu", {a});                // step of a's chain
+  const std::string y = conv(sk);
+  const std::string d = conv(sk);                            // the "downsample" conv after the main branch
+  const std::string add = b.node("Add", {y, d});             // step of d's chain, y external
+  const std::string r = b.node("Relu", {add});               // step
+  const std::string y2 = conv(r);
+  const std::string add2 = b.node("Add", {r, y2});           // step of y2's chain, r external (operand a)
+  const std::string r2 = b.node("Relu", {add2});             // step
+  const std::string y3 = conv(r2);
+  const std::string z = b.node("MaxPool", {r2}, {{"kernel_shape", std::vector<int64_t>{3, 3}}, {"pads", std::vector<int64_t>{1, 1, 1, 1}}});
+  const std::string add3 = b.node("Add", {y3, z});           // z produced after y3's conv: not fused
+  const std::string r3 = b.node("Relu", {add3});
+  b.output(r3);
+  auto backend = make_cpu_backend();
+  Session s(b.g, {backend.get()});
+  Session fresh(b.g, {backend.get()});
+  const Tensor x1 = random_input(xs, 21), x2 = random_input(xs, 22);
+  s.run({{"x", x1}});
+  const uint64_t taken0 = cpu::chain_steps_taken();
+  s.run({{"x", x2}});
+  EXPECT_EQ(cpu::chain_steps_taken() - taken0, 5u) << "Relu, Add, Relu, Add, Relu should run fused";
+  fresh.run({{"x", x2}});
+  const auto want = snapshot(fresh);
+  expect_same_bits(want, snapshot(s));
+  // The sums and ReLUs are the float32 definitions of the stored operands.
+  auto at = [&](const std::string& n, int64_t i) { return want.at(n).data_as<float>()[i]; };
+  for (int64_t i = 0; i < numel(xs); ++i) {
+    ASSERT_TRUE(same_bits(at(add, i), at(y, i) + at(d, i))) << i;
+    ASSERT_TRUE(same_bits(at(r, i), at(add, i) < 0.f ? 0.f : at(add, i))) << i;
+    ASSERT_TRUE(same_bits(at(add2, i), at(r, i) + at(y2, i))) << i;
+    ASSERT_TRUE(same_bits(at(add3, i), at(y3, i) + at(z, i))) << i;
+  }
+}
+
+// Real models: every tensor of a fused run equals an unfused first run's on the same input (a
+// fresh session), the fused session having run another input before.
 void check_model(const char* file, const std::string& input, Shape shape) {
   const std::filesystem::path model = std::filesystem::path(NETLENS_CACHE_DIR) / "models" / file;
   if (!std::filesystem::exists(model)) GTEST_SKIP() << model << " is missing: run scripts/fetch-models.sh";
   auto backend = make_cpu_backend();
-  Session s(load_onnx(model.string()), {backend.get()});
-  const Tensor x = random_input(shape, 7);
-  s.run({{input, x}});
-  const auto first = snapshot(s);
+  const Graph g = load_onnx(model.string());
+  const Tensor x = random_input(shape, 7), other = random_input(shape, 8);
+  std::map<std::string, Tensor> first;
+  {
+    Session fresh(g, {backend.get()});
+    fresh.run({{input, x}});
+    first = snapshot(fresh);
+  }
+  Session s(g, {backend.get()});
+  s.run({{input, other}});
   const uint64_t taken0 = cpu::chain_steps_taken();
   s.run({{input, x}});
   EXPECT_GT(cpu::chain_steps_taken() - taken0, 20u) << "no chain ran fused";
@@ -337,5 +403,6 @@ void check_model(const char* file, const std::string& input, Shape shape) {
 TEST(FusedChainModels, MobileNetV2FusedRunEqualsUnfused) { check_model("mobilenet_v2.onnx", "input", {1, 3, 224, 224}); }
 TEST(FusedChainModels, PpOcrV4DetFusedRunEqualsUnfused) { check_model("ppocrv4_det.onnx", "x", {1, 3, 256, 320}); }
 TEST(FusedChainModels, PpOcrV4RecFusedRunEqualsUnfused) { check_model("ppocrv4_rec.onnx", "x", {1, 3, 48, 320}); }
+TEST(FusedChainModels, ResNet50FusedRunEqualsUnfused) { check_model("resnet50.onnx", "input", {1, 3, 224, 224}); }
 
 }  // namespace

@@ -7,7 +7,10 @@
 // Contract (all of it internal to the CPU backend):
 // - Planning (CpuBackend::plan, nodes in graph order): a Conv output or the first fusable op's input
 //   starts a Chain; a fusable op whose operands are values of one chain or scalar constants, with the
-//   chain's full shape, becomes a step. Only float32 tensors; at most kMaxSteps steps.
+//   chain's full shape, becomes a step. Only float32 tensors; at most kMaxSteps steps. One operand
+//   may instead be an external tensor (ResNet's residual Add: the skip branch) of the full shape,
+//   if a node planned before the chain's executor produced it: nodes run in the order they are
+//   planned, so the executor finds its value of this run in place.
 // - A kernel does not know its tensors' addresses before it runs, so every step first runs unfused
 //   once and records the addresses it saw (record). From then on the executor (the Conv kernel, or
 //   the elementwise op that started the chain) computes the whole chain (ready/apply/finish) when the
@@ -35,10 +38,12 @@ namespace netlens::cpu {
 struct ChainStep {
   enum class Op { Add, Sub, Mul, Div, Clip, Relu };
   Op op = Op::Relu;
-  // Operands: a chain value (0 = head, k + 1 = output of step k) or, with value < 0, the scalar.
+  // Operands: a chain value (0 = head, k + 1 = output of step k), an external tensor (ext >= 0:
+  // its index among the chain's externals), or, with both < 0, the scalar.
   struct Operand {
     int value = -1;
     float scalar = 0.f;
+    int ext = -1;
   };
   Operand a, b;  // b unused by Clip and Relu
   float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();  // Clip
@@ -47,11 +52,14 @@ struct ChainStep {
 };
 
 // The steps over [off, off + len) of values[] (values[0] = head, values[k + 1] = step k's output),
-// at most Chain::kMaxSteps of them. `stream`: write the outputs with non-temporal stores (large
-// tensors). Exposed for tests; the same float expressions as the separate kernels of
-// ops_elementwise.cpp.
+// at most Chain::kMaxSteps of them; externals[e]: external operand e (whole tensors, indexed like
+// the values). `stream`: write the outputs with non-temporal stores (large tensors). Exposed for
+// tests; the same float expressions as the separate kernels of ops_elementwise.cpp.
+// head_src (optional): the head's values over the range (head_src[i - off]), still in cache where
+// the executor computed them: the steps read them there and the head is written to values[0] with
+// the outputs (streamed too), so a large head is neither read back nor read for ownership.
 void apply_chain_steps(std::span<const ChainStep> steps, float* const* values, int64_t off, int64_t len,
-                       bool stream = false);
+                       bool stream = false, const float* const* externals = nullptr, const float* head_src = nullptr);
 // Orders this thread's streamed stores before whatever it does next. Each thread that applied a chain
 // calls it once after its last apply of a run, before the parallel region ends (a fence per apply
 // waited for every piece to reach memory: MobileNetV2's fused pointwise convs took 2-3x longer).
@@ -65,18 +73,31 @@ class Chain {
   // numel: elements of every value (large ones are written with non-temporal stores).
   Chain(bool head_is_executor_output, int64_t numel);
 
-  // Plan time.
+  // Plan time. `opened_at`: the planner's sequence number of the executor's node.
   size_t add_step(const ChainStep& s);
+  int add_external() { ext_.push_back(nullptr); return static_cast<int>(ext_.size()) - 1; }
+  void set_opened_at(uint64_t seq) { opened_at_ = seq; }
+  uint64_t opened_at() const { return opened_at_; }
   const std::vector<ChainStep>& steps() const { return steps_; }
   size_t first_member() const { return conv_ ? 0 : 1; }
 
   // Run time, executor. ready(): every step recorded, addresses consistent with `head`, and at least
   // one member to skip; then apply() ranges (thread-safe for disjoint ranges) and finish(true).
   bool ready(const float* head);
-  void apply(int64_t off, int64_t len) const { apply_chain_steps(steps_, values_.data(), off, len, stream_); }
+  void apply(int64_t off, int64_t len) const {
+    apply_chain_steps(steps_, values_.data(), off, len, stream_, ext_.data());
+  }
+  // Also writes the head over the range from `head` (the executor's values in cache); for
+  // executors that would otherwise store a large head with normal stores and read it back.
+  void apply_from(const float* head, int64_t off, int64_t len) const {
+    apply_chain_steps(steps_, values_.data(), off, len, stream_, ext_.data(), head);
+  }
+  // The outputs are written with non-temporal stores (large tensors): executors use apply_from.
+  bool streams() const { return stream_; }
   void finish(bool fused);
   // Run time, step k's kernel: take() is true when the executor computed this step in this run with
-  // these addresses (the kernel then returns); record() after running it unfused.
+  // these addresses (the kernel then returns); record() after running it unfused. A step that cannot
+  // take its output un-takes every later one (they were computed from what this step saw).
   bool take(size_t k, std::span<const TensorView> in, std::span<const TensorView> out);
   void record(size_t k, std::span<const TensorView> in, std::span<const TensorView> out);
 
@@ -92,6 +113,8 @@ class Chain {
   std::vector<ChainStep> steps_;
   std::vector<Seen> seen_;
   std::vector<float*> values_;  // head, then each step's output (valid while ready)
+  std::vector<const float*> ext_;  // external operands (valid while ready)
+  uint64_t opened_at_ = 0;
   std::vector<bool> fresh_;     // step computed by the executor in this run, not yet taken
 };
 
@@ -113,8 +136,14 @@ class ChainPlanner {
   // Returns the kernel to use for a fusable elementwise node (inner planned by `plan`), or nullptr
   // when the node is not fusable.
   std::unique_ptr<Kernel> plan_step(const NodeContext& ctx, const std::function<std::unique_ptr<Kernel>(const NodeContext&)>& plan);
+  // Every node the backend plans, in graph order, before conv_chain/plan_step: numbers it and notes
+  // which tensors it produces (external operands must come from nodes planned before the executor).
+  void note_node(const NodeContext& ctx);
   // Forget every open chain (a new graph is being planned).
-  void reset() { values_.clear(); }
+  void reset() {
+    values_.clear();
+    produced_at_.clear();
+  }
 
  private:
   struct Value {
@@ -123,6 +152,8 @@ class ChainPlanner {
     Shape shape;
   };
   std::map<std::string, Value> values_;
+  std::map<std::string, uint64_t> produced_at_;
+  uint64_t seq_ = 0;
 };
 
 }  // namespace netlens::cpu
