@@ -33,7 +33,7 @@ struct ScratchSlot {
 }  // namespace
 
 void* scratch(int slot, size_t bytes) {
-  thread_local ScratchSlot slots[4];
+  thread_local ScratchSlot slots[5];  // 4: oneDNN scratchpads (with_scratchpad)
   ScratchSlot& s = slots[slot];
   if (s.size < bytes) {
     std::free(s.p);
@@ -46,6 +46,21 @@ void* scratch(int slot, size_t bytes) {
     s.size = n;
   }
   return s.p;
+}
+
+dnnl::primitive_attr user_scratchpad(dnnl::primitive_attr attr) {
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+dnnl::memory::desc scratchpad_desc(const dnnl::primitive& prim) {
+  const dnnl_memory_desc_t* md = dnnl_primitive_desc_query_md(prim.get_primitive_desc(), dnnl_query_scratchpad_md, 0);
+  return md ? dnnl::memory::desc(*md) : dnnl::memory::desc();
+}
+
+void with_scratchpad(std::unordered_map<int, dnnl::memory>& args, const dnnl::memory::desc& d) {
+  const size_t bytes = d.get_size();
+  if (bytes > 0) args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(d, dnnl_engine(), scratch(4, bytes)));
 }
 
 void rethrow_dnnl(const NodeContext& ctx, const dnnl::error& e, const char* what) {

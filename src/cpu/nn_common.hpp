@@ -10,6 +10,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
 
 #include "netlens/cpu/cpu_ops.hpp"
 #include "netlens/runtime.hpp"
@@ -48,6 +49,17 @@ dnnl::memory::desc plain_desc(const Shape& s);
 // Per-thread scratch buffer `slot` (0..3) of at least `bytes`, 64-byte aligned, reused by every
 // kernel of the thread: blocked-layout copies of activations and per-run weight reorders.
 void* scratch(int slot, size_t bytes);
+
+// oneDNN scratchpads. This oneDNN (Debian's 2.6) gives every primitive its own library-managed
+// scratchpad, allocated at creation and held as long as the primitive: summed over a model's
+// convs and pools that was 1.45 GB for ISNet at 1024x1024 (Winograd's transformed tiles) next to
+// 1.6 GB of activations. Forward primitives are therefore created with user_scratchpad() and given
+// one per-thread buffer at execute (with_scratchpad), so a run holds the largest one, not the sum.
+dnnl::primitive_attr user_scratchpad(dnnl::primitive_attr attr = {});
+// The scratchpad `prim` wants (empty when none).
+dnnl::memory::desc scratchpad_desc(const dnnl::primitive& prim);
+// Adds DNNL_ARG_SCRATCHPAD for `d` (the per-thread scratchpad buffer) unless d is empty.
+void with_scratchpad(std::unordered_map<int, dnnl::memory>& args, const dnnl::memory::desc& d);
 
 // Host value of constant input i, or nullptr.
 inline const Tensor* const_input(const NodeContext& ctx, size_t i) {

@@ -97,17 +97,20 @@ void pool_reference(const PoolParams& p, const T* x, T* y, int64_t* indices) {
 class DnnlPool : public Kernel {
  public:
   DnnlPool(dnnl::pooling_v2_forward::primitive_desc pd, memory::desc src, memory::desc dst)
-      : prim_(pd), src_(src), dst_(dst) {}
+      : prim_(pd), src_(src), dst_(dst), sp_(pd.scratchpad_desc()) {}
   void run(std::span<const TensorView> in, std::span<const TensorView> out) override {
     auto& eng = dnnl_engine();
     auto& s = dnnl_stream();
-    prim_.execute(s, {{DNNL_ARG_SRC, memory(src_, eng, in[0].data)}, {DNNL_ARG_DST, memory(dst_, eng, out[0].data)}});
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory(src_, eng, in[0].data)},
+                                         {DNNL_ARG_DST, memory(dst_, eng, out[0].data)}};
+    with_scratchpad(args, sp_);
+    prim_.execute(s, args);
     s.wait();
   }
 
  private:
   dnnl::pooling_v2_forward prim_;
-  memory::desc src_, dst_;
+  memory::desc src_, dst_, sp_;  // sp_: user scratchpad (nn_common.hpp: 211 MB over ISNet's pools when per primitive)
 };
 
 std::unique_ptr<Kernel> plan_pool(const NodeContext& ctx, bool is_max) {
@@ -149,7 +152,7 @@ std::unique_ptr<Kernel> plan_pool(const NodeContext& ctx, bool is_max) {
     try {
       dnnl::pooling_v2_forward::desc d(dnnl::prop_kind::forward_inference, alg, src, dst, to_dims(g.strides),
                                        to_dims(g.kernel), dil, to_dims(g.pad_begin), pr);
-      return std::make_unique<DnnlPool>(dnnl::pooling_v2_forward::primitive_desc(d, dnnl_engine()), src, dst);
+      return std::make_unique<DnnlPool>(dnnl::pooling_v2_forward::primitive_desc(d, user_scratchpad(), dnnl_engine()), src, dst);
     } catch (const dnnl::error&) {
       // Geometry oneDNN rejects (e.g. padding wider than the kernel): the direct loop handles it.
     }

@@ -531,6 +531,11 @@ TEST(Gemm, TransposesAlphaBetaAndBroadcastC) {
   check_gemm(6, 4, 3, false, false, 1.0f, 1.0f, {}, false, true, 115);    // scalar C
   check_gemm(6, 4, 3, false, false, 2.0f, 1.0f, {-1}, false, false, 116); // no C
   check_gemm(6, 4, 3, false, false, 1.0f, 1.0f, {1}, true, false, 117);   // single-element vector C
+  // At most 4 rows of A with a constant B: B read in place by sgemm (nn_matmul.cpp InPlaceGemm).
+  check_gemm(1, 33, 10, true, false, 0.5f, 2.0f, {1, 10}, true, false, 118);
+  check_gemm(3, 17, 8, false, false, 1.0f, 1.0f, {-1}, true, false, 119);
+  check_gemm(4, 9, 5, true, true, -1.5f, 0.5f, {4, 1}, true, true, 120);
+  check_gemm(2, 6, 3, false, true, 1.0f, 1.0f, {}, true, true, 121);
 }
 
 void check_matmul(Shape as, Shape bs, bool const_b, uint32_t seed) {
