@@ -293,6 +293,13 @@ class Session {
   // a remaining symbolic dim is an Error{Input}), infers every tensor, folds constants, assigns
   // backends and checks memory. Throws Error{Unsupported} listing every unsupported node at once.
   void prepare(const std::map<std::string, Shape>& shapes = {});
+  // The first half of prepare(), without allocating arenas or planning kernels: binds the input
+  // shapes, infers every tensor, folds constants, assigns backends and checks memory (the same
+  // errors as prepare()). Afterwards planned(), info(), report() and node_backend() answer and
+  // activations() lists every tensor, with no values: what a layout needs (a structure frame in
+  // milliseconds where kernel planning takes seconds). A later prepare() with the same shapes,
+  // on any thread, keeps this plan and only allocates and plans the kernels.
+  void plan_shapes(const std::map<std::string, Shape>& shapes = {});
   bool prepared() const { return prepared_; }
   const PlanReport& report() const { return report_; }
   const std::vector<PlannedTensor>& planned() const { return store_.tensors_; }
@@ -328,6 +335,7 @@ class Session {
  private:
   struct Impl;
   void run_impl(const std::map<std::string, Tensor>& inputs, RunControl* control);
+  void allocate_and_plan_kernels();  // prepare()'s second half, from impl_->plan
   std::vector<double> node_ms_;
   Graph graph_;
   std::vector<Backend*> backends_;

@@ -106,6 +106,10 @@ int run_view(const std::vector<std::string>& argv) {
   if (live_it == mo.inputs.end()) {
     if (a.has("slideshow") || a.has("interop"))
       throw Error(ErrorKind::Usage, "--slideshow and --interop need a live --input (a folder, a video file or camera[:N])");
+    // Shapes only: the background run prepares the session on its own thread (oneDNN ties a
+    // kernel to the thread that planned it), so the model is prepared once, after the structure
+    // is on screen.
+    mo.plan_only = true;
     LoadedModel m = load_model(mo, /*need_inputs=*/true);
     v.text_tokens = m.text.labels;  // --text: token labels in the Attention panel
     v.text_input = m.text_input;

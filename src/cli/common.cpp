@@ -299,7 +299,10 @@ LoadedModel load_model(const ModelOptions& o, bool need_inputs, std::optional<Gr
   m.run_progress = std::make_shared<Progress>("running node", o.quiet);
   so.progress = [p = m.run_progress](size_t done, size_t total) { p->update(done, total); };
   m.session = std::make_unique<Session>(m.graph, raw, so);
-  m.session->prepare(shapes);
+  if (o.plan_only)
+    m.session->plan_shapes(shapes);
+  else
+    m.session->prepare(shapes);
   m.prepare_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
   if (!o.quiet && !m.session->report().fallback_nodes.empty()) {
     std::string list;

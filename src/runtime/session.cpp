@@ -68,8 +68,18 @@ const TensorInfo& Session::info(const std::string& tensor) const {
 }
 
 void Session::prepare(const std::map<std::string, Shape>& shapes) {
+  // The shape plan is kept when it was made for these shapes (plan_shapes() first, then prepare()
+  // on the thread that will run the session: the window's progressive start).
+  if (!impl_->plan || (shapes != impl_->plan->requested && shapes != impl_->bound_shapes)) plan_shapes(shapes);
+  allocate_and_plan_kernels();
+}
+
+void Session::plan_shapes(const std::map<std::string, Shape>& shapes) {
   prepared_ = false;
   *impl_ = Impl{};
+  impl_->plan = std::make_unique<detail::ShapePlan>();
+  detail::ShapePlan& P = *impl_->plan;
+  P.requested = shapes;
   report_ = PlanReport{};
   store_ = ActivationStore{};
   grads_ = ActivationStore{};
@@ -78,7 +88,7 @@ void Session::prepare(const std::map<std::string, Shape>& shapes) {
   const int64_t opset = graph_.opset();
   const int host = static_cast<int>(backends_.size()) - 1;
 
-  std::map<std::string, TensorInfo> infos;
+  std::map<std::string, TensorInfo>& infos = P.infos;
   std::map<std::string, Tensor>& consts = store_.constants_;
   for (const auto& [name, t] : graph_.initializers) {
     consts[name] = t;
@@ -129,8 +139,10 @@ void Session::prepare(const std::map<std::string, Shape>& shapes) {
   // 2. Inference, folding and backend choice, node by node (nodes are topologically sorted).
   std::vector<std::string> unsupported;
   std::set<std::string> unknown;  // outputs of nodes we could not infer
-  std::vector<bool> folded(graph_.nodes.size(), false);
-  std::vector<std::vector<std::string>> aux_outputs(graph_.nodes.size());  // per node, after its outputs
+  std::vector<bool>& folded = P.folded;
+  folded.assign(graph_.nodes.size(), false);
+  std::vector<std::vector<std::string>>& aux_outputs = P.aux_outputs;  // per node, after its outputs
+  aux_outputs.resize(graph_.nodes.size());
   // Folding allocates at prepare time, so it answers to the same budget as the arenas: --max-memory
   // when given, and never more than the host's available memory (what step 5 checks arenas against).
   const size_t host_avail = backends_[static_cast<size_t>(host)]->available_memory();
@@ -274,7 +286,8 @@ void Session::prepare(const std::map<std::string, Shape>& shapes) {
 
   // 3. The activation store: graph inputs, then node outputs in order.
   const size_t nb = backends_.size();
-  std::vector<size_t> arena_size(nb, 0);
+  std::vector<size_t>& arena_size = P.arena_size;
+  arena_size.assign(nb, 0);
   auto add_tensor = [&](const std::string& name, int producer, bool constant, int backend) {
     PlannedTensor t{name, infos.at(name), producer, constant, backend, 0};
     if (!constant) {
@@ -308,9 +321,12 @@ void Session::prepare(const std::map<std::string, Shape>& shapes) {
   }
 
   // 4. Mirrors (a tensor read by a node on another backend) and constants on non-host backends.
-  std::vector<std::map<std::string, size_t>> mirror_offset(nb);
-  std::vector<size_t> weight_size(nb, 0);
-  std::vector<std::map<std::string, size_t>> weight_offset(nb);
+  std::vector<std::map<std::string, size_t>>& mirror_offset = P.mirror_offset;
+  mirror_offset.resize(nb);
+  std::vector<size_t>& weight_size = P.weight_size;
+  weight_size.assign(nb, 0);
+  std::vector<std::map<std::string, size_t>>& weight_offset = P.weight_offset;
+  weight_offset.resize(nb);
   std::set<int> used;
   for (size_t i = 0; i < graph_.nodes.size(); ++i) {
     if (folded[i]) continue;
@@ -362,7 +378,32 @@ void Session::prepare(const std::map<std::string, Shape>& shapes) {
                                          " but only " + mib(avail) + " is available");
   }
 
-  // 6. Allocate, upload constants, plan kernels.
+  impl_->single_backend = used.size() <= 1;
+}
+
+void Session::allocate_and_plan_kernels() {
+  // 6. Allocate, upload constants, plan kernels (from the shape plan; again after a previous prepare).
+  prepared_ = false;
+  detail::ShapePlan& P = *impl_->plan;
+  const size_t nb = backends_.size();
+  const int64_t opset = graph_.opset();
+  const std::map<std::string, TensorInfo>& infos = P.infos;
+  std::map<std::string, Tensor>& consts = store_.constants_;
+  const std::vector<bool>& folded = P.folded;
+  const std::vector<size_t>& arena_size = P.arena_size;
+  const std::vector<size_t>& weight_size = P.weight_size;
+  const std::vector<std::map<std::string, size_t>>& weight_offset = P.weight_offset;
+  const std::vector<std::map<std::string, size_t>>& mirror_offset = P.mirror_offset;
+  impl_->exec.clear();
+  impl_->arenas.clear();
+  impl_->weights.clear();
+  impl_->const_ptr.clear();
+  impl_->grad_exec.clear();  // backward plans point into the arenas made here
+  impl_->grad_arenas.clear();
+  impl_->grad_arena_bytes.clear();
+  impl_->ran = false;
+  grads_ = ActivationStore{};
+  backward_report_ = BackwardReport{};
   impl_->arenas.resize(nb);
   impl_->weights.resize(nb);
   impl_->const_ptr.resize(nb);
@@ -431,14 +472,13 @@ void Session::prepare(const std::map<std::string, Shape>& shapes) {
       ctx.outputs.push_back(t.info);
       ex.out.push_back(TensorView{t.info.dtype, t.info.shape, arena_ptr(b, t.offset)});
     }
-    for (const std::string& name : aux_outputs[i]) {
+    for (const std::string& name : P.aux_outputs[i]) {
       const PlannedTensor& t = *store_.find(name);
       ctx.outputs.push_back(t.info);
       ex.out.push_back(TensorView{t.info.dtype, t.info.shape, arena_ptr(b, t.offset)});
     }
     ex.kernel = backends_[b]->plan(ctx);
   }
-  impl_->single_backend = used.size() <= 1;
   prepared_ = true;
 }
 

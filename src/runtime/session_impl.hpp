@@ -43,6 +43,18 @@ struct GradExec {
   std::string fallback_reason;  // why the backend that ran the node does not differentiate it (host fallback)
 };
 
+// What Session::plan_shapes() decides and allocate_and_plan_kernels() builds on: every tensor's
+// type and shape, the folded nodes, and where each non-constant tensor, mirror and device weight
+// lives (byte offsets into per-backend arenas that are not allocated yet).
+struct ShapePlan {
+  std::map<std::string, Shape> requested;  // the shapes plan_shapes() was given
+  std::map<std::string, TensorInfo> infos;  // every tensor, initializers included
+  std::vector<bool> folded;                 // per node
+  std::vector<std::vector<std::string>> aux_outputs;  // per node, after its outputs
+  std::vector<size_t> arena_size, weight_size;        // per backend
+  std::vector<std::map<std::string, size_t>> mirror_offset, weight_offset;  // per backend
+};
+
 }  // namespace netlens::detail
 
 namespace netlens {
@@ -52,6 +64,7 @@ struct Session::Impl {
   std::vector<DeviceBuffer> arenas;   // per backend
   std::vector<DeviceBuffer> weights;  // per backend (non-host backends only)
   std::vector<std::map<std::string, void*>> const_ptr;  // per backend: constant → device pointer
+  std::unique_ptr<detail::ShapePlan> plan;              // plan_shapes()'s result, kept for prepare()
   std::map<std::string, Shape> bound_shapes;             // graph input → shape used by prepare()
   std::map<std::string, TensorInfo> initializer_infos;
   bool single_backend = false;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <thread>
 
 #include "netlens/cpu.hpp"
 #include "netlens/runtime.hpp"
@@ -170,4 +171,69 @@ TEST(Session, RunsNodesOnTheFirstBackendThatSupportsThemAndCopiesBetween) {
   EXPECT_EQ(s.report().fallback_nodes.size(), 1u);
   EXPECT_EQ(s.activations().fetch("z").to_f32_vector(), (std::vector<float>{10, 22, 30, 14, 20.5f, 30}));
   EXPECT_GE(relu.copies, 2);  // input upload + mirror copies in and out of the Add
+}
+
+// The window's progressive start lays out from a shape plan and prepares later on the run's thread.
+TEST(Session, PlanShapesAnswersShapesWithoutAllocatingAndPrepareKeepsThePlan) {
+  ReluOnly relu;
+  auto cpu = make_cpu_backend();
+  Session s(small_graph(), {&relu, cpu.get()});
+  s.plan_shapes();
+  EXPECT_FALSE(s.prepared());
+  EXPECT_EQ(relu.allocations, 0) << "plan_shapes allocated an arena";
+  EXPECT_EQ(s.info("y").shape, (Shape{1, 2, 3}));
+  EXPECT_EQ(s.info("bias").shape, (Shape{3}));
+  ASSERT_NE(s.activations().find("r"), nullptr);
+  EXPECT_EQ(s.activations().find("r")->backend, 0);  // Relu on relu-only, the Add on the CPU
+  EXPECT_EQ(s.activations().find("y")->backend, 1);
+  EXPECT_TRUE(s.activations().find("s")->constant);  // folded at plan time
+  EXPECT_EQ(s.report().activation_bytes, 3u * 6 * 4);
+  EXPECT_EQ(s.report().folded_nodes, 1);
+  const std::vector<PlannedTensor> plan = s.planned();
+
+  // prepare() on another thread, with the same shapes: the plan is kept (the same tensors, byte
+  // offsets and backends), the arenas are made once, and the run computes the right values.
+  std::thread t([&] {
+    s.prepare();
+    s.run({{"x", Tensor::from_f32({1, 2, 3}, {-1, 2, -3, 4, 0.5f, -0.5f})}});
+  });
+  t.join();
+  EXPECT_TRUE(s.prepared());
+  EXPECT_EQ(relu.allocations, 1);  // its arena (r, x's mirror is on the CPU's side)
+  ASSERT_EQ(s.planned().size(), plan.size());
+  for (size_t i = 0; i < plan.size(); ++i) {
+    EXPECT_EQ(s.planned()[i].name, plan[i].name);
+    EXPECT_EQ(s.planned()[i].offset, plan[i].offset) << plan[i].name;
+    EXPECT_EQ(s.planned()[i].backend, plan[i].backend) << plan[i].name;
+  }
+  EXPECT_EQ(s.activations().fetch("y").to_f32_vector(), (std::vector<float>{10, 22, 30, 14, 20.5f, 30}));
+  // Preparing again (a prepared session handed to a new thread) re-plans the kernels and stays right.
+  s.prepare();
+  s.run({{"x", Tensor::from_f32({1, 2, 3}, {1, 1, 1, 1, 1, 1})}});
+  EXPECT_EQ(s.activations().fetch("y").to_f32_vector(), (std::vector<float>{11, 21, 31, 11, 21, 31}));
+}
+
+TEST(Session, PlanShapesChecksLikePrepareAndOtherShapesPlanAgain) {
+  Graph g = small_graph();
+  g.inputs[0] = vi("x", DType::Float32, {-1, 2, 3});
+  auto cpu = make_cpu_backend();
+  {
+    Session s(g, {cpu.get()});
+    EXPECT_THROW(s.plan_shapes(), Error);  // a dynamic dim without a shape
+    s.plan_shapes({{"x", {4, 2, 3}}});
+    EXPECT_EQ(s.info("y").shape, (Shape{4, 2, 3}));
+    s.prepare({{"x", {2, 2, 3}}});  // other shapes: planned again
+    EXPECT_EQ(s.info("y").shape, (Shape{2, 2, 3}));
+    s.run({{"x", Tensor::from_f32({2, 2, 3}, std::vector<float>(12, -1.0f))}});
+    EXPECT_EQ(s.activations().fetch("y").to_f32_vector()[0], 10.0f);
+  }
+  SessionOptions o;
+  o.max_memory = 16;  // bytes: the budget is checked by the plan, before anything is allocated
+  Session s(g, {cpu.get()}, o);
+  try {
+    s.plan_shapes({{"x", {4, 2, 3}}});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Memory) << e.what();
+  }
 }

@@ -44,6 +44,10 @@ struct ModelOptions {
   // Where the CUDA backend's activation arena lives (SessionOptions::arena_allocator; the live
   // interop path puts it in Vulkan-exported memory). Empty: the backends' own memory.
   std::function<DeviceBuffer(Backend&, size_t)> arena_allocator;
+  // load_model only plans the session's shapes (Session::plan_shapes: types, shapes, memory check)
+  // and leaves prepare() to the caller, on the thread that will run it: the window's progressive
+  // start lays out the structure from the plan and prepares once, on its run's thread.
+  bool plan_only = false;
 };
 // `size_is_image`: whether --size means the input image size (info/infer/bench) or belongs to the
 // command (render: the frame size); --input-size always means the image size.
