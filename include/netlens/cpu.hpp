@@ -9,4 +9,11 @@ namespace netlens {
 
 std::unique_ptr<Backend> make_cpu_backend();
 
+// The CPU kernels keep per-thread scratch between runs (blocked-layout copies of activations,
+// oneDNN scratchpads, float32 copies of a float16 model's tensors) so that a repeated run does
+// not allocate again. This frees the calling thread's; a later run on it allocates afresh. For a
+// caller whose run is over while it still holds the values (render: 530 MiB of ISNet fp16's
+// scratch were held through drawing the frame, issue 13).
+void release_cpu_thread_scratch();
+
 }  // namespace netlens

@@ -110,6 +110,12 @@ class ScratchLease {
     return l;
   }
   size_t level_;
+
+ public:
+  // Frees this thread's buffers unless a wrapper on it is running.
+  static void release() {
+    if (depth() == 0) levels().clear();
+  }
 };
 
 // Runs a float32 kernel on non-float32 float tensors: converts those inputs into scratch buffers,
@@ -439,5 +445,10 @@ std::unique_ptr<GradKernel> make_grad_kernel(GradFn fn) { return std::make_uniqu
 }  // namespace netlens::cpu
 
 namespace netlens {
+void release_cpu_thread_scratch() {
+  cpu::nn::release_scratch();
+  cpu::ScratchLease::release();
+}
+
 std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<cpu::CpuBackend>(); }
 }  // namespace netlens

@@ -30,11 +30,24 @@ struct ScratchSlot {
   size_t size = 0;
   ~ScratchSlot() { std::free(p); }
 };
+
+ScratchSlot* thread_slots() {
+  thread_local ScratchSlot slots[5];  // 4: oneDNN scratchpads (with_scratchpad)
+  return slots;
+}
 }  // namespace
 
+void release_scratch() {
+  for (int i = 0; i < 5; ++i) {
+    ScratchSlot& s = thread_slots()[i];
+    std::free(s.p);
+    s.p = nullptr;
+    s.size = 0;
+  }
+}
+
 void* scratch(int slot, size_t bytes) {
-  thread_local ScratchSlot slots[5];  // 4: oneDNN scratchpads (with_scratchpad)
-  ScratchSlot& s = slots[slot];
+  ScratchSlot& s = thread_slots()[slot];
   if (s.size < bytes) {
     std::free(s.p);
     const size_t n = (bytes + 63) / 64 * 64;

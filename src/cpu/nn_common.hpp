@@ -49,6 +49,8 @@ dnnl::memory::desc plain_desc(const Shape& s);
 // Per-thread scratch buffer `slot` (0..3) of at least `bytes`, 64-byte aligned, reused by every
 // kernel of the thread: blocked-layout copies of activations and per-run weight reorders.
 void* scratch(int slot, size_t bytes);
+// Frees the calling thread's scratch buffers (release_cpu_thread_scratch, netlens/cpu.hpp).
+void release_scratch();
 
 // oneDNN scratchpads. This oneDNN (Debian's 2.6) gives every primitive its own library-managed
 // scratchpad, allocated at creation and held as long as the primitive: summed over a model's
