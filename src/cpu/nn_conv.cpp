@@ -36,13 +36,17 @@ class WrappedPrimitive : public Kernel {
     auto& eng = dnnl_engine();
     if (prim_src_ != user_src_) src_in_ = dnnl::reorder(memory(user_src_, eng, DNNL_MEMORY_NONE), memory(prim_src_, eng, DNNL_MEMORY_NONE));
     if (prim_dst_ != user_dst_) dst_out_ = dnnl::reorder(memory(prim_dst_, eng, DNNL_MEMORY_NONE), memory(user_dst_, eng, DNNL_MEMORY_NONE));
-    if (prim_w_ != user_w_) w_in_ = dnnl::reorder(memory(user_w_, eng, DNNL_MEMORY_NONE), memory(prim_w_, eng, DNNL_MEMORY_NONE));
+    sp_ = scratchpad_desc(prim_);
+    if (prim_w_ != user_w_ && !const_w)
+      w_in_ = dnnl::reorder(memory(user_w_, eng, DNNL_MEMORY_NONE), memory(prim_w_, eng, DNNL_MEMORY_NONE));
     if (const_w) {
-      // Pack constant weights once; the packed copy is owned by this kernel.
+      // Pack constant weights once; the packed copy is owned by this kernel. The reorder is a
+      // temporary: kept, its own scratchpad stayed allocated (a Winograd weight transform's is
+      // several times the weights; 480 MB over ISNet's convs).
       packed_w_ = memory(prim_w_, eng);
       memory user(user_w_, eng, const_cast<void*>(const_w->data()));
       if (prim_w_ != user_w_) {
-        w_in_.execute(dnnl_stream(), user, packed_w_);
+        dnnl::reorder(user, packed_w_).execute(dnnl_stream(), user, packed_w_);
       } else {
         std::memcpy(packed_w_.get_data_handle(), const_w->data(), user_w_.get_size());
       }
@@ -77,6 +81,7 @@ class WrappedPrimitive : public Kernel {
     if (prim_dst_ != user_dst_) pdst = memory(prim_dst_, eng, scratch(1, prim_dst_.get_size()));
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, psrc}, {DNNL_ARG_WEIGHTS, pw}, {DNNL_ARG_DST, pdst}};
     if (in.size() > 2 && in[2].data && bias_.get_size() > 0) args.emplace(DNNL_ARG_BIAS, memory(bias_, eng, in[2].data));
+    with_scratchpad(args, sp_);
     prim_.execute(s, args);
     if (prim_dst_ != user_dst_) dst_out_.execute(s, pdst, udst);
     s.wait();
@@ -102,7 +107,7 @@ class WrappedPrimitive : public Kernel {
   static constexpr int64_t kChainChunk = 16384;
   dnnl::primitive prim_;
   std::shared_ptr<Chain> chain_;
-  memory::desc user_src_, prim_src_, user_w_, prim_w_, bias_, user_dst_, prim_dst_;
+  memory::desc user_src_, prim_src_, user_w_, prim_w_, bias_, user_dst_, prim_dst_, sp_;
   dnnl::reorder src_in_, dst_out_, w_in_;
   memory packed_w_;
   bool has_packed_w_ = false;
@@ -119,6 +124,19 @@ memory::dims minus_one(const std::vector<int64_t>& v) {
 }
 
 memory::desc any_desc(const memory::dims& d) { return memory::desc(d, memory::data_type::f32, tag::any); }
+
+// Winograd's weights live in the transformed domain, 6x6 per 3x3 kernel (4x the float32 weights),
+// next to the model's own: 3x the weights extra. Taken when that extra fits in twice the layer's
+// own activations (input + output), or is small in absolute terms (8 MiB: every 3x3 layer of
+// ResNet-50 keeps it). Deep, narrow-map layers of big models are the ones left direct: ISNet fp16
+// at 1024x1024 held 357 MiB of extra Winograd weights, 101 MiB with this rule, with 83% of its 3x3
+// FLOPs still on Winograd; VGG-16 168 -> 20 MiB (issue 13: peak within 2 x (activations + weights)).
+bool winograd_weights_fit(const Shape& x, const Shape& y, const Shape& w) {
+  constexpr int64_t kFloor = int64_t{8} << 20;
+  const int64_t extra = 3 * numel(w) * int64_t{sizeof(float)};
+  const int64_t own = (numel(x) + numel(y)) * int64_t{sizeof(float)};
+  return extra <= std::max(2 * own, kFloor);
+}
 
 bool pointwise_gemm_enabled() {
   static const bool on = [] {
@@ -475,7 +493,7 @@ std::unique_ptr<Kernel> plan_conv_chained(const NodeContext& ctx, std::shared_pt
   // the stage's 3x3 convs); the 14x14 stage saves 3 ms per run for 33 ms per layer.
   const bool winograd = winograd_enabled() && const_input(ctx, 1) && group == 1 && kernel == std::vector<int64_t>{3, 3} &&
                         g.strides == std::vector<int64_t>{1, 1} && g.dilations == std::vector<int64_t>{1, 1} &&
-                        out_spatial >= 14 * 14;
+                        out_spatial >= 14 * 14 && winograd_weights_fit(x, y, w);
   auto build = [&](bool blocked, bool wino) {
     const memory::desc src = blocked && !plain_src_ok ? any_desc(to_dims(x)) : user_src;
     const memory::desc dst = blocked ? any_desc(to_dims(y)) : user_dst;
@@ -483,7 +501,7 @@ std::unique_ptr<Kernel> plan_conv_chained(const NodeContext& ctx, std::shared_pt
                                       wino ? dnnl::algorithm::convolution_winograd : dnnl::algorithm::convolution_direct,
                                       src, any_desc(to_dims(wd)), bias, dst, to_dims(g.strides), minus_one(g.dilations),
                                       to_dims(g.pad_begin), to_dims(g.pad_end));
-    return dnnl::convolution_forward::primitive_desc(d, dnnl_engine());
+    return dnnl::convolution_forward::primitive_desc(d, user_scratchpad(), dnnl_engine());
   };
   try {
     dnnl::convolution_forward::primitive_desc pd;
@@ -565,7 +583,7 @@ std::unique_ptr<Kernel> plan_conv_transpose(const NodeContext& ctx) {
     dnnl::deconvolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct,
                                         src, any_desc(wd), bias, dst, to_dims(g.strides), minus_one(g.dilations),
                                         to_dims(g.pad_begin), pr);
-    return dnnl::deconvolution_forward::primitive_desc(d, dnnl_engine());
+    return dnnl::deconvolution_forward::primitive_desc(d, user_scratchpad(), dnnl_engine());
   };
   try {
     dnnl::deconvolution_forward::primitive_desc pd;
