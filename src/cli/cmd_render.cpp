@@ -22,6 +22,7 @@
 #include "netlens/viz/token_labels.hpp"
 #include "netlens/viz/metrics.hpp"
 #include "netlens/inspect/diff.hpp"
+#include "netlens/cpu.hpp"
 #include "netlens/explain.hpp"
 #include "netlens/onnx.hpp"
 #include "netlens/ui/panel_diff.hpp"
@@ -264,6 +265,9 @@ int run_render(const std::vector<std::string>& argv) {
     if (a.has("values") || diff || metric || a.has("ui") || a.has("pick") || a.has("frames") || a.has("open"))
       throw Error(ErrorKind::Usage, "--progressive draws activations as they are computed: it takes no --values, --diff, --input-b, "
                                     "--metric, --ui, --pick, --frames or --open");
+    // The structure frame needs the shapes only; the run prepares the session (kernels, weight
+    // packing) after that frame is written.
+    mo.plan_only = true;
     LoadedModel m = load_model(mo, /*need_inputs=*/true);
     const double loaded_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     SigintCancel guard;
@@ -280,7 +284,7 @@ int run_render(const std::vector<std::string>& argv) {
     }
     m.run_progress->done();
     std::fprintf(stderr,
-                 "netlens render: progressive: model loaded and prepared at %.0f ms (prepare %.0f ms), view at %.0f ms, structure "
+                 "netlens render: progressive: model loaded and its shapes planned at %.0f ms (plan %.0f ms), view at %.0f ms, structure "
                  "frame at %.0f ms, complete frame at %.0f ms (%d frames, %zu nodes) in %s\n",
                  loaded_ms, m.prepare_ms, r.view_ms, r.first_frame_ms, r.complete_frame_ms, r.frames_written, r.nodes_total,
                  dir->c_str());
@@ -295,6 +299,7 @@ int run_render(const std::vector<std::string>& argv) {
     std::fprintf(stderr, "netlens render: interrupted: %s\n", e.what());
     return 130;
   }
+  release_cpu_thread_scratch();  // the run's scratch is not needed while the frame is drawn (issue 13)
   std::optional<LoadedModel> b;  // run B of a difference (outlives the frame: the view reads it)
   std::vector<ui::DiffRow> ranking;  // the Diff panel's rows
   if (diff) b = setup_difference(a, mo, m, fs, diff_kind == "rel", ranking);
