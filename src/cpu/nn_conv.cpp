@@ -1,6 +1,9 @@
 // Conv and ConvTranspose through oneDNN. Everything is decided at plan time: the primitive, the
 // activation layout (plain NCHW, or a blocked layout with reorders in and out), and, when W is a
 // constant, the weights reordered once into the primitive's preferred format.
+// Longer than ~600 lines: the direct kernels (depthwise, pointwise, patch ConvTranspose, the
+// blocked-output unblocking) share the plan-time choice with the oneDNN path here; they are the
+// part to move to a file of their own.
 #include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
 
@@ -23,6 +26,52 @@ namespace {
 using dnnl::memory;
 using tag = memory::format_tag;
 
+// 16 floats as one GCC vector (one zmm with AVX-512, two ymm or four xmm on the other clones),
+// read and written in place through float pointers (unaligned, may alias the floats).
+typedef float V16 __attribute__((vector_size(64), aligned(4), may_alias));
+typedef int32_t I16 __attribute__((vector_size(64)));
+#define NETLENS_V16(p) (*reinterpret_cast<V16*>(p))
+#define NETLENS_CV16(p) (*reinterpret_cast<const V16*>(p))
+
+// A blocked conv output (16 channels per position, positions `ps` floats apart: nChw16c or
+// NHWC) to plain rows: tile[c * ldt + q] = src[q * ps + c] for 16 channels and `len` positions.
+// 16x16 blocks are transposed in registers (four rounds of two-input shuffles).
+#if defined(__x86_64__) && defined(__GNUC__)
+NETLENS_NN_CLONES
+#endif
+void unblock16(const float* src, int64_t ps, int64_t len, float* tile, int64_t ldt) {
+  int64_t q0 = 0;
+  for (; q0 + 16 <= len; q0 += 16) {
+    V16 r[16];
+    for (int j = 0; j < 16; ++j) r[j] = NETLENS_CV16(src + (q0 + j) * ps);
+    // Round b swaps the off-diagonal b x b blocks of every 2b x 2b block: rows i and i + b
+    // exchange the lanes with bit b set in row i against those with it clear in row i + b.
+#define NETLENS_T_ROUND(B, LO, HI)                                             \
+  for (int i = 0; i < 16; ++i)                                                 \
+    if ((i & (B)) == 0) {                                                      \
+      const V16 a = r[i], c = r[i + (B)];                                      \
+      r[i] = __builtin_shuffle(a, c, LO);                                      \
+      r[i + (B)] = __builtin_shuffle(a, c, HI);                                \
+    }
+    const I16 lo8{0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
+    const I16 hi8{8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31};
+    const I16 lo4{0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27};
+    const I16 hi4{4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31};
+    const I16 lo2{0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29};
+    const I16 hi2{2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31};
+    const I16 lo1{0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30};
+    const I16 hi1{1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31};
+    NETLENS_T_ROUND(8, lo8, hi8)
+    NETLENS_T_ROUND(4, lo4, hi4)
+    NETLENS_T_ROUND(2, lo2, hi2)
+    NETLENS_T_ROUND(1, lo1, hi1)
+#undef NETLENS_T_ROUND
+    for (int c = 0; c < 16; ++c) NETLENS_V16(tile + c * ldt + q0) = r[c];
+  }
+  for (; q0 < len; ++q0)
+    for (int64_t c = 0; c < 16; ++c) tile[c * ldt + q0] = src[q0 * ps + c];
+}
+
 // A oneDNN forward primitive taking src/weights/(bias)/dst, wrapped so that callers see plain
 // row-major float32 tensors. Reorders happen only where the primitive chose another layout.
 class WrappedPrimitive : public Kernel {
@@ -36,6 +85,14 @@ class WrappedPrimitive : public Kernel {
     auto& eng = dnnl_engine();
     if (prim_src_ != user_src_) src_in_ = dnnl::reorder(memory(user_src_, eng, DNNL_MEMORY_NONE), memory(prim_src_, eng, DNNL_MEMORY_NONE));
     if (prim_dst_ != user_dst_) dst_out_ = dnnl::reorder(memory(prim_dst_, eng, DNNL_MEMORY_NONE), memory(user_dst_, eng, DNNL_MEMORY_NONE));
+    if (chain_ && prim_dst_ != user_dst_ && user_dst_.dims().size() == 4) {
+      dims_ = user_dst_.dims();
+      if (prim_dst_ == memory::desc(dims_, memory::data_type::f32, memory::format_tag::nChw16c)) {
+        unblock_ = Unblock::C16;
+      } else if (prim_dst_ == memory::desc(dims_, memory::data_type::f32, memory::format_tag::nhwc)) {
+        unblock_ = Unblock::Nhwc;
+      }
+    }
     sp_ = scratchpad_desc(prim_);
     if (prim_w_ != user_w_ && !const_w)
       w_in_ = dnnl::reorder(memory(user_w_, eng, DNNL_MEMORY_NONE), memory(prim_w_, eng, DNNL_MEMORY_NONE));
@@ -83,13 +140,21 @@ class WrappedPrimitive : public Kernel {
     if (in.size() > 2 && in[2].data && bias_.get_size() > 0) args.emplace(DNNL_ARG_BIAS, memory(bias_, eng, in[2].data));
     with_scratchpad(args, sp_);
     prim_.execute(s, args);
-    if (prim_dst_ != user_dst_) dst_out_.execute(s, pdst, udst);
+    const bool fused = chain_ && chain_->ready(static_cast<const float*>(out[0].data));
+    // A streamed chain after a blocked output: the output's reorder to plain and the chain in one
+    // pass over tiles in cache (unblock_chain), instead of the reorder's normal stores (a read for
+    // ownership of the whole output) and the chain reading the output back. (Also for small
+    // outputs, with normal stores, it saves a reorder and a parallel region: not measurable at
+    // load 7-10, not enabled.)
+    const bool own = fused && unblock_ != Unblock::None && chain_->streams();
+    if (prim_dst_ != user_dst_ && !own) dst_out_.execute(s, pdst, udst);
     s.wait();
     if (chain_) {
       // The steps after the primitive, over the plain output in cache-sized pieces (one read of
       // the output instead of one per op).
-      const bool fused = chain_->ready(static_cast<const float*>(out[0].data));
-      if (fused) {
+      if (own) {
+        unblock_chain(static_cast<const float*>(pdst.get_data_handle()));
+      } else if (fused) {
         const int64_t n = out[0].numel(), chunks = (n + kChainChunk - 1) / kChainChunk;
         const Chain& c = *chain_;
 #pragma omp parallel if (chunks > 1)
@@ -104,7 +169,39 @@ class WrappedPrimitive : public Kernel {
   }
 
  private:
+  enum class Unblock { None, C16, Nhwc };
+  static constexpr int64_t kTile = 256;  // positions per tile of unblock_chain
+
+  void unblock_chain(const float* src) const {
+    const int64_t n = dims_[0], c = dims_[1], hw = dims_[2] * dims_[3], cb = (c + 15) / 16;
+    const int64_t per = (hw + kTile - 1) / kTile, tiles = n * cb * per;
+    const bool c16 = unblock_ == Unblock::C16;
+    const Chain& ch = *chain_;
+#pragma omp parallel if (tiles > 1)
+    {
+      alignas(64) float tile[16 * kTile];
+#pragma omp for schedule(static)
+      for (int64_t t = 0; t < tiles; ++t) {
+        const int64_t b = t / (cb * per), k = t / per % cb, p0 = t % per * kTile;
+        const int64_t len = std::min(kTile, hw - p0), nc = std::min<int64_t>(16, c - k * 16);
+        const int64_t ps = c16 ? 16 : c;
+        const float* base = (c16 ? src + (b * cb + k) * hw * 16 : src + b * hw * c + k * 16) + p0 * ps;
+        if (nc == 16) {
+          unblock16(base, ps, len, tile, kTile);
+        } else {
+          // A last partial channel block (NHWC: reading 16 would run past the end).
+          for (int64_t q = 0; q < len; ++q)
+            for (int64_t i = 0; i < nc; ++i) tile[i * kTile + q] = base[q * ps + i];
+        }
+        for (int64_t i = 0; i < nc; ++i) ch.apply_from(tile + i * kTile, (b * c + k * 16 + i) * hw + p0, len);
+      }
+      chain_store_fence();
+    }
+  }
+
   static constexpr int64_t kChainChunk = 16384;
+  Unblock unblock_ = Unblock::None;
+  memory::dims dims_;
   dnnl::primitive prim_;
   std::shared_ptr<Chain> chain_;
   memory::desc user_src_, prim_src_, user_w_, prim_w_, bias_, user_dst_, prim_dst_, sp_;
@@ -224,19 +321,46 @@ void depthwise_plane_padded(const float* xs, const float* ws, float bias, float*
       if (sw == 1) {
 #pragma omp simd
         for (int64_t idx = first; idx < last; ++idx) dst[idx] = src[idx];
+      } else if (sw == 2) {
+        // A constant stride vectorises (load two vectors, permute); the runtime stride below stayed
+        // a scalar loop that took ~30% of MobileNetV2's depthwise time on its four stride-2 layers.
+#pragma omp simd
+        for (int64_t idx = first; idx < last; ++idx) dst[idx] = src[idx * 2];
       } else {
         for (int64_t idx = first; idx < last; ++idx) dst[idx] = src[idx * sw];
       }
     }
   }
+  // Taps over blocks of 64 outputs held in registers (4 vectors of 16), every tap added in order
+  // to the bias as before, stored once: a pass per tap over `acc` was a load and a store of the
+  // accumulator per tap and output, bound by the one store per cycle.
   const int64_t n = g.oh * g.pcols, taps = g.kh * g.kw;
-#pragma omp simd
-  for (int64_t t = 0; t < n; ++t) acc[t] = bias;
-  for (int64_t k = 0; k < taps; ++k) {
-    const float wv = ws[k];
-    const float* src = pad + g.tap[k];
-#pragma omp simd
-    for (int64_t t = 0; t < n; ++t) acc[t] += wv * src[t];
+  const int64_t* tap = g.tap;
+  int64_t t = 0;
+  for (; t + 64 <= n; t += 64) {
+    V16 a0 = V16{} + bias, a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t k = 0; k < taps; ++k) {
+      const V16 w = V16{} + ws[k];
+      const float* src = pad + tap[k] + t;
+      a0 += w * NETLENS_CV16(src);
+      a1 += w * NETLENS_CV16(src + 16);
+      a2 += w * NETLENS_CV16(src + 32);
+      a3 += w * NETLENS_CV16(src + 48);
+    }
+    NETLENS_V16(acc + t) = a0;
+    NETLENS_V16(acc + t + 16) = a1;
+    NETLENS_V16(acc + t + 32) = a2;
+    NETLENS_V16(acc + t + 48) = a3;
+  }
+  for (; t + 16 <= n; t += 16) {
+    V16 a0 = V16{} + bias;
+    for (int64_t k = 0; k < taps; ++k) a0 += (V16{} + ws[k]) * NETLENS_CV16(pad + tap[k] + t);
+    NETLENS_V16(acc + t) = a0;
+  }
+  for (; t < n; ++t) {
+    float a = bias;
+    for (int64_t k = 0; k < taps; ++k) a += ws[k] * pad[tap[k] + t];
+    acc[t] = a;
   }
   for (int64_t r = 0; r < g.oh; ++r) {
     const float* ar = acc + r * g.pcols;
@@ -347,20 +471,31 @@ class DepthwiseConv2d : public Kernel {
     const bool fused = chain_ && chain_->ready(yp);
     const Chain* chain = fused ? chain_.get() : nullptr;
     const bool padded = padded_;
-    const size_t pad_bytes = static_cast<size_t>(g.pad_floats + g.oh * g.pcols) * sizeof(float);
+    // A streamed chain: each plane is computed into a per-thread buffer and the chain writes it to
+    // the output with its own outputs (no read for ownership of the output, no read back).
+    const bool from_buf = chain && chain->streams();
+    const int64_t pad_floats = padded ? g.pad_floats + g.oh * g.pcols : 0;
+    const size_t buf_bytes = static_cast<size_t>(pad_floats + (from_buf ? out_plane : 0)) * sizeof(float);
 #pragma omp parallel if (planes * out_plane * taps > 65536)
     {
-      float* pad = padded ? static_cast<float*>(scratch(3, pad_bytes)) : nullptr;
+      float* buf = buf_bytes > 0 ? static_cast<float*>(scratch(3, buf_bytes)) : nullptr;
+      float* pad = padded ? buf : nullptr;
       float* acc = padded ? pad + g.pad_floats : nullptr;
+      float* yb = from_buf ? buf + pad_floats : nullptr;
 #pragma omp for schedule(static)
       for (int64_t p = 0; p < planes; ++p) {
         const int64_t ch = p % c;
+        float* yo = from_buf ? yb : yp + p * out_plane;
         if (padded) {
-          depthwise_plane_padded(xp + p * in_plane, wp + ch * taps, bp ? bp[ch] : 0.0f, yp + p * out_plane, g, pad, acc);
+          depthwise_plane_padded(xp + p * in_plane, wp + ch * taps, bp ? bp[ch] : 0.0f, yo, g, pad, acc);
         } else {
-          depthwise_plane(xp + p * in_plane, wp + ch * taps, bp ? bp[ch] : 0.0f, yp + p * out_plane, g);
+          depthwise_plane(xp + p * in_plane, wp + ch * taps, bp ? bp[ch] : 0.0f, yo, g);
         }
-        if (chain) chain->apply(p * out_plane, out_plane);
+        if (from_buf) {
+          chain->apply_from(yb, p * out_plane, out_plane);
+        } else if (chain) {
+          chain->apply(p * out_plane, out_plane);
+        }
       }
       if (chain) chain_store_fence();
     }
@@ -408,24 +543,33 @@ class PointwiseConv : public Kernel {
     const int64_t tiles = n_ * row_blocks * col_blocks;
     const int64_t ic = ic_, oc = oc_, hw = hw_, mb = mb_, nb = nb_;
     const float* w = w_.data();
+    // A streamed chain: each tile is computed into a per-thread buffer and the chain writes it to
+    // the output with its own outputs (no read for ownership of the output, no read back).
+    const bool from_buf = chain && chain->streams();
     std::atomic<bool> failed{false};
 #pragma omp parallel if (tiles > 1)
     {
+    float* tile = from_buf ? static_cast<float*>(scratch(1, static_cast<size_t>(mb * nb) * sizeof(float))) : nullptr;
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < tiles; ++t) {
       const int64_t b = t / (row_blocks * col_blocks), rem = t % (row_blocks * col_blocks);
       const int64_t r0 = rem / col_blocks * mb, p0 = rem % col_blocks * nb;
       const int64_t m = std::min(mb, oc - r0), cols = std::min(nb, hw - p0);
-      float* y = yp + (b * oc + r0) * hw + p0;
-      if (dnnl_sgemm('N', 'N', m, cols, ic, 1.f, w + r0 * ic, ic, xp + b * ic * hw + p0, hw, 0.f, y, hw) != dnnl_success)
+      const int64_t ldy = from_buf ? cols : hw;
+      float* y = from_buf ? tile : yp + (b * oc + r0) * hw + p0;
+      if (dnnl_sgemm('N', 'N', m, cols, ic, 1.f, w + r0 * ic, ic, xp + b * ic * hw + p0, hw, 0.f, y, ldy) != dnnl_success)
         failed = true;
       for (int64_t r = 0; r < m; ++r) {
-        float* yr = y + r * hw;
+        float* yr = y + r * ldy;
         if (bp) {
           const float bv = bp[r0 + r];
           for (int64_t q = 0; q < cols; ++q) yr[q] += bv;
         }
-        if (chain) chain->apply((b * oc + r0 + r) * hw + p0, cols);
+        if (from_buf) {
+          chain->apply_from(yr, (b * oc + r0 + r) * hw + p0, cols);
+        } else if (chain) {
+          chain->apply((b * oc + r0 + r) * hw + p0, cols);
+        }
       }
     }
     if (chain) chain_store_fence();
