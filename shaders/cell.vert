@@ -25,7 +25,8 @@ void main() {
                      L.origin_pitch.z + (float(x) + 0.5) * cell_z);
   vec3 size = vec3(L.size_thick.w, s * cell, s * cell_z);
   vec3 world = center + (c01 - 0.5) * size;
-  vec3 col = code_color(L, byte_at(P.offs.x + f - P.head.y * H * W));
+  uint code = layer_unfilled(L) ? unfilled_code(L, f) : byte_at(P.offs.x + f - P.head.y * H * W);
+  vec3 col = code_color(L, code);
   v_color = apply_highlight(col, highlight(li, c, y, x, f));
   v_id = uvec2(li + 1u, f);
   v_normal = cube_normal(face);

@@ -51,7 +51,10 @@ void main() {
   float foot = max(max(length(fx), length(fy)), 1e-6);
   int level = clamp(int(floor(log2(foot))), 0, int(L.info.y));
   uint code;
-  if (level == 0) {
+  if (layer_unfilled(L)) {
+    uint k = uint(level);
+    code = unfilled_code(L, (c * H + ((y >> k) << k)) * W + ((x >> k) << k));
+  } else if (level == 0) {
     code = byte_at(P.offs.x + ((c - pc0) * H + y) * W + x);
   } else {
     uint k = uint(level);

@@ -20,6 +20,12 @@ uint level_offset(GpuPart P, uint k) {
   return P.level_offset[i >> 2][i & 3u];
 }
 
+// The code of an unfilled layer's (kLayerUnfilled) cell whose block (level 0: the cell itself; level
+// k: the 2^k × 2^k block, clipped) starts at flat index `first`: a block holds a neuron exactly when
+// its first cell does (cells past d.count are the tail of a wrapped vector), as in viz::pyramid_codes.
+uint unfilled_code(GpuLayer L, uint first) { return first < L.dims.w ? kCodeZero : kCodeEmpty; }
+bool layer_unfilled(GpuLayer L) { return (L.info.z & kLayerUnfilled) != 0u; }
+
 vec3 code_color(GpuLayer L, uint code) {
   uint base = (L.info.z & kLayerDiverging) != 0u ? 256u : 0u;
   return lut[base + code].rgb;

@@ -26,6 +26,10 @@ NL_CONST(uint, kCodeEmpty, 254u)
 
 NL_CONST(uint, kLayerDiverging, 1u)  // GpuLayer.info.z flags
 NL_CONST(uint, kLayerGrid, 2u)
+// Not computed yet (a progressive run's structure frame): the renderer wrote none of the layer's
+// codes; every neuron draws as kCodeZero, the cells past a wrapped vector's end (and pyramid blocks
+// covering only such cells) as kCodeEmpty: the codes a scene of zeros has (unfilled_code).
+NL_CONST(uint, kLayerUnfilled, 4u)
 
 NL_CONST(uint, kFrameLighting, 1u)   // GpuFrame.flags.x bits
 NL_CONST(uint, kFrameLodMax, 2u)     // pyramids: max (else mean)

@@ -153,17 +153,22 @@ size_t patch_scene(viz::Scene& scene, const std::vector<std::shared_ptr<const Fi
     viz::SceneLayer& L = scene.layers[static_cast<size_t>(i)];
     const viz::SceneLayer& P = p->scene.layers[0];
     if (L.levels != P.levels) continue;
-    // The piece's codes are its layer's alone: level 0 at 0, the pyramids from level_offset[1] = 0 on,
-    // in the order and sizes the scene's own layer uses.
-    if (L.code0_offset + p->scene.codes0.size() > scene.codes0.size()) continue;
-    if (!p->scene.codes_max.empty() &&
-        (L.levels < 1 || L.level_offset[1] + p->scene.codes_max.size() > scene.codes_max.size())) continue;
-    std::copy(p->scene.codes0.begin(), p->scene.codes0.end(), scene.codes0.begin() + static_cast<std::ptrdiff_t>(L.code0_offset));
-    if (!p->scene.codes_max.empty()) {
-      const auto at = static_cast<std::ptrdiff_t>(L.level_offset[1]);
-      std::copy(p->scene.codes_max.begin(), p->scene.codes_max.end(), scene.codes_max.begin() + at);
-      std::copy(p->scene.codes_mean.begin(), p->scene.codes_mean.end(), scene.codes_mean.begin() + at);
+    if (scene.has_codes()) {
+      // The piece's codes are its layer's alone: level 0 at 0, the pyramids from level_offset[1] = 0
+      // on, in the order and sizes the scene's own layer uses.
+      if (L.code0_offset + p->scene.codes0.size() > scene.codes0.size()) continue;
+      if (!p->scene.codes_max.empty() &&
+          (L.levels < 1 || L.level_offset[1] + p->scene.codes_max.size() > scene.codes_max.size())) continue;
+      std::copy(p->scene.codes0.begin(), p->scene.codes0.end(), scene.codes0.begin() + static_cast<std::ptrdiff_t>(L.code0_offset));
+      if (!p->scene.codes_max.empty()) {
+        const auto at = static_cast<std::ptrdiff_t>(L.level_offset[1]);
+        std::copy(p->scene.codes_max.begin(), p->scene.codes_max.end(), scene.codes_max.begin() + at);
+        std::copy(p->scene.codes_mean.begin(), p->scene.codes_mean.end(), scene.codes_mean.begin() + at);
+      }
     }
+    // A scene without codes (a structure scene) takes the values only: the renderer makes the codes
+    // from them (viz::write_codes, the same bytes) when the layer is uploaded.
+    L.source = P.source;
     L.values = P.values;
     L.scale = P.scale;
     ++patched;
@@ -304,20 +309,22 @@ void BackgroundRun::loop() {
 }
 
 viz::Scene structure_scene(viz::Layout layout, const viz::SceneOptions& opts) {
-  // The bytes build_scene_from_values makes from zeros, without encoding every neuron: a zero is
-  // kCodeZero on any scale, and every full channel of a layer has the same pyramid codes, so channel
-  // 0's are made once and copied (a vector wrapped into a grid, whose last cells are empty, is made
-  // whole: it is one channel anyway).
+  // No values and no codes: 0 bytes per neuron. The renderer draws a layer with neither as
+  // unfilled (render::Renderer: the neutral zero colour, empty past a wrapped vector's end), the
+  // frame a scene of zeros gives, without writing a code (ISNet fp16's structure frame: 374 MB of
+  // zero-codes made here and copied into the GPU chunks before). Only the colour scales (zeros' scale,
+  // whose kind picks the zero colour) and the pyramid depths are set.
   viz::Scene s;
   s.layout = std::move(layout);
   s.options = opts;
   const size_t n = s.layout.layers.size();
   s.layers.resize(n);
   uint64_t o0 = 0, op = 0;
+  const std::vector<float> few(64, 0.0f);
   for (size_t i = 0; i < n; ++i) {
     const viz::VolumeDims& d = s.layout.layers[i].dims;
     viz::SceneLayer& L = s.layers[i];
-    L.code0_offset = o0;
+    L.code0_offset = o0;  // where build_scene would place the codes (unused without them)
     o0 += static_cast<uint64_t>(d.C * d.H * d.W);
     const std::vector<viz::LevelDims> lv = viz::pyramid_levels(d.H, d.W);
     L.levels = static_cast<int>(lv.size());
@@ -325,35 +332,9 @@ viz::Scene structure_scene(viz::Layout layout, const viz::SceneOptions& opts) {
       L.level_offset[k + 1] = op;
       op += static_cast<uint64_t>(d.C * lv[k].h * lv[k].w);
     }
-  }
-  s.codes0.assign(o0, viz::kCodeZero);
-  s.codes_max.resize(op);
-  s.codes_mean.resize(op);
-  const std::vector<float> few(64, 0.0f);
-  for (size_t i = 0; i < n; ++i) {
-    const viz::VolumeDims& d = s.layout.layers[i].dims;
-    viz::SceneLayer& L = s.layers[i];
-    L.values.assign(static_cast<size_t>(d.count), 0.0f);
     L.scale = viz::robust_scale(std::span<const float>(few.data(), std::min<size_t>(few.size(), static_cast<size_t>(d.count))),
                                 opts.lo_pct, opts.hi_pct, opts.max_samples);
     if (opts.global_scale && i > 0) L.scale = s.layers[0].scale;
-    const int64_t hw = d.H * d.W;
-    if (d.count < d.C * hw) {  // a wrapped vector: the tail cells are empty
-      std::fill(s.codes0.begin() + static_cast<std::ptrdiff_t>(L.code0_offset + static_cast<uint64_t>(d.count)),
-                s.codes0.begin() + static_cast<std::ptrdiff_t>(L.code0_offset + static_cast<uint64_t>(d.C * hw)), viz::kCodeEmpty);
-      viz::pyramid_codes(L.values.data(), d, 0, d.C, L.scale, L.level_offset.data(), s.codes_max.data(), s.codes_mean.data());
-      continue;
-    }
-    if (L.levels == 0) continue;
-    viz::pyramid_codes(L.values.data(), d, 0, 1, L.scale, L.level_offset.data(), s.codes_max.data(), s.codes_mean.data());
-    const std::vector<viz::LevelDims> lv = viz::pyramid_levels(d.H, d.W);
-    for (size_t k = 0; k < lv.size(); ++k) {
-      const auto per = static_cast<std::ptrdiff_t>(lv[k].h * lv[k].w);
-      for (uint8_t* codes : {s.codes_max.data(), s.codes_mean.data()}) {
-        uint8_t* first = codes + L.level_offset[k + 1];
-        for (int64_t c = 1; c < d.C; ++c) std::copy(first, first + per, first + c * per);
-      }
-    }
   }
   return s;
 }

@@ -11,6 +11,14 @@
 
 namespace netlens::render {
 
+// Whether the renderer writes layer i's codes from `scene` (its codes, or its host values through
+// viz::write_codes). A layer it cannot is "unfilled": none of its codes are written, its record
+// carries kLayerUnfilled and the shaders draw it as zeros. Which layers are unfilled follows the
+// borrowed scene alone: update_layers' owner promises that unlisted layers did not change (so
+// neither did whether they have values), update_values rewrites every layer, and codes_from_device,
+// whose scene holds neither, writes every layer's codes and clears the flag in the records it uploads.
+static bool fills(const viz::Scene& scene, size_t i) { return scene.has_codes() || scene.has_values(static_cast<int>(i)); }
+
 uint64_t channel_code_bytes(const viz::VolumeDims& d) {
   uint64_t bp = 0;  // pyramid bytes per channel (all levels)
   for (auto& lv : viz::pyramid_levels(d.H, d.W)) bp += static_cast<uint64_t>(lv.h * lv.w);
@@ -123,18 +131,21 @@ static uint64_t part_bytes(const CodePart& P) { return P.off_max - P.off0 + 2 * 
 // Chunk k's bytes (codes.chunk_used[k] of them) from the scene's current codes, or made from its
 // values where it holds none (a borrowing scene: viz::write_codes, on the scene's threads); with
 // `gp`, the GPU part records of its parts too (layout only: they do not change with the values).
+// The parts of layers the scene cannot fill (neither codes nor host values) are not written.
 void Renderer::Impl::fill_chunk(size_t k, uint8_t* bytes, gpu::GpuPart* gp) const {
   const viz::Scene& scene = *borrowed;  // the scene borrowed now (constructor, update_values)
   std::vector<viz::CodeTarget> targets;
   for (size_t pi = 0; pi < codes.parts.size(); ++pi) {
     const CodePart& P = codes.parts[pi];
     if (P.chunk != k) continue;
-    targets.push_back(part_target(scene, P, bytes + P.off0));
+    const viz::CodeTarget t = part_target(scene, P, bytes + P.off0);
+    // An unfilled layer's bytes are left as they are (never touched: on lavapipe untouched pages of
+    // the chunk cost no memory); the shaders draw it from its record's kLayerUnfilled.
+    if (fills(scene, P.layer)) targets.push_back(t);
     if (!gp) continue;
     gpu::GpuPart g{};
     g.head = glm::uvec4(P.layer, P.c0, P.c1, P.chunk);
     g.offs = glm::uvec4(static_cast<uint32_t>(P.off0), static_cast<uint32_t>(P.bytes_max), 0u, 0u);
-    const viz::CodeTarget& t = targets.back();
     for (int lv = 1; lv <= scene.layers[P.layer].levels; ++lv)
       g.level_offset[(lv - 1) / 4][(lv - 1) % 4] = static_cast<uint32_t>(P.off0 + (t.max[static_cast<size_t>(lv)] - t.level0));
     gp[pi] = g;
@@ -155,7 +166,8 @@ std::vector<gpu::GpuLayer> Renderer::Impl::gpu_layers() const {
     g.dims = glm::uvec4(v.dims.C, v.dims.H, v.dims.W, v.dims.count);
     g.info = glm::uvec4(0u, static_cast<uint32_t>(sl.levels),
                         (sl.scale.kind == viz::ColorMapKind::Diverging ? gpu::kLayerDiverging : 0u) |
-                            (v.dims.grid ? gpu::kLayerGrid : 0u), 0u);
+                            (v.dims.grid ? gpu::kLayerGrid : 0u) |
+                            (fills(scene, i) ? 0u : gpu::kLayerUnfilled), 0u);
   }
   return gl;
 }
@@ -190,9 +202,7 @@ UploadStats Renderer::Impl::values_changed() {
   const viz::Scene& scene = *borrowed;  // the scene borrowed now (constructor, update_values)
   UploadStats us;
   auto t0 = Clock::now();
-  bool values = scene.layers.size() == scene.layout.layers.size();
-  for (size_t i = 0; values && !scene.has_codes() && i < scene.layers.size(); ++i) values = scene.has_values(static_cast<int>(i));
-  if (current_layout_key() != layout_key || !values)
+  if (current_layout_key() != layout_key || scene.layers.size() != scene.layout.layers.size())
     throw Error(ErrorKind::Internal, "render: values_changed needs a scene with the same layout (layer shapes) as before");
   if (chunk_staging.empty()) {
     for (size_t k = 0; k < chunk_bufs.size(); ++k)
@@ -242,16 +252,17 @@ UploadStats Renderer::Impl::layers_changed(std::span<const int> which) {
     if (i < 0 || static_cast<size_t>(i) >= L.size())
       throw Error(ErrorKind::Usage, "render: update_layers: layer " + std::to_string(i) + " is not in the scene (" +
                                         std::to_string(L.size()) + " layers)");
-    if (!scene.has_codes() && !scene.has_values(i))
-      throw Error(ErrorKind::Internal, "render: update_layers: layer '" + L[static_cast<size_t>(i)].tensor.name +
-                                           "' has neither codes nor host values");
   }
   if (ls.empty()) return us;
+  // A listed layer the scene cannot fill (neither codes nor host values) is drawn unfilled: only its
+  // record is uploaded.
   // Staging: [parts' codes ...][records of the layers], records 16-byte aligned.
   uint64_t code_bytes = 0;
-  for (int i : ls)
+  for (int i : ls) {
+    if (!fills(scene, static_cast<size_t>(i))) continue;
     for (uint32_t pi = codes.layer_parts[static_cast<size_t>(i)].first; pi < codes.layer_parts[static_cast<size_t>(i)].second; ++pi)
       code_bytes += part_bytes(codes.parts[pi]);
+  }
   const uint64_t rec_at = (code_bytes + 15) & ~uint64_t(15);
   const uint64_t need = rec_at + ls.size() * sizeof(gpu::GpuLayer);
   if (patch_staging.size < need)
@@ -261,13 +272,15 @@ UploadStats Renderer::Impl::layers_changed(std::span<const int> which) {
   std::vector<viz::CodeTarget> targets;
   std::vector<std::vector<VkBufferCopy>> regions(chunk_bufs.size());
   uint64_t at = 0;
-  for (int i : ls)
+  for (int i : ls) {
+    if (!fills(scene, static_cast<size_t>(i))) continue;
     for (uint32_t pi = codes.layer_parts[static_cast<size_t>(i)].first; pi < codes.layer_parts[static_cast<size_t>(i)].second; ++pi) {
       const CodePart& P = codes.parts[pi];
       targets.push_back(part_target(scene, P, base + at));
       regions[P.chunk].push_back({.srcOffset = at, .dstOffset = P.off0, .size = part_bytes(P)});
       at += part_bytes(P);
     }
+  }
   viz::write_codes(scene, targets, scene.options.threads);
   const std::vector<gpu::GpuLayer> gl = gpu_layers();
   std::vector<VkBufferCopy> rec;
@@ -363,7 +376,8 @@ std::vector<viz::ColorScale> Renderer::Impl::codes_from_device(CodeBuilder& b, V
   std::vector<gpu::GpuLayer> gl = gpu_layers();
   for (size_t i = 0; i < L.size() && i < sc.size(); ++i) {
     const uint32_t div = sc[i].kind == viz::ColorMapKind::Diverging ? gpu::kLayerDiverging : 0u;
-    gl[i].info.z = (gl[i].info.z & ~gpu::kLayerDiverging) | div;
+    // The builder wrote every layer's codes: none is unfilled, whatever `next` holds on the host.
+    gl[i].info.z = (gl[i].info.z & ~(gpu::kLayerDiverging | gpu::kLayerUnfilled)) | div;
   }
   if (!layers_staging.buf) layers_staging = make_buffer(ctx, layers_buf.size, VK_BUFFER_USAGE_TRANSFER_SRC_BIT, kHost, true);
   std::memcpy(layers_staging.map, gl.data(), gl.size() * sizeof(gpu::GpuLayer));

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <sstream>
 
 #include "netlens/viz/receptive_field.hpp"
@@ -18,7 +19,7 @@ std::optional<PickResult> decode_pick(const Scene& s, uint32_t id_x, uint32_t id
   p.flat = id_y;
   p.cell = cell_of(l.dims, p.flat);
   p.index = tensor_index(l, p.flat);
-  p.value = s.value(p.layer, p.flat);
+  p.value = s.has_values(p.layer) ? s.value(p.layer, p.flat) : std::numeric_limits<float>::quiet_NaN();
   return p;
 }
 

@@ -2,7 +2,7 @@
 // shown tensors, structural groups) run on the CPU backend, lavapipe for the panels:
 //  - every shown tensor's piece (app::fill_tensor) patched into a zero scene gives the bytes of a
 //    complete build (codes, pyramids, scales, values), for a collapsed layout too; app::structure_scene
-//    equals build_scene_from_values of zeros;
+//    holds no values or codes, the zero scene's scales, and patched gives the complete build's values;
 //  - app::BackgroundRun on a prepared, never-run session: pieces for every wanted tensor, node counts
 //    rising to the total, the patched scene equal to a complete build of a plain run; want() after a
 //    layout change brings the computed tensors again; a cancel set before the first node stops the
@@ -102,9 +102,26 @@ TEST_F(ProgressiveView, PiecesPatchedIntoAZeroSceneEqualACompleteBuild) {
     const viz::Layout layout = viz::layout_tensors(viz::shown_tensors(r->s->graph(), r->s->planned(), collapse).tensors);
     const viz::Scene full = viz::build_scene(layout, viz::value_fetch(*r->s, viz::ValueMode::Activation), opts);
     viz::Scene zero = zeros_scene(layout, opts);
-    expect_same_scene(app::structure_scene(layout, opts), zero);
+    // The structure scene holds neither values nor codes (the renderer draws it as this zero scene:
+    // tests/app/test_structure_frame.cpp), only its scales and pyramid depths.
+    viz::Scene structure = app::structure_scene(layout, opts);
+    EXPECT_FALSE(structure.has_codes());
+    EXPECT_EQ(structure.host_bytes(), 0u);
+    for (size_t i = 0; i < structure.layers.size(); ++i) {
+      EXPECT_FALSE(structure.has_values(static_cast<int>(i))) << i;
+      EXPECT_EQ(structure.layers[i].levels, zero.layers[i].levels) << i;
+      EXPECT_EQ(structure.layers[i].scale.kind, zero.layers[i].scale.kind) << i;
+      EXPECT_EQ(structure.layers[i].scale.lo, zero.layers[i].scale.lo) << i;
+      EXPECT_EQ(structure.layers[i].scale.hi, zero.layers[i].scale.hi) << i;
+    }
+    // Pieces patched into a scene with codes (the zero scene) give the complete build's bytes; into
+    // the structure scene, its values and scales, from which the renderer makes the same codes.
     EXPECT_EQ(app::patch_scene(zero, pieces), layout.layers.size());
     expect_same_scene(zero, full);
+    EXPECT_EQ(app::patch_scene(structure, pieces), layout.layers.size());
+    std::vector<std::vector<float>> values;
+    for (const auto& L : structure.layers) values.push_back(L.values);
+    expect_same_scene(viz::build_scene_from_values(layout, std::move(values), opts), full);
     if (collapse == "auto") EXPECT_LT(layout.layers.size(), all.size()) << "auto collapsed nothing";
   }
 }

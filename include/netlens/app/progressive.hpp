@@ -73,7 +73,8 @@ struct FilledTensor {
 // Error{Input} for a non-float tensor.
 FilledTensor fill_tensor(const Session& s, const viz::VizTensor& t, const viz::SceneOptions& opts);
 // Copies pieces into `scene` (its layers found by tensor name, with the same C, H, W; others are
-// skipped): values, colour scale and codes. Returns the number of pieces patched in; with `layers`,
+// skipped): values, colour scale, and the codes when the scene holds codes (a scene without, such as
+// structure_scene's, gets the values only: the renderer makes the same codes from them). Returns the number of pieces patched in; with `layers`,
 // appends the index of each layer patched (in the pieces' order; a layer given twice, twice): the
 // layers to upload (Renderer::update_layers, View::patch_scene).
 size_t patch_scene(viz::Scene& scene, const std::vector<std::shared_ptr<const FilledTensor>>& pieces,
@@ -81,8 +82,10 @@ size_t patch_scene(viz::Scene& scene, const std::vector<std::shared_ptr<const Fi
 // The scene of `layout` after the first `done` nodes: filled layers (app::layer_filled) from the
 // session, the others zeros (the neutral zero colour). Reads the session: call it between nodes.
 viz::Scene partial_scene(const Session& s, viz::Layout layout, const viz::SceneOptions& opts, size_t done);
-// The scene of `layout` with every value 0, byte for byte what build_scene_from_values makes from
-// zeros, without encoding each neuron (FrameSpec::structure_only: the first frame of a big model).
+// The scene of `layout` before any value is known (FrameSpec::structure_only: the first frame of a
+// big model): no values, no codes (host_bytes() = 0), the scales and pyramid depths
+// build_scene_from_values gives a scene of zeros. The renderer draws its layers unfilled, the very
+// pixels and IDs of that zero scene (render::Renderer).
 viz::Scene structure_scene(viz::Layout layout, const viz::SceneOptions& opts);
 
 // How far a BackgroundRun is.

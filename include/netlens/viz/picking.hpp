@@ -21,6 +21,8 @@ struct PickResult {
   float value = 0.0f;
 };
 
+// value: the scene's host value; NaN for a layer without host values (a progressive run's unfilled
+// layer, a GPU-made scene).
 std::optional<PickResult> decode_pick(const Scene& s, uint32_t id_x, uint32_t id_y);
 // One JSON line: {"tensor": "...", "op": "...", "index": [c, y, x], "tensor_index": [...], "value": v}
 // or "null".

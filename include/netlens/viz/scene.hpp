@@ -7,7 +7,10 @@
 // level-0 cell: ~1/3 for square maps, ≤ 1 for a 1-wide one), ~5.7 B; the renderer's GPU chunks
 // another 1 + 2p. A borrowing scene (SceneOptions::borrow_values) holds neither values nor codes:
 // 0 B per activation beyond the fetched tensors (for activations, views of the session's store),
-// plus the GPU chunks' 1 + 2p (~1.7 B, host memory on lavapipe).
+// plus the GPU chunks' 1 + 2p (~1.7 B, host memory on lavapipe). A structure scene
+// (app::structure_scene: a progressive run's first frame) holds neither values nor codes for any
+// layer, 0 B per neuron: the renderer draws such "unfilled" layers in the zero colour without
+// writing their codes; layers patched in later carry host values (app::patch_scene).
 #pragma once
 
 #include <array>
@@ -99,7 +102,8 @@ struct CodeTarget {
   std::array<uint8_t*, kMaxLevels> max{}, mean{};
 };
 // Writes the targets' codes with the scene's scales: copied from the scene's codes when it has them,
-// else made from its host values (the bytes build_scene_from_values makes). Targets are split by
+// else made from its host values (the bytes build_scene_from_values makes); without codes, every
+// target's layer must have host values (the renderer leaves an unfilled layer out). Targets are split by
 // channel runs over `threads` threads (0: one per hardware thread); scratch is per task, about
 // 2^16 neurons (at least one channel) converted to float32 plus the pyramid's next level.
 void write_codes(const Scene& s, std::span<const CodeTarget> targets, int threads = 0);
