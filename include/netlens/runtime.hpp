@@ -213,6 +213,10 @@ class ActivationStore {
   TensorView device_view(const std::string& name) const;
   // Output tensor names of node i.
   const std::vector<std::string>& node_outputs(int node) const;
+  // Whether a run that executed nodes [0, nodes_done) only (a cancelled one) has written `name`:
+  // graph inputs and constants always, a node's output when its producer < nodes_done. False for
+  // a name not in the store.
+  bool computed_within(const std::string& name, size_t nodes_done) const;
 
  private:
   friend class Session;

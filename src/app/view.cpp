@@ -286,6 +286,7 @@ void View::set_values(viz::ValueMode m) {
   const bool renamed = m != spec_.values;
   spec_.values = m;
   spec_.structure_only = false;  // the scene holds the session's values now (a progressive run ended)
+  partial_nodes_ = SIZE_MAX;
   if (renamed) {
     // The legend names the value: a renderer option, so a new renderer draws the new scene.
     *scene_ = std::move(next);
@@ -304,6 +305,7 @@ render::UploadStats View::patch_scene(const std::function<std::vector<int>(viz::
 
 render::UploadStats View::replace_scene(viz::Scene next) {
   *scene_ = std::move(next);
+  partial_nodes_ = SIZE_MAX;  // a new scene of values (a partial one says so after this)
   device_values_ = false;
   return r_->update_values(*scene_);  // same layout: codes and layer records in place
 }
@@ -437,14 +439,17 @@ void View::clear_selection() {
 void View::refresh_panels() {
   if (!panels_) return;
   with_session([&](const Session& ss) {
-    panels_->set_scene(ss, *scene_);  // new values: the panels' analyses are redone
+    panels_->set_scene(ss, *scene_, partial_nodes_);  // new values: the panels' analyses are redone
     panels_->set_selection(selection_);
   });
 }
 
 void View::open_panels(const PanelSpec& p, int focus) {
   gui_ = std::make_unique<ui::ImGuiLayer>(ctx_, r_->options().height, p.window);
-  with_session([&](const Session& ss) { panels_ = std::make_unique<ui::Panels>(*gui_, ss, *scene_); });
+  with_session([&](const Session& ss) {
+    panels_ = std::make_unique<ui::Panels>(*gui_, ss, *scene_);
+    if (partial_nodes_ != SIZE_MAX) panels_->set_scene(ss, *scene_, partial_nodes_);  // after a cancelled run
+  });
   panels_->set_input_path(p.input_path);
   if (!p.labels.empty()) panels_->set_labels(p.labels);
   if (!p.text_tokens.empty()) panels_->set_text_tokens(p.text_tokens, p.text_input);

@@ -150,6 +150,7 @@ void Viewer::first_run_ended() {
 void Viewer::show_partial_run() {
   const Session& s = *o_.first_run_session;  // the run's thread has ended
   view_->show_scene(partial_scene(s, view_->layout(), view_->scene().options, run_progress_.nodes_done));
+  view_->set_partial_run(run_progress_.nodes_done);  // the panels say "not computed" past it
   view_->refresh_panels();
 }
 

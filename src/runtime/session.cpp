@@ -595,4 +595,10 @@ const std::vector<std::string>& ActivationStore::node_outputs(int node) const {
   return node_outputs_.at(static_cast<size_t>(node));
 }
 
+bool ActivationStore::computed_within(const std::string& name, size_t nodes_done) const {
+  const PlannedTensor* t = find(name);
+  if (!t) return false;
+  return t->constant || t->producer < 0 || static_cast<size_t>(t->producer) < nodes_done;
+}
+
 }  // namespace netlens

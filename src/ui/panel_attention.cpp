@@ -31,6 +31,7 @@ void Panels::attention() {
     for (size_t i = 0; i < maps.size(); ++i)
       if (maps[i].tensor == layers[static_cast<size_t>(focus_)].tensor.name) mi = i;
   const inspect::AttentionMap& m = maps[mi];
+  if (not_computed(m.tensor)) return;
   ImGui::TextColored(kDim, "%zu maps; map %zu:", maps.size(), mi + 1);
   ImGui::SameLine();
   ImGui::TextUnformatted(m.tensor.c_str());

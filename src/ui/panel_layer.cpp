@@ -49,6 +49,7 @@ void Panels::layer_inspector() {
   ImGui::TextColored(kDim, "%s  %s  (%lld values)", shape_text(v.tensor.shape).c_str(),
                      sl.scale.kind == viz::ColorMapKind::Sequential ? "non-negative" : "signed",
                      (long long)v.dims.count);
+  if (not_computed(v.tensor.name)) return;
   viz::ColorScale scale = panel_scale(focus_);
   const float avail_w = ImGui::GetContentRegionAvail().x;
 
@@ -179,6 +180,7 @@ void Panels::neuron_inspector() {
   ImGui::TextColored(kAccent, "%s", v.tensor.op.c_str());
   ImGui::SameLine();
   ImGui::Text("%s [%lld, %lld, %lld]", v.tensor.name.c_str(), (long long)c.c, (long long)c.y, (long long)c.x);
+  if (not_computed(v.tensor.name)) return;
   std::vector<int64_t> ti = viz::tensor_index(v, sel_.flat);
   ImGui::TextColored(kCyan, "value %.6g", double(scene_->value(sel_.layer, sel_.flat)));
   if (ImGui::IsItemHovered()) {
@@ -280,6 +282,7 @@ void Panels::activation_fn() {
     ImGui::TextColored(kDim, "Pick a layer.");
     return;
   }
+  if (not_computed(layers[static_cast<size_t>(focus_)].tensor.name)) return;
   Cache& c = *cache_;
   if (!c.act.count(focus_)) {
     // The focused layer's nonlinearity: the layer itself when a recognised activation produced it,
@@ -368,6 +371,8 @@ void Panels::activation_fn() {
 }
 
 void Panels::predictions() {
+  for (const ValueInfo& o : s_->graph().outputs)
+    if (not_computed(o.name)) return;
   Cache& c = *cache_;
   if (!c.preds && c.preds_error.empty()) {
     try {

@@ -100,10 +100,11 @@ void Panels::set_labels(std::vector<std::string> labels) {
   cache_->preds_error.clear();
 }
 
-void Panels::set_scene(const Session& s, const viz::Scene& scene) {
+void Panels::set_scene(const Session& s, const viz::Scene& scene, size_t nodes_done) {
   for (auto& [l, g] : cache_->grids) ui_.free_texture(g.tex);
   for (auto& [k, t] : cache_->textures) ui_.free_texture(t);
   s_ = &s;
+  nodes_done_ = nodes_done;
   scene_ = &scene;
   view_ = std::make_unique<inspect::ModelView>(s);
   cache_ = std::make_unique<Cache>();
@@ -111,6 +112,16 @@ void Panels::set_scene(const Session& s, const viz::Scene& scene) {
   cache_->settings = settings_;
   if (focus_ >= static_cast<int>(scene.layout.layers.size())) focus_ = -1;
   sel_ = {};
+}
+
+bool Panels::not_computed(const std::string& tensor) {
+  const size_t total = s_->graph().nodes.size();
+  if (nodes_done_ >= total) return false;
+  if (!s_->activations().find(tensor) || s_->activations().computed_within(tensor, nodes_done_)) return false;
+  ImGui::PushStyleColor(ImGuiCol_Text, kDim);
+  ImGui::TextWrapped("%s: not computed (the run was cancelled after %zu of %zu nodes).", tensor.c_str(), nodes_done_, total);
+  ImGui::PopStyleColor();
+  return true;
 }
 
 void Panels::set_focus(int layer) {

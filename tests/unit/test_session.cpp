@@ -237,3 +237,18 @@ TEST(Session, PlanShapesChecksLikePrepareAndOtherShapesPlanAgain) {
     EXPECT_EQ(e.kind(), ErrorKind::Memory) << e.what();
   }
 }
+
+TEST(Session, ComputedWithinSaysWhatACancelledRunWrote) {
+  auto cpu = make_cpu_backend();
+  Session s(small_graph(), {cpu.get()});
+  s.prepare();
+  const ActivationStore& a = s.activations();
+  // Nodes: 0 relu → r, 1 add → y, 2 shape → s (folded: a constant).
+  EXPECT_TRUE(a.computed_within("x", 0));  // a graph input is copied in before the first node
+  EXPECT_FALSE(a.computed_within("r", 0));
+  EXPECT_TRUE(a.computed_within("r", 1));
+  EXPECT_FALSE(a.computed_within("y", 1));
+  EXPECT_TRUE(a.computed_within("y", 2));
+  EXPECT_TRUE(a.computed_within("s", 0));  // folded at prepare
+  EXPECT_FALSE(a.computed_within("nope", 3));
+}

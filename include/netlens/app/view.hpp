@@ -208,6 +208,10 @@ class View final : public live::ResultSink {
   void set_presenter_overlay(std::function<void(int width, int height)> fn) { presenter_ = std::move(fn); }
   // The panels' analyses redone for the scene shown now (after update_values), the selection kept.
   void refresh_panels();
+  // The scene shown is a cancelled run's (nodes [0, nodes_done) computed): the panels say "not
+  // computed" for later tensors (ui::Panels::set_scene). Cleared by the next scene of values
+  // (show_scene, set_values). Call refresh_panels() after it.
+  void set_partial_run(size_t nodes_done) { partial_nodes_ = nodes_done; }
   // Offscreen: the panel rectangles as JSON ({"frame", "font_px", "panels": [...]}) to `path`.
   void write_panel_rects(const std::string& path) const;
 
@@ -220,6 +224,7 @@ class View final : public live::ResultSink {
   // is read directly instead of through the SessionAccess (which would lock it again).
   void ensure_host_values(const std::vector<int>& layers, bool session_held = false);
   std::optional<float> device_value(int layer, int64_t flat);
+  size_t partial_nodes_ = SIZE_MAX;  // set_partial_run's; SIZE_MAX: a complete run
   bool device_values_ = false;  // the scene's codes and scales came from the GPU (show_device_values)
   std::optional<std::pair<std::pair<int, int64_t>, float>> last_read_;  // device_value's last answer
   uint64_t host_read_bytes_ = 0;

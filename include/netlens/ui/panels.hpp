@@ -76,7 +76,10 @@ class Panels {
   ~Panels();
 
   // New activations (another input): every texture and cached value is rebuilt on the next draw.
-  void set_scene(const Session& s, const viz::Scene& scene);
+  // nodes_done < the graph's node count: the run stopped there (cancelled), so only the outputs of
+  // nodes [0, nodes_done) and the graph inputs hold values; the panels say "not computed" for the
+  // others instead of reading them (their arena slots hold zeros or an earlier run's values).
+  void set_scene(const Session& s, const viz::Scene& scene, size_t nodes_done = SIZE_MAX);
   void set_focus(int layer);  // the layer inspector's layer (-1: the selection's, else none)
   int focus() const { return focus_; }
   // The selected neuron and its highlighted regions (render::make_selection), or layer < 0 for none.
@@ -146,11 +149,15 @@ class Panels {
   viz::ColorScale panel_scale(int layer);
   void begin_panel(const char* name, float x, float y, float w, float h);
   void end_panel();
+  // After a cancelled run: true (and one dim line drawn in the current panel) when `tensor` was
+  // not computed (set_scene's nodes_done).
+  bool not_computed(const std::string& tensor);
 
   ImGuiLayer& ui_;
   const Session* s_;
   const viz::Scene* scene_;
   std::unique_ptr<inspect::ModelView> view_;
+  size_t nodes_done_ = SIZE_MAX;  // set_scene's
   // Model tree: shown layers grouped into blocks, each led by a linear layer (Conv, Gemm, MatMul)
   // or an input, followed by what comes after it up to the next one (norms, activations, adds...).
   std::vector<std::vector<int>> groups_;
