@@ -267,6 +267,8 @@ void Viewer::draw_frame() {
   const bool again = !run_active() && o_.before_frame && o_.before_frame(*view_, cc_->camera());
   apply_live();
   r_ = &view_->renderer();  // a View panel setting may have made a new one
+  frame_scale_ = pending_shot_.empty() ? choose_draw_scale() : 1.0f;  // a screenshot: the full-size frame
+  r_->set_render_scale(frame_scale_);
   const double t0 = glfwGetTime();
   auto f = sc_->acquire();
   if (!f) {

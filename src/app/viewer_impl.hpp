@@ -8,11 +8,13 @@
 
 #include <array>
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -107,6 +109,7 @@ class Viewer {
   void after_relayout();       // a new layout during or after the run
   void note_first_run_frame(); // after a present: first/complete frame times, frames during the run
   void first_run_summary() const;
+  float choose_draw_scale();    // before a frame: the 3D scene's draw scale (1 unless a run is in flight)
   void run_overlay(float w, float h);  // the progress bar (presenter overlay)
   // Model tree group rows (viewer_run.cpp): folded/unfolded after the frame, flown to at once.
   void apply_group_toggle();
@@ -186,6 +189,12 @@ class Viewer {
   int64_t run_frames_ = 0;
   std::vector<double> run_frame_ms_, patch_ms_, after_frame_ms_;
   std::vector<std::pair<size_t, size_t>> patch_fill_;  // per update: tensors filled, nodes done
+  // Dynamic draw scale while the run is in flight (choose_draw_scale); NETLENS_FULL_RES=1 keeps 1.
+  bool full_res_ = std::getenv("NETLENS_FULL_RES") && std::string_view(std::getenv("NETLENS_FULL_RES")) == "1";
+  float after_scale_min_ = 1.0f;   // the smallest draw scale after the run (1: back to full size)
+  int scale_level_ = 0, scale_hold_ = 0;
+  float frame_scale_ = 1.0f;       // the scale the last frame was drawn at
+  std::vector<float> run_scale_;  // per frame during the run
   std::set<std::string> patched_;  // layers of the current layout patched from the run's pieces
   int64_t wait_nodes_ = -1;  // script `wait-nodes N`
   std::optional<std::pair<std::string, bool>> pending_group_;  // model tree: (group, fold)

@@ -176,10 +176,44 @@ void Viewer::note_first_run_frame() {
   }
   if (run_active() && bg_) {
     run_frame_ms_.push_back(frame_ms_.back());
+    run_scale_.push_back(frame_scale_);
     ++run_frames_;
   } else if (bg_ended_) {
     after_frame_ms_.push_back(frame_ms_.back());  // the same view with nothing running
+    after_scale_min_ = std::min(after_scale_min_, frame_scale_);
   }
+}
+
+// While the model runs (its threads share the cores with the rasteriser, which on a CPU Vulkan
+// pays per pixel), the 3D scene is drawn at a reduced scale when the frames miss the 33 ms budget:
+// one of a few levels (each ~1.4x fewer pixels, so the reduced targets are remade rarely), stepped
+// down when the median of the last 6 frames is above 1.1x the budget, up when that median scaled by
+// the pixel ratio of the level above stays under 0.8x (hysteresis: a level holds for 6 frames, and
+// the margins keep it from flickering between two levels). Text and panels stay at the full size
+// (Renderer::set_render_scale). Without a run in flight, or with NETLENS_FULL_RES=1: scale 1, the
+// very frames as before.
+float Viewer::choose_draw_scale() {
+  static constexpr float kLevels[] = {1.0f, 0.84f, 0.71f, 0.6f, 0.5f};
+  constexpr int kTop = 4, kWindow = 6;
+  constexpr double kBudgetMs = 1000.0 / 30.0;
+  if (full_res_ || !run_active() || !bg_) {
+    scale_level_ = scale_hold_ = 0;
+    return 1.0f;
+  }
+  if (scale_hold_ > 0) {
+    --scale_hold_;
+  } else if (frame_ms_.size() >= kWindow) {
+    const double med = median(std::vector<double>(frame_ms_.end() - kWindow, frame_ms_.end()));
+    const float up = scale_level_ > 0 ? kLevels[scale_level_ - 1] / kLevels[scale_level_] : 1.0f;
+    if (med > 1.1 * kBudgetMs && scale_level_ < kTop) {
+      ++scale_level_;
+      scale_hold_ = kWindow;
+    } else if (scale_level_ > 0 && med * double(up * up) < 0.8 * kBudgetMs) {
+      --scale_level_;
+      scale_hold_ = kWindow;
+    }
+  }
+  return kLevels[scale_level_];
 }
 
 void Viewer::first_run_summary() const {
@@ -196,7 +230,8 @@ void Viewer::first_run_summary() const {
   std::fprintf(stderr,
                "netlens view: progressive start: structure frame at %.0f ms, %s frame at %.0f ms; while the model ran: "
                "%lld frames in %.1f s (%.1f fps), frame time median %.1f ms, p95 %.1f ms; %zu updates (upload median %.0f ms; "
-               "layers filled %s); after it: %zu frames, frame time median %.1f ms\n",
+               "layers filled %s); after it: %zu frames, frame time median %.1f ms; draw scale while it ran: median %.2f, "
+               "min %.2f, %zu of %zu frames reduced%s; after it: min %.2f\n",
                first_frame_ms_,
                p.state == RunProgress::State::Finished    ? "complete"
                : p.state == RunProgress::State::Cancelled ? "cancelled run's"
@@ -204,7 +239,11 @@ void Viewer::first_run_summary() const {
                                                           : "last",
                complete_ms_, static_cast<long long>(run_frames_), secs,
                secs > 0 ? double(run_frames_) / secs : 0.0, median(run_frame_ms_), p95(run_frame_ms_), patch_ms_.size(),
-               median(patch_ms_), updates.empty() ? "none" : updates.c_str(), after_frame_ms_.size(), median(after_frame_ms_));
+               median(patch_ms_), updates.empty() ? "none" : updates.c_str(), after_frame_ms_.size(), median(after_frame_ms_),
+               run_scale_.empty() ? 1.0 : median(std::vector<double>(run_scale_.begin(), run_scale_.end())),
+               run_scale_.empty() ? 1.0 : double(*std::min_element(run_scale_.begin(), run_scale_.end())),
+               static_cast<size_t>(std::count_if(run_scale_.begin(), run_scale_.end(), [](float s) { return s < 1.0f; })),
+               run_scale_.size(), full_res_ ? " (NETLENS_FULL_RES)" : "", double(after_scale_min_));
 }
 
 void Viewer::run_overlay(float W, float H) {

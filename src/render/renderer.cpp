@@ -182,7 +182,9 @@ const std::vector<uint8_t>& Renderer::rgba() const { return impl_->pixels; }
 std::pair<uint32_t, uint32_t> Renderer::id_at(int x, int y) const {
   const auto& o = impl_->opts;
   if (!impl_->have_frame || x < 0 || y < 0 || x >= o.width || y >= o.height) return {0, 0};
-  size_t i = (static_cast<size_t>(y) * static_cast<size_t>(o.width) + static_cast<size_t>(x)) * 2;
+  // The IDs may be at a reduced size (set_render_scale): the pixel the upscale shows at (x, y).
+  const int ix = id_pixel(x, o.width, impl_->ids_w), iy = id_pixel(y, o.height, impl_->ids_h);
+  size_t i = (static_cast<size_t>(iy) * static_cast<size_t>(impl_->ids_w) + static_cast<size_t>(ix)) * 2;
   return {impl_->ids[i], impl_->ids[i + 1]};
 }
 

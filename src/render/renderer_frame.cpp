@@ -38,6 +38,12 @@ void gpu_regions(const viz::HighlightList& hl, std::vector<gpu::GpuRegion>& regs
 
 }  // namespace
 
+// The pixel of an ID image `ids` pixels wide that a frame `full` pixels wide shows at frame pixel x:
+// the one whose centre is nearest to x's centre (the upscale's sample point); x itself at full size.
+int id_pixel(int x, int full, int ids) {
+  return static_cast<int>((int64_t(2 * x + 1) * ids) / (int64_t(2) * full));
+}
+
 void Renderer::Impl::ensure_host_buffer(GpuBuffer& b, VkDeviceSize bytes, VkBufferUsageFlags usage) {
   if (b.buf.get() != VK_NULL_HANDLE && b.size >= bytes) return;
   b = make_buffer(ctx, std::max<VkDeviceSize>(bytes * 3 / 2, 4096), usage, kHost, true);
@@ -147,22 +153,29 @@ void Renderer::Impl::upload_frame(const viz::FrameView& fv, const viz::Camera& c
 // The scene pass (background, cells, slabs, lines, text) into the frame targets, then the overlay.
 void Renderer::Impl::record_scene(FrameStats& st) {
   const bool ms = samples != VK_SAMPLE_COUNT_1_BIT;
+  // At a reduced draw scale the scene goes into the reduced targets and is scaled up after.
+  const bool lo_res = reduced();
+  FrameTargets& t = lo_res ? lo : targets;
   const VkAccessFlags2 col_access = VK_ACCESS_2_COLOR_ATTACHMENT_WRITE_BIT | VK_ACCESS_2_COLOR_ATTACHMENT_READ_BIT;
   std::vector<VkImageMemoryBarrier2> pre;
   // The previous frame's copies/blits read color/id: wait for them before overwriting (write-after-read).
-  for (VkImage img : {targets.color.img.get(), targets.id.img.get()})
+  for (VkImage img : {t.color.img.get(), t.id.img.get()})
     pre.push_back(image_barrier(img, VK_IMAGE_ASPECT_COLOR_BIT, VK_IMAGE_LAYOUT_UNDEFINED,
                                 VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL, VK_PIPELINE_STAGE_2_ALL_TRANSFER_BIT, 0,
                                 kColorStage, col_access));
   if (ms)
-    for (VkImage img : {targets.color_ms.img.get(), targets.id_ms.img.get()})
+    for (VkImage img : {t.color_ms.img.get(), t.id_ms.img.get()})
       pre.push_back(image_barrier(img, VK_IMAGE_ASPECT_COLOR_BIT, VK_IMAGE_LAYOUT_UNDEFINED,
                                   VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL, kColorStage, 0, kColorStage, col_access));
-  pre.push_back(image_barrier(targets.depth.img, VK_IMAGE_ASPECT_DEPTH_BIT, VK_IMAGE_LAYOUT_UNDEFINED,
+  pre.push_back(image_barrier(t.depth.img, VK_IMAGE_ASPECT_DEPTH_BIT, VK_IMAGE_LAYOUT_UNDEFINED,
                               VK_IMAGE_LAYOUT_DEPTH_ATTACHMENT_OPTIMAL,
                               VK_PIPELINE_STAGE_2_LATE_FRAGMENT_TESTS_BIT, 0,
                               VK_PIPELINE_STAGE_2_EARLY_FRAGMENT_TESTS_BIT | VK_PIPELINE_STAGE_2_LATE_FRAGMENT_TESTS_BIT,
                               VK_ACCESS_2_DEPTH_STENCIL_ATTACHMENT_WRITE_BIT | VK_ACCESS_2_DEPTH_STENCIL_ATTACHMENT_READ_BIT));
+  if (lo_res)  // the frame's colour image receives the upscale (after the previous frame's reads)
+    pre.push_back(image_barrier(targets.color.img, VK_IMAGE_ASPECT_COLOR_BIT, VK_IMAGE_LAYOUT_UNDEFINED,
+                                VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, VK_PIPELINE_STAGE_2_ALL_TRANSFER_BIT, 0,
+                                VK_PIPELINE_STAGE_2_BLIT_BIT, VK_ACCESS_2_TRANSFER_WRITE_BIT));
   VkDependencyInfo dep{.sType = VK_STRUCTURE_TYPE_DEPENDENCY_INFO,
                        .imageMemoryBarrierCount = static_cast<uint32_t>(pre.size()), .pImageMemoryBarriers = pre.data()};
   vkCmdPipelineBarrier2(cmd, &dep);
@@ -170,31 +183,32 @@ void Renderer::Impl::record_scene(FrameStats& st) {
   VkClearValue clear_color{.color = {{0, 0, 0, 1}}};
   VkClearValue clear_id{.color = {.uint32 = {0, 0, 0, 0}}};
   VkRenderingAttachmentInfo catt[2] = {
-      {.sType = VK_STRUCTURE_TYPE_RENDERING_ATTACHMENT_INFO, .imageView = ms ? targets.color_ms.view.get() : targets.color.view.get(),
+      {.sType = VK_STRUCTURE_TYPE_RENDERING_ATTACHMENT_INFO, .imageView = ms ? t.color_ms.view.get() : t.color.view.get(),
        .imageLayout = VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL,
        .resolveMode = ms ? VK_RESOLVE_MODE_AVERAGE_BIT : VK_RESOLVE_MODE_NONE,
-       .resolveImageView = ms ? targets.color.view.get() : VK_NULL_HANDLE,
+       .resolveImageView = ms ? t.color.view.get() : VK_NULL_HANDLE,
        .resolveImageLayout = VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL,
        .loadOp = VK_ATTACHMENT_LOAD_OP_CLEAR,
        .storeOp = ms ? VK_ATTACHMENT_STORE_OP_DONT_CARE : VK_ATTACHMENT_STORE_OP_STORE, .clearValue = clear_color},
-      {.sType = VK_STRUCTURE_TYPE_RENDERING_ATTACHMENT_INFO, .imageView = ms ? targets.id_ms.view.get() : targets.id.view.get(),
+      {.sType = VK_STRUCTURE_TYPE_RENDERING_ATTACHMENT_INFO, .imageView = ms ? t.id_ms.view.get() : t.id.view.get(),
        .imageLayout = VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL,
        // Integer IDs cannot be averaged: take sample 0.
        .resolveMode = ms ? VK_RESOLVE_MODE_SAMPLE_ZERO_BIT : VK_RESOLVE_MODE_NONE,
-       .resolveImageView = ms ? targets.id.view.get() : VK_NULL_HANDLE,
+       .resolveImageView = ms ? t.id.view.get() : VK_NULL_HANDLE,
        .resolveImageLayout = VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL,
        .loadOp = VK_ATTACHMENT_LOAD_OP_CLEAR,
        .storeOp = ms ? VK_ATTACHMENT_STORE_OP_DONT_CARE : VK_ATTACHMENT_STORE_OP_STORE, .clearValue = clear_id}};
-  VkRenderingAttachmentInfo datt{.sType = VK_STRUCTURE_TYPE_RENDERING_ATTACHMENT_INFO, .imageView = targets.depth.view,
+  VkRenderingAttachmentInfo datt{.sType = VK_STRUCTURE_TYPE_RENDERING_ATTACHMENT_INFO, .imageView = t.depth.view,
                                  .imageLayout = VK_IMAGE_LAYOUT_DEPTH_ATTACHMENT_OPTIMAL,
                                  .loadOp = VK_ATTACHMENT_LOAD_OP_CLEAR, .storeOp = VK_ATTACHMENT_STORE_OP_DONT_CARE,
                                  .clearValue = {.depthStencil = {1.0f, 0}}};
   const VkExtent2D ext{static_cast<uint32_t>(opts.width), static_cast<uint32_t>(opts.height)};
-  VkRenderingInfo ri{.sType = VK_STRUCTURE_TYPE_RENDERING_INFO, .renderArea = {{0, 0}, ext}, .layerCount = 1,
+  const VkExtent2D sext = lo_res ? VkExtent2D{static_cast<uint32_t>(lo_w), static_cast<uint32_t>(lo_h)} : ext;
+  VkRenderingInfo ri{.sType = VK_STRUCTURE_TYPE_RENDERING_INFO, .renderArea = {{0, 0}, sext}, .layerCount = 1,
                      .colorAttachmentCount = 2, .pColorAttachments = catt, .pDepthAttachment = &datt};
   vkCmdBeginRendering(cmd, &ri);
-  VkViewport viewport{0, 0, float(opts.width), float(opts.height), 0.0f, 1.0f};
-  VkRect2D scissor{{0, 0}, ext};
+  VkViewport viewport{0, 0, float(sext.width), float(sext.height), 0.0f, 1.0f};
+  VkRect2D scissor{{0, 0}, sext};
   vkCmdSetViewport(cmd, 0, 1, &viewport);
   vkCmdSetScissor(cmd, 0, 1, &scissor);
   vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, pipes.layout, 0, 1, &desc.set, 0, nullptr);
@@ -234,7 +248,7 @@ void Renderer::Impl::record_scene(FrameStats& st) {
       ++st.draws;
     }
   }
-  if (!text.empty()) {
+  if (!text.empty() && !lo_res) {
     vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, pipes.text);
     VkBuffer b = text_buf.buf;
     vkCmdBindVertexBuffers(cmd, 0, 1, &b, &zero);
@@ -242,6 +256,7 @@ void Renderer::Impl::record_scene(FrameStats& st) {
     ++st.draws;
   }
   vkCmdEndRendering(cmd);
+  if (lo_res) record_upscale(st);
   if (overlay) {
     // The scene's (resolved) colour writes before the overlay's loads and blends.
     VkMemoryBarrier2 ob{.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER_2, .srcStageMask = kColorStage,
@@ -253,30 +268,88 @@ void Renderer::Impl::record_scene(FrameStats& st) {
   }
 }
 
+// At a reduced draw scale: the reduced colour scaled up into the frame's colour image (linear
+// filter; the values are sRGB-encoded, so the filter mixes encoded values), then the text at the full
+// size over it. Leaves targets.color in COLOR_ATTACHMENT_OPTIMAL (as the unscaled pass does) and the
+// reduced IDs in TRANSFER_SRC_OPTIMAL for the read-back and the probe.
+void Renderer::Impl::record_upscale(FrameStats& st) {
+  VkImageMemoryBarrier2 src[2] = {
+      image_barrier(lo.color.img, VK_IMAGE_ASPECT_COLOR_BIT, VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL,
+                    VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, kColorStage, VK_ACCESS_2_COLOR_ATTACHMENT_WRITE_BIT,
+                    VK_PIPELINE_STAGE_2_BLIT_BIT, VK_ACCESS_2_TRANSFER_READ_BIT),
+      image_barrier(lo.id.img, VK_IMAGE_ASPECT_COLOR_BIT, VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL,
+                    VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, kColorStage, VK_ACCESS_2_COLOR_ATTACHMENT_WRITE_BIT,
+                    VK_PIPELINE_STAGE_2_ALL_TRANSFER_BIT, VK_ACCESS_2_TRANSFER_READ_BIT)};
+  VkDependencyInfo d0{.sType = VK_STRUCTURE_TYPE_DEPENDENCY_INFO, .imageMemoryBarrierCount = 2,
+                      .pImageMemoryBarriers = src};
+  vkCmdPipelineBarrier2(cmd, &d0);
+  VkImageBlit b{.srcSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1},
+                .srcOffsets = {{0, 0, 0}, {lo_w, lo_h, 1}},
+                .dstSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1},
+                .dstOffsets = {{0, 0, 0}, {opts.width, opts.height, 1}}};
+  vkCmdBlitImage(cmd, lo.color.img, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, targets.color.img,
+                 VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 1, &b, VK_FILTER_LINEAR);
+  auto to_att = image_barrier(targets.color.img, VK_IMAGE_ASPECT_COLOR_BIT, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL,
+                              VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL, VK_PIPELINE_STAGE_2_BLIT_BIT,
+                              VK_ACCESS_2_TRANSFER_WRITE_BIT, kColorStage,
+                              VK_ACCESS_2_COLOR_ATTACHMENT_WRITE_BIT | VK_ACCESS_2_COLOR_ATTACHMENT_READ_BIT);
+  VkDependencyInfo d1{.sType = VK_STRUCTURE_TYPE_DEPENDENCY_INFO, .imageMemoryBarrierCount = 1,
+                      .pImageMemoryBarriers = &to_att};
+  vkCmdPipelineBarrier2(cmd, &d1);
+  if (text.empty()) return;
+  const VkExtent2D ext{static_cast<uint32_t>(opts.width), static_cast<uint32_t>(opts.height)};
+  VkRenderingAttachmentInfo catt{.sType = VK_STRUCTURE_TYPE_RENDERING_ATTACHMENT_INFO,
+                                 .imageView = targets.color.view, .imageLayout = VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL,
+                                 .loadOp = VK_ATTACHMENT_LOAD_OP_LOAD, .storeOp = VK_ATTACHMENT_STORE_OP_STORE};
+  VkRenderingInfo ri{.sType = VK_STRUCTURE_TYPE_RENDERING_INFO, .renderArea = {{0, 0}, ext}, .layerCount = 1,
+                     .colorAttachmentCount = 1, .pColorAttachments = &catt};
+  vkCmdBeginRendering(cmd, &ri);
+  VkViewport viewport{0, 0, float(opts.width), float(opts.height), 0.0f, 1.0f};
+  VkRect2D scissor{{0, 0}, ext};
+  vkCmdSetViewport(cmd, 0, 1, &viewport);
+  vkCmdSetScissor(cmd, 0, 1, &scissor);
+  vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, pipes.layout, 0, 1, &desc.set, 0, nullptr);
+  vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_GRAPHICS, pipes.text_full);
+  VkBuffer tb = text_buf.buf;
+  VkDeviceSize zero = 0;
+  vkCmdBindVertexBuffers(cmd, 0, 1, &tb, &zero);
+  vkCmdDraw(cmd, static_cast<uint32_t>(text.size()), 1, 0, 0);
+  ++st.draws;
+  vkCmdEndRendering(cmd);
+}
+
 // Colour and IDs to the read-back buffers, the probed ID, the blit into a swapchain image.
 void Renderer::Impl::record_outputs(const PresentTarget* present, bool readback, bool probing) {
   const VkExtent2D ext{static_cast<uint32_t>(opts.width), static_cast<uint32_t>(opts.height)};
+  const bool lo_res = reduced();
+  const FrameTargets& t = lo_res ? lo : targets;  // the IDs' images (reduced at a reduced scale)
+  const VkExtent2D iext = lo_res ? VkExtent2D{static_cast<uint32_t>(lo_w), static_cast<uint32_t>(lo_h)} : ext;
   if (readback || probing || present) {
     VkImageMemoryBarrier2 post[2];
     int n = 0;
-    for (VkImage img : {targets.color.img.get(), targets.id.img.get()})
-      post[n++] = image_barrier(img, VK_IMAGE_ASPECT_COLOR_BIT, VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL,
+    // At a reduced scale the reduced IDs are in TRANSFER_SRC_OPTIMAL already (record_upscale).
+    for (VkImage img : {targets.color.img.get(), lo_res ? VK_NULL_HANDLE : targets.id.img.get()})
+      if (img != VK_NULL_HANDLE)
+        post[n++] = image_barrier(img, VK_IMAGE_ASPECT_COLOR_BIT, VK_IMAGE_LAYOUT_COLOR_ATTACHMENT_OPTIMAL,
                                 VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, kColorStage,
                                 VK_ACCESS_2_COLOR_ATTACHMENT_WRITE_BIT, VK_PIPELINE_STAGE_2_ALL_TRANSFER_BIT,
                                 VK_ACCESS_2_TRANSFER_READ_BIT);
-    VkDependencyInfo d2{.sType = VK_STRUCTURE_TYPE_DEPENDENCY_INFO, .imageMemoryBarrierCount = 2,
+    VkDependencyInfo d2{.sType = VK_STRUCTURE_TYPE_DEPENDENCY_INFO, .imageMemoryBarrierCount = static_cast<uint32_t>(n),
                         .pImageMemoryBarriers = post};
     vkCmdPipelineBarrier2(cmd, &d2);
   }
   if (readback) {
     VkBufferImageCopy c{.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1}, .imageExtent = {ext.width, ext.height, 1}};
     vkCmdCopyImageToBuffer(cmd, targets.color.img, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, targets.color_rb.buf, 1, &c);
-    vkCmdCopyImageToBuffer(cmd, targets.id.img, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, targets.id_rb.buf, 1, &c);
+    VkBufferImageCopy ci{.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1}, .imageExtent = {iext.width, iext.height, 1}};
+    vkCmdCopyImageToBuffer(cmd, t.id.img, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, t.id_rb.buf, 1, &ci);
   }
   if (probing) {
     VkBufferImageCopy c{.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1},
-                        .imageOffset = {probe_px->first, probe_px->second, 0}, .imageExtent = {1, 1, 1}};
-    vkCmdCopyImageToBuffer(cmd, targets.id.img, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, targets.probe_rb.buf, 1, &c);
+                        .imageOffset = {id_pixel(probe_px->first, opts.width, lo_res ? lo_w : opts.width),
+                                        id_pixel(probe_px->second, opts.height, lo_res ? lo_h : opts.height), 0},
+                        .imageExtent = {1, 1, 1}};
+    vkCmdCopyImageToBuffer(cmd, t.id.img, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, targets.probe_rb.buf, 1, &c);
   }
   if (readback || probing) {
     VkMemoryBarrier2 hb{.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER_2, .srcStageMask = VK_PIPELINE_STAGE_2_COPY_BIT,
@@ -334,6 +407,7 @@ void Renderer::Impl::submit_frame(const PresentTarget* present) {
 FrameStats Renderer::Impl::render(const viz::Camera& cam, const PresentTarget* present) {
   FrameStats st;
   auto t0 = Clock::now();
+  ensure_scale_targets();
   const viz::FrameView fv = viz::frame_view(cam, opts.width, opts.height, radius);
   build_instances(fv, cam, st);
   upload_frame(fv, cam);
@@ -355,16 +429,13 @@ FrameStats Renderer::Impl::render(const viz::Camera& cam, const PresentTarget* p
     // Cached memory may need invalidation when it is not coherent; ours is requested coherent.
     pixels.resize(static_cast<size_t>(opts.width) * static_cast<size_t>(opts.height) * 4);
     std::memcpy(pixels.data(), targets.color_rb.map, pixels.size());
-    ids.resize(static_cast<size_t>(opts.width) * static_cast<size_t>(opts.height) * 2);
-    std::memcpy(ids.data(), targets.id_rb.map, ids.size() * sizeof(uint32_t));
+    const bool lo_res = reduced();
+    ids_w = lo_res ? lo_w : opts.width;
+    ids_h = lo_res ? lo_h : opts.height;
+    ids.resize(static_cast<size_t>(ids_w) * static_cast<size_t>(ids_h) * 2);
+    std::memcpy(ids.data(), (lo_res ? lo : targets).id_rb.map, ids.size() * sizeof(uint32_t));
     have_frame = true;
     readback_once = false;
-  }
-  probe_id = {0, 0};
-  if (probing) {
-    uint32_t v[2];
-    std::memcpy(v, targets.probe_rb.map, sizeof v);
-    probe_id = {v[0], v[1]};
   }
   probe_id = {0, 0};
   if (probing) {

@@ -61,6 +61,8 @@ struct FrameTargets {
   GpuBuffer color_rb, id_rb, probe_rb;
 };
 FrameTargets make_targets(Context& ctx, int width, int height, VkSampleCountFlagBits samples);
+// renderer_frame.cpp: the ID image's pixel (of `ids` per side) under frame pixel x (of `full`).
+int id_pixel(int x, int full, int ids);
 // The label font atlas as a sampled R8 image (SHADER_READ_ONLY_OPTIMAL), uploaded and waited for.
 GpuImage upload_font(Context& ctx);
 
@@ -83,6 +85,7 @@ Descriptors make_descriptors(VkDevice dev, const SetBuffers& b);
 struct Pipelines {
   UniquePipelineLayout layout;  // set 0 + set 1 (codes)
   UniquePipeline bg, slab, cell, line, overlay_line, text;
+  UniquePipeline text_full;  // text on the single-sample colour image alone (reduced draw scale)
 };
 Pipelines make_pipelines(VkDevice dev, const Descriptors& d, VkSampleCountFlagBits samples);
 
@@ -125,6 +128,14 @@ struct Renderer::Impl {
   std::pair<uint32_t, uint32_t> probe_id{0, 0};
   bool readback_once = false;
   FrameTargets targets;
+  // Renderer::set_render_scale: below 1 the scene pass draws into `lo` (lo_w x lo_h, made when that
+  // size changes), the IDs read back and probed come from it; ids_w/ids_h: the size of `ids`.
+  float scale = 1.0f;
+  FrameTargets lo;
+  int lo_w = 0, lo_h = 0, ids_w = 0, ids_h = 0;
+  bool reduced() const { return lo_w > 0 && (lo_w != opts.width || lo_h != opts.height); }
+  void ensure_scale_targets();                           // renderer_targets.cpp
+  void record_upscale(FrameStats& st);                   // renderer_frame.cpp
   GpuImage font;
   UniqueSampler sampler;
   Descriptors desc;

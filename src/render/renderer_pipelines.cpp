@@ -32,6 +32,7 @@ struct PipelineDesc {
   bool depth_write = true;
   bool write_id = true;
   VkCullModeFlags cull = VK_CULL_MODE_BACK_BIT;
+  bool color_only = false;  // one colour attachment, no ID or depth (text over the upscaled frame)
 };
 
 UniquePipeline make_pipeline(VkDevice dev, VkPipelineLayout layout, VkSampleCountFlagBits samples,
@@ -70,14 +71,14 @@ UniquePipeline make_pipeline(VkDevice dev, VkPipelineLayout layout, VkSampleCoun
       {.blendEnable = VK_FALSE,
        .colorWriteMask = d.write_id ? VkColorComponentFlags(VK_COLOR_COMPONENT_R_BIT | VK_COLOR_COMPONENT_G_BIT) : 0u}};
   VkPipelineColorBlendStateCreateInfo cb{.sType = VK_STRUCTURE_TYPE_PIPELINE_COLOR_BLEND_STATE_CREATE_INFO,
-                                         .attachmentCount = 2, .pAttachments = att};
+                                         .attachmentCount = d.color_only ? 1u : 2u, .pAttachments = att};
   VkDynamicState dyn[] = {VK_DYNAMIC_STATE_VIEWPORT, VK_DYNAMIC_STATE_SCISSOR};
   VkPipelineDynamicStateCreateInfo dy{.sType = VK_STRUCTURE_TYPE_PIPELINE_DYNAMIC_STATE_CREATE_INFO,
                                       .dynamicStateCount = 2, .pDynamicStates = dyn};
   VkFormat formats[2] = {kColorFormat, kIdFormat};
   VkPipelineRenderingCreateInfo ri{.sType = VK_STRUCTURE_TYPE_PIPELINE_RENDERING_CREATE_INFO,
-                                   .colorAttachmentCount = 2, .pColorAttachmentFormats = formats,
-                                   .depthAttachmentFormat = kDepthFormat};
+                                   .colorAttachmentCount = d.color_only ? 1u : 2u, .pColorAttachmentFormats = formats,
+                                   .depthAttachmentFormat = d.color_only ? VK_FORMAT_UNDEFINED : kDepthFormat};
   VkGraphicsPipelineCreateInfo pci{.sType = VK_STRUCTURE_TYPE_GRAPHICS_PIPELINE_CREATE_INFO, .pNext = &ri,
                                    .stageCount = 2, .pStages = stages, .pVertexInputState = &vi,
                                    .pInputAssemblyState = &ia, .pViewportState = &vp, .pRasterizationState = &rs,
@@ -173,11 +174,16 @@ Pipelines make_pipelines(VkDevice dev, const Descriptors& ds, VkSampleCountFlagB
   p.overlay_line = make({.vs = "line.vert", .fs = "line.frag", .topology = VK_PRIMITIVE_TOPOLOGY_LINE_LIST,
                          .attrs = line_attrs, .stride = sizeof(gpu::LineVertex), .blend = true, .depth_test = false,
                          .depth_write = false, .write_id = false, .cull = VK_CULL_MODE_NONE});
-  p.text = make({.vs = "text.vert", .fs = "text.frag",
-                 .attrs = {{0, 0, VK_FORMAT_R32G32_SFLOAT, 0}, {1, 0, VK_FORMAT_R32G32_SFLOAT, 8},
-                           {2, 0, VK_FORMAT_R32G32B32A32_SFLOAT, 16}, {3, 0, VK_FORMAT_R32G32B32A32_SFLOAT, 32}},
-                 .stride = sizeof(gpu::TextVertex), .blend = true, .depth_test = false, .depth_write = false,
-                 .write_id = false, .cull = VK_CULL_MODE_NONE});
+  PipelineDesc text{.vs = "text.vert", .fs = "text.frag",
+                    .attrs = {{0, 0, VK_FORMAT_R32G32_SFLOAT, 0}, {1, 0, VK_FORMAT_R32G32_SFLOAT, 8},
+                              {2, 0, VK_FORMAT_R32G32B32A32_SFLOAT, 16}, {3, 0, VK_FORMAT_R32G32B32A32_SFLOAT, 32}},
+                    .stride = sizeof(gpu::TextVertex), .blend = true, .depth_test = false, .depth_write = false,
+                    .write_id = false, .cull = VK_CULL_MODE_NONE};
+  p.text = make(text);
+  // The same text drawn at the frame's full size over a scene drawn at a reduced scale and scaled up
+  // (Renderer::set_render_scale): the single-sample colour image is its only attachment.
+  text.color_only = true;
+  p.text_full = make_pipeline(dev, p.layout, VK_SAMPLE_COUNT_1_BIT, text);
   return p;
 }
 

@@ -1,4 +1,6 @@
 // Frame targets and image helpers of the Renderer (see renderer_impl.hpp).
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "netlens/render/font.hpp"
@@ -46,8 +48,9 @@ FrameTargets make_targets(Context& ctx, int width, int height, VkSampleCountFlag
   FrameTargets t;
   const uint32_t w = static_cast<uint32_t>(width), h = static_cast<uint32_t>(height);
   const VkImageUsageFlags att = VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT;
-  t.color = make_image(ctx, w, h, kColorFormat, att | VK_IMAGE_USAGE_TRANSFER_SRC_BIT, VK_SAMPLE_COUNT_1_BIT,
-                       VK_IMAGE_ASPECT_COLOR_BIT);
+  // TRANSFER_DST: receives the scene drawn at a reduced scale, scaled up (Renderer::set_render_scale).
+  t.color = make_image(ctx, w, h, kColorFormat, att | VK_IMAGE_USAGE_TRANSFER_SRC_BIT | VK_IMAGE_USAGE_TRANSFER_DST_BIT,
+                       VK_SAMPLE_COUNT_1_BIT, VK_IMAGE_ASPECT_COLOR_BIT);
   t.id = make_image(ctx, w, h, kIdFormat, att | VK_IMAGE_USAGE_TRANSFER_SRC_BIT, VK_SAMPLE_COUNT_1_BIT,
                     VK_IMAGE_ASPECT_COLOR_BIT);
   if (samples != VK_SAMPLE_COUNT_1_BIT) {
@@ -65,6 +68,25 @@ FrameTargets make_targets(Context& ctx, int width, int height, VkSampleCountFlag
                         kHost | VK_MEMORY_PROPERTY_HOST_CACHED_BIT, true);
   return t;
 }
+
+void Renderer::Impl::ensure_scale_targets() {
+  // The reduced size; at least 16 px a side (the renderer's smallest frame).
+  const int w = scale >= 1.0f ? opts.width : std::clamp(static_cast<int>(std::lround(float(opts.width) * scale)), 16, opts.width);
+  const int h = scale >= 1.0f ? opts.height : std::clamp(static_cast<int>(std::lround(float(opts.height) * scale)), 16, opts.height);
+  if (w == opts.width && h == opts.height) {
+    lo = FrameTargets{};  // full size: the frame targets alone, exactly the unscaled path
+    lo_w = lo_h = 0;
+    return;
+  }
+  if (w == lo_w && h == lo_h) return;
+  // No frame is in flight here (render() waits for its own), so the old images can go.
+  lo = make_targets(ctx, w, h, samples);
+  lo_w = w;
+  lo_h = h;
+}
+
+void Renderer::set_render_scale(float s) { impl_->scale = std::isfinite(s) ? std::clamp(s, 0.25f, 1.0f) : 1.0f; }
+float Renderer::render_scale() const { return impl_->scale; }
 
 GpuImage upload_font(Context& ctx) {
   const FontAtlas& fa = font_atlas();

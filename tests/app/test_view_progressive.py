@@ -5,10 +5,13 @@
    shows the structure with no layer filled: colourful (colour-map) pixels in the network's area
    under 15% of the complete frame's (labels only); a frame once 40 nodes have run has at least as
    many; the frame after the run is complete. The summary line reports updates drawn while the model
-   ran with some but not all layers filled, and the run's end.
+   ran with some but not all layers filled, and the run's end. The draw scale (the 3D scene drawn at
+   a reduced size while the run is in flight and frames miss 33 ms) is reported, within [0.5, 1],
+   and is 1 on every frame after the run (the screenshots are full-size frames in any case).
 2. VGG-16: Esc once 3 nodes have run cancels the run: one line 'cancelled: run cancelled before node
    K of N' with K < N, the view keeps the layers computed; the window still answers the script
-   afterwards (a key, two screenshots, close) and exits 0.
+   afterwards (a key, two screenshots, close) and exits 0. With NETLENS_FULL_RES=1 no frame is drawn
+   at a reduced scale.
 Usage: test_view_progressive.py NETLENS MODELS_DIR WORK_DIR
 """
 import os
@@ -32,12 +35,13 @@ def colourful(path):
     return int(((c.max(-1) - c.min(-1)) > 60).sum())
 
 
-def view(model, script_text, name, extra=()):
+def view(model, script_text, name, extra=(), env=None):
     script = os.path.join(WORK, name + ".txt")
     with open(script, "w") as f:
         f.write(script_text)
     p = subprocess.run(["xvfb-run", "-a", NETLENS, "view", model, "--input", PHOTO, "--size", "960x540",
-                        "--collapse", "none", "--script", script, *extra], capture_output=True, text=True, timeout=500)
+                        "--collapse", "none", "--script", script, *extra], capture_output=True, text=True, timeout=500,
+                       env=None if env is None else {**os.environ, **env})
     err = p.stderr.replace("\r", "\n")
     lines = [l for l in err.splitlines() if l.startswith("netlens view:")]
     print("\n".join(lines))
@@ -61,6 +65,13 @@ def main():
     fills = [tuple(map(int, m)) for m in re.findall(r"(\d+)/(\d+)", summary[0].split("layers filled")[1])]
     assert fills and fills[-1][0] == fills[-1][1], summary
     assert any(0 < a < b for a, b in fills), f"no update with a partly filled network: {summary}"
+    m = re.search(r"draw scale while it ran: median ([\d.]+), min ([\d.]+), (\d+) of (\d+) frames reduced; "
+                  r"after it: min ([\d.]+)", summary[0])
+    assert m, summary
+    med, lo, reduced, frames, after = float(m[1]), float(m[2]), int(m[3]), int(m[4]), float(m[5])
+    assert 0.5 <= lo <= med <= 1.0 and reduced <= frames, summary
+    assert (reduced > 0) == (lo < 1.0), summary
+    assert after == 1.0, summary
     counts = [colourful(s) for s in shots]
     print("colourful pixels (structure, 40 nodes, complete):", counts)
     assert counts[2] > 1000, counts
@@ -72,7 +83,7 @@ def main():
     assert os.path.exists(vgg), "vgg16.onnx missing: scripts/export-torchvision.sh"
     c = [os.path.join(WORK, f"c{i}.png") for i in range(2)]
     lines = view(vgg, f"wait-nodes 3\nkey esc\nwait-input\nframes 2\nscreenshot {c[0]}\nkey o\nframes 3\n"
-                      f"screenshot {c[1]}\nframes 2\nclose\n", "vgg16")
+                      f"screenshot {c[1]}\nframes 2\nclose\n", "vgg16", env={"NETLENS_FULL_RES": "1"})
     cancelled = [l for l in lines if "cancelled: run cancelled before node" in l]
     assert len(cancelled) == 1, lines
     k, n = map(int, re.search(r"before node (\d+) of (\d+)", cancelled[0]).groups())
@@ -80,6 +91,8 @@ def main():
     m = re.search(r"showing the (\d+) of (\d+) layers computed \((\d+) of (\d+) nodes run\)", cancelled[0])
     assert m and 0 < int(m.group(1)) < int(m.group(2)) and int(m.group(3)) < int(m.group(4)), cancelled
     assert not any(l.startswith("netlens view: model ran in") for l in lines), lines
+    summary = [l for l in lines if "progressive start:" in l]
+    assert len(summary) == 1 and re.search(r" 0 of \d+ frames reduced \(NETLENS_FULL_RES\)", summary[0]), summary
     for s in c:
         assert os.path.getsize(s) > 0, s
     print("cancelled at node %d of %d; screenshots after the cancel:" % (k, n), [colourful(s) for s in c])

@@ -2,7 +2,14 @@
 //
 // Contract: the scene's codes are uploaded once (constructor), split over as many storage buffers
 // as the device's limits require (one draw per buffer); each render() only uploads the
-// camera, the selection and per-frame instance lists, so the frame cost follows what is on screen:
+// camera, the selection and per-frame instance lists, so the frame cost follows what is on screen.
+// Unfilled layers: a layer for which the scene holds neither codes (Scene::has_codes) nor host
+// values (Scene::has_values; a progressive run's structure scene) has no codes written at all; its
+// record is flagged (kLayerUnfilled) and it draws exactly as a layer of zeros (kCodeZero in its
+// scale's zero colour, kCodeEmpty past a wrapped vector's end, at every pyramid level), picks with
+// a NaN value. update_layers/update_values fill it once the scene has its values or codes.
+//
+// What a frame draws:
 //  - far layers are drawn as slabs (one instanced box per channel, the fragment shader reads the
 //    neuron's byte code, or the max/mean pyramid level matching the on-screen cell size);
 //  - near layers (cells ≥ cell_min_px on screen) become individual lit cubes while they fit in
@@ -138,6 +145,16 @@ class Renderer {
 
   // New frame size (window resize): recreates the targets. Error{Usage} outside 16..8192.
   void resize(int width, int height);
+  // Draw resolution of the 3D scene (dynamic resolution under load, e.g. while a model runs): at
+  // s < 1 the scene pass (background, cells, slabs, lines) draws into targets of round(s·width) x
+  // round(s·height) pixels and is scaled up (linear filter) into the frame's colour image, then the
+  // text (labels, legend, panels) is drawn over it at the full size, then the overlay. IDs stay at
+  // the reduced size: id_at(), pick() and the probe map a frame pixel to the reduced pixel whose
+  // centre is nearest (what the upscale shows there). s is clamped to [0.25, 1]; s = 1 (the default)
+  // draws exactly as without this call, byte for byte. Takes effect from the next frame; the reduced
+  // targets are made when the reduced size changes (keep the set of scales small).
+  void set_render_scale(float s);
+  float render_scale() const;
   // Reads the ID at pixel (x, y) back after every following frame (a window's hover/click probe:
   // 8 bytes instead of the whole ID buffer); nullopt stops it. probe() is the last frame's result.
   void set_probe(std::optional<std::pair<int, int>> pixel);
@@ -160,7 +177,8 @@ class Renderer {
   // Host values: `next` (same layout: layer shapes and pyramid depths, else Error{Internal} and the
   // renderer keeps the scene it had) becomes the borrowed scene; its codes, pyramids and colour scales
   // are copied into the existing buffers (no pipeline, descriptor or buffer is recreated) through
-  // host staging buffers made on the first call.
+  // host staging buffers made on the first call. Layers of `next` with neither codes nor host values
+  // are drawn unfilled.
   UploadStats update_values(const viz::Scene& next);
   // Some layers' new values (a progressive run patching in the layers it has computed): `next` (same
   // layout, as update_values; else Error{Internal} and the renderer keeps the scene it had) becomes
@@ -169,9 +187,9 @@ class Renderer {
   // pyramids, every part of a split layer) and their layer records (the colour-map kind). Every
   // other layer's bytes on the GPU are left as they are, so the owner promises that `next` differs
   // from the scene the renderer last read only in the listed layers (their values, codes, scales);
-  // the result is then exactly what update_values(next) gives (same frames, byte for byte). Each
-  // listed layer needs codes in `next` or host values (else Error{Internal}); an index out of range
-  // is Error{Usage}. Same timing as update_values: between two frames on the render thread, no frame
+  // the result is then exactly what update_values(next) gives (same frames, byte for byte). A
+  // listed layer with neither codes in `next` nor host values is drawn unfilled (only its record is
+  // uploaded); an index out of range is Error{Usage}. Same timing as update_values: between two frames on the render thread, no frame
   // in flight, finished on the GPU when it returns. UploadStats::bytes counts the listed layers'
   // codes and records only; their staging buffer is sized to them (grown and kept across calls).
   UploadStats update_layers(const viz::Scene& next, std::span<const int> layers);
