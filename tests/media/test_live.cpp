@@ -36,6 +36,7 @@
 #include "netlens/onnx.hpp"
 #include "netlens/render/renderer.hpp"
 #include "netlens/viz/scene.hpp"
+#include "../vulkan_test_util.hpp"
 
 using namespace netlens;
 using namespace netlens::render;
@@ -43,19 +44,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Context& context() {
-  static Context ctx(ContextOptions{.validation = true, .quiet = false});
-  return ctx;
-}
+Context& context() { return test::vulkan_context(); }
 
-class LiveTest : public ::testing::Test {
- protected:
-  void SetUp() override { errors_before_ = context().validation_error_count(); }
-  void TearDown() override {
-    EXPECT_EQ(context().validation_error_count(), errors_before_) << "Vulkan validation errors (see stderr)";
-  }
-  size_t errors_before_ = 0;
-};
+class LiveTest : public test::VulkanValidatedTest {};
 
 const std::vector<Shape> kShapes = {{1, 3, 24, 32}, {1, 8, 12, 16}, {1, 16, 6, 8}, {1, 32}, {1, 10}};
 

@@ -24,25 +24,16 @@
 #include "netlens/viz/frame_plan.hpp"
 #include "netlens/render/renderer.hpp"
 #include "netlens/viz/scene.hpp"
+#include "../vulkan_test_util.hpp"
 
 using namespace netlens;
 using namespace netlens::render;
 
 namespace {
 
-Context& context() {
-  static Context ctx(ContextOptions{.validation = true, .quiet = false});
-  return ctx;
-}
+Context& context() { return test::vulkan_context(); }
 
-class RenderTest : public ::testing::Test {
- protected:
-  void SetUp() override { errors_before_ = context().validation_error_count(); }
-  void TearDown() override {
-    EXPECT_EQ(context().validation_error_count(), errors_before_) << "Vulkan validation errors (see stderr)";
-  }
-  size_t errors_before_ = 0;
-};
+class RenderTest : public test::VulkanValidatedTest {};
 
 RenderOptions plain(int w, int h) {
   return RenderOptions{.width = w, .height = h, .lighting = false, .labels = false, .legend = false,

@@ -19,25 +19,16 @@
 #include "netlens/render/renderer.hpp"
 #include "netlens/viz/camera.hpp"
 #include "netlens/viz/scene.hpp"
+#include "../vulkan_test_util.hpp"
 
 using namespace netlens;
 using namespace netlens::render;
 
 namespace {
 
-Context& context() {
-  static Context ctx(ContextOptions{.validation = true, .quiet = false});
-  return ctx;
-}
+Context& context() { return test::vulkan_context(); }
 
-class RenderScaleTest : public ::testing::Test {
- protected:
-  void SetUp() override { errors_before_ = context().validation_error_count(); }
-  void TearDown() override {
-    EXPECT_EQ(context().validation_error_count(), errors_before_) << "Vulkan validation errors (see stderr)";
-  }
-  size_t errors_before_ = 0;
-};
+class RenderScaleTest : public test::VulkanValidatedTest {};
 
 // Small maps: their cells are several pixels wide in the overview, so picks have room.
 const std::vector<Shape> kShapes = {{1, 3, 8, 10}, {1, 6, 6, 6}, {1, 12, 4, 4}, {1, 16}, {1, 10}};

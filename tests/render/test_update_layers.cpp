@@ -14,25 +14,16 @@
 #include "netlens/render/renderer.hpp"
 #include "netlens/viz/camera.hpp"
 #include "netlens/viz/scene.hpp"
+#include "../vulkan_test_util.hpp"
 
 using namespace netlens;
 using namespace netlens::render;
 
 namespace {
 
-Context& context() {
-  static Context ctx(ContextOptions{.validation = true, .quiet = false});
-  return ctx;
-}
+Context& context() { return test::vulkan_context(); }
 
-class UpdateLayersTest : public ::testing::Test {
- protected:
-  void SetUp() override { errors_before_ = context().validation_error_count(); }
-  void TearDown() override {
-    EXPECT_EQ(context().validation_error_count(), errors_before_) << "Vulkan validation errors (see stderr)";
-  }
-  size_t errors_before_ = 0;
-};
+class UpdateLayersTest : public test::VulkanValidatedTest {};
 
 // Layer 0 (3 channels of 24x32, ~1.3 KB of codes each) does not fit in one 2 KiB chunk: it is split
 // (one part per channel), as is layer 1.
