@@ -4,7 +4,15 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <utility>
+#include <vector>
+
 #include "netlens/render/context.hpp"
+#include "netlens/render/renderer.hpp"
+#include "netlens/viz/camera.hpp"
 
 namespace netlens::test {
 
@@ -23,5 +31,26 @@ class VulkanValidatedTest : public ::testing::Test {
   }
   size_t errors_before_ = 0;  // a test that provokes errors on purpose moves it past them
 };
+
+// A rendered frame read back: its RGBA bytes and every pixel's pick ID (Renderer::id_at).
+struct DrawnFrame {
+  std::vector<uint8_t> rgba;
+  std::vector<std::pair<uint32_t, uint32_t>> ids;
+};
+inline DrawnFrame draw_frame(render::Renderer& r, const viz::Camera& cam) {
+  r.render(cam);
+  DrawnFrame f{r.rgba(), {}};
+  for (int y = 0; y < r.options().height; ++y)
+    for (int x = 0; x < r.options().width; ++x) f.ids.push_back(r.id_at(x, y));
+  return f;
+}
+
+// Pixels whose 4 bytes differ (+1 when the sizes differ).
+inline size_t differing_pixels(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
+  size_t n = 0;
+  for (size_t i = 0; i + 3 < std::min(a.size(), b.size()); i += 4)
+    if (std::memcmp(&a[i], &b[i], 4) != 0) ++n;
+  return n + (a.size() != b.size() ? 1 : 0);
+}
 
 }  // namespace netlens::test

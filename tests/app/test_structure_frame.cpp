@@ -56,25 +56,10 @@ std::shared_ptr<const app::FilledTensor> piece(const viz::Scene& full, size_t i)
       app::FilledTensor{full.layout.layers[i].tensor.name, viz::build_scene_from_values(std::move(one), {full.layers[i].values}, full.options)});
 }
 
-struct Frame {
-  std::vector<uint8_t> rgba;
-  std::vector<std::pair<uint32_t, uint32_t>> ids;
-};
+using Frame = test::DrawnFrame;
+Frame draw(Renderer& r, const viz::Camera& cam) { return test::draw_frame(r, cam); }
 
-Frame draw(Renderer& r, const viz::Camera& cam) {
-  r.render(cam);
-  Frame f{r.rgba(), {}};
-  for (int y = 0; y < kH; ++y)
-    for (int x = 0; x < kW; ++x) f.ids.push_back(r.id_at(x, y));
-  return f;
-}
-
-size_t differing_pixels(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
-  size_t n = 0;
-  for (size_t i = 0; i + 3 < std::min(a.size(), b.size()); i += 4)
-    if (std::memcmp(&a[i], &b[i], 4) != 0) ++n;
-  return n + (a.size() != b.size() ? 1 : 0);
-}
+using test::differing_pixels;
 
 size_t foreground(const Frame& f) {
   size_t n = 0;

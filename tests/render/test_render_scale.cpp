@@ -36,18 +36,8 @@ constexpr int kW = 480, kH = 288;
 
 RenderOptions options() { return RenderOptions{.width = kW, .height = kH, .title = "scaled"}; }
 
-struct Frame {
-  std::vector<uint8_t> rgba;
-  std::vector<std::pair<uint32_t, uint32_t>> ids;
-};
-
-Frame draw(Renderer& r, const viz::Camera& cam) {
-  r.render(cam);
-  Frame f{r.rgba(), {}};
-  for (int y = 0; y < kH; ++y)
-    for (int x = 0; x < kW; ++x) f.ids.push_back(r.id_at(x, y));
-  return f;
-}
+using Frame = test::DrawnFrame;
+Frame draw(Renderer& r, const viz::Camera& cam) { return test::draw_frame(r, cam); }
 
 // Mean and largest absolute difference (0..255, over RGB) between a and b box-filtered in k x k blocks.
 std::pair<double, double> block_difference(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b, int k) {

@@ -39,25 +39,10 @@ viz::Scene mixed(const std::vector<const viz::Scene*>& from) {
   return viz::build_scene_from_values(from[0]->layout, std::move(v), from[0]->options);
 }
 
-struct Frame {
-  std::vector<uint8_t> rgba;
-  std::vector<std::pair<uint32_t, uint32_t>> ids;
-};
+using Frame = test::DrawnFrame;
+Frame draw(Renderer& r, const viz::Camera& cam) { return test::draw_frame(r, cam); }
 
-Frame draw(Renderer& r, const viz::Camera& cam) {
-  r.render(cam);
-  Frame f{r.rgba(), {}};
-  for (int y = 0; y < kH; ++y)
-    for (int x = 0; x < kW; ++x) f.ids.push_back(r.id_at(x, y));
-  return f;
-}
-
-size_t differing_pixels(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
-  size_t n = 0;
-  for (size_t i = 0; i + 3 < std::min(a.size(), b.size()); i += 4)
-    if (std::memcmp(&a[i], &b[i], 4) != 0) ++n;
-  return n + (a.size() != b.size() ? 1 : 0);
-}
+using test::differing_pixels;
 
 uint64_t layer_code_bytes(const viz::Scene& s, int i) {
   const auto& d = s.layout.layers[static_cast<size_t>(i)].dims;
