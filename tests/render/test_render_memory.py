@@ -19,9 +19,11 @@ Not timed. A missing model or sample fails (no skip).
 usage: test_render_memory.py NETLENS MODELS_DIR PAGE_PNG PHOTO_PNG OUT_DIR
 """
 import os
-import re
 import subprocess
 import sys
+
+import memory_util  # beside this script
+from memory_util import peak_rss_mib
 
 MIB = 1024 * 1024
 ALLOWANCE_MIB = 512
@@ -32,20 +34,11 @@ def fail(msg):
     sys.exit(1)
 
 
-def peak_rss_mib(cmd):
-    """Runs cmd; returns (exit status, child's peak RSS in MiB, stderr)."""
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    err = p.stderr.read().decode(errors="replace")
-    _, status, ru = os.wait4(p.pid, 0)
-    p.returncode = os.waitstatus_to_exitcode(status)
-    return p.returncode, ru.ru_maxrss / 1024.0, err
-
-
 def size_mib(text, what):
-    m = re.search(what + r"\D*?([0-9.]+) (KiB|MiB|GiB)", text)
-    if not m:
+    v = memory_util.size_mib(text, what)
+    if v is None:
         fail("no '%s' figure in netlens info's output:\n%s" % (what, text))
-    return float(m.group(1)) * {"KiB": 1 / 1024.0, "MiB": 1.0, "GiB": 1024.0}[m.group(2)]
+    return v
 
 
 def main():
