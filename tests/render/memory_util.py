@@ -3,6 +3,7 @@ RSS, and byte figures read from `netlens info`'s output."""
 import os
 import re
 import subprocess
+import sys
 
 
 def peak_rss_mib(cmd):
@@ -15,8 +16,11 @@ def peak_rss_mib(cmd):
 
 
 def size_mib(text, what):
-    """The first 'WHAT ... N KiB|MiB|GiB' figure of text in MiB, or None when there is none."""
+    """The first 'WHAT ... N KiB|MiB|GiB' figure of text in MiB; without one the calling test
+    fails ("<script>: FAIL: ...", exit 1)."""
     m = re.search(what + r"\D*?([0-9.]+) (KiB|MiB|GiB)", text)
     if not m:
-        return None
+        name = os.path.splitext(os.path.basename(sys.argv[0]))[0]
+        print("%s: FAIL: no '%s' figure in netlens info's output:\n%s" % (name, what, text))
+        sys.exit(1)
     return float(m.group(1)) * {"KiB": 1 / 1024.0, "MiB": 1.0, "GiB": 1024.0}[m.group(2)]

@@ -31,8 +31,7 @@ import os
 import subprocess
 import sys
 
-import memory_util  # beside this script
-from memory_util import peak_rss_mib
+from memory_util import peak_rss_mib, size_mib  # beside this script
 
 ALLOWANCE_MAX_MIB = 512
 
@@ -40,13 +39,6 @@ ALLOWANCE_MAX_MIB = 512
 def fail(msg):
     print("test_model_memory: FAIL: " + msg)
     sys.exit(1)
-
-
-def size_mib(text, what):
-    v = memory_util.size_mib(text, what)
-    if v is None:
-        fail("no '%s' figure in netlens info's output:\n%s" % (what, text))
-    return v
 
 
 def main():

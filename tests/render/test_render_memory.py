@@ -22,8 +22,7 @@ import os
 import subprocess
 import sys
 
-import memory_util  # beside this script
-from memory_util import peak_rss_mib
+from memory_util import peak_rss_mib, size_mib  # beside this script
 
 MIB = 1024 * 1024
 ALLOWANCE_MIB = 512
@@ -32,13 +31,6 @@ ALLOWANCE_MIB = 512
 def fail(msg):
     print("test_render_memory: FAIL: " + msg)
     sys.exit(1)
-
-
-def size_mib(text, what):
-    v = memory_util.size_mib(text, what)
-    if v is None:
-        fail("no '%s' figure in netlens info's output:\n%s" % (what, text))
-    return v
 
 
 def main():
