@@ -137,7 +137,23 @@ ProgressiveReport render_progressive(Session& s, const std::map<std::string, Ten
 FilledTensor fill_tensor(const Session& s, const viz::VizTensor& t, const viz::SceneOptions& opts) {
   viz::Layout one;
   one.layers.push_back(viz::LayerVolume{.tensor = t, .dims = viz::volume_dims(t)});
-  return FilledTensor{t.name, viz::build_scene(std::move(one), viz::value_fetch(s, viz::ValueMode::Activation), opts)};
+  // Values, colour scale and pyramid depths, no codes: the scenes the pieces go into (structure
+  // scenes) hold none, and the renderer makes a patched layer's codes from its values as it uploads
+  // it; making them here too was the same work twice on the run's thread. The borrowed build reads
+  // the store in place; the values are then copied, since the session may run again while the piece
+  // lives (the window's next input).
+  viz::SceneOptions o = opts;
+  o.borrow_values = true;
+  viz::Scene sc = viz::build_scene(std::move(one), viz::value_fetch(s, viz::ValueMode::Activation), o);
+  viz::SceneLayer& L = sc.layers[0];
+  std::vector<float> scratch;
+  const std::span<const float> f = sc.floats(0, scratch);
+  if (!scratch.empty() && f.data() == scratch.data()) L.values = std::move(scratch);  // converted (float16): already a copy
+  else L.values.assign(f.begin(), f.end());
+  L.source = Tensor();
+  sc.options = opts;
+  sc.options.borrow_values = false;
+  return FilledTensor{t.name, std::move(sc)};
 }
 
 size_t patch_scene(viz::Scene& scene, const std::vector<std::shared_ptr<const FilledTensor>>& pieces,
@@ -153,7 +169,16 @@ size_t patch_scene(viz::Scene& scene, const std::vector<std::shared_ptr<const Fi
     viz::SceneLayer& L = scene.layers[static_cast<size_t>(i)];
     const viz::SceneLayer& P = p->scene.layers[0];
     if (L.levels != P.levels) continue;
-    if (scene.has_codes()) {
+    if (scene.has_codes() && !p->scene.has_codes()) {
+      // A scene with codes and a piece without (fill_tensor's): the layer's codes are made from the
+      // piece's values into the scene's arrays, the bytes build_scene writes there.
+      viz::CodeTarget t{.layer = 0, .c0 = 0, .c1 = d.C, .level0 = scene.codes0.data() + L.code0_offset};
+      for (int k = 1; k <= L.levels; ++k) {
+        t.max[static_cast<size_t>(k)] = scene.codes_max.data() + L.level_offset[static_cast<size_t>(k)];
+        t.mean[static_cast<size_t>(k)] = scene.codes_mean.data() + L.level_offset[static_cast<size_t>(k)];
+      }
+      viz::write_codes(p->scene, std::span<const viz::CodeTarget>(&t, 1));
+    } else if (scene.has_codes()) {
       // The piece's codes are its layer's alone: level 0 at 0, the pyramids from level_offset[1] = 0
       // on, in the order and sizes the scene's own layer uses.
       if (L.code0_offset + p->scene.codes0.size() > scene.codes0.size()) continue;
@@ -178,18 +203,21 @@ size_t patch_scene(viz::Scene& scene, const std::vector<std::shared_ptr<const Fi
 }
 
 viz::Scene partial_scene(const Session& s, viz::Layout layout, const viz::SceneOptions& opts, size_t done) {
-  auto fetch_all = viz::value_fetch(s, viz::ValueMode::Activation);
-  auto fetch = [&](const std::string& name) -> Tensor {
-    if (layer_filled(s, name, done)) return fetch_all(name);
-    return Tensor(DType::Float32, s.info(name).shape);
-  };
-  return viz::build_scene(std::move(layout), fetch, opts);
+  // The structure scene with the computed layers patched in: the others stay unfilled (drawn in the
+  // zero colour, picked as NaN, "not computed" in the window), not zeros that read as values. One
+  // piece at a time, so a big cancelled run holds one layer's copy beyond the scene.
+  viz::Scene sc = structure_scene(std::move(layout), opts);
+  for (const viz::LayerVolume& l : sc.layout.layers) {  // patch_scene changes sc.layers only
+    if (!layer_filled(s, l.tensor.name, done)) continue;
+    patch_scene(sc, {std::make_shared<const FilledTensor>(fill_tensor(s, l.tensor, opts))});
+  }
+  return sc;
 }
 
 // ------------------------------------------------------------------------------------------------
 BackgroundRun::BackgroundRun(Session& s, std::map<std::string, Tensor> inputs, std::vector<viz::VizTensor> shown,
-                             const std::vector<std::string>& wanted, viz::SceneOptions opts)
-    : s_(s), inputs_(std::move(inputs)), shown_(std::move(shown)), opts_(opts),
+                             const std::vector<std::string>& wanted, viz::SceneOptions opts, int nice_steps)
+    : s_(s), inputs_(std::move(inputs)), shown_(std::move(shown)), opts_(opts), nice_steps_(nice_steps),
       wanted_(wanted.begin(), wanted.end()) {
   progress_.nodes_total = s_.graph().nodes.size();
   progress_.tensors_total = shown_.size();

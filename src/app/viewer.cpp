@@ -339,10 +339,12 @@ void Viewer::after_frame() {
   std::string t = "netlens - " + o_.title + (input_name_.empty() ? "" : " - " + input_name_) +
                   (cc_->mode() == CameraMode::Fly ? " [fly]" : "");
   if (hovered) {
-    char buf[160];
-    std::snprintf(buf, sizeof buf, " - %s [%lld, %lld, %lld] = %.6g", hovered->tensor.c_str(),
-                  static_cast<long long>(hovered->cell.c), static_cast<long long>(hovered->cell.y),
-                  static_cast<long long>(hovered->cell.x), double(hovered->value));
+    char buf[160], value[32];
+    // An unfilled layer's NaN is no value: it says so instead of "= nan".
+    if (view_->layer_unfilled(hovered->layer)) std::snprintf(value, sizeof value, run_active() ? ": not computed yet" : ": not computed");
+    else std::snprintf(value, sizeof value, " = %.6g", double(hovered->value));
+    std::snprintf(buf, sizeof buf, " - %s [%lld, %lld, %lld]%s", hovered->tensor.c_str(), static_cast<long long>(hovered->cell.c),
+                  static_cast<long long>(hovered->cell.y), static_cast<long long>(hovered->cell.x), value);
     t += buf;
   }
   if (t != title_shown_) {

@@ -258,8 +258,9 @@ void Viewer::run_overlay(float W, float H) {
   if (!bg_ || p.state == RunProgress::State::Preparing)
     std::snprintf(line, sizeof line, "preparing the model ... (Esc cancels)");
   else
-    std::snprintf(line, sizeof line, "node %zu of %zu  |  %zu of %zu layers  |  %.60s  |  Esc cancels", p.nodes_done,
-                  p.nodes_total, p.tensors_filled, p.tensors_total, p.last_node.c_str());
+    std::snprintf(line, sizeof line, "node %zu of %zu  |  %zu of %zu layers  |  %.60s%sEsc cancels", p.nodes_done,
+                  p.nodes_total, p.tensors_filled, p.tensors_total, p.last_node.c_str(),
+                  p.last_node.empty() ? "" : "  |  ");  // no empty field before the first node
   dl->AddRectFilled(ImVec2(x0 - 0.6f * fs, y0 - 1.7f * fs), ImVec2(x0 + bw + 0.6f * fs, y0 + bh + 0.6f * fs),
                     IM_COL32(12, 14, 18, 190), 0.3f * fs);
   dl->AddText(ImVec2(x0, y0 - 1.35f * fs), IM_COL32(235, 238, 242, 255), line);

@@ -263,13 +263,16 @@ void build_labels(std::vector<gpu::TextVertex>& text, const viz::Scene& scene, c
   if (opts.labels && selection.layer >= 0 && selection.layer < static_cast<int>(scene.layout.layers.size())) {
     const auto& v = scene.layout.layers[static_cast<size_t>(selection.layer)];
     auto c = viz::cell_of(v.dims, selection.flat);
-    // A scene without this layer's host values (a zero-copy owner keeps the selected layer's): no value.
-    float val = scene.has_values(selection.layer) ? scene.value(selection.layer, selection.flat) : std::nanf("");
     std::string l1 = ellipsize(short_name(v.tensor.name), 40) + " [" + std::to_string(c.c) + ", " + std::to_string(c.y) + ", " +
                      std::to_string(c.x) + "]";
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "value %.6g", double(val));
-    std::string l2 = buf;
+    // A layer without host values is one a progressive or cancelled run has not computed (a
+    // zero-copy owner keeps the selected layer's): it says so instead of "value nan".
+    std::string l2 = "not computed";
+    if (scene.has_values(selection.layer)) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "value %.6g", double(scene.value(selection.layer, selection.flat)));
+      l2 = buf;
+    }
     std::string l3;  // the fan-out, when there is one
     if (!selection.fanout_count.empty()) {
       const auto& [fl, fn] = selection.fanout_count.front();

@@ -1,7 +1,7 @@
 // The pieces of a progressive run and the model tree's group rows (issue 13), on PP-OCR cls (197
 // shown tensors, structural groups) run on the CPU backend, lavapipe for the panels:
-//  - every shown tensor's piece (app::fill_tensor) patched into a zero scene gives the bytes of a
-//    complete build (codes, pyramids, scales, values), for a collapsed layout too; app::structure_scene
+//  - every shown tensor's piece (app::fill_tensor, values without codes) patched into a zero scene
+//    gives the bytes of a complete build (codes, pyramids, scales, values), for a collapsed layout too; app::structure_scene
 //    holds no values or codes, the zero scene's scales, and patched gives the complete build's values;
 //  - app::BackgroundRun on a prepared, never-run session: pieces for every wanted tensor, node counts
 //    rising to the total, the patched scene equal to a complete build of a plain run; want() after a
@@ -97,6 +97,7 @@ TEST_F(ProgressiveView, PiecesPatchedIntoAZeroSceneEqualACompleteBuild) {
   const std::vector<viz::VizTensor> all = viz::select_tensors(r->s->graph(), r->s->planned());
   std::vector<std::shared_ptr<const app::FilledTensor>> pieces;
   for (const auto& t : all) pieces.push_back(std::make_shared<const app::FilledTensor>(app::fill_tensor(*r->s, t, opts)));
+  for (const auto& p : pieces) EXPECT_FALSE(p->scene.has_codes()) << p->name;  // made where they are needed
   for (const std::string collapse : {"none", "auto"}) {
     SCOPED_TRACE(collapse);
     const viz::Layout layout = viz::layout_tensors(viz::shown_tensors(r->s->graph(), r->s->planned(), collapse).tensors);
@@ -137,9 +138,16 @@ TEST_F(ProgressiveView, PartialSceneFillsExactlyTheLayersWhoseNodeRan) {
   for (size_t i = 0; i < layout.layers.size(); ++i) {
     const bool f = app::layer_filled(*r->s, layout.layers[i].tensor.name, done);
     filled += f;
-    if (f) EXPECT_TRUE(part.layers[i].values == full.layers[i].values) << layout.layers[i].tensor.name;
-    else EXPECT_TRUE(std::all_of(part.layers[i].values.begin(), part.layers[i].values.end(), [](float v) { return v == 0.0f; }));
+    // Filled: the complete build's values and scale. The others hold no host values (unfilled: drawn
+    // in the zero colour, picked as NaN), not zeros that a pick would report as values.
+    EXPECT_EQ(part.has_values(static_cast<int>(i)), f) << layout.layers[i].tensor.name;
+    if (f) {
+      EXPECT_TRUE(part.layers[i].values == full.layers[i].values) << layout.layers[i].tensor.name;
+      EXPECT_EQ(part.layers[i].scale.lo, full.layers[i].scale.lo) << layout.layers[i].tensor.name;
+      EXPECT_EQ(part.layers[i].scale.hi, full.layers[i].scale.hi) << layout.layers[i].tensor.name;
+    }
   }
+  EXPECT_FALSE(part.has_codes());  // the renderer makes the filled layers' codes from their values
   EXPECT_GT(filled, 0u);
   EXPECT_LT(filled, layout.layers.size());
 }

@@ -48,7 +48,8 @@ viz::Scene zeros_scene(const viz::Layout& l, const viz::SceneOptions& o) {
   return viz::build_scene_from_values(l, std::move(z), o);
 }
 
-// Layer i's piece as app::fill_tensor makes it: a one-layer scene built with the same options.
+// Layer i's piece: a one-layer scene built with the same options, with codes (app::fill_tensor's
+// have none; patch_scene takes either, tests/app/test_progressive_view.cpp covers those).
 std::shared_ptr<const app::FilledTensor> piece(const viz::Scene& full, size_t i) {
   viz::Layout one;
   one.layers.push_back(full.layout.layers[i]);

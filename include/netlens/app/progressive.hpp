@@ -62,9 +62,11 @@ ProgressiveReport render_progressive(Session& s, const std::map<std::string, Ten
 // Pieces of a scene built as a run reaches them (shared by render --progressive and the window's
 // progressive start).
 
-// One shown tensor's piece of a scene: a one-layer scene (its batch-0 values, colour scale, level-0
-// codes and both pyramids) built exactly as build_scene builds that layer with the same options, so
-// copying it into any scene that shows the tensor gives the bytes a complete build gives there.
+// One shown tensor's piece of a scene: a one-layer scene of its batch-0 values (a float32 copy),
+// colour scale and pyramid depths as build_scene builds that layer with the same options, without
+// codes (Scene::has_codes false: the renderer, or patch_scene for a scene with codes, makes them
+// from the values, the same bytes), so patching it into any scene that shows the tensor gives what
+// a complete build gives there.
 struct FilledTensor {
   std::string name;
   viz::Scene scene;
@@ -73,14 +75,16 @@ struct FilledTensor {
 // Error{Input} for a non-float tensor.
 FilledTensor fill_tensor(const Session& s, const viz::VizTensor& t, const viz::SceneOptions& opts);
 // Copies pieces into `scene` (its layers found by tensor name, with the same C, H, W; others are
-// skipped): values, colour scale, and the codes when the scene holds codes (a scene without, such as
-// structure_scene's, gets the values only: the renderer makes the same codes from them). Returns the number of pieces patched in; with `layers`,
+// skipped): values, colour scale, and, when the scene holds codes, the layer's codes (copied from a
+// piece with codes, else made from its values); a scene without codes, such as structure_scene's,
+// gets the values only: the renderer makes the same codes from them. Returns the number of pieces patched in; with `layers`,
 // appends the index of each layer patched (in the pieces' order; a layer given twice, twice): the
 // layers to upload (Renderer::update_layers, View::patch_scene).
 size_t patch_scene(viz::Scene& scene, const std::vector<std::shared_ptr<const FilledTensor>>& pieces,
                    std::vector<int>* layers = nullptr);
-// The scene of `layout` after the first `done` nodes: filled layers (app::layer_filled) from the
-// session, the others zeros (the neutral zero colour). Reads the session: call it between nodes.
+// The scene of `layout` after the first `done` nodes: structure_scene's with the filled layers
+// (app::layer_filled) patched in from the session; the others stay unfilled (drawn in the neutral
+// zero colour, picked as NaN, no host values). Reads the session: call it between nodes.
 viz::Scene partial_scene(const Session& s, viz::Layout layout, const viz::SceneOptions& opts, size_t done);
 // The scene of `layout` before any value is known (FrameSpec::structure_only: the first frame of a
 // big model): no values, no codes (host_bytes() = 0), the scales and pyramid depths

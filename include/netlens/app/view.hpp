@@ -212,6 +212,12 @@ class View final : public live::ResultSink {
   // computed" for later tensors (ui::Panels::set_scene). Cleared by the next scene of values
   // (show_scene, set_values). Call refresh_panels() after it.
   void set_partial_run(size_t nodes_done) { partial_nodes_ = nodes_done; }
+  // Layer `layer` of the shown scene holds no values yet: neither codes, host values nor device
+  // values (a progressive run's structure scene before its node ran, a cancelled run's uncomputed
+  // layer). Its neurons draw in the zero colour and pick as NaN.
+  bool layer_unfilled(int layer) const {
+    return !device_values_ && !scene_->has_codes() && !scene_->has_values(layer);
+  }
   // Offscreen: the panel rectangles as JSON ({"frame", "font_px", "panels": [...]}) to `path`.
   void write_panel_rects(const std::string& path) const;
 
