@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "netlens/app/thread_priority.hpp"
 #include "netlens/viz/colormap.hpp"
 #include "netlens/viz/lod.hpp"
 #include "netlens/viz/values.hpp"
@@ -265,6 +266,12 @@ void BackgroundRun::loop() {
     progress_.message = msg;
   };
   Clock::time_point t_run = Clock::now();
+  // Before anything else, so that every thread the run creates (the OpenMP pool) inherits it.
+  const int nice = lower_thread_priority(nice_steps_);
+  {
+    std::lock_guard<std::mutex> lk(state_mutex_);
+    progress_.nice = nice;
+  }
   try {
     {
       // The plan is rebuilt here: other threads read it only through with_plan meanwhile.

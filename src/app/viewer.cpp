@@ -414,6 +414,7 @@ int Viewer::run() {
       glfwWaitEventsTimeout(0.05);
     } else if (dirty_ || counting || pending_click_ || pending_focus_ || !pending_shot_.empty() ||
                (o_.live && o_.live->has_result())) {
+      pace_run_frame();  // while a progressive start runs: at most NETLENS_RUN_MAX_FPS frames a second
       draw_frame();
       // Progressive start: the run begins once the structure is on screen (on 2 cores the first
       // frame does not compete with it).

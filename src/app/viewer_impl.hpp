@@ -21,6 +21,7 @@
 #include <glm/vec2.hpp>
 
 #include "netlens/app/camera_controller.hpp"
+#include "netlens/app/draw_scale.hpp"
 #include "netlens/ui/imgui_layer.hpp"
 #include "netlens/ui/panels.hpp"
 #include "netlens/viz/script.hpp"
@@ -31,6 +32,10 @@
 #include "netlens/app/viewer.hpp"
 
 namespace netlens::app::detail {
+
+// An integer environment variable in [lo, hi]; `fallback` when unset or empty; Error{Usage} naming it
+// otherwise (viewer_run.cpp).
+int env_int(const char* name, int fallback, int lo, int hi);
 
 class Viewer {
  public:
@@ -110,6 +115,7 @@ class Viewer {
   void note_first_run_frame(); // after a present: first/complete frame times, frames during the run
   void first_run_summary() const;
   float choose_draw_scale();    // before a frame: the 3D scene's draw scale (1 unless a run is in flight)
+  void pace_run_frame();        // before a frame: waits while the run is in flight and frames come fast
   void run_overlay(float w, float h);  // the progress bar (presenter overlay)
   // Model tree group rows (viewer_run.cpp): folded/unfolded after the frame, flown to at once.
   void apply_group_toggle();
@@ -192,7 +198,13 @@ class Viewer {
   // Dynamic draw scale while the run is in flight (choose_draw_scale); NETLENS_FULL_RES=1 keeps 1.
   bool full_res_ = std::getenv("NETLENS_FULL_RES") && std::string_view(std::getenv("NETLENS_FULL_RES")) == "1";
   float after_scale_min_ = 1.0f;   // the smallest draw scale after the run (1: back to full size)
-  int scale_level_ = 0, scale_hold_ = 0;
+  // While the run is in flight its thread (and its OpenMP pool) runs NETLENS_RUN_NICE nice steps
+  // below the window (0: the same priority), and frames start at most NETLENS_RUN_MAX_FPS times a
+  // second (0: no limit), so the rasteriser gets the cores first and the run the rest (viewer_run.cpp).
+  int run_nice_ = env_int("NETLENS_RUN_NICE", 10, 0, 19);
+  int run_max_fps_ = env_int("NETLENS_RUN_MAX_FPS", 40, 0, 1000);
+  double last_frame_at_ = -1.0;    // glfwGetTime() at the last paced frame's start
+  DrawScaleController scale_ctl_;
   float frame_scale_ = 1.0f;       // the scale the last frame was drawn at
   std::vector<float> run_scale_;  // per frame during the run
   std::set<std::string> patched_;  // layers of the current layout patched from the run's pieces

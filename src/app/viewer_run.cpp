@@ -7,7 +7,9 @@
 #include <imgui.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 
 #include "netlens/app/viewer_groups.hpp"
 #include "netlens/viz/layout_groups.hpp"
@@ -38,6 +40,18 @@ double p95(std::vector<double> v) {
 
 }  // namespace
 
+int env_int(const char* name, int fallback, int lo, int hi) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  char* end = nullptr;
+  errno = 0;
+  const long x = std::strtol(v, &end, 10);
+  if (errno || *end || x < lo || x > hi)
+    throw Error(ErrorKind::Usage, std::string(name) + "='" + v + "': expected an integer from " + std::to_string(lo) +
+                                      " to " + std::to_string(hi));
+  return static_cast<int>(x);
+}
+
 double Viewer::since_start_ms() const {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - o_.start).count();
 }
@@ -47,8 +61,10 @@ void Viewer::start_first_run() {
   std::vector<viz::VizTensor> all = viz::select_tensors(s.graph(), s.planned());
   run_t0_ = glfwGetTime();
   last_run_draw_ = run_t0_;
+  // The run below the window's priority: on a CPU Vulkan the rasteriser's threads and the run's
+  // OpenMP threads share the cores, and at the same priority each frame waited for them.
   bg_ = std::make_unique<BackgroundRun>(*o_.first_run_session, std::move(o_.first_run_inputs), std::move(all),
-                                        layout_names(view_->layout()), view_->scene().options);
+                                        layout_names(view_->layout()), view_->scene().options, run_nice_);
   if (cancel_early_) bg_->cancel();
   std::fprintf(stderr, "netlens view: structure on screen after %.0f ms; running the model (Esc cancels)\n", first_frame_ms_);
 }
@@ -185,35 +201,32 @@ void Viewer::note_first_run_frame() {
 }
 
 // While the model runs (its threads share the cores with the rasteriser, which on a CPU Vulkan
-// pays per pixel), the 3D scene is drawn at a reduced scale when the frames miss the 33 ms budget:
-// one of a few levels (each ~1.4x fewer pixels, so the reduced targets are remade rarely), stepped
-// down when the median of the last 6 frames is above 1.1x the budget, up when that median scaled by
-// the pixel ratio of the level above stays under 0.8x (hysteresis: a level holds for 6 frames, and
-// the margins keep it from flickering between two levels). Text and panels stay at the full size
-// (Renderer::set_render_scale). Without a run in flight, or with NETLENS_FULL_RES=1: scale 1, the
-// very frames as before.
+// pays per pixel), the 3D scene is drawn at a reduced scale when the frames miss the 33 ms budget
+// (app::DrawScaleController: down at once to the level that should meet it, up one level at a time).
+// Text and panels stay at the full size (Renderer::set_render_scale). Without a run in flight, or
+// with NETLENS_FULL_RES=1: scale 1, the very frames as before.
 float Viewer::choose_draw_scale() {
-  static constexpr float kLevels[] = {1.0f, 0.84f, 0.71f, 0.6f, 0.5f};
-  constexpr int kTop = 4, kWindow = 6;
-  constexpr double kBudgetMs = 1000.0 / 30.0;
   if (full_res_ || !run_active() || !bg_) {
-    scale_level_ = scale_hold_ = 0;
+    scale_ctl_.reset();
     return 1.0f;
   }
-  if (scale_hold_ > 0) {
-    --scale_hold_;
-  } else if (frame_ms_.size() >= kWindow) {
-    const double med = median(std::vector<double>(frame_ms_.end() - kWindow, frame_ms_.end()));
-    const float up = scale_level_ > 0 ? kLevels[scale_level_ - 1] / kLevels[scale_level_] : 1.0f;
-    if (med > 1.1 * kBudgetMs && scale_level_ < kTop) {
-      ++scale_level_;
-      scale_hold_ = kWindow;
-    } else if (scale_level_ > 0 && med * double(up * up) < 0.8 * kBudgetMs) {
-      --scale_level_;
-      scale_hold_ = kWindow;
-    }
+  return scale_ctl_.next(frame_ms_);
+}
+
+// While the run is in flight, a frame starts at least 1/NETLENS_RUN_MAX_FPS s after the previous
+// one: the time a faster frame would take goes to the run (a lower-priority thread gets the CPU only
+// while the window's threads wait). Events are handled meanwhile; what they change is drawn by this
+// frame.
+void Viewer::pace_run_frame() {
+  if (!run_active() || !bg_ || run_max_fps_ <= 0) {
+    last_frame_at_ = -1.0;
+    return;
   }
-  return kLevels[scale_level_];
+  const double interval = 1.0 / run_max_fps_;
+  if (last_frame_at_ >= 0)
+    for (double now = glfwGetTime(); now < last_frame_at_ + interval; now = glfwGetTime())
+      glfwWaitEventsTimeout(last_frame_at_ + interval - now);
+  last_frame_at_ = glfwGetTime();
 }
 
 void Viewer::first_run_summary() const {
@@ -231,7 +244,7 @@ void Viewer::first_run_summary() const {
                "netlens view: progressive start: structure frame at %.0f ms, %s frame at %.0f ms; while the model ran: "
                "%lld frames in %.1f s (%.1f fps), frame time median %.1f ms, p95 %.1f ms; %zu updates (upload median %.0f ms; "
                "layers filled %s); after it: %zu frames, frame time median %.1f ms; draw scale while it ran: median %.2f, "
-               "min %.2f, %zu of %zu frames reduced%s; after it: min %.2f\n",
+               "min %.2f, %zu of %zu frames reduced%s; after it: min %.2f; the run at nice %d, frames %s\n",
                first_frame_ms_,
                p.state == RunProgress::State::Finished    ? "complete"
                : p.state == RunProgress::State::Cancelled ? "cancelled run's"
@@ -243,7 +256,8 @@ void Viewer::first_run_summary() const {
                run_scale_.empty() ? 1.0 : median(std::vector<double>(run_scale_.begin(), run_scale_.end())),
                run_scale_.empty() ? 1.0 : double(*std::min_element(run_scale_.begin(), run_scale_.end())),
                static_cast<size_t>(std::count_if(run_scale_.begin(), run_scale_.end(), [](float s) { return s < 1.0f; })),
-               run_scale_.size(), full_res_ ? " (NETLENS_FULL_RES)" : "", double(after_scale_min_));
+               run_scale_.size(), full_res_ ? " (NETLENS_FULL_RES)" : "", double(after_scale_min_), p.nice,
+               run_max_fps_ > 0 ? ("at most " + std::to_string(run_max_fps_) + " a second").c_str() : "not paced");
 }
 
 void Viewer::run_overlay(float W, float H) {

@@ -7,11 +7,14 @@
    many; the frame after the run is complete. The summary line reports updates drawn while the model
    ran with some but not all layers filled, and the run's end. The draw scale (the 3D scene drawn at
    a reduced size while the run is in flight and frames miss 33 ms) is reported, within [0.5, 1],
-   and is 1 on every frame after the run (the screenshots are full-size frames in any case).
+   and is 1 on every frame after the run (the screenshots are full-size frames in any case). The
+   run's thread runs 10 nice steps below the window (NETLENS_RUN_NICE's default), frames paced to
+   at most 40 a second (NETLENS_RUN_MAX_FPS's default), as the summary reports.
 2. VGG-16: Esc once 3 nodes have run cancels the run: one line 'cancelled: run cancelled before node
    K of N' with K < N, the view keeps the layers computed; the window still answers the script
    afterwards (a key, two screenshots, close) and exits 0. With NETLENS_FULL_RES=1 no frame is drawn
-   at a reduced scale.
+   at a reduced scale; with NETLENS_RUN_NICE=0 and NETLENS_RUN_MAX_FPS=0 the run keeps the window's
+   priority and frames are not paced. NETLENS_RUN_NICE=20 is refused in one line (exit 2).
 Usage: test_view_progressive.py NETLENS MODELS_DIR WORK_DIR
 """
 import os
@@ -72,6 +75,8 @@ def main():
     assert 0.5 <= lo <= med <= 1.0 and reduced <= frames, summary
     assert (reduced > 0) == (lo < 1.0), summary
     assert after == 1.0, summary
+    base = os.nice(0)  # netlens inherits this process's nice value
+    assert f"the run at nice {min(19, base + 10)}, frames at most 40 a second" in summary[0], summary
     counts = [colourful(s) for s in shots]
     print("colourful pixels (structure, 40 nodes, complete):", counts)
     assert counts[2] > 1000, counts
@@ -83,7 +88,8 @@ def main():
     assert os.path.exists(vgg), "vgg16.onnx missing: scripts/export-torchvision.sh"
     c = [os.path.join(WORK, f"c{i}.png") for i in range(2)]
     lines = view(vgg, f"wait-nodes 3\nkey esc\nwait-input\nframes 2\nscreenshot {c[0]}\nkey o\nframes 3\n"
-                      f"screenshot {c[1]}\nframes 2\nclose\n", "vgg16", env={"NETLENS_FULL_RES": "1"})
+                      f"screenshot {c[1]}\nframes 2\nclose\n", "vgg16",
+                 env={"NETLENS_FULL_RES": "1", "NETLENS_RUN_NICE": "0", "NETLENS_RUN_MAX_FPS": "0"})
     cancelled = [l for l in lines if "cancelled: run cancelled before node" in l]
     assert len(cancelled) == 1, lines
     k, n = map(int, re.search(r"before node (\d+) of (\d+)", cancelled[0]).groups())
@@ -93,9 +99,19 @@ def main():
     assert not any(l.startswith("netlens view: model ran in") for l in lines), lines
     summary = [l for l in lines if "progressive start:" in l]
     assert len(summary) == 1 and re.search(r" 0 of \d+ frames reduced \(NETLENS_FULL_RES\)", summary[0]), summary
+    assert f"the run at nice {os.nice(0)}, frames not paced" in summary[0], summary
     for s in c:
         assert os.path.getsize(s) > 0, s
     print("cancelled at node %d of %d; screenshots after the cancel:" % (k, n), [colourful(s) for s in c])
+    # A nice value out of range: one line, exit 2 (a usage error), no window run.
+    script = os.path.join(WORK, "bad.txt")
+    with open(script, "w") as f:
+        f.write("close\n")
+    p = subprocess.run(["xvfb-run", "-a", NETLENS, "view", vgg, "--input", PHOTO, "--script", script], capture_output=True,
+                       text=True, timeout=300, env={**os.environ, "NETLENS_RUN_NICE": "20"})
+    errs = [l for l in p.stderr.splitlines() if l.startswith("netlens view: error")]
+    assert p.returncode == 2 and errs == ["netlens view: error: NETLENS_RUN_NICE='20': expected an integer from 0 to 19"], \
+        (p.returncode, p.stderr[-2000:])
     print("OK")
 
 

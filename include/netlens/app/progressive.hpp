@@ -102,11 +102,15 @@ struct RunProgress {
   std::string message;                     // Cancelled, Failed: the one line
   double prepare_ms = 0;                   // the thread's prepare()
   double run_ms = 0;                       // from the run's start (to its end once ended)
+  int nice = 0;                            // the run's thread's nice value, as the kernel reports it
   bool ended() const { return state == State::Finished || state == State::Cancelled || state == State::Failed; }
 };
 
 // The window's first run (`netlens view`): the run on its own thread, with the shown tensors' pieces
 // built there as the run reaches them, taken by the UI thread between frames.
+// Priority: with `nice_steps` > 0 the thread first lowers its priority (app/thread_priority.hpp), so
+// the run and its OpenMP threads take the CPU time the window leaves: on a CPU Vulkan (lavapipe) the
+// rasteriser's threads and the run's share the same cores, and the frames should come first.
 // Threads: the constructor starts the thread; it prepares `s` for the inputs' shapes (oneDNN ties a
 // kernel to the thread that made it, see live/pipeline.cpp, so the thread that runs the session
 // prepares it), then runs it with a RunControl. After each node it builds the pieces of the wanted
@@ -119,7 +123,7 @@ class BackgroundRun {
   // `shown`: every tensor the view may show (viz::select_tensors of the session: a collapsed block
   // is its group's output tensor); `wanted`: the names shown now; `opts`: the view's scene options.
   BackgroundRun(Session& s, std::map<std::string, Tensor> inputs, std::vector<viz::VizTensor> shown,
-                const std::vector<std::string>& wanted, viz::SceneOptions opts);
+                const std::vector<std::string>& wanted, viz::SceneOptions opts, int nice_steps = 0);
   ~BackgroundRun();  // cancels the run and joins the thread
   BackgroundRun(const BackgroundRun&) = delete;
   BackgroundRun& operator=(const BackgroundRun&) = delete;
@@ -143,6 +147,7 @@ class BackgroundRun {
   std::map<std::string, Tensor> inputs_;
   std::vector<viz::VizTensor> shown_;
   viz::SceneOptions opts_;
+  int nice_steps_ = 0;
   RunControl ctl_;
   std::mutex plan_mutex_;             // held by the thread while it prepares
   mutable std::mutex state_mutex_;    // progress_, wanted_, redo_, out_
