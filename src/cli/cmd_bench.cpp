@@ -45,6 +45,27 @@ void print_profile(const LoadedModel& m, int64_t runs) {
                 r.ms > 0 ? static_cast<double>(r.bytes) / (r.ms * 1e6) : 0.0);
 }
 
+// Per node, in graph order: the median of its times over the timed runs (`per_run[r][i]`), its op type,
+// name and first output's shape; for comparing one engine with another node by node.
+void print_node_profile(const LoadedModel& m, const std::vector<std::vector<double>>& per_run) {
+  const Session& s = *m.session;
+  if (per_run.empty()) return;
+  const size_t nodes = per_run.front().size();
+  double total = 0;
+  std::printf("nodes (median over %zu runs, ms; graph order)\n", per_run.size());
+  for (size_t i = 0; i < nodes; ++i) {
+    if (s.node_backend(i) < 0) continue;
+    std::vector<double> v;
+    for (const auto& r : per_run) v.push_back(r.at(i));
+    const double med = percentile(v, 0.5);
+    total += med;
+    const Node& n = s.graph().nodes[i];
+    const std::string shape = !n.outputs.empty() && !n.outputs[0].empty() ? shape_str(s.info(n.outputs[0]).shape) : "-";
+    std::printf("  %9.4f  %-18s %-16s %s\n", med, n.op_type.c_str(), shape.c_str(), n.name.c_str());
+  }
+  std::printf("  %9.4f  sum of node medians\n", total);
+}
+
 struct Spread {
   double med, p10, p90, min, max;
 };
@@ -79,11 +100,13 @@ int run_bench(const std::vector<std::string>& argv) {
   std::vector<std::string> bools = kModelBoolFlags;
   bools.push_back("json");
   bools.push_back("profile");
+  bools.push_back("profile-nodes");
   bools.push_back("backward");
   Args a(argv, flags, bools, kModelRepeated);
   ModelOptions o = parse_model_options(a);
   o.quiet = true;
-  o.profile = a.has("profile");
+  const bool node_profile = a.has("profile-nodes");
+  o.profile = a.has("profile") || node_profile;
   const int64_t runs = a.get_int("runs", 20), warmup = a.get_int("warmup", 3);
   if (runs < 1 || warmup < 0) throw Error(ErrorKind::Usage, "--runs must be ≥ 1 and --warmup ≥ 0");
 
@@ -97,11 +120,14 @@ int run_bench(const std::vector<std::string>& argv) {
     if (backward) backward_once(m, seeds.empty() ? (seeds = top_output_seed(*m.session)) : seeds);
   }
   std::vector<double> t, tb;
+  std::vector<std::vector<double>> node_runs;
   for (int64_t i = 0; i < runs; ++i) {
     t.push_back(run_once(m));
+    if (node_profile) node_runs.push_back(m.session->node_times_ms());
     if (backward) tb.push_back(backward_once(m, seeds.empty() ? (seeds = top_output_seed(*m.session)) : seeds));
   }
-  if (o.profile) print_profile(m, runs);
+  if (a.has("profile")) print_profile(m, runs);
+  if (node_profile) print_node_profile(m, node_runs);
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   const Spread f = spread(t);
@@ -139,9 +165,10 @@ int run_bench(const std::vector<std::string>& argv) {
   return 0;
 }
 
-NETLENS_COMMAND("bench", "bench MODEL [--backend cpu|cuda|auto] [--runs N] [--warmup N] [--json] [--profile] [--backward] [--input ...]",
+NETLENS_COMMAND("bench", "bench MODEL [--backend cpu|cuda|auto] [--runs N] [--warmup N] [--json] [--profile] [--profile-nodes] [--backward] [--input ...]",
                 "latency of whole runs with every activation retained: median and spread, peak memory; --backward also "
-                "times the backward pass from the top output (and its ratio to forward)", run_bench);
+                "times the backward pass from the top output (and its ratio to forward); --profile-nodes: each node's median "
+                "time over the runs, in graph order", run_bench);
 
 }  // namespace
 }  // namespace netlens::cli
