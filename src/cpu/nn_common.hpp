@@ -14,6 +14,7 @@
 
 #include "netlens/cpu/cpu_ops.hpp"
 #include "netlens/runtime.hpp"
+#include "netlens/runtime/shape_util.hpp"
 
 // The library is built for baseline x86-64; hot plain-C++ loops of this family are also compiled
 // for AVX-512 and AVX2+FMA and picked at load time. Not under ThreadSanitizer: the clones' ifunc
@@ -90,6 +91,10 @@ std::unique_ptr<Kernel> plan_conv(const NodeContext& ctx);
 // The same with a fused chain (netlens/cpu/fused_chain.hpp) the kernel executes; nullptr for none.
 std::unique_ptr<Kernel> plan_conv_chained(const NodeContext& ctx, std::shared_ptr<Chain> chain);
 std::unique_ptr<Kernel> plan_conv_transpose(const NodeContext& ctx);
+// Depthwise 2-D conv (x 4-D NCHW, group == C == OC, weights [C][1][kh][kw], bias optional) on plain
+// NCHW through a 16-channel blocked copy per work item (nn_depthwise.cpp); `chain` as plan_conv_chained.
+std::unique_ptr<Kernel> make_depthwise_conv2d(const Shape& x, const Shape& y, const SpatialGeometry& g,
+                                              std::shared_ptr<Chain> chain);
 std::unique_ptr<Kernel> plan_max_pool(const NodeContext& ctx);
 std::unique_ptr<Kernel> plan_average_pool(const NodeContext& ctx);
 std::unique_ptr<Kernel> plan_gemm(const NodeContext& ctx);

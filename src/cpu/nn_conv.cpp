@@ -1,9 +1,9 @@
 // Conv and ConvTranspose through oneDNN. Everything is decided at plan time: the primitive, the
 // activation layout (plain NCHW, or a blocked layout with reorders in and out), and, when W is a
 // constant, the weights reordered once into the primitive's preferred format.
-// Longer than ~600 lines: the direct kernels (depthwise, pointwise, patch ConvTranspose, the
-// blocked-output unblocking) share the plan-time choice with the oneDNN path here; they are the
-// part to move to a file of their own.
+// Longer than ~600 lines: the direct kernels (pointwise, patch ConvTranspose, the blocked-output
+// unblocking) share the plan-time choice with the oneDNN path here; they are the part to move to a
+// file of their own (the depthwise kernel is in nn_depthwise.cpp).
 #include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
 
@@ -244,139 +244,22 @@ bool winograd_weights_fit(const Shape& x, const Shape& y, const Shape& w) {
   return extra <= std::max(2 * own, kFloor);
 }
 
+// Output positions from which dense 1x1 convs run as PointwiseConv; NETLENS_CONV_POINTWISE_MIN=N
+// overrides (to measure).
+int64_t pointwise_min_positions() {
+  static const int64_t v = [] {
+    const char* e = std::getenv("NETLENS_CONV_POINTWISE_MIN");
+    return e ? std::atoll(e) : int64_t{512};
+  }();
+  return v;
+}
+
 bool pointwise_gemm_enabled() {
   static const bool on = [] {
     const char* v = std::getenv("NETLENS_CONV_POINTWISE");
     return !(v && std::string(v) == "0");
   }();
   return on;
-}
-
-// Depthwise 2-D conv (group == C_in == C_out) directly on NCHW, for every plane size. These layers
-// are memory-bound; oneDNN's kernels need its blocked (NHWC) layout, i.e. a reorder of the input
-// and of the output around each (MobileNetV2: the reorders took longer than the convolutions) and
-// its plain-layout path is a slow im2col. One (n, c) plane per OpenMP iteration, bias first, then
-// tap by tap, so every output row is a contiguous FMA over its columns:
-// - wide rows (>= 64 outputs): straight from the input over each tap's valid column range;
-// - narrow rows: the plane is first copied into a per-thread zero-padded buffer, split into
-//   `stride` column phases, so that every tap is a bounds-free contiguous row (strided taps too);
-//   the per-row range logic would otherwise dominate a 7..56-wide row.
-// A fused chain (fused_chain.hpp) runs on each plane right after it is computed, while it is in L1.
-// The library is built for baseline x86-64, so the plane loops are compiled for AVX-512 and
-// AVX2+FMA too and picked at load time (target_clones).
-struct DwGeometry {
-  int64_t h, w, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw;
-  const int64_t* lo;  // per kernel column: valid output column range [lo, hi)
-  const int64_t* hi;
-  // The narrow path's padded buffer (depthwise_plane_padded): sh x sw phases of prow x pcols
-  // floats (pad_floats in all, with slack for the junk columns' reads) and each tap's offset in it.
-  int64_t prow, pcols, pad_floats;
-  const int64_t* tap;
-};
-
-#if defined(__x86_64__) && defined(__GNUC__)
-NETLENS_NN_CLONES
-#endif
-void depthwise_plane(const float* xs, const float* ws, float bias, float* ys, const DwGeometry& g) {
-  for (int64_t r = 0; r < g.oh; ++r) {
-    float* yr = ys + r * g.ow;
-    for (int64_t q = 0; q < g.ow; ++q) yr[q] = bias;
-    for (int64_t i = 0; i < g.kh; ++i) {
-      const int64_t ih = r * g.sh - g.ph + i * g.dh;
-      if (ih < 0 || ih >= g.h) continue;
-      const float* xr = xs + ih * g.w;
-      for (int64_t j = 0; j < g.kw; ++j) {
-        const float wv = ws[i * g.kw + j];
-        const int64_t off = j * g.dw - g.pw, a = g.lo[j], b = g.hi[j];
-        if (g.sw == 1) {
-          const float* xo = xr + off;
-#pragma omp simd
-          for (int64_t q = a; q < b; ++q) yr[q] += wv * xo[q];
-        } else {
-          const int64_t sw = g.sw;
-#pragma omp simd
-          for (int64_t q = a; q < b; ++q) yr[q] += wv * xr[q * sw + off];
-        }
-      }
-    }
-  }
-}
-
-// The narrow-row path. The plane is copied into `pad` split into sh x sw phases (padded row R in
-// row phase R % sh at R / sh, padded column C in column phase C % sw at C / sw), each phase
-// prow x pcols. Output (r, q) of tap (i, j) then reads phase ((i dh) % sh, (j dw) % sw) at
-// (r + (i dh) / sh, q + (j dw) / sw): for t = r pcols + q that is pad[g.tap[i kw + j] + t]. So every
-// tap is one contiguous FMA over the whole oh x pcols grid `acc` (the columns q >= ow are junk,
-// dropped when the valid ones are copied out): a 7x7 plane is 4 AVX-512 vectors per tap instead of
-// 7 scalar rows. pad: g.pad_floats, acc: oh * pcols floats.
-#if defined(__x86_64__) && defined(__GNUC__)
-NETLENS_NN_CLONES
-#endif
-void depthwise_plane_padded(const float* xs, const float* ws, float bias, float* ys, const DwGeometry& g, float* pad,
-                            float* acc) {
-  const int64_t sh = g.sh, sw = g.sw, phase = g.prow * g.pcols;
-  for (int64_t i = 0; i < g.pad_floats; ++i) pad[i] = 0.f;
-  for (int64_t r = 0; r < g.h; ++r) {
-    const int64_t pr = r + g.ph;
-    float* row = pad + (pr % sh) * sw * phase + (pr / sh) * g.pcols;
-    if (pr / sh >= g.prow) continue;
-    const float* xr = xs + r * g.w;
-    for (int64_t p = 0; p < sw; ++p) {
-      // Column phase p holds input columns c = idx * sw + p - pw, idx in [first, last).
-      const int64_t first = p >= g.pw ? 0 : (g.pw - p + sw - 1) / sw;
-      const int64_t last = std::min(g.w - 1 - p + g.pw >= 0 ? (g.w - 1 - p + g.pw) / sw + 1 : 0, g.pcols);
-      float* dst = row + p * phase;
-      const float* src = xr + (p - g.pw);
-      if (sw == 1) {
-#pragma omp simd
-        for (int64_t idx = first; idx < last; ++idx) dst[idx] = src[idx];
-      } else if (sw == 2) {
-        // A constant stride vectorises (load two vectors, permute); the runtime stride below stayed
-        // a scalar loop that took ~30% of MobileNetV2's depthwise time on its four stride-2 layers.
-#pragma omp simd
-        for (int64_t idx = first; idx < last; ++idx) dst[idx] = src[idx * 2];
-      } else {
-        for (int64_t idx = first; idx < last; ++idx) dst[idx] = src[idx * sw];
-      }
-    }
-  }
-  // Taps over blocks of 64 outputs held in registers (4 vectors of 16), every tap added in order
-  // to the bias as before, stored once: a pass per tap over `acc` was a load and a store of the
-  // accumulator per tap and output, bound by the one store per cycle.
-  const int64_t n = g.oh * g.pcols, taps = g.kh * g.kw;
-  const int64_t* tap = g.tap;
-  int64_t t = 0;
-  for (; t + 64 <= n; t += 64) {
-    V16 a0 = V16{} + bias, a1 = a0, a2 = a0, a3 = a0;
-    for (int64_t k = 0; k < taps; ++k) {
-      const V16 w = V16{} + ws[k];
-      const float* src = pad + tap[k] + t;
-      a0 += w * NETLENS_CV16(src);
-      a1 += w * NETLENS_CV16(src + 16);
-      a2 += w * NETLENS_CV16(src + 32);
-      a3 += w * NETLENS_CV16(src + 48);
-    }
-    NETLENS_V16(acc + t) = a0;
-    NETLENS_V16(acc + t + 16) = a1;
-    NETLENS_V16(acc + t + 32) = a2;
-    NETLENS_V16(acc + t + 48) = a3;
-  }
-  for (; t + 16 <= n; t += 16) {
-    V16 a0 = V16{} + bias;
-    for (int64_t k = 0; k < taps; ++k) a0 += (V16{} + ws[k]) * NETLENS_CV16(pad + tap[k] + t);
-    NETLENS_V16(acc + t) = a0;
-  }
-  for (; t < n; ++t) {
-    float a = bias;
-    for (int64_t k = 0; k < taps; ++k) a += ws[k] * pad[tap[k] + t];
-    acc[t] = a;
-  }
-  for (int64_t r = 0; r < g.oh; ++r) {
-    const float* ar = acc + r * g.pcols;
-    float* yr = ys + r * g.ow;
-#pragma omp simd
-    for (int64_t q = 0; q < g.ow; ++q) yr[q] = ar[q];
-  }
 }
 
 // 2-D ConvTranspose whose kernel equals its stride (no overlap; no pads, dilation or
@@ -438,87 +321,6 @@ class PatchConvTranspose2d : public Kernel {
   dnnl::matmul prim_;
 };
 
-class DepthwiseConv2d : public Kernel {
- public:
-  DepthwiseConv2d(const Shape& x, const Shape& y, const SpatialGeometry& g, std::shared_ptr<Chain> chain)
-      : x_(x), chain_(std::move(chain)) {
-    g_ = DwGeometry{x[2], x[3], y[2], y[3], g.kernel[0], g.kernel[1], g.strides[0], g.strides[1],
-                    g.dilations[0], g.dilations[1], g.pad_begin[0], g.pad_begin[1], nullptr, nullptr, 0, 0, 0, nullptr};
-    // Valid output columns for each kernel column: 0 <= ow*sw - pw + k*dw < w.
-    for (int64_t k = 0; k < g_.kw; ++k) {
-      const int64_t off = k * g_.dw - g_.pw;
-      const int64_t a = std::min(off >= 0 ? 0 : (-off + g_.sw - 1) / g_.sw, g_.ow);
-      const int64_t b = g_.w - 1 - off < 0 ? 0 : (g_.w - 1 - off) / g_.sw + 1;
-      lo_.push_back(a);
-      hi_.push_back(std::clamp(b, a, g_.ow));
-    }
-    g_.lo = lo_.data();
-    g_.hi = hi_.data();
-    // Rows and columns per phase the narrow path reads: output rows plus the largest tap row
-    // offset, output columns plus the largest tap column offset.
-    padded_ = g_.ow < 64;
-    g_.prow = g_.oh + ((g_.kh - 1) * g_.dh) / g_.sh;
-    g_.pcols = g_.ow + ((g_.kw - 1) * g_.dw) / g_.sw;
-    const int64_t phase = g_.prow * g_.pcols;
-    g_.pad_floats = g_.sh * g_.sw * phase + g_.pcols;  // + a row: the last tap's junk columns read past
-    for (int64_t i = 0; i < g_.kh; ++i)
-      for (int64_t j = 0; j < g_.kw; ++j) {
-        const int64_t ri = i * g_.dh, cj = j * g_.dw;
-        tap_.push_back(((ri % g_.sh) * g_.sw + cj % g_.sw) * phase + (ri / g_.sh) * g_.pcols + cj / g_.sw);
-      }
-    g_.tap = tap_.data();
-  }
-
-  void run(std::span<const TensorView> in, std::span<const TensorView> out) override {
-    const float* xp = static_cast<const float*>(in[0].data);
-    const float* wp = static_cast<const float*>(in[1].data);
-    const float* bp = in.size() > 2 ? static_cast<const float*>(in[2].data) : nullptr;
-    float* yp = static_cast<float*>(out[0].data);
-    const int64_t c = x_[1], planes = x_[0] * c;
-    const int64_t in_plane = g_.h * g_.w, out_plane = g_.oh * g_.ow, taps = g_.kh * g_.kw;
-    const DwGeometry& g = g_;
-    const bool fused = chain_ && chain_->ready(yp);
-    const Chain* chain = fused ? chain_.get() : nullptr;
-    const bool padded = padded_;
-    // A streamed chain: each plane is computed into a per-thread buffer and the chain writes it to
-    // the output with its own outputs (no read for ownership of the output, no read back).
-    const bool from_buf = chain && chain->streams();
-    const int64_t pad_floats = padded ? g.pad_floats + g.oh * g.pcols : 0;
-    const size_t buf_bytes = static_cast<size_t>(pad_floats + (from_buf ? out_plane : 0)) * sizeof(float);
-#pragma omp parallel if (planes * out_plane * taps > 65536)
-    {
-      float* buf = buf_bytes > 0 ? static_cast<float*>(scratch(3, buf_bytes)) : nullptr;
-      float* pad = padded ? buf : nullptr;
-      float* acc = padded ? pad + g.pad_floats : nullptr;
-      float* yb = from_buf ? buf + pad_floats : nullptr;
-#pragma omp for schedule(static)
-      for (int64_t p = 0; p < planes; ++p) {
-        const int64_t ch = p % c;
-        float* yo = from_buf ? yb : yp + p * out_plane;
-        if (padded) {
-          depthwise_plane_padded(xp + p * in_plane, wp + ch * taps, bp ? bp[ch] : 0.0f, yo, g, pad, acc);
-        } else {
-          depthwise_plane(xp + p * in_plane, wp + ch * taps, bp ? bp[ch] : 0.0f, yo, g);
-        }
-        if (from_buf) {
-          chain->apply_from(yb, p * out_plane, out_plane);
-        } else if (chain) {
-          chain->apply(p * out_plane, out_plane);
-        }
-      }
-      if (chain) chain_store_fence();
-    }
-    if (chain_) chain_->finish(fused);
-  }
-
- private:
-  Shape x_;
-  DwGeometry g_;
-  std::vector<int64_t> lo_, hi_, tap_;
-  bool padded_ = false;
-  std::shared_ptr<Chain> chain_;
-};
-
 // Dense 1x1, stride-1, unpadded conv on plain NCHW (the expand/project layers of MobileNets, PP-OCR's
 // pointwise convs): per image Y[oc][p] = b[oc] + sum_ic W[oc][ic] X[ic][p], one GEMM tiled over
 // output channels and positions, each tile a single-threaded sgemm on one OpenMP thread, so that the
@@ -527,17 +329,19 @@ class DepthwiseConv2d : public Kernel {
 // read the output back from memory.
 class PointwiseConv : public Kernel {
  public:
-  PointwiseConv(const Shape& x, int64_t oc, const Tensor& w, std::shared_ptr<Chain> chain)
-      : n_(x[0]), ic_(x[1]), oc_(oc), hw_(numel(x) / (x[0] * x[1])), chain_(std::move(chain)) {
-    w_.assign(w.data_as<float>(), w.data_as<float>() + oc * ic_);
+  // x: [N][IC][H][W]; y: [N][OC][OH][OW] with OH = ceil(H / sh), OW = ceil(W / sw) (strided 1x1,
+  // no pads: ResNet's downsample convs read every other row and column).
+  PointwiseConv(const Shape& x, const Shape& y, const Tensor& w, int64_t sh, int64_t sw, std::shared_ptr<Chain> chain)
+      : n_(x[0]), ic_(x[1]), oc_(y[1]), hw_(y[2] * y[3]), h_(x[2]), w_in_(x[3]), oh_(y[2]), ow_(y[3]), sh_(sh), sw_(sw),
+        chain_(std::move(chain)) {
+    w_.assign(w.data_as<float>(), w.data_as<float>() + oc_ * ic_);
     // Tiles: an output tile of at most 64K floats (256 KiB, in L2 with its input panel), at least
     // two per thread so that uneven tiles even out, rows in multiples of 16 floats.
-    const int threads = std::max(1, omp_get_max_threads());
     mb_ = oc_;
     if (oc_ * 64 > kTileFloats) mb_ = std::max<int64_t>(16, kTileFloats / 256 / 16 * 16);  // very wide layers: split rows
     const int64_t row_blocks = (oc_ + mb_ - 1) / mb_;
     int64_t col_blocks = std::max<int64_t>(1, (mb_ * hw_ + kTileFloats - 1) / kTileFloats);
-    const int64_t want = 2 * threads;
+    const int64_t want = 2 * std::max(1, omp_get_max_threads());
     if (row_blocks * col_blocks < want) col_blocks = std::min<int64_t>((want + row_blocks - 1) / row_blocks, (hw_ + 15) / 16);
     nb_ = ((hw_ + col_blocks - 1) / col_blocks + 15) / 16 * 16;
   }
@@ -548,6 +352,10 @@ class PointwiseConv : public Kernel {
     float* yp = static_cast<float*>(out[0].data);
     const bool fused = chain_ && chain_->ready(yp);
     const Chain* chain = fused ? chain_.get() : nullptr;
+    const bool strided = sh_ != 1 || sw_ != 1;
+    // Strided: the positions read (every sh-th row, sw-th column) gathered first into this thread's
+    // scratch, [N][IC][OH*OW], shared by the tiles below.
+    float* gathered = strided ? static_cast<float*>(scratch(0, static_cast<size_t>(n_ * ic_ * hw_) * sizeof(float))) : nullptr;
     const int64_t row_blocks = (oc_ + mb_ - 1) / mb_, col_blocks = (hw_ + nb_ - 1) / nb_;
     const int64_t tiles = n_ * row_blocks * col_blocks;
     const int64_t ic = ic_, oc = oc_, hw = hw_, mb = mb_, nb = nb_;
@@ -558,6 +366,18 @@ class PointwiseConv : public Kernel {
     std::atomic<bool> failed{false};
 #pragma omp parallel if (tiles > 1)
     {
+    if (strided) {
+      const int64_t planes = n_ * ic_, h = h_, wi = w_in_, oh = oh_, ow = ow_, sh = sh_, sw = sw_;
+#pragma omp for schedule(static)
+      for (int64_t pl = 0; pl < planes; ++pl) {
+        const float* src = xp + pl * h * wi;
+        float* dst = gathered + pl * oh * ow;
+        for (int64_t r = 0; r < oh; ++r)
+          for (int64_t q = 0; q < ow; ++q) dst[r * ow + q] = src[r * sh * wi + q * sw];
+      }
+      // (the loop's barrier: every tile reads all of it)
+    }
+    const float* xs = strided ? gathered : xp;
     float* tile = from_buf ? static_cast<float*>(scratch(1, static_cast<size_t>(mb * nb) * sizeof(float))) : nullptr;
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < tiles; ++t) {
@@ -566,7 +386,7 @@ class PointwiseConv : public Kernel {
       const int64_t m = std::min(mb, oc - r0), cols = std::min(nb, hw - p0);
       const int64_t ldy = from_buf ? cols : hw;
       float* y = from_buf ? tile : yp + (b * oc + r0) * hw + p0;
-      if (dnnl_sgemm('N', 'N', m, cols, ic, 1.f, w + r0 * ic, ic, xp + b * ic * hw + p0, hw, 0.f, y, ldy) != dnnl_success)
+      if (dnnl_sgemm('N', 'N', m, cols, ic, 1.f, w + r0 * ic, ic, xs + b * ic * hw + p0, hw, 0.f, y, ldy) != dnnl_success)
         failed = true;
       for (int64_t r = 0; r < m; ++r) {
         float* yr = y + r * ldy;
@@ -589,7 +409,7 @@ class PointwiseConv : public Kernel {
 
  private:
   static constexpr int64_t kTileFloats = 65536;
-  int64_t n_, ic_, oc_, hw_, mb_ = 0, nb_ = 0;
+  int64_t n_, ic_, oc_, hw_, h_, w_in_, oh_, ow_, sh_, sw_, mb_ = 0, nb_ = 0;
   std::vector<float> w_;
   std::shared_ptr<Chain> chain_;
 };
@@ -607,10 +427,10 @@ std::unique_ptr<Kernel> plan_conv_chained(const NodeContext& ctx, std::shared_pt
   const int64_t group = ctx.node.attr_int("group", 1);
   const std::vector<int64_t> kernel = conv_kernel_shape(ctx.node, w);
   const SpatialGeometry g = conv_geometry(ctx.node, x, kernel);
-  // The direct depthwise kernel: on wide rows 1.5-2.6x oneDNN's blocked one (PP-OCR det's
-  // 80..320-wide stages); on narrow rows (MobileNetV2's 56..7) through the padded buffer.
+  // The direct depthwise kernel (nn_depthwise.cpp): no reorders of the stored planes, 16 channels
+  // at a time in a blocked copy in cache.
   if (x.size() == 4 && group > 1 && group == x[1] && w[0] == group && !forced_conv_layout())
-    return std::make_unique<DepthwiseConv2d>(x, y, g, std::move(chain));
+    return make_depthwise_conv2d(x, y, g, std::move(chain));
   // ONNX W is [OC][IC/g][k...] = [g][OC/g][IC/g][k...]: plain strides over oneDNN's grouped dims.
   Shape wd = w;
   if (group > 1) {
@@ -630,10 +450,17 @@ std::unique_ptr<Kernel> plan_conv_chained(const NodeContext& ctx, std::shared_pt
                          std::all_of(g.pad_end.begin(), g.pad_end.end(), [](int64_t p) { return p == 0; });
   // NETLENS_CONV_POINTWISE=0: such convs through oneDNN's plain convolution instead (to measure).
   // Only from 512 positions on: on 14x14 maps (196 columns) the tiles are too thin for sgemm and
-  // oneDNN's one threaded GEMM is faster (MobileNetV2's 384/576-channel expands: 0.085 vs 0.065 ms).
-  if (pointwise && g.strides == std::vector<int64_t>(kernel.size(), 1) && x.size() == 4 && out_spatial >= 512 &&
-      const_input(ctx, 1) && pointwise_gemm_enabled() && !forced_conv_layout())
-    return std::make_unique<PointwiseConv>(x, w[0], *const_input(ctx, 1), std::move(chain));
+  // oneDNN's one threaded GEMM is faster (MobileNetV2's 384/576-channel expands: 0.085 vs 0.065 ms;
+  // tiles splitting only the rows there were no better, ResNet-50's 14x14 1x1 convs 1.36 -> 1.53 ms).
+  // Strided ones too (a gathered copy of the positions read): ResNet-50's 28x28 downsample 3.1-3.3
+  // -> 2.6 ms against oneDNN's strided GEMM conv (single thread, load 3.6).
+  const bool unit_1x1 = group == 1 && x.size() == 4 && kernel == std::vector<int64_t>{1, 1} &&
+                        std::all_of(g.pad_begin.begin(), g.pad_begin.end(), [](int64_t p) { return p == 0; }) &&
+                        std::all_of(g.pad_end.begin(), g.pad_end.end(), [](int64_t p) { return p == 0; }) &&
+                        g.dilations == std::vector<int64_t>{1, 1};
+  if (unit_1x1 && out_spatial >= pointwise_min_positions() && const_input(ctx, 1) && pointwise_gemm_enabled() &&
+      !forced_conv_layout())
+    return std::make_unique<PointwiseConv>(x, y, *const_input(ctx, 1), g.strides[0], g.strides[1], std::move(chain));
   // With very few input channels (an RGB stem) oneDNN has a direct kernel reading plain NCHW into
   // a blocked output, which saves the input reorder (ResNet-50 conv1: 1.12 vs 1.31 ms).
   const bool plain_src_ok = x[1] <= 4;

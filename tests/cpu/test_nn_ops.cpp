@@ -198,8 +198,8 @@ TEST(Conv, GroupedAndDepthwise) {
   check_conv({{2, 4, 10, 10}, {4, 2, 3, 3}, 2, {2, 1}, {1, 2}, {0, 2, 1, 1}, true, false}, 13);   // runtime W
 }
 
-// 2-D depthwise (group == channels, multiplier 1) with output rows >= 64 wide runs on a direct
-// NCHW kernel by default; narrower ones on oneDNN.
+// 2-D depthwise (group == channels, multiplier 1) runs on a direct kernel (nn_depthwise.cpp) unless
+// NETLENS_CONV_LAYOUT forces oneDNN: odd sizes, strides, dilations, pads.
 TEST(Conv, DepthwiseDirect) {
   check_conv({{1, 3, 9, 130}, {3, 1, 3, 3}, 3, {1, 1}, {1, 1}, {1, 1, 1, 1}, true, true}, 20);
   check_conv({{1, 2, 7, 150}, {2, 1, 5, 5}, 2, {2, 2}, {1, 2}, {2, 1, 2, 3}, true, false}, 21);
@@ -210,6 +210,27 @@ TEST(Conv, DepthwiseDirect) {
   check_conv({{1, 4, 9, 10}, {4, 1, 3, 2}, 4, {3, 2}, {1, 3}, {2, 0, 1, 3}, true, true}, 17);
   check_conv({{1, 3, 4, 5}, {3, 1, 3, 3}, 3, {1, 1}, {1, 1}, {4, 4, 4, 4}, true, true}, 18);  // pads > kernel
   check_conv({{1, 3, 6, 6}, {3, 1, 2, 2}, 3, {1, 1}, {4, 4}, {0, 0, 0, 0}, false, true}, 19); // dilation > input/2
+}
+
+// The depthwise kernel works on 16 channels at a time in a blocked copy, in bands of about 1024
+// output positions: full and partial channel groups, several bands with their halo rows (stride,
+// dilation, pads), rows narrower than 16 positions, two images.
+TEST(Conv, DepthwiseChannelGroupsAndBands) {
+  check_conv({{1, 32, 14, 14}, {32, 1, 3, 3}, 32, {1, 1}, {1, 1}, {1, 1, 1, 1}, true, true}, 40);
+  check_conv({{2, 20, 37, 61}, {20, 1, 3, 3}, 20, {1, 1}, {1, 1}, {1, 1, 1, 1}, true, true}, 41);   // 16 + 4, 3 bands
+  check_conv({{1, 48, 57, 45}, {48, 1, 5, 5}, 48, {2, 2}, {1, 1}, {2, 2, 2, 2}, true, false}, 42);  // stride 2, 5x5
+  check_conv({{1, 17, 40, 70}, {17, 1, 3, 3}, 17, {1, 2}, {2, 1}, {0, 2, 3, 1}, false, true}, 43);  // dilated, asymmetric
+  check_conv({{1, 16, 7, 7}, {16, 1, 3, 3}, 16, {2, 2}, {1, 1}, {1, 1, 1, 1}, true, true}, 44);     // 4x4 out
+  check_conv({{1, 33, 3, 200}, {33, 1, 1, 7}, 33, {1, 3}, {1, 1}, {0, 3, 0, 3}, true, true}, 45);   // 1xk, wide
+}
+
+// Dense 1x1 convs with constant weights on 512 positions and more run as tiled sgemms
+// (PointwiseConv); strided ones read a gathered copy of every sh-th row and sw-th column.
+TEST(Conv, PointwiseStrided) {
+  check_conv({{1, 40, 64, 60}, {48, 40, 1, 1}, 1, {2, 2}, {1, 1}, {0, 0, 0, 0}, true, true}, 50);     // 32x30 out
+  check_conv({{2, 24, 60, 35}, {70, 24, 1, 1}, 1, {3, 1}, {1, 1}, {0, 0, 0, 0}, true, true}, 51);     // 20x35, 2 images
+  check_conv({{1, 64, 85, 70}, {20, 64, 1, 1}, 1, {3, 2}, {1, 1}, {0, 0, 0, 0}, false, true}, 52);    // 29x35 out
+  check_conv({{2, 16, 100, 81}, {300, 16, 1, 1}, 1, {2, 2}, {1, 1}, {0, 0, 0, 0}, true, true}, 54);   // 50x41, wide
 }
 
 TEST(Conv, AutoPadAndKernelShapeAttribute) {

@@ -1,0 +1,263 @@
+// Depthwise 2-D convolution (group == C_in == C_out) on plain NCHW, computed 16 channels at a time
+// in a channel-blocked copy (position-major, 16 channels per 64-byte vector, like oneDNN's nChw16c
+// or onnxruntime's NCHWc), so that every tap of every output position is one full-width FMA with no
+// edge handling: zero borders are part of the copy, and strides and dilations are plain index
+// arithmetic on whole vectors.
+//
+// Why: per plane, the planar kernel this replaces spent most of its time outside the FMAs (padding
+// copies of 7..56-wide rows, remainder loops, stride-phase splits, per-plane calls): MobileNetV2's
+// 17 depthwise convs took 4.3 ms against onnxruntime's 1.3 ms on this 2-core machine, e.g.
+// 0.146 ms against 0.034 for 384x14x14 single-threaded. The copies in and out of the blocked layout
+// are 16x16 register transposes on data in L1/L2; the activations in the store stay plain NCHW.
+//
+// Work item: one image, 16 channels (the last group may be partial), a band of output rows
+// (about 1024 output positions: the band's input rows, output and transposed output fit in L2).
+// Per item: (1) the band's input rows are transposed into `in` (rows of wcols positions, zero
+// outside the image); (2) each output position is bias + the taps in (i, j) order, 8 positions in
+// registers at a time; (3) the result is transposed back into 16 plane rows (`tile`), which the
+// fused chain (fused_chain.hpp) writes out with its own outputs, or which are copied to the output.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+#include "netlens/cpu/fused_chain.hpp"
+#include "netlens/runtime/shape_util.hpp"
+#include "nn_common.hpp"
+
+namespace netlens::cpu::nn {
+
+namespace {
+
+typedef float V16 __attribute__((vector_size(64), aligned(4), may_alias));
+#define NETLENS_V16(p) (*reinterpret_cast<V16*>(p))
+#define NETLENS_CV16(p) (*reinterpret_cast<const V16*>(p))
+
+// r[0..16) becomes its transpose: lane k of r[j] moves to lane j of r[k]. Four rounds of two-input
+// shuffles (as unblock16 in nn_conv.cpp; __builtin_shufflevector: GCC 12 and clang alike).
+__attribute__((always_inline)) inline void transpose16(V16* r) {
+#define NETLENS_T_ROUND(B, LO, HI)                    \
+  for (int i = 0; i < 16; ++i)                        \
+    if ((i & (B)) == 0) {                             \
+      const V16 a = r[i], c = r[i + (B)];             \
+      r[i] = __builtin_shufflevector(a, c, LO);       \
+      r[i + (B)] = __builtin_shufflevector(a, c, HI); \
+    }
+#define NETLENS_LO8 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23
+#define NETLENS_HI8 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
+#define NETLENS_LO4 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27
+#define NETLENS_HI4 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31
+#define NETLENS_LO2 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29
+#define NETLENS_HI2 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31
+#define NETLENS_LO1 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30
+#define NETLENS_HI1 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31
+  NETLENS_T_ROUND(8, NETLENS_LO8, NETLENS_HI8)
+  NETLENS_T_ROUND(4, NETLENS_LO4, NETLENS_HI4)
+  NETLENS_T_ROUND(2, NETLENS_LO2, NETLENS_HI2)
+  NETLENS_T_ROUND(1, NETLENS_LO1, NETLENS_HI1)
+#undef NETLENS_LO8
+#undef NETLENS_HI8
+#undef NETLENS_LO4
+#undef NETLENS_HI4
+#undef NETLENS_LO2
+#undef NETLENS_HI2
+#undef NETLENS_LO1
+#undef NETLENS_HI1
+#undef NETLENS_T_ROUND
+}
+
+struct DwGeom {
+  int64_t h, w, oh, ow, kh, kw, sh, sw, dh, dw, ph, pw;
+  int64_t band;   // output rows per work item
+  int64_t wcols;  // positions per row of the blocked input: input columns -pw .. (ow-1)*sw - pw + (kw-1)*dw
+  int64_t in_rows() const { return (band - 1) * sh + (kh - 1) * dh + 1; }
+  // Floats of one thread's buffers: blocked input, blocked output, transposed output (+ one
+  // vector of slack: full-vector stores of the last chunk).
+  int64_t in_floats() const { return in_rows() * wcols * 16; }
+  int64_t out_floats() const { return band * ow * 16; }
+  int64_t buf_floats() const { return in_floats() + 2 * out_floats() + 16; }
+};
+
+// Output positions q .. q + Q of one row: o[(q + u) * 16] = bias + the taps in (i, j) order.
+// base: the blocked input row of the output row's first tap row.
+template <int Q>
+__attribute__((always_inline)) inline void dw_positions(const float* base, const float* wk, V16 b, const DwGeom& g,
+                                                        int64_t q, float* o) {
+  V16 a[Q];
+  for (int u = 0; u < Q; ++u) a[u] = b;
+  const int64_t step = g.sw * 16;
+  for (int64_t i = 0; i < g.kh; ++i) {
+    const float* xr = base + (i * g.dh * g.wcols + q * g.sw) * 16;
+    for (int64_t j = 0; j < g.kw; ++j) {
+      const V16 wv = NETLENS_CV16(wk + (i * g.kw + j) * 16);
+      const float* xs = xr + j * g.dw * 16;
+      for (int u = 0; u < Q; ++u) a[u] += wv * NETLENS_CV16(xs + u * step);
+    }
+  }
+  for (int u = 0; u < Q; ++u) NETLENS_V16(o + (q + u) * 16) = a[u];
+}
+
+// One work item: output rows [r0, r1) of channels c0 .. c0 + nc (nc <= 16) of one image. xg: the
+// first of those channels' input planes; wk: the taps' weights as [tap][16], bias16 the biases
+// (zero lanes past nc). Leaves the result in tile[k * len + p] for channel k, position p of the
+// band (len = (r1 - r0) * ow positions, contiguous in each output plane from r0 * ow).
+#if defined(__x86_64__) && defined(__GNUC__)
+NETLENS_NN_CLONES
+#endif
+void depthwise_band(const float* xg, int64_t nc, const float* wk, const float* bias16, int64_t r0, int64_t r1,
+                    const DwGeom& g, float* in, float* out, float* tile) {
+  const int64_t hw = g.h * g.w, wcols = g.wcols;
+  const int64_t ib0 = r0 * g.sh - g.ph, rows = (r1 - r0 - 1) * g.sh + (g.kh - 1) * g.dh + 1;
+  // (1) Zero borders, then the band's input rows that exist, 16 positions x 16 channels at a time.
+  const int64_t lpad = std::min(g.pw, wcols), rpad0 = std::min(g.pw + g.w, wcols);
+  for (int64_t k = 0; k < rows; ++k) {
+    const int64_t ih = ib0 + k;
+    float* row = in + k * wcols * 16;
+    if (ih < 0 || ih >= g.h) {
+      std::memset(row, 0, static_cast<size_t>(wcols) * 16 * sizeof(float));
+      continue;
+    }
+    std::memset(row, 0, static_cast<size_t>(lpad) * 16 * sizeof(float));
+    if (rpad0 < wcols) std::memset(row + rpad0 * 16, 0, static_cast<size_t>(wcols - rpad0) * 16 * sizeof(float));
+  }
+  const int64_t ih0 = std::max<int64_t>(ib0, 0), ih1 = std::min(ib0 + rows, g.h);
+  if (ih0 < ih1) {
+    const int64_t p_end = ih1 * g.w;
+    int64_t row = ih0, col = 0;
+    V16 r[16];
+    for (int64_t p = ih0 * g.w; p < p_end; p += 16) {
+      const int64_t len = std::min<int64_t>(16, p_end - p);
+      if (nc == 16 && len == 16) {
+        for (int k = 0; k < 16; ++k) r[k] = NETLENS_CV16(xg + k * hw + p);
+      } else {
+        alignas(64) float t[16][16] = {};
+        for (int64_t k = 0; k < nc; ++k)
+          for (int64_t j = 0; j < len; ++j) t[k][j] = xg[k * hw + p + j];
+        for (int k = 0; k < 16; ++k) r[k] = NETLENS_CV16(t[k]);
+      }
+      transpose16(r);
+      for (int64_t j = 0; j < len; ++j) {
+        const int64_t bc = g.pw + col;
+        if (bc < wcols) NETLENS_V16(in + ((row - ib0) * wcols + bc) * 16) = r[j];
+        if (++col == g.w) {
+          col = 0;
+          ++row;
+        }
+      }
+    }
+  }
+  // (2) Each output position: bias, then every tap in (i, j) order; 8, 4, 2 or 1 positions in
+  // registers at a time.
+  const V16 b = NETLENS_CV16(bias16);
+  const int64_t ow = g.ow;
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* base = in + (r - r0) * g.sh * wcols * 16;
+    float* o = out + (r - r0) * ow * 16;
+    int64_t q = 0;
+    for (; q + 8 <= ow; q += 8) dw_positions<8>(base, wk, b, g, q, o);
+    if (q + 4 <= ow) {
+      dw_positions<4>(base, wk, b, g, q, o);
+      q += 4;
+    }
+    if (q + 2 <= ow) {
+      dw_positions<2>(base, wk, b, g, q, o);
+      q += 2;
+    }
+    if (q < ow) dw_positions<1>(base, wk, b, g, q, o);
+  }
+  // (3) Back to plane rows: tile[k * len + p].
+  const int64_t len = (r1 - r0) * ow;
+  V16 r[16];
+  for (int64_t p = 0; p < len; p += 16) {
+    const int64_t m = std::min<int64_t>(16, len - p);
+    for (int j = 0; j < 16; ++j) r[j] = j < m ? NETLENS_CV16(out + (p + j) * 16) : V16{};
+    transpose16(r);
+    if (m == 16) {
+      for (int64_t k = 0; k < nc; ++k) NETLENS_V16(tile + k * len + p) = r[k];
+    } else {
+      alignas(64) float t[16];
+      for (int64_t k = 0; k < nc; ++k) {
+        NETLENS_V16(t) = r[k];
+        for (int64_t j = 0; j < m; ++j) tile[k * len + p + j] = t[j];
+      }
+    }
+  }
+}
+
+class DepthwiseConv2d : public Kernel {
+ public:
+  DepthwiseConv2d(const Shape& x, const Shape& y, const SpatialGeometry& s, std::shared_ptr<Chain> chain)
+      : n_(x[0]), c_(x[1]), chain_(std::move(chain)) {
+    g_ = DwGeom{x[2], x[3], y[2], y[3], s.kernel[0], s.kernel[1], s.strides[0], s.strides[1], s.dilations[0],
+                s.dilations[1], s.pad_begin[0], s.pad_begin[1], 1, 1};
+    g_.band = std::clamp<int64_t>(kBandPositions / std::max<int64_t>(g_.ow, 1), 1, std::max<int64_t>(g_.oh, 1));
+    g_.wcols = (g_.ow - 1) * g_.sw + (g_.kw - 1) * g_.dw + 1;
+  }
+
+  void run(std::span<const TensorView> in, std::span<const TensorView> out) override {
+    const float* xp = static_cast<const float*>(in[0].data);
+    const float* wp = static_cast<const float*>(in[1].data);
+    const float* bp = in.size() > 2 ? static_cast<const float*>(in[2].data) : nullptr;
+    float* yp = static_cast<float*>(out[0].data);
+    const DwGeom& g = g_;
+    const int64_t c = c_, groups = (c + 15) / 16, bands = (g.oh + g.band - 1) / g.band;
+    const int64_t items = n_ * groups * bands, taps = g.kh * g.kw;
+    const int64_t in_plane = g.h * g.w, out_plane = g.oh * g.ow;
+    const bool fused = chain_ && chain_->ready(yp);
+    const Chain* chain = fused ? chain_.get() : nullptr;
+    // A streamed chain writes the conv output from the tile with its own outputs (no read for
+    // ownership of the output, no read back).
+    const bool from_buf = chain && chain->streams();
+    const size_t buf_bytes = static_cast<size_t>(g.buf_floats() + taps * 16 + 16) * sizeof(float);
+#pragma omp parallel if (items > 1 && n_ * c * out_plane * taps > 65536)
+    {
+      float* buf = static_cast<float*>(scratch(3, buf_bytes));
+      float* bin = buf;
+      float* bout = bin + g.in_floats();
+      float* tile = bout + g.out_floats();
+      float* wk = tile + g.out_floats() + 16;
+      float* b16 = wk + taps * 16;
+      int64_t packed = -1;  // the channel group whose weights are in wk
+#pragma omp for schedule(static)
+      for (int64_t it = 0; it < items; ++it) {
+        const int64_t img = it / (groups * bands), grp = it / bands % groups, band = it % bands;
+        const int64_t c0 = grp * 16, nc = std::min<int64_t>(16, c - c0);
+        if (packed != grp) {
+          for (int64_t t = 0; t < taps; ++t)
+            for (int64_t k = 0; k < 16; ++k) wk[t * 16 + k] = k < nc ? wp[(c0 + k) * taps + t] : 0.f;
+          for (int64_t k = 0; k < 16; ++k) b16[k] = k < nc && bp ? bp[c0 + k] : 0.f;
+          packed = grp;
+        }
+        const int64_t r0 = band * g.band, r1 = std::min(g.oh, r0 + g.band), len = (r1 - r0) * g.ow;
+        depthwise_band(xp + (img * c + c0) * in_plane, nc, wk, b16, r0, r1, g, bin, bout, tile);
+        for (int64_t k = 0; k < nc; ++k) {
+          const int64_t off = (img * c + c0 + k) * out_plane + r0 * g.ow;
+          if (from_buf) {
+            chain->apply_from(tile + k * len, off, len);
+          } else {
+            std::memcpy(yp + off, tile + k * len, static_cast<size_t>(len) * sizeof(float));
+            if (chain) chain->apply(off, len);
+          }
+        }
+      }
+      if (chain) chain_store_fence();
+    }
+    if (chain_) chain_->finish(fused);
+  }
+
+ private:
+  static constexpr int64_t kBandPositions = 1024;
+  int64_t n_, c_;
+  DwGeom g_{};
+  std::shared_ptr<Chain> chain_;
+};
+
+}  // namespace
+
+std::unique_ptr<Kernel> make_depthwise_conv2d(const Shape& x, const Shape& y, const SpatialGeometry& g,
+                                              std::shared_ptr<Chain> chain) {
+  return std::make_unique<DepthwiseConv2d>(x, y, g, std::move(chain));
+}
+
+}  // namespace netlens::cpu::nn
