@@ -92,8 +92,17 @@ class Chain {
   void apply_from(const float* head, int64_t off, int64_t len) const {
     apply_chain_steps(steps_, values_.data(), off, len, stream_, ext_.data(), head);
   }
+  // Hints the external operands' values over [off, off + len) into the cache (software prefetch):
+  // executors that apply the chain to short pieces of many rows (a tile's rows) read the externals
+  // in as many separate streams, more than the hardware prefetcher follows; they call this a few
+  // rows ahead. No effect on results.
+  void prefetch_externals(int64_t off, int64_t len) const {
+    for (const float* e : ext_)
+      for (int64_t i = 0; i < len; i += 16) __builtin_prefetch(e + off + i, 0, 3);
+  }
   // The outputs are written with non-temporal stores (large tensors): executors use apply_from.
   bool streams() const { return stream_; }
+  bool has_externals() const { return !ext_.empty(); }
   void finish(bool fused);
   // Run time, step k's kernel: take() is true when the executor computed this step in this run with
   // these addresses (the kernel then returns); record() after running it unfused. A step that cannot
