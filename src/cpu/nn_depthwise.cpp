@@ -80,12 +80,13 @@ struct DwGeom {
 };
 
 // Output positions q .. q + Q of one row: o[(q + u) * 16] = bias + the taps in (i, j) order.
-// base: the blocked input row of the output row's first tap row.
+// base: the blocked input row of the output row's first tap row. (Vectors pass by pointer: a
+// 64-byte vector argument is an ABI error for clang in the baseline clone.)
 template <int Q>
-__attribute__((always_inline)) inline void dw_positions(const float* base, const float* wk, V16 b, const DwGeom& g,
-                                                        int64_t q, float* o) {
+__attribute__((always_inline)) inline void dw_positions(const float* base, const float* wk, const float* bias16,
+                                                        const DwGeom& g, int64_t q, float* o) {
   V16 a[Q];
-  for (int u = 0; u < Q; ++u) a[u] = b;
+  for (int u = 0; u < Q; ++u) a[u] = NETLENS_CV16(bias16);
   const int64_t step = g.sw * 16;
   for (int64_t i = 0; i < g.kh; ++i) {
     const float* xr = base + (i * g.dh * g.wcols + q * g.sw) * 16;
@@ -149,22 +150,21 @@ void depthwise_band(const float* xg, int64_t nc, const float* wk, const float* b
   }
   // (2) Each output position: bias, then every tap in (i, j) order; 8, 4, 2 or 1 positions in
   // registers at a time.
-  const V16 b = NETLENS_CV16(bias16);
   const int64_t ow = g.ow;
   for (int64_t r = r0; r < r1; ++r) {
     const float* base = in + (r - r0) * g.sh * wcols * 16;
     float* o = out + (r - r0) * ow * 16;
     int64_t q = 0;
-    for (; q + 8 <= ow; q += 8) dw_positions<8>(base, wk, b, g, q, o);
+    for (; q + 8 <= ow; q += 8) dw_positions<8>(base, wk, bias16, g, q, o);
     if (q + 4 <= ow) {
-      dw_positions<4>(base, wk, b, g, q, o);
+      dw_positions<4>(base, wk, bias16, g, q, o);
       q += 4;
     }
     if (q + 2 <= ow) {
-      dw_positions<2>(base, wk, b, g, q, o);
+      dw_positions<2>(base, wk, bias16, g, q, o);
       q += 2;
     }
-    if (q < ow) dw_positions<1>(base, wk, b, g, q, o);
+    if (q < ow) dw_positions<1>(base, wk, bias16, g, q, o);
   }
   // (3) Back to plane rows: tile[k * len + p].
   const int64_t len = (r1 - r0) * ow;
