@@ -383,8 +383,12 @@ int Viewer::run() {
     if (glfwWindowShouldClose(win_)) break;
     glfwPollEvents();
     double now = glfwGetTime();
-    // Scripts advance time by a fixed step per frame, so flights end after a known frame count.
-    double dt = scripted ? 1.0 / 30.0 : std::min(now - last, 0.1);
+    // Scripts advance time by a fixed step per frame, so flights end after a known frame count. A
+    // script that begins after a progressive start's run (script_step) holds the clock until then:
+    // it starts from the state the window opened in (a --tour at its first stop), however long the
+    // run took.
+    const bool script_waits = !scripted && !script_.empty() && script_pos_ == 0 && run_active();
+    double dt = scripted ? 1.0 / 30.0 : script_waits ? 0.0 : std::min(now - last, 0.1);
     last = now;
     if (cc_->mode() == CameraMode::Fly) {
       auto k = [&](int key) { return glfwGetKey(win_, key) == GLFW_PRESS ? 1.0f : 0.0f; };
