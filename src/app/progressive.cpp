@@ -138,23 +138,10 @@ ProgressiveReport render_progressive(Session& s, const std::map<std::string, Ten
 FilledTensor fill_tensor(const Session& s, const viz::VizTensor& t, const viz::SceneOptions& opts) {
   viz::Layout one;
   one.layers.push_back(viz::LayerVolume{.tensor = t, .dims = viz::volume_dims(t)});
-  // Values, colour scale and pyramid depths, no codes: the scenes the pieces go into (structure
-  // scenes) hold none, and the renderer makes a patched layer's codes from its values as it uploads
-  // it; making them here too was the same work twice on the run's thread. The borrowed build reads
-  // the store in place; the values are then copied, since the session may run again while the piece
-  // lives (the window's next input).
-  viz::SceneOptions o = opts;
-  o.borrow_values = true;
-  viz::Scene sc = viz::build_scene(std::move(one), viz::value_fetch(s, viz::ValueMode::Activation), o);
-  viz::SceneLayer& L = sc.layers[0];
-  std::vector<float> scratch;
-  const std::span<const float> f = sc.floats(0, scratch);
-  if (!scratch.empty() && f.data() == scratch.data()) L.values = std::move(scratch);  // converted (float16): already a copy
-  else L.values.assign(f.begin(), f.end());
-  L.source = Tensor();
-  sc.options = opts;
-  sc.options.borrow_values = false;
-  return FilledTensor{t.name, std::move(sc)};
+  // Values and codes, on the caller's thread (the run's, below the window's priority): patched into
+  // a structure scene the codes ride along (SceneLayer::codes) and the renderer copies them instead
+  // of making them on the window's thread (ISNet: ~70 ms a big layer, a visible stall).
+  return FilledTensor{t.name, viz::build_scene(std::move(one), viz::value_fetch(s, viz::ValueMode::Activation), opts)};
 }
 
 size_t patch_scene(viz::Scene& scene, const std::vector<std::shared_ptr<const FilledTensor>>& pieces,
@@ -192,8 +179,10 @@ size_t patch_scene(viz::Scene& scene, const std::vector<std::shared_ptr<const Fi
         std::copy(p->scene.codes_mean.begin(), p->scene.codes_mean.end(), scene.codes_mean.begin() + at);
       }
     }
-    // A scene without codes (a structure scene) takes the values only: the renderer makes the codes
-    // from them (viz::write_codes, the same bytes) when the layer is uploaded.
+    // A scene without codes (a structure scene) takes the values, and the piece's codes when it has
+    // them (SceneLayer::codes, copied by the renderer's upload); without, the renderer makes them from
+    // the values (viz::write_codes, the same bytes).
+    if (!scene.has_codes()) L.codes = p->scene.has_codes() ? std::shared_ptr<const viz::Scene>(p, &p->scene) : nullptr;
     L.source = P.source;
     L.values = P.values;
     L.scale = P.scale;
@@ -201,6 +190,18 @@ size_t patch_scene(viz::Scene& scene, const std::vector<std::shared_ptr<const Fi
     if (layers) layers->push_back(i);
   }
   return patched;
+}
+
+size_t pieces_within(const std::vector<std::shared_ptr<const FilledTensor>>& pieces, int64_t neurons) {
+  size_t k = 0;
+  int64_t sum = 0;
+  for (const auto& p : pieces) {
+    const int64_t n = p && !p->scene.layout.layers.empty() ? p->scene.layout.layers[0].dims.count : 0;
+    if (k > 0 && sum + n > neurons) break;
+    sum += n;
+    ++k;
+  }
+  return k;
 }
 
 viz::Scene partial_scene(const Session& s, viz::Layout layout, const viz::SceneOptions& opts, size_t done) {

@@ -300,7 +300,12 @@ void View::set_values(viz::ValueMode m) {
 
 render::UploadStats View::patch_scene(const std::function<std::vector<int>(viz::Scene&)>& patch) {
   const std::vector<int> changed = patch(*scene_);
-  return r_->update_layers(*scene_, changed);
+  const render::UploadStats st = r_->update_layers(*scene_, changed);
+  // Uploaded: a piece's codes (SceneLayer::codes) are not needed again (a later upload makes them
+  // from the values), so the piece's memory goes now.
+  for (int l : changed)
+    if (l >= 0 && static_cast<size_t>(l) < scene_->layers.size()) scene_->layers[static_cast<size_t>(l)].codes.reset();
+  return st;
 }
 
 render::UploadStats View::replace_scene(viz::Scene next) {

@@ -208,6 +208,10 @@ class Viewer {
   float frame_scale_ = 1.0f;       // the scale the last frame was drawn at
   std::vector<float> run_scale_;  // per frame during the run
   std::set<std::string> patched_;  // layers of the current layout patched from the run's pieces
+  // Pieces taken from the run and not patched yet: one update patches at most kUpdateNeurons of them
+  // (at least one piece), so layers that finish together reach the screen over a few frames
+  // instead of freezing one (the upload copies their codes, or makes them, on this thread).
+  std::vector<std::shared_ptr<const FilledTensor>> queued_pieces_;
   int64_t wait_nodes_ = -1;  // script `wait-nodes N`
   std::optional<std::pair<std::string, bool>> pending_group_;  // model tree: (group, fold)
 };

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 
 #include "netlens/app/viewer_groups.hpp"
 #include "netlens/viz/layout_groups.hpp"
@@ -81,7 +82,7 @@ void Viewer::poll_first_run() {
   const double now = glfwGetTime();
   // Progress redrawn 4 times a second while nothing else moves (each frame costs the run CPU time).
   if (p.ended() || (p.nodes_done != run_progress_.nodes_done && now - last_run_draw_ >= 0.25) ||
-      (now >= next_patch_at_ && p.tensors_filled != run_progress_.tensors_filled))
+      (now >= next_patch_at_ && (p.tensors_filled != run_progress_.tensors_filled || !queued_pieces_.empty())))
     dirty_ = true;
 }
 
@@ -92,7 +93,14 @@ void Viewer::apply_first_run() {
   if (ended) bg_->join();
   const double now = glfwGetTime();
   if (ended || now >= next_patch_at_) {
-    std::vector<std::shared_ptr<const FilledTensor>> pieces = bg_->take();
+    std::vector<std::shared_ptr<const FilledTensor>> got = bg_->take();
+    queued_pieces_.insert(queued_pieces_.end(), std::make_move_iterator(got.begin()), std::make_move_iterator(got.end()));
+    // Layers that finish together are spread over a few frames; all of them once the run has ended
+    // (the complete frame).
+    constexpr int64_t kUpdateNeurons = int64_t{4} << 20;
+    const size_t k = ended ? queued_pieces_.size() : pieces_within(queued_pieces_, kUpdateNeurons);
+    std::vector<std::shared_ptr<const FilledTensor>> pieces(queued_pieces_.begin(), queued_pieces_.begin() + static_cast<std::ptrdiff_t>(k));
+    queued_pieces_.erase(queued_pieces_.begin(), queued_pieces_.begin() + static_cast<std::ptrdiff_t>(k));
     if (!pieces.empty()) {
       size_t n = 0;
       const double t0 = glfwGetTime();
@@ -174,6 +182,7 @@ void Viewer::after_relayout() {
   if (!o_.first_run_session) return;
   if (bg_ && !bg_ended_) {
     patched_.clear();
+    queued_pieces_.clear();  // of the old layout: want() below brings the computed layers again
     bg_->want(layout_names(view_->layout()));  // the new layout's computed layers come again
     next_patch_at_ = 0.0;
   } else if (bg_ended_ && view_->spec().structure_only) {

@@ -85,7 +85,10 @@ std::span<const float> Scene::floats(int layer, std::vector<float>& scratch) con
 
 uint64_t Scene::host_bytes() const {
   uint64_t b = codes0.capacity() + codes_max.capacity() + codes_mean.capacity();
-  for (const auto& L : layers) b += L.values.capacity() * sizeof(float);
+  for (const auto& L : layers) {
+    b += L.values.capacity() * sizeof(float);
+    if (L.codes) b += L.codes->codes0.capacity() + L.codes->codes_max.capacity() + L.codes->codes_mean.capacity();
+  }
   return b;
 }
 
@@ -244,13 +247,17 @@ void write_codes_impl(const Scene& s, std::span<const CodeTarget> targets, int t
       da[j + 1] = T.mean[j + 1] + (k.c0 - T.c0) * per;
     }
     uint8_t* out0 = T.level0 + (k.c0 - T.c0) * hw;
-    if (!from_values) {
-      std::memcpy(out0, s.codes0.data() + L.code0_offset + static_cast<uint64_t>(k.c0 * hw), static_cast<size_t>((k.c1 - k.c0) * hw));
+    // Copied: from the scene's codes, or from the layer's own one-layer scene of codes (a piece).
+    const bool own = from_values && L.codes && L.codes->has_codes() && L.codes->layers.size() == 1 && L.codes->layers[0].levels == L.levels;
+    if (!from_values || own) {
+      const Scene& src = own ? *L.codes : s;
+      const SceneLayer& SL = own ? src.layers[0] : L;
+      std::memcpy(out0, src.codes0.data() + SL.code0_offset + static_cast<uint64_t>(k.c0 * hw), static_cast<size_t>((k.c1 - k.c0) * hw));
       for (size_t j = 0; j < lv.size(); ++j) {
         const int64_t per = lv[j].h * lv[j].w;
-        const uint64_t src = L.level_offset[j + 1] + static_cast<uint64_t>(k.c0 * per);
-        std::memcpy(dm[j + 1], s.codes_max.data() + src, static_cast<size_t>((k.c1 - k.c0) * per));
-        std::memcpy(da[j + 1], s.codes_mean.data() + src, static_cast<size_t>((k.c1 - k.c0) * per));
+        const uint64_t at = SL.level_offset[j + 1] + static_cast<uint64_t>(k.c0 * per);
+        std::memcpy(dm[j + 1], src.codes_max.data() + at, static_cast<size_t>((k.c1 - k.c0) * per));
+        std::memcpy(da[j + 1], src.codes_mean.data() + at, static_cast<size_t>((k.c1 - k.c0) * per));
       }
       return;
     }

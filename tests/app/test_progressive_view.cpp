@@ -1,7 +1,7 @@
 // The pieces of a progressive run and the model tree's group rows (issue 13), on PP-OCR cls (197
 // shown tensors, structural groups) run on the CPU backend, lavapipe for the panels:
-//  - every shown tensor's piece (app::fill_tensor, values without codes) patched into a zero scene
-//    gives the bytes of a complete build (codes, pyramids, scales, values), for a collapsed layout too; app::structure_scene
+//  - every shown tensor's piece (app::fill_tensor) patched into a zero scene gives the bytes of a
+//    complete build (codes, pyramids, scales, values), for a collapsed layout too; app::structure_scene
 //    holds no values or codes, the zero scene's scales, and patched gives the complete build's values;
 //  - app::BackgroundRun on a prepared, never-run session: pieces for every wanted tensor, node counts
 //    rising to the total, the patched scene equal to a complete build of a plain run; want() after a
@@ -97,7 +97,7 @@ TEST_F(ProgressiveView, PiecesPatchedIntoAZeroSceneEqualACompleteBuild) {
   const std::vector<viz::VizTensor> all = viz::select_tensors(r->s->graph(), r->s->planned());
   std::vector<std::shared_ptr<const app::FilledTensor>> pieces;
   for (const auto& t : all) pieces.push_back(std::make_shared<const app::FilledTensor>(app::fill_tensor(*r->s, t, opts)));
-  for (const auto& p : pieces) EXPECT_FALSE(p->scene.has_codes()) << p->name;  // made where they are needed
+  for (const auto& p : pieces) EXPECT_TRUE(p->scene.has_codes()) << p->name;  // made on the run's thread
   for (const std::string collapse : {"none", "auto"}) {
     SCOPED_TRACE(collapse);
     const viz::Layout layout = viz::layout_tensors(viz::shown_tensors(r->s->graph(), r->s->planned(), collapse).tensors);
@@ -125,6 +125,23 @@ TEST_F(ProgressiveView, PiecesPatchedIntoAZeroSceneEqualACompleteBuild) {
     expect_same_scene(viz::build_scene_from_values(layout, std::move(values), opts), full);
     if (collapse == "auto") EXPECT_LT(layout.layers.size(), all.size()) << "auto collapsed nothing";
   }
+}
+
+TEST(ProgressivePieces, AnUpdateTakesThePiecesWithinItsNeuronBudgetAndAtLeastOne) {
+  auto piece = [](int64_t c, int64_t h, int64_t w) {
+    app::FilledTensor p;
+    p.name = "t" + std::to_string(c * h * w);
+    p.scene.layout.layers.push_back(viz::LayerVolume{.dims = viz::VolumeDims{.C = c, .H = h, .W = w, .count = c * h * w}});
+    return std::make_shared<const app::FilledTensor>(std::move(p));
+  };
+  const std::vector<std::shared_ptr<const app::FilledTensor>> v = {piece(4, 10, 10), piece(2, 10, 10), piece(1, 50, 10),
+                                                                    piece(3, 10, 10)};  // 400, 200, 500, 300 neurons
+  EXPECT_EQ(app::pieces_within(v, 600), 2u);   // 400 + 200 fit exactly
+  EXPECT_EQ(app::pieces_within(v, 599), 1u);
+  EXPECT_EQ(app::pieces_within(v, 1100), 3u);
+  EXPECT_EQ(app::pieces_within(v, 1 << 20), 4u);
+  EXPECT_EQ(app::pieces_within(v, 10), 1u);    // a piece over the budget goes alone
+  EXPECT_EQ(app::pieces_within({}, 600), 0u);
 }
 
 TEST_F(ProgressiveView, PartialSceneFillsExactlyTheLayersWhoseNodeRan) {

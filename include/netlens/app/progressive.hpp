@@ -62,11 +62,9 @@ ProgressiveReport render_progressive(Session& s, const std::map<std::string, Ten
 // Pieces of a scene built as a run reaches them (shared by render --progressive and the window's
 // progressive start).
 
-// One shown tensor's piece of a scene: a one-layer scene of its batch-0 values (a float32 copy),
-// colour scale and pyramid depths as build_scene builds that layer with the same options, without
-// codes (Scene::has_codes false: the renderer, or patch_scene for a scene with codes, makes them
-// from the values, the same bytes), so patching it into any scene that shows the tensor gives what
-// a complete build gives there.
+// One shown tensor's piece of a scene: a one-layer scene (its batch-0 values, colour scale, level-0
+// codes and both pyramids) built exactly as build_scene builds that layer with the same options, so
+// patching it into any scene that shows the tensor gives the bytes a complete build gives there.
 struct FilledTensor {
   std::string name;
   viz::Scene scene;
@@ -75,13 +73,18 @@ struct FilledTensor {
 // Error{Input} for a non-float tensor.
 FilledTensor fill_tensor(const Session& s, const viz::VizTensor& t, const viz::SceneOptions& opts);
 // Copies pieces into `scene` (its layers found by tensor name, with the same C, H, W; others are
-// skipped): values, colour scale, and, when the scene holds codes, the layer's codes (copied from a
-// piece with codes, else made from its values); a scene without codes, such as structure_scene's,
-// gets the values only: the renderer makes the same codes from them. Returns the number of pieces patched in; with `layers`,
+// skipped): values, colour scale and codes. Into a scene with codes they are copied (made from the
+// values for a piece without codes); a scene without codes, such as structure_scene's, keeps the
+// piece for its codes (SceneLayer::codes, which the renderer's upload copies and View::patch_scene
+// then drops; a piece without codes: the renderer makes them from the values). Returns the number of pieces patched in; with `layers`,
 // appends the index of each layer patched (in the pieces' order; a layer given twice, twice): the
 // layers to upload (Renderer::update_layers, View::patch_scene).
 size_t patch_scene(viz::Scene& scene, const std::vector<std::shared_ptr<const FilledTensor>>& pieces,
                    std::vector<int>* layers = nullptr);
+// How many of `pieces`, from the first, fit in `neurons` (their layers' neuron counts summed): at
+// least one when there is one, so a piece larger than the budget goes alone. (The window's updates:
+// a budget of codes made per frame.)
+size_t pieces_within(const std::vector<std::shared_ptr<const FilledTensor>>& pieces, int64_t neurons);
 // The scene of `layout` after the first `done` nodes: structure_scene's with the filled layers
 // (app::layer_filled) patched in from the session; the others stay unfilled (drawn in the neutral
 // zero colour, picked as NaN, no host values). Reads the session: call it between nodes.

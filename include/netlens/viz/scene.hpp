@@ -16,6 +16,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -53,6 +54,8 @@ struct SceneOptions {
   }
 };
 
+struct Scene;
+
 struct SceneLayer {
   ColorScale scale;
   std::vector<float> values;  // copying scenes: the volume's d.count neurons (batch 0), float32
@@ -62,6 +65,11 @@ struct SceneLayer {
   uint64_t code0_offset = 0;  // byte offset into Scene::codes0
   int levels = 0;             // aggregated levels (≥ 1) available
   std::array<uint64_t, kMaxLevels> level_offset{};  // [k] for level k ≥ 1, into codes_max/codes_mean
+  // A scene without codes (a progressive run's structure scene): this layer's codes made elsewhere,
+  // as a one-layer scene with codes for exactly this layer (app::patch_scene of a piece built on the
+  // run's thread). write_codes copies them instead of making them from the values (the same bytes:
+  // the piece was built from these values with this scale). Null otherwise; dropped once uploaded.
+  std::shared_ptr<const Scene> codes;
 };
 
 struct Scene {
