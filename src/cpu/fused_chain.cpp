@@ -16,6 +16,8 @@
 #include <cstdlib>
 #include <string>
 
+#include "elementwise_sigmoid.hpp"
+
 namespace netlens::cpu {
 
 namespace {
@@ -44,6 +46,10 @@ void step_block(const ChainStep& s, const float* x, float sa, const float* y, fl
       }
       return;
     }
+    case Op::Sigmoid:
+      // The Sigmoid kernel's own function (bits independent of the range split).
+      ew::sigmoid_floats(x, o, m);
+      return;
     default: break;
   }
 #define NETLENS_CHAIN_BINARY(EXPR)                                                  \
@@ -310,7 +316,8 @@ std::unique_ptr<Kernel> ChainPlanner::plan_step(const NodeContext& ctx,
                                                 const std::function<std::unique_ptr<Kernel>(const NodeContext&)>& plan) {
   const std::string& op = ctx.node.op_type;
   static const std::map<std::string, Op> ops = {{"Add", Op::Add}, {"Sub", Op::Sub}, {"Mul", Op::Mul},
-                                                {"Div", Op::Div}, {"Clip", Op::Clip}, {"Relu", Op::Relu}};
+                                                {"Div", Op::Div}, {"Clip", Op::Clip}, {"Relu", Op::Relu},
+                                                {"Sigmoid", Op::Sigmoid}};
   auto it = ops.find(op);
   if (!fusion_enabled() || it == ops.end() || !is_default_domain(ctx.node.domain) || ctx.outputs.size() != 1 ||
       ctx.node.outputs.empty() || ctx.node.outputs[0].empty() || !all_f32(ctx))
@@ -318,7 +325,7 @@ std::unique_ptr<Kernel> ChainPlanner::plan_step(const NodeContext& ctx,
   const Shape& shape = ctx.outputs[0].shape;
   ChainStep s;
   s.op = it->second;
-  const bool binary = s.op != Op::Clip && s.op != Op::Relu;
+  const bool binary = s.op != Op::Clip && s.op != Op::Relu && s.op != Op::Sigmoid;
   if (binary && (ctx.inputs.size() != 2 || ctx.opset < 7)) return nullptr;  // legacy broadcast: not here
   if (!binary) {
     if (ctx.inputs.empty()) return nullptr;

@@ -18,6 +18,7 @@
 
 #include "elementwise_common.hpp"
 #include "elementwise_dnnl.hpp"
+#include "elementwise_sigmoid.hpp"
 
 namespace netlens::cpu {
 
@@ -74,13 +75,6 @@ void add_float_fn(CpuOpTable& t, const char* name, F f, std::optional<Eltwise> f
   add_float_unary(t, name, [f](const Node&) { return f; }, ff);
 }
 
-float sigmoid(float x) {
-  // exp of -|x| never overflows; 1/(1+e) for x >= 0, e/(1+e) below.
-  const float e = std::exp(-std::fabs(x));
-  const float r = 1.f / (1.f + e);
-  return x >= 0.f ? r : e * r;
-}
-
 float softplus(float x) {
   // log(1 + e^x) without overflow for large x.
   return x > 0.f ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
@@ -88,7 +82,20 @@ float softplus(float x) {
 
 void register_float_unary(CpuOpTable& t) {
   // Lambdas, not function pointers, so the loops inline them.
-  add_float_fn(t, "Sigmoid", [](float x) { return sigmoid(x); }, Eltwise::Logistic);
+  // Sigmoid: the vectorised function the fused chains' Sigmoid step also uses (fused and unfused
+  // runs give the same bits; oneDNN's logistic would not be reproducible in a chain step).
+  t["Sigmoid"] = make_op(kFloat, [](const NodeContext&) -> KernelFn {
+    return [](std::span<const TensorView> in, std::span<const TensorView> out) {
+      require_f32(in[0], "Sigmoid");
+      const float* x = in_ptr<float>(in[0]);
+      float* y = out_ptr<float>(out[0]);
+      const int64_t n = out[0].numel();
+      constexpr int64_t kChunk = 16384;
+      const int64_t chunks = (n + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (chunks > 1)
+      for (int64_t c = 0; c < chunks; ++c) sigmoid_floats(x + c * kChunk, y + c * kChunk, std::min(kChunk, n - c * kChunk));
+    };
+  });
   add_float_fn(t, "Tanh", [](float x) { return std::tanh(x); }, Eltwise::Tanh);
   // No oneDNN path: its soft_relu is off by ~2e-6 absolute (and negative) for x < -15.
   add_float_fn(t, "Softplus", [](float x) { return softplus(x); });

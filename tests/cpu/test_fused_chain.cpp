@@ -2,14 +2,17 @@
 // scalar elementwise ops after it in one pass, every intermediate still written.
 // - The step loop against separate loops written here (the ONNX definitions of Add/Sub/Mul/Div/
 //   Clip/Relu in float32), bit for bit, NaN/inf/-0 included, over block edges, with normal and
-//   non-temporal stores.
+//   non-temporal stores. The Sigmoid step against the Sigmoid kernel run unfused on the whole
+//   tensor (bit for bit) and both against the double-precision logistic (4 ulps).
 // - Whole sessions (depthwise and dense convs with ReLU6 and decomposed hard-swish chains, a chain
 //   headed by an elementwise op, values read by other ops): the first run executes every op on its
 //   own; later runs execute the chains fused (the counter of skipped steps says so), and every tensor
 //   equals the first run's bit for bit. The convolutions also match a direct double-precision
 //   reference (relative L2 <= 1e-5, as tests/cpu/test_nn_ops.cpp) and the elementwise tensors the
 //   float32 definitions applied to the conv output (exact).
-// - MobileNetV2 and PP-OCRv4 det/rec (scripts/fetch-models.sh): the fused second run equals the
+// - EfficientNet's swish (Sigmoid, Mul) after dense and depthwise convs and in squeeze-excitation
+//   blocks: fused runs equal the unfused first run, bit for bit.
+// - MobileNetV2, EfficientNet-B0, ResNet-50 and PP-OCRv4 det/rec (scripts/fetch-models.sh): the fused second run equals the
 //   unfused first run on every tensor, bit for bit (the first run is what the onnxruntime model
 //   tests check).
 #include <gtest/gtest.h>
@@ -41,6 +44,7 @@ float ref_step(Op op, float a, float b, float lo, float hi) {
     case Op::Div: return a / b;
     case Op::Clip: return std::isnan(a) ? a : std::min(std::max(a, lo), hi);
     case Op::Relu: return std::isnan(a) ? a : (a < 0.f ? 0.f : a);
+    case Op::Sigmoid: break;  // not an exact float expression: SigmoidStepEqualsSigmoidKernel
   }
   return 0.f;
 }
@@ -188,6 +192,35 @@ struct GraphBuilder {
   }
 };
 
+// The Sigmoid kernel (unfused: a one-node session) over a whole tensor.
+std::vector<float> sigmoid_kernel(const std::vector<float>& x) {
+  GraphBuilder b;
+  b.input("x", {static_cast<int64_t>(x.size())});
+  const std::string y = b.node("Sigmoid", {"x"});
+  b.output(y);
+  auto backend = make_cpu_backend();
+  Session s(b.g, {backend.get()});
+  s.run({{"x", Tensor::from_f32({static_cast<int64_t>(x.size())}, x)}});
+  const Tensor out = s.activations().fetch(y).clone();
+  return std::vector<float>(out.data_as<float>(), out.data_as<float>() + out.numel());
+}
+
+// The logistic function against double precision: within 4 float32 ulps of the exact value; where
+// that is below 1.7e-38 (x < -87, flushed to 0 by the kernel), within 1.7e-38.
+void expect_sigmoid_close(const std::vector<float>& x, const std::vector<float>& y) {
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (std::isnan(x[i])) {
+      ASSERT_TRUE(std::isnan(y[i])) << i;
+      continue;
+    }
+    const double want = 1.0 / (1.0 + std::exp(-static_cast<double>(x[i])));
+    const float wf = static_cast<float>(want);
+    const double ulp = std::nextafter(wf, 2.f) - wf;
+    const double tol = want < 1.7e-38 ? 1.7e-38 : 4 * ulp;
+    ASSERT_LE(std::fabs(y[i] - want), tol) << "sigmoid(" << x[i] << ") = " << y[i] << ", want " << want;
+  }
+}
+
 // Every tensor of the store, copied.
 std::map<std::string, Tensor> snapshot(const Session& s) {
   std::map<std::string, Tensor> m;
@@ -296,6 +329,111 @@ void run_chain_graph(const ConvSpec& c, uint32_t seed) {
   }
 }
 
+// The Sigmoid step (EfficientNet's swish x * sigmoid(x)) equals the Sigmoid kernel run unfused on
+// the whole tensor, bit for bit, over block edges, with the range starting inside a block, streamed
+// or not, from a head buffer or not; the kernel is within 4 ulps of the double reference.
+TEST(FusedChain, SigmoidStepEqualsSigmoidKernelBitForBit) {
+  std::vector<ChainStep> steps = {
+      step(Op::Sigmoid, 0),              // 1 = sigmoid(head)
+      step(Op::Mul, 0, 1),               // 2 = head * 1 (swish)
+      step(Op::Sigmoid, 2),              // 3 = sigmoid(2)
+      step(Op::Mul, 3, 2),               // 4 = 3 * 2
+  };
+  for (bool from_head : {false, true})
+  for (bool stream : {false, true})
+  for (int64_t n : {1, 15, 17, 511, 512, 513, 1025, 5000}) {
+    const int64_t off = n > 16 ? 7 : 0, len = n - off;
+    std::vector<float> head = random_values(static_cast<size_t>(n), static_cast<uint32_t>(n) + 50, 30.f);
+    const float specials[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                              -std::numeric_limits<float>::infinity(), -0.f, 0.f, -87.5f, -86.9f, 88.f, 1e-20f, -1e-20f,
+                              -17.f, 17.f, 0.5f};
+    for (size_t i = 0; i < std::size(specials) && i < head.size(); ++i) head[(i * 5 + 8) % head.size()] = specials[i];
+    std::vector<std::vector<float>> got(steps.size() + 1, std::vector<float>(static_cast<size_t>(n), 42.f));
+    if (!from_head) got[0] = head;
+    std::vector<float*> values;
+    for (auto& v : got) values.push_back(v.data());
+    cpu::apply_chain_steps(steps, values.data(), off, len, stream, nullptr, from_head ? head.data() + off : nullptr);
+    cpu::chain_store_fence();
+    // The separate kernels over the whole tensors.
+    const std::vector<float> s1 = sigmoid_kernel(head);
+    std::vector<float> m2(head.size()), m4(head.size());
+    for (size_t i = 0; i < head.size(); ++i) m2[i] = head[i] * s1[i];
+    const std::vector<float> s3 = sigmoid_kernel(m2);
+    for (size_t i = 0; i < head.size(); ++i) m4[i] = s3[i] * m2[i];
+    expect_sigmoid_close(head, s1);
+    expect_sigmoid_close(m2, s3);
+    const std::vector<float>* want[] = {&head, &s1, &m2, &s3, &m4};
+    for (size_t k = 0; k <= steps.size(); ++k)
+      for (int64_t i = off; i < n; ++i)
+        ASSERT_TRUE(same_bits(got[k][static_cast<size_t>(i)], (*want[k])[static_cast<size_t>(i)]))
+            << "from_head " << from_head << " stream " << stream << " n " << n << " value " << k << " element " << i
+            << ": " << got[k][static_cast<size_t>(i)] << " vs " << (*want[k])[static_cast<size_t>(i)];
+  }
+}
+
+// EfficientNet's blocks: conv -> swish (Sigmoid, Mul) -> depthwise conv -> swish with the Mul's
+// operands the other way round -> squeeze-excitation (GlobalAveragePool, 1x1 convs with swish and
+// Sigmoid, the broadcast Mul, not a step). The fused runs equal the unfused first run bit for bit;
+// the conv matches the double reference and the swish its definition from the stored tensors.
+void run_swish_graph(const ConvSpec& c, uint32_t seed) {
+  GraphBuilder b;
+  b.seed = seed;
+  b.input("x", c.x);
+  const int64_t ic = c.x[1];
+  const std::string w = b.weight({c.oc, ic / c.group, c.k, c.k}, 0.5f), bias = b.weight({c.oc}, 0.2f);
+  const std::vector<int64_t> s2{c.stride, c.stride}, d2{c.dilation, c.dilation}, p4(4, c.pad);
+  const std::string conv = b.node("Conv", {"x", w, bias}, {{"group", c.group}, {"strides", s2}, {"dilations", d2}, {"pads", p4}});
+  const std::string sig = b.node("Sigmoid", {conv});
+  const std::string sw = b.node("Mul", {conv, sig});
+  const std::string dw = b.node("Conv", {sw, b.weight({c.oc, 1, 3, 3}, 0.5f)}, {{"group", c.oc}, {"pads", std::vector<int64_t>{1, 1, 1, 1}}});
+  const std::string sig2 = b.node("Sigmoid", {dw});
+  const std::string sw2 = b.node("Mul", {sig2, dw});
+  const std::string gap = b.node("GlobalAveragePool", {sw2});
+  const int64_t mid = std::max<int64_t>(1, c.oc / 4);
+  const std::string fc1 = b.node("Conv", {gap, b.weight({mid, c.oc, 1, 1}, 0.5f), b.weight({mid}, 0.2f)});
+  const std::string fs = b.node("Mul", {fc1, b.node("Sigmoid", {fc1})});
+  const std::string fc2 = b.node("Conv", {fs, b.weight({c.oc, mid, 1, 1}, 0.5f), b.weight({c.oc}, 0.2f)});
+  const std::string scale = b.node("Mul", {sw2, b.node("Sigmoid", {fc2})});
+  b.output(scale);
+
+  auto backend = make_cpu_backend();
+  Session s(b.g, {backend.get()});
+  const Tensor x = random_input(c.x, seed + 100);
+  s.run({{"x", x}});
+  const auto first = snapshot(s);
+  const uint64_t taken0 = cpu::chain_steps_taken();
+  s.run({{"x", x}});
+  s.run({{"x", x}});
+  // Per run: Sigmoid and Mul after each of conv, dw and fc1 (6), Sigmoid after fc2 (1).
+  EXPECT_EQ(cpu::chain_steps_taken() - taken0, 2u * 7) << "the swish chains did not run fused";
+  expect_same_bits(first, snapshot(s));
+
+  cpuref::Geo g;
+  Shape y{c.x[0], c.oc};
+  for (int i = 0; i < 2; ++i) {
+    g.k.push_back(c.k);
+    g.s.push_back(c.stride);
+    g.d.push_back(c.dilation);
+    g.pb.push_back(c.pad);
+    g.pe.push_back(c.pad);
+    y.push_back((c.x[2 + i] + 2 * c.pad - ((c.k - 1) * c.dilation + 1)) / c.stride + 1);
+  }
+  EXPECT_LE(rel_l2(first.at(conv), cpuref::conv_ref(x, b.g.initializers.at(w), &b.g.initializers.at(bias), c.group, g, y)), 1e-5);
+  auto vec = [&](const std::string& n) {
+    const Tensor& t = first.at(n);
+    return std::vector<float>(t.data_as<float>(), t.data_as<float>() + t.numel());
+  };
+  const std::vector<float> cv = vec(conv), sv = vec(sig), swv = vec(sw), dv = vec(dw), s2v = vec(sig2), sw2v = vec(sw2);
+  expect_sigmoid_close(cv, sv);
+  expect_sigmoid_close(dv, s2v);
+  for (size_t i = 0; i < cv.size(); ++i) ASSERT_TRUE(same_bits(swv[i], cv[i] * sv[i])) << i;
+  for (size_t i = 0; i < dv.size(); ++i) ASSERT_TRUE(same_bits(sw2v[i], s2v[i] * dv[i])) << i;
+}
+
+TEST(FusedChain, SwishDensePointwise) { run_swish_graph({{1, 24, 28, 28}, 48, 1, 1, 1, 1, 0}, 11); }
+TEST(FusedChain, SwishDense3x3Strided) { run_swish_graph({{1, 16, 30, 30}, 32, 1, 3, 2, 1, 1}, 12); }
+TEST(FusedChain, SwishDepthwiseWide) { run_swish_graph({{1, 20, 40, 70}, 20, 20, 3, 1, 1, 1}, 13); }
+
 TEST(FusedChain, DepthwiseNarrowRowsReluSixAndHardSwish) { run_chain_graph({{1, 16, 14, 14}, 16, 16, 3, 1, 1, 1}, 1); }
 TEST(FusedChain, DepthwiseStrideTwoDilated) { run_chain_graph({{1, 8, 17, 23}, 8, 8, 3, 2, 2, 2}, 2); }
 TEST(FusedChain, DepthwiseWideRows) { run_chain_graph({{1, 4, 9, 130}, 4, 4, 5, 1, 1, 2}, 3); }
@@ -403,6 +541,7 @@ void check_model(const char* file, const std::string& input, Shape shape) {
 TEST(FusedChainModels, MobileNetV2FusedRunEqualsUnfused) { check_model("mobilenet_v2.onnx", "input", {1, 3, 224, 224}); }
 TEST(FusedChainModels, PpOcrV4DetFusedRunEqualsUnfused) { check_model("ppocrv4_det.onnx", "x", {1, 3, 256, 320}); }
 TEST(FusedChainModels, PpOcrV4RecFusedRunEqualsUnfused) { check_model("ppocrv4_rec.onnx", "x", {1, 3, 48, 320}); }
+TEST(FusedChainModels, EfficientNetB0FusedRunEqualsUnfused) { check_model("efficientnet_b0.onnx", "input", {1, 3, 224, 224}); }
 TEST(FusedChainModels, ResNet50FusedRunEqualsUnfused) { check_model("resnet50.onnx", "input", {1, 3, 224, 224}); }
 
 }  // namespace

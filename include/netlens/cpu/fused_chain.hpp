@@ -1,8 +1,8 @@
 // Elementwise chains run in one pass while every intermediate is still written to the activation
 // store: a convolution (or the first elementwise op) computes its output and, in the same loop,
 // every scalar elementwise op that follows it (ReLU6's Clip, PP-OCR's decomposed hard-swish
-// Add/Clip/Mul/Div, folded-BN Mul/Add by scalars), writing each op's output tensor once, while the
-// values are still in cache. The later ops' kernels then find their outputs computed and return.
+// Add/Clip/Mul/Div, folded-BN Mul/Add by scalars, EfficientNet's swish Sigmoid then Mul), writing
+// each op's output tensor once, while the values are still in cache. The later ops' kernels then find their outputs computed and return.
 //
 // Contract (all of it internal to the CPU backend):
 // - Planning (CpuBackend::plan, nodes in graph order): a Conv output or the first fusable op's input
@@ -36,7 +36,8 @@
 namespace netlens::cpu {
 
 struct ChainStep {
-  enum class Op { Add, Sub, Mul, Div, Clip, Relu };
+  // Sigmoid: the shared vectorised logistic of the Sigmoid kernel (src/cpu/elementwise_sigmoid.hpp).
+  enum class Op { Add, Sub, Mul, Div, Clip, Relu, Sigmoid };
   Op op = Op::Relu;
   // Operands: a chain value (0 = head, k + 1 = output of step k), an external tensor (ext >= 0:
   // its index among the chain's externals), or, with both < 0, the scalar.
@@ -45,7 +46,7 @@ struct ChainStep {
     float scalar = 0.f;
     int ext = -1;
   };
-  Operand a, b;  // b unused by Clip and Relu
+  Operand a, b;  // b unused by Clip, Relu and Sigmoid
   float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();  // Clip
   // Which kernel inputs carry chain values a and b (-1: a constant), for the address checks.
   int a_input = -1, b_input = -1;
