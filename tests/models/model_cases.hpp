@@ -37,10 +37,11 @@ inline constexpr std::array<ModelCase, 8> kCases{{
 
 // torchvision CNNs with random weights (scripts/export-torchvision.sh), on random inputs; built
 // only with -DNETLENS_TORCHVISION_TESTS=ON. prep is unused for random inputs.
-inline constexpr std::array<ModelCase, 3> kTorchvisionCases{{
+inline constexpr std::array<ModelCase, 4> kTorchvisionCases{{
     {"resnet50_random_224", "resnet50.onnx", "input", "", 224, 224, Prep::Det, 4567},
     {"mobilenet_v2_random_224", "mobilenet_v2.onnx", "input", "", 224, 224, Prep::Det, 5678},
     {"vgg16_random_224", "vgg16.onnx", "input", "", 224, 224, Prep::Det, 6789},
+    {"efficientnet_b0_random_224", "efficientnet_b0.onnx", "input", "", 224, 224, Prep::Det, 7890},
 }};
 
 // gtest prints a parameter with this (test listings show the case name, not raw bytes).
