@@ -16,6 +16,7 @@
 
 #include "netlens/cpu/fused_chain.hpp"
 #include "nn_common.hpp"
+#include "nn_v16.hpp"
 #include "netlens/runtime/shape_util.hpp"
 #include "netlens/runtime/shapes_nn.hpp"
 
@@ -25,12 +26,6 @@ namespace {
 
 using dnnl::memory;
 using tag = memory::format_tag;
-
-// 16 floats as one GCC vector (one zmm with AVX-512, two ymm or four xmm on the other clones),
-// read and written in place through float pointers (unaligned, may alias the floats).
-typedef float V16 __attribute__((vector_size(64), aligned(4), may_alias));
-#define NETLENS_V16(p) (*reinterpret_cast<V16*>(p))
-#define NETLENS_CV16(p) (*reinterpret_cast<const V16*>(p))
 
 // A blocked conv output (16 channels per position, positions `ps` floats apart: nChw16c or
 // NHWC) to plain rows: tile[c * ldt + q] = src[q * ps + c] for 16 channels and `len` positions.
@@ -43,38 +38,7 @@ void unblock16(const float* src, int64_t ps, int64_t len, float* tile, int64_t l
   for (; q0 + 16 <= len; q0 += 16) {
     V16 r[16];
     for (int j = 0; j < 16; ++j) r[j] = NETLENS_CV16(src + (q0 + j) * ps);
-    // Round b swaps the off-diagonal b x b blocks of every 2b x 2b block: rows i and i + b
-    // exchange the lanes with bit b set in row i against those with it clear in row i + b.
-// __builtin_shufflevector (GCC 12 and clang alike; GCC's __builtin_shuffle is not in clang, which
-// builds the fuzz targets): lane k of the result is lane k of a for indices < 16, of c above.
-#define NETLENS_T_ROUND(B, LO, HI)                                             \
-  for (int i = 0; i < 16; ++i)                                                 \
-    if ((i & (B)) == 0) {                                                      \
-      const V16 a = r[i], c = r[i + (B)];                                      \
-      r[i] = __builtin_shufflevector(a, c, LO);                                \
-      r[i + (B)] = __builtin_shufflevector(a, c, HI);                          \
-    }
-#define NETLENS_LO8 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23
-#define NETLENS_HI8 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
-#define NETLENS_LO4 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27
-#define NETLENS_HI4 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31
-#define NETLENS_LO2 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29
-#define NETLENS_HI2 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31
-#define NETLENS_LO1 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30
-#define NETLENS_HI1 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31
-    NETLENS_T_ROUND(8, NETLENS_LO8, NETLENS_HI8)
-    NETLENS_T_ROUND(4, NETLENS_LO4, NETLENS_HI4)
-    NETLENS_T_ROUND(2, NETLENS_LO2, NETLENS_HI2)
-    NETLENS_T_ROUND(1, NETLENS_LO1, NETLENS_HI1)
-#undef NETLENS_T_ROUND
-#undef NETLENS_LO8
-#undef NETLENS_HI8
-#undef NETLENS_LO4
-#undef NETLENS_HI4
-#undef NETLENS_LO2
-#undef NETLENS_HI2
-#undef NETLENS_LO1
-#undef NETLENS_HI1
+    transpose16(r);
     for (int c = 0; c < 16; ++c) NETLENS_V16(tile + c * ldt + q0) = r[c];
   }
   for (; q0 < len; ++q0)
