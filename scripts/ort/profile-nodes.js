@@ -16,44 +16,9 @@
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { set_tool, fail, load_ort, read_npy, median } = require('./common.js');
 
-function fail(msg, code = 1) {
-  process.stderr.write(`ort/profile-nodes.js: ${msg}\n`);
-  process.exit(code);
-}
-
-function load_ort() {
-  const cache = process.env.NETLENS_CACHE_DIR || path.join(__dirname, '..', '..', '.cache');
-  const where = path.join(cache, 'ort', 'node_modules', 'onnxruntime-node');
-  try {
-    return require(where);
-  } catch (e) {
-    fail(`cannot load onnxruntime-node from ${where} (${e.message.split('\n')[0]}); run scripts/fetch-models.sh`);
-  }
-}
-
-function read_npy_f32(file) {
-  let buf;
-  try {
-    buf = fs.readFileSync(file);
-  } catch (e) {
-    fail(`${file}: cannot read (${e.code || e.message})`);
-  }
-  if (buf.length < 10 || buf.toString('latin1', 0, 6) !== '\x93NUMPY') fail(`${file}: not a .npy file`);
-  const major = buf[6];
-  const hstart = major === 1 ? 10 : 12;
-  const hlen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
-  const header = buf.toString('latin1', hstart, hstart + hlen);
-  if (!/'descr':\s*'<f4'/.test(header)) fail(`${file}: only little-endian float32 .npy inputs are supported here`);
-  const shape = /'shape':\s*\(([^)]*)\)/.exec(header);
-  if (!shape) fail(`${file}: unreadable .npy header`);
-  const dims = shape[1].split(',').map((s) => s.trim()).filter((s) => s.length).map(Number);
-  const off = hstart + hlen, n = dims.reduce((a, b) => a * b, 1);
-  if (buf.length - off !== n * 4) fail(`${file}: ${buf.length - off} data bytes, expected ${n * 4} for shape (${dims})`);
-  const ab = new ArrayBuffer(n * 4);
-  new Uint8Array(ab).set(buf.subarray(off, off + n * 4));
-  return { dims, data: new Float32Array(ab) };
-}
+set_tool('profile-nodes.js');
 
 function parse_args(argv) {
   const usage = 'usage: node profile-nodes.js MODEL.onnx --input NAME=FILE.npy [--threads N] [--runs N] [--warmup N] [--opt all|disabled]';
@@ -86,11 +51,6 @@ function parse_args(argv) {
   return a;
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((x, y) => x - y);
-  const pos = 0.5 * (s.length - 1), lo = Math.floor(pos), hi = Math.min(lo + 1, s.length - 1);
-  return s[lo] + (s[hi] - s[lo]) * (pos - lo);
-};
 
 async function main() {
   const args = parse_args(process.argv.slice(2));
@@ -112,7 +72,8 @@ async function main() {
   const feeds = {};
   for (const inp of args.inputs) {
     if (!session.inputNames.includes(inp.name)) fail(`--input ${inp.name}: model inputs are ${session.inputNames.join(', ')}`, 2);
-    const t = read_npy_f32(inp.file);
+    const t = read_npy(inp.file);
+    if (t.dtype.ort !== 'float32') fail(`${inp.file}: only float32 .npy inputs are supported here`);
     feeds[inp.name] = new ort.Tensor('float32', t.data, t.dims);
   }
   for (const name of session.inputNames) if (!feeds[name]) fail(`no --input for model input '${name}'`, 2);
