@@ -19,6 +19,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
@@ -173,6 +174,14 @@ class DepthwiseConv2d : public Kernel {
     // A streamed chain writes the conv output from the tile with its own outputs (no read for
     // ownership of the output, no read back).
     const bool from_buf = chain && chain->streams();
+    // Plane pieces under 256 floats (EfficientNet's 14x14 and 7x7 layers) are written with normal
+    // stores: few of their 64-byte lines are whole, and the next nodes read the small tensors
+    // from cache (streamed, the 672x14x14 depthwise conv with its swish took 0.45 against 0.35-0.4
+    // ms; 28x28 layers, 784-float pieces, were faster streamed). NETLENS_DW_STREAM_MIN=floats moves it.
+    static const int64_t stream_min = [] {
+      const char* v = std::getenv("NETLENS_DW_STREAM_MIN");
+      return v ? std::atoll(v) : int64_t{256};
+    }();
     const size_t buf_bytes = static_cast<size_t>(g.buf_floats() + taps * 16 + 16) * sizeof(float);
 #pragma omp parallel if (items > 1 && n_ * c * out_plane * taps > 65536)
     {
@@ -197,7 +206,9 @@ class DepthwiseConv2d : public Kernel {
         depthwise_band(xp + (img * c + c0) * in_plane, nc, wk, b16, r0, r1, g, bin, bout, tile);
         for (int64_t k = 0; k < nc; ++k) {
           const int64_t off = (img * c + c0 + k) * out_plane + r0 * g.ow;
-          if (from_buf) {
+          if (from_buf && len < stream_min) {
+            chain->apply_from_cached(tile + k * len, off, len);
+          } else if (from_buf) {
             chain->apply_from(tile + k * len, off, len);
           } else {
             std::memcpy(yp + off, tile + k * len, static_cast<size_t>(len) * sizeof(float));

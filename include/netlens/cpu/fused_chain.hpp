@@ -93,6 +93,11 @@ class Chain {
   void apply_from(const float* head, int64_t off, int64_t len) const {
     apply_chain_steps(steps_, values_.data(), off, len, stream_, ext_.data(), head);
   }
+  // As apply_from, with normal stores even when the chain streams: for executors whose tensors are
+  // small enough to stay in cache for the next node (streaming sends them to memory).
+  void apply_from_cached(const float* head, int64_t off, int64_t len) const {
+    apply_chain_steps(steps_, values_.data(), off, len, false, ext_.data(), head);
+  }
   // Hints the external operands' values over [off, off + len) into the cache (software prefetch):
   // executors that apply the chain to short pieces of many rows (a tile's rows) read the externals
   // in as many separate streams, more than the hardware prefetcher follows; they call this a few
