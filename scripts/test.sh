@@ -25,6 +25,9 @@ bash scripts/fetch-models.sh
 # tests (GoogLeNet, DenseNet-121, a U-Net): a missing model fails its test, it does not skip.
 bash scripts/export-torchvision.sh resnet50 mobilenet_v2 vgg16 efficientnet_b0 vit_b_16 googlenet densenet121
 [[ -s .cache/models/unet.onnx ]] || /usr/bin/python3 scripts/export-unet.py .cache/models/unet.onnx --size 256
+# The torch-exported ViT of the attention and memory tests (test_attention.cpp also makes it when it
+# runs first; the memory tests need it whatever the order).
+[[ -s .cache/models/tinyvit.onnx ]] || /usr/bin/python3 scripts/export-tinyvit.py .cache/models/tinyvit.onnx
 
 junits=()
 failed=0
