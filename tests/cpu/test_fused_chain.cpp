@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <limits>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "cpu_reference.hpp"
@@ -260,6 +261,21 @@ struct ConvSpec {
   int64_t oc, group, k, stride, dilation, pad;
 };
 
+// The reference convolution's geometry for a spec (square kernel, equal pads) and its output shape.
+std::pair<cpuref::Geo, Shape> conv_geometry(const ConvSpec& c) {
+  cpuref::Geo g;
+  Shape y{c.x[0], c.oc};
+  for (int i = 0; i < 2; ++i) {
+    g.k.push_back(c.k);
+    g.s.push_back(c.stride);
+    g.d.push_back(c.dilation);
+    g.pb.push_back(c.pad);
+    g.pe.push_back(c.pad);
+    y.push_back((c.x[2 + i] + 2 * c.pad - ((c.k - 1) * c.dilation + 1)) / c.stride + 1);
+  }
+  return {g, y};
+}
+
 // Conv(spec) -> ReLU6 -> (depthwise: the next conv) ... -> hard-swish with folded-BN scalars; a
 // residual Add of two chain values, a value that is a graph output, and one read by a MaxPool.
 void run_chain_graph(const ConvSpec& c, uint32_t seed) {
@@ -303,16 +319,9 @@ void run_chain_graph(const ConvSpec& c, uint32_t seed) {
   expect_same_bits(first, snapshot(s));
 
   // References: the first conv in double, and the elementwise ops in float32 from the stored inputs.
-  cpuref::Geo g;
-  Shape y{c.x[0], c.oc};
-  for (int i = 0; i < 2; ++i) {
-    g.k.push_back(c.k);
-    g.s.push_back(c.stride);
-    g.d.push_back(c.dilation);
-    g.pb.push_back(c.pad);
-    g.pe.push_back(c.pad);
-    y.push_back((c.x[2 + i] + 2 * c.pad - ((c.k - 1) * c.dilation + 1)) / c.stride + 1);
-  }
+  const std::pair<cpuref::Geo, Shape> geo = conv_geometry(c);
+  const cpuref::Geo& g = geo.first;
+  const Shape& y = geo.second;
   const Tensor& cw = b.g.initializers.at(w);
   const Tensor& cb = b.g.initializers.at(bias);
   EXPECT_LE(rel_l2(first.at(conv), cpuref::conv_ref(x, cw, &cb, c.group, g, y)), 1e-5);
@@ -408,16 +417,9 @@ void run_swish_graph(const ConvSpec& c, uint32_t seed) {
   EXPECT_EQ(cpu::chain_steps_taken() - taken0, 2u * 7) << "the swish chains did not run fused";
   expect_same_bits(first, snapshot(s));
 
-  cpuref::Geo g;
-  Shape y{c.x[0], c.oc};
-  for (int i = 0; i < 2; ++i) {
-    g.k.push_back(c.k);
-    g.s.push_back(c.stride);
-    g.d.push_back(c.dilation);
-    g.pb.push_back(c.pad);
-    g.pe.push_back(c.pad);
-    y.push_back((c.x[2 + i] + 2 * c.pad - ((c.k - 1) * c.dilation + 1)) / c.stride + 1);
-  }
+  const std::pair<cpuref::Geo, Shape> geo = conv_geometry(c);
+  const cpuref::Geo& g = geo.first;
+  const Shape& y = geo.second;
   EXPECT_LE(rel_l2(first.at(conv), cpuref::conv_ref(x, b.g.initializers.at(w), &b.g.initializers.at(bias), c.group, g, y)), 1e-5);
   auto vec = [&](const std::string& n) {
     const Tensor& t = first.at(n);
