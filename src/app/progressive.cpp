@@ -157,16 +157,7 @@ size_t patch_scene(viz::Scene& scene, const std::vector<std::shared_ptr<const Fi
     viz::SceneLayer& L = scene.layers[static_cast<size_t>(i)];
     const viz::SceneLayer& P = p->scene.layers[0];
     if (L.levels != P.levels) continue;
-    if (scene.has_codes() && !p->scene.has_codes()) {
-      // A scene with codes and a piece without (fill_tensor's): the layer's codes are made from the
-      // piece's values into the scene's arrays, the bytes build_scene writes there.
-      viz::CodeTarget t{.layer = 0, .c0 = 0, .c1 = d.C, .level0 = scene.codes0.data() + L.code0_offset};
-      for (int k = 1; k <= L.levels; ++k) {
-        t.max[static_cast<size_t>(k)] = scene.codes_max.data() + L.level_offset[static_cast<size_t>(k)];
-        t.mean[static_cast<size_t>(k)] = scene.codes_mean.data() + L.level_offset[static_cast<size_t>(k)];
-      }
-      viz::write_codes(p->scene, std::span<const viz::CodeTarget>(&t, 1));
-    } else if (scene.has_codes()) {
+    if (scene.has_codes()) {
       // The piece's codes are its layer's alone: level 0 at 0, the pyramids from level_offset[1] = 0
       // on, in the order and sizes the scene's own layer uses.
       if (L.code0_offset + p->scene.codes0.size() > scene.codes0.size()) continue;
@@ -208,10 +199,13 @@ viz::Scene partial_scene(const Session& s, viz::Layout layout, const viz::SceneO
   // The structure scene with the computed layers patched in: the others stay unfilled (drawn in the
   // zero colour, picked as NaN, "not computed" in the window), not zeros that read as values. One
   // piece at a time, so a big cancelled run holds one layer's copy beyond the scene.
+  // The pieces' codes are let go at once (the upload makes them from the values, once).
   viz::Scene sc = structure_scene(std::move(layout), opts);
-  for (const viz::LayerVolume& l : sc.layout.layers) {  // patch_scene changes sc.layers only
-    if (!layer_filled(s, l.tensor.name, done)) continue;
-    patch_scene(sc, {std::make_shared<const FilledTensor>(fill_tensor(s, l.tensor, opts))});
+  for (size_t i = 0; i < sc.layers.size(); ++i) {
+    const viz::VizTensor& t = sc.layout.layers[i].tensor;  // patch_scene changes sc.layers only
+    if (!layer_filled(s, t.name, done)) continue;
+    patch_scene(sc, {std::make_shared<const FilledTensor>(fill_tensor(s, t, opts))});
+    sc.layers[i].codes.reset();
   }
   return sc;
 }

@@ -158,6 +158,7 @@ TEST_F(ProgressiveView, PartialSceneFillsExactlyTheLayersWhoseNodeRan) {
     // Filled: the complete build's values and scale. The others hold no host values (unfilled: drawn
     // in the zero colour, picked as NaN), not zeros that a pick would report as values.
     EXPECT_EQ(part.has_values(static_cast<int>(i)), f) << layout.layers[i].tensor.name;
+    EXPECT_FALSE(part.layers[i].codes) << "a piece kept alive: " << layout.layers[i].tensor.name;
     if (f) {
       EXPECT_TRUE(part.layers[i].values == full.layers[i].values) << layout.layers[i].tensor.name;
       EXPECT_EQ(part.layers[i].scale.lo, full.layers[i].scale.lo) << layout.layers[i].tensor.name;

@@ -73,10 +73,9 @@ struct FilledTensor {
 // Error{Input} for a non-float tensor.
 FilledTensor fill_tensor(const Session& s, const viz::VizTensor& t, const viz::SceneOptions& opts);
 // Copies pieces into `scene` (its layers found by tensor name, with the same C, H, W; others are
-// skipped): values, colour scale and codes. Into a scene with codes they are copied (made from the
-// values for a piece without codes); a scene without codes, such as structure_scene's, keeps the
-// piece for its codes (SceneLayer::codes, which the renderer's upload copies and View::patch_scene
-// then drops; a piece without codes: the renderer makes them from the values). Returns the number of pieces patched in; with `layers`,
+// skipped): values, colour scale and codes. Into a scene with codes they are copied; a scene
+// without codes, such as structure_scene's, keeps the piece for its codes (SceneLayer::codes, which
+// the renderer's upload copies and View::patch_scene then drops). Returns the number of pieces patched in; with `layers`,
 // appends the index of each layer patched (in the pieces' order; a layer given twice, twice): the
 // layers to upload (Renderer::update_layers, View::patch_scene).
 size_t patch_scene(viz::Scene& scene, const std::vector<std::shared_ptr<const FilledTensor>>& pieces,
