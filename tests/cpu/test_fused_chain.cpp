@@ -261,6 +261,22 @@ struct ConvSpec {
   int64_t oc, group, k, stride, dilation, pad;
 };
 
+// Runs `g` on x once (the first run executes every op on its own) and twice more (fused chains);
+// checks that the fused runs give the first run's bits. Returns the first run's tensors and the chain
+// steps the two fused runs took.
+std::pair<std::map<std::string, Tensor>, uint64_t> first_then_fused(const Graph& g, const Tensor& x) {
+  auto backend = make_cpu_backend();
+  Session s(g, {backend.get()});
+  s.run({{"x", x}});
+  std::map<std::string, Tensor> first = snapshot(s);
+  const uint64_t taken0 = cpu::chain_steps_taken();
+  s.run({{"x", x}});
+  s.run({{"x", x}});
+  const uint64_t taken = cpu::chain_steps_taken() - taken0;
+  expect_same_bits(first, snapshot(s));
+  return {std::move(first), taken};
+}
+
 // The reference convolution's geometry for a spec (square kernel, equal pads) and its output shape.
 std::pair<cpuref::Geo, Shape> conv_geometry(const ConvSpec& c) {
   cpuref::Geo g;
@@ -304,19 +320,13 @@ void run_chain_graph(const ConvSpec& c, uint32_t seed) {
   b.output(relu6);
   b.output(r);
 
-  auto backend = make_cpu_backend();
-  Session s(b.g, {backend.get()});
   const Tensor x = random_input(c.x, seed + 100);
-  s.run({{"x", x}});
-  const auto first = snapshot(s);
-  const uint64_t taken0 = cpu::chain_steps_taken();
-  s.run({{"x", x}});
-  s.run({{"x", x}});
-  const uint64_t taken = cpu::chain_steps_taken() - taken0;
+  const auto fused = first_then_fused(b.g, x);
+  const std::map<std::string, Tensor>& first = fused.first;
+  const uint64_t taken = fused.second;
   // Per run: relu6 (1) after conv 1; 8 steps + the residual Add (9) after conv 2; the second chain's
   // executor is its Add, its Clip/Mul/Div/Relu (4) are taken.
   EXPECT_EQ(taken, 2u * (1 + 9 + 4)) << "the chains did not run fused";
-  expect_same_bits(first, snapshot(s));
 
   // References: the first conv in double, and the elementwise ops in float32 from the stored inputs.
   const std::pair<cpuref::Geo, Shape> geo = conv_geometry(c);
@@ -405,17 +415,12 @@ void run_swish_graph(const ConvSpec& c, uint32_t seed) {
   const std::string scale = b.node("Mul", {sw2, b.node("Sigmoid", {fc2})});
   b.output(scale);
 
-  auto backend = make_cpu_backend();
-  Session s(b.g, {backend.get()});
   const Tensor x = random_input(c.x, seed + 100);
-  s.run({{"x", x}});
-  const auto first = snapshot(s);
-  const uint64_t taken0 = cpu::chain_steps_taken();
-  s.run({{"x", x}});
-  s.run({{"x", x}});
+  const auto fused = first_then_fused(b.g, x);
+  const std::map<std::string, Tensor>& first = fused.first;
+  const uint64_t taken = fused.second;
   // Per run: Sigmoid and Mul after each of conv, dw and fc1 (6), Sigmoid after fc2 (1).
-  EXPECT_EQ(cpu::chain_steps_taken() - taken0, 2u * 7) << "the swish chains did not run fused";
-  expect_same_bits(first, snapshot(s));
+  EXPECT_EQ(taken, 2u * 7) << "the swish chains did not run fused";
 
   const std::pair<cpuref::Geo, Shape> geo = conv_geometry(c);
   const cpuref::Geo& g = geo.first;
