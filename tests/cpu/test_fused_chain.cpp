@@ -292,16 +292,23 @@ std::pair<cpuref::Geo, Shape> conv_geometry(const ConvSpec& c) {
   return {g, y};
 }
 
+// The spec's Conv on a graph input "x" of shape c.x, its weights and bias made by the builder (seeded):
+// returns the conv's output; w and bias get the initializers' names.
+std::string spec_conv(GraphBuilder& b, const ConvSpec& c, uint32_t seed, std::string& w, std::string& bias) {
+  b.seed = seed;
+  b.input("x", c.x);
+  w = b.weight({c.oc, c.x[1] / c.group, c.k, c.k}, 0.5f);
+  bias = b.weight({c.oc}, 0.2f);
+  const std::vector<int64_t> s2{c.stride, c.stride}, d2{c.dilation, c.dilation}, p4(4, c.pad);
+  return b.node("Conv", {"x", w, bias}, {{"group", c.group}, {"strides", s2}, {"dilations", d2}, {"pads", p4}});
+}
+
 // Conv(spec) -> ReLU6 -> (depthwise: the next conv) ... -> hard-swish with folded-BN scalars; a
 // residual Add of two chain values, a value that is a graph output, and one read by a MaxPool.
 void run_chain_graph(const ConvSpec& c, uint32_t seed) {
   GraphBuilder b;
-  b.seed = seed;
-  b.input("x", c.x);
-  const int64_t ic = c.x[1];
-  const std::string w = b.weight({c.oc, ic / c.group, c.k, c.k}, 0.5f), bias = b.weight({c.oc}, 0.2f);
-  const std::vector<int64_t> s2{c.stride, c.stride}, d2{c.dilation, c.dilation}, p4(4, c.pad);
-  const std::string conv = b.node("Conv", {"x", w, bias}, {{"group", c.group}, {"strides", s2}, {"dilations", d2}, {"pads", p4}});
+  std::string w, bias;
+  const std::string conv = spec_conv(b, c, seed, w, bias);
   const std::string relu6 = b.node("Clip", {conv, b.scalar(0.f), b.scalar(6.f)});
   // A second conv whose output runs PP-OCR's chain: Mul(w0) -> Add(w1) -> hard-swish -> Mul -> Add.
   const std::string w2 = b.weight({c.oc, 1, 3, 3}, 0.5f);
@@ -396,12 +403,8 @@ TEST(FusedChain, SigmoidStepEqualsSigmoidKernelBitForBit) {
 // the conv matches the double reference and the swish its definition from the stored tensors.
 void run_swish_graph(const ConvSpec& c, uint32_t seed) {
   GraphBuilder b;
-  b.seed = seed;
-  b.input("x", c.x);
-  const int64_t ic = c.x[1];
-  const std::string w = b.weight({c.oc, ic / c.group, c.k, c.k}, 0.5f), bias = b.weight({c.oc}, 0.2f);
-  const std::vector<int64_t> s2{c.stride, c.stride}, d2{c.dilation, c.dilation}, p4(4, c.pad);
-  const std::string conv = b.node("Conv", {"x", w, bias}, {{"group", c.group}, {"strides", s2}, {"dilations", d2}, {"pads", p4}});
+  std::string w, bias;
+  const std::string conv = spec_conv(b, c, seed, w, bias);
   const std::string sig = b.node("Sigmoid", {conv});
   const std::string sw = b.node("Mul", {conv, sig});
   const std::string dw = b.node("Conv", {sw, b.weight({c.oc, 1, 3, 3}, 0.5f)}, {{"group", c.oc}, {"pads", std::vector<int64_t>{1, 1, 1, 1}}});
