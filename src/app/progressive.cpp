@@ -135,13 +135,25 @@ ProgressiveReport render_progressive(Session& s, const std::map<std::string, Ten
 }
 
 // ------------------------------------------------------------------------------------------------
-FilledTensor fill_tensor(const Session& s, const viz::VizTensor& t, const viz::SceneOptions& opts) {
+FilledTensor fill_tensor(const Session& s, const viz::VizTensor& t, const viz::SceneOptions& opts, bool with_codes) {
   viz::Layout one;
   one.layers.push_back(viz::LayerVolume{.tensor = t, .dims = viz::volume_dims(t)});
+  const auto fetch = viz::value_fetch(s, viz::ValueMode::Activation);
   // Values and codes, on the caller's thread (the run's, below the window's priority): patched into
   // a structure scene the codes ride along (SceneLayer::codes) and the renderer copies them instead
   // of making them on the window's thread (ISNet: ~70 ms a big layer, a visible stall).
-  return FilledTensor{t.name, viz::build_scene(std::move(one), viz::value_fetch(s, viz::ValueMode::Activation), opts)};
+  if (with_codes) return FilledTensor{t.name, viz::build_scene(std::move(one), fetch, opts)};
+  // Without: the borrowed build (scale and pyramid depths, the store read in place), then the values
+  // copied, since the session may run again while the piece lives.
+  viz::SceneOptions o = opts;
+  o.borrow_values = true;
+  viz::Scene sc = viz::build_scene(std::move(one), fetch, o);
+  std::vector<float> scratch;
+  const std::span<const float> f = sc.floats(0, scratch);
+  sc.layers[0].values.assign(f.begin(), f.end());
+  sc.layers[0].source = Tensor();
+  sc.options = opts;
+  return FilledTensor{t.name, std::move(sc)};
 }
 
 size_t patch_scene(viz::Scene& scene, const std::vector<std::shared_ptr<const FilledTensor>>& pieces,
@@ -199,13 +211,11 @@ viz::Scene partial_scene(const Session& s, viz::Layout layout, const viz::SceneO
   // The structure scene with the computed layers patched in: the others stay unfilled (drawn in the
   // zero colour, picked as NaN, "not computed" in the window), not zeros that read as values. One
   // piece at a time, so a big cancelled run holds one layer's copy beyond the scene.
-  // The pieces' codes are let go at once (the upload makes them from the values, once).
+  // Pieces without codes: the upload makes them from the values, once.
   viz::Scene sc = structure_scene(std::move(layout), opts);
-  for (size_t i = 0; i < sc.layers.size(); ++i) {
-    const viz::VizTensor& t = sc.layout.layers[i].tensor;  // patch_scene changes sc.layers only
-    if (!layer_filled(s, t.name, done)) continue;
-    patch_scene(sc, {std::make_shared<const FilledTensor>(fill_tensor(s, t, opts))});
-    sc.layers[i].codes.reset();
+  for (const viz::LayerVolume& l : sc.layout.layers) {  // patch_scene changes sc.layers only
+    if (!layer_filled(s, l.tensor.name, done)) continue;
+    patch_scene(sc, {std::make_shared<const FilledTensor>(fill_tensor(s, l.tensor, opts, /*with_codes=*/false))});
   }
   return sc;
 }

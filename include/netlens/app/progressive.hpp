@@ -71,7 +71,10 @@ struct FilledTensor {
 };
 // Builds the piece of tensor `t` from the session's activations (its producer has run).
 // Error{Input} for a non-float tensor.
-FilledTensor fill_tensor(const Session& s, const viz::VizTensor& t, const viz::SceneOptions& opts);
+// With `with_codes` false the piece holds values, scale and pyramid depths only, for a scene without
+// codes that is uploaded at once (its renderer makes the codes from the values: the same bytes);
+// patch_scene into a scene with codes needs pieces with codes.
+FilledTensor fill_tensor(const Session& s, const viz::VizTensor& t, const viz::SceneOptions& opts, bool with_codes = true);
 // Copies pieces into `scene` (its layers found by tensor name, with the same C, H, W; others are
 // skipped): values, colour scale and codes. Into a scene with codes they are copied; a scene
 // without codes, such as structure_scene's, keeps the piece for its codes (SceneLayer::codes, which
