@@ -4,19 +4,28 @@
 # PP-OCRv4 det (800x608) and rec (320x48), and ResNet-50 / MobileNetV2 converted to float16
 # (scripts/convert-float16.py, written once under $NETLENS_CACHE_DIR/bench).
 #
-#   scripts/bench-vs-ort.sh [--runs N] [--warmup N] [--threads N] [--netlens PATH] [--models A,B,...]
+#   scripts/bench-vs-ort.sh [--runs N] [--warmup N] [--threads N] [--wait spin|passive] [--netlens PATH]
+#                           [--models A,B,...]
 #
 # --models picks cases by label prefix (e.g. --models resnet50,ppocrv4_det); default: all but the
 # opt-in ones: isnet_fp16 (IMG.LY's float16 ISNet at 1024x1024, ~2-10 s a run: pass
 # --models isnet_fp16 --runs 3 --warmup 1).
 # netlens: `netlens bench MODEL --backend cpu --input NAME=FILE.npy --runs N --warmup N --json`
-#   with OMP_NUM_THREADS=N (its CPU backend and oneDNN use OpenMP) and OMP_WAIT_POLICY=PASSIVE unless
-#   set otherwise: with spinning OpenMP threads, any other load on the machine makes runs up to 20x
-#   slower and the spread huge (measured: ResNet-50 2.5 s median active vs 0.15 s passive).
+#   with OMP_NUM_THREADS=N (its CPU backend and oneDNN use OpenMP).
 # onnxruntime: scripts/ort/run.js --bench N --threads N, once with all graph optimisations (its
 #   normal mode, fusing Conv+BN+activation and keeping nothing) and once with none (no fusion;
-#   closer to what netlens does, which keeps every tensor of the original graph); with --no-spin
-#   (no spin-waiting threads) when netlens runs with OMP_WAIT_POLICY=PASSIVE, so both wait alike.
+#   closer to what netlens does, which keeps every tensor of the original graph).
+# --wait spin (default): each engine waits as it does by default: netlens with libgomp's default
+#   policy (OMP_WAIT_POLICY unset: an idle thread spins GOMP_SPINCOUNT=300000 rounds, then sleeps),
+#   onnxruntime spinning (allow_spinning=1).
+# --wait passive: netlens with OMP_WAIT_POLICY=PASSIVE, onnxruntime with allow_spinning=0, for a
+#   loaded machine (spinning threads then make runs up to 20x slower: ResNet-50 2.5 s median active
+#   vs 0.15 s passive, measured in session 1). The two are not alike: onnxruntime's calling thread
+#   still spins until its workers finish a parallel section, while every libgomp thread, the
+#   calling one too, sleeps at once, so each parallel region costs netlens two futex wake-ups
+#   (MobileNetV2, 2 threads, SPR VM, session 10: netlens 14.3 ms passive, 6.3 ms spinning, 11.2 ms
+#   with 1 thread; onnxruntime 4.6 ms no-spin, 3.5 ms spinning).
+#   An OMP_WAIT_POLICY in the environment sets netlens' policy in either mode.
 # First run: netlens `infer` once (its "time" line: load, prepare, first run) against onnxruntime's
 #   session creation (optimisations all) and first run, from the same --bench process.
 # Inputs are seeded uniform random tensors in [-1, 1] (latency does not depend on the pixels), written
@@ -28,12 +37,13 @@
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="${NETLENS_CACHE_DIR:-$repo/.cache}"
-runs=20 warmup=3 threads=2 netlens="${NETLENS_BIN:-}" only=""
+runs=20 warmup=3 threads=2 netlens="${NETLENS_BIN:-}" only="" wait=spin
 while [[ $# -gt 0 ]]; do
   case $1 in
     --runs) runs=${2:?}; shift 2 ;;
     --warmup) warmup=${2:?}; shift 2 ;;
     --threads) threads=${2:?}; shift 2 ;;
+    --wait) wait=${2:?}; shift 2 ;;
     --netlens) netlens=${2:?}; shift 2 ;;
     --models) only=${2:?}; shift 2 ;;
     -h|--help) sed -n '2,/^set /{/^#/p}' "$0"; exit 0 ;;
@@ -50,9 +60,15 @@ fi
 [[ -d "$cache/ort/node_modules/onnxruntime-node" ]] ||
   { echo "bench-vs-ort: onnxruntime-node is missing; run scripts/fetch-models.sh" >&2; exit 1; }
 run_js="$repo/scripts/ort/run.js"
-omp_wait="${OMP_WAIT_POLICY:-PASSIVE}"
+# netlens' environment: OMP_WAIT_POLICY only where set (unset is libgomp's bounded spin).
+omp_env=()
 ort_spin=()
-[[ ${omp_wait,,} == passive ]] && ort_spin=(--no-spin)
+case $wait in
+  spin) [[ -n ${OMP_WAIT_POLICY:-} ]] && omp_env=(OMP_WAIT_POLICY="$OMP_WAIT_POLICY") ;;
+  passive) omp_env=(OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"); ort_spin=(--no-spin) ;;
+  *) echo "bench-vs-ort: --wait takes spin or passive, not $wait" >&2; exit 2 ;;
+esac
+wait_label="netlens ${omp_env[*]:-libgomp default wait}, ort ${ort_spin[*]:-spinning}"
 export NETLENS_CACHE_DIR="$cache"
 
 # name  model file  input name  input shape  (a model file named *_fp16.onnx is converted from the
@@ -115,11 +131,11 @@ for c in "${cases[@]}"; do
   [[ -f $input ]] || write_npy "$input" "$shape"
   echo "bench-vs-ort: $label: netlens first run, then $runs runs ($threads threads)" >&2
   t0=$(date +%s%N)
-  nt=$(OMP_NUM_THREADS=$threads OMP_WAIT_POLICY=$omp_wait "$netlens" infer "$model" --backend cpu --input "$iname=$input" --quiet |
+  nt=$(env OMP_NUM_THREADS="$threads" "${omp_env[@]}" "$netlens" infer "$model" --backend cpu --input "$iname=$input" --quiet |
          sed -n 's/^time *load \([0-9.]*\) ms, prepare \([0-9.]*\) ms, run \([0-9.]*\) ms$/\1 \2 \3/p') ||
     { echo "bench-vs-ort: netlens infer failed on $label" >&2; exit 1; }
   nwall=$(( ($(date +%s%N) - t0) / 1000000 ))
-  nl=$(OMP_NUM_THREADS=$threads OMP_WAIT_POLICY=$omp_wait "$netlens" bench "$model" --backend cpu --input "$iname=$input" --runs "$runs" \
+  nl=$(env OMP_NUM_THREADS="$threads" "${omp_env[@]}" "$netlens" bench "$model" --backend cpu --input "$iname=$input" --runs "$runs" \
          --warmup "$warmup" --json | tail -n 1) || { echo "bench-vs-ort: netlens bench failed on $label" >&2; exit 1; }
   echo "bench-vs-ort: $label: onnxruntime (all optimisations, then none)" >&2
   oa=$(node "$run_js" "$model" - --input "$iname=$input" --threads "$threads" --bench "$runs" --warmup "$warmup" --opt all "${ort_spin[@]}")
@@ -137,7 +153,7 @@ for c in "${cases[@]}"; do
              "$(awk -v a="$nm" -v b="$dm" 'BEGIN{print a/b}')")")
 done
 [[ ${#rows[@]} -gt 0 ]] || { echo "bench-vs-ort: no model to benchmark" >&2; exit 1; }
-echo "CPU, $threads threads (netlens OMP_WAIT_POLICY=$omp_wait, ort ${ort_spin[*]:-spinning}), $runs runs after $warmup warm-up; median ± half the p10-p90 range, ms; ratio = netlens / ort"
+echo "CPU, $threads threads ($wait_label), $runs runs after $warmup warm-up; median ± half the p10-p90 range, ms; ratio = netlens / ort"
 printf '%-22s %-19s %-19s %-19s %8s %8s\n' model "netlens" "ort (opt all)" "ort (opt none)" "vs all" "vs none"
 printf '%s\n' "${rows[@]}"
 echo
