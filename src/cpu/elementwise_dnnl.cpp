@@ -60,40 +60,6 @@ FloatFn dnnl_eltwise(Eltwise kind, int64_t n, float alpha) {
   }
 }
 
-FloatFn dnnl_erf(int64_t n) {
-  FloatFn gelu = dnnl_eltwise(Eltwise::GeluErf, n);
-  if (!gelu) return {};
-  return [gelu, n](const float* x, float* y) {
-    constexpr float kSqrt2 = 1.41421356237309504880f;
-#pragma omp parallel for simd schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; ++i) y[i] = x[i] * kSqrt2;
-    gelu(y, y);  // y = z * Phi(z), in place
-#pragma omp parallel for simd schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; ++i) {
-      const float a = x[i];
-      const float t = a * a;
-      // Taylor series of erf to x^15 (truncation error < 1e-10 at |x| = 0.5).
-      float p = -1.492565035840625e-05f;
-      p = p * t + 0.00012055332981789664f;
-      p = p * t - 0.0008548327023450852f;
-      p = p * t + 0.005223977625442188f;
-      p = p * t - 0.026866170645131252f;
-      p = p * t + 0.11283791670955126f;
-      p = p * t - 0.37612638903183754f;
-      p = p * t + 1.1283791670955126f;
-      const float small = a * p;
-      const float large = 2.f * y[i] / (a * kSqrt2) - 1.f;
-      const float sat = std::copysign(1.f, a);
-      const float ax = std::fabs(a);
-      // Branch-free selects (so the loop vectorises). NaN fails both comparisons and keeps
-      // `large`, which is NaN.
-      float r = ax < 0.5f ? small : large;
-      r = ax >= 4.f ? sat : r;
-      y[i] = r;
-    }
-  };
-}
-
 FloatFn dnnl_softmax(int64_t outer, int64_t n, int64_t inner, bool log) {
   if (outer * n * inner < kMinElements) return {};
   try {

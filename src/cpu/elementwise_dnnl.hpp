@@ -19,11 +19,6 @@ using FloatFn = std::function<void(const float* x, float* y)>;
 // y = f(x) over n elements; `alpha` is Elu's alpha.
 FloatFn dnnl_eltwise(Eltwise kind, int64_t n, float alpha = 0.f);
 
-// erf over n elements, vectorised: a Taylor polynomial for |x| < 0.5, and above it the identity
-// erf(x) = 2 Phi(sqrt(2) x) - 1 with Phi(z) = gelu_erf(z) / z from oneDNN (no cancellation there
-// since |erf| > 0.52); +-1 beyond |x| >= 4 where erf rounds to +-1 in float32.
-FloatFn dnnl_erf(int64_t n);
-
 // Softmax or LogSoftmax over dim 1 of a row-major [outer, n, inner] tensor.
 FloatFn dnnl_softmax(int64_t outer, int64_t n, int64_t inner, bool log);
 

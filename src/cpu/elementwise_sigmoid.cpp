@@ -4,15 +4,14 @@
 // these types), so every element, tail included, runs the same instruction sequence.
 #include "elementwise_sigmoid.hpp"
 
+#include "elementwise_vexp.hpp"
+
 #include <algorithm>
 #include <cstring>
 
 namespace netlens::cpu::ew {
 
 namespace {
-
-typedef float VF __attribute__((vector_size(64)));
-typedef int32_t VI __attribute__((vector_size(64)));
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_THREAD__)
 #define NETLENS_SIGMOID_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
@@ -42,24 +41,8 @@ void sigmoid_floats(const float* x, float* y, int64_t n) {
     const VI zv = (VI)z;
     const VI zc = (zv & ~under) | ((VI)zero & under);
     z = (VF)zc;  // 0 where flushed (its lanes are zeroed below)
-    // exp(z) = 2^k * exp(r), k = round(z / ln 2) (the 1.5 * 2^23 shift rounds to nearest),
-    // r = z - k ln 2 in two parts (Cephes expf).
-    constexpr float kShift = 12582912.f;
-    const VF t = z * 1.44269504088896341f + kShift;
-    const VF k = t - kShift;
-    VF r = z - k * 0.693359375f;
-    r = r - k * -2.12194440e-4f;
-    VF p = zero + 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    VF e = p * (r * r) + r + 1.f;
-    // 2^k: k in [-126, 0] here, its exponent field k + 127 (the shifted t holds k in its low bits).
-    const VI kb = (VI)t - 0x4B400000;
-    const VI pow2b = (kb + 127) << 23;
-    e = e * (VF)pow2b;
+    VF e;
+    exp_nonpositive(z, e);
     const VI eb = (VI)e & ~under;
     e = (VF)eb;
     // x >= 0: 1 / (1 + e); below: e / (1 + e). NaN: e is NaN, and so is the result.

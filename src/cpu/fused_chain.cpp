@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "elementwise_erf.hpp"
 #include "elementwise_sigmoid.hpp"
 
 namespace netlens::cpu {
@@ -49,6 +50,9 @@ void step_block(const ChainStep& s, const float* x, float sa, const float* y, fl
     case Op::Sigmoid:
       // The Sigmoid kernel's own function (bits independent of the range split).
       ew::sigmoid_floats(x, o, m);
+      return;
+    case Op::Erf:
+      ew::erf_floats(x, o, m);  // as the Erf kernel
       return;
     default: break;
   }
@@ -317,7 +321,7 @@ std::unique_ptr<Kernel> ChainPlanner::plan_step(const NodeContext& ctx,
   const std::string& op = ctx.node.op_type;
   static const std::map<std::string, Op> ops = {{"Add", Op::Add}, {"Sub", Op::Sub}, {"Mul", Op::Mul},
                                                 {"Div", Op::Div}, {"Clip", Op::Clip}, {"Relu", Op::Relu},
-                                                {"Sigmoid", Op::Sigmoid}};
+                                                {"Sigmoid", Op::Sigmoid}, {"Erf", Op::Erf}};
   auto it = ops.find(op);
   if (!fusion_enabled() || it == ops.end() || !is_default_domain(ctx.node.domain) || ctx.outputs.size() != 1 ||
       ctx.node.outputs.empty() || ctx.node.outputs[0].empty() || !all_f32(ctx))
@@ -325,7 +329,7 @@ std::unique_ptr<Kernel> ChainPlanner::plan_step(const NodeContext& ctx,
   const Shape& shape = ctx.outputs[0].shape;
   ChainStep s;
   s.op = it->second;
-  const bool binary = s.op != Op::Clip && s.op != Op::Relu && s.op != Op::Sigmoid;
+  const bool binary = s.op != Op::Clip && s.op != Op::Relu && s.op != Op::Sigmoid && s.op != Op::Erf;
   if (binary && (ctx.inputs.size() != 2 || ctx.opset < 7)) return nullptr;  // legacy broadcast: not here
   if (!binary) {
     if (ctx.inputs.empty()) return nullptr;

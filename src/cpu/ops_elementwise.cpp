@@ -18,6 +18,7 @@
 
 #include "elementwise_common.hpp"
 #include "elementwise_dnnl.hpp"
+#include "elementwise_erf.hpp"
 #include "elementwise_sigmoid.hpp"
 
 namespace netlens::cpu {
@@ -80,39 +81,37 @@ float softplus(float x) {
   return x > 0.f ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
 }
 
-void register_float_unary(CpuOpTable& t) {
-  // Lambdas, not function pointers, so the loops inline them.
-  // Sigmoid: the vectorised function the fused chains' Sigmoid step also uses (fused and unfused
-  // runs give the same bits; oneDNN's logistic would not be reproducible in a chain step).
-  t["Sigmoid"] = make_op(kFloat, [](const NodeContext&) -> KernelFn {
-    return [](std::span<const TensorView> in, std::span<const TensorView> out) {
-      require_f32(in[0], "Sigmoid");
+// A float32 op computed by one of the shared vectorised functions (elementwise_sigmoid.hpp,
+// elementwise_erf.hpp) over 16K-element chunks, in parallel. Their results do not depend on the
+// split, so the fused chains' steps, which call them on other ranges, give the same bits.
+void add_shared_float_fn(CpuOpTable& t, const char* name, void (*fn)(const float*, float*, int64_t)) {
+  t[name] = make_op(kFloat, [name, fn](const NodeContext&) -> KernelFn {
+    return [name, fn](std::span<const TensorView> in, std::span<const TensorView> out) {
+      require_f32(in[0], name);
       const float* x = in_ptr<float>(in[0]);
       float* y = out_ptr<float>(out[0]);
       const int64_t n = out[0].numel();
       constexpr int64_t kChunk = 16384;
       const int64_t chunks = (n + kChunk - 1) / kChunk;
 #pragma omp parallel for schedule(static) if (chunks > 1)
-      for (int64_t c = 0; c < chunks; ++c) sigmoid_floats(x + c * kChunk, y + c * kChunk, std::min(kChunk, n - c * kChunk));
+      for (int64_t c = 0; c < chunks; ++c) fn(x + c * kChunk, y + c * kChunk, std::min(kChunk, n - c * kChunk));
     };
   });
+}
+
+void register_float_unary(CpuOpTable& t) {
+  // Lambdas, not function pointers, so the loops inline them.
+  // Sigmoid: the vectorised function the fused chains' Sigmoid step also uses (fused and unfused
+  // runs give the same bits; oneDNN's logistic would not be reproducible in a chain step).
+  add_shared_float_fn(t, "Sigmoid", sigmoid_floats);
   add_float_fn(t, "Tanh", [](float x) { return std::tanh(x); }, Eltwise::Tanh);
   // No oneDNN path: its soft_relu is off by ~2e-6 absolute (and negative) for x < -15.
   add_float_fn(t, "Softplus", [](float x) { return softplus(x); });
   add_float_fn(t, "Softsign", [](float x) { return x / (1.f + std::fabs(x)); });
   add_float_fn(t, "Mish", [](float x) { return x * std::tanh(softplus(x)); }, Eltwise::Mish);
-  // Erf: GELU decomposed by exporters (Div, Erf, Add, Mul, Mul) makes it hot in transformers.
-  t["Erf"] = make_op(kFloat, [](const NodeContext& ctx) -> KernelFn {
-    if (FloatFn fn = dnnl_erf(numel(ctx.inputs.at(0).shape)))
-      return [fn](std::span<const TensorView> in, std::span<const TensorView> out) {
-        require_f32(in[0], "Erf");
-        fn(in_ptr<float>(in[0]), out_ptr<float>(out[0]));
-      };
-    return [](std::span<const TensorView> in, std::span<const TensorView> out) {
-      require_f32(in[0], "Erf");
-      unary_flat<float, float>(in[0], out[0], [](float x) { return std::erf(x); });
-    };
-  });
+  // Erf: GELU decomposed by exporters (Div, Erf, Add, Mul, Mul) makes it hot in transformers; the
+  // chains' Erf step uses the same function, so the whole GELU fuses into one pass.
+  add_shared_float_fn(t, "Erf", erf_floats);
   add_float_fn(t, "Sqrt", [](float x) { return std::sqrt(x); });
   add_float_fn(t, "Exp", [](float x) { return std::exp(x); }, Eltwise::Exp);
   add_float_fn(t, "Log", [](float x) { return std::log(x); });

@@ -11,7 +11,8 @@
 //   reference (relative L2 <= 1e-5, as tests/cpu/test_nn_ops.cpp) and the elementwise tensors the
 //   float32 definitions applied to the conv output (exact).
 // - EfficientNet's swish (Sigmoid, Mul) after dense and depthwise convs and in squeeze-excitation
-//   blocks: fused runs equal the unfused first run, bit for bit.
+//   blocks, and a transformer's GELU (Div, Erf, Add, Mul, Mul): fused runs equal the unfused first
+//   run, bit for bit.
 // - MobileNetV2, EfficientNet-B0, ResNet-50 and PP-OCRv4 det/rec (scripts/fetch-models.sh): the fused second run equals the
 //   unfused first run on every tensor, bit for bit (the first run is what the onnxruntime model
 //   tests check).
@@ -46,6 +47,7 @@ float ref_step(Op op, float a, float b, float lo, float hi) {
     case Op::Clip: return std::isnan(a) ? a : std::min(std::max(a, lo), hi);
     case Op::Relu: return std::isnan(a) ? a : (a < 0.f ? 0.f : a);
     case Op::Sigmoid: break;  // not an exact float expression: SigmoidStepEqualsSigmoidKernel
+    case Op::Erf: break;      // nor this one: GeluChainEqualsUnfusedAndDefinitions
   }
   return 0.f;
 }
@@ -546,6 +548,51 @@ void check_model(const char* file, const std::string& input, Shape shape) {
   s.run({{input, x}});
   EXPECT_GT(cpu::chain_steps_taken() - taken0, 20u) << "no chain ran fused";
   expect_same_bits(first, snapshot(s));
+}
+
+// A transformer's GELU as exporters write it, x * (1 + erf(x / sqrt2)) * 0.5 = Div, Erf, Add, Mul,
+// Mul: one chain headed by the Div whose Erf, Add and Muls are taken. Fused runs equal the unfused
+// first run bit for bit (over 16-element tails and the 16K chunks of the kernels); the stored Erf is
+// within 4 ulps of double erf (NaN, +-inf, +-0 included), the other tensors equal their float32
+// definitions applied to the stored inputs.
+TEST(FusedChain, GeluChainEqualsUnfusedAndDefinitions) {
+  GraphBuilder b;
+  const Shape shape{1, 37, 1001};
+  b.input("x", shape);
+  const std::string div = b.node("Div", {"x", b.scalar(1.41421354f)});
+  const std::string erf = b.node("Erf", {div});
+  const std::string add = b.node("Add", {erf, b.scalar(1.f)});
+  const std::string mul = b.node("Mul", {"x", add});
+  const std::string gelu = b.node("Mul", {mul, b.scalar(0.5f)});
+  b.output(gelu);
+  std::vector<float> xv = random_values(static_cast<size_t>(numel(shape)), 77, 7.f);
+  const float specials[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity(), -0.f, 0.f, 1.41421354f, -1.4142137f, 5.657f,
+                            -5.6568542f, 1e-30f, -1e-38f};
+  for (size_t i = 0; i < std::size(specials); ++i) xv[i * 4099 % xv.size()] = specials[i];
+  const auto fused = first_then_fused(b.g, Tensor::from_f32(shape, xv));
+  EXPECT_EQ(fused.second, 2u * 4) << "the GELU chain did not run fused";
+  const std::map<std::string, Tensor>& first = fused.first;
+  const float* d = first.at(div).data_as<float>();
+  const float* e = first.at(erf).data_as<float>();
+  const float* a = first.at(add).data_as<float>();
+  const float* m = first.at(mul).data_as<float>();
+  const float* g = first.at(gelu).data_as<float>();
+  for (size_t i = 0; i < xv.size(); ++i) {
+    ASSERT_TRUE(same_bits(d[i], xv[i] / 1.41421354f)) << i;
+    if (std::isnan(d[i])) {
+      ASSERT_TRUE(std::isnan(e[i])) << i;
+    } else {
+      const double want = std::erf(static_cast<double>(d[i]));
+      const float w = static_cast<float>(std::fabs(want));
+      const double ulp = std::min(std::nextafter(w, INFINITY) - w, w - std::nextafter(w, 0.f));
+      ASSERT_LE(std::fabs(e[i] - want), 4 * ulp) << "erf(" << d[i] << ") = " << e[i] << ", want " << want;
+      ASSERT_EQ(std::signbit(e[i]), std::signbit(d[i])) << "erf(" << d[i] << ")";
+    }
+    ASSERT_TRUE(same_bits(a[i], e[i] + 1.f)) << i;
+    ASSERT_TRUE(same_bits(m[i], xv[i] * a[i])) << i;
+    ASSERT_TRUE(same_bits(g[i], m[i] * 0.5f)) << i;
+  }
 }
 
 TEST(FusedChainModels, MobileNetV2FusedRunEqualsUnfused) { check_model("mobilenet_v2.onnx", "input", {1, 3, 224, 224}); }

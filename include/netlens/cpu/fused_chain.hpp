@@ -1,7 +1,8 @@
 // Elementwise chains run in one pass while every intermediate is still written to the activation
 // store: a convolution (or the first elementwise op) computes its output and, in the same loop,
 // every scalar elementwise op that follows it (ReLU6's Clip, PP-OCR's decomposed hard-swish
-// Add/Clip/Mul/Div, folded-BN Mul/Add by scalars, EfficientNet's swish Sigmoid then Mul), writing
+// Add/Clip/Mul/Div, folded-BN Mul/Add by scalars, EfficientNet's swish Sigmoid then Mul, a
+// transformer's GELU Div/Erf/Add/Mul/Mul), writing
 // each op's output tensor once, while the values are still in cache. The later ops' kernels then find their outputs computed and return.
 //
 // Contract (all of it internal to the CPU backend):
@@ -36,8 +37,9 @@
 namespace netlens::cpu {
 
 struct ChainStep {
-  // Sigmoid: the shared vectorised logistic of the Sigmoid kernel (src/cpu/elementwise_sigmoid.hpp).
-  enum class Op { Add, Sub, Mul, Div, Clip, Relu, Sigmoid };
+  // Sigmoid, Erf: the shared vectorised functions of the Sigmoid and Erf kernels
+  // (src/cpu/elementwise_sigmoid.hpp, elementwise_erf.hpp).
+  enum class Op { Add, Sub, Mul, Div, Clip, Relu, Sigmoid, Erf };
   Op op = Op::Relu;
   // Operands: a chain value (0 = head, k + 1 = output of step k), an external tensor (ext >= 0:
   // its index among the chain's externals), or, with both < 0, the scalar.
@@ -46,7 +48,7 @@ struct ChainStep {
     float scalar = 0.f;
     int ext = -1;
   };
-  Operand a, b;  // b unused by Clip, Relu and Sigmoid
+  Operand a, b;  // b unused by Clip, Relu, Sigmoid and Erf
   float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();  // Clip
   // Which kernel inputs carry chain values a and b (-1: a constant), for the address checks.
   int a_input = -1, b_input = -1;
