@@ -13,7 +13,9 @@
 // RUNS timed runs, and prints one JSON line: {"median_ms","p10_ms","p90_ms","min_ms","max_ms","runs",
 // "create_ms" (session creation, from the model file), "first_run_ms" (the first run, one more than --warmup when that is 0),...}.
 // --no-spin turns off the intra-op thread pool's spin-waiting (session.intra_op.allow_spinning=0),
-// the counterpart of OMP_WAIT_POLICY=PASSIVE for netlens when the machine is shared.
+// for a shared machine: idle workers sleep, but the calling thread still spin-waits for its workers
+// at the end of each parallel loop (EigenNonBlockingThreadPool.h, EndParallelSectionInternal), where
+// OMP_WAIT_POLICY=PASSIVE makes every libgomp thread sleep (see scripts/bench-vs-ort.sh --wait).
 // OUTDIR '-' writes nothing. Exit status: 2 for usage errors, 1 for any other failure.
 'use strict';
 
