@@ -16,12 +16,23 @@
 // outside the image); (2) each output position is bias + the taps in (i, j) order, 8 positions in
 // registers at a time; (3) the result is transposed back into 16 plane rows (`tile`), which the
 // fused chain (fused_chain.hpp) writes out with its own outputs, or which are copied to the output.
+//
+// Stride-1 convs with "same" rows (output rows as long as the input rows) and planes of 100
+// positions and more take the planar path instead (see "Planar stride-1 path" below): no layout
+// change, each channel's flattened plane convolved 16 positions per vector with column masks.
+// Per MobileNetV2 node (single thread, fused Clip included) it took e.g. 144x56x56 0.54 -> 0.38 ms,
+// 32x112x112 0.44 -> 0.33 ms. Strided convs and 7x7 planes stay blocked.
 #include <omp.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <vector>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 #include "netlens/cpu/fused_chain.hpp"
 #include "netlens/runtime/shape_util.hpp"
@@ -150,6 +161,222 @@ void depthwise_band(const float* xg, int64_t nc, const float* wk, const float* b
   }
 }
 
+
+// ---- Planar stride-1 path ---------------------------------------------------------------------
+// Stride-1 convs whose output rows are as long as the input rows (pad_left + pad_right ==
+// (kw - 1) * dw: every "same" conv) skip the blocked copies. Output position q of a plane
+// (flattened, q = r * w + c) reads input position q + off(i, j), off(i, j) = (i * dh - ph) * w +
+// j * dw - pw: a plane is a 1-D convolution of the flattened plane with kh * kw offsets, 16
+// consecutive positions per vector whatever the row width (7- and 14-wide rows waste no lanes).
+// Lanes whose tap column falls outside the row (the flat offset would wrap into the neighbouring
+// row) are zeroed by per-vector column masks; rows above and below the image are read from a
+// zero-padded copy (only for the bands at the top and bottom of a plane, whose reads leave it).
+// Why: the transposes in and out cost more than the FMAs (144x56x56 stride 1: 0.55 ms blocked).
+struct PlanarGeom {
+  int64_t hw = 0, ohw = 0, kh = 0, kw = 0;
+  int64_t band = 0;             // output positions per work item, a multiple of 16
+  int64_t lo = 0, hi = 0;       // the smallest and largest tap offsets
+  int64_t dw = 1, centre = -1;  // dilation along the row; the tap column j with j * dw == pw
+  std::vector<int64_t> off;     // per tap (i, j), row-major
+  std::vector<uint16_t> masks;  // [vector v of the plane][tap column j]: bit l set when the column of
+                                // position 16 v + l, moved by j * dw - pw, is inside the row
+  // Floats of one thread's buffers: zero-padded input of one band, the band's output (+ slack).
+  int64_t in_floats() const { return band + hi - lo + 16; }
+  int64_t buf_floats() const { return in_floats() + band + 16; }
+};
+
+// Planes under 100 positions (7x7) stay blocked: a quarter of their lanes would be idle (960x7x7:
+// 0.052 planar against 0.049 ms blocked).
+bool planar_fits(const DwGeom& g) { return g.sh == 1 && g.sw == 1 && g.ow == g.w && g.oh * g.ow >= 100; }
+
+PlanarGeom planar_geom(const DwGeom& g, int64_t band_positions) {
+  PlanarGeom p;
+  p.hw = g.h * g.w;
+  p.ohw = g.oh * g.ow;
+  p.kh = g.kh;
+  p.kw = g.kw;
+  for (int64_t i = 0; i < g.kh; ++i)
+    for (int64_t j = 0; j < g.kw; ++j) p.off.push_back((i * g.dh - g.ph) * g.w + j * g.dw - g.pw);
+  p.dw = g.dw;
+  if (g.pw % g.dw == 0 && g.pw / g.dw < g.kw) p.centre = g.pw / g.dw;
+  p.lo = *std::min_element(p.off.begin(), p.off.end());
+  p.hi = *std::max_element(p.off.begin(), p.off.end());
+  const int64_t nv = (p.ohw + 15) / 16;
+  p.masks.assign(static_cast<size_t>(nv * g.kw), 0);
+  for (int64_t v = 0; v < nv; ++v)
+    for (int64_t j = 0; j < g.kw; ++j) {
+      unsigned m = 0;
+      for (int l = 0; l < 16; ++l) {
+        const int64_t col = (v * 16 + l) % g.w + j * g.dw - g.pw;
+        if (col >= 0 && col < g.w) m |= 1u << l;
+      }
+      p.masks[static_cast<size_t>(v * g.kw + j)] = static_cast<uint16_t>(m);
+    }
+  p.band = std::min((p.ohw + 15) / 16 * 16, band_positions);
+  return p;
+}
+
+// Arguments of one band: out[16 v + l] = bias + the taps of position 16 v + l of the band (v < nv),
+// the taps column by column (j outer, i inner). src[16 v + l + off[t]]: the input of tap t (every
+// read inside the buffer); masks[v * kw + j]: the band's column masks; wt[t]: the taps' weights.
+struct PlanarBand {
+  const float* src;
+  const int64_t* off;
+  const float* wt;
+  float bias;
+  const uint16_t* masks;
+  int64_t kh, kw, nv;
+  float* out;
+  int64_t centre;  // the tap column that never leaves the row (-1: none)
+  bool d1;         // dilation 1 along the row: off(i, j) = off(i, 0) + j
+};
+
+#ifndef NETLENS_DW_U
+#define NETLENS_DW_U 8
+#endif
+constexpr int kPlanarU = NETLENS_DW_U;  // vectors in registers at a time
+constexpr int64_t kPlanarDirectMin = 24;  // vectors of a band read in place, at least
+
+typedef int32_t I16 __attribute__((vector_size(64), aligned(4), may_alias));
+
+// Any clone: masks as lane-wise ANDs (a masked tap adds w * +0, as a zero border would).
+template <int U, int KH, int KW>
+__attribute__((always_inline)) inline void planar_vectors(const PlanarBand& b, int64_t v) {
+  const int64_t kh = KH ? KH : b.kh, kw = KW ? KW : b.kw;
+  const I16 bit = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768};
+  V16 acc[U];
+  for (int u = 0; u < U; ++u) acc[u] = V16{} + b.bias;
+  for (int64_t j = 0; j < kw; ++j) {
+    I16 m[U];
+    for (int u = 0; u < U; ++u) m[u] = ((I16{} + b.masks[(v + u) * kw + j]) & bit) != 0;
+    for (int64_t i = 0; i < kh; ++i) {
+      const int64_t t = i * kw + j;
+      const V16 wv = V16{} + b.wt[t];
+      const float* s = b.src + v * 16 + b.off[t];
+      for (int u = 0; u < U; ++u) acc[u] += wv * reinterpret_cast<V16>(reinterpret_cast<I16>(NETLENS_CV16(s + u * 16)) & m[u]);
+    }
+  }
+  for (int u = 0; u < U; ++u) NETLENS_V16(b.out + (v + u) * 16) = acc[u];
+}
+
+template <int KH, int KW>
+__attribute__((always_inline)) inline void planar_band_any(const PlanarBand& b) {
+  int64_t v = 0;
+  for (; v + 4 <= b.nv; v += 4) planar_vectors<4, KH, KW>(b, v);
+  for (; v < b.nv; ++v) planar_vectors<1, KH, KW>(b, v);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+NETLENS_NN_CLONES
+#endif
+void planar_band_generic(const PlanarBand& b) {
+  if (b.kh == 3 && b.kw == 3) return planar_band_any<3, 3>(b);
+  if (b.kh == 5 && b.kw == 5) return planar_band_any<5, 5>(b);
+  planar_band_any<0, 0>(b);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define NETLENS_DW_V4 1
+// AVX-512: a masked lane keeps its sum (masked FMA, no extra instruction). The loads limit it:
+// each (i, j) step broadcasts its weight once for U vectors, the column masks are loaded once per
+// column (none for the centre column, whose taps never leave the row), and with dilation 1 the
+// taps of a row are one pointer plus immediate displacements (offsets kept in memory were a
+// quarter of the loads).
+template <int U, int KH, int KW, bool D1>
+__attribute__((target("arch=x86-64-v4"), always_inline)) inline void planar_vectors_v4(const PlanarBand& b,
+                                                                                      const float* const* row,
+                                                                                      int64_t v) {
+  const int64_t kh = KH ? KH : b.kh, kw = KW ? KW : b.kw;
+  __m512 acc[U];
+  for (int u = 0; u < U; ++u) acc[u] = _mm512_set1_ps(b.bias);
+  for (int64_t j = 0; j < kw; ++j) {
+    const bool full = j == b.centre;
+    __mmask16 m[U];
+    for (int u = 0; u < U; ++u) m[u] = full ? __mmask16(0xffff) : __mmask16(b.masks[(v + u) * kw + j]);
+    for (int64_t i = 0; i < kh; ++i) {
+      const __m512 w = _mm512_set1_ps(b.wt[i * kw + j]);
+      const float* s = row[i] + v * 16 + (D1 ? j : b.off[i * kw + j] - b.off[i * kw]);
+      if (full) {
+        for (int u = 0; u < U; ++u) acc[u] = _mm512_fmadd_ps(_mm512_loadu_ps(s + u * 16), w, acc[u]);
+      } else {
+        for (int u = 0; u < U; ++u) acc[u] = _mm512_mask3_fmadd_ps(_mm512_loadu_ps(s + u * 16), w, acc[u], m[u]);
+      }
+    }
+  }
+  for (int u = 0; u < U; ++u) _mm512_storeu_ps(b.out + (v + u) * 16, acc[u]);
+}
+
+template <int KH, int KW, bool D1>
+__attribute__((target("arch=x86-64-v4"))) void planar_band_v4_k(const PlanarBand& b) {
+  constexpr int R = KH ? KH : 16;
+  const float* row[R];
+  for (int64_t i = 0; i < b.kh && i < R; ++i) row[i] = b.src + b.off[i * b.kw];
+  int64_t v = 0;
+  for (; v + kPlanarU <= b.nv; v += kPlanarU) planar_vectors_v4<kPlanarU, KH, KW, D1>(b, row, v);
+  if (kPlanarU > 4 && v + 4 <= b.nv) {  // 7x7 planes are 4 vectors
+    planar_vectors_v4<4, KH, KW, D1>(b, row, v);
+    v += 4;
+  }
+  for (; v < b.nv; ++v) planar_vectors_v4<1, KH, KW, D1>(b, row, v);
+}
+
+__attribute__((target("arch=x86-64-v4"))) void planar_band_v4(const PlanarBand& b) {
+  if (b.d1 && b.kh == 3 && b.kw == 3) return planar_band_v4_k<3, 3, true>(b);
+  if (b.d1 && b.kh == 5 && b.kw == 5) return planar_band_v4_k<5, 5, true>(b);
+  if (b.kh <= 16) return planar_band_v4_k<0, 0, false>(b);
+  planar_band_generic(b);
+}
+
+// The AVX-512 path unless the CPU lacks it or NETLENS_DW_GENERIC=1 (read when a kernel is planned;
+// the tests run both paths).
+bool planar_use_v4() {
+  const char* e = std::getenv("NETLENS_DW_GENERIC");
+  if (e && std::atoi(e) != 0) return false;
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+}
+#else
+bool planar_use_v4() { return false; }
+#endif
+
+// Output positions [p0, p0 + len) of one plane into out (rounded up to whole vectors): xplane the
+// input plane, buf room for a padded copy (PlanarGeom::in_floats). The vectors whose reads stay in
+// the plane read it in place; those at its top and bottom read a copy with zeros around it.
+void planar_band(const PlanarGeom& p, bool v4, const float* xplane, const float* wt, float bias, int64_t p0,
+                 int64_t len, float* buf, float* out) {
+  const int64_t nv = (len + 15) / 16;
+  // Vectors [v0, v1) of the band; src[16 v + l + off]: the input of lane l of vector v.
+  const auto run = [&](const float* src, int64_t v0, int64_t v1) {
+    if (v0 >= v1) return;
+    const PlanarBand b{src + v0 * 16, p.off.data(), wt, bias, p.masks.data() + (p0 / 16 + v0) * p.kw, p.kh, p.kw,
+                       v1 - v0, out + v0 * 16, p.centre, p.dw == 1};
+#ifdef NETLENS_DW_V4
+    if (v4) return planar_band_v4(b);
+#endif
+    planar_band_generic(b);
+  };
+  // Vectors [v0, v1) through a copy: buf[k] is input position first + k (zero outside the plane).
+  const auto run_copied = [&](int64_t v0, int64_t v1) {
+    if (v0 >= v1) return;
+    const int64_t first = p0 + v0 * 16 + p.lo, n = (v1 - v0) * 16 + p.hi - p.lo;
+    const int64_t a = std::clamp<int64_t>(-first, 0, n), z = std::clamp<int64_t>(p.hw - first, a, n);
+    std::memset(buf, 0, static_cast<size_t>(a) * sizeof(float));
+    std::memcpy(buf + a, xplane + first + a, static_cast<size_t>(z - a) * sizeof(float));
+    std::memset(buf + z, 0, static_cast<size_t>(n - z) * sizeof(float));
+    run(buf - p.lo - v0 * 16, v0, v1);
+  };
+  // [0, va): reads above the plane; [vb, nv): reads past its end.
+  const int64_t va = std::min(nv, std::max<int64_t>(0, -(p0 + p.lo) + 15) / 16);
+  const int64_t vb = std::clamp<int64_t>((p.hw - p.hi - p0) >= 0 ? (p.hw - p.hi - p0) / 16 : 0, 0, nv);
+  // Small planes (EfficientNet's and MobileNetV2's 14x14 and 7x7) are faster copied whole, in
+  // one call: 384x14x14 took 0.050 against 0.043 ms in three pieces.
+  if (vb - va < kPlanarDirectMin) return run_copied(0, nv);
+  run_copied(0, va);
+  run(xplane + p0, va, vb);
+  run_copied(vb, nv);
+}
+
 class DepthwiseConv2d : public Kernel {
  public:
   DepthwiseConv2d(const Shape& x, const Shape& y, const SpatialGeometry& s, std::shared_ptr<Chain> chain)
@@ -158,6 +385,11 @@ class DepthwiseConv2d : public Kernel {
                 s.dilations[1], s.pad_begin[0], s.pad_begin[1], 1, 1};
     g_.band = std::clamp<int64_t>(kBandPositions / std::max<int64_t>(g_.ow, 1), 1, std::max<int64_t>(g_.oh, 1));
     g_.wcols = (g_.ow - 1) * g_.sw + (g_.kw - 1) * g_.dw + 1;
+    if (planar_fits(g_) && planar_enabled()) {
+      planar_ = true;
+      p_ = planar_geom(g_, kPlanarBand);
+      v4_ = planar_use_v4();
+    }
   }
 
   void run(std::span<const TensorView> in, std::span<const TensorView> out) override {
@@ -178,10 +410,8 @@ class DepthwiseConv2d : public Kernel {
     // stores: few of their 64-byte lines are whole, and the next nodes read the small tensors
     // from cache (streamed, the 672x14x14 depthwise conv with its swish took 0.45 against 0.35-0.4
     // ms; 28x28 layers, 784-float pieces, were faster streamed). NETLENS_DW_STREAM_MIN=floats moves it.
-    static const int64_t stream_min = [] {
-      const char* v = std::getenv("NETLENS_DW_STREAM_MIN");
-      return v ? std::atoll(v) : int64_t{256};
-    }();
+    const int64_t smin = stream_min();
+    if (planar_) return run_planar(xp, wp, bp, yp, chain, from_buf);
     const size_t buf_bytes = static_cast<size_t>(g.buf_floats() + taps * 16 + 16) * sizeof(float);
 #pragma omp parallel if (items > 1 && n_ * c * out_plane * taps > 65536)
     {
@@ -206,7 +436,7 @@ class DepthwiseConv2d : public Kernel {
         depthwise_band(xp + (img * c + c0) * in_plane, nc, wk, b16, r0, r1, g, bin, bout, tile);
         for (int64_t k = 0; k < nc; ++k) {
           const int64_t off = (img * c + c0 + k) * out_plane + r0 * g.ow;
-          if (from_buf && len < stream_min) {
+          if (from_buf && len < smin) {
             chain->apply_from_cached(tile + k * len, off, len);
           } else if (from_buf) {
             chain->apply_from(tile + k * len, off, len);
@@ -222,9 +452,54 @@ class DepthwiseConv2d : public Kernel {
   }
 
  private:
+  static int64_t stream_min() {
+    static const int64_t v = [] {
+      const char* e = std::getenv("NETLENS_DW_STREAM_MIN");
+      return e ? std::atoll(e) : int64_t{256};
+    }();
+    return v;
+  }
+  // NETLENS_DW_PLANAR=0: stride-1 convs take the blocked path too (for measurements and tests).
+  static bool planar_enabled() {
+    const char* e = std::getenv("NETLENS_DW_PLANAR");
+    return !e || std::atoi(e) != 0;
+  }
+
+  // The planar path: one work item is one band of output positions of one channel of one image.
+  void run_planar(const float* xp, const float* wp, const float* bp, float* yp, const Chain* chain, bool from_buf) {
+    const PlanarGeom& p = p_;
+    const int64_t c = c_, bands = (p.ohw + p.band - 1) / p.band, items = n_ * c * bands, taps = p.kh * p.kw;
+    const int64_t smin = stream_min();
+    const size_t buf_bytes = static_cast<size_t>(p.buf_floats()) * sizeof(float);
+#pragma omp parallel if (items > 1 && n_ * c * p.ohw * taps > 65536)
+    {
+      float* in = static_cast<float*>(scratch(3, buf_bytes));
+      float* tile = in + p.in_floats();
+#pragma omp for schedule(static)
+      for (int64_t it = 0; it < items; ++it) {
+        const int64_t plane = it / bands, ch = plane % c, p0 = it % bands * p.band;
+        const int64_t len = std::min(p.band, p.ohw - p0), off = plane * p.ohw + p0;
+        planar_band(p, v4_, xp + plane * p.hw, wp + ch * taps, bp ? bp[ch] : 0.f, p0, len, in, tile);
+        if (from_buf && len < smin) {
+          chain->apply_from_cached(tile, off, len);
+        } else if (from_buf) {
+          chain->apply_from(tile, off, len);
+        } else {
+          std::memcpy(yp + off, tile, static_cast<size_t>(len) * sizeof(float));
+          if (chain) chain->apply(off, len);
+        }
+      }
+      if (chain) chain_store_fence();
+    }
+    if (chain_) chain_->finish(chain != nullptr);
+  }
+
   static constexpr int64_t kBandPositions = 1024;
+  static constexpr int64_t kPlanarBand = 2048;
   int64_t n_, c_;
   DwGeom g_{};
+  bool planar_ = false, v4_ = false;
+  PlanarGeom p_;
   std::shared_ptr<Chain> chain_;
 };
 

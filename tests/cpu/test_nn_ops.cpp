@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <map>
 #include <random>
 
@@ -222,6 +223,47 @@ TEST(Conv, DepthwiseChannelGroupsAndBands) {
   check_conv({{1, 17, 40, 70}, {17, 1, 3, 3}, 17, {1, 2}, {2, 1}, {0, 2, 3, 1}, false, true}, 43);  // dilated, asymmetric
   check_conv({{1, 16, 7, 7}, {16, 1, 3, 3}, 16, {2, 2}, {1, 1}, {1, 1, 1, 1}, true, true}, 44);     // 4x4 out
   check_conv({{1, 33, 3, 200}, {33, 1, 1, 7}, 33, {1, 3}, {1, 1}, {0, 3, 0, 3}, true, true}, 45);   // 1xk, wide
+}
+
+// Runs `cases` on each path of the depthwise kernel (the variables are read when a kernel is
+// planned): the default (planar for stride-1 planes of 100 positions and more, its AVX-512 code on
+// CPUs that have it), the planar path's portable code, and the blocked path for every case.
+void check_depthwise_paths(const std::vector<ConvParam>& cases, uint32_t seed) {
+  const std::pair<const char*, const char*> paths[] = {
+      {nullptr, nullptr}, {"NETLENS_DW_GENERIC", "1"}, {"NETLENS_DW_PLANAR", "0"}};
+  for (const auto& [var, value] : paths) {
+    SCOPED_TRACE(var ? std::string(var) + "=" + value : std::string("default path"));
+    if (var) setenv(var, value, 1);
+    uint32_t s = seed;
+    for (const ConvParam& p : cases) check_conv(p, s += 10);
+    if (var) unsetenv(var);
+  }
+}
+
+// Stride-1 "same" convs run on the flattened plane with per-vector column masks: a wrong mask
+// mixes a neighbouring row into an edge column (relative error >> 1e-5). Rows of 7, 14, 15 and 17
+// (vectors spanning rows, row ends inside vectors), left-only and right-only pads (tap columns
+// -2..0 and 0..2), dilations, 1xk and kx1 kernels, a 1-wide plane, planes of several bands (2048
+// positions) read in place between copied top and bottom vectors, partial channel groups of the
+// blocked path, two images, with and without bias.
+TEST(Conv, DepthwisePlanarEdgeMasks) {
+  check_depthwise_paths(
+      {
+          {{2, 5, 16, 7}, {5, 1, 3, 3}, 5, {1, 1}, {1, 1}, {1, 1, 1, 1}, true, true},       // 7 wide
+          {{1, 19, 14, 14}, {19, 1, 3, 3}, 19, {1, 1}, {1, 1}, {1, 1, 1, 1}, false, true},  // 14, 16 + 3
+          {{1, 3, 9, 15}, {3, 1, 5, 5}, 3, {1, 1}, {1, 1}, {2, 2, 2, 2}, true, true},       // 15, 5x5
+          {{2, 3, 11, 17}, {3, 1, 3, 3}, 3, {1, 1}, {2, 2}, {2, 2, 2, 2}, true, false},     // 17, dilated
+          {{1, 4, 12, 15}, {4, 1, 3, 3}, 4, {1, 1}, {1, 1}, {0, 2, 2, 0}, true, true},      // left pad only
+          {{1, 4, 12, 17}, {4, 1, 3, 3}, 4, {1, 1}, {1, 1}, {1, 0, 1, 2}, true, true},      // right pad only
+          {{1, 2, 70, 61}, {2, 1, 3, 3}, 2, {1, 1}, {1, 1}, {1, 1, 1, 1}, true, true},      // 3 bands
+          {{2, 2, 50, 45}, {2, 1, 5, 5}, 2, {1, 1}, {2, 2}, {4, 4, 4, 4}, false, true},     // 5x5 dilated, bands
+          {{1, 3, 12, 33}, {3, 1, 1, 7}, 3, {1, 1}, {1, 1}, {0, 3, 0, 3}, true, true},      // 1x7
+          {{1, 2, 30, 9}, {2, 1, 3, 1}, 2, {1, 1}, {1, 1}, {1, 0, 1, 0}, true, true},       // 3x1
+          {{1, 2, 150, 1}, {2, 1, 3, 1}, 2, {1, 1}, {1, 1}, {2, 0, 0, 0}, true, true},      // 1 wide
+          {{1, 3, 10, 23}, {3, 1, 7, 7}, 3, {1, 1}, {1, 2}, {3, 6, 3, 6}, true, true},      // 7x7, dilation 2
+          {{1, 20, 9, 9}, {20, 1, 3, 3}, 20, {1, 1}, {1, 1}, {1, 1, 1, 1}, true, true},     // 81 positions: blocked
+      },
+      60);
 }
 
 // Dense 1x1 convs with constant weights on 512 positions and more run as tiled sgemms
