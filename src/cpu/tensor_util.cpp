@@ -2,6 +2,7 @@
 // copies, integer inputs, float32 staging of float16/bfloat16, the views of Transpose/Tile/
 // DepthToSpace, Pad's source map, Split's outputs.
 #include <algorithm>
+#include <cstring>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -13,6 +14,8 @@
 #include "netlens/runtime/shape_util.hpp"
 #include "netlens/runtime/shapes_tensor.hpp"
 #include "tensor_util.hpp"
+
+#include "stream_store.hpp"
 
 namespace netlens::cpu {
 
@@ -78,17 +81,22 @@ void tiled_copy(char* d, const char* sp, const Shape& s, const std::vector<int64
 
 void parallel_memcpy(void* dst, const void* src, size_t bytes) {
   if (dst == src || bytes == 0) return;
-  if (bytes < static_cast<size_t>(4 * kParallelBytes)) {
+  if (bytes < kStreamBytes) {
     std::memcpy(dst, src, bytes);
     return;
   }
+  // A kept output of this size: streamed (stream_store.hpp), in 1 MiB chunks over the threads.
   const int64_t chunk = 1 << 20;
   const int64_t n = static_cast<int64_t>((bytes + chunk - 1) / chunk);
-#pragma omp parallel for
-  for (int64_t i = 0; i < n; ++i) {
-    const size_t off = static_cast<size_t>(i * chunk);
-    std::memcpy(static_cast<char*>(dst) + off, static_cast<const char*>(src) + off,
-                std::min<size_t>(static_cast<size_t>(chunk), bytes - off));
+#pragma omp parallel if (n > 1)
+  {
+#pragma omp for
+    for (int64_t i = 0; i < n; ++i) {
+      const size_t off = static_cast<size_t>(i * chunk);
+      stream_copy_bytes(static_cast<char*>(dst) + off, static_cast<const char*>(src) + off,
+                        std::min<size_t>(static_cast<size_t>(chunk), bytes - off));
+    }
+    stream_fence();
   }
 }
 
@@ -127,6 +135,8 @@ void strided_copy(void* dst, const void* src, const Shape& shape, const std::vec
     tiled_copy(d, sp, s, st, cj, es);
     return;
   }
+  // Large outputs with rows of at least 4 lines: contiguous rows are streamed (stream_store.hpp).
+  const bool stream = rows * inner * ies >= static_cast<int64_t>(kStreamBytes) && inner * ies >= 256;
   auto run_rows = [&](int64_t r0, int64_t r1) {
     std::vector<int64_t> idx(static_cast<size_t>(outer_rank), 0);
     int64_t off = 0, r = r0;
@@ -140,7 +150,8 @@ void strided_copy(void* dst, const void* src, const Shape& shape, const std::vec
       for (int64_t row = r0; row < r1; ++row) {
         char* drow = d + row * inner * ies;
         const char* srow = sp + off * ies;
-        if (inner_st == 1) std::memcpy(drow, srow, static_cast<size_t>(inner * ies));
+        if (inner_st == 1 && stream) stream_copy_bytes(drow, srow, static_cast<size_t>(inner * ies));
+        else if (inner_st == 1) std::memcpy(drow, srow, static_cast<size_t>(inner * ies));
         else copy_strided_elems<T>(drow, srow, inner, inner_st);
         for (int64_t k = outer_rank - 1; k >= 0; --k) {
           const size_t uk = static_cast<size_t>(k);
@@ -151,6 +162,7 @@ void strided_copy(void* dst, const void* src, const Shape& shape, const std::vec
         }
       }
     });
+    if (stream) stream_fence();
   };
   if (rows == 1 || rows * inner * ies < kParallelBytes) {
     run_rows(0, rows);

@@ -336,6 +336,37 @@ TEST(Slice, RandomStartsEndsNegativeSteps) {
   expect_same(got, gather_ref(x, {4, 6, 2}, [&](const std::vector<int64_t>& o) { return ravel({o[0] + 1, o[1], o[2] + 4}, s); }));
 }
 
+// Outputs of 256 KiB and more are written with streaming stores (src/cpu/stream_store.hpp): whole
+// 64-byte lines streamed, the partial lines at each row's ends stored normally. Rows starting at
+// every alignment (odd starts and lengths, 1-, 2-, 4- and 8-byte elements), a copy split over
+// 1 MiB chunks (Reshape of 5 MB), and Concat blocks, against the gather reference bit for bit.
+TEST(Slice, LargeOutputsStreamedAtEveryAlignment) {
+  const Shape s = {3, 97, 1013};
+  uint32_t seed = 900;
+  for (DType dt : {DType::UInt8, DType::Float16, DType::Float32, DType::Int64}) {
+    const Tensor x = random_tensor(dt, s, seed++);
+    for (int64_t start : {0, 1, 3, 5, 17}) {
+      const int64_t end = 1013 - (start % 7);
+      const Shape os = {3, 97, end - start};
+      const Tensor exp = gather_ref(x, os, [&](const std::vector<int64_t>& o) { return ravel({o[0], o[1], o[2] + start}, s); });
+      const Tensor got = run1("Slice", {}, 13, {x, i64({start}), i64({end}), i64({2})}, {1, 2, 3});
+      expect_same(got, exp, std::string(dtype_name(dt)) + " start " + std::to_string(start));
+    }
+  }
+  const Tensor big = random_tensor(DType::Float32, {5, 257, 1013}, 77);
+  const Tensor r = run1("Reshape", {}, 13, {big, i64({-1, 1013})}, {1});
+  ASSERT_EQ(r.shape(), (Shape{5 * 257, 1013}));
+  ASSERT_EQ(std::memcmp(r.data(), big.data(), big.nbytes()), 0);
+  const Tensor a = random_tensor(DType::Float32, {2, 301, 263}, 78), b = random_tensor(DType::Float32, {2, 301, 517}, 79);
+  const Tensor c = run1("Concat", {{"axis", int64_t{2}}}, 13, {a, b});
+  for (int64_t i = 0; i < 2; ++i)
+    for (int64_t j = 0; j < 301; ++j) {
+      const float* row = c.data_as<float>() + (i * 301 + j) * 780;
+      ASSERT_EQ(std::memcmp(row, a.data_as<float>() + (i * 301 + j) * 263, 263 * 4), 0) << i << " " << j;
+      ASSERT_EQ(std::memcmp(row + 263, b.data_as<float>() + (i * 301 + j) * 517, 517 * 4), 0) << i << " " << j;
+    }
+}
+
 TEST(Gather, AxesNegativeIndicesInt32) {
   const Tensor x = random_tensor(DType::Float16, {4, 5, 3}, 40);
   for (int64_t axis : {0, 1, -1}) {
