@@ -13,11 +13,14 @@
 // - EfficientNet's swish (Sigmoid, Mul) after dense and depthwise convs and in squeeze-excitation
 //   blocks, and a transformer's GELU (Div, Erf, Add, Mul, Mul): fused runs equal the unfused first
 //   run, bit for bit.
+// - Dense 1x1 convs (PointwiseConv) with ReLU and a residual Add over odd shapes: the conv against the
+//   double reference, the steps exact, fused equal to unfused.
 // - MobileNetV2, EfficientNet-B0, ResNet-50 and PP-OCRv4 det/rec (scripts/fetch-models.sh): the fused second run equals the
 //   unfused first run on every tensor, bit for bit (the first run is what the onnxruntime model
 //   tests check).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -445,6 +448,52 @@ void run_swish_graph(const ConvSpec& c, uint32_t seed) {
 TEST(FusedChain, SwishDensePointwise) { run_swish_graph({{1, 24, 28, 28}, 48, 1, 1, 1, 1, 0}, 11); }
 TEST(FusedChain, SwishDense3x3Strided) { run_swish_graph({{1, 16, 30, 30}, 32, 1, 3, 2, 1, 1}, 12); }
 TEST(FusedChain, SwishDepthwiseWide) { run_swish_graph({{1, 20, 40, 70}, 20, 20, 3, 1, 1, 1}, 13); }
+
+// Dense 1x1 convs (PointwiseConv: nn_conv_gemm.hpp's AVX-512 kernel for narrow inputs or outputs,
+// dnnl_sgemm otherwise; ctest's cpu.fused_chain_pointwise_own runs these with the kernel for every
+// shape, so that its blocks of 128 input channels on wide inputs are covered) followed by ReLU and a residual Add
+// of the input: output channels not a multiple of the kernel's 6 rows, positions not a multiple of
+// its 16 or 64, batches, stride 2, rows split over tiles (1100 channels). The conv matches the double
+// reference (relative L2 <= 1e-5), the ReLU and Add are their float32 definitions (exact), and the
+// fused runs equal the unfused first run bit for bit.
+void run_pointwise_graph(const ConvSpec& c, uint32_t seed) {
+  GraphBuilder b;
+  std::string w, bias;
+  const std::string conv = spec_conv(b, c, seed, w, bias);
+  const std::string relu = b.node("Relu", {conv});
+  const bool residual = c.x[1] == c.oc && c.stride == 1;
+  std::string skip, out = relu;
+  if (residual) {
+    // The skip: a non-fusable op's output computed before the conv (its node moved first).
+    skip = b.node("MaxPool", {"x"}, {{"kernel_shape", std::vector<int64_t>{1, 1}}});
+    std::rotate(b.g.nodes.begin(), b.g.nodes.end() - 1, b.g.nodes.end());
+    out = b.node("Add", {relu, skip});
+  }
+  b.output(out);
+  const Tensor x = random_input(c.x, seed + 100);
+  const auto fused = first_then_fused(b.g, x);
+  const std::map<std::string, Tensor>& first = fused.first;
+  EXPECT_EQ(fused.second, 2u * (residual ? 2 : 1)) << "the chain did not run fused";
+  const std::pair<cpuref::Geo, Shape> geo = conv_geometry(c);
+  EXPECT_LE(rel_l2(first.at(conv), cpuref::conv_ref(x, b.g.initializers.at(w), &b.g.initializers.at(bias), 1, geo.first, geo.second)), 1e-5);
+  const Tensor& cv = first.at(conv);
+  const Tensor& rv = first.at(relu);
+  for (int64_t i = 0; i < cv.numel(); ++i) {
+    const float v = cv.data_as<float>()[i];
+    ASSERT_TRUE(same_bits(rv.data_as<float>()[i], v < 0.f ? 0.f : v)) << i;
+    if (residual) {
+      ASSERT_TRUE(same_bits(first.at(out).data_as<float>()[i], rv.data_as<float>()[i] + x.data_as<float>()[i])) << i;
+    }
+  }
+}
+
+TEST(FusedChain, PointwiseOddChannelsAndPositions) { run_pointwise_graph({{1, 24, 28, 28}, 50, 1, 1, 1, 1, 0}, 31); }
+TEST(FusedChain, PointwiseResidualTailOf19) { run_pointwise_graph({{1, 64, 23, 37}, 64, 1, 1, 1, 1, 0}, 32); }
+TEST(FusedChain, PointwiseBatchOfTwo) { run_pointwise_graph({{2, 16, 32, 32}, 40, 1, 1, 1, 1, 0}, 33); }
+TEST(FusedChain, PointwiseStrideTwo) { run_pointwise_graph({{1, 32, 50, 50}, 70, 1, 1, 2, 1, 0}, 34); }
+TEST(FusedChain, PointwiseRowsSplit) { run_pointwise_graph({{1, 8, 32, 32}, 1100, 1, 1, 1, 1, 0}, 35); }
+TEST(FusedChain, PointwiseWideInput) { run_pointwise_graph({{1, 200, 24, 24}, 13, 1, 1, 1, 1, 0}, 36); }
+TEST(FusedChain, PointwiseWideInputResidual) { run_pointwise_graph({{1, 300, 20, 30}, 300, 1, 1, 1, 1, 0}, 37); }
 
 TEST(FusedChain, DepthwiseNarrowRowsReluSixAndHardSwish) { run_chain_graph({{1, 16, 14, 14}, 16, 16, 3, 1, 1, 1}, 1); }
 TEST(FusedChain, DepthwiseStrideTwoDilated) { run_chain_graph({{1, 8, 17, 23}, 8, 8, 3, 2, 2, 2}, 2); }

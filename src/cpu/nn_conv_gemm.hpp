@@ -1,0 +1,29 @@
+// The GEMM of a dense 1x1 conv on plain NCHW, C[oc][p] = bias[oc] + sum_ic W[oc][ic] X[ic][p], as
+// an AVX-512 register-blocked kernel (nn_conv_gemm.cpp): 6 output channels x up to 64 positions in
+// 24 zmm accumulators, the weights pre-packed at plan time, X read in place (rows `ldb` apart),
+// masked loads and stores for the last positions. Used by nn_conv.cpp's PointwiseConv per tile
+// instead of dnnl_sgemm (which packs both operands on every call). Private to src/cpu.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace netlens::cpu::nn {
+
+// Output channels per packed weight panel (rows of the kernel).
+inline constexpr int64_t kPointwiseRows = 6;
+
+// Whether this CPU runs the kernel (AVX-512F); when false pointwise_gemm must not be called.
+bool pointwise_gemm_supported();
+
+// W [m][k] row-major packed as ceil(m / 6) panels of [k][6] (rows past m zero).
+std::vector<float> pack_pointwise_weights(const float* w, int64_t m, int64_t k);
+
+// c[r * ldc + q] = (bias ? bias[r] : 0) + sum_i a(r, i) * b[i * ldb + q] for r < m, q < n, with
+// `a` the packed panels starting at a row that is a multiple of 6 (m rows from there, `k` columns)
+// and `bias` pointing at that row's bias. The sum runs over i in order (one fma per i), so the
+// result does not depend on m, n or the tiling.
+void pointwise_gemm(const float* a, int64_t m, int64_t n, int64_t k, const float* b, int64_t ldb, const float* bias,
+                    float* c, int64_t ldc);
+
+}  // namespace netlens::cpu::nn
