@@ -377,6 +377,142 @@ void planar_band(const PlanarGeom& p, bool v4, const float* xplane, const float*
   run_copied(vb, nv);
 }
 
+// ---- Planar stride-2 path (AVX-512) ----------------------------------------------------------
+// Stride-2 convs (dilation 1 along the row, output rows of 14 and more) also skip the blocked
+// copies on CPUs with AVX-512: 16 outputs of a row, c0 .. c0 + 15, read input columns
+// 2 c + j - pw; one pair of loads from column 2 c0 + j - pw holds tap j in its even lanes and tap
+// j + 1 in its odd ones (two-source permutes pick them). Loads are masked to the row's columns
+// (zeros outside, nothing read outside the row) and to rows inside the image (zeros above and
+// below), so nothing is copied. Each vector is stored whole in row order: the lanes past the row
+// end are overwritten by the next row's vector (the output buffer has a vector of slack).
+struct S2Geom {
+  int64_t nk = 0;                // vectors per output row
+  int64_t rows = 0;              // output rows per work item
+  std::vector<uint32_t> masks;   // [k][j]: bit t set when column 32 k + j - pw + t is in the row
+  int64_t buf_floats(int64_t ow) const { return rows * ow + 16; }
+};
+
+// Rows under 14 outputs (7x7 outputs) would leave half the lanes idle; 5-wide kernels spend a
+// permute per tap on port 5 beside the FMAs (EfficientNet's 144x28x28 5x5: 0.35 blocked against
+// 0.38 ms) and stay blocked.
+bool s2_fits(const DwGeom& g) {
+  return g.sh == 2 && g.sw == 2 && g.dw == 1 && g.ow >= 14 && g.oh * g.ow >= 100 && g.kw <= 3;
+}
+
+S2Geom s2_geom(const DwGeom& g, int64_t band_positions) {
+  S2Geom q;
+  q.nk = (g.ow + 15) / 16;
+  q.rows = std::clamp<int64_t>(band_positions / g.ow, 1, g.oh);
+  q.masks.assign(static_cast<size_t>(q.nk * g.kw), 0);
+  for (int64_t k = 0; k < q.nk; ++k)
+    for (int64_t j = 0; j < g.kw; ++j) {
+      uint32_t m = 0;
+      for (int t = 0; t < 32; ++t) {
+        const int64_t col = 32 * k + j - g.pw + t;
+        if (col >= 0 && col < g.w) m |= 1u << t;
+      }
+      q.masks[static_cast<size_t>(k * g.kw + j)] = m;
+    }
+  return q;
+}
+
+// Output rows [r0, r1) of one plane: out[(r - r0) * ow + c] (plus junk in the slack).
+struct S2Band {
+  const float* x;  // the input plane
+  const float* wt;
+  float bias;
+  const uint32_t* masks;
+  int64_t h, w, ow, kh, kw, dh, ph, pw, nk, r0, nv;  // nv = (r1 - r0) * nk vectors
+  float* out;
+};
+
+#ifdef NETLENS_DW_V4
+// Vectors (r, k) = (r0, k0), then k + 1 wrapping to the next row, U of them (no divisions).
+// Interior: every tap row of these output rows is inside the image (no row checks; the rows at
+// the top and bottom go through the checked code, and loads of rows outside are masked off).
+template <int U, int KH, int KW, bool Interior>
+__attribute__((target("arch=x86-64-v4"), always_inline)) inline void s2_vectors_v4(const S2Band& b, int64_t r0,
+                                                                                  int64_t k0) {
+  const int64_t kh = KH ? KH : b.kh, kw = KW ? KW : b.kw;
+  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+  int64_t r[U], k[U];
+  const float* base[U];  // tap row 0, column 2 c0 - pw
+  __m512 acc[U];
+  for (int u = 0; u < U; ++u) {
+    r[u] = r0;
+    k[u] = k0;
+    if (++k0 == b.nk) {
+      k0 = 0;
+      ++r0;
+    }
+    base[u] = b.x + (2 * r[u] - b.ph) * b.w + 32 * k[u] - b.pw;
+    acc[u] = _mm512_set1_ps(b.bias);
+  }
+  for (int64_t i = 0; i < kh; ++i) {
+    const int64_t roff = i * b.dh * b.w;
+    uint32_t rowm[U];
+    for (int u = 0; u < U; ++u) {
+      const int64_t ir = 2 * r[u] + i * b.dh - b.ph;
+      rowm[u] = Interior || (ir >= 0 && ir < b.h) ? ~0u : 0u;
+    }
+    for (int64_t j = 0; j < kw; j += 2) {
+      const __m512 we = _mm512_set1_ps(b.wt[i * kw + j]);
+      const __m512 wo = _mm512_set1_ps(j + 1 < kw ? b.wt[i * kw + j + 1] : 0.f);
+      for (int u = 0; u < U; ++u) {
+        const uint32_t m = b.masks[k[u] * kw + j] & rowm[u];
+        const float* src = Interior ? base[u] + roff + j : (rowm[u] ? base[u] + roff + j : b.x);
+        const __m512 lo = _mm512_maskz_loadu_ps(static_cast<__mmask16>(m), src);
+        const __m512 hi = _mm512_maskz_loadu_ps(static_cast<__mmask16>(m >> 16), src + 16);
+        acc[u] = _mm512_fmadd_ps(_mm512_permutex2var_ps(lo, even, hi), we, acc[u]);
+        if (j + 1 < kw) acc[u] = _mm512_fmadd_ps(_mm512_permutex2var_ps(lo, odd, hi), wo, acc[u]);
+      }
+    }
+  }
+  for (int u = 0; u < U; ++u) _mm512_storeu_ps(b.out + (r[u] - b.r0) * b.ow + 16 * k[u], acc[u]);
+}
+
+// Output rows [r_begin, r_end) of the band (rows from b.r0), every vector of each row.
+template <int KH, int KW, bool Interior>
+__attribute__((target("arch=x86-64-v4"), always_inline)) inline void s2_rows_v4(const S2Band& b, int64_t r_begin,
+                                                                               int64_t r_end) {
+  const int64_t nv = (r_end - r_begin) * b.nk;
+  int64_t v = 0, r = r_begin, k = 0;
+  const auto advance = [&](int64_t n) {
+    v += n;
+    k += n;
+    while (k >= b.nk) {
+      k -= b.nk;
+      ++r;
+    }
+  };
+  while (v + 4 <= nv) {
+    s2_vectors_v4<4, KH, KW, Interior>(b, r, k);
+    advance(4);
+  }
+  while (v < nv) {
+    s2_vectors_v4<1, KH, KW, Interior>(b, r, k);
+    advance(1);
+  }
+}
+
+template <int KH, int KW>
+__attribute__((target("arch=x86-64-v4"))) void s2_band_v4_k(const S2Band& b) {
+  // Interior rows: 2 r - ph >= 0 and 2 r + (kh - 1) dh - ph < h.
+  const int64_t r1 = b.r0 + b.nv / b.nk, last = (b.kh - 1) * b.dh - b.ph;
+  const int64_t ra = std::clamp<int64_t>((b.ph + 1) / 2, b.r0, r1);
+  const int64_t rb = std::clamp<int64_t>(b.h - 1 - last >= 0 ? (b.h - 1 - last) / 2 + 1 : 0, ra, r1);
+  s2_rows_v4<KH, KW, false>(b, b.r0, ra);
+  s2_rows_v4<KH, KW, true>(b, ra, rb);
+  s2_rows_v4<KH, KW, false>(b, rb, r1);
+}
+
+__attribute__((target("arch=x86-64-v4"))) void s2_band_v4(const S2Band& b) {
+  if (b.kh == 3 && b.kw == 3) return s2_band_v4_k<3, 3>(b);
+  s2_band_v4_k<0, 0>(b);
+}
+#endif
+
 class DepthwiseConv2d : public Kernel {
  public:
   DepthwiseConv2d(const Shape& x, const Shape& y, const SpatialGeometry& s, std::shared_ptr<Chain> chain)
@@ -389,6 +525,9 @@ class DepthwiseConv2d : public Kernel {
       planar_ = true;
       p_ = planar_geom(g_, kPlanarBand);
       v4_ = planar_use_v4();
+    } else if (s2_fits(g_) && planar_enabled() && planar_use_v4()) {
+      s2_ = true;
+      q_ = s2_geom(g_, kPlanarBand);
     }
   }
 
@@ -411,7 +550,7 @@ class DepthwiseConv2d : public Kernel {
     // from cache (streamed, the 672x14x14 depthwise conv with its swish took 0.45 against 0.35-0.4
     // ms; 28x28 layers, 784-float pieces, were faster streamed). NETLENS_DW_STREAM_MIN=floats moves it.
     const int64_t smin = stream_min();
-    if (planar_) return run_planar(xp, wp, bp, yp, chain, from_buf);
+    if (planar_ || s2_) return run_planar(xp, wp, bp, yp, chain, from_buf);
     const size_t buf_bytes = static_cast<size_t>(g.buf_floats() + taps * 16 + 16) * sizeof(float);
 #pragma omp parallel if (items > 1 && n_ * c * out_plane * taps > 65536)
     {
@@ -465,21 +604,34 @@ class DepthwiseConv2d : public Kernel {
     return !e || std::atoi(e) != 0;
   }
 
-  // The planar path: one work item is one band of output positions of one channel of one image.
+  // The planar paths: one work item is one band of output positions of one channel of one image
+  // (whole output rows for stride 2).
   void run_planar(const float* xp, const float* wp, const float* bp, float* yp, const Chain* chain, bool from_buf) {
+    const DwGeom& g = g_;
     const PlanarGeom& p = p_;
-    const int64_t c = c_, bands = (p.ohw + p.band - 1) / p.band, items = n_ * c * bands, taps = p.kh * p.kw;
+    const int64_t c = c_, taps = g.kh * g.kw, hw = g.h * g.w, ohw = g.oh * g.ow;
+    const int64_t band = planar_ ? p.band : q_.rows * g.ow, bands = (ohw + band - 1) / band, items = n_ * c * bands;
     const int64_t smin = stream_min();
-    const size_t buf_bytes = static_cast<size_t>(p.buf_floats()) * sizeof(float);
-#pragma omp parallel if (items > 1 && n_ * c * p.ohw * taps > 65536)
+    const size_t buf_bytes = static_cast<size_t>(planar_ ? p.buf_floats() : q_.buf_floats(g.ow)) * sizeof(float);
+#pragma omp parallel if (items > 1 && n_ * c * ohw * taps > 65536)
     {
       float* in = static_cast<float*>(scratch(3, buf_bytes));
-      float* tile = in + p.in_floats();
+      float* tile = planar_ ? in + p.in_floats() : in;
 #pragma omp for schedule(static)
       for (int64_t it = 0; it < items; ++it) {
-        const int64_t plane = it / bands, ch = plane % c, p0 = it % bands * p.band;
-        const int64_t len = std::min(p.band, p.ohw - p0), off = plane * p.ohw + p0;
-        planar_band(p, v4_, xp + plane * p.hw, wp + ch * taps, bp ? bp[ch] : 0.f, p0, len, in, tile);
+        const int64_t plane = it / bands, ch = plane % c, p0 = it % bands * band;
+        const int64_t len = std::min(band, ohw - p0), off = plane * ohw + p0;
+        const float* xplane = xp + plane * hw;
+        const float bias = bp ? bp[ch] : 0.f;
+        if (planar_) {
+          planar_band(p, v4_, xplane, wp + ch * taps, bias, p0, len, in, tile);
+        } else {
+#ifdef NETLENS_DW_V4
+          const int64_t r0 = p0 / g.ow, nv = len / g.ow * q_.nk;
+          s2_band_v4(S2Band{xplane, wp + ch * taps, bias, q_.masks.data(), g.h, g.w, g.ow, g.kh, g.kw, g.dh, g.ph,
+                            g.pw, q_.nk, r0, nv, tile});
+#endif
+        }
         if (from_buf && len < smin) {
           chain->apply_from_cached(tile, off, len);
         } else if (from_buf) {
@@ -498,8 +650,9 @@ class DepthwiseConv2d : public Kernel {
   static constexpr int64_t kPlanarBand = 2048;
   int64_t n_, c_;
   DwGeom g_{};
-  bool planar_ = false, v4_ = false;
+  bool planar_ = false, v4_ = false, s2_ = false;  // s2_: only where planar_use_v4()
   PlanarGeom p_;
+  S2Geom q_;
   std::shared_ptr<Chain> chain_;
 };
 

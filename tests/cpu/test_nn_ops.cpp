@@ -266,6 +266,28 @@ TEST(Conv, DepthwisePlanarEdgeMasks) {
       60);
 }
 
+// Stride-2 convs with kernels up to 3 wide and output rows of 14 and more run on the planar rows
+// on AVX-512 CPUs (blocked elsewhere, under NETLENS_DW_GENERIC=1, and for 5x5): masked loads of 32
+// input columns split into the even and odd taps. Odd and even widths (outputs of 14, 15, 17, 18,
+// 28, 40, 56 per row: partial last vectors, row ends spilling into the next row), 3x3/5x3/4x2/7x1
+// and 5x5 (blocked) kernels, pads 0..3 on either side, row dilation, first rows whose taps start
+// above the image, last rows whose taps end below it, bands of rows, two images.
+TEST(Conv, DepthwiseStride2Rows) {
+  check_depthwise_paths(
+      {
+          {{2, 5, 28, 28}, {5, 1, 3, 3}, 5, {2, 2}, {1, 1}, {1, 1, 1, 1}, true, true},      // 14 out
+          {{1, 3, 30, 29}, {3, 1, 3, 3}, 3, {2, 2}, {1, 1}, {1, 1, 1, 1}, false, true},     // 15 out
+          {{1, 4, 21, 35}, {4, 1, 5, 3}, 4, {2, 2}, {1, 1}, {2, 1, 2, 1}, true, true},      // 5x3, 18 out
+          {{1, 4, 21, 35}, {4, 1, 5, 5}, 4, {2, 2}, {1, 1}, {2, 2, 2, 2}, true, true},      // 5x5: blocked
+          {{1, 3, 16, 34}, {3, 1, 3, 3}, 3, {2, 2}, {1, 1}, {0, 0, 1, 1}, true, false},     // pads at the end
+          {{1, 3, 16, 33}, {3, 1, 4, 2}, 3, {2, 2}, {1, 1}, {3, 1, 0, 0}, true, true},      // 4x2, pad 3 above
+          {{1, 2, 130, 80}, {2, 1, 3, 3}, 2, {2, 2}, {2, 1}, {2, 1, 2, 1}, true, true},     // row dilation, bands
+          {{1, 2, 20, 56}, {2, 1, 7, 1}, 2, {2, 2}, {1, 1}, {3, 0, 3, 0}, true, true},      // 7x1
+          {{1, 17, 112, 112}, {17, 1, 3, 3}, 17, {2, 2}, {1, 1}, {0, 0, 1, 1}, true, true}, // 56 out, bands
+      },
+      90);
+}
+
 // Dense 1x1 convs with constant weights on 512 positions and more run as tiled sgemms
 // (PointwiseConv); strided ones read a gathered copy of every sh-th row and sw-th column.
 TEST(Conv, PointwiseStrided) {
