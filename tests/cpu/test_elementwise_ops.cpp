@@ -340,6 +340,38 @@ TEST(ElementwiseBinary, FloatBroadcastMatchesDouble) {
   }
 }
 
+// Outputs of 256 KiB and more are computed in blocks and streamed (elementwise_common.hpp): bias
+// rows (odd lengths, so rows start at every alignment), full-shape and scalar operands, an in-place
+// accumulation (Sum), and the per-plane scalar case that is not streamed, all bit for bit against
+// the float32 expression, and integer outputs (Equal's uint8).
+TEST(ElementwiseBinary, LargeOutputsStreamedBitForBit) {
+  struct Case {
+    Shape a, b;
+  };
+  const Case cases[] = {{{197, 3071}, {3071}}, {{3, 101, 1013}, {1, 1, 1013}}, {{700, 1001}, {700, 1001}},
+                        {{700, 1001}, {}}, {{}, {700, 1001}}, {{1, 96, 57, 57}, {1, 96, 1, 1}}};
+  for (const Case& c : cases) {
+    const Shape out = bshape({c.a, c.b});
+    const Tensor a = rand_f32(c.a), b = rand_f32(c.b);
+    for (const char* op : {"Add", "Mul", "Sub", "Div", "Sum"}) {
+      const Tensor y = run1(make_node(op, 2), 13, {a, b});
+      ASSERT_EQ(y.shape(), out);
+      for (int64_t i = 0; i < numel(out); ++i) {
+        const float x = a.data_as<float>()[bidx(c.a, out, i)], z = b.data_as<float>()[bidx(c.b, out, i)];
+        const std::string o = op;
+        const float want = o == "Mul" ? x * z : o == "Sub" ? x - z : o == "Div" ? x / z : x + z;
+        ASSERT_EQ(y.data_as<float>()[i], want) << op << " " << shape_str(c.a) << " with " << shape_str(c.b) << " at " << i;
+      }
+    }
+    const Tensor e = run1(make_node("Equal", 2), 13, {a, a.numel() == 1 ? a : b});
+    for (int64_t i = 0; i < numel(e.shape()); ++i) {
+      const float x = a.data_as<float>()[bidx(c.a, e.shape(), i)];
+      const float z = (a.numel() == 1 ? a : b).data_as<float>()[bidx(a.numel() == 1 ? c.a : c.b, e.shape(), i)];
+      ASSERT_EQ(e.data_as<uint8_t>()[i], x == z ? 1 : 0) << i;
+    }
+  }
+}
+
 TEST(ElementwiseBinary, ComparisonsBroadcast) {
   std::vector<std::pair<std::string, std::function<bool(double, double)>>> cases = {
       {"Equal", [](double a, double b) { return a == b; }},
