@@ -20,8 +20,14 @@
 // Stride-1 convs with "same" rows (output rows as long as the input rows) and planes of 100
 // positions and more take the planar path instead (see "Planar stride-1 path" below): no layout
 // change, each channel's flattened plane convolved 16 positions per vector with column masks.
-// Per MobileNetV2 node (single thread, fused Clip included) it took e.g. 144x56x56 0.54 -> 0.38 ms,
-// 32x112x112 0.44 -> 0.33 ms. Strided convs and 7x7 planes stay blocked.
+// Per MobileNetV2 node (single thread, fused Clip included) it took e.g. 144x56x56 0.56 -> 0.37 ms,
+// 32x112x112 0.44 -> 0.34 ms. On AVX-512 CPUs, stride-2 convs up to 3 wide with output rows of 14
+// and more take planar rows ("Planar stride-2 path": 96x56x56 0.65 -> 0.56 ms). 7x7 planes, 5x5
+// stride 2 and other strides stay blocked. NETLENS_DW_PLANAR=0 turns both planar paths off,
+// NETLENS_DW_GENERIC=1 the AVX-512 code (stride 1 then runs portable code, stride 2 blocked).
+//
+// Longer than about 600 lines: the three paths share the geometry, the work split and the chain
+// hand-off of one kernel class, and each path's vector code sits beside its geometry.
 #include <omp.h>
 
 #include <algorithm>
