@@ -16,6 +16,7 @@
 #include "netlens/cpu/half_convert.hpp"
 #include "netlens/cpu.hpp"
 #include "nn_common.hpp"
+#include "stream_store.hpp"
 
 namespace netlens::cpu {
 
@@ -137,7 +138,10 @@ class Float32Wrapper final : public Kernel {
       if (!out[i].data || !needs_f32(out[i].dtype)) continue;
       vout[i] = TensorView{DType::Float32, out[i].shape, scratch.get(in.size() + i, out[i].numel())};
     }
-    inner_->run(vin, vout);
+    {
+      const StagingScope staging;  // the outputs are read back just below (stream_store.hpp)
+      inner_->run(vin, vout);
+    }
     for (size_t i = 0; i < out.size(); ++i)
       if (out[i].data && needs_f32(out[i].dtype)) from_f32(static_cast<const float*>(vout[i].data), out[i]);
   }
@@ -251,6 +255,7 @@ class ChunkedHalfElementwise final : public Kernel {
 #pragma omp parallel num_threads(threads)
     {
       const int t = omp_get_thread_num();
+      const StagingScope staging;  // each chunk's output is converted from `bo` at once
       thread_local std::vector<float> buf;
       buf.resize(static_cast<size_t>(kChunk) * (in.size() + 1));
       std::vector<TensorView> vin(in.size()), vout(1);

@@ -221,7 +221,7 @@ void binary(const TensorView& a, const TensorView& b, const TensorView& o, F f) 
   const TB* pb = in_ptr<TB>(b);
   TO* po = out_ptr<TO>(o);
   const int64_t n = o.numel(), na = a.numel(), nb = b.numel();
-  const bool stream = static_cast<size_t>(n) * sizeof(TO) >= kStreamBytes;
+  const bool stream = static_cast<size_t>(n) * sizeof(TO) >= kStreamBytes && streams_outputs();
   if (stream && (na == n || na == 1) && (nb == n || nb == 1)) {
     // Flat: blocks of 16K elements over the threads.
     constexpr int64_t kChunk = 16384;

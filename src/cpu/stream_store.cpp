@@ -24,4 +24,12 @@ void stream_copy_bytes(void* dst, const void* src, size_t bytes) {
 
 void stream_fence() { _mm_sfence(); }
 
+namespace {
+thread_local bool t_staging = false;
+}  // namespace
+
+bool streams_outputs() { return !t_staging; }
+StagingScope::StagingScope() : prev_(t_staging) { t_staging = true; }
+StagingScope::~StagingScope() { t_staging = prev_; }
+
 }  // namespace netlens::cpu

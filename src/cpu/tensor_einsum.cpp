@@ -13,6 +13,7 @@
 #include "netlens/runtime/shapes_tensor.hpp"
 #include "tensor_einsum.hpp"
 #include "tensor_util.hpp"
+#include "stream_store.hpp"
 
 namespace netlens::cpu::tensor {
 
@@ -98,8 +99,11 @@ std::unique_ptr<Kernel> plan_einsum(const NodeContext& ctx) {
       if (out[0].numel() == 0) return;
       std::vector<float> A(static_cast<size_t>(Bt * Mm * Kk)), B(static_cast<size_t>(Bt * Kk * Nn)),
           C(static_cast<size_t>(Bt * Mm * Nn), 0.f);
-      if (!A.empty()) strided_copy(A.data(), in[0].data, a_shape, a_st, 4);
-      if (!B.empty()) strided_copy(B.data(), in[1].data, b_shape, b_st, 4);
+      {
+        const StagingScope staging;  // operand copies, read at once below (stream_store.hpp)
+        if (!A.empty()) strided_copy(A.data(), in[0].data, a_shape, a_st, 4);
+        if (!B.empty()) strided_copy(B.data(), in[1].data, b_shape, b_st, 4);
+      }
 #pragma omp parallel for if (Bt * Mm * Nn * Kk >= 65536)
       for (int64_t bi = 0; bi < Bt * Mm; ++bi) {
         const int64_t b = bi / Mm;

@@ -81,8 +81,19 @@ void tiled_copy(char* d, const char* sp, const Shape& s, const std::vector<int64
 
 void parallel_memcpy(void* dst, const void* src, size_t bytes) {
   if (dst == src || bytes == 0) return;
-  if (bytes < kStreamBytes) {
-    std::memcpy(dst, src, bytes);
+  if (bytes < kStreamBytes || !streams_outputs()) {
+    if (bytes < static_cast<size_t>(4 * kParallelBytes)) {
+      std::memcpy(dst, src, bytes);
+      return;
+    }
+    const int64_t chunk = 1 << 20;
+    const int64_t n = static_cast<int64_t>((bytes + chunk - 1) / chunk);
+#pragma omp parallel for
+    for (int64_t i = 0; i < n; ++i) {
+      const size_t off = static_cast<size_t>(i * chunk);
+      std::memcpy(static_cast<char*>(dst) + off, static_cast<const char*>(src) + off,
+                  std::min<size_t>(static_cast<size_t>(chunk), bytes - off));
+    }
     return;
   }
   // A kept output of this size: streamed (stream_store.hpp), in 1 MiB chunks over the threads.
@@ -136,7 +147,7 @@ void strided_copy(void* dst, const void* src, const Shape& shape, const std::vec
     return;
   }
   // Large outputs with rows of at least 4 lines: contiguous rows are streamed (stream_store.hpp).
-  const bool stream = rows * inner * ies >= static_cast<int64_t>(kStreamBytes) && inner * ies >= 256;
+  const bool stream = rows * inner * ies >= static_cast<int64_t>(kStreamBytes) && inner * ies >= 256 && streams_outputs();
   auto run_rows = [&](int64_t r0, int64_t r1) {
     std::vector<int64_t> idx(static_cast<size_t>(outer_rank), 0);
     int64_t off = 0, r = r0;

@@ -13,6 +13,7 @@
 #include "netlens/runtime/shape_util.hpp"
 #include "netlens/runtime/shapes_tensor.hpp"
 #include "tensor_util.hpp"
+#include "stream_store.hpp"
 
 namespace netlens::cpu {
 
@@ -86,7 +87,10 @@ void cast_view(const TensorView& src, const TensorView& dst) {
   }
   if (is_half(dst.dtype)) {
     Tensor f(DType::Float32, dst.shape);
-    cast_view(src, TensorView{DType::Float32, dst.shape, f.data()});
+    {
+      const StagingScope staging;  // f is read back at once (stream_store.hpp)
+      cast_view(src, TensorView{DType::Float32, dst.shape, f.data()});
+    }
     Tensor h = f.cast(dst.dtype);
     std::memcpy(dst.data, h.data(), h.nbytes());
     return;
