@@ -191,6 +191,38 @@ TEST(Transpose, RandomPermutationsAllDtypes) {
     }
 }
 
+// 4-byte elements move in 16x16 register blocks (tensor_util.cpp), the ragged edges of each 32x32
+// tile element by element: shapes with full blocks and odd edges on both sides, ViT's key
+// transpose, NaN payloads and -0 (bits move unchanged), float32 and int32.
+TEST(Transpose, FourByteBlocksAndEdges) {
+  struct Case {
+    Shape s;
+    std::vector<int64_t> perm;
+  };
+  const Case cases[] = {{{12, 197, 64}, {0, 2, 1}}, {{37, 50}, {1, 0}}, {{3, 45, 70}, {2, 1, 0}},
+                        {{2, 33, 5, 48}, {0, 3, 2, 1}}, {{16, 16}, {1, 0}}};
+  uint32_t seed = 300;
+  for (const Case& c : cases)
+    for (DType dt : {DType::Float32, DType::Int32}) {
+      Tensor x = random_tensor(dt, c.s, seed++);
+      if (dt == DType::Float32) {
+        const uint32_t nan_payload = 0x7fc01234u, neg_zero = 0x80000000u;
+        std::memcpy(x.data_as<float>(), &nan_payload, 4);
+        std::memcpy(x.data_as<float>() + x.numel() - 1, &neg_zero, 4);
+      }
+      Shape os;
+      for (int64_t p : c.perm) os.push_back(c.s[static_cast<size_t>(p)]);
+      const Tensor exp = gather_ref(x, os, [&](const std::vector<int64_t>& o) {
+        std::vector<int64_t> in(c.s.size());
+        for (size_t k = 0; k < c.perm.size(); ++k) in[static_cast<size_t>(c.perm[k])] = o[k];
+        return ravel(in, c.s);
+      });
+      const Tensor got = run1("Transpose", {{"perm", c.perm}}, 13, {x});
+      ASSERT_EQ(got.shape(), os);
+      ASSERT_EQ(std::memcmp(got.data(), exp.data(), exp.nbytes()), 0) << "perm " << shape_str(c.perm) << " of " << shape_str(c.s);
+    }
+}
+
 TEST(Transpose, DefaultReversesAndLargeIsParallel) {
   const Tensor x = random_tensor(DType::Float32, {2, 64, 96, 40}, 3);
   const Shape os = {40, 96, 64, 2};
