@@ -220,22 +220,23 @@ int64_t pointwise_min_positions() {
 }
 
 // Whether PointwiseConv's tiles run the own AVX-512 kernel (nn_conv_gemm.hpp) rather than
-// dnnl_sgemm: with up to 64 input channels. Measured single-threaded on a Sapphire Rapids VM
-// (AVX-512), per node against sgemm in the same binary: faster on MobileNetV2's and
-// EfficientNet-B0's expand convs (16-40 -> 96-240 channels, 112x112 to 28x28: 0.89 -> 0.78 ms for
-// the largest) and ResNet-50's 64 -> 256 (1.45 -> 1.36 ms); slower on ResNet-50's 256/512 -> 64/128
-// (0.87 -> 1.05 ms), even on 512 -> 128/1024 -> 512. Projections to 16-48 channels went either way
-// (MobileNetV2's 144 -> 24 0.43 -> 0.36 ms with its input in memory, EfficientNet-B0's 240 -> 40
-// 0.14 -> 0.18 ms with its input in cache, where sgemm computes faster): left to sgemm.
-// NETLENS_CONV_POINTWISE_KERNEL=own|sgemm forces one (to measure; without AVX-512, sgemm always).
-bool pointwise_own_kernel(int64_t ic) {
+// dnnl_sgemm: with up to 128 input channels or up to 48 output channels. Measured single-threaded
+// on a Sapphire Rapids VM (AVX-512), per node against sgemm in the same binary: faster on
+// MobileNetV2's and EfficientNet-B0's expand convs (16-40 -> 96-240 channels, 112x112 to 28x28:
+// 0.93 -> 0.80 ms for the largest), their projections to 16-40 channels with the input in memory
+// (MobileNetV2 144 -> 24 0.42 -> 0.36 ms; with it in cache slower: EfficientNet-B0 240 -> 40 0.144 ->
+// 0.169 ms, the two about even over both models), ResNet-50's 64 -> 256 (1.46 -> 1.38 ms) and
+// 128 -> 512 (1.11 -> 1.08 ms); slower on ResNet-50's 256/512 -> 64/128 (0.90 -> 1.07 ms) and its
+// strided 256 -> 512 (2.14 -> 2.23 ms). NETLENS_CONV_POINTWISE_KERNEL=own|sgemm forces one (to
+// measure; without AVX-512, sgemm always).
+bool pointwise_own_kernel(int64_t ic, int64_t oc) {
   static const int forced = [] {
     const char* v = std::getenv("NETLENS_CONV_POINTWISE_KERNEL");
     const std::string s = v ? v : "";
     return s == "own" ? 1 : s == "sgemm" ? 0 : -1;
   }();
   if (!pointwise_gemm_supported()) return false;
-  return forced >= 0 ? forced == 1 : ic <= 64;
+  return forced >= 0 ? forced == 1 : ic <= 128 || oc <= 48;
 }
 
 bool pointwise_gemm_enabled() {
@@ -416,7 +417,7 @@ class PointwiseConv : public Kernel {
   static constexpr int64_t kAhead = 4;  // rows of external operands prefetched ahead of the chain
   int64_t n_, ic_, oc_, hw_, h_, w_in_, oh_, ow_, sh_, sw_, mb_ = 0, nb_ = 0;
   // The AVX-512 kernel (nn_conv_gemm.hpp) with w_ packed for it, else dnnl_sgemm on plain w_.
-  const bool own_kernel_ = pointwise_own_kernel(ic_);
+  const bool own_kernel_ = pointwise_own_kernel(ic_, oc_);
   std::vector<float> w_;
   std::shared_ptr<Chain> chain_;
 };

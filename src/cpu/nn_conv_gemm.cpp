@@ -133,14 +133,16 @@ NETLENS_PW_TARGET void pointwise_gemm(const float* a, int64_t m, int64_t n, int6
         pf = b + (k0 + kc) * ldb, pf_rows = std::min(kKc, k - k0 - kc), pf_len = std::min<int64_t>(64, n);
       }
       const int64_t lpr = (pf_len + 15) / 16, lines = pf_rows * lpr, per_panel = (lines + panels - 1) / panels;
-      int64_t line = 0;
+      int64_t line = 0, pr = 0, pc = 0;  // line = pr * lpr + pc (no division per prefetch: idiv was 40% of the time)
       for (int64_t r0 = 0; r0 < m; r0 += kPointwiseRows) {
         const float* ap = a + r0 * k + k0 * kPointwiseRows;  // panel r0 / 6 of k x 6, from row k0
         const int64_t rows = std::min(kPointwiseRows, m - r0);
         const float* bp = bias ? bias + r0 : nullptr;
         float* cp = c + r0 * ldc + q0;
-        for (int64_t e = std::min(lines, line + per_panel); line < e; ++line)
-          _mm_prefetch(reinterpret_cast<const char*>(pf + line / lpr * ldb + line % lpr * 16), _MM_HINT_T1);
+        for (int64_t e = std::min(lines, line + per_panel); line < e; ++line) {
+          _mm_prefetch(reinterpret_cast<const char*>(pf + pr * ldb + pc * 16), _MM_HINT_T1);
+          if (++pc == lpr) pc = 0, ++pr;
+        }
         const float* bs = direct ? b + k0 * ldb + q0 : packed;
         const int64_t lds = direct ? ldb : 16 * nv;
         switch (nv) {

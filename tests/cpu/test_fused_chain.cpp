@@ -449,8 +449,8 @@ TEST(FusedChain, SwishDensePointwise) { run_swish_graph({{1, 24, 28, 28}, 48, 1,
 TEST(FusedChain, SwishDense3x3Strided) { run_swish_graph({{1, 16, 30, 30}, 32, 1, 3, 2, 1, 1}, 12); }
 TEST(FusedChain, SwishDepthwiseWide) { run_swish_graph({{1, 20, 40, 70}, 20, 20, 3, 1, 1, 1}, 13); }
 
-// Dense 1x1 convs (PointwiseConv: nn_conv_gemm.hpp's AVX-512 kernel for up to 64 input channels,
-// dnnl_sgemm otherwise; ctest's cpu.fused_chain_pointwise_own runs these with the kernel for every
+// Dense 1x1 convs (PointwiseConv: nn_conv_gemm.hpp's AVX-512 kernel for up to 128 input or 48
+// output channels, dnnl_sgemm otherwise; ctest's cpu.fused_chain_pointwise_own runs these with the kernel for every
 // shape, so that its blocks of 128 input channels on wide inputs are covered) followed by ReLU and a residual Add
 // of the input: output channels not a multiple of the kernel's 6 rows, positions not a multiple of
 // its 16 or 64, batches, stride 2, rows split over tiles (1100 channels). The conv matches the double
