@@ -1,8 +1,9 @@
 // The GEMM of a dense 1x1 conv on plain NCHW, C[oc][p] = bias[oc] + sum_ic W[oc][ic] X[ic][p], as
 // an AVX-512 register-blocked kernel (nn_conv_gemm.cpp): 6 output channels x up to 64 positions in
-// 24 zmm accumulators, the weights pre-packed at plan time, X read in place (rows `ldb` apart),
-// masked loads and stores for the last positions. Used by nn_conv.cpp's PointwiseConv per tile
-// instead of dnnl_sgemm (which packs both operands on every call). Private to src/cpu.
+// 24 zmm accumulators, the weights pre-packed at plan time, X (rows `ldb` apart) copied per strip
+// of 64 positions x 128 channels into a contiguous block (read in place for <= 18 rows), masked
+// loads and stores for the last positions. Used by nn_conv.cpp's PointwiseConv per tile instead of
+// dnnl_sgemm on the layers where it measured faster (pointwise_own_kernel). Private to src/cpu.
 #pragma once
 
 #include <cstdint>
