@@ -308,8 +308,9 @@ class PatchConvTranspose2d : public Kernel {
 
 // Dense 1x1, stride-1, unpadded conv on plain NCHW (the expand/project layers of MobileNets, PP-OCR's
 // pointwise convs): per image Y[oc][p] = b[oc] + sum_ic W[oc][ic] X[ic][p], one GEMM tiled over
-// output channels and positions, each tile a single-threaded sgemm on one OpenMP thread, so that the
-// tile is still in L2 when the bias and a fused chain (fused_chain.hpp) run over it. oneDNN's plain
+// output channels and positions, each tile a single-threaded GEMM on one OpenMP thread (dnnl_sgemm,
+// or nn_conv_gemm.hpp's kernel where pointwise_own_kernel says), so that the tile is still in L2 when
+// the bias and a fused chain (fused_chain.hpp) run over it. oneDNN's plain
 // convolution is the same GEMM over the whole output, after which every following elementwise op
 // read the output back from memory.
 class PointwiseConv : public Kernel {
