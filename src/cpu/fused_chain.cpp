@@ -8,8 +8,6 @@
 
 #include <omp.h>
 
-#include <immintrin.h>
-
 #include <algorithm>
 #include <cstring>
 #include <atomic>
@@ -18,6 +16,7 @@
 
 #include "elementwise_erf.hpp"
 #include "elementwise_sigmoid.hpp"
+#include "stream_store.hpp"
 
 namespace netlens::cpu {
 
@@ -144,26 +143,6 @@ class ChainExecutor final : public Kernel {
 
 }  // namespace
 
-namespace {
-
-// Copies n floats to dst with non-temporal stores: the outputs of a large
-// chain are written once and not read again soon, and a normal store first reads each line into the
-// cache (read for ownership), doubling the memory traffic that bounds these passes. SSE2, so the
-// baseline build has it.
-// Whole 64-byte lines only: a partly streamed line costs a read-modify-write of memory (the pieces
-// of rows and planes that tiles and planes hand in start anywhere), so their ends are stored normally.
-void stream_copy(float* dst, const float* src, int64_t n) {
-  int64_t i = 0;
-  while (i < n && (reinterpret_cast<uintptr_t>(dst + i) & 63) != 0) {
-    dst[i] = src[i];
-    ++i;
-  }
-  for (; i + 16 <= n; i += 16)
-    for (int64_t j = 0; j < 16; j += 4) _mm_stream_ps(dst + i + j, _mm_loadu_ps(src + i + j));
-  for (; i < n; ++i) dst[i] = src[i];
-}
-
-}  // namespace
 
 void apply_chain_steps(std::span<const ChainStep> steps, float* const* values, int64_t off, int64_t len, bool stream,
                        const float* const* externals, const float* head_src) {
@@ -194,12 +173,15 @@ void apply_chain_steps(std::span<const ChainStep> steps, float* const* values, i
       const ChainStep& s = steps[k];
       step_block(s, operand(s.a), s.a.scalar, operand(s.b), s.b.scalar, tmp[k], m);
     }
-    if (head_src) stream_copy(values[0] + b, head_src + (b - off), m);
-    for (size_t k = 0; k < n; ++k) stream_copy(values[k + 1] + b, tmp[k], m);
+    // Non-temporal, whole lines only (stream_store.hpp): the pieces of rows and planes that tiles
+    // and planes hand in start anywhere.
+    const size_t bytes = static_cast<size_t>(m) * sizeof(float);
+    if (head_src) stream_copy_bytes(values[0] + b, head_src + (b - off), bytes);
+    for (size_t k = 0; k < n; ++k) stream_copy_bytes(values[k + 1] + b, tmp[k], bytes);
   }
 }
 
-void chain_store_fence() { _mm_sfence(); }
+void chain_store_fence() { stream_fence(); }
 
 namespace {
 bool stream_default(int64_t numel) {
