@@ -32,8 +32,8 @@
 # once under $NETLENS_CACHE_DIR/bench. Needs scripts/fetch-models.sh and, for the torchvision models,
 # scripts/export-torchvision.sh (a missing model is reported and skipped).
 # Prints a table: model, netlens median ± spread, ort median ± spread, ratio netlens/ort, where
-# spread is half the p10–p90 range; then the first-run table. The engines run one after the
-# other, never at the same time.
+# spread is half the p10–p90 range, with the load average before and after; then the first-run
+# table. The engines run one after the other, never at the same time.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cache="${NETLENS_CACHE_DIR:-$repo/.cache}"
@@ -105,6 +105,9 @@ json_get() { node -e 'const o = JSON.parse(process.argv[1]); console.log(process
 fmt() { awk -v m="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%9.2f ± %-7.2f", m, (b - a) / 2 }'; }
 
 rows=() first=()
+# The 1-minute load average before and after: other processes on the cores change both engines'
+# times (a spinning runtime waits for pre-empted threads), so the table says what it ran beside.
+load_before=$(cut -d' ' -f1 /proc/loadavg)
 for c in "${cases[@]}"; do
   read -r label file iname shape <<<"$c"
   if [[ -n $only ]]; then
@@ -153,7 +156,7 @@ for c in "${cases[@]}"; do
              "$(awk -v a="$nm" -v b="$dm" 'BEGIN{print a/b}')")")
 done
 [[ ${#rows[@]} -gt 0 ]] || { echo "bench-vs-ort: no model to benchmark" >&2; exit 1; }
-echo "CPU, $threads threads ($wait_label), $runs runs after $warmup warm-up; median ± half the p10-p90 range, ms; ratio = netlens / ort"
+echo "CPU, $threads threads ($wait_label), $runs runs after $warmup warm-up; median ± half the p10-p90 range, ms; ratio = netlens / ort; load average $load_before -> $(cut -d' ' -f1 /proc/loadavg)"
 printf '%-22s %-19s %-19s %-19s %8s %8s\n' model "netlens" "ort (opt all)" "ort (opt none)" "vs all" "vs none"
 printf '%s\n' "${rows[@]}"
 echo
