@@ -17,12 +17,6 @@ namespace netlens::cpu::ew {
 
 namespace {
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_THREAD__)
-#define NETLENS_ERF_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NETLENS_ERF_CLONES
-#endif
-
 // erf(x) / x as a polynomial in t = x^2 on [0, 1).
 constexpr float kSmall[] = {1.128379107e+00f, -3.761262298e-01f, 1.128357202e-01f, -2.685340680e-02f,
                             5.187766626e-03f, -8.006663411e-04f, 7.845956861e-05f};
@@ -40,18 +34,14 @@ __attribute__((always_inline)) inline void horner(const float (&c)[N], const VF&
 
 }  // namespace
 
-NETLENS_ERF_CLONES
+NETLENS_EW_CLONES
 void erf_floats(const float* x, float* y, int64_t n) {
   const VF zero = {};
   const VI sign_bit = (VI)zero | static_cast<int32_t>(0x80000000u);
   for (int64_t i = 0; i < n; i += 16) {
     const int64_t m = std::min<int64_t>(16, n - i);
-    VF v = zero;
-    if (m == 16) {
-      std::memcpy(&v, x + i, sizeof v);
-    } else {
-      for (int64_t j = 0; j < m; ++j) v[j] = x[i + j];
-    }
+    VF v;
+    load_lanes(x + i, m, v);
     const VI bits = (VI)v;
     const VF ax = (VF)(bits & ~sign_bit);
     const VF t = ax * ax;
@@ -76,11 +66,7 @@ void erf_floats(const float* x, float* y, int64_t n) {
     const VI nan = v != v;
     res = (res & ~nan) | (bits & nan);
     const VF s = (VF)res;
-    if (m == 16) {
-      std::memcpy(y + i, &s, sizeof s);
-    } else {
-      for (int64_t j = 0; j < m; ++j) y[i + j] = s[j];
-    }
+    store_lanes(y + i, m, s);
   }
 }
 

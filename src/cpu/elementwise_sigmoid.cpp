@@ -11,27 +11,13 @@
 
 namespace netlens::cpu::ew {
 
-namespace {
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_THREAD__)
-#define NETLENS_SIGMOID_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define NETLENS_SIGMOID_CLONES
-#endif
-
-}  // namespace
-
-NETLENS_SIGMOID_CLONES
+NETLENS_EW_CLONES
 void sigmoid_floats(const float* x, float* y, int64_t n) {
   const VF zero = {};
   for (int64_t i = 0; i < n; i += 16) {
     const int64_t m = std::min<int64_t>(16, n - i);
-    VF v = zero;
-    if (m == 16) {
-      std::memcpy(&v, x + i, sizeof v);
-    } else {
-      for (int64_t j = 0; j < m; ++j) v[j] = x[i + j];
-    }
+    VF v;
+    load_lanes(x + i, m, v);
     // z = -|x| <= 0: exp(z) never overflows.
     const VI bits = (VI)v;
     const VI zb = bits | static_cast<int32_t>(0x80000000u);
@@ -51,11 +37,7 @@ void sigmoid_floats(const float* x, float* y, int64_t n) {
     const VI pos = v >= zero;
     const VI sb = ((VI)q & pos) | ((VI)below & ~pos);
     const VF s = (VF)sb;
-    if (m == 16) {
-      std::memcpy(y + i, &s, sizeof s);
-    } else {
-      for (int64_t j = 0; j < m; ++j) y[i + j] = s[j];
-    }
+    store_lanes(y + i, m, s);
   }
 }
 

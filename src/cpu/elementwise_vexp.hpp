@@ -1,4 +1,5 @@
-// 16-lane float vectors (GCC/clang vector extensions) and the exponential they share: the logistic
+// 16-lane float vectors (GCC/clang vector extensions), their target clones, lane loads and stores,
+// and the exponential they share: the logistic
 // (elementwise_sigmoid.cpp) and erf (elementwise_erf.cpp) kernels, which fused chains also call, so
 // their bits must not depend on how a tensor is split (fused_chain.hpp).
 //
@@ -11,11 +12,37 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 namespace netlens::cpu::ew {
 
 typedef float VF __attribute__((vector_size(64)));
 typedef int32_t VI __attribute__((vector_size(64)));
+
+// The clones the callers compile their loops for (not under ThreadSanitizer, which rejects ifuncs).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_THREAD__)
+#define NETLENS_EW_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NETLENS_EW_CLONES
+#endif
+
+// v = x[0, m) in lanes 0..m-1 (m <= 16), zeros above; and y[0, m) = lanes 0..m-1 of s. Whole vectors
+// when m == 16, so a tail goes through the same arithmetic as every other element.
+__attribute__((always_inline)) inline void load_lanes(const float* x, int64_t m, VF& v) {
+  v = (VF){};
+  if (m == 16) {
+    std::memcpy(&v, x, sizeof v);
+  } else {
+    for (int64_t j = 0; j < m; ++j) v[j] = x[j];
+  }
+}
+__attribute__((always_inline)) inline void store_lanes(float* y, int64_t m, const VF& s) {
+  if (m == 16) {
+    std::memcpy(y, &s, sizeof s);
+  } else {
+    for (int64_t j = 0; j < m; ++j) y[j] = s[j];
+  }
+}
 
 __attribute__((always_inline)) inline void exp_nonpositive(const VF& z, VF& out) {
   // The 1.5 * 2^23 shift rounds z / ln 2 to the nearest integer k, which t then holds in its low bits.
