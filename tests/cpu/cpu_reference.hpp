@@ -164,6 +164,27 @@ inline std::vector<double> convtranspose_ref(const Tensor& x, const Tensor& w, c
   return y;
 }
 
+// One spatial dim of a pooling window (ONNX MaxPool/AveragePool): the output size and the pads,
+// from explicit pads or auto_pad SAME_UPPER/SAME_LOWER; with ceil_mode the last window must start
+// inside the input or the left pad.
+struct PoolDim {
+  int64_t out, pad_begin, pad_end;
+};
+inline PoolDim pool_dim(int64_t in, int64_t k, int64_t s, int64_t dil, int64_t pb, int64_t pe, bool ceil,
+                        const std::string& auto_pad) {
+  const int64_t eff = (k - 1) * dil + 1;
+  if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+    const int64_t out = (in + s - 1) / s;
+    const int64_t total = std::max<int64_t>(0, (out - 1) * s + eff - in);
+    pb = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+    return {out, pb, total - pb};
+  }
+  const int64_t span = in + pb + pe - eff;
+  int64_t out = (ceil ? (span + s - 1) / s : span / s) + 1;
+  if (ceil && (out - 1) * s >= in + pb) --out;
+  return {out, pb, pe};
+}
+
 // Pooling. For average: include_pad counts taps inside [-pb, in + pe), otherwise taps inside the
 // input. Max returns the value; `argmax` (optional) the row-major flat input index.
 inline std::vector<double> pool_ref(const Tensor& x, const Geo& g0, const Shape& y0, bool is_max, bool include_pad,

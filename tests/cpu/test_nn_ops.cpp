@@ -429,19 +429,10 @@ Geo pool_geo(const PoolParam& p, Shape& y) {
   Geo g;
   y = {p.x[0], p.x[1]};
   for (size_t i = 0; i < r; ++i) {
-    const int64_t d = p.dilations.empty() ? 1 : p.dilations[i];
-    const int64_t eff = (p.k[i] - 1) * d + 1, in = p.x[i + 2], s = p.strides[i];
-    int64_t pb = p.pads.empty() ? 0 : p.pads[i], pe = p.pads.empty() ? 0 : p.pads[i + r], out;
-    if (p.auto_pad == "SAME_UPPER" || p.auto_pad == "SAME_LOWER") {
-      out = (in + s - 1) / s;
-      const int64_t total = std::max<int64_t>(0, (out - 1) * s + eff - in);
-      pb = p.auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
-      pe = total - pb;
-    } else {
-      const int64_t span = in + pb + pe - eff;
-      out = (p.ceil ? (span + s - 1) / s : span / s) + 1;
-      if (p.ceil && (out - 1) * s >= in + pb) --out;  // last window must start inside
-    }
+    const int64_t d = p.dilations.empty() ? 1 : p.dilations[i], s = p.strides[i];
+    const cpuref::PoolDim pd = cpuref::pool_dim(p.x[i + 2], p.k[i], s, d, p.pads.empty() ? 0 : p.pads[i],
+                                                p.pads.empty() ? 0 : p.pads[i + r], p.ceil, p.auto_pad);
+    const int64_t pb = pd.pad_begin, pe = pd.pad_end, out = pd.out;
     g.k.push_back(p.k[i]);
     g.s.push_back(s);
     g.d.push_back(d);

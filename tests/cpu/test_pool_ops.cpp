@@ -14,6 +14,7 @@
 #include <map>
 #include <random>
 
+#include "cpu_reference.hpp"
 #include "netlens/cpu/cpu_ops.hpp"
 #include "netlens/runtime.hpp"
 #include "netlens/runtime/shape_util.hpp"
@@ -97,21 +98,11 @@ Geom geometry(const Pool2d& p) {
   int64_t* pbeg[2] = {&g.pt, &g.pl};
   int64_t* pend[2] = {&g.pb, &g.pr};
   for (int i = 0; i < 2; ++i) {
-    const int64_t in = p.x[2 + i], s = p.s[i], eff = (p.k[i] - 1) * p.dil[i] + 1;
-    int64_t b = p.pads.empty() ? 0 : p.pads[i], e = p.pads.empty() ? 0 : p.pads[i + 2], out;
-    if (p.auto_pad == "SAME_UPPER" || p.auto_pad == "SAME_LOWER") {
-      out = (in + s - 1) / s;
-      const int64_t total = std::max<int64_t>(0, (out - 1) * s + eff - in);
-      b = p.auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
-      e = total - b;
-    } else {
-      const int64_t span = in + b + e - eff;
-      out = (p.ceil ? (span + s - 1) / s : span / s) + 1;
-      if (p.ceil && (out - 1) * s >= in + b) --out;  // the last window starts inside input or left pad
-    }
-    *outs[i] = out;
-    *pbeg[i] = b;
-    *pend[i] = e;
+    const cpuref::PoolDim d = cpuref::pool_dim(p.x[2 + i], p.k[i], p.s[i], p.dil[i], p.pads.empty() ? 0 : p.pads[i],
+                                               p.pads.empty() ? 0 : p.pads[i + 2], p.ceil, p.auto_pad);
+    *outs[i] = d.out;
+    *pbeg[i] = d.pad_begin;
+    *pend[i] = d.pad_end;
   }
   return g;
 }
