@@ -78,6 +78,20 @@ ChainStep step(Op op, int a, int b = -1, float sa = 0.f, float sb = 0.f) {
   return s;
 }
 
+// The steps over [off, head.size()) into fresh values (42 where nothing is written); from_head: the
+// head handed in from a separate buffer (apply_from), the store's head filled by the steps.
+std::vector<std::vector<float>> applied(const std::vector<ChainStep>& steps, const std::vector<float>& head, int64_t off,
+                                        bool stream, bool from_head, const float* const* externals = nullptr) {
+  std::vector<std::vector<float>> got(steps.size() + 1, std::vector<float>(head.size(), 42.f));
+  if (!from_head) got[0] = head;
+  std::vector<float*> values;
+  for (auto& v : got) values.push_back(v.data());
+  const int64_t len = static_cast<int64_t>(head.size()) - off;
+  cpu::apply_chain_steps(steps, values.data(), off, len, stream, externals, from_head ? head.data() + off : nullptr);
+  cpu::chain_store_fence();
+  return got;
+}
+
 TEST(FusedChain, StepsEqualSeparateLoopsBitForBit) {
   // ReLU6, PP-OCR's folded BN + decomposed hard-swish, and every binary op with the scalar on
   // either side or two chain values.
@@ -105,7 +119,7 @@ TEST(FusedChain, StepsEqualSeparateLoopsBitForBit) {
   for (bool from_head : {false, true})
   for (bool stream : {false, true})
   for (int64_t n : {1, 15, 511, 512, 513, 1025, 5000}) {
-    const int64_t off = n > 16 ? 7 : 0, len = n - off;
+    const int64_t off = n > 16 ? 7 : 0;
     std::vector<float> head = random_values(static_cast<size_t>(n), static_cast<uint32_t>(n));
     const float specials[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
                               -std::numeric_limits<float>::infinity(), -0.f, 0.f, -3.f, 3.f, 6.f};
@@ -113,12 +127,7 @@ TEST(FusedChain, StepsEqualSeparateLoopsBitForBit) {
     const std::vector<float> ext0 = random_values(static_cast<size_t>(n), static_cast<uint32_t>(n) + 1);
     const std::vector<float> ext1 = random_values(static_cast<size_t>(n), static_cast<uint32_t>(n) + 2);
     const float* externals[] = {ext0.data(), ext1.data()};
-    std::vector<std::vector<float>> got(steps.size() + 1, std::vector<float>(static_cast<size_t>(n), 42.f));
-    if (!from_head) got[0] = head;
-    std::vector<float*> values;
-    for (auto& v : got) values.push_back(v.data());
-    cpu::apply_chain_steps(steps, values.data(), off, len, stream, externals, from_head ? head.data() + off : nullptr);
-    cpu::chain_store_fence();
+    const std::vector<std::vector<float>> got = applied(steps, head, off, stream, from_head, externals);
     for (int64_t i = off; i < n; ++i) ASSERT_TRUE(same_bits(got[0][static_cast<size_t>(i)], head[static_cast<size_t>(i)])) << i;
     // Reference: each op over the whole range on its own.
     std::vector<std::vector<float>> want(steps.size() + 1, std::vector<float>(static_cast<size_t>(n), 42.f));
@@ -373,18 +382,13 @@ TEST(FusedChain, SigmoidStepEqualsSigmoidKernelBitForBit) {
   for (bool from_head : {false, true})
   for (bool stream : {false, true})
   for (int64_t n : {1, 15, 17, 511, 512, 513, 1025, 5000}) {
-    const int64_t off = n > 16 ? 7 : 0, len = n - off;
+    const int64_t off = n > 16 ? 7 : 0;
     std::vector<float> head = random_values(static_cast<size_t>(n), static_cast<uint32_t>(n) + 50, 30.f);
     const float specials[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
                               -std::numeric_limits<float>::infinity(), -0.f, 0.f, -87.5f, -86.9f, 88.f, 1e-20f, -1e-20f,
                               -17.f, 17.f, 0.5f};
     for (size_t i = 0; i < std::size(specials) && i < head.size(); ++i) head[(i * 5 + 8) % head.size()] = specials[i];
-    std::vector<std::vector<float>> got(steps.size() + 1, std::vector<float>(static_cast<size_t>(n), 42.f));
-    if (!from_head) got[0] = head;
-    std::vector<float*> values;
-    for (auto& v : got) values.push_back(v.data());
-    cpu::apply_chain_steps(steps, values.data(), off, len, stream, nullptr, from_head ? head.data() + off : nullptr);
-    cpu::chain_store_fence();
+    const std::vector<std::vector<float>> got = applied(steps, head, off, stream, from_head);
     // The separate kernels over the whole tensors.
     const std::vector<float> s1 = sigmoid_kernel(head);
     std::vector<float> m2(head.size()), m4(head.size());
