@@ -108,33 +108,27 @@ void tiled_copy(char* d, const char* sp, const Shape& s, const std::vector<int64
 
 void parallel_memcpy(void* dst, const void* src, size_t bytes) {
   if (dst == src || bytes == 0) return;
-  if (bytes < kStreamBytes || !streams_outputs()) {
-    if (bytes < static_cast<size_t>(4 * kParallelBytes)) {
-      std::memcpy(dst, src, bytes);
-      return;
-    }
-    const int64_t chunk = 1 << 20;
-    const int64_t n = static_cast<int64_t>((bytes + chunk - 1) / chunk);
-#pragma omp parallel for
-    for (int64_t i = 0; i < n; ++i) {
-      const size_t off = static_cast<size_t>(i * chunk);
-      std::memcpy(static_cast<char*>(dst) + off, static_cast<const char*>(src) + off,
-                  std::min<size_t>(static_cast<size_t>(chunk), bytes - off));
-    }
+  // A kept output of kStreamBytes and more is streamed (stream_store.hpp); big copies go in 1 MiB
+  // chunks over the threads.
+  const bool stream = bytes >= kStreamBytes && streams_outputs();
+  if (!stream && bytes < static_cast<size_t>(4 * kParallelBytes)) {
+    std::memcpy(dst, src, bytes);
     return;
   }
-  // A kept output of this size: streamed (stream_store.hpp), in 1 MiB chunks over the threads.
   const int64_t chunk = 1 << 20;
   const int64_t n = static_cast<int64_t>((bytes + chunk - 1) / chunk);
 #pragma omp parallel if (n > 1)
   {
 #pragma omp for
     for (int64_t i = 0; i < n; ++i) {
-      const size_t off = static_cast<size_t>(i * chunk);
-      stream_copy_bytes(static_cast<char*>(dst) + off, static_cast<const char*>(src) + off,
-                        std::min<size_t>(static_cast<size_t>(chunk), bytes - off));
+      const size_t off = static_cast<size_t>(i * chunk), len = std::min<size_t>(static_cast<size_t>(chunk), bytes - off);
+      if (stream) {
+        stream_copy_bytes(static_cast<char*>(dst) + off, static_cast<const char*>(src) + off, len);
+      } else {
+        std::memcpy(static_cast<char*>(dst) + off, static_cast<const char*>(src) + off, len);
+      }
     }
-    stream_fence();
+    if (stream) stream_fence();
   }
 }
 
