@@ -17,6 +17,9 @@ jobs="$(nproc)"
 # Tests run side by side on few cores: OpenMP's default busy-waiting would make each test's threads
 # spin against the others' (seen: 15x slower on a loaded 2-core machine).
 export OMP_WAIT_POLICY=PASSIVE
+# Window tests start Xvfb side by side: the suite's xvfb-run gives each its own display number
+# (tests/support/xvfb/xvfb-run says why; Debian's `xvfb-run -a` lets two tests pick the same one).
+export PATH="$repo/tests/support/xvfb:$PATH"
 supp="$repo/scripts/ci"
 
 bash scripts/setup.sh
