@@ -16,6 +16,7 @@
 #include "netlens/cpu/half_convert.hpp"
 #include "netlens/cpu.hpp"
 #include "nn_common.hpp"
+#include "sgemm_warmup.hpp"
 #include "stream_store.hpp"
 
 namespace netlens::cpu {
@@ -311,6 +312,7 @@ class CpuBackend final : public Backend {
     register_elementwise_grads(grads_);
     register_tensor_grads(grads_);
   }
+  ~CpuBackend() override { finish_sgemm_warmup(); }
 
   std::optional<std::string> backward_unsupported_reason(const NodeContext& ctx) const override {
     auto it = grads_.find(op_key(ctx.node.domain, ctx.node.op_type));
@@ -343,6 +345,7 @@ class CpuBackend final : public Backend {
   }
 
   std::unique_ptr<Kernel> plan(const NodeContext& ctx) override {
+    start_sgemm_warmup();  // overlaps the rest of prepare (sgemm_warmup.hpp)
     auto it = table_.find(op_key(ctx.node.domain, ctx.node.op_type));
     if (it == table_.end()) throw Error(ErrorKind::Unsupported, "op " + ctx.node.op_type + " is not implemented on the CPU");
     if (!any_converted(ctx)) {

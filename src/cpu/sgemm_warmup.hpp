@@ -1,0 +1,19 @@
+// oneDNN's sgemm sets itself up on its first call: it generates all its JIT GEMM kernels then
+// (22-25 ms on the Sapphire Rapids VM, one thread), and that call was the first run's first sgemm
+// node (ResNet-50's layer1.0/conv1: 26 ms on its first run, 0.8 ms after).
+#pragma once
+
+namespace netlens::cpu {
+
+// Starts that set-up on a thread of its own, once per process, so that it overlaps planning (the
+// rest of prepare) instead of the first run; an sgemm call that comes before it is done waits in
+// oneDNN for it, as it would have set up itself. Once per process (later calls return at once);
+// thread-safe. NETLENS_SGEMM_WARMUP=0 turns it off (to measure).
+void start_sgemm_warmup();
+
+// Waits for that thread (a no-op when none runs or it was joined). The CPU backend's destructor
+// calls it, so that a process ends only after the thread: oneDNN's static objects, made by that
+// thread after anything of ours, are destroyed first at exit.
+void finish_sgemm_warmup();
+
+}  // namespace netlens::cpu
