@@ -519,6 +519,25 @@ __attribute__((target("arch=x86-64-v4"))) void s2_band_v4(const S2Band& b) {
 }
 #endif
 
+// Software prefetch of the 64-byte lines of [from, to), for reading or for writing.
+inline void prefetch_lines(const float* from, const float* to, bool write) {
+  for (const float* q = from; q < to; q += 16) {
+    if (write)
+      __builtin_prefetch(q, 1, 3);
+    else
+      __builtin_prefetch(q, 0, 3);
+  }
+}
+
+// Floats read (and written) ahead of the planar paths' work items.
+static int64_t prefetch_ahead() {
+  static const int64_t v = [] {
+    const char* e = std::getenv("NETLENS_DW_PREFETCH");
+    return e ? std::atoll(e) : int64_t{1024};
+  }();
+  return v;
+}
+
 class DepthwiseConv2d : public Kernel {
  public:
   DepthwiseConv2d(const Shape& x, const Shape& y, const SpatialGeometry& s, std::shared_ptr<Chain> chain)
@@ -579,15 +598,18 @@ class DepthwiseConv2d : public Kernel {
         }
         const int64_t r0 = band * g.band, r1 = std::min(g.oh, r0 + g.band), len = (r1 - r0) * g.ow;
         depthwise_band(xp + (img * c + c0) * in_plane, nc, wk, b16, r0, r1, g, bin, bout, tile);
-        for (int64_t k = 0; k < nc; ++k) {
+        // Whole planes (one band): the tile is the nc planes as they lie in the output, one piece
+        // (EfficientNet's 1152x7x7 with its swish: 0.224 -> 0.164 ms against 16 pieces of 49).
+        const int64_t pieces = bands == 1 ? 1 : nc, plen = bands == 1 ? nc * len : len;
+        for (int64_t k = 0; k < pieces; ++k) {
           const int64_t off = (img * c + c0 + k) * out_plane + r0 * g.ow;
-          if (from_buf && len < smin) {
-            chain->apply_from_cached(tile + k * len, off, len);
+          if (from_buf && plen < smin) {
+            chain->apply_from_cached(tile + k * len, off, plen);
           } else if (from_buf) {
-            chain->apply_from(tile + k * len, off, len);
+            chain->apply_from(tile + k * len, off, plen);
           } else {
-            std::memcpy(yp + off, tile + k * len, static_cast<size_t>(len) * sizeof(float));
-            if (chain) chain->apply(off, len);
+            std::memcpy(yp + off, tile + k * len, static_cast<size_t>(plen) * sizeof(float));
+            if (chain) chain->apply(off, plen);
           }
         }
       }
@@ -623,10 +645,32 @@ class DepthwiseConv2d : public Kernel {
     {
       float* in = static_cast<float*>(scratch(3, buf_bytes));
       float* tile = planar_ ? in + p.in_floats() : in;
-#pragma omp for schedule(static)
-      for (int64_t it = 0; it < items; ++it) {
+      // The thread's items, [ib, ie) (as schedule(static)), read one contiguous range of the input
+      // and write one of the output, from its first item's plane (band) on: prefetched `ahead`
+      // floats ahead of the item being computed (the output only where it takes normal stores).
+      const int64_t nt = omp_get_num_threads(), tid = omp_get_thread_num();
+      const int64_t ib = items * tid / nt, ie = items * (tid + 1) / nt;
+      // Small planes only: from 56x56 on, the hardware prefetcher follows the longer runs (and
+      // 96x112x112 stride 2 took 0.74 against 0.69 ms with it).
+      const int64_t ahead = hw < 2048 ? prefetch_ahead() : 0;
+      const float* x_end = xp + std::min((ie + bands - 1) / bands, n_ * c) * hw;
+      float* y_end = yp + (ie > ib ? std::min((ie - 1) / bands * ohw + (ie - 1) % bands * band + band, n_ * c * ohw) : 0);
+      const float* xpf = xp + ib / bands * hw;
+      float* ypf = yp + ib / bands * ohw + ib % bands * band;
+      for (int64_t it = ib; it < ie; ++it) {
         const int64_t plane = it / bands, ch = plane % c, p0 = it % bands * band;
         const int64_t len = std::min(band, ohw - p0), off = plane * ohw + p0;
+        const bool normal_stores = !from_buf || len < smin;
+        if (ahead > 0) {
+          const float* xt = std::min(xp + plane * hw + std::min(hw, (p0 + len) * hw / ohw) + ahead, x_end);
+          if (xt > xpf) {
+            prefetch_lines(xpf, xt, false);
+            xpf = xt;
+          }
+          float* yt = std::min(yp + off + len + ahead, y_end);
+          if (normal_stores && yt > ypf) prefetch_lines(ypf, yt, true);
+          ypf = std::max(ypf, yt);
+        }
         const float* xplane = xp + plane * hw;
         const float bias = bp ? bp[ch] : 0.f;
         if (planar_) {
