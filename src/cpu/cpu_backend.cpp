@@ -345,7 +345,6 @@ class CpuBackend final : public Backend {
   }
 
   std::unique_ptr<Kernel> plan(const NodeContext& ctx) override {
-    start_sgemm_warmup();  // overlaps the rest of prepare (sgemm_warmup.hpp)
     auto it = table_.find(op_key(ctx.node.domain, ctx.node.op_type));
     if (it == table_.end()) throw Error(ErrorKind::Unsupported, "op " + ctx.node.op_type + " is not implemented on the CPU");
     if (!any_converted(ctx)) {

@@ -17,6 +17,7 @@
 #include "netlens/cpu/fused_chain.hpp"
 #include "nn_common.hpp"
 #include "nn_conv_gemm.hpp"
+#include "sgemm_warmup.hpp"
 #include "nn_v16.hpp"
 #include "netlens/runtime/shape_util.hpp"
 #include "netlens/runtime/shapes_nn.hpp"
@@ -68,6 +69,11 @@ class WrappedPrimitive : public Kernel {
       }
     }
     sp_ = scratchpad_desc(prim_);
+    // A gemm-based implementation (ResNet-50: 7 of its convs are "x64:gemm:jit") calls oneDNN's sgemm.
+    const char* impl = nullptr;
+    if (dnnl_primitive_desc_query(prim_.get_primitive_desc(), dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl &&
+        std::strstr(impl, "gemm"))
+      start_sgemm_warmup();
     if (prim_w_ != user_w_ && !const_w)
       w_in_ = dnnl::reorder(memory(user_w_, eng, DNNL_MEMORY_NONE), memory(prim_w_, eng, DNNL_MEMORY_NONE));
     if (const_w) {
@@ -324,6 +330,7 @@ class PointwiseConv : public Kernel {
       w_ = pack_pointwise_weights(w.data_as<float>(), oc_, ic_);
     } else {
       w_.assign(w.data_as<float>(), w.data_as<float>() + oc_ * ic_);
+      start_sgemm_warmup();  // the tiles are dnnl_sgemm calls
     }
     // Tiles: an output tile of at most 64K floats (256 KiB, in L2 with its input panel), at least
     // two per thread so that uneven tiles even out, rows in multiples of 16 floats (of 48 with

@@ -15,6 +15,7 @@
 
 #include "netlens/cpu/cpu_ops.hpp"
 #include "netlens/runtime/shapes_rnn.hpp"
+#include "sgemm_warmup.hpp"
 
 namespace netlens::cpu {
 
@@ -38,6 +39,7 @@ void gemm_nt(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const
 inline float clipped(float x, float clip) { return clip > 0.0f ? std::clamp(x, -clip, clip) : x; }
 
 std::unique_ptr<Kernel> plan_recurrent(const NodeContext& ctx) {
+  start_sgemm_warmup();  // the cells' products are dnnl_sgemm calls
   std::vector<const TensorInfo*> infos;
   for (const TensorInfo& t : ctx.inputs) infos.push_back(t.dtype == DType::Undefined ? nullptr : &t);
   const rnn::Spec s = rnn::decode(ctx.node, ctx.opset, infos);

@@ -27,9 +27,11 @@ void start_sgemm_warmup() {
   g_thread = new std::thread([] {
     // One thread: this thread's OpenMP team would otherwise be a second pool of workers.
     omp_set_num_threads(1);
-    // An 8x8x8 product takes the JIT path and sets it up; a 1x1x1 one does not.
+    // An 8x8x8 product takes the JIT path and sets it up (a 1x1x1 one does not); a one-row product
+    // against a transposed B, the fc layers' Gemm at batch 1, sets up the matrix-vector kernels.
     float a[64] = {}, b[64] = {}, c[64] = {};
     (void)dnnl_sgemm('N', 'N', 8, 8, 8, 1.f, a, 8, b, 8, 0.f, c, 8);
+    (void)dnnl_sgemm('N', 'T', 1, 8, 8, 1.f, a, 8, b, 8, 0.f, c, 8);
   });
 }
 

@@ -7,7 +7,9 @@ namespace netlens::cpu {
 
 // Starts that set-up on a thread of its own, once per process, so that it overlaps planning (the
 // rest of prepare) instead of the first run; an sgemm call that comes before it is done waits in
-// oneDNN for it, as it would have set up itself. Once per process (later calls return at once);
+// oneDNN for it, as it would have set up itself. Called where a kernel that will call sgemm is
+// planned (dnnl_sgemm on matrices, or a oneDNN primitive whose implementation is gemm-based), not for every
+// model: MobileNetV2 never calls it, and on 2 cores the thread would compete with its first run. Once per process (later calls return at once);
 // thread-safe. NETLENS_SGEMM_WARMUP=0 turns it off (to measure).
 void start_sgemm_warmup();
 

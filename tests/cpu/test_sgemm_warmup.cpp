@@ -20,15 +20,18 @@ using namespace netlens;
 
 namespace {
 
-// Plans one Relu node on `b` (any plan starts the set-up thread).
+// Plans a batch-1 Gemm with a constant B on `b`: the kernel calls oneDNN's sgemm, so planning it
+// starts the set-up thread.
 void plan_one(Backend& b) {
   Node node;
-  node.name = "r";
-  node.op_type = "Relu";
-  node.inputs = {"x"};
+  node.name = "fc";
+  node.op_type = "Gemm";
+  node.attrs["transB"] = int64_t{1};
+  node.inputs = {"x", "w"};
   node.outputs = {"y"};
-  const TensorInfo info{DType::Float32, Shape{1, 8}};
-  NodeContext ctx{node, 17, {info}, {info}, {nullptr}};
+  const Tensor w(DType::Float32, Shape{16, 32});
+  NodeContext ctx{node, 13, {TensorInfo{DType::Float32, Shape{1, 32}}, TensorInfo{DType::Float32, Shape{16, 32}}},
+                  {TensorInfo{DType::Float32, Shape{1, 16}}}, {nullptr, &w}};
   ASSERT_NE(b.plan(ctx), nullptr);
 }
 
