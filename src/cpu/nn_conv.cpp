@@ -245,6 +245,33 @@ bool pointwise_own_kernel(int64_t ic, int64_t oc) {
   return forced >= 0 ? forced == 1 : ic <= 128 || oc <= 48;
 }
 
+// Dense 1x1 convs on planes of fewer than pointwise_min_positions() positions (7x7, 14x14, the 1x1
+// of squeeze-excitation) with AVX-512: PointwiseConv on tiles of whole rows, with
+// - PlaneKernel::Small (nn_conv_gemm.hpp's kernel vectorised over output channels) below 100
+//   positions (a 49-position row is 3 vectors and one lane) and where input channels outnumber
+//   output channels (the projections: the transpose of its sums costs less against a longer sum);
+// - PlaneKernel::Rows (the kernel vectorised over positions) on the other planes where
+//   pointwise_own_kernel takes it (the expands of 14x14 planes: 196 positions are 12 vectors and 4
+//   lanes, and no transpose).
+// Measured single-threaded (Sapphire Rapids VM, load ~1-2), X and W in cache, both kernels alone:
+// 7x7 planes 0.69-0.85x of Rows' time with Small, 14x14 projections 0.76-0.92x, 14x14 expands
+// 1.06-1.12x (so Rows there). PlaneKernel::None: oneDNN's convolution as before (other shapes, no
+// AVX-512, NETLENS_CONV_POINTWISE_SMALL=0 to measure).
+enum class PlaneKernel { None, Small, Rows };
+// Small reads all of X once per panel of 48 output channels: from L2 while X fits beside the
+// weights (MobileNetV2's 576 x 196 and EfficientNet-B0's 672 x 196 inputs: 0.85-0.91x of oneDNN's
+// time per node), not ResNet-50's 1024 x 196 (1.01-1.08x, so oneDNN's there).
+constexpr int64_t kSmallPlaneInputFloats = 160 * 1024;
+PlaneKernel pointwise_plane_kernel(int64_t positions, int64_t ic, int64_t oc) {
+  static const bool on = [] {
+    const char* v = std::getenv("NETLENS_CONV_POINTWISE_SMALL");
+    return !(v && std::string(v) == "0");
+  }();
+  if (!on || positions >= pointwise_min_positions() || !pointwise_gemm_supported()) return PlaneKernel::None;
+  if (positions < 100 || (ic > oc && ic * positions <= kSmallPlaneInputFloats)) return PlaneKernel::Small;
+  return pointwise_own_kernel(ic, oc) ? PlaneKernel::Rows : PlaneKernel::None;
+}
+
 bool pointwise_gemm_enabled() {
   static const bool on = [] {
     const char* v = std::getenv("NETLENS_CONV_POINTWISE");
@@ -326,7 +353,9 @@ class PointwiseConv : public Kernel {
   PointwiseConv(const Shape& x, const Shape& y, const Tensor& w, int64_t sh, int64_t sw, std::shared_ptr<Chain> chain)
       : n_(x[0]), ic_(x[1]), oc_(y[1]), hw_(y[2] * y[3]), h_(x[2]), w_in_(x[3]), oh_(y[2]), ow_(y[3]), sh_(sh), sw_(sw),
         chain_(std::move(chain)) {
-    if (own_kernel_) {
+    if (small_kernel_) {
+      w_ = pack_pointwise_weights16(w.data_as<float>(), oc_, ic_);
+    } else if (own_kernel_) {
       w_ = pack_pointwise_weights(w.data_as<float>(), oc_, ic_);
     } else {
       w_.assign(w.data_as<float>(), w.data_as<float>() + oc_ * ic_);
@@ -335,6 +364,18 @@ class PointwiseConv : public Kernel {
     // Tiles: an output tile of at most 64K floats (256 KiB, in L2 with its input panel), at least
     // two per thread so that uneven tiles even out, rows in multiples of 16 floats (of 48 with
     // the own kernel: its weight panels are 6 rows).
+    if (plane_ != PlaneKernel::None) {
+      // Small planes: whole rows of positions; the channels split in units of 16 (of 48 for Rows)
+      // into two tiles per thread where each keeps 4+ units, else one (Small's panels are 3 units),
+      // and into tiles of at most kTileFloats.
+      const int64_t unit = small_kernel_ ? 16 : 48;
+      const int64_t threads = std::max(1, omp_get_max_threads()), units = (oc_ + unit - 1) / unit;
+      int64_t parts = units >= 8 * threads ? 2 * threads : units >= 4 * threads ? threads : 1;
+      parts = std::min(units, std::max(parts, (oc_ * hw_ + kTileFloats - 1) / kTileFloats));
+      mb_ = (units + parts - 1) / parts * unit;
+      nb_ = hw_;
+      return;
+    }
     mb_ = oc_;
     if (oc_ * 64 > kTileFloats) {  // very wide layers: split rows
       const int64_t unit = own_kernel_ ? 48 : 16;
@@ -361,7 +402,7 @@ class PointwiseConv : public Kernel {
     const int64_t tiles = n_ * row_blocks * col_blocks;
     const int64_t ic = ic_, oc = oc_, hw = hw_, mb = mb_, nb = nb_;
     const float* w = w_.data();
-    const bool own = own_kernel_;
+    const bool own = own_kernel_, small = small_kernel_;
     // A streamed chain: each tile is computed into a per-thread buffer and the chain writes it to
     // the output with its own outputs (no read for ownership of the output, no read back).
     const bool from_buf = chain && chain->streams();
@@ -394,19 +435,31 @@ class PointwiseConv : public Kernel {
       const bool ext = chain && chain->has_externals();
       if (ext)
         for (int64_t r = 0; r < std::min(kAhead, m); ++r) chain->prefetch_externals((b * oc + r0 + r) * hw + p0, cols);
-      if (own) {
+      if (small) {
+        pointwise_gemm_small(w + r0 * ic, m, cols, ic, xs + b * ic * hw + p0, hw, bp ? bp + r0 : nullptr, y, ldy);
+      } else if (own) {
         pointwise_gemm(w + r0 * ic, m, cols, ic, xs + b * ic * hw + p0, hw, bp ? bp + r0 : nullptr, y, ldy);
       } else if (dnnl_sgemm('N', 'N', m, cols, ic, 1.f, w + r0 * ic, ic, xs + b * ic * hw + p0, hw, 0.f, y, ldy) !=
                  dnnl_success) {
         failed = true;
       }
+      if (bp && !own && !small)
+        for (int64_t r = 0; r < m; ++r)
+          for (int64_t q = 0; q < cols; ++q) y[r * ldy + q] += bp[r0 + r];
+      // A tile of whole rows is one range of the output (and of the buffer): the chain in one call
+      // (a call per 49-position row cost a quarter of the node: MobileNetV2's 160 -> 960 at 7x7 with
+      // its Clip, one thread, 0.19 -> 0.15 ms a node; the kernel alone 0.10 ms).
+      if (chain && cols == hw) {
+        if (from_buf) {
+          chain->apply_from(y, (b * oc + r0) * hw, m * hw);
+        } else {
+          chain->apply((b * oc + r0) * hw, m * hw);
+        }
+        continue;
+      }
       for (int64_t r = 0; r < m; ++r) {
         if (ext && r + kAhead < m) chain->prefetch_externals((b * oc + r0 + r + kAhead) * hw + p0, cols);
         float* yr = y + r * ldy;
-        if (bp && !own) {
-          const float bv = bp[r0 + r];
-          for (int64_t q = 0; q < cols; ++q) yr[q] += bv;
-        }
         if (from_buf) {
           chain->apply_from(yr, (b * oc + r0 + r) * hw + p0, cols);
         } else if (chain) {
@@ -424,8 +477,10 @@ class PointwiseConv : public Kernel {
   static constexpr int64_t kTileFloats = 65536;
   static constexpr int64_t kAhead = 4;  // rows of external operands prefetched ahead of the chain
   int64_t n_, ic_, oc_, hw_, h_, w_in_, oh_, ow_, sh_, sw_, mb_ = 0, nb_ = 0;
-  // The AVX-512 kernel (nn_conv_gemm.hpp) with w_ packed for it, else dnnl_sgemm on plain w_.
-  const bool own_kernel_ = pointwise_own_kernel(ic_, oc_);
+  // One of the AVX-512 kernels (nn_conv_gemm.hpp) with w_ packed for it, else dnnl_sgemm on plain w_.
+  const PlaneKernel plane_ = pointwise_plane_kernel(hw_, ic_, oc_);
+  const bool small_kernel_ = plane_ == PlaneKernel::Small;
+  const bool own_kernel_ = !small_kernel_ && (plane_ == PlaneKernel::Rows || pointwise_own_kernel(ic_, oc_));
   std::vector<float> w_;
   std::shared_ptr<Chain> chain_;
 };
@@ -467,15 +522,17 @@ std::unique_ptr<Kernel> plan_conv_chained(const NodeContext& ctx, std::shared_pt
   // NETLENS_CONV_POINTWISE=0: such convs through oneDNN's plain convolution instead (to measure).
   // Only from 512 positions on: on 14x14 maps (196 columns) the tiles are too thin for sgemm and
   // oneDNN's one threaded GEMM is faster (MobileNetV2's 384/576-channel expands: 0.085 vs 0.065 ms;
-  // tiles splitting only the rows there were no better, ResNet-50's 14x14 1x1 convs 1.36 -> 1.53 ms).
+  // tiles splitting only the rows there were no better, ResNet-50's 14x14 1x1 convs 1.36 -> 1.53 ms);
+  // below 512 only where pointwise_plane_kernel has an own kernel for the plane.
   // Strided ones too (a gathered copy of the positions read): ResNet-50's 28x28 downsample 3.1-3.3
   // -> 2.6 ms against oneDNN's strided GEMM conv (single thread, load 3.6).
   const bool unit_1x1 = group == 1 && x.size() == 4 && kernel == std::vector<int64_t>{1, 1} &&
                         std::all_of(g.pad_begin.begin(), g.pad_begin.end(), [](int64_t p) { return p == 0; }) &&
                         std::all_of(g.pad_end.begin(), g.pad_end.end(), [](int64_t p) { return p == 0; }) &&
                         g.dilations == std::vector<int64_t>{1, 1};
-  if (unit_1x1 && out_spatial >= pointwise_min_positions() && const_input(ctx, 1) && pointwise_gemm_enabled() &&
-      !forced_conv_layout())
+  const bool plane = out_spatial >= pointwise_min_positions() ||
+                     pointwise_plane_kernel(out_spatial, x[1], y[1]) != PlaneKernel::None;
+  if (unit_1x1 && plane && const_input(ctx, 1) && pointwise_gemm_enabled() && !forced_conv_layout())
     return std::make_unique<PointwiseConv>(x, y, *const_input(ctx, 1), g.strides[0], g.strides[1], std::move(chain));
   // With very few input channels (an RGB stem) oneDNN has a direct kernel reading plain NCHW into
   // a blocked output, which saves the input reorder (ResNet-50 conv1: 1.12 vs 1.31 ms).

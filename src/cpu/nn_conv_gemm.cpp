@@ -1,10 +1,13 @@
 // AVX-512 kernel of the dense 1x1 conv's GEMM (contract in nn_conv_gemm.hpp). Compiled for AVX-512F
 // by function attribute (the library targets baseline x86-64) and only called where the CPU has it.
 #include "nn_conv_gemm.hpp"
+#include "nn_v16.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <new>
+#include <utility>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
@@ -19,6 +22,14 @@ std::vector<float> pack_pointwise_weights(const float* w, int64_t m, int64_t k) 
   std::vector<float> p(static_cast<size_t>(panels * k * kPointwiseRows), 0.0f);
   for (int64_t r = 0; r < m; ++r)
     for (int64_t i = 0; i < k; ++i) p[(r / kPointwiseRows * k + i) * kPointwiseRows + r % kPointwiseRows] = w[r * k + i];
+  return p;
+}
+
+std::vector<float> pack_pointwise_weights16(const float* w, int64_t m, int64_t k) {
+  const int64_t blocks = (m + kPointwiseBlock - 1) / kPointwiseBlock;
+  std::vector<float> p(static_cast<size_t>(blocks * k * kPointwiseBlock), 0.0f);
+  for (int64_t r = 0; r < m; ++r)
+    for (int64_t i = 0; i < k; ++i) p[(r / kPointwiseBlock * k + i) * kPointwiseBlock + r % kPointwiseBlock] = w[r * k + i];
   return p;
 }
 
@@ -156,10 +167,134 @@ NETLENS_PW_TARGET void pointwise_gemm(const float* a, int64_t m, int64_t n, int6
   }
 }
 
+namespace {
+
+constexpr int64_t kSmallKc = 128;     // rows of X (and of the weight blocks) per block of k
+constexpr int64_t kSmallChunk = 112;  // positions per chunk: its sums (112 x 48 floats) stay in L1
+constexpr auto kSmallHint = _MM_HINT_T1;  // to L2: a block of X rows outgrows L1
+constexpr int kTs = 48;               // floats per position in the chunk's sums (3 blocks of 16)
+constexpr int kMaxPositions[4] = {0, 16, 12, 8};  // positions per tile for 1, 2, 3 blocks (16-24 sums)
+
+// MV blocks of 16 channels (`lda` floats apart, each [k][16]) x P positions (X's column q at
+// b[i * ldb + q]): acc[v][p] starts at init[v] (the bias) or, resuming a later block of k, at the
+// sums in t ([P][kTs]), and goes back there. Per k step MV weight loads and P broadcasts of X.
+template <int MV, int P>
+NETLENS_PW_TARGET void small_tile(const float* a, int64_t lda, int64_t k, const float* b, int64_t ldb, float* t,
+                                  const float* init) {
+  __m512 acc[MV][P];
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p)
+#pragma GCC unroll 4
+    for (int v = 0; v < MV; ++v) acc[v][p] = _mm512_load_ps(init ? init + 16 * v : t + p * kTs + 16 * v);
+  for (int64_t i = 0; i < k; ++i) {
+    __m512 w[MV];
+#pragma GCC unroll 4
+    for (int v = 0; v < MV; ++v) w[v] = _mm512_loadu_ps(a + v * lda + i * 16);  // std::vector: 16-byte aligned
+    const float* br = b + i * ldb;
+#pragma GCC unroll 16
+    for (int p = 0; p < P; ++p) {
+      const __m512 x = _mm512_set1_ps(br[p]);
+#pragma GCC unroll 4
+      for (int v = 0; v < MV; ++v) acc[v][p] = _mm512_fmadd_ps(w[v], x, acc[v][p]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int p = 0; p < P; ++p)
+#pragma GCC unroll 4
+    for (int v = 0; v < MV; ++v) _mm512_store_ps(t + p * kTs + 16 * v, acc[v][p]);
+}
+
+using SmallTile = void (*)(const float*, int64_t, int64_t, const float*, int64_t, float*, const float*);
+
+template <int MV, int... P>
+constexpr std::array<SmallTile, 17> small_tiles(std::integer_sequence<int, P...>) {
+  return {nullptr, &small_tile<MV, P + 1>...};
+}
+
+// kSmallTiles[mv][p]: the tile of mv blocks x p positions (p <= kMaxPositions[mv]).
+const std::array<SmallTile, 17> kSmallTiles[4] = {{}, small_tiles<1>(std::make_integer_sequence<int, 16>()),
+                                                   small_tiles<2>(std::make_integer_sequence<int, 12>()),
+                                                   small_tiles<3>(std::make_integer_sequence<int, 8>())};
+
+// The chunk's sums t[q][16 * v + j] (q < len, j < 16) to c's rows 16 * v + j < rows, as 16 x 16
+// blocks transposed in registers; the last 1 or 2 positions (49 = 3 x 16 + 1, and the 1x1 planes)
+// scattered instead, 16 lanes to 16 rows.
+NETLENS_PW_TARGET void small_store(const float* t, int mv, int64_t rows, int64_t len, float* c, int64_t ldc) {
+  const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                         _mm512_set1_epi32(static_cast<int>(ldc)));
+  for (int v = 0; v < mv; ++v) {
+    const int64_t nr = std::min<int64_t>(16, rows - 16 * v);
+    const __mmask16 rm = static_cast<__mmask16>(nr >= 16 ? 0xFFFF : (1u << nr) - 1);
+    float* cv = c + 16 * v * ldc;
+    for (int64_t q0 = 0; q0 < len; q0 += 16) {
+      const int64_t nq = std::min<int64_t>(16, len - q0);
+      if (nq <= 2) {
+        for (int64_t q = q0; q < len; ++q) _mm512_mask_i32scatter_ps(cv + q, rm, idx, _mm512_load_ps(t + q * kTs + 16 * v), 4);
+        break;
+      }
+      const __mmask16 qm = static_cast<__mmask16>(nq == 16 ? 0xFFFF : (1u << nq) - 1);
+      V16 r[16];
+      // Rows past len: whatever the buffer holds, never stored.
+      for (int j = 0; j < 16; ++j) r[j] = NETLENS_CV16(t + (q0 + j) * kTs + 16 * v);
+      transpose16(r);
+      for (int64_t j = 0; j < nr; ++j) _mm512_mask_storeu_ps(cv + j * ldc + q0, qm, static_cast<__m512>(r[j]));
+    }
+  }
+}
+
+}  // namespace
+
+NETLENS_PW_TARGET void pointwise_gemm_small(const float* a, int64_t m, int64_t n, int64_t k, const float* b, int64_t ldb,
+                                            const float* bias, float* c, int64_t ldc) {
+  // Panels of up to 3 blocks of 16 channels (sized evenly: 4 blocks as 2 + 2, not 3 + 1), and in
+  // each, chunks of positions whose sums stay in L1; per block of kSmallKc rows of k, the panel's
+  // weights (up to 24 KiB) in L1 for every tile of positions of the chunk.
+  float* t = pack_buffer(static_cast<size_t>((kSmallChunk + 16) * kTs));
+  const int64_t blocks = (m + kPointwiseBlock - 1) / kPointwiseBlock, panels = (blocks + 2) / 3;
+  const int64_t chunks = (n + kSmallChunk - 1) / kSmallChunk;
+  for (int64_t pn = 0, blk = 0; pn < panels; ++pn) {
+    const int mv = static_cast<int>(blocks / panels + (pn < blocks % panels ? 1 : 0));
+    const int64_t r0 = blk * kPointwiseBlock, rows = std::min<int64_t>(m - r0, mv * kPointwiseBlock);
+    blk += mv;
+    alignas(64) float init[kTs] = {};  // the panel's bias (0 past m)
+    for (int64_t r = 0; bias && r < rows; ++r) init[r] = bias[r0 + r];
+    const float* ap = a + r0 * k;
+    for (int64_t ch = 0; ch < chunks; ++ch) {
+      // Chunks and tiles of positions sized evenly (49 positions: 7 tiles of 7 with 3 blocks).
+      const int64_t q0 = n * ch / chunks, len = n * (ch + 1) / chunks - q0;
+      const int64_t tiles = (len + kMaxPositions[mv] - 1) / kMaxPositions[mv];
+      // Next chunk's positions (for the prefetches of the last block of k).
+      const int64_t nq0 = n * (ch + 1) / chunks, nlen = ch + 1 < chunks ? n * (ch + 2) / chunks - nq0 : 0;
+      for (int64_t k0 = 0; k0 < k; k0 += kSmallKc) {
+        const int64_t kc = std::min(kSmallKc, k - k0);
+        // X's rows for the next block of k (else the next chunk's first), prefetched a slice per tile:
+        // X often comes from memory (kept activations), a short piece of each of kc rows, which the
+        // hardware prefetcher does not follow (ResNet-50's 1024 -> 256 at 14x14: slower than oneDNN
+        // without).
+        const bool last = k0 + kc >= k;
+        const int64_t pk = last ? 0 : k0 + kc, pkc = last ? (nlen ? std::min(kSmallKc, k) : 0) : std::min(kSmallKc, k - pk);
+        const float* pb = b + pk * ldb + (last ? nq0 : q0);
+        const int64_t plen = last ? nlen : len;
+        for (int64_t tq = 0; tq < tiles; ++tq) {
+          for (int64_t r = pkc * tq / tiles, re = pkc * (tq + 1) / tiles; r < re; ++r) {
+            const char* row = reinterpret_cast<const char*>(pb + r * ldb);
+            for (int64_t j = 0; j < plen; j += 16) _mm_prefetch(row + 4 * j, kSmallHint);
+            _mm_prefetch(row + 4 * (plen - 1), kSmallHint);
+          }
+          const int64_t p0 = len * tq / tiles, np = len * (tq + 1) / tiles - p0;
+          kSmallTiles[mv][np](ap + k0 * 16, 16 * k, kc, b + k0 * ldb + q0 + p0, ldb, t + p0 * kTs, k0 == 0 ? init : nullptr);
+        }
+      }
+      small_store(t, mv, rows, len, c + r0 * ldc + q0, ldc);
+    }
+  }
+}
+
 #else
 
 bool pointwise_gemm_supported() { return false; }
 void pointwise_gemm(const float*, int64_t, int64_t, int64_t, const float*, int64_t, const float*, float*, int64_t) {}
+void pointwise_gemm_small(const float*, int64_t, int64_t, int64_t, const float*, int64_t, const float*, float*, int64_t) {}
 
 #endif
 

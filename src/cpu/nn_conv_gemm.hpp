@@ -3,7 +3,9 @@
 // 24 zmm accumulators, the weights pre-packed at plan time, X (rows `ldb` apart) copied per strip
 // of 64 positions x 128 channels into a contiguous block (read in place for <= 18 rows), masked
 // loads and stores for the last positions. Used by nn_conv.cpp's PointwiseConv per tile instead of
-// dnnl_sgemm on the layers where it measured faster (pointwise_own_kernel). Private to src/cpu.
+// dnnl_sgemm on the layers where it measured faster (pointwise_own_kernel). Small planes (7x7,
+// 14x14, 1x1: a 49-position row is 3 vectors and a 1-lane one) have a second kernel vectorised over
+// output channels instead (pointwise_gemm_small). Private to src/cpu.
 #pragma once
 
 #include <cstdint>
@@ -26,5 +28,19 @@ std::vector<float> pack_pointwise_weights(const float* w, int64_t m, int64_t k);
 // result does not depend on m, n or the tiling.
 void pointwise_gemm(const float* a, int64_t m, int64_t n, int64_t k, const float* b, int64_t ldb, const float* bias,
                     float* c, int64_t ldc);
+
+// Output channels per weight block of pointwise_gemm_small.
+inline constexpr int64_t kPointwiseBlock = 16;
+
+// W [m][k] row-major packed as ceil(m / 16) blocks of [k][16] (channels past m zero).
+std::vector<float> pack_pointwise_weights16(const float* w, int64_t m, int64_t k);
+
+// pointwise_gemm's contract, with `a` the blocks of pack_pointwise_weights16 from a row that is a
+// multiple of 16: 16 output channels per vector, up to 3 vectors x 8-16 positions broadcast from X,
+// the sums then transposed into c's rows. For planes of few positions (no ragged last vector of
+// positions); the sum runs over i in order from the bias, one fma per i, as in pointwise_gemm, so
+// the two give the same bits.
+void pointwise_gemm_small(const float* a, int64_t m, int64_t n, int64_t k, const float* b, int64_t ldb,
+                          const float* bias, float* c, int64_t ldc);
 
 }  // namespace netlens::cpu::nn

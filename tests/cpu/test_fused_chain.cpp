@@ -498,6 +498,24 @@ TEST(FusedChain, PointwiseStrideTwo) { run_pointwise_graph({{1, 32, 50, 50}, 70,
 TEST(FusedChain, PointwiseRowsSplit) { run_pointwise_graph({{1, 8, 32, 32}, 1100, 1, 1, 1, 1, 0}, 35); }
 TEST(FusedChain, PointwiseWideInput) { run_pointwise_graph({{1, 200, 24, 24}, 13, 1, 1, 1, 1, 0}, 36); }
 TEST(FusedChain, PointwiseWideInputResidual) { run_pointwise_graph({{1, 300, 20, 30}, 300, 1, 1, 1, 1, 0}, 37); }
+// Planes under 512 positions (PointwiseConv's tiles of whole rows; nn_conv_gemm.hpp's kernel
+// vectorised over output channels below 100 positions and on projections, the one over positions on
+// 14x14 expands): 7x7 with its 3 x 16 + 1 positions and two blocks of 128 input channels, a residual,
+// channels not a multiple of 16 with a batch, a 14x14 projection over 300 inputs (chunks of
+// positions), a 14x14 expand, the 1x1 planes of squeeze-excitation (scattered stores), stride 2 onto
+// 7x7, channels split over tiles, and outputs large enough for the streamed chain.
+TEST(FusedChain, PointwiseSmallPlaneExpand) { run_pointwise_graph({{1, 160, 7, 7}, 960, 1, 1, 1, 1, 0}, 38); }
+TEST(FusedChain, PointwiseSmallPlaneResidual) { run_pointwise_graph({{1, 96, 7, 7}, 96, 1, 1, 1, 1, 0}, 39); }
+TEST(FusedChain, PointwiseSmallPlaneOddChannelsBatch) { run_pointwise_graph({{2, 40, 7, 7}, 50, 1, 1, 1, 1, 0}, 40); }
+TEST(FusedChain, PointwiseSmallPlaneProjection) { run_pointwise_graph({{1, 300, 14, 14}, 72, 1, 1, 1, 1, 0}, 41); }
+TEST(FusedChain, PointwiseSmallPlaneRowsExpand) { run_pointwise_graph({{1, 24, 14, 14}, 100, 1, 1, 1, 1, 0}, 42); }
+TEST(FusedChain, PointwiseOnePosition) { run_pointwise_graph({{1, 200, 1, 1}, 20, 1, 1, 1, 1, 0}, 43); }
+TEST(FusedChain, PointwiseOnePositionBatchExpand) { run_pointwise_graph({{2, 20, 1, 1}, 200, 1, 1, 1, 1, 0}, 44); }
+TEST(FusedChain, PointwiseTwoPositionsResidual) { run_pointwise_graph({{1, 36, 1, 2}, 36, 1, 1, 1, 1, 0}, 45); }
+TEST(FusedChain, PointwiseSmallPlaneStrideTwo) { run_pointwise_graph({{1, 64, 14, 14}, 130, 1, 1, 2, 1, 0}, 46); }
+TEST(FusedChain, PointwiseSmallPlaneRowsSplit) { run_pointwise_graph({{1, 16, 7, 7}, 1100, 1, 1, 1, 1, 0}, 47); }
+TEST(FusedChain, PointwiseSmallPlaneStreamedProjection) { run_pointwise_graph({{1, 576, 14, 14}, 400, 1, 1, 1, 1, 0}, 48); }
+TEST(FusedChain, PointwiseSmallPlaneStreamedExpand) { run_pointwise_graph({{1, 64, 14, 14}, 576, 1, 1, 1, 1, 0}, 49); }
 
 TEST(FusedChain, DepthwiseNarrowRowsReluSixAndHardSwish) { run_chain_graph({{1, 16, 14, 14}, 16, 16, 3, 1, 1, 1}, 1); }
 TEST(FusedChain, DepthwiseStrideTwoDilated) { run_chain_graph({{1, 8, 17, 23}, 8, 8, 3, 2, 2, 2}, 2); }
