@@ -22,9 +22,13 @@
 // change, each channel's flattened plane convolved 16 positions per vector with column masks.
 // Per MobileNetV2 node (single thread, fused Clip included) it took e.g. 144x56x56 0.56 -> 0.37 ms,
 // 32x112x112 0.44 -> 0.34 ms. On AVX-512 CPUs, stride-2 convs up to 3 wide with output rows of 14
-// and more take planar rows ("Planar stride-2 path": 96x56x56 0.65 -> 0.56 ms). 7x7 planes, 5x5
-// stride 2 and other strides stay blocked. NETLENS_DW_PLANAR=0 turns both planar paths off,
-// NETLENS_DW_GENERIC=1 the AVX-512 code (stride 1 then runs portable code, stride 2 blocked).
+// and more take planar rows ("Planar stride-2 path": 96x56x56 0.65 -> 0.56 ms), and those with
+// output rows of 4..8 two rows per vector ("Stride-2 row pairs": 576x14x14 -> 7x7 0.105 -> 0.06
+// ms in MobileNetV2). 7x7 stride-1 planes, 5x5 stride 2 onto rows of 14 and more, and other strides
+// stay blocked. NETLENS_DW_PLANAR=0 turns the planar paths off, NETLENS_DW_GENERIC=1 the AVX-512
+// code (stride 1 then runs portable code, stride 2 blocked). The planar paths prefetch small planes
+// ahead (NETLENS_DW_PREFETCH=floats, 0 off): 14x14 planes, read from memory where the previous
+// node streamed them and written to fresh kept tensors, are too short for the hardware prefetcher.
 //
 // Longer than about 600 lines: the three paths share the geometry, the work split and the chain
 // hand-off of one kernel class, and each path's vector code sits beside its geometry.
@@ -519,6 +523,109 @@ __attribute__((target("arch=x86-64-v4"))) void s2_band_v4(const S2Band& b) {
 }
 #endif
 
+// ---- Stride-2 row pairs (AVX-512) -------------------------------------------------------------
+// Stride-2 convs with output rows of 4..8 (MobileNetV2's 576x14x14 and EfficientNet's 672x14x14
+// 5x5 down to 7x7): one vector holds two output rows, lanes [0, ow) row 2v and [ow, 2 ow) row
+// 2v + 1, which lie contiguous in the output plane. Tap (i, j) of lane c reads input column
+// 2c + j - pw of input row 4v + i dh - ph (row 2v) or of two rows below (row 2v + 1). One pair of
+// 16-column loads per tap row (from column -pw, masked to the row's columns and to rows inside
+// the image) serves all its taps: a two-source permute picks lane 2c + j of either load. Every
+// tap column 2c + j - pw < w (the others read zeros) is in the loads when 2 (ow - 1) + kw - 1 < 16
+// (3x3 on 14-wide rows) or w + pw <= 16 (EfficientNet's 5x5 on 14-wide rows); lanes whose column is
+// past the load are zeroed by the permute's mask. Other geometries stay blocked (a pair of loads
+// per tap took 0.135 ms for 672x14x14 5x5, blocked 0.068).
+// Why: the blocked path spends most of its time in the transposes of 7-wide rows (one thread, in
+// cache: 576x14x14 3x3 0.043 -> 0.024 ms, 672x14x14 5x5 0.068 -> 0.047).
+bool pair_fits(const DwGeom& g) {
+  return g.sh == 2 && g.sw == 2 && g.dw == 1 && g.ow >= 4 && g.ow <= 8 &&
+         (2 * (g.ow - 1) + g.kw - 1 < 16 || g.w + g.pw <= 16);
+}
+
+// The same for every plane: per vector v (padded to a multiple of 4 with vectors that load and
+// store nothing) and tap row i, the offsets in the plane of the two rows' loads (from column -pw)
+// and their masks (rows outside the image: 0).
+struct PairGeom {
+  int64_t nv = 0, kh = 0, kw = 0;
+  std::vector<uint16_t> pmask;   // [j]: the lanes whose column 2c + j lies in the load
+  std::vector<int32_t> off;      // [v][i][2]
+  std::vector<uint16_t> mask;    // [v][i][2]
+  std::vector<uint16_t> smask;   // [v]: the output positions of vector v
+  alignas(64) int32_t idx[16];   // lane l < ow: column 2l of the first row, l < 2 ow: of the second
+};
+
+PairGeom pair_geom(const DwGeom& g) {
+  PairGeom q;
+  q.kh = g.kh;
+  q.kw = g.kw;
+  q.nv = ((g.oh + 1) / 2 + 3) / 4 * 4;
+  for (int64_t j = 0; j < g.kw; ++j) {
+    unsigned m = 0;
+    for (int64_t l = 0; l < 2 * g.ow; ++l)
+      if (2 * (l % g.ow) + j < 16) m |= 1u << l;
+    q.pmask.push_back(static_cast<uint16_t>(m));
+  }
+  const auto lanes = [&](int64_t col) {  // lanes t of a 16-column load from `col` inside the row
+    const int64_t lo = std::clamp<int64_t>(-col, 0, 16), hi = std::clamp<int64_t>(g.w - col, lo, 16);
+    return static_cast<uint16_t>((1u << hi) - (1u << lo));
+  };
+  for (int64_t v = 0; v < q.nv; ++v) {
+    const int64_t n = std::clamp<int64_t>(g.oh * g.ow - 2 * v * g.ow, 0, 2 * g.ow);
+    q.smask.push_back(static_cast<uint16_t>((1u << n) - 1));
+    for (int64_t i = 0; i < g.kh; ++i)
+      for (int64_t e = 0; e < 2; ++e) {
+        const int64_t orow = 2 * v + e, r = 2 * orow + i * g.dh - g.ph;
+        const bool in = orow < g.oh && r >= 0 && r < g.h;
+        q.off.push_back(static_cast<int32_t>(std::clamp<int64_t>(r, 0, g.h - 1) * g.w - g.pw));
+        q.mask.push_back(in ? lanes(-g.pw) : 0);
+      }
+  }
+  for (int l = 0; l < 16; ++l) q.idx[l] = l < g.ow ? 2 * l : l < 2 * g.ow ? 16 + 2 * (l - g.ow) : 0;
+  return q;
+}
+
+#ifdef NETLENS_DW_V4
+// Vectors v0 .. v0 + 3 of one plane, their sums side by side.
+template <int KH, int KW>
+__attribute__((target("arch=x86-64-v4"), always_inline)) inline void pair_vectors_v4(
+    const PairGeom& q, const float* x, const float* wt, float bias, float* out, int64_t v0, int64_t ow) {
+  constexpr int U = 4;
+  const int64_t kh = KH ? KH : q.kh, kw = KW ? KW : q.kw;
+  __m512 acc[U];
+  for (int u = 0; u < U; ++u) acc[u] = _mm512_set1_ps(bias);
+  for (int64_t i = 0; i < kh; ++i) {
+    __m512 lo[U], hi[U];
+    for (int u = 0; u < U; ++u) {
+      const int64_t k = ((v0 + u) * kh + i) * 2;
+      lo[u] = _mm512_maskz_loadu_ps(q.mask[k], x + q.off[k]);
+      hi[u] = _mm512_maskz_loadu_ps(q.mask[k + 1], x + q.off[k + 1]);
+    }
+    __m512i idx = _mm512_load_si512(q.idx);
+    for (int64_t j = 0; j < kw; ++j) {
+      const __m512 wv = _mm512_set1_ps(wt[i * kw + j]);
+      const __mmask16 pm = q.pmask[j];
+      for (int u = 0; u < U; ++u)
+        acc[u] = _mm512_fmadd_ps(_mm512_maskz_permutex2var_ps(pm, lo[u], idx, hi[u]), wv, acc[u]);
+      idx = _mm512_add_epi32(idx, _mm512_set1_epi32(1));
+    }
+  }
+  for (int u = 0; u < U; ++u) _mm512_mask_storeu_ps(out + 2 * (v0 + u) * ow, q.smask[v0 + u], acc[u]);
+}
+
+template <int KH, int KW>
+__attribute__((target("arch=x86-64-v4"))) void pair_plane_v4_k(const PairGeom& q, const float* x, const float* wt,
+                                                               float bias, float* out, int64_t ow) {
+  for (int64_t v0 = 0; v0 < q.nv; v0 += 4) pair_vectors_v4<KH, KW>(q, x, wt, bias, out, v0, ow);
+}
+
+// One plane: x the input plane, out its oh * ow outputs.
+__attribute__((target("arch=x86-64-v4"))) void pair_plane_v4(const PairGeom& q, const float* x, const float* wt,
+                                                             float bias, float* out, int64_t ow) {
+  if (q.kh == 3 && q.kw == 3) return pair_plane_v4_k<3, 3>(q, x, wt, bias, out, ow);
+  if (q.kh == 5 && q.kw == 5) return pair_plane_v4_k<5, 5>(q, x, wt, bias, out, ow);
+  pair_plane_v4_k<0, 0>(q, x, wt, bias, out, ow);
+}
+#endif
+
 // Software prefetch of the 64-byte lines of [from, to), for reading or for writing.
 inline void prefetch_lines(const float* from, const float* to, bool write) {
   for (const float* q = from; q < to; q += 16) {
@@ -538,6 +645,19 @@ static int64_t prefetch_ahead() {
   return v;
 }
 
+// The conv output [off, off + len) from `src` (in cache) to y, with the chain's outputs when there is
+// one: the chain writes the head from src block by block with its own outputs (streamed where it
+// streams, unless `cached`), so the head is not read back from y.
+inline void hand_off(const Chain* chain, const float* src, float* y, int64_t off, int64_t len, bool cached) {
+  if (!chain) {
+    std::memcpy(y + off, src, static_cast<size_t>(len) * sizeof(float));
+  } else if (cached) {
+    chain->apply_from_cached(src, off, len);
+  } else {
+    chain->apply_from(src, off, len);
+  }
+}
+
 class DepthwiseConv2d : public Kernel {
  public:
   DepthwiseConv2d(const Shape& x, const Shape& y, const SpatialGeometry& s, std::shared_ptr<Chain> chain)
@@ -553,6 +673,9 @@ class DepthwiseConv2d : public Kernel {
     } else if (s2_fits(g_) && planar_enabled() && planar_use_v4()) {
       s2_ = true;
       q_ = s2_geom(g_, kPlanarBand);
+    } else if (pair_fits(g_) && planar_enabled() && planar_use_v4()) {
+      pair_ = true;
+      r_ = pair_geom(g_);
     }
   }
 
@@ -575,7 +698,7 @@ class DepthwiseConv2d : public Kernel {
     // from cache (streamed, the 672x14x14 depthwise conv with its swish took 0.45 against 0.35-0.4
     // ms; 28x28 layers, 784-float pieces, were faster streamed). NETLENS_DW_STREAM_MIN=floats moves it.
     const int64_t smin = stream_min();
-    if (planar_ || s2_) return run_planar(xp, wp, bp, yp, chain, from_buf);
+    if (planar_ || s2_ || pair_) return run_planar(xp, wp, bp, yp, chain, from_buf);
     const size_t buf_bytes = static_cast<size_t>(g.buf_floats() + taps * 16 + 16) * sizeof(float);
 #pragma omp parallel if (items > 1 && n_ * c * out_plane * taps > 65536)
     {
@@ -603,14 +726,7 @@ class DepthwiseConv2d : public Kernel {
         const int64_t pieces = bands == 1 ? 1 : nc, plen = bands == 1 ? nc * len : len;
         for (int64_t k = 0; k < pieces; ++k) {
           const int64_t off = (img * c + c0 + k) * out_plane + r0 * g.ow;
-          if (from_buf && plen < smin) {
-            chain->apply_from_cached(tile + k * len, off, plen);
-          } else if (from_buf) {
-            chain->apply_from(tile + k * len, off, plen);
-          } else {
-            std::memcpy(yp + off, tile + k * len, static_cast<size_t>(plen) * sizeof(float));
-            if (chain) chain->apply(off, plen);
-          }
+          hand_off(chain, tile + k * len, yp, off, plen, from_buf && plen < smin);
         }
       }
       if (chain) chain_store_fence();
@@ -638,20 +754,23 @@ class DepthwiseConv2d : public Kernel {
     const DwGeom& g = g_;
     const PlanarGeom& p = p_;
     const int64_t c = c_, taps = g.kh * g.kw, hw = g.h * g.w, ohw = g.oh * g.ow;
-    const int64_t band = planar_ ? p.band : q_.rows * g.ow, bands = (ohw + band - 1) / band, items = n_ * c * bands;
+    const int64_t band = planar_ ? p.band : s2_ ? q_.rows * g.ow : ohw, bands = (ohw + band - 1) / band;
+    const int64_t items = n_ * c * bands;
     const int64_t smin = stream_min();
-    const size_t buf_bytes = static_cast<size_t>(planar_ ? p.buf_floats() : q_.buf_floats(g.ow)) * sizeof(float);
+    const int64_t in_floats = planar_ ? p.in_floats() : 0;
+    const size_t buf_bytes = static_cast<size_t>(in_floats + band + 16) * sizeof(float);
 #pragma omp parallel if (items > 1 && n_ * c * ohw * taps > 65536)
     {
       float* in = static_cast<float*>(scratch(3, buf_bytes));
-      float* tile = planar_ ? in + p.in_floats() : in;
+      float* tile = in + in_floats;
       // The thread's items, [ib, ie) (as schedule(static)), read one contiguous range of the input
       // and write one of the output, from its first item's plane (band) on: prefetched `ahead`
       // floats ahead of the item being computed (the output only where it takes normal stores).
       const int64_t nt = omp_get_num_threads(), tid = omp_get_thread_num();
       const int64_t ib = items * tid / nt, ie = items * (tid + 1) / nt;
       // Small planes only: from 56x56 on, the hardware prefetcher follows the longer runs (and
-      // 96x112x112 stride 2 took 0.74 against 0.69 ms with it).
+      // 96x112x112 stride 2 took 0.74 against 0.69 ms with it). Items of several small planes (one
+      // chain call for them) were slower: 384x14x14 0.081 -> 0.089 ms.
       const int64_t ahead = hw < 2048 ? prefetch_ahead() : 0;
       const float* x_end = xp + std::min((ie + bands - 1) / bands, n_ * c) * hw;
       float* y_end = yp + (ie > ib ? std::min((ie - 1) / bands * ohw + (ie - 1) % bands * band + band, n_ * c * ohw) : 0);
@@ -677,19 +796,16 @@ class DepthwiseConv2d : public Kernel {
           planar_band(p, v4_, xplane, wp + ch * taps, bias, p0, len, in, tile);
         } else {
 #ifdef NETLENS_DW_V4
-          const int64_t r0 = p0 / g.ow, nv = len / g.ow * q_.nk;
-          s2_band_v4(S2Band{xplane, wp + ch * taps, bias, q_.masks.data(), g.h, g.w, g.ow, g.kh, g.kw, g.dh, g.ph,
-                            g.pw, q_.nk, r0, nv, tile});
+          if (s2_) {
+            const int64_t r0 = p0 / g.ow, nv = len / g.ow * q_.nk;
+            s2_band_v4(S2Band{xplane, wp + ch * taps, bias, q_.masks.data(), g.h, g.w, g.ow, g.kh, g.kw, g.dh, g.ph,
+                              g.pw, q_.nk, r0, nv, tile});
+          } else {
+            pair_plane_v4(r_, xplane, wp + ch * taps, bias, tile, g.ow);
+          }
 #endif
         }
-        if (from_buf && len < smin) {
-          chain->apply_from_cached(tile, off, len);
-        } else if (from_buf) {
-          chain->apply_from(tile, off, len);
-        } else {
-          std::memcpy(yp + off, tile, static_cast<size_t>(len) * sizeof(float));
-          if (chain) chain->apply(off, len);
-        }
+        hand_off(chain, tile, yp, off, len, from_buf && len < smin);
       }
       if (chain) chain_store_fence();
     }
@@ -700,9 +816,10 @@ class DepthwiseConv2d : public Kernel {
   static constexpr int64_t kPlanarBand = 2048;
   int64_t n_, c_;
   DwGeom g_{};
-  bool planar_ = false, v4_ = false, s2_ = false;  // s2_: only where planar_use_v4()
+  bool planar_ = false, v4_ = false, s2_ = false, pair_ = false;  // s2_, pair_: only where planar_use_v4()
   PlanarGeom p_;
   S2Geom q_;
+  PairGeom r_;
   std::shared_ptr<Chain> chain_;
 };
 

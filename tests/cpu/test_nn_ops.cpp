@@ -288,6 +288,27 @@ TEST(Conv, DepthwiseStride2Rows) {
       90);
 }
 
+// Stride-2 convs with output rows of 4..8 run two output rows per vector on AVX-512 CPUs (blocked
+// elsewhere and under NETLENS_DW_GENERIC=1): a wrong permute index or row mask mixes a neighbouring
+// row or column in (relative error >> 1e-5). Odd output heights (the last vector half used), 3x3
+// and 5x5 on 14-wide rows (5x5's last taps past the 16-column load), 7, 8 and 4 outputs a row,
+// pads 0..2 on either side (no left pad: a last tap past the load would read the second row's
+// first column), a 3x1 kernel, row dilation, two images, without bias.
+TEST(Conv, DepthwiseStride2RowPairs) {
+  check_depthwise_paths(
+      {
+          {{2, 20, 14, 14}, {20, 1, 3, 3}, 20, {2, 2}, {1, 1}, {1, 1, 1, 1}, true, true},   // 7x7 out
+          {{1, 18, 14, 14}, {18, 1, 5, 5}, 18, {2, 2}, {1, 1}, {2, 2, 2, 2}, true, true},   // 5x5, 7x7 out
+          {{1, 5, 15, 15}, {5, 1, 3, 3}, 5, {2, 2}, {1, 1}, {1, 1, 1, 1}, false, true},     // 8x8 out
+          {{1, 3, 13, 14}, {3, 1, 3, 3}, 3, {2, 2}, {1, 1}, {0, 0, 1, 1}, true, true},      // pads at the end
+          {{1, 3, 17, 9}, {3, 1, 5, 5}, 3, {2, 2}, {1, 1}, {2, 2, 1, 1}, true, false},      // 5x5, 4 out a row
+          {{1, 4, 11, 13}, {4, 1, 3, 1}, 4, {2, 2}, {2, 1}, {2, 0, 2, 0}, true, true},      // 3x1, row dilation
+          {{1, 3, 12, 14}, {3, 1, 3, 3}, 3, {2, 2}, {1, 1}, {0, 2, 0, 1}, true, true},      // left pad 2
+          {{1, 3, 12, 16}, {3, 1, 3, 3}, 3, {2, 2}, {1, 1}, {1, 0, 1, 1}, true, true},      // no left pad, 8 out
+      },
+      120);
+}
+
 // Dense 1x1 convs with constant weights on 512 positions and more run as tiled sgemms
 // (PointwiseConv); strided ones read a gathered copy of every sh-th row and sw-th column.
 TEST(Conv, PointwiseStrided) {
