@@ -2,6 +2,7 @@
 // unsupported-node listing, budgets, input validation and cross-backend copies.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <thread>
 
@@ -82,6 +83,57 @@ TEST(Session, KeepsEveryTensorAndComputesIt) {
   // A second run with a new input overwrites in place and stays correct.
   s.run({{"x", Tensor::from_f32({1, 2, 3}, {1, 1, 1, 1, 1, 1})}});
   EXPECT_EQ(a.fetch("y").to_f32_vector(), (std::vector<float>{11, 21, 31, 11, 21, 31}));
+}
+
+// Reshape, Flatten, Squeeze, Unsqueeze and Identity keep their output in their input's bytes on a
+// host backend (nothing copied, one arena slot); every tensor still reads as its own, with the
+// values a direct computation gives, run after run. Ops that move bytes (Transpose) and ops that
+// compute (Mul) get slots of their own.
+TEST(Session, ShapeOnlyOpsShareTheirInputsBytes) {
+  Graph g;
+  g.opsets[""] = 17;
+  g.inputs.push_back(vi("x", DType::Float32, {2, 3, 4}));
+  g.initializers["shape64"] = Tensor::from_i64({2}, {6, 4});
+  g.initializers["shape24"] = Tensor::from_i64({1}, {24});
+  g.initializers["axis0"] = Tensor::from_i64({1}, {0});
+  g.initializers["two"] = Tensor::from_f32({1}, {2});
+  g.nodes.push_back(node("Relu", "relu", {"x"}, {"r"}));
+  g.nodes.push_back(node("Reshape", "reshape", {"r", "shape64"}, {"rs"}));
+  g.nodes.push_back(node("Unsqueeze", "unsqueeze", {"rs", "axis0"}, {"u"}));
+  g.nodes.push_back(node("Squeeze", "squeeze", {"u", "axis0"}, {"sq"}));
+  g.nodes.push_back(node("Identity", "identity", {"sq"}, {"id"}));
+  g.nodes.push_back(node("Flatten", "flatten", {"id"}, {"f"}));
+  g.nodes.push_back(node("Mul", "mul", {"f", "two"}, {"m"}));
+  g.nodes.push_back(node("Transpose", "transpose", {"f"}, {"t"}));
+  g.nodes.push_back(node("Reshape", "reshape_x", {"x", "shape24"}, {"xr"}));
+  g.outputs.push_back(vi("m", DType::Float32, {6, 4}));
+  auto cpu = make_cpu_backend();
+  Session s(g, {cpu.get()});
+  for (int round = 0; round < 2; ++round) {
+    std::vector<float> xv(24);
+    for (int i = 0; i < 24; ++i) xv[i] = static_cast<float>((i * 7 + round * 5) % 11) - 5.0f;
+    s.run({{"x", Tensor::from_f32({2, 3, 4}, xv)}});
+    const ActivationStore& a = s.activations();
+    std::vector<float> relu(24), twice(24), transposed(24);
+    for (int i = 0; i < 24; ++i) relu[i] = std::max(xv[i], 0.0f);
+    for (int i = 0; i < 24; ++i) twice[i] = 2 * relu[i];
+    for (int r = 0; r < 6; ++r)
+      for (int c = 0; c < 4; ++c) transposed[c * 6 + r] = relu[r * 4 + c];
+    for (const char* name : {"rs", "u", "sq", "id", "f"}) {
+      EXPECT_EQ(a.fetch(name).to_f32_vector(), relu) << name << ", round " << round;
+      EXPECT_EQ(a.find(name)->offset, a.find("r")->offset) << name;
+    }
+    EXPECT_EQ(a.fetch("u").shape(), (Shape{1, 6, 4}));
+    EXPECT_EQ(a.fetch("m").to_f32_vector(), twice);
+    EXPECT_EQ(a.fetch("t").to_f32_vector(), transposed);
+    EXPECT_EQ(a.fetch("xr").to_f32_vector(), xv);
+    EXPECT_EQ(a.find("xr")->offset, a.find("x")->offset);
+    EXPECT_NE(a.find("m")->offset, a.find("r")->offset);
+    EXPECT_NE(a.find("t")->offset, a.find("r")->offset);
+  }
+  // Slots for x, r, m and t only (256-byte aligned); every tensor still counts as kept.
+  EXPECT_EQ(s.report().bytes_per_backend.at("cpu"), 4u * 256);
+  EXPECT_EQ(s.report().activation_bytes, 10u * 24 * 4);
 }
 
 TEST(Session, ListsEveryUnsupportedNodeAtOnce) {
