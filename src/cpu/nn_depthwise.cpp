@@ -24,8 +24,9 @@
 // 32x112x112 0.44 -> 0.34 ms. On AVX-512 CPUs, stride-2 convs up to 3 wide with output rows of 14
 // and more take planar rows ("Planar stride-2 path": 96x56x56 0.65 -> 0.56 ms), and those with
 // output rows of 4..8 two rows per vector ("Stride-2 row pairs": 576x14x14 -> 7x7 0.105 -> 0.06
-// ms in MobileNetV2). 7x7 stride-1 planes, 5x5 stride 2 onto rows of 14 and more, and other strides
-// stay blocked. NETLENS_DW_PLANAR=0 turns the planar paths off, NETLENS_DW_GENERIC=1 the AVX-512
+// ms in MobileNetV2), and stride-1 planes under 100 positions with masked loads per tap ("Small
+// stride-1 planes": 960x7x7 0.070 -> 0.052 ms). 5x5 stride 2 onto rows of 14 and more, other strides
+// and CPUs without AVX-512 stay blocked. NETLENS_DW_PLANAR=0 turns the planar paths off, NETLENS_DW_GENERIC=1 the AVX-512
 // code (stride 1 then runs portable code, stride 2 blocked). The planar paths prefetch small planes
 // ahead (NETLENS_DW_PREFETCH=floats, 0 off): 14x14 planes, read from memory where the previous
 // node streamed them and written to fresh kept tensors, are too short for the hardware prefetcher.
@@ -207,6 +208,9 @@ class DepthwiseConv2d : public Kernel {
     } else if (pair_fits(g_) && planar_enabled() && planar_use_v4()) {
       pair_ = true;
       r_ = pair_geom(g_);
+    } else if (small_fits(g_) && planar_enabled() && planar_use_v4()) {
+      small_ = true;
+      m_ = small_geom(g_);
     }
   }
 
@@ -229,7 +233,7 @@ class DepthwiseConv2d : public Kernel {
     // from cache (streamed, the 672x14x14 depthwise conv with its swish took 0.45 against 0.35-0.4
     // ms; 28x28 layers, 784-float pieces, were faster streamed). NETLENS_DW_STREAM_MIN=floats moves it.
     const int64_t smin = stream_min();
-    if (planar_ || s2_ || pair_) return run_planar(xp, wp, bp, yp, chain, from_buf);
+    if (planar_ || s2_ || pair_ || small_) return run_planar(xp, wp, bp, yp, chain, from_buf);
     const size_t buf_bytes = static_cast<size_t>(g.buf_floats() + taps * 16 + 16) * sizeof(float);
 #pragma omp parallel if (items > 1 && n_ * c * out_plane * taps > 65536)
     {
@@ -289,11 +293,16 @@ class DepthwiseConv2d : public Kernel {
     const int64_t items = n_ * c * bands;
     const int64_t smin = stream_min();
     const int64_t in_floats = planar_ ? p.in_floats() : 0;
-    const size_t buf_bytes = static_cast<size_t>(in_floats + band + 16) * sizeof(float);
+    // Whole small planes (the 7x7 outputs of the row-pair and small-plane paths) are handed to the
+    // chain `gp` planes at a time, as they lie in the output: one call of 784 floats instead of 16
+    // of 49 (MobileNetV2's 960x7x7: 0.052 against 0.089 ms, 576x7x7 stride 2: 0.049 against 0.060).
+    const int64_t gp = pair_ || small_ ? 16 : 1;
+    const size_t buf_bytes = static_cast<size_t>(in_floats + gp * band + 16) * sizeof(float);
 #pragma omp parallel if (items > 1 && n_ * c * ohw * taps > 65536)
     {
       float* in = static_cast<float*>(scratch(3, buf_bytes));
       float* tile = in + in_floats;
+      int64_t pending = 0, first_off = 0;  // planes in the tile, the output offset of the first
       // The thread's items, [ib, ie) (as schedule(static)), read one contiguous range of the input
       // and write one of the output, from its first item's plane (band) on: prefetched `ahead`
       // floats ahead of the item being computed (the output only where it takes normal stores).
@@ -323,20 +332,28 @@ class DepthwiseConv2d : public Kernel {
         }
         const float* xplane = xp + plane * hw;
         const float bias = bp ? bp[ch] : 0.f;
+        float* t = tile + pending * band;
         if (planar_) {
-          planar_band(p, v4_, xplane, wp + ch * taps, bias, p0, len, in, tile);
+          planar_band(p, v4_, xplane, wp + ch * taps, bias, p0, len, in, t);
         } else {
 #ifdef NETLENS_DW_V4
           if (s2_) {
             const int64_t r0 = p0 / g.ow, nv = len / g.ow * q_.nk;
             s2_band_v4(S2Band{xplane, wp + ch * taps, bias, q_.masks.data(), g.h, g.w, g.ow, g.kh, g.kw, g.dh, g.ph,
-                              g.pw, q_.nk, r0, nv, tile});
+                              g.pw, q_.nk, r0, nv, t});
+          } else if (pair_) {
+            pair_plane_v4(r_, xplane, wp + ch * taps, bias, t, g.ow);
           } else {
-            pair_plane_v4(r_, xplane, wp + ch * taps, bias, tile, g.ow);
+            small_plane_v4(m_, xplane, wp + ch * taps, bias, t);
           }
 #endif
         }
-        hand_off(chain, tile, yp, off, len, from_buf && len < smin);
+        if (pending++ == 0) first_off = off;
+        if (pending == gp || it + 1 == ie) {
+          // The store policy of one plane's piece, whatever the planes per call.
+          hand_off(chain, tile, yp, first_off, pending * len, from_buf && len < smin);
+          pending = 0;
+        }
       }
       if (chain) chain_store_fence();
     }
@@ -347,10 +364,11 @@ class DepthwiseConv2d : public Kernel {
   static constexpr int64_t kPlanarBand = 2048;
   int64_t n_, c_;
   DwGeom g_{};
-  bool planar_ = false, v4_ = false, s2_ = false, pair_ = false;  // s2_, pair_: only where planar_use_v4()
+  bool planar_ = false, v4_ = false, s2_ = false, pair_ = false, small_ = false;  // s2_, pair_, small_: only where planar_use_v4()
   PlanarGeom p_;
   S2Geom q_;
   PairGeom r_;
+  SmallGeom m_;
   std::shared_ptr<Chain> chain_;
 };
 

@@ -90,4 +90,20 @@ PairGeom pair_geom(const DwGeom& g);
 void pair_plane_v4(const PairGeom& q, const float* x, const float* wt, float bias, float* out, int64_t ow);
 #endif
 
+// ---- Stride 1 on planes under 100 positions (7x7), masked loads per tap (AVX-512).
+// Per vector v of 16 flattened output positions (padded to a multiple of 4 with vectors that load
+// and store nothing) and tap t: the lanes whose input (position 16 v + l + off[t]) is in the image.
+struct SmallGeom {
+  int64_t nv = 0, taps = 0;
+  std::vector<int32_t> off;     // [t]: input offset of tap t from the output position
+  std::vector<uint16_t> mask;   // [v][t]
+  std::vector<uint16_t> smask;  // [v]: the plane's positions
+};
+bool small_fits(const DwGeom& g);
+SmallGeom small_geom(const DwGeom& g);
+#ifdef NETLENS_DW_V4
+// One plane: x the input plane, out its oh * ow outputs (nothing written past them).
+void small_plane_v4(const SmallGeom& q, const float* x, const float* wt, float bias, float* out);
+#endif
+
 }  // namespace netlens::cpu::nn::dw

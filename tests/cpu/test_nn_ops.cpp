@@ -261,7 +261,7 @@ TEST(Conv, DepthwisePlanarEdgeMasks) {
           {{1, 2, 30, 9}, {2, 1, 3, 1}, 2, {1, 1}, {1, 1}, {1, 0, 1, 0}, true, true},       // 3x1
           {{1, 2, 150, 1}, {2, 1, 3, 1}, 2, {1, 1}, {1, 1}, {2, 0, 0, 0}, true, true},      // 1 wide
           {{1, 3, 10, 23}, {3, 1, 7, 7}, 3, {1, 1}, {1, 2}, {3, 6, 3, 6}, true, true},      // 7x7, dilation 2
-          {{1, 20, 9, 9}, {20, 1, 3, 3}, 20, {1, 1}, {1, 1}, {1, 1, 1, 1}, true, true},     // 81 positions: blocked
+          {{1, 20, 9, 9}, {20, 1, 3, 3}, 20, {1, 1}, {1, 1}, {1, 1, 1, 1}, true, true},     // 81 positions: small planes
       },
       60);
 }
@@ -307,6 +307,23 @@ TEST(Conv, DepthwiseStride2RowPairs) {
           {{1, 3, 12, 16}, {3, 1, 3, 3}, 3, {2, 2}, {1, 1}, {1, 0, 1, 1}, true, true},      // no left pad, 8 out
       },
       120);
+}
+
+// Stride-1 planes under 100 positions run with masked loads per tap on AVX-512 CPUs, 16 planes per
+// chain call: a wrong row or column mask reads a neighbouring row or plane (relative error >> 1e-5).
+// 7x7 with 3x3, 5x5 (taps two rows and columns out), 1x7 and 7x1; dilation 2; asymmetric pads;
+// 20 and 37 channels (groups of 16 planes with partial last groups), two images, without bias.
+TEST(Conv, DepthwiseSmallPlanes) {
+  check_depthwise_paths(
+      {
+          {{2, 20, 7, 7}, {20, 1, 3, 3}, 20, {1, 1}, {1, 1}, {1, 1, 1, 1}, true, true},    // 7x7
+          {{1, 37, 7, 7}, {37, 1, 5, 5}, 37, {1, 1}, {1, 1}, {2, 2, 2, 2}, true, true},    // 5x5
+          {{1, 5, 9, 8}, {5, 1, 3, 3}, 5, {1, 1}, {2, 2}, {2, 2, 2, 2}, false, true},      // dilated
+          {{1, 6, 7, 9}, {6, 1, 1, 7}, 6, {1, 1}, {1, 1}, {0, 3, 0, 3}, true, true},       // 1x7
+          {{1, 6, 9, 7}, {6, 1, 7, 1}, 6, {1, 1}, {1, 1}, {3, 0, 3, 0}, true, false},      // 7x1
+          {{2, 3, 6, 8}, {3, 1, 3, 3}, 3, {1, 1}, {1, 1}, {0, 2, 2, 0}, true, true},       // pads on one side
+      },
+      150);
 }
 
 // Dense 1x1 convs with constant weights on 512 positions and more run as tiled sgemms
