@@ -17,20 +17,25 @@
 
 namespace netlens::cpu::nn {
 
-std::vector<float> pack_pointwise_weights(const float* w, int64_t m, int64_t k) {
-  const int64_t panels = (m + kPointwiseRows - 1) / kPointwiseRows;
-  std::vector<float> p(static_cast<size_t>(panels * k * kPointwiseRows), 0.0f);
+namespace {
+
+// w [m][k] as panels of `rows` rows, each panel k columns of `rows` values; rows past m are zero.
+std::vector<float> pack_panels(const float* w, int64_t m, int64_t k, int64_t rows) {
+  const int64_t panels = (m + rows - 1) / rows;
+  std::vector<float> p(static_cast<size_t>(panels * k * rows), 0.0f);
   for (int64_t r = 0; r < m; ++r)
-    for (int64_t i = 0; i < k; ++i) p[(r / kPointwiseRows * k + i) * kPointwiseRows + r % kPointwiseRows] = w[r * k + i];
+    for (int64_t i = 0; i < k; ++i) p[(r / rows * k + i) * rows + r % rows] = w[r * k + i];
   return p;
 }
 
+}  // namespace
+
+std::vector<float> pack_pointwise_weights(const float* w, int64_t m, int64_t k) {
+  return pack_panels(w, m, k, kPointwiseRows);
+}
+
 std::vector<float> pack_pointwise_weights16(const float* w, int64_t m, int64_t k) {
-  const int64_t blocks = (m + kPointwiseBlock - 1) / kPointwiseBlock;
-  std::vector<float> p(static_cast<size_t>(blocks * k * kPointwiseBlock), 0.0f);
-  for (int64_t r = 0; r < m; ++r)
-    for (int64_t i = 0; i < k; ++i) p[(r / kPointwiseBlock * k + i) * kPointwiseBlock + r % kPointwiseBlock] = w[r * k + i];
-  return p;
+  return pack_panels(w, m, k, kPointwiseBlock);
 }
 
 #ifdef NETLENS_PW_AVX512
