@@ -69,11 +69,7 @@ class WrappedPrimitive : public Kernel {
       }
     }
     sp_ = scratchpad_desc(prim_);
-    // A gemm-based implementation (ResNet-50: 7 of its convs are "x64:gemm:jit") calls oneDNN's sgemm.
-    const char* impl = nullptr;
-    if (dnnl_primitive_desc_query(prim_.get_primitive_desc(), dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl &&
-        std::strstr(impl, "gemm"))
-      start_sgemm_warmup();
+    start_sgemm_warmup_for(prim_.get_primitive_desc());
     if (prim_w_ != user_w_ && !const_w)
       w_in_ = dnnl::reorder(memory(user_w_, eng, DNNL_MEMORY_NONE), memory(prim_w_, eng, DNNL_MEMORY_NONE));
     if (const_w) {

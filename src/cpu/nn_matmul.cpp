@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cstring>
 #include <optional>
-#include <string_view>
 #include <unordered_map>
 
 #include "nn_common.hpp"
@@ -42,7 +41,7 @@ class DnnlMatMul : public Kernel {
                                            : st_.b_user;
     dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(st_.a, b_any, st_.bias, st_.c), attr, eng);
     prim_ = dnnl::matmul(pd);
-    if (std::string_view(pd.impl_info_str()).find("gemm") != std::string_view::npos) start_sgemm_warmup();
+    start_sgemm_warmup_for(pd.get());
     sp_ = pd.scratchpad_desc();
     b_prim_ = pd.weights_desc();
     if (st_.const_b) {

@@ -1,10 +1,11 @@
 // The sgemm set-up thread (contract in sgemm_warmup.hpp).
 #include "sgemm_warmup.hpp"
 
-#include <dnnl.h>
+#include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <string_view>
 #include <thread>
@@ -33,6 +34,13 @@ void start_sgemm_warmup() {
     (void)dnnl_sgemm('N', 'N', 8, 8, 8, 1.f, a, 8, b, 8, 0.f, c, 8);
     (void)dnnl_sgemm('N', 'T', 1, 8, 8, 1.f, a, 8, b, 8, 0.f, c, 8);
   });
+}
+
+void start_sgemm_warmup_for(const_dnnl_primitive_desc_t pd) {
+  const char* impl = nullptr;
+  if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl &&
+      std::strstr(impl, "gemm"))
+    start_sgemm_warmup();
 }
 
 void finish_sgemm_warmup() {
