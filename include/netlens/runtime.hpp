@@ -109,10 +109,33 @@ struct NodeContext {
 // run() reads inputs and writes outputs, all in the backend's memory; views match the planned
 // infos exactly. Omitted optional inputs/outputs have data == nullptr. On a Cuda backend run()
 // enqueues on the backend's stream and returns without waiting.
+//
+// Deferred clamps (host backends). A Relu or Clip (constant bounds) output T = clamp(S) need not be
+// written by the run when every node that reads T clamps S itself while reading it: the Session
+// asks each reader can_read_clamped(i), then the producer defer_output(); when all agree it calls
+// read_clamped(i, c) on the readers, runs them with S's view as input i, never runs the producer,
+// and writes T on the first read of the store after each run (ActivationStore::fetch/device_view,
+// and before backward()). T keeps its arena slot; every reader outside the run sees its values.
+struct Clamp {
+  float lo, hi;
+  // The Clip kernel's expression; Relu (x < 0 ? 0 : x) is {0, +inf} bit for bit, NaN and -0 included.
+  float operator()(float x) const {
+    const float v = x < lo ? lo : x;
+    return v > hi ? hi : v;
+  }
+};
 class Kernel {
  public:
   virtual ~Kernel() = default;
   virtual void run(std::span<const TensorView> inputs, std::span<const TensorView> outputs) = 0;
+  // Whether run() can read input i as clamp(values given): plan time, no commitment.
+  virtual bool can_read_clamped(size_t input) const { return false; }
+  // From now on input i arrives unclamped and run() applies c while reading it (only after
+  // can_read_clamped(input) said yes).
+  virtual void read_clamped(size_t input, Clamp c) {}
+  // The producer of a deferrable clamp: whether run() may be skipped from now on (true commits: a
+  // fused chain then no longer computes this step).
+  virtual bool defer_output() { return false; }
 };
 
 // A Kernel from a function, for ops that keep their prepared state in the closure (every backend).
@@ -199,6 +222,8 @@ struct PlanReport {
   std::map<std::string, size_t> bytes_per_backend;
   std::vector<std::string> fallback_nodes;  // nodes that run on a backend other than the first
   int folded_nodes = 0;
+  // Relu/Clip outputs the run does not write (see Clamp above): written on the first read instead.
+  std::vector<std::string> deferred_tensors;
 };
 
 // Every tensor of the last run, addressable by tensor name and by node.
@@ -217,9 +242,25 @@ class ActivationStore {
   // graph inputs and constants always, a node's output when its producer < nodes_done. False for
   // a name not in the store.
   bool computed_within(const std::string& name, size_t nodes_done) const;
+  // Writes every deferred clamp output of the last run (fetch/device_view write each on first read).
+  // Threads: any, as fetch.
+  void materialize_all() const;
 
  private:
   friend class Session;
+  // A deferred Relu/Clip output: dst = clamp(src), numel floats, both in a host arena.
+  struct Deferred {
+    const float* src;
+    float* dst;
+    size_t numel;
+    Clamp clamp;
+  };
+  struct DeferredState;  // the per-run "written" marks, behind a mutex (fetch is const)
+  void materialize(size_t tensor) const;
+  void new_run() const;
+  void reset_deferred();  // none deferred, fresh marks
+  std::map<size_t, Deferred> deferred_;  // by index into tensors_
+  std::shared_ptr<DeferredState> deferred_state_;
   std::vector<PlannedTensor> tensors_;
   std::map<std::string, size_t> index_;
   std::vector<std::vector<std::string>> node_outputs_;
@@ -340,6 +381,7 @@ class Session {
   struct Impl;
   void run_impl(const std::map<std::string, Tensor>& inputs, RunControl* control);
   void allocate_and_plan_kernels();  // prepare()'s second half, from impl_->plan
+  void plan_deferred_clamps();       // its last step (Clamp above)
   std::vector<double> node_ms_;
   Graph graph_;
   std::vector<Backend*> backends_;

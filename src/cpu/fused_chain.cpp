@@ -94,6 +94,7 @@ class ChainMember final : public Kernel {
  public:
   ChainMember(std::shared_ptr<Chain> chain, size_t step, std::unique_ptr<Kernel> inner)
       : chain_(std::move(chain)), step_(step), inner_(std::move(inner)) {}
+  bool defer_output() override { return chain_->defer_step(step_); }
   void run(std::span<const TensorView> in, std::span<const TensorView> out) override {
     if (chain_->take(step_, in, out)) {
       g_taken.fetch_add(1, std::memory_order_relaxed);
@@ -188,6 +189,11 @@ void apply_chain_steps(std::span<const ChainStep> steps, float* const* values, i
 
 void chain_store_fence() { stream_fence(); }
 
+NETLENS_CHAIN_CLONES
+void clamp_floats(const float* x, float* y, int64_t n, Clamp c) {
+  for (int64_t i = 0; i < n; ++i) y[i] = c(x[i]);
+}
+
 namespace {
 bool stream_default(int64_t numel) {
   // NETLENS_CHAIN_STREAM=0|1 overrides (to measure). From 256 KiB on (PP-OCRv4 rec: 37-39 ms a run with normal stores, 29 ms streamed; MobileNetV2 no slower).
@@ -218,10 +224,18 @@ void Chain::record(size_t k, std::span<const TensorView> in, std::span<const Ten
   s.out = out.empty() ? nullptr : out[0].data;
 }
 
+bool Chain::defer_step(size_t k) {
+  if (deferred_ || k + 1 != steps_.size() || k < first_member()) return false;
+  if (steps_[k].op != Op::Clip && steps_[k].op != Op::Relu) return false;
+  deferred_ = true;
+  return true;
+}
+
 bool Chain::ready(const float* head) {
-  if (!fusion_enabled() || steps_.size() < first_member() + 1 || !head) return false;
+  const size_t n = live().size();
+  if (!fusion_enabled() || n < first_member() + 1 || !head) return false;
   values_[0] = const_cast<float*>(head);
-  for (size_t k = 0; k < steps_.size(); ++k) {
+  for (size_t k = 0; k < n; ++k) {
     const Seen& s = seen_[k];
     if (!s.recorded || !s.out) return false;
     const ChainStep& st = steps_[k];
@@ -241,7 +255,7 @@ bool Chain::ready(const float* head) {
 }
 
 void Chain::finish(bool fused) {
-  for (size_t k = first_member(); k < fresh_.size(); ++k) fresh_[k] = fused;
+  for (size_t k = first_member(); k < live().size(); ++k) fresh_[k] = fused;
 }
 
 bool Chain::take(size_t k, std::span<const TensorView> in, std::span<const TensorView> out) {

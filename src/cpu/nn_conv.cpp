@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <numeric>
+#include <optional>
 #include <unordered_map>
 
 #include "netlens/cpu/fused_chain.hpp"
@@ -389,16 +390,24 @@ class PointwiseConv : public Kernel {
     nb_ = ((hw_ + col_blocks - 1) / col_blocks + 15) / 16 * 16;
   }
 
+  // A deferred clamp's input (runtime.hpp): clamped in the gather below (the planes the tiles read
+  // are then in cache, where the clamp's output would have come from memory).
+  bool can_read_clamped(size_t input) const override { return input == 0; }
+  void read_clamped(size_t, Clamp c) override { clamp_ = c; }
+
   void run(std::span<const TensorView> in, std::span<const TensorView> out) override {
     const float* xp = static_cast<const float*>(in[0].data);
     const float* bp = in.size() > 2 ? static_cast<const float*>(in[2].data) : nullptr;
     float* yp = static_cast<float*>(out[0].data);
     const bool fused = chain_ && chain_->ready(yp);
     const Chain* chain = fused ? chain_.get() : nullptr;
-    const bool strided = sh_ != 1 || sw_ != 1;
-    // Strided: the positions read (every sh-th row, sw-th column) gathered first into this thread's
-    // scratch, [N][IC][OH*OW], shared by the tiles below.
-    float* gathered = strided ? static_cast<float*>(scratch(0, static_cast<size_t>(n_ * ic_ * hw_) * sizeof(float))) : nullptr;
+    // The own GEMM kernel clamps X as it packs each strip (no gather).
+    const bool clamp_in_gemm = clamp_ && own_kernel_ && !small_kernel_ && sh_ == 1 && sw_ == 1;
+    const bool strided = sh_ != 1 || sw_ != 1, gather = strided || (clamp_ && !clamp_in_gemm);
+    // Strided or clamped: the positions read (every sh-th row, sw-th column), clamped where
+    // read_clamped asked, gathered first into this thread's scratch, [N][IC][OH*OW], shared by the
+    // tiles below.
+    float* gathered = gather ? static_cast<float*>(scratch(0, static_cast<size_t>(n_ * ic_ * hw_) * sizeof(float))) : nullptr;
     const int64_t row_blocks = (oc_ + mb_ - 1) / mb_, col_blocks = (hw_ + nb_ - 1) / nb_;
     const int64_t tiles = n_ * row_blocks * col_blocks;
     const int64_t ic = ic_, oc = oc_, hw = hw_, mb = mb_, nb = nb_;
@@ -410,18 +419,23 @@ class PointwiseConv : public Kernel {
     std::atomic<bool> failed{false};
 #pragma omp parallel if (tiles > 1)
     {
-    if (strided) {
+    if (gather) {
       const int64_t planes = n_ * ic_, h = h_, wi = w_in_, oh = oh_, ow = ow_, sh = sh_, sw = sw_;
+      const std::optional<Clamp> cl = clamp_;
 #pragma omp for schedule(static)
       for (int64_t pl = 0; pl < planes; ++pl) {
         const float* src = xp + pl * h * wi;
         float* dst = gathered + pl * oh * ow;
+        if (!strided) {
+          clamp_floats(src, dst, oh * ow, *cl);
+          continue;
+        }
         for (int64_t r = 0; r < oh; ++r)
-          for (int64_t q = 0; q < ow; ++q) dst[r * ow + q] = src[r * sh * wi + q * sw];
+          for (int64_t q = 0; q < ow; ++q) dst[r * ow + q] = cl ? (*cl)(src[r * sh * wi + q * sw]) : src[r * sh * wi + q * sw];
       }
       // (the loop's barrier: every tile reads all of it)
     }
-    const float* xs = strided ? gathered : xp;
+    const float* xs = gather ? gathered : xp;
     float* tile = from_buf ? static_cast<float*>(scratch(1, static_cast<size_t>(mb * nb) * sizeof(float))) : nullptr;
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < tiles; ++t) {
@@ -439,7 +453,8 @@ class PointwiseConv : public Kernel {
       if (small) {
         pointwise_gemm_small(w + r0 * ic, m, cols, ic, xs + b * ic * hw + p0, hw, bp ? bp + r0 : nullptr, y, ldy);
       } else if (own) {
-        pointwise_gemm(w + r0 * ic, m, cols, ic, xs + b * ic * hw + p0, hw, bp ? bp + r0 : nullptr, y, ldy);
+        pointwise_gemm(w + r0 * ic, m, cols, ic, xs + b * ic * hw + p0, hw, bp ? bp + r0 : nullptr, y, ldy,
+                       clamp_in_gemm ? &*clamp_ : nullptr);
       } else if (dnnl_sgemm('N', 'N', m, cols, ic, 1.f, w + r0 * ic, ic, xs + b * ic * hw + p0, hw, 0.f, y, ldy) !=
                  dnnl_success) {
         failed = true;
@@ -483,6 +498,7 @@ class PointwiseConv : public Kernel {
   const bool small_kernel_ = plane_ == PlaneKernel::Small;
   const bool own_kernel_ = !small_kernel_ && (plane_ == PlaneKernel::Rows || pointwise_own_kernel(ic_, oc_));
   std::vector<float> w_;
+  std::optional<Clamp> clamp_;  // read_clamped
   std::shared_ptr<Chain> chain_;
 };
 

@@ -112,7 +112,7 @@ static float* pack_buffer(size_t floats) {
 }
 
 NETLENS_PW_TARGET void pointwise_gemm(const float* a, int64_t m, int64_t n, int64_t k, const float* b, int64_t ldb,
-                                      const float* bias, float* c, int64_t ldc) {
+                                      const float* bias, float* c, int64_t ldc, const Clamp* clamp) {
   // Blocks of kKc rows of X, and in each, strips of 64 positions: the strip's block packed
   // contiguous (32 KiB, the last positions zero), then every panel of weights over it from L1 (the
   // weights, 24 bytes per k step, stream). The activations mostly come from memory (written by
@@ -133,8 +133,20 @@ NETLENS_PW_TARGET void pointwise_gemm(const float* a, int64_t m, int64_t n, int6
       // Few panels (up to kDirectPanels, 18 output channels) read the strip in place: packing it
       // cost more than it saved (12 and 18 x 3136 x 64 with X in memory: 58 and 70 GFLOP/s in place,
       // 41 and 58 packed).
-      const bool direct = panels <= kDirectPanels;
-      for (int64_t i = 0; i < (direct ? 0 : kc); ++i) {
+      const bool direct = panels <= kDirectPanels && !clamp;
+      if (clamp) {
+        // Clip's expression per lane: max(lo, x) and min(hi, v) return their second operand for a
+        // NaN and for equal zeros, as x < lo ? lo : x and v > hi ? hi : v do.
+        const __m512 lo = _mm512_set1_ps(clamp->lo), hi = _mm512_set1_ps(clamp->hi);
+        for (int64_t i = 0; i < kc; ++i) {
+          const float* sr = b + (k0 + i) * ldb + q0;
+          float* dr = packed + i * 16 * nv;
+          for (int v = 0; v < nv - 1; ++v)
+            _mm512_store_ps(dr + 16 * v, _mm512_min_ps(hi, _mm512_max_ps(lo, _mm512_loadu_ps(sr + 16 * v))));
+          _mm512_store_ps(dr + 16 * (nv - 1), _mm512_maskz_mov_ps(t, _mm512_min_ps(hi, _mm512_max_ps(lo, _mm512_maskz_loadu_ps(t, sr + 16 * (nv - 1))))));
+        }
+      }
+      for (int64_t i = 0; i < (direct || clamp ? 0 : kc); ++i) {
         const float* sr = b + (k0 + i) * ldb + q0;
         float* dr = packed + i * 16 * nv;
         for (int v = 0; v < nv - 1; ++v) _mm512_store_ps(dr + 16 * v, _mm512_loadu_ps(sr + 16 * v));
@@ -314,7 +326,7 @@ NETLENS_PW_TARGET void pointwise_gemm_small(const float* a, int64_t m, int64_t n
 #else
 
 bool pointwise_gemm_supported() { return false; }
-void pointwise_gemm(const float*, int64_t, int64_t, int64_t, const float*, int64_t, const float*, float*, int64_t) {}
+void pointwise_gemm(const float*, int64_t, int64_t, int64_t, const float*, int64_t, const float*, float*, int64_t, const Clamp*) {}
 void pointwise_gemm_small(const float*, int64_t, int64_t, int64_t, const float*, int64_t, const float*, float*, int64_t) {}
 
 #endif

@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "netlens/runtime.hpp"
+
 namespace netlens::cpu::nn {
 
 // Output channels per packed weight panel (rows of the kernel).
@@ -26,8 +28,10 @@ std::vector<float> pack_pointwise_weights(const float* w, int64_t m, int64_t k);
 // `a` the packed panels starting at a row that is a multiple of 6 (m rows from there, `k` columns)
 // and `bias` pointing at that row's bias. The sum runs over i in order (one fma per i), so the
 // result does not depend on m, n or the tiling.
+// clamp (optional): X is a deferred clamp's input (Kernel::read_clamped), clamped as each strip is
+// packed (then every strip is packed).
 void pointwise_gemm(const float* a, int64_t m, int64_t n, int64_t k, const float* b, int64_t ldb, const float* bias,
-                    float* c, int64_t ldc);
+                    float* c, int64_t ldc, const Clamp* clamp = nullptr);
 
 // Output channels per weight block of pointwise_gemm_small.
 inline constexpr int64_t kPointwiseBlock = 16;

@@ -36,6 +36,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "netlens/cpu/fused_chain.hpp"
@@ -79,7 +80,7 @@ __attribute__((always_inline)) inline void dw_positions(const float* base, const
 NETLENS_NN_CLONES
 #endif
 void depthwise_band(const float* xg, int64_t nc, const float* wk, const float* bias16, int64_t r0, int64_t r1,
-                    const DwGeom& g, float* in, float* out, float* tile) {
+                    const DwGeom& g, const Clamp* clamp, float* in, float* out, float* tile) {
   const int64_t hw = g.h * g.w, wcols = g.wcols;
   const int64_t ib0 = r0 * g.sh - g.ph, rows = (r1 - r0 - 1) * g.sh + (g.kh - 1) * g.dh + 1;
   // (1) Zero borders, then the band's input rows that exist, 16 positions x 16 channels at a time.
@@ -108,6 +109,14 @@ void depthwise_band(const float* xg, int64_t nc, const float* wk, const float* b
         for (int64_t k = 0; k < nc; ++k)
           for (int64_t j = 0; j < len; ++j) t[k][j] = xg[k * hw + p + j];
         for (int k = 0; k < 16; ++k) r[k] = NETLENS_CV16(t[k]);
+      }
+      if (clamp) {  // a deferred clamp's input (read_clamped)
+        alignas(64) float t[16];
+        for (int k = 0; k < 16; ++k) {
+          NETLENS_V16(t) = r[k];
+          for (float& v : t) v = (*clamp)(v);
+          r[k] = NETLENS_CV16(t);
+        }
       }
       transpose16(r);
       for (int64_t j = 0; j < len; ++j) {
@@ -214,6 +223,11 @@ class DepthwiseConv2d : public Kernel {
     }
   }
 
+  // A deferred clamp's input (runtime.hpp): each plane (planar paths) or band row (blocked path) is
+  // clamped where the kernel copies it into its buffers.
+  bool can_read_clamped(size_t input) const override { return input == 0; }
+  void read_clamped(size_t, Clamp c) override { clamp_ = c; }
+
   void run(std::span<const TensorView> in, std::span<const TensorView> out) override {
     const float* xp = static_cast<const float*>(in[0].data);
     const float* wp = static_cast<const float*>(in[1].data);
@@ -255,7 +269,8 @@ class DepthwiseConv2d : public Kernel {
           packed = grp;
         }
         const int64_t r0 = band * g.band, r1 = std::min(g.oh, r0 + g.band), len = (r1 - r0) * g.ow;
-        depthwise_band(xp + (img * c + c0) * in_plane, nc, wk, b16, r0, r1, g, bin, bout, tile);
+        depthwise_band(xp + (img * c + c0) * in_plane, nc, wk, b16, r0, r1, g, clamp_ ? &*clamp_ : nullptr, bin, bout,
+                       tile);
         // Whole planes (one band): the tile is the nc planes as they lie in the output, one piece
         // (EfficientNet's 1152x7x7 with its swish: 0.224 -> 0.164 ms against 16 pieces of 49).
         const int64_t pieces = bands == 1 ? 1 : nc, plen = bands == 1 ? nc * len : len;
@@ -297,11 +312,16 @@ class DepthwiseConv2d : public Kernel {
     // chain `gp` planes at a time, as they lie in the output: one call of 784 floats instead of 16
     // of 49 (MobileNetV2's 960x7x7: 0.052 against 0.089 ms, 576x7x7 stride 2: 0.049 against 0.060).
     const int64_t gp = pair_ || small_ ? 16 : 1;
-    const size_t buf_bytes = static_cast<size_t>(in_floats + gp * band + 16) * sizeof(float);
+    // A clamped input: each plane is clamped into `clamped` (with a vector of slack for the paths'
+    // masked loads) the first time an item of it runs.
+    const int64_t clamp_floats_n = clamp_ ? hw + 32 : 0;
+    const size_t buf_bytes = static_cast<size_t>(in_floats + gp * band + 16 + clamp_floats_n) * sizeof(float);
 #pragma omp parallel if (items > 1 && n_ * c * ohw * taps > 65536)
     {
       float* in = static_cast<float*>(scratch(3, buf_bytes));
       float* tile = in + in_floats;
+      float* clamped = tile + gp * band + 16;
+      int64_t clamped_plane = -1;
       int64_t pending = 0, first_off = 0;  // planes in the tile, the output offset of the first
       // The thread's items, [ib, ie) (as schedule(static)), read one contiguous range of the input
       // and write one of the output, from its first item's plane (band) on: prefetched `ahead`
@@ -331,6 +351,11 @@ class DepthwiseConv2d : public Kernel {
           ypf = std::max(ypf, yt);
         }
         const float* xplane = xp + plane * hw;
+        if (clamp_) {
+          if (clamped_plane != plane) clamp_floats(xplane, clamped, hw, *clamp_);
+          clamped_plane = plane;
+          xplane = clamped;
+        }
         const float bias = bp ? bp[ch] : 0.f;
         float* t = tile + pending * band;
         if (planar_) {
@@ -365,6 +390,7 @@ class DepthwiseConv2d : public Kernel {
   int64_t n_, c_;
   DwGeom g_{};
   bool planar_ = false, v4_ = false, s2_ = false, pair_ = false, small_ = false;  // s2_, pair_, small_: only where planar_use_v4()
+  std::optional<Clamp> clamp_;  // read_clamped
   PlanarGeom p_;
   S2Geom q_;
   PairGeom r_;

@@ -73,6 +73,7 @@ void Session::backward(const std::map<std::string, Tensor>& seeds, const Gradien
   if (seeds.empty()) throw Error(ErrorKind::Usage, "backward() needs at least one seed (the gradient of the target)");
   grads_ = ActivationStore{};
   backward_report_ = BackwardReport{};
+  store_.materialize_all();  // the backward kernels read deferred clamp outputs in their slots
   const int host = static_cast<int>(backends_.size()) - 1;
   const size_t nb = backends_.size();
   const int64_t opset = graph_.opset();

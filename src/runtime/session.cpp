@@ -4,6 +4,9 @@
 #include <cassert>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <optional>
 #include <set>
 
 #include "netlens/runtime.hpp"
@@ -500,8 +503,90 @@ void Session::allocate_and_plan_kernels() {
       ex.out.push_back(TensorView{t.info.dtype, t.info.shape, arena_ptr(b, t.offset)});
     }
     ex.kernel = backends_[b]->plan(ctx);
+    ex.run_in = ex.in;
   }
+  plan_deferred_clamps();
   prepared_ = true;
+}
+
+namespace {
+
+// NETLENS_DEFER=0: every Relu/Clip output is written by the run (to measure, or to rule it out).
+bool deferral_enabled() {
+  static const bool on = [] {
+    const char* v = std::getenv("NETLENS_DEFER");
+    return !(v && std::string(v) == "0");
+  }();
+  return on;
+}
+
+// The clamp node i computes, when it is a Relu or a Clip with constant float bounds on a float32
+// tensor (opset 11+: bounds as inputs; Clip-6's attribute defaults are the float range, not
+// infinities, so it is left to its kernel).
+std::optional<Clamp> clamp_of(const Node& n, int64_t opset, const std::map<std::string, TensorInfo>& infos,
+                              const std::map<std::string, Tensor>& consts) {
+  if (!is_default_domain(n.domain) || n.outputs.size() != 1 || n.inputs.empty() || n.inputs[0].empty()) return std::nullopt;
+  const TensorInfo& x = infos.at(n.inputs[0]);
+  if (x.dtype != DType::Float32 || infos.at(n.outputs[0]).shape != x.shape) return std::nullopt;
+  const float inf = std::numeric_limits<float>::infinity();
+  if (n.op_type == "Relu") return Clamp{0.f, inf};
+  if (n.op_type != "Clip" || opset < 11) return std::nullopt;
+  Clamp c{-inf, inf};
+  for (size_t i = 1; i < n.inputs.size() && i < 3; ++i) {
+    if (n.inputs[i].empty()) continue;
+    auto k = consts.find(n.inputs[i]);
+    if (k == consts.end() || k->second.dtype() != DType::Float32 || k->second.numel() != 1) return std::nullopt;
+    (i == 1 ? c.lo : c.hi) = k->second.data_as<float>()[0];
+  }
+  return c;
+}
+
+}  // namespace
+
+void Session::plan_deferred_clamps() {
+  // 7. Deferred clamps (Kernel::defer_output): a Relu/Clip on a host backend whose every reader
+  // is a node on the same backend that clamps its input while reading it.
+  store_.reset_deferred();
+  report_.deferred_tensors.clear();
+  if (!deferral_enabled()) return;
+  const detail::ShapePlan& P = *impl_->plan;
+  std::map<std::string, std::vector<std::pair<size_t, size_t>>> readers;  // tensor -> (node, input)
+  for (size_t i = 0; i < graph_.nodes.size(); ++i) {
+    if (!impl_->exec[i].kernel) continue;
+    const auto& ins = graph_.nodes[i].inputs;
+    for (size_t j = 0; j < ins.size(); ++j)
+      if (!ins[j].empty()) readers[ins[j]].emplace_back(i, j);
+  }
+  std::set<std::string> outputs;
+  for (const ValueInfo& v : graph_.outputs) outputs.insert(v.name);
+  for (size_t i = 0; i < graph_.nodes.size(); ++i) {
+    detail::NodeExec& ex = impl_->exec[i];
+    const Node& n = graph_.nodes[i];
+    if (!ex.kernel || backends_[static_cast<size_t>(ex.backend)]->device() != DeviceKind::Host) continue;
+    const auto clamp = clamp_of(n, graph_.opset(), P.infos, store_.constants_);
+    if (!clamp || outputs.count(n.outputs[0]) || store_.constants_.count(n.inputs[0])) continue;
+    const PlannedTensor* src = store_.find(n.inputs[0]);
+    const PlannedTensor* dst = store_.find(n.outputs[0]);
+    if (!src || !dst || src->constant || src->backend != ex.backend || dst->backend != ex.backend) continue;
+    auto r = readers.find(n.outputs[0]);
+    if (r == readers.end()) continue;
+    bool all = true;
+    for (const auto& [node, input] : r->second) {
+      const detail::NodeExec& re = impl_->exec[node];
+      all = all && re.backend == ex.backend && re.kernel->can_read_clamped(input);
+    }
+    if (!all || !ex.kernel->defer_output()) continue;
+    for (const auto& [node, input] : r->second) {
+      detail::NodeExec& re = impl_->exec[node];
+      re.kernel->read_clamped(input, *clamp);
+      re.run_in[input] = ex.in[0];  // the clamp's input, where the clamp read it
+    }
+    ex.deferred = true;
+    store_.deferred_[static_cast<size_t>(dst - store_.tensors_.data())] =
+        ActivationStore::Deferred{static_cast<const float*>(ex.in[0].data), static_cast<float*>(ex.out[0].data),
+                                  static_cast<size_t>(numel(dst->info.shape)), *clamp};
+    report_.deferred_tensors.push_back(n.outputs[0]);
+  }
 }
 
 void Session::run(const std::map<std::string, Tensor>& inputs) { run_impl(inputs, nullptr); }
@@ -527,6 +612,7 @@ void Session::run_impl(const std::map<std::string, Tensor>& inputs, RunControl* 
   grads_ = ActivationStore{};  // gradients belong to the run they were computed from
   backward_report_ = BackwardReport{};
   impl_->ran = false;
+  store_.new_run();  // deferred clamp outputs are this run's to write again
 
   for (const auto& [name, t] : inputs) {
     const PlannedTensor& p = *store_.find(name);
@@ -545,7 +631,7 @@ void Session::run_impl(const std::map<std::string, Tensor>& inputs, RunControl* 
   if (opts_.profile) node_ms_.assign(total, 0.0);
   for (size_t i = 0; i < total; ++i) {
     detail::NodeExec& ex = impl_->exec[i];
-    if (!ex.kernel || replay[static_cast<size_t>(ex.backend)]) continue;
+    if (!ex.kernel || ex.deferred || replay[static_cast<size_t>(ex.backend)]) continue;
     if (control && control->cancel.load(std::memory_order_relaxed)) {
       // Nothing was recorded (see above): ending the run and draining the backends leaves the
       // session as a prepared one whose last run did not complete.
@@ -568,11 +654,11 @@ void Session::run_impl(const std::map<std::string, Tensor>& inputs, RunControl* 
     }
     if (opts_.profile) {
       const auto t0 = std::chrono::steady_clock::now();
-      ex.kernel->run(ex.in, ex.out);
+      ex.kernel->run(ex.run_in, ex.out);
       backends_[static_cast<size_t>(ex.backend)]->synchronize();
       node_ms_[i] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     } else {
-      ex.kernel->run(ex.in, ex.out);
+      ex.kernel->run(ex.run_in, ex.out);
     }
     if (opts_.progress) opts_.progress(i + 1, total);
     if (control && control->on_node) control->on_node(i, total);
@@ -596,6 +682,7 @@ Tensor ActivationStore::fetch(const std::string& name) const {
   if (!t) throw Error(ErrorKind::Usage, "no tensor named '" + name + "' in the model");
   Backend& b = *backends_.at(static_cast<size_t>(t->backend));
   void* src = static_cast<std::byte*>(arenas_.at(static_cast<size_t>(t->backend))) + t->offset;
+  if (!deferred_.empty()) materialize(static_cast<size_t>(t - tensors_.data()));
   if (b.device() == DeviceKind::Host) return Tensor::view(t->info.dtype, t->info.shape, src);
   Tensor out(t->info.dtype, t->info.shape);
   b.copy_to_host(out.data(), src, out.nbytes());
@@ -609,6 +696,7 @@ TensorView ActivationStore::device_view(const std::string& name) const {
     const Tensor& c = constants_.at(name);
     return TensorView{c.dtype(), c.shape(), const_cast<void*>(c.data())};
   }
+  if (!deferred_.empty()) materialize(static_cast<size_t>(t - tensors_.data()));
   return TensorView{t->info.dtype, t->info.shape,
                     static_cast<std::byte*>(arenas_.at(static_cast<size_t>(t->backend))) + t->offset};
 }

@@ -32,6 +32,10 @@ struct NodeExec {
   std::unique_ptr<Kernel> kernel;  // null when folded
   int backend = -1;
   std::vector<TensorView> in, out;  // in the backend's memory (mirrors for inputs from elsewhere)
+  // What run() passes: `in`, except inputs read through a deferred clamp (the clamp's input there).
+  // The backward pass reads `in`, the values the node saw.
+  std::vector<TensorView> run_in;
+  bool deferred = false;  // a deferred clamp: not run (Kernel::defer_output)
   std::vector<MirrorCopy> copies;
 };
 

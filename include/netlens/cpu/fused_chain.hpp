@@ -63,6 +63,9 @@ struct ChainStep {
 // the outputs (streamed too), so a large head is neither read back nor read for ownership.
 void apply_chain_steps(std::span<const ChainStep> steps, float* const* values, int64_t off, int64_t len,
                        bool stream = false, const float* const* externals = nullptr, const float* head_src = nullptr);
+// y[i] = c(x[i]) for i < n (the Clip kernel's expression, vectorised): kernels that read a deferred
+// clamp's input (Kernel::read_clamped) clamp it with this while copying it into their buffers.
+void clamp_floats(const float* x, float* y, int64_t n, Clamp c);
 // Orders this thread's streamed stores before whatever it does next. Each thread that applied a chain
 // calls it once after its last apply of a run, before the parallel region ends (a fence per apply
 // waited for every piece to reach memory: MobileNetV2's fused pointwise convs took 2-3x longer).
@@ -83,22 +86,25 @@ class Chain {
   uint64_t opened_at() const { return opened_at_; }
   const std::vector<ChainStep>& steps() const { return steps_; }
   size_t first_member() const { return conv_ ? 0 : 1; }
+  // Plan time, after every step was added: the last step, a Clip or Relu member, is no longer
+  // computed (its output is a deferred clamp, runtime.hpp); false for any other step.
+  bool defer_step(size_t k);
 
   // Run time, executor. ready(): every step recorded, addresses consistent with `head`, and at least
   // one member to skip; then apply() ranges (thread-safe for disjoint ranges) and finish(true).
   bool ready(const float* head);
   void apply(int64_t off, int64_t len) const {
-    apply_chain_steps(steps_, values_.data(), off, len, stream_, ext_.data());
+    apply_chain_steps(live(), values_.data(), off, len, stream_, ext_.data());
   }
   // Also writes the head over the range from `head` (the executor's values in cache); for
   // executors that would otherwise store a large head with normal stores and read it back.
   void apply_from(const float* head, int64_t off, int64_t len) const {
-    apply_chain_steps(steps_, values_.data(), off, len, stream_, ext_.data(), head);
+    apply_chain_steps(live(), values_.data(), off, len, stream_, ext_.data(), head);
   }
   // As apply_from, with normal stores even when the chain streams: for executors whose tensors are
   // small enough to stay in cache for the next node (streaming sends them to memory).
   void apply_from_cached(const float* head, int64_t off, int64_t len) const {
-    apply_chain_steps(steps_, values_.data(), off, len, false, ext_.data(), head);
+    apply_chain_steps(live(), values_.data(), off, len, false, ext_.data(), head);
   }
   // Hints the external operands' values over [off, off + len) into the cache (software prefetch):
   // executors that apply the chain to short pieces of many rows (a tile's rows) read the externals
@@ -125,8 +131,11 @@ class Chain {
     const void* b = nullptr;
     void* out = nullptr;
   };
+  // The steps computed: all but a deferred last one.
+  std::span<const ChainStep> live() const { return std::span(steps_).first(steps_.size() - (deferred_ ? 1 : 0)); }
   bool conv_;
   bool stream_;
+  bool deferred_ = false;
   std::vector<ChainStep> steps_;
   std::vector<Seen> seen_;
   std::vector<float*> values_;  // head, then each step's output (valid while ready)

@@ -1,0 +1,190 @@
+// Deferred clamps (runtime.hpp, "Deferred clamps"): a Relu or Clip output read only by convs that
+// clamp their input while reading it (the CPU backend's depthwise and dense 1x1 kernels) is not
+// written by the run, and is written on the store's first read after each run.
+// - Small graphs, Conv -> Clip(0, 6) or Relu -> a depthwise conv and a 1x1 conv, over each path of
+//   the depthwise kernel (planar stride 1, stride-2 rows, stride-2 row pairs, small planes, the
+//   channel-blocked copy) and of the 1x1 kernel (small planes, wide planes, stride 2), batches of
+//   one and two: the session reports the clamp deferred; on three inputs in turn (a stale slot
+//   would show the previous input's values) the stored clamp equals the clamp computed here from
+//   the stored conv output (exact) and both readers equal a double-precision conv of it
+//   (cpu_reference.hpp, relative L2 <= 1e-5).
+// - Not deferred where a reader cannot clamp (a MaxPool, a chain step) or the clamp is a graph
+//   output; values read during the run (RunControl::on_node) are the run's.
+// - MobileNetV2 (scripts/fetch-models.sh): exactly the Clips that only Convs read are deferred,
+//   each equal to the clamp of its stored input on two inputs. (Its every tensor against
+//   onnxruntime, and its gradients against PyTorch, are tests/models and tests/grad.)
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <limits>
+#include <set>
+
+#include "netlens/cpu.hpp"
+#include "netlens/onnx.hpp"
+#include "netlens/runtime.hpp"
+#include "session_graph_util.hpp"
+
+using namespace netlens;
+using namespace netlens::cpu_test;
+
+namespace {
+
+// Relu, or Clip(lo, hi), as ONNX defines them (no NaNs in these inputs).
+struct Bounds {
+  bool relu;
+  float lo, hi;
+};
+constexpr Bounds kRelu{true, 0.f, 0.f}, kRelu6{false, 0.f, 6.f};
+
+float clamp_ref(float v, Bounds b) { return b.relu ? std::max(v, 0.f) : std::min(std::max(v, b.lo), b.hi); }
+
+void expect_clamp_of(const Tensor& got, const Tensor& x, Bounds b, const std::string& what) {
+  ASSERT_EQ(got.numel(), x.numel());
+  for (int64_t i = 0; i < x.numel(); ++i)
+    ASSERT_TRUE(same_bits(got.data_as<float>()[i], clamp_ref(x.data_as<float>()[i], b))) << what << " at " << i;
+}
+
+struct Case {
+  ConvSpec head;              // the conv before the clamp
+  int64_t dw_k, dw_stride;    // the depthwise reader (pads k / 2)
+  int64_t pw_oc, pw_stride;   // the 1x1 reader
+  Bounds clamp;
+};
+
+void run_case(const Case& c, uint32_t seed) {
+  GraphBuilder b;
+  std::string w, bias;
+  const std::string conv = spec_conv(b, c.head, seed, w, bias);
+  const std::string act =
+      c.clamp.relu ? b.node("Relu", {conv}) : b.node("Clip", {conv, b.scalar(c.clamp.lo), b.scalar(c.clamp.hi)});
+  const Shape as{c.head.x[0], c.head.oc, conv_geometry(c.head).second[2], conv_geometry(c.head).second[3]};
+  const int64_t ch = c.head.oc, p = c.dw_k / 2;
+  const std::string dww = b.weight({ch, 1, c.dw_k, c.dw_k}, 0.4f), dwb = b.weight({ch}, 0.1f);
+  const std::string dw = b.node("Conv", {act, dww, dwb}, {{"group", ch}, {"strides", std::vector<int64_t>{c.dw_stride, c.dw_stride}},
+                                                          {"pads", std::vector<int64_t>{p, p, p, p}}});
+  const std::string pww = b.weight({c.pw_oc, ch, 1, 1}, 0.3f), pwb = b.weight({c.pw_oc}, 0.1f);
+  const std::string pw = b.node("Conv", {act, pww, pwb}, {{"strides", std::vector<int64_t>{c.pw_stride, c.pw_stride}}});
+  b.output(dw);
+  b.output(pw);
+  const ConvSpec dws{as, ch, ch, c.dw_k, c.dw_stride, 1, p}, pws{as, c.pw_oc, 1, 1, c.pw_stride, 1, 0};
+  auto backend = make_cpu_backend();
+  Session s(b.g, {backend.get()});
+  for (uint32_t run = 0; run < 3; ++run) {
+    s.run({{"x", random_input(c.head.x, seed + 100 + run)}});
+    ASSERT_EQ(s.report().deferred_tensors, std::vector<std::string>{act}) << "the clamp was not deferred";
+    const Tensor cv = s.activations().fetch(conv).clone();
+    const Tensor av = s.activations().fetch(act).clone();
+    expect_clamp_of(av, cv, c.clamp, "run " + std::to_string(run) + ": the stored clamp");
+    const auto g1 = conv_geometry(dws), g2 = conv_geometry(pws);
+    EXPECT_LE(rel_l2(s.activations().fetch(dw), cpuref::conv_ref(av, b.g.initializers.at(dww), &b.g.initializers.at(dwb), ch,
+                                                                  g1.first, g1.second)),
+              1e-5)
+        << "depthwise reader, run " << run;
+    EXPECT_LE(rel_l2(s.activations().fetch(pw), cpuref::conv_ref(av, b.g.initializers.at(pww), &b.g.initializers.at(pwb), 1,
+                                                                  g2.first, g2.second)),
+              1e-5)
+        << "1x1 reader, run " << run;
+  }
+}
+
+// The depthwise paths (nn_depthwise.cpp): planar stride 1 on 20x20 (400 positions), stride-2 rows
+// onto 15 outputs, row pairs onto 7, small 7x7 planes, 5x5 stride 2 onto 20-wide rows (blocked).
+// The 1x1 paths (nn_conv.cpp's PointwiseConv): the small-plane kernel (up to 400 positions), the own
+// GEMM kernel clamping as it packs (1600 positions; 900 with 12 output channels, which it otherwise
+// reads in place, and a 4-position last strip), stride 2 (a clamped gather). Bounds other than
+// ReLU6's: Clip(-0.5, 0.75), and Relu.
+TEST(DeferredClamp, PlanarStrideOne) { run_case({{{1, 6, 20, 20}, 24, 1, 3, 1, 1, 1}, 3, 1, 40, 1, kRelu6}, 1); }
+TEST(DeferredClamp, StrideTwoRowsAndStridedPointwise) { run_case({{{1, 5, 30, 30}, 16, 1, 3, 1, 1, 1}, 3, 2, 20, 2, kRelu6}, 2); }
+TEST(DeferredClamp, StrideTwoRowPairs) { run_case({{{1, 8, 14, 14}, 20, 1, 1, 1, 1, 0}, 3, 2, 33, 1, kRelu6}, 3); }
+TEST(DeferredClamp, SmallPlanes) { run_case({{{1, 16, 7, 7}, 40, 1, 1, 1, 1, 0}, 3, 1, 50, 1, kRelu}, 4); }
+TEST(DeferredClamp, BlockedFiveByFiveStrideTwo) { run_case({{{1, 4, 40, 40}, 16, 1, 3, 1, 1, 1}, 5, 2, 24, 1, kRelu6}, 5); }
+TEST(DeferredClamp, ReluBatchOfTwo) { run_case({{{2, 6, 12, 12}, 20, 1, 3, 1, 1, 1}, 3, 1, 33, 1, kRelu}, 6); }
+TEST(DeferredClamp, OwnKernelFewPanelsOtherBounds) {
+  run_case({{{1, 4, 30, 30}, 16, 1, 3, 1, 1, 1}, 3, 1, 12, 1, Bounds{false, -0.5f, 0.75f}}, 7);
+}
+
+// A reader that does not clamp (MaxPool; a Relu, which is a chain step), or the clamp being a graph
+// output, keeps the clamp in the run; the values stay right.
+TEST(DeferredClamp, NotDeferredWhereAReaderCannotClamp) {
+  for (int variant = 0; variant < 3; ++variant) {
+    GraphBuilder b;
+    std::string w, bias;
+    const std::string conv = spec_conv(b, {{1, 4, 10, 10}, 8, 1, 3, 1, 1, 1}, 20 + variant, w, bias);
+    const std::string act = b.node("Clip", {conv, b.scalar(0.f), b.scalar(6.f)});
+    const std::string dw = b.node("Conv", {act, b.weight({8, 1, 3, 3}, 0.4f)},
+                                  {{"group", int64_t{8}}, {"pads", std::vector<int64_t>{1, 1, 1, 1}}});
+    b.output(dw);
+    if (variant == 0) b.output(b.node("MaxPool", {act}, {{"kernel_shape", std::vector<int64_t>{2, 2}}}));
+    if (variant == 1) b.output(b.node("Relu", {act}));
+    if (variant == 2) b.output(act);
+    auto backend = make_cpu_backend();
+    Session s(b.g, {backend.get()});
+    s.run({{"x", random_input({1, 4, 10, 10}, 30)}});
+    EXPECT_TRUE(s.report().deferred_tensors.empty()) << "variant " << variant;
+    expect_clamp_of(s.activations().fetch(act), s.activations().fetch(conv), kRelu6, "variant " + std::to_string(variant));
+  }
+}
+
+// On a node's callback during the run, a deferred clamp already reads as this run's values (its
+// input was computed), and so it does after a second run with another input.
+TEST(DeferredClamp, ReadDuringTheRun) {
+  GraphBuilder b;
+  std::string w, bias;
+  const std::string conv = spec_conv(b, {{1, 6, 16, 16}, 12, 1, 3, 1, 1, 1}, 40, w, bias);
+  const std::string act = b.node("Relu", {conv});
+  const std::string dw = b.node("Conv", {act, b.weight({12, 1, 3, 3}, 0.4f)},
+                                {{"group", int64_t{12}}, {"pads", std::vector<int64_t>{1, 1, 1, 1}}});
+  b.output(dw);
+  auto backend = make_cpu_backend();
+  Session s(b.g, {backend.get()});
+  for (uint32_t run = 0; run < 2; ++run) {
+    RunControl control;
+    int checked = 0;
+    control.on_node = [&](size_t node, size_t) {
+      if (node < 1) return;  // the conv has run from node 0 on
+      expect_clamp_of(s.activations().fetch(act), s.activations().fetch(conv), kRelu, "during run " + std::to_string(run));
+      ++checked;
+    };
+    s.run({{"x", random_input({1, 6, 16, 16}, 50 + run)}}, control);
+    EXPECT_EQ(s.report().deferred_tensors.size(), 1u);
+    EXPECT_GE(checked, 1);
+  }
+}
+
+// MobileNetV2: every Clip whose readers are all Convs is deferred (all but the last, which the
+// GlobalAveragePool reads), and each reads as the clamp of its stored input, on two inputs.
+TEST(DeferredClamp, MobileNetV2) {
+  const std::filesystem::path model = std::filesystem::path(NETLENS_CACHE_DIR) / "models" / "mobilenet_v2.onnx";
+  if (!std::filesystem::exists(model)) FAIL() << model << " is missing: run scripts/fetch-models.sh";
+  const Graph g = load_onnx(model.string());
+  std::set<std::string> want;
+  for (const Node& n : g.nodes) {
+    if (n.op_type != "Clip") continue;
+    bool convs_only = true, read = false;
+    for (const Node& r : g.nodes)
+      for (const std::string& in : r.inputs)
+        if (in == n.outputs[0]) {
+          read = true;
+          convs_only = convs_only && r.op_type == "Conv";
+        }
+    if (read && convs_only) want.insert(n.outputs[0]);
+  }
+  ASSERT_GT(want.size(), 30u);
+  auto backend = make_cpu_backend();
+  Session s(g, {backend.get()});
+  for (uint32_t run = 0; run < 2; ++run) {
+    s.run({{"input", random_input({1, 3, 224, 224}, 60 + run)}});
+    const std::vector<std::string>& got = s.report().deferred_tensors;
+    EXPECT_EQ(std::set<std::string>(got.begin(), got.end()), want);
+    for (const Node& n : g.nodes) {
+      if (!want.count(n.outputs.empty() ? "" : n.outputs[0])) continue;
+      const Tensor x = s.activations().fetch(n.inputs[0]).clone();
+      const Tensor y = s.activations().fetch(n.outputs[0]);
+      for (int64_t i = 0; i < x.numel(); ++i)
+        ASSERT_TRUE(same_bits(y.data_as<float>()[i], std::min(std::max(x.data_as<float>()[i], 0.f), 6.f))) << n.outputs[0];
+    }
+  }
+}
+
+}  // namespace
