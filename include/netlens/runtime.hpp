@@ -116,6 +116,14 @@ struct NodeContext {
 // read_clamped(i, c) on the readers, runs them with S's view as input i, never runs the producer,
 // and writes T on the first read of the store after each run (ActivationStore::fetch/device_view,
 // and before backward()). T keeps its arena slot; every reader outside the run sees its values.
+//
+// Deferred chain values, likewise: a value of a fused elementwise chain (a backend's) that only
+// later steps of the same chain read (hard-swish's Add, Clip and Mul, swish's Sigmoid, GELU's Div,
+// Erf, Add and Mul, a residual sum before its ReLU) is computed in registers by the chain but not
+// stored: the Session asks each reader reads_in_chain(i, producer), then the producer
+// defer_in_chain(), which returns how to write the value from the chain's stored ones; the store
+// calls that on the first read after each run. Its producer still runs (a step's kernel skips when
+// the chain computed it; computing it unfused, it writes the value as before).
 struct Clamp {
   float lo, hi;
   // The Clip kernel's expression; Relu (x < 0 ? 0 : x) is {0, +inf} bit for bit, NaN and -0 included.
@@ -136,6 +144,11 @@ class Kernel {
   // The producer of a deferrable clamp: whether run() may be skipped from now on (true commits: a
   // fused chain then no longer computes this step).
   virtual bool defer_output() { return false; }
+  // Whether run() takes input i from `producer`'s fused chain rather than from memory.
+  virtual bool reads_in_chain(size_t input, const Kernel& producer) const { return false; }
+  // The producer of a deferrable chain value: stops storing output 0 where its chain runs fused and
+  // returns what writes it from the chain's stored values (empty: not deferrable; nothing changed).
+  virtual std::function<void()> defer_in_chain() { return {}; }
 };
 
 // A Kernel from a function, for ops that keep their prepared state in the closure (every backend).
@@ -242,18 +255,15 @@ class ActivationStore {
   // graph inputs and constants always, a node's output when its producer < nodes_done. False for
   // a name not in the store.
   bool computed_within(const std::string& name, size_t nodes_done) const;
-  // Writes every deferred clamp output of the last run (fetch/device_view write each on first read).
+  // Writes every deferred output of the last run (fetch/device_view write each on first read).
   // Threads: any, as fetch.
   void materialize_all() const;
 
  private:
   friend class Session;
-  // A deferred Relu/Clip output: dst = clamp(src), numel floats, both in a host arena.
+  // A deferred output (Kernel above): `fill` writes its slot from the values the run stored.
   struct Deferred {
-    const float* src;
-    float* dst;
-    size_t numel;
-    Clamp clamp;
+    std::function<void()> fill;
   };
   struct DeferredState;  // the per-run "written" marks, behind a mutex (fetch is const)
   void materialize(size_t tensor) const;
@@ -381,7 +391,7 @@ class Session {
   struct Impl;
   void run_impl(const std::map<std::string, Tensor>& inputs, RunControl* control);
   void allocate_and_plan_kernels();  // prepare()'s second half, from impl_->plan
-  void plan_deferred_clamps();       // its last step (Clamp above)
+  void plan_deferred_outputs();      // its last step (Clamp and deferred chain values above)
   std::vector<double> node_ms_;
   Graph graph_;
   std::vector<Backend*> backends_;

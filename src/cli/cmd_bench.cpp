@@ -163,7 +163,7 @@ int run_bench(const std::vector<std::string>& argv) {
   std::printf("activations  %s kept\npeak RSS     %s\n", human_bytes(act).c_str(),
               human_bytes(static_cast<size_t>(ru.ru_maxrss) * 1024).c_str());
   if (const size_t d = m.session->report().deferred_tensors.size())
-    std::printf("deferred     %zu Relu/Clip outputs written on first read, not by the run (NETLENS_DEFER=0: by the run)\n", d);
+    std::printf("deferred     %zu outputs (ReLU/Clip before convs, chain values) written on first read (NETLENS_DEFER=0: by the run)\n", d);
   return 0;
 }
 

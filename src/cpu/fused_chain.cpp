@@ -90,11 +90,24 @@ const void* in_data(std::span<const TensorView> in, int i) {
 
 std::atomic<uint64_t> g_taken{0};
 
+// Deferred chain values (runtime.hpp): the step's output stops being stored; the store writes it
+// with write_step when read.
+std::function<void()> unstore(const std::shared_ptr<Chain>& chain, size_t step) {
+  if (!chain->unstore_step(step)) return {};
+  return [chain, step] { chain->write_step(step); };
+}
+
+bool reads_from(const Chain& chain, size_t step, size_t input, const Kernel& producer);
+
 class ChainMember final : public Kernel {
  public:
   ChainMember(std::shared_ptr<Chain> chain, size_t step, std::unique_ptr<Kernel> inner)
       : chain_(std::move(chain)), step_(step), inner_(std::move(inner)) {}
   bool defer_output() override { return chain_->defer_step(step_); }
+  bool reads_in_chain(size_t input, const Kernel& producer) const override { return reads_from(*chain_, step_, input, producer); }
+  std::function<void()> defer_in_chain() override { return unstore(chain_, step_); }
+  const Chain* chain() const { return chain_.get(); }
+  size_t step() const { return step_; }
   void run(std::span<const TensorView> in, std::span<const TensorView> out) override {
     if (chain_->take(step_, in, out)) {
       g_taken.fetch_add(1, std::memory_order_relaxed);
@@ -114,6 +127,9 @@ class ChainExecutor final : public Kernel {
  public:
   ChainExecutor(std::shared_ptr<Chain> chain, std::unique_ptr<Kernel> inner, int64_t n)
       : chain_(std::move(chain)), inner_(std::move(inner)), n_(n) {}
+  // Its own op is step 0 (value 1).
+  std::function<void()> defer_in_chain() override { return unstore(chain_, 0); }
+  const Chain* chain() const { return chain_.get(); }
   void run(std::span<const TensorView> in, std::span<const TensorView> out) override {
     chain_->record(0, in, out);
     const ChainStep& s = chain_->steps().front();
@@ -142,11 +158,20 @@ class ChainExecutor final : public Kernel {
   int64_t n_;
 };
 
+// Whether `step` of `chain` reads the value that `producer` (a step kernel of the same chain) outputs.
+bool reads_from(const Chain& chain, size_t step, size_t input, const Kernel& producer) {
+  if (const auto* m = dynamic_cast<const ChainMember*>(&producer))
+    return m->chain() == &chain && m->step() < step && chain.reads_value(step, input, static_cast<int>(m->step()) + 1);
+  if (const auto* e = dynamic_cast<const ChainExecutor*>(&producer))
+    return e->chain() == &chain && step > 0 && chain.reads_value(step, input, 1);
+  return false;
+}
+
 }  // namespace
 
 
 void apply_chain_steps(std::span<const ChainStep> steps, float* const* values, int64_t off, int64_t len, bool stream,
-                       const float* const* externals, const float* head_src) {
+                       const float* const* externals, const float* head_src, uint32_t unstored) {
   // Blocks of 512 elements, of 128 for chains of 3 or more steps. Streamed: each step's block is
   // computed into a buffer on the stack (the later steps read it there), then streamed to its
   // tensor. A long chain's burst of stores (GELU's five outputs: 10 KiB a 512 block) stalled the
@@ -160,13 +185,17 @@ void apply_chain_steps(std::span<const ChainStep> steps, float* const* values, i
   for (int64_t b = off; b < off + len; b += block) {
     const int64_t m = std::min(block, off + len - b);
     if (!stream) {
-      // Straight into the tensors; later steps read the block back from L1.
+      // Straight into the tensors (unstored values into the stack buffer); later steps read the
+      // block back from L1.
       if (head_src) std::memcpy(values[0] + b, head_src + (b - off), static_cast<size_t>(m) * sizeof(float));
+      auto at = [&](const ChainStep::Operand& o) -> const float* {
+        if (o.ext >= 0) return externals[o.ext] + b;
+        if (o.value < 0) return nullptr;
+        return o.value > 0 && (unstored >> (o.value - 1) & 1) ? tmp[o.value - 1] : values[o.value] + b;
+      };
       for (size_t k = 0; k < n; ++k) {
         const ChainStep& s = steps[k];
-        const float* x = s.a.value >= 0 ? values[s.a.value] + b : s.a.ext >= 0 ? externals[s.a.ext] + b : nullptr;
-        const float* y = s.b.value >= 0 ? values[s.b.value] + b : s.b.ext >= 0 ? externals[s.b.ext] + b : nullptr;
-        step_block(s, x, s.a.scalar, y, s.b.scalar, values[k + 1] + b, m);
+        step_block(s, at(s.a), s.a.scalar, at(s.b), s.b.scalar, (unstored >> k & 1) ? tmp[k] : values[k + 1] + b, m);
       }
       continue;
     }
@@ -183,7 +212,8 @@ void apply_chain_steps(std::span<const ChainStep> steps, float* const* values, i
     // and planes hand in start anywhere.
     const size_t bytes = static_cast<size_t>(m) * sizeof(float);
     if (head_src) stream_copy_bytes(values[0] + b, head_src + (b - off), bytes);
-    for (size_t k = 0; k < n; ++k) stream_copy_bytes(values[k + 1] + b, tmp[k], bytes);
+    for (size_t k = 0; k < n; ++k)
+      if (!(unstored >> k & 1)) stream_copy_bytes(values[k + 1] + b, tmp[k], bytes);
   }
 }
 
@@ -206,7 +236,7 @@ bool stream_default(int64_t numel) {
 }  // namespace
 
 Chain::Chain(bool head_is_executor_output, int64_t numel)
-    : conv_(head_is_executor_output), stream_(stream_default(numel)) {}
+    : conv_(head_is_executor_output), stream_(stream_default(numel)), numel_(numel) {}
 
 size_t Chain::add_step(const ChainStep& s) {
   steps_.push_back(s);
@@ -231,6 +261,24 @@ bool Chain::defer_step(size_t k) {
   return true;
 }
 
+bool Chain::unstore_step(size_t k) {
+  if (k >= live().size()) return false;
+  unstored_ |= uint32_t{1} << k;
+  return true;
+}
+
+bool Chain::reads_value(size_t step, size_t input, int v) const {
+  if (step >= steps_.size()) return false;
+  const ChainStep& s = steps_[step];
+  return (s.a.value == v && s.a_input == static_cast<int>(input)) || (s.b.value == v && s.b_input == static_cast<int>(input));
+}
+
+void Chain::write_step(size_t k) const {
+  if (!has_values_ || k >= live().size()) return;
+  const uint32_t all = live().size() >= 32 ? ~uint32_t{0} : (uint32_t{1} << live().size()) - 1;
+  apply_chain_steps(live(), values_.data(), 0, numel_, false, ext_.data(), nullptr, all & ~(uint32_t{1} << k));
+}
+
 bool Chain::ready(const float* head) {
   const size_t n = live().size();
   if (!fusion_enabled() || n < first_member() + 1 || !head) return false;
@@ -251,6 +299,7 @@ bool Chain::ready(const float* head) {
     }
     values_[k + 1] = static_cast<float*>(s.out);
   }
+  has_values_ = true;
   return true;
 }
 
@@ -264,7 +313,13 @@ bool Chain::take(size_t k, std::span<const TensorView> in, std::span<const Tenso
   const Seen& s = seen_[k];
   const bool same = s.recorded && !out.empty() && out[0].data == s.out && in_data(in, steps_[k].a_input) == s.a &&
                     in_data(in, steps_[k].b_input) == s.b;
-  if (!same) std::fill(fresh_.begin(), fresh_.end(), false);
+  if (!same) {
+    // Every later step now runs on its own and reads its operands from memory: write the values
+    // this fused run did not store.
+    std::fill(fresh_.begin(), fresh_.end(), false);
+    for (size_t j = 0; j < live().size(); ++j)
+      if (unstored_ >> j & 1) write_step(j);
+  }
   return same;
 }
 

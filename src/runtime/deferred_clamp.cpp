@@ -1,5 +1,6 @@
-// Deferred clamp outputs (runtime.hpp, "Deferred clamps"): written into their arena slots on the
-// first read of the store after each run, from the clamp's input, with the Clip kernel's expression.
+// Deferred outputs (runtime.hpp, "Deferred clamps", "Deferred chain values"): written into their
+// arena slots on the first read of the store after each run; a clamp from its input with the Clip
+// kernel's expression (clamp_into), a chain value by its chain.
 #if defined(__GNUC__) && !defined(__clang__)
 // Lets GCC vectorise the selects (as the CPU backend's elementwise kernels; no code reads FP flags).
 #pragma GCC optimize("no-trapping-math")
@@ -8,6 +9,7 @@
 #include <mutex>
 
 #include "netlens/runtime.hpp"
+#include "session_impl.hpp"
 
 namespace netlens {
 
@@ -17,11 +19,9 @@ struct ActivationStore::DeferredState {
   std::map<size_t, uint64_t> written;  // tensor -> the run whose values its slot holds
 };
 
-namespace {
-void clamp_into(const float* x, float* y, size_t n, Clamp c) {
+void detail::clamp_into(const float* x, float* y, size_t n, Clamp c) {
   for (size_t i = 0; i < n; ++i) y[i] = c(x[i]);
 }
-}  // namespace
 
 void ActivationStore::materialize(size_t tensor) const {
   auto d = deferred_.find(tensor);
@@ -29,7 +29,7 @@ void ActivationStore::materialize(size_t tensor) const {
   std::lock_guard<std::mutex> lock(deferred_state_->mutex);
   uint64_t& at = deferred_state_->written[tensor];
   if (at == deferred_state_->run) return;
-  clamp_into(d->second.src, d->second.dst, d->second.numel, d->second.clamp);
+  d->second.fill();
   at = deferred_state_->run;
 }
 

@@ -505,7 +505,7 @@ void Session::allocate_and_plan_kernels() {
     ex.kernel = backends_[b]->plan(ctx);
     ex.run_in = ex.in;
   }
-  plan_deferred_clamps();
+  plan_deferred_outputs();
   prepared_ = true;
 }
 
@@ -543,9 +543,9 @@ std::optional<Clamp> clamp_of(const Node& n, int64_t opset, const std::map<std::
 
 }  // namespace
 
-void Session::plan_deferred_clamps() {
-  // 7. Deferred clamps (Kernel::defer_output): a Relu/Clip on a host backend whose every reader
-  // is a node on the same backend that clamps its input while reading it.
+void Session::plan_deferred_outputs() {
+  // 7. Deferred outputs (runtime.hpp): on a host backend, a chain value that only later steps of its
+  // chain read, and a Relu/Clip whose every reader clamps its input while reading it.
   store_.reset_deferred();
   report_.deferred_tensors.clear();
   if (!deferral_enabled()) return;
@@ -563,28 +563,46 @@ void Session::plan_deferred_clamps() {
     detail::NodeExec& ex = impl_->exec[i];
     const Node& n = graph_.nodes[i];
     if (!ex.kernel || backends_[static_cast<size_t>(ex.backend)]->device() != DeviceKind::Host) continue;
-    const auto clamp = clamp_of(n, graph_.opset(), P.infos, store_.constants_);
-    if (!clamp || outputs.count(n.outputs[0]) || store_.constants_.count(n.inputs[0])) continue;
-    const PlannedTensor* src = store_.find(n.inputs[0]);
+    if (n.outputs.size() != 1 || n.outputs[0].empty() || outputs.count(n.outputs[0])) continue;
     const PlannedTensor* dst = store_.find(n.outputs[0]);
-    if (!src || !dst || src->constant || src->backend != ex.backend || dst->backend != ex.backend) continue;
     auto r = readers.find(n.outputs[0]);
-    if (r == readers.end()) continue;
-    bool all = true;
-    for (const auto& [node, input] : r->second) {
-      const detail::NodeExec& re = impl_->exec[node];
-      all = all && re.backend == ex.backend && re.kernel->can_read_clamped(input);
+    if (!dst || dst->backend != ex.backend || r == readers.end()) continue;
+    const size_t slot = static_cast<size_t>(dst - store_.tensors_.data());
+    auto all_readers = [&](auto&& pred) {
+      for (const auto& [node, input] : r->second) {
+        const detail::NodeExec& re = impl_->exec[node];
+        if (re.backend != ex.backend || !pred(*re.kernel, input)) return false;
+      }
+      return true;
+    };
+    // A chain value.
+    if (all_readers([&](const Kernel& k, size_t input) { return k.reads_in_chain(input, *ex.kernel); })) {
+      if (std::function<void()> fill = ex.kernel->defer_in_chain()) {
+        store_.deferred_[slot] = ActivationStore::Deferred{std::move(fill)};
+        report_.deferred_tensors.push_back(n.outputs[0]);
+        continue;
+      }
     }
-    if (!all || !ex.kernel->defer_output()) continue;
+    // A clamp.
+    const auto clamp = clamp_of(n, graph_.opset(), P.infos, store_.constants_);
+    if (!clamp || store_.constants_.count(n.inputs[0])) continue;
+    const PlannedTensor* src = store_.find(n.inputs[0]);
+    // (Its input must be stored: not a chain value deferred above.)
+    if (!src || src->constant || src->backend != ex.backend || store_.deferred_.count(static_cast<size_t>(src - store_.tensors_.data())))
+      continue;
+    if (!all_readers([](const Kernel& k, size_t input) { return k.can_read_clamped(input); }) || !ex.kernel->defer_output())
+      continue;
     for (const auto& [node, input] : r->second) {
       detail::NodeExec& re = impl_->exec[node];
       re.kernel->read_clamped(input, *clamp);
       re.run_in[input] = ex.in[0];  // the clamp's input, where the clamp read it
     }
     ex.deferred = true;
-    store_.deferred_[static_cast<size_t>(dst - store_.tensors_.data())] =
-        ActivationStore::Deferred{static_cast<const float*>(ex.in[0].data), static_cast<float*>(ex.out[0].data),
-                                  static_cast<size_t>(numel(dst->info.shape)), *clamp};
+    const float* from = static_cast<const float*>(ex.in[0].data);
+    float* to = static_cast<float*>(ex.out[0].data);
+    const size_t count = static_cast<size_t>(numel(dst->info.shape));
+    const Clamp c = *clamp;
+    store_.deferred_[slot] = ActivationStore::Deferred{[from, to, count, c] { detail::clamp_into(from, to, count, c); }};
     report_.deferred_tensors.push_back(n.outputs[0]);
   }
 }

@@ -28,6 +28,9 @@ struct MirrorCopy {
   size_t bytes;
 };
 
+// y[i] = c(x[i]), i < n: a deferred clamp's output (deferred_clamp.cpp).
+void clamp_into(const float* x, float* y, size_t n, Clamp c);
+
 struct NodeExec {
   std::unique_ptr<Kernel> kernel;  // null when folded
   int backend = -1;

@@ -61,8 +61,11 @@ struct ChainStep {
 // head_src (optional): the head's values over the range (head_src[i - off]), still in cache where
 // the executor computed them: the steps read them there and the head is written to values[0] with
 // the outputs (streamed too), so a large head is neither read back nor read for ownership.
+// unstored: bit k set = step k's output is computed (later steps read it) but not written to values[k + 1]
+// (a deferred chain value, runtime.hpp).
 void apply_chain_steps(std::span<const ChainStep> steps, float* const* values, int64_t off, int64_t len,
-                       bool stream = false, const float* const* externals = nullptr, const float* head_src = nullptr);
+                       bool stream = false, const float* const* externals = nullptr, const float* head_src = nullptr,
+                       uint32_t unstored = 0);
 // y[i] = c(x[i]) for i < n (the Clip kernel's expression, vectorised): kernels that read a deferred
 // clamp's input (Kernel::read_clamped) clamp it with this while copying it into their buffers.
 void clamp_floats(const float* x, float* y, int64_t n, Clamp c);
@@ -89,22 +92,30 @@ class Chain {
   // Plan time, after every step was added: the last step, a Clip or Relu member, is no longer
   // computed (its output is a deferred clamp, runtime.hpp); false for any other step.
   bool defer_step(size_t k);
+  // Plan time: step k's output (value k + 1) is no longer stored where the chain runs fused (a
+  // deferred chain value, runtime.hpp); false when k is not a computed step.
+  bool unstore_step(size_t k);
+  // Whether step `step` reads value v through its kernel input `input`.
+  bool reads_value(size_t step, size_t input, int v) const;
+  // Writes step k's output from the head and the externals the last fused run used (nothing when the
+  // chain never ran fused: the step's kernel wrote it). One thread; not during a run of the chain.
+  void write_step(size_t k) const;
 
   // Run time, executor. ready(): every step recorded, addresses consistent with `head`, and at least
   // one member to skip; then apply() ranges (thread-safe for disjoint ranges) and finish(true).
   bool ready(const float* head);
   void apply(int64_t off, int64_t len) const {
-    apply_chain_steps(live(), values_.data(), off, len, stream_, ext_.data());
+    apply_chain_steps(live(), values_.data(), off, len, stream_, ext_.data(), nullptr, unstored_);
   }
   // Also writes the head over the range from `head` (the executor's values in cache); for
   // executors that would otherwise store a large head with normal stores and read it back.
   void apply_from(const float* head, int64_t off, int64_t len) const {
-    apply_chain_steps(live(), values_.data(), off, len, stream_, ext_.data(), head);
+    apply_chain_steps(live(), values_.data(), off, len, stream_, ext_.data(), head, unstored_);
   }
   // As apply_from, with normal stores even when the chain streams: for executors whose tensors are
   // small enough to stay in cache for the next node (streaming sends them to memory).
   void apply_from_cached(const float* head, int64_t off, int64_t len) const {
-    apply_chain_steps(live(), values_.data(), off, len, false, ext_.data(), head);
+    apply_chain_steps(live(), values_.data(), off, len, false, ext_.data(), head, unstored_);
   }
   // Hints the external operands' values over [off, off + len) into the cache (software prefetch):
   // executors that apply the chain to short pieces of many rows (a tile's rows) read the externals
@@ -135,7 +146,10 @@ class Chain {
   std::span<const ChainStep> live() const { return std::span(steps_).first(steps_.size() - (deferred_ ? 1 : 0)); }
   bool conv_;
   bool stream_;
+  int64_t numel_;
   bool deferred_ = false;
+  uint32_t unstored_ = 0;     // unstore_step
+  bool has_values_ = false;   // values_ and ext_ hold a fused run's addresses
   std::vector<ChainStep> steps_;
   std::vector<Seen> seen_;
   std::vector<float*> values_;  // head, then each step's output (valid while ready)

@@ -1,6 +1,7 @@
-// Deferred clamps (runtime.hpp, "Deferred clamps"): a Relu or Clip output read only by convs that
-// clamp their input while reading it (the CPU backend's depthwise and dense 1x1 kernels) is not
-// written by the run, and is written on the store's first read after each run.
+// Deferred outputs (runtime.hpp, "Deferred clamps" and "Deferred chain values"): tensors the run
+// does not write, written on the store's first read after each run.
+// Clamps: a Relu or Clip output read only by convs that clamp their input while reading it (the CPU
+// backend's depthwise and dense 1x1 kernels).
 // - Small graphs, Conv -> Clip(0, 6) or Relu -> a depthwise conv and a 1x1 conv, over each path of
 //   the depthwise kernel (planar stride 1, stride-2 rows, stride-2 row pairs, small planes, the
 //   channel-blocked copy) and of the 1x1 kernel (small planes, wide planes, stride 2), batches of
@@ -13,9 +14,15 @@
 // - MobileNetV2 (scripts/fetch-models.sh): exactly the Clips that only Convs read are deferred,
 //   each equal to the clamp of its stored input on two inputs. (Its every tensor against
 //   onnxruntime, and its gradients against PyTorch, are tests/models and tests/grad.)
+// Chain values: hard-swish's Add, Clip and Mul after a conv, GELU's Div, Erf, Add and Mul in a
+// chain its Div heads, a residual sum before its ReLU: the session reports exactly those; on three
+// inputs (the first run unfused, recording addresses; then fused) each equals its float32
+// definition applied to the stored values it reads (exact; Erf within 4 ulps of double erf), also
+// read during the run, and what reads the chain's last value equals a double reference.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <limits>
 #include <set>
@@ -149,6 +156,119 @@ TEST(DeferredClamp, ReadDuringTheRun) {
     s.run({{"x", random_input({1, 6, 16, 16}, 50 + run)}}, control);
     EXPECT_EQ(s.report().deferred_tensors.size(), 1u);
     EXPECT_GE(checked, 1);
+  }
+}
+
+// Hard-swish as PaddlePaddle exports it after a conv: Add(3), Clip(0, 6), Mul(x, clip), Div(6); a
+// depthwise conv reads the Div. Add, Clip and Mul are chain values only the chain reads.
+TEST(DeferredChainValue, HardSwishAfterConv) {
+  GraphBuilder b;
+  std::string w, bias;
+  const ConvSpec head{{1, 6, 18, 18}, 16, 1, 3, 1, 1, 1};
+  const std::string conv = spec_conv(b, head, 70, w, bias);
+  const std::string add = b.node("Add", {conv, b.scalar(3.f)});
+  const std::string clip = b.node("Clip", {add, b.scalar(0.f), b.scalar(6.f)});
+  const std::string mul = b.node("Mul", {conv, clip});
+  const std::string div = b.node("Div", {mul, b.scalar(6.f)});
+  const std::string dww = b.weight({16, 1, 3, 3}, 0.4f);
+  const std::string dw = b.node("Conv", {div, dww}, {{"group", int64_t{16}}, {"pads", std::vector<int64_t>{1, 1, 1, 1}}});
+  b.output(dw);
+  auto backend = make_cpu_backend();
+  Session s(b.g, {backend.get()});
+  auto check = [&](const std::string& when) {
+    const Tensor c = s.activations().fetch(conv).clone();
+    const float* x = c.data_as<float>();
+    const float* a = s.activations().fetch(add).data_as<float>();
+    const float* k = s.activations().fetch(clip).data_as<float>();
+    const float* m = s.activations().fetch(mul).data_as<float>();
+    const float* d = s.activations().fetch(div).data_as<float>();
+    for (int64_t i = 0; i < c.numel(); ++i) {
+      ASSERT_TRUE(same_bits(a[i], x[i] + 3.f)) << when << ": Add at " << i;
+      ASSERT_TRUE(same_bits(k[i], std::min(std::max(a[i], 0.f), 6.f))) << when << ": Clip at " << i;
+      ASSERT_TRUE(same_bits(m[i], x[i] * k[i])) << when << ": Mul at " << i;
+      ASSERT_TRUE(same_bits(d[i], m[i] / 6.f)) << when << ": Div at " << i;
+    }
+  };
+  for (uint32_t run = 0; run < 3; ++run) {
+    RunControl control;
+    control.on_node = [&](size_t node, size_t) {
+      if (node == 4) check("during run " + std::to_string(run));  // after the Div, before the depthwise conv
+    };
+    s.run({{"x", random_input(head.x, 71 + run)}}, control);
+    EXPECT_EQ(s.report().deferred_tensors, (std::vector<std::string>{add, clip, mul}));
+    check("run " + std::to_string(run));
+    const ConvSpec dws{{1, 16, 18, 18}, 16, 16, 3, 1, 1, 1};
+    const auto g = conv_geometry(dws);
+    EXPECT_LE(rel_l2(s.activations().fetch(dw), cpuref::conv_ref(s.activations().fetch(div), b.g.initializers.at(dww), nullptr,
+                                                                  16, g.first, g.second)),
+              1e-5);
+  }
+}
+
+// A transformer's GELU, x * (1 + erf(x / sqrt2)) * 0.5, on a graph input: a chain headed by its Div
+// (the executor's own step); Div, Erf, Add and the first Mul are deferred, the last Mul (the output)
+// is stored. 37 x 1001 floats: tails of the 16K chunks and of the blocks.
+TEST(DeferredChainValue, GeluHeadedByItsDiv) {
+  GraphBuilder b;
+  const Shape shape{1, 37, 1001};
+  b.input("x", shape);
+  const std::string div = b.node("Div", {"x", b.scalar(1.41421354f)});
+  const std::string erf = b.node("Erf", {div});
+  const std::string add = b.node("Add", {erf, b.scalar(1.f)});
+  const std::string mul = b.node("Mul", {"x", add});
+  const std::string gelu = b.node("Mul", {mul, b.scalar(0.5f)});
+  b.output(gelu);
+  auto backend = make_cpu_backend();
+  Session s(b.g, {backend.get()});
+  for (uint32_t run = 0; run < 3; ++run) {
+    const std::vector<float> xv = random_values(static_cast<size_t>(numel(shape)), 80 + run, 7.f);
+    s.run({{"x", Tensor::from_f32(shape, xv)}});
+    EXPECT_EQ(s.report().deferred_tensors, (std::vector<std::string>{div, erf, add, mul}));
+    const float* d = s.activations().fetch(div).data_as<float>();
+    const float* e = s.activations().fetch(erf).data_as<float>();
+    const float* a = s.activations().fetch(add).data_as<float>();
+    const float* m = s.activations().fetch(mul).data_as<float>();
+    const float* g = s.activations().fetch(gelu).data_as<float>();
+    for (size_t i = 0; i < xv.size(); ++i) {
+      ASSERT_TRUE(same_bits(d[i], xv[i] / 1.41421354f)) << "run " << run << ", Div at " << i;
+      const double want = std::erf(static_cast<double>(d[i]));
+      const float wf = static_cast<float>(std::fabs(want));
+      ASSERT_LE(std::fabs(e[i] - want), 4 * (std::nextafter(wf, INFINITY) - wf)) << "run " << run << ", Erf at " << i;
+      ASSERT_TRUE(same_bits(a[i], e[i] + 1.f)) << "run " << run << ", Add at " << i;
+      ASSERT_TRUE(same_bits(m[i], xv[i] * a[i])) << "run " << run << ", Mul at " << i;
+      ASSERT_TRUE(same_bits(g[i], m[i] * 0.5f)) << "run " << run << ", last Mul at " << i;
+    }
+  }
+}
+
+// ResNet's block end: conv -> Add(skip) -> Relu, the skip a MaxPool's output computed before the conv,
+// the ReLU read by a MaxPool (which does not clamp): the sum is deferred, the ReLU stored.
+TEST(DeferredChainValue, ResidualSumBeforeRelu) {
+  GraphBuilder b;
+  std::string w, bias;
+  const ConvSpec head{{1, 8, 12, 12}, 8, 1, 1, 1, 1, 0};
+  b.seed = 90;
+  b.input("x", head.x);
+  const std::string skip = b.node("MaxPool", {"x"}, {{"kernel_shape", std::vector<int64_t>{1, 1}}});
+  w = b.weight({8, 8, 1, 1}, 0.5f);
+  bias = b.weight({8}, 0.2f);
+  const std::string conv = b.node("Conv", {"x", w, bias});
+  const std::string sum = b.node("Add", {conv, skip});
+  const std::string relu = b.node("Relu", {sum});
+  b.output(b.node("MaxPool", {relu}, {{"kernel_shape", std::vector<int64_t>{2, 2}}}));
+  auto backend = make_cpu_backend();
+  Session s(b.g, {backend.get()});
+  for (uint32_t run = 0; run < 3; ++run) {
+    const Tensor x = random_input(head.x, 91 + run);
+    s.run({{"x", x}});
+    EXPECT_EQ(s.report().deferred_tensors, std::vector<std::string>{sum});
+    const float* c = s.activations().fetch(conv).data_as<float>();
+    const float* a = s.activations().fetch(sum).data_as<float>();
+    const float* r = s.activations().fetch(relu).data_as<float>();
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      ASSERT_TRUE(same_bits(a[i], c[i] + x.data_as<float>()[i])) << "run " << run << ", sum at " << i;
+      ASSERT_TRUE(same_bits(r[i], a[i] < 0.f ? 0.f : a[i])) << "run " << run << ", ReLU at " << i;
+    }
   }
 }
 
