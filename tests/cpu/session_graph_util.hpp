@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "cpu_reference.hpp"
 #include "netlens/runtime.hpp"
 
@@ -76,6 +78,19 @@ struct GraphBuilder {
     g.outputs.push_back(v);
   }
   // x -> Add(3) -> Clip(0, 6) -> Mul(x, .) -> Div(6): hard-swish as PaddlePaddle exports it.
+  // A transformer's GELU as exporters write it, x * (1 + erf(x / sqrt2)) * 0.5: Div, Erf, Add, Mul, Mul.
+  struct Gelu {
+    std::string div, erf, add, mul, out;
+  };
+  Gelu gelu(const std::string& x) {
+    Gelu r;
+    r.div = node("Div", {x, scalar(1.41421354f)});
+    r.erf = node("Erf", {r.div});
+    r.add = node("Add", {r.erf, scalar(1.f)});
+    r.mul = node("Mul", {x, r.add});
+    r.out = node("Mul", {r.mul, scalar(0.5f)});
+    return r;
+  }
   std::string hardswish(const std::string& x) {
     const std::string a = node("Add", {x, scalar(3.f)});
     const std::string c = node("Clip", {a, scalar(0.f), scalar(6.f)});
@@ -92,7 +107,9 @@ inline std::map<std::string, Tensor> snapshot(const Session& s) {
   return m;
 }
 
+// ||got - want|| / ||want|| (over want's elements; got must have as many).
 inline double rel_l2(const Tensor& got, const std::vector<double>& want) {
+  EXPECT_EQ(static_cast<size_t>(got.numel()), want.size());
   double num = 0, den = 0;
   for (size_t i = 0; i < want.size(); ++i) {
     const double d = got.get_f64(static_cast<int64_t>(i)) - want[i];

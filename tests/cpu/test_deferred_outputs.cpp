@@ -212,11 +212,8 @@ TEST(DeferredChainValue, GeluHeadedByItsDiv) {
   GraphBuilder b;
   const Shape shape{1, 37, 1001};
   b.input("x", shape);
-  const std::string div = b.node("Div", {"x", b.scalar(1.41421354f)});
-  const std::string erf = b.node("Erf", {div});
-  const std::string add = b.node("Add", {erf, b.scalar(1.f)});
-  const std::string mul = b.node("Mul", {"x", add});
-  const std::string gelu = b.node("Mul", {mul, b.scalar(0.5f)});
+  const GraphBuilder::Gelu names = b.gelu("x");
+  const std::string &div = names.div, &erf = names.erf, &add = names.add, &mul = names.mul, &gelu = names.out;
   b.output(gelu);
   auto backend = make_cpu_backend();
   Session s(b.g, {backend.get()});

@@ -19,6 +19,7 @@
 #include "netlens/onnx.hpp"
 #include "netlens/runtime.hpp"
 #include "netlens/runtime/shape_util.hpp"
+#include "session_graph_util.hpp"
 
 using namespace netlens;
 
@@ -35,16 +36,7 @@ Tensor random_tensor(Shape s, uint32_t seed, float lo = -1.0f, float hi = 1.0f) 
   return t;
 }
 
-double rel_l2(const Tensor& got, const std::vector<double>& want) {
-  EXPECT_EQ(static_cast<size_t>(got.numel()), want.size());
-  double num = 0, den = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    const double d = got.get_f64(static_cast<int64_t>(i)) - want[i];
-    num += d * d;
-    den += want[i] * want[i];
-  }
-  return std::sqrt(num / std::max(den, 1e-300));
-}
+using netlens::cpu_test::rel_l2;
 
 // One node through shape inference and the CPU op table.
 struct Case {
