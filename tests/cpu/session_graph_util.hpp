@@ -99,6 +99,28 @@ struct GraphBuilder {
   }
 };
 
+// GELU's tensors (GraphBuilder::gelu) of input x: Div, Add and both Muls their float32 definitions
+// applied to the given values (bit for bit), Erf within 4 ulps of double erf with its sign (NaN
+// where Div is NaN). `what` names the case in failures.
+inline void expect_gelu_definitions(const std::vector<float>& x, const float* d, const float* e, const float* a,
+                                    const float* m, const float* g, const std::string& what) {
+  for (size_t i = 0; i < x.size(); ++i) {
+    ASSERT_TRUE(same_bits(d[i], x[i] / 1.41421354f)) << what << ": Div at " << i;
+    if (std::isnan(d[i])) {
+      ASSERT_TRUE(std::isnan(e[i])) << what << ": Erf at " << i;
+    } else {
+      const double want = std::erf(static_cast<double>(d[i]));
+      const float w = static_cast<float>(std::fabs(want));
+      const double ulp = std::min(std::nextafter(w, INFINITY) - w, w - std::nextafter(w, 0.f));
+      ASSERT_LE(std::fabs(e[i] - want), 4 * ulp) << what << ": erf(" << d[i] << ") = " << e[i] << ", want " << want;
+      ASSERT_EQ(std::signbit(e[i]), std::signbit(d[i])) << what << ": erf(" << d[i] << ")";
+    }
+    ASSERT_TRUE(same_bits(a[i], e[i] + 1.f)) << what << ": Add at " << i;
+    ASSERT_TRUE(same_bits(m[i], x[i] * a[i])) << what << ": Mul at " << i;
+    ASSERT_TRUE(same_bits(g[i], m[i] * 0.5f)) << what << ": last Mul at " << i;
+  }
+}
+
 // Every tensor of the store, copied.
 inline std::map<std::string, Tensor> snapshot(const Session& s) {
   std::map<std::string, Tensor> m;

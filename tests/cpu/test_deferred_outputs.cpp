@@ -221,20 +221,9 @@ TEST(DeferredChainValue, GeluHeadedByItsDiv) {
     const std::vector<float> xv = random_values(static_cast<size_t>(numel(shape)), 80 + run, 7.f);
     s.run({{"x", Tensor::from_f32(shape, xv)}});
     EXPECT_EQ(s.report().deferred_tensors, (std::vector<std::string>{div, erf, add, mul}));
-    const float* d = s.activations().fetch(div).data_as<float>();
-    const float* e = s.activations().fetch(erf).data_as<float>();
-    const float* a = s.activations().fetch(add).data_as<float>();
-    const float* m = s.activations().fetch(mul).data_as<float>();
-    const float* g = s.activations().fetch(gelu).data_as<float>();
-    for (size_t i = 0; i < xv.size(); ++i) {
-      ASSERT_TRUE(same_bits(d[i], xv[i] / 1.41421354f)) << "run " << run << ", Div at " << i;
-      const double want = std::erf(static_cast<double>(d[i]));
-      const float wf = static_cast<float>(std::fabs(want));
-      ASSERT_LE(std::fabs(e[i] - want), 4 * (std::nextafter(wf, INFINITY) - wf)) << "run " << run << ", Erf at " << i;
-      ASSERT_TRUE(same_bits(a[i], e[i] + 1.f)) << "run " << run << ", Add at " << i;
-      ASSERT_TRUE(same_bits(m[i], xv[i] * a[i])) << "run " << run << ", Mul at " << i;
-      ASSERT_TRUE(same_bits(g[i], m[i] * 0.5f)) << "run " << run << ", last Mul at " << i;
-    }
+    const ActivationStore& st = s.activations();
+    expect_gelu_definitions(xv, st.fetch(div).data_as<float>(), st.fetch(erf).data_as<float>(), st.fetch(add).data_as<float>(),
+                            st.fetch(mul).data_as<float>(), st.fetch(gelu).data_as<float>(), "run " + std::to_string(run));
   }
 }
 
