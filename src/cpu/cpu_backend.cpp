@@ -357,6 +357,8 @@ class CpuBackend final : public Backend {
       last_planned_ = node;
       chains_.note_node(ctx);
       if (is_default_domain(ctx.node.domain) && ctx.node.op_type == "Conv") return nn::plan_conv_chained(ctx, chains_.conv_chain(ctx));
+      if (is_default_domain(ctx.node.domain) && ctx.node.op_type == "MatMul")
+        return nn::plan_matmul_chained(ctx, chains_.conv_chain(ctx));
       if (auto k = chains_.plan_step(ctx, [&](const NodeContext& c) { return it->second.plan(c); })) return k;
     }
     if (it->second.dtype_generic || !any_converted(ctx)) return it->second.plan(ctx);

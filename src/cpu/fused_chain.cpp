@@ -180,16 +180,28 @@ void apply_chain_steps(std::span<const ChainStep> steps, float* const* values, i
   // one or two steps measured even or slightly better with 512 (MobileNetV2, ResNet-50).
   constexpr int64_t kBlock = 512;
   alignas(64) float tmp[Chain::kMaxSteps][kBlock];
+  alignas(64) float rows[kBlock];  // a row operand over the block (a step has at most one)
   const size_t n = std::min(steps.size(), Chain::kMaxSteps);
   const int64_t block = n >= 3 ? 128 : kBlock;
   for (int64_t b = off; b < off + len; b += block) {
     const int64_t m = std::min(block, off + len - b);
+    // The row operand's values at elements b .. b + m (the row repeated along the last axis).
+    auto row = [&](const ChainStep::Operand& o) -> const float* {
+      for (int64_t i = 0, c = b % o.row_len; i < m;) {
+        const int64_t take = std::min(m - i, o.row_len - c);
+        std::memcpy(rows + i, o.row + c, static_cast<size_t>(take) * sizeof(float));
+        i += take;
+        c = 0;
+      }
+      return rows;
+    };
     if (!stream) {
       // Straight into the tensors (unstored values into the stack buffer); later steps read the
       // block back from L1.
       if (head_src) std::memcpy(values[0] + b, head_src + (b - off), static_cast<size_t>(m) * sizeof(float));
       auto at = [&](const ChainStep::Operand& o) -> const float* {
         if (o.ext >= 0) return externals[o.ext] + b;
+        if (o.row) return row(o);
         if (o.value < 0) return nullptr;
         return o.value > 0 && (unstored >> (o.value - 1) & 1) ? tmp[o.value - 1] : values[o.value] + b;
       };
@@ -201,6 +213,7 @@ void apply_chain_steps(std::span<const ChainStep> steps, float* const* values, i
     }
     auto operand = [&](const ChainStep::Operand& o) -> const float* {
       if (o.ext >= 0) return externals[o.ext] + b;
+      if (o.row) return row(o);
       if (o.value == 0) return head_src ? head_src + (b - off) : values[0] + b;
       return o.value < 0 ? nullptr : tmp[o.value - 1];
     };
@@ -354,6 +367,17 @@ std::optional<float> const_scalar(const NodeContext& ctx, size_t i) {
   return t.data_as<float>()[0];
 }
 
+// A constant float32 input of `shape.back()` values that broadcasts along the last axis of `shape`
+// (every other dim 1; at least two elements: one is a scalar).
+bool const_row(const NodeContext& ctx, size_t i, const Shape& shape) {
+  if (i >= ctx.const_inputs.size() || !ctx.const_inputs[i] || shape.empty()) return false;
+  const Tensor& t = *ctx.const_inputs[i];
+  if (t.dtype() != DType::Float32 || t.numel() < 2 || t.numel() != shape.back() || t.shape().size() > shape.size()) return false;
+  for (size_t d = 0; d + 1 < t.shape().size(); ++d)
+    if (t.shape()[d] != 1) return false;
+  return !t.shape().empty() && t.shape().back() == shape.back();
+}
+
 }  // namespace
 
 std::shared_ptr<Chain> ChainPlanner::conv_chain(const NodeContext& ctx) {
@@ -405,12 +429,16 @@ std::unique_ptr<Kernel> ChainPlanner::plan_step(const NodeContext& ctx,
       return nullptr;
     }
   }
-  // Operands: values of one chain (the latest opened among them), scalar constants, and at most one
-  // other tensor: an external operand of that chain, or the head of a new one.
+  // Operands: values of one chain (the latest opened among them), scalar constants, constant rows
+  // (a binary op's bias along the last axis), and at most one other tensor: an external operand of
+  // that chain, or the head of a new one.
   std::shared_ptr<Chain> chain;
   const size_t operands = binary ? 2 : 1;
+  int row_input = -1;
+  for (size_t i = 0; binary && i < operands; ++i)
+    if (!const_scalar(ctx, i) && const_row(ctx, i, shape)) row_input = static_cast<int>(i);
   for (size_t i = 0; i < operands; ++i) {
-    if (const_scalar(ctx, i)) continue;
+    if (const_scalar(ctx, i) || static_cast<int>(i) == row_input) continue;
     if (ctx.const_inputs.at(i) || ctx.inputs[i].shape != shape) return nullptr;
     auto f = values_.find(ctx.node.inputs[i]);
     if (f != values_.end() && f->second.shape == shape && (!chain || f->second.chain->opened_at() > chain->opened_at()))
@@ -421,6 +449,11 @@ std::unique_ptr<Kernel> ChainPlanner::plan_step(const NodeContext& ctx,
     ChainStep::Operand& o = i == 0 ? s.a : s.b;
     if (auto v = const_scalar(ctx, i)) {
       o.scalar = *v;
+      continue;
+    }
+    if (static_cast<int>(i) == row_input) {
+      o.row = ctx.const_inputs[i]->data_as<float>();
+      o.row_len = shape.back();
       continue;
     }
     auto f = values_.find(ctx.node.inputs[i]);

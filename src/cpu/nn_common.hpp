@@ -99,5 +99,7 @@ std::unique_ptr<Kernel> plan_max_pool(const NodeContext& ctx);
 std::unique_ptr<Kernel> plan_average_pool(const NodeContext& ctx);
 std::unique_ptr<Kernel> plan_gemm(const NodeContext& ctx);
 std::unique_ptr<Kernel> plan_matmul(const NodeContext& ctx);
+// The same executing a fused chain after the product (a transformer's bias Add, GELU, residual Add).
+std::unique_ptr<Kernel> plan_matmul_chained(const NodeContext& ctx, std::shared_ptr<Chain> chain);
 
 }  // namespace netlens::cpu::nn

@@ -7,6 +7,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "netlens/cpu/fused_chain.hpp"
 #include "nn_common.hpp"
 #include "sgemm_warmup.hpp"
 #include "netlens/runtime/shape_util.hpp"
@@ -32,7 +33,7 @@ struct MatMulSetup {
 
 class DnnlMatMul : public Kernel {
  public:
-  explicit DnnlMatMul(MatMulSetup st) : st_(std::move(st)) {
+  explicit DnnlMatMul(MatMulSetup st, std::shared_ptr<Chain> chain = nullptr) : st_(std::move(st)), chain_(std::move(chain)) {
     if (st_.zero_k) return;
     auto& eng = dnnl_engine();
     dnnl::primitive_attr attr = user_scratchpad();
@@ -107,10 +108,28 @@ class DnnlMatMul : public Kernel {
       for (int64_t i = 0; i < m; ++i)
         for (int64_t j = 0; j < n; ++j) y[i * n + j] += beta * cdata[i * cs[0] + j * cs[1]];
     }
+    if (chain_) {
+      // The steps after the product (a bias Add, GELU, a residual Add) over the output in pieces
+      // that stay in L1 between steps, the output read back once from cache.
+      const bool fused = chain_->ready(y);
+      if (fused) {
+        constexpr int64_t kChunk = 16384;
+        const int64_t n = out[0].numel(), chunks = (n + kChunk - 1) / kChunk;
+        const Chain& c = *chain_;
+#pragma omp parallel if (chunks > 1)
+        {
+#pragma omp for schedule(static)
+          for (int64_t i = 0; i < chunks; ++i) c.apply(i * kChunk, std::min(kChunk, n - i * kChunk));
+          chain_store_fence();
+        }
+      }
+      chain_->finish(fused);
+    }
   }
 
  private:
   MatMulSetup st_;
+  std::shared_ptr<Chain> chain_;
   dnnl::matmul prim_;
   memory::desc b_prim_, sp_;
   dnnl::reorder b_in_;
@@ -207,7 +226,9 @@ std::unique_ptr<Kernel> plan_gemm(const NodeContext& ctx) {
   }
 }
 
-std::unique_ptr<Kernel> plan_matmul(const NodeContext& ctx) {
+std::unique_ptr<Kernel> plan_matmul(const NodeContext& ctx) { return plan_matmul_chained(ctx, nullptr); }
+
+std::unique_ptr<Kernel> plan_matmul_chained(const NodeContext& ctx, std::shared_ptr<Chain> chain) {
   for (size_t i = 0; i < ctx.inputs.size(); ++i) require_f32(ctx, i);
   Shape a = ctx.inputs[0].shape, b = ctx.inputs[1].shape;
   const Shape& y = ctx.outputs[0].shape;
@@ -240,7 +261,7 @@ std::unique_ptr<Kernel> plan_matmul(const NodeContext& ctx) {
     st.c = plain_desc(c);
   }
   try {
-    return std::make_unique<DnnlMatMul>(std::move(st));
+    return std::make_unique<DnnlMatMul>(std::move(st), std::move(chain));
   } catch (const dnnl::error& e) {
     rethrow_dnnl(ctx, e, "matmul");
   }

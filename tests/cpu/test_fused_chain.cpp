@@ -68,15 +68,18 @@ ChainStep step(Op op, int a, int b = -1, float sa = 0.f, float sb = 0.f) {
 }
 
 // The steps over [off, head.size()) into fresh values (42 where nothing is written); from_head: the
-// head handed in from a separate buffer (apply_from), the store's head filled by the steps.
+// head handed in from a separate buffer (apply_from), the store's head filled by the steps;
+// unstored: the steps whose outputs are not written (deferred chain values).
 std::vector<std::vector<float>> applied(const std::vector<ChainStep>& steps, const std::vector<float>& head, int64_t off,
-                                        bool stream, bool from_head, const float* const* externals = nullptr) {
+                                        bool stream, bool from_head, const float* const* externals = nullptr,
+                                        uint32_t unstored = 0) {
   std::vector<std::vector<float>> got(steps.size() + 1, std::vector<float>(head.size(), 42.f));
   if (!from_head) got[0] = head;
   std::vector<float*> values;
   for (auto& v : got) values.push_back(v.data());
   const int64_t len = static_cast<int64_t>(head.size()) - off;
-  cpu::apply_chain_steps(steps, values.data(), off, len, stream, externals, from_head ? head.data() + off : nullptr);
+  cpu::apply_chain_steps(steps, values.data(), off, len, stream, externals, from_head ? head.data() + off : nullptr,
+                         unstored);
   cpu::chain_store_fence();
   return got;
 }
@@ -98,13 +101,22 @@ TEST(FusedChain, StepsEqualSeparateLoopsBitForBit) {
       step(Op::Clip, 0),                      // 11 = clip(head, -inf, 0.25)
       step(Op::Add, 10),                      // 12 = 10 + external 0 (a residual Add)
       step(Op::Mul, -1, 12),                  // 13 = external 1 * 12
+      step(Op::Add, 13),                      // 14 = 13 + row (a MatMul's bias, 70 long)
+      step(Op::Sub, -1, 14),                  // 15 = row - 14
   };
+  const std::vector<float> row = random_values(70, 99);
+  steps[14].b.row = row.data();
+  steps[14].b.row_len = 70;
+  steps[15].a.row = row.data();
+  steps[15].a.row_len = 70;
   steps[3].lo = 0.f;
   steps[3].hi = 6.f;
   steps[10].hi = 0.25f;
   steps[11].b.ext = 0;
   steps[12].a.ext = 1;
   // from_head: the head handed in from a separate buffer (apply_from), the store's head filled by the steps.
+  // unstored: steps 1, 6 and 14 (read by later steps) computed but not written.
+  for (uint32_t unstored : {0u, (1u << 1) | (1u << 6) | (1u << 14)})
   for (bool from_head : {false, true})
   for (bool stream : {false, true})
   for (int64_t n : {1, 15, 511, 512, 513, 1025, 5000}) {
@@ -116,7 +128,7 @@ TEST(FusedChain, StepsEqualSeparateLoopsBitForBit) {
     const std::vector<float> ext0 = random_values(static_cast<size_t>(n), static_cast<uint32_t>(n) + 1);
     const std::vector<float> ext1 = random_values(static_cast<size_t>(n), static_cast<uint32_t>(n) + 2);
     const float* externals[] = {ext0.data(), ext1.data()};
-    const std::vector<std::vector<float>> got = applied(steps, head, off, stream, from_head, externals);
+    const std::vector<std::vector<float>> got = applied(steps, head, off, stream, from_head, externals, unstored);
     for (int64_t i = off; i < n; ++i) ASSERT_TRUE(same_bits(got[0][static_cast<size_t>(i)], head[static_cast<size_t>(i)])) << i;
     // Reference: each op over the whole range on its own.
     std::vector<std::vector<float>> want(steps.size() + 1, std::vector<float>(static_cast<size_t>(n), 42.f));
@@ -126,6 +138,7 @@ TEST(FusedChain, StepsEqualSeparateLoopsBitForBit) {
       for (int64_t i = off; i < n; ++i) {
         auto operand = [&](const ChainStep::Operand& o) {
           if (o.ext >= 0) return externals[o.ext][i];
+          if (o.row) return o.row[i % o.row_len];
           return o.value >= 0 ? want[static_cast<size_t>(o.value)][static_cast<size_t>(i)] : o.scalar;
         };
         const float a = operand(s.a), b = operand(s.b);
@@ -134,7 +147,7 @@ TEST(FusedChain, StepsEqualSeparateLoopsBitForBit) {
     }
     for (size_t k = 1; k <= steps.size(); ++k)
       for (int64_t i = 0; i < n; ++i)
-        ASSERT_TRUE(same_bits(got[k][static_cast<size_t>(i)], want[k][static_cast<size_t>(i)]))
+        ASSERT_TRUE(same_bits(got[k][static_cast<size_t>(i)], (unstored >> (k - 1) & 1) ? 42.f : want[k][static_cast<size_t>(i)]))
             << "from_head " << from_head << " stream " << stream << " n " << n << " step " << k - 1 << " element " << i << ": " << got[k][static_cast<size_t>(i)] << " vs "
             << want[k][static_cast<size_t>(i)];
   }
@@ -526,10 +539,65 @@ TEST(FusedChain, GeluChainEqualsUnfusedAndDefinitions) {
                           first.at(mul).data_as<float>(), first.at(gelu).data_as<float>(), "first run");
 }
 
+// A transformer's MLP block as torchvision exports it: MatMul -> Add(bias row) -> GELU -> MatMul ->
+// Add(bias row) -> Add(residual x). Each MatMul executes a chain: the bias Add (a constant row along
+// the last axis), then GELU's five ops, or the residual Add (x, an external operand). The fused runs
+// equal the unfused first run bit for bit (every tensor); the products match a double-precision
+// product (relative L2 <= 1e-5); the bias Adds and the residual Add are their float32 definitions of
+// the stored values, GELU as in GeluChainEqualsUnfusedAndDefinitions. 37 tokens x 70 features:
+// rows that do not divide the chain's blocks.
+TEST(FusedChain, MatMulBiasGeluResidual) {
+  GraphBuilder b;
+  const Shape xs{1, 37, 50};
+  b.input("x", xs);
+  // The residual branch as a node's output (a graph input is not an external operand).
+  const std::string xr = b.node("Identity", {"x"});
+  const std::string w1 = b.weight({50, 70}, 0.3f), b1 = b.weight({70}, 0.5f);
+  const std::string w2 = b.weight({70, 50}, 0.3f), b2 = b.weight({50}, 0.5f);
+  const std::string mm1 = b.node("MatMul", {"x", w1});
+  const std::string h = b.node("Add", {mm1, b1});
+  const GraphBuilder::Gelu g = b.gelu(h);
+  const std::string mm2 = b.node("MatMul", {g.out, w2});
+  const std::string h2 = b.node("Add", {b2, mm2});  // the row on the left
+  const std::string y = b.node("Add", {h2, xr});
+  b.output(y);
+  const Tensor x = random_input(xs, 5);
+  const auto fused = first_then_fused(b.g, x);
+  EXPECT_EQ(fused.second, 2u * 8) << "the MatMul chains did not run fused";
+  const std::map<std::string, Tensor>& first = fused.first;
+  auto product = [](const Tensor& a, const Tensor& w) {  // [37, k] x [k, n] in double
+    const int64_t k = w.shape()[0], n = w.shape()[1], m = a.numel() / k;
+    std::vector<double> r(static_cast<size_t>(m * n), 0.0);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j)
+        for (int64_t t = 0; t < k; ++t)
+          r[static_cast<size_t>(i * n + j)] += double(a.data_as<float>()[i * k + t]) * w.data_as<float>()[t * n + j];
+    return r;
+  };
+  EXPECT_LE(rel_l2(first.at(mm1), product(x, b.g.initializers.at(w1))), 1e-5);
+  EXPECT_LE(rel_l2(first.at(mm2), product(first.at(g.out), b.g.initializers.at(w2))), 1e-5);
+  const float* m1 = first.at(mm1).data_as<float>();
+  const float* hv = first.at(h).data_as<float>();
+  const float* bias1 = b.g.initializers.at(b1).data_as<float>();
+  for (int64_t i = 0; i < first.at(h).numel(); ++i) ASSERT_TRUE(same_bits(hv[i], m1[i] + bias1[i % 70])) << i;
+  const std::vector<float> hvec(hv, hv + first.at(h).numel());
+  expect_gelu_definitions(hvec, first.at(g.div).data_as<float>(), first.at(g.erf).data_as<float>(),
+                          first.at(g.add).data_as<float>(), first.at(g.mul).data_as<float>(), first.at(g.out).data_as<float>(),
+                          "first run");
+  const float* m2 = first.at(mm2).data_as<float>();
+  const float* h2v = first.at(h2).data_as<float>();
+  const float* bias2 = b.g.initializers.at(b2).data_as<float>();
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    ASSERT_TRUE(same_bits(h2v[i], bias2[i % 50] + m2[i])) << i;
+    ASSERT_TRUE(same_bits(first.at(y).data_as<float>()[i], h2v[i] + x.data_as<float>()[i])) << i;
+  }
+}
+
 TEST(FusedChainModels, MobileNetV2FusedRunEqualsUnfused) { check_model("mobilenet_v2.onnx", "input", {1, 3, 224, 224}); }
 TEST(FusedChainModels, PpOcrV4DetFusedRunEqualsUnfused) { check_model("ppocrv4_det.onnx", "x", {1, 3, 256, 320}); }
 TEST(FusedChainModels, PpOcrV4RecFusedRunEqualsUnfused) { check_model("ppocrv4_rec.onnx", "x", {1, 3, 48, 320}); }
 TEST(FusedChainModels, EfficientNetB0FusedRunEqualsUnfused) { check_model("efficientnet_b0.onnx", "input", {1, 3, 224, 224}); }
 TEST(FusedChainModels, ResNet50FusedRunEqualsUnfused) { check_model("resnet50.onnx", "input", {1, 3, 224, 224}); }
+TEST(FusedChainModels, VitB16FusedRunEqualsUnfused) { check_model("vit_b_16.onnx", "input", {1, 3, 224, 224}); }
 
 }  // namespace

@@ -42,11 +42,14 @@ struct ChainStep {
   enum class Op { Add, Sub, Mul, Div, Clip, Relu, Sigmoid, Erf };
   Op op = Op::Relu;
   // Operands: a chain value (0 = head, k + 1 = output of step k), an external tensor (ext >= 0:
-  // its index among the chain's externals), or, with both < 0, the scalar.
+  // its index among the chain's externals), a constant row (row: row_len floats repeated along the
+  // last axis, a MatMul's bias), or, with all of these unset, the scalar.
   struct Operand {
     int value = -1;
     float scalar = 0.f;
     int ext = -1;
+    const float* row = nullptr;  // a constant of the session (outlives the chain's runs)
+    int64_t row_len = 0;
   };
   Operand a, b;  // b unused by Clip, Relu, Sigmoid and Erf
   float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();  // Clip
