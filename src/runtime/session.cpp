@@ -511,7 +511,7 @@ void Session::allocate_and_plan_kernels() {
 
 namespace {
 
-// NETLENS_DEFER=0: every Relu/Clip output is written by the run (to measure, or to rule it out).
+// NETLENS_DEFER=0: the run writes every output it could defer (to measure, or to rule it out).
 bool deferral_enabled() {
   static const bool on = [] {
     const char* v = std::getenv("NETLENS_DEFER");
@@ -630,7 +630,7 @@ void Session::run_impl(const std::map<std::string, Tensor>& inputs, RunControl* 
   grads_ = ActivationStore{};  // gradients belong to the run they were computed from
   backward_report_ = BackwardReport{};
   impl_->ran = false;
-  store_.new_run();  // deferred clamp outputs are this run's to write again
+  store_.new_run();  // deferred outputs are this run's to write again
 
   for (const auto& [name, t] : inputs) {
     const PlannedTensor& p = *store_.find(name);

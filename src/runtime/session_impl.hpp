@@ -28,7 +28,7 @@ struct MirrorCopy {
   size_t bytes;
 };
 
-// y[i] = c(x[i]), i < n: a deferred clamp's output (deferred_clamp.cpp).
+// y[i] = c(x[i]), i < n: a deferred clamp's output (deferred_outputs.cpp).
 void clamp_into(const float* x, float* y, size_t n, Clamp c);
 
 struct NodeExec {
