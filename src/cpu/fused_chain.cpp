@@ -125,8 +125,8 @@ class ChainMember final : public Kernel {
 
 class ChainExecutor final : public Kernel {
  public:
-  ChainExecutor(std::shared_ptr<Chain> chain, std::unique_ptr<Kernel> inner, int64_t n)
-      : chain_(std::move(chain)), inner_(std::move(inner)), n_(n) {}
+  ChainExecutor(std::shared_ptr<Chain> chain, std::unique_ptr<Kernel> inner)
+      : chain_(std::move(chain)), inner_(std::move(inner)) {}
   // Its own op is step 0 (value 1).
   std::function<void()> defer_in_chain() override { return unstore(chain_, 0); }
   const Chain* chain() const { return chain_.get(); }
@@ -139,23 +139,13 @@ class ChainExecutor final : public Kernel {
       chain_->finish(false);
       return;
     }
-    constexpr int64_t kChunk = 16384;
-    const int64_t chunks = (n_ + kChunk - 1) / kChunk;
-    const Chain& c = *chain_;
-    const int64_t n = n_;
-#pragma omp parallel if (chunks > 1)
-    {
-#pragma omp for schedule(static)
-      for (int64_t i = 0; i < chunks; ++i) c.apply(i * kChunk, std::min(kChunk, n - i * kChunk));
-      chain_store_fence();
-    }
+    chain_->apply_all();
     chain_->finish(true);
   }
 
  private:
   std::shared_ptr<Chain> chain_;
   std::unique_ptr<Kernel> inner_;
-  int64_t n_;
 };
 
 // Whether `step` of `chain` reads the value that `producer` (a step kernel of the same chain) outputs.
@@ -286,6 +276,17 @@ bool Chain::reads_value(size_t step, size_t input, int v) const {
   return (s.a.value == v && s.a_input == static_cast<int>(input)) || (s.b.value == v && s.b_input == static_cast<int>(input));
 }
 
+void Chain::apply_all() const {
+  constexpr int64_t kChunk = 16384;
+  const int64_t n = numel_, chunks = (n + kChunk - 1) / kChunk;
+#pragma omp parallel if (chunks > 1)
+  {
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < chunks; ++i) apply(i * kChunk, std::min(kChunk, n - i * kChunk));
+    chain_store_fence();
+  }
+}
+
 void Chain::write_step(size_t k) const {
   if (!has_values_ || k >= live().size()) return;
   const uint32_t all = live().size() >= 32 ? ~uint32_t{0} : (uint32_t{1} << live().size()) - 1;
@@ -342,8 +343,8 @@ std::unique_ptr<Kernel> chain_member(std::shared_ptr<Chain> chain, size_t step, 
   return std::make_unique<ChainMember>(std::move(chain), step, std::move(inner));
 }
 
-std::unique_ptr<Kernel> chain_executor(std::shared_ptr<Chain> chain, std::unique_ptr<Kernel> inner, int64_t numel) {
-  return std::make_unique<ChainExecutor>(std::move(chain), std::move(inner), numel);
+std::unique_ptr<Kernel> chain_executor(std::shared_ptr<Chain> chain, std::unique_ptr<Kernel> inner) {
+  return std::make_unique<ChainExecutor>(std::move(chain), std::move(inner));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -491,7 +492,7 @@ std::unique_ptr<Kernel> ChainPlanner::plan_step(const NodeContext& ctx,
   fresh->add_step(h);
   values_[ctx.node.inputs[static_cast<size_t>(head_input)]] = Value{fresh, 0, shape};
   values_[ctx.node.outputs[0]] = Value{fresh, 1, shape};
-  return chain_executor(fresh, plan(ctx), numel(shape));
+  return chain_executor(fresh, plan(ctx));
 }
 
 }  // namespace netlens::cpu

@@ -132,14 +132,7 @@ class WrappedPrimitive : public Kernel {
       if (own) {
         unblock_chain(static_cast<const float*>(pdst.get_data_handle()));
       } else if (fused) {
-        const int64_t n = out[0].numel(), chunks = (n + kChainChunk - 1) / kChainChunk;
-        const Chain& c = *chain_;
-#pragma omp parallel if (chunks > 1)
-        {
-#pragma omp for schedule(static)
-          for (int64_t i = 0; i < chunks; ++i) c.apply(i * kChainChunk, std::min(kChainChunk, n - i * kChainChunk));
-          chain_store_fence();
-        }
+        chain_->apply_all();
       }
       chain_->finish(fused);
     }
@@ -176,7 +169,6 @@ class WrappedPrimitive : public Kernel {
     }
   }
 
-  static constexpr int64_t kChainChunk = 16384;
   Unblock unblock_ = Unblock::None;
   memory::dims dims_;
   dnnl::primitive prim_;

@@ -112,17 +112,7 @@ class DnnlMatMul : public Kernel {
       // The steps after the product (a bias Add, GELU, a residual Add) over the output in pieces
       // that stay in L1 between steps, the output read back once from cache.
       const bool fused = chain_->ready(y);
-      if (fused) {
-        constexpr int64_t kChunk = 16384;
-        const int64_t n = out[0].numel(), chunks = (n + kChunk - 1) / kChunk;
-        const Chain& c = *chain_;
-#pragma omp parallel if (chunks > 1)
-        {
-#pragma omp for schedule(static)
-          for (int64_t i = 0; i < chunks; ++i) c.apply(i * kChunk, std::min(kChunk, n - i * kChunk));
-          chain_store_fence();
-        }
-      }
+      if (fused) chain_->apply_all();
       chain_->finish(fused);
     }
   }

@@ -120,6 +120,9 @@ class Chain {
   void apply_from_cached(const float* head, int64_t off, int64_t len) const {
     apply_chain_steps(live(), values_.data(), off, len, false, ext_.data(), head, unstored_);
   }
+  // apply() over the whole tensor [0, numel) in 16K-element pieces on the OpenMP threads (each
+  // fences its streamed stores): for executors whose output is complete before the steps run.
+  void apply_all() const;
   // Hints the external operands' values over [off, off + len) into the cache (software prefetch):
   // executors that apply the chain to short pieces of many rows (a tile's rows) read the externals
   // in as many separate streams, more than the hardware prefetcher follows; they call this a few
@@ -168,7 +171,7 @@ uint64_t chain_steps_taken();
 // A step's kernel: skips when the executor computed it, else runs `inner` and records.
 std::unique_ptr<Kernel> chain_member(std::shared_ptr<Chain> chain, size_t step, std::unique_ptr<Kernel> inner);
 // The kernel of step 0 of a chain without a Conv: computes every step when ready, else `inner`.
-std::unique_ptr<Kernel> chain_executor(std::shared_ptr<Chain> chain, std::unique_ptr<Kernel> inner, int64_t numel);
+std::unique_ptr<Kernel> chain_executor(std::shared_ptr<Chain> chain, std::unique_ptr<Kernel> inner);
 
 // Plan-time bookkeeping of the backend: which tensors are values of which open chain.
 class ChainPlanner {
