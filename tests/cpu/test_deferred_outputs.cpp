@@ -5,7 +5,8 @@
 // - Small graphs, Conv -> Clip(0, 6) or Relu -> a depthwise conv and a 1x1 conv, over each path of
 //   the depthwise kernel (planar stride 1, stride-2 rows, stride-2 row pairs, small planes, the
 //   channel-blocked copy) and of the 1x1 kernel (small planes, wide planes, stride 2), batches of
-//   one and two: the session reports the clamp deferred; on three inputs in turn (a stale slot
+//   one and two, ReLU, ReLU6, Clip(-0.5, 0.75) and Clip(0.25, 4) (whose lower bound must not reach
+//   the depthwise conv's zero pads): the session reports the clamp deferred; on three inputs in turn (a stale slot
 //   would show the previous input's values) the stored clamp equals the clamp computed here from
 //   the stored conv output (exact) and both readers equal a double-precision conv of it
 //   (cpu_reference.hpp, relative L2 <= 1e-5).
@@ -109,6 +110,15 @@ TEST(DeferredClamp, BlockedFiveByFiveStrideTwo) { run_case({{{1, 4, 40, 40}, 16,
 TEST(DeferredClamp, ReluBatchOfTwo) { run_case({{{2, 6, 12, 12}, 20, 1, 3, 1, 1, 1}, 3, 1, 33, 1, kRelu}, 6); }
 TEST(DeferredClamp, OwnKernelFewPanelsOtherBounds) {
   run_case({{{1, 4, 30, 30}, 16, 1, 3, 1, 1, 1}, 3, 1, 12, 1, Bounds{false, -0.5f, 0.75f}}, 7);
+}
+// A lower bound above zero: the depthwise conv's zero padding must stay zero (the clamp applies to
+// the values read, not to the pads), on the planar, stride-2 and blocked paths.
+TEST(DeferredClamp, PositiveLowerBoundKeepsZeroPads) {
+  const Bounds b{false, 0.25f, 4.f};
+  run_case({{{1, 6, 20, 20}, 24, 1, 3, 1, 1, 1}, 3, 1, 40, 1, b}, 8);
+  run_case({{{1, 5, 30, 30}, 16, 1, 3, 1, 1, 1}, 3, 2, 20, 2, b}, 9);
+  run_case({{{1, 4, 40, 40}, 16, 1, 3, 1, 1, 1}, 5, 2, 24, 1, b}, 10);
+  run_case({{{1, 16, 7, 7}, 40, 1, 1, 1, 1, 0}, 3, 1, 50, 1, b}, 11);
 }
 
 // A reader that does not clamp (MaxPool; a Relu, which is a chain step), or the clamp being a graph
