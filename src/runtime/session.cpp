@@ -649,7 +649,7 @@ void Session::run_impl(const std::map<std::string, Tensor>& inputs, RunControl* 
   if (opts_.profile) node_ms_.assign(total, 0.0);
   for (size_t i = 0; i < total; ++i) {
     detail::NodeExec& ex = impl_->exec[i];
-    if (!ex.kernel || ex.deferred || replay[static_cast<size_t>(ex.backend)]) continue;
+    if (!ex.kernel || replay[static_cast<size_t>(ex.backend)]) continue;
     if (control && control->cancel.load(std::memory_order_relaxed)) {
       // Nothing was recorded (see above): ending the run and draining the backends leaves the
       // session as a prepared one whose last run did not complete.
@@ -670,7 +670,10 @@ void Session::run_impl(const std::map<std::string, Tensor>& inputs, RunControl* 
         throw Error(ErrorKind::Internal, "copies between two device backends are not supported");
       }
     }
-    if (opts_.profile) {
+    if (ex.deferred) {
+      // A deferred clamp is not run; it is done as far as progress and on_node are concerned (its
+      // output reads as this run's from here on).
+    } else if (opts_.profile) {
       const auto t0 = std::chrono::steady_clock::now();
       ex.kernel->run(ex.run_in, ex.out);
       backends_[static_cast<size_t>(ex.backend)]->synchronize();
