@@ -235,7 +235,8 @@ struct PlanReport {
   std::map<std::string, size_t> bytes_per_backend;
   std::vector<std::string> fallback_nodes;  // nodes that run on a backend other than the first
   int folded_nodes = 0;
-  // Relu/Clip outputs the run does not write (see Clamp above): written on the first read instead.
+  // Outputs the run does not write (deferred clamps and chain values, see Kernel above): written on
+  // the first read instead.
   std::vector<std::string> deferred_tensors;
 };
 

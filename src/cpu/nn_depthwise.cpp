@@ -114,7 +114,7 @@ void depthwise_band(const float* xg, int64_t nc, const float* wk, const float* b
         alignas(64) float t[16];
         for (int k = 0; k < 16; ++k) {
           NETLENS_V16(t) = r[k];
-          for (float& v : t) v = (*clamp)(v);
+          clamp_floats(t, t, 16, *clamp);
           r[k] = NETLENS_CV16(t);
         }
       }
