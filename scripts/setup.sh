@@ -13,6 +13,7 @@ pkgs=(
   libdnnl-dev ocl-icd-opencl-dev opencl-c-headers  # oneDNN's CMake config requires OpenCL
   libvulkan-dev vulkan-tools glslc mesa-vulkan-drivers vulkan-validationlayers
   libglfw3-dev libglm-dev libstb-dev libimgui-dev fonts-dejavu-core
+  libturbojpeg0-dev  # JPEG decoding (libjpeg-turbo; PNG and BMP go through stb)
   libgtest-dev libgmock-dev libbenchmark-dev
   xvfb xauth clang libclang-rt-14-dev
   python3 python3-numpy

@@ -37,15 +37,15 @@ ImagePreprocess image_preprocess_for(const ValueInfo& vi, const Shape& bound, co
 // 8-bit pixels already in memory (decoded video frames, camera frames) → the same tensor load_image
 // makes from a file holding those pixels. `pixels` is w·h·src_channels bytes, row-major, top row
 // first, interleaved; src_channels is 1 (grey) or 3 (RGB). RGB into a 1-channel model uses stb's
-// luma ((77 r + 150 g + 29 b) >> 8), as stb does when load_image asks it for one channel.
+// luma ((77 r + 150 g + 29 b) >> 8), as stb does when load_image asks it for one channel of a PNG.
 // `what` names the source in errors (Error{Usage} for bad preprocessing options, Error{Input} for
 // sizes the resampler refuses: sides over 2^24, buffers over 2^30 values).
 Tensor preprocess_pixels(const uint8_t* pixels, int w, int h, int src_channels, const ImagePreprocess& pp,
                          const std::string& what);
 
 // Largest image the decoders accept: 2^28 pixels (268 megapixels; a 200 MP phone photo fits), so a
-// small file whose header claims e.g. 100000x100000 (a decompression bomb) is refused before stb
-// allocates anything. Decoded 8-bit RGB at the limit is 768 MiB.
+// small file whose header claims e.g. 100000x100000 (a decompression bomb) is refused before a
+// decoder allocates anything. Decoded 8-bit RGB at the limit is 768 MiB.
 inline constexpr int64_t kMaxImagePixels = int64_t{1} << 28;
 
 // 8-bit pixels decoded from an image file.
@@ -53,10 +53,11 @@ struct DecodedImage {
   int width = 0, height = 0, channels = 0;
   std::vector<uint8_t> pixels;  // width·height·channels, row-major, top row first, interleaved
 };
-// Decodes PNG, JPEG or BMP bytes (stb_image) into `channels` (1 = grey by stb's luma, 3 = RGB)
-// 8-bit channels. Reads the header first and refuses images over `max_pixels` pixels or with a side
-// over 2^24 (Error{Input} naming `what` and the dimensions) without decoding them; other formats and
-// undecodable bytes are Error{Input} too. The one decoder behind load_image and load_image_rgb8
+// Decodes PNG or BMP bytes (stb_image) or JPEG bytes (libjpeg-turbo, as Pillow decodes them;
+// truncated or corrupt ones refused) into `channels` (1 = grey: stb's luma of PNG/BMP, a JPEG's Y
+// channel; 3 = RGB) 8-bit channels. Reads the header first and refuses images over `max_pixels`
+// pixels or with a side over 2^24 (Error{Input} naming `what` and the dimensions) without decoding
+// them; other formats and undecodable bytes are Error{Input} too. The one decoder behind load_image and load_image_rgb8
 // (and the fuzz target, which passes a smaller `max_pixels`).
 DecodedImage decode_image(const uint8_t* data, size_t size, int channels, const std::string& what,
                           int64_t max_pixels = kMaxImagePixels);

@@ -1,6 +1,6 @@
-// PNG/JPEG/BMP → preprocessed float32 input tensor. Decoding through Debian's libstb (stb_image),
-// after reading the header and refusing images over kMaxImagePixels (decompression bombs) and JPEG
-// Huffman tables that stb 2.27 would overflow; resizing with resample.cpp, which is exactly
+// PNG/JPEG/BMP → preprocessed float32 input tensor. Decoding PNG and BMP through Debian's libstb
+// (stb_image), JPEG through libjpeg-turbo (jpeg.cpp), after reading the header and refusing images
+// over kMaxImagePixels (decompression bombs); resizing with resample.cpp, which is exactly
 // Pillow's Image.resize(BILINEAR) (see there for why).
 //
 // Order of operations, per output channel c (channels counted after the BGR reorder, so `mean` and
@@ -21,6 +21,7 @@
 #include <stb_image.h>
 
 #include "netlens/io.hpp"
+#include "jpeg.hpp"
 #include "resample.hpp"
 
 namespace netlens {
@@ -133,46 +134,6 @@ const char* image_format(const uint8_t* d, size_t n) {
   return nullptr;
 }
 
-// Debian's stb_image (2.27) trusts the code counts of a JPEG Huffman table (DHT segment): a table
-// with more than 256 codes writes past its fixed arrays (found by tests/fuzz/fuzz_image; upstream
-// 2.28 refuses it as "bad size list"). So every DHT stb could read is checked here first. The walk
-// reads markers as stb does (fill bytes and junk between segments skipped, FF 00 stuffing and RST
-// markers inside entropy-coded data passed over, segments skipped by their length, stop at EOI)
-// and only goes on where stb would stop with an error, so it sees every DHT stb processes.
-// Returns why the file is refused, or "" when every table is within bounds.
-std::string jpeg_huffman_problem(const uint8_t* d, size_t n) {
-  auto byte = [&](size_t at) -> unsigned { return at < n ? d[at] : 0u; };  // stb reads 0 past the end
-  size_t p = 2;                                                           // after SOI
-  while (p < n) {
-    if (d[p] != 0xFF) {
-      ++p;
-      continue;
-    }
-    size_t q = p + 1;
-    while (q < n && d[q] == 0xFF) ++q;
-    if (q >= n) break;
-    const unsigned m = d[q];
-    p = q + 1;
-    if (m == 0x00 || (m >= 0xD0 && m <= 0xD8)) continue;  // stuffing, RSTn, SOI: no segment
-    if (m == 0xD9) break;                                  // EOI: stb reads no further
-    const size_t len = (byte(p) << 8) | byte(p + 1);
-    if (m == 0xC4) {
-      int64_t left = static_cast<int64_t>(len) - 2;
-      size_t t = p + 2;
-      while (left > 0 && t < n) {
-        size_t codes = 0;
-        for (size_t i = 1; i <= 16; ++i) codes += byte(t + i);
-        if (codes > 256)
-          return "corrupt JPEG: a Huffman table (DHT) defines " + std::to_string(codes) + " codes, at most 256";
-        t += 17 + codes;
-        left -= static_cast<int64_t>(17 + codes);
-      }
-    }
-    p += std::max<size_t>(len, 2);
-  }
-  return "";
-}
-
 std::string stb_reason() {
   const char* r = stbi_failure_reason();
   return r ? r : "unknown reason";
@@ -203,15 +164,16 @@ DecodedImage decode_image(const uint8_t* data, size_t size, int channels, const 
   if (size > static_cast<size_t>(INT_MAX))  // stb takes the length as int
     throw Error(ErrorKind::Input, what + ": " + format + " file is larger than 2 GiB");
   const int len = static_cast<int>(size);
-  if (std::strcmp(format, "JPEG") == 0) {
-    const std::string problem = jpeg_huffman_problem(data, size);
-    if (!problem.empty()) throw Error(ErrorKind::Input, what + ": " + problem);
-  }
+  const bool jpeg = std::strcmp(format, "JPEG") == 0;
   // A PNG's size is read here from IHDR (fixed place, big-endian), because stb's header scan
-  // refuses huge PNGs itself with only "unknown image type" and no size; JPEG and BMP sizes come
-  // from stb's header scan, the same code its decoder starts with.
+  // refuses huge PNGs itself with only "unknown image type" and no size; a JPEG's comes from
+  // libjpeg-turbo's header read, a BMP's from stb's header scan, each the code its decoder starts with.
   int64_t w = 0, h = 0;
-  if (std::strcmp(format, "PNG") == 0 && size >= 24 && std::memcmp(data + 12, "IHDR", 4) == 0) {
+  if (jpeg) {
+    const io_detail::JpegSize js = io_detail::jpeg_size(data, size, what);
+    w = js.width;
+    h = js.height;
+  } else if (std::strcmp(format, "PNG") == 0 && size >= 24 && std::memcmp(data + 12, "IHDR", 4) == 0) {
     auto be32 = [&](size_t at) {
       return (int64_t{data[at]} << 24) | (int64_t{data[at + 1]} << 16) | (int64_t{data[at + 2]} << 8) | data[at + 3];
     };
@@ -232,6 +194,14 @@ DecodedImage decode_image(const uint8_t* data, size_t size, int channels, const 
   if (n_pixels > max_pixels)
     throw Error(ErrorKind::Input, what + ": image is " + dims + " (" + std::to_string(n_pixels) +
                                       " pixels), over the limit of " + std::to_string(max_pixels) + " pixels");
+  DecodedImage im;
+  im.width = static_cast<int>(w);
+  im.height = static_cast<int>(h);
+  im.channels = channels;
+  if (jpeg) {
+    im.pixels = io_detail::decode_jpeg(data, size, channels, what);
+    return im;
+  }
   int file_channels = 0;
   int dw = 0, dh = 0;
   std::unique_ptr<unsigned char, void (*)(void*)> pixels(
@@ -241,10 +211,6 @@ DecodedImage decode_image(const uint8_t* data, size_t size, int channels, const 
   if (dw != w || dh != h)  // the header was read twice; never trust a size that changed in between
     throw Error(ErrorKind::Input, what + ": " + format + " decoded to " + std::to_string(dw) + "x" +
                                       std::to_string(dh) + ", its header says " + dims);
-  DecodedImage im;
-  im.width = dw;
-  im.height = dh;
-  im.channels = channels;
   im.pixels.assign(pixels.get(), pixels.get() + static_cast<size_t>(n_pixels) * static_cast<size_t>(channels));
   return im;
 }

@@ -8,8 +8,8 @@ from scikit-image's samples) and OUTDIR/<name>_ref.npy (float32, OH x OW x C: Pi
 Image.resize((OW, OH), Image.BILINEAR) of each channel as a mode "F" image), and OUTDIR/cases.txt
 with one line "name C W H OW OH" per case. The C++ side resizes the same uint8 pixels and compares.
 Also chelsea_file_ref.npy (chelsea.png to 224x224) and camera_file_ref.npy (camera.png, grey, to
-32x32), for load_image on the files themselves, and three JPEGs (X.jpg) with Pillow's decoding
-of each (X.jpg.npy, RGB).
+32x32), for load_image on the files themselves, and JPEGs (X.jpg) with Pillow's decoding of each
+(X.jpg.npy, RGB; see main for the kinds), plus a truncated one (chelsea_cut.jpg).
 """
 import os
 import sys
@@ -80,13 +80,29 @@ def main():
     np.save(os.path.join(out, "camera_file_ref.npy"), pillow_bilinear(grey[0], 32, 32))
 
     # JPEGs as cameras and Pillow write them (baseline 4:2:0, progressive with Huffman tables
-    # between scans, grey), with Pillow's (libjpeg's) decoding of each, for decode_image.
+    # between scans, 4:4:4, an odd-sized crop, grey, Photoshop-style inverted CMYK), with Pillow's
+    # (libjpeg's) decoding of each to RGB (X.jpg.npy) and, for one colour file, libjpeg's own
+    # luma output (X.jpg.L.npy: Pillow's draft("L") asks libjpeg for grayscale), for decode_image.
+    odd = np.ascontiguousarray(chelsea[17:234, 40:373])  # 333 x 217: partial MCUs on both axes
     for name, img, kw in (("chelsea_base.jpg", chelsea, {"quality": 90}),
                           ("chelsea_progressive.jpg", chelsea, {"quality": 90, "progressive": True}),
-                          ("camera_grey.jpg", grey[0], {"quality": 85})):
+                          ("chelsea_444.jpg", chelsea, {"quality": 95, "subsampling": 0}),
+                          ("chelsea_odd.jpg", odd, {"quality": 80}),
+                          ("camera_grey.jpg", grey[0], {"quality": 85}),
+                          ("chelsea_cmyk.jpg", Image.fromarray(chelsea).convert("CMYK"), {"quality": 90})):
         path = os.path.join(out, name)
-        Image.fromarray(img).save(path, "JPEG", **kw)
+        (img if isinstance(img, Image.Image) else Image.fromarray(img)).save(path, "JPEG", **kw)
         np.save(path + ".npy", np.asarray(Image.open(path).convert("RGB")))
+    luma = Image.open(os.path.join(out, "chelsea_base.jpg"))
+    luma.draft("L", luma.size)
+    assert luma.mode == "L"
+    np.save(os.path.join(out, "chelsea_base.jpg.L.npy"), np.asarray(luma))
+    # A download cut short: the first 60 % of a baseline JPEG; Pillow refuses it ("image file is
+    # truncated"), so must decode_image.
+    with open(os.path.join(out, "chelsea_base.jpg"), "rb") as f:
+        whole = f.read()
+    with open(os.path.join(out, "chelsea_cut.jpg"), "wb") as f:
+        f.write(whole[:len(whole) * 6 // 10])
 
     with open(os.path.join(out, "cases.txt"), "w") as f:
         for (name, src, ow, oh) in cases:

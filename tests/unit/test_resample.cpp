@@ -155,19 +155,30 @@ TEST_F(PillowOracle, DecodeImageEqualsPillowPixels) {
   EXPECT_TRUE(std::equal(im.pixels.begin(), im.pixels.end(), ref.data_as<uint8_t>()));
 }
 
-// JPEGs as Pillow writes them (baseline, progressive, grey) decode, past the DHT check, to what
-// libjpeg (through Pillow) decodes: IDCT and chroma upsampling differ between decoders, so the
-// mean difference is bounded (1.5 levels), not every pixel.
-TEST_F(PillowOracle, JpegsDecodeLikeLibjpeg) {
-  for (const char* name : {"chelsea_base.jpg", "chelsea_progressive.jpg", "camera_grey.jpg"}) {
+// JPEGs as Pillow writes them (baseline, progressive, 4:4:4, odd-sized, grey, inverted CMYK)
+// decode to exactly what Pillow decodes (both are libjpeg-turbo with its accurate IDCT and fancy
+// upsampling; CMYK converted as Pillow converts it), every value equal. One channel from a colour
+// JPEG is libjpeg's luma output. A truncated file is refused, as Pillow refuses it.
+TEST_F(PillowOracle, JpegsDecodeAsPillowDoes) {
+  auto expect_same = [&](const DecodedImage& im, const std::string& ref_file, int channels) {
+    const Tensor ref = read_npy((*dir_ / ref_file).string());
+    const Shape want = channels == 3 ? Shape{im.height, im.width, 3} : Shape{im.height, im.width};
+    ASSERT_EQ(ref.shape(), want) << ref_file;
+    ASSERT_EQ(im.channels, channels);
+    size_t differ = 0;
+    for (size_t i = 0; i < im.pixels.size(); ++i) differ += im.pixels[i] != ref.data_as<uint8_t>()[i];
+    EXPECT_EQ(differ, 0u) << ref_file << ": values differing from Pillow's";
+  };
+  for (const char* name : {"chelsea_base.jpg", "chelsea_progressive.jpg", "chelsea_444.jpg", "chelsea_odd.jpg",
+                           "camera_grey.jpg", "chelsea_cmyk.jpg"}) {
     const std::vector<uint8_t> bytes = read_bytes(*dir_ / name);
-    const DecodedImage im = decode_image(bytes.data(), bytes.size(), 3, name);
-    const Tensor ref = read_npy((*dir_ / (std::string(name) + ".npy")).string());
-    ASSERT_EQ(ref.shape(), (Shape{im.height, im.width, 3})) << name;
-    double sum = 0;
-    for (size_t i = 0; i < im.pixels.size(); ++i) sum += std::abs(int(im.pixels[i]) - int(ref.data_as<uint8_t>()[i]));
-    EXPECT_LT(sum / static_cast<double>(im.pixels.size()), 1.5) << name;
+    expect_same(decode_image(bytes.data(), bytes.size(), 3, name), std::string(name) + ".npy", 3);
   }
+  const std::vector<uint8_t> base = read_bytes(*dir_ / "chelsea_base.jpg");
+  expect_same(decode_image(base.data(), base.size(), 1, "chelsea_base.jpg"), "chelsea_base.jpg.L.npy", 1);
+  const std::vector<uint8_t> cut = read_bytes(*dir_ / "chelsea_cut.jpg");
+  expect_error([&] { decode_image(cut.data(), cut.size(), 3, "cut.jpg"); }, ErrorKind::Input,
+               {"cut.jpg", "corrupt or truncated JPEG", "Premature end"});
 }
 
 // Without the oracle: every size pair from 1 to 40 both ways on random pixels gives finite values
@@ -286,9 +297,10 @@ TEST(Decode, BombHeadersRefusedBeforeDecoding) {
   const auto wide = png_header(0xFFFFFFFFu, 0xFFFFFF06u);
   expect_error([&] { decode_image(wide.data(), wide.size(), 3, "wide.png"); }, ErrorKind::Input,
                {"wide.png", "4294967295x4294967046", "per side"});
-  // Baseline JPEG SOF0 claiming 60000x60000, 3 components.
+  // Baseline JPEG SOF0 claiming 60000x60000, 3 components, and the start of its scan.
   const std::vector<uint8_t> jpg = {0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x11, 0x08, 0xEA, 0x60, 0xEA, 0x60, 0x03,
-                                    0x01, 0x22, 0x00, 0x02, 0x11, 0x01, 0x03, 0x11, 0x01};
+                                    0x01, 0x22, 0x00, 0x02, 0x11, 0x01, 0x03, 0x11, 0x01, 0xFF, 0xDA, 0x00,
+                                    0x0C, 0x03, 0x01, 0x00, 0x02, 0x11, 0x03, 0x11, 0x00, 0x3F, 0x00};
   expect_error([&] { decode_image(jpg.data(), jpg.size(), 3, "bomb.jpg"); }, ErrorKind::Input,
                {"bomb.jpg", "60000x60000", "limit"});
   // Under the limit the header is fine and decoding itself fails on the missing data: one line.
@@ -322,15 +334,18 @@ TEST(Decode, BadBytesAreOneLineErrors) {
   expect_error([&] { load_image_rgb8(p.string()); }, ErrorKind::Input, {"bomb.png", "100000x100000"});
 }
 
-// The fuzzer's first find: a JPEG whose Huffman table claims more than 256 codes, which overflows
-// stb 2.27's tables; refused before stb sees it (in the plain build the overflow is silent, so the
-// refusal itself is what is checked).
-TEST(Decode, JpegHuffmanTableOverflowRefused) {
-  const fs::path p = fs::path(NETLENS_IMAGE_INPUTS) / "jpeg_dht_too_many_codes.jpg";
-  const std::vector<uint8_t> bytes = read_bytes(p);
-  ASSERT_FALSE(bytes.empty()) << p;
-  expect_error([&] { decode_image(bytes.data(), bytes.size(), 3, "dht.jpg"); }, ErrorKind::Input,
-               {"dht.jpg", "Huffman table", "at most 256"});
+// The image fuzzer's finds in stb 2.27's JPEG decoder, which JPEG no longer goes through: a
+// Huffman table claiming more than 256 codes (overflowed stb's tables), a progressive file whose
+// bit count went negative (a 34-bit shift), a Huffman symbol index far outside its table (an
+// out-of-bounds read). Each is refused in one line naming the file and libjpeg's reason.
+TEST(Decode, CorruptJpegsFromTheFuzzerRefused) {
+  for (const char* name : {"jpeg_dht_too_many_codes.jpg", "jpeg_progressive_bit_buffer_underrun.jpg",
+                           "jpeg_huffman_symbol_out_of_table.jpg"}) {
+    const fs::path p = fs::path(NETLENS_IMAGE_INPUTS) / name;
+    const std::vector<uint8_t> bytes = read_bytes(p);
+    ASSERT_FALSE(bytes.empty()) << p;
+    expect_error([&] { decode_image(bytes.data(), bytes.size(), 3, name); }, ErrorKind::Input, {name, "JPEG"});
+  }
 }
 
 // Inputs the image fuzzer (tests/fuzz/fuzz_image.cpp) once crashed or hung on, kept as regressions:
