@@ -48,6 +48,10 @@ Tensor preprocess_pixels(const uint8_t* pixels, int w, int h, int src_channels, 
 // decoder allocates anything. Decoded 8-bit RGB at the limit is 768 MiB.
 inline constexpr int64_t kMaxImagePixels = int64_t{1} << 28;
 
+// "PNG", "JPEG" or "BMP" when the n bytes at d start with that format's signature (8, 3 and 2
+// bytes), else nullptr: the formats decode_image accepts, told by content rather than file name.
+const char* image_signature(const uint8_t* d, size_t n);
+
 // 8-bit pixels decoded from an image file.
 struct DecodedImage {
   int width = 0, height = 0, channels = 0;

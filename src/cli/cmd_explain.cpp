@@ -24,18 +24,12 @@ std::string input_file(const ModelOptions& o, const std::string& input_name) {
   return o.inputs.size() == 1 ? o.inputs[0] : "";
 }
 
-bool is_image(const std::string& p) {
-  std::string ext = std::filesystem::path(p).extension().string();
-  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp";
-}
-
 // The picture under the heat: the image file resized to the input's H×W the way the model saw it,
 // or the input tensor itself scaled to 0..255 (1 or 3 channels); empty (grey) otherwise.
 std::vector<uint8_t> background(const std::string& file, const Tensor& x, const explain::InputLayout& l, bool bgr) {
   const size_t n = static_cast<size_t>(l.height * l.width);
   std::vector<uint8_t> rgb;
-  if (!file.empty() && is_image(file)) {
+  if (!file.empty() && input_kind(file) == InputKind::Image) {
     ImagePreprocess pp;
     pp.width = static_cast<int>(l.width);
     pp.height = static_cast<int>(l.height);

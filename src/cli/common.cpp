@@ -7,7 +7,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "netlens/cpu.hpp"
@@ -21,7 +23,7 @@ const std::vector<std::string> kModelBoolFlags = {"bgr", "quiet"};
 const std::vector<std::string> kModelRepeated = {"input", "input-shape"};
 
 std::string model_flags_help() {
-  return "  --input FILE | NAME=FILE   .npy (used as is) or PNG/JPEG image (repeatable)\n"
+  return "  --input FILE | NAME=FILE   .npy (used as is) or PNG/JPEG/BMP image, told by content (repeatable)\n"
          "  --input-shape NAME=1x3xHxW bind a dynamic input shape (repeatable)\n"
          "  --text \"...\"               text input, one token per character: ids from --vocab FILE (a\n"
          "                             JSON list or one token per line) or MODEL's <stem>.vocab.json\n"
@@ -90,13 +92,16 @@ size_t parse_bytes(const std::string& v) {
   return static_cast<size_t>(bytes);
 }
 
-bool is_image_path(const std::string& p) {
-  std::string ext = std::filesystem::path(p).extension().string();
-  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return ext == ".png" || ext == ".jpg" || ext == ".jpeg";
-}
-
 }  // namespace
+
+InputKind input_kind(const std::string& path) {
+  uint8_t head[8] = {};
+  std::ifstream f(path, std::ios::binary);
+  f.read(reinterpret_cast<char*>(head), sizeof head);
+  const size_t n = static_cast<size_t>(std::max<std::streamsize>(f.gcount(), 0));
+  if (n >= 6 && std::memcmp(head, "\x93NUMPY", 6) == 0) return InputKind::Npy;
+  return image_signature(head, n) ? InputKind::Image : InputKind::Other;
+}
 
 ModelOptions parse_model_options(const Args& a, bool size_is_image) {
   ModelOptions o;
@@ -213,10 +218,12 @@ Tensor random_tensor(const TensorInfo& info, uint32_t seed) {
 
 Tensor read_input_file(const std::string& path, const ValueInfo& vi, const ModelOptions& o) {
   if (!std::filesystem::exists(path)) throw Error(ErrorKind::Io, path + ": no such file");
-  if (!is_image_path(path)) {
-    if (std::filesystem::path(path).extension() != ".npy")
-      throw Error(ErrorKind::Usage, path + ": unknown input type (expected .npy, .png or .jpg)");
-    return read_npy(path);
+  if (std::filesystem::is_directory(path)) throw Error(ErrorKind::Usage, path + ": is a folder, not an input file");
+  switch (input_kind(path)) {
+    case InputKind::Npy: return read_npy(path);
+    case InputKind::Image: break;
+    case InputKind::Other:
+      throw Error(ErrorKind::Input, path + ": neither a .npy array nor a PNG, JPEG or BMP image (by its first bytes)");
   }
   Shape bound;
   if (auto it = o.input_shapes.find(vi.name); it != o.input_shapes.end()) bound = it->second;

@@ -29,7 +29,7 @@ TimelineInputs read_timeline_inputs(const Args& a, const Graph& g) {
   TimelineInputs r;
   const std::string in = *a.get("input");
   if (!std::filesystem::exists(in)) throw Error(ErrorKind::Io, in + ": no such file");
-  Tensor x = std::filesystem::path(in).extension() == ".npy" ? read_npy(in) : load_image(in, image_preprocess_for(vi, {}, pp, false));
+  Tensor x = input_kind(in) == InputKind::Npy ? read_npy(in) : load_image(in, image_preprocess_for(vi, {}, pp, false));
   r.probe.inputs[vi.name] = x.dtype() == vi.dtype ? x : x.cast(vi.dtype);
   const int64_t batch = x.rank() >= 1 ? x.dim(0) : 1;
   if (a.has("label") && a.has("labels")) throw Error(ErrorKind::Usage, "timeline: give --label or --labels, not both");

@@ -125,15 +125,6 @@ ImagePreprocess image_preprocess_for(const ValueInfo& vi, const Shape& bound, co
 
 namespace {
 
-// The formats decode_image accepts, by their signatures. stb_image also decodes GIF, PSD, TGA,
-// HDR, PIC and PNM; nothing here needs them, and every decoder left out is attack surface gone.
-const char* image_format(const uint8_t* d, size_t n) {
-  if (n >= 8 && std::memcmp(d, "\x89PNG\r\n\x1a\n", 8) == 0) return "PNG";
-  if (n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF) return "JPEG";
-  if (n >= 2 && d[0] == 'B' && d[1] == 'M') return "BMP";
-  return nullptr;
-}
-
 std::string stb_reason() {
   const char* r = stbi_failure_reason();
   return r ? r : "unknown reason";
@@ -155,11 +146,20 @@ std::vector<uint8_t> read_file_bytes(const std::string& path) {
 
 }  // namespace
 
+// The formats decode_image accepts, by their signatures. stb_image also decodes GIF, PSD, TGA,
+// HDR, PIC and PNM; nothing here needs them, and every decoder left out is attack surface gone.
+const char* image_signature(const uint8_t* d, size_t n) {
+  if (n >= 8 && std::memcmp(d, "\x89PNG\r\n\x1a\n", 8) == 0) return "PNG";
+  if (n >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF) return "JPEG";
+  if (n >= 2 && d[0] == 'B' && d[1] == 'M') return "BMP";
+  return nullptr;
+}
+
 DecodedImage decode_image(const uint8_t* data, size_t size, int channels, const std::string& what,
                           int64_t max_pixels) {
   if (channels != 1 && channels != 3)
     throw Error(ErrorKind::Internal, what + ": can decode to 1 or 3 channels, not " + std::to_string(channels));
-  const char* format = image_format(data, size);
+  const char* format = image_signature(data, size);
   if (!format) throw Error(ErrorKind::Input, what + ": not a PNG, JPEG or BMP image");
   if (size > static_cast<size_t>(INT_MAX))  // stb takes the length as int
     throw Error(ErrorKind::Input, what + ": " + format + " file is larger than 2 GiB");
@@ -180,6 +180,11 @@ DecodedImage decode_image(const uint8_t* data, size_t size, int channels, const 
     w = be32(16);
     h = be32(20);
   } else {
+    // stb reads uncompressed and bit-field BMPs; for run-length ones it says only "unknown image type".
+    const bool rle = size >= 34 && (data[30] == 1 || data[30] == 2) && data[31] == 0 && data[32] == 0 && data[33] == 0;
+    if (std::strcmp(format, "BMP") == 0 && rle)
+      throw Error(ErrorKind::Input, what + ": run-length compressed (RLE" + (data[30] == 1 ? "8" : "4") +
+                                        ") BMP images are not supported; save it uncompressed, or as PNG");
     int iw = 0, ih = 0, file_channels = 0;
     if (!stbi_info_from_memory(data, len, &iw, &ih, &file_channels))
       throw Error(ErrorKind::Input, what + ": cannot read the " + format + " header (" + stb_reason() + ")");

@@ -448,14 +448,8 @@ TEST_F(Cli, OneChannelImageModelNeedsNoMeanOrStd) {
   EXPECT_NE(first_line.find("mean has 3 values, expected 1"), std::string::npos) << three.out;
 }
 
-// An ordinary photo never crashes the command: scikit-image's chelsea.png (451x300) resized to
-// 224x224 aborted inside Debian's stb_image_resize (assertion in
-// stbir__normalize_downsample_coefficients). Now exit 0, and the dumped input is the resized photo:
-// 3x224x224, finite, in [0, 1] (scale 1/255, no mean/std), not constant. A PNG whose header claims
-// 100000x100000 is refused by its size in one line, exit 1, before anything is decoded.
-TEST_F(Cli, PhotoResizedForAModelAndImageBombs) {
-  const std::string photo = "/usr/lib/python3/dist-packages/skimage/data/chelsea.png";
-  if (!fs::exists(photo)) GTEST_SKIP() << "python3-skimage's chelsea.png is missing";
+// y = Relu(x) for x of 1x3xHxW with H and W left to the input: an image keeps its own size.
+onnx::ModelProto relu_image_model() {
   onnx::ModelProto m;
   m.set_ir_version(8);
   m.add_opset_import()->set_version(17);
@@ -474,7 +468,18 @@ TEST_F(Cli, PhotoResizedForAModelAndImageBombs) {
   n->add_input("x");
   n->add_output("y");
   g->add_output()->set_name("y");
-  save(m, path("img.onnx"));
+  return m;
+}
+
+// An ordinary photo never crashes the command: scikit-image's chelsea.png (451x300) resized to
+// 224x224 aborted inside Debian's stb_image_resize (assertion in
+// stbir__normalize_downsample_coefficients). Now exit 0, and the dumped input is the resized photo:
+// 3x224x224, finite, in [0, 1] (scale 1/255, no mean/std), not constant. A PNG whose header claims
+// 100000x100000 is refused by its size in one line, exit 1, before anything is decoded.
+TEST_F(Cli, PhotoResizedForAModelAndImageBombs) {
+  const std::string photo = "/usr/lib/python3/dist-packages/skimage/data/chelsea.png";
+  if (!fs::exists(photo)) GTEST_SKIP() << "python3-skimage's chelsea.png is missing";
+  save(relu_image_model(), path("img.onnx"));
 
   Result r = run("infer " + path("img.onnx") + " --input " + photo + " --size 224x224 --backend cpu --quiet --dump " +
                  path("d") + " --all");
@@ -499,4 +504,62 @@ TEST_F(Cli, PhotoResizedForAModelAndImageBombs) {
   EXPECT_EQ(count_lines(b.out), 1) << b.out;
   EXPECT_NE(b.out.find("bomb.png"), std::string::npos) << b.out;
   EXPECT_NE(b.out.find("100000x100000"), std::string::npos) << b.out;
+}
+
+// An --input is told by its first bytes, not its name: a camera's upper-case PHOTO.PNG, a photo
+// saved without extension, a BMP (README lists it; infer refused ".bmp" by name) and an array
+// without ".npy" load, each to exactly what the plain-named file gives (the BMP: its pixels / 255,
+// no resize). A text file named .png, a run-length BMP and a folder get one line each.
+TEST_F(Cli, InputsAreToldByContent) {
+  const std::string photo = "/usr/lib/python3/dist-packages/skimage/data/chelsea.png";
+  if (!fs::exists(photo)) GTEST_SKIP() << "python3-skimage's chelsea.png is missing";
+  save(relu_image_model(), path("img.onnx"));
+  auto input_of = [&](const std::string& file, const std::string& dir) {
+    Result r = run("infer " + path("img.onnx") + " --input " + file + " --size 40x30 --backend cpu --quiet --dump " +
+                   path(dir) + " --all");
+    EXPECT_EQ(r.status, 0) << file << ": " << r.out;
+    return r.status == 0 ? read_npy(path(dir + "/x.npy")).to_f32_vector() : std::vector<float>{};
+  };
+  const std::vector<float> ref = input_of(photo, "ref");
+  ASSERT_EQ(ref.size(), 3u * 40 * 30);
+  fs::copy_file(photo, path("PHOTO.PNG"));
+  fs::copy_file(photo, path("photo"));
+  EXPECT_EQ(input_of(path("PHOTO.PNG"), "upper"), ref);
+  EXPECT_EQ(input_of(path("photo"), "noext"), ref);
+
+  const int W = 5, H = 3;
+  std::vector<uint8_t> px(W * H * 3);
+  for (size_t i = 0; i < px.size(); ++i) px[i] = uint8_t(i * 37 % 256);
+  ASSERT_NE(stbi_write_bmp(path("in.bmp").c_str(), W, H, 3, px.data()), 0);
+  Result b = run("infer " + path("img.onnx") + " --input " + path("in.bmp") + " --backend cpu --quiet --dump " +
+                 path("bmp") + " --all");
+  ASSERT_EQ(b.status, 0) << b.out;
+  const std::vector<float> x = read_npy(path("bmp/x.npy")).to_f32_vector();
+  ASSERT_EQ(x.size(), px.size());
+  for (int c = 0; c < 3; ++c)
+    for (int i = 0; i < W * H; ++i) EXPECT_FLOAT_EQ(x[size_t(c * W * H + i)], px[size_t(i * 3 + c)] / 255.0f);
+
+  save_npy(path("array.data"), ref, {1, 3, 30, 40});
+  EXPECT_EQ(input_of(path("array.data"), "npy"), ref);
+
+  auto one_line = [&](const std::string& file, int status, const std::string& says) {
+    Result r = run("infer " + path("img.onnx") + " --input " + file + " --backend cpu");
+    EXPECT_EQ(r.status, status) << r.out;
+    const std::string first = r.out.substr(0, r.out.find('\n'));
+    EXPECT_NE(first.find(says), std::string::npos) << r.out;
+    if (status == 1) EXPECT_EQ(count_lines(r.out), 1) << r.out;
+  };
+  std::ofstream(path("notes.png")) << "not an image\n";
+  one_line(path("notes.png"), 1, "notes.png: neither a .npy array nor a PNG, JPEG or BMP image");
+  std::string bmp;
+  {
+    std::ifstream f(path("in.bmp"), std::ios::binary);
+    bmp.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  }
+  ASSERT_GT(bmp.size(), 34u);
+  bmp[30] = 1;  // biCompression = BI_RLE8
+  std::ofstream(path("rle.bmp"), std::ios::binary) << bmp;
+  one_line(path("rle.bmp"), 1, "rle.bmp: run-length compressed (RLE8) BMP images are not supported");
+  fs::create_directories(path("folder"));
+  one_line(path("folder"), 2, "folder: is a folder, not an input file");
 }

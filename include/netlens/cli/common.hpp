@@ -53,6 +53,12 @@ struct ModelOptions {
 // command (render: the frame size); --input-size always means the image size.
 // "0.485,0.456,0.406" → floats (the --mean/--std/--scale flags). Error{Usage} naming the flag on bad text.
 std::vector<float> parse_floats(const std::string& flag, const std::string& v);
+
+// What an input file holds, from its first bytes rather than its name (a camera's PHOTO.JPG, a
+// .bmp, a download saved without extension; a PNG named .jpg is still a PNG): a .npy array, an
+// image decode_image reads (PNG, JPEG, BMP), or neither (also for unreadable files).
+enum class InputKind { Npy, Image, Other };
+InputKind input_kind(const std::string& path);
 ModelOptions parse_model_options(const Args& a, bool size_is_image = true);
 
 // Backends in priority order, the host CPU backend last. "auto" uses CUDA when a device is usable
