@@ -317,6 +317,31 @@ bool Chain::ready(const float* head) {
   return true;
 }
 
+std::optional<Chain::Residual> Chain::residual() const {
+  const std::span<const ChainStep> st = live();
+  if (!conv_ || !has_values_ || st.empty() || st.size() > 2 || ext_.size() != 1) return std::nullopt;
+  const ChainStep& add = st[0];
+  const bool head_and_ext = (add.a.value == 0 && add.b.ext == 0) || (add.b.value == 0 && add.a.ext == 0);
+  if (add.op != ChainStep::Op::Add || !head_and_ext) return std::nullopt;
+  Residual r;
+  r.skip = ext_[0];
+  r.sum = (unstored_ & 1) ? nullptr : values_[1];
+  if (st.size() == 2) {
+    const ChainStep& c = st[1];
+    if (c.a.value != 1 || (unstored_ >> 1 & 1)) return std::nullopt;
+    if (c.op == ChainStep::Op::Relu) {
+      r.clamp = {0.f, std::numeric_limits<float>::infinity()};
+    } else if (c.op == ChainStep::Op::Clip) {
+      r.clamp = {c.lo, c.hi};
+    } else {
+      return std::nullopt;
+    }
+    r.out = values_[2];
+  }
+  if (!r.sum && !r.out) return std::nullopt;
+  return r;
+}
+
 void Chain::finish(bool fused) {
   for (size_t k = first_member(); k < live().size(); ++k) fresh_[k] = fused;
 }

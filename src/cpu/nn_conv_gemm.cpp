@@ -47,24 +47,35 @@ bool pointwise_gemm_supported() {
 
 namespace {
 
-constexpr int64_t kKc = 128;  // rows of X per block of k
+// Packed X per chunk of positions (every input channel of up to 64 x 12 positions at k = 256): in
+// L2 with the panel's weights, read again by every panel of the chunk.
+constexpr int64_t kChunkBytes = int64_t{768} << 10;
 constexpr int64_t kDirectPanels = 3;
 
-// 6 rows x NV vectors of 16 positions; the last vector's lanes limited by `tail` (mask). 6 x 4
-// accumulators + 4 loaded vectors: 28 of the 32 zmm; each k step is NV loads of X's row k (rows
-// `ldb` apart: packed or in place) and 6 broadcasts of the packed weights.
+// One vector to c: streamed where asked, whole and 64-byte aligned; else normal (masked at the tail).
+NETLENS_PW_TARGET inline void put(float* p, __m512 v, bool whole, __mmask16 tail, bool stream) {
+  if (!whole) {
+    _mm512_mask_storeu_ps(p, tail, v);
+  } else if (stream && (reinterpret_cast<uintptr_t>(p) & 63) == 0) {
+    _mm512_stream_ps(p, v);
+  } else {
+    _mm512_storeu_ps(p, v);
+  }
+}
+
+// 6 rows x NV vectors of 16 positions over all k; the last vector's lanes limited by `tail` (mask).
+// 6 x 4 accumulators + 4 loaded vectors: 28 of the 32 zmm; each k step is NV loads of X's row k
+// (rows `ldb` apart: packed or in place) and 6 broadcasts of the packed weights. Then the sums go
+// to c, or through `epi` (its pointers at this panel's offset, like c).
 template <int NV>
 NETLENS_PW_TARGET void panel(const float* a, int64_t m, int64_t k, const float* b, int64_t ldb, const float* bias,
-                             float* c, int64_t ldc, __mmask16 tail, bool resume) {
+                             float* c, int64_t ldc, __mmask16 tail, const PointwiseEpilogue* epi) {
   __m512 acc[kPointwiseRows][NV];
 #pragma GCC unroll 8
   for (int r = 0; r < kPointwiseRows; ++r) {
-    // A later block of k: the sums so far from c (rows past m: anything, never stored).
-    const float* cr = c + (r < m ? r : 0) * ldc;
     const __m512 init = _mm512_set1_ps(bias && r < m ? bias[r] : 0.0f);
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v)
-      acc[r][v] = !resume ? init : v < NV - 1 ? _mm512_loadu_ps(cr + 16 * v) : _mm512_maskz_loadu_ps(tail, cr + 16 * v);
+    for (int v = 0; v < NV; ++v) acc[r][v] = init;
   }
   for (int64_t i = 0; i < k; ++i) {
     const float* br = b + i * ldb;
@@ -82,13 +93,37 @@ NETLENS_PW_TARGET void panel(const float* a, int64_t m, int64_t k, const float* 
   }
   // Every loop over r and v fully unrolled: the accumulators stay in registers (GCC kept the array in
   // memory, stored each k step, when the store loop below ended at a run-time m).
+  if (!epi) {
+#pragma GCC unroll 8
+    for (int r = 0; r < kPointwiseRows; ++r) {
+      if (r >= m) continue;
+      float* cr = c + r * ldc;
+#pragma GCC unroll 4
+      for (int v = 0; v < NV - 1; ++v) _mm512_storeu_ps(cr + 16 * v, acc[r][v]);
+      _mm512_mask_storeu_ps(cr + 16 * (NV - 1), tail, acc[r][NV - 1]);
+    }
+    return;
+  }
+  // The residual epilogue: the chain's float expressions (fused_chain.cpp), value by value.
+  const __m512 lo = _mm512_set1_ps(epi->clamp.lo), hi = _mm512_set1_ps(epi->clamp.hi);
+  const bool st = epi->stream;
 #pragma GCC unroll 8
   for (int r = 0; r < kPointwiseRows; ++r) {
     if (r >= m) continue;
-    float* cr = c + r * ldc;
+    const int64_t o = r * ldc;
 #pragma GCC unroll 4
-    for (int v = 0; v < NV - 1; ++v) _mm512_storeu_ps(cr + 16 * v, acc[r][v]);
-    _mm512_mask_storeu_ps(cr + 16 * (NV - 1), tail, acc[r][NV - 1]);
+    for (int v = 0; v < NV; ++v) {
+      const bool whole = v < NV - 1 || tail == 0xFFFF;
+      const int64_t q = o + 16 * v;
+      put(c + q, acc[r][v], whole, tail, st);
+      const __m512 add = _mm512_maskz_loadu_ps(whole ? 0xFFFF : tail, epi->add + q);
+      const __m512 sum = _mm512_add_ps(acc[r][v], add);
+      if (epi->sum) put(epi->sum + q, sum, whole, tail, st);
+      if (!epi->out) continue;
+      // x < lo ? lo : x, then v > hi ? hi : v (NaN and -0 pass unchanged, as Clip and Relu).
+      const __m512 cl = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(sum, lo, _CMP_LT_OQ), sum, lo);
+      put(epi->out + q, _mm512_mask_blend_ps(_mm512_cmp_ps_mask(cl, hi, _CMP_GT_OQ), cl, hi), whole, tail, st);
+    }
   }
 }
 
@@ -112,72 +147,75 @@ static float* pack_buffer(size_t floats) {
 }
 
 NETLENS_PW_TARGET void pointwise_gemm(const float* a, int64_t m, int64_t n, int64_t k, const float* b, int64_t ldb,
-                                      const float* bias, float* c, int64_t ldc, const Clamp* clamp) {
-  // Blocks of kKc rows of X, and in each, strips of 64 positions: the strip's block packed
-  // contiguous (32 KiB, the last positions zero), then every panel of weights over it from L1 (the
-  // weights, 24 bytes per k step, stream). The activations mostly come from memory (written by
-  // streaming stores), read 256 bytes a row at rows far apart, which the hardware prefetcher does not
-  // follow: the next strip's rows are prefetched while this one computes, a few before each panel.
-  // (Packing a whole block of the tile first, then computing: 256->64 56x56 convs with X in memory
-  // at 105 GF/s against 122 for dnnl_sgemm.)
-  const int64_t strips = (n + 63) / 64, panels = (m + kPointwiseRows - 1) / kPointwiseRows;
-  float* packed = pack_buffer(static_cast<size_t>(kKc * 64));
-  for (int64_t k0 = 0; k0 < k; k0 += kKc) {
-    const int64_t kc = std::min(kKc, k - k0);
-    const bool resume = k0 > 0, last_block = k0 + kc >= k;
-    for (int64_t s = 0; s < strips; ++s) {
-      const int64_t q0 = 64 * s, len = std::min<int64_t>(64, n - q0);
-      const int nv = static_cast<int>((len + 15) / 16);
-      const int rest = static_cast<int>(len - 16 * (nv - 1));
-      const __mmask16 t = static_cast<__mmask16>(rest == 16 ? 0xFFFF : (1u << rest) - 1);
-      // Few panels (up to kDirectPanels, 18 output channels) read the strip in place: packing it
-      // cost more than it saved (12 and 18 x 3136 x 64 with X in memory: 58 and 70 GFLOP/s in place,
-      // 41 and 58 packed).
-      const bool direct = panels <= kDirectPanels && !clamp;
-      if (clamp) {
-        // Clip's expression per lane: max(lo, x) and min(hi, v) return their second operand for a
-        // NaN and for equal zeros, as x < lo ? lo : x and v > hi ? hi : v do.
-        const __m512 lo = _mm512_set1_ps(clamp->lo), hi = _mm512_set1_ps(clamp->hi);
-        for (int64_t i = 0; i < kc; ++i) {
-          const float* sr = b + (k0 + i) * ldb + q0;
-          float* dr = packed + i * 16 * nv;
-          for (int v = 0; v < nv - 1; ++v)
-            _mm512_store_ps(dr + 16 * v, _mm512_min_ps(hi, _mm512_max_ps(lo, _mm512_loadu_ps(sr + 16 * v))));
-          _mm512_store_ps(dr + 16 * (nv - 1), _mm512_maskz_mov_ps(t, _mm512_min_ps(hi, _mm512_max_ps(lo, _mm512_maskz_loadu_ps(t, sr + 16 * (nv - 1))))));
+                                      const float* bias, float* c, int64_t ldc, const Clamp* clamp,
+                                      const PointwiseEpilogue* epi) {
+  // Chunks of positions whose X (every input channel) is packed once into L2, strip by strip of 64
+  // positions; then each panel of 6 output rows runs over every strip of the chunk, so that a
+  // panel's rows are written end to end. (Strips outermost, each panel writing a 256-byte piece of
+  // its 6 rows, the tile's stores went to hundreds of places at once: 64 -> 256 over 3136
+  // positions with X and C in memory took 1.18 ms, 0.68 written row by row; with a residual Add
+  // and ReLU applied afterwards 1.17 ms, in these panels 0.96.)
+  const int64_t panels = (m + kPointwiseRows - 1) / kPointwiseRows;
+  const int64_t per_chunk = std::max<int64_t>(64, kChunkBytes / (std::max<int64_t>(k, 1) * 4) / 64 * 64);
+  const int64_t chunks = (n + per_chunk - 1) / per_chunk;
+  // Few panels (up to kDirectPanels, 18 output channels) read X in place: packing it cost more than
+  // it saved (12 and 18 x 3136 x 64 with X in memory: 58 and 70 GFLOP/s in place, 41 and 58 packed).
+  const bool direct = panels <= kDirectPanels && !clamp;
+  float* packed = direct ? nullptr : pack_buffer(static_cast<size_t>(std::min(n, per_chunk) + 63) / 64 * 64 * k);
+  for (int64_t ch = 0; ch < chunks; ++ch) {
+    // Chunks sized evenly (no short last one).
+    const int64_t q0 = n * ch / chunks, len = n * (ch + 1) / chunks - q0;
+    const int64_t strips = (len + 63) / 64;
+    if (!direct) {
+      // [strip][k][64]: lanes past the chunk zero. A deferred clamp's input is clamped here (Clip's
+      // expression per lane: max(lo, x) and min(hi, v) return their second operand for a NaN and for
+      // equal zeros, as x < lo ? lo : x and v > hi ? hi : v do).
+      const __m512 lo = _mm512_set1_ps(clamp ? clamp->lo : 0.f), hi = _mm512_set1_ps(clamp ? clamp->hi : 0.f);
+      for (int64_t i = 0; i < k; ++i) {
+        const float* sr = b + i * ldb + q0;
+        for (int64_t s = 0; s < strips; ++s) {
+          float* dr = packed + (s * k + i) * 64;
+          const int64_t sl = std::min<int64_t>(64, len - 64 * s);
+          for (int64_t v = 0; v < (sl + 15) / 16; ++v) {
+            const int64_t rest = sl - 16 * v;
+            const __mmask16 mk = static_cast<__mmask16>(rest >= 16 ? 0xFFFF : (1u << rest) - 1);
+            __m512 x = _mm512_maskz_loadu_ps(mk, sr + 64 * s + 16 * v);
+            if (clamp) x = _mm512_maskz_mov_ps(mk, _mm512_min_ps(hi, _mm512_max_ps(lo, x)));
+            _mm512_store_ps(dr + 16 * v, x);
+          }
         }
       }
-      for (int64_t i = 0; i < (direct || clamp ? 0 : kc); ++i) {
-        const float* sr = b + (k0 + i) * ldb + q0;
-        float* dr = packed + i * 16 * nv;
-        for (int v = 0; v < nv - 1; ++v) _mm512_store_ps(dr + 16 * v, _mm512_loadu_ps(sr + 16 * v));
-        _mm512_store_ps(dr + 16 * (nv - 1), _mm512_maskz_loadu_ps(t, sr + 16 * (nv - 1)));
-      }
-      // What is read next: this block's next strip, else the next block's first.
-      const float* pf = nullptr;
-      int64_t pf_rows = 0, pf_len = 0;
-      if (s + 1 < strips) {
-        pf = b + k0 * ldb + q0 + 64, pf_rows = kc, pf_len = std::min<int64_t>(64, n - q0 - 64);
-      } else if (!last_block) {
-        pf = b + (k0 + kc) * ldb, pf_rows = std::min(kKc, k - k0 - kc), pf_len = std::min<int64_t>(64, n);
-      }
-      const int64_t lpr = (pf_len + 15) / 16, lines = pf_rows * lpr, per_panel = (lines + panels - 1) / panels;
-      int64_t line = 0, pr = 0, pc = 0;  // line = pr * lpr + pc (no division per prefetch: idiv was 40% of the time)
-      for (int64_t r0 = 0; r0 < m; r0 += kPointwiseRows) {
-        const float* ap = a + r0 * k + k0 * kPointwiseRows;  // panel r0 / 6 of k x 6, from row k0
-        const int64_t rows = std::min(kPointwiseRows, m - r0);
-        const float* bp = bias ? bias + r0 : nullptr;
-        float* cp = c + r0 * ldc + q0;
-        for (int64_t e = std::min(lines, line + per_panel); line < e; ++line) {
-          _mm_prefetch(reinterpret_cast<const char*>(pf + pr * ldb + pc * 16), _MM_HINT_T1);
-          if (++pc == lpr) pc = 0, ++pr;
+    }
+    for (int64_t r0 = 0; r0 < m; r0 += kPointwiseRows) {
+      const float* ap = a + r0 * k;  // panel r0 / 6 of k x 6
+      const int64_t rows = std::min(kPointwiseRows, m - r0);
+      const float* bp = bias ? bias + r0 : nullptr;
+      for (int64_t s = 0; s < strips; ++s) {
+        const int64_t q = q0 + 64 * s, sl = std::min<int64_t>(64, len - 64 * s);
+        const int nv = static_cast<int>((sl + 15) / 16);
+        const int rest = static_cast<int>(sl - 16 * (nv - 1));
+        const __mmask16 t = static_cast<__mmask16>(rest == 16 ? 0xFFFF : (1u << rest) - 1);
+        // In place, the first panel reads X from memory, 256 bytes of each of k rows far apart,
+        // which the hardware prefetcher does not follow: the next strip's rows are prefetched.
+        if (direct && r0 == 0 && s + 1 < strips)
+          for (int64_t i = 0; i < k; ++i)
+            for (int64_t l = 0; l < 64 && q + 64 + l < q0 + len; l += 16)
+              _mm_prefetch(reinterpret_cast<const char*>(b + i * ldb + q + 64 + l), _MM_HINT_T0);
+        const float* bs = direct ? b + q : packed + s * k * 64;
+        const int64_t lds = direct ? ldb : 64;
+        float* cp = c + r0 * ldc + q;
+        PointwiseEpilogue e;
+        if (epi) {
+          const int64_t off = r0 * ldc + q;
+          e = {epi->add + off, epi->sum ? epi->sum + off : nullptr, epi->out ? epi->out + off : nullptr, epi->clamp,
+               epi->stream};
         }
-        const float* bs = direct ? b + k0 * ldb + q0 : packed;
-        const int64_t lds = direct ? ldb : 16 * nv;
+        const PointwiseEpilogue* ep = epi ? &e : nullptr;
         switch (nv) {
-          case 1: panel<1>(ap, rows, kc, bs, lds, bp, cp, ldc, t, resume); break;
-          case 2: panel<2>(ap, rows, kc, bs, lds, bp, cp, ldc, t, resume); break;
-          case 3: panel<3>(ap, rows, kc, bs, lds, bp, cp, ldc, t, resume); break;
-          default: panel<4>(ap, rows, kc, bs, lds, bp, cp, ldc, t, resume); break;
+          case 1: panel<1>(ap, rows, k, bs, lds, bp, cp, ldc, t, ep); break;
+          case 2: panel<2>(ap, rows, k, bs, lds, bp, cp, ldc, t, ep); break;
+          case 3: panel<3>(ap, rows, k, bs, lds, bp, cp, ldc, t, ep); break;
+          default: panel<4>(ap, rows, k, bs, lds, bp, cp, ldc, t, ep); break;
         }
       }
     }
@@ -326,7 +364,8 @@ NETLENS_PW_TARGET void pointwise_gemm_small(const float* a, int64_t m, int64_t n
 #else
 
 bool pointwise_gemm_supported() { return false; }
-void pointwise_gemm(const float*, int64_t, int64_t, int64_t, const float*, int64_t, const float*, float*, int64_t, const Clamp*) {}
+void pointwise_gemm(const float*, int64_t, int64_t, int64_t, const float*, int64_t, const float*, float*, int64_t, const Clamp*,
+                    const PointwiseEpilogue*) {}
 void pointwise_gemm_small(const float*, int64_t, int64_t, int64_t, const float*, int64_t, const float*, float*, int64_t) {}
 
 #endif

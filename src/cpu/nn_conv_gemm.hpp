@@ -1,8 +1,9 @@
 // The GEMM of a dense 1x1 conv on plain NCHW, C[oc][p] = bias[oc] + sum_ic W[oc][ic] X[ic][p], as
 // an AVX-512 register-blocked kernel (nn_conv_gemm.cpp): 6 output channels x up to 64 positions in
-// 24 zmm accumulators, the weights pre-packed at plan time, X (rows `ldb` apart) copied per strip
-// of 64 positions x 128 channels into a contiguous block (read in place for <= 18 rows), masked
-// loads and stores for the last positions. Used by nn_conv.cpp's PointwiseConv per tile instead of
+// 24 zmm accumulators, the weights pre-packed at plan time, X (rows `ldb` apart) copied per chunk
+// of positions (all input channels, up to 768 KiB) into strips of 64 (read in place for <= 18
+// rows), each panel of 6 rows run over the chunk's strips (rows written end to end), masked loads
+// and stores for the last positions. Used by nn_conv.cpp's PointwiseConv per tile instead of
 // dnnl_sgemm on the layers where it measured faster (pointwise_own_kernel). Small planes (7x7,
 // 14x14, 1x1: a 49-position row is 3 vectors and a 1-lane one) have a second kernel vectorised over
 // output channels instead (pointwise_gemm_small). Private to src/cpu.
@@ -28,10 +29,23 @@ std::vector<float> pack_pointwise_weights(const float* w, int64_t m, int64_t k);
 // `a` the packed panels starting at a row that is a multiple of 6 (m rows from there, `k` columns)
 // and `bias` pointing at that row's bias. The sum runs over i in order (one fma per i), so the
 // result does not depend on m, n or the tiling.
-// clamp (optional): X is a deferred clamp's input (Kernel::read_clamped), clamped as each strip is
-// packed (then every strip is packed).
+// clamp (optional): X is a deferred clamp's input (Kernel::read_clamped), clamped as each chunk is
+// packed (then every chunk is packed).
+// epi (optional): a residual Add and an optional clamp after it, computed from the sums in
+// registers (a conv's fused chain: ResNet's Add + ReLU, MobileNetV2's residual Add): c gets the
+// sums as always, sum[] = c + add[] (when sum is set) and out[] = clamp(c + add[]) (when out is
+// set), all indexed like c (row r at r * ldc). With `stream`, whole 64-byte-aligned vectors of all
+// three are stored non-temporally (the caller fences, stream_store.hpp). The same float expressions
+// as the chain's steps, so the same bits.
+struct PointwiseEpilogue {
+  const float* add = nullptr;
+  float* sum = nullptr;
+  float* out = nullptr;
+  Clamp clamp{0.f, 0.f};
+  bool stream = false;
+};
 void pointwise_gemm(const float* a, int64_t m, int64_t n, int64_t k, const float* b, int64_t ldb, const float* bias,
-                    float* c, int64_t ldc, const Clamp* clamp = nullptr);
+                    float* c, int64_t ldc, const Clamp* clamp = nullptr, const PointwiseEpilogue* epi = nullptr);
 
 // Output channels per weight block of pointwise_gemm_small.
 inline constexpr int64_t kPointwiseBlock = 16;

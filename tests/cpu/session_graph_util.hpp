@@ -141,6 +141,16 @@ inline double rel_l2(const Tensor& got, const std::vector<double>& want) {
   return std::sqrt(num / std::max(den, 1e-300));
 }
 
+// Two snapshots (name -> tensor) hold the same tensors with the same bytes.
+inline void expect_same_bits(const std::map<std::string, Tensor>& a, const std::map<std::string, Tensor>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [name, t] : a) {
+    const Tensor& u = b.at(name);
+    ASSERT_EQ(t.nbytes(), u.nbytes()) << name;
+    EXPECT_EQ(0, std::memcmp(t.data(), u.data(), t.nbytes())) << name << " differs between the unfused and fused runs";
+  }
+}
+
 inline Tensor random_input(Shape s, uint32_t seed) {
   Tensor t(DType::Float32, s);
   const std::vector<float> v = random_values(static_cast<size_t>(t.numel()), seed, 2.f);

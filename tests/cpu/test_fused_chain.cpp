@@ -184,15 +184,6 @@ void expect_sigmoid_close(const std::vector<float>& x, const std::vector<float>&
   }
 }
 
-void expect_same_bits(const std::map<std::string, Tensor>& a, const std::map<std::string, Tensor>& b) {
-  ASSERT_EQ(a.size(), b.size());
-  for (const auto& [name, t] : a) {
-    const Tensor& u = b.at(name);
-    ASSERT_EQ(t.nbytes(), u.nbytes()) << name;
-    EXPECT_EQ(0, std::memcmp(t.data(), u.data(), t.nbytes())) << name << " differs between the unfused and fused runs";
-  }
-}
-
 // Runs `g` on x once (the first run executes every op on its own) and twice more (fused chains);
 // checks that the fused runs give the first run's bits. Returns the first run's tensors and the chain
 // steps the two fused runs took.

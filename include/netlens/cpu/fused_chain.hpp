@@ -28,6 +28,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -134,6 +135,18 @@ class Chain {
   // The outputs are written with non-temporal stores (large tensors): executors use apply_from.
   bool streams() const { return stream_; }
   bool has_externals() const { return !ext_.empty(); }
+  // A chain a kernel can compute in its registers (the 1x1 kernel's PointwiseEpilogue): step 0 an
+  // Add of the head and the one external operand (value 1), then at most a Relu or Clip of value 1
+  // (value 2). Run time, after ready(): where to write each value (nullptr: not stored, i.e. an
+  // unstored value 1, or no computed value 2), the skip tensor, and the clamp (Relu: {0, +inf});
+  // nullopt for any other chain. The executor then calls finish() as after apply().
+  struct Residual {
+    const float* skip = nullptr;
+    float* sum = nullptr;
+    float* out = nullptr;
+    Clamp clamp{0.f, 0.f};
+  };
+  std::optional<Residual> residual() const;
   void finish(bool fused);
   // Run time, step k's kernel: take() is true when the executor computed this step in this run with
   // these addresses (the kernel then returns); record() after running it unfused. A step that cannot
