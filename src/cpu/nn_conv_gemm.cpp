@@ -146,9 +146,10 @@ static float* pack_buffer(size_t floats) {
   return buf.p;
 }
 
-NETLENS_PW_TARGET void pointwise_gemm(const float* a, int64_t m, int64_t n, int64_t k, const float* b, int64_t ldb,
-                                      const float* bias, float* c, int64_t ldc, const Clamp* clamp,
-                                      const PointwiseEpilogue* epi) {
+namespace {
+
+NETLENS_PW_TARGET void gemm_rows(const float* a, int64_t m, int64_t n, int64_t k, const float* b, int64_t ldb,
+                                 const float* bias, float* c, int64_t ldc, const Clamp* clamp, const PointwiseEpilogue* epi) {
   // Chunks of positions whose X (every input channel) is packed once into L2, strip by strip of 64
   // positions; then each panel of 6 output rows runs over every strip of the chunk, so that a
   // panel's rows are written end to end. (Strips outermost, each panel writing a 256-byte piece of
@@ -220,6 +221,85 @@ NETLENS_PW_TARGET void pointwise_gemm(const float* a, int64_t m, int64_t n, int6
       }
     }
   }
+}
+
+// Most input channels gemm_strips takes: a strip of X (64 positions x 128 channels, 32 KiB) in L1.
+constexpr int64_t kStripMaxK = 128;
+
+NETLENS_PW_TARGET void gemm_strips(const float* a, int64_t m, int64_t n, int64_t k, const float* b, int64_t ldb,
+                                   const float* bias, float* c, int64_t ldc, const Clamp* clamp) {
+  // Strips of 64 positions: the strip packed contiguous (up to 32 KiB, the last positions zero),
+  // then every panel of weights over it from L1 (the weights, 24 bytes per k step, stream). The
+  // activations mostly come from memory (written by streaming stores), read 256 bytes a row at rows
+  // far apart, which the hardware prefetcher does not follow: the next strip's rows are prefetched
+  // while this one computes, a few before each panel. (Packing a whole tile first, then computing:
+  // 256->64 56x56 convs with X in memory at 105 GF/s against 122 for dnnl_sgemm.)
+  const int64_t strips = (n + 63) / 64, panels = (m + kPointwiseRows - 1) / kPointwiseRows;
+  float* packed = pack_buffer(static_cast<size_t>(kStripMaxK * 64));
+  // Few panels (up to kDirectPanels, 18 output channels) read the strip in place: packing it cost
+  // more than it saved (12 and 18 x 3136 x 64 with X in memory: 58 and 70 GFLOP/s in place, 41 and
+  // 58 packed).
+  const bool direct = panels <= kDirectPanels && !clamp;
+  for (int64_t s = 0; s < strips; ++s) {
+    const int64_t q0 = 64 * s, len = std::min<int64_t>(64, n - q0);
+    const int nv = static_cast<int>((len + 15) / 16);
+    const int rest = static_cast<int>(len - 16 * (nv - 1));
+    const __mmask16 t = static_cast<__mmask16>(rest == 16 ? 0xFFFF : (1u << rest) - 1);
+    if (!direct) {
+      // A deferred clamp's input clamped as it is packed (Clip's expression per lane: max(lo, x) and
+      // min(hi, v) return their second operand for a NaN and for equal zeros, as x < lo ? lo : x
+      // and v > hi ? hi : v do).
+      const __m512 lo = _mm512_set1_ps(clamp ? clamp->lo : 0.f), hi = _mm512_set1_ps(clamp ? clamp->hi : 0.f);
+      for (int64_t i = 0; i < k; ++i) {
+        const float* sr = b + i * ldb + q0;
+        float* dr = packed + i * 16 * nv;
+        for (int v = 0; v < nv; ++v) {
+          const __mmask16 mk = v < nv - 1 ? 0xFFFF : t;
+          __m512 x = _mm512_maskz_loadu_ps(mk, sr + 16 * v);
+          if (clamp) x = _mm512_maskz_mov_ps(mk, _mm512_min_ps(hi, _mm512_max_ps(lo, x)));
+          _mm512_store_ps(dr + 16 * v, x);
+        }
+      }
+    }
+    // The next strip's rows, spread over this strip's panels.
+    const float* pf = s + 1 < strips ? b + q0 + 64 : nullptr;
+    const int64_t pf_len = pf ? std::min<int64_t>(64, n - q0 - 64) : 0;
+    const int64_t lpr = (pf_len + 15) / 16, lines = pf ? k * lpr : 0, per_panel = (lines + panels - 1) / panels;
+    int64_t line = 0, pr = 0, pc = 0;  // line = pr * lpr + pc (no division per prefetch: idiv was 40% of the time)
+    for (int64_t r0 = 0; r0 < m; r0 += kPointwiseRows) {
+      const float* ap = a + r0 * k;  // panel r0 / 6 of k x 6
+      const int64_t rows = std::min(kPointwiseRows, m - r0);
+      const float* bp = bias ? bias + r0 : nullptr;
+      float* cp = c + r0 * ldc + q0;
+      for (int64_t e = std::min(lines, line + per_panel); line < e; ++line) {
+        _mm_prefetch(reinterpret_cast<const char*>(pf + pr * ldb + pc * 16), _MM_HINT_T1);
+        if (++pc == lpr) pc = 0, ++pr;
+      }
+      const float* bs = direct ? b + q0 : packed;
+      const int64_t lds = direct ? ldb : 16 * nv;
+      switch (nv) {
+        case 1: panel<1>(ap, rows, k, bs, lds, bp, cp, ldc, t, nullptr); break;
+        case 2: panel<2>(ap, rows, k, bs, lds, bp, cp, ldc, t, nullptr); break;
+        case 3: panel<3>(ap, rows, k, bs, lds, bp, cp, ldc, t, nullptr); break;
+        default: panel<4>(ap, rows, k, bs, lds, bp, cp, ldc, t, nullptr); break;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+NETLENS_PW_TARGET void pointwise_gemm(const float* a, int64_t m, int64_t n, int64_t k, const float* b, int64_t ldb,
+                                      const float* bias, float* c, int64_t ldc, const Clamp* clamp,
+                                      const PointwiseEpilogue* epi) {
+  // Rows first where c is the output in memory: large outputs (over 512 KiB), the epilogue's (in
+  // place), and wide sums (over kStripMaxK input channels: a strip no longer fits L1, and blocks
+  // of k would store partial sums to c and read them back, from memory). Other outputs (a tile buffer in L2 that a chain then streams out, a
+  // small plane) strip by strip, every panel over a block of X while it is in L1 (rows first there
+  // cost EfficientNet-B0's expands with their swish chains 2-10% a node).
+  if (epi || k > kStripMaxK || m * n * int64_t{sizeof(float)} > (int64_t{512} << 10))
+    return gemm_rows(a, m, n, k, b, ldb, bias, c, ldc, clamp, epi);
+  gemm_strips(a, m, n, k, b, ldb, bias, c, ldc, clamp);
 }
 
 namespace {

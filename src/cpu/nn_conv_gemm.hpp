@@ -1,9 +1,11 @@
 // The GEMM of a dense 1x1 conv on plain NCHW, C[oc][p] = bias[oc] + sum_ic W[oc][ic] X[ic][p], as
 // an AVX-512 register-blocked kernel (nn_conv_gemm.cpp): 6 output channels x up to 64 positions in
-// 24 zmm accumulators, the weights pre-packed at plan time, X (rows `ldb` apart) copied per chunk
-// of positions (all input channels, up to 768 KiB) into strips of 64 (read in place for <= 18
-// rows), each panel of 6 rows run over the chunk's strips (rows written end to end), masked loads
-// and stores for the last positions. Used by nn_conv.cpp's PointwiseConv per tile instead of
+// 24 zmm accumulators, the weights pre-packed at plan time, X (rows `ldb` apart) packed into
+// strips of 64 positions (read in place for <= 18 rows), masked loads and stores for the last
+// positions. Two orders: where C goes to memory, X is packed per chunk of positions (all input
+// channels, up to 768 KiB) and each panel of 6 rows runs over the chunk's strips, so that rows are
+// written end to end (and a residual epilogue can be applied from the registers); where C is a
+// small buffer in cache, strip by strip, every panel over a strip of X in L1. Used by nn_conv.cpp's PointwiseConv per tile instead of
 // dnnl_sgemm on the layers where it measured faster (pointwise_own_kernel). Small planes (7x7,
 // 14x14, 1x1: a 49-position row is 3 vectors and a 1-lane one) have a second kernel vectorised over
 // output channels instead (pointwise_gemm_small). Private to src/cpu.
