@@ -63,19 +63,22 @@ NETLENS_PW_TARGET inline void put(float* p, __m512 v, bool whole, __mmask16 tail
   }
 }
 
-// 6 rows x NV vectors of 16 positions over all k; the last vector's lanes limited by `tail` (mask).
+// 6 rows x NV vectors of 16 positions over k steps; the last vector's lanes limited by `tail` (mask).
 // 6 x 4 accumulators + 4 loaded vectors: 28 of the 32 zmm; each k step is NV loads of X's row k
 // (rows `ldb` apart: packed or in place) and 6 broadcasts of the packed weights. Then the sums go
 // to c, or through `epi` (its pointers at this panel's offset, like c).
 template <int NV>
 NETLENS_PW_TARGET void panel(const float* a, int64_t m, int64_t k, const float* b, int64_t ldb, const float* bias,
-                             float* c, int64_t ldc, __mmask16 tail, const PointwiseEpilogue* epi) {
+                             float* c, int64_t ldc, __mmask16 tail, bool resume, const PointwiseEpilogue* epi) {
   __m512 acc[kPointwiseRows][NV];
 #pragma GCC unroll 8
   for (int r = 0; r < kPointwiseRows; ++r) {
+    // A later block of k: the sums so far from c (rows past m: anything, never stored).
+    const float* cr = c + (r < m ? r : 0) * ldc;
     const __m512 init = _mm512_set1_ps(bias && r < m ? bias[r] : 0.0f);
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[r][v] = init;
+    for (int v = 0; v < NV; ++v)
+      acc[r][v] = !resume ? init : v < NV - 1 ? _mm512_loadu_ps(cr + 16 * v) : _mm512_maskz_loadu_ps(tail, cr + 16 * v);
   }
   for (int64_t i = 0; i < k; ++i) {
     const float* br = b + i * ldb;
@@ -213,92 +216,106 @@ NETLENS_PW_TARGET void gemm_rows(const float* a, int64_t m, int64_t n, int64_t k
         }
         const PointwiseEpilogue* ep = epi ? &e : nullptr;
         switch (nv) {
-          case 1: panel<1>(ap, rows, k, bs, lds, bp, cp, ldc, t, ep); break;
-          case 2: panel<2>(ap, rows, k, bs, lds, bp, cp, ldc, t, ep); break;
-          case 3: panel<3>(ap, rows, k, bs, lds, bp, cp, ldc, t, ep); break;
-          default: panel<4>(ap, rows, k, bs, lds, bp, cp, ldc, t, ep); break;
+          case 1: panel<1>(ap, rows, k, bs, lds, bp, cp, ldc, t, false, ep); break;
+          case 2: panel<2>(ap, rows, k, bs, lds, bp, cp, ldc, t, false, ep); break;
+          case 3: panel<3>(ap, rows, k, bs, lds, bp, cp, ldc, t, false, ep); break;
+          default: panel<4>(ap, rows, k, bs, lds, bp, cp, ldc, t, false, ep); break;
         }
       }
     }
   }
 }
 
-// Most input channels gemm_strips takes: a strip of X (64 positions x 128 channels, 32 KiB) in L1.
-constexpr int64_t kStripMaxK = 128;
+constexpr int64_t kKc = 128;  // rows of X per block of k (gemm_strips)
 
 NETLENS_PW_TARGET void gemm_strips(const float* a, int64_t m, int64_t n, int64_t k, const float* b, int64_t ldb,
                                    const float* bias, float* c, int64_t ldc, const Clamp* clamp) {
-  // Strips of 64 positions: the strip packed contiguous (up to 32 KiB, the last positions zero),
-  // then every panel of weights over it from L1 (the weights, 24 bytes per k step, stream). The
-  // activations mostly come from memory (written by streaming stores), read 256 bytes a row at rows
-  // far apart, which the hardware prefetcher does not follow: the next strip's rows are prefetched
-  // while this one computes, a few before each panel. (Packing a whole tile first, then computing:
-  // 256->64 56x56 convs with X in memory at 105 GF/s against 122 for dnnl_sgemm.)
+  // Blocks of kKc rows of X, and in each, strips of 64 positions: the strip's block packed
+  // contiguous (32 KiB, the last positions zero), then every panel of weights over it from L1 (the
+  // weights, 24 bytes per k step, stream). The activations mostly come from memory (written by
+  // streaming stores), read 256 bytes a row at rows far apart, which the hardware prefetcher does not
+  // follow: the next strip's rows are prefetched while this one computes, a few before each panel.
+  // (Packing a whole block of the tile first, then computing: 256->64 56x56 convs with X in memory
+  // at 105 GF/s against 122 for dnnl_sgemm.)
   const int64_t strips = (n + 63) / 64, panels = (m + kPointwiseRows - 1) / kPointwiseRows;
-  float* packed = pack_buffer(static_cast<size_t>(kStripMaxK * 64));
-  // Few panels (up to kDirectPanels, 18 output channels) read the strip in place: packing it cost
-  // more than it saved (12 and 18 x 3136 x 64 with X in memory: 58 and 70 GFLOP/s in place, 41 and
-  // 58 packed).
-  const bool direct = panels <= kDirectPanels && !clamp;
-  for (int64_t s = 0; s < strips; ++s) {
-    const int64_t q0 = 64 * s, len = std::min<int64_t>(64, n - q0);
-    const int nv = static_cast<int>((len + 15) / 16);
-    const int rest = static_cast<int>(len - 16 * (nv - 1));
-    const __mmask16 t = static_cast<__mmask16>(rest == 16 ? 0xFFFF : (1u << rest) - 1);
-    if (!direct) {
-      // A deferred clamp's input clamped as it is packed (Clip's expression per lane: max(lo, x) and
-      // min(hi, v) return their second operand for a NaN and for equal zeros, as x < lo ? lo : x
-      // and v > hi ? hi : v do).
-      const __m512 lo = _mm512_set1_ps(clamp ? clamp->lo : 0.f), hi = _mm512_set1_ps(clamp ? clamp->hi : 0.f);
-      for (int64_t i = 0; i < k; ++i) {
-        const float* sr = b + i * ldb + q0;
-        float* dr = packed + i * 16 * nv;
-        for (int v = 0; v < nv; ++v) {
-          const __mmask16 mk = v < nv - 1 ? 0xFFFF : t;
-          __m512 x = _mm512_maskz_loadu_ps(mk, sr + 16 * v);
-          if (clamp) x = _mm512_maskz_mov_ps(mk, _mm512_min_ps(hi, _mm512_max_ps(lo, x)));
-          _mm512_store_ps(dr + 16 * v, x);
+  float* packed = pack_buffer(static_cast<size_t>(kKc * 64));
+  for (int64_t k0 = 0; k0 < k; k0 += kKc) {
+    const int64_t kc = std::min(kKc, k - k0);
+    const bool resume = k0 > 0, last_block = k0 + kc >= k;
+    for (int64_t s = 0; s < strips; ++s) {
+      const int64_t q0 = 64 * s, len = std::min<int64_t>(64, n - q0);
+      const int nv = static_cast<int>((len + 15) / 16);
+      const int rest = static_cast<int>(len - 16 * (nv - 1));
+      const __mmask16 t = static_cast<__mmask16>(rest == 16 ? 0xFFFF : (1u << rest) - 1);
+      // Few panels (up to kDirectPanels, 18 output channels) read the strip in place: packing it
+      // cost more than it saved (12 and 18 x 3136 x 64 with X in memory: 58 and 70 GFLOP/s in place,
+      // 41 and 58 packed).
+      const bool direct = panels <= kDirectPanels && !clamp;
+      if (clamp) {
+        // Clip's expression per lane: max(lo, x) and min(hi, v) return their second operand for a
+        // NaN and for equal zeros, as x < lo ? lo : x and v > hi ? hi : v do.
+        const __m512 lo = _mm512_set1_ps(clamp->lo), hi = _mm512_set1_ps(clamp->hi);
+        for (int64_t i = 0; i < kc; ++i) {
+          const float* sr = b + (k0 + i) * ldb + q0;
+          float* dr = packed + i * 16 * nv;
+          for (int v = 0; v < nv - 1; ++v)
+            _mm512_store_ps(dr + 16 * v, _mm512_min_ps(hi, _mm512_max_ps(lo, _mm512_loadu_ps(sr + 16 * v))));
+          _mm512_store_ps(dr + 16 * (nv - 1), _mm512_maskz_mov_ps(t, _mm512_min_ps(hi, _mm512_max_ps(lo, _mm512_maskz_loadu_ps(t, sr + 16 * (nv - 1))))));
         }
       }
-    }
-    // The next strip's rows, spread over this strip's panels.
-    const float* pf = s + 1 < strips ? b + q0 + 64 : nullptr;
-    const int64_t pf_len = pf ? std::min<int64_t>(64, n - q0 - 64) : 0;
-    const int64_t lpr = (pf_len + 15) / 16, lines = pf ? k * lpr : 0, per_panel = (lines + panels - 1) / panels;
-    int64_t line = 0, pr = 0, pc = 0;  // line = pr * lpr + pc (no division per prefetch: idiv was 40% of the time)
-    for (int64_t r0 = 0; r0 < m; r0 += kPointwiseRows) {
-      const float* ap = a + r0 * k;  // panel r0 / 6 of k x 6
-      const int64_t rows = std::min(kPointwiseRows, m - r0);
-      const float* bp = bias ? bias + r0 : nullptr;
-      float* cp = c + r0 * ldc + q0;
-      for (int64_t e = std::min(lines, line + per_panel); line < e; ++line) {
-        _mm_prefetch(reinterpret_cast<const char*>(pf + pr * ldb + pc * 16), _MM_HINT_T1);
-        if (++pc == lpr) pc = 0, ++pr;
+      for (int64_t i = 0; i < (direct || clamp ? 0 : kc); ++i) {
+        const float* sr = b + (k0 + i) * ldb + q0;
+        float* dr = packed + i * 16 * nv;
+        for (int v = 0; v < nv - 1; ++v) _mm512_store_ps(dr + 16 * v, _mm512_loadu_ps(sr + 16 * v));
+        _mm512_store_ps(dr + 16 * (nv - 1), _mm512_maskz_loadu_ps(t, sr + 16 * (nv - 1)));
       }
-      const float* bs = direct ? b + q0 : packed;
-      const int64_t lds = direct ? ldb : 16 * nv;
-      switch (nv) {
-        case 1: panel<1>(ap, rows, k, bs, lds, bp, cp, ldc, t, nullptr); break;
-        case 2: panel<2>(ap, rows, k, bs, lds, bp, cp, ldc, t, nullptr); break;
-        case 3: panel<3>(ap, rows, k, bs, lds, bp, cp, ldc, t, nullptr); break;
-        default: panel<4>(ap, rows, k, bs, lds, bp, cp, ldc, t, nullptr); break;
+      // What is read next: this block's next strip, else the next block's first.
+      const float* pf = nullptr;
+      int64_t pf_rows = 0, pf_len = 0;
+      if (s + 1 < strips) {
+        pf = b + k0 * ldb + q0 + 64, pf_rows = kc, pf_len = std::min<int64_t>(64, n - q0 - 64);
+      } else if (!last_block) {
+        pf = b + (k0 + kc) * ldb, pf_rows = std::min(kKc, k - k0 - kc), pf_len = std::min<int64_t>(64, n);
+      }
+      const int64_t lpr = (pf_len + 15) / 16, lines = pf_rows * lpr, per_panel = (lines + panels - 1) / panels;
+      int64_t line = 0, pr = 0, pc = 0;  // line = pr * lpr + pc (no division per prefetch: idiv was 40% of the time)
+      for (int64_t r0 = 0; r0 < m; r0 += kPointwiseRows) {
+        const float* ap = a + r0 * k + k0 * kPointwiseRows;  // panel r0 / 6 of k x 6, from row k0
+        const int64_t rows = std::min(kPointwiseRows, m - r0);
+        const float* bp = bias ? bias + r0 : nullptr;
+        float* cp = c + r0 * ldc + q0;
+        for (int64_t e = std::min(lines, line + per_panel); line < e; ++line) {
+          _mm_prefetch(reinterpret_cast<const char*>(pf + pr * ldb + pc * 16), _MM_HINT_T1);
+          if (++pc == lpr) pc = 0, ++pr;
+        }
+        const float* bs = direct ? b + k0 * ldb + q0 : packed;
+        const int64_t lds = direct ? ldb : 16 * nv;
+        switch (nv) {
+          case 1: panel<1>(ap, rows, kc, bs, lds, bp, cp, ldc, t, resume, nullptr); break;
+          case 2: panel<2>(ap, rows, kc, bs, lds, bp, cp, ldc, t, resume, nullptr); break;
+          case 3: panel<3>(ap, rows, kc, bs, lds, bp, cp, ldc, t, resume, nullptr); break;
+          default: panel<4>(ap, rows, kc, bs, lds, bp, cp, ldc, t, resume, nullptr); break;
+        }
       }
     }
   }
 }
+
 
 }  // namespace
 
 NETLENS_PW_TARGET void pointwise_gemm(const float* a, int64_t m, int64_t n, int64_t k, const float* b, int64_t ldb,
                                       const float* bias, float* c, int64_t ldc, const Clamp* clamp,
-                                      const PointwiseEpilogue* epi) {
-  // Rows first where c is the output in memory: large outputs (over 512 KiB), the epilogue's (in
-  // place), and wide sums (over kStripMaxK input channels: a strip no longer fits L1, and blocks
-  // of k would store partial sums to c and read them back, from memory). Other outputs (a tile buffer in L2 that a chain then streams out, a
-  // small plane) strip by strip, every panel over a block of X while it is in L1 (rows first there
-  // cost EfficientNet-B0's expands with their swish chains 2-10% a node).
-  if (epi || k > kStripMaxK || m * n * int64_t{sizeof(float)} > (int64_t{512} << 10))
-    return gemm_rows(a, m, n, k, b, ldb, bias, c, ldc, clamp, epi);
+                                      const PointwiseEpilogue* epi, bool c_is_buffer) {
+  // Rows first where c is the output in memory and wide (over 48 rows: ResNet-50's 64 -> 256 over
+  // 3136 positions 1.18 -> 0.79 ms, one thread) or a sum over more than kKc input channels (strips
+  // would store partial sums to c and read them back, from memory), and for the epilogue (only
+  // planned on wide outputs). Otherwise strip by strip, every panel over a block of X while it is
+  // in L1: into a small buffer in cache (a tile that a chain then streams out; rows first cost
+  // EfficientNet-B0's expands with their swish chains 2-10% a node), and on narrow outputs, where
+  // the stores go to few rows at once anyway (MobileNetV2's and EfficientNet-B0's projections to
+  // 16-40 channels: rows first 8-30% slower).
+  if (epi || (!c_is_buffer && (m > 48 || k > kKc))) return gemm_rows(a, m, n, k, b, ldb, bias, c, ldc, clamp, epi);
   gemm_strips(a, m, n, k, b, ldb, bias, c, ldc, clamp);
 }
 
@@ -445,7 +462,7 @@ NETLENS_PW_TARGET void pointwise_gemm_small(const float* a, int64_t m, int64_t n
 
 bool pointwise_gemm_supported() { return false; }
 void pointwise_gemm(const float*, int64_t, int64_t, int64_t, const float*, int64_t, const float*, float*, int64_t, const Clamp*,
-                    const PointwiseEpilogue*) {}
+                    const PointwiseEpilogue*, bool) {}
 void pointwise_gemm_small(const float*, int64_t, int64_t, int64_t, const float*, int64_t, const float*, float*, int64_t) {}
 
 #endif

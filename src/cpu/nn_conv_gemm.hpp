@@ -5,7 +5,8 @@
 // positions. Two orders: where C goes to memory, X is packed per chunk of positions (all input
 // channels, up to 768 KiB) and each panel of 6 rows runs over the chunk's strips, so that rows are
 // written end to end (and a residual epilogue can be applied from the registers); where C is a
-// small buffer in cache, strip by strip, every panel over a strip of X in L1. Used by nn_conv.cpp's PointwiseConv per tile instead of
+// small buffer in cache, strip by strip, every panel over a strip of X (128 input channels at a
+// time) in L1. Used by nn_conv.cpp's PointwiseConv per tile instead of
 // dnnl_sgemm on the layers where it measured faster (pointwise_own_kernel). Small planes (7x7,
 // 14x14, 1x1: a 49-position row is 3 vectors and a 1-lane one) have a second kernel vectorised over
 // output channels instead (pointwise_gemm_small). Private to src/cpu.
@@ -46,8 +47,11 @@ struct PointwiseEpilogue {
   Clamp clamp{0.f, 0.f};
   bool stream = false;
 };
+// c_is_buffer: c is a small buffer in cache (a tile a chain streams out next), not the output in
+// memory; the kernel then keeps X in L1 and may store partial sums to c and read them back.
 void pointwise_gemm(const float* a, int64_t m, int64_t n, int64_t k, const float* b, int64_t ldb, const float* bias,
-                    float* c, int64_t ldc, const Clamp* clamp = nullptr, const PointwiseEpilogue* epi = nullptr);
+                    float* c, int64_t ldc, const Clamp* clamp = nullptr, const PointwiseEpilogue* epi = nullptr,
+                    bool c_is_buffer = false);
 
 // Output channels per weight block of pointwise_gemm_small.
 inline constexpr int64_t kPointwiseBlock = 16;
