@@ -412,10 +412,10 @@ class PointwiseConv : public Kernel {
     const bool fused = chain_ && chain_->ready(yp);
     const Chain* chain = fused ? chain_.get() : nullptr;
     // A residual Add (and ReLU/Clip) chain is computed by the own kernel from its registers
-    // (PointwiseEpilogue): no tile buffer, no second pass.
-    // Only on wide outputs (over 48 channels, ResNet's): narrower ones (MobileNetV2's and
-    // EfficientNet-B0's projections to 24-40 channels over 144-240 inputs) took 10-30% longer so
-    // than in a tile buffer, where the kernel keeps X in L1, with the chain's pass after it.
+    // (PointwiseEpilogue): no tile buffer, no second pass. Only on outputs of more than 48 channels
+    // (ResNet-50's block ends): MobileNetV2's and EfficientNet-B0's projections to 24-40 channels
+    // over 144-240 inputs took 10-30% longer so than into a tile buffer, where the kernel keeps X
+    // in L1, with the chain's pass after it.
     const std::optional<Chain::Residual> res = chain && own_kernel_ && !small_kernel_ && oc_ > 48 &&
                                                        residual_epilogue_enabled()
                                                    ? chain->residual()
