@@ -91,6 +91,13 @@ struct GraphBuilder {
     r.out = node("Mul", {r.mul, scalar(0.5f)});
     return r;
   }
+  // A graph of GELU alone: input "x" of `shape` -> gelu(x), the graph's output.
+  Gelu gelu_graph(const Shape& shape) {
+    input("x", shape);
+    const Gelu r = gelu("x");
+    output(r.out);
+    return r;
+  }
   std::string hardswish(const std::string& x) {
     const std::string a = node("Add", {x, scalar(3.f)});
     const std::string c = node("Clip", {a, scalar(0.f), scalar(6.f)});
