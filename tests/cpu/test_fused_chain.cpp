@@ -105,10 +105,10 @@ TEST(FusedChain, StepsEqualSeparateLoopsBitForBit) {
       step(Op::Sub, -1, 14),                  // 15 = row - 14
   };
   const std::vector<float> row = random_values(70, 99);
-  steps[14].b.row = row.data();
-  steps[14].b.row_len = 70;
-  steps[15].a.row = row.data();
-  steps[15].a.row_len = 70;
+  steps[13].b.row = row.data();  // value 14 = 13 + row
+  steps[13].b.row_len = 70;
+  steps[14].a.row = row.data();  // value 15 = row - 14
+  steps[14].a.row_len = 70;
   steps[3].lo = 0.f;
   steps[3].hi = 6.f;
   steps[10].hi = 0.25f;
