@@ -162,8 +162,7 @@ NETLENS_PW_TARGET void gemm_rows(const float* a, int64_t m, int64_t n, int64_t k
   const int64_t panels = (m + kPointwiseRows - 1) / kPointwiseRows;
   const int64_t per_chunk = std::max<int64_t>(64, kChunkBytes / (std::max<int64_t>(k, 1) * 4) / 64 * 64);
   const int64_t chunks = (n + per_chunk - 1) / per_chunk;
-  // Few panels (up to kDirectPanels, 18 output channels) read X in place: packing it cost more than
-  // it saved (12 and 18 x 3136 x 64 with X in memory: 58 and 70 GFLOP/s in place, 41 and 58 packed).
+  // Few panels read X in place, as in gemm_strips (here: up to 18 rows over more than 128 inputs).
   const bool direct = panels <= kDirectPanels && !clamp;
   float* packed = direct ? nullptr : pack_buffer(static_cast<size_t>(std::min(n, per_chunk) + 63) / 64 * 64 * k);
   for (int64_t ch = 0; ch < chunks; ++ch) {
