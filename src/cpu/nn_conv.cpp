@@ -475,11 +475,7 @@ class PointwiseConv : public Kernel {
         pointwise_gemm_small(w + r0 * ic, m, cols, ic, xs + b * ic * hw + p0, hw, bp ? bp + r0 : nullptr, y, ldy);
       } else if (own) {
         PointwiseEpilogue epi;
-        if (res) {
-          const int64_t off = (b * oc + r0) * hw + p0;
-          epi = {res->skip + off, res->sum ? res->sum + off : nullptr, res->out ? res->out + off : nullptr, res->clamp,
-                 chain->streams()};
-        }
+        if (res) epi = PointwiseEpilogue{res->skip, res->sum, res->out, res->clamp, chain->streams()}.at((b * oc + r0) * hw + p0);
         pointwise_gemm(w + r0 * ic, m, cols, ic, xs + b * ic * hw + p0, hw, bp ? bp + r0 : nullptr, y, ldy,
                        clamp_in_gemm ? &*clamp_ : nullptr, res ? &epi : nullptr, from_buf);
         if (res) continue;

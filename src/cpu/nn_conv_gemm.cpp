@@ -63,6 +63,25 @@ NETLENS_PW_TARGET inline void put(float* p, __m512 v, bool whole, __mmask16 tail
   }
 }
 
+// Clip's expression per lane, x < lo ? lo : x then v > hi ? hi : v (a NaN and -0 pass unchanged;
+// Relu is lo 0, hi +inf). Compare and blend: GCC 12 warns of an uninitialised operand inside
+// _mm512_max_ps where this is inlined into the panels.
+NETLENS_PW_TARGET inline __m512 clip16(__m512 x, __m512 lo, __m512 hi) {
+  const __m512 v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ), x, lo);
+  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, hi, _CMP_GT_OQ), v, hi);
+}
+
+// len floats of one row of X (len > 0) to dst as whole vectors, the lanes past len zero; clamped
+// with [lo, hi] when clamp (a deferred clamp's input, Kernel::read_clamped).
+NETLENS_PW_TARGET inline void pack_row(const float* src, float* dst, int64_t len, bool clamp, __m512 lo, __m512 hi) {
+  for (int64_t v = 0; v < (len + 15) / 16; ++v) {
+    const int64_t rest = len - 16 * v;
+    const __mmask16 mk = static_cast<__mmask16>(rest >= 16 ? 0xFFFF : (1u << rest) - 1);
+    const __m512 x = _mm512_maskz_loadu_ps(mk, src + 16 * v);
+    _mm512_store_ps(dst + 16 * v, clamp ? _mm512_maskz_mov_ps(mk, clip16(x, lo, hi)) : x);
+  }
+}
+
 // 6 rows x NV vectors of 16 positions over k steps; the last vector's lanes limited by `tail` (mask).
 // 6 x 4 accumulators + 4 loaded vectors: 28 of the 32 zmm; each k step is NV loads of X's row k
 // (rows `ldb` apart: packed or in place) and 6 broadcasts of the packed weights. Then the sums go
@@ -122,10 +141,7 @@ NETLENS_PW_TARGET void panel(const float* a, int64_t m, int64_t k, const float* 
       const __m512 add = _mm512_maskz_loadu_ps(whole ? 0xFFFF : tail, epi->add + q);
       const __m512 sum = _mm512_add_ps(acc[r][v], add);
       if (epi->sum) put(epi->sum + q, sum, whole, tail, st);
-      if (!epi->out) continue;
-      // x < lo ? lo : x, then v > hi ? hi : v (NaN and -0 pass unchanged, as Clip and Relu).
-      const __m512 cl = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(sum, lo, _CMP_LT_OQ), sum, lo);
-      put(epi->out + q, _mm512_mask_blend_ps(_mm512_cmp_ps_mask(cl, hi, _CMP_GT_OQ), cl, hi), whole, tail, st);
+      if (epi->out) put(epi->out + q, clip16(sum, lo, hi), whole, tail, st);
     }
   }
 }
@@ -170,24 +186,11 @@ NETLENS_PW_TARGET void gemm_rows(const float* a, int64_t m, int64_t n, int64_t k
     const int64_t q0 = n * ch / chunks, len = n * (ch + 1) / chunks - q0;
     const int64_t strips = (len + 63) / 64;
     if (!direct) {
-      // [strip][k][64]: lanes past the chunk zero. A deferred clamp's input is clamped here (Clip's
-      // expression per lane: max(lo, x) and min(hi, v) return their second operand for a NaN and for
-      // equal zeros, as x < lo ? lo : x and v > hi ? hi : v do).
+      // [strip][k][64], each row of X read end to end; a deferred clamp's input clamped here.
       const __m512 lo = _mm512_set1_ps(clamp ? clamp->lo : 0.f), hi = _mm512_set1_ps(clamp ? clamp->hi : 0.f);
-      for (int64_t i = 0; i < k; ++i) {
-        const float* sr = b + i * ldb + q0;
-        for (int64_t s = 0; s < strips; ++s) {
-          float* dr = packed + (s * k + i) * 64;
-          const int64_t sl = std::min<int64_t>(64, len - 64 * s);
-          for (int64_t v = 0; v < (sl + 15) / 16; ++v) {
-            const int64_t rest = sl - 16 * v;
-            const __mmask16 mk = static_cast<__mmask16>(rest >= 16 ? 0xFFFF : (1u << rest) - 1);
-            __m512 x = _mm512_maskz_loadu_ps(mk, sr + 64 * s + 16 * v);
-            if (clamp) x = _mm512_maskz_mov_ps(mk, _mm512_min_ps(hi, _mm512_max_ps(lo, x)));
-            _mm512_store_ps(dr + 16 * v, x);
-          }
-        }
-      }
+      for (int64_t i = 0; i < k; ++i)
+        for (int64_t s = 0; s < strips; ++s)
+          pack_row(b + i * ldb + q0 + 64 * s, packed + (s * k + i) * 64, std::min<int64_t>(64, len - 64 * s), clamp, lo, hi);
     }
     for (int64_t r0 = 0; r0 < m; r0 += kPointwiseRows) {
       const float* ap = a + r0 * k;  // panel r0 / 6 of k x 6
@@ -207,12 +210,7 @@ NETLENS_PW_TARGET void gemm_rows(const float* a, int64_t m, int64_t n, int64_t k
         const float* bs = direct ? b + q : packed + s * k * 64;
         const int64_t lds = direct ? ldb : 64;
         float* cp = c + r0 * ldc + q;
-        PointwiseEpilogue e;
-        if (epi) {
-          const int64_t off = r0 * ldc + q;
-          e = {epi->add + off, epi->sum ? epi->sum + off : nullptr, epi->out ? epi->out + off : nullptr, epi->clamp,
-               epi->stream};
-        }
+        const PointwiseEpilogue e = epi ? epi->at(r0 * ldc + q) : PointwiseEpilogue{};
         const PointwiseEpilogue* ep = epi ? &e : nullptr;
         switch (nv) {
           case 1: panel<1>(ap, rows, k, bs, lds, bp, cp, ldc, t, false, ep); break;
@@ -250,23 +248,9 @@ NETLENS_PW_TARGET void gemm_strips(const float* a, int64_t m, int64_t n, int64_t
       // cost more than it saved (12 and 18 x 3136 x 64 with X in memory: 58 and 70 GFLOP/s in place,
       // 41 and 58 packed).
       const bool direct = panels <= kDirectPanels && !clamp;
-      if (clamp) {
-        // Clip's expression per lane: max(lo, x) and min(hi, v) return their second operand for a
-        // NaN and for equal zeros, as x < lo ? lo : x and v > hi ? hi : v do.
-        const __m512 lo = _mm512_set1_ps(clamp->lo), hi = _mm512_set1_ps(clamp->hi);
-        for (int64_t i = 0; i < kc; ++i) {
-          const float* sr = b + (k0 + i) * ldb + q0;
-          float* dr = packed + i * 16 * nv;
-          for (int v = 0; v < nv - 1; ++v)
-            _mm512_store_ps(dr + 16 * v, _mm512_min_ps(hi, _mm512_max_ps(lo, _mm512_loadu_ps(sr + 16 * v))));
-          _mm512_store_ps(dr + 16 * (nv - 1), _mm512_maskz_mov_ps(t, _mm512_min_ps(hi, _mm512_max_ps(lo, _mm512_maskz_loadu_ps(t, sr + 16 * (nv - 1))))));
-        }
-      }
-      for (int64_t i = 0; i < (direct || clamp ? 0 : kc); ++i) {
-        const float* sr = b + (k0 + i) * ldb + q0;
-        float* dr = packed + i * 16 * nv;
-        for (int v = 0; v < nv - 1; ++v) _mm512_store_ps(dr + 16 * v, _mm512_loadu_ps(sr + 16 * v));
-        _mm512_store_ps(dr + 16 * (nv - 1), _mm512_maskz_loadu_ps(t, sr + 16 * (nv - 1)));
+      if (!direct) {
+        const __m512 lo = _mm512_set1_ps(clamp ? clamp->lo : 0.f), hi = _mm512_set1_ps(clamp ? clamp->hi : 0.f);
+        for (int64_t i = 0; i < kc; ++i) pack_row(b + (k0 + i) * ldb + q0, packed + i * 16 * nv, len, clamp, lo, hi);
       }
       // What is read next: this block's next strip, else the next block's first.
       const float* pf = nullptr;
@@ -299,7 +283,6 @@ NETLENS_PW_TARGET void gemm_strips(const float* a, int64_t m, int64_t n, int64_t
     }
   }
 }
-
 
 }  // namespace
 

@@ -46,6 +46,10 @@ struct PointwiseEpilogue {
   float* out = nullptr;
   Clamp clamp{0.f, 0.f};
   bool stream = false;
+  // The same epilogue for c + off (every pointer moved by off floats).
+  PointwiseEpilogue at(int64_t off) const {
+    return {add + off, sum ? sum + off : nullptr, out ? out + off : nullptr, clamp, stream};
+  }
 };
 // c_is_buffer: c is a small buffer in cache (a tile a chain streams out next), not the output in
 // memory; the kernel then keeps X in L1 and may store partial sums to c and read them back.
