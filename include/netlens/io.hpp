@@ -61,8 +61,8 @@ struct DecodedImage {
 // truncated or corrupt ones refused) into `channels` (1 = grey: stb's luma of PNG/BMP, a JPEG's Y
 // channel; 3 = RGB) 8-bit channels. Reads the header first and refuses images over `max_pixels`
 // pixels or with a side over 2^24 (Error{Input} naming `what` and the dimensions) without decoding
-// them; other formats and undecodable bytes are Error{Input} too. The one decoder behind load_image and load_image_rgb8
-// (and the fuzz target, which passes a smaller `max_pixels`).
+// them; other formats and undecodable bytes are Error{Input} too. The one decoder behind
+// load_image and load_image_rgb8 (and the fuzz target, which passes a smaller `max_pixels`).
 DecodedImage decode_image(const uint8_t* data, size_t size, int channels, const std::string& what,
                           int64_t max_pixels = kMaxImagePixels);
 

@@ -16,6 +16,7 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include <stb_image.h>
@@ -169,10 +170,11 @@ DecodedImage decode_image(const uint8_t* data, size_t size, int channels, const 
   // refuses huge PNGs itself with only "unknown image type" and no size; a JPEG's comes from
   // libjpeg-turbo's header read, a BMP's from stb's header scan, each the code its decoder starts with.
   int64_t w = 0, h = 0;
+  std::optional<io_detail::JpegFile> jpeg_file;
   if (jpeg) {
-    const io_detail::JpegSize js = io_detail::jpeg_size(data, size, what);
-    w = js.width;
-    h = js.height;
+    jpeg_file.emplace(data, size, what);
+    w = jpeg_file->width();
+    h = jpeg_file->height();
   } else if (std::strcmp(format, "PNG") == 0 && size >= 24 && std::memcmp(data + 12, "IHDR", 4) == 0) {
     auto be32 = [&](size_t at) {
       return (int64_t{data[at]} << 24) | (int64_t{data[at + 1]} << 16) | (int64_t{data[at + 2]} << 8) | data[at + 3];
@@ -204,7 +206,7 @@ DecodedImage decode_image(const uint8_t* data, size_t size, int channels, const 
   im.height = static_cast<int>(h);
   im.channels = channels;
   if (jpeg) {
-    im.pixels = io_detail::decode_jpeg(data, size, channels, what);
+    im.pixels = jpeg_file->decode(channels);
     return im;
   }
   int file_channels = 0;

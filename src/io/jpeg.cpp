@@ -2,8 +2,7 @@
 // return value, not libjpeg's longjmp, so no C++ frame is ever jumped over.
 #include "jpeg.hpp"
 
-#include <memory>
-#include <type_traits>
+#include <utility>
 
 #include <turbojpeg.h>
 
@@ -12,18 +11,6 @@
 namespace netlens::io_detail {
 
 namespace {
-
-using Handle = std::unique_ptr<std::remove_pointer_t<tjhandle>, int (*)(tjhandle)>;
-
-Handle decompressor(const std::string& what) {
-  Handle h(tjInitDecompress(), tjDestroy);
-  if (!h) throw Error(ErrorKind::Internal, what + ": cannot start the JPEG decoder (" + tjGetErrorStr2(nullptr) + ")");
-  return h;
-}
-
-struct Header {
-  int width = 0, height = 0, colorspace = 0;
-};
 
 // After a TurboJPEG call returned `rc`: throws unless it succeeded or only warned of
 // "extraneous bytes before marker" (bytes outside any segment, which libjpeg skips; common in
@@ -36,14 +23,6 @@ void check(tjhandle h, int rc, const std::string& what, const char* doing) {
   throw Error(ErrorKind::Input, what + ": " + doing + " (" + reason + ")");
 }
 
-Header read_header(tjhandle h, const uint8_t* data, size_t size, const std::string& what) {
-  Header hd;
-  int subsamp = 0;
-  check(h, tjDecompressHeader3(h, data, static_cast<unsigned long>(size), &hd.width, &hd.height, &subsamp, &hd.colorspace),
-        what, "cannot read the JPEG header");
-  return hd;
-}
-
 // Pillow's MULDIV255: a·b/255 rounded, exact for 8-bit a and b.
 inline unsigned muldiv255(unsigned a, unsigned b) {
   const unsigned t = a * b + 128;
@@ -52,27 +31,37 @@ inline unsigned muldiv255(unsigned a, unsigned b) {
 
 }  // namespace
 
-JpegSize jpeg_size(const uint8_t* data, size_t size, const std::string& what) {
-  const Handle h = decompressor(what);
-  const Header hd = read_header(h.get(), data, size, what);
-  return {hd.width, hd.height};
+JpegFile::JpegFile(const uint8_t* data, size_t size, std::string what)
+    : handle_(tjInitDecompress()), data_(data), size_(size), what_(std::move(what)) {
+  if (!handle_) throw Error(ErrorKind::Internal, what_ + ": cannot start the JPEG decoder (" + tjGetErrorStr2(nullptr) + ")");
+  int w = 0, h = 0, subsamp = 0;
+  try {
+    check(handle_, tjDecompressHeader3(handle_, data_, static_cast<unsigned long>(size_), &w, &h, &subsamp, &colorspace_),
+          what_, "cannot read the JPEG header");
+  } catch (...) {
+    tjDestroy(handle_);
+    throw;
+  }
+  width_ = w;
+  height_ = h;
 }
 
-std::vector<uint8_t> decode_jpeg(const uint8_t* data, size_t size, int channels, const std::string& what) {
-  const Handle h = decompressor(what);
-  const Header hd = read_header(h.get(), data, size, what);
-  const size_t pixels = static_cast<size_t>(hd.width) * static_cast<size_t>(hd.height);
+JpegFile::~JpegFile() { tjDestroy(handle_); }
+
+std::vector<uint8_t> JpegFile::decode(int channels) const {
+  const size_t pixels = static_cast<size_t>(width_) * static_cast<size_t>(height_);
   // CMYK files (Photoshop's, some ImageNet photos) decode to their stored, inverted (Adobe) CMYK,
   // then to RGB as Pillow converts them; TurboJPEG has no CMYK→RGB conversion.
-  const bool cmyk = hd.colorspace == TJCS_CMYK || hd.colorspace == TJCS_YCCK;
+  const bool cmyk = colorspace_ == TJCS_CMYK || colorspace_ == TJCS_YCCK;
   const int format = cmyk ? TJPF_CMYK : channels == 1 ? TJPF_GRAY : TJPF_RGB;
   const int format_channels = cmyk ? 4 : channels;
   std::vector<uint8_t> out(pixels * static_cast<size_t>(format_channels));
   // LIMITSCANS: a progressive file with thousands of tiny scans is a CPU bomb (libjpeg-turbo's
   // own guard). ACCURATEDCT is the default IDCT, named so the output stays Pillow's.
   const int flags = TJFLAG_LIMITSCANS | TJFLAG_ACCURATEDCT;
-  check(h.get(), tjDecompress2(h.get(), data, static_cast<unsigned long>(size), out.data(), hd.width, 0, hd.height, format, flags),
-        what, "corrupt or truncated JPEG");
+  check(handle_, tjDecompress2(handle_, data_, static_cast<unsigned long>(size_), out.data(), static_cast<int>(width_), 0,
+                               static_cast<int>(height_), format, flags),
+        what_, "corrupt or truncated JPEG");
   if (!cmyk) return out;
   // Stored values are inverted: c' = 255 − c. Pillow: R = (255 − k) − (c·(255 − k))/255.
   std::vector<uint8_t> rgb(pixels * static_cast<size_t>(channels));

@@ -13,19 +13,31 @@
 
 namespace netlens::io_detail {
 
-// Width and height from a JPEG's frame header, without decoding. Error{Input} naming `what` when
-// the header cannot be read.
-struct JpegSize {
-  int64_t width = 0, height = 0;
-};
-JpegSize jpeg_size(const uint8_t* data, size_t size, const std::string& what);
+// One JPEG in memory (not copied: `data` must outlive the object), its header read once by one
+// TurboJPEG handle. The constructor throws Error{Input} naming `what` when the header cannot be
+// read. Not shared between threads (one object per decode).
+class JpegFile {
+ public:
+  JpegFile(const uint8_t* data, size_t size, std::string what);
+  ~JpegFile();
+  JpegFile(const JpegFile&) = delete;
+  JpegFile& operator=(const JpegFile&) = delete;
+  int64_t width() const { return width_; }
+  int64_t height() const { return height_; }
+  // The whole picture as width·height·channels 8-bit values (channels 3: RGB; 1: the luma channel
+  // Y, or for a CMYK file the luma of its RGB as stb computes it). The caller has checked the size.
+  // Error{Input} naming `what` and libjpeg's reason for a corrupt or truncated file (a warning that
+  // parts of the picture are missing or wrong is refused too, not decoded into grey fill); only
+  // "extraneous bytes before marker", data outside the picture, is accepted.
+  std::vector<uint8_t> decode(int channels) const;
 
-// Decodes the whole JPEG into width·height·channels 8-bit values (channels 3: RGB; 1: the luma
-// channel Y, or for a CMYK file the luma of its RGB as stb computes it). The caller has checked
-// the size from jpeg_size. Error{Input} naming `what` and libjpeg's reason for a corrupt or
-// truncated file (a warning that parts of the picture are missing or wrong is refused too, not
-// decoded into grey fill); only "extraneous bytes before marker" — data outside the picture — is
-// accepted. Thread-safe (one TurboJPEG handle per call).
-std::vector<uint8_t> decode_jpeg(const uint8_t* data, size_t size, int channels, const std::string& what);
+ private:
+  void* handle_;  // tjhandle
+  const uint8_t* data_;
+  size_t size_;
+  std::string what_;
+  int64_t width_ = 0, height_ = 0;
+  int colorspace_ = 0;
+};
 
 }  // namespace netlens::io_detail
