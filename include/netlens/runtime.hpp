@@ -203,6 +203,11 @@ class Backend {
   // Memory. Bytes of free memory this backend can still allocate (for the planner's budget check).
   virtual size_t available_memory() const = 0;
   virtual DeviceBuffer allocate(size_t bytes) = 0;  // 256-byte aligned; throws Error{Memory}
+  // Commits the pages of [data, data + bytes), memory from allocate() that nothing uses yet, so
+  // that the first run does not fault them in from its kernels (host backends: in one thread now;
+  // two threads faulting the same huge page stall each other). Contents stay unspecified. Default:
+  // nothing (device memory is committed by allocate()).
+  virtual void prefault(void* data, size_t bytes) {}
   virtual void copy_from_host(void* dst, const void* src, size_t bytes) = 0;
   virtual void copy_to_host(void* dst, const void* src, size_t bytes) = 0;
   virtual void synchronize() = 0;  // waits for all enqueued work
@@ -392,7 +397,8 @@ class Session {
   struct Impl;
   void run_impl(const std::map<std::string, Tensor>& inputs, RunControl* control);
   void allocate_and_plan_kernels();  // prepare()'s second half, from impl_->plan
-  void plan_deferred_outputs();      // its last step (Clamp and deferred chain values above)
+  void plan_deferred_outputs();      // its next step (Clamp and deferred chain values above)
+  void prefault_arenas(const std::vector<bool>& own);  // its last: Backend::prefault of what runs write
   std::vector<double> node_ms_;
   Graph graph_;
   std::vector<Backend*> backends_;

@@ -434,9 +434,13 @@ void Session::allocate_and_plan_kernels() {
   impl_->const_ptr.resize(nb);
   store_.backends_ = backends_;
   store_.arenas_.assign(nb, nullptr);
+  std::vector<bool> own_arena(nb, false);  // from the backend's allocate(), not opts_.arena_allocator
   for (size_t b = 0; b < nb; ++b) {
     if (arena_size[b] && opts_.arena_allocator) impl_->arenas[b] = opts_.arena_allocator(*backends_[b], arena_size[b]);
-    if (arena_size[b] && !impl_->arenas[b]) impl_->arenas[b] = backends_[b]->allocate(arena_size[b]);
+    if (arena_size[b] && !impl_->arenas[b]) {
+      impl_->arenas[b] = backends_[b]->allocate(arena_size[b]);
+      own_arena[b] = true;
+    }
     store_.arenas_[b] = impl_->arenas[b].get();
     // Every constant a device node reads gets a pointer into the weight buffer, 0-byte ones
     // included (an empty axes or roi input): when they are a backend's only constants the buffer
@@ -506,7 +510,33 @@ void Session::allocate_and_plan_kernels() {
     ex.run_in = ex.in;
   }
   plan_deferred_outputs();
+  prefault_arenas(own_arena);
   prepared_ = true;
+}
+
+void Session::prefault_arenas(const std::vector<bool>& own) {
+  // 8. The arena bytes a run writes (every stored tensor and mirror, not the deferred ones, which
+  // are written on their first read if ever), committed now by their backend (Backend::prefault):
+  // the first run then does not fault them in from its parallel kernels.
+  const detail::ShapePlan& P = *impl_->plan;
+  for (size_t b = 0; b < backends_.size(); ++b) {
+    if (!own[b] || !impl_->arenas[b]) continue;
+    std::vector<std::pair<size_t, size_t>> spans;  // [begin, end) byte offsets
+    for (size_t i = 0; i < store_.tensors_.size(); ++i) {
+      const PlannedTensor& t = store_.tensors_[i];
+      if (!t.constant && static_cast<size_t>(t.backend) == b && !store_.deferred_.count(i))
+        spans.emplace_back(t.offset, t.offset + t.info.nbytes());
+    }
+    for (const auto& [name, off] : P.mirror_offset[b]) spans.emplace_back(off, off + store_.find(name)->info.nbytes());
+    std::sort(spans.begin(), spans.end());
+    auto* base = static_cast<std::byte*>(impl_->arenas[b].get());
+    for (size_t i = 0; i < spans.size();) {
+      size_t end = spans[i].second, j = i + 1;
+      for (; j < spans.size() && spans[j].first <= end; ++j) end = std::max(end, spans[j].second);
+      if (end > spans[i].first) backends_[b]->prefault(base + spans[i].first, end - spans[i].first);
+      i = j;
+    }
+  }
 }
 
 namespace {
