@@ -7,7 +7,13 @@
 
 namespace netlens {
 
-std::unique_ptr<Backend> make_cpu_backend();
+struct CpuBackendOptions {
+  // Elementwise chains after convolutions, MatMuls and the first elementwise op run fused
+  // (fused_chain.hpp). false: every op on its own, the reference the fusion tests compare with
+  // (NETLENS_FUSE=0 does the same for a whole process).
+  bool fuse = true;
+};
+std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& opts = {});
 
 // The CPU kernels keep per-thread scratch between runs (blocked-layout copies of activations,
 // oneDNN scratchpads, float32 copies of a float16 model's tensors) so that a repeated run does

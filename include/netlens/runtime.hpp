@@ -149,6 +149,10 @@ class Kernel {
   // The producer of a deferrable chain value: stops storing output 0 where its chain runs fused and
   // returns what writes it from the chain's stored values (empty: not deferrable; nothing changed).
   virtual std::function<void()> defer_in_chain() { return {}; }
+  // The views every run() of this kernel will get (the session's arena slots), given once after
+  // planning: a fused chain's steps record their addresses here, so that the first run already
+  // runs fused (runs unfused otherwise, and records them then). No effect on results.
+  virtual void bind(std::span<const TensorView> inputs, std::span<const TensorView> outputs) {}
 };
 
 // A Kernel from a function, for ops that keep their prepared state in the closure (every backend).

@@ -328,7 +328,7 @@ class ChunkedHalfElementwise final : public Kernel {
 
 class CpuBackend final : public Backend {
  public:
-  CpuBackend() {
+  explicit CpuBackend(const CpuBackendOptions& opts) : fuse_(opts.fuse) {
     register_nn_ops(table_);
     register_elementwise_ops(table_);
     register_tensor_ops(table_);
@@ -374,7 +374,7 @@ class CpuBackend final : public Backend {
   std::unique_ptr<Kernel> plan(const NodeContext& ctx) override {
     auto it = table_.find(op_key(ctx.node.domain, ctx.node.op_type));
     if (it == table_.end()) throw Error(ErrorKind::Unsupported, "op " + ctx.node.op_type + " is not implemented on the CPU");
-    if (!any_converted(ctx)) {
+    if (fuse_ && !any_converted(ctx)) {
       // Float32 nodes: convolutions and the scalar elementwise ops after them run as fused chains
       // (fused_chain.hpp). Nodes are planned in graph order; planning an earlier node again means
       // another prepare (or constant folding before it): the open chains are forgotten.
@@ -462,6 +462,7 @@ class CpuBackend final : public Backend {
   CpuOpTable table_;
   CpuGradTable grads_;
   std::mutex chain_mutex_;  // sessions on other threads may plan on this backend too
+  const bool fuse_;
   ChainPlanner chains_;
   const Node* last_planned_ = nullptr;
 };
@@ -487,5 +488,5 @@ void release_cpu_thread_scratch() {
   cpu::ScratchLease::release();
 }
 
-std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<cpu::CpuBackend>(); }
+std::unique_ptr<Backend> make_cpu_backend(const CpuBackendOptions& opts) { return std::make_unique<cpu::CpuBackend>(opts); }
 }  // namespace netlens

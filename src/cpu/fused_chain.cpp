@@ -108,6 +108,7 @@ class ChainMember final : public Kernel {
   std::function<void()> defer_in_chain() override { return unstore(chain_, step_); }
   const Chain* chain() const { return chain_.get(); }
   size_t step() const { return step_; }
+  void bind(std::span<const TensorView> in, std::span<const TensorView> out) override { chain_->record(step_, in, out); }
   void run(std::span<const TensorView> in, std::span<const TensorView> out) override {
     if (chain_->take(step_, in, out)) {
       g_taken.fetch_add(1, std::memory_order_relaxed);
@@ -130,6 +131,7 @@ class ChainExecutor final : public Kernel {
   // Its own op is step 0 (value 1).
   std::function<void()> defer_in_chain() override { return unstore(chain_, 0); }
   const Chain* chain() const { return chain_.get(); }
+  void bind(std::span<const TensorView> in, std::span<const TensorView> out) override { chain_->record(0, in, out); }
   void run(std::span<const TensorView> in, std::span<const TensorView> out) override {
     chain_->record(0, in, out);
     const ChainStep& s = chain_->steps().front();

@@ -510,6 +510,12 @@ void Session::allocate_and_plan_kernels() {
     ex.run_in = ex.in;
   }
   plan_deferred_outputs();
+  // The views each kernel will run with (after plan_deferred_outputs: a deferred clamp's readers
+  // read its input): fused chains run fused from the first run on (Kernel::bind). Unfused, a first
+  // run wrote every chain value, the deferred ones too, from the parallel loops that fault their
+  // pages in (PP-OCRv4 det, two threads: first run 180 -> 64-96 ms; docs/PERFORMANCE.md, "Session 14").
+  for (detail::NodeExec& ex : impl_->exec)
+    if (ex.kernel) ex.kernel->bind(ex.run_in, ex.out);
   prefault_arenas(own_arena);
   prepared_ = true;
 }

@@ -155,13 +155,23 @@ TEST(FusedChain, StepsEqualSeparateLoopsBitForBit) {
 
 // ------------------------------------------------------------------------------------------------
 // Sessions.
-// The Sigmoid kernel (unfused: a one-node session) over a whole tensor.
+// Every tensor of one run of g on a backend that fuses nothing (each op on its own kernel): the
+// reference of the fused runs. (A fused session's chains are bound at prepare, so even its first
+// run is fused.)
+std::map<std::string, Tensor> unfused_run(const Graph& g, const std::map<std::string, Tensor>& inputs) {
+  auto backend = make_cpu_backend({.fuse = false});
+  Session s(g, {backend.get()});
+  s.run(inputs);
+  return snapshot(s);
+}
+
+// The Sigmoid kernel (unfused) over a whole tensor.
 std::vector<float> sigmoid_kernel(const std::vector<float>& x) {
   GraphBuilder b;
   b.input("x", {static_cast<int64_t>(x.size())});
   const std::string y = b.node("Sigmoid", {"x"});
   b.output(y);
-  auto backend = make_cpu_backend();
+  auto backend = make_cpu_backend({.fuse = false});
   Session s(b.g, {backend.get()});
   s.run({{"x", Tensor::from_f32({static_cast<int64_t>(x.size())}, x)}});
   const Tensor out = s.activations().fetch(y).clone();
@@ -184,16 +194,16 @@ void expect_sigmoid_close(const std::vector<float>& x, const std::vector<float>&
   }
 }
 
-// Runs `g` on x once (the first run executes every op on its own) and twice more (fused chains);
-// checks that the fused runs give the first run's bits. Returns the first run's tensors and the chain
-// steps the two fused runs took.
-std::pair<std::map<std::string, Tensor>, uint64_t> first_then_fused(const Graph& g, const Tensor& x) {
+// Runs `g` on x unfused (unfused_run: the reference) and twice in a fused session; checks that
+// both fused runs give the reference's bits. Returns the reference's tensors and the chain steps
+// the two fused runs took (the session's first run included: fused from the start).
+std::pair<std::map<std::string, Tensor>, uint64_t> unfused_then_fused(const Graph& g, const Tensor& x) {
+  std::map<std::string, Tensor> first = unfused_run(g, {{"x", x}});
   auto backend = make_cpu_backend();
   Session s(g, {backend.get()});
-  s.run({{"x", x}});
-  std::map<std::string, Tensor> first = snapshot(s);
   const uint64_t taken0 = cpu::chain_steps_taken();
   s.run({{"x", x}});
+  expect_same_bits(first, snapshot(s));
   s.run({{"x", x}});
   const uint64_t taken = cpu::chain_steps_taken() - taken0;
   expect_same_bits(first, snapshot(s));
@@ -225,7 +235,7 @@ void run_chain_graph(const ConvSpec& c, uint32_t seed) {
   b.output(r);
 
   const Tensor x = random_input(c.x, seed + 100);
-  const auto fused = first_then_fused(b.g, x);
+  const auto fused = unfused_then_fused(b.g, x);
   const std::map<std::string, Tensor>& first = fused.first;
   const uint64_t taken = fused.second;
   // Per run: relu6 (1) after conv 1; 8 steps + the residual Add (9) after conv 2; the second chain's
@@ -311,7 +321,7 @@ void run_swish_graph(const ConvSpec& c, uint32_t seed) {
   b.output(scale);
 
   const Tensor x = random_input(c.x, seed + 100);
-  const auto fused = first_then_fused(b.g, x);
+  const auto fused = unfused_then_fused(b.g, x);
   const std::map<std::string, Tensor>& first = fused.first;
   const uint64_t taken = fused.second;
   // Per run: Sigmoid and Mul after each of conv, dw and fc1 (6), Sigmoid after fc2 (1).
@@ -358,7 +368,7 @@ void run_pointwise_graph(const ConvSpec& c, uint32_t seed) {
   }
   b.output(out);
   const Tensor x = random_input(c.x, seed + 100);
-  const auto fused = first_then_fused(b.g, x);
+  const auto fused = unfused_then_fused(b.g, x);
   const std::map<std::string, Tensor>& first = fused.first;
   EXPECT_EQ(fused.second, 2u * (residual ? 2 : 1)) << "the chain did not run fused";
   const std::pair<cpuref::Geo, Shape> geo = conv_geometry(c);
@@ -423,8 +433,7 @@ TEST(FusedChain, RuntimeBoundsAndBranchesStayCorrect) {
   Session s(b.g, {backend.get()});
   const Tensor x = random_input({1, 8, 12, 12}, 9);
   const Tensor hi = Tensor::from_f32({}, {0.5f});
-  s.run({{"x", x}, {"hi", hi}});
-  const auto first = snapshot(s);
+  const auto first = unfused_run(b.g, {{"x", x}, {"hi", hi}});
   const uint64_t taken0 = cpu::chain_steps_taken();
   s.run({{"x", x}, {"hi", hi}});
   EXPECT_EQ(cpu::chain_steps_taken() - taken0, 2u);
@@ -463,14 +472,15 @@ TEST(FusedChain, ResidualAddWithExternalSkip) {
   b.output(r3);
   auto backend = make_cpu_backend();
   Session s(b.g, {backend.get()});
-  Session fresh(b.g, {backend.get()});
   const Tensor x1 = random_input(xs, 21), x2 = random_input(xs, 22);
+  uint64_t taken0 = cpu::chain_steps_taken();
   s.run({{"x", x1}});
-  const uint64_t taken0 = cpu::chain_steps_taken();
+  EXPECT_EQ(cpu::chain_steps_taken() - taken0, 5u) << "the first run should run fused (chains bound at prepare)";
+  expect_same_bits(unfused_run(b.g, {{"x", x1}}), snapshot(s));
+  taken0 = cpu::chain_steps_taken();
   s.run({{"x", x2}});
   EXPECT_EQ(cpu::chain_steps_taken() - taken0, 5u) << "Relu, Add, Relu, Add, Relu should run fused";
-  fresh.run({{"x", x2}});
-  const auto want = snapshot(fresh);
+  const auto want = unfused_run(b.g, {{"x", x2}});
   expect_same_bits(want, snapshot(s));
   // The sums and ReLUs are the float32 definitions of the stored operands.
   auto at = [&](const std::string& n, int64_t i) { return want.at(n).data_as<float>()[i]; };
@@ -482,20 +492,15 @@ TEST(FusedChain, ResidualAddWithExternalSkip) {
   }
 }
 
-// Real models: every tensor of a fused run equals an unfused first run's on the same input (a
-// fresh session), the fused session having run another input before.
+// Real models: every tensor of a fused run equals an unfused run's on the same input (a backend
+// that fuses nothing), the fused session having run another input before.
 void check_model(const char* file, const std::string& input, Shape shape) {
   const std::filesystem::path model = std::filesystem::path(NETLENS_CACHE_DIR) / "models" / file;
   if (!std::filesystem::exists(model)) GTEST_SKIP() << model << " is missing: run scripts/fetch-models.sh";
   auto backend = make_cpu_backend();
   const Graph g = load_onnx(model.string());
   const Tensor x = random_input(shape, 7), other = random_input(shape, 8);
-  std::map<std::string, Tensor> first;
-  {
-    Session fresh(g, {backend.get()});
-    fresh.run({{input, x}});
-    first = snapshot(fresh);
-  }
+  const std::map<std::string, Tensor> first = unfused_run(g, {{input, x}});
   Session s(g, {backend.get()});
   s.run({{input, other}});
   const uint64_t taken0 = cpu::chain_steps_taken();
@@ -521,7 +526,7 @@ TEST(FusedChain, GeluChainEqualsUnfusedAndDefinitions) {
                             -std::numeric_limits<float>::infinity(), -0.f, 0.f, 1.41421354f, -1.4142137f, 5.657f,
                             -5.6568542f, 1e-30f, -1e-38f};
   for (size_t i = 0; i < std::size(specials); ++i) xv[i * 4099 % xv.size()] = specials[i];
-  const auto fused = first_then_fused(b.g, Tensor::from_f32(shape, xv));
+  const auto fused = unfused_then_fused(b.g, Tensor::from_f32(shape, xv));
   EXPECT_EQ(fused.second, 2u * 4) << "the GELU chain did not run fused";
   const std::map<std::string, Tensor>& first = fused.first;
   expect_gelu_definitions(xv, first.at(div).data_as<float>(), first.at(erf).data_as<float>(), first.at(add).data_as<float>(),
@@ -551,7 +556,7 @@ TEST(FusedChain, MatMulBiasGeluResidual) {
   const std::string y = b.node("Add", {h2, xr});
   b.output(y);
   const Tensor x = random_input(xs, 5);
-  const auto fused = first_then_fused(b.g, x);
+  const auto fused = unfused_then_fused(b.g, x);
   EXPECT_EQ(fused.second, 2u * 8) << "the MatMul chains did not run fused";
   const std::map<std::string, Tensor>& first = fused.first;
   auto product = [](const Tensor& a, const Tensor& w) {  // [37, k] x [k, n] in double

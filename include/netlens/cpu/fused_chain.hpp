@@ -12,8 +12,9 @@
 //   may instead be an external tensor (ResNet's residual Add: the skip branch) of the full shape,
 //   if a node planned before the chain's executor produced it: nodes run in the order they are
 //   planned, so the executor finds its value of this run in place.
-// - A kernel does not know its tensors' addresses before it runs, so every step first runs unfused
-//   once and records the addresses it saw (record). From then on the executor (the Conv kernel, or
+// - Every step records the addresses of its tensors (record): when the session binds its kernels
+//   to their arena slots after planning (Kernel::bind), else the first time it runs (unfused). From
+//   then on the executor (the Conv kernel, or
 //   the elementwise op that started the chain) computes the whole chain (ready/apply/finish) when the
 //   recorded addresses form the chain (each operand of a step is the output another step recorded, or
 //   the head), and each step's kernel skips exactly when the executor computed its output this run
