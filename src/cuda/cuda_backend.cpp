@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cuda_grad.hpp"
+#include "cublas_lib.hpp"
 #include "cuda_ops.hpp"
 
 namespace netlens::cuda {
@@ -210,15 +211,15 @@ class CudaBackend final : public Backend {
     // A blocking stream: it orders with the legacy default stream, so a caller can bracket a run
     // with CUDA events recorded on stream 0 (the benchmark does) without reaching into the backend.
     CUDA_CHECK(cudaStreamCreateWithFlags(&ctx_.stream, cudaStreamDefault));
-    CUBLAS_CHECK(cublasCreate(&ctx_.cublas));
-    CUBLAS_CHECK(cublasSetStream(ctx_.cublas, ctx_.stream));
+    CUBLAS_CHECK(cublas_lib().create(&ctx_.cublas));
+    CUBLAS_CHECK(cublas_lib().set_stream(ctx_.cublas, ctx_.stream));
     // fp32 stays fp32: no TF32 tensor-op math (results must match the CPU reference); TF32 only
     // when asked for. (Fp16 passes its compute type to cublasGemmEx explicitly.)
-    CUBLAS_CHECK(cublasSetMathMode(ctx_.cublas, precision == Precision::Tf32 ? CUBLAS_TF32_TENSOR_OP_MATH
+    CUBLAS_CHECK(cublas_lib().set_math_mode(ctx_.cublas, precision == Precision::Tf32 ? CUBLAS_TF32_TENSOR_OP_MATH
                                                                              : CUBLAS_DEFAULT_MATH));
     // A fixed cuBLAS workspace, so that cuBLAS never allocates while a run is being captured.
     cublas_ws_ = ctx_.alloc(kCublasWorkspace);
-    CUBLAS_CHECK(cublasSetWorkspace(ctx_.cublas, cublas_ws_.get(), kCublasWorkspace));
+    CUBLAS_CHECK(cublas_lib().set_workspace(ctx_.cublas, cublas_ws_.get(), kCublasWorkspace));
     CUDNN_CHECK(cudnnCreate(&ctx_.cudnn));
     CUDNN_CHECK(cudnnSetStream(ctx_.cudnn, ctx_.stream));
     cudaDeviceProp prop{};
@@ -231,7 +232,7 @@ class CudaBackend final : public Backend {
     if (ctx_.stream) cudaStreamSynchronize(ctx_.stream);
     ctx_.conv_plans.clear();
     if (ctx_.cudnn) cudnnDestroy(ctx_.cudnn);
-    if (ctx_.cublas) cublasDestroy(ctx_.cublas);
+    if (ctx_.cublas) cublas_lib().destroy(ctx_.cublas);
     cublas_ws_.reset();
     if (ctx_.workspace) cudaFree(ctx_.workspace);
     if (ctx_.half_scratch) cudaFree(ctx_.half_scratch);

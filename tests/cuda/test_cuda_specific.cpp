@@ -1,15 +1,19 @@
 // What only the CUDA backend has, on the conformance harness's cases (tests/conformance: every op
 // of every backend against the CPU, forward and backward, with guard bytes, precision modes and the
-// direct-convolution mode included): the fp16 mode really rounds, refusals carry a reason, and the
-// Resize kernel's index arithmetic evaluated on the host (runs without a GPU).
+// direct-convolution mode included): the fp16 mode really rounds, refusals carry a reason, the
+// Resize kernel's index arithmetic evaluated on the host, and cuBLAS opened only when first needed
+// (the last two run without a GPU).
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <string>
 
 #include "conformance.hpp"
 #include "cuda_test_util.hpp"
 #include "netlens/cuda/resize_geometry.hpp"
+#include "src/cuda/cublas_lib.hpp"
 
 namespace netlens::test {
 namespace {
@@ -95,6 +99,34 @@ TEST(CudaResizeOnHost, KernelArithmeticMatchesCpu) {
     checked += got.numel();
   }
   EXPECT_GT(checked, 1000);
+}
+
+// cuBLAS is not loaded with the program (linked, libcublasLt's start-up cost every netlens process
+// 70-130 ms and 216 MiB): this process, which links the CUDA backend as netlens does, has no
+// libcublas mapped until cublas_lib() opens it, and every function the backend calls resolves.
+// (CTest runs each test in a process of its own.) Needs no GPU: loading cuBLAS needs no driver.
+bool cublas_mapped() {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line))
+    if (line.find("libcublas.so") != std::string::npos) return true;
+  return false;
+}
+
+TEST(CublasLib, OpenedOnFirstUseWithEveryFunction) {
+  EXPECT_FALSE(cublas_mapped()) << "libcublas is mapped before any CUDA backend was made";
+  const cuda::CublasLib& lib = cuda::cublas_lib();
+  EXPECT_TRUE(cublas_mapped());
+  EXPECT_NE(lib.create, nullptr);
+  EXPECT_NE(lib.destroy, nullptr);
+  EXPECT_NE(lib.set_stream, nullptr);
+  EXPECT_NE(lib.set_math_mode, nullptr);
+  EXPECT_NE(lib.set_workspace, nullptr);
+  EXPECT_NE(lib.sgemm, nullptr);
+  EXPECT_NE(lib.sgemm_strided_batched, nullptr);
+  EXPECT_NE(lib.gemm_ex, nullptr);
+  EXPECT_NE(lib.gemm_strided_batched_ex, nullptr);
+  EXPECT_EQ(&lib, &cuda::cublas_lib());
 }
 
 }  // namespace
