@@ -215,8 +215,8 @@ class CudaBackend final : public Backend {
     CUBLAS_CHECK(cublas_lib().set_stream(ctx_.cublas, ctx_.stream));
     // fp32 stays fp32: no TF32 tensor-op math (results must match the CPU reference); TF32 only
     // when asked for. (Fp16 passes its compute type to cublasGemmEx explicitly.)
-    CUBLAS_CHECK(cublas_lib().set_math_mode(ctx_.cublas, precision == Precision::Tf32 ? CUBLAS_TF32_TENSOR_OP_MATH
-                                                                             : CUBLAS_DEFAULT_MATH));
+    CUBLAS_CHECK(cublas_lib().set_math_mode(
+        ctx_.cublas, precision == Precision::Tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     // A fixed cuBLAS workspace, so that cuBLAS never allocates while a run is being captured.
     cublas_ws_ = ctx_.alloc(kCublasWorkspace);
     CUBLAS_CHECK(cublas_lib().set_workspace(ctx_.cublas, cublas_ws_.get(), kCublasWorkspace));

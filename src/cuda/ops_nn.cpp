@@ -282,12 +282,12 @@ void gemm_rowmajor(Context& c, bool half, bool ta, bool tb, int64_t m, int64_t n
   const int in = static_cast<int>(n), im = static_cast<int>(m), ik = static_cast<int>(k);
   if (half) {
     if (batch == 1)
-      CUBLAS_CHECK(cublas_lib().gemm_ex(c.cublas, opb, opa, in, im, ik, &alpha, b, CUDA_R_16F, ldb, a, CUDA_R_16F, lda, &beta,
-                                y, CUDA_R_32F, in, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+      CUBLAS_CHECK(cublas_lib().gemm_ex(c.cublas, opb, opa, in, im, ik, &alpha, b, CUDA_R_16F, ldb, a, CUDA_R_16F, lda,
+                                        &beta, y, CUDA_R_32F, in, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
     else
-      CUBLAS_CHECK(cublas_lib().gemm_strided_batched_ex(c.cublas, opb, opa, in, im, ik, &alpha, b, CUDA_R_16F, ldb, stride_b, a,
-                                              CUDA_R_16F, lda, stride_a, &beta, y, CUDA_R_32F, in, stride_y, batch,
-                                              CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+      CUBLAS_CHECK(cublas_lib().gemm_strided_batched_ex(c.cublas, opb, opa, in, im, ik, &alpha, b, CUDA_R_16F, ldb,
+                                                        stride_b, a, CUDA_R_16F, lda, stride_a, &beta, y, CUDA_R_32F,
+                                                        in, stride_y, batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
     return;
   }
   const auto* af = static_cast<const float*>(a);
@@ -295,8 +295,8 @@ void gemm_rowmajor(Context& c, bool half, bool ta, bool tb, int64_t m, int64_t n
   if (batch == 1)
     CUBLAS_CHECK(cublas_lib().sgemm(c.cublas, opb, opa, in, im, ik, &alpha, bf, ldb, af, lda, &beta, y, in));
   else
-    CUBLAS_CHECK(cublas_lib().sgemm_strided_batched(c.cublas, opb, opa, in, im, ik, &alpha, bf, ldb, stride_b, af, lda, stride_a,
-                                           &beta, y, in, stride_y, batch));
+    CUBLAS_CHECK(cublas_lib().sgemm_strided_batched(c.cublas, opb, opa, in, im, ik, &alpha, bf, ldb, stride_b, af, lda,
+                                                    stride_a, &beta, y, in, stride_y, batch));
 }
 
 namespace {

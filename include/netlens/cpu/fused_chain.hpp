@@ -13,9 +13,9 @@
 //   if a node planned before the chain's executor produced it: nodes run in the order they are
 //   planned, so the executor finds its value of this run in place.
 // - Every step records the addresses of its tensors (record): when the session binds its kernels
-//   to their arena slots after planning (Kernel::bind), else the first time it runs (unfused). From
-//   then on the executor (the Conv kernel, or
-//   the elementwise op that started the chain) computes the whole chain (ready/apply/finish) when the
+//   to their arena slots after planning (Kernel::bind), else the first time it runs (unfused).
+//   From then on the executor (the Conv kernel, or the elementwise op that started the chain)
+//   computes the whole chain (ready/apply/finish) when the
 //   recorded addresses form the chain (each operand of a step is the output another step recorded, or
 //   the head), and each step's kernel skips exactly when the executor computed its output this run
 //   with the addresses it sees now (take). Otherwise everything runs as separate ops. The results are
