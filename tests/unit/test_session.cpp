@@ -1,5 +1,6 @@
 // Session mechanics on hand-made graphs: every tensor kept and addressable, constant folding,
-// unsupported-node listing, budgets, input validation and cross-backend copies.
+// unsupported-node listing, budgets, input validation, cross-backend copies, and the arena pages
+// committed at prepare.
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <unistd.h>
