@@ -328,7 +328,9 @@ class ChunkedHalfElementwise final : public Kernel {
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(const CpuBackendOptions& opts) : fuse_(opts.fuse) {
+  // NETLENS_FUSE=0: no fused chains in any backend of the process (to measure the difference, or
+  // to rule fusion out), as CpuBackendOptions::fuse = false does for one.
+  explicit CpuBackend(const CpuBackendOptions& opts) : fuse_(opts.fuse && fusion_from_env()) {
     register_nn_ops(table_);
     register_elementwise_ops(table_);
     register_tensor_ops(table_);
@@ -462,6 +464,10 @@ class CpuBackend final : public Backend {
   CpuOpTable table_;
   CpuGradTable grads_;
   std::mutex chain_mutex_;  // sessions on other threads may plan on this backend too
+  static bool fusion_from_env() {
+    const char* v = std::getenv("NETLENS_FUSE");
+    return !(v && std::string(v) == "0");
+  }
   const bool fuse_;
   ChainPlanner chains_;
   const Node* last_planned_ = nullptr;

@@ -75,15 +75,6 @@ void step_block(const ChainStep& s, const float* x, float sa, const float* y, fl
 #undef NETLENS_CHAIN_BINARY
 }
 
-bool fusion_enabled() {
-  // NETLENS_FUSE=0: every op runs on its own (to measure the difference, or to rule fusion out).
-  static const bool on = [] {
-    const char* v = std::getenv("NETLENS_FUSE");
-    return !(v && std::string(v) == "0");
-  }();
-  return on;
-}
-
 const void* in_data(std::span<const TensorView> in, int i) {
   return i >= 0 && static_cast<size_t>(i) < in.size() ? in[static_cast<size_t>(i)].data : nullptr;
 }
@@ -297,7 +288,7 @@ void Chain::write_step(size_t k) const {
 
 bool Chain::ready(const float* head) {
   const size_t n = live().size();
-  if (!fusion_enabled() || n < first_member() + 1 || !head) return false;
+  if (n < first_member() + 1 || !head) return false;
   values_[0] = const_cast<float*>(head);
   for (size_t k = 0; k < n; ++k) {
     const Seen& s = seen_[k];
@@ -409,7 +400,7 @@ bool const_row(const NodeContext& ctx, size_t i, const Shape& shape) {
 }  // namespace
 
 std::shared_ptr<Chain> ChainPlanner::conv_chain(const NodeContext& ctx) {
-  if (!fusion_enabled() || !all_f32(ctx) || ctx.outputs.size() != 1 || ctx.node.outputs.empty() ||
+  if (!all_f32(ctx) || ctx.outputs.size() != 1 || ctx.node.outputs.empty() ||
       (!ctx.const_inputs.empty() && ctx.const_inputs[0]))
     return nullptr;
   auto chain = std::make_shared<Chain>(true, numel(ctx.outputs[0].shape));
@@ -431,7 +422,7 @@ std::unique_ptr<Kernel> ChainPlanner::plan_step(const NodeContext& ctx,
                                                 {"Div", Op::Div}, {"Clip", Op::Clip}, {"Relu", Op::Relu},
                                                 {"Sigmoid", Op::Sigmoid}, {"Erf", Op::Erf}};
   auto it = ops.find(op);
-  if (!fusion_enabled() || it == ops.end() || !is_default_domain(ctx.node.domain) || ctx.outputs.size() != 1 ||
+  if (it == ops.end() || !is_default_domain(ctx.node.domain) || ctx.outputs.size() != 1 ||
       ctx.node.outputs.empty() || ctx.node.outputs[0].empty() || !all_f32(ctx))
     return nullptr;
   const Shape& shape = ctx.outputs[0].shape;

@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "cpu_reference.hpp"
+#include "netlens/cpu.hpp"
 #include "netlens/runtime.hpp"
 
 namespace netlens::cpu_test {
@@ -134,6 +135,16 @@ inline std::map<std::string, Tensor> snapshot(const Session& s) {
   for (const PlannedTensor& t : s.activations().tensors())
     if (!t.constant) m[t.name] = s.activations().fetch(t.name).clone();
   return m;
+}
+
+// Every tensor of one run of g on a backend that fuses nothing (each op on its own kernel): the
+// reference of the fused runs. (A fused session's chains are bound at prepare, so even its first
+// run is fused.)
+inline std::map<std::string, Tensor> unfused_run(const Graph& g, const std::map<std::string, Tensor>& inputs) {
+  auto backend = make_cpu_backend({.fuse = false});
+  Session s(g, {backend.get()});
+  s.run(inputs);
+  return snapshot(s);
 }
 
 // ||got - want|| / ||want|| (over want's elements; got must have as many).

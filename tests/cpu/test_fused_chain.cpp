@@ -155,16 +155,6 @@ TEST(FusedChain, StepsEqualSeparateLoopsBitForBit) {
 
 // ------------------------------------------------------------------------------------------------
 // Sessions.
-// Every tensor of one run of g on a backend that fuses nothing (each op on its own kernel): the
-// reference of the fused runs. (A fused session's chains are bound at prepare, so even its first
-// run is fused.)
-std::map<std::string, Tensor> unfused_run(const Graph& g, const std::map<std::string, Tensor>& inputs) {
-  auto backend = make_cpu_backend({.fuse = false});
-  Session s(g, {backend.get()});
-  s.run(inputs);
-  return snapshot(s);
-}
-
 // The Sigmoid kernel (unfused) over a whole tensor.
 std::vector<float> sigmoid_kernel(const std::vector<float>& x) {
   GraphBuilder b;

@@ -104,10 +104,7 @@ void run_case(const Case& k, uint32_t seed) {
     }
     if (run == 0) {
       // Fused from the first run on (chains bound at prepare): every tensor as each op on its own.
-      auto unfused = make_cpu_backend({.fuse = false});
-      Session reference(b.g, {unfused.get()});
-      reference.run({{"x", x}, {"s", s}});
-      expect_same_bits(snapshot(reference), snapshot(session));
+      expect_same_bits(unfused_run(b.g, {{"x", x}, {"s", s}}), snapshot(session));
     }
   }
   // Fused in all three runs: the Add and the Relu/Clip steps taken by their kernels.
